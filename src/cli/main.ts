@@ -1,0 +1,44 @@
+import { Command, CommanderError } from 'commander'
+import { isFlickrfsError } from '../errors/flickrfs-error.js'
+import { redact } from '../util/redact.js'
+import createDebug from 'debug'
+
+const log = createDebug('flickrfs:cli')
+
+export interface CliIo {
+  stdout: NodeJS.WritableStream
+  stderr: NodeJS.WritableStream
+}
+
+/** Builds the program; each command lives in its own module and is added here. */
+export function buildProgram(io: CliIo): Command {
+  const program = new Command('flickrfs')
+    .description('A Flickr account as a folder, and a complete mirror of it')
+    .version('0.1.0')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+    })
+  return program
+}
+
+/** Runs the CLI and returns the exit code; never lets a stack trace reach the terminal. */
+export async function main(argv: string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+  const program = buildProgram(io)
+  try {
+    await program.parseAsync(argv)
+    return typeof process.exitCode === 'number' ? process.exitCode : 0
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode
+    if (isFlickrfsError(err)) {
+      log('%s: %s', err.code, redact(String((err.cause as Error | undefined)?.stack ?? '')))
+      io.stderr.write(`flickrfs: ${redact(err.message)}\n`)
+      return err.exitCode
+    }
+    log('unexpected: %s', redact(String((err as Error)?.stack ?? err)))
+    io.stderr.write(`flickrfs: unexpected error: ${redact(String((err as Error)?.message ?? err))}\n` +
+      'Run again with DEBUG=flickrfs:* for details, and report it if it persists.\n')
+    return 1
+  }
+}
