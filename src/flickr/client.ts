@@ -1,0 +1,190 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- Flickr's JSON is untyped; the contract (ARCHITECTURE.md) returns any and callers read it through lenient.ts */
+import { createFlickr } from 'flickr-sdk'
+import createDebug from 'debug'
+import { FlickrfsError } from '../errors/flickrfs-error.js'
+import { redact } from '../util/redact.js'
+import { realClock, type Clock } from './clock.js'
+import { classify, discardBody, isTransient, toFlickrfsError } from './failure.js'
+import { asArray, asRecord, textOf, toStr } from './lenient.js'
+import { Semaphore, TokenBucket } from './limiter.js'
+import { OriginTransport } from './origin-transport.js'
+import { paginate } from './paginate.js'
+import { backoffMs, DEFAULT_RETRY } from './retry.js'
+import type { PageEnvelope, PageItem, RawCollection, RawComment, RawPhoto, RawSet, RawSize } from './types.js'
+
+const log = createDebug('flickrfs:flickr')
+
+export interface FlickrClientOptions {
+  apiKey: string
+  apiSecret: string
+  oauthToken: string
+  oauthTokenSecret: string
+  /** FLICKRFS_API_ORIGIN: api/www/up.flickr.com requests go here instead (same path and query). */
+  apiOrigin?: string
+  /** Token bucket refill, calls per second (default 1): FLICKRFS_API_RATE / --api-rate. */
+  ratePerSec?: number
+  /** Token bucket size (default 3000). */
+  burst?: number
+  /** API calls in flight at once (default 4). */
+  concurrency?: number
+  /** Per request, headers and body (default 30000). */
+  timeoutMs?: number
+  /** Retries after the first attempt of a transiently failing call (default 5). */
+  maxRetries?: number
+  /** First backoff cap (default 1000 ms), doubling per retry up to `retryMaxDelayMs` (default 60000). */
+  retryBaseDelayMs?: number
+  retryMaxDelayMs?: number
+  clock?: Clock
+  /** [0, 1) for the backoff jitter. */
+  random?: () => number
+}
+
+export interface FlickrStats {
+  /** HTTP requests made to the API, retries included. */
+  apiCalls: number
+  /** Of those, how many were retries. */
+  retries: number
+}
+
+const PER_PAGE = 500
+
+/**
+ * Every Flickr API call flickrfs makes: rate-limited, bounded in concurrency, retried on transient
+ * failure and translated into one FlickrfsError when it fails for good. The only user of flickr-sdk's
+ * REST service; a retry calls `flickr()` again so each attempt is signed with a fresh nonce.
+ */
+export class FlickrClient {
+  readonly stats: FlickrStats = { apiCalls: 0, retries: 0 }
+  private readonly flickr: (method: string, params: Record<string, string>) => Promise<any>
+  private readonly bucket: TokenBucket
+  private readonly slots: Semaphore
+  private readonly clock: Clock
+  private readonly random: () => number
+  private readonly timeoutMs: number
+  private readonly maxRetries: number
+  private readonly baseDelayMs: number
+  private readonly maxDelayMs: number
+  private readonly apiOrigin: string | undefined
+
+  constructor(opts: FlickrClientOptions) {
+    for (const key of ['apiKey', 'apiSecret', 'oauthToken', 'oauthTokenSecret'] as const) {
+      if (!opts[key]) throw new FlickrfsError('AUTH_MISSING', `FlickrClient needs ${key}; none was given.`)
+    }
+    this.clock = opts.clock ?? realClock
+    this.random = opts.random ?? Math.random
+    this.timeoutMs = opts.timeoutMs ?? 30_000
+    this.maxRetries = opts.maxRetries ?? DEFAULT_RETRY.maxRetries
+    this.baseDelayMs = opts.retryBaseDelayMs ?? DEFAULT_RETRY.baseDelayMs
+    this.maxDelayMs = opts.retryMaxDelayMs ?? DEFAULT_RETRY.maxDelayMs
+    this.apiOrigin = opts.apiOrigin || undefined
+    this.bucket = new TokenBucket(opts.ratePerSec ?? 1, opts.burst ?? 3000, this.clock)
+    this.slots = new Semaphore(opts.concurrency ?? 4)
+    const transport = new OriginTransport({ apiOrigin: this.apiOrigin, timeoutMs: this.timeoutMs })
+    const { flickr } = createFlickr(
+      {
+        consumerKey: opts.apiKey,
+        consumerSecret: opts.apiSecret,
+        oauthToken: opts.oauthToken,
+        oauthTokenSecret: opts.oauthTokenSecret,
+      },
+      transport,
+    )
+    this.flickr = flickr as (method: string, params: Record<string, string>) => Promise<any>
+  }
+
+  /** One API call, with the limiter, retries and error mapping. Resolves to Flickr's parsed JSON. */
+  async call(method: string, params: Record<string, string> = {}): Promise<any> {
+    for (let attempt = 0; ; attempt++) {
+      await this.bucket.take()
+      const release = await this.slots.acquire()
+      let err: unknown
+      try {
+        this.stats.apiCalls++
+        if (attempt > 0) this.stats.retries++
+        return await this.flickr(method, params)
+      } catch (e) {
+        err = e
+      } finally {
+        release()
+      }
+      const failure = classify(err)
+      await discardBody(failure)
+      if (!isTransient(failure) || attempt >= this.maxRetries) {
+        log('%s failed for good after %d attempt(s): %s', method, attempt + 1, failure.kind)
+        throw toFlickrfsError(failure, {
+          what: method, attempts: attempt + 1, timeoutMs: this.timeoutMs, apiOrigin: this.apiOrigin,
+        }, err)
+      }
+      const delay = backoffMs(attempt, { baseDelayMs: this.baseDelayMs, maxDelayMs: this.maxDelayMs, random: this.random })
+      log('%s attempt %d failed (%s: %s); retrying in %d ms', method, attempt + 1, failure.kind,
+        failure.kind === 'http' ? failure.status : failure.kind === 'stat' ? failure.code : redact(
+          'message' in failure ? failure.message : ''), delay)
+      await this.clock.sleep(delay)
+    }
+  }
+
+  /** Every item of a paged list, de-duplicated by id, in Flickr's order. */
+  async paginate(method: string, params: Record<string, string>, envelope: PageEnvelope, item: PageItem): Promise<any[]> {
+    const perPage = params.per_page ?? String(PER_PAGE)
+    return paginate(
+      (page) => this.call(method, { ...params, per_page: perPage, page: String(page) }),
+      envelope,
+      item,
+      { perPage: Number(perPage) },
+    )
+  }
+
+  /** Who the token belongs to. */
+  async testLogin(): Promise<{ id: string; username: string }> {
+    const res = asRecord(await this.call('flickr.test.login'))
+    const user = asRecord(res.user)
+    return { id: toStr(user.id), username: textOf(user.username) }
+  }
+
+  /** The whole photostream (user_id=me), newest first. */
+  getPhotostream(extras: string[]): Promise<RawPhoto[]> {
+    return this.paginate('flickr.people.getPhotos', { user_id: 'me', extras: extras.join(',') }, 'photos', 'photo')
+  }
+
+  /** Every set, in the user's own order. */
+  getSetList(): Promise<RawSet[]> {
+    return this.paginate('flickr.photosets.getList', {}, 'photosets', 'photoset')
+  }
+
+  /** A set's members in album order; paged by this call's own `pages` (getList's counts omit videos). */
+  getSetPhotos(setId: string, userId: string, extras: string[] = []): Promise<RawPhoto[]> {
+    const params: Record<string, string> = { photoset_id: setId, user_id: userId }
+    if (extras.length > 0) params.extras = extras.join(',')
+    return this.paginate('flickr.photosets.getPhotos', params, 'photoset', 'photo')
+  }
+
+  /** Photos changed since `minDate` (unix seconds), newest change first. Does not report deletions. */
+  getRecentlyUpdated(minDateSec: number, extras: string[] = []): Promise<RawPhoto[]> {
+    const params: Record<string, string> = { min_date: String(Math.floor(minDateSec)) }
+    if (extras.length > 0) params.extras = extras.join(',')
+    return this.paginate('flickr.photos.recentlyUpdated', params, 'photos', 'photo')
+  }
+
+  /** The top-level collections ([] when there are none: Flickr may then send an empty object). */
+  async getCollectionTree(): Promise<RawCollection[]> {
+    const res = asRecord(await this.call('flickr.collections.getTree'))
+    return asArray<RawCollection>(asRecord(res.collections).collection)
+  }
+
+  /** A photo's comments, oldest first ([] when there are none: Flickr then drops the key). */
+  async getComments(photoId: string): Promise<RawComment[]> {
+    const res = asRecord(await this.call('flickr.photos.comments.getList', { photo_id: photoId }))
+    return asArray<RawComment>(asRecord(res.comments).comment)
+  }
+
+  async getSizes(photoId: string): Promise<RawSize[]> {
+    const res = asRecord(await this.call('flickr.photos.getSizes', { photo_id: photoId }))
+    return asArray<RawSize>(asRecord(res.sizes).size)
+  }
+
+  /** The `photo` object of flickr.photos.getInfo. */
+  async getInfo(photoId: string): Promise<Record<string, unknown>> {
+    const res = asRecord(await this.call('flickr.photos.getInfo', { photo_id: photoId }))
+    return asRecord(res.photo)
+  }
+}
