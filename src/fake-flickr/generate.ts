@@ -1,0 +1,278 @@
+/**
+ * Builds a FakeAccount from a seed: same seed, same account, byte for byte. Shapes are chosen to
+ * exercise what a mirror gets wrong: photos in several sets and in none, sets with videos, sets
+ * over 500 members, collections nested three deep holding both sets and collections, comments,
+ * videos in different container formats, and (with `oddTitles`) hostile titles and dates.
+ */
+import { createHash } from 'node:crypto'
+import { FakeAccount, flickrLongId, formatDateTaken, type CollectionInit, type FakeComment, type FakePhoto } from './account.js'
+
+export interface GenerateOptions {
+  seed?: number
+  photos?: number
+  videos?: number
+  sets?: number
+  /** Top-level collections; some get child collections. */
+  collections?: number
+  commentedFraction?: number
+  oddTitles?: boolean
+  meanPhotoBytes?: number
+  meanVideoBytes?: number
+  userId?: string
+  username?: string
+}
+
+/** mulberry32: tiny, fast and good enough to make varied but reproducible accounts. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+const WORDS = ['sunset', 'harbour', 'mountain', 'river', 'street', 'family', 'birthday', 'snow', 'forest',
+  'bridge', 'market', 'cat', 'garden', 'beach', 'train', 'night', 'autumn', 'city', 'lake', 'portrait']
+
+/** Titles that break naive path building (LAYOUT.md's naming rules exist for these). */
+export const ODD_TITLES: readonly string[] = [
+  'a/b/c',
+  '..',
+  '.',
+  '',
+  '   ',
+  'tab\there\nnewline\u0001bell\u007f',
+  'Zürich – café 東京 🌸📷',
+  '🎉'.repeat(70),
+  'é'.repeat(140),
+  'x'.repeat(300),
+  '../../etc/passwd',
+  ' leading and trailing ',
+]
+
+const PHOTO_FORMATS = ['jpg', 'jpg', 'jpg', 'jpg', 'jpg', 'jpg', 'png', 'gif', 'jpg', 'tif'] as const
+const VIDEO_FORMATS = ['mov', 'mp4', 'avi', 'm4v', 'mov', 'mp4'] as const
+const START_UPLOAD_SEC = 1262304000 // 2010-01-01
+const SPAN_SEC = 14 * 365 * 86400
+
+function hex(rand: () => number, len: number): string {
+  let s = ''
+  while (s.length < len) s += Math.floor(rand() * 0x100000000).toString(16).padStart(8, '0')
+  return s.slice(0, len)
+}
+
+function pick<T>(rand: () => number, arr: readonly T[]): T {
+  return arr[Math.floor(rand() * arr.length)] as T
+}
+
+function spread(rand: () => number, mean: number): number {
+  return Math.max(256, Math.round(mean * (0.5 + rand())))
+}
+
+export function generateAccount(opts: GenerateOptions = {}): FakeAccount {
+  const seed = opts.seed ?? 1
+  const rand = prng(seed)
+  const nPhotos = opts.photos ?? 40
+  const nVideos = opts.videos ?? 4
+  const nSets = opts.sets ?? 6
+  const nCollections = opts.collections ?? 2
+  const commentedFraction = opts.commentedFraction ?? 0.1
+  const meanPhoto = opts.meanPhotoBytes ?? 70_000
+  const meanVideo = opts.meanVideoBytes ?? 200_000
+  const userId = opts.userId ?? '12345678@N00'
+  const username = opts.username ?? 'fakeuser'
+  const total = nPhotos + nVideos
+  const account = new FakeAccount(
+    { id: userId, username, fullname: 'Fake User', pathAlias: username.replace(/[^a-z0-9]/gi, ''), iconserver: '65535', iconfarm: 66 },
+    { photo: 50_000_000_000 + total + 1, set: nSets + 1, collection: 1000 },
+  )
+
+  // Selection sampling: exactly nVideos videos, spread through the stream.
+  let videosLeft = nVideos
+  let videoIndex = 0
+  const step = Math.max(1, Math.floor((2 * SPAN_SEC) / Math.max(1, total)))
+  let upload = START_UPLOAD_SEC
+  const oldestFirst: FakePhoto[] = []
+  for (let i = 0; i < total; i++) {
+    const isVideo = rand() * (total - i) < videosLeft
+    if (isVideo) videosLeft--
+    upload += 1 + Math.floor(rand() * step)
+    const id = String(50_000_000_000 + i + 1)
+    const unknown = rand() < 0.03
+    const taken = upload - Math.floor(rand() * 30 * 86400)
+    const portrait = rand() < 0.3
+    const p: FakePhoto = {
+      id,
+      media: isVideo ? 'video' : 'photo',
+      secret: hex(rand, 10),
+      server: String(1000 + Math.floor(rand() * 64535)),
+      farm: 66,
+      originalsecret: hex(rand, 10),
+      originalformat: isVideo ? 'jpg' : pick(rand, PHOTO_FORMATS),
+      title: rand() < 0.5 ? `IMG_${String(1000 + i)}` : `${pick(rand, WORDS)} ${pick(rand, WORDS)} ${i}`,
+      description: rand() < 0.3 ? `About ${pick(rand, WORDS)} & <${pick(rand, WORDS)}>` : '',
+      tags: Array.from({ length: Math.floor(rand() * 4) }, () => pick(rand, WORDS)),
+      machineTags: rand() < 0.1 ? ['camera:make=fakecam'] : [],
+      license: String(Math.floor(rand() * 4)),
+      dateupload: upload,
+      lastupdate: upload + Math.floor(rand() * 86400),
+      datetaken: unknown ? formatDateTaken(upload) : formatDateTaken(taken),
+      datetakenunknown: unknown,
+      width: portrait ? 3000 : 4000,
+      height: portrait ? 4000 : 3000,
+      bytes: spread(rand, isVideo ? meanVideo : meanPhoto),
+      views: Math.floor(rand() * 500),
+      faves: Math.floor(rand() * 10),
+      comments: [],
+    }
+    if (isVideo) {
+      // The first videos cycle through every container, so each format is present in small accounts.
+      p.videoFormat = VIDEO_FORMATS[videoIndex % VIDEO_FORMATS.length] ?? 'mov'
+      videoIndex++
+      p.durationSec = 3 + Math.floor(rand() * 120)
+      p.width = 1920
+      p.height = 1080
+    }
+    if (rand() < 0.3) {
+      p.geo = {
+        latitude: Math.round((rand() * 140 - 70) * 1e6) / 1e6,
+        longitude: Math.round((rand() * 360 - 180) * 1e6) / 1e6,
+        accuracy: 16,
+        placeId: hex(rand, 12),
+        woeid: String(100000 + Math.floor(rand() * 900000)),
+      }
+    }
+    if (rand() < commentedFraction) {
+      const n = 1 + Math.floor(rand() * 4)
+      let when = p.dateupload
+      for (let c = 0; c < n; c++) {
+        when += 1 + Math.floor(rand() * 86400 * 10)
+        const comment: FakeComment = {
+          id: `${userId.split('@')[0] ?? '1'}-${id}-${72157600000 + c}`,
+          author: `${10000000 + Math.floor(rand() * 89999999)}@N0${Math.floor(rand() * 8)}`,
+          authorname: pick(rand, WORDS) + String(c),
+          realname: '',
+          datecreate: when,
+          text: c % 2 === 0 ? `Lovely ${pick(rand, WORDS)}!` : `Where was this? <a href="https://example.com">link</a> 👍`,
+        }
+        p.comments.push(comment)
+      }
+      p.lastupdate = Math.max(p.lastupdate, when)
+    }
+    oldestFirst.push(p)
+  }
+
+  if (opts.oddTitles === true) applyOddTitles(oldestFirst)
+
+  for (const p of oldestFirst) account.photos.set(p.id, p)
+  account.photostream = oldestFirst.map((p) => p.id).reverse()
+
+  buildSets(account, oldestFirst, nSets, rand, opts.oddTitles === true)
+  buildCollections(account, nCollections, rand, opts.oddTitles === true)
+  return account
+}
+
+function applyOddTitles(items: FakePhoto[]): void {
+  ODD_TITLES.forEach((title, i) => {
+    const p = items[i]
+    if (p !== undefined) p.title = title
+  })
+  const zero = items[ODD_TITLES.length] ?? items[0]
+  if (zero !== undefined) {
+    zero.datetaken = '0000-00-00 00:00:00'
+    zero.datetakenunknown = false
+  }
+}
+
+function buildSets(account: FakeAccount, items: FakePhoto[], nSets: number, rand: () => number, odd: boolean): void {
+  const n = items.length
+  if (n === 0 || nSets === 0) return
+  const mean = Math.max(1, Math.round((0.8 * n) / nSets))
+  const firstVideo = items.findIndex((p) => p.media === 'video')
+  for (let j = 0; j < nSets; j++) {
+    let size = Math.max(1, Math.min(n, Math.round(mean * (0.3 + 1.4 * rand()))))
+    // Big accounts must contain a set larger than one 500-item page.
+    if (j === 0 && n > 1000) size = Math.min(n, Math.max(size, 620))
+    const start = Math.floor(rand() * Math.max(1, n - size + 1))
+    const ids: string[] = []
+    const seen = new Set<string>()
+    for (let k = 0; k < size; k++) {
+      // Most members come from a run of the stream; some are strays, so photos end up in several sets.
+      const idx = rand() < 0.9 ? start + k : Math.floor(rand() * n)
+      const id = items[Math.min(n - 1, idx)]?.id
+      if (id !== undefined && !seen.has(id)) {
+        seen.add(id)
+        ids.push(id)
+      }
+    }
+    if (j === 0 && firstVideo >= 0) {
+      const vid = items[firstVideo]?.id
+      if (vid !== undefined && !seen.has(vid)) ids.push(vid)
+    }
+    // A few adjacent swaps: album order is the user's, not the upload order.
+    for (let k = 0; k + 1 < ids.length; k += 7) {
+      if (rand() < 0.5) {
+        const a = ids[k] as string
+        ids[k] = ids[k + 1] as string
+        ids[k + 1] = a
+      }
+    }
+    const primaryIdx = Math.floor(rand() * ids.length)
+    const created = account.photos.get(ids[0] ?? '')?.dateupload ?? START_UPLOAD_SEC
+    account.sets.push({
+      id: flickrLongId(j + 1),
+      title: odd && j < ODD_TITLES.length ? (ODD_TITLES[ODD_TITLES.length - 1 - j] ?? '') : `${pick(rand, WORDS)} ${j + 1}`,
+      description: rand() < 0.5 ? `Set about ${pick(rand, WORDS)}` : '',
+      photoIds: ids,
+      primary: ids[primaryIdx] ?? '',
+      dateCreate: created,
+      dateUpdate: created + Math.floor(rand() * 86400 * 100),
+      views: Math.floor(rand() * 1000),
+      comments: Math.floor(rand() * 3),
+    })
+  }
+}
+
+function buildCollections(account: FakeAccount, n: number, rand: () => number, odd: boolean): void {
+  const setIds = account.sets.map((s) => s.id)
+  const someSets = (k: number): string[] => {
+    const out: string[] = []
+    for (let i = 0; i < k && setIds.length > 0; i++) {
+      const id = pick(rand, setIds)
+      if (!out.includes(id)) out.push(id)
+    }
+    return out
+  }
+  const tree: CollectionInit[] = []
+  for (let i = 0; i < n; i++) {
+    const c: CollectionInit = {
+      title: odd && i === 0 ? 'Travel / Places: 2024 ✈️' : `${pick(rand, WORDS)} collection ${i + 1}`,
+      description: rand() < 0.5 ? 'A collection' : '',
+      setIds: someSets(1 + Math.floor(rand() * 3)),
+    }
+    if (i % 2 === 0) {
+      // Both sets and child collections in one node; the first one nests three deep.
+      c.children = [
+        { title: `Child ${i + 1}.1`, setIds: someSets(2), children: i === 0 ? [{ title: `Grandchild ${i + 1}.1.1`, setIds: someSets(1) }] : [] },
+        { title: `Child ${i + 1}.2`, setIds: someSets(1) },
+      ]
+    }
+    tree.push(c)
+  }
+  account.setCollections(tree)
+}
+
+/** A stable fingerprint of an account's listing-visible state (for determinism tests). */
+export function accountFingerprint(account: FakeAccount): string {
+  const h = createHash('sha256')
+  for (const id of account.photostream) {
+    const p = account.photos.get(id)
+    if (p !== undefined) h.update(`${p.id}|${p.originalsecret}|${p.title}|${p.bytes}|${p.lastupdate}\n`)
+  }
+  for (const s of account.sets) h.update(`${s.id}|${s.title}|${s.photoIds.join(',')}\n`)
+  h.update(JSON.stringify(account.collections))
+  return h.digest('hex')
+}

@@ -1,0 +1,187 @@
+/**
+ * The REST methods flickrfs uses, answered from the live FakeAccount. Paging behaves like Flickr's:
+ * a page past the end repeats the last page, and under `faults.shortPages` a non-last page may come
+ * back short the first time it is asked.
+ */
+import type { FakeAccount, FakePhoto } from './account.js'
+import { collectionNode, commentRecord, infoRecord, listPhoto, parseExtras, setRecord, sizesRecord, type Json } from './records.js'
+
+export class ApiFailure extends Error {
+  constructor(readonly code: number, message: string) {
+    super(message)
+  }
+}
+
+export interface MethodContext {
+  account: FakeAccount
+  params: ReadonlyMap<string, string>
+  origin: string
+  shortPages: boolean
+  /** Pages already shortened once (so the retry gets them whole). */
+  shortened: Set<string>
+}
+
+interface Page<T> {
+  items: T[]
+  page: number
+  pages: number
+  perPage: number
+  total: number
+}
+
+function intParam(v: string | undefined, fallback: number): number {
+  const n = Number.parseInt(v ?? '', 10)
+  return Number.isFinite(n) && n > 0 ? n : fallback
+}
+
+function paginate<T>(ctx: MethodContext, all: readonly T[], defaultPerPage: number, key: string): Page<T> {
+  const perPage = Math.min(500, intParam(ctx.params.get('per_page'), defaultPerPage))
+  const total = all.length
+  const pages = Math.max(1, Math.ceil(total / perPage))
+  const page = intParam(ctx.params.get('page'), 1)
+  const effective = Math.min(page, pages)
+  let items = all.slice((effective - 1) * perPage, effective * perPage)
+  if (ctx.shortPages && effective < pages && effective % 2 === 1) {
+    const k = `${key}|${effective}|${perPage}`
+    if (!ctx.shortened.has(k)) {
+      ctx.shortened.add(k)
+      items = items.slice(0, Math.max(1, items.length - Math.max(1, Math.floor(perPage / 10))))
+    }
+  }
+  return { items, page, pages, perPage, total }
+}
+
+function photo(ctx: MethodContext): FakePhoto {
+  const id = ctx.params.get('photo_id') ?? ''
+  const p = ctx.account.photos.get(id)
+  if (p === undefined) throw new ApiFailure(1, 'Photo not found')
+  return p
+}
+
+function checkUser(ctx: MethodContext): void {
+  const u = ctx.params.get('user_id')
+  if (u !== undefined && u !== 'me' && u !== ctx.account.user.id) throw new ApiFailure(2, 'Unknown user')
+}
+
+function photoIds(ctx: MethodContext, ids: readonly string[]): FakePhoto[] {
+  const out: FakePhoto[] = []
+  for (const id of ids) {
+    const p = ctx.account.photos.get(id)
+    if (p !== undefined) out.push(p)
+  }
+  return out
+}
+
+function photoList(ctx: MethodContext, pg: Page<FakePhoto>, totalAsString: boolean): Json {
+  const extras = parseExtras(ctx.params.get('extras'))
+  return {
+    page: pg.page,
+    pages: pg.pages,
+    perpage: pg.perPage,
+    total: totalAsString ? String(pg.total) : pg.total,
+    photo: pg.items.map((p) => listPhoto(ctx.account, p, extras, ctx.origin)),
+  }
+}
+
+type Handler = (ctx: MethodContext) => Json
+
+export const METHODS: Record<string, Handler> = {
+  'flickr.test.login': (ctx) => ({
+    user: { id: ctx.account.user.id, username: { _content: ctx.account.user.username }, path_alias: ctx.account.user.pathAlias },
+  }),
+
+  'flickr.test.echo': (ctx) => Object.fromEntries([...ctx.params].filter(([k]) => !k.startsWith('oauth_')).map(([k, v]) => [k, { _content: v }])),
+
+  'flickr.people.getPhotos': (ctx) => {
+    checkUser(ctx)
+    const pg = paginate(ctx, ctx.account.photostream, 100, 'people.getPhotos')
+    return { photos: photoList(ctx, { ...pg, items: photoIds(ctx, pg.items) }, false) }
+  },
+
+  'flickr.photos.getNotInSet': (ctx) => {
+    const pg = paginate(ctx, ctx.account.notInSet(), 100, 'getNotInSet')
+    return { photos: photoList(ctx, { ...pg, items: photoIds(ctx, pg.items) }, true) }
+  },
+
+  'flickr.photos.recentlyUpdated': (ctx) => {
+    const raw = ctx.params.get('min_date')
+    if (raw === undefined || raw === '') throw new ApiFailure(1, 'Required parameter missing')
+    const min = Number.parseInt(raw, 10)
+    const changed = photoIds(ctx, ctx.account.photostream)
+      .filter((p) => p.lastupdate >= min)
+      .sort((a, b) => b.lastupdate - a.lastupdate || Number(b.id) - Number(a.id))
+    const pg = paginate(ctx, changed, 100, `recentlyUpdated|${raw}`)
+    return { photos: photoList(ctx, pg, true) }
+  },
+
+  'flickr.photosets.getList': (ctx) => {
+    checkUser(ctx)
+    const sets = ctx.account.sets
+    // Without page or per_page Flickr returns every set in one page.
+    const all = !ctx.params.has('page') && !ctx.params.has('per_page')
+    const pg = all
+      ? { items: [...sets], page: 1, pages: 1, perPage: sets.length, total: sets.length }
+      : paginate(ctx, sets, 500, 'photosets.getList')
+    return {
+      photosets: {
+        page: pg.page,
+        pages: pg.pages,
+        perpage: pg.perPage,
+        total: pg.total,
+        cancreate: 1,
+        photoset: pg.items.map((s) => setRecord(ctx.account, s)),
+      },
+    }
+  },
+
+  'flickr.photosets.getPhotos': (ctx) => {
+    const id = ctx.params.get('photoset_id') ?? ''
+    const s = ctx.account.getSet(id)
+    if (s === undefined) throw new ApiFailure(1, 'Photoset not found')
+    checkUser(ctx)
+    const mediaFilter = ctx.params.get('media') ?? 'all'
+    const members = photoIds(ctx, s.photoIds).filter(
+      (p) => mediaFilter === 'all' || (mediaFilter === 'photos' ? p.media === 'photo' : p.media === 'video'),
+    )
+    const pg = paginate(ctx, members, 500, `photosets.getPhotos|${id}|${mediaFilter}`)
+    const extras = parseExtras(ctx.params.get('extras'))
+    return {
+      photoset: {
+        id: s.id,
+        primary: s.primary,
+        owner: ctx.account.user.id,
+        ownername: ctx.account.user.username,
+        photo: pg.items.map((p) => ({ ...listPhoto(ctx.account, p, extras, ctx.origin), isprimary: p.id === s.primary ? '1' : '0' })),
+        page: pg.page,
+        per_page: String(pg.perPage),
+        perpage: pg.perPage,
+        pages: pg.pages,
+        title: s.title,
+        total: String(pg.total),
+      },
+    }
+  },
+
+  'flickr.collections.getTree': (ctx) => {
+    const wanted = ctx.params.get('collection_id')
+    let roots = ctx.account.collections
+    if (wanted !== undefined && wanted !== '' && wanted !== '0') {
+      const c = ctx.account.findCollection(wanted)
+      if (c === undefined) throw new ApiFailure(1, 'Collection not found')
+      roots = [c]
+    }
+    if (roots.length === 0) return { collections: {} }
+    return { collections: { collection: roots.map((c) => collectionNode(ctx.account, c)) } }
+  },
+
+  'flickr.photos.comments.getList': (ctx) => {
+    const p = photo(ctx)
+    const out: Json = { photo_id: p.id }
+    if (p.comments.length > 0) out.comment = p.comments.map((c) => commentRecord(ctx.account, p, c, ctx.origin))
+    return { comments: out }
+  },
+
+  'flickr.photos.getSizes': (ctx) => ({ sizes: sizesRecord(ctx.account, photo(ctx), ctx.origin) }),
+
+  'flickr.photos.getInfo': (ctx) => ({ photo: infoRecord(ctx.account, photo(ctx), ctx.origin) }),
+}
