@@ -42,7 +42,8 @@ export async function paginate(
     if (Number.isFinite(stated)) pages = stated
     else if (!Number.isFinite(pages) && total >= 0 && perPage > 0) pages = Math.ceil(total / perPage)
 
-    const isLast = Number.isFinite(pages) ? page >= pages : items.length === 0
+    // Without a usable `pages`, a short page is the best sign of the end.
+    const isLast = Number.isFinite(pages) ? page >= pages : items.length < perPage
     if (!isLast && items.length < perPage && shortRetries < shortPageRetries) {
       shortRetries++
       log('%s page %d/%s came back with %d of %d items; asking again', envelope, page, pages, items.length, perPage)

@@ -1,0 +1,88 @@
+import { after, before, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { generateAccount, startFakeFlickr, type FakeFlickr } from '../../src/fake-flickr/index.js'
+import { clientFor } from './helpers.js'
+
+let fake: FakeFlickr
+before(async () => {
+  fake = await startFakeFlickr({ account: generateAccount({ seed: 7, photos: 57, videos: 6, sets: 5, collections: 2 }) })
+})
+after(async () => {
+  await fake.close()
+})
+
+test('testLogin names the token owner', async () => {
+  const me = await clientFor(fake).testLogin()
+  assert.equal(me.id, fake.account.user.id)
+  assert.equal(me.username, fake.account.user.username)
+})
+
+test('the photostream comes back whole, in order, one call per page and never past the last', async () => {
+  const client = clientFor(fake)
+  fake.resetCounts()
+  const photos = await client.paginate('flickr.people.getPhotos', { user_id: 'me', per_page: '10' }, 'photos', 'photo')
+  assert.deepEqual(photos.map((p) => p.id), fake.account.photostream)
+  // 63 items at 10 a page = 7 pages; the fake repeats page 7 for page 8, so an 8th call would be a bug.
+  assert.equal(fake.counts()['flickr.people.getPhotos'], 7)
+  assert.equal(client.stats.apiCalls, 7)
+  assert.equal(client.stats.retries, 0)
+})
+
+test('getPhotostream with extras returns the full list with extra fields', async () => {
+  const photos = await clientFor(fake).getPhotostream(['url_o', 'original_format', 'media', 'last_update'])
+  assert.equal(photos.length, fake.account.photostream.length)
+  assert.ok(photos.every((p) => typeof p.url_o === 'string' && p.url_o.startsWith(fake.origin)))
+})
+
+test('short pages before the last are asked again and nothing is lost', async () => {
+  fake.faults.shortPages = true
+  try {
+    const client = clientFor(fake)
+    fake.resetCounts()
+    const photos = await client.paginate('flickr.people.getPhotos', { user_id: 'me', per_page: '10' }, 'photos', 'photo')
+    assert.deepEqual(photos.map((p) => p.id), fake.account.photostream)
+    const calls = fake.counts()['flickr.people.getPhotos'] ?? 0
+    assert.ok(calls > 7, `short pages were re-asked (${calls} calls)`)
+    assert.ok(calls <= 7 + 2 * 7)
+  } finally {
+    fake.faults.shortPages = false
+  }
+})
+
+test('numbers as strings or numbers page alike (photoset per_page/total as strings)', async () => {
+  const client = clientFor(fake)
+  const sets = await client.getSetList()
+  assert.deepEqual(sets.map((s) => s.id), fake.account.sets.map((s) => s.id))
+  const set = fake.account.sets.reduce((a, b) => (b.photoIds.length > a.photoIds.length ? b : a))
+  fake.resetCounts()
+  const members = await client.paginate('flickr.photosets.getPhotos',
+    { photoset_id: set.id, user_id: fake.account.user.id, per_page: '3' }, 'photoset', 'photo')
+  assert.deepEqual(members.map((p) => p.id), set.photoIds.filter((id) => fake.account.photos.has(id)))
+  assert.equal(fake.counts()['flickr.photosets.getPhotos'], Math.max(1, Math.ceil(members.length / 3)))
+  // recentlyUpdated answers `total` as a string.
+  const recent = await client.getRecentlyUpdated(0)
+  assert.equal(recent.length, fake.account.photostream.length)
+})
+
+test('collections, comments and sizes come back as arrays, empty when Flickr drops the key', async () => {
+  const client = clientFor(fake)
+  const tree = await client.getCollectionTree()
+  assert.equal(tree.length, fake.account.collections.length)
+  const commented = fake.account.commented()[0]
+  assert.ok(commented, 'the generated account has a commented photo')
+  const comments = await client.getComments(commented)
+  assert.equal(comments.length, fake.account.photos.get(commented)?.comments.length)
+  const silent = fake.account.photostream.find((id) => (fake.account.photos.get(id)?.comments.length ?? 0) === 0)
+  assert.ok(silent)
+  assert.deepEqual(await client.getComments(silent), [])
+  const sizes = await client.getSizes(silent)
+  assert.ok(sizes.some((s) => s.label === 'Original'))
+
+  const empty = await startFakeFlickr({ account: generateAccount({ seed: 2, photos: 3, videos: 0, sets: 0, collections: 0 }) })
+  try {
+    assert.deepEqual(await clientFor(empty).getCollectionTree(), [])
+    assert.deepEqual(await clientFor(empty).getSetList(), [])
+  } finally {
+    await empty.close()
+  }
+})
