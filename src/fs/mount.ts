@@ -1,0 +1,179 @@
+import createDebug from 'debug'
+import { resolve } from 'node:path'
+import { FlickrfsError } from '../errors/flickrfs-error.js'
+import { loadFuse } from './fuse-binding.js'
+import { fuseNativeOptions } from './mount-options.js'
+import { checkMountpoint, clearStaleMount, mountAt, unmountPath } from './mountpoint.js'
+import { createOps, type FsOpsStats } from './ops.js'
+import type { FsTree, OriginalReader, TreeSource } from './types.js'
+
+const log = createDebug('flickrfs:fs')
+
+export interface MountOptions {
+  mountpoint: string
+  /** A fixed tree, or a source asked on every op (a catalog refresh swaps what it returns). */
+  tree: TreeSource | FsTree
+  originals: OriginalReader
+  /** Let other users see the mount (needs user_allow_other in /etc/fuse.conf for non-root). */
+  allowOther?: boolean
+  /** libfuse's own request log on stderr. */
+  debug?: boolean
+  /** The kernel unmounts by itself when this process dies, even by kill -9 (default true). */
+  autoUnmount?: boolean
+  /**
+   * How long the kernel trusts sizes, mtimes and names (default 60 s). It is also the longest a
+   * changed file can show its old size after a refresh: libfuse 2.9 cannot invalidate the kernel's
+   * cache, so a refresh becomes visible when these expire.
+   */
+  attrTimeoutSec?: number
+  /** How long a missing name stays missing in the kernel's cache (default 10 s). */
+  negativeTimeoutSec?: number
+  /** Deadline for one read of an original, answered with ETIMEDOUT (default 60 s). */
+  readTimeoutMs?: number
+  /** Owner shown for every entry (default: the mounting user). */
+  uid?: number
+  gid?: number
+}
+
+export interface MountHandle {
+  readonly mountpoint: string
+  /** Serve this tree from now on (replaces the TreeSource given at mount). */
+  setTree(tree: FsTree): void
+  /**
+   * Plain unmount; when busy it fails with a MOUNTPOINT error naming the holders and stays
+   * mounted. `lazy` detaches anyway.
+   */
+  unmount(opts?: { lazy?: boolean }): Promise<void>
+  /** Settles when the mount is gone, whoever unmounted it. */
+  readonly unmounted: Promise<void>
+  stats(): FsOpsStats
+}
+
+export const DEFAULTS = {
+  attrTimeoutSec: 60,
+  negativeTimeoutSec: 10,
+  readTimeoutMs: 60_000,
+  autoUnmount: true,
+}
+
+function isTreeSource(t: TreeSource | FsTree): t is TreeSource {
+  return typeof (t as TreeSource).current === 'function'
+}
+
+export async function mountFlickrfs(opts: MountOptions): Promise<MountHandle> {
+  const { Fuse, binding } = loadFuse()
+  const mnt = resolve(opts.mountpoint)
+
+  if ((await checkMountpoint(mnt)) === 'stale') {
+    await clearStaleMount(mnt)
+    if ((await checkMountpoint(mnt)) !== 'ready') {
+      throw new FlickrfsError('MOUNTPOINT', `mountpoint ${mnt} is still stale after clearing it: run fusermount -uz ${mnt}`)
+    }
+  }
+
+  let source: TreeSource = isTreeSource(opts.tree) ? opts.tree : { current: () => opts.tree as FsTree }
+  const closing = new AbortController()
+  const { ops, stats } = createOps({
+    tree: () => source.current(),
+    originals: opts.originals,
+    owner: { uid: opts.uid ?? process.getuid?.() ?? 0, gid: opts.gid ?? process.getgid?.() ?? 0 },
+    readTimeoutMs: opts.readTimeoutMs ?? DEFAULTS.readTimeoutMs,
+    closing: closing.signal,
+  })
+  const fuseOpts = fuseNativeOptions({
+    attrTimeoutSec: opts.attrTimeoutSec ?? DEFAULTS.attrTimeoutSec,
+    negativeTimeoutSec: opts.negativeTimeoutSec ?? DEFAULTS.negativeTimeoutSec,
+    allowOther: opts.allowOther ?? false,
+    autoUnmount: opts.autoUnmount ?? DEFAULTS.autoUnmount,
+    debug: opts.debug ?? false,
+    readTimeoutMs: opts.readTimeoutMs ?? DEFAULTS.readTimeoutMs,
+  })
+  const fuse = new Fuse(mnt, ops, fuseOpts)
+
+  await new Promise<void>((res, rej) => {
+    const timer = setTimeout(() => rej(new FlickrfsError('FUSE', `mounting at ${mnt} did not finish within 30 s`)), 30_000)
+    fuse.mount((err) => {
+      clearTimeout(timer)
+      if (!err) return res()
+      rej(
+        new FlickrfsError(
+          'FUSE',
+          `could not mount flickrfs at ${mnt}: ${err.message}. Check that /dev/fuse exists and is usable (modprobe fuse), that fusermount is installed (fuse3), and libfuse's message above`,
+          { cause: err },
+        ),
+      )
+    })
+  })
+  log('mounted at %s with %o', mnt, fuseOpts)
+
+  let gone = false
+  let markUnmounted!: () => void
+  const unmounted = new Promise<void>((r) => (markUnmounted = r))
+  const release = (): void => {
+    if (gone) return
+    gone = true
+    clearInterval(watch)
+    closing.abort()
+    // Lets the event loop end: fuse-native keeps a handle referenced until this is called.
+    try {
+      if (fuse._thread) binding.fuse_native_unmount(mnt, fuse._thread)
+    } catch (err) {
+      log('native unmount: %O', err)
+    }
+    log('unmounted %s', mnt)
+    markUnmounted()
+  }
+  // Notices an unmount done from outside (flickrfs unmount, fusermount -u).
+  const watch = setInterval(() => {
+    mountAt(mnt).then(
+      (m) => {
+        if (!m) release()
+      },
+      () => undefined,
+    )
+  }, 1000)
+  watch.unref()
+
+  return {
+    mountpoint: mnt,
+    setTree(tree: FsTree) {
+      source = { current: () => tree }
+    },
+    async unmount(u: { lazy?: boolean } = {}) {
+      if (gone) return
+      if (await mountAt(mnt)) await unmountPath(mnt, u)
+      release()
+    },
+    unmounted,
+    stats,
+  }
+}
+
+export interface RunUntilSignalOptions {
+  signals?: NodeJS.Signals[]
+  /** Where to say why an unmount failed (default stderr). */
+  report?: (message: string) => void
+}
+
+/**
+ * Serves until SIGINT/SIGTERM (or an unmount from outside), then unmounts and resolves with the
+ * exit status. If the mount is busy, it says who holds it and keeps serving; the next signal
+ * detaches lazily.
+ */
+export function runUntilSignal(handle: MountHandle, opts: RunUntilSignalOptions = {}): Promise<number> {
+  const signals = opts.signals ?? ['SIGINT', 'SIGTERM']
+  const report = opts.report ?? ((m: string) => process.stderr.write(m + '\n'))
+  let attempts = 0
+  const onSignal = (sig: NodeJS.Signals): void => {
+    attempts++
+    log('%s: unmounting %s (attempt %d)', sig, handle.mountpoint, attempts)
+    handle.unmount({ lazy: attempts > 1 }).catch((err: unknown) => {
+      report(`flickrfs: ${(err as Error).message}\nflickrfs: still mounted; send ${sig} again to detach lazily`)
+    })
+  }
+  for (const s of signals) process.on(s, onSignal)
+  return handle.unmounted.then(() => {
+    for (const s of signals) process.off(s, onSignal)
+    return 0
+  })
+}

@@ -1,0 +1,174 @@
+import createDebug from 'debug'
+import { execFile } from 'node:child_process'
+import { readFile, readdir, readlink, stat } from 'node:fs/promises'
+import { resolve } from 'node:path'
+import { FlickrfsError } from '../errors/flickrfs-error.js'
+
+const log = createDebug('flickrfs:fs')
+
+export type MountpointState = 'ready' | 'stale'
+
+interface MountEntry {
+  mountpoint: string
+  fstype: string
+  source: string
+}
+
+/** /proc/self/mountinfo escapes space, tab, newline and backslash as octal. */
+function unescapeMountinfo(s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)))
+}
+
+export async function listMounts(): Promise<MountEntry[]> {
+  const text = await readFile('/proc/self/mountinfo', 'utf8')
+  const out: MountEntry[] = []
+  for (const line of text.split('\n')) {
+    const [left, right] = line.split(' - ')
+    if (!left || !right) continue
+    const mp = left.split(' ')[4]
+    const [fstype, source] = right.split(' ')
+    if (mp && fstype) out.push({ mountpoint: unescapeMountinfo(mp), fstype, source: unescapeMountinfo(source ?? '') })
+  }
+  return out
+}
+
+export async function mountAt(mnt: string): Promise<MountEntry | undefined> {
+  const abs = resolve(mnt)
+  // The last entry wins when mounts are stacked.
+  return (await listMounts()).filter((m) => m.mountpoint === abs).pop()
+}
+
+function errnoCode(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | undefined)?.code
+}
+
+/**
+ * Says why a mountpoint cannot be used, in words the user can act on. A stale FUSE mount left by
+ * a killed flickrfs ("Transport endpoint is not connected") is reported as 'stale', for the caller
+ * to clear; everything else that is wrong is a MOUNTPOINT error.
+ */
+export async function checkMountpoint(mnt: string): Promise<MountpointState> {
+  const abs = resolve(mnt)
+  let st
+  try {
+    st = await stat(abs)
+  } catch (err) {
+    const code = errnoCode(err)
+    if (code === 'ENOTCONN') return 'stale'
+    if (code === 'ENOENT') throw new FlickrfsError('MOUNTPOINT', `mountpoint ${abs} does not exist: create it first (mkdir -p ${abs})`, { cause: err })
+    if (code === 'EACCES') throw new FlickrfsError('MOUNTPOINT', `mountpoint ${abs} is not accessible: check its permissions`, { cause: err })
+    throw new FlickrfsError('MOUNTPOINT', `cannot use mountpoint ${abs}: ${(err as Error).message}`, { cause: err })
+  }
+  if (!st.isDirectory()) throw new FlickrfsError('MOUNTPOINT', `mountpoint ${abs} is not a directory: give an empty directory`)
+  const existing = await mountAt(abs)
+  if (existing) {
+    throw new FlickrfsError(
+      'MOUNTPOINT',
+      `mountpoint ${abs} is already a mount point (${existing.fstype} from ${existing.source}): unmount it first (flickrfs unmount ${abs}) or choose another directory`,
+    )
+  }
+  const entries = await readdir(abs)
+  if (entries.length > 0) {
+    throw new FlickrfsError('MOUNTPOINT', `mountpoint ${abs} is not empty (${entries.length} entries): give an empty directory`)
+  }
+  return 'ready'
+}
+
+function fusermount(args: string[]): Promise<{ ok: true } | { ok: false; message: string }> {
+  return new Promise((res) => {
+    execFile('fusermount', args, { timeout: 30_000 }, (err, _stdout, stderr) => {
+      if (!err) return res({ ok: true })
+      const message = (stderr || err.message).trim()
+      res({ ok: false, message })
+    })
+  })
+}
+
+export interface Holder {
+  pid: number
+  command: string
+  /** What it holds: 'cwd', 'root', 'mmap', or 'open <path>'. */
+  what: string
+}
+
+/** Processes using something under `mnt`, found with readlink in /proc only (never touching the mount). */
+export async function findHolders(mnt: string): Promise<Holder[]> {
+  const abs = resolve(mnt)
+  const inside = (p: string): boolean => p === abs || p.startsWith(abs + '/')
+  const out: Holder[] = []
+  let pids: string[]
+  try {
+    pids = (await readdir('/proc')).filter((n) => /^\d+$/.test(n))
+  } catch {
+    return out
+  }
+  for (const pid of pids) {
+    const held: string[] = []
+    const base = `/proc/${pid}`
+    for (const link of ['cwd', 'root']) {
+      const target = await readlink(`${base}/${link}`).catch(() => '')
+      if (inside(target)) held.push(link)
+    }
+    const fds = await readdir(`${base}/fd`).catch(() => [] as string[])
+    for (const fd of fds) {
+      const target = await readlink(`${base}/fd/${fd}`).catch(() => '')
+      if (inside(target)) held.push(`open ${target}`)
+    }
+    const maps = await readFile(`${base}/maps`, 'utf8').catch(() => '')
+    const mapped = maps.split('\n').some((l) => {
+      const at = l.indexOf('/')
+      return at >= 0 && inside(l.slice(at).trim())
+    })
+    if (mapped) held.push('mmap')
+    if (held.length === 0) continue
+    const command = (await readFile(`${base}/comm`, 'utf8').catch(() => '?')).trim()
+    for (const what of held) out.push({ pid: Number(pid), command, what })
+  }
+  return out
+}
+
+export function describeHolders(holders: Holder[]): string {
+  const byPid = new Map<number, Holder[]>()
+  for (const h of holders) byPid.set(h.pid, [...(byPid.get(h.pid) ?? []), h])
+  return [...byPid.values()]
+    .slice(0, 10)
+    .map((hs) => `pid ${hs[0]?.pid} (${hs[0]?.command}: ${hs.map((h) => h.what).slice(0, 3).join(', ')})`)
+    .join('; ')
+}
+
+/**
+ * Unmounts `mnt`, never lazily by surprise: a busy mount stays mounted and the error names the
+ * processes holding it. `lazy` detaches even when busy (those processes then see ENOTCONN).
+ */
+export async function unmountPath(mnt: string, opts: { lazy?: boolean } = {}): Promise<void> {
+  const abs = resolve(mnt)
+  if (!(await mountAt(abs))) throw new FlickrfsError('MOUNTPOINT', `${abs} is not mounted`)
+  const res = await fusermount(opts.lazy ? ['-u', '-z', abs] : ['-u', abs])
+  if (res.ok) return
+  if (/busy/i.test(res.message)) {
+    const holders = await findHolders(abs)
+    const who = holders.length > 0 ? `in use by ${describeHolders(holders)}` : 'in use (no holder found in /proc)'
+    throw new FlickrfsError(
+      'MOUNTPOINT',
+      `cannot unmount ${abs}: it is ${who}. Close them (or cd out) and retry, or detach lazily with fusermount -uz ${abs}`,
+    )
+  }
+  throw new FlickrfsError('FUSE', `cannot unmount ${abs}: ${res.message}`)
+}
+
+/** Clears a FUSE mount whose server is gone, so the next mount can use the directory. */
+export async function clearStaleMount(mnt: string): Promise<void> {
+  const abs = resolve(mnt)
+  log('clearing stale mount at %s', abs)
+  // Nobody can use a dead mount any more, so a lazy detach loses nothing when the plain one is busy.
+  const plain = await fusermount(['-u', abs])
+  if (!plain.ok) {
+    const lazy = await fusermount(['-u', '-z', abs])
+    if (!lazy.ok) {
+      throw new FlickrfsError(
+        'MOUNTPOINT',
+        `mountpoint ${abs} holds a stale mount ("Transport endpoint is not connected") that could not be cleared: ${lazy.message}. Run fusermount -uz ${abs}`,
+      )
+    }
+  }
+}

@@ -1,0 +1,80 @@
+import type { FsDir, FsNode } from './types.js'
+
+const S_IFDIR = 0o040000
+const S_IFREG = 0o100000
+const S_IFLNK = 0o120000
+
+/** cat, cp and rsync size their buffers from st_blksize; libfuse 2.9 reads at most 128 KiB at once. */
+export const BLKSIZE = 128 * 1024
+
+export interface Owner {
+  uid: number
+  gid: number
+}
+
+/** The stat object fuse-native turns into `struct stat` (times in ms). */
+export interface FuseStat {
+  mode: number
+  uid: number
+  gid: number
+  size: number
+  nlink: number
+  ino: number
+  blksize: number
+  blocks: number
+  atime: number
+  mtime: number
+  ctime: number
+}
+
+export function modeOf(node: FsNode): number {
+  switch (node.kind) {
+    case 'dir':
+      return S_IFDIR | 0o555
+    case 'file':
+      return S_IFREG | 0o444
+    case 'link':
+      return S_IFLNK | 0o777
+  }
+}
+
+export function sizeOf(node: FsNode): number {
+  switch (node.kind) {
+    case 'dir':
+      return 4096
+    case 'file':
+      return node.size
+    case 'link':
+      return Buffer.byteLength(node.target)
+  }
+}
+
+// find and fts trust nlink - 2 as the count of subdirectories, so it has to be true.
+const dirLinks = new WeakMap<FsDir, number>()
+function nlinkOf(dir: FsDir): number {
+  let n = dirLinks.get(dir)
+  if (n === undefined) {
+    n = 2
+    for (const child of dir.children.values()) if (child.kind === 'dir') n++
+    dirLinks.set(dir, n)
+  }
+  return n
+}
+
+export function statOf(node: FsNode, owner: Owner): FuseStat {
+  const size = sizeOf(node)
+  return {
+    mode: modeOf(node),
+    uid: owner.uid,
+    gid: owner.gid,
+    size,
+    nlink: node.kind === 'dir' ? nlinkOf(node) : 1,
+    ino: node.ino,
+    blksize: BLKSIZE,
+    // fuse-native defaults blocks to 0, and then du says 0 and tar --sparse stores holes.
+    blocks: Math.ceil(size / 512),
+    atime: node.mtimeMs,
+    mtime: node.mtimeMs,
+    ctime: node.mtimeMs,
+  }
+}

@@ -1,0 +1,51 @@
+import type { MediaEntry } from '../catalog/types.js'
+
+/**
+ * What the mount needs from a layout, and nothing more. src/layout's `Layout` satisfies these
+ * shapes structurally, so fs/ does not depend on how the layout is built and tests can hand-build
+ * trees.
+ */
+export type FsNode = FsDir | FsFile | FsLink
+
+export interface FsDir {
+  readonly kind: 'dir'
+  readonly name: string
+  readonly mtimeMs: number
+  readonly ino: number
+  readonly children: ReadonlyMap<string, FsNode>
+}
+
+export interface FsFile {
+  readonly kind: 'file'
+  readonly name: string
+  readonly mtimeMs: number
+  readonly ino: number
+  /** Exact byte size, known before any byte is read. */
+  readonly size: number
+  /** `data` may be a getter that rebuilds the bytes on each access: read it once per open. */
+  readonly content: { readonly type: 'bytes'; readonly data: Buffer } | { readonly type: 'original'; readonly media: MediaEntry }
+}
+
+export interface FsLink {
+  readonly kind: 'link'
+  readonly name: string
+  readonly mtimeMs: number
+  readonly ino: number
+  readonly target: string
+}
+
+export interface FsTree {
+  readonly root: FsDir
+  /** '/'-separated absolute path ('/', '/photostream/1.jpg'). */
+  lookup(path: string): FsNode | undefined
+}
+
+/** Where the mount gets the tree to show; asked on every op, so a refresh is a swap. */
+export interface TreeSource {
+  current(): FsTree
+}
+
+/** The bytes of originals (src/store in production). May return fewer bytes than asked only at EOF. */
+export interface OriginalReader {
+  read(media: MediaEntry, position: number, length: number, signal?: AbortSignal): Promise<Buffer>
+}
