@@ -29,6 +29,12 @@ export interface PhotoEntry {
   urlO: string | null
   /** When this record's content (raw fields, comments or media) last changed, as we saw it. ms. */
   changedAtMs: number
+  /**
+   * Like `changedAtMs` but blind to the `views` field, which moves on every visit: the metadata mtime
+   * to use under `--ignore-views`, where views are left out of the file. Set by the catalog; absent
+   * in hand-built snapshots (then use `changedAtMs`).
+   */
+  changedAtMsIgnoringViews?: number
 }
 
 /** What the media host told us about one original, keyed by `${id}_${secret}`. */

@@ -1,0 +1,156 @@
+/**
+ * The account catalog: the last saved snapshot in memory (lookups never touch the disk), and
+ * refreshes that build the next snapshot in memory, save it in one step, then swap it in whole.
+ * A failed refresh changes nothing, in memory or on disk.
+ */
+import { EventEmitter } from 'node:events'
+import createDebug from 'debug'
+import { FlickrfsError } from '../errors/flickrfs-error.js'
+import { CatalogStore, type Head } from './persist.js'
+import type { CatalogApi, CatalogMedia } from './ports.js'
+import { buildRefreshedState, type MediaEvent, type RefreshOptions, type RefreshProgress, type RefreshReport } from './refresh.js'
+import { acquireRootLock } from './root-lock.js'
+import { emptyState, type CatalogState } from './state.js'
+import type { CatalogSnapshot } from './types.js'
+
+const debug = createDebug('flickrfs:catalog')
+
+export interface CatalogOpenOptions {
+  /** Open without taking part in writes: no refresh, no folder creation (a reader beside a writer). */
+  readOnly?: boolean
+  /** Wall clock for changedAtMs/refreshedAtMs (default Date.now). */
+  now?: () => number
+}
+
+export interface CatalogEvents {
+  change: [snap: CatalogSnapshot]
+  progress: [progress: RefreshProgress]
+  media: [event: MediaEvent]
+}
+
+export class Catalog extends EventEmitter<CatalogEvents> {
+  private state: CatalogState
+  private head: Head | undefined
+  private running: Promise<RefreshReport> | undefined
+  private closed = false
+
+  private constructor(
+    readonly root: string,
+    private readonly store: CatalogStore,
+    private readonly readOnly: boolean,
+    private readonly now: () => number,
+  ) {
+    super()
+    this.state = emptyState()
+  }
+
+  /** Opens ROOT/.flickrfs/catalog.sqlite and loads the last saved snapshot (empty when none). */
+  static async open(root: string, opts: CatalogOpenOptions = {}): Promise<Catalog> {
+    const store = await CatalogStore.open(root, { readOnly: opts.readOnly })
+    const catalog = new Catalog(root, store, opts.readOnly === true, opts.now ?? Date.now)
+    try {
+      await catalog.reload()
+    } catch (err) {
+      await store.close().catch(() => undefined)
+      throw err
+    }
+    return catalog
+  }
+
+  /** The current snapshot: immutable, replaced whole by refresh() and reload(). */
+  snapshot(): CatalogSnapshot {
+    return this.state.snap
+  }
+
+  /** Identifies the saved catalog the snapshot came from ('' before the first save). */
+  get generation(): string {
+    return this.head?.generation ?? ''
+  }
+
+  /**
+   * Loads the catalog again if another process saved a newer one (a mount next to a pin).
+   * Returns whether the snapshot changed.
+   */
+  async reload(): Promise<boolean> {
+    this.assertOpen()
+    const head = await this.store.readHead()
+    if (head === undefined || head.generation === this.head?.generation) return false
+    const loaded = await this.store.load()
+    if (loaded === undefined) return false
+    this.state = loaded.state
+    this.head = loaded.head
+    debug('loaded catalog %s: %d photos, %d sets', loaded.head.generation, loaded.state.snap.photos.size, loaded.state.snap.sets.length)
+    if (this.listenerCount('change') > 0) this.emit('change', this.state.snap)
+    return true
+  }
+
+  /**
+   * Lists the account, fetches what is new, saves, and swaps the snapshot in. Concurrent calls in
+   * one process share one refresh; another process refreshing the same root makes this throw LOCKED.
+   */
+  refresh(client: CatalogApi, media: CatalogMedia, opts: RefreshOptions = {}): Promise<RefreshReport> {
+    this.assertOpen()
+    if (this.readOnly) {
+      return Promise.reject(new FlickrfsError('CATALOG', `The catalog of ${this.root} was opened read-only; open it for writing to refresh it.`))
+    }
+    this.running ??= this.runRefresh(client, media, opts).finally(() => {
+      this.running = undefined
+    })
+    return this.running
+  }
+
+  private async runRefresh(client: CatalogApi, media: CatalogMedia, opts: RefreshOptions): Promise<RefreshReport> {
+    const lock = await acquireRootLock(this.root, 'catalog refresh')
+    try {
+      // Start from what is on disk, in case another process refreshed since we loaded.
+      await this.reload()
+      const { state, report } = await buildRefreshedState(
+        this.state,
+        client,
+        media,
+        {
+          ...opts,
+          onProgress: (p) => {
+            opts.onProgress?.(p)
+            this.emit('progress', p)
+          },
+          onMedia: (e) => {
+            opts.onMedia?.(e)
+            this.emit('media', e)
+          },
+        },
+        this.now,
+      )
+      const saving: RefreshProgress = {
+        phase: 'saving', photos: state.snap.photos.size, sets: state.snap.sets.length, setsListed: state.snap.sets.length,
+        commentsToFetch: report.commentsFetched, commentsFetched: report.commentsFetched,
+        mediaToResolve: report.media.resolved, mediaResolved: report.media.resolved,
+      }
+      opts.onProgress?.(saving)
+      this.emit('progress', saving)
+      const head = await this.store.save(state, this.now())
+      this.state = state
+      this.head = head
+      report.generation = head.generation
+      const done = { ...saving, phase: 'done' as const }
+      opts.onProgress?.(done)
+      this.emit('progress', done)
+      this.emit('change', state.snap)
+      debug('refreshed: %o', { ...report, media: { ...report.media, transcodes: report.media.transcodes.length, unavailable: report.media.unavailable.length } })
+      return report
+    } finally {
+      await lock.release()
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    if (this.running !== undefined) await this.running.catch(() => undefined)
+    this.closed = true
+    await this.store.close()
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new FlickrfsError('INTERNAL', `The catalog of ${this.root} is closed.`)
+  }
+}

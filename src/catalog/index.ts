@@ -1,0 +1,6 @@
+export { Catalog, type CatalogEvents, type CatalogOpenOptions } from './catalog.js'
+export { PHOTO_EXTRAS, type CatalogApi, type CatalogMedia } from './ports.js'
+export type { MediaEvent, RefreshOptions, RefreshPhase, RefreshProgress, RefreshReport } from './refresh.js'
+export { acquireRootLock, lockPath, type RootLock } from './root-lock.js'
+export { catalogPath, SCHEMA_VERSION } from './persist.js'
+export * from './types.js'

@@ -1,0 +1,268 @@
+/**
+ * The catalog on disk: keyv + @keyv/sqlite, namespace "catalog", in ROOT/.flickrfs/catalog.sqlite.
+ *
+ * Format (schema 1): a handful of content-addressed chunks (`chunk:<sha1>`, each one JSON string)
+ * and one `head` key naming the chunks of the current catalog. Photos are spread over
+ * 2^k buckets by a hash of their id (about 2000 per bucket), so an edit rewrites one bucket,
+ * not the whole catalog, and loading 100k photos is a few dozen JSON.parse calls instead of 100k
+ * key reads. A save writes every new chunk first and the head last: a crash at any point leaves
+ * the old head pointing at old chunks that are all still there. Old chunks are deleted only after
+ * the new head is written, under the root lock; a reader that loses a race with that cleanup
+ * re-reads the head and tries again.
+ */
+import { createHash } from 'node:crypto'
+import { mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import createDebug from 'debug'
+import Keyv from 'keyv'
+import KeyvSqlite from '@keyv/sqlite'
+import { FlickrfsError } from '../errors/flickrfs-error.js'
+import { photoFields } from './records.js'
+import type { CatalogState } from './state.js'
+import type { CatalogSnapshot, CollectionEntry, MediaEntry, PhotoEntry, RawRecord, SetEntry } from './types.js'
+import { mediaKey } from './types.js'
+
+const debug = createDebug('flickrfs:catalog')
+
+export const SCHEMA_VERSION = 1
+const NAMESPACE = 'catalog'
+const HEAD_KEY = 'head'
+const PHOTOS_PER_BUCKET = 2000
+const MAX_BUCKETS = 1024
+
+export interface Head {
+  schema: number
+  /** Changes on every save; lets a reader tell whether the catalog on disk moved. */
+  generation: string
+  writtenAtMs: number
+  userId: string
+  userName: string
+  refreshedAtMs: number
+  photostreamChangedAtMs: number
+  photoCount: number
+  chunks: { photos: string[]; photostream: string; sets: string; collections: string }
+}
+
+/** One photo with everything that hangs off it, as stored in a bucket. */
+interface PhotoRow {
+  /** the people.getPhotos record */
+  r: RawRecord
+  /** changedAtMs */
+  c: number
+  /** changedAtMsIgnoringViews */
+  v: number
+  /** lastupdate at which comments were fetched */
+  k?: number
+  /** comments */
+  m?: RawRecord[]
+  /** the MediaEntry of the current (id, secret) */
+  e?: MediaEntry
+}
+
+type StoredCollection = Omit<CollectionEntry, 'children'> & { children: StoredCollection[] }
+
+export function catalogPath(root: string): string {
+  return join(root, '.flickrfs', 'catalog.sqlite')
+}
+
+export class CatalogStore {
+  private constructor(
+    private readonly keyv: Keyv<string>,
+    readonly path: string,
+  ) {}
+
+  static async open(root: string, opts: { readOnly?: boolean } = {}): Promise<CatalogStore> {
+    const path = catalogPath(root)
+    if (opts.readOnly !== true) await mkdir(join(root, '.flickrfs'), { recursive: true })
+    const adapter = new KeyvSqlite({ uri: `sqlite://${path}`, busyTimeout: 15_000 })
+    // Chunks are JSON strings we make ourselves: store them as they are instead of keyv's
+    // recursive serializer, which would escape 100 MB of JSON a second time.
+    const keyv = new Keyv<string>(adapter, {
+      namespace: NAMESPACE,
+      serialize: (data) => String(data.value),
+      deserialize: (text) => ({ value: text as never }),
+      throwOnErrors: true,
+    })
+    try {
+      await adapter.query('PRAGMA journal_mode=WAL')
+    } catch (err) {
+      // Another process in the middle of a write can refuse the switch; rollback journal works too.
+      if (!/SQLITE_BUSY|locked/i.test(String(err))) throw openError(path, err)
+    }
+    return new CatalogStore(keyv, path)
+  }
+
+  async readHead(): Promise<Head | undefined> {
+    let text: string | undefined
+    try {
+      text = await this.keyv.get(HEAD_KEY)
+    } catch (err) {
+      throw openError(this.path, err)
+    }
+    if (text === undefined) return undefined
+    const head = JSON.parse(text) as Head
+    if (head.schema !== SCHEMA_VERSION) {
+      throw new FlickrfsError(
+        'CATALOG',
+        `The catalog in ${this.path} has schema version ${head.schema}, but this flickrfs reads version ${SCHEMA_VERSION}` +
+          (head.schema > SCHEMA_VERSION ? ' (it was written by a newer flickrfs). Upgrade flickrfs, or' : ' and cannot migrate it.') +
+          ` Delete ${this.path} to rebuild the catalog from Flickr (downloaded originals are kept).`,
+      )
+    }
+    return head
+  }
+
+  /** The catalog as last saved, or undefined when none was ever saved. */
+  async load(): Promise<{ head: Head; state: CatalogState } | undefined> {
+    for (let attempt = 0; ; attempt++) {
+      const head = await this.readHead()
+      if (head === undefined) return undefined
+      const keys = [...head.chunks.photos, head.chunks.photostream, head.chunks.sets, head.chunks.collections]
+      const texts = await this.keyv.get(keys)
+      if (texts.every((t) => t !== undefined)) return { head, state: decode(head, texts) }
+      // A writer replaced the catalog between our head read and our chunk reads.
+      if (attempt >= 5) throw new FlickrfsError('CATALOG', `The catalog in ${this.path} is missing parts of its last save. Delete ${this.path} to rebuild it from Flickr.`)
+      debug('head moved while loading; retrying')
+    }
+  }
+
+  /**
+   * Writes `state` as the new catalog: new chunks first, the head last (the one atomic step), then
+   * removes the chunks only the previous head used. Call under the root lock.
+   */
+  async save(state: CatalogState, nowMs: number): Promise<Head> {
+    const previous = await this.readHead()
+    const { chunks, texts } = encode(state)
+    const oldKeys = new Set(previous === undefined ? [] : allChunkKeys(previous))
+    const newKeys = allChunkKeys({ chunks })
+    for (const key of newKeys) {
+      if (oldKeys.has(key)) continue
+      const text = texts.get(key)
+      if (text !== undefined) await this.keyv.set(key, text)
+    }
+    const snap = state.snap
+    const head: Head = {
+      schema: SCHEMA_VERSION,
+      generation: `${nowMs.toString(36)}-${createHash('sha1').update(newKeys.join()).digest('hex').slice(0, 12)}`,
+      writtenAtMs: nowMs,
+      userId: snap.userId,
+      userName: snap.userName,
+      refreshedAtMs: snap.refreshedAtMs,
+      photostreamChangedAtMs: snap.photostreamChangedAtMs,
+      photoCount: snap.photos.size,
+      chunks,
+    }
+    await this.keyv.set(HEAD_KEY, JSON.stringify(head))
+    const keep = new Set(newKeys)
+    const stale = [...oldKeys].filter((k) => !keep.has(k))
+    if (stale.length > 0) {
+      // The new catalog is in place; leftovers only cost space and go with the next save.
+      await this.keyv.delete(stale).catch((err: unknown) => debug('could not remove %d old chunks: %s', stale.length, String(err)))
+    }
+    debug('saved catalog %s: %d photos, %d new chunks, %d removed', head.generation, head.photoCount, newKeys.filter((k) => !oldKeys.has(k)).length, stale.length)
+    return head
+  }
+
+  async close(): Promise<void> {
+    await this.keyv.disconnect()
+  }
+}
+
+function openError(path: string, err: unknown): FlickrfsError {
+  return new FlickrfsError('CATALOG', `Cannot read the catalog database ${path}: ${String(err)}. Check that the folder is readable and not on a full disk.`, { cause: err })
+}
+
+function allChunkKeys(head: Pick<Head, 'chunks'>): string[] {
+  const c = head.chunks
+  return [...c.photos, c.photostream, c.sets, c.collections]
+}
+
+function fnv1a(text: string): number {
+  let h = 0x811c9dc5
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i)
+    h = Math.imul(h, 0x01000193)
+  }
+  return h >>> 0
+}
+
+function bucketCountFor(photos: number): number {
+  let n = 1
+  while (n * PHOTOS_PER_BUCKET < photos && n < MAX_BUCKETS) n *= 2
+  return n
+}
+
+function chunkKey(text: string): string {
+  return `chunk:${createHash('sha1').update(text).digest('hex')}`
+}
+
+function encode(state: CatalogState): { chunks: Head['chunks']; texts: Map<string, string> } {
+  const snap = state.snap
+  const texts = new Map<string, string>()
+  const put = (value: unknown): string => {
+    const text = JSON.stringify(value)
+    const key = chunkKey(text)
+    texts.set(key, text)
+    return key
+  }
+  const bucketCount = bucketCountFor(snap.photos.size)
+  const buckets: PhotoRow[][] = Array.from({ length: bucketCount }, () => [])
+  // Rows sorted by id so a bucket's text depends only on its content, not on photostream order.
+  const ids = [...snap.photos.keys()].sort()
+  for (const id of ids) {
+    const p = snap.photos.get(id) as PhotoEntry
+    const row: PhotoRow = { r: p.raw, c: p.changedAtMs, v: p.changedAtMsIgnoringViews ?? p.changedAtMs }
+    const fetchedAt = state.commentsFetchedAt.get(id)
+    if (fetchedAt !== undefined) row.k = fetchedAt
+    const comments = snap.comments.get(id)
+    if (comments !== undefined) row.m = comments as RawRecord[]
+    const media = snap.media.get(mediaKey(id, p.secret))
+    if (media !== undefined) row.e = media
+    ;(buckets[fnv1a(id) % bucketCount] as PhotoRow[]).push(row)
+  }
+  return {
+    chunks: {
+      photos: buckets.map((rows) => put(rows)),
+      photostream: put(snap.photostream),
+      sets: put(snap.sets),
+      collections: put(snap.collections),
+    },
+    texts,
+  }
+}
+
+function decode(head: Head, texts: string[]): CatalogState {
+  const photos = new Map<string, PhotoEntry>()
+  const comments = new Map<string, RawRecord[]>()
+  const media = new Map<string, MediaEntry>()
+  const commentsFetchedAt = new Map<string, number>()
+  const bucketCount = head.chunks.photos.length
+  for (let b = 0; b < bucketCount; b++) {
+    const rows = JSON.parse(texts[b] as string) as PhotoRow[]
+    for (const row of rows) {
+      const id = String(row.r.id)
+      const entry = photoFields(row.r, id, row.c)
+      entry.changedAtMsIgnoringViews = row.v
+      photos.set(id, entry)
+      if (row.k !== undefined) commentsFetchedAt.set(id, row.k)
+      if (row.m !== undefined) comments.set(id, row.m)
+      if (row.e !== undefined) media.set(mediaKey(row.e.id, row.e.secret), row.e)
+    }
+  }
+  const photostream = JSON.parse(texts[bucketCount] as string) as string[]
+  const sets = JSON.parse(texts[bucketCount + 1] as string) as SetEntry[]
+  const collections = JSON.parse(texts[bucketCount + 2] as string) as StoredCollection[]
+  const snap: CatalogSnapshot = {
+    userId: head.userId,
+    userName: head.userName,
+    photostream,
+    photos,
+    comments,
+    media,
+    sets,
+    collections,
+    photostreamChangedAtMs: head.photostreamChangedAtMs,
+    refreshedAtMs: head.refreshedAtMs,
+  }
+  return { snap, commentsFetchedAt }
+}

@@ -1,0 +1,48 @@
+/**
+ * The exact client methods the catalog calls. The real FlickrClient and MediaClient of src/flickr/
+ * satisfy these structurally; naming only what we use keeps the catalog testable against any client
+ * that talks to the fake Flickr over HTTP, and makes our API budget visible in one place.
+ */
+export interface CatalogApi {
+  testLogin(): Promise<{ id: string; username: string }>
+  /** flickr.people.getPhotos user_id=me, all pages, de-duplicated, photostream order. */
+  getPhotostream(extras: string[]): Promise<unknown[]>
+  /** flickr.photosets.getList, all pages. */
+  getSetList(): Promise<unknown[]>
+  /** flickr.photosets.getPhotos, all pages by the call's own `pages`, album order. */
+  getSetPhotos(setId: string, userId: string, extras?: string[]): Promise<unknown[]>
+  /** flickr.collections.getTree: top-level collections, [] when none. */
+  getCollectionTree(): Promise<unknown[]>
+  getComments(photoId: string): Promise<unknown[]>
+  getSizes(photoId: string): Promise<unknown[]>
+}
+
+export interface CatalogMedia {
+  /** HEAD following redirects: the full size, the final URL and Content-Disposition's file name. */
+  head(url: string, opts?: { cookies?: string }): Promise<{ size: number; finalUrl: string; filename: string | null }>
+}
+
+/**
+ * The extras of LAYOUT.md: the photo records the catalog keeps (and the metadata files show) are
+ * people.getPhotos records requested with exactly these.
+ */
+export const PHOTO_EXTRAS: readonly string[] = [
+  'description',
+  'license',
+  'date_upload',
+  'date_taken',
+  'owner_name',
+  'icon_server',
+  'original_format',
+  'last_update',
+  'geo',
+  'tags',
+  'machine_tags',
+  'o_dims',
+  'views',
+  'media',
+  'path_alias',
+  'url_o',
+  'count_comments',
+  'count_faves',
+]

@@ -1,0 +1,90 @@
+/**
+ * Flickr records → catalog entries. Everything read from Flickr goes through the lenient readers,
+ * because numbers drift between strings and numbers and lists drop their keys when empty.
+ */
+import { asArray, asRecord, textOf, toInt, toStr } from '../flickr/lenient.js'
+import type { CollectionEntry, MediaKind, PhotoEntry, RawRecord, SetEntry } from './types.js'
+
+/**
+ * Ids end up in file names (`<id>.<ext>`, `Set <id> - …`). Flickr's are digits (collections:
+ * `digits-digits`); anything else is dropped rather than trusted with a path.
+ */
+const SAFE_ID = /^[A-Za-z0-9@_-]{1,100}$/
+
+export function safeId(value: unknown): string | null {
+  const id = toStr(value)
+  return SAFE_ID.test(id) ? id : null
+}
+
+const REAL_DATE = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})$/
+
+/** `datetaken` when Flickr knows it and it is a real calendar date (not `0000-00-00 00:00:00`). */
+export function knownDateTaken(raw: RawRecord): string | null {
+  if (toInt(raw.datetakenunknown, 0) !== 0) return null
+  const text = toStr(raw.datetaken)
+  const m = REAL_DATE.exec(text)
+  if (m === null) return null
+  const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])]
+  if (year < 1 || month < 1 || month > 12 || day < 1 || day > 31) return null
+  return text
+}
+
+/** A lower-case extension of letters and digits only, so it is safe in a file name. */
+export function safeExt(value: string): string {
+  return value.toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 16)
+}
+
+export function photoFields(raw: RawRecord, id: string, changedAtMs: number): PhotoEntry {
+  const media: MediaKind = raw.media === 'video' ? 'video' : 'photo'
+  const urlO = toStr(raw.url_o)
+  return {
+    id,
+    raw,
+    media,
+    secret: toStr(raw.originalsecret) || toStr(raw.secret),
+    format: safeExt(toStr(raw.originalformat)),
+    lastUpdate: toInt(raw.lastupdate, 0),
+    dateUpload: toInt(raw.dateupload, 0),
+    dateTaken: knownDateTaken(raw),
+    countComments: toInt(raw.count_comments, 0),
+    urlO: urlO === '' ? null : urlO,
+    changedAtMs,
+  }
+}
+
+export function setFromRaw(raw: RawRecord, photoIds: string[], changedAtMs: number): SetEntry | null {
+  const id = safeId(raw.id)
+  if (id === null) return null
+  return { id, raw, title: textOf(raw.title), photoIds, changedAtMs }
+}
+
+/** Ids in first-seen order, without repeats (Flickr repeats the last page past the end). */
+export function uniqueIds(items: unknown[]): string[] {
+  const seen = new Set<string>()
+  const out: string[] = []
+  for (const item of items) {
+    const id = safeId(asRecord(item).id)
+    if (id !== null && !seen.has(id)) {
+      seen.add(id)
+      out.push(id)
+    }
+  }
+  return out
+}
+
+/** A getTree node without its `set` and `collection` arrays (which become `setIds`/`children`). */
+export function collectionFromRaw(node: unknown, stamp: (c: Omit<CollectionEntry, 'changedAtMs'>) => number, seen = new Set<string>()): CollectionEntry | null {
+  const rec = asRecord(node)
+  const id = safeId(rec.id)
+  if (id === null || seen.has(id)) return null
+  seen.add(id)
+  const { set, collection, ...raw } = rec
+  const setIds = uniqueIds(asArray(set))
+  const children: CollectionEntry[] = []
+  for (const child of asArray(collection)) {
+    const entry = collectionFromRaw(child, stamp, seen)
+    if (entry !== null) children.push(entry)
+  }
+  const partial = { id, raw, title: textOf(rec.title), setIds, children }
+  return { ...partial, changedAtMs: stamp(partial) }
+}

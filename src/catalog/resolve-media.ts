@@ -1,0 +1,118 @@
+/**
+ * What an original is on the media host: its exact size, and for videos the file name the server
+ * gives it (the API never states a video's extension). Photos: one HEAD on url_o. Videos: getSizes,
+ * then a HEAD on the `Video Original` play URL that follows its redirect; when that is refused
+ * (Flickr often answers 404 without the web session cookies) the best transcode stands in.
+ */
+import createDebug from 'debug'
+import { asRecord, toInt, toStr } from '../flickr/lenient.js'
+import { FlickrfsError } from '../errors/flickrfs-error.js'
+import type { CatalogApi, CatalogMedia } from './ports.js'
+import { safeExt } from './records.js'
+import type { MediaEntry, PhotoEntry } from './types.js'
+
+const debug = createDebug('flickrfs:catalog')
+
+/** Transcodes by preference when sizes tie; anything else playable comes after these. */
+const TRANSCODE_PREFERENCE = ['4K', '2.7K', '1080p', 'HD MP4', '720p', 'Site MP4', '540p', '360p', 'Mobile MP4', '288p']
+const NOT_FILES = new Set(['Video Original', 'Video Player'])
+
+/** This one original cannot be had (or sized) now: the refresh goes on without it and retries next time. */
+export class OriginalUnavailable extends FlickrfsError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('MEDIA', message, options)
+    this.name = 'OriginalUnavailable'
+  }
+}
+
+/** Statuses that mean "this URL will not give the file", as opposed to a host that is down. */
+export function isUnavailable(err: unknown): boolean {
+  const status = (err as { status?: unknown } | null)?.status
+  return typeof status === 'number' && (status === 401 || status === 403 || status === 404 || status === 410)
+}
+
+export async function resolveMedia(photo: PhotoEntry, api: CatalogApi, media: CatalogMedia, cookies: string | undefined): Promise<MediaEntry> {
+  return photo.media === 'video' ? resolveVideo(photo, api, media, cookies) : resolvePhoto(photo, api, media)
+}
+
+async function resolvePhoto(photo: PhotoEntry, api: CatalogApi, media: CatalogMedia): Promise<MediaEntry> {
+  let url = photo.urlO
+  if (url === null) {
+    // url_o is missing when the owner hides originals from the API key; the sizes list may still have it.
+    const sizes = (await api.getSizes(photo.id)).map(asRecord)
+    url = toStr(sizes.find((s) => s.label === 'Original')?.source) || null
+    if (url === null) throw new OriginalUnavailable(`Flickr gives no original for photo ${photo.id} (no url_o and no Original size).`)
+  }
+  const head = await media.head(url)
+  checkSize(head.size, url, photo.id)
+  const ext = photo.format || extOf(head.filename) || extOf(lastSegment(head.finalUrl)) || extOf(lastSegment(url)) || 'jpg'
+  return { id: photo.id, secret: photo.secret, size: head.size, ext, url, kind: 'original' }
+}
+
+async function resolveVideo(photo: PhotoEntry, api: CatalogApi, media: CatalogMedia, cookies: string | undefined): Promise<MediaEntry> {
+  const sizes = (await api.getSizes(photo.id)).map(asRecord)
+  const original = toStr(sizes.find((s) => s.label === 'Video Original')?.source)
+  let refused: unknown
+  if (original !== '') {
+    try {
+      const head = await media.head(original, cookies === undefined ? undefined : { cookies })
+      checkSize(head.size, original, photo.id)
+      const ext = extOf(head.filename) || extOf(lastSegment(head.finalUrl)) || photo.format || 'mp4'
+      return { id: photo.id, secret: photo.secret, size: head.size, ext, url: original, kind: 'original' }
+    } catch (err) {
+      if (!isUnavailable(err)) throw err
+      refused = err
+      debug('video %s: original refused (%s); trying transcodes', photo.id, (err as Error).message)
+    }
+  }
+  for (const size of transcodesBestFirst(sizes)) {
+    const url = toStr(size.source)
+    try {
+      const head = await media.head(url)
+      checkSize(head.size, url, photo.id)
+      return { id: photo.id, secret: photo.secret, size: head.size, ext: 'mp4', url, kind: 'transcode', label: toStr(size.label) }
+    } catch (err) {
+      if (!isUnavailable(err)) throw err
+      refused ??= err
+    }
+  }
+  throw new OriginalUnavailable(
+    `Video ${photo.id}: neither the original nor any transcode could be had from Flickr` +
+      (cookies === undefined ? ' (the original may need your Flickr web session cookies).' : '.'),
+    { cause: refused },
+  )
+}
+
+function transcodesBestFirst(sizes: Record<string, unknown>[]): Record<string, unknown>[] {
+  const rank = (label: string): number => {
+    const i = TRANSCODE_PREFERENCE.indexOf(label)
+    return i === -1 ? TRANSCODE_PREFERENCE.length : i
+  }
+  return sizes
+    .filter((s) => toStr(s.source) !== '' && !NOT_FILES.has(toStr(s.label)) && (s.media === 'video' || /mp4/i.test(toStr(s.label))))
+    .sort((a, b) => {
+      const area = toInt(b.width, 0) * toInt(b.height, 0) - toInt(a.width, 0) * toInt(a.height, 0)
+      return area !== 0 ? area : rank(toStr(a.label)) - rank(toStr(b.label))
+    })
+}
+
+function checkSize(size: number, url: string, id: string): void {
+  if (!Number.isSafeInteger(size) || size < 0) {
+    throw new OriginalUnavailable(`The media host did not state the size of ${id}'s file (${new URL(url).host}); cannot list it with an exact size.`)
+  }
+}
+
+function lastSegment(url: string): string {
+  try {
+    const parts = new URL(url).pathname.split('/').filter((p) => p !== '')
+    return decodeURIComponent(parts[parts.length - 1] ?? '')
+  } catch {
+    return ''
+  }
+}
+
+function extOf(name: string | null): string {
+  if (name === null) return ''
+  const dot = name.lastIndexOf('.')
+  return dot <= 0 ? '' : safeExt(name.slice(dot + 1))
+}
