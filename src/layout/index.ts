@@ -1,0 +1,20 @@
+export { buildLayout, lookup, METADATA_FILE, NOT_IN_ANY_SET_DIR, PHOTOSTREAM_DIR } from './build-layout.js'
+export { assignInodes, pathHash, ROOT_INO } from './inodes.js'
+export { collectionMetadata, jsonBytes, photoMetadata, photostreamMetadata, setMetadata } from './metadata.js'
+export type { FlickrfsInfo, PhotoMetadataInput } from './metadata.js'
+export {
+  collectionDirName,
+  cutToBytes,
+  isSafeExt,
+  isSafeId,
+  mediaFileName,
+  METADATA_SUFFIX,
+  NAME_MAX_BYTES,
+  numberedName,
+  numberPrefix,
+  safeTitle,
+  setDirName,
+} from './names.js'
+export { MAX_TIME_MS, mediaMtimeMs, parseDateTakenMs, wholeSecondsMs } from './times.js'
+export { linkSize } from './types.js'
+export type { BytesContent, Layout, LayoutDir, LayoutFile, LayoutLink, LayoutNode, LayoutOptions, LayoutStats, OriginalContent } from './types.js'

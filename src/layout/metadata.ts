@@ -1,0 +1,61 @@
+import type { CollectionEntry, MediaEntry, PhotoEntry, RawRecord, SetEntry } from '../catalog/types.js'
+
+/**
+ * The JSON of every metadata file. Objects are built in a fixed key order (the record's own order,
+ * then our additions), so the same content always gives the same bytes and therefore the same size.
+ */
+export function jsonBytes(value: unknown): Buffer {
+  return Buffer.from(JSON.stringify(value, null, 2) + '\n', 'utf8')
+}
+
+export interface FlickrfsInfo {
+  size: number
+  sha256?: string
+  video?: 'transcode'
+  label?: string
+}
+
+export interface PhotoMetadataInput {
+  photo: PhotoEntry
+  media: MediaEntry
+  comments?: readonly RawRecord[] | undefined
+  storeInfo?: { size: number; sha256: string } | undefined
+  ignoreViews?: boolean | undefined
+}
+
+/**
+ * The getPhotos record as returned (less `views` under --ignore-views), then `comments` when there
+ * are any, then `flickrfs`. `size` is the MediaEntry's exact size, so it is there before download;
+ * `sha256` appears once the store has the original.
+ */
+export function photoMetadata(input: PhotoMetadataInput): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(input.photo.raw)) {
+    if (key === 'comments' || key === 'flickrfs') continue
+    if (key === 'views' && input.ignoreViews === true) continue
+    out[key] = value
+  }
+  if (input.comments !== undefined && input.comments.length > 0) out.comments = input.comments
+  const info: FlickrfsInfo = { size: input.storeInfo?.size ?? input.media.size }
+  if (input.storeInfo !== undefined) info.sha256 = input.storeInfo.sha256
+  if (input.media.kind === 'transcode') {
+    info.video = 'transcode'
+    if (input.media.label !== undefined) info.label = input.media.label
+  }
+  out.flickrfs = info
+  return out
+}
+
+export function photostreamMetadata(photoIds: readonly string[]): { photos: string[] } {
+  return { photos: [...photoIds] }
+}
+
+/** The getList record with its `photos` count replaced by the member ids in album order. */
+export function setMetadata(set: SetEntry): Record<string, unknown> {
+  return { ...set.raw, photos: [...set.photoIds] }
+}
+
+/** The getTree node with `set` and `collection` as ordered id lists. */
+export function collectionMetadata(collection: CollectionEntry): Record<string, unknown> {
+  return { ...collection.raw, set: [...collection.setIds], collection: collection.children.map((c) => c.id) }
+}

@@ -1,0 +1,82 @@
+import type { MediaEntry } from '../catalog/types.js'
+
+/**
+ * The LAYOUT.md tree as plain values. `fs/` serves it and `pin/` writes it; neither needs to know
+ * anything about Flickr. Every node is immutable once `buildLayout` returns.
+ */
+export type LayoutNode = LayoutDir | LayoutFile | LayoutLink
+
+export interface LayoutDir {
+  readonly kind: 'dir'
+  readonly name: string
+  readonly mtimeMs: number
+  readonly ino: number
+  /** In readdir order. */
+  readonly children: ReadonlyMap<string, LayoutNode>
+}
+
+/**
+ * Metadata bytes are produced on demand: `size` is computed exactly on first access and
+ * remembered; `data` is rebuilt on every access (identical bytes each time) so a layout of
+ * 100k photos does not hold 100k JSON buffers for its whole life.
+ */
+export interface BytesContent {
+  readonly type: 'bytes'
+  readonly data: Buffer
+}
+
+export interface OriginalContent {
+  readonly type: 'original'
+  readonly media: MediaEntry
+}
+
+export interface LayoutFile {
+  readonly kind: 'file'
+  readonly name: string
+  readonly mtimeMs: number
+  readonly ino: number
+  /** Exact byte size, known before any byte is read. */
+  readonly size: number
+  readonly content: BytesContent | OriginalContent
+}
+
+export interface LayoutLink {
+  readonly kind: 'link'
+  readonly name: string
+  readonly mtimeMs: number
+  readonly ino: number
+  /** Relative to the link's own directory; always resolves inside the tree. */
+  readonly target: string
+}
+
+/** What stat reports as a symlink's size. */
+export function linkSize(link: LayoutLink): number {
+  return Buffer.byteLength(link.target)
+}
+
+export interface LayoutOptions {
+  ignoreViews?: boolean
+  ignorePhotos?: boolean
+  ignoreVideos?: boolean
+  /** What the store knows about a downloaded original (adds `sha256` to its sidecar). */
+  storeInfo?: (id: string, secret: string) => { size: number; sha256: string } | undefined
+}
+
+/** Records the layout left out, so callers can say why something is not (yet) shown. */
+export interface LayoutStats {
+  /** Media files shown in photostream/. */
+  photos: number
+  sets: number
+  collections: number
+  /** Photos whose MediaEntry is not known yet: exact size and (for videos) extension unknown. */
+  photosWithoutMedia: number
+  /** Photos, sets or collections skipped because an id or extension could not be a safe name. */
+  unsafeRecords: number
+}
+
+export interface Layout {
+  readonly root: LayoutDir
+  /** `path` is '/'-separated and absolute ('/', '/photostream/1.jpg'); O(depth). */
+  lookup(path: string): LayoutNode | undefined
+  readonly stats: LayoutStats
+}
