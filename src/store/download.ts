@@ -1,0 +1,303 @@
+/**
+ * One download of one original into its `.part` file, shared by everyone who wants those bytes:
+ * `ensure` callers wait for the end, readers wait only until their range is on disk.
+ *
+ * The `.part` file is written at explicit positions and `validBytes` only grows after a write has
+ * returned, so any byte below `validBytes` can be read back through the same file handle at once.
+ * A body that ends early or breaks is resumed with a ranged GET from `validBytes`; a 200 answer to a
+ * ranged GET starts over (overwriting in place, never truncating under a reader).
+ */
+import { createHash, type Hash } from 'node:crypto'
+import { constants, open, type FileHandle } from 'node:fs/promises'
+import createDebug from 'debug'
+import { FlickrfsError } from '../errors/flickrfs-error.js'
+import { storeWriteError } from './fs-errors.js'
+import type { MediaResponse, MediaSource } from './media-source.js'
+
+const debug = createDebug('flickrfs:store')
+
+export interface DownloadSpec {
+  key: string
+  url: string
+  /** Expected size of the whole original; 0 when unknown (then the server's size is taken). */
+  expectedSize: number
+  partPath: string
+  media: MediaSource
+  cookies?: string
+  /** How many times a body that ends early or breaks is resumed before giving up. */
+  maxResumes: number
+  /** Backoff before resume attempt n (1-based), ms. */
+  resumeDelayMs: (attempt: number) => number
+}
+
+export interface DownloadedPart {
+  size: number
+  sha256: string
+  /** Bytes that came over the network in this run (a resumed download fetches fewer). */
+  fetchedBytes: number
+  resumedFrom: number
+}
+
+interface Waiter {
+  end: number
+  resolve: () => void
+  reject: (err: Error) => void
+}
+
+const READ_CHUNK = 1 << 20
+
+export class Download {
+  /** Bytes [0, validBytes) of the original are in the .part file. */
+  validBytes = 0
+  /** Size of the whole original, once known. */
+  size: number
+  private fh: FileHandle | undefined
+  private readers = 0
+  private closing = false
+  private drained: (() => void) | undefined
+  private failure: Error | undefined
+  private readonly waiters = new Set<Waiter>()
+  private readonly abort = new AbortController()
+
+  constructor(private readonly spec: DownloadSpec) {
+    this.size = spec.expectedSize
+  }
+
+  get failed(): boolean {
+    return this.failure !== undefined
+  }
+
+  cancel(reason: unknown): void {
+    this.abort.abort(reason)
+  }
+
+  /** Downloads the whole original into the .part file and fsyncs it. The handle stays open for readers until `release()`. */
+  async run(): Promise<DownloadedPart> {
+    try {
+      return await this.fetchAll()
+    } catch (err) {
+      this.fail(err)
+      throw err
+    }
+  }
+
+  private async fetchAll(): Promise<DownloadedPart> {
+    const { partPath } = this.spec
+    try {
+      // Created if missing, never truncated: an existing .part is what we resume from.
+      this.fh = await open(partPath, constants.O_RDWR | constants.O_CREAT, 0o644)
+    } catch (err) {
+      throw storeWriteError(err, partPath)
+    }
+    const fh = this.fh
+    let hash = createHash('sha256')
+    const existing = (await fh.stat()).size
+    let offset = 0
+    if (existing > 0 && (this.size === 0 || existing <= this.size)) {
+      offset = await hashPrefix(fh, existing, hash)
+      debug('%s: resuming from %d bytes in %s', this.spec.key, offset, partPath)
+    }
+    const resumedFrom = offset
+    this.grow(offset)
+    let fetchedBytes = 0
+    let attempt = 0
+    while (this.size === 0 || offset < this.size) {
+      this.abort.signal.throwIfAborted()
+      const res = await this.spec.media.get(this.spec.url, {
+        ...(offset > 0 ? { start: offset } : {}),
+        signal: this.abort.signal,
+        ...(this.spec.cookies !== undefined ? { cookies: this.spec.cookies } : {}),
+      })
+      this.checkSize(res)
+      if (offset > 0 && (res.status !== 206 || res.start !== offset)) {
+        debug('%s: asked for bytes %d-, got status %d from %d: starting over', this.spec.key, offset, res.status, res.start)
+        if (res.status === 206) {
+          // A range we did not ask for: ask again for everything.
+          await res.body.cancel().catch(() => {})
+          offset = 0
+          hash = createHash('sha256')
+          this.validBytes = 0
+          continue
+        }
+        offset = 0
+        hash = createHash('sha256')
+        this.validBytes = 0
+      }
+      const before = offset
+      let broken: unknown
+      try {
+        await this.consume(res, fh, offset, hash)
+      } catch (err) {
+        if (this.abort.signal.aborted || err instanceof FlickrfsError) throw err
+        broken = err
+      }
+      // validBytes moves with the hash, chunk by chunk, also when the body broke off.
+      offset = this.validBytes
+      fetchedBytes += offset - before
+      if (offset === this.size) break
+      attempt += 1
+      debug('%s: body ended at %d of %d bytes (%s); resume %d', this.spec.key, offset, this.size, broken ?? 'early end', attempt)
+      if (attempt > this.spec.maxResumes) {
+        throw new FlickrfsError('MEDIA', `The download of ${this.spec.key} kept breaking off (${offset} of ${this.size} bytes after ${attempt} tries). The partial file is kept; run again to resume.`, { cause: broken })
+      }
+      // Progress made: keep trying without counting it as a failure streak.
+      if (offset > before) attempt = Math.min(attempt, 1)
+      await sleep(this.spec.resumeDelayMs(attempt), this.abort.signal)
+    }
+    try {
+      // A restart may have left bytes past the end from an older, longer attempt.
+      if ((await fh.stat()).size !== this.size) await fh.truncate(this.size)
+      await fh.sync()
+    } catch (err) {
+      throw storeWriteError(err, partPath)
+    }
+    return { size: this.size, sha256: hash.digest('hex'), fetchedBytes, resumedFrom }
+  }
+
+  private checkSize(res: MediaResponse): void {
+    if (this.size === 0 && res.size > 0) {
+      this.size = res.size
+      return
+    }
+    if (res.size < 0 && this.size === 0) {
+      void res.body.cancel().catch(() => {})
+      throw new FlickrfsError('MEDIA', `The media server did not say how big ${this.spec.key} is, so a complete download cannot be told from a broken one. Try again later.`)
+    }
+    // A server that does not state the size (-1) is checked against the catalog's size instead.
+    if (res.size >= 0 && res.size !== this.size) {
+      void res.body.cancel().catch(() => {})
+      throw new FlickrfsError('MEDIA', `The media server says ${this.spec.key} has ${res.size} bytes, but the catalog says ${this.size}. Refresh the catalog and try again.`)
+    }
+  }
+
+  private async consume(res: MediaResponse, fh: FileHandle, start: number, hash: Hash): Promise<void> {
+    const reader = res.body.getReader()
+    let offset = start
+    try {
+      for (;;) {
+        const { done, value } = await reader.read()
+        if (done) return
+        if (offset + value.byteLength > this.size) {
+          throw new FlickrfsError('MEDIA', `The media server sent more than the ${this.size} bytes it announced for ${this.spec.key}.`)
+        }
+        try {
+          await writeFully(fh, value, offset)
+        } catch (err) {
+          // Keep the .part resumable: bytes after `offset` may be half-written.
+          await fh.truncate(offset).catch(() => {})
+          throw storeWriteError(err, this.spec.partPath)
+        }
+        hash.update(value)
+        offset += value.byteLength
+        this.grow(offset)
+      }
+    } finally {
+      void reader.cancel().catch(() => {})
+    }
+  }
+
+  private grow(valid: number): void {
+    this.validBytes = valid
+    for (const w of this.waiters) {
+      if (w.end <= valid) {
+        this.waiters.delete(w)
+        w.resolve()
+      }
+    }
+  }
+
+  private fail(err: unknown): void {
+    const failure = asError(err)
+    this.failure = failure
+    for (const w of this.waiters) w.reject(failure)
+    this.waiters.clear()
+  }
+
+  /** Resolves once bytes [0, end) are in the .part file; rejects if the download fails or `signal` aborts. */
+  async waitFor(end: number, signal?: AbortSignal): Promise<void> {
+    if (this.failure !== undefined) throw this.failure
+    if (end <= this.validBytes) return
+    signal?.throwIfAborted()
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => {
+        this.waiters.delete(waiter)
+        reject(asError(signal?.reason))
+      }
+      const waiter: Waiter = {
+        end,
+        resolve: () => { signal?.removeEventListener('abort', onAbort); resolve() },
+        reject: (err) => { signal?.removeEventListener('abort', onAbort); reject(err) },
+      }
+      this.waiters.add(waiter)
+      signal?.addEventListener('abort', onAbort, { once: true })
+    })
+  }
+
+  /**
+   * Reads from the .part file into a fresh Buffer. Returns undefined when the handle is already
+   * released (the file then lives under its final name).
+   */
+  async readPart(position: number, length: number): Promise<Buffer | undefined> {
+    const fh = this.fh
+    if (this.closing || fh === undefined) return undefined
+    this.readers += 1
+    try {
+      return await readFully(fh, position, length)
+    } finally {
+      this.readers -= 1
+      if (this.readers === 0) this.drained?.()
+    }
+  }
+
+  /** Closes the .part handle once no reader is using it. */
+  async release(): Promise<void> {
+    this.closing = true
+    if (this.readers > 0) await new Promise<void>((resolve) => { this.drained = resolve })
+    const fh = this.fh
+    this.fh = undefined
+    await fh?.close().catch(() => {})
+  }
+}
+
+async function writeFully(fh: FileHandle, data: Uint8Array, position: number): Promise<void> {
+  let done = 0
+  while (done < data.byteLength) {
+    const { bytesWritten } = await fh.write(data, done, data.byteLength - done, position + done)
+    done += bytesWritten
+  }
+}
+
+export async function readFully(fh: FileHandle, position: number, length: number): Promise<Buffer> {
+  const buf = Buffer.allocUnsafe(length)
+  let done = 0
+  while (done < length) {
+    const { bytesRead } = await fh.read(buf, done, length - done, position + done)
+    if (bytesRead === 0) break
+    done += bytesRead
+  }
+  return done === length ? buf : buf.subarray(0, done)
+}
+
+async function hashPrefix(fh: FileHandle, length: number, hash: Hash): Promise<number> {
+  let pos = 0
+  while (pos < length) {
+    const chunk = await readFully(fh, pos, Math.min(READ_CHUNK, length - pos))
+    if (chunk.length === 0) break
+    hash.update(chunk)
+    pos += chunk.length
+  }
+  return pos
+}
+
+async function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (ms <= 0) return
+  await new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve() }, ms)
+    const onAbort = (): void => { clearTimeout(t); reject(asError(signal.reason)) }
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+}
+
+export function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err))
+}

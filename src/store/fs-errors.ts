@@ -1,0 +1,27 @@
+import { FlickrfsError } from '../errors/flickrfs-error.js'
+
+export function errnoCode(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : undefined
+}
+
+export const isEnoent = (err: unknown): boolean => errnoCode(err) === 'ENOENT'
+
+/**
+ * Turns a failure to write under the store root into the one error the user sees: which path, and
+ * what to do. Our own errors pass through unchanged.
+ */
+export function storeWriteError(err: unknown, path: string): Error {
+  if (err instanceof FlickrfsError) return err
+  const code = errnoCode(err)
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new FlickrfsError('NO_SPACE', `No space left on the device while writing ${path}. Free some space (or choose a destination with more room) and run the same command again; the partial download is kept and resumes.`, { cause: err })
+  }
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+    return new FlickrfsError('DEST', `Cannot write ${path} (${code}). Check that the destination is writable by this user and not on a read-only filesystem.`, { cause: err })
+  }
+  if (code === 'ENOTDIR' || code === 'EEXIST' || code === 'EISDIR') {
+    return new FlickrfsError('DEST', `Cannot write ${path} (${code}): something that is not a folder is in the way. Move it aside, or choose another destination.`, { cause: err })
+  }
+  const message = err instanceof Error ? err.message : String(err)
+  return new FlickrfsError('DEST', `Cannot write ${path}: ${message}`, { cause: err })
+}

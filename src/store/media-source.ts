@@ -1,0 +1,16 @@
+/**
+ * The part of src/flickr's MediaClient the store calls. Kept narrow so the store depends on what it
+ * uses, not on the client's construction; MediaClient satisfies it structurally.
+ */
+export interface MediaResponse {
+  status: 200 | 206
+  /** Size of the whole original, whatever range was asked for. */
+  size: number
+  /** Offset of the first byte of `body`. */
+  start: number
+  body: ReadableStream<Uint8Array>
+}
+
+export interface MediaSource {
+  get(url: string, opts?: { start?: number; signal?: AbortSignal; cookies?: string }): Promise<MediaResponse>
+}
