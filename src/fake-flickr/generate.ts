@@ -93,7 +93,8 @@ export function generateAccount(opts: GenerateOptions = {}): FakeAccount {
   // Selection sampling: exactly nVideos videos, spread through the stream.
   let videosLeft = nVideos
   let videoIndex = 0
-  const step = Math.max(1, Math.floor((2 * SPAN_SEC) / Math.max(1, total)))
+  // Uploads stay within SPAN_SEC (all in the past), however many items there are.
+  const step = Math.max(1, Math.floor(SPAN_SEC / Math.max(1, total)))
   let upload = START_UPLOAD_SEC
   const oldestFirst: FakePhoto[] = []
   for (let i = 0; i < total; i++) {
