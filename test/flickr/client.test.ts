@@ -11,13 +11,13 @@ after(async () => {
   await fake.close()
 })
 
-test('testLogin names the token owner', async () => {
+void test('testLogin names the token owner', async () => {
   const me = await clientFor(fake).testLogin()
   assert.equal(me.id, fake.account.user.id)
   assert.equal(me.username, fake.account.user.username)
 })
 
-test('the photostream comes back whole, in order, one call per page and never past the last', async () => {
+void test('the photostream comes back whole, in order, one call per page and never past the last', async () => {
   const client = clientFor(fake)
   fake.resetCounts()
   const photos = await client.paginate('flickr.people.getPhotos', { user_id: 'me', per_page: '10' }, 'photos', 'photo')
@@ -28,13 +28,13 @@ test('the photostream comes back whole, in order, one call per page and never pa
   assert.equal(client.stats.retries, 0)
 })
 
-test('getPhotostream with extras returns the full list with extra fields', async () => {
+void test('getPhotostream with extras returns the full list with extra fields', async () => {
   const photos = await clientFor(fake).getPhotostream(['url_o', 'original_format', 'media', 'last_update'])
   assert.equal(photos.length, fake.account.photostream.length)
   assert.ok(photos.every((p) => typeof p.url_o === 'string' && p.url_o.startsWith(fake.origin)))
 })
 
-test('short pages before the last are asked again and nothing is lost', async () => {
+void test('short pages before the last are asked again and nothing is lost', async () => {
   fake.faults.shortPages = true
   try {
     const client = clientFor(fake)
@@ -49,7 +49,7 @@ test('short pages before the last are asked again and nothing is lost', async ()
   }
 })
 
-test('numbers as strings or numbers page alike (photoset per_page/total as strings)', async () => {
+void test('numbers as strings or numbers page alike (photoset per_page/total as strings)', async () => {
   const client = clientFor(fake)
   const sets = await client.getSetList()
   assert.deepEqual(sets.map((s) => s.id), fake.account.sets.map((s) => s.id))
@@ -64,7 +64,7 @@ test('numbers as strings or numbers page alike (photoset per_page/total as strin
   assert.equal(recent.length, fake.account.photostream.length)
 })
 
-test('collections, comments and sizes come back as arrays, empty when Flickr drops the key', async () => {
+void test('collections, comments and sizes come back as arrays, empty when Flickr drops the key', async () => {
   const client = clientFor(fake)
   const tree = await client.getCollectionTree()
   assert.equal(tree.length, fake.account.collections.length)

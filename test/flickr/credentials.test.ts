@@ -15,13 +15,13 @@ after(async () => {
   await tmp.remove()
 })
 
-test('the config folder: FLICKRFS_CONFIG_DIR, else XDG_CONFIG_HOME/flickrfs, else ~/.config/flickrfs', () => {
+void test('the config folder: FLICKRFS_CONFIG_DIR, else XDG_CONFIG_HOME/flickrfs, else ~/.config/flickrfs', () => {
   assert.equal(resolveConfigDir({ FLICKRFS_CONFIG_DIR: '/a', XDG_CONFIG_HOME: '/b', HOME: '/h' }), '/a')
   assert.equal(resolveConfigDir({ XDG_CONFIG_HOME: '/b', HOME: '/h' }), '/b/flickrfs')
   assert.equal(resolveConfigDir({ HOME: '/h' }), '/h/.config/flickrfs')
 })
 
-test('missing key or token says exactly what to set or run', async () => {
+void test('missing key or token says exactly what to set or run', async () => {
   const dir = join(tmp.path, 'empty')
   const noKey = await rejectsWith(loadCredentials({ env: {}, configDir: dir }), 'AUTH_MISSING')
   assert.match(noKey.message, /FLICKR_API_KEY and FLICKR_API_SECRET are not set/)
@@ -34,7 +34,7 @@ test('missing key or token says exactly what to set or run', async () => {
   assert.match(half.message, /Only FLICKR_OAUTH_TOKEN is set/)
 })
 
-test('key from config.json, token from env or file; env wins', async () => {
+void test('key from config.json, token from env or file; env wins', async () => {
   const dir = join(tmp.path, 'cfg')
   await mkdir(dir, { recursive: true })
   await writeFile(join(dir, 'config.json'), JSON.stringify({ apiKey: 'ck', apiSecret: 'cs' }))
@@ -46,7 +46,7 @@ test('key from config.json, token from env or file; env wins', async () => {
   assert.deepEqual([fromFile.apiKey, fromFile.oauthToken, fromFile.username, fromFile.tokenSource], ['ek', 'ft', 'alice', 'file'])
 })
 
-test('the token file is written 0600 in a 0700 folder, atomically, and logout removes it', async () => {
+void test('the token file is written 0600 in a 0700 folder, atomically, and logout removes it', async () => {
   const dir = join(tmp.path, 'new', 'flickrfs')
   const path = await saveToken(dir, { oauthToken: 't1', oauthTokenSecret: 's1' })
   assert.equal(path, join(dir, TOKEN_FILE))
@@ -61,10 +61,23 @@ test('the token file is written 0600 in a 0700 folder, atomically, and logout re
   assert.equal(await readToken(dir), undefined)
 })
 
-test('a damaged token file is a CONFIG error, not a crash', async () => {
+void test('a damaged token file is a CONFIG error, not a crash', async () => {
   const dir = join(tmp.path, 'bad')
   await mkdir(dir, { recursive: true })
   await writeFile(join(dir, TOKEN_FILE), '{not json')
   const err = await rejectsWith(loadCredentials({ env: { FLICKR_API_KEY: 'k', FLICKR_API_SECRET: 's' }, configDir: dir }), 'CONFIG')
   assert.match(err.message, /not a JSON object/)
+})
+
+void test('FLICKRFS_API_ORIGIN and the API rate are checked where they are read', async () => {
+  const { apiOriginFromEnv, apiRateFrom } = await import('../../src/flickr/index.js')
+  assert.equal(apiOriginFromEnv({}), undefined)
+  assert.equal(apiOriginFromEnv({ FLICKRFS_API_ORIGIN: 'http://127.0.0.1:8080/' }), 'http://127.0.0.1:8080')
+  assert.throws(() => apiOriginFromEnv({ FLICKRFS_API_ORIGIN: 'localhost:8080' }), /must be http:\/\/ or https:\/\//)
+  assert.throws(() => apiOriginFromEnv({ FLICKRFS_API_ORIGIN: 'not a url' }), /not a URL/)
+  assert.equal(apiRateFrom({}), undefined)
+  assert.equal(apiRateFrom({ FLICKRFS_API_RATE: '0.5' }), 0.5)
+  assert.equal(apiRateFrom({ FLICKRFS_API_RATE: '0.5' }, '3'), 3)
+  assert.throws(() => apiRateFrom({ FLICKRFS_API_RATE: '0' }), /FLICKRFS_API_RATE/)
+  assert.throws(() => apiRateFrom({}, 'fast'), /--api-rate/)
 })

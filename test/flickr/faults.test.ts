@@ -17,7 +17,7 @@ after(async () => {
 })
 
 for (const kind of ['http500', 'stat105', 'html200', 'throttle429'] as const) {
-  test(`${kind} is retried, re-signed, and the call recovers`, async () => {
+  void test(`${kind} is retried, re-signed, and the call recovers`, async () => {
     const clock = new VirtualClock()
     const client = clientFor(fake, { clock, random: () => 0.5 })
     fake.faults.inject(kind, { count: 3, target: 'flickr.test.login' })
@@ -30,7 +30,7 @@ for (const kind of ['http500', 'stat105', 'html200', 'throttle429'] as const) {
   })
 }
 
-test('a fault that outlasts the retries fails with a clear FLICKR_UNAVAILABLE naming the method', async () => {
+void test('a fault that outlasts the retries fails with a clear FLICKR_UNAVAILABLE naming the method', async () => {
   const client = clientFor(fake, { maxRetries: 2 })
   fake.faults.inject('http500', { count: 10, target: 'flickr.photosets.getList' })
   const err = await rejectsWith(client.getSetList(), 'FLICKR_UNAVAILABLE')
@@ -54,7 +54,7 @@ test('a fault that outlasts the retries fails with a clear FLICKR_UNAVAILABLE na
   assert.match(err105.message, /error 105/)
 })
 
-test('an unreachable server gives NETWORK after retries', async () => {
+void test('an unreachable server gives NETWORK after retries', async () => {
   const origin = await closedOrigin()
   const client = new FlickrClient({ ...fake.credentials, apiOrigin: origin, clock: new VirtualClock(), maxRetries: 2 })
   const err = await rejectsWith(client.testLogin(), 'NETWORK')
@@ -62,7 +62,7 @@ test('an unreachable server gives NETWORK after retries', async () => {
   assert.equal(client.stats.apiCalls, 3)
 })
 
-test('a slow server gives TIMEOUT after retries, and a timeout once is survived', async () => {
+void test('a slow server gives TIMEOUT after retries, and a timeout once is survived', async () => {
   fake.faults.apiLatencyMs = 400
   const client = clientFor(fake, { timeoutMs: 100, maxRetries: 1 })
   const started = performance.now()
@@ -79,7 +79,7 @@ test('a slow server gives TIMEOUT after retries, and a timeout once is survived'
   assert.ok(patient.stats.retries >= 1)
 })
 
-test('error 98 (revoked token) is one clear line and is not retried', async () => {
+void test('error 98 (revoked token) is one clear line and is not retried', async () => {
   const revoked = await startFakeFlickr({ account: generateAccount({ seed: 4, photos: 2, videos: 0, sets: 0 }) })
   try {
     revoked.revokeToken(revoked.credentials.oauthToken)
@@ -92,7 +92,7 @@ test('error 98 (revoked token) is one clear line and is not retried', async () =
   }
 })
 
-test('error 100 (bad key) and 96 (bad signature) name what to check', async () => {
+void test('error 100 (bad key) and 96 (bad signature) name what to check', async () => {
   const badKey = clientFor(fake, { apiKey: 'not-the-key' })
   const e100 = await rejectsWith(badKey.testLogin(), 'AUTH_BAD_KEY')
   assert.match(e100.message, /Flickr rejected the API key \(Invalid API Key.*\)\. Check FLICKR_API_KEY and FLICKR_API_SECRET/)
@@ -104,7 +104,7 @@ test('error 100 (bad key) and 96 (bad signature) name what to check', async () =
   assert.equal(badSecret.stats.apiCalls, 1)
 })
 
-test('any other stat fail is FLICKR_API with the method and the code', async () => {
+void test('any other stat fail is FLICKR_API with the method and the code', async () => {
   const err = await rejectsWith(clientFor(fake).getSizes('999999999'), 'FLICKR_API')
   assert.equal(err.message, 'Flickr call flickr.photos.getSizes failed with error 1: Photo not found.')
   const err112 = await rejectsWith(clientFor(fake).call('flickr.no.such.method'), 'FLICKR_API')

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { asArray, textOf, toInt, toStr } from '../../src/flickr/index.js'
 import { filenameFromContentDisposition, rewriteToOrigin } from '../../src/flickr/index.js'
 
-test('toInt accepts numbers and numeric strings, falls back on anything else', () => {
+void test('toInt accepts numbers and numeric strings, falls back on anything else', () => {
   assert.equal(toInt(487, 0), 487)
   assert.equal(toInt('4559', 0), 4559)
   assert.equal(toInt(' 150 ', 0), 150)
@@ -17,7 +17,7 @@ test('toInt accepts numbers and numeric strings, falls back on anything else', (
   assert.equal(toInt({}, 3), 3)
 })
 
-test('textOf reads plain strings and {_content}; toStr takes numeric ids', () => {
+void test('textOf reads plain strings and {_content}; toStr takes numeric ids', () => {
   assert.equal(textOf('Holiday'), 'Holiday')
   assert.equal(textOf({ _content: 'Holiday' }), 'Holiday')
   assert.equal(textOf(undefined, '-'), '-')
@@ -25,14 +25,14 @@ test('textOf reads plain strings and {_content}; toStr takes numeric ids', () =>
   assert.equal(toStr(null, 'x'), 'x')
 })
 
-test('asArray treats a missing list, [] and a lone object alike', () => {
+void test('asArray treats a missing list, [] and a lone object alike', () => {
   assert.deepEqual(asArray(undefined), [])
   assert.deepEqual(asArray([]), [])
   assert.deepEqual(asArray({ id: '1' }), [{ id: '1' }])
   assert.deepEqual(asArray([{ id: '1' }, null]), [{ id: '1' }])
 })
 
-test('Content-Disposition gives a bare file name, never a path', () => {
+void test('Content-Disposition gives a bare file name, never a path', () => {
   assert.equal(filenameFromContentDisposition('attachment; filename="12345.mov"'), '12345.mov')
   assert.equal(filenameFromContentDisposition('attachment; filename=12345.mp4'), '12345.mp4')
   assert.equal(filenameFromContentDisposition("attachment; filename*=UTF-8''caf%C3%A9.mov"), 'café.mov')
@@ -42,7 +42,7 @@ test('Content-Disposition gives a bare file name, never a path', () => {
   assert.equal(filenameFromContentDisposition(null), null)
 })
 
-test('rewriteToOrigin moves only the three Flickr API hosts, keeping path and query', () => {
+void test('rewriteToOrigin moves only the three Flickr API hosts, keeping path and query', () => {
   const o = 'http://127.0.0.1:8080'
   assert.equal(rewriteToOrigin('https://api.flickr.com/services/rest?method=x&a=1', o),
     'http://127.0.0.1:8080/services/rest?method=x&a=1')

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { Semaphore, TokenBucket, VirtualClock } from '../../src/flickr/index.js'
 import { backoffMs } from '../../src/flickr/retry.js'
 
-test('token bucket spends its burst at once, then refills at the rate', async () => {
+void test('token bucket spends its burst at once, then refills at the rate', async () => {
   const clock = new VirtualClock()
   const bucket = new TokenBucket(2, 5, clock)
   const times: number[] = []
@@ -17,7 +17,7 @@ test('token bucket spends its burst at once, then refills at the rate', async ()
   for (let i = 6; i < 11; i++) assert.ok((times[i] ?? 0) > (times[i - 1] ?? 0))
 })
 
-test('token bucket never holds more than its burst after a long idle', async () => {
+void test('token bucket never holds more than its burst after a long idle', async () => {
   const clock = new VirtualClock()
   const bucket = new TokenBucket(1, 3, clock)
   await clock.sleep(3_600_000)
@@ -26,7 +26,7 @@ test('token bucket never holds more than its burst after a long idle', async () 
   assert.ok(clock.now() - start >= 999, 'the fourth call had to wait for a refill')
 })
 
-test('semaphore keeps at most N holders and serves waiters in order', async () => {
+void test('semaphore keeps at most N holders and serves waiters in order', async () => {
   const sem = new Semaphore(2)
   let active = 0
   let peak = 0
@@ -45,7 +45,7 @@ test('semaphore keeps at most N holders and serves waiters in order', async () =
   assert.deepEqual(order, [0, 1, 2, 3, 4, 5, 6, 7])
 })
 
-test('backoff is full jitter under an exponential cap', () => {
+void test('backoff is full jitter under an exponential cap', () => {
   const p = { baseDelayMs: 1000, maxDelayMs: 60_000 }
   assert.equal(backoffMs(0, { ...p, random: () => 0.999999 }), 999)
   assert.equal(backoffMs(3, { ...p, random: () => 0.5 }), 4000)

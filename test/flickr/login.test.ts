@@ -69,7 +69,7 @@ async function loginAs(configDir: string, extra: Record<string, string> = {}, ar
   return { ...r, url, verifier }
 }
 
-test('login: request token → approve → verify → token file 0600 → whoami', async () => {
+void test('login: request token → approve → verify → token file 0600 → whoami', async () => {
   const dir = join(tmp.path, 'login1')
   const r = await loginAs(dir)
   assert.equal(r.url.origin, fake.origin, 'the authorize URL is on FLICKRFS_API_ORIGIN')
@@ -87,7 +87,7 @@ test('login: request token → approve → verify → token file 0600 → whoami
   assert.equal(who.stdout.text, `${fake.account.user.username}\n`)
 })
 
-test('login opens a browser only when there is a display', async () => {
+void test('login opens a browser only when there is a display', async () => {
   const withDisplay = await loginAs(join(tmp.path, 'login-display'), { DISPLAY: ':0' }, ['login'])
   assert.equal(withDisplay.opened.length, 1)
   assert.equal(withDisplay.opened[0], withDisplay.url.href)
@@ -95,7 +95,7 @@ test('login opens a browser only when there is a display', async () => {
   assert.deepEqual(headless.opened, [])
 })
 
-test('a wrong code or no code stores nothing and says to log in again', async () => {
+void test('a wrong code or no code stores nothing and says to log in again', async () => {
   const dir = join(tmp.path, 'login-wrong')
   const r = run(['login', '--no-browser'], envFor(dir))
   const m = await r.stdout.waitFor(/(http:\/\/\S+\/services\/oauth\/authorize\?\S+)/)
@@ -112,13 +112,13 @@ test('a wrong code or no code stores nothing and says to log in again', async ()
   assert.match(e2.message, /No code was entered/)
 })
 
-test('login without an API key says what to set', async () => {
+void test('login without an API key says what to set', async () => {
   const r = run(['login'], { FLICKRFS_CONFIG_DIR: join(tmp.path, 'nokey') })
   const err = await rejectsWith(r.done, 'AUTH_MISSING')
   assert.match(err.message, /FLICKR_API_KEY and FLICKR_API_SECRET/)
 })
 
-test('a transient failure never deletes the stored token; a revoked one gives one clear line', async () => {
+void test('a transient failure never deletes the stored token; a revoked one gives one clear line', async () => {
   const dir = join(tmp.path, 'login-transient')
   await loginAs(dir)
   fake.faults.inject('http500', { count: 3, target: 'flickr.test.login' })
@@ -138,7 +138,7 @@ test('a transient failure never deletes the stored token; a revoked one gives on
   assert.equal(e98.message, 'Your Flickr authorization was revoked or expired. Run `flickrfs login` again.')
 })
 
-test('logout removes the token file, and says so when there was none', async () => {
+void test('logout removes the token file, and says so when there was none', async () => {
   const dir = join(tmp.path, 'logout')
   await loginAs(dir)
   const out = run(['logout'], envFor(dir))

@@ -42,7 +42,7 @@ after(async () => {
   await fake.close()
 })
 
-test('head gives the exact size of an original; get streams it byte for byte', async () => {
+void test('head gives the exact size of an original; get streams it byte for byte', async () => {
   const expected = fake.account.originalBytes(photoId)
   const m = media()
   const head = await m.head(photoUrl)
@@ -55,7 +55,7 @@ test('head gives the exact size of an original; get streams it byte for byte', a
   assert.ok((await bytesOf(got.body)).equals(expected))
 })
 
-test('get with start resumes with a 206 and the rest of the bytes', async () => {
+void test('get with start resumes with a 206 and the rest of the bytes', async () => {
   const expected = fake.account.originalBytes(photoId)
   const start = Math.floor(expected.length / 3)
   const got = await media().get(photoUrl, { start })
@@ -65,7 +65,7 @@ test('get with start resumes with a 206 and the rest of the bytes', async () => 
   assert.ok((await bytesOf(got.body)).equals(expected.subarray(start)))
 })
 
-test('a video play URL is followed through its redirect; the file name comes from Content-Disposition', async () => {
+void test('a video play URL is followed through its redirect; the file name comes from Content-Disposition', async () => {
   const expected = fake.account.originalBytes(videoId)
   const head = await media().head(videoPlayUrl)
   assert.notEqual(head.finalUrl, videoPlayUrl)
@@ -76,7 +76,7 @@ test('a video play URL is followed through its redirect; the file name comes fro
   assert.ok((await bytesOf(got.body)).equals(expected))
 })
 
-test('a 404 is not retried and carries its status; session cookies get past videoOriginal404', async () => {
+void test('a 404 is not retried and carries its status; session cookies get past videoOriginal404', async () => {
   fake.faults.videoOriginal404 = true
   const m = media()
   const err = await rejectsWith(m.get(videoPlayUrl), 'MEDIA')
@@ -87,7 +87,7 @@ test('a 404 is not retried and carries its status; session cookies get past vide
   assert.equal(ok.size, fake.account.originalBytes(videoId).length)
 })
 
-test('500 and 429 on media are retried and recover', async () => {
+void test('500 and 429 on media are retried and recover', async () => {
   const m = media({ random: () => 0.5 })
   fake.faults.inject('http500', { count: 2, target: 'media' })
   fake.faults.inject('throttle429', { count: 1, target: 'media' })
@@ -99,7 +99,7 @@ test('500 and 429 on media are retried and recover', async () => {
   assert.match(err.message, /HTTP 500.*\(2 attempts\)/)
 })
 
-test('slow headers time out (TIMEOUT); an unreachable host is NETWORK', async () => {
+void test('slow headers time out (TIMEOUT); an unreachable host is NETWORK', async () => {
   fake.faults.mediaLatencyMs = 500
   const err = await rejectsWith(media({ headersTimeoutMs: 100, maxRetries: 1 }).get(photoUrl), 'TIMEOUT')
   assert.match(err.message, /within 0\.1 s \(2 attempts\)/)
@@ -109,7 +109,7 @@ test('slow headers time out (TIMEOUT); an unreachable host is NETWORK', async ()
   assert.match(net.message, /ECONNREFUSED/)
 })
 
-test('the caller can abort a download', async () => {
+void test('the caller can abort a download', async () => {
   const ac = new AbortController()
   ac.abort(new Error('stop'))
   await assert.rejects(media().get(photoUrl, { signal: ac.signal }), /stop/)
