@@ -89,11 +89,20 @@ function transcodesBestFirst(sizes: Record<string, unknown>[]): Record<string, u
     return i === -1 ? TRANSCODE_PREFERENCE.length : i
   }
   return sizes
-    .filter((s) => toStr(s.source) !== '' && !NOT_FILES.has(toStr(s.label)) && (s.media === 'video' || /mp4/i.test(toStr(s.label))))
+    .filter((s) => toStr(s.source) !== '' && isTranscodeLabel(toStr(s.label)))
     .sort((a, b) => {
       const area = toInt(b.width, 0) * toInt(b.height, 0) - toInt(a.width, 0) * toInt(a.height, 0)
       return area !== 0 ? area : rank(toStr(a.label)) - rank(toStr(b.label))
     })
+}
+
+/**
+ * A video's sizes list also carries its still images (`Original`, `Large`, … all with media
+ * "video"), so transcodes are told apart by label: the MP4 renditions and the `<n>p`/`<n>K` ones.
+ */
+function isTranscodeLabel(label: string): boolean {
+  if (NOT_FILES.has(label)) return false
+  return TRANSCODE_PREFERENCE.includes(label) || /mp4/i.test(label) || /^\d{3,4}p$/i.test(label) || /^\d+(\.\d+)?K$/.test(label)
 }
 
 function checkSize(size: number, url: string, id: string): void {
