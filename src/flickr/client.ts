@@ -9,7 +9,7 @@ import { asArray, asRecord, textOf, toStr } from './lenient.js'
 import { Semaphore, TokenBucket } from './limiter.js'
 import { OriginTransport } from './origin-transport.js'
 import { paginate } from './paginate.js'
-import { backoffMs, DEFAULT_RETRY } from './retry.js'
+import { backoffMs, DEFAULT_RETRY, retryAfterMs } from './retry.js'
 import type { PageEnvelope, PageItem, RawCollection, RawComment, RawPhoto, RawSet, RawSize } from './types.js'
 
 const log = createDebug('flickrfs:flickr')
@@ -115,7 +115,9 @@ export class FlickrClient {
           what: method, attempts: attempt + 1, timeoutMs: this.timeoutMs, apiOrigin: this.apiOrigin,
         }, err)
       }
-      const delay = backoffMs(attempt, { baseDelayMs: this.baseDelayMs, maxDelayMs: this.maxDelayMs, random: this.random })
+      const jittered = backoffMs(attempt, { baseDelayMs: this.baseDelayMs, maxDelayMs: this.maxDelayMs, random: this.random })
+      const asked = failure.kind === 'http' ? retryAfterMs(failure.response, this.maxDelayMs) : undefined
+      const delay = Math.max(jittered, asked ?? 0)
       log('%s attempt %d failed (%s: %s); retrying in %d ms', method, attempt + 1, failure.kind,
         failure.kind === 'http' ? failure.status : failure.kind === 'stat' ? failure.code : redact(
           'message' in failure ? failure.message : ''), delay)

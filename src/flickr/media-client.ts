@@ -4,7 +4,7 @@ import { redact } from '../util/redact.js'
 import { realClock, type Clock } from './clock.js'
 import { filenameFromContentDisposition } from './content-disposition.js'
 import { classify, type Failure } from './failure.js'
-import { backoffMs, DEFAULT_RETRY } from './retry.js'
+import { backoffMs, DEFAULT_RETRY, retryAfterMs } from './retry.js'
 
 const log = createDebug('flickrfs:flickr:media')
 
@@ -51,7 +51,7 @@ export class MediaHttpError extends FlickrfsError {
 }
 
 class RetryableStatus extends Error {
-  constructor(readonly status: number, readonly statusText: string) {
+  constructor(readonly status: number, readonly statusText: string, readonly retryAfterMs: number | undefined) {
     super(`HTTP ${status}`)
   }
 }
@@ -133,7 +133,7 @@ export class MediaClient {
         log('%s %s → %d%s', method, redact(url), res.status, res.redirected ? ` via ${redact(res.url)}` : '')
         if (res.status === 429 || res.status >= 500) {
           await res.body?.cancel().catch(() => undefined)
-          throw new RetryableStatus(res.status, res.statusText)
+          throw new RetryableStatus(res.status, res.statusText, retryAfterMs(res, this.maxDelayMs))
         }
         if (res.ok || passThroughClientErrors) return res
         await res.body?.cancel().catch(() => undefined)
@@ -149,7 +149,8 @@ export class MediaClient {
         err instanceof RetryableStatus ? { kind: 'status', status: err.status, statusText: err.statusText } : classify(err)
       const transient = failure.kind === 'status' || failure.kind === 'network' || failure.kind === 'timeout'
       if (!transient || attempt >= this.maxRetries) throw this.finalError(failure, url, attempt + 1, err)
-      const delay = backoffMs(attempt, { baseDelayMs: this.baseDelayMs, maxDelayMs: this.maxDelayMs, random: this.random })
+      const jittered = backoffMs(attempt, { baseDelayMs: this.baseDelayMs, maxDelayMs: this.maxDelayMs, random: this.random })
+      const delay = Math.max(jittered, err instanceof RetryableStatus ? err.retryAfterMs ?? 0 : 0)
       log('%s %s attempt %d failed (%s); retrying in %d ms', method, redact(url), attempt + 1,
         failure.kind === 'status' ? failure.status : failure.kind, delay)
       await this.clock.sleep(delay, o.signal)

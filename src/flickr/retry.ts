@@ -21,3 +21,14 @@ export function backoffMs(retry: number, policy: Pick<RetryPolicy, 'baseDelayMs'
   const cap = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** retry)
   return Math.floor(policy.random() * cap)
 }
+
+/**
+ * A Retry-After header (seconds or an HTTP date) as milliseconds, capped; undefined when absent.
+ * Flickr has not been seen sending one, but if it does, waiting less would only earn another 429.
+ */
+export function retryAfterMs(res: Response | undefined, capMs: number, nowMs = Date.now()): number | undefined {
+  const raw = res?.headers.get('retry-after')?.trim()
+  if (!raw) return undefined
+  const ms = /^\d+$/.test(raw) ? Number(raw) * 1000 : Date.parse(raw) - nowMs
+  return Number.isFinite(ms) ? Math.min(capMs, Math.max(0, ms)) : undefined
+}

@@ -52,3 +52,13 @@ void test('backoff is full jitter under an exponential cap', () => {
   assert.equal(backoffMs(20, { ...p, random: () => 0.5 }), 30_000)
   assert.equal(backoffMs(2, { ...p, random: () => 0 }), 0)
 })
+
+void test('Retry-After is read as seconds or a date, and capped', async () => {
+  const { retryAfterMs } = await import('../../src/flickr/retry.js')
+  const res = (v?: string) => new Response(null, { status: 429, headers: v === undefined ? {} : { 'retry-after': v } })
+  assert.equal(retryAfterMs(res(), 60_000), undefined)
+  assert.equal(retryAfterMs(res('7'), 60_000), 7000)
+  assert.equal(retryAfterMs(res('7200'), 60_000), 60_000)
+  assert.equal(retryAfterMs(res(new Date(1_000_000 + 5000).toUTCString()), 60_000, 1_000_000), 5000)
+  assert.equal(retryAfterMs(res('soon'), 60_000), undefined)
+})
