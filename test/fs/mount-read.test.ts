@@ -1,0 +1,237 @@
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { open, readFile, writeFile, mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { after, before, describe, test } from 'node:test'
+import type { TreeSpec } from './fixture.js'
+import { fuseUnusableReason, run, sh, Workspace } from './harness.js'
+import { writeReference } from './reference.js'
+
+const skip = await fuseUnusableReason()
+
+const tree: TreeSpec = {
+  photostream: {
+    dir: {
+      metadata: { text: '{"photos": ["100", "101"]}\n' },
+      '100.jpg': { original: '100', ext: 'jpg', mtimeMs: Date.UTC(2019, 0, 2, 3, 4, 5) },
+      '100.jpg.metadata': { text: '{"id": "100", "title": "Waterfall"}\n' },
+      '101.mov': { original: '101', ext: 'mov' },
+      '101.mov.metadata': { text: '{"id": "101"}\n' },
+      'empty.txt': { text: '' },
+    },
+  },
+  'Not in any set': { dir: { '101.mov': { link: '../photostream/101.mov' } } },
+  'Set 72157600000000001 - Pretty Waterfalls': {
+    dir: {
+      metadata: { text: '{"id": "72157600000000001", "photos": ["100", "101"]}\n' },
+      '1_100.jpg': { link: '../photostream/100.jpg' },
+      '2_101.mov': { link: '../photostream/101.mov' },
+    },
+  },
+  'Collection 1000-72157600000000100 - Travel': {
+    dir: {
+      metadata: { text: '{"id": "1000-72157600000000100"}\n' },
+      '1_Set 72157600000000001 - Pretty Waterfalls': { link: '../Set 72157600000000001 - Pretty Waterfalls' },
+      '2_Collection 1000-72157600000000201 - Europe': {
+        dir: {
+          metadata: { text: '{"id": "1000-72157600000000201"}\n' },
+          '1_Set 72157600000000001 - Pretty Waterfalls': { link: '../../Set 72157600000000001 - Pretty Waterfalls' },
+        },
+      },
+    },
+  },
+  many: { many: { count: 2000, text: 'x\n' } },
+}
+// Served by the same mount, but never copied whole: slow, failing and hanging originals.
+const trouble: TreeSpec = {
+  '102.jpg': { original: '102', ext: 'jpg' },
+  '103.jpg': { original: '103', ext: 'jpg' },
+  '104.jpg': { original: '104', ext: 'jpg' },
+}
+
+void describe('a mounted layout, read through real tools', { skip }, () => {
+  let ws: Workspace
+  let mnt: string
+  let ref: string
+
+  before(async () => {
+    ws = await Workspace.create()
+    await mkdir(ws.backing, { recursive: true })
+    await writeFile(join(ws.backing, '100.jpg'), randomBytes(3 * 1024 * 1024 + 123))
+    await writeFile(join(ws.backing, '101.mov'), randomBytes(200_001))
+    for (const id of ['102', '103', '104']) await writeFile(join(ws.backing, `${id}.jpg`), randomBytes(50_000))
+    ref = join(ws.dir, 'ref')
+    await writeReference(tree, ref, ws.backing)
+    mnt = await ws.mountpoint()
+    await ws.serve({
+      mountpoint: mnt,
+      tree: { ...tree, trouble: { dir: trouble } },
+      slowMs: { '102': 1500, '104': 60_000 },
+      fail: ['103'],
+      options: { readTimeoutMs: 4000 },
+    })
+  })
+  after(async () => {
+    await ws.cleanup()
+  })
+
+  void test('stat gives exact sizes, blocks, modes, links and owner before any byte is read', async () => {
+    const r = await sh(`cd '${mnt}' && stat -c '%n|%s|%b|%B|%a|%F|%h|%u|%o' photostream/100.jpg photostream/101.mov photostream/empty.txt photostream 'Set 72157600000000001 - Pretty Waterfalls/1_100.jpg' .`)
+    assert.equal(r.code, 0, r.stderr)
+    const rows = r.stdout.trim().split('\n').map((l) => l.split('|'))
+    const uid = String(process.getuid?.() ?? 0)
+    assert.deepEqual(rows[0], ['photostream/100.jpg', String(3 * 1024 * 1024 + 123), String(Math.ceil((3 * 1024 * 1024 + 123) / 512)), '512', '444', 'regular file', '1', uid, '131072'])
+    assert.deepEqual(rows[1]?.slice(0, 5), ['photostream/101.mov', '200001', String(Math.ceil(200_001 / 512)), '512', '444'])
+    assert.deepEqual(rows[2]?.slice(0, 3), ['photostream/empty.txt', '0', '0'])
+    assert.deepEqual(rows[3]?.slice(4, 7), ['555', 'directory', '2'])
+    assert.deepEqual(rows[4]?.slice(1, 6), [String('../photostream/100.jpg'.length), '1', '512', '777', 'symbolic link'])
+    // root: 2 + its 6 subdirectories
+    assert.deepEqual(rows[5]?.slice(4, 7), ['555', 'directory', '8'])
+  })
+
+  void test('the whole tree equals what pin would write: names, kinds, sizes, mtimes, link targets', async () => {
+    const listing = (dir: string): Promise<string> =>
+      sh(`cd '${dir}' && find . -path ./trouble -prune -o -printf '%y %s %T@ %m %p %l\\n' | LC_ALL=C sort`).then((r) => {
+        assert.equal(r.code, 0, r.stderr)
+        return r.stdout
+      })
+    const [a, b] = [await listing(mnt), await listing(ref)]
+    // directory sizes differ between filesystems; everything else must match
+    const norm = (s: string): string => s.replace(/^d \d+ /gm, 'd - ')
+    const [la, lb] = [norm(a).split('\n'), norm(b).split('\n')]
+    assert.deepEqual(la.filter((l) => !lb.includes(l)), [])
+    assert.deepEqual(lb.filter((l) => !la.includes(l)), [])
+    assert.equal(la.length, lb.length)
+    assert.equal(a.split('\n').filter((l) => l.startsWith('l ')).length, 5)
+    const diff = await run('diff', ['-r', '--exclude=trouble', mnt, ref])
+    assert.equal(diff.code, 0, diff.stdout + diff.stderr)
+  })
+
+  void test('rsync sees no difference, and a second rsync -a copies nothing', async () => {
+    const dry = await run('rsync', ['-a', '--dry-run', '--itemize-changes', '--exclude=/trouble', `${mnt}/`, `${ref}/`])
+    assert.equal(dry.code, 0, dry.stderr)
+    assert.equal(dry.stdout.trim(), '')
+    const copy = join(ws.dir, 'rsync-copy')
+    const first = await run('rsync', ['-a', '--stats', '--exclude=/trouble', `${mnt}/`, `${copy}/`])
+    assert.equal(first.code, 0, first.stderr)
+    assert.match(first.stdout, /Number of regular files transferred: 2,?009/)
+    const second = await run('rsync', ['-a', '--stats', '--exclude=/trouble', `${mnt}/`, `${copy}/`])
+    assert.match(second.stdout, /Number of regular files transferred: 0\b/)
+    assert.match(second.stdout, /Total transferred file size: 0 bytes/)
+  })
+
+  void test('contents match byte for byte, also through symlinks', async () => {
+    for (const p of ['photostream/100.jpg', 'photostream/101.mov', 'photostream/100.jpg.metadata', 'Set 72157600000000001 - Pretty Waterfalls/1_100.jpg', 'Collection 1000-72157600000000100 - Travel/2_Collection 1000-72157600000000201 - Europe/1_Set 72157600000000001 - Pretty Waterfalls/2_101.mov']) {
+      const r = await run('cmp', [join(mnt, p), join(ref, p)])
+      assert.equal(r.code, 0, `${p}: ${r.stdout}${r.stderr}`)
+    }
+    const link = await run('readlink', [join(mnt, 'Not in any set/101.mov')])
+    assert.equal(link.stdout.trim(), '../photostream/101.mov')
+    const real = await run('realpath', [join(mnt, 'Collection 1000-72157600000000100 - Travel/1_Set 72157600000000001 - Pretty Waterfalls/1_100.jpg')])
+    assert.equal(real.stdout.trim(), join(mnt, 'photostream/100.jpg'))
+    // fs/promises from this (non-serving) process reads the same bytes
+    assert.deepEqual(await readFile(join(mnt, 'photostream/101.mov')), await readFile(join(ref, 'photostream/101.mov')))
+  })
+
+  void test('du counts the real size, and tar --sparse round-trips every byte', async () => {
+    const apparent = await run('du', ['-s', '--block-size=1', '--apparent-size', join(mnt, 'photostream')])
+    const disk = await run('du', ['-s', '--block-size=1', join(mnt, 'photostream')])
+    const a = Number(apparent.stdout.split('\t')[0])
+    const d = Number(disk.stdout.split('\t')[0])
+    assert.ok(a > 3_300_000, `apparent ${a}`)
+    assert.ok(d >= a - 4096 && d < a + 64 * 1024, `du ${d} vs apparent ${a}`)
+    const out = join(ws.dir, 'untar')
+    await mkdir(out)
+    const tar = await sh(`tar --sparse --exclude=./trouble -C '${mnt}' -cf - . | tee '${ws.dir}/a.tar' | tar -C '${out}' -xf - && tar -tvf '${ws.dir}/a.tar' | grep ' ./photostream/100.jpg$'`)
+    assert.equal(tar.code, 0, tar.stderr)
+    assert.match(tar.stdout, /3145851 /)
+    const diff = await run('diff', ['-r', out, ref])
+    assert.equal(diff.code, 0, diff.stdout + diff.stderr)
+  })
+
+  void test('mmap of an original reads the same bytes', async () => {
+    const py = 'import mmap,sys,hashlib\nf=open(sys.argv[1],"rb")\nm=mmap.mmap(f.fileno(),0,access=mmap.ACCESS_READ)\nprint(len(m), hashlib.sha256(m[:]).hexdigest())'
+    const a = await run('python3', ['-c', py, join(mnt, 'photostream/100.jpg')])
+    const b = await run('python3', ['-c', py, join(ref, 'photostream/100.jpg')])
+    assert.equal(a.code, 0, a.stderr)
+    assert.equal(a.stdout, b.stdout)
+  })
+
+  void test('eight concurrent readers of one file all get every byte', async () => {
+    const r = await sh(`for i in 1 2 3 4 5 6 7 8; do sha256sum < '${mnt}/photostream/100.jpg' & done; wait`)
+    const want = (await run('sha256sum', [join(ref, 'photostream/100.jpg')])).stdout.split(' ')[0]
+    const sums = r.stdout.trim().split('\n').map((l) => l.split(' ')[0])
+    assert.equal(sums.length, 8)
+    for (const s of sums) assert.equal(s, want)
+  })
+
+  void test('every kind of write is refused with EROFS', async () => {
+    const cmds = [
+      `touch '${mnt}/new'`,
+      `mkdir '${mnt}/photostream/d'`,
+      `rm '${mnt}/photostream/100.jpg.metadata'`,
+      `rmdir '${mnt}/Not in any set'`,
+      `mv '${mnt}/photostream/metadata' '${mnt}/photostream/m2'`,
+      `echo x >> '${mnt}/photostream/metadata'`,
+      `chmod 600 '${mnt}/photostream/metadata'`,
+      `ln -s x '${mnt}/photostream/l'`,
+      `truncate -s 0 '${mnt}/photostream/metadata'`,
+      `touch -d @0 '${mnt}/photostream/metadata'`,
+    ]
+    for (const c of cmds) {
+      const r = await sh(c)
+      assert.notEqual(r.code, 0, c)
+      assert.match(r.stderr, /Read-only file system/, `${c}: ${r.stderr}`)
+    }
+    await assert.rejects(open(join(mnt, 'photostream/metadata'), 'r+'), { code: 'EROFS' })
+    await assert.rejects(writeFile(join(mnt, 'x'), 'x'), { code: 'EROFS' })
+    const still = await run('stat', ['-c', '%s', join(mnt, 'photostream/metadata')])
+    assert.equal(still.stdout.trim(), String('{"photos": ["100", "101"]}\n'.length))
+  })
+
+  void test('a slow original does not hold up ls, stat or other reads', async () => {
+    const slow = sh(`time -p cat '${mnt}/trouble/102.jpg' | cmp - '${ws.backing}/102.jpg'`)
+    await new Promise((r) => setTimeout(r, 200))
+    const t0 = performance.now()
+    const ls = await run('ls', ['-l', join(mnt, 'many')])
+    const st = await run('stat', [join(mnt, 'trouble/103.jpg')])
+    const cat = await run('cat', [join(mnt, 'photostream/100.jpg.metadata')])
+    const ms = performance.now() - t0
+    assert.equal(ls.code, 0)
+    assert.equal(ls.stdout.trim().split('\n').length, 2001)
+    assert.equal(st.code, 0)
+    assert.equal(cat.code, 0)
+    assert.ok(ms < 1200, `others took ${ms} ms while a read was held for 1.5 s`)
+    const r = await slow
+    assert.equal(r.code, 0, r.stderr)
+  })
+
+  void test('a failing original gives EIO at once, a hung one ETIMEDOUT at the deadline', async () => {
+    const fail = await run('cat', [join(mnt, 'trouble/103.jpg')])
+    assert.notEqual(fail.code, 0)
+    assert.match(fail.stderr, /Input\/output error/)
+    assert.ok(fail.ms < 1500, `EIO took ${fail.ms} ms`)
+    const hung = await run('cat', [join(mnt, 'trouble/104.jpg')])
+    assert.notEqual(hung.code, 0)
+    assert.match(hung.stderr, /Connection timed out/)
+    // The kernel retries a failed readahead once with a plain read: up to two deadlines.
+    assert.ok(hung.ms > 3500 && hung.ms < 10_000, `timeout took ${hung.ms} ms`)
+    // the mount still serves afterwards
+    const ok = await run('cmp', [join(mnt, 'photostream/101.mov'), join(ref, 'photostream/101.mov')])
+    assert.equal(ok.code, 0)
+  })
+
+  void test('statfs answers from the tree: read-only, sizes add up, nothing free', async () => {
+    const r = await run('stat', ['-f', '-c', '%S %b %f %a %c %d %l', mnt])
+    assert.equal(r.code, 0, r.stderr)
+    const [frsize, blocks, bfree, bavail, files, ffree, namemax] = r.stdout.trim().split(' ').map(Number)
+    assert.equal(frsize, 4096)
+    assert.ok((blocks ?? 0) * 4096 >= 3 * 1024 * 1024 + 200_001 + 150_000)
+    assert.deepEqual([bfree, bavail, ffree, namemax], [0, 0, 0, 255])
+    assert.ok((files ?? 0) > 2000)
+    const opts = await run('findmnt', ['-n', '-o', 'OPTIONS,FSTYPE,SOURCE', mnt])
+    assert.match(opts.stdout, /^ro,/)
+    assert.match(opts.stdout, /fuse\.flickrfs\s+flickrfs/)
+    assert.doesNotMatch(opts.stdout, /allow_other/)
+  })
+})
