@@ -152,3 +152,14 @@ void test('logout removes the token file, and says so when there was none', asyn
   const err = await rejectsWith(who.done, 'AUTH_MISSING')
   assert.match(err.message, /Run `flickrfs login`/)
 })
+
+void test('whoami works from FLICKR_OAUTH_TOKEN / FLICKR_OAUTH_TOKEN_SECRET alone (cron, CI)', async () => {
+  const dir = join(tmp.path, 'env-only')
+  const who = run(['whoami'], envFor(dir, {
+    FLICKR_OAUTH_TOKEN: fake.credentials.oauthToken,
+    FLICKR_OAUTH_TOKEN_SECRET: fake.credentials.oauthTokenSecret,
+  }))
+  await who.done
+  assert.equal(who.stdout.text, `${fake.account.user.username}\n`)
+  assert.equal(await readToken(dir), undefined, 'nothing was written')
+})
