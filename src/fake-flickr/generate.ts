@@ -58,9 +58,11 @@ const VIDEO_FORMATS = ['mov', 'mp4', 'avi', 'm4v', 'mov', 'mp4'] as const
 const START_UPLOAD_SEC = 1262304000 // 2010-01-01
 const SPAN_SEC = 14 * 365 * 86400
 
+const HEX_BYTES = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
+
 function hex(rand: () => number, len: number): string {
   let s = ''
-  while (s.length < len) s += Math.floor(rand() * 0x100000000).toString(16).padStart(8, '0')
+  for (let i = 0; i < len; i += 2) s += HEX_BYTES[Math.floor(rand() * 256)] ?? '00'
   return s.slice(0, len)
 }
 

@@ -216,3 +216,33 @@ void describe('live account changes are visible to the next call', () => {
     assert.deepEqual(tree.collections.collection[0].collection[0].set.map((x: { id: string }) => x.id), [s.id])
   })
 })
+
+void describe('a large account pages like Flickr', () => {
+  let fake: FakeFlickr
+  let flickr: ReturnType<typeof sdkFor>['flickr']
+  before(async () => {
+    fake = await startFakeFlickr({ account: generateAccount({ seed: 8, photos: 2900, videos: 100, sets: 600, collections: 2 }) })
+    flickr = sdkFor(fake).flickr
+  })
+  after(() => fake.close())
+
+  void test('a set over 500 members pages by its own pages/total; 600 sets take two getList pages', async () => {
+    const big = fake.account.sets.find((s) => s.photoIds.length > 500)
+    assert.ok(big, 'a set over 500 members exists')
+    const ids: string[] = []
+    const first = await flickr('flickr.photosets.getPhotos', { photoset_id: big.id, user_id: 'me' })
+    assert.equal(first.photoset.pages, 2)
+    assert.equal(Number(first.photoset.total), big.photoIds.length)
+    ids.push(...first.photoset.photo.map((p: { id: string }) => p.id))
+    const second = await flickr('flickr.photosets.getPhotos', { photoset_id: big.id, user_id: 'me', page: '2' })
+    ids.push(...second.photoset.photo.map((p: { id: string }) => p.id))
+    assert.deepEqual(ids, big.photoIds)
+    const p1 = await flickr('flickr.photosets.getList', { per_page: '500', page: '1' })
+    const p2 = await flickr('flickr.photosets.getList', { per_page: '500', page: '2' })
+    assert.equal(p1.photosets.pages, 2)
+    assert.equal(p1.photosets.photoset.length + p2.photosets.photoset.length, 600)
+    const stream = await flickr('flickr.people.getPhotos', { user_id: 'me', per_page: '500', page: '6' })
+    assert.equal(stream.photos.total, 3000)
+    assert.equal(stream.photos.photo.length, 500)
+  })
+})
