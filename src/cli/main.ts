@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander'
 import { isFlickrfsError } from '../errors/flickrfs-error.js'
 import { redact } from '../util/redact.js'
 import createDebug from 'debug'
+import { addAuthCommands } from './auth.js'
 
 const log = createDebug('flickrfs:cli')
 
@@ -20,6 +21,7 @@ export function buildProgram(io: CliIo): Command {
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
     })
+  addAuthCommands(program, io)
   return program
 }
 
