@@ -1,0 +1,149 @@
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { mkdir, readdir, stat, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { after, before, describe, test } from 'node:test'
+import { checkMountpoint, unmountPath } from '../../src/fs/index.js'
+import type { TreeSpec } from './fixture.js'
+import { fuseUnusableReason, isMounted, run, Workspace } from './harness.js'
+
+const skip = await fuseUnusableReason()
+
+const tree: TreeSpec = {
+  photostream: {
+    dir: {
+      '1.jpg': { original: '1', ext: 'jpg', ino: 1001 },
+      '1.jpg.metadata': { text: '{"id": "1"}\n' },
+      '2.jpg': { original: '2', ext: 'jpg' },
+    },
+  },
+  'Set 9 - S': { dir: { '1_1.jpg': { link: '../photostream/1.jpg' } } },
+}
+
+async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const t0 = Date.now()
+  while (!(await check())) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting until ${what}`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
+void describe('mount lifecycle', { skip }, () => {
+  let ws: Workspace
+  before(async () => {
+    ws = await Workspace.create()
+    await mkdir(ws.backing, { recursive: true })
+    await writeFile(join(ws.backing, '1.jpg'), 'one'.repeat(1000))
+    await writeFile(join(ws.backing, '2.jpg'), 'two'.repeat(1000))
+  })
+  after(async () => {
+    await ws.cleanup()
+  })
+
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    void test(`${sig} unmounts cleanly and exits 0`, async () => {
+      const mnt = await ws.mountpoint(`sig-${sig}`)
+      const s = await ws.serve({ mountpoint: mnt, tree })
+      assert.equal(await isMounted(mnt), true)
+      s.child.kill(sig)
+      const { code } = await s.exited
+      assert.equal(code, 0, s.stderr())
+      assert.match(s.stdout(), /EXIT 0/)
+      assert.equal(await isMounted(mnt), false)
+      assert.deepEqual(await readdir(mnt), [])
+    })
+  }
+
+  void test('inode numbers are the same after a remount', async () => {
+    const mnt = await ws.mountpoint('ino')
+    const list = async (): Promise<string> => (await run('ls', ['-iR', mnt])).stdout
+    const s1 = await ws.serve({ mountpoint: mnt, tree })
+    const first = await list()
+    assert.match(first, /^1001 1\.jpg$/m)
+    s1.child.kill('SIGTERM')
+    await s1.exited
+    const s2 = await ws.serve({ mountpoint: mnt, tree })
+    assert.equal(await list(), first)
+    const st = await stat(join(mnt, 'photostream/1.jpg'))
+    assert.equal(st.ino, 1001)
+    s2.child.kill('SIGTERM')
+    assert.equal((await s2.exited).code, 0)
+  })
+
+  void test('after kill -9 the stale mount is detected and cleared by the next mount', async () => {
+    const mnt = await ws.mountpoint('stale')
+    const s1 = await ws.serve({ mountpoint: mnt, tree, options: { autoUnmount: false } })
+    s1.child.kill('SIGKILL')
+    await s1.exited
+    await assert.rejects(stat(join(mnt, 'photostream')), { code: 'ENOTCONN' })
+    assert.equal(await checkMountpoint(mnt), 'stale')
+    const s2 = await ws.serve({ mountpoint: mnt, tree })
+    const cat = await run('cat', [join(mnt, 'photostream/1.jpg.metadata')])
+    assert.equal(cat.stdout, '{"id": "1"}\n')
+    s2.child.kill('SIGINT')
+    assert.equal((await s2.exited).code, 0)
+    assert.equal(await isMounted(mnt), false)
+  })
+
+  void test('with autoUnmount (the default) a kill -9 leaves no mount behind', async () => {
+    const mnt = await ws.mountpoint('auto')
+    const s = await ws.serve({ mountpoint: mnt, tree })
+    s.child.kill('SIGKILL')
+    await s.exited
+    await waitUntil('the kernel drops the mount', async () => !(await isMounted(mnt)))
+    assert.equal(await checkMountpoint(mnt), 'ready')
+  })
+
+  void test('bad mountpoints are refused with a MOUNTPOINT error that says what to do', async () => {
+    const missing = join(ws.dir, 'nope')
+    await assert.rejects(checkMountpoint(missing), { code: 'MOUNTPOINT', message: /does not exist: create it first/ })
+    const file = join(ws.dir, 'a-file')
+    await writeFile(file, 'x')
+    await assert.rejects(checkMountpoint(file), { code: 'MOUNTPOINT', message: /is not a directory/ })
+    const full = await ws.mountpoint('full')
+    await writeFile(join(full, 'x'), 'x')
+    await assert.rejects(checkMountpoint(full), { code: 'MOUNTPOINT', message: /is not empty/ })
+    const live = await ws.mountpoint('live')
+    const s = await ws.serve({ mountpoint: live, tree })
+    await assert.rejects(checkMountpoint(live), { code: 'MOUNTPOINT', message: /already a mount point \(fuse\.flickrfs/ })
+    // and the mount command itself refuses, through the same check
+    const second = await ws.serve({ mountpoint: live, tree }, { expectFailure: true })
+    assert.equal((await second.exited).code, 3)
+    assert.match(second.stderr(), /ERROR MOUNTPOINT mountpoint .*live is already a mount point/)
+    const third = await ws.serve({ mountpoint: full, tree }, { expectFailure: true })
+    assert.equal((await third.exited).code, 3)
+    assert.match(third.stderr(), /is not empty/)
+    s.child.kill('SIGTERM')
+    await s.exited
+  })
+
+  void test('a busy mount is not unmounted lazily: the error names the holder', async () => {
+    const mnt = await ws.mountpoint('busy')
+    const s = await ws.serve({ mountpoint: mnt, tree })
+    const holder = spawn('sleep', ['60'], { cwd: join(mnt, 'photostream'), stdio: 'ignore' })
+    try {
+      await new Promise((r) => setTimeout(r, 200))
+      await assert.rejects(unmountPath(mnt), (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'MOUNTPOINT')
+        assert.match(err.message, new RegExp(`in use by pid ${holder.pid} \\(sleep: cwd\\)`))
+        assert.match(err.message, /fusermount -uz/)
+        return true
+      })
+      assert.equal(await isMounted(mnt), true)
+      // a signal to the server while busy: it says who holds it and keeps serving
+      s.child.kill('SIGTERM')
+      await waitUntil('the server reports the holder', () => Promise.resolve(/sleep: cwd/.test(s.stderr())))
+      assert.equal(await isMounted(mnt), true)
+      assert.equal((await run('cat', [join(mnt, 'photostream/1.jpg.metadata')])).code, 0)
+    } finally {
+      holder.kill('SIGKILL')
+    }
+    await new Promise((r) => holder.on('exit', r))
+    // unmounted from outside: the server notices and exits 0
+    await unmountPath(mnt)
+    const { code } = await s.exited
+    assert.equal(code, 0)
+    assert.deepEqual(await readdir(mnt), [])
+    await assert.rejects(unmountPath(mnt), { code: 'MOUNTPOINT', message: /is not mounted/ })
+  })
+})
