@@ -37,9 +37,10 @@ function intParam(v: string | undefined, fallback: number): number {
 function paginate<T>(ctx: MethodContext, all: readonly T[], defaultPerPage: number, key: string): Page<T> {
   const perPage = Math.min(500, intParam(ctx.params.get('per_page'), defaultPerPage))
   const total = all.length
-  const pages = Math.max(1, Math.ceil(total / perPage))
+  // Flickr says pages 0 for an empty list; past the end it repeats the last page.
+  const pages = Math.ceil(total / perPage)
   const page = intParam(ctx.params.get('page'), 1)
-  const effective = Math.min(page, pages)
+  const effective = Math.max(1, Math.min(page, pages))
   let items = all.slice((effective - 1) * perPage, effective * perPage)
   if (ctx.shortPages && effective < pages && effective % 2 === 1) {
     const k = `${key}|${effective}|${perPage}`

@@ -53,6 +53,14 @@ const HTML_429 = '<html><head><title>429 Too Many Requests</title></head><body><
 const HTML_500 = '<html><head><title>500 Internal Server Error</title></head><body><h1>Internal Server Error</h1></body></html>\n'
 const HTML_200 = '<!DOCTYPE html><html><head><title>Flickr: Site temporarily unavailable</title></head><body><p>Flickr is having a massage. Please check back shortly.</p></body></html>\n'
 
+/** OAuth timestamps more than this far from our clock are refused (a replay window, as on Flickr). */
+const TIMESTAMP_WINDOW_SEC = 3600
+
+function timestampFresh(params: ReadonlyMap<string, string>): boolean {
+  const ts = Number(params.get('oauth_timestamp'))
+  return Number.isFinite(ts) && Math.abs(ts - Date.now() / 1000) <= TIMESTAMP_WINDOW_SEC
+}
+
 function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
 }
@@ -123,7 +131,7 @@ export async function startFakeFlickr(opts: StartOptions = {}): Promise<FakeFlic
     if (token === undefined) return fail(99, 'Insufficient permissions. Method requires read privileges; none granted.')
     const rec = tokens.get(token)
     if (rec === undefined || rec.revoked || rec.kind !== 'access') return fail(98, 'Invalid auth token')
-    if (params.get('oauth_signature_method') !== 'HMAC-SHA1') return fail(96, 'Invalid signature')
+    if (params.get('oauth_signature_method') !== 'HMAC-SHA1' || !timestampFresh(params)) return fail(96, 'Invalid signature')
     const expected = sign(req.method ?? 'GET', canonicalUrl(path), params, apiSecret, rec.secret)
     if (!signatureMatches(expected, params.get('oauth_signature') ?? '')) return fail(96, 'Invalid signature')
     if (!tokens.useNonce(key, params.get('oauth_nonce') ?? '')) return fail(96, 'Invalid signature (nonce used)')
@@ -172,6 +180,10 @@ export async function startFakeFlickr(opts: StartOptions = {}): Promise<FakeFlic
       oauthFail(res, 'signature_invalid')
       return false
     }
+    if (!timestampFresh(params)) {
+      oauthFail(res, 'timestamp_refused')
+      return false
+    }
     if (!tokens.useNonce(key, params.get('oauth_nonce') ?? '')) {
       oauthFail(res, 'nonce_used')
       return false
@@ -193,6 +205,7 @@ export async function startFakeFlickr(opts: StartOptions = {}): Promise<FakeFlic
       if (!oauthVerify(req, res, url.pathname, params, undefined)) return
       const callback = params.get('oauth_callback')
       if (callback === undefined || callback === '') return oauthFail(res, 'parameter_absent&oauth_parameters_absent=oauth_callback')
+      if (callback !== 'oob' && !URL.canParse(callback)) return oauthFail(res, 'parameter_rejected&oauth_parameters_rejected=oauth_callback')
       const rec = tokens.issue('request', callback)
       return form({ oauth_callback_confirmed: 'true', oauth_token: rec.token, oauth_token_secret: rec.secret })
     }

@@ -115,6 +115,20 @@ void describe('fake Flickr OAuth 1.0a', () => {
     assert.equal((await rawRest(once)).code, 96, 'a reused nonce is refused')
   })
 
+  void test('a timestamp far from the server clock is refused: 401 timestamp_refused, REST 96', async () => {
+    const c = fake.credentials
+    const o = new OAuth(c.apiKey, c.apiSecret)
+    const stale = String(Math.floor(Date.now() / 1000) - 2 * 3600)
+    const params: Record<string, string> = { oauth_callback: 'oob', ...o.params(), oauth_timestamp: stale }
+    params.oauth_signature = o.signature('GET', 'https://www.flickr.com/services/oauth/request_token', params)
+    const res = await fetch(`${fake.origin}/services/oauth/request_token?${new URLSearchParams(params).toString()}`)
+    assert.equal(res.status, 401)
+    assert.equal(await res.text(), 'oauth_problem=timestamp_refused')
+    const rest: Record<string, string> = { method: 'flickr.test.login', format: 'json', nojsoncallback: '1', ...o.params(), oauth_token: c.oauthToken, oauth_timestamp: stale }
+    rest.oauth_signature = o.signature('GET', REST, rest, c.oauthTokenSecret)
+    assert.equal((await rawRest(new URLSearchParams(rest))).code, 96)
+  })
+
   void test('REST: bad consumer key is 100, unknown or revoked token is 98, no token is 99', async () => {
     const badKey = signedRest({ method: 'flickr.test.login' })
     badKey.set('oauth_consumer_key', 'nope')

@@ -246,3 +246,20 @@ void describe('a large account pages like Flickr', () => {
     assert.equal(stream.photos.photo.length, 500)
   })
 })
+
+void describe('an empty account', () => {
+  let fake: FakeFlickr
+  before(async () => {
+    fake = await startFakeFlickr({ account: generateAccount({ photos: 0, videos: 0, sets: 0, collections: 0 }) })
+  })
+  after(() => fake.close())
+
+  void test('lists are empty with pages 0, sets [] and no collections {}', async () => {
+    const { flickr } = sdkFor(fake)
+    const r = await flickr('flickr.people.getPhotos', { user_id: 'me' })
+    assert.deepEqual(r.photos, { page: 1, pages: 0, perpage: 100, total: 0, photo: [] })
+    const sets = await flickr('flickr.photosets.getList', {})
+    assert.deepEqual(sets.photosets.photoset, [])
+    assert.deepEqual((await flickr('flickr.collections.getTree', {})).collections, {})
+  })
+})
