@@ -4,6 +4,7 @@
  * A failed refresh changes nothing, in memory or on disk.
  */
 import { EventEmitter } from 'node:events'
+import { resolve } from 'node:path'
 import createDebug from 'debug'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { CatalogStore, type Head } from './persist.js'
@@ -14,6 +15,23 @@ import { emptyState, type CatalogState } from './state.js'
 import type { CatalogSnapshot } from './types.js'
 
 const debug = createDebug('flickrfs:catalog')
+
+/**
+ * The root lock is re-entrant within a process (so the CLI can hold it around a whole pin), which
+ * would let two Catalog objects of one root save at once; refreshes of one root queue here instead.
+ */
+const refreshQueues = new Map<string, Promise<unknown>>()
+
+function queued<T>(root: string, job: () => Promise<T>): Promise<T> {
+  const previous = refreshQueues.get(root) ?? Promise.resolve()
+  const run = previous.then(job, job)
+  const tail = run.catch(() => undefined)
+  refreshQueues.set(root, tail)
+  void tail.then(() => {
+    if (refreshQueues.get(root) === tail) refreshQueues.delete(root)
+  })
+  return run
+}
 
 export interface CatalogOpenOptions {
   /** Open without taking part in writes: no refresh, no folder creation (a reader beside a writer). */
@@ -93,7 +111,7 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     if (this.readOnly) {
       return Promise.reject(new FlickrfsError('CATALOG', `The catalog of ${this.root} was opened read-only; open it for writing to refresh it.`))
     }
-    this.running ??= this.runRefresh(client, media, opts).finally(() => {
+    this.running ??= queued(resolve(this.root), () => this.runRefresh(client, media, opts)).finally(() => {
       this.running = undefined
     })
     return this.running

@@ -54,7 +54,7 @@ export interface RefreshOptions {
   onMedia?: (event: MediaEvent) => void
   /** Set-listing, comment and getSizes requests queued at once; the client limits what is in flight (default 8). */
   apiConcurrency?: number
-  /** HEAD requests in flight at once (default 8). */
+  /** HEAD requests in flight at once (default 16: each is tiny, latency dominates). */
   mediaConcurrency?: number
 }
 
@@ -100,7 +100,7 @@ export async function buildRefreshedState(
   const stop: Stopper = { stopped: false }
   const client = countingApi(api, calls, stop)
   const apiConcurrency = opts.apiConcurrency ?? 8
-  const mediaConcurrency = opts.mediaConcurrency ?? 8
+  const mediaConcurrency = opts.mediaConcurrency ?? 16
   const progress: RefreshProgress = {
     phase: 'login', photos: 0, sets: 0, setsListed: 0, commentsToFetch: 0, commentsFetched: 0, mediaToResolve: 0, mediaResolved: 0,
   }

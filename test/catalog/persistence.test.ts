@@ -1,0 +1,142 @@
+/**
+ * The catalog on disk: a restart loads the same snapshot; a refresh that fails midway leaves the
+ * previous catalog in memory and on disk; a different schema version is refused with a clear
+ * message; readers can open read-only beside a writer; the root lock keeps two writers apart.
+ */
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { access, writeFile } from 'node:fs/promises'
+import { hostname } from 'node:os'
+import { test } from 'node:test'
+import KeyvSqlite from '@keyv/sqlite'
+import { Catalog, catalogPath, lockPath } from '../../src/catalog/index.js'
+import { isFlickrfsError } from '../../src/errors/flickrfs-error.js'
+import { harness, refresh } from './harness.js'
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(() => true, () => false)
+}
+
+void test('a restart loads exactly the snapshot that was saved', async (t) => {
+  const h = await harness(t, { photos: 50, videos: 3, sets: 4, collections: 2, commentedFraction: 0.2 })
+  await refresh(h)
+  const saved = h.catalog.snapshot()
+  const generation = h.catalog.generation
+  await h.catalog.close()
+  const again = await h.reopen()
+  assert.equal(again.generation, generation)
+  assert.deepEqual(again.snapshot(), saved)
+  assert.ok(saved.photos.size === 53 && saved.media.size === 53 && saved.comments.size > 0)
+})
+
+void test('an empty root opens as an empty catalog', async (t) => {
+  const h = await harness(t, { photos: 1, videos: 0, sets: 1 })
+  const snap = h.catalog.snapshot()
+  assert.equal(snap.refreshedAtMs, 0)
+  assert.equal(snap.photos.size, 0)
+  assert.equal(h.catalog.generation, '')
+})
+
+for (const [where, target] of [
+  ['while listing sets', 'flickr.photosets.getPhotos'],
+  ['while fetching comments', 'flickr.photos.comments.getList'],
+  ['while sizing originals', 'media'],
+] as const) {
+  void test(`a refresh failing ${where} leaves the previous catalog in memory and on disk`, async (t) => {
+    const h = await harness(t, { photos: 40, videos: 2, sets: 4, collections: 1, commentedFraction: 0.3 }, { maxRetries: 2 })
+    await refresh(h)
+    const before = h.catalog.snapshot()
+    const generation = h.catalog.generation
+    // Changes that would show if the refresh got through.
+    const first = h.fake.account.photostream[0] as string
+    h.fake.account.editPhoto(first, { title: 'should not appear yet' })
+    const commented = h.fake.account.commented()[0] as string
+    h.fake.account.addComment(commented, 'new')
+    h.fake.account.addPhoto({ title: 'new upload' })
+    // More failures than every request's retries can absorb: the refresh fails for good midway.
+    h.fake.faults.inject('http500', { count: 1000, target })
+    const changes: unknown[] = []
+    h.catalog.on('change', (s) => changes.push(s))
+
+    await assert.rejects(refresh(h), (err) => isFlickrfsError(err) && err.code !== 'INTERNAL')
+    assert.equal(h.catalog.snapshot(), before)
+    assert.equal(h.catalog.generation, generation)
+    assert.equal(changes.length, 0)
+    assert.equal(await exists(lockPath(h.root)), false, 'the lock is released')
+    const reopened = await h.reopen()
+    assert.deepEqual(reopened.snapshot(), before)
+
+    // Once Flickr answers again, the next refresh brings every change in.
+    h.fake.faults.clear()
+    await refresh(h)
+    const after = h.catalog.snapshot()
+    assert.equal(after.photos.get(first)?.raw.title, 'should not appear yet')
+    assert.equal(after.photos.size, before.photos.size + 1)
+    assert.equal(after.comments.get(commented)?.at(-1)?._content, 'new')
+    assert.equal(await reopened.reload(), true)
+    assert.deepEqual(reopened.snapshot(), after)
+  })
+}
+
+void test('a catalog written with another schema version is refused with a clear message', async (t) => {
+  const h = await harness(t, { photos: 3, videos: 0, sets: 1 })
+  await refresh(h)
+  await h.catalog.close()
+  const db = new KeyvSqlite({ uri: `sqlite://${catalogPath(h.root)}` })
+  const rows = (await db.query(`SELECT value FROM keyv WHERE key = 'catalog:head'`)) as Array<{ value: string }>
+  const head = JSON.parse(rows[0]?.value ?? '{}') as Record<string, unknown>
+  await db.query(`UPDATE keyv SET value = ? WHERE key = 'catalog:head'`, JSON.stringify({ ...head, schema: 99 }))
+  await db.disconnect()
+  await assert.rejects(Catalog.open(h.root), (err) => {
+    assert.ok(isFlickrfsError(err))
+    assert.equal(err.code, 'CATALOG')
+    assert.match(err.message, /schema version 99/)
+    assert.match(err.message, /newer flickrfs/)
+    assert.ok(err.message.includes(catalogPath(h.root)))
+    return true
+  })
+})
+
+void test('a read-only reader sees the writer\'s catalog after reload and cannot refresh', async (t) => {
+  const h = await harness(t, { photos: 8, videos: 1, sets: 2 })
+  await refresh(h)
+  const reader = await h.reopen({ readOnly: true })
+  assert.deepEqual(reader.snapshot(), h.catalog.snapshot())
+  h.fake.account.addPhoto({ title: 'later' })
+  await refresh(h)
+  assert.equal(await reader.reload(), true)
+  assert.deepEqual(reader.snapshot(), h.catalog.snapshot())
+  assert.equal(await reader.reload(), false)
+  await assert.rejects(reader.refresh(h.client, h.media), (err) => isFlickrfsError(err) && err.code === 'CATALOG')
+})
+
+void test('refreshes of one root in one process run one after the other and both land', async (t) => {
+  const h = await harness(t, { photos: 12, videos: 1, sets: 2 })
+  const other = await h.reopen()
+  const [a, b] = await Promise.all([refresh(h), other.refresh(h.client, h.media)])
+  assert.equal(a.photos.added, 13)
+  // The second started from what the first saved: nothing new to add or resolve.
+  assert.equal(b.photos.added, 0)
+  assert.equal(b.media.resolved, 0)
+})
+
+void test('another live process holding the root lock makes refresh fail with LOCKED; a dead one\'s lock is taken over', async (t) => {
+  const h = await harness(t, { photos: 4, videos: 0, sets: 1 })
+  const sleeper = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' })
+  t.after(() => sleeper.kill())
+  await writeFile(lockPath(h.root), JSON.stringify({ pid: sleeper.pid, host: hostname(), purpose: 'pin', sinceMs: Date.now() }))
+  await assert.rejects(refresh(h), (err) => {
+    assert.ok(isFlickrfsError(err))
+    assert.equal(err.code, 'LOCKED')
+    assert.match(err.message, new RegExp(`pid ${sleeper.pid}`))
+    return true
+  })
+  assert.equal(h.catalog.snapshot().refreshedAtMs, 0)
+
+  const done = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' })
+  await new Promise((resolve) => done.on('exit', resolve))
+  await writeFile(lockPath(h.root), JSON.stringify({ pid: done.pid, host: hostname(), purpose: 'pin', sinceMs: Date.now() - 60_000 }))
+  const report = await refresh(h)
+  assert.equal(report.photos.added, 4)
+  assert.equal(await exists(lockPath(h.root)), false)
+})
