@@ -75,6 +75,10 @@ void describe('fake Flickr media', () => {
       formats.add(v.videoFormat ?? '')
     }
     assert.ok(formats.size >= 3, `several containers: ${[...formats].join(',')}`)
+    const head = await fetch(playUrl(video), { method: 'HEAD' })
+    assert.equal(head.status, 200)
+    assert.equal(Number(head.headers.get('content-length')), video.bytes)
+    assert.equal(head.headers.get('content-disposition'), `attachment; filename="${video.id}.${video.videoFormat}"`)
     const manual = await fetch(playUrl(video), { redirect: 'manual' })
     assert.equal(manual.status, 302)
     assert.ok(manual.headers.get('location')?.startsWith(`${fake.origin}/media/video/${video.id}/`))
