@@ -1,7 +1,7 @@
 import type { CatalogSnapshot, CollectionEntry, MediaEntry, PhotoEntry, SetEntry } from '../catalog/types.js'
 import { mediaKey } from '../catalog/types.js'
-import { assignInodes, ROOT_INO } from './inodes.js'
-import { collectionMetadata, photoMetadata, photostreamMetadata, setMetadata } from './metadata.js'
+import { fnvUpdate, inoFromState, ROOT_INO, settleCollisions } from './inodes.js'
+import { collectionMetadata, photostreamMetadata, setMetadata } from './metadata.js'
 import {
   collectionDirName,
   isSafeExt,
@@ -13,7 +13,7 @@ import {
   numberPrefix,
   setDirName,
 } from './names.js'
-import { DirNode, LinkNode, MetadataFileNode, OriginalFileNode } from './nodes.js'
+import { DirNode, LinkNode, MetadataFileNode, OriginalFileNode, PhotoSidecarNode } from './nodes.js'
 import { mediaMtimeMs, wholeSecondsMs } from './times.js'
 import type { Layout, LayoutDir, LayoutNode, LayoutOptions, LayoutStats } from './types.js'
 
@@ -27,6 +27,8 @@ interface ShownPhoto {
   photo: PhotoEntry
   media: MediaEntry
   fileName: string
+  /** `../photostream/<file>`, shared by the photo's set links and Not-in-any-set link. */
+  target: string
   mtimeMs: number
 }
 
@@ -47,25 +49,40 @@ interface ShownSet {
  * directories list only what exists.
  */
 export function buildLayout(snap: CatalogSnapshot, opts: LayoutOptions = {}): Layout {
+  const ignoreViews = opts.ignoreViews === true
   const stats: LayoutStats = { photos: 0, sets: 0, collections: 0, photosWithoutMedia: 0, unsafeRecords: 0 }
   const nodes: LayoutNode[] = []
-  const paths: string[] = []
-  const add = (dir: DirNode, dirPath: string, node: LayoutNode): boolean => {
-    if (dir.children.has(node.name)) return false
+  const parents: DirNode[] = []
+  // Each node's FNV state extends its directory's, so no path string is built per node; a typed
+  // array because half of all int32 states would be boxed numbers in a plain one.
+  let states = new Int32Array(4096)
+  // Names are unique by construction (ids are deduplicated, numbers are unique, and a safe id
+  // has no '.' or ' ', so `<id>.<ext>`, `<id>.<ext>.metadata`, `metadata`, `Set <id>…` cannot meet),
+  // so there is no has() check here: on a 200k-entry Map it cost as much as the insert.
+  const add = (dir: DirNode, node: LayoutNode): void => {
     dir.children.set(node.name, node)
+    if (nodes.length === states.length) {
+      const grown = new Int32Array(states.length * 2)
+      grown.set(states)
+      states = grown
+    }
+    states[nodes.length] = fnvUpdate(fnvUpdate(dir.fnv, '/'), node.name)
     nodes.push(node)
-    paths.push(`${dirPath}/${node.name}`)
-    return true
+    parents.push(dir)
   }
-  const root = new DirNode('')
+  const subdir = (parent: DirNode, name: string): DirNode => {
+    const path = `${parent.path}/${name}`
+    return new DirNode(name, path, fnvUpdate(fnvUpdate(parent.fnv, '/'), name))
+  }
+  const root = new DirNode('', '')
+  const hourCache = new Map<number, number>()
 
   // photostream/
   const shown = new Map<string, ShownPhoto>()
-  const photostream = new DirNode(PHOTOSTREAM_DIR)
-  add(root, '', photostream)
-  const psPath = `/${PHOTOSTREAM_DIR}`
+  const photostream = subdir(root, PHOTOSTREAM_DIR)
+  add(root, photostream)
   let psMtime = wholeSecondsMs(snap.photostreamChangedAtMs)
-  add(photostream, psPath, new MetadataFileNode(METADATA_FILE, psMtime, () => photostreamMetadata(snap.photostream)))
+  add(photostream, new MetadataFileNode(METADATA_FILE, psMtime, () => photostreamMetadata(snap.photostream)))
   for (const id of snap.photostream) {
     if (shown.has(id)) continue
     const photo = snap.photos.get(id)
@@ -85,28 +102,22 @@ export function buildLayout(snap: CatalogSnapshot, opts: LayoutOptions = {}): La
       continue
     }
     const fileName = mediaFileName(id, media.ext)
-    const mtimeMs = mediaMtimeMs(photo)
-    shown.set(id, { photo, media, fileName, mtimeMs })
-    add(photostream, psPath, new OriginalFileNode(fileName, mtimeMs, media))
+    const mtimeMs = mediaMtimeMs(photo, hourCache)
+    shown.set(id, { photo, media, fileName, target: `../${PHOTOSTREAM_DIR}/${fileName}`, mtimeMs })
+    add(photostream, new OriginalFileNode(fileName, mtimeMs, media))
     // Captured now, not at first read: the sidecar's size must never disagree with its bytes.
     const comments = snap.comments.get(id)
     const storeInfo = opts.storeInfo?.(id, photo.secret)
-    const ignoreViews = opts.ignoreViews === true
-    add(
-      photostream,
-      psPath,
-      new MetadataFileNode(fileName + METADATA_SUFFIX, wholeSecondsMs(photo.changedAtMs), () =>
-        photoMetadata({ photo, media, comments, storeInfo, ignoreViews }),
-      ),
-    )
+    const sidecarMtimeMs = wholeSecondsMs(photo.changedAtMs)
+    add(photostream, new PhotoSidecarNode(fileName + METADATA_SUFFIX, sidecarMtimeMs, photo, media, comments, storeInfo, ignoreViews))
     psMtime = Math.max(psMtime, wholeSecondsMs(photo.changedAtMs))
   }
   photostream.mtimeMs = psMtime
   stats.photos = shown.size
 
   // Not in any set/ comes before the sets in readdir order but depends on them, so fill it last.
-  const notInSet = new DirNode(NOT_IN_ANY_SET_DIR)
-  add(root, '', notInSet)
+  const notInSet = subdir(root, NOT_IN_ANY_SET_DIR)
+  add(root, notInSet)
 
   // Set …/
   const sets = new Map<string, ShownSet>()
@@ -117,10 +128,9 @@ export function buildLayout(snap: CatalogSnapshot, opts: LayoutOptions = {}): La
       continue
     }
     if (sets.has(set.id)) continue
-    const dir = new DirNode(setDirName(set.id, set.title))
-    add(root, '', dir)
-    const dirPath = `/${dir.name}`
-    add(dir, dirPath, new MetadataFileNode(METADATA_FILE, wholeSecondsMs(set.changedAtMs), () => setMetadata(set)))
+    const dir = subdir(root, setDirName(set.id, set.title))
+    add(root, dir)
+    add(dir, new MetadataFileNode(METADATA_FILE, wholeSecondsMs(set.changedAtMs), () => setMetadata(set)))
     const members: ShownPhoto[] = []
     for (const photoId of set.photoIds) {
       inSomeSet.add(photoId)
@@ -130,7 +140,7 @@ export function buildLayout(snap: CatalogSnapshot, opts: LayoutOptions = {}): La
     let mtimeMs = wholeSecondsMs(set.changedAtMs)
     members.forEach((member, i) => {
       const name = numberedName(i + 1, members.length, member.fileName)
-      add(dir, dirPath, new LinkNode(name, member.mtimeMs, `../${PHOTOSTREAM_DIR}/${member.fileName}`))
+      add(dir, new LinkNode(name, member.mtimeMs, member.target))
       mtimeMs = Math.max(mtimeMs, wholeSecondsMs(member.photo.changedAtMs))
     })
     dir.mtimeMs = mtimeMs
@@ -142,16 +152,15 @@ export function buildLayout(snap: CatalogSnapshot, opts: LayoutOptions = {}): La
   for (const { set } of sets.values()) notInSetMtime = Math.max(notInSetMtime, wholeSecondsMs(set.changedAtMs))
   for (const [id, item] of shown) {
     if (inSomeSet.has(id)) continue
-    add(notInSet, `/${NOT_IN_ANY_SET_DIR}`, new LinkNode(item.fileName, item.mtimeMs, `../${PHOTOSTREAM_DIR}/${item.fileName}`))
+    add(notInSet, new LinkNode(item.fileName, item.mtimeMs, item.target))
     notInSetMtime = Math.max(notInSetMtime, wholeSecondsMs(item.photo.changedAtMs))
   }
   notInSet.mtimeMs = notInSetMtime
 
   // Collection …/ (nested); sets inside are links back to the root's set directories.
-  const buildCollection = (c: CollectionEntry, name: string, dirPath: string, depth: number, ancestors: Set<string>): DirNode => {
-    const dir = new DirNode(name)
+  const buildCollection = (c: CollectionEntry, dir: DirNode, depth: number, ancestors: Set<string>): DirNode => {
     stats.collections++
-    add(dir, dirPath, new MetadataFileNode(METADATA_FILE, wholeSecondsMs(c.changedAtMs), () => collectionMetadata(c)))
+    add(dir, new MetadataFileNode(METADATA_FILE, wholeSecondsMs(c.changedAtMs), () => collectionMetadata(c)))
     const memberSets = c.setIds.map((id) => sets.get(id)).filter((s): s is ShownSet => s !== undefined)
     const children: CollectionEntry[] = []
     if (depth < MAX_COLLECTION_DEPTH) {
@@ -167,16 +176,17 @@ export function buildLayout(snap: CatalogSnapshot, opts: LayoutOptions = {}): La
     for (const member of memberSets) {
       const prefix = numberPrefix(++n, count)
       const linkName = prefix + setDirName(member.set.id, member.set.title, NAME_MAX_BYTES - prefix.length)
-      add(dir, dirPath, new LinkNode(linkName, member.mtimeMs, up + member.name))
+      add(dir, new LinkNode(linkName, member.mtimeMs, up + member.name))
       mtimeMs = Math.max(mtimeMs, member.mtimeMs)
     }
     for (const child of children) {
       const prefix = numberPrefix(++n, count)
       const childName = prefix + collectionDirName(child.id, child.title, NAME_MAX_BYTES - prefix.length)
       ancestors.add(child.id)
-      const childDir = buildCollection(child, childName, `${dirPath}/${childName}`, depth + 1, ancestors)
+      const childDir = subdir(dir, childName)
+      add(dir, childDir)
+      buildCollection(child, childDir, depth + 1, ancestors)
       ancestors.delete(child.id)
-      add(dir, dirPath, childDir)
       mtimeMs = Math.max(mtimeMs, childDir.mtimeMs)
     }
     dir.mtimeMs = mtimeMs
@@ -189,14 +199,18 @@ export function buildLayout(snap: CatalogSnapshot, opts: LayoutOptions = {}): La
     }
     const name = collectionDirName(c.id, c.title)
     if (root.children.has(name)) continue
-    add(root, '', buildCollection(c, name, `/${name}`, 1, new Set([c.id])))
+    const dir = subdir(root, name)
+    add(root, dir)
+    buildCollection(c, dir, 1, new Set([c.id]))
   }
 
   let rootMtime = 0
   for (const child of root.children.values()) rootMtime = Math.max(rootMtime, child.mtimeMs)
   root.mtimeMs = rootMtime
   root.ino = ROOT_INO
-  const inos = assignInodes(paths)
+  const inos = new Uint32Array(nodes.length)
+  for (let i = 0; i < nodes.length; i++) inos[i] = inoFromState(states[i] as number)
+  settleCollisions(inos, (i) => `${(parents[i] as DirNode).path}/${(nodes[i] as LayoutNode).name}`)
   nodes.forEach((node, i) => {
     ;(node as { ino: number }).ino = inos[i] as number
   })

@@ -11,13 +11,21 @@
  */
 export const ROOT_INO = 1
 const RANGE = 2 ** 31 - 2
+export const FNV_OFFSET = 0x811c9dc5
 
-export function pathHash(path: string): number {
-  let h = 0x811c9dc5
-  for (let i = 0; i < path.length; i++) {
-    h ^= path.charCodeAt(i)
+/** FNV-1a state after `text`, continuing from `state` (so a child's state extends its dir's). */
+export function fnvUpdate(state: number, text: string): number {
+  let h = state
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i)
     h = Math.imul(h, 0x01000193)
   }
+  return h
+}
+
+/** The inode number for an FNV state. */
+export function inoFromState(state: number): number {
+  let h = state
   h ^= h >>> 16
   h = Math.imul(h, 0x85ebca6b)
   h ^= h >>> 13
@@ -26,43 +34,66 @@ export function pathHash(path: string): number {
   return ((h >>> 0) % RANGE) + 2
 }
 
+export function pathHash(path: string): number {
+  return inoFromState(fnvUpdate(FNV_OFFSET, path))
+}
+
 /** Inode for each path, in the same order. Paths must be distinct and must not include the root. */
 export function assignInodes(paths: readonly string[]): Uint32Array {
-  const inos = new Uint32Array(paths.length)
-  const firstByHash = new Map<number, number>()
-  const collided = new Map<number, number[]>()
-  for (let i = 0; i < paths.length; i++) {
-    const h = pathHash(paths[i] as string)
-    inos[i] = h
-    const first = firstByHash.get(h)
-    if (first === undefined) firstByHash.set(h, i)
-    else {
-      const group = collided.get(h)
-      if (group === undefined) collided.set(h, [first, i])
+  const firstChoices = new Uint32Array(paths.length)
+  for (let i = 0; i < paths.length; i++) firstChoices[i] = pathHash(paths[i] as string)
+  return settleCollisions(firstChoices, (i) => paths[i] as string)
+}
+
+/**
+ * Turns first-choice numbers into unique ones (in place), asking for paths only when they collide.
+ * An open-addressing table of typed arrays, because a Map of 300k numbers costs far more.
+ */
+export function settleCollisions(inos: Uint32Array, pathOf: (index: number) => string): Uint32Array {
+  let capacity = 1024
+  while (capacity < inos.length * 2) capacity *= 2
+  const mask = capacity - 1
+  const keys = new Uint32Array(capacity)
+  const owners = new Int32Array(capacity)
+  const slotOf = (ino: number): number => {
+    let slot = ino & mask
+    while (keys[slot] !== 0 && keys[slot] !== ino) slot = (slot + 1) & mask
+    return slot
+  }
+  let collided: Map<number, number[]> | undefined
+  for (let i = 0; i < inos.length; i++) {
+    const ino = inos[i] as number
+    const slot = slotOf(ino)
+    if (keys[slot] === 0) {
+      keys[slot] = ino
+      owners[slot] = i
+    } else {
+      collided ??= new Map()
+      const group = collided.get(ino)
+      if (group === undefined) collided.set(ino, [owners[slot] as number, i])
       else group.push(i)
     }
   }
-  if (collided.size === 0) return inos
+  if (collided === undefined) return inos
 
   const taken = new Set<number>()
-  const hashes = [...collided.keys()].sort((a, b) => a - b)
-  for (const h of hashes) {
-    const group = (collided.get(h) as number[]).sort((a, b) => compare(paths[a] as string, paths[b] as string))
-    for (const index of group.slice(1)) {
-      const path = paths[index] as string
+  for (const ino of [...collided.keys()].sort((a, b) => a - b)) {
+    const group = (collided.get(ino) as number[]).map((index) => ({ index, path: pathOf(index) }))
+    group.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
+    group.forEach(({ index, path }, rank) => {
+      if (rank === 0) {
+        inos[index] = ino
+        return
+      }
       for (let k = 1; ; k++) {
         const candidate = pathHash(`${path}\u0000${k}`)
-        if (!firstByHash.has(candidate) && !taken.has(candidate)) {
+        if (keys[slotOf(candidate)] !== candidate && !taken.has(candidate)) {
           taken.add(candidate)
           inos[index] = candidate
-          break
+          return
         }
       }
-    }
+    })
   }
   return inos
-}
-
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0
 }

@@ -49,7 +49,8 @@ export function safeTitle(title: unknown): string {
 
 /** The longest prefix of `text` (whole code points) whose UTF-8 encoding fits in `maxBytes`. */
 export function cutToBytes(text: string, maxBytes: number): string {
-  if (Buffer.byteLength(text) <= maxBytes) return text
+  // A UTF-16 unit never takes more than 3 bytes of UTF-8, so short names skip the measuring.
+  if (text.length * 3 <= maxBytes || Buffer.byteLength(text) <= maxBytes) return text
   let bytes = 0
   let end = 0
   for (const ch of text) {

@@ -19,6 +19,28 @@ void describe('parseDateTakenMs', () => {
     assert.equal(parseDateTakenMs('2020-01-02 03:04:05'), Date.UTC(2020, 0, 2, 8, 4, 5), 'New York is UTC-5 in January')
     assert.equal(parseDateTakenMs('2020-07-02 03:04:05'), Date.UTC(2020, 6, 2, 7, 4, 5), 'and UTC-4 in July')
   })
+  void it('gives what Date gives, with or without the per-build hour cache, across DST changes', () => {
+    const cache = new Map<number, number>()
+    for (const [y, mo, d] of [
+      [2020, 3, 8],
+      [2020, 11, 1],
+      [2021, 6, 15],
+    ] as const) {
+      for (let h = 0; h < 24; h++) {
+        for (const [mi, se] of [
+          [0, 0],
+          [30, 15],
+          [59, 59],
+        ] as const) {
+          const text = `${y}-${String(mo).padStart(2, '0')}-${String(d).padStart(2, '0')} ${String(h).padStart(2, '0')}:${String(mi).padStart(2, '0')}:${String(se).padStart(2, '0')}`
+          const expected = new Date(y, mo - 1, d, h, mi, se).getTime()
+          assert.equal(parseDateTakenMs(text, cache), expected, text)
+          assert.equal(parseDateTakenMs(text), expected, text)
+        }
+      }
+    }
+    assert.ok(cache.size >= 48)
+  })
   void it('accepts leap days only in leap years', () => {
     assert.notEqual(parseDateTakenMs('2020-02-29 12:00:00'), null)
     assert.equal(parseDateTakenMs('2019-02-29 12:00:00'), null)
@@ -36,6 +58,9 @@ void describe('parseDateTakenMs', () => {
       '2020-01-01 00:60:00',
       '2020-01-01 00:00:60',
       '2020-01-01',
+      '2020-01-01 00:00:0x',
+      '2020-1-01 00:00:000',
+      '+020-01-01 00:00:00',
       'yesterday',
       '',
       null,
