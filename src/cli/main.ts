@@ -3,13 +3,12 @@ import { isFlickrfsError } from '../errors/flickrfs-error.js'
 import { redact } from '../util/redact.js'
 import createDebug from 'debug'
 import { addAuthCommands } from './auth.js'
+import type { CliIo } from './context.js'
+import { pinCommand } from './pin.js'
 
 const log = createDebug('flickrfs:cli')
 
-export interface CliIo {
-  stdout: NodeJS.WritableStream
-  stderr: NodeJS.WritableStream
-}
+export type { CliIo }
 
 /** Builds the program; each command lives in its own module and is added here. */
 export function buildProgram(io: CliIo): Command {
@@ -22,6 +21,7 @@ export function buildProgram(io: CliIo): Command {
       writeErr: (s) => io.stderr.write(s),
     })
   addAuthCommands(program, io)
+  program.addCommand(pinCommand(io))
   return program
 }
 

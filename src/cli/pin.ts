@@ -1,0 +1,97 @@
+import { Command } from 'commander'
+import { FlickrfsError } from '../errors/flickrfs-error.js'
+import { openFlickr } from '../flickr/index.js'
+import { DEFAULT_PIN_CONCURRENCY, pin, type PinReport } from '../pin/pin.js'
+import { envOf, isTty, positiveInt, readCookies, type CliIo } from './context.js'
+import { createProgress, formatBytes, formatDuration } from './progress.js'
+
+interface PinFlags {
+  quiet?: boolean
+  verbose?: boolean
+  statistics?: boolean
+  ignorePhotos?: boolean
+  ignoreVideos?: boolean
+  ignoreViews?: boolean
+  deleteUnknown?: boolean
+  concurrency: number
+  apiRate?: string
+  cookies?: string
+}
+
+export function pinCommand(io: CliIo): Command {
+  return new Command('pin')
+    .description('Make DEST a complete, plain copy of the account (run again to bring it up to date)')
+    .argument('<dest>', 'destination folder (created when missing)')
+    .option('-q, --quiet', 'print nothing unless something fails (for cron)')
+    .option('-v, --verbose', 'say what is downloaded and removed')
+    .option('-s, --statistics', 'print statistics at the end')
+    .option('--ignore-photos', 'do not download photos')
+    .option('--ignore-videos', 'do not download videos')
+    .option('--ignore-views', 'leave view counts out of the metadata (they change all the time)')
+    .option('--delete-unknown', 'remove photos, sets and collections deleted on Flickr')
+    .option('--concurrency <n>', 'downloads at once', positiveInt('--concurrency'), DEFAULT_PIN_CONCURRENCY)
+    .option('--api-rate <r>', 'API calls per second once the burst is used (default 1)')
+    .option('--cookies <file>', 'file with Flickr web cookies (cookie_accid, cookie_epass) for video originals')
+    .action(async (dest: string, flags: PinFlags) => {
+      process.exitCode = await runPin(io, dest, flags)
+    })
+}
+
+async function runPin(io: CliIo, dest: string, flags: PinFlags): Promise<number> {
+  if (flags.quiet && flags.verbose) throw new FlickrfsError('USAGE', 'Use either -q or -v, not both.')
+  const env = envOf(io)
+  const cookies = await readCookies(flags.cookies, env)
+  const { client, media } = await openFlickr({ env, apiRate: flags.apiRate })
+  const mode = flags.quiet ? 'quiet' : isTty(io.stderr) ? 'bar' : 'lines'
+  const progress = createProgress(mode, io.stderr)
+  const report = await pin({
+    dest,
+    api: client,
+    media,
+    ignorePhotos: flags.ignorePhotos,
+    ignoreVideos: flags.ignoreVideos,
+    ignoreViews: flags.ignoreViews,
+    deleteUnknown: flags.deleteUnknown,
+    concurrency: flags.concurrency,
+    cookies,
+    onProgress: (p) => progress.update({ phase: p.phase, doneItems: p.done, totalItems: p.queued, doneBytes: p.doneBytes, totalBytes: p.queuedBytes }),
+    onDetail: flags.verbose ? (line) => progress.line(line) : undefined,
+  })
+  progress.done()
+  const apiCalls = client.stats.apiCalls
+  if (!flags.quiet) {
+    io.stdout.write(
+      `Pinned ${report.refresh.photos.total} items into ${dest}: ${report.downloaded} downloaded ` +
+      `(${formatBytes(report.downloadedBytes)}), ${report.alreadyPresent} already there, ` +
+      `${apiCalls} API calls, ${formatDuration(report.durationMs / 1000)}.\n`,
+    )
+    for (const t of report.transcodes) {
+      io.stdout.write(`Note: video ${t.id} is stored as the "${t.label}" transcode; Flickr refused the original (see --cookies).\n`)
+    }
+  }
+  if (flags.statistics) io.stdout.write(statistics(report, apiCalls))
+  if (report.failures.length > 0) {
+    io.stderr.write(`${report.failures.length} item(s) failed; everything else is done. Run pin again to retry them:\n`)
+    for (const f of report.failures) io.stderr.write(`  ${f.id}: ${f.what}: ${f.message}\n`)
+    return 1
+  }
+  return 0
+}
+
+/** The original flickrmirrorer's closing statistics, plus what flickrfs does beyond it. */
+export function statistics(r: PinReport, apiCalls: number): string {
+  const lines = [
+    `New photos/videos: ${r.refresh.photos.added}`,
+    `Modified photos/videos: ${r.refresh.photos.changed}`,
+    `Deleted on Flickr: ${r.refresh.photos.deleted}`,
+    `Sets: ${r.refresh.sets.total} (${r.refresh.sets.added} new, ${r.refresh.sets.changed} changed, ${r.refresh.sets.deleted} deleted)`,
+    `Collections: ${r.refresh.collections.total} (${r.refresh.collections.added} new, ${r.refresh.collections.changed} changed, ${r.refresh.collections.deleted} deleted)`,
+    `Comments fetched for: ${r.refresh.commentsFetched} items`,
+    `Originals downloaded: ${r.downloaded} (${formatBytes(r.downloadedBytes)})`,
+    `Files written: ${r.tree.written}, unchanged: ${r.tree.unchanged}, removed: ${r.tree.removed}`,
+    `API calls: ${apiCalls}`,
+    `Failures: ${r.failures.length}`,
+    `Time: ${formatDuration(r.durationMs / 1000)}`,
+  ]
+  return lines.join('\n') + '\n'
+}

@@ -1,0 +1,45 @@
+/**
+ * What pin wrote into DEST, so the next run removes only its own stale entries and never a file
+ * the user put there. Lives in DEST/.flickrfs/manifest.json, replaced atomically.
+ */
+import { readFile, writeFile, rename } from 'node:fs/promises'
+import { join } from 'node:path'
+import { FlickrfsError } from '../errors/flickrfs-error.js'
+import { isEnoent } from '../util/fs-errors.js'
+
+export interface ManifestEntry {
+  kind: 'photo' | 'set' | 'collection'
+  id: string
+}
+
+export interface Manifest {
+  version: 1
+  /** Top-level directories of DEST by name (sets, collections, Not in any set). */
+  top: Record<string, ManifestEntry>
+  /** Entries of DEST/photostream by name (sidecars; originals are the store's). */
+  photostream: Record<string, ManifestEntry>
+}
+
+export const emptyManifest = (): Manifest => ({ version: 1, top: {}, photostream: {} })
+
+export async function readManifest(stateDir: string): Promise<Manifest> {
+  const path = join(stateDir, 'manifest.json')
+  try {
+    const parsed = JSON.parse(await readFile(path, 'utf8')) as Manifest
+    if (parsed.version !== 1 || typeof parsed.top !== 'object' || typeof parsed.photostream !== 'object') {
+      throw new FlickrfsError('DEST', `${path} is not a flickrfs manifest of a version this flickrfs knows. Move it away and run again.`)
+    }
+    return parsed
+  } catch (err) {
+    if (isEnoent(err)) return emptyManifest()
+    if (err instanceof FlickrfsError) throw err
+    throw new FlickrfsError('DEST', `${path} is damaged. Remove it and run again (entries flickrfs wrote earlier will then be left in place).`, { cause: err })
+  }
+}
+
+export async function writeManifest(stateDir: string, manifest: Manifest): Promise<void> {
+  const path = join(stateDir, 'manifest.json')
+  const tmp = `${path}.tmp-${process.pid}`
+  await writeFile(tmp, JSON.stringify(manifest) + '\n', { mode: 0o644 })
+  await rename(tmp, path)
+}

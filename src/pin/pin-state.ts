@@ -1,0 +1,43 @@
+/**
+ * The outcome of the last pin, kept in DEST/.flickrfs/last-pin.json for `flickrfs status`: when it
+ * ran, how long it took, and what failed.
+ */
+import { readFile, rename, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { isEnoent } from '../util/fs-errors.js'
+
+export interface LastPin {
+  finishedAtMs: number
+  durationMs: number
+  downloaded: number
+  downloadedBytes: number
+  failures: Array<{ id: string; what: string; message: string }>
+  transcodes: Array<{ id: string; label: string }>
+}
+
+export async function recordPinResult(
+  stateDir: string,
+  report: Omit<LastPin, 'finishedAtMs'>,
+  finishedAtMs: number,
+): Promise<void> {
+  const value: LastPin = {
+    finishedAtMs,
+    durationMs: report.durationMs,
+    downloaded: report.downloaded,
+    downloadedBytes: report.downloadedBytes,
+    failures: report.failures,
+    transcodes: report.transcodes,
+  }
+  const path = join(stateDir, 'last-pin.json')
+  await writeFile(`${path}.tmp`, JSON.stringify(value, null, 2) + '\n')
+  await rename(`${path}.tmp`, path)
+}
+
+export async function readLastPin(stateDir: string): Promise<LastPin | undefined> {
+  try {
+    return JSON.parse(await readFile(join(stateDir, 'last-pin.json'), 'utf8')) as LastPin
+  } catch (err) {
+    if (isEnoent(err) || err instanceof SyntaxError) return undefined
+    throw err
+  }
+}

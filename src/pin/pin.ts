@@ -1,0 +1,254 @@
+/**
+ * `flickrfs pin DEST`: refresh the catalog, download every original into DEST's store while the
+ * listing and comment fetches go on, then make DEST's tree match the layout. One failing item never
+ * stops the run: everything else completes and the failures come back in the report.
+ */
+import { mkdir, stat } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import createDebug from 'debug'
+import { Catalog, acquireRootLock, type CatalogApi, type CatalogMedia, type RefreshReport } from '../catalog/index.js'
+import type { CatalogSnapshot, CollectionEntry, MediaEntry, PhotoEntry } from '../catalog/types.js'
+import { mediaKey } from '../catalog/types.js'
+import { FlickrfsError } from '../errors/flickrfs-error.js'
+import { buildLayout, mediaFileName, mediaMtimeMs, METADATA_SUFFIX } from '../layout/index.js'
+import { OriginalStore, type MediaSource } from '../store/index.js'
+import { destWriteError, isEnoent } from '../util/fs-errors.js'
+import { readManifest, writeManifest } from './manifest.js'
+import { writeTree, type WriteTreeReport } from './write-tree.js'
+import { recordPinResult } from './pin-state.js'
+
+const log = createDebug('flickrfs:pin')
+
+export interface PinProgress {
+  phase: 'listing' | 'downloading' | 'writing'
+  queued: number
+  done: number
+  queuedBytes: number
+  doneBytes: number
+}
+
+export interface PinOptions {
+  dest: string
+  api: CatalogApi
+  media: CatalogMedia & MediaSource
+  ignorePhotos?: boolean
+  ignoreVideos?: boolean
+  ignoreViews?: boolean
+  deleteUnknown?: boolean
+  /** Downloads in flight at once. */
+  concurrency?: number
+  /** `cookie_accid=…; cookie_epass=…` for video originals. */
+  cookies?: string
+  onProgress?: (p: PinProgress) => void
+  /** A line worth telling under -v (each download, each removal). */
+  onDetail?: (line: string) => void
+  now?: () => number
+}
+
+export interface PinFailure {
+  id: string
+  what: string
+  message: string
+}
+
+export interface PinReport {
+  refresh: RefreshReport
+  downloaded: number
+  downloadedBytes: number
+  alreadyPresent: number
+  failures: PinFailure[]
+  transcodes: Array<{ id: string; label: string }>
+  tree: WriteTreeReport
+  durationMs: number
+}
+
+export const DEFAULT_PIN_CONCURRENCY = 6
+
+export async function pin(opts: PinOptions): Promise<PinReport> {
+  const now = opts.now ?? Date.now
+  const started = now()
+  const dest = resolve(opts.dest)
+  await prepareDest(dest)
+  const lock = await acquireRootLock(dest, 'pin')
+  try {
+    const catalog = await Catalog.open(dest)
+    try {
+      const store = await OriginalStore.open(dest, opts.media, { pinAll: true, cookies: opts.cookies })
+      try {
+        return await pinWith(dest, catalog, store, opts, started, now)
+      } finally {
+        await store.close()
+      }
+    } finally {
+      await catalog.close()
+    }
+  } finally {
+    await lock.release()
+  }
+}
+
+async function prepareDest(dest: string): Promise<void> {
+  try {
+    const st = await stat(dest)
+    if (!st.isDirectory()) throw new FlickrfsError('DEST', `${dest} exists and is not a directory. Give pin a directory (it is created when missing).`)
+  } catch (err) {
+    if (err instanceof FlickrfsError) throw err
+    if (!isEnoent(err)) throw destWriteError(err, dest)
+    try {
+      await mkdir(dest, { recursive: true })
+    } catch (mkErr) {
+      throw destWriteError(mkErr, dest)
+    }
+  }
+  try {
+    await mkdir(join(dest, '.flickrfs', 'tmp'), { recursive: true })
+  } catch (err) {
+    throw destWriteError(err, join(dest, '.flickrfs'))
+  }
+}
+
+function wanted(photo: PhotoEntry, opts: PinOptions): boolean {
+  return !(photo.media === 'photo' ? opts.ignorePhotos : opts.ignoreVideos)
+}
+
+async function pinWith(dest: string, catalog: Catalog, store: OriginalStore, opts: PinOptions, started: number, now: () => number): Promise<PinReport> {
+  const limit = Math.max(1, opts.concurrency ?? DEFAULT_PIN_CONCURRENCY)
+  const failures: PinFailure[] = []
+  const progress: PinProgress = { phase: 'listing', queued: 0, done: 0, queuedBytes: 0, doneBytes: 0 }
+  const tell = (): void => opts.onProgress?.({ ...progress })
+  let downloaded = 0
+  let downloadedBytes = 0
+  let alreadyPresent = 0
+
+  // Downloads start as soon as the catalog knows an original, so they overlap the listing and the
+  // comment fetches; a key queued twice (a refresh event, then the final sweep) is fetched once.
+  const queued = new Map<string, Promise<void>>()
+  const waiting: Array<() => void> = []
+  let running = 0
+  const slot = async (): Promise<void> => {
+    if (running < limit) {
+      running++
+      return
+    }
+    await new Promise<void>((r) => waiting.push(r))
+  }
+  const release = (): void => {
+    const next = waiting.shift()
+    if (next) next()
+    else running--
+  }
+
+  const enqueue = (photo: PhotoEntry, m: MediaEntry): void => {
+    if (!wanted(photo, opts)) return
+    const key = mediaKey(m.id, m.secret)
+    if (queued.has(key)) return
+    progress.queued++
+    progress.queuedBytes += m.size
+    const job = (async () => {
+      await slot()
+      try {
+        const res = await store.ensure(m, { mtimeMs: mediaMtimeMs(photo) })
+        if (res.downloaded) {
+          downloaded++
+          downloadedBytes += res.size
+          opts.onDetail?.(`downloaded ${mediaFileName(m.id, m.ext)} (${res.size} bytes)`)
+        } else {
+          alreadyPresent++
+        }
+      } catch (err) {
+        failures.push({ id: m.id, what: 'download', message: (err as Error).message })
+        log('download of %s failed: %O', key, err)
+      } finally {
+        release()
+        progress.done++
+        progress.doneBytes += m.size
+        tell()
+      }
+    })()
+    queued.set(key, job)
+  }
+
+  let refresh: RefreshReport
+  try {
+    refresh = await catalog.refresh(opts.api, opts.media, {
+      cookies: opts.cookies,
+      onMedia: (ev) => enqueue(ev.photo, ev.media),
+    })
+  } catch (err) {
+    // Nothing half-done is left behind: wait for the downloads already started, then report.
+    await Promise.allSettled(queued.values())
+    throw err
+  }
+  const snap = catalog.snapshot()
+  progress.phase = 'downloading'
+  tell()
+  for (const id of snap.photostream) {
+    const photo = snap.photos.get(id)
+    const m = photo && snap.media.get(mediaKey(photo.id, photo.secret))
+    if (photo && m) enqueue(photo, m)
+  }
+  for (const u of refresh.media.unavailable) failures.push({ id: u.id, what: 'original', message: u.message })
+  await Promise.all(queued.values())
+  await store.flush()
+
+  progress.phase = 'writing'
+  tell()
+  const layout = buildLayout(snap, {
+    ignoreViews: opts.ignoreViews,
+    ignorePhotos: opts.ignorePhotos,
+    ignoreVideos: opts.ignoreVideos,
+    storeInfo: (id, secret) => store.info(id, secret),
+  })
+  const stateDir = join(dest, '.flickrfs')
+  const previous = await readManifest(stateDir)
+  const tree = await writeTree(dest, layout.root, {
+    deleteUnknown: opts.deleteUnknown === true,
+    previous,
+    alive: aliveIds(snap),
+    photostreamKeep: currentPhotostreamNames(snap),
+    tmpDir: join(stateDir, 'tmp'),
+  })
+  await writeManifest(stateDir, tree.manifest)
+  for (const name of tree.missingOriginals) {
+    const id = /^[^.]+/.exec(name)?.[0] ?? name
+    if (!failures.some((f) => f.id === id)) failures.push({ id, what: 'original', message: `${name} is not in DEST` })
+  }
+  const report: PinReport = {
+    refresh,
+    downloaded,
+    downloadedBytes,
+    alreadyPresent,
+    failures,
+    transcodes: refresh.media.transcodes,
+    tree,
+    durationMs: now() - started,
+  }
+  await recordPinResult(stateDir, report, now())
+  return report
+}
+
+function aliveIds(snap: CatalogSnapshot): { photo: Set<string>; set: Set<string>; collection: Set<string> } {
+  const collection = new Set<string>()
+  const walk = (c: CollectionEntry): void => {
+    collection.add(c.id)
+    c.children.forEach(walk)
+  }
+  snap.collections.forEach(walk)
+  return { photo: new Set(snap.photos.keys()), set: new Set(snap.sets.map((s) => s.id)), collection }
+}
+
+/**
+ * The photostream names every living photo has, whatever the --ignore flags say: ignoring videos
+ * for one run must not delete the videos an earlier run stored.
+ */
+function currentPhotostreamNames(snap: CatalogSnapshot): Set<string> {
+  const names = new Set<string>()
+  for (const photo of snap.photos.values()) {
+    const m = snap.media.get(mediaKey(photo.id, photo.secret))
+    if (!m) continue
+    const file = mediaFileName(m.id, m.ext)
+    names.add(file)
+    names.add(file + METADATA_SUFFIX)
+  }
+  return names
+}

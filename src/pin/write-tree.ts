@@ -1,0 +1,234 @@
+/**
+ * Makes DEST's tree match a Layout: metadata files, numbered symlinks, set, collection and
+ * "Not in any set" directories, and their mtimes. Originals are placed by the store; this only
+ * checks that they are there. Every write is temp file + fsync + rename inside DEST, an entry whose
+ * bytes are already right is left alone (its mtime too), and only entries flickrfs itself wrote
+ * (recorded in the manifest) are ever removed.
+ */
+import { mkdir, readFile, rename, rm, lstat, readlink, symlink, lutimes, utimes, open, readdir } from 'node:fs/promises'
+import type { Stats } from 'node:fs'
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import createDebug from 'debug'
+import { FlickrfsError } from '../errors/flickrfs-error.js'
+import { destWriteError, isEnoent } from '../util/fs-errors.js'
+import { mapLimit } from '../util/pool.js'
+import { assertSafeName } from './safe-name.js'
+import type { Manifest, ManifestEntry } from './manifest.js'
+
+const log = createDebug('flickrfs:pin')
+
+/** The part of the layout contract this module reads (see docs/ARCHITECTURE.md). */
+export interface TreeNode {
+  kind: 'dir' | 'file' | 'link'
+  name: string
+  mtimeMs: number
+  children?: ReadonlyMap<string, TreeNode>
+  target?: string
+  size?: number
+  content?: { type: 'bytes'; data: Buffer | (() => Buffer) } | { type: 'original' }
+}
+
+export interface WriteTreeOptions {
+  /** Remove entries of photos, sets and collections that no longer exist on Flickr. */
+  deleteUnknown: boolean
+  /** What the previous run wrote; only these entries may be removed. */
+  previous: Manifest
+  /** Ids that still exist on Flickr, by kind: a moved entry of a living id is always removed. */
+  alive: { photo: ReadonlySet<string>; set: ReadonlySet<string>; collection: ReadonlySet<string> }
+  /** photostream/ names never removed although absent from this layout (media left out by --ignore-*). */
+  photostreamKeep?: ReadonlySet<string>
+  tmpDir: string
+  concurrency?: number
+}
+
+export interface WriteTreeReport {
+  written: number
+  unchanged: number
+  removed: number
+  /** Originals named by the layout that are not on disk (their downloads failed). */
+  missingOriginals: string[]
+  manifest: Manifest
+}
+
+function bytesOf(node: TreeNode): Buffer {
+  const c = node.content
+  if (c === undefined || c.type !== 'bytes') throw new FlickrfsError('INTERNAL', `layout node ${node.name} has no bytes`)
+  return typeof c.data === 'function' ? c.data() : c.data
+}
+
+const seconds = (ms: number): number => Math.floor(ms / 1000)
+
+async function lstatOrUndefined(path: string): Promise<Stats | undefined> {
+  try {
+    return await lstat(path)
+  } catch (err) {
+    if (isEnoent(err)) return undefined
+    throw err
+  }
+}
+
+export async function writeTree(dest: string, root: TreeNode, opts: WriteTreeOptions): Promise<WriteTreeReport> {
+  const report: WriteTreeReport = { written: 0, unchanged: 0, removed: 0, missingOriginals: [], manifest: { version: 1, top: {}, photostream: {} } }
+  const limit = opts.concurrency ?? 16
+
+  const tmpName = (): string => join(opts.tmpDir, `w-${process.pid}-${randomBytes(6).toString('hex')}`)
+
+  async function guard<T>(path: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn()
+    } catch (err) {
+      if (err instanceof FlickrfsError) throw err
+      throw destWriteError(err, path)
+    }
+  }
+
+  /** A real directory at `path` (never a symlink: that could lead outside DEST). */
+  async function ensureDir(path: string, managed: boolean): Promise<void> {
+    const st = await lstatOrUndefined(path)
+    if (st?.isDirectory()) return
+    if (st !== undefined) {
+      if (!managed) {
+        throw new FlickrfsError('DEST', `${path} exists and is not a directory. Move it out of the way and run again.`)
+      }
+      await rm(path, { recursive: true, force: true })
+    }
+    await mkdir(path)
+    report.written++
+  }
+
+  async function ensureFile(path: string, node: TreeNode): Promise<void> {
+    const data = bytesOf(node)
+    const mtime = seconds(node.mtimeMs)
+    const st = await lstatOrUndefined(path)
+    if (st?.isFile() && st.size === data.length && (await readFile(path)).equals(data)) {
+      if (Math.floor(st.mtimeMs / 1000) !== mtime) await utimes(path, mtime, mtime)
+      report.unchanged++
+      return
+    }
+    if (st?.isDirectory()) await rm(path, { recursive: true, force: true })
+    const tmp = tmpName()
+    const fh = await open(tmp, 'wx', 0o644)
+    try {
+      await fh.writeFile(data)
+      await fh.sync()
+    } finally {
+      await fh.close()
+    }
+    await utimes(tmp, mtime, mtime)
+    await rename(tmp, path)
+    report.written++
+  }
+
+  async function ensureLink(path: string, node: TreeNode): Promise<void> {
+    const target = node.target ?? ''
+    const mtime = seconds(node.mtimeMs)
+    const st = await lstatOrUndefined(path)
+    if (st?.isSymbolicLink() && (await readlink(path)) === target) {
+      if (Math.floor(st.mtimeMs / 1000) !== mtime) await lutimes(path, mtime, mtime)
+      report.unchanged++
+      return
+    }
+    if (st?.isDirectory()) await rm(path, { recursive: true, force: true })
+    const tmp = tmpName()
+    await symlink(target, tmp)
+    await lutimes(tmp, mtime, mtime)
+    await rename(tmp, path)
+    report.written++
+  }
+
+  /** Makes a directory flickrfs owns (a set, a collection, Not in any set) match the layout exactly. */
+  async function syncManagedDir(path: string, node: TreeNode): Promise<void> {
+    await guard(path, () => ensureDir(path, true))
+    const children = [...(node.children?.values() ?? [])]
+    await mapLimit(children, limit, async (child) => {
+      assertSafeName(child.name)
+      const p = join(path, child.name)
+      await guard(p, async () => {
+        if (child.kind === 'dir') await syncManagedDir(p, child)
+        else if (child.kind === 'link') await ensureLink(p, child)
+        else await ensureFile(p, child)
+      })
+    })
+    // Rebuilt to match Flickr exactly: whatever else is in here is a stale entry of ours.
+    for (const name of await readdir(path)) {
+      if (!node.children?.has(name)) {
+        await guard(join(path, name), () => rm(join(path, name), { recursive: true, force: true }))
+        report.removed++
+      }
+    }
+    await setDirTime(path, node)
+  }
+
+  async function setDirTime(path: string, node: TreeNode): Promise<void> {
+    const t = seconds(node.mtimeMs)
+    await guard(path, () => utimes(path, t, t))
+  }
+
+  function removable(entry: ManifestEntry): boolean {
+    // id '' is "Not in any set": derived from the sets, never deleted on Flickr.
+    return opts.deleteUnknown || entry.id === '' || opts.alive[entry.kind].has(entry.id)
+  }
+
+  await guard(dest, () => ensureDir(dest, false))
+  const photostream = root.children?.get('photostream')
+  const psPath = join(dest, 'photostream')
+  await guard(psPath, () => ensureDir(psPath, false))
+
+  // photostream/: sidecars and the order file are ours to write; originals come from the store.
+  if (photostream?.children) {
+    await mapLimit([...photostream.children.values()], limit, async (child) => {
+      assertSafeName(child.name)
+      const p = join(psPath, child.name)
+      if (child.kind === 'file' && child.content?.type === 'original') {
+        const st = await lstat(p).catch(() => undefined)
+        if (!st?.isFile() || st.size !== child.size) report.missingOriginals.push(child.name)
+        return
+      }
+      await guard(p, () => (child.kind === 'link' ? ensureLink(p, child) : ensureFile(p, child)))
+    })
+  }
+  for (const [name, entry] of Object.entries(opts.previous.photostream)) {
+    if (photostream?.children?.has(name) || opts.photostreamKeep?.has(name) || !removable(entry)) continue
+    await guard(join(psPath, name), () => rm(join(psPath, name), { force: true }))
+    report.removed++
+  }
+  for (const name of photostream?.children?.keys() ?? []) {
+    const id = /^([^.]+)\./.exec(name)?.[1] ?? name
+    report.manifest.photostream[name] = { kind: 'photo', id }
+  }
+
+  // Top-level set, collection and Not-in-any-set directories.
+  const top = [...(root.children?.values() ?? [])].filter((n) => n.name !== 'photostream')
+  for (const node of top) {
+    assertSafeName(node.name)
+    await syncManagedDir(join(dest, node.name), node)
+    report.manifest.top[node.name] = topEntry(node.name)
+  }
+  for (const [name, entry] of Object.entries(opts.previous.top)) {
+    if (root.children?.has(name) || !removable(entry)) {
+      if (!root.children?.has(name)) report.manifest.top[name] = entry // kept: still ours to remove later
+      continue
+    }
+    log('removing %s', name)
+    await guard(join(dest, name), () => rm(join(dest, name), { recursive: true, force: true }))
+    report.removed++
+  }
+  // Photostream entries kept (deleted on Flickr, no --delete-unknown) stay ours too.
+  for (const [name, entry] of Object.entries(opts.previous.photostream)) {
+    if (name in report.manifest.photostream) continue
+    if (!removable(entry) || opts.photostreamKeep?.has(name)) report.manifest.photostream[name] = entry
+  }
+
+  if (photostream) await setDirTime(psPath, photostream)
+  await setDirTime(dest, root)
+  return report
+}
+
+export function topEntry(name: string): ManifestEntry {
+  const m = /^(Set|Collection) (\S+)/.exec(name)
+  if (m?.[1] === 'Set') return { kind: 'set', id: m[2] ?? '' }
+  if (m?.[1] === 'Collection') return { kind: 'collection', id: m[2] ?? '' }
+  // "Not in any set" is derived, never deleted on Flickr: treat it as always alive.
+  return { kind: 'set', id: '' }
+}
