@@ -79,6 +79,7 @@ export async function mountFlickrfs(opts: MountOptions): Promise<MountHandle> {
     owner: { uid: opts.uid ?? process.getuid?.() ?? 0, gid: opts.gid ?? process.getgid?.() ?? 0 },
     readTimeoutMs: opts.readTimeoutMs ?? DEFAULTS.readTimeoutMs,
     closing: closing.signal,
+    attrTimeoutMs: (opts.attrTimeoutSec ?? DEFAULTS.attrTimeoutSec) * 1000,
   })
   const fuseOpts = fuseNativeOptions({
     attrTimeoutSec: opts.attrTimeoutSec ?? DEFAULTS.attrTimeoutSec,

@@ -1,4 +1,5 @@
 import createDebug from 'debug'
+import { LRUCache } from 'lru-cache'
 import { constants } from 'node:fs'
 import { posix } from 'node:path'
 import { DirListingCache } from './dir-listing.js'
@@ -20,6 +21,10 @@ export interface OpsContext {
   readTimeoutMs: number
   /** Aborted on unmount: in-flight reads stop waiting. */
   closing: AbortSignal
+  /** How long the kernel trusts an attribute we answered (the mount's attr/entry timeout). */
+  attrTimeoutMs: number
+  /** Bound on remembered answers (see `told` in createOps). */
+  maxToldEntries?: number
 }
 
 interface OpenFile {
@@ -93,6 +98,12 @@ async function readFully(reader: OriginalReader, file: FsFile, pos: number, want
 
 export function createOps(ctx: OpsContext): { ops: FuseOps; stats: () => FsOpsStats } {
   const listings = new DirListingCache()
+  // What the kernel was last told about each path, for as long as it may still believe it.
+  // libfuse 2.9 cannot invalidate the kernel's attribute cache, so after a refresh the kernel
+  // keeps the old size of a changed file until attrTimeout runs out. An open in that window gets
+  // the version the kernel was told, whole, instead of new bytes cut at the old size; once the
+  // kernel asks again it is told (and then served) the new version.
+  const told = new LRUCache<string, FsNode>({ max: ctx.maxToldEntries ?? 500_000, ttl: ctx.attrTimeoutMs, updateAgeOnGet: false })
   const handles = new Map<number, OpenFile>()
   let nextFh = 1
   let readsInFlight = 0
@@ -103,7 +114,10 @@ export function createOps(ctx: OpsContext): { ops: FuseOps; stats: () => FsOpsSt
     if ((flags & O_ACCMODE) !== constants.O_RDONLY || (flags & constants.O_TRUNC) !== 0) {
       throw new FsErrno('EROFS')
     }
-    const node = find(ctx.tree(), path)
+    const current = ctx.tree().lookup(path)
+    const believed = told.get(path)
+    const node = believed?.kind === 'file' && believed !== current ? believed : current
+    if (!node) throw new FsErrno('ENOENT')
     if (node.kind === 'dir') throw new FsErrno('EISDIR')
     if (node.kind !== 'file') throw new FsErrno('EINVAL')
     const data = node.content.type === 'bytes' ? node.content.data : undefined
@@ -170,7 +184,16 @@ export function createOps(ctx: OpsContext): { ops: FuseOps; stats: () => FsOpsSt
   const ops: FuseOps = {
     init: (cb: FuseCallback) => cb(0),
     getattr: (path: string, cb: FuseCallback) =>
-      guard('getattr', () => statOf(find(ctx.tree(), path), ctx.owner), (st) => cb(0, st), (e) => cb(e)),
+      guard(
+        'getattr',
+        () => {
+          const node = find(ctx.tree(), path)
+          if (node.kind === 'file') told.set(path, node)
+          return statOf(node, ctx.owner)
+        },
+        (st) => cb(0, st),
+        (e) => cb(e),
+      ),
     readdir: (path: string, cb: FuseCallback) =>
       guard(
         'readdir',

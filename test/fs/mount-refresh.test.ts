@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict'
+import { mkdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { after, before, describe, test } from 'node:test'
+import { DEFAULT_MTIME_MS, type TreeSpec } from './fixture.js'
+import { fuseUnusableReason, run, Workspace } from './harness.js'
+
+const skip = await fuseUnusableReason()
+const ATTR_TIMEOUT_SEC = 2
+
+const v1: TreeSpec = {
+  photostream: {
+    dir: {
+      metadata: { text: '{"photos": ["1"]}\n' },
+      '1.jpg': { original: '1', ext: 'jpg', ino: 50 },
+      'gone.jpg.metadata': { text: 'old\n', ino: 51 },
+    },
+  },
+}
+const v2: TreeSpec = {
+  photostream: {
+    dir: {
+      metadata: { text: '{"photos": ["3", "1"], "note": "longer after the refresh"}\n', mtimeMs: DEFAULT_MTIME_MS + 60_000 },
+      '1.jpg': { original: '1', ext: 'jpg', ino: 50 },
+      '3.jpg.metadata': { text: 'new\n', ino: 53 },
+    },
+  },
+}
+
+void describe('a refresh (tree swap) under a live mount', { skip }, () => {
+  let ws: Workspace
+  before(async () => {
+    ws = await Workspace.create()
+    await mkdir(ws.backing, { recursive: true })
+    await writeFile(join(ws.backing, '1.jpg'), 'jpeg'.repeat(5000))
+  })
+  after(async () => {
+    await ws.cleanup()
+  })
+
+  void test('names change at once; a changed file is old-and-whole, then new-and-whole within attrTimeout', async () => {
+    const mnt = await ws.mountpoint()
+    const s = await ws.serve({ mountpoint: mnt, tree: v1, options: { attrTimeoutSec: ATTR_TIMEOUT_SEC, negativeTimeoutSec: 1 } })
+    const meta = join(mnt, 'photostream/metadata')
+    const size = async (): Promise<number> => Number((await run('stat', ['-c', '%s', meta])).stdout)
+    // stat only: no read, so the page cache cannot hide what the mount serves
+    assert.equal(await size(), 18)
+
+    await s.swapTree(v2)
+    const swappedAt = Date.now()
+    // readdir is not cached by the kernel: the listing is new immediately
+    assert.deepEqual((await run('ls', [join(mnt, 'photostream')])).stdout.trim().split('\n'), ['1.jpg', '3.jpg.metadata', 'metadata'])
+    // inside the window the kernel still holds the old size, and reads the old bytes whole
+    const during = await run('cat', [meta])
+    const sizeDuring = await size()
+    assert.equal(sizeDuring, 18)
+    assert.equal(during.stdout, '{"photos": ["1"]}\n')
+
+    let seenNewAfterMs = -1
+    while (Date.now() - swappedAt < (ATTR_TIMEOUT_SEC + 3) * 1000) {
+      if ((await size()) !== 18) {
+        seenNewAfterMs = Date.now() - swappedAt
+        break
+      }
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    assert.ok(seenNewAfterMs >= 0, 'the new size never showed')
+    assert.ok(seenNewAfterMs <= ATTR_TIMEOUT_SEC * 1000 + 500, `new size after ${seenNewAfterMs} ms`)
+    const after = await run('cat', [meta])
+    assert.equal(after.stdout, '{"photos": ["3", "1"], "note": "longer after the refresh"}\n')
+    const mtime = (await run('stat', ['-c', '%Y', meta])).stdout.trim()
+    assert.equal(mtime, String((DEFAULT_MTIME_MS + 60_000) / 1000))
+    assert.equal((await run('stat', [join(mnt, 'photostream/gone.jpg.metadata')])).code, 1)
+    assert.equal((await run('cat', [join(mnt, 'photostream/3.jpg.metadata')])).stdout, 'new\n')
+    // an unchanged file keeps its inode across the refresh
+    assert.equal((await run('stat', ['-c', '%i', join(mnt, 'photostream/1.jpg')])).stdout.trim(), '50')
+    process.stdout.write(`# new size visible ${seenNewAfterMs} ms after the swap (attrTimeout ${ATTR_TIMEOUT_SEC} s)\n`)
+  })
+})
