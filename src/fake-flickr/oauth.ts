@@ -71,6 +71,8 @@ export class TokenStore {
   approve(requestToken: string): string {
     const rec = this.tokens.get(requestToken)
     if (rec === undefined || rec.kind !== 'request') throw new Error('fake-flickr: approve() needs a live request token')
+    // Idempotent: the authorize page and a test's approve() must agree on one verifier.
+    if (rec.verifier !== undefined) return rec.verifier
     const part = (): string => String(randomInt(0, 1000)).padStart(3, '0')
     rec.verifier = `${part()}-${part()}-${part()}`
     return rec.verifier
