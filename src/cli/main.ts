@@ -5,6 +5,8 @@ import createDebug from 'debug'
 import { addAuthCommands } from './auth.js'
 import type { CliIo } from './context.js'
 import { pinCommand } from './pin.js'
+import { demoCommand } from './demo.js'
+import { mountCommand, refreshCommand, unmountCommand } from './mount.js'
 
 const log = createDebug('flickrfs:cli')
 
@@ -22,6 +24,10 @@ export function buildProgram(io: CliIo): Command {
     })
   addAuthCommands(program, io)
   program.addCommand(pinCommand(io))
+  program.addCommand(mountCommand(io))
+  program.addCommand(unmountCommand(io))
+  program.addCommand(refreshCommand(io))
+  program.addCommand(demoCommand(io))
   return program
 }
 

@@ -1,0 +1,79 @@
+/**
+ * `flickrfs demo`: the whole product on a built-in sample account, with no API key. Starts the
+ * fake Flickr that the tests use, then mounts it; where FUSE cannot be used, pins it instead.
+ */
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { Command } from 'commander'
+import { generateAccount, startFakeFlickr } from '../fake-flickr/index.js'
+import { openFlickr, type Env } from '../flickr/index.js'
+import { fuseUsable, runUntilSignal } from '../fs/index.js'
+import { pin } from '../pin/pin.js'
+import { startLiveMount } from '../service/live-mount.js'
+import { envOf, type CliIo } from './context.js'
+import { formatBytes } from './progress.js'
+
+export const DEMO_ACCOUNT = { seed: 2026, photos: 120, videos: 6, sets: 9, collections: 3, commentedFraction: 0.15, oddTitles: true }
+
+export function demoCommand(io: CliIo): Command {
+  return new Command('demo')
+    .description('Mount a built-in sample account (no Flickr account or API key needed)')
+    .argument('[mountpoint]', 'where to show it', 'flickrfs-demo')
+    .option('--pin', 'pin the sample account into the folder instead of mounting it')
+    .action(async (mountpoint: string, flags: { pin?: boolean }) => {
+      process.exitCode = await runDemo(io, resolve(mountpoint), flags.pin === true)
+    })
+}
+
+async function runDemo(io: CliIo, target: string, forcePin: boolean): Promise<number> {
+  const say = (line: string): boolean => io.stdout.write(line + '\n')
+  const fake = await startFakeFlickr({ account: generateAccount(DEMO_ACCOUNT) })
+  const cache = await mkdtemp(join(tmpdir(), 'flickrfs-demo-cache-'))
+  try {
+    const c = fake.credentials
+    const env: Env = {
+      ...envOf(io),
+      FLICKRFS_API_ORIGIN: fake.origin,
+      FLICKR_API_KEY: c.apiKey,
+      FLICKR_API_SECRET: c.apiSecret,
+      FLICKR_OAUTH_TOKEN: c.oauthToken,
+      FLICKR_OAUTH_TOKEN_SECRET: c.oauthTokenSecret,
+    }
+    const { client, media } = await openFlickr({ env })
+    say(`flickrfs demo: a sample account of ${DEMO_ACCOUNT.photos + DEMO_ACCOUNT.videos} items served by the built-in fake Flickr at ${fake.origin}`)
+
+    const usable = forcePin ? { ok: false as const, reason: '--pin was given' } : await fuseUsable()
+    if (!usable.ok) {
+      say(`FUSE cannot be used here: ${usable.reason}.`)
+      say(`Pinning the sample account into ${target} instead (the same tree the mount would show).`)
+      const report = await pin({ dest: target, api: client, media })
+      say(`Done: ${report.refresh.photos.total} items, ${report.downloaded} originals downloaded (${formatBytes(report.downloadedBytes)}), ${client.stats.apiCalls} API calls.`)
+      say(`Look around: ls "${target}"  and  cat "${join(target, 'photostream', 'metadata')}"`)
+      return report.failures.length > 0 ? 1 : 0
+    }
+
+    await mkdir(target, { recursive: true })
+    const live = await startLiveMount({
+      mountpoint: target,
+      root: cache,
+      remote: { api: client, media },
+      refreshEveryMs: 60_000,
+      onLine: (line) => say(line),
+    })
+    try {
+      say(`Mounted at ${target}. Try, in another terminal:`)
+      say(`  ls "${target}"`)
+      say(`  ls -l "${join(target, 'photostream')}" | head`)
+      say(`  cat "${join(target, 'photostream', 'metadata')}"`)
+      say(`  rsync -a "${target}/" /tmp/flickr-backup/`)
+      say('Originals download on first read. Press Ctrl-C to unmount and stop.')
+      return await runUntilSignal(live.handle, { report: (m) => io.stderr.write(m + '\n') })
+    } finally {
+      await live.close()
+    }
+  } finally {
+    await fake.close()
+    await rm(cache, { recursive: true, force: true })
+  }
+}

@@ -1,0 +1,23 @@
+import { FlickrfsError } from '../errors/flickrfs-error.js'
+
+/** `90s`, `15m`, `2h`, `1d`, or plain seconds; `0` turns the thing off. Milliseconds. */
+export function parseDuration(flag: string) {
+  return (value: string): number => {
+    const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/i.exec(value.trim())
+    if (!m) throw new FlickrfsError('USAGE', `${flag} takes a duration like 90s, 15m or 2h, got "${value}".`)
+    const n = Number(m[1])
+    const unit = (m[2] ?? 's').toLowerCase()
+    const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[unit] ?? 1000
+    return Math.round(n * factor)
+  }
+}
+
+/** `500M`, `20G`, `1.5T`, or plain bytes (powers of 1024). */
+export function parseSize(flag: string) {
+  return (value: string): number => {
+    const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?$/i.exec(value.trim())
+    if (!m) throw new FlickrfsError('USAGE', `${flag} takes a size like 500M or 20G, got "${value}".`)
+    const exp = ['', 'k', 'm', 'g', 't'].indexOf((m[2] ?? '').toLowerCase())
+    return Math.round(Number(m[1]) * 1024 ** exp)
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * The live mount: a cache root's catalog and store behind the FUSE layer. Listings and stat come
+ * from the layout built from the in-memory catalog (never the network); originals are read through
+ * the store, which downloads on first read. Refreshes run in the background and swap the tree whole.
+ */
+import { mkdir } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import createDebug from 'debug'
+import { Catalog, acquireRootLock, type CatalogApi, type CatalogMedia, type RefreshReport, type RootLock } from '../catalog/index.js'
+import { FlickrfsError } from '../errors/flickrfs-error.js'
+import { mountFlickrfs, type MountHandle } from '../fs/index.js'
+import { buildLayout, type Layout } from '../layout/index.js'
+import { OriginalStore, type MediaSource } from '../store/index.js'
+
+const log = createDebug('flickrfs:mount')
+
+export interface LiveMountOptions {
+  mountpoint: string
+  root: string
+  /** Absent: offline, nothing touches the network. */
+  remote?: { api: CatalogApi; media: CatalogMedia & MediaSource }
+  cacheMaxBytes?: number
+  refreshEveryMs?: number
+  allowOther?: boolean
+  cookies?: string
+  ignoreViews?: boolean
+  onLine?: (line: string) => void
+}
+
+export interface LiveMount {
+  readonly handle: MountHandle
+  readonly layout: () => Layout
+  refresh(): Promise<RefreshReport | undefined>
+  close(): Promise<void>
+}
+
+/** Fails every media request at once: offline means no network, and a read then answers EIO fast. */
+export const offlineMedia: CatalogMedia & MediaSource = {
+  head: () => Promise.reject(new FlickrfsError('NETWORK', 'offline: this original is not in the cache')),
+  get: () => Promise.reject(new FlickrfsError('NETWORK', 'offline: this original is not in the cache')),
+}
+
+export async function startLiveMount(opts: LiveMountOptions): Promise<LiveMount> {
+  const root = resolve(opts.root)
+  const say = opts.onLine ?? ((line: string) => log(line))
+  await mkdir(join(root, '.flickrfs'), { recursive: true })
+  // One writer per cache root: the mount downloads and refreshes into it, so a pin of the same
+  // folder must wait for it (and the other way round).
+  const lock: RootLock = await acquireRootLock(root, `mount at ${resolve(opts.mountpoint)}`)
+  let catalog: Catalog | undefined
+  let store: OriginalStore | undefined
+  try {
+    catalog = await Catalog.open(root)
+    const media = opts.remote?.media ?? offlineMedia
+    store = await OriginalStore.open(root, media, {
+      maxBytes: opts.cacheMaxBytes,
+      evictAfterDownload: opts.cacheMaxBytes !== undefined,
+      cookies: opts.cookies,
+    })
+    const cat = catalog
+    const st = store
+
+    if (cat.snapshot().refreshedAtMs === 0) {
+      if (!opts.remote) {
+        throw new FlickrfsError('CATALOG', `${root} holds no catalog yet, and --offline forbids fetching one. Run once without --offline, or pin into it first.`)
+      }
+      say('Fetching the catalog for the first time…')
+      await cat.refresh(opts.remote.api, opts.remote.media, { cookies: opts.cookies })
+    }
+
+    const build = (): Layout => buildLayout(cat.snapshot(), { ignoreViews: opts.ignoreViews, storeInfo: (id, secret) => st.info(id, secret) })
+    let layout = build()
+    const handle = await mountFlickrfs({
+      mountpoint: opts.mountpoint,
+      tree: { current: () => layout },
+      originals: st,
+      allowOther: opts.allowOther,
+    })
+    cat.on('change', () => {
+      layout = build()
+      log('tree rebuilt: %d photos', layout.stats.photos)
+    })
+
+    let running: Promise<RefreshReport | undefined> | undefined
+    const refresh = (): Promise<RefreshReport | undefined> => {
+      if (!opts.remote) return Promise.resolve(undefined)
+      const remote = opts.remote
+      running ??= cat
+        .refresh(remote.api, remote.media, { cookies: opts.cookies })
+        .then(
+          (r) => {
+            say(`Refreshed: ${r.photos.total} items (${r.photos.added} new, ${r.photos.changed} changed, ${r.photos.deleted} deleted)`)
+            return r
+          },
+          (err: unknown) => {
+            // Unreachable is not deleted: the tree stays as it was.
+            say(`Refresh failed, still serving the last catalog: ${(err as Error).message}`)
+            return undefined
+          },
+        )
+        .finally(() => {
+          running = undefined
+        })
+      return running
+    }
+    const timer = opts.remote && opts.refreshEveryMs ? setInterval(() => void refresh(), opts.refreshEveryMs) : undefined
+    timer?.unref()
+
+    let closed = false
+    return {
+      handle,
+      layout: () => layout,
+      refresh,
+      async close() {
+        if (closed) return
+        closed = true
+        if (timer) clearInterval(timer)
+        await running
+        await st.close()
+        await cat.close()
+        await lock.release()
+      },
+    }
+  } catch (err) {
+    await store?.close().catch(() => undefined)
+    await catalog?.close().catch(() => undefined)
+    await lock.release()
+    throw err
+  }
+}
