@@ -1,0 +1,190 @@
+/**
+ * Shared parts of the pin tests: the fake Flickr, the real CLI as a child process, a snapshot of a
+ * directory tree (kinds, sizes, mtimes, inodes, link targets) and an independent reading of
+ * LAYOUT.md that says what DEST must hold for a fake account.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { lstat, mkdtemp, readdir, readlink, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, relative, resolve, dirname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { startFakeFlickr, generateAccount, type FakeAccount, type FakeFlickr, type GenerateOptions } from '../../src/fake-flickr/index.js'
+
+export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
+export const BIN = join(REPO, 'bin', 'flickrfs')
+
+export async function tempDir(prefix = 'flickrfs-pin-'): Promise<string> {
+  return mkdtemp(join(tmpdir(), prefix))
+}
+
+export async function removeDir(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true })
+}
+
+export async function startFake(gen: GenerateOptions | FakeAccount = {}): Promise<FakeFlickr> {
+  const account = 'photos' in gen && gen.photos instanceof Map ? (gen as FakeAccount) : generateAccount(gen as GenerateOptions)
+  return startFakeFlickr({ account })
+}
+
+/** The environment a CLI child needs to talk to the fake with its pre-authorized token. */
+export function cliEnv(fake: FakeFlickr, configDir: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: configDir,
+    FLICKRFS_API_ORIGIN: fake.origin,
+    FLICKR_API_KEY: fake.credentials.apiKey,
+    FLICKR_API_SECRET: fake.credentials.apiSecret,
+    FLICKR_OAUTH_TOKEN: fake.credentials.oauthToken,
+    FLICKR_OAUTH_TOKEN_SECRET: fake.credentials.oauthTokenSecret,
+    FLICKRFS_CONFIG_DIR: configDir,
+    // Big enough that the limiter never waits in a test; the real default (1/s) is for Flickr.
+    FLICKRFS_API_RATE: '1000',
+    ...extra,
+  }
+  return env
+}
+
+export interface CliResult {
+  code: number | null
+  signal: NodeJS.Signals | null
+  stdout: string
+  stderr: string
+}
+
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
+  return spawn(process.execPath, [BIN, ...args], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] })
+}
+
+export async function runCli(args: string[], env: NodeJS.ProcessEnv, child = spawnCli(args, env)): Promise<CliResult> {
+  let stdout = ''
+  let stderr = ''
+  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()))
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()))
+  return new Promise((res, rej) => {
+    child.once('error', rej)
+    child.once('close', (code, signal) => res({ code, signal, stdout, stderr }))
+  })
+}
+
+export interface Entry {
+  kind: 'file' | 'dir' | 'link' | 'other'
+  size: number
+  mtimeMs: number
+  ino: number
+  target?: string
+}
+
+/** Every entry under `dir` by relative path (`.flickrfs` left out unless asked). */
+export async function snapshot(dir: string, opts: { withState?: boolean } = {}): Promise<Map<string, Entry>> {
+  const out = new Map<string, Entry>()
+  const walk = async (d: string): Promise<void> => {
+    for (const name of (await readdir(d)).sort()) {
+      const p = join(d, name)
+      const rel = relative(dir, p)
+      if (rel === '.flickrfs' && opts.withState !== true) continue
+      const st = await lstat(p)
+      const kind = st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'link' : 'other'
+      const e: Entry = { kind, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino }
+      if (kind === 'link') e.target = await readlink(p)
+      out.set(rel, e)
+      if (kind === 'dir') await walk(p)
+    }
+  }
+  await walk(dir)
+  return out
+}
+
+/** Paths whose kind, size, mtime, inode or target differ between two snapshots (added/removed too). */
+export function changedPaths(a: Map<string, Entry>, b: Map<string, Entry>, opts: { ignoreDirs?: boolean } = {}): string[] {
+  const out: string[] = []
+  for (const [p, e] of a) {
+    const f = b.get(p)
+    if (f === undefined) out.push(`-${p}`)
+    else if (opts.ignoreDirs === true && e.kind === 'dir' && f.kind === 'dir') continue
+    else if (e.kind !== f.kind || e.size !== f.size || e.mtimeMs !== f.mtimeMs || e.ino !== f.ino || e.target !== f.target) out.push(`~${p}`)
+  }
+  for (const p of b.keys()) if (!a.has(p)) out.push(`+${p}`)
+  return out
+}
+
+export const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
+
+// ---- LAYOUT.md, read independently of src/layout ----------------------------------------------
+
+/** LAYOUT.md's title rules: `/`→`_`, control chars → space, trim, cut at 255 bytes on a char boundary. */
+export function dirName(prefix: 'Set' | 'Collection', id: string, title: string): string {
+  // eslint-disable-next-line no-control-regex
+  const t = title.replace(/\//g, '_').replace(/[\u0000-\u001f\u007f]/g, ' ').trim()
+  if (t === '') return `${prefix} ${id}`
+  let name = `${prefix} ${id} - `
+  for (const ch of t) {
+    if (Buffer.byteLength(name + ch) > 255) break
+    name += ch
+  }
+  return name
+}
+
+export function numbered(i: number, count: number, name: string): string {
+  return `${String(i + 1).padStart(String(count).length, '0')}_${name}`
+}
+
+/** `<id>.<ext>` as LAYOUT.md names a photo's file; videos by their container (or mp4 as a transcode). */
+export function mediaName(account: FakeAccount, id: string, transcode = false): string {
+  const p = account.requirePhoto(id)
+  const ext = p.media === 'video' ? (transcode ? 'mp4' : (p.videoFormat ?? 'mp4')) : p.originalformat.toLowerCase()
+  return `${id}.${ext}`
+}
+
+export interface ExpectedTree {
+  /** path → kind, with link targets and, for originals, the expected bytes' size. */
+  entries: Map<string, { kind: 'file' | 'dir' | 'link'; target?: string; size?: number }>
+}
+
+/** What DEST must hold, exactly, for this account (originals and sidecars for every photo). */
+export function expectedTree(account: FakeAccount, opts: { transcodes?: ReadonlySet<string> } = {}): ExpectedTree {
+  const entries: ExpectedTree['entries'] = new Map()
+  const name = (id: string): string => mediaName(account, id, opts.transcodes?.has(id) === true)
+  entries.set('photostream', { kind: 'dir' })
+  entries.set('photostream/metadata', { kind: 'file' })
+  for (const id of account.photostream) {
+    const p = account.requirePhoto(id)
+    entries.set(`photostream/${name(id)}`, { kind: 'file', ...(opts.transcodes?.has(id) ? {} : { size: p.bytes }) })
+    entries.set(`photostream/${name(id)}.metadata`, { kind: 'file' })
+  }
+  const inSet = new Set(account.sets.flatMap((s) => s.photoIds))
+  const loose = account.photostream.filter((id) => !inSet.has(id))
+  if (loose.length > 0) {
+    entries.set('Not in any set', { kind: 'dir' })
+    for (const id of loose) entries.set(`Not in any set/${name(id)}`, { kind: 'link', target: `../photostream/${name(id)}` })
+  }
+  const setDir = new Map<string, string>()
+  for (const s of account.sets) {
+    const d = dirName('Set', s.id, s.title)
+    setDir.set(s.id, d)
+    entries.set(d, { kind: 'dir' })
+    entries.set(`${d}/metadata`, { kind: 'file' })
+    s.photoIds.forEach((id, i) => {
+      entries.set(`${d}/${numbered(i, s.photoIds.length, name(id))}`, { kind: 'link', target: `../photostream/${name(id)}` })
+    })
+  }
+  const walk = (parent: string, depth: number, c: FakeAccount['collections'][number]): void => {
+    const d = `${parent}${dirName('Collection', c.id, c.title)}`
+    entries.set(d, { kind: 'dir' })
+    entries.set(`${d}/metadata`, { kind: 'file' })
+    const count = c.setIds.length + c.children.length
+    c.setIds.forEach((sid, i) => {
+      const sd = setDir.get(sid) ?? `Set ${sid}`
+      entries.set(`${d}/${numbered(i, count, sd)}`, { kind: 'link', target: `${'../'.repeat(depth)}${sd}` })
+    })
+    c.children.forEach((child, j) => {
+      const i = c.setIds.length + j
+      const childDir = dirName('Collection', child.id, child.title)
+      const prefixed = numbered(i, count, childDir)
+      // A child collection is a real directory named with its number.
+      walk(`${d}/${prefixed.slice(0, prefixed.length - childDir.length)}`, depth + 1, child)
+    })
+  }
+  for (const c of account.collections) walk('', 1, c)
+  return { entries }
+}
