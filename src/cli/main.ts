@@ -6,6 +6,7 @@ import { addAuthCommands } from './auth.js'
 import type { CliIo } from './context.js'
 import { pinCommand } from './pin.js'
 import { demoCommand } from './demo.js'
+import { statusCommand, verifyCommand } from './status.js'
 import { mountCommand, refreshCommand, unmountCommand } from './mount.js'
 
 const log = createDebug('flickrfs:cli')
@@ -27,6 +28,8 @@ export function buildProgram(io: CliIo): Command {
   program.addCommand(mountCommand(io))
   program.addCommand(unmountCommand(io))
   program.addCommand(refreshCommand(io))
+  program.addCommand(statusCommand(io))
+  program.addCommand(verifyCommand(io))
   program.addCommand(demoCommand(io))
   return program
 }
