@@ -2,7 +2,7 @@
  * Hand-built trees for the mount tests, and an OriginalReader backed by real files in a temp dir
  * (with configurable slow and failing media). Used inside the child process that serves a mount.
  */
-import { open, stat } from 'node:fs/promises'
+import { open, stat, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { MediaEntry } from '../../src/catalog/types.js'
 import { FlickrfsError } from '../../src/errors/flickrfs-error.js'
@@ -96,6 +96,8 @@ export async function buildTree(spec: TreeSpec, backingDir: string): Promise<FsT
 /** Reads originals from `<backingDir>/<id>.<ext>` into a fresh buffer, like the store does. */
 export class FileOriginalReader implements OriginalReader {
   readonly calls = { reads: 0 }
+  // Kept open like a store would keep its cache files open; the serving process is short-lived.
+  private readonly files = new Map<string, Promise<FileHandle>>()
   constructor(
     private readonly backingDir: string,
     private readonly slowMs: Record<string, number> = {},
@@ -115,13 +117,14 @@ export class FileOriginalReader implements OriginalReader {
       })
     }
     if (this.fail.has(media.id)) throw new FlickrfsError('NETWORK', `cannot download ${media.id}: connection refused`)
-    const fh = await open(join(this.backingDir, `${media.id}.${media.ext}`), 'r')
-    try {
-      const buf = Buffer.allocUnsafe(length)
-      const { bytesRead } = await fh.read(buf, 0, length, position)
-      return buf.subarray(0, bytesRead)
-    } finally {
-      await fh.close()
+    let fh = this.files.get(media.id)
+    if (!fh) {
+      fh = open(join(this.backingDir, `${media.id}.${media.ext}`), 'r')
+      this.files.set(media.id, fh)
+      fh.catch(() => this.files.delete(media.id))
     }
+    const buf = Buffer.allocUnsafe(length)
+    const { bytesRead } = await (await fh).read(buf, 0, length, position)
+    return buf.subarray(0, bytesRead)
   }
 }

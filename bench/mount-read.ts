@@ -1,0 +1,79 @@
+/**
+ * Mount benchmark: sequential read of a 100 MB original through the mount against dd of its
+ * backing file, and `ls -l` of 10,000- and 100,000-entry directories (cold, then with the kernel's
+ * attribute cache warm). Each run mounts afresh (in a child process) so the first read goes through
+ * JS rather than the page cache. Prints the median of RUNS runs (default 3).
+ *   node --import tsx bench/mount-read.ts [RUNS]
+ */
+import { randomBytes } from 'node:crypto'
+import { mkdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { fuseUnusableReason, run, Workspace } from '../test/fs/harness.js'
+
+const RUNS = Number(process.argv[2] ?? 3)
+const SIZE = 100 * 1024 * 1024
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.floor(s.length / 2)] ?? NaN
+}
+
+async function ddMBps(path: string): Promise<number> {
+  const t0 = performance.now()
+  const r = await run('dd', [`if=${path}`, 'of=/dev/null', 'bs=1M'], { timeoutMs: 120_000 })
+  const s = (performance.now() - t0) / 1000
+  if (r.code !== 0) throw new Error(`dd ${path}: ${r.stderr}`)
+  return SIZE / 1024 / 1024 / s
+}
+
+async function lsMs(dir: string, expect: number): Promise<number> {
+  const r = await run('bash', ['-c', `ls -l '${dir}' | wc -l`], { timeoutMs: 300_000 })
+  if (Number(r.stdout.trim()) !== expect + 1) throw new Error(`ls -l ${dir}: ${r.stdout} ${r.stderr}`)
+  return r.ms
+}
+
+async function main(): Promise<void> {
+  const skip = await fuseUnusableReason()
+  if (skip) {
+    console.log(`skipped: ${skip}`)
+    return
+  }
+  const ws = await Workspace.create('flickrfs-bench-')
+  try {
+    await mkdir(ws.backing, { recursive: true })
+    const backingFile = join(ws.backing, 'big.mov')
+    await writeFile(backingFile, randomBytes(SIZE))
+    const results: Record<string, number[]> = {}
+    const add = (k: string, v: number): void => void (results[k] ??= []).push(v)
+    for (let i = 0; i < RUNS; i++) {
+      const mnt = await ws.mountpoint(`mnt${i}`)
+      const s = await ws.serve({
+        mountpoint: mnt,
+        tree: {
+          photostream: { dir: { 'big.mov': { original: 'big', ext: 'mov' } } },
+          d10k: { many: { count: 10_000, text: '{"id": "1"}\n' } },
+          d100k: { many: { count: 100_000, text: '{"id": "1"}\n' } },
+        },
+      })
+      add('backing dd MB/s', await ddMBps(backingFile))
+      add('mount dd MB/s (first read, through JS)', await ddMBps(join(mnt, 'photostream/big.mov')))
+      add('mount dd MB/s (again, page cache)', await ddMBps(join(mnt, 'photostream/big.mov')))
+      add('ls -l 10k cold ms', await lsMs(join(mnt, 'd10k'), 10_000))
+      add('ls -l 10k warm ms', await lsMs(join(mnt, 'd10k'), 10_000))
+      add('ls -l 100k cold ms', await lsMs(join(mnt, 'd100k'), 100_000))
+      add('ls -l 100k warm ms', await lsMs(join(mnt, 'd100k'), 100_000))
+      s.child.kill('SIGTERM')
+      await s.exited
+    }
+    console.log(`flickrfs mount benchmark, median of ${RUNS} runs`)
+    for (const [k, v] of Object.entries(results)) {
+      console.log(`${k.padEnd(42)} ${median(v).toFixed(1).padStart(9)}   runs: ${v.map((x) => x.toFixed(1)).join(', ')}`)
+    }
+    const ratio = median(results['mount dd MB/s (first read, through JS)'] ?? []) / median(results['backing dd MB/s'] ?? [])
+    console.log(`read ratio mount/backing (first read): ${ratio.toFixed(2)}`)
+  } finally {
+    await ws.cleanup()
+  }
+}
+
+await main()

@@ -1,0 +1,207 @@
+/** The FUSE ops adapter called directly (no mount): every callback exactly once, right errno, buffers safe. */
+import assert from 'node:assert/strict'
+import { constants as fsConstants } from 'node:fs'
+import { constants } from 'node:os'
+import { describe, test } from 'node:test'
+import type { MediaEntry } from '../../src/catalog/types.js'
+import { FlickrfsError } from '../../src/errors/flickrfs-error.js'
+import { toNegErrno, FsErrno } from '../../src/fs/errno.js'
+import { fsnameHack } from '../../src/fs/mount-options.js'
+import { createOps } from '../../src/fs/ops.js'
+import type { FsTree, OriginalReader } from '../../src/fs/types.js'
+import { buildTree } from './fixture.js'
+
+const E = constants.errno
+
+async function tree(): Promise<FsTree> {
+  return buildTree(
+    {
+      a: { dir: { 'f.txt': { text: 'hello' }, 'o.jpg': { original: 'o', ext: 'jpg', size: 10 }, l: { link: '../a/f.txt' } } },
+      d: { many: { count: 3, text: 'x' } },
+    },
+    '/nonexistent',
+  )
+}
+
+/** Records every call of a callback, so "exactly once" can be asserted after things settle. */
+function recorder(): { cb: (...args: unknown[]) => void; calls: unknown[][]; once: Promise<unknown[]> } {
+  const calls: unknown[][] = []
+  let first!: (a: unknown[]) => void
+  const once = new Promise<unknown[]>((r) => (first = r))
+  return {
+    calls,
+    once,
+    cb: (...args: unknown[]) => {
+      calls.push(args)
+      if (calls.length === 1) first(args)
+    },
+  }
+}
+
+async function makeOps(originals: OriginalReader, readTimeoutMs = 200) {
+  const t = await tree()
+  return createOps({
+    tree: () => t,
+    originals,
+    owner: { uid: 1234, gid: 5678 },
+    readTimeoutMs,
+    closing: new AbortController().signal,
+    attrTimeoutMs: 60_000,
+  }).ops
+}
+
+const noReader: OriginalReader = { read: () => Promise.reject(new Error('unused')) }
+const settle = (ms = 50): Promise<void> => new Promise((r) => setTimeout(r, ms))
+
+void describe('fs ops adapter', () => {
+  void test('getattr: stat of each kind, ENOENT once for a missing path', async () => {
+    const ops = await makeOps(noReader)
+    const r = recorder()
+    ops.getattr!('/a/f.txt', r.cb)
+    const [err, st] = (await r.once) as [number, Record<string, number>]
+    assert.equal(err, 0)
+    assert.equal(st.size, 5)
+    assert.equal(st.blocks, 1)
+    assert.equal(st.mode, 0o100444)
+    assert.equal(st.uid, 1234)
+    assert.equal(st.gid, 5678)
+    const m = recorder()
+    ops.getattr!('/a/nope', m.cb)
+    await settle()
+    assert.deepEqual(m.calls, [[-E.ENOENT]])
+    const l = recorder()
+    ops.getattr!('/a/l', l.cb)
+    assert.equal(((await l.once)[1] as { mode: number; size: number }).mode, 0o120777)
+    const d = recorder()
+    ops.getattr!('/', d.cb)
+    assert.equal(((await d.once)[1] as { nlink: number }).nlink, 4)
+  })
+
+  void test('readdir lists . and .. first, then names in tree order, with d_type modes', async () => {
+    const ops = await makeOps(noReader)
+    const r = recorder()
+    ops.readdir!('/d', r.cb)
+    const [err, names, stats] = (await r.once) as [number, string[], { mode: number; ino: number }[]]
+    assert.equal(err, 0)
+    assert.deepEqual(names, ['.', '..', '0.txt', '1.txt', '2.txt'])
+    assert.equal(stats.length, names.length)
+    assert.equal(stats[2]?.mode, 0o100444)
+    const f = recorder()
+    ops.readdir!('/a/f.txt', f.cb)
+    await settle()
+    assert.deepEqual(f.calls, [[-E.ENOTDIR]])
+  })
+
+  void test('open for writing is EROFS; every mutating op answers EROFS once', async () => {
+    const ops = await makeOps(noReader)
+    for (const flags of [fsConstants.O_WRONLY, fsConstants.O_RDWR, fsConstants.O_RDONLY | fsConstants.O_TRUNC]) {
+      const r = recorder()
+      ops.open!('/a/f.txt', flags, r.cb)
+      await settle(5)
+      assert.deepEqual(r.calls, [[-E.EROFS]], `flags ${flags}`)
+    }
+    const calls: [string, unknown[]][] = [
+      ['unlink', ['/a/f.txt']],
+      ['mkdir', ['/x', 0o755]],
+      ['rename', ['/a/f.txt', '/a/g']],
+      ['chmod', ['/a/f.txt', 0o777]],
+      ['truncate', ['/a/f.txt', 0]],
+      ['create', ['/n', 0o644]],
+      ['symlink', ['/a', '/b']],
+      ['setxattr', ['/a', 'user.x', Buffer.from('1'), 0, 0]],
+    ]
+    for (const [name, args] of calls) {
+      const r = recorder()
+      ops[name]!(...args, r.cb)
+      assert.deepEqual(r.calls, [[-E.EROFS]], name)
+    }
+  })
+
+  void test('read answers cb(bytes) for bytes content and cb(0) at EOF', async () => {
+    const ops = await makeOps(noReader)
+    const o = recorder()
+    ops.open!('/a/f.txt', 0, o.cb)
+    const [, fh] = (await o.once) as [number, number]
+    const buf = Buffer.alloc(3)
+    const r = recorder()
+    ops.read!('/a/f.txt', fh, buf, 3, 2, r.cb)
+    assert.deepEqual(await r.once, [3])
+    assert.equal(buf.toString(), 'llo')
+    const e = recorder()
+    ops.read!('/a/f.txt', fh, buf, 3, 5, e.cb)
+    assert.deepEqual(await e.once, [0])
+  })
+
+  void test('originals: short reads are completed, errors become EIO, a late answer never touches the buffer', async () => {
+    const data = Buffer.from('0123456789')
+    let late: ((b: Buffer) => void) | undefined
+    const reader: OriginalReader = {
+      read(m: MediaEntry, pos: number, len: number, signal?: AbortSignal) {
+        assert.equal(m.id, 'o')
+        if (pos === 8 && len === 2) return new Promise((res) => (late = res))
+        if (pos === 6) return Promise.reject(new FlickrfsError('NETWORK', 'down'))
+        if (pos === 4) throw new Error('sync throw')
+        assert.ok(signal instanceof AbortSignal)
+        return Promise.resolve(data.subarray(pos, pos + Math.min(len, 2))) // always short
+      },
+    }
+    const ops = await makeOps(reader, 100)
+    const o = recorder()
+    ops.open!('/a/o.jpg', 0, o.cb)
+    const [, fh] = (await o.once) as [number, number]
+
+    const full = Buffer.alloc(4)
+    const r1 = recorder()
+    ops.read!('/a/o.jpg', fh, full, 4, 0, r1.cb)
+    assert.deepEqual(await r1.once, [4])
+    assert.equal(full.toString(), '0123')
+
+    const r2 = recorder()
+    ops.read!('/a/o.jpg', fh, Buffer.alloc(2), 2, 6, r2.cb)
+    assert.deepEqual(await r2.once, [-E.EIO])
+    const r3 = recorder()
+    ops.read!('/a/o.jpg', fh, Buffer.alloc(2), 2, 4, r3.cb)
+    assert.deepEqual(await r3.once, [-E.EIO])
+
+    const fuseBuf = Buffer.alloc(2, 0xee)
+    const r4 = recorder()
+    ops.read!('/a/o.jpg', fh, fuseBuf, 100, 8, r4.cb)
+    assert.deepEqual(await r4.once, [-E.ETIMEDOUT])
+    late?.(Buffer.from('89'))
+    await settle()
+    assert.deepEqual(fuseBuf, Buffer.alloc(2, 0xee), 'buffer written after the op settled')
+    for (const r of [r1, r2, r3, r4]) assert.equal(r.calls.length, 1)
+
+    const eof = recorder()
+    ops.read!('/a/o.jpg', fh, Buffer.alloc(2), 2, 10, eof.cb)
+    assert.deepEqual(await eof.once, [0])
+    const rel = recorder()
+    ops.release!('/a/o.jpg', fh, rel.cb)
+    assert.deepEqual(await rel.once, [0])
+  })
+
+  void test('statfs is answered from the tree, read-only', async () => {
+    const ops = await makeOps(noReader)
+    const r = recorder()
+    ops.statfs!('/', r.cb)
+    const [err, s] = (await r.once) as [number, Record<string, number>]
+    assert.equal(err, 0)
+    assert.equal(s.blocks, 1)
+    assert.equal(s.bfree, 0)
+    assert.equal(s.files, 9)
+    assert.equal(s.namemax, 255)
+  })
+
+  void test('errors map to errno in one place', () => {
+    assert.equal(toNegErrno(new FsErrno('ENOENT')), -E.ENOENT)
+    assert.equal(toNegErrno(new FlickrfsError('TIMEOUT', 't')), -E.ETIMEDOUT)
+    assert.equal(toNegErrno(new FlickrfsError('NO_SPACE', 'n')), -E.ENOSPC)
+    assert.equal(toNegErrno(new FlickrfsError('NETWORK', 'n')), -E.EIO)
+    assert.equal(toNegErrno(Object.assign(new Error('x'), { code: 'ENOENT' })), -E.EIO)
+    assert.equal(toNegErrno('weird'), -E.EIO)
+  })
+
+  void test('the libfuse options ride in fsname (pinned to fuse-native 2.2.6)', () => {
+    assert.equal(fsnameHack(10), 'flickrfs,ro,use_ino,negative_timeout=10,max_background=64,congestion_threshold=48')
+  })
+})
