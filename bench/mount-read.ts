@@ -43,6 +43,14 @@ async function main(): Promise<void> {
     await mkdir(ws.backing, { recursive: true })
     const backingFile = join(ws.backing, 'big.mov')
     await writeFile(backingFile, randomBytes(SIZE))
+    // Baseline for ls -l: the same directories as real files on local disk.
+    for (const count of [10_000, 100_000]) {
+      const dir = join(ws.dir, `real${count}`)
+      await mkdir(dir)
+      for (let i = 0; i < count; i += 1000) {
+        await Promise.all(Array.from({ length: Math.min(1000, count - i) }, (_, j) => writeFile(join(dir, `${i + j}.txt`), '{"id": "1"}\n')))
+      }
+    }
     const results: Record<string, number[]> = {}
     const add = (k: string, v: number): void => void (results[k] ??= []).push(v)
     for (let i = 0; i < RUNS; i++) {
@@ -58,6 +66,8 @@ async function main(): Promise<void> {
       add('backing dd MB/s', await ddMBps(backingFile))
       add('mount dd MB/s (first read, through JS)', await ddMBps(join(mnt, 'photostream/big.mov')))
       add('mount dd MB/s (again, page cache)', await ddMBps(join(mnt, 'photostream/big.mov')))
+      add('ls -l 10k real dir on disk ms', await lsMs(join(ws.dir, 'real10000'), 10_000))
+      add('ls -l 100k real dir on disk ms', await lsMs(join(ws.dir, 'real100000'), 100_000))
       add('ls -l 10k cold ms', await lsMs(join(mnt, 'd10k'), 10_000))
       add('ls -l 10k warm ms', await lsMs(join(mnt, 'd10k'), 10_000))
       add('ls -l 100k cold ms', await lsMs(join(mnt, 'd100k'), 100_000))
