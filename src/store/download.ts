@@ -26,6 +26,8 @@ export interface DownloadSpec {
   cookies?: string
   /** How many times a body that ends early or breaks is resumed before giving up. */
   maxResumes: number
+  /** A body that sends nothing for this long is dropped and resumed. */
+  bodyIdleTimeoutMs: number
   /** Backoff before resume attempt n (1-based), ms. */
   resumeDelayMs: (attempt: number) => number
 }
@@ -58,6 +60,7 @@ export class Download {
   private failure: Error | undefined
   private readonly waiters = new Set<Waiter>()
   private readonly abort = new AbortController()
+  private reader: ReadableStreamDefaultReader<Uint8Array> | undefined
 
   constructor(private readonly spec: DownloadSpec) {
     this.size = spec.expectedSize
@@ -69,6 +72,9 @@ export class Download {
 
   cancel(reason: unknown): void {
     this.abort.abort(reason)
+    // Aborting the request alone does not always end a pending body read (seen with a body whose
+    // last byte had arrived): cancel the reader too.
+    void this.reader?.cancel(reason).catch(() => {})
   }
 
   /** Downloads the whole original into the .part file and fsyncs it. The handle stays open for readers until `release()`. */
@@ -172,9 +178,17 @@ export class Download {
 
   private async consume(res: MediaResponse, fh: FileHandle, start: number, hash: Hash): Promise<void> {
     const reader = res.body.getReader()
+    this.reader = reader
     let offset = start
+    // A connection that stays open but sends nothing would hold every reader of this file forever.
+    let idle: NodeJS.Timeout | undefined
+    const armIdle = (): void => {
+      clearTimeout(idle)
+      idle = setTimeout(() => { void reader.cancel(new Error('body idle')).catch(() => {}) }, this.spec.bodyIdleTimeoutMs)
+    }
     try {
       for (;;) {
+        armIdle()
         const { done, value } = await reader.read()
         if (done) return
         if (offset + value.byteLength > this.size) {
@@ -190,8 +204,13 @@ export class Download {
         hash.update(value)
         offset += value.byteLength
         this.grow(offset)
+        // Everything announced is here: do not wait for the stream's end (a kept-alive
+        // connection may signal it late).
+        if (offset === this.size) return
       }
     } finally {
+      clearTimeout(idle)
+      this.reader = undefined
       void reader.cancel().catch(() => {})
     }
   }
@@ -290,6 +309,7 @@ async function hashPrefix(fh: FileHandle, length: number, hash: Hash): Promise<n
 }
 
 async function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  signal.throwIfAborted()
   if (ms <= 0) return
   await new Promise<void>((resolve, reject) => {
     const t = setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve() }, ms)

@@ -40,6 +40,8 @@ export interface OriginalStoreOptions {
   /** Times a body that breaks off is resumed before the download fails (default 5). */
   maxResumes?: number
   resumeDelayMs?: (attempt: number) => number
+  /** A download whose body sends nothing for this long is dropped and resumed (default 60 s). */
+  bodyIdleTimeoutMs?: number
   /** A read that starts this far past the downloaded bytes is served by its own ranged GET (default 4 MiB). */
   farReadBytes?: number
   /** Size of the ranged GETs for far reads (default 1 MiB), and how many bytes of them to keep in memory (default 32 MiB). */
@@ -386,6 +388,7 @@ export class OriginalStore {
       media: this.media,
       ...(this.options.cookies !== undefined ? { cookies: this.options.cookies } : {}),
       maxResumes: this.options.maxResumes ?? 5,
+      bodyIdleTimeoutMs: this.options.bodyIdleTimeoutMs ?? 60_000,
       resumeDelayMs: this.options.resumeDelayMs ?? ((n) => Math.min(5000, 200 * 2 ** (n - 1))),
     })
     const done = this.complete(m, t, download, mtimeMs).finally(() => this.jobs.delete(t.key))

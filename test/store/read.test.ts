@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict'
+import { mkdir, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { OriginalStore } from '../../src/store/index.js'
+import { observed, sha256, startWorld, type World } from './helpers.js'
+
+const sizeOf = (p: string): Promise<number> => stat(p).then((s) => s.size, () => -1)
+
+void describe('OriginalStore reads (the mount path)', () => {
+  let w: World
+  let n = 0
+  const newRoot = async (): Promise<string> => {
+    const root = join(w.tmp, `root${n++}`)
+    await mkdir(root)
+    return root
+  }
+  before(async () => { w = await startWorld() })
+  after(async () => { await w.close() })
+
+  void it('returns the first 64 KiB of a 20 MB original long before the whole download is done', async () => {
+    const root = await newRoot()
+    const m = w.addPhoto(20_000_000)
+    const full = w.bytesOf(m.id)
+    // A slow network: every body chunk (at most 64 KiB) takes 3 ms more, so the whole file takes ≥ 0.9 s.
+    const store = await OriginalStore.open(root, observed(w.client, { chunkDelayMs: 3 }))
+    // Warm up the HTTP client and the code paths, so the timing compares transfers, not start-up.
+    await store.ensure(w.addPhoto(10_000))
+    const partPath = join(root, '.flickrfs', 'tmp', `${m.id}_${m.secret}.part`)
+    const t0 = performance.now()
+    const head = await store.read(m, 0, 65_536)
+    const readMs = performance.now() - t0
+    const onDiskWhenReturned = await sizeOf(partPath)
+    assert.deepEqual(head, full.subarray(0, 65_536))
+    const r = await store.ensure(m)
+    const wholeMs = performance.now() - t0
+    assert.equal(r.sha256, sha256(full))
+    assert.ok(onDiskWhenReturned >= 65_536 && onDiskWhenReturned < 20_000_000 / 2, `${onDiskWhenReturned} bytes on disk when the read returned`)
+    assert.ok(readMs < wholeMs / 3, `read took ${readMs.toFixed(0)} ms, whole download ${wholeMs.toFixed(0)} ms`)
+    console.log(`# first 64 KiB after ${readMs.toFixed(0)} ms (${onDiskWhenReturned} bytes on disk); whole 20 MB after ${wholeMs.toFixed(0)} ms`)
+    // Complete now: reads come from the final file, without the network.
+    w.fake.resetCounts()
+    assert.deepEqual(await store.read(m, 19_999_990, 100), full.subarray(19_999_990))
+    assert.equal((await store.read(m, 20_000_000, 100)).length, 0)
+    assert.equal(w.fake.counts()['media:GET'] ?? 0, 0)
+    await store.close()
+  })
+
+  void it('serves a range far ahead of the download with its own ranged GET', async () => {
+    const root = await newRoot()
+    const m = w.addPhoto(20_000_000)
+    const full = w.bytesOf(m.id)
+    const source = observed(w.client, { chunkDelayMs: 2 })
+    const store = await OriginalStore.open(root, source)
+    const t0 = performance.now()
+    const tail = await store.read(m, (18 << 20) - 1000, 131_072)
+    const readMs = performance.now() - t0
+    assert.deepEqual(tail, full.subarray((18 << 20) - 1000, (18 << 20) - 1000 + 131_072))
+    // The read spans two 1 MiB chunks (17 and 18): two ranged GETs besides the full download.
+    assert.equal(store.stats.rangedGets, 2)
+    assert.ok(source.starts.includes(0))
+    assert.ok(source.starts.some((s) => s >= 16 << 20), `starts ${source.starts.join(',')}`)
+    await store.ensure(m)
+    const wholeMs = performance.now() - t0
+    assert.ok(readMs < wholeMs / 3, `far read took ${readMs.toFixed(0)} ms, whole download ${wholeMs.toFixed(0)} ms`)
+    await store.close()
+  })
+
+  void it('reads different files in parallel, not one after another', async () => {
+    const root = await newRoot()
+    const entries = Array.from({ length: 6 }, () => w.addPhoto(2_000_000))
+    const store = await OriginalStore.open(root, w.client)
+    w.fake.faults.mediaLatencyMs = 300
+    try {
+      const t0 = performance.now()
+      const heads = await Promise.all(entries.map((m) => store.read(m, 0, 4096)))
+      const ms = performance.now() - t0
+      for (const [i, m] of entries.entries()) assert.deepEqual(heads[i], w.bytesOf(m.id).subarray(0, 4096))
+      // In series this would take at least 6 × 300 ms.
+      assert.ok(ms < 900, `6 parallel first reads took ${ms.toFixed(0)} ms`)
+      console.log(`# 6 parallel first reads with 300 ms media latency: ${ms.toFixed(0)} ms`)
+      await Promise.all(entries.map((m) => store.ensure(m)))
+    } finally {
+      w.fake.faults.mediaLatencyMs = 0
+    }
+    await store.close()
+  })
+
+  void it('lets an aborted reader go while the shared download carries on', async () => {
+    const root = await newRoot()
+    const m = w.addPhoto(3_000_000)
+    const store = await OriginalStore.open(root, observed(w.client, { chunkDelayMs: 5 }))
+    const ac = new AbortController()
+    const pending = store.read(m, 2_000_000, 1000, ac.signal)
+    setTimeout(() => ac.abort(new Error('reader gone')), 30)
+    await assert.rejects(pending, /reader gone/)
+    const r = await store.ensure(m)
+    assert.equal(r.sha256, sha256(w.bytesOf(m.id)))
+    assert.equal(store.stats.downloads, 1)
+    await store.close()
+  })
+
+  void it('returns a fresh Buffer on each read, not a view the store writes into later', async () => {
+    const root = await newRoot()
+    const m = w.addPhoto(200_000)
+    const store = await OriginalStore.open(root, w.client)
+    const a = await store.read(m, 0, 1000)
+    a.fill(0)
+    const b = await store.read(m, 0, 1000)
+    assert.deepEqual(b, w.bytesOf(m.id).subarray(0, 1000))
+    await store.close()
+  })
+})
