@@ -117,9 +117,8 @@ export class CatalogStore {
     for (let attempt = 0; ; attempt++) {
       const head = await this.readHead()
       if (head === undefined) return undefined
-      const keys = [...head.chunks.photos, head.chunks.photostream, head.chunks.sets, head.chunks.collections]
-      const texts = await this.keyv.get(keys)
-      if (texts.every((t) => t !== undefined)) return { head, state: decode(head, texts) }
+      const state = await this.decode(head)
+      if (state !== undefined) return { head, state }
       // A writer replaced the catalog between our head read and our chunk reads.
       if (attempt >= 5) throw new FlickrfsError('CATALOG', `The catalog in ${this.path} is missing parts of its last save. Delete ${this.path} to rebuild it from Flickr.`)
       debug('head moved while loading; retrying')
@@ -161,6 +160,52 @@ export class CatalogStore {
     }
     debug('saved catalog %s: %d photos, %d new chunks, %d removed', head.generation, head.photoCount, newKeys.filter((k) => !oldKeys.has(k)).length, stale.length)
     return head
+  }
+
+  /**
+   * Reads and parses one chunk at a time: the sqlite driver copies each value natively before V8
+   * sees it, so fetching all chunks at once would hold the whole catalog's text twice at the peak
+   * (and leave that much RSS behind). Undefined when a chunk is gone (a writer replaced the catalog).
+   */
+  private async decode(head: Head): Promise<CatalogState | undefined> {
+    const read = async <T>(key: string): Promise<T | undefined> => {
+      const text = await this.keyv.get(key)
+      return text === undefined ? undefined : (JSON.parse(text) as T)
+    }
+    const photos = new Map<string, PhotoEntry>()
+    const comments = new Map<string, RawRecord[]>()
+    const media = new Map<string, MediaEntry>()
+    const commentsFetchedAt = new Map<string, number>()
+    for (const key of head.chunks.photos) {
+      const rows = await read<PhotoRow[]>(key)
+      if (rows === undefined) return undefined
+      for (const row of rows) {
+        const id = String(row.r.id)
+        const entry = photoFields(row.r, id, row.c)
+        entry.changedAtMsIgnoringViews = row.v
+        photos.set(id, entry)
+        if (row.k !== undefined) commentsFetchedAt.set(id, row.k)
+        if (row.m !== undefined) comments.set(id, row.m)
+        if (row.e !== undefined) media.set(mediaKey(row.e.id, row.e.secret), row.e)
+      }
+    }
+    const photostream = await read<string[]>(head.chunks.photostream)
+    const sets = await read<SetEntry[]>(head.chunks.sets)
+    const collections = await read<StoredCollection[]>(head.chunks.collections)
+    if (photostream === undefined || sets === undefined || collections === undefined) return undefined
+    const snap: CatalogSnapshot = {
+      userId: head.userId,
+      userName: head.userName,
+      photostream,
+      photos,
+      comments,
+      media,
+      sets,
+      collections,
+      photostreamChangedAtMs: head.photostreamChangedAtMs,
+      refreshedAtMs: head.refreshedAtMs,
+    }
+    return { snap, commentsFetchedAt }
   }
 
   async close(): Promise<void> {
@@ -229,40 +274,4 @@ function encode(state: CatalogState): { chunks: Head['chunks']; texts: Map<strin
     },
     texts,
   }
-}
-
-function decode(head: Head, texts: string[]): CatalogState {
-  const photos = new Map<string, PhotoEntry>()
-  const comments = new Map<string, RawRecord[]>()
-  const media = new Map<string, MediaEntry>()
-  const commentsFetchedAt = new Map<string, number>()
-  const bucketCount = head.chunks.photos.length
-  for (let b = 0; b < bucketCount; b++) {
-    const rows = JSON.parse(texts[b] as string) as PhotoRow[]
-    for (const row of rows) {
-      const id = String(row.r.id)
-      const entry = photoFields(row.r, id, row.c)
-      entry.changedAtMsIgnoringViews = row.v
-      photos.set(id, entry)
-      if (row.k !== undefined) commentsFetchedAt.set(id, row.k)
-      if (row.m !== undefined) comments.set(id, row.m)
-      if (row.e !== undefined) media.set(mediaKey(row.e.id, row.e.secret), row.e)
-    }
-  }
-  const photostream = JSON.parse(texts[bucketCount] as string) as string[]
-  const sets = JSON.parse(texts[bucketCount + 1] as string) as SetEntry[]
-  const collections = JSON.parse(texts[bucketCount + 2] as string) as StoredCollection[]
-  const snap: CatalogSnapshot = {
-    userId: head.userId,
-    userName: head.userName,
-    photostream,
-    photos,
-    comments,
-    media,
-    sets,
-    collections,
-    photostreamChangedAtMs: head.photostreamChangedAtMs,
-    refreshedAtMs: head.refreshedAtMs,
-  }
-  return { snap, commentsFetchedAt }
 }
