@@ -1,0 +1,90 @@
+/**
+ * One item that cannot be had never stops a pin: everything else completes, the failure is in the
+ * report, and the next run (with the cause gone) fixes it. Transient faults are retried within a run.
+ */
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { access, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { FakeFlickr } from '../../src/fake-flickr/index.js'
+import { expectedTree, mediaName, pinOnce, removeDir, snapshot, startFake, tempDir } from './helpers.js'
+
+const exists = (p: string): Promise<boolean> => access(p).then(() => true, () => false)
+
+async function setup(t: { after: (fn: () => Promise<void>) => void }, seed: number): Promise<{ fake: FakeFlickr; dest: string }> {
+  const fake = await startFake({ seed, photos: 24, videos: 2, sets: 3, collections: 1, commentedFraction: 0.2, meanPhotoBytes: 6_000, meanVideoBytes: 12_000 })
+  const work = await tempDir()
+  t.after(async () => {
+    await fake.close()
+    await removeDir(work)
+  })
+  return { fake, dest: join(work, 'dest') }
+}
+
+async function assertOriginals(fake: FakeFlickr, dest: string, except: string[] = []): Promise<void> {
+  for (const id of fake.account.photostream) {
+    const path = join(dest, 'photostream', mediaName(fake.account, id))
+    if (except.includes(id)) {
+      assert.equal(await exists(path), false, `${id} should be missing`)
+      continue
+    }
+    assert.ok((await readFile(path)).equals(fake.account.originalBytes(id)), id)
+  }
+}
+
+void test('an original the media host refuses (404 on HEAD) is listed; the rest completes; the next run fixes it', async (t) => {
+  const { fake, dest } = await setup(t, 31)
+  const a = fake.account
+  const id = a.photostream.find((x) => a.requirePhoto(x).media === 'photo') ?? ''
+  const p = a.requirePhoto(id)
+  const server = p.server
+  p.server = 'gone' // url_o now names a path the media host does not serve
+
+  let r = await pinOnce(fake, dest)
+  assert.deepEqual(r.failures.map((f) => f.id), [id])
+  assert.match(r.failures[0]?.message ?? '', /404/)
+  await assertOriginals(fake, dest, [id])
+
+  p.server = server
+  r = await pinOnce(fake, dest)
+  assert.deepEqual(r.failures, [])
+  await assertOriginals(fake, dest)
+  assert.deepEqual([...(await snapshot(dest)).keys()].sort(), [...expectedTree(a).entries.keys()].sort())
+})
+
+void test('a download that fails (404 on GET) is listed; the rest completes; the next run fixes it', async (t) => {
+  const { fake, dest } = await setup(t, 32)
+  const a = fake.account
+  // A first run that sizes every original but downloads no photo: the catalog now holds their URLs.
+  let r = await pinOnce(fake, dest, { ignorePhotos: true })
+  assert.deepEqual(r.failures, [])
+  const id = a.photostream.find((x) => a.requirePhoto(x).media === 'photo') ?? ''
+  const p = a.requirePhoto(id)
+  const server = p.server
+  p.server = String(Number(server) + 1) // the remembered URL (same secret) now 404s
+
+  fake.resetCounts()
+  r = await pinOnce(fake, dest)
+  assert.deepEqual(r.failures.map((f) => [f.id, f.what]), [[id, 'download']])
+  assert.match(r.failures[0]?.message ?? '', /404/)
+  await assertOriginals(fake, dest, [id])
+
+  p.server = server
+  r = await pinOnce(fake, dest)
+  assert.deepEqual(r.failures, [])
+  assert.equal(r.downloaded, 1)
+  await assertOriginals(fake, dest)
+  assert.deepEqual([...(await snapshot(dest)).keys()].sort(), [...expectedTree(a).entries.keys()].sort())
+})
+
+void test('transient media faults (500, 429, a cut-off body) are retried within the run', async (t) => {
+  const { fake, dest } = await setup(t, 33)
+  fake.faults.inject('http500', { count: 2, target: 'media:GET' })
+  fake.faults.inject('throttle429', { count: 1, target: 'media:GET' })
+  fake.faults.inject('truncateMedia', { count: 2, target: 'media:GET' })
+  fake.faults.inject('http500', { count: 1, target: 'flickr.photos.comments.getList' })
+  const r = await pinOnce(fake, dest, { maxRetries: 4 })
+  assert.deepEqual(r.failures, [])
+  assert.equal(fake.faults.pending(), 0, 'every fault was hit')
+  await assertOriginals(fake, dest)
+})
