@@ -29,6 +29,7 @@ export interface ServeSpec {
     negativeTimeoutSec?: number
     readTimeoutMs?: number
     autoUnmount?: boolean
+    allowOther?: boolean
   }
   /** Media id → delay of every read, ms. */
   slowMs?: Record<string, number>

@@ -54,6 +54,14 @@ void describe('mount lifecycle', { skip }, () => {
     })
   }
 
+  void test('allow_other only when asked', async () => {
+    const mnt = await ws.mountpoint('other')
+    const s = await ws.serve({ mountpoint: mnt, tree, options: { allowOther: true } })
+    assert.match((await run('findmnt', ['-n', '-o', 'OPTIONS', mnt])).stdout, /allow_other/)
+    s.child.kill('SIGTERM')
+    assert.equal((await s.exited).code, 0)
+  })
+
   void test('inode numbers are the same after a remount', async () => {
     const mnt = await ws.mountpoint('ino')
     const list = async (): Promise<string> => (await run('ls', ['-iR', mnt])).stdout

@@ -48,6 +48,9 @@ const trouble: TreeSpec = {
   '103.jpg': { original: '103', ext: 'jpg' },
   '104.jpg': { original: '104', ext: 'jpg' },
 }
+// Thirty slow originals, read all at once as a thumbnailer would.
+const PARALLEL = 30
+const parallel: TreeSpec = Object.fromEntries(Array.from({ length: PARALLEL }, (_, i) => [`p${i}.jpg`, { original: `p${i}`, ext: 'jpg' }]))
 
 void describe('a mounted layout, read through real tools', { skip }, () => {
   let ws: Workspace
@@ -60,13 +63,14 @@ void describe('a mounted layout, read through real tools', { skip }, () => {
     await writeFile(join(ws.backing, '100.jpg'), randomBytes(3 * 1024 * 1024 + 123))
     await writeFile(join(ws.backing, '101.mov'), randomBytes(200_001))
     for (const id of ['102', '103', '104']) await writeFile(join(ws.backing, `${id}.jpg`), randomBytes(50_000))
+    for (let i = 0; i < PARALLEL; i++) await writeFile(join(ws.backing, `p${i}.jpg`), randomBytes(20_000))
     ref = join(ws.dir, 'ref')
     await writeReference(tree, ref, ws.backing)
     mnt = await ws.mountpoint()
     await ws.serve({
       mountpoint: mnt,
-      tree: { ...tree, trouble: { dir: trouble } },
-      slowMs: { '102': 1500, '104': 60_000 },
+      tree: { ...tree, trouble: { dir: trouble }, parallel: { dir: parallel } },
+      slowMs: { '102': 1500, '104': 60_000, ...Object.fromEntries(Array.from({ length: PARALLEL }, (_, i) => [`p${i}`, 1000])) },
       fail: ['103'],
       options: { readTimeoutMs: 4000 },
     })
@@ -85,13 +89,13 @@ void describe('a mounted layout, read through real tools', { skip }, () => {
     assert.deepEqual(rows[2]?.slice(0, 3), ['photostream/empty.txt', '0', '0'])
     assert.deepEqual(rows[3]?.slice(4, 7), ['555', 'directory', '2'])
     assert.deepEqual(rows[4]?.slice(1, 6), [String('../photostream/100.jpg'.length), '1', '512', '777', 'symbolic link'])
-    // root: 2 + its 6 subdirectories
-    assert.deepEqual(rows[5]?.slice(4, 7), ['555', 'directory', '8'])
+    // root: 2 + its 7 subdirectories
+    assert.deepEqual(rows[5]?.slice(4, 7), ['555', 'directory', '9'])
   })
 
   void test('the whole tree equals what pin would write: names, kinds, sizes, mtimes, link targets', async () => {
     const listing = (dir: string): Promise<string> =>
-      sh(`cd '${dir}' && find . -path ./trouble -prune -o -printf '%y %s %T@ %m %p %l\\n' | LC_ALL=C sort`).then((r) => {
+      sh(`cd '${dir}' && find . \\( -path ./trouble -o -path ./parallel \\) -prune -o -printf '%y %s %T@ %m %p %l\\n' | LC_ALL=C sort`).then((r) => {
         assert.equal(r.code, 0, r.stderr)
         return r.stdout
       })
@@ -103,19 +107,19 @@ void describe('a mounted layout, read through real tools', { skip }, () => {
     assert.deepEqual(lb.filter((l) => !la.includes(l)), [])
     assert.equal(la.length, lb.length)
     assert.equal(a.split('\n').filter((l) => l.startsWith('l ')).length, 5)
-    const diff = await run('diff', ['-r', '--exclude=trouble', mnt, ref])
+    const diff = await run('diff', ['-r', '--exclude=trouble', '--exclude=parallel', mnt, ref])
     assert.equal(diff.code, 0, diff.stdout + diff.stderr)
   })
 
   void test('rsync sees no difference, and a second rsync -a copies nothing', async () => {
-    const dry = await run('rsync', ['-a', '--dry-run', '--itemize-changes', '--exclude=/trouble', `${mnt}/`, `${ref}/`])
+    const dry = await run('rsync', ['-a', '--dry-run', '--itemize-changes', '--exclude=/trouble', '--exclude=/parallel', `${mnt}/`, `${ref}/`])
     assert.equal(dry.code, 0, dry.stderr)
     assert.equal(dry.stdout.trim(), '')
     const copy = join(ws.dir, 'rsync-copy')
-    const first = await run('rsync', ['-a', '--stats', '--exclude=/trouble', `${mnt}/`, `${copy}/`])
+    const first = await run('rsync', ['-a', '--stats', '--exclude=/trouble', '--exclude=/parallel', `${mnt}/`, `${copy}/`])
     assert.equal(first.code, 0, first.stderr)
     assert.match(first.stdout, /Number of regular files transferred: 2,?009/)
-    const second = await run('rsync', ['-a', '--stats', '--exclude=/trouble', `${mnt}/`, `${copy}/`])
+    const second = await run('rsync', ['-a', '--stats', '--exclude=/trouble', '--exclude=/parallel', `${mnt}/`, `${copy}/`])
     assert.match(second.stdout, /Number of regular files transferred: 0\b/)
     assert.match(second.stdout, /Total transferred file size: 0 bytes/)
   })
@@ -142,7 +146,7 @@ void describe('a mounted layout, read through real tools', { skip }, () => {
     assert.ok(d >= a - 4096 && d < a + 64 * 1024, `du ${d} vs apparent ${a}`)
     const out = join(ws.dir, 'untar')
     await mkdir(out)
-    const tar = await sh(`tar --sparse --exclude=./trouble -C '${mnt}' -cf - . | tee '${ws.dir}/a.tar' | tar -C '${out}' -xf - && tar -tvf '${ws.dir}/a.tar' | grep ' ./photostream/100.jpg$'`)
+    const tar = await sh(`tar --sparse --exclude=./trouble --exclude=./parallel -C '${mnt}' -cf - . | tee '${ws.dir}/a.tar' | tar -C '${out}' -xf - && tar -tvf '${ws.dir}/a.tar' | grep ' ./photostream/100.jpg$'`)
     assert.equal(tar.code, 0, tar.stderr)
     assert.match(tar.stdout, /3145851 /)
     const diff = await run('diff', ['-r', out, ref])
@@ -219,6 +223,16 @@ void describe('a mounted layout, read through real tools', { skip }, () => {
     // the mount still serves afterwards
     const ok = await run('cmp', [join(mnt, 'photostream/101.mov'), join(ref, 'photostream/101.mov')])
     assert.equal(ok.code, 0)
+  })
+
+  void test('thirty parallel readers of slow originals all start at once (max_background=64)', async () => {
+    const t0 = performance.now()
+    const r = await sh(`cd '${mnt}/parallel' && for f in *.jpg; do cmp "$f" '${ws.backing}'/"$f" & done; wait`)
+    const ms = performance.now() - t0
+    assert.equal(r.code, 0, r.stdout + r.stderr)
+    assert.equal(r.stdout, '')
+    // each read waits 1 s; in waves of 12 (the kernel default) thirty would take 3 s
+    assert.ok(ms < 2500, `thirty parallel 1 s reads took ${ms} ms`)
   })
 
   void test('statfs answers from the tree: read-only, sizes add up, nothing free', async () => {
