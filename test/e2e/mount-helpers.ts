@@ -1,0 +1,220 @@
+/**
+ * Shared parts of the `flickrfs mount` e2e tests and benchmarks. The mount is always served by a
+ * child process (bin/flickrfs mount); this process only reads it through other child processes
+ * (find, cmp, rsync, tar, python3) or fs/promises, because reading a mount from the process that
+ * serves it deadlocks. Every mount started here is unmounted and its process killed by `cleanup()`.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { mkdir, mkdtemp, open, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
+export const BIN = join(REPO, 'bin', 'flickrfs')
+
+/** Why real mounts cannot run here, or undefined when they can. */
+export async function fuseUnusableReason(): Promise<string | undefined> {
+  try {
+    const fh = await open('/dev/fuse', 'r+')
+    await fh.close()
+  } catch (err) {
+    return `/dev/fuse is not usable: ${(err as Error).message}`
+  }
+  const which = await sh('command -v fusermount && command -v rsync && command -v python3')
+  if (which.code !== 0) return 'fusermount (fuse3), rsync or python3 is missing'
+  return undefined
+}
+
+export interface RunResult {
+  code: number
+  stdout: string
+  stderr: string
+  ms: number
+}
+
+export function run(cmd: string, args: string[], opts: { timeoutMs?: number; cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+  const t0 = performance.now()
+  return new Promise((res) => {
+    execFile(cmd, args, { timeout: opts.timeoutMs ?? 60_000, maxBuffer: 256 * 1024 * 1024, cwd: opts.cwd, env: opts.env }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0
+      res({ code, stdout, stderr, ms: performance.now() - t0 })
+    })
+  })
+}
+
+export function sh(script: string, opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+  return run('bash', ['-c', script], opts)
+}
+
+/** Quotes one argument for bash. */
+export const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`
+
+export async function tempDir(prefix = 'flickrfs-e2e-mount-'): Promise<string> {
+  return mkdtemp(join(tmpdir(), prefix))
+}
+
+/** /proc/mounts escapes blanks and backslashes in paths as octal. */
+function unescapeMountPath(p: string): string {
+  return p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)))
+}
+
+/** The fs type of whatever is mounted exactly at `mnt`, or undefined. */
+export async function mountedType(mnt: string): Promise<string | undefined> {
+  const want = resolve(mnt)
+  let type: string | undefined
+  for (const line of (await readFile('/proc/mounts', 'utf8')).split('\n')) {
+    const [, path, fstype] = line.split(' ')
+    if (path !== undefined && unescapeMountPath(path) === want) type = fstype
+  }
+  return type
+}
+
+export async function isMounted(mnt: string): Promise<boolean> {
+  return (await mountedType(mnt)) !== undefined
+}
+
+/** Leaves nothing mounted at `mnt`: plain unmount, then lazy. */
+export async function forceUnmount(mnt: string): Promise<void> {
+  for (let i = 0; i < 5 && (await isMounted(mnt)); i++) {
+    const r = await run('fusermount', ['-u', mnt])
+    if (r.code !== 0) await run('fusermount', ['-u', '-z', mnt])
+  }
+}
+
+export async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs = 30_000, everyMs = 100): Promise<number> {
+  const t0 = Date.now()
+  while (!(await check())) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`)
+    await new Promise((r) => setTimeout(r, everyMs))
+  }
+  return Date.now() - t0
+}
+
+export interface Exit {
+  code: number | null
+  signal: NodeJS.Signals | null
+}
+
+/** One `bin/flickrfs …` child whose output is collected. */
+export class CliProc {
+  out = ''
+  err = ''
+  readonly exited: Promise<Exit>
+  exit: Exit | undefined
+  constructor(readonly child: ChildProcess) {
+    child.stdout?.on('data', (d: Buffer) => (this.out += d.toString()))
+    child.stderr?.on('data', (d: Buffer) => (this.err += d.toString()))
+    this.exited = new Promise((res) => {
+      child.once('close', (code, signal) => {
+        this.exit = { code, signal }
+        res(this.exit)
+      })
+    })
+  }
+  get pid(): number {
+    return this.child.pid ?? -1
+  }
+  /** Waits for exit, failing (and killing the child) when it takes longer than `timeoutMs`. */
+  async wait(timeoutMs = 30_000): Promise<Exit> {
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<never>((_, rej) => {
+      timer = setTimeout(() => {
+        this.child.kill('SIGKILL')
+        rej(new Error(`flickrfs ${this.child.spawnargs.slice(2).join(' ')} did not exit within ${timeoutMs} ms; stderr: ${this.err}`))
+      }, timeoutMs)
+    })
+    try {
+      return await Promise.race([this.exited, timeout])
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+}
+
+/**
+ * Tracks every child and mountpoint of a test file, so `cleanup()` in after() leaves no process,
+ * mount or temp dir behind, whatever failed.
+ */
+export class MountLab {
+  private readonly procs: CliProc[] = []
+  private readonly mounts = new Set<string>()
+  private constructor(readonly dir: string) {}
+
+  static async create(prefix?: string): Promise<MountLab> {
+    return new MountLab(await tempDir(prefix))
+  }
+
+  async mkdir(name: string): Promise<string> {
+    const p = join(this.dir, name)
+    await mkdir(p, { recursive: true })
+    return p
+  }
+
+  spawn(args: string[], env: NodeJS.ProcessEnv): CliProc {
+    const p = new CliProc(spawn(process.execPath, [BIN, ...args], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] }))
+    this.procs.push(p)
+    return p
+  }
+
+  /** Runs a CLI command to completion. */
+  async cli(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<CliProc & { exit: Exit }> {
+    const p = this.spawn(args, env)
+    await p.wait(timeoutMs)
+    return p as CliProc & { exit: Exit }
+  }
+
+  /**
+   * `flickrfs mount MNT …flags` in a child; resolves once /proc/mounts shows it, rejects (with the
+   * child's stderr) when the child exits first or the mount does not appear in time.
+   */
+  async mount(mnt: string, flags: string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<CliProc> {
+    this.mounts.add(resolve(mnt))
+    const p = this.spawn(['mount', mnt, ...flags], env)
+    await waitUntil(`${mnt} is mounted`, async () => {
+      if (p.exit) throw new Error(`flickrfs mount exited (${JSON.stringify(p.exit)}) before mounting: ${p.err}`)
+      return (await mountedType(mnt)) === 'fuse.flickrfs'
+    }, timeoutMs)
+    return p
+  }
+
+  /** Watches a mountpoint that something else (the demo) mounts, so cleanup unmounts it. */
+  track(mnt: string): void {
+    this.mounts.add(resolve(mnt))
+  }
+
+  /** SIGTERM to a serving child, then waits for it and for the mount to go. */
+  async stop(p: CliProc, mnt: string, signal: NodeJS.Signals = 'SIGTERM'): Promise<Exit> {
+    p.child.kill(signal)
+    const exit = await p.wait(20_000)
+    await waitUntil(`${mnt} is unmounted`, async () => !(await isMounted(mnt)), 10_000)
+    return exit
+  }
+
+  async cleanup(): Promise<void> {
+    for (const p of this.procs) if (!p.exit) p.child.kill('SIGTERM')
+    const grace = new Promise((r) => setTimeout(r, 5000))
+    await Promise.all(this.procs.filter((p) => !p.exit).map((p) => Promise.race([p.exited, grace])))
+    for (const p of this.procs) if (!p.exit) p.child.kill('SIGKILL')
+    for (const m of this.mounts) await forceUnmount(m)
+    await rm(this.dir, { recursive: true, force: true })
+  }
+}
+
+/** `find` of a tree: relative path → "kind size target" (kind f/d/l; size of files only). */
+export async function findListing(root: string, opts: { sizes?: boolean } = {}): Promise<Map<string, { kind: string; size: number; target: string }>> {
+  const r = await run('find', [root, '-mindepth', '1', '-not', '-path', `${root}/.flickrfs`, '-not', '-path', `${root}/.flickrfs/*`, '-printf', '%y\\0%s\\0%l\\0%P\\0'])
+  if (r.code !== 0) throw new Error(`find ${root} failed: ${r.stderr}`)
+  const parts = r.stdout.split('\0')
+  const out = new Map<string, { kind: string; size: number; target: string }>()
+  for (let i = 0; i + 3 < parts.length; i += 4) {
+    const kind = parts[i] ?? ''
+    out.set(parts[i + 3] ?? '', { kind, size: opts.sizes === false || kind !== 'f' ? 0 : Number(parts[i + 1]), target: parts[i + 2] ?? '' })
+  }
+  return out
+}
+
+/** Count of media GETs the fake has answered (originals and video files). */
+export function mediaGets(counts: Record<string, number>): number {
+  return counts['media:GET'] ?? 0
+}
