@@ -11,7 +11,7 @@
  * re-reads the head and tries again.
  */
 import { createHash } from 'node:crypto'
-import { mkdir } from 'node:fs/promises'
+import { access, mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import createDebug from 'debug'
 import Keyv from 'keyv'
@@ -74,6 +74,9 @@ export class CatalogStore {
   static async open(root: string, opts: { readOnly?: boolean } = {}): Promise<CatalogStore> {
     const path = catalogPath(root)
     if (opts.readOnly !== true) await mkdir(join(root, '.flickrfs'), { recursive: true })
+    else if (!(await access(path).then(() => true, () => false))) {
+      throw new FlickrfsError('CATALOG', `There is no catalog in ${root} yet (${path} is missing). Run flickrfs pin or mount on it once to create it.`)
+    }
     const adapter = new KeyvSqlite({ uri: `sqlite://${path}`, busyTimeout: 15_000 })
     // Chunks are JSON strings we make ourselves: store them as they are instead of keyv's
     // recursive serializer, which would escape 100 MB of JSON a second time.

@@ -5,8 +5,9 @@
  */
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { access, writeFile } from 'node:fs/promises'
-import { hostname } from 'node:os'
+import { access, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { hostname, tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { test } from 'node:test'
 import KeyvSqlite from '@keyv/sqlite'
 import { Catalog, catalogPath, lockPath } from '../../src/catalog/index.js'
@@ -29,12 +30,16 @@ void test('a restart loads exactly the snapshot that was saved', async (t) => {
   assert.ok(saved.photos.size === 53 && saved.media.size === 53 && saved.comments.size > 0)
 })
 
-void test('an empty root opens as an empty catalog', async (t) => {
+void test('an empty root opens as an empty catalog; read-only it is refused with a clear message', async (t) => {
   const h = await harness(t, { photos: 1, videos: 0, sets: 1 })
   const snap = h.catalog.snapshot()
   assert.equal(snap.refreshedAtMs, 0)
   assert.equal(snap.photos.size, 0)
   assert.equal(h.catalog.generation, '')
+  const empty = await mkdtemp(join(tmpdir(), 'flickrfs-catalog-empty-'))
+  t.after(() => rm(empty, { recursive: true, force: true }))
+  await assert.rejects(Catalog.open(empty, { readOnly: true }), (err) => isFlickrfsError(err) && err.code === 'CATALOG' && /no catalog in/.test(err.message))
+  assert.equal(await exists(join(empty, '.flickrfs')), false)
 })
 
 for (const [where, target] of [
