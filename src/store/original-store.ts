@@ -9,7 +9,7 @@
  */
 import { createReadStream } from 'node:fs'
 import { createHash } from 'node:crypto'
-import { mkdir, open, rename, stat, unlink, utimes } from 'node:fs/promises'
+import { open, rename, stat, unlink, utimes } from 'node:fs/promises'
 import { join } from 'node:path'
 import type Keyv from 'keyv'
 import { LRUCache } from 'lru-cache'
@@ -18,6 +18,7 @@ import type { MediaEntry } from '../catalog/types.js'
 import { mediaKey } from '../catalog/types.js'
 import { asError, Download, readFully } from './download.js'
 import { isEnoent, storeWriteError } from './fs-errors.js'
+import { makeDir } from './make-dir.js'
 import type { MediaSource } from './media-source.js'
 import { safeExt, safeId, safeSecret } from './safe-names.js'
 import { openStoreKeyv, StoreIndex, type StoreRecord } from './store-index.js'
@@ -156,11 +157,7 @@ export class OriginalStore {
   /** Reads the index into memory; `open()` does this. */
   async load(): Promise<void> {
     if (!this.keyv) {
-      try {
-        this.keyv = await openStoreKeyv(this.root)
-      } catch (err) {
-        throw storeWriteError(err, join(this.root, '.flickrfs'))
-      }
+      this.keyv = await openStoreKeyv(this.root)
       this.ownsKeyv = true
     }
     this.index = new StoreIndex(this.keyv)
@@ -299,7 +296,13 @@ export class OriginalStore {
   }
 
   /** Re-reads every recorded original and compares it with its recorded size and sha256. */
-  async verify(opts: { concurrency?: number; onResult?: (r: VerifyResult) => void; signal?: AbortSignal } = {}): Promise<VerifyReport> {
+  async verify(opts: {
+    concurrency?: number
+    onResult?: (r: VerifyResult) => void
+    signal?: AbortSignal
+    /** Drop the records of originals that failed, so the next `ensure` downloads them again. */
+    forgetBad?: boolean
+  } = {}): Promise<VerifyReport> {
     const records = [...this.idx().all()].sort((a, b) => a.id.localeCompare(b.id))
     const results = new Array<VerifyResult>(records.length)
     let next = 0
@@ -309,6 +312,7 @@ export class OriginalStore {
         opts.signal?.throwIfAborted()
         const result = await this.verifyOne(records[i] as StoreRecord)
         results[i] = result
+        if (opts.forgetBad && result.status !== 'ok') await this.idx().remove(result.id)
         opts.onResult?.(result)
       }
     }
@@ -401,8 +405,8 @@ export class OriginalStore {
 
   private async complete(m: MediaEntry, t: Target, download: Download, mtimeMs?: number): Promise<StoreRecord> {
     try {
-      await mkdirFor(this.tmpDir)
-      await mkdirFor(this.photoDir)
+      await makeDir(this.tmpDir)
+      await makeDir(this.photoDir)
       const part = await download.run()
       try {
         if (mtimeMs !== undefined) await utimes(t.partPath, new Date(mtimeMs), new Date(mtimeMs))
@@ -502,14 +506,6 @@ export class OriginalStore {
     } catch (err) {
       throw storeWriteError(err, path)
     }
-  }
-}
-
-async function mkdirFor(dir: string): Promise<void> {
-  try {
-    await mkdir(dir, { recursive: true })
-  } catch (err) {
-    throw storeWriteError(err, dir)
   }
 }
 
