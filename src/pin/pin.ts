@@ -13,7 +13,7 @@ import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { buildLayout, mediaFileName, mediaMtimeMs, METADATA_SUFFIX } from '../layout/index.js'
 import { OriginalStore, type MediaSource } from '../store/index.js'
 import { destWriteError, isEnoent } from '../util/fs-errors.js'
-import { readManifest, writeManifest } from './manifest.js'
+import { readManifest, writeManifest, type Manifest } from './manifest.js'
 import { writeTree, type WriteTreeReport } from './write-tree.js'
 import { recordPinResult } from './pin-state.js'
 
@@ -119,6 +119,8 @@ async function pinWith(dest: string, catalog: Catalog, store: OriginalStore, opt
   let downloaded = 0
   let downloadedBytes = 0
   let alreadyPresent = 0
+  /** Media keys whose original is on disk now: only these photos are written into the tree. */
+  const stored = new Set<string>()
 
   // Downloads start as soon as the catalog knows an original, so they overlap the listing and the
   // comment fetches; a key queued twice (a refresh event, then the final sweep) is fetched once.
@@ -148,6 +150,7 @@ async function pinWith(dest: string, catalog: Catalog, store: OriginalStore, opt
       await slot()
       try {
         const res = await store.ensure(m, { mtimeMs: mediaMtimeMs(photo) })
+        stored.add(key)
         if (res.downloaded) {
           downloaded++
           downloadedBytes += res.size
@@ -193,7 +196,11 @@ async function pinWith(dest: string, catalog: Catalog, store: OriginalStore, opt
 
   progress.phase = 'writing'
   tell()
-  const layout = buildLayout(snap, {
+  // A photo whose original is not on disk (its download failed, or it could not be sized) is left
+  // out of the tree, as the layout leaves out photos whose original is unknown: no link may dangle
+  // and no sidecar may describe a file that is not there. What an earlier run wrote for it stays.
+  const onDisk: CatalogSnapshot = { ...snap, media: new Map([...snap.media].filter(([key]) => stored.has(key))) }
+  const layout = buildLayout(onDisk, {
     ignoreViews: opts.ignoreViews,
     ignorePhotos: opts.ignorePhotos,
     ignoreVideos: opts.ignoreVideos,
@@ -205,7 +212,7 @@ async function pinWith(dest: string, catalog: Catalog, store: OriginalStore, opt
     deleteUnknown: opts.deleteUnknown === true,
     previous,
     alive: aliveIds(snap),
-    photostreamKeep: currentPhotostreamNames(snap),
+    photostreamKeep: keptPhotostreamNames(snap, onDisk, previous),
     tmpDir: join(stateDir, 'tmp'),
   })
   await writeManifest(stateDir, tree.manifest)
@@ -238,17 +245,25 @@ function aliveIds(snap: CatalogSnapshot): { photo: Set<string>; set: Set<string>
 }
 
 /**
- * The photostream names every living photo has, whatever the --ignore flags say: ignoring videos
- * for one run must not delete the videos an earlier run stored.
+ * photostream/ names never removed although absent from this layout: the names every living photo
+ * has, whatever the --ignore flags say (ignoring videos for one run must not delete the videos an
+ * earlier run stored), and everything an earlier run wrote for a living photo whose current original
+ * is not on disk (a replaced original that failed to download keeps the old file and sidecar).
  */
-function currentPhotostreamNames(snap: CatalogSnapshot): Set<string> {
+function keptPhotostreamNames(snap: CatalogSnapshot, onDisk: CatalogSnapshot, previous: Manifest): Set<string> {
   const names = new Set<string>()
+  const missing = new Set<string>()
   for (const photo of snap.photos.values()) {
-    const m = snap.media.get(mediaKey(photo.id, photo.secret))
+    const key = mediaKey(photo.id, photo.secret)
+    if (!onDisk.media.has(key)) missing.add(photo.id)
+    const m = snap.media.get(key)
     if (!m) continue
     const file = mediaFileName(m.id, m.ext)
     names.add(file)
     names.add(file + METADATA_SUFFIX)
+  }
+  for (const [name, entry] of Object.entries(previous.photostream)) {
+    if (entry.kind === 'photo' && missing.has(entry.id)) names.add(name)
   }
   return names
 }

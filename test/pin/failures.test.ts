@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { access, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { FakeFlickr } from '../../src/fake-flickr/index.js'
-import { expectedTree, mediaName, pinOnce, removeDir, snapshot, startFake, tempDir } from './helpers.js'
+import { assertSamePaths, danglingLinks, expectedTree, mediaName, pinOnce, removeDir, snapshot, startFake, tempDir } from './helpers.js'
 
 const exists = (p: string): Promise<boolean> => access(p).then(() => true, () => false)
 
@@ -49,7 +49,7 @@ void test('an original the media host refuses (404 on HEAD) is listed; the rest 
   r = await pinOnce(fake, dest)
   assert.deepEqual(r.failures, [])
   await assertOriginals(fake, dest)
-  assert.deepEqual([...(await snapshot(dest)).keys()].sort(), [...expectedTree(a).entries.keys()].sort())
+  assertSamePaths((await snapshot(dest)).keys(), expectedTree(a).entries.keys())
 })
 
 void test('a download that fails (404 on GET) is listed; the rest completes; the next run fixes it', async (t) => {
@@ -68,13 +68,16 @@ void test('a download that fails (404 on GET) is listed; the rest completes; the
   assert.deepEqual(r.failures.map((f) => [f.id, f.what]), [[id, 'download']])
   assert.match(r.failures[0]?.message ?? '', /404/)
   await assertOriginals(fake, dest, [id])
+  // DEST stays consistent: no link to the missing original, no sidecar without its original.
+  assert.deepEqual(await danglingLinks(dest), [])
+  assertSamePaths((await snapshot(dest)).keys(), expectedTree(a, { omit: new Set([id]) }).entries.keys())
 
   p.server = server
   r = await pinOnce(fake, dest)
   assert.deepEqual(r.failures, [])
   assert.equal(r.downloaded, 1)
   await assertOriginals(fake, dest)
-  assert.deepEqual([...(await snapshot(dest)).keys()].sort(), [...expectedTree(a).entries.keys()].sort())
+  assertSamePaths((await snapshot(dest)).keys(), expectedTree(a).entries.keys())
 })
 
 void test('transient media faults (500, 429, a cut-off body) are retried within the run', async (t) => {
@@ -87,4 +90,30 @@ void test('transient media faults (500, 429, a cut-off body) are retried within 
   assert.deepEqual(r.failures, [])
   assert.equal(fake.faults.pending(), 0, 'every fault was hit')
   await assertOriginals(fake, dest)
+})
+
+void test('a replaced original whose download fails keeps the old file and its sidecar until the new one is in', async (t) => {
+  const { fake, dest } = await setup(t, 34)
+  const a = fake.account
+  let r = await pinOnce(fake, dest)
+  assert.deepEqual(r.failures, [])
+  const id = a.photostream.find((x) => a.requirePhoto(x).media === 'photo' && a.requirePhoto(x).originalformat === 'jpg') ?? ''
+  const oldBytes = a.originalBytes(id)
+  a.replaceOriginal(id, { format: 'png', bytes: 4_000 })
+  // The only download of this run is the new original: every GET of it fails.
+  fake.faults.inject('http500', { count: 50, target: 'media:GET' })
+  r = await pinOnce(fake, dest, { maxRetries: 1 })
+  fake.faults.clear()
+  assert.deepEqual(r.failures.map((f) => f.id), [id])
+  assert.ok((await readFile(join(dest, 'photostream', `${id}.jpg`))).equals(oldBytes), 'the old original is still there')
+  assert.ok(await exists(join(dest, 'photostream', `${id}.jpg.metadata`)), 'with its sidecar')
+  assert.equal(await exists(join(dest, 'photostream', `${id}.png`)), false)
+  assert.deepEqual(await danglingLinks(dest), [])
+
+  r = await pinOnce(fake, dest)
+  assert.deepEqual(r.failures, [])
+  assert.equal(await exists(join(dest, 'photostream', `${id}.jpg`)), false)
+  assert.equal(await exists(join(dest, 'photostream', `${id}.jpg.metadata`)), false)
+  await assertOriginals(fake, dest)
+  assertSamePaths((await snapshot(dest)).keys(), expectedTree(a).entries.keys())
 })

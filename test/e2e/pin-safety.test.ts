@@ -1,0 +1,162 @@
+/**
+ * What a user sees when things go wrong, through the real CLI: hostile titles stay inside DEST,
+ * failed items are listed at the end with a non-zero exit, transcodes get a note, an unwritable or
+ * full DEST is one clear line (no stack trace) and a later run completes.
+ */
+import { after, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import { lstat, mkdir, readFile, realpath, writeFile } from 'node:fs/promises'
+import { join, sep } from 'node:path'
+import { generateAccount, startFakeFlickr, type FakeFlickr } from '../../src/fake-flickr/index.js'
+import { assertSamePaths, changedPaths, cliEnv, errorLines, dirName, expectedTree, mediaName, removeDir, runCli, snapshot, startFake, tempDir } from '../pin/helpers.js'
+
+const run = promisify(execFile)
+const noStack = (s: string): void => assert.doesNotMatch(s, /\n\s+at |Error:/, `no stack trace: ${s}`)
+
+void describe('pin with hostile titles (e2e)', () => {
+  let fake: FakeFlickr
+  let work: string
+  before(async () => {
+    fake = await startFake({ seed: 51, photos: 30, videos: 2, sets: 12, collections: 2, oddTitles: true, meanPhotoBytes: 3_000, meanVideoBytes: 6_000 })
+    work = await tempDir()
+  })
+  after(async () => {
+    await fake.close()
+    await removeDir(work)
+  })
+
+  void it('makes safe names, writes nothing outside DEST and every link resolves inside it', async () => {
+    await mkdir(join(work, 'outer', 'inner'), { recursive: true })
+    await writeFile(join(work, 'outer', 'passwd'), 'decoy\n')
+    const dest = join(work, 'outer', 'inner', 'dest')
+    const outside = await snapshot(work)
+    const r = await runCli(['pin', dest], cliEnv(fake, join(work, 'outer', 'inner', 'config')))
+    assert.equal(r.code, 0, r.stderr)
+    const afterRun = await snapshot(work)
+    const leaked = changedPaths(outside, afterRun, { ignoreDirs: true }).filter((p) => !p.slice(1).startsWith(join('outer', 'inner') + sep))
+    assert.deepEqual(leaked, [])
+
+    const a = fake.account
+    const want = expectedTree(a)
+    assertSamePaths((await snapshot(dest)).keys(), want.entries.keys())
+    const root = await realpath(dest)
+    for (const [p, e] of await snapshot(dest)) {
+      for (const part of p.split('/')) {
+        assert.ok(part !== '.' && part !== '..' && Buffer.byteLength(part) <= 255, `unsafe name ${JSON.stringify(part)}`)
+        // eslint-disable-next-line no-control-regex
+        assert.doesNotMatch(part, /[\u0000-\u001f\u007f]/)
+      }
+      if (e.kind === 'link') assert.ok((await realpath(join(dest, p))).startsWith(root + sep), p)
+    }
+    // Titles that are empty after cleaning give the bare id name.
+    const empty = a.sets.find((s) => s.title.trim() === '')
+    assert.ok(empty !== undefined && (await lstat(join(dest, `Set ${empty.id}`))).isDirectory())
+    // datetaken 0000-00-00 00:00:00: the original's mtime is the upload date.
+    const zero = a.photostream.find((id) => a.requirePhoto(id).datetaken === '0000-00-00 00:00:00') ?? ''
+    const st = await lstat(join(dest, 'photostream', mediaName(a, zero)))
+    assert.equal(Math.floor(st.mtimeMs / 1000), a.requirePhoto(zero).dateupload)
+    assert.ok(a.sets.some((s) => Buffer.byteLength(dirName('Set', s.id, s.title)) === 255), 'fixture has a name cut at 255 bytes')
+  })
+})
+
+void describe('pin failures as the user sees them (e2e)', () => {
+  let fake: FakeFlickr
+  let work: string
+  before(async () => {
+    fake = await startFake({ seed: 52, photos: 12, videos: 2, sets: 2, collections: 1, meanPhotoBytes: 3_000, meanVideoBytes: 6_000 })
+    work = await tempDir()
+  })
+  after(async () => {
+    await fake.close()
+    await removeDir(work)
+  })
+
+  void it('lists a failed item at the end (exit 1), notes transcodes, and the next run with --cookies fixes both', async () => {
+    const a = fake.account
+    const dest = join(work, 'dest')
+    const env = cliEnv(fake, join(work, 'config'))
+    const bad = a.photostream.find((id) => a.requirePhoto(id).media === 'photo') ?? ''
+    const server = a.requirePhoto(bad).server
+    a.requirePhoto(bad).server = 'gone'
+    fake.faults.videoOriginal404 = true
+    let r = await runCli(['pin', dest], env)
+    assert.equal(r.code, 1, r.stderr)
+    const lines = r.stderr.trim().split('\n')
+    assert.match(lines.at(-2) ?? '', /^1 item\(s\) failed; everything else is done\. Run pin again/)
+    assert.match(lines.at(-1) ?? '', new RegExp(`^  ${bad}: original: .*404`))
+    noStack(r.stderr)
+    const videos = a.photostream.filter((id) => a.requirePhoto(id).media === 'video')
+    for (const id of videos) assert.match(r.stdout, new RegExp(`^Note: video ${id} is stored as the "HD MP4" transcode`, 'm'))
+    // Everything but the failed photo (its file, sidecar and links) is in place.
+    assertSamePaths((await snapshot(dest)).keys(), expectedTree(a, { transcodes: new Set(videos), omit: new Set([bad]) }).entries.keys())
+
+    a.requirePhoto(bad).server = server
+    await writeFile(join(work, 'cookies.txt'), 'cookie_accid=1234\ncookie_epass=secretvalue\n')
+    r = await runCli(['pin', '--cookies', join(work, 'cookies.txt'), dest], env)
+    assert.equal(r.code, 0, r.stderr)
+    assert.doesNotMatch(r.stdout, /Note:/)
+    assertSamePaths((await snapshot(dest)).keys(), expectedTree(a).entries.keys())
+    for (const id of a.photostream) assert.ok((await readFile(join(dest, 'photostream', mediaName(a, id)))).equals(a.originalBytes(id)), id)
+  })
+
+  void it('an unwritable DEST is one clear line, exit non-zero, no stack trace', async () => {
+    const env = cliEnv(fake, join(work, 'config'))
+    await writeFile(join(work, 'a-file'), 'x')
+    for (const dest of [join(work, 'a-file'), join(work, 'a-file', 'dest')]) {
+      const r = await runCli(['pin', dest], env)
+      assert.notEqual(r.code, 0)
+      assert.equal(r.stdout, '')
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr)
+      assert.match(r.stderr, /^flickrfs: .*a-file/)
+      noStack(r.stderr)
+    }
+  })
+})
+
+void describe('pin on a full disk (e2e)', () => {
+  let fake: FakeFlickr
+  let work: string
+  let mnt: string
+  let mounted = false
+  before(async () => {
+    // About 3 MB of originals for a 2 MB filesystem.
+    fake = await startFakeFlickr({ account: generateAccount({ seed: 53, photos: 30, videos: 0, sets: 2, collections: 1, meanPhotoBytes: 100_000 }) })
+    work = await tempDir()
+    mnt = join(work, 'mnt')
+    await mkdir(mnt)
+    try {
+      await run('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mnt])
+      mounted = true
+    } catch {
+      mounted = false
+    }
+  })
+  after(async () => {
+    await fake.close()
+    if (mounted) await run('umount', [mnt]).catch(() => undefined)
+    await removeDir(work)
+  })
+
+  void it('says "no space" in one line, exits non-zero, and a run on a bigger disk completes', async (t) => {
+    if (!mounted) {
+      t.skip('cannot mount a tmpfs here (needs root and mount permission)')
+      return
+    }
+    const dest = join(mnt, 'dest')
+    const env = cliEnv(fake, join(work, 'config'))
+    let r = await runCli(['pin', dest], env)
+    assert.notEqual(r.code, 0)
+    assert.equal(errorLines(r.stderr).length, 1, r.stderr)
+    assert.match(errorLines(r.stderr)[0] ?? '', /^flickrfs: No space left/)
+    noStack(r.stderr)
+
+    await run('mount', ['-o', 'remount,size=20m', mnt])
+    r = await runCli(['pin', dest], env)
+    assert.equal(r.code, 0, r.stderr)
+    const a = fake.account
+    assertSamePaths((await snapshot(dest)).keys(), expectedTree(a).entries.keys())
+    for (const id of a.photostream) assert.ok((await readFile(join(dest, 'photostream', mediaName(a, id)))).equals(a.originalBytes(id)), id)
+  })
+})
