@@ -1,7 +1,20 @@
 import { constants } from 'node:fs'
-import { access } from 'node:fs/promises'
+import { access, open } from 'node:fs/promises'
+import { delimiter, join } from 'node:path'
 import { isFlickrfsError } from '../errors/flickrfs-error.js'
 import { loadFuse } from './fuse-binding.js'
+
+async function onPath(cmd: string): Promise<boolean> {
+  for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(delimiter)) {
+    if (!dir) continue
+    const ok = await access(join(dir, cmd), constants.X_OK).then(
+      () => true,
+      () => false,
+    )
+    if (ok) return true
+  }
+  return false
+}
 
 /**
  * Whether this machine can mount at all, and if not, why in words a user can act on. Checked
@@ -9,7 +22,9 @@ import { loadFuse } from './fuse-binding.js'
  */
 export async function fuseUsable(): Promise<{ ok: true } | { ok: false; reason: string }> {
   try {
-    await access('/dev/fuse', constants.R_OK | constants.W_OK)
+    // Opening is the real test: a container may show the node yet deny the device (EPERM).
+    const fh = await open('/dev/fuse', 'r+')
+    await fh.close()
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
     return {
@@ -19,6 +34,8 @@ export async function fuseUsable(): Promise<{ ok: true } | { ok: false; reason: 
         : `/dev/fuse is not usable by this user (${code ?? 'error'})`,
     }
   }
+  // libfuse 2 runs `fusermount` to mount as a user, for auto_unmount, and we run it to unmount.
+  if (!(await onPath('fusermount'))) return { ok: false, reason: 'fusermount is not installed (apt-get install fuse3)' }
   try {
     loadFuse()
   } catch (err) {

@@ -3,10 +3,11 @@
  * the mount only through other child processes or fs/promises (never from the serving process).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
-import { access, constants, mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises'
+import { access, constants, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { fuseUsable } from '../../src/fs/index.js'
 import type { ServeSpec, TreeSpec } from './fixture.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
@@ -14,15 +15,8 @@ const serveScript = fileURLToPath(new URL('./serve-mount.ts', import.meta.url))
 
 /** Why real mounts cannot run here, or undefined when they can. */
 export async function fuseUnusableReason(): Promise<string | undefined> {
-  try {
-    const fh = await open('/dev/fuse', 'r+')
-    await fh.close()
-  } catch (err) {
-    return `/dev/fuse is not usable: ${(err as Error).message}`
-  }
-  const which = await run('sh', ['-c', 'command -v fusermount'])
-  if (which.code !== 0) return 'fusermount is not installed (apt-get install fuse3)'
-  return undefined
+  const usable = await fuseUsable()
+  return usable.ok ? undefined : `FUSE is not usable here: ${usable.reason}`
 }
 
 export interface RunResult {
