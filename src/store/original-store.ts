@@ -19,6 +19,7 @@ import { mediaKey } from '../catalog/types.js'
 import { asError, Download, readFully } from './download.js'
 import { isEnoent, storeWriteError } from './fs-errors.js'
 import { makeDir } from './make-dir.js'
+import { OpenFiles } from './open-files.js'
 import type { MediaSource } from './media-source.js'
 import { safeExt, safeId, safeSecret } from './safe-names.js'
 import { openStoreKeyv, StoreIndex, type StoreRecord } from './store-index.js'
@@ -131,6 +132,7 @@ export class OriginalStore {
   private readonly pinnedIds = new Set<string>()
   private readonly chunks: LRUCache<string, Buffer>
   private readonly chunkFetches = new Map<string, Promise<Buffer | undefined>>()
+  private readonly openFiles = new OpenFiles()
   private readonly closed = new AbortController()
   private evicting: Promise<unknown> = Promise.resolve()
   private flushTimer: NodeJS.Timeout | undefined
@@ -215,12 +217,13 @@ export class OriginalStore {
     const record = this.current(m)
     if (record) {
       if (position >= record.size || length <= 0) return Buffer.alloc(0)
-      const buf = await readFile(t.path, position, Math.min(length, record.size - position))
+      const buf = await this.openFiles.read(t.id, `${record.secret}.${record.ext}.${record.completedAt}`, t.path, position, Math.min(length, record.size - position))
       if (buf) {
         this.idx().touch(t.id, this.now())
         return buf
       }
       debug('%s: recorded file vanished; downloading again', t.key)
+      this.openFiles.drop(t.id)
       await this.idx().remove(t.id)
     }
     const job = this.startDownload(m, t)
@@ -286,6 +289,7 @@ export class OriginalStore {
         }
       }
       await index.remove(r.id)
+      this.openFiles.drop(r.id)
       unpinnedBytes -= r.size
       report.removed.push(r.id)
       report.freedBytes += r.size
@@ -312,7 +316,10 @@ export class OriginalStore {
         opts.signal?.throwIfAborted()
         const result = await this.verifyOne(records[i] as StoreRecord)
         results[i] = result
-        if (opts.forgetBad && result.status !== 'ok') await this.idx().remove(result.id)
+        if (opts.forgetBad && result.status !== 'ok') {
+          await this.idx().remove(result.id)
+          this.openFiles.drop(result.id)
+        }
         opts.onResult?.(result)
       }
     }
@@ -357,6 +364,7 @@ export class OriginalStore {
     for (const job of this.jobs.values()) job.download.cancel(new Error('store closed'))
     await Promise.allSettled([...this.jobs.values()].map((j) => j.done))
     await this.flush()
+    this.openFiles.clear()
     if (this.ownsKeyv) await this.keyv?.disconnect()
   }
 
@@ -410,6 +418,7 @@ export class OriginalStore {
       const part = await download.run()
       try {
         if (mtimeMs !== undefined) await utimes(t.partPath, new Date(mtimeMs), new Date(mtimeMs))
+        this.openFiles.drop(t.id)
         await rename(t.partPath, t.path)
         await fsyncDir(this.photoDir)
       } catch (err) {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { mkdir, stat } from 'node:fs/promises'
+import { mkdir, rename, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { OriginalStore } from '../../src/store/index.js'
@@ -97,6 +97,27 @@ void describe('OriginalStore reads (the mount path)', () => {
     const r = await store.ensure(m)
     assert.equal(r.sha256, sha256(w.bytesOf(m.id)))
     assert.equal(store.stats.downloads, 1)
+    await store.close()
+  })
+
+  void it('never serves a replaced or repaired file through a handle kept open on the old one', async () => {
+    const root = await newRoot()
+    const m1 = w.addPhoto(100_000)
+    const store = await OriginalStore.open(root, w.client)
+    await store.ensure(m1)
+    assert.deepEqual(await store.read(m1, 0, 100), w.bytesOf(m1.id).subarray(0, 100))
+    // Replaced on Flickr, same extension: the new file takes the same name.
+    const m2 = w.entryOf(w.fake.account.replaceOriginal(m1.id, { bytes: 100_000 }))
+    await store.ensure(m2)
+    assert.deepEqual(await store.read(m2, 0, 100), w.bytesOf(m1.id).subarray(0, 100))
+    // Damaged on disk (a new inode, as an editor's save would make), found by verify, fetched again.
+    const damaged = Buffer.from(w.bytesOf(m1.id))
+    damaged[10] = (damaged[10] ?? 0) ^ 0xff
+    await writeFile(`${store.pathOf(m2)}.tmp`, damaged)
+    await rename(`${store.pathOf(m2)}.tmp`, store.pathOf(m2))
+    assert.equal((await store.verify({ forgetBad: true })).hashMismatch, 1)
+    await store.ensure(m2)
+    assert.deepEqual(await store.read(m2, 0, 100), w.bytesOf(m1.id).subarray(0, 100))
     await store.close()
   })
 
