@@ -13,10 +13,10 @@ export const isEnoent = (err: unknown): boolean => errnoCode(err) === 'ENOENT'
 export function storeWriteError(err: unknown, path: string): Error {
   if (err instanceof FlickrfsError) return err
   const code = errnoCode(err)
-  if (code === 'ENOSPC' || code === 'EDQUOT') {
+  if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL') {
     return new FlickrfsError('NO_SPACE', `No space left on the device while writing ${path}. Free some space (or choose a destination with more room) and run the same command again; the partial download is kept and resumes.`, { cause: err })
   }
-  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS' || code === 'SQLITE_READONLY' || code === 'SQLITE_CANTOPEN') {
     return new FlickrfsError('DEST', `Cannot write ${path} (${code}). Check that the destination is writable by this user and not on a read-only filesystem.`, { cause: err })
   }
   if (code === 'ENOTDIR' || code === 'EEXIST' || code === 'EISDIR') {

@@ -9,7 +9,7 @@
  */
 import { createReadStream } from 'node:fs'
 import { createHash } from 'node:crypto'
-import { open, rename, stat, unlink, utimes } from 'node:fs/promises'
+import { open, readdir, rename, stat, unlink, utimes } from 'node:fs/promises'
 import { join } from 'node:path'
 import type Keyv from 'keyv'
 import { LRUCache } from 'lru-cache'
@@ -438,13 +438,18 @@ export class OriginalStore {
         lastAccessMs: now,
       }
       if (record.pinned) this.pinnedIds.add(t.id)
-      await this.idx().put(record)
+      try {
+        await this.idx().put(record)
+      } catch (err) {
+        throw storeWriteError(err, join(this.root, '.flickrfs', 'catalog.sqlite'))
+      }
       // Only now that the new file is in place and recorded may the old one (other extension) go.
       if (old && old.ext !== t.ext) {
         await unlink(join(this.photoDir, `${old.id}.${old.ext}`)).catch((err: unknown) => {
           if (!isEnoent(err)) debug('%s: cannot remove replaced %s.%s: %O', t.key, old.id, old.ext, err)
         })
       }
+      await this.removeStaleParts(t)
       this.stats.downloads += 1
       this.stats.fetchedBytes += part.fetchedBytes
       debug('%s: stored %d bytes (%d fetched, resumed from %d)', t.key, part.size, part.fetchedBytes, part.resumedFrom)
@@ -454,6 +459,17 @@ export class OriginalStore {
       return record
     } finally {
       await download.release()
+    }
+  }
+
+  /** Partial downloads of older versions of this id (replaced on Flickr since) will never be resumed. */
+  private async removeStaleParts(t: Target): Promise<void> {
+    const names = await readdir(this.tmpDir).catch(() => [] as string[])
+    for (const name of names) {
+      if (!name.startsWith(`${t.id}_`) || !name.endsWith('.part')) continue
+      const key = name.slice(0, -'.part'.length)
+      if (key === t.key || this.jobs.has(key) || key.slice(t.id.length + 1).includes('_')) continue
+      await unlink(join(this.tmpDir, name)).catch(() => {})
     }
   }
 
