@@ -85,12 +85,17 @@ async function runMount(io: CliIo, mountpoint: string, flags: MountFlags): Promi
   const onHup = (): void => void live.refresh()
   process.on('SIGHUP', onHup)
   io.stderr.write(`flickrfs: mounted ${live.layout().stats.photos} items at ${mnt} (cache ${root}); Ctrl-C unmounts\n`)
+  let code = 1
   try {
-    return await runUntilSignal(live.handle, { report: (m) => io.stderr.write(m + '\n') })
+    code = await runUntilSignal(live.handle, { report: (m) => io.stderr.write(m + '\n') })
+    return code
   } finally {
     process.off('SIGHUP', onHup)
     await unregister()
-    await live.close()
+    const { abandoned } = await live.close()
+    // A refresh against an unreachable Flickr keeps retrying (timers, sockets) for minutes after
+    // the mount is gone; the serving process must still end promptly (systemd, Ctrl-C).
+    if (abandoned) setTimeout(() => process.exit(code), 200).unref()
   }
 }
 

@@ -25,13 +25,24 @@ export interface LiveMountOptions {
   cookies?: string
   ignoreViews?: boolean
   onLine?: (line: string) => void
+  /**
+   * How long close() waits for a refresh in flight (default 3 s). Against an unreachable Flickr a
+   * refresh retries for minutes; the mount is already gone, so waiting would only hold the lock.
+   */
+  closeGraceMs?: number
 }
 
 export interface LiveMount {
   readonly handle: MountHandle
   readonly layout: () => Layout
   refresh(): Promise<RefreshReport | undefined>
-  close(): Promise<void>
+  /**
+   * Stops the timer, closes the store and catalog and releases the root lock. Resolves with
+   * `abandoned: true` when a refresh was still running after the grace period: the catalog was
+   * then left open (closing it would wait for the refresh) and the caller should exit the process;
+   * the catalog's saves are atomic, so an interrupted refresh leaves the last catalog intact.
+   */
+  close(): Promise<{ abandoned: boolean }>
 }
 
 /** Fails every media request at once: offline means no network, and a read then answers EIO fast. */
@@ -112,13 +123,20 @@ export async function startLiveMount(opts: LiveMountOptions): Promise<LiveMount>
       layout: () => layout,
       refresh,
       async close() {
-        if (closed) return
+        if (closed) return { abandoned: false }
         closed = true
         if (timer) clearInterval(timer)
-        await running
+        let grace: NodeJS.Timeout | undefined
+        const settled = running === undefined || (await Promise.race([
+          running.then(() => true),
+          new Promise<boolean>((res) => (grace = setTimeout(() => res(false), opts.closeGraceMs ?? 3_000))),
+        ]))
+        clearTimeout(grace)
         await st.close()
-        await cat.close()
+        if (settled) await cat.close()
+        else say('Stopped while a refresh was still running; the last saved catalog stays.')
         await lock.release()
+        return { abandoned: !settled }
       },
     }
   } catch (err) {
