@@ -163,6 +163,23 @@ void describe('OriginalStore downloads', () => {
     await store.close()
   })
 
+  void it('rides out 500s and 429s from the media host, and reports a vanished original as MEDIA without leaving a file', async () => {
+    const root = await newRoot()
+    const store = await OriginalStore.open(root, w.client, fast)
+    const m = w.addPhoto(80_000)
+    w.fake.faults.inject('http500', { count: 2, target: 'media' })
+    w.fake.faults.inject('throttle429', { count: 1, target: 'media' })
+    const r = await store.ensure(m)
+    assert.equal(r.sha256, sha256(w.bytesOf(m.id)))
+    const gone = w.addPhoto(80_000)
+    w.fake.account.deletePhoto(gone.id)
+    await assert.rejects(store.ensure(gone), (err: unknown) => err instanceof FlickrfsError && err.code === 'MEDIA' && /404/.test(err.message))
+    await assert.rejects(store.read(gone, 0, 100), (err: unknown) => err instanceof FlickrfsError && err.code === 'MEDIA')
+    assert.equal(await exists(store.pathOf(gone)), false)
+    assert.equal(store.info(gone.id, gone.secret), undefined)
+    await store.close()
+  })
+
   void it('refuses hostile ids, secrets and extensions before touching the disk or the network', async () => {
     const root = await newRoot()
     const store = await OriginalStore.open(root, w.client)
