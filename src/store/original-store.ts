@@ -222,6 +222,8 @@ export class OriginalStore {
         this.idx().touch(t.id, this.now())
         return buf
       }
+      // Someone else may have replaced the record meanwhile (a finished download): look again.
+      if (this.idx().get(t.id) !== record) return this.read(m, position, length, signal)
       debug('%s: recorded file vanished; downloading again', t.key)
       this.openFiles.drop(t.id)
       await this.idx().remove(t.id)

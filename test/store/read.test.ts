@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { mkdir, rename, stat, writeFile } from 'node:fs/promises'
+import { mkdir, rename, stat, unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { OriginalStore } from '../../src/store/index.js'
@@ -118,6 +118,18 @@ void describe('OriginalStore reads (the mount path)', () => {
     assert.equal((await store.verify({ forgetBad: true })).hashMismatch, 1)
     await store.ensure(m2)
     assert.deepEqual(await store.read(m2, 0, 100), w.bytesOf(m1.id).subarray(0, 100))
+    await store.close()
+  })
+
+  void it('fetches again when a recorded file was removed behind its back', async () => {
+    const root = await newRoot()
+    const m = w.addPhoto(90_000)
+    const store = await OriginalStore.open(root, w.client)
+    await store.ensure(m)
+    await unlink(store.pathOf(m))
+    assert.deepEqual(await store.read(m, 1000, 500), w.bytesOf(m.id).subarray(1000, 1500))
+    await store.ensure(m)
+    assert.equal(await store.has(m), true)
     await store.close()
   })
 
