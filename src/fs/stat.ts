@@ -29,10 +29,12 @@ export interface FuseStat {
 
 export function modeOf(node: FsNode): number {
   switch (node.kind) {
+    // The modes pin writes into DEST, so `rsync -a` of the mount and of DEST agree (LAYOUT.md).
+    // Writes are refused by the `ro` mount option, not by these bits.
     case 'dir':
-      return S_IFDIR | 0o555
+      return S_IFDIR | 0o755
     case 'file':
-      return S_IFREG | 0o444
+      return S_IFREG | 0o644
     case 'link':
       return S_IFLNK | 0o777
   }

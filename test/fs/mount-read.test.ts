@@ -84,13 +84,13 @@ void describe('a mounted layout, read through real tools', { skip }, () => {
     assert.equal(r.code, 0, r.stderr)
     const rows = r.stdout.trim().split('\n').map((l) => l.split('|'))
     const uid = String(process.getuid?.() ?? 0)
-    assert.deepEqual(rows[0], ['photostream/100.jpg', String(3 * 1024 * 1024 + 123), String(Math.ceil((3 * 1024 * 1024 + 123) / 512)), '512', '444', 'regular file', '1', uid, '131072'])
-    assert.deepEqual(rows[1]?.slice(0, 5), ['photostream/101.mov', '200001', String(Math.ceil(200_001 / 512)), '512', '444'])
+    assert.deepEqual(rows[0], ['photostream/100.jpg', String(3 * 1024 * 1024 + 123), String(Math.ceil((3 * 1024 * 1024 + 123) / 512)), '512', '644', 'regular file', '1', uid, '131072'])
+    assert.deepEqual(rows[1]?.slice(0, 5), ['photostream/101.mov', '200001', String(Math.ceil(200_001 / 512)), '512', '644'])
     assert.deepEqual(rows[2]?.slice(0, 3), ['photostream/empty.txt', '0', '0'])
-    assert.deepEqual(rows[3]?.slice(4, 7), ['555', 'directory', '2'])
+    assert.deepEqual(rows[3]?.slice(4, 7), ['755', 'directory', '2'])
     assert.deepEqual(rows[4]?.slice(1, 6), [String('../photostream/100.jpg'.length), '1', '512', '777', 'symbolic link'])
     // root: 2 + its 7 subdirectories
-    assert.deepEqual(rows[5]?.slice(4, 7), ['555', 'directory', '9'])
+    assert.deepEqual(rows[5]?.slice(4, 7), ['755', 'directory', '9'])
   })
 
   void test('the whole tree equals what pin would write: names, kinds, sizes, mtimes, link targets', async () => {
