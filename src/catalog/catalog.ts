@@ -146,7 +146,7 @@ export class Catalog extends EventEmitter<CatalogEvents> {
       }
       opts.onProgress?.(saving)
       this.emit('progress', saving)
-      const head = await this.store.save(state, this.now())
+      const head = await this.store.save(state, this.now(), this.head === undefined ? undefined : { state: this.state, head: this.head })
       this.state = state
       this.head = head
       report.generation = head.generation

@@ -131,18 +131,47 @@ export class CatalogStore {
   /**
    * Writes `state` as the new catalog: new chunks first, the head last (the one atomic step), then
    * removes the chunks only the previous head used. Call under the root lock.
+   *
+   * `previous` is the state the caller last loaded or saved: a bucket whose entries are all the
+   * very same objects as there keeps its chunk without being serialized again, so a refresh that
+   * changed little writes little. Buckets are written one at a time to keep the peak memory low.
    */
-  async save(state: CatalogState, nowMs: number): Promise<Head> {
-    const previous = await this.readHead()
-    const { chunks, texts } = encode(state)
-    const oldKeys = new Set(previous === undefined ? [] : allChunkKeys(previous))
-    const newKeys = allChunkKeys({ chunks })
-    for (const key of newKeys) {
-      if (oldKeys.has(key)) continue
-      const text = texts.get(key)
-      if (text !== undefined) await this.keyv.set(key, text)
+  async save(state: CatalogState, nowMs: number, previous?: { state: CatalogState; head: Head }): Promise<Head> {
+    const before = await this.readHead()
+    const oldKeys = new Set(before === undefined ? [] : allChunkKeys(before))
+    const reusable = previous !== undefined && before !== undefined && previous.head.generation === before.generation ? previous : undefined
+    let written = 0
+    const put = async (value: unknown): Promise<string> => {
+      const text = JSON.stringify(value)
+      const key = chunkKey(text)
+      if (!oldKeys.has(key)) {
+        await this.keyv.set(key, text)
+        written++
+      }
+      return key
     }
+
     const snap = state.snap
+    const bucketCount = bucketCountFor(snap.photos.size)
+    const buckets: string[][] = Array.from({ length: bucketCount }, () => [])
+    for (const id of snap.photos.keys()) (buckets[fnv1a(id) % bucketCount] as string[]).push(id)
+    const oldCounts = reusable !== undefined && reusable.head.chunks.photos.length === bucketCount ? countBuckets(reusable.state, bucketCount) : undefined
+    const photoKeys: string[] = []
+    for (let b = 0; b < bucketCount; b++) {
+      const ids = (buckets[b] as string[]).sort()
+      if (reusable !== undefined && oldCounts !== undefined && oldCounts[b] === ids.length && ids.every((id) => sameRow(id, state, reusable.state))) {
+        photoKeys.push(reusable.head.chunks.photos[b] as string)
+        continue
+      }
+      photoKeys.push(await put(ids.map((id) => rowOf(id, state))))
+    }
+    const chunks: Head['chunks'] = {
+      photos: photoKeys,
+      photostream: await put(snap.photostream),
+      sets: await put(snap.sets),
+      collections: await put(snap.collections),
+    }
+    const newKeys = allChunkKeys({ chunks })
     const head: Head = {
       schema: SCHEMA_VERSION,
       generation: `${nowMs.toString(36)}-${createHash('sha1').update(newKeys.join()).digest('hex').slice(0, 12)}`,
@@ -161,7 +190,7 @@ export class CatalogStore {
       // The new catalog is in place; leftovers only cost space and go with the next save.
       await this.keyv.delete(stale).catch((err: unknown) => debug('could not remove %d old chunks: %s', stale.length, String(err)))
     }
-    debug('saved catalog %s: %d photos, %d new chunks, %d removed', head.generation, head.photoCount, newKeys.filter((k) => !oldKeys.has(k)).length, stale.length)
+    debug('saved catalog %s: %d photos, %d chunks written, %d removed', head.generation, head.photoCount, written, stale.length)
     return head
   }
 
@@ -244,37 +273,35 @@ function chunkKey(text: string): string {
   return `chunk:${createHash('sha1').update(text).digest('hex')}`
 }
 
-function encode(state: CatalogState): { chunks: Head['chunks']; texts: Map<string, string> } {
-  const snap = state.snap
-  const texts = new Map<string, string>()
-  const put = (value: unknown): string => {
-    const text = JSON.stringify(value)
-    const key = chunkKey(text)
-    texts.set(key, text)
-    return key
+/** One photo with everything hanging off it, as stored. */
+function rowOf(id: string, state: CatalogState): PhotoRow {
+  const p = state.snap.photos.get(id) as PhotoEntry
+  const row: PhotoRow = { r: p.raw, c: p.changedAtMs, v: p.changedAtMsIgnoringViews ?? p.changedAtMs }
+  const fetchedAt = state.commentsFetchedAt.get(id)
+  if (fetchedAt !== undefined) row.k = fetchedAt
+  const comments = state.snap.comments.get(id)
+  if (comments !== undefined) row.m = comments as RawRecord[]
+  const media = state.snap.media.get(mediaKey(id, p.secret))
+  if (media !== undefined) row.e = media
+  return row
+}
+
+/** The row of `id` is the very same in both states (same objects, so the same stored text). */
+function sameRow(id: string, a: CatalogState, b: CatalogState): boolean {
+  const p = a.snap.photos.get(id) as PhotoEntry
+  return (
+    p === b.snap.photos.get(id) &&
+    a.snap.comments.get(id) === b.snap.comments.get(id) &&
+    a.commentsFetchedAt.get(id) === b.commentsFetchedAt.get(id) &&
+    a.snap.media.get(mediaKey(id, p.secret)) === b.snap.media.get(mediaKey(id, p.secret))
+  )
+}
+
+function countBuckets(state: CatalogState, bucketCount: number): number[] {
+  const counts = new Array<number>(bucketCount).fill(0)
+  for (const id of state.snap.photos.keys()) {
+    const b = fnv1a(id) % bucketCount
+    counts[b] = (counts[b] ?? 0) + 1
   }
-  const bucketCount = bucketCountFor(snap.photos.size)
-  const buckets: PhotoRow[][] = Array.from({ length: bucketCount }, () => [])
-  // Rows sorted by id so a bucket's text depends only on its content, not on photostream order.
-  const ids = [...snap.photos.keys()].sort()
-  for (const id of ids) {
-    const p = snap.photos.get(id) as PhotoEntry
-    const row: PhotoRow = { r: p.raw, c: p.changedAtMs, v: p.changedAtMsIgnoringViews ?? p.changedAtMs }
-    const fetchedAt = state.commentsFetchedAt.get(id)
-    if (fetchedAt !== undefined) row.k = fetchedAt
-    const comments = snap.comments.get(id)
-    if (comments !== undefined) row.m = comments as RawRecord[]
-    const media = snap.media.get(mediaKey(id, p.secret))
-    if (media !== undefined) row.e = media
-    ;(buckets[fnv1a(id) % bucketCount] as PhotoRow[]).push(row)
-  }
-  return {
-    chunks: {
-      photos: buckets.map((rows) => put(rows)),
-      photostream: put(snap.photostream),
-      sets: put(snap.sets),
-      collections: put(snap.collections),
-    },
-    texts,
-  }
+  return counts
 }

@@ -154,22 +154,26 @@ export async function buildRefreshedState(
     const photoComments = listed.comments.get(id)
     const entry = listed.media.get(id)
     const before = prev.photos.get(id)
-    const content = photoContent(base.raw, photoComments, entry, false)
-    const contentNoViews = photoContent(base.raw, photoComments, entry, true)
-    let changedAtMs = nowMs
-    let changedAtMsIgnoringViews = nowMs
-    if (before !== undefined) {
-      const beforeComments = prev.comments.get(id)
-      const beforeMedia = prev.media.get(mediaKey(id, before.secret))
-      if (sameContent(content, photoContent(before.raw, beforeComments, beforeMedia, false))) changedAtMs = before.changedAtMs
-      if (sameContent(contentNoViews, photoContent(before.raw, beforeComments, beforeMedia, true))) {
-        changedAtMsIgnoringViews = before.changedAtMsIgnoringViews ?? before.changedAtMs
-      }
-      if (changedAtMs !== before.changedAtMs) photoCounts.changed++
-    } else {
+    if (before === undefined) {
       photoCounts.added++
+      photos.set(id, { ...base, changedAtMs: nowMs, changedAtMsIgnoringViews: nowMs })
+      if (photoComments !== undefined && photoComments.length > 0) comments.set(id, photoComments)
+      if (entry !== undefined) mediaMap.set(mediaKey(id, entry.secret), entry)
+      continue
     }
-    photos.set(id, { ...base, changedAtMs, changedAtMsIgnoringViews })
+    const beforeComments = prev.comments.get(id)
+    const beforeMedia = prev.media.get(mediaKey(id, before.secret))
+    if (sameContent(photoContent(base.raw, photoComments, entry, false), photoContent(before.raw, beforeComments, beforeMedia, false))) {
+      // Unchanged: keep the previous objects, so readers and the next save can tell by identity.
+      photos.set(id, before)
+      if (beforeComments !== undefined) comments.set(id, beforeComments)
+      if (beforeMedia !== undefined) mediaMap.set(mediaKey(id, before.secret), beforeMedia)
+      continue
+    }
+    photoCounts.changed++
+    const sameButViews = sameContent(photoContent(base.raw, photoComments, entry, true), photoContent(before.raw, beforeComments, beforeMedia, true))
+    const changedAtMsIgnoringViews = sameButViews ? (before.changedAtMsIgnoringViews ?? before.changedAtMs) : nowMs
+    photos.set(id, { ...base, changedAtMs: nowMs, changedAtMsIgnoringViews })
     if (photoComments !== undefined && photoComments.length > 0) comments.set(id, photoComments)
     if (entry !== undefined) mediaMap.set(mediaKey(id, entry.secret), entry)
   }
@@ -188,7 +192,7 @@ export async function buildRefreshedState(
     const memberIds = (setListing.members.get(id) ?? []).filter((m) => photos.has(m))
     const before = prevSets.get(id)
     const same = before !== undefined && sameContent(setContent(raw, memberIds), setContent(before.raw, before.photoIds))
-    const entry = setFromRaw(raw, memberIds, same ? before.changedAtMs : nowMs)
+    const entry = same ? before : setFromRaw(raw, memberIds, nowMs)
     if (entry === null) continue
     sets.push(entry)
     if (before === undefined) setCounts.added++

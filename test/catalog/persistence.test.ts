@@ -145,3 +145,25 @@ void test('another live process holding the root lock makes refresh fail with LO
   assert.equal(report.photos.added, 4)
   assert.equal(await exists(lockPath(h.root)), false)
 })
+
+void test('a refresh that changed nothing rewrites no photo chunk; an edit rewrites only its bucket', async (t) => {
+  const h = await harness(t, { photos: 4500, videos: 0, sets: 2, collections: 0, commentedFraction: 0 })
+  const headChunks = async (): Promise<string[]> => {
+    const db = new KeyvSqlite({ uri: `sqlite://${catalogPath(h.root)}` })
+    const rows = (await db.query(`SELECT value FROM keyv WHERE key = 'catalog:head'`)) as Array<{ value: string }>
+    await db.disconnect()
+    return (JSON.parse(rows[0]?.value ?? '{}') as { chunks: { photos: string[] } }).chunks.photos
+  }
+  await refresh(h)
+  const first = await headChunks()
+  assert.equal(first.length, 4, '4500 photos make 4 buckets')
+  const unchanged = h.catalog.snapshot().photos.get(h.fake.account.photostream[1] as string)
+  await refresh(h)
+  assert.deepEqual(await headChunks(), first)
+  // Unchanged entries are the very same objects across refreshes.
+  assert.equal(h.catalog.snapshot().photos.get(h.fake.account.photostream[1] as string), unchanged)
+  h.fake.account.editPhoto(h.fake.account.photostream[0] as string, { title: 'edited' })
+  await refresh(h)
+  const third = await headChunks()
+  assert.equal(third.filter((k, i) => k !== first[i]).length, 1)
+})
