@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path'
 import createDebug from 'debug'
 import { Catalog, acquireRootLock, type CatalogApi, type CatalogMedia, type RefreshReport, type RootLock } from '../catalog/index.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
-import { mountFlickrfs, type MountHandle } from '../fs/index.js'
+import { checkMountpoint, mountFlickrfs, type MountHandle } from '../fs/index.js'
 import { buildLayout, type Layout } from '../layout/index.js'
 import { OriginalStore, type MediaSource } from '../store/index.js'
 
@@ -54,6 +54,9 @@ export const offlineMedia: CatalogMedia & MediaSource = {
 export async function startLiveMount(opts: LiveMountOptions): Promise<LiveMount> {
   const root = resolve(opts.root)
   const say = opts.onLine ?? ((line: string) => log(line))
+  // A bad mountpoint is refused before the lock and the first catalog fetch (minutes for a big
+  // account); mountFlickrfs checks again, and clears a stale mount, when it mounts.
+  await checkMountpoint(opts.mountpoint)
   await mkdir(join(root, '.flickrfs'), { recursive: true })
   // One writer per cache root: the mount downloads and refreshes into it, so a pin of the same
   // folder must wait for it (and the other way round).

@@ -171,9 +171,11 @@ export class MountLab {
   async mount(mnt: string, flags: string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<CliProc> {
     this.mounts.add(resolve(mnt))
     const p = this.spawn(['mount', mnt, ...flags], env)
+    // Both: the child says it has mounted (a stale entry of a killed mount may still be listed at
+    // the same place), and the kernel lists the mount.
     await waitUntil(`${mnt} is mounted`, async () => {
       if (p.exit) throw new Error(`flickrfs mount exited (${JSON.stringify(p.exit)}) before mounting: ${p.err}`)
-      return (await mountedType(mnt)) === 'fuse.flickrfs'
+      return /^flickrfs: mounted /m.test(p.err) && (await mountedType(mnt)) === 'fuse.flickrfs'
     }, timeoutMs)
     return p
   }
