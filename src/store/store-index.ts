@@ -53,13 +53,44 @@ export class StoreIndex {
   constructor(private readonly keyv: Keyv) {}
 
   async load(): Promise<void> {
-    if (!this.keyv.iterator) throw new FlickrfsError('INTERNAL', 'The store index needs an iterable keyv store (such as @keyv/sqlite).')
     this.records.clear()
-    for await (const [key, value] of this.keyv.iterator(this.keyv.namespace)) {
+    const add = (key: string, value: unknown): void => {
       if (isRecord(value)) this.records.set(value.id, { ...value, pinned: value.pinned === true, lastAccessMs: value.lastAccessMs ?? 0 })
       else debug('ignoring malformed index entry %s', key)
     }
+    const rows = await this.selectAll()
+    if (rows) {
+      for (const row of rows) {
+        // Our records hold only plain strings, numbers and booleans, which keyv stores as plain JSON.
+        let data: unknown
+        try {
+          data = JSON.parse(row.value)
+        } catch {
+          data = await this.keyv.deserialize?.(row.value)
+        }
+        add(row.key, typeof data === 'object' && data !== null && 'value' in data ? data.value : undefined)
+      }
+    } else {
+      if (!this.keyv.iterator) throw new FlickrfsError('INTERNAL', 'The store index needs an iterable keyv store (such as @keyv/sqlite).')
+      for await (const [key, value] of this.keyv.iterator(this.keyv.namespace)) add(String(key), value)
+    }
     debug('index loaded: %d records', this.records.size)
+  }
+
+  /**
+   * One SELECT for the whole namespace when the adapter is @keyv/sqlite: its iterator pages with
+   * LIMIT/OFFSET, which made opening an index of 100,000 originals take 6 s. A key range (':' < ';')
+   * uses the primary key, where LIKE would scan the catalog's rows too.
+   */
+  private async selectAll(): Promise<Array<{ key: string; value: string }> | undefined> {
+    const adapter = this.keyv.store as { query?: unknown; opts?: { table?: unknown } } | undefined
+    const ns = this.keyv.namespace
+    if (typeof adapter?.query !== 'function' || typeof adapter.opts?.table !== 'string' || !ns || !/^\w+$/.test(ns)) return undefined
+    const query = adapter.query as (sql: string, ...params: unknown[]) => Promise<Array<{ key: string; value: string }>>
+    const t0 = performance.now()
+    const rows = await query.call(adapter, `SELECT key, value FROM ${adapter.opts.table} WHERE key >= ? AND key < ?`, `${ns}:`, `${ns};`)
+    debug('index select: %d rows in %d ms', rows.length, Math.round(performance.now() - t0))
+    return rows
   }
 
   get(id: string): StoreRecord | undefined {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import Keyv from 'keyv'
 import { FlickrfsError } from '../../src/errors/flickrfs-error.js'
 import { OriginalStore } from '../../src/store/index.js'
 import { observed, sha256, startRangeIgnoringProxy, startWorld, type World } from './helpers.js'
@@ -45,6 +46,18 @@ void describe('OriginalStore downloads', () => {
     assert.deepEqual(reopened.info(m.id, m.secret), { size: 300_000, sha256: sha256(expected) })
     assert.equal(await reopened.has(m), true)
     await reopened.close()
+  })
+
+  void it('works over any iterable keyv store passed in (here an in-memory one)', async () => {
+    const root = await newRoot()
+    const index = new Keyv({ namespace: 'store' })
+    const m = w.addPhoto(10_000)
+    const first = await OriginalStore.open(root, w.client, { index })
+    await first.ensure(m)
+    await first.close()
+    const second = await OriginalStore.open(root, w.client, { index })
+    assert.deepEqual(second.info(m.id, m.secret), { size: 10_000, sha256: sha256(w.bytesOf(m.id)) })
+    await second.close()
   })
 
   void it('shares one download among concurrent ensure calls', async () => {
