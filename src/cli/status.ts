@@ -107,6 +107,8 @@ export function verifyCommand(io: CliIo): Command {
       try {
         const report = await store.verify({
           concurrency: 4,
+          // A bad file's record is dropped, so the next pin downloads it again.
+          forgetBad: true,
           onResult: (r) => {
             if (r.status !== 'ok') io.stdout.write(`${r.status}: ${r.path}${r.actualSize !== undefined ? ` (${r.actualSize} bytes, expected ${r.expectedSize})` : ''}\n`)
           },
