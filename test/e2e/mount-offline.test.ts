@@ -2,16 +2,15 @@
  * Offline must mean offline, and unreachable is not deleted. With Flickr gone: `mount --offline`
  * of a pinned DEST serves everything; of a partial cache it serves the cached originals and the
  * whole listing, and an uncached read fails fast with EIO. Without --offline, the same holds when
- * Flickr refuses connections or never answers: listings come from the persisted catalog, and no
- * read hangs.
+ * Flickr refuses connections: listings come from the persisted catalog, and a failed refresh
+ * keeps the tree. (A Flickr that never answers: mount-unreachable.test.ts.)
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { createServer, type Server, type Socket } from 'node:net'
 import { join } from 'node:path'
 import type { FakeFlickr } from '../../src/fake-flickr/index.js'
 import { cliEnv, mediaName, startFake } from '../pin/helpers.js'
-import { findListing, fuseUnusableReason, isMounted, MountLab, run, waitUntil } from './mount-helpers.js'
+import { findListing, fuseUnusableReason, MountLab, run, waitUntil } from './mount-helpers.js'
 
 const skip = await fuseUnusableReason()
 
@@ -23,8 +22,6 @@ void describe('mount without Flickr (e2e)', { skip }, () => {
   let cache: string
   let cached: string[] = []
   let uncached: string[] = []
-  let holes: Server | undefined
-  const sockets = new Set<Socket>()
 
   before(async () => {
     fake = await startFake({ seed: 31, photos: 24, videos: 2, sets: 3, collections: 1, meanPhotoBytes: 20_000, meanVideoBytes: 50_000 })
@@ -47,8 +44,6 @@ void describe('mount without Flickr (e2e)', { skip }, () => {
     await fake.close()
   })
   after(async () => {
-    for (const s of sockets) s.destroy()
-    holes?.close()
     await lab?.cleanup()
   })
 
@@ -94,49 +89,14 @@ void describe('mount without Flickr (e2e)', { skip }, () => {
     const server = await lab.mount(mnt, ['--cache', cache, '--refresh', '0'], env)
     const before = await findListing(mnt)
     assert.equal(before.size, (await findListing(dest)).size)
-    await cmpCached(mnt)
-    await readFailsFast(mnt, uncached[1] ?? '', 5_000)
+    // The refresh retries for ~20 s against a refused port; the reads below run meanwhile.
     const r = await lab.cli(['refresh', mnt], env)
     assert.equal(r.exit.code, 0, r.err)
+    await cmpCached(mnt)
+    await readFailsFast(mnt, uncached[1] ?? '', 5_000)
+    assert.deepEqual(await findListing(mnt), before, 'the tree stays while the refresh fails')
     await waitUntil('the refresh has failed', () => Promise.resolve(/Refresh failed, still serving the last catalog/.test(server.err)), 30_000)
     assert.deepEqual(await findListing(mnt), before, 'unreachable is not deleted')
     assert.equal((await lab.stop(server, mnt, 'SIGTERM')).code, 0, server.err)
-  })
-
-  void it('Flickr accepting connections but never answering: listing and cached reads are instant, an uncached read fails in bounded time, SIGTERM during a hung refresh exits at once', async () => {
-    // The catalog's media URLs point at the fake's port; hold that port open with a black hole.
-    const port = Number(new URL(fake.origin).port)
-    holes = createServer((s) => {
-      sockets.add(s)
-      s.on('error', () => undefined)
-    })
-    await new Promise<void>((res, rej) => {
-      holes?.once('error', rej)
-      holes?.listen(port, '127.0.0.1', () => res())
-    })
-    const mnt = await lab.mkdir('blackhole')
-    const server = await lab.mount(mnt, ['--cache', cache, '--refresh', '0'], env)
-    const t0 = performance.now()
-    assert.equal((await findListing(mnt)).size, (await findListing(dest)).size)
-    await cmpCached(mnt)
-    assert.ok(performance.now() - t0 < 5_000, 'listing and cached reads never wait for the network')
-    // A refresh now hangs on the API (30 s timeout, 6 attempts: minutes) while the read waits on media.
-    const refresh = await lab.cli(['refresh', mnt], env)
-    assert.equal(refresh.exit.code, 0, refresh.err)
-    // The media client gives up after its 10 s headers timeout and one retry (src/cli/mount.ts); the
-    // kernel then retries the page read once more, so about 2 x 20 s; ETIMEDOUT or EIO, never a hang.
-    const r = await run('cat', [join(mnt, 'photostream', uncached[2] ?? '')], { timeoutMs: 120_000 })
-    assert.notEqual(r.code, 0)
-    assert.match(r.stderr, /Input\/output error|Connection timed out/)
-    assert.ok(r.ms > 1_000 && r.ms < 60_000, `the failed read took ${Math.round(r.ms)} ms`)
-    assert.equal((await findListing(mnt)).size, (await findListing(dest)).size, 'the tree stays while the refresh hangs')
-    // Stopping must not wait for the hung refresh to give up.
-    const t1 = performance.now()
-    server.child.kill('SIGTERM')
-    const exit = await server.wait(15_000)
-    assert.deepEqual(exit, { code: 0, signal: null }, server.err)
-    assert.ok(performance.now() - t1 < 8_000, `exit took ${Math.round(performance.now() - t1)} ms after SIGTERM`)
-    assert.match(server.err, /Stopped while a refresh was still running/)
-    assert.equal(await isMounted(mnt), false)
   })
 })

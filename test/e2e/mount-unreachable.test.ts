@@ -1,0 +1,84 @@
+/**
+ * A Flickr that accepts connections and never answers (a black hole: captive portal, dead proxy),
+ * without --offline. Listings and cached originals must not wait for it, an uncached read must end
+ * in an error rather than hang, and stopping the mount must not wait for a refresh stuck on it.
+ */
+import { after, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { createServer, type Server, type Socket } from 'node:net'
+import { join } from 'node:path'
+import type { FakeFlickr } from '../../src/fake-flickr/index.js'
+import { cliEnv, expectedTree, mediaName, sha256, startFake } from '../pin/helpers.js'
+import { findListing, fuseUnusableReason, isMounted, MountLab, run } from './mount-helpers.js'
+
+const skip = await fuseUnusableReason()
+
+void describe('mount with a Flickr that never answers (e2e)', { skip }, () => {
+  let fake: FakeFlickr
+  let lab: MountLab
+  let env: NodeJS.ProcessEnv
+  let cache: string
+  let names: string[] = []
+  let entries = 0
+  let holes: Server | undefined
+  const sockets = new Set<Socket>()
+
+  before(async () => {
+    fake = await startFake({ seed: 37, photos: 16, videos: 1, sets: 2, collections: 1, meanPhotoBytes: 20_000, meanVideoBytes: 40_000 })
+    lab = await MountLab.create()
+    env = cliEnv(fake, await lab.mkdir('config'), { XDG_CACHE_HOME: await lab.mkdir('xdg-cache'), XDG_RUNTIME_DIR: await lab.mkdir('run') })
+    cache = await lab.mkdir('cache')
+    const mnt = await lab.mkdir('warm')
+    const server = await lab.mount(mnt, ['--cache', cache, '--refresh', '0'], env)
+    names = fake.account.photostream.map((id) => mediaName(fake.account, id))
+    entries = expectedTree(fake.account).entries.size
+    const warm = await run('sh', ['-c', names.slice(0, 2).map((n) => `cat '${join(mnt, 'photostream', n)}' > /dev/null`).join(' && ')])
+    assert.equal(warm.code, 0, warm.stderr)
+    assert.equal((await lab.stop(server, mnt, 'SIGINT')).code, 0, server.err)
+    await fake.close()
+    // The catalog's API origin and media URLs point at the fake's port: hold it with a black hole.
+    holes = createServer((s) => {
+      sockets.add(s)
+      s.on('error', () => undefined)
+    })
+    await new Promise<void>((res, rej) => {
+      holes?.once('error', rej)
+      holes?.listen(Number(new URL(fake.origin).port), '127.0.0.1', () => res())
+    })
+  })
+  after(async () => {
+    for (const s of sockets) s.destroy()
+    holes?.close()
+    await lab?.cleanup()
+  })
+
+  void it('listing and cached reads are instant, an uncached read fails in bounded time, SIGTERM during a hung refresh exits at once', async () => {
+    const mnt = await lab.mkdir('blackhole')
+    const server = await lab.mount(mnt, ['--cache', cache, '--refresh', '0'], env)
+    const t0 = performance.now()
+    assert.equal((await findListing(mnt)).size, entries)
+    for (const n of names.slice(0, 2)) {
+      const r = await run('sha256sum', [join(mnt, 'photostream', n)])
+      assert.equal(r.stdout.split(' ')[0], sha256(fake.account.originalBytes(n.split('.')[0] ?? '')), n)
+    }
+    assert.ok(performance.now() - t0 < 5_000, 'listing and cached reads never wait for the network')
+    // A refresh now hangs on the API (30 s timeout, 6 attempts: minutes) while the read waits on media.
+    const refresh = await lab.cli(['refresh', mnt], env)
+    assert.equal(refresh.exit.code, 0, refresh.err)
+    // The media client gives up after its 10 s headers timeout and one retry (src/cli/mount.ts); the
+    // kernel then retries the page read once more, so about 2 x 20 s; ETIMEDOUT or EIO, never a hang.
+    const r = await run('cat', [join(mnt, 'photostream', names[5] ?? '')], { timeoutMs: 120_000 })
+    assert.notEqual(r.code, 0)
+    assert.match(r.stderr, /Input\/output error|Connection timed out/)
+    assert.ok(r.ms > 1_000 && r.ms < 60_000, `the failed read took ${Math.round(r.ms)} ms`)
+    assert.equal((await findListing(mnt)).size, entries, 'the tree stays while the refresh hangs')
+    // Stopping must not wait for the hung refresh to give up.
+    const t1 = performance.now()
+    server.child.kill('SIGTERM')
+    const exit = await server.wait(15_000)
+    assert.deepEqual(exit, { code: 0, signal: null }, server.err)
+    assert.ok(performance.now() - t1 < 8_000, `exit took ${Math.round(performance.now() - t1)} ms after SIGTERM`)
+    assert.match(server.err, /Stopped while a refresh was still running/)
+    assert.equal(await isMounted(mnt), false)
+  })
+})
