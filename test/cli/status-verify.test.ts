@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import type { FakeFlickr } from '../../src/fake-flickr/index.js'
 import { cliEnv, removeDir, runCli, startFake, tempDir } from '../pin/helpers.js'
 
-describe('status and verify', () => {
+void describe('status and verify', () => {
   let fake: FakeFlickr
   let work: string
   let dest: string
@@ -29,7 +29,7 @@ describe('status and verify', () => {
     await removeDir(work)
   })
 
-  test('status of a complete pin says so and exits 0', async () => {
+  void test('status of a complete pin says so and exits 0', async () => {
     const r = await runCli(['status', dest], env)
     assert.equal(r.code, 0, r.stderr)
     assert.match(r.stdout, /Items: 14 \(12 photos, 2 videos\)/)
@@ -38,7 +38,7 @@ describe('status and verify', () => {
     assert.match(r.stdout, /Last pin: .*0 failure\(s\)/)
   })
 
-  test('verify finds a flipped byte and a missing file, and the next pin repairs both', async () => {
+  void test('verify finds a flipped byte and a missing file, and the next pin repairs both', async () => {
     const ok = await runCli(['verify', dest], env)
     assert.equal(ok.code, 0, ok.stdout + ok.stderr)
     assert.match(ok.stdout, /Verified 14 originals: 14 ok/)
@@ -69,7 +69,7 @@ describe('status and verify', () => {
     assert.equal(good.code, 0, good.stdout)
   })
 
-  test('status and verify of a folder that was never pinned give one clear line and exit 1', async () => {
+  void test('status and verify of a folder that was never pinned give one clear line and exit 1', async () => {
     for (const cmd of ['status', 'verify']) {
       const r = await runCli([cmd, work], env)
       assert.equal(r.code, 1)
