@@ -10,8 +10,8 @@
 import createDebug from 'debug'
 import { asRecord, toInt } from '../flickr/lenient.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
-import { canonicalJson } from './canonical-json.js'
 import { eachLimit } from './concurrency.js'
+import { sameJson } from './same-json.js'
 import { PHOTO_EXTRAS, type CatalogApi, type CatalogMedia } from './ports.js'
 import { collectionFromRaw, photoFields, safeId, setFromRaw, uniqueIds } from './records.js'
 import { isUnavailable, OriginalUnavailable, resolveMedia } from './resolve-media.js'
@@ -402,9 +402,9 @@ function collectionContent(c: Pick<CollectionEntry, 'raw' | 'setIds' | 'children
   return { r: c.raw, s: c.setIds, c: c.children.map((child) => child.id) }
 }
 
-/** Same JSON, whatever the key order: the plain comparison settles almost every case cheaply. */
+/** Same JSON content, whatever the key order. */
 function sameContent(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b) || canonicalJson(a) === canonicalJson(b)
+  return sameJson(a, b)
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
