@@ -37,6 +37,10 @@ export interface PinOptions {
   deleteUnknown?: boolean
   /** Downloads in flight at once. */
   concurrency?: number
+  /** Listing, comment and getSizes requests the refresh queues at once (the client still caps what is in flight). */
+  apiConcurrency?: number
+  /** HEAD requests (sizing originals) in flight at once during the refresh. */
+  headConcurrency?: number
   /** `cookie_accid=…; cookie_epass=…` for video originals. */
   cookies?: string
   onProgress?: (p: PinProgress) => void
@@ -175,6 +179,8 @@ async function pinWith(dest: string, catalog: Catalog, store: OriginalStore, opt
   try {
     refresh = await catalog.refresh(opts.api, opts.media, {
       cookies: opts.cookies,
+      ...(opts.apiConcurrency !== undefined ? { apiConcurrency: opts.apiConcurrency } : {}),
+      ...(opts.headConcurrency !== undefined ? { mediaConcurrency: opts.headConcurrency } : {}),
       onMedia: (ev) => enqueue(ev.photo, ev.media),
     })
   } catch (err) {
@@ -192,7 +198,9 @@ async function pinWith(dest: string, catalog: Catalog, store: OriginalStore, opt
   }
   for (const u of refresh.media.unavailable) failures.push({ id: u.id, what: 'original', message: u.message })
   await Promise.all(queued.values())
+  const flushStart = now()
   await store.flush()
+  log('downloads done at %d ms; store flush %d ms', flushStart - started, now() - flushStart)
 
   progress.phase = 'writing'
   tell()
@@ -208,6 +216,7 @@ async function pinWith(dest: string, catalog: Catalog, store: OriginalStore, opt
   })
   const stateDir = join(dest, '.flickrfs')
   const previous = await readManifest(stateDir)
+  const writeStart = now()
   const tree = await writeTree(dest, layout.root, {
     deleteUnknown: opts.deleteUnknown === true,
     previous,
@@ -215,6 +224,7 @@ async function pinWith(dest: string, catalog: Catalog, store: OriginalStore, opt
     photostreamKeep: keptPhotostreamNames(snap, onDisk, previous),
     tmpDir: join(stateDir, 'tmp'),
   })
+  log('tree written in %d ms (%d written, %d unchanged, %d removed)', now() - writeStart, tree.written, tree.unchanged, tree.removed)
   await writeManifest(stateDir, tree.manifest)
   for (const name of tree.missingOriginals) {
     const id = /^[^.]+/.exec(name)?.[0] ?? name

@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import createDebug from 'debug'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
-import { destWriteError, isEnoent } from '../util/fs-errors.js'
+import { destWriteError, errnoCode, isEnoent } from '../util/fs-errors.js'
 import { mapLimit } from '../util/pool.js'
 import { assertSafeName } from './safe-name.js'
 import type { Manifest, ManifestEntry } from './manifest.js'
@@ -59,6 +59,16 @@ function bytesOf(node: TreeNode): Buffer {
 
 const seconds = (ms: number): number => Math.floor(ms / 1000)
 
+/** The names in a directory; none when it does not exist. One readdir spares an lstat per new entry. */
+async function namesIn(path: string): Promise<Set<string>> {
+  try {
+    return new Set(await readdir(path))
+  } catch (err) {
+    if (isEnoent(err)) return new Set()
+    throw err
+  }
+}
+
 async function lstatOrUndefined(path: string): Promise<Stats | undefined> {
   try {
     return await lstat(path)
@@ -83,10 +93,10 @@ export async function writeTree(dest: string, root: TreeNode, opts: WriteTreeOpt
     }
   }
 
-  /** A real directory at `path` (never a symlink: that could lead outside DEST). */
-  async function ensureDir(path: string, managed: boolean): Promise<void> {
+  /** A real directory at `path` (never a symlink: that could lead outside DEST); true when made now. */
+  async function ensureDir(path: string, managed: boolean): Promise<boolean> {
     const st = await lstatOrUndefined(path)
-    if (st?.isDirectory()) return
+    if (st?.isDirectory()) return false
     if (st !== undefined) {
       if (!managed) {
         throw new FlickrfsError('DEST', `${path} exists and is not a directory. Move it out of the way and run again.`)
@@ -95,12 +105,14 @@ export async function writeTree(dest: string, root: TreeNode, opts: WriteTreeOpt
     }
     await mkdir(path)
     report.written++
+    return true
   }
 
-  async function ensureFile(path: string, node: TreeNode): Promise<void> {
+  /** `present`: the entry was in its directory's listing (false: it is known not to exist). */
+  async function ensureFile(path: string, node: TreeNode, present: boolean): Promise<void> {
     const data = bytesOf(node)
     const mtime = seconds(node.mtimeMs)
-    const st = await lstatOrUndefined(path)
+    const st = present ? await lstatOrUndefined(path) : undefined
     if (st?.isFile() && st.size === data.length && (await readFile(path)).equals(data)) {
       if (Math.floor(st.mtimeMs / 1000) !== mtime) await utimes(path, mtime, mtime)
       report.unchanged++
@@ -120,9 +132,20 @@ export async function writeTree(dest: string, root: TreeNode, opts: WriteTreeOpt
     report.written++
   }
 
-  async function ensureLink(path: string, node: TreeNode): Promise<void> {
+  async function ensureLink(path: string, node: TreeNode, present: boolean): Promise<void> {
     const target = node.target ?? ''
     const mtime = seconds(node.mtimeMs)
+    if (!present) {
+      // A new name: symlink() creates it whole, so no temp name and rename are needed.
+      try {
+        await symlink(target, path)
+        await lutimes(path, mtime, mtime)
+        report.written++
+        return
+      } catch (err) {
+        if (errnoCode(err) !== 'EEXIST') throw err
+      }
+    }
     const st = await lstatOrUndefined(path)
     if (st?.isSymbolicLink() && (await readlink(path)) === target) {
       if (Math.floor(st.mtimeMs / 1000) !== mtime) await lutimes(path, mtime, mtime)
@@ -139,19 +162,21 @@ export async function writeTree(dest: string, root: TreeNode, opts: WriteTreeOpt
 
   /** Makes a directory flickrfs owns (a set, a collection, Not in any set) match the layout exactly. */
   async function syncManagedDir(path: string, node: TreeNode): Promise<void> {
-    await guard(path, () => ensureDir(path, true))
+    const created = await guard(path, () => ensureDir(path, true))
+    const existing = created ? new Set<string>() : await guard(path, () => namesIn(path))
     const children = [...(node.children?.values() ?? [])]
     await mapLimit(children, limit, async (child) => {
       assertSafeName(child.name)
       const p = join(path, child.name)
+      const present = existing.has(child.name)
       await guard(p, async () => {
         if (child.kind === 'dir') await syncManagedDir(p, child)
-        else if (child.kind === 'link') await ensureLink(p, child)
-        else await ensureFile(p, child)
+        else if (child.kind === 'link') await ensureLink(p, child, present)
+        else await ensureFile(p, child, present)
       })
     })
     // Rebuilt to match Flickr exactly: whatever else is in here is a stale entry of ours.
-    for (const name of await readdir(path)) {
+    for (const name of existing) {
       if (!node.children?.has(name)) {
         await guard(join(path, name), () => rm(join(path, name), { recursive: true, force: true }))
         report.removed++
@@ -177,15 +202,17 @@ export async function writeTree(dest: string, root: TreeNode, opts: WriteTreeOpt
 
   // photostream/: sidecars and the order file are ours to write; originals come from the store.
   if (photostream?.children) {
+    const existing = await guard(psPath, () => namesIn(psPath))
     await mapLimit([...photostream.children.values()], limit, async (child) => {
       assertSafeName(child.name)
       const p = join(psPath, child.name)
+      const present = existing.has(child.name)
       if (child.kind === 'file' && child.content?.type === 'original') {
-        const st = await lstat(p).catch(() => undefined)
+        const st = present ? await lstat(p).catch(() => undefined) : undefined
         if (!st?.isFile() || st.size !== child.size) report.missingOriginals.push(child.name)
         return
       }
-      await guard(p, () => (child.kind === 'link' ? ensureLink(p, child) : ensureFile(p, child)))
+      await guard(p, () => (child.kind === 'link' ? ensureLink(p, child, present) : ensureFile(p, child, present)))
     })
   }
   for (const [name, entry] of Object.entries(opts.previous.photostream)) {
@@ -199,12 +226,11 @@ export async function writeTree(dest: string, root: TreeNode, opts: WriteTreeOpt
   }
 
   // Top-level set, collection and Not-in-any-set directories.
+  // Several at once: most set directories are small, and one at a time each waits on its slowest write.
   const top = [...(root.children?.values() ?? [])].filter((n) => n.name !== 'photostream')
-  for (const node of top) {
-    assertSafeName(node.name)
-    await syncManagedDir(join(dest, node.name), node)
-    report.manifest.top[node.name] = topEntry(node.name)
-  }
+  top.forEach((node) => assertSafeName(node.name))
+  await mapLimit(top, 4, (node) => syncManagedDir(join(dest, node.name), node))
+  for (const node of top) report.manifest.top[node.name] = topEntry(node.name)
   for (const [name, entry] of Object.entries(opts.previous.top)) {
     if (root.children?.has(name) || !removable(entry)) {
       if (!root.children?.has(name)) report.manifest.top[name] = entry // kept: still ours to remove later
