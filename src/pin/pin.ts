@@ -9,10 +9,10 @@ import createDebug from 'debug'
 import { Catalog, acquireRootLock, type CatalogApi, type CatalogMedia, type RefreshReport } from '../catalog/index.js'
 import type { CatalogSnapshot, CollectionEntry, MediaEntry, PhotoEntry } from '../catalog/types.js'
 import { mediaKey } from '../catalog/types.js'
-import { FlickrfsError } from '../errors/flickrfs-error.js'
+import { FlickrfsError, isFlickrfsError } from '../errors/flickrfs-error.js'
 import { buildLayout, mediaFileName, mediaMtimeMs, METADATA_SUFFIX } from '../layout/index.js'
 import { OriginalStore, type MediaSource } from '../store/index.js'
-import { destWriteError, isEnoent } from '../util/fs-errors.js'
+import { destWriteError, errnoCode, isEnoent } from '../util/fs-errors.js'
 import { readManifest, writeManifest, type Manifest } from './manifest.js'
 import { writeTree, type WriteTreeReport } from './write-tree.js'
 import { recordPinResult } from './pin-state.js'
@@ -74,21 +74,45 @@ export async function pin(opts: PinOptions): Promise<PinReport> {
   const dest = resolve(opts.dest)
   await prepareDest(dest)
   const lock = await acquireRootLock(dest, 'pin')
-  try {
+  return closing(lock.release.bind(lock), dest, async () => {
     const catalog = await Catalog.open(dest)
-    try {
+    return closing(() => catalog.close(), dest, async () => {
       const store = await OriginalStore.open(dest, opts.media, { pinAll: true, cookies: opts.cookies })
-      try {
-        return await pinWith(dest, catalog, store, opts, started, now)
-      } finally {
-        await store.close()
-      }
-    } finally {
-      await catalog.close()
-    }
-  } finally {
-    await lock.release()
+      return closing(() => store.close(), dest, () => pinWith(dest, catalog, store, opts, started, now))
+    })
+  })
+}
+
+/**
+ * Runs `body`, then `close`. A failure to close after a failed body is only logged: the body's
+ * error is the one worth telling (a full disk makes both fail, and the first says why). A failure
+ * to close after a good run is the run's error, as one clear FlickrfsError.
+ */
+async function closing<T>(close: () => Promise<void>, dest: string, body: () => Promise<T>): Promise<T> {
+  let result: T
+  try {
+    result = await body()
+  } catch (err) {
+    await close().catch((closeErr: unknown) => log('closing after a failure also failed: %O', closeErr))
+    throw asDestError(err, dest)
   }
+  try {
+    await close()
+  } catch (err) {
+    throw asDestError(err, dest)
+  }
+  return result
+}
+
+/** Our errors pass; a raw filesystem or sqlite failure under DEST becomes the one line the user sees. */
+function asDestError(err: unknown, dest: string): unknown {
+  if (isFlickrfsError(err)) return err
+  const code = errnoCode(err)
+  if (code === 'SQLITE_FULL') {
+    return new FlickrfsError('NO_SPACE', `No space left while writing ${join(dest, '.flickrfs')}. Free some space and run the same command again; it resumes where it stopped.`, { cause: err })
+  }
+  if (code !== undefined && (/^E[A-Z]+$/.test(code) || code.startsWith('SQLITE_'))) return destWriteError(err, dest)
+  return err
 }
 
 async function prepareDest(dest: string): Promise<void> {
@@ -125,6 +149,8 @@ async function pinWith(dest: string, catalog: Catalog, store: OriginalStore, opt
   let alreadyPresent = 0
   /** Media keys whose original is on disk now: only these photos are written into the tree. */
   const stored = new Set<string>()
+  /** A full disk fails every later write too: the first NO_SPACE stops the downloads and the run. */
+  let noSpace: FlickrfsError | undefined
 
   // Downloads start as soon as the catalog knows an original, so they overlap the listing and the
   // comment fetches; a key queued twice (a refresh event, then the final sweep) is fetched once.
@@ -153,6 +179,7 @@ async function pinWith(dest: string, catalog: Catalog, store: OriginalStore, opt
     const job = (async () => {
       await slot()
       try {
+        if (noSpace !== undefined) return
         const res = await store.ensure(m, { mtimeMs: mediaMtimeMs(photo) })
         stored.add(key)
         if (res.downloaded) {
@@ -163,6 +190,10 @@ async function pinWith(dest: string, catalog: Catalog, store: OriginalStore, opt
           alreadyPresent++
         }
       } catch (err) {
+        if (isFlickrfsError(err) && err.code === 'NO_SPACE') {
+          noSpace ??= err
+          return
+        }
         failures.push({ id: m.id, what: 'download', message: (err as Error).message })
         log('download of %s failed: %O', key, err)
       } finally {
@@ -198,9 +229,8 @@ async function pinWith(dest: string, catalog: Catalog, store: OriginalStore, opt
   }
   for (const u of refresh.media.unavailable) failures.push({ id: u.id, what: 'original', message: u.message })
   await Promise.all(queued.values())
-  const flushStart = now()
-  await store.flush()
-  log('downloads done at %d ms; store flush %d ms', flushStart - started, now() - flushStart)
+  log('downloads done at %d ms', now() - started)
+  if (noSpace !== undefined) throw noSpace
 
   progress.phase = 'writing'
   tell()
@@ -215,16 +245,25 @@ async function pinWith(dest: string, catalog: Catalog, store: OriginalStore, opt
     storeInfo: (id, secret) => store.info(id, secret),
   })
   const stateDir = join(dest, '.flickrfs')
-  const previous = await readManifest(stateDir)
-  const writeStart = now()
-  const tree = await writeTree(dest, layout.root, {
-    deleteUnknown: opts.deleteUnknown === true,
-    previous,
-    alive: aliveIds(snap),
-    photostreamKeep: keptPhotostreamNames(snap, onDisk, previous),
-    tmpDir: join(stateDir, 'tmp'),
-  })
-  log('tree written in %d ms (%d written, %d unchanged, %d removed)', now() - writeStart, tree.written, tree.unchanged, tree.removed)
+  // Access times (one index write per original) go to disk while the tree is written: neither needs the other.
+  const flushing = store.flush()
+  let tree: WriteTreeReport
+  try {
+    const previous = await readManifest(stateDir)
+    const writeStart = now()
+    tree = await writeTree(dest, layout.root, {
+      deleteUnknown: opts.deleteUnknown === true,
+      previous,
+      alive: aliveIds(snap),
+      photostreamKeep: keptPhotostreamNames(snap, onDisk, previous),
+      tmpDir: join(stateDir, 'tmp'),
+    })
+    log('tree written in %d ms (%d written, %d unchanged, %d removed)', now() - writeStart, tree.written, tree.unchanged, tree.removed)
+  } finally {
+    // The store is closed after this returns or throws: its index writes must be over by then.
+    await flushing.catch(() => undefined)
+  }
+  await flushing
   await writeManifest(stateDir, tree.manifest)
   for (const name of tree.missingOriginals) {
     const id = /^[^.]+/.exec(name)?.[0] ?? name

@@ -4,11 +4,14 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { access, readFile } from 'node:fs/promises'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import { access, mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { FakeFlickr } from '../../src/fake-flickr/index.js'
 import { assertSamePaths, danglingLinks, expectedTree, mediaName, pinOnce, removeDir, snapshot, startFake, tempDir } from './helpers.js'
 
+const run = promisify(execFile)
 const exists = (p: string): Promise<boolean> => access(p).then(() => true, () => false)
 
 async function setup(t: { after: (fn: () => Promise<void>) => void }, seed: number): Promise<{ fake: FakeFlickr; dest: string }> {
@@ -114,6 +117,44 @@ void test('a replaced original whose download fails keeps the old file and its s
   assert.deepEqual(r.failures, [])
   assert.equal(await exists(join(dest, 'photostream', `${id}.jpg`)), false)
   assert.equal(await exists(join(dest, 'photostream', `${id}.jpg.metadata`)), false)
+  await assertOriginals(fake, dest)
+  assertSamePaths((await snapshot(dest)).keys(), expectedTree(a).entries.keys())
+})
+
+void test('a full disk stops the downloads with one NO_SPACE error; a run with room completes', async (t) => {
+  const fake = await startFake({ seed: 35, photos: 12, videos: 0, sets: 1, collections: 0, meanPhotoBytes: 5_000 })
+  const work = await tempDir()
+  const mnt = join(work, 'mnt')
+  await mkdir(mnt)
+  try {
+    await run('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt])
+  } catch {
+    await fake.close()
+    await removeDir(work)
+    t.skip('cannot mount a tmpfs here (needs root)')
+    return
+  }
+  t.after(async () => {
+    await run('umount', [mnt]).catch(() => undefined)
+    await fake.close()
+    await removeDir(work)
+  })
+  const a = fake.account
+  // One original bigger than the disk; the rest and every sidecar fit.
+  const big = a.photostream[0] ?? ''
+  a.setBytes(big, Buffer.alloc(1_500_000, 7))
+  const dest = join(mnt, 'dest')
+  fake.resetCounts()
+  await assert.rejects(pinOnce(fake, dest, { concurrency: 1 }), (err: Error & { code?: string }) => {
+    assert.equal(err.code, 'NO_SPACE')
+    assert.match(err.message, /^No space left/)
+    return true
+  })
+  // Downloads stop at the first NO_SPACE instead of failing one by one on a full disk.
+  assert.ok((fake.counts()['media:GET'] ?? 0) < a.photostream.length, `${fake.counts()['media:GET']} GETs`)
+  await run('mount', ['-o', 'remount,size=20m', mnt])
+  const r = await pinOnce(fake, dest)
+  assert.deepEqual(r.failures, [])
   await assertOriginals(fake, dest)
   assertSamePaths((await snapshot(dest)).keys(), expectedTree(a).entries.keys())
 })
