@@ -65,6 +65,7 @@ void describe('mount lifecycle (e2e)', { skip }, () => {
     assert.equal(await isMounted(mnt), false)
     assert.deepEqual(await readdir(mnt), [])
     assertOneLineRefusal(await lab.cli(['unmount', mnt], env), /is not mounted/)
+    assertOneLineRefusal(await lab.cli(['refresh', mnt], env), /No flickrfs mount .* is serving/)
   })
 
   void it('--background returns once mounted; the detached mount serves and `flickrfs unmount` ends it', async () => {

@@ -21,6 +21,7 @@ void describe('mount with a Flickr that never answers (e2e)', { skip }, () => {
   let names: string[] = []
   let entries = 0
   let holes: Server | undefined
+  let failedReadMs = NaN
   const sockets = new Set<Socket>()
 
   before(async () => {
@@ -71,6 +72,7 @@ void describe('mount with a Flickr that never answers (e2e)', { skip }, () => {
     assert.notEqual(r.code, 0)
     assert.match(r.stderr, /Input\/output error|Connection timed out/)
     assert.ok(r.ms > 1_000 && r.ms < 60_000, `the failed read took ${Math.round(r.ms)} ms`)
+    failedReadMs = r.ms
     assert.equal((await findListing(mnt)).size, entries, 'the tree stays while the refresh hangs')
     // Stopping must not wait for the hung refresh to give up.
     const t1 = performance.now()
@@ -80,5 +82,14 @@ void describe('mount with a Flickr that never answers (e2e)', { skip }, () => {
     assert.ok(performance.now() - t1 < 8_000, `exit took ${Math.round(performance.now() - t1)} ms after SIGTERM`)
     assert.match(server.err, /Stopped while a refresh was still running/)
     assert.equal(await isMounted(mnt), false)
+  })
+
+  // Known bug (src/store or src/fs, not the service): the kernel sends READ @0 and a readahead READ
+  // @128K; both fail together after one download's 2 x 10 s; the kernel then retries READ @0 alone,
+  // and the store, keeping no memory of the failure, starts a second download: ~41 s in all.
+  void it('an uncached read against a black hole fails after one download attempt (~20 s), not two', {
+    todo: 'the store retries a download that failed a moment ago; remember the failure for a few seconds',
+  }, () => {
+    assert.ok(failedReadMs < 30_000, `the failed read took ${Math.round(failedReadMs)} ms`)
   })
 })
