@@ -133,7 +133,7 @@ void describe('mount lifecycle (e2e)', { skip }, () => {
     assert.equal(pinAfter.exit.code, 0, pinAfter.err)
     // And the other way round: a pin holding the folder refuses the mount.
     fake.faults.mediaLatencyMs = 0
-    fake.faults.apiLatencyMs = 1_500
+    fake.faults.apiLatencyMs = 3_000
     const slowPin = lab.spawn(['pin', '-q', join(lab.dir, 'dest-2')], env)
     await mkdir(join(lab.dir, 'dest-2'), { recursive: true })
     await waitUntil('the pin holds the lock', async () => (await readdir(join(lab.dir, 'dest-2', '.flickrfs')).catch((): string[] => [])).includes('lock'), 20_000, 50)
