@@ -218,7 +218,14 @@ export class CatalogStore {
         photos.set(id, entry)
         if (row.k !== undefined) commentsFetchedAt.set(id, row.k)
         if (row.m !== undefined) comments.set(id, row.m)
-        if (row.e !== undefined) media.set(mediaKey(row.e.id, row.e.secret), row.e)
+        if (row.e !== undefined) {
+          // Share the strings the record already holds: 100k copies of URLs and ids add up.
+          const e = row.e
+          e.id = entry.id
+          if (e.secret === entry.secret) e.secret = entry.secret
+          if (e.url === entry.urlO && entry.urlO !== null) e.url = entry.urlO
+          media.set(mediaKey(e.id, e.secret), e)
+        }
       }
     }
     const photostream = await read<string[]>(head.chunks.photostream)

@@ -29,9 +29,16 @@ export function knownDateTaken(raw: RawRecord): string | null {
   return text
 }
 
+const extensions = new Map<string, string>()
+
 /** A lower-case extension of letters and digits only, so it is safe in a file name. */
 export function safeExt(value: string): string {
-  return value.toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 16)
+  // A handful of formats over 100k photos: hand out one string per format.
+  const known = extensions.get(value)
+  if (known !== undefined) return known
+  const ext = value.toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 16)
+  if (extensions.size < 1000) extensions.set(value, ext)
+  return ext
 }
 
 export function photoFields(raw: RawRecord, id: string, changedAtMs: number): PhotoEntry {
