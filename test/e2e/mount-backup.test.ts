@@ -14,9 +14,9 @@ import { fuseUnusableReason, isMounted, mediaGets, MountLab, run, type CliProc }
 
 const skip = await fuseUnusableReason()
 
-// PERMS: the mount shows 0444/0555 while pin writes 0644/0755; until the mount reports 0644/0755
-// (it is mounted `ro` anyway), rsync compares with --no-perms. Drop it here once the modes agree.
-const RSYNC_CMP = ['-a', '--no-perms', '--dry-run', '--itemize-changes', '--exclude=/.flickrfs']
+// Permissions are compared too: the mount shows the 0644/0755 that pin writes (writes are refused
+// by the `ro` mount option, not by mode bits).
+const RSYNC_CMP = ['-a', '--dry-run', '--itemize-changes', '--exclude=/.flickrfs']
 
 void describe('mount of a pinned DEST equals DEST (e2e)', { skip }, () => {
   let fake: FakeFlickr
