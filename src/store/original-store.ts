@@ -49,6 +49,12 @@ export interface OriginalStoreOptions {
   /** Size of the ranged GETs for far reads (default 1 MiB), and how many bytes of them to keep in memory (default 32 MiB). */
   rangeChunkBytes?: number
   rangeCacheBytes?: number
+  /**
+   * A download that failed is not started again for this long (default 5 s): the kernel retries a
+   * failed read at once, and a second full timeout against an unreachable Flickr would double the
+   * wait of the program reading.
+   */
+  failureMemoryMs?: number
   /** How often batched access times are written to the index (default 10 s). */
   accessFlushMs?: number
 }
@@ -131,6 +137,7 @@ export class OriginalStore {
   private readonly jobs = new Map<string, Job>()
   private readonly pinnedIds = new Set<string>()
   private readonly chunks: LRUCache<string, Buffer>
+  private readonly recentFailures = new LRUCache<string, { err: unknown; atMs: number }>({ max: 4096 })
   private readonly chunkFetches = new Map<string, Promise<Buffer | undefined>>()
   private readonly openFiles = new OpenFiles()
   private readonly closed = new AbortController()
@@ -228,6 +235,8 @@ export class OriginalStore {
       this.openFiles.drop(t.id)
       await this.idx().remove(t.id)
     }
+    const failed = this.recentFailures.get(t.key)
+    if (failed && this.now() - failed.atMs < (this.options.failureMemoryMs ?? 5000)) throw failed.err
     const job = this.startDownload(m, t)
     const size = job.download.size > 0 ? job.download.size : m.size
     if (position >= size || length <= 0) return Buffer.alloc(0)
@@ -407,7 +416,13 @@ export class OriginalStore {
     })
     const done = this.complete(m, t, download, mtimeMs).finally(() => this.jobs.delete(t.key))
     // Readers may all have gone; the failure is still reported to anyone who awaits `done`.
-    done.catch((err: unknown) => debug('%s: download failed: %O', t.key, err))
+    done.then(
+      () => this.recentFailures.delete(t.key),
+      (err: unknown) => {
+        this.recentFailures.set(t.key, { err, atMs: this.now() })
+        debug('%s: download failed: %O', t.key, err)
+      },
+    )
     const job = { id: t.id, download, done }
     this.jobs.set(t.key, job)
     return job

@@ -87,9 +87,7 @@ void describe('mount with a Flickr that never answers (e2e)', { skip }, () => {
   // Known bug (src/store or src/fs, not the service): the kernel sends READ @0 and a readahead READ
   // @128K; both fail together after one download's 2 x 10 s; the kernel then retries READ @0 alone,
   // and the store, keeping no memory of the failure, starts a second download: ~41 s in all.
-  void it('an uncached read against a black hole fails after one download attempt (~20 s), not two', {
-    todo: 'the store retries a download that failed a moment ago; remember the failure for a few seconds',
-  }, () => {
+  void it('an uncached read against a black hole fails after one download attempt (~20 s), not two', () => {
     assert.ok(failedReadMs < 30_000, `the failed read took ${Math.round(failedReadMs)} ms`)
   })
 })
