@@ -126,6 +126,8 @@ function oneAtATime(inner: typeof fetch): typeof fetch {
 
 interface Measured {
   ms: number
+  /** CPU time of this (the pin) process during the run, user + system. */
+  cpuMs: number
   apiCalls: number
   mediaRequests: number
   downloaded: number
@@ -141,6 +143,7 @@ async function pinOnce(fake: FakeProcess, shape: Shape, mode: 'parallel' | 'sequ
     const api = new FlickrClient({ ...shape.credentials, apiOrigin: shape.origin, ratePerSec: 1000, ...(seq ? { concurrency: 1 } : {}) })
     const media = new MediaClient()
     await fake.ask('reset')
+    const cpu0 = process.cpuUsage()
     const t0 = performance.now()
     const phases: string[] = []
     let phase = ''
@@ -156,12 +159,13 @@ async function pinOnce(fake: FakeProcess, shape: Shape, mode: 'parallel' | 'sequ
       },
     })
     const ms = performance.now() - t0
+    const cpu = process.cpuUsage(cpu0)
     globalThis.fetch = realFetch
     const counts = await fake.ask('counts')
     const apiCalls = Object.entries(counts).filter(([k]) => k.startsWith('flickr.')).reduce((n, [, v]) => n + v, 0)
     const mediaRequests = Object.entries(counts).filter(([k]) => k.startsWith('media:') && k !== 'media:bytes').reduce((n, [, v]) => n + v, 0)
     if (args.includes('--phases')) console.log(`  ${mode}: ${phases.join(' ')}`)
-    return { ms, apiCalls, mediaRequests, downloaded: report.downloaded, failures: report.failures.length }
+    return { ms, cpuMs: (cpu.user + cpu.system) / 1000, apiCalls, mediaRequests, downloaded: report.downloaded, failures: report.failures.length }
   } finally {
     await rm(dest, { recursive: true, force: true })
   }
@@ -190,7 +194,7 @@ async function main(): Promise<void> {
         const m = await pinOnce(fake, shape, mode)
         if (m.failures > 0 || m.downloaded !== shape.items) throw new Error(`${mode}: ${m.failures} failures, ${m.downloaded}/${shape.items} downloaded`)
         ;(mode === 'parallel' ? par : seq).push(m)
-        console.log(`run ${r + 1} ${mode.padEnd(10)} ${(m.ms / 1000).toFixed(2)} s, ${m.apiCalls} API calls, ${m.mediaRequests} media requests`)
+        console.log(`run ${r + 1} ${mode.padEnd(10)} ${(m.ms / 1000).toFixed(2)} s (CPU ${(m.cpuMs / 1000).toFixed(1)} s), ${m.apiCalls} API calls, ${m.mediaRequests} media requests`)
       }
     }
   } finally {
