@@ -31,7 +31,20 @@ export function buildProgram(io: CliIo): Command {
   program.addCommand(statusCommand(io))
   program.addCommand(verifyCommand(io))
   program.addCommand(demoCommand(io))
+  // addCommand() does not pass these on: without it a subcommand's bad flag makes commander call
+  // process.exit itself, past main()'s exit codes.
+  for (const cmd of program.commands) {
+    cmd.exitOverride().configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+    })
+  }
   return program
+}
+
+/** Help and version end with 0; every other commander error is a usage error: 2. */
+function commanderExit(err: CommanderError): number {
+  return err.exitCode === 0 ? 0 : 2
 }
 
 /** Runs the CLI and returns the exit code; never lets a stack trace reach the terminal. */
@@ -41,7 +54,7 @@ export async function main(argv: string[], io: CliIo = { stdout: process.stdout,
     await program.parseAsync(argv)
     return typeof process.exitCode === 'number' ? process.exitCode : 0
   } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode
+    if (err instanceof CommanderError) return commanderExit(err)
     if (isFlickrfsError(err)) {
       log('%s: %s', err.code, redact(String((err.cause as Error | undefined)?.stack ?? '')))
       io.stderr.write(`flickrfs: ${redact(err.message)}\n`)

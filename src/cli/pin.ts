@@ -1,4 +1,4 @@
-import { Command, CommanderError } from 'commander'
+import { Command } from 'commander'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { openFlickr } from '../flickr/index.js'
 import { DEFAULT_PIN_CONCURRENCY, pin, type PinReport } from '../pin/pin.js'
@@ -32,20 +32,12 @@ export function pinCommand(io: CliIo): Command {
     .option('--concurrency <n>', 'downloads at once', positiveInt('--concurrency'), DEFAULT_PIN_CONCURRENCY)
     .option('--api-rate <r>', 'API calls per second once the burst is used (default 1)')
     .option('--cookies <file>', 'file with Flickr web cookies (cookie_accid, cookie_epass) for video originals')
-    // addCommand does not pass the program's settings down: without these a bad flag would
-    // process.exit(1) from inside commander and print past the caller's streams.
-    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
-    .exitOverride(usageExit)
     .action(async (dest: string, flags: PinFlags) => {
       process.exitCode = await runPin(io, dest, flags)
     })
 }
 
 /** Usage mistakes (unknown flag, missing DEST, bad value) exit 2, as FlickrfsError USAGE does. */
-function usageExit(err: CommanderError): never {
-  if (err.exitCode === 0) throw err
-  throw new CommanderError(2, err.code, err.message)
-}
 
 async function runPin(io: CliIo, dest: string, flags: PinFlags): Promise<number> {
   if (flags.quiet && flags.verbose) throw new FlickrfsError('USAGE', 'Use either -q or -v, not both.')
