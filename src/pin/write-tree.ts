@@ -5,7 +5,7 @@
  * bytes are already right is left alone (its mtime too), and only entries flickrfs itself wrote
  * (recorded in the manifest) are ever removed.
  */
-import { mkdir, readFile, rename, rm, lstat, readlink, symlink, lutimes, utimes, open, readdir } from 'node:fs/promises'
+import { chmod, mkdir, readFile, rename, rm, lstat, readlink, symlink, lutimes, utimes, open, readdir } from 'node:fs/promises'
 import type { Stats } from 'node:fs'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
@@ -104,6 +104,8 @@ export async function writeTree(dest: string, root: TreeNode, opts: WriteTreeOpt
       await rm(path, { recursive: true, force: true })
     }
     await mkdir(path)
+    // The modes the mount shows, whatever the umask: rsync -a of DEST and of the mount must agree.
+    await chmod(path, 0o755)
     report.written++
     return true
   }
@@ -122,6 +124,7 @@ export async function writeTree(dest: string, root: TreeNode, opts: WriteTreeOpt
     const tmp = tmpName()
     const fh = await open(tmp, 'wx', 0o644)
     try {
+      await fh.chmod(0o644)
       await fh.writeFile(data)
       await fh.sync()
     } finally {
@@ -199,6 +202,9 @@ export async function writeTree(dest: string, root: TreeNode, opts: WriteTreeOpt
   const photostream = root.children?.get('photostream')
   const psPath = join(dest, 'photostream')
   await guard(psPath, () => ensureDir(psPath, false))
+  // photostream/ is flickrfs's own (the store may have made it under any umask); DEST itself is the
+  // user's folder and keeps the mode they gave it.
+  await guard(psPath, () => chmod(psPath, 0o755))
 
   // photostream/: sidecars and the order file are ours to write; originals come from the store.
   if (photostream?.children) {
