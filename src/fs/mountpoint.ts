@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process'
 import { readFile, readdir, readlink, stat } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
+import { errnoCode } from '../util/fs-errors.js'
 
 const log = createDebug('flickrfs:fs')
 
@@ -38,9 +39,6 @@ export async function mountAt(mnt: string): Promise<MountEntry | undefined> {
   return (await listMounts()).filter((m) => m.mountpoint === abs).pop()
 }
 
-function errnoCode(err: unknown): string | undefined {
-  return (err as NodeJS.ErrnoException | undefined)?.code
-}
 
 /**
  * Says why a mountpoint cannot be used, in words the user can act on. A stale FUSE mount left by

@@ -11,7 +11,7 @@ import { createHash, type Hash } from 'node:crypto'
 import { constants, open, type FileHandle } from 'node:fs/promises'
 import createDebug from 'debug'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
-import { storeWriteError } from './fs-errors.js'
+import { destWriteError } from '../util/fs-errors.js'
 import type { MediaResponse, MediaSource } from './media-source.js'
 
 const debug = createDebug('flickrfs:store')
@@ -95,7 +95,7 @@ export class Download {
       // The mode the mount shows, whatever the umask (rsync -a of DEST and of the mount agree).
       await this.fh.chmod(0o644)
     } catch (err) {
-      throw storeWriteError(err, partPath)
+      throw destWriteError(err, partPath)
     }
     const fh = this.fh
     let hash = createHash('sha256')
@@ -157,7 +157,7 @@ export class Download {
       if ((await fh.stat()).size !== this.size) await fh.truncate(this.size)
       await fh.sync()
     } catch (err) {
-      throw storeWriteError(err, partPath)
+      throw destWriteError(err, partPath)
     }
     return { size: this.size, sha256: hash.digest('hex'), fetchedBytes, resumedFrom }
   }
@@ -201,7 +201,7 @@ export class Download {
         } catch (err) {
           // Keep the .part resumable: bytes after `offset` may be half-written.
           await fh.truncate(offset).catch(() => {})
-          throw storeWriteError(err, this.spec.partPath)
+          throw destWriteError(err, this.spec.partPath)
         }
         hash.update(value)
         offset += value.byteLength

@@ -1,6 +1,6 @@
 import { mkdir, stat } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import { errnoCode, storeWriteError } from './fs-errors.js'
+import { destWriteError, errnoCode } from '../util/fs-errors.js'
 
 const exists = (p: string): Promise<boolean> => stat(p).then(() => true, () => false)
 
@@ -14,7 +14,7 @@ export async function makeDir(dir: string): Promise<void> {
     await mkdir(dir, { recursive: true })
     return
   } catch (err) {
-    if (errnoCode(err) !== 'ENOENT') throw storeWriteError(err, dir)
+    if (errnoCode(err) !== 'ENOENT') throw destWriteError(err, dir)
   }
   let missing = dir
   for (;;) {
@@ -25,11 +25,11 @@ export async function makeDir(dir: string): Promise<void> {
   try {
     await mkdir(missing)
   } catch (err) {
-    if (errnoCode(err) !== 'EEXIST') throw storeWriteError(err, missing)
+    if (errnoCode(err) !== 'EEXIST') throw destWriteError(err, missing)
   }
   try {
     await mkdir(dir, { recursive: true })
   } catch (err) {
-    throw storeWriteError(err, dir)
+    throw destWriteError(err, dir)
   }
 }

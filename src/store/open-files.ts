@@ -7,7 +7,7 @@
 import { open, type FileHandle } from 'node:fs/promises'
 import { LRUCache } from 'lru-cache'
 import { readFully } from './download.js'
-import { isEnoent } from './fs-errors.js'
+import { isEnoent } from '../util/fs-errors.js'
 
 interface Entry {
   version: string

@@ -17,7 +17,7 @@ import createDebug from 'debug'
 import type { MediaEntry } from '../catalog/types.js'
 import { mediaKey } from '../catalog/types.js'
 import { asError, Download, readFully } from './download.js'
-import { isEnoent, storeWriteError } from './fs-errors.js'
+import { destWriteError, isEnoent } from '../util/fs-errors.js'
 import { makeDir } from './make-dir.js'
 import { OpenFiles } from './open-files.js'
 import type { MediaSource } from './media-source.js'
@@ -251,7 +251,7 @@ export class OriginalStore {
     if (fromPart) return fromPart
     await abortable(job.done, signal)
     const fromFinal = await readFile(t.path, position, end - position)
-    if (!fromFinal) throw storeWriteError(Object.assign(new Error('file vanished after download'), { code: 'ENOENT' }), t.path)
+    if (!fromFinal) throw destWriteError(Object.assign(new Error('file vanished after download'), { code: 'ENOENT' }), t.path)
     return fromFinal
   }
 
@@ -439,7 +439,7 @@ export class OriginalStore {
         await rename(t.partPath, t.path)
         await fsyncDir(this.photoDir)
       } catch (err) {
-        throw storeWriteError(err, t.path)
+        throw destWriteError(err, t.path)
       }
       const old = this.idx().get(t.id)
       const now = this.now()
@@ -458,7 +458,7 @@ export class OriginalStore {
       try {
         await this.idx().put(record)
       } catch (err) {
-        throw storeWriteError(err, join(this.root, '.flickrfs', 'catalog.sqlite'))
+        throw destWriteError(err, join(this.root, '.flickrfs', 'catalog.sqlite'))
       }
       // Only now that the new file is in place and recorded may the old one (other extension) go.
       if (old && old.ext !== t.ext) {
@@ -546,7 +546,7 @@ export class OriginalStore {
       const st = await stat(path)
       if (Math.abs(st.mtimeMs - mtimeMs) >= 1) await utimes(path, st.atime, new Date(mtimeMs))
     } catch (err) {
-      throw storeWriteError(err, path)
+      throw destWriteError(err, path)
     }
   }
 }
