@@ -50,6 +50,9 @@ interface ShownSet {
  */
 export function buildLayout(snap: CatalogSnapshot, opts: LayoutOptions = {}): Layout {
   const ignoreViews = opts.ignoreViews === true
+  // Under --ignore-views a sidecar does not show views, so a views-only change must not move its mtime.
+  const photoChangedMs = (p: PhotoEntry): number =>
+    wholeSecondsMs(ignoreViews ? (p.changedAtMsIgnoringViews ?? p.changedAtMs) : p.changedAtMs)
   const stats: LayoutStats = { photos: 0, sets: 0, collections: 0, photosWithoutMedia: 0, unsafeRecords: 0 }
   const nodes: LayoutNode[] = []
   const parents: DirNode[] = []
@@ -108,9 +111,9 @@ export function buildLayout(snap: CatalogSnapshot, opts: LayoutOptions = {}): La
     // Captured now, not at first read: the sidecar's size must never disagree with its bytes.
     const comments = snap.comments.get(id)
     const storeInfo = opts.storeInfo?.(id, photo.secret)
-    const sidecarMtimeMs = wholeSecondsMs(photo.changedAtMs)
+    const sidecarMtimeMs = photoChangedMs(photo)
     add(photostream, new PhotoSidecarNode(fileName + METADATA_SUFFIX, sidecarMtimeMs, photo, media, comments, storeInfo, ignoreViews))
-    psMtime = Math.max(psMtime, wholeSecondsMs(photo.changedAtMs))
+    psMtime = Math.max(psMtime, photoChangedMs(photo))
   }
   photostream.mtimeMs = psMtime
   stats.photos = shown.size
@@ -141,7 +144,7 @@ export function buildLayout(snap: CatalogSnapshot, opts: LayoutOptions = {}): La
     members.forEach((member, i) => {
       const name = numberedName(i + 1, members.length, member.fileName)
       add(dir, new LinkNode(name, member.mtimeMs, member.target))
-      mtimeMs = Math.max(mtimeMs, wholeSecondsMs(member.photo.changedAtMs))
+      mtimeMs = Math.max(mtimeMs, photoChangedMs(member.photo))
     })
     dir.mtimeMs = mtimeMs
     sets.set(set.id, { set, name: dir.name, mtimeMs })
@@ -153,7 +156,7 @@ export function buildLayout(snap: CatalogSnapshot, opts: LayoutOptions = {}): La
   for (const [id, item] of shown) {
     if (inSomeSet.has(id)) continue
     add(notInSet, new LinkNode(item.fileName, item.mtimeMs, item.target))
-    notInSetMtime = Math.max(notInSetMtime, wholeSecondsMs(item.photo.changedAtMs))
+    notInSetMtime = Math.max(notInSetMtime, photoChangedMs(item.photo))
   }
   notInSet.mtimeMs = notInSetMtime
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import type { CollectionEntry } from '../../src/catalog/types.js'
+import type { CatalogSnapshot, CollectionEntry } from '../../src/catalog/types.js'
 import { buildLayout, linkSize, mediaMtimeMs, wholeSecondsMs } from '../../src/layout/index.js'
 import type { Layout, LayoutNode } from '../../src/layout/index.js'
 import { collectionEntry, photoSpecs, setEntry, snapshot } from './fixture.js'
@@ -332,6 +332,16 @@ void describe('buildLayout: metadata files', () => {
     const one = json(buildLayout(snap(), { ignoreViews: true }), '/photostream/1.jpg.metadata') as Record<string, unknown>
     assert.ok(!('views' in one))
     assert.equal(one.title, 'Photo 1')
+  })
+  void it('under ignoreViews, a views-only change does not move the sidecar mtime', () => {
+    const s = snap()
+    const photo = s.photos.get('1')
+    assert.ok(photo)
+    const edited = { ...photo, changedAtMs: 1_800_000_000_000, changedAtMsIgnoringViews: 1_700_000_000_000 }
+    const changed: CatalogSnapshot = { ...s, photos: new Map([...s.photos, ['1', edited]]) }
+    const mtime = (ignoreViews: boolean): number | undefined => buildLayout(changed, { ignoreViews }).lookup('/photostream/1.jpg.metadata')?.mtimeMs
+    assert.equal(mtime(true), 1_700_000_000_000)
+    assert.equal(mtime(false), 1_800_000_000_000)
   })
   void it('is pretty-printed JSON and byte-identical across builds', () => {
     const a = buildLayout(snap()).lookup('/photostream/1.jpg.metadata')
