@@ -12,17 +12,11 @@ const fast = { resumeDelayMs: () => 5 }
 
 void describe('OriginalStore downloads', () => {
   let w: World
-  let n = 0
-  const newRoot = async (): Promise<string> => {
-    const root = join(w.tmp, `root${n++}`)
-    await mkdir(root)
-    return root
-  }
   before(async () => { w = await startWorld() })
   after(async () => { await w.close() })
 
   void it('downloads to photostream/<id>.<ext> with the right size and sha256, records it, and does not fetch again', async () => {
-    const root = await newRoot()
+    const root = await w.newRoot()
     const m = w.addPhoto(300_000)
     const store = await OriginalStore.open(root, w.client)
     w.fake.resetCounts()
@@ -49,7 +43,7 @@ void describe('OriginalStore downloads', () => {
   })
 
   void it('works over any iterable keyv store passed in (here an in-memory one)', async () => {
-    const root = await newRoot()
+    const root = await w.newRoot()
     const index = new Keyv({ namespace: 'store' })
     const m = w.addPhoto(10_000)
     const first = await OriginalStore.open(root, w.client, { index })
@@ -61,7 +55,7 @@ void describe('OriginalStore downloads', () => {
   })
 
   void it('shares one download among concurrent ensure calls', async () => {
-    const store = await OriginalStore.open(await newRoot(), w.client)
+    const store = await OriginalStore.open(await w.newRoot(), w.client)
     const m = w.addPhoto(2_000_000)
     w.fake.resetCounts()
     const results = await Promise.all(Array.from({ length: 6 }, () => store.ensure(m)))
@@ -72,7 +66,7 @@ void describe('OriginalStore downloads', () => {
   })
 
   void it('recovers from a body cut short, resuming with a Range request, and never puts a partial file under the final name', async () => {
-    const root = await newRoot()
+    const root = await w.newRoot()
     const m = w.addPhoto(3_000_000)
     const finalPath = join(root, 'photostream', `${m.id}.jpg`)
     const finalSeen: boolean[] = []
@@ -96,7 +90,7 @@ void describe('OriginalStore downloads', () => {
   })
 
   void it('resumes a .part left by a killed run: asks for the rest only', async () => {
-    const root = await newRoot()
+    const root = await w.newRoot()
     const m = w.addPhoto(1_000_000)
     const full = w.bytesOf(m.id)
     await mkdir(join(root, '.flickrfs', 'tmp'), { recursive: true })
@@ -116,7 +110,7 @@ void describe('OriginalStore downloads', () => {
   void it('starts over when the server answers a ranged request with 200', async () => {
     const proxy = await startRangeIgnoringProxy(w.fake.origin)
     try {
-      const root = await newRoot()
+      const root = await w.newRoot()
       const p = w.fake.account.addPhoto({ bytes: 500_000 })
       const m = w.entryOf(p, proxy.origin)
       const full = w.bytesOf(m.id)
@@ -138,7 +132,7 @@ void describe('OriginalStore downloads', () => {
   })
 
   void it('replaces an original whose format changed, removing the old file only after the new one is in place', async () => {
-    const root = await newRoot()
+    const root = await w.newRoot()
     const m1 = w.addPhoto(100_000, 'jpg')
     const oldPath = join(root, 'photostream', `${m1.id}.jpg`)
     const newPath = join(root, 'photostream', `${m1.id}.png`)
@@ -164,7 +158,7 @@ void describe('OriginalStore downloads', () => {
   })
 
   void it('re-downloads a recorded original whose file went missing or changed size', async () => {
-    const root = await newRoot()
+    const root = await w.newRoot()
     const m = w.addPhoto(50_000)
     const store = await OriginalStore.open(root, w.client)
     const r = await store.ensure(m)
@@ -177,7 +171,7 @@ void describe('OriginalStore downloads', () => {
   })
 
   void it('rides out 500s and 429s from the media host, and reports a vanished original as MEDIA without leaving a file', async () => {
-    const root = await newRoot()
+    const root = await w.newRoot()
     const store = await OriginalStore.open(root, w.client, fast)
     const m = w.addPhoto(80_000)
     w.fake.faults.inject('http500', { count: 2, target: 'media' })
@@ -194,7 +188,7 @@ void describe('OriginalStore downloads', () => {
   })
 
   void it('refuses hostile ids, secrets and extensions before touching the disk or the network', async () => {
-    const root = await newRoot()
+    const root = await w.newRoot()
     const store = await OriginalStore.open(root, w.client)
     const good = w.addPhoto(1000)
     w.fake.resetCounts()

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict'
-import { mkdir, open, readFile, stat, truncate, unlink } from 'node:fs/promises'
-import { join } from 'node:path'
+import { open, readFile, stat, truncate, unlink } from 'node:fs/promises'
 import { after, before, describe, it } from 'node:test'
 import type { MediaEntry } from '../../src/catalog/types.js'
 import { OriginalStore } from '../../src/store/index.js'
@@ -10,17 +9,11 @@ const exists = (p: string): Promise<boolean> => stat(p).then(() => true, () => f
 
 void describe('OriginalStore eviction and verify', () => {
   let w: World
-  let n = 0
-  const newRoot = async (): Promise<string> => {
-    const root = join(w.tmp, `root${n++}`)
-    await mkdir(root)
-    return root
-  }
   before(async () => { w = await startWorld() })
   after(async () => { await w.close() })
 
   void it('evicts unpinned originals least recently used first, and never a pinned one', async () => {
-    const root = await newRoot()
+    const root = await w.newRoot()
     let clock = 1000
     const [a, b, c, d] = Array.from({ length: 4 }, () => w.addPhoto(100_000)) as [MediaEntry, MediaEntry, MediaEntry, MediaEntry]
     const store = await OriginalStore.open(root, w.client, { maxBytes: 250_000, now: () => clock })
@@ -50,7 +43,7 @@ void describe('OriginalStore eviction and verify', () => {
   })
 
   void it('never evicts in pin mode', async () => {
-    const root = await newRoot()
+    const root = await w.newRoot()
     const store = await OriginalStore.open(root, w.client, { maxBytes: 0, pinAll: true })
     const ms = [w.addPhoto(20_000), w.addPhoto(20_000)]
     for (const m of ms) await store.ensure(m)
@@ -61,7 +54,7 @@ void describe('OriginalStore eviction and verify', () => {
   })
 
   void it('evicts after each download when asked to, keeping the one just fetched', async () => {
-    const root = await newRoot()
+    const root = await w.newRoot()
     const store = await OriginalStore.open(root, w.client, { maxBytes: 100_000, evictAfterDownload: true })
     const first = w.addPhoto(80_000)
     const second = w.addPhoto(80_000)
@@ -74,7 +67,7 @@ void describe('OriginalStore eviction and verify', () => {
   })
 
   void it('verify finds a flipped byte, a missing file and a truncated one', async () => {
-    const root = await newRoot()
+    const root = await w.newRoot()
     const store = await OriginalStore.open(root, w.client)
     const [good, flipped, missing, short] = Array.from({ length: 4 }, () => w.addPhoto(120_000)) as [MediaEntry, MediaEntry, MediaEntry, MediaEntry]
     for (const m of [good, flipped, missing, short]) await store.ensure(m)

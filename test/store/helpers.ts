@@ -5,7 +5,7 @@
  * the moment a request goes out.
  */
 import { createHash } from 'node:crypto'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { createServer, request, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -19,6 +19,8 @@ export interface World {
   fake: FakeFlickr
   client: MediaClient
   tmp: string
+  /** A fresh, empty store root under `tmp`. */
+  newRoot(): Promise<string>
   /** A new photo on the fake account, as the catalog would describe it. */
   addPhoto(bytes: number | Buffer, format?: string): MediaEntry
   entryOf(p: FakePhoto, origin?: string): MediaEntry
@@ -38,10 +40,16 @@ export async function startWorld(): Promise<World> {
     url: `${origin}/media/${p.server}/${p.id}_${p.originalsecret}_o.${p.originalformat}`,
     kind: 'original',
   })
+  let roots = 0
   return {
     fake,
     client,
     tmp,
+    newRoot: async () => {
+      const root = join(tmp, `root${roots++}`)
+      await mkdir(root)
+      return root
+    },
     entryOf,
     addPhoto: (bytes, format = 'jpg') => entryOf(fake.account.addPhoto({ bytes, originalformat: format })),
     bytesOf: (id) => fake.account.originalBytes(id),

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { mkdir, rename, stat, unlink, writeFile } from 'node:fs/promises'
+import { rename, stat, unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { OriginalStore } from '../../src/store/index.js'
@@ -9,17 +9,11 @@ const sizeOf = (p: string): Promise<number> => stat(p).then((s) => s.size, () =>
 
 void describe('OriginalStore reads (the mount path)', () => {
   let w: World
-  let n = 0
-  const newRoot = async (): Promise<string> => {
-    const root = join(w.tmp, `root${n++}`)
-    await mkdir(root)
-    return root
-  }
   before(async () => { w = await startWorld() })
   after(async () => { await w.close() })
 
   void it('returns the first 64 KiB of a 20 MB original long before the whole download is done', async () => {
-    const root = await newRoot()
+    const root = await w.newRoot()
     const m = w.addPhoto(20_000_000)
     const full = w.bytesOf(m.id)
     // A slow network: every body chunk (at most 64 KiB) takes 3 ms more, so the whole file takes ≥ 0.9 s.
@@ -48,7 +42,7 @@ void describe('OriginalStore reads (the mount path)', () => {
   })
 
   void it('serves a range far ahead of the download with its own ranged GET', async () => {
-    const root = await newRoot()
+    const root = await w.newRoot()
     const m = w.addPhoto(20_000_000)
     const full = w.bytesOf(m.id)
     const source = observed(w.client, { chunkDelayMs: 2 })
@@ -68,7 +62,7 @@ void describe('OriginalStore reads (the mount path)', () => {
   })
 
   void it('reads different files in parallel, not one after another', async () => {
-    const root = await newRoot()
+    const root = await w.newRoot()
     const entries = Array.from({ length: 6 }, () => w.addPhoto(2_000_000))
     const store = await OriginalStore.open(root, w.client)
     w.fake.faults.mediaLatencyMs = 300
@@ -88,7 +82,7 @@ void describe('OriginalStore reads (the mount path)', () => {
   })
 
   void it('lets an aborted reader go while the shared download carries on', async () => {
-    const root = await newRoot()
+    const root = await w.newRoot()
     const m = w.addPhoto(3_000_000)
     const store = await OriginalStore.open(root, observed(w.client, { chunkDelayMs: 5 }))
     const ac = new AbortController()
@@ -102,7 +96,7 @@ void describe('OriginalStore reads (the mount path)', () => {
   })
 
   void it('never serves a replaced or repaired file through a handle kept open on the old one', async () => {
-    const root = await newRoot()
+    const root = await w.newRoot()
     const m1 = w.addPhoto(100_000)
     const store = await OriginalStore.open(root, w.client)
     await store.ensure(m1)
@@ -123,7 +117,7 @@ void describe('OriginalStore reads (the mount path)', () => {
   })
 
   void it('fetches again when a recorded file was removed behind its back', async () => {
-    const root = await newRoot()
+    const root = await w.newRoot()
     const m = w.addPhoto(90_000)
     const store = await OriginalStore.open(root, w.client)
     await store.ensure(m)
@@ -135,7 +129,7 @@ void describe('OriginalStore reads (the mount path)', () => {
   })
 
   void it('returns a fresh Buffer on each read, not a view the store writes into later', async () => {
-    const root = await newRoot()
+    const root = await w.newRoot()
     const m = w.addPhoto(200_000)
     const store = await OriginalStore.open(root, w.client)
     const a = await store.read(m, 0, 1000)
