@@ -11,6 +11,8 @@ import { Catalog, type CatalogOpenOptions } from '../../src/catalog/index.js'
 import { generateAccount, startFakeFlickr, type FakeFlickr, type GenerateOptions } from '../../src/fake-flickr/index.js'
 import { FlickrClient, MediaClient } from '../../src/flickr/index.js'
 
+import { testClients } from '../support/clients.js'
+
 export interface Harness {
   fake: FakeFlickr
   client: FlickrClient
@@ -29,16 +31,7 @@ export interface Harness {
 export async function harness(t: TestContext, account: GenerateOptions = {}, clientOpts: { maxRetries?: number } = {}): Promise<Harness> {
   const fake = await startFakeFlickr({ account: generateAccount({ seed: 7, ...account }) })
   const root = await mkdtemp(join(tmpdir(), 'flickrfs-catalog-'))
-  const client = new FlickrClient({
-    ...fake.credentials,
-    apiOrigin: fake.origin,
-    ratePerSec: 10_000,
-    burst: 10_000,
-    retryBaseDelayMs: 1,
-    retryMaxDelayMs: 5,
-    maxRetries: clientOpts.maxRetries ?? 2,
-  })
-  const media = new MediaClient({ retryBaseDelayMs: 1, retryMaxDelayMs: 5, maxRetries: clientOpts.maxRetries ?? 2 })
+  const { api: client, media } = testClients(fake, clientOpts)
   const clock = { ms: 1_700_000_000_000, now: () => clock.ms }
   const opened: Catalog[] = []
   const open = async (opts: CatalogOpenOptions = {}): Promise<Catalog> => {

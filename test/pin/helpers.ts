@@ -9,7 +9,7 @@ import { lstat, mkdtemp, readdir, readlink, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, relative, resolve, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { FlickrClient, MediaClient } from '../../src/flickr/index.js'
+import { testClients } from '../support/clients.js'
 import { pin, type PinOptions, type PinReport } from '../../src/pin/pin.js'
 import { startFakeFlickr, generateAccount, type FakeAccount, type FakeFlickr, type GenerateOptions } from '../../src/fake-flickr/index.js'
 
@@ -202,20 +202,7 @@ export function expectedTree(account: FakeAccount, opts: { transcodes?: Readonly
 }
 
 /** The real clients, pointed at the fake, with retries short enough for tests. */
-export function clients(fake: FakeFlickr, opts: { maxRetries?: number; apiConcurrency?: number } = {}): { api: FlickrClient; media: MediaClient } {
-  const api = new FlickrClient({
-    ...fake.credentials,
-    apiOrigin: fake.origin,
-    ratePerSec: 10_000,
-    burst: 10_000,
-    retryBaseDelayMs: 1,
-    retryMaxDelayMs: 5,
-    maxRetries: opts.maxRetries ?? 2,
-    ...(opts.apiConcurrency !== undefined ? { concurrency: opts.apiConcurrency } : {}),
-  })
-  const media = new MediaClient({ retryBaseDelayMs: 1, retryMaxDelayMs: 5, maxRetries: opts.maxRetries ?? 2 })
-  return { api, media }
-}
+export const clients = testClients
 
 /** One in-process pin of `dest` with fresh clients. */
 export async function pinOnce(fake: FakeFlickr, dest: string, opts: Partial<PinOptions> & { maxRetries?: number } = {}): Promise<PinReport> {
