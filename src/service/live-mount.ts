@@ -103,7 +103,8 @@ export async function startLiveMount(opts: LiveMountOptions): Promise<LiveMount>
         .refresh(remote.api, remote.media, { cookies: opts.cookies })
         .then(
           (r) => {
-            say(`Refreshed: ${r.photos.total} items (${r.photos.added} new, ${r.photos.changed} changed, ${r.photos.deleted} deleted)`)
+            // A quiet refresh says nothing: a mount that lives for weeks should not fill its log.
+            if (r.changed) say(`Refreshed: ${r.photos.total} items (${r.photos.added} new, ${r.photos.changed} changed, ${r.photos.deleted} deleted)`)
             return r
           },
           (err: unknown) => {
