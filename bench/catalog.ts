@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url'
 import { Catalog } from '../src/catalog/index.js'
 import { generateAccount, startFakeFlickr, type FakeCredentials } from '../src/fake-flickr/index.js'
 import { FlickrClient, MediaClient } from '../src/flickr/index.js'
+import { median } from './measure.js'
 
 const self = fileURLToPath(import.meta.url)
 const args = process.argv.slice(2)
@@ -38,7 +39,6 @@ function child(extra: string[]): Promise<string> {
   })
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
 
 async function serve(items: number, sets: number): Promise<void> {
   const videos = Math.round(items * 0.02)

@@ -10,12 +10,12 @@ import { mkdir, symlink, truncate, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { cliEnv, startFake } from '../test/pin/helpers.js'
 import { findListing, fuseUnusableReason, MountLab, run } from '../test/e2e/mount-helpers.js'
+import { median } from './measure.js'
 
 const RUNS = Number(process.argv[2] ?? 3)
 /** Entries in photostream/: one original and one sidecar per photo, plus `metadata`. */
 const SIZES = [10_000, 100_000]
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN
 
 async function timed(script: string, expect?: number): Promise<number> {
   const r = await run('bash', ['-c', script], { timeoutMs: 600_000 })

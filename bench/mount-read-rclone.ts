@@ -20,25 +20,12 @@ import { randomBytes } from 'node:crypto'
 import { mkdir, mkdtemp, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { forceUnmount, fuseUnusableReason, isMounted, run, Workspace } from '../test/fs/harness.js'
+import { ddMBps, median } from './measure.js'
 
 const RUNS = Number(process.argv[2] ?? 3)
 const SIZE = 100 * 1024 * 1024
 /** The name in the backing folder, which is also what flickrfs's fixture reads for original 'big', ext 'mov'. */
 const FILE = 'big.mov'
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.floor(s.length / 2)] ?? NaN
-}
-
-async function ddMBps(path: string): Promise<number> {
-  const t0 = performance.now()
-  const r = await run('dd', [`if=${path}`, 'of=/dev/null', 'bs=1M'], { timeoutMs: 120_000 })
-  const s = (performance.now() - t0) / 1000
-  if (r.code !== 0) throw new Error(`dd ${path}: ${r.stderr}`)
-  if (!r.stderr.includes(`${SIZE} bytes`)) throw new Error(`dd ${path} read short: ${r.stderr}`)
-  return SIZE / 1024 / 1024 / s
-}
 
 async function dropPageCache(): Promise<void> {
   await run('sync', [])
@@ -150,19 +137,19 @@ async function main(): Promise<void> {
     }
     for (let i = 0; i < RUNS; i++) {
       await dropPageCache()
-      add('backing cold', await ddMBps(backingFile))
-      add('backing warm', await ddMBps(backingFile))
+      add('backing cold', await ddMBps(backingFile, SIZE))
+      add('backing warm', await ddMBps(backingFile, SIZE))
       const order = i % 2 === 0 ? (['flickrfs', 'rclone'] as const) : (['rclone', 'flickrfs'] as const)
       for (const kind of order) {
         const m1 = await mount(kinds[kind](`${kind}-cold-${i}`))
         await dropPageCache()
-        add(`${kind} first cold`, await ddMBps(m1.file))
-        add(`${kind} again`, await ddMBps(m1.file))
+        add(`${kind} first cold`, await ddMBps(m1.file, SIZE))
+        add(`${kind} again`, await ddMBps(m1.file, SIZE))
         await unmount(m1)
         // The backing file is now in the page cache (it was just read through this mount).
-        await ddMBps(backingFile)
+        await ddMBps(backingFile, SIZE)
         const m2 = await mount(kinds[kind](`${kind}-warm-${i}`))
-        add(`${kind} first, backing warm`, await ddMBps(m2.file))
+        add(`${kind} first, backing warm`, await ddMBps(m2.file, SIZE))
         await unmount(m2)
       }
     }

@@ -9,22 +9,10 @@ import { randomBytes } from 'node:crypto'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fuseUnusableReason, run, Workspace } from '../test/fs/harness.js'
+import { ddMBps, median } from './measure.js'
 
 const RUNS = Number(process.argv[2] ?? 3)
 const SIZE = 100 * 1024 * 1024
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.floor(s.length / 2)] ?? NaN
-}
-
-async function ddMBps(path: string): Promise<number> {
-  const t0 = performance.now()
-  const r = await run('dd', [`if=${path}`, 'of=/dev/null', 'bs=1M'], { timeoutMs: 120_000 })
-  const s = (performance.now() - t0) / 1000
-  if (r.code !== 0) throw new Error(`dd ${path}: ${r.stderr}`)
-  return SIZE / 1024 / 1024 / s
-}
 
 async function lsMs(dir: string, expect: number): Promise<number> {
   const r = await run('bash', ['-c', `ls -l '${dir}' | wc -l`], { timeoutMs: 300_000 })
@@ -63,9 +51,9 @@ async function main(): Promise<void> {
           d100k: { many: { count: 100_000, text: '{"id": "1"}\n' } },
         },
       })
-      add('backing dd MB/s', await ddMBps(backingFile))
-      add('mount dd MB/s (first read, through JS)', await ddMBps(join(mnt, 'photostream/big.mov')))
-      add('mount dd MB/s (again, page cache)', await ddMBps(join(mnt, 'photostream/big.mov')))
+      add('backing dd MB/s', await ddMBps(backingFile, SIZE))
+      add('mount dd MB/s (first read, through JS)', await ddMBps(join(mnt, 'photostream/big.mov'), SIZE))
+      add('mount dd MB/s (again, page cache)', await ddMBps(join(mnt, 'photostream/big.mov'), SIZE))
       add('ls -l 10k real dir on disk ms', await lsMs(join(ws.dir, 'real10000'), 10_000))
       add('ls -l 100k real dir on disk ms', await lsMs(join(ws.dir, 'real100000'), 100_000))
       add('ls -l 10k cold ms', await lsMs(join(mnt, 'd10k'), 10_000))

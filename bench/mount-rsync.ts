@@ -7,9 +7,9 @@
 import { join } from 'node:path'
 import { cliEnv, startFake } from '../test/pin/helpers.js'
 import { fuseUnusableReason, MountLab, run } from '../test/e2e/mount-helpers.js'
+import { median } from './measure.js'
 
 const RUNS = Number(process.argv[2] ?? 3)
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN
 
 async function rsync(from: string, to: string): Promise<{ ms: number; transferred: number }> {
   const r = await run('rsync', ['-a', '--stats', '--exclude=/.flickrfs', `${from}/`, `${to}/`], { timeoutMs: 600_000 })

@@ -11,11 +11,11 @@ import { join } from 'node:path'
 import { mediaServerPath } from '../src/fake-flickr/records.js'
 import { cliEnv, mediaName, startFake } from '../test/pin/helpers.js'
 import { fuseUnusableReason, MountLab, run } from '../test/e2e/mount-helpers.js'
+import { median } from './measure.js'
 
 const RUNS = Number(process.argv[2] ?? 3)
 const LATENCY_MS = Number(process.argv[3] ?? 50)
 const PER_RUN = 10
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN
 
 async function firstByteMs(path: string): Promise<number> {
   const r = await run('head', ['-c', '1', path])

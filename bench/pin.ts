@@ -27,6 +27,7 @@ import { fileURLToPath } from 'node:url'
 import { generateAccount, startFakeFlickr, type FakeCredentials } from '../src/fake-flickr/index.js'
 import { FlickrClient, MediaClient } from '../src/flickr/index.js'
 import { pin, type PinReport } from '../src/pin/pin.js'
+import { median } from './measure.js'
 
 const self = fileURLToPath(import.meta.url)
 const args = process.argv.slice(2)
@@ -35,7 +36,6 @@ const arg = (name: string, fallback: number): number => {
   return i === -1 ? fallback : Number(args[i + 1])
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
 
 interface Shape {
   origin: string
