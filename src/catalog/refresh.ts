@@ -10,7 +10,7 @@
 import createDebug from 'debug'
 import { asRecord, toInt } from '../flickr/lenient.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
-import { eachLimit } from './concurrency.js'
+import { eachLimit } from '../util/pool.js'
 import { sameJson } from './same-json.js'
 import { PHOTO_EXTRAS, type CatalogApi, type CatalogMedia } from './ports.js'
 import { collectionFromRaw, photoFields, safeId, setFromRaw, uniqueIds } from './records.js'

@@ -4,7 +4,8 @@ export { MediaClient, MediaHttpError, type MediaClientOptions, type MediaHead, t
 export { realClock, VirtualClock, type Clock } from './clock.js'
 export { toInt, toStr, textOf, asArray, asRecord } from './lenient.js'
 export { paginate, type PaginateOptions } from './paginate.js'
-export { TokenBucket, Semaphore } from './limiter.js'
+export { TokenBucket } from './limiter.js'
+export { Semaphore } from '../util/semaphore.js'
 export { rewriteToOrigin } from './origin-transport.js'
 export { filenameFromContentDisposition } from './content-disposition.js'
 export {

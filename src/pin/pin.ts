@@ -16,6 +16,7 @@ import { destWriteError, errnoCode, isEnoent } from '../util/fs-errors.js'
 import { readManifest, writeManifest, type Manifest } from './manifest.js'
 import { writeTree, type WriteTreeReport } from './write-tree.js'
 import { recordPinResult } from './pin-state.js'
+import { Semaphore } from '../util/semaphore.js'
 
 const log = createDebug('flickrfs:pin')
 
@@ -155,20 +156,7 @@ async function pinWith(dest: string, catalog: Catalog, store: OriginalStore, opt
   // Downloads start as soon as the catalog knows an original, so they overlap the listing and the
   // comment fetches; a key queued twice (a refresh event, then the final sweep) is fetched once.
   const queued = new Map<string, Promise<void>>()
-  const waiting: Array<() => void> = []
-  let running = 0
-  const slot = async (): Promise<void> => {
-    if (running < limit) {
-      running++
-      return
-    }
-    await new Promise<void>((r) => waiting.push(r))
-  }
-  const release = (): void => {
-    const next = waiting.shift()
-    if (next) next()
-    else running--
-  }
+  const slots = new Semaphore(limit)
 
   const enqueue = (photo: PhotoEntry, m: MediaEntry): void => {
     if (!wanted(photo, opts)) return
@@ -177,7 +165,7 @@ async function pinWith(dest: string, catalog: Catalog, store: OriginalStore, opt
     progress.queued++
     progress.queuedBytes += m.size
     const job = (async () => {
-      await slot()
+      const release = await slots.acquire()
       try {
         if (noSpace !== undefined) return
         const res = await store.ensure(m, { mtimeMs: mediaMtimeMs(photo) })

@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto'
 import createDebug from 'debug'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { destWriteError, errnoCode, isEnoent } from '../util/fs-errors.js'
-import { mapLimit } from '../util/pool.js'
+import { eachLimit } from '../util/pool.js'
 import { assertSafeName } from './safe-name.js'
 import type { Manifest, ManifestEntry } from './manifest.js'
 
@@ -168,7 +168,7 @@ export async function writeTree(dest: string, root: TreeNode, opts: WriteTreeOpt
     const created = await guard(path, () => ensureDir(path, true))
     const existing = created ? new Set<string>() : await guard(path, () => namesIn(path))
     const children = [...(node.children?.values() ?? [])]
-    await mapLimit(children, limit, async (child) => {
+    await eachLimit(children, limit, async (child) => {
       assertSafeName(child.name)
       const p = join(path, child.name)
       const present = existing.has(child.name)
@@ -209,7 +209,7 @@ export async function writeTree(dest: string, root: TreeNode, opts: WriteTreeOpt
   // photostream/: sidecars and the order file are ours to write; originals come from the store.
   if (photostream?.children) {
     const existing = await guard(psPath, () => namesIn(psPath))
-    await mapLimit([...photostream.children.values()], limit, async (child) => {
+    await eachLimit([...photostream.children.values()], limit, async (child) => {
       assertSafeName(child.name)
       const p = join(psPath, child.name)
       const present = existing.has(child.name)
@@ -235,7 +235,7 @@ export async function writeTree(dest: string, root: TreeNode, opts: WriteTreeOpt
   // Several at once: most set directories are small, and one at a time each waits on its slowest write.
   const top = [...(root.children?.values() ?? [])].filter((n) => n.name !== 'photostream')
   top.forEach((node) => assertSafeName(node.name))
-  await mapLimit(top, 4, (node) => syncManagedDir(join(dest, node.name), node))
+  await eachLimit(top, 4, (node) => syncManagedDir(join(dest, node.name), node))
   for (const node of top) report.manifest.top[node.name] = topEntry(node.name)
   for (const [name, entry] of Object.entries(opts.previous.top)) {
     if (root.children?.has(name) || !removable(entry)) {

@@ -1,24 +1,22 @@
-/** Runs `fn` over `items` with at most `limit` in flight; rejects with the first error after all settle. */
-export async function mapLimit<T, R>(items: Iterable<T>, limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const list = Array.from(items)
-  const results = new Array<R>(list.length)
+/**
+ * Runs `fn` over `items` with at most `limit` in flight. After the first failure no new item starts
+ * (a refresh that is going to be thrown away should stop spending API calls), and the first error
+ * is thrown once the running ones settle.
+ */
+export async function eachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0
-  let firstError: unknown
-  let failed = false
+  let failure: { err: unknown } | undefined
   async function worker(): Promise<void> {
-    while (next < list.length) {
-      const i = next++
+    while (failure === undefined && next < items.length) {
+      const item = items[next++] as T
       try {
-        results[i] = await fn(list[i] as T)
+        await fn(item)
       } catch (err) {
-        if (!failed) {
-          failed = true
-          firstError = err
-        }
+        failure ??= { err }
       }
     }
   }
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, list.length)) }, () => worker()))
-  if (failed) throw firstError
-  return results
+  const workers = Math.max(1, Math.min(limit, items.length))
+  await Promise.all(Array.from({ length: workers }, () => worker()))
+  if (failure !== undefined) throw failure.err
 }
