@@ -13,8 +13,12 @@ export function isSafeId(id: unknown): id is string {
   return typeof id === 'string' && SAFE_ID.test(id)
 }
 
-/** Extensions are lower-case alphanumerics; anything else (from a server's file name) is refused. */
-const SAFE_EXT = /^[a-z0-9]{1,16}$/
+/**
+ * Extensions are lower-case alphanumerics; anything else (from a server's file name) is refused.
+ * At most 8, as src/store/safe-names.ts accepts: a file the store would refuse to write must not be
+ * listed (the mount would answer EIO on it, and pin would report it missing on every run).
+ */
+const SAFE_EXT = /^[a-z0-9]{1,8}$/
 export function isSafeExt(ext: unknown): ext is string {
   return typeof ext === 'string' && SAFE_EXT.test(ext.toLowerCase())
 }
