@@ -187,6 +187,27 @@ export class OriginalStore {
     return r && r.secret === secret ? { size: r.size, sha256: r.sha256 } : undefined
   }
 
+  /**
+   * Size and sha256 of the original of (id, secret) as it was downloaded, also after it was
+   * evicted: what a sidecar may show without the file being here.
+   */
+  knownHash(id: string, secret: string): { size: number; sha256: string } | undefined {
+    const r = this.idx().known(id)
+    return r && r.secret === secret ? { size: r.size, sha256: r.sha256 } : undefined
+  }
+
+  /**
+   * The download of (id, secret) when every byte has arrived and only its fsync, rename and record
+   * remain; undefined otherwise. A sidecar read right after its original (rsync, tar, cp read in
+   * that order) waits for it, so it shows the sha256 rather than the same JSON without it.
+   */
+  finishing(id: string, secret: string): Promise<unknown> | undefined {
+    const job = this.jobs.get(mediaKey(id, secret))
+    if (!job) return undefined
+    const d = job.download
+    return d.size > 0 && d.validBytes >= d.size ? job.done : undefined
+  }
+
   /** Present under its final name, with the right secret and size. */
   async has(m: MediaEntry): Promise<boolean> {
     const t = this.target(m)
@@ -299,7 +320,7 @@ export class OriginalStore {
           continue
         }
       }
-      await index.remove(r.id)
+      await index.markEvicted(r.id)
       this.openFiles.drop(r.id)
       unpinnedBytes -= r.size
       report.removed.push(r.id)

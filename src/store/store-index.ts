@@ -30,6 +30,12 @@ export interface StoreRecord {
   lastAccessMs: number
 }
 
+/**
+ * What the index keeps of an evicted original: its size and sha256 stay known (the mount's sidecar
+ * shows them), but the file is gone, so nothing else treats it as stored.
+ */
+export type EvictedRecord = StoreRecord & { evicted: true }
+
 function isRecord(v: unknown): v is StoreRecord {
   if (typeof v !== 'object' || v === null) return false
   const r = v as Partial<StoreRecord>
@@ -48,15 +54,18 @@ export async function openStoreKeyv(root: string): Promise<Keyv> {
 
 export class StoreIndex {
   private readonly records = new Map<string, StoreRecord>()
+  private readonly evicted = new Map<string, EvictedRecord>()
   private readonly dirtyAccess = new Set<string>()
 
   constructor(private readonly keyv: Keyv) {}
 
   async load(): Promise<void> {
     this.records.clear()
+    this.evicted.clear()
     const add = (key: string, value: unknown): void => {
-      if (isRecord(value)) this.records.set(value.id, { ...value, pinned: value.pinned === true, lastAccessMs: value.lastAccessMs ?? 0 })
-      else debug('ignoring malformed index entry %s', key)
+      if (!isRecord(value)) debug('ignoring malformed index entry %s', key)
+      else if ((value as Partial<EvictedRecord>).evicted === true) this.evicted.set(value.id, { ...value, evicted: true })
+      else this.records.set(value.id, { ...value, pinned: value.pinned === true, lastAccessMs: value.lastAccessMs ?? 0 })
     }
     const rows = await this.selectAll()
     if (rows) {
@@ -97,6 +106,11 @@ export class StoreIndex {
     return this.records.get(id)
   }
 
+  /** The record of a stored original, else what is remembered of an evicted one. */
+  known(id: string): StoreRecord | undefined {
+    return this.records.get(id) ?? this.evicted.get(id)
+  }
+
   all(): IterableIterator<StoreRecord> {
     return this.records.values()
   }
@@ -108,13 +122,27 @@ export class StoreIndex {
   async put(record: StoreRecord): Promise<void> {
     await this.keyv.set(record.id, record)
     this.records.set(record.id, record)
+    this.evicted.delete(record.id)
     this.dirtyAccess.delete(record.id)
   }
 
+  /** Forgets the original entirely (a bad or vanished file: its recorded hash proves nothing). */
   async remove(id: string): Promise<void> {
     this.records.delete(id)
+    this.evicted.delete(id)
     this.dirtyAccess.delete(id)
     await this.keyv.delete(id)
+  }
+
+  /** The file was removed to make room; its size and sha256 are still true of the original. */
+  async markEvicted(id: string): Promise<void> {
+    const r = this.records.get(id)
+    if (!r) return
+    const gone: EvictedRecord = { ...r, pinned: false, evicted: true }
+    await this.keyv.set(id, gone)
+    this.records.delete(id)
+    this.dirtyAccess.delete(id)
+    this.evicted.set(id, gone)
   }
 
   /** Cheap: memory only; `flush()` persists. */

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
 import { open, readFile, stat, truncate, unlink } from 'node:fs/promises'
 import { after, before, describe, it } from 'node:test'
+import Keyv from 'keyv'
 import type { MediaEntry } from '../../src/catalog/types.js'
 import { OriginalStore } from '../../src/store/index.js'
-import { startWorld, type World } from './helpers.js'
+import { observed, sha256, startWorld, type World } from './helpers.js'
 
 const exists = (p: string): Promise<boolean> => stat(p).then(() => true, () => false)
 
@@ -40,6 +42,63 @@ void describe('OriginalStore eviction and verify', () => {
     assert.equal(await smaller.has(b), true, 'pinned original kept')
     assert.equal(second.unpinnedBytes, 0)
     await smaller.close()
+  })
+
+  void it('remembers the size and sha256 of an evicted original, across a restart, until it is stored again', async () => {
+    const root = await w.newRoot()
+    const bytes = randomBytes(60_000)
+    const m = w.addPhoto(bytes)
+    const other = w.addPhoto(60_000)
+    const store = await OriginalStore.open(root, w.client, { maxBytes: 0 })
+    await store.ensure(m)
+    const want = { size: 60_000, sha256: sha256(bytes) }
+    assert.deepEqual(store.knownHash(m.id, m.secret), want)
+    assert.deepEqual((await store.evict()).removed, [m.id])
+    assert.equal(store.info(m.id, m.secret), undefined, 'no longer stored')
+    assert.equal(await store.has(m), false)
+    assert.deepEqual(store.knownHash(m.id, m.secret), want, 'but its hash is still known')
+    assert.equal(store.knownHash(m.id, 'another-secret'), undefined, 'only for the same secret')
+    assert.equal(store.knownHash(other.id, other.secret), undefined, 'never downloaded')
+    await store.close()
+
+    const reopened = await OriginalStore.open(root, w.client, { maxBytes: 0 })
+    assert.deepEqual(reopened.knownHash(m.id, m.secret), want)
+    assert.equal(reopened.info(m.id, m.secret), undefined)
+    assert.deepEqual((await reopened.evict()).removed, [], 'an evicted record is not evicted again')
+    assert.equal((await reopened.ensure(m)).downloaded, true)
+    assert.deepEqual(reopened.info(m.id, m.secret), want)
+    await reopened.close()
+  })
+
+  void it('finishing() hands out a download once all its bytes are in, until it is recorded', async () => {
+    const root = await w.newRoot()
+    const m = w.addPhoto(300_000)
+    let releaseBody: () => void = () => {}
+    const bodyGate = new Promise<void>((res) => { releaseBody = res })
+    let releaseRecord: () => void = () => {}
+    const recordGate = new Promise<void>((res) => { releaseRecord = res })
+    // The index's write is where a finished download is recorded: held, the window stays open.
+    class HeldIndex extends Keyv {
+      override async set<Value>(key: string, value: Value, ttl?: number): Promise<boolean> {
+        await recordGate
+        return super.set(key, value, ttl)
+      }
+    }
+    const store = await OriginalStore.open(root, observed(w.client, { beforeGet: () => bodyGate }), { index: new HeldIndex({ namespace: 'store' }) })
+    assert.equal(store.finishing(m.id, m.secret), undefined, 'nothing in flight')
+    const first = store.read(m, 0, 10)
+    assert.equal(store.finishing(m.id, m.secret), undefined, 'in flight, no bytes yet')
+    releaseBody()
+    await first
+    await store.read(m, 299_990, 10)
+    const finishing = store.finishing(m.id, m.secret)
+    assert.ok(finishing, 'every byte is in: the download is worth waiting for')
+    assert.equal(store.info(m.id, m.secret), undefined, 'not recorded yet')
+    releaseRecord()
+    await finishing
+    assert.equal(store.info(m.id, m.secret)?.size, 300_000)
+    assert.equal(store.finishing(m.id, m.secret), undefined, 'recorded: nothing to wait for')
+    await store.close()
   })
 
   void it('never evicts in pin mode', async () => {
