@@ -110,7 +110,29 @@ export function createOps(ctx: OpsContext): { ops: FuseOps; stats: () => FsOpsSt
 
   const refuse = (cb: FuseCallback): void => cb(EROFS)
 
-  function openFile(path: string, flags: number): number {
+  /**
+   * Waits for `settling` (errors ignored: the bytes are then read as they are), but never longer
+   * than a read may take, and not past unmount.
+   */
+  async function settled(settling: Promise<unknown>): Promise<void> {
+    let timer: NodeJS.Timeout | undefined
+    let onClose: (() => void) | undefined
+    try {
+      await Promise.race([
+        settling.catch(() => undefined),
+        new Promise<void>((res) => {
+          timer = setTimeout(res, ctx.readTimeoutMs)
+          onClose = () => res()
+          ctx.closing.addEventListener('abort', onClose, { once: true })
+        }),
+      ])
+    } finally {
+      clearTimeout(timer)
+      if (onClose) ctx.closing.removeEventListener('abort', onClose)
+    }
+  }
+
+  function openFile(path: string, flags: number): number | Promise<number> {
     if ((flags & O_ACCMODE) !== constants.O_RDONLY || (flags & constants.O_TRUNC) !== 0) {
       throw new FsErrno('EROFS')
     }
@@ -120,12 +142,18 @@ export function createOps(ctx: OpsContext): { ops: FuseOps; stats: () => FsOpsSt
     if (!node) throw new FsErrno('ENOENT')
     if (node.kind === 'dir') throw new FsErrno('EISDIR')
     if (node.kind !== 'file') throw new FsErrno('EINVAL')
-    const data = node.content.type === 'bytes' ? node.content.data : undefined
-    while (handles.has(nextFh)) nextFh = nextFh >= 0xffff_fff0 ? 1 : nextFh + 1
-    const fh = nextFh
-    nextFh = nextFh >= 0xffff_fff0 ? 1 : nextFh + 1
-    handles.set(fh, { node, data })
-    return fh
+    const file = node
+    const register = (): number => {
+      const data = file.content.type === 'bytes' ? file.content.data : undefined
+      while (handles.has(nextFh)) nextFh = nextFh >= 0xffff_fff0 ? 1 : nextFh + 1
+      const fh = nextFh
+      nextFh = nextFh >= 0xffff_fff0 ? 1 : nextFh + 1
+      handles.set(fh, { node: file, data })
+      return fh
+    }
+    // A sidecar whose original is being recorded this very moment: its final bytes are near.
+    const settling = file.content.type === 'bytes' ? file.content.settle?.() : undefined
+    return settling ? settled(settling).then(register) : register()
   }
 
   // Each read's own deadline is aborted on unmount through this set: AbortSignal.any() per read

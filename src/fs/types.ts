@@ -22,8 +22,11 @@ export interface FsFile {
   readonly ino: number
   /** Exact byte size, known before any byte is read. */
   readonly size: number
-  /** `data` may be a getter that rebuilds the bytes on each access: read it once per open. */
-  readonly content: { readonly type: 'bytes'; readonly data: Buffer } | { readonly type: 'original'; readonly media: MediaEntry }
+  /**
+   * `data` may be a getter that rebuilds the bytes on each access: read it once per open, after
+   * awaiting `settle()` when that returns a promise (bytes about to change to their final form).
+   */
+  readonly content: { readonly type: 'bytes'; readonly data: Buffer; settle?(): Promise<unknown> | undefined } | { readonly type: 'original'; readonly media: MediaEntry }
 }
 
 export interface FsLink {

@@ -108,11 +108,9 @@ export function buildLayout(snap: CatalogSnapshot, opts: LayoutOptions = {}): La
     const mtimeMs = mediaMtimeMs(photo, hourCache)
     shown.set(id, { photo, media, fileName, target: `../${PHOTOSTREAM_DIR}/${fileName}`, mtimeMs })
     add(photostream, new OriginalFileNode(fileName, mtimeMs, media))
-    // Captured now, not at first read: the sidecar's size must never disagree with its bytes.
     const comments = snap.comments.get(id)
-    const storeInfo = opts.storeInfo?.(id, photo.secret)
     const sidecarMtimeMs = photoChangedMs(photo)
-    add(photostream, new PhotoSidecarNode(fileName + METADATA_SUFFIX, sidecarMtimeMs, photo, media, comments, storeInfo, ignoreViews))
+    add(photostream, new PhotoSidecarNode(fileName + METADATA_SUFFIX, sidecarMtimeMs, photo, media, comments, opts.hashes, ignoreViews))
     psMtime = Math.max(psMtime, photoChangedMs(photo))
   }
   photostream.mtimeMs = psMtime

@@ -17,4 +17,4 @@ export {
 } from './names.js'
 export { MAX_TIME_MS, mediaMtimeMs, parseDateTakenMs, wholeSecondsMs } from './times.js'
 export { linkSize } from './types.js'
-export type { BytesContent, Layout, LayoutDir, LayoutFile, LayoutLink, LayoutNode, LayoutOptions, LayoutStats, OriginalContent } from './types.js'
+export type { BytesContent, Layout, LayoutDir, LayoutFile, LayoutLink, LayoutNode, LayoutOptions, LayoutStats, OriginalContent, OriginalHashes } from './types.js'

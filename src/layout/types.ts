@@ -23,6 +23,8 @@ export interface LayoutDir {
 export interface BytesContent {
   readonly type: 'bytes'
   readonly data: Buffer
+  /** When present and it returns a promise, `data` is worth reading only after it settles. */
+  settle?(): Promise<unknown> | undefined
 }
 
 export interface OriginalContent {
@@ -58,8 +60,19 @@ export interface LayoutOptions {
   ignoreViews?: boolean
   ignorePhotos?: boolean
   ignoreVideos?: boolean
-  /** What the store knows about a downloaded original (adds `sha256` to its sidecar). */
-  storeInfo?: (id: string, secret: string) => { size: number; sha256: string } | undefined
+  /** What the store knows of downloaded originals: puts `sha256` in their sidecars. */
+  hashes?: OriginalHashes
+}
+
+/**
+ * Asked each time a photo's sidecar is read, so a sidecar shows its original's sha256 as soon as
+ * the download is recorded, without rebuilding the layout.
+ */
+export interface OriginalHashes {
+  /** Size and sha256 of the original of (id, secret) as downloaded; undefined when not known. */
+  hashOf(id: string, secret: string): { size: number; sha256: string } | undefined
+  /** A download of (id, secret) that has all its bytes and is about to be recorded. */
+  finishing?(id: string, secret: string): Promise<unknown> | undefined
 }
 
 /** Records the layout left out, so callers can say why something is not (yet) shown. */

@@ -230,7 +230,7 @@ async function pinWith(dest: string, catalog: Catalog, store: OriginalStore, opt
     ignoreViews: opts.ignoreViews,
     ignorePhotos: opts.ignorePhotos,
     ignoreVideos: opts.ignoreVideos,
-    storeInfo: (id, secret) => store.info(id, secret),
+    hashes: { hashOf: (id, secret) => store.info(id, secret) },
   })
   const stateDir = join(dest, '.flickrfs')
   // Access times (one index write per original) go to disk while the tree is written: neither needs the other.

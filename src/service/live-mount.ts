@@ -82,7 +82,9 @@ export async function startLiveMount(opts: LiveMountOptions): Promise<LiveMount>
       await cat.refresh(opts.remote.api, opts.remote.media, { cookies: opts.cookies })
     }
 
-    const build = (): Layout => buildLayout(cat.snapshot(), { ignoreViews: opts.ignoreViews, storeInfo: (id, secret) => st.info(id, secret) })
+    // Sidecars ask the store at each read, so a download shows its sha256 without a rebuild.
+    const hashes = { hashOf: (id: string, secret: string) => st.knownHash(id, secret), finishing: (id: string, secret: string) => st.finishing(id, secret) }
+    const build = (): Layout => buildLayout(cat.snapshot(), { ignoreViews: opts.ignoreViews, hashes })
     let layout = build()
     const handle = await mountFlickrfs({
       mountpoint: opts.mountpoint,

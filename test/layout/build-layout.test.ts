@@ -1,10 +1,20 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import type { CatalogSnapshot, CollectionEntry } from '../../src/catalog/types.js'
+import { mediaKey, type CatalogSnapshot, type CollectionEntry } from '../../src/catalog/types.js'
 import { buildLayout, linkSize, mediaMtimeMs, wholeSecondsMs } from '../../src/layout/index.js'
-import type { Layout, LayoutNode } from '../../src/layout/index.js'
+import type { Layout, LayoutNode, LayoutOptions } from '../../src/layout/index.js'
 import { collectionEntry, photoSpecs, setEntry, snapshot } from './fixture.js'
 import { names, resolveLink, walk } from './tree.js'
+
+// As in a complete pin: every original downloaded, so no sidecar is in its interim form.
+const allHashed = (s: CatalogSnapshot): LayoutOptions => ({
+  hashes: {
+    hashOf: (id, secret) => {
+      const m = s.media.get(mediaKey(id, secret))
+      return m && { size: m.size, sha256: 'f'.repeat(64) }
+    },
+  },
+})
 
 /** The example tree of LAYOUT.md. */
 function layoutExample(): Layout {
@@ -306,6 +316,13 @@ void describe('buildLayout: metadata files', () => {
       sets: [setEntry('10', 'Ten', ['2', '404', '1'])],
       collections: [collectionEntry('1-1', 'C', ['10', '99'], [collectionEntry('1-2', 'K', [])])],
     })
+  const bytesOf = (layout: Layout, p: string): Buffer => {
+    const node: LayoutNode | undefined = layout.lookup(p)
+    assert.ok(node?.kind === 'file' && node.content.type === 'bytes', p)
+    const data = node.content.data
+    assert.equal(node.size, data.length, `${p}: size and bytes agree`)
+    return data
+  }
   const json = (layout: Layout, p: string): unknown => {
     const node: LayoutNode | undefined = layout.lookup(p)
     assert.ok(node?.kind === 'file' && node.content.type === 'bytes', p)
@@ -316,20 +333,21 @@ void describe('buildLayout: metadata files', () => {
   }
   void it('photo sidecar: the raw record, then comments, then flickrfs', () => {
     const s = snap()
-    const layout = buildLayout(s, { storeInfo: (id, secret) => (id === '1' ? { size: 1001, sha256: `h-${secret}` } : undefined) })
+    const hash = 'ab'.repeat(32)
+    const layout = buildLayout(s, { hashes: { hashOf: (id, secret) => (id === '1' && secret === 's1' ? { size: 1001, sha256: hash } : undefined) } })
     const one = json(layout, '/photostream/1.jpg.metadata') as Record<string, unknown>
     assert.deepEqual(Object.keys(one), [...Object.keys(s.photos.get('1')?.raw ?? {}), 'comments', 'flickrfs'])
     assert.deepEqual(one.comments, [{ id: 'c1', author: 'x', _content: 'nice' }])
-    assert.deepEqual(one.flickrfs, { size: 1001, sha256: 'h-s1' })
+    assert.deepEqual(one.flickrfs, { size: 1001, sha256: hash })
     assert.equal(one.views, '17')
-    const two = json(layout, '/photostream/2.jpg.metadata') as Record<string, unknown>
+    const two = JSON.parse(bytesOf(layout, '/photostream/2.jpg.metadata').toString('utf8')) as Record<string, unknown>
     assert.ok(!('comments' in two))
     assert.deepEqual(two.flickrfs, { size: 1002 })
-    const three = json(layout, '/photostream/3.mp4.metadata') as Record<string, unknown>
+    const three = JSON.parse(bytesOf(layout, '/photostream/3.mp4.metadata').toString('utf8')) as Record<string, unknown>
     assert.deepEqual(three.flickrfs, { size: 4242, video: 'transcode', label: 'HD MP4' })
   })
   void it('drops views under ignoreViews', () => {
-    const one = json(buildLayout(snap(), { ignoreViews: true }), '/photostream/1.jpg.metadata') as Record<string, unknown>
+    const one = json(buildLayout(snap(), { ignoreViews: true, ...allHashed(snap()) }), '/photostream/1.jpg.metadata') as Record<string, unknown>
     assert.ok(!('views' in one))
     assert.equal(one.title, 'Photo 1')
   })
@@ -339,7 +357,7 @@ void describe('buildLayout: metadata files', () => {
     assert.ok(photo)
     const edited = { ...photo, changedAtMs: 1_800_000_000_000, changedAtMsIgnoringViews: 1_700_000_000_000 }
     const changed: CatalogSnapshot = { ...s, photos: new Map([...s.photos, ['1', edited]]) }
-    const mtime = (ignoreViews: boolean): number | undefined => buildLayout(changed, { ignoreViews }).lookup('/photostream/1.jpg.metadata')?.mtimeMs
+    const mtime = (ignoreViews: boolean): number | undefined => buildLayout(changed, { ignoreViews, ...allHashed(changed) }).lookup('/photostream/1.jpg.metadata')?.mtimeMs
     assert.equal(mtime(true), 1_700_000_000_000)
     assert.equal(mtime(false), 1_800_000_000_000)
   })
@@ -365,15 +383,47 @@ void describe('buildLayout: metadata files', () => {
     const k = json(buildLayout(snap()), '/Collection 1-1 - C/2_Collection 1-2 - K/metadata')
     assert.deepEqual(k, { id: '1-2', title: 'K', description: '', iconlarge: '/images/x.gif', set: [], collection: [] })
   })
-  void it('freezes storeInfo at build time, so size and bytes always agree', () => {
-    let known = false
-    const layout = buildLayout(snap(), { storeInfo: () => (known ? { size: 1, sha256: 'x'.repeat(64) } : undefined) })
+  void it('a sidecar keeps its size while its hash is unknown: same JSON padded with spaces, mtime 1 ms later', () => {
+    const hash = 'c0'.repeat(32)
+    let known: { size: number; sha256: string } | undefined
+    const layout = buildLayout(snap(), { hashes: { hashOf: () => known } })
     const node = layout.lookup('/photostream/2.jpg.metadata')
     assert.ok(node?.kind === 'file' && node.content.type === 'bytes')
     const size = node.size
-    known = true
-    assert.equal(node.content.data.length, size)
-    assert.ok(!node.content.data.toString().includes('sha256'))
+    const completeMtime = buildLayout(snap(), { hashes: { hashOf: () => ({ size: 1002, sha256: hash }) } }).lookup('/photostream/2.jpg.metadata')?.mtimeMs
+    assert.equal(typeof completeMtime, 'number')
+
+    const padded = node.content.data
+    assert.equal(padded.length, size)
+    assert.match(padded.toString('utf8'), /\} {82}\n$/)
+    assert.deepEqual((JSON.parse(padded.toString('utf8')) as { flickrfs: unknown }).flickrfs, { size: 1002 })
+    assert.equal(node.mtimeMs, (completeMtime as number) + 1)
+
+    // A hash that cannot be of these bytes (another size, not 64 hex digits) is not shown.
+    known = { size: 999, sha256: hash }
+    assert.ok(!node.content.data.toString('utf8').includes('sha256'))
+    known = { size: 1002, sha256: 'h-s2' }
+    assert.ok(!node.content.data.toString('utf8').includes('sha256'))
+
+    known = { size: 1002, sha256: hash }
+    const complete = node.content.data
+    assert.equal(complete.length, size)
+    assert.ok(complete.toString('utf8').endsWith('}\n'))
+    assert.deepEqual((JSON.parse(complete.toString('utf8')) as { flickrfs: unknown }).flickrfs, { size: 1002, sha256: hash })
+    assert.equal(node.mtimeMs, completeMtime)
+  })
+  void it('a sidecar hands out the finishing download of its own original to wait for', () => {
+    const finishing = Promise.resolve('done')
+    const asked: string[] = []
+    const layout = buildLayout(snap(), {
+      hashes: { hashOf: () => undefined, finishing: (id, secret) => (asked.push(`${id}_${secret}`), id === '1' ? finishing : undefined) },
+    })
+    const one = layout.lookup('/photostream/1.jpg.metadata')
+    const two = layout.lookup('/photostream/2.jpg.metadata')
+    assert.ok(one?.kind === 'file' && one.content.type === 'bytes' && two?.kind === 'file' && two.content.type === 'bytes')
+    assert.equal(one.content.settle?.(), finishing)
+    assert.equal(two.content.settle?.(), undefined)
+    assert.deepEqual(asked, ['1_s1', '2_s2'])
   })
 })
 
@@ -390,7 +440,7 @@ void describe('buildLayout: times', () => {
       photostreamChangedAtMs: 1_700_000_050_999,
     })
   void it('media: date taken as local time, else upload date; sidecars: the record change time', () => {
-    const layout = buildLayout(snap())
+    const layout = buildLayout(snap(), allHashed(snap()))
     assert.equal(layout.lookup('/photostream/1.jpg')?.mtimeMs, new Date(2011, 4, 6, 7, 8, 9).getTime())
     assert.equal(layout.lookup('/photostream/2.jpg')?.mtimeMs, 1_500_000_000_000)
     assert.equal(layout.lookup('/photostream/3.jpg')?.mtimeMs, 1_500_000_777_000)
@@ -417,8 +467,8 @@ void describe('buildLayout: times', () => {
     assert.equal(buildLayout(changed).lookup('/Not in any set')?.mtimeMs, 1_700_000_900_000)
   })
   void it('every time is whole seconds and identical across builds', () => {
-    const a = walk(buildLayout(snap()).root)
-    const b = walk(buildLayout(snap()).root)
+    const a = walk(buildLayout(snap(), allHashed(snap())).root)
+    const b = walk(buildLayout(snap(), allHashed(snap())).root)
     assert.equal(a.length, b.length)
     a.forEach(([p, n], i) => {
       assert.equal(n.mtimeMs % 1000, 0, p)
@@ -430,7 +480,8 @@ void describe('buildLayout: times', () => {
     const p = s.photos.get('1')
     assert.ok(p !== undefined)
     assert.equal(buildLayout(s).lookup('/photostream/1.jpg')?.mtimeMs, mediaMtimeMs(p))
-    assert.equal(buildLayout(s).lookup('/photostream/1.jpg.metadata')?.mtimeMs, wholeSecondsMs(p.changedAtMs))
+    assert.equal(buildLayout(s, allHashed(s)).lookup('/photostream/1.jpg.metadata')?.mtimeMs, wholeSecondsMs(p.changedAtMs))
+    assert.equal(buildLayout(s).lookup('/photostream/1.jpg.metadata')?.mtimeMs, wholeSecondsMs(p.changedAtMs) + 1)
   })
 })
 
