@@ -6,7 +6,7 @@
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { readdir } from 'node:fs/promises'
+import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { FakeFlickr } from '../../src/fake-flickr/index.js'
 import { cliEnv, startFake } from '../pin/helpers.js'
@@ -77,5 +77,59 @@ void describe('mount of a pinned DEST equals DEST (e2e)', { skip }, () => {
     server = await lab.mount(mnt, ['--cache', dest, '--offline'], env)
     const again = await run('ls', ['-iR', mnt])
     assert.equal(again.stdout, before.stdout)
+  })
+})
+
+void describe('sidecars of a mount with an empty cache (e2e)', { skip }, () => {
+  let fake: FakeFlickr
+  let lab: MountLab
+  let mnt: string
+  let dest: string
+
+  before(async () => {
+    fake = await startFake({ seed: 29, photos: 40, videos: 2, sets: 5, collections: 2, commentedFraction: 0.3, oddTitles: true, meanPhotoBytes: 15_000, meanVideoBytes: 60_000 })
+    lab = await MountLab.create()
+    const env = cliEnv(fake, await lab.mkdir('config'), { XDG_CACHE_HOME: await lab.mkdir('cache'), XDG_RUNTIME_DIR: await lab.mkdir('run') })
+    dest = join(lab.dir, 'dest')
+    const pinned = await lab.cli(['pin', '-q', dest], env)
+    assert.equal(pinned.exit.code, 0, pinned.err)
+    mnt = await lab.mkdir('mnt')
+    await lab.mount(mnt, ['--cache', await lab.mkdir('fresh'), '--refresh', '0'], env)
+    fake.resetCounts()
+  })
+  after(async () => {
+    await lab?.cleanup()
+    await fake?.close()
+  })
+
+  const sidecarOf = (name: string): string => join('photostream', `${name}.metadata`)
+  const anOriginal = async (): Promise<string> => {
+    const name = (await readdir(join(dest, 'photostream'))).find((n) => /^\d+\.jpg$/.test(n))
+    assert.ok(name, 'DEST has a jpg')
+    return name
+  }
+
+  void it('a sidecar read before its original has its final size, is valid JSON without sha256, and fetches nothing', async () => {
+    const name = await anOriginal()
+    const inMount = join(mnt, sidecarOf(name))
+    const pinned = await readFile(join(dest, sidecarOf(name)), 'utf8')
+    // Another process reads the mount (never the one serving it; this test process serves nothing).
+    const before = await run('cat', [inMount])
+    assert.equal(before.code, 0, before.stderr)
+    assert.equal(Buffer.byteLength(before.stdout), Buffer.byteLength(pinned), 'the size stat reported, and the size pin writes')
+    assert.equal((await run('stat', ['-c', '%s', inMount])).stdout.trim(), String(Buffer.byteLength(pinned)))
+    const shown = JSON.parse(before.stdout) as { flickrfs: Record<string, unknown> }
+    const complete = JSON.parse(pinned) as { flickrfs: Record<string, unknown> }
+    assert.equal(typeof complete.flickrfs.sha256, 'string')
+    delete complete.flickrfs.sha256
+    assert.deepEqual(shown, complete)
+    assert.equal(mediaGets(fake.counts()), 0, 'reading a sidecar downloads nothing')
+
+    // Once the original is read (and so downloaded), the same sidecar shows its sha256, although
+    // the kernel had cached the earlier bytes: their mtime differs by 1 ms, so they are dropped.
+    const original = await run('cmp', [join(mnt, 'photostream', name), join(dest, 'photostream', name)])
+    assert.equal(original.code, 0, original.stdout + original.stderr)
+    const after = await run('cat', [inMount])
+    assert.equal(after.stdout, pinned)
   })
 })

@@ -202,6 +202,6 @@ void describe('fs ops adapter', () => {
   })
 
   void test('the libfuse options ride in fsname (pinned to fuse-native 2.2.6)', () => {
-    assert.equal(fsnameHack(10), 'flickrfs,ro,use_ino,negative_timeout=10,max_background=64,congestion_threshold=48')
+    assert.equal(fsnameHack(10), 'flickrfs,ro,use_ino,negative_timeout=10,max_background=64,congestion_threshold=48,ac_attr_timeout=0')
   })
 })
