@@ -34,6 +34,27 @@ export interface FuseInstance {
   readonly _thread: Buffer | null
 }
 
+/** What fuse-native 2.2.6's Fuse class has beyond the public API, used by `passHandleToFgetattr`. */
+type OpHandler = (signal: FuseCallback, ...args: unknown[]) => void
+interface FuseInternals {
+  _op_fgetattr?: OpHandler
+}
+
+/**
+ * fuse-native 2.2.6 drops the file handle of fgetattr: its `_op_fgetattr` calls `ops.getattr(path)`.
+ * libfuse's auto_cache asks fgetattr at each open, and the answer must describe the version that
+ * open serves, which after a refresh may not be the current one. This routes fgetattr to
+ * `ops.fgetattr(path, fh, cb)`, reusing fuse-native's own `_op_getattr` to turn the stat into its
+ * native form (it only reads `this.ops.getattr`). The version is pinned, so these internals hold.
+ */
+export function passHandleToFgetattr(fuse: FuseInstance, fgetattr: (path: string, fh: number, cb: FuseCallback) => void): void {
+  const getattr = (Object.getPrototypeOf(fuse) as { _op_getattr?: unknown })._op_getattr
+  if (typeof getattr !== 'function') throw new FlickrfsError('FUSE', `fuse-native ${PINNED_FUSE_NATIVE} internals changed (no _op_getattr); reinstall with npm ci`)
+  const toNative = getattr as (this: { ops: FuseOps }, signal: FuseCallback, path: string) => void
+  ;(fuse as FuseInstance & FuseInternals)._op_fgetattr = (signal: FuseCallback, path: unknown, fh: unknown) =>
+    toNative.call({ ops: { getattr: (p: string, cb: FuseCallback) => fgetattr(p, Number(fh), cb) } }, signal, String(path))
+}
+
 interface FuseConstructor {
   new (mnt: string, ops: FuseOps, opts: FuseNativeOptions): FuseInstance
 }

@@ -1,7 +1,7 @@
 import createDebug from 'debug'
 import { resolve } from 'node:path'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
-import { loadFuse } from './fuse-binding.js'
+import { loadFuse, passHandleToFgetattr, type FuseCallback } from './fuse-binding.js'
 import { fuseNativeOptions } from './mount-options.js'
 import { checkMountpoint, clearStaleMount, mountAt, unmountPath } from './mountpoint.js'
 import { createOps, type FsOpsStats } from './ops.js'
@@ -90,6 +90,7 @@ export async function mountFlickrfs(opts: MountOptions): Promise<MountHandle> {
     readTimeoutMs: opts.readTimeoutMs ?? DEFAULTS.readTimeoutMs,
   })
   const fuse = new Fuse(mnt, ops, fuseOpts)
+  passHandleToFgetattr(fuse, ops.fgetattr as (path: string, fh: number, cb: FuseCallback) => void)
 
   await new Promise<void>((res, rej) => {
     const timer = setTimeout(() => rej(new FlickrfsError('FUSE', `mounting at ${mnt} did not finish within 30 s`)), 30_000)

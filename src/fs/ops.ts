@@ -234,6 +234,23 @@ export function createOps(ctx: OpsContext): { ops: FuseOps; stats: () => FsOpsSt
         (st) => cb(0, st),
         (e) => cb(e),
       ),
+    // libfuse asks this at each open (auto_cache with ac_attr_timeout=0) to decide whether the
+    // kernel may keep its cached pages, and the kernel asks it for fstat once attributes expire.
+    // Both concern one open file, so the answer is the version that open serves: answering the
+    // current one would let `told` run ahead of what the kernel believes after a refresh.
+    fgetattr: (path: string, fh: number, cb: FuseCallback) =>
+      guard(
+        'fgetattr',
+        () => {
+          const open = handles.get(fh)
+          if (open) return statOf(open.node, ctx.owner)
+          const node = find(ctx.tree(), path)
+          if (node.kind === 'file') told.set(path, node)
+          return statOf(node, ctx.owner)
+        },
+        (st) => cb(0, st),
+        (e) => cb(e),
+      ),
     readdir: (path: string, cb: FuseCallback) =>
       guard(
         'readdir',
