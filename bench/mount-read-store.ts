@@ -9,6 +9,8 @@
  * Each run mounts both afresh, so the first read goes through JS; the order alternates per run.
  *   node --import tsx bench/mount-read-store.ts [RUNS]      (medians of RUNS runs, default 5)
  * FLICKRFS_BENCH_PROF=DIR writes a CPU profile of each flickrfs mount child into DIR.
+ * FLICKRFS_BENCH_BASE=DIR also mounts with DIR/bin/flickrfs (another checkout, e.g. `git archive`
+ * of the commit before a change, with node_modules linked) in every run, as "base mount".
  */
 import { spawn } from 'node:child_process'
 import { stat } from 'node:fs/promises'
@@ -20,6 +22,7 @@ import { ddMBps, median } from './measure.js'
 const RUNS = Number(process.argv[2] ?? 5)
 const SIZE = 100 * 1024 * 1024
 const PROF = process.env.FLICKRFS_BENCH_PROF
+const BASE = process.env.FLICKRFS_BENCH_BASE
 const trivialScript = new URL('./trivial-read-server.ts', import.meta.url).pathname
 
 /** Mounts the trivial server, dd's its file once, unmounts; MB/s. */
@@ -58,25 +61,26 @@ async function main(): Promise<void> {
     const stored = join(dest, 'photostream', `${big.id}.${big.originalformat}`)
     if ((await stat(stored)).size !== SIZE) throw new Error(`${stored} is not the ${SIZE}-byte original`)
     const inMount = join('photostream', mediaName(fake.account, big.id))
-    const mountEnv = PROF ? { ...env, NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${PROF}` } : env
+    if (PROF) lab.nodeArgs = ['--cpu-prof', `--cpu-prof-dir=${PROF}`]
     const r: Record<string, number[]> = {}
     const add = (k: string, v: number): void => void (r[k] ??= []).push(v)
-    const viaStore = async (i: number): Promise<void> => {
-      const mnt = await lab.mkdir(`mnt-${i}`)
-      const server = await lab.mount(mnt, ['--cache', dest, '--offline'], mountEnv)
-      add('store mount', await ddMBps(join(mnt, inMount), SIZE))
+    const ownBin = lab.bin
+    const viaMount = async (i: number, label: string, bin: string): Promise<void> => {
+      const mnt = await lab.mkdir(`mnt-${label.replace(/\W/g, '')}-${i}`)
+      lab.bin = bin
+      const server = await lab.mount(mnt, ['--cache', dest, '--offline'], env)
+      add(label, await ddMBps(join(mnt, inMount), SIZE))
       await lab.stop(server, mnt)
     }
-    const viaTrivial = async (i: number): Promise<void> => add('trivial server', await trivialMBps(await lab.mkdir(`triv-${i}`)))
+    const steps: Array<(i: number) => Promise<void>> = [
+      (i) => viaMount(i, 'store mount', ownBin),
+      async (i) => add('trivial server', await trivialMBps(await lab.mkdir(`triv-${i}`))),
+    ]
+    if (BASE) steps.push((i) => viaMount(i, 'base mount', join(BASE, 'bin', 'flickrfs')))
     for (let i = 0; i < RUNS; i++) {
       add('backing file', await ddMBps(stored, SIZE))
-      if (i % 2 === 0) {
-        await viaStore(i)
-        await viaTrivial(i)
-      } else {
-        await viaTrivial(i)
-        await viaStore(i)
-      }
+      // A different order each run, so no candidate always follows the same one.
+      for (let k = 0; k < steps.length; k++) await (steps[(i + k) % steps.length] as (i: number) => Promise<void>)(i)
       process.stderr.write(`run ${i + 1}: ${Object.entries(r).map(([k, v]) => `${k} ${v.at(-1)?.toFixed(0)}`).join(', ')} MB/s\n`)
     }
     const m = (k: string): number => median(r[k] ?? [])
@@ -84,6 +88,7 @@ async function main(): Promise<void> {
     console.log(`backing file (page cache): ${m('backing file').toFixed(0)}`)
     console.log(`trivial fuse-native server: ${m('trivial server').toFixed(0)}`)
     console.log(`flickrfs mount (OriginalStore): ${m('store mount').toFixed(0)}`)
+    if (BASE) console.log(`base mount (${BASE}): ${m('base mount').toFixed(0)}; ratio base/trivial: ${(m('base mount') / m('trivial server')).toFixed(2)}`)
     console.log(`ratio mount/trivial: ${(m('store mount') / m('trivial server')).toFixed(2)}; mount/backing: ${(m('store mount') / m('backing file')).toFixed(3)}`)
     console.log(`runs: ${JSON.stringify(Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v.map((x) => Math.round(x))])))}`)
     const load = await run('cat', ['/proc/loadavg'])
