@@ -9,8 +9,8 @@
  * Each run mounts both afresh, so the first read goes through JS; the order alternates per run.
  *   node --import tsx bench/mount-read-store.ts [RUNS]      (medians of RUNS runs, default 5)
  * FLICKRFS_BENCH_PROF=DIR writes a CPU profile of each flickrfs mount child into DIR.
- * FLICKRFS_BENCH_BASE=DIR also mounts with DIR/bin/flickrfs (another checkout, e.g. `git archive`
- * of the commit before a change, with node_modules linked) in every run, as "base mount".
+ * FLICKRFS_BENCH_BASE=DIR[,DIR…] also mounts with each DIR/bin/flickrfs (another checkout, e.g.
+ * `git archive` of the commit before a change, with node_modules linked) in every run.
  */
 import { spawn } from 'node:child_process'
 import { stat } from 'node:fs/promises'
@@ -22,7 +22,7 @@ import { ddMBps, median } from './measure.js'
 const RUNS = Number(process.argv[2] ?? 5)
 const SIZE = 100 * 1024 * 1024
 const PROF = process.env.FLICKRFS_BENCH_PROF
-const BASE = process.env.FLICKRFS_BENCH_BASE
+const BASES = (process.env.FLICKRFS_BENCH_BASE ?? '').split(',').filter((d) => d !== '')
 const trivialScript = new URL('./trivial-read-server.ts', import.meta.url).pathname
 
 /** Mounts the trivial server, dd's its file once, unmounts; MB/s. */
@@ -76,7 +76,7 @@ async function main(): Promise<void> {
       (i) => viaMount(i, 'store mount', ownBin),
       async (i) => add('trivial server', await trivialMBps(await lab.mkdir(`triv-${i}`))),
     ]
-    if (BASE) steps.push((i) => viaMount(i, 'base mount', join(BASE, 'bin', 'flickrfs')))
+    for (const dir of BASES) steps.push((i) => viaMount(i, `mount of ${dir}`, join(dir, 'bin', 'flickrfs')))
     for (let i = 0; i < RUNS; i++) {
       add('backing file', await ddMBps(stored, SIZE))
       // A different order each run, so no candidate always follows the same one.
@@ -88,7 +88,7 @@ async function main(): Promise<void> {
     console.log(`backing file (page cache): ${m('backing file').toFixed(0)}`)
     console.log(`trivial fuse-native server: ${m('trivial server').toFixed(0)}`)
     console.log(`flickrfs mount (OriginalStore): ${m('store mount').toFixed(0)}`)
-    if (BASE) console.log(`base mount (${BASE}): ${m('base mount').toFixed(0)}; ratio base/trivial: ${(m('base mount') / m('trivial server')).toFixed(2)}`)
+    for (const dir of BASES) console.log(`mount of ${dir}: ${m(`mount of ${dir}`).toFixed(0)}; ratio to trivial: ${(m(`mount of ${dir}`) / m('trivial server')).toFixed(2)}`)
     console.log(`ratio mount/trivial: ${(m('store mount') / m('trivial server')).toFixed(2)}; mount/backing: ${(m('store mount') / m('backing file')).toFixed(3)}`)
     console.log(`runs: ${JSON.stringify(Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v.map((x) => Math.round(x))])))}`)
     const load = await run('cat', ['/proc/loadavg'])
