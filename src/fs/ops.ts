@@ -156,21 +156,31 @@ export function createOps(ctx: OpsContext): { ops: FuseOps; stats: () => FsOpsSt
     return settling ? settled(settling).then(register) : register()
   }
 
-  // Each read's own deadline is aborted on unmount through this set: AbortSignal.any() per read
-  // cost a measurable share of the 128 KiB read path.
-  const deadlines = new Set<AbortController>()
+  // Every read in flight, stopped on unmount: a read through `originals.read` registers its
+  // deadline's AbortController, a local read (a pread cannot be aborted) an object that answers it.
+  // AbortSignal.any() per read, and an AbortController per local read, cost a measurable share of
+  // the 128 KiB read path.
+  const inFlight = new Set<{ abort(): void }>()
   ctx.closing.addEventListener('abort', () => {
-    for (const d of deadlines) d.abort()
+    for (const r of inFlight) r.abort()
   }, { once: true })
 
   function read(path: string, fh: number, buf: Buffer, len: number, pos: number, cb: (n: number) => void): void {
     let settled = false
     let timer: NodeJS.Timeout | undefined
+    // What the deadline stops besides answering: the read in flight, whichever path it took.
+    let current: { abort(): void } | undefined
     const answer = (n: number): void => {
       if (settled) return
       settled = true
       if (timer) clearTimeout(timer)
       cb(n)
+    }
+    const fail = (err: unknown): void => {
+      if (settled) return
+      const errno = toNegErrno(err)
+      log('read %s @%d failed (%d): %O', path, pos, errno, err)
+      answer(errno)
     }
     try {
       let open = handles.get(fh)
@@ -184,38 +194,60 @@ export function createOps(ctx: OpsContext): { ops: FuseOps; stats: () => FsOpsSt
         if (pos >= open.data.length) return answer(0)
         return answer(open.data.copy(buf, 0, pos, Math.min(pos + len, open.data.length)))
       }
-      const size = open.node.size
+      const file = open.node
+      const size = file.size
       if (pos >= size) return answer(0)
+      if (file.content.type !== 'original') throw new FsErrno('EIO')
+      const media = file.content.media
       const want = Math.min(len, size - pos)
-      const deadline = new AbortController()
+      // Local disks stall too: every read, however it is served, has its deadline.
       timer = setTimeout(() => {
-        deadline.abort()
+        current?.abort()
         log('read %s @%d timed out after %d ms', path, pos, ctx.readTimeoutMs)
         answer(ETIMEDOUT)
       }, ctx.readTimeoutMs)
-      readsInFlight++
-      deadlines.add(deadline)
-      if (ctx.closing.aborted) deadline.abort()
+
       // Into our own buffer, copied only while the op is still open: after a timeout, libfuse has
       // taken `buf` back and writing into it would write into freed memory.
-      readFully(ctx.originals, open.node, pos, want, deadline.signal)
-        .then(
-          (data) => {
-            if (settled) return
-            answer(data.copy(buf, 0, 0, Math.min(data.length, want)))
-          },
-          (err: unknown) => {
-            if (settled) return
-            const errno = toNegErrno(err)
-            log('read %s @%d failed (%d): %O', path, pos, errno, err)
-            answer(errno)
-          },
-        )
-        .finally(() => {
-          readsInFlight--
-          deadlines.delete(deadline)
-        })
-        .catch(() => undefined)
+      const viaPromise = (): void => {
+        const deadline = new AbortController()
+        current = deadline
+        readsInFlight++
+        inFlight.add(deadline)
+        if (ctx.closing.aborted) deadline.abort()
+        readFully(ctx.originals, file, pos, want, deadline.signal)
+          .then(
+            (data) => {
+              if (settled) return
+              answer(data.copy(buf, 0, 0, Math.min(data.length, want)))
+            },
+            fail,
+          )
+          .finally(() => {
+            readsInFlight--
+            inFlight.delete(deadline)
+          })
+          .catch(() => undefined)
+      }
+
+      // The fast path: no promise, no AbortController, when the bytes are already on local disk.
+      const local = { abort: (): void => answer(ETIMEDOUT) }
+      const started = !ctx.closing.aborted && ctx.originals.readLocal?.(media, pos, want, (err, data) => {
+        readsInFlight--
+        inFlight.delete(local)
+        if (settled) return
+        if (err || !data) return fail(err)
+        if (data.length >= want) return answer(data.copy(buf, 0, 0, want))
+        // Ended early: the promise path reads again and answers EIO if the file really is short.
+        viaPromise()
+      }) === true
+      if (started) {
+        current = local
+        readsInFlight++
+        inFlight.add(local)
+      } else {
+        viaPromise()
+      }
     } catch (err) {
       answer(toNegErrno(err))
     }

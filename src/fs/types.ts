@@ -51,4 +51,11 @@ export interface TreeSource {
 /** The bytes of originals (src/store in production). May return fewer bytes than asked only at EOF. */
 export interface OriginalReader {
   read(media: MediaEntry, position: number, length: number, signal?: AbortSignal): Promise<Buffer>
+  /**
+   * Optional fast path for bytes already on local disk: starts the read and returns true, then
+   * calls `done` exactly once, never synchronously, with a Buffer of the reader's own (shorter than
+   * `length` only at the end of the data). Returns false, and never calls `done`, when it cannot
+   * serve the read this way; `read()` is then used.
+   */
+  readLocal?(media: MediaEntry, position: number, length: number, done: (err: Error | null, data: Buffer | undefined) => void): boolean
 }

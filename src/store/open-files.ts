@@ -1,20 +1,26 @@
 /**
  * Open handles on complete originals, kept across reads: a FUSE read arrives every 128 KiB, and an
- * open + close around each one costs as much as the read. A handle is tied to one (id, secret, ext);
- * the store drops it whenever that id's file is replaced, re-downloaded or evicted, so a handle
- * never serves an inode that is no longer the file's.
+ * open + close around each one costs as much as the read. A handle is tied to one version of an
+ * id's file (its index record); the store drops it whenever that id's file is replaced,
+ * re-downloaded or evicted, so a handle never serves an inode that is no longer the file's.
+ *
+ * Handles are plain fds read with callback `fs.read`: a FileHandle read costs a promise and its
+ * async bookkeeping per call, which the mount's 128 KiB read path measurably pays for.
  */
-import { open, type FileHandle } from 'node:fs/promises'
+import { close, open, read } from 'node:fs'
 import { LRUCache } from 'lru-cache'
-import { readFully } from './download.js'
 import { isEnoent } from '../util/fs-errors.js'
 
 interface Entry {
-  version: string
-  handle: Promise<FileHandle>
+  version: object
+  opening: Promise<number>
+  /** Set once the open has succeeded: reads can then start without waiting. */
+  fd: number | undefined
   refs: number
   dropped: boolean
 }
+
+export type ReadDone = (err: Error | null, data: Buffer | undefined) => void
 
 export class OpenFiles {
   private readonly cache: LRUCache<string, Entry>
@@ -30,30 +36,54 @@ export class OpenFiles {
   }
 
   /** Bytes from the file of `id` at `path`; undefined when the file is not there. */
-  async read(id: string, version: string, path: string, position: number, length: number): Promise<Buffer | undefined> {
+  async read(id: string, version: object, path: string, position: number, length: number): Promise<Buffer | undefined> {
     let entry = this.cache.get(id)
     if (entry && entry.version !== version) {
       this.cache.delete(id)
       entry = undefined
     }
     if (!entry) {
-      entry = { version, handle: open(path, 'r'), refs: 0, dropped: false }
+      const opened: Entry = {
+        version,
+        opening: new Promise<number>((resolve, reject) => open(path, 'r', (err, fd) => (err ? reject(err) : resolve(fd)))),
+        fd: undefined,
+        refs: 0,
+        dropped: false,
+      }
       // A rejected open is handled by whoever awaits it below; this keeps it from being "unhandled".
-      entry.handle.catch(() => {})
-      this.cache.set(id, entry)
+      opened.opening.then((fd) => (opened.fd = fd), () => {})
+      this.cache.set(id, opened)
+      entry = opened
     }
     entry.refs += 1
     try {
-      const fh = await entry.handle
-      return await readFully(fh, position, length)
+      const fd = await entry.opening
+      return await new Promise<Buffer>((resolve, reject) => preadFully(fd, position, length, (err, data) => (err ? reject(err) : resolve(data as Buffer))))
     } catch (err) {
       if (this.cache.get(id) === entry) this.cache.delete(id)
       if (isEnoent(err)) return undefined
       throw err
     } finally {
-      entry.refs -= 1
-      if (entry.dropped && entry.refs === 0) closeEntry(entry)
+      this.release(entry)
     }
+  }
+
+  /**
+   * Starts reading from the already open file of `id` at `version` and returns true; `done` is
+   * then called once, later (never synchronously), with a Buffer of our own, shorter than `length`
+   * only at the end of the file. Returns false, and never calls `done`, when no such handle is
+   * open yet (`read()` opens it).
+   */
+  readOpen(id: string, version: object, position: number, length: number, done: ReadDone): boolean {
+    const entry = this.cache.get(id)
+    if (!entry || entry.version !== version || entry.fd === undefined) return false
+    entry.refs += 1
+    preadFully(entry.fd, position, length, (err, data) => {
+      if (err && this.cache.get(id) === entry) this.cache.delete(id)
+      this.release(entry)
+      done(err, data)
+    })
+    return true
   }
 
   drop(id: string): void {
@@ -63,8 +93,28 @@ export class OpenFiles {
   clear(): void {
     this.cache.clear()
   }
+
+  private release(entry: Entry): void {
+    entry.refs -= 1
+    if (entry.dropped && entry.refs === 0) closeEntry(entry)
+  }
 }
 
 function closeEntry(entry: Entry): void {
-  entry.handle.then((fh) => fh.close(), () => {}).catch(() => {})
+  entry.opening.then((fd) => close(fd, () => {}), () => {})
+}
+
+/** Reads `length` bytes at `position` into a new Buffer, fewer only at end of file. */
+function preadFully(fd: number, position: number, length: number, done: ReadDone): void {
+  const buf = Buffer.allocUnsafe(length)
+  let got = 0
+  const next = (): void => {
+    read(fd, buf, got, length - got, position + got, (err, n) => {
+      if (err) return done(err, undefined)
+      got += n
+      if (n === 0 || got === length) return done(null, got === length ? buf : buf.subarray(0, got))
+      next()
+    })
+  }
+  next()
 }

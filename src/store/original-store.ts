@@ -245,7 +245,8 @@ export class OriginalStore {
     const record = this.current(m)
     if (record) {
       if (position >= record.size || length <= 0) return Buffer.alloc(0)
-      const buf = await this.openFiles.read(t.id, `${record.secret}.${record.ext}.${record.completedAt}`, t.path, position, Math.min(length, record.size - position))
+      // The record object is the version: a new download puts a new one (and drops the handle).
+      const buf = await this.openFiles.read(t.id, record, t.path, position, Math.min(length, record.size - position))
       if (buf) {
         this.idx().touch(t.id, this.now())
         return buf
@@ -274,6 +275,22 @@ export class OriginalStore {
     const fromFinal = await readFile(t.path, position, end - position)
     if (!fromFinal) throw destWriteError(Object.assign(new Error('file vanished after download'), { code: 'ENOENT' }), t.path)
     return fromFinal
+  }
+
+  /**
+   * The mount's fast path for a complete original whose file is already open (after its first
+   * read): starts the read without a promise or a signal and returns true; `done` is called once,
+   * later, with a Buffer of our own (short only where the file ends early). Returns false, calling
+   * nothing, in every other case; `read()` then does the work. A read from local disk cannot be
+   * aborted; the caller still keeps its deadline.
+   */
+  readLocal(m: MediaEntry, position: number, length: number, done: (err: Error | null, data: Buffer | undefined) => void): boolean {
+    const record = this.current(m)
+    if (!record || position >= record.size || length <= 0) return false
+    return this.openFiles.readOpen(record.id, record, position, Math.min(length, record.size - position), (err, data) => {
+      if (!err) this.idx().touch(record.id, this.now())
+      done(err, data)
+    })
   }
 
   /** Marks originals as pinned: never evicted. Ids not yet stored are pinned when they arrive. */

@@ -139,6 +139,10 @@ export class CliProc {
 export class MountLab {
   private readonly procs: CliProc[] = []
   private readonly mounts = new Set<string>()
+  /** Extra node flags for every CLI child (a benchmark's --cpu-prof, which NODE_OPTIONS refuses). */
+  nodeArgs: string[] = []
+  /** The CLI every child runs (a benchmark may point it at another checkout to compare). */
+  bin = BIN
   private constructor(readonly dir: string) {}
 
   static async create(prefix?: string): Promise<MountLab> {
@@ -152,7 +156,7 @@ export class MountLab {
   }
 
   spawn(args: string[], env: NodeJS.ProcessEnv): CliProc {
-    const p = new CliProc(spawn(process.execPath, [BIN, ...args], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] }))
+    const p = new CliProc(spawn(process.execPath, [...this.nodeArgs, this.bin, ...args], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] }))
     this.procs.push(p)
     return p
   }

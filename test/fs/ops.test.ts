@@ -180,6 +180,80 @@ void describe('fs ops adapter', () => {
     assert.deepEqual(await rel.once, [0])
   })
 
+  void test('originals on local disk: answered by readLocal exactly once, the buffer safe after a timeout or an unmount', async () => {
+    const data = Buffer.from('0123456789')
+    const closing = new AbortController()
+    let late: ((err: Error | null, b: Buffer | undefined) => void) | undefined
+    const promiseReads: number[] = []
+    const reader: OriginalReader = {
+      read(_m: MediaEntry, pos: number, len: number) {
+        promiseReads.push(pos)
+        return Promise.resolve(data.subarray(pos, pos + len))
+      },
+      readLocal(_m: MediaEntry, pos: number, len: number, done: (err: Error | null, b: Buffer | undefined) => void) {
+        if (pos === 9) return false
+        if (pos === 8) {
+          late = done
+          return true
+        }
+        setImmediate(() => {
+          if (pos === 6) done(Object.assign(new Error('disk'), { code: 'EIO' }), undefined)
+          else if (pos === 4) done(null, data.subarray(pos, pos + 1)) // short: the file ended early?
+          else done(null, data.subarray(pos, pos + len))
+        })
+        return true
+      },
+    }
+    const t = await tree()
+    const { ops, stats } = createOps({ tree: () => t, originals: reader, owner: { uid: 1, gid: 1 }, readTimeoutMs: 100, closing: closing.signal, attrTimeoutMs: 60_000 })
+    const o = recorder()
+    ops.open!('/a/o.jpg', 0, o.cb)
+    const [, fh] = (await o.once) as [number, number]
+    const readAt = async (pos: number, len: number, buf = Buffer.alloc(len)): Promise<{ r: ReturnType<typeof recorder>; buf: Buffer }> => {
+      const r = recorder()
+      ops.read!('/a/o.jpg', fh, buf, len, pos, r.cb)
+      await r.once
+      return { r, buf }
+    }
+
+    const local = await readAt(2, 2)
+    assert.deepEqual(local.r.calls, [[2]])
+    assert.equal(local.buf.toString(), '23')
+    assert.deepEqual(promiseReads, [], 'not through read()')
+    // Short from readLocal: read() is asked for the whole range instead.
+    const short = await readAt(4, 2)
+    assert.deepEqual(short.r.calls, [[2]])
+    assert.equal(short.buf.toString(), '45')
+    assert.deepEqual(promiseReads, [4])
+    assert.deepEqual((await readAt(6, 2)).r.calls, [[-E.EIO]])
+    const declined = await readAt(9, 1)
+    assert.deepEqual(declined.r.calls, [[1]])
+    assert.equal(declined.buf.toString(), '9')
+
+    // Stalled: the deadline answers, and the late bytes never reach the FUSE buffer.
+    const stalled = await readAt(8, 1, Buffer.alloc(1, 0xee))
+    assert.deepEqual(stalled.r.calls, [[-E.ETIMEDOUT]])
+    late?.(null, Buffer.from('8'))
+    await settle()
+    assert.deepEqual(stalled.buf, Buffer.alloc(1, 0xee))
+    assert.deepEqual(stalled.r.calls, [[-E.ETIMEDOUT]])
+
+    // Unmount: a local read in flight is answered at once, and only once.
+    const r = recorder()
+    const fuseBuf = Buffer.alloc(1, 0xee)
+    ops.read!('/a/o.jpg', fh, fuseBuf, 1, 8, r.cb)
+    assert.equal(stats().readsInFlight, 1)
+    const t0 = performance.now()
+    closing.abort()
+    assert.deepEqual(await r.once, [-E.ETIMEDOUT])
+    assert.ok(performance.now() - t0 < 50)
+    late?.(null, Buffer.from('8'))
+    await settle(150)
+    assert.deepEqual(r.calls, [[-E.ETIMEDOUT]])
+    assert.deepEqual(fuseBuf, Buffer.alloc(1, 0xee))
+    assert.equal(stats().readsInFlight, 0)
+  })
+
   void test('statfs is answered from the tree, read-only', async () => {
     const ops = await makeOps(noReader)
     const r = recorder()

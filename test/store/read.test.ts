@@ -128,6 +128,40 @@ void describe('OriginalStore reads (the mount path)', () => {
     await store.close()
   })
 
+  void it('serves reads of an open original by readLocal, with the right bytes, and never from a replaced file', async () => {
+    const root = await w.newRoot()
+    const m = w.addPhoto(1_000_000)
+    const store = await OriginalStore.open(root, w.client)
+    await store.ensure(m)
+    const local = (entry: typeof m, pos: number, len: number): Promise<Buffer> | undefined => {
+      let sync = true
+      let answer!: (r: { err: Error | null; data: Buffer | undefined }) => void
+      const p = new Promise<{ err: Error | null; data: Buffer | undefined }>((res) => (answer = res))
+      const started = store.readLocal(entry, pos, len, (err, data) => {
+        assert.equal(sync, false, 'done was called synchronously')
+        answer({ err, data })
+      })
+      sync = false
+      return started ? p.then(({ err, data }) => (err ? Promise.reject(err) : (data as Buffer))) : undefined
+    }
+    assert.equal(local(m, 0, 1000), undefined, 'no fast path before the file is open')
+    const L = 131_072
+    const parts = [await store.read(m, 0, L)]
+    for (let pos = L; pos < 1_000_000; pos += L) {
+      const got = local(m, pos, L)
+      assert.ok(got, `read at ${pos} was declined`)
+      parts.push(await got)
+    }
+    assert.deepEqual(Buffer.concat(parts), w.bytesOf(m.id))
+    const m2 = w.entryOf(w.fake.account.replaceOriginal(m.id, { bytes: 900_000 }))
+    await store.ensure(m2)
+    assert.equal(local(m, L, L), undefined, 'the old version is not served')
+    assert.equal(local(m2, L, L), undefined, 'the new file is not open yet')
+    assert.deepEqual(await store.read(m2, 0, 100), w.bytesOf(m.id).subarray(0, 100))
+    assert.deepEqual(await local(m2, 800_000, 1000), w.bytesOf(m.id).subarray(800_000, 801_000))
+    await store.close()
+  })
+
   void it('returns a fresh Buffer on each read, not a view the store writes into later', async () => {
     const root = await w.newRoot()
     const m = w.addPhoto(200_000)
