@@ -4,6 +4,7 @@
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
 import { readdir, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { FakeFlickr } from '../../src/fake-flickr/index.js'
@@ -63,13 +64,18 @@ void describe('mount --cache-size (e2e)', { skip }, () => {
     const last = names[names.length - 1] ?? ''
     assert.ok(kept.has(last), 'the most recently read original stays')
     assert.ok(!kept.has(names[0] ?? ''), 'the least recently read original went first')
+    // An evicted original's sidecar still records the sha256 it was downloaded with.
+    const firstBytes = fake.account.originalBytes(names[0]?.split('.')[0] ?? '')
+    const sidecar = await run('cat', [join(mnt, 'photostream', `${names[0] ?? ''}.metadata`)])
+    assert.equal(sidecar.code, 0, sidecar.stderr)
+    assert.equal((JSON.parse(sidecar.stdout) as { flickrfs: { sha256?: string } }).flickrfs.sha256, createHash('sha256').update(firstBytes).digest('hex'))
 
     // The kernel may still hold the evicted file's pages (auto_cache), which is right for a reader
     // but would hide the store: drop the page cache so the read reaches flickrfs.
     await writeFile('/proc/sys/vm/drop_caches', '1')
     fake.resetCounts()
     const expected = join(lab.dir, 'expected-first')
-    await writeFile(expected, fake.account.originalBytes(names[0]?.split('.')[0] ?? ''))
+    await writeFile(expected, firstBytes)
     const again = await run('cmp', [join(mnt, 'photostream', names[0] ?? ''), expected])
     assert.equal(again.code, 0, again.stdout + again.stderr)
     assert.equal(fake.counts()['media:GET'], 1, 'an evicted original is fetched again on its next read')
