@@ -309,13 +309,13 @@ export class OriginalStore {
   }
 
   /** Removes unpinned originals, least recently used first, until they fit in `maxBytes`. */
-  async evict(opts: { protect?: Iterable<string> } = {}): Promise<EvictReport> {
-    const run = this.evicting.then(() => this.evictNow(new Set(opts.protect ?? [])))
+  async evict(opts: { protect?: Iterable<string>; protectCompletedSince?: number } = {}): Promise<EvictReport> {
+    const run = this.evicting.then(() => this.evictNow(new Set(opts.protect ?? []), opts.protectCompletedSince ?? Infinity))
     this.evicting = run.catch(() => {})
     return run
   }
 
-  private async evictNow(protect: Set<string>): Promise<EvictReport> {
+  private async evictNow(protect: Set<string>, protectCompletedSince: number): Promise<EvictReport> {
     const index = this.idx()
     await index.flush()
     const unpinned = [...index.all()].filter((r) => !r.pinned && !this.pinnedIds.has(r.id))
@@ -327,7 +327,7 @@ export class OriginalStore {
     unpinned.sort((a, b) => a.lastAccessMs - b.lastAccessMs)
     for (const r of unpinned) {
       if (unpinnedBytes <= max) break
-      if (protect.has(r.id) || busy.has(r.id)) continue
+      if (protect.has(r.id) || busy.has(r.id) || r.completedAt >= protectCompletedSince) continue
       const path = join(this.photoDir, `${r.id}.${r.ext}`)
       try {
         await unlink(path)
@@ -509,7 +509,9 @@ export class OriginalStore {
       this.stats.fetchedBytes += part.fetchedBytes
       debug('%s: stored %d bytes (%d fetched, resumed from %d)', t.key, part.size, part.fetchedBytes, part.resumedFrom)
       if (this.options.evictAfterDownload) {
-        this.evict({ protect: [t.id] }).catch((err: unknown) => debug('evict after download failed: %O', err))
+        // Downloads that finished after this one are kept too: their own eviction runs later and
+        // keeps them, but this one may run after they are recorded and would take the newest first.
+        this.evict({ protect: [t.id], protectCompletedSince: record.completedAt }).catch((err: unknown) => debug('evict after download failed: %O', err))
       }
       return record
     } finally {

@@ -101,6 +101,25 @@ void describe('OriginalStore eviction and verify', () => {
     await store.close()
   })
 
+  void it('eviction after a download keeps the originals downloaded since, even over the bound', async () => {
+    const root = await w.newRoot()
+    let clock = 1000
+    const [a, b, c] = Array.from({ length: 3 }, () => w.addPhoto(100_000)) as [MediaEntry, MediaEntry, MediaEntry]
+    const store = await OriginalStore.open(root, w.client, { maxBytes: 50_000, now: () => clock })
+    for (const m of [a, b, c]) {
+      clock += 10
+      await store.ensure(m)
+    }
+    // As when b's eviction runs only after c was recorded: c is the newest and must stay.
+    const r = await store.evict({ protect: [b.id], protectCompletedSince: 1020 })
+    assert.deepEqual(r.removed, [a.id])
+    assert.equal(r.unpinnedBytes, 200_000)
+    for (const m of [b, c]) assert.equal(await store.has(m), true)
+    // Without that protection the least recently used goes first, as always.
+    assert.deepEqual((await store.evict()).removed, [b.id, c.id])
+    await store.close()
+  })
+
   void it('never evicts in pin mode', async () => {
     const root = await w.newRoot()
     const store = await OriginalStore.open(root, w.client, { maxBytes: 0, pinAll: true })
