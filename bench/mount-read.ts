@@ -8,7 +8,8 @@
 import { randomBytes } from 'node:crypto'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { fuseUnusableReason, run, Workspace } from '../test/fs/harness.js'
+import { fuseUnusableReason, Workspace } from '../test/fs/harness.js'
+import { run } from '../test/support/run.js'
 import { ddMBps, median } from './measure.js'
 
 const RUNS = Number(process.argv[2] ?? 3)

@@ -6,7 +6,8 @@
  */
 import { join } from 'node:path'
 import { cliEnv, startFake } from '../test/pin/helpers.js'
-import { fuseUnusableReason, MountLab, run } from '../test/e2e/mount-helpers.js'
+import { fuseUnusableReason, MountLab } from '../test/e2e/mount-helpers.js'
+import { run } from '../test/support/run.js'
 import { median } from './measure.js'
 
 const RUNS = Number(process.argv[2] ?? 3)

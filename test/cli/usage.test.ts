@@ -5,10 +5,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { join, dirname } from 'node:path'
-import { fileURLToPath } from 'node:url'
-
-const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'flickrfs')
+import { BIN } from '../support/repo.js'
 
 function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((res, rej) => {

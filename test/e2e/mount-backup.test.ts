@@ -10,7 +10,9 @@ import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { FakeFlickr } from '../../src/fake-flickr/index.js'
 import { cliEnv, startFake } from '../pin/helpers.js'
-import { fuseUnusableReason, isMounted, mediaGets, MountLab, run, type CliProc } from './mount-helpers.js'
+import { fuseUnusableReason, mediaGets, MountLab, type CliProc } from './mount-helpers.js'
+import { isMounted } from '../support/mounts.js'
+import { run } from '../support/run.js'
 
 const skip = await fuseUnusableReason()
 

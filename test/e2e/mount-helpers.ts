@@ -4,14 +4,12 @@
  * (find, cmp, rsync, tar, python3) or fs/promises, because reading a mount from the process that
  * serves it deadlocks. Every mount started here is unmounted and its process killed by `cleanup()`.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process'
-import { mkdir, mkdtemp, open, readFile, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
-
-export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
-export const BIN = join(REPO, 'bin', 'flickrfs')
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdir, open, rm } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { forceUnmount, isMounted, mountedType } from '../support/mounts.js'
+import { BIN, REPO, tempDir } from '../support/repo.js'
+import { run, sh } from '../support/run.js'
 
 /** Why real mounts cannot run here, or undefined when they can. */
 export async function fuseUnusableReason(): Promise<string | undefined> {
@@ -26,61 +24,8 @@ export async function fuseUnusableReason(): Promise<string | undefined> {
   return undefined
 }
 
-export interface RunResult {
-  code: number
-  stdout: string
-  stderr: string
-  ms: number
-}
-
-export function run(cmd: string, args: string[], opts: { timeoutMs?: number; cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
-  const t0 = performance.now()
-  return new Promise((res) => {
-    execFile(cmd, args, { timeout: opts.timeoutMs ?? 60_000, maxBuffer: 256 * 1024 * 1024, cwd: opts.cwd, env: opts.env }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0
-      res({ code, stdout, stderr, ms: performance.now() - t0 })
-    })
-  })
-}
-
-export function sh(script: string, opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
-  return run('bash', ['-c', script], opts)
-}
-
 /** Quotes one argument for bash. */
 export const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`
-
-export async function tempDir(prefix = 'flickrfs-e2e-mount-'): Promise<string> {
-  return mkdtemp(join(tmpdir(), prefix))
-}
-
-/** /proc/mounts escapes blanks and backslashes in paths as octal. */
-function unescapeMountPath(p: string): string {
-  return p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)))
-}
-
-/** The fs type of whatever is mounted exactly at `mnt`, or undefined. */
-export async function mountedType(mnt: string): Promise<string | undefined> {
-  const want = resolve(mnt)
-  let type: string | undefined
-  for (const line of (await readFile('/proc/mounts', 'utf8')).split('\n')) {
-    const [, path, fstype] = line.split(' ')
-    if (path !== undefined && unescapeMountPath(path) === want) type = fstype
-  }
-  return type
-}
-
-export async function isMounted(mnt: string): Promise<boolean> {
-  return (await mountedType(mnt)) !== undefined
-}
-
-/** Leaves nothing mounted at `mnt`: plain unmount, then lazy. */
-export async function forceUnmount(mnt: string): Promise<void> {
-  for (let i = 0; i < 5 && (await isMounted(mnt)); i++) {
-    const r = await run('fusermount', ['-u', mnt])
-    if (r.code !== 0) await run('fusermount', ['-u', '-z', mnt])
-  }
-}
 
 export async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs = 30_000, everyMs = 100): Promise<number> {
   const t0 = Date.now()
@@ -145,7 +90,7 @@ export class MountLab {
   bin = BIN
   private constructor(readonly dir: string) {}
 
-  static async create(prefix?: string): Promise<MountLab> {
+  static async create(prefix = 'flickrfs-e2e-mount-'): Promise<MountLab> {
     return new MountLab(await tempDir(prefix))
   }
 

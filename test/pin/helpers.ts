@@ -5,20 +5,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { lstat, mkdtemp, readdir, readlink, rm, stat } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join, relative, resolve, dirname } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { lstat, readdir, readlink, rm, stat } from 'node:fs/promises'
+import { join, relative } from 'node:path'
 import { testClients } from '../support/clients.js'
+import { BIN, REPO } from '../support/repo.js'
 import { pin, type PinOptions, type PinReport } from '../../src/pin/pin.js'
 import { startFakeFlickr, generateAccount, type FakeAccount, type FakeFlickr, type GenerateOptions } from '../../src/fake-flickr/index.js'
-
-export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
-export const BIN = join(REPO, 'bin', 'flickrfs')
-
-export async function tempDir(prefix = 'flickrfs-pin-'): Promise<string> {
-  return mkdtemp(join(tmpdir(), prefix))
-}
 
 export async function removeDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true })
