@@ -4,11 +4,11 @@
  * (find, cmp, rsync, tar, python3) or fs/promises, because reading a mount from the process that
  * serves it deadlocks. Every mount started here is unmounted and its process killed by `cleanup()`.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdir, open, rm } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
+import { CliProc, spawnCli, type Exit } from '../support/cli.js'
 import { forceUnmount, isMounted, mountedType } from '../support/mounts.js'
-import { BIN, REPO, tempDir } from '../support/repo.js'
+import { BIN, tempDir } from '../support/repo.js'
 import { run, sh } from '../support/run.js'
 
 /** Why real mounts cannot run here, or undefined when they can. */
@@ -36,47 +36,6 @@ export async function waitUntil(what: string, check: () => Promise<boolean>, tim
   return Date.now() - t0
 }
 
-export interface Exit {
-  code: number | null
-  signal: NodeJS.Signals | null
-}
-
-/** One `bin/flickrfs …` child whose output is collected. */
-export class CliProc {
-  out = ''
-  err = ''
-  readonly exited: Promise<Exit>
-  exit: Exit | undefined
-  constructor(readonly child: ChildProcess) {
-    child.stdout?.on('data', (d: Buffer) => (this.out += d.toString()))
-    child.stderr?.on('data', (d: Buffer) => (this.err += d.toString()))
-    this.exited = new Promise((res) => {
-      child.once('close', (code, signal) => {
-        this.exit = { code, signal }
-        res(this.exit)
-      })
-    })
-  }
-  get pid(): number {
-    return this.child.pid ?? -1
-  }
-  /** Waits for exit, failing (and killing the child) when it takes longer than `timeoutMs`. */
-  async wait(timeoutMs = 30_000): Promise<Exit> {
-    let timer: NodeJS.Timeout | undefined
-    const timeout = new Promise<never>((_, rej) => {
-      timer = setTimeout(() => {
-        this.child.kill('SIGKILL')
-        rej(new Error(`flickrfs ${this.child.spawnargs.slice(2).join(' ')} did not exit within ${timeoutMs} ms; stderr: ${this.err}`))
-      }, timeoutMs)
-    })
-    try {
-      return await Promise.race([this.exited, timeout])
-    } finally {
-      clearTimeout(timer)
-    }
-  }
-}
-
 /**
  * Tracks every child and mountpoint of a test file, so `cleanup()` in after() leaves no process,
  * mount or temp dir behind, whatever failed.
@@ -101,7 +60,7 @@ export class MountLab {
   }
 
   spawn(args: string[], env: NodeJS.ProcessEnv): CliProc {
-    const p = new CliProc(spawn(process.execPath, [...this.nodeArgs, this.bin, ...args], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] }))
+    const p = new CliProc(spawnCli(args, env, { bin: this.bin, nodeArgs: this.nodeArgs }))
     this.procs.push(p)
     return p
   }

@@ -9,7 +9,8 @@ import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import type { FakeFlickr } from '../../src/fake-flickr/index.js'
 import { cliEnv, dirName, expectedTree, mediaName, sha256, startFake } from '../pin/helpers.js'
-import { findListing, fuseUnusableReason, mediaGets, MountLab, q, waitUntil, type CliProc } from './mount-helpers.js'
+import { findListing, fuseUnusableReason, mediaGets, MountLab, q, waitUntil } from './mount-helpers.js'
+import type { CliProc } from '../support/cli.js'
 import { run, sh } from '../support/run.js'
 
 const skip = await fuseUnusableReason()
