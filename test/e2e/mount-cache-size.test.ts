@@ -8,7 +8,8 @@ import { readdir, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { FakeFlickr } from '../../src/fake-flickr/index.js'
 import { cliEnv, mediaName, startFake } from '../pin/helpers.js'
-import { fuseUnusableReason, MountLab, waitUntil } from './mount-helpers.js'
+import { MountLab, waitUntil } from './mount-helpers.js'
+import { fuseUnusableReason } from '../support/mounts.js'
 import { run } from '../support/run.js'
 
 const skip = await fuseUnusableReason()

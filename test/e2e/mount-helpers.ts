@@ -4,25 +4,12 @@
  * (find, cmp, rsync, tar, python3) or fs/promises, because reading a mount from the process that
  * serves it deadlocks. Every mount started here is unmounted and its process killed by `cleanup()`.
  */
-import { mkdir, open, rm } from 'node:fs/promises'
+import { mkdir, rm } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { CliProc, spawnCli, type Exit } from '../support/cli.js'
 import { forceUnmount, isMounted, mountedType } from '../support/mounts.js'
 import { BIN, tempDir } from '../support/repo.js'
-import { run, sh } from '../support/run.js'
-
-/** Why real mounts cannot run here, or undefined when they can. */
-export async function fuseUnusableReason(): Promise<string | undefined> {
-  try {
-    const fh = await open('/dev/fuse', 'r+')
-    await fh.close()
-  } catch (err) {
-    return `/dev/fuse is not usable: ${(err as Error).message}`
-  }
-  const which = await sh('command -v fusermount && command -v rsync && command -v python3')
-  if (which.code !== 0) return 'fusermount (fuse3), rsync or python3 is missing'
-  return undefined
-}
+import { run } from '../support/run.js'
 
 /** Quotes one argument for bash. */
 export const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`

@@ -6,18 +6,11 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { access, constants, mkdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { fuseUsable } from '../../src/fs/index.js'
 import { forceUnmount } from '../support/mounts.js'
 import { REPO, tempDir } from '../support/repo.js'
 import type { ServeSpec, TreeSpec } from './fixture.js'
 
 const serveScript = fileURLToPath(new URL('./serve-mount.ts', import.meta.url))
-
-/** Why real mounts cannot run here, or undefined when they can. */
-export async function fuseUnusableReason(): Promise<string | undefined> {
-  const usable = await fuseUsable()
-  return usable.ok ? undefined : `FUSE is not usable here: ${usable.reason}`
-}
 
 export interface Served {
   child: ChildProcess

@@ -5,8 +5,8 @@ import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { checkMountpoint, unmountPath } from '../../src/fs/index.js'
 import type { TreeSpec } from './fixture.js'
-import { fuseUnusableReason, Workspace } from './harness.js'
-import { isMounted } from '../support/mounts.js'
+import { Workspace } from './harness.js'
+import { fuseUnusableReason, isMounted } from '../support/mounts.js'
 import { run } from '../support/run.js'
 
 const skip = await fuseUnusableReason()

@@ -1,7 +1,20 @@
-/** What the kernel has mounted where, read from /proc/mounts, and how to leave nothing mounted. */
+/**
+ * Whether this machine can mount at all, what the kernel has mounted where (read from /proc/mounts),
+ * and how to leave nothing mounted.
+ */
 import { readFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
-import { run } from './run.js'
+import { fuseUsable } from '../../src/fs/index.js'
+import { run, sh } from './run.js'
+
+/** Why real mounts (read with `tools` besides the usual coreutils) cannot run here, or undefined when they can. */
+export async function fuseUnusableReason(tools: string[] = []): Promise<string | undefined> {
+  const usable = await fuseUsable()
+  if (!usable.ok) return `FUSE is not usable here: ${usable.reason}`
+  const missing: string[] = []
+  for (const tool of tools) if ((await sh(`command -v ${tool}`)).code !== 0) missing.push(tool)
+  return missing.length > 0 ? `not installed: ${missing.join(', ')}` : undefined
+}
 
 /** /proc/mounts escapes blanks and backslashes in paths as octal. */
 function unescapeMountPath(p: string): string {
