@@ -1,4 +1,4 @@
-import { run } from '../test/fs/harness.js'
+import { run } from '../test/support/run.js'
 
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b)

@@ -9,7 +9,9 @@
 import { mkdir, symlink, truncate, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { cliEnv, startFake } from '../test/pin/helpers.js'
-import { findListing, fuseUnusableReason, MountLab, run } from '../test/e2e/mount-helpers.js'
+import { findListing, MountLab } from '../test/e2e/mount-helpers.js'
+import { fuseUnusableReason } from '../test/support/mounts.js'
+import { run } from '../test/support/run.js'
 import { median } from './measure.js'
 
 const RUNS = Number(process.argv[2] ?? 3)

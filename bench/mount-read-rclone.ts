@@ -19,7 +19,9 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdir, mkdtemp, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { forceUnmount, fuseUnusableReason, isMounted, run, Workspace } from '../test/fs/harness.js'
+import { Workspace } from '../test/fs/harness.js'
+import { forceUnmount, fuseUnusableReason, isMounted } from '../test/support/mounts.js'
+import { run } from '../test/support/run.js'
 import { ddMBps, median } from './measure.js'
 
 const RUNS = Number(process.argv[2] ?? 3)

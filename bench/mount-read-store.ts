@@ -16,7 +16,9 @@ import { spawn } from 'node:child_process'
 import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { cliEnv, mediaName, startFake } from '../test/pin/helpers.js'
-import { forceUnmount, fuseUnusableReason, MountLab, run, waitUntil } from '../test/e2e/mount-helpers.js'
+import { MountLab, waitUntil } from '../test/e2e/mount-helpers.js'
+import { forceUnmount, fuseUnusableReason } from '../test/support/mounts.js'
+import { run } from '../test/support/run.js'
 import { ddMBps, median } from './measure.js'
 
 const RUNS = Number(process.argv[2] ?? 5)

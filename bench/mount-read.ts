@@ -8,7 +8,9 @@
 import { randomBytes } from 'node:crypto'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { fuseUnusableReason, run, Workspace } from '../test/fs/harness.js'
+import { Workspace } from '../test/fs/harness.js'
+import { fuseUnusableReason } from '../test/support/mounts.js'
+import { run } from '../test/support/run.js'
 import { ddMBps, median } from './measure.js'
 
 const RUNS = Number(process.argv[2] ?? 3)

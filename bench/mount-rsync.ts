@@ -6,7 +6,9 @@
  */
 import { join } from 'node:path'
 import { cliEnv, startFake } from '../test/pin/helpers.js'
-import { fuseUnusableReason, MountLab, run } from '../test/e2e/mount-helpers.js'
+import { MountLab } from '../test/e2e/mount-helpers.js'
+import { fuseUnusableReason } from '../test/support/mounts.js'
+import { run } from '../test/support/run.js'
 import { median } from './measure.js'
 
 const RUNS = Number(process.argv[2] ?? 3)
@@ -18,7 +20,7 @@ async function rsync(from: string, to: string): Promise<{ ms: number; transferre
 }
 
 async function main(): Promise<void> {
-  const skip = await fuseUnusableReason()
+  const skip = await fuseUnusableReason(['rsync'])
   if (skip) return void console.log(`skipped: ${skip}`)
   const lab = await MountLab.create('flickrfs-bench-rsync-')
   const fake = await startFake({ seed: 3, photos: 980, videos: 20, sets: 30, collections: 4, commentedFraction: 0.1, meanPhotoBytes: 60_000, meanVideoBytes: 400_000 })

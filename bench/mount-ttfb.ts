@@ -10,7 +10,9 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { mediaServerPath } from '../src/fake-flickr/records.js'
 import { cliEnv, mediaName, startFake } from '../test/pin/helpers.js'
-import { fuseUnusableReason, MountLab, run } from '../test/e2e/mount-helpers.js'
+import { MountLab } from '../test/e2e/mount-helpers.js'
+import { fuseUnusableReason } from '../test/support/mounts.js'
+import { run } from '../test/support/run.js'
 import { median } from './measure.js'
 
 const RUNS = Number(process.argv[2] ?? 3)

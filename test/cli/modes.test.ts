@@ -7,7 +7,8 @@ import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { mkdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { BIN, cliEnv, removeDir, snapshot, startFake, tempDir } from '../pin/helpers.js'
+import { cliEnv, removeDir, snapshot, startFake } from '../pin/helpers.js'
+import { BIN, tempDir } from '../support/repo.js'
 
 void test('a pin under umask 077 still writes 0644 files and 0755 directories', async () => {
   const fake = await startFake({ seed: 11, photos: 6, videos: 1, sets: 2, collections: 1 })

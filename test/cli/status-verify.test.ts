@@ -8,7 +8,9 @@ import assert from 'node:assert/strict'
 import { readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { FakeFlickr } from '../../src/fake-flickr/index.js'
-import { cliEnv, removeDir, runCli, startFake, tempDir } from '../pin/helpers.js'
+import { cliEnv, removeDir, startFake } from '../pin/helpers.js'
+import { runCli } from '../support/cli.js'
+import { tempDir } from '../support/repo.js'
 
 void describe('status and verify', () => {
   let fake: FakeFlickr

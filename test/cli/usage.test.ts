@@ -4,23 +4,9 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
-import { join, dirname } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { runCli, type CliResult } from '../support/cli.js'
 
-const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'flickrfs')
-
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((res, rej) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH, HOME: '/nonexistent' } })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-    child.once('error', rej)
-    child.once('close', (code) => res({ code, stdout, stderr }))
-  })
-}
+const run = (args: string[]): Promise<CliResult> => runCli(args, { PATH: process.env.PATH, HOME: '/nonexistent' })
 
 const CASES: Array<[string[], RegExp]> = [
   [['nosuch'], /unknown command 'nosuch'/],

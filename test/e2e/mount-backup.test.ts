@@ -10,9 +10,12 @@ import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { FakeFlickr } from '../../src/fake-flickr/index.js'
 import { cliEnv, startFake } from '../pin/helpers.js'
-import { fuseUnusableReason, isMounted, mediaGets, MountLab, run, type CliProc } from './mount-helpers.js'
+import { mediaGets, MountLab } from './mount-helpers.js'
+import type { CliProc } from '../support/cli.js'
+import { fuseUnusableReason, isMounted } from '../support/mounts.js'
+import { run } from '../support/run.js'
 
-const skip = await fuseUnusableReason()
+const skip = await fuseUnusableReason(['rsync'])
 
 // Permissions are compared too: the mount shows the 0644/0755 that pin writes (writes are refused
 // by the `ro` mount option, not by mode bits).

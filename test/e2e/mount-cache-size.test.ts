@@ -9,7 +9,9 @@ import { readdir, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { FakeFlickr } from '../../src/fake-flickr/index.js'
 import { cliEnv, mediaName, startFake } from '../pin/helpers.js'
-import { fuseUnusableReason, MountLab, run, waitUntil } from './mount-helpers.js'
+import { MountLab, waitUntil } from './mount-helpers.js'
+import { fuseUnusableReason } from '../support/mounts.js'
+import { run } from '../support/run.js'
 
 const skip = await fuseUnusableReason()
 const BOUND = 60 * 1024

@@ -7,7 +7,9 @@ import assert from 'node:assert/strict'
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { DEMO_ACCOUNT } from '../../src/cli/demo.js'
-import { fuseUnusableReason, isMounted, MountLab, run, waitUntil } from './mount-helpers.js'
+import { MountLab, waitUntil } from './mount-helpers.js'
+import { fuseUnusableReason, isMounted } from '../support/mounts.js'
+import { run } from '../support/run.js'
 
 const skip = await fuseUnusableReason()
 const ITEMS = DEMO_ACCOUNT.photos + DEMO_ACCOUNT.videos

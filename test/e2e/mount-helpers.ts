@@ -4,83 +4,15 @@
  * (find, cmp, rsync, tar, python3) or fs/promises, because reading a mount from the process that
  * serves it deadlocks. Every mount started here is unmounted and its process killed by `cleanup()`.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process'
-import { mkdir, mkdtemp, open, readFile, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
-
-export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
-export const BIN = join(REPO, 'bin', 'flickrfs')
-
-/** Why real mounts cannot run here, or undefined when they can. */
-export async function fuseUnusableReason(): Promise<string | undefined> {
-  try {
-    const fh = await open('/dev/fuse', 'r+')
-    await fh.close()
-  } catch (err) {
-    return `/dev/fuse is not usable: ${(err as Error).message}`
-  }
-  const which = await sh('command -v fusermount && command -v rsync && command -v python3')
-  if (which.code !== 0) return 'fusermount (fuse3), rsync or python3 is missing'
-  return undefined
-}
-
-export interface RunResult {
-  code: number
-  stdout: string
-  stderr: string
-  ms: number
-}
-
-export function run(cmd: string, args: string[], opts: { timeoutMs?: number; cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
-  const t0 = performance.now()
-  return new Promise((res) => {
-    execFile(cmd, args, { timeout: opts.timeoutMs ?? 60_000, maxBuffer: 256 * 1024 * 1024, cwd: opts.cwd, env: opts.env }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0
-      res({ code, stdout, stderr, ms: performance.now() - t0 })
-    })
-  })
-}
-
-export function sh(script: string, opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
-  return run('bash', ['-c', script], opts)
-}
+import { mkdir, rm } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { CliProc, spawnCli, type Exit } from '../support/cli.js'
+import { forceUnmount, isMounted, mountedType } from '../support/mounts.js'
+import { BIN, tempDir } from '../support/repo.js'
+import { run } from '../support/run.js'
 
 /** Quotes one argument for bash. */
 export const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`
-
-export async function tempDir(prefix = 'flickrfs-e2e-mount-'): Promise<string> {
-  return mkdtemp(join(tmpdir(), prefix))
-}
-
-/** /proc/mounts escapes blanks and backslashes in paths as octal. */
-function unescapeMountPath(p: string): string {
-  return p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)))
-}
-
-/** The fs type of whatever is mounted exactly at `mnt`, or undefined. */
-export async function mountedType(mnt: string): Promise<string | undefined> {
-  const want = resolve(mnt)
-  let type: string | undefined
-  for (const line of (await readFile('/proc/mounts', 'utf8')).split('\n')) {
-    const [, path, fstype] = line.split(' ')
-    if (path !== undefined && unescapeMountPath(path) === want) type = fstype
-  }
-  return type
-}
-
-export async function isMounted(mnt: string): Promise<boolean> {
-  return (await mountedType(mnt)) !== undefined
-}
-
-/** Leaves nothing mounted at `mnt`: plain unmount, then lazy. */
-export async function forceUnmount(mnt: string): Promise<void> {
-  for (let i = 0; i < 5 && (await isMounted(mnt)); i++) {
-    const r = await run('fusermount', ['-u', mnt])
-    if (r.code !== 0) await run('fusermount', ['-u', '-z', mnt])
-  }
-}
 
 export async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs = 30_000, everyMs = 100): Promise<number> {
   const t0 = Date.now()
@@ -89,47 +21,6 @@ export async function waitUntil(what: string, check: () => Promise<boolean>, tim
     await new Promise((r) => setTimeout(r, everyMs))
   }
   return Date.now() - t0
-}
-
-export interface Exit {
-  code: number | null
-  signal: NodeJS.Signals | null
-}
-
-/** One `bin/flickrfs …` child whose output is collected. */
-export class CliProc {
-  out = ''
-  err = ''
-  readonly exited: Promise<Exit>
-  exit: Exit | undefined
-  constructor(readonly child: ChildProcess) {
-    child.stdout?.on('data', (d: Buffer) => (this.out += d.toString()))
-    child.stderr?.on('data', (d: Buffer) => (this.err += d.toString()))
-    this.exited = new Promise((res) => {
-      child.once('close', (code, signal) => {
-        this.exit = { code, signal }
-        res(this.exit)
-      })
-    })
-  }
-  get pid(): number {
-    return this.child.pid ?? -1
-  }
-  /** Waits for exit, failing (and killing the child) when it takes longer than `timeoutMs`. */
-  async wait(timeoutMs = 30_000): Promise<Exit> {
-    let timer: NodeJS.Timeout | undefined
-    const timeout = new Promise<never>((_, rej) => {
-      timer = setTimeout(() => {
-        this.child.kill('SIGKILL')
-        rej(new Error(`flickrfs ${this.child.spawnargs.slice(2).join(' ')} did not exit within ${timeoutMs} ms; stderr: ${this.err}`))
-      }, timeoutMs)
-    })
-    try {
-      return await Promise.race([this.exited, timeout])
-    } finally {
-      clearTimeout(timer)
-    }
-  }
 }
 
 /**
@@ -145,7 +36,7 @@ export class MountLab {
   bin = BIN
   private constructor(readonly dir: string) {}
 
-  static async create(prefix?: string): Promise<MountLab> {
+  static async create(prefix = 'flickrfs-e2e-mount-'): Promise<MountLab> {
     return new MountLab(await tempDir(prefix))
   }
 
@@ -156,7 +47,7 @@ export class MountLab {
   }
 
   spawn(args: string[], env: NodeJS.ProcessEnv): CliProc {
-    const p = new CliProc(spawn(process.execPath, [...this.nodeArgs, this.bin, ...args], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] }))
+    const p = new CliProc(spawnCli(args, env, { bin: this.bin, nodeArgs: this.nodeArgs }))
     this.procs.push(p)
     return p
   }

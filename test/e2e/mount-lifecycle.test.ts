@@ -9,7 +9,10 @@ import { mkdir, readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { FakeFlickr } from '../../src/fake-flickr/index.js'
 import { cliEnv, startFake } from '../pin/helpers.js'
-import { fuseUnusableReason, isMounted, MountLab, run, waitUntil, type CliProc } from './mount-helpers.js'
+import { MountLab, waitUntil } from './mount-helpers.js'
+import type { CliProc } from '../support/cli.js'
+import { fuseUnusableReason, isMounted } from '../support/mounts.js'
+import { run } from '../support/run.js'
 
 const skip = await fuseUnusableReason()
 

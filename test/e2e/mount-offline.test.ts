@@ -10,7 +10,9 @@ import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import type { FakeFlickr } from '../../src/fake-flickr/index.js'
 import { cliEnv, mediaName, startFake } from '../pin/helpers.js'
-import { findListing, fuseUnusableReason, MountLab, run, waitUntil } from './mount-helpers.js'
+import { findListing, MountLab, waitUntil } from './mount-helpers.js'
+import { fuseUnusableReason } from '../support/mounts.js'
+import { run } from '../support/run.js'
 
 const skip = await fuseUnusableReason()
 

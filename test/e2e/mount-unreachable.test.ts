@@ -9,7 +9,9 @@ import { createServer, type Server, type Socket } from 'node:net'
 import { join } from 'node:path'
 import type { FakeFlickr } from '../../src/fake-flickr/index.js'
 import { cliEnv, expectedTree, mediaName, sha256, startFake } from '../pin/helpers.js'
-import { findListing, fuseUnusableReason, isMounted, MountLab, run } from './mount-helpers.js'
+import { findListing, MountLab } from './mount-helpers.js'
+import { fuseUnusableReason, isMounted } from '../support/mounts.js'
+import { run } from '../support/run.js'
 
 const skip = await fuseUnusableReason()
 

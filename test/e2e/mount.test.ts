@@ -9,9 +9,12 @@ import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import type { FakeFlickr } from '../../src/fake-flickr/index.js'
 import { cliEnv, dirName, expectedTree, mediaName, sha256, startFake } from '../pin/helpers.js'
-import { findListing, fuseUnusableReason, mediaGets, MountLab, q, run, sh, waitUntil, type CliProc } from './mount-helpers.js'
+import { findListing, mediaGets, MountLab, q, waitUntil } from './mount-helpers.js'
+import { fuseUnusableReason } from '../support/mounts.js'
+import type { CliProc } from '../support/cli.js'
+import { run, sh } from '../support/run.js'
 
-const skip = await fuseUnusableReason()
+const skip = await fuseUnusableReason(['rsync', 'python3'])
 
 void describe('flickrfs mount (e2e, fresh cache)', { skip }, () => {
   let fake: FakeFlickr

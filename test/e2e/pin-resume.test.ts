@@ -10,7 +10,9 @@ import { join } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import { DEFAULT_PIN_CONCURRENCY } from '../../src/pin/pin.js'
 import type { FakeFlickr } from '../../src/fake-flickr/index.js'
-import { assertSamePaths, cliEnv, expectedTree, mediaName, removeDir, runCli, snapshot, spawnCli, startFake, tempDir } from '../pin/helpers.js'
+import { assertSamePaths, cliEnv, expectedTree, mediaName, removeDir, snapshot, startFake } from '../pin/helpers.js'
+import { runCli, spawnCli } from '../support/cli.js'
+import { tempDir } from '../support/repo.js'
 
 void describe('pin killed mid-download (e2e)', () => {
   let fake: FakeFlickr

@@ -10,7 +10,9 @@ import { promisify } from 'node:util'
 import { lstat, mkdir, readFile, realpath, writeFile } from 'node:fs/promises'
 import { join, sep } from 'node:path'
 import { generateAccount, startFakeFlickr, type FakeFlickr } from '../../src/fake-flickr/index.js'
-import { assertSamePaths, changedPaths, cliEnv, errorLines, dirName, expectedTree, mediaName, removeDir, runCli, snapshot, startFake, tempDir } from '../pin/helpers.js'
+import { assertSamePaths, changedPaths, cliEnv, errorLines, dirName, expectedTree, mediaName, removeDir, snapshot, startFake } from '../pin/helpers.js'
+import { runCli } from '../support/cli.js'
+import { tempDir } from '../support/repo.js'
 
 const run = promisify(execFile)
 const noStack = (s: string): void => assert.doesNotMatch(s, /\n\s+at |Error:/, `no stack trace: ${s}`)

@@ -10,7 +10,9 @@ import { join, resolve, dirname, sep } from 'node:path'
 import { Writable } from 'node:stream'
 import type { FakeFlickr } from '../../src/fake-flickr/index.js'
 import { main } from '../../src/cli/main.js'
-import { changedPaths, cliEnv, expectedTree, mediaName, removeDir, runCli, sha256, snapshot, startFake, tempDir, dirName } from '../pin/helpers.js'
+import { changedPaths, cliEnv, expectedTree, mediaName, removeDir, sha256, snapshot, startFake, dirName } from '../pin/helpers.js'
+import { runCli } from '../support/cli.js'
+import { tempDir } from '../support/repo.js'
 
 class Capture extends Writable {
   text = ''

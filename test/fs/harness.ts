@@ -2,56 +2,15 @@
  * Parent side of the mount tests: starts serve-mount.ts in a child process, talks to it, and reads
  * the mount only through other child processes or fs/promises (never from the serving process).
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process'
-import { access, constants, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { access, constants, mkdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { fuseUsable } from '../../src/fs/index.js'
+import { forceUnmount } from '../support/mounts.js'
+import { REPO, tempDir } from '../support/repo.js'
 import type { ServeSpec, TreeSpec } from './fixture.js'
 
-const root = fileURLToPath(new URL('../..', import.meta.url))
 const serveScript = fileURLToPath(new URL('./serve-mount.ts', import.meta.url))
-
-/** Why real mounts cannot run here, or undefined when they can. */
-export async function fuseUnusableReason(): Promise<string | undefined> {
-  const usable = await fuseUsable()
-  return usable.ok ? undefined : `FUSE is not usable here: ${usable.reason}`
-}
-
-export interface RunResult {
-  code: number
-  stdout: string
-  stderr: string
-  ms: number
-}
-
-export function run(cmd: string, args: string[], opts: { timeoutMs?: number; cwd?: string } = {}): Promise<RunResult> {
-  const t0 = performance.now()
-  return new Promise((res) => {
-    execFile(cmd, args, { timeout: opts.timeoutMs ?? 60_000, maxBuffer: 64 * 1024 * 1024, cwd: opts.cwd }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0
-      res({ code, stdout, stderr, ms: performance.now() - t0 })
-    })
-  })
-}
-
-export function sh(script: string, timeoutMs?: number): Promise<RunResult> {
-  return run('bash', ['-c', script], { timeoutMs })
-}
-
-export async function isMounted(mnt: string): Promise<boolean> {
-  const r = await run('findmnt', ['-n', mnt])
-  return r.code === 0 && r.stdout.trim() !== ''
-}
-
-/** Leaves nothing mounted: plain unmount, then lazy. */
-export async function forceUnmount(mnt: string): Promise<void> {
-  for (let i = 0; i < 5 && (await isMounted(mnt)); i++) {
-    const r = await run('fusermount', ['-u', mnt])
-    if (r.code !== 0) await run('fusermount', ['-u', '-z', mnt])
-  }
-}
 
 export interface Served {
   child: ChildProcess
@@ -66,7 +25,7 @@ export interface Served {
 export class Workspace {
   private constructor(readonly dir: string) {}
   static async create(prefix = 'flickrfs-fs-'): Promise<Workspace> {
-    return new Workspace(await mkdtemp(join(tmpdir(), prefix)))
+    return new Workspace(await tempDir(prefix))
   }
   get backing(): string {
     return join(this.dir, 'backing')
@@ -84,7 +43,7 @@ export class Workspace {
     const specPath = join(this.dir, `spec-${++this.n}.json`)
     await writeFile(specPath, JSON.stringify({ ...spec, backingDir: this.backing }))
     const child = spawn(process.execPath, ['--import', 'tsx', serveScript, specPath], {
-      cwd: root,
+      cwd: REPO,
       stdio: ['pipe', 'pipe', 'pipe'],
     })
     let out = ''

@@ -5,7 +5,9 @@ import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { checkMountpoint, unmountPath } from '../../src/fs/index.js'
 import type { TreeSpec } from './fixture.js'
-import { fuseUnusableReason, isMounted, run, Workspace } from './harness.js'
+import { Workspace } from './harness.js'
+import { fuseUnusableReason, isMounted } from '../support/mounts.js'
+import { run } from '../support/run.js'
 
 const skip = await fuseUnusableReason()
 

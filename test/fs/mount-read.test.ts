@@ -4,7 +4,9 @@ import { open, readFile, writeFile, mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import type { TreeSpec } from './fixture.js'
-import { fuseUnusableReason, run, sh, Workspace } from './harness.js'
+import { Workspace } from './harness.js'
+import { fuseUnusableReason } from '../support/mounts.js'
+import { run, sh } from '../support/run.js'
 import { writeReference } from './reference.js'
 
 const skip = await fuseUnusableReason()

@@ -3,7 +3,9 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { DEFAULT_MTIME_MS, type TreeSpec } from './fixture.js'
-import { fuseUnusableReason, run, Workspace } from './harness.js'
+import { Workspace } from './harness.js'
+import { fuseUnusableReason } from '../support/mounts.js'
+import { run } from '../support/run.js'
 
 const skip = await fuseUnusableReason()
 const ATTR_TIMEOUT_SEC = 2

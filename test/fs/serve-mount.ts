@@ -31,8 +31,11 @@ async function main(): Promise<number> {
         .catch((err: unknown) => process.stderr.write(`tree swap failed: ${String(err)}\n`))
     }
   })
+  // The signal handlers go in before READY: the parent may signal the moment it reads it, and a
+  // signal that comes first kills this process with the mount still up.
+  const stopped = runUntilSignal(handle)
   process.stdout.write('READY\n')
-  const code = await runUntilSignal(handle)
+  const code = await stopped
   rl.close()
   process.stdin.destroy()
   return code

@@ -9,7 +9,8 @@ import { promisify } from 'node:util'
 import { access, mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { FakeFlickr } from '../../src/fake-flickr/index.js'
-import { assertSamePaths, danglingLinks, expectedTree, mediaName, pinOnce, removeDir, snapshot, startFake, tempDir } from './helpers.js'
+import { assertSamePaths, danglingLinks, expectedTree, mediaName, pinOnce, removeDir, snapshot, startFake } from './helpers.js'
+import { tempDir } from '../support/repo.js'
 
 const run = promisify(execFile)
 const exists = (p: string): Promise<boolean> => access(p).then(() => true, () => false)

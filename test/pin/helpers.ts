@@ -1,24 +1,15 @@
 /**
- * Shared parts of the pin tests: the fake Flickr, the real CLI as a child process, a snapshot of a
- * directory tree (kinds, sizes, mtimes, inodes, link targets) and an independent reading of
- * LAYOUT.md that says what DEST must hold for a fake account.
+ * Shared parts of the pin tests: the fake Flickr and the environment a CLI child needs to reach it,
+ * a snapshot of a directory tree (kinds, sizes, mtimes, inodes, link targets) and an independent
+ * reading of LAYOUT.md that says what DEST must hold for a fake account. The CLI child itself and
+ * temp dirs are in test/support/.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { lstat, mkdtemp, readdir, readlink, rm, stat } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join, relative, resolve, dirname } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { lstat, readdir, readlink, rm, stat } from 'node:fs/promises'
+import { join, relative } from 'node:path'
 import { testClients } from '../support/clients.js'
 import { pin, type PinOptions, type PinReport } from '../../src/pin/pin.js'
 import { startFakeFlickr, generateAccount, type FakeAccount, type FakeFlickr, type GenerateOptions } from '../../src/fake-flickr/index.js'
-
-export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
-export const BIN = join(REPO, 'bin', 'flickrfs')
-
-export async function tempDir(prefix = 'flickrfs-pin-'): Promise<string> {
-  return mkdtemp(join(tmpdir(), prefix))
-}
 
 export async function removeDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true })
@@ -45,28 +36,6 @@ export function cliEnv(fake: FakeFlickr, configDir: string, extra: Record<string
     ...extra,
   }
   return env
-}
-
-export interface CliResult {
-  code: number | null
-  signal: NodeJS.Signals | null
-  stdout: string
-  stderr: string
-}
-
-export function spawnCli(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
-  return spawn(process.execPath, [BIN, ...args], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] })
-}
-
-export async function runCli(args: string[], env: NodeJS.ProcessEnv, child = spawnCli(args, env)): Promise<CliResult> {
-  let stdout = ''
-  let stderr = ''
-  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()))
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()))
-  return new Promise((res, rej) => {
-    child.once('error', rej)
-    child.once('close', (code, signal) => res({ code, signal, stdout, stderr }))
-  })
 }
 
 export interface Entry {

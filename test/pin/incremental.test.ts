@@ -7,7 +7,8 @@ import assert from 'node:assert/strict'
 import { access, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { FakeFlickr } from '../../src/fake-flickr/index.js'
-import { changedPaths, dirName, expectedTree, mediaName, pinOnce, removeDir, snapshot, startFake, tempDir } from './helpers.js'
+import { changedPaths, dirName, expectedTree, mediaName, pinOnce, removeDir, snapshot, startFake } from './helpers.js'
+import { tempDir } from '../support/repo.js'
 
 const exists = (p: string): Promise<boolean> => access(p).then(() => true, () => false)
 

@@ -6,7 +6,8 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { access, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { mediaName, pinOnce, removeDir, startFake, tempDir } from './helpers.js'
+import { mediaName, pinOnce, removeDir, startFake } from './helpers.js'
+import { tempDir } from '../support/repo.js'
 
 const exists = (p: string): Promise<boolean> => access(p).then(() => true, () => false)
 

@@ -7,7 +7,8 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { access, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { mediaName, pinOnce, removeDir, sha256, snapshot, startFake, tempDir } from './helpers.js'
+import { mediaName, pinOnce, removeDir, sha256, snapshot, startFake } from './helpers.js'
+import { tempDir } from '../support/repo.js'
 
 const exists = (p: string): Promise<boolean> => access(p).then(() => true, () => false)
 
