@@ -91,8 +91,8 @@ const PLACEHOLDER_SHA256 = '0'.repeat(64)
  * Until the hash is known the bytes are the same JSON without `sha256`, padded with spaces before
  * the last newline to that size, and the mtime is 1 ms later than the complete form's. rsync's
  * quick check compares whole seconds, so a backup is never copied twice for it; libfuse's
- * auto_cache compares the exact mtime, so the kernel drops the page-cached padded bytes once the
- * hash is known (after at most the attribute timeout).
+ * auto_cache compares the exact mtime (at every open: ac_attr_timeout=0), so the kernel drops the
+ * page-cached padded bytes at the first open after the hash is known.
  */
 export class PhotoSidecarNode implements LayoutFile, BytesContent {
   readonly kind = 'file'
