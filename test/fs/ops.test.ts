@@ -8,6 +8,7 @@ import { FlickrfsError } from '../../src/errors/flickrfs-error.js'
 import { toNegErrno, FsErrno } from '../../src/fs/errno.js'
 import { fsnameHack } from '../../src/fs/mount-options.js'
 import { createOps } from '../../src/fs/ops.js'
+import type { FuseOps } from '../../src/fs/fuse-binding.js'
 import type { FsTree, OriginalReader } from '../../src/fs/types.js'
 import { buildTree } from './fixture.js'
 
@@ -48,6 +49,15 @@ async function makeOps(originals: OriginalReader, readTimeoutMs = 200) {
     closing: new AbortController().signal,
     attrTimeoutMs: 60_000,
   }).ops
+}
+
+/** Opens `path` read-only through the ops and returns the file handle it answered. */
+async function openFh(ops: FuseOps, path: string): Promise<number> {
+  const o = recorder()
+  ops.open!(path, 0, o.cb)
+  const [err, fh] = (await o.once) as [number, number]
+  assert.equal(err, 0, `open ${path}`)
+  return fh
 }
 
 const noReader: OriginalReader = { read: () => Promise.reject(new Error('unused')) }
@@ -119,9 +129,7 @@ void describe('fs ops adapter', () => {
 
   void test('read answers cb(bytes) for bytes content and cb(0) at EOF', async () => {
     const ops = await makeOps(noReader)
-    const o = recorder()
-    ops.open!('/a/f.txt', 0, o.cb)
-    const [, fh] = (await o.once) as [number, number]
+    const fh = await openFh(ops, '/a/f.txt')
     const buf = Buffer.alloc(3)
     const r = recorder()
     ops.read!('/a/f.txt', fh, buf, 3, 2, r.cb)
@@ -146,9 +154,7 @@ void describe('fs ops adapter', () => {
       },
     }
     const ops = await makeOps(reader, 100)
-    const o = recorder()
-    ops.open!('/a/o.jpg', 0, o.cb)
-    const [, fh] = (await o.once) as [number, number]
+    const fh = await openFh(ops, '/a/o.jpg')
 
     const full = Buffer.alloc(4)
     const r1 = recorder()
@@ -206,9 +212,7 @@ void describe('fs ops adapter', () => {
     }
     const t = await tree()
     const { ops, stats } = createOps({ tree: () => t, originals: reader, owner: { uid: 1, gid: 1 }, readTimeoutMs: 100, closing: closing.signal, attrTimeoutMs: 60_000 })
-    const o = recorder()
-    ops.open!('/a/o.jpg', 0, o.cb)
-    const [, fh] = (await o.once) as [number, number]
+    const fh = await openFh(ops, '/a/o.jpg')
     const readAt = async (pos: number, len: number, buf = Buffer.alloc(len)): Promise<{ r: ReturnType<typeof recorder>; buf: Buffer }> => {
       const r = recorder()
       ops.read!('/a/o.jpg', fh, buf, len, pos, r.cb)
