@@ -5,8 +5,9 @@
  */
 import { MediaClient } from '../../src/flickr/index.js'
 import { OriginalStore } from '../../src/store/index.js'
+import type { MediaEntry } from '../../src/catalog/types.js'
 import { observed } from './helpers.js'
 
 const [root, entry] = process.argv.slice(2)
 const store = await OriginalStore.open(root ?? '', observed(new MediaClient(), { chunkDelayMs: 20 }))
-await store.ensure(JSON.parse(entry ?? '{}'))
+await store.ensure(JSON.parse(entry ?? '{}') as MediaEntry)
