@@ -17,20 +17,22 @@ export const NAME_MAX_BYTES = 255
  * Flickr's are digits (photos `52345678901`, sets `72157600000000001`), digits-dash-digits for
  * collections (`12345678-72157600000000100`) and digits-`@`-letters-digits for user NSIDs
  * (`12345678@N00`). One alphabet serves them all: letters, `_` and `@` cost nothing in a file name
- * and keep a change in Flickr's id shapes from emptying a mirror. At most 64 characters: the longest
- * real id (a collection's) has about 26, and `Set <id> - ` must leave most of NAME_MAX to the title.
+ * and keep a change in Flickr's id shapes from emptying a mirror. The first character is a letter or
+ * digit, as in every real id, so no `<id>.<ext>` starts with `-` (which every command would take for
+ * an option). At most 64 characters: the longest real id (a collection's) has about 26, and
+ * `Set <id> - ` must leave most of NAME_MAX to the title.
  */
-export const SAFE_ID = /^[A-Za-z0-9_@-]{1,64}$/
+export const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9_@-]{0,63}$/
 export function isSafeId(id: unknown): id is string {
   return typeof id === 'string' && SAFE_ID.test(id)
 }
 
 /**
  * Secrets (`secret`, `originalsecret`) name the store's partial downloads (`<id>_<secret>.part`).
- * Flickr's are 10 lower-case hex digits; the rule is the id alphabet without `@` (no secret has one),
- * so a longer or mixed-case secret from a future Flickr still works.
+ * Flickr's are 10 lower-case hex digits; the rule is the id rule without `@` (no secret has one), so
+ * a longer or mixed-case secret from a future Flickr still works.
  */
-export const SAFE_SECRET = /^[A-Za-z0-9_-]{1,64}$/
+export const SAFE_SECRET = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/
 export function isSafeSecret(secret: unknown): secret is string {
   return typeof secret === 'string' && SAFE_SECRET.test(secret)
 }
