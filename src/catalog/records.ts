@@ -3,17 +3,16 @@
  * because numbers drift between strings and numbers and lists drop their keys when empty.
  */
 import { asArray, asRecord, textOf, toInt, toStr } from '../flickr/lenient.js'
+import { isSafeId, normalizeExt } from '../layout/names.js'
 import type { CollectionEntry, MediaKind, PhotoEntry, RawRecord, SetEntry } from './types.js'
 
 /**
- * Ids end up in file names (`<id>.<ext>`, `Set <id> - …`). Flickr's are digits (collections:
- * `digits-digits`); anything else is dropped rather than trusted with a path.
+ * Ids end up in file names (`<id>.<ext>`, `Set <id> - …`): one that fails layout/names.ts's rule
+ * is dropped rather than trusted with a path.
  */
-const SAFE_ID = /^[A-Za-z0-9@_-]{1,100}$/
-
 export function safeId(value: unknown): string | null {
   const id = toStr(value)
-  return SAFE_ID.test(id) ? id : null
+  return isSafeId(id) ? id : null
 }
 
 const REAL_DATE = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})$/
@@ -29,18 +28,6 @@ export function knownDateTaken(raw: RawRecord): string | null {
   return text
 }
 
-const extensions = new Map<string, string>()
-
-/** A lower-case extension of letters and digits only, so it is safe in a file name. */
-export function safeExt(value: string): string {
-  // A handful of formats over 100k photos: hand out one string per format.
-  const known = extensions.get(value)
-  if (known !== undefined) return known
-  const ext = value.toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 16)
-  if (extensions.size < 1000) extensions.set(value, ext)
-  return ext
-}
-
 export function photoFields(raw: RawRecord, id: string, changedAtMs: number): PhotoEntry {
   const media: MediaKind = raw.media === 'video' ? 'video' : 'photo'
   const urlO = toStr(raw.url_o)
@@ -49,7 +36,7 @@ export function photoFields(raw: RawRecord, id: string, changedAtMs: number): Ph
     raw,
     media,
     secret: toStr(raw.originalsecret) || toStr(raw.secret),
-    format: safeExt(toStr(raw.originalformat)),
+    format: normalizeExt(toStr(raw.originalformat)),
     lastUpdate: toInt(raw.lastupdate, 0),
     dateUpload: toInt(raw.dateupload, 0),
     dateTaken: knownDateTaken(raw),

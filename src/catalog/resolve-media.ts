@@ -8,7 +8,7 @@ import createDebug from 'debug'
 import { asRecord, toInt, toStr } from '../flickr/lenient.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import type { CatalogApi, CatalogMedia } from './ports.js'
-import { safeExt } from './records.js'
+import { normalizeExt } from '../layout/names.js'
 import type { MediaEntry, PhotoEntry } from './types.js'
 
 const debug = createDebug('flickrfs:catalog')
@@ -123,5 +123,5 @@ function lastSegment(url: string): string {
 function extOf(name: string | null): string {
   if (name === null) return ''
   const dot = name.lastIndexOf('.')
-  return dot <= 0 ? '' : safeExt(name.slice(dot + 1))
+  return dot <= 0 ? '' : normalizeExt(name.slice(dot + 1))
 }

@@ -6,6 +6,7 @@ import {
   collectionDirName,
   isSafeExt,
   isSafeId,
+  isSafeSecret,
   mediaFileName,
   METADATA_SUFFIX,
   NAME_MAX_BYTES,
@@ -90,7 +91,8 @@ export function buildLayout(snap: CatalogSnapshot, opts: LayoutOptions = {}): La
     if (shown.has(id)) continue
     const photo = snap.photos.get(id)
     if (photo === undefined) continue
-    if (!isSafeId(id)) {
+    // The store refuses to write an unsafe id or secret: such a file must not be listed.
+    if (!isSafeId(id) || !isSafeSecret(photo.secret)) {
       stats.unsafeRecords++
       continue
     }

@@ -3,24 +3,65 @@ import { FlickrfsError } from '../errors/flickrfs-error.js'
 /** NAME_MAX on Linux, macOS and every filesystem a pin is likely to land on. */
 export const NAME_MAX_BYTES = 255
 
-/**
- * Ids come from Flickr and are untrusted. Real ones are digits (photos, sets) or digits-dash-digits
- * (collections); anything outside this allowlist (a `/`, NUL, `.`, `..`, empty, absurdly long) is
- * skipped by the layout rather than rewritten, because a rewritten id could collide with a real one.
+/*
+ * Every value from Flickr that ends up in a file name is untrusted and checked against one closed
+ * alphabet per kind of value, here and nowhere else: the catalog keeps, the layout lists and the
+ * store writes exactly the same values. A value outside its rule (a `/`, NUL, `.`, `..`, empty,
+ * absurdly long) is skipped rather than rewritten, because a rewritten value could collide with a
+ * real one. None of the alphabets has `.`, `/`, a space or a control character, so no value can be
+ * `.`/`..`, climb out of its folder, or be confused with the separators the names below add.
  */
-const SAFE_ID = /^[A-Za-z0-9_@-]{1,64}$/
+
+/**
+ * Ids of photos, videos, sets and collections (and of users, though no file is named after one).
+ * Flickr's are digits (photos `52345678901`, sets `72157600000000001`), digits-dash-digits for
+ * collections (`12345678-72157600000000100`) and digits-`@`-letters-digits for user NSIDs
+ * (`12345678@N00`). One alphabet serves them all: letters, `_` and `@` cost nothing in a file name
+ * and keep a change in Flickr's id shapes from emptying a mirror. The first character is a letter or
+ * digit, as in every real id, so no `<id>.<ext>` starts with `-` (which every command would take for
+ * an option). At most 64 characters: the longest real id (a collection's) has about 26, and
+ * `Set <id> - ` must leave most of NAME_MAX to the title.
+ */
+export const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9_@-]{0,63}$/
 export function isSafeId(id: unknown): id is string {
   return typeof id === 'string' && SAFE_ID.test(id)
 }
 
 /**
- * Extensions are lower-case alphanumerics; anything else (from a server's file name) is refused.
- * At most 8, as src/store/safe-names.ts accepts: a file the store would refuse to write must not be
- * listed (the mount would answer EIO on it, and pin would report it missing on every run).
+ * Secrets (`secret`, `originalsecret`) name the store's partial downloads (`<id>_<secret>.part`).
+ * Flickr's are 10 lower-case hex digits; the rule is the id rule without `@` (no secret has one), so
+ * a longer or mixed-case secret from a future Flickr still works.
  */
-const SAFE_EXT = /^[a-z0-9]{1,8}$/
+export const SAFE_SECRET = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/
+export function isSafeSecret(secret: unknown): secret is string {
+  return typeof secret === 'string' && SAFE_SECRET.test(secret)
+}
+
+/**
+ * Extensions (`originalformat`, or the end of a video's file name as the server gives it) are
+ * lower-case letters and digits, 1 to 8 of them: every format Flickr serves fits (`jpg`, `heic`,
+ * `tiff`, `mp4`, `mov`, `3gp`, `webm`, `mpeg`). The catalog stores them through `normalizeExt`; a
+ * longer one is kept there but skipped by the layout and refused by the store, so the mount never
+ * lists a file it could not serve and pin never reports one missing on every run.
+ */
+export const SAFE_EXT = /^[a-z0-9]{1,8}$/
 export function isSafeExt(ext: unknown): ext is string {
   return typeof ext === 'string' && SAFE_EXT.test(ext.toLowerCase())
+}
+
+const extensions = new Map<string, string>()
+
+/**
+ * What the catalog records as a format: `value` lower-cased, with everything but letters and digits
+ * dropped (`.JPG` → `jpg`). The result may still fail `isSafeExt` (empty, or over 8 characters).
+ */
+export function normalizeExt(value: string): string {
+  // A handful of formats over 100k photos: hand out one string per format.
+  const known = extensions.get(value)
+  if (known !== undefined) return known
+  const ext = value.toLowerCase().replace(/[^a-z0-9]/g, '')
+  if (extensions.size < 1000) extensions.set(value, ext)
+  return ext
 }
 
 /** `<id>.<ext>`; throws for parts that could escape photostream/ (callers check first). */
@@ -86,6 +127,51 @@ export function setDirName(id: string, title: unknown, maxBytes = NAME_MAX_BYTES
 /** `Collection <id> - <safe title>` in at most `maxBytes`. */
 export function collectionDirName(id: string, title: unknown, maxBytes = NAME_MAX_BYTES): string {
   return titledDirName('Collection', id, title, maxBytes)
+}
+
+/*
+ * The inverses: a name this module built gives back the id it was built from; any other string
+ * (a user's own file, a name of another version's shape, a hostile readdir) gives `undefined`.
+ */
+
+/** `{ id, ext }` of a name `mediaFileName` makes (`<id>.<ext>`, ext lower-case). */
+export function parseMediaFileName(name: string): { id: string; ext: string } | undefined {
+  const dot = name.indexOf('.')
+  if (dot < 0) return undefined
+  const id = name.slice(0, dot)
+  const ext = name.slice(dot + 1)
+  return isSafeId(id) && SAFE_EXT.test(ext) ? { id, ext } : undefined
+}
+
+/** `{ id, ext }` of a media file's sidecar, `<id>.<ext>.metadata`. */
+export function parseSidecarName(name: string): { id: string; ext: string } | undefined {
+  return name.endsWith(METADATA_SUFFIX) ? parseMediaFileName(name.slice(0, -METADATA_SUFFIX.length)) : undefined
+}
+
+// A title as `safeTitle` leaves it (before the byte cut, which may leave a trailing space).
+// eslint-disable-next-line no-control-regex
+const TITLE_PART = /^[^/\u0000-\u001f\u007f]+$/
+
+function parseTitledDirName(kind: 'Set' | 'Collection', name: string): string | undefined {
+  const head = `${kind} `
+  if (!name.startsWith(head) || Buffer.byteLength(name) > NAME_MAX_BYTES) return undefined
+  const rest = name.slice(head.length)
+  const space = rest.indexOf(' ')
+  const id = space < 0 ? rest : rest.slice(0, space)
+  if (!isSafeId(id)) return undefined
+  if (space < 0) return id
+  const title = rest.slice(space)
+  return title.startsWith(' - ') && TITLE_PART.test(title.slice(3)) ? id : undefined
+}
+
+/** The set id of a name `setDirName` makes (`Set <id>` or `Set <id> - <title>`). */
+export function parseSetDirName(name: string): string | undefined {
+  return parseTitledDirName('Set', name)
+}
+
+/** The collection id of a name `collectionDirName` makes. */
+export function parseCollectionDirName(name: string): string | undefined {
+  return parseTitledDirName('Collection', name)
 }
 
 /** `<n>_` zero-padded to the digit count of `count` (9 entries: `1_`; 10 entries: `01_`). */

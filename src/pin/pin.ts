@@ -10,7 +10,7 @@ import { Catalog, acquireRootLock, type CatalogApi, type CatalogMedia, type Refr
 import type { CatalogSnapshot, CollectionEntry, MediaEntry, PhotoEntry } from '../catalog/types.js'
 import { mediaKey } from '../catalog/types.js'
 import { FlickrfsError, isFlickrfsError } from '../errors/flickrfs-error.js'
-import { buildLayout, mediaFileName, mediaMtimeMs, METADATA_SUFFIX } from '../layout/index.js'
+import { buildLayout, mediaFileName, mediaMtimeMs, METADATA_SUFFIX, parseMediaFileName } from '../layout/index.js'
 import { OriginalStore, type MediaSource } from '../store/index.js'
 import { destWriteError, errnoCode, isEnoent } from '../util/fs-errors.js'
 import { readManifest, writeManifest, type Manifest } from './manifest.js'
@@ -254,7 +254,7 @@ async function pinWith(dest: string, catalog: Catalog, store: OriginalStore, opt
   await flushing
   await writeManifest(stateDir, tree.manifest)
   for (const name of tree.missingOriginals) {
-    const id = /^[^.]+/.exec(name)?.[0] ?? name
+    const id = parseMediaFileName(name)?.id ?? name
     if (!failures.some((f) => f.id === id)) failures.push({ id, what: 'original', message: `${name} is not in DEST` })
   }
   const report: PinReport = {

@@ -15,6 +15,7 @@ import { destWriteError, errnoCode, isEnoent } from '../util/fs-errors.js'
 import { eachLimit } from '../util/pool.js'
 import { assertSafeName } from './safe-name.js'
 import type { Manifest, ManifestEntry } from './manifest.js'
+import { parseCollectionDirName, parseMediaFileName, parseSetDirName, parseSidecarName } from '../layout/names.js'
 
 const log = createDebug('flickrfs:pin')
 
@@ -227,7 +228,7 @@ export async function writeTree(dest: string, root: TreeNode, opts: WriteTreeOpt
     report.removed++
   }
   for (const name of photostream?.children?.keys() ?? []) {
-    const id = /^([^.]+)\./.exec(name)?.[1] ?? name
+    const id = (parseMediaFileName(name) ?? parseSidecarName(name))?.id ?? name
     report.manifest.photostream[name] = { kind: 'photo', id }
   }
 
@@ -258,9 +259,10 @@ export async function writeTree(dest: string, root: TreeNode, opts: WriteTreeOpt
 }
 
 export function topEntry(name: string): ManifestEntry {
-  const m = /^(Set|Collection) (\S+)/.exec(name)
-  if (m?.[1] === 'Set') return { kind: 'set', id: m[2] ?? '' }
-  if (m?.[1] === 'Collection') return { kind: 'collection', id: m[2] ?? '' }
+  const set = parseSetDirName(name)
+  if (set !== undefined) return { kind: 'set', id: set }
+  const collection = parseCollectionDirName(name)
+  if (collection !== undefined) return { kind: 'collection', id: collection }
   // "Not in any set" is derived, never deleted on Flickr: treat it as always alive.
   return { kind: 'set', id: '' }
 }

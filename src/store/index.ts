@@ -11,4 +11,3 @@ export type {
 } from './original-store.js'
 export type { MediaResponse, MediaSource } from './media-source.js'
 export { openStoreKeyv, type StoreRecord } from './store-index.js'
-export { safeExt, safeId, safeSecret } from './safe-names.js'

@@ -1,12 +1,10 @@
 /**
  * Ids, secrets and extensions come from Flickr (or a server pretending to be Flickr) and end up in
- * file names under ROOT. Only a closed alphabet is accepted, so no value can contain a separator,
- * `..`, a NUL or anything a shell or filesystem would treat specially.
+ * file names under ROOT. The store refuses, with an error, any value outside layout/names.ts's rules,
+ * the same ones the catalog and the layout apply, so it never writes a file the mount would not list.
  */
 import { FlickrfsError } from '../errors/flickrfs-error.js'
-
-const ID = /^[A-Za-z0-9_-]{1,64}$/
-const EXT = /^[a-z0-9]{1,8}$/
+import { SAFE_EXT, SAFE_ID, SAFE_SECRET } from '../layout/names.js'
 
 function check(pattern: RegExp, value: unknown, what: string): string {
   if (typeof value !== 'string' || !pattern.test(value)) {
@@ -16,6 +14,6 @@ function check(pattern: RegExp, value: unknown, what: string): string {
   return value
 }
 
-export const safeId = (id: unknown): string => check(ID, id, 'id')
-export const safeSecret = (secret: unknown): string => check(ID, secret, 'secret')
-export const safeExt = (ext: unknown): string => check(EXT, ext, 'extension')
+export const safeId = (id: unknown): string => check(SAFE_ID, id, 'id')
+export const safeSecret = (secret: unknown): string => check(SAFE_SECRET, secret, 'secret')
+export const safeExt = (ext: unknown): string => check(SAFE_EXT, ext, 'extension')

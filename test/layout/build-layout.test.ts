@@ -274,6 +274,11 @@ void describe('buildLayout: untrusted ids and titles', () => {
     assert.deepEqual(names(layout.lookup('/Collection 1-1 - .._..')), ['metadata', '1_Set 10 - _etc_passwd'])
     assert.equal(layout.stats.unsafeRecords, 5 + 2 + 2 + 2)
   })
+  void it('skips a photo whose secret the store would refuse, and counts it', () => {
+    const layout = buildLayout(snapshot({ photos: [{ id: '1' }, { id: '4', secret: 'a/b' }, { id: '5', secret: '-x' }, { id: '6', secret: '' }] }))
+    assert.deepEqual(names(layout.lookup('/photostream')), ['metadata', '1.jpg', '1.jpg.metadata'])
+    assert.equal(layout.stats.unsafeRecords, 3)
+  })
   void it('never produces a name that is empty, `.`, `..`, has a `/` or NUL, or is over 255 bytes', () => {
     for (const [p, node] of walk(buildLayout(hostile()).root)) {
       assert.ok(node.name !== '' && node.name !== '.' && node.name !== '..', p)

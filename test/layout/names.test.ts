@@ -6,12 +6,21 @@ import {
   cutToBytes,
   isSafeExt,
   isSafeId,
+  isSafeSecret,
   mediaFileName,
+  METADATA_SUFFIX,
+  normalizeExt,
   numberedName,
   numberPrefix,
+  parseCollectionDirName,
+  parseMediaFileName,
+  parseSetDirName,
+  parseSidecarName,
   safeTitle,
   setDirName,
 } from '../../src/layout/index.js'
+import { safeId as catalogSafeId } from '../../src/catalog/records.js'
+import { safeExt as storeSafeExt, safeId as storeSafeId, safeSecret as storeSafeSecret } from '../../src/store/safe-names.js'
 
 const bytes = (s: string): number => Buffer.byteLength(s)
 /** True when `s` survives a UTF-8 round trip, i.e. it was not cut inside a character. */
@@ -145,5 +154,129 @@ void describe('numbering', () => {
     assert.ok(bytes(name) <= 255)
     assert.ok(wellFormed(name))
     assert.ok(name.startsWith('10_Set 1 - 😀'))
+  })
+})
+
+/** Whether `f(value)` returns rather than throws. */
+const accepts = (f: (v: unknown) => unknown, value: unknown): boolean => {
+  try {
+    f(value)
+    return true
+  } catch (err) {
+    assert.ok(err instanceof FlickrfsError, String(err))
+    return false
+  }
+}
+
+const GOOD_IDS = ['1', '12345', '52345678901', '72157600000000001', '1000-72157600000000100', '12345678@N00', 'a', 'Z9', 'x'.repeat(64), '9_-@']
+const BAD_IDS = ['', '.', '..', '-1', '_1', '@N00', '1/2', '/', '1\u00002', '1.2', ' 1', '1 ', '1\n', 'é1', 'x'.repeat(65), 12, null, undefined]
+const GOOD_SECRETS = ['a1b2c3d4e5', '0', 'ABCdef_-', 'f'.repeat(64)]
+const BAD_SECRETS = ['', '-a', '_a', 'a@b', 'a/b', 'a.b', 'a b', 'f'.repeat(65), 10]
+const GOOD_EXTS = ['jpg', 'mp4', '3gp', 'heic', 'a', 'abcdefgh', '12345678']
+const BAD_EXTS = ['', '.', '..', 'a/b', 'tar.gz', 'abcdefghi', 'jp g', 'a\u0000', 'jpé', ' jpg', 7]
+
+void describe('one rule per kind of value', () => {
+  void it('ids: 1 to 64 of [A-Za-z0-9_@-], starting with a letter or digit', () => {
+    for (const id of GOOD_IDS) assert.ok(isSafeId(id), String(id))
+    for (const id of BAD_IDS) assert.ok(!isSafeId(id), JSON.stringify(id))
+  })
+  void it('secrets: 1 to 64 of [A-Za-z0-9_-], starting with a letter or digit, no @', () => {
+    for (const s of GOOD_SECRETS) assert.ok(isSafeSecret(s), s)
+    for (const s of BAD_SECRETS) assert.ok(!isSafeSecret(s), JSON.stringify(s))
+  })
+  void it('extensions: 1 to 8 letters or digits, any case (the name is built lower-case)', () => {
+    for (const e of [...GOOD_EXTS, 'JPG', 'Mov']) assert.ok(isSafeExt(e), e)
+    for (const e of BAD_EXTS) assert.ok(!isSafeExt(e), JSON.stringify(e))
+  })
+  void it('normalizeExt lower-cases and drops all but letters and digits, without rescuing a long one', () => {
+    assert.equal(normalizeExt('JPG'), 'jpg')
+    assert.equal(normalizeExt('.M-O V'), 'mov')
+    assert.equal(normalizeExt(''), '')
+    assert.equal(normalizeExt('../../etc'), 'etc')
+    assert.ok(!isSafeExt(normalizeExt('abcdefghij')), 'a 10-letter format stays unsafe, not cut to a different one')
+    for (const raw of ['jpg', 'PNG', 'a/b', 'x\u0000y', '€uro', 'tar.gz']) {
+      const ext = normalizeExt(raw)
+      assert.ok(ext === '' || /^[a-z0-9]+$/.test(ext), `${raw} -> ${ext}`)
+      assert.equal(normalizeExt(raw), ext, 'same answer the second time (from its cache)')
+    }
+  })
+  void it('the catalog keeps, and the store writes, exactly the ids, secrets and extensions the layout accepts', () => {
+    for (const id of [...GOOD_IDS, ...BAD_IDS]) {
+      const safe = isSafeId(id)
+      assert.equal(catalogSafeId(id) !== null, safe || typeof id === 'number', `catalog ${JSON.stringify(id)}`)
+      assert.equal(accepts(storeSafeId, id), safe, `store id ${JSON.stringify(id)}`)
+    }
+    for (const s of [...GOOD_SECRETS, ...BAD_SECRETS]) assert.equal(accepts(storeSafeSecret, s), isSafeSecret(s), `store secret ${JSON.stringify(s)}`)
+    for (const e of [...GOOD_EXTS, ...BAD_EXTS]) assert.equal(accepts(storeSafeExt, e), isSafeExt(e), `store ext ${JSON.stringify(e)}`)
+  })
+})
+
+const HOSTILE_TITLES = [
+  'Pretty Waterfalls',
+  '',
+  '   ',
+  '/',
+  '/etc/passwd',
+  '../../x',
+  '..',
+  ' - ',
+  'Set 9 - nested',
+  'a\u0000b\nc\u007f',
+  '\u0001\u0002',
+  'a\ud800b',
+  'x'.repeat(300),
+  'é'.repeat(200),
+  '€'.repeat(100),
+  '😀'.repeat(80),
+  'ab ' + 'x '.repeat(150),
+]
+
+void describe('parsing names back into ids', () => {
+  void it('every media file and sidecar name parses back to its id and extension', () => {
+    for (const id of GOOD_IDS.filter((v): v is string => typeof v === 'string')) {
+      for (const ext of [...GOOD_EXTS, 'JPG']) {
+        const name = mediaFileName(id, ext)
+        assert.deepEqual(parseMediaFileName(name), { id, ext: ext.toLowerCase() }, name)
+        assert.deepEqual(parseSidecarName(name + METADATA_SUFFIX), { id, ext: ext.toLowerCase() }, name)
+        assert.equal(parseSidecarName(name), undefined, `${name} is not a sidecar`)
+        assert.equal(parseMediaFileName(name + METADATA_SUFFIX), undefined, `${name}.metadata is not a media file`)
+      }
+    }
+  })
+  void it('every set and collection directory name parses back to its id, whatever the title and budget', () => {
+    for (const id of GOOD_IDS.filter((v): v is string => typeof v === 'string')) {
+      for (const title of HOSTILE_TITLES) {
+        for (const maxBytes of [255, 250, 200, `Set ${id} - `.length + 1]) {
+          const set = setDirName(id, title, maxBytes)
+          assert.equal(parseSetDirName(set), id, JSON.stringify(set))
+          assert.equal(parseCollectionDirName(set), undefined, JSON.stringify(set))
+          const coll = collectionDirName(id, title, maxBytes)
+          assert.equal(parseCollectionDirName(coll), id, JSON.stringify(coll))
+          assert.equal(parseSetDirName(coll), undefined, JSON.stringify(coll))
+        }
+      }
+    }
+  })
+  void it('a name cut to exactly 255 bytes still parses', () => {
+    const name = setDirName('72157600000000001', 'x'.repeat(300))
+    assert.equal(bytes(name), 255)
+    assert.equal(parseSetDirName(name), '72157600000000001')
+    assert.equal(parseSetDirName(name + 'x'), undefined, '256 bytes is not a name we make')
+  })
+  void it('gives undefined for names the layout does not make', () => {
+    for (const name of ['', '.', '..', 'metadata', 'photostream', 'Not in any set', '12345', '12345.', '.jpg', '12345.jpg.part', '12345.tar.gz',
+      '-1.jpg', '1/2.jpg', '12345.abcdefghi', '12345.JPG', 'ABC.jpg.metadata.metadata', '1 .jpg', '12345.jpg~']) {
+      assert.equal(parseMediaFileName(name), undefined, JSON.stringify(name))
+      assert.equal(parseSidecarName(name), undefined, JSON.stringify(name))
+    }
+    assert.equal(parseSidecarName('.metadata'), undefined)
+    assert.equal(parseSidecarName('1.metadata'), undefined, 'a media file named 1.metadata has no sidecar suffix left')
+    for (const name of ['', 'Set', 'Set ', 'Set  1', 'set 1', 'Sets 1', 'Settings', 'Set 1 -', 'Set 1 - ', 'Set 1 x', 'Set 1  - t',
+      'Set -1 - t', 'Set 1.2 - t', 'Set 1 - a\u0000b', 'Set 1 - a\nb', 'Set 1 - a/b', 'Set x'.padEnd(300, 'x'), 'Collection 1', '01_Set 1 - t', ' Set 1']) {
+      assert.equal(parseSetDirName(name), undefined, JSON.stringify(name))
+    }
+    for (const name of ['Collection', 'Collection ', 'Collection 1 -', 'Collection 1 - ', 'Collection a/b', 'Set 1-2', 'collection 1-2']) {
+      assert.equal(parseCollectionDirName(name), undefined, JSON.stringify(name))
+    }
   })
 })
