@@ -16,8 +16,11 @@ import { LRUCache } from 'lru-cache'
 import createDebug from 'debug'
 import type { MediaEntry } from '../catalog/types.js'
 import { mediaKey } from '../catalog/types.js'
-import { asError, Download, readFully } from './download.js'
+import { Download } from './download.js'
+import { abortable } from '../util/abort.js'
 import { destWriteError, isEnoent } from '../util/fs-errors.js'
+import { fsyncDir, readFully } from '../util/fs.js'
+import { catalogPath, tmpDir as stateTmpDir } from '../util/state-paths.js'
 import { makeDir } from './make-dir.js'
 import { OpenFiles } from './open-files.js'
 import type { MediaSource } from './media-source.js'
@@ -154,7 +157,7 @@ export class OriginalStore {
   constructor(root: string, private readonly media: MediaSource, private readonly options: OriginalStoreOptions = {}) {
     this.root = root
     this.photoDir = join(root, 'photostream')
-    this.tmpDir = join(root, '.flickrfs', 'tmp')
+    this.tmpDir = stateTmpDir(root)
     this.now = options.now ?? Date.now
     this.keyv = options.index
     this.chunks = new LRUCache<string, Buffer>({
@@ -496,7 +499,7 @@ export class OriginalStore {
       try {
         await this.idx().put(record)
       } catch (err) {
-        throw destWriteError(err, join(this.root, '.flickrfs', 'catalog.sqlite'))
+        throw destWriteError(err, catalogPath(this.root))
       }
       // Only now that the new file is in place and recorded may the old one (other extension) go.
       if (old && old.ext !== t.ext) {
@@ -591,15 +594,6 @@ export class OriginalStore {
   }
 }
 
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r')
-  try {
-    await fh.sync()
-  } finally {
-    await fh.close()
-  }
-}
-
 async function fileSize(path: string): Promise<number | undefined> {
   try {
     const st = await stat(path)
@@ -641,18 +635,4 @@ async function readExactly(body: ReadableStream<Uint8Array>, length: number): Pr
   } finally {
     void reader.cancel().catch(() => {})
   }
-}
-
-/** Waits for `p` unless `signal` aborts first; `p` itself goes on. */
-async function abortable<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
-  if (!signal) return p
-  signal.throwIfAborted()
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(asError(signal.reason))
-    signal.addEventListener('abort', onAbort, { once: true })
-    p.then(
-      (v) => { signal.removeEventListener('abort', onAbort); resolve(v) },
-      (err: unknown) => { signal.removeEventListener('abort', onAbort); reject(asError(err)) },
-    )
-  })
 }
