@@ -25,6 +25,7 @@ import { makeDir } from './make-dir.js'
 import { OpenFiles } from './open-files.js'
 import type { MediaSource } from './media-source.js'
 import { safeExt, safeId, safeSecret } from './safe-names.js'
+import { eachLimit } from '../util/pool.js'
 import { openStoreKeyv, StoreIndex, type StoreRecord } from './store-index.js'
 
 const debug = createDebug('flickrfs:store')
@@ -361,21 +362,18 @@ export class OriginalStore {
   } = {}): Promise<VerifyReport> {
     const records = [...this.idx().all()].sort((a, b) => a.id.localeCompare(b.id))
     const results = new Array<VerifyResult>(records.length)
-    let next = 0
-    const worker = async (): Promise<void> => {
-      while (next < records.length) {
-        const i = next++
-        opts.signal?.throwIfAborted()
-        const result = await this.verifyOne(records[i] as StoreRecord)
-        results[i] = result
-        if (opts.forgetBad && result.status !== 'ok') {
-          await this.idx().remove(result.id)
-          this.openFiles.drop(result.id)
-        }
-        opts.onResult?.(result)
+    // verifyOne reports a bad file as a result, not a throw: every file is checked. Only an abort
+    // or an unexpected error stops the run (no new file starts; the ones in flight finish).
+    await eachLimit(records.map((r, i) => [r, i] as const), opts.concurrency ?? 2, async ([record, i]) => {
+      opts.signal?.throwIfAborted()
+      const result = await this.verifyOne(record)
+      results[i] = result
+      if (opts.forgetBad && result.status !== 'ok') {
+        await this.idx().remove(result.id)
+        this.openFiles.drop(result.id)
       }
-    }
-    await Promise.all(Array.from({ length: Math.max(1, opts.concurrency ?? 2) }, worker))
+      opts.onResult?.(result)
+    })
     const count = (s: VerifyStatus): number => results.filter((r) => r.status === s).length
     return {
       checked: results.length,
