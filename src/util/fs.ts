@@ -39,8 +39,7 @@ export interface AtomicWriteOptions {
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, opts: AtomicWriteOptions = {}): Promise<void> {
   const mode = opts.mode ?? 0o644
-  const tmp = tempPathFor(path, opts.tmpDir)
-  try {
+  await replaceVia(path, opts, async (tmp) => {
     const fh = await open(tmp, 'wx', mode)
     try {
       await fh.chmod(mode)
@@ -50,12 +49,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
       await fh.close()
     }
     if (opts.mtimeMs !== undefined) await utimes(tmp, opts.mtimeMs / 1000, opts.mtimeMs / 1000)
-    await rename(tmp, path)
-  } catch (err) {
-    await rm(tmp, { force: true }).catch(() => {})
-    throw err
-  }
-  if (opts.syncDir !== false) await fsyncDir(dirname(path))
+  })
 }
 
 /**
@@ -63,10 +57,17 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
  * Same options as writeFileAtomic except `mode` (a symlink has none).
  */
 export async function symlinkAtomic(path: string, target: string, opts: Omit<AtomicWriteOptions, 'mode'> = {}): Promise<void> {
-  const tmp = tempPathFor(path, opts.tmpDir)
-  try {
+  await replaceVia(path, opts, async (tmp) => {
     await symlink(target, tmp)
     if (opts.mtimeMs !== undefined) await lutimes(tmp, opts.mtimeMs / 1000, opts.mtimeMs / 1000)
+  })
+}
+
+/** `create` makes the new entry under a temp name; it then replaces `path` in one rename. */
+async function replaceVia(path: string, opts: AtomicWriteOptions, create: (tmp: string) => Promise<void>): Promise<void> {
+  const tmp = tempPathFor(path, opts.tmpDir)
+  try {
+    await create(tmp)
     await rename(tmp, path)
   } catch (err) {
     await rm(tmp, { force: true }).catch(() => {})
