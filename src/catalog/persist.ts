@@ -11,12 +11,13 @@
  * re-reads the head and tries again.
  */
 import { createHash } from 'node:crypto'
-import { access, mkdir } from 'node:fs/promises'
-import { join } from 'node:path'
+import { mkdir } from 'node:fs/promises'
 import createDebug from 'debug'
 import Keyv from 'keyv'
 import KeyvSqlite from '@keyv/sqlite'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
+import { exists } from '../util/fs.js'
+import { catalogPath, stateDir } from '../util/state-paths.js'
 import { photoFields } from './records.js'
 import type { CatalogState } from './state.js'
 import type { CatalogSnapshot, CollectionEntry, MediaEntry, PhotoEntry, RawRecord, SetEntry } from './types.js'
@@ -61,10 +62,6 @@ interface PhotoRow {
 
 type StoredCollection = Omit<CollectionEntry, 'children'> & { children: StoredCollection[] }
 
-export function catalogPath(root: string): string {
-  return join(root, '.flickrfs', 'catalog.sqlite')
-}
-
 export class CatalogStore {
   private constructor(
     private readonly keyv: Keyv<string>,
@@ -73,8 +70,8 @@ export class CatalogStore {
 
   static async open(root: string, opts: { readOnly?: boolean } = {}): Promise<CatalogStore> {
     const path = catalogPath(root)
-    if (opts.readOnly !== true) await mkdir(join(root, '.flickrfs'), { recursive: true })
-    else if (!(await access(path).then(() => true, () => false))) {
+    if (opts.readOnly !== true) await mkdir(stateDir(root), { recursive: true })
+    else if (!(await exists(path))) {
       throw new FlickrfsError('CATALOG', `There is no catalog in ${root} yet (${path} is missing). Run flickrfs pin or mount on it once to create it.`)
     }
     const adapter = new KeyvSqlite({ uri: `sqlite://${path}`, busyTimeout: 15_000 })

@@ -18,6 +18,7 @@ import { isUnavailable, OriginalUnavailable, resolveMedia } from './resolve-medi
 import type { CatalogState } from './state.js'
 import type { CatalogSnapshot, CollectionEntry, MediaEntry, PhotoEntry, RawRecord, SetEntry } from './types.js'
 import { mediaKey } from './types.js'
+import { errorMessage } from '../util/abort.js'
 
 const debug = createDebug('flickrfs:catalog')
 
@@ -341,8 +342,8 @@ async function fetchDetails(
       opts.onMedia?.({ photo: { ...p, changedAtMs: 0 }, media: entry, resolved: true })
     } catch (err) {
       if (!(err instanceof OriginalUnavailable) && !isUnavailable(err)) throw err
-      out.unavailable.push({ id: p.id, message: (err as Error).message })
-      debug('original of %s unavailable: %s', p.id, (err as Error).message)
+      out.unavailable.push({ id: p.id, message: errorMessage(err) })
+      debug('original of %s unavailable: %s', p.id, errorMessage(err))
     }
     progress.mediaResolved++
     tell()

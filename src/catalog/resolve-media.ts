@@ -10,6 +10,7 @@ import { FlickrfsError } from '../errors/flickrfs-error.js'
 import type { CatalogApi, CatalogMedia } from './ports.js'
 import { normalizeExt } from '../layout/names.js'
 import type { MediaEntry, PhotoEntry } from './types.js'
+import { errorMessage } from '../util/abort.js'
 
 const debug = createDebug('flickrfs:catalog')
 
@@ -62,7 +63,7 @@ async function resolveVideo(photo: PhotoEntry, api: CatalogApi, media: CatalogMe
     } catch (err) {
       if (!isUnavailable(err)) throw err
       refused = err
-      debug('video %s: original refused (%s); trying transcodes', photo.id, (err as Error).message)
+      debug('video %s: original refused (%s); trying transcodes', photo.id, errorMessage(err))
     }
   }
   for (const size of transcodesBestFirst(sizes)) {

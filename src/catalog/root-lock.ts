@@ -6,9 +6,9 @@
  */
 import { hostname } from 'node:os'
 import { mkdir, open, readFile, stat, unlink } from 'node:fs/promises'
-import { join } from 'node:path'
 import createDebug from 'debug'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
+import { lockPath, stateDir } from '../util/state-paths.js'
 
 const debug = createDebug('flickrfs:catalog')
 
@@ -26,10 +26,6 @@ export interface RootLock {
 
 const heldHere = new Map<string, { count: number }>()
 
-export function lockPath(root: string): string {
-  return join(root, '.flickrfs', 'lock')
-}
-
 export async function acquireRootLock(root: string, purpose: string): Promise<RootLock> {
   const path = lockPath(root)
   const mine = heldHere.get(path)
@@ -37,7 +33,7 @@ export async function acquireRootLock(root: string, purpose: string): Promise<Ro
     mine.count++
     return releaser(path, mine)
   }
-  await mkdir(join(root, '.flickrfs'), { recursive: true })
+  await mkdir(stateDir(root), { recursive: true })
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const handle = await open(path, 'wx')

@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import type { Env } from '../flickr/index.js'
+import { errorMessage } from '../util/abort.js'
 
 export interface CliIo {
   stdout: NodeJS.WritableStream
@@ -42,6 +43,6 @@ export async function readCookies(file: string | undefined, env: Env): Promise<s
     return text.replace(/\s*\n\s*/g, '; ')
   } catch (err) {
     if (err instanceof FlickrfsError) throw err
-    throw new FlickrfsError('USAGE', `Cannot read the cookies file ${path}: ${(err as Error).message}`, { cause: err })
+    throw new FlickrfsError('USAGE', `Cannot read the cookies file ${path}: ${errorMessage(err)}`, { cause: err })
   }
 }

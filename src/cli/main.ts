@@ -8,6 +8,7 @@ import { pinCommand } from './pin.js'
 import { demoCommand } from './demo.js'
 import { statusCommand, verifyCommand } from './status.js'
 import { mountCommand, refreshCommand, unmountCommand } from './mount.js'
+import { errorMessage } from '../util/abort.js'
 
 const log = createDebug('flickrfs:cli')
 
@@ -56,12 +57,12 @@ export async function main(argv: string[], io: CliIo = { stdout: process.stdout,
   } catch (err) {
     if (err instanceof CommanderError) return commanderExit(err)
     if (isFlickrfsError(err)) {
-      log('%s: %s', err.code, redact(String((err.cause as Error | undefined)?.stack ?? '')))
+      log('%s: %s', err.code, redact(String((err.cause instanceof Error ? err.cause.stack : undefined) ?? '')))
       io.stderr.write(`flickrfs: ${redact(err.message)}\n`)
       return err.exitCode
     }
-    log('unexpected: %s', redact(String((err as Error)?.stack ?? err)))
-    io.stderr.write(`flickrfs: unexpected error: ${redact(String((err as Error)?.message ?? err))}\n` +
+    log('unexpected: %s', redact(String((err instanceof Error ? err.stack : undefined) ?? err)))
+    io.stderr.write(`flickrfs: unexpected error: ${redact(errorMessage(err))}\n` +
       'Run again with DEBUG=flickrfs:* for details, and report it if it persists.\n')
     return 1
   }

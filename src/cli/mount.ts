@@ -3,7 +3,6 @@ import { createHash } from 'node:crypto'
 import { mkdir, open } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { Command } from 'commander'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { loadCredentials, openFlickr, type Credentials, type Env } from '../flickr/index.js'
@@ -12,6 +11,8 @@ import { startLiveMount } from '../service/live-mount.js'
 import { findMount, registerMount } from '../service/registry.js'
 import { envOf, readCookies, type CliIo } from './context.js'
 import { parseDuration, parseSize } from './units.js'
+import { sleep } from '../util/abort.js'
+import { mountLogPath, stateDir } from '../util/state-paths.js'
 
 interface MountFlags {
   cache?: string
@@ -101,8 +102,8 @@ async function runMount(io: CliIo, mountpoint: string, flags: MountFlags): Promi
 
 /** Starts the same mount in a detached child and returns once the mount is up (or says why not). */
 async function detach(io: CliIo, mnt: string, root: string): Promise<number> {
-  const logPath = join(root, '.flickrfs', 'mount.log')
-  await mkdir(join(root, '.flickrfs'), { recursive: true })
+  const logPath = mountLogPath(root)
+  await mkdir(stateDir(root), { recursive: true })
   const logFile = await open(logPath, 'a')
   const args = process.argv.slice(1).filter((a) => a !== '--background')
   const child = spawn(process.execPath, [...process.execArgv, ...args], {

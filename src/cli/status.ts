@@ -1,5 +1,5 @@
 import { access } from 'node:fs/promises'
-import { join, resolve } from 'node:path'
+import { resolve } from 'node:path'
 import { Command } from 'commander'
 import { Catalog, catalogPath } from '../catalog/index.js'
 import { mediaKey, type CatalogSnapshot } from '../catalog/types.js'
@@ -71,7 +71,7 @@ export function statusCommand(io: CliIo): Command {
         const snap = catalog.snapshot()
         const now = Date.now()
         const c = completeness(snap, (id, secret) => store.info(id, secret))
-        const last = await readLastPin(join(dest, '.flickrfs'))
+        const last = await readLastPin(dest)
         const out: string[] = [
           `Folder: ${dest}`,
           `Account: ${snap.userName || '?'} (${snap.userId || '?'})`,

@@ -2,6 +2,8 @@
  * Time as the client sees it: retries sleep, the rate limiter waits. Tests pass a VirtualClock so
  * backoff and limiter logic run without real waiting; everything else gets the real clock.
  */
+import { sleep } from '../util/abort.js'
+
 export interface Clock {
   /** Milliseconds, monotonic enough for measuring waits. */
   now(): number
@@ -10,22 +12,7 @@ export interface Clock {
 
 export const realClock: Clock = {
   now: () => performance.now(),
-  sleep: (ms, signal) =>
-    new Promise<void>((resolve, reject) => {
-      if (signal?.aborted) {
-        reject(signal.reason as Error)
-        return
-      }
-      const timer = setTimeout(() => {
-        signal?.removeEventListener('abort', onAbort)
-        resolve()
-      }, Math.max(0, ms))
-      const onAbort = (): void => {
-        clearTimeout(timer)
-        reject(signal?.reason as Error)
-      }
-      signal?.addEventListener('abort', onAbort, { once: true })
-    }),
+  sleep,
 }
 
 /**

@@ -1,8 +1,9 @@
-import { randomBytes } from 'node:crypto'
-import { chmod, mkdir, open, readFile, rename, rm, unlink } from 'node:fs/promises'
+import { chmod, mkdir, readFile, unlink } from 'node:fs/promises'
 import { homedir } from 'node:os'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
+import { errorMessage } from '../util/abort.js'
+import { fsyncDir, writeFileAtomic } from '../util/fs.js'
 
 export type Env = Record<string, string | undefined>
 
@@ -53,7 +54,7 @@ async function readJson(path: string): Promise<Record<string, unknown> | undefin
     text = await readFile(path, 'utf8')
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw new FlickrfsError('CONFIG', `Cannot read ${path}: ${(err as Error).message}`, { cause: err })
+    throw new FlickrfsError('CONFIG', `Cannot read ${path}: ${errorMessage(err)}`, { cause: err })
   }
   try {
     const v: unknown = JSON.parse(text)
@@ -140,20 +141,7 @@ export async function saveToken(configDir: string, token: StoredToken): Promise<
   // Only tighten a folder we made; a folder the user made is theirs to set.
   if (created !== undefined) await chmod(configDir, 0o700)
   const path = join(configDir, TOKEN_FILE)
-  const tmp = join(configDir, `.${TOKEN_FILE}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`)
-  const fh = await open(tmp, 'wx', 0o600)
-  try {
-    await fh.chmod(0o600)
-    await fh.writeFile(JSON.stringify(token, null, 2) + '\n', 'utf8')
-    await fh.sync()
-  } catch (err) {
-    await fh.close()
-    await rm(tmp, { force: true })
-    throw err
-  }
-  await fh.close()
-  await rename(tmp, path)
-  await fsyncDir(dirname(path))
+  await writeFileAtomic(path, JSON.stringify(token, null, 2) + '\n', { mode: 0o600 })
   return path
 }
 
@@ -166,16 +154,5 @@ export async function deleteToken(configDir: string): Promise<boolean> {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
     throw err
-  }
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r')
-  try {
-    await fh.sync()
-  } catch {
-    // Some filesystems refuse fsync on a directory; the rename is still atomic.
-  } finally {
-    await fh.close()
   }
 }

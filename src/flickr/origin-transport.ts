@@ -53,9 +53,10 @@ export class OriginTransport extends FetchTransport {
       log('%s %s → %d (%d ms)', init.method ?? 'GET', redact(target), res.status, Math.round(performance.now() - started))
       return res
     } catch (err) {
-      const status = (err as Error)?.cause instanceof Response ? ((err as Error).cause as Response).status : undefined
+      const cause = err instanceof Error ? err.cause : undefined
+      const status = cause instanceof Response ? cause.status : undefined
       log('%s %s failed: %s (%d ms)', init.method ?? 'GET', redact(target),
-        status ?? redact(String((err as Error)?.name ?? err)), Math.round(performance.now() - started))
+        status ?? redact(err instanceof Error ? err.name : String(err)), Math.round(performance.now() - started))
       throw err
     }
   }

@@ -6,6 +6,7 @@ import { fuseNativeOptions } from './mount-options.js'
 import { checkMountpoint, clearStaleMount, mountAt, unmountPath } from './mountpoint.js'
 import { createOps, type FsOpsStats } from './ops.js'
 import type { FsTree, OriginalReader, TreeSource } from './types.js'
+import { errorMessage } from '../util/abort.js'
 
 const log = createDebug('flickrfs:fs')
 
@@ -170,7 +171,7 @@ export function runUntilSignal(handle: MountHandle, opts: RunUntilSignalOptions 
     attempts++
     log('%s: unmounting %s (attempt %d)', sig, handle.mountpoint, attempts)
     handle.unmount({ lazy: attempts > 1 }).catch((err: unknown) => {
-      report(`flickrfs: ${(err as Error).message}\nflickrfs: still mounted; send ${sig} again to detach lazily`)
+      report(`flickrfs: ${errorMessage(err)}\nflickrfs: still mounted; send ${sig} again to detach lazily`)
     })
   }
   for (const s of signals) process.on(s, onSignal)

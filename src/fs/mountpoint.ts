@@ -4,6 +4,7 @@ import { readFile, readdir, readlink, stat } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { errnoCode } from '../util/fs-errors.js'
+import { errorMessage } from '../util/abort.js'
 
 const log = createDebug('flickrfs:fs')
 
@@ -55,7 +56,7 @@ export async function checkMountpoint(mnt: string): Promise<MountpointState> {
     if (code === 'ENOTCONN') return 'stale'
     if (code === 'ENOENT') throw new FlickrfsError('MOUNTPOINT', `mountpoint ${abs} does not exist: create it first (mkdir -p ${abs})`, { cause: err })
     if (code === 'EACCES') throw new FlickrfsError('MOUNTPOINT', `mountpoint ${abs} is not accessible: check its permissions`, { cause: err })
-    throw new FlickrfsError('MOUNTPOINT', `cannot use mountpoint ${abs}: ${(err as Error).message}`, { cause: err })
+    throw new FlickrfsError('MOUNTPOINT', `cannot use mountpoint ${abs}: ${errorMessage(err)}`, { cause: err })
   }
   if (!st.isDirectory()) throw new FlickrfsError('MOUNTPOINT', `mountpoint ${abs} is not a directory: give an empty directory`)
   const existing = await mountAt(abs)

@@ -8,6 +8,7 @@ import type { FuseCallback, FuseOps } from './fuse-binding.js'
 import { statOf, type Owner } from './stat.js'
 import { statfsOf } from './tree-stats.js'
 import type { FsFile, FsNode, FsTree, OriginalReader } from './types.js'
+import { settledWithin } from '../util/abort.js'
 
 const log = createDebug('flickrfs:fs')
 // Not in node:fs constants; the same on every Linux.
@@ -80,7 +81,7 @@ function find(tree: FsTree, path: string): FsNode {
 }
 
 /** Reads until `want` bytes: a short read inside the file would make the kernel zero-fill. */
-async function readFully(reader: OriginalReader, file: FsFile, pos: number, want: number, signal: AbortSignal): Promise<Buffer> {
+async function readOriginalFully(reader: OriginalReader, file: FsFile, pos: number, want: number, signal: AbortSignal): Promise<Buffer> {
   if (file.content.type !== 'original') throw new FsErrno('EIO')
   const media = file.content.media
   const first = await reader.read(media, pos, want, signal)
@@ -115,21 +116,7 @@ export function createOps(ctx: OpsContext): { ops: FuseOps; stats: () => FsOpsSt
    * than a read may take, and not past unmount.
    */
   async function settled(settling: Promise<unknown>): Promise<void> {
-    let timer: NodeJS.Timeout | undefined
-    let onClose: (() => void) | undefined
-    try {
-      await Promise.race([
-        settling.catch(() => undefined),
-        new Promise<void>((res) => {
-          timer = setTimeout(res, ctx.readTimeoutMs)
-          onClose = () => res()
-          ctx.closing.addEventListener('abort', onClose, { once: true })
-        }),
-      ])
-    } finally {
-      clearTimeout(timer)
-      if (onClose) ctx.closing.removeEventListener('abort', onClose)
-    }
+    await settledWithin(settling, ctx.readTimeoutMs, ctx.closing)
   }
 
   function openFile(path: string, flags: number): number | Promise<number> {
@@ -215,7 +202,7 @@ export function createOps(ctx: OpsContext): { ops: FuseOps; stats: () => FsOpsSt
         readsInFlight++
         inFlight.add(deadline)
         if (ctx.closing.aborted) deadline.abort()
-        readFully(ctx.originals, file, pos, want, deadline.signal)
+        readOriginalFully(ctx.originals, file, pos, want, deadline.signal)
           .then(
             (data) => {
               if (settled) return

@@ -2,10 +2,11 @@
  * What pin wrote into DEST, so the next run removes only its own stale entries and never a file
  * the user put there. Lives in DEST/.flickrfs/manifest.json, replaced atomically.
  */
-import { readFile, writeFile, rename } from 'node:fs/promises'
-import { join } from 'node:path'
+import { readFile } from 'node:fs/promises'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { isEnoent } from '../util/fs-errors.js'
+import { writeFileAtomic } from '../util/fs.js'
+import { manifestPath } from '../util/state-paths.js'
 
 export interface ManifestEntry {
   kind: 'photo' | 'set' | 'collection'
@@ -22,8 +23,9 @@ export interface Manifest {
 
 export const emptyManifest = (): Manifest => ({ version: 1, top: {}, photostream: {} })
 
-export async function readManifest(stateDir: string): Promise<Manifest> {
-  const path = join(stateDir, 'manifest.json')
+/** `dest`: the pin destination; the manifest is in its state folder. */
+export async function readManifest(dest: string): Promise<Manifest> {
+  const path = manifestPath(dest)
   try {
     const parsed = JSON.parse(await readFile(path, 'utf8')) as Manifest
     if (parsed.version !== 1 || typeof parsed.top !== 'object' || typeof parsed.photostream !== 'object') {
@@ -37,9 +39,6 @@ export async function readManifest(stateDir: string): Promise<Manifest> {
   }
 }
 
-export async function writeManifest(stateDir: string, manifest: Manifest): Promise<void> {
-  const path = join(stateDir, 'manifest.json')
-  const tmp = `${path}.tmp-${process.pid}`
-  await writeFile(tmp, JSON.stringify(manifest) + '\n', { mode: 0o644 })
-  await rename(tmp, path)
+export async function writeManifest(dest: string, manifest: Manifest): Promise<void> {
+  await writeFileAtomic(manifestPath(dest), JSON.stringify(manifest) + '\n')
 }

@@ -2,9 +2,10 @@
  * The outcome of the last pin, kept in DEST/.flickrfs/last-pin.json for `flickrfs status`: when it
  * ran, how long it took, and what failed.
  */
-import { readFile, rename, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { readFile } from 'node:fs/promises'
 import { isEnoent } from '../util/fs-errors.js'
+import { writeFileAtomic } from '../util/fs.js'
+import { lastPinPath } from '../util/state-paths.js'
 
 export interface LastPin {
   finishedAtMs: number
@@ -16,7 +17,7 @@ export interface LastPin {
 }
 
 export async function recordPinResult(
-  stateDir: string,
+  dest: string,
   report: Omit<LastPin, 'finishedAtMs'>,
   finishedAtMs: number,
 ): Promise<void> {
@@ -28,14 +29,12 @@ export async function recordPinResult(
     failures: report.failures,
     transcodes: report.transcodes,
   }
-  const path = join(stateDir, 'last-pin.json')
-  await writeFile(`${path}.tmp`, JSON.stringify(value, null, 2) + '\n')
-  await rename(`${path}.tmp`, path)
+  await writeFileAtomic(lastPinPath(dest), JSON.stringify(value, null, 2) + '\n')
 }
 
-export async function readLastPin(stateDir: string): Promise<LastPin | undefined> {
+export async function readLastPin(dest: string): Promise<LastPin | undefined> {
   try {
-    return JSON.parse(await readFile(join(stateDir, 'last-pin.json'), 'utf8')) as LastPin
+    return JSON.parse(await readFile(lastPinPath(dest), 'utf8')) as LastPin
   } catch (err) {
     if (isEnoent(err) || err instanceof SyntaxError) return undefined
     throw err

@@ -4,7 +4,7 @@
  * stops the run: everything else completes and the failures come back in the report.
  */
 import { mkdir, stat } from 'node:fs/promises'
-import { join, resolve } from 'node:path'
+import { resolve } from 'node:path'
 import createDebug from 'debug'
 import { Catalog, acquireRootLock, type CatalogApi, type CatalogMedia, type RefreshReport } from '../catalog/index.js'
 import type { CatalogSnapshot, CollectionEntry, MediaEntry, PhotoEntry } from '../catalog/types.js'
@@ -17,6 +17,8 @@ import { readManifest, writeManifest, type Manifest } from './manifest.js'
 import { writeTree, type WriteTreeReport } from './write-tree.js'
 import { recordPinResult } from './pin-state.js'
 import { Semaphore } from '../util/semaphore.js'
+import { errorMessage } from '../util/abort.js'
+import { stateDir, tmpDir } from '../util/state-paths.js'
 
 const log = createDebug('flickrfs:pin')
 
@@ -110,7 +112,7 @@ function asDestError(err: unknown, dest: string): unknown {
   if (isFlickrfsError(err)) return err
   const code = errnoCode(err)
   if (code === 'SQLITE_FULL') {
-    return new FlickrfsError('NO_SPACE', `No space left while writing ${join(dest, '.flickrfs')}. Free some space and run the same command again; it resumes where it stopped.`, { cause: err })
+    return new FlickrfsError('NO_SPACE', `No space left while writing ${stateDir(dest)}. Free some space and run the same command again; it resumes where it stopped.`, { cause: err })
   }
   if (code !== undefined && (/^E[A-Z]+$/.test(code) || code.startsWith('SQLITE_'))) return destWriteError(err, dest)
   return err
@@ -130,9 +132,9 @@ async function prepareDest(dest: string): Promise<void> {
     }
   }
   try {
-    await mkdir(join(dest, '.flickrfs', 'tmp'), { recursive: true })
+    await mkdir(tmpDir(dest), { recursive: true })
   } catch (err) {
-    throw destWriteError(err, join(dest, '.flickrfs'))
+    throw destWriteError(err, stateDir(dest))
   }
 }
 
@@ -182,7 +184,7 @@ async function pinWith(dest: string, catalog: Catalog, store: OriginalStore, opt
           noSpace ??= err
           return
         }
-        failures.push({ id: m.id, what: 'download', message: (err as Error).message })
+        failures.push({ id: m.id, what: 'download', message: errorMessage(err) })
         log('download of %s failed: %O', key, err)
       } finally {
         release()
@@ -232,19 +234,18 @@ async function pinWith(dest: string, catalog: Catalog, store: OriginalStore, opt
     ignoreVideos: opts.ignoreVideos,
     hashes: { hashOf: (id, secret) => store.info(id, secret) },
   })
-  const stateDir = join(dest, '.flickrfs')
   // Access times (one index write per original) go to disk while the tree is written: neither needs the other.
   const flushing = store.flush()
   let tree: WriteTreeReport
   try {
-    const previous = await readManifest(stateDir)
+    const previous = await readManifest(dest)
     const writeStart = now()
     tree = await writeTree(dest, layout.root, {
       deleteUnknown: opts.deleteUnknown === true,
       previous,
       alive: aliveIds(snap),
       photostreamKeep: keptPhotostreamNames(snap, onDisk, previous),
-      tmpDir: join(stateDir, 'tmp'),
+      tmpDir: tmpDir(dest),
     })
     log('tree written in %d ms (%d written, %d unchanged, %d removed)', now() - writeStart, tree.written, tree.unchanged, tree.removed)
   } finally {
@@ -252,7 +253,7 @@ async function pinWith(dest: string, catalog: Catalog, store: OriginalStore, opt
     await flushing.catch(() => undefined)
   }
   await flushing
-  await writeManifest(stateDir, tree.manifest)
+  await writeManifest(dest, tree.manifest)
   for (const name of tree.missingOriginals) {
     const id = parseMediaFileName(name)?.id ?? name
     if (!failures.some((f) => f.id === id)) failures.push({ id, what: 'original', message: `${name} is not in DEST` })
@@ -267,7 +268,7 @@ async function pinWith(dest: string, catalog: Catalog, store: OriginalStore, opt
     tree,
     durationMs: now() - started,
   }
-  await recordPinResult(stateDir, report, now())
+  await recordPinResult(dest, report, now())
   return report
 }
 

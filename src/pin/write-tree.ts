@@ -5,14 +5,14 @@
  * bytes are already right is left alone (its mtime too), and only entries flickrfs itself wrote
  * (recorded in the manifest) are ever removed.
  */
-import { chmod, mkdir, readFile, rename, rm, lstat, readlink, symlink, lutimes, utimes, open, readdir } from 'node:fs/promises'
+import { chmod, mkdir, readFile, rm, lstat, readlink, symlink, lutimes, utimes, readdir } from 'node:fs/promises'
 import type { Stats } from 'node:fs'
 import { join } from 'node:path'
-import { randomBytes } from 'node:crypto'
 import createDebug from 'debug'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { destWriteError, errnoCode, isEnoent } from '../util/fs-errors.js'
 import { eachLimit } from '../util/pool.js'
+import { symlinkAtomic, writeFileAtomic } from '../util/fs.js'
 import { assertSafeName } from './safe-name.js'
 import type { Manifest, ManifestEntry } from './manifest.js'
 import { parseCollectionDirName, parseMediaFileName, parseSetDirName, parseSidecarName } from '../layout/names.js'
@@ -83,7 +83,9 @@ export async function writeTree(dest: string, root: TreeNode, opts: WriteTreeOpt
   const report: WriteTreeReport = { written: 0, unchanged: 0, removed: 0, missingOriginals: [], manifest: { version: 1, top: {}, photostream: {} } }
   const limit = opts.concurrency ?? 16
 
-  const tmpName = (): string => join(opts.tmpDir, `w-${process.pid}-${randomBytes(6).toString('hex')}`)
+  // Temp files go to DEST/.flickrfs/tmp, never into the user's tree. No fsync of each folder: the
+  // next pin rewrites anything a crash lost, and thousands of directory fsyncs would slow every pin.
+  const atomic = { tmpDir: opts.tmpDir, syncDir: false }
 
   async function guard<T>(path: string, fn: () => Promise<T>): Promise<T> {
     try {
@@ -122,17 +124,7 @@ export async function writeTree(dest: string, root: TreeNode, opts: WriteTreeOpt
       return
     }
     if (st?.isDirectory()) await rm(path, { recursive: true, force: true })
-    const tmp = tmpName()
-    const fh = await open(tmp, 'wx', 0o644)
-    try {
-      await fh.chmod(0o644)
-      await fh.writeFile(data)
-      await fh.sync()
-    } finally {
-      await fh.close()
-    }
-    await utimes(tmp, mtime, mtime)
-    await rename(tmp, path)
+    await writeFileAtomic(path, data, { ...atomic, mode: 0o644, mtimeMs: mtime * 1000 })
     report.written++
   }
 
@@ -157,10 +149,7 @@ export async function writeTree(dest: string, root: TreeNode, opts: WriteTreeOpt
       return
     }
     if (st?.isDirectory()) await rm(path, { recursive: true, force: true })
-    const tmp = tmpName()
-    await symlink(target, tmp)
-    await lutimes(tmp, mtime, mtime)
-    await rename(tmp, path)
+    await symlinkAtomic(path, target, { ...atomic, mtimeMs: mtime * 1000 })
     report.written++
   }
 

@@ -4,13 +4,15 @@
  * the store, which downloads on first read. Refreshes run in the background and swap the tree whole.
  */
 import { mkdir } from 'node:fs/promises'
-import { join, resolve } from 'node:path'
+import { resolve } from 'node:path'
 import createDebug from 'debug'
 import { Catalog, acquireRootLock, type CatalogApi, type CatalogMedia, type RefreshReport, type RootLock } from '../catalog/index.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { checkMountpoint, mountFlickrfs, type MountHandle } from '../fs/index.js'
 import { buildLayout, type Layout } from '../layout/index.js'
 import { OriginalStore, type MediaSource } from '../store/index.js'
+import { errorMessage } from '../util/abort.js'
+import { stateDir } from '../util/state-paths.js'
 
 const log = createDebug('flickrfs:mount')
 
@@ -57,7 +59,7 @@ export async function startLiveMount(opts: LiveMountOptions): Promise<LiveMount>
   // A bad mountpoint is refused before the lock and the first catalog fetch (minutes for a big
   // account); mountFlickrfs checks again, and clears a stale mount, when it mounts.
   await checkMountpoint(opts.mountpoint)
-  await mkdir(join(root, '.flickrfs'), { recursive: true })
+  await mkdir(stateDir(root), { recursive: true })
   // One writer per cache root: the mount downloads and refreshes into it, so a pin of the same
   // folder must wait for it (and the other way round).
   const lock: RootLock = await acquireRootLock(root, `mount at ${resolve(opts.mountpoint)}`)
@@ -111,7 +113,7 @@ export async function startLiveMount(opts: LiveMountOptions): Promise<LiveMount>
           },
           (err: unknown) => {
             // Unreachable is not deleted: the tree stays as it was.
-            say(`Refresh failed, still serving the last catalog: ${(err as Error).message}`)
+            say(`Refresh failed, still serving the last catalog: ${errorMessage(err)}`)
             return undefined
           },
         )

@@ -11,7 +11,9 @@ import { createHash, type Hash } from 'node:crypto'
 import { constants, open, type FileHandle } from 'node:fs/promises'
 import createDebug from 'debug'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
+import { asError, sleep } from '../util/abort.js'
 import { destWriteError } from '../util/fs-errors.js'
+import { readFully } from '../util/fs.js'
 import type { MediaResponse, MediaSource } from './media-source.js'
 
 const debug = createDebug('flickrfs:store')
@@ -288,17 +290,6 @@ async function writeFully(fh: FileHandle, data: Uint8Array, position: number): P
   }
 }
 
-export async function readFully(fh: FileHandle, position: number, length: number): Promise<Buffer> {
-  const buf = Buffer.allocUnsafe(length)
-  let done = 0
-  while (done < length) {
-    const { bytesRead } = await fh.read(buf, done, length - done, position + done)
-    if (bytesRead === 0) break
-    done += bytesRead
-  }
-  return done === length ? buf : buf.subarray(0, done)
-}
-
 async function hashPrefix(fh: FileHandle, length: number, hash: Hash): Promise<number> {
   let pos = 0
   while (pos < length) {
@@ -308,18 +299,4 @@ async function hashPrefix(fh: FileHandle, length: number, hash: Hash): Promise<n
     pos += chunk.length
   }
   return pos
-}
-
-async function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  signal.throwIfAborted()
-  if (ms <= 0) return
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve() }, ms)
-    const onAbort = (): void => { clearTimeout(t); reject(asError(signal.reason)) }
-    signal.addEventListener('abort', onAbort, { once: true })
-  })
-}
-
-export function asError(err: unknown): Error {
-  return err instanceof Error ? err : new Error(String(err))
 }

@@ -1,8 +1,7 @@
-import { mkdir, stat } from 'node:fs/promises'
+import { mkdir } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { destWriteError, errnoCode } from '../util/fs-errors.js'
-
-const exists = (p: string): Promise<boolean> => stat(p).then(() => true, () => false)
+import { exists } from '../util/fs.js'
 
 /**
  * `mkdir -p` whose error says what is really wrong. Node's recursive mkdir reports ENOENT on a

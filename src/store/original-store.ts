@@ -16,12 +16,16 @@ import { LRUCache } from 'lru-cache'
 import createDebug from 'debug'
 import type { MediaEntry } from '../catalog/types.js'
 import { mediaKey } from '../catalog/types.js'
-import { asError, Download, readFully } from './download.js'
+import { Download } from './download.js'
+import { abortable } from '../util/abort.js'
 import { destWriteError, isEnoent } from '../util/fs-errors.js'
+import { fsyncDir, readFully } from '../util/fs.js'
+import { catalogPath, tmpDir as stateTmpDir } from '../util/state-paths.js'
 import { makeDir } from './make-dir.js'
 import { OpenFiles } from './open-files.js'
 import type { MediaSource } from './media-source.js'
 import { safeExt, safeId, safeSecret } from './safe-names.js'
+import { eachLimit } from '../util/pool.js'
 import { openStoreKeyv, StoreIndex, type StoreRecord } from './store-index.js'
 
 const debug = createDebug('flickrfs:store')
@@ -154,7 +158,7 @@ export class OriginalStore {
   constructor(root: string, private readonly media: MediaSource, private readonly options: OriginalStoreOptions = {}) {
     this.root = root
     this.photoDir = join(root, 'photostream')
-    this.tmpDir = join(root, '.flickrfs', 'tmp')
+    this.tmpDir = stateTmpDir(root)
     this.now = options.now ?? Date.now
     this.keyv = options.index
     this.chunks = new LRUCache<string, Buffer>({
@@ -358,21 +362,18 @@ export class OriginalStore {
   } = {}): Promise<VerifyReport> {
     const records = [...this.idx().all()].sort((a, b) => a.id.localeCompare(b.id))
     const results = new Array<VerifyResult>(records.length)
-    let next = 0
-    const worker = async (): Promise<void> => {
-      while (next < records.length) {
-        const i = next++
-        opts.signal?.throwIfAborted()
-        const result = await this.verifyOne(records[i] as StoreRecord)
-        results[i] = result
-        if (opts.forgetBad && result.status !== 'ok') {
-          await this.idx().remove(result.id)
-          this.openFiles.drop(result.id)
-        }
-        opts.onResult?.(result)
+    // verifyOne reports a bad file as a result, not a throw: every file is checked. Only an abort
+    // or an unexpected error stops the run (no new file starts; the ones in flight finish).
+    await eachLimit(records.map((r, i) => [r, i] as const), opts.concurrency ?? 2, async ([record, i]) => {
+      opts.signal?.throwIfAborted()
+      const result = await this.verifyOne(record)
+      results[i] = result
+      if (opts.forgetBad && result.status !== 'ok') {
+        await this.idx().remove(result.id)
+        this.openFiles.drop(result.id)
       }
-    }
-    await Promise.all(Array.from({ length: Math.max(1, opts.concurrency ?? 2) }, worker))
+      opts.onResult?.(result)
+    })
     const count = (s: VerifyStatus): number => results.filter((r) => r.status === s).length
     return {
       checked: results.length,
@@ -496,7 +497,7 @@ export class OriginalStore {
       try {
         await this.idx().put(record)
       } catch (err) {
-        throw destWriteError(err, join(this.root, '.flickrfs', 'catalog.sqlite'))
+        throw destWriteError(err, catalogPath(this.root))
       }
       // Only now that the new file is in place and recorded may the old one (other extension) go.
       if (old && old.ext !== t.ext) {
@@ -591,15 +592,6 @@ export class OriginalStore {
   }
 }
 
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r')
-  try {
-    await fh.sync()
-  } finally {
-    await fh.close()
-  }
-}
-
 async function fileSize(path: string): Promise<number | undefined> {
   try {
     const st = await stat(path)
@@ -641,18 +633,4 @@ async function readExactly(body: ReadableStream<Uint8Array>, length: number): Pr
   } finally {
     void reader.cancel().catch(() => {})
   }
-}
-
-/** Waits for `p` unless `signal` aborts first; `p` itself goes on. */
-async function abortable<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
-  if (!signal) return p
-  signal.throwIfAborted()
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(asError(signal.reason))
-    signal.addEventListener('abort', onAbort, { once: true })
-    p.then(
-      (v) => { signal.removeEventListener('abort', onAbort); resolve(v) },
-      (err: unknown) => { signal.removeEventListener('abort', onAbort); reject(asError(err)) },
-    )
-  })
 }

@@ -7,12 +7,12 @@
  * describes a complete file (unless something outside flickrfs changed it, which verify finds).
  * Access times change on every read; they are kept in memory and written in batches.
  */
-import { join } from 'node:path'
 import Keyv from 'keyv'
 import KeyvSqlite from '@keyv/sqlite'
 import createDebug from 'debug'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { makeDir } from './make-dir.js'
+import { catalogPath, stateDir } from '../util/state-paths.js'
 
 const debug = createDebug('flickrfs:store')
 
@@ -45,10 +45,9 @@ function isRecord(v: unknown): v is StoreRecord {
 
 /** Opens the store's namespace in ROOT/.flickrfs/catalog.sqlite. */
 export async function openStoreKeyv(root: string): Promise<Keyv> {
-  const dir = join(root, '.flickrfs')
-  await makeDir(dir)
+  await makeDir(stateDir(root))
   // A large iteration page: the index is read whole at open, and small pages make that quadratic.
-  const adapter = new KeyvSqlite({ uri: `sqlite://${join(dir, 'catalog.sqlite')}`, busyTimeout: 10_000, iterationLimit: 2000 })
+  const adapter = new KeyvSqlite({ uri: `sqlite://${catalogPath(root)}`, busyTimeout: 10_000, iterationLimit: 2000 })
   return new Keyv({ store: adapter, namespace: 'store' })
 }
 

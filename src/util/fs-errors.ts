@@ -1,4 +1,5 @@
 import { FlickrfsError } from '../errors/flickrfs-error.js'
+import { errorMessage } from './abort.js'
 
 export function errnoCode(err: unknown): string | undefined {
   return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : undefined
@@ -23,6 +24,5 @@ export function destWriteError(err: unknown, path: string): FlickrfsError {
   if (code === 'ENOTDIR' || code === 'EEXIST' || code === 'EISDIR') {
     return new FlickrfsError('DEST', `Cannot write ${path} (${code}): something that is not a folder is in the way. Move it aside, or choose another destination.`, { cause: err })
   }
-  const message = err instanceof Error ? err.message : String(err)
-  return new FlickrfsError('DEST', `Cannot write ${path}: ${message}`, { cause: err })
+  return new FlickrfsError('DEST', `Cannot write ${path}: ${errorMessage(err)}`, { cause: err })
 }

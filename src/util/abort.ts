@@ -1,0 +1,71 @@
+/**
+ * The one owner of waiting and of turning thrown values into Errors: sleeps and waits that an
+ * AbortSignal cuts short, and `asError` / `errorMessage` for `catch (err: unknown)`.
+ */
+
+/** `err` itself when it is an Error, else an Error whose message is `String(err)`. */
+export function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err))
+}
+
+/** The message of whatever was thrown, for a log line or a user-facing sentence. */
+export function errorMessage(err: unknown): string {
+  return asError(err).message
+}
+
+/** Waits `ms`; rejects at once (with the signal's reason) when `signal` aborts, or has already. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(asError(signal.reason))
+      return
+    }
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort)
+      resolve()
+    }, Math.max(0, ms))
+    const onAbort = (): void => {
+      clearTimeout(timer)
+      reject(asError(signal?.reason))
+    }
+    signal?.addEventListener('abort', onAbort, { once: true })
+  })
+}
+
+/** Waits for `p` unless `signal` aborts first (then rejects with its reason); `p` itself goes on. */
+export async function abortable<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return p
+  if (signal.aborted) throw asError(signal.reason)
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(asError(signal.reason))
+    signal.addEventListener('abort', onAbort, { once: true })
+    p.then(
+      (v) => { signal.removeEventListener('abort', onAbort); resolve(v) },
+      (err: unknown) => { signal.removeEventListener('abort', onAbort); reject(asError(err)) },
+    )
+  })
+}
+
+/**
+ * Waits until `p` settles (its error is ignored), but at most `ms`, and no longer once `signal`
+ * aborts. Never rejects.
+ */
+export async function settledWithin(p: Promise<unknown>, ms: number, signal?: AbortSignal): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  let onAbort: (() => void) | undefined
+  try {
+    await Promise.race([
+      p.catch(() => undefined),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, ms)
+        if (signal === undefined) return
+        if (signal.aborted) return resolve()
+        onAbort = () => resolve()
+        signal.addEventListener('abort', onAbort, { once: true })
+      }),
+    ])
+  } finally {
+    clearTimeout(timer)
+    if (onAbort) signal?.removeEventListener('abort', onAbort)
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * The one owner of the file operations every part of flickrfs needs: writing a file so that its
+ * final name only ever holds a whole version (atomic write), making a rename durable (fsync of the
+ * directory), reading a range of an open file completely, and asking whether a path exists.
+ * Nothing here knows about Flickr, the layout or the store.
+ */
+import { randomBytes } from 'node:crypto'
+import { lutimes, open, rename, rm, stat, symlink, utimes, type FileHandle } from 'node:fs/promises'
+import { basename, dirname, join } from 'node:path'
+import { errnoCode } from './fs-errors.js'
+
+/** A temp name no other writer (this process or another) can pick: pid plus random bytes. */
+function tempPathFor(path: string, tmpDir?: string): string {
+  return join(tmpDir ?? dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`)
+}
+
+export interface AtomicWriteOptions {
+  /** File mode, set explicitly so the umask does not change it. Default 0o644. */
+  mode?: number
+  /** Modification (and access) time of the new file, in ms since the epoch, set before the rename. */
+  mtimeMs?: number
+  /**
+   * Where the temp file lives; default the folder of `path`. Must be on the same filesystem.
+   * pin uses DEST/.flickrfs/tmp so that a crash never leaves temp files in the user's tree.
+   */
+  tmpDir?: string
+  /**
+   * fsync the folder after the rename, so the new name survives a power cut. Default true. Callers
+   * that write many files which the next run rewrites anyway may turn it off: the write stays
+   * atomic, only the durability of the rename is left to the filesystem.
+   */
+  syncDir?: boolean
+}
+
+/**
+ * Writes `data` under `path` atomically: a unique temp file, write, fsync the file, rename over
+ * `path`, fsync the folder. `path` holds either the old or the new content, never a part; on
+ * failure the temp file is removed.
+ */
+export async function writeFileAtomic(path: string, data: string | Uint8Array, opts: AtomicWriteOptions = {}): Promise<void> {
+  const mode = opts.mode ?? 0o644
+  await replaceVia(path, opts, async (tmp) => {
+    const fh = await open(tmp, 'wx', mode)
+    try {
+      await fh.chmod(mode)
+      await fh.writeFile(data)
+      await fh.sync()
+    } finally {
+      await fh.close()
+    }
+    if (opts.mtimeMs !== undefined) await utimes(tmp, opts.mtimeMs / 1000, opts.mtimeMs / 1000)
+  })
+}
+
+/**
+ * Makes `path` a symlink to `target`, replacing whatever file or link is there in one rename.
+ * Same options as writeFileAtomic except `mode` (a symlink has none).
+ */
+export async function symlinkAtomic(path: string, target: string, opts: Omit<AtomicWriteOptions, 'mode'> = {}): Promise<void> {
+  await replaceVia(path, opts, async (tmp) => {
+    await symlink(target, tmp)
+    if (opts.mtimeMs !== undefined) await lutimes(tmp, opts.mtimeMs / 1000, opts.mtimeMs / 1000)
+  })
+}
+
+/** `create` makes the new entry under a temp name; it then replaces `path` in one rename. */
+async function replaceVia(path: string, opts: AtomicWriteOptions, create: (tmp: string) => Promise<void>): Promise<void> {
+  const tmp = tempPathFor(path, opts.tmpDir)
+  try {
+    await create(tmp)
+    await rename(tmp, path)
+  } catch (err) {
+    await rm(tmp, { force: true }).catch(() => {})
+    throw err
+  }
+  if (opts.syncDir !== false) await fsyncDir(dirname(path))
+}
+
+/** Errors by which a filesystem says it does not fsync directories; the rename is atomic anyway. */
+const NO_DIR_FSYNC = new Set(['EINVAL', 'ENOTSUP', 'EOPNOTSUPP', 'EISDIR', 'EBADF'])
+
+/** fsync a folder, so that renames and unlinks in it are on disk. Opening the folder must succeed. */
+export async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r')
+  try {
+    await fh.sync()
+  } catch (err) {
+    if (!NO_DIR_FSYNC.has(errnoCode(err) ?? '')) throw err
+  } finally {
+    await fh.close()
+  }
+}
+
+/** Reads `length` bytes at `position` into a new Buffer; fewer only at end of file. */
+export async function readFully(fh: FileHandle, position: number, length: number): Promise<Buffer> {
+  const buf = Buffer.allocUnsafe(length)
+  let done = 0
+  while (done < length) {
+    const { bytesRead } = await fh.read(buf, done, length - done, position + done)
+    if (bytesRead === 0) break
+    done += bytesRead
+  }
+  return done === length ? buf : buf.subarray(0, done)
+}
+
+/** Whether `path` exists (following symlinks). Any failure to stat it counts as "no". */
+export async function exists(path: string): Promise<boolean> {
+  return stat(path).then(() => true, () => false)
+}

@@ -1,0 +1,23 @@
+/**
+ * The one owner of where flickrfs keeps its own state under a cache root or DEST: everything lives
+ * in ROOT/.flickrfs/. Catalog, store, pin, service and cli all build their paths here.
+ */
+import { join } from 'node:path'
+
+/** The name of the state folder inside a root. */
+export const STATE_DIR_NAME = '.flickrfs'
+
+/** ROOT/.flickrfs */
+export const stateDir = (root: string): string => join(root, STATE_DIR_NAME)
+/** ROOT/.flickrfs/catalog.sqlite: the catalog and the store index (two keyv namespaces). */
+export const catalogPath = (root: string): string => join(stateDir(root), 'catalog.sqlite')
+/** ROOT/.flickrfs/lock: one writer per root. */
+export const lockPath = (root: string): string => join(stateDir(root), 'lock')
+/** ROOT/.flickrfs/tmp: .part files of downloads and pin's temp files. */
+export const tmpDir = (root: string): string => join(stateDir(root), 'tmp')
+/** DEST/.flickrfs/manifest.json: what pin wrote. */
+export const manifestPath = (root: string): string => join(stateDir(root), 'manifest.json')
+/** DEST/.flickrfs/last-pin.json: the outcome of the last pin. */
+export const lastPinPath = (root: string): string => join(stateDir(root), 'last-pin.json')
+/** CACHE/.flickrfs/mount.log: the log of a mount started with --background. */
+export const mountLogPath = (root: string): string => join(stateDir(root), 'mount.log')

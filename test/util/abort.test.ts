@@ -1,0 +1,84 @@
+/** src/util/abort.ts: waits that an AbortSignal ends at once, and Errors out of anything thrown. */
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { getEventListeners } from 'node:events'
+import { abortable, asError, errorMessage, settledWithin, sleep } from '../../src/util/abort.js'
+
+void test('sleep waits the time it is given and leaves no listener on the signal', async () => {
+  const ac = new AbortController()
+  const start = performance.now()
+  await sleep(40, ac.signal)
+  assert.ok(performance.now() - start >= 35)
+  assert.equal(getEventListeners(ac.signal, 'abort').length, 0)
+})
+
+void test('sleep rejects at once, with the reason, when the signal aborts', async () => {
+  const ac = new AbortController()
+  const reason = new Error('stop')
+  const start = performance.now()
+  setTimeout(() => ac.abort(reason), 20)
+  await assert.rejects(sleep(10_000, ac.signal), (err) => err === reason)
+  assert.ok(performance.now() - start < 1000)
+})
+
+void test('sleep on an aborted signal rejects without waiting; a non-Error reason becomes an Error', async () => {
+  const ac = new AbortController()
+  ac.abort('gone')
+  const start = performance.now()
+  await assert.rejects(sleep(10_000, ac.signal), (err) => err instanceof Error && err.message === 'gone')
+  assert.ok(performance.now() - start < 1000)
+})
+
+void test('abortable passes the value through, and stops waiting (not the work) on abort', async () => {
+  assert.equal(await abortable(Promise.resolve(7)), 7)
+  const ac = new AbortController()
+  assert.equal(await abortable(Promise.resolve('v'), ac.signal), 'v')
+  assert.equal(getEventListeners(ac.signal, 'abort').length, 0)
+
+  let finish: (v: number) => void = () => {}
+  const work = new Promise<number>((resolve) => { finish = resolve })
+  const waiting = abortable(work, ac.signal)
+  ac.abort(new Error('reader gone'))
+  await assert.rejects(waiting, { message: 'reader gone' })
+  finish(3)
+  assert.equal(await work, 3)
+
+  // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- a non-Error on purpose
+  const rejectsWithNumber = Promise.reject(42)
+  await assert.rejects(abortable(rejectsWithNumber, new AbortController().signal), (err) => err instanceof Error && err.message === '42')
+})
+
+void test('settledWithin ends when the promise settles, fails, times out, or the signal aborts; it never rejects', async () => {
+  await settledWithin(Promise.reject(new Error('ignored')), 10_000)
+  await settledWithin(Promise.resolve(1), 10_000)
+
+  let start = performance.now()
+  await settledWithin(new Promise(() => {}), 30)
+  const waited = performance.now() - start
+  assert.ok(waited >= 25 && waited < 1000, `waited ${waited} ms`)
+
+  const ac = new AbortController()
+  start = performance.now()
+  setTimeout(() => ac.abort(), 20)
+  await settledWithin(new Promise(() => {}), 10_000, ac.signal)
+  assert.ok(performance.now() - start < 1000)
+
+  start = performance.now()
+  await settledWithin(new Promise(() => {}), 10_000, ac.signal)
+  assert.ok(performance.now() - start < 1000, 'an already aborted signal does not wait')
+  const live = new AbortController()
+  await settledWithin(Promise.resolve(), 10_000, live.signal)
+  assert.equal(getEventListeners(live.signal, 'abort').length, 0)
+})
+
+void test('asError keeps an Error as it is and wraps anything else; errorMessage gives its message', () => {
+  const e = new TypeError('bad')
+  assert.equal(asError(e), e)
+  const wrapped = asError('text')
+  assert.ok(wrapped instanceof Error)
+  assert.equal(wrapped.message, 'text')
+  assert.equal(asError(undefined).message, 'undefined')
+  assert.equal(errorMessage(e), 'bad')
+  assert.equal(errorMessage({ code: 'X' }), '[object Object]')
+  assert.equal(errorMessage(404), '404')
+})
