@@ -8,6 +8,7 @@ import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { loadCredentials, openFlickr, type Credentials, type Env } from '../flickr/index.js'
 import { mountAt, runUntilSignal, unmountPath } from '../fs/index.js'
 import { startLiveMount } from '../service/live-mount.js'
+import { notifyReady } from '../service/notify.js'
 import { findMount, registerMount } from '../service/registry.js'
 import { envOf, readCookies, type CliIo } from './context.js'
 import { parseDuration, parseSize } from './units.js'
@@ -88,7 +89,10 @@ async function runMount(io: CliIo, mountpoint: string, flags: MountFlags): Promi
   io.stderr.write(`flickrfs: mounted ${live.layout().stats.photos} items at ${mnt} (cache ${root}); Ctrl-C unmounts\n`)
   let code = 1
   try {
-    code = await runUntilSignal(live.handle, { report: (m) => io.stderr.write(m + '\n') })
+    // Signals are handled before systemd hears READY=1: a stop right after it still unmounts.
+    const stopped = runUntilSignal(live.handle, { report: (m) => io.stderr.write(m + '\n') })
+    void notifyReady(env, `Serving ${live.layout().stats.photos} items at ${mnt}`, (line) => io.stderr.write(`flickrfs: ${line}\n`))
+    code = await stopped
     return code
   } finally {
     process.off('SIGHUP', onHup)
