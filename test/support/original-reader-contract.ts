@@ -85,7 +85,11 @@ async function readLocalOnce(reader: OriginalReader, m: MediaEntry, position: nu
     first()
   })
   returned = true
-  if (accepted) await Promise.race([called, sleep(10_000)])
+  if (accepted) {
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([called, new Promise((r) => (timer = setTimeout(r, 10_000)))])
+    clearTimeout(timer)
+  }
   // Room for a second (wrong) call, or a call after a false return.
   await sleep(settleMs)
   return { accepted, calledSync, calls }
