@@ -1,6 +1,7 @@
 /**
  * The outcome of the last pin, kept in DEST/.flickrfs/last-pin.json for `flickrfs status`: when it
- * ran, how long it took, and what failed.
+ * ran, how long it took, what failed, and what it was asked to leave out (status and verify count a
+ * --ignore-videos mirror with all its photos as complete).
  */
 import { readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -13,6 +14,9 @@ export interface LastPin {
   downloadedBytes: number
   failures: Array<{ id: string; what: string; message: string }>
   transcodes: Array<{ id: string; label: string }>
+  /** Absent in files written before these were recorded: nothing was left out. */
+  ignorePhotos?: boolean
+  ignoreVideos?: boolean
 }
 
 export async function recordPinResult(
@@ -27,6 +31,8 @@ export async function recordPinResult(
     downloadedBytes: report.downloadedBytes,
     failures: report.failures,
     transcodes: report.transcodes,
+    ignorePhotos: report.ignorePhotos === true,
+    ignoreVideos: report.ignoreVideos === true,
   }
   const path = join(stateDir, 'last-pin.json')
   await writeFile(`${path}.tmp`, JSON.stringify(value, null, 2) + '\n')
