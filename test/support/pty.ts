@@ -41,10 +41,14 @@ _, status = os.waitpid(pid, 0)
 print(json.dumps({'code': os.waitstatus_to_exitcode(status), 'chunks': chunks}))
 `
 
-/** `flickrfs args…` on a pty `cols` wide; stdout and stderr both go to the terminal, as for a user. */
-export function runCliInPty(args: string[], env: NodeJS.ProcessEnv, cols: number, timeoutMs = 120_000): Promise<PtyRun> {
+/**
+ * `flickrfs args…` on a pty `cols` wide; stdout and stderr both go to the terminal, as for a user.
+ * `bin` may name another checkout's CLI (to compare before and after).
+ */
+export function runCliInPty(args: string[], env: NodeJS.ProcessEnv, cols: number, opts: { timeoutMs?: number; bin?: string } = {}): Promise<PtyRun> {
+  const timeoutMs = opts.timeoutMs ?? 120_000
   return new Promise((res, rej) => {
-    execFile('python3', ['-c', DRIVER, String(cols), process.execPath, BIN, ...args], { cwd: REPO, env: { ...env, TERM: 'xterm' }, timeout: timeoutMs, maxBuffer: 256 * 1024 * 1024 }, (err, stdout, stderr) => {
+    execFile('python3', ['-c', DRIVER, String(cols), process.execPath, opts.bin ?? BIN, ...args], { cwd: REPO, env: { ...env, TERM: 'xterm' }, timeout: timeoutMs, maxBuffer: 256 * 1024 * 1024 }, (err, stdout, stderr) => {
       if (err) return rej(new Error(`pty driver failed: ${err.message}\n${stderr}`))
       const parsed = JSON.parse(stdout) as { code: number; chunks: Array<[number, string]> }
       const chunks = parsed.chunks.map(([t, b64]) => ({ t, text: Buffer.from(b64, 'base64').toString('utf8') }))
