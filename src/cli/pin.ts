@@ -46,6 +46,7 @@ async function runPin(io: CliIo, dest: string, flags: PinFlags): Promise<number>
   const { client, media } = await openFlickr({ env, apiRate: flags.apiRate })
   const mode = flags.quiet ? 'quiet' : isTty(io.stderr) ? 'bar' : 'lines'
   const progress = createProgress(mode, io.stderr)
+  // The status line is cleared however the run ends, so an error starts on a clean row.
   const report = await pin({
     dest,
     api: client,
@@ -58,8 +59,7 @@ async function runPin(io: CliIo, dest: string, flags: PinFlags): Promise<number>
     cookies,
     onProgress: (p) => progress.update({ phase: p.phase, doneItems: p.done, totalItems: p.queued, doneBytes: p.doneBytes, totalBytes: p.queuedBytes, fetchedBytes: p.fetchedBytes }),
     onDetail: flags.verbose ? (line) => progress.line(line) : undefined,
-  })
-  progress.done()
+  }).finally(() => progress.done())
   const apiCalls = client.stats.apiCalls
   if (!flags.quiet) {
     io.stdout.write(summary(report, dest, apiCalls) + '\n')

@@ -98,14 +98,14 @@ class RateMeter {
   }
 }
 
-/** Fields, most important first; each is kept only if it still fits. */
+/** Fields, most important first; the first is always there (cut to the width), the rest only if they fit. */
 function fit(fields: string[], width: number, sep = '  '): string {
-  let out = ''
-  for (const f of fields) {
-    const next = out === '' ? f : out + sep + f
+  let out = (fields[0] ?? '').slice(0, width)
+  for (const f of fields.slice(1)) {
+    const next = out + sep + f
     if (next.length <= width) out = next
   }
-  return out.length <= width ? out : out.slice(0, width)
+  return out
 }
 
 /** The one status line for a terminal `width` columns wide (at most width - 1 characters). */
