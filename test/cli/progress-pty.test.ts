@@ -32,7 +32,7 @@ void describe('pin progress on a terminal', () => {
 
   const slowPin = async (cols: number): Promise<PtyRun> => {
     fake.faults.apiLatencyMs = 15
-    fake.faults.mediaLatencyMs = 60
+    fake.faults.mediaLatencyMs = 80
     try {
       return await runCliInPty(['pin', '--concurrency', '2', join(work, `dest-${cols}`)], env, cols)
     } finally {

@@ -63,25 +63,33 @@ export interface Frame {
   text: string
 }
 
-/** Each status line drawn in place (`\r\x1b[K` then text), with its arrival time. */
+/** Each status line drawn in place (`\r\x1b[K` then text), with the arrival time of its first byte. */
 export function frames(run: PtyRun): Frame[] {
-  const out: Frame[] = []
-  let pending: Frame | undefined
+  // Offsets into the whole output where each chunk starts: a clear split across two reads still counts.
+  const starts: number[] = []
+  let offset = 0
   for (const c of run.chunks) {
-    const parts = c.text.split('\r\x1b[K')
-    parts.forEach((part, i) => {
-      if (i === 0) {
-        if (pending) pending.text += part
-        return
-      }
-      if (pending && pending.text !== '') out.push(pending)
-      pending = { t: c.t, text: part }
-    })
+    starts.push(offset)
+    offset += c.text.length
   }
-  if (pending && pending.text !== '') out.push(pending)
-  // A status line is redrawn, never ended: text that ends with a newline is a line printed for good
-  // (a -v detail, the summary), not a frame.
-  return out.filter((f) => !f.text.includes('\n')).map((f) => ({ t: f.t, text: f.text.split('\r')[0] ?? '' })).filter((f) => f.text !== '')
+  const timeAt = (pos: number): number => {
+    let i = 0
+    while (i + 1 < starts.length && (starts[i + 1] ?? Infinity) <= pos) i++
+    return run.chunks[i]?.t ?? 0
+  }
+  const out: Frame[] = []
+  const clear = '\r\x1b[K'
+  for (let at = run.text.indexOf(clear); at !== -1; at = run.text.indexOf(clear, at + clear.length)) {
+    const from = at + clear.length
+    const next = run.text.indexOf(clear, from)
+    const raw = run.text.slice(from, next === -1 ? undefined : next)
+    // A status line is redrawn, never ended: text that ends with a newline is a line printed for
+    // good (a -v detail, the summary), not a frame.
+    if (raw === '' || raw.includes('\n')) continue
+    const text = raw.split('\r')[0] ?? ''
+    if (text !== '') out.push({ t: timeAt(from), text })
+  }
+  return out
 }
 
 /**
