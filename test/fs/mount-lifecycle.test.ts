@@ -132,7 +132,7 @@ void describe('mount lifecycle', { skip }, () => {
       await assert.rejects(unmountPath(mnt), (err: Error & { code?: string }) => {
         assert.equal(err.code, 'MOUNTPOINT')
         assert.match(err.message, new RegExp(`in use by pid ${holder.pid} \\(sleep: cwd\\)`))
-        assert.match(err.message, /fusermount -uz/)
+        assert.match(err.message, /flickrfs unmount --lazy /)
         return true
       })
       assert.equal(await isMounted(mnt), true)

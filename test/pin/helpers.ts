@@ -188,7 +188,7 @@ export function assertSamePaths(actual: Iterable<string>, expected: Iterable<str
 }
 
 /** The lines a non-TTY progress display writes to stderr now and then. */
-export const PROGRESS_LINE = /^(listing|downloading|writing): \d+\/\d+ items/
+export const PROGRESS_LINE = /^(listing|downloading|writing): \d+(\/\d+)? items?\b/
 
 export function errorLines(stderr: string): string[] {
   return stderr.split('\n').filter((l) => l.trim() !== '' && !PROGRESS_LINE.test(l))
