@@ -15,9 +15,9 @@
  *            → compare with the previous catalog (changes.ts): photos, sets, collections
  *            → assemble the next state and the report
  *
- * A listing step returns what it fetched and keeps nothing elsewhere, so what is known at each step
- * boundary (photostream listed, one comment list or original in, one set's members in) is a point
- * where progress could be saved.
+ * Each listing step returns what it fetched (the class keeps only progress and report counters), so
+ * each step boundary (photostream listed, one comment list or original in, one set's members in) is
+ * a point where progress could be saved.
  */
 import createDebug from 'debug'
 import { asRecord, toInt } from '../flickr/lenient.js'
