@@ -8,5 +8,5 @@ import { OriginalStore } from '../../src/store/index.js'
 import { observed } from './helpers.js'
 
 const [root, entry] = process.argv.slice(2)
-const store = await OriginalStore.open(root ?? '', observed(new MediaClient(), { chunkDelayMs: 20 }))
+const store = await OriginalStore.open(root ?? '', observed(new MediaClient({ origins: [new URL((JSON.parse(entry ?? '{}') as { url: string }).url).origin] }), { chunkDelayMs: 20 }))
 await store.ensure(JSON.parse(entry ?? '{}'))
