@@ -170,6 +170,8 @@ export async function serveHostileFile(
     res.end()
     return 0
   }
+  // Headers go out now, even when no body byte ever follows.
+  res.flushHeaders()
   if (has('truncate')) {
     const sent = await writeBytes(res, file, start, Math.min(file.size, start + Math.floor((end - start) / 2)))
     await new Promise<void>((resolve) => (res.socket === null ? resolve() : res.socket.write('', () => resolve())))

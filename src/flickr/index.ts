@@ -5,7 +5,7 @@ export { MediaError, MediaUrlPolicy, isFlickrMediaHost, isFlickrWebHost, type Me
 export { MediaBodyError } from './media-body.js'
 export { realClock, VirtualClock, type Clock } from './clock.js'
 export { toInt, toStr, textOf, asArray, asRecord } from './lenient.js'
-export { paginate, type PaginateOptions } from './paginate.js'
+export { paginate, ListingIncomplete, type PaginateOptions } from './paginate.js'
 export { TokenBucket } from './limiter.js'
 export { Semaphore } from '../util/semaphore.js'
 export { rewriteToOrigin } from './origin-transport.js'
