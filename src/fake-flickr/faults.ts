@@ -34,9 +34,10 @@ export type FaultKind = 'http500' | 'stat105' | 'html200' | 'throttle429' | 'tru
  *   html200                every media request answers 200 text/html with a Flickr-style HTML page
  *   badScheme              the API names its original with an `ftp:` URL (url_o, the sizes' source)
  *   fileScheme             the API names its original as `file:///etc/passwd`
- *   otherHost              the API names its original on `localhost` (same port: it would answer)
+ *   otherHost              the API names its original on `localhost` (same port: it would answer);
+ *                          a video's play URL stays, and redirects to `localhost`
  *   redirectLoop           every media request redirects to the same URL again, forever
- *   longExt                the format (originalformat, url_o, Content-Disposition) is 17 characters long
+ *   longExt                the format (originalformat, url_o; a video's Content-Disposition) is 17 characters long
  *   ignoreRange            Range is ignored: every GET is a 200 with the whole file
  *   truncate               every GET body stops after half of what it announced (socket closed)
  *   contentLengthTooBig    sizes (Content-Length, Content-Range, HEAD) say 1000 bytes more than the

@@ -32,10 +32,11 @@ function listOf(body: Record<string, unknown>): { env: Record<string, unknown>; 
 }
 
 /** The URL the API gives for a hostile item's original, as that item's switches want it. */
-function hostileUrl(url: string, id: string, faults: FaultSettings): string {
+function hostileUrl(url: string, id: string, faults: FaultSettings, playUrl = false): string {
   let out = url
-  if (faults.isHostile(id, 'longExt')) out = out.replace(/\.[a-z0-9]+$/i, `.${LONG_FORMAT}`)
-  if (faults.isHostile(id, 'otherHost')) out = out.replace(/^(https?:\/\/)127\.0\.0\.1(?=[:/])/, '$1localhost')
+  // A video's play URL stays put: its Content-Disposition and its redirect carry those two.
+  if (!playUrl && faults.isHostile(id, 'longExt')) out = out.replace(/\.[a-z0-9]+$/i, `.${LONG_FORMAT}`)
+  if (!playUrl && faults.isHostile(id, 'otherHost')) out = out.replace(/^(https?:\/\/)127\.0\.0\.1(?=[:/])/, '$1localhost')
   if (faults.isHostile(id, 'badScheme')) out = out.replace(/^https?:/, 'ftp:')
   if (faults.isHostile(id, 'fileScheme')) out = 'file:///etc/passwd'
   return out
@@ -79,7 +80,7 @@ export function hostileRest(
   if (Array.isArray(sizes) && Object.hasOwn(faults.hostile, id)) {
     for (const s of sizes as Array<Record<string, unknown>>) {
       if ((s.label === 'Original' || s.label === 'Video Original') && typeof s.source === 'string') {
-        s.source = s.label === 'Video Original' && faults.isHostile(id, 'longExt') ? s.source : hostileUrl(s.source, id, faults)
+        s.source = hostileUrl(s.source, id, faults, s.label === 'Video Original')
       }
     }
   }

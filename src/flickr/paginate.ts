@@ -86,8 +86,10 @@ export async function paginate(
       log('%s page %d/%s brought no new id: end of the list', envelope, page, pages)
       break
     }
+    // Every item the total counts is in, on as many pages as it takes: done, whatever `pages` says.
+    const complete = total >= 0 && seen.size + fresh.length >= total && page >= Math.ceil(total / servedPerPage)
     // Without a usable `pages`, a short page is the best sign of the end.
-    const isLast = Number.isFinite(pages) ? page >= pages : items.length < perPage
+    const isLast = complete || (Number.isFinite(pages) ? page >= pages : items.length < perPage)
     if (!isLast && items.length < perPage && shortRetries < shortPageRetries) {
       shortRetries++
       log('%s page %d/%s came back with %d of %d items; asking again', envelope, page, pages, items.length, perPage)
