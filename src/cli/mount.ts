@@ -69,7 +69,7 @@ async function runMount(io: CliIo, mountpoint: string, flags: MountFlags): Promi
   await mkdir(root, { recursive: true })
   if (flags.background) return detach(io, mnt, root)
 
-  const cookies = await readCookies(flags.cookies, env)
+  const cookies = await readCookies(flags.cookies, env, (line) => io.stderr.write(line))
   const live = await startLiveMount({
     mountpoint: mnt,
     root,
