@@ -156,6 +156,28 @@ export class MediaClient {
     return { status: 200, size: info.total, start: 0, body, finalUrl, filename: info.filename }
   }
 
+  /**
+   * Asks for the bytes past `size` (Range: bytes=size-) to confirm there are none: a server whose
+   * Content-Length is short of the real file (HEAD and GET alike) passes every other check, and the
+   * connection silently drops the surplus. 416 (or a 200 whose length is `size`) confirms; a 206, or a
+   * stated total above `size`, fails with a permanent MediaError (reason 'length'). One small request.
+   */
+  async confirmSize(url: string, size: number, opts: { cookies?: string; signal?: AbortSignal } = {}): Promise<void> {
+    if (size <= 0) return
+    const { res } = await this.request(url, 'GET', { cookies: opts.cookies, signal: opts.signal, start: size }, true)
+    await res.body?.cancel().catch(() => undefined)
+    const info = describeResponse(res)
+    let stated: number
+    if (res.status === 416) stated = Number(/^bytes\s+\*\/(\d+)$/i.exec(res.headers.get('content-range')?.trim() ?? '')?.[1] ?? size)
+    else if (res.status === 206) stated = info.total > size ? info.total : size + 1
+    else if (res.status === 200) stated = info.total
+    else throw new MediaHttpError(res.status, res.statusText, url)
+    if (stated > size) {
+      throw new MediaError('length', true, url, `The media server announced ${size} bytes for ${redact(url)}, but the file is ` +
+        `longer (${res.status === 206 && info.total <= size ? 'it has bytes past that' : `${stated} bytes`}).`)
+    }
+  }
+
   /** One request, its redirects followed by hand: each hop's host checked, cookies only where they belong. */
   private async follow(
     url: string,

@@ -190,6 +190,26 @@ void describe('media client against hostile items', () => {
     assert.notEqual((err as { permanent?: boolean }).permanent, true)
   })
 
+  void test('row "Content-Length lower than the real file": HEAD and GET agree on the short size; confirmSize finds the bytes past it', async () => {
+    const [liar = '', honest = ''] = photos
+    fake.faults.hostile = { [liar]: 'contentLengthTooSmall', [honest]: 'ignoreRange' }
+    const m = client()
+    const head = await m.head(urlOf(liar))
+    const real = fake.account.requirePhoto(liar).bytes
+    assert.ok(head.size < real, 'the lie itself: HEAD says less than the file has')
+    const err = await settleWithin(m.confirmSize(urlOf(liar), head.size), 5000)
+    assert.ok(err instanceof MediaError, String(err))
+    assert.equal(err.reason, 'length')
+    assert.equal(err.permanent, true)
+    assert.match(err.message, new RegExp(`announced ${head.size} bytes .* longer \\(${real} bytes\\)`))
+    // An honest server confirms, with a 416 or (ignoring Range) a 200 of the same size.
+    const good = photos[2] ?? ''
+    assert.equal(await m.confirmSize(urlOf(good), fake.account.requirePhoto(good).bytes), undefined)
+    assert.equal(await m.confirmSize(urlOf(honest), fake.account.requirePhoto(honest).bytes), undefined)
+    // A size below the real one is caught on an honest server too.
+    await assert.rejects(m.confirmSize(urlOf(good), fake.account.requirePhoto(good).bytes - 10), MediaError)
+  })
+
   void test('permanent and transient statuses: a 404 is permanent and asked once; a good item still downloads', async () => {
     const m = client({ maxRetries: 3 })
     const missing = urlOf(photos[0] ?? '').replace(/_o\./, '_z.')
