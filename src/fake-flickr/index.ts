@@ -8,6 +8,8 @@
  *   // point flickrfs at fake.origin (FLICKRFS_API_ORIGIN) and log in with fake.credentials
  *   fake.account.editPhoto(id, { title: 'new' })                  // the next API call sees it
  *   fake.faults.inject('http500', { count: 2, target: 'flickr.people.getPhotos' })
+ *   fake.faults.hostile = { [photoId]: 'redirectLoop' }               // one item misbehaves, every time
+ *   fake.faults.inject('dropList', { count: Infinity, target: 'flickr.people.getPhotos' })
  *   assert.equal(fake.counts()['flickr.people.getPhotos'], 2)
  *   await fake.close()
  *
