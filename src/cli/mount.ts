@@ -84,7 +84,7 @@ async function runMount(io: CliIo, mountpoint: string, flags: MountFlags): Promi
   const created = await mkdir(root, { recursive: true })
   const say = await logger(io)
 
-  const cookies = await readCookies(flags.cookies, env)
+  const cookies = await readCookies(flags.cookies, env, (line) => io.stderr.write(line))
   let live: LiveMount
   try {
     live = await startLiveMount({

@@ -18,6 +18,9 @@ interface PinFlags {
   cookies?: string
 }
 
+/** More downloads at once only add sockets, open files and load on Flickr's CDN, not speed. */
+const MAX_PIN_CONCURRENCY = 32
+
 export function pinCommand(io: CliIo): Command {
   return new Command('pin')
     .description('Make DEST a complete, plain copy of the account (run again to bring it up to date)')
@@ -29,7 +32,7 @@ export function pinCommand(io: CliIo): Command {
     .option('--ignore-videos', 'do not download videos')
     .option('--ignore-views', 'leave view counts out of the metadata (they change all the time)')
     .option('--delete-unknown', 'remove photos, sets and collections deleted on Flickr')
-    .option('--concurrency <n>', 'downloads at once', positiveInt('--concurrency'), DEFAULT_PIN_CONCURRENCY)
+    .option('--concurrency <n>', 'downloads at once', positiveInt('--concurrency', MAX_PIN_CONCURRENCY), DEFAULT_PIN_CONCURRENCY)
     .option('--api-rate <r>', 'API calls per second once the burst is used (default 1)')
     .option('--cookies <file>', 'file with Flickr web cookies (cookie_accid, cookie_epass) for video originals')
     .action(async (dest: string, flags: PinFlags) => {
@@ -42,7 +45,7 @@ export function pinCommand(io: CliIo): Command {
 async function runPin(io: CliIo, dest: string, flags: PinFlags): Promise<number> {
   if (flags.quiet && flags.verbose) throw new FlickrfsError('USAGE', 'Use either -q or -v, not both.')
   const env = envOf(io)
-  const cookies = await readCookies(flags.cookies, env)
+  const cookies = await readCookies(flags.cookies, env, (line) => io.stderr.write(line))
   const { client, media } = await openFlickr({ env, apiRate: flags.apiRate })
   const mode = flags.quiet ? 'quiet' : isTty(io.stderr) ? 'bar' : 'lines'
   const progress = createProgress(mode, io.stderr)

@@ -17,8 +17,44 @@
  * Where each kind applies: http500 (api, media), stat105 (REST only: HTTP 200, stat fail, code 105),
  * html200 (api, media: HTTP 200 text/html), throttle429 (api, media: 429 with a short HTML body),
  * truncateMedia (media GET only: full Content-Length, then the socket is closed early).
+ *
+ * Listing count-downs (REST photo and set lists only; target them at a method, count Infinity for "always"):
+ *   dropList       the page comes without its item array (`photo`/`photoset`) while `total` stays
+ *   endlessPages   `pages: 1000000000`, and every page number answers with page 1's items
+ *
+ * Hostile items, per photo id, every time (not a count-down): `faults.hostile[id] = 'http500'` or
+ * a list of behaviours (`['ignoreRange', 'truncate']`). See HostileKind for each one. A hostile item
+ * is what a broken or malicious server (or a proxy in front of Flickr) could do to one file.
  */
-export type FaultKind = 'http500' | 'stat105' | 'html200' | 'throttle429' | 'truncateMedia'
+export type FaultKind = 'http500' | 'stat105' | 'html200' | 'throttle429' | 'truncateMedia' | 'dropList' | 'endlessPages'
+
+/**
+ * One item's hostile behaviour:
+ *   http500                every media request for it (HEAD, GET, play URL) answers HTTP 500
+ *   html200                every media request answers 200 text/html with a Flickr-style HTML page
+ *   badScheme              the API names its original with an `ftp:` URL (url_o, the sizes' source)
+ *   fileScheme             the API names its original as `file:///etc/passwd`
+ *   otherHost              the API names its original on `localhost` (same port: it would answer);
+ *                          a video's play URL stays, and redirects to `localhost`
+ *   redirectLoop           every media request redirects to the same URL again, forever
+ *   longExt                the format (originalformat, url_o; a video's Content-Disposition) is 17 characters long
+ *   ignoreRange            Range is ignored: every GET is a 200 with the whole file
+ *   truncate               every GET body stops after half of what it announced (socket closed)
+ *   contentLengthTooBig    sizes (Content-Length, Content-Range, HEAD) say 1000 bytes more than the
+ *                          file; the body sends the real bytes, then holds the connection open
+ *   contentLengthTooSmall  HEAD and a 200 say Content-Length 1000 bytes less than the file, and the
+ *                          whole file is sent anyway; a 206's Content-Range still states the true size
+ *   stallMidBody           GET bodies send up to the middle of the file, then nothing, connection open
+ *   trickle                GET bodies send 64 bytes every 250 ms (alive, but far below any useful rate)
+ */
+export type HostileKind =
+  | 'http500' | 'html200' | 'badScheme' | 'fileScheme' | 'otherHost' | 'redirectLoop' | 'longExt' | 'ignoreRange'
+  | 'truncate' | 'contentLengthTooBig' | 'contentLengthTooSmall' | 'stallMidBody' | 'trickle'
+
+export const HOSTILE_KINDS: readonly HostileKind[] = [
+  'http500', 'html200', 'badScheme', 'fileScheme', 'otherHost', 'redirectLoop', 'longExt', 'ignoreRange',
+  'truncate', 'contentLengthTooBig', 'contentLengthTooSmall', 'stallMidBody', 'trickle',
+]
 export type FaultTarget = 'api' | 'media' | 'oauth' | (string & {})
 
 export interface FaultInjection {
@@ -40,9 +76,11 @@ const APPLIES: Record<FaultKind, ReadonlyArray<RequestArea['area']>> = {
   html200: ['rest', 'oauth', 'media'],
   throttle429: ['rest', 'oauth', 'media'],
   truncateMedia: ['media'],
+  dropList: ['rest'],
+  endlessPages: ['rest'],
 }
 
-export const FAULT_KINDS: readonly FaultKind[] = ['throttle429', 'http500', 'html200', 'stat105', 'truncateMedia']
+export const FAULT_KINDS: readonly FaultKind[] = ['throttle429', 'http500', 'html200', 'stat105', 'truncateMedia', 'dropList', 'endlessPages']
 
 export class FaultSettings {
   apiLatencyMs = 0
@@ -54,7 +92,18 @@ export class FaultSettings {
   html200 = 0
   throttle429 = 0
   truncateMedia = 0
+  dropList = 0
+  endlessPages = 0
   readonly injections: FaultInjection[] = []
+  /** Per photo id: what its media (and the URLs the API gives for it) do, every time. */
+  hostile: Record<string, HostileKind | readonly HostileKind[]> = {}
+
+  /** Whether item `id` has hostile behaviour `kind`. */
+  isHostile(id: string, kind: HostileKind): boolean {
+    const h = Object.hasOwn(this.hostile, id) ? this.hostile[id] : undefined
+    if (h === undefined) return false
+    return typeof h === 'string' ? h === kind : h.includes(kind)
+  }
 
   inject(kind: FaultKind, opts: { count?: number; target?: FaultTarget } = {}): void {
     this.injections.push({ kind, remaining: opts.count ?? 1, target: opts.target })
@@ -68,6 +117,7 @@ export class FaultSettings {
     this.videoOriginal404 = false
     for (const k of FAULT_KINDS) this[k] = 0
     this.injections.length = 0
+    this.hostile = {}
   }
 
   /** Count-downs still armed (targeted and plain). */

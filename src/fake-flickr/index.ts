@@ -8,6 +8,8 @@
  *   // point flickrfs at fake.origin (FLICKRFS_API_ORIGIN) and log in with fake.credentials
  *   fake.account.editPhoto(id, { title: 'new' })                  // the next API call sees it
  *   fake.faults.inject('http500', { count: 2, target: 'flickr.people.getPhotos' })
+ *   fake.faults.hostile = { [photoId]: 'redirectLoop' }               // one item misbehaves, every time
+ *   fake.faults.inject('dropList', { count: Infinity, target: 'flickr.people.getPhotos' })
  *   assert.equal(fake.counts()['flickr.people.getPhotos'], 2)
  *   await fake.close()
  *
@@ -19,8 +21,9 @@ export { FakeAccount, flickrLongId, formatDateTaken, originalIdentity } from './
 export type { Clock, CollectionInit, FakeCollection, FakeComment, FakeGeo, FakePhoto, FakeSet, FakeUser, PhotoInit } from './account.js'
 export { accountFingerprint, generateAccount, ODD_TITLES } from './generate.js'
 export type { GenerateOptions } from './generate.js'
-export { FAULT_KINDS, FaultSettings } from './faults.js'
-export type { FaultInjection, FaultKind, FaultTarget } from './faults.js'
+export { FAULT_KINDS, FaultSettings, HOSTILE_KINDS } from './faults.js'
+export type { FaultInjection, FaultKind, FaultTarget, HostileKind } from './faults.js'
+export { LIE_BYTES, LONG_FORMAT } from './hostile.js'
 export { mediaBytes, mediaChunks } from './media-bytes.js'
 export { startFakeFlickr } from './server.js'
 export type { FakeCredentials, FakeFlickr, StartOptions } from './server.js'

@@ -9,7 +9,8 @@ import createDebug from 'debug'
 import { redact } from '../util/redact.js'
 import type { FakeAccount } from './account.js'
 import { generateAccount } from './generate.js'
-import { FaultSettings, type RequestArea } from './faults.js'
+import { FaultSettings, type HostileKind, type RequestArea } from './faults.js'
+import { hostileRest, LONG_FORMAT, mediaItemId, serveHostileFile } from './hostile.js'
 import { hasSessionCookies, parseRange, resolveMedia, resolvePlay, streamMedia } from './media.js'
 import { canonicalUrl, sign, signatureMatches, TokenStore, type TokenRecord } from './oauth.js'
 import { requestParams } from './request-params.js'
@@ -157,7 +158,10 @@ export async function startFakeFlickr(opts: StartOptions = {}): Promise<FakeFlic
     if (handler === undefined) return sendJson(res, params, fail(112, `Method "${method}" not found`))
     try {
       const body = handler({ account: fake.account, params, origin, shortPages: faults.shortPages, shortened })
-      sendJson(res, params, { ...body, stat: 'ok' })
+      const again = (page: number): Record<string, unknown> => handler({
+        account: fake.account, params: new Map([...params, ['page', String(page)]]), origin, shortPages: false, shortened,
+      })
+      sendJson(res, params, { ...hostileRest(body, method, params, faults, again), stat: 'ok' })
     } catch (err) {
       if (err instanceof ApiFailure) return sendJson(res, params, fail(err.code, err.message))
       throw err
@@ -254,22 +258,49 @@ export async function startFakeFlickr(opts: StartOptions = {}): Promise<FakeFlic
     const notFound = (): void => {
       res.writeHead(404, { 'content-type': 'text/html; charset=utf-8' }).end('<html><body><h1>404 Not Found</h1></body></html>\n')
     }
+    const itemId = mediaItemId(url.pathname)
+    const has = (k: HostileKind): boolean => itemId !== undefined && faults.isHostile(itemId, k)
+    if (has('http500')) {
+      res.writeHead(500, { 'content-type': 'text/html; charset=utf-8' }).end(HTML_500)
+      return
+    }
+    if (has('html200')) {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(HTML_200)
+      return
+    }
+    if (has('redirectLoop')) {
+      const hop = Number(url.searchParams.get('hop') ?? '0') + 1
+      res.writeHead(302, { location: `${origin}${url.pathname}?hop=${hop}` }).end()
+      return
+    }
+    let path = url.pathname
+    const real = itemId === undefined ? undefined : fake.account.photos.get(itemId)
+    if (has('longExt') && real !== undefined && path.endsWith(`.${LONG_FORMAT}`)) {
+      path = path.slice(0, -LONG_FORMAT.length) + real.originalformat
+    }
     if (isPlay) {
       const play = resolvePlay(fake.account, url.pathname)
       if (play === undefined) return notFound()
       if (play.kind === 'orig' && faults.videoOriginal404 && !hasSessionCookies(req)) return notFound()
       // Flickr redirects to a signed CDN URL; the query imitates that signature.
-      res.writeHead(302, { location: `${origin}${play.target}?s=${Date.now().toString(36)}` }).end()
+      const to = has('otherHost') ? origin.replace('//127.0.0.1', '//localhost') : origin
+      res.writeHead(302, { location: `${to}${play.target}?s=${Date.now().toString(36)}` }).end()
       return
     }
-    const file = resolveMedia(fake.account, url.pathname)
+    const file = resolveMedia(fake.account, path)
     if (file === undefined) return notFound()
+    if (has('longExt') && file.filename !== undefined) file.filename = file.filename.replace(/\.[a-z0-9]+$/, `.${LONG_FORMAT}`)
     const headers: Record<string, string> = {
       'content-type': file.contentType,
       'accept-ranges': 'bytes',
       'cache-control': 'public, max-age=315360000',
     }
     if (file.filename !== undefined) headers['content-disposition'] = `attachment; filename="${file.filename}"`
+    const hostileSent = await serveHostileFile(req, res, file, headers, has)
+    if (hostileSent !== undefined) {
+      bump('media:bytes', hostileSent)
+      return
+    }
     const range = parseRange(req.headers.range, file.size)
     if (range === 'invalid') {
       res.writeHead(416, { ...headers, 'content-range': `bytes */${file.size}` }).end()

@@ -9,7 +9,7 @@ import { asArray, asRecord, textOf, toStr } from './lenient.js'
 import { Semaphore } from '../util/semaphore.js'
 import { TokenBucket } from './limiter.js'
 import { OriginTransport } from './origin-transport.js'
-import { paginate } from './paginate.js'
+import { ListingIncomplete, paginate } from './paginate.js'
 import { backoffMs, DEFAULT_RETRY, retryAfterMs } from './retry.js'
 import type { PageEnvelope, PageItem, RawCollection, RawComment, RawPhoto, RawSet, RawSize } from './types.js'
 
@@ -35,6 +35,8 @@ export interface FlickrClientOptions {
   /** First backoff cap (default 1000 ms), doubling per retry up to `retryMaxDelayMs` (default 60000). */
   retryBaseDelayMs?: number
   retryMaxDelayMs?: number
+  /** Extra reads of a whole listing that does not add up (fewer items than its total, no item array) (default 2). */
+  listingRetries?: number
   clock?: Clock
   /** [0, 1) for the backoff jitter. */
   random?: () => number
@@ -66,6 +68,7 @@ export class FlickrClient {
   private readonly baseDelayMs: number
   private readonly maxDelayMs: number
   private readonly apiOrigin: string | undefined
+  private readonly listingRetries: number
 
   constructor(opts: FlickrClientOptions) {
     for (const key of ['apiKey', 'apiSecret', 'oauthToken', 'oauthTokenSecret'] as const) {
@@ -78,6 +81,7 @@ export class FlickrClient {
     this.baseDelayMs = opts.retryBaseDelayMs ?? DEFAULT_RETRY.baseDelayMs
     this.maxDelayMs = opts.retryMaxDelayMs ?? DEFAULT_RETRY.maxDelayMs
     this.apiOrigin = opts.apiOrigin || undefined
+    this.listingRetries = opts.listingRetries ?? 2
     this.bucket = new TokenBucket(opts.ratePerSec ?? 1, opts.burst ?? 3000, this.clock)
     this.slots = new Semaphore(opts.concurrency ?? 4)
     const transport = new OriginTransport({ apiOrigin: this.apiOrigin, timeoutMs: this.timeoutMs })
@@ -126,15 +130,33 @@ export class FlickrClient {
     }
   }
 
-  /** Every item of a paged list, de-duplicated by id, in Flickr's order. */
+  /**
+   * Every item of a paged list, de-duplicated by id, in Flickr's order. A listing that does not add
+   * up (fewer items than its own total, a page without its item array) is read again from page 1;
+   * if it still does not, this fails with ListingIncomplete rather than hand back a list with holes.
+   */
   async paginate(method: string, params: Record<string, string>, envelope: PageEnvelope, item: PageItem): Promise<any[]> {
     const perPage = params.per_page ?? String(PER_PAGE)
-    return paginate(
-      (page) => this.call(method, { ...params, per_page: perPage, page: String(page) }),
-      envelope,
-      item,
-      { perPage: Number(perPage) },
-    )
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await paginate(
+          (page) => this.call(method, { ...params, per_page: perPage, page: String(page) }),
+          envelope,
+          item,
+          { perPage: Number(perPage) },
+        )
+      } catch (err) {
+        if (!(err instanceof ListingIncomplete)) throw err
+        if (attempt >= this.listingRetries) {
+          throw new ListingIncomplete(err.envelope, err.got, err.total, err.detail,
+            `Flickr answered ${method} with a listing that does not add up (${err.detail}; ${attempt + 1} attempts). ` +
+            'Nothing was changed; try again later.', { cause: err })
+        }
+        log('%s: %s; reading the listing again', method, err.detail)
+        const delay = backoffMs(attempt, { baseDelayMs: this.baseDelayMs, maxDelayMs: this.maxDelayMs, random: this.random })
+        await this.clock.sleep(delay)
+      }
+    }
   }
 
   /** Who the token belongs to. */

@@ -55,7 +55,8 @@ function errnoOf(v: unknown): string | undefined {
 export function isTransient(f: Failure): boolean {
   switch (f.kind) {
     case 'http':
-      return f.status === 429 || f.status >= 500
+      // 408 (the server gave up waiting for us) and 429 go through later; other 4xx never will.
+      return f.status === 408 || f.status === 429 || f.status >= 500
     case 'stat':
       return f.code === 105
     case 'syntax':

@@ -48,14 +48,17 @@ export async function openFlickr(opts: OpenFlickrOptions): Promise<{
 }> {
   const credentials = await loadCredentials({ env: opts.env, configDir: opts.configDir })
   const ratePerSec = apiRateFrom(opts.env, opts.apiRate)
+  const apiOrigin = apiOriginFromEnv(opts.env)
   const client = new FlickrClient({
     ...opts.client,
     apiKey: credentials.apiKey,
     apiSecret: credentials.apiSecret,
     oauthToken: credentials.oauthToken,
     oauthTokenSecret: credentials.oauthTokenSecret,
-    apiOrigin: apiOriginFromEnv(opts.env),
+    apiOrigin,
     ...(ratePerSec !== undefined ? { ratePerSec } : {}),
   })
-  return { client, media: new MediaClient(opts.media), credentials }
+  // The media client fetches only from Flickr's hosts and from the origin that stands in for them.
+  const media = new MediaClient({ ...opts.media, origins: apiOrigin === undefined ? [] : [apiOrigin] })
+  return { client, media, credentials }
 }

@@ -1,9 +1,11 @@
 // The only door into src/flickr/: everything else in flickrfs imports from here.
 export { FlickrClient, type FlickrClientOptions, type FlickrStats } from './client.js'
-export { MediaClient, MediaHttpError, type MediaClientOptions, type MediaHead, type MediaBody } from './media-client.js'
+export { MediaClient, MediaHttpError, isTransientStatus, type MediaClientOptions, type MediaHead, type MediaBody } from './media-client.js'
+export { MediaError, MediaUrlPolicy, isFlickrMediaHost, isFlickrWebHost, type MediaFailureReason } from './media-hosts.js'
+export { MediaBodyError } from './media-body.js'
 export { realClock, VirtualClock, type Clock } from './clock.js'
 export { toInt, toStr, textOf, asArray, asRecord } from './lenient.js'
-export { paginate, type PaginateOptions } from './paginate.js'
+export { paginate, ListingIncomplete, type PaginateOptions } from './paginate.js'
 export { TokenBucket } from './limiter.js'
 export { Semaphore } from '../util/semaphore.js'
 export { rewriteToOrigin } from './origin-transport.js'

@@ -1,17 +1,31 @@
 import createDebug from 'debug'
-import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { redact } from '../util/redact.js'
 import { realClock, type Clock } from './clock.js'
 import { filenameFromContentDisposition } from './content-disposition.js'
 import { classify, type Failure } from './failure.js'
+import { guardBody, type BodyLimits } from './media-body.js'
+import { MediaError, MediaUrlPolicy } from './media-hosts.js'
 import { backoffMs, DEFAULT_RETRY, retryAfterMs } from './retry.js'
 
 const log = createDebug('flickrfs:flickr:media')
 
 export interface MediaClientOptions {
-  /** Until the response headers arrive; the body then streams as long as it takes (default 30000). */
+  /** Until the response headers arrive, redirects included (default 30000). */
   headersTimeoutMs?: number
-  /** Retries after the first attempt on 429, 5xx, network errors and header timeouts (default 5). */
+  /** A body that sends nothing for this long fails (default 15000). */
+  bodyIdleTimeoutMs?: number
+  /** A body slower than this many bytes per second over `rateWindowMs` fails (default 1024; 0: none). */
+  minBytesPerSec?: number
+  /** The window of the minimum rate (default 30000). */
+  rateWindowMs?: number
+  /** Redirects followed per request, all within the allowed hosts (default 5). */
+  maxRedirects?: number
+  /**
+   * Origins fetched besides Flickr's own hosts: FLICKRFS_API_ORIGIN, when set. Every other host,
+   * and every scheme but http: and https:, is refused, also as a redirect target.
+   */
+  origins?: readonly string[]
+  /** Retries after the first attempt on 408, 429, 5xx, HTML pages, network errors and header timeouts (default 5). */
   maxRetries?: number
   retryBaseDelayMs?: number
   retryMaxDelayMs?: number
@@ -34,20 +48,28 @@ export interface MediaBody extends MediaHead {
   /** 206: the body starts at `start`; 200: the whole file from byte 0 (start over). */
   status: 200 | 206
   start: number
+  /**
+   * Fails with a MediaBodyError when the server stalls, trickles, or sends more or fewer bytes
+   * than it announced; a broken connection fails it as fetch does.
+   */
   body: ReadableStream<Uint8Array>
 }
 
-/** A media request the server answered with a status that retrying will not fix (404, 403, 416…). */
-export class MediaHttpError extends FlickrfsError {
+/** A media request the server answered with a status that retrying will not fix (404, 403, 416…), or that retries did not fix. */
+export class MediaHttpError extends MediaError {
   readonly status: number
-  readonly url: string
 
   constructor(status: number, statusText: string, url: string) {
-    super('MEDIA', `Download of ${redact(url)} failed: HTTP ${status}${statusText ? ` ${statusText}` : ''}.`)
+    super('http', !isTransientStatus(status), url,
+      `Download of ${redact(url)} failed: HTTP ${status}${statusText ? ` ${statusText}` : ''}.`)
     this.name = 'MediaHttpError'
     this.status = status
-    this.url = url
   }
+}
+
+/** 408, 429 and 5xx may go through later; every other 4xx will not. */
+export function isTransientStatus(status: number): boolean {
+  return status === 408 || status === 429 || status >= 500
 }
 
 class RetryableStatus extends Error {
@@ -56,13 +78,31 @@ class RetryableStatus extends Error {
   }
 }
 
+/** A 2xx with an HTML page where a media file was due (a CDN error page, a captive portal). */
+class HtmlAnswer extends Error {
+  constructor() {
+    super('an HTML page instead of a media file')
+  }
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308])
+
+type Failed = Failure | { kind: 'status'; status: number; statusText: string } | { kind: 'html' }
+
 /**
  * Downloads originals from the URLs the API gives (photos from the CDN, videos through the play
  * URL's redirect). No API rate limit applies here, but Flickr's CDN also answers 429, so the same
  * retry policy does. No signature is needed: the secret in the URL is the capability.
+ *
+ * Only Flickr's hosts (and FLICKRFS_API_ORIGIN) are contacted; redirects are followed one by one
+ * within them, and the session cookies go only to Flickr's web hosts. Errors are MediaError (or
+ * MediaBodyError from a body), with `permanent` set when another try cannot help.
  */
 export class MediaClient {
   private readonly headersTimeoutMs: number
+  private readonly limits: BodyLimits
+  private readonly maxRedirects: number
+  private readonly policy: MediaUrlPolicy
   private readonly maxRetries: number
   private readonly baseDelayMs: number
   private readonly maxDelayMs: number
@@ -73,6 +113,13 @@ export class MediaClient {
 
   constructor(opts: MediaClientOptions = {}) {
     this.headersTimeoutMs = opts.headersTimeoutMs ?? 30_000
+    this.limits = {
+      idleMs: opts.bodyIdleTimeoutMs ?? 15_000,
+      minBytesPerSec: opts.minBytesPerSec ?? 1024,
+      windowMs: opts.rateWindowMs ?? 30_000,
+    }
+    this.maxRedirects = opts.maxRedirects ?? 5
+    this.policy = new MediaUrlPolicy(opts.origins ?? [])
     this.maxRetries = opts.maxRetries ?? DEFAULT_RETRY.maxRetries
     this.baseDelayMs = opts.retryBaseDelayMs ?? DEFAULT_RETRY.baseDelayMs
     this.maxDelayMs = opts.retryMaxDelayMs ?? DEFAULT_RETRY.maxDelayMs
@@ -83,30 +130,81 @@ export class MediaClient {
 
   /** Size, final URL and file name, without the body. */
   async head(url: string, opts: { cookies?: string; signal?: AbortSignal } = {}): Promise<MediaHead> {
-    let res = await this.request(url, 'HEAD', { cookies: opts.cookies, signal: opts.signal, start: 0 }, true)
+    let { res, finalUrl } = await this.request(url, 'HEAD', { cookies: opts.cookies, signal: opts.signal, start: 0 }, true)
     if (res.status === 405 || res.status === 501) {
       // Some hosts refuse HEAD: ask for one byte and read the size from Content-Range instead.
       await res.body?.cancel().catch(() => undefined)
-      res = await this.request(url, 'GET', { cookies: opts.cookies, signal: opts.signal, start: 0, probe: true }, false)
+      ;({ res, finalUrl } = await this.request(url, 'GET', { cookies: opts.cookies, signal: opts.signal, start: 0, probe: true }, false))
     } else if (!res.ok) {
       throw new MediaHttpError(res.status, res.statusText, url)
     }
     const info = describeResponse(res)
     await res.body?.cancel().catch(() => undefined)
-    return { size: info.total, finalUrl: res.url || url, filename: info.filename }
+    return { size: info.total, finalUrl, filename: info.filename }
   }
 
   /** The body from byte `start` on (Range: bytes=start-); check `status` to know where it begins. */
   async get(url: string, opts: { start?: number; signal?: AbortSignal; cookies?: string } = {}): Promise<MediaBody> {
     const start = Math.max(0, Math.floor(opts.start ?? 0))
-    const res = await this.request(url, 'GET', { cookies: opts.cookies, signal: opts.signal, start }, false)
+    const { res, finalUrl } = await this.request(url, 'GET', { cookies: opts.cookies, signal: opts.signal, start }, false)
     if (!res.body) throw new MediaHttpError(res.status, 'response has no body', url)
     const info = describeResponse(res)
+    const body = guardBody(res.body, info.encoded ? -1 : info.length, finalUrl, this.limits)
     if (res.status === 206) {
-      return { status: 206, size: info.total, start: info.rangeStart ?? start, body: res.body,
-        finalUrl: res.url || url, filename: info.filename }
+      return { status: 206, size: info.total, start: info.rangeStart ?? start, body, finalUrl, filename: info.filename }
     }
-    return { status: 200, size: info.total, start: 0, body: res.body, finalUrl: res.url || url, filename: info.filename }
+    return { status: 200, size: info.total, start: 0, body, finalUrl, filename: info.filename }
+  }
+
+  /**
+   * Asks for the bytes past `size` (Range: bytes=size-) to confirm there are none: a server whose
+   * Content-Length is short of the real file (HEAD and GET alike) passes every other check, and the
+   * connection silently drops the surplus. 416 (or a 200 whose length is `size`) confirms; a 206, or a
+   * stated total above `size`, fails with a permanent MediaError (reason 'length'). One small request.
+   */
+  async confirmSize(url: string, size: number, opts: { cookies?: string; signal?: AbortSignal } = {}): Promise<void> {
+    if (size <= 0) return
+    const { res } = await this.request(url, 'GET', { cookies: opts.cookies, signal: opts.signal, start: size }, true)
+    await res.body?.cancel().catch(() => undefined)
+    const info = describeResponse(res)
+    let stated: number
+    if (res.status === 416) stated = Number(/^bytes\s+\*\/(\d+)$/i.exec(res.headers.get('content-range')?.trim() ?? '')?.[1] ?? size)
+    else if (res.status === 206) stated = info.total > size ? info.total : size + 1
+    else if (res.status === 200) stated = info.total
+    else throw new MediaHttpError(res.status, res.statusText, url)
+    if (stated > size) {
+      throw new MediaError('length', true, url, `The media server announced ${size} bytes for ${redact(url)}, but the file is ` +
+        `longer (${res.status === 206 && info.total <= size ? 'it has bytes past that' : `${stated} bytes`}).`)
+    }
+  }
+
+  /** One request, its redirects followed by hand: each hop's host checked, cookies only where they belong. */
+  private async follow(
+    url: string,
+    method: 'GET' | 'HEAD',
+    headers: Record<string, string>,
+    cookies: string | undefined,
+    signal: AbortSignal,
+  ): Promise<{ res: Response; finalUrl: string }> {
+    let current = url
+    for (let hop = 0; ; hop++) {
+      const u = this.policy.check(current, hop === 0 ? 'Download' : 'Redirect')
+      const h = { ...headers }
+      if (cookies && this.policy.cookiesAllowed(u)) h.Cookie = cookies
+      const res = await this.fetchImpl(u.href, { method, headers: h, redirect: 'manual', signal })
+      log('%s %s → %d', method, redact(u.href), res.status)
+      if (!REDIRECTS.has(res.status)) return { res, finalUrl: u.href }
+      await res.body?.cancel().catch(() => undefined)
+      const location = res.headers.get('location')
+      if (location === null || location === '') {
+        throw new MediaError('redirects', true, url, `Download of ${redact(url)} failed: HTTP ${res.status} without a Location.`)
+      }
+      if (hop >= this.maxRedirects) {
+        throw new MediaError('redirects', true, url,
+          `Download of ${redact(url)} refused: more than ${this.maxRedirects} redirects (a redirect loop?).`)
+      }
+      current = new URL(location, u).href
+    }
   }
 
   private async request(
@@ -114,11 +212,12 @@ export class MediaClient {
     method: 'GET' | 'HEAD',
     o: { cookies?: string; signal?: AbortSignal; start: number; probe?: boolean },
     passThroughClientErrors: boolean,
-  ): Promise<Response> {
-    const headers: Record<string, string> = {}
+  ): Promise<{ res: Response; finalUrl: string }> {
+    // Checked before anything goes out, and never retried.
+    this.policy.check(url)
+    const headers: Record<string, string> = { 'Accept-Encoding': 'identity' }
     if (o.probe) headers.Range = 'bytes=0-0'
     else if (o.start > 0 && method === 'GET') headers.Range = `bytes=${o.start}-`
-    if (o.cookies) headers.Cookie = o.cookies
     for (let attempt = 0; ; attempt++) {
       o.signal?.throwIfAborted()
       this.stats.requests++
@@ -129,13 +228,17 @@ export class MediaClient {
       const signal = o.signal ? AbortSignal.any([o.signal, headersTimeout.signal]) : headersTimeout.signal
       let err: unknown
       try {
-        const res = await this.fetchImpl(url, { method, headers, redirect: 'follow', signal })
-        log('%s %s → %d%s', method, redact(url), res.status, res.redirected ? ` via ${redact(res.url)}` : '')
-        if (res.status === 429 || res.status >= 500) {
+        const answer = await this.follow(url, method, headers, o.cookies, signal)
+        const res = answer.res
+        if (isTransientStatus(res.status)) {
           await res.body?.cancel().catch(() => undefined)
           throw new RetryableStatus(res.status, res.statusText, retryAfterMs(res, this.maxDelayMs))
         }
-        if (res.ok || passThroughClientErrors) return res
+        if (res.ok && /^\s*text\/html\b/i.test(res.headers.get('content-type') ?? '')) {
+          await res.body?.cancel().catch(() => undefined)
+          throw new HtmlAnswer()
+        }
+        if (res.ok || passThroughClientErrors) return answer
         await res.body?.cancel().catch(() => undefined)
         throw new MediaHttpError(res.status, res.statusText, url)
       } catch (e) {
@@ -143,11 +246,12 @@ export class MediaClient {
       } finally {
         clearTimeout(timer)
       }
-      if (err instanceof MediaHttpError) throw err
+      if (err instanceof MediaError && err.permanent) throw err
       if (o.signal?.aborted) throw o.signal.reason
-      const failure: Failure | { kind: 'status'; status: number; statusText: string } =
-        err instanceof RetryableStatus ? { kind: 'status', status: err.status, statusText: err.statusText } : classify(err)
-      const transient = failure.kind === 'status' || failure.kind === 'network' || failure.kind === 'timeout'
+      const failure: Failed =
+        err instanceof RetryableStatus ? { kind: 'status', status: err.status, statusText: err.statusText }
+          : err instanceof HtmlAnswer ? { kind: 'html' } : classify(err)
+      const transient = failure.kind === 'status' || failure.kind === 'html' || failure.kind === 'network' || failure.kind === 'timeout'
       if (!transient || attempt >= this.maxRetries) throw this.finalError(failure, url, attempt + 1, err)
       const jittered = backoffMs(attempt, { baseDelayMs: this.baseDelayMs, maxDelayMs: this.maxDelayMs, random: this.random })
       const delay = Math.max(jittered, err instanceof RetryableStatus ? err.retryAfterMs ?? 0 : 0)
@@ -157,44 +261,49 @@ export class MediaClient {
     }
   }
 
-  private finalError(
-    f: Failure | { kind: 'status'; status: number; statusText: string },
-    url: string,
-    attempts: number,
-    cause: unknown,
-  ): FlickrfsError {
+  private finalError(f: Failed, url: string, attempts: number, cause: unknown): MediaError {
     const shown = redact(url)
     const tries = attempts === 1 ? '' : ` (${attempts} attempts)`
     if (f.kind === 'status') {
       const e = new MediaHttpError(f.status, f.statusText, url)
       if (f.status === 429) {
-        return new FlickrfsError('MEDIA', `Flickr is rate-limiting downloads: ${shown} got HTTP 429${tries}. ` +
+        return new MediaError('http', false, url, `Flickr is rate-limiting downloads: ${shown} got HTTP 429${tries}. ` +
           'Wait a while and run again; finished files are kept.', { cause: e })
       }
-      return new FlickrfsError('MEDIA', `Download of ${shown} failed: HTTP ${f.status} ${f.statusText}${tries}. ` +
+      return new MediaError('http', false, url, `Download of ${shown} failed: HTTP ${f.status} ${f.statusText}${tries}. ` +
         'Try again later; finished files are kept.', { cause: e })
     }
+    if (f.kind === 'html') {
+      return new MediaError('html', false, url, `Download of ${shown} failed: the server answered with an HTML page instead ` +
+        `of the file${tries}. Try again later; finished files are kept.`, { cause })
+    }
     if (f.kind === 'network') {
-      return new FlickrfsError('NETWORK', `Could not download ${shown}: ${f.message}${tries}. Check the network connection.`,
+      return new MediaError('network', false, url, `Could not download ${shown}: ${f.message}${tries}. Check the network connection.`,
         { cause })
     }
     if (f.kind === 'timeout') {
-      return new FlickrfsError('TIMEOUT', `No answer from ${shown} within ${this.headersTimeoutMs / 1000} s${tries}.`,
+      return new MediaError('timeout', false, url, `No answer from ${shown} within ${this.headersTimeoutMs / 1000} s${tries}.`,
         { cause })
     }
-    return new FlickrfsError('MEDIA', `Download of ${shown} failed: ${'message' in f ? f.message : f.kind}.`, { cause })
+    return new MediaError('network', false, url, `Download of ${shown} failed: ${'message' in f ? f.message : f.kind}.`, { cause })
   }
 }
 
-/** Full size and start offset from Content-Range (206) or Content-Length (200). */
-function describeResponse(res: Response): { total: number; rangeStart: number | null; filename: string | null } {
+/**
+ * Full size and start offset from Content-Range (206) or Content-Length (200); `length` is what
+ * this response's body announces (-1 unknown), `encoded` whether a Content-Encoding changes it.
+ */
+function describeResponse(res: Response): { total: number; rangeStart: number | null; filename: string | null; length: number; encoded: boolean } {
   const filename = filenameFromContentDisposition(res.headers.get('content-disposition'))
+  const header = res.headers.get('content-length')
+  const length = header !== null && /^\d+$/.test(header.trim()) ? Number(header) : -1
+  const encoding = res.headers.get('content-encoding')?.trim().toLowerCase() ?? ''
+  const encoded = encoding !== '' && encoding !== 'identity'
   const range = /^bytes\s+(\d+)-(\d+)\/(\d+|\*)$/i.exec(res.headers.get('content-range')?.trim() ?? '')
   if (res.status === 206 && range) {
     const total = range[3] === '*' ? -1 : Number(range[3])
-    return { total, rangeStart: Number(range[1]), filename }
+    const spans = Number(range[2]) - Number(range[1]) + 1
+    return { total, rangeStart: Number(range[1]), filename, length: length >= 0 ? length : spans, encoded }
   }
-  const length = res.headers.get('content-length')
-  const total = length !== null && /^\d+$/.test(length.trim()) ? Number(length) : -1
-  return { total, rangeStart: null, filename }
+  return { total: length, rangeStart: null, filename, length, encoded }
 }

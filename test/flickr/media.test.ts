@@ -17,7 +17,7 @@ async function bytesOf(body: ReadableStream<Uint8Array>): Promise<Buffer> {
 }
 
 function media(opts: ConstructorParameters<typeof MediaClient>[0] = {}): MediaClient {
-  return new MediaClient({ clock: new VirtualClock(), ...opts })
+  return new MediaClient({ clock: new VirtualClock(), origins: [fake.origin], ...opts })
 }
 
 before(async () => {
@@ -105,7 +105,7 @@ void test('slow headers time out (TIMEOUT); an unreachable host is NETWORK', asy
   assert.match(err.message, /within 0\.1 s \(2 attempts\)/)
   fake.faults.mediaLatencyMs = 0
   const origin = await closedOrigin()
-  const net = await rejectsWith(media({ maxRetries: 1 }).get(`${origin}/media/x.jpg`), 'NETWORK')
+  const net = await rejectsWith(media({ maxRetries: 1, origins: [origin] }).get(`${origin}/media/x.jpg`), 'NETWORK')
   assert.match(net.message, /ECONNREFUSED/)
 })
 

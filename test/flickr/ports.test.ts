@@ -16,7 +16,7 @@ after(async () => {
 // The typecheck is the real test here: the catalog's and the store's ports must accept our clients.
 void test('FlickrClient and MediaClient satisfy the catalog and store ports', async () => {
   const api: CatalogApi = new FlickrClient({ ...fake.credentials, apiOrigin: fake.origin, clock: new VirtualClock() })
-  const media: CatalogMedia & MediaSource = new MediaClient()
+  const media: CatalogMedia & MediaSource = new MediaClient({ origins: [fake.origin] })
   const [photo] = await api.getPhotostream(['url_o']) as Array<{ url_o?: string }>
   assert.ok(photo?.url_o)
   const head = await media.head(photo.url_o)

@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test'
 import Keyv from 'keyv'
 import { FlickrfsError } from '../../src/errors/flickrfs-error.js'
 import { OriginalStore } from '../../src/store/index.js'
+import { MediaClient } from '../../src/flickr/index.js'
 import { observed, startRangeIgnoringProxy, startWorld, type World } from './helpers.js'
 import { exists, sha256 } from '../support/files.js'
 
@@ -117,7 +118,8 @@ void describe('OriginalStore downloads', () => {
       await mkdir(join(root, '.flickrfs', 'tmp'), { recursive: true })
       // A prefix that is NOT the file's: appending the 200 body to it would give a wrong hash.
       await writeFile(join(root, '.flickrfs', 'tmp', `${m.id}_${m.secret}.part`), Buffer.alloc(200_000, 7))
-      const source = observed(w.client)
+      // The proxy is a host of its own: the client must be told it may fetch from there.
+      const source = observed(new MediaClient({ origins: [w.fake.origin, proxy.origin], retryBaseDelayMs: 5, retryMaxDelayMs: 20 }))
       const store = await OriginalStore.open(root, source)
       w.fake.resetCounts()
       const r = await store.ensure(m)

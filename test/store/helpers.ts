@@ -29,7 +29,7 @@ export interface World {
 
 export async function startWorld(): Promise<World> {
   const fake = await startFakeFlickr({ account: generateAccount({ seed: 7, photos: 1, videos: 0, sets: 0, collections: 0 }) })
-  const client = new MediaClient({ retryBaseDelayMs: 5, retryMaxDelayMs: 20 })
+  const client = new MediaClient({ origins: [fake.origin], retryBaseDelayMs: 5, retryMaxDelayMs: 20 })
   const tmp = await tempDir('flickrfs-store-')
   const entryOf = (p: FakePhoto, origin = fake.origin): MediaEntry => ({
     id: p.id,

@@ -9,5 +9,6 @@ import type { MediaEntry } from '../../src/catalog/types.js'
 import { observed } from './helpers.js'
 
 const [root, entry] = process.argv.slice(2)
-const store = await OriginalStore.open(root ?? '', observed(new MediaClient(), { chunkDelayMs: 20 }))
-await store.ensure(JSON.parse(entry ?? '{}') as MediaEntry)
+const media = JSON.parse(entry ?? '{}') as MediaEntry
+const store = await OriginalStore.open(root ?? '', observed(new MediaClient({ origins: [new URL(media.url).origin] }), { chunkDelayMs: 20 }))
+await store.ensure(media)

@@ -13,6 +13,6 @@ export function testClients(fake: FakeFlickr, opts: { maxRetries?: number; apiCo
     maxRetries: opts.maxRetries ?? 2,
     ...(opts.apiConcurrency !== undefined ? { concurrency: opts.apiConcurrency } : {}),
   })
-  const media = new MediaClient({ retryBaseDelayMs: 1, retryMaxDelayMs: 5, maxRetries: opts.maxRetries ?? 2 })
+  const media = new MediaClient({ origins: [fake.origin], retryBaseDelayMs: 1, retryMaxDelayMs: 5, maxRetries: opts.maxRetries ?? 2 })
   return { api, media }
 }

@@ -1,0 +1,55 @@
+/**
+ * Issue 10's small ones, through the real CLI: a cookies file other users can read is warned
+ * about (and still used), and --concurrency has a ceiling.
+ */
+import { after, before, describe, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { chmod, readdir, rm, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { FakeFlickr } from '../../src/fake-flickr/index.js'
+import { cliEnv, startFake } from '../pin/helpers.js'
+import { runCli } from '../support/cli.js'
+import { tempDir } from '../support/repo.js'
+
+void describe('small hardening of the CLI', () => {
+  let fake: FakeFlickr
+  let work: string
+  before(async () => {
+    fake = await startFake({ seed: 61, photos: 3, videos: 1, sets: 1, collections: 0, meanPhotoBytes: 2_000, meanVideoBytes: 4_000 })
+    work = await tempDir('flickrfs-small-')
+  })
+  after(async () => {
+    await fake.close()
+    await rm(work, { recursive: true, force: true })
+  })
+
+  void test('a cookies file readable by group or others gets a one-line warning; mode 0600 none', async () => {
+    const cookies = join(work, 'cookies.txt')
+    await writeFile(cookies, 'cookie_accid=1; cookie_epass=secret\n')
+    const env = cliEnv(fake, join(work, 'config'))
+    for (const [mode, who] of [[0o644, 'every user'], [0o640, 'its group']] as const) {
+      await chmod(cookies, mode)
+      const r = await runCli(['pin', '-q', '--cookies', cookies, join(work, `dest-${mode.toString(8)}`)], env)
+      assert.equal(r.code, 0, r.stderr)
+      const lines = r.stderr.split('\n').filter((l) => l.startsWith('Warning:'))
+      assert.equal(lines.length, 1, r.stderr)
+      assert.match(lines[0] ?? '', new RegExp(`cookies file .*cookies\\.txt can be read by ${who} \\(mode 0${mode.toString(8)}\\).*chmod 600`))
+      assert.doesNotMatch(r.stderr, /secret/, 'the cookie values never show')
+    }
+    await chmod(cookies, 0o600)
+    const quiet = await runCli(['pin', '-q', '--cookies', cookies, join(work, 'dest-600')], env)
+    assert.equal(quiet.code, 0, quiet.stderr)
+    assert.equal(quiet.stderr, '')
+  })
+
+  void test('--concurrency above the ceiling is a usage error before anything happens', async () => {
+    const dest = join(work, 'dest-many')
+    const r = await runCli(['pin', '--concurrency', '100000', dest], cliEnv(fake, join(work, 'config')))
+    assert.equal(r.code, 2, r.stderr)
+    assert.match(r.stderr, /--concurrency takes a whole number of at most 32, got "100000"/)
+    assert.doesNotMatch(r.stderr, /\n\s+at /)
+    assert.equal((await readdir(work)).includes('dest-many'), false)
+    const ok = await runCli(['pin', '-q', '--concurrency', '32', dest], cliEnv(fake, join(work, 'config')))
+    assert.equal(ok.code, 0, ok.stderr)
+  })
+})
