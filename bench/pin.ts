@@ -17,8 +17,10 @@
  * - flickrfs: `node bin/flickrfs pin DEST` as a user runs it, first pin then no-change run, with
  *   FLICKRFS_API_RATE=1000 (the default 1 call/s after a 3000-call burst binds from ~20,000 items).
  * - floor: the request pattern of a first pin (the API calls flickrfs makes, one GET per original,
- *   API calls 4 at a time and downloads 6 at a time, downloads starting with the first photostream
- *   page) from this process, bodies read and dropped: nothing is written to disk.
+ *   API calls as many at a time as FlickrClient allows by default (4) and downloads as many as pin
+ *   (DEFAULT_PIN_CONCURRENCY, or --floor-downloads N), downloads starting with the first photostream
+ *   page) from this process, bodies read and dropped: nothing is written to disk. Its CPU and RSS
+ *   are this bench process's. The latency alone of that pattern is printed too.
  * Both tools run under GNU time: CPU is user + system of the child, RSS its peak. Requests are the
  * fake's own counters. The original tool is skipped (and the bench says so) when its sequential
  * request latency alone would exceed 10 minutes, unless --original; or when it cannot be run (then
@@ -34,6 +36,7 @@ import { fileURLToPath } from 'node:url'
 import { generateAccount, startFakeFlickr, type FakeCredentials } from '../src/fake-flickr/index.js'
 import { PHOTO_EXTRAS } from '../src/catalog/index.js'
 import { FlickrClient } from '../src/flickr/index.js'
+import { DEFAULT_PIN_CONCURRENCY } from '../src/pin/pin.js'
 import { runMeasured, type ChildUsage } from './child-usage.js'
 import { failureText, locateTool, mirrorerAccountOptions, runMirrorer, type FakeEndpoint, type Tool } from './flickrmirrorer.js'
 import { median } from './measure.js'
@@ -269,6 +272,8 @@ class DownloadQueue {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Rec = Record<string, any>
 
+const floorDownloads = (): number => arg('floor-downloads', DEFAULT_PIN_CONCURRENCY)
+
 /**
  * The latency floor: the API calls of a first pin and one GET per original, overlapped as pin can
  * overlap them (4 API calls and 6 downloads in flight), with nothing written anywhere.
@@ -276,7 +281,7 @@ type Rec = Record<string, any>
 async function floorRun(fake: FakeProcess, shape: Shape): Promise<Measured> {
   const creds: FakeCredentials = shape.credentials
   const api = new FlickrClient({ ...creds, apiOrigin: shape.origin, ratePerSec: 1000 })
-  const downloads = new DownloadQueue(6)
+  const downloads = new DownloadQueue(floorDownloads())
   await fake.ask('reset')
   const cpu0 = process.cpuUsage()
   const t0 = performance.now()
@@ -415,7 +420,10 @@ async function main(): Promise<void> {
   if (o1 !== undefined) console.log(summary('original tool, no-change run', orig[1], n, o1))
   console.log(summary('flickrfs pin, no-change run', ours[1], n, o1))
   const f = median(floor.map((m) => m.ms))
-  console.log(`flickrfs first pin ÷ floor: ${(median(ours[0].map((m) => m.ms)) / f).toFixed(2)}`)
+  const fl = floor[floor.length - 1]
+  const waitMs = fl === undefined ? NaN : Math.max(fl.api * apiLatency / 4, (fl.get + fl.play) * mediaLatency / floorDownloads())
+  console.log(`flickrfs first pin ÷ floor: ${(median(ours[0].map((m) => m.ms)) / f).toFixed(2)}; ` +
+    `the floor's latency alone (4 API calls, ${floorDownloads()} downloads in flight): ${s(waitMs)}`)
   const a = ours[0][ours[0].length - 1]
   const b = floor[floor.length - 1]
   if (a !== undefined && b !== undefined) {
