@@ -1,70 +1,90 @@
 /**
- * Pin benchmark: a first `pin` of a 700-item account (~50 MB, ~100 commented items, sets and
- * collections) from the fake Flickr with Flickr-like latency (50 ms per API call, 20 ms per media
- * request), against a sequential pin of the same account in the same run.
+ * Pin benchmark: `flickrfs pin DEST` next to the original tool (markdoliner/flickrmirrorer, run
+ * unmodified through bench/flickrmirrorer-launcher.py) and next to the latency floor, all in the
+ * same run against one fake Flickr with Flickr-like latency.
  *
  *   node --import tsx bench/pin.ts [--items 700] [--runs 3] [--api-latency 50] [--media-latency 20]
+ *                                  [--original | --no-original] [--tiny] [--seed 700]
  *
- * The fake runs in its own process, so generating media bytes does not eat pin's CPU.
+ * Setting (bench/flickrmirrorer.ts mirrorerAccountOptions): 700 items = 694 photos + 6 videos,
+ * ~51 MB, 24 sets, 5 collections, ~100 commented, scaled with --items; from 10,000 items (or with
+ * --tiny) the originals are 1–4 KB. Plain titles and real dates: the original tool crashes on the
+ * fake's hostile ones. The fake runs in its own process, with `namedVideoPaths` so the original tool
+ * can name its videos.
  *
- * "sequential" is pin() with every queue one wide (FlickrClient concurrency 1, refresh
- * apiConcurrency 1, headConcurrency 1, download concurrency 1) AND one HTTP request at a time
- * overall: for that run the global fetch (used by flickr-sdk and by MediaClient) is wrapped so a
- * request waits until the previous one's response body is fully read or cancelled. That is what a
- * plain sequential mirror does (flickrmirrorer: one call or one download at a time); the disk work
- * (fsync, sqlite, sidecars) is the same code in both runs.
- * "parallel" is pin() with its defaults (what `flickrfs pin DEST` does).
- * Both use an API rate above the call count (ratePerSec 1000): the default 1 call/s after a
- * 3000-call burst never binds for an account this size either.
+ * Per run, in alternating order:
+ * - original: flickrmirrorer.py DEST into an empty DEST (first mirror), then again (no-change run).
+ * - flickrfs: `node bin/flickrfs pin DEST` as a user runs it, first pin then no-change run, with
+ *   FLICKRFS_API_RATE=1000 (the default 1 call/s after a 3000-call burst binds from ~20,000 items).
+ * - floor: the request pattern of a first pin (the API calls flickrfs makes, one GET per original,
+ *   API calls as many at a time as FlickrClient allows by default (4) and downloads as many as pin
+ *   (DEFAULT_PIN_CONCURRENCY, or --floor-downloads N), downloads starting with the first photostream
+ *   page) from this process, bodies read and dropped: nothing is written to disk. Its CPU and RSS
+ *   are this bench process's. The latency alone of that pattern is printed too.
+ * Both tools run under GNU time: CPU is user + system of the child, RSS its peak. Requests are the
+ * fake's own counters. The original tool is skipped (and the bench says so) when its sequential
+ * request latency alone would exceed 10 minutes, unless --original; or when it cannot be run (then
+ * the figures recorded in issue 12 are printed as the reference instead).
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process'
 import type { Readable, Writable } from 'node:stream'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { createInterface, type Interface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { generateAccount, startFakeFlickr, type FakeCredentials } from '../src/fake-flickr/index.js'
-import { FlickrClient, MediaClient } from '../src/flickr/index.js'
-import { pin, type PinReport } from '../src/pin/pin.js'
+import { PHOTO_EXTRAS } from '../src/catalog/index.js'
+import { FlickrClient } from '../src/flickr/index.js'
+import { DEFAULT_PIN_CONCURRENCY } from '../src/pin/pin.js'
+import { runMeasured, type ChildUsage } from './child-usage.js'
+import { failureText, locateTool, mirrorerAccountOptions, runMirrorer, type FakeEndpoint, type Tool } from './flickrmirrorer.js'
 import { median } from './measure.js'
 
 const self = fileURLToPath(import.meta.url)
+const REPO = resolve(fileURLToPath(new URL('..', import.meta.url)))
+const BIN = join(REPO, 'bin', 'flickrfs')
 const args = process.argv.slice(2)
+const has = (name: string): boolean => args.includes(`--${name}`)
 const arg = (name: string, fallback: number): number => {
   const i = args.indexOf(`--${name}`)
   return i === -1 ? fallback : Number(args[i + 1])
 }
 
+/** What issue 12 recorded (one run, same setting and latencies) for when the tool cannot run here. */
+const REFERENCE = [
+  'original tool, first mirror: 20.1 s, 31 API calls, 712 media GETs',
+  'original tool, no-change run: 2.26 s, 31 API calls',
+  'flickrfs then: first pin 9.0 s (137 API calls, 700 HEAD + 712 GET), no-change run 2.06 s (29 calls)',
+]
 
-interface Shape {
-  origin: string
-  credentials: FakeCredentials
+interface Shape extends FakeEndpoint {
   items: number
-  bytes: number
-  /** ⌈N/500⌉ + ⌈S/500⌉ + Σ⌈nₛ/500⌉ + 1 + C + V + 3 */
-  budget: number
-  commented: number
-  sets: number
   videos: number
+  bytes: number
+  sets: number
+  collections: number
+  commented: number
 }
 
-async function serve(items: number, apiLatencyMs: number, mediaLatencyMs: number): Promise<void> {
-  const videos = Math.round(items * 0.03)
-  const account = generateAccount({
-    seed: 700, photos: items - videos, videos, sets: 30, collections: 5, commentedFraction: 0.14,
-    meanPhotoBytes: 68_000, meanVideoBytes: 250_000,
-  })
-  const fake = await startFakeFlickr({ account })
+async function serve(items: number, apiLatencyMs: number, mediaLatencyMs: number, tiny: boolean, seed: number): Promise<void> {
+  const account = generateAccount(mirrorerAccountOptions(items, { tiny, seed }))
+  const fake = await startFakeFlickr({ account, namedVideoPaths: true })
   fake.faults.apiLatencyMs = apiLatencyMs
   fake.faults.mediaLatencyMs = mediaLatencyMs
-  const N = account.photostream.length
-  const S = account.sets.length
-  const C = account.commented().length
-  const V = account.photostream.filter((id) => account.requirePhoto(id).media === 'video').length
-  const budget = Math.ceil(N / 500) + Math.ceil(S / 500) + account.sets.reduce((n, s) => n + Math.ceil(s.photoIds.length / 500), 0) + 1 + C + V + 3
-  const bytes = account.photostream.reduce((n, id) => n + account.requirePhoto(id).bytes, 0)
-  const shape: Shape = { origin: fake.origin, credentials: fake.credentials, items: N, bytes, budget, commented: C, sets: S, videos: V }
+  const u = account.user
+  const ids = account.photostream
+  const shape: Shape = {
+    origin: fake.origin,
+    credentials: fake.credentials,
+    user: { id: u.id, username: u.username, fullname: u.fullname },
+    items: ids.length,
+    videos: ids.filter((id) => account.requirePhoto(id).media === 'video').length,
+    bytes: ids.reduce((n, id) => n + account.requirePhoto(id).bytes, 0),
+    sets: account.sets.length,
+    collections: account.collections.length,
+    commented: account.commented().length,
+  }
   process.stdout.write(`${JSON.stringify(shape)}\n`)
   // One command per line on stdin: "reset" or "counts"; the end of stdin stops the server.
   const rl = createInterface({ input: process.stdin })
@@ -72,7 +92,7 @@ async function serve(items: number, apiLatencyMs: number, mediaLatencyMs: number
     if (cmd === 'reset') fake.resetCounts()
     process.stdout.write(`${JSON.stringify(fake.counts())}\n`)
   })
-  await new Promise<void>((resolve) => rl.on('close', resolve))
+  await new Promise<void>((r) => rl.on('close', r))
   await fake.close()
 }
 
@@ -86,7 +106,14 @@ class FakeProcess {
   }
 
   next(): Promise<string> {
-    return new Promise((resolve) => this.waiting.push(resolve))
+    return new Promise((r) => this.waiting.push(r))
+  }
+
+  /** The fake's counters since the last take(), which resets them. */
+  async take(): Promise<Record<string, number>> {
+    const counts = await this.ask('counts')
+    await this.ask('reset')
+    return counts
   }
 
   async ask(cmd: 'reset' | 'counts'): Promise<Record<string, number>> {
@@ -101,112 +128,315 @@ class FakeProcess {
   }
 }
 
-/**
- * A fetch that lets one request run at a time, from its start to the last byte of its response:
- * each body is read whole before the next request may start (every body here is small, < 1 MB).
- */
-function oneAtATime(inner: typeof fetch): typeof fetch {
-  let tail: Promise<void> = Promise.resolve()
-  return async (input, init) => {
-    let release!: () => void
-    const turn = tail
-    tail = new Promise<void>((r) => (release = r))
-    await turn
-    try {
-      const res = await inner(input, init)
-      const body = init?.method === 'HEAD' || res.body === null ? null : await res.arrayBuffer()
-      const copy = new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers })
-      Object.defineProperty(copy, 'url', { value: res.url })
-      return copy
-    } finally {
-      release()
-    }
+interface Measured {
+  ms: number
+  /** user + system of the child (for the floor: of this process). */
+  cpuMs: number
+  maxRssKb: number
+  api: number
+  get: number
+  head: number
+  play: number
+  byMethod: Record<string, number>
+}
+
+function tally(counts: Record<string, number>, u: { wallMs: number; userMs: number; sysMs: number; maxRssKb: number }): Measured {
+  const byMethod = Object.fromEntries(Object.entries(counts).filter(([k]) => k.startsWith('flickr.')))
+  return {
+    ms: u.wallMs,
+    cpuMs: u.userMs + u.sysMs,
+    maxRssKb: u.maxRssKb,
+    api: Object.values(byMethod).reduce((n, v) => n + v, 0),
+    get: counts['media:GET'] ?? 0,
+    head: counts['media:HEAD'] ?? 0,
+    play: counts['media:play'] ?? 0,
+    byMethod,
   }
 }
 
-interface Measured {
-  ms: number
-  /** CPU time of this (the pin) process during the run, user + system. */
-  cpuMs: number
-  apiCalls: number
-  mediaRequests: number
-  downloaded: number
-  failures: number
+function check(what: string, u: ChildUsage): void {
+  if (u.code !== 0) throw new Error(`${what} failed, ${failureText(u)}`)
 }
 
-async function pinOnce(fake: FakeProcess, shape: Shape, mode: 'parallel' | 'sequential'): Promise<Measured> {
-  const dest = await mkdtemp(join(tmpdir(), `flickrfs-bench-pin-${mode}-`))
+async function countOriginals(dir: string): Promise<number> {
+  // Besides <id>.<ext> and <id>.<ext>.metadata: the tool's `tmp`, flickrfs's `metadata` and `SHA256SUMS`.
+  return (await readdir(dir)).filter((n) => /^\d+(_[0-9a-f]+)?\.[a-z0-9]+$/.test(n)).length
+}
+
+async function originalRuns(fake: FakeProcess, shape: Shape, tool: Tool): Promise<[Measured, Measured]> {
+  const dest = await mkdtemp(join(tmpdir(), 'flickrfs-bench-original-'))
   try {
-    const seq = mode === 'sequential'
-    const realFetch = globalThis.fetch
-    if (seq) globalThis.fetch = oneAtATime(realFetch)
-    const api = new FlickrClient({ ...shape.credentials, apiOrigin: shape.origin, ratePerSec: 1000, ...(seq ? { concurrency: 1 } : {}) })
-    const media = new MediaClient()
     await fake.ask('reset')
-    const cpu0 = process.cpuUsage()
-    const t0 = performance.now()
-    const phases: string[] = []
-    let phase = ''
-    const report: PinReport = await pin({
-      dest, api, media,
-      ...(seq ? { concurrency: 1, apiConcurrency: 1, headConcurrency: 1 } : {}),
-      ...(!seq && args.includes('--concurrency') ? { concurrency: arg('concurrency', 6) } : {}),
-      onProgress: (p) => {
-        if (p.phase !== phase) {
-          phase = p.phase
-          phases.push(`${p.phase}@${((performance.now() - t0) / 1000).toFixed(1)}s(${p.done}/${p.queued})`)
-        }
-      },
-    })
-    const ms = performance.now() - t0
-    const cpu = process.cpuUsage(cpu0)
-    globalThis.fetch = realFetch
-    const counts = await fake.ask('counts')
-    const apiCalls = Object.entries(counts).filter(([k]) => k.startsWith('flickr.')).reduce((n, [, v]) => n + v, 0)
-    const mediaRequests = Object.entries(counts).filter(([k]) => k.startsWith('media:') && k !== 'media:bytes').reduce((n, [, v]) => n + v, 0)
-    if (args.includes('--phases')) console.log(`  ${mode}: ${phases.join(' ')}`)
-    return { ms, cpuMs: (cpu.user + cpu.system) / 1000, apiCalls, mediaRequests, downloaded: report.downloaded, failures: report.failures.length }
+    const first = await runMirrorer(tool, shape, dest)
+    check('original tool, first mirror', first)
+    const a = tally(await fake.take(), first)
+    const n = await countOriginals(join(dest, 'photostream'))
+    if (n !== shape.items) throw new Error(`original tool wrote ${n} of ${shape.items} originals`)
+    const again = await runMirrorer(tool, shape, dest)
+    check('original tool, no-change run', again)
+    return [a, tally(await fake.take(), again)]
   } finally {
     await rm(dest, { recursive: true, force: true })
   }
+}
+
+function flickrfsEnv(shape: Shape, config: string): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    HOME: config,
+    LANG: 'C.UTF-8',
+    FLICKRFS_CONFIG_DIR: config,
+    FLICKRFS_API_ORIGIN: shape.origin,
+    FLICKR_API_KEY: shape.credentials.apiKey,
+    FLICKR_API_SECRET: shape.credentials.apiSecret,
+    FLICKR_OAUTH_TOKEN: shape.credentials.oauthToken,
+    FLICKR_OAUTH_TOKEN_SECRET: shape.credentials.oauthTokenSecret,
+    FLICKRFS_API_RATE: '1000',
+  }
+}
+
+async function flickrfsRuns(fake: FakeProcess, shape: Shape): Promise<[Measured, Measured]> {
+  const work = await mkdtemp(join(tmpdir(), 'flickrfs-bench-pin-'))
+  const dest = join(work, 'dest')
+  const env = flickrfsEnv(shape, join(work, 'config'))
+  const pin = (): Promise<ChildUsage> => runMeasured(process.execPath, [BIN, 'pin', dest], { env, cwd: REPO })
+  try {
+    await fake.ask('reset')
+    const first = await pin()
+    check('flickrfs pin, first', first)
+    const a = tally(await fake.take(), first)
+    const n = await countOriginals(join(dest, 'photostream'))
+    if (n !== shape.items) throw new Error(`flickrfs pin wrote ${n} of ${shape.items} originals`)
+    const again = await pin()
+    check('flickrfs pin, no-change run', again)
+    return [a, tally(await fake.take(), again)]
+  } finally {
+    await rm(work, { recursive: true, force: true })
+  }
+}
+
+/** `fn` over `items`, at most `limit` at once. */
+async function eachLimit<T>(items: Iterable<T>, limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  const it = items[Symbol.iterator]()
+  const worker = async (): Promise<void> => {
+    for (let n = it.next(); n.done !== true; n = it.next()) await fn(n.value)
+  }
+  await Promise.all(Array.from({ length: limit }, worker))
+}
+
+/** A queue of downloads that runs `limit` at once and accepts work while it runs. */
+class DownloadQueue {
+  private readonly waiting: string[] = []
+  private running = 0
+  private idle: (() => void) | undefined
+  failures = 0
+
+  constructor(private readonly limit: number) {}
+
+  add(url: string): void {
+    this.waiting.push(url)
+    this.pump()
+  }
+
+  private pump(): void {
+    while (this.running < this.limit && this.waiting.length > 0) {
+      const url = this.waiting.shift() as string
+      this.running++
+      void this.fetchOne(url).finally(() => {
+        this.running--
+        this.pump()
+        if (this.running === 0 && this.waiting.length === 0) this.idle?.()
+      })
+    }
+  }
+
+  private async fetchOne(url: string): Promise<void> {
+    try {
+      const res = await fetch(url)
+      if (res.body === null) return
+      // Read to the last byte and drop it.
+      for await (const chunk of res.body) void chunk
+      if (!res.ok) this.failures++
+    } catch {
+      this.failures++
+    }
+  }
+
+  drained(): Promise<void> {
+    if (this.running === 0 && this.waiting.length === 0) return Promise.resolve()
+    return new Promise((r) => (this.idle = r))
+  }
+}
+
+// Flickr's JSON, read for a handful of fields the fake is known to send.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Rec = Record<string, any>
+
+const floorDownloads = (): number => arg('floor-downloads', DEFAULT_PIN_CONCURRENCY)
+
+/**
+ * The latency floor: the API calls of a first pin and one GET per original, overlapped as pin can
+ * overlap them (4 API calls and 6 downloads in flight), with nothing written anywhere.
+ */
+async function floorRun(fake: FakeProcess, shape: Shape): Promise<Measured> {
+  const creds: FakeCredentials = shape.credentials
+  const api = new FlickrClient({ ...creds, apiOrigin: shape.origin, ratePerSec: 1000 })
+  const downloads = new DownloadQueue(floorDownloads())
+  await fake.ask('reset')
+  const cpu0 = process.cpuUsage()
+  const t0 = performance.now()
+  const apiWork: Array<Promise<void>> = []
+  const photoPage = async (page: number): Promise<Rec> => {
+    const rsp: Rec = await api.call('flickr.people.getPhotos', { user_id: 'me', extras: PHOTO_EXTRAS.join(','), per_page: '500', page: String(page) })
+    for (const p of rsp.photos.photo as Rec[]) {
+      if (Number(p.count_comments ?? 0) > 0) apiWork.push(api.call('flickr.photos.comments.getList', { photo_id: String(p.id) }).then(() => undefined))
+      if (p.media === 'video') {
+        apiWork.push(api.call('flickr.photos.getSizes', { photo_id: String(p.id) }).then((s: Rec) => {
+          const orig = (s.sizes.size as Rec[]).find((z) => z.label === 'Video Original')
+          if (orig !== undefined) downloads.add(String(orig.source))
+        }))
+      } else downloads.add(String(p.url_o))
+    }
+    return rsp
+  }
+  const login: Rec = await api.call('flickr.test.login')
+  const userId = String(login.user.id)
+  const first = await photoPage(1)
+  const pages = Number(first.photos.pages)
+  const rest = Array.from({ length: Math.max(0, pages - 1) }, (_, i) => i + 2)
+  const sets = (async () => {
+    const list: Rec = await api.call('flickr.photosets.getList', { per_page: '500', page: '1' })
+    const all: Rec[] = [...(list.photosets.photoset as Rec[])]
+    for (let p = 2; p <= Number(list.photosets.pages); p++) {
+      const more: Rec = await api.call('flickr.photosets.getList', { per_page: '500', page: String(p) })
+      all.push(...(more.photosets.photoset as Rec[]))
+    }
+    await eachLimit(all, 8, async (s) => {
+      let page = 1
+      for (let pages = 1; page <= pages; page++) {
+        const r: Rec = await api.call('flickr.photosets.getPhotos', { photoset_id: String(s.id), user_id: userId, per_page: '500', page: String(page) })
+        pages = Number(r.photoset.pages)
+      }
+    })
+  })()
+  const tree = api.call('flickr.collections.getTree')
+  await Promise.all([...rest.map(photoPage), sets, tree])
+  // apiWork grows while pages arrive; all pages are in by now.
+  await Promise.all(apiWork)
+  await downloads.drained()
+  const ms = performance.now() - t0
+  const cpu = process.cpuUsage(cpu0)
+  if (downloads.failures > 0) throw new Error(`floor: ${downloads.failures} downloads failed`)
+  const rssKb = process.resourceUsage().maxRSS
+  return tally(await fake.take(), { wallMs: ms, userMs: cpu.user / 1000, sysMs: cpu.system / 1000, maxRssKb: rssKb })
+}
+
+const s = (ms: number): string => `${(ms / 1000).toFixed(2)} s`
+const per = (n: number, items: number): string => (n / items).toFixed(3).replace(/\.?0+$/, '') || '0'
+
+function summary(label: string, ms: Measured[], items: number, base?: number): string {
+  const wall = median(ms.map((m) => m.ms))
+  const cpu = median(ms.map((m) => m.cpuMs))
+  const rss = median(ms.map((m) => m.maxRssKb))
+  const m = ms[ms.length - 1] as Measured
+  const ratio = base === undefined ? '' : ` | ${(base / wall).toFixed(1)}×`
+  return `| ${label} | ${s(wall)} (${ms.map((x) => (x.ms / 1000).toFixed(2)).join(', ')}) | ${(cpu / items).toFixed(2)} ms | ` +
+    `${Number.isNaN(rss) ? '?' : (rss / 1024).toFixed(0)} MB | ${m.api} (${per(m.api, items)}) | ` +
+    `${m.get} / ${m.head} / ${m.play} (${per(m.get, items)} / ${per(m.head, items)} / ${per(m.play, items)})${ratio} |`
 }
 
 async function main(): Promise<void> {
   const items = arg('items', 700)
   const apiLatency = arg('api-latency', 50)
   const mediaLatency = arg('media-latency', 20)
-  if (args[0] === '--serve') return serve(items, apiLatency, mediaLatency)
+  const tiny = has('tiny') || items >= 10_000
+  const seed = arg('seed', 700)
+  if (args[0] === '--serve') return serve(items, apiLatency, mediaLatency, tiny, seed)
   const runs = arg('runs', 3)
-  const proc = spawn(process.execPath, ['--import', 'tsx', self, '--serve', '--items', String(items), '--api-latency', String(apiLatency), '--media-latency', String(mediaLatency)], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  })
+  const proc = spawn(process.execPath, ['--import', 'tsx', self, '--serve', '--items', String(items), '--api-latency', String(apiLatency),
+    '--media-latency', String(mediaLatency), '--seed', String(seed), ...(tiny ? ['--tiny'] : [])], { stdio: ['pipe', 'pipe', 'inherit'] })
   const fake = new FakeProcess(proc)
   const shape = JSON.parse(await fake.next()) as Shape
-  console.log(`account: ${shape.items} items (${shape.videos} videos), ${(shape.bytes / 1e6).toFixed(1)} MB, ${shape.sets} sets, ${shape.commented} commented; API budget ${shape.budget}; latency API ${apiLatency} ms, media ${mediaLatency} ms`)
-  const par: Measured[] = []
-  const seq: Measured[] = []
+  console.log(`account: ${shape.items} items (${shape.items - shape.videos} photos, ${shape.videos} videos), ${(shape.bytes / 1e6).toFixed(1)} MB, ` +
+    `${shape.sets} sets, ${shape.collections} collections, ${shape.commented} commented; latency API ${apiLatency} ms, media ${mediaLatency} ms`)
+
+  // The original tool waits for every request in turn: at least one API call per set and per 500
+  // items, and one media request per original.
+  const sequentialMs = (Math.ceil(shape.items / 500) * 2 + shape.sets + 3) * apiLatency + (shape.items + 3 * shape.videos) * mediaLatency
+  let tool: Tool | undefined
+  if (has('no-original')) console.log('original tool: skipped (--no-original)')
+  else if (sequentialMs > 600_000 && !has('original')) {
+    console.log(`original tool: skipped, its request latency alone is ${(sequentialMs / 60_000).toFixed(0)} min per first mirror (--original runs it anyway)`)
+  } else {
+    const found = await locateTool()
+    if ('unavailable' in found) {
+      console.log(`original tool: cannot be run here (${found.unavailable}). Reference figures from issue 12 (700 items, same latencies):`)
+      for (const line of REFERENCE) console.log(`  ${line}`)
+    } else {
+      tool = found
+      console.log(`original tool: ${tool.origin}`)
+    }
+  }
+
+  const orig: [Measured[], Measured[]] = [[], []]
+  const ours: [Measured[], Measured[]] = [[], []]
+  const floor: Measured[] = []
   try {
     for (let r = 0; r < runs; r++) {
-      // Alternate the order so neither mode always runs on a warmer machine.
-      let order: Array<'parallel' | 'sequential'> = r % 2 === 0 ? ['sequential', 'parallel'] : ['parallel', 'sequential']
-      if (args.includes('--parallel-only')) order = ['parallel']
-      for (const mode of order) {
-        const m = await pinOnce(fake, shape, mode)
-        if (m.failures > 0 || m.downloaded !== shape.items) throw new Error(`${mode}: ${m.failures} failures, ${m.downloaded}/${shape.items} downloaded`)
-        ;(mode === 'parallel' ? par : seq).push(m)
-        console.log(`run ${r + 1} ${mode.padEnd(10)} ${(m.ms / 1000).toFixed(2)} s (CPU ${(m.cpuMs / 1000).toFixed(1)} s), ${m.apiCalls} API calls, ${m.mediaRequests} media requests`)
+      const steps: Array<'original' | 'flickrfs' | 'floor'> = r % 2 === 0 ? ['original', 'flickrfs', 'floor'] : ['floor', 'flickrfs', 'original']
+      for (const step of steps) {
+        if (step === 'original') {
+          if (tool === undefined) continue
+          const [a, b] = await originalRuns(fake, shape, tool)
+          orig[0].push(a)
+          orig[1].push(b)
+          console.log(`run ${r + 1} original  first ${s(a.ms)} (CPU ${s(a.cpuMs)}), ${a.api} API, ${a.get} GET ${a.head} HEAD ${a.play} play; no-change ${s(b.ms)}, ${b.api} API, ${b.get + b.head + b.play} media`)
+        } else if (step === 'flickrfs') {
+          const [a, b] = await flickrfsRuns(fake, shape)
+          ours[0].push(a)
+          ours[1].push(b)
+          console.log(`run ${r + 1} flickrfs  first ${s(a.ms)} (CPU ${s(a.cpuMs)}), ${a.api} API, ${a.get} GET ${a.head} HEAD ${a.play} play; no-change ${s(b.ms)}, ${b.api} API, ${b.get + b.head + b.play} media`)
+        } else {
+          const f = await floorRun(fake, shape)
+          floor.push(f)
+          console.log(`run ${r + 1} floor     ${s(f.ms)} (CPU ${s(f.cpuMs)}), ${f.api} API, ${f.get} GET ${f.head} HEAD ${f.play} play`)
+        }
       }
     }
   } finally {
     await fake.close()
+    await tool?.cleanup()
   }
-  if (seq.length === 0) return
-  const pMs = median(par.map((m) => m.ms))
-  const sMs = median(seq.map((m) => m.ms))
-  const pCalls = median(par.map((m) => m.apiCalls))
-  console.log(`median parallel   ${(pMs / 1000).toFixed(2)} s, ${pCalls} API calls (budget ${shape.budget}: ${pCalls <= shape.budget ? 'within' : 'OVER'})`)
-  console.log(`median sequential ${(sMs / 1000).toFixed(2)} s, ${median(seq.map((m) => m.apiCalls))} API calls`)
-  console.log(`ratio ${(sMs / pMs).toFixed(1)}x faster`)
+
+  const n = shape.items
+  console.log(`\nmedians of ${runs} (${new Date().toISOString().slice(0, 16)}Z, load ${(await loadAvg()).join(' ')}); requests per original in parentheses`)
+  console.log('| measure | wall (runs) | CPU per item | peak RSS | API calls | media GET / HEAD / play redirects | original ÷ this |')
+  console.log('|---|---|---|---|---|---|---|')
+  const o0 = orig[0].length > 0 ? median(orig[0].map((m) => m.ms)) : undefined
+  const o1 = orig[1].length > 0 ? median(orig[1].map((m) => m.ms)) : undefined
+  if (o0 !== undefined) console.log(summary('original tool, first mirror', orig[0], n, o0))
+  console.log(summary('flickrfs pin, first', ours[0], n, o0))
+  console.log(summary('latency floor (no disk)', floor, n, o0))
+  if (o1 !== undefined) console.log(summary('original tool, no-change run', orig[1], n, o1))
+  console.log(summary('flickrfs pin, no-change run', ours[1], n, o1))
+  const f = median(floor.map((m) => m.ms))
+  const fl = floor[floor.length - 1]
+  const waitMs = fl === undefined ? NaN : Math.max(fl.api * apiLatency / 4, (fl.get + fl.play) * mediaLatency / floorDownloads())
+  console.log(`flickrfs first pin ÷ floor: ${(median(ours[0].map((m) => m.ms)) / f).toFixed(2)}; ` +
+    `the floor's latency alone (4 API calls, ${floorDownloads()} downloads in flight): ${s(waitMs)}`)
+  const a = ours[0][ours[0].length - 1]
+  const b = floor[floor.length - 1]
+  if (a !== undefined && b !== undefined) {
+    const methods = [...new Set([...Object.keys(a.byMethod), ...Object.keys(b.byMethod)])].sort()
+    console.log(`API calls by method, flickrfs / floor: ${methods.map((k) => `${k.replace('flickr.', '')} ${a.byMethod[k] ?? 0}/${b.byMethod[k] ?? 0}`).join(', ')}`)
+  }
+  const c = orig[0][orig[0].length - 1]
+  if (c !== undefined) console.log(`API calls by method, original tool: ${Object.entries(c.byMethod).map(([k, v]) => `${k.replace('flickr.', '')} ${v}`).join(', ')}`)
+}
+
+async function loadAvg(): Promise<string[]> {
+  const { loadavg } = await import('node:os')
+  return loadavg().map((x) => x.toFixed(1))
 }
 
 await main()

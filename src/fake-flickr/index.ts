@@ -15,7 +15,9 @@
  *
  * Routes: /services/rest (GET, POST urlencoded or multipart), /services/oauth/{request_token,
  * authorize,access_token}, /media/<server>/<id>_<secret>_<suffix>.<ext> (originals are suffix o),
- * /media/video/<id>/<secret>/{orig.<fmt>,hd.mp4,site.mp4}, /photos/<user>/<id>/play/{orig,hd,site}/<secret>/.
+ * /media/video/<id>/<secret>/{orig.<fmt>,<id>_<secret>.<fmt>,hd.mp4,site.mp4}, /photos/<user>/<id>/play/{orig,hd,site}/<secret>/.
+ * REST answers format=json, or XML for format=rest (the default); OAuth parameters may come in the
+ * query, the body or an `Authorization: OAuth` header.
  */
 export { FakeAccount, flickrLongId, formatDateTaken, originalIdentity } from './account.js'
 export type { Clock, CollectionInit, FakeCollection, FakeComment, FakeGeo, FakePhoto, FakeSet, FakeUser, PhotoInit } from './account.js'

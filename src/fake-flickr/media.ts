@@ -46,6 +46,12 @@ export function transcodeSize(p: FakePhoto, kind: 'hd' | 'site'): number {
 
 /** Maps a /media/… path to the file it names, or undefined (404). */
 export function resolveMedia(account: FakeAccount, path: string): MediaFile | undefined {
+  // The original under its own name (the target of play URLs with `namedVideoPaths`).
+  const named = /^\/media\/video\/(\d+)\/([0-9a-f]+)\/(\d+)_([0-9a-f]+)\.([a-z0-9]+)$/.exec(path)
+  if (named !== null) {
+    const [, id, secret, nameId, nameSecret, ext] = named
+    return nameId === id && nameSecret === secret ? resolveMedia(account, `/media/video/${id}/${secret}/orig.${ext}`) : undefined
+  }
   const video = /^\/media\/video\/(\d+)\/([0-9a-f]+)\/(orig|hd|site)\.([a-z0-9]+)$/.exec(path)
   if (video !== null) {
     const [, id = '', secret, kind, ext = ''] = video
@@ -80,8 +86,11 @@ export function resolveMedia(account: FakeAccount, path: string): MediaFile | un
   return { identity: `${p.id}:${p.secret}:${suffix}`, size: derivedSize(p, suffix, sized.edge * sized.edge * 0.25), contentType: 'image/jpeg' }
 }
 
-/** `/photos/<user>/<id>/play/<kind>/<secret>/` → the /media/video/… path it redirects to. */
-export function resolvePlay(account: FakeAccount, path: string): { target: string; kind: string } | undefined {
+/**
+ * `/photos/<user>/<id>/play/<kind>/<secret>/` → the /media/video/… path it redirects to; for an
+ * original, `named` is the same file under its own name (`<id>_<originalsecret>.<fmt>`).
+ */
+export function resolvePlay(account: FakeAccount, path: string): { target: string; kind: string; named?: string } | undefined {
   const m = /^\/photos\/([^/]+)\/(\d+)\/play\/(orig|hd|site)\/([0-9a-f]+)\/?$/.exec(path)
   if (m === null) return undefined
   const [, user, id = '', kind = '', secret] = m
@@ -90,7 +99,8 @@ export function resolvePlay(account: FakeAccount, path: string): { target: strin
   if (p === undefined || p.media !== 'video') return undefined
   if (kind === 'orig') {
     if (secret !== p.originalsecret) return undefined
-    return { target: `/media/video/${p.id}/${p.originalsecret}/orig.${p.videoFormat ?? 'mov'}`, kind }
+    const ext = p.videoFormat ?? 'mov'
+    return { target: `/media/video/${p.id}/${p.originalsecret}/orig.${ext}`, kind, named: `/media/video/${p.id}/${p.originalsecret}/${p.id}_${p.originalsecret}.${ext}` }
   }
   if (secret !== p.secret) return undefined
   return { target: `/media/video/${p.id}/${p.secret}/${kind}.mp4`, kind }

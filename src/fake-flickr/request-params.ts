@@ -1,6 +1,8 @@
 /**
  * Request parameters as Flickr reads them: the query string plus, for POST, a urlencoded or
  * multipart/form-data body (flickr-sdk posts FormData, i.e. multipart). Text fields only.
+ * OAuth parameters may also come in an `Authorization: OAuth …` header (RFC 5849 §3.5.1), as the
+ * Python flickrapi sends them; Flickr accepts that form too.
  */
 import type { IncomingMessage } from 'node:http'
 
@@ -33,9 +35,31 @@ export function parseMultipart(body: Buffer, boundary: string): Map<string, stri
   return out
 }
 
-/** Query parameters merged with body parameters (the body wins on a clash). */
+/**
+ * The `oauth_*` parameters of an `Authorization: OAuth k="v", …` header, percent-decoded; `realm`
+ * is not signed (RFC 5849 §3.4.1.3.1) and is left out. Empty for any other header.
+ */
+export function oauthHeaderParams(header: string | undefined): Map<string, string> {
+  const out = new Map<string, string>()
+  const m = /^OAuth\s+(.*)$/is.exec(header?.trim() ?? '')
+  if (m === null) return out
+  for (const pair of (m[1] ?? '').split(',')) {
+    const kv = /^\s*([^=\s]+)\s*=\s*"([^"]*)"\s*$/.exec(pair)
+    if (kv === null) continue
+    try {
+      const key = decodeURIComponent(kv[1] ?? '')
+      if (key.startsWith('oauth_')) out.set(key, decodeURIComponent(kv[2] ?? ''))
+    } catch {
+      // A malformed escape: leave the parameter out, so the signature check fails as on Flickr.
+    }
+  }
+  return out
+}
+
+/** Query parameters merged with OAuth header and body parameters (the body wins on a clash). */
 export async function requestParams(req: IncomingMessage, url: URL): Promise<Map<string, string>> {
   const params = new Map<string, string>(url.searchParams)
+  for (const [k, v] of oauthHeaderParams(req.headers.authorization)) params.set(k, v)
   if (req.method !== 'POST') return params
   const body = await readBody(req)
   const type = req.headers['content-type'] ?? ''

@@ -1,7 +1,7 @@
 /**
  * The REST methods flickrfs uses, answered from the live FakeAccount. Paging behaves like Flickr's:
- * a page past the end repeats the last page, and under `faults.shortPages` a non-last page may come
- * back short the first time it is asked.
+ * a page past the end repeats the last page (getNotInSet: an empty page), and under `faults.shortPages`
+ * a non-last page may come back short the first time it is asked.
  */
 import type { FakeAccount, FakePhoto } from './account.js'
 import { collectionNode, commentRecord, infoRecord, listPhoto, parseExtras, setRecord, sizesRecord, type Json } from './records.js'
@@ -34,13 +34,15 @@ function intParam(v: string | undefined, fallback: number): number {
   return Number.isFinite(n) && n > 0 ? n : fallback
 }
 
-function paginate<T>(ctx: MethodContext, all: readonly T[], defaultPerPage: number, key: string): Page<T> {
+/** `pastEnd: 'empty'`: a page past the end is empty instead of a repeat of the last one. */
+function paginate<T>(ctx: MethodContext, all: readonly T[], defaultPerPage: number, key: string, pastEnd: 'repeat' | 'empty' = 'repeat'): Page<T> {
   const perPage = Math.min(500, intParam(ctx.params.get('per_page'), defaultPerPage))
   const total = all.length
   // Flickr says pages 0 for an empty list; past the end it repeats the last page.
   const pages = Math.ceil(total / perPage)
   const page = intParam(ctx.params.get('page'), 1)
   const effective = Math.max(1, Math.min(page, pages))
+  if (pastEnd === 'empty' && page > pages) return { items: [], page, pages, perPage, total }
   let items = all.slice((effective - 1) * perPage, effective * perPage)
   if (ctx.shortPages && effective < pages && effective % 2 === 1) {
     const k = `${key}|${effective}|${perPage}`
@@ -91,6 +93,15 @@ export const METHODS: Record<string, Handler> = {
     user: { id: ctx.account.user.id, username: { _content: ctx.account.user.username }, path_alias: ctx.account.user.pathAlias },
   }),
 
+  // What Python's flickrapi asks before every run (token_valid()); every token of this fake reads.
+  'flickr.auth.oauth.checkToken': (ctx) => ({
+    oauth: {
+      token: { _content: ctx.params.get('oauth_token') ?? '' },
+      perms: { _content: 'read' },
+      user: { nsid: ctx.account.user.id, username: ctx.account.user.username, fullname: ctx.account.user.fullname },
+    },
+  }),
+
   'flickr.test.echo': (ctx) => Object.fromEntries([...ctx.params].filter(([k]) => !k.startsWith('oauth_')).map(([k, v]) => [k, { _content: v }])),
 
   'flickr.people.getPhotos': (ctx) => {
@@ -100,7 +111,9 @@ export const METHODS: Record<string, Handler> = {
   },
 
   'flickr.photos.getNotInSet': (ctx) => {
-    const pg = paginate(ctx, ctx.account.notInSet(), 100, 'getNotInSet')
+    // Past the end this listing is empty: the original flickrmirrorer pages it until an empty page
+    // and would link the last page twice (and crash on the existing symlink) if it repeated.
+    const pg = paginate(ctx, ctx.account.notInSet(), 100, 'getNotInSet', 'empty')
     return { photos: photoList(ctx, { ...pg, items: photoIds(ctx, pg.items) }, true) }
   },
 

@@ -15,6 +15,7 @@ import { hasSessionCookies, parseRange, resolveMedia, resolvePlay, streamMedia }
 import { canonicalUrl, sign, signatureMatches, TokenStore, type TokenRecord } from './oauth.js'
 import { requestParams } from './request-params.js'
 import { ApiFailure, METHODS } from './rest-methods.js'
+import { restXml } from './rest-xml.js'
 
 const log = createDebug('flickrfs:fake-flickr')
 
@@ -24,6 +25,14 @@ export interface StartOptions {
   apiSecret?: string
   /** Default 0: any free port. */
   port?: number
+  /**
+   * Video play URLs redirect to a CDN path that ends in the original's own name
+   * (`/media/video/<id>/<secret>/<id>_<secret>.<fmt>`), the form old scripts name their videos by:
+   * the original flickrmirrorer takes the file name from the redirected URL's path (its mirrors
+   * from 2016 hold files like `26955584262_31e455cec8.mp4`). Default: the path ends in
+   * `orig.<fmt>` and only Content-Disposition names the file.
+   */
+  namedVideoPaths?: boolean
 }
 
 export interface FakeCredentials {
@@ -113,6 +122,10 @@ export async function startFakeFlickr(opts: StartOptions = {}): Promise<FakeFlic
   }
 
   const sendJson = (res: ServerResponse, params: ReadonlyMap<string, string>, body: Record<string, unknown>): void => {
+    if ((params.get('format') ?? 'rest') === 'rest') {
+      res.writeHead(200, { 'content-type': 'text/xml; charset=utf-8' }).end(restXml(body))
+      return
+    }
     const json = JSON.stringify(body)
     if (params.get('nojsoncallback') === '1') {
       res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' }).end(json)
@@ -147,9 +160,10 @@ export async function startFakeFlickr(opts: StartOptions = {}): Promise<FakeFlic
     const area: RequestArea = { area: 'rest', name: method }
     if (answerFault(res, area)) return
     if (faults.take('stat105', area)) return sendJson(res, params, fail(105, 'Service currently unavailable'))
-    if (params.get('format') !== 'json') {
+    const format = params.get('format') ?? 'rest'
+    if (format !== 'json' && format !== 'rest') {
       res.writeHead(200, { 'content-type': 'text/xml; charset=utf-8' })
-      res.end('<?xml version="1.0" encoding="utf-8" ?>\n<rsp stat="fail">\n\t<err code="111" msg="Format not supported by the fake: use format=json" />\n</rsp>\n')
+      res.end('<?xml version="1.0" encoding="utf-8" ?>\n<rsp stat="fail">\n\t<err code="111" msg="Format not supported by the fake: use format=json or format=rest" />\n</rsp>\n')
       return
     }
     const denied = restAuth(req, url.pathname, params, method)
@@ -284,7 +298,8 @@ export async function startFakeFlickr(opts: StartOptions = {}): Promise<FakeFlic
       if (play.kind === 'orig' && faults.videoOriginal404 && !hasSessionCookies(req)) return notFound()
       // Flickr redirects to a signed CDN URL; the query imitates that signature.
       const to = has('otherHost') ? origin.replace('//127.0.0.1', '//localhost') : origin
-      res.writeHead(302, { location: `${to}${play.target}?s=${Date.now().toString(36)}` }).end()
+      const target = opts.namedVideoPaths === true ? (play.named ?? play.target) : play.target
+      res.writeHead(302, { location: `${to}${target}?s=${Date.now().toString(36)}` }).end()
       return
     }
     const file = resolveMedia(fake.account, path)
