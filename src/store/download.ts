@@ -68,10 +68,6 @@ export class Download {
     this.size = spec.expectedSize
   }
 
-  get failed(): boolean {
-    return this.failure !== undefined
-  }
-
   cancel(reason: unknown): void {
     this.abort.abort(reason)
     // Aborting the request alone does not always end a pending body read (seen with a body whose

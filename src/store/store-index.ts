@@ -114,10 +114,6 @@ export class StoreIndex {
     return this.records.values()
   }
 
-  get count(): number {
-    return this.records.size
-  }
-
   async put(record: StoreRecord): Promise<void> {
     await this.keyv.set(record.id, record)
     this.records.set(record.id, record)
