@@ -90,7 +90,7 @@ export class Download {
     try {
       // Created if missing, never truncated: an existing .part is what we resume from.
       this.fh = await open(partPath, constants.O_RDWR | constants.O_CREAT, 0o644)
-      // The mode the mount shows, whatever the umask (rsync -a of DEST and of the mount agree).
+      // Every stored original has this mode, whatever the umask.
       await this.fh.chmod(0o644)
     } catch (err) {
       throw destWriteError(err, partPath)

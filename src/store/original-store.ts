@@ -1,7 +1,7 @@
 /**
  * The store of originals under a cache root: one object made of four parts, each in its own file.
  *   - Originals (originals.ts): the files and their index, and downloading and recording them.
- *   - ReadPath (read-path.ts): byte ranges for the mount, before, during and after a download.
+ *   - ReadPath (read-path.ts): byte ranges of originals, before, during and after their download.
  *   - Evictor (evictor.ts): pins, and removing unpinned originals beyond a byte bound.
  *   - verifyOriginals (verify.ts): checking every recorded file against its size and sha256.
  * Behaviour is composed, not switched: `pins` says what is pinned besides `pin()` (`pinEverything`),

@@ -47,9 +47,9 @@ export interface OriginalsOptions {
   /** A download whose body sends nothing for this long is dropped and resumed (default 60 s). */
   bodyIdleTimeoutMs?: number
   /**
-   * How long a failed download is remembered by `recentFailure` (default 5 s): the kernel retries a
-   * failed read at once, and a second full timeout against an unreachable Flickr would double the
-   * wait of the program reading.
+   * How long a failed download is remembered by `recentFailure` (default 5 s): a failed read is
+   * often retried at once, and a second full timeout against an unreachable host would double the
+   * wait of whoever reads.
    */
   failureMemoryMs?: number
   /** How often batched access times are written to the index (default 10 s). */
@@ -57,7 +57,7 @@ export interface OriginalsOptions {
 }
 
 export interface EnsureOptions {
-  /** The layout's mtime for this file, so pin and the mount show the same. */
+  /** The mtime to give the file, also when it is already stored. */
   mtimeMs?: number
   /** Stops waiting (the shared download goes on for other callers). */
   signal?: AbortSignal

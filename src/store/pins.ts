@@ -1,7 +1,7 @@
 /**
  * Which originals are pinned: never evicted. An id is pinned when `pin()` named it (also before it
  * is stored: it is recorded pinned when it arrives), when its record says so, or when the store's
- * policy says so (`pinEverything` for a pin destination, where nothing may ever go).
+ * policy says so (`pinEverything`: every original, so nothing is ever evicted).
  */
 import type { StoreRecord } from './store-index.js'
 

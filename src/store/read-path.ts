@@ -1,6 +1,6 @@
 /**
- * The mount's read path: byte ranges of originals, in Buffers of our own (never the caller's: a
- * FUSE read may time out while we still wait for the network).
+ * Reads of byte ranges of originals, before, during and after their download, in Buffers of our
+ * own (never the caller's: a read may time out while we still wait for the network).
  *
  * Where a range comes from, first match wins:
  *   1. the final file, when the original is recorded complete (through an open handle, OpenFiles);
