@@ -50,7 +50,6 @@ export interface OriginalStoreOptions extends OriginalsOptions, ReadPathOptions 
 }
 
 export class OriginalStore {
-  readonly root: string
   readonly stats: StoreStats
 
   private constructor(
@@ -59,7 +58,6 @@ export class OriginalStore {
     private readonly evictor: Evictor,
     stats: StoreStats,
   ) {
-    this.root = originals.root
     this.stats = stats
   }
 

@@ -97,8 +97,6 @@ export interface Job {
 }
 
 export class Originals {
-  readonly root: string
-  readonly now: () => number
   private readonly photoDir: string
   private readonly tmpDir: string
   private index: StoreIndex | undefined
@@ -109,15 +107,15 @@ export class Originals {
   private readonly fileListeners: Array<(id: string) => void> = []
   private readonly recordListeners: Array<(record: StoreRecord) => void> = []
   private flushTimer: NodeJS.Timeout | undefined
+  private readonly now: () => number
 
   constructor(
-    root: string,
+    private readonly root: string,
     private readonly media: MediaSource,
     private readonly pins: Pins,
     private readonly stats: StoreStats,
     private readonly options: OriginalsOptions = {},
   ) {
-    this.root = root
     this.photoDir = join(root, 'photostream')
     this.tmpDir = stateTmpDir(root)
     this.now = options.now ?? Date.now
@@ -246,7 +244,7 @@ export class Originals {
   }
 
   /** The download of `m`: the one in flight, else a new one. */
-  start(m: MediaEntry, t: Target = this.target(m), mtimeMs?: number): Job {
+  start(m: MediaEntry, t: Target, mtimeMs?: number): Job {
     const existing = this.jobs.get(t.key)
     if (existing) return existing
     const download = new Download({

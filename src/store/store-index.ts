@@ -34,7 +34,7 @@ export interface StoreRecord {
  * What the index keeps of an evicted original: its size and sha256 stay known, but the file is
  * gone, so nothing else treats it as stored.
  */
-export type EvictedRecord = StoreRecord & { evicted: true }
+type EvictedRecord = StoreRecord & { evicted: true }
 
 function isRecord(v: unknown): v is StoreRecord {
   if (typeof v !== 'object' || v === null) return false
