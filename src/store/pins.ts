@@ -9,7 +9,7 @@ import type { StoreRecord } from './store-index.js'
 export type PinPolicy = (id: string) => boolean
 
 export const pinEverything: PinPolicy = () => true
-export const pinNamedOnly: PinPolicy = () => false
+const pinNamedOnly: PinPolicy = () => false
 
 export class Pins {
   private readonly named = new Set<string>()
