@@ -19,7 +19,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdir, mkdtemp, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { Workspace } from '../test/fs/harness.js'
+import { FixtureLab } from '../test/fs/harness.js'
 import { forceUnmount, fuseUnusableReason, isMounted } from '../test/support/mounts.js'
 import { run } from '../test/support/run.js'
 import { ddMBps, median } from './measure.js'
@@ -68,8 +68,8 @@ async function stopChild(child: ChildProcess, mnt: string): Promise<void> {
   await forceUnmount(mnt)
 }
 
-async function mountFlickrfs(ws: Workspace, name: string): Promise<Mounted> {
-  const mnt = await ws.mountpoint(name)
+async function mountFlickrfs(ws: FixtureLab, name: string): Promise<Mounted> {
+  const mnt = await ws.mkdir(name)
   const s = await ws.serve({ mountpoint: mnt, tree: { photostream: { dir: { [FILE]: { original: 'big', ext: 'mov' } } } } })
   const file = join(mnt, 'photostream', FILE)
   const stop = (): Promise<void> => stopChild(s.child, mnt)
@@ -82,8 +82,8 @@ async function mountFlickrfs(ws: Workspace, name: string): Promise<Mounted> {
   return { file, stop }
 }
 
-async function mountRclone(ws: Workspace, source: string, name: string, config: string): Promise<Mounted> {
-  const mnt = await ws.mountpoint(name)
+async function mountRclone(ws: FixtureLab, source: string, name: string, config: string): Promise<Mounted> {
+  const mnt = await ws.mkdir(name)
   // A new cache dir per mount: a cache left by an earlier mount would make its "first read" a cache hit.
   const cacheDir = await mkdtemp(join(ws.dir, `rclone-cache-${name}-`))
   const child = spawn(
@@ -113,7 +113,7 @@ async function main(): Promise<void> {
     console.log(`skipped: ${skip}`)
     return
   }
-  const ws = await Workspace.create('flickrfs-bench-rclone-')
+  const ws = await FixtureLab.create('flickrfs-bench-rclone-')
   const mounts: Mounted[] = []
   const mount = async (m: Promise<Mounted>): Promise<Mounted> => {
     const got = await m

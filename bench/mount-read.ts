@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { Workspace } from '../test/fs/harness.js'
+import { FixtureLab } from '../test/fs/harness.js'
 import { fuseUnusableReason } from '../test/support/mounts.js'
 import { run } from '../test/support/run.js'
 import { ddMBps, median } from './measure.js'
@@ -28,7 +28,7 @@ async function main(): Promise<void> {
     console.log(`skipped: ${skip}`)
     return
   }
-  const ws = await Workspace.create('flickrfs-bench-')
+  const ws = await FixtureLab.create('flickrfs-bench-')
   try {
     await mkdir(ws.backing, { recursive: true })
     const backingFile = join(ws.backing, 'big.mov')
@@ -44,7 +44,7 @@ async function main(): Promise<void> {
     const results: Record<string, number[]> = {}
     const add = (k: string, v: number): void => void (results[k] ??= []).push(v)
     for (let i = 0; i < RUNS; i++) {
-      const mnt = await ws.mountpoint(`mnt${i}`)
+      const mnt = await ws.mkdir(`mnt${i}`)
       const s = await ws.serve({
         mountpoint: mnt,
         tree: {

@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path'
 import { cliEnv, startFake } from '../test/pin/helpers.js'
-import { MountLab } from '../test/e2e/mount-helpers.js'
+import { MountLab } from '../test/support/mount-lab.js'
 import { fuseUnusableReason } from '../test/support/mounts.js'
 import { run } from '../test/support/run.js'
 import { median } from './measure.js'

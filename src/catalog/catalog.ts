@@ -122,43 +122,44 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     try {
       // Start from what is on disk, in case another process refreshed since we loaded.
       await this.reload()
-      const { state, report } = await buildRefreshedState(
-        this.state,
-        client,
-        media,
-        {
-          ...opts,
-          onProgress: (p) => {
-            opts.onProgress?.(p)
-            this.emit('progress', p)
-          },
-          onMedia: (e) => {
-            opts.onMedia?.(e)
-            this.emit('media', e)
-          },
-        },
-        this.now,
-      )
-      const saving: RefreshProgress = {
-        phase: 'saving', photos: state.snap.photos.size, sets: state.snap.sets.length, setsListed: state.snap.sets.length,
-        commentsToFetch: report.commentsFetched, commentsFetched: report.commentsFetched,
-        mediaToResolve: report.media.resolved, mediaResolved: report.media.resolved,
-      }
-      opts.onProgress?.(saving)
-      this.emit('progress', saving)
-      const head = await this.store.save(state, this.now(), this.head === undefined ? undefined : { state: this.state, head: this.head })
-      this.state = state
-      this.head = head
-      report.generation = head.generation
-      const done = { ...saving, phase: 'done' as const }
-      opts.onProgress?.(done)
-      this.emit('progress', done)
-      this.emit('change', state.snap)
+      const options = { ...opts, ...this.relay(opts) }
+      const { state, report } = await buildRefreshedState({ previous: this.state, api: client, media, options, clock: this.now })
+      await this.saveAndSwap(state, report, options.onProgress)
       debug('refreshed: %o', { ...report, media: { ...report.media, transcodes: report.media.transcodes.length, unavailable: report.media.unavailable.length } })
       return report
     } finally {
       await lock.release()
     }
+  }
+
+  /** The caller's progress and media callbacks, each also emitted as this catalog's event. */
+  private relay(opts: RefreshOptions): Required<Pick<RefreshOptions, 'onProgress' | 'onMedia'>> {
+    return {
+      onProgress: (p) => {
+        opts.onProgress?.(p)
+        this.emit('progress', p)
+      },
+      onMedia: (e) => {
+        opts.onMedia?.(e)
+        this.emit('media', e)
+      },
+    }
+  }
+
+  /** Saves `state` (one atomic step on disk), then swaps it in and tells listeners. */
+  private async saveAndSwap(state: CatalogState, report: RefreshReport, tell: (progress: RefreshProgress) => void): Promise<void> {
+    const saving: RefreshProgress = {
+      phase: 'saving', photos: state.snap.photos.size, sets: state.snap.sets.length, setsListed: state.snap.sets.length,
+      commentsToFetch: report.commentsFetched, commentsFetched: report.commentsFetched,
+      mediaToResolve: report.media.resolved, mediaResolved: report.media.resolved,
+    }
+    tell(saving)
+    const head = await this.store.save(state, this.now(), this.head === undefined ? undefined : { state: this.state, head: this.head })
+    this.state = state
+    this.head = head
+    report.generation = head.generation
+    tell({ ...saving, phase: 'done' })
+    this.emit('change', state.snap)
   }
 
   async close(): Promise<void> {

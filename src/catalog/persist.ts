@@ -62,6 +62,14 @@ interface PhotoRow {
 
 type StoredCollection = Omit<CollectionEntry, 'children'> & { children: StoredCollection[] }
 
+/** The photo buckets as loaded: everything of a CatalogSnapshot that hangs off a photo. */
+interface DecodedPhotos {
+  photos: Map<string, PhotoEntry>
+  comments: Map<string, RawRecord[]>
+  media: Map<string, MediaEntry>
+  commentsFetchedAt: Map<string, number>
+}
+
 export class CatalogStore {
   private constructor(
     private readonly keyv: Keyv<string>,
@@ -135,60 +143,31 @@ export class CatalogStore {
    */
   async save(state: CatalogState, nowMs: number, previous?: { state: CatalogState; head: Head }): Promise<Head> {
     const before = await this.readHead()
-    const oldKeys = new Set(before === undefined ? [] : allChunkKeys(before))
+    const writer = new ChunkWriter(this.keyv, before === undefined ? [] : allChunkKeys(before))
     const reusable = previous !== undefined && before !== undefined && previous.head.generation === before.generation ? previous : undefined
-    let written = 0
-    const put = async (value: unknown): Promise<string> => {
-      const text = JSON.stringify(value)
-      const key = chunkKey(text)
-      if (!oldKeys.has(key)) {
-        await this.keyv.set(key, text)
-        written++
-      }
-      return key
-    }
-
     const snap = state.snap
-    const bucketCount = bucketCountFor(snap.photos.size)
-    const buckets: string[][] = Array.from({ length: bucketCount }, () => [])
-    for (const id of snap.photos.keys()) (buckets[fnv1a(id) % bucketCount] as string[]).push(id)
-    const oldCounts = reusable !== undefined && reusable.head.chunks.photos.length === bucketCount ? countBuckets(reusable.state, bucketCount) : undefined
-    const photoKeys: string[] = []
-    for (let b = 0; b < bucketCount; b++) {
-      const ids = (buckets[b] as string[]).sort()
-      if (reusable !== undefined && oldCounts !== undefined && oldCounts[b] === ids.length && ids.every((id) => sameRow(id, state, reusable.state))) {
-        photoKeys.push(reusable.head.chunks.photos[b] as string)
-        continue
-      }
-      photoKeys.push(await put(ids.map((id) => rowOf(id, state))))
-    }
     const chunks: Head['chunks'] = {
-      photos: photoKeys,
-      photostream: await put(snap.photostream),
-      sets: await put(snap.sets),
-      collections: await put(snap.collections),
+      photos: await writePhotoBuckets(state, reusable, writer),
+      photostream: await writer.put(snap.photostream),
+      sets: await writer.put(snap.sets),
+      collections: await writer.put(snap.collections),
     }
-    const newKeys = allChunkKeys({ chunks })
-    const head: Head = {
-      schema: SCHEMA_VERSION,
-      generation: `${nowMs.toString(36)}-${createHash('sha1').update(newKeys.join()).digest('hex').slice(0, 12)}`,
-      writtenAtMs: nowMs,
-      userId: snap.userId,
-      userName: snap.userName,
-      refreshedAtMs: snap.refreshedAtMs,
-      photostreamChangedAtMs: snap.photostreamChangedAtMs,
-      photoCount: snap.photos.size,
-      chunks,
-    }
+    const head = headOf(snap, chunks, nowMs)
     await this.keyv.set(HEAD_KEY, JSON.stringify(head))
+    const removed = await this.removeUnused(writer.existing, allChunkKeys(head))
+    debug('saved catalog %s: %d photos, %d chunks written, %d removed', head.generation, head.photoCount, writer.written, removed)
+    return head
+  }
+
+  /** Deletes the chunks of `oldKeys` the new head does not use; returns how many. */
+  private async removeUnused(oldKeys: ReadonlySet<string>, newKeys: readonly string[]): Promise<number> {
     const keep = new Set(newKeys)
     const stale = [...oldKeys].filter((k) => !keep.has(k))
     if (stale.length > 0) {
       // The new catalog is in place; leftovers only cost space and go with the next save.
       await this.keyv.delete(stale).catch((err: unknown) => debug('could not remove %d old chunks: %s', stale.length, String(err)))
     }
-    debug('saved catalog %s: %d photos, %d chunks written, %d removed', head.generation, head.photoCount, written, stale.length)
-    return head
+    return stale.length
   }
 
   /**
@@ -197,55 +176,119 @@ export class CatalogStore {
    * (and leave that much RSS behind). Undefined when a chunk is gone (a writer replaced the catalog).
    */
   private async decode(head: Head): Promise<CatalogState | undefined> {
-    const read = async <T>(key: string): Promise<T | undefined> => {
-      const text = await this.keyv.get(key)
-      return text === undefined ? undefined : (JSON.parse(text) as T)
-    }
-    const photos = new Map<string, PhotoEntry>()
-    const comments = new Map<string, RawRecord[]>()
-    const media = new Map<string, MediaEntry>()
-    const commentsFetchedAt = new Map<string, number>()
-    for (const key of head.chunks.photos) {
-      const rows = await read<PhotoRow[]>(key)
-      if (rows === undefined) return undefined
-      for (const row of rows) {
-        const id = String(row.r.id)
-        const entry = photoFields(row.r, id, row.c)
-        entry.changedAtMsIgnoringViews = row.v
-        photos.set(id, entry)
-        if (row.k !== undefined) commentsFetchedAt.set(id, row.k)
-        if (row.m !== undefined) comments.set(id, row.m)
-        if (row.e !== undefined) {
-          // Share the strings the record already holds: 100k copies of URLs and ids add up.
-          const e = row.e
-          e.id = entry.id
-          if (e.secret === entry.secret) e.secret = entry.secret
-          if (e.url === entry.urlO && entry.urlO !== null) e.url = entry.urlO
-          media.set(mediaKey(e.id, e.secret), e)
-        }
-      }
-    }
-    const photostream = await read<string[]>(head.chunks.photostream)
-    const sets = await read<SetEntry[]>(head.chunks.sets)
-    const collections = await read<StoredCollection[]>(head.chunks.collections)
+    const rows = await this.decodePhotos(head.chunks.photos)
+    if (rows === undefined) return undefined
+    const photostream = await this.readChunk<string[]>(head.chunks.photostream)
+    const sets = await this.readChunk<SetEntry[]>(head.chunks.sets)
+    const collections = await this.readChunk<StoredCollection[]>(head.chunks.collections)
     if (photostream === undefined || sets === undefined || collections === undefined) return undefined
     const snap: CatalogSnapshot = {
       userId: head.userId,
       userName: head.userName,
       photostream,
-      photos,
-      comments,
-      media,
+      photos: rows.photos,
+      comments: rows.comments,
+      media: rows.media,
       sets,
       collections,
       photostreamChangedAtMs: head.photostreamChangedAtMs,
       refreshedAtMs: head.refreshedAtMs,
     }
-    return { snap, commentsFetchedAt }
+    return { snap, commentsFetchedAt: rows.commentsFetchedAt }
+  }
+
+  private async decodePhotos(keys: readonly string[]): Promise<DecodedPhotos | undefined> {
+    const into: DecodedPhotos = { photos: new Map(), comments: new Map(), media: new Map(), commentsFetchedAt: new Map() }
+    for (const key of keys) {
+      const rows = await this.readChunk<PhotoRow[]>(key)
+      if (rows === undefined) return undefined
+      for (const row of rows) addRow(row, into)
+    }
+    return into
+  }
+
+  private async readChunk<T>(key: string): Promise<T | undefined> {
+    const text = await this.keyv.get(key)
+    return text === undefined ? undefined : (JSON.parse(text) as T)
   }
 
   async close(): Promise<void> {
     await this.keyv.disconnect()
+  }
+}
+
+/** Writes content-addressed chunks, skipping the ones already stored under the current head. */
+class ChunkWriter {
+  readonly existing: ReadonlySet<string>
+  written = 0
+
+  constructor(
+    private readonly keyv: Keyv<string>,
+    existing: readonly string[],
+  ) {
+    this.existing = new Set(existing)
+  }
+
+  /** Stores `value` as JSON (unless already there) and returns its key. */
+  async put(value: unknown): Promise<string> {
+    const text = JSON.stringify(value)
+    const key = chunkKey(text)
+    if (!this.existing.has(key)) {
+      await this.keyv.set(key, text)
+      this.written++
+    }
+    return key
+  }
+}
+
+/** One chunk per bucket of photos; a bucket whose rows are the very same objects as in `reusable` keeps its chunk (see save). */
+async function writePhotoBuckets(state: CatalogState, reusable: { state: CatalogState; head: Head } | undefined, writer: ChunkWriter): Promise<string[]> {
+  const bucketCount = bucketCountFor(state.snap.photos.size)
+  const buckets: string[][] = Array.from({ length: bucketCount }, () => [])
+  for (const id of state.snap.photos.keys()) (buckets[fnv1a(id) % bucketCount] as string[]).push(id)
+  const oldCounts = reusable !== undefined && reusable.head.chunks.photos.length === bucketCount ? countBuckets(reusable.state, bucketCount) : undefined
+  const keys: string[] = []
+  for (let b = 0; b < bucketCount; b++) {
+    const ids = (buckets[b] as string[]).sort()
+    if (reusable !== undefined && oldCounts !== undefined && oldCounts[b] === ids.length && ids.every((id) => sameRow(id, state, reusable.state))) {
+      keys.push(reusable.head.chunks.photos[b] as string)
+      continue
+    }
+    keys.push(await writer.put(ids.map((id) => rowOf(id, state))))
+  }
+  return keys
+}
+
+function headOf(snap: CatalogSnapshot, chunks: Head['chunks'], nowMs: number): Head {
+  const keys = allChunkKeys({ chunks })
+  return {
+    schema: SCHEMA_VERSION,
+    generation: `${nowMs.toString(36)}-${createHash('sha1').update(keys.join()).digest('hex').slice(0, 12)}`,
+    writtenAtMs: nowMs,
+    userId: snap.userId,
+    userName: snap.userName,
+    refreshedAtMs: snap.refreshedAtMs,
+    photostreamChangedAtMs: snap.photostreamChangedAtMs,
+    photoCount: snap.photos.size,
+    chunks,
+  }
+}
+
+/** Adds one stored row to the maps being loaded. */
+function addRow(row: PhotoRow, into: DecodedPhotos): void {
+  const id = String(row.r.id)
+  const entry = photoFields(row.r, id, row.c)
+  entry.changedAtMsIgnoringViews = row.v
+  into.photos.set(id, entry)
+  if (row.k !== undefined) into.commentsFetchedAt.set(id, row.k)
+  if (row.m !== undefined) into.comments.set(id, row.m)
+  if (row.e !== undefined) {
+    // Share the strings the record already holds: 100k copies of URLs and ids add up.
+    const e = row.e
+    e.id = entry.id
+    if (e.secret === entry.secret) e.secret = entry.secret
+    if (e.url === entry.urlO && entry.urlO !== null) e.url = entry.urlO
+    into.media.set(mediaKey(e.id, e.secret), e)
   }
 }
 

@@ -6,17 +6,29 @@
  * test.login only when the user is not known yet; comments only for photos with comments whose
  * `lastupdate` moved since their comments were fetched; getSizes only for videos whose original is
  * not resolved yet. Media requests: one HEAD per original not resolved yet (keyed by id+secret).
+ *
+ * The steps, in the order they run (see the Refresh class):
+ *
+ *   identify → list, three at once: photostream → reuse known details → comments ‖ originals
+ *                                    set list → each set's members
+ *                                    collection tree
+ *            → compare with the previous catalog (changes.ts): photos, sets, collections
+ *            → assemble the next state and the report
+ *
+ * Each listing step returns what it fetched (the class keeps only progress and report counters), so
+ * each step boundary (photostream listed, one comment list or original in, one set's members in) is
+ * a point where progress could be saved.
  */
 import createDebug from 'debug'
 import { asRecord, toInt } from '../flickr/lenient.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { eachLimit } from '../util/pool.js'
-import { sameJson } from './same-json.js'
+import { anyChange, collectionChanges, photoChanges, setChanges, type Changes, type ListedPhoto, type SetListing, type Since } from './changes.js'
 import { PHOTO_EXTRAS, type CatalogApi, type CatalogMedia } from './ports.js'
-import { collectionFromRaw, photoFields, safeId, setFromRaw, uniqueIds } from './records.js'
+import { photoFields, safeId, uniqueIds } from './records.js'
 import { isUnavailable, OriginalUnavailable, resolveMedia } from './resolve-media.js'
 import type { CatalogState } from './state.js'
-import type { CatalogSnapshot, CollectionEntry, MediaEntry, PhotoEntry, RawRecord, SetEntry } from './types.js'
+import type { CatalogSnapshot, MediaEntry, PhotoEntry, RawRecord } from './types.js'
 import { mediaKey } from './types.js'
 import { errorMessage } from '../util/abort.js'
 
@@ -85,275 +97,248 @@ export interface RefreshReport {
   generation: string
 }
 
+export interface RefreshContext {
+  /** The catalog the refresh starts from: what it reuses, and what changes are counted against. */
+  previous: CatalogState
+  api: CatalogApi
+  media: CatalogMedia
+  options: RefreshOptions
+  /** Wall clock for changedAtMs/refreshedAtMs. */
+  clock: () => number
+}
+
+export interface RefreshResult {
+  state: CatalogState
+  report: RefreshReport
+}
+
+export function buildRefreshedState(ctx: RefreshContext): Promise<RefreshResult> {
+  return new Refresh(ctx).run()
+}
+
+/** Comments and originals of the photostream, keyed by photo id. */
+interface PhotoDetails {
+  comments: Map<string, RawRecord[]>
+  /** The `lastupdate` at which each photo's comments were fetched. */
+  fetchedAt: Map<string, number>
+  media: Map<string, MediaEntry>
+}
+
+interface Listing {
+  photos: PhotoDetails & { photos: ListedPhoto[] }
+  sets: SetListing
+  tree: unknown[]
+}
+
 interface Stopper {
   stopped: boolean
 }
 
-export async function buildRefreshedState(
-  old: CatalogState,
-  api: CatalogApi,
-  media: CatalogMedia,
-  opts: RefreshOptions,
-  clock: () => number,
-): Promise<{ state: CatalogState; report: RefreshReport }> {
-  const startedAtMs = clock()
-  const calls: Record<string, number> = {}
-  const stop: Stopper = { stopped: false }
-  const client = countingApi(api, calls, stop)
-  const apiConcurrency = opts.apiConcurrency ?? 8
-  const mediaConcurrency = opts.mediaConcurrency ?? 16
-  const progress: RefreshProgress = {
+/** One refresh's context, progress and report counters, and its steps as methods. */
+class Refresh {
+  private readonly startedAtMs: number
+  private readonly calls: Record<string, number> = {}
+  private readonly stop: Stopper = { stopped: false }
+  /** The API as this refresh uses it: counted, and refusing new calls once any part has failed. */
+  private readonly client: CatalogApi
+  private readonly apiConcurrency: number
+  private readonly mediaConcurrency: number
+  private readonly progress: RefreshProgress = {
     phase: 'login', photos: 0, sets: 0, setsListed: 0, commentsToFetch: 0, commentsFetched: 0, mediaToResolve: 0, mediaResolved: 0,
   }
-  const tell = (): void => opts.onProgress?.({ ...progress })
+  private commentsFetched = 0
+  private readonly mediaReport: RefreshReport['media'] = { resolved: 0, reused: 0, transcodes: [], unavailable: [] }
+  private userId: string
+  private userName: string
 
-  let userId = old.snap.userId
-  let userName = old.snap.userName
-  if (userId === '') {
-    tell()
-    const me = await client.testLogin()
-    userId = me.id
-    userName = me.username
+  constructor(private readonly ctx: RefreshContext) {
+    this.startedAtMs = ctx.clock()
+    this.client = countingApi(ctx.api, this.calls, this.stop)
+    this.apiConcurrency = ctx.options.apiConcurrency ?? 8
+    this.mediaConcurrency = ctx.options.mediaConcurrency ?? 16
+    this.userId = ctx.previous.snap.userId
+    this.userName = ctx.previous.snap.userName
   }
-  progress.phase = 'listing'
-  tell()
 
-  // Details (comments, media) start as soon as the photostream is in, while sets are still listed.
-  const photosTask = client.getPhotostream([...PHOTO_EXTRAS]).then(async (rawPhotos) => {
-    const photos = listPhotos(rawPhotos)
-    progress.photos = photos.length
-    progress.phase = 'details'
-    tell()
-    const details = await fetchDetails(photos, old, client, media, opts, progress, tell, stop, apiConcurrency, mediaConcurrency)
+  async run(): Promise<RefreshResult> {
+    await this.identify()
+    const listing = await this.list()
+    const since: Since = { prev: this.ctx.previous.snap, nowMs: this.ctx.clock() }
+    const photos = photoChanges(listing.photos, since)
+    const changes: Changes = {
+      photos,
+      sets: setChanges(listing.sets, photos.photos, since),
+      collections: collectionChanges(listing.tree, since),
+    }
+    return this.assemble(changes, listing.photos.fetchedAt, since)
+  }
+
+  /** test.login, only when the user is not known yet. */
+  private async identify(): Promise<void> {
+    if (this.userId !== '') return
+    this.tell()
+    const me = await this.client.testLogin()
+    this.userId = me.id
+    this.userName = me.username
+  }
+
+  /** The three listings at once; details start as soon as the photostream is in, while sets are still listed. */
+  private async list(): Promise<Listing> {
+    this.progress.phase = 'listing'
+    this.tell()
+    const [photos, sets, tree] = await allOrStop([this.listPhotostream(), this.listSets(), this.client.getCollectionTree()] as const, this.stop)
+    return { photos, sets, tree }
+  }
+
+  private async listPhotostream(): Promise<Listing['photos']> {
+    const photos = listPhotos(await this.client.getPhotostream([...PHOTO_EXTRAS]))
+    this.progress.photos = photos.length
+    this.progress.phase = 'details'
+    this.tell()
+    const details = await this.fetchDetails(photos)
     return { photos, ...details }
-  })
-  const setsTask = client.getSetList().then(async (rawSets) => {
-    const list = dedupeById(rawSets)
-    progress.sets = list.length
+  }
+
+  /** Comments and originals: what the previous catalog knows is reused, the rest fetched (both at once). */
+  private async fetchDetails(photos: readonly ListedPhoto[]): Promise<PhotoDetails> {
+    const details: PhotoDetails = { comments: new Map(), fetchedAt: new Map(), media: new Map() }
+    const needComments = this.reuseComments(photos, details)
+    const needMedia = this.reuseMedia(photos, details)
+    this.progress.commentsToFetch = needComments.length
+    this.progress.mediaToResolve = needMedia.length
+    this.tell()
+    debug('details: %d comment lists, %d originals to resolve', needComments.length, needMedia.length)
+    await allOrStop([this.fetchComments(needComments, details), this.resolveOriginals(needMedia, details)] as const, this.stop)
+    return details
+  }
+
+  /** Keeps the comments of photos whose `lastupdate` has not moved; returns the commented photos left. */
+  private reuseComments(photos: readonly ListedPhoto[], into: PhotoDetails): ListedPhoto[] {
+    const old = this.ctx.previous
+    const need: ListedPhoto[] = []
+    for (const p of photos) {
+      if (p.countComments <= 0) continue
+      const fetchedAt = old.commentsFetchedAt.get(p.id)
+      if (fetchedAt !== p.lastUpdate) {
+        need.push(p)
+        continue
+      }
+      const known = old.snap.comments.get(p.id)
+      if (known !== undefined) into.comments.set(p.id, known as RawRecord[])
+      into.fetchedAt.set(p.id, fetchedAt)
+    }
+    return need
+  }
+
+  /** Keeps the originals known for the same (id, secret); returns the photos whose original is to resolve. */
+  private reuseMedia(photos: readonly ListedPhoto[], into: PhotoDetails): ListedPhoto[] {
+    const opts = this.ctx.options
+    const retryTranscodes = opts.retryTranscodes === true || opts.cookies !== undefined
+    const need: ListedPhoto[] = []
+    for (const p of photos) {
+      const known = this.ctx.previous.snap.media.get(mediaKey(p.id, p.secret))
+      if (known === undefined || (retryTranscodes && known.kind === 'transcode')) {
+        need.push(p)
+        continue
+      }
+      into.media.set(p.id, known)
+      this.mediaReport.reused++
+      if (known.kind === 'transcode') this.mediaReport.transcodes.push({ id: p.id, label: known.label ?? '' })
+      opts.onMedia?.({ photo: { ...p, changedAtMs: 0 }, media: known, resolved: false })
+    }
+    return need
+  }
+
+  private async fetchComments(photos: readonly ListedPhoto[], into: PhotoDetails): Promise<void> {
+    await eachLimit(photos, this.apiConcurrency, async (p) => {
+      const list = (await this.client.getComments(p.id)).map(asRecord)
+      into.comments.set(p.id, list)
+      into.fetchedAt.set(p.id, p.lastUpdate)
+      this.commentsFetched++
+      this.progress.commentsFetched++
+      this.tell()
+    })
+  }
+
+  /** An original the media host refuses is reported and left out (retried next time); other errors fail the refresh. */
+  private async resolveOriginals(photos: readonly ListedPhoto[], into: PhotoDetails): Promise<void> {
+    const via = { api: this.client, media: this.ctx.media, cookies: this.ctx.options.cookies }
+    await eachLimit(photos, this.mediaConcurrency, async (p) => {
+      if (this.stop.stopped) throw stopped()
+      try {
+        const entry = await resolveMedia({ ...p, changedAtMs: 0 }, via)
+        into.media.set(p.id, entry)
+        this.mediaReport.resolved++
+        if (entry.kind === 'transcode') this.mediaReport.transcodes.push({ id: p.id, label: entry.label ?? '' })
+        this.ctx.options.onMedia?.({ photo: { ...p, changedAtMs: 0 }, media: entry, resolved: true })
+      } catch (err) {
+        if (!(err instanceof OriginalUnavailable) && !isUnavailable(err)) throw err
+        this.mediaReport.unavailable.push({ id: p.id, message: errorMessage(err) })
+        debug('original of %s unavailable: %s', p.id, errorMessage(err))
+      }
+      this.progress.mediaResolved++
+      this.tell()
+    })
+  }
+
+  /** Each set's members, except where getList already says the set is empty. */
+  private async listSets(): Promise<SetListing> {
+    const list = dedupeById(await this.client.getSetList())
+    this.progress.sets = list.length
     const members = new Map<string, string[]>()
-    await eachLimit(list, apiConcurrency, async (raw) => {
+    await eachLimit(list, this.apiConcurrency, async (raw) => {
       const id = safeId(raw.id) as string
-      members.set(id, isKnownEmpty(raw) ? [] : uniqueIds(await client.getSetPhotos(id, userId)))
-      progress.setsListed++
+      members.set(id, isKnownEmpty(raw) ? [] : uniqueIds(await this.client.getSetPhotos(id, this.userId)))
+      this.progress.setsListed++
     })
     return { list, members }
-  })
-  const treeTask = client.getCollectionTree()
+  }
 
-  const [listed, setListing, tree] = await allOrStop([photosTask, setsTask, treeTask] as const, stop)
-
-  const nowMs = clock()
-  const prev = old.snap
-
-  // Photos, with changedAtMs kept wherever the content (record, comments, media) is the same.
-  const photos = new Map<string, PhotoEntry>()
-  const comments = new Map<string, readonly RawRecord[]>()
-  const mediaMap = new Map<string, MediaEntry>()
-  const photoCounts = { total: 0, added: 0, changed: 0, deleted: 0 }
-  for (const base of listed.photos) {
-    const id = base.id
-    const photoComments = listed.comments.get(id)
-    const entry = listed.media.get(id)
-    const before = prev.photos.get(id)
-    if (before === undefined) {
-      photoCounts.added++
-      photos.set(id, { ...base, changedAtMs: nowMs, changedAtMsIgnoringViews: nowMs })
-      if (photoComments !== undefined && photoComments.length > 0) comments.set(id, photoComments)
-      if (entry !== undefined) mediaMap.set(mediaKey(id, entry.secret), entry)
-      continue
+  /** The next state, and the report of what changed. */
+  private assemble(changes: Changes, fetchedAt: ReadonlyMap<string, number>, { prev, nowMs }: Since): RefreshResult {
+    const { photos, sets, collections } = changes
+    const snap: CatalogSnapshot = {
+      userId: this.userId,
+      userName: this.userName,
+      photostream: photos.photostream,
+      photos: photos.photos,
+      comments: photos.comments,
+      media: photos.media,
+      sets: sets.sets,
+      collections: collections.collections,
+      photostreamChangedAtMs: photos.photostreamOrderChanged || prev.refreshedAtMs === 0 ? nowMs : prev.photostreamChangedAtMs,
+      refreshedAtMs: this.ctx.clock(),
     }
-    const beforeComments = prev.comments.get(id)
-    const beforeMedia = prev.media.get(mediaKey(id, before.secret))
-    if (sameContent(photoContent(base.raw, photoComments, entry, false), photoContent(before.raw, beforeComments, beforeMedia, false))) {
-      // Unchanged: keep the previous objects, so readers and the next save can tell by identity.
-      photos.set(id, before)
-      if (beforeComments !== undefined) comments.set(id, beforeComments)
-      if (beforeMedia !== undefined) mediaMap.set(mediaKey(id, before.secret), beforeMedia)
-      continue
+    const commentsFetchedAt = new Map<string, number>()
+    for (const [id, at] of fetchedAt) if (photos.photos.has(id)) commentsFetchedAt.set(id, at)
+    return { state: { snap, commentsFetchedAt }, report: this.report(changes, snap.refreshedAtMs) }
+  }
+
+  private report(changes: Changes, finishedAtMs: number): RefreshReport {
+    const prev = this.ctx.previous.snap
+    return {
+      userId: this.userId,
+      changed: this.userId !== prev.userId || anyChange(changes, prev),
+      startedAtMs: this.startedAtMs,
+      finishedAtMs,
+      photos: changes.photos.counts,
+      sets: changes.sets.counts,
+      collections: changes.collections.counts,
+      photostreamOrderChanged: changes.photos.photostreamOrderChanged,
+      commentsFetched: this.commentsFetched,
+      media: this.mediaReport,
+      clientCalls: this.calls,
+      generation: '',
     }
-    photoCounts.changed++
-    const sameButViews = sameContent(photoContent(base.raw, photoComments, entry, true), photoContent(before.raw, beforeComments, beforeMedia, true))
-    const changedAtMsIgnoringViews = sameButViews ? (before.changedAtMsIgnoringViews ?? before.changedAtMs) : nowMs
-    photos.set(id, { ...base, changedAtMs: nowMs, changedAtMsIgnoringViews })
-    if (photoComments !== undefined && photoComments.length > 0) comments.set(id, photoComments)
-    if (entry !== undefined) mediaMap.set(mediaKey(id, entry.secret), entry)
   }
-  photoCounts.total = photos.size
-  for (const id of prev.photos.keys()) if (!photos.has(id)) photoCounts.deleted++
-  const photostream = listed.photos.map((p) => p.id)
-  const photostreamOrderChanged = !sameList(photostream, prev.photostream)
 
-  // Sets: members limited to photos of this listing (an upload between the two listings would
-  // otherwise point at a photo the catalog does not have).
-  const prevSets = new Map(prev.sets.map((s) => [s.id, s]))
-  const sets: SetEntry[] = []
-  const setCounts = { total: 0, added: 0, changed: 0, deleted: 0 }
-  for (const raw of setListing.list) {
-    const id = safeId(raw.id) as string
-    const memberIds = (setListing.members.get(id) ?? []).filter((m) => photos.has(m))
-    const before = prevSets.get(id)
-    const same = before !== undefined && sameContent(setContent(raw, memberIds), setContent(before.raw, before.photoIds))
-    const entry = same ? before : setFromRaw(raw, memberIds, nowMs)
-    if (entry === null) continue
-    sets.push(entry)
-    if (before === undefined) setCounts.added++
-    else if (!same) setCounts.changed++
+  private tell(): void {
+    this.ctx.options.onProgress?.({ ...this.progress })
   }
-  setCounts.total = sets.length
-  const setIds = new Set(sets.map((s) => s.id))
-  for (const s of prev.sets) if (!setIds.has(s.id)) setCounts.deleted++
-
-  // Collections: a node's content is its own record and the ids of its sets and children.
-  const prevCollections = flattenCollections(prev.collections)
-  const collectionCounts = { total: 0, added: 0, changed: 0, deleted: 0 }
-  const seen = new Set<string>()
-  const collections: CollectionEntry[] = []
-  for (const node of tree) {
-    const entry = collectionFromRaw(
-      node,
-      (c) => {
-        collectionCounts.total++
-        const before = prevCollections.get(c.id)
-        if (before === undefined) {
-          collectionCounts.added++
-          return nowMs
-        }
-        if (sameContent(collectionContent(c), collectionContent(before))) return before.changedAtMs
-        collectionCounts.changed++
-        return nowMs
-      },
-      seen,
-    )
-    if (entry !== null) collections.push(entry)
-  }
-  for (const id of prevCollections.keys()) if (!seen.has(id)) collectionCounts.deleted++
-
-  const snap: CatalogSnapshot = {
-    userId,
-    userName,
-    photostream,
-    photos,
-    comments,
-    media: mediaMap,
-    sets,
-    collections,
-    photostreamChangedAtMs: photostreamOrderChanged || prev.refreshedAtMs === 0 ? nowMs : prev.photostreamChangedAtMs,
-    refreshedAtMs: clock(),
-  }
-  const commentsFetchedAt = new Map<string, number>()
-  for (const [id, at] of listed.fetchedAt) if (photos.has(id)) commentsFetchedAt.set(id, at)
-
-  const changed =
-    userId !== prev.userId ||
-    photoCounts.added + photoCounts.changed + photoCounts.deleted > 0 ||
-    setCounts.added + setCounts.changed + setCounts.deleted > 0 ||
-    collectionCounts.added + collectionCounts.changed + collectionCounts.deleted > 0 ||
-    photostreamOrderChanged ||
-    !sameList(sets.map((s) => s.id), prev.sets.map((s) => s.id)) ||
-    !sameList(collections.map((c) => c.id), prev.collections.map((c) => c.id))
-
-  const report: RefreshReport = {
-    userId,
-    changed,
-    startedAtMs,
-    finishedAtMs: snap.refreshedAtMs,
-    photos: photoCounts,
-    sets: setCounts,
-    collections: collectionCounts,
-    photostreamOrderChanged,
-    commentsFetched: listed.commentsFetched,
-    media: { resolved: listed.resolved, reused: listed.reused, transcodes: listed.transcodes, unavailable: listed.unavailable },
-    clientCalls: calls,
-    generation: '',
-  }
-  return { state: { snap, commentsFetchedAt }, report }
 }
 
-interface Details {
-  comments: Map<string, RawRecord[]>
-  fetchedAt: Map<string, number>
-  media: Map<string, MediaEntry>
-  commentsFetched: number
-  resolved: number
-  reused: number
-  transcodes: Array<{ id: string; label: string }>
-  unavailable: Array<{ id: string; message: string }>
-}
-
-async function fetchDetails(
-  photos: Omit<PhotoEntry, 'changedAtMs'>[],
-  old: CatalogState,
-  api: CatalogApi,
-  media: CatalogMedia,
-  opts: RefreshOptions,
-  progress: RefreshProgress,
-  tell: () => void,
-  stop: Stopper,
-  apiConcurrency: number,
-  mediaConcurrency: number,
-): Promise<Details> {
-  const out: Details = {
-    comments: new Map(), fetchedAt: new Map(), media: new Map(), commentsFetched: 0, resolved: 0, reused: 0, transcodes: [], unavailable: [],
-  }
-  const retryTranscodes = opts.retryTranscodes === true || opts.cookies !== undefined
-  const needComments: typeof photos = []
-  const needMedia: typeof photos = []
-  for (const p of photos) {
-    if (p.countComments > 0) {
-      const fetchedAt = old.commentsFetchedAt.get(p.id)
-      if (fetchedAt === p.lastUpdate) {
-        const known = old.snap.comments.get(p.id)
-        if (known !== undefined) out.comments.set(p.id, known as RawRecord[])
-        out.fetchedAt.set(p.id, fetchedAt)
-      } else {
-        needComments.push(p)
-      }
-    }
-    const known = old.snap.media.get(mediaKey(p.id, p.secret))
-    if (known !== undefined && !(retryTranscodes && known.kind === 'transcode')) {
-      out.media.set(p.id, known)
-      out.reused++
-      if (known.kind === 'transcode') out.transcodes.push({ id: p.id, label: known.label ?? '' })
-      opts.onMedia?.({ photo: { ...p, changedAtMs: 0 }, media: known, resolved: false })
-    } else {
-      needMedia.push(p)
-    }
-  }
-  progress.commentsToFetch = needComments.length
-  progress.mediaToResolve = needMedia.length
-  tell()
-  debug('details: %d comment lists, %d originals to resolve', needComments.length, needMedia.length)
-
-  const commentsTask = eachLimit(needComments, apiConcurrency, async (p) => {
-    const list = (await api.getComments(p.id)).map(asRecord)
-    out.comments.set(p.id, list)
-    out.fetchedAt.set(p.id, p.lastUpdate)
-    out.commentsFetched++
-    progress.commentsFetched++
-    tell()
-  })
-  const mediaTask = eachLimit(needMedia, mediaConcurrency, async (p) => {
-    if (stop.stopped) throw stopped()
-    try {
-      const entry = await resolveMedia({ ...p, changedAtMs: 0 }, api, media, opts.cookies)
-      out.media.set(p.id, entry)
-      out.resolved++
-      if (entry.kind === 'transcode') out.transcodes.push({ id: p.id, label: entry.label ?? '' })
-      opts.onMedia?.({ photo: { ...p, changedAtMs: 0 }, media: entry, resolved: true })
-    } catch (err) {
-      if (!(err instanceof OriginalUnavailable) && !isUnavailable(err)) throw err
-      out.unavailable.push({ id: p.id, message: errorMessage(err) })
-      debug('original of %s unavailable: %s', p.id, errorMessage(err))
-    }
-    progress.mediaResolved++
-    tell()
-  })
-  await allOrStop([commentsTask, mediaTask] as const, stop)
-  return out
-}
-
-function listPhotos(rawPhotos: unknown[]): Omit<PhotoEntry, 'changedAtMs'>[] {
-  const out: Omit<PhotoEntry, 'changedAtMs'>[] = []
+function listPhotos(rawPhotos: unknown[]): ListedPhoto[] {
+  const out: ListedPhoto[] = []
   const seen = new Set<string>()
   for (const item of rawPhotos) {
     const raw = asRecord(item)
@@ -384,42 +369,6 @@ function isKnownEmpty(raw: RawRecord): boolean {
   const photos = toInt(raw.count_photos ?? raw.photos, -1)
   const videos = toInt(raw.count_videos ?? raw.videos, -1)
   return photos === 0 && videos === 0
-}
-
-function photoContent(raw: RawRecord, comments: readonly RawRecord[] | undefined, media: MediaEntry | undefined, ignoreViews: boolean): unknown {
-  let record = raw
-  if (ignoreViews) {
-    const { views: _views, ...rest } = raw
-    record = rest
-  }
-  return { r: record, m: comments !== undefined && comments.length > 0 ? comments : null, e: media ?? null }
-}
-
-function setContent(raw: RawRecord, photoIds: readonly string[]): unknown {
-  return { r: raw, p: photoIds }
-}
-
-function collectionContent(c: Pick<CollectionEntry, 'raw' | 'setIds' | 'children'>): unknown {
-  return { r: c.raw, s: c.setIds, c: c.children.map((child) => child.id) }
-}
-
-/** Same JSON content, whatever the key order. */
-function sameContent(a: unknown, b: unknown): boolean {
-  return sameJson(a, b)
-}
-
-function sameList(a: readonly string[], b: readonly string[]): boolean {
-  if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
-  return true
-}
-
-function flattenCollections(list: readonly CollectionEntry[], into = new Map<string, CollectionEntry>()): Map<string, CollectionEntry> {
-  for (const c of list) {
-    into.set(c.id, c)
-    flattenCollections(c.children, into)
-  }
-  return into
 }
 
 function stopped(): FlickrfsError {

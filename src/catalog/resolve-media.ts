@@ -32,11 +32,18 @@ export function isUnavailable(err: unknown): boolean {
   return typeof status === 'number' && (status === 401 || status === 403 || status === 404 || status === 410)
 }
 
-export async function resolveMedia(photo: PhotoEntry, api: CatalogApi, media: CatalogMedia, cookies: string | undefined): Promise<MediaEntry> {
-  return photo.media === 'video' ? resolveVideo(photo, api, media, cookies) : resolvePhoto(photo, api, media)
+/** Where an original is looked up: the API (getSizes), the media host (HEAD), and the web session cookies if any. */
+export interface MediaLookup {
+  api: CatalogApi
+  media: CatalogMedia
+  cookies?: string | undefined
 }
 
-async function resolvePhoto(photo: PhotoEntry, api: CatalogApi, media: CatalogMedia): Promise<MediaEntry> {
+export async function resolveMedia(photo: PhotoEntry, lookup: MediaLookup): Promise<MediaEntry> {
+  return photo.media === 'video' ? resolveVideo(photo, lookup) : resolvePhoto(photo, lookup)
+}
+
+async function resolvePhoto(photo: PhotoEntry, { api, media }: MediaLookup): Promise<MediaEntry> {
   let url = photo.urlO
   if (url === null) {
     // url_o is missing when the owner hides originals from the API key; the sizes list may still have it.
@@ -50,7 +57,7 @@ async function resolvePhoto(photo: PhotoEntry, api: CatalogApi, media: CatalogMe
   return { id: photo.id, secret: photo.secret, size: head.size, ext, url, kind: 'original' }
 }
 
-async function resolveVideo(photo: PhotoEntry, api: CatalogApi, media: CatalogMedia, cookies: string | undefined): Promise<MediaEntry> {
+async function resolveVideo(photo: PhotoEntry, { api, media, cookies }: MediaLookup): Promise<MediaEntry> {
   const sizes = (await api.getSizes(photo.id)).map(asRecord)
   const original = toStr(sizes.find((s) => s.label === 'Video Original')?.source)
   let refused: unknown

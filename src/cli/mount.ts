@@ -1,16 +1,19 @@
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { mkdir, open } from 'node:fs/promises'
+import { fstat } from 'node:fs'
+import { mkdir, open, rm } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { Command } from 'commander'
+import { promisify } from 'node:util'
+import { Command, Option } from 'commander'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { loadCredentials, openFlickr, type Credentials, type Env } from '../flickr/index.js'
-import { mountAt, runUntilSignal, unmountPath } from '../fs/index.js'
-import { startLiveMount } from '../service/live-mount.js'
+import { checkMountpoint, mountAt, runUntilSignal, unmountPath } from '../fs/index.js'
+import { startLiveMount, type LiveMount } from '../service/live-mount.js'
+import { notifyReady } from '../service/notify.js'
 import { findMount, registerMount } from '../service/registry.js'
 import { envOf, readCookies, type CliIo } from './context.js'
-import { parseDuration, parseSize } from './units.js'
+import { formatSize, parseDuration, parseSize } from './units.js'
 import { sleep } from '../util/abort.js'
 import { mountLogPath, stateDir } from '../util/state-paths.js'
 
@@ -40,8 +43,12 @@ export function mountCommand(io: CliIo): Command {
     .description('Show the account as a folder (FUSE), in the foreground until Ctrl-C or `flickrfs unmount`')
     .argument('<mountpoint>', 'an empty directory')
     .option('--cache <dir>', 'where originals and the catalog are kept (a pinned DEST works)')
-    .option('--cache-size <size>', 'bound unpinned originals in the cache, e.g. 20G (least recently used go first)', parseSize('--cache-size'))
-    .option('--refresh <duration>', 'refresh the catalog this often (0: only on SIGHUP / flickrfs refresh)', parseDuration('--refresh'), DEFAULT_REFRESH_MS)
+    .option('--cache-size <size>', 'bound unpinned originals in the cache, e.g. 20G (binary units: 20G is 20 GiB; least recently used go first)', parseSize('--cache-size'))
+    .addOption(
+      new Option('--refresh <duration>', 'refresh the catalog this often, e.g. 90s, 15m, 2h (0: only on SIGHUP / flickrfs refresh)')
+        .argParser(parseDuration('--refresh'))
+        .default(DEFAULT_REFRESH_MS, '15m'),
+    )
     .option('--offline', 'never touch the network: serve the cached catalog and originals only')
     .option('--allow-other', 'let other users see the mount')
     .option('--background', 'detach once mounted (logs go to CACHE/.flickrfs/mount.log)')
@@ -67,28 +74,53 @@ async function runMount(io: CliIo, mountpoint: string, flags: MountFlags): Promi
     remote = { api: opened.client, media: opened.media }
   }
   const root = resolve(flags.cache ?? defaultCacheRoot(env, creds))
-  await mkdir(root, { recursive: true })
-  if (flags.background) return detach(io, mnt, root)
+  // A mountpoint that cannot be used is refused before anything is created (the cache folder).
+  await checkMountpoint(mnt)
+  if (flags.background) {
+    await mkdir(root, { recursive: true })
+    return detach(io, mnt, root)
+  }
+  // Created by this run: removed again when the mount does not come up, so a failure leaves nothing.
+  const created = await mkdir(root, { recursive: true })
+  const say = await logger(io)
 
   const cookies = await readCookies(flags.cookies, env)
-  const live = await startLiveMount({
-    mountpoint: mnt,
-    root,
-    remote,
-    cacheMaxBytes: flags.cacheSize,
-    refreshEveryMs: flags.refresh,
-    allowOther: flags.allowOther,
-    cookies,
-    ignoreViews: flags.ignoreViews,
-    onLine: (line) => io.stderr.write(`flickrfs: ${line}\n`),
-  })
+  let live: LiveMount
+  try {
+    live = await startLiveMount({
+      mountpoint: mnt,
+      root,
+      remote,
+      cacheMaxBytes: flags.cacheSize,
+      refreshEveryMs: flags.refresh,
+      allowOther: flags.allowOther,
+      cookies,
+      ignoreViews: flags.ignoreViews,
+      onLine: say,
+    })
+  } catch (err) {
+    if (created !== undefined) await rm(created, { recursive: true, force: true }).catch(() => undefined)
+    throw err
+  }
   const unregister = await registerMount(env, { pid: process.pid, mountpoint: mnt, root, startedAtMs: Date.now() })
-  const onHup = (): void => void live.refresh()
+  const onHup = (): void => {
+    say('refresh asked (SIGHUP)')
+    void live.refresh().then((r) => {
+      // A refresh that changed something says so itself.
+      if (r && !r.changed) say(`refreshed: ${r.photos.total} items, nothing changed`)
+    })
+  }
   process.on('SIGHUP', onHup)
-  io.stderr.write(`flickrfs: mounted ${live.layout().stats.photos} items at ${mnt} (cache ${root}); Ctrl-C unmounts\n`)
+  const bound = flags.cacheSize !== undefined ? `, unpinned originals bounded to ${formatSize(flags.cacheSize)}` : ''
+  const every = remote && flags.refresh > 0 ? `; refreshes every ${formatEvery(flags.refresh)} (only changes are logged)` : ''
+  say(`mounted ${live.layout().stats.photos} items at ${mnt} (cache ${root}${bound})${every}; Ctrl-C unmounts`)
   let code = 1
   try {
-    code = await runUntilSignal(live.handle, { report: (m) => io.stderr.write(m + '\n') })
+    // Signals are handled before systemd hears READY=1: a stop right after it still unmounts.
+    const stopped = runUntilSignal(live.handle, { report: (m) => m.split('\n').forEach((l) => say(l.replace(/^flickrfs: /, ''))) })
+    void notifyReady(env, `Serving ${live.layout().stats.photos} items at ${mnt}`, say)
+    code = await stopped
+    say(`unmounted ${mnt}`)
     return code
   } finally {
     process.off('SIGHUP', onHup)
@@ -98,6 +130,25 @@ async function runMount(io: CliIo, mountpoint: string, flags: MountFlags): Promi
     // the mount is gone; the serving process must still end promptly (systemd, Ctrl-C).
     if (abandoned) setTimeout(() => process.exit(code), 200).unref()
   }
+}
+
+/**
+ * Lines about the mount on stderr. Where stderr is a regular file (mount.log of --background, a
+ * `2>>file` redirect) each line starts with its time; a terminal, a pipe or systemd's journal
+ * shows its own or needs none.
+ */
+async function logger(io: CliIo): Promise<(line: string) => void> {
+  const fd = (io.stderr as { fd?: unknown }).fd
+  const stamp = typeof fd === 'number' && (await promisify(fstat)(fd).then((st) => st.isFile(), () => false))
+  return (line) => void io.stderr.write(`${stamp ? `${new Date().toISOString()} ` : ''}flickrfs: ${line}\n`)
+}
+
+/** 900000 → `15m`, 5400000 → `90m`, 90000 → `90s`. */
+function formatEvery(ms: number): string {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`
+  if (ms % 1000 === 0) return `${ms / 1000}s`
+  return `${ms}ms`
 }
 
 /** Starts the same mount in a detached child and returns once the mount is up (or says why not). */

@@ -3,7 +3,7 @@ import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { openFlickr } from '../flickr/index.js'
 import { DEFAULT_PIN_CONCURRENCY, pin, type PinReport } from '../pin/pin.js'
 import { envOf, isTty, positiveInt, readCookies, type CliIo } from './context.js'
-import { createProgress, formatBytes, formatDuration } from './progress.js'
+import { createProgress, formatBytes, formatDuration, plural } from './progress.js'
 
 interface PinFlags {
   quiet?: boolean
@@ -46,6 +46,7 @@ async function runPin(io: CliIo, dest: string, flags: PinFlags): Promise<number>
   const { client, media } = await openFlickr({ env, apiRate: flags.apiRate })
   const mode = flags.quiet ? 'quiet' : isTty(io.stderr) ? 'bar' : 'lines'
   const progress = createProgress(mode, io.stderr)
+  // The status line is cleared however the run ends, so an error starts on a clean row.
   const report = await pin({
     dest,
     api: client,
@@ -56,17 +57,12 @@ async function runPin(io: CliIo, dest: string, flags: PinFlags): Promise<number>
     deleteUnknown: flags.deleteUnknown,
     concurrency: flags.concurrency,
     cookies,
-    onProgress: (p) => progress.update({ phase: p.phase, doneItems: p.done, totalItems: p.queued, doneBytes: p.doneBytes, totalBytes: p.queuedBytes }),
+    onProgress: (p) => progress.update({ phase: p.phase, doneItems: p.done, totalItems: p.queued, doneBytes: p.doneBytes, totalBytes: p.queuedBytes, fetchedBytes: p.fetchedBytes }),
     onDetail: flags.verbose ? (line) => progress.line(line) : undefined,
-  })
-  progress.done()
+  }).finally(() => progress.done())
   const apiCalls = client.stats.apiCalls
   if (!flags.quiet) {
-    io.stdout.write(
-      `Pinned ${report.refresh.photos.total} items into ${dest}: ${report.downloaded} downloaded ` +
-      `(${formatBytes(report.downloadedBytes)}), ${report.alreadyPresent} already there, ` +
-      `${apiCalls} API calls, ${formatDuration(report.durationMs / 1000)}.\n`,
-    )
+    io.stdout.write(summary(report, dest, apiCalls) + '\n')
     for (const t of report.transcodes) {
       io.stdout.write(`Note: video ${t.id} is stored as the "${t.label}" transcode; Flickr refused the original (see --cookies).\n`)
     }
@@ -78,6 +74,32 @@ async function runPin(io: CliIo, dest: string, flags: PinFlags): Promise<number>
     return 1
   }
   return 0
+}
+
+/** Nothing new on Flickr, nothing fetched, nothing written or removed, nothing failed. */
+function nothingChanged(r: PinReport): boolean {
+  return !r.refresh.changed && r.downloaded === 0 && r.tree.written === 0 && r.tree.removed === 0 && r.failures.length === 0
+}
+
+/**
+ * The closing line: what was checked when nothing changed; otherwise how many of the items were
+ * asked for (all, or what --ignore-photos / --ignore-videos left) and what that took.
+ */
+export function summary(r: PinReport, dest: string, apiCalls: number): string {
+  const took = `${plural(apiCalls, 'API call')}, ${formatDuration(r.durationMs / 1000)}`
+  const left = [
+    ...(r.ignored.photos > 0 ? [`${plural(r.ignored.photos, 'photo')} left out by --ignore-photos`] : []),
+    ...(r.ignored.videos > 0 ? [`${plural(r.ignored.videos, 'video')} left out by --ignore-videos`] : []),
+  ]
+  const total = r.refresh.photos.total
+  const asked = total - r.ignored.photos - r.ignored.videos
+  if (nothingChanged(r)) {
+    const what = `${plural(total, 'item')}, ${plural(r.refresh.sets.total, 'set')}`
+    return `Checked ${what}: nothing changed${left.length ? ` (${left.join(', ')})` : ''}; ${took}.`
+  }
+  const items = left.length ? `${asked} of ${plural(total, 'item')} (${left.join(', ')})` : plural(total, 'item')
+  return `Pinned ${items} into ${dest}: ${r.downloaded} downloaded (${formatBytes(r.downloadedBytes)}), ` +
+    `${r.alreadyPresent} already there, ${took}.`
 }
 
 /** The original flickrmirrorer's closing statistics, plus what flickrfs does beyond it. */

@@ -1,22 +1,50 @@
 /**
- * Progress output for long jobs. On a terminal: one bar redrawn in place with counts, bytes, rate
- * and ETA. Otherwise: a plain line now and then (logs, CI). Quiet (cron): nothing at all; failures
- * are reported by the command itself.
+ * Progress output for long jobs. On a terminal: one status line redrawn in place. Otherwise: a plain
+ * line now and then (logs, CI). Quiet (cron): nothing at all; failures are reported by the command
+ * itself.
+ *
+ * The terminal line is never wider than the terminal (a wrapped line cannot be cleared with
+ * `\r\x1b[K`, which clears only the cursor's row), is redrawn at most every MIN_REDRAW_MS, and says
+ * only what it knows:
+ * - listing: the totals still grow, so it counts what was found and done; no bar, rate or ETA;
+ * - downloading: the totals are final: a bar, counts and bytes; a download rate and an ETA once
+ *   RATE_AFTER_MS have passed and RATE_MIN_BYTES were really fetched (already-present originals
+ *   are not speed), measured over the last RATE_WINDOW_MS;
+ * - writing: the tree is being written; nothing to estimate.
+ *
+ * Why not cli-progress (or another bar library): it truncates its rendered template at the right
+ * edge (cutting off whatever is last, rate or ETA included), it redraws from its own interval timer
+ * that must be stopped on every exit path, and its ETA is computed from the bar value, so the
+ * "no ETA while listing, rate from fetched bytes only" rules above would be ours anyway, on top of
+ * a dependency. What is left, fields that drop by priority to fit the width and a throttle, is the
+ * few lines below.
  */
+export type Phase = 'listing' | 'downloading' | 'writing'
+
 export interface ProgressState {
-  phase: string
+  phase: Phase
   doneItems: number
   totalItems: number
   doneBytes: number
   totalBytes: number
+  /** Bytes really fetched from Flickr (doneBytes also counts originals that were already there). */
+  fetchedBytes: number
 }
 
 export interface Progress {
   update(state: ProgressState): void
-  /** A line that must be seen (a warning, a phase change under -v). */
+  /** A line that must be seen (a warning, a detail under -v). */
   line(text: string): void
+  /** Clears the status line; the command prints its own summary. */
   done(): void
 }
+
+export const MIN_REDRAW_MS = 100
+export const RATE_AFTER_MS = 3000
+export const RATE_MIN_BYTES = 1_000_000
+export const RATE_WINDOW_MS = 5000
+/** A plain progress line at most this often when stderr is not a terminal. */
+export const LINES_EVERY_MS = 5000
 
 export function formatBytes(bytes: number): string {
   const units = ['B', 'KB', 'MB', 'GB', 'TB']
@@ -38,51 +66,145 @@ export function formatDuration(seconds: number): string {
   return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${ss}` : `${m}:${ss}`
 }
 
+/** `n thing` or `n things`. */
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`
+}
+
+/** Download speed over a sliding window of fetched bytes, and whether it means anything yet. */
+class RateMeter {
+  private samples: Array<{ at: number; bytes: number }> = []
+  private since: number | undefined
+
+  constructor(private readonly now: () => number) {}
+
+  add(fetchedBytes: number): void {
+    const at = this.now()
+    this.since ??= at
+    this.samples.push({ at, bytes: fetchedBytes })
+    while (this.samples.length > 2 && (this.samples[1]?.at ?? at) <= at - RATE_WINDOW_MS) this.samples.shift()
+  }
+
+  /** Bytes per second, or undefined while too little time has passed or too little was fetched. */
+  rate(): number | undefined {
+    const first = this.samples[0]
+    const last = this.samples[this.samples.length - 1]
+    if (this.since === undefined || first === undefined || last === undefined) return undefined
+    if (this.now() - this.since < RATE_AFTER_MS) return undefined
+    const bytes = last.bytes - first.bytes
+    const ms = this.now() - first.at
+    if (last.bytes < RATE_MIN_BYTES || bytes <= 0 || ms <= 0) return undefined
+    return (bytes * 1000) / ms
+  }
+}
+
+/** Fields, most important first; the first is always there (cut to the width), the rest only if they fit. */
+function fit(fields: string[], width: number, sep = '  '): string {
+  let out = (fields[0] ?? '').slice(0, width)
+  for (const f of fields.slice(1)) {
+    const next = out + sep + f
+    if (next.length <= width) out = next
+  }
+  return out
+}
+
+/** The one status line for a terminal `width` columns wide (at most width - 1 characters). */
+export function renderLine(s: ProgressState, width: number, rate: number | undefined): string {
+  const room = Math.max(1, width - 1)
+  if (s.phase === 'listing') {
+    return fit([
+      `Listing: ${plural(s.totalItems, 'item')} found`,
+      `${s.doneItems} done`,
+      `${formatBytes(s.doneBytes)}/${formatBytes(s.totalBytes)} so far`,
+    ], room)
+  }
+  if (s.phase === 'writing') return fit([`Writing the tree: ${plural(s.totalItems, 'item')}`], room)
+  const eta = rate !== undefined && s.totalBytes > s.doneBytes ? (s.totalBytes - s.doneBytes) / rate : undefined
+  const text = fit([
+    `${s.doneItems}/${s.totalItems} items`,
+    `${formatBytes(s.doneBytes)}/${formatBytes(s.totalBytes)}`,
+    ...(rate !== undefined ? [`${formatBytes(rate)}/s`] : []),
+    ...(eta !== undefined ? [`ETA ${formatDuration(eta)}`] : []),
+  ], room)
+  // The bar takes what is left, up to 30 columns; below 10 it says too little to be worth it.
+  const barWidth = Math.min(30, room - text.length - 3)
+  if (barWidth < 10) return text
+  const frac = s.totalItems > 0 ? Math.min(1, s.doneItems / s.totalItems) : 0
+  const filled = Math.round(frac * barWidth)
+  return `[${'#'.repeat(filled)}${'-'.repeat(barWidth - filled)}] ${text}`
+}
+
+/** The plain line for logs: no bar, no width limit, the same honesty rules. */
+export function describePlain(s: ProgressState, rate: number | undefined): string {
+  if (s.phase === 'listing') {
+    return `listing: ${plural(s.totalItems, 'item')} found, ${s.doneItems} done, ${formatBytes(s.doneBytes)}/${formatBytes(s.totalBytes)} so far`
+  }
+  const base = `${s.phase}: ${s.doneItems}/${s.totalItems} items, ${formatBytes(s.doneBytes)}/${formatBytes(s.totalBytes)}`
+  if (s.phase !== 'downloading' || rate === undefined) return base
+  const eta = s.totalBytes > s.doneBytes ? `, ETA ${formatDuration((s.totalBytes - s.doneBytes) / rate)}` : ''
+  return `${base}, ${formatBytes(rate)}/s${eta}`
+}
+
 export function createProgress(
   mode: 'bar' | 'lines' | 'quiet',
   out: NodeJS.WritableStream,
   now: () => number = Date.now,
 ): Progress {
-  const started = now()
   let lastLineAt = 0
-  let lastState: ProgressState | undefined
-  let drawn = false
+  let lastDrawAt = -Infinity
+  let state: ProgressState | undefined
+  let shown = false
+  let timer: NodeJS.Timeout | undefined
+  const meter = new RateMeter(now)
+  const columns = (): number => {
+    const c = (out as NodeJS.WriteStream).columns
+    return typeof c === 'number' && c > 0 ? c : 80
+  }
+  const rate = (): number | undefined => (state?.phase === 'downloading' ? meter.rate() : undefined)
 
-  const describe = (s: ProgressState): string => {
-    const elapsed = Math.max(0.001, (now() - started) / 1000)
-    const rate = s.doneBytes / elapsed
-    const eta = s.totalBytes > s.doneBytes && rate > 0 ? (s.totalBytes - s.doneBytes) / rate : NaN
-    return `${s.phase}: ${s.doneItems}/${s.totalItems} items, ${formatBytes(s.doneBytes)}/${formatBytes(s.totalBytes)}, ${formatBytes(rate)}/s, ETA ${formatDuration(eta)}`
+  const draw = (): void => {
+    if (timer !== undefined) clearTimeout(timer)
+    timer = undefined
+    if (!state) return
+    lastDrawAt = now()
+    out.write(`\r\x1b[K${renderLine(state, columns(), rate())}`)
+    shown = true
+  }
+  /** Draws now if the last draw is old enough, else once when it is (the latest state wins). */
+  const schedule = (): void => {
+    const wait = lastDrawAt + MIN_REDRAW_MS - now()
+    if (wait <= 0) draw()
+    else timer ??= setTimeout(draw, wait).unref()
   }
 
   return {
-    update(state) {
-      lastState = state
+    update(next) {
+      // Fetch speed is measured from the downloading phase on: during the listing the catalog's
+      // own requests share the connection and the totals are still growing.
+      if (next.phase === 'downloading') meter.add(next.fetchedBytes)
+      state = next
       if (mode === 'quiet') return
       if (mode === 'lines') {
-        if (now() - lastLineAt >= 5000) {
+        if (now() - lastLineAt >= LINES_EVERY_MS) {
           lastLineAt = now()
-          out.write(describe(state) + '\n')
+          out.write(describePlain(next, rate()) + '\n')
         }
         return
       }
-      const width = 24
-      const frac = state.totalItems > 0 ? Math.min(1, state.doneItems / state.totalItems) : 0
-      const filled = Math.round(frac * width)
-      const bar = '#'.repeat(filled) + '-'.repeat(width - filled)
-      out.write(`\r\x1b[K[${bar}] ${describe(state)}`)
-      drawn = true
+      schedule()
     },
     line(text) {
       if (mode === 'quiet') return
-      if (drawn) out.write('\r\x1b[K')
+      if (shown) out.write('\r\x1b[K')
+      shown = false
       out.write(text + '\n')
-      if (drawn && lastState) this.update(lastState)
+      if (mode === 'bar' && state) schedule()
     },
     done() {
-      if (mode === 'bar' && drawn) out.write('\r\x1b[K')
-      if (mode !== 'quiet' && lastState) out.write(describe(lastState) + '\n')
-      drawn = false
+      if (timer !== undefined) clearTimeout(timer)
+      timer = undefined
+      if (mode === 'bar' && shown) out.write('\r\x1b[K')
+      shown = false
     },
   }
 }

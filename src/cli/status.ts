@@ -8,7 +8,7 @@ import { readLastPin } from '../pin/pin-state.js'
 import { offlineMedia } from '../service/live-mount.js'
 import { OriginalStore } from '../store/index.js'
 import type { CliIo } from './context.js'
-import { formatBytes, formatDuration } from './progress.js'
+import { formatBytes, formatDuration, plural } from './progress.js'
 
 async function openExisting(dest: string): Promise<{ catalog: Catalog; store: OriginalStore }> {
   try {
@@ -39,25 +39,50 @@ export interface Completeness {
   videos: number
   stored: number
   storedBytes: number
+  /** Items asked for whose original is not stored. */
   missing: string[]
+  /** Items the last pin was told to leave out (--ignore-photos / --ignore-videos) and that are not stored. */
+  leftOut: { photos: number; videos: number }
 }
 
-export function completeness(snap: CatalogSnapshot, info: (id: string, secret: string) => { size: number } | undefined): Completeness {
-  const c: Completeness = { items: 0, photos: 0, videos: 0, stored: 0, storedBytes: 0, missing: [] }
+/** What the last pin was asked to leave out: a mirror of videos only is complete without the photos. */
+export interface Wanted {
+  ignorePhotos?: boolean
+  ignoreVideos?: boolean
+}
+
+export function completeness(
+  snap: CatalogSnapshot,
+  info: (id: string, secret: string) => { size: number } | undefined,
+  wanted: Wanted = {},
+): Completeness {
+  const c: Completeness = { items: 0, photos: 0, videos: 0, stored: 0, storedBytes: 0, missing: [], leftOut: { photos: 0, videos: 0 } }
   for (const p of snap.photos.values()) {
     c.items++
-    if (p.media === 'video') c.videos++
+    const video = p.media === 'video'
+    if (video) c.videos++
     else c.photos++
     const m = snap.media.get(mediaKey(p.id, p.secret))
     const have = info(p.id, p.secret)
     if (m && have && have.size === m.size) {
       c.stored++
       c.storedBytes += have.size
+    } else if (video ? wanted.ignoreVideos : wanted.ignorePhotos) {
+      c.leftOut[video ? 'videos' : 'photos']++
     } else {
       c.missing.push(p.id)
     }
   }
   return c
+}
+
+/** `; 300 photos left out by --ignore-photos`, or nothing. */
+function leftOutNote(c: Completeness): string {
+  const parts = [
+    ...(c.leftOut.photos > 0 ? [`${plural(c.leftOut.photos, 'photo')} left out by --ignore-photos`] : []),
+    ...(c.leftOut.videos > 0 ? [`${plural(c.leftOut.videos, 'video')} left out by --ignore-videos`] : []),
+  ]
+  return parts.length > 0 ? `; ${parts.join(', ')}` : ''
 }
 
 export function statusCommand(io: CliIo): Command {
@@ -70,14 +95,14 @@ export function statusCommand(io: CliIo): Command {
       try {
         const snap = catalog.snapshot()
         const now = Date.now()
-        const c = completeness(snap, (id, secret) => store.info(id, secret))
         const last = await readLastPin(dest)
+        const c = completeness(snap, (id, secret) => store.info(id, secret), last ?? {})
         const out: string[] = [
           `Folder: ${dest}`,
           `Account: ${snap.userName || '?'} (${snap.userId || '?'})`,
           `Catalog refreshed: ${snap.refreshedAtMs ? `${new Date(snap.refreshedAtMs).toISOString()} (${ago(snap.refreshedAtMs, now)})` : 'never'}`,
-          `Items: ${c.items} (${c.photos} photos, ${c.videos} videos) in ${snap.sets.length} sets and ${snap.collections.length} top-level collections`,
-          `Originals stored: ${c.stored}/${c.items} (${formatBytes(c.storedBytes)})${c.missing.length ? `; missing: ${c.missing.slice(0, 10).join(', ')}${c.missing.length > 10 ? ', …' : ''}` : ''}`,
+          `Items: ${c.items} (${plural(c.photos, 'photo')}, ${plural(c.videos, 'video')}) in ${plural(snap.sets.length, 'set')} and ${plural(snap.collections.length, 'top-level collection')}`,
+          `Originals stored: ${c.stored}/${c.items} (${formatBytes(c.storedBytes)})${leftOutNote(c)}${c.missing.length ? `; missing: ${c.missing.slice(0, 10).join(', ')}${c.missing.length > 10 ? ', …' : ''}` : ''}`,
         ]
         if (last) {
           out.push(`Last pin: ${new Date(last.finishedAtMs).toISOString()} (${ago(last.finishedAtMs, now)}), took ${formatDuration(last.durationMs / 1000)}, ${last.failures.length} failure(s)`)
@@ -86,7 +111,8 @@ export function statusCommand(io: CliIo): Command {
           out.push('Last pin: none recorded')
         }
         const complete = c.missing.length === 0 && snap.refreshedAtMs > 0
-        out.push(complete ? 'Complete: yes' : 'Complete: no (run `flickrfs pin` again)')
+        const only = last?.ignorePhotos && !last.ignoreVideos ? ' (videos only, as the last pin was asked)' : last?.ignoreVideos && !last.ignorePhotos ? ' (photos only, as the last pin was asked)' : ''
+        out.push(complete ? `Complete: yes${only}` : 'Complete: no (run `flickrfs pin` again)')
         io.stdout.write(out.join('\n') + '\n')
         process.exitCode = complete ? 0 : 1
       } finally {
@@ -105,25 +131,31 @@ export function verifyCommand(io: CliIo): Command {
       const dest = resolve(destArg)
       const { catalog, store } = await openExisting(dest)
       try {
+        const bad = new Set<string>()
         const report = await store.verify({
           concurrency: 4,
           // A bad file's record is dropped, so the next pin downloads it again.
           forgetBad: true,
           onResult: (r) => {
-            if (r.status !== 'ok') io.stdout.write(`${r.status}: ${r.path}${r.actualSize !== undefined ? ` (${r.actualSize} bytes, expected ${r.expectedSize})` : ''}\n`)
+            if (r.status === 'ok') return
+            bad.add(r.id)
+            io.stdout.write(`${r.status}: ${r.path}${r.actualSize !== undefined ? ` (${r.actualSize} bytes, expected ${r.expectedSize})` : ''}\n`)
           },
         })
-        const c = completeness(catalog.snapshot(), (id, secret) => store.info(id, secret))
+        const last = await readLastPin(dest)
+        const c = completeness(catalog.snapshot(), (id, secret) => store.info(id, secret), last ?? {})
+        // The damaged files just reported are no longer recorded; they are not "never downloaded".
+        const never = c.missing.filter((id) => !bad.has(id))
         const problems = report.missing + report.sizeMismatch + report.hashMismatch
-        if (!flags.quiet || problems > 0 || c.missing.length > 0) {
+        if (!flags.quiet || problems > 0 || never.length > 0) {
           io.stdout.write(
-            `Verified ${report.checked} originals: ${report.ok} ok, ${report.missing} missing, ` +
-            `${report.sizeMismatch} wrong size, ${report.hashMismatch} wrong content.` +
-            (c.missing.length ? ` ${c.missing.length} item(s) of the catalog were never downloaded.` : '') + '\n',
+            `Verified ${plural(report.checked, 'original')}: ${report.ok} ok, ${report.missing} missing, ` +
+            `${report.sizeMismatch} wrong size, ${report.hashMismatch} wrong content${leftOutNote(c)}.` +
+            (never.length ? ` ${plural(never.length, 'item')} of the catalog ${never.length === 1 ? 'was' : 'were'} never downloaded.` : '') + '\n',
           )
         }
-        if (problems > 0) io.stdout.write('Run `flickrfs pin` on this folder to fetch them again.\n')
-        process.exitCode = problems > 0 || c.missing.length > 0 ? 1 : 0
+        if (problems > 0 || never.length > 0) io.stdout.write('Run `flickrfs pin` on this folder to fetch them again.\n')
+        process.exitCode = problems > 0 || never.length > 0 ? 1 : 0
       } finally {
         await store.close()
         await catalog.close()

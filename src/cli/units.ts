@@ -12,7 +12,10 @@ export function parseDuration(flag: string) {
   }
 }
 
-/** `500M`, `20G`, `1.5T`, or plain bytes (powers of 1024). */
+/**
+ * `500M`, `20G`, `1.5T`, or plain bytes. Binary, as df -h and du -h count: `20G` (also `20GiB` or
+ * `20GB`) is 20 GiB, 20 × 1024³ bytes; formatSize shows it back the same way.
+ */
 export function parseSize(flag: string) {
   return (value: string): number => {
     const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?$/i.exec(value.trim())
@@ -20,4 +23,17 @@ export function parseSize(flag: string) {
     const exp = ['', 'k', 'm', 'g', 't'].indexOf((m[2] ?? '').toLowerCase())
     return Math.round(Number(m[1]) * 1024 ** exp)
   }
+}
+
+/** Bytes in the binary units parseSize reads: `20 GiB`, `1.5 TiB`, `512 MiB`. */
+export function formatSize(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
+  let v = bytes
+  let u = 0
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024
+    u++
+  }
+  const shown = u === 0 || Number.isInteger(v) ? String(v) : v.toFixed(1).replace(/\.0$/, '')
+  return `${shown} ${units[u]}`
 }

@@ -1,6 +1,6 @@
 /**
  * A fake Flickr on 127.0.0.1 for tests, benchmarks and `flickrfs demo`. It is faithful to
- * /work/shared/FLICKR.md, quirks included (numeric type drift, absent empty arrays, pages 0 when
+ * docs/FLICKR.md, quirks included (numeric type drift, absent empty arrays, pages 0 when
  * empty, the last page repeated past the end, OAuth signed over the canonical https URLs) and it
  * injects the documented failures on demand (faults.ts).
  *

@@ -1,4 +1,4 @@
-import { chmod, mkdir, readFile, unlink } from 'node:fs/promises'
+import { chmod, mkdir, open, readFile, unlink } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
@@ -155,4 +155,99 @@ export async function deleteToken(configDir: string): Promise<boolean> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
     throw err
   }
+}
+
+/**
+ * One `--env-file` line: `KEY=VALUE`, `export KEY=VALUE`, the value bare, 'single' or "double"
+ * quoted, `#` comments on their own line or after a bare or quoted value. Nothing is expanded
+ * (`$HOME` stays `$HOME`): the file is data, never run.
+ */
+const ENV_LINE = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)$/
+
+/**
+ * The variables of an env file in the shape a shell, systemd's EnvironmentFile= and docker's
+ * --env-file all accept. A line that is not one of them fails with its number only: the line may
+ * hold a secret, so its text never reaches a message.
+ */
+export function parseEnvFile(text: string, path: string): Record<string, string> {
+  const out: Record<string, string> = {}
+  const lines = text.replace(/^\uFEFF/, '').split('\n')
+  lines.forEach((raw, i) => {
+    const line = raw.replace(/\r$/, '').trim()
+    if (line === '' || line.startsWith('#')) return
+    const bad = (why: string): FlickrfsError =>
+      new FlickrfsError('CONFIG', `${path} line ${i + 1} ${why}: write KEY=VALUE (optionally after "export", the value in quotes).`)
+    const m = ENV_LINE.exec(line)
+    if (!m) throw bad('is not KEY=VALUE')
+    const key = m[1] as string
+    const rest = (m[2] as string).trimStart()
+    const spaced = rest.length < (m[2] as string).length
+    let value: string
+    let after: string
+    const quote = rest[0]
+    if (quote === "'" || quote === '"') {
+      let end = 1
+      value = ''
+      for (; end < rest.length && rest[end] !== quote; end++) {
+        // Inside double quotes a shell drops the backslash before " \ $ and `; so do we.
+        if (quote === '"' && rest[end] === '\\' && end + 1 < rest.length && '"\\$`'.includes(rest[end + 1] as string)) end++
+        value += rest[end]
+      }
+      if (end >= rest.length) throw bad(`has no closing ${quote}`)
+      after = rest.slice(end + 1).trim()
+    } else {
+      const hash = rest.search(/\s#/)
+      value = (hash >= 0 ? rest.slice(0, hash) : rest).trim()
+      after = ''
+      // `KEY= # note` is empty, as in a shell; `KEY=#x` is "#x".
+      if (spaced && value.startsWith('#')) value = ''
+    }
+    if (after !== '' && !after.startsWith('#')) throw bad('has text after the closing quote')
+    out[key] = value
+  })
+  return out
+}
+
+/**
+ * Reads `--env-file FILE`. The file holds secrets, so one that group or others can read is refused
+ * (like ssh refuses a private key): the message says the chmod that fixes it.
+ */
+export async function readEnvFile(path: string): Promise<Record<string, string>> {
+  let text: string
+  try {
+    const fh = await open(path, 'r')
+    try {
+      const st = await fh.stat()
+      if (!st.isFile()) throw new FlickrfsError('CONFIG', `The env file ${path} is not a regular file.`)
+      if ((st.mode & 0o044) !== 0) {
+        throw new FlickrfsError('CONFIG',
+          `The env file ${path} can be read by other users (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}) and it holds ` +
+          `your Flickr secrets: run chmod 600 ${path} (and make it owned by the user who runs flickrfs).`)
+      }
+      text = await fh.readFile('utf8')
+    } finally {
+      await fh.close()
+    }
+  } catch (err) {
+    if (err instanceof FlickrfsError) throw err
+    const code = (err as NodeJS.ErrnoException).code
+    const why = code === 'ENOENT' ? 'it does not exist' : code === 'EACCES' ? 'permission denied' : errorMessage(err)
+    throw new FlickrfsError('CONFIG', `Cannot read the env file ${path}: ${why}.`, { cause: err })
+  }
+  return parseEnvFile(text, path)
+}
+
+/**
+ * Adds an env file's variables to `env` (in place, so every holder of that object sees them). A
+ * variable already set in the environment wins over the file, as with `node --env-file`. Returns
+ * the names taken from the file.
+ */
+export function applyEnvFile(env: Env, vars: Record<string, string>): string[] {
+  const taken: string[] = []
+  for (const [k, v] of Object.entries(vars)) {
+    if (env[k] !== undefined && env[k] !== '') continue
+    env[k] = v
+    taken.push(k)
+  }
+  return taken
 }

@@ -10,6 +10,7 @@ export { rewriteToOrigin } from './origin-transport.js'
 export { filenameFromContentDisposition } from './content-disposition.js'
 export {
   resolveConfigDir, loadApiKey, loadCredentials, readToken, saveToken, deleteToken,
+  parseEnvFile, readEnvFile, applyEnvFile,
   CONFIG_FILE, TOKEN_FILE, type Env, type Credentials, type ApiKeyPair, type StoredToken,
 } from './credentials.js'
 export {

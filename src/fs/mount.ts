@@ -3,7 +3,7 @@ import { resolve } from 'node:path'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { loadFuse, passHandleToFgetattr, type FuseCallback } from './fuse-binding.js'
 import { fuseNativeOptions } from './mount-options.js'
-import { checkMountpoint, clearStaleMount, mountAt, unmountPath } from './mountpoint.js'
+import { checkMountpoint, clearStaleMount, describeHolders, findHolders, mountAt, unmountPath, type Holder } from './mountpoint.js'
 import { createOps, type FsOpsStats } from './ops.js'
 import type { FsTree, OriginalReader, TreeSource } from './types.js'
 import { errorMessage } from '../util/abort.js'
@@ -42,7 +42,7 @@ export interface MountHandle {
   setTree(tree: FsTree): void
   /**
    * Plain unmount; when busy it fails with a MOUNTPOINT error naming the holders and stays
-   * mounted. `lazy` detaches anyway.
+   * mounted. `lazy` detaches anyway, and stops serving even if the detach fails.
    */
   unmount(opts?: { lazy?: boolean }): Promise<void>
   /** Settles when the mount is gone, whoever unmounted it. */
@@ -144,7 +144,13 @@ export async function mountFlickrfs(opts: MountOptions): Promise<MountHandle> {
     },
     async unmount(u: { lazy?: boolean } = {}) {
       if (gone) return
-      if (await mountAt(mnt)) await unmountPath(mnt, u)
+      try {
+        if (await mountAt(mnt)) await unmountPath(mnt, u)
+      } finally {
+        // A lazy unmount means "stop serving this mount" even when fusermount failed: the process
+        // can then end, and auto_unmount (or the next mount here) clears what is left.
+        if (u.lazy) release()
+      }
       release()
     },
     unmounted,
@@ -154,29 +160,90 @@ export async function mountFlickrfs(opts: MountOptions): Promise<MountHandle> {
 
 export interface RunUntilSignalOptions {
   signals?: NodeJS.Signals[]
-  /** Where to say why an unmount failed (default stderr). */
+  /** Where to say why the mount could not simply be unmounted, and who held it (default stderr). */
   report?: (message: string) => void
+  /**
+   * How long a busy mount gets, after the first signal, for its holders to let go before it is
+   * detached lazily (default 3 s). A second signal detaches at once.
+   */
+  busyGraceMs?: number
 }
+
+/** Short enough that stopping ends well inside a service manager's 10 s, long enough for a `cd ..`. */
+export const BUSY_GRACE_MS = 3_000
 
 /**
  * Serves until SIGINT/SIGTERM (or an unmount from outside), then unmounts and resolves with the
- * exit status. If the mount is busy, it says who holds it and keeps serving; the next signal
- * detaches lazily.
+ * exit status: one signal always ends the mount. A busy mount (a shell's cwd in it, an open file)
+ * is reported with the processes that hold it, gets `busyGraceMs` to be let go, and is then
+ * detached lazily (`fusermount -uz`): those processes see "Transport endpoint is not connected"
+ * once this process exits, and the report names them again. 0 unless even the lazy detach failed.
  */
 export function runUntilSignal(handle: MountHandle, opts: RunUntilSignalOptions = {}): Promise<number> {
   const signals = opts.signals ?? ['SIGINT', 'SIGTERM']
   const report = opts.report ?? ((m: string) => process.stderr.write(m + '\n'))
-  let attempts = 0
-  const onSignal = (sig: NodeJS.Signals): void => {
-    attempts++
-    log('%s: unmounting %s (attempt %d)', sig, handle.mountpoint, attempts)
-    handle.unmount({ lazy: attempts > 1 }).catch((err: unknown) => {
-      report(`flickrfs: ${errorMessage(err)}\nflickrfs: still mounted; send ${sig} again to detach lazily`)
+  const graceMs = opts.busyGraceMs ?? BUSY_GRACE_MS
+  const mnt = handle.mountpoint
+  let stopping: Promise<void> | undefined
+  let ended = false
+  let failed = false
+  let endGrace: (() => void) | undefined
+  let graceTimer: NodeJS.Timeout | undefined
+
+  const detachLazily = async (): Promise<void> => {
+    const holders = await findHolders(mnt).catch((): Holder[] => [])
+    try {
+      await handle.unmount({ lazy: true })
+      report(`flickrfs: detached ${mnt} lazily` +
+        (holders.length > 0 ? `; still in use by ${describeHolders(holders)}, which lose it when flickrfs exits` : ''))
+    } catch (err) {
+      failed = true
+      report(`flickrfs: could not detach ${mnt} lazily either: ${errorMessage(err)}`)
+    }
+  }
+
+  /** Never rejects: every failure is reported, and ends in a lazy detach. */
+  const stop = async (sig: NodeJS.Signals): Promise<void> => {
+    let why: string
+    try {
+      await handle.unmount()
+      return
+    } catch (err) {
+      why = errorMessage(err)
+    }
+    if (ended) return
+    const holders = await findHolders(mnt).catch((): Holder[] => [])
+    report(`flickrfs: ${sig}: ` +
+      (holders.length > 0 ? `${mnt} is in use by ${describeHolders(holders)}` : `cannot unmount: ${why}`) +
+      `; detaching it lazily in ${Math.round(graceMs / 1000)} s unless it is let go first (send ${sig} again to detach now)`)
+    if (ended) return
+    await new Promise<void>((res) => {
+      endGrace = res
+      graceTimer = setTimeout(res, graceMs)
     })
+    endGrace = undefined
+    // The holders may have let go in the meantime: then a plain unmount leaves nothing behind.
+    if (await handle.unmount().then(() => true, () => false)) return
+    await detachLazily()
+  }
+
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (stopping) {
+      log('%s again: detaching %s now', sig, mnt)
+      endGrace?.()
+      return
+    }
+    log('%s: unmounting %s', sig, mnt)
+    stopping = stop(sig)
   }
   for (const s of signals) process.on(s, onSignal)
-  return handle.unmounted.then(() => {
+  return handle.unmounted.then(async () => {
+    // Unmounted from outside during the grace period: nothing left to wait for.
+    ended = true
+    clearTimeout(graceTimer)
+    endGrace?.()
+    await stopping
     for (const s of signals) process.off(s, onSignal)
-    return 0
+    return failed ? 1 : 0
   })
 }

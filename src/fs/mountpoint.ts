@@ -68,7 +68,7 @@ export async function checkMountpoint(mnt: string): Promise<MountpointState> {
   }
   const entries = await readdir(abs)
   if (entries.length > 0) {
-    throw new FlickrfsError('MOUNTPOINT', `mountpoint ${abs} is not empty (${entries.length} entries): give an empty directory`)
+    throw new FlickrfsError('MOUNTPOINT', `mountpoint ${abs} is not empty (${entries.length} ${entries.length === 1 ? 'entry' : 'entries'}): give an empty directory`)
   }
   return 'ready'
 }
@@ -149,7 +149,7 @@ export async function unmountPath(mnt: string, opts: { lazy?: boolean } = {}): P
     const who = holders.length > 0 ? `in use by ${describeHolders(holders)}` : 'in use (no holder found in /proc)'
     throw new FlickrfsError(
       'MOUNTPOINT',
-      `cannot unmount ${abs}: it is ${who}. Close them (or cd out) and retry, or detach lazily with fusermount -uz ${abs}`,
+      `cannot unmount ${abs}: it is ${who}. Close them (or cd out) and retry, or detach it anyway with flickrfs unmount --lazy ${abs}`,
     )
   }
   throw new FlickrfsError('FUSE', `cannot unmount ${abs}: ${res.message}`)

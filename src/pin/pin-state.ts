@@ -1,6 +1,7 @@
 /**
  * The outcome of the last pin, kept in DEST/.flickrfs/last-pin.json for `flickrfs status`: when it
- * ran, how long it took, and what failed.
+ * ran, how long it took, what failed, and what it was asked to leave out (status and verify count a
+ * --ignore-videos mirror with all its photos as complete).
  */
 import { readFile } from 'node:fs/promises'
 import { isEnoent } from '../util/fs-errors.js'
@@ -14,6 +15,9 @@ export interface LastPin {
   downloadedBytes: number
   failures: Array<{ id: string; what: string; message: string }>
   transcodes: Array<{ id: string; label: string }>
+  /** Absent in files written before these were recorded: nothing was left out. */
+  ignorePhotos?: boolean
+  ignoreVideos?: boolean
 }
 
 export async function recordPinResult(
@@ -28,6 +32,8 @@ export async function recordPinResult(
     downloadedBytes: report.downloadedBytes,
     failures: report.failures,
     transcodes: report.transcodes,
+    ignorePhotos: report.ignorePhotos === true,
+    ignoreVideos: report.ignoreVideos === true,
   }
   await writeFileAtomic(lastPinPath(dest), JSON.stringify(value, null, 2) + '\n')
 }

@@ -28,6 +28,8 @@ export interface PinProgress {
   done: number
   queuedBytes: number
   doneBytes: number
+  /** Bytes really downloaded (doneBytes also counts originals that were already there). */
+  fetchedBytes: number
 }
 
 export interface PinOptions {
@@ -67,6 +69,8 @@ export interface PinReport {
   transcodes: Array<{ id: string; label: string }>
   tree: WriteTreeReport
   durationMs: number
+  /** Catalog items not asked for (--ignore-photos / --ignore-videos), by kind. */
+  ignored: { photos: number; videos: number }
 }
 
 export const DEFAULT_PIN_CONCURRENCY = 6
@@ -145,7 +149,7 @@ function wanted(photo: PhotoEntry, opts: PinOptions): boolean {
 async function pinWith(dest: string, catalog: Catalog, store: OriginalStore, opts: PinOptions, started: number, now: () => number): Promise<PinReport> {
   const limit = Math.max(1, opts.concurrency ?? DEFAULT_PIN_CONCURRENCY)
   const failures: PinFailure[] = []
-  const progress: PinProgress = { phase: 'listing', queued: 0, done: 0, queuedBytes: 0, doneBytes: 0 }
+  const progress: PinProgress = { phase: 'listing', queued: 0, done: 0, queuedBytes: 0, doneBytes: 0, fetchedBytes: 0 }
   const tell = (): void => opts.onProgress?.({ ...progress })
   let downloaded = 0
   let downloadedBytes = 0
@@ -190,6 +194,7 @@ async function pinWith(dest: string, catalog: Catalog, store: OriginalStore, opt
         release()
         progress.done++
         progress.doneBytes += m.size
+        progress.fetchedBytes = downloadedBytes
         tell()
       }
     })()
@@ -267,8 +272,10 @@ async function pinWith(dest: string, catalog: Catalog, store: OriginalStore, opt
     transcodes: refresh.media.transcodes,
     tree,
     durationMs: now() - started,
+    ignored: { photos: 0, videos: 0 },
   }
-  await recordPinResult(dest, report, now())
+  for (const p of snap.photos.values()) if (!wanted(p, opts)) report.ignored[p.media === 'video' ? 'videos' : 'photos']++
+  await recordPinResult(dest, { ...report, ignorePhotos: opts.ignorePhotos === true, ignoreVideos: opts.ignoreVideos === true }, now())
   return report
 }
 

@@ -3,15 +3,14 @@
  * real temp root. The catalog's wall clock is a counter the test moves, so "changedAtMs moved"
  * and "stayed put" are exact comparisons.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { rm } from 'node:fs/promises'
 import type { TestContext } from 'node:test'
 import { Catalog, type CatalogOpenOptions } from '../../src/catalog/index.js'
 import { generateAccount, startFakeFlickr, type FakeFlickr, type GenerateOptions } from '../../src/fake-flickr/index.js'
 import { FlickrClient, MediaClient } from '../../src/flickr/index.js'
 
 import { testClients } from '../support/clients.js'
+import { tempDir } from '../support/repo.js'
 
 export interface Harness {
   fake: FakeFlickr
@@ -30,7 +29,7 @@ export interface Harness {
 
 export async function harness(t: TestContext, account: GenerateOptions = {}, clientOpts: { maxRetries?: number } = {}): Promise<Harness> {
   const fake = await startFakeFlickr({ account: generateAccount({ seed: 7, ...account }) })
-  const root = await mkdtemp(join(tmpdir(), 'flickrfs-catalog-'))
+  const root = await tempDir('flickrfs-catalog-')
   const { api: client, media } = testClients(fake, clientOpts)
   const clock = { ms: 1_700_000_000_000, now: () => clock.ms }
   const opened: Catalog[] = []

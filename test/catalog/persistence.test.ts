@@ -5,18 +5,16 @@
  */
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { access, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { hostname, tmpdir } from 'node:os'
+import { rm, writeFile } from 'node:fs/promises'
+import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import KeyvSqlite from '@keyv/sqlite'
 import { Catalog, catalogPath, lockPath } from '../../src/catalog/index.js'
 import { isFlickrfsError } from '../../src/errors/flickrfs-error.js'
 import { harness, refresh } from './harness.js'
-
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(() => true, () => false)
-}
+import { exists } from '../support/files.js'
+import { tempDir } from '../support/repo.js'
 
 void test('a restart loads exactly the snapshot that was saved', async (t) => {
   const h = await harness(t, { photos: 50, videos: 3, sets: 4, collections: 2, commentedFraction: 0.2 })
@@ -36,7 +34,7 @@ void test('an empty root opens as an empty catalog; read-only it is refused with
   assert.equal(snap.refreshedAtMs, 0)
   assert.equal(snap.photos.size, 0)
   assert.equal(h.catalog.generation, '')
-  const empty = await mkdtemp(join(tmpdir(), 'flickrfs-catalog-empty-'))
+  const empty = await tempDir('flickrfs-catalog-empty-')
   t.after(() => rm(empty, { recursive: true, force: true }))
   await assert.rejects(Catalog.open(empty, { readOnly: true }), (err) => isFlickrfsError(err) && err.code === 'CATALOG' && /no catalog in/.test(err.message))
   assert.equal(await exists(join(empty, '.flickrfs')), false)

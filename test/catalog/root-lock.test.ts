@@ -3,16 +3,14 @@
  * around a whole pin while the catalog refreshes inside), removed when the last holder releases.
  */
 import assert from 'node:assert/strict'
-import { access, mkdtemp, readFile, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { readFile, rm } from 'node:fs/promises'
 import { test } from 'node:test'
 import { acquireRootLock, lockPath } from '../../src/catalog/index.js'
-
-const exists = (p: string): Promise<boolean> => access(p).then(() => true, () => false)
+import { exists } from '../support/files.js'
+import { tempDir } from '../support/repo.js'
 
 void test('the lock names its holder, nests within a process and goes with the last release', async (t) => {
-  const root = await mkdtemp(join(tmpdir(), 'flickrfs-lock-'))
+  const root = await tempDir('flickrfs-lock-')
   t.after(() => rm(root, { recursive: true, force: true }))
   const outer = await acquireRootLock(root, 'pin')
   const info = JSON.parse(await readFile(lockPath(root), 'utf8')) as { pid: number; purpose: string }

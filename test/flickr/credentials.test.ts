@@ -1,18 +1,19 @@
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import {
   deleteToken, loadCredentials, readToken, resolveConfigDir, saveToken, TOKEN_FILE,
 } from '../../src/flickr/index.js'
-import { rejectsWith, tempDir } from './helpers.js'
+import { rejectsWith } from './helpers.js'
+import { tempDir } from '../support/repo.js'
 
-let tmp: { path: string; remove: () => Promise<void> }
+let tmp: string
 before(async () => {
-  tmp = await tempDir()
+  tmp = await tempDir('flickrfs-flickr-')
 })
 after(async () => {
-  await tmp.remove()
+  await rm(tmp, { recursive: true, force: true })
 })
 
 void test('the config folder: FLICKRFS_CONFIG_DIR, else XDG_CONFIG_HOME/flickrfs, else ~/.config/flickrfs', () => {
@@ -22,7 +23,7 @@ void test('the config folder: FLICKRFS_CONFIG_DIR, else XDG_CONFIG_HOME/flickrfs
 })
 
 void test('missing key or token says exactly what to set or run', async () => {
-  const dir = join(tmp.path, 'empty')
+  const dir = join(tmp, 'empty')
   const noKey = await rejectsWith(loadCredentials({ env: {}, configDir: dir }), 'AUTH_MISSING')
   assert.match(noKey.message, /FLICKR_API_KEY and FLICKR_API_SECRET are not set/)
   assert.match(noKey.message, /config\.json/)
@@ -35,7 +36,7 @@ void test('missing key or token says exactly what to set or run', async () => {
 })
 
 void test('key from config.json, token from env or file; env wins', async () => {
-  const dir = join(tmp.path, 'cfg')
+  const dir = join(tmp, 'cfg')
   await mkdir(dir, { recursive: true })
   await writeFile(join(dir, 'config.json'), JSON.stringify({ apiKey: 'ck', apiSecret: 'cs' }))
   const fromEnv = await loadCredentials({ env: { FLICKR_OAUTH_TOKEN: 'et', FLICKR_OAUTH_TOKEN_SECRET: 'es' }, configDir: dir })
@@ -47,7 +48,7 @@ void test('key from config.json, token from env or file; env wins', async () => 
 })
 
 void test('the token file is written 0600 in a 0700 folder, atomically, and logout removes it', async () => {
-  const dir = join(tmp.path, 'new', 'flickrfs')
+  const dir = join(tmp, 'new', 'flickrfs')
   const path = await saveToken(dir, { oauthToken: 't1', oauthTokenSecret: 's1' })
   assert.equal(path, join(dir, TOKEN_FILE))
   assert.equal((await stat(path)).mode & 0o777, 0o600)
@@ -62,7 +63,7 @@ void test('the token file is written 0600 in a 0700 folder, atomically, and logo
 })
 
 void test('a damaged token file is a CONFIG error, not a crash', async () => {
-  const dir = join(tmp.path, 'bad')
+  const dir = join(tmp, 'bad')
   await mkdir(dir, { recursive: true })
   await writeFile(join(dir, TOKEN_FILE), '{not json')
   const err = await rejectsWith(loadCredentials({ env: { FLICKR_API_KEY: 'k', FLICKR_API_SECRET: 's' }, configDir: dir }), 'CONFIG')

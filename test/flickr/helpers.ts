@@ -1,7 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { FlickrClient, VirtualClock, type FlickrClientOptions } from '../../src/flickr/index.js'
 import type { FakeFlickr } from '../../src/fake-flickr/index.js'
 
@@ -13,11 +10,6 @@ export function clientFor(fake: FakeFlickr, opts: Partial<FlickrClientOptions> =
     clock: new VirtualClock(),
     ...opts,
   })
-}
-
-export async function tempDir(prefix = 'flickrfs-flickr-'): Promise<{ path: string; remove: () => Promise<void> }> {
-  const path = await mkdtemp(join(tmpdir(), prefix))
-  return { path, remove: () => rm(path, { recursive: true, force: true }) }
 }
 
 /** An origin nothing listens on: a port that was free a moment ago. */

@@ -1,13 +1,14 @@
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { stat } from 'node:fs/promises'
+import { rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { PassThrough, Writable } from 'node:stream'
 import { Command } from 'commander'
 import { addAuthCommands } from '../../src/cli/auth.js'
 import { readToken, TOKEN_FILE } from '../../src/flickr/index.js'
 import { generateAccount, startFakeFlickr, type FakeFlickr } from '../../src/fake-flickr/index.js'
-import { rejectsWith, tempDir } from './helpers.js'
+import { rejectsWith } from './helpers.js'
+import { tempDir } from '../support/repo.js'
 
 class Capture extends Writable {
   text = ''
@@ -29,14 +30,14 @@ class Capture extends Writable {
 }
 
 let fake: FakeFlickr
-let tmp: { path: string; remove: () => Promise<void> }
+let tmp: string
 before(async () => {
   fake = await startFakeFlickr({ account: generateAccount({ seed: 11, photos: 3, videos: 0, sets: 0 }) })
-  tmp = await tempDir()
+  tmp = await tempDir('flickrfs-flickr-')
 })
 after(async () => {
   await fake.close()
-  await tmp.remove()
+  await rm(tmp, { recursive: true, force: true })
 })
 
 function run(args: string[], env: Record<string, string>, stdin = new PassThrough()) {
@@ -70,7 +71,7 @@ async function loginAs(configDir: string, extra: Record<string, string> = {}, ar
 }
 
 void test('login: request token → approve → verify → token file 0600 → whoami', async () => {
-  const dir = join(tmp.path, 'login1')
+  const dir = join(tmp, 'login1')
   const r = await loginAs(dir)
   assert.equal(r.url.origin, fake.origin, 'the authorize URL is on FLICKRFS_API_ORIGIN')
   assert.equal(r.url.searchParams.get('perms'), 'read')
@@ -88,15 +89,15 @@ void test('login: request token → approve → verify → token file 0600 → w
 })
 
 void test('login opens a browser only when there is a display', async () => {
-  const withDisplay = await loginAs(join(tmp.path, 'login-display'), { DISPLAY: ':0' }, ['login'])
+  const withDisplay = await loginAs(join(tmp, 'login-display'), { DISPLAY: ':0' }, ['login'])
   assert.equal(withDisplay.opened.length, 1)
   assert.equal(withDisplay.opened[0], withDisplay.url.href)
-  const headless = await loginAs(join(tmp.path, 'login-headless'), {}, ['login'])
+  const headless = await loginAs(join(tmp, 'login-headless'), {}, ['login'])
   assert.deepEqual(headless.opened, [])
 })
 
 void test('a wrong code or no code stores nothing and says to log in again', async () => {
-  const dir = join(tmp.path, 'login-wrong')
+  const dir = join(tmp, 'login-wrong')
   const r = run(['login', '--no-browser'], envFor(dir))
   const m = await r.stdout.waitFor(/(http:\/\/\S+\/services\/oauth\/authorize\?\S+)/)
   fake.approve(new URL(m[1] ?? '').searchParams.get('oauth_token') ?? '')
@@ -113,13 +114,13 @@ void test('a wrong code or no code stores nothing and says to log in again', asy
 })
 
 void test('login without an API key says what to set', async () => {
-  const r = run(['login'], { FLICKRFS_CONFIG_DIR: join(tmp.path, 'nokey') })
+  const r = run(['login'], { FLICKRFS_CONFIG_DIR: join(tmp, 'nokey') })
   const err = await rejectsWith(r.done, 'AUTH_MISSING')
   assert.match(err.message, /FLICKR_API_KEY and FLICKR_API_SECRET/)
 })
 
 void test('a transient failure never deletes the stored token; a revoked one gives one clear line', async () => {
-  const dir = join(tmp.path, 'login-transient')
+  const dir = join(tmp, 'login-transient')
   await loginAs(dir)
   fake.faults.inject('http500', { count: 3, target: 'flickr.test.login' })
   // whoami allows 2 retries: 3 failures exhaust it.
@@ -139,7 +140,7 @@ void test('a transient failure never deletes the stored token; a revoked one giv
 })
 
 void test('logout removes the token file, and says so when there was none', async () => {
-  const dir = join(tmp.path, 'logout')
+  const dir = join(tmp, 'logout')
   await loginAs(dir)
   const out = run(['logout'], envFor(dir))
   await out.done
@@ -154,7 +155,7 @@ void test('logout removes the token file, and says so when there was none', asyn
 })
 
 void test('whoami works from FLICKR_OAUTH_TOKEN / FLICKR_OAUTH_TOKEN_SECRET alone (cron, CI)', async () => {
-  const dir = join(tmp.path, 'env-only')
+  const dir = join(tmp, 'env-only')
   const who = run(['whoami'], envFor(dir, {
     FLICKR_OAUTH_TOKEN: fake.credentials.oauthToken,
     FLICKR_OAUTH_TOKEN_SECRET: fake.credentials.oauthTokenSecret,

@@ -2,27 +2,29 @@ import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { readToken } from '../../src/flickr/index.js'
 import { generateAccount, startFakeFlickr, type FakeFlickr } from '../../src/fake-flickr/index.js'
-import { closedOrigin, tempDir } from './helpers.js'
+import { closedOrigin } from './helpers.js'
+import { tempDir } from '../support/repo.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 
 let fake: FakeFlickr
-let tmp: { path: string; remove: () => Promise<void> }
+let tmp: string
 before(async () => {
   fake = await startFakeFlickr({
     account: generateAccount({ seed: 21, photos: 5, videos: 1, sets: 2, collections: 1 }),
     apiKey: `key${randomBytes(8).toString('hex')}`,
     apiSecret: `sec${randomBytes(8).toString('hex')}`,
   })
-  tmp = await tempDir()
+  tmp = await tempDir('flickrfs-flickr-')
 })
 after(async () => {
   await fake.close()
-  await tmp.remove()
+  await rm(tmp, { recursive: true, force: true })
 })
 
 /** Runs a login child: answers the authorize URL with the fake's verifier; resolves with its output. */
@@ -63,7 +65,7 @@ function assertNoSecrets(text: string, secrets: Record<string, string>, where: s
 }
 
 void test('DEBUG=flickrfs:* output of a login and failing calls carries no token, secret, signature or verifier', async () => {
-  const configDir = join(tmp.path, 'child')
+  const configDir = join(tmp, 'child')
   fake.faults.inject('http500', { count: 2, target: 'flickr.test.login' })
   fake.faults.inject('stat105', { count: 1, target: 'flickr.people.getPhotos' })
   fake.faults.inject('html200', { count: 5, target: 'flickr.photosets.getList' })
@@ -101,7 +103,7 @@ void test('DEBUG=flickrfs:* output of a login and failing calls carries no token
 })
 
 void test('bin/flickrfs login then whoami work end to end as child processes, secrets kept out of DEBUG output', async () => {
-  const configDir = join(tmp.path, 'bin')
+  const configDir = join(tmp, 'bin')
   const env = {
     DEBUG: 'flickrfs:*',
     DEBUG_COLORS: '0',

@@ -110,11 +110,18 @@ export class FileOriginalReader implements OriginalReader {
     const delay = this.slowMs[media.id]
     if (delay) {
       await new Promise<void>((res, rej) => {
-        const t = setTimeout(res, delay)
-        signal?.addEventListener('abort', () => {
+        const aborted = (): void => rej(new FlickrfsError('TIMEOUT', `read of ${media.id} aborted`))
+        // Already aborted (the mount's deadline passed between two reads of one request): no wait.
+        if (signal?.aborted) return aborted()
+        const onAbort = (): void => {
           clearTimeout(t)
-          rej(new FlickrfsError('TIMEOUT', `read of ${media.id} aborted`))
-        })
+          aborted()
+        }
+        const t = setTimeout(() => {
+          signal?.removeEventListener('abort', onAbort)
+          res()
+        }, delay)
+        signal?.addEventListener('abort', onAbort, { once: true })
       })
     }
     if (this.fail.has(media.id)) throw new FlickrfsError('NETWORK', `cannot download ${media.id}: connection refused`)

@@ -1,12 +1,13 @@
 /**
- * Parent side of the mount tests: starts serve-mount.ts in a child process, talks to it, and reads
- * the mount only through other child processes or fs/promises (never from the serving process).
+ * Parent side of the mount tests: a MountLab that serves hand-built trees through serve-mount.ts in
+ * a child process, talks to it, and reads the mount only through other child processes or
+ * fs/promises (never from the serving process).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { access, constants, mkdir, rm, writeFile } from 'node:fs/promises'
+import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { forceUnmount } from '../support/mounts.js'
+import { MountLab } from '../support/mount-lab.js'
 import { REPO, tempDir } from '../support/repo.js'
 import type { ServeSpec, TreeSpec } from './fixture.js'
 
@@ -22,20 +23,15 @@ export interface Served {
   swapTree(tree: TreeSpec): Promise<void>
 }
 
-export class Workspace {
-  private constructor(readonly dir: string) {}
-  static async create(prefix = 'flickrfs-fs-'): Promise<Workspace> {
-    return new Workspace(await tempDir(prefix))
+/** A MountLab whose mounts serve fixture trees (test/fs/fixture.ts) with originals from DIR/backing. */
+export class FixtureLab extends MountLab {
+  static override async create(prefix = 'flickrfs-fs-'): Promise<FixtureLab> {
+    return new FixtureLab(await tempDir(prefix))
   }
+  /** Where the originals of `{ original: id, ext }` nodes are read from: <id>.<ext>. */
   get backing(): string {
     return join(this.dir, 'backing')
   }
-  async mountpoint(name = 'mnt'): Promise<string> {
-    const p = join(this.dir, name)
-    await mkdir(p, { recursive: true })
-    return p
-  }
-  private served: Served[] = []
   private n = 0
 
   async serve(spec: Omit<ServeSpec, 'backingDir'>, opts: { expectFailure?: boolean } = {}): Promise<Served> {
@@ -60,6 +56,8 @@ export class Workspace {
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) =>
       child.on('exit', (code, signal) => res({ code, signal })),
     )
+    this.adopt(child, exited)
+    this.track(spec.mountpoint)
     const waitFor = (text: string, timeoutMs = 30_000): Promise<void> =>
       new Promise<void>((res, rej) => {
         if (out.includes(text)) return res()
@@ -93,28 +91,7 @@ export class Workspace {
         })
       },
     }
-    this.served.push(served)
     if (!opts.expectFailure) await waitFor('READY')
     return served
   }
-
-  /** Stops every server (SIGTERM, then SIGKILL) and clears every mount: nothing stale remains. */
-  async cleanup(): Promise<void> {
-    for (const s of this.served) {
-      if (s.child.exitCode === null && s.child.signalCode === null) {
-        s.child.kill('SIGTERM')
-        const done = await Promise.race([s.exited.then(() => true), new Promise((r) => setTimeout(() => r(false), 5000))])
-        if (!done) s.child.kill('SIGKILL')
-      }
-      await forceUnmount(s.mnt)
-    }
-    await rm(this.dir, { recursive: true, force: true })
-  }
-}
-
-export async function exists(p: string): Promise<boolean> {
-  return access(p, constants.F_OK).then(
-    () => true,
-    () => false,
-  )
 }

@@ -4,7 +4,7 @@ import { open, readFile, writeFile, mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import type { TreeSpec } from './fixture.js'
-import { Workspace } from './harness.js'
+import { FixtureLab } from './harness.js'
 import { fuseUnusableReason } from '../support/mounts.js'
 import { run, sh } from '../support/run.js'
 import { writeReference } from './reference.js'
@@ -55,12 +55,12 @@ const PARALLEL = 30
 const parallel: TreeSpec = Object.fromEntries(Array.from({ length: PARALLEL }, (_, i) => [`p${i}.jpg`, { original: `p${i}`, ext: 'jpg' }]))
 
 void describe('a mounted layout, read through real tools', { skip }, () => {
-  let ws: Workspace
+  let ws: FixtureLab
   let mnt: string
   let ref: string
 
   before(async () => {
-    ws = await Workspace.create()
+    ws = await FixtureLab.create()
     await mkdir(ws.backing, { recursive: true })
     await writeFile(join(ws.backing, '100.jpg'), randomBytes(3 * 1024 * 1024 + 123))
     await writeFile(join(ws.backing, '101.mov'), randomBytes(200_001))
@@ -68,7 +68,7 @@ void describe('a mounted layout, read through real tools', { skip }, () => {
     for (let i = 0; i < PARALLEL; i++) await writeFile(join(ws.backing, `p${i}.jpg`), randomBytes(20_000))
     ref = join(ws.dir, 'ref')
     await writeReference(tree, ref, ws.backing)
-    mnt = await ws.mountpoint()
+    mnt = await ws.mkdir('mnt')
     await ws.serve({
       mountpoint: mnt,
       tree: { ...tree, trouble: { dir: trouble }, parallel: { dir: parallel } },

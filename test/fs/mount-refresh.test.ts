@@ -3,7 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { DEFAULT_MTIME_MS, type TreeSpec } from './fixture.js'
-import { Workspace } from './harness.js'
+import { FixtureLab } from './harness.js'
 import { fuseUnusableReason } from '../support/mounts.js'
 import { run } from '../support/run.js'
 
@@ -30,9 +30,9 @@ const v2: TreeSpec = {
 }
 
 void describe('a refresh (tree swap) under a live mount', { skip }, () => {
-  let ws: Workspace
+  let ws: FixtureLab
   before(async () => {
-    ws = await Workspace.create()
+    ws = await FixtureLab.create()
     await mkdir(ws.backing, { recursive: true })
     await writeFile(join(ws.backing, '1.jpg'), 'jpeg'.repeat(5000))
   })
@@ -41,7 +41,7 @@ void describe('a refresh (tree swap) under a live mount', { skip }, () => {
   })
 
   void test('names change at once; a changed file is old-and-whole, then new-and-whole within attrTimeout', async () => {
-    const mnt = await ws.mountpoint()
+    const mnt = await ws.mkdir('mnt')
     const s = await ws.serve({ mountpoint: mnt, tree: v1, options: { attrTimeoutSec: ATTR_TIMEOUT_SEC, negativeTimeoutSec: 1 } })
     const meta = join(mnt, 'photostream/metadata')
     const size = async (): Promise<number> => Number((await run('stat', ['-c', '%s', meta])).stdout)

@@ -6,15 +6,14 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
-import { access, mkdir, readFile } from 'node:fs/promises'
+import { mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { FakeFlickr } from '../../src/fake-flickr/index.js'
 import { assertSamePaths, danglingLinks, expectedTree, mediaName, pinOnce, removeDir, snapshot, startFake } from './helpers.js'
 import { tempDir } from '../support/repo.js'
+import { exists } from '../support/files.js'
 
 const run = promisify(execFile)
-const exists = (p: string): Promise<boolean> => access(p).then(() => true, () => false)
-
 async function setup(t: { after: (fn: () => Promise<void>) => void }, seed: number): Promise<{ fake: FakeFlickr; dest: string }> {
   const fake = await startFake({ seed, photos: 24, videos: 2, sets: 3, collections: 1, commentedFraction: 0.2, meanPhotoBytes: 6_000, meanVideoBytes: 12_000 })
   const work = await tempDir()

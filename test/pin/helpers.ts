@@ -4,7 +4,6 @@
  * reading of LAYOUT.md that says what DEST must hold for a fake account. The CLI child itself and
  * temp dirs are in test/support/.
  */
-import { createHash } from 'node:crypto'
 import { lstat, readdir, readlink, rm, stat } from 'node:fs/promises'
 import { join, relative } from 'node:path'
 import { testClients } from '../support/clients.js'
@@ -79,8 +78,6 @@ export function changedPaths(a: Map<string, Entry>, b: Map<string, Entry>, opts:
   for (const p of b.keys()) if (!a.has(p)) out.push(`+${p}`)
   return out
 }
-
-export const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
 
 // ---- LAYOUT.md, read independently of src/layout ----------------------------------------------
 
@@ -191,7 +188,7 @@ export function assertSamePaths(actual: Iterable<string>, expected: Iterable<str
 }
 
 /** The lines a non-TTY progress display writes to stderr now and then. */
-export const PROGRESS_LINE = /^(listing|downloading|writing): \d+\/\d+ items/
+export const PROGRESS_LINE = /^(listing|downloading|writing): \d+(\/\d+)? items?\b/
 
 export function errorLines(stderr: string): string[] {
   return stderr.split('\n').filter((l) => l.trim() !== '' && !PROGRESS_LINE.test(l))

@@ -4,13 +4,12 @@
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { access, readFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { FakeFlickr } from '../../src/fake-flickr/index.js'
 import { changedPaths, dirName, expectedTree, mediaName, pinOnce, removeDir, snapshot, startFake } from './helpers.js'
 import { tempDir } from '../support/repo.js'
-
-const exists = (p: string): Promise<boolean> => access(p).then(() => true, () => false)
+import { exists } from '../support/files.js'
 
 void describe('pin again after changes on Flickr', () => {
   let fake: FakeFlickr

@@ -4,12 +4,11 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { access, readFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { mediaName, pinOnce, removeDir, startFake } from './helpers.js'
 import { tempDir } from '../support/repo.js'
-
-const exists = (p: string): Promise<boolean> => access(p).then(() => true, () => false)
+import { exists } from '../support/files.js'
 
 void test('--ignore-views, --ignore-videos and --ignore-photos', async (t) => {
   const fake = await startFake({ seed: 61, photos: 8, videos: 3, sets: 2, collections: 0, meanPhotoBytes: 3_000, meanVideoBytes: 6_000 })

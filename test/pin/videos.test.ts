@@ -5,12 +5,11 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { access, readFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { mediaName, pinOnce, removeDir, sha256, snapshot, startFake } from './helpers.js'
+import { mediaName, pinOnce, removeDir, snapshot, startFake } from './helpers.js'
+import { exists, sha256 } from '../support/files.js'
 import { tempDir } from '../support/repo.js'
-
-const exists = (p: string): Promise<boolean> => access(p).then(() => true, () => false)
 
 void test('videos: originals by their container, transcodes when refused, originals again with cookies', async (t) => {
   const fake = await startFake({ seed: 41, photos: 4, videos: 6, sets: 2, collections: 0, meanPhotoBytes: 4_000, meanVideoBytes: 20_000 })

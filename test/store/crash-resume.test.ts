@@ -4,7 +4,8 @@ import { mkdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { OriginalStore } from '../../src/store/index.js'
-import { observed, sha256, startWorld, type World } from './helpers.js'
+import { observed, startWorld, type World } from './helpers.js'
+import { sha256 } from '../support/files.js'
 
 const sizeOf = (p: string): Promise<number> => stat(p).then((s) => s.size, () => -1)
 

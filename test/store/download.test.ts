@@ -5,9 +5,9 @@ import { after, before, describe, it } from 'node:test'
 import Keyv from 'keyv'
 import { FlickrfsError } from '../../src/errors/flickrfs-error.js'
 import { OriginalStore } from '../../src/store/index.js'
-import { observed, sha256, startRangeIgnoringProxy, startWorld, type World } from './helpers.js'
+import { observed, startRangeIgnoringProxy, startWorld, type World } from './helpers.js'
+import { exists, sha256 } from '../support/files.js'
 
-const exists = (p: string): Promise<boolean> => stat(p).then(() => true, () => false)
 const fast = { resumeDelayMs: () => 5 }
 
 void describe('OriginalStore downloads', () => {

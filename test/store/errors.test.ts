@@ -7,10 +7,9 @@ import { after, before, describe, it } from 'node:test'
 import { FlickrfsError } from '../../src/errors/flickrfs-error.js'
 import { openStoreKeyv, OriginalStore } from '../../src/store/index.js'
 import { startWorld, type World } from './helpers.js'
+import { exists } from '../support/files.js'
 
 const run = promisify(execFile)
-const exists = (p: string): Promise<boolean> => stat(p).then(() => true, () => false)
-
 /** Runs `mount` with these args; returns why not when this machine does not allow it. */
 async function tryMount(args: string[]): Promise<string | undefined> {
   try {

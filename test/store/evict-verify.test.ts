@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { open, readFile, stat, truncate, unlink } from 'node:fs/promises'
+import { open, readFile, truncate, unlink } from 'node:fs/promises'
 import { after, before, describe, it } from 'node:test'
 import Keyv from 'keyv'
 import type { MediaEntry } from '../../src/catalog/types.js'
 import { evictAfterDownload, OriginalStore, pinEverything } from '../../src/store/index.js'
-import { observed, sha256, startWorld, type World } from './helpers.js'
-
-const exists = (p: string): Promise<boolean> => stat(p).then(() => true, () => false)
+import { observed, startWorld, type World } from './helpers.js'
+import { exists, sha256 } from '../support/files.js'
 
 void describe('OriginalStore eviction and verify', () => {
   let w: World

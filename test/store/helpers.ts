@@ -4,16 +4,15 @@
  * down (a slow network, so "before the whole download" is measurable) and to look at the disk at
  * the moment a request goes out.
  */
-import { createHash } from 'node:crypto'
-import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, rm } from 'node:fs/promises'
 import { createServer, request, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { MediaEntry } from '../../src/catalog/types.js'
 import { generateAccount, startFakeFlickr, type FakeFlickr, type FakePhoto } from '../../src/fake-flickr/index.js'
 import { MediaClient } from '../../src/flickr/index.js'
 import type { MediaResponse, MediaSource } from '../../src/store/index.js'
+import { tempDir } from '../support/repo.js'
 
 export interface World {
   fake: FakeFlickr
@@ -31,7 +30,7 @@ export interface World {
 export async function startWorld(): Promise<World> {
   const fake = await startFakeFlickr({ account: generateAccount({ seed: 7, photos: 1, videos: 0, sets: 0, collections: 0 }) })
   const client = new MediaClient({ retryBaseDelayMs: 5, retryMaxDelayMs: 20 })
-  const tmp = await mkdtemp(join(tmpdir(), 'flickrfs-store-'))
+  const tmp = await tempDir('flickrfs-store-')
   const entryOf = (p: FakePhoto, origin = fake.origin): MediaEntry => ({
     id: p.id,
     secret: p.originalsecret,
@@ -60,7 +59,6 @@ export async function startWorld(): Promise<World> {
   }
 }
 
-export const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
 
 export interface Observed extends MediaSource {
   starts: number[]

@@ -1,0 +1,206 @@
+/**
+ * What changed since the previous catalog. Each step takes what a refresh listed and the previous
+ * snapshot, and returns the next entries with their change times and counts. Pure: no I/O and no
+ * clock (the refresh passes `nowMs`). An entry whose content is the same keeps the previous object,
+ * so readers and the next save can tell "unchanged" by identity.
+ */
+import { sameJson } from './same-json.js'
+import { collectionFromRaw, safeId, setFromRaw } from './records.js'
+import type { CatalogSnapshot, CollectionEntry, MediaEntry, PhotoEntry, RawRecord, SetEntry } from './types.js'
+import { mediaKey } from './types.js'
+
+/** A photostream record before the catalog stamps it with a change time. */
+export type ListedPhoto = Omit<PhotoEntry, 'changedAtMs'>
+
+export interface ChangeCounts {
+  total: number
+  added: number
+  changed: number
+  deleted: number
+}
+
+/** The previous catalog and the time stamped on whatever differs from it. */
+export interface Since {
+  prev: CatalogSnapshot
+  nowMs: number
+}
+
+/** The photostream with its details; comments and media are keyed by photo id. */
+export interface PhotoListing {
+  photos: readonly ListedPhoto[]
+  comments: ReadonlyMap<string, readonly RawRecord[]>
+  media: ReadonlyMap<string, MediaEntry>
+}
+
+export interface PhotoChanges {
+  photos: Map<string, PhotoEntry>
+  comments: Map<string, readonly RawRecord[]>
+  /** Keyed by `mediaKey(id, secret)`. */
+  media: Map<string, MediaEntry>
+  photostream: string[]
+  photostreamOrderChanged: boolean
+  counts: ChangeCounts
+}
+
+/** The set list (deduplicated) and each set's member ids in album order. */
+export interface SetListing {
+  list: RawRecord[]
+  members: ReadonlyMap<string, string[]>
+}
+
+export interface SetChanges {
+  sets: SetEntry[]
+  counts: ChangeCounts
+}
+
+export interface CollectionChanges {
+  collections: CollectionEntry[]
+  counts: ChangeCounts
+}
+
+export interface Changes {
+  photos: PhotoChanges
+  sets: SetChanges
+  collections: CollectionChanges
+}
+
+/** Photos, with changedAtMs kept wherever the content (record, comments, media) is the same. */
+export function photoChanges(listed: PhotoListing, { prev, nowMs }: Since): PhotoChanges {
+  const out = { photos: new Map<string, PhotoEntry>(), comments: new Map<string, readonly RawRecord[]>(), media: new Map<string, MediaEntry>() }
+  const counts = noCounts()
+  for (const base of listed.photos) {
+    const id = base.id
+    const photoComments = listed.comments.get(id)
+    const entry = listed.media.get(id)
+    const before = prev.photos.get(id)
+    if (before === undefined) {
+      counts.added++
+      out.photos.set(id, { ...base, changedAtMs: nowMs, changedAtMsIgnoringViews: nowMs })
+      if (photoComments !== undefined && photoComments.length > 0) out.comments.set(id, photoComments)
+      if (entry !== undefined) out.media.set(mediaKey(id, entry.secret), entry)
+      continue
+    }
+    const beforeComments = prev.comments.get(id)
+    const beforeMedia = prev.media.get(mediaKey(id, before.secret))
+    if (sameContent(photoContent(base.raw, photoComments, entry, false), photoContent(before.raw, beforeComments, beforeMedia, false))) {
+      // Unchanged: keep the previous objects.
+      out.photos.set(id, before)
+      if (beforeComments !== undefined) out.comments.set(id, beforeComments)
+      if (beforeMedia !== undefined) out.media.set(mediaKey(id, before.secret), beforeMedia)
+      continue
+    }
+    counts.changed++
+    const sameButViews = sameContent(photoContent(base.raw, photoComments, entry, true), photoContent(before.raw, beforeComments, beforeMedia, true))
+    const changedAtMsIgnoringViews = sameButViews ? (before.changedAtMsIgnoringViews ?? before.changedAtMs) : nowMs
+    out.photos.set(id, { ...base, changedAtMs: nowMs, changedAtMsIgnoringViews })
+    if (photoComments !== undefined && photoComments.length > 0) out.comments.set(id, photoComments)
+    if (entry !== undefined) out.media.set(mediaKey(id, entry.secret), entry)
+  }
+  counts.total = out.photos.size
+  for (const id of prev.photos.keys()) if (!out.photos.has(id)) counts.deleted++
+  const photostream = listed.photos.map((p) => p.id)
+  return { ...out, photostream, photostreamOrderChanged: !sameList(photostream, prev.photostream), counts }
+}
+
+/**
+ * Sets, with members limited to the photos of this listing (`inCatalog`): an upload between the
+ * two listings would otherwise point at a photo the catalog does not have.
+ */
+export function setChanges(listed: SetListing, inCatalog: ReadonlyMap<string, unknown>, { prev, nowMs }: Since): SetChanges {
+  const prevSets = new Map(prev.sets.map((s) => [s.id, s]))
+  const sets: SetEntry[] = []
+  const counts = noCounts()
+  for (const raw of listed.list) {
+    const id = safeId(raw.id) as string
+    const memberIds = (listed.members.get(id) ?? []).filter((m) => inCatalog.has(m))
+    const before = prevSets.get(id)
+    const same = before !== undefined && sameContent(setContent(raw, memberIds), setContent(before.raw, before.photoIds))
+    const entry = same ? before : setFromRaw(raw, memberIds, nowMs)
+    if (entry === null) continue
+    sets.push(entry)
+    if (before === undefined) counts.added++
+    else if (!same) counts.changed++
+  }
+  counts.total = sets.length
+  const setIds = new Set(sets.map((s) => s.id))
+  for (const s of prev.sets) if (!setIds.has(s.id)) counts.deleted++
+  return { sets, counts }
+}
+
+/** Collections: a node's content is its own record and the ids of its sets and children. */
+export function collectionChanges(tree: readonly unknown[], { prev, nowMs }: Since): CollectionChanges {
+  const prevCollections = flattenCollections(prev.collections)
+  const counts = noCounts()
+  const seen = new Set<string>()
+  const collections: CollectionEntry[] = []
+  const stamp = (c: Omit<CollectionEntry, 'changedAtMs'>): number => {
+    counts.total++
+    const before = prevCollections.get(c.id)
+    if (before === undefined) {
+      counts.added++
+      return nowMs
+    }
+    if (sameContent(collectionContent(c), collectionContent(before))) return before.changedAtMs
+    counts.changed++
+    return nowMs
+  }
+  for (const node of tree) {
+    const entry = collectionFromRaw(node, stamp, seen)
+    if (entry !== null) collections.push(entry)
+  }
+  for (const id of prevCollections.keys()) if (!seen.has(id)) counts.deleted++
+  return { collections, counts }
+}
+
+/** Anything but the user differs from `prev`: an entry added, changed or gone, or an order moved. */
+export function anyChange({ photos, sets, collections }: Changes, prev: CatalogSnapshot): boolean {
+  const moved = (c: ChangeCounts): boolean => c.added + c.changed + c.deleted > 0
+  return (
+    moved(photos.counts) ||
+    moved(sets.counts) ||
+    moved(collections.counts) ||
+    photos.photostreamOrderChanged ||
+    !sameList(sets.sets.map((s) => s.id), prev.sets.map((s) => s.id)) ||
+    !sameList(collections.collections.map((c) => c.id), prev.collections.map((c) => c.id))
+  )
+}
+
+function noCounts(): ChangeCounts {
+  return { total: 0, added: 0, changed: 0, deleted: 0 }
+}
+
+function photoContent(raw: RawRecord, comments: readonly RawRecord[] | undefined, media: MediaEntry | undefined, ignoreViews: boolean): unknown {
+  let record = raw
+  if (ignoreViews) {
+    const { views: _views, ...rest } = raw
+    record = rest
+  }
+  return { r: record, m: comments !== undefined && comments.length > 0 ? comments : null, e: media ?? null }
+}
+
+function setContent(raw: RawRecord, photoIds: readonly string[]): unknown {
+  return { r: raw, p: photoIds }
+}
+
+function collectionContent(c: Pick<CollectionEntry, 'raw' | 'setIds' | 'children'>): unknown {
+  return { r: c.raw, s: c.setIds, c: c.children.map((child) => child.id) }
+}
+
+/** Same JSON content, whatever the key order. */
+function sameContent(a: unknown, b: unknown): boolean {
+  return sameJson(a, b)
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+function flattenCollections(list: readonly CollectionEntry[], into = new Map<string, CollectionEntry>()): Map<string, CollectionEntry> {
+  for (const c of list) {
+    into.set(c.id, c)
+    flattenCollections(c.children, into)
+  }
+  return into
+}

@@ -1,0 +1,82 @@
+/**
+ * The progress line's rules, with a clock the test moves: it fits any width, it is drawn at most
+ * every 100 ms however often it is updated, and a rate or ETA appears only once it is measured from
+ * bytes really fetched for a few seconds (originals already on disk are not speed).
+ */
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { Writable } from 'node:stream'
+import { createProgress, renderLine, type ProgressState } from '../../src/cli/progress.js'
+
+function terminal(columns: number): { out: Writable & { columns: number }; draws: string[] } {
+  const draws: string[] = []
+  const out = Object.assign(new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const part of chunk.toString().split('\r\x1b[K').slice(1)) if (part !== '') draws.push(part)
+      cb()
+    },
+  }), { columns })
+  return { out, draws }
+}
+
+const state = (over: Partial<ProgressState>): ProgressState => ({
+  phase: 'downloading', doneItems: 0, totalItems: 700, doneBytes: 0, totalBytes: 5_000_000_000, fetchedBytes: 0, ...over,
+})
+
+void test('the line fits every width from 10 to 250 columns, in every phase', () => {
+  const big = state({ doneItems: 123_456, totalItems: 999_999, doneBytes: 123_456_789_012, totalBytes: 999_999_999_999 })
+  for (let width = 10; width <= 250; width++) {
+    for (const s of [big, { ...big, phase: 'listing' as const }, { ...big, phase: 'writing' as const }]) {
+      for (const rate of [undefined, 12_345_678]) {
+        const line = renderLine(s, width, rate)
+        assert.ok(line.length < width, `${width} columns: "${line}" (${line.length})`)
+        assert.ok(line.length > 0)
+      }
+    }
+  }
+  assert.match(renderLine(big, 200, 12_345_678), /^\[#+-*\] 123456\/999999 items {2}123 GB\/1000 GB {2}12\.3 MB\/s {2}ETA \d+:\d\d:\d\d$/)
+})
+
+void test('a thousand updates in one second are drawn at most ten times', () => {
+  let t = 0
+  const { out, draws } = terminal(80)
+  const p = createProgress('bar', out, () => t)
+  for (let i = 0; i < 1000; i++) {
+    t = i
+    p.update(state({ doneItems: i }))
+  }
+  p.done()
+  assert.ok(draws.length >= 5 && draws.length <= 10, `${draws.length} draws`)
+})
+
+void test('no rate or ETA while listing, before 3 s of downloading, or from bytes that were already there', () => {
+  let t = 0
+  const { out, draws } = terminal(120)
+  const p = createProgress('bar', out, () => t)
+  const at = (ms: number, s: Partial<ProgressState>): string => {
+    t = ms
+    p.update(state(s))
+    return draws.at(-1) ?? ''
+  }
+  assert.match(at(0, { phase: 'listing', totalItems: 69, doneItems: 5, fetchedBytes: 5e6, doneBytes: 5e6 }), /^Listing: 69 items found {2}5 done/)
+  assert.doesNotMatch(at(2000, { phase: 'listing', totalItems: 306, doneItems: 50, fetchedBytes: 50e6, doneBytes: 50e6 }), /ETA|\/s/)
+  // Downloading, but only originals already on disk: nothing fetched, so no speed to tell.
+  assert.doesNotMatch(at(3000, { doneItems: 100, doneBytes: 1e9, fetchedBytes: 50e6 }), /ETA|\/s/)
+  assert.doesNotMatch(at(6500, { doneItems: 300, doneBytes: 3e9, fetchedBytes: 50e6 }), /ETA|\/s/)
+  // Fetched bytes over the last seconds: now a rate (20 MB in 2 s) and an ETA.
+  assert.match(at(8500, { doneItems: 400, doneBytes: 3.02e9, fetchedBytes: 70e6 }), /\d+\/700 items .* [\d.]+ MB\/s {2}ETA \d+:\d\d/)
+  p.done()
+})
+
+void test('a fast first second has no ETA: a rate needs 3 s of downloading', () => {
+  let t = 0
+  const { out, draws } = terminal(120)
+  const p = createProgress('bar', out, () => t)
+  for (let i = 1; i <= 20; i++) {
+    t = i * 140
+    p.update(state({ doneItems: i * 10, doneBytes: i * 10e6, fetchedBytes: i * 10e6 }))
+  }
+  p.done()
+  assert.ok(draws.length > 10)
+  for (const d of draws) assert.doesNotMatch(d, /ETA|\/s/, `at ~${t} ms: ${d}`)
+})
