@@ -11,7 +11,7 @@ import type { CatalogSnapshot, CollectionEntry, MediaEntry, PhotoEntry } from '.
 import { mediaKey } from '../catalog/types.js'
 import { FlickrfsError, isFlickrfsError } from '../errors/flickrfs-error.js'
 import { buildLayout, mediaFileName, mediaMtimeMs, METADATA_SUFFIX, parseMediaFileName } from '../layout/index.js'
-import { OriginalStore, type MediaSource } from '../store/index.js'
+import { OriginalStore, pinEverything, type MediaSource } from '../store/index.js'
 import { destWriteError, errnoCode, isEnoent } from '../util/fs-errors.js'
 import { readManifest, writeManifest, type Manifest } from './manifest.js'
 import { writeTree, type WriteTreeReport } from './write-tree.js'
@@ -84,7 +84,7 @@ export async function pin(opts: PinOptions): Promise<PinReport> {
   return closing(lock.release.bind(lock), dest, async () => {
     const catalog = await Catalog.open(dest)
     return closing(() => catalog.close(), dest, async () => {
-      const store = await OriginalStore.open(dest, opts.media, { pinAll: true, cookies: opts.cookies })
+      const store = await OriginalStore.open(dest, opts.media, { pins: pinEverything, cookies: opts.cookies })
       return closing(() => store.close(), dest, () => pinWith(dest, catalog, store, opts, started, now))
     })
   })

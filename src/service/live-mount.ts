@@ -10,7 +10,7 @@ import { Catalog, acquireRootLock, type CatalogApi, type CatalogMedia, type Refr
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { checkMountpoint, mountFlickrfs, type MountHandle } from '../fs/index.js'
 import { buildLayout, type Layout } from '../layout/index.js'
-import { OriginalStore, type MediaSource } from '../store/index.js'
+import { evictAfterDownload, OriginalStore, type MediaSource } from '../store/index.js'
 import { errorMessage } from '../util/abort.js'
 import { stateDir } from '../util/state-paths.js'
 
@@ -70,7 +70,7 @@ export async function startLiveMount(opts: LiveMountOptions): Promise<LiveMount>
     const media = opts.remote?.media ?? offlineMedia
     store = await OriginalStore.open(root, media, {
       maxBytes: opts.cacheMaxBytes,
-      evictAfterDownload: opts.cacheMaxBytes !== undefined,
+      afterDownload: opts.cacheMaxBytes !== undefined ? evictAfterDownload : undefined,
       cookies: opts.cookies,
     })
     const cat = catalog

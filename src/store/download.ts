@@ -68,10 +68,6 @@ export class Download {
     this.size = spec.expectedSize
   }
 
-  get failed(): boolean {
-    return this.failure !== undefined
-  }
-
   cancel(reason: unknown): void {
     this.abort.abort(reason)
     // Aborting the request alone does not always end a pending body read (seen with a body whose
@@ -94,7 +90,7 @@ export class Download {
     try {
       // Created if missing, never truncated: an existing .part is what we resume from.
       this.fh = await open(partPath, constants.O_RDWR | constants.O_CREAT, 0o644)
-      // The mode the mount shows, whatever the umask (rsync -a of DEST and of the mount agree).
+      // Every stored original has this mode, whatever the umask.
       await this.fh.chmod(0o644)
     } catch (err) {
       throw destWriteError(err, partPath)

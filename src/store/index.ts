@@ -1,13 +1,8 @@
-export { OriginalStore } from './original-store.js'
-export type {
-  EnsureOptions,
-  EnsureResult,
-  EvictReport,
-  OriginalStoreOptions,
-  StoreStats,
-  VerifyReport,
-  VerifyResult,
-  VerifyStatus,
-} from './original-store.js'
+export { OriginalStore, evictAfterDownload } from './original-store.js'
+export type { AfterDownload, OriginalStoreOptions } from './original-store.js'
+export type { EnsureOptions, EnsureResult, StoreStats } from './originals.js'
+export type { EvictOptions, EvictReport } from './evictor.js'
+export { pinEverything, type PinPolicy } from './pins.js'
+export type { VerifyOptions, VerifyReport, VerifyResult, VerifyStatus } from './verify.js'
 export type { MediaResponse, MediaSource } from './media-source.js'
 export { openStoreKeyv, type StoreRecord } from './store-index.js'

@@ -1,11 +1,11 @@
 /**
- * Open handles on complete originals, kept across reads: a FUSE read arrives every 128 KiB, and an
- * open + close around each one costs as much as the read. A handle is tied to one version of an
+ * Open handles on complete originals, kept across reads: an original is read in many small pieces
+ * (128 KiB), and an open + close around each one costs as much as the read. A handle is tied to one version of an
  * id's file (its index record); the store drops it whenever that id's file is replaced,
  * re-downloaded or evicted, so a handle never serves an inode that is no longer the file's.
  *
  * Handles are plain fds read with callback `fs.read`: a FileHandle read costs a promise and its
- * async bookkeeping per call, which the mount's 128 KiB read path measurably pays for.
+ * async bookkeeping per call, which a stream of 128 KiB reads measurably pays for.
  */
 import { close, open, read } from 'node:fs'
 import { LRUCache } from 'lru-cache'

@@ -1,7 +1,7 @@
 /**
  * Ids, secrets and extensions come from Flickr (or a server pretending to be Flickr) and end up in
  * file names under ROOT. The store refuses, with an error, any value outside layout/names.ts's rules,
- * the same ones the catalog and the layout apply, so it never writes a file the mount would not list.
+ * the same ones the catalog and the layout apply, so every file it writes has a name those rules allow.
  */
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { SAFE_EXT, SAFE_ID, SAFE_SECRET } from '../layout/names.js'

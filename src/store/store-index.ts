@@ -1,7 +1,7 @@
 /**
  * What the store knows about the originals it holds, persisted in keyv (namespace "store" of
- * ROOT/.flickrfs/catalog.sqlite) and mirrored in memory, because the layout asks for size and
- * sha256 of every file synchronously while it builds the tree.
+ * ROOT/.flickrfs/catalog.sqlite) and mirrored in memory, so the size and sha256 of any original
+ * are answered synchronously, without I/O.
  *
  * A record is written only after its file is in place under its final name, so a record always
  * describes a complete file (unless something outside flickrfs changed it, which verify finds).
@@ -31,10 +31,10 @@ export interface StoreRecord {
 }
 
 /**
- * What the index keeps of an evicted original: its size and sha256 stay known (the mount's sidecar
- * shows them), but the file is gone, so nothing else treats it as stored.
+ * What the index keeps of an evicted original: its size and sha256 stay known, but the file is
+ * gone, so nothing else treats it as stored.
  */
-export type EvictedRecord = StoreRecord & { evicted: true }
+type EvictedRecord = StoreRecord & { evicted: true }
 
 function isRecord(v: unknown): v is StoreRecord {
   if (typeof v !== 'object' || v === null) return false
@@ -112,10 +112,6 @@ export class StoreIndex {
 
   all(): IterableIterator<StoreRecord> {
     return this.records.values()
-  }
-
-  get count(): number {
-    return this.records.size
   }
 
   async put(record: StoreRecord): Promise<void> {

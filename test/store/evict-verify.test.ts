@@ -4,7 +4,7 @@ import { open, readFile, truncate, unlink } from 'node:fs/promises'
 import { after, before, describe, it } from 'node:test'
 import Keyv from 'keyv'
 import type { MediaEntry } from '../../src/catalog/types.js'
-import { OriginalStore } from '../../src/store/index.js'
+import { evictAfterDownload, OriginalStore, pinEverything } from '../../src/store/index.js'
 import { observed, startWorld, type World } from './helpers.js'
 import { exists, sha256 } from '../support/files.js'
 
@@ -121,7 +121,7 @@ void describe('OriginalStore eviction and verify', () => {
 
   void it('never evicts in pin mode', async () => {
     const root = await w.newRoot()
-    const store = await OriginalStore.open(root, w.client, { maxBytes: 0, pinAll: true })
+    const store = await OriginalStore.open(root, w.client, { maxBytes: 0, pins: pinEverything })
     const ms = [w.addPhoto(20_000), w.addPhoto(20_000)]
     for (const m of ms) await store.ensure(m)
     const r = await store.evict()
@@ -132,7 +132,7 @@ void describe('OriginalStore eviction and verify', () => {
 
   void it('evicts after each download when asked to, keeping the one just fetched', async () => {
     const root = await w.newRoot()
-    const store = await OriginalStore.open(root, w.client, { maxBytes: 100_000, evictAfterDownload: true })
+    const store = await OriginalStore.open(root, w.client, { maxBytes: 100_000, afterDownload: evictAfterDownload })
     const first = w.addPhoto(80_000)
     const second = w.addPhoto(80_000)
     await store.ensure(first)

@@ -1,0 +1,401 @@
+/**
+ * The originals on disk under a cache root, ROOT/photostream/<id>.<ext> byte for byte, with the
+ * index of what each file is, and the getting of them: one shared Download per original, however
+ * many callers want it, recorded when complete.
+ *
+ * Order of a completion (crash safety): bytes go to ROOT/.flickrfs/tmp/<id>_<secret>.part, are
+ * counted against the announced size and fsynced (Download), then renamed to the final name, then
+ * the directory is fsynced, and only then is the download recorded. A file under its final name
+ * without a matching record is simply downloaded again. The file of a replaced version (another
+ * extension) is removed only after the new one is recorded.
+ *
+ * Every change of a final file or its record happens here (completion, `evictFile`, `forget`), and
+ * each one tells the `onFileChange` listeners, so no one keeps serving an inode that is no longer
+ * the file's. A completion tells them before the rename.
+ */
+import { readdir, rename, stat, unlink, utimes } from 'node:fs/promises'
+import { join } from 'node:path'
+import type Keyv from 'keyv'
+import { LRUCache } from 'lru-cache'
+import createDebug from 'debug'
+import type { MediaEntry } from '../catalog/types.js'
+import { mediaKey } from '../catalog/types.js'
+import { abortable } from '../util/abort.js'
+import { destWriteError, isEnoent } from '../util/fs-errors.js'
+import { fsyncDir } from '../util/fs.js'
+import { catalogPath, tmpDir as stateTmpDir } from '../util/state-paths.js'
+import { Download, type DownloadedPart } from './download.js'
+import { fileSize } from './file-size.js'
+import { makeDir } from './make-dir.js'
+import type { MediaSource } from './media-source.js'
+import type { Pins } from './pins.js'
+import { safeExt, safeId, safeSecret } from './safe-names.js'
+import { openStoreKeyv, StoreIndex, type StoreRecord } from './store-index.js'
+
+const debug = createDebug('flickrfs:store')
+
+export interface OriginalsOptions {
+  /** The index; default: namespace "store" of ROOT/.flickrfs/catalog.sqlite (closed by `close()`). */
+  index?: Keyv
+  /** Clock for access times and completion stamps. */
+  now?: () => number
+  /** Web session cookies for video originals, passed to the media source. */
+  cookies?: string
+  /** Times a body that breaks off is resumed before the download fails (default 5). */
+  maxResumes?: number
+  resumeDelayMs?: (attempt: number) => number
+  /** A download whose body sends nothing for this long is dropped and resumed (default 60 s). */
+  bodyIdleTimeoutMs?: number
+  /**
+   * How long a failed download is remembered by `recentFailure` (default 5 s): a failed read is
+   * often retried at once, and a second full timeout against an unreachable host would double the
+   * wait of whoever reads.
+   */
+  failureMemoryMs?: number
+  /** How often batched access times are written to the index (default 10 s). */
+  accessFlushMs?: number
+}
+
+export interface EnsureOptions {
+  /** The mtime to give the file, also when it is already stored. */
+  mtimeMs?: number
+  /** Stops waiting (the shared download goes on for other callers). */
+  signal?: AbortSignal
+}
+
+export interface EnsureResult {
+  path: string
+  size: number
+  sha256: string
+  downloaded: boolean
+}
+
+export interface StoreStats {
+  /** Downloads that completed in this process. */
+  downloads: number
+  /** Bytes received from the network for full downloads (resumes fetch fewer). */
+  fetchedBytes: number
+  /** Ranged GETs made for far reads. */
+  rangedGets: number
+}
+
+/** Where an original goes, its names checked against layout/names.ts's rules. */
+export interface Target {
+  id: string
+  secret: string
+  ext: string
+  key: string
+  path: string
+  partPath: string
+}
+
+/** A download in flight; `done` settles once it is recorded (or failed). */
+export interface Job {
+  id: string
+  download: Download
+  done: Promise<StoreRecord>
+}
+
+export class Originals {
+  private readonly photoDir: string
+  private readonly tmpDir: string
+  private index: StoreIndex | undefined
+  private keyv: Keyv | undefined
+  private ownsKeyv = false
+  private readonly jobs = new Map<string, Job>()
+  private readonly recentFailures = new LRUCache<string, { err: unknown; atMs: number }>({ max: 4096 })
+  private readonly fileListeners: Array<(id: string) => void> = []
+  private readonly recordListeners: Array<(record: StoreRecord) => void> = []
+  private flushTimer: NodeJS.Timeout | undefined
+  private readonly now: () => number
+
+  constructor(
+    private readonly root: string,
+    private readonly media: MediaSource,
+    private readonly pins: Pins,
+    private readonly stats: StoreStats,
+    private readonly options: OriginalsOptions = {},
+  ) {
+    this.photoDir = join(root, 'photostream')
+    this.tmpDir = stateTmpDir(root)
+    this.now = options.now ?? Date.now
+    this.keyv = options.index
+  }
+
+  /** Reads the index into memory and starts the timer that writes access times. */
+  async load(): Promise<void> {
+    if (!this.keyv) {
+      this.keyv = await openStoreKeyv(this.root)
+      this.ownsKeyv = true
+    }
+    this.index = new StoreIndex(this.keyv)
+    await this.index.load()
+    const every = this.options.accessFlushMs ?? 10_000
+    this.flushTimer = setInterval(() => { this.flush().catch((err: unknown) => debug('access flush failed: %O', err)) }, every)
+    this.flushTimer.unref()
+  }
+
+  /** `listener(id)` runs whenever the file of `id` is replaced, evicted or forgotten. */
+  onFileChange(listener: (id: string) => void): void {
+    this.fileListeners.push(listener)
+  }
+
+  /** `listener(record)` runs after each download is recorded. */
+  onRecorded(listener: (record: StoreRecord) => void): void {
+    this.recordListeners.push(listener)
+  }
+
+  pathOf(m: Pick<MediaEntry, 'id' | 'ext'>): string {
+    return join(this.photoDir, `${safeId(m.id)}.${safeExt(m.ext)}`)
+  }
+
+  fileOf(r: StoreRecord): string {
+    return join(this.photoDir, `${r.id}.${r.ext}`)
+  }
+
+  /** Size and sha256 of the stored original of (id, secret), without I/O. */
+  info(id: string, secret: string): { size: number; sha256: string } | undefined {
+    const r = this.idx().get(id)
+    return r && r.secret === secret ? { size: r.size, sha256: r.sha256 } : undefined
+  }
+
+  /** Size and sha256 of the original of (id, secret) as it was downloaded, also after it was evicted. */
+  knownHash(id: string, secret: string): { size: number; sha256: string } | undefined {
+    const r = this.idx().known(id)
+    return r && r.secret === secret ? { size: r.size, sha256: r.sha256 } : undefined
+  }
+
+  /**
+   * The download of (id, secret) when every byte has arrived and only its fsync, rename and record
+   * remain; undefined otherwise. Whoever wants the sha256 of a file just read can wait for it.
+   */
+  finishing(id: string, secret: string): Promise<unknown> | undefined {
+    const job = this.jobs.get(mediaKey(id, secret))
+    if (!job) return undefined
+    const d = job.download
+    return d.size > 0 && d.validBytes >= d.size ? job.done : undefined
+  }
+
+  /** Present under its final name, with the right secret and size. */
+  async has(m: MediaEntry): Promise<boolean> {
+    const t = this.target(m)
+    const r = this.current(m)
+    return r !== undefined && (await fileSize(t.path)) === r.size
+  }
+
+  /** Makes sure the original is on disk, downloading it (once, however many callers ask) when missing or stale. */
+  async ensure(m: MediaEntry, opts: EnsureOptions = {}): Promise<EnsureResult> {
+    const t = this.target(m)
+    let record = this.current(m)
+    if (record && (await fileSize(t.path)) !== record.size) {
+      debug('%s: recorded but missing or wrong size on disk; downloading again', t.key)
+      record = undefined
+    }
+    let downloaded = false
+    if (!record) {
+      const job = this.start(m, t, opts.mtimeMs)
+      record = await abortable(job.done, opts.signal)
+      downloaded = true
+    }
+    this.touch(t.id)
+    if (opts.mtimeMs !== undefined) await this.setMtime(t.path, opts.mtimeMs)
+    return { path: t.path, size: record.size, sha256: record.sha256, downloaded }
+  }
+
+  target(m: MediaEntry): Target {
+    const id = safeId(m.id)
+    const secret = safeSecret(m.secret)
+    const ext = safeExt(m.ext)
+    const key = mediaKey(id, secret)
+    return { id, secret, ext, key, path: join(this.photoDir, `${id}.${ext}`), partPath: join(this.tmpDir, `${key}.part`) }
+  }
+
+  /** The record of `m` if it describes the same bytes (same secret, extension and, when known, size). */
+  current(m: MediaEntry): StoreRecord | undefined {
+    const r = this.idx().get(m.id)
+    if (!r || r.secret !== m.secret || r.ext !== m.ext) return undefined
+    if (m.size > 0 && r.size !== m.size) return undefined
+    return r
+  }
+
+  /** The record of `id`; a new download puts a new object, so the object is the version. */
+  record(id: string): StoreRecord | undefined {
+    return this.idx().get(id)
+  }
+
+  records(): IterableIterator<StoreRecord> {
+    return this.idx().all()
+  }
+
+  /** Ids with a download in flight. */
+  busyIds(): Set<string> {
+    return new Set([...this.jobs.values()].map((j) => j.id))
+  }
+
+  /** Notes a read of `id` (memory only; written in batches). */
+  touch(id: string): void {
+    this.idx().touch(id, this.now())
+  }
+
+  /** The failure of the last download of `key`, if it ended less than `failureMemoryMs` ago. */
+  recentFailure(key: string): { err: unknown } | undefined {
+    const failed = this.recentFailures.get(key)
+    return failed && this.now() - failed.atMs < (this.options.failureMemoryMs ?? 5000) ? failed : undefined
+  }
+
+  /** The download of `m`: the one in flight, else a new one. */
+  start(m: MediaEntry, t: Target, mtimeMs?: number): Job {
+    const existing = this.jobs.get(t.key)
+    if (existing) return existing
+    const download = new Download({
+      key: t.key,
+      url: m.url,
+      expectedSize: m.size > 0 ? m.size : 0,
+      partPath: t.partPath,
+      media: this.media,
+      ...(this.options.cookies !== undefined ? { cookies: this.options.cookies } : {}),
+      maxResumes: this.options.maxResumes ?? 5,
+      bodyIdleTimeoutMs: this.options.bodyIdleTimeoutMs ?? 60_000,
+      resumeDelayMs: this.options.resumeDelayMs ?? ((n) => Math.min(5000, 200 * 2 ** (n - 1))),
+    })
+    const done = this.complete(m, t, download, mtimeMs).finally(() => this.jobs.delete(t.key))
+    // Callers may all have gone; the failure is still reported to anyone who awaits `done`.
+    done.then(
+      () => this.recentFailures.delete(t.key),
+      (err: unknown) => {
+        this.recentFailures.set(t.key, { err, atMs: this.now() })
+        debug('%s: download failed: %O', t.key, err)
+      },
+    )
+    const job = { id: t.id, download, done }
+    this.jobs.set(t.key, job)
+    return job
+  }
+
+  async setPinned(id: string): Promise<void> {
+    await this.idx().setPinned(id, true)
+  }
+
+  /** Removes the file of `r` to make room; its size and sha256 stay known. False when it cannot be removed. */
+  async evictFile(r: StoreRecord): Promise<boolean> {
+    const path = this.fileOf(r)
+    try {
+      await unlink(path)
+    } catch (err) {
+      if (!isEnoent(err)) {
+        debug('evict: cannot remove %s: %O', path, err)
+        return false
+      }
+    }
+    await this.idx().markEvicted(r.id)
+    this.fileChanged(r.id)
+    return true
+  }
+
+  /** Forgets the record of `id` (a bad or vanished file), so the next `ensure` downloads it again. */
+  async forget(id: string): Promise<void> {
+    await this.idx().remove(id)
+    this.fileChanged(id)
+  }
+
+  /** Writes batched access times to the index. */
+  async flush(): Promise<void> {
+    await this.index?.flush()
+  }
+
+  /** Stops downloads in flight (their .part files stay, to resume), writes access times, closes the index if we opened it. */
+  async close(): Promise<void> {
+    if (this.flushTimer) clearInterval(this.flushTimer)
+    for (const job of this.jobs.values()) job.download.cancel(new Error('store closed'))
+    await Promise.allSettled([...this.jobs.values()].map((j) => j.done))
+    await this.flush()
+    if (this.ownsKeyv) await this.keyv?.disconnect()
+  }
+
+  private idx(): StoreIndex {
+    if (!this.index) throw new Error('OriginalStore used before load()')
+    return this.index
+  }
+
+  private fileChanged(id: string): void {
+    for (const listener of this.fileListeners) listener(id)
+  }
+
+  private async complete(m: MediaEntry, t: Target, download: Download, mtimeMs?: number): Promise<StoreRecord> {
+    try {
+      await makeDir(this.tmpDir)
+      await makeDir(this.photoDir)
+      const part = await download.run()
+      await this.moveIntoPlace(t, mtimeMs)
+      const old = this.idx().get(t.id)
+      const record = await this.putRecord(t, m, part, old)
+      // Only now that the new file is in place and recorded may the old one (other extension) go.
+      if (old && old.ext !== t.ext) {
+        await unlink(this.fileOf(old)).catch((err: unknown) => {
+          if (!isEnoent(err)) debug('%s: cannot remove replaced %s.%s: %O', t.key, old.id, old.ext, err)
+        })
+      }
+      await this.removeStaleParts(t)
+      this.stats.downloads += 1
+      this.stats.fetchedBytes += part.fetchedBytes
+      debug('%s: stored %d bytes (%d fetched, resumed from %d)', t.key, part.size, part.fetchedBytes, part.resumedFrom)
+      for (const listener of this.recordListeners) listener(record)
+      return record
+    } finally {
+      await download.release()
+    }
+  }
+
+  private async moveIntoPlace(t: Target, mtimeMs: number | undefined): Promise<void> {
+    try {
+      if (mtimeMs !== undefined) await utimes(t.partPath, new Date(mtimeMs), new Date(mtimeMs))
+      this.fileChanged(t.id)
+      await rename(t.partPath, t.path)
+      await fsyncDir(this.photoDir)
+    } catch (err) {
+      throw destWriteError(err, t.path)
+    }
+  }
+
+  private async putRecord(t: Target, m: MediaEntry, part: DownloadedPart, old: StoreRecord | undefined): Promise<StoreRecord> {
+    const now = this.now()
+    const record: StoreRecord = {
+      id: t.id,
+      secret: t.secret,
+      ext: t.ext,
+      size: part.size,
+      sha256: part.sha256,
+      kind: m.kind,
+      completedAt: now,
+      pinned: this.pins.has(t.id) || old?.pinned === true,
+      lastAccessMs: now,
+    }
+    if (record.pinned) this.pins.add(t.id)
+    try {
+      await this.idx().put(record)
+    } catch (err) {
+      throw destWriteError(err, catalogPath(this.root))
+    }
+    return record
+  }
+
+  /** Partial downloads of older versions of this id (replaced on Flickr since) will never be resumed. */
+  private async removeStaleParts(t: Target): Promise<void> {
+    const names = await readdir(this.tmpDir).catch(() => [] as string[])
+    for (const name of names) {
+      if (!name.startsWith(`${t.id}_`) || !name.endsWith('.part')) continue
+      const key = name.slice(0, -'.part'.length)
+      if (key === t.key || this.jobs.has(key) || key.slice(t.id.length + 1).includes('_')) continue
+      await unlink(join(this.tmpDir, name)).catch(() => {})
+    }
+  }
+
+  private async setMtime(path: string, mtimeMs: number): Promise<void> {
+    try {
+      const st = await stat(path)
+      if (Math.abs(st.mtimeMs - mtimeMs) >= 1) await utimes(path, st.atime, new Date(mtimeMs))
+    } catch (err) {
+      throw destWriteError(err, path)
+    }
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * Reads of byte ranges of originals, before, during and after their download, in Buffers of our
+ * own (never the caller's: a read may time out while we still wait for the network).
+ *
+ * Where a range comes from, first match wins:
+ *   1. the final file, when the original is recorded complete (through an open handle, OpenFiles);
+ *   2. a ranged GET of its own (RangeChunks), when the range starts far ahead of the shared download;
+ *   3. the .part file of the shared download, as soon as the range is on disk;
+ *   4. the final file again, when the download was renamed into place while we waited.
+ * Handles are dropped whenever Originals says a file changed; a record object is the version of its
+ * file, so a handle opened for one record never serves the next.
+ */
+import { open } from 'node:fs/promises'
+import type { MediaEntry } from '../catalog/types.js'
+import createDebug from 'debug'
+import { abortable } from '../util/abort.js'
+import { destWriteError, isEnoent } from '../util/fs-errors.js'
+import { readFully } from '../util/fs.js'
+import type { MediaSource } from './media-source.js'
+import { OpenFiles } from './open-files.js'
+import type { Originals, StoreStats } from './originals.js'
+import { RangeChunks, type RangeChunksOptions } from './range-chunks.js'
+
+const debug = createDebug('flickrfs:store')
+
+export interface ReadPathOptions extends RangeChunksOptions {
+  /** A read that starts this far past the downloaded bytes is served by its own ranged GET (default 4 MiB). */
+  farReadBytes?: number
+}
+
+export class ReadPath {
+  private readonly openFiles = new OpenFiles()
+  private readonly chunks: RangeChunks
+
+  constructor(private readonly originals: Originals, media: MediaSource, stats: StoreStats, private readonly options: ReadPathOptions = {}) {
+    this.chunks = new RangeChunks(media, stats, options)
+    originals.onFileChange((id) => this.openFiles.drop(id))
+  }
+
+  /**
+   * Bytes [position, position+length) of the original: from the final file when complete;
+   * otherwise from the shared download as soon as the range is on disk, or, for a range far ahead
+   * of the download, from a ranged GET of its own.
+   */
+  async read(m: MediaEntry, position: number, length: number, signal?: AbortSignal): Promise<Buffer> {
+    const t = this.originals.target(m)
+    const record = this.originals.current(m)
+    if (record) {
+      if (position >= record.size || length <= 0) return Buffer.alloc(0)
+      const buf = await this.openFiles.read(t.id, record, t.path, position, Math.min(length, record.size - position))
+      if (buf) {
+        this.originals.touch(t.id)
+        return buf
+      }
+      // Someone else may have replaced the record meanwhile (a finished download): look again.
+      if (this.originals.record(t.id) !== record) return this.read(m, position, length, signal)
+      debug('%s: recorded file vanished; downloading again', t.key)
+      await this.originals.forget(t.id)
+    }
+    const failed = this.originals.recentFailure(t.key)
+    if (failed) throw failed.err
+    const job = this.originals.start(m, t)
+    const d = job.download
+    const size = d.size > 0 ? d.size : m.size
+    if (position >= size || length <= 0) return Buffer.alloc(0)
+    const end = Math.min(position + length, size)
+    if (end > d.validBytes && position > d.validBytes + (this.options.farReadBytes ?? 4 << 20)) {
+      const ranged = await this.chunks.read({ key: t.key, url: m.url, size }, position, end, signal)
+      if (ranged) return ranged
+    }
+    await d.waitFor(end, signal)
+    const fromPart = await d.readPart(position, end - position)
+    if (fromPart) return fromPart
+    await abortable(job.done, signal)
+    const fromFinal = await readFile(t.path, position, end - position)
+    if (!fromFinal) throw destWriteError(Object.assign(new Error('file vanished after download'), { code: 'ENOENT' }), t.path)
+    return fromFinal
+  }
+
+  /**
+   * The fast path for a complete original whose file is already open (after its first read):
+   * starts the read without a promise or a signal and returns true; `done` is called once, later,
+   * with a Buffer of our own (short only where the file ends early). Returns false, calling
+   * nothing, in every other case; `read()` then does the work. A read from local disk cannot be
+   * aborted; the caller still keeps its deadline.
+   */
+  readLocal(m: MediaEntry, position: number, length: number, done: (err: Error | null, data: Buffer | undefined) => void): boolean {
+    const record = this.originals.current(m)
+    if (!record || position >= record.size || length <= 0) return false
+    return this.openFiles.readOpen(record.id, record, position, Math.min(length, record.size - position), (err, data) => {
+      if (!err) this.originals.touch(record.id)
+      done(err, data)
+    })
+  }
+
+  /** Ends the ranged GETs in flight and closes the open handles. */
+  close(): void {
+    this.chunks.close()
+    this.openFiles.clear()
+  }
+}
+
+async function readFile(path: string, position: number, length: number): Promise<Buffer | undefined> {
+  let fh
+  try {
+    fh = await open(path, 'r')
+  } catch (err) {
+    if (isEnoent(err)) return undefined
+    throw err
+  }
+  try {
+    return await readFully(fh, position, length)
+  } finally {
+    await fh.close()
+  }
+}
