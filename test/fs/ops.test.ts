@@ -260,6 +260,18 @@ void describe('fs ops adapter', () => {
     assert.equal(stats().readsInFlight, 0)
   })
 
+  void test('offers fuse-native exactly the ops it serves (fuse-native registers every op name it finds)', async () => {
+    // fuse-native 2.2.6's op names (index.js, OpcodesAndDefaults).
+    const all = ['init', 'error', 'access', 'statfs', 'fgetattr', 'getattr', 'flush', 'fsync', 'fsyncdir', 'readdir', 'truncate',
+      'ftruncate', 'utimens', 'readlink', 'chown', 'chmod', 'mknod', 'setxattr', 'getxattr', 'listxattr', 'removexattr', 'open',
+      'opendir', 'read', 'write', 'release', 'releasedir', 'create', 'unlink', 'rename', 'link', 'symlink', 'mkdir', 'rmdir']
+    const ops = (await makeOps(noReader)) as unknown as Record<string, unknown>
+    const offered = all.filter((name) => typeof ops[name] === 'function')
+    assert.deepEqual(offered, ['init', 'statfs', 'fgetattr', 'getattr', 'readdir', 'truncate', 'ftruncate', 'utimens', 'readlink', 'chown',
+      'chmod', 'mknod', 'setxattr', 'removexattr', 'open', 'read', 'write', 'release', 'create', 'unlink', 'rename', 'link', 'symlink',
+      'mkdir', 'rmdir'])
+  })
+
   void test('statfs is answered from the tree, read-only', async () => {
     const ops = await makeOps(noReader)
     const r = recorder()
