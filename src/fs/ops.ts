@@ -16,7 +16,7 @@
  * reader's callback fast path for bytes on local disk (`readLocally`), falling back to its promise
  * path (`readFromStore`) when it declines or comes back short. Bytes land in a buffer of the
  * reader's own and are copied into libfuse's `buf` only while the op is still unanswered
- * (`answerRead`): after a timeout libfuse has taken `buf` back.
+ * (`answerWithData`): after a timeout libfuse has taken `buf` back.
  */
 import createDebug from 'debug'
 import { LRUCache } from 'lru-cache'
@@ -154,7 +154,6 @@ async function readOriginalFully(reader: OriginalReader, file: FsFile, pos: numb
   return Buffer.concat(parts, got)
 }
 
-
 /** One read of an original, from the moment its deadline is armed until it is answered. */
 interface PendingRead {
   readonly path: string
@@ -178,7 +177,8 @@ type ServedOp =
   | 'chmod' | 'chown' | 'truncate' | 'ftruncate' | 'utimens' | 'setxattr' | 'removexattr'
 
 /**
- * The ops object handed to fuse-native, which calls them as methods (`this.ops.read(…)`).
+ * The ops object handed to fuse-native, which calls them as methods (`this.ops.read(…)`); handing
+ * one on detached needs a closure (mount.ts does so for fgetattr).
  * fuse-native registers every op name the object has, so no other member may carry an op's name
  * (`error`, `access`, `flush`, …). getxattr/listxattr stay unimplemented on purpose: ENOSYS once,
  * and the kernel stops asking (ls -l would otherwise ask for ACLs of every file).
