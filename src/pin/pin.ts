@@ -201,10 +201,9 @@ class PinRun {
       transcodes: refresh.media.transcodes,
       tree,
       durationMs: now() - started,
-      ignored: { photos: 0, videos: 0 },
+      ignored: ignoredCounts(snap, this.#ctx.opts),
     }
     const { opts } = this.#ctx
-    for (const p of snap.photos.values()) if (!wanted(p, opts)) report.ignored[p.media === 'video' ? 'videos' : 'photos']++
     await recordPinResult(dest, { ...report, ignorePhotos: opts.ignorePhotos === true, ignoreVideos: opts.ignoreVideos === true }, now())
     return report
   }
@@ -320,6 +319,13 @@ class PinRun {
     await writeManifest(dest, tree.manifest)
     return tree
   }
+}
+
+/** Catalog items the run was told to leave out, by kind. */
+function ignoredCounts(snap: CatalogSnapshot, opts: PinOptions): { photos: number; videos: number } {
+  const ignored = { photos: 0, videos: 0 }
+  for (const p of snap.photos.values()) if (!wanted(p, opts)) ignored[p.media === 'video' ? 'videos' : 'photos']++
+  return ignored
 }
 
 function aliveIds(snap: CatalogSnapshot): { photo: Set<string>; set: Set<string>; collection: Set<string> } {
