@@ -4,10 +4,13 @@
  * on the machine hits all three alike. Prints medians of wall time and of CPU time (user + sys, from
  * /proc/self/stat's children times, so at the kernel's 10 ms tick), and each ratio to `node -e 0`.
  *   node --import tsx bench/startup.ts [RUNS]     (default 21; `npm run bench -- startup` builds first)
+ * FLICKRFS_BENCH_BASE=DIR also times DIR/bin/flickrfs --version (another checkout, e.g. one from
+ * before the compiled build, when bin/flickrfs ran the sources through tsx).
  * The target (issue "pin at network speed") is --version ≤ 0.15 s.
  */
 import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { BIN, REPO } from '../test/support/repo.js'
 import { median } from './measure.js'
 
@@ -20,6 +23,8 @@ const CASES: Record<string, string[]> = {
   'flickrfs --version': [BIN, '--version'],
   'flickrfs --help': [BIN, '--help'],
 }
+const BASE = process.env.FLICKRFS_BENCH_BASE
+if (BASE) CASES[`${BASE}/bin/flickrfs --version`] = [join(BASE, 'bin', 'flickrfs'), '--version']
 
 /** This process's reaped children's user + sys time, in ms. */
 function childCpuMs(): number {
