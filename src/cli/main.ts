@@ -4,7 +4,6 @@ import { isFlickrfsError } from '../errors/flickrfs-error.js'
 import { redact } from '../util/redact.js'
 import type { CliIo } from './context.js'
 import { errorMessage } from '../util/abort.js'
-import { addEnvFileOption } from './env-file.js'
 
 export type { CliIo }
 
@@ -64,7 +63,8 @@ export async function buildProgram(io: CliIo, groups: Group[] = Object.keys(GROU
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
     })
-  addEnvFileOption(program, io.env ?? process.env)
+  // Every command takes --env-file; a bare --version loads nothing for it.
+  if (groups.length > 0) (await import('./env-file.js')).addEnvFileOption(program, io.env ?? process.env)
   for (const g of groups) await GROUPS[g](program, io)
   // addCommand() does not pass these on: without it a subcommand's bad flag makes commander call
   // process.exit itself, past main()'s exit codes.
