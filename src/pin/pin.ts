@@ -15,7 +15,7 @@ import { OriginalStore, pinEverything, type MediaSource } from '../store/index.j
 import { destWriteError, errnoCode, isEnoent } from '../util/fs-errors.js'
 import { readManifest, writeManifest, type Manifest } from './manifest.js'
 import { writeTree, type WriteTreeReport } from './write-tree.js'
-import { recordPinResult } from './pin-state.js'
+import { readLastPin, recordPinResult } from './pin-state.js'
 import { Semaphore } from '../util/semaphore.js'
 import { errorMessage } from '../util/abort.js'
 import { stateDir, tmpDir } from '../util/state-paths.js'
@@ -201,10 +201,13 @@ async function pinWith(dest: string, catalog: Catalog, store: OriginalStore, opt
     queued.set(key, job)
   }
 
+  // An original whose download failed last time is sized again: the size it was listed with may be what failed.
+  const lastFailed = (await readLastPin(dest).catch(() => undefined))?.failures.filter((f) => f.what === 'download').map((f) => f.id)
   let refresh: RefreshReport
   try {
     refresh = await catalog.refresh(opts.api, opts.media, {
       cookies: opts.cookies,
+      resolveAgain: new Set(lastFailed),
       ...(opts.apiConcurrency !== undefined ? { apiConcurrency: opts.apiConcurrency } : {}),
       ...(opts.headConcurrency !== undefined ? { mediaConcurrency: opts.headConcurrency } : {}),
       onMedia: (ev) => enqueue(ev.photo, ev.media),

@@ -1,0 +1,120 @@
+/**
+ * Issue 10, "one item never stops the run", "bounded time" and "check what comes back", through the
+ * real CLI: one photo of an account misbehaves on the media host (the fake's per-item hostile
+ * switches), `flickrfs pin` ends in bounded time with that item in the failure list and exit 1,
+ * every other original in DEST, and nothing outside DEST touched. Then the switch goes, and the
+ * next pin leaves DEST exact with `flickrfs verify` clean.
+ */
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { FakeFlickr, HostileKind } from '../../src/fake-flickr/index.js'
+import { assertSamePaths, changedPaths, cliEnv, danglingLinks, expectedTree, mediaName, removeDir, snapshot, startFake } from '../pin/helpers.js'
+import { runCli, type CliResult } from '../support/cli.js'
+import { tempDir } from '../support/repo.js'
+import { exists } from '../support/files.js'
+
+interface Row {
+  kinds: HostileKind | HostileKind[]
+  /** The one-line reason the failure list must give. */
+  reason: RegExp
+  /** Longest the failing pin may take, ms. */
+  withinMs: number
+}
+
+/** A world per test (tests run side by side): a fake with one hostile photo, a DEST, and a folder outside DEST. */
+async function world(seed: number): Promise<{ fake: FakeFlickr; work: string; dest: string; outside: string; env: NodeJS.ProcessEnv; victim: string; close(): Promise<void> }> {
+  const fake = await startFake({ seed, photos: 6, videos: 1, sets: 2, collections: 1, commentedFraction: 0.3, meanPhotoBytes: 40_000, meanVideoBytes: 60_000 })
+  const work = await tempDir()
+  const outside = join(work, 'outside')
+  await mkdir(outside)
+  await writeFile(join(outside, 'keep.txt'), 'not flickrfs\n')
+  const a = fake.account
+  // In a set: a photo left out of the tree then leaves no question about an empty `Not in any set/`.
+  const inSet = new Set(a.sets.flatMap((s) => s.photoIds))
+  const victim = a.photostream.find((id) => inSet.has(id) && a.requirePhoto(id).media === 'photo' && a.requirePhoto(id).bytes > 8_000) ??
+    assert.fail('no photo in a set')
+  return {
+    fake, work, dest: join(work, 'dest'), outside, victim,
+    env: cliEnv(fake, join(work, 'config')),
+    async close() {
+      await fake.close()
+      await removeDir(work)
+    },
+  }
+}
+
+async function timed(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult & { ms: number }> {
+  const t0 = performance.now()
+  const r = await runCli(args, env)
+  return { ...r, ms: performance.now() - t0 }
+}
+
+const ROWS: Record<string, Row> = {
+  // Catalog: refused before any request, not retried.
+  badScheme: { kinds: 'badScheme', reason: /refused|scheme|ftp/i, withinMs: 20_000 },
+  otherHost: { kinds: 'otherHost', reason: /localhost|host/i, withinMs: 20_000 },
+  redirectLoop: { kinds: 'redirectLoop', reason: /redirect/i, withinMs: 20_000 },
+  longExt: { kinds: 'longExt', reason: /extension "extendedjpegimage"/, withinMs: 20_000 },
+  // Catalog: transient on the HEAD, retried within the media client's budget, then this item only.
+  html200: { kinds: 'html200', reason: /HTML page/, withinMs: 60_000 },
+  http500: { kinds: 'http500', reason: /HTTP 500/, withinMs: 60_000 },
+  // Store: the body lies or stalls; the restart budget ends it.
+  stallMidBody: { kinds: 'stallMidBody', reason: /kept breaking off .*stopped sending/, withinMs: 120_000 },
+  contentLengthTooBig: { kinds: 'contentLengthTooBig', reason: /kept breaking off .*stopped sending/, withinMs: 120_000 },
+  ignoreRangeTruncate: { kinds: ['ignoreRange', 'truncate'], reason: /kept breaking off .*4 tries/, withinMs: 60_000 },
+  // Store: the Content-Range of the download states the real size, which the catalog's (from a lying HEAD) is not.
+  contentLengthTooSmall: { kinds: 'contentLengthTooSmall', reason: /says .* has \d+ bytes, but the catalog says \d+/, withinMs: 20_000 },
+}
+
+void describe('pin with one hostile item (e2e)', { concurrency: 4 }, () => {
+  let seed = 600
+  for (const [name, row] of Object.entries(ROWS)) {
+    const s = seed++
+    void it(`${name}: that item fails with one line, the rest is pinned, exit 1 in bounded time; a later good run is exact`, async (t) => {
+      const w = await world(s)
+      t.after(() => w.close())
+      const { fake, dest, env, victim } = w
+      const a = fake.account
+      const outsideBefore = await snapshot(w.work)
+      fake.faults.hostile = { [victim]: row.kinds }
+
+      const bad = await timed(['pin', '-q', dest], env)
+      t.diagnostic(`${name}: exit ${bad.code} in ${Math.round(bad.ms)} ms`)
+      assert.equal(bad.code, 1, `exit code; stderr: ${bad.stderr}`)
+      assert.ok(bad.ms < row.withinMs, `took ${Math.round(bad.ms)} ms, more than ${row.withinMs}`)
+      const lines = bad.stderr.split('\n').filter((l) => l.trim() !== '')
+      const failed = lines.filter((l) => /^\s+\d+: (original|download): /.test(l))
+      assert.equal(failed.length, 1, `one failure line; stderr: ${bad.stderr}`)
+      assert.ok(failed[0]?.trimStart().startsWith(`${victim}: `), failed[0])
+      assert.match(failed[0] ?? '', row.reason)
+      assert.doesNotMatch(bad.stderr, /\n\s+at /, 'no stack trace')
+      // Everything else is there, byte for byte; the hostile item is left out of the tree.
+      for (const id of a.photostream) {
+        const path = join(dest, 'photostream', mediaName(a, id))
+        if (id === victim) assert.equal(await exists(path), false, 'no file for the failed item')
+        else assert.ok((await readFile(path)).equals(a.originalBytes(id)), id)
+      }
+      assertSamePaths((await snapshot(dest)).keys(), expectedTree(a, { omit: new Set([victim]) }).entries.keys())
+      assert.deepEqual(await danglingLinks(dest), [])
+
+      fake.faults.hostile = {}
+      const good = await timed(['pin', '-q', dest], env)
+      assert.equal(good.code, 0, good.stderr)
+      for (const id of a.photostream) {
+        assert.ok((await readFile(join(dest, 'photostream', mediaName(a, id)))).equals(a.originalBytes(id)), id)
+      }
+      assertSamePaths((await snapshot(dest)).keys(), expectedTree(a).entries.keys())
+      const verify = await runCli(['verify', dest], env)
+      assert.equal(verify.code, 0, verify.stdout + verify.stderr)
+
+      // Nothing outside DEST changed (DEST itself, and the config dir the CLI may use, aside).
+      const outsideAfter = await snapshot(w.work)
+      const moved = changedPaths(outsideBefore, outsideAfter, { ignoreDirs: true })
+        .filter((p) => !/^[-+~](dest|config)(\/|$)/.test(p))
+      assert.deepEqual(moved, [])
+      assert.equal(await readFile(join(w.outside, 'keep.txt'), 'utf8'), 'not flickrfs\n')
+    })
+  }
+})
