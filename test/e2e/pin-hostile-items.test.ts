@@ -67,9 +67,9 @@ const ROWS: Record<string, Row> = {
   // Catalog: transient on the HEAD, retried within the media client's budget, then this item only.
   html200: { kinds: 'html200', reason: /HTML page/, withinMs: 60_000 },
   http500: { kinds: 'http500', reason: /HTTP 500/, withinMs: 60_000 },
-  // Store: the body lies or stalls; the restart budget ends it.
-  stallMidBody: { kinds: 'stallMidBody', reason: /kept breaking off .*stopped sending/, withinMs: 120_000 },
-  contentLengthTooBig: { kinds: 'contentLengthTooBig', reason: /kept breaking off .*stopped sending/, withinMs: 120_000 },
+  // Store: the body lies or stalls; the restart budget ends it (4 requests x 15 s idle + backoff: about 62 s).
+  stallMidBody: { kinds: 'stallMidBody', reason: /kept breaking off .*stopped sending/, withinMs: 90_000 },
+  contentLengthTooBig: { kinds: 'contentLengthTooBig', reason: /kept breaking off .*stopped sending/, withinMs: 90_000 },
   ignoreRangeTruncate: { kinds: ['ignoreRange', 'truncate'], reason: /kept breaking off .*4 tries/, withinMs: 60_000 },
   // Store: the Content-Range of the download states the real size, which the catalog's (from a lying HEAD) is not.
   contentLengthTooSmall: { kinds: 'contentLengthTooSmall', reason: /says .* has \d+ bytes, but the catalog says \d+/, withinMs: 20_000 },
