@@ -21,6 +21,8 @@ interface Row {
   reason: RegExp
   /** Longest the failing pin may take, ms. */
   withinMs: number
+  /** Not retried: the failing run asks the media host about the item no more than a redirect chain's hops. */
+  permanent?: boolean
   /** Size every original first (`pin --ignore-photos`), so the hostile answer meets the download, not the catalog's HEAD. */
   known?: boolean
 }
@@ -62,10 +64,10 @@ async function timed(args: string[], env: NodeJS.ProcessEnv, withinMs = 60_000):
 
 const ROWS: Record<string, Row> = {
   // Catalog: refused before any request, not retried.
-  badScheme: { kinds: 'badScheme', reason: /refused|scheme|ftp/i, withinMs: 20_000 },
-  otherHost: { kinds: 'otherHost', reason: /localhost|host/i, withinMs: 20_000 },
-  redirectLoop: { kinds: 'redirectLoop', reason: /redirect/i, withinMs: 20_000 },
-  longExt: { kinds: 'longExt', reason: /extension "extendedjpegimage"/, withinMs: 20_000 },
+  badScheme: { permanent: true, kinds: 'badScheme', reason: /refused|scheme|ftp/i, withinMs: 20_000 },
+  otherHost: { permanent: true, kinds: 'otherHost', reason: /localhost|host/i, withinMs: 20_000 },
+  redirectLoop: { permanent: true, kinds: 'redirectLoop', reason: /redirect/i, withinMs: 20_000 },
+  longExt: { permanent: true, kinds: 'longExt', reason: /extension "extendedjpegimage"/, withinMs: 20_000 },
   // Catalog: transient on the HEAD, retried within the media client's budget, then this item only.
   html200: { kinds: 'html200', reason: /HTML page/, withinMs: 60_000 },
   http500: { kinds: 'http500', reason: /HTTP 500/, withinMs: 60_000 },
@@ -95,6 +97,7 @@ void describe('pin with one hostile item (e2e)', { concurrency: 4 }, () => {
         assert.equal(sized.code, 0, sized.stderr)
       }
       fake.faults.hostile = { [victim]: row.kinds }
+      fake.resetCounts()
 
       const bad = await timed(['pin', '-q', dest], env, row.withinMs)
       t.diagnostic(`${name}: exit ${bad.code} in ${Math.round(bad.ms)} ms`)
@@ -106,6 +109,12 @@ void describe('pin with one hostile item (e2e)', { concurrency: 4 }, () => {
       assert.ok(failed[0]?.trimStart().startsWith(`${victim}: `), failed[0])
       assert.match(failed[0] ?? '', row.reason)
       assert.doesNotMatch(bad.stderr, /\n\s+at /, 'no stack trace')
+      if (row.permanent === true) {
+        const c = fake.counts()
+        const asked = (c['media:HEAD'] ?? 0) + (c['media:GET'] ?? 0) + (c['media:play'] ?? 0)
+        // One HEAD and one GET per other item (a video's play URL twice), plus at most the hops of one redirect chain.
+        assert.ok(asked <= 2 * a.photostream.length + 2 + 6, `${asked} media requests: the hostile item was retried`)
+      }
       // Everything else is there, byte for byte; the hostile item is left out of the tree.
       for (const id of a.photostream) {
         const path = join(dest, 'photostream', mediaName(a, id))
