@@ -49,6 +49,12 @@ interface Waiter {
 }
 
 const READ_CHUNK = 1 << 20
+const MAX_STALLS_IN_A_ROW = 2
+
+/** A body that sent nothing for too long, or too little per second (the media client's MediaBodyError). */
+function isStall(err: unknown): boolean {
+  return (err as { reason?: unknown } | null)?.reason === 'stalled'
+}
 
 export class Download {
   /** Bytes [0, validBytes) of the original are in the .part file. */
@@ -110,13 +116,20 @@ export class Download {
     // (206) or starts over (a 200 to a Range request, a range not asked for): a server that ignores
     // Range and breaks off every time must not look like progress forever.
     let restarts = 0
+    // A server that stalled (or trickled) on two fresh connections in a row will do so again: a
+    // broken connection is worth the whole budget, a stalled server is not.
+    let stalls = 0
     let broken: unknown
     while (this.size === 0 || offset < this.size) {
       this.abort.signal.throwIfAborted()
       if (restarts > 0) {
         debug('%s: body ended at %d of %d bytes (%s); restart %d', this.spec.key, offset, this.size, broken ?? 'early end', restarts)
+        const why = broken === undefined ? 'it ended early' : errorMessage(broken).replace(/\.$/, '')
+        if (stalls >= MAX_STALLS_IN_A_ROW) {
+          throw new FlickrfsError('MEDIA', `The download of ${this.spec.key} stalled ${stalls} times in a row (${offset} of ${this.size} ` +
+            `bytes; last: ${why}). The partial file is kept; run again to resume.`, { cause: broken })
+        }
         if (restarts > this.spec.maxResumes) {
-          const why = broken === undefined ? 'it ended early' : errorMessage(broken)
           throw new FlickrfsError('MEDIA', `The download of ${this.spec.key} kept breaking off (${offset} of ${this.size} bytes after ` +
             `${restarts} tries; last: ${why}). The partial file is kept; run again to resume.`, { cause: broken })
         }
@@ -155,6 +168,7 @@ export class Download {
         }
         broken = err
       }
+      stalls = isStall(broken) ? stalls + 1 : 0
       // validBytes moves with the hash, chunk by chunk, also when the body broke off.
       offset = this.validBytes
       fetchedBytes += offset - before

@@ -45,8 +45,8 @@ export interface OriginalsOptions {
   cookies?: string
   /**
    * Requests after the first (resumes, and restarts from byte 0) before the download fails (default 3).
-   * With the media client's 15 s idle deadline, a server that stalls every time fails the item in
-   * about a minute; the .part file stays, and the next run resumes it.
+   * A body that stalls (the media client's 15 s idle deadline, or its minimum rate) twice in a row
+   * fails the item sooner, in about 30 s; the .part file stays, and the next run resumes it.
    */
   maxResumes?: number
   resumeDelayMs?: (attempt: number) => number

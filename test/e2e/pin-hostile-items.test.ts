@@ -74,9 +74,11 @@ const ROWS: Record<string, Row> = {
   // Store: the same two met by the download of an original the catalog already knows.
   html200OnDownload: { kinds: 'html200', reason: /download: .*HTML page/, withinMs: 60_000, known: true },
   http500OnDownload: { kinds: 'http500', reason: /download: .*HTTP 500/, withinMs: 60_000, known: true },
-  // Store: the body lies or stalls; the restart budget ends it (4 requests x 15 s idle + backoff: about 62 s).
-  stallMidBody: { kinds: 'stallMidBody', reason: /kept breaking off .*stopped sending/, withinMs: 90_000 },
-  contentLengthTooBig: { kinds: 'contentLengthTooBig', reason: /kept breaking off .*stopped sending/, withinMs: 90_000 },
+  // Store: the body stalls (or lies about its length and then stalls): two stalls in a row (2 x 15 s idle) end it.
+  stallMidBody: { kinds: 'stallMidBody', reason: /stalled 2 times in a row .*stopped sending/, withinMs: 60_000 },
+  contentLengthTooBig: { kinds: 'contentLengthTooBig', reason: /stalled 2 times in a row .*stopped sending/, withinMs: 60_000 },
+  // A server that trickles fails the minimum rate (1 KiB/s over 30 s) twice in a row.
+  trickle: { kinds: 'trickle', reason: /stalled 2 times in a row .*too slowly/, withinMs: 90_000 },
   ignoreRangeTruncate: { kinds: ['ignoreRange', 'truncate'], reason: /kept breaking off .*4 tries/, withinMs: 60_000 },
   // Store: the Content-Range of the download states the real size, which the catalog's (from a lying HEAD) is not.
   contentLengthTooSmall: { kinds: 'contentLengthTooSmall', reason: /says .* has \d+ bytes, but the catalog says \d+/, withinMs: 20_000 },
