@@ -26,7 +26,7 @@ import { eachLimit } from '../util/pool.js'
 import { anyChange, collectionChanges, photoChanges, setChanges, type Changes, type ListedPhoto, type SetListing, type Since } from './changes.js'
 import { PHOTO_EXTRAS, type CatalogApi, type CatalogMedia } from './ports.js'
 import { photoFields, safeId, uniqueIds } from './records.js'
-import { isUnavailable, OriginalUnavailable, resolveMedia } from './resolve-media.js'
+import { isItemFailure, resolveMedia } from './resolve-media.js'
 import type { CatalogState } from './state.js'
 import type { CatalogSnapshot, MediaEntry, PhotoEntry, RawRecord } from './types.js'
 import { mediaKey } from './types.js'
@@ -62,6 +62,11 @@ export interface RefreshOptions {
   cookies?: string
   /** Resolve videos again that are only known as a transcode (implied by `cookies`). */
   retryTranscodes?: boolean
+  /**
+   * Photos whose original is resolved again although it is known (one HEAD each): pin passes those
+   * whose download failed last time, so a size or URL the media host once got wrong is not kept.
+   */
+  resolveAgain?: ReadonlySet<string>
   onProgress?: (progress: RefreshProgress) => void
   /** Called for every original as soon as its size is known, while comments are still being fetched. */
   onMedia?: (event: MediaEvent) => void
@@ -237,7 +242,7 @@ class Refresh {
     const need: ListedPhoto[] = []
     for (const p of photos) {
       const known = this.ctx.previous.snap.media.get(mediaKey(p.id, p.secret))
-      if (known === undefined || (retryTranscodes && known.kind === 'transcode')) {
+      if (known === undefined || (retryTranscodes && known.kind === 'transcode') || opts.resolveAgain?.has(p.id) === true) {
         need.push(p)
         continue
       }
@@ -260,7 +265,11 @@ class Refresh {
     })
   }
 
-  /** An original the media host refuses is reported and left out (retried next time); other errors fail the refresh. */
+  /**
+   * An original that cannot be had or named (refused, a bad URL, a redirect loop, an HTML page, an
+   * unusable extension…) is reported and left out, and resolved again on the next refresh; only a
+   * media host that cannot be reached at all fails the refresh.
+   */
   private async resolveOriginals(photos: readonly ListedPhoto[], into: PhotoDetails): Promise<void> {
     const via = { api: this.client, media: this.ctx.media, cookies: this.ctx.options.cookies }
     await eachLimit(photos, this.mediaConcurrency, async (p) => {
@@ -272,7 +281,7 @@ class Refresh {
         if (entry.kind === 'transcode') this.mediaReport.transcodes.push({ id: p.id, label: entry.label ?? '' })
         this.ctx.options.onMedia?.({ photo: { ...p, changedAtMs: 0 }, media: entry, resolved: true })
       } catch (err) {
-        if (!(err instanceof OriginalUnavailable) && !isUnavailable(err)) throw err
+        if (!isItemFailure(err)) throw err
         this.mediaReport.unavailable.push({ id: p.id, message: errorMessage(err) })
         debug('original of %s unavailable: %s', p.id, errorMessage(err))
       }

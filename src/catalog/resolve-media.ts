@@ -8,7 +8,8 @@ import createDebug from 'debug'
 import { asRecord, toInt, toStr } from '../flickr/lenient.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import type { CatalogApi, CatalogMedia } from './ports.js'
-import { normalizeExt } from '../layout/names.js'
+import { isSafeExt, normalizeExt } from '../layout/names.js'
+import { MediaError } from '../flickr/media-hosts.js'
 import type { MediaEntry, PhotoEntry } from './types.js'
 import { errorMessage } from '../util/abort.js'
 
@@ -32,6 +33,20 @@ export function isUnavailable(err: unknown): boolean {
   return typeof status === 'number' && (status === 401 || status === 403 || status === 404 || status === 410)
 }
 
+/**
+ * Whether `err` is about this one original rather than about Flickr as a whole: the refresh records
+ * it for the item and goes on. A refused or unusable URL, a redirect loop, an HTML page, a status
+ * that retries did not fix, a body that lies: all per item. No connection at all, no answer in
+ * time, or 429 (throttled) is about the host, not the item: that fails the refresh, so the last
+ * catalog stays.
+ */
+export function isItemFailure(err: unknown): boolean {
+  if (err instanceof OriginalUnavailable || isUnavailable(err)) return true
+  if (!(err instanceof MediaError) || err.reason === 'network' || err.reason === 'timeout') return false
+  // 429 is the host throttling this client, not a fault of the item: the refresh stops.
+  return (err.cause as { status?: unknown } | undefined)?.status !== 429
+}
+
 /** Where an original is looked up: the API (getSizes), the media host (HEAD), and the web session cookies if any. */
 export interface MediaLookup {
   api: CatalogApi
@@ -53,7 +68,7 @@ async function resolvePhoto(photo: PhotoEntry, { api, media }: MediaLookup): Pro
   }
   const head = await media.head(url)
   checkSize(head.size, url, photo.id)
-  const ext = photo.format || extOf(head.filename) || extOf(lastSegment(head.finalUrl)) || extOf(lastSegment(url)) || 'jpg'
+  const ext = nameable(photo.format || extOf(head.filename) || extOf(lastSegment(head.finalUrl)) || extOf(lastSegment(url)) || 'jpg', photo.id)
   return { id: photo.id, secret: photo.secret, size: head.size, ext, url, kind: 'original' }
 }
 
@@ -65,10 +80,10 @@ async function resolveVideo(photo: PhotoEntry, { api, media, cookies }: MediaLoo
     try {
       const head = await media.head(original, cookies === undefined ? undefined : { cookies })
       checkSize(head.size, original, photo.id)
-      const ext = extOf(head.filename) || extOf(lastSegment(head.finalUrl)) || photo.format || 'mp4'
+      const ext = nameable(extOf(head.filename) || extOf(lastSegment(head.finalUrl)) || photo.format || 'mp4', photo.id)
       return { id: photo.id, secret: photo.secret, size: head.size, ext, url: original, kind: 'original' }
     } catch (err) {
-      if (!isUnavailable(err)) throw err
+      if (!isItemFailure(err)) throw err
       refused = err
       debug('video %s: original refused (%s); trying transcodes', photo.id, errorMessage(err))
     }
@@ -80,7 +95,7 @@ async function resolveVideo(photo: PhotoEntry, { api, media, cookies }: MediaLoo
       checkSize(head.size, url, photo.id)
       return { id: photo.id, secret: photo.secret, size: head.size, ext: 'mp4', url, kind: 'transcode', label: toStr(size.label) }
     } catch (err) {
-      if (!isUnavailable(err)) throw err
+      if (!isItemFailure(err)) throw err
       refused ??= err
     }
   }
@@ -117,6 +132,16 @@ function checkSize(size: number, url: string, id: string): void {
   if (!Number.isSafeInteger(size) || size < 0) {
     throw new OriginalUnavailable(`The media host did not state the size of ${id}'s file (${new URL(url).host}); cannot list it with an exact size.`)
   }
+}
+
+/**
+ * The extension the file will be named with: the store and the layout accept only isSafeExt's, so
+ * anything else is refused here, for this item alone, rather than listed and never storable.
+ */
+function nameable(ext: string, id: string): string {
+  if (isSafeExt(ext)) return ext
+  throw new OriginalUnavailable(`Flickr names ${id}'s original with the extension "${String(ext).slice(0, 40)}", which is no file name ` +
+    'extension flickrfs can use (1 to 8 letters or digits); it is left out.')
 }
 
 function lastSegment(url: string): string {

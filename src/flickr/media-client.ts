@@ -143,10 +143,15 @@ export class MediaClient {
     return { size: info.total, finalUrl, filename: info.filename }
   }
 
-  /** The body from byte `start` on (Range: bytes=start-); check `status` to know where it begins. */
+  /**
+   * The body from byte `start` on (Range: bytes=start-, sent whenever `start` is given, also 0: a 206
+   * then states the whole file's size in Content-Range, a check on Content-Length at no cost); check
+   * `status` to know where it begins.
+   */
   async get(url: string, opts: { start?: number; signal?: AbortSignal; cookies?: string } = {}): Promise<MediaBody> {
     const start = Math.max(0, Math.floor(opts.start ?? 0))
-    const { res, finalUrl } = await this.request(url, 'GET', { cookies: opts.cookies, signal: opts.signal, start }, false)
+    const ranged = opts.start !== undefined
+    const { res, finalUrl } = await this.request(url, 'GET', { cookies: opts.cookies, signal: opts.signal, start, ranged }, false)
     if (!res.body) throw new MediaHttpError(res.status, 'response has no body', url)
     const info = describeResponse(res)
     const body = guardBody(res.body, info.encoded ? -1 : info.length, finalUrl, this.limits)
@@ -210,14 +215,14 @@ export class MediaClient {
   private async request(
     url: string,
     method: 'GET' | 'HEAD',
-    o: { cookies?: string; signal?: AbortSignal; start: number; probe?: boolean },
+    o: { cookies?: string; signal?: AbortSignal; start: number; probe?: boolean; ranged?: boolean },
     passThroughClientErrors: boolean,
   ): Promise<{ res: Response; finalUrl: string }> {
     // Checked before anything goes out, and never retried.
     this.policy.check(url)
     const headers: Record<string, string> = { 'Accept-Encoding': 'identity' }
     if (o.probe) headers.Range = 'bytes=0-0'
-    else if (o.start > 0 && method === 'GET') headers.Range = `bytes=${o.start}-`
+    else if ((o.start > 0 || o.ranged === true) && method === 'GET') headers.Range = `bytes=${o.start}-`
     for (let attempt = 0; ; attempt++) {
       o.signal?.throwIfAborted()
       this.stats.requests++

@@ -29,7 +29,7 @@ export interface MountOptions {
   attrTimeoutSec?: number
   /** How long a missing name stays missing in the kernel's cache (default 10 s). */
   negativeTimeoutSec?: number
-  /** Deadline for one read of an original, answered with ETIMEDOUT (default 60 s). */
+  /** Deadline for one read of an original, answered with ETIMEDOUT (default 25 s: a reader hears of a stalled server within 30 s). */
   readTimeoutMs?: number
   /** Owner shown for every entry (default: the mounting user). */
   uid?: number
@@ -53,7 +53,7 @@ export interface MountHandle {
 export const DEFAULTS = {
   attrTimeoutSec: 60,
   negativeTimeoutSec: 10,
-  readTimeoutMs: 60_000,
+  readTimeoutMs: 25_000,
   autoUnmount: true,
 }
 

@@ -15,7 +15,7 @@ import { OriginalStore, pinEverything, type MediaSource } from '../store/index.j
 import { destWriteError, errnoCode, isEnoent } from '../util/fs-errors.js'
 import { readManifest, writeManifest, type Manifest } from './manifest.js'
 import { writeTree, type WriteTreeReport } from './write-tree.js'
-import { recordPinResult } from './pin-state.js'
+import { readLastPin, recordPinResult } from './pin-state.js'
 import { Semaphore } from '../util/semaphore.js'
 import { errorMessage } from '../util/abort.js'
 import { stateDir, tmpDir } from '../util/state-paths.js'
@@ -215,10 +215,13 @@ class PinRun {
 
   /** The catalog refresh, queueing each original's download as soon as the refresh knows it. */
   async #refreshCatalog(): Promise<RefreshReport> {
-    const { catalog, opts } = this.#ctx
+    const { catalog, opts, dest } = this.#ctx
+    // An original whose download failed last time is sized again: the size it was listed with may be what failed.
+    const lastFailed = (await readLastPin(dest).catch(() => undefined))?.failures.filter((f) => f.what === 'download').map((f) => f.id)
     try {
       return await catalog.refresh(opts.api, opts.media, {
         cookies: opts.cookies,
+        resolveAgain: new Set(lastFailed),
         ...(opts.apiConcurrency !== undefined ? { apiConcurrency: opts.apiConcurrency } : {}),
         ...(opts.headConcurrency !== undefined ? { mediaConcurrency: opts.headConcurrency } : {}),
         onMedia: (ev) => this.#enqueue(ev.photo, ev.media),

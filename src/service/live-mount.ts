@@ -56,6 +56,14 @@ export const offlineMedia: CatalogMedia & MediaSource = {
 export async function startLiveMount(opts: LiveMountOptions): Promise<LiveMount> {
   const root = resolve(opts.root)
   const say = opts.onLine ?? ((line: string) => log(line))
+  /** Originals the refresh could not have or size: left out of the tree, each with its reason. */
+  const sayLeftOut = (r: RefreshReport): void => {
+    const out = r.media.unavailable
+    if (out.length === 0) return
+    say(`Left out ${out.length} item${out.length === 1 ? '' : 's'} whose original cannot be had now (tried again at the next refresh):`)
+    for (const u of out.slice(0, 20)) say(`  ${u.id}: ${u.message}`)
+    if (out.length > 20) say(`  … and ${out.length - 20} more`)
+  }
   // A bad mountpoint is refused before the lock and the first catalog fetch (minutes for a big
   // account); mountFlickrfs checks again, and clears a stale mount, when it mounts.
   await checkMountpoint(opts.mountpoint)
@@ -81,7 +89,8 @@ export async function startLiveMount(opts: LiveMountOptions): Promise<LiveMount>
         throw new FlickrfsError('CATALOG', `${root} holds no catalog yet, and --offline forbids fetching one. Run once without --offline, or pin into it first.`)
       }
       say('Fetching the catalog for the first time…')
-      await cat.refresh(opts.remote.api, opts.remote.media, { cookies: opts.cookies })
+      const first = await cat.refresh(opts.remote.api, opts.remote.media, { cookies: opts.cookies })
+      sayLeftOut(first)
     }
 
     // Sidecars ask the store at each read, so a download shows its sha256 without a rebuild.
@@ -109,6 +118,7 @@ export async function startLiveMount(opts: LiveMountOptions): Promise<LiveMount>
           (r) => {
             // A quiet refresh says nothing: a mount that lives for weeks should not fill its log.
             if (r.changed) say(`Refreshed: ${r.photos.total} items (${r.photos.added} new, ${r.photos.changed} changed, ${r.photos.deleted} deleted)`)
+            if (r.changed) sayLeftOut(r)
             return r
           },
           (err: unknown) => {

@@ -11,7 +11,7 @@ import { createHash, type Hash } from 'node:crypto'
 import { constants, open, type FileHandle } from 'node:fs/promises'
 import createDebug from 'debug'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
-import { asError, sleep } from '../util/abort.js'
+import { asError, errorMessage, sleep } from '../util/abort.js'
 import { destWriteError } from '../util/fs-errors.js'
 import { readFully } from '../util/fs.js'
 import type { MediaResponse, MediaSource } from './media-source.js'
@@ -26,7 +26,7 @@ export interface DownloadSpec {
   partPath: string
   media: MediaSource
   cookies?: string
-  /** How many times a body that ends early or breaks is resumed before giving up. */
+  /** How many requests after the first (resumes and restarts from 0 alike) before giving up. */
   maxResumes: number
   /** A body that sends nothing for this long is dropped and resumed. */
   bodyIdleTimeoutMs: number
@@ -49,6 +49,12 @@ interface Waiter {
 }
 
 const READ_CHUNK = 1 << 20
+const MAX_STALLS_IN_A_ROW = 2
+
+/** A body that sent nothing for too long, or too little per second (the media client's MediaBodyError). */
+function isStall(err: unknown): boolean {
+  return (err as { reason?: unknown } | null)?.reason === 'stalled'
+}
 
 export class Download {
   /** Bytes [0, validBytes) of the original are in the .part file. */
@@ -106,49 +112,67 @@ export class Download {
     const resumedFrom = offset
     this.grow(offset)
     let fetchedBytes = 0
-    let attempt = 0
+    // Every request after the first is a restart and counts against the budget, whether it resumes
+    // (206) or starts over (a 200 to a Range request, a range not asked for): a server that ignores
+    // Range and breaks off every time must not look like progress forever.
+    let restarts = 0
+    // A server that stalled (or trickled) on two fresh connections in a row will do so again: a
+    // broken connection is worth the whole budget, a stalled server is not.
+    let stalls = 0
+    let broken: unknown
     while (this.size === 0 || offset < this.size) {
       this.abort.signal.throwIfAborted()
+      if (restarts > 0) {
+        debug('%s: body ended at %d of %d bytes (%s); restart %d', this.spec.key, offset, this.size, broken ?? 'early end', restarts)
+        const why = broken === undefined ? 'it ended early' : errorMessage(broken).replace(/\.$/, '')
+        if (stalls >= MAX_STALLS_IN_A_ROW) {
+          throw new FlickrfsError('MEDIA', `The download of ${this.spec.key} stalled ${stalls} times in a row (${offset} of ${this.size} ` +
+            `bytes; last: ${why}). The partial file is kept; run again to resume.`, { cause: broken })
+        }
+        if (restarts > this.spec.maxResumes) {
+          throw new FlickrfsError('MEDIA', `The download of ${this.spec.key} kept breaking off (${offset} of ${this.size} bytes after ` +
+            `${restarts} tries; last: ${why}). The partial file is kept; run again to resume.`, { cause: broken })
+        }
+        await sleep(this.spec.resumeDelayMs(restarts), this.abort.signal)
+      }
+      restarts += 1
+      broken = undefined
       const res = await this.spec.media.get(this.spec.url, {
-        ...(offset > 0 ? { start: offset } : {}),
+        // Range even from byte 0 when the size is known: a 206 states the whole file's size in
+        // Content-Range, a second word on it (checked against the catalog's) at no extra request.
+        ...(offset > 0 || this.size > 0 ? { start: offset } : {}),
         signal: this.abort.signal,
         ...(this.spec.cookies !== undefined ? { cookies: this.spec.cookies } : {}),
       })
       this.checkSize(res)
-      if (offset > 0 && (res.status !== 206 || res.start !== offset)) {
+      if (res.start !== offset || (offset > 0 && res.status !== 206)) {
         debug('%s: asked for bytes %d-, got status %d from %d: starting over', this.spec.key, offset, res.status, res.start)
-        if (res.status === 206) {
-          // A range we did not ask for: ask again for everything.
-          await res.body.cancel().catch(() => {})
-          offset = 0
-          hash = createHash('sha256')
-          this.validBytes = 0
-          continue
-        }
         offset = 0
         hash = createHash('sha256')
         this.validBytes = 0
+        if (res.start !== 0) {
+          // A range we did not ask for: ask again for everything.
+          await res.body.cancel().catch(() => {})
+          broken = `the server answered with bytes from ${res.start}`
+          continue
+        }
       }
       const before = offset
-      let broken: unknown
       try {
         await this.consume(res, fh, offset, hash)
       } catch (err) {
         if (this.abort.signal.aborted || err instanceof FlickrfsError) throw err
+        // A body longer than announced will be so again: no use resuming it.
+        if ((err as { permanent?: unknown } | null)?.permanent === true) {
+          throw new FlickrfsError('MEDIA', `The download of ${this.spec.key} failed: ${errorMessage(err)}`, { cause: err })
+        }
         broken = err
       }
+      stalls = isStall(broken) ? stalls + 1 : 0
       // validBytes moves with the hash, chunk by chunk, also when the body broke off.
       offset = this.validBytes
       fetchedBytes += offset - before
       if (offset === this.size) break
-      attempt += 1
-      debug('%s: body ended at %d of %d bytes (%s); resume %d', this.spec.key, offset, this.size, broken ?? 'early end', attempt)
-      if (attempt > this.spec.maxResumes) {
-        throw new FlickrfsError('MEDIA', `The download of ${this.spec.key} kept breaking off (${offset} of ${this.size} bytes after ${attempt} tries). The partial file is kept; run again to resume.`, { cause: broken })
-      }
-      // Progress made: keep trying without counting it as a failure streak.
-      if (offset > before) attempt = Math.min(attempt, 1)
-      await sleep(this.spec.resumeDelayMs(attempt), this.abort.signal)
     }
     try {
       // A restart may have left bytes past the end from an older, longer attempt.

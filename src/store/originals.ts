@@ -34,6 +34,8 @@ import { openStoreKeyv, StoreIndex, type StoreRecord } from './store-index.js'
 
 const debug = createDebug('flickrfs:store')
 
+const DEFAULT_MAX_RESUMES = 3
+
 export interface OriginalsOptions {
   /** The index; default: namespace "store" of ROOT/.flickrfs/catalog.sqlite (closed by `close()`). */
   index?: Keyv
@@ -41,10 +43,17 @@ export interface OriginalsOptions {
   now?: () => number
   /** Web session cookies for video originals, passed to the media source. */
   cookies?: string
-  /** Times a body that breaks off is resumed before the download fails (default 5). */
+  /**
+   * Requests after the first (resumes, and restarts from byte 0) before the download fails (default 3).
+   * A body that stalls (the media client's 15 s idle deadline, or its minimum rate) twice in a row
+   * fails the item sooner, in about 30 s; the .part file stays, and the next run resumes it.
+   */
   maxResumes?: number
   resumeDelayMs?: (attempt: number) => number
-  /** A download whose body sends nothing for this long is dropped and resumed (default 60 s). */
+  /**
+   * A download whose body sends nothing for this long is dropped and resumed (default 20 s; the media
+   * client's own idle deadline, 15 s, normally fires first and says more).
+   */
   bodyIdleTimeoutMs?: number
   /**
    * How long a failed download is remembered by `recentFailure` (default 5 s): a failed read is
@@ -254,8 +263,8 @@ export class Originals {
       partPath: t.partPath,
       media: this.media,
       ...(this.options.cookies !== undefined ? { cookies: this.options.cookies } : {}),
-      maxResumes: this.options.maxResumes ?? 5,
-      bodyIdleTimeoutMs: this.options.bodyIdleTimeoutMs ?? 60_000,
+      maxResumes: this.options.maxResumes ?? DEFAULT_MAX_RESUMES,
+      bodyIdleTimeoutMs: this.options.bodyIdleTimeoutMs ?? 20_000,
       resumeDelayMs: this.options.resumeDelayMs ?? ((n) => Math.min(5000, 200 * 2 ** (n - 1))),
     })
     const done = this.complete(m, t, download, mtimeMs).finally(() => this.jobs.delete(t.key))

@@ -13,6 +13,7 @@
 import { open } from 'node:fs/promises'
 import type { MediaEntry } from '../catalog/types.js'
 import createDebug from 'debug'
+import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { abortable } from '../util/abort.js'
 import { destWriteError, isEnoent } from '../util/fs-errors.js'
 import { readFully } from '../util/fs.js'
@@ -31,6 +32,12 @@ export interface ReadPathOptions extends RangeChunksOptions {
 export class ReadPath {
   private readonly openFiles = new OpenFiles()
   private readonly chunks: RangeChunks
+  /**
+   * Downloads in flight that a reader already waited on in vain, by key: the bytes they had when it gave up.
+   * The kernel retries a failed read at once (page by page); while the download has not moved, the
+   * retry fails at once too instead of waiting out another deadline on the same stalled server.
+   */
+  private readonly stalledAt = new Map<string, number>()
 
   constructor(private readonly originals: Originals, media: MediaSource, stats: StoreStats, private readonly options: ReadPathOptions = {}) {
     this.chunks = new RangeChunks(media, stats, options)
@@ -68,7 +75,20 @@ export class ReadPath {
       const ranged = await this.chunks.read({ key: t.key, url: m.url, size }, position, end, signal)
       if (ranged) return ranged
     }
-    await d.waitFor(end, signal)
+    if (end > d.validBytes && this.stalledAt.get(t.key) === d.validBytes) {
+      throw new FlickrfsError('TIMEOUT', `The media server has stopped sending ${t.key} at byte ${d.validBytes}; an earlier read ` +
+        'already waited in vain. Try again later.')
+    }
+    try {
+      await d.waitFor(end, signal)
+    } catch (err) {
+      if (signal?.aborted === true) {
+        // What the download had when this reader gave up; until it moves, the next reader gives up at once.
+        if (!this.stalledAt.has(t.key)) void job.done.catch(() => undefined).finally(() => this.stalledAt.delete(t.key))
+        this.stalledAt.set(t.key, d.validBytes)
+      }
+      throw err
+    }
     const fromPart = await d.readPart(position, end - position)
     if (fromPart) return fromPart
     await abortable(job.done, signal)

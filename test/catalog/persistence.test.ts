@@ -40,11 +40,12 @@ void test('an empty root opens as an empty catalog; read-only it is refused with
   assert.equal(await exists(join(empty, '.flickrfs')), false)
 })
 
-for (const [where, target] of [
+for (const [where, target, kind] of [
   ['while listing sets', 'flickr.photosets.getPhotos'],
   ['while fetching comments', 'flickr.photos.comments.getList'],
-  ['while sizing originals', 'media'],
-] as const) {
+  // A media host that fails one item is that item's failure (issue 10); one that throttles every request fails the refresh.
+  ['while sizing originals', 'media', 'throttle429'],
+] as Array<[string, string, ('http500' | 'throttle429')?]>) {
   void test(`a refresh failing ${where} leaves the previous catalog in memory and on disk`, async (t) => {
     const h = await harness(t, { photos: 40, videos: 2, sets: 4, collections: 1, commentedFraction: 0.3 }, { maxRetries: 2 })
     await refresh(h)
@@ -57,7 +58,7 @@ for (const [where, target] of [
     h.fake.account.addComment(commented, 'new')
     h.fake.account.addPhoto({ title: 'new upload' })
     // More failures than every request's retries can absorb: the refresh fails for good midway.
-    h.fake.faults.inject('http500', { count: 1000, target })
+    h.fake.faults.inject(kind ?? 'http500', { count: 1000, target })
     const changes: unknown[] = []
     h.catalog.on('change', (s) => changes.push(s))
 
