@@ -149,7 +149,7 @@ export class MediaClient {
     const { res, finalUrl } = await this.request(url, 'GET', { cookies: opts.cookies, signal: opts.signal, start }, false)
     if (!res.body) throw new MediaHttpError(res.status, 'response has no body', url)
     const info = describeResponse(res)
-    const body = guardBody(res.body, info.encoded ? -1 : info.length, finalUrl, this.limits)
+    const body = guardBody(res.body, { expected: info.encoded ? -1 : info.length, url: finalUrl, limits: this.limits })
     if (res.status === 206) {
       return { status: 206, size: info.total, start: info.rangeStart ?? start, body, finalUrl, filename: info.filename }
     }
