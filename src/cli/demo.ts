@@ -6,11 +6,11 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { Command } from 'commander'
-import { generateAccount, startFakeFlickr } from '../fake-flickr/index.js'
-import { openFlickr, type Env } from '../flickr/index.js'
+import { generateAccount, startFakeFlickr, type FakeFlickr } from '../fake-flickr/index.js'
+import { openFlickr, type Env, type FlickrClient, type MediaClient } from '../flickr/index.js'
 import { fuseUsable, runUntilSignal } from '../fs/index.js'
 import { pin } from '../pin/pin.js'
-import { startLiveMount } from '../service/live-mount.js'
+import { startLiveMount, type LiveMountOptions } from '../service/live-mount.js'
 import { envOf, type CliIo } from './context.js'
 import { formatBytes } from './progress.js'
 
@@ -31,49 +31,60 @@ async function runDemo(io: CliIo, target: string, forcePin: boolean): Promise<nu
   const fake = await startFakeFlickr({ account: generateAccount(DEMO_ACCOUNT) })
   const cache = await mkdtemp(join(tmpdir(), 'flickrfs-demo-cache-'))
   try {
-    const c = fake.credentials
-    const env: Env = {
-      ...envOf(io),
-      FLICKRFS_API_ORIGIN: fake.origin,
-      FLICKR_API_KEY: c.apiKey,
-      FLICKR_API_SECRET: c.apiSecret,
-      FLICKR_OAUTH_TOKEN: c.oauthToken,
-      FLICKR_OAUTH_TOKEN_SECRET: c.oauthTokenSecret,
-    }
-    const { client, media } = await openFlickr({ env })
+    const { client, media } = await openFlickr({ env: fakeEnv(io, fake) })
     say(`flickrfs demo: a sample account of ${DEMO_ACCOUNT.photos + DEMO_ACCOUNT.videos} items served by the built-in fake Flickr at ${fake.origin}`)
-
     const usable = forcePin ? { ok: false as const, reason: '--pin was given' } : await fuseUsable()
     if (!usable.ok) {
       say(`FUSE cannot be used here: ${usable.reason}.`)
-      say(`Pinning the sample account into ${target} instead (the same tree the mount would show).`)
-      const report = await pin({ dest: target, api: client, media })
-      say(`Done: ${report.refresh.photos.total} items, ${report.downloaded} originals downloaded (${formatBytes(report.downloadedBytes)}), ${client.stats.apiCalls} API calls.`)
-      say(`Look around: ls "${target}"  and  cat "${join(target, 'photostream', 'metadata')}"`)
-      return report.failures.length > 0 ? 1 : 0
+      return await pinDemo(target, client, media, say)
     }
-
-    await mkdir(target, { recursive: true })
-    const live = await startLiveMount({
-      mountpoint: target,
-      root: cache,
-      remote: { api: client, media },
-      refreshEveryMs: 60_000,
-      onLine: (line) => say(line),
-    })
-    try {
-      say(`Mounted at ${target}. Try, in another terminal:`)
-      say(`  ls "${target}"`)
-      say(`  ls -l "${join(target, 'photostream')}" | head`)
-      say(`  cat "${join(target, 'photostream', 'metadata')}"`)
-      say(`  rsync -a "${target}/" /tmp/flickr-backup/`)
-      say('Originals download on first read. Press Ctrl-C to unmount and stop.')
-      return await runUntilSignal(live.handle, { report: (m) => io.stderr.write(m + '\n') })
-    } finally {
-      await live.close()
-    }
+    return await mountDemo(io, { target, cache, remote: { api: client, media }, say })
   } finally {
     await fake.close()
     await rm(cache, { recursive: true, force: true })
+  }
+}
+
+/** The user's environment, pointed at the fake with its own keys and token. */
+function fakeEnv(io: CliIo, fake: FakeFlickr): Env {
+  const c = fake.credentials
+  return {
+    ...envOf(io),
+    FLICKRFS_API_ORIGIN: fake.origin,
+    FLICKR_API_KEY: c.apiKey,
+    FLICKR_API_SECRET: c.apiSecret,
+    FLICKR_OAUTH_TOKEN: c.oauthToken,
+    FLICKR_OAUTH_TOKEN_SECRET: c.oauthTokenSecret,
+  }
+}
+
+async function pinDemo(target: string, client: FlickrClient, media: MediaClient, say: (line: string) => void): Promise<number> {
+  say(`Pinning the sample account into ${target} instead (the same tree the mount would show).`)
+  const report = await pin({ dest: target, api: client, media })
+  say(`Done: ${report.refresh.photos.total} items, ${report.downloaded} originals downloaded (${formatBytes(report.downloadedBytes)}), ${client.stats.apiCalls} API calls.`)
+  say(`Look around: ls "${target}"  and  cat "${join(target, 'photostream', 'metadata')}"`)
+  return report.failures.length > 0 ? 1 : 0
+}
+
+interface MountDemoOptions {
+  target: string
+  cache: string
+  remote: NonNullable<LiveMountOptions['remote']>
+  say: (line: string) => void
+}
+
+async function mountDemo(io: CliIo, { target, cache, remote, say }: MountDemoOptions): Promise<number> {
+  await mkdir(target, { recursive: true })
+  const live = await startLiveMount({ mountpoint: target, root: cache, remote, refreshEveryMs: 60_000, onLine: (line) => say(line) })
+  try {
+    say(`Mounted at ${target}. Try, in another terminal:`)
+    say(`  ls "${target}"`)
+    say(`  ls -l "${join(target, 'photostream')}" | head`)
+    say(`  cat "${join(target, 'photostream', 'metadata')}"`)
+    say(`  rsync -a "${target}/" /tmp/flickr-backup/`)
+    say('Originals download on first read. Press Ctrl-C to unmount and stop.')
+    return await runUntilSignal(live.handle, { report: (m) => io.stderr.write(m + '\n') })
+  } finally {
+    await live.close()
   }
 }

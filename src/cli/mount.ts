@@ -9,7 +9,7 @@ import { Command, Option } from 'commander'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { loadCredentials, openFlickr, type Credentials, type Env } from '../flickr/index.js'
 import { checkMountpoint, mountAt, runUntilSignal, unmountPath } from '../fs/index.js'
-import { startLiveMount, type LiveMount } from '../service/live-mount.js'
+import { startLiveMount, type LiveMount, type LiveMountOptions } from '../service/live-mount.js'
 import { notifyReady } from '../service/notify.js'
 import { findMount, registerMount } from '../service/registry.js'
 import { envOf, readCookies, type CliIo } from './context.js'
@@ -63,16 +63,7 @@ export function mountCommand(io: CliIo): Command {
 async function runMount(io: CliIo, mountpoint: string, flags: MountFlags): Promise<number> {
   const env = envOf(io)
   const mnt = resolve(mountpoint)
-  let remote
-  let creds: Credentials | undefined
-  if (flags.offline) {
-    creds = await loadCredentials({ env }).catch(() => undefined)
-  } else {
-    // Reads of uncached originals must fail fast when Flickr is unreachable: few retries, short waits.
-    const opened = await openFlickr({ env, apiRate: flags.apiRate, media: { maxRetries: 1, headersTimeoutMs: 10_000 } })
-    creds = opened.credentials
-    remote = { api: opened.client, media: opened.media }
-  }
+  const { remote, creds } = await connect(env, flags)
   const root = resolve(flags.cache ?? defaultCacheRoot(env, creds))
   // A mountpoint that cannot be used is refused before anything is created (the cache folder).
   await checkMountpoint(mnt)
@@ -102,6 +93,29 @@ async function runMount(io: CliIo, mountpoint: string, flags: MountFlags): Promi
     if (created !== undefined) await rm(created, { recursive: true, force: true }).catch(() => undefined)
     throw err
   }
+  return serveMount(live, { env, mnt, root, say, flags, online: remote !== undefined })
+}
+
+/** Offline: credentials only if some are saved (they name the default cache). Online: the clients too. */
+async function connect(env: Env, flags: MountFlags): Promise<{ remote?: LiveMountOptions['remote']; creds?: Credentials }> {
+  if (flags.offline) return { creds: await loadCredentials({ env }).catch(() => undefined) }
+  // Reads of uncached originals must fail fast when Flickr is unreachable: few retries, short waits.
+  const opened = await openFlickr({ env, apiRate: flags.apiRate, media: { maxRetries: 1, headersTimeoutMs: 10_000 } })
+  return { creds: opened.credentials, remote: { api: opened.client, media: opened.media } }
+}
+
+interface ServeMountOptions {
+  env: Env
+  mnt: string
+  root: string
+  say: (line: string) => void
+  flags: MountFlags
+  online: boolean
+}
+
+/** Serves until a signal or an outside unmount; SIGHUP refreshes. Resolves with the exit code. */
+async function serveMount(live: LiveMount, o: ServeMountOptions): Promise<number> {
+  const { env, mnt, root, say, flags } = o
   const unregister = await registerMount(env, { pid: process.pid, mountpoint: mnt, root, startedAtMs: Date.now() })
   const onHup = (): void => {
     say('refresh asked (SIGHUP)')
@@ -112,7 +126,7 @@ async function runMount(io: CliIo, mountpoint: string, flags: MountFlags): Promi
   }
   process.on('SIGHUP', onHup)
   const bound = flags.cacheSize !== undefined ? `, unpinned originals bounded to ${formatSize(flags.cacheSize)}` : ''
-  const every = remote && flags.refresh > 0 ? `; refreshes every ${formatEvery(flags.refresh)} (only changes are logged)` : ''
+  const every = o.online && flags.refresh > 0 ? `; refreshes every ${formatEvery(flags.refresh)} (only changes are logged)` : ''
   say(`mounted ${live.layout().stats.photos} items at ${mnt} (cache ${root}${bound})${every}; Ctrl-C unmounts`)
   let code = 1
   try {

@@ -146,61 +146,79 @@ export function createProgress(
   out: NodeJS.WritableStream,
   now: () => number = Date.now,
 ): Progress {
-  let lastLineAt = 0
-  let lastDrawAt = -Infinity
-  let state: ProgressState | undefined
-  let shown = false
-  let timer: NodeJS.Timeout | undefined
-  const meter = new RateMeter(now)
-  const columns = (): number => {
-    const c = (out as NodeJS.WriteStream).columns
+  return new ProgressWriter(mode, out, now)
+}
+
+/** A redrawn bar on a terminal, a line every LINES_EVERY_MS in a log, or nothing. */
+class ProgressWriter implements Progress {
+  #lastLineAt = 0
+  #lastDrawAt = -Infinity
+  #state: ProgressState | undefined
+  #shown = false
+  #timer: NodeJS.Timeout | undefined
+  readonly #meter: RateMeter
+
+  constructor(
+    private readonly mode: 'bar' | 'lines' | 'quiet',
+    private readonly out: NodeJS.WritableStream,
+    private readonly now: () => number,
+  ) {
+    this.#meter = new RateMeter(now)
+  }
+
+  update(next: ProgressState): void {
+    // Fetch speed is measured from the downloading phase on: during the listing the catalog's
+    // own requests share the connection and the totals are still growing.
+    if (next.phase === 'downloading') this.#meter.add(next.fetchedBytes)
+    this.#state = next
+    if (this.mode === 'quiet') return
+    if (this.mode === 'bar') return this.#schedule()
+    if (this.now() - this.#lastLineAt >= LINES_EVERY_MS) {
+      this.#lastLineAt = this.now()
+      this.out.write(describePlain(next, this.#rate()) + '\n')
+    }
+  }
+
+  line(text: string): void {
+    if (this.mode === 'quiet') return
+    if (this.#shown) this.out.write('\r\x1b[K')
+    this.#shown = false
+    this.out.write(text + '\n')
+    if (this.mode === 'bar' && this.#state) this.#schedule()
+  }
+
+  done(): void {
+    this.#cancelDraw()
+    if (this.mode === 'bar' && this.#shown) this.out.write('\r\x1b[K')
+    this.#shown = false
+  }
+
+  #columns(): number {
+    const c = (this.out as NodeJS.WriteStream).columns
     return typeof c === 'number' && c > 0 ? c : 80
   }
-  const rate = (): number | undefined => (state?.phase === 'downloading' ? meter.rate() : undefined)
 
-  const draw = (): void => {
-    if (timer !== undefined) clearTimeout(timer)
-    timer = undefined
-    if (!state) return
-    lastDrawAt = now()
-    out.write(`\r\x1b[K${renderLine(state, columns(), rate())}`)
-    shown = true
+  #rate(): number | undefined {
+    return this.#state?.phase === 'downloading' ? this.#meter.rate() : undefined
   }
+
+  #cancelDraw(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer)
+    this.#timer = undefined
+  }
+
+  readonly #draw = (): void => {
+    this.#cancelDraw()
+    if (!this.#state) return
+    this.#lastDrawAt = this.now()
+    this.out.write(`\r\x1b[K${renderLine(this.#state, this.#columns(), this.#rate())}`)
+    this.#shown = true
+  }
+
   /** Draws now if the last draw is old enough, else once when it is (the latest state wins). */
-  const schedule = (): void => {
-    const wait = lastDrawAt + MIN_REDRAW_MS - now()
-    if (wait <= 0) draw()
-    else timer ??= setTimeout(draw, wait).unref()
-  }
-
-  return {
-    update(next) {
-      // Fetch speed is measured from the downloading phase on: during the listing the catalog's
-      // own requests share the connection and the totals are still growing.
-      if (next.phase === 'downloading') meter.add(next.fetchedBytes)
-      state = next
-      if (mode === 'quiet') return
-      if (mode === 'lines') {
-        if (now() - lastLineAt >= LINES_EVERY_MS) {
-          lastLineAt = now()
-          out.write(describePlain(next, rate()) + '\n')
-        }
-        return
-      }
-      schedule()
-    },
-    line(text) {
-      if (mode === 'quiet') return
-      if (shown) out.write('\r\x1b[K')
-      shown = false
-      out.write(text + '\n')
-      if (mode === 'bar' && state) schedule()
-    },
-    done() {
-      if (timer !== undefined) clearTimeout(timer)
-      timer = undefined
-      if (mode === 'bar' && shown) out.write('\r\x1b[K')
-      shown = false
-    },
+  #schedule(): void {
+    const wait = this.#lastDrawAt + MIN_REDRAW_MS - this.now()
+    if (wait <= 0) this.#draw()
+    else this.#timer ??= setTimeout(this.#draw, wait).unref()
   }
 }

@@ -98,63 +98,85 @@ function describe(f: Failure): string {
   }
 }
 
+type StatFailure = Extract<Failure, { kind: 'stat' }>
+type HttpFailure = Extract<Failure, { kind: 'http' }>
+
 /** Turns a final failure into the one error the user sees; messages never carry secrets. */
 export function toFlickrfsError(f: Failure, ctx: MapContext, cause: unknown): FlickrfsError {
   const opts = { cause }
-  const tries = ctx.attempts === 1 ? '' : ` (${ctx.attempts} attempts)`
-  if (f.kind === 'stat') {
-    switch (f.code) {
-      case 98:
-        return new FlickrfsError('AUTH_REVOKED',
-          'Your Flickr authorization was revoked or expired. Run `flickrfs login` again.', opts)
-      case 100:
-        return new FlickrfsError('AUTH_BAD_KEY',
-          `Flickr rejected the API key (${f.message}). Check FLICKR_API_KEY and FLICKR_API_SECRET, ` +
-          'or get a new key at https://www.flickr.com/services/apps/create/.', opts)
-      case 96:
-        return new FlickrfsError('AUTH_FAILED',
-          `Flickr rejected the request signature for ${ctx.what} (error 96: ${f.message}). Check that FLICKR_API_SECRET ` +
-          'belongs to FLICKR_API_KEY and that the token was made with this key; then run `flickrfs login` again.', opts)
-      case 99:
-        return new FlickrfsError('AUTH_FAILED',
-          `Flickr refused ${ctx.what}: the stored authorization lacks permission (error 99: ${f.message}). ` +
-          'Run `flickrfs login` again.', opts)
-      case 105:
-        return new FlickrfsError('FLICKR_UNAVAILABLE',
-          `Flickr is unavailable: ${ctx.what} failed${tries} with ${describe(f)}. Try again later.`, opts)
-      default:
-        return new FlickrfsError('FLICKR_API', `Flickr call ${ctx.what} failed with ${describe(f)}.`, opts)
+  const tries = triesOf(ctx)
+  switch (f.kind) {
+    case 'stat':
+      return fromStat(f, ctx, cause)
+    case 'http':
+      return fromHttp(f, ctx, cause)
+    case 'syntax':
+      return new FlickrfsError('FLICKR_UNAVAILABLE',
+        `Flickr is unavailable: ${ctx.what} answered${tries} with ${describe(f)}. Try again later.`, opts)
+    case 'network': {
+      const where = ctx.apiOrigin ? `${ctx.apiOrigin} (FLICKRFS_API_ORIGIN)` : 'Flickr'
+      return new FlickrfsError('NETWORK',
+        `Could not reach ${where} for ${ctx.what}: ${f.message}${tries}. Check the network connection and try again.`, opts)
     }
+    case 'timeout':
+      return new FlickrfsError('TIMEOUT',
+        `Flickr did not answer ${ctx.what} within ${Math.round(ctx.timeoutMs / 100) / 10} s${tries}. ` +
+        'Try again later, or check the network connection.', opts)
+    case 'other':
+      return new FlickrfsError('FLICKR_API', `Flickr call ${ctx.what} failed: ${f.message}`, opts)
   }
-  if (f.kind === 'http') {
-    if (f.status === 429) {
-      return new FlickrfsError('FLICKR_UNAVAILABLE',
-        `Flickr is rate-limiting this API key: ${ctx.what} got HTTP 429${tries}. Wait a while (Flickr allows ` +
-        'about 3600 calls an hour per key), or lower the rate with --api-rate / FLICKRFS_API_RATE.', opts)
-    }
-    if (f.status >= 500) {
-      return new FlickrfsError('FLICKR_UNAVAILABLE',
-        `Flickr is unavailable: ${ctx.what} failed${tries} with ${describe(f)}. Try again later.`, opts)
-    }
-    if (f.status === 401 || f.status === 403) {
+}
+
+/** Flickr's own error codes (`stat: "fail"`). */
+function fromStat(f: StatFailure, ctx: MapContext, cause: unknown): FlickrfsError {
+  const opts = { cause }
+  switch (f.code) {
+    case 98:
+      return new FlickrfsError('AUTH_REVOKED',
+        'Your Flickr authorization was revoked or expired. Run `flickrfs login` again.', opts)
+    case 100:
+      return new FlickrfsError('AUTH_BAD_KEY',
+        `Flickr rejected the API key (${f.message}). Check FLICKR_API_KEY and FLICKR_API_SECRET, ` +
+        'or get a new key at https://www.flickr.com/services/apps/create/.', opts)
+    case 96:
       return new FlickrfsError('AUTH_FAILED',
-        `Flickr refused ${ctx.what} with ${describe(f)}. Run \`flickrfs login\` again.`, opts)
-    }
-    return new FlickrfsError('FLICKR_API', `Flickr call ${ctx.what} failed with ${describe(f)}.`, opts)
+        `Flickr rejected the request signature for ${ctx.what} (error 96: ${f.message}). Check that FLICKR_API_SECRET ` +
+        'belongs to FLICKR_API_KEY and that the token was made with this key; then run `flickrfs login` again.', opts)
+    case 99:
+      return new FlickrfsError('AUTH_FAILED',
+        `Flickr refused ${ctx.what}: the stored authorization lacks permission (error 99: ${f.message}). ` +
+        'Run `flickrfs login` again.', opts)
+    case 105:
+      return unavailable(f, ctx, cause)
+    default:
+      return new FlickrfsError('FLICKR_API', `Flickr call ${ctx.what} failed with ${describe(f)}.`, opts)
   }
-  if (f.kind === 'syntax') {
+}
+
+/** A non-2xx answer. */
+function fromHttp(f: HttpFailure, ctx: MapContext, cause: unknown): FlickrfsError {
+  const opts = { cause }
+  if (f.status === 429) {
+    const tries = triesOf(ctx)
     return new FlickrfsError('FLICKR_UNAVAILABLE',
-      `Flickr is unavailable: ${ctx.what} answered${tries} with ${describe(f)}. Try again later.`, opts)
+      `Flickr is rate-limiting this API key: ${ctx.what} got HTTP 429${tries}. Wait a while (Flickr allows ` +
+      'about 3600 calls an hour per key), or lower the rate with --api-rate / FLICKRFS_API_RATE.', opts)
   }
-  if (f.kind === 'network') {
-    const where = ctx.apiOrigin ? `${ctx.apiOrigin} (FLICKRFS_API_ORIGIN)` : 'Flickr'
-    return new FlickrfsError('NETWORK',
-      `Could not reach ${where} for ${ctx.what}: ${f.message}${tries}. Check the network connection and try again.`, opts)
+  if (f.status >= 500) return unavailable(f, ctx, cause)
+  if (f.status === 401 || f.status === 403) {
+    return new FlickrfsError('AUTH_FAILED',
+      `Flickr refused ${ctx.what} with ${describe(f)}. Run \`flickrfs login\` again.`, opts)
   }
-  if (f.kind === 'timeout') {
-    return new FlickrfsError('TIMEOUT',
-      `Flickr did not answer ${ctx.what} within ${Math.round(ctx.timeoutMs / 100) / 10} s${tries}. ` +
-      'Try again later, or check the network connection.', opts)
-  }
-  return new FlickrfsError('FLICKR_API', `Flickr call ${ctx.what} failed: ${f.message}`, opts)
+  return new FlickrfsError('FLICKR_API', `Flickr call ${ctx.what} failed with ${describe(f)}.`, opts)
+}
+
+/** ` (3 attempts)` after a message, or nothing for a single try. */
+function triesOf(ctx: MapContext): string {
+  return ctx.attempts === 1 ? '' : ` (${ctx.attempts} attempts)`
+}
+
+function unavailable(f: Failure, ctx: MapContext, cause: unknown): FlickrfsError {
+  const tries = triesOf(ctx)
+  return new FlickrfsError('FLICKR_UNAVAILABLE',
+    `Flickr is unavailable: ${ctx.what} failed${tries} with ${describe(f)}. Try again later.`, { cause })
 }

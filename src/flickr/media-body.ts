@@ -7,6 +7,7 @@
  * fault). The errors are MediaBodyError, deliberately not a FlickrfsError: a consumer that keeps a
  * partial file (the store) resumes a body that broke off and gives up on a FlickrfsError.
  */
+import type { ReadableStreamReadResult, UnderlyingSource } from 'node:stream/web'
 import type { MediaFailureReason } from './media-hosts.js'
 import { redact } from '../util/redact.js'
 
@@ -36,77 +37,102 @@ export interface BodyLimits {
   windowMs: number
 }
 
-/** `expected`: the bytes this response announced (Content-Length), or -1 when unknown. */
-export function guardBody(
-  src: ReadableStream<Uint8Array>,
-  expected: number,
-  url: string,
-  limits: BodyLimits,
-): ReadableStream<Uint8Array> {
-  const reader = src.getReader()
-  const shown = redact(url)
-  let received = 0
-  let windowWaitMs = 0
-  let windowBytes = 0
+export interface GuardOptions {
+  /** The bytes this response announced (Content-Length), or -1 when unknown. */
+  expected: number
+  url: string
+  limits: BodyLimits
+}
 
-  const fail = (controller: ReadableStreamDefaultController<Uint8Array>, err: MediaBodyError): void => {
-    controller.error(err)
-    void reader.cancel(err).catch(() => undefined)
+export function guardBody(src: ReadableStream<Uint8Array>, opts: GuardOptions): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>(new BodyGuard(src, opts), { highWaterMark: 0 })
+}
+
+type Controller = ReadableStreamDefaultController<Uint8Array>
+
+/** The underlying source: one chunk of `src` per pull, checked for idleness, length and rate. */
+class BodyGuard implements UnderlyingSource<Uint8Array> {
+  readonly #reader: ReadableStreamDefaultReader<Uint8Array>
+  readonly #opts: GuardOptions
+  readonly #shown: string
+  #received = 0
+  #windowWaitMs = 0
+  #windowBytes = 0
+
+  constructor(src: ReadableStream<Uint8Array>, opts: GuardOptions) {
+    this.#reader = src.getReader()
+    this.#opts = opts
+    this.#shown = redact(opts.url)
   }
 
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const started = performance.now()
-      let timer: NodeJS.Timeout | undefined
-      const idle = new Promise<'idle'>((resolve) => {
-        timer = setTimeout(() => resolve('idle'), limits.idleMs)
-      })
-      let r: Awaited<ReturnType<typeof reader.read>> | 'idle'
-      try {
-        r = await Promise.race([reader.read(), idle])
-      } catch (err) {
-        // A broken connection, an abort: pass it on as it is.
-        controller.error(err)
-        return
-      } finally {
-        clearTimeout(timer)
-      }
-      if (r === 'idle') {
-        fail(controller, new MediaBodyError('stalled', false, url,
-          `The media server stopped sending ${shown} (nothing for ${limits.idleMs / 1000} s after ${received} bytes).`))
-        return
-      }
-      if (r.done) {
-        if (expected >= 0 && received < expected) {
-          fail(controller, new MediaBodyError('length', false, url,
-            `The body of ${shown} ended after ${received} of the ${expected} bytes announced.`))
-        } else {
-          controller.close()
-        }
-        return
-      }
-      received += r.value.byteLength
-      if (expected >= 0 && received > expected) {
-        fail(controller, new MediaBodyError('length', true, url,
-          `The media server sent more than the ${expected} bytes it announced for ${shown}.`))
-        return
-      }
-      windowWaitMs += performance.now() - started
-      windowBytes += r.value.byteLength
-      if (windowWaitMs >= limits.windowMs) {
-        const rate = windowBytes / (windowWaitMs / 1000)
-        if (limits.minBytesPerSec > 0 && rate < limits.minBytesPerSec) {
-          fail(controller, new MediaBodyError('stalled', false, url,
-            `The media server sends ${shown} too slowly (${Math.round(rate)} bytes/s, below ${limits.minBytesPerSec}).`))
-          return
-        }
-        windowWaitMs = 0
-        windowBytes = 0
-      }
-      controller.enqueue(r.value)
-    },
-    cancel(reason) {
-      return reader.cancel(reason)
-    },
-  }, { highWaterMark: 0 })
+  async pull(controller: Controller): Promise<void> {
+    const started = performance.now()
+    const r = await this.#readOrIdle(controller)
+    if (r === undefined) return
+    if (r === 'idle') {
+      return this.#fail(controller, 'stalled', false,
+        `The media server stopped sending ${this.#shown} (nothing for ${this.#opts.limits.idleMs / 1000} s after ${this.#received} bytes).`)
+    }
+    if (r.done) return this.#end(controller)
+    const { expected } = this.#opts
+    this.#received += r.value.byteLength
+    if (expected >= 0 && this.#received > expected) {
+      return this.#fail(controller, 'length', true, `The media server sent more than the ${expected} bytes it announced for ${this.#shown}.`)
+    }
+    if (this.#tooSlow(performance.now() - started, r.value.byteLength, controller)) return
+    controller.enqueue(r.value)
+  }
+
+  cancel(reason: unknown): Promise<void> {
+    return this.#reader.cancel(reason)
+  }
+
+  /** The next chunk, 'idle' after `idleMs` of nothing, or undefined once the read failed (passed on as it is). */
+  async #readOrIdle(controller: Controller): Promise<ReadableStreamReadResult<Uint8Array> | 'idle' | undefined> {
+    let timer: NodeJS.Timeout | undefined
+    const idle = new Promise<'idle'>((resolve) => {
+      timer = setTimeout(() => resolve('idle'), this.#opts.limits.idleMs)
+    })
+    try {
+      return await Promise.race([this.#reader.read(), idle])
+    } catch (err) {
+      // A broken connection, an abort: pass it on as it is.
+      controller.error(err)
+      return undefined
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  #end(controller: Controller): void {
+    const { expected } = this.#opts
+    if (expected >= 0 && this.#received < expected) {
+      this.#fail(controller, 'length', false, `The body of ${this.#shown} ended after ${this.#received} of the ${expected} bytes announced.`)
+    } else {
+      controller.close()
+    }
+  }
+
+  /** Counts a chunk into the rate window; true (and the body failed) when a full window was too slow. */
+  #tooSlow(waitedMs: number, bytes: number, controller: Controller): boolean {
+    const { minBytesPerSec, windowMs } = this.#opts.limits
+    this.#windowWaitMs += waitedMs
+    this.#windowBytes += bytes
+    if (this.#windowWaitMs < windowMs) return false
+    const rate = this.#windowBytes / (this.#windowWaitMs / 1000)
+    if (minBytesPerSec > 0 && rate < minBytesPerSec) {
+      this.#fail(controller, 'stalled', false,
+        `The media server sends ${this.#shown} too slowly (${Math.round(rate)} bytes/s, below ${minBytesPerSec}).`)
+      return true
+    }
+    this.#windowWaitMs = 0
+    this.#windowBytes = 0
+    return false
+  }
+
+  #fail(controller: Controller, reason: 'stalled' | 'length', permanent: boolean, message: string): void {
+    const err = new MediaBodyError(reason, permanent, this.#opts.url, message)
+    controller.error(err)
+    void this.#reader.cancel(err).catch(() => undefined)
+  }
 }

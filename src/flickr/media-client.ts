@@ -89,6 +89,20 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308])
 
 type Failed = Failure | { kind: 'status'; status: number; statusText: string } | { kind: 'html' }
 
+interface RequestOptions {
+  method: 'GET' | 'HEAD'
+  cookies?: string
+  signal?: AbortSignal
+  /** The byte to start from (a Range for a GET beyond 0). */
+  start: number
+  /** Send the Range even from 0: a 206 then states the whole size in Content-Range. */
+  ranged?: boolean
+  /** Ask for the first byte only (a HEAD that the host refuses). */
+  probe?: boolean
+  /** Hand a 4xx back to the caller instead of failing with MediaHttpError. */
+  passThroughClientErrors?: boolean
+}
+
 /**
  * Downloads originals from the URLs the API gives (photos from the CDN, videos through the play
  * URL's redirect). No API rate limit applies here, but Flickr's CDN also answers 429, so the same
@@ -130,11 +144,11 @@ export class MediaClient {
 
   /** Size, final URL and file name, without the body. */
   async head(url: string, opts: { cookies?: string; signal?: AbortSignal } = {}): Promise<MediaHead> {
-    let { res, finalUrl } = await this.request(url, 'HEAD', { cookies: opts.cookies, signal: opts.signal, start: 0 }, true)
+    let { res, finalUrl } = await this.request(url, { method: 'HEAD', cookies: opts.cookies, signal: opts.signal, start: 0, passThroughClientErrors: true })
     if (res.status === 405 || res.status === 501) {
       // Some hosts refuse HEAD: ask for one byte and read the size from Content-Range instead.
       await res.body?.cancel().catch(() => undefined)
-      ;({ res, finalUrl } = await this.request(url, 'GET', { cookies: opts.cookies, signal: opts.signal, start: 0, probe: true }, false))
+      ;({ res, finalUrl } = await this.request(url, { method: 'GET', cookies: opts.cookies, signal: opts.signal, start: 0, probe: true }))
     } else if (!res.ok) {
       throw new MediaHttpError(res.status, res.statusText, url)
     }
@@ -151,10 +165,10 @@ export class MediaClient {
   async get(url: string, opts: { start?: number; signal?: AbortSignal; cookies?: string } = {}): Promise<MediaBody> {
     const start = Math.max(0, Math.floor(opts.start ?? 0))
     const ranged = opts.start !== undefined
-    const { res, finalUrl } = await this.request(url, 'GET', { cookies: opts.cookies, signal: opts.signal, start, ranged }, false)
+    const { res, finalUrl } = await this.request(url, { method: 'GET', cookies: opts.cookies, signal: opts.signal, start, ranged })
     if (!res.body) throw new MediaHttpError(res.status, 'response has no body', url)
     const info = describeResponse(res)
-    const body = guardBody(res.body, info.encoded ? -1 : info.length, finalUrl, this.limits)
+    const body = guardBody(res.body, { expected: info.encoded ? -1 : info.length, url: finalUrl, limits: this.limits })
     if (res.status === 206) {
       return { status: 206, size: info.total, start: info.rangeStart ?? start, body, finalUrl, filename: info.filename }
     }
@@ -169,7 +183,7 @@ export class MediaClient {
    */
   async confirmSize(url: string, size: number, opts: { cookies?: string; signal?: AbortSignal } = {}): Promise<void> {
     if (size <= 0) return
-    const { res } = await this.request(url, 'GET', { cookies: opts.cookies, signal: opts.signal, start: size }, true)
+    const { res } = await this.request(url, { method: 'GET', cookies: opts.cookies, signal: opts.signal, start: size, passThroughClientErrors: true })
     await res.body?.cancel().catch(() => undefined)
     const info = describeResponse(res)
     let stated: number
@@ -212,58 +226,63 @@ export class MediaClient {
     }
   }
 
-  private async request(
-    url: string,
-    method: 'GET' | 'HEAD',
-    o: { cookies?: string; signal?: AbortSignal; start: number; probe?: boolean; ranged?: boolean },
-    passThroughClientErrors: boolean,
-  ): Promise<{ res: Response; finalUrl: string }> {
+  private async request(url: string, o: RequestOptions): Promise<{ res: Response; finalUrl: string }> {
     // Checked before anything goes out, and never retried.
     this.policy.check(url)
     const headers: Record<string, string> = { 'Accept-Encoding': 'identity' }
     if (o.probe) headers.Range = 'bytes=0-0'
-    else if ((o.start > 0 || o.ranged === true) && method === 'GET') headers.Range = `bytes=${o.start}-`
+    else if ((o.start > 0 || o.ranged === true) && o.method === 'GET') headers.Range = `bytes=${o.start}-`
     for (let attempt = 0; ; attempt++) {
       o.signal?.throwIfAborted()
       this.stats.requests++
       if (attempt > 0) this.stats.retries++
-      const headersTimeout = new AbortController()
-      const timer = setTimeout(() => headersTimeout.abort(new DOMException('headers timeout', 'TimeoutError')),
-        this.headersTimeoutMs)
-      const signal = o.signal ? AbortSignal.any([o.signal, headersTimeout.signal]) : headersTimeout.signal
-      let err: unknown
       try {
-        const answer = await this.follow(url, method, headers, o.cookies, signal)
-        const res = answer.res
-        if (isTransientStatus(res.status)) {
-          await res.body?.cancel().catch(() => undefined)
-          throw new RetryableStatus(res.status, res.statusText, retryAfterMs(res, this.maxDelayMs))
-        }
-        if (res.ok && /^\s*text\/html\b/i.test(res.headers.get('content-type') ?? '')) {
-          await res.body?.cancel().catch(() => undefined)
-          throw new HtmlAnswer()
-        }
-        if (res.ok || passThroughClientErrors) return answer
-        await res.body?.cancel().catch(() => undefined)
-        throw new MediaHttpError(res.status, res.statusText, url)
-      } catch (e) {
-        err = e
-      } finally {
-        clearTimeout(timer)
+        return await this.attempt(url, headers, o)
+      } catch (err) {
+        await this.clock.sleep(this.retryDelayMs(err, url, o, attempt), o.signal)
       }
-      if (err instanceof MediaError && err.permanent) throw err
-      if (o.signal?.aborted) throw o.signal.reason
-      const failure: Failed =
-        err instanceof RetryableStatus ? { kind: 'status', status: err.status, statusText: err.statusText }
-          : err instanceof HtmlAnswer ? { kind: 'html' } : classify(err)
-      const transient = failure.kind === 'status' || failure.kind === 'html' || failure.kind === 'network' || failure.kind === 'timeout'
-      if (!transient || attempt >= this.maxRetries) throw this.finalError(failure, url, attempt + 1, err)
-      const jittered = backoffMs(attempt, { baseDelayMs: this.baseDelayMs, maxDelayMs: this.maxDelayMs, random: this.random })
-      const delay = Math.max(jittered, err instanceof RetryableStatus ? err.retryAfterMs ?? 0 : 0)
-      log('%s %s attempt %d failed (%s); retrying in %d ms', method, redact(url), attempt + 1,
-        failure.kind === 'status' ? failure.status : failure.kind, delay)
-      await this.clock.sleep(delay, o.signal)
     }
+  }
+
+  /** One try under the headers timeout; a retryable answer is thrown as RetryableStatus or HtmlAnswer. */
+  private async attempt(url: string, headers: Record<string, string>, o: RequestOptions): Promise<{ res: Response; finalUrl: string }> {
+    const headersTimeout = new AbortController()
+    const timer = setTimeout(() => headersTimeout.abort(new DOMException('headers timeout', 'TimeoutError')),
+      this.headersTimeoutMs)
+    const signal = o.signal ? AbortSignal.any([o.signal, headersTimeout.signal]) : headersTimeout.signal
+    try {
+      const answer = await this.follow(url, o.method, headers, o.cookies, signal)
+      const res = answer.res
+      if (isTransientStatus(res.status)) {
+        await res.body?.cancel().catch(() => undefined)
+        throw new RetryableStatus(res.status, res.statusText, retryAfterMs(res, this.maxDelayMs))
+      }
+      if (res.ok && /^\s*text\/html\b/i.test(res.headers.get('content-type') ?? '')) {
+        await res.body?.cancel().catch(() => undefined)
+        throw new HtmlAnswer()
+      }
+      if (res.ok || o.passThroughClientErrors) return answer
+      await res.body?.cancel().catch(() => undefined)
+      throw new MediaHttpError(res.status, res.statusText, url)
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  /** How long to wait before the next try after `err`; throws the final error when there is none. */
+  private retryDelayMs(err: unknown, url: string, o: RequestOptions, attempt: number): number {
+    if (err instanceof MediaError && err.permanent) throw err
+    if (o.signal?.aborted) throw o.signal.reason
+    const failure: Failed =
+      err instanceof RetryableStatus ? { kind: 'status', status: err.status, statusText: err.statusText }
+        : err instanceof HtmlAnswer ? { kind: 'html' } : classify(err)
+    const transient = failure.kind === 'status' || failure.kind === 'html' || failure.kind === 'network' || failure.kind === 'timeout'
+    if (!transient || attempt >= this.maxRetries) throw this.finalError(failure, url, attempt + 1, err)
+    const jittered = backoffMs(attempt, { baseDelayMs: this.baseDelayMs, maxDelayMs: this.maxDelayMs, random: this.random })
+    const delay = Math.max(jittered, err instanceof RetryableStatus ? err.retryAfterMs ?? 0 : 0)
+    log('%s %s attempt %d failed (%s); retrying in %d ms', o.method, redact(url), attempt + 1,
+      failure.kind === 'status' ? failure.status : failure.kind, delay)
+    return delay
   }
 
   private finalError(f: Failed, url: string, attempts: number, cause: unknown): MediaError {

@@ -50,69 +50,102 @@ export async function paginate(
   item: PageItem,
   opts: PaginateOptions,
 ): Promise<Record<string, unknown>[]> {
-  const shortPageRetries = opts.shortPageRetries ?? 2
-  const maxPages = opts.maxPages ?? 10_000
-  const seen = new Set<string>()
-  const out: Record<string, unknown>[] = []
-  let pages = Number.NaN
-  let total = -1
-  let shortRetries = 0
+  return new Pagination(envelope, item, opts).run(fetchPage)
+}
+
+/** What one page means: ask the next, ask this one again (it came back short), or stop. */
+type PageStep = 'next' | 'again' | 'end'
+
+/** One listing read page by page: what the envelopes said so far, and the distinct items in order. */
+class Pagination {
+  readonly #envelope: PageEnvelope
+  readonly #item: PageItem
+  readonly #perPage: number
+  readonly #shortPageRetries: number
+  readonly #maxPages: number
+  readonly #seen = new Set<string>()
+  readonly #out: Record<string, unknown>[] = []
+  #pages = Number.NaN
+  #total = -1
+  #shortRetries = 0
   // What the server says it serves per page, never more than we asked for: the page cap's divisor.
-  let servedPerPage = opts.perPage
+  #servedPerPage: number
 
-  for (let page = 1; page <= pageCap(total, servedPerPage, pages, maxPages); ) {
-    const answer = asRecord(await fetchPage(page))
-    if (answer[envelope] === null || typeof answer[envelope] !== 'object') {
-      throw new ListingIncomplete(envelope, out.length, total, `page ${page} came without its "${envelope}" envelope`)
-    }
-    const env = asRecord(answer[envelope])
-    total = toInt(env.total, total)
-    if (env[item] === undefined && total > 0) {
-      throw new ListingIncomplete(envelope, out.length, total, `page ${page} has no "${item}" array while total says ${total}`)
-    }
-    const items = asArray(env[item])
-    const perPage = toInt(env.perpage ?? env.per_page, opts.perPage)
-    if (perPage > 0) servedPerPage = Math.min(opts.perPage, perPage)
-    const stated = toInt(env.pages, Number.NaN)
-    if (Number.isFinite(stated)) pages = stated
-    else if (!Number.isFinite(pages) && total >= 0 && perPage > 0) pages = Math.ceil(total / perPage)
+  constructor(envelope: PageEnvelope, item: PageItem, opts: PaginateOptions) {
+    this.#envelope = envelope
+    this.#item = item
+    this.#perPage = opts.perPage
+    this.#servedPerPage = opts.perPage
+    this.#shortPageRetries = opts.shortPageRetries ?? 2
+    this.#maxPages = opts.maxPages ?? 10_000
+  }
 
+  async run(fetchPage: (page: number) => Promise<unknown>): Promise<Record<string, unknown>[]> {
+    for (let page = 1; page <= pageCap(this.#total, this.#servedPerPage, this.#pages, this.#maxPages); ) {
+      const step = this.#take(page, await fetchPage(page))
+      if (step === 'end') break
+      if (step === 'next') page++
+    }
+    const { length } = this.#out
+    if (this.#total >= 0 && length < this.#total) {
+      throw new ListingIncomplete(this.#envelope, length, this.#total, `got ${length} distinct items, the listing says total ${this.#total}`)
+    }
+    if (this.#total >= 0 && length !== this.#total) {
+      log('%s: got %d distinct items, envelope said total %d', this.#envelope, length, this.#total)
+    }
+    return this.#out
+  }
+
+  #take(page: number, answer: unknown): PageStep {
+    const { items, perPage } = this.#read(page, answer)
     const fresh = items.filter((it) => {
       const id = toStr(it.id)
-      return id !== '' && !seen.has(id)
+      return id !== '' && !this.#seen.has(id)
     })
     // A page that adds nothing is the server repeating itself, whatever `pages` says: stop.
     if (page > 1 && fresh.length === 0) {
-      log('%s page %d/%s brought no new id: end of the list', envelope, page, pages)
-      break
+      log('%s page %d/%s brought no new id: end of the list', this.#envelope, page, this.#pages)
+      return 'end'
     }
+    const total = this.#total
     // Every item the total counts is in, on as many pages as it takes: done, whatever `pages` says.
-    const complete = total >= 0 && seen.size + fresh.length >= total && page >= Math.ceil(total / servedPerPage)
+    const complete = total >= 0 && this.#seen.size + fresh.length >= total && page >= Math.ceil(total / this.#servedPerPage)
     // Without a usable `pages`, a short page is the best sign of the end.
-    const isLast = complete || (Number.isFinite(pages) ? page >= pages : items.length < perPage)
-    if (!isLast && items.length < perPage && shortRetries < shortPageRetries) {
-      shortRetries++
-      log('%s page %d/%s came back with %d of %d items; asking again', envelope, page, pages, items.length, perPage)
-      continue
+    const isLast = complete || (Number.isFinite(this.#pages) ? page >= this.#pages : items.length < perPage)
+    if (!isLast && items.length < perPage && this.#shortRetries < this.#shortPageRetries) {
+      this.#shortRetries++
+      log('%s page %d/%s came back with %d of %d items; asking again', this.#envelope, page, this.#pages, items.length, perPage)
+      return 'again'
     }
-    shortRetries = 0
-
+    this.#shortRetries = 0
     for (const it of fresh) {
       const id = toStr(it.id)
-      if (seen.has(id)) continue
-      seen.add(id)
-      out.push(it)
+      if (this.#seen.has(id)) continue
+      this.#seen.add(id)
+      this.#out.push(it)
     }
-    if (isLast) break
-    page++
+    return isLast ? 'end' : 'next'
   }
-  if (total >= 0 && out.length < total) {
-    throw new ListingIncomplete(envelope, out.length, total, `got ${out.length} distinct items, the listing says total ${total}`)
+
+  /** Checks one page's envelope and takes in its total, per_page and pages. */
+  #read(page: number, answer: unknown): { items: Record<string, unknown>[]; perPage: number } {
+    const envelope = this.#envelope
+    const record = asRecord(answer)
+    if (record[envelope] === null || typeof record[envelope] !== 'object') {
+      throw new ListingIncomplete(envelope, this.#out.length, this.#total, `page ${page} came without its "${envelope}" envelope`)
+    }
+    const env = asRecord(record[envelope])
+    this.#total = toInt(env.total, this.#total)
+    if (env[this.#item] === undefined && this.#total > 0) {
+      throw new ListingIncomplete(envelope, this.#out.length, this.#total, `page ${page} has no "${this.#item}" array while total says ${this.#total}`)
+    }
+    const perPage = toInt(env.perpage ?? env.per_page, this.#perPage)
+    if (perPage > 0) this.#servedPerPage = Math.min(this.#perPage, perPage)
+    const stated = toInt(env.pages, Number.NaN)
+    if (Number.isFinite(stated)) this.#pages = stated
+    else if (!Number.isFinite(this.#pages) && this.#total >= 0 && perPage > 0) this.#pages = Math.ceil(this.#total / perPage)
+    return { items: asArray(env[this.#item]), perPage }
   }
-  if (total >= 0 && out.length !== total) {
-    log('%s: got %d distinct items, envelope said total %d', envelope, out.length, total)
-  }
-  return out
 }
 
 /**

@@ -1,7 +1,7 @@
 import createDebug from 'debug'
 import { resolve } from 'node:path'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
-import { loadFuse, passHandleToFgetattr } from './fuse-binding.js'
+import { loadFuse, passHandleToFgetattr, type FuseInstance } from './fuse-binding.js'
 import { fuseNativeOptions } from './mount-options.js'
 import { checkMountpoint, clearStaleMount, describeHolders, findHolders, mountAt, unmountPath, type Holder } from './mountpoint.js'
 import { FsOps, type FsOpsStats } from './ops.js'
@@ -64,24 +64,8 @@ function isTreeSource(t: TreeSource | FsTree): t is TreeSource {
 export async function mountFlickrfs(opts: MountOptions): Promise<MountHandle> {
   const { Fuse, binding } = loadFuse()
   const mnt = resolve(opts.mountpoint)
-
-  if ((await checkMountpoint(mnt)) === 'stale') {
-    await clearStaleMount(mnt)
-    if ((await checkMountpoint(mnt)) !== 'ready') {
-      throw new FlickrfsError('MOUNTPOINT', `mountpoint ${mnt} is still stale after clearing it: run fusermount -uz ${mnt}`)
-    }
-  }
-
-  let source: TreeSource = isTreeSource(opts.tree) ? opts.tree : { current: () => opts.tree as FsTree }
-  const closing = new AbortController()
-  const ops = new FsOps({
-    tree: () => source.current(),
-    originals: opts.originals,
-    owner: { uid: opts.uid ?? process.getuid?.() ?? 0, gid: opts.gid ?? process.getgid?.() ?? 0 },
-    readTimeoutMs: opts.readTimeoutMs ?? DEFAULTS.readTimeoutMs,
-    closing: closing.signal,
-    attrTimeoutMs: (opts.attrTimeoutSec ?? DEFAULTS.attrTimeoutSec) * 1000,
-  })
+  await clearIfStale(mnt)
+  const mount = new FuseMount(mnt, opts)
   const fuseOpts = fuseNativeOptions({
     attrTimeoutSec: opts.attrTimeoutSec ?? DEFAULTS.attrTimeoutSec,
     negativeTimeoutSec: opts.negativeTimeoutSec ?? DEFAULTS.negativeTimeoutSec,
@@ -90,10 +74,27 @@ export async function mountFlickrfs(opts: MountOptions): Promise<MountHandle> {
     debug: opts.debug ?? false,
     readTimeoutMs: opts.readTimeoutMs ?? DEFAULTS.readTimeoutMs,
   })
-  const fuse = new Fuse(mnt, ops, fuseOpts)
-  passHandleToFgetattr(fuse, (path, fh, cb) => ops.fgetattr(path, fh, cb))
+  const fuse = new Fuse(mnt, mount.ops, fuseOpts)
+  passHandleToFgetattr(fuse, (path, fh, cb) => mount.ops.fgetattr(path, fh, cb))
+  await mountOrThrow(fuse, mnt)
+  log('mounted at %s with %o', mnt, fuseOpts)
+  // Lets the event loop end: fuse-native keeps a handle referenced until this is called.
+  mount.serve(() => {
+    if (fuse._thread) binding.fuse_native_unmount(mnt, fuse._thread)
+  })
+  return mount
+}
 
-  await new Promise<void>((res, rej) => {
+async function clearIfStale(mnt: string): Promise<void> {
+  if ((await checkMountpoint(mnt)) !== 'stale') return
+  await clearStaleMount(mnt)
+  if ((await checkMountpoint(mnt)) !== 'ready') {
+    throw new FlickrfsError('MOUNTPOINT', `mountpoint ${mnt} is still stale after clearing it: run fusermount -uz ${mnt}`)
+  }
+}
+
+function mountOrThrow(fuse: FuseInstance, mnt: string): Promise<void> {
+  return new Promise<void>((res, rej) => {
     const timer = setTimeout(() => rej(new FlickrfsError('FUSE', `mounting at ${mnt} did not finish within 30 s`)), 30_000)
     fuse.mount((err) => {
       clearTimeout(timer)
@@ -107,54 +108,81 @@ export async function mountFlickrfs(opts: MountOptions): Promise<MountHandle> {
       )
     })
   })
-  log('mounted at %s with %o', mnt, fuseOpts)
+}
 
-  let gone = false
-  let markUnmounted!: () => void
-  const unmounted = new Promise<void>((r) => (markUnmounted = r))
-  const release = (): void => {
-    if (gone) return
-    gone = true
-    clearInterval(watch)
-    closing.abort()
-    // Lets the event loop end: fuse-native keeps a handle referenced until this is called.
+/** One mount's ops and lifetime: serves until unmounted from here or from outside, then stops once. */
+class FuseMount implements MountHandle {
+  readonly mountpoint: string
+  readonly unmounted: Promise<void>
+  readonly ops: FsOps
+  #source: TreeSource
+  readonly #closing = new AbortController()
+  #markUnmounted!: () => void
+  #gone = false
+  #watch: NodeJS.Timeout | undefined
+  #detachNative: () => void = () => undefined
+
+  constructor(mnt: string, opts: MountOptions) {
+    this.mountpoint = mnt
+    const tree = opts.tree
+    this.#source = isTreeSource(tree) ? tree : { current: () => tree }
+    this.unmounted = new Promise<void>((r) => (this.#markUnmounted = r))
+    this.ops = new FsOps({
+      tree: () => this.#source.current(),
+      originals: opts.originals,
+      owner: { uid: opts.uid ?? process.getuid?.() ?? 0, gid: opts.gid ?? process.getgid?.() ?? 0 },
+      readTimeoutMs: opts.readTimeoutMs ?? DEFAULTS.readTimeoutMs,
+      closing: this.#closing.signal,
+      attrTimeoutMs: (opts.attrTimeoutSec ?? DEFAULTS.attrTimeoutSec) * 1000,
+    })
+  }
+
+  /** Called once mounted: watches for an unmount done from outside (flickrfs unmount, fusermount -u). */
+  serve(detachNative: () => void): void {
+    this.#detachNative = detachNative
+    this.#watch = setInterval(() => {
+      mountAt(this.mountpoint).then(
+        (m) => {
+          if (!m) this.#release()
+        },
+        () => undefined,
+      )
+    }, 1000)
+    this.#watch.unref()
+  }
+
+  setTree(tree: FsTree): void {
+    this.#source = { current: () => tree }
+  }
+
+  async unmount(u: { lazy?: boolean } = {}): Promise<void> {
+    if (this.#gone) return
     try {
-      if (fuse._thread) binding.fuse_native_unmount(mnt, fuse._thread)
+      if (await mountAt(this.mountpoint)) await unmountPath(this.mountpoint, u)
+    } finally {
+      // A lazy unmount means "stop serving this mount" even when fusermount failed: the process
+      // can then end, and auto_unmount (or the next mount here) clears what is left.
+      if (u.lazy) this.#release()
+    }
+    this.#release()
+  }
+
+  stats(): FsOpsStats {
+    return this.ops.stats()
+  }
+
+  #release(): void {
+    if (this.#gone) return
+    this.#gone = true
+    clearInterval(this.#watch)
+    this.#closing.abort()
+    try {
+      this.#detachNative()
     } catch (err) {
       log('native unmount: %O', err)
     }
-    log('unmounted %s', mnt)
-    markUnmounted()
-  }
-  // Notices an unmount done from outside (flickrfs unmount, fusermount -u).
-  const watch = setInterval(() => {
-    mountAt(mnt).then(
-      (m) => {
-        if (!m) release()
-      },
-      () => undefined,
-    )
-  }, 1000)
-  watch.unref()
-
-  return {
-    mountpoint: mnt,
-    setTree(tree: FsTree) {
-      source = { current: () => tree }
-    },
-    async unmount(u: { lazy?: boolean } = {}) {
-      if (gone) return
-      try {
-        if (await mountAt(mnt)) await unmountPath(mnt, u)
-      } finally {
-        // A lazy unmount means "stop serving this mount" even when fusermount failed: the process
-        // can then end, and auto_unmount (or the next mount here) clears what is left.
-        if (u.lazy) release()
-      }
-      release()
-    },
-    unmounted,
-    stats: () => ops.stats(),
+    log('unmounted %s', this.mountpoint)
+    this.#markUnmounted()
   }
 }
 
@@ -180,70 +208,90 @@ export const BUSY_GRACE_MS = 3_000
  * once this process exits, and the report names them again. 0 unless even the lazy detach failed.
  */
 export function runUntilSignal(handle: MountHandle, opts: RunUntilSignalOptions = {}): Promise<number> {
-  const signals = opts.signals ?? ['SIGINT', 'SIGTERM']
-  const report = opts.report ?? ((m: string) => process.stderr.write(m + '\n'))
-  const graceMs = opts.busyGraceMs ?? BUSY_GRACE_MS
-  const mnt = handle.mountpoint
-  let stopping: Promise<void> | undefined
-  let ended = false
-  let failed = false
-  let endGrace: (() => void) | undefined
-  let graceTimer: NodeJS.Timeout | undefined
+  return new SignalStop(handle, opts).run()
+}
 
-  const detachLazily = async (): Promise<void> => {
-    const holders = await findHolders(mnt).catch((): Holder[] => [])
-    try {
-      await handle.unmount({ lazy: true })
-      report(`flickrfs: detached ${mnt} lazily` +
-        (holders.length > 0 ? `; still in use by ${describeHolders(holders)}, which lose it when flickrfs exits` : ''))
-    } catch (err) {
-      failed = true
-      report(`flickrfs: could not detach ${mnt} lazily either: ${errorMessage(err)}`)
+/** The first signal unmounts (or, when busy, detaches lazily after a grace); a second skips the grace. */
+class SignalStop {
+  readonly #handle: MountHandle
+  readonly #mnt: string
+  readonly #signals: NodeJS.Signals[]
+  readonly #report: (message: string) => void
+  readonly #graceMs: number
+  #stopping: Promise<void> | undefined
+  #ended = false
+  #failed = false
+  #endGrace: (() => void) | undefined
+  #graceTimer: NodeJS.Timeout | undefined
+
+  constructor(handle: MountHandle, opts: RunUntilSignalOptions) {
+    this.#handle = handle
+    this.#mnt = handle.mountpoint
+    this.#signals = opts.signals ?? ['SIGINT', 'SIGTERM']
+    this.#report = opts.report ?? ((m: string) => process.stderr.write(m + '\n'))
+    this.#graceMs = opts.busyGraceMs ?? BUSY_GRACE_MS
+  }
+
+  async run(): Promise<number> {
+    for (const s of this.#signals) process.on(s, this.#onSignal)
+    await this.#handle.unmounted
+    // Unmounted from outside during the grace period: nothing left to wait for.
+    this.#ended = true
+    clearTimeout(this.#graceTimer)
+    this.#endGrace?.()
+    await this.#stopping
+    for (const s of this.#signals) process.off(s, this.#onSignal)
+    return this.#failed ? 1 : 0
+  }
+
+  readonly #onSignal = (sig: NodeJS.Signals): void => {
+    if (this.#stopping) {
+      log('%s again: detaching %s now', sig, this.#mnt)
+      this.#endGrace?.()
+      return
     }
+    log('%s: unmounting %s', sig, this.#mnt)
+    this.#stopping = this.#stop(sig)
   }
 
   /** Never rejects: every failure is reported, and ends in a lazy detach. */
-  const stop = async (sig: NodeJS.Signals): Promise<void> => {
+  async #stop(sig: NodeJS.Signals): Promise<void> {
     let why: string
     try {
-      await handle.unmount()
+      await this.#handle.unmount()
       return
     } catch (err) {
       why = errorMessage(err)
     }
-    if (ended) return
-    const holders = await findHolders(mnt).catch((): Holder[] => [])
-    report(`flickrfs: ${sig}: ` +
-      (holders.length > 0 ? `${mnt} is in use by ${describeHolders(holders)}` : `cannot unmount: ${why}`) +
-      `; detaching it lazily in ${Math.round(graceMs / 1000)} s unless it is let go first (send ${sig} again to detach now)`)
-    if (ended) return
+    if (this.#ended) return
+    await this.#reportBusy(sig, why)
+    if (this.#ended) return
     await new Promise<void>((res) => {
-      endGrace = res
-      graceTimer = setTimeout(res, graceMs)
+      this.#endGrace = res
+      this.#graceTimer = setTimeout(res, this.#graceMs)
     })
-    endGrace = undefined
+    this.#endGrace = undefined
     // The holders may have let go in the meantime: then a plain unmount leaves nothing behind.
-    if (await handle.unmount().then(() => true, () => false)) return
-    await detachLazily()
+    if (await this.#handle.unmount().then(() => true, () => false)) return
+    await this.#detachLazily()
   }
 
-  const onSignal = (sig: NodeJS.Signals): void => {
-    if (stopping) {
-      log('%s again: detaching %s now', sig, mnt)
-      endGrace?.()
-      return
-    }
-    log('%s: unmounting %s', sig, mnt)
-    stopping = stop(sig)
+  async #reportBusy(sig: NodeJS.Signals, why: string): Promise<void> {
+    const holders = await findHolders(this.#mnt).catch((): Holder[] => [])
+    this.#report(`flickrfs: ${sig}: ` +
+      (holders.length > 0 ? `${this.#mnt} is in use by ${describeHolders(holders)}` : `cannot unmount: ${why}`) +
+      `; detaching it lazily in ${Math.round(this.#graceMs / 1000)} s unless it is let go first (send ${sig} again to detach now)`)
   }
-  for (const s of signals) process.on(s, onSignal)
-  return handle.unmounted.then(async () => {
-    // Unmounted from outside during the grace period: nothing left to wait for.
-    ended = true
-    clearTimeout(graceTimer)
-    endGrace?.()
-    await stopping
-    for (const s of signals) process.off(s, onSignal)
-    return failed ? 1 : 0
-  })
+
+  async #detachLazily(): Promise<void> {
+    const holders = await findHolders(this.#mnt).catch((): Holder[] => [])
+    try {
+      await this.#handle.unmount({ lazy: true })
+      this.#report(`flickrfs: detached ${this.#mnt} lazily` +
+        (holders.length > 0 ? `; still in use by ${describeHolders(holders)}, which lose it when flickrfs exits` : ''))
+    } catch (err) {
+      this.#failed = true
+      this.#report(`flickrfs: could not detach ${this.#mnt} lazily either: ${errorMessage(err)}`)
+    }
+  }
 }

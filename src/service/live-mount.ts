@@ -56,14 +56,6 @@ export const offlineMedia: CatalogMedia & MediaSource = {
 export async function startLiveMount(opts: LiveMountOptions): Promise<LiveMount> {
   const root = resolve(opts.root)
   const say = opts.onLine ?? ((line: string) => log(line))
-  /** Originals the refresh could not have or size: left out of the tree, each with its reason. */
-  const sayLeftOut = (r: RefreshReport): void => {
-    const out = r.media.unavailable
-    if (out.length === 0) return
-    say(`Left out ${out.length} item${out.length === 1 ? '' : 's'} whose original cannot be had now (tried again at the next refresh):`)
-    for (const u of out.slice(0, 20)) say(`  ${u.id}: ${u.message}`)
-    if (out.length > 20) say(`  … and ${out.length - 20} more`)
-  }
   // A bad mountpoint is refused before the lock and the first catalog fetch (minutes for a big
   // account); mountFlickrfs checks again, and clears a stale mount, when it mounts.
   await checkMountpoint(opts.mountpoint)
@@ -75,92 +67,148 @@ export async function startLiveMount(opts: LiveMountOptions): Promise<LiveMount>
   let store: OriginalStore | undefined
   try {
     catalog = await Catalog.open(root)
-    const media = opts.remote?.media ?? offlineMedia
-    store = await OriginalStore.open(root, media, {
-      maxBytes: opts.cacheMaxBytes,
-      afterDownload: opts.cacheMaxBytes !== undefined ? evictAfterDownload : undefined,
-      cookies: opts.cookies,
-    })
-    const cat = catalog
-    const st = store
-
-    if (cat.snapshot().refreshedAtMs === 0) {
-      if (!opts.remote) {
-        throw new FlickrfsError('CATALOG', `${root} holds no catalog yet, and --offline forbids fetching one. Run once without --offline, or pin into it first.`)
-      }
-      say('Fetching the catalog for the first time…')
-      const first = await cat.refresh(opts.remote.api, opts.remote.media, { cookies: opts.cookies })
-      sayLeftOut(first)
-    }
-
-    // Sidecars ask the store at each read, so a download shows its sha256 without a rebuild.
-    const hashes = { hashOf: (id: string, secret: string) => st.knownHash(id, secret), finishing: (id: string, secret: string) => st.finishing(id, secret) }
-    const build = (): Layout => buildLayout(cat.snapshot(), { ignoreViews: opts.ignoreViews, hashes })
-    let layout = build()
+    store = await openStore(root, opts)
+    await ensureCatalog(catalog, root, opts, say)
+    const tree = new LiveTree(catalog, store, opts.ignoreViews)
     const handle = await mountFlickrfs({
       mountpoint: opts.mountpoint,
-      tree: { current: () => layout },
-      originals: st,
+      tree: { current: () => tree.layout },
+      originals: store,
       allowOther: opts.allowOther,
     })
-    cat.on('change', () => {
-      layout = build()
-      log('tree rebuilt: %d photos', layout.stats.photos)
-    })
-
-    let running: Promise<RefreshReport | undefined> | undefined
-    const refresh = (): Promise<RefreshReport | undefined> => {
-      if (!opts.remote) return Promise.resolve(undefined)
-      const remote = opts.remote
-      running ??= cat
-        .refresh(remote.api, remote.media, { cookies: opts.cookies })
-        .then(
-          (r) => {
-            // A quiet refresh says nothing: a mount that lives for weeks should not fill its log.
-            if (r.changed) say(`Refreshed: ${r.photos.total} items (${r.photos.added} new, ${r.photos.changed} changed, ${r.photos.deleted} deleted)`)
-            if (r.changed) sayLeftOut(r)
-            return r
-          },
-          (err: unknown) => {
-            // Unreachable is not deleted: the tree stays as it was.
-            say(`Refresh failed, still serving the last catalog: ${errorMessage(err)}`)
-            return undefined
-          },
-        )
-        .finally(() => {
-          running = undefined
-        })
-      return running
-    }
-    const timer = opts.remote && opts.refreshEveryMs ? setInterval(() => void refresh(), opts.refreshEveryMs) : undefined
-    timer?.unref()
-
-    let closed = false
-    return {
-      handle,
-      layout: () => layout,
-      refresh,
-      async close() {
-        if (closed) return { abandoned: false }
-        closed = true
-        if (timer) clearInterval(timer)
-        let grace: NodeJS.Timeout | undefined
-        const settled = running === undefined || (await Promise.race([
-          running.then(() => true),
-          new Promise<boolean>((res) => (grace = setTimeout(() => res(false), opts.closeGraceMs ?? 3_000))),
-        ]))
-        clearTimeout(grace)
-        await st.close()
-        if (settled) await cat.close()
-        else say('Stopped while a refresh was still running; the last saved catalog stays.')
-        await lock.release()
-        return { abandoned: !settled }
-      },
-    }
+    return new ServedMount({ opts, say, lock, catalog, store, tree, handle })
   } catch (err) {
     await store?.close().catch(() => undefined)
     await catalog?.close().catch(() => undefined)
     await lock.release()
     throw err
+  }
+}
+
+function openStore(root: string, opts: LiveMountOptions): Promise<OriginalStore> {
+  return OriginalStore.open(root, opts.remote?.media ?? offlineMedia, {
+    maxBytes: opts.cacheMaxBytes,
+    afterDownload: opts.cacheMaxBytes !== undefined ? evictAfterDownload : undefined,
+    cookies: opts.cookies,
+  })
+}
+
+/** A root that was never refreshed gets its first catalog now, or is refused when offline. */
+async function ensureCatalog(catalog: Catalog, root: string, opts: LiveMountOptions, say: (line: string) => void): Promise<void> {
+  if (catalog.snapshot().refreshedAtMs !== 0) return
+  if (!opts.remote) {
+    throw new FlickrfsError('CATALOG', `${root} holds no catalog yet, and --offline forbids fetching one. Run once without --offline, or pin into it first.`)
+  }
+  say('Fetching the catalog for the first time…')
+  sayLeftOut(await catalog.refresh(opts.remote.api, opts.remote.media, { cookies: opts.cookies }), say)
+}
+
+/** Originals the refresh could not have or size: left out of the tree, each with its reason. */
+function sayLeftOut(r: RefreshReport, say: (line: string) => void): void {
+  const out = r.media.unavailable
+  if (out.length === 0) return
+  say(`Left out ${out.length} item${out.length === 1 ? '' : 's'} whose original cannot be had now (tried again at the next refresh):`)
+  for (const u of out.slice(0, 20)) say(`  ${u.id}: ${u.message}`)
+  if (out.length > 20) say(`  … and ${out.length - 20} more`)
+}
+
+/** The layout the mount serves, rebuilt whole each time the catalog changes. */
+class LiveTree {
+  layout: Layout
+  readonly #build: () => Layout
+
+  constructor(catalog: Catalog, store: OriginalStore, ignoreViews: boolean | undefined) {
+    // Sidecars ask the store at each read, so a download shows its sha256 without a rebuild.
+    const hashes = {
+      hashOf: (id: string, secret: string) => store.knownHash(id, secret),
+      finishing: (id: string, secret: string) => store.finishing(id, secret),
+    }
+    this.#build = () => buildLayout(catalog.snapshot(), { ignoreViews, hashes })
+    this.layout = this.#build()
+    catalog.on('change', () => {
+      this.layout = this.#build()
+      log('tree rebuilt: %d photos', this.layout.stats.photos)
+    })
+  }
+}
+
+interface ServedParts {
+  opts: LiveMountOptions
+  say: (line: string) => void
+  lock: RootLock
+  catalog: Catalog
+  store: OriginalStore
+  tree: LiveTree
+  handle: MountHandle
+}
+
+/** A mounted root: refreshes on a timer (one at a time) and closes everything in order. */
+class ServedMount implements LiveMount {
+  readonly handle: MountHandle
+  readonly #parts: ServedParts
+  readonly #timer: NodeJS.Timeout | undefined
+  #running: Promise<RefreshReport | undefined> | undefined
+  #closed = false
+
+  constructor(parts: ServedParts) {
+    this.#parts = parts
+    this.handle = parts.handle
+    const { remote, refreshEveryMs } = parts.opts
+    this.#timer = remote && refreshEveryMs ? setInterval(() => void this.refresh(), refreshEveryMs) : undefined
+    this.#timer?.unref()
+  }
+
+  readonly layout = (): Layout => this.#parts.tree.layout
+
+  refresh(): Promise<RefreshReport | undefined> {
+    const { opts, catalog } = this.#parts
+    if (!opts.remote) return Promise.resolve(undefined)
+    this.#running ??= catalog
+      .refresh(opts.remote.api, opts.remote.media, { cookies: opts.cookies })
+      .then(
+        (r) => this.#refreshed(r),
+        (err: unknown) => {
+          // Unreachable is not deleted: the tree stays as it was.
+          this.#parts.say(`Refresh failed, still serving the last catalog: ${errorMessage(err)}`)
+          return undefined
+        },
+      )
+      .finally(() => {
+        this.#running = undefined
+      })
+    return this.#running
+  }
+
+  #refreshed(r: RefreshReport): RefreshReport {
+    // A quiet refresh says nothing: a mount that lives for weeks should not fill its log.
+    if (r.changed) this.#parts.say(`Refreshed: ${r.photos.total} items (${r.photos.added} new, ${r.photos.changed} changed, ${r.photos.deleted} deleted)`)
+    if (r.changed) sayLeftOut(r, this.#parts.say)
+    return r
+  }
+
+  async close(): Promise<{ abandoned: boolean }> {
+    if (this.#closed) return { abandoned: false }
+    this.#closed = true
+    if (this.#timer) clearInterval(this.#timer)
+    const settled = await this.#refreshSettled()
+    const { store, catalog, lock, say } = this.#parts
+    await store.close()
+    if (settled) await catalog.close()
+    else say('Stopped while a refresh was still running; the last saved catalog stays.')
+    await lock.release()
+    return { abandoned: !settled }
+  }
+
+  /** True once no refresh is running; false when one outlives the close grace period. */
+  async #refreshSettled(): Promise<boolean> {
+    const running = this.#running
+    if (running === undefined) return true
+    let grace: NodeJS.Timeout | undefined
+    const settled = await Promise.race([
+      running.then(() => true),
+      new Promise<boolean>((res) => (grace = setTimeout(() => res(false), this.#parts.opts.closeGraceMs ?? 3_000))),
+    ])
+    clearTimeout(grace)
+    return settled
   }
 }
