@@ -15,6 +15,7 @@ export const STATE_REL = {
   lock: join(STATE_DIR_NAME, 'lock'),
   manifest: join(STATE_DIR_NAME, 'manifest.json'),
   lastPin: join(STATE_DIR_NAME, 'last-pin.json'),
+  mountLog: join(STATE_DIR_NAME, 'mount.log'),
 } as const
 
 /** ROOT/.flickrfs */
