@@ -24,7 +24,7 @@
  * cannot be closed here; a process with the user's uid can write those files itself anyway, so it
  * is out of scope. A link planted before the run, or between two runs, is always caught.
  */
-import { constants, lstat, lutimes, mkdir, open, realpath, rename, rm, symlink, unlink, type FileHandle } from 'node:fs/promises'
+import { constants, lstat, lutimes, mkdir, open, realpath, rename, rm, stat, symlink, unlink, type FileHandle } from 'node:fs/promises'
 import { isAbsolute, join, normalize, sep } from 'node:path'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { destWriteError, errnoCode, isEnoent } from './fs-errors.js'
@@ -345,6 +345,10 @@ class MissingFolder extends Error {
  * on its own gives the real errno. Above the root flickrfs does not judge: the user chose the path.
  */
 async function makeRoot(dir: string): Promise<void> {
+  const st = await stat(dir).catch(() => undefined)
+  if (st !== undefined && !st.isDirectory()) {
+    throw new FlickrfsError('DEST', `${dir} exists and is not a folder. Give flickrfs a folder (it is created when missing).`)
+  }
   try {
     await mkdir(dir, { recursive: true })
     return
