@@ -1,6 +1,8 @@
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
+import type { FuseStat } from './stat.js'
+import type { StatfsResult } from './tree-stats.js'
 
 /**
  * The only place that loads fuse-native. Typed narrowly to what we use, so that moving to a
@@ -8,10 +10,72 @@ import { FlickrfsError } from '../errors/flickrfs-error.js'
  */
 export const PINNED_FUSE_NATIVE = '2.2.6'
 
-/* eslint-disable @typescript-eslint/no-explicit-any -- fuse-native's callback shapes vary per op */
+/* eslint-disable @typescript-eslint/no-explicit-any -- the untyped shape of fuse-native's own internals */
+/** Any callback, untyped: only for fuse-native's internals here and bench/trivial-read-server.ts. */
 export type FuseCallback = (...args: any[]) => void
-export type FuseOps = Record<string, (...args: any[]) => void>
 /* eslint-enable @typescript-eslint/no-explicit-any */
+
+/** Answers an op that returns nothing: 0, or a negative errno. */
+export type FuseDone = (errno: number) => void
+/** Answers read and write: the byte count (0 at EOF), or a negative errno. */
+export type FuseCount = (bytesOrErrno: number) => void
+/** Answers an op that returns something: 0 and the result, or a negative errno alone. */
+export interface FuseReply<R extends unknown[]> {
+  (errno: 0, ...result: R): void
+  (errno: number): void
+}
+
+/**
+ * The ops fuse-native 2.2.6 calls, with the arguments its `_op_*` handlers pass (index.js): every
+ * one optional, because fuse-native registers with libfuse only the ops the object has (an absent
+ * one answers ENOSYS and the kernel stops asking). Offsets and sizes arrive as one number, joined
+ * from two uint32 halves; `fh` is what `open` answered. Stat times may be ms or Date. Declared as
+ * properties, not methods, so that an implementation's argument types are checked strictly.
+ */
+export interface FuseOps {
+  init?: (cb: FuseDone) => void
+  error?: (cb: FuseDone) => void
+  access?: (path: string, mode: number, cb: FuseDone) => void
+  statfs?: (path: string, cb: FuseReply<[statfs: StatfsResult]>) => void
+  getattr?: (path: string, cb: FuseReply<[stat: FuseStat]>) => void
+  /** fuse-native 2.2.6 calls `getattr` instead, without the handle; see `passHandleToFgetattr`. */
+  fgetattr?: (path: string, fh: number, cb: FuseReply<[stat: FuseStat]>) => void
+  flush?: (path: string, fh: number, cb: FuseDone) => void
+  fsync?: (path: string, datasync: number, fh: number, cb: FuseDone) => void
+  fsyncdir?: (path: string, datasync: number, fh: number, cb: FuseDone) => void
+  /** `stats` is optional; only mode and ino of each entry reach the kernel (libfuse 2.9). */
+  readdir?: (path: string, cb: FuseReply<[names: string[], stats?: Partial<FuseStat>[]]>) => void
+  truncate?: (path: string, size: number, cb: FuseDone) => void
+  ftruncate?: (path: string, fh: number, size: number, cb: FuseDone) => void
+  /** Times in ms. */
+  utimens?: (path: string, atime: number, mtime: number, cb: FuseDone) => void
+  readlink?: (path: string, cb: FuseReply<[target: string]>) => void
+  chown?: (path: string, uid: number, gid: number, cb: FuseDone) => void
+  chmod?: (path: string, mode: number, cb: FuseDone) => void
+  mknod?: (path: string, mode: number, dev: number, cb: FuseDone) => void
+  setxattr?: (path: string, name: string, value: Buffer, position: number, flags: number, cb: FuseDone) => void
+  /** An answer of 0 with no value is ENODATA. */
+  getxattr?: (path: string, name: string, position: number, cb: FuseReply<[value: Buffer | undefined]>) => void
+  listxattr?: (path: string, cb: FuseReply<[names: string[]]>) => void
+  removexattr?: (path: string, name: string, cb: FuseDone) => void
+  open?: (path: string, flags: number, cb: FuseReply<[fh: number]>) => void
+  opendir?: (path: string, flags: number, cb: FuseReply<[fh: number]>) => void
+  /**
+   * `buf` is libfuse's memory, valid only until the op is answered (or fuse-native's own timeout
+   * answers it): never write into it afterwards.
+   */
+  read?: (path: string, fh: number, buf: Buffer, len: number, pos: number, cb: FuseCount) => void
+  write?: (path: string, fh: number, buf: Buffer, len: number, pos: number, cb: FuseCount) => void
+  release?: (path: string, fh: number, cb: FuseDone) => void
+  releasedir?: (path: string, fh: number, cb: FuseDone) => void
+  create?: (path: string, mode: number, cb: FuseReply<[fh: number]>) => void
+  unlink?: (path: string, cb: FuseDone) => void
+  rename?: (src: string, dest: string, cb: FuseDone) => void
+  link?: (src: string, dest: string, cb: FuseDone) => void
+  symlink?: (src: string, dest: string, cb: FuseDone) => void
+  mkdir?: (path: string, mode: number, cb: FuseDone) => void
+  rmdir?: (path: string, cb: FuseDone) => void
+}
 
 export interface FuseNativeOptions {
   fsname?: string
@@ -47,12 +111,12 @@ interface FuseInternals {
  * `ops.fgetattr(path, fh, cb)`, reusing fuse-native's own `_op_getattr` to turn the stat into its
  * native form (it only reads `this.ops.getattr`). The version is pinned, so these internals hold.
  */
-export function passHandleToFgetattr(fuse: FuseInstance, fgetattr: (path: string, fh: number, cb: FuseCallback) => void): void {
+export function passHandleToFgetattr(fuse: FuseInstance, fgetattr: NonNullable<FuseOps['fgetattr']>): void {
   const getattr = (Object.getPrototypeOf(fuse) as { _op_getattr?: unknown })._op_getattr
   if (typeof getattr !== 'function') throw new FlickrfsError('FUSE', `fuse-native ${PINNED_FUSE_NATIVE} internals changed (no _op_getattr); reinstall with npm ci`)
   const toNative = getattr as (this: { ops: FuseOps }, signal: FuseCallback, path: string) => void
   ;(fuse as FuseInstance & FuseInternals)._op_fgetattr = (signal: FuseCallback, path: unknown, fh: unknown) =>
-    toNative.call({ ops: { getattr: (p: string, cb: FuseCallback) => fgetattr(p, Number(fh), cb) } }, signal, String(path))
+    toNative.call({ ops: { getattr: (p, cb) => fgetattr(p, Number(fh), cb) } }, signal, String(path))
 }
 
 interface FuseConstructor {

@@ -1,10 +1,10 @@
 import createDebug from 'debug'
 import { resolve } from 'node:path'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
-import { loadFuse, passHandleToFgetattr, type FuseCallback } from './fuse-binding.js'
+import { loadFuse, passHandleToFgetattr } from './fuse-binding.js'
 import { fuseNativeOptions } from './mount-options.js'
 import { checkMountpoint, clearStaleMount, describeHolders, findHolders, mountAt, unmountPath, type Holder } from './mountpoint.js'
-import { createOps, type FsOpsStats } from './ops.js'
+import { FsOps, type FsOpsStats } from './ops.js'
 import type { FsTree, OriginalReader, TreeSource } from './types.js'
 import { errorMessage } from '../util/abort.js'
 
@@ -74,7 +74,7 @@ export async function mountFlickrfs(opts: MountOptions): Promise<MountHandle> {
 
   let source: TreeSource = isTreeSource(opts.tree) ? opts.tree : { current: () => opts.tree as FsTree }
   const closing = new AbortController()
-  const { ops, stats } = createOps({
+  const ops = new FsOps({
     tree: () => source.current(),
     originals: opts.originals,
     owner: { uid: opts.uid ?? process.getuid?.() ?? 0, gid: opts.gid ?? process.getgid?.() ?? 0 },
@@ -91,7 +91,7 @@ export async function mountFlickrfs(opts: MountOptions): Promise<MountHandle> {
     readTimeoutMs: opts.readTimeoutMs ?? DEFAULTS.readTimeoutMs,
   })
   const fuse = new Fuse(mnt, ops, fuseOpts)
-  passHandleToFgetattr(fuse, ops.fgetattr as (path: string, fh: number, cb: FuseCallback) => void)
+  passHandleToFgetattr(fuse, (path, fh, cb) => ops.fgetattr(path, fh, cb))
 
   await new Promise<void>((res, rej) => {
     const timer = setTimeout(() => rej(new FlickrfsError('FUSE', `mounting at ${mnt} did not finish within 30 s`)), 30_000)
@@ -154,7 +154,7 @@ export async function mountFlickrfs(opts: MountOptions): Promise<MountHandle> {
       release()
     },
     unmounted,
-    stats,
+    stats: () => ops.stats(),
   }
 }
 

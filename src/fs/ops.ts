@@ -1,13 +1,34 @@
+/**
+ * The FUSE ops: what the kernel asks of the mount, answered from the current tree (`ctx.tree()`)
+ * and the originals' reader. This file owns the open files (handle → the version opened), what the
+ * kernel was last told about each path (`told`), the reads in flight, and the one rule every op
+ * obeys: its callback is called exactly once, on every path. `Reply` is that rule, in one place:
+ * the first answer goes to the kernel, any later one is dropped, and an error becomes an errno
+ * through errno.ts. A callback never called hangs the reader until fuse-native's own timeout; one
+ * called twice answers a request libfuse has already freed.
+ *
+ * `guard` runs an op under a Reply. A result computed synchronously answers at once, without a
+ * promise: `ls -l` asks getattr once per entry, and a promise per call is a measurable share of
+ * that. Only ops that wait (a sidecar settling, a read of an original) pay for one.
+ *
+ * A read goes, in order: the open file (`openFileOf`), then bytes held in memory (answered at
+ * once), else the original: a deadline is armed first (ETIMEDOUT, also on unmount), then the
+ * reader's callback fast path for bytes on local disk (`readLocally`), falling back to its promise
+ * path (`readFromStore`) when it declines or comes back short. Bytes land in a buffer of the
+ * reader's own and are copied into libfuse's `buf` only while the op is still unanswered
+ * (`answerWithData`): after a timeout libfuse has taken `buf` back.
+ */
 import createDebug from 'debug'
 import { LRUCache } from 'lru-cache'
 import { constants } from 'node:fs'
 import { posix } from 'node:path'
 import { DirListingCache } from './dir-listing.js'
 import { EROFS, ETIMEDOUT, FsErrno, toNegErrno } from './errno.js'
-import type { FuseCallback, FuseOps } from './fuse-binding.js'
-import { statOf, type Owner } from './stat.js'
-import { statfsOf } from './tree-stats.js'
+import type { FuseCount, FuseDone, FuseOps, FuseReply } from './fuse-binding.js'
+import { statOf, type FuseStat, type Owner } from './stat.js'
+import { statfsOf, type StatfsResult } from './tree-stats.js'
 import type { FsFile, FsNode, FsTree, OriginalReader } from './types.js'
+import type { MediaEntry } from '../catalog/types.js'
 import { settledWithin } from '../util/abort.js'
 
 const log = createDebug('flickrfs:fs')
@@ -24,7 +45,7 @@ export interface OpsContext {
   closing: AbortSignal
   /** How long the kernel trusts an attribute we answered (the mount's attr/entry timeout). */
   attrTimeoutMs: number
-  /** Bound on remembered answers (see `told` in createOps). */
+  /** Bound on remembered answers (see `told` in FsOps). */
   maxToldEntries?: number
 }
 
@@ -40,37 +61,73 @@ export interface FsOpsStats {
   readsInFlight: number
 }
 
+/** An errno the op answers when it cannot answer a value (negative, as FUSE wants it). */
+type Errno = number
+
 /**
- * Runs one op so that its callback is called exactly once: a throw or a rejection becomes an
- * errno (one mapping, in errno.ts), and a second answer is dropped. Sync results answer without a
- * promise, because getattr is called once per file by `ls -l`.
+ * The exactly-once rule: the first answer is sent, later ones are dropped. Errors are mapped to an
+ * errno by errno.ts; unexpected ones (not an FsErrno) are logged, as is every failure of a read
+ * (`where`), which is rare and worth a line, unlike getattr's ENOENT.
  */
-function guard<T>(op: string, fn: () => T | Promise<T>, ok: (v: T) => void, fail: (errno: number) => void): void {
-  let done = false
-  const onError = (err: unknown): void => {
-    if (done) return
-    done = true
-    const errno = toNegErrno(err)
-    if (!(err instanceof FsErrno)) log('%s failed (%d): %O', op, errno, err)
-    fail(errno)
+class Reply<T> {
+  private done = false
+  constructor(
+    private readonly op: string,
+    private readonly sendValue: (value: T) => void,
+    private readonly sendErrno: (errno: Errno) => void,
+  ) {}
+
+  get answered(): boolean {
+    return this.done
   }
+
+  value(value: T): void {
+    if (this.done) return
+    this.done = true
+    this.sendValue(value)
+  }
+
+  errno(errno: Errno): void {
+    if (this.done) return
+    this.done = true
+    this.sendErrno(errno)
+  }
+
+  error(err: unknown, where?: string): void {
+    if (this.done) return
+    const errno = toNegErrno(err)
+    if (where !== undefined || !(err instanceof FsErrno)) log('%s%s failed (%d): %O', this.op, where ?? '', errno, err)
+    this.errno(errno)
+  }
+}
+
+/** Returned by an op that has taken over answering its Reply itself (a read of an original). */
+const ANSWERS_LATER = Symbol('answers later')
+
+/**
+ * Runs one op under a Reply: a throw or a rejection becomes an errno, a sync result answers
+ * without a promise, and `ANSWERS_LATER` leaves the answer to the op.
+ */
+function guard<T>(
+  op: string,
+  fn: (reply: Reply<T>) => T | Promise<T> | typeof ANSWERS_LATER,
+  ok: (value: T) => void,
+  fail: (errno: Errno) => void,
+): void {
+  const reply = new Reply(op, ok, fail)
   try {
-    const r = fn()
+    const r = fn(reply)
+    if (r === ANSWERS_LATER) return
     if (r instanceof Promise) {
       r.then(
-        (v: T) => {
-          if (done) return
-          done = true
-          ok(v)
-        },
-        onError,
+        (v: T) => reply.value(v),
+        (err: unknown) => reply.error(err),
       )
     } else {
-      done = true
-      ok(r)
+      reply.value(r)
     }
   } catch (err) {
-    onError(err)
+    reply.error(err)
   }
 }
 
@@ -97,230 +154,287 @@ async function readOriginalFully(reader: OriginalReader, file: FsFile, pos: numb
   return Buffer.concat(parts, got)
 }
 
-export function createOps(ctx: OpsContext): { ops: FuseOps; stats: () => FsOpsStats } {
-  const listings = new DirListingCache()
-  // What the kernel was last told about each path, for as long as it may still believe it.
-  // libfuse 2.9 cannot invalidate the kernel's attribute cache, so after a refresh the kernel
-  // keeps the old size of a changed file until attrTimeout runs out. An open in that window gets
-  // the version the kernel was told, whole, instead of new bytes cut at the old size; once the
-  // kernel asks again it is told (and then served) the new version.
-  const told = new LRUCache<string, FsNode>({ max: ctx.maxToldEntries ?? 500_000, ttl: ctx.attrTimeoutMs, updateAgeOnGet: false })
-  const handles = new Map<number, OpenFile>()
-  let nextFh = 1
-  let readsInFlight = 0
+/** One read of an original, from the moment its deadline is armed until it is answered. */
+interface PendingRead {
+  readonly path: string
+  readonly pos: number
+  /** Bytes to answer: the length asked, cut at the end of the file. */
+  readonly want: number
+  /** libfuse's buffer: written only through `answerWithData`, which checks the op is still open. */
+  readonly buf: Buffer
+  readonly file: FsFile
+  readonly media: MediaEntry
+  readonly reply: Reply<number>
+  timer: NodeJS.Timeout | undefined
+  /** What the deadline stops besides answering: the read in flight, whichever path it took. */
+  current: { abort(): void } | undefined
+}
 
-  const refuse = (cb: FuseCallback): void => cb(EROFS)
+/** The ops this adapter serves; every other one stays absent, so libfuse answers ENOSYS. */
+type ServedOp =
+  | 'init' | 'getattr' | 'fgetattr' | 'readdir' | 'readlink' | 'open' | 'read' | 'release' | 'statfs'
+  | 'write' | 'create' | 'mkdir' | 'mknod' | 'unlink' | 'rmdir' | 'rename' | 'link' | 'symlink'
+  | 'chmod' | 'chown' | 'truncate' | 'ftruncate' | 'utimens' | 'setxattr' | 'removexattr'
 
+/**
+ * The ops object handed to fuse-native, which calls them as methods (`this.ops.read(…)`); handing
+ * one on detached needs a closure (mount.ts does so for fgetattr).
+ * fuse-native registers every op name the object has, so no other member may carry an op's name
+ * (`error`, `access`, `flush`, …). getxattr/listxattr stay unimplemented on purpose: ENOSYS once,
+ * and the kernel stops asking (ls -l would otherwise ask for ACLs of every file).
+ */
+export class FsOps implements FuseOps, Required<Pick<FuseOps, ServedOp>> {
+  private readonly listings = new DirListingCache()
   /**
-   * Waits for `settling` (errors ignored: the bytes are then read as they are), but never longer
-   * than a read may take, and not past unmount.
+   * What the kernel was last told about each path, for as long as it may still believe it.
+   * libfuse 2.9 cannot invalidate the kernel's attribute cache, so after a refresh the kernel
+   * keeps the old size of a changed file until attrTimeout runs out. An open in that window gets
+   * the version the kernel was told, whole, instead of new bytes cut at the old size; once the
+   * kernel asks again it is told (and then served) the new version.
    */
-  async function settled(settling: Promise<unknown>): Promise<void> {
-    await settledWithin(settling, ctx.readTimeoutMs, ctx.closing)
+  private readonly told: LRUCache<string, FsNode>
+  private readonly handles = new Map<number, OpenFile>()
+  private nextFh = 1
+  private readsInFlight = 0
+  /**
+   * Every read in flight, stopped on unmount: a read through `originals.read` registers its
+   * deadline's AbortController, a local read (a pread cannot be aborted) an object that answers it.
+   * AbortSignal.any() per read, and an AbortController per local read, cost a measurable share of
+   * the 128 KiB read path.
+   */
+  private readonly inFlight = new Set<{ abort(): void }>()
+
+  constructor(private readonly ctx: OpsContext) {
+    this.told = new LRUCache<string, FsNode>({ max: ctx.maxToldEntries ?? 500_000, ttl: ctx.attrTimeoutMs, updateAgeOnGet: false })
+    ctx.closing.addEventListener('abort', () => {
+      for (const r of this.inFlight) r.abort()
+    }, { once: true })
   }
 
-  function openFile(path: string, flags: number): number | Promise<number> {
+  stats(): FsOpsStats {
+    return { openFiles: this.handles.size, readsInFlight: this.readsInFlight }
+  }
+
+  init(cb: FuseDone): void {
+    cb(0)
+  }
+
+  getattr(path: string, cb: FuseReply<[FuseStat]>): void {
+    guard('getattr', () => this.statTelling(path), (st) => cb(0, st), (e) => cb(e))
+  }
+
+  /**
+   * libfuse asks this at each open (auto_cache with ac_attr_timeout=0) to decide whether the
+   * kernel may keep its cached pages, and the kernel asks it for fstat once attributes expire.
+   * Both concern one open file, so the answer is the version that open serves: answering the
+   * current one would let `told` run ahead of what the kernel believes after a refresh.
+   */
+  fgetattr(path: string, fh: number, cb: FuseReply<[FuseStat]>): void {
+    guard(
+      'fgetattr',
+      () => {
+        const open = this.handles.get(fh)
+        return open ? statOf(open.node, this.ctx.owner) : this.statTelling(path)
+      },
+      (st) => cb(0, st),
+      (e) => cb(e),
+    )
+  }
+
+  readdir(path: string, cb: FuseReply<[string[], Partial<FuseStat>[]]>): void {
+    guard(
+      'readdir',
+      () => {
+        const tree = this.ctx.tree()
+        const node = find(tree, path)
+        if (node.kind !== 'dir') throw new FsErrno('ENOTDIR')
+        const parent = path === '/' ? node : tree.lookup(posix.dirname(path))
+        return this.listings.get(node, parent?.ino ?? node.ino)
+      },
+      (l) => cb(0, l.names, l.stats),
+      (e) => cb(e),
+    )
+  }
+
+  readlink(path: string, cb: FuseReply<[string]>): void {
+    guard(
+      'readlink',
+      () => {
+        const node = find(this.ctx.tree(), path)
+        if (node.kind !== 'link') throw new FsErrno('EINVAL')
+        return node.target
+      },
+      (t) => cb(0, t),
+      (e) => cb(e),
+    )
+  }
+
+  open(path: string, flags: number, cb: FuseReply<[number]>): void {
+    guard('open', () => this.openFile(path, flags), (fh) => cb(0, fh), (e) => cb(e))
+  }
+
+  read(path: string, fh: number, buf: Buffer, len: number, pos: number, cb: FuseCount): void {
+    guard<number>('read', (reply) => this.startRead(path, fh, buf, len, pos, reply), cb, cb)
+  }
+
+  release(_path: string, fh: number, cb: FuseDone): void {
+    guard('release', () => this.handles.delete(fh), () => cb(0), (e) => cb(e))
+  }
+
+  statfs(_path: string, cb: FuseReply<[StatfsResult]>): void {
+    guard('statfs', () => statfsOf(this.ctx.tree().root), (s) => cb(0, s), (e) => cb(e))
+  }
+
+  // Everything that would change the tree. The `ro` mount flag stops most of these in the kernel
+  // already; answering them keeps the message right if it ever does not. Nothing here can throw,
+  // so they answer directly.
+  write(_p: string, _fh: number, _b: Buffer, _l: number, _o: number, cb: FuseCount): void { cb(EROFS) }
+  create(_p: string, _m: number, cb: FuseReply<[number]>): void { cb(EROFS) }
+  mkdir(_p: string, _m: number, cb: FuseDone): void { cb(EROFS) }
+  mknod(_p: string, _m: number, _d: number, cb: FuseDone): void { cb(EROFS) }
+  unlink(_p: string, cb: FuseDone): void { cb(EROFS) }
+  rmdir(_p: string, cb: FuseDone): void { cb(EROFS) }
+  rename(_s: string, _d: string, cb: FuseDone): void { cb(EROFS) }
+  link(_s: string, _d: string, cb: FuseDone): void { cb(EROFS) }
+  symlink(_s: string, _d: string, cb: FuseDone): void { cb(EROFS) }
+  chmod(_p: string, _m: number, cb: FuseDone): void { cb(EROFS) }
+  chown(_p: string, _u: number, _g: number, cb: FuseDone): void { cb(EROFS) }
+  truncate(_p: string, _s: number, cb: FuseDone): void { cb(EROFS) }
+  ftruncate(_p: string, _fh: number, _s: number, cb: FuseDone): void { cb(EROFS) }
+  utimens(_p: string, _a: number, _m: number, cb: FuseDone): void { cb(EROFS) }
+  setxattr(_p: string, _n: string, _v: Buffer, _pos: number, _f: number, cb: FuseDone): void { cb(EROFS) }
+  removexattr(_p: string, _n: string, cb: FuseDone): void { cb(EROFS) }
+
+  /** The stat of `path` in the current tree, remembered in `told` when it is a file. */
+  private statTelling(path: string): FuseStat {
+    const node = find(this.ctx.tree(), path)
+    if (node.kind === 'file') this.told.set(path, node)
+    return statOf(node, this.ctx.owner)
+  }
+
+  private openFile(path: string, flags: number): number | Promise<number> {
     if ((flags & O_ACCMODE) !== constants.O_RDONLY || (flags & constants.O_TRUNC) !== 0) {
       throw new FsErrno('EROFS')
     }
-    const current = ctx.tree().lookup(path)
-    const believed = told.get(path)
+    const current = this.ctx.tree().lookup(path)
+    const believed = this.told.get(path)
     const node = believed?.kind === 'file' && believed !== current ? believed : current
     if (!node) throw new FsErrno('ENOENT')
     if (node.kind === 'dir') throw new FsErrno('EISDIR')
     if (node.kind !== 'file') throw new FsErrno('EINVAL')
-    const file = node
-    const register = (): number => {
-      const data = file.content.type === 'bytes' ? file.content.data : undefined
-      while (handles.has(nextFh)) nextFh = nextFh >= 0xffff_fff0 ? 1 : nextFh + 1
-      const fh = nextFh
-      nextFh = nextFh >= 0xffff_fff0 ? 1 : nextFh + 1
-      handles.set(fh, { node: file, data })
-      return fh
-    }
     // A sidecar whose original is being recorded this very moment: its final bytes are near.
-    const settling = file.content.type === 'bytes' ? file.content.settle?.() : undefined
-    return settling ? settled(settling).then(register) : register()
+    // Wait for them (errors ignored: the bytes are then read as they are), but never longer than
+    // a read may take, and not past unmount.
+    const settling = node.content.type === 'bytes' ? node.content.settle?.() : undefined
+    if (!settling) return this.register(node)
+    return settledWithin(settling, this.ctx.readTimeoutMs, this.ctx.closing).then(() => this.register(node))
   }
 
-  // Every read in flight, stopped on unmount: a read through `originals.read` registers its
-  // deadline's AbortController, a local read (a pread cannot be aborted) an object that answers it.
-  // AbortSignal.any() per read, and an AbortController per local read, cost a measurable share of
-  // the 128 KiB read path.
-  const inFlight = new Set<{ abort(): void }>()
-  ctx.closing.addEventListener('abort', () => {
-    for (const r of inFlight) r.abort()
-  }, { once: true })
+  /** A new handle for `file`; bytes content is read once, here (the layout may rebuild it on every access). */
+  private register(file: FsFile): number {
+    const data = file.content.type === 'bytes' ? file.content.data : undefined
+    while (this.handles.has(this.nextFh)) this.nextFh = this.nextFh >= 0xffff_fff0 ? 1 : this.nextFh + 1
+    const fh = this.nextFh
+    this.nextFh = this.nextFh >= 0xffff_fff0 ? 1 : this.nextFh + 1
+    this.handles.set(fh, { node: file, data })
+    return fh
+  }
 
-  function read(path: string, fh: number, buf: Buffer, len: number, pos: number, cb: (n: number) => void): void {
-    let settled = false
-    let timer: NodeJS.Timeout | undefined
-    // What the deadline stops besides answering: the read in flight, whichever path it took.
-    let current: { abort(): void } | undefined
-    const answer = (n: number): void => {
-      if (settled) return
-      settled = true
-      if (timer) clearTimeout(timer)
-      cb(n)
+  /** Answers bytes content and EOF at once; an original's read answers later, under its deadline. */
+  private startRead(path: string, fh: number, buf: Buffer, len: number, pos: number, reply: Reply<number>): number | typeof ANSWERS_LATER {
+    const open = this.openFileOf(path, fh)
+    if (open.data) {
+      if (pos >= open.data.length) return 0
+      return open.data.copy(buf, 0, pos, Math.min(pos + len, open.data.length))
     }
-    const fail = (err: unknown): void => {
-      if (settled) return
-      const errno = toNegErrno(err)
-      log('read %s @%d failed (%d): %O', path, pos, errno, err)
-      answer(errno)
-    }
+    const file = open.node
+    if (pos >= file.size) return 0
+    if (file.content.type !== 'original') throw new FsErrno('EIO')
+    const want = Math.min(len, file.size - pos)
+    const req: PendingRead = { path, pos, want, buf, file, media: file.content.media, reply, timer: undefined, current: undefined }
+    // Local disks stall too: every read, however it is served, has its deadline.
+    req.timer = setTimeout(() => {
+      req.current?.abort()
+      log('read %s @%d timed out after %d ms', path, pos, this.ctx.readTimeoutMs)
+      this.answerRead(req, ETIMEDOUT)
+    }, this.ctx.readTimeoutMs)
     try {
-      let open = handles.get(fh)
-      if (!open) {
-        // Not ours (should not happen): serve from the current tree rather than fail.
-        const node = find(ctx.tree(), path)
-        if (node.kind !== 'file') throw new FsErrno('EISDIR')
-        open = { node, data: node.content.type === 'bytes' ? node.content.data : undefined }
-      }
-      if (open.data) {
-        if (pos >= open.data.length) return answer(0)
-        return answer(open.data.copy(buf, 0, pos, Math.min(pos + len, open.data.length)))
-      }
-      const file = open.node
-      const size = file.size
-      if (pos >= size) return answer(0)
-      if (file.content.type !== 'original') throw new FsErrno('EIO')
-      const media = file.content.media
-      const want = Math.min(len, size - pos)
-      // Local disks stall too: every read, however it is served, has its deadline.
-      timer = setTimeout(() => {
-        current?.abort()
-        log('read %s @%d timed out after %d ms', path, pos, ctx.readTimeoutMs)
-        answer(ETIMEDOUT)
-      }, ctx.readTimeoutMs)
-
-      // Into our own buffer, copied only while the op is still open: after a timeout, libfuse has
-      // taken `buf` back and writing into it would write into freed memory.
-      const viaPromise = (): void => {
-        const deadline = new AbortController()
-        current = deadline
-        readsInFlight++
-        inFlight.add(deadline)
-        if (ctx.closing.aborted) deadline.abort()
-        readOriginalFully(ctx.originals, file, pos, want, deadline.signal)
-          .then(
-            (data) => {
-              if (settled) return
-              answer(data.copy(buf, 0, 0, Math.min(data.length, want)))
-            },
-            fail,
-          )
-          .finally(() => {
-            readsInFlight--
-            inFlight.delete(deadline)
-          })
-          .catch(() => undefined)
-      }
-
-      // The fast path: no promise, no AbortController, when the bytes are already on local disk.
-      const local = { abort: (): void => answer(ETIMEDOUT) }
-      const started = !ctx.closing.aborted && ctx.originals.readLocal?.(media, pos, want, (err, data) => {
-        readsInFlight--
-        inFlight.delete(local)
-        if (settled) return
-        if (err || !data) return fail(err)
-        if (data.length >= want) return answer(data.copy(buf, 0, 0, want))
-        // Ended early: the promise path reads again and answers EIO if the file really is short.
-        viaPromise()
-      }) === true
-      if (started) {
-        current = local
-        readsInFlight++
-        inFlight.add(local)
-      } else {
-        viaPromise()
-      }
+      if (!this.readLocally(req)) this.readFromStore(req)
     } catch (err) {
-      answer(toNegErrno(err))
+      this.failRead(req, err)
     }
+    return ANSWERS_LATER
   }
 
-  const ops: FuseOps = {
-    init: (cb: FuseCallback) => cb(0),
-    getattr: (path: string, cb: FuseCallback) =>
-      guard(
-        'getattr',
-        () => {
-          const node = find(ctx.tree(), path)
-          if (node.kind === 'file') told.set(path, node)
-          return statOf(node, ctx.owner)
-        },
-        (st) => cb(0, st),
-        (e) => cb(e),
-      ),
-    // libfuse asks this at each open (auto_cache with ac_attr_timeout=0) to decide whether the
-    // kernel may keep its cached pages, and the kernel asks it for fstat once attributes expire.
-    // Both concern one open file, so the answer is the version that open serves: answering the
-    // current one would let `told` run ahead of what the kernel believes after a refresh.
-    fgetattr: (path: string, fh: number, cb: FuseCallback) =>
-      guard(
-        'fgetattr',
-        () => {
-          const open = handles.get(fh)
-          if (open) return statOf(open.node, ctx.owner)
-          const node = find(ctx.tree(), path)
-          if (node.kind === 'file') told.set(path, node)
-          return statOf(node, ctx.owner)
-        },
-        (st) => cb(0, st),
-        (e) => cb(e),
-      ),
-    readdir: (path: string, cb: FuseCallback) =>
-      guard(
-        'readdir',
-        () => {
-          const tree = ctx.tree()
-          const node = find(tree, path)
-          if (node.kind !== 'dir') throw new FsErrno('ENOTDIR')
-          const parent = path === '/' ? node : tree.lookup(posix.dirname(path))
-          return listings.get(node, parent?.ino ?? node.ino)
-        },
-        (l) => cb(0, l.names, l.stats),
-        (e) => cb(e),
-      ),
-    readlink: (path: string, cb: FuseCallback) =>
-      guard(
-        'readlink',
-        () => {
-          const node = find(ctx.tree(), path)
-          if (node.kind !== 'link') throw new FsErrno('EINVAL')
-          return node.target
-        },
-        (t) => cb(0, t),
-        (e) => cb(e),
-      ),
-    open: (path: string, flags: number, cb: FuseCallback) =>
-      guard('open', () => openFile(path, flags), (fh) => cb(0, fh), (e) => cb(e)),
-    read: (path: string, fh: number, buf: Buffer, len: number, pos: number, cb: FuseCallback) => read(path, fh, buf, len, pos, cb),
-    release: (_path: string, fh: number, cb: FuseCallback) =>
-      guard('release', () => handles.delete(fh), () => cb(0), (e) => cb(e)),
-    statfs: (_path: string, cb: FuseCallback) =>
-      guard('statfs', () => statfsOf(ctx.tree().root), (s) => cb(0, s), (e) => cb(e)),
-    // Everything that would change the tree. The `ro` mount flag stops most of these in the
-    // kernel already; answering them keeps the message right if it ever does not.
-    write: (_p: string, _fh: number, _b: Buffer, _l: number, _o: number, cb: FuseCallback) => cb(EROFS),
-    create: (_p: string, _m: number, cb: FuseCallback) => refuse(cb),
-    mkdir: (_p: string, _m: number, cb: FuseCallback) => refuse(cb),
-    mknod: (_p: string, _m: number, _d: number, cb: FuseCallback) => refuse(cb),
-    unlink: (_p: string, cb: FuseCallback) => refuse(cb),
-    rmdir: (_p: string, cb: FuseCallback) => refuse(cb),
-    rename: (_s: string, _d: string, cb: FuseCallback) => refuse(cb),
-    link: (_s: string, _d: string, cb: FuseCallback) => refuse(cb),
-    symlink: (_s: string, _d: string, cb: FuseCallback) => refuse(cb),
-    chmod: (_p: string, _m: number, cb: FuseCallback) => refuse(cb),
-    chown: (_p: string, _u: number, _g: number, cb: FuseCallback) => refuse(cb),
-    truncate: (_p: string, _s: number, cb: FuseCallback) => refuse(cb),
-    ftruncate: (_p: string, _fh: number, _s: number, cb: FuseCallback) => refuse(cb),
-    utimens: (_p: string, _a: number, _m: number, cb: FuseCallback) => refuse(cb),
-    setxattr: (_p: string, _n: string, _v: Buffer, _pos: number, _f: number, cb: FuseCallback) => refuse(cb),
-    removexattr: (_p: string, _n: string, cb: FuseCallback) => refuse(cb),
-    // getxattr/listxattr stay unimplemented on purpose: ENOSYS once, and the kernel stops asking
-    // (ls -l would otherwise ask for ACLs of every file).
+  /** The open file behind `fh`; not ours (should not happen): the current tree's, rather than fail. */
+  private openFileOf(path: string, fh: number): OpenFile {
+    const open = this.handles.get(fh)
+    if (open) return open
+    const node = find(this.ctx.tree(), path)
+    if (node.kind !== 'file') throw new FsErrno('EISDIR')
+    return { node, data: node.content.type === 'bytes' ? node.content.data : undefined }
   }
-  return { ops, stats: () => ({ openFiles: handles.size, readsInFlight }) }
+
+  /**
+   * The fast path: no promise, no AbortController, when the bytes are already on local disk.
+   * False when the reader declines (or the mount is closing); `readFromStore` is then used.
+   */
+  private readLocally(req: PendingRead): boolean {
+    const reader = this.ctx.originals
+    if (this.ctx.closing.aborted || !reader.readLocal) return false
+    const local = { abort: (): void => this.answerRead(req, ETIMEDOUT) }
+    const started = reader.readLocal(req.media, req.pos, req.want, (err, data) => {
+      this.readsInFlight--
+      this.inFlight.delete(local)
+      if (req.reply.answered) return
+      if (err || !data) return this.failRead(req, err)
+      if (data.length >= req.want) return this.answerWithData(req, data)
+      // Ended early: the promise path reads again and answers EIO if the file really is short.
+      this.readFromStore(req)
+    })
+    if (started !== true) return false
+    req.current = local
+    this.readsInFlight++
+    this.inFlight.add(local)
+    return true
+  }
+
+  /** Through `originals.read`, stopped by the deadline or unmount through its AbortController. */
+  private readFromStore(req: PendingRead): void {
+    const deadline = new AbortController()
+    req.current = deadline
+    this.readsInFlight++
+    this.inFlight.add(deadline)
+    if (this.ctx.closing.aborted) deadline.abort()
+    readOriginalFully(this.ctx.originals, req.file, req.pos, req.want, deadline.signal)
+      .then(
+        (data) => this.answerWithData(req, data),
+        (err: unknown) => this.failRead(req, err),
+      )
+      .finally(() => {
+        this.readsInFlight--
+        this.inFlight.delete(deadline)
+      })
+      .catch(() => undefined)
+  }
+
+  /**
+   * Bytes read into the reader's own buffer, copied into libfuse's only while the op is still
+   * open: after a timeout, libfuse has taken `buf` back and writing into it would write into
+   * freed memory.
+   */
+  private answerWithData(req: PendingRead, data: Buffer): void {
+    if (req.reply.answered) return
+    this.answerRead(req, data.copy(req.buf, 0, 0, Math.min(data.length, req.want)))
+  }
+
+  private answerRead(req: PendingRead, bytesOrErrno: number): void {
+    clearTimeout(req.timer)
+    req.reply.value(bytesOrErrno)
+  }
+
+  private failRead(req: PendingRead, err: unknown): void {
+    clearTimeout(req.timer)
+    req.reply.error(err, ` ${req.path} @${req.pos}`)
+  }
 }

@@ -6,6 +6,7 @@ export {
   collectionDirName,
   cutToBytes,
   isSafeExt,
+  isSafeFileName,
   isSafeId,
   isSafeSecret,
   mediaFileName,

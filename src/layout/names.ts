@@ -174,6 +174,15 @@ export function parseCollectionDirName(name: string): string | undefined {
   return parseTitledDirName('Collection', name)
 }
 
+/**
+ * Any name about to be written as one entry of a directory: one path component, never `.`/`..`, no
+ * separator or NUL, at most NAME_MAX_BYTES. Every name this module builds passes; pin checks each
+ * name once more right before it touches the disk, so a bug here can never write outside DEST.
+ */
+export function isSafeFileName(name: string): boolean {
+  return name !== '' && name !== '.' && name !== '..' && !name.includes('/') && !name.includes('\0') && Buffer.byteLength(name) <= NAME_MAX_BYTES
+}
+
 /** `<n>_` zero-padded to the digit count of `count` (9 entries: `1_`; 10 entries: `01_`). */
 export function numberPrefix(n: number, count: number): string {
   if (!Number.isSafeInteger(n) || !Number.isSafeInteger(count) || n < 1 || n > count) {

@@ -85,7 +85,7 @@ export async function pin(opts: PinOptions): Promise<PinReport> {
     const catalog = await Catalog.open(dest)
     return closing(() => catalog.close(), dest, async () => {
       const store = await OriginalStore.open(dest, opts.media, { pins: pinEverything, cookies: opts.cookies })
-      return closing(() => store.close(), dest, () => pinWith(dest, catalog, store, opts, started, now))
+      return closing(() => store.close(), dest, () => new PinRun({ dest, catalog, store, opts, started, now }).run())
     })
   })
 }
@@ -146,137 +146,186 @@ function wanted(photo: PhotoEntry, opts: PinOptions): boolean {
   return !(photo.media === 'photo' ? opts.ignorePhotos : opts.ignoreVideos)
 }
 
-async function pinWith(dest: string, catalog: Catalog, store: OriginalStore, opts: PinOptions, started: number, now: () => number): Promise<PinReport> {
-  const limit = Math.max(1, opts.concurrency ?? DEFAULT_PIN_CONCURRENCY)
-  const failures: PinFailure[] = []
-  const progress: PinProgress = { phase: 'listing', queued: 0, done: 0, queuedBytes: 0, doneBytes: 0, fetchedBytes: 0 }
-  const tell = (): void => opts.onProgress?.({ ...progress })
-  let downloaded = 0
-  let downloadedBytes = 0
-  let alreadyPresent = 0
-  /** Media keys whose original is on disk now: only these photos are written into the tree. */
-  const stored = new Set<string>()
-  /** A full disk fails every later write too: the first NO_SPACE stops the downloads and the run. */
-  let noSpace: FlickrfsError | undefined
+/** What one pin run works on, once DEST is locked and its catalog and store are open. */
+interface PinContext {
+  dest: string
+  catalog: Catalog
+  store: OriginalStore
+  opts: PinOptions
+  /** When the run began (`now()`), for durationMs. */
+  started: number
+  now: () => number
+}
 
+/**
+ * One pin, in the order it runs: refresh the catalog (downloads start as originals become known),
+ * queue what the refresh did not, wait for the downloads, write the tree, record the result.
+ */
+class PinRun {
+  readonly #ctx: PinContext
+  readonly #failures: PinFailure[] = []
+  readonly #progress: PinProgress = { phase: 'listing', queued: 0, done: 0, queuedBytes: 0, doneBytes: 0, fetchedBytes: 0 }
+  #downloaded = 0
+  #downloadedBytes = 0
+  #alreadyPresent = 0
+  /** Media keys whose original is on disk now: only these photos are written into the tree. */
+  readonly #stored = new Set<string>()
+  /** A full disk fails every later write too: the first NO_SPACE stops the downloads and the run. */
+  #noSpace: FlickrfsError | undefined
   // Downloads start as soon as the catalog knows an original, so they overlap the listing and the
   // comment fetches; a key queued twice (a refresh event, then the final sweep) is fetched once.
-  const queued = new Map<string, Promise<void>>()
-  const slots = new Semaphore(limit)
+  readonly #queued = new Map<string, Promise<void>>()
+  readonly #slots: Semaphore
 
-  const enqueue = (photo: PhotoEntry, m: MediaEntry): void => {
-    if (!wanted(photo, opts)) return
+  constructor(ctx: PinContext) {
+    this.#ctx = ctx
+    this.#slots = new Semaphore(Math.max(1, ctx.opts.concurrency ?? DEFAULT_PIN_CONCURRENCY))
+  }
+
+  async run(): Promise<PinReport> {
+    const { dest, now, started } = this.#ctx
+    const refresh = await this.#refreshCatalog()
+    const snap = this.#ctx.catalog.snapshot()
+    await this.#downloadAll(snap, refresh)
+    const tree = await this.#writeTree(snap)
+    for (const name of tree.missingOriginals) {
+      const id = parseMediaFileName(name)?.id ?? name
+      if (!this.#failures.some((f) => f.id === id)) this.#failures.push({ id, what: 'original', message: `${name} is not in DEST` })
+    }
+    const report: PinReport = {
+      refresh,
+      downloaded: this.#downloaded,
+      downloadedBytes: this.#downloadedBytes,
+      alreadyPresent: this.#alreadyPresent,
+      failures: this.#failures,
+      transcodes: refresh.media.transcodes,
+      tree,
+      durationMs: now() - started,
+      ignored: ignoredCounts(snap, this.#ctx.opts),
+    }
+    const { opts } = this.#ctx
+    await recordPinResult(dest, { ...report, ignorePhotos: opts.ignorePhotos === true, ignoreVideos: opts.ignoreVideos === true }, now())
+    return report
+  }
+
+  #tell(phase?: PinProgress['phase']): void {
+    if (phase !== undefined) this.#progress.phase = phase
+    this.#ctx.opts.onProgress?.({ ...this.#progress })
+  }
+
+  /** The catalog refresh, queueing each original's download as soon as the refresh knows it. */
+  async #refreshCatalog(): Promise<RefreshReport> {
+    const { catalog, opts } = this.#ctx
+    try {
+      return await catalog.refresh(opts.api, opts.media, {
+        cookies: opts.cookies,
+        ...(opts.apiConcurrency !== undefined ? { apiConcurrency: opts.apiConcurrency } : {}),
+        ...(opts.headConcurrency !== undefined ? { mediaConcurrency: opts.headConcurrency } : {}),
+        onMedia: (ev) => this.#enqueue(ev.photo, ev.media),
+      })
+    } catch (err) {
+      // Nothing half-done is left behind: wait for the downloads already started, then report.
+      await Promise.allSettled(this.#queued.values())
+      throw err
+    }
+  }
+
+  /** The final sweep: every photostream original not queued yet, then all downloads to the end. */
+  async #downloadAll(snap: CatalogSnapshot, refresh: RefreshReport): Promise<void> {
+    this.#tell('downloading')
+    for (const id of snap.photostream) {
+      const photo = snap.photos.get(id)
+      const m = photo && snap.media.get(mediaKey(photo.id, photo.secret))
+      if (photo && m) this.#enqueue(photo, m)
+    }
+    for (const u of refresh.media.unavailable) this.#failures.push({ id: u.id, what: 'original', message: u.message })
+    await Promise.all(this.#queued.values())
+    log('downloads done at %d ms', this.#ctx.now() - this.#ctx.started)
+    if (this.#noSpace !== undefined) throw this.#noSpace
+  }
+
+  #enqueue(photo: PhotoEntry, m: MediaEntry): void {
+    if (!wanted(photo, this.#ctx.opts)) return
     const key = mediaKey(m.id, m.secret)
-    if (queued.has(key)) return
-    progress.queued++
-    progress.queuedBytes += m.size
-    const job = (async () => {
-      const release = await slots.acquire()
-      try {
-        if (noSpace !== undefined) return
-        const res = await store.ensure(m, { mtimeMs: mediaMtimeMs(photo) })
-        stored.add(key)
-        if (res.downloaded) {
-          downloaded++
-          downloadedBytes += res.size
-          opts.onDetail?.(`downloaded ${mediaFileName(m.id, m.ext)} (${res.size} bytes)`)
-        } else {
-          alreadyPresent++
-        }
-      } catch (err) {
-        if (isFlickrfsError(err) && err.code === 'NO_SPACE') {
-          noSpace ??= err
-          return
-        }
-        failures.push({ id: m.id, what: 'download', message: errorMessage(err) })
-        log('download of %s failed: %O', key, err)
-      } finally {
-        release()
-        progress.done++
-        progress.doneBytes += m.size
-        progress.fetchedBytes = downloadedBytes
-        tell()
+    if (this.#queued.has(key)) return
+    this.#progress.queued++
+    this.#progress.queuedBytes += m.size
+    this.#queued.set(key, this.#download(photo, m, key))
+  }
+
+  /** One download in a slot. Never rejects: a failure is recorded, a NO_SPACE stops the rest. */
+  async #download(photo: PhotoEntry, m: MediaEntry, key: string): Promise<void> {
+    const release = await this.#slots.acquire()
+    try {
+      if (this.#noSpace !== undefined) return
+      const res = await this.#ctx.store.ensure(m, { mtimeMs: mediaMtimeMs(photo) })
+      this.#stored.add(key)
+      if (res.downloaded) {
+        this.#downloaded++
+        this.#downloadedBytes += res.size
+        this.#ctx.opts.onDetail?.(`downloaded ${mediaFileName(m.id, m.ext)} (${res.size} bytes)`)
+      } else {
+        this.#alreadyPresent++
       }
-    })()
-    queued.set(key, job)
+    } catch (err) {
+      if (isFlickrfsError(err) && err.code === 'NO_SPACE') {
+        this.#noSpace ??= err
+        return
+      }
+      this.#failures.push({ id: m.id, what: 'download', message: errorMessage(err) })
+      log('download of %s failed: %O', key, err)
+    } finally {
+      release()
+      this.#progress.done++
+      this.#progress.doneBytes += m.size
+      this.#progress.fetchedBytes = this.#downloadedBytes
+      this.#tell()
+    }
   }
 
-  let refresh: RefreshReport
-  try {
-    refresh = await catalog.refresh(opts.api, opts.media, {
-      cookies: opts.cookies,
-      ...(opts.apiConcurrency !== undefined ? { apiConcurrency: opts.apiConcurrency } : {}),
-      ...(opts.headConcurrency !== undefined ? { mediaConcurrency: opts.headConcurrency } : {}),
-      onMedia: (ev) => enqueue(ev.photo, ev.media),
+  /** The layout of what is on disk, written into DEST, then the manifest of what was written. */
+  async #writeTree(snap: CatalogSnapshot): Promise<WriteTreeReport> {
+    const { dest, store, opts, now } = this.#ctx
+    this.#tell('writing')
+    // A photo whose original is not on disk (its download failed, or it could not be sized) is left
+    // out of the tree, as the layout leaves out photos whose original is unknown: no link may dangle
+    // and no sidecar may describe a file that is not there. What an earlier run wrote for it stays.
+    const onDisk: CatalogSnapshot = { ...snap, media: new Map([...snap.media].filter(([key]) => this.#stored.has(key))) }
+    const layout = buildLayout(onDisk, {
+      ignoreViews: opts.ignoreViews,
+      ignorePhotos: opts.ignorePhotos,
+      ignoreVideos: opts.ignoreVideos,
+      hashes: { hashOf: (id, secret) => store.info(id, secret) },
     })
-  } catch (err) {
-    // Nothing half-done is left behind: wait for the downloads already started, then report.
-    await Promise.allSettled(queued.values())
-    throw err
+    // Access times (one index write per original) go to disk while the tree is written: neither needs the other.
+    const flushing = store.flush()
+    let tree: WriteTreeReport
+    try {
+      const previous = await readManifest(dest)
+      const writeStart = now()
+      tree = await writeTree(dest, layout.root, {
+        deleteUnknown: opts.deleteUnknown === true,
+        previous,
+        alive: aliveIds(snap),
+        photostreamKeep: keptPhotostreamNames(snap, onDisk, previous),
+        tmpDir: tmpDir(dest),
+      })
+      log('tree written in %d ms (%d written, %d unchanged, %d removed)', now() - writeStart, tree.written, tree.unchanged, tree.removed)
+    } finally {
+      // The store is closed after this returns or throws: its index writes must be over by then.
+      await flushing.catch(() => undefined)
+    }
+    await flushing
+    await writeManifest(dest, tree.manifest)
+    return tree
   }
-  const snap = catalog.snapshot()
-  progress.phase = 'downloading'
-  tell()
-  for (const id of snap.photostream) {
-    const photo = snap.photos.get(id)
-    const m = photo && snap.media.get(mediaKey(photo.id, photo.secret))
-    if (photo && m) enqueue(photo, m)
-  }
-  for (const u of refresh.media.unavailable) failures.push({ id: u.id, what: 'original', message: u.message })
-  await Promise.all(queued.values())
-  log('downloads done at %d ms', now() - started)
-  if (noSpace !== undefined) throw noSpace
+}
 
-  progress.phase = 'writing'
-  tell()
-  // A photo whose original is not on disk (its download failed, or it could not be sized) is left
-  // out of the tree, as the layout leaves out photos whose original is unknown: no link may dangle
-  // and no sidecar may describe a file that is not there. What an earlier run wrote for it stays.
-  const onDisk: CatalogSnapshot = { ...snap, media: new Map([...snap.media].filter(([key]) => stored.has(key))) }
-  const layout = buildLayout(onDisk, {
-    ignoreViews: opts.ignoreViews,
-    ignorePhotos: opts.ignorePhotos,
-    ignoreVideos: opts.ignoreVideos,
-    hashes: { hashOf: (id, secret) => store.info(id, secret) },
-  })
-  // Access times (one index write per original) go to disk while the tree is written: neither needs the other.
-  const flushing = store.flush()
-  let tree: WriteTreeReport
-  try {
-    const previous = await readManifest(dest)
-    const writeStart = now()
-    tree = await writeTree(dest, layout.root, {
-      deleteUnknown: opts.deleteUnknown === true,
-      previous,
-      alive: aliveIds(snap),
-      photostreamKeep: keptPhotostreamNames(snap, onDisk, previous),
-      tmpDir: tmpDir(dest),
-    })
-    log('tree written in %d ms (%d written, %d unchanged, %d removed)', now() - writeStart, tree.written, tree.unchanged, tree.removed)
-  } finally {
-    // The store is closed after this returns or throws: its index writes must be over by then.
-    await flushing.catch(() => undefined)
-  }
-  await flushing
-  await writeManifest(dest, tree.manifest)
-  for (const name of tree.missingOriginals) {
-    const id = parseMediaFileName(name)?.id ?? name
-    if (!failures.some((f) => f.id === id)) failures.push({ id, what: 'original', message: `${name} is not in DEST` })
-  }
-  const report: PinReport = {
-    refresh,
-    downloaded,
-    downloadedBytes,
-    alreadyPresent,
-    failures,
-    transcodes: refresh.media.transcodes,
-    tree,
-    durationMs: now() - started,
-    ignored: { photos: 0, videos: 0 },
-  }
-  for (const p of snap.photos.values()) if (!wanted(p, opts)) report.ignored[p.media === 'video' ? 'videos' : 'photos']++
-  await recordPinResult(dest, { ...report, ignorePhotos: opts.ignorePhotos === true, ignoreVideos: opts.ignoreVideos === true }, now())
-  return report
+/** Catalog items the run was told to leave out, by kind. */
+function ignoredCounts(snap: CatalogSnapshot, opts: PinOptions): { photos: number; videos: number } {
+  const ignored = { photos: 0, videos: 0 }
+  for (const p of snap.photos.values()) if (!wanted(p, opts)) ignored[p.media === 'video' ? 'videos' : 'photos']++
+  return ignored
 }
 
 function aliveIds(snap: CatalogSnapshot): { photo: Set<string>; set: Set<string>; collection: Set<string> } {

@@ -13,9 +13,8 @@ import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { destWriteError, errnoCode, isEnoent } from '../util/fs-errors.js'
 import { eachLimit } from '../util/pool.js'
 import { symlinkAtomic, writeFileAtomic } from '../util/fs.js'
-import { assertSafeName } from './safe-name.js'
 import type { Manifest, ManifestEntry } from './manifest.js'
-import { parseCollectionDirName, parseMediaFileName, parseSetDirName, parseSidecarName } from '../layout/names.js'
+import { isSafeFileName, parseCollectionDirName, parseMediaFileName, parseSetDirName, parseSidecarName } from '../layout/names.js'
 
 const log = createDebug('flickrfs:pin')
 
@@ -70,6 +69,16 @@ async function namesIn(path: string): Promise<Set<string>> {
   }
 }
 
+/** Runs `fn`; a raw filesystem failure becomes the one DEST write error naming `path`. */
+async function guard<T>(path: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn()
+  } catch (err) {
+    if (err instanceof FlickrfsError) throw err
+    throw destWriteError(err, path)
+  }
+}
+
 async function lstatOrUndefined(path: string): Promise<Stats | undefined> {
   try {
     return await lstat(path)
@@ -80,24 +89,112 @@ async function lstatOrUndefined(path: string): Promise<Stats | undefined> {
 }
 
 export async function writeTree(dest: string, root: TreeNode, opts: WriteTreeOptions): Promise<WriteTreeReport> {
-  const report: WriteTreeReport = { written: 0, unchanged: 0, removed: 0, missingOriginals: [], manifest: { version: 1, top: {}, photostream: {} } }
-  const limit = opts.concurrency ?? 16
+  return new TreeWriter(dest, opts).write(root)
+}
 
+/** The last line of defence before a name from the layout touches the disk (see isSafeFileName). */
+function assertSafeName(name: string): void {
+  if (!isSafeFileName(name)) throw new FlickrfsError('INTERNAL', `refusing unsafe file name ${JSON.stringify(name.slice(0, 80))}`)
+}
+
+/** One writeTree run: DEST, its options and the report every step adds to. Used once. */
+class TreeWriter {
+  readonly #dest: string
+  readonly #opts: WriteTreeOptions
+  readonly #limit: number
   // Temp files go to DEST/.flickrfs/tmp, never into the user's tree. No fsync of each folder: the
   // next pin rewrites anything a crash lost, and thousands of directory fsyncs would slow every pin.
-  const atomic = { tmpDir: opts.tmpDir, syncDir: false }
+  readonly #atomic: { tmpDir: string; syncDir: false }
+  readonly #report: WriteTreeReport = { written: 0, unchanged: 0, removed: 0, missingOriginals: [], manifest: { version: 1, top: {}, photostream: {} } }
 
-  async function guard<T>(path: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn()
-    } catch (err) {
-      if (err instanceof FlickrfsError) throw err
-      throw destWriteError(err, path)
+  constructor(dest: string, opts: WriteTreeOptions) {
+    this.#dest = dest
+    this.#opts = opts
+    this.#limit = opts.concurrency ?? 16
+    this.#atomic = { tmpDir: opts.tmpDir, syncDir: false }
+  }
+
+  async write(root: TreeNode): Promise<WriteTreeReport> {
+    const dest = this.#dest
+    await guard(dest, () => this.#ensureDir(dest, false))
+    const photostream = root.children?.get('photostream')
+    const psPath = join(dest, 'photostream')
+    await guard(psPath, () => this.#ensureDir(psPath, false))
+    // photostream/ is flickrfs's own (the store may have made it under any umask); DEST itself is the
+    // user's folder and keeps the mode they gave it.
+    await guard(psPath, () => chmod(psPath, 0o755))
+    await this.#writePhotostream(psPath, photostream)
+    await this.#writeTop(root)
+    this.#keepPhotostreamEntries()
+    if (photostream) await this.#setDirTime(psPath, photostream)
+    await this.#setDirTime(dest, root)
+    return this.#report
+  }
+
+  /** photostream/: sidecars and the order file are ours to write; originals come from the store. */
+  async #writePhotostream(psPath: string, photostream: TreeNode | undefined): Promise<void> {
+    const report = this.#report
+    if (photostream?.children) {
+      const existing = await guard(psPath, () => namesIn(psPath))
+      await eachLimit([...photostream.children.values()], this.#limit, async (child) => {
+        assertSafeName(child.name)
+        const p = join(psPath, child.name)
+        const present = existing.has(child.name)
+        if (child.kind === 'file' && child.content?.type === 'original') {
+          const st = present ? await lstat(p).catch(() => undefined) : undefined
+          if (!st?.isFile() || st.size !== child.size) report.missingOriginals.push(child.name)
+          return
+        }
+        await guard(p, () => (child.kind === 'link' ? this.#ensureLink(p, child, present) : this.#ensureFile(p, child, present)))
+      })
+    }
+    for (const [name, entry] of Object.entries(this.#opts.previous.photostream)) {
+      if (photostream?.children?.has(name) || this.#opts.photostreamKeep?.has(name) || !this.#removable(entry)) continue
+      await guard(join(psPath, name), () => rm(join(psPath, name), { force: true }))
+      report.removed++
+    }
+    for (const name of photostream?.children?.keys() ?? []) {
+      const id = (parseMediaFileName(name) ?? parseSidecarName(name))?.id ?? name
+      report.manifest.photostream[name] = { kind: 'photo', id }
     }
   }
 
+  /** Top-level set, collection and Not-in-any-set directories; stale ones of ours removed. */
+  async #writeTop(root: TreeNode): Promise<void> {
+    const dest = this.#dest
+    const report = this.#report
+    // Several at once: most set directories are small, and one at a time each waits on its slowest write.
+    const top = [...(root.children?.values() ?? [])].filter((n) => n.name !== 'photostream')
+    top.forEach((node) => assertSafeName(node.name))
+    await eachLimit(top, 4, (node) => this.#syncManagedDir(join(dest, node.name), node))
+    for (const node of top) report.manifest.top[node.name] = topEntry(node.name)
+    for (const [name, entry] of Object.entries(this.#opts.previous.top)) {
+      if (root.children?.has(name) || !this.#removable(entry)) {
+        if (!root.children?.has(name)) report.manifest.top[name] = entry // kept: still ours to remove later
+        continue
+      }
+      log('removing %s', name)
+      await guard(join(dest, name), () => rm(join(dest, name), { recursive: true, force: true }))
+      report.removed++
+    }
+  }
+
+  /** Photostream entries kept (deleted on Flickr, no --delete-unknown) stay ours too. */
+  #keepPhotostreamEntries(): void {
+    const manifest = this.#report.manifest
+    for (const [name, entry] of Object.entries(this.#opts.previous.photostream)) {
+      if (name in manifest.photostream) continue
+      if (!this.#removable(entry) || this.#opts.photostreamKeep?.has(name)) manifest.photostream[name] = entry
+    }
+  }
+
+  #removable(entry: ManifestEntry): boolean {
+    // id '' is "Not in any set": derived from the sets, never deleted on Flickr.
+    return this.#opts.deleteUnknown || entry.id === '' || this.#opts.alive[entry.kind].has(entry.id)
+  }
+
   /** A real directory at `path` (never a symlink: that could lead outside DEST); true when made now. */
-  async function ensureDir(path: string, managed: boolean): Promise<boolean> {
+  async #ensureDir(path: string, managed: boolean): Promise<boolean> {
     const st = await lstatOrUndefined(path)
     if (st?.isDirectory()) return false
     if (st !== undefined) {
@@ -109,26 +206,26 @@ export async function writeTree(dest: string, root: TreeNode, opts: WriteTreeOpt
     await mkdir(path)
     // The modes the mount shows, whatever the umask: rsync -a of DEST and of the mount must agree.
     await chmod(path, 0o755)
-    report.written++
+    this.#report.written++
     return true
   }
 
   /** `present`: the entry was in its directory's listing (false: it is known not to exist). */
-  async function ensureFile(path: string, node: TreeNode, present: boolean): Promise<void> {
+  async #ensureFile(path: string, node: TreeNode, present: boolean): Promise<void> {
     const data = bytesOf(node)
     const mtime = seconds(node.mtimeMs)
     const st = present ? await lstatOrUndefined(path) : undefined
     if (st?.isFile() && st.size === data.length && (await readFile(path)).equals(data)) {
       if (Math.floor(st.mtimeMs / 1000) !== mtime) await utimes(path, mtime, mtime)
-      report.unchanged++
+      this.#report.unchanged++
       return
     }
     if (st?.isDirectory()) await rm(path, { recursive: true, force: true })
-    await writeFileAtomic(path, data, { ...atomic, mode: 0o644, mtimeMs: mtime * 1000 })
-    report.written++
+    await writeFileAtomic(path, data, { ...this.#atomic, mode: 0o644, mtimeMs: mtime * 1000 })
+    this.#report.written++
   }
 
-  async function ensureLink(path: string, node: TreeNode, present: boolean): Promise<void> {
+  async #ensureLink(path: string, node: TreeNode, present: boolean): Promise<void> {
     const target = node.target ?? ''
     const mtime = seconds(node.mtimeMs)
     if (!present) {
@@ -136,7 +233,7 @@ export async function writeTree(dest: string, root: TreeNode, opts: WriteTreeOpt
       try {
         await symlink(target, path)
         await lutimes(path, mtime, mtime)
-        report.written++
+        this.#report.written++
         return
       } catch (err) {
         if (errnoCode(err) !== 'EEXIST') throw err
@@ -145,106 +242,43 @@ export async function writeTree(dest: string, root: TreeNode, opts: WriteTreeOpt
     const st = await lstatOrUndefined(path)
     if (st?.isSymbolicLink() && (await readlink(path)) === target) {
       if (Math.floor(st.mtimeMs / 1000) !== mtime) await lutimes(path, mtime, mtime)
-      report.unchanged++
+      this.#report.unchanged++
       return
     }
     if (st?.isDirectory()) await rm(path, { recursive: true, force: true })
-    await symlinkAtomic(path, target, { ...atomic, mtimeMs: mtime * 1000 })
-    report.written++
+    await symlinkAtomic(path, target, { ...this.#atomic, mtimeMs: mtime * 1000 })
+    this.#report.written++
   }
 
   /** Makes a directory flickrfs owns (a set, a collection, Not in any set) match the layout exactly. */
-  async function syncManagedDir(path: string, node: TreeNode): Promise<void> {
-    const created = await guard(path, () => ensureDir(path, true))
+  async #syncManagedDir(path: string, node: TreeNode): Promise<void> {
+    const created = await guard(path, () => this.#ensureDir(path, true))
     const existing = created ? new Set<string>() : await guard(path, () => namesIn(path))
     const children = [...(node.children?.values() ?? [])]
-    await eachLimit(children, limit, async (child) => {
+    await eachLimit(children, this.#limit, async (child) => {
       assertSafeName(child.name)
       const p = join(path, child.name)
       const present = existing.has(child.name)
       await guard(p, async () => {
-        if (child.kind === 'dir') await syncManagedDir(p, child)
-        else if (child.kind === 'link') await ensureLink(p, child, present)
-        else await ensureFile(p, child, present)
+        if (child.kind === 'dir') await this.#syncManagedDir(p, child)
+        else if (child.kind === 'link') await this.#ensureLink(p, child, present)
+        else await this.#ensureFile(p, child, present)
       })
     })
     // Rebuilt to match Flickr exactly: whatever else is in here is a stale entry of ours.
     for (const name of existing) {
       if (!node.children?.has(name)) {
         await guard(join(path, name), () => rm(join(path, name), { recursive: true, force: true }))
-        report.removed++
+        this.#report.removed++
       }
     }
-    await setDirTime(path, node)
+    await this.#setDirTime(path, node)
   }
 
-  async function setDirTime(path: string, node: TreeNode): Promise<void> {
+  async #setDirTime(path: string, node: TreeNode): Promise<void> {
     const t = seconds(node.mtimeMs)
     await guard(path, () => utimes(path, t, t))
   }
-
-  function removable(entry: ManifestEntry): boolean {
-    // id '' is "Not in any set": derived from the sets, never deleted on Flickr.
-    return opts.deleteUnknown || entry.id === '' || opts.alive[entry.kind].has(entry.id)
-  }
-
-  await guard(dest, () => ensureDir(dest, false))
-  const photostream = root.children?.get('photostream')
-  const psPath = join(dest, 'photostream')
-  await guard(psPath, () => ensureDir(psPath, false))
-  // photostream/ is flickrfs's own (the store may have made it under any umask); DEST itself is the
-  // user's folder and keeps the mode they gave it.
-  await guard(psPath, () => chmod(psPath, 0o755))
-
-  // photostream/: sidecars and the order file are ours to write; originals come from the store.
-  if (photostream?.children) {
-    const existing = await guard(psPath, () => namesIn(psPath))
-    await eachLimit([...photostream.children.values()], limit, async (child) => {
-      assertSafeName(child.name)
-      const p = join(psPath, child.name)
-      const present = existing.has(child.name)
-      if (child.kind === 'file' && child.content?.type === 'original') {
-        const st = present ? await lstat(p).catch(() => undefined) : undefined
-        if (!st?.isFile() || st.size !== child.size) report.missingOriginals.push(child.name)
-        return
-      }
-      await guard(p, () => (child.kind === 'link' ? ensureLink(p, child, present) : ensureFile(p, child, present)))
-    })
-  }
-  for (const [name, entry] of Object.entries(opts.previous.photostream)) {
-    if (photostream?.children?.has(name) || opts.photostreamKeep?.has(name) || !removable(entry)) continue
-    await guard(join(psPath, name), () => rm(join(psPath, name), { force: true }))
-    report.removed++
-  }
-  for (const name of photostream?.children?.keys() ?? []) {
-    const id = (parseMediaFileName(name) ?? parseSidecarName(name))?.id ?? name
-    report.manifest.photostream[name] = { kind: 'photo', id }
-  }
-
-  // Top-level set, collection and Not-in-any-set directories.
-  // Several at once: most set directories are small, and one at a time each waits on its slowest write.
-  const top = [...(root.children?.values() ?? [])].filter((n) => n.name !== 'photostream')
-  top.forEach((node) => assertSafeName(node.name))
-  await eachLimit(top, 4, (node) => syncManagedDir(join(dest, node.name), node))
-  for (const node of top) report.manifest.top[node.name] = topEntry(node.name)
-  for (const [name, entry] of Object.entries(opts.previous.top)) {
-    if (root.children?.has(name) || !removable(entry)) {
-      if (!root.children?.has(name)) report.manifest.top[name] = entry // kept: still ours to remove later
-      continue
-    }
-    log('removing %s', name)
-    await guard(join(dest, name), () => rm(join(dest, name), { recursive: true, force: true }))
-    report.removed++
-  }
-  // Photostream entries kept (deleted on Flickr, no --delete-unknown) stay ours too.
-  for (const [name, entry] of Object.entries(opts.previous.photostream)) {
-    if (name in report.manifest.photostream) continue
-    if (!removable(entry) || opts.photostreamKeep?.has(name)) report.manifest.photostream[name] = entry
-  }
-
-  if (photostream) await setDirTime(psPath, photostream)
-  await setDirTime(dest, root)
-  return report
 }
 
 export function topEntry(name: string): ManifestEntry {

@@ -7,7 +7,7 @@ import type { MediaEntry } from '../../src/catalog/types.js'
 import { FlickrfsError } from '../../src/errors/flickrfs-error.js'
 import { toNegErrno, FsErrno } from '../../src/fs/errno.js'
 import { fsnameHack } from '../../src/fs/mount-options.js'
-import { createOps } from '../../src/fs/ops.js'
+import { FsOps, type FsOpsStats } from '../../src/fs/ops.js'
 import type { FuseOps } from '../../src/fs/fuse-binding.js'
 import type { FsTree, OriginalReader } from '../../src/fs/types.js'
 import { buildTree } from './fixture.js'
@@ -39,16 +39,16 @@ function recorder(): { cb: (...args: unknown[]) => void; calls: unknown[][]; onc
   }
 }
 
-async function makeOps(originals: OriginalReader, readTimeoutMs = 200) {
+async function makeOps(originals: OriginalReader, readTimeoutMs = 200): Promise<FuseOps> {
   const t = await tree()
-  return createOps({
+  return new FsOps({
     tree: () => t,
     originals,
     owner: { uid: 1234, gid: 5678 },
     readTimeoutMs,
     closing: new AbortController().signal,
     attrTimeoutMs: 60_000,
-  }).ops
+  })
 }
 
 /** Opens `path` read-only through the ops and returns the file handle it answered. */
@@ -122,7 +122,7 @@ void describe('fs ops adapter', () => {
     ]
     for (const [name, args] of calls) {
       const r = recorder()
-      ops[name]!(...args, r.cb)
+      ;(ops as unknown as Record<string, ((...a: unknown[]) => void) | undefined>)[name]!(...args, r.cb)
       assert.deepEqual(r.calls, [[-E.EROFS]], name)
     }
   })
@@ -211,7 +211,9 @@ void describe('fs ops adapter', () => {
       },
     }
     const t = await tree()
-    const { ops, stats } = createOps({ tree: () => t, originals: reader, owner: { uid: 1, gid: 1 }, readTimeoutMs: 100, closing: closing.signal, attrTimeoutMs: 60_000 })
+    const fsOps = new FsOps({ tree: () => t, originals: reader, owner: { uid: 1, gid: 1 }, readTimeoutMs: 100, closing: closing.signal, attrTimeoutMs: 60_000 })
+    const ops: FuseOps = fsOps
+    const stats = (): FsOpsStats => fsOps.stats()
     const fh = await openFh(ops, '/a/o.jpg')
     const readAt = async (pos: number, len: number, buf = Buffer.alloc(len)): Promise<{ r: ReturnType<typeof recorder>; buf: Buffer }> => {
       const r = recorder()
@@ -256,6 +258,18 @@ void describe('fs ops adapter', () => {
     assert.deepEqual(r.calls, [[-E.ETIMEDOUT]])
     assert.deepEqual(fuseBuf, Buffer.alloc(1, 0xee))
     assert.equal(stats().readsInFlight, 0)
+  })
+
+  void test('offers fuse-native exactly the ops it serves (fuse-native registers every op name it finds)', async () => {
+    // fuse-native 2.2.6's op names (index.js, OpcodesAndDefaults).
+    const all = ['init', 'error', 'access', 'statfs', 'fgetattr', 'getattr', 'flush', 'fsync', 'fsyncdir', 'readdir', 'truncate',
+      'ftruncate', 'utimens', 'readlink', 'chown', 'chmod', 'mknod', 'setxattr', 'getxattr', 'listxattr', 'removexattr', 'open',
+      'opendir', 'read', 'write', 'release', 'releasedir', 'create', 'unlink', 'rename', 'link', 'symlink', 'mkdir', 'rmdir']
+    const ops = (await makeOps(noReader)) as unknown as Record<string, unknown>
+    const offered = all.filter((name) => typeof ops[name] === 'function')
+    assert.deepEqual(offered, ['init', 'statfs', 'fgetattr', 'getattr', 'readdir', 'truncate', 'ftruncate', 'utimens', 'readlink', 'chown',
+      'chmod', 'mknod', 'setxattr', 'removexattr', 'open', 'read', 'write', 'release', 'create', 'unlink', 'rename', 'link', 'symlink',
+      'mkdir', 'rmdir'])
   })
 
   void test('statfs is answered from the tree, read-only', async () => {

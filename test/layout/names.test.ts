@@ -5,6 +5,7 @@ import {
   collectionDirName,
   cutToBytes,
   isSafeExt,
+  isSafeFileName,
   isSafeId,
   isSafeSecret,
   mediaFileName,
@@ -277,6 +278,20 @@ void describe('parsing names back into ids', () => {
     }
     for (const name of ['Collection', 'Collection ', 'Collection 1 -', 'Collection 1 - ', 'Collection a/b', 'Set 1-2', 'collection 1-2']) {
       assert.equal(parseCollectionDirName(name), undefined, JSON.stringify(name))
+    }
+  })
+})
+
+void describe('isSafeFileName, the last check before pin writes a name', () => {
+  void it('accepts every kind of name the layout makes, up to 255 bytes', () => {
+    for (const name of ['metadata', 'photostream', 'Not in any set', '12345.jpg', '12345.jpg.metadata', setDirName('1', 'x'.repeat(300)),
+      numberedName(3, 12, collectionDirName('1-2', 'Trips ..')), '..a', 'a..', '.hidden', 'é'.repeat(127)]) {
+      assert.equal(isSafeFileName(name), true, JSON.stringify(name))
+    }
+  })
+  void it('refuses anything that is not exactly one path component', () => {
+    for (const name of ['', '.', '..', 'a/b', '/', '../x', 'a\u0000b', 'x'.repeat(256), 'é'.repeat(128)]) {
+      assert.equal(isSafeFileName(name), false, JSON.stringify(name))
     }
   })
 })
