@@ -106,7 +106,7 @@ void describe('pin never writes through a planted link or file (e2e)', () => {
     }
   })
 
-  void it('a later run refuses a photostream swapped for a link to a copy: nothing there is replaced or unlinked', async () => {
+  void it('a later run refuses a photostream swapped for a link to a copy: nothing there is written or unlinked', async () => {
     const a = fake.account
     const dest = join(work, 'dest-later')
     let r = await runCli(['pin', dest], env)
@@ -116,19 +116,23 @@ void describe('pin never writes through a planted link or file (e2e)', () => {
     await rm(join(dest, 'photostream'), { recursive: true })
     await symlink(outside, join(dest, 'photostream'))
     const before = await checksums(outside)
-    // A photo deleted on Flickr and one replaced: with --delete-unknown, the run would unlink one
-    // file and write another in photostream/.
-    const [gone, replaced] = a.photostream
-    a.deletePhoto(gone ?? '')
-    a.replaceOriginal(replaced ?? '', { bytes: 4_000 })
-    r = await runCli(['pin', '--delete-unknown', dest], env)
+    // One original replaced by another format, one edited: the run would write the new file and
+    // sidecars in photostream/ and unlink the old file there.
+    const [replaced, edited] = a.photostream
+    const oldName = mediaName(a, replaced ?? '')
+    a.replaceOriginal(replaced ?? '', { format: oldName.endsWith('.png') ? 'jpg' : 'png', bytes: 4_000 })
+    a.editPhoto(edited ?? '', { title: 'a new title' })
+    r = await runCli(['pin', dest], env)
     assert.notEqual(r.code, 0, r.stderr)
     assert.match(errorLines(r.stderr).join('\n'), new RegExp(`^flickrfs: ${join(dest, 'photostream')} is a symbolic link;`, 'm'))
     assert.deepEqual(await checksums(outside), before)
 
+    // The user undoes the swap: the originals come back into a real folder.
     await rm(join(dest, 'photostream'))
-    r = await runCli(['pin', '--delete-unknown', dest], env)
+    await cp(outside, join(dest, 'photostream'), { recursive: true, preserveTimestamps: true })
+    r = await runCli(['pin', dest], env)
     assert.equal(r.code, 0, r.stderr)
+    assert.equal(await lstat(join(dest, 'photostream', oldName)).catch(() => undefined), undefined, 'the replaced file is gone from DEST')
     await assertExactAndVerified(dest)
     assert.deepEqual(await checksums(outside), before)
   })
