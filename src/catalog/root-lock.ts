@@ -65,9 +65,7 @@ export async function acquireRootLock(root: string, purpose: string): Promise<Ro
     }
     // The holder died (or left an unreadable file mid-write): take the lock over.
     debug('removing stale lock %s (%o)', path, other)
-    await unlink(path).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'ENOENT') throw err
-    })
+    await confined.unlink(STATE_REL.lock)
   }
   throw new FlickrfsError('LOCKED', `Could not take the lock ${path}: other processes keep taking it. Try again.`)
 }
