@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Runs every test/**/*.test.ts with node's test runner (Node 20 does not expand globs,
 // and `--test` with no files silently runs nothing), then checks that tests actually ran.
-import { spawn } from 'node:child_process'
+// It builds dist/ first: the tests that spawn bin/flickrfs run the compiled CLI, which must be
+// this checkout's code, never an older build.
+import { spawn, spawnSync } from 'node:child_process'
 import { readdirSync, statSync } from 'node:fs'
 import { join, relative } from 'node:path'
 
@@ -22,6 +24,12 @@ let files = walk(join(root, 'test'))
 if (filter.length > 0) files = files.filter((f) => filter.some((s) => f.includes(s)))
 if (files.length === 0) {
   console.error('run-tests: no test files matched; refusing to report success')
+  process.exit(1)
+}
+
+const build = spawnSync(process.execPath, [join(root, 'scripts', 'build.mjs')], { cwd: root, stdio: 'inherit' })
+if (build.status !== 0) {
+  console.error('run-tests: the build failed; not running tests against an old dist/')
   process.exit(1)
 }
 console.log(`run-tests: ${files.length} test files`)

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { Command } from 'commander'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import {
-  apiOriginFromEnv, applyEnvFile, deleteToken, exchangeVerifier, loadApiKey, openFlickr, readEnvFile,
+  apiOriginFromEnv, deleteToken, exchangeVerifier, loadApiKey, openFlickr,
   requestAuthorization, resolveConfigDir, saveToken, TOKEN_FILE, type Env,
 } from '../flickr/index.js'
 
@@ -18,12 +18,8 @@ export interface AuthIo {
   platform?: NodeJS.Platform
 }
 
-/**
- * Adds `login`, `logout` and `whoami` to the program, and the global `--env-file FILE` that every
- * command reads its credentials (and any other flickrfs setting) from.
- */
+/** Adds `login`, `logout` and `whoami` to the program. */
 export function addAuthCommands(program: Command, io: Partial<AuthIo> & Pick<AuthIo, 'stdout' | 'stderr'>): Command {
-  addEnvFileOption(program, io.env ?? process.env)
   const full: AuthIo = {
     stdin: io.stdin ?? process.stdin,
     stdout: io.stdout,
@@ -36,22 +32,6 @@ export function addAuthCommands(program: Command, io: Partial<AuthIo> & Pick<Aut
   program.addCommand(logoutCommand(full))
   program.addCommand(whoamiCommand(full))
   return program
-}
-
-/**
- * `flickrfs --env-file FILE CMD` (or `flickrfs CMD --env-file FILE`): KEY=VALUE lines read before
- * the command runs, so cron and service managers need no shell to export them. The environment
- * wins over the file; the file must be readable by its owner only. (Node 20 itself looks for a
- * script argument named --env-file and, when that file is missing, exits 9 with "node: FILE: not
- * found" before flickrfs runs: nodejs/node#54232. Still one line that names the file.)
- */
-export function addEnvFileOption(program: Command, env: Env): void {
-  program
-    .option('--env-file <file>', 'read FLICKR_API_KEY, FLICKR_OAUTH_TOKEN, … from KEY=VALUE lines in this file (mode 600)')
-    .hook('preAction', async (cmd) => {
-      const file = cmd.opts<{ envFile?: string }>().envFile
-      if (file) applyEnvFile(env, await readEnvFile(file))
-    })
 }
 
 export function loginCommand(io: AuthIo): Command {

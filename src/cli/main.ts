@@ -1,37 +1,71 @@
+import { readFileSync } from 'node:fs'
 import { Command, CommanderError } from 'commander'
 import { isFlickrfsError } from '../errors/flickrfs-error.js'
 import { redact } from '../util/redact.js'
-import createDebug from 'debug'
-import { addAuthCommands } from './auth.js'
 import type { CliIo } from './context.js'
-import { pinCommand } from './pin.js'
-import { demoCommand } from './demo.js'
-import { statusCommand, verifyCommand } from './status.js'
-import { mountCommand, refreshCommand, unmountCommand } from './mount.js'
 import { errorMessage } from '../util/abort.js'
-
-const log = createDebug('flickrfs:cli')
 
 export type { CliIo }
 
-/** Builds the program; each command lives in its own module and is added here. */
-export function buildProgram(io: CliIo): Command {
+/**
+ * Each command module, loaded only when it is needed: they pull in flickr-sdk, keyv/sqlite3 and the
+ * FUSE layer, which cost several times Node's own start-up. `flickrfs --version` loads none of them,
+ * `flickrfs pin …` loads only pin's; help, `help CMD`, an unknown command, or anything not listed in
+ * COMMAND_GROUP loads every one, so a command missing from COMMAND_GROUP still works, only slower.
+ */
+const GROUPS = {
+  auth: async (program: Command, io: CliIo) => (await import('./auth.js')).addAuthCommands(program, io),
+  pin: async (program: Command, io: CliIo) => program.addCommand((await import('./pin.js')).pinCommand(io)),
+  mount: async (program: Command, io: CliIo) => {
+    const m = await import('./mount.js')
+    program.addCommand(m.mountCommand(io))
+    program.addCommand(m.unmountCommand(io))
+    program.addCommand(m.refreshCommand(io))
+  },
+  status: async (program: Command, io: CliIo) => {
+    const m = await import('./status.js')
+    program.addCommand(m.statusCommand(io))
+    program.addCommand(m.verifyCommand(io))
+  },
+  demo: async (program: Command, io: CliIo) => program.addCommand((await import('./demo.js')).demoCommand(io)),
+} satisfies Record<string, (program: Command, io: CliIo) => Promise<unknown>>
+type Group = keyof typeof GROUPS
+
+/** Which group defines each command name and alias (test/cli/lazy-commands.test.ts keeps it complete). */
+export const COMMAND_GROUP: Readonly<Record<string, Group>> = {
+  login: 'auth', logout: 'auth', whoami: 'auth',
+  pin: 'pin',
+  mount: 'mount', unmount: 'mount', umount: 'mount', refresh: 'mount',
+  status: 'status', verify: 'status',
+  demo: 'demo',
+}
+
+const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
+
+/**
+ * The groups `argv` needs: none for a top-level --version (commander answers it before any
+ * subcommand), one for a known command, all of them otherwise.
+ */
+export function groupsFor(argv: string[]): Group[] {
+  const first = argv[2]
+  if (first === '--version' || first === '-V') return []
+  const group = first === undefined ? undefined : COMMAND_GROUP[first]
+  return group ? [group] : (Object.keys(GROUPS) as Group[])
+}
+
+/** Builds the program with the commands of `groups` (all of them by default). */
+export async function buildProgram(io: CliIo, groups: Group[] = Object.keys(GROUPS) as Group[]): Promise<Command> {
   const program = new Command('flickrfs')
     .description('A Flickr account as a folder, and a complete mirror of it')
-    .version('0.1.0')
+    .version(VERSION)
     .exitOverride()
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
     })
-  addAuthCommands(program, io)
-  program.addCommand(pinCommand(io))
-  program.addCommand(mountCommand(io))
-  program.addCommand(unmountCommand(io))
-  program.addCommand(refreshCommand(io))
-  program.addCommand(statusCommand(io))
-  program.addCommand(verifyCommand(io))
-  program.addCommand(demoCommand(io))
+  // Every command takes --env-file; a bare --version loads nothing for it.
+  if (groups.length > 0) (await import('./env-file.js')).addEnvFileOption(program, io.env ?? process.env)
+  for (const g of groups) await GROUPS[g](program, io)
   // addCommand() does not pass these on: without it a subcommand's bad flag makes commander call
   // process.exit itself, past main()'s exit codes.
   for (const cmd of program.commands) {
@@ -50,12 +84,14 @@ function commanderExit(err: CommanderError): number {
 
 /** Runs the CLI and returns the exit code; never lets a stack trace reach the terminal. */
 export async function main(argv: string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
-  const program = buildProgram(io)
   try {
+    const program = await buildProgram(io, groupsFor(argv))
     await program.parseAsync(argv)
     return typeof process.exitCode === 'number' ? process.exitCode : 0
   } catch (err) {
     if (err instanceof CommanderError) return commanderExit(err)
+    // debug is loaded here, not at start-up: only this path logs.
+    const log = (await import('debug')).default('flickrfs:cli')
     if (isFlickrfsError(err)) {
       log('%s: %s', err.code, redact(String((err.cause instanceof Error ? err.cause.stack : undefined) ?? '')))
       io.stderr.write(`flickrfs: ${redact(err.message)}\n`)

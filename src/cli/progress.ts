@@ -19,6 +19,7 @@
  * a dependency. What is left, fields that drop by priority to fit the width and a throttle, is the
  * few lines below.
  */
+import { inUnits } from './units.js'
 export type Phase = 'listing' | 'downloading' | 'writing'
 
 export interface ProgressState {
@@ -46,15 +47,10 @@ export const RATE_WINDOW_MS = 5000
 /** A plain progress line at most this often when stderr is not a terminal. */
 export const LINES_EVERY_MS = 5000
 
+/** Transfer sizes and rates in decimal units, as network tools show them (cache sizes use binary: formatSize). */
 export function formatBytes(bytes: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB']
-  let v = bytes
-  let u = 0
-  while (v >= 1000 && u < units.length - 1) {
-    v /= 1000
-    u++
-  }
-  return `${v >= 100 || u === 0 ? Math.round(v) : v.toFixed(1)} ${units[u]}`
+  const { value, unit, scaled } = inUnits(bytes, 1000, ['B', 'KB', 'MB', 'GB', 'TB'])
+  return `${value >= 100 || !scaled ? Math.round(value) : value.toFixed(1)} ${unit}`
 }
 
 export function formatDuration(seconds: number): string {

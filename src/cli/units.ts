@@ -27,13 +27,18 @@ export function parseSize(flag: string) {
 
 /** Bytes in the binary units parseSize reads: `20 GiB`, `1.5 TiB`, `512 MiB`. */
 export function formatSize(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
-  let v = bytes
+  const { value, unit, scaled } = inUnits(bytes, 1024, ['B', 'KiB', 'MiB', 'GiB', 'TiB'])
+  const shown = !scaled || Number.isInteger(value) ? String(value) : value.toFixed(1).replace(/\.0$/, '')
+  return `${shown} ${unit}`
+}
+
+/** `bytes` in the largest of `units` (each `step` times the one before) that keeps the value ≥ 1. */
+export function inUnits(bytes: number, step: number, units: readonly string[]): { value: number; unit: string; scaled: boolean } {
+  let value = bytes
   let u = 0
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024
+  while (value >= step && u < units.length - 1) {
+    value /= step
     u++
   }
-  const shown = u === 0 || Number.isInteger(v) ? String(v) : v.toFixed(1).replace(/\.0$/, '')
-  return `${shown} ${units[u]}`
+  return { value, unit: units[u] ?? '', scaled: u > 0 }
 }

@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { FaultSettings, HostileKind } from './faults.js'
-import type { MediaFile } from './media.js'
+import { waitWritable, type MediaFile } from './media.js'
 import { mediaChunks } from './media-bytes.js'
 
 /** A format of 17 characters: more than any file name extension flickrfs accepts. */
@@ -87,17 +87,6 @@ export function hostileRest(
   return out
 }
 
-function waitWritable(res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      res.off('drain', done)
-      res.off('close', done)
-      resolve()
-    }
-    res.on('drain', done)
-    res.on('close', done)
-  })
-}
 
 function chunksOf(file: MediaFile, start: number, end: number): Iterable<Buffer> {
   if (end <= start) return []

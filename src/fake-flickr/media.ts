@@ -129,7 +129,8 @@ export function parseRange(header: string | undefined, size: number): { start: n
   return { start, end }
 }
 
-function waitWritable(res: ServerResponse): Promise<void> {
+/** Resolves when `res` can take more (or is closed); also used by hostile.ts. */
+export function waitWritable(res: ServerResponse): Promise<void> {
   return new Promise((resolve) => {
     const done = (): void => {
       res.off('drain', done)
