@@ -254,7 +254,8 @@ export class Confined {
       await create(tmp)
       await this.rename(tmp, rel)
     } catch (err) {
-      await rm(this.abs(tmp), { force: true }).catch(() => {})
+      // Through the guard too: a temp folder planted as a link is never followed to remove anything.
+      await this.unlink(tmp).catch(() => {})
       throw err
     }
     if (opts.syncDir !== false) await this.fsyncDir(dir)
