@@ -11,13 +11,13 @@
  * re-reads the head and tries again.
  */
 import { createHash } from 'node:crypto'
-import { mkdir } from 'node:fs/promises'
 import createDebug from 'debug'
 import Keyv from 'keyv'
 import KeyvSqlite from '@keyv/sqlite'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { exists } from '../util/fs.js'
-import { catalogPath, stateDir } from '../util/state-paths.js'
+import { confineState } from '../util/confine.js'
+import { catalogPath } from '../util/state-paths.js'
 import { photoFields } from './records.js'
 import type { CatalogState } from './state.js'
 import type { CatalogSnapshot, CollectionEntry, MediaEntry, PhotoEntry, RawRecord, SetEntry } from './types.js'
@@ -78,7 +78,8 @@ export class CatalogStore {
 
   static async open(root: string, opts: { readOnly?: boolean } = {}): Promise<CatalogStore> {
     const path = catalogPath(root)
-    if (opts.readOnly !== true) await mkdir(stateDir(root), { recursive: true })
+    // The state folder made and checked: a link planted there (or in the catalog's name) is refused.
+    if (opts.readOnly !== true) await confineState(root)
     else if (!(await exists(path))) {
       throw new FlickrfsError('CATALOG', `There is no catalog in ${root} yet (${path} is missing). Run flickrfs pin or mount on it once to create it.`)
     }

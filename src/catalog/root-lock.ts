@@ -5,10 +5,12 @@
  * the lock is re-entrant (the CLI may hold it for a whole pin while the catalog refreshes inside).
  */
 import { hostname } from 'node:os'
-import { mkdir, open, readFile, stat, unlink } from 'node:fs/promises'
+import { readFile, stat, unlink } from 'node:fs/promises'
+import { constants } from 'node:fs'
 import createDebug from 'debug'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
-import { lockPath, stateDir } from '../util/state-paths.js'
+import { confineState } from '../util/confine.js'
+import { lockPath, STATE_REL } from '../util/state-paths.js'
 
 const debug = createDebug('flickrfs:catalog')
 
@@ -33,10 +35,11 @@ export async function acquireRootLock(root: string, purpose: string): Promise<Ro
     mine.count++
     return releaser(path, mine)
   }
-  await mkdir(stateDir(root), { recursive: true })
+  // The state folder is checked (a planted link is refused) and made; O_EXCL never follows a link.
+  const confined = await confineState(root)
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      const handle = await open(path, 'wx')
+      const handle = await confined.openForWrite(STATE_REL.lock, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL)
       const info: LockInfo = { pid: process.pid, host: hostname(), purpose, sinceMs: Date.now() }
       await handle.writeFile(JSON.stringify(info))
       await handle.sync()
@@ -62,9 +65,7 @@ export async function acquireRootLock(root: string, purpose: string): Promise<Ro
     }
     // The holder died (or left an unreadable file mid-write): take the lock over.
     debug('removing stale lock %s (%o)', path, other)
-    await unlink(path).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'ENOENT') throw err
-    })
+    await confined.unlink(STATE_REL.lock)
   }
   throw new FlickrfsError('LOCKED', `Could not take the lock ${path}: other processes keep taking it. Try again.`)
 }

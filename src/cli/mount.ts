@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { fstat } from 'node:fs'
-import { mkdir, open, rm } from 'node:fs/promises'
+import { constants, fstat } from 'node:fs'
+import { mkdir, rm } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
@@ -15,7 +15,8 @@ import { findMount, registerMount } from '../service/registry.js'
 import { envOf, readCookies, type CliIo } from './context.js'
 import { formatSize, parseDuration, parseSize } from './units.js'
 import { sleep } from '../util/abort.js'
-import { mountLogPath, stateDir } from '../util/state-paths.js'
+import { confineState } from '../util/confine.js'
+import { mountLogPath, STATE_REL } from '../util/state-paths.js'
 
 interface MountFlags {
   cache?: string
@@ -168,8 +169,8 @@ function formatEvery(ms: number): string {
 /** Starts the same mount in a detached child and returns once the mount is up (or says why not). */
 async function detach(io: CliIo, mnt: string, root: string): Promise<number> {
   const logPath = mountLogPath(root)
-  await mkdir(stateDir(root), { recursive: true })
-  const logFile = await open(logPath, 'a')
+  const confined = await confineState(root)
+  const logFile = await confined.openForWrite(STATE_REL.mountLog, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND)
   const args = process.argv.slice(1).filter((a) => a !== '--background')
   const child = spawn(process.execPath, [...process.execArgv, ...args], {
     detached: true,

@@ -5,8 +5,8 @@
 import { readFile } from 'node:fs/promises'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { isEnoent } from '../util/fs-errors.js'
-import { writeFileAtomic } from '../util/fs.js'
-import { manifestPath } from '../util/state-paths.js'
+import { Confined } from '../util/confine.js'
+import { manifestPath, STATE_REL } from '../util/state-paths.js'
 
 export interface ManifestEntry {
   kind: 'photo' | 'set' | 'collection'
@@ -40,5 +40,5 @@ export async function readManifest(dest: string): Promise<Manifest> {
 }
 
 export async function writeManifest(dest: string, manifest: Manifest): Promise<void> {
-  await writeFileAtomic(manifestPath(dest), JSON.stringify(manifest) + '\n')
+  await (await Confined.open(dest)).writeFileAtomic(STATE_REL.manifest, JSON.stringify(manifest) + '\n')
 }

@@ -5,8 +5,8 @@
  */
 import { readFile } from 'node:fs/promises'
 import { isEnoent } from '../util/fs-errors.js'
-import { writeFileAtomic } from '../util/fs.js'
-import { lastPinPath } from '../util/state-paths.js'
+import { Confined } from '../util/confine.js'
+import { lastPinPath, STATE_REL } from '../util/state-paths.js'
 
 export interface LastPin {
   finishedAtMs: number
@@ -35,7 +35,7 @@ export async function recordPinResult(
     ignorePhotos: report.ignorePhotos === true,
     ignoreVideos: report.ignoreVideos === true,
   }
-  await writeFileAtomic(lastPinPath(dest), JSON.stringify(value, null, 2) + '\n')
+  await (await Confined.open(dest)).writeFileAtomic(STATE_REL.lastPin, JSON.stringify(value, null, 2) + '\n')
 }
 
 export async function readLastPin(dest: string): Promise<LastPin | undefined> {

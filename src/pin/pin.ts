@@ -3,7 +3,6 @@
  * listing and comment fetches go on, then make DEST's tree match the layout. One failing item never
  * stops the run: everything else completes and the failures come back in the report.
  */
-import { mkdir, stat } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import createDebug from 'debug'
 import { Catalog, acquireRootLock, type CatalogApi, type CatalogMedia, type RefreshReport } from '../catalog/index.js'
@@ -12,13 +11,14 @@ import { mediaKey } from '../catalog/types.js'
 import { FlickrfsError, isFlickrfsError } from '../errors/flickrfs-error.js'
 import { buildLayout, mediaFileName, mediaMtimeMs, METADATA_SUFFIX, parseMediaFileName } from '../layout/index.js'
 import { OriginalStore, pinEverything, type MediaSource } from '../store/index.js'
-import { destWriteError, errnoCode, isEnoent } from '../util/fs-errors.js'
+import { destWriteError, errnoCode } from '../util/fs-errors.js'
 import { readManifest, writeManifest, type Manifest } from './manifest.js'
 import { writeTree, type WriteTreeReport } from './write-tree.js'
 import { readLastPin, recordPinResult } from './pin-state.js'
 import { Semaphore } from '../util/semaphore.js'
 import { errorMessage } from '../util/abort.js'
-import { stateDir, tmpDir } from '../util/state-paths.js'
+import { Confined } from '../util/confine.js'
+import { STATE_DIR_NAME, STATE_REL, stateDir } from '../util/state-paths.js'
 
 const log = createDebug('flickrfs:pin')
 
@@ -122,24 +122,15 @@ function asDestError(err: unknown, dest: string): unknown {
   return err
 }
 
+/**
+ * Makes DEST (when missing) and its state folders, through the guard of every write under DEST: a
+ * link or a file planted at .flickrfs, .flickrfs/tmp or photostream is refused here, in one line,
+ * before anything is written or downloaded.
+ */
 async function prepareDest(dest: string): Promise<void> {
-  try {
-    const st = await stat(dest)
-    if (!st.isDirectory()) throw new FlickrfsError('DEST', `${dest} exists and is not a directory. Give pin a directory (it is created when missing).`)
-  } catch (err) {
-    if (err instanceof FlickrfsError) throw err
-    if (!isEnoent(err)) throw destWriteError(err, dest)
-    try {
-      await mkdir(dest, { recursive: true })
-    } catch (mkErr) {
-      throw destWriteError(mkErr, dest)
-    }
-  }
-  try {
-    await mkdir(tmpDir(dest), { recursive: true })
-  } catch (err) {
-    throw destWriteError(err, stateDir(dest))
-  }
+  const confined = await Confined.open(dest, { create: true })
+  for (const rel of [STATE_DIR_NAME, STATE_REL.tmp, 'photostream']) await confined.isDir(rel)
+  await confined.mkdirp(STATE_REL.tmp)
 }
 
 function wanted(photo: PhotoEntry, opts: PinOptions): boolean {
@@ -311,7 +302,7 @@ class PinRun {
         previous,
         alive: aliveIds(snap),
         photostreamKeep: keptPhotostreamNames(snap, onDisk, previous),
-        tmpDir: tmpDir(dest),
+        tmpDir: STATE_REL.tmp,
       })
       log('tree written in %d ms (%d written, %d unchanged, %d removed)', now() - writeStart, tree.written, tree.unchanged, tree.removed)
     } finally {

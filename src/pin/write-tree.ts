@@ -1,18 +1,20 @@
 /**
  * Makes DEST's tree match a Layout: metadata files, numbered symlinks, set, collection and
  * "Not in any set" directories, and their mtimes. Originals are placed by the store; this only
- * checks that they are there. Every write is temp file + fsync + rename inside DEST, an entry whose
+ * checks that they are there. Every write goes through DEST's guard (util/confine.ts: a link or a
+ * file planted where a folder of the tree belongs is refused, never followed), and is temp file +
+ * fsync + rename inside DEST, an entry whose
  * bytes are already right is left alone (its mtime too), and only entries flickrfs itself wrote
  * (recorded in the manifest) are ever removed.
  */
-import { chmod, mkdir, readFile, rm, lstat, readlink, symlink, lutimes, utimes, readdir } from 'node:fs/promises'
+import { readFile, lstat, readlink, lutimes, readdir } from 'node:fs/promises'
 import type { Stats } from 'node:fs'
 import { join } from 'node:path'
 import createDebug from 'debug'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { destWriteError, errnoCode, isEnoent } from '../util/fs-errors.js'
 import { eachLimit } from '../util/pool.js'
-import { symlinkAtomic, writeFileAtomic } from '../util/fs.js'
+import { Confined } from '../util/confine.js'
 import type { Manifest, ManifestEntry } from './manifest.js'
 import { isSafeFileName, parseCollectionDirName, parseMediaFileName, parseSetDirName, parseSidecarName } from '../layout/names.js'
 
@@ -38,6 +40,7 @@ export interface WriteTreeOptions {
   alive: { photo: ReadonlySet<string>; set: ReadonlySet<string>; collection: ReadonlySet<string> }
   /** photostream/ names never removed although absent from this layout (media left out by --ignore-*). */
   photostreamKeep?: ReadonlySet<string>
+  /** Folder for temp files, relative to DEST (DEST/.flickrfs/tmp). */
   tmpDir: string
   concurrency?: number
 }
@@ -89,7 +92,7 @@ async function lstatOrUndefined(path: string): Promise<Stats | undefined> {
 }
 
 export async function writeTree(dest: string, root: TreeNode, opts: WriteTreeOptions): Promise<WriteTreeReport> {
-  return new TreeWriter(dest, opts).write(root)
+  return new TreeWriter(await Confined.open(dest), opts).write(root)
 }
 
 /** The last line of defence before a name from the layout touches the disk (see isSafeFileName). */
@@ -99,7 +102,8 @@ function assertSafeName(name: string): void {
 
 /** One writeTree run: DEST, its options and the report every step adds to. Used once. */
 class TreeWriter {
-  readonly #dest: string
+  /** Every write under DEST goes through it; paths below are relative to DEST ('' is DEST). */
+  readonly #dest: Confined
   readonly #opts: WriteTreeOptions
   readonly #limit: number
   // Temp files go to DEST/.flickrfs/tmp, never into the user's tree. No fsync of each folder: the
@@ -107,7 +111,7 @@ class TreeWriter {
   readonly #atomic: { tmpDir: string; syncDir: false }
   readonly #report: WriteTreeReport = { written: 0, unchanged: 0, removed: 0, missingOriginals: [], manifest: { version: 1, top: {}, photostream: {} } }
 
-  constructor(dest: string, opts: WriteTreeOptions) {
+  constructor(dest: Confined, opts: WriteTreeOptions) {
     this.#dest = dest
     this.#opts = opts
     this.#limit = opts.concurrency ?? 16
@@ -115,42 +119,50 @@ class TreeWriter {
   }
 
   async write(root: TreeNode): Promise<WriteTreeReport> {
-    const dest = this.#dest
-    await guard(dest, () => this.#ensureDir(dest, false))
     const photostream = root.children?.get('photostream')
-    const psPath = join(dest, 'photostream')
-    await guard(psPath, () => this.#ensureDir(psPath, false))
+    const psPath = 'photostream'
+    await this.#guard(psPath, () => this.#ensureDir(psPath))
     // photostream/ is flickrfs's own (the store may have made it under any umask); DEST itself is the
     // user's folder and keeps the mode they gave it.
-    await guard(psPath, () => chmod(psPath, 0o755))
+    await this.#guard(psPath, () => this.#dest.chmod(psPath, 0o755))
     await this.#writePhotostream(psPath, photostream)
     await this.#writeTop(root)
     this.#keepPhotostreamEntries()
     if (photostream) await this.#setDirTime(psPath, photostream)
-    await this.#setDirTime(dest, root)
+    await this.#setDirTime('', root)
     return this.#report
+  }
+
+  /** Runs `fn`; a raw filesystem failure becomes the one DEST write error naming `rel`. */
+  #guard<T>(rel: string, fn: () => Promise<T>): Promise<T> {
+    return guard(this.#dest.display(rel), fn)
+  }
+
+  /** The absolute path of `rel`, for reads (lstat, readdir, readFile, readlink). */
+  #abs(rel: string): string {
+    return this.#dest.abs(rel)
   }
 
   /** photostream/: sidecars and the order file are ours to write; originals come from the store. */
   async #writePhotostream(psPath: string, photostream: TreeNode | undefined): Promise<void> {
     const report = this.#report
     if (photostream?.children) {
-      const existing = await guard(psPath, () => namesIn(psPath))
+      const existing = await this.#guard(psPath, () => namesIn(this.#abs(psPath)))
       await eachLimit([...photostream.children.values()], this.#limit, async (child) => {
         assertSafeName(child.name)
         const p = join(psPath, child.name)
         const present = existing.has(child.name)
         if (child.kind === 'file' && child.content?.type === 'original') {
-          const st = present ? await lstat(p).catch(() => undefined) : undefined
+          const st = present ? await lstat(this.#abs(p)).catch(() => undefined) : undefined
           if (!st?.isFile() || st.size !== child.size) report.missingOriginals.push(child.name)
           return
         }
-        await guard(p, () => (child.kind === 'link' ? this.#ensureLink(p, child, present) : this.#ensureFile(p, child, present)))
+        await this.#guard(p, () => (child.kind === 'link' ? this.#ensureLink(p, child, present) : this.#ensureFile(p, child, present)))
       })
     }
     for (const [name, entry] of Object.entries(this.#opts.previous.photostream)) {
       if (photostream?.children?.has(name) || this.#opts.photostreamKeep?.has(name) || !this.#removable(entry)) continue
-      await guard(join(psPath, name), () => rm(join(psPath, name), { force: true }))
+      await this.#guard(join(psPath, name), () => this.#dest.unlink(join(psPath, name)))
       report.removed++
     }
     for (const name of photostream?.children?.keys() ?? []) {
@@ -161,12 +173,11 @@ class TreeWriter {
 
   /** Top-level set, collection and Not-in-any-set directories; stale ones of ours removed. */
   async #writeTop(root: TreeNode): Promise<void> {
-    const dest = this.#dest
     const report = this.#report
     // Several at once: most set directories are small, and one at a time each waits on its slowest write.
     const top = [...(root.children?.values() ?? [])].filter((n) => n.name !== 'photostream')
     top.forEach((node) => assertSafeName(node.name))
-    await eachLimit(top, 4, (node) => this.#syncManagedDir(join(dest, node.name), node))
+    await eachLimit(top, 4, (node) => this.#syncManagedDir(node.name, node, true))
     for (const node of top) report.manifest.top[node.name] = topEntry(node.name)
     for (const [name, entry] of Object.entries(this.#opts.previous.top)) {
       if (root.children?.has(name) || !this.#removable(entry)) {
@@ -174,7 +185,7 @@ class TreeWriter {
         continue
       }
       log('removing %s', name)
-      await guard(join(dest, name), () => rm(join(dest, name), { recursive: true, force: true }))
+      await this.#guard(name, () => this.#dest.rmTree(name))
       report.removed++
     }
   }
@@ -193,19 +204,22 @@ class TreeWriter {
     return this.#opts.deleteUnknown || entry.id === '' || this.#opts.alive[entry.kind].has(entry.id)
   }
 
-  /** A real directory at `path` (never a symlink: that could lead outside DEST); true when made now. */
-  async #ensureDir(path: string, managed: boolean): Promise<boolean> {
-    const st = await lstatOrUndefined(path)
-    if (st?.isDirectory()) return false
-    if (st !== undefined) {
-      if (!managed) {
-        throw new FlickrfsError('DEST', `${path} exists and is not a directory. Move it out of the way and run again.`)
-      }
-      await rm(path, { recursive: true, force: true })
+  /**
+   * A real directory at `rel`; true when made now. Anything else there is refused by the guard
+   * (never followed, never removed: it is not ours), except with `replaceOurs`: inside a folder of
+   * ours, a link or file under a name the layout now wants as a folder is a stale entry of ours.
+   */
+  async #ensureDir(rel: string, replaceOurs = false): Promise<boolean> {
+    const st = await lstatOrUndefined(this.#abs(rel))
+    if (st?.isDirectory()) {
+      // Checked by the guard (its parents too), and remembered for the writes into it.
+      await this.#dest.mkdirp(rel)
+      return false
     }
-    await mkdir(path)
+    if (st !== undefined && replaceOurs) await this.#dest.rmTree(rel)
+    await this.#dest.mkdirp(rel)
     // The modes the mount shows, whatever the umask: rsync -a of DEST and of the mount must agree.
-    await chmod(path, 0o755)
+    await this.#dest.chmod(rel, 0o755)
     this.#report.written++
     return true
   }
@@ -214,14 +228,14 @@ class TreeWriter {
   async #ensureFile(path: string, node: TreeNode, present: boolean): Promise<void> {
     const data = bytesOf(node)
     const mtime = seconds(node.mtimeMs)
-    const st = present ? await lstatOrUndefined(path) : undefined
-    if (st?.isFile() && st.size === data.length && (await readFile(path)).equals(data)) {
-      if (Math.floor(st.mtimeMs / 1000) !== mtime) await utimes(path, mtime, mtime)
+    const st = present ? await lstatOrUndefined(this.#abs(path)) : undefined
+    if (st?.isFile() && st.size === data.length && (await readFile(this.#abs(path))).equals(data)) {
+      if (Math.floor(st.mtimeMs / 1000) !== mtime) await this.#dest.utimes(path, mtime, mtime)
       this.#report.unchanged++
       return
     }
-    if (st?.isDirectory()) await rm(path, { recursive: true, force: true })
-    await writeFileAtomic(path, data, { ...this.#atomic, mode: 0o644, mtimeMs: mtime * 1000 })
+    if (st?.isDirectory()) await this.#dest.rmTree(path)
+    await this.#dest.writeFileAtomic(path, data, { ...this.#atomic, mode: 0o644, mtimeMs: mtime * 1000 })
     this.#report.written++
   }
 
@@ -231,35 +245,39 @@ class TreeWriter {
     if (!present) {
       // A new name: symlink() creates it whole, so no temp name and rename are needed.
       try {
-        await symlink(target, path)
-        await lutimes(path, mtime, mtime)
+        await this.#dest.symlink(target, path)
+        // lutimes never follows: it sets the times of the link just made.
+        await lutimes(this.#abs(path), mtime, mtime)
         this.#report.written++
         return
       } catch (err) {
         if (errnoCode(err) !== 'EEXIST') throw err
       }
     }
-    const st = await lstatOrUndefined(path)
-    if (st?.isSymbolicLink() && (await readlink(path)) === target) {
-      if (Math.floor(st.mtimeMs / 1000) !== mtime) await lutimes(path, mtime, mtime)
+    const st = await lstatOrUndefined(this.#abs(path))
+    if (st?.isSymbolicLink() && (await readlink(this.#abs(path))) === target) {
+      if (Math.floor(st.mtimeMs / 1000) !== mtime) await lutimes(this.#abs(path), mtime, mtime)
       this.#report.unchanged++
       return
     }
-    if (st?.isDirectory()) await rm(path, { recursive: true, force: true })
-    await symlinkAtomic(path, target, { ...this.#atomic, mtimeMs: mtime * 1000 })
+    if (st?.isDirectory()) await this.#dest.rmTree(path)
+    await this.#dest.symlinkAtomic(path, target, { ...this.#atomic, mtimeMs: mtime * 1000 })
     this.#report.written++
   }
 
-  /** Makes a directory flickrfs owns (a set, a collection, Not in any set) match the layout exactly. */
-  async #syncManagedDir(path: string, node: TreeNode): Promise<void> {
-    const created = await guard(path, () => this.#ensureDir(path, true))
-    const existing = created ? new Set<string>() : await guard(path, () => namesIn(path))
+  /**
+   * Makes a directory flickrfs owns (a set, a collection, Not in any set) match the layout exactly.
+   * `top`: directly in DEST, where whatever is not a real folder under its name is the user's.
+   */
+  async #syncManagedDir(path: string, node: TreeNode, top = false): Promise<void> {
+    const created = await this.#guard(path, () => this.#ensureDir(path, !top))
+    const existing = created ? new Set<string>() : await this.#guard(path, () => namesIn(this.#abs(path)))
     const children = [...(node.children?.values() ?? [])]
     await eachLimit(children, this.#limit, async (child) => {
       assertSafeName(child.name)
       const p = join(path, child.name)
       const present = existing.has(child.name)
-      await guard(p, async () => {
+      await this.#guard(p, async () => {
         if (child.kind === 'dir') await this.#syncManagedDir(p, child)
         else if (child.kind === 'link') await this.#ensureLink(p, child, present)
         else await this.#ensureFile(p, child, present)
@@ -268,7 +286,7 @@ class TreeWriter {
     // Rebuilt to match Flickr exactly: whatever else is in here is a stale entry of ours.
     for (const name of existing) {
       if (!node.children?.has(name)) {
-        await guard(join(path, name), () => rm(join(path, name), { recursive: true, force: true }))
+        await this.#guard(join(path, name), () => this.#dest.rmTree(join(path, name)))
         this.#report.removed++
       }
     }
@@ -277,7 +295,7 @@ class TreeWriter {
 
   async #setDirTime(path: string, node: TreeNode): Promise<void> {
     const t = seconds(node.mtimeMs)
-    await guard(path, () => utimes(path, t, t))
+    await this.#guard(path, () => this.#dest.utimes(path, t, t))
   }
 }
 

@@ -3,7 +3,6 @@
  * from the layout built from the in-memory catalog (never the network); originals are read through
  * the store, which downloads on first read. Refreshes run in the background and swap the tree whole.
  */
-import { mkdir } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import createDebug from 'debug'
 import { Catalog, acquireRootLock, type CatalogApi, type CatalogMedia, type RefreshReport, type RootLock } from '../catalog/index.js'
@@ -12,7 +11,8 @@ import { checkMountpoint, mountFlickrfs, type MountHandle } from '../fs/index.js
 import { buildLayout, type Layout } from '../layout/index.js'
 import { evictAfterDownload, OriginalStore, type MediaSource } from '../store/index.js'
 import { errorMessage } from '../util/abort.js'
-import { stateDir } from '../util/state-paths.js'
+import { confineState } from '../util/confine.js'
+import { STATE_REL } from '../util/state-paths.js'
 
 const log = createDebug('flickrfs:mount')
 
@@ -59,7 +59,10 @@ export async function startLiveMount(opts: LiveMountOptions): Promise<LiveMount>
   // A bad mountpoint is refused before the lock and the first catalog fetch (minutes for a big
   // account); mountFlickrfs checks again, and clears a stale mount, when it mounts.
   await checkMountpoint(opts.mountpoint)
-  await mkdir(stateDir(root), { recursive: true })
+  // A link or a file planted where the cache writes is refused now, in one line, not at each read.
+  const confined = await confineState(root)
+  await confined.isDir('photostream')
+  await confined.isDir(STATE_REL.tmp)
   // One writer per cache root: the mount downloads and refreshes into it, so a pin of the same
   // folder must wait for it (and the other way round).
   const lock: RootLock = await acquireRootLock(root, `mount at ${resolve(opts.mountpoint)}`)

@@ -8,7 +8,7 @@
  * ranged GET starts over (overwriting in place, never truncating under a reader).
  */
 import { createHash, type Hash } from 'node:crypto'
-import { constants, open, type FileHandle } from 'node:fs/promises'
+import type { FileHandle } from 'node:fs/promises'
 import createDebug from 'debug'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { asError, errorMessage, sleep } from '../util/abort.js'
@@ -24,6 +24,11 @@ export interface DownloadSpec {
   /** Expected size of the whole original; 0 when unknown (then the server's size is taken). */
   expectedSize: number
   partPath: string
+  /**
+   * Opens `partPath` for reading and writing, created if missing and never truncated, through the
+   * root's guard (util/confine.ts) so that a planted link is refused.
+   */
+  openPart: () => Promise<FileHandle>
   media: MediaSource
   cookies?: string
   /** How many requests after the first (resumes and restarts from 0 alike) before giving up. */
@@ -95,7 +100,7 @@ export class Download {
     const { partPath } = this.spec
     try {
       // Created if missing, never truncated: an existing .part is what we resume from.
-      this.fh = await open(partPath, constants.O_RDWR | constants.O_CREAT, 0o644)
+      this.fh = await this.spec.openPart()
       // Every stored original has this mode, whatever the umask.
       await this.fh.chmod(0o644)
     } catch (err) {

@@ -13,7 +13,7 @@
  * each one tells the `onFileChange` listeners, so no one keeps serving an inode that is no longer
  * the file's. A completion tells them before the rename.
  */
-import { readdir, rename, stat, unlink, utimes } from 'node:fs/promises'
+import { constants, lstat, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type Keyv from 'keyv'
 import { LRUCache } from 'lru-cache'
@@ -21,12 +21,11 @@ import createDebug from 'debug'
 import type { MediaEntry } from '../catalog/types.js'
 import { mediaKey } from '../catalog/types.js'
 import { abortable } from '../util/abort.js'
-import { destWriteError, isEnoent } from '../util/fs-errors.js'
-import { fsyncDir } from '../util/fs.js'
-import { catalogPath, tmpDir as stateTmpDir } from '../util/state-paths.js'
+import { destWriteError } from '../util/fs-errors.js'
+import { Confined } from '../util/confine.js'
+import { catalogPath, STATE_REL, tmpDir as stateTmpDir } from '../util/state-paths.js'
 import { Download, type DownloadedPart } from './download.js'
 import { fileSize } from './file-size.js'
-import { makeDir } from './make-dir.js'
 import type { MediaSource } from './media-source.js'
 import type { Pins } from './pins.js'
 import { safeExt, safeId, safeSecret } from './safe-names.js'
@@ -96,7 +95,13 @@ export interface Target {
   key: string
   path: string
   partPath: string
+  /** `path` and `partPath` relative to the root: what the guard writes. */
+  rel: string
+  partRel: string
 }
+
+/** ROOT/photostream, relative to the root. */
+const PHOTO_REL = 'photostream'
 
 /** A download in flight; `done` settles once it is recorded (or failed). */
 export interface Job {
@@ -109,6 +114,8 @@ export class Originals {
   private readonly photoDir: string
   private readonly tmpDir: string
   private index: StoreIndex | undefined
+  /** Every write under the root goes through this guard (util/confine.ts). */
+  private confined: Confined | undefined
   private keyv: Keyv | undefined
   private ownsKeyv = false
   private readonly jobs = new Map<string, Job>()
@@ -133,6 +140,8 @@ export class Originals {
 
   /** Reads the index into memory and starts the timer that writes access times. */
   async load(): Promise<void> {
+    // A link or a file planted where the store writes is refused by each write, before its first byte.
+    this.confined = await Confined.open(this.root, { create: true })
     if (!this.keyv) {
       this.keyv = await openStoreKeyv(this.root)
       this.ownsKeyv = true
@@ -207,7 +216,7 @@ export class Originals {
       downloaded = true
     }
     this.touch(t.id)
-    if (opts.mtimeMs !== undefined) await this.setMtime(t.path, opts.mtimeMs)
+    if (opts.mtimeMs !== undefined) await this.setMtime(t.rel, opts.mtimeMs)
     return { path: t.path, size: record.size, sha256: record.sha256, downloaded }
   }
 
@@ -216,7 +225,9 @@ export class Originals {
     const secret = safeSecret(m.secret)
     const ext = safeExt(m.ext)
     const key = mediaKey(id, secret)
-    return { id, secret, ext, key, path: join(this.photoDir, `${id}.${ext}`), partPath: join(this.tmpDir, `${key}.part`) }
+    const rel = join(PHOTO_REL, `${id}.${ext}`)
+    const partRel = join(STATE_REL.tmp, `${key}.part`)
+    return { id, secret, ext, key, path: join(this.photoDir, `${id}.${ext}`), partPath: join(this.tmpDir, `${key}.part`), rel, partRel }
   }
 
   /** The record of `m` if it describes the same bytes (same secret, extension and, when known, size). */
@@ -261,6 +272,11 @@ export class Originals {
       url: m.url,
       expectedSize: m.size > 0 ? m.size : 0,
       partPath: t.partPath,
+      openPart: async () => {
+        const confined = this.guard()
+        await confined.mkdirp(PHOTO_REL)
+        return confined.openForWrite(t.partRel, constants.O_RDWR | constants.O_CREAT, 0o644)
+      },
       media: this.media,
       ...(this.options.cookies !== undefined ? { cookies: this.options.cookies } : {}),
       maxResumes: this.options.maxResumes ?? DEFAULT_MAX_RESUMES,
@@ -289,12 +305,10 @@ export class Originals {
   async evictFile(r: StoreRecord): Promise<boolean> {
     const path = this.fileOf(r)
     try {
-      await unlink(path)
+      await this.guard().unlink(join(PHOTO_REL, `${r.id}.${r.ext}`))
     } catch (err) {
-      if (!isEnoent(err)) {
-        debug('evict: cannot remove %s: %O', path, err)
-        return false
-      }
+      debug('evict: cannot remove %s: %O', path, err)
+      return false
     }
     await this.idx().markEvicted(r.id)
     this.fileChanged(r.id)
@@ -321,6 +335,11 @@ export class Originals {
     if (this.ownsKeyv) await this.keyv?.disconnect()
   }
 
+  private guard(): Confined {
+    if (!this.confined) throw new Error('OriginalStore used before load()')
+    return this.confined
+  }
+
   private idx(): StoreIndex {
     if (!this.index) throw new Error('OriginalStore used before load()')
     return this.index
@@ -332,16 +351,14 @@ export class Originals {
 
   private async complete(m: MediaEntry, t: Target, download: Download, mtimeMs?: number): Promise<StoreRecord> {
     try {
-      await makeDir(this.tmpDir)
-      await makeDir(this.photoDir)
       const part = await download.run()
       await this.moveIntoPlace(t, mtimeMs)
       const old = this.idx().get(t.id)
       const record = await this.putRecord(t, m, part, old)
       // Only now that the new file is in place and recorded may the old one (other extension) go.
       if (old && old.ext !== t.ext) {
-        await unlink(this.fileOf(old)).catch((err: unknown) => {
-          if (!isEnoent(err)) debug('%s: cannot remove replaced %s.%s: %O', t.key, old.id, old.ext, err)
+        await this.guard().unlink(join(PHOTO_REL, `${old.id}.${old.ext}`)).catch((err: unknown) => {
+          debug('%s: cannot remove replaced %s.%s: %O', t.key, old.id, old.ext, err)
         })
       }
       await this.removeStaleParts(t)
@@ -357,10 +374,11 @@ export class Originals {
 
   private async moveIntoPlace(t: Target, mtimeMs: number | undefined): Promise<void> {
     try {
-      if (mtimeMs !== undefined) await utimes(t.partPath, new Date(mtimeMs), new Date(mtimeMs))
+      const confined = this.guard()
+      if (mtimeMs !== undefined) await confined.utimes(t.partRel, new Date(mtimeMs), new Date(mtimeMs))
       this.fileChanged(t.id)
-      await rename(t.partPath, t.path)
-      await fsyncDir(this.photoDir)
+      await confined.rename(t.partRel, t.rel)
+      await confined.fsyncDir(PHOTO_REL)
     } catch (err) {
       throw destWriteError(err, t.path)
     }
@@ -390,21 +408,24 @@ export class Originals {
 
   /** Partial downloads of older versions of this id (replaced on Flickr since) will never be resumed. */
   private async removeStaleParts(t: Target): Promise<void> {
-    const names = await readdir(this.tmpDir).catch(() => [] as string[])
+    const confined = this.guard()
+    if (!(await confined.isDir(STATE_REL.tmp))) return
+    const names = await readdir(confined.abs(STATE_REL.tmp)).catch(() => [] as string[])
     for (const name of names) {
       if (!name.startsWith(`${t.id}_`) || !name.endsWith('.part')) continue
       const key = name.slice(0, -'.part'.length)
       if (key === t.key || this.jobs.has(key) || key.slice(t.id.length + 1).includes('_')) continue
-      await unlink(join(this.tmpDir, name)).catch(() => {})
+      await confined.unlink(join(STATE_REL.tmp, name)).catch(() => {})
     }
   }
 
-  private async setMtime(path: string, mtimeMs: number): Promise<void> {
+  private async setMtime(rel: string, mtimeMs: number): Promise<void> {
+    const confined = this.guard()
     try {
-      const st = await stat(path)
-      if (Math.abs(st.mtimeMs - mtimeMs) >= 1) await utimes(path, st.atime, new Date(mtimeMs))
+      const st = await lstat(confined.abs(rel))
+      if (Math.abs(st.mtimeMs - mtimeMs) >= 1) await confined.utimes(rel, st.atime, new Date(mtimeMs))
     } catch (err) {
-      throw destWriteError(err, path)
+      throw destWriteError(err, confined.display(rel))
     }
   }
 }

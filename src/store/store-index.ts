@@ -11,8 +11,8 @@ import Keyv from 'keyv'
 import KeyvSqlite from '@keyv/sqlite'
 import createDebug from 'debug'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
-import { makeDir } from './make-dir.js'
-import { catalogPath, stateDir } from '../util/state-paths.js'
+import { confineState } from '../util/confine.js'
+import { catalogPath } from '../util/state-paths.js'
 
 const debug = createDebug('flickrfs:store')
 
@@ -45,7 +45,7 @@ function isRecord(v: unknown): v is StoreRecord {
 
 /** Opens the store's namespace in ROOT/.flickrfs/catalog.sqlite. */
 export async function openStoreKeyv(root: string): Promise<Keyv> {
-  await makeDir(stateDir(root))
+  await confineState(root)
   // A large iteration page: the index is read whole at open, and small pages make that quadratic.
   const adapter = new KeyvSqlite({ uri: `sqlite://${catalogPath(root)}`, busyTimeout: 10_000, iterationLimit: 2000 })
   return new Keyv({ store: adapter, namespace: 'store' })

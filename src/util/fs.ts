@@ -3,15 +3,24 @@
  * final name only ever holds a whole version (atomic write), making a rename durable (fsync of the
  * directory), reading a range of an open file completely, and asking whether a path exists.
  * Nothing here knows about Flickr, the layout or the store.
+ *
+ * These functions follow symlinks on the way to `path`: they are for files outside any root (the
+ * config folder). Everything written under a cache root or DEST goes through confine.ts's
+ * `Confined`, whose writeFileAtomic and symlinkAtomic are the same steps with every folder on the
+ * way checked and the last name never followed.
  */
 import { randomBytes } from 'node:crypto'
 import { lutimes, open, rename, rm, stat, symlink, utimes, type FileHandle } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { errnoCode } from './fs-errors.js'
 
-/** A temp name no other writer (this process or another) can pick: pid plus random bytes. */
+/** A temp name for `name` no other writer (this process or another) can pick: pid plus random bytes. */
+export function tempName(name: string): string {
+  return `.${name}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`
+}
+
 function tempPathFor(path: string, tmpDir?: string): string {
-  return join(tmpDir ?? dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`)
+  return join(tmpDir ?? dirname(path), tempName(basename(path)))
 }
 
 export interface AtomicWriteOptions {

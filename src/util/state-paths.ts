@@ -7,10 +7,21 @@ import { join } from 'node:path'
 /** The name of the state folder inside a root. */
 export const STATE_DIR_NAME = '.flickrfs'
 
+/** The name of the catalog inside the state folder. */
+export const CATALOG_FILE_NAME = 'catalog.sqlite'
+/** Paths relative to a root, for util/confine.ts's guard. */
+export const STATE_REL = {
+  tmp: join(STATE_DIR_NAME, 'tmp'),
+  lock: join(STATE_DIR_NAME, 'lock'),
+  manifest: join(STATE_DIR_NAME, 'manifest.json'),
+  lastPin: join(STATE_DIR_NAME, 'last-pin.json'),
+  mountLog: join(STATE_DIR_NAME, 'mount.log'),
+} as const
+
 /** ROOT/.flickrfs */
 export const stateDir = (root: string): string => join(root, STATE_DIR_NAME)
 /** ROOT/.flickrfs/catalog.sqlite: the catalog and the store index (two keyv namespaces). */
-export const catalogPath = (root: string): string => join(stateDir(root), 'catalog.sqlite')
+export const catalogPath = (root: string): string => join(stateDir(root), CATALOG_FILE_NAME)
 /** ROOT/.flickrfs/lock: one writer per root. */
 export const lockPath = (root: string): string => join(stateDir(root), 'lock')
 /** ROOT/.flickrfs/tmp: .part files of downloads and pin's temp files. */

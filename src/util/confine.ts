@@ -1,0 +1,375 @@
+/**
+ * The one guard of every write under a cache root or DEST. Nothing flickrfs writes may land
+ * outside its root, whatever the user (or a stray `ln -s`) left inside it: a symlink or a
+ * non-directory at any folder component below the root is refused with one line naming it, before
+ * a byte is written. The root itself may be a symlink (`ln -s /mnt/disk/flickr ~/FlickrBackup`): it
+ * is resolved once, with realpath, and every path below it is checked component by component.
+ *
+ * Errors: a refusal is a FlickrfsError (code DEST) naming the path; a folder that cannot be made
+ * is destWriteError's one line; any other failure of the operation itself is the errno error it
+ * is, for the caller to judge (EEXIST of an O_EXCL open, ENOENT of an unlink) or to turn into
+ * destWriteError with the path it knows.
+ *
+ * How each operation stays inside:
+ *   - every folder on the way is lstat-ed (or created here, as a real folder);
+ *   - the last component is never followed: files are opened with O_NOFOLLOW, times and modes are
+ *     set through that handle, and rename, unlink, symlink and rm act on the name itself.
+ *
+ * Folders created or verified are remembered for `recheckMs` (default 1 s), so a pin writing
+ * thousands of files checks each folder about once a second, not once a file, and a long-running
+ * mount still notices a link planted hours after it started.
+ *
+ * What remains (TOCTOU): between the lstat of a folder and the syscall that uses it, another
+ * process of the same user could swap the folder for a link. Node has no openat(), so that race
+ * cannot be closed here; a process with the user's uid can write those files itself anyway, so it
+ * is out of scope. A link planted before the run, or between two runs, is always caught.
+ */
+import { constants, lstat, lutimes, mkdir, open, realpath, rename, rm, stat, symlink, unlink, type FileHandle } from 'node:fs/promises'
+import { isAbsolute, join, normalize, sep } from 'node:path'
+import { FlickrfsError } from '../errors/flickrfs-error.js'
+import { destWriteError, errnoCode, isEnoent } from './fs-errors.js'
+import { tempName } from './fs.js'
+import { CATALOG_FILE_NAME, STATE_DIR_NAME } from './state-paths.js'
+
+/** Options of an atomic write inside a confined root; paths relative to it. */
+export interface ConfinedAtomicOptions {
+  /** File mode, set explicitly so the umask does not change it. Default 0o644. */
+  mode?: number
+  /** Modification (and access) time of the new entry, ms since the epoch, set before the rename. */
+  mtimeMs?: number
+  /** Folder (relative to the root) for the temp file; default the folder of the target. */
+  tmpDir?: string
+  /** fsync the folder after the rename (default true). */
+  syncDir?: boolean
+}
+
+const NO_DIR_FSYNC = new Set(['EINVAL', 'ENOTSUP', 'EOPNOTSUPP', 'EISDIR', 'EBADF'])
+
+/** Splits a relative path into its components, refusing anything that could climb out. */
+function components(rel: string): string[] {
+  if (rel === '' || rel === '.') return []
+  if (isAbsolute(rel)) throw new FlickrfsError('INTERNAL', `confined path ${JSON.stringify(rel)} is absolute`)
+  const parts = normalize(rel).split(sep).filter((p) => p !== '' && p !== '.')
+  if (parts.includes('..')) throw new FlickrfsError('INTERNAL', `confined path ${JSON.stringify(rel)} climbs out of its root`)
+  return parts
+}
+
+export class Confined {
+  /** Folders (relative, '' is the root) known to be real folders, and when that was last seen. */
+  private readonly verified = new Map<string, number>()
+
+  private constructor(
+    /** The root as the user named it: used in messages. */
+    readonly shown: string,
+    /** The root resolved once with realpath: every syscall goes below it. */
+    readonly real: string,
+    private readonly recheckMs: number,
+    private readonly now: () => number,
+  ) {}
+
+  /**
+   * The guard of `root`. With `create`, a missing root is made (`mkdir -p`, with an error that says
+   * what is wrong). A root that is not a folder is refused.
+   */
+  static async open(root: string, opts: { create?: boolean; recheckMs?: number; now?: () => number } = {}): Promise<Confined> {
+    if (opts.create === true) await makeRoot(root)
+    let real: string
+    try {
+      real = await realpath(root)
+    } catch (err) {
+      throw destWriteError(err, root)
+    }
+    const st = await lstat(real).catch((err: unknown) => { throw destWriteError(err, root) })
+    if (!st.isDirectory()) throw new FlickrfsError('DEST', `${root} is not a folder. Give flickrfs a folder (it is created when missing).`)
+    return new Confined(root, real, opts.recheckMs ?? 1000, opts.now ?? Date.now)
+  }
+
+  /** The absolute path of `rel` below the real root (for reads; writes go through the methods). */
+  abs(rel: string): string {
+    return join(this.real, ...components(rel))
+  }
+
+  /** `rel` as the user knows it, for messages. */
+  display(rel: string): string {
+    return join(this.shown, ...components(rel))
+  }
+
+  /** Makes `rel` and every folder above it real folders inside the root (creating the missing ones, mode `mode`). */
+  async mkdirp(rel: string, mode = 0o755): Promise<string> {
+    await this.checkDirs(components(rel), true, mode)
+    return this.abs(rel)
+  }
+
+  /** Checks that `rel` is a real folder inside the root, without creating anything; false when it is missing. */
+  async isDir(rel: string): Promise<boolean> {
+    try {
+      await this.checkDirs(components(rel), false)
+      return true
+    } catch (err) {
+      if (err instanceof MissingFolder) return false
+      throw err
+    }
+  }
+
+  /**
+   * Checks the folders above `rel` (creating missing ones when `create`), and returns its absolute
+   * path. The last component itself is not checked: callers act on it without following it.
+   */
+  async parentOf(rel: string, create = true): Promise<string> {
+    const parts = components(rel)
+    if (parts.length === 0) throw new FlickrfsError('INTERNAL', 'a confined write needs a name below the root')
+    await this.checkDirs(parts.slice(0, -1), create)
+    return join(this.real, ...parts)
+  }
+
+  /**
+   * Opens `rel` for writing, never through a symlink (O_NOFOLLOW: a planted link fails with ELOOP,
+   * which is turned into the one-line error). `flags` are node's numeric open flags.
+   */
+  async openForWrite(rel: string, flags: number = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, mode = 0o644): Promise<FileHandle> {
+    const path = await this.parentOf(rel)
+    try {
+      return await open(path, flags | constants.O_NOFOLLOW, mode)
+    } catch (err) {
+      throw this.lastComponentError(err, rel)
+    }
+  }
+
+  /**
+   * Refuses `rel` when it is a symlink or not a regular file (missing is fine): for files another
+   * library opens by name and would follow (sqlite's database and journals).
+   */
+  async assertPlainFile(rel: string): Promise<void> {
+    const path = await this.existingParentOf(rel)
+    if (path === undefined) return
+    const st = await lstat(path).catch((err: unknown) => {
+      if (isEnoent(err)) return undefined
+      throw destWriteError(err, this.display(rel))
+    })
+    if (st !== undefined && !st.isFile()) throw this.refusal(rel, st.isSymbolicLink() ? 'a symbolic link' : 'not a regular file')
+  }
+
+  /** Renames `fromRel` to `toRel` (the names themselves; neither is followed). */
+  async rename(fromRel: string, toRel: string): Promise<void> {
+    const from = await this.parentOf(fromRel, false)
+    const to = await this.parentOf(toRel)
+    await rename(from, to)
+  }
+
+  /** Removes the name `rel` (a link is removed, never followed). Missing is fine. */
+  async unlink(rel: string): Promise<void> {
+    const path = await this.existingParentOf(rel)
+    if (path === undefined) return
+    try {
+      await unlink(path)
+    } catch (err) {
+      if (!isEnoent(err)) throw err
+    }
+  }
+
+  /** Removes `rel` and, for a folder, everything in it (links inside are removed, never followed). */
+  async rmTree(rel: string): Promise<void> {
+    const path = await this.existingParentOf(rel)
+    if (path === undefined) return
+    const key = components(rel).join(sep)
+    for (const dir of [...this.verified.keys()]) if (dir === key || dir.startsWith(key + sep)) this.verified.delete(dir)
+    await rm(path, { recursive: true, force: true })
+  }
+
+  /** Makes the symlink `rel` → `target` (a new name; EEXIST when taken). */
+  async symlink(target: string, rel: string): Promise<void> {
+    const path = await this.parentOf(rel)
+    await symlink(target, path)
+  }
+
+  /**
+   * Sets the times of `rel` through a handle opened with O_NOFOLLOW, so a planted link is never
+   * followed to touch a file outside. For a symlink of our own use `lutimes` via `linkTimes`.
+   */
+  async utimes(rel: string, atime: number | Date, mtime: number | Date): Promise<void> {
+    const fh = await this.openNoFollow(rel)
+    try {
+      await fh.utimes(atime, mtime)
+    } finally {
+      await fh.close()
+    }
+  }
+
+  /** Sets the mode of `rel` (file or folder) without following a link. */
+  async chmod(rel: string, mode: number): Promise<void> {
+    const fh = await this.openNoFollow(rel)
+    try {
+      await fh.chmod(mode)
+    } finally {
+      await fh.close()
+    }
+  }
+
+  /** fsyncs the folder `rel` (after renames and unlinks in it). */
+  async fsyncDir(rel: string): Promise<void> {
+    const fh = await this.openNoFollow(rel)
+    try {
+      await fh.sync()
+    } catch (err) {
+      if (!NO_DIR_FSYNC.has(errnoCode(err) ?? '')) throw err
+    } finally {
+      await fh.close()
+    }
+  }
+
+  /**
+   * Writes `data` under `rel` atomically: a unique temp file (in `tmpDir`), write, fsync, rename
+   * over `rel`, fsync the folder. `rel` holds the old or the new content, never a part.
+   */
+  async writeFileAtomic(rel: string, data: string | Uint8Array, opts: ConfinedAtomicOptions = {}): Promise<void> {
+    const mode = opts.mode ?? 0o644
+    await this.replaceVia(rel, opts, async (tmp) => {
+      const fh = await this.openForWrite(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode)
+      try {
+        await fh.chmod(mode)
+        await fh.writeFile(data)
+        if (opts.mtimeMs !== undefined) await fh.utimes(opts.mtimeMs / 1000, opts.mtimeMs / 1000)
+        await fh.sync()
+      } finally {
+        await fh.close()
+      }
+    })
+  }
+
+  /** Makes `rel` a symlink to `target`, replacing whatever file or link is there in one rename. */
+  async symlinkAtomic(rel: string, target: string, opts: Omit<ConfinedAtomicOptions, 'mode'> = {}): Promise<void> {
+    await this.replaceVia(rel, opts, async (tmp) => {
+      await this.symlink(target, tmp)
+      // lutimes never follows: it sets the times of the link we just made.
+      if (opts.mtimeMs !== undefined) await lutimes(this.abs(tmp), opts.mtimeMs / 1000, opts.mtimeMs / 1000)
+    })
+  }
+
+  private async replaceVia(rel: string, opts: ConfinedAtomicOptions, create: (tmpRel: string) => Promise<void>): Promise<void> {
+    const parts = components(rel)
+    const name = parts[parts.length - 1] ?? ''
+    const dir = parts.slice(0, -1).join(sep)
+    const tmp = join(opts.tmpDir ?? dir, tempName(name))
+    try {
+      await create(tmp)
+      await this.rename(tmp, rel)
+    } catch (err) {
+      // Through the guard too: a temp folder planted as a link is never followed to remove anything.
+      await this.unlink(tmp).catch(() => {})
+      throw err
+    }
+    if (opts.syncDir !== false) await this.fsyncDir(dir)
+  }
+
+  private async openNoFollow(rel: string): Promise<FileHandle> {
+    const parts = components(rel)
+    await this.checkDirs(parts.slice(0, -1), false)
+    try {
+      // O_NONBLOCK: a FIFO planted under the name must not hang the run.
+      return await open(join(this.real, ...parts), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
+    } catch (err) {
+      throw this.lastComponentError(err, rel)
+    }
+  }
+
+  /** The absolute path of `rel` when its folders exist (checked); undefined when one is missing. */
+  private async existingParentOf(rel: string): Promise<string | undefined> {
+    try {
+      return await this.parentOf(rel, false)
+    } catch (err) {
+      if (err instanceof MissingFolder) return undefined
+      throw err
+    }
+  }
+
+  /** A link where the last name should be is refused; any other failure stays the errno error it is. */
+  private lastComponentError(err: unknown, rel: string): unknown {
+    return errnoCode(err) === 'ELOOP' ? this.refusal(rel, 'a symbolic link') : err
+  }
+
+  private refusal(rel: string, what: string): FlickrfsError {
+    const path = this.display(rel)
+    return new FlickrfsError('DEST', `${path} is ${what}; flickrfs writes only real folders and files inside ${this.shown}. Move it aside and run again.`)
+  }
+
+  /** lstat-checks (or creates) each folder of `parts`, skipping those verified less than `recheckMs` ago. */
+  private async checkDirs(parts: string[], create: boolean, mode = 0o755): Promise<void> {
+    const now = this.now()
+    let rel = ''
+    for (const part of parts) {
+      rel = rel === '' ? part : rel + sep + part
+      const seen = this.verified.get(rel)
+      if (seen !== undefined && now - seen < this.recheckMs) continue
+      const path = join(this.real, rel)
+      let st
+      try {
+        st = await lstat(path)
+      } catch (err) {
+        if (!isEnoent(err)) throw destWriteError(err, this.display(rel))
+        if (!create) throw new MissingFolder(this.display(rel))
+        try {
+          await mkdir(path, mode)
+        } catch (mkErr) {
+          // Made by a concurrent writer of ours: check what it is like any other.
+          if (errnoCode(mkErr) !== 'EEXIST') throw destWriteError(mkErr, this.display(rel))
+          st = await lstat(path)
+        }
+      }
+      if (st !== undefined && !st.isDirectory()) throw this.refusal(rel, st.isSymbolicLink() ? 'a symbolic link' : 'not a folder')
+      this.verified.set(rel, now)
+    }
+  }
+}
+
+/**
+ * The guard of `root` with its state folder (ROOT/.flickrfs) made, and the catalog's sqlite files
+ * checked: sqlite opens them by name and would follow a link planted in their place.
+ */
+export async function confineState(root: string): Promise<Confined> {
+  const confined = await Confined.open(root, { create: true })
+  await confined.mkdirp(STATE_DIR_NAME)
+  for (const suffix of ['', '-journal', '-wal', '-shm']) await confined.assertPlainFile(join(STATE_DIR_NAME, CATALOG_FILE_NAME + suffix))
+  return confined
+}
+
+/** A folder on the way does not exist (and was not to be created). */
+class MissingFolder extends Error {
+  readonly code = 'ENOENT'
+  constructor(path: string) {
+    super(`ENOENT: ${path} does not exist`)
+  }
+}
+
+/**
+ * `mkdir -p` of a root whose error says what is really wrong. Node's recursive mkdir reports
+ * ENOENT on a read-only filesystem (the EROFS is lost on the way); creating the first missing level
+ * on its own gives the real errno. Above the root flickrfs does not judge: the user chose the path.
+ */
+async function makeRoot(dir: string): Promise<void> {
+  const st = await stat(dir).catch(() => undefined)
+  if (st !== undefined && !st.isDirectory()) {
+    throw new FlickrfsError('DEST', `${dir} exists and is not a folder. Give flickrfs a folder (it is created when missing).`)
+  }
+  try {
+    await mkdir(dir, { recursive: true })
+    return
+  } catch (err) {
+    if (errnoCode(err) !== 'ENOENT') throw destWriteError(err, dir)
+  }
+  let missing = dir
+  for (;;) {
+    const parent = join(missing, '..')
+    if (parent === missing || (await lstat(parent).then(() => true, () => false))) break
+    missing = parent
+  }
+  try {
+    await mkdir(missing)
+  } catch (err) {
+    if (errnoCode(err) !== 'EEXIST') throw destWriteError(err, missing)
+  }
+  try {
+    await mkdir(dir, { recursive: true })
+  } catch (err) {
+    throw destWriteError(err, dir)
+  }
+}

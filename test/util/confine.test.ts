@@ -1,0 +1,154 @@
+/**
+ * The guard of every write under a root (src/util/confine.ts), on real temp dirs: a link or a file
+ * planted at any folder below the root, or at the last name, is refused with one line naming it,
+ * and the folder outside is left exactly as it was. A root that is itself a link works.
+ */
+import { after, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { constants, lstat, mkdir, readFile, readdir, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { Confined, confineState } from '../../src/util/confine.js'
+import { FlickrfsError } from '../../src/errors/flickrfs-error.js'
+import { tempDir } from '../support/repo.js'
+
+/** name → size and mtime of everything under `dir`: what must not change outside the root. */
+async function listing(dir: string): Promise<string[]> {
+  const out: string[] = []
+  const walk = async (d: string, prefix: string): Promise<void> => {
+    for (const name of (await readdir(d)).sort()) {
+      const st = await lstat(join(d, name))
+      out.push(`${prefix}${name} ${st.isDirectory() ? 'dir' : st.size} ${st.mtimeMs}`)
+      if (st.isDirectory()) await walk(join(d, name), `${prefix}${name}/`)
+    }
+  }
+  await walk(dir, '')
+  return out
+}
+
+function refused(path: string, what: RegExp): (err: unknown) => boolean {
+  return (err: unknown) => {
+    assert.ok(err instanceof FlickrfsError, String(err))
+    assert.equal(err.code, 'DEST')
+    assert.ok(err.message.startsWith(`${path} is `), err.message)
+    assert.match(err.message, what)
+    assert.doesNotMatch(err.message, /\n/)
+    return true
+  }
+}
+
+void describe('Confined', () => {
+  let work: string
+  let outside: string
+  before(async () => {
+    work = await tempDir()
+    outside = join(work, 'outside')
+    await mkdir(outside)
+    await writeFile(join(outside, 'keep.jpg'), 'precious')
+  })
+  after(async () => {
+    await rm(work, { recursive: true, force: true })
+  })
+
+  void it('creates real folders and writes files, links, times and renames below the root', async () => {
+    const root = join(work, 'plain')
+    const c = await Confined.open(root, { create: true })
+    await c.writeFileAtomic('a/b/file', 'data', { mtimeMs: 1_000_000_000_000, tmpDir: '.flickrfs/tmp' })
+    assert.equal(await readFile(join(root, 'a/b/file'), 'utf8'), 'data')
+    assert.equal((await stat(join(root, 'a/b/file'))).mtimeMs, 1_000_000_000_000)
+    assert.deepEqual(await readdir(join(root, '.flickrfs/tmp')), [])
+    await c.symlinkAtomic('a/link', 'b/file', { mtimeMs: 2_000_000_000_000 })
+    assert.equal(await readlink(join(root, 'a/link')), 'b/file')
+    await c.rename('a/b/file', 'a/c/moved')
+    assert.equal(await readFile(join(root, 'a/c/moved'), 'utf8'), 'data')
+    await c.utimes('a/c/moved', 5, 5)
+    assert.equal((await stat(join(root, 'a/c/moved'))).mtimeMs, 5000)
+    await c.unlink('a/c/moved')
+    await c.unlink('a/c/moved') // missing is fine
+    await c.unlink('missing/dir/name') // a missing folder too
+    await c.rmTree('a')
+    assert.deepEqual(await readdir(root), ['.flickrfs'])
+  })
+
+  void it('refuses a link or a file at any folder on the way, before writing, and leaves the outside alone', async () => {
+    const root = join(work, 'planted')
+    await mkdir(join(root, '.flickrfs'), { recursive: true })
+    await symlink(outside, join(root, 'photostream'))
+    await symlink(outside, join(root, '.flickrfs', 'tmp'))
+    await writeFile(join(root, 'Set 1'), 'a file')
+    const before = await listing(outside)
+    const c = await Confined.open(root)
+    const ps = refused(join(root, 'photostream'), /symbolic link; flickrfs writes only real folders and files inside .*Move it aside and run again\.$/)
+    await assert.rejects(c.openForWrite('photostream/1.jpg'), ps)
+    await assert.rejects(c.writeFileAtomic('photostream/1.jpg.metadata', 'x'), ps)
+    await assert.rejects(c.writeFileAtomic('x', 'x', { tmpDir: '.flickrfs/tmp' }), refused(join(root, '.flickrfs/tmp'), /symbolic link/))
+    await assert.rejects(c.rename('x', 'photostream/keep.jpg'), ps)
+    await assert.rejects(c.unlink('photostream/keep.jpg'), ps)
+    await assert.rejects(c.rmTree('photostream/keep.jpg'), ps)
+    await assert.rejects(c.utimes('photostream/keep.jpg', 1, 1), ps)
+    await assert.rejects(c.chmod('photostream/keep.jpg', 0o600), ps)
+    await assert.rejects(c.symlink('../x', 'photostream/l'), ps)
+    await assert.rejects(c.mkdirp('photostream/sub'), ps)
+    await assert.rejects(c.isDir('photostream'), ps)
+    await assert.rejects(c.writeFileAtomic('Set 1/metadata', 'x'), refused(join(root, 'Set 1'), /not a folder/))
+    assert.deepEqual(await listing(outside), before)
+    assert.equal(await readFile(join(outside, 'keep.jpg'), 'utf8'), 'precious')
+  })
+
+  void it('never follows a link at the last name: no write, time or mode change through it', async () => {
+    const root = join(work, 'lastname')
+    await mkdir(join(root, 'photostream'), { recursive: true })
+    await symlink(join(outside, 'keep.jpg'), join(root, 'photostream', '1.jpg'))
+    const before = await listing(outside)
+    const c = await Confined.open(root)
+    const last = refused(join(root, 'photostream/1.jpg'), /symbolic link/)
+    await assert.rejects(c.openForWrite('photostream/1.jpg', constants.O_RDWR | constants.O_CREAT), last)
+    await assert.rejects(c.utimes('photostream/1.jpg', 1, 1), last)
+    await assert.rejects(c.chmod('photostream/1.jpg', 0o600), last)
+    // Replacing or removing the name acts on the link, never on its target.
+    await c.writeFileAtomic('photostream/1.jpg', 'new')
+    assert.ok((await lstat(join(root, 'photostream/1.jpg'))).isFile())
+    await symlink(join(outside, 'keep.jpg'), join(root, 'photostream', '2.jpg'))
+    await c.unlink('photostream/2.jpg')
+    assert.deepEqual(await listing(outside), before)
+  })
+
+  void it('rechecks a verified folder after recheckMs: a link planted later is caught', async () => {
+    const root = join(work, 'later')
+    let now = 0
+    const c = await Confined.open(root, { create: true, now: () => now })
+    await c.writeFileAtomic('photostream/a', 'a')
+    await rm(join(root, 'photostream'), { recursive: true })
+    await symlink(outside, join(root, 'photostream'))
+    now = 5_000
+    await assert.rejects(c.writeFileAtomic('photostream/b', 'b'), refused(join(root, 'photostream'), /symbolic link/))
+    assert.deepEqual(await readdir(outside), ['keep.jpg'])
+  })
+
+  void it('resolves a root that is itself a link, and refuses a root that is not a folder', async () => {
+    const real = join(work, 'disk')
+    await mkdir(real)
+    const root = join(work, 'linked-root')
+    await symlink(real, root)
+    const c = await Confined.open(root)
+    await c.writeFileAtomic('photostream/1.jpg', 'ok')
+    assert.equal(await readFile(join(real, 'photostream/1.jpg'), 'utf8'), 'ok')
+    await writeFile(join(work, 'afile'), 'x')
+    await assert.rejects(Confined.open(join(work, 'afile')), (err: unknown) => err instanceof FlickrfsError && err.code === 'DEST')
+  })
+
+  void it('refuses paths that climb out of the root', async () => {
+    const c = await Confined.open(join(work, 'plain'), { create: true })
+    await assert.rejects(c.writeFileAtomic('../escape', 'x'), /climbs out/)
+    await assert.rejects(c.writeFileAtomic('/etc/escape', 'x'), /absolute/)
+  })
+
+  void it('confineState refuses a catalog planted as a link', async () => {
+    const root = join(work, 'state')
+    await mkdir(join(root, '.flickrfs'), { recursive: true })
+    await symlink(join(outside, 'keep.jpg'), join(root, '.flickrfs', 'catalog.sqlite'))
+    await assert.rejects(confineState(root), refused(join(root, '.flickrfs/catalog.sqlite'), /symbolic link/))
+    await rm(join(root, '.flickrfs'), { recursive: true })
+    await symlink(outside, join(root, '.flickrfs'))
+    await assert.rejects(confineState(root), refused(join(root, '.flickrfs'), /symbolic link/))
+  })
+})
