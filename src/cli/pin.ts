@@ -13,6 +13,7 @@ interface PinFlags {
   ignoreVideos?: boolean
   ignoreViews?: boolean
   deleteUnknown?: boolean
+  force?: boolean
   concurrency: number
   apiRate?: string
   cookies?: string
@@ -32,6 +33,7 @@ export function pinCommand(io: CliIo): Command {
     .option('--ignore-videos', 'do not download videos')
     .option('--ignore-views', 'leave view counts out of the metadata (they change all the time)')
     .option('--delete-unknown', 'remove photos, sets and collections deleted on Flickr')
+    .option('--force', 'with --delete-unknown: delete even when a refresh lost more than 5% of the photos at once')
     .option('--concurrency <n>', 'downloads at once', positiveInt('--concurrency', MAX_PIN_CONCURRENCY), DEFAULT_PIN_CONCURRENCY)
     .option('--api-rate <r>', 'API calls per second once the burst is used (default 1)')
     .option('--cookies <file>', 'file with Flickr web cookies (cookie_accid, cookie_epass) for video originals')
@@ -58,6 +60,7 @@ async function runPin(io: CliIo, dest: string, flags: PinFlags): Promise<number>
     ignoreVideos: flags.ignoreVideos,
     ignoreViews: flags.ignoreViews,
     deleteUnknown: flags.deleteUnknown,
+    forceDelete: flags.force,
     concurrency: flags.concurrency,
     cookies,
     onProgress: (p) => progress.update({ phase: p.phase, doneItems: p.done, totalItems: p.queued, doneBytes: p.doneBytes, totalBytes: p.queuedBytes, fetchedBytes: p.fetchedBytes }),
@@ -71,12 +74,23 @@ async function runPin(io: CliIo, dest: string, flags: PinFlags): Promise<number>
     }
   }
   if (flags.statistics) io.stdout.write(statistics(report, apiCalls))
+  const held = report.deletionHeldBack
+  if (held) io.stderr.write(heldBackMessage(held))
   if (report.failures.length > 0) {
     io.stderr.write(`${report.failures.length} item(s) failed; everything else is done. Run pin again to retry them:\n`)
     for (const f of report.failures) io.stderr.write(`  ${f.id}: ${f.what}: ${f.message}\n`)
     return 1
   }
-  return 0
+  return held ? 1 : 0
+}
+
+/** What --delete-unknown would have deleted, and how to let it. */
+export function heldBackMessage(held: { lost: string[]; total: number }): string {
+  const pct = held.total > 0 ? Math.round((100 * held.lost.length) / held.total) : 100
+  const shown = held.lost.slice(0, 20).join(', ') + (held.lost.length > 20 ? `, … and ${held.lost.length - 20} more` : '')
+  return `--delete-unknown held back: ${held.lost.length} of the ${held.total} photos in DEST (${pct}%) vanished from Flickr in one refresh, ` +
+    `more than a refresh should lose at once; nothing was deleted. If they really are gone, run again with --delete-unknown --force. ` +
+    `They are: ${shown}\n`
 }
 
 /** Nothing new on Flickr, nothing fetched, nothing written or removed, nothing failed. */

@@ -40,6 +40,8 @@ export interface PinOptions {
   ignoreVideos?: boolean
   ignoreViews?: boolean
   deleteUnknown?: boolean
+  /** --delete-unknown even when a refresh lost more of the account at once than MASS_DELETION allows. */
+  forceDelete?: boolean
   /** Downloads in flight at once. */
   concurrency?: number
   /** Listing, comment and getSizes requests the refresh queues at once (the client still caps what is in flight). */
@@ -71,6 +73,39 @@ export interface PinReport {
   durationMs: number
   /** Catalog items not asked for (--ignore-photos / --ignore-videos), by kind. */
   ignored: { photos: number; videos: number }
+  /** --delete-unknown held back: the photos it would have deleted, of how many the last pin wrote. */
+  deletionHeldBack?: { lost: string[]; total: number }
+}
+
+/**
+ * --delete-unknown removes only what a refresh could plausibly have lost: more than this fraction of
+ * the photos the last pin wrote (and more than `minPhotos`) vanishing at once looks like a listing
+ * that came back short, another account's token, or a bug, and must not empty a backup. `--force`
+ * deletes anyway.
+ */
+export const MASS_DELETION = { fraction: 0.05, minPhotos: 10 }
+
+/** The ids of the originals the last pin wrote. */
+function writtenIds(previous: Manifest): Set<string> {
+  const ids = new Set<string>()
+  for (const name of Object.keys(previous.photostream)) {
+    const media = parseMediaFileName(name)
+    if (media) ids.add(media.id)
+  }
+  return ids
+}
+
+/** The photo ids the last pin wrote that are no longer on Flickr. */
+function goneIds(previous: Manifest, alive: ReadonlySet<string>): string[] {
+  return [...writtenIds(previous)].filter((id) => !alive.has(id))
+}
+
+/** The photo ids of `previous` that are no longer alive, when there are more than MASS_DELETION allows. */
+export function massDeletion(previous: Manifest, alive: ReadonlySet<string>): { lost: string[]; total: number } | undefined {
+  const total = writtenIds(previous).size
+  const lost = goneIds(previous, alive)
+  const allowed = Math.max(MASS_DELETION.minPhotos, MASS_DELETION.fraction * total)
+  return lost.length > allowed ? { lost, total } : undefined
 }
 
 export const DEFAULT_PIN_CONCURRENCY = 6
@@ -159,6 +194,7 @@ class PinRun {
   #downloaded = 0
   #downloadedBytes = 0
   #alreadyPresent = 0
+  #deletionHeldBack: { lost: string[]; total: number } | undefined
   /** Media keys whose original is on disk now: only these photos are written into the tree. */
   readonly #stored = new Set<string>()
   /** A full disk fails every later write too: the first NO_SPACE stops the downloads and the run. */
@@ -193,6 +229,7 @@ class PinRun {
       tree,
       durationMs: now() - started,
       ignored: ignoredCounts(snap, this.#ctx.opts),
+      ...(this.#deletionHeldBack ? { deletionHeldBack: this.#deletionHeldBack } : {}),
     }
     const { opts } = this.#ctx
     await recordPinResult(dest, { ...report, ignorePhotos: opts.ignorePhotos === true, ignoreVideos: opts.ignoreVideos === true }, now())
@@ -294,13 +331,21 @@ class PinRun {
     // Access times (one index write per original) go to disk while the tree is written: neither needs the other.
     const flushing = store.flush()
     let tree: WriteTreeReport
+    let deleted: string[] = []
     try {
       const previous = await readManifest(dest)
+      const alive = aliveIds(snap)
+      let deleteUnknown = opts.deleteUnknown === true
+      if (deleteUnknown && opts.forceDelete !== true) {
+        this.#deletionHeldBack = massDeletion(previous, alive.photo)
+        if (this.#deletionHeldBack) deleteUnknown = false
+      }
+      if (deleteUnknown) deleted = goneIds(previous, alive.photo)
       const writeStart = now()
       tree = await writeTree(dest, layout.root, {
-        deleteUnknown: opts.deleteUnknown === true,
+        deleteUnknown,
         previous,
-        alive: aliveIds(snap),
+        alive,
         photostreamKeep: keptPhotostreamNames(snap, onDisk, previous),
         tmpDir: STATE_REL.tmp,
       })
@@ -311,6 +356,8 @@ class PinRun {
     }
     await flushing
     await writeManifest(dest, tree.manifest)
+    // Originals removed under --delete-unknown leave the store's index too, or verify would call them missing.
+    if (deleted.length > 0) await store.forget(deleted)
     return tree
   }
 }

@@ -123,6 +123,11 @@ export class OriginalStore {
     return this.evictor.evict(opts)
   }
 
+  /** The owner of the root removed these originals (pin --delete-unknown): their records go too. */
+  async forget(ids: Iterable<string>): Promise<void> {
+    for (const id of ids) await this.originals.forget(id)
+  }
+
   /** Re-reads every recorded original and compares it with its recorded size and sha256. */
   verify(opts: VerifyOptions = {}): Promise<VerifyReport> {
     return verifyOriginals(this.originals, opts)
