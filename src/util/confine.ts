@@ -28,7 +28,7 @@ import { constants, lstat, lutimes, mkdir, open, realpath, rename, rm, stat, sym
 import { isAbsolute, join, normalize, sep } from 'node:path'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { destWriteError, errnoCode, isEnoent } from './fs-errors.js'
-import { tempName } from './fs.js'
+import { fsyncDirHandle, tempName } from './fs.js'
 import { CATALOG_FILE_NAME, STATE_DIR_NAME } from './state-paths.js'
 
 /** Options of an atomic write inside a confined root; paths relative to it. */
@@ -42,8 +42,6 @@ export interface ConfinedAtomicOptions {
   /** fsync the folder after the rename (default true). */
   syncDir?: boolean
 }
-
-const NO_DIR_FSYNC = new Set(['EINVAL', 'ENOTSUP', 'EOPNOTSUPP', 'EISDIR', 'EBADF'])
 
 /** Splits a relative path into its components, refusing anything that could climb out. */
 function components(rel: string): string[] {
@@ -207,14 +205,7 @@ export class Confined {
 
   /** fsyncs the folder `rel` (after renames and unlinks in it). */
   async fsyncDir(rel: string): Promise<void> {
-    const fh = await this.openNoFollow(rel)
-    try {
-      await fh.sync()
-    } catch (err) {
-      if (!NO_DIR_FSYNC.has(errnoCode(err) ?? '')) throw err
-    } finally {
-      await fh.close()
-    }
+    await fsyncDirHandle(await this.openNoFollow(rel))
   }
 
   /**

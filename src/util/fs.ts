@@ -90,7 +90,11 @@ const NO_DIR_FSYNC = new Set(['EINVAL', 'ENOTSUP', 'EOPNOTSUPP', 'EISDIR', 'EBAD
 
 /** fsync a folder, so that renames and unlinks in it are on disk. Opening the folder must succeed. */
 export async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r')
+  await fsyncDirHandle(await open(dir, 'r'))
+}
+
+/** fsyncs an open folder and closes it; a filesystem that cannot fsync folders is not an error. */
+export async function fsyncDirHandle(fh: FileHandle): Promise<void> {
   try {
     await fh.sync()
   } catch (err) {
