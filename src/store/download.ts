@@ -53,6 +53,24 @@ interface Waiter {
   reject: (err: Error) => void
 }
 
+/** Where one run of a download stands between its requests. */
+interface Progress {
+  /** Where the next request starts: bytes [0, offset) are in the .part file and in `hash`. */
+  offset: number
+  hash: Hash
+  /** Bytes that came over the network in this run. */
+  fetchedBytes: number
+  /** Requests made so far; each one after the first is a restart. */
+  restarts: number
+  /**
+   * Stalls in a row. A server that stalled (or trickled) on two fresh connections in a row will do
+   * so again: a broken connection is worth the whole budget, a stalled server is not.
+   */
+  stalls: number
+  /** Why the last request ended short; undefined when its body just ended early. */
+  broken: unknown
+}
+
 const READ_CHUNK = 1 << 20
 const MAX_STALLS_IN_A_ROW = 2
 
@@ -96,97 +114,125 @@ export class Download {
     }
   }
 
+  /**
+   * The download loop: the first GET, then restarts until the whole original is in the .part file.
+   * Every request after the first is a restart and counts against the budget, whether it resumes
+   * (206) or starts over (a 200 to a Range request, a range not asked for): a server that ignores
+   * Range and breaks off every time must not look like progress forever.
+   */
   private async fetchAll(): Promise<DownloadedPart> {
-    const { partPath } = this.spec
-    try {
-      // Created if missing, never truncated: an existing .part is what we resume from.
-      this.fh = await this.spec.openPart()
-      // Every stored original has this mode, whatever the umask.
-      await this.fh.chmod(0o644)
-    } catch (err) {
-      throw destWriteError(err, partPath)
-    }
-    const fh = this.fh
-    let hash = createHash('sha256')
-    const existing = (await fh.stat()).size
-    let offset = 0
-    if (existing > 0 && (this.size === 0 || existing <= this.size)) {
-      offset = await hashPrefix(fh, existing, hash)
-      debug('%s: resuming from %d bytes in %s', this.spec.key, offset, partPath)
-    }
-    const resumedFrom = offset
-    this.grow(offset)
-    let fetchedBytes = 0
-    // Every request after the first is a restart and counts against the budget, whether it resumes
-    // (206) or starts over (a 200 to a Range request, a range not asked for): a server that ignores
-    // Range and breaks off every time must not look like progress forever.
-    let restarts = 0
-    // A server that stalled (or trickled) on two fresh connections in a row will do so again: a
-    // broken connection is worth the whole budget, a stalled server is not.
-    let stalls = 0
-    let broken: unknown
-    while (this.size === 0 || offset < this.size) {
+    const fh = await this.openPartFile()
+    const p = await this.resumePoint(fh)
+    const resumedFrom = p.offset
+    while (this.size === 0 || p.offset < this.size) {
       this.abort.signal.throwIfAborted()
-      if (restarts > 0) {
-        debug('%s: body ended at %d of %d bytes (%s); restart %d', this.spec.key, offset, this.size, broken ?? 'early end', restarts)
-        const why = broken === undefined ? 'it ended early' : errorMessage(broken).replace(/\.$/, '')
-        if (stalls >= MAX_STALLS_IN_A_ROW) {
-          throw new FlickrfsError('MEDIA', `The download of ${this.spec.key} stalled ${stalls} times in a row (${offset} of ${this.size} ` +
-            `bytes; last: ${why}). The partial file is kept; run again to resume.`, { cause: broken })
-        }
-        if (restarts > this.spec.maxResumes) {
-          throw new FlickrfsError('MEDIA', `The download of ${this.spec.key} kept breaking off (${offset} of ${this.size} bytes after ` +
-            `${restarts} tries; last: ${why}). The partial file is kept; run again to resume.`, { cause: broken })
-        }
-        await sleep(this.spec.resumeDelayMs(restarts), this.abort.signal)
-      }
-      restarts += 1
-      broken = undefined
-      const res = await this.spec.media.get(this.spec.url, {
-        // Range even from byte 0 when the size is known: a 206 states the whole file's size in
-        // Content-Range, a second word on it (checked against the catalog's) at no extra request.
-        ...(offset > 0 || this.size > 0 ? { start: offset } : {}),
-        signal: this.abort.signal,
-        ...(this.spec.cookies !== undefined ? { cookies: this.spec.cookies } : {}),
-      })
-      this.checkSize(res)
-      if (res.start !== offset || (offset > 0 && res.status !== 206)) {
-        debug('%s: asked for bytes %d-, got status %d from %d: starting over', this.spec.key, offset, res.status, res.start)
-        offset = 0
-        hash = createHash('sha256')
-        this.validBytes = 0
-        if (res.start !== 0) {
-          // A range we did not ask for: ask again for everything.
-          await res.body.cancel().catch(() => {})
-          broken = `the server answered with bytes from ${res.start}`
-          continue
-        }
-      }
-      const before = offset
-      try {
-        await this.consume(res, fh, offset, hash)
-      } catch (err) {
-        if (this.abort.signal.aborted || err instanceof FlickrfsError) throw err
-        // A body longer than announced will be so again: no use resuming it.
-        if ((err as { permanent?: unknown } | null)?.permanent === true) {
-          throw new FlickrfsError('MEDIA', `The download of ${this.spec.key} failed: ${errorMessage(err)}`, { cause: err })
-        }
-        broken = err
-      }
-      stalls = isStall(broken) ? stalls + 1 : 0
-      // validBytes moves with the hash, chunk by chunk, also when the body broke off.
-      offset = this.validBytes
-      fetchedBytes += offset - before
-      if (offset === this.size) break
+      if (p.restarts > 0) await this.beforeRestart(p)
+      p.restarts += 1
+      p.broken = undefined
+      if (await this.attempt(fh, p)) break
     }
     try {
       // A restart may have left bytes past the end from an older, longer attempt.
       if ((await fh.stat()).size !== this.size) await fh.truncate(this.size)
       await fh.sync()
     } catch (err) {
-      throw destWriteError(err, partPath)
+      throw destWriteError(err, this.spec.partPath)
     }
-    return { size: this.size, sha256: hash.digest('hex'), fetchedBytes, resumedFrom }
+    return { size: this.size, sha256: p.hash.digest('hex'), fetchedBytes: p.fetchedBytes, resumedFrom }
+  }
+
+  private async openPartFile(): Promise<FileHandle> {
+    try {
+      // Created if missing, never truncated: an existing .part is what we resume from.
+      this.fh = await this.spec.openPart()
+      // Every stored original has this mode, whatever the umask.
+      await this.fh.chmod(0o644)
+      return this.fh
+    } catch (err) {
+      throw destWriteError(err, this.spec.partPath)
+    }
+  }
+
+  /** Hashes what an earlier run left in the .part file (if it can be part of this original) and starts from its end. */
+  private async resumePoint(fh: FileHandle): Promise<Progress> {
+    const p: Progress = { offset: 0, hash: createHash('sha256'), fetchedBytes: 0, restarts: 0, stalls: 0, broken: undefined }
+    const existing = (await fh.stat()).size
+    if (existing > 0 && (this.size === 0 || existing <= this.size)) {
+      p.offset = await hashPrefix(fh, existing, p.hash)
+      debug('%s: resuming from %d bytes in %s', this.spec.key, p.offset, this.spec.partPath)
+    }
+    this.grow(p.offset)
+    return p
+  }
+
+  /** Gives up when the server stalled too often in a row or the restart budget is spent; otherwise backs off. */
+  private async beforeRestart(p: Progress): Promise<void> {
+    const { key } = this.spec
+    debug('%s: body ended at %d of %d bytes (%s); restart %d', key, p.offset, this.size, p.broken ?? 'early end', p.restarts)
+    const why = p.broken === undefined ? 'it ended early' : errorMessage(p.broken).replace(/\.$/, '')
+    if (p.stalls >= MAX_STALLS_IN_A_ROW) {
+      throw new FlickrfsError('MEDIA', `The download of ${key} stalled ${p.stalls} times in a row (${p.offset} of ${this.size} ` +
+        `bytes; last: ${why}). The partial file is kept; run again to resume.`, { cause: p.broken })
+    }
+    if (p.restarts > this.spec.maxResumes) {
+      throw new FlickrfsError('MEDIA', `The download of ${key} kept breaking off (${p.offset} of ${this.size} bytes after ` +
+        `${p.restarts} tries; last: ${why}). The partial file is kept; run again to resume.`, { cause: p.broken })
+    }
+    await sleep(this.spec.resumeDelayMs(p.restarts), this.abort.signal)
+  }
+
+  /** One request from `p.offset` and its body into the .part file. True once the original is complete. */
+  private async attempt(fh: FileHandle, p: Progress): Promise<boolean> {
+    const res = await this.spec.media.get(this.spec.url, {
+      // Range even from byte 0 when the size is known: a 206 states the whole file's size in
+      // Content-Range, a second word on it (checked against the catalog's) at no extra request.
+      ...(p.offset > 0 || this.size > 0 ? { start: p.offset } : {}),
+      signal: this.abort.signal,
+      ...(this.spec.cookies !== undefined ? { cookies: this.spec.cookies } : {}),
+    })
+    this.checkSize(res)
+    if (!(await this.takeAnswer(res, p))) return false
+    const before = p.offset
+    p.broken = await this.consumeOrBreak(res, fh, p)
+    p.stalls = isStall(p.broken) ? p.stalls + 1 : 0
+    // validBytes moves with the hash, chunk by chunk, also when the body broke off.
+    p.offset = this.validBytes
+    p.fetchedBytes += p.offset - before
+    return p.offset === this.size
+  }
+
+  /**
+   * Starts over from 0 when the answer does not continue where we asked (a 200 to a Range request,
+   * or another range). False when its body is of no use (a range not asked for): then ask again.
+   */
+  private async takeAnswer(res: MediaResponse, p: Progress): Promise<boolean> {
+    if (res.start === p.offset && !(p.offset > 0 && res.status !== 206)) return true
+    debug('%s: asked for bytes %d-, got status %d from %d: starting over', this.spec.key, p.offset, res.status, res.start)
+    p.offset = 0
+    p.hash = createHash('sha256')
+    this.validBytes = 0
+    if (res.start === 0) return true
+    await res.body.cancel().catch(() => {})
+    p.broken = `the server answered with bytes from ${res.start}`
+    return false
+  }
+
+  /**
+   * Reads the body into the .part file. Returns why it broke off (undefined when it just ended) for a
+   * resume; throws what no resume can mend: a cancel, our own errors, a body longer than announced.
+   */
+  private async consumeOrBreak(res: MediaResponse, fh: FileHandle, p: Progress): Promise<unknown> {
+    try {
+      await this.consume(res, fh, p.offset, p.hash)
+      return undefined
+    } catch (err) {
+      if (this.abort.signal.aborted || err instanceof FlickrfsError) throw err
+      // A body longer than announced will be so again: no use resuming it.
+      if ((err as { permanent?: unknown } | null)?.permanent === true) {
+        throw new FlickrfsError('MEDIA', `The download of ${this.spec.key} failed: ${errorMessage(err)}`, { cause: err })
+      }
+      return err
+    }
   }
 
   private checkSize(res: MediaResponse): void {
