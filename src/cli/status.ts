@@ -1,7 +1,8 @@
 import { access, readdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { Command } from 'commander'
-import { Catalog, catalogPath } from '../catalog/index.js'
+import { Catalog, catalogDamage, catalogPath } from '../catalog/index.js'
+import { damagedCatalogError } from '../catalog/persist.js'
 import { mediaKey, type CatalogSnapshot } from '../catalog/types.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { parseMediaFileName } from '../layout/index.js'
@@ -29,7 +30,11 @@ async function openExisting(dest: string): Promise<{ catalog: Catalog; store: Or
     }
     throw new FlickrfsError('DEST', `${dest} is not a flickrfs folder (no ${catalogPath(dest)}). Run \`flickrfs pin ${dest}\` first.`)
   }
-  const readOnly = (await unwritableReason(stateDir(dest))) !== undefined
+  // A damaged catalog is named with what to run; an empty one (truncated) is read as the empty
+  // index it is, and left as it is for pin to set aside: reading must not make it look sound.
+  const damage = await catalogDamage(dest)
+  if (damage !== undefined && damage !== 'empty file') throw damagedCatalogError(catalogPath(dest), { code: damage })
+  const readOnly = damage !== undefined || (await unwritableReason(stateDir(dest))) !== undefined
   const catalog = await Catalog.open(dest, { readOnly: true })
   try {
     return { catalog, store: await OriginalStore.open(dest, offlineMedia, { readOnly }), readOnly }
