@@ -231,12 +231,17 @@ export class Originals {
    */
   adopt(m: MediaEntry): Promise<StoreRecord | undefined> {
     const t = this.target(m)
-    const current = this.current(m)
-    if (current) return Promise.resolve(current)
     if (this.options.readOnly === true || m.size <= 0 || this.jobs.has(t.key)) return Promise.resolve(undefined)
     let running = this.adopting.get(t.key)
     if (!running) {
-      running = this.adoptFile(m, t).finally(() => this.adopting.delete(t.key))
+      running = this.adoptFile(m, t)
+        .catch((err: unknown) => {
+          // Adopting only saves a download: whatever stops it (a file where a folder belongs, an
+          // unreadable file) is for the download to meet and report.
+          debug('%s: not adopting the file at its name: %O', t.key, err)
+          return undefined
+        })
+        .finally(() => this.adopting.delete(t.key))
       this.adopting.set(t.key, running)
     }
     return running
@@ -253,8 +258,8 @@ export class Originals {
       debug('%s: the file at its name is not the original recorded before; downloading it again', t.key)
       return undefined
     }
-    // A download may have started and finished meanwhile (a mount's read): it is the newer word.
-    if (this.jobs.has(t.key) || this.current(m)) return this.current(m)
+    // A download may have started meanwhile (a mount's read): it is the newer word.
+    if (this.jobs.has(t.key)) return undefined
     const old = this.idx().get(t.id)
     const record = await this.putRecord(t, m, { size: hashed.size, sha256: hashed.sha256 }, old)
     debug('%s: adopted the %d bytes already at %s', t.key, hashed.size, t.path)
