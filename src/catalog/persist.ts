@@ -13,10 +13,10 @@
 import { createHash } from 'node:crypto'
 import createDebug from 'debug'
 import Keyv from 'keyv'
-import KeyvSqlite from '@keyv/sqlite'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { exists } from '../util/fs.js'
 import { confineState } from '../util/confine.js'
+import { isDamagedDb, openSqliteAdapter } from '../util/sqlite.js'
 import { catalogPath } from '../util/state-paths.js'
 import { photoFields } from './records.js'
 import type { CatalogState } from './state.js'
@@ -83,7 +83,8 @@ export class CatalogStore {
     else if (!(await exists(path))) {
       throw new FlickrfsError('CATALOG', `There is no catalog in ${root} yet (${path} is missing). Run flickrfs pin or mount on it once to create it.`)
     }
-    const adapter = new KeyvSqlite({ uri: `sqlite://${path}`, busyTimeout: 15_000 })
+    // Read-only opens write nothing, so they also work on a read-only DEST (see util/sqlite.ts).
+    const adapter = openSqliteAdapter(path, { busyTimeout: 15_000, readOnly: opts.readOnly === true })
     // Chunks are JSON strings we make ourselves: store them as they are instead of keyv's
     // recursive serializer, which would escape 100 MB of JSON a second time.
     const keyv = new Keyv<string>(adapter, {
@@ -92,11 +93,15 @@ export class CatalogStore {
       deserialize: (text) => ({ value: text as never }),
       throwOnErrors: true,
     })
+    if (opts.readOnly === true) return new CatalogStore(keyv, path)
     try {
       await adapter.query('PRAGMA journal_mode=WAL')
     } catch (err) {
       // Another process in the middle of a write can refuse the switch; rollback journal works too.
-      if (!/SQLITE_BUSY|locked/i.test(String(err))) throw openError(path, err)
+      if (!/SQLITE_BUSY|locked/i.test(String(err))) {
+        await keyv.disconnect().catch(() => undefined)
+        throw openError(path, err)
+      }
     }
     return new CatalogStore(keyv, path)
   }
@@ -209,7 +214,12 @@ export class CatalogStore {
   }
 
   private async readChunk<T>(key: string): Promise<T | undefined> {
-    const text = await this.keyv.get(key)
+    let text: string | undefined
+    try {
+      text = await this.keyv.get(key)
+    } catch (err) {
+      throw openError(this.path, err)
+    }
     return text === undefined ? undefined : (JSON.parse(text) as T)
   }
 
@@ -294,7 +304,19 @@ function addRow(row: PhotoRow, into: DecodedPhotos): void {
 }
 
 function openError(path: string, err: unknown): FlickrfsError {
+  if (isDamagedDb(err)) return damagedCatalogError(path, err)
   return new FlickrfsError('CATALOG', `Cannot read the catalog database ${path}: ${String(err)}. Check that the folder is readable and not on a full disk.`, { cause: err })
+}
+
+/** The catalog file is not a database, or its pages are damaged: what to run to get past it. */
+export function damagedCatalogError(path: string, err: unknown): FlickrfsError {
+  const code = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : 'damaged'
+  return new FlickrfsError(
+    'CATALOG',
+    `The catalog ${path} is damaged (${code}). Run flickrfs pin on this folder: it moves the file aside, ` +
+      'rebuilds the catalog from Flickr and keeps the originals already there without downloading them again.',
+    { cause: err },
+  )
 }
 
 function allChunkKeys(head: Pick<Head, 'chunks'>): string[] {

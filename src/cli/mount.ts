@@ -13,6 +13,7 @@ import { startLiveMount, type LiveMount, type LiveMountOptions } from '../servic
 import { notifyReady } from '../service/notify.js'
 import { findMount, registerMount } from '../service/registry.js'
 import { envOf, readCookies, type CliIo } from './context.js'
+import { checkFolder } from './dest-check.js'
 import { formatSize, parseDuration, parseSize } from './units.js'
 import { sleep } from '../util/abort.js'
 import { confineState } from '../util/confine.js'
@@ -28,6 +29,7 @@ interface MountFlags {
   apiRate?: string
   cookies?: string
   ignoreViews?: boolean
+  force?: boolean
 }
 
 const DEFAULT_REFRESH_MS = 15 * 60_000
@@ -54,6 +56,7 @@ export function mountCommand(io: CliIo): Command {
     .option('--allow-other', 'let other users see the mount')
     .option('--background', 'detach once mounted (logs go to CACHE/.flickrfs/mount.log)')
     .option('--ignore-views', 'leave view counts out of the metadata')
+    .option('--force', 'use a non-empty --cache folder that is not a flickrfs folder')
     .option('--api-rate <r>', 'API calls per second once the burst is used (default 1)')
     .option('--cookies <file>', 'file with Flickr web cookies for video originals')
     .action(async (mountpoint: string, flags: MountFlags) => {
@@ -64,6 +67,8 @@ export function mountCommand(io: CliIo): Command {
 async function runMount(io: CliIo, mountpoint: string, flags: MountFlags): Promise<number> {
   const env = envOf(io)
   const mnt = resolve(mountpoint)
+  // A cache is flickrfs's own folder: an empty value or a foreign folder is a typo (dest-check.ts).
+  if (flags.cache !== undefined) await checkFolder(flags.cache, { what: '--cache', force: flags.force, writes: flags.offline !== true })
   const { remote, creds } = await connect(env, flags)
   const root = resolve(flags.cache ?? defaultCacheRoot(env, creds))
   // A mountpoint that cannot be used is refused before anything is created (the cache folder).

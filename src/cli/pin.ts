@@ -1,9 +1,12 @@
 import { Command } from 'commander'
-import { FlickrfsError } from '../errors/flickrfs-error.js'
+import { acquireRootLock, setAsideDamagedCatalog } from '../catalog/index.js'
+import { FlickrfsError, isFlickrfsError } from '../errors/flickrfs-error.js'
 import { openFlickr } from '../flickr/index.js'
 import { DEFAULT_PIN_CONCURRENCY, pin, type PinReport } from '../pin/pin.js'
 import { envOf, isTty, positiveInt, readCookies, type CliIo } from './context.js'
 import { createProgress, formatBytes, formatDuration, plural } from './progress.js'
+import { checkFolder } from './dest-check.js'
+import { destWriteError } from '../util/fs-errors.js'
 
 interface PinFlags {
   quiet?: boolean
@@ -33,10 +36,10 @@ export function pinCommand(io: CliIo): Command {
     .option('--ignore-videos', 'do not download videos')
     .option('--ignore-views', 'leave view counts out of the metadata (they change all the time)')
     .option('--delete-unknown', 'remove photos, sets and collections deleted on Flickr')
-    .option('--force', 'with --delete-unknown: delete even when a refresh lost more than 5% of the photos at once')
     .option('--concurrency <n>', 'downloads at once', positiveInt('--concurrency', MAX_PIN_CONCURRENCY), DEFAULT_PIN_CONCURRENCY)
     .option('--api-rate <r>', 'API calls per second once the burst is used (default 1)')
     .option('--cookies <file>', 'file with Flickr web cookies (cookie_accid, cookie_epass) for video originals')
+    .option('--force', 'pin into a non-empty folder that holds no mirror yet; with --delete-unknown, delete even when one refresh lost more than 5% of the photos')
     .action(async (dest: string, flags: PinFlags) => {
       process.exitCode = await runPin(io, dest, flags)
     })
@@ -46,10 +49,35 @@ export function pinCommand(io: CliIo): Command {
 
 async function runPin(io: CliIo, dest: string, flags: PinFlags): Promise<number> {
   if (flags.quiet && flags.verbose) throw new FlickrfsError('USAGE', 'Use either -q or -v, not both.')
+  const absDest = await checkFolder(dest, { what: 'DEST', force: flags.force, writes: true })
   const env = envOf(io)
   const cookies = await readCookies(flags.cookies, env, (line) => io.stderr.write(line))
   const { client, media } = await openFlickr({ env, apiRate: flags.apiRate })
   const mode = flags.quiet ? 'quiet' : isTty(io.stderr) ? 'bar' : 'lines'
+  // Held for the whole run (pin takes it again, re-entrantly): a damaged catalog is moved aside
+  // with no other writer about.
+  const lock = await acquireRootLock(absDest, 'pin').catch((err: unknown) => {
+    throw isFlickrfsError(err) ? err : destWriteError(err, absDest)
+  })
+  try {
+    const setAside = await setAsideDamagedCatalog(absDest).catch((err: unknown) => {
+      throw isFlickrfsError(err) ? err : destWriteError(err, absDest)
+    })
+    // Said even with -q: cron should mail it, the run is a rebuild.
+    if (setAside !== undefined) io.stderr.write(`flickrfs: ${setAside}\n`)
+    return await pinAndReport(io, dest, flags, { client, media, cookies, mode })
+  } finally {
+    await lock.release()
+  }
+}
+
+async function pinAndReport(
+  io: CliIo,
+  dest: string,
+  flags: PinFlags,
+  run: { client: Awaited<ReturnType<typeof openFlickr>>['client']; media: Awaited<ReturnType<typeof openFlickr>>['media']; cookies: string | undefined; mode: 'quiet' | 'bar' | 'lines' },
+): Promise<number> {
+  const { client, media, cookies, mode } = run
   const progress = createProgress(mode, io.stderr)
   // The status line is cleared however the run ends, so an error starts on a clean row.
   const report = await pin({

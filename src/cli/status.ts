@@ -1,28 +1,56 @@
-import { access } from 'node:fs/promises'
-import { resolve } from 'node:path'
+import { access, readdir } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
 import { Command } from 'commander'
-import { Catalog, catalogPath } from '../catalog/index.js'
+import { Catalog, catalogDamage, catalogPath } from '../catalog/index.js'
+import { damagedCatalogError } from '../catalog/persist.js'
 import { mediaKey, type CatalogSnapshot } from '../catalog/types.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
+import { parseMediaFileName } from '../layout/index.js'
 import { readLastPin } from '../pin/pin-state.js'
 import { offlineMedia } from '../service/live-mount.js'
 import { OriginalStore } from '../store/index.js'
+import { unwritableReason } from '../util/read-only.js'
+import { stateDir } from '../util/state-paths.js'
 import type { CliIo } from './context.js'
 import { formatBytes, formatDuration, plural } from './progress.js'
 
-async function openExisting(dest: string): Promise<{ catalog: Catalog; store: OriginalStore }> {
+/**
+ * The catalog and store of a pinned DEST, for reading. A DEST this process cannot write (a backup
+ * disk mounted read-only) is opened without writing a byte: no lock (nobody can write it, so there
+ * is no writer to keep out), no access times, no folder creation.
+ */
+async function openExisting(dest: string): Promise<{ catalog: Catalog; store: OriginalStore; readOnly: boolean }> {
   try {
     await access(catalogPath(dest))
   } catch {
+    const loose = await unindexedOriginals(dest, () => undefined)
+    if (loose.length > 0) {
+      throw new FlickrfsError('DEST', `${dest} has no catalog (${catalogPath(dest)} is missing), but ${join(dest, 'photostream')} holds ${plural(loose.length, 'original')}. ` +
+        `Run \`flickrfs pin ${dest}\` to rebuild it; the originals there are hashed and kept, not downloaded again.`)
+    }
     throw new FlickrfsError('DEST', `${dest} is not a flickrfs folder (no ${catalogPath(dest)}). Run \`flickrfs pin ${dest}\` first.`)
   }
+  // A damaged catalog is named with what to run; an empty one (truncated) is read as the empty
+  // index it is, and left as it is for pin to set aside: reading must not make it look sound.
+  const damage = await catalogDamage(dest)
+  if (damage !== undefined && damage !== 'empty file') throw damagedCatalogError(catalogPath(dest), { code: damage })
+  const readOnly = damage !== undefined || (await unwritableReason(stateDir(dest))) !== undefined
   const catalog = await Catalog.open(dest, { readOnly: true })
   try {
-    return { catalog, store: await OriginalStore.open(dest, offlineMedia) }
+    return { catalog, store: await OriginalStore.open(dest, offlineMedia, { readOnly }), readOnly }
   } catch (err) {
     await catalog.close()
     throw err
   }
+}
+
+/** Names in DEST/photostream/ that are originals (`<id>.<ext>`) the store index does not record as stored under that name. */
+async function unindexedOriginals(dest: string, recordOf: (id: string) => { ext: string } | undefined): Promise<string[]> {
+  const names = await readdir(join(dest, 'photostream')).catch(() => [] as string[])
+  return names.filter((name) => {
+    const parsed = parseMediaFileName(name)
+    return parsed !== undefined && recordOf(parsed.id)?.ext !== parsed.ext
+  })
 }
 
 function ago(ms: number, now: number): string {
@@ -110,7 +138,11 @@ export function statusCommand(io: CliIo): Command {
         } else {
           out.push('Last pin: none recorded')
         }
-        const complete = c.missing.length === 0 && snap.refreshedAtMs > 0
+        const unknown = await unindexedOriginals(dest, (id) => store.recordOf(id))
+        if (unknown.length > 0) {
+          out.push(`Not in the index: ${plural(unknown.length, 'original')} in photostream/ (the catalog was lost or rebuilt?); \`flickrfs pin\` hashes and records them without downloading them again`)
+        }
+        const complete = c.missing.length === 0 && snap.refreshedAtMs > 0 && unknown.length === 0
         const only = last?.ignorePhotos && !last.ignoreVideos ? ' (videos only, as the last pin was asked)' : last?.ignoreVideos && !last.ignorePhotos ? ' (photos only, as the last pin was asked)' : ''
         out.push(complete ? `Complete: yes${only}` : 'Complete: no (run `flickrfs pin` again)')
         io.stdout.write(out.join('\n') + '\n')
@@ -129,13 +161,13 @@ export function verifyCommand(io: CliIo): Command {
     .option('-q, --quiet', 'print only problems')
     .action(async (destArg: string, flags: { quiet?: boolean }) => {
       const dest = resolve(destArg)
-      const { catalog, store } = await openExisting(dest)
+      const { catalog, store, readOnly } = await openExisting(dest)
       try {
         const bad = new Set<string>()
         const report = await store.verify({
           concurrency: 4,
-          // A bad file's record is dropped, so the next pin downloads it again.
-          forgetBad: true,
+          // A bad file stops counting as stored, so the next pin downloads it again (not on a read-only DEST: nothing may be written there).
+          forgetBad: !readOnly,
           onResult: (r) => {
             if (r.status === 'ok') return
             bad.add(r.id)
@@ -147,7 +179,11 @@ export function verifyCommand(io: CliIo): Command {
         // The damaged files just reported are no longer recorded; they are not "never downloaded".
         const never = c.missing.filter((id) => !bad.has(id))
         const problems = report.missing + report.sizeMismatch + report.hashMismatch
-        if (!flags.quiet || problems > 0 || never.length > 0) {
+        // Success means every original in the folder was checked: files the index does not know
+        // (a catalog lost or rebuilt) were not, and a pin has to take them in first.
+        const unknown = (await unindexedOriginals(dest, (id) => store.recordOf(id))).filter((name) => !bad.has(parseMediaFileName(name)?.id ?? ''))
+        const indexLost = report.checked === 0 && unknown.length > 0
+        if (!indexLost && (!flags.quiet || problems > 0 || never.length > 0 || unknown.length > 0)) {
           io.stdout.write(
             `Verified ${plural(report.checked, 'original')}: ${report.ok} ok, ${report.missing} missing, ` +
             `${report.sizeMismatch} wrong size, ${report.hashMismatch} wrong content${leftOutNote(c)}.` +
@@ -155,7 +191,12 @@ export function verifyCommand(io: CliIo): Command {
           )
         }
         if (problems > 0 || never.length > 0) io.stdout.write('Run `flickrfs pin` on this folder to fetch them again.\n')
-        process.exitCode = problems > 0 || never.length > 0 ? 1 : 0
+        if (unknown.length > 0) {
+          const lost = indexLost ? 'Nothing verified: the index of this folder is missing or empty (its catalog was lost or rebuilt), yet' : 'The index does not account for all files:'
+          io.stdout.write(`${lost} ${join(dest, 'photostream')} holds ${plural(unknown.length, 'original')} it does not record (${unknown.slice(0, 5).join(', ')}${unknown.length > 5 ? ', …' : ''}); they were not verified. ` +
+            `Run \`flickrfs pin ${dest}\`: it hashes and records them without downloading them again.\n`)
+        }
+        process.exitCode = problems > 0 || never.length > 0 || unknown.length > 0 ? 1 : 0
       } finally {
         await store.close()
         await catalog.close()

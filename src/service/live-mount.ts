@@ -5,14 +5,15 @@
  */
 import { resolve } from 'node:path'
 import createDebug from 'debug'
-import { Catalog, acquireRootLock, type CatalogApi, type CatalogMedia, type RefreshReport, type RootLock } from '../catalog/index.js'
+import { Catalog, acquireRootLock, setAsideDamagedCatalog, type CatalogApi, type CatalogMedia, type RefreshReport, type RootLock } from '../catalog/index.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { checkMountpoint, mountFlickrfs, type MountHandle } from '../fs/index.js'
 import { buildLayout, type Layout } from '../layout/index.js'
 import { evictAfterDownload, OriginalStore, type MediaSource } from '../store/index.js'
 import { errorMessage } from '../util/abort.js'
 import { confineState } from '../util/confine.js'
-import { STATE_REL } from '../util/state-paths.js'
+import { unwritableReason } from '../util/read-only.js'
+import { STATE_REL, stateDir } from '../util/state-paths.js'
 
 const log = createDebug('flickrfs:mount')
 
@@ -59,18 +60,32 @@ export async function startLiveMount(opts: LiveMountOptions): Promise<LiveMount>
   // A bad mountpoint is refused before the lock and the first catalog fetch (minutes for a big
   // account); mountFlickrfs checks again, and clears a stale mount, when it mounts.
   await checkMountpoint(opts.mountpoint)
-  // A link or a file planted where the cache writes is refused now, in one line, not at each read.
-  const confined = await confineState(root)
-  await confined.isDir('photostream')
-  await confined.isDir(STATE_REL.tmp)
+  // A cache this process cannot write (a pinned DEST on a disk mounted read-only) is served as it
+  // is, offline: nothing is created, downloaded or recorded, and no lock is taken (nobody can
+  // write there, so there is no writer to keep out).
+  const unwritable = await unwritableReason(stateDir(root))
+  if (unwritable !== undefined && opts.remote) {
+    throw new FlickrfsError('DEST', `The cache ${root} is read-only (${unwritable}): add --offline to serve what it holds, or choose a writable --cache.`)
+  }
+  const readOnly = unwritable !== undefined
+  if (!readOnly) {
+    // A link or a file planted where the cache writes is refused now, in one line, not at each read.
+    const confined = await confineState(root)
+    await confined.isDir('photostream')
+    await confined.isDir(STATE_REL.tmp)
+  }
   // One writer per cache root: the mount downloads and refreshes into it, so a pin of the same
   // folder must wait for it (and the other way round).
-  const lock: RootLock = await acquireRootLock(root, `mount at ${resolve(opts.mountpoint)}`)
+  const lock: RootLock | undefined = readOnly ? undefined : await acquireRootLock(root, `mount at ${resolve(opts.mountpoint)}`)
   let catalog: Catalog | undefined
   let store: OriginalStore | undefined
   try {
-    catalog = await Catalog.open(root)
-    store = await openStore(root, opts)
+    if (!readOnly) {
+      const setAside = await setAsideDamagedCatalog(root)
+      if (setAside !== undefined) say(setAside)
+    }
+    catalog = await Catalog.open(root, { readOnly })
+    store = await openStore(root, opts, readOnly)
     await ensureCatalog(catalog, root, opts, say)
     const tree = new LiveTree(catalog, store, opts.ignoreViews)
     const handle = await mountFlickrfs({
@@ -83,13 +98,14 @@ export async function startLiveMount(opts: LiveMountOptions): Promise<LiveMount>
   } catch (err) {
     await store?.close().catch(() => undefined)
     await catalog?.close().catch(() => undefined)
-    await lock.release()
+    await lock?.release()
     throw err
   }
 }
 
-function openStore(root: string, opts: LiveMountOptions): Promise<OriginalStore> {
+function openStore(root: string, opts: LiveMountOptions, readOnly: boolean): Promise<OriginalStore> {
   return OriginalStore.open(root, opts.remote?.media ?? offlineMedia, {
+    readOnly,
     maxBytes: opts.cacheMaxBytes,
     afterDownload: opts.cacheMaxBytes !== undefined ? evictAfterDownload : undefined,
     cookies: opts.cookies,
@@ -138,7 +154,8 @@ class LiveTree {
 interface ServedParts {
   opts: LiveMountOptions
   say: (line: string) => void
-  lock: RootLock
+  /** Absent on a read-only cache: nobody can write there, so there is no writer to keep out. */
+  lock: RootLock | undefined
   catalog: Catalog
   store: OriginalStore
   tree: LiveTree
@@ -198,7 +215,7 @@ class ServedMount implements LiveMount {
     await store.close()
     if (settled) await catalog.close()
     else say('Stopped while a refresh was still running; the last saved catalog stays.')
-    await lock.release()
+    await lock?.release()
     return { abandoned: !settled }
   }
 

@@ -25,6 +25,7 @@ import { Originals, type EnsureOptions, type EnsureResult, type OriginalsOptions
 import { Pins, type PinPolicy } from './pins.js'
 import { ReadPath, type ReadPathOptions } from './read-path.js'
 import type { StoreRecord } from './store-index.js'
+import { eachLimit } from '../util/pool.js'
 import { verifyOriginals, type VerifyOptions, type VerifyReport } from './verify.js'
 
 const debug = createDebug('flickrfs:store')
@@ -83,6 +84,11 @@ export class OriginalStore {
     return this.originals.info(id, secret)
   }
 
+  /** The record of the original of `id` stored now (any version), without I/O. */
+  recordOf(id: string): StoreRecord | undefined {
+    return this.originals.record(id)
+  }
+
   /** Size and sha256 of the original of (id, secret) as it was downloaded, also after it was evicted. */
   knownHash(id: string, secret: string): { size: number; sha256: string } | undefined {
     return this.originals.knownHash(id, secret)
@@ -101,6 +107,26 @@ export class OriginalStore {
   /** Makes sure the original is on disk, downloading it (once, however many callers ask) when missing or stale. */
   ensure(m: MediaEntry, opts: EnsureOptions = {}): Promise<EnsureResult> {
     return this.originals.ensure(m, opts)
+  }
+
+  /**
+   * Records the originals of `entries` that are already under their final names without a record
+   * and have the size the catalog expects, hashing them locally instead of downloading them (a
+   * catalog rebuilt after damage, a mirror made by another tool). Entries already recorded, or
+   * whose file is missing, of another size or not the original the index remembers, are left for
+   * `ensure`. `concurrency` files are hashed at once (default 2: the disk is the limit).
+   */
+  async adoptExisting(entries: Iterable<MediaEntry>, opts: { concurrency?: number; onAdopted?: (record: StoreRecord) => void } = {}): Promise<{ adopted: number; bytes: number }> {
+    const out = { adopted: 0, bytes: 0 }
+    const todo = [...entries].filter((m) => this.originals.current(m) === undefined)
+    await eachLimit(todo, opts.concurrency ?? 2, async (m) => {
+      const record = await this.originals.adopt(m)
+      if (record === undefined) return
+      out.adopted++
+      out.bytes += record.size
+      opts.onAdopted?.(record)
+    })
+    return out
   }
 
   /** Bytes [position, position+length) of the original, in a Buffer of our own (ReadPath). */

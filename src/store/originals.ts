@@ -5,14 +5,21 @@
  *
  * Order of a completion (crash safety): bytes go to ROOT/.flickrfs/tmp/<id>_<secret>.part, are
  * counted against the announced size and fsynced (Download), then renamed to the final name, then
- * the directory is fsynced, and only then is the download recorded. A file under its final name
- * without a matching record is simply downloaded again. The file of a replaced version (another
- * extension) is removed only after the new one is recorded.
+ * the directory is fsynced, and only then is the download recorded. The file of a replaced version
+ * (another extension) is removed only after the new one is recorded.
+ *
+ * A file under its final name without a record (a catalog rebuilt after damage, a crash between the
+ * rename and the record, a mirror made by another tool) is adopted instead of downloaded again
+ * when its size is the one the catalog expects: it is hashed here and recorded (`adopt`). Where
+ * the index still remembers the original (evicted, or found bad by verify), the file must also
+ * hash to what was recorded; a file the index says is an older version is never adopted.
  *
  * Every change of a final file or its record happens here (completion, `evictFile`, `forget`), and
  * each one tells the `onFileChange` listeners, so no one keeps serving an inode that is no longer
  * the file's. A completion tells them before the rename.
  */
+import { createReadStream } from 'node:fs'
+import { createHash } from 'node:crypto'
 import { constants, lstat, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type Keyv from 'keyv'
@@ -20,8 +27,9 @@ import { LRUCache } from 'lru-cache'
 import createDebug from 'debug'
 import type { MediaEntry } from '../catalog/types.js'
 import { mediaKey } from '../catalog/types.js'
+import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { abortable } from '../util/abort.js'
-import { destWriteError } from '../util/fs-errors.js'
+import { destWriteError, isEnoent } from '../util/fs-errors.js'
 import { Confined } from '../util/confine.js'
 import { catalogPath, STATE_REL, tmpDir as stateTmpDir } from '../util/state-paths.js'
 import { Download, type DownloadedPart } from './download.js'
@@ -62,6 +70,11 @@ export interface OriginalsOptions {
   failureMemoryMs?: number
   /** How often batched access times are written to the index (default 10 s). */
   accessFlushMs?: number
+  /**
+   * Open the index without writing anything (a read-only DEST): no access times, no downloads, no
+   * adoption; what is stored is served and verified as it is.
+   */
+  readOnly?: boolean
 }
 
 export interface EnsureOptions {
@@ -76,6 +89,8 @@ export interface EnsureResult {
   size: number
   sha256: string
   downloaded: boolean
+  /** The file was already under its final name without a record, and was hashed and recorded. */
+  adopted?: boolean
 }
 
 export interface StoreStats {
@@ -119,6 +134,7 @@ export class Originals {
   private keyv: Keyv | undefined
   private ownsKeyv = false
   private readonly jobs = new Map<string, Job>()
+  private readonly adopting = new Map<string, Promise<StoreRecord | undefined>>()
   private readonly recentFailures = new LRUCache<string, { err: unknown; atMs: number }>({ max: 4096 })
   private readonly fileListeners: Array<(id: string) => void> = []
   private readonly recordListeners: Array<(record: StoreRecord) => void> = []
@@ -141,13 +157,14 @@ export class Originals {
   /** Reads the index into memory and starts the timer that writes access times. */
   async load(): Promise<void> {
     // A link or a file planted where the store writes is refused by each write, before its first byte.
-    this.confined = await Confined.open(this.root, { create: true })
+    this.confined = await Confined.open(this.root, { create: this.options.readOnly !== true })
     if (!this.keyv) {
-      this.keyv = await openStoreKeyv(this.root)
+      this.keyv = await openStoreKeyv(this.root, { readOnly: this.options.readOnly })
       this.ownsKeyv = true
     }
     this.index = new StoreIndex(this.keyv)
     await this.index.load()
+    if (this.options.readOnly === true) return
     const every = this.options.accessFlushMs ?? 10_000
     this.flushTimer = setInterval(() => { this.flush().catch((err: unknown) => debug('access flush failed: %O', err)) }, every)
     this.flushTimer.unref()
@@ -210,6 +227,11 @@ export class Originals {
       record = undefined
     }
     let downloaded = false
+    let adopted = false
+    if (!record && !this.jobs.has(t.key)) {
+      record = await this.adopt(m)
+      adopted = record !== undefined
+    }
     if (!record) {
       const job = this.start(m, t, opts.mtimeMs)
       record = await abortable(job.done, opts.signal)
@@ -217,7 +239,53 @@ export class Originals {
     }
     this.touch(t.id)
     if (opts.mtimeMs !== undefined) await this.setMtime(t.rel, opts.mtimeMs)
-    return { path: t.path, size: record.size, sha256: record.sha256, downloaded }
+    return { path: t.path, size: record.size, sha256: record.sha256, downloaded, ...(adopted ? { adopted } : {}) }
+  }
+
+  /**
+   * Records the file already under the final name of `m` (see the top of this file), hashing it
+   * here; undefined when there is none, or it is not one to adopt. One hashing per original at a
+   * time, however many callers ask; never while its download runs.
+   */
+  adopt(m: MediaEntry): Promise<StoreRecord | undefined> {
+    const t = this.target(m)
+    if (this.options.readOnly === true || m.size <= 0 || this.jobs.has(t.key)) return Promise.resolve(undefined)
+    let running = this.adopting.get(t.key)
+    if (!running) {
+      running = this.adoptFile(m, t)
+        .catch((err: unknown) => {
+          // Adopting only saves a download: whatever stops it (a file where a folder belongs, an
+          // unreadable file) is for the download to meet and report.
+          debug('%s: not adopting the file at its name: %O', t.key, err)
+          return undefined
+        })
+        .finally(() => this.adopting.delete(t.key))
+      this.adopting.set(t.key, running)
+    }
+    return running
+  }
+
+  private async adoptFile(m: MediaEntry, t: Target): Promise<StoreRecord | undefined> {
+    if ((await fileSize(t.path)) !== m.size) return undefined
+    const known = this.idx().known(t.id)
+    // The index describes the file at this name as another version: its bytes are not these.
+    if (known && known.ext === t.ext && known.secret !== t.secret) return undefined
+    const hashed = await hashFile(t.path)
+    if (hashed === undefined || hashed.size !== m.size) return undefined
+    if (known && known.ext === t.ext && known.sha256 !== hashed.sha256) {
+      debug('%s: the file at its name is not the original recorded before; downloading it again', t.key)
+      return undefined
+    }
+    // A download may have started meanwhile (a mount's read): it is the newer word.
+    if (this.jobs.has(t.key)) return undefined
+    const old = this.idx().get(t.id)
+    const record = await this.putRecord(t, m, { size: hashed.size, sha256: hashed.sha256 }, old)
+    debug('%s: adopted the %d bytes already at %s', t.key, hashed.size, t.path)
+    // As after a download: the file of the version it replaces (another extension) goes now.
+    if (old && old.ext !== t.ext) await this.guard().unlink(join(PHOTO_REL, `${old.id}.${old.ext}`)).catch(() => undefined)
+    this.fileChanged(t.id)
+    for (const listener of this.recordListeners) listener(record)
+    return record
   }
 
   target(m: MediaEntry): Target {
@@ -254,6 +322,7 @@ export class Originals {
 
   /** Notes a read of `id` (memory only; written in batches). */
   touch(id: string): void {
+    if (this.options.readOnly === true) return
     this.idx().touch(id, this.now())
   }
 
@@ -267,6 +336,7 @@ export class Originals {
   start(m: MediaEntry, t: Target, mtimeMs?: number): Job {
     const existing = this.jobs.get(t.key)
     if (existing) return existing
+    if (this.options.readOnly === true) throw new FlickrfsError('DEST', `${this.root} is read-only: ${t.id}.${t.ext} is not stored there and cannot be fetched into it.`)
     const download = new Download({
       key: t.key,
       url: m.url,
@@ -315,9 +385,14 @@ export class Originals {
     return true
   }
 
-  /** Forgets the record of `id` (a bad or vanished file), so the next `ensure` downloads it again. */
+  /**
+   * The file of `id` is bad or gone: it no longer counts as stored, so the next `ensure` gets it
+   * again. Its recorded size and sha256 are still those of the original as it was downloaded, so
+   * they are kept (as for an evicted file): a file at its name is then adopted only if it hashes
+   * to them, and a damaged one is downloaded again.
+   */
   async forget(id: string): Promise<void> {
-    await this.idx().remove(id)
+    await this.idx().markEvicted(id)
     this.fileChanged(id)
   }
 
@@ -384,7 +459,7 @@ export class Originals {
     }
   }
 
-  private async putRecord(t: Target, m: MediaEntry, part: DownloadedPart, old: StoreRecord | undefined): Promise<StoreRecord> {
+  private async putRecord(t: Target, m: MediaEntry, part: Pick<DownloadedPart, 'size' | 'sha256'>, old: StoreRecord | undefined): Promise<StoreRecord> {
     const now = this.now()
     const record: StoreRecord = {
       id: t.id,
@@ -428,4 +503,20 @@ export class Originals {
       throw destWriteError(err, confined.display(rel))
     }
   }
+}
+
+/** Size and sha256 of the file at `path` as read now; undefined when it is gone. */
+async function hashFile(path: string): Promise<{ size: number; sha256: string } | undefined> {
+  const hash = createHash('sha256')
+  let size = 0
+  try {
+    for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
+      hash.update(chunk as Buffer)
+      size += (chunk as Buffer).length
+    }
+  } catch (err) {
+    if (isEnoent(err)) return undefined
+    throw err
+  }
+  return { size, sha256: hash.digest('hex') }
 }

@@ -8,11 +8,11 @@
  * Access times change on every read; they are kept in memory and written in batches.
  */
 import Keyv from 'keyv'
-import KeyvSqlite from '@keyv/sqlite'
 import createDebug from 'debug'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { confineState } from '../util/confine.js'
 import { catalogPath } from '../util/state-paths.js'
+import { openSqliteAdapter } from '../util/sqlite.js'
 
 const debug = createDebug('flickrfs:store')
 
@@ -43,11 +43,14 @@ function isRecord(v: unknown): v is StoreRecord {
     typeof r.size === 'number' && typeof r.sha256 === 'string'
 }
 
-/** Opens the store's namespace in ROOT/.flickrfs/catalog.sqlite. */
-export async function openStoreKeyv(root: string): Promise<Keyv> {
-  await confineState(root)
+/**
+ * Opens the store's namespace in ROOT/.flickrfs/catalog.sqlite. `readOnly` creates nothing and
+ * writes nothing (a read-only DEST); the file must then exist.
+ */
+export async function openStoreKeyv(root: string, opts: { readOnly?: boolean } = {}): Promise<Keyv> {
+  if (opts.readOnly !== true) await confineState(root)
   // A large iteration page: the index is read whole at open, and small pages make that quadratic.
-  const adapter = new KeyvSqlite({ uri: `sqlite://${catalogPath(root)}`, busyTimeout: 10_000, iterationLimit: 2000 })
+  const adapter = openSqliteAdapter(catalogPath(root), { busyTimeout: 10_000, iterationLimit: 2000, readOnly: opts.readOnly === true })
   return new Keyv({ store: adapter, namespace: 'store' })
 }
 

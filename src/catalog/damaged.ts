@@ -1,0 +1,63 @@
+/**
+ * A damaged catalog file (truncated to nothing, overwritten, pages gone bad) must not leave the
+ * user with `rm` and a full download as the only way forward. A writer (pin, a mount) checks the
+ * file under the root lock before opening it; a damaged one is moved aside, whole, and the run
+ * starts a new catalog. The store index lives in the same file, so the originals in the folder
+ * are then adopted: hashed locally and recorded, not downloaded again (store/originals.ts).
+ */
+import { rename, stat } from 'node:fs/promises'
+import { basename } from 'node:path'
+import createDebug from 'debug'
+import { isEnoent } from '../util/fs-errors.js'
+import { fsyncDir } from '../util/fs.js'
+import { isDamagedDb, openSqliteAdapter } from '../util/sqlite.js'
+import { catalogPath, stateDir } from '../util/state-paths.js'
+
+const debug = createDebug('flickrfs:catalog')
+
+/** What is wrong with ROOT's catalog file: undefined when it is sound or absent. */
+export async function catalogDamage(root: string): Promise<string | undefined> {
+  const path = catalogPath(root)
+  try {
+    if ((await stat(path)).size === 0) return 'empty file'
+  } catch (err) {
+    if (isEnoent(err)) return undefined
+    throw err
+  }
+  const adapter = openSqliteAdapter(path, { readOnly: true, busyTimeout: 15_000 })
+  try {
+    // Reads every row, values included (overflow pages too): a damaged page anywhere fails here,
+    // not halfway through a pin. A file without the table yet is a catalog never saved, not damage.
+    await adapter.query('SELECT count(*) AS n, sum(length(value)) AS bytes FROM keyv')
+    return undefined
+  } catch (err) {
+    if (isDamagedDb(err)) return (err as { code: string }).code
+    if (/no such table/i.test(String(err))) return undefined
+    throw err
+  } finally {
+    await adapter.disconnect().catch(() => undefined)
+  }
+}
+
+/**
+ * Moves a damaged catalog aside, to `catalog.sqlite.corrupt-<time>`, with its -wal and -shm as
+ * `…corrupt-<time>-wal` / `-shm` (so sqlite pairs them if anyone opens the copy), and returns the
+ * one line that says so; undefined when the catalog is sound. Call under the root lock. The -wal
+ * goes first: a stale -wal left next to a new catalog could be replayed into it.
+ */
+export async function setAsideDamagedCatalog(root: string, nowMs = Date.now()): Promise<string | undefined> {
+  const damage = await catalogDamage(root)
+  if (damage === undefined) return undefined
+  const path = catalogPath(root)
+  const aside = `${path}.corrupt-${new Date(nowMs).toISOString().replace(/:/g, '')}`
+  for (const suffix of ['-wal', '-shm']) {
+    await rename(path + suffix, aside + suffix).catch((err: unknown) => {
+      if (!isEnoent(err)) throw err
+    })
+  }
+  await rename(path, aside)
+  await fsyncDir(stateDir(root))
+  debug('moved damaged catalog (%s) to %s', damage, aside)
+  return `The catalog ${path} was damaged (${damage}); moved it aside to ${basename(aside)}. ` +
+    'This run rebuilds it from Flickr; the originals already here are checked and kept, not downloaded again.'
+}

@@ -1,0 +1,88 @@
+/**
+ * Adoption: an original already under its final name without a record (a catalog rebuilt after
+ * damage, another tool's mirror) is hashed locally and recorded instead of downloaded, when its
+ * size is the one the catalog expects, and never when the index knows the file is something else.
+ */
+import assert from 'node:assert/strict'
+import { mkdir, open, readFile, writeFile } from 'node:fs/promises'
+import { dirname } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import type { MediaEntry } from '../../src/catalog/types.js'
+import { OriginalStore, type StoreRecord } from '../../src/store/index.js'
+import { startWorld, type World } from './helpers.js'
+import { sha256 } from '../support/files.js'
+
+void describe('OriginalStore adoption', () => {
+  let w: World
+  before(async () => { w = await startWorld() })
+  after(async () => { await w.close() })
+
+  const plant = async (store: OriginalStore, m: MediaEntry, bytes: Buffer): Promise<void> => {
+    await mkdir(dirname(store.pathOf(m)), { recursive: true })
+    await writeFile(store.pathOf(m), bytes)
+  }
+
+  void it('adoptExisting records the files of the right size, hashing them, with no GET; the rest are left for ensure', async () => {
+    const root = await w.newRoot()
+    const store = await OriginalStore.open(root, w.client)
+    const [ok1, ok2, short, absent] = Array.from({ length: 4 }, () => w.addPhoto(70_000)) as [MediaEntry, MediaEntry, MediaEntry, MediaEntry]
+    await plant(store, ok1, w.bytesOf(ok1.id))
+    await plant(store, ok2, w.bytesOf(ok2.id))
+    await plant(store, short, w.bytesOf(short.id).subarray(0, 69_999))
+    w.fake.resetCounts()
+    const seen: StoreRecord[] = []
+    const out = await store.adoptExisting([ok1, ok2, short, absent], { onAdopted: (r) => seen.push(r) })
+    assert.deepEqual(out, { adopted: 2, bytes: 140_000 })
+    assert.deepEqual(seen.map((r) => r.id).sort(), [ok1.id, ok2.id].sort())
+    assert.equal(w.fake.counts()['media:GET'] ?? 0, 0)
+    assert.deepEqual(store.info(ok1.id, ok1.secret), { size: 70_000, sha256: sha256(w.bytesOf(ok1.id)) })
+    assert.equal(store.info(short.id, short.secret), undefined)
+    // Adopted ones are there; the short one and the absent one are downloaded.
+    for (const m of [ok1, ok2]) assert.equal((await store.ensure(m)).downloaded, false)
+    for (const m of [short, absent]) assert.equal((await store.ensure(m)).downloaded, true)
+    assert.equal(w.fake.counts()['media:GET'], 2)
+    assert.deepEqual(await readFile(store.pathOf(short)), w.bytesOf(short.id))
+    // A second pass finds nothing left to adopt, and the records survive a restart.
+    assert.deepEqual(await store.adoptExisting([ok1, ok2, short, absent]), { adopted: 0, bytes: 0 })
+    await store.close()
+    const reopened = await OriginalStore.open(root, w.client)
+    assert.deepEqual(reopened.info(ok2.id, ok2.secret), { size: 70_000, sha256: sha256(w.bytesOf(ok2.id)) })
+    await reopened.close()
+  })
+
+  void it('ensure adopts a file at its name with no record; a file verify found bad is downloaded again, not adopted', async () => {
+    const root = await w.newRoot()
+    const store = await OriginalStore.open(root, w.client)
+    const m = w.addPhoto(50_000)
+    await plant(store, m, w.bytesOf(m.id))
+    w.fake.resetCounts()
+    const r = await store.ensure(m)
+    assert.deepEqual([r.downloaded, r.adopted], [false, true])
+    assert.equal(r.sha256, sha256(w.bytesOf(m.id)))
+    assert.equal(w.fake.counts()['media:GET'] ?? 0, 0)
+
+    // A flipped byte keeps the size: verify finds it, and the hash it remembers keeps it from being adopted back.
+    const fh = await open(store.pathOf(m), 'r+')
+    await fh.write(Buffer.from([(w.bytesOf(m.id)[100] ?? 0) ^ 0xff]), 0, 1, 100)
+    await fh.close()
+    const report = await store.verify({ forgetBad: true })
+    assert.equal(report.hashMismatch, 1)
+    const again = await store.ensure(m)
+    assert.equal(again.downloaded, true)
+    assert.deepEqual(await readFile(store.pathOf(m)), w.bytesOf(m.id))
+    assert.equal(w.fake.counts()['media:GET'], 1)
+    await store.close()
+  })
+
+  void it('a read-only store adopts nothing and fetches nothing', async () => {
+    const root = await w.newRoot()
+    const writer = await OriginalStore.open(root, w.client)
+    const m = w.addPhoto(30_000)
+    await plant(writer, m, w.bytesOf(m.id))
+    await writer.close()
+    const store = await OriginalStore.open(root, w.client, { readOnly: true })
+    assert.deepEqual(await store.adoptExisting([m]), { adopted: 0, bytes: 0 })
+    await assert.rejects(store.ensure(m), /read-only/)
+    await store.close()
+  })
+})
