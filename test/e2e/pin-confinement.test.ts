@@ -82,6 +82,8 @@ void describe('pin never writes through a planted link or file (e2e)', () => {
       const outside = join(work, `outside-${i}`)
       await makeOutside(outside, anOriginal)
       await mkdir(join(dest, c.rel, '..'), { recursive: true })
+      // DEST is a mirror already (it has .flickrfs/): a foreign folder would be refused earlier, by dest-check.
+      if (!c.rel.startsWith('.flickrfs')) await mkdir(join(dest, '.flickrfs'), { recursive: true })
       if (c.kind === 'link') await symlink(outside, join(dest, c.rel))
       else await writeFile(join(dest, c.rel), 'a file of the user\'s\n')
       const outsideBefore = await checksums(outside)
@@ -176,6 +178,8 @@ void describe('mount never writes through a planted link in its cache (e2e)', { 
       const outside = await lab.mkdir(`outside-${rel.replace(/\W/g, '')}`)
       await makeOutside(outside, name)
       await mkdir(join(cache, rel, '..'), { recursive: true })
+      // The cache is flickrfs's already (it has .flickrfs/): a foreign folder would be refused earlier, by dest-check.
+      if (!rel.startsWith('.flickrfs')) await mkdir(join(cache, '.flickrfs'), { recursive: true })
       await symlink(outside, join(cache, rel))
       const before = await checksums(outside)
       const mnt = await lab.mkdir(`mnt-${rel.replace(/\W/g, '')}`)
