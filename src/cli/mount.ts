@@ -53,7 +53,7 @@ export function mountCommand(io: CliIo): Command {
     .option('--allow-other', 'let other users see the mount')
     .option('--background', 'detach once mounted (logs go to CACHE/.flickrfs/mount.log)')
     .option('--ignore-views', 'leave view counts out of the metadata')
-    .option('--api-rate <r>', 'API calls per second once the burst is used (default 1)')
+    .option('--api-rate <r>', 'API calls per second once the burst is used (default 0.8; shared by every flickrfs process of the key)')
     .option('--cookies <file>', 'file with Flickr web cookies for video originals')
     .action(async (mountpoint: string, flags: MountFlags) => {
       process.exitCode = await runMount(io, mountpoint, flags)
