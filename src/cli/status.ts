@@ -5,7 +5,7 @@ import { Catalog, catalogPath } from '../catalog/index.js'
 import { mediaKey, type CatalogSnapshot } from '../catalog/types.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import {
-  clockFromEnv, HOURLY_GUIDELINE, limiterSettings, loadApiKey, peekSharedBucket, resolveConfigDir, worstCaseCalls, type Env,
+  clockFromEnv, HOURLY_GUIDELINE, LEASE_MS, limiterSettings, loadApiKey, peekSharedBucket, resolveConfigDir, worstCaseCalls, type Env,
 } from '../flickr/index.js'
 import { readLastPin } from '../pin/pin-state.js'
 import { offlineMedia } from '../service/live-mount.js'
@@ -109,7 +109,7 @@ export async function apiBudgetLines(env: Env): Promise<string[]> {
     out.push(`  slowed: Flickr said "too many requests"; refill is ${+(ratePerSec * s.slowFactor).toFixed(3)}/s until ` +
       `${new Date(Date.now() + (s.slowUntilMs - now)).toISOString()}`)
   }
-  const worst = worstCaseCalls(burst, ratePerSec, 3600, 5000)
+  const worst = worstCaseCalls(burst, ratePerSec, 3600, LEASE_MS)
   if (worst > HOURLY_GUIDELINE) {
     out.push(`  warning: these settings allow up to ${worst} calls in an hour, above Flickr's ${HOURLY_GUIDELINE}; ` +
       'keep apiBurst + 3600 × apiRate under 3600 (config.json)')

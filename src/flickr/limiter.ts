@@ -17,16 +17,21 @@ const log = createDebug('flickrfs:limiter')
  * 3,000, then 1/s) allowed 6,600 in the first hour of a fresh key — more with every new process,
  * since each started with a full bucket. The shared bucket below also hands tokens out in short
  * leases that lapse after `leaseMs`, which widens the window by that much: B + R·(3600 + lease).
- * The defaults, burst 600 then 0.8/s (2,880 an hour), give 600 + 0.8·3605 = 3,484 ≤ 3,600, with
+ * The defaults, burst 600 then 0.8/s (2,880 an hour), give 600 + 0.8·3602 = 3,481 ≤ 3,600, with
  * room for the clocks of two processes to disagree a little. A first sync of 30,000 calls then
  * takes about 10.4 h instead of the 7.6 h the old, too generous, defaults promised.
  */
 export const DEFAULT_BURST = 600
 export const DEFAULT_RATE_PER_SEC = 0.8
+/** How long a process may hold tokens it took from the shared bucket before they lapse. */
+export const LEASE_MS = 2000
 /** Flickr's guideline, calls per hour per key. */
 export const HOURLY_GUIDELINE = 3600
 
-/** After Flickr says "too many requests": the refill is halved (again, down to 1/8) for this long. */
+/**
+ * After Flickr says "too many requests", the tokens left and the refill are halved (again on each
+ * storm, down to 1/8 of the refill) until this long after the last such answer.
+ */
 export const SLOW_FOR_MS = 10 * 60_000
 const MIN_SLOW_FACTOR = 1 / 8
 /** Several 429s of one storm (calls in flight together) halve the refill once, not once each. */
@@ -35,7 +40,10 @@ const SLOW_DEBOUNCE_MS = 5_000
 export interface RateLimiter {
   /** Resolves when one call may be made, and takes its token. */
   take(): Promise<void>
-  /** Flickr answered 429 or "too many requests": empty the bucket and halve the refill for a while. */
+  /**
+   * Flickr answered 429 or "too many requests": halve what is left in the bucket and the refill,
+   * for SLOW_FOR_MS after the last such answer. The retry's own backoff still applies.
+   */
   slowDown(): Promise<void>
 }
 
@@ -54,6 +62,7 @@ export class TokenBucket implements RateLimiter {
   private queue: Promise<void> = Promise.resolve()
   private slowFactor = 1
   private slowUntil = 0
+  private slowedAt = 0
 
   constructor(
     private readonly ratePerSec: number,
@@ -72,10 +81,13 @@ export class TokenBucket implements RateLimiter {
   }
 
   slowDown(): Promise<void> {
-    const now = this.clock.now()
     this.refill()
-    this.tokens = Math.min(this.tokens, 0)
-    this.slowFactor = Math.max(MIN_SLOW_FACTOR, this.slowFactor / 2)
+    const now = this.clock.now()
+    if (now - this.slowedAt >= SLOW_DEBOUNCE_MS || this.slowFactor === 1) {
+      this.tokens /= 2
+      this.slowFactor = Math.max(MIN_SLOW_FACTOR, this.slowFactor / 2)
+      this.slowedAt = now
+    }
     this.slowUntil = now + SLOW_FOR_MS
     return Promise.resolve()
   }
@@ -167,9 +179,9 @@ export interface SharedBucketOptions {
   ratePerSec?: number
   /** Its now() must be wall-clock ms shared by every process (Date.now, or a scaled version of it). */
   clock: Clock
-  /** Most tokens one process takes at once (default 32): the file is touched once per lease. */
+  /** Most tokens one process takes at once (default 16): the file is touched once per lease. */
   maxLease?: number
-  /** A lease's unused tokens lapse after this long (default 5000 ms of the limiter clock). */
+  /** A lease's unused tokens lapse after this long (default LEASE_MS of the limiter clock). */
   leaseMs?: number
   /** A lock older than this is stale whoever holds it (default 10 s, real time; it is held for ~1 ms). */
   staleLockMs?: number
@@ -178,7 +190,7 @@ export interface SharedBucketOptions {
 /**
  * The bucket of one API key, shared by every flickrfs process on this machine through a small file
  * in the config dir, read and written under an exclusive lock file. Each process takes tokens in
- * small leases so the file is touched about once per 32 calls while the burst lasts, and once per
+ * small leases so the file is touched about once per 16 calls while the burst lasts, and once per
  * call when the refill is what limits (then a call a second or so, so the cost does not matter).
  */
 export class SharedTokenBucket implements RateLimiter {
@@ -206,8 +218,8 @@ export class SharedTokenBucket implements RateLimiter {
     this.path = limiterStatePath(opts.configDir, opts.apiKey)
     this.lockPath = this.path.replace(/\.json$/, '.lock')
     this.clock = opts.clock
-    this.maxLease = Math.max(1, Math.floor(opts.maxLease ?? 32))
-    this.leaseMs = opts.leaseMs ?? 5000
+    this.maxLease = Math.max(1, Math.floor(opts.maxLease ?? 16))
+    this.leaseMs = opts.leaseMs ?? LEASE_MS
     this.staleLockMs = opts.staleLockMs ?? 10_000
   }
 
@@ -220,8 +232,8 @@ export class SharedTokenBucket implements RateLimiter {
   async slowDown(): Promise<void> {
     this.lease = 0
     await this.update((s, now) => {
-      s.tokens = Math.min(s.tokens, 0)
       if (now - s.slowedAtMs >= SLOW_DEBOUNCE_MS || s.slowFactor === 1) {
+        s.tokens /= 2
         s.slowFactor = Math.max(MIN_SLOW_FACTOR, s.slowFactor / 2)
         s.slowedAtMs = now
         log('Flickr said too many requests: refill slowed to %d/s for %d s', this.ratePerSec * s.slowFactor, SLOW_FOR_MS / 1000)
