@@ -24,7 +24,8 @@ void describe('mount --background waits while the child makes progress', () => {
     lab = await MountLab.create('flickrfs-mount-bg-wait-')
     env = cliEnv(fake, await lab.mkdir('config'), {
       XDG_RUNTIME_DIR: await lab.mkdir('run'),
-      FLICKRFS_BACKGROUND_WAIT_MS: '1500',
+      // The child then reports its first catalog every 750 ms.
+      FLICKRFS_BACKGROUND_WAIT_MS: '3000',
     })
   })
   after(async () => {
@@ -37,14 +38,14 @@ void describe('mount --background waits while the child makes progress', () => {
     if (skip) return t.skip(skip)
     const mnt = await lab.mkdir('slow')
     lab.track(mnt)
-    fake.faults.apiLatencyMs = 150
+    fake.faults.apiLatencyMs = 300
     try {
       const t0 = performance.now()
       const bg = await lab.cli(['mount', mnt, '--cache', await lab.mkdir('cache-slow'), '--background'], env)
       const took = performance.now() - t0
       assert.equal(bg.exit.code, 0, bg.err)
       assert.match(bg.out, /mounted at .* \(pid \d+\)/)
-      assert.ok(took > 3000, `the first catalog took ${Math.round(took)} ms, longer than the 1.5 s wait`)
+      assert.ok(took > 4500, `the first catalog took ${Math.round(took)} ms, longer than the 3 s wait`)
       assert.match(bg.err, /flickrfs: \[background\] Fetching the catalog for the first time/)
       assert.match(bg.err, /flickrfs: \[background\] first catalog: details; 13 items listed/)
       assert.doesNotMatch(bg.err, /did not come up|still starting/)
@@ -59,8 +60,9 @@ void describe('mount --background waits while the child makes progress', () => {
     if (skip) return t.skip(skip)
     const mnt = await lab.mkdir('silent')
     lab.track(mnt)
-    // Every API answer takes 2.5 s: the child says nothing between its first line and the login.
-    fake.faults.apiLatencyMs = 2500
+    // API answers take 8 s until the parent gives up waiting: the child says nothing between its
+    // first line and the answer to its login.
+    fake.faults.apiLatencyMs = 8000
     let bg
     try {
       bg = await lab.cli(['mount', mnt, '--cache', await lab.mkdir('cache-silent'), '--background'], env)
@@ -68,7 +70,7 @@ void describe('mount --background waits while the child makes progress', () => {
       fake.faults.apiLatencyMs = 0
     }
     assert.equal(bg.exit.code, 75, bg.out + bg.err)
-    assert.match(bg.err, /the background mount \(pid \d+\) is still starting but has said nothing for 1.5 s; it goes on by itself/)
+    assert.match(bg.err, /the background mount \(pid \d+\) is still starting but has said nothing for 3 s; it goes on by itself/)
     assert.doesNotMatch(bg.err, /fail|did not come up/i)
     await waitUntil('the background mount comes up after all', () => isMounted(mnt), 60_000)
     assert.equal((await lab.cli(['unmount', mnt], env)).exit.code, 0)
