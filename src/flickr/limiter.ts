@@ -207,6 +207,7 @@ export class SharedTokenBucket implements RateLimiter {
   private lease = 0
   private leaseUntil = 0
   private ready: Promise<void> | undefined
+  private fallback: TokenBucket | undefined
   /** Lease requests that touched the file (for the bench). */
   fileTouches = 0
 
@@ -224,13 +225,32 @@ export class SharedTokenBucket implements RateLimiter {
   }
 
   take(): Promise<void> {
-    const turn = this.queue.then(() => this.takeNow())
+    const turn = this.queue.then(() => this.fallback ? this.fallback.take() : this.takeNow().catch((err: unknown) => this.fallBack(err)))
     this.queue = turn.catch(() => undefined)
     return turn
   }
 
+  /**
+   * A config dir that cannot be written (read-only home, full disk) must not stop every call: this
+   * process then keeps a bucket of its own, as before the budget was shared.
+   */
+  private fallBack(err: unknown): Promise<void> {
+    log('cannot use the shared rate-limit state %s (%s); this process keeps its own bucket', this.path, errorMessage(err))
+    this.fallback ??= new TokenBucket(this.ratePerSec, this.burst, this.clock)
+    return this.fallback.take()
+  }
+
   async slowDown(): Promise<void> {
     this.lease = 0
+    if (this.fallback) return this.fallback.slowDown()
+    await this.slowShared().catch(async (err: unknown) => {
+      log('cannot use the shared rate-limit state %s (%s); this process keeps its own bucket', this.path, errorMessage(err))
+      this.fallback ??= new TokenBucket(this.ratePerSec, this.burst, this.clock)
+      await this.fallback.slowDown()
+    })
+  }
+
+  private async slowShared(): Promise<void> {
     await this.update((s, now) => {
       if (now - s.slowedAtMs >= SLOW_DEBOUNCE_MS || s.slowFactor === 1) {
         s.tokens /= 2

@@ -2,6 +2,7 @@ import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFile, readdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import {
   FlickrClient, LEASE_MS, SharedTokenBucket, VirtualClock, limiterStatePath, wallClock, worstCaseCalls,
@@ -162,4 +163,18 @@ void test('a corrupt state file is replaced, with a line in the debug log, not a
   assert.equal(made, Number(r.stdout.split(' ')[0]))
   // Started empty, at 10/s for ~0.6 s: a handful of calls, never the burst of 50.
   assert.ok(made >= 1 && made < 25, `${made} calls`)
+})
+
+void test('a config folder that cannot be written does not stop the calls: the process keeps its own bucket', async () => {
+  const dir = await tempDir('limiter-unwritable-')
+  const notADir = join(dir, 'config')
+  await writeFile(notADir, 'a file where the config folder should be')
+  const clock = new VirtualClock()
+  const bucket = new SharedTokenBucket({ configDir: notADir, apiKey: 'k', burst: 3, ratePerSec: 1, clock })
+  const client = new FlickrClient({ ...fake.credentials, apiOrigin: fake.origin, clock, limiter: bucket, random: () => 0.5 })
+  fake.faults.inject('throttle429', { count: 1, target: 'flickr.test.login' })
+  for (let i = 0; i < 5; i++) await client.testLogin()
+  // Burst 3, then refills at 1/s halved by the 429: the in-memory bucket still paces the calls.
+  assert.ok(clock.now() >= 2000, `the calls were paced (${clock.now()} ms)`)
+  assert.equal(await readFile(notADir, 'utf8'), 'a file where the config folder should be')
 })
