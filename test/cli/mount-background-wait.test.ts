@@ -13,39 +13,44 @@ import { waitUntil } from '../support/wait.js'
 import { cliEnv, startFake } from '../pin/helpers.js'
 
 void describe('mount --background waits while the child makes progress', () => {
-  let fake: FakeFlickr
   let lab: MountLab
-  let env: NodeJS.ProcessEnv
   let skip: string | undefined
+  const fakes: FakeFlickr[] = []
 
   before(async () => {
     skip = await fuseUnusableReason()
-    fake = await startFake({ seed: 47, photos: 12, videos: 1, sets: 2, collections: 1, meanPhotoBytes: 8_000, meanVideoBytes: 20_000 })
     lab = await MountLab.create('flickrfs-mount-bg-wait-')
-    env = cliEnv(fake, await lab.mkdir('config'), {
-      XDG_RUNTIME_DIR: await lab.mkdir('run'),
-      // The child then reports its first catalog every 750 ms.
-      FLICKRFS_BACKGROUND_WAIT_MS: '3000',
-    })
   })
   after(async () => {
-    fake.faults.apiLatencyMs = 0
     await lab?.cleanup()
-    await fake?.close()
+    for (const f of fakes) await f.close()
   })
+
+  /** A fake of its own per test (each slows or revokes it), and the environment for it. */
+  async function setup(name: string): Promise<{ fake: FakeFlickr; env: NodeJS.ProcessEnv }> {
+    const fake = await startFake({ seed: 47, photos: 12, videos: 1, sets: 2, collections: 1, meanPhotoBytes: 8_000, meanVideoBytes: 20_000 })
+    fakes.push(fake)
+    const env = cliEnv(fake, await lab.mkdir(`config-${name}`), {
+      XDG_RUNTIME_DIR: await lab.mkdir(`run-${name}`),
+      // The child then reports its first catalog every second.
+      FLICKRFS_BACKGROUND_WAIT_MS: '4000',
+    })
+    return { fake, env }
+  }
 
   void test('a first catalog slower than the wait: the parent relays its progress and reports the mount', async (t) => {
     if (skip) return t.skip(skip)
+    const { fake, env } = await setup('slow')
     const mnt = await lab.mkdir('slow')
     lab.track(mnt)
-    fake.faults.apiLatencyMs = 300
+    fake.faults.apiLatencyMs = 800
     try {
       const t0 = performance.now()
       const bg = await lab.cli(['mount', mnt, '--cache', await lab.mkdir('cache-slow'), '--background'], env)
       const took = performance.now() - t0
       assert.equal(bg.exit.code, 0, bg.err)
       assert.match(bg.out, /mounted at .* \(pid \d+\)/)
-      assert.ok(took > 4500, `the first catalog took ${Math.round(took)} ms, longer than the 3 s wait`)
+      assert.ok(took > 4000, `the first catalog took ${Math.round(took)} ms, longer than the 4 s wait`)
       assert.match(bg.err, /flickrfs: \[background\] Fetching the catalog for the first time/)
       assert.match(bg.err, /flickrfs: \[background\] first catalog: details; 13 items listed/)
       assert.doesNotMatch(bg.err, /did not come up|still starting/)
@@ -58,6 +63,7 @@ void describe('mount --background waits while the child makes progress', () => {
 
   void test('a child that is silent longer than the wait: "still starting" (75), never failure, and it mounts later', async (t) => {
     if (skip) return t.skip(skip)
+    const { fake, env } = await setup('silent')
     const mnt = await lab.mkdir('silent')
     lab.track(mnt)
     // API answers take 8 s until the parent gives up waiting: the child says nothing between its
@@ -70,7 +76,7 @@ void describe('mount --background waits while the child makes progress', () => {
       fake.faults.apiLatencyMs = 0
     }
     assert.equal(bg.exit.code, 75, bg.out + bg.err)
-    assert.match(bg.err, /the background mount \(pid \d+\) is still starting but has said nothing for 3 s; it goes on by itself/)
+    assert.match(bg.err, /the background mount \(pid \d+\) is still starting but has said nothing for 4 s; it goes on by itself/)
     assert.doesNotMatch(bg.err, /fail|did not come up/i)
     await waitUntil('the background mount comes up after all', () => isMounted(mnt), 60_000)
     assert.equal((await lab.cli(['unmount', mnt], env)).exit.code, 0)
@@ -78,6 +84,7 @@ void describe('mount --background waits while the child makes progress', () => {
 
   void test('a child that exits: its exit code and last lines, not a wait', async (t) => {
     if (skip) return t.skip(skip)
+    const { fake, env } = await setup('refused')
     const mnt = await lab.mkdir('refused')
     fake.revokeToken(fake.credentials.oauthToken)
     const t0 = performance.now()
