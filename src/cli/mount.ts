@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { constants, fstat } from 'node:fs'
-import { mkdir, rm } from 'node:fs/promises'
+import { mkdir, open, rm } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
@@ -57,7 +57,7 @@ export function mountCommand(io: CliIo): Command {
     .option('--background', 'detach once mounted (logs go to CACHE/.flickrfs/mount.log)')
     .option('--ignore-views', 'leave view counts out of the metadata')
     .option('--force', 'use a non-empty --cache folder that is not a flickrfs folder')
-    .option('--api-rate <r>', 'API calls per second once the burst is used (default 1)')
+    .option('--api-rate <r>', 'API calls per second once the burst is used (default 0.8; shared by every flickrfs process of the key)')
     .option('--cookies <file>', 'file with Flickr web cookies for video originals')
     .action(async (mountpoint: string, flags: MountFlags) => {
       process.exitCode = await runMount(io, mountpoint, flags)
@@ -94,6 +94,8 @@ async function runMount(io: CliIo, mountpoint: string, flags: MountFlags): Promi
       cookies,
       ignoreViews: flags.ignoreViews,
       onLine: say,
+      // A --background parent waits while this one reports; report well within its patience.
+      progressEveryMs: Math.min(15_000, backgroundWaitMs(env) / 4),
     })
   } catch (err) {
     if (created !== undefined) await rm(created, { recursive: true, force: true }).catch(() => undefined)
@@ -171,11 +173,58 @@ function formatEvery(ms: number): string {
   return `${ms}ms`
 }
 
-/** Starts the same mount in a detached child and returns once the mount is up (or says why not). */
+/** FLICKRFS_BACKGROUND_WAIT_MS: how long `mount --background` waits for a word from its child (default 60 s). */
+export function backgroundWaitMs(env: Env): number {
+  const raw = env.FLICKRFS_BACKGROUND_WAIT_MS
+  if (!raw) return 60_000
+  const n = Number(raw)
+  if (!Number.isFinite(n) || n < 100) {
+    throw new FlickrfsError('CONFIG', `FLICKRFS_BACKGROUND_WAIT_MS must be a number of milliseconds of at least 100, got "${raw}".`)
+  }
+  return n
+}
+
+/** Exit code of `mount --background` when the child is alive but silent: not failed, not up yet (EX_TEMPFAIL). */
+export const STILL_STARTING = 75
+
+/** The lines appended to a file since `offset`, a whole line at a time. */
+class LogTail {
+  private rest = ''
+  constructor(private readonly path: string, private offset: number) {}
+
+  async read(): Promise<string[]> {
+    const fh = await open(this.path, 'r').catch(() => undefined)
+    if (!fh) return []
+    try {
+      const size = (await fh.stat()).size
+      if (size <= this.offset) return []
+      const buf = Buffer.alloc(Math.min(size - this.offset, 1 << 20))
+      const { bytesRead } = await fh.read(buf, 0, buf.length, this.offset)
+      this.offset += bytesRead
+      const lines = (this.rest + buf.subarray(0, bytesRead).toString('utf8')).split('\n')
+      this.rest = lines.pop() ?? ''
+      return lines.filter((l) => l.trim() !== '')
+    } finally {
+      await fh.close()
+    }
+  }
+}
+
+/**
+ * Starts the same mount in a detached child and waits for it honestly: every line the child logs
+ * is passed on, and the wait goes on as long as the child keeps saying something (the first
+ * catalog reports its progress at least every quarter of the wait). It ends when the mount is up
+ * (0), when the child exits (its exit code, after its last lines), or when the child has been
+ * silent for FLICKRFS_BACKGROUND_WAIT_MS: then it says the child is still starting (75), never
+ * that it failed.
+ */
 async function detach(io: CliIo, mnt: string, root: string): Promise<number> {
+  const env = envOf(io)
+  const quietMs = backgroundWaitMs(env)
   const logPath = mountLogPath(root)
   const confined = await confineState(root)
   const logFile = await confined.openForWrite(STATE_REL.mountLog, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND)
+  const tail = new LogTail(logPath, (await logFile.stat()).size)
   const args = process.argv.slice(1).filter((a) => a !== '--background')
   const child = spawn(process.execPath, [...process.execArgv, ...args], {
     detached: true,
@@ -183,18 +232,36 @@ async function detach(io: CliIo, mnt: string, root: string): Promise<number> {
     env: { ...process.env, ...(io.env ?? {}) },
   })
   child.unref()
-  let exited: number | null = null
-  child.on('exit', (code) => (exited = code ?? 1))
+  let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined
+  child.on('exit', (code, signal) => (exited = { code, signal }))
   await logFile.close()
-  for (let waited = 0; waited < 60_000; waited += 200) {
+  let lastNews = Date.now()
+  const relay = async (): Promise<void> => {
+    const lines = await tail.read()
+    if (lines.length > 0) lastNews = Date.now()
+    for (const l of lines) {
+      // mount.log lines are "<time> flickrfs: <text>"; the terminal has its own sense of time.
+      io.stderr.write(`flickrfs: [background] ${l.replace(/^\d{4}-\d\d-\d\dT[\d:.]+Z /, '').replace(/^flickrfs: /, '')}\n`)
+    }
+  }
+  for (;;) {
+    await relay()
     if (await mountAt(mnt)) {
       io.stdout.write(`flickrfs: mounted at ${mnt} (pid ${child.pid}); logs in ${logPath}\n`)
       return 0
     }
-    if (exited !== null) break
+    if (exited) {
+      await relay()
+      const how = exited.signal ? `was killed by ${exited.signal}` : `exited with code ${exited.code}`
+      throw new FlickrfsError('FUSE', `the background mount ${how} before it mounted (its last lines are above); see ${logPath}`)
+    }
+    if (Date.now() - lastNews > quietMs) {
+      io.stderr.write(`flickrfs: the background mount (pid ${child.pid}) is still starting but has said nothing for ` +
+        `${+(quietMs / 1000).toFixed(1)} s; it goes on by itself. Follow ${logPath}; \`mountpoint ${mnt}\` tells when it is up.\n`)
+      return STILL_STARTING
+    }
     await sleep(200)
   }
-  throw new FlickrfsError('FUSE', `the background mount did not come up; see ${logPath}`)
 }
 
 export function unmountCommand(io: CliIo): Command {

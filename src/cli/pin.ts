@@ -37,7 +37,7 @@ export function pinCommand(io: CliIo): Command {
     .option('--ignore-views', 'leave view counts out of the metadata (they change all the time)')
     .option('--delete-unknown', 'remove photos, sets and collections deleted on Flickr')
     .option('--concurrency <n>', 'downloads at once', positiveInt('--concurrency', MAX_PIN_CONCURRENCY), DEFAULT_PIN_CONCURRENCY)
-    .option('--api-rate <r>', 'API calls per second once the burst is used (default 1)')
+    .option('--api-rate <r>', 'API calls per second once the burst is used (default 0.8; shared by every flickrfs process of the key)')
     .option('--cookies <file>', 'file with Flickr web cookies (cookie_accid, cookie_epass) for video originals')
     .option('--force', 'pin into a non-empty folder that holds no mirror yet; with --delete-unknown, delete even when one refresh lost more than 5% of the photos')
     .action(async (dest: string, flags: PinFlags) => {

@@ -5,13 +5,16 @@ import { Catalog, catalogDamage, catalogPath } from '../catalog/index.js'
 import { damagedCatalogError } from '../catalog/persist.js'
 import { mediaKey, type CatalogSnapshot } from '../catalog/types.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
+import {
+  clockFromEnv, HOURLY_GUIDELINE, LEASE_MS, limiterSettings, loadApiKey, peekSharedBucket, resolveConfigDir, worstCaseCalls, type Env,
+} from '../flickr/index.js'
 import { parseMediaFileName } from '../layout/index.js'
 import { readLastPin } from '../pin/pin-state.js'
 import { offlineMedia } from '../service/live-mount.js'
 import { OriginalStore } from '../store/index.js'
 import { unwritableReason } from '../util/read-only.js'
 import { stateDir } from '../util/state-paths.js'
-import type { CliIo } from './context.js'
+import { envOf, type CliIo } from './context.js'
 import { formatBytes, formatDuration, plural } from './progress.js'
 
 /**
@@ -113,6 +116,35 @@ function leftOutNote(c: Completeness): string {
   return parts.length > 0 ? `; ${parts.join(', ')}` : ''
 }
 
+/**
+ * The key's shared API budget: tokens now, burst, refill, and whether Flickr's "too many requests"
+ * is slowing it. Nothing when no API key is set up (status works on a folder without one).
+ */
+export async function apiBudgetLines(env: Env): Promise<string[]> {
+  const configDir = resolveConfigDir(env)
+  const key = await loadApiKey({ env, configDir }).catch(() => undefined)
+  if (!key) return []
+  const { burst, ratePerSec, burstFrom, rateFrom } = await limiterSettings(env, configDir)
+  const now = clockFromEnv(env).now()
+  const s = await peekSharedBucket({ configDir, apiKey: key.apiKey, burst, ratePerSec, now })
+  const tokens = s ? Math.max(0, Math.floor(s.tokens)) : burst
+  const perHour = Math.round(ratePerSec * 3600)
+  const out = [
+    `API budget (this key, shared by every flickrfs process): ${tokens} of ${burst} calls available now${s ? '' : ' (unused so far)'}; ` +
+    `burst ${burst} (${burstFrom}), then ${ratePerSec}/s = ${perHour}/h (${rateFrom})`,
+  ]
+  if (s && s.slowFactor < 1 && now < s.slowUntilMs) {
+    out.push(`  slowed: Flickr said "too many requests"; refill is ${+(ratePerSec * s.slowFactor).toFixed(3)}/s until ` +
+      `${new Date(Date.now() + (s.slowUntilMs - now)).toISOString()}`)
+  }
+  const worst = worstCaseCalls(burst, ratePerSec, 3600, LEASE_MS)
+  if (worst > HOURLY_GUIDELINE) {
+    out.push(`  warning: these settings allow up to ${worst} calls in an hour, above Flickr's ${HOURLY_GUIDELINE}; ` +
+      'keep apiBurst + 3600 × apiRate under 3600 (config.json)')
+  }
+  return out
+}
+
 export function statusCommand(io: CliIo): Command {
   return new Command('status')
     .description('Say how complete and how fresh a pinned DEST is (exit 1 when incomplete)')
@@ -144,6 +176,7 @@ export function statusCommand(io: CliIo): Command {
         }
         const complete = c.missing.length === 0 && snap.refreshedAtMs > 0 && unknown.length === 0
         const only = last?.ignorePhotos && !last.ignoreVideos ? ' (videos only, as the last pin was asked)' : last?.ignoreVideos && !last.ignorePhotos ? ' (photos only, as the last pin was asked)' : ''
+        out.push(...await apiBudgetLines(envOf(io)))
         out.push(complete ? `Complete: yes${only}` : 'Complete: no (run `flickrfs pin` again)')
         io.stdout.write(out.join('\n') + '\n')
         process.exitCode = complete ? 0 : 1

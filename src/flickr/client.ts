@@ -7,7 +7,7 @@ import { realClock, type Clock } from './clock.js'
 import { classify, discardBody, isTransient, toFlickrfsError } from './failure.js'
 import { asArray, asRecord, textOf, toStr } from './lenient.js'
 import { Semaphore } from '../util/semaphore.js'
-import { TokenBucket } from './limiter.js'
+import { DEFAULT_BURST, DEFAULT_RATE_PER_SEC, TokenBucket, type RateLimiter } from './limiter.js'
 import { OriginTransport } from './origin-transport.js'
 import { ListingIncomplete, paginate } from './paginate.js'
 import { backoffMs, DEFAULT_RETRY, retryAfterMs } from './retry.js'
@@ -22,10 +22,12 @@ export interface FlickrClientOptions {
   oauthTokenSecret: string
   /** FLICKRFS_API_ORIGIN: api/www/up.flickr.com requests go here instead (same path and query). */
   apiOrigin?: string
-  /** Token bucket refill, calls per second (default 1): FLICKRFS_API_RATE / --api-rate. */
+  /** Token bucket refill, calls per second (default 0.8): FLICKRFS_API_RATE / --api-rate. */
   ratePerSec?: number
-  /** Token bucket size (default 3000). */
+  /** Token bucket size (default 600). See limiter.ts for why these two keep a key under 3,600 an hour. */
   burst?: number
+  /** A limiter shared with other processes (openFlickr's); else a bucket of this process only from ratePerSec/burst. */
+  limiter?: RateLimiter
   /** API calls in flight at once (default 4). */
   concurrency?: number
   /** Per request, headers and body (default 30000). */
@@ -51,6 +53,11 @@ export interface FlickrStats {
 
 const PER_PAGE = 500
 
+/** HTTP 429, or a Flickr error whose message says the key is over its limit. */
+function isTooManyRequests(f: ReturnType<typeof classify>): boolean {
+  return (f.kind === 'http' && f.status === 429) || (f.kind === 'stat' && /too many requests|rate limit/i.test(f.message))
+}
+
 /**
  * Every Flickr API call flickrfs makes: rate-limited, bounded in concurrency, retried on transient
  * failure and translated into one FlickrfsError when it fails for good. The only user of flickr-sdk's
@@ -59,7 +66,7 @@ const PER_PAGE = 500
 export class FlickrClient {
   readonly stats: FlickrStats = { apiCalls: 0, retries: 0 }
   private readonly flickr: (method: string, params: Record<string, string>) => Promise<any>
-  private readonly bucket: TokenBucket
+  private readonly bucket: RateLimiter
   private readonly slots: Semaphore
   private readonly clock: Clock
   private readonly random: () => number
@@ -82,7 +89,7 @@ export class FlickrClient {
     this.maxDelayMs = opts.retryMaxDelayMs ?? DEFAULT_RETRY.maxDelayMs
     this.apiOrigin = opts.apiOrigin || undefined
     this.listingRetries = opts.listingRetries ?? 2
-    this.bucket = new TokenBucket(opts.ratePerSec ?? 1, opts.burst ?? 3000, this.clock)
+    this.bucket = opts.limiter ?? new TokenBucket(opts.ratePerSec ?? DEFAULT_RATE_PER_SEC, opts.burst ?? DEFAULT_BURST, this.clock)
     this.slots = new Semaphore(opts.concurrency ?? 4)
     const transport = new OriginTransport({ apiOrigin: this.apiOrigin, timeoutMs: this.timeoutMs })
     const { flickr } = createFlickr(
@@ -114,6 +121,7 @@ export class FlickrClient {
       }
       const failure = classify(err)
       await discardBody(failure)
+      if (isTooManyRequests(failure)) await this.bucket.slowDown()
       if (!isTransient(failure) || attempt >= this.maxRetries) {
         log('%s failed for good after %d attempt(s): %s', method, attempt + 1, failure.kind)
         throw toFlickrfsError(failure, {

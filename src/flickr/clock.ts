@@ -35,3 +35,23 @@ export class VirtualClock implements Clock {
     this.t = Math.max(this.t, wake)
   }
 }
+
+/** Wall-clock time (epoch ms): what processes sharing a rate-limit file agree on. */
+export const wallClock: Clock = {
+  now: () => Date.now(),
+  sleep,
+}
+
+const SCALE_EPOCH = Date.UTC(2026, 0, 1)
+
+/**
+ * Wall-clock time running `factor` times faster (FLICKRFS_TIME_SCALE, for benches): an hour of
+ * Flickr time passes in 3600/factor real seconds. Every process with the same factor agrees on it.
+ */
+export function scaledWallClock(factor: number): Clock {
+  if (!(factor > 0)) throw new RangeError(`time scale must be > 0, got ${factor}`)
+  return {
+    now: () => SCALE_EPOCH + (Date.now() - SCALE_EPOCH) * factor,
+    sleep: (ms, signal) => sleep(ms / factor, signal),
+  }
+}

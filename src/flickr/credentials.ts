@@ -65,6 +65,11 @@ async function readJson(path: string): Promise<Record<string, unknown> | undefin
   throw new FlickrfsError('CONFIG', `${path} is not a JSON object. Fix or delete it.`)
 }
 
+/** `config.json` as an object ({} when there is none); a file that is not a JSON object fails with CONFIG. */
+export async function readConfigFile(configDir: string): Promise<Record<string, unknown>> {
+  return (await readJson(join(configDir, CONFIG_FILE))) ?? {}
+}
+
 function str(v: unknown): string | undefined {
   return typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined
 }

@@ -1,6 +1,9 @@
+import { join } from 'node:path'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { FlickrClient, type FlickrClientOptions } from './client.js'
-import { loadCredentials, type Credentials, type Env } from './credentials.js'
+import { scaledWallClock, wallClock, type Clock } from './clock.js'
+import { CONFIG_FILE, loadCredentials, readConfigFile, resolveConfigDir, type Credentials, type Env } from './credentials.js'
+import { DEFAULT_BURST, DEFAULT_RATE_PER_SEC, SharedTokenBucket } from './limiter.js'
 import { MediaClient, type MediaClientOptions } from './media-client.js'
 
 /** FLICKRFS_API_ORIGIN, checked so a typo fails here rather than as a confusing network error. */
@@ -31,6 +34,60 @@ export function apiRateFrom(env: Env, flag?: string | number): number | undefine
   return n
 }
 
+export interface LimiterSettings {
+  burst: number
+  ratePerSec: number
+  /** Where each came from, for `flickrfs status`. */
+  burstFrom: string
+  rateFrom: string
+}
+
+function positive(raw: unknown, what: string, min: number): number {
+  const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN
+  if (!Number.isFinite(n) || n < min || (min === 0 && n <= 0)) {
+    throw new FlickrfsError('CONFIG', `${what} must be a number ${min === 0 ? 'above 0' : `of at least ${min}`}, got ${JSON.stringify(raw)}.`)
+  }
+  return n
+}
+
+/**
+ * The API key's bucket: the rate from --api-rate, else FLICKRFS_API_RATE, else config.json
+ * `apiRate`, else 0.8/s; the burst from FLICKRFS_API_BURST, else config.json `apiBurst`, else 600.
+ */
+export async function limiterSettings(env: Env, configDir: string, flag?: string | number): Promise<LimiterSettings> {
+  const config = await readConfigFile(configDir)
+  const path = join(configDir, CONFIG_FILE)
+  const rateFlag = apiRateFrom(env, flag)
+  let ratePerSec = DEFAULT_RATE_PER_SEC
+  let rateFrom = 'default'
+  if (rateFlag !== undefined) {
+    ratePerSec = rateFlag
+    rateFrom = flag !== undefined ? '--api-rate' : 'FLICKRFS_API_RATE'
+  } else if (config.apiRate !== undefined) {
+    ratePerSec = positive(config.apiRate, `apiRate in ${path} (calls per second)`, 0)
+    rateFrom = 'config.json apiRate'
+  }
+  let burst = DEFAULT_BURST
+  let burstFrom = 'default'
+  if (env.FLICKRFS_API_BURST) {
+    burst = Math.floor(positive(env.FLICKRFS_API_BURST, 'FLICKRFS_API_BURST (calls)', 1))
+    burstFrom = 'FLICKRFS_API_BURST'
+  } else if (config.apiBurst !== undefined) {
+    burst = Math.floor(positive(config.apiBurst, `apiBurst in ${path} (calls)`, 1))
+    burstFrom = 'config.json apiBurst'
+  }
+  return { burst, ratePerSec, burstFrom, rateFrom }
+}
+
+/** FLICKRFS_TIME_SCALE (benches): Flickr time runs this many times faster, in the limiter and the retries. */
+export function clockFromEnv(env: Env): Clock {
+  const raw = env.FLICKRFS_TIME_SCALE
+  if (!raw) return wallClock
+  const n = Number(raw)
+  if (!Number.isFinite(n) || n <= 0) throw new FlickrfsError('CONFIG', `FLICKRFS_TIME_SCALE must be a number above 0, got "${raw}".`)
+  return scaledWallClock(n)
+}
+
 export interface OpenFlickrOptions {
   env: Env
   configDir?: string
@@ -46,17 +103,22 @@ export async function openFlickr(opts: OpenFlickrOptions): Promise<{
   media: MediaClient
   credentials: Credentials
 }> {
-  const credentials = await loadCredentials({ env: opts.env, configDir: opts.configDir })
-  const ratePerSec = apiRateFrom(opts.env, opts.apiRate)
+  const configDir = opts.configDir ?? resolveConfigDir(opts.env)
+  const credentials = await loadCredentials({ env: opts.env, configDir })
+  const { burst, ratePerSec } = await limiterSettings(opts.env, configDir, opts.apiRate)
   const apiOrigin = apiOriginFromEnv(opts.env)
+  const clock = opts.client?.clock ?? clockFromEnv(opts.env)
+  // Every process of this key on this machine draws from one bucket (a file in the config dir).
+  const limiter = new SharedTokenBucket({ configDir, apiKey: credentials.apiKey, burst, ratePerSec, clock })
   const client = new FlickrClient({
+    clock,
+    limiter,
     ...opts.client,
     apiKey: credentials.apiKey,
     apiSecret: credentials.apiSecret,
     oauthToken: credentials.oauthToken,
     oauthTokenSecret: credentials.oauthTokenSecret,
     apiOrigin,
-    ...(ratePerSec !== undefined ? { ratePerSec } : {}),
   })
   // The media client fetches only from Flickr's hosts and from the origin that stands in for them.
   const media = new MediaClient({ ...opts.media, origins: apiOrigin === undefined ? [] : [apiOrigin] })

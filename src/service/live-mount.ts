@@ -29,6 +29,11 @@ export interface LiveMountOptions {
   ignoreViews?: boolean
   onLine?: (line: string) => void
   /**
+   * The first catalog says how far it has come on `onLine`: at each phase and at most this often
+   * in between (default 15 s), so `mount --background` can tell a slow start from a stuck one.
+   */
+  progressEveryMs?: number
+  /**
    * How long close() waits for a refresh in flight (default 3 s). Against an unreachable Flickr a
    * refresh retries for minutes; the mount is already gone, so waiting would only hold the lock.
    */
@@ -119,7 +124,22 @@ async function ensureCatalog(catalog: Catalog, root: string, opts: LiveMountOpti
     throw new FlickrfsError('CATALOG', `${root} holds no catalog yet, and --offline forbids fetching one. Run once without --offline, or pin into it first.`)
   }
   say('Fetching the catalog for the first time…')
-  sayLeftOut(await catalog.refresh(opts.remote.api, opts.remote.media, { cookies: opts.cookies }), say)
+  // A line at each phase and at least every progressEveryMs: `mount --background` waits while lines come.
+  const every = opts.progressEveryMs ?? 15_000
+  let lastPhase = ''
+  let lastAt = 0
+  const first = await catalog.refresh(opts.remote.api, opts.remote.media, {
+    cookies: opts.cookies,
+    onProgress: (p) => {
+      const now = Date.now()
+      if (p.phase === lastPhase && now - lastAt < every) return
+      lastPhase = p.phase
+      lastAt = now
+      say(`first catalog: ${p.phase}; ${p.photos} items listed, ${p.setsListed}/${p.sets} sets, ` +
+        `sizes ${p.mediaResolved}/${p.mediaToResolve}, comments ${p.commentsFetched}/${p.commentsToFetch}`)
+    },
+  })
+  sayLeftOut(first, say)
 }
 
 /** Originals the refresh could not have or size: left out of the tree, each with its reason. */

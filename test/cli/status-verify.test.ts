@@ -38,6 +38,11 @@ void describe('status and verify', () => {
     assert.match(r.stdout, /Originals stored: 14\/14/)
     assert.match(r.stdout, /Complete: yes/)
     assert.match(r.stdout, /Last pin: .*0 failure\(s\)/)
+    // The key's shared API budget, after the pin spent some of it (the tests' rate is 1000/s).
+    const budget = /API budget \(this key, shared by every flickrfs process\): (\d+) of 600 calls available now; burst 600 \(default\), then 1000\/s = 3600000\/h \(FLICKRFS_API_RATE\)/.exec(r.stdout)
+    assert.ok(budget, r.stdout)
+    assert.ok(Number(budget[1]) <= 600)
+    assert.match(r.stdout, /warning: these settings allow up to \d+ calls in an hour, above Flickr's 3600/)
   })
 
   void test('verify finds a flipped byte and a missing file, and the next pin repairs both', async () => {
