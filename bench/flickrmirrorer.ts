@@ -10,8 +10,9 @@
  * then `runMirrorer(await locateTool(), fake, dir)`; point flickrfs at the same fake afterwards.
  *
  * Where the tool comes from: $FLICKRMIRRORER_PY (a path to flickrmirrorer.py), else HEAD of the git
- * repository $FLICKRMIRRORER_GIT_DIR (default /work/.mirror/markdoliner+flickrmirrorer/repo, a bare
- * clone of https://github.com/markdoliner/flickrmirrorer), extracted byte for byte into a temp dir.
+ * repository $FLICKRMIRRORER_GIT_DIR (a clone of https://github.com/markdoliner/flickrmirrorer, bare
+ * or not: `git clone --bare https://github.com/markdoliner/flickrmirrorer DIR`), extracted byte for
+ * byte into a temp dir. With neither, the bench says so and prints the reference figures.
  * It needs Debian's python3-flickrapi (2.1.2), python3-dateutil and python3-requests under
  * /usr/bin/python3. Nothing of the tool is kept in this repository.
  */
@@ -25,7 +26,6 @@ import { runMeasured, type ChildUsage } from './child-usage.js'
 
 export const PYTHON = '/usr/bin/python3'
 export const LAUNCHER = fileURLToPath(new URL('./flickrmirrorer-launcher.py', import.meta.url))
-export const DEFAULT_GIT_DIR = '/work/.mirror/markdoliner+flickrmirrorer/repo'
 
 export interface Tool {
   path: string
@@ -53,7 +53,10 @@ export async function locateTool(env: NodeJS.ProcessEnv = process.env): Promise<
     if (!check.ok) return { unavailable: `FLICKRMIRRORER_PY=${given} is not a file` }
     return { path, origin: `${path} (FLICKRMIRRORER_PY), flickrapi ${py.stdout.trim()}`, cleanup: async () => {} }
   }
-  const gitDir = env.FLICKRMIRRORER_GIT_DIR?.trim() || DEFAULT_GIT_DIR
+  const gitDir = env.FLICKRMIRRORER_GIT_DIR?.trim()
+  if (!gitDir) {
+    return { unavailable: 'neither FLICKRMIRRORER_PY nor FLICKRMIRRORER_GIT_DIR is set (a clone of https://github.com/markdoliner/flickrmirrorer)' }
+  }
   const head = await exec('git', [`--git-dir=${gitDir}`, 'rev-parse', 'HEAD'])
   const source = head.ok ? await exec('git', [`--git-dir=${gitDir}`, 'show', 'HEAD:flickrmirrorer.py']) : head
   if (!head.ok || !source.ok) {
