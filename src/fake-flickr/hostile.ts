@@ -126,27 +126,41 @@ function rangeOf(header: string | undefined, size: number): { start: number; end
   return start >= size || end <= start ? 'invalid' : { start, end }
 }
 
+/** One media answer for a hostile item: the request, its response, the file and the normal headers. */
+export interface HostileTransfer {
+  req: IncomingMessage
+  res: ServerResponse
+  file: MediaFile
+  headers: Record<string, string>
+  /** Whether the item has this hostile switch on. */
+  has: (k: HostileKind) => boolean
+}
+
+/** The switches that touch the transfer itself (sizes, ranges, bodies). */
+const TRANSFER_KINDS: readonly HostileKind[] = ['ignoreRange', 'truncate', 'contentLengthTooBig', 'contentLengthTooSmall', 'stallMidBody', 'trickle']
+
 /**
- * Serves a media file for a hostile item whose switches touch the transfer itself (sizes, ranges,
- * bodies). Returns the body bytes sent, or undefined when none of those switches is set (the
- * normal path serves it).
+ * Serves a media file for a hostile item whose switches touch the transfer itself. Returns the
+ * body bytes sent, or undefined when none of those switches is set (the normal path serves it).
  */
-export async function serveHostileFile(
-  req: IncomingMessage,
-  res: ServerResponse,
-  file: MediaFile,
-  headers: Record<string, string>,
-  has: (k: HostileKind) => boolean,
-): Promise<number | undefined> {
-  const kinds: HostileKind[] = ['ignoreRange', 'truncate', 'contentLengthTooBig', 'contentLengthTooSmall', 'stallMidBody', 'trickle']
-  if (!kinds.some(has)) return undefined
+export async function serveHostileFile(t: HostileTransfer): Promise<number | undefined> {
+  if (!TRANSFER_KINDS.some(t.has)) return undefined
+  const span = writeHostileHead(t)
+  if (span === undefined) return 0
+  // Headers go out now, even when no body byte ever follows.
+  t.res.flushHeaders()
+  return sendHostileBody(t, span)
+}
+
+/** Status and headers, lying as the switches want; undefined when no body follows (416 or HEAD). */
+function writeHostileHead({ req, res, file, headers, has }: HostileTransfer): { start: number; end: number } | undefined {
   const lie = Math.min(LIE_BYTES, Math.floor(file.size / 4))
   // What the server claims the file's size is.
   const stated = has('contentLengthTooBig') ? file.size + lie : file.size
   const range = has('ignoreRange') ? undefined : rangeOf(req.headers.range, stated)
   if (range === 'invalid') {
     res.writeHead(416, { ...headers, 'content-range': `bytes */${stated}` }).end()
-    return 0
+    return undefined
   }
   const start = range?.start ?? 0
   const end = range?.end ?? stated
@@ -158,10 +172,13 @@ export async function serveHostileFile(
   res.writeHead(range === undefined ? 200 : 206, out)
   if (req.method === 'HEAD') {
     res.end()
-    return 0
+    return undefined
   }
-  // Headers go out now, even when no body byte ever follows.
-  res.flushHeaders()
+  return { start, end }
+}
+
+/** The body of [start, end) as the switches spoil it: cut, stalled, short, or trickled. */
+async function sendHostileBody({ res, file, has }: HostileTransfer, { start, end }: { start: number; end: number }): Promise<number> {
   if (has('truncate')) {
     const sent = await writeBytes(res, file, start, Math.min(file.size, start + Math.floor((end - start) / 2)))
     await new Promise<void>((resolve) => (res.socket === null ? resolve() : res.socket.write('', () => resolve())))

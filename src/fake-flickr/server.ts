@@ -415,7 +415,7 @@ class FakeFlickrServer implements FakeFlickr {
       'cache-control': 'public, max-age=315360000',
     }
     if (file.filename !== undefined) headers['content-disposition'] = `attachment; filename="${file.filename}"`
-    const hostileSent = await serveHostileFile(req, res, file, headers, has)
+    const hostileSent = await serveHostileFile({ req, res, file, headers, has })
     if (hostileSent !== undefined) {
       this.bump('media:bytes', hostileSent)
       return
