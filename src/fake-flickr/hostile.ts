@@ -49,22 +49,22 @@ function rewritePhoto(r: Record<string, unknown>, faults: FaultSettings): void {
   if (typeof r.url_o === 'string') r.url_o = hostileUrl(r.url_o, id, faults)
 }
 
-/**
- * Applies the listing faults and the hostile items' URLs to a REST answer. `again(page)` builds the
- * same method's answer for another page (endlessPages repeats page 1).
- */
-export function hostileRest(
-  body: Record<string, unknown>,
-  method: string,
-  params: ReadonlyMap<string, string>,
-  faults: FaultSettings,
-  again: (page: number) => Record<string, unknown>,
-): Record<string, unknown> {
+/** The REST call a hostile rewrite is about; `again(page)` builds the same method's answer for another page. */
+export interface RestCall {
+  method: string
+  params: ReadonlyMap<string, string>
+  faults: FaultSettings
+  again: (page: number) => Record<string, unknown>
+}
+
+/** Applies the listing faults and the hostile items' URLs to a REST answer (endlessPages repeats page 1). */
+export function hostileRest(body: Record<string, unknown>, call: RestCall): Record<string, unknown> {
+  const { params, faults } = call
   let out = body
   let list = listOf(out)
-  const area = { area: 'rest' as const, name: method }
+  const area = { area: 'rest' as const, name: call.method }
   if (list !== undefined && faults.take('endlessPages', area)) {
-    out = again(1)
+    out = call.again(1)
     list = listOf(out)
     if (list !== undefined) {
       list.env.page = Number.parseInt(params.get('page') ?? '1', 10) || 1
@@ -75,18 +75,20 @@ export function hostileRest(
   if (list !== undefined && list.key === 'photo' && Array.isArray(list.env.photo)) {
     for (const r of list.env.photo) rewritePhoto(r as Record<string, unknown>, faults)
   }
-  const sizes = (out.sizes as { size?: unknown } | undefined)?.size
-  const id = params.get('photo_id') ?? ''
-  if (Array.isArray(sizes) && Object.hasOwn(faults.hostile, id)) {
-    for (const s of sizes as Array<Record<string, unknown>>) {
-      if ((s.label === 'Original' || s.label === 'Video Original') && typeof s.source === 'string') {
-        s.source = hostileUrl(s.source, id, faults, s.label === 'Video Original')
-      }
-    }
-  }
+  rewriteSizes(out, params.get('photo_id') ?? '', faults)
   return out
 }
 
+/** getSizes of a hostile item: its Original and Video Original sources as its switches want them. */
+function rewriteSizes(out: Record<string, unknown>, id: string, faults: FaultSettings): void {
+  const sizes = (out.sizes as { size?: unknown } | undefined)?.size
+  if (!Array.isArray(sizes) || !Object.hasOwn(faults.hostile, id)) return
+  for (const s of sizes as Array<Record<string, unknown>>) {
+    if ((s.label === 'Original' || s.label === 'Video Original') && typeof s.source === 'string') {
+      s.source = hostileUrl(s.source, id, faults, s.label === 'Video Original')
+    }
+  }
+}
 
 function chunksOf(file: MediaFile, start: number, end: number): Iterable<Buffer> {
   if (end <= start) return []

@@ -263,7 +263,7 @@ class FakeFlickrServer implements FakeFlickr {
       const again = (page: number): Record<string, unknown> => handler({
         account: this.account, params: new Map([...params, ['page', String(page)]]), origin, shortPages: false, shortened,
       })
-      sendJson(res, params, { ...hostileRest(body, method, params, this.faults, again), stat: 'ok' })
+      sendJson(res, params, { ...hostileRest(body, { method, params, faults: this.faults, again }), stat: 'ok' })
     } catch (err) {
       if (err instanceof ApiFailure) return sendJson(res, params, fail(err.code, err.message))
       throw err
