@@ -5,7 +5,7 @@
  * videos in different container formats, and (with `oddTitles`) hostile titles and dates.
  */
 import { createHash } from 'node:crypto'
-import { FakeAccount, flickrLongId, formatDateTaken, type CollectionInit, type FakeComment, type FakePhoto } from './account.js'
+import { FakeAccount, flickrLongId, formatDateTaken, type CollectionInit, type FakeComment, type FakeGeo, type FakePhoto } from './account.js'
 
 export interface GenerateOptions {
   seed?: number
@@ -74,26 +74,53 @@ function spread(rand: () => number, mean: number): number {
   return Math.max(256, Math.round(mean * (0.5 + rand())))
 }
 
+/** The options with their defaults, and the one random stream every step draws from in turn. */
+interface Generation {
+  rand: () => number
+  total: number
+  nVideos: number
+  commentedFraction: number
+  meanPhotoBytes: number
+  meanVideoBytes: number
+  userId: string
+}
+
 export function generateAccount(opts: GenerateOptions = {}): FakeAccount {
-  const seed = opts.seed ?? 1
-  const rand = prng(seed)
-  const nPhotos = opts.photos ?? 40
+  const rand = prng(opts.seed ?? 1)
   const nVideos = opts.videos ?? 4
+  const total = (opts.photos ?? 40) + nVideos
   const nSets = opts.sets ?? 6
-  const nCollections = opts.collections ?? 2
-  const commentedFraction = opts.commentedFraction ?? 0.1
-  const meanPhoto = opts.meanPhotoBytes ?? 70_000
-  const meanVideo = opts.meanVideoBytes ?? 200_000
   const userId = opts.userId ?? '12345678@N00'
   const username = opts.username ?? 'fakeuser'
-  const total = nPhotos + nVideos
+  const odd = opts.oddTitles === true
   const account = new FakeAccount(
     { id: userId, username, fullname: 'Fake User', pathAlias: username.replace(/[^a-z0-9]/gi, ''), iconserver: '65535', iconfarm: 66 },
     { photo: 50_000_000_000 + total + 1, set: nSets + 1, collection: 1000 },
   )
+  const oldestFirst = generateItems({
+    rand,
+    total,
+    nVideos,
+    commentedFraction: opts.commentedFraction ?? 0.1,
+    meanPhotoBytes: opts.meanPhotoBytes ?? 70_000,
+    meanVideoBytes: opts.meanVideoBytes ?? 200_000,
+    userId,
+  })
+  if (odd) applyOddTitles(oldestFirst)
 
+  for (const p of oldestFirst) account.photos.set(p.id, p)
+  account.photostream = oldestFirst.map((p) => p.id).reverse()
+
+  buildSets(account, oldestFirst, { count: nSets, rand, odd })
+  buildCollections(account, opts.collections ?? 2, rand, odd)
+  return account
+}
+
+/** Every photo and video, oldest upload first. */
+function generateItems(g: Generation): FakePhoto[] {
+  const { rand, total } = g
   // Selection sampling: exactly nVideos videos, spread through the stream.
-  let videosLeft = nVideos
+  let videosLeft = g.nVideos
   let videoIndex = 0
   // Uploads stay within SPAN_SEC (all in the past), however many items there are.
   const step = Math.max(1, Math.floor(SPAN_SEC / Math.max(1, total)))
@@ -103,79 +130,86 @@ export function generateAccount(opts: GenerateOptions = {}): FakeAccount {
     const isVideo = rand() * (total - i) < videosLeft
     if (isVideo) videosLeft--
     upload += 1 + Math.floor(rand() * step)
-    const id = String(50_000_000_000 + i + 1)
-    const unknown = rand() < 0.03
-    const taken = upload - Math.floor(rand() * 30 * 86400)
-    const portrait = rand() < 0.3
-    const p: FakePhoto = {
-      id,
-      media: isVideo ? 'video' : 'photo',
-      secret: hex(rand, 10),
-      server: String(1000 + Math.floor(rand() * 64535)),
-      farm: 66,
-      originalsecret: hex(rand, 10),
-      originalformat: isVideo ? 'jpg' : pick(rand, PHOTO_FORMATS),
-      title: rand() < 0.5 ? `IMG_${String(1000 + i)}` : `${pick(rand, WORDS)} ${pick(rand, WORDS)} ${i}`,
-      description: rand() < 0.3 ? `About ${pick(rand, WORDS)} & <${pick(rand, WORDS)}>` : '',
-      tags: Array.from({ length: Math.floor(rand() * 4) }, () => pick(rand, WORDS)),
-      machineTags: rand() < 0.1 ? ['camera:make=fakecam'] : [],
-      license: String(Math.floor(rand() * 4)),
-      dateupload: upload,
-      lastupdate: upload + Math.floor(rand() * 86400),
-      datetaken: unknown ? formatDateTaken(upload) : formatDateTaken(taken),
-      datetakenunknown: unknown,
-      width: portrait ? 3000 : 4000,
-      height: portrait ? 4000 : 3000,
-      bytes: spread(rand, isVideo ? meanVideo : meanPhoto),
-      views: Math.floor(rand() * 500),
-      faves: Math.floor(rand() * 10),
-      comments: [],
-    }
+    const p = newItem(g, { index: i, isVideo, upload })
     if (isVideo) {
-      // The first videos cycle through every container, so each format is present in small accounts.
-      p.videoFormat = VIDEO_FORMATS[videoIndex % VIDEO_FORMATS.length] ?? 'mov'
+      makeVideo(p, rand, videoIndex)
       videoIndex++
-      p.durationSec = 3 + Math.floor(rand() * 120)
-      p.width = 1920
-      p.height = 1080
     }
-    if (rand() < 0.3) {
-      p.geo = {
-        latitude: Math.round((rand() * 140 - 70) * 1e6) / 1e6,
-        longitude: Math.round((rand() * 360 - 180) * 1e6) / 1e6,
-        accuracy: 16,
-        placeId: hex(rand, 12),
-        woeid: String(100000 + Math.floor(rand() * 900000)),
-      }
-    }
-    if (rand() < commentedFraction) {
-      const n = 1 + Math.floor(rand() * 4)
-      let when = p.dateupload
-      for (let c = 0; c < n; c++) {
-        when += 1 + Math.floor(rand() * 86400 * 10)
-        const comment: FakeComment = {
-          id: `${userId.split('@')[0] ?? '1'}-${id}-${72157600000 + c}`,
-          author: `${10000000 + Math.floor(rand() * 89999999)}@N0${Math.floor(rand() * 8)}`,
-          authorname: pick(rand, WORDS) + String(c),
-          realname: '',
-          datecreate: when,
-          text: c % 2 === 0 ? `Lovely ${pick(rand, WORDS)}!` : `Where was this? <a href="https://example.com">link</a> 👍`,
-        }
-        p.comments.push(comment)
-      }
-      p.lastupdate = Math.max(p.lastupdate, when)
-    }
+    if (rand() < 0.3) p.geo = randomGeo(rand)
+    if (rand() < g.commentedFraction) addComments(p, rand, g.userId)
     oldestFirst.push(p)
   }
+  return oldestFirst
+}
 
-  if (opts.oddTitles === true) applyOddTitles(oldestFirst)
+/** One item's own fields; the draws happen in the order of the fields. */
+function newItem(g: Generation, at: { index: number, isVideo: boolean, upload: number }): FakePhoto {
+  const { rand } = g
+  const { index: i, isVideo, upload } = at
+  const unknown = rand() < 0.03
+  const taken = upload - Math.floor(rand() * 30 * 86400)
+  const portrait = rand() < 0.3
+  return {
+    id: String(50_000_000_000 + i + 1),
+    media: isVideo ? 'video' : 'photo',
+    secret: hex(rand, 10),
+    server: String(1000 + Math.floor(rand() * 64535)),
+    farm: 66,
+    originalsecret: hex(rand, 10),
+    originalformat: isVideo ? 'jpg' : pick(rand, PHOTO_FORMATS),
+    title: rand() < 0.5 ? `IMG_${String(1000 + i)}` : `${pick(rand, WORDS)} ${pick(rand, WORDS)} ${i}`,
+    description: rand() < 0.3 ? `About ${pick(rand, WORDS)} & <${pick(rand, WORDS)}>` : '',
+    tags: Array.from({ length: Math.floor(rand() * 4) }, () => pick(rand, WORDS)),
+    machineTags: rand() < 0.1 ? ['camera:make=fakecam'] : [],
+    license: String(Math.floor(rand() * 4)),
+    dateupload: upload,
+    lastupdate: upload + Math.floor(rand() * 86400),
+    datetaken: unknown ? formatDateTaken(upload) : formatDateTaken(taken),
+    datetakenunknown: unknown,
+    width: portrait ? 3000 : 4000,
+    height: portrait ? 4000 : 3000,
+    bytes: spread(rand, isVideo ? g.meanVideoBytes : g.meanPhotoBytes),
+    views: Math.floor(rand() * 500),
+    faves: Math.floor(rand() * 10),
+    comments: [],
+  }
+}
 
-  for (const p of oldestFirst) account.photos.set(p.id, p)
-  account.photostream = oldestFirst.map((p) => p.id).reverse()
+function makeVideo(p: FakePhoto, rand: () => number, videoIndex: number): void {
+  // The first videos cycle through every container, so each format is present in small accounts.
+  p.videoFormat = VIDEO_FORMATS[videoIndex % VIDEO_FORMATS.length] ?? 'mov'
+  p.durationSec = 3 + Math.floor(rand() * 120)
+  p.width = 1920
+  p.height = 1080
+}
 
-  buildSets(account, oldestFirst, nSets, rand, opts.oddTitles === true)
-  buildCollections(account, nCollections, rand, opts.oddTitles === true)
-  return account
+function randomGeo(rand: () => number): FakeGeo {
+  return {
+    latitude: Math.round((rand() * 140 - 70) * 1e6) / 1e6,
+    longitude: Math.round((rand() * 360 - 180) * 1e6) / 1e6,
+    accuracy: 16,
+    placeId: hex(rand, 12),
+    woeid: String(100000 + Math.floor(rand() * 900000)),
+  }
+}
+
+/** One to four comments, each after the one before; the photo's lastupdate follows the last. */
+function addComments(p: FakePhoto, rand: () => number, userId: string): void {
+  const n = 1 + Math.floor(rand() * 4)
+  let when = p.dateupload
+  for (let c = 0; c < n; c++) {
+    when += 1 + Math.floor(rand() * 86400 * 10)
+    const comment: FakeComment = {
+      id: `${userId.split('@')[0] ?? '1'}-${p.id}-${72157600000 + c}`,
+      author: `${10000000 + Math.floor(rand() * 89999999)}@N0${Math.floor(rand() * 8)}`,
+      authorname: pick(rand, WORDS) + String(c),
+      realname: '',
+      datecreate: when,
+      text: c % 2 === 0 ? `Lovely ${pick(rand, WORDS)}!` : `Where was this? <a href="https://example.com">link</a> 👍`,
+    }
+    p.comments.push(comment)
+  }
+  p.lastupdate = Math.max(p.lastupdate, when)
 }
 
 function applyOddTitles(items: FakePhoto[]): void {
@@ -190,39 +224,29 @@ function applyOddTitles(items: FakePhoto[]): void {
   }
 }
 
-function buildSets(account: FakeAccount, items: FakePhoto[], nSets: number, rand: () => number, odd: boolean): void {
+/** How many sets to make, from which random stream, and whether they take odd titles. */
+interface SetPlan {
+  count: number
+  rand: () => number
+  odd: boolean
+}
+
+function buildSets(account: FakeAccount, items: FakePhoto[], plan: SetPlan): void {
+  const { rand, odd } = plan
   const n = items.length
-  if (n === 0 || nSets === 0) return
-  const mean = Math.max(1, Math.round((0.8 * n) / nSets))
+  if (n === 0 || plan.count === 0) return
+  const mean = Math.max(1, Math.round((0.8 * n) / plan.count))
   const firstVideo = items.findIndex((p) => p.media === 'video')
-  for (let j = 0; j < nSets; j++) {
+  for (let j = 0; j < plan.count; j++) {
     let size = Math.max(1, Math.min(n, Math.round(mean * (0.3 + 1.4 * rand()))))
     // Big accounts must contain a set larger than one 500-item page.
     if (j === 0 && n > 1000) size = Math.min(n, Math.max(size, 620))
-    const start = Math.floor(rand() * Math.max(1, n - size + 1))
-    const ids: string[] = []
-    const seen = new Set<string>()
-    for (let k = 0; k < size; k++) {
-      // Most members come from a run of the stream; some are strays, so photos end up in several sets.
-      const idx = rand() < 0.9 ? start + k : Math.floor(rand() * n)
-      const id = items[Math.min(n - 1, idx)]?.id
-      if (id !== undefined && !seen.has(id)) {
-        seen.add(id)
-        ids.push(id)
-      }
-    }
+    const ids = pickSetMembers(items, size, rand)
     if (j === 0 && firstVideo >= 0) {
       const vid = items[firstVideo]?.id
-      if (vid !== undefined && !seen.has(vid)) ids.push(vid)
+      if (vid !== undefined && !ids.includes(vid)) ids.push(vid)
     }
-    // A few adjacent swaps: album order is the user's, not the upload order.
-    for (let k = 0; k + 1 < ids.length; k += 7) {
-      if (rand() < 0.5) {
-        const a = ids[k] as string
-        ids[k] = ids[k + 1] as string
-        ids[k + 1] = a
-      }
-    }
+    swapSomeNeighbours(ids, rand)
     const primaryIdx = Math.floor(rand() * ids.length)
     const created = account.photos.get(ids[0] ?? '')?.dateupload ?? START_UPLOAD_SEC
     account.sets.push({
@@ -236,6 +260,34 @@ function buildSets(account: FakeAccount, items: FakePhoto[], nSets: number, rand
       views: Math.floor(rand() * 1000),
       comments: Math.floor(rand() * 3),
     })
+  }
+}
+
+/** Up to `size` distinct members: most from one run of the stream, some strays, so photos end up in several sets. */
+function pickSetMembers(items: FakePhoto[], size: number, rand: () => number): string[] {
+  const n = items.length
+  const start = Math.floor(rand() * Math.max(1, n - size + 1))
+  const ids: string[] = []
+  const seen = new Set<string>()
+  for (let k = 0; k < size; k++) {
+    const idx = rand() < 0.9 ? start + k : Math.floor(rand() * n)
+    const id = items[Math.min(n - 1, idx)]?.id
+    if (id !== undefined && !seen.has(id)) {
+      seen.add(id)
+      ids.push(id)
+    }
+  }
+  return ids
+}
+
+/** A few adjacent swaps: album order is the user's, not the upload order. */
+function swapSomeNeighbours(ids: string[], rand: () => number): void {
+  for (let k = 0; k + 1 < ids.length; k += 7) {
+    if (rand() < 0.5) {
+      const a = ids[k] as string
+      ids[k] = ids[k + 1] as string
+      ids[k + 1] = a
+    }
   }
 }
 

@@ -49,22 +49,22 @@ function rewritePhoto(r: Record<string, unknown>, faults: FaultSettings): void {
   if (typeof r.url_o === 'string') r.url_o = hostileUrl(r.url_o, id, faults)
 }
 
-/**
- * Applies the listing faults and the hostile items' URLs to a REST answer. `again(page)` builds the
- * same method's answer for another page (endlessPages repeats page 1).
- */
-export function hostileRest(
-  body: Record<string, unknown>,
-  method: string,
-  params: ReadonlyMap<string, string>,
-  faults: FaultSettings,
-  again: (page: number) => Record<string, unknown>,
-): Record<string, unknown> {
+/** The REST call a hostile rewrite is about; `again(page)` builds the same method's answer for another page. */
+export interface RestCall {
+  method: string
+  params: ReadonlyMap<string, string>
+  faults: FaultSettings
+  again: (page: number) => Record<string, unknown>
+}
+
+/** Applies the listing faults and the hostile items' URLs to a REST answer (endlessPages repeats page 1). */
+export function hostileRest(body: Record<string, unknown>, call: RestCall): Record<string, unknown> {
+  const { params, faults } = call
   let out = body
   let list = listOf(out)
-  const area = { area: 'rest' as const, name: method }
+  const area = { area: 'rest' as const, name: call.method }
   if (list !== undefined && faults.take('endlessPages', area)) {
-    out = again(1)
+    out = call.again(1)
     list = listOf(out)
     if (list !== undefined) {
       list.env.page = Number.parseInt(params.get('page') ?? '1', 10) || 1
@@ -75,18 +75,20 @@ export function hostileRest(
   if (list !== undefined && list.key === 'photo' && Array.isArray(list.env.photo)) {
     for (const r of list.env.photo) rewritePhoto(r as Record<string, unknown>, faults)
   }
-  const sizes = (out.sizes as { size?: unknown } | undefined)?.size
-  const id = params.get('photo_id') ?? ''
-  if (Array.isArray(sizes) && Object.hasOwn(faults.hostile, id)) {
-    for (const s of sizes as Array<Record<string, unknown>>) {
-      if ((s.label === 'Original' || s.label === 'Video Original') && typeof s.source === 'string') {
-        s.source = hostileUrl(s.source, id, faults, s.label === 'Video Original')
-      }
-    }
-  }
+  rewriteSizes(out, params.get('photo_id') ?? '', faults)
   return out
 }
 
+/** getSizes of a hostile item: its Original and Video Original sources as its switches want them. */
+function rewriteSizes(out: Record<string, unknown>, id: string, faults: FaultSettings): void {
+  const sizes = (out.sizes as { size?: unknown } | undefined)?.size
+  if (!Array.isArray(sizes) || !Object.hasOwn(faults.hostile, id)) return
+  for (const s of sizes as Array<Record<string, unknown>>) {
+    if ((s.label === 'Original' || s.label === 'Video Original') && typeof s.source === 'string') {
+      s.source = hostileUrl(s.source, id, faults, s.label === 'Video Original')
+    }
+  }
+}
 
 function chunksOf(file: MediaFile, start: number, end: number): Iterable<Buffer> {
   if (end <= start) return []
@@ -126,27 +128,41 @@ function rangeOf(header: string | undefined, size: number): { start: number; end
   return start >= size || end <= start ? 'invalid' : { start, end }
 }
 
+/** One media answer for a hostile item: the request, its response, the file and the normal headers. */
+export interface HostileTransfer {
+  req: IncomingMessage
+  res: ServerResponse
+  file: MediaFile
+  headers: Record<string, string>
+  /** Whether the item has this hostile switch on. */
+  has: (k: HostileKind) => boolean
+}
+
+/** The switches that touch the transfer itself (sizes, ranges, bodies). */
+const TRANSFER_KINDS: readonly HostileKind[] = ['ignoreRange', 'truncate', 'contentLengthTooBig', 'contentLengthTooSmall', 'stallMidBody', 'trickle']
+
 /**
- * Serves a media file for a hostile item whose switches touch the transfer itself (sizes, ranges,
- * bodies). Returns the body bytes sent, or undefined when none of those switches is set (the
- * normal path serves it).
+ * Serves a media file for a hostile item whose switches touch the transfer itself. Returns the
+ * body bytes sent, or undefined when none of those switches is set (the normal path serves it).
  */
-export async function serveHostileFile(
-  req: IncomingMessage,
-  res: ServerResponse,
-  file: MediaFile,
-  headers: Record<string, string>,
-  has: (k: HostileKind) => boolean,
-): Promise<number | undefined> {
-  const kinds: HostileKind[] = ['ignoreRange', 'truncate', 'contentLengthTooBig', 'contentLengthTooSmall', 'stallMidBody', 'trickle']
-  if (!kinds.some(has)) return undefined
+export async function serveHostileFile(t: HostileTransfer): Promise<number | undefined> {
+  if (!TRANSFER_KINDS.some(t.has)) return undefined
+  const span = writeHostileHead(t)
+  if (span === undefined) return 0
+  // Headers go out now, even when no body byte ever follows.
+  t.res.flushHeaders()
+  return sendHostileBody(t, span)
+}
+
+/** Status and headers, lying as the switches want; undefined when no body follows (416 or HEAD). */
+function writeHostileHead({ req, res, file, headers, has }: HostileTransfer): { start: number; end: number } | undefined {
   const lie = Math.min(LIE_BYTES, Math.floor(file.size / 4))
   // What the server claims the file's size is.
   const stated = has('contentLengthTooBig') ? file.size + lie : file.size
   const range = has('ignoreRange') ? undefined : rangeOf(req.headers.range, stated)
   if (range === 'invalid') {
     res.writeHead(416, { ...headers, 'content-range': `bytes */${stated}` }).end()
-    return 0
+    return undefined
   }
   const start = range?.start ?? 0
   const end = range?.end ?? stated
@@ -158,10 +174,13 @@ export async function serveHostileFile(
   res.writeHead(range === undefined ? 200 : 206, out)
   if (req.method === 'HEAD') {
     res.end()
-    return 0
+    return undefined
   }
-  // Headers go out now, even when no body byte ever follows.
-  res.flushHeaders()
+  return { start, end }
+}
+
+/** The body of [start, end) as the switches spoil it: cut, stalled, short, or trickled. */
+async function sendHostileBody({ res, file, has }: HostileTransfer, { start, end }: { start: number; end: number }): Promise<number> {
   if (has('truncate')) {
     const sent = await writeBytes(res, file, start, Math.min(file.size, start + Math.floor((end - start) / 2)))
     await new Promise<void>((resolve) => (res.socket === null ? resolve() : res.socket.write('', () => resolve())))

@@ -3,7 +3,7 @@
  * are strings, farm and o-dimensions are numbers, list titles are plain strings while getInfo and set
  * titles are `{_content}`. Keep these shapes exactly: flickrfs stores photo records verbatim.
  */
-import type { FakeAccount, FakeCollection, FakePhoto, FakeSet } from './account.js'
+import type { FakeAccount, FakeCollection, FakeGeo, FakePhoto, FakeSet } from './account.js'
 
 export type Json = Record<string, unknown>
 
@@ -25,11 +25,20 @@ export function parseExtras(s: string | undefined): Set<string> {
   return new Set((s ?? '').split(',').map((x) => x.trim()).filter((x) => x !== ''))
 }
 
+/** What a photo list's records are built from: the account, the asked `extras`, the server's origin. */
+export interface ListContext {
+  account: FakeAccount
+  extras: Set<string>
+  origin: string
+}
+
+type ExtraFields = (r: Json, p: FakePhoto, ctx: ListContext) => void
+
 /** A photo as photo-list methods (people.getPhotos, photosets.getPhotos, …) return it. */
-export function listPhoto(account: FakeAccount, p: FakePhoto, extras: Set<string>, origin: string): Json {
+export function listPhoto(p: FakePhoto, ctx: ListContext): Json {
   const r: Json = {
     id: p.id,
-    owner: account.user.id,
+    owner: ctx.account.user.id,
     secret: p.secret,
     server: p.server,
     farm: p.farm,
@@ -38,64 +47,71 @@ export function listPhoto(account: FakeAccount, p: FakePhoto, extras: Set<string
     isfriend: 0,
     isfamily: 0,
   }
-  if (extras.has('description')) r.description = { _content: p.description }
-  if (extras.has('license')) r.license = p.license
-  if (extras.has('date_upload')) r.dateupload = String(p.dateupload)
-  if (extras.has('date_taken')) {
+  for (const [extra, addFields] of LIST_EXTRAS) if (ctx.extras.has(extra)) addFields(r, p, ctx)
+  return r
+}
+
+function geoFields(r: Json, p: FakePhoto): void {
+  if (p.geo === undefined) {
+    r.latitude = 0
+    r.longitude = 0
+    r.accuracy = 0
+    r.context = 0
+    return
+  }
+  r.latitude = String(p.geo.latitude)
+  r.longitude = String(p.geo.longitude)
+  r.accuracy = String(p.geo.accuracy)
+  r.context = 0
+  r.place_id = p.geo.placeId
+  r.woeid = p.geo.woeid
+  r.geo_is_family = 0
+  r.geo_is_friend = 0
+  r.geo_is_contact = 0
+  r.geo_is_public = 1
+}
+
+/** The fields each extra adds, in the order list records carry them (the stored JSON depends on it). */
+const LIST_EXTRAS: ReadonlyArray<readonly [string, ExtraFields]> = [
+  ['description', (r, p) => { r.description = { _content: p.description } }],
+  ['license', (r, p) => { r.license = p.license }],
+  ['date_upload', (r, p) => { r.dateupload = String(p.dateupload) }],
+  ['date_taken', (r, p) => {
     r.datetaken = p.datetaken
     r.datetakengranularity = 0
     r.datetakenunknown = p.datetakenunknown ? '1' : '0'
-  }
-  if (extras.has('owner_name')) r.ownername = account.user.username
-  if (extras.has('icon_server')) {
+  }],
+  ['owner_name', (r, _p, { account }) => { r.ownername = account.user.username }],
+  ['icon_server', (r, _p, { account }) => {
     r.iconserver = account.user.iconserver
     r.iconfarm = account.user.iconfarm
-  }
-  if (extras.has('original_format')) {
+  }],
+  ['original_format', (r, p) => {
     r.originalsecret = p.originalsecret
     r.originalformat = p.originalformat
-  }
-  if (extras.has('last_update')) r.lastupdate = String(p.lastupdate)
-  if (extras.has('geo')) {
-    if (p.geo === undefined) {
-      r.latitude = 0
-      r.longitude = 0
-      r.accuracy = 0
-      r.context = 0
-    } else {
-      r.latitude = String(p.geo.latitude)
-      r.longitude = String(p.geo.longitude)
-      r.accuracy = String(p.geo.accuracy)
-      r.context = 0
-      r.place_id = p.geo.placeId
-      r.woeid = p.geo.woeid
-      r.geo_is_family = 0
-      r.geo_is_friend = 0
-      r.geo_is_contact = 0
-      r.geo_is_public = 1
-    }
-  }
-  if (extras.has('tags')) r.tags = p.tags.join(' ')
-  if (extras.has('machine_tags')) r.machine_tags = p.machineTags.join(' ')
-  if (extras.has('o_dims')) {
+  }],
+  ['last_update', (r, p) => { r.lastupdate = String(p.lastupdate) }],
+  ['geo', geoFields],
+  ['tags', (r, p) => { r.tags = p.tags.join(' ') }],
+  ['machine_tags', (r, p) => { r.machine_tags = p.machineTags.join(' ') }],
+  ['o_dims', (r, p) => {
     r.o_width = String(p.width)
     r.o_height = String(p.height)
-  }
-  if (extras.has('views')) r.views = String(p.views)
-  if (extras.has('media')) {
+  }],
+  ['views', (r, p) => { r.views = String(p.views) }],
+  ['media', (r, p) => {
     r.media = p.media
     r.media_status = 'ready'
-  }
-  if (extras.has('path_alias')) r.pathalias = account.user.pathAlias
-  if (extras.has('url_o')) {
+  }],
+  ['path_alias', (r, _p, { account }) => { r.pathalias = account.user.pathAlias }],
+  ['url_o', (r, p, { origin }) => {
     r.url_o = origin + mediaServerPath(p)
     r.height_o = p.height
     r.width_o = p.width
-  }
-  if (extras.has('count_comments')) r.count_comments = String(p.comments.length)
-  if (extras.has('count_faves')) r.count_faves = String(p.faves)
-  return r
-}
+  }],
+  ['count_comments', (r, p) => { r.count_comments = String(p.comments.length) }],
+  ['count_faves', (r, p) => { r.count_faves = String(p.faves) }],
+]
 
 /** A set as flickr.photosets.getList returns it. */
 export function setRecord(account: FakeAccount, s: FakeSet): Json {
@@ -164,6 +180,7 @@ export function commentRecord(account: FakeAccount, p: FakePhoto, c: FakePhoto['
   }
 }
 
+/** A photo as flickr.photos.getInfo returns it. */
 export function infoRecord(account: FakeAccount, p: FakePhoto, origin: string): Json {
   const r: Json = {
     id: p.id,
@@ -177,25 +194,11 @@ export function infoRecord(account: FakeAccount, p: FakePhoto, origin: string): 
     rotation: 0,
     originalsecret: p.originalsecret,
     originalformat: p.originalformat,
-    owner: {
-      nsid: account.user.id,
-      username: account.user.username,
-      realname: account.user.fullname,
-      location: '',
-      iconserver: account.user.iconserver,
-      iconfarm: account.user.iconfarm,
-      path_alias: account.user.pathAlias,
-    },
+    owner: ownerRecord(account),
     title: { _content: p.title },
     description: { _content: p.description },
     visibility: { ispublic: 1, isfriend: 0, isfamily: 0 },
-    dates: {
-      posted: String(p.dateupload),
-      taken: p.datetaken,
-      takengranularity: 0,
-      takenunknown: p.datetakenunknown ? '1' : '0',
-      lastupdate: String(p.lastupdate),
-    },
+    dates: datesRecord(p),
     views: String(p.views),
     editability: { cancomment: 1, canaddmeta: 1 },
     publiceditability: { cancomment: 1, canaddmeta: 0 },
@@ -203,35 +206,63 @@ export function infoRecord(account: FakeAccount, p: FakePhoto, origin: string): 
     comments: { _content: String(p.comments.length) },
     notes: { note: [] },
     people: { haspeople: 0 },
-    tags: {
-      tag: [...p.tags, ...p.machineTags].map((t, i) => ({
-        id: `${p.id}-${i}`,
-        author: account.user.id,
-        authorname: account.user.username,
-        raw: t,
-        _content: t.toLowerCase().replace(/[^a-z0-9]/g, ''),
-        machine_tag: t.includes(':') && t.includes('=') ? 1 : 0,
-      })),
-    },
+    tags: { tag: tagRecords(account, p) },
     urls: { url: [{ type: 'photopage', _content: `${origin}/photos/${account.user.pathAlias}/${p.id}/` }] },
     media: p.media,
   }
-  if (p.geo !== undefined) {
-    r.location = {
-      latitude: String(p.geo.latitude),
-      longitude: String(p.geo.longitude),
-      accuracy: String(p.geo.accuracy),
-      context: '0',
-      place_id: p.geo.placeId,
-      woeid: p.geo.woeid,
-      locality: { _content: 'Somewhere' },
-      country: { _content: 'Nowhere' },
-    }
-  }
+  if (p.geo !== undefined) r.location = locationRecord(p.geo)
   if (p.media === 'video') {
     r.video = { ready: 1, failed: 0, pending: 0, duration: String(p.durationSec ?? 0), width: p.width, height: p.height }
   }
   return r
+}
+
+function ownerRecord(account: FakeAccount): Json {
+  const u = account.user
+  return {
+    nsid: u.id,
+    username: u.username,
+    realname: u.fullname,
+    location: '',
+    iconserver: u.iconserver,
+    iconfarm: u.iconfarm,
+    path_alias: u.pathAlias,
+  }
+}
+
+function datesRecord(p: FakePhoto): Json {
+  return {
+    posted: String(p.dateupload),
+    taken: p.datetaken,
+    takengranularity: 0,
+    takenunknown: p.datetakenunknown ? '1' : '0',
+    lastupdate: String(p.lastupdate),
+  }
+}
+
+/** Plain tags, then machine tags; `_content` is Flickr's normalised form of `raw`. */
+function tagRecords(account: FakeAccount, p: FakePhoto): Json[] {
+  return [...p.tags, ...p.machineTags].map((t, i) => ({
+    id: `${p.id}-${i}`,
+    author: account.user.id,
+    authorname: account.user.username,
+    raw: t,
+    _content: t.toLowerCase().replace(/[^a-z0-9]/g, ''),
+    machine_tag: t.includes(':') && t.includes('=') ? 1 : 0,
+  }))
+}
+
+function locationRecord(geo: FakeGeo): Json {
+  return {
+    latitude: String(geo.latitude),
+    longitude: String(geo.longitude),
+    accuracy: String(geo.accuracy),
+    context: '0',
+    place_id: geo.placeId,
+    woeid: geo.woeid,
+    locality: { _content: 'Somewhere' },
+    country: { _content: 'Nowhere' },
+  }
 }
 
 /** Image sizes Flickr lists (label, URL suffix, longest edge); widths drift between number and string. */

@@ -82,7 +82,7 @@ function photoList(ctx: MethodContext, pg: Page<FakePhoto>, totalAsString: boole
     pages: pg.pages,
     perpage: pg.perPage,
     total: totalAsString ? String(pg.total) : pg.total,
-    photo: pg.items.map((p) => listPhoto(ctx.account, p, extras, ctx.origin)),
+    photo: pg.items.map((p) => listPhoto(p, { account: ctx.account, extras, origin: ctx.origin })),
   }
 }
 
@@ -165,7 +165,7 @@ export const METHODS: Record<string, Handler> = {
         primary: s.primary,
         owner: ctx.account.user.id,
         ownername: ctx.account.user.username,
-        photo: pg.items.map((p) => ({ ...listPhoto(ctx.account, p, extras, ctx.origin), isprimary: p.id === s.primary ? '1' : '0' })),
+        photo: pg.items.map((p) => ({ ...listPhoto(p, { account: ctx.account, extras, origin: ctx.origin }), isprimary: p.id === s.primary ? '1' : '0' })),
         page: pg.page,
         per_page: String(pg.perPage),
         perpage: pg.perPage,
