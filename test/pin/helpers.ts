@@ -65,6 +65,12 @@ export async function snapshot(dir: string, opts: { withState?: boolean } = {}):
   return out
 }
 
+/**
+ * A path (as `changedPaths` gives it) of the key's shared API budget, `ratelimit-<hash>.json` and
+ * its lock, which src/flickr/limiter.ts keeps in the config folder by design: not a write outside DEST.
+ */
+export const isApiBudgetFile = (changed: string): boolean => /(^|\/)ratelimit-[0-9a-f]{16}\.(json|lock)$/.test(changed)
+
 /** Paths whose kind, size, mtime, inode or target differ between two snapshots (added/removed too). */
 export function changedPaths(a: Map<string, Entry>, b: Map<string, Entry>, opts: { ignoreDirs?: boolean; ignoreLinkMtimes?: boolean } = {}): string[] {
   const out: string[] = []
