@@ -143,8 +143,9 @@ export function summary(r: PinReport, dest: string, apiCalls: number): string {
     return `Checked ${what}: nothing changed${left.length ? ` (${left.join(', ')})` : ''}; ${took}.`
   }
   const items = left.length ? `${asked} of ${plural(total, 'item')} (${left.join(', ')})` : plural(total, 'item')
+  const adopted = r.adopted > 0 ? ` (${r.adopted} of them adopted: found in DEST without a record, checked by size and hashed here)` : ''
   return `Pinned ${items} into ${dest}: ${r.downloaded} downloaded (${formatBytes(r.downloadedBytes)}), ` +
-    `${r.alreadyPresent} already there, ${took}.`
+    `${r.alreadyPresent} already there${adopted}, ${took}.`
 }
 
 /** The original flickrmirrorer's closing statistics, plus what flickrfs does beyond it. */

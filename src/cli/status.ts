@@ -47,12 +47,17 @@ async function openExisting(dest: string): Promise<{ catalog: Catalog; store: Or
   }
 }
 
-/** Names in DEST/photostream/ that are originals (`<id>.<ext>`) the store index does not record as stored under that name. */
-async function unindexedOriginals(dest: string, recordOf: (id: string) => { ext: string } | undefined): Promise<string[]> {
+/**
+ * Names in DEST/photostream/ that are originals (`<id>.<ext>`) of the catalog's photos which the
+ * store index does not record as stored under that name. With an empty catalog (lost, rebuilt) any
+ * such name counts. Files of other tools (flickrmirrorer's `<id>_<secret>.<fmt>` videos) are not ours.
+ */
+async function unindexedOriginals(dest: string, recordOf: (id: string) => { ext: string } | undefined, catalog?: CatalogSnapshot): Promise<string[]> {
   const names = await readdir(join(dest, 'photostream')).catch(() => [] as string[])
+  const ours = (id: string): boolean => catalog === undefined || catalog.photos.size === 0 || catalog.photos.has(id)
   return names.filter((name) => {
     const parsed = parseMediaFileName(name)
-    return parsed !== undefined && recordOf(parsed.id)?.ext !== parsed.ext
+    return parsed !== undefined && ours(parsed.id) && recordOf(parsed.id)?.ext !== parsed.ext
   })
 }
 
@@ -170,7 +175,7 @@ export function statusCommand(io: CliIo): Command {
         } else {
           out.push('Last pin: none recorded')
         }
-        const unknown = await unindexedOriginals(dest, (id) => store.recordOf(id))
+        const unknown = await unindexedOriginals(dest, (id) => store.recordOf(id), catalog.snapshot())
         if (unknown.length > 0) {
           out.push(`Not in the index: ${plural(unknown.length, 'original')} in photostream/ (the catalog was lost or rebuilt?); \`flickrfs pin\` hashes and records them without downloading them again`)
         }
@@ -214,7 +219,7 @@ export function verifyCommand(io: CliIo): Command {
         const problems = report.missing + report.sizeMismatch + report.hashMismatch
         // Success means every original in the folder was checked: files the index does not know
         // (a catalog lost or rebuilt) were not, and a pin has to take them in first.
-        const unknown = (await unindexedOriginals(dest, (id) => store.recordOf(id))).filter((name) => !bad.has(parseMediaFileName(name)?.id ?? ''))
+        const unknown = (await unindexedOriginals(dest, (id) => store.recordOf(id), catalog.snapshot())).filter((name) => !bad.has(parseMediaFileName(name)?.id ?? ''))
         const indexLost = report.checked === 0 && unknown.length > 0
         if (!indexLost && (!flags.quiet || problems > 0 || never.length > 0 || unknown.length > 0)) {
           io.stdout.write(

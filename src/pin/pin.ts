@@ -67,6 +67,8 @@ export interface PinReport {
   downloaded: number
   downloadedBytes: number
   alreadyPresent: number
+  /** Of `alreadyPresent`: files found under their final name with no record (a mirror by another tool, a rebuilt catalog), hashed here instead of downloaded. */
+  adopted: number
   failures: PinFailure[]
   transcodes: Array<{ id: string; label: string }>
   tree: WriteTreeReport
@@ -194,6 +196,7 @@ class PinRun {
   #downloaded = 0
   #downloadedBytes = 0
   #alreadyPresent = 0
+  #adopted = 0
   #deletionHeldBack: { lost: string[]; total: number } | undefined
   /** Media keys whose original is on disk now: only these photos are written into the tree. */
   readonly #stored = new Set<string>()
@@ -224,6 +227,7 @@ class PinRun {
       downloaded: this.#downloaded,
       downloadedBytes: this.#downloadedBytes,
       alreadyPresent: this.#alreadyPresent,
+      adopted: this.#adopted,
       failures: this.#failures,
       transcodes: refresh.media.transcodes,
       tree,
@@ -297,6 +301,7 @@ class PinRun {
         this.#ctx.opts.onDetail?.(`downloaded ${mediaFileName(m.id, m.ext)} (${res.size} bytes)`)
       } else {
         this.#alreadyPresent++
+        if (res.adopted === true) this.#adopted++
       }
     } catch (err) {
       if (isFlickrfsError(err) && err.code === 'NO_SPACE') {

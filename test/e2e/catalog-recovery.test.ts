@@ -25,7 +25,7 @@ void describe('a damaged catalog (e2e)', () => {
   const originals = (): number => fake.account.photostream.length
 
   before(async () => {
-    fake = await startFake({ seed: 81, photos: 30, videos: 2, sets: 3, collections: 1, meanPhotoBytes: 40_000, meanVideoBytes: 80_000 })
+    fake = await startFake({ seed: 81, photos: 30, videos: 2, sets: 3, collections: 1, meanPhotoBytes: 400_000, meanVideoBytes: 800_000 })
     work = await tempDir('flickrfs-e2e-catalog-')
     await writeFile(join(work, 'neighbour.txt'), 'outside DEST\n')
     env = cliEnv(fake, join(work, 'config'))
@@ -117,6 +117,13 @@ void describe('a damaged catalog (e2e)', () => {
     await truncate(catalog(), 0)
     fake.resetCounts()
     const p = new CliProc(spawnCli(['pin', '-q', dest], { ...env, DEBUG: 'flickrfs:store' }))
+    // Killed from the stderr handler itself, the moment the first adoption is logged: a poll can come
+    // too late on an idle machine, where the 32 adoptions take well under 100 ms.
+    let seen = ''
+    p.child.stderr?.on('data', (chunk: Buffer) => {
+      seen += chunk.toString()
+      if (/ adopted the \d+ bytes already at /.test(seen)) p.child.kill('SIGKILL')
+    })
     await waitUntil('the pin adopts a first original', () => Promise.resolve(/ adopted the \d+ bytes already at /.test(p.err) || p.exit !== undefined), 30_000)
     p.child.kill('SIGKILL')
     const exit = await p.wait()
