@@ -11,6 +11,7 @@ import createDebug from 'debug'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { confineState } from '../util/confine.js'
 import { lockPath, STATE_REL } from '../util/state-paths.js'
+import { pidAlive } from '../util/process.js'
 
 const debug = createDebug('flickrfs:catalog')
 
@@ -56,7 +57,7 @@ export async function acquireRootLock(root: string, purpose: string): Promise<Ro
       // Just created by another process that has not written its pid yet.
       throw new FlickrfsError('LOCKED', `${root} is being locked by another flickrfs right now (${path}). Wait for it to finish or stop it.`)
     }
-    if (other !== undefined && (other.host !== hostname() || isAlive(other.pid))) {
+    if (other !== undefined && (other.host !== hostname() || pidAlive(other.pid))) {
       throw new FlickrfsError(
         'LOCKED',
         `${root} is in use by another flickrfs (pid ${other.pid} on ${other.host}, ${other.purpose}, since ${new Date(other.sinceMs).toISOString()}). ` +
@@ -105,14 +106,5 @@ async function isFresh(path: string): Promise<boolean> {
     return Date.now() - (await stat(path)).mtimeMs < 10_000
   } catch {
     return false
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
   }
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import createDebug from 'debug'
 import { errorMessage } from '../util/abort.js'
 import type { Clock } from './clock.js'
+import { pidAlive } from '../util/process.js'
 
 const log = createDebug('flickrfs:limiter')
 
@@ -339,14 +340,6 @@ export async function peekSharedBucket(opts: { configDir: string; apiKey: string
   return s && advance(s, opts.now, opts.burst, opts.ratePerSec)
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
 
 const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
