@@ -5,7 +5,7 @@
  * Runs serve-mount.ts as a dedicated unprivileged user; needs root (to create that user) and su.
  */
 import assert from 'node:assert/strict'
-import { chmod, chown, mkdir, readFile, writeFile } from 'node:fs/promises'
+import { chmod, chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { after, before, describe, test } from 'node:test'
@@ -46,7 +46,9 @@ void describe("fusermount's reason in a failed mount's error", { skip }, () => {
   })
   after(async () => {
     // The mount must never have come up; if it did, the assertions below say so.
-    await run('fusermount', ['-u', '-z', join(dir, 'mnt')])
+    if (!dir) return
+    if (await isMounted(join(dir, 'mnt'))) await run('fusermount', ['-u', '-z', join(dir, 'mnt')])
+    await rm(dir, { recursive: true, force: true })
   })
 
   void test('the error line carries what fusermount said, with no stack trace', async () => {
