@@ -107,18 +107,28 @@ export function fusermountMountMessage(mnt: string, options: string, timeoutMs =
       return res(`fusermount could not be run: ${errorMessage(err)}`)
     }
     let stderr = ''
+    let mounted = false
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()))
-    child.on('error', (err) => res(`fusermount could not be run: ${err.message}`))
-    child.on('close', (code) => {
-      // Closing our end of the socket drops the /dev/fuse fd a successful run sent us.
+    // fusermount sends the /dev/fuse fd over the socket only once it has mounted. With auto_unmount
+    // it then waits for our end to close before it unmounts and exits, so close it at once.
+    child.stdio[3]?.on('data', () => {
+      mounted = true
       child.stdio[3]?.destroy()
-      if (code === 0) {
-        log('fusermount mounted %s on the re-run; unmounting it', abs)
-        void fusermount(['-u', '-z', abs]).then(() => res(undefined))
-        return
+    })
+    child.on('error', (err) => res(`fusermount could not be run: ${err.message}`))
+    child.on('close', () => {
+      child.stdio[3]?.destroy()
+      if (!mounted) {
+        const said = stderr.trim().split('\n').map((l) => l.trim()).filter(Boolean).join('; ')
+        return res(said || undefined)
       }
-      const said = stderr.trim().split('\n').map((l) => l.trim()).filter(Boolean).join('; ')
-      res(said || undefined)
+      log('fusermount mounted %s on the re-run; unmounting it', abs)
+      void mountAt(abs)
+        .then((m) => (m ? fusermount(['-u', '-z', abs]) : undefined))
+        .then(
+          () => res(undefined),
+          () => res(undefined),
+        )
     })
   })
 }

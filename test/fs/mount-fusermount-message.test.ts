@@ -9,7 +9,9 @@ import { chmod, chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { after, before, describe, test } from 'node:test'
-import { isMounted } from '../support/mounts.js'
+import { fusermountOptions } from '../../src/fs/mount.js'
+import { fusermountMountMessage } from '../../src/fs/mountpoint.js'
+import { fuseUnusableReason, isMounted } from '../support/mounts.js'
 import { REPO, tempDir } from '../support/repo.js'
 import { run } from '../support/run.js'
 
@@ -82,4 +84,36 @@ void describe("fusermount's reason in a failed mount's error", { skip }, () => {
     assert.match(lines[0]!, /^ERROR FUSE could not mount flickrfs at /)
     assert.match(lines[0]!, expected, `fusermount's words missing: ${lines[0]}`)
   })
+})
+
+// The re-run behind that message, as the user running the tests: it must report fusermount's words
+// when fusermount refuses, and when fusermount mounts after all it must leave nothing mounted.
+void describe('the fusermount re-run after a failed mount', { skip: await fuseUnusableReason() }, () => {
+  let dir: string
+  before(async () => {
+    dir = await tempDir('flickrfs-fusermsg-')
+  })
+  after(async () => {
+    if (!dir) return
+    if (await isMounted(join(dir, 'mnt'))) await run('fusermount', ['-u', '-z', join(dir, 'mnt')])
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  void test('a refusal comes back as fusermount said it', async () => {
+    const missing = join(dir, 'no-such-dir')
+    const said = await fusermountMountMessage(missing, fusermountOptions({ allowOther: false, autoUnmount: true }))
+    assert.match(said ?? '', new RegExp(`^fusermount3?: failed to access mountpoint ${missing}: No such file or directory$`))
+  })
+
+  for (const autoUnmount of [true, false]) {
+    void test(`a re-run that mounts is unmounted again (auto_unmount ${autoUnmount})`, async () => {
+      const mnt = join(dir, 'mnt')
+      await mkdir(mnt, { recursive: true })
+      const t0 = performance.now()
+      const said = await fusermountMountMessage(mnt, fusermountOptions({ allowOther: false, autoUnmount }))
+      assert.equal(said, undefined)
+      assert.ok(performance.now() - t0 < 5_000, 'the re-run did not wait on fusermount\'s auto_unmount helper')
+      assert.equal(await isMounted(mnt), false)
+    })
+  }
 })
