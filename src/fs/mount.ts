@@ -3,7 +3,7 @@ import { resolve } from 'node:path'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { loadFuse, passHandleToFgetattr, type FuseInstance } from './fuse-binding.js'
 import { fuseNativeOptions } from './mount-options.js'
-import { checkMountpoint, clearStaleMount, describeHolders, findHolders, mountAt, unmountPath, type Holder } from './mountpoint.js'
+import { checkMountpoint, clearStaleMount, describeHolders, findHolders, fusermountMountMessage, mountAt, unmountPath, type Holder } from './mountpoint.js'
 import { FsOps, type FsOpsStats } from './ops.js'
 import type { FsTree, OriginalReader, TreeSource } from './types.js'
 import { errorMessage } from '../util/abort.js'
@@ -76,7 +76,7 @@ export async function mountFlickrfs(opts: MountOptions): Promise<MountHandle> {
   })
   const fuse = new Fuse(mnt, mount.ops, fuseOpts)
   passHandleToFgetattr(fuse, (path, fh, cb) => mount.ops.fgetattr(path, fh, cb))
-  await mountOrThrow(fuse, mnt)
+  await mountOrThrow(fuse, mnt, fusermountOptions({ allowOther: opts.allowOther ?? false, autoUnmount: opts.autoUnmount ?? DEFAULTS.autoUnmount }))
   log('mounted at %s with %o', mnt, fuseOpts)
   // Lets the event loop end: fuse-native keeps a handle referenced until this is called.
   mount.serve(() => {
@@ -93,19 +93,31 @@ async function clearIfStale(mnt: string): Promise<void> {
   }
 }
 
-function mountOrThrow(fuse: FuseInstance, mnt: string): Promise<void> {
+/**
+ * The options libfuse 2.9 hands fusermount for the mount fuseNativeOptions describes (seen with
+ * strace): the kernel's share of them. fsnameHack's other options (use_ino, ...) stay in libfuse.
+ */
+export function fusermountOptions(o: { allowOther: boolean; autoUnmount: boolean }): string {
+  return ['ro', 'nosuid', 'nodev', ...(o.allowOther ? ['allow_other'] : []), 'default_permissions', ...(o.autoUnmount ? ['auto_unmount'] : []), 'fsname=flickrfs', 'subtype=flickrfs'].join(',')
+}
+
+function mountOrThrow(fuse: FuseInstance, mnt: string, fusermountOpts: string): Promise<void> {
   return new Promise<void>((res, rej) => {
     const timer = setTimeout(() => rej(new FlickrfsError('FUSE', `mounting at ${mnt} did not finish within 30 s`)), 30_000)
     fuse.mount((err) => {
       clearTimeout(timer)
       if (!err) return res()
-      rej(
-        new FlickrfsError(
-          'FUSE',
-          `could not mount flickrfs at ${mnt}: ${err.message}. Check that /dev/fuse exists and is usable (modprobe fuse), that fusermount is installed (fuse3), and libfuse's message above`,
-          { cause: err },
-        ),
-      )
+      // libfuse's fusermount child cannot write to our stderr (see fusermountMountMessage): ask again.
+      void fusermountMountMessage(mnt, fusermountOpts).then((said) => {
+        const why = said ? `${err.message}: ${said}` : `${err.message} (fusermount gave no reason; libfuse's own message, if any, is above)`
+        rej(
+          new FlickrfsError(
+            'FUSE',
+            `could not mount flickrfs at ${mnt}: ${why}. Check that /dev/fuse exists and this user can open it (modprobe fuse), that fusermount is installed (fuse3), and for --allow-other that /etc/fuse.conf has user_allow_other`,
+            { cause: err },
+          ),
+        )
+      })
     })
   })
 }

@@ -1,5 +1,5 @@
 import createDebug from 'debug'
-import { execFile } from 'node:child_process'
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { readFile, readdir, readlink, stat } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
@@ -79,6 +79,56 @@ function fusermount(args: string[]): Promise<{ ok: true } | { ok: false; message
       if (!err) return res({ ok: true })
       const message = (stderr || err.message).trim()
       res({ ok: false, message })
+    })
+  })
+}
+
+/**
+ * Runs the mount libfuse just failed to do, as fusermount with the same options, and returns what
+ * fusermount said (undefined if it said nothing, or mounted this time: then it is unmounted again).
+ *
+ * Why a second run: Node marks fds 0-2 close-on-exec, and libfuse 2.9 starts fusermount by
+ * fork+exec without clearing that, so fusermount (setuid, so glibc reopens its missing fds on
+ * /dev/null) writes its reason nowhere. Node has no fcntl to undo the flag around the native call;
+ * a re-run after a failure costs nothing on the success path and gives fusermount's own words.
+ * _FUSE_COMMFD is the socket fusermount hands the /dev/fuse fd over (spawn's pipes are sockets).
+ */
+export function fusermountMountMessage(mnt: string, options: string, timeoutMs = 10_000): Promise<string | undefined> {
+  const abs = resolve(mnt)
+  return new Promise((res) => {
+    let child: ChildProcess
+    try {
+      child = spawn('fusermount', ['-o', options, '--', abs], {
+        stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
+        env: { ...process.env, _FUSE_COMMFD: '3' },
+        timeout: timeoutMs,
+      })
+    } catch (err) {
+      return res(`fusermount could not be run: ${errorMessage(err)}`)
+    }
+    let stderr = ''
+    let mounted = false
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()))
+    // fusermount sends the /dev/fuse fd over the socket only once it has mounted. With auto_unmount
+    // it then waits for our end to close before it unmounts and exits, so close it at once.
+    child.stdio[3]?.on('data', () => {
+      mounted = true
+      child.stdio[3]?.destroy()
+    })
+    child.on('error', (err) => res(`fusermount could not be run: ${err.message}`))
+    child.on('close', () => {
+      child.stdio[3]?.destroy()
+      if (!mounted) {
+        const said = stderr.trim().split('\n').map((l) => l.trim()).filter(Boolean).join('; ')
+        return res(said || undefined)
+      }
+      log('fusermount mounted %s on the re-run; unmounting it', abs)
+      void mountAt(abs)
+        .then((m) => (m ? fusermount(['-u', '-z', abs]) : undefined))
+        .then(
+          () => res(undefined),
+          () => res(undefined),
+        )
     })
   })
 }
