@@ -43,7 +43,8 @@ void describe('mount --background waits while the child makes progress', () => {
     const { fake, env } = await setup('slow')
     const mnt = await lab.mkdir('slow')
     lab.track(mnt)
-    fake.faults.apiLatencyMs = 800
+    // Slow enough that the first catalog outlasts the 4 s wait with room (at 800 ms it sometimes did not).
+    fake.faults.apiLatencyMs = 1500
     try {
       const t0 = performance.now()
       const bg = await lab.cli(['mount', mnt, '--cache', await lab.mkdir('cache-slow'), '--background'], env)
