@@ -237,7 +237,9 @@ export class Originals {
       record = await abortable(job.done, opts.signal)
       downloaded = true
     }
-    this.touch(t.id)
+    // Access times only order eviction, which never takes a pinned original: a no-change pin of a
+    // big account would otherwise rewrite every index row at its flush.
+    if (!record.pinned) this.touch(t.id)
     if (opts.mtimeMs !== undefined) await this.setMtime(t.rel, opts.mtimeMs)
     return { path: t.path, size: record.size, sha256: record.sha256, downloaded, ...(adopted ? { adopted } : {}) }
   }

@@ -130,6 +130,28 @@ void describe('OriginalStore eviction and verify', () => {
     await store.close()
   })
 
+  void it('in pin mode, originals found in place cost no index write (pinned ones need no access time)', async () => {
+    const root = await w.newRoot()
+    let writes = 0
+    class CountingIndex extends Keyv {
+      override async set<Value>(key: string, value: Value, ttl?: number): Promise<boolean> {
+        writes++
+        return super.set(key, value, ttl)
+      }
+    }
+    let clock = 1_000
+    const store = await OriginalStore.open(root, w.client, { pins: pinEverything, index: new CountingIndex({ namespace: 'store' }), now: () => (clock += 1000) })
+    const ms = [w.addPhoto(20_000), w.addPhoto(20_000)]
+    for (const m of ms) assert.equal((await store.ensure(m)).downloaded, true)
+    await store.flush()
+    assert.ok(writes >= ms.length, 'the downloads were recorded')
+    writes = 0
+    for (const m of ms) assert.equal((await store.ensure(m)).downloaded, false)
+    await store.flush()
+    assert.equal(writes, 0, 'a no-change pin rewrites no index row')
+    await store.close()
+  })
+
   void it('evicts after each download when asked to, keeping the one just fetched', async () => {
     const root = await w.newRoot()
     const store = await OriginalStore.open(root, w.client, { maxBytes: 100_000, afterDownload: evictAfterDownload })
