@@ -124,14 +124,6 @@ export class StoreIndex {
     this.dirtyAccess.delete(record.id)
   }
 
-  /** Forgets the original entirely (a bad or vanished file: its recorded hash proves nothing). */
-  async remove(id: string): Promise<void> {
-    this.records.delete(id)
-    this.evicted.delete(id)
-    this.dirtyAccess.delete(id)
-    await this.keyv.delete(id)
-  }
-
   /** The file was removed to make room; its size and sha256 are still true of the original. */
   async markEvicted(id: string): Promise<void> {
     const r = this.records.get(id)
