@@ -1,36 +1,45 @@
 /**
- * A mirror written by the original flickrmirrorer (run unmodified against the fake Flickr, see
- * bench/flickrmirrorer.ts) is taken over by `flickrfs pin`: photo originals already there are
- * adopted (hashed here, not downloaded again), sidecars are rewritten in our format, and the tool's
- * own folders (`Albums/`, `Collections/`, `Not in any album/`) are left alone. The run says what it
- * adopted. Skipped, with the reason, where the tool or Debian's python3-flickrapi is not at hand
- * (FLICKRMIRRORER_PY or FLICKRMIRRORER_GIT_DIR; the tool's code is never kept in this repository).
+ * A mirror written by the original flickrmirrorer is taken over by `flickrfs pin`: photo originals
+ * already there are adopted (hashed here, not downloaded again), sidecars are rewritten in our
+ * format, and the tool's own folders (`Albums/`, `Collections/`, `Not in any album/`) are left
+ * alone. The run says what it adopted.
+ *
+ * The mirror is test/fixtures/flickrmirrorer-mirror.json: what the unmodified tool wrote for a
+ * generated account, recorded with `node --import tsx bench/flickrmirrorer.ts record-fixture FILE`
+ * and replayed here against a fake of the same account (bench/mirrorer-fixture.ts), so this runs
+ * everywhere. Where the tool itself can run (FLICKRMIRRORER_PY or FLICKRMIRRORER_GIT_DIR and Debian's
+ * python3-flickrapi; its code is never kept in this repository), a second test records a fresh
+ * mirror and checks the committed record still matches what the tool writes.
  */
 import { after, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { generateAccount, startFakeFlickr } from '../../src/fake-flickr/index.js'
-import { endpointOf, locateTool, mirrorerAccountOptions, runMirrorer } from '../../bench/flickrmirrorer.js'
+import { locateTool, recordWithTool } from '../../bench/flickrmirrorer.js'
+import { readFixture, replayMirror } from '../../bench/mirrorer-fixture.js'
 import { changedPaths, cliEnv, mediaName, snapshot } from '../pin/helpers.js'
 import { runCli } from '../support/cli.js'
 import { tempDir } from '../support/repo.js'
 
-void describe('pin takes over a flickrmirrorer mirror (e2e, the original tool)', async () => {
-  const tool = await locateTool()
-  const skip = 'unavailable' in tool ? `the original tool cannot run here: ${tool.unavailable}` : false
+const FIXTURE = fileURLToPath(new URL('../fixtures/flickrmirrorer-mirror.json', import.meta.url))
 
-  void test('adopts the photo originals, rewrites their sidecars, leaves the tool\'s folders alone, and says so', { skip, timeout: 180_000 }, async () => {
-    if ('unavailable' in tool) return
-    const fake = await startFakeFlickr({ account: generateAccount(mirrorerAccountOptions(40)), namedVideoPaths: true })
+void describe('pin takes over a flickrmirrorer mirror', async () => {
+  const fixture = await readFixture(FIXTURE)
+  const tool = await locateTool()
+  const noTool = 'unavailable' in tool ? `the original tool cannot run here: ${tool.unavailable}` : false
+
+  void test('adopts the photo originals, rewrites their sidecars, leaves the tool\'s folders alone, and says so', { timeout: 180_000 }, async () => {
+    const fake = await startFakeFlickr({ account: generateAccount(fixture.account), namedVideoPaths: true })
     const work = await tempDir('flickrfs-test-adopt-')
     try {
       const dest = join(work, 'mirror')
-      const made = await runMirrorer(tool, endpointOf(fake), dest)
-      assert.equal(made.code, 0, made.stderr)
+      await replayMirror(fixture, dest, fake.account, fake.origin)
       const a = fake.account
       const photos = a.photostream.filter((id) => a.requirePhoto(id).media !== 'video')
       const videos = a.photostream.length - photos.length
+      assert.ok(photos.length >= 50 && videos >= 1, 'the recorded account has photos and a video')
       const toolFolders = async (): Promise<Map<string, unknown>> =>
         new Map([...(await snapshot(dest))].filter(([p]) => /^(Albums|Collections|Not in any album)(\/|$)/.test(p)))
       const before = await toolFolders()
@@ -54,6 +63,12 @@ void describe('pin takes over a flickrmirrorer mirror (e2e, the original tool)',
       await fake.close()
       await rm(work, { recursive: true, force: true })
     }
+  })
+
+  void test('the recorded mirror is what the original tool writes today', { skip: noTool, timeout: 180_000 }, async () => {
+    if ('unavailable' in tool) return
+    const fresh = await recordWithTool(tool, fixture.account)
+    assert.deepEqual(fresh.entries, fixture.entries, 'record it again: node --import tsx bench/flickrmirrorer.ts record-fixture test/fixtures/flickrmirrorer-mirror.json')
   })
 
   after(() => ('unavailable' in tool ? undefined : tool.cleanup()))
