@@ -13,13 +13,13 @@
  */
 import { after, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { readFile, rm } from 'node:fs/promises'
+import { lstat, readFile, readlink, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { generateAccount, startFakeFlickr } from '../../src/fake-flickr/index.js'
 import { locateTool, recordWithTool } from '../../bench/flickrmirrorer.js'
 import { readFixture, replayMirror } from '../../bench/mirrorer-fixture.js'
-import { changedPaths, cliEnv, mediaName, snapshot } from '../pin/helpers.js'
+import { changedPaths, cliEnv, danglingLinks, mediaName, snapshot } from '../pin/helpers.js'
 import { runCli } from '../support/cli.js'
 import { tempDir } from '../support/repo.js'
 
@@ -48,17 +48,50 @@ void describe('pin takes over a flickrmirrorer mirror', async () => {
       fake.resetCounts()
       const r = await runCli(['pin', dest], cliEnv(fake, join(work, 'config')))
       assert.equal(r.code, 0, r.stderr)
-      assert.match(r.stdout, new RegExp(`\\(${photos.length} of them adopted: found in DEST without a record`), r.stdout)
-      // The tool names videos <id>_<secret>.<fmt>, we name them <id>.<ext>: only they are fetched.
-      assert.equal(fake.counts()['media:GET'] ?? 0, videos, 'only the originals not already there are downloaded')
+      assert.match(r.stdout, new RegExp(`\\(${a.photostream.length} of them adopted: found in DEST without a record`), r.stdout)
+      assert.equal(fake.counts()['media:GET'] ?? 0, 0, 'nothing the tool downloaded is downloaded again')
+      for (const id of a.photostream.filter((v) => a.requirePhoto(v).media === 'video')) {
+        // The tool names videos <id>_<secret>.<fmt>; that name now points at ours, the same bytes.
+        const p = a.requirePhoto(id)
+        const toolName = join(dest, 'photostream', `${id}_${p.originalsecret}.${mediaName(a, id).split('.').pop() ?? ''}`)
+        assert.equal(await readlink(toolName), mediaName(a, id))
+        assert.deepEqual(await readFile(join(dest, 'photostream', mediaName(a, id))), a.originalBytes(id))
+      }
       for (const id of photos) {
         const sidecar = JSON.parse(await readFile(join(dest, 'photostream', `${mediaName(a, id)}.metadata`), 'utf8')) as { id: string; flickrfs?: { size?: number } }
         assert.equal(sidecar.id, id)
         assert.equal(sidecar.flickrfs?.size, a.requirePhoto(id).bytes, `${id}: the sidecar is ours now`)
       }
       assert.deepEqual(changedPaths(before as never, (await toolFolders()) as never), [], 'the tool\'s folders are left alone')
+      assert.deepEqual(await danglingLinks(dest), [], 'every link the tool made still leads to its file')
       const v = await runCli(['verify', dest], cliEnv(fake, join(work, 'config')))
       assert.equal(v.code, 0, v.stdout + v.stderr)
+    } finally {
+      await fake.close()
+      await rm(work, { recursive: true, force: true })
+    }
+  })
+
+  void test('a video under the tool\'s name that is not the original\'s size is downloaded, and the tool\'s file is kept as it was', { timeout: 180_000 }, async () => {
+    const fake = await startFakeFlickr({ account: generateAccount(fixture.account), namedVideoPaths: true })
+    const work = await tempDir('flickrfs-test-adopt-')
+    try {
+      const dest = join(work, 'mirror')
+      await replayMirror(fixture, dest, fake.account, fake.origin)
+      const a = fake.account
+      const video = a.photostream.find((id) => a.requirePhoto(id).media === 'video') ?? assert.fail('no video')
+      const ours = mediaName(a, video)
+      const toolName = join(dest, 'photostream', `${video}_${a.requirePhoto(video).originalsecret}.${ours.split('.').pop() ?? ''}`)
+      const wrong = Buffer.alloc(a.originalBytes(video).length - 1, 7)
+      await writeFile(toolName, wrong)
+
+      fake.resetCounts()
+      const r = await runCli(['pin', dest], cliEnv(fake, join(work, 'config')))
+      assert.equal(r.code, 0, r.stderr)
+      assert.equal(fake.counts()['media:GET'] ?? 0, 1, `the video is downloaded: ${JSON.stringify(fake.counts())} ${r.stdout}`)
+      assert.deepEqual(await readFile(join(dest, 'photostream', ours)), a.originalBytes(video))
+      assert.deepEqual(await readFile(toolName), wrong, 'the tool\'s file is left as it was')
+      assert.ok((await lstat(toolName)).isFile())
     } finally {
       await fake.close()
       await rm(work, { recursive: true, force: true })
