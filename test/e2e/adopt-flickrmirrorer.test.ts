@@ -98,6 +98,39 @@ void describe('pin takes over a flickrmirrorer mirror', async () => {
     }
   })
 
+  void test('--delete-unknown then removes the tool\'s folders and names, unless they hold something else', { timeout: 180_000 }, async () => {
+    const fake = await startFakeFlickr({ account: generateAccount(fixture.account), namedVideoPaths: true })
+    const work = await tempDir('flickrfs-test-adopt-')
+    try {
+      const dest = join(work, 'mirror')
+      await replayMirror(fixture, dest, fake.account, fake.origin)
+      const env = cliEnv(fake, join(work, 'config'))
+      assert.equal((await runCli(['pin', '-q', dest], env)).code, 0)
+      const isTools = (p: string): boolean => /^(Albums|Collections|Not in any album)(\/|$)/.test(p) || /^photostream\/\d+_/.test(p)
+      const ours = new Map([...(await snapshot(dest))].filter(([p]) => !isTools(p)))
+      const tools = new Map([...(await snapshot(dest))].filter(([p]) => isTools(p)))
+
+      await writeFile(join(dest, 'Collections', 'my notes.txt'), 'mine\n')
+      const kept = await runCli(['pin', '--delete-unknown', dest], env)
+      assert.equal(kept.code, 0, kept.stderr)
+      assert.match(kept.stdout, /Kept flickrmirrorer's folders as they are: Collections\/my notes\.txt is not something flickrmirrorer writes/)
+      assert.deepEqual(changedPaths(tools as never, new Map([...(await snapshot(dest))].filter(([p]) => isTools(p) && p !== 'Collections/my notes.txt')) as never).filter((p) => p !== '~Collections'), [], 'all of the tool\'s is kept')
+
+      await rm(join(dest, 'Collections', 'my notes.txt'))
+      const r = await runCli(['pin', '--delete-unknown', dest], env)
+      assert.equal(r.code, 0, r.stderr)
+      assert.match(r.stdout, /Removed flickrmirrorer's folders: Albums, Collections, Not in any album\./)
+      assert.match(r.stdout, /Removed 1 name flickrmirrorer gave adopted videos/)
+      assert.deepEqual([...(await snapshot(dest)).keys()].filter(isTools), [], 'the tool\'s folders, its video name and that sidecar are gone')
+      assert.deepEqual(changedPaths(ours as never, (await snapshot(dest)) as never).filter((p) => p !== '~photostream'), [], 'flickrfs\'s own tree is untouched')
+      assert.deepEqual(await danglingLinks(dest), [])
+      assert.equal((await runCli(['verify', dest], env)).code, 0)
+    } finally {
+      await fake.close()
+      await rm(work, { recursive: true, force: true })
+    }
+  })
+
   void test('the recorded mirror is what the original tool writes today', { skip: noTool, timeout: 180_000 }, async () => {
     if ('unavailable' in tool) return
     const fresh = await recordWithTool(tool, fixture.account)
