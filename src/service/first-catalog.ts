@@ -5,8 +5,9 @@
  * the complete catalog, which then replaces this one whole.
  *
  * Until then the photostream is in upload order, newest first (Flickr's photostream order), and a
- * commented photo's sidecar has no comments yet. Its time is one second before the moment the
- * photo was seen, so the sidecar's mtime moves when the complete catalog brings the comments in.
+ * commented photo's sidecar has no comments yet. Its time is one second before the one the
+ * complete catalog gives it, so the sidecar's mtime moves when the comments come in; any other
+ * sidecar keeps its bytes and, where the catalog stamps a first sync with Flickr's edit times, its mtime.
  */
 import type { CatalogSnapshot, MediaEntry, MediaEvent, PhotoEntry } from '../catalog/index.js'
 import { mediaKey } from '../catalog/index.js'
@@ -20,7 +21,12 @@ export class FirstCatalog {
 
   /** One original known: its photo can be shown. */
   add(ev: MediaEvent): void {
-    const seen = Math.floor(this.now() / 1000) * 1000 - (ev.photo.countComments > 0 ? 1000 : 0)
+    // As the complete catalog will stamp it (Flickr's last edit time; the clock when that is not
+    // known or in the future), a second earlier when comments are still to come.
+    const now = this.now()
+    const edited = ev.photo.lastUpdate * 1000
+    const at = Number.isSafeInteger(edited) && edited > 0 && edited <= now ? edited : Math.floor(now / 1000) * 1000
+    const seen = at - (ev.photo.countComments > 0 ? 1000 : 0)
     this.#photos.set(ev.photo.id, { ...ev.photo, changedAtMs: seen, changedAtMsIgnoringViews: seen })
     this.#media.set(mediaKey(ev.media.id, ev.media.secret), ev.media)
     this.#news = true
