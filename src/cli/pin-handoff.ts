@@ -144,7 +144,7 @@ export function pinHandler(live: LiveMount, o: { mountpoint: string; say: (line:
     conn.send({ type: 'hello', pid: process.pid, mountpoint: o.mountpoint, cookies: o.cookies !== undefined })
     await live.exclusive('pin', async (root) => {
       if (!root.remote) {
-        throw new FlickrfsError('USAGE', `The mount at ${o.mountpoint} is --offline and cannot pin. ` +
+        throw new FlickrfsError('LOCKED', `The mount at ${o.mountpoint} is --offline and cannot pin. ` +
           `Stop it (flickrfs unmount ${o.mountpoint}) and run the pin again, or mount without --offline.`)
       }
       o.say(`pin of ${root.root} asked${flags.pid !== undefined ? ` by pid ${flags.pid}` : ''}: running it here; the mount serves on`)

@@ -28,7 +28,7 @@ async function treeOf(dest: string): Promise<Map<string, string>> {
   const out = new Map<string, string>()
   for (const [rel, e] of await snapshot(dest)) {
     const bytes = e.kind === 'file' ? sha256(await readFile(join(dest, rel))) : ''
-    const mtime = e.kind === 'file' && rel.startsWith('photostream/') && !rel.endsWith('.metadata') ? Math.floor(e.mtimeMs / 1000) : ''
+    const mtime = e.kind === 'file' && /^photostream\/\d+\.\w+$/.test(rel) ? Math.floor(e.mtimeMs / 1000) : ''
     out.set(rel, `${e.kind} ${e.kind === 'dir' ? 0 : e.size} ${e.target ?? ''} ${bytes} ${mtime}`)
   }
   return out
@@ -39,7 +39,7 @@ function assertSameTree(actual: Map<string, string>, expected: Map<string, strin
   for (const [rel, want] of expected) assert.equal(actual.get(rel), want, rel)
 }
 
-/** The file names a child process lists in MNT/photostream (never read from this process: it serves nothing, but stay uniform). */
+/** The file names in MNT/photostream, listed by a child process like every read of a mount in these tests. */
 async function listedThroughMount(mnt: string): Promise<string[]> {
   const r = await run('ls', ['-1', join(mnt, 'photostream')])
   assert.equal(r.code, 0, r.stderr)
@@ -148,6 +148,15 @@ void describe('pin DEST while mount --cache DEST serves it (e2e)', { skip }, () 
     assert.equal(sock.mode & 0o777, 0o600)
     assert.equal(dir.mode & 0o777, 0o700)
     await lab.stop(server, mnt)
+
+    // An --offline mount of the same DEST cannot pin for it: one clear line, nonzero, DEST untouched.
+    const offline = await lab.mount(mnt, ['--cache', dest, '--offline'], env)
+    const before = await treeOf(dest)
+    const refused = await lab.cli(['pin', '-q', dest], env)
+    assert.equal(refused.exit.code, 1, refused.err)
+    assert.match(refused.err, /^flickrfs: The mount at .* is --offline and cannot pin\. Stop it \(flickrfs unmount .*\) and run the pin again, or mount without --offline\.\n$/)
+    assertSameTree(await treeOf(dest), before)
+    await lab.stop(offline, mnt)
   })
 
   void it('refuses a second pin cleanly, says so when the mount dies mid-pin, and a rerun completes', async () => {
