@@ -202,4 +202,32 @@ void describe('pin DEST while mount --cache DEST serves it (e2e)', { skip }, () 
       assert.ok(bytes.equals(fake.account.originalBytes(id)), id)
     }
   })
+
+  void it('one SIGTERM to the mount during a handed-off pin still ends it within 10 s with exit 0; the pin says so', async () => {
+    const dest = await lab.mkdir('dest-term')
+    const mnt = await lab.mkdir('mnt-term')
+    const server = await lab.mount(mnt, ['--cache', dest, '--refresh', '0'], env)
+    fake.faults.mediaLatencyMs = 1000
+    try {
+      const slow = lab.spawn(['pin', '-q', '--concurrency', '1', dest], env)
+      await waitUntil('the mount runs the pin', () => {
+        if (slow.exit) throw new Error(`the pin ended early: ${slow.err}`)
+        return Promise.resolve(/pin of .* asked by pid \d+: running it here/.test(server.err))
+      }, 30_000, 50)
+      const t0 = Date.now()
+      const exit = await lab.stop(server, mnt)
+      assert.ok(Date.now() - t0 < 10_000, `the mount ended in ${Date.now() - t0} ms`)
+      assert.equal(exit.code, 0, server.err)
+      assert.match(server.err, /Stopped while a pin was running; it ends here and the next one resumes\./)
+      const pinExit = await slow.wait(30_000)
+      assert.equal(pinExit.code, 1, slow.err)
+      assert.match(slow.err, /^flickrfs: The mount at .* stopped before the pin of .* it was running finished\./)
+      noStack(slow.err)
+    } finally {
+      fake.faults.mediaLatencyMs = 0
+    }
+    const again = await lab.cli(['pin', '-q', dest], env)
+    assert.equal(again.exit.code, 0, again.err)
+    assertSamePaths((await snapshot(dest)).keys(), expectedTree(fake.account).entries.keys())
+  })
 })
