@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { readFile, readdir, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { FakeFlickr } from '../../src/fake-flickr/index.js'
-import { assertSamePaths, cliEnv, expectedTree, mediaName, snapshot, startFake } from '../pin/helpers.js'
+import { assertSamePaths, cliEnv, danglingLinks, expectedTree, mediaName, snapshot, startFake } from '../pin/helpers.js'
 import { sha256 } from '../support/files.js'
 import { MountLab } from '../support/mount-lab.js'
 import { fuseUnusableReason } from '../support/mounts.js'
@@ -201,6 +201,40 @@ void describe('pin DEST while mount --cache DEST serves it (e2e)', { skip }, () 
       const bytes = await readFile(join(dest, 'photostream', mediaName(fake.account, id)))
       assert.ok(bytes.equals(fake.account.originalBytes(id)), id)
     }
+  })
+
+  void it('with --cache-size, the mount never evicts an original the pin left in DEST', async () => {
+    const dest = await lab.mkdir('dest-bounded')
+    const mnt = await lab.mkdir('mnt-bounded')
+    const read = fake.account.photostream[0] as string
+    const readName = mediaName(fake.account, read)
+    const bound = Math.max(fake.account.requirePhoto(read).bytes, 9_000) + 100
+    const server = await lab.mount(mnt, ['--cache', dest, '--cache-size', String(bound), '--refresh', '0'], env)
+    const cat = async (name: string): Promise<string> => {
+      const c = await run('sh', ['-c', `cat ${q(join(mnt, 'photostream', name))} | sha256sum`])
+      assert.equal(c.code, 0, c.stderr)
+      return c.stdout.split(' ')[0] ?? ''
+    }
+    // Read through the mount before any pin: stored as a cache entry, evictable.
+    assert.equal(await cat(readName), sha256(fake.account.originalBytes(read)))
+    await waitUntil(`${readName} is stored in DEST`, () => stat(join(dest, 'photostream', readName)).then(() => true, () => false))
+    const r = await lab.cli(['pin', '-q', dest], env)
+    assert.equal(r.exit.code, 0, r.err)
+    assert.match(server.err, /pin of .* asked by pid \d+/)
+
+    // A new photo read through the mount after the pin is the only evictable original: with the
+    // one read before the pin still evictable, the two would not fit the bound.
+    const added = fake.account.addPhoto({ title: 'after the pin', bytes: 9_000 })
+    const addedName = mediaName(fake.account, added.id)
+    const asked = await lab.cli(['refresh', mnt], env)
+    assert.equal(asked.exit.code, 0, asked.err)
+    await waitUntil('the mount lists the new photo', async () => (await listedThroughMount(mnt)).includes(addedName))
+    assert.equal(await cat(addedName), sha256(fake.account.originalBytes(added.id)))
+    await waitUntil(`${addedName} is stored in DEST`, () => stat(join(dest, 'photostream', addedName)).then(() => true, () => false))
+    await new Promise((res) => setTimeout(res, 1000))
+    assert.ok(await stat(join(dest, 'photostream', readName)).then(() => true, () => false), `${readName}, which the pinned tree names, is still in DEST`)
+    assert.deepEqual(await danglingLinks(dest), [], 'no link of the pinned tree dangles')
+    await lab.stop(server, mnt)
   })
 
   void it('one SIGTERM to the mount during a handed-off pin still ends it within 10 s with exit 0; the pin says so', async () => {
