@@ -27,6 +27,8 @@ const log = createDebug('flickrfs:control')
 
 /** Longest socket path bound or connected as it is (sun_path holds 108 bytes with its NUL). */
 const MAX_SOCKET_PATH = 100
+/** How long a connection may take to send its request line. */
+const REQUEST_WAIT_MS = 10_000
 /** A request longer than this is not ours. */
 const MAX_REQUEST_BYTES = 64 * 1024
 
@@ -107,6 +109,10 @@ function serveConnection(socket: Socket, handler: ControlHandler): void {
   socket.setEncoding('utf8')
   socket.on('error', (err) => log('control connection: %s', errorMessage(err)))
   socket.once('close', () => (gone = true))
+  // A client that says nothing is not kept waiting on forever; once a job runs, silence is normal.
+  socket.setTimeout(REQUEST_WAIT_MS, () => {
+    if (!started) socket.destroy()
+  })
   const conn: ControlConnection = {
     send(message) {
       if (gone || socket.destroyed) return
@@ -129,6 +135,7 @@ function serveConnection(socket: Socket, handler: ControlHandler): void {
       return
     }
     started = true
+    socket.setTimeout(0)
     let request: unknown
     try {
       request = JSON.parse(buf.slice(0, nl))
