@@ -137,8 +137,10 @@ export async function pin(opts: PinOptions): Promise<PinReport> {
 export async function pinOpenRoot(root: { dest: string; catalog: Catalog; store: OriginalStore }, opts: PinOptions): Promise<PinReport> {
   const now = opts.now ?? Date.now
   const dest = resolve(root.dest)
+  const started = now()
   try {
-    return await new PinRun({ dest, catalog: root.catalog, store: root.store, opts, started: now(), now }).run()
+    await prepareDest(dest)
+    return await new PinRun({ dest, catalog: root.catalog, store: root.store, opts, started, now }).run()
   } catch (err) {
     throw asDestError(err, dest)
   }
