@@ -46,6 +46,7 @@ type Message =
   | { type: 'hello'; pid: number; mountpoint: string; cookies: boolean }
   | { type: 'progress'; progress: PinProgress }
   | { type: 'detail'; line: string }
+  | { type: 'note'; line: string }
   | { type: 'report'; report: PinReport; apiCalls: number }
   | { type: 'error'; code: string; message: string }
 
@@ -80,6 +81,7 @@ export async function pinThroughMount(
         }
       } else if (m.type === 'progress') progress.update(progressState(m.progress))
       else if (m.type === 'detail') progress.line(m.line)
+      else if (m.type === 'note' && o.mode !== 'quiet') progress.line(`flickrfs: ${m.line}`)
       else if (m.type === 'report' || m.type === 'error') outcome = m
     })
   } finally {
@@ -142,6 +144,7 @@ export function pinHandler(live: LiveMount, o: { mountpoint: string; say: (line:
   return async (request, conn) => {
     const flags = handedOptions(request)
     conn.send({ type: 'hello', pid: process.pid, mountpoint: o.mountpoint, cookies: o.cookies !== undefined })
+    if (live.filling()) conn.send({ type: 'note', line: 'the mount is still fetching its first catalog; the pin starts once that is in.' })
     await live.exclusive('pin', async (root) => {
       if (!root.remote) {
         throw new FlickrfsError('LOCKED', `The mount at ${o.mountpoint} is --offline and cannot pin. ` +

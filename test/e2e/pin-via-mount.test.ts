@@ -237,6 +237,26 @@ void describe('pin DEST while mount --cache DEST serves it (e2e)', { skip }, () 
     await lab.stop(server, mnt)
   })
 
+  void it('a pin handed to a mount still fetching its first catalog waits for it, says so, and completes', async () => {
+    const dest = await lab.mkdir('dest-filling')
+    const mnt = await lab.mkdir('mnt-filling')
+    fake.faults.apiLatencyMs = 300
+    let server
+    try {
+      server = await lab.mount(mnt, ['--cache', dest, '--refresh', '0'], env, 60_000, { partial: true })
+      assert.doesNotMatch(server.err, /first catalog complete/, 'the pin is asked while the first catalog is still coming')
+      const r = await lab.cli(['pin', dest], env)
+      assert.equal(r.exit.code, 0, r.err)
+      assert.match(r.err, /^flickrfs: the mount is still fetching its first catalog; the pin starts once that is in\.$/m)
+      assert.match(r.out, /^Pinned \d+ items into .*: \d+ downloaded/m)
+    } finally {
+      fake.faults.apiLatencyMs = 0
+    }
+    assert.match(server.err, /first catalog complete/)
+    assertSamePaths((await snapshot(dest)).keys(), expectedTree(fake.account).entries.keys())
+    await lab.stop(server, mnt)
+  })
+
   void it('one SIGTERM to the mount during a handed-off pin still ends it within 10 s with exit 0; the pin says so', async () => {
     const dest = await lab.mkdir('dest-term')
     const mnt = await lab.mkdir('mnt-term')
