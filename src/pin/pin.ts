@@ -331,7 +331,8 @@ class PinRun {
       ignoreViews: opts.ignoreViews,
       ignorePhotos: opts.ignorePhotos,
       ignoreVideos: opts.ignoreVideos,
-      hashes: { hashOf: (id, secret) => store.info(id, secret) },
+      // SHA256SUMS from the index: an old DEST (hashes in its sidecars) gets it without a download.
+      hashes: { generation: () => store.generation, hashOf: (id, secret) => store.knownRecord(id, secret) },
     })
     // Access times (one index write per original) go to disk while the tree is written: neither needs the other.
     const flushing = store.flush()

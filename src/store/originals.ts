@@ -194,21 +194,15 @@ export class Originals {
     return r && r.secret === secret ? { size: r.size, sha256: r.sha256 } : undefined
   }
 
-  /** Size and sha256 of the original of (id, secret) as it was downloaded, also after it was evicted. */
-  knownHash(id: string, secret: string): { size: number; sha256: string } | undefined {
+  /** The record of the original of (id, secret) as it was downloaded, also after it was evicted. */
+  known(id: string, secret: string): StoreRecord | undefined {
     const r = this.idx().known(id)
-    return r && r.secret === secret ? { size: r.size, sha256: r.sha256 } : undefined
+    return r && r.secret === secret ? r : undefined
   }
 
-  /**
-   * The download of (id, secret) when every byte has arrived and only its fsync, rename and record
-   * remain; undefined otherwise. Whoever wants the sha256 of a file just read can wait for it.
-   */
-  finishing(id: string, secret: string): Promise<unknown> | undefined {
-    const job = this.jobs.get(mediaKey(id, secret))
-    if (!job) return undefined
-    const d = job.download
-    return d.size > 0 && d.validBytes >= d.size ? job.done : undefined
+  /** Moves whenever a record is added, replaced or evicted (what `known` answers may have changed). */
+  get generation(): number {
+    return this.idx().generation
   }
 
   /** Present under its final name, with the right secret and size. */
