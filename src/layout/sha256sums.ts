@@ -4,6 +4,8 @@
  * sorted by name (byte order, as `LC_ALL=C sort`), so the same hashes always give the same bytes.
  */
 
+import { isSafeFileName } from './names.js'
+
 export const SHA256SUMS_FILE = 'SHA256SUMS'
 
 const SHA256_HEX = /^[0-9a-f]{64}$/
@@ -36,7 +38,8 @@ export type ParsedSha256Sums =
 /**
  * The name → sha256 map of a SHA256SUMS file, or the first line that is not `<64 hex>  <name>`
  * (also `<64 hex> *<name>`, the binary-mode mark `sha256sum -b` writes, which means the same on
- * Linux). Upper-case hex is accepted, as sha256sum accepts it.
+ * Linux). Upper-case hex is accepted, as sha256sum accepts it. A name must be a plain file name of
+ * photostream/ (no `/`, never `.` or `..`).
  */
 export function parseSha256Sums(text: string): ParsedSha256Sums {
   const lines = new Map<string, string>()
@@ -45,7 +48,7 @@ export function parseSha256Sums(text: string): ParsedSha256Sums {
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i] as string
     const m = /^([0-9a-fA-F]{64}) [ *](.+)$/.exec(row)
-    if (!m || (m[2] as string).includes('/')) return { ok: false, lineNumber: i + 1, line: row }
+    if (!m || !isSafeFileName(m[2] as string)) return { ok: false, lineNumber: i + 1, line: row }
     lines.set(m[2] as string, (m[1] as string).toLowerCase())
   }
   return { ok: true, lines }

@@ -188,6 +188,12 @@ export class Originals {
     return join(this.photoDir, `${r.id}.${r.ext}`)
   }
 
+  /** ROOT/photostream/<name>; `name` must be a plain file name (SHA256SUMS's are checked by its parser). */
+  pathOfName(name: string): string {
+    if (name.includes('/') || name === '.' || name === '..') throw new FlickrfsError('INTERNAL', `not a file name: ${JSON.stringify(name)}`)
+    return join(this.photoDir, name)
+  }
+
   /** Size and sha256 of the stored original of (id, secret), without I/O. */
   info(id: string, secret: string): { size: number; sha256: string } | undefined {
     const r = this.idx().get(id)
