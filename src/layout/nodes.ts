@@ -158,7 +158,7 @@ export class HashListNode implements LayoutFile {
     return this.#version
   }
   private build(): HashListVersion {
-    const lines: Sha256Line[] = []
+    const lines = new Map<string, Sha256Line>()
     let latestMs = 0
     const hashes = this.hashes
     if (hashes !== undefined) {
@@ -167,11 +167,16 @@ export class HashListNode implements LayoutFile {
         const m = child.content.media
         const h = hashes.hashOf(m.id, m.secret)
         if (h === undefined || h.ext !== m.ext || h.size !== m.size || !SHA256_HEX.test(h.sha256)) continue
-        lines.push({ name: child.name, sha256: h.sha256 })
+        lines.set(child.name, { name: child.name, sha256: h.sha256 })
         latestMs = Math.max(latestMs, h.completedAt)
       }
+      for (const k of hashes.kept?.() ?? []) {
+        if (lines.has(k.name) || !SHA256_HEX.test(k.sha256) || this.dir.children.has(k.name)) continue
+        lines.set(k.name, { name: k.name, sha256: k.sha256 })
+        latestMs = Math.max(latestMs, k.completedAt)
+      }
     }
-    return new HashListVersion(this.name, this.ino, wholeSecondsMs(latestMs), formatSha256Sums(lines))
+    return new HashListVersion(this.name, this.ino, wholeSecondsMs(latestMs), formatSha256Sums([...lines.values()]))
   }
 }
 

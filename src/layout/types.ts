@@ -81,6 +81,12 @@ export interface OriginalHashes {
   generation(): number
   /** The original of (id, secret) as recorded; undefined when not known. */
   hashOf(id: string, secret: string): KnownOriginal | undefined
+  /**
+   * Originals the file lists although the tree does not show them: pin lists every original DEST
+   * holds (those of photos deleted on Flickr that it keeps, of kinds left out by --ignore-*), so
+   * `sha256sum -c` there covers every file. `name` is `<id>.<ext>`.
+   */
+  kept?(): Iterable<{ name: string; sha256: string; completedAt: number }>
 }
 
 /** Records the layout left out, so callers can say why something is not (yet) shown. */

@@ -84,6 +84,11 @@ export class OriginalStore {
     return this.originals.info(id, secret)
   }
 
+  /** The records of every original stored now (not those evicted), without I/O. */
+  storedRecords(): IterableIterator<StoreRecord> {
+    return this.originals.records()
+  }
+
   /** The record of the original of `id` stored now (any version), without I/O. */
   recordOf(id: string): StoreRecord | undefined {
     return this.originals.record(id)
