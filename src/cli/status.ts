@@ -250,7 +250,7 @@ export function verifyCommand(io: CliIo): Command {
         // Success means every original in the folder was checked: files the index does not know
         // (a catalog lost or rebuilt) were not, and a pin has to take them in first.
         const unknown = (await unindexedOriginals(dest, (id) => store.recordOf(id), catalog.snapshot())).filter((name) => !bad.has(parseMediaFileName(name)?.id ?? ''))
-        const indexLost = report.checked === 0 && unknown.length > 0
+        const indexLost = report.recorded === 0 && unknown.length > 0
         if (!indexLost && (!flags.quiet || problems > 0 || never.length > 0 || unknown.length > 0)) {
           io.stdout.write(
             `Verified ${plural(report.checked, 'original')}: ${report.ok} ok, ${report.missing} missing, ` +

@@ -38,6 +38,8 @@ export interface VerifyReport {
   sizeMismatch: number
   hashMismatch: number
   sumsMismatch: number
+  /** Of `checked`: originals the index records (the others only SHA256SUMS names). */
+  recorded: number
   results: VerifyResult[]
 }
 
@@ -83,6 +85,7 @@ export async function verifyOriginals(originals: Originals, opts: VerifyOptions 
     sizeMismatch: count('size-mismatch'),
     hashMismatch: count('hash-mismatch'),
     sumsMismatch: count('sums-mismatch'),
+    recorded: checks.filter((c) => c.recorded).length,
     results,
   }
 }

@@ -20,7 +20,7 @@ const BOUND = 60 * 1024
 async function originalsIn(root: string): Promise<Map<string, number>> {
   const out = new Map<string, number>()
   for (const name of await readdir(join(root, 'photostream')).catch(() => [])) {
-    if (name.endsWith('.metadata') || name === 'metadata') continue
+    if (name.endsWith('.metadata') || name === 'metadata' || name === 'SHA256SUMS') continue
     // Eviction may remove a file between readdir and stat: it is then simply not there.
     const st = await stat(join(root, 'photostream', name)).catch(() => undefined)
     if (st) out.set(name, st.size)
