@@ -199,11 +199,9 @@ class LiveTree {
   readonly #build: (snap?: CatalogSnapshot, partial?: boolean) => Layout
 
   constructor(catalog: Catalog, store: OriginalStore, ignoreViews: boolean | undefined) {
-    // Sidecars ask the store at each read, so a download shows its sha256 without a rebuild.
-    const hashes = {
-      hashOf: (id: string, secret: string) => store.knownHash(id, secret),
-      finishing: (id: string, secret: string) => store.finishing(id, secret),
-    }
+    // photostream/SHA256SUMS asks the store again whenever its generation moves, so a download is
+    // listed there once it is recorded, without a rebuild.
+    const hashes = { generation: () => store.generation, hashOf: (id: string, secret: string) => store.knownRecord(id, secret) }
     this.#build = (snap = catalog.snapshot(), partial = false) => buildLayout(snap, { ignoreViews, hashes, partial })
     this.layout = this.#build()
     catalog.on('change', () => {
