@@ -1,0 +1,39 @@
+/**
+ * `rsync -a` backs up a fresh online mount and an offline mount of a pinned DEST; each backup is
+ * DEST byte for byte, and a second run itemizes no change (every file's mtime is its own content
+ * time, stable from run to run).
+ */
+import { after, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { join } from 'node:path'
+import { backupLab, treeDifferences, type BackupLab } from './backup-helpers.js'
+import { fuseUnusableReason } from '../support/mounts.js'
+import { run } from '../support/run.js'
+
+const skip = await fuseUnusableReason(['rsync'])
+
+void describe('rsync -a from the mount (e2e)', { skip }, () => {
+  let b: BackupLab
+  before(async () => {
+    b = await backupLab(41)
+  })
+  after(async () => {
+    await b?.lab.cleanup()
+    await b?.fake.close()
+  })
+
+  for (const which of ['offline', 'online'] as const) {
+    void it(`from the ${which} mount: a backup equal to pin, and a second run that itemizes nothing`, async () => {
+      const mnt = b[which]
+      const backup = await b.lab.mkdir(`rsync-${which}`)
+      const first = await run('rsync', ['-a', '--itemize-changes', `${mnt}/`, `${backup}/`], { timeoutMs: 60_000, env: b.clientEnv })
+      assert.equal(first.code, 0, first.stderr)
+      assert.match(first.stdout, /^>f\+{9,} photostream\//m, 'the first run copies the files')
+      assert.deepEqual(await treeDifferences(backup, b.dest), [])
+      const second = await run('rsync', ['-a', '--itemize-changes', `${mnt}/`, `${backup}/`], { timeoutMs: 60_000, env: b.clientEnv })
+      assert.equal(second.code, 0, second.stderr)
+      assert.equal(second.stdout, '', 'the second run itemizes no change')
+      assert.deepEqual(await treeDifferences(join(backup), b.dest), [])
+    })
+  }
+})
