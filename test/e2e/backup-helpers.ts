@@ -102,3 +102,9 @@ export async function newestCtimeFiles(mnt: string): Promise<{ newest: string; f
   const newest = rows.map(([t]) => t).sort().at(-1) ?? ''
   return { newest, files: rows.filter(([t]) => t === newest).map(([, p]) => p).sort() }
 }
+
+/** Fails, naming the first few differences and how many there are, unless `restored` is DEST byte for byte. */
+export async function assertSameAsPin(restored: string, dest: string): Promise<void> {
+  const diffs = await treeDifferences(restored, dest)
+  assert.equal(diffs.length, 0, `${diffs.length} differences from pin, first: \n  ${diffs.slice(0, 8).join('\n  ')}`)
+}

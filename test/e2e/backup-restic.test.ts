@@ -1,0 +1,67 @@
+/**
+ * restic backs up a fresh online mount and an offline mount of a pinned DEST; each restore is DEST
+ * byte for byte, and a second backup finds every file unmodified (restic compares mtime, ctime, size
+ * and inode with its parent snapshot: all four must be stable from run to run).
+ */
+import { after, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { join } from 'node:path'
+import { assertSameAsPin, backupLab, destCounts, type BackupLab } from './backup-helpers.js'
+import { fuseUnusableReason } from '../support/mounts.js'
+import { run } from '../support/run.js'
+
+// .ci/run installs restic, so CI never skips this.
+const skip = await fuseUnusableReason(['restic'])
+
+interface Summary {
+  message_type: 'summary'
+  files_new: number
+  files_changed: number
+  files_unmodified: number
+}
+
+void describe('restic backup of the mount (e2e)', { skip }, () => {
+  let b: BackupLab
+  let env: NodeJS.ProcessEnv
+  before(async () => {
+    b = await backupLab(43)
+    env = { ...b.clientEnv, RESTIC_PASSWORD: 'not a secret: a test repository', RESTIC_CACHE_DIR: await b.lab.mkdir('restic-cache') }
+  })
+  after(async () => {
+    await b?.lab.cleanup()
+    await b?.fake.close()
+  })
+
+  const backup = async (repo: string, mnt: string): Promise<Summary> => {
+    const r = await run('restic', ['-r', repo, 'backup', '--json', '--host', 'test', mnt], { timeoutMs: 60_000, env })
+    assert.equal(r.code, 0, r.stderr)
+    const summary = r.stdout.split('\n').filter((l) => l.includes('"summary"')).map((l) => JSON.parse(l) as Summary).at(-1)
+    assert.ok(summary, r.stdout.slice(-2000))
+    return summary
+  }
+
+  for (const which of ['offline', 'online'] as const) {
+    void it(`from the ${which} mount: a restore equal to pin, and a second backup with every file unmodified`, async () => {
+      const mnt = b[which]
+      const repo = join(b.lab.dir, `restic-repo-${which}`)
+      const init = await run('restic', ['-r', repo, 'init'], { env })
+      assert.equal(init.code, 0, init.stderr)
+      const { files } = await destCounts(b.dest)
+      const first = await backup(repo, mnt)
+      assert.equal(first.files_new, files, 'the first backup reads every file')
+
+      const target = await b.lab.mkdir(`restic-restore-${which}`)
+      const restore = await run('restic', ['-r', repo, 'restore', 'latest', '--target', target], { timeoutMs: 60_000, env })
+      assert.equal(restore.code, 0, restore.stderr)
+      // restic restores a backed-up path under its full path.
+      await assertSameAsPin(join(target, mnt), b.dest)
+
+      const second = await backup(repo, mnt)
+      assert.deepEqual(
+        { new: second.files_new, changed: second.files_changed, unmodified: second.files_unmodified },
+        { new: 0, changed: 0, unmodified: files },
+        'the second backup re-reads nothing',
+      )
+    })
+  }
+})
