@@ -108,3 +108,37 @@ export async function assertSameAsPin(restored: string, dest: string): Promise<v
   const diffs = await treeDifferences(restored, dest)
   assert.equal(diffs.length, 0, `${diffs.length} differences from pin, first: \n  ${diffs.slice(0, 8).join('\n  ')}`)
 }
+
+/** The mount's regular files: relative path → "size mtime ctime inode", times to the nanosecond. */
+export async function fileStats(mnt: string): Promise<Map<string, string>> {
+  const r = await run('find', [mnt, '-type', 'f', '-printf', '%s %T@ %C@ %i\\t%P\\n'])
+  assert.equal(r.code, 0, r.stderr)
+  return new Map(r.stdout.split('\n').filter((l) => l !== '').map((l) => l.split('\t').reverse() as [string, string]))
+}
+
+/** Files added, removed, or with another size, mtime, ctime or inode number in `after`. */
+export function changedFiles(before: Map<string, string>, after: Map<string, string>): string[] {
+  const out = new Set<string>()
+  for (const [p, s] of before) if (after.get(p) !== s) out.add(p)
+  for (const p of after.keys()) if (!before.has(p)) out.add(p)
+  return [...out].sort()
+}
+
+/**
+ * The only file a first backup may change by reading originals: the list of the hashes known
+ * (it grows as originals are downloaded). Every other file of the mount is the same before and
+ * after, so a second backup has nothing to re-read but this.
+ */
+export const GROWS_WHILE_READ = new Set(['photostream/SHA256SUMS'])
+
+/** Stats the mount around a first backup; fails if it changed any file but GROWS_WHILE_READ's. */
+export async function aroundFirstBackup(mnt: string, backup: () => Promise<void>): Promise<string[]> {
+  const before = await fileStats(mnt)
+  await backup()
+  const changed = changedFiles(before, await fileStats(mnt))
+  assert.deepEqual(changed.filter((p) => !GROWS_WHILE_READ.has(p)), [], 'files of the mount that changed while the first backup read them')
+  return changed
+}
+
+/** A photo's original or sidecar in photostream/ (not its `metadata` nor a hash list). */
+export const isPhotoFile = (p: string): boolean => /^photostream\/\d+\./.test(p)
