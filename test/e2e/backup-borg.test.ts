@@ -45,7 +45,7 @@ void describe('borg create from the mount (e2e)', { skip }, () => {
   }
 
   for (const which of ['offline', 'online'] as const) {
-    void it(`from the ${which} mount: an extract equal to pin, and a second create that reads only what changed and the newest-ctime files`, async () => {
+    void it(`from the ${which} mount: an extract equal to pin, and a second create that reads only what changed and the newest-ctime files and completes it`, async () => {
       const mnt = b[which]
       const repo = join(b.lab.dir, `borg-repo-${which}`)
       const init = await run('borg', ['init', '-e', 'none', repo], { env })
@@ -57,11 +57,15 @@ void describe('borg create from the mount (e2e)', { skip }, () => {
         assert.deepEqual([...first.values()].filter((s) => s !== 'A'), [], 'the first create adds every file')
       })
 
-      const target = await b.lab.mkdir(`borg-extract-${which}`)
-      const extract = await run('borg', ['extract', `${repo}::one`], { timeoutMs: 60_000, env, cwd: target })
-      assert.equal(extract.code, 0, extract.stderr)
-      // borg stores absolute paths without their leading /.
-      await assertSameAsPin(join(target, mnt), b.dest)
+      /** An archive, extracted (borg stores absolute paths without their leading /). */
+      const extracted = async (archive: string): Promise<string> => {
+        const target = await b.lab.mkdir(`borg-extract-${which}-${archive}`)
+        const extract = await run('borg', ['extract', `${repo}::${archive}`], { timeoutMs: 60_000, env, cwd: target })
+        assert.equal(extract.code, 0, extract.stderr)
+        return join(target, mnt)
+      }
+      // A fresh online mount lists in its hash list the originals downloaded when it was opened.
+      await assertSameAsPin(await extracted('one'), b.dest, { hashesSoFar: which === 'online' })
 
       const second = await create(repo, 'two', mnt)
       assert.equal(second.size, files)
@@ -69,6 +73,7 @@ void describe('borg create from the mount (e2e)', { skip }, () => {
       const { newest, files: newestFiles } = await newestCtimeFiles(mnt)
       assert.deepEqual(read, [...new Set([...newestFiles, ...changed])].sort(), `borg re-reads exactly what changed and the files with the newest ctime (${newest})`)
       assert.deepEqual(newestFiles.filter(isPhotoFile), [], 'no original or photo sidecar carries the newest ctime')
+      await assertSameAsPin(await extracted('two'), b.dest)
     })
   }
 })
