@@ -27,6 +27,8 @@ export interface LiveMountOptions {
    */
   remote?: { api: CatalogApi; media: CatalogMedia & MediaSource; jobMedia?: CatalogMedia & MediaSource }
   cacheMaxBytes?: number
+  /** Seconds the kernel trusts sizes, times and names (default 60, src/fs/mount.ts). */
+  attrTimeoutSec?: number
   refreshEveryMs?: number
   allowOther?: boolean
   cookies?: string
@@ -127,6 +129,7 @@ export async function startLiveMount(opts: LiveMountOptions): Promise<LiveMount>
       tree: { current: () => tree.layout },
       originals: store,
       allowOther: opts.allowOther,
+      ...(opts.attrTimeoutSec !== undefined ? { attrTimeoutSec: opts.attrTimeoutSec } : {}),
     })
     const served = new ServedMount({ opts, say, lock, catalog, store, tree, handle, root, job })
     if (identity) served.fillFirstCatalog(identity)
