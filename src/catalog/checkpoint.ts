@@ -1,0 +1,389 @@
+/**
+ * A refresh in progress, saved as it goes, so that a sync killed at any moment (kill -9, a reboot,
+ * the network gone longer than the retries) goes on where it was instead of starting over.
+ *
+ * It lives in the catalog's own sqlite file (ROOT/.flickrfs/catalog.sqlite) under its own keyv
+ * namespace, "progress", beside the catalog's "catalog" namespace, which it never touches: readers
+ * (mount, pin, status) load the catalog head as before and see the old tree until the refresh
+ * completes and saves a new head in one step. A completed refresh clears the progress.
+ *
+ * Keys (all `progress:` in the table):
+ *   meta      what the progress is about and how far it came (ProgressMeta); written last on each save
+ *   ps:<i>    the photostream listing as Flickr sent it, 500 records a chunk
+ *   b:<n>     one batch of results, in the order they came: comment lists, originals, set members
+ *
+ * What stays valid, and for how long:
+ *   - a comment list, for the `lastupdate` of the photo it was fetched at (whatever its age);
+ *   - an original's size and URL, for its (id, originalsecret) (whatever its age);
+ *   - the photostream listing and a set's members only while younger than `maxListingAgeMs`
+ *     (default 24 h; a set's members also only while getList gives the set the same date_update and
+ *     counts): an older listing is listed again, since photos may have come and gone since.
+ * Progress of another account (a new token on the same folder) is dropped.
+ *
+ * Cost: nothing is written per result. Results are kept in memory and saved as one batch when
+ * `everyResults` are pending or `everyMs` passed since the last save (defaults 100 and 10 s), and
+ * when the refresh fails. A refresh with little to do (an incremental sync) usually writes nothing.
+ * So a kill repeats at most the results of the last ~10 s (or 100 results): at Flickr's rate of
+ * about one call a second, that is well under a minute of API calls.
+ */
+import createDebug from 'debug'
+import Keyv from 'keyv'
+import { exists } from '../util/fs.js'
+import { openSqliteAdapter } from '../util/sqlite.js'
+import { catalogPath } from '../util/state-paths.js'
+import { errorMessage } from '../util/abort.js'
+import type { MediaEntry, RawRecord } from './types.js'
+import { mediaKey } from './types.js'
+
+const debug = createDebug('flickrfs:catalog:checkpoint')
+
+const NAMESPACE = 'progress'
+const META_KEY = 'meta'
+const SCHEMA = 1
+const LISTING_CHUNK = 500
+
+export const DEFAULT_CHECKPOINT_RESULTS = 100
+export const DEFAULT_CHECKPOINT_MS = 10_000
+export const DEFAULT_MAX_LISTING_AGE_MS = 24 * 3600_000
+
+export interface CheckpointOptions {
+  /** Save once this many results are pending (default 100). */
+  everyResults?: number
+  /** Save once this long passed since the last save with results pending (default 10 s). */
+  everyMs?: number
+  /** A saved photostream listing or set listing older than this is listed again (default 24 h). */
+  maxListingAgeMs?: number
+  /**
+   * When the current catalog head was written: progress saved before it belongs to a refresh that
+   * completed (killed between its save and clearing its progress) and is dropped.
+   */
+  savedBefore?: number
+}
+
+/** Done and total of one kind of work; done counts what is saved, so a rerun would not ask again. */
+export interface WorkCount {
+  done: number
+  total: number
+}
+
+/** What `flickrfs status` shows of a sync that has not completed. */
+export interface ProgressMeta {
+  schema: number
+  userId: string
+  /** When the first run of this sync started. */
+  startedAtMs: number
+  /** When progress was last saved. */
+  savedAtMs: number
+  /** Runs that took part (1 for a sync that was never interrupted). */
+  runs: number
+  /** The saved photostream listing, when it is saved. */
+  photostream?: { listedAtMs: number; chunks: number; count: number }
+  comments: WorkCount
+  sizes: WorkCount
+  sets: WorkCount
+}
+
+/** One saved result. */
+type Result =
+  | { k: 'c'; id: string; at: number; list: RawRecord[] }
+  | { k: 'm'; e: MediaEntry }
+  | { k: 's'; id: string; v: string; at: number; members: string[] }
+
+/** The work of this sync as the refresh sees it once the photostream is in. */
+export interface CheckpointPlan {
+  comments: WorkCount
+  sizes: WorkCount
+}
+
+export class RefreshCheckpoint {
+  private meta: ProgressMeta
+  private listing: { listedAtMs: number; raw: unknown[] } | undefined
+  private readonly comments = new Map<string, { at: number; list: RawRecord[] }>()
+  private readonly media = new Map<string, MediaEntry>()
+  private readonly sets = new Map<string, { v: string; at: number; members: string[] }>()
+  private pending: Result[] = []
+  private listingNew = false
+  private listingDirty = false
+  private oldListingChunks = 0
+  private wipe = false
+  /** Something was saved by an earlier run. */
+  private loaded = false
+  private nextBatch = 0
+  private lastSaveMs = performance.now()
+  private writing: Promise<void> = Promise.resolve()
+  private saves = 0
+  private readonly everyResults: number
+  private readonly everyMs: number
+  private readonly maxListingAgeMs: number
+  private readonly savedBefore: number | undefined
+
+  private constructor(
+    private readonly keyv: Keyv<string>,
+    private readonly now: () => number,
+    opts: CheckpointOptions,
+  ) {
+    this.everyResults = opts.everyResults ?? DEFAULT_CHECKPOINT_RESULTS
+    this.everyMs = opts.everyMs ?? DEFAULT_CHECKPOINT_MS
+    this.maxListingAgeMs = opts.maxListingAgeMs ?? DEFAULT_MAX_LISTING_AGE_MS
+    this.savedBefore = opts.savedBefore
+    this.meta = freshMeta('', now())
+  }
+
+  /** Opens the progress of ROOT's catalog for a refresh (under the root lock) and loads what was saved. */
+  static async open(root: string, now: () => number, opts: CheckpointOptions = {}): Promise<RefreshCheckpoint> {
+    const cp = new RefreshCheckpoint(openKeyv(catalogPath(root), false), now, opts)
+    try {
+      await cp.load()
+    } catch (err) {
+      await cp.close()
+      throw err
+    }
+    return cp
+  }
+
+  /** Whether anything was saved by an earlier run (the refresh resumes). */
+  get resuming(): boolean {
+    return this.loaded
+  }
+
+  /** How many times progress was saved by this run. */
+  get saveCount(): number {
+    return this.saves
+  }
+
+  private async load(): Promise<void> {
+    const metaText = await this.keyv.get(META_KEY)
+    const meta = metaText === undefined ? undefined : (JSON.parse(metaText) as ProgressMeta)
+    if (meta !== undefined && (meta.schema !== SCHEMA || (this.savedBefore !== undefined && meta.savedAtMs <= this.savedBefore))) {
+      this.wipe = true
+      return
+    }
+    const chunks: unknown[][] = []
+    const batches: Array<{ n: number; results: Result[] }> = []
+    for await (const [key, value] of this.keyv.iterator?.(NAMESPACE) ?? []) {
+      const name = String(key)
+      if (name.startsWith('ps:')) chunks[Number(name.slice(3))] = JSON.parse(String(value)) as unknown[]
+      else if (name.startsWith('b:')) batches.push({ n: Number(name.slice(2)), results: JSON.parse(String(value)) as Result[] })
+    }
+    batches.sort((a, b) => a.n - b.n)
+    for (const { n, results } of batches) {
+      this.nextBatch = Math.max(this.nextBatch, n + 1)
+      for (const r of results) this.take(r)
+    }
+    if (meta === undefined && chunks.length === 0 && batches.length === 0) return
+    // Batches stay valid without a meta (a kill while a new listing was being written): only the listing needs it.
+    this.loaded = true
+    if (meta === undefined) return
+    const ps = meta.photostream
+    if (ps !== undefined) {
+      this.oldListingChunks = ps.chunks
+      const parts = chunks.slice(0, ps.chunks)
+      if (parts.length === ps.chunks && parts.every((c) => Array.isArray(c))) this.listing = { listedAtMs: ps.listedAtMs, raw: parts.flat() }
+    }
+    this.meta = { ...meta, runs: meta.runs + 1 }
+    debug('resuming a sync of %s started %s: listing %s, %d comment lists, %d originals, %d sets saved',
+      meta.userId, new Date(meta.startedAtMs).toISOString(), this.listing ? `${this.listing.raw.length} photos` : 'not saved',
+      this.comments.size, this.media.size, this.sets.size)
+  }
+
+  private take(r: Result): void {
+    if (r.k === 'c') this.comments.set(r.id, { at: r.at, list: r.list })
+    else if (r.k === 'm') this.media.set(mediaKey(r.e.id, r.e.secret), r.e)
+    else this.sets.set(r.id, { v: r.v, at: r.at, members: r.members })
+  }
+
+  /** The account this refresh is for: progress saved for another one is dropped. */
+  begin(userId: string): void {
+    if (this.meta.userId === userId) return
+    if (this.meta.userId !== '') {
+      debug('saved progress is of user %s, not %s: dropped', this.meta.userId, userId)
+      this.comments.clear()
+      this.media.clear()
+      this.sets.clear()
+      this.listing = undefined
+      this.wipe = true
+    }
+    this.meta = freshMeta(userId, this.now())
+  }
+
+  /** The saved photostream listing, while young enough to go on from. */
+  savedPhotostream(): unknown[] | undefined {
+    if (this.listing === undefined) return undefined
+    const age = this.now() - this.listing.listedAtMs
+    if (age >= 0 && age < this.maxListingAgeMs) return this.listing.raw
+    debug('saved photostream listing is %d min old: listing again', Math.round(age / 60_000))
+    return undefined
+  }
+
+  /** The photostream as just listed; saved by `plan` when there is much to do after it. */
+  listedPhotostream(raw: unknown[]): void {
+    if (this.listing?.raw === raw) return
+    this.listing = { listedAtMs: this.now(), raw }
+    this.listingNew = true
+  }
+
+  /** The comments saved for `id` at `lastUpdate`, if any. */
+  savedComments(id: string, lastUpdate: number): RawRecord[] | undefined {
+    const c = this.comments.get(id)
+    return c !== undefined && c.at === lastUpdate ? c.list : undefined
+  }
+
+  /** The original saved for (id, secret), if any. */
+  savedMedia(id: string, secret: string): MediaEntry | undefined {
+    return this.media.get(mediaKey(id, secret))
+  }
+
+  /** The members saved for set `raw` (a getList record), while young enough and the set unchanged. */
+  savedSetMembers(id: string, raw: RawRecord): string[] | undefined {
+    const s = this.sets.get(id)
+    if (s === undefined || s.v !== setVersion(raw)) return undefined
+    const age = this.now() - s.at
+    return age >= 0 && age < this.maxListingAgeMs ? s.members : undefined
+  }
+
+  /**
+   * The work ahead once the photostream is in, counting what earlier runs saved as done. With much
+   * to do (a first sync), the listing is saved at once, so a kill in the details does not list again;
+   * with little (an incremental sync), it is not saved at all: listing again costs less than the write.
+   */
+  plan(plan: CheckpointPlan): void {
+    this.meta.comments = { ...plan.comments }
+    this.meta.sizes = { ...plan.sizes }
+    const ahead = plan.comments.total - plan.comments.done + plan.sizes.total - plan.sizes.done
+    if (this.listingNew && ahead >= this.everyResults) {
+      this.listingNew = false
+      this.listingDirty = true
+      this.save()
+    }
+  }
+
+  /** The set list is in: how many sets there are, and how many were saved by an earlier run. */
+  planSets(sets: WorkCount): void {
+    this.meta.sets = { ...sets }
+  }
+
+  commentsFetched(id: string, lastUpdate: number, list: RawRecord[]): void {
+    this.add({ k: 'c', id, at: lastUpdate, list })
+  }
+
+  mediaResolved(entry: MediaEntry): void {
+    this.add({ k: 'm', e: entry })
+  }
+
+  setListed(id: string, raw: RawRecord, members: string[]): void {
+    this.add({ k: 's', id, v: setVersion(raw), at: this.now(), members })
+  }
+
+  private add(r: Result): void {
+    this.take(r)
+    this.pending.push(r)
+    if (this.pending.length >= this.everyResults || performance.now() - this.lastSaveMs >= this.everyMs) this.save()
+  }
+
+  /** Starts saving what is pending (in the background, one save at a time). */
+  private save(): void {
+    const results = this.pending
+    const listing = this.listingDirty ? this.listing : undefined
+    const wipe = this.wipe
+    this.pending = []
+    this.listingDirty = false
+    this.wipe = false
+    this.lastSaveMs = performance.now()
+    for (const r of results) {
+      if (r.k === 'c') this.meta.comments.done++
+      else if (r.k === 'm') this.meta.sizes.done++
+      else this.meta.sets.done++
+    }
+    // Set now, not once written: a later save's meta (written after this one's chunks) must name the listing too.
+    if (listing !== undefined) this.meta.photostream = { listedAtMs: listing.listedAtMs, chunks: Math.ceil(listing.raw.length / LISTING_CHUNK), count: listing.raw.length }
+    const meta = { ...this.meta, savedAtMs: this.now() }
+    const batch = results.length > 0 ? this.nextBatch++ : -1
+    this.writing = this.writing.then(() => this.write(wipe, listing, batch, results, meta))
+  }
+
+  private async write(wipe: boolean, listing: RefreshCheckpoint['listing'], batch: number, results: Result[], meta: ProgressMeta): Promise<void> {
+    try {
+      if (wipe) await this.clearAll()
+      if (listing !== undefined) {
+        const chunks = Math.ceil(listing.raw.length / LISTING_CHUNK)
+        // The old meta names the old listing until the new meta is written below: drop it first, so a
+        // kill in between never pairs the old meta with half-new chunks.
+        if (this.oldListingChunks > 0) await this.keyv.delete(META_KEY)
+        for (let i = 0; i < chunks; i++) await this.keyv.set(`ps:${i}`, JSON.stringify(listing.raw.slice(i * LISTING_CHUNK, (i + 1) * LISTING_CHUNK)))
+        if (this.oldListingChunks > chunks) await this.keyv.delete(range(chunks, this.oldListingChunks).map((i) => `ps:${i}`))
+        this.oldListingChunks = chunks
+      }
+      if (batch >= 0) await this.keyv.set(`b:${batch}`, JSON.stringify(results))
+      await this.keyv.set(META_KEY, JSON.stringify(meta))
+      this.saves++
+    } catch (err) {
+      // Progress is a help, not the sync: a refresh goes on without it (and fails at its own save if the disk is gone).
+      debug('could not save progress: %s', errorMessage(err))
+    }
+  }
+
+  /** Saves whatever is pending and waits for every save to be written (a failing refresh calls this). */
+  async flush(): Promise<void> {
+    if (this.pending.length > 0 || this.listingDirty || this.wipe) this.save()
+    await this.writing
+  }
+
+  /** The refresh completed and its catalog is saved: progress is no longer needed. */
+  async clear(): Promise<void> {
+    this.pending = []
+    this.listingDirty = false
+    await this.writing
+    if (this.loaded || this.saves > 0 || this.wipe) await this.clearAll()
+  }
+
+  /** Deletes every `progress:` key (keyv's clear() deletes its namespace: make sure it is ours, not the catalog's). */
+  private async clearAll(): Promise<void> {
+    if (this.keyv.namespace !== NAMESPACE) throw new Error(`progress store has namespace ${String(this.keyv.namespace)}`)
+    await this.keyv.clear()
+  }
+
+  async close(): Promise<void> {
+    await this.writing
+    await this.keyv.disconnect()
+  }
+}
+
+/** The progress of an unfinished sync of ROOT, for `flickrfs status` (read-only); undefined when none. */
+export async function readProgress(root: string): Promise<ProgressMeta | undefined> {
+  const path = catalogPath(root)
+  if (!(await exists(path))) return undefined
+  const keyv = openKeyv(path, true)
+  try {
+    const text = await keyv.get(META_KEY)
+    if (text === undefined) return undefined
+    const meta = JSON.parse(text) as ProgressMeta
+    return meta.schema === SCHEMA ? meta : undefined
+  } finally {
+    await keyv.disconnect().catch(() => undefined)
+  }
+}
+
+function openKeyv(path: string, readOnly: boolean): Keyv<string> {
+  const adapter = openSqliteAdapter(path, { busyTimeout: 15_000, readOnly, iterationLimit: 200 })
+  // Values are JSON text we make ourselves (as in persist.ts): stored as they are.
+  return new Keyv<string>(adapter, {
+    namespace: NAMESPACE,
+    serialize: (data) => String(data.value),
+    deserialize: (text) => ({ value: text as never }),
+    throwOnErrors: true,
+  })
+}
+
+function freshMeta(userId: string, nowMs: number): ProgressMeta {
+  const none = (): WorkCount => ({ done: 0, total: 0 })
+  return { schema: SCHEMA, userId, startedAtMs: nowMs, savedAtMs: nowMs, runs: 1, comments: none(), sizes: none(), sets: none() }
+}
+
+/** What must stay the same for a set's saved members to be reused: getList's date_update and counts. */
+function setVersion(raw: RawRecord): string {
+  return JSON.stringify([raw.date_update, raw.count_photos ?? raw.photos, raw.count_videos ?? raw.videos])
+}
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: Math.max(0, to - from) }, (_, i) => from + i)
+}
