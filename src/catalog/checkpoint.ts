@@ -21,10 +21,11 @@
  * Progress of another account (a new token on the same folder) is dropped.
  *
  * Cost: nothing is written per result. Results are kept in memory and saved as one batch when
- * `everyResults` are pending or `everyMs` passed since the last save (defaults 100 and 10 s), and
- * when the refresh fails. A refresh with little to do (an incremental sync) usually writes nothing.
- * So a kill repeats at most the results of the last ~10 s (or 100 results): at Flickr's rate of
- * about one call a second, that is well under a minute of API calls.
+ * `everyResults` are pending or `everyMs` passed since the last save (defaults 50 and 10 s), and
+ * when the refresh fails. A refresh with little to do (an incremental sync) usually writes nothing
+ * but its set listings. So a kill repeats at most the results of the last 10 s or 50 results, plus
+ * those in flight: at the limiter's refill (0.8 calls a second) that is about a minute of API calls,
+ * and in a burst a few seconds' worth.
  */
 import createDebug from 'debug'
 import Keyv from 'keyv'
@@ -42,12 +43,12 @@ const META_KEY = 'meta'
 const SCHEMA = 1
 const LISTING_CHUNK = 500
 
-export const DEFAULT_CHECKPOINT_RESULTS = 100
+export const DEFAULT_CHECKPOINT_RESULTS = 50
 export const DEFAULT_CHECKPOINT_MS = 10_000
 export const DEFAULT_MAX_LISTING_AGE_MS = 24 * 3600_000
 
 export interface CheckpointOptions {
-  /** Save once this many results are pending (default 100). */
+  /** Save once this many results are pending (default 50). */
   everyResults?: number
   /** Save once this long passed since the last save with results pending (default 10 s). */
   everyMs?: number

@@ -33,8 +33,8 @@ export function progressLines(meta: ProgressMeta, pace: ApiPace, nowMs: number):
   const commentCalls = left(meta.comments)
   const setCalls = left(meta.sets)
   const out = [
-    `Unfinished sync: started ${new Date(meta.startedAtMs).toISOString()}, progress saved ${agoShort(meta.savedAtMs, nowMs)}` +
-      `${meta.runs > 1 ? ` (${meta.runs} runs so far)` : ''}; the next pin or mount goes on from there`,
+    `Sync not completed (running, or interrupted: the next pin or mount goes on from where it was): ` +
+      `started ${new Date(meta.startedAtMs).toISOString()}${meta.runs > 1 ? ` (${meta.runs} runs so far)` : ''}, progress saved ${agoShort(meta.savedAtMs, nowMs)}`,
     `  photostream: ${meta.photostream ? `${count(meta.photostream.count)} items listed` : 'listing not saved yet'}`,
   ]
   if (meta.sizes.total > 0) out.push(`  sizes: ${count(meta.sizes.done)} of ${count(meta.sizes.total)}`)
