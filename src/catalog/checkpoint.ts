@@ -9,7 +9,8 @@
  *
  * Keys (all `progress:` in the table):
  *   meta      what the progress is about and how far it came (ProgressMeta); written last on each save
- *   ps:<i>    the photostream listing as Flickr sent it, 500 records a chunk
+ *   ps:<i>    the photostream listing as Flickr sent it, page i+1's new records (a first sync saves
+ *             pages as they come, and a rerun asks from the page after the last saved one)
  *   b:<n>     one batch of results, in the order they came: comment lists, originals, set members
  *
  * What stays valid, and for how long:
@@ -35,6 +36,7 @@ import { catalogPath } from '../util/state-paths.js'
 import { errorMessage } from '../util/abort.js'
 import type { MediaEntry, RawRecord } from './types.js'
 import { mediaKey } from './types.js'
+import type { PhotostreamResume } from './ports.js'
 
 const debug = createDebug('flickrfs:catalog:checkpoint')
 
@@ -77,11 +79,19 @@ export interface ProgressMeta {
   savedAtMs: number
   /** Runs that took part (1 for a sync that was never interrupted). */
   runs: number
-  /** The saved photostream listing, when it is saved. */
-  photostream?: { listedAtMs: number; chunks: number; count: number }
+  /** The saved photostream listing (its first `chunks` pages), when anything of it is saved. */
+  photostream?: { listedAtMs: number; chunks: number; count: number; complete: boolean }
   comments: WorkCount
   sizes: WorkCount
   sets: WorkCount
+}
+
+/** Listing pages to write: `pages` from chunk `first` on, chunks to delete, and whether the meta names an older listing. */
+interface ListingWrite {
+  first: number
+  pages: Array<Record<string, unknown>[]>
+  drop: number[]
+  relisted: boolean
 }
 
 /** One saved result. */
@@ -98,14 +108,25 @@ export interface CheckpointPlan {
 
 export class RefreshCheckpoint {
   private meta: ProgressMeta
-  private listing: { listedAtMs: number; raw: unknown[] } | undefined
+  /** The photostream listing of this sync so far: each page's new records, page 1 first. */
+  private pages: Array<Record<string, unknown>[]> = []
+  private listedAtMs = 0
+  private complete = false
+  /** Pages of `pages` written under the meta on disk (the rest are to write). */
+  private pagesOnDisk = 0
+  /** Chunks on disk (of this or an older listing) beyond which nothing of ours is. */
+  private chunksOnDisk = 0
+  /** `pages` is a new listing, not a continuation of the one on disk: its meta goes before chunks are overwritten. */
+  private relisted = false
+  /** Pages are saved as they come (a first sync, or one resumed from saved pages); else only by `plan`. */
+  private savePages = false
   private readonly comments = new Map<string, { at: number; list: RawRecord[] }>()
   private readonly media = new Map<string, MediaEntry>()
   private readonly sets = new Map<string, { v: string; at: number; members: string[] }>()
   private pending: Result[] = []
   private listingNew = false
   private listingDirty = false
-  private oldListingChunks = 0
+  private pagesPending = 0
   private wipe = false
   /** Something was saved by an earlier run. */
   private loaded = false
@@ -175,15 +196,20 @@ export class RefreshCheckpoint {
     // Batches stay valid without a meta (a kill while a new listing was being written): only the listing needs it.
     this.loaded = true
     if (meta === undefined) return
+    this.chunksOnDisk = chunks.length
     const ps = meta.photostream
     if (ps !== undefined) {
-      this.oldListingChunks = ps.chunks
       const parts = chunks.slice(0, ps.chunks)
-      if (parts.length === ps.chunks && parts.every((c) => Array.isArray(c))) this.listing = { listedAtMs: ps.listedAtMs, raw: parts.flat() }
+      if (parts.length === ps.chunks && parts.every((c) => Array.isArray(c))) {
+        this.pages = parts as Array<Record<string, unknown>[]>
+        this.pagesOnDisk = parts.length
+        this.listedAtMs = ps.listedAtMs
+        this.complete = ps.complete
+      }
     }
     this.meta = { ...meta, runs: meta.runs + 1 }
     debug('resuming a sync of %s started %s: listing %s, %d comment lists, %d originals, %d sets saved',
-      meta.userId, new Date(meta.startedAtMs).toISOString(), this.listing ? `${this.listing.raw.length} photos` : 'not saved',
+      meta.userId, new Date(meta.startedAtMs).toISOString(), `${this.pages.length} pages${this.complete ? ' (complete)' : ''}`,
       this.comments.size, this.media.size, this.sets.size)
   }
 
@@ -193,34 +219,77 @@ export class RefreshCheckpoint {
     else this.sets.set(r.id, { v: r.v, at: r.at, members: r.members })
   }
 
-  /** The account this refresh is for: progress saved for another one is dropped. */
-  begin(userId: string): void {
-    if (this.meta.userId === userId) return
-    if (this.meta.userId !== '') {
-      debug('saved progress is of user %s, not %s: dropped', this.meta.userId, userId)
-      this.comments.clear()
-      this.media.clear()
-      this.sets.clear()
-      this.listing = undefined
-      this.wipe = true
+  /**
+   * The account this refresh is for: progress saved for another one is dropped. A first sync
+   * (`firstSync`: no catalog yet) saves its photostream pages as they come.
+   */
+  begin(userId: string, firstSync: boolean): void {
+    if (this.meta.userId !== userId) {
+      if (this.meta.userId !== '') {
+        debug('saved progress is of user %s, not %s: dropped', this.meta.userId, userId)
+        this.comments.clear()
+        this.media.clear()
+        this.sets.clear()
+        this.pages = []
+        this.pagesOnDisk = 0
+        this.complete = false
+        this.wipe = true
+      }
+      this.meta = freshMeta(userId, this.now())
     }
-    this.meta = freshMeta(userId, this.now())
+    this.savePages = firstSync || this.pages.length > 0
   }
 
-  /** The saved photostream listing, while young enough to go on from. */
-  savedPhotostream(): unknown[] | undefined {
-    if (this.listing === undefined) return undefined
-    const age = this.now() - this.listing.listedAtMs
-    if (age >= 0 && age < this.maxListingAgeMs) return this.listing.raw
+  private listingYoung(): boolean {
+    const age = this.now() - this.listedAtMs
+    if (age >= 0 && age < this.maxListingAgeMs) return true
     debug('saved photostream listing is %d min old: listing again', Math.round(age / 60_000))
-    return undefined
+    return false
   }
 
-  /** The photostream as just listed; saved by `plan` when there is much to do after it. */
+  /** The saved photostream listing, when complete and young enough to go on from. */
+  savedPhotostream(): unknown[] | undefined {
+    return this.complete && this.pages.length > 0 && this.listingYoung() ? this.pages.flat() : undefined
+  }
+
+  /** Where the photostream listing goes on from (the pages saved, while young), and the hook that saves each new page. */
+  photostreamResume(): PhotostreamResume {
+    const from = !this.complete && this.pages.length > 0 && this.listingYoung() ? { page: this.pages.length + 1, items: this.pages.flat() } : undefined
+    if (from !== undefined) debug('photostream listing goes on from page %d', from.page)
+    else this.restartListing()
+    return { from, onPage: (page, items) => this.listedPage(page, items) }
+  }
+
+  private restartListing(): void {
+    this.pages = []
+    this.complete = false
+    this.listedAtMs = this.now()
+    if (this.pagesOnDisk > 0) this.relisted = true
+    this.pagesOnDisk = 0
+  }
+
+  private listedPage(page: number, items: Record<string, unknown>[]): void {
+    // The client reads a listing that did not add up again from page 1.
+    if (page === 1 && this.pages.length > 0) this.restartListing()
+    if (page !== this.pages.length + 1) return
+    this.pages.push(items)
+    if (!this.savePages) return
+    this.listingDirty = true
+    this.pagesPending++
+    this.maybeSave()
+  }
+
+  /** The photostream as listed (or as saved); a listing not saved as it came is saved by `plan` when there is much to do. */
   listedPhotostream(raw: unknown[]): void {
-    if (this.listing?.raw === raw) return
-    this.listing = { listedAtMs: this.now(), raw }
-    this.listingNew = true
+    if (this.complete) return
+    if (this.pages.reduce((n, p) => n + p.length, 0) !== raw.length) {
+      // Not from pages seen here (a client without onPage): kept in chunks of a page's size.
+      this.restartListing()
+      for (let i = 0; i < raw.length; i += LISTING_CHUNK) this.pages.push(raw.slice(i, i + LISTING_CHUNK) as Array<Record<string, unknown>>)
+    }
+    this.complete = true
+    if (this.savePages) this.listingDirty = true
+    else this.listingNew = true
   }
 
   /** The comments saved for `id` at `lastUpdate`, if any. */
@@ -278,15 +347,20 @@ export class RefreshCheckpoint {
   private add(r: Result): void {
     this.take(r)
     this.pending.push(r)
-    if (this.pending.length >= this.everyResults || performance.now() - this.lastSaveMs >= this.everyMs) this.save()
+    this.maybeSave()
+  }
+
+  private maybeSave(): void {
+    if (this.pending.length + this.pagesPending >= this.everyResults || performance.now() - this.lastSaveMs >= this.everyMs) this.save()
   }
 
   /** Starts saving what is pending (in the background, one save at a time). */
   private save(): void {
     const results = this.pending
-    const listing = this.listingDirty ? this.listing : undefined
+    const listing = this.listingDirty ? this.listingWrite() : undefined
     const wipe = this.wipe
     this.pending = []
+    this.pagesPending = 0
     this.listingDirty = false
     this.wipe = false
     this.lastSaveMs = performance.now()
@@ -295,24 +369,35 @@ export class RefreshCheckpoint {
       else if (r.k === 'm') this.meta.sizes.done++
       else this.meta.sets.done++
     }
-    // Set now, not once written: a later save's meta (written after this one's chunks) must name the listing too.
-    if (listing !== undefined) this.meta.photostream = { listedAtMs: listing.listedAtMs, chunks: Math.ceil(listing.raw.length / LISTING_CHUNK), count: listing.raw.length }
     const meta = { ...this.meta, savedAtMs: this.now() }
     const batch = results.length > 0 ? this.nextBatch++ : -1
     this.writing = this.writing.then(() => this.write(wipe, listing, batch, results, meta))
   }
 
-  private async write(wipe: boolean, listing: RefreshCheckpoint['listing'], batch: number, results: Result[], meta: ProgressMeta): Promise<void> {
+  /**
+   * The pages to write (those not on disk yet) and the meta's new listing entry, set now rather than
+   * once written: a later save's meta (written after this one's chunks) must name them too.
+   */
+  private listingWrite(): ListingWrite {
+    const first = this.pagesOnDisk
+    const write: ListingWrite = { first, pages: this.pages.slice(first), relisted: this.relisted, drop: range(this.pages.length, this.chunksOnDisk) }
+    this.pagesOnDisk = this.pages.length
+    this.chunksOnDisk = Math.max(this.pages.length, this.chunksOnDisk)
+    if (write.drop.length > 0) this.chunksOnDisk = this.pages.length
+    this.relisted = false
+    this.meta.photostream = { listedAtMs: this.listedAtMs, chunks: this.pages.length, count: this.pages.reduce((n, p) => n + p.length, 0), complete: this.complete }
+    return write
+  }
+
+  private async write(wipe: boolean, listing: ListingWrite | undefined, batch: number, results: Result[], meta: ProgressMeta): Promise<void> {
     try {
       if (wipe) await this.clearAll()
       if (listing !== undefined) {
-        const chunks = Math.ceil(listing.raw.length / LISTING_CHUNK)
-        // The old meta names the old listing until the new meta is written below: drop it first, so a
-        // kill in between never pairs the old meta with half-new chunks.
-        if (this.oldListingChunks > 0) await this.keyv.delete(META_KEY)
-        for (let i = 0; i < chunks; i++) await this.keyv.set(`ps:${i}`, JSON.stringify(listing.raw.slice(i * LISTING_CHUNK, (i + 1) * LISTING_CHUNK)))
-        if (this.oldListingChunks > chunks) await this.keyv.delete(range(chunks, this.oldListingChunks).map((i) => `ps:${i}`))
-        this.oldListingChunks = chunks
+        // The meta on disk names the old listing until the new meta is written below: drop it first,
+        // so a kill in between never pairs the old meta with half-new chunks.
+        if (listing.relisted) await this.keyv.delete(META_KEY)
+        for (const [i, page] of listing.pages.entries()) await this.keyv.set(`ps:${listing.first + i}`, JSON.stringify(page))
+        if (listing.drop.length > 0) await this.keyv.delete(listing.drop.map((i) => `ps:${i}`))
       }
       if (batch >= 0) await this.keyv.set(`b:${batch}`, JSON.stringify(results))
       await this.keyv.set(META_KEY, JSON.stringify(meta))
@@ -332,6 +417,7 @@ export class RefreshCheckpoint {
   /** The refresh completed and its catalog is saved: progress is no longer needed. */
   async clear(): Promise<void> {
     this.pending = []
+    this.pagesPending = 0
     this.listingDirty = false
     await this.writing
     if (this.loaded || this.saves > 0 || this.wipe) await this.clearAll()

@@ -26,7 +26,7 @@ import { asRecord, toInt } from '../flickr/lenient.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { eachLimit } from '../util/pool.js'
 import { anyChange, collectionChanges, photoChanges, setChanges, type Changes, type ListedPhoto, type SetListing, type Since } from './changes.js'
-import { PHOTO_EXTRAS, type CatalogApi, type CatalogMedia } from './ports.js'
+import { PHOTO_EXTRAS, type CatalogApi, type CatalogMedia, type PhotostreamResume } from './ports.js'
 import { photoFields, safeId, uniqueIds } from './records.js'
 import { isItemFailure, resolveMedia } from './resolve-media.js'
 import type { RefreshCheckpoint } from './checkpoint.js'
@@ -174,7 +174,7 @@ class Refresh {
 
   async run(): Promise<RefreshResult> {
     await this.identify()
-    this.ctx.checkpoint?.begin(this.userId)
+    this.ctx.checkpoint?.begin(this.userId, this.ctx.previous.snap.refreshedAtMs === 0)
     const listing = await this.list()
     const since: Since = { prev: this.ctx.previous.snap, nowMs: this.ctx.clock() }
     const photos = photoChanges(listing.photos, since)
@@ -205,7 +205,7 @@ class Refresh {
 
   private async listPhotostream(): Promise<Listing['photos']> {
     const cp = this.ctx.checkpoint
-    const raw = cp?.savedPhotostream() ?? (await this.client.getPhotostream([...PHOTO_EXTRAS]))
+    const raw = cp?.savedPhotostream() ?? (await this.client.getPhotostream([...PHOTO_EXTRAS], cp?.photostreamResume()))
     cp?.listedPhotostream(raw)
     const photos = listPhotos(raw)
     this.progress.photos = photos.length
@@ -455,7 +455,7 @@ function countingApi(api: CatalogApi, calls: Record<string, number>, stop: Stopp
     }
   return {
     testLogin: wrap('testLogin', () => api.testLogin()),
-    getPhotostream: wrap('getPhotostream', (extras: string[]) => api.getPhotostream(extras)),
+    getPhotostream: wrap('getPhotostream', (extras: string[], resume?: PhotostreamResume) => api.getPhotostream(extras, resume)),
     getSetList: wrap('getSetList', () => api.getSetList()),
     getSetPhotos: wrap('getSetPhotos', (setId: string, userId: string, extras?: string[]) => api.getSetPhotos(setId, userId, extras)),
     getCollectionTree: wrap('getCollectionTree', () => api.getCollectionTree()),

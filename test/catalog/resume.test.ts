@@ -145,3 +145,27 @@ void test('a refresh with little to do saves no progress, and a completed one le
   assert.ok(count(h, 'flickr.people.getPhotos') >= 1)
   assert.equal(await readProgress(h.root), undefined)
 })
+
+void test('a first sync cut off in its photostream listing asks only for the pages after the last one it saved', async (t) => {
+  const h = await harness(t, { photos: 1_700, videos: 4, sets: 4, commentedFraction: 0.02 }, { maxRetries: 0 })
+  const a = h.fake.account
+  const pages = Math.ceil(a.photostream.length / 500)
+  assert.equal(pages, 4)
+  // Page 3 fails once it has arrived (the fake counts a request before its latency, and looks for faults after).
+  h.fake.faults.apiLatencyMs = 60
+  const watch = setInterval(() => {
+    if (count(h, 'flickr.people.getPhotos') >= 3) h.fake.faults.inject('http500', { count: Infinity, target: 'flickr.people.getPhotos' })
+  }, 2)
+  await assert.rejects(refresh(h))
+  clearInterval(watch)
+  h.fake.faults.clear()
+  const meta = await readProgress(h.root)
+  assert.deepEqual(meta?.photostream && { chunks: meta.photostream.chunks, count: meta.photostream.count, complete: meta.photostream.complete }, { chunks: 2, count: 1_000, complete: false })
+
+  h.fake.resetCounts()
+  const report = await refresh(h)
+  assert.equal(count(h, 'flickr.people.getPhotos'), pages - 2, 'pages 1 and 2 are not asked again')
+  assert.equal(report.photos.total, a.photostream.length)
+  assert.deepEqual(h.catalog.snapshot().photostream, a.photostream, 'the listing is whole and in order')
+  assert.equal(await readProgress(h.root), undefined)
+})

@@ -11,7 +11,7 @@ import { progressLines, roughDuration, secondsFor } from '../../src/cli/sync-pro
 const now = Date.UTC(2026, 10, 30, 12)
 const meta = (over: Partial<ProgressMeta> = {}): ProgressMeta => ({
   schema: 1, userId: 'u', startedAtMs: now - 7 * 3600_000, savedAtMs: now - 30_000, runs: 2,
-  photostream: { listedAtMs: now - 7 * 3600_000, chunks: 200, count: 100_000 },
+  photostream: { listedAtMs: now - 7 * 3600_000, chunks: 200, count: 100_000, complete: true },
   comments: { done: 12_000, total: 30_000 }, sizes: { done: 100_000, total: 100_000 }, sets: { done: 2_000, total: 2_000 },
   ...over,
 })
