@@ -67,8 +67,9 @@ async function pin(fake: FakeFlickr, dest: string, env: NodeJS.ProcessEnv, killA
         killed = child.kill('SIGKILL')
       }
     }, 2)
-    await exited
+    const code = await exited
     clearInterval(watch)
+    if (!killed && code !== 0) throw new Error(`pin failed (${code}): ${err}`)
   } else {
     const code = await exited
     if (code !== 0) throw new Error(`pin failed (${code}): ${err}`)

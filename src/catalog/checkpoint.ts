@@ -344,8 +344,8 @@ export class RefreshCheckpoint {
     this.add({ k: 's', id, v: setVersion(raw), at: this.now(), members })
   }
 
+  /** A result of this run: only saved (this run never asks for it again, so it is not kept in the maps of saved ones). */
   private add(r: Result): void {
-    this.take(r)
     this.pending.push(r)
     this.maybeSave()
   }
