@@ -1,11 +1,12 @@
 import { Command } from 'commander'
-import { acquireRootLock, setAsideDamagedCatalog } from '../catalog/index.js'
+import { acquireRootLock, setAsideDamagedCatalog, type RootLock } from '../catalog/index.js'
 import { FlickrfsError, isFlickrfsError } from '../errors/flickrfs-error.js'
 import { openFlickr } from '../flickr/index.js'
 import { DEFAULT_PIN_CONCURRENCY, pin, type PinReport } from '../pin/pin.js'
 import { envOf, isTty, positiveInt, readCookies, type CliIo } from './context.js'
 import { createProgress, formatBytes, formatDuration, plural } from './progress.js'
 import { checkFolder } from './dest-check.js'
+import { pinThroughMount, progressState } from './pin-handoff.js'
 import { destWriteError } from '../util/fs-errors.js'
 
 interface PinFlags {
@@ -56,9 +57,30 @@ async function runPin(io: CliIo, dest: string, flags: PinFlags): Promise<number>
   const mode = flags.quiet ? 'quiet' : isTty(io.stderr) ? 'bar' : 'lines'
   // Held for the whole run (pin takes it again, re-entrantly): a damaged catalog is moved aside
   // with no other writer about.
-  const lock = await acquireRootLock(absDest, 'pin').catch((err: unknown) => {
+  let lock: RootLock
+  try {
+    lock = await acquireRootLock(absDest, 'pin')
+  } catch (err) {
+    // A mount serving DEST holds the lock: it runs the pin itself (cli/pin-handoff.ts).
+    if (isFlickrfsError(err) && err.code === 'LOCKED') {
+      const code = await pinThroughMount(io, absDest, {
+        options: {
+          ignorePhotos: flags.ignorePhotos,
+          ignoreVideos: flags.ignoreVideos,
+          ignoreViews: flags.ignoreViews,
+          deleteUnknown: flags.deleteUnknown,
+          force: flags.force,
+          concurrency: flags.concurrency,
+          verbose: flags.verbose,
+        },
+        mode,
+        cookies: cookies !== undefined,
+        report: (report, apiCalls) => reportPin(io, dest, flags, report, apiCalls),
+      })
+      if (code !== undefined) return code
+    }
     throw isFlickrfsError(err) ? err : destWriteError(err, absDest)
-  })
+  }
   try {
     const setAside = await setAsideDamagedCatalog(absDest).catch((err: unknown) => {
       throw isFlickrfsError(err) ? err : destWriteError(err, absDest)
@@ -91,15 +113,20 @@ async function pinAndReport(
     forceDelete: flags.force,
     concurrency: flags.concurrency,
     cookies,
-    onProgress: (p) => progress.update({ phase: p.phase, doneItems: p.done, totalItems: p.queued, doneBytes: p.doneBytes, totalBytes: p.queuedBytes, fetchedBytes: p.fetchedBytes }),
+    onProgress: (p) => progress.update(progressState(p)),
     onDetail: flags.verbose ? (line) => progress.line(line) : undefined,
   }).finally(() => progress.done())
-  const apiCalls = client.stats.apiCalls
+  return reportPin(io, dest, flags, report, client.stats.apiCalls)
+}
+
+/** The summary, notes, statistics and failures of a finished pin (here or in a mount), and its exit code. */
+function reportPin(io: CliIo, dest: string, flags: PinFlags, report: PinReport, apiCalls: number): number {
   if (!flags.quiet) {
     io.stdout.write(summary(report, dest, apiCalls) + '\n')
     for (const t of report.transcodes) {
       io.stdout.write(`Note: video ${t.id} is stored as the "${t.label}" transcode; Flickr refused the original (see --cookies).\n`)
     }
+    if (report.flickrmirrorer) io.stdout.write(takeoverMessage(report.flickrmirrorer))
   }
   if (flags.statistics) io.stdout.write(statistics(report, apiCalls))
   const held = report.deletionHeldBack
@@ -110,6 +137,20 @@ async function pinAndReport(
     return 1
   }
   return held ? 1 : 0
+}
+
+/** --delete-unknown on a flickrmirrorer mirror: what of the tool's went, and which folders stayed and why. */
+export function takeoverMessage(t: NonNullable<PinReport['flickrmirrorer']>): string {
+  const folders = t.removed.filter((r) => !r.startsWith('photostream/'))
+  const aliases = t.removed.filter((r) => r.startsWith('photostream/') && !r.endsWith('.metadata')).length
+  const lines = [
+    ...(folders.length > 0 ? [`Removed flickrmirrorer's folders: ${folders.join(', ')}.`] : []),
+    ...(aliases > 0 ? [`Removed ${plural(aliases, "name")} flickrmirrorer gave adopted videos and their sidecars.`] : []),
+    ...(t.kept.length > 0
+      ? [`Kept flickrmirrorer's folders as they are: ${t.kept.map((k) => k.because).join(', ')} ${t.kept.length === 1 ? 'is' : 'are'} not something flickrmirrorer writes. Move ${t.kept.length === 1 ? 'it' : 'them'} out and run again to remove the rest.`]
+      : []),
+  ]
+  return lines.map((l) => l + '\n').join('')
 }
 
 /** What --delete-unknown would have deleted, and how to let it. */

@@ -18,6 +18,7 @@ import { readLastPin, recordPinResult } from './pin-state.js'
 import { Semaphore } from '../util/semaphore.js'
 import { errorMessage } from '../util/abort.js'
 import { Confined } from '../util/confine.js'
+import { removeFlickrmirrorerLeftovers, type TakeoverCleanup } from './takeover.js'
 import { STATE_DIR_NAME, STATE_REL, stateDir } from '../util/state-paths.js'
 
 const log = createDebug('flickrfs:pin')
@@ -77,6 +78,8 @@ export interface PinReport {
   ignored: { photos: number; videos: number }
   /** --delete-unknown held back: the photos it would have deleted, of how many the last pin wrote. */
   deletionHeldBack?: { lost: string[]; total: number }
+  /** --delete-unknown on a mirror flickrmirrorer wrote: what of the tool's went, and what stayed (takeover.ts). */
+  flickrmirrorer?: TakeoverCleanup
 }
 
 /**
@@ -125,6 +128,22 @@ export async function pin(opts: PinOptions): Promise<PinReport> {
       return closing(() => store.close(), dest, () => new PinRun({ dest, catalog, store, opts, started, now }).run())
     })
   })
+}
+
+/**
+ * A pin into a root whose lock, catalog and store another part already holds open: a running
+ * mount that `flickrfs pin` handed the job to (cli/pin-handoff.ts). The same run as `pin()`.
+ */
+export async function pinOpenRoot(root: { dest: string; catalog: Catalog; store: OriginalStore }, opts: PinOptions): Promise<PinReport> {
+  const now = opts.now ?? Date.now
+  const dest = resolve(root.dest)
+  const started = now()
+  try {
+    await prepareDest(dest)
+    return await new PinRun({ dest, catalog: root.catalog, store: root.store, opts, started, now }).run()
+  } catch (err) {
+    throw asDestError(err, dest)
+  }
 }
 
 /**
@@ -198,6 +217,7 @@ class PinRun {
   #alreadyPresent = 0
   #adopted = 0
   #deletionHeldBack: { lost: string[]; total: number } | undefined
+  #takeover: TakeoverCleanup | undefined
   /** Media keys whose original is on disk now: only these photos are written into the tree. */
   readonly #stored = new Set<string>()
   /** A full disk fails every later write too: the first NO_SPACE stops the downloads and the run. */
@@ -234,6 +254,7 @@ class PinRun {
       durationMs: now() - started,
       ignored: ignoredCounts(snap, this.#ctx.opts),
       ...(this.#deletionHeldBack ? { deletionHeldBack: this.#deletionHeldBack } : {}),
+      ...(this.#takeover && (this.#takeover.removed.length > 0 || this.#takeover.kept.length > 0) ? { flickrmirrorer: this.#takeover } : {}),
     }
     const { opts } = this.#ctx
     await recordPinResult(dest, { ...report, ignorePhotos: opts.ignorePhotos === true, ignoreVideos: opts.ignoreVideos === true }, now())
@@ -355,6 +376,7 @@ class PinRun {
         tmpDir: STATE_REL.tmp,
       })
       log('tree written in %d ms (%d written, %d unchanged, %d removed)', now() - writeStart, tree.written, tree.unchanged, tree.removed)
+      if (deleteUnknown) this.#takeover = await removeFlickrmirrorerLeftovers(await Confined.open(dest))
     } finally {
       // The store is closed after this returns or throws: its index writes must be over by then.
       await flushing.catch(() => undefined)

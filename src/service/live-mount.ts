@@ -5,7 +5,8 @@
  */
 import { resolve } from 'node:path'
 import createDebug from 'debug'
-import { Catalog, acquireRootLock, setAsideDamagedCatalog, type CatalogApi, type CatalogMedia, type RefreshReport, type RootLock } from '../catalog/index.js'
+import { Catalog, acquireRootLock, setAsideDamagedCatalog, type CatalogApi, type CatalogMedia, type CatalogSnapshot, type RefreshProgress, type RefreshReport, type RootLock } from '../catalog/index.js'
+import { FirstCatalog } from './first-catalog.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { checkMountpoint, mountFlickrfs, type MountHandle } from '../fs/index.js'
 import { buildLayout, type Layout } from '../layout/index.js'
@@ -20,8 +21,11 @@ const log = createDebug('flickrfs:mount')
 export interface LiveMountOptions {
   mountpoint: string
   root: string
-  /** Absent: offline, nothing touches the network. */
-  remote?: { api: CatalogApi; media: CatalogMedia & MediaSource }
+  /**
+   * Absent: offline, nothing touches the network. `jobMedia` serves the downloads while a job
+   * (`exclusive`: a handed-off pin) runs: a read must fail fast, a pin should retry.
+   */
+  remote?: { api: CatalogApi; media: CatalogMedia & MediaSource; jobMedia?: CatalogMedia & MediaSource }
   cacheMaxBytes?: number
   refreshEveryMs?: number
   allowOther?: boolean
@@ -33,6 +37,10 @@ export interface LiveMountOptions {
    * in between (default 15 s), so `mount --background` can tell a slow start from a stuck one.
    */
   progressEveryMs?: number
+  /** How often, at most, a first catalog still coming in is shown anew (default 1 s). */
+  partialEveryMs?: number
+  /** How long after a failed first catalog it is tried again (default 30 s). */
+  firstRetryMs?: number
   /**
    * How long close() waits for a refresh in flight (default 3 s). Against an unreachable Flickr a
    * refresh retries for minutes; the mount is already gone, so waiting would only hold the lock.
@@ -43,7 +51,16 @@ export interface LiveMountOptions {
 export interface LiveMount {
   readonly handle: MountHandle
   readonly layout: () => Layout
+  /** True while the first catalog of a fresh root is still coming in (the tree fills in as it does). */
+  filling(): boolean
   refresh(): Promise<RefreshReport | undefined>
+  /**
+   * Runs `job` as the root's one writer besides the reads (a pin handed over by `flickrfs pin`):
+   * after the refresh in flight, with timer and asked refreshes skipped meanwhile (the job
+   * refreshes itself), everything downloaded meanwhile recorded pinned and nothing evicted. A second
+   * job is refused (LOCKED). A catalog change the job makes is served at once.
+   */
+  exclusive<T>(what: string, job: (root: MountedRoot) => Promise<T>): Promise<T>
   /**
    * Stops the timer, closes the store and catalog and releases the root lock. Resolves with
    * `abandoned: true` when a refresh was still running after the grace period: the catalog was
@@ -51,6 +68,15 @@ export interface LiveMount {
    * the catalog's saves are atomic, so an interrupted refresh leaves the last catalog intact.
    */
   close(): Promise<{ abandoned: boolean }>
+}
+
+/** What an exclusive job works on: the mount's own catalog and store, under the lock the mount holds. */
+export interface MountedRoot {
+  root: string
+  catalog: Catalog
+  store: OriginalStore
+  /** Absent when the mount is --offline. */
+  remote?: { api: CatalogApi; media: CatalogMedia & MediaSource }
 }
 
 /** Fails every media request at once: offline means no network, and a read then answers EIO fast. */
@@ -90,8 +116,11 @@ export async function startLiveMount(opts: LiveMountOptions): Promise<LiveMount>
       if (setAside !== undefined) say(setAside)
     }
     catalog = await Catalog.open(root, { readOnly })
-    store = await openStore(root, opts, readOnly)
-    await ensureCatalog(catalog, root, opts, say)
+    const job: JobState = { running: undefined }
+    store = await openStore(root, opts, readOnly, job)
+    // A fresh root mounts before its first catalog is in: a token Flickr refuses must fail the
+    // mount now, not leave an empty folder behind. The refresh reuses the answer.
+    const identity = needsFirstCatalog(catalog, root, opts) ? await opts.remote?.api.testLogin() : undefined
     const tree = new LiveTree(catalog, store, opts.ignoreViews)
     const handle = await mountFlickrfs({
       mountpoint: opts.mountpoint,
@@ -99,7 +128,9 @@ export async function startLiveMount(opts: LiveMountOptions): Promise<LiveMount>
       originals: store,
       allowOther: opts.allowOther,
     })
-    return new ServedMount({ opts, say, lock, catalog, store, tree, handle })
+    const served = new ServedMount({ opts, say, lock, catalog, store, tree, handle, root, job })
+    if (identity) served.fillFirstCatalog(identity)
+    return served
   } catch (err) {
     await store?.close().catch(() => undefined)
     await catalog?.close().catch(() => undefined)
@@ -108,38 +139,49 @@ export async function startLiveMount(opts: LiveMountOptions): Promise<LiveMount>
   }
 }
 
-function openStore(root: string, opts: LiveMountOptions, readOnly: boolean): Promise<OriginalStore> {
-  return OriginalStore.open(root, opts.remote?.media ?? offlineMedia, {
+/** The exclusive job running, if any: the store pins what arrives meanwhile and fetches with jobMedia. */
+interface JobState {
+  running: { what: string; done: Promise<unknown> } | undefined
+}
+
+function openStore(root: string, opts: LiveMountOptions, readOnly: boolean, job: JobState): Promise<OriginalStore> {
+  const media = opts.remote?.media ?? offlineMedia
+  const jobMedia = opts.remote?.jobMedia ?? media
+  const source: MediaSource = { get: (url, o) => (job.running ? jobMedia : media).get(url, o) }
+  return OriginalStore.open(root, source, {
     readOnly,
+    // While a pin runs, what it downloads is pinned as it is recorded, as in a pin of its own.
+    pins: () => job.running !== undefined,
     maxBytes: opts.cacheMaxBytes,
     afterDownload: opts.cacheMaxBytes !== undefined ? evictAfterDownload : undefined,
     cookies: opts.cookies,
   })
 }
 
-/** A root that was never refreshed gets its first catalog now, or is refused when offline. */
-async function ensureCatalog(catalog: Catalog, root: string, opts: LiveMountOptions, say: (line: string) => void): Promise<void> {
-  if (catalog.snapshot().refreshedAtMs !== 0) return
+/**
+ * Whether a root was never refreshed. Offline, such a root is refused (there is nothing to show);
+ * online, the mount comes up at once and its first catalog fills the tree in (ServedMount).
+ */
+function needsFirstCatalog(catalog: Catalog, root: string, opts: LiveMountOptions): boolean {
+  if (catalog.snapshot().refreshedAtMs !== 0) return false
   if (!opts.remote) {
     throw new FlickrfsError('CATALOG', `${root} holds no catalog yet, and --offline forbids fetching one. Run once without --offline, or pin into it first.`)
   }
-  say('Fetching the catalog for the first time…')
-  // A line at each phase and at least every progressEveryMs: `mount --background` waits while lines come.
-  const every = opts.progressEveryMs ?? 15_000
+  return true
+}
+
+/** A line at each phase of the first catalog and at least every `everyMs` in between. */
+function firstCatalogProgress(say: (line: string) => void, everyMs: number): (p: RefreshProgress) => void {
   let lastPhase = ''
   let lastAt = 0
-  const first = await catalog.refresh(opts.remote.api, opts.remote.media, {
-    cookies: opts.cookies,
-    onProgress: (p) => {
-      const now = Date.now()
-      if (p.phase === lastPhase && now - lastAt < every) return
-      lastPhase = p.phase
-      lastAt = now
-      say(`first catalog: ${p.phase}; ${p.photos} items listed, ${p.setsListed}/${p.sets} sets, ` +
-        `sizes ${p.mediaResolved}/${p.mediaToResolve}, comments ${p.commentsFetched}/${p.commentsToFetch}`)
-    },
-  })
-  sayLeftOut(first, say)
+  return (p) => {
+    const now = Date.now()
+    if (p.phase === lastPhase && now - lastAt < everyMs) return
+    lastPhase = p.phase
+    lastAt = now
+    say(`first catalog: ${p.phase}; ${p.photos} items listed, ${p.setsListed}/${p.sets} sets, ` +
+      `sizes ${p.mediaResolved}/${p.mediaToResolve}, comments ${p.commentsFetched}/${p.commentsToFetch}`)
+  }
 }
 
 /** Originals the refresh could not have or size: left out of the tree, each with its reason. */
@@ -154,7 +196,7 @@ function sayLeftOut(r: RefreshReport, say: (line: string) => void): void {
 /** The layout the mount serves, rebuilt whole each time the catalog changes. */
 class LiveTree {
   layout: Layout
-  readonly #build: () => Layout
+  readonly #build: (snap?: CatalogSnapshot, partial?: boolean) => Layout
 
   constructor(catalog: Catalog, store: OriginalStore, ignoreViews: boolean | undefined) {
     // Sidecars ask the store at each read, so a download shows its sha256 without a rebuild.
@@ -162,12 +204,21 @@ class LiveTree {
       hashOf: (id: string, secret: string) => store.knownHash(id, secret),
       finishing: (id: string, secret: string) => store.finishing(id, secret),
     }
-    this.#build = () => buildLayout(catalog.snapshot(), { ignoreViews, hashes })
+    this.#build = (snap = catalog.snapshot(), partial = false) => buildLayout(snap, { ignoreViews, hashes, partial })
     this.layout = this.#build()
     catalog.on('change', () => {
+      this.#complete = true
       this.layout = this.#build()
       log('tree rebuilt: %d photos', this.layout.stats.photos)
     })
+  }
+
+  #complete = false
+
+  /** Shows a first catalog still coming in; never once the complete catalog is in. */
+  showPartial(snap: CatalogSnapshot): void {
+    if (this.#complete) return
+    this.layout = this.#build(snap, true)
   }
 }
 
@@ -180,6 +231,8 @@ interface ServedParts {
   store: OriginalStore
   tree: LiveTree
   handle: MountHandle
+  root: string
+  job: JobState
 }
 
 /** A mounted root: refreshes on a timer (one at a time) and closes everything in order. */
@@ -200,9 +253,17 @@ class ServedMount implements LiveMount {
 
   readonly layout = (): Layout => this.#parts.tree.layout
 
+  filling(): boolean {
+    return this.#parts.catalog.snapshot().refreshedAtMs === 0
+  }
+
   refresh(): Promise<RefreshReport | undefined> {
-    const { opts, catalog } = this.#parts
+    const { opts, catalog, job } = this.#parts
     if (!opts.remote) return Promise.resolve(undefined)
+    if (job.running) {
+      log('refresh skipped: a %s runs and refreshes the catalog itself', job.running.what)
+      return Promise.resolve(undefined)
+    }
     this.#running ??= catalog
       .refresh(opts.remote.api, opts.remote.media, { cookies: opts.cookies })
       .then(
@@ -219,6 +280,63 @@ class ServedMount implements LiveMount {
     return this.#running
   }
 
+  /**
+   * The first catalog of a fresh root, in the background: the tree shows each photo as soon as it
+   * is listed and sized (FirstCatalog), rebuilt at most about once a second (less often when a
+   * build takes longer), and whole once the catalog is complete. A failed first catalog is tried
+   * again after a pause, keeping what is shown.
+   */
+  fillFirstCatalog(identity: { id: string; username: string }): void {
+    const { opts, catalog, tree, say } = this.#parts
+    const remote = opts.remote
+    if (!remote || this.#closed) return
+    say('Fetching the catalog for the first time; the tree fills in as it comes.')
+    const partial = new FirstCatalog()
+    let building = false
+    let lastBuildMs = 0
+    let nextAt = 0
+    const show = (): void => {
+      if (building || Date.now() < nextAt) return
+      const snap = partial.takeSnapshot()
+      if (snap === undefined) return
+      building = true
+      const t0 = Date.now()
+      tree.showPartial(snap)
+      lastBuildMs = Date.now() - t0
+      nextAt = Date.now() + Math.max(opts.partialEveryMs ?? 1000, 3 * lastBuildMs)
+      building = false
+    }
+    const timer = setInterval(show, Math.min(250, opts.partialEveryMs ?? 1000))
+    timer.unref()
+    this.#running = catalog
+      .refresh(remote.api, remote.media, {
+        cookies: opts.cookies,
+        identity,
+        onProgress: firstCatalogProgress(say, opts.progressEveryMs ?? 15_000),
+        onMedia: (ev) => partial.add(ev),
+      })
+      .then(
+        (r) => {
+          say(`first catalog complete: ${r.photos.total} items, ${r.sets.total} sets, ${r.collections.total} collections`)
+          sayLeftOut(r, say)
+          return r
+        },
+        (err: unknown) => {
+          const againMs = opts.firstRetryMs ?? 30_000
+          say(`The first catalog failed (${errorMessage(err)}); showing the ${partial.size} items known so far and trying again in ${Math.round(againMs / 1000)} s.`)
+          const retry = setTimeout(() => {
+            if (!this.#closed && this.#running === undefined && this.#parts.job.running === undefined && this.filling()) this.fillFirstCatalog(identity)
+          }, againMs)
+          retry.unref()
+          return undefined
+        },
+      )
+      .finally(() => {
+        clearInterval(timer)
+        this.#running = undefined
+      })
+  }
+
   #refreshed(r: RefreshReport): RefreshReport {
     // A quiet refresh says nothing: a mount that lives for weeks should not fill its log.
     if (r.changed) this.#parts.say(`Refreshed: ${r.photos.total} items (${r.photos.added} new, ${r.photos.changed} changed, ${r.photos.deleted} deleted)`)
@@ -226,12 +344,36 @@ class ServedMount implements LiveMount {
     return r
   }
 
+  async exclusive<T>(what: string, run: (root: MountedRoot) => Promise<T>): Promise<T> {
+    const { job, opts, catalog, store, root } = this.#parts
+    if (this.#closed) throw new FlickrfsError('LOCKED', `The mount of ${root} is stopping; run the ${what} again once it has stopped.`)
+    if (job.running) throw new FlickrfsError('LOCKED', `A ${job.running.what} is already running in the mount of ${root}; wait for it to finish.`)
+    let done!: () => void
+    job.running = { what, done: new Promise<void>((res) => (done = res)) }
+    try {
+      await this.#running?.catch(() => undefined)
+      const remote = opts.remote ? { api: opts.remote.api, media: opts.remote.jobMedia ?? opts.remote.media } : undefined
+      return await run({ root, catalog, store, ...(remote ? { remote } : {}) })
+    } finally {
+      job.running = undefined
+      done()
+    }
+  }
+
   async close(): Promise<{ abandoned: boolean }> {
     if (this.#closed) return { abandoned: false }
     this.#closed = true
     if (this.#timer) clearInterval(this.#timer)
+    const { store, catalog, lock, say, job } = this.#parts
+    const jobSettled = await this.#within(job.running?.done)
+    if (!jobSettled) {
+      // Closing the store and the catalog under a running pin would fail it half-way; the process
+      // ends instead, like a kill, which a pin survives (the next one resumes). The lock stays and
+      // is taken over as the lock of a process that is gone.
+      say(`Stopped while a ${job.running?.what ?? 'job'} was running; it ends here and the next one resumes.`)
+      return { abandoned: true }
+    }
     const settled = await this.#refreshSettled()
-    const { store, catalog, lock, say } = this.#parts
     await store.close()
     if (settled) await catalog.close()
     else say('Stopped while a refresh was still running; the last saved catalog stays.')
@@ -240,8 +382,12 @@ class ServedMount implements LiveMount {
   }
 
   /** True once no refresh is running; false when one outlives the close grace period. */
-  async #refreshSettled(): Promise<boolean> {
-    const running = this.#running
+  #refreshSettled(): Promise<boolean> {
+    return this.#within(this.#running)
+  }
+
+  /** True once `running` has settled (at once when there is none); false when it outlives the close grace period. */
+  async #within(running: Promise<unknown> | undefined): Promise<boolean> {
     if (running === undefined) return true
     let grace: NodeJS.Timeout | undefined
     const settled = await Promise.race([
