@@ -163,16 +163,6 @@ export class RefreshCheckpoint {
     return cp
   }
 
-  /** Whether anything was saved by an earlier run (the refresh resumes). */
-  get resuming(): boolean {
-    return this.loaded
-  }
-
-  /** How many times progress was saved by this run. */
-  get saveCount(): number {
-    return this.saves
-  }
-
   private async load(): Promise<void> {
     const metaText = await this.keyv.get(META_KEY)
     const meta = metaText === undefined ? undefined : (JSON.parse(metaText) as ProgressMeta)
