@@ -372,8 +372,8 @@ export class RefreshCheckpoint {
     const first = this.pagesOnDisk
     const write: ListingWrite = { first, pages: this.pages.slice(first), relisted: this.relisted, drop: range(this.pages.length, this.chunksOnDisk) }
     this.pagesOnDisk = this.pages.length
-    this.chunksOnDisk = Math.max(this.pages.length, this.chunksOnDisk)
-    if (write.drop.length > 0) this.chunksOnDisk = this.pages.length
+    // Once written: chunks below are this listing's, those above are dropped.
+    this.chunksOnDisk = this.pages.length
     this.relisted = false
     this.meta.photostream = { listedAtMs: this.listedAtMs, chunks: this.pages.length, count: this.pages.reduce((n, p) => n + p.length, 0), complete: this.complete }
     return write
