@@ -2,7 +2,10 @@
  * `flickrfs status` on a sync that has not completed (running now, or killed): how far it came, from
  * the progress it saved (catalog/checkpoint.ts), and how long the rest takes at the key's API rate.
  */
-import { readProgress, type ProgressMeta, type WorkCount } from '../catalog/index.js'
+import { readFile } from 'node:fs/promises'
+import { hostname } from 'node:os'
+import { lockPath, readProgress, type ProgressMeta, type WorkCount } from '../catalog/index.js'
+import { pidAlive } from '../util/process.js'
 import { clockFromEnv, limiterSettings, loadApiKey, peekSharedBucket, resolveConfigDir, type Env } from '../flickr/index.js'
 
 /** The API budget a sync's rest runs at: calls available now, then the refill. */
@@ -26,14 +29,20 @@ export function roughDuration(seconds: number): string {
 
 const count = (n: number): string => n.toLocaleString('en-US')
 
+/** The live process holding the folder (it may be syncing now), if any. */
+export interface Holder {
+  pid: number
+  purpose: string
+}
+
 /** The lines for `meta` (pure, so tests can check the wording for any figures). */
-export function progressLines(meta: ProgressMeta, pace: ApiPace, nowMs: number): string[] {
+export function progressLines(meta: ProgressMeta, pace: ApiPace, nowMs: number, holder?: Holder): string[] {
   const left = (w: WorkCount): number => Math.max(0, w.total - w.done)
   const at = (calls: number): string => (calls > 0 ? `, ${roughDuration(secondsFor(calls, pace))} at Flickr's limit` : '')
   const commentCalls = left(meta.comments)
   const setCalls = left(meta.sets)
   const out = [
-    `Sync not completed (running, or interrupted: the next pin or mount goes on from where it was): ` +
+    `Sync not completed (${holder ? `going on in pid ${holder.pid}, ${holder.purpose}` : 'interrupted: the next pin or mount goes on from where it was'}): ` +
       `started ${new Date(meta.startedAtMs).toISOString()}${meta.runs > 1 ? ` (${meta.runs} runs so far)` : ''}, progress saved ${agoShort(meta.savedAtMs, nowMs)}`,
     `  photostream: ${meta.photostream ? `${count(meta.photostream.count)} items listed` : 'listing not saved yet'}`,
   ]
@@ -52,7 +61,18 @@ export function progressLines(meta: ProgressMeta, pace: ApiPace, nowMs: number):
 export async function syncProgressLines(dest: string, env: Env): Promise<string[]> {
   const meta = await readProgress(dest)
   if (meta === undefined) return []
-  return progressLines(meta, await apiPace(env), Date.now())
+  return progressLines(meta, await apiPace(env), Date.now(), await holderOf(dest))
+}
+
+/** Who holds DEST's lock, when that process is alive on this machine. */
+async function holderOf(dest: string): Promise<Holder | undefined> {
+  try {
+    const info = JSON.parse(await readFile(lockPath(dest), 'utf8')) as { pid?: unknown; host?: unknown; purpose?: unknown }
+    if (typeof info.pid !== 'number' || info.host !== hostname() || !pidAlive(info.pid)) return undefined
+    return { pid: info.pid, purpose: typeof info.purpose === 'string' ? info.purpose : 'unknown' }
+  } catch {
+    return undefined
+  }
 }
 
 async function apiPace(env: Env): Promise<ApiPace> {

@@ -29,7 +29,8 @@ void test('the calls available now go at once, the rest at the refill', () => {
 
 void test('status says how far each part came and how long the rest takes at the key\'s rate', () => {
   const lines = progressLines(meta(), { tokens: 0, ratePerSec: 1 }, now)
-  assert.match(lines[0] as string, /^Sync not completed \(running, or interrupted: .*\): started 2026-11-30T05:00:00.000Z \(2 runs so far\), progress saved 30 s ago$/)
+  assert.match(lines[0] as string, /^Sync not completed \(interrupted: the next pin or mount goes on from where it was\): started 2026-11-30T05:00:00.000Z \(2 runs so far\), progress saved 30 s ago$/)
+  assert.match(progressLines(meta(), { tokens: 0, ratePerSec: 1 }, now, { pid: 4242, purpose: 'pin' })[0] as string, /^Sync not completed \(going on in pid 4242, pin\): started /)
   assert.ok(lines.includes('  photostream: 100,000 items listed'), lines.join('\n'))
   assert.ok(lines.includes('  sizes: 100,000 of 100,000'), lines.join('\n'))
   assert.ok(lines.includes("  comments: 12,000 of 30,000, about 5 h at Flickr's limit"), lines.join('\n'))
