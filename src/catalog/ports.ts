@@ -5,8 +5,11 @@
  */
 export interface CatalogApi {
   testLogin(): Promise<{ id: string; username: string }>
-  /** flickr.people.getPhotos user_id=me, all pages, de-duplicated, photostream order. */
-  getPhotostream(extras: string[]): Promise<unknown[]>
+  /**
+   * flickr.people.getPhotos user_id=me, all pages, de-duplicated, photostream order; `resume` goes
+   * on from the pages an interrupted refresh saved, and tells each page's new items as they come.
+   */
+  getPhotostream(extras: string[], resume?: PhotostreamResume): Promise<unknown[]>
   /** flickr.photosets.getList, all pages. */
   getSetList(): Promise<unknown[]>
   /** flickr.photosets.getPhotos, all pages by the call's own `pages`, album order. */
@@ -15,6 +18,11 @@ export interface CatalogApi {
   getCollectionTree(): Promise<unknown[]>
   getComments(photoId: string): Promise<unknown[]>
   getSizes(photoId: string): Promise<unknown[]>
+}
+
+export interface PhotostreamResume {
+  from?: { page: number; items: readonly Record<string, unknown>[] }
+  onPage?: (page: number, items: Record<string, unknown>[]) => void
 }
 
 export interface CatalogMedia {

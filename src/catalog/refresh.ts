@@ -17,16 +17,19 @@
  *
  * Each listing step returns what it fetched (the class keeps only progress and report counters), so
  * each step boundary (photostream listed, one comment list or original in, one set's members in) is
- * a point where progress could be saved.
+ * a point where progress is saved: with a RefreshCheckpoint (checkpoint.ts) in the context, each
+ * boundary hands it the result, and what an earlier, interrupted run saved is reused like what the
+ * previous catalog knows.
  */
 import createDebug from 'debug'
 import { asRecord, toInt } from '../flickr/lenient.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { eachLimit } from '../util/pool.js'
 import { anyChange, collectionChanges, photoChanges, setChanges, type Changes, type ListedPhoto, type SetListing, type Since } from './changes.js'
-import { PHOTO_EXTRAS, type CatalogApi, type CatalogMedia } from './ports.js'
+import { PHOTO_EXTRAS, type CatalogApi, type CatalogMedia, type PhotostreamResume } from './ports.js'
 import { photoFields, safeId, uniqueIds } from './records.js'
 import { isItemFailure, resolveMedia } from './resolve-media.js'
+import type { RefreshCheckpoint } from './checkpoint.js'
 import type { CatalogState } from './state.js'
 import type { CatalogSnapshot, MediaEntry, PhotoEntry, RawRecord } from './types.js'
 import { mediaKey } from './types.js'
@@ -112,6 +115,8 @@ export interface RefreshContext {
   options: RefreshOptions
   /** Wall clock for changedAtMs/refreshedAtMs. */
   clock: () => number
+  /** Saves results as they come and gives back those of an interrupted run (none: nothing saved). */
+  checkpoint?: RefreshCheckpoint
 }
 
 export interface RefreshResult {
@@ -154,6 +159,8 @@ class Refresh {
     phase: 'login', photos: 0, sets: 0, setsListed: 0, commentsToFetch: 0, commentsFetched: 0, mediaToResolve: 0, mediaResolved: 0,
   }
   private commentsFetched = 0
+  /** Comment lists and originals reused from an interrupted run of this sync (the checkpoint's). */
+  private readonly resumed = { comments: 0, media: 0 }
   private readonly mediaReport: RefreshReport['media'] = { resolved: 0, reused: 0, transcodes: [], unavailable: [] }
   private userId: string
   private userName: string
@@ -169,6 +176,7 @@ class Refresh {
 
   async run(): Promise<RefreshResult> {
     await this.identify()
+    this.ctx.checkpoint?.begin(this.userId, this.ctx.previous.snap.refreshedAtMs === 0)
     const listing = await this.list()
     const since: Since = { prev: this.ctx.previous.snap, nowMs: this.ctx.clock() }
     const photos = photoChanges(listing.photos, since)
@@ -198,7 +206,10 @@ class Refresh {
   }
 
   private async listPhotostream(): Promise<Listing['photos']> {
-    const photos = listPhotos(await this.client.getPhotostream([...PHOTO_EXTRAS]))
+    const cp = this.ctx.checkpoint
+    const raw = cp?.savedPhotostream() ?? (await this.client.getPhotostream([...PHOTO_EXTRAS], cp?.photostreamResume()))
+    cp?.listedPhotostream(raw)
+    const photos = listPhotos(raw)
     this.progress.photos = photos.length
     this.progress.phase = 'details'
     this.tell()
@@ -213,6 +224,11 @@ class Refresh {
     const needMedia = this.reuseMedia(photos, details)
     this.progress.commentsToFetch = needComments.length
     this.progress.mediaToResolve = needMedia.length
+    const { resumed } = this
+    this.ctx.checkpoint?.plan({
+      comments: { done: resumed.comments, total: resumed.comments + needComments.length },
+      sizes: { done: resumed.media, total: resumed.media + needMedia.length },
+    })
     this.tell()
     debug('details: %d comment lists, %d originals to resolve', needComments.length, needMedia.length)
     await allOrStop([this.fetchComments(needComments, details), this.resolveOriginals(needMedia, details)] as const, this.stop)
@@ -227,7 +243,13 @@ class Refresh {
       if (p.countComments <= 0) continue
       const fetchedAt = old.commentsFetchedAt.get(p.id)
       if (fetchedAt !== p.lastUpdate) {
-        need.push(p)
+        const saved = this.ctx.checkpoint?.savedComments(p.id, p.lastUpdate)
+        if (saved === undefined) need.push(p)
+        else {
+          into.comments.set(p.id, saved)
+          into.fetchedAt.set(p.id, p.lastUpdate)
+          this.resumed.comments++
+        }
         continue
       }
       const known = old.snap.comments.get(p.id)
@@ -243,7 +265,7 @@ class Refresh {
     const retryTranscodes = opts.retryTranscodes === true || opts.cookies !== undefined
     const need: ListedPhoto[] = []
     for (const p of photos) {
-      const known = this.ctx.previous.snap.media.get(mediaKey(p.id, p.secret))
+      const known = this.ctx.previous.snap.media.get(mediaKey(p.id, p.secret)) ?? this.resumedMedia(p, retryTranscodes)
       if (known === undefined || (retryTranscodes && known.kind === 'transcode') || opts.resolveAgain?.has(p.id) === true) {
         need.push(p)
         continue
@@ -256,11 +278,20 @@ class Refresh {
     return need
   }
 
+  /** The original an interrupted run of this sync resolved for (id, secret), if saved. */
+  private resumedMedia(p: ListedPhoto, retryTranscodes: boolean): MediaEntry | undefined {
+    const saved = this.ctx.checkpoint?.savedMedia(p.id, p.secret)
+    if (saved === undefined || (retryTranscodes && saved.kind === 'transcode') || this.ctx.options.resolveAgain?.has(p.id) === true) return undefined
+    this.resumed.media++
+    return saved
+  }
+
   private async fetchComments(photos: readonly ListedPhoto[], into: PhotoDetails): Promise<void> {
     await eachLimit(photos, this.apiConcurrency, async (p) => {
       const list = (await this.client.getComments(p.id)).map(asRecord)
       into.comments.set(p.id, list)
       into.fetchedAt.set(p.id, p.lastUpdate)
+      this.ctx.checkpoint?.commentsFetched(p.id, p.lastUpdate, list)
       this.commentsFetched++
       this.progress.commentsFetched++
       this.tell()
@@ -279,6 +310,7 @@ class Refresh {
       try {
         const entry = await resolveMedia({ ...p, changedAtMs: 0 }, via)
         into.media.set(p.id, entry)
+        this.ctx.checkpoint?.mediaResolved(entry)
         this.mediaReport.resolved++
         if (entry.kind === 'transcode') this.mediaReport.transcodes.push({ id: p.id, label: entry.label ?? '' })
         this.ctx.options.onMedia?.({ photo: { ...p, changedAtMs: 0 }, media: entry, resolved: true })
@@ -297,9 +329,20 @@ class Refresh {
     const list = dedupeById(await this.client.getSetList())
     this.progress.sets = list.length
     const members = new Map<string, string[]>()
+    const cp = this.ctx.checkpoint
+    for (const raw of list) {
+      const id = safeId(raw.id) as string
+      const known = isKnownEmpty(raw) ? [] : cp?.savedSetMembers(id, raw)
+      if (known !== undefined) members.set(id, known)
+    }
+    cp?.planSets({ done: members.size, total: list.length })
+    this.progress.setsListed = members.size
     await eachLimit(list, this.apiConcurrency, async (raw) => {
       const id = safeId(raw.id) as string
-      members.set(id, isKnownEmpty(raw) ? [] : uniqueIds(await this.client.getSetPhotos(id, this.userId)))
+      if (members.has(id)) return
+      const ids = uniqueIds(await this.client.getSetPhotos(id, this.userId))
+      members.set(id, ids)
+      cp?.setListed(id, raw, ids)
       this.progress.setsListed++
     })
     return { list, members }
@@ -414,7 +457,7 @@ function countingApi(api: CatalogApi, calls: Record<string, number>, stop: Stopp
     }
   return {
     testLogin: wrap('testLogin', () => api.testLogin()),
-    getPhotostream: wrap('getPhotostream', (extras: string[]) => api.getPhotostream(extras)),
+    getPhotostream: wrap('getPhotostream', (extras: string[], resume?: PhotostreamResume) => api.getPhotostream(extras, resume)),
     getSetList: wrap('getSetList', () => api.getSetList()),
     getSetPhotos: wrap('getSetPhotos', (setId: string, userId: string, extras?: string[]) => api.getSetPhotos(setId, userId, extras)),
     getCollectionTree: wrap('getCollectionTree', () => api.getCollectionTree()),

@@ -16,6 +16,7 @@ import { unwritableReason } from '../util/read-only.js'
 import { stateDir } from '../util/state-paths.js'
 import { envOf, type CliIo } from './context.js'
 import { formatBytes, formatDuration, plural } from './progress.js'
+import { syncProgressLines } from './sync-progress.js'
 
 /**
  * The catalog and store of a pinned DEST, for reading. A DEST this process cannot write (a backup
@@ -181,6 +182,7 @@ export function statusCommand(io: CliIo): Command {
         }
         const complete = c.missing.length === 0 && snap.refreshedAtMs > 0 && unknown.length === 0
         const only = last?.ignorePhotos && !last.ignoreVideos ? ' (videos only, as the last pin was asked)' : last?.ignoreVideos && !last.ignorePhotos ? ' (photos only, as the last pin was asked)' : ''
+        out.push(...await syncProgressLines(dest, envOf(io)))
         out.push(...await apiBudgetLines(envOf(io)))
         out.push(complete ? `Complete: yes${only}` : 'Complete: no (run `flickrfs pin` again)')
         io.stdout.write(out.join('\n') + '\n')

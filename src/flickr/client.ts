@@ -9,7 +9,7 @@ import { asArray, asRecord, textOf, toStr } from './lenient.js'
 import { Semaphore } from '../util/semaphore.js'
 import { DEFAULT_BURST, DEFAULT_RATE_PER_SEC, TokenBucket, type RateLimiter } from './limiter.js'
 import { OriginTransport } from './origin-transport.js'
-import { ListingIncomplete, paginate } from './paginate.js'
+import { ListingIncomplete, paginate, type PaginateOptions } from './paginate.js'
 import { backoffMs, DEFAULT_RETRY, retryAfterMs } from './retry.js'
 import type { PageEnvelope, PageItem, RawCollection, RawComment, RawPhoto, RawSet, RawSize } from './types.js'
 
@@ -52,6 +52,9 @@ export interface FlickrStats {
 }
 
 const PER_PAGE = 500
+
+/** A listing that goes on from pages an interrupted run read, and tells each page as it is read (see paginate.ts). */
+export type ListingResume = Pick<PaginateOptions, 'from' | 'onPage'>
 
 /** HTTP 429, or a Flickr error whose message says the key is over its limit. */
 function isTooManyRequests(f: ReturnType<typeof classify>): boolean {
@@ -143,7 +146,7 @@ export class FlickrClient {
    * up (fewer items than its own total, a page without its item array) is read again from page 1;
    * if it still does not, this fails with ListingIncomplete rather than hand back a list with holes.
    */
-  async paginate(method: string, params: Record<string, string>, envelope: PageEnvelope, item: PageItem): Promise<any[]> {
+  async paginate(method: string, params: Record<string, string>, envelope: PageEnvelope, item: PageItem, resume: ListingResume = {}): Promise<any[]> {
     const perPage = params.per_page ?? String(PER_PAGE)
     for (let attempt = 0; ; attempt++) {
       try {
@@ -151,7 +154,8 @@ export class FlickrClient {
           (page) => this.call(method, { ...params, per_page: perPage, page: String(page) }),
           envelope,
           item,
-          { perPage: Number(perPage) },
+          // A listing read again because it did not add up starts over from page 1, not from where an earlier run was.
+          { perPage: Number(perPage), onPage: resume.onPage, from: attempt === 0 ? resume.from : undefined },
         )
       } catch (err) {
         if (!(err instanceof ListingIncomplete)) throw err
@@ -174,9 +178,9 @@ export class FlickrClient {
     return { id: toStr(user.id), username: textOf(user.username) }
   }
 
-  /** The whole photostream (user_id=me), newest first. */
-  getPhotostream(extras: string[]): Promise<RawPhoto[]> {
-    return this.paginate('flickr.people.getPhotos', { user_id: 'me', extras: extras.join(',') }, 'photos', 'photo')
+  /** The whole photostream (user_id=me), newest first; `resume` goes on from pages read before and reports each page. */
+  getPhotostream(extras: string[], resume?: ListingResume): Promise<RawPhoto[]> {
+    return this.paginate('flickr.people.getPhotos', { user_id: 'me', extras: extras.join(',') }, 'photos', 'photo', resume)
   }
 
   /** Every set, in the user's own order. */
