@@ -125,6 +125,7 @@ function openStore(root: string, opts: LiveMountOptions, readOnly: boolean): Pro
     maxBytes: opts.cacheMaxBytes,
     afterDownload: opts.cacheMaxBytes !== undefined ? evictAfterDownload : undefined,
     cookies: opts.cookies,
+    readAhead: opts.remote !== undefined,
   })
 }
 
