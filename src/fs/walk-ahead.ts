@@ -269,11 +269,16 @@ export class WalkAhead {
         const p = order.pos.get(n)
         if (p !== undefined && p > cursor && p - at <= SLACK + 1) cursor = p
       }
+      // One, plus each step forward between successive opens close to the cursor: a walk backwards,
+      // or opens scattered over the order, score 1.
       const span = walk.recent.length + SLACK
-      let score = 0
+      let score = 1
+      let prev: number | undefined
       for (const n of walk.recent) {
         const p = order.pos.get(n)
-        if (p !== undefined && p <= cursor && cursor - p <= span) score++
+        const near = p !== undefined && p <= cursor && cursor - p <= span
+        if (near && prev !== undefined && p > prev) score++
+        prev = near ? p : undefined
       }
       if (!best || score > best.score) best = { score, order, cursor }
     }

@@ -7,7 +7,7 @@
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { readdir, readlink, stat } from 'node:fs/promises'
+import { readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { FakeFlickr } from '../../src/fake-flickr/index.js'
 import { cliEnv, mediaName, startFake } from '../pin/helpers.js'
@@ -58,6 +58,9 @@ void describe('mount read-ahead across files (e2e)', { skip }, () => {
     lab = await MountLab.create()
     env = cliEnv(fake, await lab.mkdir('config'), { XDG_CACHE_HOME: await lab.mkdir('xdg-cache'), XDG_RUNTIME_DIR: await lab.mkdir('run') })
     names = fake.account.photostream.map((id) => mediaName(fake.account, id)).sort()
+    // A set in an order no listing of photostream/ has: every 7th photo, round and round.
+    const ids = fake.account.photostream
+    fake.account.addSet({ title: 'walk order', photoIds: Array.from({ length: 16 }, (_, i) => ids[(i * 7) % ids.length] ?? '') })
   })
   after(async () => {
     fake.faults.mediaLatencyMs = 0
@@ -102,16 +105,10 @@ void describe('mount read-ahead across files (e2e)', { skip }, () => {
     const cache = await lab.mkdir('cache-set')
     const mnt = await lab.mkdir('mnt-set')
     const server = await lab.mount(mnt, ['--cache', cache, '--refresh', '0'], env)
-    // The set whose order is furthest from photostream's sorted names.
-    const sets = (await readdir(mnt)).filter((n) => n.startsWith('Set '))
-    let best = { dir: '', links: [] as string[], outOfOrder: -1 }
-    for (const dir of sets) {
-      const links = (await readdir(join(mnt, dir))).filter((n) => n !== 'metadata').sort()
-      const targets = await Promise.all(links.map(async (l) => (await readlink(join(mnt, dir, l))).split('/').pop() ?? ''))
-      const outOfOrder = targets.filter((t, i) => i > 0 && t < (targets[i - 1] ?? '')).length
-      if (links.length >= 8 && outOfOrder > best.outOfOrder) best = { dir, links, outOfOrder }
-    }
-    assert.ok(best.outOfOrder >= 3, `a set of 8 or more out of photostream order (${JSON.stringify(best)})`)
+    const dir = (await readdir(mnt)).find((n) => n.startsWith('Set ') && n.endsWith(' - walk order')) ?? assert.fail('the set is listed')
+    const links = (await readdir(join(mnt, dir))).filter((n) => n !== 'metadata').sort()
+    assert.equal(links.length, 16)
+    const best = { dir, links }
     fake.faults.mediaLatencyMs = LATENCY_MS
     try {
       fake.resetCounts()
@@ -141,7 +138,8 @@ void describe('mount read-ahead across files (e2e)', { skip }, () => {
     try {
       fake.resetCounts()
       const r = await walk(mnt, cache, names.map((n) => `photostream/${n}`))
-      assert.ok(r.hits.filter(Boolean).length >= PHOTOS / 3, `bounded walk: ${r.hits.filter(Boolean).length} hits`)
+      // A quarter of the bound is three or four originals ahead: fewer hits than unbounded, but some.
+      assert.ok(r.hits.filter(Boolean).length >= 4, `bounded walk: ${r.hits.filter(Boolean).length} hits`)
       // Fetched ahead and then evicted before its read would show as a second GET.
       assert.equal(mediaGets(fake.counts()), PHOTOS, 'each original downloaded once')
       await waitUntil('the cache is back within its bound', async () => (await cachedBytes(cache)) <= bound, 20_000)
@@ -165,7 +163,7 @@ void describe('mount read-ahead across files (e2e)', { skip }, () => {
     await waitUntil('the first window is in the cache', async () => {
       const there = await Promise.all(names.slice(2, 4).map((n) => stat(join(cache, 'photostream', n)).then(() => true, () => false)))
       return there.every(Boolean)
-    }, 10_000)
+    }, 10_000).catch((err) => assert.fail(`${err}: ${server.err}`))
     fake.faults.mediaLatencyMs = 60_000
     try {
       await walk(mnt, cache, names.slice(2, 4).map((n) => `photostream/${n}`))
