@@ -8,10 +8,12 @@
  * Each way of going through the directory is an order: its listing order, byte-sorted names, inode
  * order, and, for every folder of links into it (a set, `Not in any set`), that folder's listing
  * and sorted order (the kernel resolves a link before it opens, so a walk of a set folder arrives
- * here as opens in photostream/). The order in which most of the recent opens sit close together,
- * ending at the latest, is the walk's; its next originals are fetched. Up to `firstWindow` once
- * two neighbours were opened, `window` once three were (a walk is evident). Concurrent readers
- * (restic reads two files at once) only shuffle neighbours, which the closeness test allows.
+ * here as opens in photostream/). In each order, the recent opens near the furthest one score a
+ * point for each step forward from the open before; the best order is the walk's, and its next
+ * originals are fetched: up to `firstWindow` after one step (two neighbours opened), `window`
+ * once a walk is evident (two steps). Concurrent readers (restic reads two files at once) only
+ * shuffle neighbours, which costs a point, not the walk; a walk backwards or random opens score
+ * nothing.
  *
  * Bounds: `concurrency` prefetches in flight across all walks; the bytes fetched ahead and not yet
  * opened stay within `cacheFraction` of the cache bound (or `maxBytes` without one), and the store
@@ -235,6 +237,8 @@ export class WalkAhead {
       if (mine.state === 'running') mine.claimed = true
       else mine.stop.abort()
     }
+    // One open is no walk; the orders of a big folder are not even built for it.
+    if (walk.recent.length < 2) return
     const tree = this.tree()
     const dir = tree.lookup(dirPath)
     if (dir?.kind !== 'dir') return
