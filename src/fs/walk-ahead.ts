@@ -10,8 +10,8 @@
  * and sorted order (the kernel resolves a link before it opens, so a walk of a set folder arrives
  * here as opens in photostream/). In each order, the recent opens near the furthest one score a
  * point for each step forward from the open before; the best order is the walk's, and its next
- * originals are fetched: up to `firstWindow` after one step (two neighbours opened), `window`
- * once a walk is evident (two steps). Concurrent readers (restic reads two files at once) only
+ * originals are fetched: `window` once a walk is evident (two steps: three neighbours opened),
+ * `firstWindow` (default none) after one step. Concurrent readers (restic reads two files at once) only
  * shuffle neighbours, which costs a point, not the walk; a walk backwards or random opens score
  * nothing.
  *
@@ -35,7 +35,10 @@ export interface WalkAheadOptions {
   concurrency?: number
   /** Originals fetched ahead of an evident walk (three neighbours opened; default 12). */
   window?: number
-  /** Originals fetched ahead after two neighbours were opened (default 2). */
+  /**
+   * Originals fetched ahead after two neighbours were opened (default 0: nothing is fetched before
+   * a walk is evident, so `cat a b` of two files fetches those two and no third).
+   */
   firstWindow?: number
   /** A walk with no open for this long has stopped (default 15 s). */
   idleMs?: number
@@ -45,7 +48,7 @@ export interface WalkAheadOptions {
   maxBytes?: number
 }
 
-const DEFAULTS = { concurrency: 6, window: 12, firstWindow: 2, idleMs: 15_000, cacheFraction: 0.25, maxBytes: 1 << 30 }
+const DEFAULTS = { concurrency: 6, window: 12, firstWindow: 0, idleMs: 15_000, cacheFraction: 0.25, maxBytes: 1 << 30 }
 /** Distinct originals remembered per directory. */
 const RECENT = 8
 /** Opens within this many places of the latest (in an order) count as one walk. */

@@ -78,11 +78,16 @@ void describe('read-ahead across files (ops, recorded prefetches)', () => {
     for (let i = 0; i < N; i++) await new Promise<void>((r) => ops.getattr!(`/photostream/${name(i)}`, () => r()))
     await openClose(ops, `/photostream/${name(4)}`)
     assert.deepEqual(reader.asked, [])
+    // Two neighbours: by default still no walk.
+    await openClose(ops, `/photostream/${name(5)}`)
+    assert.deepEqual(reader.asked, [])
+    await openClose(ops, `/photostream/${name(6)}`)
+    assert.ok(reader.asked.length > 0, 'three neighbours are a walk')
   })
 
-  void test('a walk in inode order (borg) prefetches the next originals in inode order, 2 at first, then the window', async () => {
+  void test('a walk in inode order (borg) prefetches the next originals in inode order, 2 at first (when asked), then the window', async () => {
     const reader = new RecordingReader()
-    const { ops } = await setup(reader, { window: 5, concurrency: 8 })
+    const { ops } = await setup(reader, { window: 5, concurrency: 8, firstWindow: 2 })
     await openClose(ops, `/photostream/${name(inoOrder[0] ?? 0)}`)
     await openClose(ops, `/photostream/${name(inoOrder[1] ?? 0)}.metadata`)
     await openClose(ops, `/photostream/${name(inoOrder[1] ?? 0)}`)
@@ -93,7 +98,7 @@ void describe('read-ahead across files (ops, recorded prefetches)', () => {
 
   void test('a walk of a set folder, which the kernel resolves to photostream/ opens, follows the set’s order', async () => {
     const reader = new RecordingReader()
-    const { ops } = await setup(reader, { window: 4 })
+    const { ops } = await setup(reader, { window: 4, firstWindow: 2 })
     for (const i of [19, 18, 17]) await openClose(ops, `/photostream/${name(i)}`)
     assert.deepEqual(reader.asked, ids([17, 16, 15, 14, 13]))
   })
@@ -109,14 +114,14 @@ void describe('read-ahead across files (ops, recorded prefetches)', () => {
 
   void test('bytes fetched ahead stay within a quarter of the cache bound', async () => {
     const reader = new RecordingReader(12 * SIZE, true)
-    const { ops } = await setup(reader, { window: 10 })
+    const { ops } = await setup(reader, { window: 10, firstWindow: 2 })
     for (const i of [0, 1, 2, 3]) await openClose(ops, `/photostream/${name(i)}`)
     assert.deepEqual(reader.live(), ids([4, 5, 6]), 'held: the three not yet opened')
   })
 
   void test('a walk that stops releases what it fetched ahead; so does unmount', async () => {
     const reader = new RecordingReader()
-    const { ops, closing } = await setup(reader, { idleMs: 150, window: 4 })
+    const { ops, closing } = await setup(reader, { idleMs: 150, window: 4, firstWindow: 2 })
     for (const i of [0, 1, 2]) await openClose(ops, `/photostream/${name(i)}`)
     assert.deepEqual(reader.live(), ids([2, 3, 4, 5, 6]))
     await new Promise((r) => setTimeout(r, 400))
