@@ -55,6 +55,8 @@ const RECENT = 8
 const SLACK = 2
 /** Opens in one order, close together, that make a walk evident. */
 const EVIDENT = 3
+/** Orders are rebuilt for a new tree at most this often. */
+const BOOK_MIN_AGE_MS = 5000
 /** Directories walked at once that are tracked. */
 const MAX_WALKS = 16
 
@@ -190,6 +192,7 @@ export class WalkAhead {
   private readonly walks = new Map<string, Walk>()
   private book: OrderBook | undefined
   private bookTree: FsTree | undefined
+  private bookAt = 0
   private running = 0
   private heldBytes = 0
   private started = 0
@@ -245,9 +248,13 @@ export class WalkAhead {
     const tree = this.tree()
     const dir = tree.lookup(dirPath)
     if (dir?.kind !== 'dir') return
-    if (this.book === undefined || this.bookTree !== tree) {
+    // A first catalog swaps the tree every second or so as it comes in: orders a few seconds old
+    // predict as well (names no longer there are skipped), and rebuilding them costs a sort.
+    const now = Date.now()
+    if (this.book === undefined || (this.bookTree !== tree && now - this.bookAt >= BOOK_MIN_AGE_MS)) {
       this.book = new OrderBook(tree)
       this.bookTree = tree
+      this.bookAt = now
     }
     const wanted = this.plan(walk, dir, this.book.ordersFor(dirPath, dir, name))
     for (const a of [...walk.ahead.values()]) if (!wanted.includes(a.name)) this.release(walk, a)
