@@ -28,6 +28,7 @@ import type { FuseCount, FuseDone, FuseOps, FuseReply } from './fuse-binding.js'
 import { statOf, type FuseStat, type Owner } from './stat.js'
 import { statfsOf, type StatfsResult } from './tree-stats.js'
 import type { FsFile, FsNode, FsTree, OriginalReader } from './types.js'
+import { WalkAhead, type WalkAheadOptions } from './walk-ahead.js'
 import type { MediaEntry } from '../catalog/types.js'
 
 const log = createDebug('flickrfs:fs')
@@ -46,6 +47,8 @@ export interface OpsContext {
   attrTimeoutMs: number
   /** Bound on remembered answers (see `told` in FsOps). */
   maxToldEntries?: number
+  /** Read-ahead across files (walk-ahead.ts). */
+  walkAhead?: WalkAheadOptions
 }
 
 interface OpenFile {
@@ -203,8 +206,10 @@ export class FsOps implements FuseOps, Required<Pick<FuseOps, ServedOp>> {
    * the 128 KiB read path.
    */
   private readonly inFlight = new Set<{ abort(): void }>()
+  private readonly walkAhead: WalkAhead
 
   constructor(private readonly ctx: OpsContext) {
+    this.walkAhead = new WalkAhead(() => ctx.tree(), ctx.originals, ctx.closing, ctx.walkAhead)
     this.told = new LRUCache<string, FsNode>({ max: ctx.maxToldEntries ?? 500_000, ttl: ctx.attrTimeoutMs, updateAgeOnGet: false })
     ctx.closing.addEventListener('abort', () => {
       for (const r of this.inFlight) r.abort()
@@ -304,6 +309,7 @@ export class FsOps implements FuseOps, Required<Pick<FuseOps, ServedOp>> {
     if (!node) throw new FsErrno('ENOENT')
     if (node.kind === 'dir') throw new FsErrno('EISDIR')
     if (node.kind !== 'file') throw new FsErrno('EINVAL')
+    this.walkAhead.opened(path, node)
     return this.register(node)
   }
 

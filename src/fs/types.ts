@@ -59,4 +59,12 @@ export interface OriginalReader {
    * serve the read this way; `read()` is then used.
    */
   readLocal?(media: MediaEntry, position: number, length: number, done: (err: Error | null, data: Buffer | undefined) => void): boolean
+  /**
+   * Optional read-ahead across files (walk-ahead.ts): gets the original onto local disk in the
+   * background and keeps it there until `signal` aborts, which also stops a download no reader has
+   * joined. Never rejects: a failure is the reader's to meet and report on its own read.
+   */
+  prefetch?(media: MediaEntry, signal: AbortSignal): Promise<void>
+  /** The bound of the local cache, when there is one: read-ahead holds only a fraction of it. */
+  readonly cacheMaxBytes?: number | undefined
 }

@@ -158,6 +158,7 @@ function openStore(root: string, opts: LiveMountOptions, readOnly: boolean, job:
     maxBytes: opts.cacheMaxBytes,
     afterDownload: opts.cacheMaxBytes !== undefined ? evictAfterDownload : undefined,
     cookies: opts.cookies,
+    readAhead: opts.remote !== undefined,
   })
 }
 

@@ -21,7 +21,7 @@ import type { MediaEntry } from '../catalog/types.js'
 import createDebug from 'debug'
 import type { MediaSource } from './media-source.js'
 import { Evictor, type EvictOptions, type EvictReport } from './evictor.js'
-import { Originals, type EnsureOptions, type EnsureResult, type OriginalsOptions, type StoreStats } from './originals.js'
+import { Originals, type Job, type EnsureOptions, type EnsureResult, type OriginalsOptions, type StoreStats } from './originals.js'
 import { Pins, type PinPolicy } from './pins.js'
 import { ReadPath, type ReadPathOptions } from './read-path.js'
 import type { StoreRecord } from './store-index.js'
@@ -48,18 +48,24 @@ export interface OriginalStoreOptions extends OriginalsOptions, ReadPathOptions 
   /** Originals pinned besides those named by `pin()`; `pinEverything` pins every original stored. */
   pins?: PinPolicy
   afterDownload?: AfterDownload
+  /** `prefetch` fetches (default true; an offline mount says false: nothing could be fetched). */
+  readAhead?: boolean
 }
 
 export class OriginalStore {
   readonly stats: StoreStats
+  /** The bound on unpinned originals (`maxBytes`), for read-ahead to stay well inside it. */
+  readonly cacheMaxBytes: number | undefined
 
   private constructor(
     private readonly originals: Originals,
     private readonly reads: ReadPath,
     private readonly evictor: Evictor,
     stats: StoreStats,
+    private readonly options: OriginalStoreOptions,
   ) {
     this.stats = stats
+    this.cacheMaxBytes = options.maxBytes
   }
 
   static async open(root: string, media: MediaSource, options: OriginalStoreOptions = {}): Promise<OriginalStore> {
@@ -69,7 +75,7 @@ export class OriginalStore {
     await originals.load()
     pins.load(originals.records())
     const reads = new ReadPath(originals, media, stats, options)
-    const store = new OriginalStore(originals, reads, new Evictor(originals, pins, options.maxBytes), stats)
+    const store = new OriginalStore(originals, reads, new Evictor(originals, pins, options.maxBytes), stats, options)
     const after = options.afterDownload
     if (after) originals.onRecorded((record) => after(store, record))
     return store
@@ -132,6 +138,38 @@ export class OriginalStore {
       opts.onAdopted?.(record)
     })
     return out
+  }
+
+  /**
+   * Read-ahead: gets the original onto disk in the background for a reader expected soon, and
+   * keeps it from eviction until `signal` aborts. Aborting also cancels its download if no reader
+   * has joined it (the .part stays, to resume). A failure is not remembered for readers, whose own
+   * read fetches again and reports it; the promise settles when the file is stored, failed or
+   * abandoned, and never rejects. Nothing happens on a read-only store or with `readAhead: false`.
+   */
+  async prefetch(m: MediaEntry, signal: AbortSignal): Promise<void> {
+    if (this.options.readOnly === true || this.options.readAhead === false || signal.aborted) return
+    const t = this.originals.target(m)
+    this.originals.hold(t.id)
+    let job: Job | undefined
+    const stop = (): void => {
+      if (job?.background === true) job.download.cancel(new Error('read-ahead stopped'))
+    }
+    signal.addEventListener('abort', stop, { once: true })
+    try {
+      if (this.originals.current(m) !== undefined) return
+      // A file already at its name (a rebuilt catalog) is hashed instead; a download in flight is joined.
+      if ((await this.originals.adopt(m)) !== undefined || signal.aborted) return
+      if (this.originals.current(m) !== undefined) return
+      job = this.originals.start(m, t, undefined, true)
+      await job.done
+    } catch (err) {
+      debug('%s: read-ahead failed: %O', t.key, err)
+    } finally {
+      signal.removeEventListener('abort', stop)
+      if (signal.aborted) this.originals.unhold(t.id)
+      else signal.addEventListener('abort', () => this.originals.unhold(t.id), { once: true })
+    }
   }
 
   /** Bytes [position, position+length) of the original, in a Buffer of our own (ReadPath). */

@@ -124,6 +124,12 @@ export interface Job {
   id: string
   download: Download
   done: Promise<StoreRecord>
+  /**
+   * Only read-ahead has asked for it so far: it may be cancelled when the walk moves on, and its
+   * failure is not remembered (`recentFailure`), so the reader's own read fetches again. Any other
+   * caller of `start` clears it.
+   */
+  background: boolean
 }
 
 export class Originals {
@@ -139,6 +145,8 @@ export class Originals {
   private readonly recentFailures = new LRUCache<string, { err: unknown; atMs: number }>({ max: 4096 })
   private readonly fileListeners: Array<(id: string) => void> = []
   private readonly recordListeners: Array<(record: StoreRecord) => void> = []
+  /** Ids read-ahead has fetched (or is fetching) for a reader about to come: never evicted meanwhile. */
+  private readonly held = new Map<string, number>()
   private flushTimer: NodeJS.Timeout | undefined
   private readonly now: () => number
 
@@ -355,9 +363,20 @@ export class Originals {
     return this.idx().all()
   }
 
-  /** Ids with a download in flight. */
+  /** Ids with a download in flight, or held for read-ahead (`hold`). */
   busyIds(): Set<string> {
-    return new Set([...this.jobs.values()].map((j) => j.id))
+    return new Set([...[...this.jobs.values()].map((j) => j.id), ...this.held.keys()])
+  }
+
+  /** Keeps `id` from eviction until as many `unhold` calls (read-ahead: the walk is about to read it). */
+  hold(id: string): void {
+    this.held.set(id, (this.held.get(id) ?? 0) + 1)
+  }
+
+  unhold(id: string): void {
+    const n = (this.held.get(id) ?? 0) - 1
+    if (n > 0) this.held.set(id, n)
+    else this.held.delete(id)
   }
 
   /** Notes a read of `id` (memory only; written in batches). */
@@ -372,10 +391,13 @@ export class Originals {
     return failed && this.now() - failed.atMs < (this.options.failureMemoryMs ?? 5000) ? failed : undefined
   }
 
-  /** The download of `m`: the one in flight, else a new one. */
-  start(m: MediaEntry, t: Target, mtimeMs?: number): Job {
+  /** The download of `m`: the one in flight, else a new one (`background`: for read-ahead only, see Job). */
+  start(m: MediaEntry, t: Target, mtimeMs?: number, background = false): Job {
     const existing = this.jobs.get(t.key)
-    if (existing) return existing
+    if (existing) {
+      if (!background) existing.background = false
+      return existing
+    }
     if (this.options.readOnly === true) throw new FlickrfsError('DEST', `${this.root} is read-only: ${t.id}.${t.ext} is not stored there and cannot be fetched into it.`)
     const download = new Download({
       key: t.key,
@@ -394,15 +416,15 @@ export class Originals {
       resumeDelayMs: this.options.resumeDelayMs ?? ((n) => Math.min(5000, 200 * 2 ** (n - 1))),
     })
     const done = this.complete(m, t, download, mtimeMs).finally(() => this.jobs.delete(t.key))
+    const job: Job = { id: t.id, download, done, background }
     // Callers may all have gone; the failure is still reported to anyone who awaits `done`.
     done.then(
       () => this.recentFailures.delete(t.key),
       (err: unknown) => {
-        this.recentFailures.set(t.key, { err, atMs: this.now() })
+        if (!job.background) this.recentFailures.set(t.key, { err, atMs: this.now() })
         debug('%s: download failed: %O', t.key, err)
       },
     )
-    const job = { id: t.id, download, done }
     this.jobs.set(t.key, job)
     return job
   }
