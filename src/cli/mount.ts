@@ -64,7 +64,7 @@ export function mountCommand(io: CliIo): Command {
         .default(DEFAULT_REFRESH_MS, '15m'),
     )
     .addOption(
-      new Option('--attr-timeout <duration>', 'how long the kernel trusts a file\'s size and times, e.g. 1s, 60s: a file that changed (a refresh, a growing SHA256SUMS) shows its new size after at most this long')
+      new Option('--attr-timeout <duration>', 'how long the kernel may show a file\'s old size after it changed (a refresh, a growing SHA256SUMS)')
         .argParser(parseAttrTimeout)
         .default(60_000, '60s'),
     )

@@ -43,7 +43,7 @@ void describe('flickrfs mount, the small things', () => {
   void test('--help shows the refresh default as a duration and the cache size as binary units', async () => {
     const help = await lab.cli(['mount', '--help'], env)
     assert.equal(help.exit.code, 0, help.err)
-    assert.match(help.out, /--refresh <duration>[\s\S]*\(default: 15m\)/)
+    assert.match(help.out, /--refresh <duration>[\s\S]*\(default:\s+15m\)/)
     assert.doesNotMatch(help.out, /900000/)
     assert.match(help.out, /20G is 20 GiB/)
     // What --cache-size reads is what the mount shows back.

@@ -51,6 +51,9 @@ void describe('borg create from the mount (e2e)', { skip }, () => {
       const init = await run('borg', ['init', '-e', 'none', repo], { env })
       assert.equal(init.code, 0, init.stderr)
       const { files } = await destCounts(b.dest)
+      // borg keeps no files-cache entry for a file with the newest ctime it saw in that run: on a
+      // fresh online mount that is the first catalog's own files, until the hash list grows past them.
+      const firstNewest = await newestCtimeFiles(mnt)
       const changed = await aroundFirstBackup(mnt, async () => {
         const first = await create(repo, 'one', mnt)
         assert.equal(first.size, files)
@@ -71,7 +74,7 @@ void describe('borg create from the mount (e2e)', { skip }, () => {
       assert.equal(second.size, files)
       const read = [...second].filter(([, s]) => s !== 'U').map(([p]) => p).sort()
       const { newest, files: newestFiles } = await newestCtimeFiles(mnt)
-      assert.deepEqual(read, [...new Set([...newestFiles, ...changed])].sort(), `borg re-reads exactly what changed and the files with the newest ctime (${newest})`)
+      assert.deepEqual(read, [...new Set([...firstNewest.files, ...newestFiles, ...changed])].sort(), `borg re-reads exactly what changed and the files with the newest ctime (${firstNewest.newest} in the first run, ${newest} now)`)
       assert.deepEqual(newestFiles.filter(isPhotoFile), [], 'no original or photo sidecar carries the newest ctime')
       await assertSameAsPin(await extracted('two'), b.dest)
     })
