@@ -37,6 +37,11 @@ export interface DownloadSpec {
   bodyIdleTimeoutMs: number
   /** Backoff before resume attempt n (1-based), ms. */
   resumeDelayMs: (attempt: number) => number
+  /**
+   * Called once, with the first answer whose size checks out, before its body is read: a download
+   * that starts with `expectedSize` 0 learns the original's size (and name) here.
+   */
+  onFirstAnswer?: (res: MediaResponse) => void
 }
 
 export interface DownloadedPart {
@@ -92,6 +97,7 @@ export class Download {
   private readonly waiters = new Set<Waiter>()
   private readonly abort = new AbortController()
   private reader: ReadableStreamDefaultReader<Uint8Array> | undefined
+  private answered = false
 
   constructor(private readonly spec: DownloadSpec) {
     this.size = spec.expectedSize
@@ -183,14 +189,31 @@ export class Download {
 
   /** One request from `p.offset` and its body into the .part file. True once the original is complete. */
   private async attempt(fh: FileHandle, p: Progress): Promise<boolean> {
-    const res = await this.spec.media.get(this.spec.url, {
-      // Range even from byte 0 when the size is known: a 206 states the whole file's size in
-      // Content-Range, a second word on it (checked against the catalog's) at no extra request.
-      ...(p.offset > 0 || this.size > 0 ? { start: p.offset } : {}),
-      signal: this.abort.signal,
-      ...(this.spec.cookies !== undefined ? { cookies: this.spec.cookies } : {}),
-    })
+    let res: MediaResponse
+    try {
+      res = await this.spec.media.get(this.spec.url, {
+        // Range even from byte 0 when the size is known: a 206 states the whole file's size in
+        // Content-Range, a second word on it (checked against the catalog's) at no extra request.
+        ...(p.offset > 0 || this.size > 0 ? { start: p.offset } : {}),
+        signal: this.abort.signal,
+        ...(this.spec.cookies !== undefined ? { cookies: this.spec.cookies } : {}),
+      })
+    } catch (err) {
+      // Size unknown and a .part from an earlier run as long as the file (or longer): nothing is
+      // past its end, so the host answers 416. Start over from byte 0, which states the size.
+      if (this.size !== 0 || p.offset === 0 || statusOf(err) !== 416) throw err
+      debug('%s: no bytes past %d (416): starting over', this.spec.key, p.offset)
+      p.offset = 0
+      p.hash = createHash('sha256')
+      this.validBytes = 0
+      p.broken = 'the server had no bytes past the partial file'
+      return false
+    }
     this.checkSize(res)
+    if (!this.answered) {
+      this.answered = true
+      this.spec.onFirstAnswer?.(res)
+    }
     if (!(await this.takeAnswer(res, p))) return false
     const before = p.offset
     p.broken = await this.consumeOrBreak(res, fh, p)
@@ -351,6 +374,13 @@ export class Download {
     this.fh = undefined
     await fh?.close().catch(() => {})
   }
+}
+
+/** The HTTP status of a media error (MediaHttpError itself, or the cause of the client's final error). */
+function statusOf(err: unknown): number | undefined {
+  const e = err as { status?: unknown; cause?: { status?: unknown } } | null
+  const status = e?.status ?? e?.cause?.status
+  return typeof status === 'number' ? status : undefined
 }
 
 async function writeFully(fh: FileHandle, data: Uint8Array, position: number): Promise<void> {

@@ -34,7 +34,7 @@ import { Confined } from '../util/confine.js'
 import { catalogPath, STATE_REL, tmpDir as stateTmpDir } from '../util/state-paths.js'
 import { Download, type DownloadedPart } from './download.js'
 import { fileSize } from './file-size.js'
-import type { MediaSource } from './media-source.js'
+import type { MediaResponse, MediaSource } from './media-source.js'
 import type { Pins } from './pins.js'
 import { safeExt, safeId, safeSecret } from './safe-names.js'
 import { flickrmirrorerVideoName, mediaFileName } from '../layout/names.js'
@@ -114,6 +114,24 @@ export interface Target {
   /** `path` and `partPath` relative to the root: what the guard writes. */
   rel: string
   partRel: string
+}
+
+/** What the first answer to a download says about the original. */
+export interface MediaAnswer {
+  /** The whole original's size (-1 when the host does not state it; the download then fails). */
+  size: number
+  finalUrl: string
+  filename: string | null
+}
+
+/** A download started before its size and name are known (`Originals.fetchUnsized`). */
+export interface UnsizedJob {
+  /** The first answer, before its body is read; rejects when the download fails before one. */
+  answer: Promise<MediaAnswer>
+  /** The entry (sized from `answer`) to record the download as; resolves once it is recorded. */
+  settle(m: MediaEntry, mtimeMs?: number): Promise<EnsureResult>
+  /** Stops the download and removes its .part. */
+  abandon(): Promise<void>
 }
 
 /** ROOT/photostream, relative to the root. */
@@ -398,34 +416,92 @@ export class Originals {
       if (!background) existing.background = false
       return existing
     }
-    if (this.options.readOnly === true) throw new FlickrfsError('DEST', `${this.root} is read-only: ${t.id}.${t.ext} is not stored there and cannot be fetched into it.`)
-    const download = new Download({
-      key: t.key,
-      url: m.url,
-      expectedSize: m.size > 0 ? m.size : 0,
-      partPath: t.partPath,
+    const download = this.newDownload(t.key, m.url, m.size > 0 ? m.size : 0, t.partPath, t.partRel)
+    return this.track(t.id, t.key, download, this.complete(download, () => Promise.resolve({ m, t, mtimeMs })), background)
+  }
+
+  /**
+   * The download of (id, secret) from `url` before anyone knows the original's size or name: the
+   * GET's answer tells them (`answer`, before the body is read), and the catalog entry made from
+   * that answer is handed back with `settle`, which records the download under the entry's name once
+   * complete. pin sizes new originals this way, one request each instead of a HEAD and a GET. A
+   * download of the same key already in flight is an error (the caller asks once per key).
+   */
+  fetchUnsized(o: { id: string; secret: string; url: string }): UnsizedJob {
+    const id = safeId(o.id)
+    const key = mediaKey(id, safeSecret(o.secret))
+    if (this.jobs.has(key)) throw new FlickrfsError('INTERNAL', `${key} is already being downloaded`)
+    let tellAnswer!: (a: MediaAnswer) => void
+    let failAnswer!: (err: unknown) => void
+    const answer = new Promise<MediaAnswer>((resolve, reject) => { tellAnswer = resolve; failAnswer = reject })
+    let name!: (n: { m: MediaEntry; mtimeMs?: number | undefined }) => void
+    let refuse!: (err: unknown) => void
+    const named = new Promise<{ m: MediaEntry; mtimeMs?: number | undefined }>((resolve, reject) => { name = resolve; refuse = reject })
+    named.catch(() => undefined)
+    const partRel = join(STATE_REL.tmp, `${key}.part`)
+    const download = this.newDownload(key, o.url, 0, join(this.tmpDir, `${key}.part`), partRel, (res) => {
+      tellAnswer({ size: res.size, finalUrl: res.finalUrl ?? o.url, filename: res.filename ?? null })
+    })
+    const job = this.track(id, key, download, this.complete(download, async () => {
+      const { m, mtimeMs } = await named
+      const t = this.target(m)
+      if (t.key !== key) throw new FlickrfsError('INTERNAL', `${key} settled as ${t.key}`)
+      return { m, t, mtimeMs }
+    }))
+    // Before its answer, a failed download is the answer's failure (a refused URL, a host that does not size it).
+    job.done.catch((err: unknown) => failAnswer(err))
+    answer.catch(() => undefined)
+    return {
+      answer,
+      settle: async (m, mtimeMs) => {
+        name({ m, mtimeMs })
+        const record = await job.done
+        return { path: this.fileOf(record), size: record.size, sha256: record.sha256, downloaded: true }
+      },
+      abandon: async () => {
+        refuse(new FlickrfsError('INTERNAL', `${key}: download abandoned`))
+        download.cancel(new FlickrfsError('INTERNAL', `${key}: download abandoned`))
+        await job.done.catch(() => undefined)
+        // Its bytes are of no original anyone named: not worth resuming as whatever is asked next.
+        await this.guard().unlink(partRel).catch(() => undefined)
+      },
+    }
+  }
+
+  private newDownload(key: string, url: string, expectedSize: number, partPath: string, partRel: string, onFirstAnswer?: (res: MediaResponse) => void): Download {
+    if (this.options.readOnly === true) throw new FlickrfsError('DEST', `${this.root} is read-only: ${key} is not stored there and cannot be fetched into it.`)
+    return new Download({
+      key,
+      url,
+      expectedSize,
+      partPath,
       openPart: async () => {
         const confined = this.guard()
         await confined.mkdirp(PHOTO_REL)
-        return confined.openForWrite(t.partRel, constants.O_RDWR | constants.O_CREAT, 0o644)
+        return confined.openForWrite(partRel, constants.O_RDWR | constants.O_CREAT, 0o644)
       },
       media: this.media,
       ...(this.options.cookies !== undefined ? { cookies: this.options.cookies } : {}),
       maxResumes: this.options.maxResumes ?? DEFAULT_MAX_RESUMES,
       bodyIdleTimeoutMs: this.options.bodyIdleTimeoutMs ?? 20_000,
       resumeDelayMs: this.options.resumeDelayMs ?? ((n) => Math.min(5000, 200 * 2 ** (n - 1))),
+      ...(onFirstAnswer !== undefined ? { onFirstAnswer } : {}),
     })
-    const done = this.complete(m, t, download, mtimeMs).finally(() => this.jobs.delete(t.key))
-    const job: Job = { id: t.id, download, done, background }
+  }
+
+  /** Registers a download in flight until its completion settles. */
+  private track(id: string, key: string, download: Download, completion: Promise<StoreRecord>, background = false): Job {
+    const done = completion.finally(() => this.jobs.delete(key))
+    const job: Job = { id, download, done, background }
     // Callers may all have gone; the failure is still reported to anyone who awaits `done`.
     done.then(
-      () => this.recentFailures.delete(t.key),
+      () => this.recentFailures.delete(key),
       (err: unknown) => {
-        if (!job.background) this.recentFailures.set(t.key, { err, atMs: this.now() })
-        debug('%s: download failed: %O', t.key, err)
+        if (!job.background) this.recentFailures.set(key, { err, atMs: this.now() })
+        debug('%s: download failed: %O', key, err)
       },
     )
-    this.jobs.set(t.key, job)
+    this.jobs.set(key, job)
     return job
   }
 
@@ -486,9 +562,14 @@ export class Originals {
     for (const listener of this.fileListeners) listener(id)
   }
 
-  private async complete(m: MediaEntry, t: Target, download: Download, mtimeMs?: number): Promise<StoreRecord> {
+  /** Waits for the bytes, then for the entry they are recorded as (`naming`), then puts them in place. */
+  private async complete(download: Download, naming: () => Promise<{ m: MediaEntry; t: Target; mtimeMs?: number | undefined }>): Promise<StoreRecord> {
     try {
       const part = await download.run()
+      const { m, t, mtimeMs } = await naming()
+      if (m.size > 0 && part.size !== m.size) {
+        throw new FlickrfsError('MEDIA', `${t.key}: ${part.size} bytes arrived, but the catalog says ${m.size}. Refresh the catalog and try again.`)
+      }
       await this.moveIntoPlace(t, mtimeMs)
       const old = this.idx().get(t.id)
       const record = await this.putRecord(t, m, part, old)
