@@ -4,9 +4,10 @@
  * many callers want it, recorded when complete.
  *
  * Order of a completion (crash safety): bytes go to ROOT/.flickrfs/tmp/<id>_<secret>.part, are
- * counted against the announced size and fsynced (Download), then renamed to the final name, then
- * the directory is fsynced, and only then is the download recorded. The file of a replaced version
- * (another extension) is removed only after the new one is recorded.
+ * counted against the announced size and fsynced (Download), then renamed to the final name; the
+ * directory is fsynced once for a batch of such renames, and only then is the batch recorded, in one
+ * sqlite transaction (RecordBatch). The file of a replaced version (another extension) is removed
+ * only after the new one is recorded.
  *
  * A file under its final name without a record (a catalog rebuilt after damage, a crash between the
  * rename and the record, a mirror made by another tool) is adopted instead of downloaded again
@@ -36,6 +37,7 @@ import { Download, type DownloadedPart } from './download.js'
 import { fileSize } from './file-size.js'
 import type { MediaResponse, MediaSource } from './media-source.js'
 import type { Pins } from './pins.js'
+import { RecordBatch } from './record-batch.js'
 import { safeExt, safeId, safeSecret } from './safe-names.js'
 import { flickrmirrorerVideoName, mediaFileName } from '../layout/names.js'
 import { openStoreKeyv, StoreIndex, type StoreRecord } from './store-index.js'
@@ -167,6 +169,7 @@ export class Originals {
   private readonly held = new Map<string, number>()
   private flushTimer: NodeJS.Timeout | undefined
   private readonly now: () => number
+  private readonly batch = new RecordBatch<StoreRecord>((records) => this.commitRecords(records))
 
   constructor(
     private readonly root: string,
@@ -595,8 +598,8 @@ export class Originals {
       const confined = this.guard()
       if (mtimeMs !== undefined) await confined.utimes(t.partRel, new Date(mtimeMs), new Date(mtimeMs))
       this.fileChanged(t.id)
+      // The directory is fsynced once per batch of records, before the batch is written (RecordBatch).
       await confined.rename(t.partRel, t.rel)
-      await confined.fsyncDir(PHOTO_REL)
     } catch (err) {
       throw destWriteError(err, t.path)
     }
@@ -616,12 +619,23 @@ export class Originals {
       lastAccessMs: now,
     }
     if (record.pinned) this.pins.add(t.id)
+    await this.batch.add(record)
+    return record
+  }
+
+  /** One batch of records: the renames made durable (one directory fsync), then one sqlite transaction. */
+  private async commitRecords(records: StoreRecord[]): Promise<void> {
     try {
-      await this.idx().put(record)
+      await this.guard().fsyncDir(PHOTO_REL)
+    } catch (err) {
+      throw destWriteError(err, this.photoDir)
+    }
+    try {
+      await this.idx().putMany(records)
     } catch (err) {
       throw destWriteError(err, catalogPath(this.root))
     }
-    return record
+    debug('recorded a batch of %d', records.length)
   }
 
   /** Partial downloads of older versions of this id (replaced on Flickr since) will never be resumed. */
