@@ -98,6 +98,8 @@ export class Download {
   private readonly abort = new AbortController()
   private reader: ReadableStreamDefaultReader<Uint8Array> | undefined
   private answered = false
+  /** The .part held bytes before this run or a request started over: it may be longer than the original. */
+  private mayBeLonger = false
 
   constructor(private readonly spec: DownloadSpec) {
     this.size = spec.expectedSize
@@ -139,7 +141,7 @@ export class Download {
     }
     try {
       // A restart may have left bytes past the end from an older, longer attempt.
-      if ((await fh.stat()).size !== this.size) await fh.truncate(this.size)
+      if ((this.mayBeLonger || p.restarts > 1) && (await fh.stat()).size !== this.size) await fh.truncate(this.size)
       await fh.sync()
     } catch (err) {
       throw destWriteError(err, this.spec.partPath)
@@ -163,6 +165,7 @@ export class Download {
   private async resumePoint(fh: FileHandle): Promise<Progress> {
     const p: Progress = { offset: 0, hash: createHash('sha256'), fetchedBytes: 0, restarts: 0, stalls: 0, broken: undefined }
     const existing = (await fh.stat()).size
+    this.mayBeLonger = existing > 0
     if (existing > 0 && (this.size === 0 || existing <= this.size)) {
       p.offset = await hashPrefix(fh, existing, p.hash)
       debug('%s: resuming from %d bytes in %s', this.spec.key, p.offset, this.spec.partPath)
@@ -364,6 +367,12 @@ export class Download {
       this.readers -= 1
       if (this.readers === 0) this.drained?.()
     }
+  }
+
+  /** Sets the times of the .part file through its open handle (before its rename). */
+  async setTimes(atime: Date, mtime: Date): Promise<void> {
+    if (this.fh === undefined) throw new FlickrfsError('INTERNAL', `${this.spec.key}: the .part file is not open`)
+    await this.fh.utimes(atime, mtime)
   }
 
   /** Closes the .part handle once no reader is using it. */

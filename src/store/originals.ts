@@ -19,7 +19,7 @@
  * each one tells the `onFileChange` listeners, so no one keeps serving an inode that is no longer
  * the file's. A completion tells them before the rename.
  */
-import { createReadStream } from 'node:fs'
+import { createReadStream, type Stats } from 'node:fs'
 import { createHash } from 'node:crypto'
 import { constants, lstat, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -150,6 +150,8 @@ export interface Job {
    * caller of `start` clears it.
    */
   background: boolean
+  /** The mtime the file gets before its rename, when the one who started the download gave one. */
+  mtimeMs?: number | undefined
 }
 
 export class Originals {
@@ -169,6 +171,8 @@ export class Originals {
   private readonly held = new Map<string, number>()
   private flushTimer: NodeJS.Timeout | undefined
   private readonly now: () => number
+  /** See partNames(). */
+  private parts: Promise<Set<string>> | undefined
   private readonly batch = new RecordBatch<StoreRecord>((records) => this.commitRecords(records))
 
   constructor(
@@ -252,9 +256,12 @@ export class Originals {
   async ensure(m: MediaEntry, opts: EnsureOptions = {}): Promise<EnsureResult> {
     const t = this.target(m)
     let record = this.current(m)
-    if (record && (await fileSize(t.path)) !== record.size) {
+    // One lstat both checks the recorded file and gives its mtime (setMtime below).
+    let st = record ? await lstatFile(t.path) : undefined
+    if (record && st?.size !== record.size) {
       debug('%s: recorded but missing or wrong size on disk; downloading again', t.key)
       record = undefined
+      st = undefined
     }
     let downloaded = false
     let adopted = false
@@ -262,15 +269,18 @@ export class Originals {
       record = await this.adopt(m)
       adopted = record !== undefined
     }
+    let jobMtime: number | undefined
     if (!record) {
       const job = this.start(m, t, opts.mtimeMs)
+      jobMtime = job.mtimeMs
       record = await abortable(job.done, opts.signal)
       downloaded = true
     }
     // Access times only order eviction, which never takes a pinned original: a no-change pin of a
     // big account would otherwise rewrite every index row at its flush.
     if (!record.pinned) this.touch(t.id)
-    if (opts.mtimeMs !== undefined) await this.setMtime(t.rel, opts.mtimeMs)
+    // A download in this call got its mtime before its rename (unless it was a reader's, without one).
+    if (opts.mtimeMs !== undefined && !(downloaded && jobMtime === opts.mtimeMs)) await this.setMtime(t.rel, opts.mtimeMs, downloaded || adopted ? undefined : st)
     return { path: t.path, size: record.size, sha256: record.sha256, downloaded, ...(adopted ? { adopted } : {}) }
   }
 
@@ -420,7 +430,9 @@ export class Originals {
       return existing
     }
     const download = this.newDownload(t.key, m.url, m.size > 0 ? m.size : 0, t.partPath, t.partRel)
-    return this.track(t.id, t.key, download, this.complete(download, () => Promise.resolve({ m, t, mtimeMs })), background)
+    const job = this.track(t.id, t.key, download, this.complete(download, () => Promise.resolve({ m, t, mtimeMs })), background)
+    job.mtimeMs = mtimeMs
+    return job
   }
 
   /**
@@ -473,6 +485,7 @@ export class Originals {
 
   private newDownload(key: string, url: string, expectedSize: number, partPath: string, partRel: string, onFirstAnswer?: (res: MediaResponse) => void): Download {
     if (this.options.readOnly === true) throw new FlickrfsError('DEST', `${this.root} is read-only: ${key} is not stored there and cannot be fetched into it.`)
+    void this.parts?.then((names) => names.add(`${key}.part`))
     return new Download({
       key,
       url,
@@ -573,7 +586,7 @@ export class Originals {
       if (m.size > 0 && part.size !== m.size) {
         throw new FlickrfsError('MEDIA', `${t.key}: ${part.size} bytes arrived, but the catalog says ${m.size}. Refresh the catalog and try again.`)
       }
-      await this.moveIntoPlace(t, mtimeMs)
+      await this.moveIntoPlace(t, download, mtimeMs)
       const old = this.idx().get(t.id)
       const record = await this.putRecord(t, m, part, old)
       // Only now that the new file is in place and recorded may the old one (other extension) go.
@@ -582,7 +595,7 @@ export class Originals {
           debug('%s: cannot remove replaced %s.%s: %O', t.key, old.id, old.ext, err)
         })
       }
-      await this.removeStaleParts(t)
+      await this.removeStaleParts(t, old !== undefined && old.secret !== t.secret)
       this.stats.downloads += 1
       this.stats.fetchedBytes += part.fetchedBytes
       debug('%s: stored %d bytes (%d fetched, resumed from %d)', t.key, part.size, part.fetchedBytes, part.resumedFrom)
@@ -593,13 +606,13 @@ export class Originals {
     }
   }
 
-  private async moveIntoPlace(t: Target, mtimeMs: number | undefined): Promise<void> {
+  private async moveIntoPlace(t: Target, download: Download, mtimeMs: number | undefined): Promise<void> {
     try {
-      const confined = this.guard()
-      if (mtimeMs !== undefined) await confined.utimes(t.partRel, new Date(mtimeMs), new Date(mtimeMs))
+      // Through the .part's own handle, still open: no path is followed, no second open.
+      if (mtimeMs !== undefined) await download.setTimes(new Date(mtimeMs), new Date(mtimeMs))
       this.fileChanged(t.id)
       // The directory is fsynced once per batch of records, before the batch is written (RecordBatch).
-      await confined.rename(t.partRel, t.rel)
+      await this.guard().rename(t.partRel, t.rel)
     } catch (err) {
       throw destWriteError(err, t.path)
     }
@@ -638,27 +651,55 @@ export class Originals {
     debug('recorded a batch of %d', records.length)
   }
 
-  /** Partial downloads of older versions of this id (replaced on Flickr since) will never be resumed. */
-  private async removeStaleParts(t: Target): Promise<void> {
+  /**
+   * Partial downloads of older versions of this id (replaced on Flickr since) will never be resumed.
+   * The folder is read once, and again for a replaced original (`replaced`); the parts this process
+   * starts are added as they start, so a plain completion costs no listing.
+   */
+  private async removeStaleParts(t: Target, replaced: boolean): Promise<void> {
     const confined = this.guard()
-    if (!(await confined.isDir(STATE_REL.tmp))) return
-    const names = await readdir(confined.abs(STATE_REL.tmp)).catch(() => [] as string[])
-    for (const name of names) {
+    if (replaced) this.parts = undefined
+    const parts = await this.partNames()
+    parts.delete(`${t.key}.part`)
+    for (const name of [...parts]) {
       if (!name.startsWith(`${t.id}_`) || !name.endsWith('.part')) continue
       const key = name.slice(0, -'.part'.length)
       if (key === t.key || this.jobs.has(key) || key.slice(t.id.length + 1).includes('_')) continue
+      parts.delete(name)
       await confined.unlink(join(STATE_REL.tmp, name)).catch(() => {})
     }
   }
 
-  private async setMtime(rel: string, mtimeMs: number): Promise<void> {
+  /** The names in the tmp folder as read at the first completion, plus the parts started since. */
+  private partNames(): Promise<Set<string>> {
+    this.parts ??= (async () => {
+      const confined = this.guard()
+      if (!(await confined.isDir(STATE_REL.tmp))) return new Set<string>()
+      return new Set(await readdir(confined.abs(STATE_REL.tmp)).catch(() => [] as string[]))
+    })()
+    return this.parts
+  }
+
+  /** `known`: the file's lstat just taken, if any. */
+  private async setMtime(rel: string, mtimeMs: number, known?: Stats): Promise<void> {
     const confined = this.guard()
     try {
-      const st = await lstat(confined.abs(rel))
+      const st = known ?? await lstat(confined.abs(rel))
       if (Math.abs(st.mtimeMs - mtimeMs) >= 1) await confined.utimes(rel, st.atime, new Date(mtimeMs))
     } catch (err) {
       throw destWriteError(err, confined.display(rel))
     }
+  }
+}
+
+/** The lstat of the regular file at `path`; undefined when there is none (or something else is there). */
+async function lstatFile(path: string): Promise<Stats | undefined> {
+  try {
+    const st = await lstat(path)
+    return st.isFile() ? st : undefined
+  } catch (err) {
+    if (isEnoent(err)) return undefined
+    throw err
   }
 }
 
