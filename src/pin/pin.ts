@@ -402,6 +402,7 @@ class PinRun {
         alive,
         photostreamKeep: keptPhotostreamNames(snap, onDisk, previous),
         tmpDir: STATE_REL.tmp,
+        checkedOriginals: new Set([...onDisk.media.values()].map((m) => mediaFileName(m.id, m.ext))),
       })
       log('tree written in %d ms (%d written, %d unchanged, %d removed)', now() - writeStart, tree.written, tree.unchanged, tree.removed)
       if (deleteUnknown) this.#takeover = await removeFlickrmirrorerLeftovers(await Confined.open(dest))
