@@ -195,9 +195,10 @@ export class Download {
     let res: MediaResponse
     try {
       res = await this.spec.media.get(this.spec.url, {
-        // Range even from byte 0 when the size is known: a 206 states the whole file's size in
-        // Content-Range, a second word on it (checked against the catalog's) at no extra request.
-        ...(p.offset > 0 || this.size > 0 ? { start: p.offset } : {}),
+        // Range even from byte 0: a 206 states the whole file's size in Content-Range, a second word
+        // on it (checked against the catalog's) at no extra request, and where the size is not known
+        // yet (pin sizing by this GET) the word that sizes it, which a short Content-Length cannot fake.
+        start: p.offset,
         signal: this.abort.signal,
         ...(this.spec.cookies !== undefined ? { cookies: this.spec.cookies } : {}),
       })

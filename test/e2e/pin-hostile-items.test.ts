@@ -81,7 +81,9 @@ const ROWS: Record<string, Row> = {
   trickle: { kinds: 'trickle', reason: /stalled 2 times in a row .*too slowly/, withinMs: 90_000 },
   ignoreRangeTruncate: { kinds: ['ignoreRange', 'truncate'], reason: /kept breaking off .*4 tries/, withinMs: 60_000 },
   // Store: the Content-Range of the download states the real size, which the catalog's (from a lying HEAD) is not.
-  contentLengthTooSmall: { kinds: 'contentLengthTooSmall', reason: /says .* has \d+ bytes, but the catalog says \d+/, withinMs: 20_000 },
+  // pin sizes new originals by their ranged GET, so the lie reaches the catalog through a run that
+  // HEADs photos it does not download (--ignore-photos, as a mount would HEAD them).
+  contentLengthTooSmall: { kinds: 'contentLengthTooSmall', reason: /says .* has \d+ bytes, but the catalog says \d+/, withinMs: 20_000, known: true },
 }
 
 void describe('pin with one hostile item (e2e)', { concurrency: 4 }, () => {
