@@ -76,6 +76,25 @@ void describe('pin: one media request per original', () => {
     assert.deepEqual(Object.keys(fake.counts()).filter((k) => k.startsWith('media:')), [])
   })
 
+  void it('the sizing GET reads the size from Content-Range: a short Content-Length does not shrink the original', async () => {
+    const other = await startFake({ seed: 13, photos: 5, videos: 0, sets: 1, collections: 0, meanPhotoBytes: 8_000 })
+    try {
+      const a = other.account
+      const victim = a.photostream[0] ?? ''
+      other.faults.hostile = { [victim]: 'contentLengthTooSmall' }
+      const d = join(lab.dir, 'short-length')
+      const r = await pinOnce(other, d)
+      assert.deepEqual(r.failures, [])
+      const name = mediaName(a, victim)
+      assert.ok((await readFile(join(d, 'photostream', name))).equals(a.originalBytes(victim)), `${name} whole`)
+      const sidecar = JSON.parse(await readFile(join(d, 'photostream', `${name}.metadata`), 'utf8')) as Sidecar
+      assert.equal(sidecar.flickrfs.size, a.requirePhoto(victim).bytes)
+      assert.equal(other.counts()['media:HEAD'] ?? 0, 0)
+    } finally {
+      await other.close()
+    }
+  })
+
   void it('a mount of the pinned DEST shows every size without a HEAD', { skip: skipMount }, async () => {
     const a = fake.account
     const env = cliEnv(fake, await lab.mkdir('config'), { XDG_CACHE_HOME: await lab.mkdir('xdg-cache'), XDG_RUNTIME_DIR: await lab.mkdir('run') })
