@@ -342,7 +342,9 @@ class PinRun {
         return
       }
       const mtimeMs = mediaMtimeMs(photo)
-      const res = sized ? await sized.job.settle(m, mtimeMs) : await this.#ctx.store.ensure(m, { mtimeMs })
+      // The slot is for the transfer: it is free again once the bytes are in, while the record
+      // waits for its batch (store/record-batch.ts), so batches hold more than a slot count.
+      const res = sized ? await sized.job.settle(m, mtimeMs, release) : await this.#ctx.store.ensure(m, { mtimeMs, onFetched: release })
       this.#stored.add(key)
       if (res.downloaded) {
         this.#downloaded++

@@ -119,8 +119,14 @@ export class Download {
     } catch (err) {
       this.fail(err)
       throw err
+    } finally {
+      this.ranOut()
     }
   }
+
+  private ranOut: () => void = () => undefined
+  /** Settles when `run()` has ended, well or not: the network part is over (recording may follow). */
+  readonly ran = new Promise<void>((resolve) => { this.ranOut = resolve })
 
   /**
    * The download loop: the first GET, then restarts until the whole original is in the .part file.

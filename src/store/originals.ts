@@ -85,6 +85,8 @@ export interface EnsureOptions {
   mtimeMs?: number
   /** Stops waiting (the shared download goes on for other callers). */
   signal?: AbortSignal
+  /** Called once the bytes are in (or the download failed), before the record is committed: pin frees the download slot. */
+  onFetched?: () => void
 }
 
 export interface EnsureResult {
@@ -131,7 +133,7 @@ export interface UnsizedJob {
   /** The first answer, before its body is read; rejects when the download fails before one. */
   answer: Promise<MediaAnswer>
   /** The entry (sized from `answer`) to record the download as; resolves once it is recorded. */
-  settle(m: MediaEntry, mtimeMs?: number): Promise<EnsureResult>
+  settle(m: MediaEntry, mtimeMs?: number, onFetched?: () => void): Promise<EnsureResult>
   /** Stops the download and removes its .part. */
   abandon(): Promise<void>
 }
@@ -273,6 +275,7 @@ export class Originals {
     if (!record) {
       const job = this.start(m, t, opts.mtimeMs)
       jobMtime = job.mtimeMs
+      if (opts.onFetched) void job.download.ran.then(opts.onFetched)
       record = await abortable(job.done, opts.signal)
       downloaded = true
     }
@@ -468,7 +471,8 @@ export class Originals {
     answer.catch(() => undefined)
     return {
       answer,
-      settle: async (m, mtimeMs) => {
+      settle: async (m, mtimeMs, onFetched) => {
+        if (onFetched) void download.ran.then(onFetched)
         name({ m, mtimeMs })
         const record = await job.done
         return { path: this.fileOf(record), size: record.size, sha256: record.sha256, downloaded: true }

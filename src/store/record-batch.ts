@@ -3,7 +3,7 @@
  * to its final name when it comes here; `commit` then makes the renames durable (one fsync of the
  * directory) and writes the records (one sqlite transaction) for every download that came in since
  * the last commit began. One commit runs at a time; what arrives during it waits for the next, so
- * the batches grow with the load and a lone download is recorded at once.
+ * the batches grow with the load; a batch's first record waits `lingerMs` for company.
  *
  * A crash loses at most the batch in flight: its files are under their final names without records,
  * and the next run adopts them (hashes them) or downloads them again. A record never exists before
@@ -12,9 +12,16 @@
 export class RecordBatch<R> {
   private pending: Array<{ record: R; resolve: () => void; reject: (err: unknown) => void }> = []
   private running: Promise<void> | undefined
+  private lingering: NodeJS.Timeout | undefined
 
+  /**
+   * `lingerMs`: how long the first record of a batch waits for others before the batch is
+   * committed (the downloads of a pin complete a few milliseconds apart; without the wait most
+   * batches would hold one record).
+   */
   constructor(
     private readonly commit: (records: R[]) => Promise<void>,
+    private readonly lingerMs = 50,
     private readonly maxBatch = 500,
   ) {}
 
@@ -26,12 +33,20 @@ export class RecordBatch<R> {
     })
   }
 
-  /** Resolves when nothing is pending or being committed. */
-  async idle(): Promise<void> {
-    while (this.running !== undefined) await this.running
-  }
 
   private kick(): void {
+    if (this.running !== undefined || this.pending.length === 0 || this.lingering !== undefined) return
+    if (this.lingerMs > 0 && this.pending.length < this.maxBatch) {
+      this.lingering = setTimeout(() => {
+        this.lingering = undefined
+        this.start()
+      }, this.lingerMs)
+      return
+    }
+    this.start()
+  }
+
+  private start(): void {
     if (this.running !== undefined || this.pending.length === 0) return
     const batch = this.pending.slice(0, this.maxBatch)
     this.pending = this.pending.slice(batch.length)
@@ -40,7 +55,8 @@ export class RecordBatch<R> {
       (err: unknown) => { for (const b of batch) b.reject(err) },
     ).finally(() => {
       this.running = undefined
-      this.kick()
+      // What came in meanwhile has waited a whole commit already.
+      this.start()
     })
   }
 }
