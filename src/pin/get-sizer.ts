@@ -8,7 +8,8 @@
  * original costs one media request, and its size is in the catalog before anything is written.
  *
  * A HEAD is still made where a download would be wasted: a file already under the photo's name
- * without a record (a mirror by another tool, adopted by hashing it if the sizes agree), and a kind
+ * without a record (a mirror by another tool, adopted by hashing it if the sizes agree; the original
+ * flickrmirrorer's `<id>_<secret>.<ext>` videos too), and a kind
  * the run was told to leave out (--ignore-photos / --ignore-videos). An original the store already
  * holds for the same (id, secret) is sized from its record, with no request at all.
  */
@@ -123,7 +124,8 @@ export class GetSizer implements CatalogMedia {
 
   #presentIds(): Promise<Set<string>> {
     this.#present ??= readdir(join(this.#o.dest, 'photostream')).then(
-      (names) => new Set(names.flatMap((n) => parseMediaFileName(n)?.id ?? [])),
+      // Our names, and the original flickrmirrorer's for videos (`<id>_<secret>.<ext>`), which the store adopts too.
+      (names) => new Set(names.flatMap((n) => parseMediaFileName(n)?.id ?? parseMediaFileName(n.replace(/^([^_.]+)_[^_.]+\./, '$1.'))?.id ?? [])),
       () => new Set<string>(),
     )
     return this.#present
