@@ -125,7 +125,7 @@ export class GetSizer implements CatalogMedia {
   #presentIds(): Promise<Set<string>> {
     this.#present ??= readdir(join(this.#o.dest, 'photostream')).then(
       // Our names, and the original flickrmirrorer's for videos (`<id>_<secret>.<ext>`), which the store adopts too.
-      (names) => new Set(names.flatMap((n) => parseMediaFileName(n)?.id ?? parseMediaFileName(n.replace(/^([^_.]+)_[^_.]+\./, '$1.'))?.id ?? [])),
+      (names) => new Set(names.flatMap((n) => [parseMediaFileName(n)?.id, parseMediaFileName(n.replace(/^([^_.]+)_[^_.]+\./, '$1.'))?.id].filter((id) => id !== undefined))),
       () => new Set<string>(),
     )
     return this.#present
