@@ -73,16 +73,21 @@ export class GetSizer implements CatalogMedia {
     }
     if (r === undefined && (await this.#presentIds()).has(id)) return this.#head(url, opts)
     const release = await this.#o.slots.acquire()
-    let job: UnsizedJob
+    let job: UnsizedJob | undefined
     try {
       const stop = this.#o.stopped()
       if (stop !== undefined) throw stop
-      this.counts.gets++
       job = store.fetchUnsized({ id, secret, url })
     } catch (err) {
       release()
       throw err
     }
+    if (job === undefined) {
+      // Being downloaded already (a mount's reader): a HEAD sizes it, and pin then waits for that download.
+      release()
+      return this.#head(url, opts)
+    }
+    this.counts.gets++
     let answer: MediaAnswer
     try {
       answer = await job.answer

@@ -123,8 +123,9 @@ export class OriginalStore {
   /**
    * Starts the download of (id, secret) from `url` before its size and name are known: its first
    * answer sizes it, and `settle` records it under the catalog entry made from that answer.
+   * Undefined when that original is being downloaded already.
    */
-  fetchUnsized(o: { id: string; secret: string; url: string }): UnsizedJob {
+  fetchUnsized(o: { id: string; secret: string; url: string }): UnsizedJob | undefined {
     return this.originals.fetchUnsized(o)
   }
 

@@ -442,13 +442,14 @@ export class Originals {
    * The download of (id, secret) from `url` before anyone knows the original's size or name: the
    * GET's answer tells them (`answer`, before the body is read), and the catalog entry made from
    * that answer is handed back with `settle`, which records the download under the entry's name once
-   * complete. pin sizes new originals this way, one request each instead of a HEAD and a GET. A
-   * download of the same key already in flight is an error (the caller asks once per key).
+   * complete. pin sizes new originals this way, one request each instead of a HEAD and a GET.
+   * Undefined when a download of the same key is already in flight (a mount's read, next to a pin
+   * handed to it): the caller sizes it another way.
    */
-  fetchUnsized(o: { id: string; secret: string; url: string }): UnsizedJob {
+  fetchUnsized(o: { id: string; secret: string; url: string }): UnsizedJob | undefined {
     const id = safeId(o.id)
     const key = mediaKey(id, safeSecret(o.secret))
-    if (this.jobs.has(key)) throw new FlickrfsError('INTERNAL', `${key} is already being downloaded`)
+    if (this.jobs.has(key)) return undefined
     let tellAnswer!: (a: MediaAnswer) => void
     let failAnswer!: (err: unknown) => void
     const answer = new Promise<MediaAnswer>((resolve, reject) => { tellAnswer = resolve; failAnswer = reject })
