@@ -51,7 +51,7 @@ export class GetSizer implements CatalogMedia {
   readonly #pending = new Map<string, SizedDownload>()
   /** Ids with a file in DEST/photostream (read once, at the first sizing). */
   #present: Promise<Set<string>> | undefined
-  /** Requests made by kind, for the report and the tests. */
+  /** How each original was sized in this run (GET, HEAD, or from the store's record), for debugging. */
   readonly counts = { gets: 0, heads: 0, fromRecords: 0 }
 
   constructor(o: GetSizerOptions) {
