@@ -3,6 +3,8 @@
  * satisfy these structurally; naming only what we use keeps the catalog testable against any client
  * that talks to the fake Flickr over HTTP, and makes our API budget visible in one place.
  */
+import type { PhotoEntry } from './types.js'
+
 export interface CatalogApi {
   testLogin(): Promise<{ id: string; username: string }>
   /**
@@ -26,8 +28,18 @@ export interface PhotostreamResume {
 }
 
 export interface CatalogMedia {
-  /** HEAD following redirects: the full size, the final URL and Content-Disposition's file name. */
-  head(url: string, opts?: { cookies?: string }): Promise<{ size: number; finalUrl: string; filename: string | null }>
+  /**
+   * HEAD following redirects: the full size, the final URL and Content-Disposition's file name.
+   * `of` says whose file `url` is; a sizer that downloads the file anyway (pin) answers from its
+   * GET instead, and MediaClient ignores it.
+   */
+  head(url: string, opts?: { cookies?: string; of?: SizeOf }): Promise<{ size: number; finalUrl: string; filename: string | null }>
+}
+
+/** The photo whose original (or, for a video refused its original, transcode) is being sized. */
+export interface SizeOf {
+  photo: PhotoEntry
+  kind: 'original' | 'transcode'
 }
 
 /**

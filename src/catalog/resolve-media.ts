@@ -66,7 +66,7 @@ async function resolvePhoto(photo: PhotoEntry, { api, media }: MediaLookup): Pro
     url = toStr(sizes.find((s) => s.label === 'Original')?.source) || null
     if (url === null) throw new OriginalUnavailable(`Flickr gives no original for photo ${photo.id} (no url_o and no Original size).`)
   }
-  const head = await media.head(url)
+  const head = await media.head(url, { of: { photo, kind: 'original' } })
   checkSize(head.size, url, photo.id)
   const ext = nameable(photo.format || extOf(head.filename) || extOf(lastSegment(head.finalUrl)) || extOf(lastSegment(url)) || 'jpg', photo.id)
   return { id: photo.id, secret: photo.secret, size: head.size, ext, url, kind: 'original' }
@@ -78,7 +78,7 @@ async function resolveVideo(photo: PhotoEntry, { api, media, cookies }: MediaLoo
   let refused: unknown
   if (original !== '') {
     try {
-      const head = await media.head(original, cookies === undefined ? undefined : { cookies })
+      const head = await media.head(original, { ...(cookies === undefined ? {} : { cookies }), of: { photo, kind: 'original' } })
       checkSize(head.size, original, photo.id)
       const ext = nameable(extOf(head.filename) || extOf(lastSegment(head.finalUrl)) || photo.format || 'mp4', photo.id)
       return { id: photo.id, secret: photo.secret, size: head.size, ext, url: original, kind: 'original' }
@@ -91,7 +91,7 @@ async function resolveVideo(photo: PhotoEntry, { api, media, cookies }: MediaLoo
   for (const size of transcodesBestFirst(sizes)) {
     const url = toStr(size.source)
     try {
-      const head = await media.head(url)
+      const head = await media.head(url, { of: { photo, kind: 'transcode' } })
       checkSize(head.size, url, photo.id)
       return { id: photo.id, secret: photo.secret, size: head.size, ext: 'mp4', url, kind: 'transcode', label: toStr(size.label) }
     } catch (err) {

@@ -16,6 +16,7 @@ import { readManifest, writeManifest, type Manifest } from './manifest.js'
 import { writeTree, type WriteTreeReport } from './write-tree.js'
 import { readLastPin, recordPinResult } from './pin-state.js'
 import { Semaphore } from '../util/semaphore.js'
+import { GetSizer, type SizedDownload } from './get-sizer.js'
 import { errorMessage } from '../util/abort.js'
 import { Confined } from '../util/confine.js'
 import { removeFlickrmirrorerLeftovers, type TakeoverCleanup } from './takeover.js'
@@ -226,10 +227,24 @@ class PinRun {
   // comment fetches; a key queued twice (a refresh event, then the final sweep) is fetched once.
   readonly #queued = new Map<string, Promise<void>>()
   readonly #slots: Semaphore
+  /** Sizes new originals by their download's GET instead of a HEAD (get-sizer.ts). */
+  readonly #sizer: GetSizer
 
   constructor(ctx: PinContext) {
     this.#ctx = ctx
-    this.#slots = new Semaphore(Math.max(1, ctx.opts.concurrency ?? DEFAULT_PIN_CONCURRENCY))
+    this.#slots = new Semaphore(this.#concurrency)
+    this.#sizer = new GetSizer({
+      dest: ctx.dest,
+      store: ctx.store,
+      media: ctx.opts.media,
+      slots: this.#slots,
+      wanted: (photo) => wanted(photo, ctx.opts),
+      stopped: () => this.#noSpace,
+    })
+  }
+
+  get #concurrency(): number {
+    return Math.max(1, this.#ctx.opts.concurrency ?? DEFAULT_PIN_CONCURRENCY)
   }
 
   async run(): Promise<PinReport> {
@@ -272,17 +287,23 @@ class PinRun {
     // An original whose download failed last time is sized again: the size it was listed with may be what failed.
     const lastFailed = (await readLastPin(dest).catch(() => undefined))?.failures.filter((f) => f.what === 'download').map((f) => f.id)
     try {
-      return await catalog.refresh(opts.api, opts.media, {
+      // New originals are sized by the GET of their download (the sizer), not by a HEAD each.
+      return await catalog.refresh(opts.api, this.#sizer, {
         cookies: opts.cookies,
         resolveAgain: new Set(lastFailed),
         ...(opts.apiConcurrency !== undefined ? { apiConcurrency: opts.apiConcurrency } : {}),
-        ...(opts.headConcurrency !== undefined ? { mediaConcurrency: opts.headConcurrency } : {}),
+        // Each sizing holds a download slot until its answer: never fewer sizings than slots.
+        mediaConcurrency: Math.max(opts.headConcurrency ?? 16, this.#concurrency),
         onMedia: (ev) => this.#enqueue(ev.photo, ev.media),
       })
     } catch (err) {
       // Nothing half-done is left behind: wait for the downloads already started, then report.
+      await this.#sizer.abandonAll()
       await Promise.allSettled(this.#queued.values())
       throw err
+    } finally {
+      // Sized, but refused a name (or the refresh stopped): those downloads are of no use.
+      await this.#sizer.abandonAll()
     }
   }
 
@@ -306,15 +327,24 @@ class PinRun {
     if (this.#queued.has(key)) return
     this.#progress.queued++
     this.#progress.queuedBytes += m.size
-    this.#queued.set(key, this.#download(photo, m, key))
+    this.#queued.set(key, this.#download(photo, m, key, this.#sizer.take(key)))
   }
 
-  /** One download in a slot. Never rejects: a failure is recorded, a NO_SPACE stops the rest. */
-  async #download(photo: PhotoEntry, m: MediaEntry, key: string): Promise<void> {
-    const release = await this.#slots.acquire()
+  /**
+   * One download in a slot (`sized`: the one the refresh sized, already in its slot and under way).
+   * Never rejects: a failure is recorded, a NO_SPACE stops the rest.
+   */
+  async #download(photo: PhotoEntry, m: MediaEntry, key: string, sized?: SizedDownload): Promise<void> {
+    const release = sized?.release ?? (await this.#slots.acquire())
     try {
-      if (this.#noSpace !== undefined) return
-      const res = await this.#ctx.store.ensure(m, { mtimeMs: mediaMtimeMs(photo) })
+      if (this.#noSpace !== undefined) {
+        await sized?.job.abandon()
+        return
+      }
+      const mtimeMs = mediaMtimeMs(photo)
+      // The slot is for the transfer: it is free again once the bytes are in, while the record
+      // waits for its batch (store/record-batch.ts), so batches hold more than a slot count.
+      const res = sized ? await sized.job.settle(m, mtimeMs, release) : await this.#ctx.store.ensure(m, { mtimeMs, onFetched: release })
       this.#stored.add(key)
       if (res.downloaded) {
         this.#downloaded++
@@ -374,6 +404,7 @@ class PinRun {
         alive,
         photostreamKeep: keptPhotostreamNames(snap, onDisk, previous),
         tmpDir: STATE_REL.tmp,
+        checkedOriginals: new Set([...onDisk.media.values()].map((m) => mediaFileName(m.id, m.ext))),
       })
       log('tree written in %d ms (%d written, %d unchanged, %d removed)', now() - writeStart, tree.written, tree.unchanged, tree.removed)
       if (deleteUnknown) this.#takeover = await removeFlickrmirrorerLeftovers(await Confined.open(dest))

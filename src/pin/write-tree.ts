@@ -43,6 +43,11 @@ export interface WriteTreeOptions {
   /** Folder for temp files, relative to DEST (DEST/.flickrfs/tmp). */
   tmpDir: string
   concurrency?: number
+  /**
+   * photostream/ names of originals whose file the store checked (size, or a download) in this run:
+   * not looked at again. Any other original the layout names is checked here.
+   */
+  checkedOriginals?: ReadonlySet<string>
 }
 
 export interface WriteTreeReport {
@@ -153,6 +158,7 @@ class TreeWriter {
         const p = join(psPath, child.name)
         const present = existing.has(child.name)
         if (child.kind === 'file' && child.content?.type === 'original') {
+          if (present && this.#opts.checkedOriginals?.has(child.name) === true) return
           const st = present ? await lstat(this.#abs(p)).catch(() => undefined) : undefined
           if (!st?.isFile() || st.size !== child.size) report.missingOriginals.push(child.name)
           return

@@ -37,6 +37,11 @@ export interface DownloadSpec {
   bodyIdleTimeoutMs: number
   /** Backoff before resume attempt n (1-based), ms. */
   resumeDelayMs: (attempt: number) => number
+  /**
+   * Called once, with the first answer whose size checks out, before its body is read: a download
+   * that starts with `expectedSize` 0 learns the original's size (and name) here.
+   */
+  onFirstAnswer?: (res: MediaResponse) => void
 }
 
 export interface DownloadedPart {
@@ -92,6 +97,9 @@ export class Download {
   private readonly waiters = new Set<Waiter>()
   private readonly abort = new AbortController()
   private reader: ReadableStreamDefaultReader<Uint8Array> | undefined
+  private answered = false
+  /** The .part held bytes before this run or a request started over: it may be longer than the original. */
+  private mayBeLonger = false
 
   constructor(private readonly spec: DownloadSpec) {
     this.size = spec.expectedSize
@@ -111,8 +119,14 @@ export class Download {
     } catch (err) {
       this.fail(err)
       throw err
+    } finally {
+      this.ranOut()
     }
   }
+
+  private ranOut: () => void = () => undefined
+  /** Settles when `run()` has ended, well or not: the network part is over (recording may follow). */
+  readonly ran = new Promise<void>((resolve) => { this.ranOut = resolve })
 
   /**
    * The download loop: the first GET, then restarts until the whole original is in the .part file.
@@ -133,7 +147,7 @@ export class Download {
     }
     try {
       // A restart may have left bytes past the end from an older, longer attempt.
-      if ((await fh.stat()).size !== this.size) await fh.truncate(this.size)
+      if ((this.mayBeLonger || p.restarts > 1) && (await fh.stat()).size !== this.size) await fh.truncate(this.size)
       await fh.sync()
     } catch (err) {
       throw destWriteError(err, this.spec.partPath)
@@ -157,6 +171,7 @@ export class Download {
   private async resumePoint(fh: FileHandle): Promise<Progress> {
     const p: Progress = { offset: 0, hash: createHash('sha256'), fetchedBytes: 0, restarts: 0, stalls: 0, broken: undefined }
     const existing = (await fh.stat()).size
+    this.mayBeLonger = existing > 0
     if (existing > 0 && (this.size === 0 || existing <= this.size)) {
       p.offset = await hashPrefix(fh, existing, p.hash)
       debug('%s: resuming from %d bytes in %s', this.spec.key, p.offset, this.spec.partPath)
@@ -183,14 +198,32 @@ export class Download {
 
   /** One request from `p.offset` and its body into the .part file. True once the original is complete. */
   private async attempt(fh: FileHandle, p: Progress): Promise<boolean> {
-    const res = await this.spec.media.get(this.spec.url, {
-      // Range even from byte 0 when the size is known: a 206 states the whole file's size in
-      // Content-Range, a second word on it (checked against the catalog's) at no extra request.
-      ...(p.offset > 0 || this.size > 0 ? { start: p.offset } : {}),
-      signal: this.abort.signal,
-      ...(this.spec.cookies !== undefined ? { cookies: this.spec.cookies } : {}),
-    })
+    let res: MediaResponse
+    try {
+      res = await this.spec.media.get(this.spec.url, {
+        // Range even from byte 0: a 206 states the whole file's size in Content-Range, a second word
+        // on it (checked against the catalog's) at no extra request, and where the size is not known
+        // yet (pin sizing by this GET) the word that sizes it, which a short Content-Length cannot fake.
+        start: p.offset,
+        signal: this.abort.signal,
+        ...(this.spec.cookies !== undefined ? { cookies: this.spec.cookies } : {}),
+      })
+    } catch (err) {
+      // Size unknown and a .part from an earlier run as long as the file (or longer): nothing is
+      // past its end, so the host answers 416. Start over from byte 0, which states the size.
+      if (this.size !== 0 || p.offset === 0 || statusOf(err) !== 416) throw err
+      debug('%s: no bytes past %d (416): starting over', this.spec.key, p.offset)
+      p.offset = 0
+      p.hash = createHash('sha256')
+      this.validBytes = 0
+      p.broken = 'the server had no bytes past the partial file'
+      return false
+    }
     this.checkSize(res)
+    if (!this.answered) {
+      this.answered = true
+      this.spec.onFirstAnswer?.(res)
+    }
     if (!(await this.takeAnswer(res, p))) return false
     const before = p.offset
     p.broken = await this.consumeOrBreak(res, fh, p)
@@ -343,6 +376,12 @@ export class Download {
     }
   }
 
+  /** Sets the times of the .part file through its open handle (before its rename). */
+  async setTimes(atime: Date, mtime: Date): Promise<void> {
+    if (this.fh === undefined) throw new FlickrfsError('INTERNAL', `${this.spec.key}: the .part file is not open`)
+    await this.fh.utimes(atime, mtime)
+  }
+
   /** Closes the .part handle once no reader is using it. */
   async release(): Promise<void> {
     this.closing = true
@@ -351,6 +390,13 @@ export class Download {
     this.fh = undefined
     await fh?.close().catch(() => {})
   }
+}
+
+/** The HTTP status of a media error (MediaHttpError itself, or the cause of the client's final error). */
+function statusOf(err: unknown): number | undefined {
+  const e = err as { status?: unknown; cause?: { status?: unknown } } | null
+  const status = e?.status ?? e?.cause?.status
+  return typeof status === 'number' ? status : undefined
 }
 
 async function writeFully(fh: FileHandle, data: Uint8Array, position: number): Promise<void> {

@@ -1,6 +1,6 @@
 export { OriginalStore, evictAfterDownload } from './original-store.js'
 export type { AfterDownload, OriginalStoreOptions } from './original-store.js'
-export type { EnsureOptions, EnsureResult, StoreStats } from './originals.js'
+export type { EnsureOptions, EnsureResult, MediaAnswer, StoreStats, UnsizedJob } from './originals.js'
 export type { EvictOptions, EvictReport } from './evictor.js'
 export { pinEverything, type PinPolicy } from './pins.js'
 export type { VerifyOptions, VerifyReport, VerifyResult, VerifyStatus } from './verify.js'

@@ -9,6 +9,10 @@ export interface MediaResponse {
   /** Offset of the first byte of `body`. */
   start: number
   body: ReadableStream<Uint8Array>
+  /** Where the redirects ended (MediaClient states it; a video's name may be in its path). */
+  finalUrl?: string
+  /** Content-Disposition's file name, when given. */
+  filename?: string | null
 }
 
 export interface MediaSource {

@@ -21,7 +21,7 @@ import type { MediaEntry } from '../catalog/types.js'
 import createDebug from 'debug'
 import type { MediaSource } from './media-source.js'
 import { Evictor, type EvictOptions, type EvictReport } from './evictor.js'
-import { Originals, type Job, type EnsureOptions, type EnsureResult, type OriginalsOptions, type StoreStats } from './originals.js'
+import { Originals, type Job, type EnsureOptions, type EnsureResult, type OriginalsOptions, type StoreStats, type UnsizedJob } from './originals.js'
 import { Pins, type PinPolicy } from './pins.js'
 import { ReadPath, type ReadPathOptions } from './read-path.js'
 import type { StoreRecord } from './store-index.js'
@@ -118,6 +118,15 @@ export class OriginalStore {
   /** Makes sure the original is on disk, downloading it (once, however many callers ask) when missing or stale. */
   ensure(m: MediaEntry, opts: EnsureOptions = {}): Promise<EnsureResult> {
     return this.originals.ensure(m, opts)
+  }
+
+  /**
+   * Starts the download of (id, secret) from `url` before its size and name are known: its first
+   * answer sizes it, and `settle` records it under the catalog entry made from that answer.
+   * Undefined when that original is being downloaded already.
+   */
+  fetchUnsized(o: { id: string; secret: string; url: string }): UnsizedJob | undefined {
+    return this.originals.fetchUnsized(o)
   }
 
   /**

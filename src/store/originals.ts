@@ -4,9 +4,10 @@
  * many callers want it, recorded when complete.
  *
  * Order of a completion (crash safety): bytes go to ROOT/.flickrfs/tmp/<id>_<secret>.part, are
- * counted against the announced size and fsynced (Download), then renamed to the final name, then
- * the directory is fsynced, and only then is the download recorded. The file of a replaced version
- * (another extension) is removed only after the new one is recorded.
+ * counted against the announced size and fsynced (Download), then renamed to the final name; the
+ * directory is fsynced once for a batch of such renames, and only then is the batch recorded, in one
+ * sqlite transaction (RecordBatch). The file of a replaced version (another extension) is removed
+ * only after the new one is recorded.
  *
  * A file under its final name without a record (a catalog rebuilt after damage, a crash between the
  * rename and the record, a mirror made by another tool) is adopted instead of downloaded again
@@ -18,7 +19,7 @@
  * each one tells the `onFileChange` listeners, so no one keeps serving an inode that is no longer
  * the file's. A completion tells them before the rename.
  */
-import { createReadStream } from 'node:fs'
+import { createReadStream, type Stats } from 'node:fs'
 import { createHash } from 'node:crypto'
 import { constants, lstat, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -34,8 +35,9 @@ import { Confined } from '../util/confine.js'
 import { catalogPath, STATE_REL, tmpDir as stateTmpDir } from '../util/state-paths.js'
 import { Download, type DownloadedPart } from './download.js'
 import { fileSize } from './file-size.js'
-import type { MediaSource } from './media-source.js'
+import type { MediaResponse, MediaSource } from './media-source.js'
 import type { Pins } from './pins.js'
+import { RecordBatch } from './record-batch.js'
 import { safeExt, safeId, safeSecret } from './safe-names.js'
 import { flickrmirrorerVideoName, mediaFileName } from '../layout/names.js'
 import { openStoreKeyv, StoreIndex, type StoreRecord } from './store-index.js'
@@ -83,6 +85,8 @@ export interface EnsureOptions {
   mtimeMs?: number
   /** Stops waiting (the shared download goes on for other callers). */
   signal?: AbortSignal
+  /** Called once the bytes are in (or the download failed), before the record is committed: pin frees the download slot. */
+  onFetched?: () => void
 }
 
 export interface EnsureResult {
@@ -116,6 +120,24 @@ export interface Target {
   partRel: string
 }
 
+/** What the first answer to a download says about the original. */
+export interface MediaAnswer {
+  /** The whole original's size (-1 when the host does not state it; the download then fails). */
+  size: number
+  finalUrl: string
+  filename: string | null
+}
+
+/** A download started before its size and name are known (`Originals.fetchUnsized`). */
+export interface UnsizedJob {
+  /** The first answer, before its body is read; rejects when the download fails before one. */
+  answer: Promise<MediaAnswer>
+  /** The entry (sized from `answer`) to record the download as; resolves once it is recorded. */
+  settle(m: MediaEntry, mtimeMs?: number, onFetched?: () => void): Promise<EnsureResult>
+  /** Stops the download and removes its .part. */
+  abandon(): Promise<void>
+}
+
 /** ROOT/photostream, relative to the root. */
 const PHOTO_REL = 'photostream'
 
@@ -130,6 +152,8 @@ export interface Job {
    * caller of `start` clears it.
    */
   background: boolean
+  /** The mtime the file gets before its rename, when the one who started the download gave one. */
+  mtimeMs?: number | undefined
 }
 
 export class Originals {
@@ -149,6 +173,9 @@ export class Originals {
   private readonly held = new Map<string, number>()
   private flushTimer: NodeJS.Timeout | undefined
   private readonly now: () => number
+  /** See partNames(). */
+  private parts: Promise<Set<string>> | undefined
+  private readonly batch = new RecordBatch<StoreRecord>((records) => this.commitRecords(records))
 
   constructor(
     private readonly root: string,
@@ -231,9 +258,12 @@ export class Originals {
   async ensure(m: MediaEntry, opts: EnsureOptions = {}): Promise<EnsureResult> {
     const t = this.target(m)
     let record = this.current(m)
-    if (record && (await fileSize(t.path)) !== record.size) {
+    // One lstat both checks the recorded file and gives its mtime (setMtime below).
+    let st = record ? await lstatFile(t.path) : undefined
+    if (record && st?.size !== record.size) {
       debug('%s: recorded but missing or wrong size on disk; downloading again', t.key)
       record = undefined
+      st = undefined
     }
     let downloaded = false
     let adopted = false
@@ -241,15 +271,19 @@ export class Originals {
       record = await this.adopt(m)
       adopted = record !== undefined
     }
+    let jobMtime: number | undefined
     if (!record) {
       const job = this.start(m, t, opts.mtimeMs)
+      jobMtime = job.mtimeMs
+      if (opts.onFetched) void job.download.ran.then(opts.onFetched)
       record = await abortable(job.done, opts.signal)
       downloaded = true
     }
     // Access times only order eviction, which never takes a pinned original: a no-change pin of a
     // big account would otherwise rewrite every index row at its flush.
     if (!record.pinned) this.touch(t.id)
-    if (opts.mtimeMs !== undefined) await this.setMtime(t.rel, opts.mtimeMs)
+    // A download in this call got its mtime before its rename (unless it was a reader's, without one).
+    if (opts.mtimeMs !== undefined && !(downloaded && jobMtime === opts.mtimeMs)) await this.setMtime(t.rel, opts.mtimeMs, downloaded || adopted ? undefined : st)
     return { path: t.path, size: record.size, sha256: record.sha256, downloaded, ...(adopted ? { adopted } : {}) }
   }
 
@@ -398,34 +432,97 @@ export class Originals {
       if (!background) existing.background = false
       return existing
     }
-    if (this.options.readOnly === true) throw new FlickrfsError('DEST', `${this.root} is read-only: ${t.id}.${t.ext} is not stored there and cannot be fetched into it.`)
-    const download = new Download({
-      key: t.key,
-      url: m.url,
-      expectedSize: m.size > 0 ? m.size : 0,
-      partPath: t.partPath,
+    const download = this.newDownload(t.key, m.url, m.size > 0 ? m.size : 0, t.partPath, t.partRel)
+    const job = this.track(t.id, t.key, download, this.complete(download, () => Promise.resolve({ m, t, mtimeMs })), background)
+    job.mtimeMs = mtimeMs
+    return job
+  }
+
+  /**
+   * The download of (id, secret) from `url` before anyone knows the original's size or name: the
+   * GET's answer tells them (`answer`, before the body is read), and the catalog entry made from
+   * that answer is handed back with `settle`, which records the download under the entry's name once
+   * complete. pin sizes new originals this way, one request each instead of a HEAD and a GET.
+   * Undefined when a download of the same key is already in flight (a mount's read, next to a pin
+   * handed to it): the caller sizes it another way.
+   */
+  fetchUnsized(o: { id: string; secret: string; url: string }): UnsizedJob | undefined {
+    const id = safeId(o.id)
+    const key = mediaKey(id, safeSecret(o.secret))
+    if (this.jobs.has(key)) return undefined
+    let tellAnswer!: (a: MediaAnswer) => void
+    let failAnswer!: (err: unknown) => void
+    const answer = new Promise<MediaAnswer>((resolve, reject) => { tellAnswer = resolve; failAnswer = reject })
+    let name!: (n: { m: MediaEntry; mtimeMs?: number | undefined }) => void
+    let refuse!: (err: unknown) => void
+    const named = new Promise<{ m: MediaEntry; mtimeMs?: number | undefined }>((resolve, reject) => { name = resolve; refuse = reject })
+    named.catch(() => undefined)
+    const partRel = join(STATE_REL.tmp, `${key}.part`)
+    const download = this.newDownload(key, o.url, 0, join(this.tmpDir, `${key}.part`), partRel, (res) => {
+      tellAnswer({ size: res.size, finalUrl: res.finalUrl ?? o.url, filename: res.filename ?? null })
+    })
+    const job = this.track(id, key, download, this.complete(download, async () => {
+      const { m, mtimeMs } = await named
+      const t = this.target(m)
+      if (t.key !== key) throw new FlickrfsError('INTERNAL', `${key} settled as ${t.key}`)
+      return { m, t, mtimeMs }
+    }))
+    // Before its answer, a failed download is the answer's failure (a refused URL, a host that does not size it).
+    job.done.catch((err: unknown) => failAnswer(err))
+    answer.catch(() => undefined)
+    return {
+      answer,
+      settle: async (m, mtimeMs, onFetched) => {
+        if (onFetched) void download.ran.then(onFetched)
+        name({ m, mtimeMs })
+        const record = await job.done
+        return { path: this.fileOf(record), size: record.size, sha256: record.sha256, downloaded: true }
+      },
+      abandon: async () => {
+        refuse(new FlickrfsError('INTERNAL', `${key}: download abandoned`))
+        download.cancel(new FlickrfsError('INTERNAL', `${key}: download abandoned`))
+        await job.done.catch(() => undefined)
+        // Its bytes are of no original anyone named: not worth resuming as whatever is asked next.
+        await this.guard().unlink(partRel).catch(() => undefined)
+      },
+    }
+  }
+
+  private newDownload(key: string, url: string, expectedSize: number, partPath: string, partRel: string, onFirstAnswer?: (res: MediaResponse) => void): Download {
+    if (this.options.readOnly === true) throw new FlickrfsError('DEST', `${this.root} is read-only: ${key} is not stored there and cannot be fetched into it.`)
+    void this.parts?.then((names) => names.add(`${key}.part`))
+    return new Download({
+      key,
+      url,
+      expectedSize,
+      partPath,
       openPart: async () => {
         const confined = this.guard()
         await confined.mkdirp(PHOTO_REL)
-        return confined.openForWrite(t.partRel, constants.O_RDWR | constants.O_CREAT, 0o644)
+        return confined.openForWrite(partRel, constants.O_RDWR | constants.O_CREAT, 0o644)
       },
       media: this.media,
       ...(this.options.cookies !== undefined ? { cookies: this.options.cookies } : {}),
       maxResumes: this.options.maxResumes ?? DEFAULT_MAX_RESUMES,
       bodyIdleTimeoutMs: this.options.bodyIdleTimeoutMs ?? 20_000,
       resumeDelayMs: this.options.resumeDelayMs ?? ((n) => Math.min(5000, 200 * 2 ** (n - 1))),
+      ...(onFirstAnswer !== undefined ? { onFirstAnswer } : {}),
     })
-    const done = this.complete(m, t, download, mtimeMs).finally(() => this.jobs.delete(t.key))
-    const job: Job = { id: t.id, download, done, background }
+  }
+
+  /** Registers a download in flight until its completion settles. */
+  private track(id: string, key: string, download: Download, completion: Promise<StoreRecord>, background = false): Job {
+    const done = completion.finally(() => this.jobs.delete(key))
+    const job: Job = { id, download, done, background }
     // Callers may all have gone; the failure is still reported to anyone who awaits `done`.
     done.then(
-      () => this.recentFailures.delete(t.key),
+      () => this.recentFailures.delete(key),
       (err: unknown) => {
-        if (!job.background) this.recentFailures.set(t.key, { err, atMs: this.now() })
-        debug('%s: download failed: %O', t.key, err)
+        if (!job.background) this.recentFailures.set(key, { err, atMs: this.now() })
+        debug('%s: download failed: %O', key, err)
       },
     )
-    this.jobs.set(t.key, job)
+    this.jobs.set(key, job)
     return job
   }
 
@@ -486,10 +583,15 @@ export class Originals {
     for (const listener of this.fileListeners) listener(id)
   }
 
-  private async complete(m: MediaEntry, t: Target, download: Download, mtimeMs?: number): Promise<StoreRecord> {
+  /** Waits for the bytes, then for the entry they are recorded as (`naming`), then puts them in place. */
+  private async complete(download: Download, naming: () => Promise<{ m: MediaEntry; t: Target; mtimeMs?: number | undefined }>): Promise<StoreRecord> {
     try {
       const part = await download.run()
-      await this.moveIntoPlace(t, mtimeMs)
+      const { m, t, mtimeMs } = await naming()
+      if (m.size > 0 && part.size !== m.size) {
+        throw new FlickrfsError('MEDIA', `${t.key}: ${part.size} bytes arrived, but the catalog says ${m.size}. Refresh the catalog and try again.`)
+      }
+      await this.moveIntoPlace(t, download, mtimeMs)
       const old = this.idx().get(t.id)
       const record = await this.putRecord(t, m, part, old)
       // Only now that the new file is in place and recorded may the old one (other extension) go.
@@ -498,7 +600,7 @@ export class Originals {
           debug('%s: cannot remove replaced %s.%s: %O', t.key, old.id, old.ext, err)
         })
       }
-      await this.removeStaleParts(t)
+      await this.removeStaleParts(t, old !== undefined && old.secret !== t.secret)
       this.stats.downloads += 1
       this.stats.fetchedBytes += part.fetchedBytes
       debug('%s: stored %d bytes (%d fetched, resumed from %d)', t.key, part.size, part.fetchedBytes, part.resumedFrom)
@@ -509,13 +611,13 @@ export class Originals {
     }
   }
 
-  private async moveIntoPlace(t: Target, mtimeMs: number | undefined): Promise<void> {
+  private async moveIntoPlace(t: Target, download: Download, mtimeMs: number | undefined): Promise<void> {
     try {
-      const confined = this.guard()
-      if (mtimeMs !== undefined) await confined.utimes(t.partRel, new Date(mtimeMs), new Date(mtimeMs))
+      // Through the .part's own handle, still open: no path is followed, no second open.
+      if (mtimeMs !== undefined) await download.setTimes(new Date(mtimeMs), new Date(mtimeMs))
       this.fileChanged(t.id)
-      await confined.rename(t.partRel, t.rel)
-      await confined.fsyncDir(PHOTO_REL)
+      // The directory is fsynced once per batch of records, before the batch is written (RecordBatch).
+      await this.guard().rename(t.partRel, t.rel)
     } catch (err) {
       throw destWriteError(err, t.path)
     }
@@ -535,35 +637,74 @@ export class Originals {
       lastAccessMs: now,
     }
     if (record.pinned) this.pins.add(t.id)
-    try {
-      await this.idx().put(record)
-    } catch (err) {
-      throw destWriteError(err, catalogPath(this.root))
-    }
+    await this.batch.add(record)
     return record
   }
 
-  /** Partial downloads of older versions of this id (replaced on Flickr since) will never be resumed. */
-  private async removeStaleParts(t: Target): Promise<void> {
+  /** One batch of records: the renames made durable (one directory fsync), then one sqlite transaction. */
+  private async commitRecords(records: StoreRecord[]): Promise<void> {
+    try {
+      await this.guard().fsyncDir(PHOTO_REL)
+    } catch (err) {
+      throw destWriteError(err, this.photoDir)
+    }
+    try {
+      await this.idx().putMany(records)
+    } catch (err) {
+      throw destWriteError(err, catalogPath(this.root))
+    }
+    debug('recorded a batch of %d', records.length)
+  }
+
+  /**
+   * Partial downloads of older versions of this id (replaced on Flickr since) will never be resumed.
+   * The folder is read once, and again for a replaced original (`replaced`); the parts this process
+   * starts are added as they start, so a plain completion costs no listing.
+   */
+  private async removeStaleParts(t: Target, replaced: boolean): Promise<void> {
     const confined = this.guard()
-    if (!(await confined.isDir(STATE_REL.tmp))) return
-    const names = await readdir(confined.abs(STATE_REL.tmp)).catch(() => [] as string[])
-    for (const name of names) {
+    if (replaced) this.parts = undefined
+    const parts = await this.partNames()
+    parts.delete(`${t.key}.part`)
+    for (const name of [...parts]) {
       if (!name.startsWith(`${t.id}_`) || !name.endsWith('.part')) continue
       const key = name.slice(0, -'.part'.length)
       if (key === t.key || this.jobs.has(key) || key.slice(t.id.length + 1).includes('_')) continue
+      parts.delete(name)
       await confined.unlink(join(STATE_REL.tmp, name)).catch(() => {})
     }
   }
 
-  private async setMtime(rel: string, mtimeMs: number): Promise<void> {
+  /** The names in the tmp folder as read at the first completion, plus the parts started since. */
+  private partNames(): Promise<Set<string>> {
+    this.parts ??= (async () => {
+      const confined = this.guard()
+      if (!(await confined.isDir(STATE_REL.tmp))) return new Set<string>()
+      return new Set(await readdir(confined.abs(STATE_REL.tmp)).catch(() => [] as string[]))
+    })()
+    return this.parts
+  }
+
+  /** `known`: the file's lstat just taken, if any. */
+  private async setMtime(rel: string, mtimeMs: number, known?: Stats): Promise<void> {
     const confined = this.guard()
     try {
-      const st = await lstat(confined.abs(rel))
+      const st = known ?? await lstat(confined.abs(rel))
       if (Math.abs(st.mtimeMs - mtimeMs) >= 1) await confined.utimes(rel, st.atime, new Date(mtimeMs))
     } catch (err) {
       throw destWriteError(err, confined.display(rel))
     }
+  }
+}
+
+/** The lstat of the regular file at `path`; undefined when there is none (or something else is there). */
+async function lstatFile(path: string): Promise<Stats | undefined> {
+  try {
+    const st = await lstat(path)
+    return st.isFile() ? st : undefined
+  } catch (err) {
+    if (isEnoent(err)) return undefined
+    throw err
   }
 }
 

@@ -54,6 +54,9 @@ export async function openStoreKeyv(root: string, opts: { readOnly?: boolean } =
   return new Keyv({ store: adapter, namespace: 'store' })
 }
 
+/** Rows per INSERT: 2 parameters each, well within sqlite's 32,766. */
+const MAX_ROWS_PER_STATEMENT = 1000
+
 export class StoreIndex {
   private readonly records = new Map<string, StoreRecord>()
   private readonly evicted = new Map<string, EvictedRecord>()
@@ -125,11 +128,42 @@ export class StoreIndex {
   }
 
   async put(record: StoreRecord): Promise<void> {
-    await this.keyv.set(record.id, record)
-    this.records.set(record.id, record)
-    this.evicted.delete(record.id)
-    this.dirtyAccess.delete(record.id)
+    await this.putMany([record])
+  }
+
+  /** Writes `records` in one sqlite statement, so all of them are recorded or none (one commit, one WAL sync). */
+  async putMany(records: readonly StoreRecord[]): Promise<void> {
+    if (records.length === 0) return
+    await this.writeMany(records)
+    for (const record of records) {
+      this.records.set(record.id, record)
+      this.evicted.delete(record.id)
+      this.dirtyAccess.delete(record.id)
+    }
     this.#generation++
+  }
+
+  /**
+   * One multi-row upsert where the adapter is @keyv/sqlite (the same key and value encoding as
+   * keyv.set, which StoreIndex.load reads back); one keyv.set each elsewhere.
+   */
+  private async writeMany(records: readonly StoreRecord[]): Promise<void> {
+    const adapter = this.keyv.store as { query?: unknown; opts?: { table?: unknown } } | undefined
+    if (typeof adapter?.query !== 'function' || typeof adapter.opts?.table !== 'string' || records.length === 1) {
+      for (const r of records) await this.keyv.set(r.id, r)
+      return
+    }
+    const query = adapter.query as (sql: string, ...params: unknown[]) => Promise<unknown>
+    for (let i = 0; i < records.length; i += MAX_ROWS_PER_STATEMENT) {
+      const chunk = records.slice(i, i + MAX_ROWS_PER_STATEMENT)
+      const params: string[] = []
+      for (const r of chunk) {
+        const value = await this.keyv.serializeData({ value: r, expires: undefined })
+        params.push(this.keyv._getKeyPrefix(r.id), typeof value === 'string' ? value : JSON.stringify(value))
+      }
+      const rows = chunk.map(() => '(?, ?)').join(', ')
+      await query.call(adapter, `INSERT INTO ${adapter.opts.table} (key, value) VALUES ${rows} ON CONFLICT(key) DO UPDATE SET value=excluded.value`, ...params)
+    }
   }
 
   /** The file was removed to make room; its size and sha256 are still true of the original. */
@@ -164,9 +198,7 @@ export class StoreIndex {
     if (this.dirtyAccess.size === 0) return
     const ids = [...this.dirtyAccess]
     this.dirtyAccess.clear()
-    for (const id of ids) {
-      const r = this.records.get(id)
-      if (r) await this.keyv.set(id, r)
-    }
+    const rows = ids.flatMap((id) => this.records.get(id) ?? [])
+    await this.writeMany(rows)
   }
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { mkdir, readFile, stat } from 'node:fs/promises'
+import { mkdir, readdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { OriginalStore } from '../../src/store/index.js'
@@ -43,6 +43,58 @@ void describe('OriginalStore after kill -9', () => {
     assert.equal(w.fake.counts()['media:bytes'], 8_000_000 - kept)
     assert.equal(r.sha256, sha256(w.bytesOf(m.id)))
     assert.deepEqual(await readFile(r.path), w.bytesOf(m.id))
+    await store.close()
+  })
+
+  void it('killed between batches of records: every record has its whole file, every reported one is recorded, the rest is adopted or fetched', async () => {
+    const root = join(w.tmp, 'killed-batch')
+    await mkdir(root)
+    const entries = Array.from({ length: 240 }, (_, i) => w.addPhoto(20_000 + i * 97))
+    const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'batch-child.ts'), root, JSON.stringify(entries)], { stdio: ['ignore', 'pipe', 'ignore'] })
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)))
+    const reported = new Set<string>()
+    let buffered = ''
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the child recorded only ${reported.size} originals in 30 s`)), 30_000)
+      child.stdout.on('data', (chunk: Buffer) => {
+        buffered += chunk.toString()
+        const lines = buffered.split('\n')
+        buffered = lines.pop() ?? ''
+        for (const line of lines) if (line.startsWith('recorded ')) reported.add(line.slice('recorded '.length))
+        if (reported.size >= 60) {
+          clearTimeout(timer)
+          child.kill('SIGKILL')
+          resolve()
+        }
+      })
+    })
+    assert.equal(await exited, 'SIGKILL')
+    assert.ok(reported.size < entries.length, 'killed before the end')
+
+    const source = observed(w.client)
+    const store = await OriginalStore.open(root, source)
+    // Nothing it said was recorded is lost, and nothing recorded is missing or short on disk.
+    for (const id of reported) assert.ok([...entries].some((m) => m.id === id && store.info(m.id, m.secret) !== undefined), `${id} is recorded`)
+    const v = await store.verify()
+    assert.ok(v.checked >= reported.size)
+    assert.equal(v.ok, v.checked, JSON.stringify(v.results.filter((r) => r.status !== 'ok')))
+    // Every file under a final name is whole, recorded or not.
+    const onDisk = (await readdir(join(root, 'photostream'))).filter((n) => !n.startsWith('.'))
+    const unrecorded = entries.filter((m) => onDisk.includes(`${m.id}.${m.ext}`) && store.info(m.id, m.secret) === undefined)
+    for (const name of onDisk) {
+      const m = entries.find((e) => `${e.id}.${e.ext}` === name)
+      assert.ok(m, `${name} is one of the originals`)
+      assert.deepEqual(await readFile(join(root, 'photostream', name)), w.bytesOf(m.id), `${name} is whole`)
+    }
+    // The next run adopts the files the kill left unrecorded and downloads only what is not on disk.
+    w.fake.resetCounts()
+    let adopted = 0
+    for (const m of entries) if ((await store.ensure(m)).adopted === true) adopted++
+    assert.equal(adopted, unrecorded.length)
+    // (A .part the kill left whole needs no request at all.)
+    const gets = w.fake.counts()['media:GET'] ?? 0
+    assert.ok(gets <= entries.length - onDisk.length && gets > 0, `${gets} GETs for ${entries.length - onDisk.length} originals not on disk`)
+    assert.equal((await store.verify()).ok, entries.length)
     await store.close()
   })
 })
