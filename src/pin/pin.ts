@@ -353,6 +353,9 @@ class PinRun {
       } else {
         this.#alreadyPresent++
         if (res.adopted === true) this.#adopted++
+        // Fetched by a mount (a cache entry) before this pin: part of the pinned tree now, so a
+        // mount bounded by --cache-size must never evict it.
+        if (this.#ctx.store.knownRecord(m.id, m.secret)?.pinned === false) await this.#ctx.store.pin([m.id])
       }
     } catch (err) {
       if (isFlickrfsError(err) && err.code === 'NO_SPACE') {

@@ -237,6 +237,40 @@ void describe('pin DEST while mount --cache DEST serves it (e2e)', { skip }, () 
     await lab.stop(server, mnt)
   })
 
+  void it('a pin of its own (no mount running) also keeps what a mount read before from being evicted later', async () => {
+    const dest = await lab.mkdir('dest-bounded-alone')
+    const mnt = await lab.mkdir('mnt-bounded-alone')
+    const read = fake.account.photostream[1] as string
+    const readName = mediaName(fake.account, read)
+    const bound = Math.max(fake.account.requirePhoto(read).bytes, 9_000) + 100
+    const mountBounded = (): Promise<Awaited<ReturnType<typeof lab.mount>>> => lab.mount(mnt, ['--cache', dest, '--cache-size', String(bound), '--refresh', '0'], env)
+    const cat = async (name: string): Promise<string> => {
+      const c = await run('sh', ['-c', `cat ${q(join(mnt, 'photostream', name))} | sha256sum`])
+      assert.equal(c.code, 0, c.stderr)
+      return c.stdout.split(' ')[0] ?? ''
+    }
+    let server = await mountBounded()
+    // Read through the mount before any pin: stored as a cache entry, evictable.
+    assert.equal(await cat(readName), sha256(fake.account.originalBytes(read)))
+    await waitUntil(`${readName} is stored in DEST`, () => stat(join(dest, 'photostream', readName)).then(() => true, () => false))
+    await lab.stop(server, mnt)
+    const r = await lab.cli(['pin', '-q', dest], env)
+    assert.equal(r.exit.code, 0, r.err)
+
+    const added = fake.account.addPhoto({ title: 'after the pin of its own', bytes: 9_000 })
+    const addedName = mediaName(fake.account, added.id)
+    server = await mountBounded()
+    const asked = await lab.cli(['refresh', mnt], env)
+    assert.equal(asked.exit.code, 0, asked.err)
+    await waitUntil('the mount lists the new photo', async () => (await listedThroughMount(mnt)).includes(addedName))
+    assert.equal(await cat(addedName), sha256(fake.account.originalBytes(added.id)))
+    await waitUntil(`${addedName} is stored in DEST`, () => stat(join(dest, 'photostream', addedName)).then(() => true, () => false))
+    await new Promise((res) => setTimeout(res, 1000))
+    assert.ok(await stat(join(dest, 'photostream', readName)).then(() => true, () => false), `${readName}, which the pinned tree names, is still in DEST`)
+    assert.deepEqual(await danglingLinks(dest), [], 'no link of the pinned tree dangles')
+    await lab.stop(server, mnt)
+  })
+
   void it('a pin handed to a mount still fetching its first catalog waits for it, says so, and completes', async () => {
     const dest = await lab.mkdir('dest-filling')
     const mnt = await lab.mkdir('mnt-filling')
