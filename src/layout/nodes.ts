@@ -127,8 +127,8 @@ export class HashListVersion implements LayoutFile, BytesContent {
  * knows, for the very bytes the layout shows (same secret, extension and size). Its content
  * follows the store, not the catalog: `current()` is the version for the store's generation now,
  * made once per generation. Its mtime is when its content last changed: the latest time the store
- * recorded one of its originals, in whole seconds (0 while empty), so a pin and a mount of the
- * same store give the same file.
+ * recorded one of its originals, rounded up to whole seconds (0 while empty), so a pin and a mount
+ * of the same store give the same file.
  */
 export class HashListNode implements LayoutFile {
   readonly kind = 'file'
@@ -176,7 +176,9 @@ export class HashListNode implements LayoutFile {
         latestMs = Math.max(latestMs, k.completedAt)
       }
     }
-    return new HashListVersion(this.name, this.ino, wholeSecondsMs(latestMs), formatSha256Sums([...lines.values()]))
+    // Rounded up, never down: a backup that started before the newest line was recorded must see
+    // a later mtime (tar --listed-incremental compares times only), even within the same second.
+    return new HashListVersion(this.name, this.ino, latestMs > 0 ? wholeSecondsMs(latestMs + 999) : 0, formatSha256Sums([...lines.values()]))
   }
 }
 

@@ -15,6 +15,7 @@ import { MountLab } from '../support/mount-lab.js'
 import type { CliProc } from '../support/cli.js'
 import { fuseUnusableReason, isMounted } from '../support/mounts.js'
 import { run } from '../support/run.js'
+import { waitUntil } from '../support/wait.js'
 
 const skip = await fuseUnusableReason(['rsync'])
 
@@ -152,6 +153,14 @@ void describe('sidecars of a mount with an empty cache (e2e)', { skip }, () => {
     // When the kernel asks again (here: its caches dropped, as after the attribute timeout), the
     // longer file shows, with a newer mtime, and a read gets all of it.
     await writeFile('/proc/sys/vm/drop_caches', '3')
+    // Read-ahead may still be fetching what follows the originals read above: let it finish.
+    let last = -1
+    await waitUntil('no download in flight', () => {
+      const now = mediaGets(fake.counts())
+      const still = now === last
+      last = now
+      return Promise.resolve(still)
+    }, 30_000, 500)
     const gets = mediaGets(fake.counts())
     const later = await statAndRead()
     assert.ok(later.size > first.size, `${later.size} > ${first.size}`)

@@ -407,7 +407,7 @@ void describe('buildLayout: metadata files', () => {
     assert.ok(node?.kind === 'file' && node.content.type === 'bytes')
     assert.equal(node.content.data.toString('utf8'), `${h('1')}  1.jpg\n${h('3')}  3.mp4\n`)
     assert.equal(node.size, node.content.data.length)
-    assert.equal(node.mtimeMs, 1_700_000_123_000, 'the latest of its lines, whole seconds')
+    assert.equal(node.mtimeMs, 1_700_000_124_000, 'the latest of its lines, rounded up to whole seconds')
     assert.deepEqual(names(layout.root.children.get('photostream')).slice(0, 2), ['metadata', 'SHA256SUMS'])
     // Another extension, another secret: not the shown original either.
     records.set('1', { ext: 'png', size: 1001, sha256: h('1'), completedAt: 1 })
