@@ -5,7 +5,7 @@ import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { redact } from '../util/redact.js'
 import { realClock, type Clock } from './clock.js'
 import { classify, discardBody, isTransient, toFlickrfsError } from './failure.js'
-import { asArray, asRecord, textOf, toStr } from './lenient.js'
+import { asArray, asRecord, textOf, toInt, toStr } from './lenient.js'
 import { Semaphore } from '../util/semaphore.js'
 import { DEFAULT_BURST, DEFAULT_RATE_PER_SEC, TokenBucket, type RateLimiter } from './limiter.js'
 import { OriginTransport } from './origin-transport.js'
@@ -196,6 +196,17 @@ export class FlickrClient {
     const params: Record<string, string> = { min_date: String(Math.floor(minDateSec)) }
     if (extras.length > 0) params.extras = extras.join(',')
     return this.paginate('flickr.photos.recentlyUpdated', params, 'photos', 'photo')
+  }
+
+  /**
+   * One page of the photostream (user_id=me) and the listing's `total` (-1 when absent): one call
+   * that tells whether a catalog kept up to date from recentlyUpdated still adds up.
+   */
+  async getPhotostreamPage(page: number, perPage: number, extras: string[] = []): Promise<{ total: number; photos: RawPhoto[] }> {
+    const params: Record<string, string> = { user_id: 'me', page: String(page), per_page: String(perPage) }
+    if (extras.length > 0) params.extras = extras.join(',')
+    const envelope = asRecord(asRecord(await this.call('flickr.people.getPhotos', params)).photos)
+    return { total: toInt(envelope.total, -1), photos: asArray<RawPhoto>(envelope.photo) }
   }
 
   /** The top-level collections ([] when there are none: Flickr may then send an empty object). */
