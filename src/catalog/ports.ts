@@ -7,6 +7,10 @@ export interface CatalogApi {
   testLogin(): Promise<{ id: string; username: string }>
   /** flickr.people.getPhotos user_id=me, all pages, de-duplicated, photostream order. */
   getPhotostream(extras: string[]): Promise<unknown[]>
+  /** flickr.photos.recentlyUpdated min_date=…, all pages: photos added or changed since then (never deletions). */
+  getRecentlyUpdated(minDateSec: number, extras: string[]): Promise<unknown[]>
+  /** One page of flickr.people.getPhotos user_id=me, with the listing's `total` (-1 when absent). */
+  getPhotostreamPage(page: number, perPage: number, extras: string[]): Promise<{ total: number; photos: unknown[] }>
   /** flickr.photosets.getList, all pages. */
   getSetList(): Promise<unknown[]>
   /** flickr.photosets.getPhotos, all pages by the call's own `pages`, album order. */

@@ -2,7 +2,9 @@
  * One refresh: list everything, fetch what is new, and build the next catalog state entirely in
  * memory. Nothing here writes; the Catalog persists the result in one step or keeps the old one.
  *
- * API calls: photostream pages + set list pages + each set's pages + the collection tree, always;
+ * API calls: photostream pages + set list pages + each set's pages + the collection tree, in a full
+ * listing; after one, an incremental refresh (incremental.ts) reads the photostream's changes from
+ * recentlyUpdated (plus one page-1 check) and the members of only the sets that moved instead;
  * test.login only when the user is not known yet; comments only for photos with comments whose
  * `lastupdate` moved since their comments were fetched; getSizes only for videos whose original is
  * not resolved yet. Media requests: one HEAD per original not resolved yet (keyed by id+secret).
@@ -23,6 +25,7 @@ import createDebug from 'debug'
 import { asRecord, toInt } from '../flickr/lenient.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { eachLimit } from '../util/pool.js'
+import { listPhotostreamChanges, marksAfter, planListing, unchangedMembers, type ListingPlan } from './incremental.js'
 import { anyChange, collectionChanges, photoChanges, setChanges, type Changes, type ListedPhoto, type SetListing, type Since } from './changes.js'
 import { PHOTO_EXTRAS, type CatalogApi, type CatalogMedia } from './ports.js'
 import { photoFields, safeId, uniqueIds } from './records.js'
@@ -74,6 +77,12 @@ export interface RefreshOptions {
   apiConcurrency?: number
   /** HEAD requests in flight at once (default 16: each is tiny, latency dominates). */
   mediaConcurrency?: number
+  /**
+   * List everything (which alone shows deletions the cheap checks miss, and fresh view counts) when
+   * the last full listing is this old; in between, refreshes are incremental (incremental.ts).
+   * 0 or absent: every refresh is a full listing. The CLI's default is DEFAULT_FULL_LISTING_EVERY_MS.
+   */
+  fullListingEveryMs?: number
 }
 
 export interface RefreshReport {
@@ -88,6 +97,8 @@ export interface RefreshReport {
   photostreamOrderChanged: boolean
   /** Photos whose comments were fetched in this refresh. */
   commentsFetched: number
+  /** How the photostream was listed: whole, or from what changed (and why a full listing, if one). */
+  listing: { mode: 'full' | 'changes'; reason?: string; changesReported?: number; setsListed: number }
   media: {
     resolved: number
     reused: number
@@ -155,6 +166,8 @@ class Refresh {
   private readonly mediaReport: RefreshReport['media'] = { resolved: 0, reused: 0, transcodes: [], unavailable: [] }
   private userId: string
   private userName: string
+  private plan: ListingPlan
+  private readonly listingReport: RefreshReport['listing'] = { mode: 'full', setsListed: 0 }
 
   constructor(private readonly ctx: RefreshContext) {
     this.startedAtMs = ctx.clock()
@@ -163,6 +176,11 @@ class Refresh {
     this.mediaConcurrency = ctx.options.mediaConcurrency ?? 16
     this.userId = ctx.previous.snap.userId
     this.userName = ctx.previous.snap.userName
+    this.plan = planListing(ctx.previous, {
+      fullListingEveryMs: ctx.options.fullListingEveryMs ?? 0,
+      nowMs: this.startedAtMs,
+      retrying: (ctx.options.resolveAgain?.size ?? 0) > 0,
+    })
   }
 
   async run(): Promise<RefreshResult> {
@@ -196,12 +214,29 @@ class Refresh {
   }
 
   private async listPhotostream(): Promise<Listing['photos']> {
-    const photos = listPhotos(await this.client.getPhotostream([...PHOTO_EXTRAS]))
+    const photos = await this.listStream()
     this.progress.photos = photos.length
     this.progress.phase = 'details'
     this.tell()
     const details = await this.fetchDetails(photos)
     return { photos, ...details }
+  }
+
+  /** The photostream: from what changed when the plan allows and the changes add up, else every page. */
+  private async listStream(): Promise<ListedPhoto[]> {
+    const extras = [...PHOTO_EXTRAS]
+    if (this.plan.mode === 'changes') {
+      const got = await listPhotostreamChanges(this.client, this.ctx.previous.snap, { minDateSec: this.plan.minDateSec, extras, toListed: listPhotos })
+      this.listingReport.changesReported = got.reported
+      if (got.ok) {
+        this.listingReport.mode = 'changes'
+        return got.photos
+      }
+      debug('incremental listing does not add up (%s): listing everything', got.reason)
+      this.plan = { mode: 'full', reason: got.reason }
+    }
+    this.listingReport.reason = this.plan.reason
+    return listPhotos(await this.client.getPhotostream(extras))
   }
 
   /** Comments and originals: what the previous catalog knows is reused, the rest fetched (both at once). */
@@ -295,9 +330,13 @@ class Refresh {
     const list = dedupeById(await this.client.getSetList())
     this.progress.sets = list.length
     const members = new Map<string, string[]>()
+    const before = new Map(this.ctx.previous.snap.sets.map((s) => [s.id, s]))
     await eachLimit(list, this.apiConcurrency, async (raw) => {
       const id = safeId(raw.id) as string
-      members.set(id, isKnownEmpty(raw) ? [] : uniqueIds(await this.client.getSetPhotos(id, this.userId)))
+      // An incremental refresh keeps the members of sets whose getList record did not move.
+      const known = isKnownEmpty(raw) ? [] : this.plan.mode === 'changes' ? unchangedMembers(raw, before.get(id)) : undefined
+      if (known === undefined) this.listingReport.setsListed++
+      members.set(id, known ?? uniqueIds(await this.client.getSetPhotos(id, this.userId)))
       this.progress.setsListed++
     })
     return { list, members }
@@ -320,7 +359,8 @@ class Refresh {
     }
     const commentsFetchedAt = new Map<string, number>()
     for (const [id, at] of fetchedAt) if (photos.photos.has(id)) commentsFetchedAt.set(id, at)
-    return { state: { snap, commentsFetchedAt }, report: this.report(changes, snap.refreshedAtMs) }
+    const listing = marksAfter(this.plan, this.ctx.previous.listing, this.startedAtMs, photos.photos.values())
+    return { state: { snap, commentsFetchedAt, listing }, report: this.report(changes, snap.refreshedAtMs) }
   }
 
   private report(changes: Changes, finishedAtMs: number): RefreshReport {
@@ -335,6 +375,7 @@ class Refresh {
       collections: changes.collections.counts,
       photostreamOrderChanged: changes.photos.photostreamOrderChanged,
       commentsFetched: this.commentsFetched,
+      listing: this.listingReport,
       media: this.mediaReport,
       clientCalls: this.calls,
       generation: '',
@@ -413,6 +454,8 @@ function countingApi(api: CatalogApi, calls: Record<string, number>, stop: Stopp
   return {
     testLogin: wrap('testLogin', () => api.testLogin()),
     getPhotostream: wrap('getPhotostream', (extras: string[]) => api.getPhotostream(extras)),
+    getRecentlyUpdated: wrap('getRecentlyUpdated', (minDateSec: number, extras: string[]) => api.getRecentlyUpdated(minDateSec, extras)),
+    getPhotostreamPage: wrap('getPhotostreamPage', (page: number, perPage: number, extras: string[]) => api.getPhotostreamPage(page, perPage, extras)),
     getSetList: wrap('getSetList', () => api.getSetList()),
     getSetPhotos: wrap('getSetPhotos', (setId: string, userId: string, extras?: string[]) => api.getSetPhotos(setId, userId, extras)),
     getCollectionTree: wrap('getCollectionTree', () => api.getCollectionTree()),

@@ -309,8 +309,9 @@ export class FakeAccount {
       p.bytes = init.bytes.length
     } else if (typeof init.bytes === 'number') p.bytes = init.bytes
     this.photos.set(id, p)
-    // Newest upload first: an upload dated back (init.dateupload) lands where its date puts it.
-    const at = this.photostream.findIndex((other) => (this.photos.get(other)?.dateupload ?? 0) < upload)
+    // Newest upload first (at one date, the later upload first): an upload dated back
+    // (init.dateupload) lands where its date puts it.
+    const at = this.photostream.findIndex((other) => (this.photos.get(other)?.dateupload ?? 0) <= upload)
     if (at < 0) this.photostream.push(id)
     else this.photostream.splice(at, 0, id)
     return p
