@@ -288,7 +288,8 @@ export class FakeAccount {
       machineTags: [],
       license: '0',
       dateupload: upload,
-      lastupdate: upload,
+      // An upload dated back (init.dateupload) is still a change made now.
+      lastupdate: Math.max(now, upload),
       datetaken: init.datetaken ?? formatDateTaken(upload),
       datetakenunknown: init.datetaken === undefined,
       width: 4000,
