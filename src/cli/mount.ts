@@ -15,6 +15,7 @@ import { findMount, registerMount } from '../service/registry.js'
 import { envOf, readCookies, type CliIo } from './context.js'
 import { checkFolder } from './dest-check.js'
 import { formatSize, parseDuration, parseSize } from './units.js'
+import { FULL_LISTING_FLAGS, FULL_LISTING_HELP, fullListingEveryMs } from './full-listing.js'
 import { sleep } from '../util/abort.js'
 import { confineState } from '../util/confine.js'
 import { mountLogPath, STATE_REL } from '../util/state-paths.js'
@@ -30,6 +31,7 @@ interface MountFlags {
   cookies?: string
   ignoreViews?: boolean
   force?: boolean
+  fullListingEvery?: number
 }
 
 const DEFAULT_REFRESH_MS = 15 * 60_000
@@ -59,6 +61,7 @@ export function mountCommand(io: CliIo): Command {
     .option('--force', 'use a non-empty --cache folder that is not a flickrfs folder')
     .option('--api-rate <r>', 'API calls per second once the burst is used (default 0.8; shared by every flickrfs process of the key)')
     .option('--cookies <file>', 'file with Flickr web cookies for video originals')
+    .option(FULL_LISTING_FLAGS, FULL_LISTING_HELP, parseDuration('--full-listing-every'))
     .action(async (mountpoint: string, flags: MountFlags) => {
       process.exitCode = await runMount(io, mountpoint, flags)
     })
@@ -90,6 +93,7 @@ async function runMount(io: CliIo, mountpoint: string, flags: MountFlags): Promi
       remote,
       cacheMaxBytes: flags.cacheSize,
       refreshEveryMs: flags.refresh,
+      fullListingEveryMs: await fullListingEveryMs(env, flags.fullListingEvery),
       allowOther: flags.allowOther,
       cookies,
       ignoreViews: flags.ignoreViews,

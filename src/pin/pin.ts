@@ -50,6 +50,8 @@ export interface PinOptions {
   headConcurrency?: number
   /** `cookie_accid=…; cookie_epass=…` for video originals. */
   cookies?: string
+  /** List the whole account when the last full listing is this old; in between, refreshes are incremental (absent or 0: always full). */
+  fullListingEveryMs?: number
   onProgress?: (p: PinProgress) => void
   /** A line worth telling under -v (each download, each removal). */
   onDetail?: (line: string) => void
@@ -254,6 +256,7 @@ class PinRun {
       return await catalog.refresh(opts.api, opts.media, {
         cookies: opts.cookies,
         resolveAgain: new Set(lastFailed),
+        ...(opts.fullListingEveryMs !== undefined ? { fullListingEveryMs: opts.fullListingEveryMs } : {}),
         ...(opts.apiConcurrency !== undefined ? { apiConcurrency: opts.apiConcurrency } : {}),
         ...(opts.headConcurrency !== undefined ? { mediaConcurrency: opts.headConcurrency } : {}),
         onMedia: (ev) => this.#enqueue(ev.photo, ev.media),

@@ -24,6 +24,8 @@ export interface LiveMountOptions {
   remote?: { api: CatalogApi; media: CatalogMedia & MediaSource }
   cacheMaxBytes?: number
   refreshEveryMs?: number
+  /** Refreshes list the whole account when the last full listing is this old, else only what changed (absent or 0: always full). */
+  fullListingEveryMs?: number
   allowOther?: boolean
   cookies?: string
   ignoreViews?: boolean
@@ -204,7 +206,7 @@ class ServedMount implements LiveMount {
     const { opts, catalog } = this.#parts
     if (!opts.remote) return Promise.resolve(undefined)
     this.#running ??= catalog
-      .refresh(opts.remote.api, opts.remote.media, { cookies: opts.cookies })
+      .refresh(opts.remote.api, opts.remote.media, { cookies: opts.cookies, fullListingEveryMs: opts.fullListingEveryMs })
       .then(
         (r) => this.#refreshed(r),
         (err: unknown) => {
