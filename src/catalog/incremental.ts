@@ -12,6 +12,8 @@
  * - Changes that do not move `lastupdate`: view and fave counts, and (unverified) a set reordered
  *   without its `date_update` moving. They are taken in by the next full listing, which runs when
  *   the last one is older than `fullListingEveryMs` (default 7 days; `--full-listing-every`).
+ * - Fixes of what failed: a record whose URL failed is only fresh in a full listing, so a refresh
+ *   after an original failed (or with items to size again) lists everything.
  * - Clock skew: changes are asked for from an hour before the earlier of the last listing's start
  *   (our clock) and the newest `lastupdate` it saw (Flickr's clock).
  */
@@ -20,6 +22,7 @@ import type { ListedPhoto } from './changes.js'
 import { uniqueIds } from './records.js'
 import type { CatalogState } from './state.js'
 import type { CatalogSnapshot, PhotoEntry, RawRecord, SetEntry } from './types.js'
+import { mediaKey } from './types.js'
 
 /** What the catalog keeps between refreshes to make the next one incremental. */
 export interface ListingMarks {
@@ -48,9 +51,9 @@ export function planListing(previous: CatalogState, opts: { fullListingEveryMs: 
   if (marks === undefined) return { mode: 'full', reason: 'no full listing on record' }
   const ageMs = opts.nowMs - marks.fullListingAtMs
   if (ageMs < 0 || ageMs >= opts.fullListingEveryMs) return { mode: 'full', reason: `the last full listing is ${Math.round(ageMs / 3_600_000)} h old` }
-  // A download that failed may have failed on what the record said (a URL Flickr has fixed since):
-  // only a full listing gives fresh records for photos that did not change.
-  if (opts.retrying) return { mode: 'full', reason: 'items that failed last time are listed afresh' }
+  // An original that could not be had or downloaded may have failed on what its record said (a URL
+  // Flickr has fixed since): only a full listing gives fresh records of photos that did not change.
+  if (opts.retrying || unresolved(previous.snap)) return { mode: 'full', reason: 'items that failed last time are listed afresh' }
   return { mode: 'changes', minDateSec: marks.changesSinceSec - CLOCK_OVERLAP_SEC }
 }
 
@@ -137,6 +140,12 @@ export function unchangedMembers(raw: RawRecord, before: SetEntry | undefined): 
   const videos = toInt(raw.count_videos ?? raw.videos, -1)
   if (photos < 0 || videos < 0 || photos + videos !== before.photoIds.length) return undefined
   return before.photoIds
+}
+
+/** Some photo has no original on record: it could not be had last time (resolve-media.ts). */
+function unresolved(snap: CatalogSnapshot): boolean {
+  for (const p of snap.photos.values()) if (!snap.media.has(mediaKey(p.id, p.secret))) return true
+  return false
 }
 
 function listed(entry: PhotoEntry): ListedPhoto {

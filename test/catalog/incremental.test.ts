@@ -183,3 +183,21 @@ void test('a no-change incremental refresh costs the change list, one page-1 che
   )
   assert.equal(h.mediaRequests(), 0)
 })
+
+void test('an original that could not be had makes the next refresh list everything, so its fixed record is used', async (t) => {
+  const h = await harness(t, { photos: 30, videos: 1, sets: 2 })
+  const a = h.fake.account
+  const bad = a.photostream.find((id) => a.requirePhoto(id).media === 'photo') as string
+  const server = a.requirePhoto(bad).server
+  // A record whose URL leads nowhere, fixed on Flickr later without its lastupdate moving.
+  a.requirePhoto(bad).server = 'gone'
+  const first = await refresh(h, { fullListingEveryMs: WEEK_MS })
+  assert.deepEqual(first.media.unavailable.map((u) => u.id), [bad])
+  a.requirePhoto(bad).server = server
+  const next = await refresh(h, { fullListingEveryMs: WEEK_MS })
+  assert.equal(next.listing.mode, 'full')
+  assert.equal(next.listing.reason, 'items that failed last time are listed afresh')
+  assert.deepEqual(next.media.unavailable, [])
+  assert.equal((await refresh(h, { fullListingEveryMs: WEEK_MS })).listing.mode, 'changes')
+})
+
