@@ -145,14 +145,19 @@ export class FlickrClient {
    */
   async paginate(method: string, params: Record<string, string>, envelope: PageEnvelope, item: PageItem): Promise<any[]> {
     const perPage = params.per_page ?? String(PER_PAGE)
+    return this.readListing(method, () => paginate(
+      (page) => this.call(method, { ...params, per_page: perPage, page: String(page) }),
+      envelope,
+      item,
+      { perPage: Number(perPage) },
+    ))
+  }
+
+  /** Runs `read` again while it throws ListingIncomplete, up to `listingRetries` times, then fails with what to do. */
+  private async readListing<T>(method: string, read: () => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await paginate(
-          (page) => this.call(method, { ...params, per_page: perPage, page: String(page) }),
-          envelope,
-          item,
-          { perPage: Number(perPage) },
-        )
+        return await read()
       } catch (err) {
         if (!(err instanceof ListingIncomplete)) throw err
         if (attempt >= this.listingRetries) {
@@ -205,8 +210,17 @@ export class FlickrClient {
   async getPhotostreamPage(page: number, perPage: number, extras: string[] = []): Promise<{ total: number; photos: RawPhoto[] }> {
     const params: Record<string, string> = { user_id: 'me', page: String(page), per_page: String(perPage) }
     if (extras.length > 0) params.extras = extras.join(',')
-    const envelope = asRecord(asRecord(await this.call('flickr.people.getPhotos', params)).photos)
-    return { total: toInt(envelope.total, -1), photos: asArray<RawPhoto>(envelope.photo) }
+    return this.readListing('flickr.people.getPhotos', async () => {
+      const answer = asRecord(await this.call('flickr.people.getPhotos', params))
+      if (answer.photos === null || typeof answer.photos !== 'object') {
+        throw new ListingIncomplete('photos', 0, -1, `page ${page} came without its "photos" envelope`)
+      }
+      const envelope = asRecord(answer.photos)
+      const total = toInt(envelope.total, -1)
+      // Believing it would make the catalog's check pass on nothing at all.
+      if (envelope.photo === undefined && total > 0) throw new ListingIncomplete('photos', 0, total, `page ${page} has no "photo" array while total says ${total}`)
+      return { total, photos: asArray<RawPhoto>(envelope.photo) }
+    })
   }
 
   /** The top-level collections ([] when there are none: Flickr may then send an empty object). */

@@ -201,3 +201,19 @@ void test('an original that could not be had makes the next refresh list everyth
   assert.equal((await refresh(h, { fullListingEveryMs: WEEK_MS })).listing.mode, 'changes')
 })
 
+
+void test('a page-1 check that lost its photo array fails the refresh instead of passing on nothing', async (t) => {
+  const h = await harness(t, { photos: 40, videos: 1, sets: 2 })
+  await refresh(h, { fullListingEveryMs: WEEK_MS })
+  const generation = h.catalog.generation
+  h.fake.account.addPhoto({ title: 'not taken in' })
+  h.fake.faults.inject('dropList', { count: Infinity, target: 'flickr.people.getPhotos' })
+  h.fake.resetCounts()
+  await assert.rejects(refresh(h, { fullListingEveryMs: WEEK_MS }), /people\.getPhotos with a listing that does not add up \(page 1 has no "photo" array/)
+  assert.equal(h.fake.counts()['flickr.people.getPhotos'], 3, 'read three times, then given up')
+  assert.equal(h.catalog.generation, generation)
+  h.fake.faults.clear()
+  const good = await refresh(h, { fullListingEveryMs: WEEK_MS })
+  assert.equal(good.listing.mode, 'changes')
+  assert.equal(good.photos.added, 1)
+})
