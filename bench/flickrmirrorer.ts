@@ -5,6 +5,7 @@
  * original tool writes it (for tests of adopting such a mirror):
  *
  *   node --import tsx bench/flickrmirrorer.ts make-mirror DIR [--items 50] [--seed 700]
+ *   node --import tsx bench/flickrmirrorer.ts record-fixture FILE [--items 60] [--seed 700]
  *
  * From code: start a fake with `namedVideoPaths: true` and an account from mirrorerAccountOptions(),
  * then `runMirrorer(await locateTool(), fake, dir)`; point flickrfs at the same fake afterwards.
@@ -23,6 +24,7 @@ import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { generateAccount, startFakeFlickr, type FakeAccount, type FakeCredentials, type GenerateOptions } from '../src/fake-flickr/index.js'
 import { runMeasured, type ChildUsage } from './child-usage.js'
+import { recordMirror, writeFixture, type MirrorFixture } from './mirrorer-fixture.js'
 
 export const PYTHON = '/usr/bin/python3'
 export const LAUNCHER = fileURLToPath(new URL('./flickrmirrorer-launcher.py', import.meta.url))
@@ -142,16 +144,18 @@ export function failureText(u: ChildUsage): string {
   return `exit ${u.code ?? u.signal}: ${shown.join('\n  ')}`
 }
 
+function positiveFlag(argv: string[], name: string, fallback: number): number {
+  const i = argv.indexOf(`--${name}`)
+  const v = i === -1 ? fallback : Number(argv[i + 1])
+  if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} needs a positive whole number`)
+  return v
+}
+
 async function makeMirrorCli(argv: string[]): Promise<number> {
   const dir = argv[0]
-  const flag = (name: string, fallback: number): number => {
-    const i = argv.indexOf(`--${name}`)
-    const v = i === -1 ? fallback : Number(argv[i + 1])
-    if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} needs a positive whole number`)
-    return v
-  }
+  const flag = (name: string, fallback: number): number => positiveFlag(argv, name, fallback)
   if (dir === undefined || dir.startsWith('--')) {
-    process.stderr.write('usage: node --import tsx bench/flickrmirrorer.ts make-mirror DIR [--items 50] [--seed 700]\n')
+    process.stderr.write(`usage: ${USAGE}\n`)
     return 2
   }
   const items = flag('items', 50)
@@ -182,11 +186,56 @@ async function makeMirrorCli(argv: string[]): Promise<number> {
   }
 }
 
+/** The account a recorded mirror is of: `tiny`, since a record keeps no original's bytes anyway. */
+export function fixtureAccountOptions(items: number, seed = 700): GenerateOptions {
+  return mirrorerAccountOptions(items, { tiny: true, seed })
+}
+
+/** Runs the tool on a fresh fake of `account` and records what it wrote (bench/mirrorer-fixture.ts). */
+export async function recordWithTool(tool: Tool, account: GenerateOptions): Promise<MirrorFixture> {
+  const fake = await startFakeFlickr({ account: generateAccount(account), namedVideoPaths: true })
+  const dir = await mkdtemp(join(tmpdir(), 'flickrmirrorer-record-'))
+  try {
+    const u = await runMirrorer(tool, endpointOf(fake), join(dir, 'mirror'))
+    if (u.code !== 0) throw new Error(`the original tool failed, ${failureText(u)}`)
+    return await recordMirror(join(dir, 'mirror'), fake.account, fake.origin, { writtenBy: tool.origin, account })
+  } finally {
+    await fake.close()
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+async function recordFixtureCli(argv: string[]): Promise<number> {
+  const file = argv[0]
+  if (file === undefined || file.startsWith('--')) {
+    process.stderr.write(`usage: ${USAGE}\n`)
+    return 2
+  }
+  const tool = await locateTool()
+  if ('unavailable' in tool) {
+    process.stderr.write(`record-fixture: cannot run the original tool: ${tool.unavailable}\n`)
+    return 1
+  }
+  try {
+    const fixture = await recordWithTool(tool, fixtureAccountOptions(positiveFlag(argv, 'items', 60), positiveFlag(argv, 'seed', 700)))
+    await writeFixture(file, fixture)
+    process.stdout.write(`${file}: ${fixture.entries.length} entries written by ${tool.origin}.\n`)
+    return 0
+  } finally {
+    await tool.cleanup()
+  }
+}
+
+const USAGE =
+  'node --import tsx bench/flickrmirrorer.ts make-mirror DIR [--items 50] [--seed 700]\n' +
+  '       node --import tsx bench/flickrmirrorer.ts record-fixture FILE [--items 60] [--seed 700]'
+
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const [cmd, ...rest] = process.argv.slice(2)
   if (cmd === 'make-mirror') process.exitCode = await makeMirrorCli(rest)
+  else if (cmd === 'record-fixture') process.exitCode = await recordFixtureCli(rest)
   else {
-    process.stderr.write('usage: node --import tsx bench/flickrmirrorer.ts make-mirror DIR [--items 50] [--seed 700]\n')
+    process.stderr.write(`usage: ${USAGE}\n`)
     process.exitCode = 2
   }
 }

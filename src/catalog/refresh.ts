@@ -70,6 +70,8 @@ export interface RefreshOptions {
    * whose download failed last time, so a size or URL the media host once got wrong is not kept.
    */
   resolveAgain?: ReadonlySet<string>
+  /** Who the token belongs to, when the caller has just asked (test.login): not asked again. */
+  identity?: { id: string; username: string }
   onProgress?: (progress: RefreshProgress) => void
   /** Called for every original as soon as its size is known, while comments are still being fetched. */
   onMedia?: (event: MediaEvent) => void
@@ -200,7 +202,7 @@ class Refresh {
   private async identify(): Promise<void> {
     if (this.userId !== '') return
     this.tell()
-    const me = await this.client.testLogin()
+    const me = this.ctx.options.identity ?? (await this.client.testLogin())
     this.userId = me.id
     this.userName = me.username
   }

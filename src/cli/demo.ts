@@ -76,6 +76,8 @@ interface MountDemoOptions {
 async function mountDemo(io: CliIo, { target, cache, remote, say }: MountDemoOptions): Promise<number> {
   await mkdir(target, { recursive: true })
   const live = await startLiveMount({ mountpoint: target, root: cache, remote, refreshEveryMs: 60_000, onLine: (line) => say(line) })
+  // The sample account is local and small: its whole first catalog is in within a second.
+  if (live.filling()) await live.refresh()
   try {
     say(`Mounted at ${target}. Try, in another terminal:`)
     say(`  ls "${target}"`)

@@ -139,12 +139,13 @@ async function serveMount(live: LiveMount, o: ServeMountOptions): Promise<number
   process.on('SIGHUP', onHup)
   const bound = flags.cacheSize !== undefined ? `, unpinned originals bounded to ${formatSize(flags.cacheSize)}` : ''
   const every = o.online && flags.refresh > 0 ? `; refreshes every ${formatEvery(flags.refresh)} (only changes are logged)` : ''
-  say(`mounted ${live.layout().stats.photos} items at ${mnt} (cache ${root}${bound})${every}; Ctrl-C unmounts`)
+  const what = live.filling() ? 'the first catalog as it comes in' : `${live.layout().stats.photos} items`
+  say(`mounted ${what} at ${mnt} (cache ${root}${bound})${every}; Ctrl-C unmounts`)
   let code = 1
   try {
     // Signals are handled before systemd hears READY=1: a stop right after it still unmounts.
     const stopped = runUntilSignal(live.handle, { report: (m) => m.split('\n').forEach((l) => say(l.replace(/^flickrfs: /, ''))) })
-    void notifyReady(env, `Serving ${live.layout().stats.photos} items at ${mnt}`, say)
+    void notifyReady(env, live.filling() ? `Serving ${mnt}; the first catalog is coming in` : `Serving ${live.layout().stats.photos} items at ${mnt}`, say)
     code = await stopped
     say(`unmounted ${mnt}`)
     return code

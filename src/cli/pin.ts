@@ -106,6 +106,7 @@ async function pinAndReport(
     for (const t of report.transcodes) {
       io.stdout.write(`Note: video ${t.id} is stored as the "${t.label}" transcode; Flickr refused the original (see --cookies).\n`)
     }
+    if (report.flickrmirrorer) io.stdout.write(takeoverMessage(report.flickrmirrorer))
   }
   if (flags.statistics) io.stdout.write(statistics(report, apiCalls))
   const held = report.deletionHeldBack
@@ -116,6 +117,20 @@ async function pinAndReport(
     return 1
   }
   return held ? 1 : 0
+}
+
+/** --delete-unknown on a flickrmirrorer mirror: what of the tool's went, and which folders stayed and why. */
+export function takeoverMessage(t: NonNullable<PinReport['flickrmirrorer']>): string {
+  const folders = t.removed.filter((r) => !r.startsWith('photostream/'))
+  const aliases = t.removed.filter((r) => r.startsWith('photostream/') && !r.endsWith('.metadata')).length
+  const lines = [
+    ...(folders.length > 0 ? [`Removed flickrmirrorer's folders: ${folders.join(', ')}.`] : []),
+    ...(aliases > 0 ? [`Removed ${plural(aliases, "name")} flickrmirrorer gave adopted videos and their sidecars.`] : []),
+    ...(t.kept.length > 0
+      ? [`Kept flickrmirrorer's folders as they are: ${t.kept.map((k) => k.because).join(', ')} ${t.kept.length === 1 ? 'is' : 'are'} not something flickrmirrorer writes. Move ${t.kept.length === 1 ? 'it' : 'them'} out and run again to remove the rest.`]
+      : []),
+  ]
+  return lines.map((l) => l + '\n').join('')
 }
 
 /** What --delete-unknown would have deleted, and how to let it. */

@@ -111,10 +111,10 @@ class LayoutBuilder {
     const root = this.#root
     this.#addPhotostream()
     // Not in any set/ comes before the sets in readdir order but depends on them, so fill it last.
-    const notInSet = this.#subdir(root, NOT_IN_ANY_SET_DIR)
-    this.#add(root, notInSet)
+    const notInSet = this.#opts.partial === true ? undefined : this.#subdir(root, NOT_IN_ANY_SET_DIR)
+    if (notInSet) this.#add(root, notInSet)
     this.#addSets()
-    this.#fillNotInAnySet(notInSet)
+    if (notInSet) this.#fillNotInAnySet(notInSet)
     this.#addCollections()
     let rootMtime = 0
     for (const child of root.children.values()) rootMtime = Math.max(rootMtime, child.mtimeMs)

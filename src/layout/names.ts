@@ -76,6 +76,16 @@ export function mediaFileName(id: string, ext: string): string {
   return `${id}.${lower}`
 }
 
+/**
+ * The name the original flickrmirrorer gives a video: `<id>_<secret>.<ext>` (photos it names as we
+ * do). Taking over its mirror, the store finds a video's bytes under this name.
+ */
+export function flickrmirrorerVideoName(id: string, secret: string, ext: string): string {
+  if (!isSafeSecret(secret)) throw new FlickrfsError('INTERNAL', `Refusing to name a media file from secret ${JSON.stringify(secret)}: not a safe file name`)
+  const ours = mediaFileName(id, ext)
+  return `${id}_${secret}${ours.slice(id.length)}`
+}
+
 export const METADATA_SUFFIX = '.metadata'
 
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g

@@ -60,6 +60,11 @@ export interface LayoutOptions {
   ignoreViews?: boolean
   ignorePhotos?: boolean
   ignoreVideos?: boolean
+  /**
+   * The snapshot is a first catalog still coming in (its sets are not listed yet): no
+   * `Not in any set/`, which would claim every photo so far is in no set.
+   */
+  partial?: boolean
   /** What the store knows of downloaded originals: puts `sha256` in their sidecars. */
   hashes?: OriginalHashes
 }

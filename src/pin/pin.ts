@@ -18,6 +18,7 @@ import { readLastPin, recordPinResult } from './pin-state.js'
 import { Semaphore } from '../util/semaphore.js'
 import { errorMessage } from '../util/abort.js'
 import { Confined } from '../util/confine.js'
+import { removeFlickrmirrorerLeftovers, type TakeoverCleanup } from './takeover.js'
 import { STATE_DIR_NAME, STATE_REL, stateDir } from '../util/state-paths.js'
 
 const log = createDebug('flickrfs:pin')
@@ -79,6 +80,8 @@ export interface PinReport {
   ignored: { photos: number; videos: number }
   /** --delete-unknown held back: the photos it would have deleted, of how many the last pin wrote. */
   deletionHeldBack?: { lost: string[]; total: number }
+  /** --delete-unknown on a mirror flickrmirrorer wrote: what of the tool's went, and what stayed (takeover.ts). */
+  flickrmirrorer?: TakeoverCleanup
 }
 
 /**
@@ -200,6 +203,7 @@ class PinRun {
   #alreadyPresent = 0
   #adopted = 0
   #deletionHeldBack: { lost: string[]; total: number } | undefined
+  #takeover: TakeoverCleanup | undefined
   /** Media keys whose original is on disk now: only these photos are written into the tree. */
   readonly #stored = new Set<string>()
   /** A full disk fails every later write too: the first NO_SPACE stops the downloads and the run. */
@@ -236,6 +240,7 @@ class PinRun {
       durationMs: now() - started,
       ignored: ignoredCounts(snap, this.#ctx.opts),
       ...(this.#deletionHeldBack ? { deletionHeldBack: this.#deletionHeldBack } : {}),
+      ...(this.#takeover && (this.#takeover.removed.length > 0 || this.#takeover.kept.length > 0) ? { flickrmirrorer: this.#takeover } : {}),
     }
     const { opts } = this.#ctx
     await recordPinResult(dest, { ...report, ignorePhotos: opts.ignorePhotos === true, ignoreVideos: opts.ignoreVideos === true }, now())
@@ -358,6 +363,7 @@ class PinRun {
         tmpDir: STATE_REL.tmp,
       })
       log('tree written in %d ms (%d written, %d unchanged, %d removed)', now() - writeStart, tree.written, tree.unchanged, tree.removed)
+      if (deleteUnknown) this.#takeover = await removeFlickrmirrorerLeftovers(await Confined.open(dest))
     } finally {
       // The store is closed after this returns or throws: its index writes must be over by then.
       await flushing.catch(() => undefined)

@@ -5,7 +5,8 @@
  */
 import { resolve } from 'node:path'
 import createDebug from 'debug'
-import { Catalog, acquireRootLock, setAsideDamagedCatalog, type CatalogApi, type CatalogMedia, type RefreshReport, type RootLock } from '../catalog/index.js'
+import { Catalog, acquireRootLock, setAsideDamagedCatalog, type CatalogApi, type CatalogMedia, type CatalogSnapshot, type RefreshProgress, type RefreshReport, type RootLock } from '../catalog/index.js'
+import { FirstCatalog } from './first-catalog.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { checkMountpoint, mountFlickrfs, type MountHandle } from '../fs/index.js'
 import { buildLayout, type Layout } from '../layout/index.js'
@@ -35,6 +36,10 @@ export interface LiveMountOptions {
    * in between (default 15 s), so `mount --background` can tell a slow start from a stuck one.
    */
   progressEveryMs?: number
+  /** How often, at most, a first catalog still coming in is shown anew (default 1 s). */
+  partialEveryMs?: number
+  /** How long after a failed first catalog it is tried again (default 30 s). */
+  firstRetryMs?: number
   /**
    * How long close() waits for a refresh in flight (default 3 s). Against an unreachable Flickr a
    * refresh retries for minutes; the mount is already gone, so waiting would only hold the lock.
@@ -45,6 +50,8 @@ export interface LiveMountOptions {
 export interface LiveMount {
   readonly handle: MountHandle
   readonly layout: () => Layout
+  /** True while the first catalog of a fresh root is still coming in (the tree fills in as it does). */
+  filling(): boolean
   refresh(): Promise<RefreshReport | undefined>
   /**
    * Stops the timer, closes the store and catalog and releases the root lock. Resolves with
@@ -93,7 +100,9 @@ export async function startLiveMount(opts: LiveMountOptions): Promise<LiveMount>
     }
     catalog = await Catalog.open(root, { readOnly })
     store = await openStore(root, opts, readOnly)
-    await ensureCatalog(catalog, root, opts, say)
+    // A fresh root mounts before its first catalog is in: a token Flickr refuses must fail the
+    // mount now, not leave an empty folder behind. The refresh reuses the answer.
+    const identity = needsFirstCatalog(catalog, root, opts) ? await opts.remote?.api.testLogin() : undefined
     const tree = new LiveTree(catalog, store, opts.ignoreViews)
     const handle = await mountFlickrfs({
       mountpoint: opts.mountpoint,
@@ -101,7 +110,9 @@ export async function startLiveMount(opts: LiveMountOptions): Promise<LiveMount>
       originals: store,
       allowOther: opts.allowOther,
     })
-    return new ServedMount({ opts, say, lock, catalog, store, tree, handle })
+    const served = new ServedMount({ opts, say, lock, catalog, store, tree, handle })
+    if (identity) served.fillFirstCatalog(identity)
+    return served
   } catch (err) {
     await store?.close().catch(() => undefined)
     await catalog?.close().catch(() => undefined)
@@ -119,29 +130,30 @@ function openStore(root: string, opts: LiveMountOptions, readOnly: boolean): Pro
   })
 }
 
-/** A root that was never refreshed gets its first catalog now, or is refused when offline. */
-async function ensureCatalog(catalog: Catalog, root: string, opts: LiveMountOptions, say: (line: string) => void): Promise<void> {
-  if (catalog.snapshot().refreshedAtMs !== 0) return
+/**
+ * Whether a root was never refreshed. Offline, such a root is refused (there is nothing to show);
+ * online, the mount comes up at once and its first catalog fills the tree in (ServedMount).
+ */
+function needsFirstCatalog(catalog: Catalog, root: string, opts: LiveMountOptions): boolean {
+  if (catalog.snapshot().refreshedAtMs !== 0) return false
   if (!opts.remote) {
     throw new FlickrfsError('CATALOG', `${root} holds no catalog yet, and --offline forbids fetching one. Run once without --offline, or pin into it first.`)
   }
-  say('Fetching the catalog for the first time…')
-  // A line at each phase and at least every progressEveryMs: `mount --background` waits while lines come.
-  const every = opts.progressEveryMs ?? 15_000
+  return true
+}
+
+/** A line at each phase of the first catalog and at least every `everyMs` in between. */
+function firstCatalogProgress(say: (line: string) => void, everyMs: number): (p: RefreshProgress) => void {
   let lastPhase = ''
   let lastAt = 0
-  const first = await catalog.refresh(opts.remote.api, opts.remote.media, {
-    cookies: opts.cookies,
-    onProgress: (p) => {
-      const now = Date.now()
-      if (p.phase === lastPhase && now - lastAt < every) return
-      lastPhase = p.phase
-      lastAt = now
-      say(`first catalog: ${p.phase}; ${p.photos} items listed, ${p.setsListed}/${p.sets} sets, ` +
-        `sizes ${p.mediaResolved}/${p.mediaToResolve}, comments ${p.commentsFetched}/${p.commentsToFetch}`)
-    },
-  })
-  sayLeftOut(first, say)
+  return (p) => {
+    const now = Date.now()
+    if (p.phase === lastPhase && now - lastAt < everyMs) return
+    lastPhase = p.phase
+    lastAt = now
+    say(`first catalog: ${p.phase}; ${p.photos} items listed, ${p.setsListed}/${p.sets} sets, ` +
+      `sizes ${p.mediaResolved}/${p.mediaToResolve}, comments ${p.commentsFetched}/${p.commentsToFetch}`)
+  }
 }
 
 /** Originals the refresh could not have or size: left out of the tree, each with its reason. */
@@ -156,7 +168,7 @@ function sayLeftOut(r: RefreshReport, say: (line: string) => void): void {
 /** The layout the mount serves, rebuilt whole each time the catalog changes. */
 class LiveTree {
   layout: Layout
-  readonly #build: () => Layout
+  readonly #build: (snap?: CatalogSnapshot, partial?: boolean) => Layout
 
   constructor(catalog: Catalog, store: OriginalStore, ignoreViews: boolean | undefined) {
     // Sidecars ask the store at each read, so a download shows its sha256 without a rebuild.
@@ -164,12 +176,21 @@ class LiveTree {
       hashOf: (id: string, secret: string) => store.knownHash(id, secret),
       finishing: (id: string, secret: string) => store.finishing(id, secret),
     }
-    this.#build = () => buildLayout(catalog.snapshot(), { ignoreViews, hashes })
+    this.#build = (snap = catalog.snapshot(), partial = false) => buildLayout(snap, { ignoreViews, hashes, partial })
     this.layout = this.#build()
     catalog.on('change', () => {
+      this.#complete = true
       this.layout = this.#build()
       log('tree rebuilt: %d photos', this.layout.stats.photos)
     })
+  }
+
+  #complete = false
+
+  /** Shows a first catalog still coming in; never once the complete catalog is in. */
+  showPartial(snap: CatalogSnapshot): void {
+    if (this.#complete) return
+    this.layout = this.#build(snap, true)
   }
 }
 
@@ -202,6 +223,10 @@ class ServedMount implements LiveMount {
 
   readonly layout = (): Layout => this.#parts.tree.layout
 
+  filling(): boolean {
+    return this.#parts.catalog.snapshot().refreshedAtMs === 0
+  }
+
   refresh(): Promise<RefreshReport | undefined> {
     const { opts, catalog } = this.#parts
     if (!opts.remote) return Promise.resolve(undefined)
@@ -219,6 +244,63 @@ class ServedMount implements LiveMount {
         this.#running = undefined
       })
     return this.#running
+  }
+
+  /**
+   * The first catalog of a fresh root, in the background: the tree shows each photo as soon as it
+   * is listed and sized (FirstCatalog), rebuilt at most about once a second (less often when a
+   * build takes longer), and whole once the catalog is complete. A failed first catalog is tried
+   * again after a pause, keeping what is shown.
+   */
+  fillFirstCatalog(identity: { id: string; username: string }): void {
+    const { opts, catalog, tree, say } = this.#parts
+    const remote = opts.remote
+    if (!remote || this.#closed) return
+    say('Fetching the catalog for the first time; the tree fills in as it comes.')
+    const partial = new FirstCatalog()
+    let building = false
+    let lastBuildMs = 0
+    let nextAt = 0
+    const show = (): void => {
+      if (building || Date.now() < nextAt) return
+      const snap = partial.takeSnapshot()
+      if (snap === undefined) return
+      building = true
+      const t0 = Date.now()
+      tree.showPartial(snap)
+      lastBuildMs = Date.now() - t0
+      nextAt = Date.now() + Math.max(opts.partialEveryMs ?? 1000, 3 * lastBuildMs)
+      building = false
+    }
+    const timer = setInterval(show, Math.min(250, opts.partialEveryMs ?? 1000))
+    timer.unref()
+    this.#running = catalog
+      .refresh(remote.api, remote.media, {
+        cookies: opts.cookies,
+        identity,
+        onProgress: firstCatalogProgress(say, opts.progressEveryMs ?? 15_000),
+        onMedia: (ev) => partial.add(ev),
+      })
+      .then(
+        (r) => {
+          say(`first catalog complete: ${r.photos.total} items, ${r.sets.total} sets, ${r.collections.total} collections`)
+          sayLeftOut(r, say)
+          return r
+        },
+        (err: unknown) => {
+          const againMs = opts.firstRetryMs ?? 30_000
+          say(`The first catalog failed (${errorMessage(err)}); showing the ${partial.size} items known so far and trying again in ${Math.round(againMs / 1000)} s.`)
+          const retry = setTimeout(() => {
+            if (!this.#closed && this.#running === undefined && this.filling()) this.fillFirstCatalog(identity)
+          }, againMs)
+          retry.unref()
+          return undefined
+        },
+      )
+      .finally(() => {
+        clearInterval(timer)
+        this.#running = undefined
+      })
   }
 
   #refreshed(r: RefreshReport): RefreshReport {

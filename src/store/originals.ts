@@ -37,6 +37,7 @@ import { fileSize } from './file-size.js'
 import type { MediaSource } from './media-source.js'
 import type { Pins } from './pins.js'
 import { safeExt, safeId, safeSecret } from './safe-names.js'
+import { flickrmirrorerVideoName, mediaFileName } from '../layout/names.js'
 import { openStoreKeyv, StoreIndex, type StoreRecord } from './store-index.js'
 
 const debug = createDebug('flickrfs:store')
@@ -267,8 +268,45 @@ export class Originals {
     return running
   }
 
+  /**
+   * A mirror of the original flickrmirrorer holds a video under `<id>_<secret>.<ext>`: when that is
+   * a plain file of the right size, it also gets our name (a hard link: no copy, no download) and
+   * the adoption below checks its bytes. Returns the tool's name when it did.
+   */
+  private async linkToolCopy(m: MediaEntry, t: Target): Promise<string | undefined> {
+    const rel = join(PHOTO_REL, flickrmirrorerVideoName(t.id, t.secret, t.ext))
+    const st = await lstat(this.guard().abs(rel)).catch(() => undefined)
+    if (st === undefined || !st.isFile() || st.size !== m.size) return undefined
+    try {
+      await this.guard().link(rel, t.rel)
+    } catch (err) {
+      debug('%s: cannot give %s our name: %O', t.key, rel, err)
+      return undefined
+    }
+    return rel
+  }
+
   private async adoptFile(m: MediaEntry, t: Target): Promise<StoreRecord | undefined> {
-    if ((await fileSize(t.path)) !== m.size) return undefined
+    const size = await fileSize(t.path)
+    if (size !== undefined) return size === m.size ? this.adoptAt(m, t) : undefined
+    const tool = await this.linkToolCopy(m, t)
+    if (tool === undefined) return undefined
+    let record: StoreRecord | undefined
+    try {
+      record = await this.adoptAt(m, t)
+    } finally {
+      if (record === undefined) await this.guard().unlink(t.rel).catch(() => undefined)
+    }
+    // Not the bytes we want after all: our name went again (above), the tool's file stays as it was.
+    if (record === undefined) return undefined
+    // The tool's own name now points at ours, so its album links still work and a backup holds the bytes once.
+    await this.guard().symlinkAtomic(tool, mediaFileName(t.id, t.ext), { tmpDir: STATE_REL.tmp })
+      .catch((err: unknown) => debug('%s: kept %s as it was: %O', t.key, tool, err))
+    return record
+  }
+
+  /** Records the file of size `m.size` at `t.path` once its bytes check out. */
+  private async adoptAt(m: MediaEntry, t: Target): Promise<StoreRecord | undefined> {
     const known = this.idx().known(t.id)
     // The index describes the file at this name as another version: its bytes are not these.
     if (known && known.ext === t.ext && known.secret !== t.secret) return undefined

@@ -24,7 +24,7 @@
  * cannot be closed here; a process with the user's uid can write those files itself anyway, so it
  * is out of scope. A link planted before the run, or between two runs, is always caught.
  */
-import { constants, lstat, lutimes, mkdir, open, realpath, rename, rm, stat, symlink, unlink, type FileHandle } from 'node:fs/promises'
+import { constants, link, lstat, lutimes, mkdir, open, realpath, rename, rm, stat, symlink, unlink, type FileHandle } from 'node:fs/promises'
 import { isAbsolute, join, normalize, sep } from 'node:path'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { destWriteError, errnoCode, isEnoent } from './fs-errors.js'
@@ -152,6 +152,13 @@ export class Confined {
     const from = await this.parentOf(fromRel, false)
     const to = await this.parentOf(toRel)
     await rename(from, to)
+  }
+
+  /** Gives the file `fromRel` the second name `toRel` (a hard link; EEXIST when taken). Neither is followed. */
+  async link(fromRel: string, toRel: string): Promise<void> {
+    const from = await this.parentOf(fromRel, false)
+    const to = await this.parentOf(toRel)
+    await link(from, to)
   }
 
   /** Removes the name `rel` (a link is removed, never followed). Missing is fine. */

@@ -73,7 +73,7 @@ export class MountLab {
    * `flickrfs mount MNT …flags` in a child; resolves once /proc/mounts shows it, rejects (with the
    * child's stderr) when the child exits first or the mount does not appear in time.
    */
-  async mount(mnt: string, flags: string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<CliProc> {
+  async mount(mnt: string, flags: string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000, opts: { partial?: boolean } = {}): Promise<CliProc> {
     this.track(mnt)
     const p = this.spawn(['mount', mnt, ...flags], env)
     // Both: the child says it has mounted (a stale entry of a killed mount may still be listed at
@@ -82,6 +82,13 @@ export class MountLab {
       if (p.exit) throw new Error(`flickrfs mount exited (${JSON.stringify(p.exit)}) before mounting: ${p.err}`)
       return /^flickrfs: mounted /m.test(p.err) && (await mountedType(mnt)) === 'fuse.flickrfs'
     }, timeoutMs)
+    // A fresh cache mounts at once and fills in; unless asked for that, wait for the whole tree.
+    if (opts.partial !== true && /^flickrfs: Fetching the catalog for the first time/m.test(p.err)) {
+      await waitUntil(`the first catalog of ${mnt}`, () => {
+        if (p.exit) throw new Error(`flickrfs mount exited (${JSON.stringify(p.exit)}) during its first catalog: ${p.err}`)
+        return Promise.resolve(/^flickrfs: first catalog complete/m.test(p.err))
+      }, timeoutMs)
+    }
     return p
   }
 
