@@ -170,6 +170,13 @@ export function summary(r: PinReport, dest: string, apiCalls: number): string {
 }
 
 /** The original flickrmirrorer's closing statistics, plus what flickrfs does beyond it. */
+/** How the account was listed: only what changed, or whole and why (--full-listing-every). */
+function listingLine(l: PinReport['refresh']['listing'], sets: number): string {
+  const setsListed = `members of ${l.setsListed} of ${sets} sets listed`
+  if (l.mode === 'changes') return `Listing: only what changed (${l.changesReported ?? 0} items reported), ${setsListed}`
+  return `Listing: everything (${l.reason ?? 'full listing'}), ${setsListed}`
+}
+
 export function statistics(r: PinReport, apiCalls: number): string {
   const lines = [
     `New photos/videos: ${r.refresh.photos.added}`,
@@ -178,6 +185,7 @@ export function statistics(r: PinReport, apiCalls: number): string {
     `Sets: ${r.refresh.sets.total} (${r.refresh.sets.added} new, ${r.refresh.sets.changed} changed, ${r.refresh.sets.deleted} deleted)`,
     `Collections: ${r.refresh.collections.total} (${r.refresh.collections.added} new, ${r.refresh.collections.changed} changed, ${r.refresh.collections.deleted} deleted)`,
     `Comments fetched for: ${r.refresh.commentsFetched} items`,
+    listingLine(r.refresh.listing, r.refresh.sets.total),
     `Originals downloaded: ${r.downloaded} (${formatBytes(r.downloadedBytes)})`,
     `Files written: ${r.tree.written}, unchanged: ${r.tree.unchanged}, removed: ${r.tree.removed}`,
     `API calls: ${apiCalls}`,

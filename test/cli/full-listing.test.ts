@@ -39,8 +39,9 @@ void describe('pin --full-listing-every', () => {
     const commented = a.photostream[4] as string
     a.addComment(commented, 'seen by the incremental pin')
     fake.resetCounts()
-    const r = await runCli(['pin', '-q', dest], env)
+    const r = await runCli(['pin', '-q', '-s', dest], env)
     assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stdout, /^Listing: only what changed \(\d+ items reported\), members of 0 of 3 sets listed$/m)
     const counts = fake.counts()
     assert.equal(counts['flickr.photos.recentlyUpdated'], 1)
     assert.equal(counts['flickr.people.getPhotos'], 1, 'only the page-1 check')
@@ -52,8 +53,9 @@ void describe('pin --full-listing-every', () => {
 
   void it('--full-listing-every 0 lists everything', async () => {
     fake.resetCounts()
-    const r = await runCli(['pin', '-q', '--full-listing-every', '0', dest], env)
+    const r = await runCli(['pin', '-q', '-s', '--full-listing-every', '0', dest], env)
     assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stdout, /^Listing: everything \(full listings every time\), members of 3 of 3 sets listed$/m)
     assert.equal(fake.counts()['flickr.photos.recentlyUpdated'] ?? 0, 0)
     assert.equal(fake.counts()['flickr.people.getPhotos'], pages())
   })
