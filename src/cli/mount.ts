@@ -7,18 +7,21 @@ import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import { Command, Option } from 'commander'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
-import { loadCredentials, openFlickr, type Credentials, type Env } from '../flickr/index.js'
+import { apiOriginFromEnv, loadCredentials, MediaClient, openFlickr, type Credentials, type Env } from '../flickr/index.js'
 import { checkMountpoint, mountAt, runUntilSignal, unmountPath } from '../fs/index.js'
 import { startLiveMount, type LiveMount, type LiveMountOptions } from '../service/live-mount.js'
 import { notifyReady } from '../service/notify.js'
 import { findMount, registerMount } from '../service/registry.js'
+import { listenControl, type ControlServer } from '../service/control.js'
+import { pinHandler } from './pin-handoff.js'
 import { envOf, readCookies, type CliIo } from './context.js'
 import { checkFolder } from './dest-check.js'
 import { formatSize, parseDuration, parseSize } from './units.js'
 import { FULL_LISTING_FLAGS, FULL_LISTING_HELP, fullListingEveryMs } from './full-listing.js'
-import { sleep } from '../util/abort.js'
+import { errorMessage, sleep } from '../util/abort.js'
+import { unwritableReason } from '../util/read-only.js'
 import { confineState } from '../util/confine.js'
-import { mountLogPath, STATE_REL } from '../util/state-paths.js'
+import { mountLogPath, STATE_REL, stateDir } from '../util/state-paths.js'
 
 interface MountFlags {
   cache?: string
@@ -72,7 +75,7 @@ async function runMount(io: CliIo, mountpoint: string, flags: MountFlags): Promi
   const mnt = resolve(mountpoint)
   // A cache is flickrfs's own folder: an empty value or a foreign folder is a typo (dest-check.ts).
   if (flags.cache !== undefined) await checkFolder(flags.cache, { what: '--cache', force: flags.force, writes: flags.offline !== true })
-  const { remote, creds } = await connect(env, flags)
+  const { remote, creds, apiCalls } = await connect(env, flags)
   const root = resolve(flags.cache ?? defaultCacheRoot(env, creds))
   // A mountpoint that cannot be used is refused before anything is created (the cache folder).
   await checkMountpoint(mnt)
@@ -85,6 +88,7 @@ async function runMount(io: CliIo, mountpoint: string, flags: MountFlags): Promi
   const say = await logger(io)
 
   const cookies = await readCookies(flags.cookies, env, (line) => io.stderr.write(line))
+  const fullListingEvery = await fullListingEveryMs(env, flags.fullListingEvery)
   let live: LiveMount
   try {
     live = await startLiveMount({
@@ -93,7 +97,7 @@ async function runMount(io: CliIo, mountpoint: string, flags: MountFlags): Promi
       remote,
       cacheMaxBytes: flags.cacheSize,
       refreshEveryMs: flags.refresh,
-      fullListingEveryMs: await fullListingEveryMs(env, flags.fullListingEvery),
+      fullListingEveryMs: fullListingEvery,
       allowOther: flags.allowOther,
       cookies,
       ignoreViews: flags.ignoreViews,
@@ -105,15 +109,18 @@ async function runMount(io: CliIo, mountpoint: string, flags: MountFlags): Promi
     if (created !== undefined) await rm(created, { recursive: true, force: true }).catch(() => undefined)
     throw err
   }
-  return serveMount(live, { env, mnt, root, say, flags, online: remote !== undefined })
+  return serveMount(live, { env, mnt, root, say, flags: { ...flags, fullListingEvery }, online: remote !== undefined, apiCalls, cookies })
 }
 
 /** Offline: credentials only if some are saved (they name the default cache). Online: the clients too. */
-async function connect(env: Env, flags: MountFlags): Promise<{ remote?: LiveMountOptions['remote']; creds?: Credentials }> {
-  if (flags.offline) return { creds: await loadCredentials({ env }).catch(() => undefined) }
+async function connect(env: Env, flags: MountFlags): Promise<{ remote?: LiveMountOptions['remote']; creds?: Credentials; apiCalls: () => number }> {
+  if (flags.offline) return { creds: await loadCredentials({ env }).catch(() => undefined), apiCalls: () => 0 }
   // Reads of uncached originals must fail fast when Flickr is unreachable: few retries, short waits.
   const opened = await openFlickr({ env, apiRate: flags.apiRate, media: { maxRetries: 1, headersTimeoutMs: 10_000 } })
-  return { creds: opened.credentials, remote: { api: opened.client, media: opened.media } }
+  // A pin handed to this mount (cli/pin-handoff.ts) downloads as a pin of its own does: with the default retries.
+  const origin = apiOriginFromEnv(env)
+  const jobMedia = new MediaClient({ origins: origin === undefined ? [] : [origin] })
+  return { creds: opened.credentials, remote: { api: opened.client, media: opened.media, jobMedia }, apiCalls: () => opened.client.stats.apiCalls }
 }
 
 interface ServeMountOptions {
@@ -123,12 +130,15 @@ interface ServeMountOptions {
   say: (line: string) => void
   flags: MountFlags
   online: boolean
+  apiCalls: () => number
+  cookies: string | undefined
 }
 
 /** Serves until a signal or an outside unmount; SIGHUP refreshes. Resolves with the exit code. */
 async function serveMount(live: LiveMount, o: ServeMountOptions): Promise<number> {
   const { env, mnt, root, say, flags } = o
   const unregister = await registerMount(env, { pid: process.pid, mountpoint: mnt, root, startedAtMs: Date.now() })
+  const control = await listenForPins(live, o)
   const onHup = (): void => {
     say('refresh asked (SIGHUP)')
     void live.refresh().then((r) => {
@@ -151,11 +161,27 @@ async function serveMount(live: LiveMount, o: ServeMountOptions): Promise<number
     return code
   } finally {
     process.off('SIGHUP', onHup)
+    // New pins are refused from here; one running keeps its connection until it ends or the process does.
+    await control?.close()
     await unregister()
     const { abandoned } = await live.close()
     // A refresh against an unreachable Flickr keeps retrying (timers, sockets) for minutes after
     // the mount is gone; the serving process must still end promptly (systemd, Ctrl-C).
     if (abandoned) setTimeout(() => process.exit(code), 200).unref()
+  }
+}
+
+/**
+ * The control socket on which `flickrfs pin CACHE` hands this mount its pin (cli/pin-handoff.ts).
+ * None on a cache this process cannot write: it holds no lock there, and a pin could not run.
+ */
+async function listenForPins(live: LiveMount, o: ServeMountOptions): Promise<ControlServer | undefined> {
+  if ((await unwritableReason(stateDir(o.root))) !== undefined) return undefined
+  try {
+    return await listenControl(o.root, pinHandler(live, { mountpoint: o.mnt, say: o.say, apiCalls: o.apiCalls, cookies: o.cookies, fullListingEveryMs: o.flags.fullListingEvery }))
+  } catch (err) {
+    o.say(`No control socket (${errorMessage(err)}): \`flickrfs pin ${o.root}\` will fail while this mount runs.`)
+    return undefined
   }
 }
 

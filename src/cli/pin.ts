@@ -1,5 +1,5 @@
 import { Command } from 'commander'
-import { acquireRootLock, setAsideDamagedCatalog } from '../catalog/index.js'
+import { acquireRootLock, setAsideDamagedCatalog, type RootLock } from '../catalog/index.js'
 import { FlickrfsError, isFlickrfsError } from '../errors/flickrfs-error.js'
 import { openFlickr } from '../flickr/index.js'
 import { DEFAULT_PIN_CONCURRENCY, pin, type PinReport } from '../pin/pin.js'
@@ -8,6 +8,7 @@ import { createProgress, formatBytes, formatDuration, plural } from './progress.
 import { checkFolder } from './dest-check.js'
 import { FULL_LISTING_FLAGS, FULL_LISTING_HELP, fullListingEveryMs } from './full-listing.js'
 import { parseDuration } from './units.js'
+import { pinThroughMount, progressState } from './pin-handoff.js'
 import { destWriteError } from '../util/fs-errors.js'
 
 interface PinFlags {
@@ -61,9 +62,30 @@ async function runPin(io: CliIo, dest: string, flags: PinFlags): Promise<number>
   const mode = flags.quiet ? 'quiet' : isTty(io.stderr) ? 'bar' : 'lines'
   // Held for the whole run (pin takes it again, re-entrantly): a damaged catalog is moved aside
   // with no other writer about.
-  const lock = await acquireRootLock(absDest, 'pin').catch((err: unknown) => {
+  let lock: RootLock
+  try {
+    lock = await acquireRootLock(absDest, 'pin')
+  } catch (err) {
+    // A mount serving DEST holds the lock: it runs the pin itself (cli/pin-handoff.ts).
+    if (isFlickrfsError(err) && err.code === 'LOCKED') {
+      const code = await pinThroughMount(io, absDest, {
+        options: {
+          ignorePhotos: flags.ignorePhotos,
+          ignoreVideos: flags.ignoreVideos,
+          ignoreViews: flags.ignoreViews,
+          deleteUnknown: flags.deleteUnknown,
+          force: flags.force,
+          concurrency: flags.concurrency,
+          verbose: flags.verbose,
+        },
+        mode,
+        cookies: cookies !== undefined,
+        report: (report, apiCalls) => reportPin(io, dest, flags, report, apiCalls),
+      })
+      if (code !== undefined) return code
+    }
     throw isFlickrfsError(err) ? err : destWriteError(err, absDest)
-  })
+  }
   try {
     const setAside = await setAsideDamagedCatalog(absDest).catch((err: unknown) => {
       throw isFlickrfsError(err) ? err : destWriteError(err, absDest)
@@ -97,10 +119,14 @@ async function pinAndReport(
     concurrency: flags.concurrency,
     cookies,
     fullListingEveryMs: flags.fullListingEvery,
-    onProgress: (p) => progress.update({ phase: p.phase, doneItems: p.done, totalItems: p.queued, doneBytes: p.doneBytes, totalBytes: p.queuedBytes, fetchedBytes: p.fetchedBytes }),
+    onProgress: (p) => progress.update(progressState(p)),
     onDetail: flags.verbose ? (line) => progress.line(line) : undefined,
   }).finally(() => progress.done())
-  const apiCalls = client.stats.apiCalls
+  return reportPin(io, dest, flags, report, client.stats.apiCalls)
+}
+
+/** The summary, notes, statistics and failures of a finished pin (here or in a mount), and its exit code. */
+function reportPin(io: CliIo, dest: string, flags: PinFlags, report: PinReport, apiCalls: number): number {
   if (!flags.quiet) {
     io.stdout.write(summary(report, dest, apiCalls) + '\n')
     for (const t of report.transcodes) {
@@ -171,7 +197,8 @@ export function summary(r: PinReport, dest: string, apiCalls: number): string {
 
 /** The original flickrmirrorer's closing statistics, plus what flickrfs does beyond it. */
 /** How the account was listed: only what changed, or whole and why (--full-listing-every). */
-function listingLine(l: PinReport['refresh']['listing'], sets: number): string {
+function listingLine(l: PinReport['refresh']['listing'] | undefined, sets: number): string {
+  if (l === undefined) return 'Listing: not reported'
   const setsListed = `members of ${l.setsListed} of ${sets} sets listed`
   if (l.mode === 'changes') return `Listing: only what changed (${l.changesReported ?? 0} items reported), ${setsListed}`
   return `Listing: everything (${l.reason ?? 'full listing'}), ${setsListed}`

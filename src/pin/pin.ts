@@ -133,6 +133,22 @@ export async function pin(opts: PinOptions): Promise<PinReport> {
 }
 
 /**
+ * A pin into a root whose lock, catalog and store another part already holds open: a running
+ * mount that `flickrfs pin` handed the job to (cli/pin-handoff.ts). The same run as `pin()`.
+ */
+export async function pinOpenRoot(root: { dest: string; catalog: Catalog; store: OriginalStore }, opts: PinOptions): Promise<PinReport> {
+  const now = opts.now ?? Date.now
+  const dest = resolve(root.dest)
+  const started = now()
+  try {
+    await prepareDest(dest)
+    return await new PinRun({ dest, catalog: root.catalog, store: root.store, opts, started, now }).run()
+  } catch (err) {
+    throw asDestError(err, dest)
+  }
+}
+
+/**
  * Runs `body`, then `close`. A failure to close after a failed body is only logged: the body's
  * error is the one worth telling (a full disk makes both fail, and the first says why). A failure
  * to close after a good run is the run's error, as one clear FlickrfsError.

@@ -21,8 +21,11 @@ const log = createDebug('flickrfs:mount')
 export interface LiveMountOptions {
   mountpoint: string
   root: string
-  /** Absent: offline, nothing touches the network. */
-  remote?: { api: CatalogApi; media: CatalogMedia & MediaSource }
+  /**
+   * Absent: offline, nothing touches the network. `jobMedia` serves the downloads while a job
+   * (`exclusive`: a handed-off pin) runs: a read must fail fast, a pin should retry.
+   */
+  remote?: { api: CatalogApi; media: CatalogMedia & MediaSource; jobMedia?: CatalogMedia & MediaSource }
   cacheMaxBytes?: number
   refreshEveryMs?: number
   /** Refreshes list the whole account when the last full listing is this old, else only what changed (absent or 0: always full). */
@@ -54,12 +57,28 @@ export interface LiveMount {
   filling(): boolean
   refresh(): Promise<RefreshReport | undefined>
   /**
+   * Runs `job` as the root's one writer besides the reads (a pin handed over by `flickrfs pin`):
+   * after the refresh in flight, with timer and asked refreshes skipped meanwhile (the job
+   * refreshes itself), everything downloaded meanwhile recorded pinned and nothing evicted. A second
+   * job is refused (LOCKED). A catalog change the job makes is served at once.
+   */
+  exclusive<T>(what: string, job: (root: MountedRoot) => Promise<T>): Promise<T>
+  /**
    * Stops the timer, closes the store and catalog and releases the root lock. Resolves with
    * `abandoned: true` when a refresh was still running after the grace period: the catalog was
    * then left open (closing it would wait for the refresh) and the caller should exit the process;
    * the catalog's saves are atomic, so an interrupted refresh leaves the last catalog intact.
    */
   close(): Promise<{ abandoned: boolean }>
+}
+
+/** What an exclusive job works on: the mount's own catalog and store, under the lock the mount holds. */
+export interface MountedRoot {
+  root: string
+  catalog: Catalog
+  store: OriginalStore
+  /** Absent when the mount is --offline. */
+  remote?: { api: CatalogApi; media: CatalogMedia & MediaSource }
 }
 
 /** Fails every media request at once: offline means no network, and a read then answers EIO fast. */
@@ -99,7 +118,8 @@ export async function startLiveMount(opts: LiveMountOptions): Promise<LiveMount>
       if (setAside !== undefined) say(setAside)
     }
     catalog = await Catalog.open(root, { readOnly })
-    store = await openStore(root, opts, readOnly)
+    const job: JobState = { running: undefined }
+    store = await openStore(root, opts, readOnly, job)
     // A fresh root mounts before its first catalog is in: a token Flickr refuses must fail the
     // mount now, not leave an empty folder behind. The refresh reuses the answer.
     const identity = needsFirstCatalog(catalog, root, opts) ? await opts.remote?.api.testLogin() : undefined
@@ -110,7 +130,7 @@ export async function startLiveMount(opts: LiveMountOptions): Promise<LiveMount>
       originals: store,
       allowOther: opts.allowOther,
     })
-    const served = new ServedMount({ opts, say, lock, catalog, store, tree, handle })
+    const served = new ServedMount({ opts, say, lock, catalog, store, tree, handle, root, job })
     if (identity) served.fillFirstCatalog(identity)
     return served
   } catch (err) {
@@ -121,9 +141,19 @@ export async function startLiveMount(opts: LiveMountOptions): Promise<LiveMount>
   }
 }
 
-function openStore(root: string, opts: LiveMountOptions, readOnly: boolean): Promise<OriginalStore> {
-  return OriginalStore.open(root, opts.remote?.media ?? offlineMedia, {
+/** The exclusive job running, if any: the store pins what arrives meanwhile and fetches with jobMedia. */
+interface JobState {
+  running: { what: string; done: Promise<unknown> } | undefined
+}
+
+function openStore(root: string, opts: LiveMountOptions, readOnly: boolean, job: JobState): Promise<OriginalStore> {
+  const media = opts.remote?.media ?? offlineMedia
+  const jobMedia = opts.remote?.jobMedia ?? media
+  const source: MediaSource = { get: (url, o) => (job.running ? jobMedia : media).get(url, o) }
+  return OriginalStore.open(root, source, {
     readOnly,
+    // While a pin runs, what it downloads is pinned as it is recorded, as in a pin of its own.
+    pins: () => job.running !== undefined,
     maxBytes: opts.cacheMaxBytes,
     afterDownload: opts.cacheMaxBytes !== undefined ? evictAfterDownload : undefined,
     cookies: opts.cookies,
@@ -203,6 +233,8 @@ interface ServedParts {
   store: OriginalStore
   tree: LiveTree
   handle: MountHandle
+  root: string
+  job: JobState
 }
 
 /** A mounted root: refreshes on a timer (one at a time) and closes everything in order. */
@@ -228,8 +260,12 @@ class ServedMount implements LiveMount {
   }
 
   refresh(): Promise<RefreshReport | undefined> {
-    const { opts, catalog } = this.#parts
+    const { opts, catalog, job } = this.#parts
     if (!opts.remote) return Promise.resolve(undefined)
+    if (job.running) {
+      log('refresh skipped: a %s runs and refreshes the catalog itself', job.running.what)
+      return Promise.resolve(undefined)
+    }
     this.#running ??= catalog
       .refresh(opts.remote.api, opts.remote.media, { cookies: opts.cookies, fullListingEveryMs: opts.fullListingEveryMs })
       .then(
@@ -291,7 +327,7 @@ class ServedMount implements LiveMount {
           const againMs = opts.firstRetryMs ?? 30_000
           say(`The first catalog failed (${errorMessage(err)}); showing the ${partial.size} items known so far and trying again in ${Math.round(againMs / 1000)} s.`)
           const retry = setTimeout(() => {
-            if (!this.#closed && this.#running === undefined && this.filling()) this.fillFirstCatalog(identity)
+            if (!this.#closed && this.#running === undefined && this.#parts.job.running === undefined && this.filling()) this.fillFirstCatalog(identity)
           }, againMs)
           retry.unref()
           return undefined
@@ -310,12 +346,36 @@ class ServedMount implements LiveMount {
     return r
   }
 
+  async exclusive<T>(what: string, run: (root: MountedRoot) => Promise<T>): Promise<T> {
+    const { job, opts, catalog, store, root } = this.#parts
+    if (this.#closed) throw new FlickrfsError('LOCKED', `The mount of ${root} is stopping; run the ${what} again once it has stopped.`)
+    if (job.running) throw new FlickrfsError('LOCKED', `A ${job.running.what} is already running in the mount of ${root}; wait for it to finish.`)
+    let done!: () => void
+    job.running = { what, done: new Promise<void>((res) => (done = res)) }
+    try {
+      await this.#running?.catch(() => undefined)
+      const remote = opts.remote ? { api: opts.remote.api, media: opts.remote.jobMedia ?? opts.remote.media } : undefined
+      return await run({ root, catalog, store, ...(remote ? { remote } : {}) })
+    } finally {
+      job.running = undefined
+      done()
+    }
+  }
+
   async close(): Promise<{ abandoned: boolean }> {
     if (this.#closed) return { abandoned: false }
     this.#closed = true
     if (this.#timer) clearInterval(this.#timer)
+    const { store, catalog, lock, say, job } = this.#parts
+    const jobSettled = await this.#within(job.running?.done)
+    if (!jobSettled) {
+      // Closing the store and the catalog under a running pin would fail it half-way; the process
+      // ends instead, like a kill, which a pin survives (the next one resumes). The lock stays and
+      // is taken over as the lock of a process that is gone.
+      say(`Stopped while a ${job.running?.what ?? 'job'} was running; it ends here and the next one resumes.`)
+      return { abandoned: true }
+    }
     const settled = await this.#refreshSettled()
-    const { store, catalog, lock, say } = this.#parts
     await store.close()
     if (settled) await catalog.close()
     else say('Stopped while a refresh was still running; the last saved catalog stays.')
@@ -324,8 +384,12 @@ class ServedMount implements LiveMount {
   }
 
   /** True once no refresh is running; false when one outlives the close grace period. */
-  async #refreshSettled(): Promise<boolean> {
-    const running = this.#running
+  #refreshSettled(): Promise<boolean> {
+    return this.#within(this.#running)
+  }
+
+  /** True once `running` has settled (at once when there is none); false when it outlives the close grace period. */
+  async #within(running: Promise<unknown> | undefined): Promise<boolean> {
     if (running === undefined) return true
     let grace: NodeJS.Timeout | undefined
     const settled = await Promise.race([

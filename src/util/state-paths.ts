@@ -16,6 +16,7 @@ export const STATE_REL = {
   manifest: join(STATE_DIR_NAME, 'manifest.json'),
   lastPin: join(STATE_DIR_NAME, 'last-pin.json'),
   mountLog: join(STATE_DIR_NAME, 'mount.log'),
+  control: join(STATE_DIR_NAME, 'control'),
 } as const
 
 /** ROOT/.flickrfs */
@@ -32,3 +33,5 @@ export const manifestPath = (root: string): string => join(stateDir(root), 'mani
 export const lastPinPath = (root: string): string => join(stateDir(root), 'last-pin.json')
 /** CACHE/.flickrfs/mount.log: the log of a mount started with --background. */
 export const mountLogPath = (root: string): string => join(stateDir(root), 'mount.log')
+/** CACHE/.flickrfs/control/mount.sock: the control socket of the mount serving the root (its folder is 0700). */
+export const controlSocketPath = (root: string): string => join(stateDir(root), 'control', 'mount.sock')

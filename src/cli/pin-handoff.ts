@@ -1,0 +1,189 @@
+/**
+ * `flickrfs pin DEST` while `flickrfs mount --cache DEST` serves it. The mount holds DEST's lock,
+ * its catalog and its store, so a pin of its own would have to fail ("in use"). Instead the pin
+ * hands the job to the mount over its control socket (service/control.ts): the mount runs the
+ * same pin (pin/pin.ts, on its own catalog and store, with its own Flickr clients) and streams
+ * the progress and the final report back; this process prints them as a pin of its own would and
+ * exits with the same code. The mount serves the new tree as soon as the pin's refresh has
+ * changed its catalog.
+ *
+ * Only flags cross the socket, never a token, a key or cookies: the mount fetches with its own
+ * credentials, its own --cookies and its own --full-listing-every. --api-rate, --cookies and
+ * --full-listing-every of the pin are therefore not used.
+ */
+import type { ErrorCode } from '../errors/flickrfs-error.js'
+import { FlickrfsError } from '../errors/flickrfs-error.js'
+import { emptyManifest } from '../pin/manifest.js'
+import { pinOpenRoot, type PinProgress, type PinReport } from '../pin/pin.js'
+import { dialControl, type ControlHandler } from '../service/control.js'
+import type { LiveMount } from '../service/live-mount.js'
+import type { OriginalStore } from '../store/index.js'
+import type { CatalogSnapshot } from '../catalog/types.js'
+import type { CliIo } from './context.js'
+import { createProgress, plural, type ProgressState } from './progress.js'
+
+/** The pin flags that mean something to a pin run in the mount. */
+export interface HandedPinOptions {
+  ignorePhotos?: boolean
+  ignoreVideos?: boolean
+  ignoreViews?: boolean
+  deleteUnknown?: boolean
+  /** --force: with --delete-unknown, delete even past the mass-deletion guard. */
+  force?: boolean
+  concurrency?: number
+  /** -v: each download and removal is sent back as a detail line. */
+  verbose?: boolean
+}
+
+/** Progress messages at most this often (the terminal redraws at most every 100 ms anyway). */
+const PROGRESS_EVERY_MS = 100
+const MAX_CONCURRENCY = 32
+const ERROR_CODES = new Set<ErrorCode>([
+  'USAGE', 'CONFIG', 'AUTH_MISSING', 'AUTH_REVOKED', 'AUTH_BAD_KEY', 'AUTH_FAILED', 'FLICKR_API', 'FLICKR_UNAVAILABLE',
+  'NETWORK', 'TIMEOUT', 'MEDIA', 'CATALOG', 'LOCKED', 'DEST', 'NO_SPACE', 'FUSE', 'MOUNTPOINT', 'PARTIAL', 'INTERNAL',
+])
+
+type Message =
+  | { type: 'hello'; pid: number; mountpoint: string; cookies: boolean }
+  | { type: 'progress'; progress: PinProgress }
+  | { type: 'detail'; line: string }
+  | { type: 'note'; line: string }
+  | { type: 'report'; report: PinReport; apiCalls: number }
+  | { type: 'error'; code: string; message: string }
+
+export function progressState(p: PinProgress): ProgressState {
+  return { phase: p.phase, doneItems: p.done, totalItems: p.queued, doneBytes: p.doneBytes, totalBytes: p.queuedBytes, fetchedBytes: p.fetchedBytes }
+}
+
+/**
+ * Hands the pin of `dest` to the mount that serves it. Undefined when no mount answers on DEST's
+ * control socket (the lock is another pin's, or a mount still starting): the caller then says
+ * what holds the lock. Otherwise the exit code `report` gives, or a FlickrfsError: the mount's
+ * own (a second pin, an offline mount, a failed refresh), or that the mount ended mid-pin.
+ */
+export async function pinThroughMount(
+  io: CliIo,
+  dest: string,
+  o: { options: HandedPinOptions; mode: 'quiet' | 'bar' | 'lines'; cookies: boolean; report: (r: PinReport, apiCalls: number) => number },
+): Promise<number | undefined> {
+  const client = await dialControl(dest)
+  if (!client) return undefined
+  const progress = createProgress(o.mode, io.stderr)
+  let hello: Extract<Message, { type: 'hello' }> | undefined
+  let outcome: Extract<Message, { type: 'report' | 'error' }> | undefined
+  try {
+    await client.exchange({ type: 'pin', version: 1, pid: process.pid, options: o.options }, (raw) => {
+      const m = raw as Message
+      if (m.type === 'hello') {
+        hello = m
+        if (o.mode !== 'quiet') progress.line(`flickrfs: ${dest} is served by the mount at ${m.mountpoint} (pid ${m.pid}); the pin runs in that mount.`)
+        if (o.cookies && !m.cookies && o.mode !== 'quiet') {
+          progress.line('flickrfs: that mount was started without --cookies: video originals are fetched as it fetches them (--cookies of the pin is not passed on).')
+        }
+      } else if (m.type === 'progress') progress.update(progressState(m.progress))
+      else if (m.type === 'detail') progress.line(m.line)
+      else if (m.type === 'note' && o.mode !== 'quiet') progress.line(`flickrfs: ${m.line}`)
+      else if (m.type === 'report' || m.type === 'error') outcome = m
+    })
+  } finally {
+    progress.done()
+  }
+  if (outcome?.type === 'report') return o.report(outcome.report, outcome.apiCalls)
+  if (outcome?.type === 'error') {
+    const code = ERROR_CODES.has(outcome.code as ErrorCode) ? (outcome.code as ErrorCode) : 'INTERNAL'
+    throw new FlickrfsError(code, outcome.message)
+  }
+  const who = hello ? `The mount at ${hello.mountpoint} (pid ${hello.pid})` : 'The mount serving it'
+  throw new FlickrfsError('PARTIAL', `${who} stopped before the pin of ${dest} it was running finished. ` +
+    `Run the same pin again: it resumes where this one stopped (with the mount stopped, it runs here).`)
+}
+
+/** A request as the mount accepts it: a pin, with known flags of the right types. */
+function handedOptions(request: unknown): HandedPinOptions & { pid?: number } {
+  const r = request as { type?: unknown; version?: unknown; pid?: unknown; options?: unknown }
+  if (r?.type !== 'pin' || r.version !== 1 || typeof r.options !== 'object' || r.options === null) {
+    throw new FlickrfsError('USAGE', 'This mount does not understand the request: are the pin and the mount the same flickrfs version?')
+  }
+  const opts = r.options as Record<string, unknown>
+  const out: HandedPinOptions & { pid?: number } = {}
+  for (const k of ['ignorePhotos', 'ignoreVideos', 'ignoreViews', 'deleteUnknown', 'force', 'verbose'] as const) {
+    if (opts[k] !== undefined && typeof opts[k] !== 'boolean') throw new FlickrfsError('USAGE', `The pin request's ${k} is not true or false.`)
+    if (opts[k] === true) out[k] = true
+  }
+  const c = opts.concurrency
+  if (c !== undefined) {
+    if (typeof c !== 'number' || !Number.isInteger(c) || c < 1 || c > MAX_CONCURRENCY) throw new FlickrfsError('USAGE', `The pin request's concurrency must be 1 to ${MAX_CONCURRENCY}.`)
+    out.concurrency = c
+  }
+  if (typeof r.pid === 'number') out.pid = r.pid
+  return out
+}
+
+/** The report without the manifest (every file of the tree: the client does not need it). */
+function wireReport(r: PinReport): PinReport {
+  return { ...r, tree: { ...r.tree, manifest: emptyManifest() } }
+}
+
+/**
+ * Records every photostream original the pin left in DEST as pinned, so a bounded mount
+ * (--cache-size) never evicts a file the pinned tree names: those it downloaded are already, those
+ * that were there before (read through the mount) are marked now.
+ */
+async function pinStored(store: OriginalStore, snap: CatalogSnapshot): Promise<void> {
+  const ids = snap.photostream.filter((id) => {
+    const r = store.recordOf(id)
+    return r !== undefined && r.pinned !== true
+  })
+  if (ids.length > 0) await store.pin(ids)
+}
+
+/**
+ * The mount's side: runs a handed-over pin as the mount's exclusive job and streams it back.
+ * `apiCalls` counts the API calls of the mount's client, for the summary line.
+ */
+export function pinHandler(
+  live: LiveMount,
+  o: { mountpoint: string; say: (line: string) => void; apiCalls: () => number; cookies?: string; fullListingEveryMs?: number },
+): ControlHandler {
+  return async (request, conn) => {
+    const flags = handedOptions(request)
+    conn.send({ type: 'hello', pid: process.pid, mountpoint: o.mountpoint, cookies: o.cookies !== undefined })
+    if (live.filling()) conn.send({ type: 'note', line: 'the mount is still fetching its first catalog; the pin starts once that is in.' })
+    await live.exclusive('pin', async (root) => {
+      if (!root.remote) {
+        throw new FlickrfsError('LOCKED', `The mount at ${o.mountpoint} is --offline and cannot pin. ` +
+          `Stop it (flickrfs unmount ${o.mountpoint}) and run the pin again, or mount without --offline.`)
+      }
+      o.say(`pin of ${root.root} asked${flags.pid !== undefined ? ` by pid ${flags.pid}` : ''}: running it here; the mount serves on`)
+      const calls = o.apiCalls()
+      let sentAt = 0
+      let phase = ''
+      const report = await pinOpenRoot({ dest: root.root, catalog: root.catalog, store: root.store }, {
+        dest: root.root,
+        api: root.remote.api,
+        media: root.remote.media,
+        ignorePhotos: flags.ignorePhotos,
+        ignoreVideos: flags.ignoreVideos,
+        ignoreViews: flags.ignoreViews,
+        deleteUnknown: flags.deleteUnknown,
+        forceDelete: flags.force,
+        concurrency: flags.concurrency,
+        cookies: o.cookies,
+        // The mount's own --full-listing-every, like its --cookies.
+        fullListingEveryMs: o.fullListingEveryMs,
+        onProgress: (p) => {
+          const now = Date.now()
+          if (p.phase === phase && now - sentAt < PROGRESS_EVERY_MS && p.done < p.queued) return
+          phase = p.phase
+          sentAt = now
+          conn.send({ type: 'progress', progress: p })
+        },
+        onDetail: flags.verbose ? (line) => conn.send({ type: 'detail', line }) : undefined,
+      })
+      await pinStored(root.store, root.catalog.snapshot())
+      o.say(`pin of ${root.root} done: ${plural(report.refresh.photos.total, 'item')}, ${report.downloaded} downloaded, ` +
+        `${report.failures.length} failed${conn.gone ? ' (the pin that asked has gone)' : ''}`)
+      conn.send({ type: 'report', report: wireReport(report), apiCalls: o.apiCalls() - calls })
+    })
+  }
+}

@@ -1,0 +1,287 @@
+/**
+ * `flickrfs pin DEST` while `flickrfs mount --cache DEST MNT` serves DEST: the pin hands the job to
+ * the mount over DEST's control socket instead of failing on the lock the mount holds. Real CLI
+ * processes, a real FUSE mount, the fake Flickr over HTTP.
+ */
+import { after, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { readFile, readdir, stat, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { FakeFlickr } from '../../src/fake-flickr/index.js'
+import { assertSamePaths, cliEnv, danglingLinks, expectedTree, mediaName, snapshot, startFake } from '../pin/helpers.js'
+import { sha256 } from '../support/files.js'
+import { MountLab } from '../support/mount-lab.js'
+import { fuseUnusableReason } from '../support/mounts.js'
+import { BIN } from '../support/repo.js'
+import { run } from '../support/run.js'
+import { waitUntil } from '../support/wait.js'
+import { q } from './mount-helpers.js'
+
+const skip = await fuseUnusableReason()
+
+/**
+ * Every entry of a pinned tree (state folder left out): kind, size, link target, file bytes'
+ * sha256, and the mtime of originals (the photo's own time; a metadata file is dated by the
+ * catalog refresh that first saw its change, which differs between two catalogs).
+ */
+async function treeOf(dest: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>()
+  for (const [rel, e] of await snapshot(dest)) {
+    const bytes = e.kind === 'file' ? sha256(await readFile(join(dest, rel))) : ''
+    const mtime = e.kind === 'file' && /^photostream\/\d+\.\w+$/.test(rel) ? Math.floor(e.mtimeMs / 1000) : ''
+    out.set(rel, `${e.kind} ${e.kind === 'dir' ? 0 : e.size} ${e.target ?? ''} ${bytes} ${mtime}`)
+  }
+  return out
+}
+
+function assertSameTree(actual: Map<string, string>, expected: Map<string, string>): void {
+  assertSamePaths(actual.keys(), expected.keys())
+  for (const [rel, want] of expected) assert.equal(actual.get(rel), want, rel)
+}
+
+/** The file names in MNT/photostream, listed by a child process like every read of a mount in these tests. */
+async function listedThroughMount(mnt: string): Promise<string[]> {
+  const r = await run('ls', ['-1', join(mnt, 'photostream')])
+  assert.equal(r.code, 0, r.stderr)
+  return r.stdout.split('\n').filter((n) => n !== '')
+}
+
+const noStack = (text: string): void => assert.doesNotMatch(text, /\n\s+at /, 'no stack trace')
+
+void describe('pin DEST while mount --cache DEST serves it (e2e)', { skip }, () => {
+  let fake: FakeFlickr
+  let lab: MountLab
+  let env: NodeJS.ProcessEnv
+
+  before(async () => {
+    fake = await startFake({ seed: 131, photos: 12, videos: 1, sets: 3, collections: 1, commentedFraction: 0.2, meanPhotoBytes: 8_000, meanVideoBytes: 12_000 })
+    lab = await MountLab.create('flickrfs-e2e-pin-via-mount-')
+    env = cliEnv(fake, await lab.mkdir('config'), { XDG_CACHE_HOME: await lab.mkdir('xdg-cache'), XDG_RUNTIME_DIR: await lab.mkdir('run') })
+  })
+  after(async () => {
+    await lab?.cleanup()
+    await fake?.close()
+  })
+
+  void it('runs in the mount: exit 0, the same tree as a pin without a mount, and the mount serves the new photos', async () => {
+    const dest = await lab.mkdir('dest')
+    const first = await lab.cli(['pin', '-q', dest], env)
+    assert.equal(first.exit.code, 0, first.err)
+    const mnt = await lab.mkdir('mnt')
+    const server = await lab.mount(mnt, ['--cache', dest, '--refresh', '0'], env)
+
+    // Flickr changes after the mount started: two new photos, one deleted, one retitled.
+    const added = [fake.account.addPhoto({ title: 'new one' }), fake.account.addPhoto({ title: 'new two' })]
+    const deleted = fake.account.photostream[3] as string
+    const deletedName = mediaName(fake.account, deleted)
+    fake.account.deletePhoto(deleted)
+    fake.account.editPhoto(fake.account.photostream[0] as string, { title: 'renamed while mounted' })
+    const before = await listedThroughMount(mnt)
+    for (const p of added) assert.ok(!before.includes(mediaName(fake.account, p.id)), 'not served before the pin')
+
+    fake.resetCounts()
+    const r = await lab.cli(['pin', '-v', '--delete-unknown', dest], env)
+    assert.equal(r.exit.code, 0, r.err)
+    assert.match(r.err, /is served by the mount at .* \(pid \d+\); the pin runs in that mount/)
+    assert.match(r.err, /^downloaded \d+\.\w+ \(\d+ bytes\)$/m, '-v details come back from the mount')
+    assert.match(r.out, /^Pinned 14 items into .*: 2 downloaded/m)
+    assert.doesNotMatch(r.err, /in use by another flickrfs/)
+    noStack(r.err)
+    assert.equal(fake.counts()['media:GET'], added.length, 'only the new originals are fetched')
+    assert.ok(server.exit === undefined, 'the mount still serves')
+    assert.match(server.err, /pin of .* asked by pid \d+: running it here/)
+
+    // The same account pinned by a plain pin into a folder no mount serves.
+    const ref = await lab.mkdir('ref')
+    const plain = await lab.cli(['pin', '-q', '--delete-unknown', ref], env)
+    assert.equal(plain.exit.code, 0, plain.err)
+    assertSameTree(await treeOf(dest), await treeOf(ref))
+    assert.ok(!(await readdir(join(dest, 'photostream'))).includes(deletedName), 'the deleted photo left DEST')
+
+    // The mount serves the new tree: new photos listed and read byte for byte, the deleted one gone.
+    const now = await listedThroughMount(mnt)
+    assert.ok(!now.includes(deletedName), 'the deleted photo is no longer served')
+    for (const p of added) {
+      const name = mediaName(fake.account, p.id)
+      assert.ok(now.includes(name), `${name} is served`)
+      const c = await run('sh', ['-c', `cat ${q(join(mnt, 'photostream', name))} | sha256sum`])
+      assert.equal(c.stdout.split(' ')[0], sha256(fake.account.originalBytes(p.id)), `${name} reads whole through the mount`)
+    }
+    const exit = await lab.stop(server, mnt)
+    assert.equal(exit.code, 0, server.err)
+
+    // With the mount gone, the pin runs here again and finds nothing to do.
+    const alone = await lab.cli(['pin', dest], env)
+    assert.equal(alone.exit.code, 0, alone.err)
+    assert.match(alone.out, /^Checked 14 items, .*: nothing changed/m)
+    assert.doesNotMatch(alone.err, /served by the mount/)
+  })
+
+  void it('works from cron: env -i, --env-file, -q prints nothing and exits 0', async () => {
+    const dest = await lab.mkdir('dest-cron')
+    const mnt = await lab.mkdir('mnt-cron')
+    const server = await lab.mount(mnt, ['--cache', dest, '--refresh', '0'], env)
+    const envFile = join(lab.dir, 'flickrfs.env')
+    await writeFile(envFile, [
+      `FLICKR_API_KEY=${fake.credentials.apiKey}`,
+      `FLICKR_API_SECRET=${fake.credentials.apiSecret}`,
+      `export FLICKR_OAUTH_TOKEN="${fake.credentials.oauthToken}"`,
+      `FLICKR_OAUTH_TOKEN_SECRET='${fake.credentials.oauthTokenSecret}'`,
+      `FLICKRFS_API_ORIGIN=${fake.origin}`,
+      'FLICKRFS_API_RATE=1000',
+      `FLICKRFS_CONFIG_DIR=${join(lab.dir, 'cron-config')}`,
+    ].join('\n') + '\n', { mode: 0o600 })
+    // cron's environment: PATH and nothing else (no XDG_RUNTIME_DIR, no HOME of the mount's session).
+    const job = `${q(BIN)} pin -q --env-file ${q(envFile)} ${q(dest)}`
+    const r = await run('env', ['-i', `PATH=${process.env.PATH ?? '/usr/bin:/bin'}`, '/bin/sh', '-c', job], { cwd: lab.dir, timeoutMs: 60_000 })
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(r.stdout + r.stderr, '', '-q prints nothing on success')
+    assert.match(server.err, /pin of .* asked by pid \d+: running it here/, 'the mount ran it')
+    assertSamePaths((await snapshot(dest)).keys(), expectedTree(fake.account).entries.keys())
+    for (const id of fake.account.photostream) {
+      const bytes = await readFile(join(dest, 'photostream', mediaName(fake.account, id)))
+      assert.ok(bytes.equals(fake.account.originalBytes(id)), id)
+    }
+    // The control socket is the user's alone.
+    const sock = await stat(join(dest, '.flickrfs', 'control', 'mount.sock'))
+    const dir = await stat(join(dest, '.flickrfs', 'control'))
+    assert.equal(sock.mode & 0o777, 0o600)
+    assert.equal(dir.mode & 0o777, 0o700)
+    await lab.stop(server, mnt)
+
+    // An --offline mount of the same DEST cannot pin for it: one clear line, nonzero, DEST untouched.
+    const offline = await lab.mount(mnt, ['--cache', dest, '--offline'], env)
+    const before = await treeOf(dest)
+    const refused = await lab.cli(['pin', '-q', dest], env)
+    assert.equal(refused.exit.code, 1, refused.err)
+    assert.match(refused.err, /^flickrfs: The mount at .* is --offline and cannot pin\. Stop it \(flickrfs unmount .*\) and run the pin again, or mount without --offline\.\n$/)
+    assertSameTree(await treeOf(dest), before)
+    await lab.stop(offline, mnt)
+  })
+
+  void it('refuses a second pin cleanly, says so when the mount dies mid-pin, and a rerun completes', async () => {
+    const dest = await lab.mkdir('dest-kill')
+    const mnt = await lab.mkdir('mnt-kill')
+    const server = await lab.mount(mnt, ['--cache', dest, '--refresh', '0'], env)
+    fake.faults.mediaLatencyMs = 400
+    try {
+      const slow = lab.spawn(['pin', '--concurrency', '1', dest], env)
+      await waitUntil('the handed-off pin has stored an original', async () => {
+        if (slow.exit) throw new Error(`the pin ended early: ${slow.err}`)
+        const names = await readdir(join(dest, 'photostream')).catch(() => [] as string[])
+        return names.some((n) => !n.endsWith('.metadata'))
+      }, 30_000, 50)
+      assert.match(slow.err, /the pin runs in that mount/)
+
+      const second = await lab.cli(['pin', '-q', dest], env)
+      assert.equal(second.exit.code, 1, second.err)
+      assert.equal(second.err.trim().split('\n').length, 1, `one line: ${second.err}`)
+      assert.match(second.err, /^flickrfs: A pin is already running in the mount of .*; wait for it to finish\.$/m)
+      assert.equal(slow.exit, undefined, 'the first pin goes on')
+
+      server.child.kill('SIGKILL')
+      const exit = await slow.wait(30_000)
+      assert.equal(exit.code, 1, slow.err)
+      assert.match(slow.err, /flickrfs: The mount at .* \(pid \d+\) stopped before the pin of .* it was running finished\. Run the same pin again: it resumes/)
+      noStack(slow.err)
+    } finally {
+      fake.faults.mediaLatencyMs = 0
+    }
+    const stored = (await readdir(join(dest, 'photostream'))).filter((n) => !n.endsWith('.metadata')).length
+    assert.ok(stored >= 1 && stored < fake.account.photostream.length, `the kill came mid-pin (${stored} stored)`)
+
+    // The killed mount left its lock and its socket: the rerun takes the lock over and runs here.
+    fake.resetCounts()
+    const again = await lab.cli(['pin', dest], env)
+    assert.equal(again.exit.code, 0, again.err)
+    assert.doesNotMatch(again.err, /served by the mount/)
+    assert.ok((fake.counts()['media:GET'] ?? 0) <= fake.account.photostream.length - stored + 1, `stored originals are not fetched again (${fake.counts()['media:GET']} GETs)`)
+    assertSamePaths((await snapshot(dest)).keys(), expectedTree(fake.account).entries.keys())
+    for (const id of fake.account.photostream) {
+      const bytes = await readFile(join(dest, 'photostream', mediaName(fake.account, id)))
+      assert.ok(bytes.equals(fake.account.originalBytes(id)), id)
+    }
+  })
+
+  void it('with --cache-size, the mount never evicts an original the pin left in DEST', async () => {
+    const dest = await lab.mkdir('dest-bounded')
+    const mnt = await lab.mkdir('mnt-bounded')
+    const read = fake.account.photostream[0] as string
+    const readName = mediaName(fake.account, read)
+    const bound = Math.max(fake.account.requirePhoto(read).bytes, 9_000) + 100
+    const server = await lab.mount(mnt, ['--cache', dest, '--cache-size', String(bound), '--refresh', '0'], env)
+    const cat = async (name: string): Promise<string> => {
+      const c = await run('sh', ['-c', `cat ${q(join(mnt, 'photostream', name))} | sha256sum`])
+      assert.equal(c.code, 0, c.stderr)
+      return c.stdout.split(' ')[0] ?? ''
+    }
+    // Read through the mount before any pin: stored as a cache entry, evictable.
+    assert.equal(await cat(readName), sha256(fake.account.originalBytes(read)))
+    await waitUntil(`${readName} is stored in DEST`, () => stat(join(dest, 'photostream', readName)).then(() => true, () => false))
+    const r = await lab.cli(['pin', '-q', dest], env)
+    assert.equal(r.exit.code, 0, r.err)
+    assert.match(server.err, /pin of .* asked by pid \d+/)
+
+    // A new photo read through the mount after the pin is the only evictable original: with the
+    // one read before the pin still evictable, the two would not fit the bound.
+    const added = fake.account.addPhoto({ title: 'after the pin', bytes: 9_000 })
+    const addedName = mediaName(fake.account, added.id)
+    const asked = await lab.cli(['refresh', mnt], env)
+    assert.equal(asked.exit.code, 0, asked.err)
+    await waitUntil('the mount lists the new photo', async () => (await listedThroughMount(mnt)).includes(addedName))
+    assert.equal(await cat(addedName), sha256(fake.account.originalBytes(added.id)))
+    await waitUntil(`${addedName} is stored in DEST`, () => stat(join(dest, 'photostream', addedName)).then(() => true, () => false))
+    await new Promise((res) => setTimeout(res, 1000))
+    assert.ok(await stat(join(dest, 'photostream', readName)).then(() => true, () => false), `${readName}, which the pinned tree names, is still in DEST`)
+    assert.deepEqual(await danglingLinks(dest), [], 'no link of the pinned tree dangles')
+    await lab.stop(server, mnt)
+  })
+
+  void it('a pin handed to a mount still fetching its first catalog waits for it, says so, and completes', async () => {
+    const dest = await lab.mkdir('dest-filling')
+    const mnt = await lab.mkdir('mnt-filling')
+    fake.faults.apiLatencyMs = 300
+    let server
+    try {
+      server = await lab.mount(mnt, ['--cache', dest, '--refresh', '0'], env, 60_000, { partial: true })
+      assert.doesNotMatch(server.err, /first catalog complete/, 'the pin is asked while the first catalog is still coming')
+      const r = await lab.cli(['pin', dest], env)
+      assert.equal(r.exit.code, 0, r.err)
+      assert.match(r.err, /^flickrfs: the mount is still fetching its first catalog; the pin starts once that is in\.$/m)
+      assert.match(r.out, /^Pinned \d+ items into .*: \d+ downloaded/m)
+    } finally {
+      fake.faults.apiLatencyMs = 0
+    }
+    assert.match(server.err, /first catalog complete/)
+    assertSamePaths((await snapshot(dest)).keys(), expectedTree(fake.account).entries.keys())
+    await lab.stop(server, mnt)
+  })
+
+  void it('one SIGTERM to the mount during a handed-off pin still ends it within 10 s with exit 0; the pin says so', async () => {
+    const dest = await lab.mkdir('dest-term')
+    const mnt = await lab.mkdir('mnt-term')
+    const server = await lab.mount(mnt, ['--cache', dest, '--refresh', '0'], env)
+    fake.faults.mediaLatencyMs = 1000
+    try {
+      const slow = lab.spawn(['pin', '-q', '--concurrency', '1', dest], env)
+      await waitUntil('the mount runs the pin', () => {
+        if (slow.exit) throw new Error(`the pin ended early: ${slow.err}`)
+        return Promise.resolve(/pin of .* asked by pid \d+: running it here/.test(server.err))
+      }, 30_000, 50)
+      const t0 = Date.now()
+      const exit = await lab.stop(server, mnt)
+      assert.ok(Date.now() - t0 < 10_000, `the mount ended in ${Date.now() - t0} ms`)
+      assert.equal(exit.code, 0, server.err)
+      assert.match(server.err, /Stopped while a pin was running; it ends here and the next one resumes\./)
+      const pinExit = await slow.wait(30_000)
+      assert.equal(pinExit.code, 1, slow.err)
+      assert.match(slow.err, /^flickrfs: The mount at .* stopped before the pin of .* it was running finished\./)
+      noStack(slow.err)
+    } finally {
+      fake.faults.mediaLatencyMs = 0
+    }
+    const again = await lab.cli(['pin', '-q', dest], env)
+    assert.equal(again.exit.code, 0, again.err)
+    assertSamePaths((await snapshot(dest)).keys(), expectedTree(fake.account).entries.keys())
+  })
+})
