@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events'
 import { resolve } from 'node:path'
 import createDebug from 'debug'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
+import { RefreshCheckpoint, type CheckpointOptions } from './checkpoint.js'
 import { CatalogStore, type Head } from './persist.js'
 import type { CatalogApi, CatalogMedia } from './ports.js'
 import { buildRefreshedState, type MediaEvent, type RefreshOptions, type RefreshProgress, type RefreshReport } from './refresh.js'
@@ -38,6 +39,8 @@ export interface CatalogOpenOptions {
   readOnly?: boolean
   /** Wall clock for changedAtMs/refreshedAtMs (default Date.now). */
   now?: () => number
+  /** How often a refresh saves its progress (see checkpoint.ts). */
+  checkpoint?: CheckpointOptions
 }
 
 export interface CatalogEvents {
@@ -57,6 +60,7 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     private readonly store: CatalogStore,
     private readonly readOnly: boolean,
     private readonly now: () => number,
+    private readonly checkpointOptions: CheckpointOptions = {},
   ) {
     super()
     this.state = emptyState()
@@ -65,7 +69,7 @@ export class Catalog extends EventEmitter<CatalogEvents> {
   /** Opens ROOT/.flickrfs/catalog.sqlite and loads the last saved snapshot (empty when none). */
   static async open(root: string, opts: CatalogOpenOptions = {}): Promise<Catalog> {
     const store = await CatalogStore.open(root, { readOnly: opts.readOnly })
-    const catalog = new Catalog(root, store, opts.readOnly === true, opts.now ?? Date.now)
+    const catalog = new Catalog(root, store, opts.readOnly === true, opts.now ?? Date.now, opts.checkpoint)
     try {
       await catalog.reload()
     } catch (err) {
@@ -123,10 +127,20 @@ export class Catalog extends EventEmitter<CatalogEvents> {
       // Start from what is on disk, in case another process refreshed since we loaded.
       await this.reload()
       const options = { ...opts, ...this.relay(opts) }
-      const { state, report } = await buildRefreshedState({ previous: this.state, api: client, media, options, clock: this.now })
-      await this.saveAndSwap(state, report, options.onProgress)
-      debug('refreshed: %o', { ...report, media: { ...report.media, transcodes: report.media.transcodes.length, unavailable: report.media.unavailable.length } })
-      return report
+      // An interrupted refresh's progress is reused, and this one's saved as it goes, beside (never in) the catalog.
+      const checkpoint = await RefreshCheckpoint.open(this.root, this.now, { ...this.checkpointOptions, savedBefore: this.head?.writtenAtMs })
+      try {
+        const { state, report } = await buildRefreshedState({ previous: this.state, api: client, media, options, clock: this.now, checkpoint })
+        await this.saveAndSwap(state, report, options.onProgress)
+        await checkpoint.clear()
+        debug('refreshed: %o', { ...report, media: { ...report.media, transcodes: report.media.transcodes.length, unavailable: report.media.unavailable.length } })
+        return report
+      } catch (err) {
+        await checkpoint.flush()
+        throw err
+      } finally {
+        await checkpoint.close()
+      }
     } finally {
       await lock.release()
     }

@@ -4,6 +4,7 @@
  * clock (the refresh passes `nowMs`). An entry whose content is the same keeps the previous object,
  * so readers and the next save can tell "unchanged" by identity.
  */
+import { toInt } from '../flickr/lenient.js'
 import { sameJson } from './same-json.js'
 import { collectionFromRaw, safeId, setFromRaw } from './records.js'
 import type { CatalogSnapshot, CollectionEntry, MediaEntry, PhotoEntry, RawRecord, SetEntry } from './types.js'
@@ -75,7 +76,8 @@ export function photoChanges(listed: PhotoListing, { prev, nowMs }: Since): Phot
     const before = prev.photos.get(id)
     if (before === undefined) {
       counts.added++
-      out.photos.set(id, { ...base, changedAtMs: nowMs, changedAtMsIgnoringViews: nowMs })
+      const at = firstSeenMs(base.lastUpdate, prev, nowMs)
+      out.photos.set(id, { ...base, changedAtMs: at, changedAtMsIgnoringViews: at })
       if (photoComments !== undefined && photoComments.length > 0) out.comments.set(id, photoComments)
       if (entry !== undefined) out.media.set(mediaKey(id, entry.secret), entry)
       continue
@@ -115,7 +117,7 @@ export function setChanges(listed: SetListing, inCatalog: ReadonlyMap<string, un
     const memberIds = (listed.members.get(id) ?? []).filter((m) => inCatalog.has(m))
     const before = prevSets.get(id)
     const same = before !== undefined && sameContent(setContent(raw, memberIds), setContent(before.raw, before.photoIds))
-    const entry = same ? before : setFromRaw(raw, memberIds, nowMs)
+    const entry = same ? before : setFromRaw(raw, memberIds, before === undefined ? firstSeenMs(toInt(raw.date_update, 0), prev, nowMs) : nowMs)
     if (entry === null) continue
     sets.push(entry)
     if (before === undefined) counts.added++
@@ -163,6 +165,22 @@ export function anyChange({ photos, sets, collections }: Changes, prev: CatalogS
     !sameList(sets.sets.map((s) => s.id), prev.sets.map((s) => s.id)) ||
     !sameList(collections.collections.map((c) => c.id), prev.collections.map((c) => c.id))
   )
+}
+
+/**
+ * The change time of an entry new to the catalog. What the first sync finds is the account's
+ * history, so it carries Flickr's own time of its last edit (a photo's `lastupdate`, which moves on
+ * any edit and comment; a set's `date_update`): then every sidecar and set metadata file has its
+ * own time, and backup tools that trust ctime (borg 1.2 keeps no files-cache entry whose ctime is
+ * the newest it saw) do not re-read them all on every run. Whatever a later refresh finds new or
+ * changed carries the refresh's time: that is when the mount's content changed, later than any
+ * backup that could have missed it (tar --listed-incremental and restic rely on that).
+ * Flickr's time is used only when it is known and not in the future.
+ */
+function firstSeenMs(flickrSeconds: number, prev: CatalogSnapshot, nowMs: number): number {
+  if (prev.refreshedAtMs !== 0) return nowMs
+  const ms = flickrSeconds * 1000
+  return Number.isSafeInteger(ms) && ms > 0 && ms <= nowMs ? ms : nowMs
 }
 
 function noCounts(): ChangeCounts {

@@ -5,8 +5,11 @@
  */
 export interface CatalogApi {
   testLogin(): Promise<{ id: string; username: string }>
-  /** flickr.people.getPhotos user_id=me, all pages, de-duplicated, photostream order. */
-  getPhotostream(extras: string[]): Promise<unknown[]>
+  /**
+   * flickr.people.getPhotos user_id=me, all pages, de-duplicated, photostream order; `resume` goes
+   * on from the pages an interrupted refresh saved, and tells each page's new items as they come.
+   */
+  getPhotostream(extras: string[], resume?: PhotostreamResume): Promise<unknown[]>
   /** flickr.photos.recentlyUpdated min_date=…, all pages: photos added or changed since then (never deletions). */
   getRecentlyUpdated(minDateSec: number, extras: string[]): Promise<unknown[]>
   /** One page of flickr.people.getPhotos user_id=me, with the listing's `total` (-1 when absent). */
@@ -19,6 +22,11 @@ export interface CatalogApi {
   getCollectionTree(): Promise<unknown[]>
   getComments(photoId: string): Promise<unknown[]>
   getSizes(photoId: string): Promise<unknown[]>
+}
+
+export interface PhotostreamResume {
+  from?: { page: number; items: readonly Record<string, unknown>[] }
+  onPage?: (page: number, items: Record<string, unknown>[]) => void
 }
 
 export interface CatalogMedia {

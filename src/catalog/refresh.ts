@@ -19,7 +19,9 @@
  *
  * Each listing step returns what it fetched (the class keeps only progress and report counters), so
  * each step boundary (photostream listed, one comment list or original in, one set's members in) is
- * a point where progress could be saved.
+ * a point where progress is saved: with a RefreshCheckpoint (checkpoint.ts) in the context, each
+ * boundary hands it the result, and what an earlier, interrupted run saved is reused like what the
+ * previous catalog knows.
  */
 import createDebug from 'debug'
 import { asRecord, toInt } from '../flickr/lenient.js'
@@ -27,9 +29,10 @@ import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { eachLimit } from '../util/pool.js'
 import { listPhotostreamChanges, marksAfter, planListing, unchangedMembers, type ListingPlan } from './incremental.js'
 import { anyChange, collectionChanges, photoChanges, setChanges, type Changes, type ListedPhoto, type SetListing, type Since } from './changes.js'
-import { PHOTO_EXTRAS, type CatalogApi, type CatalogMedia } from './ports.js'
+import { PHOTO_EXTRAS, type CatalogApi, type CatalogMedia, type PhotostreamResume } from './ports.js'
 import { photoFields, safeId, uniqueIds } from './records.js'
 import { isItemFailure, resolveMedia } from './resolve-media.js'
+import type { RefreshCheckpoint } from './checkpoint.js'
 import type { CatalogState } from './state.js'
 import type { CatalogSnapshot, MediaEntry, PhotoEntry, RawRecord } from './types.js'
 import { mediaKey } from './types.js'
@@ -123,6 +126,8 @@ export interface RefreshContext {
   options: RefreshOptions
   /** Wall clock for changedAtMs/refreshedAtMs. */
   clock: () => number
+  /** Saves results as they come and gives back those of an interrupted run (none: nothing saved). */
+  checkpoint?: RefreshCheckpoint
 }
 
 export interface RefreshResult {
@@ -165,10 +170,15 @@ class Refresh {
     phase: 'login', photos: 0, sets: 0, setsListed: 0, commentsToFetch: 0, commentsFetched: 0, mediaToResolve: 0, mediaResolved: 0,
   }
   private commentsFetched = 0
+  /** Comment lists and originals reused from an interrupted run of this sync (the checkpoint's). */
+  private readonly resumed = { comments: 0, media: 0 }
   private readonly mediaReport: RefreshReport['media'] = { resolved: 0, reused: 0, transcodes: [], unavailable: [] }
   private userId: string
   private userName: string
   private plan: ListingPlan
+  /** The plan before any fallback: a full listing that fell back from changes did not list every set. */
+  private readonly plannedPlan: ListingPlan
+  private resumedListing = false
   private readonly listingReport: RefreshReport['listing'] = { mode: 'full', setsListed: 0 }
 
   constructor(private readonly ctx: RefreshContext) {
@@ -183,10 +193,12 @@ class Refresh {
       nowMs: this.startedAtMs,
       retrying: (ctx.options.resolveAgain?.size ?? 0) > 0,
     })
+    this.plannedPlan = this.plan
   }
 
   async run(): Promise<RefreshResult> {
     await this.identify()
+    this.ctx.checkpoint?.begin(this.userId, this.ctx.previous.snap.refreshedAtMs === 0)
     const listing = await this.list()
     const since: Since = { prev: this.ctx.previous.snap, nowMs: this.ctx.clock() }
     const photos = photoChanges(listing.photos, since)
@@ -238,7 +250,14 @@ class Refresh {
       this.plan = { mode: 'full', reason: got.reason }
     }
     this.listingReport.reason = this.plan.reason
-    return listPhotos(await this.client.getPhotostream(extras))
+    const cp = this.ctx.checkpoint
+    const saved = cp?.savedPhotostream()
+    const resume = saved === undefined ? cp?.photostreamResume() : undefined
+    // Pages listed by an interrupted run may miss changes made since: no marks to go on from (incremental.ts).
+    this.resumedListing = saved !== undefined || resume?.from !== undefined
+    const raw = saved ?? (await this.client.getPhotostream(extras, resume))
+    cp?.listedPhotostream(raw)
+    return listPhotos(raw)
   }
 
   /** Comments and originals: what the previous catalog knows is reused, the rest fetched (both at once). */
@@ -248,6 +267,11 @@ class Refresh {
     const needMedia = this.reuseMedia(photos, details)
     this.progress.commentsToFetch = needComments.length
     this.progress.mediaToResolve = needMedia.length
+    const { resumed } = this
+    this.ctx.checkpoint?.plan({
+      comments: { done: resumed.comments, total: resumed.comments + needComments.length },
+      sizes: { done: resumed.media, total: resumed.media + needMedia.length },
+    })
     this.tell()
     debug('details: %d comment lists, %d originals to resolve', needComments.length, needMedia.length)
     await allOrStop([this.fetchComments(needComments, details), this.resolveOriginals(needMedia, details)] as const, this.stop)
@@ -262,7 +286,13 @@ class Refresh {
       if (p.countComments <= 0) continue
       const fetchedAt = old.commentsFetchedAt.get(p.id)
       if (fetchedAt !== p.lastUpdate) {
-        need.push(p)
+        const saved = this.ctx.checkpoint?.savedComments(p.id, p.lastUpdate)
+        if (saved === undefined) need.push(p)
+        else {
+          into.comments.set(p.id, saved)
+          into.fetchedAt.set(p.id, p.lastUpdate)
+          this.resumed.comments++
+        }
         continue
       }
       const known = old.snap.comments.get(p.id)
@@ -278,7 +308,7 @@ class Refresh {
     const retryTranscodes = opts.retryTranscodes === true || opts.cookies !== undefined
     const need: ListedPhoto[] = []
     for (const p of photos) {
-      const known = this.ctx.previous.snap.media.get(mediaKey(p.id, p.secret))
+      const known = this.ctx.previous.snap.media.get(mediaKey(p.id, p.secret)) ?? this.resumedMedia(p, retryTranscodes)
       if (known === undefined || (retryTranscodes && known.kind === 'transcode') || opts.resolveAgain?.has(p.id) === true) {
         need.push(p)
         continue
@@ -291,11 +321,20 @@ class Refresh {
     return need
   }
 
+  /** The original an interrupted run of this sync resolved for (id, secret), if saved. */
+  private resumedMedia(p: ListedPhoto, retryTranscodes: boolean): MediaEntry | undefined {
+    const saved = this.ctx.checkpoint?.savedMedia(p.id, p.secret)
+    if (saved === undefined || (retryTranscodes && saved.kind === 'transcode') || this.ctx.options.resolveAgain?.has(p.id) === true) return undefined
+    this.resumed.media++
+    return saved
+  }
+
   private async fetchComments(photos: readonly ListedPhoto[], into: PhotoDetails): Promise<void> {
     await eachLimit(photos, this.apiConcurrency, async (p) => {
       const list = (await this.client.getComments(p.id)).map(asRecord)
       into.comments.set(p.id, list)
       into.fetchedAt.set(p.id, p.lastUpdate)
+      this.ctx.checkpoint?.commentsFetched(p.id, p.lastUpdate, list)
       this.commentsFetched++
       this.progress.commentsFetched++
       this.tell()
@@ -314,6 +353,7 @@ class Refresh {
       try {
         const entry = await resolveMedia({ ...p, changedAtMs: 0 }, via)
         into.media.set(p.id, entry)
+        this.ctx.checkpoint?.mediaResolved(entry)
         this.mediaReport.resolved++
         if (entry.kind === 'transcode') this.mediaReport.transcodes.push({ id: p.id, label: entry.label ?? '' })
         this.ctx.options.onMedia?.({ photo: { ...p, changedAtMs: 0 }, media: entry, resolved: true })
@@ -332,13 +372,24 @@ class Refresh {
     const list = dedupeById(await this.client.getSetList())
     this.progress.sets = list.length
     const members = new Map<string, string[]>()
+    const cp = this.ctx.checkpoint
     const before = new Map(this.ctx.previous.snap.sets.map((s) => [s.id, s]))
-    await eachLimit(list, this.apiConcurrency, async (raw) => {
+    for (const raw of list) {
       const id = safeId(raw.id) as string
       // An incremental refresh keeps the members of sets whose getList record did not move.
-      const known = isKnownEmpty(raw) ? [] : this.plan.mode === 'changes' ? unchangedMembers(raw, before.get(id)) : undefined
-      if (known === undefined) this.listingReport.setsListed++
-      members.set(id, known ?? uniqueIds(await this.client.getSetPhotos(id, this.userId)))
+      const unchanged = this.plan.mode === 'changes' ? unchangedMembers(raw, before.get(id)) : undefined
+      const known = isKnownEmpty(raw) ? [] : (unchanged ?? cp?.savedSetMembers(id, raw))
+      if (known !== undefined) members.set(id, known)
+    }
+    cp?.planSets({ done: members.size, total: list.length })
+    this.progress.setsListed = members.size
+    await eachLimit(list, this.apiConcurrency, async (raw) => {
+      const id = safeId(raw.id) as string
+      if (members.has(id)) return
+      this.listingReport.setsListed++
+      const ids = uniqueIds(await this.client.getSetPhotos(id, this.userId))
+      members.set(id, ids)
+      cp?.setListed(id, raw, ids)
       this.progress.setsListed++
     })
     return { list, members }
@@ -361,8 +412,8 @@ class Refresh {
     }
     const commentsFetchedAt = new Map<string, number>()
     for (const [id, at] of fetchedAt) if (photos.photos.has(id)) commentsFetchedAt.set(id, at)
-    const listing = marksAfter(this.plan, this.ctx.previous.listing, this.startedAtMs, photos.photos.values())
-    return { state: { snap, commentsFetchedAt, listing }, report: this.report(changes, snap.refreshedAtMs) }
+    const listing = this.resumedListing ? undefined : marksAfter(this.plannedPlan, this.ctx.previous.listing, this.startedAtMs, photos.photos.values())
+    return { state: { snap, commentsFetchedAt, ...(listing !== undefined ? { listing } : {}) }, report: this.report(changes, snap.refreshedAtMs) }
   }
 
   private report(changes: Changes, finishedAtMs: number): RefreshReport {
@@ -455,7 +506,7 @@ function countingApi(api: CatalogApi, calls: Record<string, number>, stop: Stopp
     }
   return {
     testLogin: wrap('testLogin', () => api.testLogin()),
-    getPhotostream: wrap('getPhotostream', (extras: string[]) => api.getPhotostream(extras)),
+    getPhotostream: wrap('getPhotostream', (extras: string[], resume?: PhotostreamResume) => api.getPhotostream(extras, resume)),
     getRecentlyUpdated: wrap('getRecentlyUpdated', (minDateSec: number, extras: string[]) => api.getRecentlyUpdated(minDateSec, extras)),
     getPhotostreamPage: wrap('getPhotostreamPage', (page: number, perPage: number, extras: string[]) => api.getPhotostreamPage(page, perPage, extras)),
     getSetList: wrap('getSetList', () => api.getSetList()),

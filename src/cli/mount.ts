@@ -35,9 +35,17 @@ interface MountFlags {
   ignoreViews?: boolean
   force?: boolean
   fullListingEvery?: number
+  attrTimeout?: number
 }
 
 const DEFAULT_REFRESH_MS = 15 * 60_000
+
+/** --attr-timeout: whole seconds, at least 1 (libfuse reads 0 as its own default). Milliseconds. */
+function parseAttrTimeout(value: string): number {
+  const ms = parseDuration('--attr-timeout')(value)
+  if (ms < 1000 || ms % 1000 !== 0) throw new FlickrfsError('USAGE', `--attr-timeout takes whole seconds, at least 1s, got "${value}".`)
+  return ms
+}
 
 /** The cache folder of one account: per account, so two logins never mix their files. */
 export function defaultCacheRoot(env: Env, creds: Pick<Credentials, 'nsid' | 'oauthToken'> | undefined): string {
@@ -56,6 +64,11 @@ export function mountCommand(io: CliIo): Command {
       new Option('--refresh <duration>', 'refresh the catalog this often, e.g. 90s, 15m, 2h (0: only on SIGHUP / flickrfs refresh)')
         .argParser(parseDuration('--refresh'))
         .default(DEFAULT_REFRESH_MS, '15m'),
+    )
+    .addOption(
+      new Option('--attr-timeout <duration>', 'how long the kernel trusts a file\'s size and times, e.g. 1s, 60s: a file that changed (a refresh, a growing SHA256SUMS) shows its new size after at most this long')
+        .argParser(parseAttrTimeout)
+        .default(60_000, '60s'),
     )
     .option('--offline', 'never touch the network: serve the cached catalog and originals only')
     .option('--allow-other', 'let other users see the mount')
@@ -98,6 +111,7 @@ async function runMount(io: CliIo, mountpoint: string, flags: MountFlags): Promi
       cacheMaxBytes: flags.cacheSize,
       refreshEveryMs: flags.refresh,
       fullListingEveryMs: fullListingEvery,
+      attrTimeoutSec: flags.attrTimeout !== undefined ? flags.attrTimeout / 1000 : undefined,
       allowOther: flags.allowOther,
       cookies,
       ignoreViews: flags.ignoreViews,

@@ -1,4 +1,4 @@
-import { access, readdir } from 'node:fs/promises'
+import { access, readdir, readFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { Command } from 'commander'
 import { Catalog, catalogDamage, catalogPath } from '../catalog/index.js'
@@ -8,7 +8,7 @@ import { FlickrfsError } from '../errors/flickrfs-error.js'
 import {
   clockFromEnv, HOURLY_GUIDELINE, LEASE_MS, limiterSettings, loadApiKey, peekSharedBucket, resolveConfigDir, worstCaseCalls, type Env,
 } from '../flickr/index.js'
-import { parseMediaFileName } from '../layout/index.js'
+import { parseMediaFileName, parseSha256Sums, SHA256SUMS_FILE } from '../layout/index.js'
 import { readLastPin } from '../pin/pin-state.js'
 import { offlineMedia } from '../service/live-mount.js'
 import { OriginalStore } from '../store/index.js'
@@ -16,6 +16,7 @@ import { unwritableReason } from '../util/read-only.js'
 import { stateDir } from '../util/state-paths.js'
 import { envOf, type CliIo } from './context.js'
 import { formatBytes, formatDuration, plural } from './progress.js'
+import { syncProgressLines } from './sync-progress.js'
 
 /**
  * The catalog and store of a pinned DEST, for reading. A DEST this process cannot write (a backup
@@ -181,6 +182,7 @@ export function statusCommand(io: CliIo): Command {
         }
         const complete = c.missing.length === 0 && snap.refreshedAtMs > 0 && unknown.length === 0
         const only = last?.ignorePhotos && !last.ignoreVideos ? ' (videos only, as the last pin was asked)' : last?.ignoreVideos && !last.ignorePhotos ? ' (photos only, as the last pin was asked)' : ''
+        out.push(...await syncProgressLines(dest, envOf(io)))
         out.push(...await apiBudgetLines(envOf(io)))
         out.push(complete ? `Complete: yes${only}` : 'Complete: no (run `flickrfs pin` again)')
         io.stdout.write(out.join('\n') + '\n')
@@ -192,9 +194,31 @@ export function statusCommand(io: CliIo): Command {
     })
 }
 
+/**
+ * DEST/photostream/SHA256SUMS as a name → sha256 map, or the one line that says what is wrong with
+ * it (missing: a DEST pinned before the file existed; the next pin writes it without a download).
+ */
+async function readSha256Sums(dest: string): Promise<{ listed: Map<string, string> } | { problem: string }> {
+  const path = join(dest, 'photostream', SHA256SUMS_FILE)
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      return { problem: `${path} is missing. Run \`flickrfs pin ${dest}\`: it writes it from the index, without downloading anything.` }
+    }
+    return { problem: `${path} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}).` }
+  }
+  const parsed = parseSha256Sums(text)
+  if (!parsed.ok) {
+    return { problem: `${path} line ${parsed.lineNumber} is not "<sha256>  <file name>": ${JSON.stringify(parsed.line.slice(0, 100))}. Run \`flickrfs pin ${dest}\` to write it again.` }
+  }
+  return { listed: parsed.lines }
+}
+
 export function verifyCommand(io: CliIo): Command {
   return new Command('verify')
-    .description('Re-check every original in DEST against its recorded size and SHA-256 (exit 1 on any problem)')
+    .description('Re-check every original in DEST against its recorded size and SHA-256, and against photostream/SHA256SUMS (exit 1 on any problem)')
     .argument('<dest>')
     .option('-q, --quiet', 'print only problems')
     .action(async (destArg: string, flags: { quiet?: boolean }) => {
@@ -202,33 +226,44 @@ export function verifyCommand(io: CliIo): Command {
       const { catalog, store, readOnly } = await openExisting(dest)
       try {
         const bad = new Set<string>()
+        // What `sha256sum -c SHA256SUMS` checks, verify checks too: every line of it is a check.
+        const sums = await readSha256Sums(dest)
         const report = await store.verify({
+          ...('listed' in sums ? { listed: sums.listed } : {}),
           concurrency: 4,
           // A bad file stops counting as stored, so the next pin downloads it again (not on a read-only DEST: nothing may be written there).
           forgetBad: !readOnly,
           onResult: (r) => {
             if (r.status === 'ok') return
+            if (r.status === 'sums-mismatch') {
+              io.stdout.write(`${r.status}: ${r.path} is the original the index recorded, but ${SHA256SUMS_FILE} lists another hash for it\n`)
+              return
+            }
             bad.add(r.id)
-            io.stdout.write(`${r.status}: ${r.path}${r.actualSize !== undefined ? ` (${r.actualSize} bytes, expected ${r.expectedSize})` : ''}\n`)
+            const sizes = r.actualSize !== undefined && r.expectedSize >= 0 ? ` (${r.actualSize} bytes, expected ${r.expectedSize})` : ''
+            io.stdout.write(`${r.status}: ${r.path}${sizes}\n`)
           },
         })
         const last = await readLastPin(dest)
         const c = completeness(catalog.snapshot(), (id, secret) => store.info(id, secret), last ?? {})
         // The damaged files just reported are no longer recorded; they are not "never downloaded".
         const never = c.missing.filter((id) => !bad.has(id))
-        const problems = report.missing + report.sizeMismatch + report.hashMismatch
+        const problems = report.missing + report.sizeMismatch + report.hashMismatch + report.sumsMismatch + ('problem' in sums ? 1 : 0)
         // Success means every original in the folder was checked: files the index does not know
         // (a catalog lost or rebuilt) were not, and a pin has to take them in first.
         const unknown = (await unindexedOriginals(dest, (id) => store.recordOf(id), catalog.snapshot())).filter((name) => !bad.has(parseMediaFileName(name)?.id ?? ''))
-        const indexLost = report.checked === 0 && unknown.length > 0
+        const indexLost = report.recorded === 0 && unknown.length > 0
         if (!indexLost && (!flags.quiet || problems > 0 || never.length > 0 || unknown.length > 0)) {
           io.stdout.write(
             `Verified ${plural(report.checked, 'original')}: ${report.ok} ok, ${report.missing} missing, ` +
-            `${report.sizeMismatch} wrong size, ${report.hashMismatch} wrong content${leftOutNote(c)}.` +
+            `${report.sizeMismatch} wrong size, ${report.hashMismatch} wrong content` +
+            (report.sumsMismatch > 0 ? `, ${report.sumsMismatch} listed with another hash in ${SHA256SUMS_FILE}` : '') + `${leftOutNote(c)}.` +
             (never.length ? ` ${plural(never.length, 'item')} of the catalog ${never.length === 1 ? 'was' : 'were'} never downloaded.` : '') + '\n',
           )
         }
-        if (problems > 0 || never.length > 0) io.stdout.write('Run `flickrfs pin` on this folder to fetch them again.\n')
+        if ('problem' in sums) io.stdout.write(`${sums.problem}\n`)
+        if (report.missing + report.sizeMismatch + report.hashMismatch > 0 || never.length > 0) io.stdout.write('Run `flickrfs pin` on this folder to fetch them again.\n')
+        if (report.sumsMismatch > 0) io.stdout.write(`Run \`flickrfs pin\` on this folder to write ${SHA256SUMS_FILE} again from the index.\n`)
         if (unknown.length > 0) {
           const lost = indexLost ? 'Nothing verified: the index of this folder is missing or empty (its catalog was lost or rebuilt), yet' : 'The index does not account for all files:'
           io.stdout.write(`${lost} ${join(dest, 'photostream')} holds ${plural(unknown.length, 'original')} it does not record (${unknown.slice(0, 5).join(', ')}${unknown.length > 5 ? ', …' : ''}); they were not verified. ` +

@@ -9,7 +9,7 @@ import { asArray, asRecord, textOf, toInt, toStr } from './lenient.js'
 import { Semaphore } from '../util/semaphore.js'
 import { DEFAULT_BURST, DEFAULT_RATE_PER_SEC, TokenBucket, type RateLimiter } from './limiter.js'
 import { OriginTransport } from './origin-transport.js'
-import { ListingIncomplete, paginate } from './paginate.js'
+import { ListingIncomplete, paginate, type PaginateOptions } from './paginate.js'
 import { backoffMs, DEFAULT_RETRY, retryAfterMs } from './retry.js'
 import type { PageEnvelope, PageItem, RawCollection, RawComment, RawPhoto, RawSet, RawSize } from './types.js'
 
@@ -52,6 +52,9 @@ export interface FlickrStats {
 }
 
 const PER_PAGE = 500
+
+/** A listing that goes on from pages an interrupted run read, and tells each page as it is read (see paginate.ts). */
+export type ListingResume = Pick<PaginateOptions, 'from' | 'onPage'>
 
 /** HTTP 429, or a Flickr error whose message says the key is over its limit. */
 function isTooManyRequests(f: ReturnType<typeof classify>): boolean {
@@ -143,21 +146,22 @@ export class FlickrClient {
    * up (fewer items than its own total, a page without its item array) is read again from page 1;
    * if it still does not, this fails with ListingIncomplete rather than hand back a list with holes.
    */
-  async paginate(method: string, params: Record<string, string>, envelope: PageEnvelope, item: PageItem): Promise<any[]> {
+  async paginate(method: string, params: Record<string, string>, envelope: PageEnvelope, item: PageItem, resume: ListingResume = {}): Promise<any[]> {
     const perPage = params.per_page ?? String(PER_PAGE)
-    return this.readListing(method, () => paginate(
+    return this.readListing(method, (attempt) => paginate(
       (page) => this.call(method, { ...params, per_page: perPage, page: String(page) }),
       envelope,
       item,
-      { perPage: Number(perPage) },
+      // A listing read again because it did not add up starts over from page 1, not from where an earlier run was.
+      { perPage: Number(perPage), onPage: resume.onPage, from: attempt === 0 ? resume.from : undefined },
     ))
   }
 
   /** Runs `read` again while it throws ListingIncomplete, up to `listingRetries` times, then fails with what to do. */
-  private async readListing<T>(method: string, read: () => Promise<T>): Promise<T> {
+  private async readListing<T>(method: string, read: (attempt: number) => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await read()
+        return await read(attempt)
       } catch (err) {
         if (!(err instanceof ListingIncomplete)) throw err
         if (attempt >= this.listingRetries) {
@@ -179,9 +183,9 @@ export class FlickrClient {
     return { id: toStr(user.id), username: textOf(user.username) }
   }
 
-  /** The whole photostream (user_id=me), newest first. */
-  getPhotostream(extras: string[]): Promise<RawPhoto[]> {
-    return this.paginate('flickr.people.getPhotos', { user_id: 'me', extras: extras.join(',') }, 'photos', 'photo')
+  /** The whole photostream (user_id=me), newest first; `resume` goes on from pages read before and reports each page. */
+  getPhotostream(extras: string[], resume?: ListingResume): Promise<RawPhoto[]> {
+    return this.paginate('flickr.people.getPhotos', { user_id: 'me', extras: extras.join(',') }, 'photos', 'photo', resume)
   }
 
   /** Every set, in the user's own order. */

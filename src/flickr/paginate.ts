@@ -12,6 +12,10 @@ export interface PaginateOptions {
   shortPageRetries?: number
   /** Guard against an envelope with neither a usable `total` nor `pages` and a server that never runs dry. */
   maxPages?: number
+  /** Go on from a listing read before (a sync that was interrupted): its distinct items so far and the next page to ask. */
+  from?: { page: number; items: readonly Record<string, unknown>[] }
+  /** Each page's new distinct items once taken, in order (page 1 again means the listing starts over). */
+  onPage?: (page: number, items: Record<string, unknown>[]) => void
 }
 
 /**
@@ -63,6 +67,8 @@ class Pagination {
   readonly #perPage: number
   readonly #shortPageRetries: number
   readonly #maxPages: number
+  readonly #from: PaginateOptions['from']
+  readonly #onPage: PaginateOptions['onPage']
   readonly #seen = new Set<string>()
   readonly #out: Record<string, unknown>[] = []
   #pages = Number.NaN
@@ -78,10 +84,22 @@ class Pagination {
     this.#servedPerPage = opts.perPage
     this.#shortPageRetries = opts.shortPageRetries ?? 2
     this.#maxPages = opts.maxPages ?? 10_000
+    this.#from = opts.from
+    this.#onPage = opts.onPage
   }
 
   async run(fetchPage: (page: number) => Promise<unknown>): Promise<Record<string, unknown>[]> {
-    for (let page = 1; page <= pageCap(this.#total, this.#servedPerPage, this.#pages, this.#maxPages); ) {
+    let page = 1
+    if (this.#from !== undefined && this.#from.page > 1) {
+      for (const it of this.#from.items) {
+        const id = toStr(it.id)
+        if (id === '' || this.#seen.has(id)) continue
+        this.#seen.add(id)
+        this.#out.push(it)
+      }
+      page = this.#from.page
+    }
+    for (; page <= pageCap(this.#total, this.#servedPerPage, this.#pages, this.#maxPages); ) {
       const step = this.#take(page, await fetchPage(page))
       if (step === 'end') break
       if (step === 'next') page++
@@ -118,12 +136,15 @@ class Pagination {
       return 'again'
     }
     this.#shortRetries = 0
+    const added: Record<string, unknown>[] = []
     for (const it of fresh) {
       const id = toStr(it.id)
       if (this.#seen.has(id)) continue
       this.#seen.add(id)
       this.#out.push(it)
+      added.push(it)
     }
+    this.#onPage?.(page, added)
     return isLast ? 'end' : 'next'
   }
 

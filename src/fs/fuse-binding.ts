@@ -38,7 +38,7 @@ export interface FuseOps {
   access?: (path: string, mode: number, cb: FuseDone) => void
   statfs?: (path: string, cb: FuseReply<[statfs: StatfsResult]>) => void
   getattr?: (path: string, cb: FuseReply<[stat: FuseStat]>) => void
-  /** fuse-native 2.2.6 calls `getattr` instead, without the handle; see `passHandleToFgetattr`. */
+  /** fuse-native 2.2.6 calls `getattr` instead, without the handle (FsOps does not offer it). */
   fgetattr?: (path: string, fh: number, cb: FuseReply<[stat: FuseStat]>) => void
   flush?: (path: string, fh: number, cb: FuseDone) => void
   fsync?: (path: string, datasync: number, fh: number, cb: FuseDone) => void
@@ -96,27 +96,6 @@ export interface FuseInstance {
   mount(cb: (err: Error | null) => void): void
   /** Internal: the native thread struct that fuse_native_unmount needs. */
   readonly _thread: Buffer | null
-}
-
-/** What fuse-native 2.2.6's Fuse class has beyond the public API, used by `passHandleToFgetattr`. */
-type OpHandler = (signal: FuseCallback, ...args: unknown[]) => void
-interface FuseInternals {
-  _op_fgetattr?: OpHandler
-}
-
-/**
- * fuse-native 2.2.6 drops the file handle of fgetattr: its `_op_fgetattr` calls `ops.getattr(path)`.
- * libfuse's auto_cache asks fgetattr at each open, and the answer must describe the version that
- * open serves, which after a refresh may not be the current one. This routes fgetattr to
- * `ops.fgetattr(path, fh, cb)`, reusing fuse-native's own `_op_getattr` to turn the stat into its
- * native form (it only reads `this.ops.getattr`). The version is pinned, so these internals hold.
- */
-export function passHandleToFgetattr(fuse: FuseInstance, fgetattr: NonNullable<FuseOps['fgetattr']>): void {
-  const getattr = (Object.getPrototypeOf(fuse) as { _op_getattr?: unknown })._op_getattr
-  if (typeof getattr !== 'function') throw new FlickrfsError('FUSE', `fuse-native ${PINNED_FUSE_NATIVE} internals changed (no _op_getattr); reinstall with npm ci`)
-  const toNative = getattr as (this: { ops: FuseOps }, signal: FuseCallback, path: string) => void
-  ;(fuse as FuseInstance & FuseInternals)._op_fgetattr = (signal: FuseCallback, path: unknown, fh: unknown) =>
-    toNative.call({ ops: { getattr: (p, cb) => fgetattr(p, Number(fh), cb) } }, signal, String(path))
 }
 
 interface FuseConstructor {

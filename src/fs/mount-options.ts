@@ -17,13 +17,10 @@ export interface KernelCacheOptions {
  * string without escaping, so they ride along after the fsname. Each was checked to take effect.
  * `ro`: the kernel refuses writes before they reach us. `use_ino`: our stable inode numbers reach
  * stat and readdir (backup tools use them). `max_background`: parallel readers (thumbnailers) all
- * start at once instead of in waves of 12. `ac_attr_timeout=0`: at every open, auto_cache asks us
- * for size and mtime afresh (one getattr) instead of trusting what it saw up to attrTimeout ago,
- * so page-cached bytes of a file whose content moved on (a sidecar that now shows its sha256, a
- * file changed by a refresh) are dropped at the next open rather than served for up to a minute.
+ * start at once instead of in waves of 12.
  */
 export function fsnameHack(negativeTimeoutSec: number): string {
-  return `flickrfs,ro,use_ino,negative_timeout=${negativeTimeoutSec},max_background=64,congestion_threshold=48,ac_attr_timeout=0`
+  return `flickrfs,ro,use_ino,negative_timeout=${negativeTimeoutSec},max_background=64,congestion_threshold=48`
 }
 
 export function fuseNativeOptions(o: KernelCacheOptions): FuseNativeOptions {

@@ -1,7 +1,7 @@
 import createDebug from 'debug'
 import { resolve } from 'node:path'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
-import { loadFuse, passHandleToFgetattr, type FuseInstance } from './fuse-binding.js'
+import { loadFuse, type FuseInstance } from './fuse-binding.js'
 import { fuseNativeOptions } from './mount-options.js'
 import { checkMountpoint, clearStaleMount, describeHolders, findHolders, fusermountMountMessage, mountAt, unmountPath, type Holder } from './mountpoint.js'
 import { FsOps, type FsOpsStats } from './ops.js'
@@ -75,7 +75,6 @@ export async function mountFlickrfs(opts: MountOptions): Promise<MountHandle> {
     readTimeoutMs: opts.readTimeoutMs ?? DEFAULTS.readTimeoutMs,
   })
   const fuse = new Fuse(mnt, mount.ops, fuseOpts)
-  passHandleToFgetattr(fuse, (path, fh, cb) => mount.ops.fgetattr(path, fh, cb))
   await mountOrThrow(fuse, mnt, fusermountOptions({ allowOther: opts.allowOther ?? false, autoUnmount: opts.autoUnmount ?? DEFAULTS.autoUnmount }))
   log('mounted at %s with %o', mnt, fuseOpts)
   // Lets the event loop end: fuse-native keeps a handle referenced until this is called.

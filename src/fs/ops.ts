@@ -9,7 +9,7 @@
  *
  * `guard` runs an op under a Reply. A result computed synchronously answers at once, without a
  * promise: `ls -l` asks getattr once per entry, and a promise per call is a measurable share of
- * that. Only ops that wait (a sidecar settling, a read of an original) pay for one.
+ * that. Only ops that wait (a read of an original) pay for one.
  *
  * A read goes, in order: the open file (`openFileOf`), then bytes held in memory (answered at
  * once), else the original: a deadline is armed first (ETIMEDOUT, also on unmount), then the
@@ -29,7 +29,6 @@ import { statOf, type FuseStat, type Owner } from './stat.js'
 import { statfsOf, type StatfsResult } from './tree-stats.js'
 import type { FsFile, FsNode, FsTree, OriginalReader } from './types.js'
 import type { MediaEntry } from '../catalog/types.js'
-import { settledWithin } from '../util/abort.js'
 
 const log = createDebug('flickrfs:fs')
 // Not in node:fs constants; the same on every Linux.
@@ -172,13 +171,14 @@ interface PendingRead {
 
 /** The ops this adapter serves; every other one stays absent, so libfuse answers ENOSYS. */
 type ServedOp =
-  | 'init' | 'getattr' | 'fgetattr' | 'readdir' | 'readlink' | 'open' | 'read' | 'release' | 'statfs'
+  | 'init' | 'getattr' | 'readdir' | 'readlink' | 'open' | 'read' | 'release' | 'statfs'
   | 'write' | 'create' | 'mkdir' | 'mknod' | 'unlink' | 'rmdir' | 'rename' | 'link' | 'symlink'
   | 'chmod' | 'chown' | 'truncate' | 'ftruncate' | 'utimens' | 'setxattr' | 'removexattr'
 
 /**
- * The ops object handed to fuse-native, which calls them as methods (`this.ops.read(…)`); handing
- * one on detached needs a closure (mount.ts does so for fgetattr).
+ * The ops object handed to fuse-native, which calls them as methods (`this.ops.read(…)`).
+ * fgetattr is not offered: libfuse then answers it with getattr of the path, and the kernel asks it
+ * only once the attributes it holds have expired, when `told` may move on with it.
  * fuse-native registers every op name the object has, so no other member may carry an op's name
  * (`error`, `access`, `flush`, …). getxattr/listxattr stay unimplemented on purpose: ENOSYS once,
  * and the kernel stops asking (ls -l would otherwise ask for ACLs of every file).
@@ -221,24 +221,6 @@ export class FsOps implements FuseOps, Required<Pick<FuseOps, ServedOp>> {
 
   getattr(path: string, cb: FuseReply<[FuseStat]>): void {
     guard('getattr', () => this.statTelling(path), (st) => cb(0, st), (e) => cb(e))
-  }
-
-  /**
-   * libfuse asks this at each open (auto_cache with ac_attr_timeout=0) to decide whether the
-   * kernel may keep its cached pages, and the kernel asks it for fstat once attributes expire.
-   * Both concern one open file, so the answer is the version that open serves: answering the
-   * current one would let `told` run ahead of what the kernel believes after a refresh.
-   */
-  fgetattr(path: string, fh: number, cb: FuseReply<[FuseStat]>): void {
-    guard(
-      'fgetattr',
-      () => {
-        const open = this.handles.get(fh)
-        return open ? statOf(open.node, this.ctx.owner) : this.statTelling(path)
-      },
-      (st) => cb(0, st),
-      (e) => cb(e),
-    )
   }
 
   readdir(path: string, cb: FuseReply<[string[], Partial<FuseStat>[]]>): void {
@@ -312,7 +294,7 @@ export class FsOps implements FuseOps, Required<Pick<FuseOps, ServedOp>> {
     return statOf(node, this.ctx.owner)
   }
 
-  private openFile(path: string, flags: number): number | Promise<number> {
+  private openFile(path: string, flags: number): number {
     if ((flags & O_ACCMODE) !== constants.O_RDONLY || (flags & constants.O_TRUNC) !== 0) {
       throw new FsErrno('EROFS')
     }
@@ -322,12 +304,7 @@ export class FsOps implements FuseOps, Required<Pick<FuseOps, ServedOp>> {
     if (!node) throw new FsErrno('ENOENT')
     if (node.kind === 'dir') throw new FsErrno('EISDIR')
     if (node.kind !== 'file') throw new FsErrno('EINVAL')
-    // A sidecar whose original is being recorded this very moment: its final bytes are near.
-    // Wait for them (errors ignored: the bytes are then read as they are), but never longer than
-    // a read may take, and not past unmount.
-    const settling = node.content.type === 'bytes' ? node.content.settle?.() : undefined
-    if (!settling) return this.register(node)
-    return settledWithin(settling, this.ctx.readTimeoutMs, this.ctx.closing).then(() => this.register(node))
+    return this.register(node)
   }
 
   /** A new handle for `file`; bytes content is read once, here (the layout may rebuild it on every access). */

@@ -77,6 +77,11 @@ export function statOf(node: FsNode, owner: Owner): FuseStat {
     blocks: Math.ceil(size / 512),
     atime: node.mtimeMs,
     mtime: node.mtimeMs,
+    // ctime is the mtime: when this node's content last changed (the layout's whole-second times,
+    // no invented fraction), which stays put while the content is the same. restic and borg
+    // compare ctime from run to run and tar --listed-incremental dumps what is newer than its last
+    // run, so a ctime of "now" would have them re-read everything; and borg 1.2 never caches the
+    // files that share the newest ctime it saw, so one time shared by many files costs re-reads.
     ctime: node.mtimeMs,
   }
 }

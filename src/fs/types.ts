@@ -22,11 +22,8 @@ export interface FsFile {
   readonly ino: number
   /** Exact byte size, known before any byte is read. */
   readonly size: number
-  /**
-   * `data` may be a getter that rebuilds the bytes on each access: read it once per open, after
-   * awaiting `settle()` when that returns a promise (bytes about to change to their final form).
-   */
-  readonly content: { readonly type: 'bytes'; readonly data: Buffer; settle?(): Promise<unknown> | undefined } | { readonly type: 'original'; readonly media: MediaEntry }
+  /** `data` may be a getter that rebuilds the bytes on each access: read it once per open. */
+  readonly content: { readonly type: 'bytes'; readonly data: Buffer } | { readonly type: 'original'; readonly media: MediaEntry }
 }
 
 export interface FsLink {
@@ -39,7 +36,11 @@ export interface FsLink {
 
 export interface FsTree {
   readonly root: FsDir
-  /** '/'-separated absolute path ('/', '/photostream/1.jpg'). */
+  /**
+   * '/'-separated absolute path ('/', '/photostream/1.jpg'). A file node it returns never changes;
+   * a file whose content moves on between refreshes (photostream/SHA256SUMS) is returned as a new
+   * node each time it does, so what the kernel was told (`told` in ops.ts) stays what it opens.
+   */
   lookup(path: string): FsNode | undefined
 }
 

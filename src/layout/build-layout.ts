@@ -1,16 +1,17 @@
 /**
  * buildLayout: one CatalogSnapshot → the LAYOUT.md tree the mount serves and pin writes
  * (photostream/, Not in any set/, one directory per set, nested collection directories with
- * numbered links back to the sets, a `metadata` file in each and a sidecar per photo).
+ * numbered links back to the sets, a `metadata` file in each, a sidecar per photo and
+ * photostream/SHA256SUMS).
  *
  * Captured when it runs, and never changed after: every name, link target, directory listing,
- * mtime (a sidecar's moves 1 ms while its hash is unknown, see nodes.ts) and inode number; the size
- * of each original (the MediaEntry's); the records each metadata file is built from (references
- * into the snapshot, which the catalog never mutates).
+ * mtime and inode number; the size of each original (the MediaEntry's); the records each metadata
+ * file is built from (references into the snapshot, which the catalog never mutates). A sidecar
+ * follows from the catalog alone.
  *
  * Asked lazily, when a file is read or stat'ed: metadata JSON bytes (rebuilt at each `data` read,
- * never retained) and their size (measured once, at the first access); a photo sidecar's sha256,
- * from `opts.hashes.hashOf` at each read, and `opts.hashes.finishing` through `settle()`.
+ * never retained) and their size (measured once, at the first access); SHA256SUMS, from
+ * `opts.hashes` once per store generation (nodes.ts HashListNode).
  *
  * The build runs in named steps over one LayoutBuilder: photostream first (it decides which photos
  * are shown), the sets (which link to shown photos), Not in any set (shown photos no set holds),
@@ -32,7 +33,8 @@ import {
   numberPrefix,
   setDirName,
 } from './names.js'
-import { DirNode, LinkNode, MetadataFileNode, OriginalFileNode, PhotoSidecarNode } from './nodes.js'
+import { DirNode, HashListNode, LinkNode, MetadataFileNode, OriginalFileNode, PhotoSidecarNode } from './nodes.js'
+import { SHA256SUMS_FILE } from './sha256sums.js'
 import { mediaMtimeMs, wholeSecondsMs } from './times.js'
 import type { Layout, LayoutDir, LayoutNode, LayoutOptions, LayoutStats } from './types.js'
 
@@ -148,13 +150,17 @@ class LayoutBuilder {
     return wholeSecondsMs(this.#ignoreViews ? (p.changedAtMsIgnoringViews ?? p.changedAtMs) : p.changedAtMs)
   }
 
-  /** photostream/: its metadata, then an original and a sidecar for each photo that can be shown. */
+  /**
+   * photostream/: its metadata, SHA256SUMS, then an original and a sidecar for each photo that can
+   * be shown. The directory's mtime follows the catalog only: SHA256SUMS changes with the store.
+   */
   #addPhotostream(): void {
     const snap = this.#snap
     const photostream = this.#subdir(this.#root, PHOTOSTREAM_DIR)
     this.#add(this.#root, photostream)
     let mtimeMs = wholeSecondsMs(snap.photostreamChangedAtMs)
     this.#add(photostream, photostreamMetadataFile(mtimeMs, snap.photostream))
+    this.#add(photostream, new HashListNode(SHA256SUMS_FILE, photostream, this.#opts.hashes))
     for (const id of snap.photostream) {
       if (this.#shown.has(id)) continue
       const photo = snap.photos.get(id)
@@ -166,18 +172,7 @@ class LayoutBuilder {
       this.#shown.set(id, { photo, media, fileName, target: `../${PHOTOSTREAM_DIR}/${fileName}`, mtimeMs: fileMtimeMs })
       this.#add(photostream, new OriginalFileNode(fileName, fileMtimeMs, media))
       const changedMs = this.#photoChangedMs(photo)
-      this.#add(
-        photostream,
-        new PhotoSidecarNode({
-          name: fileName + METADATA_SUFFIX,
-          completeMtimeMs: changedMs,
-          photo,
-          media,
-          comments: snap.comments.get(id),
-          hashes: this.#opts.hashes,
-          ignoreViews: this.#ignoreViews,
-        }),
-      )
+      this.#add(photostream, new PhotoSidecarNode(fileName + METADATA_SUFFIX, changedMs, photo, media, snap.comments.get(id), this.#ignoreViews))
       mtimeMs = Math.max(mtimeMs, changedMs)
     }
     photostream.mtimeMs = mtimeMs
@@ -335,7 +330,14 @@ function collectionMetadataFile(c: CollectionEntry): MetadataFileNode {
 }
 
 function layoutOf(root: DirNode, stats: LayoutStats): Layout {
-  return { root, lookup: (path) => lookup(root, path), stats }
+  return {
+    root,
+    lookup: (path) => {
+      const node = lookup(root, path)
+      return node instanceof HashListNode ? node.current() : node
+    },
+    stats,
+  }
 }
 
 /** Walks '/'-separated names from the root: O(depth). Empty segments (`//`, a trailing `/`) are ignored. */

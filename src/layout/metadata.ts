@@ -10,7 +10,6 @@ export function jsonBytes(value: unknown): Buffer {
 
 export interface FlickrfsInfo {
   size: number
-  sha256?: string
   video?: 'transcode'
   label?: string
 }
@@ -19,14 +18,14 @@ export interface PhotoMetadataInput {
   photo: PhotoEntry
   media: MediaEntry
   comments?: readonly RawRecord[] | undefined
-  storeInfo?: { size: number; sha256: string } | undefined
   ignoreViews?: boolean | undefined
 }
 
 /**
  * The getPhotos record as returned (less `views` under --ignore-views), then `comments` when there
- * are any, then `flickrfs`. `size` is the MediaEntry's exact size, so it is there before download;
- * `sha256` appears once the store has the original.
+ * are any, then `flickrfs`. Everything comes from the catalog (`size` is the MediaEntry's exact
+ * size), never from what has been downloaded: a sidecar is the same whatever order a tool reads
+ * files in. Hashes of originals are listed in photostream/SHA256SUMS (sha256sums.ts).
  */
 export function photoMetadata(input: PhotoMetadataInput): Record<string, unknown> {
   const out: Record<string, unknown> = {}
@@ -36,8 +35,7 @@ export function photoMetadata(input: PhotoMetadataInput): Record<string, unknown
     out[key] = value
   }
   if (input.comments !== undefined && input.comments.length > 0) out.comments = input.comments
-  const info: FlickrfsInfo = { size: input.storeInfo?.size ?? input.media.size }
-  if (input.storeInfo !== undefined) info.sha256 = input.storeInfo.sha256
+  const info: FlickrfsInfo = { size: input.media.size }
   if (input.media.kind === 'transcode') {
     info.video = 'transcode'
     if (input.media.label !== undefined) info.label = input.media.label

@@ -1,6 +1,8 @@
 import type { MediaEntry, PhotoEntry, RawRecord } from '../catalog/types.js'
 import { FNV_OFFSET } from './inodes.js'
 import { jsonBytes, photoMetadata } from './metadata.js'
+import { formatSha256Sums, type Sha256Line } from './sha256sums.js'
+import { wholeSecondsMs } from './times.js'
 import type { BytesContent, LayoutDir, LayoutFile, LayoutLink, LayoutNode, OriginalContent, OriginalHashes } from './types.js'
 
 // Mutable while buildLayout assembles the tree and assigns inodes; exposed only through the
@@ -79,88 +81,106 @@ export class MetadataFileNode extends JsonFileNode {
   }
 }
 
-const SHA256_HEX = /^[0-9a-f]{64}$/
-const PLACEHOLDER_SHA256 = '0'.repeat(64)
-
 /**
- * A photo's sidecar. Its size is always that of its complete form, with the original's sha256
- * (64 hex digits, so the length does not depend on the hash), because `stat` answers before the
- * original is downloaded and rsync, tar and cp read the original just before its sidecar: the
- * sidecar they read then is complete and of the size they listed.
- *
- * Until the hash is known the bytes are the same JSON without `sha256`, padded with spaces before
- * the last newline to that size, and the mtime is 1 ms later than the complete form's. rsync's
- * quick check compares whole seconds, so a backup is never copied twice for it; libfuse's
- * auto_cache compares the exact mtime (at every open: ac_attr_timeout=0), so the kernel drops the
- * page-cached padded bytes at the first open after the hash is known.
+ * A photo's sidecar: the photo's record from the catalog and what flickrfs knows before any
+ * download (metadata.ts). Nothing downloaded changes it, so the mount and a pin give the same
+ * bytes at every moment; only a catalog change (a new layout) does.
  */
-export interface PhotoSidecarParts {
-  name: string
-  /** The mtime of the complete form (with sha256). */
-  completeMtimeMs: number
-  photo: PhotoEntry
-  media: MediaEntry
-  comments: readonly RawRecord[] | undefined
-  hashes: OriginalHashes | undefined
-  ignoreViews: boolean
+export class PhotoSidecarNode extends JsonFileNode {
+  // Fields, not a closure: ~100k sidecars, and a closure made in the builder would keep it alive.
+  constructor(
+    name: string,
+    mtimeMs: number,
+    private readonly photo: PhotoEntry,
+    private readonly media: MediaEntry,
+    private readonly comments: readonly RawRecord[] | undefined,
+    private readonly ignoreViews: boolean,
+  ) {
+    super(name, mtimeMs)
+  }
+  protected value(): unknown {
+    const { photo, media, comments, ignoreViews } = this
+    return photoMetadata({ photo, media, comments, ignoreViews })
+  }
 }
 
-export class PhotoSidecarNode implements LayoutFile, BytesContent {
+/** One version of photostream/SHA256SUMS: never changes once made. */
+export class HashListVersion implements LayoutFile, BytesContent {
   readonly kind = 'file'
   readonly type = 'bytes'
-  ino = 0
-  #size = -1
-  readonly name: string
-  private readonly completeMtimeMs: number
-  private readonly photo: PhotoEntry
-  private readonly media: MediaEntry
-  private readonly comments: readonly RawRecord[] | undefined
-  private readonly hashes: OriginalHashes | undefined
-  private readonly ignoreViews: boolean
-  // Copied field by field (not kept as one object): ~100k sidecars, and one fewer object each.
-  constructor(parts: PhotoSidecarParts) {
-    this.name = parts.name
-    this.completeMtimeMs = parts.completeMtimeMs
-    this.photo = parts.photo
-    this.media = parts.media
-    this.comments = parts.comments
-    this.hashes = parts.hashes
-    this.ignoreViews = parts.ignoreViews
+  readonly size: number
+  constructor(
+    readonly name: string,
+    readonly ino: number,
+    readonly mtimeMs: number,
+    readonly data: Buffer,
+  ) {
+    this.size = data.length
   }
   get content(): BytesContent {
     return this
   }
+}
+
+/**
+ * photostream/SHA256SUMS (sha256sums.ts): a line for each original of `dir` whose hash the store
+ * knows, for the very bytes the layout shows (same secret, extension and size). Its content
+ * follows the store, not the catalog: `current()` is the version for the store's generation now,
+ * made once per generation. Its mtime is when its content last changed: the latest time the store
+ * recorded one of its originals, in whole seconds (0 while empty), so a pin and a mount of the
+ * same store give the same file.
+ */
+export class HashListNode implements LayoutFile {
+  readonly kind = 'file'
+  ino = 0
+  #version: HashListVersion | undefined
+  #generation = -1
+  constructor(
+    readonly name: string,
+    private readonly dir: LayoutDir,
+    private readonly hashes: OriginalHashes | undefined,
+  ) {}
   get mtimeMs(): number {
-    return this.hash() === undefined ? this.completeMtimeMs + 1 : this.completeMtimeMs
+    return this.current().mtimeMs
   }
   get size(): number {
-    if (this.#size < 0) this.#size = this.bytes({ size: this.media.size, sha256: PLACEHOLDER_SHA256 }).length
-    return this.#size
+    return this.current().size
   }
-  get data(): Buffer {
-    const hash = this.hash()
-    if (hash !== undefined) return this.bytes(hash)
-    const bytes = this.bytes(undefined)
-    const pad = this.size - bytes.length
-    // By construction pad is the length of `,\n    "sha256": "<64 hex>"`; the check keeps size and
-    // bytes from ever disagreeing.
-    if (pad < 0) throw new Error(`sidecar ${this.name}: JSON without sha256 is longer than with it`)
-    return Buffer.concat([bytes.subarray(0, bytes.length - 1), Buffer.alloc(pad, ' '), bytes.subarray(bytes.length - 1)])
+  get content(): BytesContent {
+    return this.current().content
   }
-  /** A download of the original about to be recorded: worth waiting for before reading `data`. */
-  settle(): Promise<unknown> | undefined {
-    return this.hashes?.finishing?.(this.photo.id, this.photo.secret)
+  current(): HashListVersion {
+    const generation = this.hashes?.generation() ?? 0
+    if (this.#version === undefined || generation !== this.#generation) {
+      this.#version = this.build()
+      this.#generation = generation
+    }
+    return this.#version
   }
-  private hash(): { size: number; sha256: string } | undefined {
-    const h = this.hashes?.hashOf(this.photo.id, this.photo.secret)
-    // Only a hash of these very bytes fits the size stat reported.
-    return h !== undefined && h.size === this.media.size && SHA256_HEX.test(h.sha256) ? h : undefined
-  }
-  private bytes(storeInfo: { size: number; sha256: string } | undefined): Buffer {
-    const { photo, media, comments, ignoreViews } = this
-    return jsonBytes(photoMetadata({ photo, media, comments, storeInfo, ignoreViews }))
+  private build(): HashListVersion {
+    const lines = new Map<string, Sha256Line>()
+    let latestMs = 0
+    const hashes = this.hashes
+    if (hashes !== undefined) {
+      for (const child of this.dir.children.values()) {
+        if (!(child instanceof OriginalFileNode)) continue
+        const m = child.content.media
+        const h = hashes.hashOf(m.id, m.secret)
+        if (h === undefined || h.ext !== m.ext || h.size !== m.size || !SHA256_HEX.test(h.sha256)) continue
+        lines.set(child.name, { name: child.name, sha256: h.sha256 })
+        latestMs = Math.max(latestMs, h.completedAt)
+      }
+      for (const k of hashes.kept?.() ?? []) {
+        if (lines.has(k.name) || !SHA256_HEX.test(k.sha256) || this.dir.children.has(k.name)) continue
+        lines.set(k.name, { name: k.name, sha256: k.sha256 })
+        latestMs = Math.max(latestMs, k.completedAt)
+      }
+    }
+    return new HashListVersion(this.name, this.ino, wholeSecondsMs(latestMs), formatSha256Sums([...lines.values()]))
   }
 }
+
+const SHA256_HEX = /^[0-9a-f]{64}$/
 
 export class LinkNode implements LayoutLink {
   readonly kind = 'link'

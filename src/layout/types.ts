@@ -2,7 +2,8 @@ import type { MediaEntry } from '../catalog/types.js'
 
 /**
  * The LAYOUT.md tree as plain values. `fs/` serves it and `pin/` writes it; neither needs to know
- * anything about Flickr. Every node is immutable once `buildLayout` returns.
+ * anything about Flickr. Every node is immutable once `buildLayout` returns, but for
+ * photostream/SHA256SUMS, whose versions `Layout.lookup` hands out (each one immutable).
  */
 export type LayoutNode = LayoutDir | LayoutFile | LayoutLink
 
@@ -23,8 +24,6 @@ export interface LayoutDir {
 export interface BytesContent {
   readonly type: 'bytes'
   readonly data: Buffer
-  /** When present and it returns a promise, `data` is worth reading only after it settles. */
-  settle?(): Promise<unknown> | undefined
 }
 
 export interface OriginalContent {
@@ -65,19 +64,34 @@ export interface LayoutOptions {
    * `Not in any set/`, which would claim every photo so far is in no set.
    */
   partial?: boolean
-  /** What the store knows of downloaded originals: puts `sha256` in their sidecars. */
+  /** What the store knows of originals: the lines of photostream/SHA256SUMS (empty without it). */
   hashes?: OriginalHashes
 }
 
+/** An original as the store recorded it. */
+export interface KnownOriginal {
+  ext: string
+  size: number
+  sha256: string
+  /** When the store recorded it (ms): SHA256SUMS's mtime is the latest of its lines'. */
+  completedAt: number
+}
+
 /**
- * Asked each time a photo's sidecar is read, so a sidecar shows its original's sha256 as soon as
- * the download is recorded, without rebuilding the layout.
+ * What photostream/SHA256SUMS is made of. Asked again whenever `generation()` has moved, so the
+ * file lists a download as soon as it is recorded, without rebuilding the layout.
  */
 export interface OriginalHashes {
-  /** Size and sha256 of the original of (id, secret) as downloaded; undefined when not known. */
-  hashOf(id: string, secret: string): { size: number; sha256: string } | undefined
-  /** A download of (id, secret) that has all its bytes and is about to be recorded. */
-  finishing?(id: string, secret: string): Promise<unknown> | undefined
+  /** Changes whenever an answer of `hashOf` may have changed (a download recorded, a file evicted). */
+  generation(): number
+  /** The original of (id, secret) as recorded; undefined when not known. */
+  hashOf(id: string, secret: string): KnownOriginal | undefined
+  /**
+   * Originals the file lists although the tree does not show them: pin lists every original DEST
+   * holds (those of photos deleted on Flickr that it keeps, of kinds left out by --ignore-*), so
+   * `sha256sum -c` there covers every file. `name` is `<id>.<ext>`.
+   */
+  kept?(): Iterable<{ name: string; sha256: string; completedAt: number }>
 }
 
 /** Records the layout left out, so callers can say why something is not (yet) shown. */
@@ -94,7 +108,11 @@ export interface LayoutStats {
 
 export interface Layout {
   readonly root: LayoutDir
-  /** `path` is '/'-separated and absolute ('/', '/photostream/1.jpg'); O(depth). */
+  /**
+   * `path` is '/'-separated and absolute ('/', '/photostream/1.jpg'); O(depth). A file whose content
+   * follows the store (photostream/SHA256SUMS) is answered as its current version: a file of its own
+   * that never changes, a new object whenever the content moves on.
+   */
   lookup(path: string): LayoutNode | undefined
   readonly stats: LayoutStats
 }

@@ -9,7 +9,7 @@ import { Catalog, acquireRootLock, type CatalogApi, type CatalogMedia, type Refr
 import type { CatalogSnapshot, CollectionEntry, MediaEntry, PhotoEntry } from '../catalog/types.js'
 import { mediaKey } from '../catalog/types.js'
 import { FlickrfsError, isFlickrfsError } from '../errors/flickrfs-error.js'
-import { buildLayout, mediaFileName, mediaMtimeMs, METADATA_SUFFIX, parseMediaFileName } from '../layout/index.js'
+import { buildLayout, mediaFileName, mediaMtimeMs, METADATA_SUFFIX, parseMediaFileName, type OriginalHashes } from '../layout/index.js'
 import { OriginalStore, pinEverything, type MediaSource } from '../store/index.js'
 import { destWriteError, errnoCode } from '../util/fs-errors.js'
 import { readManifest, writeManifest, type Manifest } from './manifest.js'
@@ -351,12 +351,6 @@ class PinRun {
     // out of the tree, as the layout leaves out photos whose original is unknown: no link may dangle
     // and no sidecar may describe a file that is not there. What an earlier run wrote for it stays.
     const onDisk: CatalogSnapshot = { ...snap, media: new Map([...snap.media].filter(([key]) => this.#stored.has(key))) }
-    const layout = buildLayout(onDisk, {
-      ignoreViews: opts.ignoreViews,
-      ignorePhotos: opts.ignorePhotos,
-      ignoreVideos: opts.ignoreVideos,
-      hashes: { hashOf: (id, secret) => store.info(id, secret) },
-    })
     // Access times (one index write per original) go to disk while the tree is written: neither needs the other.
     const flushing = store.flush()
     let tree: WriteTreeReport
@@ -370,6 +364,12 @@ class PinRun {
         if (this.#deletionHeldBack) deleteUnknown = false
       }
       if (deleteUnknown) deleted = goneIds(previous, alive.photo)
+      const layout = buildLayout(onDisk, {
+        ignoreViews: opts.ignoreViews,
+        ignorePhotos: opts.ignorePhotos,
+        ignoreVideos: opts.ignoreVideos,
+        hashes: sha256SumsOf(store, new Set(deleted)),
+      })
       const writeStart = now()
       tree = await writeTree(dest, layout.root, {
         deleteUnknown,
@@ -389,6 +389,23 @@ class PinRun {
     // Originals removed under --delete-unknown leave the store's index too, or verify would call them missing.
     if (deleted.length > 0) await store.forget(deleted)
     return tree
+  }
+}
+
+/**
+ * What DEST's SHA256SUMS lists: from the index (an old DEST, whose hashes were in its sidecars,
+ * gets it without a download), and every original DEST keeps besides those the tree shows, so
+ * `sha256sum -c` covers every file of photostream/; not those --delete-unknown removes now.
+ */
+function sha256SumsOf(store: OriginalStore, deleted: ReadonlySet<string>): OriginalHashes {
+  return {
+    generation: () => store.generation,
+    hashOf: (id, secret) => store.knownRecord(id, secret),
+    kept: function* () {
+      for (const r of store.storedRecords()) {
+        if (!deleted.has(r.id)) yield { name: mediaFileName(r.id, r.ext), sha256: r.sha256, completedAt: r.completedAt }
+      }
+    },
   }
 }
 

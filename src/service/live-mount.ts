@@ -27,6 +27,8 @@ export interface LiveMountOptions {
    */
   remote?: { api: CatalogApi; media: CatalogMedia & MediaSource; jobMedia?: CatalogMedia & MediaSource }
   cacheMaxBytes?: number
+  /** Seconds the kernel trusts sizes, times and names (default 60, src/fs/mount.ts). */
+  attrTimeoutSec?: number
   refreshEveryMs?: number
   /** Refreshes list the whole account when the last full listing is this old, else only what changed (absent or 0: always full). */
   fullListingEveryMs?: number
@@ -129,6 +131,7 @@ export async function startLiveMount(opts: LiveMountOptions): Promise<LiveMount>
       tree: { current: () => tree.layout },
       originals: store,
       allowOther: opts.allowOther,
+      ...(opts.attrTimeoutSec !== undefined ? { attrTimeoutSec: opts.attrTimeoutSec } : {}),
     })
     const served = new ServedMount({ opts, say, lock, catalog, store, tree, handle, root, job })
     if (identity) served.fillFirstCatalog(identity)
@@ -201,11 +204,9 @@ class LiveTree {
   readonly #build: (snap?: CatalogSnapshot, partial?: boolean) => Layout
 
   constructor(catalog: Catalog, store: OriginalStore, ignoreViews: boolean | undefined) {
-    // Sidecars ask the store at each read, so a download shows its sha256 without a rebuild.
-    const hashes = {
-      hashOf: (id: string, secret: string) => store.knownHash(id, secret),
-      finishing: (id: string, secret: string) => store.finishing(id, secret),
-    }
+    // photostream/SHA256SUMS asks the store again whenever its generation moves, so a download is
+    // listed there once it is recorded, without a rebuild.
+    const hashes = { generation: () => store.generation, hashOf: (id: string, secret: string) => store.knownRecord(id, secret) }
     this.#build = (snap = catalog.snapshot(), partial = false) => buildLayout(snap, { ignoreViews, hashes, partial })
     this.layout = this.#build()
     catalog.on('change', () => {

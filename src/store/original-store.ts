@@ -84,19 +84,24 @@ export class OriginalStore {
     return this.originals.info(id, secret)
   }
 
+  /** The records of every original stored now (not those evicted), without I/O. */
+  storedRecords(): IterableIterator<StoreRecord> {
+    return this.originals.records()
+  }
+
   /** The record of the original of `id` stored now (any version), without I/O. */
   recordOf(id: string): StoreRecord | undefined {
     return this.originals.record(id)
   }
 
-  /** Size and sha256 of the original of (id, secret) as it was downloaded, also after it was evicted. */
-  knownHash(id: string, secret: string): { size: number; sha256: string } | undefined {
-    return this.originals.knownHash(id, secret)
+  /** The record of the original of (id, secret) as it was downloaded, also after it was evicted; without I/O. */
+  knownRecord(id: string, secret: string): StoreRecord | undefined {
+    return this.originals.known(id, secret)
   }
 
-  /** The download of (id, secret) once all its bytes are in, until it is recorded; else undefined. */
-  finishing(id: string, secret: string): Promise<unknown> | undefined {
-    return this.originals.finishing(id, secret)
+  /** Moves whenever a record is added, replaced or evicted: photostream/SHA256SUMS is made again then. */
+  get generation(): number {
+    return this.originals.generation
   }
 
   /** Present under its final name, with the right secret and size. */

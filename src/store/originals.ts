@@ -189,27 +189,27 @@ export class Originals {
     return join(this.photoDir, `${r.id}.${r.ext}`)
   }
 
+  /** ROOT/photostream/<name>; `name` must be a plain file name (SHA256SUMS's are checked by its parser). */
+  pathOfName(name: string): string {
+    if (name.includes('/') || name === '.' || name === '..') throw new FlickrfsError('INTERNAL', `not a file name: ${JSON.stringify(name)}`)
+    return join(this.photoDir, name)
+  }
+
   /** Size and sha256 of the stored original of (id, secret), without I/O. */
   info(id: string, secret: string): { size: number; sha256: string } | undefined {
     const r = this.idx().get(id)
     return r && r.secret === secret ? { size: r.size, sha256: r.sha256 } : undefined
   }
 
-  /** Size and sha256 of the original of (id, secret) as it was downloaded, also after it was evicted. */
-  knownHash(id: string, secret: string): { size: number; sha256: string } | undefined {
+  /** The record of the original of (id, secret) as it was downloaded, also after it was evicted. */
+  known(id: string, secret: string): StoreRecord | undefined {
     const r = this.idx().known(id)
-    return r && r.secret === secret ? { size: r.size, sha256: r.sha256 } : undefined
+    return r && r.secret === secret ? r : undefined
   }
 
-  /**
-   * The download of (id, secret) when every byte has arrived and only its fsync, rename and record
-   * remain; undefined otherwise. Whoever wants the sha256 of a file just read can wait for it.
-   */
-  finishing(id: string, secret: string): Promise<unknown> | undefined {
-    const job = this.jobs.get(mediaKey(id, secret))
-    if (!job) return undefined
-    const d = job.download
-    return d.size > 0 && d.validBytes >= d.size ? job.done : undefined
+  /** Moves whenever a record is added, replaced or evicted (what `known` answers may have changed). */
+  get generation(): number {
+    return this.idx().generation
   }
 
   /** Present under its final name, with the right secret and size. */

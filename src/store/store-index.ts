@@ -58,12 +58,19 @@ export class StoreIndex {
   private readonly records = new Map<string, StoreRecord>()
   private readonly evicted = new Map<string, EvictedRecord>()
   private readonly dirtyAccess = new Set<string>()
+  #generation = 0
 
   constructor(private readonly keyv: Keyv) {}
+
+  /** Moves whenever a record is added, replaced or evicted: what `known()` answers may have changed. */
+  get generation(): number {
+    return this.#generation
+  }
 
   async load(): Promise<void> {
     this.records.clear()
     this.evicted.clear()
+    this.#generation++
     const add = (key: string, value: unknown): void => {
       if (!isRecord(value)) debug('ignoring malformed index entry %s', key)
       else if ((value as Partial<EvictedRecord>).evicted === true) this.evicted.set(value.id, { ...value, evicted: true })
@@ -122,6 +129,7 @@ export class StoreIndex {
     this.records.set(record.id, record)
     this.evicted.delete(record.id)
     this.dirtyAccess.delete(record.id)
+    this.#generation++
   }
 
   /** The file was removed to make room; its size and sha256 are still true of the original. */
@@ -133,6 +141,7 @@ export class StoreIndex {
     this.records.delete(id)
     this.dirtyAccess.delete(id)
     this.evicted.set(id, gone)
+    this.#generation++
   }
 
   /** Cheap: memory only; `flush()` persists. */

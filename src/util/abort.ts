@@ -46,26 +46,3 @@ export async function abortable<T>(p: Promise<T>, signal?: AbortSignal): Promise
   })
 }
 
-/**
- * Waits until `p` settles (its error is ignored), but at most `ms`, and no longer once `signal`
- * aborts. Never rejects.
- */
-export async function settledWithin(p: Promise<unknown>, ms: number, signal?: AbortSignal): Promise<void> {
-  let timer: NodeJS.Timeout | undefined
-  let onAbort: (() => void) | undefined
-  try {
-    await Promise.race([
-      p.catch(() => undefined),
-      new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, ms)
-        if (signal === undefined) return
-        if (signal.aborted) return resolve()
-        onAbort = () => resolve()
-        signal.addEventListener('abort', onAbort, { once: true })
-      }),
-    ])
-  } finally {
-    clearTimeout(timer)
-    if (onAbort) signal?.removeEventListener('abort', onAbort)
-  }
-}

@@ -6,7 +6,7 @@
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { readdir, readFile } from 'node:fs/promises'
+import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { FakeFlickr } from '../../src/fake-flickr/index.js'
 import { cliEnv, startFake } from '../pin/helpers.js'
@@ -113,27 +113,50 @@ void describe('sidecars of a mount with an empty cache (e2e)', { skip }, () => {
     return name
   }
 
-  void it('a sidecar read before its original has its final size, is valid JSON without sha256, and fetches nothing', async () => {
+  void it('a sidecar read before its original is pin\'s byte for byte, fetches nothing, and stays so once the original is read', async () => {
     const name = await anOriginal()
     const inMount = join(mnt, sidecarOf(name))
     const pinned = await readFile(join(dest, sidecarOf(name)), 'utf8')
     // Another process reads the mount (never the one serving it; this test process serves nothing).
     const before = await run('cat', [inMount])
     assert.equal(before.code, 0, before.stderr)
-    assert.equal(Buffer.byteLength(before.stdout), Buffer.byteLength(pinned), 'the size stat reported, and the size pin writes')
+    assert.equal(before.stdout, pinned)
+    // (Its mtime is when this mount's own catalog saw the record, not the pin's catalog.)
     assert.equal((await run('stat', ['-c', '%s', inMount])).stdout.trim(), String(Buffer.byteLength(pinned)))
-    const shown = JSON.parse(before.stdout) as { flickrfs: Record<string, unknown> }
-    const complete = JSON.parse(pinned) as { flickrfs: Record<string, unknown> }
-    assert.equal(typeof complete.flickrfs.sha256, 'string')
-    delete complete.flickrfs.sha256
-    assert.deepEqual(shown, complete)
     assert.equal(mediaGets(fake.counts()), 0, 'reading a sidecar downloads nothing')
-
-    // Once the original is read (and so downloaded), the same sidecar shows its sha256, although
-    // the kernel had cached the earlier bytes: their mtime differs by 1 ms, so they are dropped.
     const original = await run('cmp', [join(mnt, 'photostream', name), join(dest, 'photostream', name)])
     assert.equal(original.code, 0, original.stdout + original.stderr)
-    const after = await run('cat', [inMount])
-    assert.equal(after.stdout, pinned)
+    await writeFile('/proc/sys/vm/drop_caches', '3')
+    assert.equal((await run('cat', [inMount])).stdout, pinned)
+  })
+
+  void it('SHA256SUMS: stat and read agree at every moment; once the kernel asks again it lists the originals read since', async () => {
+    const sums = join(mnt, 'photostream', 'SHA256SUMS')
+    const pinnedLines = new Set((await readFile(join(dest, 'photostream', 'SHA256SUMS'), 'utf8')).split('\n').filter((l) => l !== ''))
+    const statAndRead = async (): Promise<{ size: number; mtime: number; text: string }> => {
+      const st = (await run('stat', ['-c', '%s %Y', sums])).stdout.trim().split(' ').map(Number)
+      const text = (await run('cat', [sums])).stdout
+      assert.equal(Buffer.byteLength(text), st[0], 'the size stat said is the size read')
+      for (const line of text.split('\n').filter((l) => l !== '')) assert.ok(pinnedLines.has(line), `${line} is pin's line`)
+      return { size: st[0] ?? -1, mtime: st[1] ?? -1, text }
+    }
+    const first = await statAndRead()
+    // Two more originals read (and so downloaded and verified) through the mount.
+    const more = (await readdir(join(dest, 'photostream'))).filter((n) => /^\d+\.jpg$/.test(n) && !first.text.includes(`  ${n}\n`)).slice(0, 2)
+    assert.equal(more.length, 2)
+    for (const n of more) assert.equal((await run('cmp', [join(mnt, 'photostream', n), join(dest, 'photostream', n)])).code, 0)
+    // Within the attribute timeout the kernel keeps the size it was told, and so the mount keeps
+    // serving that version whole (never new bytes cut at the old size).
+    const within = await statAndRead()
+    assert.equal(within.text, first.text)
+    // When the kernel asks again (here: its caches dropped, as after the attribute timeout), the
+    // longer file shows, with a newer mtime, and a read gets all of it.
+    await writeFile('/proc/sys/vm/drop_caches', '3')
+    const gets = mediaGets(fake.counts())
+    const later = await statAndRead()
+    assert.ok(later.size > first.size, `${later.size} > ${first.size}`)
+    for (const n of more) assert.match(later.text, new RegExp(`^[0-9a-f]{64}  ${n.replace('.', '\\.')}$`, 'm'))
+    assert.ok(later.mtime >= first.mtime)
+    assert.equal(mediaGets(fake.counts()), gets, 'SHA256SUMS is made from the store: reading it fetches nothing')
   })
 })

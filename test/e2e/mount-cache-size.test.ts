@@ -20,7 +20,7 @@ const BOUND = 60 * 1024
 async function originalsIn(root: string): Promise<Map<string, number>> {
   const out = new Map<string, number>()
   for (const name of await readdir(join(root, 'photostream')).catch(() => [])) {
-    if (name.endsWith('.metadata') || name === 'metadata') continue
+    if (name.endsWith('.metadata') || name === 'metadata' || name === 'SHA256SUMS') continue
     // Eviction may remove a file between readdir and stat: it is then simply not there.
     const st = await stat(join(root, 'photostream', name)).catch(() => undefined)
     if (st) out.set(name, st.size)
@@ -72,11 +72,11 @@ void describe('mount --cache-size (e2e)', { skip }, () => {
     const kept = await originalsIn(cache)
     assert.ok(kept.has(last), 'the most recently read original stays')
     assert.ok(!kept.has(names[0] ?? ''), 'the least recently read original went first')
-    // An evicted original's sidecar still records the sha256 it was downloaded with.
+    // SHA256SUMS still lists an evicted original with the sha256 it was downloaded with.
     const firstBytes = fake.account.originalBytes(names[0]?.split('.')[0] ?? '')
-    const sidecar = await run('cat', [join(mnt, 'photostream', `${names[0] ?? ''}.metadata`)])
-    assert.equal(sidecar.code, 0, sidecar.stderr)
-    assert.equal((JSON.parse(sidecar.stdout) as { flickrfs: { sha256?: string } }).flickrfs.sha256, createHash('sha256').update(firstBytes).digest('hex'))
+    const sums = await run('cat', [join(mnt, 'photostream', 'SHA256SUMS')])
+    assert.equal(sums.code, 0, sums.stderr)
+    assert.ok(sums.stdout.includes(`${createHash('sha256').update(firstBytes).digest('hex')}  ${names[0] ?? ''}\n`), sums.stdout)
 
     // The kernel may still hold the evicted file's pages (auto_cache), which is right for a reader
     // but would hide the store: drop the page cache so the read reaches flickrfs.

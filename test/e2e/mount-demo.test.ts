@@ -38,7 +38,7 @@ void describe('flickrfs demo (e2e)', () => {
     }, 90_000, 200)
     const order = JSON.parse(await readFile(join(mnt, 'photostream', 'metadata'), 'utf8')) as { photos: string[] }
     assert.equal(order.photos.length, ITEMS)
-    const names = (await readdir(join(mnt, 'photostream'))).filter((n) => n !== 'metadata' && !n.endsWith('.metadata'))
+    const names = (await readdir(join(mnt, 'photostream'))).filter((n) => n !== 'metadata' && n !== 'SHA256SUMS' && !n.endsWith('.metadata'))
     assert.equal(names.length, ITEMS)
     // An original, downloaded on first read through a child process, has the size stat promised.
     const file = join(mnt, 'photostream', names[0] ?? '')
@@ -60,7 +60,7 @@ void describe('flickrfs demo (e2e)', () => {
     assert.match(p.out, new RegExp(`Done: ${ITEMS} items, ${ITEMS} originals downloaded`))
     const entries = await readdir(join(dir, 'photostream'))
     assert.equal(entries.filter((n) => n.endsWith('.metadata')).length, ITEMS)
-    assert.equal(entries.length, 2 * ITEMS + 1)
+    assert.equal(entries.length, 2 * ITEMS + 2, 'originals, sidecars, metadata and SHA256SUMS')
     assert.ok((await readdir(dir)).includes('Not in any set') || (await readdir(dir)).some((n) => n.startsWith('Set ')))
   })
 })

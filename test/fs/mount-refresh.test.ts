@@ -53,8 +53,7 @@ void describe('a refresh (tree swap) under a live mount', { skip }, () => {
     // readdir is not cached by the kernel: the listing is new immediately
     assert.deepEqual((await run('ls', [join(mnt, 'photostream')])).stdout.trim().split('\n'), ['1.jpg', '3.jpg.metadata', 'metadata'])
     // inside the window the kernel still holds the old size, and reads the old bytes whole
-    // Several opens: from the second on, libfuse's auto_cache asks for attributes at each open
-    // (ac_attr_timeout=0); that answer must not make the next open serve the new bytes.
+    // Several opens, none of which may serve the new bytes (they would be cut at the old size).
     // The page cache is dropped before each, so every read reaches the mount (needs root, as CI is).
     for (let i = 0; i < 3; i++) {
       await writeFile('/proc/sys/vm/drop_caches', '1')

@@ -6,12 +6,13 @@ import type { Layout, LayoutNode, LayoutOptions } from '../../src/layout/index.j
 import { collectionEntry, photoSpecs, setEntry, snapshot } from './fixture.js'
 import { names, resolveLink, walk } from './tree.js'
 
-// As in a complete pin: every original downloaded, so no sidecar is in its interim form.
+// As in a complete pin: every original downloaded, so SHA256SUMS lists them all.
 const allHashed = (s: CatalogSnapshot): LayoutOptions => ({
   hashes: {
+    generation: () => 1,
     hashOf: (id, secret) => {
       const m = s.media.get(mediaKey(id, secret))
-      return m && { size: m.size, sha256: 'f'.repeat(64) }
+      return m && { ext: m.ext, size: m.size, sha256: 'f'.repeat(64), completedAt: 1_700_000_000_000 }
     },
   },
 })
@@ -61,6 +62,7 @@ void describe('buildLayout: the LAYOUT.md example', () => {
     assert.deepEqual(describeTree(layoutExample()), [
       '/photostream/',
       '/photostream/metadata',
+      '/photostream/SHA256SUMS',
       '/photostream/12345.jpg',
       '/photostream/12345.jpg.metadata',
       '/photostream/12346.jpg',
@@ -189,6 +191,7 @@ void describe('buildLayout: Not in any set and skipped photos', () => {
     assert.equal(link.target, '../photostream/50002.jpg')
     assert.deepEqual(names(layout.lookup('/photostream')).filter((n) => !n.endsWith('.metadata')), [
       'metadata',
+      'SHA256SUMS',
       '50004.jpg',
       '50003.jpg',
       '50002.jpg',
@@ -200,7 +203,7 @@ void describe('buildLayout: Not in any set and skipped photos', () => {
     const layout = buildLayout(
       snapshot({ photos: [{ id: '1' }, { id: '2', mediaEntry: false }, { id: '3', mediaEntry: false }], sets: [setEntry('9', 'S', ['2', '1'])] }),
     )
-    assert.deepEqual(names(layout.lookup('/photostream')), ['metadata', '1.jpg', '1.jpg.metadata'])
+    assert.deepEqual(names(layout.lookup('/photostream')), ['metadata', 'SHA256SUMS', '1.jpg', '1.jpg.metadata'])
     assert.deepEqual(names(layout.lookup('/Set 9 - S')), ['metadata', '1_1.jpg'])
     assert.deepEqual(names(layout.lookup('/Not in any set')), [])
     assert.equal(layout.stats.photosWithoutMedia, 2)
@@ -213,7 +216,7 @@ void describe('buildLayout: Not in any set and skipped photos', () => {
     const layout = buildLayout(
       snapshot({ photos: [{ id: '7', media: 'video', format: 'mov', mediaEntry: { ext: 'mp4', kind: 'transcode', label: 'HD MP4' } }] }),
     )
-    assert.deepEqual(names(layout.lookup('/photostream')), ['metadata', '7.mp4', '7.mp4.metadata'])
+    assert.deepEqual(names(layout.lookup('/photostream')), ['metadata', 'SHA256SUMS', '7.mp4', '7.mp4.metadata'])
   })
   void it('drops photos under ignorePhotos and videos under ignoreVideos, with sidecars and links', () => {
     const snap = snapshot({
@@ -221,15 +224,15 @@ void describe('buildLayout: Not in any set and skipped photos', () => {
       sets: [setEntry('9', 'S', ['1', '2'])],
     })
     const noPhotos = buildLayout(snap, { ignorePhotos: true })
-    assert.deepEqual(names(noPhotos.lookup('/photostream')), ['metadata', '2.mov', '2.mov.metadata'])
+    assert.deepEqual(names(noPhotos.lookup('/photostream')), ['metadata', 'SHA256SUMS', '2.mov', '2.mov.metadata'])
     assert.deepEqual(names(noPhotos.lookup('/Set 9 - S')), ['metadata', '1_2.mov'])
     const noVideos = buildLayout(snap, { ignoreVideos: true })
-    assert.deepEqual(names(noVideos.lookup('/photostream')), ['metadata', '1.jpg', '1.jpg.metadata'])
+    assert.deepEqual(names(noVideos.lookup('/photostream')), ['metadata', 'SHA256SUMS', '1.jpg', '1.jpg.metadata'])
     assert.deepEqual(names(noVideos.lookup('/Set 9 - S')), ['metadata', '1_1.jpg'])
   })
   void it('shows a photo listed twice in the photostream once', () => {
     const layout = buildLayout(snapshot({ photos: [{ id: '1' }], photostream: ['1', '1'] }))
-    assert.deepEqual(names(layout.lookup('/photostream')), ['metadata', '1.jpg', '1.jpg.metadata'])
+    assert.deepEqual(names(layout.lookup('/photostream')), ['metadata', 'SHA256SUMS', '1.jpg', '1.jpg.metadata'])
   })
 })
 
@@ -270,13 +273,13 @@ void describe('buildLayout: untrusted ids and titles', () => {
       `Set 13 - ${'é'.repeat(123)}`,
       'Collection 1-1 - .._..',
     ])
-    assert.deepEqual(names(layout.lookup('/photostream')), ['metadata', '1.jpg', '1.jpg.metadata'])
+    assert.deepEqual(names(layout.lookup('/photostream')), ['metadata', 'SHA256SUMS', '1.jpg', '1.jpg.metadata'])
     assert.deepEqual(names(layout.lookup('/Collection 1-1 - .._..')), ['metadata', '1_Set 10 - _etc_passwd'])
     assert.equal(layout.stats.unsafeRecords, 5 + 2 + 2 + 2)
   })
   void it('skips a photo whose secret the store would refuse, and counts it', () => {
     const layout = buildLayout(snapshot({ photos: [{ id: '1' }, { id: '4', secret: 'a/b' }, { id: '5', secret: '-x' }, { id: '6', secret: '' }] }))
-    assert.deepEqual(names(layout.lookup('/photostream')), ['metadata', '1.jpg', '1.jpg.metadata'])
+    assert.deepEqual(names(layout.lookup('/photostream')), ['metadata', 'SHA256SUMS', '1.jpg', '1.jpg.metadata'])
     assert.equal(layout.stats.unsafeRecords, 3)
   })
   void it('never produces a name that is empty, `.`, `..`, has a `/` or NUL, or is over 255 bytes', () => {
@@ -336,14 +339,17 @@ void describe('buildLayout: metadata files', () => {
     assert.ok(data.toString('utf8').endsWith('}\n'))
     return JSON.parse(data.toString('utf8'))
   }
-  void it('photo sidecar: the raw record, then comments, then flickrfs', () => {
+  void it('photo sidecar: the raw record, then comments, then flickrfs, whatever the store knows', () => {
     const s = snap()
     const hash = 'ab'.repeat(32)
-    const layout = buildLayout(s, { hashes: { hashOf: (id, secret) => (id === '1' && secret === 's1' ? { size: 1001, sha256: hash } : undefined) } })
+    const known = { generation: () => 1, hashOf: (id: string, secret: string) => (id === '1' && secret === 's1' ? { ext: 'jpg', size: 1001, sha256: hash, completedAt: 5 } : undefined) }
+    const layout = buildLayout(s, { hashes: known })
     const one = json(layout, '/photostream/1.jpg.metadata') as Record<string, unknown>
     assert.deepEqual(Object.keys(one), [...Object.keys(s.photos.get('1')?.raw ?? {}), 'comments', 'flickrfs'])
     assert.deepEqual(one.comments, [{ id: 'c1', author: 'x', _content: 'nice' }])
-    assert.deepEqual(one.flickrfs, { size: 1001, sha256: hash })
+    // The hash lives in SHA256SUMS: the sidecar is the same bytes with or without it known.
+    assert.deepEqual(one.flickrfs, { size: 1001 })
+    assert.ok(bytesOf(layout, '/photostream/1.jpg.metadata').equals(bytesOf(buildLayout(s), '/photostream/1.jpg.metadata')))
     assert.equal(one.views, '17')
     const two = JSON.parse(bytesOf(layout, '/photostream/2.jpg.metadata').toString('utf8')) as Record<string, unknown>
     assert.ok(!('comments' in two))
@@ -388,47 +394,54 @@ void describe('buildLayout: metadata files', () => {
     const k = json(buildLayout(snap()), '/Collection 1-1 - C/2_Collection 1-2 - K/metadata')
     assert.deepEqual(k, { id: '1-2', title: 'K', description: '', iconlarge: '/images/x.gif', set: [], collection: [] })
   })
-  void it('a sidecar keeps its size while its hash is unknown: same JSON padded with spaces, mtime 1 ms later', () => {
-    const hash = 'c0'.repeat(32)
-    let known: { size: number; sha256: string } | undefined
-    const layout = buildLayout(snap(), { hashes: { hashOf: () => known } })
-    const node = layout.lookup('/photostream/2.jpg.metadata')
+  void it('SHA256SUMS lists, sorted by name, each shown original whose recorded bytes are the ones shown', () => {
+    const s = snap()
+    const h = (c: string): string => c.repeat(64)
+    const records = new Map([
+      ['1', { ext: 'jpg', size: 1001, sha256: h('1'), completedAt: 1_700_000_123_456 }],
+      ['2', { ext: 'jpg', size: 999, sha256: h('2'), completedAt: 1_800_000_000_000 }], // another size: not these bytes
+      ['3', { ext: 'mp4', size: 4242, sha256: h('3'), completedAt: 1_600_000_000_000 }],
+    ])
+    const layout = buildLayout(s, { hashes: { generation: () => 7, hashOf: (id, secret) => (secret === `s${id}` ? records.get(id) : undefined) } })
+    const node = layout.lookup('/photostream/SHA256SUMS')
     assert.ok(node?.kind === 'file' && node.content.type === 'bytes')
-    const size = node.size
-    const completeMtime = buildLayout(snap(), { hashes: { hashOf: () => ({ size: 1002, sha256: hash }) } }).lookup('/photostream/2.jpg.metadata')?.mtimeMs
-    assert.equal(typeof completeMtime, 'number')
-
-    const padded = node.content.data
-    assert.equal(padded.length, size)
-    assert.match(padded.toString('utf8'), /\} {82}\n$/)
-    assert.deepEqual((JSON.parse(padded.toString('utf8')) as { flickrfs: unknown }).flickrfs, { size: 1002 })
-    assert.equal(node.mtimeMs, (completeMtime as number) + 1)
-
-    // A hash that cannot be of these bytes (another size, not 64 hex digits) is not shown.
-    known = { size: 999, sha256: hash }
-    assert.ok(!node.content.data.toString('utf8').includes('sha256'))
-    known = { size: 1002, sha256: 'h-s2' }
-    assert.ok(!node.content.data.toString('utf8').includes('sha256'))
-
-    known = { size: 1002, sha256: hash }
-    const complete = node.content.data
-    assert.equal(complete.length, size)
-    assert.ok(complete.toString('utf8').endsWith('}\n'))
-    assert.deepEqual((JSON.parse(complete.toString('utf8')) as { flickrfs: unknown }).flickrfs, { size: 1002, sha256: hash })
-    assert.equal(node.mtimeMs, completeMtime)
+    assert.equal(node.content.data.toString('utf8'), `${h('1')}  1.jpg\n${h('3')}  3.mp4\n`)
+    assert.equal(node.size, node.content.data.length)
+    assert.equal(node.mtimeMs, 1_700_000_123_000, 'the latest of its lines, whole seconds')
+    assert.deepEqual(names(layout.root.children.get('photostream')).slice(0, 2), ['metadata', 'SHA256SUMS'])
+    // Another extension, another secret: not the shown original either.
+    records.set('1', { ext: 'png', size: 1001, sha256: h('1'), completedAt: 1 })
+    const other = buildLayout(s, { hashes: { generation: () => 1, hashOf: (id, secret) => (secret === 'other' ? undefined : records.get(id)) } })
+    assert.equal(bytesOf(other, '/photostream/SHA256SUMS').toString('utf8'), `${h('3')}  3.mp4\n`)
+    // Without a store it is there, empty.
+    const bare = buildLayout(s).lookup('/photostream/SHA256SUMS')
+    assert.ok(bare?.kind === 'file')
+    assert.equal(bare.size, 0)
   })
-  void it('a sidecar hands out the finishing download of its own original to wait for', () => {
-    const finishing = Promise.resolve('done')
-    const asked: string[] = []
-    const layout = buildLayout(snap(), {
-      hashes: { hashOf: () => undefined, finishing: (id, secret) => (asked.push(`${id}_${secret}`), id === '1' ? finishing : undefined) },
-    })
-    const one = layout.lookup('/photostream/1.jpg.metadata')
-    const two = layout.lookup('/photostream/2.jpg.metadata')
-    assert.ok(one?.kind === 'file' && one.content.type === 'bytes' && two?.kind === 'file' && two.content.type === 'bytes')
-    assert.equal(one.content.settle?.(), finishing)
-    assert.equal(two.content.settle?.(), undefined)
-    assert.deepEqual(asked, ['1_s1', '2_s2'])
+  void it('SHA256SUMS: lookup hands out one version per store generation, and a version never changes', () => {
+    const s = snap()
+    let generation = 1
+    const known = new Map<string, { ext: string; size: number; sha256: string; completedAt: number }>()
+    const layout = buildLayout(s, { hashes: { generation: () => generation, hashOf: (id) => known.get(id) } })
+    const first = layout.lookup('/photostream/SHA256SUMS')
+    assert.ok(first?.kind === 'file' && first.content.type === 'bytes')
+    assert.equal(layout.lookup('/photostream/SHA256SUMS'), first, 'same generation, same object')
+    assert.equal(first.size, 0)
+    known.set('2', { ext: 'jpg', size: 1002, sha256: 'd'.repeat(64), completedAt: 1_750_000_000_000 })
+    assert.equal(layout.lookup('/photostream/SHA256SUMS'), first, 'the store says nothing moved: not asked again')
+    generation++
+    const second = layout.lookup('/photostream/SHA256SUMS')
+    assert.ok(second?.kind === 'file' && second.content.type === 'bytes')
+    assert.notEqual(second, first)
+    assert.equal(second.ino, first.ino)
+    assert.equal(second.content.data.toString('utf8'), `${'d'.repeat(64)}  2.jpg\n`)
+    assert.equal(second.size, 64 + 2 + '2.jpg'.length + 1)
+    assert.equal(second.mtimeMs, 1_750_000_000_000)
+    assert.equal(first.size, 0, 'the old version keeps its size')
+    assert.equal(first.content.data.length, 0, 'and its bytes')
+    const inTree = layout.root.children.get('photostream')
+    assert.ok(inTree?.kind === 'dir')
+    assert.equal(inTree.children.get('SHA256SUMS')?.mtimeMs, 1_750_000_000_000, 'a walk of the tree sees the current version')
   })
 })
 
@@ -486,7 +499,8 @@ void describe('buildLayout: times', () => {
     assert.ok(p !== undefined)
     assert.equal(buildLayout(s).lookup('/photostream/1.jpg')?.mtimeMs, mediaMtimeMs(p))
     assert.equal(buildLayout(s, allHashed(s)).lookup('/photostream/1.jpg.metadata')?.mtimeMs, wholeSecondsMs(p.changedAtMs))
-    assert.equal(buildLayout(s).lookup('/photostream/1.jpg.metadata')?.mtimeMs, wholeSecondsMs(p.changedAtMs) + 1)
+    // Whatever the store knows: a sidecar follows from the catalog alone.
+    assert.equal(buildLayout(s).lookup('/photostream/1.jpg.metadata')?.mtimeMs, wholeSecondsMs(p.changedAtMs))
   })
 })
 
@@ -538,7 +552,12 @@ void describe('buildLayout: consistency', () => {
       }),
     )
     const all = walk(layout.root)
-    for (const [p, node] of all) assert.equal(layout.lookup(p), node, p)
+    for (const [p, node] of all) {
+      const found = layout.lookup(p)
+      // SHA256SUMS is looked up as its current version: a node of its own, with the same inode.
+      if (p === '/photostream/SHA256SUMS') assert.ok(found?.kind === 'file' && found.ino === node.ino && found.size === 0, p)
+      else assert.equal(found, node, p)
+    }
     assert.equal(new Set(all.map(([, n]) => n.ino)).size, all.length)
   })
   void it('stays roughly linear: 30k photos in 300 sets build in well under 10 s even on a busy machine', () => {

@@ -20,12 +20,12 @@ void describe('metadata builders', () => {
     const out = photoMetadata({ photo, media: mediaEntry(photo), comments: [], ignoreViews: true })
     assert.ok(!('comments' in out) && !('views' in out))
   })
-  void it('photoMetadata reports a transcode and the stored sha256', () => {
+  void it('photoMetadata reports a transcode, and never a hash (those are in SHA256SUMS)', () => {
     const photo = photoEntry({ id: '6', media: 'video' })
     const media = mediaEntry(photo, { kind: 'transcode', label: 'Site MP4', ext: 'mp4', size: 77 })
-    const out = photoMetadata({ photo, media, storeInfo: { size: 77, sha256: 'ab' } })
-    assert.deepEqual(out.flickrfs, { size: 77, sha256: 'ab', video: 'transcode', label: 'Site MP4' })
-    assert.deepEqual(Object.keys(out.flickrfs as object), ['size', 'sha256', 'video', 'label'])
+    const out = photoMetadata({ photo, media })
+    assert.deepEqual(out.flickrfs, { size: 77, video: 'transcode', label: 'Site MP4' })
+    assert.deepEqual(Object.keys(out.flickrfs as object), ['size', 'video', 'label'])
   })
   void it('photostreamMetadata, setMetadata and collectionMetadata', () => {
     assert.deepEqual(photostreamMetadata(['3', '2']), { photos: ['3', '2'] })

@@ -130,6 +130,7 @@ export function expectedTree(account: FakeAccount, opts: { transcodes?: Readonly
   const name = (id: string): string => mediaName(account, id, opts.transcodes?.has(id) === true)
   entries.set('photostream', { kind: 'dir' })
   entries.set('photostream/metadata', { kind: 'file' })
+  entries.set('photostream/SHA256SUMS', { kind: 'file' })
   for (const id of account.photostream.filter(shown)) {
     const p = account.requirePhoto(id)
     entries.set(`photostream/${name(id)}`, { kind: 'file', ...(opts.transcodes?.has(id) ? {} : { size: p.bytes }) })

@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test'
 import Keyv from 'keyv'
 import type { MediaEntry } from '../../src/catalog/types.js'
 import { evictAfterDownload, OriginalStore, pinEverything } from '../../src/store/index.js'
-import { observed, startWorld, type World } from './helpers.js'
+import { startWorld, type World } from './helpers.js'
 import { exists, sha256 } from '../support/files.js'
 
 void describe('OriginalStore eviction and verify', () => {
@@ -51,17 +51,21 @@ void describe('OriginalStore eviction and verify', () => {
     const store = await OriginalStore.open(root, w.client, { maxBytes: 0 })
     await store.ensure(m)
     const want = { size: 60_000, sha256: sha256(bytes) }
-    assert.deepEqual(store.knownHash(m.id, m.secret), want)
+    const knownHash = (st: OriginalStore, id: string, secret: string): { size: number; sha256: string } | undefined => {
+      const r = st.knownRecord(id, secret)
+      return r && { size: r.size, sha256: r.sha256 }
+    }
+    assert.deepEqual(knownHash(store, m.id, m.secret), want)
     assert.deepEqual((await store.evict()).removed, [m.id])
     assert.equal(store.info(m.id, m.secret), undefined, 'no longer stored')
     assert.equal(await store.has(m), false)
-    assert.deepEqual(store.knownHash(m.id, m.secret), want, 'but its hash is still known')
-    assert.equal(store.knownHash(m.id, 'another-secret'), undefined, 'only for the same secret')
-    assert.equal(store.knownHash(other.id, other.secret), undefined, 'never downloaded')
+    assert.deepEqual(knownHash(store, m.id, m.secret), want, 'but its hash is still known')
+    assert.equal(knownHash(store, m.id, 'another-secret'), undefined, 'only for the same secret')
+    assert.equal(knownHash(store, other.id, other.secret), undefined, 'never downloaded')
     await store.close()
 
     const reopened = await OriginalStore.open(root, w.client, { maxBytes: 0 })
-    assert.deepEqual(reopened.knownHash(m.id, m.secret), want)
+    assert.deepEqual(knownHash(reopened, m.id, m.secret), want)
     assert.equal(reopened.info(m.id, m.secret), undefined)
     assert.deepEqual((await reopened.evict()).removed, [], 'an evicted record is not evicted again')
     assert.equal((await reopened.ensure(m)).downloaded, true)
@@ -69,34 +73,19 @@ void describe('OriginalStore eviction and verify', () => {
     await reopened.close()
   })
 
-  void it('finishing() hands out a download once all its bytes are in, until it is recorded', async () => {
+  void it('its generation moves when a record is added or evicted, and not when an original is read', async () => {
     const root = await w.newRoot()
-    const m = w.addPhoto(300_000)
-    let releaseBody: () => void = () => {}
-    const bodyGate = new Promise<void>((res) => { releaseBody = res })
-    let releaseRecord: () => void = () => {}
-    const recordGate = new Promise<void>((res) => { releaseRecord = res })
-    // The index's write is where a finished download is recorded: held, the window stays open.
-    class HeldIndex extends Keyv {
-      override async set<Value>(key: string, value: Value, ttl?: number): Promise<boolean> {
-        await recordGate
-        return super.set(key, value, ttl)
-      }
-    }
-    const store = await OriginalStore.open(root, observed(w.client, { beforeGet: () => bodyGate }), { index: new HeldIndex({ namespace: 'store' }) })
-    assert.equal(store.finishing(m.id, m.secret), undefined, 'nothing in flight')
-    const first = store.read(m, 0, 10)
-    assert.equal(store.finishing(m.id, m.secret), undefined, 'in flight, no bytes yet')
-    releaseBody()
-    await first
-    await store.read(m, 299_990, 10)
-    const finishing = store.finishing(m.id, m.secret)
-    assert.ok(finishing, 'every byte is in: the download is worth waiting for')
-    assert.equal(store.info(m.id, m.secret), undefined, 'not recorded yet')
-    releaseRecord()
-    await finishing
-    assert.equal(store.info(m.id, m.secret)?.size, 300_000)
-    assert.equal(store.finishing(m.id, m.secret), undefined, 'recorded: nothing to wait for')
+    const m = w.addPhoto(50_000)
+    const store = await OriginalStore.open(root, w.client, { maxBytes: 0 })
+    const g0 = store.generation
+    await store.ensure(m)
+    const g1 = store.generation
+    assert.notEqual(g1, g0, 'a download recorded')
+    await store.read(m, 0, 10)
+    await store.ensure(m)
+    assert.equal(store.generation, g1, 'reads and a present original change nothing')
+    await store.evict()
+    assert.notEqual(store.generation, g1, 'an eviction')
     await store.close()
   })
 

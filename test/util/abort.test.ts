@@ -2,7 +2,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { getEventListeners } from 'node:events'
-import { abortable, asError, errorMessage, settledWithin, sleep } from '../../src/util/abort.js'
+import { abortable, asError, errorMessage, sleep } from '../../src/util/abort.js'
 
 void test('sleep waits the time it is given and leaves no listener on the signal', async () => {
   const ac = new AbortController()
@@ -46,29 +46,6 @@ void test('abortable passes the value through, and stops waiting (not the work) 
   // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- a non-Error on purpose
   const rejectsWithNumber = Promise.reject(42)
   await assert.rejects(abortable(rejectsWithNumber, new AbortController().signal), (err) => err instanceof Error && err.message === '42')
-})
-
-void test('settledWithin ends when the promise settles, fails, times out, or the signal aborts; it never rejects', async () => {
-  await settledWithin(Promise.reject(new Error('ignored')), 10_000)
-  await settledWithin(Promise.resolve(1), 10_000)
-
-  let start = performance.now()
-  await settledWithin(new Promise(() => {}), 30)
-  const waited = performance.now() - start
-  assert.ok(waited >= 25 && waited < 1000, `waited ${waited} ms`)
-
-  const ac = new AbortController()
-  start = performance.now()
-  setTimeout(() => ac.abort(), 20)
-  await settledWithin(new Promise(() => {}), 10_000, ac.signal)
-  assert.ok(performance.now() - start < 1000)
-
-  start = performance.now()
-  await settledWithin(new Promise(() => {}), 10_000, ac.signal)
-  assert.ok(performance.now() - start < 1000, 'an already aborted signal does not wait')
-  const live = new AbortController()
-  await settledWithin(Promise.resolve(), 10_000, live.signal)
-  assert.equal(getEventListeners(live.signal, 'abort').length, 0)
 })
 
 void test('asError keeps an Error as it is and wraps anything else; errorMessage gives its message', () => {

@@ -1,0 +1,162 @@
+/**
+ * Backups of a 1,000-item account with the tools people use (restic, borg, tar, cp -a, rsync -a):
+ * each from DEST itself, from an offline mount of that DEST, and from a fresh online mount (empty
+ * cache, media latency 20 ms), against `flickrfs pin` of the same account at the same latency.
+ *   node --import tsx bench/mount-backup.ts [RUNS] [--clients restic,borg,tar,cp,rsync]
+ *
+ * Each run pins a new DEST at that latency (timed), then for each client backs up into a new
+ * repository or folder: DEST (its .flickrfs left out), a new `mount --cache DEST --offline`, and a
+ * new `mount --cache EMPTY --refresh 0` that has synced its catalog but downloaded nothing (the
+ * mount's own start is not in the time). Times are wall times of the client command alone; figures
+ * are medians of RUNS (default 3). In the first run every backup is restored or extracted and
+ * compared with DEST (`diff -rq`), and the differing files are counted.
+ */
+import { join } from 'node:path'
+import { cliEnv, startFake } from '../test/pin/helpers.js'
+import { MountLab } from '../test/support/mount-lab.js'
+import { fuseUnusableReason } from '../test/support/mounts.js'
+import { run, type RunResult } from '../test/support/run.js'
+import { median } from './measure.js'
+
+const args = process.argv.slice(2)
+const RUNS = Number(args.find((a) => /^\d+$/.test(a)) ?? 3)
+const clientsArg = args.indexOf('--clients')
+const CLIENTS = (clientsArg === -1 ? 'restic,borg,tar,cp,rsync' : (args[clientsArg + 1] ?? '')).split(',') as Client[]
+const LATENCY_MS = 20
+const TIMEOUT_MS = 900_000
+
+type Client = 'restic' | 'borg' | 'tar' | 'cp' | 'rsync'
+type Source = 'dest' | 'offline' | 'online'
+
+function must(r: RunResult, what: string): RunResult {
+  if (r.code !== 0) throw new Error(`${what} failed (${r.code}): ${(r.stderr || r.stdout).slice(-2000)}`)
+  return r
+}
+
+/** One client: its first backup of SRC into a new place under `work` (timed), and a restore of it into `out`. */
+interface Tool {
+  prepare(work: string, env: NodeJS.ProcessEnv): Promise<void>
+  backup(src: string, work: string, env: NodeJS.ProcessEnv): Promise<RunResult>
+  /** Leaves the backed-up tree at the returned path. */
+  restore(src: string, work: string, out: string, env: NodeJS.ProcessEnv): Promise<string>
+}
+
+const TOOLS: Record<Client, Tool> = {
+  restic: {
+    prepare: async (work, env) => void must(await run('restic', ['-r', join(work, 'repo'), 'init'], { env }), 'restic init'),
+    backup: (src, work, env) => run('restic', ['-r', join(work, 'repo'), 'backup', '-q', '--host', 'bench', '--exclude', `${src}/.flickrfs`, src], { env, timeoutMs: TIMEOUT_MS }),
+    restore: async (src, work, out, env) => {
+      must(await run('restic', ['-r', join(work, 'repo'), 'restore', 'latest', '--target', out], { env, timeoutMs: TIMEOUT_MS }), 'restic restore')
+      return join(out, src)
+    },
+  },
+  borg: {
+    prepare: async (work, env) => void must(await run('borg', ['init', '-e', 'none', join(work, 'repo')], { env }), 'borg init'),
+    backup: (src, work, env) => run('borg', ['create', '--exclude', `${src}/.flickrfs`, `${join(work, 'repo')}::one`, src], { env, timeoutMs: TIMEOUT_MS }),
+    restore: async (src, work, out, env) => {
+      must(await run('borg', ['extract', `${join(work, 'repo')}::one`], { env, cwd: out, timeoutMs: TIMEOUT_MS }), 'borg extract')
+      return join(out, src)
+    },
+  },
+  tar: {
+    prepare: () => Promise.resolve(),
+    backup: (src, work, env) => run('tar', ['-C', src, '--exclude=./.flickrfs', '-cf', join(work, 'a.tar'), '.'], { env, timeoutMs: TIMEOUT_MS }),
+    restore: async (_src, work, out, env) => {
+      must(await run('tar', ['-C', out, '-xf', join(work, 'a.tar')], { env, timeoutMs: TIMEOUT_MS }), 'tar -x')
+      return out
+    },
+  },
+  cp: {
+    prepare: () => Promise.resolve(),
+    // The glob leaves dotfiles out: DEST's .flickrfs, as the other clients exclude it.
+    backup: (src, work, env) => run('bash', ['-c', 'mkdir "$2" && cp -a "$1"/* "$2"/', 'cp', src, join(work, 'copy')], { env, timeoutMs: TIMEOUT_MS }),
+    restore: (_src, work) => Promise.resolve(join(work, 'copy')),
+  },
+  rsync: {
+    prepare: () => Promise.resolve(),
+    backup: (src, work, env) => run('rsync', ['-a', '--exclude=/.flickrfs', `${src}/`, `${join(work, 'copy')}/`], { env, timeoutMs: TIMEOUT_MS }),
+    restore: (_src, work) => Promise.resolve(join(work, 'copy')),
+  },
+}
+
+/** Files that differ between a restored tree and DEST (missing, extra or other bytes), .flickrfs left out. */
+async function differing(restored: string, dest: string): Promise<number> {
+  const r = await run('diff', ['-rq', '--no-dereference', '-x', '.flickrfs', restored, dest], { timeoutMs: TIMEOUT_MS })
+  if (r.code > 1) throw new Error(`diff: ${r.stderr}`)
+  return r.stdout.split('\n').filter((l) => l !== '').length
+}
+
+async function main(): Promise<void> {
+  const skip = await fuseUnusableReason(CLIENTS.map((c) => (c === 'cp' ? 'rsync' : c)))
+  if (skip) return void console.log(`skipped: ${skip}`)
+  const lab = await MountLab.create('flickrfs-bench-backup-')
+  const fake = await startFake({ seed: 3, photos: 980, videos: 20, sets: 30, collections: 4, commentedFraction: 0.1, meanPhotoBytes: 60_000, meanVideoBytes: 400_000 })
+  try {
+    const env = cliEnv(fake, await lab.mkdir('config'), { XDG_RUNTIME_DIR: await lab.mkdir('run'), FLICKRFS_API_RATE: '100000' })
+    const home = await lab.mkdir('client-home')
+    const clientEnv: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      HOME: home,
+      XDG_CACHE_HOME: join(home, '.cache'),
+      LC_ALL: 'C',
+      RESTIC_PASSWORD: 'bench',
+      BORG_PASSPHRASE: '',
+      BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK: 'yes',
+      BORG_RELOCATED_REPO_ACCESS_IS_OK: 'yes',
+      BORG_BASE_DIR: join(home, 'borg'),
+    }
+    const dest = join(lab.dir, 'dest')
+    must(await run(lab.bin, ['pin', '-q', dest], { env, timeoutMs: TIMEOUT_MS }), 'pin')
+    const du = await run('du', ['-sb', '--exclude=.flickrfs', dest])
+    console.log(`pinned 1000 items, ${(Number(du.stdout.split('\t')[0]) / 1e6).toFixed(1)} MB in DEST; media latency ${LATENCY_MS} ms for pin and the online mounts`)
+
+    const times: Record<string, number[]> = {}
+    const add = (k: string, v: number): void => void (times[k] ??= []).push(v)
+    const diffs: Record<string, number> = {}
+    let n = 0
+    for (let i = 0; i < RUNS; i++) {
+      fake.faults.mediaLatencyMs = LATENCY_MS
+      const pinned = must(await run(lab.bin, ['pin', '-q', join(lab.dir, `pin-${i}`)], { env, timeoutMs: TIMEOUT_MS }), 'pin')
+      add('pin', pinned.ms)
+      console.log(`run ${i + 1}: pin ${(pinned.ms / 1000).toFixed(2)} s`)
+      for (const client of CLIENTS) {
+        const tool = TOOLS[client]
+        for (const source of ['dest', 'offline', 'online'] as Source[]) {
+          const work = await lab.mkdir(`w${n++}`)
+          await tool.prepare(work, clientEnv)
+          let src = dest
+          let server: Awaited<ReturnType<MountLab['mount']>> | undefined
+          if (source !== 'dest') {
+            src = await lab.mkdir(`mnt${n}`)
+            const flags = source === 'offline' ? ['--cache', dest, '--offline'] : ['--cache', await lab.mkdir(`fresh${n}`), '--refresh', '0']
+            server = await lab.mount(src, flags, env, TIMEOUT_MS)
+          }
+          const r = must(await tool.backup(src, work, clientEnv), `${client} from ${source}`)
+          add(`${client} ${source}`, r.ms)
+          if (i === 0) diffs[`${client} ${source}`] = await differing(await tool.restore(src, work, await lab.mkdir(`out${n}`), clientEnv), dest)
+          if (server !== undefined) await lab.stop(server, src)
+          await run('rm', ['-rf', work])
+          console.log(`  ${client} from ${source}: ${(r.ms / 1000).toFixed(2)} s${i === 0 ? `, ${diffs[`${client} ${source}`]} files differ from DEST` : ''}`)
+        }
+      }
+    }
+    const m = (k: string): number => median(times[k] ?? [])
+    const s = (k: string): string => `${(m(k) / 1000).toFixed(2)} s`
+    const pin = m('pin')
+    console.log(`\npin (media latency ${LATENCY_MS} ms): ${s('pin')}`)
+    console.log('| client | from DEST | offline mount | fresh online mount | online / pin | differing files (offline, online) |')
+    console.log('|---|---|---|---|---|---|')
+    for (const c of CLIENTS) {
+      const d = m(`${c} dest`)
+      console.log(
+        `| ${c} | ${s(`${c} dest`)} | ${s(`${c} offline`)} (${(m(`${c} offline`) / d).toFixed(1)}×) | ${s(`${c} online`)} (${(m(`${c} online`) / d).toFixed(1)}×) | ${(m(`${c} online`) / pin).toFixed(2)}× | ${diffs[`${c} offline`]}, ${diffs[`${c} online`]} |`,
+      )
+    }
+    console.log(`runs (ms): ${JSON.stringify(Object.fromEntries(Object.entries(times).map(([k, v]) => [k, v.map((x) => Math.round(x))])))}`)
+  } finally {
+    await lab.cleanup()
+    await fake.close()
+  }
+}
+
+await main()

@@ -1,0 +1,72 @@
+/**
+ * Reading every sidecar of a pinned 700-item account through `flickrfs mount --cache DEST --offline`:
+ * one `cat` of all 700 `photostream/*.metadata` right after the mount (nothing in the page cache),
+ * then the same again on that mount (what a second backup run does), against the same cat on DEST.
+ * Besides the wall time, the CPU time the serving process spent on each cat (/proc/PID/stat, 10 ms
+ * ticks), which a loaded machine disturbs less. Each run mounts afresh. Prints the median of RUNS
+ * runs (default 5).
+ *   node --import tsx bench/mount-sidecars.ts [RUNS]
+ */
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { cliEnv, startFake } from '../test/pin/helpers.js'
+import { MountLab } from '../test/support/mount-lab.js'
+import { fuseUnusableReason } from '../test/support/mounts.js'
+import { run } from '../test/support/run.js'
+import { median } from './measure.js'
+
+const RUNS = Number(process.argv[2] ?? 5)
+const ITEMS = 700
+
+/** ms to cat every sidecar of `root`/photostream into wc; checks the byte count against `bytes`. */
+async function catSidecars(root: string, bytes?: number): Promise<{ ms: number; bytes: number }> {
+  const r = await run('bash', ['-c', `cd '${join(root, 'photostream')}' && cat -- *.metadata | wc -c`], { timeoutMs: 300_000 })
+  if (r.code !== 0) throw new Error(`cat ${root}: ${r.stderr}`)
+  const got = Number(r.stdout.trim())
+  if (bytes !== undefined && got !== bytes) throw new Error(`read ${got} bytes of sidecars from ${root}, DEST has ${bytes}`)
+  return { ms: r.ms, bytes: got }
+}
+
+/** User + system CPU time of process `pid` so far, in ms. */
+async function cpuMs(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) * 10
+}
+
+async function main(): Promise<void> {
+  const skip = await fuseUnusableReason()
+  if (skip) return void console.log(`skipped: ${skip}`)
+  const lab = await MountLab.create('flickrfs-bench-sidecars-')
+  const fake = await startFake({ seed: 5, photos: ITEMS - 20, videos: 20, sets: 20, collections: 3, commentedFraction: 0.2, meanPhotoBytes: 20_000, meanVideoBytes: 100_000 })
+  try {
+    const env = cliEnv(fake, await lab.mkdir('config'), { XDG_RUNTIME_DIR: await lab.mkdir('run'), FLICKRFS_API_RATE: '100000' })
+    const dest = join(lab.dir, 'dest')
+    const pinned = await lab.cli(['pin', '-q', dest], env, 600_000)
+    if (pinned.exit.code !== 0) throw new Error(pinned.err)
+    const r: Record<string, number[]> = {}
+    const add = (k: string, v: number): void => void (r[k] ??= []).push(v)
+    const { bytes } = await catSidecars(dest)
+    for (let i = 0; i < RUNS; i++) {
+      add('DEST', (await catSidecars(dest, bytes)).ms)
+      const mnt = await lab.mkdir(`mnt-${i}`)
+      const server = await lab.mount(mnt, ['--cache', dest, '--offline'], env)
+      const pid = server.child.pid ?? 0
+      for (const which of ['first', 'again']) {
+        const cpu0 = await cpuMs(pid)
+        add(`mount ${which}`, (await catSidecars(mnt, bytes)).ms)
+        add(`cpu ${which}`, (await cpuMs(pid)) - cpu0)
+      }
+      await lab.stop(server, mnt)
+    }
+    const s = (k: string): string => `${median(r[k] ?? []).toFixed(0)} ms`
+    console.log(`cat of ${ITEMS} sidecars (${bytes} bytes): DEST ${s('DEST')} | mount, first ${s('mount first')} | mount, again ${s('mount again')}`)
+    console.log(`CPU of the serving process per cat: first ${s('cpu first')} | again ${s('cpu again')}`)
+    console.log(`runs: ${JSON.stringify(Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v.map((x) => Math.round(x))])))}`)
+  } finally {
+    await lab.cleanup()
+    await fake.close()
+  }
+}
+
+await main()

@@ -1,0 +1,93 @@
+/**
+ * `flickrfs status` on a sync that has not completed (running now, or killed): how far it came, from
+ * the progress it saved (catalog/checkpoint.ts), and how long the rest takes at the key's API rate.
+ */
+import { readFile } from 'node:fs/promises'
+import { hostname } from 'node:os'
+import { lockPath, readProgress, type ProgressMeta, type WorkCount } from '../catalog/index.js'
+import { pidAlive } from '../util/process.js'
+import { clockFromEnv, limiterSettings, loadApiKey, peekSharedBucket, resolveConfigDir, type Env } from '../flickr/index.js'
+
+/** The API budget a sync's rest runs at: calls available now, then the refill. */
+export interface ApiPace {
+  tokens: number
+  ratePerSec: number
+}
+
+/** Seconds `calls` API calls take at `pace`: the available ones at once, the rest at the refill. */
+export function secondsFor(calls: number, pace: ApiPace): number {
+  return Math.max(0, calls - pace.tokens) / pace.ratePerSec
+}
+
+/** `about 5 h`, `about 40 min`, `under a minute`. */
+export function roughDuration(seconds: number): string {
+  if (seconds < 60) return 'under a minute'
+  if (seconds < 5400) return `about ${Math.round(seconds / 60)} min`
+  const h = seconds / 3600
+  return `about ${h < 10 ? Math.round(h * 10) / 10 : Math.round(h)} h`
+}
+
+const count = (n: number): string => n.toLocaleString('en-US')
+
+/** The live process holding the folder (it may be syncing now), if any. */
+export interface Holder {
+  pid: number
+  purpose: string
+}
+
+/** The lines for `meta` (pure, so tests can check the wording for any figures). */
+export function progressLines(meta: ProgressMeta, pace: ApiPace, nowMs: number, holder?: Holder): string[] {
+  const left = (w: WorkCount): number => Math.max(0, w.total - w.done)
+  const at = (calls: number): string => (calls > 0 ? `, ${roughDuration(secondsFor(calls, pace))} at Flickr's limit` : '')
+  const commentCalls = left(meta.comments)
+  const setCalls = left(meta.sets)
+  const out = [
+    `Sync not completed (${holder ? `going on in pid ${holder.pid}, ${holder.purpose}` : 'interrupted: the next pin or mount goes on from where it was'}): ` +
+      `started ${new Date(meta.startedAtMs).toISOString()}${meta.runs > 1 ? ` (${meta.runs} runs so far)` : ''}, progress saved ${agoShort(meta.savedAtMs, nowMs)}`,
+    `  photostream: ${meta.photostream ? `${count(meta.photostream.count)} items listed` : 'listing not saved yet'}`,
+  ]
+  if (meta.sizes.total > 0) out.push(`  sizes: ${count(meta.sizes.done)} of ${count(meta.sizes.total)}`)
+  if (meta.comments.total > 0) out.push(`  comments: ${count(meta.comments.done)} of ${count(meta.comments.total)}${at(commentCalls)}`)
+  if (meta.sets.total > 0) out.push(`  sets: ${count(meta.sets.done)} of ${count(meta.sets.total)} listed${at(setCalls)}`)
+  const calls = commentCalls + setCalls
+  if (calls > 0) {
+    out.push(`  rest: at least ${count(calls)} API calls, ${roughDuration(secondsFor(calls, pace))} at ${pace.ratePerSec}/s ` +
+      `with ${count(Math.floor(pace.tokens))} calls available now`)
+  }
+  return out
+}
+
+/** The lines of `flickrfs status` for DEST's unfinished sync; none when there is none. */
+export async function syncProgressLines(dest: string, env: Env): Promise<string[]> {
+  const meta = await readProgress(dest)
+  if (meta === undefined) return []
+  return progressLines(meta, await apiPace(env), Date.now(), await holderOf(dest))
+}
+
+/** Who holds DEST's lock, when that process is alive on this machine. */
+async function holderOf(dest: string): Promise<Holder | undefined> {
+  try {
+    const info = JSON.parse(await readFile(lockPath(dest), 'utf8')) as { pid?: unknown; host?: unknown; purpose?: unknown }
+    if (typeof info.pid !== 'number' || info.host !== hostname() || !pidAlive(info.pid)) return undefined
+    return { pid: info.pid, purpose: typeof info.purpose === 'string' ? info.purpose : 'unknown' }
+  } catch {
+    return undefined
+  }
+}
+
+async function apiPace(env: Env): Promise<ApiPace> {
+  const configDir = resolveConfigDir(env)
+  const { burst, ratePerSec } = await limiterSettings(env, configDir)
+  const key = await loadApiKey({ env, configDir }).catch(() => undefined)
+  if (!key) return { tokens: burst, ratePerSec }
+  const s = await peekSharedBucket({ configDir, apiKey: key.apiKey, burst, ratePerSec, now: clockFromEnv(env).now() })
+  const slowed = s !== undefined && s.slowFactor < 1 && clockFromEnv(env).now() < s.slowUntilMs ? s.slowFactor : 1
+  return { tokens: s ? Math.max(0, s.tokens) : burst, ratePerSec: ratePerSec * slowed }
+}
+
+function agoShort(ms: number, nowMs: number): string {
+  const s = Math.max(0, (nowMs - ms) / 1000)
+  if (s < 120) return `${Math.round(s)} s ago`
+  if (s < 7200) return `${Math.round(s / 60)} min ago`
+  return `${Math.round(s / 3600)} h ago`
+}
