@@ -129,10 +129,13 @@ export function mergePhotostream(prev: CatalogSnapshot, changed: readonly Listed
 
 /**
  * The members a set had, when its getList record says they cannot have moved: the same
- * `date_update` and counts as last time, and as many members as those counts say. Undefined: list them.
+ * `date_update` and counts as last time, as many members as those counts say, and a `date_update`
+ * older than `minDateSec` (it counts whole seconds, so a change in the second the set was last
+ * listed would not move it; the same overlap as recentlyUpdated's). Undefined: list them.
  */
-export function unchangedMembers(raw: RawRecord, before: SetEntry | undefined): string[] | undefined {
+export function unchangedMembers(raw: RawRecord, before: SetEntry | undefined, minDateSec: number): string[] | undefined {
   if (before === undefined) return undefined
+  if (toInt(raw.date_update, Number.MAX_SAFE_INTEGER) >= minDateSec) return undefined
   const fields = ['date_update', 'count_photos', 'count_videos', 'photos', 'videos'] as const
   // Lenient: a count that drifted from "12" to 12 between two answers is the same count.
   for (const f of fields) if (toStr(raw[f]) !== toStr(before.raw[f])) return undefined

@@ -377,7 +377,7 @@ class Refresh {
     for (const raw of list) {
       const id = safeId(raw.id) as string
       // An incremental refresh keeps the members of sets whose getList record did not move.
-      const unchanged = this.plan.mode === 'changes' ? unchangedMembers(raw, before.get(id)) : undefined
+      const unchanged = this.plan.mode === 'changes' ? unchangedMembers(raw, before.get(id), this.plan.minDateSec) : undefined
       const known = isKnownEmpty(raw) ? [] : (unchanged ?? cp?.savedSetMembers(id, raw))
       if (known !== undefined) members.set(id, known)
     }

@@ -112,9 +112,11 @@ void test('after random edits, uploads, comments and set edits, an incremental c
     assert.equal(report.listing.mode, 'changes', `${what}: ${report.listing.reason ?? ''}`)
     assert.equal(report.clientCalls.getPhotostream ?? 0, 0, what)
     assert.equal(report.clientCalls.getPhotostreamPage, 1, what)
-    // Only the sets that moved are listed again (each has fewer than 500 members here).
+    // Only the sets that moved lately are listed again (each has fewer than 500 members here):
+    // those changed in this round, and within the hour's overlap those of the rounds before.
     assert.equal(calls['flickr.photosets.getPhotos'] ?? 0, report.listing.setsListed, what)
-    assert.ok(report.listing.setsListed <= changes, `${what}: ${report.listing.setsListed} sets listed`)
+    const lately = h.fake.account.sets.filter((s) => s.dateUpdate >= Math.floor(Date.now() / 1000) - 2 * 3600).length
+    assert.ok(report.listing.setsListed <= lately && lately < h.fake.account.sets.length, `${what}: ${report.listing.setsListed} sets listed, ${lately} changed lately`)
     assert.deepEqual(content(h.catalog.snapshot()), content(full.snapshot()), what)
   }
 })
@@ -216,4 +218,28 @@ void test('a page-1 check that lost its photo array fails the refresh instead of
   const good = await refresh(h, { fullListingEveryMs: WEEK_MS })
   assert.equal(good.listing.mode, 'changes')
   assert.equal(good.photos.added, 1)
+})
+
+void test('a first sync that went on from a saved listing leaves no marks: the next refresh lists everything once', async (t) => {
+  const h = await harness(t, { photos: 300, videos: 2, sets: 3, commentedFraction: 0.5 }, { maxRetries: 0 })
+  await h.catalog.close()
+  h.catalog = await h.reopen({ checkpoint: { everyResults: 20 } })
+  let cut = false
+  await assert.rejects(refresh(h, {
+    fullListingEveryMs: WEEK_MS,
+    onProgress: (p) => {
+      if (cut || p.commentsFetched < 40) return
+      cut = true
+      h.fake.faults.inject('http500', { count: Infinity, target: 'api' })
+    },
+  }))
+  assert.ok(cut)
+  h.fake.faults.clear()
+  h.fake.resetCounts()
+  await refresh(h, { fullListingEveryMs: WEEK_MS })
+  assert.equal(h.fake.counts()['flickr.people.getPhotos'] ?? 0, 0, 'the saved listing was gone on from')
+  const next = await refresh(h, { fullListingEveryMs: WEEK_MS })
+  assert.equal(next.listing.mode, 'full')
+  assert.equal(next.listing.reason, 'no full listing on record')
+  assert.equal((await refresh(h, { fullListingEveryMs: WEEK_MS })).listing.mode, 'changes')
 })
