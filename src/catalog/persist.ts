@@ -19,6 +19,7 @@ import { confineState } from '../util/confine.js'
 import { isDamagedDb, openSqliteAdapter } from '../util/sqlite.js'
 import { catalogPath } from '../util/state-paths.js'
 import { photoFields } from './records.js'
+import type { ListingMarks } from './incremental.js'
 import type { CatalogState } from './state.js'
 import type { CatalogSnapshot, CollectionEntry, MediaEntry, PhotoEntry, RawRecord, SetEntry } from './types.js'
 import { mediaKey } from './types.js'
@@ -42,6 +43,8 @@ export interface Head {
   photostreamChangedAtMs: number
   photoCount: number
   chunks: { photos: string[]; photostream: string; sets: string; collections: string }
+  /** Absent in catalogs saved before incremental refreshes: the next refresh then lists everything. */
+  listing?: ListingMarks
 }
 
 /** One photo with everything that hangs off it, as stored in a bucket. */
@@ -159,6 +162,7 @@ export class CatalogStore {
       collections: await writer.put(snap.collections),
     }
     const head = headOf(snap, chunks, nowMs)
+    if (state.listing !== undefined) head.listing = state.listing
     await this.keyv.set(HEAD_KEY, JSON.stringify(head))
     const removed = await this.removeUnused(writer.existing, allChunkKeys(head))
     debug('saved catalog %s: %d photos, %d chunks written, %d removed', head.generation, head.photoCount, writer.written, removed)
@@ -200,7 +204,7 @@ export class CatalogStore {
       photostreamChangedAtMs: head.photostreamChangedAtMs,
       refreshedAtMs: head.refreshedAtMs,
     }
-    return { snap, commentsFetchedAt: rows.commentsFetchedAt }
+    return { snap, commentsFetchedAt: rows.commentsFetchedAt, ...(head.listing !== undefined ? { listing: head.listing } : {}) }
   }
 
   private async decodePhotos(keys: readonly string[]): Promise<DecodedPhotos | undefined> {

@@ -12,6 +12,10 @@ export interface CatalogApi {
    * on from the pages an interrupted refresh saved, and tells each page's new items as they come.
    */
   getPhotostream(extras: string[], resume?: PhotostreamResume): Promise<unknown[]>
+  /** flickr.photos.recentlyUpdated min_date=…, all pages: photos added or changed since then (never deletions). */
+  getRecentlyUpdated(minDateSec: number, extras: string[]): Promise<unknown[]>
+  /** One page of flickr.people.getPhotos user_id=me, with the listing's `total` (-1 when absent). */
+  getPhotostreamPage(page: number, perPage: number, extras: string[]): Promise<{ total: number; photos: unknown[] }>
   /** flickr.photosets.getList, all pages. */
   getSetList(): Promise<unknown[]>
   /** flickr.photosets.getPhotos, all pages by the call's own `pages`, album order. */

@@ -2,7 +2,9 @@
  * One refresh: list everything, fetch what is new, and build the next catalog state entirely in
  * memory. Nothing here writes; the Catalog persists the result in one step or keeps the old one.
  *
- * API calls: photostream pages + set list pages + each set's pages + the collection tree, always;
+ * API calls: photostream pages + set list pages + each set's pages + the collection tree, in a full
+ * listing; after one, an incremental refresh (incremental.ts) reads the photostream's changes from
+ * recentlyUpdated (plus one page-1 check) and the members of only the sets that moved instead;
  * test.login only when the user is not known yet; comments only for photos with comments whose
  * `lastupdate` moved since their comments were fetched; getSizes only for videos whose original is
  * not resolved yet. Media requests: one HEAD per original not resolved yet (keyed by id+secret).
@@ -25,6 +27,7 @@ import createDebug from 'debug'
 import { asRecord, toInt } from '../flickr/lenient.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { eachLimit } from '../util/pool.js'
+import { listPhotostreamChanges, marksAfter, planListing, unchangedMembers, type ListingPlan } from './incremental.js'
 import { anyChange, collectionChanges, photoChanges, setChanges, type Changes, type ListedPhoto, type SetListing, type Since } from './changes.js'
 import { PHOTO_EXTRAS, type CatalogApi, type CatalogMedia, type PhotostreamResume } from './ports.js'
 import { photoFields, safeId, uniqueIds } from './records.js'
@@ -79,6 +82,12 @@ export interface RefreshOptions {
   apiConcurrency?: number
   /** HEAD requests in flight at once (default 16: each is tiny, latency dominates). */
   mediaConcurrency?: number
+  /**
+   * List everything (which alone shows deletions the cheap checks miss, and fresh view counts) when
+   * the last full listing is this old; in between, refreshes are incremental (incremental.ts).
+   * 0 or absent: every refresh is a full listing. The CLI's default is DEFAULT_FULL_LISTING_EVERY_MS.
+   */
+  fullListingEveryMs?: number
 }
 
 export interface RefreshReport {
@@ -93,6 +102,8 @@ export interface RefreshReport {
   photostreamOrderChanged: boolean
   /** Photos whose comments were fetched in this refresh. */
   commentsFetched: number
+  /** How the photostream was listed: whole, or from what changed (and why a full listing, if one). */
+  listing: { mode: 'full' | 'changes'; reason?: string; changesReported?: number; setsListed: number }
   media: {
     resolved: number
     reused: number
@@ -164,6 +175,11 @@ class Refresh {
   private readonly mediaReport: RefreshReport['media'] = { resolved: 0, reused: 0, transcodes: [], unavailable: [] }
   private userId: string
   private userName: string
+  private plan: ListingPlan
+  /** The plan before any fallback: a full listing that fell back from changes did not list every set. */
+  private readonly plannedPlan: ListingPlan
+  private resumedListing = false
+  private readonly listingReport: RefreshReport['listing'] = { mode: 'full', setsListed: 0 }
 
   constructor(private readonly ctx: RefreshContext) {
     this.startedAtMs = ctx.clock()
@@ -172,6 +188,12 @@ class Refresh {
     this.mediaConcurrency = ctx.options.mediaConcurrency ?? 16
     this.userId = ctx.previous.snap.userId
     this.userName = ctx.previous.snap.userName
+    this.plan = planListing(ctx.previous, {
+      fullListingEveryMs: ctx.options.fullListingEveryMs ?? 0,
+      nowMs: this.startedAtMs,
+      retrying: (ctx.options.resolveAgain?.size ?? 0) > 0,
+    })
+    this.plannedPlan = this.plan
   }
 
   async run(): Promise<RefreshResult> {
@@ -206,15 +228,36 @@ class Refresh {
   }
 
   private async listPhotostream(): Promise<Listing['photos']> {
-    const cp = this.ctx.checkpoint
-    const raw = cp?.savedPhotostream() ?? (await this.client.getPhotostream([...PHOTO_EXTRAS], cp?.photostreamResume()))
-    cp?.listedPhotostream(raw)
-    const photos = listPhotos(raw)
+    const photos = await this.listStream()
     this.progress.photos = photos.length
     this.progress.phase = 'details'
     this.tell()
     const details = await this.fetchDetails(photos)
     return { photos, ...details }
+  }
+
+  /** The photostream: from what changed when the plan allows and the changes add up, else every page. */
+  private async listStream(): Promise<ListedPhoto[]> {
+    const extras = [...PHOTO_EXTRAS]
+    if (this.plan.mode === 'changes') {
+      const got = await listPhotostreamChanges(this.client, this.ctx.previous.snap, { minDateSec: this.plan.minDateSec, extras, toListed: listPhotos })
+      this.listingReport.changesReported = got.reported
+      if (got.ok) {
+        this.listingReport.mode = 'changes'
+        return got.photos
+      }
+      debug('incremental listing does not add up (%s): listing everything', got.reason)
+      this.plan = { mode: 'full', reason: got.reason }
+    }
+    this.listingReport.reason = this.plan.reason
+    const cp = this.ctx.checkpoint
+    const saved = cp?.savedPhotostream()
+    const resume = saved === undefined ? cp?.photostreamResume() : undefined
+    // Pages listed by an interrupted run may miss changes made since: no marks to go on from (incremental.ts).
+    this.resumedListing = saved !== undefined || resume?.from !== undefined
+    const raw = saved ?? (await this.client.getPhotostream(extras, resume))
+    cp?.listedPhotostream(raw)
+    return listPhotos(raw)
   }
 
   /** Comments and originals: what the previous catalog knows is reused, the rest fetched (both at once). */
@@ -330,9 +373,12 @@ class Refresh {
     this.progress.sets = list.length
     const members = new Map<string, string[]>()
     const cp = this.ctx.checkpoint
+    const before = new Map(this.ctx.previous.snap.sets.map((s) => [s.id, s]))
     for (const raw of list) {
       const id = safeId(raw.id) as string
-      const known = isKnownEmpty(raw) ? [] : cp?.savedSetMembers(id, raw)
+      // An incremental refresh keeps the members of sets whose getList record did not move.
+      const unchanged = this.plan.mode === 'changes' ? unchangedMembers(raw, before.get(id), this.plan.minDateSec) : undefined
+      const known = isKnownEmpty(raw) ? [] : (unchanged ?? cp?.savedSetMembers(id, raw))
       if (known !== undefined) members.set(id, known)
     }
     cp?.planSets({ done: members.size, total: list.length })
@@ -340,6 +386,7 @@ class Refresh {
     await eachLimit(list, this.apiConcurrency, async (raw) => {
       const id = safeId(raw.id) as string
       if (members.has(id)) return
+      this.listingReport.setsListed++
       const ids = uniqueIds(await this.client.getSetPhotos(id, this.userId))
       members.set(id, ids)
       cp?.setListed(id, raw, ids)
@@ -365,7 +412,8 @@ class Refresh {
     }
     const commentsFetchedAt = new Map<string, number>()
     for (const [id, at] of fetchedAt) if (photos.photos.has(id)) commentsFetchedAt.set(id, at)
-    return { state: { snap, commentsFetchedAt }, report: this.report(changes, snap.refreshedAtMs) }
+    const listing = this.resumedListing ? undefined : marksAfter(this.plannedPlan, this.ctx.previous.listing, this.startedAtMs, photos.photos.values())
+    return { state: { snap, commentsFetchedAt, ...(listing !== undefined ? { listing } : {}) }, report: this.report(changes, snap.refreshedAtMs) }
   }
 
   private report(changes: Changes, finishedAtMs: number): RefreshReport {
@@ -380,6 +428,7 @@ class Refresh {
       collections: changes.collections.counts,
       photostreamOrderChanged: changes.photos.photostreamOrderChanged,
       commentsFetched: this.commentsFetched,
+      listing: this.listingReport,
       media: this.mediaReport,
       clientCalls: this.calls,
       generation: '',
@@ -458,6 +507,8 @@ function countingApi(api: CatalogApi, calls: Record<string, number>, stop: Stopp
   return {
     testLogin: wrap('testLogin', () => api.testLogin()),
     getPhotostream: wrap('getPhotostream', (extras: string[], resume?: PhotostreamResume) => api.getPhotostream(extras, resume)),
+    getRecentlyUpdated: wrap('getRecentlyUpdated', (minDateSec: number, extras: string[]) => api.getRecentlyUpdated(minDateSec, extras)),
+    getPhotostreamPage: wrap('getPhotostreamPage', (page: number, perPage: number, extras: string[]) => api.getPhotostreamPage(page, perPage, extras)),
     getSetList: wrap('getSetList', () => api.getSetList()),
     getSetPhotos: wrap('getSetPhotos', (setId: string, userId: string, extras?: string[]) => api.getSetPhotos(setId, userId, extras)),
     getCollectionTree: wrap('getCollectionTree', () => api.getCollectionTree()),

@@ -1,3 +1,4 @@
+import type { ListingMarks } from './incremental.js'
 import type { CatalogSnapshot, RawRecord } from './types.js'
 
 /**
@@ -7,6 +8,8 @@ import type { CatalogSnapshot, RawRecord } from './types.js'
 export interface CatalogState {
   snap: CatalogSnapshot
   commentsFetchedAt: ReadonlyMap<string, number>
+  /** When the last full listing ran, and since when changes are known (absent: the next listing is full). */
+  listing?: ListingMarks
 }
 
 export function emptySnapshot(): CatalogSnapshot {

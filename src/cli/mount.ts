@@ -17,6 +17,7 @@ import { pinHandler } from './pin-handoff.js'
 import { envOf, readCookies, type CliIo } from './context.js'
 import { checkFolder } from './dest-check.js'
 import { formatSize, parseDuration, parseSize } from './units.js'
+import { FULL_LISTING_FLAGS, FULL_LISTING_HELP, fullListingEveryMs } from './full-listing.js'
 import { errorMessage, sleep } from '../util/abort.js'
 import { unwritableReason } from '../util/read-only.js'
 import { confineState } from '../util/confine.js'
@@ -33,6 +34,7 @@ interface MountFlags {
   cookies?: string
   ignoreViews?: boolean
   force?: boolean
+  fullListingEvery?: number
   attrTimeout?: number
 }
 
@@ -75,6 +77,7 @@ export function mountCommand(io: CliIo): Command {
     .option('--force', 'use a non-empty --cache folder that is not a flickrfs folder')
     .option('--api-rate <r>', 'API calls per second once the burst is used (default 0.8; shared by every flickrfs process of the key)')
     .option('--cookies <file>', 'file with Flickr web cookies for video originals')
+    .option(FULL_LISTING_FLAGS, FULL_LISTING_HELP, parseDuration('--full-listing-every'))
     .action(async (mountpoint: string, flags: MountFlags) => {
       process.exitCode = await runMount(io, mountpoint, flags)
     })
@@ -98,6 +101,7 @@ async function runMount(io: CliIo, mountpoint: string, flags: MountFlags): Promi
   const say = await logger(io)
 
   const cookies = await readCookies(flags.cookies, env, (line) => io.stderr.write(line))
+  const fullListingEvery = await fullListingEveryMs(env, flags.fullListingEvery)
   let live: LiveMount
   try {
     live = await startLiveMount({
@@ -106,6 +110,7 @@ async function runMount(io: CliIo, mountpoint: string, flags: MountFlags): Promi
       remote,
       cacheMaxBytes: flags.cacheSize,
       refreshEveryMs: flags.refresh,
+      fullListingEveryMs: fullListingEvery,
       attrTimeoutSec: flags.attrTimeout !== undefined ? flags.attrTimeout / 1000 : undefined,
       allowOther: flags.allowOther,
       cookies,
@@ -118,7 +123,7 @@ async function runMount(io: CliIo, mountpoint: string, flags: MountFlags): Promi
     if (created !== undefined) await rm(created, { recursive: true, force: true }).catch(() => undefined)
     throw err
   }
-  return serveMount(live, { env, mnt, root, say, flags, online: remote !== undefined, apiCalls, cookies })
+  return serveMount(live, { env, mnt, root, say, flags: { ...flags, fullListingEvery }, online: remote !== undefined, apiCalls, cookies })
 }
 
 /** Offline: credentials only if some are saved (they name the default cache). Online: the clients too. */
@@ -187,7 +192,7 @@ async function serveMount(live: LiveMount, o: ServeMountOptions): Promise<number
 async function listenForPins(live: LiveMount, o: ServeMountOptions): Promise<ControlServer | undefined> {
   if ((await unwritableReason(stateDir(o.root))) !== undefined) return undefined
   try {
-    return await listenControl(o.root, pinHandler(live, { mountpoint: o.mnt, say: o.say, apiCalls: o.apiCalls, cookies: o.cookies }))
+    return await listenControl(o.root, pinHandler(live, { mountpoint: o.mnt, say: o.say, apiCalls: o.apiCalls, cookies: o.cookies, fullListingEveryMs: o.flags.fullListingEvery }))
   } catch (err) {
     o.say(`No control socket (${errorMessage(err)}): \`flickrfs pin ${o.root}\` will fail while this mount runs.`)
     return undefined

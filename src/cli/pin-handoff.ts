@@ -8,7 +8,8 @@
  * changed its catalog.
  *
  * Only flags cross the socket, never a token, a key or cookies: the mount fetches with its own
- * credentials and its own --cookies. --api-rate and --cookies of the pin are therefore not used.
+ * credentials, its own --cookies and its own --full-listing-every. --api-rate, --cookies and
+ * --full-listing-every of the pin are therefore not used.
  */
 import type { ErrorCode } from '../errors/flickrfs-error.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
@@ -140,7 +141,10 @@ async function pinStored(store: OriginalStore, snap: CatalogSnapshot): Promise<v
  * The mount's side: runs a handed-over pin as the mount's exclusive job and streams it back.
  * `apiCalls` counts the API calls of the mount's client, for the summary line.
  */
-export function pinHandler(live: LiveMount, o: { mountpoint: string; say: (line: string) => void; apiCalls: () => number; cookies?: string }): ControlHandler {
+export function pinHandler(
+  live: LiveMount,
+  o: { mountpoint: string; say: (line: string) => void; apiCalls: () => number; cookies?: string; fullListingEveryMs?: number },
+): ControlHandler {
   return async (request, conn) => {
     const flags = handedOptions(request)
     conn.send({ type: 'hello', pid: process.pid, mountpoint: o.mountpoint, cookies: o.cookies !== undefined })
@@ -165,6 +169,8 @@ export function pinHandler(live: LiveMount, o: { mountpoint: string; say: (line:
         forceDelete: flags.force,
         concurrency: flags.concurrency,
         cookies: o.cookies,
+        // The mount's own --full-listing-every, like its --cookies.
+        fullListingEveryMs: o.fullListingEveryMs,
         onProgress: (p) => {
           const now = Date.now()
           if (p.phase === phase && now - sentAt < PROGRESS_EVERY_MS && p.done < p.queued) return

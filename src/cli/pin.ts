@@ -6,6 +6,8 @@ import { DEFAULT_PIN_CONCURRENCY, pin, type PinReport } from '../pin/pin.js'
 import { envOf, isTty, positiveInt, readCookies, type CliIo } from './context.js'
 import { createProgress, formatBytes, formatDuration, plural } from './progress.js'
 import { checkFolder } from './dest-check.js'
+import { FULL_LISTING_FLAGS, FULL_LISTING_HELP, fullListingEveryMs } from './full-listing.js'
+import { parseDuration } from './units.js'
 import { pinThroughMount, progressState } from './pin-handoff.js'
 import { destWriteError } from '../util/fs-errors.js'
 
@@ -21,6 +23,7 @@ interface PinFlags {
   concurrency: number
   apiRate?: string
   cookies?: string
+  fullListingEvery?: number
 }
 
 /** More downloads at once only add sockets, open files and load on Flickr's CDN, not speed. */
@@ -40,6 +43,7 @@ export function pinCommand(io: CliIo): Command {
     .option('--concurrency <n>', 'downloads at once', positiveInt('--concurrency', MAX_PIN_CONCURRENCY), DEFAULT_PIN_CONCURRENCY)
     .option('--api-rate <r>', 'API calls per second once the burst is used (default 0.8; shared by every flickrfs process of the key)')
     .option('--cookies <file>', 'file with Flickr web cookies (cookie_accid, cookie_epass) for video originals')
+    .option(FULL_LISTING_FLAGS, FULL_LISTING_HELP, parseDuration('--full-listing-every'))
     .option('--force', 'pin into a non-empty folder that holds no mirror yet; with --delete-unknown, delete even when one refresh lost more than 5% of the photos')
     .action(async (dest: string, flags: PinFlags) => {
       process.exitCode = await runPin(io, dest, flags)
@@ -53,6 +57,7 @@ async function runPin(io: CliIo, dest: string, flags: PinFlags): Promise<number>
   const absDest = await checkFolder(dest, { what: 'DEST', force: flags.force, writes: true })
   const env = envOf(io)
   const cookies = await readCookies(flags.cookies, env, (line) => io.stderr.write(line))
+  const fullListingEvery = await fullListingEveryMs(env, flags.fullListingEvery)
   const { client, media } = await openFlickr({ env, apiRate: flags.apiRate })
   const mode = flags.quiet ? 'quiet' : isTty(io.stderr) ? 'bar' : 'lines'
   // Held for the whole run (pin takes it again, re-entrantly): a damaged catalog is moved aside
@@ -87,7 +92,7 @@ async function runPin(io: CliIo, dest: string, flags: PinFlags): Promise<number>
     })
     // Said even with -q: cron should mail it, the run is a rebuild.
     if (setAside !== undefined) io.stderr.write(`flickrfs: ${setAside}\n`)
-    return await pinAndReport(io, dest, flags, { client, media, cookies, mode })
+    return await pinAndReport(io, dest, { ...flags, fullListingEvery }, { client, media, cookies, mode })
   } finally {
     await lock.release()
   }
@@ -113,6 +118,7 @@ async function pinAndReport(
     forceDelete: flags.force,
     concurrency: flags.concurrency,
     cookies,
+    fullListingEveryMs: flags.fullListingEvery,
     onProgress: (p) => progress.update(progressState(p)),
     onDetail: flags.verbose ? (line) => progress.line(line) : undefined,
   }).finally(() => progress.done())
@@ -190,6 +196,14 @@ export function summary(r: PinReport, dest: string, apiCalls: number): string {
 }
 
 /** The original flickrmirrorer's closing statistics, plus what flickrfs does beyond it. */
+/** How the account was listed: only what changed, or whole and why (--full-listing-every). */
+function listingLine(l: PinReport['refresh']['listing'] | undefined, sets: number): string {
+  if (l === undefined) return 'Listing: not reported'
+  const setsListed = `members of ${l.setsListed} of ${sets} sets listed`
+  if (l.mode === 'changes') return `Listing: only what changed (${l.changesReported ?? 0} items reported), ${setsListed}`
+  return `Listing: everything (${l.reason ?? 'full listing'}), ${setsListed}`
+}
+
 export function statistics(r: PinReport, apiCalls: number): string {
   const lines = [
     `New photos/videos: ${r.refresh.photos.added}`,
@@ -198,6 +212,7 @@ export function statistics(r: PinReport, apiCalls: number): string {
     `Sets: ${r.refresh.sets.total} (${r.refresh.sets.added} new, ${r.refresh.sets.changed} changed, ${r.refresh.sets.deleted} deleted)`,
     `Collections: ${r.refresh.collections.total} (${r.refresh.collections.added} new, ${r.refresh.collections.changed} changed, ${r.refresh.collections.deleted} deleted)`,
     `Comments fetched for: ${r.refresh.commentsFetched} items`,
+    listingLine(r.refresh.listing, r.refresh.sets.total),
     `Originals downloaded: ${r.downloaded} (${formatBytes(r.downloadedBytes)})`,
     `Files written: ${r.tree.written}, unchanged: ${r.tree.unchanged}, removed: ${r.tree.removed}`,
     `API calls: ${apiCalls}`,

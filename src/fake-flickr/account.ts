@@ -288,7 +288,8 @@ export class FakeAccount {
       machineTags: [],
       license: '0',
       dateupload: upload,
-      lastupdate: upload,
+      // An upload dated back (init.dateupload) is still a change made now.
+      lastupdate: Math.max(now, upload),
       datetaken: init.datetaken ?? formatDateTaken(upload),
       datetakenunknown: init.datetaken === undefined,
       width: 4000,
@@ -309,7 +310,11 @@ export class FakeAccount {
       p.bytes = init.bytes.length
     } else if (typeof init.bytes === 'number') p.bytes = init.bytes
     this.photos.set(id, p)
-    this.photostream.unshift(id)
+    // Newest upload first (at one date, the later upload first): an upload dated back
+    // (init.dateupload) lands where its date puts it.
+    const at = this.photostream.findIndex((other) => (this.photos.get(other)?.dateupload ?? 0) <= upload)
+    if (at < 0) this.photostream.push(id)
+    else this.photostream.splice(at, 0, id)
     return p
   }
 
@@ -380,7 +385,11 @@ export class FakeAccount {
     const s = this.requireSet(setId)
     s.photoIds = s.photoIds.filter((x) => x !== photoId)
     if (s.photoIds.length === 0) this.deleteSet(setId)
-    else if (s.primary === photoId) s.primary = s.photoIds[0] ?? ''
+    else {
+      if (s.primary === photoId) s.primary = s.photoIds[0] ?? ''
+      // Like every other change of a set's members here (and deletePhoto's), it moves date_update.
+      s.dateUpdate = this.clock()
+    }
   }
 
   /** New order of the user's sets (all set ids). */

@@ -3,7 +3,7 @@
  * a page past the end repeats the last page (getNotInSet: an empty page), and under `faults.shortPages`
  * a non-last page may come back short the first time it is asked.
  */
-import type { FakeAccount, FakePhoto } from './account.js'
+import type { FakeAccount, FakeComment, FakePhoto } from './account.js'
 import { collectionNode, commentRecord, infoRecord, listPhoto, parseExtras, setRecord, sizesRecord, type Json } from './records.js'
 
 export class ApiFailure extends Error {
@@ -86,6 +86,38 @@ function photoList(ctx: MethodContext, pg: Page<FakePhoto>, totalAsString: boole
   }
 }
 
+/** `2d` or `4h` (activity.userPhotos); without it Flickr means "since the last session": a day here. */
+function timeframeSec(raw: string | undefined): number {
+  const m = /^(\d+)([dh])$/.exec(raw ?? '')
+  if (m === null) return 86_400
+  return Number(m[1]) * (m[2] === 'd' ? 86_400 : 3_600)
+}
+
+function lastEvent(events: readonly FakeComment[]): number {
+  return events.reduce((n, c) => Math.max(n, c.datecreate), 0)
+}
+
+function activityItem(ctx: MethodContext, p: FakePhoto, events: readonly FakeComment[]): Json {
+  return {
+    type: 'photo',
+    id: p.id,
+    owner: ctx.account.user.id,
+    ownername: ctx.account.user.username,
+    secret: p.secret,
+    server: p.server,
+    farm: p.farm,
+    comments: String(p.comments.length),
+    notes: '0',
+    views: String(p.views),
+    faves: String(p.faves),
+    media: p.media,
+    title: { _content: p.title },
+    activity: {
+      event: events.map((c) => ({ type: 'comment', commentid: c.id, user: c.author, username: c.authorname, dateadded: String(c.datecreate), _content: c.text })),
+    },
+  }
+}
+
 type Handler = (ctx: MethodContext) => Json
 
 export const METHODS: Record<string, Handler> = {
@@ -126,6 +158,29 @@ export const METHODS: Record<string, Handler> = {
       .sort((a, b) => b.lastupdate - a.lastupdate || Number(b.id) - Number(a.id))
     const pg = paginate(ctx, changed, 100, `recentlyUpdated|${raw}`)
     return { photos: photoList(ctx, pg, true) }
+  },
+
+  // Unverified beyond the API documentation (see docs/FLICKR.md): recent comments by anyone on the
+  // user's photos within `timeframe`, most recent first, at most 50 items a page.
+  'flickr.activity.userPhotos': (ctx) => {
+    const sinceSec = ctx.account.clock() - timeframeSec(ctx.params.get('timeframe'))
+    const items = ctx.account.photostream
+      .map((id) => ctx.account.photos.get(id))
+      .filter((p): p is FakePhoto => p !== undefined)
+      .map((p) => ({ p, events: p.comments.filter((c) => c.datecreate >= sinceSec) }))
+      .filter((x) => x.events.length > 0)
+      .sort((a, b) => lastEvent(b.events) - lastEvent(a.events) || Number(b.p.id) - Number(a.p.id))
+    const perPage = Math.min(50, intParam(ctx.params.get('per_page'), 10))
+    const pg = paginate({ ...ctx, params: new Map([...ctx.params, ['per_page', String(perPage)]]) }, items, 10, `activity|${ctx.params.get('timeframe') ?? ''}`)
+    return {
+      items: {
+        page: pg.page,
+        pages: pg.pages,
+        perpage: pg.perPage,
+        total: pg.total,
+        item: pg.items.map(({ p, events }) => activityItem(ctx, p, events)),
+      },
+    }
   },
 
   'flickr.photosets.getList': (ctx) => {

@@ -5,7 +5,7 @@ import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { redact } from '../util/redact.js'
 import { realClock, type Clock } from './clock.js'
 import { classify, discardBody, isTransient, toFlickrfsError } from './failure.js'
-import { asArray, asRecord, textOf, toStr } from './lenient.js'
+import { asArray, asRecord, textOf, toInt, toStr } from './lenient.js'
 import { Semaphore } from '../util/semaphore.js'
 import { DEFAULT_BURST, DEFAULT_RATE_PER_SEC, TokenBucket, type RateLimiter } from './limiter.js'
 import { OriginTransport } from './origin-transport.js'
@@ -148,15 +148,20 @@ export class FlickrClient {
    */
   async paginate(method: string, params: Record<string, string>, envelope: PageEnvelope, item: PageItem, resume: ListingResume = {}): Promise<any[]> {
     const perPage = params.per_page ?? String(PER_PAGE)
+    return this.readListing(method, (attempt) => paginate(
+      (page) => this.call(method, { ...params, per_page: perPage, page: String(page) }),
+      envelope,
+      item,
+      // A listing read again because it did not add up starts over from page 1, not from where an earlier run was.
+      { perPage: Number(perPage), onPage: resume.onPage, from: attempt === 0 ? resume.from : undefined },
+    ))
+  }
+
+  /** Runs `read` again while it throws ListingIncomplete, up to `listingRetries` times, then fails with what to do. */
+  private async readListing<T>(method: string, read: (attempt: number) => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await paginate(
-          (page) => this.call(method, { ...params, per_page: perPage, page: String(page) }),
-          envelope,
-          item,
-          // A listing read again because it did not add up starts over from page 1, not from where an earlier run was.
-          { perPage: Number(perPage), onPage: resume.onPage, from: attempt === 0 ? resume.from : undefined },
-        )
+        return await read(attempt)
       } catch (err) {
         if (!(err instanceof ListingIncomplete)) throw err
         if (attempt >= this.listingRetries) {
@@ -200,6 +205,26 @@ export class FlickrClient {
     const params: Record<string, string> = { min_date: String(Math.floor(minDateSec)) }
     if (extras.length > 0) params.extras = extras.join(',')
     return this.paginate('flickr.photos.recentlyUpdated', params, 'photos', 'photo')
+  }
+
+  /**
+   * One page of the photostream (user_id=me) and the listing's `total` (-1 when absent): one call
+   * that tells whether a catalog kept up to date from recentlyUpdated still adds up.
+   */
+  async getPhotostreamPage(page: number, perPage: number, extras: string[] = []): Promise<{ total: number; photos: RawPhoto[] }> {
+    const params: Record<string, string> = { user_id: 'me', page: String(page), per_page: String(perPage) }
+    if (extras.length > 0) params.extras = extras.join(',')
+    return this.readListing('flickr.people.getPhotos', async () => {
+      const answer = asRecord(await this.call('flickr.people.getPhotos', params))
+      if (answer.photos === null || typeof answer.photos !== 'object') {
+        throw new ListingIncomplete('photos', 0, -1, `page ${page} came without its "photos" envelope`)
+      }
+      const envelope = asRecord(answer.photos)
+      const total = toInt(envelope.total, -1)
+      // Believing it would make the catalog's check pass on nothing at all.
+      if (envelope.photo === undefined && total > 0) throw new ListingIncomplete('photos', 0, total, `page ${page} has no "photo" array while total says ${total}`)
+      return { total, photos: asArray<RawPhoto>(envelope.photo) }
+    })
   }
 
   /** The top-level collections ([] when there are none: Flickr may then send an empty object). */

@@ -52,6 +52,8 @@ export interface PinOptions {
   headConcurrency?: number
   /** `cookie_accid=…; cookie_epass=…` for video originals. */
   cookies?: string
+  /** List the whole account when the last full listing is this old; in between, refreshes are incremental (absent or 0: always full). */
+  fullListingEveryMs?: number
   onProgress?: (p: PinProgress) => void
   /** A line worth telling under -v (each download, each removal). */
   onDetail?: (line: string) => void
@@ -291,6 +293,7 @@ class PinRun {
       return await catalog.refresh(opts.api, this.#sizer, {
         cookies: opts.cookies,
         resolveAgain: new Set(lastFailed),
+        ...(opts.fullListingEveryMs !== undefined ? { fullListingEveryMs: opts.fullListingEveryMs } : {}),
         ...(opts.apiConcurrency !== undefined ? { apiConcurrency: opts.apiConcurrency } : {}),
         // Each sizing holds a download slot until its answer: never fewer sizings than slots.
         mediaConcurrency: Math.max(opts.headConcurrency ?? 16, this.#concurrency),

@@ -30,6 +30,8 @@ export interface LiveMountOptions {
   /** Seconds the kernel trusts sizes, times and names (default 60, src/fs/mount.ts). */
   attrTimeoutSec?: number
   refreshEveryMs?: number
+  /** Refreshes list the whole account when the last full listing is this old, else only what changed (absent or 0: always full). */
+  fullListingEveryMs?: number
   allowOther?: boolean
   cookies?: string
   ignoreViews?: boolean
@@ -267,7 +269,7 @@ class ServedMount implements LiveMount {
       return Promise.resolve(undefined)
     }
     this.#running ??= catalog
-      .refresh(opts.remote.api, opts.remote.media, { cookies: opts.cookies })
+      .refresh(opts.remote.api, opts.remote.media, { cookies: opts.cookies, fullListingEveryMs: opts.fullListingEveryMs })
       .then(
         (r) => this.#refreshed(r),
         (err: unknown) => {

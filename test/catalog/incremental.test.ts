@@ -1,0 +1,245 @@
+/**
+ * Incremental refreshes (src/catalog/incremental.ts) against the fake Flickr: after random edits,
+ * uploads (some dated back), comments, replaced originals and set edits, a catalog kept up to date
+ * from recentlyUpdated is the very catalog a full listing of the same account gives, in the same
+ * photostream order; a deletion, an old full listing or a retry makes the refresh list everything.
+ */
+import assert from 'node:assert/strict'
+import { rm } from 'node:fs/promises'
+import { test } from 'node:test'
+import { Catalog, type CatalogSnapshot, type RefreshReport } from '../../src/catalog/index.js'
+import type { FakeAccount } from '../../src/fake-flickr/index.js'
+import { tempDir } from '../support/repo.js'
+import { harness, refresh, type Harness } from './harness.js'
+
+const WEEK_MS = 7 * 86_400_000
+
+function prng(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+/** Everything a full listing decides, without the change stamps (those differ by design). */
+function content(snap: CatalogSnapshot): unknown {
+  return {
+    photostream: snap.photostream,
+    photos: [...snap.photos.values()].map((p) => p.raw).sort((a, b) => String(a.id).localeCompare(String(b.id))),
+    comments: [...snap.comments].sort(([a], [b]) => a.localeCompare(b)),
+    media: [...snap.media].sort(([a], [b]) => a.localeCompare(b)),
+    sets: snap.sets.map((s) => ({ id: s.id, raw: s.raw, photoIds: s.photoIds })),
+    collections: JSON.parse(JSON.stringify(snap.collections, (k, v: unknown) => (k === 'changedAtMs' ? undefined : v))) as unknown,
+  }
+}
+
+/** One random change a user can make on Flickr, other than deleting a photo. */
+function randomChange(a: FakeAccount, rand: () => number, n: number): string {
+  const pick = <T>(arr: readonly T[]): T => arr[Math.floor(rand() * arr.length)] as T
+  const photo = (): string => pick(a.photostream)
+  const set = () => pick(a.sets)
+  const kind = Math.floor(rand() * 11)
+  switch (kind) {
+    case 0: return `edit ${a.editPhoto(photo(), { title: `edited ${n}`, tags: [`t${n}`] }).id}`
+    case 1: return `comment ${a.addComment(photo(), `comment ${n}`).id}`
+    case 2: return `upload ${a.addPhoto({ media: rand() < 0.3 ? 'video' : 'photo', title: `new ${n}` }).id}`
+    case 3: {
+      // Dated back, sometimes onto the very upload date of another item.
+      const other = a.requirePhoto(photo())
+      const p = a.addPhoto({ title: `dated back ${n}`, dateupload: other.dateupload - (rand() < 0.5 ? 0 : 1 + Math.floor(rand() * 1000)) })
+      return `upload dated back ${p.id}`
+    }
+    case 4: return `replace ${a.replaceOriginal(photo(), { bytes: 3000 + n }).id}`
+    case 5: return `rename set ${a.renameSet(set().id, `set ${n}`).id}`
+    case 6: {
+      const s = set()
+      const ids = [...s.photoIds].sort(() => rand() - 0.5)
+      return `reorder set ${a.reorderSet(s.id, ids).id}`
+    }
+    case 7: {
+      const s = set()
+      a.addToSet(s.id, photo())
+      return `add to set ${s.id}`
+    }
+    case 8: {
+      const s = a.sets.find((x) => x.photoIds.length > 1)
+      if (s === undefined) return 'nothing'
+      a.removeFromSet(s.id, pick(s.photoIds))
+      return `remove from set ${s.id}`
+    }
+    case 9: return `new set ${a.addSet({ title: `made ${n}`, photoIds: [photo(), photo()].filter((x, i, all) => all.indexOf(x) === i) }).id}`
+    default: {
+      a.orderSets([...a.sets].map((s) => s.id).sort(() => rand() - 0.5))
+      return 'set order'
+    }
+  }
+}
+
+async function fullCatalog(t: { after: (fn: () => Promise<void>) => void }, h: Harness): Promise<Catalog> {
+  const root = await tempDir('flickrfs-catalog-full-')
+  const c = await Catalog.open(root, { now: h.clock.now })
+  t.after(async () => {
+    await c.close()
+    await rm(root, { recursive: true, force: true })
+  })
+  return c
+}
+
+void test('after random edits, uploads, comments and set edits, an incremental catalog equals a full listing', async (t) => {
+  const h = await harness(t, { photos: 700, videos: 8, sets: 14, collections: 2, commentedFraction: 0.2 })
+  // Our clock two hours ahead of Flickr's: the newest lastupdate seen bounds the next min_date.
+  h.clock.ms = Date.now() + 2 * 3_600_000
+  const full = await fullCatalog(t, h)
+  const first = await refresh(h, { fullListingEveryMs: WEEK_MS })
+  assert.equal(first.listing.mode, 'full')
+  assert.equal(first.listing.reason, 'first sync')
+  const seed = 20261130
+  const rand = prng(seed)
+  let n = 0
+  for (let round = 0; round < 6; round++) {
+    const done: string[] = []
+    const changes = 1 + Math.floor(rand() * 12)
+    for (let i = 0; i < changes; i++) done.push(randomChange(h.fake.account, rand, n++))
+    h.fake.resetCounts()
+    const report = await refresh(h, { fullListingEveryMs: WEEK_MS })
+    const calls = h.fake.counts()
+    await full.refresh(h.client, h.media)
+    const what = `seed ${seed} round ${round}: ${done.join(', ')}`
+    assert.equal(report.listing.mode, 'changes', `${what}: ${report.listing.reason ?? ''}`)
+    assert.equal(report.clientCalls.getPhotostream ?? 0, 0, what)
+    assert.equal(report.clientCalls.getPhotostreamPage, 1, what)
+    // Only the sets that moved lately are listed again (each has fewer than 500 members here):
+    // those changed in this round, and within the hour's overlap those of the rounds before.
+    assert.equal(calls['flickr.photosets.getPhotos'] ?? 0, report.listing.setsListed, what)
+    const lately = h.fake.account.sets.filter((s) => s.dateUpdate >= Math.floor(Date.now() / 1000) - 2 * 3600).length
+    assert.ok(report.listing.setsListed <= lately && lately < h.fake.account.sets.length, `${what}: ${report.listing.setsListed} sets listed, ${lately} changed lately`)
+    assert.deepEqual(content(h.catalog.snapshot()), content(full.snapshot()), what)
+  }
+})
+
+void test('a deletion makes the next refresh a full listing, which takes it in', async (t) => {
+  const h = await harness(t, { photos: 120, videos: 2, sets: 4, commentedFraction: 0.2 })
+  await refresh(h, { fullListingEveryMs: WEEK_MS })
+  const a = h.fake.account
+  const gone = a.photostream[7] as string
+  a.deletePhoto(gone)
+  a.editPhoto(a.photostream[3] as string, { title: 'also edited' })
+  const report: RefreshReport = await refresh(h, { fullListingEveryMs: WEEK_MS })
+  assert.equal(report.listing.mode, 'full')
+  assert.match(report.listing.reason ?? '', /Flickr counts 121 items, the catalog with the changes 122 \(something was deleted\)/)
+  assert.equal(report.photos.deleted, 1)
+  assert.deepEqual(h.catalog.snapshot().photostream, a.photostream)
+  // That full listing counts as one: the next refresh is incremental again.
+  h.fake.resetCounts()
+  const next = await refresh(h, { fullListingEveryMs: WEEK_MS })
+  assert.equal(next.listing.mode, 'changes')
+  assert.equal(h.fake.counts()['flickr.people.getPhotos'], 1)
+})
+
+void test('the full listing comes back when the last one is older than fullListingEveryMs, and with 0 every time', async (t) => {
+  const h = await harness(t, { photos: 60, videos: 1, sets: 3 })
+  await refresh(h, { fullListingEveryMs: 3_600_000 })
+  assert.equal((await refresh(h, { fullListingEveryMs: 3_600_000 })).listing.mode, 'changes')
+  h.tick(3_600_000)
+  const late = await refresh(h, { fullListingEveryMs: 3_600_000 })
+  assert.equal(late.listing.mode, 'full')
+  assert.match(late.listing.reason ?? '', /last full listing is 1 h old/)
+  assert.equal((await refresh(h, { fullListingEveryMs: 3_600_000 })).listing.mode, 'changes')
+  assert.equal((await refresh(h)).listing.mode, 'full')
+  assert.equal((await refresh(h, { fullListingEveryMs: 0 })).listing.mode, 'full')
+})
+
+void test('the listing marks survive a restart; a retry of failed items lists everything', async (t) => {
+  const h = await harness(t, { photos: 60, videos: 1, sets: 3 })
+  await refresh(h, { fullListingEveryMs: WEEK_MS })
+  await h.catalog.close()
+  h.catalog = await h.reopen()
+  const a = h.fake.account
+  a.addComment(a.photostream[2] as string, 'after the restart')
+  h.fake.resetCounts()
+  const report = await refresh(h, { fullListingEveryMs: WEEK_MS })
+  assert.equal(report.listing.mode, 'changes')
+  assert.equal(h.fake.counts()['flickr.photos.comments.getList'], 1)
+  assert.equal(h.catalog.snapshot().comments.get(a.photostream[2] as string)?.at(-1)?._content, 'after the restart')
+  const retry = await refresh(h, { fullListingEveryMs: WEEK_MS, resolveAgain: new Set([a.photostream[0] as string]) })
+  assert.equal(retry.listing.mode, 'full')
+  assert.equal(retry.listing.reason, 'items that failed last time are listed afresh')
+})
+
+void test('a no-change incremental refresh costs the change list, one page-1 check, the set list and the tree', async (t) => {
+  const h = await harness(t, { photos: 1150, videos: 12, sets: 40, collections: 3, commentedFraction: 0.05 })
+  await refresh(h, { fullListingEveryMs: WEEK_MS })
+  h.fake.resetCounts()
+  const report = await refresh(h, { fullListingEveryMs: WEEK_MS })
+  assert.equal(report.changed, false)
+  assert.equal(report.listing.mode, 'changes')
+  const counts = h.fake.counts()
+  const recent = Math.max(1, Math.ceil((report.listing.changesReported ?? 0) / 500))
+  assert.deepEqual(
+    Object.fromEntries(Object.entries(counts).filter(([k]) => k.startsWith('flickr.'))),
+    { 'flickr.photos.recentlyUpdated': recent, 'flickr.people.getPhotos': 1, 'flickr.photosets.getList': 1, 'flickr.collections.getTree': 1 },
+  )
+  assert.equal(h.mediaRequests(), 0)
+})
+
+void test('an original that could not be had makes the next refresh list everything, so its fixed record is used', async (t) => {
+  const h = await harness(t, { photos: 30, videos: 1, sets: 2 })
+  const a = h.fake.account
+  const bad = a.photostream.find((id) => a.requirePhoto(id).media === 'photo') as string
+  const server = a.requirePhoto(bad).server
+  // A record whose URL leads nowhere, fixed on Flickr later without its lastupdate moving.
+  a.requirePhoto(bad).server = 'gone'
+  const first = await refresh(h, { fullListingEveryMs: WEEK_MS })
+  assert.deepEqual(first.media.unavailable.map((u) => u.id), [bad])
+  a.requirePhoto(bad).server = server
+  const next = await refresh(h, { fullListingEveryMs: WEEK_MS })
+  assert.equal(next.listing.mode, 'full')
+  assert.equal(next.listing.reason, 'items that failed last time are listed afresh')
+  assert.deepEqual(next.media.unavailable, [])
+  assert.equal((await refresh(h, { fullListingEveryMs: WEEK_MS })).listing.mode, 'changes')
+})
+
+
+void test('a page-1 check that lost its photo array fails the refresh instead of passing on nothing', async (t) => {
+  const h = await harness(t, { photos: 40, videos: 1, sets: 2 })
+  await refresh(h, { fullListingEveryMs: WEEK_MS })
+  const generation = h.catalog.generation
+  h.fake.account.addPhoto({ title: 'not taken in' })
+  h.fake.faults.inject('dropList', { count: Infinity, target: 'flickr.people.getPhotos' })
+  h.fake.resetCounts()
+  await assert.rejects(refresh(h, { fullListingEveryMs: WEEK_MS }), /people\.getPhotos with a listing that does not add up \(page 1 has no "photo" array/)
+  assert.equal(h.fake.counts()['flickr.people.getPhotos'], 3, 'read three times, then given up')
+  assert.equal(h.catalog.generation, generation)
+  h.fake.faults.clear()
+  const good = await refresh(h, { fullListingEveryMs: WEEK_MS })
+  assert.equal(good.listing.mode, 'changes')
+  assert.equal(good.photos.added, 1)
+})
+
+void test('a first sync that went on from a saved listing leaves no marks: the next refresh lists everything once', async (t) => {
+  const h = await harness(t, { photos: 300, videos: 2, sets: 3, commentedFraction: 0.5 }, { maxRetries: 0 })
+  await h.catalog.close()
+  h.catalog = await h.reopen({ checkpoint: { everyResults: 20 } })
+  let cut = false
+  await assert.rejects(refresh(h, {
+    fullListingEveryMs: WEEK_MS,
+    onProgress: (p) => {
+      if (cut || p.commentsFetched < 40) return
+      cut = true
+      h.fake.faults.inject('http500', { count: Infinity, target: 'api' })
+    },
+  }))
+  assert.ok(cut)
+  h.fake.faults.clear()
+  h.fake.resetCounts()
+  await refresh(h, { fullListingEveryMs: WEEK_MS })
+  assert.equal(h.fake.counts()['flickr.people.getPhotos'] ?? 0, 0, 'the saved listing was gone on from')
+  const next = await refresh(h, { fullListingEveryMs: WEEK_MS })
+  assert.equal(next.listing.mode, 'full')
+  assert.equal(next.listing.reason, 'no full listing on record')
+  assert.equal((await refresh(h, { fullListingEveryMs: WEEK_MS })).listing.mode, 'changes')
+})
