@@ -292,6 +292,8 @@ async function detach(io: CliIo, mnt: string, root: string): Promise<number> {
   for (;;) {
     await relay()
     if (await mountAt(mnt)) {
+      // Lines the child wrote just before its mount appeared.
+      await relay()
       io.stdout.write(`flickrfs: mounted at ${mnt} (pid ${child.pid}); logs in ${logPath}\n`)
       return 0
     }

@@ -126,6 +126,8 @@ export async function startLiveMount(opts: LiveMountOptions): Promise<LiveMount>
     // mount now, not leave an empty folder behind. The refresh reuses the answer.
     const identity = needsFirstCatalog(catalog, root, opts) ? await opts.remote?.api.testLogin() : undefined
     const tree = new LiveTree(catalog, store, opts.ignoreViews)
+    // Said before the mount appears: `mount --background` returns once it does.
+    if (identity) say('Fetching the catalog for the first time; the tree fills in as it comes.')
     const handle = await mountFlickrfs({
       mountpoint: opts.mountpoint,
       tree: { current: () => tree.layout },
@@ -294,7 +296,6 @@ class ServedMount implements LiveMount {
     const { opts, catalog, tree, say } = this.#parts
     const remote = opts.remote
     if (!remote || this.#closed) return
-    say('Fetching the catalog for the first time; the tree fills in as it comes.')
     const partial = new FirstCatalog()
     let building = false
     let lastBuildMs = 0
@@ -329,7 +330,9 @@ class ServedMount implements LiveMount {
           const againMs = opts.firstRetryMs ?? 30_000
           say(`The first catalog failed (${errorMessage(err)}); showing the ${partial.size} items known so far and trying again in ${Math.round(againMs / 1000)} s.`)
           const retry = setTimeout(() => {
-            if (!this.#closed && this.#running === undefined && this.#parts.job.running === undefined && this.filling()) this.fillFirstCatalog(identity)
+            if (this.#closed || this.#running !== undefined || this.#parts.job.running !== undefined || !this.filling()) return
+            say('Fetching the first catalog again.')
+            this.fillFirstCatalog(identity)
           }, againMs)
           retry.unref()
           return undefined
