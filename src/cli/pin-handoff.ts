@@ -52,7 +52,11 @@ type Message =
   | { type: 'error'; code: string; message: string }
 
 export function progressState(p: PinProgress): ProgressState {
-  return { phase: p.phase, doneItems: p.done, totalItems: p.queued, doneBytes: p.doneBytes, totalBytes: p.queuedBytes, fetchedBytes: p.fetchedBytes }
+  // Items listed but not sized yet count at the mean size of those sized so far.
+  const totalItems = Math.max(p.queued, p.expected ?? 0)
+  const unsized = totalItems - p.queued
+  const totalBytes = p.queuedBytes + (p.queued > 0 ? Math.round((unsized * p.queuedBytes) / p.queued) : 0)
+  return { phase: p.phase, doneItems: p.done, totalItems, doneBytes: p.doneBytes, totalBytes, fetchedBytes: p.fetchedBytes }
 }
 
 /**

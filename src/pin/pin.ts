@@ -5,7 +5,7 @@
  */
 import { resolve } from 'node:path'
 import createDebug from 'debug'
-import { Catalog, acquireRootLock, type CatalogApi, type CatalogMedia, type RefreshReport } from '../catalog/index.js'
+import { Catalog, acquireRootLock, type CatalogApi, type CatalogMedia, type RefreshProgress, type RefreshReport } from '../catalog/index.js'
 import type { CatalogSnapshot, CollectionEntry, MediaEntry, PhotoEntry } from '../catalog/types.js'
 import { mediaKey } from '../catalog/types.js'
 import { FlickrfsError, isFlickrfsError } from '../errors/flickrfs-error.js'
@@ -32,6 +32,11 @@ export interface PinProgress {
   doneBytes: number
   /** Bytes really downloaded (doneBytes also counts originals that were already there). */
   fetchedBytes: number
+  /**
+   * Items the run will have queued once every original is sized, known once the photostream is
+   * listed (downloads then go on while the rest is sized by their own GETs); absent before.
+   */
+  expected?: number
 }
 
 export interface PinOptions {
@@ -278,6 +283,20 @@ class PinRun {
     return report
   }
 
+  /**
+   * Once the photostream is listed, the count of items is known while originals are still being
+   * sized (by their downloads): from then on it is the downloading phase, out of that count.
+   * Runs that leave kinds out keep the listing phase until the end of the refresh.
+   */
+  #listed(p: RefreshProgress): void {
+    const { opts } = this.#ctx
+    if (this.#progress.phase !== 'listing' || opts.ignorePhotos === true || opts.ignoreVideos === true) return
+    // Shown from the start: a long listing (a big account, Flickr's limit) is not a frozen screen.
+    if (p.phase !== 'details' && p.phase !== 'saving') return this.#tell()
+    this.#progress.expected = p.photos
+    this.#tell('downloading')
+  }
+
   #tell(phase?: PinProgress['phase']): void {
     if (phase !== undefined) this.#progress.phase = phase
     this.#ctx.opts.onProgress?.({ ...this.#progress })
@@ -298,6 +317,7 @@ class PinRun {
         // Each sizing holds a download slot until its answer: never fewer sizings than slots.
         mediaConcurrency: Math.max(opts.headConcurrency ?? 16, this.#concurrency),
         onMedia: (ev) => this.#enqueue(ev.photo, ev.media),
+        onProgress: (p) => this.#listed(p),
       })
     } catch (err) {
       // Nothing half-done is left behind: wait for the downloads already started, then report.
