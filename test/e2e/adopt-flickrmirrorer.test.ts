@@ -16,7 +16,7 @@ import assert from 'node:assert/strict'
 import { lstat, readFile, readlink, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { generateAccount, startFakeFlickr } from '../../src/fake-flickr/index.js'
+import { generateAccount, startFakeFlickr, type FakeFlickr } from '../../src/fake-flickr/index.js'
 import { locateTool, recordWithTool } from '../../bench/flickrmirrorer.js'
 import { readFixture, replayMirror } from '../../bench/mirrorer-fixture.js'
 import { changedPaths, cliEnv, danglingLinks, mediaName, snapshot } from '../pin/helpers.js'
@@ -30,12 +30,22 @@ void describe('pin takes over a flickrmirrorer mirror', async () => {
   const tool = await locateTool()
   const noTool = 'unavailable' in tool ? `the original tool cannot run here: ${tool.unavailable}` : false
 
-  void test('adopts the photo originals, rewrites their sidecars, leaves the tool\'s folders alone, and says so', { timeout: 180_000 }, async () => {
+  /** A fake of the recorded account, the tool's mirror of it replayed into `dest`, and a CLI environment. */
+  const withMirror = async (body: (fake: FakeFlickr, dest: string, env: NodeJS.ProcessEnv) => Promise<void>): Promise<void> => {
     const fake = await startFakeFlickr({ account: generateAccount(fixture.account), namedVideoPaths: true })
     const work = await tempDir('flickrfs-test-adopt-')
     try {
       const dest = join(work, 'mirror')
       await replayMirror(fixture, dest, fake.account, fake.origin)
+      await body(fake, dest, cliEnv(fake, join(work, 'config')))
+    } finally {
+      await fake.close()
+      await rm(work, { recursive: true, force: true })
+    }
+  }
+
+  void test('adopts the photo originals, rewrites their sidecars, leaves the tool\'s folders alone, and says so', { timeout: 180_000 }, async () => {
+    await withMirror(async (fake, dest, env) => {
       const a = fake.account
       const photos = a.photostream.filter((id) => a.requirePhoto(id).media !== 'video')
       const videos = a.photostream.length - photos.length
@@ -46,7 +56,7 @@ void describe('pin takes over a flickrmirrorer mirror', async () => {
       assert.ok(before.size > 0, 'the tool wrote its own folders')
 
       fake.resetCounts()
-      const r = await runCli(['pin', dest], cliEnv(fake, join(work, 'config')))
+      const r = await runCli(['pin', dest], env)
       assert.equal(r.code, 0, r.stderr)
       assert.match(r.stdout, new RegExp(`\\(${a.photostream.length} of them adopted: found in DEST without a record`), r.stdout)
       assert.equal(fake.counts()['media:GET'] ?? 0, 0, 'nothing the tool downloaded is downloaded again')
@@ -64,20 +74,13 @@ void describe('pin takes over a flickrmirrorer mirror', async () => {
       }
       assert.deepEqual(changedPaths(before as never, (await toolFolders()) as never), [], 'the tool\'s folders are left alone')
       assert.deepEqual(await danglingLinks(dest), [], 'every link the tool made still leads to its file')
-      const v = await runCli(['verify', dest], cliEnv(fake, join(work, 'config')))
+      const v = await runCli(['verify', dest], env)
       assert.equal(v.code, 0, v.stdout + v.stderr)
-    } finally {
-      await fake.close()
-      await rm(work, { recursive: true, force: true })
-    }
+    })
   })
 
   void test('a video under the tool\'s name that is not the original\'s size is downloaded, and the tool\'s file is kept as it was', { timeout: 180_000 }, async () => {
-    const fake = await startFakeFlickr({ account: generateAccount(fixture.account), namedVideoPaths: true })
-    const work = await tempDir('flickrfs-test-adopt-')
-    try {
-      const dest = join(work, 'mirror')
-      await replayMirror(fixture, dest, fake.account, fake.origin)
+    await withMirror(async (fake, dest, env) => {
       const a = fake.account
       const video = a.photostream.find((id) => a.requirePhoto(id).media === 'video') ?? assert.fail('no video')
       const ours = mediaName(a, video)
@@ -86,25 +89,17 @@ void describe('pin takes over a flickrmirrorer mirror', async () => {
       await writeFile(toolName, wrong)
 
       fake.resetCounts()
-      const r = await runCli(['pin', dest], cliEnv(fake, join(work, 'config')))
+      const r = await runCli(['pin', dest], env)
       assert.equal(r.code, 0, r.stderr)
       assert.equal(fake.counts()['media:GET'] ?? 0, 1, `the video is downloaded: ${JSON.stringify(fake.counts())} ${r.stdout}`)
       assert.deepEqual(await readFile(join(dest, 'photostream', ours)), a.originalBytes(video))
       assert.deepEqual(await readFile(toolName), wrong, 'the tool\'s file is left as it was')
       assert.ok((await lstat(toolName)).isFile())
-    } finally {
-      await fake.close()
-      await rm(work, { recursive: true, force: true })
-    }
+    })
   })
 
   void test('--delete-unknown then removes the tool\'s folders and names, unless they hold something else', { timeout: 180_000 }, async () => {
-    const fake = await startFakeFlickr({ account: generateAccount(fixture.account), namedVideoPaths: true })
-    const work = await tempDir('flickrfs-test-adopt-')
-    try {
-      const dest = join(work, 'mirror')
-      await replayMirror(fixture, dest, fake.account, fake.origin)
-      const env = cliEnv(fake, join(work, 'config'))
+    await withMirror(async (fake, dest, env) => {
       assert.equal((await runCli(['pin', '-q', dest], env)).code, 0)
       const isTools = (p: string): boolean => /^(Albums|Collections|Not in any album)(\/|$)/.test(p) || /^photostream\/\d+_/.test(p)
       const ours = new Map([...(await snapshot(dest))].filter(([p]) => !isTools(p)))
@@ -125,10 +120,7 @@ void describe('pin takes over a flickrmirrorer mirror', async () => {
       assert.deepEqual(changedPaths(ours as never, (await snapshot(dest)) as never).filter((p) => p !== '~photostream'), [], 'flickrfs\'s own tree is untouched')
       assert.deepEqual(await danglingLinks(dest), [])
       assert.equal((await runCli(['verify', dest], env)).code, 0)
-    } finally {
-      await fake.close()
-      await rm(work, { recursive: true, force: true })
-    }
+    })
   })
 
   void test('the recorded mirror is what the original tool writes today', { skip: noTool, timeout: 180_000 }, async () => {

@@ -203,73 +203,50 @@ void describe('pin DEST while mount --cache DEST serves it (e2e)', { skip }, () 
     }
   })
 
-  void it('with --cache-size, the mount never evicts an original the pin left in DEST', async () => {
-    const dest = await lab.mkdir('dest-bounded')
-    const mnt = await lab.mkdir('mnt-bounded')
-    const read = fake.account.photostream[0] as string
+  /**
+   * An original read through a --cache-size mount before a pin (a cache entry), then the pin
+   * (handed to that mount, or on its own with the mount stopped), then a new photo read through the
+   * mount: with the first original still evictable the two would not fit the bound, so the first
+   * must have become pinned.
+   */
+  const boundedCacheScenario = async (name: string, pinWhileMounted: boolean): Promise<void> => {
+    const dest = await lab.mkdir(`dest-${name}`)
+    const mnt = await lab.mkdir(`mnt-${name}`)
+    const read = fake.account.photostream[pinWhileMounted ? 0 : 1] as string
     const readName = mediaName(fake.account, read)
     const bound = Math.max(fake.account.requirePhoto(read).bytes, 9_000) + 100
-    const server = await lab.mount(mnt, ['--cache', dest, '--cache-size', String(bound), '--refresh', '0'], env)
-    const cat = async (name: string): Promise<string> => {
-      const c = await run('sh', ['-c', `cat ${q(join(mnt, 'photostream', name))} | sha256sum`])
-      assert.equal(c.code, 0, c.stderr)
-      return c.stdout.split(' ')[0] ?? ''
-    }
-    // Read through the mount before any pin: stored as a cache entry, evictable.
-    assert.equal(await cat(readName), sha256(fake.account.originalBytes(read)))
-    await waitUntil(`${readName} is stored in DEST`, () => stat(join(dest, 'photostream', readName)).then(() => true, () => false))
-    const r = await lab.cli(['pin', '-q', dest], env)
-    assert.equal(r.exit.code, 0, r.err)
-    assert.match(server.err, /pin of .* asked by pid \d+/)
-
-    // A new photo read through the mount after the pin is the only evictable original: with the
-    // one read before the pin still evictable, the two would not fit the bound.
-    const added = fake.account.addPhoto({ title: 'after the pin', bytes: 9_000 })
-    const addedName = mediaName(fake.account, added.id)
-    const asked = await lab.cli(['refresh', mnt], env)
-    assert.equal(asked.exit.code, 0, asked.err)
-    await waitUntil('the mount lists the new photo', async () => (await listedThroughMount(mnt)).includes(addedName))
-    assert.equal(await cat(addedName), sha256(fake.account.originalBytes(added.id)))
-    await waitUntil(`${addedName} is stored in DEST`, () => stat(join(dest, 'photostream', addedName)).then(() => true, () => false))
-    await new Promise((res) => setTimeout(res, 1000))
-    assert.ok(await stat(join(dest, 'photostream', readName)).then(() => true, () => false), `${readName}, which the pinned tree names, is still in DEST`)
-    assert.deepEqual(await danglingLinks(dest), [], 'no link of the pinned tree dangles')
-    await lab.stop(server, mnt)
-  })
-
-  void it('a pin of its own (no mount running) also keeps what a mount read before from being evicted later', async () => {
-    const dest = await lab.mkdir('dest-bounded-alone')
-    const mnt = await lab.mkdir('mnt-bounded-alone')
-    const read = fake.account.photostream[1] as string
-    const readName = mediaName(fake.account, read)
-    const bound = Math.max(fake.account.requirePhoto(read).bytes, 9_000) + 100
-    const mountBounded = (): Promise<Awaited<ReturnType<typeof lab.mount>>> => lab.mount(mnt, ['--cache', dest, '--cache-size', String(bound), '--refresh', '0'], env)
-    const cat = async (name: string): Promise<string> => {
-      const c = await run('sh', ['-c', `cat ${q(join(mnt, 'photostream', name))} | sha256sum`])
+    const mountBounded = (): ReturnType<typeof lab.mount> => lab.mount(mnt, ['--cache', dest, '--cache-size', String(bound), '--refresh', '0'], env)
+    const inDest = (n: string): Promise<boolean> => stat(join(dest, 'photostream', n)).then(() => true, () => false)
+    const cat = async (n: string): Promise<string> => {
+      const c = await run('sh', ['-c', `cat ${q(join(mnt, 'photostream', n))} | sha256sum`])
       assert.equal(c.code, 0, c.stderr)
       return c.stdout.split(' ')[0] ?? ''
     }
     let server = await mountBounded()
-    // Read through the mount before any pin: stored as a cache entry, evictable.
     assert.equal(await cat(readName), sha256(fake.account.originalBytes(read)))
-    await waitUntil(`${readName} is stored in DEST`, () => stat(join(dest, 'photostream', readName)).then(() => true, () => false))
-    await lab.stop(server, mnt)
+    await waitUntil(`${readName} is stored in DEST`, () => inDest(readName))
+    if (!pinWhileMounted) await lab.stop(server, mnt)
     const r = await lab.cli(['pin', '-q', dest], env)
     assert.equal(r.exit.code, 0, r.err)
+    if (pinWhileMounted) assert.match(server.err, /pin of .* asked by pid \d+/)
+    else server = await mountBounded()
 
-    const added = fake.account.addPhoto({ title: 'after the pin of its own', bytes: 9_000 })
+    const added = fake.account.addPhoto({ title: `after the pin (${name})`, bytes: 9_000 })
     const addedName = mediaName(fake.account, added.id)
-    server = await mountBounded()
     const asked = await lab.cli(['refresh', mnt], env)
     assert.equal(asked.exit.code, 0, asked.err)
     await waitUntil('the mount lists the new photo', async () => (await listedThroughMount(mnt)).includes(addedName))
     assert.equal(await cat(addedName), sha256(fake.account.originalBytes(added.id)))
-    await waitUntil(`${addedName} is stored in DEST`, () => stat(join(dest, 'photostream', addedName)).then(() => true, () => false))
+    await waitUntil(`${addedName} is stored in DEST`, () => inDest(addedName))
     await new Promise((res) => setTimeout(res, 1000))
-    assert.ok(await stat(join(dest, 'photostream', readName)).then(() => true, () => false), `${readName}, which the pinned tree names, is still in DEST`)
+    assert.ok(await inDest(readName), `${readName}, which the pinned tree names, is still in DEST`)
     assert.deepEqual(await danglingLinks(dest), [], 'no link of the pinned tree dangles')
     await lab.stop(server, mnt)
-  })
+  }
+
+  void it('with --cache-size, the mount never evicts an original the pin left in DEST', () => boundedCacheScenario('bounded', true))
+
+  void it('a pin of its own (no mount running) also keeps what a mount read before from being evicted later', () => boundedCacheScenario('bounded-alone', false))
 
   void it('a pin handed to a mount still fetching its first catalog waits for it, says so, and completes', async () => {
     const dest = await lab.mkdir('dest-filling')
