@@ -14,7 +14,7 @@
 import type { ErrorCode } from '../errors/flickrfs-error.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { emptyManifest } from '../pin/manifest.js'
-import { pinOpenRoot, type PinProgress, type PinReport } from '../pin/pin.js'
+import { pinOpenRoot, type PinOptions, type PinProgress, type PinReport } from '../pin/pin.js'
 import { dialControl, type ControlHandler } from '../service/control.js'
 import type { LiveMount } from '../service/live-mount.js'
 import type { OriginalStore } from '../store/index.js'
@@ -50,6 +50,18 @@ type Message =
   | { type: 'note'; line: string }
   | { type: 'report'; report: PinReport; apiCalls: number }
   | { type: 'error'; code: string; message: string }
+
+/** The pin flags that choose what a run does, as pin's options: the same whether run here or in a mount. */
+export function pinChoices(flags: { ignorePhotos?: boolean; ignoreVideos?: boolean; ignoreViews?: boolean; deleteUnknown?: boolean; force?: boolean; concurrency?: number }): Pick<PinOptions, 'ignorePhotos' | 'ignoreVideos' | 'ignoreViews' | 'deleteUnknown' | 'forceDelete' | 'concurrency'> {
+  return {
+    ignorePhotos: flags.ignorePhotos,
+    ignoreVideos: flags.ignoreVideos,
+    ignoreViews: flags.ignoreViews,
+    deleteUnknown: flags.deleteUnknown,
+    forceDelete: flags.force,
+    concurrency: flags.concurrency,
+  }
+}
 
 export function progressState(p: PinProgress): ProgressState {
   // Items listed but not sized yet count at the mean size of those sized so far.
@@ -166,12 +178,7 @@ export function pinHandler(
         dest: root.root,
         api: root.remote.api,
         media: root.remote.media,
-        ignorePhotos: flags.ignorePhotos,
-        ignoreVideos: flags.ignoreVideos,
-        ignoreViews: flags.ignoreViews,
-        deleteUnknown: flags.deleteUnknown,
-        forceDelete: flags.force,
-        concurrency: flags.concurrency,
+        ...pinChoices(flags),
         cookies: o.cookies,
         // The mount's own --full-listing-every, like its --cookies.
         fullListingEveryMs: o.fullListingEveryMs,

@@ -8,7 +8,7 @@ import { createProgress, formatBytes, formatDuration, plural } from './progress.
 import { checkFolder } from './dest-check.js'
 import { FULL_LISTING_FLAGS, FULL_LISTING_HELP, fullListingEveryMs } from './full-listing.js'
 import { parseDuration } from './units.js'
-import { pinThroughMount, progressState } from './pin-handoff.js'
+import { pinChoices, pinThroughMount, progressState } from './pin-handoff.js'
 import { destWriteError } from '../util/fs-errors.js'
 
 interface PinFlags {
@@ -111,12 +111,7 @@ async function pinAndReport(
     dest,
     api: client,
     media,
-    ignorePhotos: flags.ignorePhotos,
-    ignoreVideos: flags.ignoreVideos,
-    ignoreViews: flags.ignoreViews,
-    deleteUnknown: flags.deleteUnknown,
-    forceDelete: flags.force,
-    concurrency: flags.concurrency,
+    ...pinChoices(flags),
     cookies,
     fullListingEveryMs: flags.fullListingEvery,
     onProgress: (p) => progress.update(progressState(p)),
