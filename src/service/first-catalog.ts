@@ -36,6 +36,25 @@ export class FirstCatalog {
     return this.#photos.size
   }
 
+  /**
+   * Calls `show` with what is known, whenever something new came in, at most every `everyMs`, and
+   * three times as far apart as a `show` takes when that is longer (a big tree takes a while to
+   * build). Returns the function that stops it.
+   */
+  showEvery(show: (snap: CatalogSnapshot) => void, everyMs: number): () => void {
+    let nextAt = 0
+    const timer = setInterval(() => {
+      if (this.now() < nextAt) return
+      const snap = this.takeSnapshot()
+      if (snap === undefined) return
+      const t0 = this.now()
+      show(snap)
+      nextAt = this.now() + Math.max(everyMs, 3 * (this.now() - t0))
+    }, Math.min(250, everyMs))
+    timer.unref()
+    return () => clearInterval(timer)
+  }
+
   /** What is known so far, or undefined when nothing came in since the last call. */
   takeSnapshot(): CatalogSnapshot | undefined {
     if (!this.#news) return undefined

@@ -288,31 +288,15 @@ class ServedMount implements LiveMount {
 
   /**
    * The first catalog of a fresh root, in the background: the tree shows each photo as soon as it
-   * is listed and sized (FirstCatalog), rebuilt at most about once a second (less often when a
-   * build takes longer), and whole once the catalog is complete. A failed first catalog is tried
-   * again after a pause, keeping what is shown.
+   * is listed and sized (FirstCatalog.showEvery), and whole once the catalog is complete. A failed
+   * first catalog is tried again after a pause, keeping what is shown.
    */
   fillFirstCatalog(identity: { id: string; username: string }): void {
     const { opts, catalog, tree, say } = this.#parts
     const remote = opts.remote
     if (!remote || this.#closed) return
     const partial = new FirstCatalog()
-    let building = false
-    let lastBuildMs = 0
-    let nextAt = 0
-    const show = (): void => {
-      if (building || Date.now() < nextAt) return
-      const snap = partial.takeSnapshot()
-      if (snap === undefined) return
-      building = true
-      const t0 = Date.now()
-      tree.showPartial(snap)
-      lastBuildMs = Date.now() - t0
-      nextAt = Date.now() + Math.max(opts.partialEveryMs ?? 1000, 3 * lastBuildMs)
-      building = false
-    }
-    const timer = setInterval(show, Math.min(250, opts.partialEveryMs ?? 1000))
-    timer.unref()
+    const stopShowing = partial.showEvery((snap) => tree.showPartial(snap), opts.partialEveryMs ?? 1000)
     this.#running = catalog
       .refresh(remote.api, remote.media, {
         cookies: opts.cookies,
@@ -339,7 +323,7 @@ class ServedMount implements LiveMount {
         },
       )
       .finally(() => {
-        clearInterval(timer)
+        stopShowing()
         this.#running = undefined
       })
   }
