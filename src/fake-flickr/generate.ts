@@ -22,8 +22,8 @@ export interface GenerateOptions {
   username?: string
 }
 
-/** mulberry32: tiny, fast and good enough to make varied but reproducible accounts. */
-function prng(seed: number): () => number {
+/** mulberry32: tiny, fast and good enough to make varied but reproducible accounts (and test runs). */
+export function prng(seed: number): () => number {
   let a = seed >>> 0
   return () => {
     a = (a + 0x6d2b79f5) >>> 0

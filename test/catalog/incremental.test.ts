@@ -9,21 +9,12 @@ import { rm } from 'node:fs/promises'
 import { test } from 'node:test'
 import { Catalog, type CatalogSnapshot, type RefreshReport } from '../../src/catalog/index.js'
 import type { FakeAccount } from '../../src/fake-flickr/index.js'
+import { prng } from '../../src/fake-flickr/generate.js'
 import { tempDir } from '../support/repo.js'
 import { harness, refresh, type Harness } from './harness.js'
 
 const WEEK_MS = 7 * 86_400_000
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** Everything a full listing decides, without the change stamps (those differ by design). */
 function content(snap: CatalogSnapshot): unknown {
