@@ -213,7 +213,8 @@ class LiveTree {
     // listed there once it is recorded, without a rebuild.
     const hashes = { generation: () => store.generation, hashOf: (id: string, secret: string) => store.knownRecord(id, secret) }
     this.#build = (snap = catalog.snapshot(), partial = false) => buildLayout(snap, { ignoreViews, hashes, partial })
-    this.layout = this.#build()
+    // A fresh root's empty tree is a first catalog with nothing in yet: no Not in any set/ either.
+    this.layout = this.#build(undefined, catalog.snapshot().refreshedAtMs === 0)
     catalog.on('change', () => {
       this.#complete = true
       this.layout = this.#build()
@@ -313,7 +314,7 @@ class ServedMount implements LiveMount {
         (r) => {
           const { shown, ms } = partial.stats
           say(`first catalog complete: ${r.photos.total} items, ${r.sets.total} sets, ${r.collections.total} collections ` +
-            `(shown ${shown} time${shown === 1 ? '' : 's'} as it came in, ${(ms / 1000).toFixed(1)} s of building)`)
+            `(shown ${shown} time${shown === 1 ? '' : 's'} as it came in, ${Math.round(ms)} ms of building)`)
           sayLeftOut(r, say)
           return r
         },
