@@ -199,8 +199,8 @@ class Refresh {
   private readonly plannedPlan: ListingPlan
   private resumedListing = false
   private readonly listingReport: RefreshReport['listing'] = { mode: 'full', setsListed: 0 }
-  /** A first sync's order (see the top): the photostream listed, then sets and collection tree listed. */
-  private readonly order = { photostream: gate(), listings: gate() }
+  /** A first sync's order (see the top): the photostream listed, then the sets, then the collection tree. */
+  private readonly order = { photostream: gate(), sets: gate(), tree: gate() }
 
   constructor(private readonly ctx: RefreshContext) {
     this.startedAtMs = ctx.clock()
@@ -245,28 +245,31 @@ class Refresh {
     this.progress.phase = 'listing'
     this.tell()
     const inOrder = this.ctx.previous.snap.refreshedAtMs === 0
-    if (!inOrder) {
-      this.order.photostream.open()
-      this.order.listings.open()
-    }
-    const [photos, sets, tree] = await allOrStop([this.listPhotostream(), this.listSetsAndTree(), this.order.listings.opened.then(() => this.listTree())] as const, this.stop)
+    if (!inOrder) for (const g of Object.values(this.order)) g.open()
+    const [photos, sets, tree] = await allOrStop([this.listPhotostream(), this.listSetsInOrder(), this.listTree()] as const, this.stop)
     return { photos, sets, tree }
   }
 
-  /** A first sync lists sets once the photostream is in, and the collection tree once the sets are; comments wait for both. */
-  private async listSetsAndTree(): Promise<SetListing> {
+  /** In a first sync, the sets once the photostream is listed. */
+  private async listSetsInOrder(): Promise<SetListing> {
     try {
       await this.order.photostream.opened
       return await this.listSets()
     } finally {
-      this.order.listings.open()
+      this.order.sets.open()
     }
   }
 
+  /** In a first sync, the collection tree once the sets are listed (and comments once it is). */
   private async listTree(): Promise<unknown[]> {
-    const tree = await this.client.getCollectionTree()
-    this.ctx.options.onListed?.({ kind: 'collections', tree })
-    return tree
+    try {
+      await this.order.sets.opened
+      const tree = await this.client.getCollectionTree()
+      this.ctx.options.onListed?.({ kind: 'collections', tree })
+      return tree
+    } finally {
+      this.order.tree.open()
+    }
   }
 
   private async listPhotostream(): Promise<Listing['photos']> {
@@ -322,7 +325,7 @@ class Refresh {
     })
     this.tell()
     debug('details: %d comment lists, %d originals to resolve', needComments.length, needMedia.length)
-    const comments = this.order.listings.opened.then(() => this.fetchComments(needComments, details))
+    const comments = this.order.tree.opened.then(() => this.fetchComments(needComments, details))
     await allOrStop([comments, this.resolveOriginals(needMedia, details)] as const, this.stop)
     return details
   }

@@ -104,9 +104,10 @@ export class FirstCatalog {
 
   /**
    * Calls `show` with what is known, whenever something new came in, at most every `everyMs`, and
-   * three times as far apart as a view costs when that is longer (a big tree takes a while to
-   * build). When only comments came in (hours of them, at Flickr's rate), at most every
-   * `commentsEveryMs`, and thirty times as far apart as a view costs. Returns the function that stops it.
+   * nine times as far apart as a view costs when that is longer (a big tree takes a while to build:
+   * views then take at most a tenth of the time). When only comments came in (hours of them, at
+   * Flickr's rate), at most every `commentsEveryMs`, and thirty times as far apart as a view costs
+   * (a thirtieth of the time). Returns the function that stops it.
    */
   showEvery(show: (view: PartialView) => void, everyMs: number, commentsEveryMs = 5_000): () => void {
     let nextAt = 0
@@ -121,7 +122,7 @@ export class FirstCatalog {
       const cost = performance.now() - t0
       this.stats.shown++
       this.stats.ms += cost
-      nextAt = this.now() + Math.max(everyMs, 3 * cost)
+      nextAt = this.now() + Math.max(everyMs, 9 * cost)
       commentsAt = this.now() + Math.max(commentsEveryMs, 30 * cost)
     }, Math.min(250, everyMs))
     timer.unref()
