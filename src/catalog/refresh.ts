@@ -14,13 +14,14 @@
  *   identify → list, three at once: photostream → reuse known details → comments ‖ originals
  *                                    set list → each set's members
  *                                    collection tree
+ *            → compare with the previous catalog (changes.ts): photos, sets, collections
+ *            → assemble the next state and the report
  *
  * A first sync (no catalog yet) takes them in the order a first mount shows them, so that the API
  * budget goes to what lets the tree fill in: the photostream, then the sets (after the photostream
  * is listed), then the collection tree, and the comments last (after both); originals are sized as
- * soon as the photostream is listed, beside all of that (media requests, not API calls).
- *            → compare with the previous catalog (changes.ts): photos, sets, collections
- *            → assemble the next state and the report
+ * soon as the photostream is listed, beside all of that (media requests, not API calls). Each
+ * part is announced as soon as it is whole (`onMedia`, `onListed`), for a first mount to show it.
  *
  * Each listing step returns what it fetched (the class keeps only progress and report counters), so
  * each step boundary (photostream listed, one comment list or original in, one set's members in) is
