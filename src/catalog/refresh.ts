@@ -17,6 +17,12 @@
  *            → compare with the previous catalog (changes.ts): photos, sets, collections
  *            → assemble the next state and the report
  *
+ * A first sync (no catalog yet) takes them in the order a first mount shows them, so that the API
+ * budget goes to what lets the tree fill in: the photostream, then the sets (after the photostream
+ * is listed), then the collection tree, and the comments last (after both); originals are sized as
+ * soon as the photostream is listed, beside all of that (media requests, not API calls). Each
+ * part is announced as soon as it is whole (`onMedia`, `onListed`), for a first mount to show it.
+ *
  * Each listing step returns what it fetched (the class keeps only progress and report counters), so
  * each step boundary (photostream listed, one comment list or original in, one set's members in) is
  * a point where progress is saved: with a RefreshCheckpoint (checkpoint.ts) in the context, each
@@ -55,6 +61,18 @@ export interface RefreshProgress {
   mediaResolved: number
 }
 
+/**
+ * A listing as soon as it is whole, for a view of a catalog still coming in (the first mount's):
+ * the photostream's ids in order; the set list; one set's members (all of them, never part); the
+ * collection tree; one photo's comments (reused or fetched). Sent for what is reused too.
+ */
+export type ListingEvent =
+  | { kind: 'photostream'; ids: readonly string[] }
+  | { kind: 'setList'; sets: readonly RawRecord[] }
+  | { kind: 'set'; id: string; members: readonly string[] }
+  | { kind: 'collections'; tree: readonly unknown[] }
+  | { kind: 'comments'; photoId: string; list: readonly RawRecord[] }
+
 /** A MediaEntry as soon as it is known in a refresh: the reused ones first, then each as resolved. */
 export interface MediaEvent {
   photo: PhotoEntry
@@ -78,6 +96,8 @@ export interface RefreshOptions {
   onProgress?: (progress: RefreshProgress) => void
   /** Called for every original as soon as its size is known, while comments are still being fetched. */
   onMedia?: (event: MediaEvent) => void
+  /** Called for each listing as soon as it is whole (ListingEvent). */
+  onListed?: (event: ListingEvent) => void
   /** Set-listing, comment and getSizes requests queued at once; the client limits what is in flight (default 8). */
   apiConcurrency?: number
   /** HEAD requests in flight at once (default 16: each is tiny, latency dominates). */
@@ -180,6 +200,8 @@ class Refresh {
   private readonly plannedPlan: ListingPlan
   private resumedListing = false
   private readonly listingReport: RefreshReport['listing'] = { mode: 'full', setsListed: 0 }
+  /** A first sync's order (see the top): the photostream listed, then the sets, then the collection tree. */
+  private readonly order = { photostream: gate(), sets: gate(), tree: gate() }
 
   constructor(private readonly ctx: RefreshContext) {
     this.startedAtMs = ctx.clock()
@@ -223,12 +245,42 @@ class Refresh {
   private async list(): Promise<Listing> {
     this.progress.phase = 'listing'
     this.tell()
-    const [photos, sets, tree] = await allOrStop([this.listPhotostream(), this.listSets(), this.client.getCollectionTree()] as const, this.stop)
+    const inOrder = this.ctx.previous.snap.refreshedAtMs === 0
+    if (!inOrder) for (const g of Object.values(this.order)) g.open()
+    const [photos, sets, tree] = await allOrStop([this.listPhotostream(), this.listSetsInOrder(), this.listTree()] as const, this.stop)
     return { photos, sets, tree }
   }
 
+  /** In a first sync, the sets once the photostream is listed. */
+  private async listSetsInOrder(): Promise<SetListing> {
+    try {
+      await this.order.photostream.opened
+      return await this.listSets()
+    } finally {
+      this.order.sets.open()
+    }
+  }
+
+  /** In a first sync, the collection tree once the sets are listed (and comments once it is). */
+  private async listTree(): Promise<unknown[]> {
+    try {
+      await this.order.sets.opened
+      const tree = await this.client.getCollectionTree()
+      this.ctx.options.onListed?.({ kind: 'collections', tree })
+      return tree
+    } finally {
+      this.order.tree.open()
+    }
+  }
+
   private async listPhotostream(): Promise<Listing['photos']> {
-    const photos = await this.listStream()
+    let photos: ListedPhoto[]
+    try {
+      photos = await this.listStream()
+    } finally {
+      this.order.photostream.open()
+    }
+    this.ctx.options.onListed?.({ kind: 'photostream', ids: photos.map((p) => p.id) })
     this.progress.photos = photos.length
     this.progress.phase = 'details'
     this.tell()
@@ -274,7 +326,8 @@ class Refresh {
     })
     this.tell()
     debug('details: %d comment lists, %d originals to resolve', needComments.length, needMedia.length)
-    await allOrStop([this.fetchComments(needComments, details), this.resolveOriginals(needMedia, details)] as const, this.stop)
+    const comments = this.order.tree.opened.then(() => this.fetchComments(needComments, details))
+    await allOrStop([comments, this.resolveOriginals(needMedia, details)] as const, this.stop)
     return details
   }
 
@@ -292,12 +345,14 @@ class Refresh {
           into.comments.set(p.id, saved)
           into.fetchedAt.set(p.id, p.lastUpdate)
           this.resumed.comments++
+          this.ctx.options.onListed?.({ kind: 'comments', photoId: p.id, list: saved })
         }
         continue
       }
       const known = old.snap.comments.get(p.id)
       if (known !== undefined) into.comments.set(p.id, known as RawRecord[])
       into.fetchedAt.set(p.id, fetchedAt)
+      this.ctx.options.onListed?.({ kind: 'comments', photoId: p.id, list: known ?? [] })
     }
     return need
   }
@@ -335,6 +390,7 @@ class Refresh {
       into.comments.set(p.id, list)
       into.fetchedAt.set(p.id, p.lastUpdate)
       this.ctx.checkpoint?.commentsFetched(p.id, p.lastUpdate, list)
+      this.ctx.options.onListed?.({ kind: 'comments', photoId: p.id, list })
       this.commentsFetched++
       this.progress.commentsFetched++
       this.tell()
@@ -370,6 +426,8 @@ class Refresh {
   /** Each set's members, except where getList already says the set is empty. */
   private async listSets(): Promise<SetListing> {
     const list = dedupeById(await this.client.getSetList())
+    const onListed = this.ctx.options.onListed
+    onListed?.({ kind: 'setList', sets: list })
     this.progress.sets = list.length
     const members = new Map<string, string[]>()
     const cp = this.ctx.checkpoint
@@ -379,7 +437,10 @@ class Refresh {
       // An incremental refresh keeps the members of sets whose getList record did not move.
       const unchanged = this.plan.mode === 'changes' ? unchangedMembers(raw, before.get(id), this.plan.minDateSec) : undefined
       const known = isKnownEmpty(raw) ? [] : (unchanged ?? cp?.savedSetMembers(id, raw))
-      if (known !== undefined) members.set(id, known)
+      if (known !== undefined) {
+        members.set(id, known)
+        onListed?.({ kind: 'set', id, members: known })
+      }
     }
     cp?.planSets({ done: members.size, total: list.length })
     this.progress.setsListed = members.size
@@ -390,6 +451,7 @@ class Refresh {
       const ids = uniqueIds(await this.client.getSetPhotos(id, this.userId))
       members.set(id, ids)
       cp?.setListed(id, raw, ids)
+      onListed?.({ kind: 'set', id, members: ids })
       this.progress.setsListed++
     })
     return { list, members }
@@ -472,6 +534,13 @@ function isKnownEmpty(raw: RawRecord): boolean {
   const photos = toInt(raw.count_photos ?? raw.photos, -1)
   const videos = toInt(raw.count_videos ?? raw.videos, -1)
   return photos === 0 && videos === 0
+}
+
+/** A promise opened once, by hand (a first sync's order between its listings). */
+function gate(): { opened: Promise<void>; open: () => void } {
+  let open!: () => void
+  const opened = new Promise<void>((res) => (open = res))
+  return { opened, open }
 }
 
 function stopped(): FlickrfsError {

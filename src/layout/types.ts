@@ -60,7 +60,7 @@ export interface LayoutOptions {
   ignorePhotos?: boolean
   ignoreVideos?: boolean
   /**
-   * The snapshot is a first catalog still coming in (its sets are not listed yet): no
+   * The snapshot is a first catalog still coming in (not every set is listed yet): no
    * `Not in any set/`, which would claim every photo so far is in no set.
    */
   partial?: boolean

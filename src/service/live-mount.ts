@@ -6,7 +6,7 @@
 import { resolve } from 'node:path'
 import createDebug from 'debug'
 import { Catalog, acquireRootLock, setAsideDamagedCatalog, type CatalogApi, type CatalogMedia, type CatalogSnapshot, type RefreshProgress, type RefreshReport, type RootLock } from '../catalog/index.js'
-import { FirstCatalog } from './first-catalog.js'
+import { FirstCatalog, type PartialView } from './first-catalog.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { checkMountpoint, mountFlickrfs, type MountHandle } from '../fs/index.js'
 import { buildLayout, type Layout } from '../layout/index.js'
@@ -43,6 +43,8 @@ export interface LiveMountOptions {
   progressEveryMs?: number
   /** How often, at most, a first catalog still coming in is shown anew (default 1 s). */
   partialEveryMs?: number
+  /** How often, at most, it is shown anew when only comments came in (default 5 s). */
+  partialCommentsEveryMs?: number
   /** How long after a failed first catalog it is tried again (default 30 s). */
   firstRetryMs?: number
   /**
@@ -211,7 +213,8 @@ class LiveTree {
     // listed there once it is recorded, without a rebuild.
     const hashes = { generation: () => store.generation, hashOf: (id: string, secret: string) => store.knownRecord(id, secret) }
     this.#build = (snap = catalog.snapshot(), partial = false) => buildLayout(snap, { ignoreViews, hashes, partial })
-    this.layout = this.#build()
+    // A fresh root's empty tree is a first catalog with nothing in yet: no Not in any set/ either.
+    this.layout = this.#build(undefined, catalog.snapshot().refreshedAtMs === 0)
     catalog.on('change', () => {
       this.#complete = true
       this.layout = this.#build()
@@ -222,9 +225,9 @@ class LiveTree {
   #complete = false
 
   /** Shows a first catalog still coming in; never once the complete catalog is in. */
-  showPartial(snap: CatalogSnapshot): void {
+  showPartial({ snap, allSets }: PartialView): void {
     if (this.#complete) return
-    this.layout = this.#build(snap, true)
+    this.layout = this.#build(snap, !allSets)
   }
 }
 
@@ -288,7 +291,9 @@ class ServedMount implements LiveMount {
 
   /**
    * The first catalog of a fresh root, in the background: the tree shows each photo as soon as it
-   * is listed and sized (FirstCatalog.showEvery), and whole once the catalog is complete. A failed
+   * is listed and sized, each set once all its members are listed, collections and Not in any set
+   * once every set is, and comments as they come, last (FirstCatalog); whole once the catalog is
+   * complete. A failed
    * first catalog is tried again after a pause, keeping what is shown.
    */
   fillFirstCatalog(identity: { id: string; username: string }): void {
@@ -296,17 +301,20 @@ class ServedMount implements LiveMount {
     const remote = opts.remote
     if (!remote || this.#closed) return
     const partial = new FirstCatalog()
-    const stopShowing = partial.showEvery((snap) => tree.showPartial(snap), opts.partialEveryMs ?? 1000)
+    const stopShowing = partial.showEvery((view) => tree.showPartial(view), opts.partialEveryMs ?? 1000, opts.partialCommentsEveryMs)
     this.#running = catalog
       .refresh(remote.api, remote.media, {
         cookies: opts.cookies,
         identity,
         onProgress: firstCatalogProgress(say, opts.progressEveryMs ?? 15_000),
         onMedia: (ev) => partial.add(ev),
+        onListed: (ev) => partial.listed(ev),
       })
       .then(
         (r) => {
-          say(`first catalog complete: ${r.photos.total} items, ${r.sets.total} sets, ${r.collections.total} collections`)
+          const { shown, ms } = partial.stats
+          say(`first catalog complete: ${r.photos.total} items, ${r.sets.total} sets, ${r.collections.total} collections ` +
+            `(shown ${shown} time${shown === 1 ? '' : 's'} as it came in, ${Math.round(ms)} ms of building)`)
           sayLeftOut(r, say)
           return r
         },

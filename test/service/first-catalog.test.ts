@@ -1,0 +1,124 @@
+/**
+ * FirstCatalog fed by a real first refresh (real catalog in a temp root, real HTTP to the fake):
+ * the first sync announces its parts in the order a first mount shows them, every view shows sets
+ * whole, collections only with every set, and the last view already has the complete catalog's
+ * times and bytes for photos and sets (nothing a reader saw changes when the catalog completes).
+ * Then the throttle: a long run of comments alone shows a view only every `commentsEveryMs`.
+ */
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import type { ListingEvent, MediaEvent } from '../../src/catalog/index.js'
+import { FirstCatalog, type PartialView } from '../../src/service/first-catalog.js'
+import { buildLayout, type Layout } from '../../src/layout/index.js'
+import { harness, refresh } from '../catalog/harness.js'
+
+/** A sidecar's mtime and bytes in `layout`. */
+function sidecar(layout: Layout, name: string): { mtimeMs: number; size: number; text: string } | undefined {
+  const node = layout.lookup(`/photostream/${name}`)
+  if (node === undefined || node.kind !== 'file' || node.content.type !== 'bytes') return undefined
+  return { mtimeMs: node.mtimeMs, size: node.size, text: node.content.data.toString('utf8') }
+}
+
+void describe('FirstCatalog', () => {
+  void it('follows a real first sync: photostream, whole sets, then collections, comments last; the last view is what the complete catalog shows', async (t) => {
+    const h = await harness(t, { photos: 30, videos: 2, sets: 5, collections: 2, commentedFraction: 0.4 })
+    h.tick()
+    const partial = new FirstCatalog(h.clock.now)
+    const order: string[] = []
+    const views: PartialView[] = []
+    const take = (): void => {
+      const v = partial.takeView()
+      if (v !== undefined) views.push(v)
+    }
+    await h.catalog.refresh(h.client, h.media, {
+      onMedia: (ev: MediaEvent) => {
+        partial.add(ev)
+        take()
+      },
+      onListed: (ev: ListingEvent) => {
+        order.push(ev.kind)
+        partial.listed(ev)
+        take()
+      },
+    })
+    const snap = h.catalog.snapshot()
+    assert.ok(snap.sets.length === 5 && snap.comments.size > 0)
+
+    // The order of a first sync: photostream, set list, each set, the tree, then every comment list.
+    const last = (k: string): number => order.lastIndexOf(k)
+    const first = (k: string): number => order.indexOf(k)
+    assert.equal(order[0], 'photostream', order.join(' '))
+    assert.ok(first('setList') > 0 && last('set') < first('collections'), order.join(' '))
+    assert.ok(last('collections') < first('comments'), `comments come last: ${order.join(' ')}`)
+    assert.equal(order.filter((k) => k === 'comments').length, snap.comments.size)
+
+    // Every view: a set shown has every member the complete catalog gives it; collections and
+    // Not in any set only once every set is in.
+    const final = new Map(snap.sets.map((s) => [s.id, s]))
+    let sawSomeSets = false
+    for (const { snap: v, allSets } of views) {
+      if (!allSets && v.sets.length > 0) sawSomeSets = true
+      for (const s of v.sets) assert.deepEqual(s.photoIds, final.get(s.id)?.photoIds, `set ${s.id} is whole`)
+      if (!allSets) assert.equal(v.collections.length, 0, 'no collection before every set')
+    }
+    assert.ok(sawSomeSets, 'some view showed part of the sets')
+
+    // The last view already has the complete catalog's sidecars (bytes and mtimes) and set times.
+    const lastView = views[views.length - 1] as PartialView
+    assert.equal(lastView.allSets, true)
+    const shown = buildLayout(lastView.snap)
+    const whole = buildLayout(snap)
+    let commented = 0
+    for (const id of snap.photostream) {
+      const photo = snap.photos.get(id)!
+      const name = `${id}.${snap.media.get(`${id}_${photo.secret}`)?.ext ?? ''}.metadata`
+      const [a, b] = [sidecar(shown, name), sidecar(whole, name)]
+      assert.ok(b !== undefined, name)
+      assert.deepEqual(a, b, `${name}: same bytes and mtime once the comments are in`)
+      if (snap.comments.has(id)) commented++
+    }
+    assert.ok(commented > 0)
+    for (const s of lastView.snap.sets) assert.equal(s.changedAtMs, final.get(s.id)?.changedAtMs)
+    assert.deepEqual(lastView.snap.photostream, snap.photostream)
+
+    // Before its comments came, a commented photo's sidecar was a second older and had none.
+    const id = [...snap.comments.keys()][0] as string
+    const early = views.find((v) => v.snap.photos.has(id))!
+    assert.equal(early.snap.comments.has(id), false)
+    assert.equal(early.snap.photos.get(id)!.changedAtMs, snap.photos.get(id)!.changedAtMs - 1000)
+  })
+
+  void it('shows comment-only news at most every commentsEveryMs, other news at most every everyMs', async (t) => {
+    const h = await harness(t, { photos: 40, videos: 0, sets: 2, collections: 0, commentedFraction: 1 })
+    const events: Array<{ media?: MediaEvent; listed?: ListingEvent }> = []
+    await refresh(h, {
+      onMedia: (media) => events.push({ media }),
+      onListed: (listed) => events.push({ listed }),
+    })
+    const partial = new FirstCatalog()
+    const shownAt: Array<{ at: number; comments: number }> = []
+    const stop = partial.showEvery((v) => shownAt.push({ at: performance.now(), comments: v.snap.comments.size }), 50, 600)
+    t.after(stop)
+    // Everything but the comments at once, then one comment list every 20 ms (2 s of comments).
+    const comments = events.filter((e) => e.listed?.kind === 'comments')
+    for (const e of events.filter((x) => x.listed?.kind !== 'comments')) {
+      if (e.media) partial.add(e.media)
+      else if (e.listed) partial.listed(e.listed)
+    }
+    await new Promise((res) => setTimeout(res, 300))
+    const before = shownAt.length
+    assert.ok(before >= 1, 'the tree was shown')
+    const t0 = performance.now()
+    for (const e of comments) {
+      partial.listed(e.listed!)
+      await new Promise((res) => setTimeout(res, 2000 / comments.length))
+    }
+    await new Promise((res) => setTimeout(res, 900))
+    const during = shownAt.slice(before)
+    const span = performance.now() - t0
+    assert.ok(comments.length === 40, `${comments.length} comment lists`)
+    assert.ok(during.length >= 2 && during.length <= Math.ceil(span / 600) + 1, `${during.length} views in ${Math.round(span)} ms of comments`)
+    for (let i = 1; i < during.length; i++) assert.ok(during[i]!.at - during[i - 1]!.at >= 550, 'comment views are 600 ms apart')
+    assert.equal(during[during.length - 1]!.comments, 40, 'the last view has every comment list')
+  })
+})
