@@ -18,13 +18,21 @@
  *   `flickrfs --version`        Node plus the CLI's own code loaded, no catalog
  *   catalog.sqlite size         the catalog's data as stored (compact JSON): what "the records" weigh
  * and every peak is printed against the issue's target (300 MB at 100,000 items, 1 GB at 1,000,000).
+ *
+ *   node --import tsx bench/memory.ts --breakdown [--items 100000] [--sets 2000]
+ * instead refreshes a catalog in-process (heap after gc after a first and a second refresh), then
+ * loads it in a fresh process and takes it apart piece by piece: the heap each part keeps alive.
  * The API limiter is raised (FLICKRFS_API_RATE/BURST 100000): only memory is measured here.
  */
 import { spawn } from 'node:child_process'
-import { readdir, readFile, stat } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
+import { Catalog } from '../src/catalog/index.js'
+import { FlickrClient, MediaClient } from '../src/flickr/index.js'
+import { buildLayout, type Layout, type LayoutDir } from '../src/layout/index.js'
 import { generateAccount, startFakeFlickr, type FakeCredentials } from '../src/fake-flickr/index.js'
 import { MountLab } from '../test/support/mount-lab.js'
 import { fuseUnusableReason } from '../test/support/mounts.js'
@@ -134,9 +142,110 @@ async function run(items: number, sets: number, lab: MountLab, env: NodeJS.Proce
   return row
 }
 
+/** In a child with --expose-gc: the first refresh of ROOT in-process, and the heap it leaves. */
+async function syncChild(root: string, origin: string, credentials: FakeCredentials): Promise<void> {
+  const client = new FlickrClient({ ...credentials, apiOrigin: origin, ratePerSec: 100_000, burst: 100_000, concurrency: 16 })
+  const catalog = await Catalog.open(root)
+  // The largest RSS seen, with the heap and outside-heap parts of that moment and the refresh phase.
+  let phase = 'open'
+  let top = { rss: 0, heapTotal: 0, heapUsed: 0, external: 0, arrayBuffers: 0, phase }
+  const sampler = setInterval(() => {
+    const u = process.memoryUsage()
+    if (u.rss > top.rss) top = { rss: u.rss, heapTotal: u.heapTotal, heapUsed: u.heapUsed, external: u.external, arrayBuffers: u.arrayBuffers, phase }
+  }, 20)
+  const onProgress = (p: { phase: string }): void => {
+    phase = p.phase
+  }
+  await catalog.refresh(client, new MediaClient({ origins: [origin] }), { apiConcurrency: 32, mediaConcurrency: 64, onProgress })
+  const firstTop = top
+  phase = 'second'
+  top = { ...top, rss: 0 }
+  const afterFirst = heapNow()
+  await catalog.refresh(client, new MediaClient({ origins: [origin] }), { apiConcurrency: 32, mediaConcurrency: 64, fullListingEveryMs: 0 })
+  const afterSecond = heapNow()
+  clearInterval(sampler)
+  await catalog.close()
+  process.stdout.write(JSON.stringify({ afterFirst, afterSecond, peakRss: await peakOfSelf(), firstTop, secondTop: top }))
+}
+
+function heapNow(): number {
+  globalThis.gc?.()
+  return process.memoryUsage().heapUsed
+}
+
+async function peakOfSelf(): Promise<number> {
+  return (await usageOf(process.pid)).peak
+}
+
+/**
+ * In a child with --expose-gc: where the heap of a loaded catalog and its layout goes, by taking
+ * parts away one at a time (each delta is what that part alone keeps alive).
+ */
+async function breakdownChild(root: string): Promise<void> {
+  const parts: Array<[string, number]> = []
+  let last = heapNow()
+  const step = (what: string): void => {
+    const now = heapNow()
+    parts.push([what, now - last])
+    last = now
+  }
+  const catalog = await Catalog.open(root, { readOnly: true })
+  step('catalog loaded (snapshot + commentsFetchedAt)')
+  const snap = catalog.snapshot()
+  const mediaCount = snap.media.size
+  let layout: Layout | undefined = buildLayout(snap)
+  step('layout built')
+  let sidecars = 0
+  for (const node of (layout.lookup('/photostream') as LayoutDir).children.values()) if (node.kind === 'file') sidecars += node.size > 0 ? 1 : 0
+  step('every photostream file sized (as a listing with stat does)')
+  let rawJson = 0
+  for (const p of snap.photos.values()) rawJson += JSON.stringify(p.raw).length
+  let commentJson = 0
+  for (const c of snap.comments.values()) commentJson += JSON.stringify(c).length
+  layout = undefined
+  step('layout dropped')
+  ;(snap.comments as Map<string, unknown>).clear()
+  step('comments dropped')
+  for (const p of snap.photos.values()) (p as { raw: unknown }).raw = {}
+  step('raw photo records dropped')
+  ;(snap.media as Map<string, unknown>).clear()
+  step('media entries dropped')
+  ;(snap.photos as Map<string, unknown>).clear()
+  step('PhotoEntry objects and the photos map dropped')
+  ;(snap as { sets: unknown }).sets = []
+  ;(snap as { photostream: unknown }).photostream = []
+  step('sets and photostream order dropped')
+  process.stdout.write(JSON.stringify({ parts, files: sidecars, media: mediaCount, rawJson, commentJson, peakRss: await peakOfSelf() }))
+  await catalog.close()
+}
+
+async function breakdown(items: number, sets: number, origin: string, credentials: FakeCredentials): Promise<void> {
+  const root = await mkdtemp(join(tmpdir(), 'flickrfs-bench-memory-breakdown-'))
+  try {
+    const node = (mode: string[]): Promise<string> => new Promise((resolve, reject) => {
+      const p = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', self, ...mode], { stdio: ['ignore', 'pipe', 'inherit'] })
+      let out = ''
+      p.stdout.on('data', (d: Buffer) => (out += d.toString()))
+      p.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${mode[0]} exited ${code}`))))
+    })
+    const sync = JSON.parse(await node(['--sync-child', root, origin, JSON.stringify(credentials)])) as Record<string, number> & Record<'firstTop' | 'secondTop', Record<string, number | string>>
+    const mbs = (o: Record<string, number | string>): string => Object.entries(o).map(([k, v]) => `${k} ${typeof v === 'number' ? (v / MB).toFixed(0) : v}`).join(', ')
+    console.log(`at the largest RSS sampled during the first refresh: ${mbs(sync.firstTop)}; during the second: ${mbs(sync.secondTop)}`)
+    console.log(`heap after a first refresh (gc) ${(sync.afterFirst! / MB).toFixed(0)} MB; after a second, full one ${(sync.afterSecond! / MB).toFixed(0)} MB; peak RSS of that process ${(sync.peakRss! / MB).toFixed(0)} MB`)
+    const b = JSON.parse(await node(['--breakdown-child', root])) as { parts: Array<[string, number]>; files: number; media: number; rawJson: number; commentJson: number; peakRss: number }
+    console.log(`heap breakdown at ${items} items, ${sets} sets (${b.files} files in photostream/, ${b.media} originals known; each line: what that part keeps alive):`)
+    for (const [what, delta] of b.parts) console.log(`  ${what.padEnd(60)} ${(delta / MB).toFixed(1).padStart(7)} MB`)
+    console.log(`  baseline: the raw photo records as compact JSON ${(b.rawJson / MB).toFixed(1)} MB, comments ${(b.commentJson / MB).toFixed(1)} MB`)
+  } finally {
+    await rm(root, { recursive: true, force: true })
+  }
+}
+
 async function main(): Promise<void> {
   if (args[0] === '--serve') return serve(arg('items', 100_000), arg('sets', 2000))
-  const skip = await fuseUnusableReason()
+  if (args[0] === '--sync-child') return syncChild(args[1] as string, args[2] as string, JSON.parse(args[3] as string) as FakeCredentials)
+  if (args[0] === '--breakdown-child') return breakdownChild(args[1] as string)
+  const skip = args.includes('--breakdown') ? undefined : await fuseUnusableReason()
   if (skip) return void console.log(`skipped: ${skip}`)
   const items = arg('items', 100_000)
   const sets = arg('sets', 2000)
@@ -154,6 +263,7 @@ async function main(): Promise<void> {
       FLICKR_OAUTH_TOKEN: credentials.oauthToken, FLICKR_OAUTH_TOKEN_SECRET: credentials.oauthTokenSecret,
       FLICKRFS_API_RATE: '100000', FLICKRFS_API_BURST: '100000',
     }
+    if (args.includes('--breakdown')) return await breakdown(items, sets, origin, credentials)
     const bare = await runMeasured(process.execPath, ['-e', '0'], { env })
     const cli = await runMeasured(process.execPath, [BIN, '--version'], { env })
     const rows: Row[] = []
