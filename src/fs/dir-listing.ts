@@ -18,18 +18,28 @@ export const STAT_WORDS = 18
  * readdir (about 120 MB of RSS for the 200k entries of photostream/ at 100,000 photos; this is
  * one 14 MB buffer and light views, and the listing itself keeps 8 bytes per entry).
  */
-export function wireStats(l: DirListing): Uint32Array[] {
+export function wireStats(l: DirListing): StatWire[] {
   const n = l.names.length
-  const words = new Uint32Array(n * STAT_WORDS)
-  const out = new Array<Uint32Array>(n)
+  const words = new StatWire(n * STAT_WORDS)
+  const out = new Array<StatWire>(n)
   for (let i = 0; i < n; i++) {
     const at = i * STAT_WORDS
     words[at] = l.modes[i] as number
     words[at + 6] = 1
     words[at + 7] = l.inos[i] as number
-    out[i] = words.subarray(at, at + STAT_WORDS)
+    out[i] = words.subarray(at, at + STAT_WORDS) as StatWire
   }
   return out
+}
+
+/** One entry's stat in fuse-native's form, still readable as `{ mode, ino }`. (`subarray` keeps the class.) */
+export class StatWire extends Uint32Array {
+  get mode(): number {
+    return this[0] as number
+  }
+  get ino(): number {
+    return this[7] as number
+  }
 }
 
 /**

@@ -22,7 +22,7 @@ import createDebug from 'debug'
 import { LRUCache } from 'lru-cache'
 import { constants } from 'node:fs'
 import { posix } from 'node:path'
-import { DirListingCache, wireStats } from './dir-listing.js'
+import { DirListingCache, wireStats, type StatWire } from './dir-listing.js'
 import { EROFS, ETIMEDOUT, FsErrno, toNegErrno } from './errno.js'
 import type { FuseCount, FuseDone, FuseOps, FuseReply } from './fuse-binding.js'
 import { statOf, type FuseStat, type Owner } from './stat.js'
@@ -228,7 +228,7 @@ export class FsOps implements FuseOps, Required<Pick<FuseOps, ServedOp>> {
     guard('getattr', () => this.statTelling(path), (st) => cb(0, st), (e) => cb(e))
   }
 
-  readdir(path: string, cb: FuseReply<[string[], Uint32Array[]]>): void {
+  readdir(path: string, cb: FuseReply<[string[], StatWire[]]>): void {
     guard(
       'readdir',
       () => {
