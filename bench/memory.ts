@@ -2,7 +2,7 @@
  * Memory benchmark (issue 11 item 4): peak RSS of the real CLI at a big account served by the fake
  * Flickr (in its own process, so its memory is not counted).
  *
- *   npm run build && node --import tsx bench/memory.ts [--items 100000] [--sets 2000] [--runs 3]
+ *   npm run build && node --import tsx bench/memory.ts [--items 100000] [--sets 2000] [--runs 3] [--bin OTHER/bin/flickrfs]
  *
  * Each run, with a fresh cache:
  *   first sync    `flickrfs mount --cache C` on an empty C, until "first catalog complete"
@@ -27,7 +27,7 @@
 import { spawn } from 'node:child_process'
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { Catalog } from '../src/catalog/index.js'
@@ -112,7 +112,7 @@ async function run(items: number, sets: number, lab: MountLab, env: NodeJS.Proce
   await lab.stop(p, mnt)
 
   // (b) load without a mount.
-  const st = await runMeasured(process.execPath, [BIN, 'status', cache], { env, timeoutMs: 600_000 })
+  const st = await runMeasured(process.execPath, [lab.bin, 'status', cache], { env, timeoutMs: 600_000 })
   if (st.code !== 0 && st.code !== 1) throw new Error(`flickrfs status exited ${st.code}: ${st.stderr}`)
   row.statusPeak = st.maxRssKb * 1024
   row.statusCpu = st.userMs + st.sysMs
@@ -152,7 +152,9 @@ async function syncChild(root: string, origin: string, credentials: FakeCredenti
   const sampler = setInterval(() => {
     const u = process.memoryUsage()
     if (u.rss > top.rss) top = { rss: u.rss, heapTotal: u.heapTotal, heapUsed: u.heapUsed, external: u.external, arrayBuffers: u.arrayBuffers, phase }
+    byPhase[phase] = Math.max(byPhase[phase] ?? 0, u.rss)
   }, 20)
+  const byPhase: Record<string, number> = {}
   const onProgress = (p: { phase: string }): void => {
     phase = p.phase
   }
@@ -165,7 +167,7 @@ async function syncChild(root: string, origin: string, credentials: FakeCredenti
   const afterSecond = heapNow()
   clearInterval(sampler)
   await catalog.close()
-  process.stdout.write(JSON.stringify({ afterFirst, afterSecond, peakRss: await peakOfSelf(), firstTop, secondTop: top }))
+  process.stdout.write(JSON.stringify({ afterFirst, afterSecond, peakRss: await peakOfSelf(), firstTop, secondTop: top, byPhase }))
 }
 
 function heapNow(): number {
@@ -228,8 +230,9 @@ async function breakdown(items: number, sets: number, origin: string, credential
       p.stdout.on('data', (d: Buffer) => (out += d.toString()))
       p.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${mode[0]} exited ${code}`))))
     })
-    const sync = JSON.parse(await node(['--sync-child', root, origin, JSON.stringify(credentials)])) as Record<string, number> & Record<'firstTop' | 'secondTop', Record<string, number | string>>
+    const sync = JSON.parse(await node(['--sync-child', root, origin, JSON.stringify(credentials)])) as Record<string, number> & Record<'firstTop' | 'secondTop' | 'byPhase', Record<string, number | string>>
     const mbs = (o: Record<string, number | string>): string => Object.entries(o).map(([k, v]) => `${k} ${typeof v === 'number' ? (v / MB).toFixed(0) : v}`).join(', ')
+    console.log(`largest RSS by refresh phase (first refresh, then 'second' for all of the second): ${mbs(sync.byPhase)}`)
     console.log(`at the largest RSS sampled during the first refresh: ${mbs(sync.firstTop)}; during the second: ${mbs(sync.secondTop)}`)
     console.log(`heap after a first refresh (gc) ${(sync.afterFirst! / MB).toFixed(0)} MB; after a second, full one ${(sync.afterSecond! / MB).toFixed(0)} MB; peak RSS of that process ${(sync.peakRss! / MB).toFixed(0)} MB`)
     const b = JSON.parse(await node(['--breakdown-child', root])) as { parts: Array<[string, number]>; files: number; media: number; rawJson: number; commentJson: number; peakRss: number }
@@ -255,6 +258,9 @@ async function main(): Promise<void> {
   const line = await new Promise<string>((resolve) => createInterface({ input: fakeProc.stdout }).once('line', resolve))
   const { origin, credentials } = JSON.parse(line) as { origin: string; credentials: FakeCredentials }
   const lab = await MountLab.create('flickrfs-bench-memory-')
+  // --bin: another checkout's built CLI (e.g. main's, for a before/after on one machine state).
+  const bin = args.includes('--bin') ? resolve(args[args.indexOf('--bin') + 1] as string) : BIN
+  lab.bin = bin
   try {
     const config = await lab.mkdir('config')
     const env: NodeJS.ProcessEnv = {
@@ -265,7 +271,7 @@ async function main(): Promise<void> {
     }
     if (args.includes('--breakdown')) return await breakdown(items, sets, origin, credentials)
     const bare = await runMeasured(process.execPath, ['-e', '0'], { env })
-    const cli = await runMeasured(process.execPath, [BIN, '--version'], { env })
+    const cli = await runMeasured(process.execPath, [bin, '--version'], { env })
     const rows: Row[] = []
     for (let i = 0; i < runs; i++) {
       const row = await run(items, sets, lab, env, i)
@@ -279,6 +285,7 @@ async function main(): Promise<void> {
       const extra = cpu === undefined ? '' : `  CPU ${s(m(cpu))}`
       console.log(`${what.padEnd(34)} ${mb(m(peak)).padStart(8)}  ÷ target ${(m(peak) / target).toFixed(2)}  ÷ CLI baseline ${(m(peak) / (cli.maxRssKb * 1024)).toFixed(1)}${extra}`)
     }
+    console.log(`CLI: ${bin}`)
     console.log(`memory bench: ${items} items, ${sets} sets, median of ${runs} runs; target peak RSS ${mb(target)}`)
     console.log(`baselines: node -e 0 ${mb(bare.maxRssKb * 1024)}; flickrfs --version ${mb(cli.maxRssKb * 1024)}; catalog.sqlite ${mb(m('catalogBytes'))}`)
     line('first sync (mount, fresh cache)', 'firstSyncPeak', 'firstSyncCpu')
