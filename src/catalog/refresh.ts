@@ -510,8 +510,8 @@ function listPhotos(rawPhotos: unknown[]): ListedPhoto[] {
     const id = safeId(raw.id)
     if (id === null || seen.has(id)) continue
     seen.add(id)
-    const { changedAtMs: _ignored, ...fields } = photoFields(raw, id, 0)
-    out.push(fields)
+    // Not a copy without changedAtMs: photoChanges stamps this very object when it becomes an entry.
+    out.push(photoFields(raw, id, 0))
   }
   return out
 }

@@ -43,8 +43,11 @@ export interface FuseOps {
   flush?: (path: string, fh: number, cb: FuseDone) => void
   fsync?: (path: string, datasync: number, fh: number, cb: FuseDone) => void
   fsyncdir?: (path: string, datasync: number, fh: number, cb: FuseDone) => void
-  /** `stats` is optional; only mode and ino of each entry reach the kernel (libfuse 2.9). */
-  readdir?: (path: string, cb: FuseReply<[names: string[], stats?: Partial<FuseStat>[]]>) => void
+  /**
+   * `stats` is optional; only mode and ino of each entry reach the kernel (libfuse 2.9). They are
+   * in fuse-native's own form (dir-listing.ts wireStats), which loadFuse's readdir passes as they are.
+   */
+  readdir?: (path: string, cb: FuseReply<[names: string[], stats?: Uint32Array[]]>) => void
   truncate?: (path: string, size: number, cb: FuseDone) => void
   ftruncate?: (path: string, fh: number, size: number, cb: FuseDone) => void
   /** Times in ms. */
@@ -109,6 +112,26 @@ interface NativeBinding {
 const require = createRequire(import.meta.url)
 let loaded: { Fuse: FuseConstructor; binding: NativeBinding; version: string } | undefined
 
+type Signal = (errno: number, ...result: unknown[]) => void
+
+/**
+ * fuse-native's readdir turns every entry's stat object into a Uint32Array of its own at every call
+ * (`stats.map(getStatArray)`): 200k typed arrays, each with its own malloc'd backing store, for one
+ * `ls photostream` at 100,000 photos, and about 100 MB of RSS that stays. Our readdir hands over
+ * stats already in that form (views into one buffer), so they go to the native side unchanged.
+ */
+function passStatsAsTheyAre(Fuse: FuseConstructor): void {
+  const proto = Fuse.prototype as { _op_readdir: (this: { ops: FuseOps }, signal: Signal, path: string) => void }
+  proto._op_readdir = function (signal, path) {
+    const readdir = this.ops.readdir
+    if (readdir === undefined) return signal(-38)
+    readdir.call(this.ops, path, (err: number | undefined, names?: string[], stats?: Uint32Array[]) => {
+      if (err) return signal(err)
+      return signal(0, names ?? [], stats ?? [])
+    })
+  }
+}
+
 export function loadFuse(): { Fuse: FuseConstructor; binding: NativeBinding; version: string } {
   if (loaded) return loaded
   try {
@@ -122,6 +145,7 @@ export function loadFuse(): { Fuse: FuseConstructor; binding: NativeBinding; ver
       )
     }
     const Fuse = require('fuse-native') as FuseConstructor
+    passStatsAsTheyAre(Fuse)
     // Same .node file as fuse-native's own, so the same native module instance.
     const dir = dirname(pkgPath)
     const nodeGypBuild = createRequire(join(dir, 'index.js'))('node-gyp-build') as (d: string) => NativeBinding

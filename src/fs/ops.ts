@@ -22,7 +22,7 @@ import createDebug from 'debug'
 import { LRUCache } from 'lru-cache'
 import { constants } from 'node:fs'
 import { posix } from 'node:path'
-import { DirListingCache } from './dir-listing.js'
+import { DirListingCache, wireStats, type StatWire } from './dir-listing.js'
 import { EROFS, ETIMEDOUT, FsErrno, toNegErrno } from './errno.js'
 import type { FuseCount, FuseDone, FuseOps, FuseReply } from './fuse-binding.js'
 import { statOf, type FuseStat, type Owner } from './stat.js'
@@ -228,7 +228,7 @@ export class FsOps implements FuseOps, Required<Pick<FuseOps, ServedOp>> {
     guard('getattr', () => this.statTelling(path), (st) => cb(0, st), (e) => cb(e))
   }
 
-  readdir(path: string, cb: FuseReply<[string[], Partial<FuseStat>[]]>): void {
+  readdir(path: string, cb: FuseReply<[string[], StatWire[]]>): void {
     guard(
       'readdir',
       () => {
@@ -238,7 +238,7 @@ export class FsOps implements FuseOps, Required<Pick<FuseOps, ServedOp>> {
         const parent = path === '/' ? node : tree.lookup(posix.dirname(path))
         return this.listings.get(node, parent?.ino ?? node.ino)
       },
-      (l) => cb(0, l.names, l.stats),
+      (l) => cb(0, l.names, wireStats(l)),
       (e) => cb(e),
     )
   }

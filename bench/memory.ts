@@ -1,0 +1,305 @@
+/**
+ * Memory benchmark (issue 11 item 4): peak RSS of the real CLI at a big account served by the fake
+ * Flickr (in its own process, so its memory is not counted).
+ *
+ *   npm run build && node --import tsx bench/memory.ts [--items 100000] [--sets 2000] [--runs 3] [--bin OTHER/bin/flickrfs]
+ *
+ * Each run, with a fresh cache:
+ *   first sync    `flickrfs mount --cache C` on an empty C, until "first catalog complete"
+ *   first ls      then `readdir(photostream)` of that mount (peak of the whole mount so far)
+ *   refresh       a mount of the synced C, `flickrfs refresh MNT` with a full listing
+ *                 (--full-listing-every 0): the refresh builds the next catalog beside the loaded one
+ *   load: status  `flickrfs status C` (loads the catalog read-only, no mount)
+ *   load: mount   `flickrfs mount --offline --cache C`, then `readdir(photostream)`; also the time
+ *                 from spawn to that listing's answer (target ≤ 2 s at 1,000,000 items)
+ * Peak RSS is the child's VmHWM from /proc (read just before it is stopped) or GNU time's %M for
+ * `status`; CPU is the child's user+sys. Baselines in the same run:
+ *   `node -e 0`                 the floor of any Node process
+ *   `flickrfs --version`        Node plus the CLI's own code loaded, no catalog
+ *   catalog.sqlite size         the catalog's data as stored (compact JSON): what "the records" weigh
+ * and every peak is printed against the issue's target (300 MB at 100,000 items, 1 GB at 1,000,000).
+ *
+ *   node --import tsx bench/memory.ts --breakdown [--items 100000] [--sets 2000]
+ * instead refreshes a catalog in-process (heap after gc after a first and a second refresh), then
+ * loads it in a fresh process and takes it apart piece by piece: the heap each part keeps alive.
+ * The API limiter is raised (FLICKRFS_API_RATE/BURST 100000): only memory is measured here.
+ */
+import { spawn } from 'node:child_process'
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { Catalog } from '../src/catalog/index.js'
+import { FlickrClient, MediaClient } from '../src/flickr/index.js'
+import { buildLayout, type Layout, type LayoutDir } from '../src/layout/index.js'
+import { generateAccount, startFakeFlickr, type FakeCredentials } from '../src/fake-flickr/index.js'
+import { MountLab } from '../test/support/mount-lab.js'
+import { fuseUnusableReason } from '../test/support/mounts.js'
+import { waitUntil } from '../test/support/wait.js'
+import type { CliProc } from '../test/support/cli.js'
+import { BIN } from '../test/support/repo.js'
+import { runMeasured } from './child-usage.js'
+import { median } from './measure.js'
+
+const self = fileURLToPath(import.meta.url)
+const args = process.argv.slice(2)
+const arg = (name: string, fallback: number): number => {
+  const i = args.indexOf(`--${name}`)
+  return i === -1 ? fallback : Number(args[i + 1])
+}
+const MB = 1024 * 1024
+
+async function serve(items: number, sets: number): Promise<void> {
+  const videos = Math.round(items * 0.02)
+  const account = generateAccount({ seed: 42, photos: items - videos, videos, sets, collections: 20, commentedFraction: 0.05, meanPhotoBytes: 2_000, meanVideoBytes: 4_000 })
+  const fake = await startFakeFlickr({ account })
+  process.stdout.write(`${JSON.stringify({ origin: fake.origin, credentials: fake.credentials })}\n`)
+  await new Promise<void>((resolve) => process.stdin.on('end', resolve).resume())
+  await fake.close()
+}
+
+/** Peak and current RSS (bytes) and CPU (ms) of a live process, from /proc. */
+async function usageOf(pid: number): Promise<{ peak: number; rss: number; cpuMs: number }> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8')
+  const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]?.split(' ') ?? []
+  const ticks = Number(fields[11]) + Number(fields[12])
+  return { peak: kb('VmHWM'), rss: kb('VmRSS'), cpuMs: ticks * 10 }
+}
+
+async function originalsIn(mnt: string): Promise<number> {
+  const names = await readdir(join(mnt, 'photostream'))
+  return names.filter((n) => n !== 'metadata' && n !== 'SHA256SUMS' && !n.endsWith('.metadata')).length
+}
+
+type Row = Record<string, number>
+
+async function run(items: number, sets: number, lab: MountLab, env: NodeJS.ProcessEnv, i: number): Promise<Row> {
+  const cache = join(lab.dir, `cache-${i}`)
+  const mnt = await lab.mkdir(`mnt-${i}`)
+  const row: Row = {}
+  const expectAll = async (): Promise<void> => {
+    const n = await originalsIn(mnt)
+    if (n !== items) throw new Error(`photostream lists ${n} originals, expected ${items}`)
+  }
+
+  // (a) first sync, then (c) its first full listing.
+  let p: CliProc = await lab.mount(mnt, ['--cache', cache, '--refresh', '0'], env, 3_600_000)
+  let u = await usageOf(p.pid)
+  row.firstSyncPeak = u.peak
+  row.firstSyncCpu = u.cpuMs
+  row.firstSyncRss = u.rss
+  await expectAll()
+  u = await usageOf(p.pid)
+  row.firstLsPeak = u.peak
+  await lab.stop(p, mnt)
+  row.catalogBytes = (await stat(join(cache, '.flickrfs', 'catalog.sqlite'))).size
+
+  // (a') a refresh of a loaded catalog: two catalogs at once.
+  // The catalog's debug line "refreshed: …" says when the refresh is saved (a quiet refresh logs nothing else).
+  p = await lab.mount(mnt, ['--cache', cache, '--refresh', '0', '--full-listing-every', '0'], { ...env, DEBUG: 'flickrfs:catalog' }, 600_000)
+  const before = await usageOf(p.pid)
+  row.loadedMountRss = before.rss
+  p.child.kill('SIGHUP') // what `flickrfs refresh MNT` sends
+  await waitUntil('the refresh is saved', () => {
+    if (p.exit) throw new Error(`the mount exited during its refresh: ${p.err}`)
+    return Promise.resolve(/flickrfs:catalog refreshed: /.test(p.err))
+  }, 3_600_000, 50)
+  u = await usageOf(p.pid)
+  row.refreshPeak = u.peak
+  row.refreshCpu = u.cpuMs - before.cpuMs
+  await lab.stop(p, mnt)
+
+  // (b) load without a mount.
+  const st = await runMeasured(process.execPath, [lab.bin, 'status', cache], { env, timeoutMs: 600_000 })
+  if (st.code !== 0 && st.code !== 1) throw new Error(`flickrfs status exited ${st.code}: ${st.stderr}`)
+  row.statusPeak = st.maxRssKb * 1024
+  row.statusCpu = st.userMs + st.sysMs
+  row.statusWall = st.wallMs
+
+  // (b+c) an offline mount from the cache, and how soon its photostream lists.
+  const t0 = performance.now()
+  p = lab.spawn(['mount', mnt, '--cache', cache, '--offline'], env)
+  lab.track(mnt)
+  let firstListMs = NaN
+  await waitUntil('photostream lists', async () => {
+    if (p.exit) throw new Error(`offline mount exited: ${p.err}`)
+    try {
+      const n = await originalsIn(mnt)
+      if (n > 0) firstListMs = performance.now() - t0
+      return n > 0
+    } catch {
+      return false
+    }
+  }, 600_000, 20)
+  row.offlineListMs = firstListMs
+  await expectAll()
+  u = await usageOf(p.pid)
+  row.offlineMountPeak = u.peak
+  row.offlineMountCpu = u.cpuMs
+  await lab.stop(p, mnt)
+  return row
+}
+
+/** In a child with --expose-gc: the first refresh of ROOT in-process, and the heap it leaves. */
+async function syncChild(root: string, origin: string, credentials: FakeCredentials): Promise<void> {
+  const client = new FlickrClient({ ...credentials, apiOrigin: origin, ratePerSec: 100_000, burst: 100_000, concurrency: 16 })
+  const catalog = await Catalog.open(root)
+  // The largest RSS seen, with the heap and outside-heap parts of that moment and the refresh phase.
+  let phase = 'open'
+  let top = { rss: 0, heapTotal: 0, heapUsed: 0, external: 0, arrayBuffers: 0, phase }
+  const sampler = setInterval(() => {
+    const u = process.memoryUsage()
+    if (u.rss > top.rss) top = { rss: u.rss, heapTotal: u.heapTotal, heapUsed: u.heapUsed, external: u.external, arrayBuffers: u.arrayBuffers, phase }
+    byPhase[phase] = Math.max(byPhase[phase] ?? 0, u.rss)
+  }, 20)
+  const byPhase: Record<string, number> = {}
+  const onProgress = (p: { phase: string }): void => {
+    phase = p.phase
+  }
+  await catalog.refresh(client, new MediaClient({ origins: [origin] }), { apiConcurrency: 32, mediaConcurrency: 64, onProgress })
+  const firstTop = top
+  phase = 'second'
+  top = { ...top, rss: 0 }
+  const afterFirst = heapNow()
+  await catalog.refresh(client, new MediaClient({ origins: [origin] }), { apiConcurrency: 32, mediaConcurrency: 64, fullListingEveryMs: 0 })
+  const afterSecond = heapNow()
+  clearInterval(sampler)
+  await catalog.close()
+  process.stdout.write(JSON.stringify({ afterFirst, afterSecond, peakRss: await peakOfSelf(), firstTop, secondTop: top, byPhase }))
+}
+
+function heapNow(): number {
+  globalThis.gc?.()
+  return process.memoryUsage().heapUsed
+}
+
+async function peakOfSelf(): Promise<number> {
+  return (await usageOf(process.pid)).peak
+}
+
+/**
+ * In a child with --expose-gc: where the heap of a loaded catalog and its layout goes, by taking
+ * parts away one at a time (each delta is what that part alone keeps alive).
+ */
+async function breakdownChild(root: string): Promise<void> {
+  const parts: Array<[string, number]> = []
+  let last = heapNow()
+  const step = (what: string): void => {
+    const now = heapNow()
+    parts.push([what, now - last])
+    last = now
+  }
+  const catalog = await Catalog.open(root, { readOnly: true })
+  step('catalog loaded (snapshot + commentsFetchedAt)')
+  const snap = catalog.snapshot()
+  const mediaCount = snap.media.size
+  let layout: Layout | undefined = buildLayout(snap)
+  step('layout built')
+  let sidecars = 0
+  for (const node of (layout.lookup('/photostream') as LayoutDir).children.values()) if (node.kind === 'file') sidecars += node.size > 0 ? 1 : 0
+  step('every photostream file sized (as a listing with stat does)')
+  let rawJson = 0
+  for (const p of snap.photos.values()) rawJson += JSON.stringify(p.raw).length
+  let commentJson = 0
+  for (const c of snap.comments.values()) commentJson += JSON.stringify(c).length
+  layout = undefined
+  step('layout dropped')
+  ;(snap.comments as Map<string, unknown>).clear()
+  step('comments dropped')
+  for (const p of snap.photos.values()) (p as { raw: unknown }).raw = {}
+  step('raw photo records dropped')
+  ;(snap.media as Map<string, unknown>).clear()
+  step('media entries dropped')
+  ;(snap.photos as Map<string, unknown>).clear()
+  step('PhotoEntry objects and the photos map dropped')
+  ;(snap as { sets: unknown }).sets = []
+  ;(snap as { photostream: unknown }).photostream = []
+  step('sets and photostream order dropped')
+  process.stdout.write(JSON.stringify({ parts, files: sidecars, media: mediaCount, rawJson, commentJson, peakRss: await peakOfSelf() }))
+  await catalog.close()
+}
+
+async function breakdown(items: number, sets: number, origin: string, credentials: FakeCredentials): Promise<void> {
+  const root = await mkdtemp(join(tmpdir(), 'flickrfs-bench-memory-breakdown-'))
+  try {
+    const node = (mode: string[]): Promise<string> => new Promise((resolve, reject) => {
+      const p = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', self, ...mode], { stdio: ['ignore', 'pipe', 'inherit'] })
+      let out = ''
+      p.stdout.on('data', (d: Buffer) => (out += d.toString()))
+      p.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${mode[0]} exited ${code}`))))
+    })
+    const sync = JSON.parse(await node(['--sync-child', root, origin, JSON.stringify(credentials)])) as Record<string, number> & Record<'firstTop' | 'secondTop' | 'byPhase', Record<string, number | string>>
+    const mbs = (o: Record<string, number | string>): string => Object.entries(o).map(([k, v]) => `${k} ${typeof v === 'number' ? (v / MB).toFixed(0) : v}`).join(', ')
+    console.log(`largest RSS by refresh phase (first refresh, then 'second' for all of the second): ${mbs(sync.byPhase)}`)
+    console.log(`at the largest RSS sampled during the first refresh: ${mbs(sync.firstTop)}; during the second: ${mbs(sync.secondTop)}`)
+    console.log(`heap after a first refresh (gc) ${(sync.afterFirst! / MB).toFixed(0)} MB; after a second, full one ${(sync.afterSecond! / MB).toFixed(0)} MB; peak RSS of that process ${(sync.peakRss! / MB).toFixed(0)} MB`)
+    const b = JSON.parse(await node(['--breakdown-child', root])) as { parts: Array<[string, number]>; files: number; media: number; rawJson: number; commentJson: number; peakRss: number }
+    console.log(`heap breakdown at ${items} items, ${sets} sets (${b.files} files in photostream/, ${b.media} originals known; each line: what that part keeps alive):`)
+    for (const [what, delta] of b.parts) console.log(`  ${what.padEnd(60)} ${(delta / MB).toFixed(1).padStart(7)} MB`)
+    console.log(`  baseline: the raw photo records as compact JSON ${(b.rawJson / MB).toFixed(1)} MB, comments ${(b.commentJson / MB).toFixed(1)} MB`)
+  } finally {
+    await rm(root, { recursive: true, force: true })
+  }
+}
+
+async function main(): Promise<void> {
+  if (args[0] === '--serve') return serve(arg('items', 100_000), arg('sets', 2000))
+  if (args[0] === '--sync-child') return syncChild(args[1] as string, args[2] as string, JSON.parse(args[3] as string) as FakeCredentials)
+  if (args[0] === '--breakdown-child') return breakdownChild(args[1] as string)
+  const skip = args.includes('--breakdown') ? undefined : await fuseUnusableReason()
+  if (skip) return void console.log(`skipped: ${skip}`)
+  const items = arg('items', 100_000)
+  const sets = arg('sets', 2000)
+  const runs = arg('runs', 3)
+  const target = items >= 1_000_000 ? 1024 * MB : 300 * MB
+  const fakeProc = spawn(process.execPath, ['--import', 'tsx', self, '--serve', '--items', String(items), '--sets', String(sets)], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const line = await new Promise<string>((resolve) => createInterface({ input: fakeProc.stdout }).once('line', resolve))
+  const { origin, credentials } = JSON.parse(line) as { origin: string; credentials: FakeCredentials }
+  const lab = await MountLab.create('flickrfs-bench-memory-')
+  // --bin: another checkout's built CLI (e.g. main's, for a before/after on one machine state).
+  const bin = args.includes('--bin') ? resolve(args[args.indexOf('--bin') + 1] as string) : BIN
+  lab.bin = bin
+  try {
+    const config = await lab.mkdir('config')
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH, HOME: config, FLICKRFS_CONFIG_DIR: config, XDG_RUNTIME_DIR: await lab.mkdir('run'),
+      FLICKRFS_API_ORIGIN: origin, FLICKR_API_KEY: credentials.apiKey, FLICKR_API_SECRET: credentials.apiSecret,
+      FLICKR_OAUTH_TOKEN: credentials.oauthToken, FLICKR_OAUTH_TOKEN_SECRET: credentials.oauthTokenSecret,
+      FLICKRFS_API_RATE: '100000', FLICKRFS_API_BURST: '100000',
+    }
+    if (args.includes('--breakdown')) return await breakdown(items, sets, origin, credentials)
+    const bare = await runMeasured(process.execPath, ['-e', '0'], { env })
+    const cli = await runMeasured(process.execPath, [bin, '--version'], { env })
+    const rows: Row[] = []
+    for (let i = 0; i < runs; i++) {
+      const row = await run(items, sets, lab, env, i)
+      rows.push(row)
+      console.error(`run ${i + 1}: ${JSON.stringify(Object.fromEntries(Object.entries(row).map(([k, v]) => [k, k.endsWith('Peak') || k.endsWith('Rss') || k.endsWith('Bytes') ? Math.round(v / MB) : Math.round(v)])))}`)
+    }
+    const m = (k: string): number => median(rows.map((r) => r[k] as number))
+    const mb = (b: number): string => `${(b / MB).toFixed(0)} MB`
+    const s = (ms: number): string => `${(ms / 1000).toFixed(2)} s`
+    const line = (what: string, peak: string, cpu?: string): void => {
+      const extra = cpu === undefined ? '' : `  CPU ${s(m(cpu))}`
+      console.log(`${what.padEnd(34)} ${mb(m(peak)).padStart(8)}  ÷ target ${(m(peak) / target).toFixed(2)}  ÷ CLI baseline ${(m(peak) / (cli.maxRssKb * 1024)).toFixed(1)}${extra}`)
+    }
+    console.log(`CLI: ${bin}`)
+    console.log(`memory bench: ${items} items, ${sets} sets, median of ${runs} runs; target peak RSS ${mb(target)}`)
+    console.log(`baselines: node -e 0 ${mb(bare.maxRssKb * 1024)}; flickrfs --version ${mb(cli.maxRssKb * 1024)}; catalog.sqlite ${mb(m('catalogBytes'))}`)
+    line('first sync (mount, fresh cache)', 'firstSyncPeak', 'firstSyncCpu')
+    line('  + first ls photostream', 'firstLsPeak')
+    line('refresh of a loaded catalog', 'refreshPeak', 'refreshCpu')
+    line('load: flickrfs status', 'statusPeak', 'statusCpu')
+    line('load: offline mount + ls', 'offlineMountPeak', 'offlineMountCpu')
+    console.log(`RSS of a mount after load, before refresh ${mb(m('loadedMountRss'))}; after the first sync ${mb(m('firstSyncRss'))}`)
+    console.log(`offline mount: photostream lists ${s(m('offlineListMs'))} after spawn (target 2 s at 1,000,000 items); status wall ${s(m('statusWall'))}`)
+  } finally {
+    await lab.cleanup()
+    fakeProc.stdin.end()
+    await new Promise((r) => fakeProc.on('exit', r))
+  }
+}
+
+await main()
