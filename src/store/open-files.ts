@@ -7,7 +7,7 @@
  * Handles are plain fds read with callback `fs.read`: a FileHandle read costs a promise and its
  * async bookkeeping per call, which a stream of 128 KiB reads measurably pays for.
  */
-import { close, open, openSync, read, readSync } from 'node:fs'
+import { close, closeSync, open, openSync, read, readSync } from 'node:fs'
 import { LRUCache } from 'lru-cache'
 import { isEnoent } from '../util/fs-errors.js'
 
@@ -18,6 +18,11 @@ interface Entry {
   fd: number | undefined
   refs: number
   dropped: boolean
+  /**
+   * Opened by `readSyncInto` (an offline mount): closed with closeSync too, which for a read-only
+   * fd on a local disk costs less than the thread-pool round trip of `close` (one per original read).
+   */
+  sync?: boolean
 }
 
 export type ReadDone = (err: Error | null, data: Buffer | undefined) => void
@@ -107,7 +112,7 @@ export class OpenFiles {
         if (isEnoent(err)) return undefined
         throw err
       }
-      entry = { version, opening: Promise.resolve(fd), fd, refs: 0, dropped: false }
+      entry = { version, opening: Promise.resolve(fd), fd, refs: 0, dropped: false, sync: true }
       this.cache.set(id, entry)
     }
     let got = 0
@@ -139,6 +144,14 @@ export class OpenFiles {
 }
 
 function closeEntry(entry: Entry): void {
+  if (entry.sync === true && entry.fd !== undefined) {
+    try {
+      closeSync(entry.fd)
+    } catch {
+      // Nothing to do about a failed close of a file only read.
+    }
+    return
+  }
   entry.opening.then((fd) => close(fd, () => {}), () => {})
 }
 
