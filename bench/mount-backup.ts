@@ -13,6 +13,7 @@
  * leaves the online mounts out, and with them the timed pin of each run (issue 14 item 4 is about
  * the offline column only); the serving process's CPU time (user+sys) is shown for each mount.
  * `--bin` runs another checkout's CLI (its dist/ built), to compare two in the same conditions.
+ * PROF=DIR in the environment writes a CPU profile of every CLI child (pins and mounts) into DIR.
  */
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -106,6 +107,7 @@ async function main(): Promise<void> {
   if (skip) return void console.log(`skipped: ${skip}`)
   const lab = await MountLab.create('flickrfs-bench-backup-')
   if (BIN_PATH !== undefined) lab.bin = BIN_PATH
+  if (process.env.PROF) lab.nodeArgs = ['--cpu-prof', '--cpu-prof-dir', process.env.PROF]
   const fake = await startFake({ seed: 3, photos: 980, videos: 20, sets: 30, collections: 4, commentedFraction: 0.1, meanPhotoBytes: 60_000, meanVideoBytes: 400_000 })
   try {
     const env = cliEnv(fake, await lab.mkdir('config'), { XDG_RUNTIME_DIR: await lab.mkdir('run'), FLICKRFS_API_RATE: '100000' })
