@@ -2,15 +2,20 @@
  * Backups of a 1,000-item account with the tools people use (restic, borg, tar, cp -a, rsync -a):
  * each from DEST itself, from an offline mount of that DEST, and from a fresh online mount (empty
  * cache, media latency 20 ms), against `flickrfs pin` of the same account at the same latency.
- *   node --import tsx bench/mount-backup.ts [RUNS] [--clients restic,borg,tar,cp,rsync]
+ *   node --import tsx bench/mount-backup.ts [RUNS] [--clients restic,borg,tar,cp,rsync] [--sources dest,offline,online] [--bin CHECKOUT/bin/flickrfs]
  *
  * Each run pins a new DEST at that latency (timed), then for each client backs up into a new
  * repository or folder: DEST (its .flickrfs left out), a new `mount --cache DEST --offline`, and a
  * new `mount --cache EMPTY --refresh 0` that has synced its catalog but downloaded nothing (the
  * mount's own start is not in the time). Times are wall times of the client command alone; figures
  * are medians of RUNS (default 3). In the first run every backup is restored or extracted and
- * compared with DEST (`diff -rq`), and the differing files are counted.
+ * compared with DEST (`diff -rq`), and the differing files are counted. `--sources dest,offline`
+ * leaves the online mounts out, and with them the timed pin of each run (issue 14 item 4 is about
+ * the offline column only); the serving process's CPU time (user+sys) is shown for each mount.
+ * `--bin` runs another checkout's CLI (its dist/ built), to compare two in the same conditions.
+ * PROF=DIR in the environment writes a CPU profile of every CLI child (pins and mounts) into DIR.
  */
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { cliEnv, startFake } from '../test/pin/helpers.js'
 import { MountLab } from '../test/support/mount-lab.js'
@@ -22,11 +27,22 @@ const args = process.argv.slice(2)
 const RUNS = Number(args.find((a) => /^\d+$/.test(a)) ?? 3)
 const clientsArg = args.indexOf('--clients')
 const CLIENTS = (clientsArg === -1 ? 'restic,borg,tar,cp,rsync' : (args[clientsArg + 1] ?? '')).split(',') as Client[]
+const sourcesArg = args.indexOf('--sources')
+const binArg = args.indexOf('--bin')
+const BIN_PATH = binArg === -1 ? undefined : args[binArg + 1]
+const SOURCES = (sourcesArg === -1 ? 'dest,offline,online' : (args[sourcesArg + 1] ?? '')).split(',') as Source[]
 const LATENCY_MS = 20
 const TIMEOUT_MS = 900_000
 
 type Client = 'restic' | 'borg' | 'tar' | 'cp' | 'rsync'
 type Source = 'dest' | 'offline' | 'online'
+
+/** CPU time (user+sys, all threads) a process has used so far, in ms; 0 once it is gone. */
+async function cpuMs(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return ((Number(f[11]) || 0) + (Number(f[12]) || 0)) * 10
+}
 
 function must(r: RunResult, what: string): RunResult {
   if (r.code !== 0) throw new Error(`${what} failed (${r.code}): ${(r.stderr || r.stdout).slice(-2000)}`)
@@ -90,6 +106,8 @@ async function main(): Promise<void> {
   const skip = await fuseUnusableReason(CLIENTS.map((c) => (c === 'cp' ? 'rsync' : c)))
   if (skip) return void console.log(`skipped: ${skip}`)
   const lab = await MountLab.create('flickrfs-bench-backup-')
+  if (BIN_PATH !== undefined) lab.bin = BIN_PATH
+  if (process.env.PROF) lab.nodeArgs = ['--cpu-prof', '--cpu-prof-dir', process.env.PROF]
   const fake = await startFake({ seed: 3, photos: 980, videos: 20, sets: 30, collections: 4, commentedFraction: 0.1, meanPhotoBytes: 60_000, meanVideoBytes: 400_000 })
   try {
     const env = cliEnv(fake, await lab.mkdir('config'), { XDG_RUNTIME_DIR: await lab.mkdir('run'), FLICKRFS_API_RATE: '100000' })
@@ -116,12 +134,16 @@ async function main(): Promise<void> {
     let n = 0
     for (let i = 0; i < RUNS; i++) {
       fake.faults.mediaLatencyMs = LATENCY_MS
-      const pinned = must(await run(lab.bin, ['pin', '-q', join(lab.dir, `pin-${i}`)], { env, timeoutMs: TIMEOUT_MS }), 'pin')
-      add('pin', pinned.ms)
-      console.log(`run ${i + 1}: pin ${(pinned.ms / 1000).toFixed(2)} s`)
+      if (SOURCES.includes('online')) {
+        const pinned = must(await run(lab.bin, ['pin', '-q', join(lab.dir, `pin-${i}`)], { env, timeoutMs: TIMEOUT_MS }), 'pin')
+        add('pin', pinned.ms)
+        console.log(`run ${i + 1}: pin ${(pinned.ms / 1000).toFixed(2)} s`)
+      } else {
+        console.log(`run ${i + 1}`)
+      }
       for (const client of CLIENTS) {
         const tool = TOOLS[client]
-        for (const source of ['dest', 'offline', 'online'] as Source[]) {
+        for (const source of SOURCES) {
           const work = await lab.mkdir(`w${n++}`)
           await tool.prepare(work, clientEnv)
           let src = dest
@@ -131,25 +153,30 @@ async function main(): Promise<void> {
             const flags = source === 'offline' ? ['--cache', dest, '--offline'] : ['--cache', await lab.mkdir(`fresh${n}`), '--refresh', '0']
             server = await lab.mount(src, flags, env, TIMEOUT_MS)
           }
+          const cpu0 = server ? await cpuMs(server.pid) : 0
           const r = must(await tool.backup(src, work, clientEnv), `${client} from ${source}`)
           add(`${client} ${source}`, r.ms)
+          const cpu = server ? (await cpuMs(server.pid)) - cpu0 : 0
+          if (server) add(`${client} ${source} cpu`, cpu)
           if (i === 0) diffs[`${client} ${source}`] = await differing(await tool.restore(src, work, await lab.mkdir(`out${n}`), clientEnv), dest)
           if (server !== undefined) await lab.stop(server, src)
           await run('rm', ['-rf', work])
-          console.log(`  ${client} from ${source}: ${(r.ms / 1000).toFixed(2)} s${i === 0 ? `, ${diffs[`${client} ${source}`]} files differ from DEST` : ''}`)
+          console.log(`  ${client} from ${source}: ${(r.ms / 1000).toFixed(2)} s${server ? ` (serving CPU ${(cpu / 1000).toFixed(2)} s)` : ''}${i === 0 ? `, ${diffs[`${client} ${source}`]} files differ from DEST` : ''}`)
         }
       }
     }
     const m = (k: string): number => median(times[k] ?? [])
     const s = (k: string): string => `${(m(k) / 1000).toFixed(2)} s`
     const pin = m('pin')
-    console.log(`\npin (media latency ${LATENCY_MS} ms): ${s('pin')}`)
-    console.log('| client | from DEST | offline mount | fresh online mount | online / pin | differing files (offline, online) |')
-    console.log('|---|---|---|---|---|---|')
+    const cpu = (k: string): string => `${(m(`${k} cpu`) / 1000).toFixed(2)} s`
+    if (SOURCES.includes('online')) console.log(`\npin (media latency ${LATENCY_MS} ms): ${s('pin')}`)
+    console.log('\n| client | from DEST | offline mount | fresh online mount | online / pin | differing files (offline, online) | serving CPU (offline, online) |')
+    console.log('|---|---|---|---|---|---|---|')
     for (const c of CLIENTS) {
       const d = m(`${c} dest`)
+      const cell = (src: Source): string => (SOURCES.includes(src) ? `${s(`${c} ${src}`)} (${(m(`${c} ${src}`) / d).toFixed(1)}×)` : '–')
       console.log(
-        `| ${c} | ${s(`${c} dest`)} | ${s(`${c} offline`)} (${(m(`${c} offline`) / d).toFixed(1)}×) | ${s(`${c} online`)} (${(m(`${c} online`) / d).toFixed(1)}×) | ${(m(`${c} online`) / pin).toFixed(2)}× | ${diffs[`${c} offline`]}, ${diffs[`${c} online`]} |`,
+        `| ${c} | ${s(`${c} dest`)} | ${cell('offline')} | ${cell('online')} | ${SOURCES.includes('online') ? `${(m(`${c} online`) / pin).toFixed(2)}×` : '–'} | ${diffs[`${c} offline`] ?? '–'}, ${diffs[`${c} online`] ?? '–'} | ${SOURCES.includes('offline') ? cpu(`${c} offline`) : '–'}, ${SOURCES.includes('online') ? cpu(`${c} online`) : '–'} |`,
       )
     }
     console.log(`runs (ms): ${JSON.stringify(Object.fromEntries(Object.entries(times).map(([k, v]) => [k, v.map((x) => Math.round(x))])))}`)

@@ -31,6 +31,17 @@ export interface MountOptions {
   negativeTimeoutSec?: number
   /** Deadline for one read of an original, answered with ETIMEDOUT (default 25 s: a reader hears of a stalled server within 30 s). */
   readTimeoutMs?: number
+  /**
+   * False: the tree does not change while mounted (an offline mount), so nothing is kept per open
+   * file; libfuse answers open and release itself, and reads are served by path (ops.ts). Default true.
+   */
+  fileHandles?: boolean
+  /**
+   * True: originals on local disk are read synchronously, straight into libfuse's buffer (ops.ts);
+   * the serving thread then waits for the disk, and such a read has no deadline. For an offline
+   * mount of a local DEST. Default false.
+   */
+  syncLocalReads?: boolean
   /** Owner shown for every entry (default: the mounting user). */
   uid?: number
   gid?: number
@@ -74,7 +85,7 @@ export async function mountFlickrfs(opts: MountOptions): Promise<MountHandle> {
     debug: opts.debug ?? false,
     readTimeoutMs: opts.readTimeoutMs ?? DEFAULTS.readTimeoutMs,
   })
-  const fuse = new Fuse(mnt, mount.ops, fuseOpts)
+  const fuse = new Fuse(mnt, mount.ops.fuseOps(), fuseOpts)
   await mountOrThrow(fuse, mnt, fusermountOptions({ allowOther: opts.allowOther ?? false, autoUnmount: opts.autoUnmount ?? DEFAULTS.autoUnmount }))
   log('mounted at %s with %o', mnt, fuseOpts)
   // Lets the event loop end: fuse-native keeps a handle referenced until this is called.
@@ -145,6 +156,8 @@ class FuseMount implements MountHandle {
       readTimeoutMs: opts.readTimeoutMs ?? DEFAULTS.readTimeoutMs,
       closing: this.#closing.signal,
       attrTimeoutMs: (opts.attrTimeoutSec ?? DEFAULTS.attrTimeoutSec) * 1000,
+      ...(opts.fileHandles !== undefined ? { fileHandles: opts.fileHandles } : {}),
+      ...(opts.syncLocalReads !== undefined ? { syncLocalReads: opts.syncLocalReads } : {}),
     })
   }
 

@@ -49,6 +49,18 @@ export interface OpsContext {
   maxToldEntries?: number
   /** Read-ahead across files (walk-ahead.ts). */
   walkAhead?: WalkAheadOptions
+  /**
+   * False: open and release are left to libfuse (see `fuseOps`), and a read is served by path.
+   * For a tree that does not change while mounted (an offline mount): it saves two of a small
+   * file's four hand-offs to this thread. Default true.
+   */
+  fileHandles?: boolean
+  /**
+   * Reads of originals on local disk use the reader's synchronous path (`readLocalSync`) and answer
+   * at once: no thread-pool round trip, but no deadline either, and this thread waits for the disk.
+   * For an offline mount of a local DEST. Default false.
+   */
+  syncLocalReads?: boolean
 }
 
 interface OpenFile {
@@ -173,10 +185,14 @@ interface PendingRead {
 }
 
 /** The ops this adapter serves; every other one stays absent, so libfuse answers ENOSYS. */
-type ServedOp =
-  | 'init' | 'getattr' | 'readdir' | 'readlink' | 'open' | 'read' | 'release' | 'statfs'
-  | 'write' | 'create' | 'mkdir' | 'mknod' | 'unlink' | 'rmdir' | 'rename' | 'link' | 'symlink'
-  | 'chmod' | 'chown' | 'truncate' | 'ftruncate' | 'utimens' | 'setxattr' | 'removexattr'
+const SERVED_OPS = [
+  'init', 'getattr', 'readdir', 'readlink', 'open', 'read', 'release', 'statfs',
+  'write', 'create', 'mkdir', 'mknod', 'unlink', 'rmdir', 'rename', 'link', 'symlink',
+  'chmod', 'chown', 'truncate', 'ftruncate', 'utimens', 'setxattr', 'removexattr',
+] as const
+type ServedOp = (typeof SERVED_OPS)[number]
+/** Left to libfuse without file handles: it answers open with fh 0 and release with success. */
+const HANDLE_OPS: ReadonlySet<ServedOp> = new Set(['open', 'release'])
 
 /**
  * The ops object handed to fuse-native, which calls them as methods (`this.ops.read(…)`).
@@ -207,6 +223,11 @@ export class FsOps implements FuseOps, Required<Pick<FuseOps, ServedOp>> {
    */
   private readonly inFlight = new Set<{ abort(): void }>()
   private readonly walkAhead: WalkAhead
+  /**
+   * Bytes content of files read without a handle: built once per file version, not once per
+   * 128 KiB read, and bounded (a sidecar is rebuilt on demand once it falls out).
+   */
+  private readonly pathData = new LRUCache<FsFile, Buffer>({ maxSize: 16 << 20, sizeCalculation: (b) => Math.max(1, b.length) })
 
   constructor(private readonly ctx: OpsContext) {
     this.walkAhead = new WalkAhead(() => ctx.tree(), ctx.originals, ctx.closing, ctx.walkAhead)
@@ -214,6 +235,20 @@ export class FsOps implements FuseOps, Required<Pick<FuseOps, ServedOp>> {
     ctx.closing.addEventListener('abort', () => {
       for (const r of this.inFlight) r.abort()
     }, { once: true })
+  }
+
+  /**
+   * What to hand fuse-native, which registers every op the object has: this object, or with
+   * `fileHandles: false` one without open and release, which libfuse 2.9 then answers itself
+   * (success, fh 0) without a hand-off to this thread.
+   */
+  fuseOps(): FuseOps {
+    if (this.ctx.fileHandles !== false) return this
+    const ops: FuseOps = {}
+    for (const name of SERVED_OPS) {
+      if (!HANDLE_OPS.has(name)) Object.assign(ops, { [name]: this[name].bind(this) })
+    }
+    return ops
   }
 
   stats(): FsOpsStats {
@@ -303,14 +338,20 @@ export class FsOps implements FuseOps, Required<Pick<FuseOps, ServedOp>> {
     if ((flags & O_ACCMODE) !== constants.O_RDONLY || (flags & constants.O_TRUNC) !== 0) {
       throw new FsErrno('EROFS')
     }
+    const node = this.believedFile(path)
+    this.walkAhead.opened(path, node)
+    return this.register(node)
+  }
+
+  /** The version of the file at `path` the kernel was last told about, else the current one. */
+  private believedFile(path: string): FsFile {
     const current = this.ctx.tree().lookup(path)
     const believed = this.told.get(path)
     const node = believed?.kind === 'file' && believed !== current ? believed : current
     if (!node) throw new FsErrno('ENOENT')
     if (node.kind === 'dir') throw new FsErrno('EISDIR')
     if (node.kind !== 'file') throw new FsErrno('EINVAL')
-    this.walkAhead.opened(path, node)
-    return this.register(node)
+    return node
   }
 
   /** A new handle for `file`; bytes content is read once, here (the layout may rebuild it on every access). */
@@ -325,7 +366,7 @@ export class FsOps implements FuseOps, Required<Pick<FuseOps, ServedOp>> {
 
   /** Answers bytes content and EOF at once; an original's read answers later, under its deadline. */
   private startRead(path: string, fh: number, buf: Buffer, len: number, pos: number, reply: Reply<number>): number | typeof ANSWERS_LATER {
-    const open = this.openFileOf(path, fh)
+    const open = this.openFileOf(path, fh, pos)
     if (open.data) {
       if (pos >= open.data.length) return 0
       return open.data.copy(buf, 0, pos, Math.min(pos + len, open.data.length))
@@ -334,6 +375,12 @@ export class FsOps implements FuseOps, Required<Pick<FuseOps, ServedOp>> {
     if (pos >= file.size) return 0
     if (file.content.type !== 'original') throw new FsErrno('EIO')
     const want = Math.min(len, file.size - pos)
+    if (this.ctx.syncLocalReads === true && this.ctx.originals.readLocalSync && !this.ctx.closing.aborted) {
+      // Straight into libfuse's buffer: the op is unanswered for as long as this call runs.
+      const n = this.ctx.originals.readLocalSync(file.content.media, pos, want, buf)
+      if (n !== undefined && n >= want) return want
+      // Not on disk, or short (the promise path reads again and answers EIO if it really is).
+    }
     const req: PendingRead = { path, pos, want, buf, file, media: file.content.media, reply, timer: undefined, current: undefined }
     // Local disks stall too: every read, however it is served, has its deadline.
     req.timer = setTimeout(() => {
@@ -349,13 +396,25 @@ export class FsOps implements FuseOps, Required<Pick<FuseOps, ServedOp>> {
     return ANSWERS_LATER
   }
 
-  /** The open file behind `fh`; not ours (should not happen): the current tree's, rather than fail. */
-  private openFileOf(path: string, fh: number): OpenFile {
+  /**
+   * The open file behind `fh`. Without handles (fh 0, libfuse's), or one not ours (should not
+   * happen): the file as `open` would have chosen it now, its bytes content built once per version.
+   * The first read of a file (offset 0) then stands for its open in the walk-ahead.
+   */
+  private openFileOf(path: string, fh: number, pos: number): OpenFile {
     const open = this.handles.get(fh)
     if (open) return open
-    const node = find(this.ctx.tree(), path)
-    if (node.kind !== 'file') throw new FsErrno('EISDIR')
-    return { node, data: node.content.type === 'bytes' ? node.content.data : undefined }
+    const node = this.believedFile(path)
+    if (node.content.type !== 'bytes') {
+      if (pos === 0) this.walkAhead.opened(path, node)
+      return { node, data: undefined }
+    }
+    let data = this.pathData.get(node)
+    if (!data) {
+      data = node.content.data
+      this.pathData.set(node, data)
+    }
+    return { node, data }
   }
 
   /**

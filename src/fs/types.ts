@@ -65,6 +65,14 @@ export interface OriginalReader {
    * joined. Never rejects: a failure is the reader's to meet and report on its own read.
    */
   prefetch?(media: MediaEntry, signal: AbortSignal): Promise<void>
+  /** False when `prefetch` can never fetch anything (offline, read-only): the walk-ahead then plans nothing. */
+  readonly prefetches?: boolean
+  /**
+   * Optional synchronous fast path (used only when the mount asks for it, `syncLocalReads`): reads
+   * bytes already on local disk straight into `into` and returns how many (fewer than `length`
+   * only at the end of the data), or undefined, having read nothing, when they are not there.
+   */
+  readLocalSync?(media: MediaEntry, position: number, length: number, into: Buffer): number | undefined
   /** The bound of the local cache, when there is one: read-ahead holds only a fraction of it. */
   readonly cacheMaxBytes?: number | undefined
 }

@@ -217,7 +217,7 @@ export class WalkAhead {
 
   /** The hook in `open`: `file` at `path` was opened. Never throws, never waits. */
   opened(path: string, file: FsFile): void {
-    if (!this.reader.prefetch || this.closing.aborted || !isOriginal(file)) return
+    if (!this.reader.prefetch || this.reader.prefetches === false || this.closing.aborted || !isOriginal(file)) return
     try {
       this.step(posix.dirname(path), posix.basename(path))
     } catch (err) {

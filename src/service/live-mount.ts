@@ -135,6 +135,12 @@ export async function startLiveMount(opts: LiveMountOptions): Promise<LiveMount>
       tree: { current: () => tree.layout },
       originals: store,
       allowOther: opts.allowOther,
+      // Offline, nothing changes the tree while it is served (no refresh, no pin, no download):
+      // open and release need no hand-off to this thread.
+      fileHandles: opts.remote !== undefined,
+      // Offline, every original served is a local file: read it on this thread (no thread-pool
+      // round trip per 128 KiB), at the price described in src/fs/README.md.
+      syncLocalReads: opts.remote === undefined,
       ...(opts.attrTimeoutSec !== undefined ? { attrTimeoutSec: opts.attrTimeoutSec } : {}),
     })
     const served = new ServedMount({ opts, say, lock, catalog, store, tree, handle, root, job })

@@ -7,7 +7,7 @@
  * Handles are plain fds read with callback `fs.read`: a FileHandle read costs a promise and its
  * async bookkeeping per call, which a stream of 128 KiB reads measurably pays for.
  */
-import { close, open, read } from 'node:fs'
+import { close, closeSync, open, openSync, read, readSync } from 'node:fs'
 import { LRUCache } from 'lru-cache'
 import { isEnoent } from '../util/fs-errors.js'
 
@@ -18,6 +18,11 @@ interface Entry {
   fd: number | undefined
   refs: number
   dropped: boolean
+  /**
+   * Opened by `readSyncInto` (an offline mount): closed with closeSync too, which for a read-only
+   * fd on a local disk costs less than the thread-pool round trip of `close` (one per original read).
+   */
+  sync?: boolean
 }
 
 export type ReadDone = (err: Error | null, data: Buffer | undefined) => void
@@ -86,6 +91,44 @@ export class OpenFiles {
     return true
   }
 
+  /**
+   * Reads synchronously into `into`: from the open handle of `id` at `version`, else from `path`
+   * opened now (openSync) and kept like `read()`'s. Returns the bytes read (fewer than `length`
+   * only at the end of the file), or undefined when the file is not there; other errors throw.
+   */
+  readSyncInto(id: string, version: object, path: string, position: number, length: number, into: Buffer): number | undefined {
+    let entry = this.cache.get(id)
+    if (entry && (entry.version !== version || entry.fd === undefined)) {
+      // Another version, or an open still in flight: readSync cannot wait for it.
+      if (entry.version === version) return undefined
+      this.cache.delete(id)
+      entry = undefined
+    }
+    if (!entry) {
+      let fd: number
+      try {
+        fd = openSync(path, 'r')
+      } catch (err) {
+        if (isEnoent(err)) return undefined
+        throw err
+      }
+      entry = { version, opening: Promise.resolve(fd), fd, refs: 0, dropped: false, sync: true }
+      this.cache.set(id, entry)
+    }
+    let got = 0
+    try {
+      while (got < length) {
+        const n = readSync(entry.fd as number, into, got, length - got, position + got)
+        if (n === 0) break
+        got += n
+      }
+    } catch (err) {
+      if (this.cache.get(id) === entry) this.cache.delete(id)
+      throw err
+    }
+    return got
+  }
+
   drop(id: string): void {
     this.cache.delete(id)
   }
@@ -101,6 +144,14 @@ export class OpenFiles {
 }
 
 function closeEntry(entry: Entry): void {
+  if (entry.sync === true && entry.fd !== undefined) {
+    try {
+      closeSync(entry.fd)
+    } catch {
+      // Nothing to do about a failed close of a file only read.
+    }
+    return
+  }
   entry.opening.then((fd) => close(fd, () => {}), () => {})
 }
 

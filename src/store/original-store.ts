@@ -157,7 +157,7 @@ export class OriginalStore {
    * abandoned, and never rejects. Nothing happens on a read-only store or with `readAhead: false`.
    */
   async prefetch(m: MediaEntry, signal: AbortSignal): Promise<void> {
-    if (this.options.readOnly === true || this.options.readAhead === false || signal.aborted) return
+    if (!this.prefetches || signal.aborted) return
     const t = this.originals.target(m)
     this.originals.hold(t.id)
     let job: Job | undefined
@@ -181,6 +181,11 @@ export class OriginalStore {
     }
   }
 
+  /** False when `prefetch` does nothing (read-only, or `readAhead: false`): the mount then plans no read-ahead. */
+  get prefetches(): boolean {
+    return this.options.readOnly !== true && this.options.readAhead !== false
+  }
+
   /** Bytes [position, position+length) of the original, in a Buffer of our own (ReadPath). */
   read(m: MediaEntry, position: number, length: number, signal?: AbortSignal): Promise<Buffer> {
     return this.reads.read(m, position, length, signal)
@@ -189,6 +194,11 @@ export class OriginalStore {
   /** The fast path for an original already open: true when the read started (ReadPath). */
   readLocal(m: MediaEntry, position: number, length: number, done: (err: Error | null, data: Buffer | undefined) => void): boolean {
     return this.reads.readLocal(m, position, length, done)
+  }
+
+  /** The synchronous path for a complete original, straight into `into` (ReadPath). */
+  readLocalSync(m: MediaEntry, position: number, length: number, into: Buffer): number | undefined {
+    return this.reads.readLocalSync(m, position, length, into)
   }
 
   /** Marks originals as pinned: never evicted. Ids not yet stored are pinned when they arrive. */

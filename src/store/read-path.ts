@@ -113,6 +113,22 @@ export class ReadPath {
     })
   }
 
+  /**
+   * The synchronous path, for a mount that asks for it (an offline one, mount.ts `syncLocalReads`):
+   * bytes of a complete original read with readSync straight into `into`, opening its file with
+   * openSync on first use. No thread-pool round trip, no promise; the price is that this thread
+   * waits for the disk (see src/fs/README.md). Undefined, having read nothing, when the original
+   * is not complete on disk (or its file has gone): `read()` then does the work.
+   */
+  readLocalSync(m: MediaEntry, position: number, length: number, into: Buffer): number | undefined {
+    const record = this.originals.current(m)
+    if (!record) return undefined
+    if (position >= record.size || length <= 0) return 0
+    const n = this.openFiles.readSyncInto(record.id, record, this.originals.target(m).path, position, Math.min(length, record.size - position), into)
+    if (n !== undefined) this.originals.touch(record.id)
+    return n
+  }
+
   /** Ends the ranged GETs in flight and closes the open handles. */
   close(): void {
     this.chunks.close()

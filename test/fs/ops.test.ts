@@ -9,7 +9,7 @@ import { toNegErrno, FsErrno } from '../../src/fs/errno.js'
 import { fsnameHack } from '../../src/fs/mount-options.js'
 import { FsOps, type FsOpsStats } from '../../src/fs/ops.js'
 import type { FuseOps } from '../../src/fs/fuse-binding.js'
-import type { FsTree, OriginalReader } from '../../src/fs/types.js'
+import type { FsDir, FsFile, FsNode, FsTree, OriginalReader } from '../../src/fs/types.js'
 import { buildTree } from './fixture.js'
 
 const E = constants.errno
@@ -271,6 +271,104 @@ void describe('fs ops adapter', () => {
     assert.deepEqual(offered, ['init', 'statfs', 'getattr', 'readdir', 'truncate', 'ftruncate', 'utimens', 'readlink', 'chown',
       'chmod', 'mknod', 'setxattr', 'removexattr', 'open', 'read', 'write', 'release', 'create', 'unlink', 'rename', 'link', 'symlink',
       'mkdir', 'rmdir'])
+  })
+
+  void test('without file handles: open and release are left to libfuse, reads by path serve what stat told, a sidecar is built once', async () => {
+    const builds: string[] = []
+    const sidecar = (name: string, text: string, ino: number): FsFile => ({
+      kind: 'file', name, mtimeMs: 0, ino, size: Buffer.byteLength(text),
+      content: { type: 'bytes', get data() { builds.push(text); return Buffer.from(text) } },
+    })
+    const media = { id: 'o', size: 10 } as MediaEntry
+    const treeOf = (s: FsFile): FsTree => {
+      const children = new Map<string, FsNode>([
+        [s.name, s],
+        ['o.jpg', { kind: 'file', name: 'o.jpg', mtimeMs: 0, ino: 9, size: 10, content: { type: 'original', media } }],
+      ])
+      const root: FsDir = { kind: 'dir', name: '', mtimeMs: 0, ino: 1, children }
+      return { root, lookup: (p) => (p === '/' ? root : children.get(p.slice(1))) }
+    }
+    let current = treeOf(sidecar('s.json', 'version one', 5))
+    const reads: number[] = []
+    const ops = new FsOps({
+      tree: () => current,
+      originals: { read: (_m, pos, len) => (reads.push(pos), Promise.resolve(Buffer.from('0123456789').subarray(pos, pos + len))) },
+      owner: { uid: 1, gid: 1 },
+      readTimeoutMs: 1000,
+      closing: new AbortController().signal,
+      attrTimeoutMs: 60_000,
+      fileHandles: false,
+    })
+    const fuse = ops.fuseOps() as unknown as Record<string, unknown>
+    assert.equal(fuse.open, undefined)
+    assert.equal(fuse.release, undefined)
+    for (const name of ['getattr', 'readdir', 'read', 'readlink', 'statfs']) assert.equal(typeof fuse[name], 'function', name)
+    const f = fuse as FuseOps
+    const read = async (path: string, pos: number, len: number): Promise<string> => {
+      const buf = Buffer.alloc(len)
+      const r = recorder()
+      f.read!(path, 0, buf, len, pos, r.cb)
+      const [n] = (await r.once) as [number]
+      await settle(5)
+      assert.equal(r.calls.length, 1)
+      return buf.subarray(0, n).toString()
+    }
+    const st = recorder()
+    f.getattr!('/s.json', st.cb)
+    assert.equal(((await st.once) as [number, { size: number }])[1].size, 11)
+    assert.equal(await read('/s.json', 0, 4), 'vers')
+    assert.equal(await read('/s.json', 4, 100), 'ion one')
+    assert.equal(await read('/s.json', 11, 100), '')
+    assert.deepEqual(builds, ['version one'], 'the bytes were built more than once for one version')
+    assert.equal(await read('/o.jpg', 2, 5), '23456')
+    assert.deepEqual(reads, [2])
+    // A new tree: the kernel still believes the size it was told, so the old version is served whole…
+    current = treeOf(sidecar('s.json', 'version two, longer', 5))
+    assert.equal(await read('/s.json', 0, 100), 'version one')
+    // …until it asks again.
+    const st2 = recorder()
+    f.getattr!('/s.json', st2.cb)
+    assert.equal(((await st2.once) as [number, { size: number }])[1].size, 19)
+    assert.equal(await read('/s.json', 0, 100), 'version two, longer')
+    assert.deepEqual(builds, ['version one', 'version two, longer'])
+    const missing = recorder()
+    f.read!('/nope', 0, Buffer.alloc(1), 1, 0, missing.cb)
+    assert.deepEqual(await missing.once, [-E.ENOENT])
+    assert.equal(ops.stats().openFiles, 0)
+  })
+
+  void test('syncLocalReads: an original on local disk is answered at once into the buffer, else by the async paths', async () => {
+    const data = Buffer.from('0123456789')
+    const asyncReads: number[] = []
+    const reader: OriginalReader = {
+      read(_m: MediaEntry, pos: number, len: number) {
+        asyncReads.push(pos)
+        return Promise.resolve(data.subarray(pos, pos + len))
+      },
+      readLocalSync(_m: MediaEntry, pos: number, len: number, into: Buffer) {
+        if (pos === 5) return undefined // not on disk
+        if (pos === 7) return data.copy(into, 0, pos, pos + 1) // short: the async path reads again
+        return data.copy(into, 0, pos, pos + len)
+      },
+    }
+    const t = await tree()
+    const ops = new FsOps({ tree: () => t, originals: reader, owner: { uid: 1, gid: 1 }, readTimeoutMs: 1000, closing: new AbortController().signal, attrTimeoutMs: 60_000, syncLocalReads: true })
+    const fh = await openFh(ops, '/a/o.jpg')
+    const buf = Buffer.alloc(4)
+    const r = recorder()
+    ops.read('/a/o.jpg', fh, buf, 4, 0, r.cb)
+    assert.deepEqual(r.calls, [[4]], 'not answered before read() returned')
+    assert.equal(buf.toString(), '0123')
+    for (const pos of [5, 7]) {
+      const b = Buffer.alloc(3)
+      const a = recorder()
+      ops.read('/a/o.jpg', fh, b, 3, pos, a.cb)
+      assert.deepEqual(await a.once, [3])
+      assert.equal(b.toString(), data.subarray(pos, pos + 3).toString())
+    }
+    await settle()
+    assert.deepEqual(asyncReads, [5, 7])
+    assert.equal(ops.stats().readsInFlight, 0)
   })
 
   void test('statfs is answered from the tree, read-only', async () => {

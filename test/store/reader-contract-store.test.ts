@@ -34,6 +34,7 @@ void describe('OriginalStore as an OriginalReader', () => {
     return {
       reader: store,
       add: (bytes) => Promise.resolve(w.addPhoto(bytes)),
+      readLocalSyncServes: false,
       addStalled: (bytes): Promise<MediaEntry> => {
         const m = w.addPhoto(bytes)
         stalled.add(m.url)
@@ -60,6 +61,7 @@ void describe('OriginalStore as an OriginalReader', () => {
         return m
       },
       readLocalAfterRead: true,
+      readLocalSyncServes: true,
       close: () => store.close(),
     }
   })

@@ -25,6 +25,8 @@ export interface ReaderUnderTest {
    * `close()`. Absent when this reader never waits (bytes already on local disk).
    */
   addStalled?(bytes: Buffer): Promise<MediaEntry>
+  /** Whether `readLocalSync` must serve in-range reads of an original (it is on local disk). */
+  readLocalSyncServes?: boolean
   /** Whether `readLocal` must serve in-range reads of a file once `read()` has read from it. */
   readLocalAfterRead?: boolean
   close(): Promise<void>
@@ -214,6 +216,27 @@ export function originalReaderContract(name: string, open: () => Promise<ReaderU
       }
       if (u.readLocalAfterRead) assert.ok(served > 0, 'readLocal served no in-range read of a file read() had read')
       t.diagnostic(`readLocal served ${served} in-range reads after read()`)
+    })
+
+    void it('readLocalSync reads the exact bytes straight into the buffer, or answers undefined having written nothing', async (t) => {
+      if (!u.reader.readLocalSync) return t.skip('no readLocalSync')
+      const { m, bytes } = await fresh()
+      let served = 0
+      for (const [p, l] of [...rangesInside(SIZE), [SIZE - 10, 4096], [SIZE, 4096]] as [number, number][]) {
+        const into = Buffer.alloc(l, 0xee)
+        const n = u.reader.readLocalSync(m, p, l, into)
+        const what = `readLocalSync(${p}, ${l})`
+        if (n === undefined) {
+          assert.ok(into.equals(Buffer.alloc(l, 0xee)), `${what} answered undefined but wrote into the buffer`)
+          continue
+        }
+        const want = bytes.subarray(p, p + l)
+        assert.equal(n, want.length, `${what} read ${n} bytes`)
+        assert.ok(into.subarray(0, n).equals(want), `${what} read other bytes than the original's`)
+        if (p + l <= SIZE) served++
+      }
+      if (u.readLocalSyncServes === true) assert.ok(served > 0, 'readLocalSync served no in-range read of an original on disk')
+      if (u.readLocalSyncServes === false) assert.equal(served, 0, 'readLocalSync served an original that is not on disk')
     })
 
     void it('concurrent readLocal calls on one file each answer exactly once', async (t) => {
