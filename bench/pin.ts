@@ -195,23 +195,40 @@ function flickrfsEnv(shape: Shape, config: string): NodeJS.ProcessEnv {
   }
 }
 
-async function flickrfsRuns(fake: FakeProcess, shape: Shape): Promise<[Measured, Measured]> {
-  const work = await mkdtemp(join(tmpdir(), 'flickrfs-bench-pin-'))
+/** --pin-args "…": more flags for every `flickrfs pin` run (e.g. "--full-listing-every 0"). */
+const pinArgs = (): string[] => {
+  const i = args.indexOf('--pin-args')
+  return i === -1 ? [] : (args[i + 1] ?? '').split(' ').filter((a) => a !== '')
+}
+
+/**
+ * A first pin then a no-change run. With --keep DIR, flickrfs's config and DEST live in DIR and
+ * stay: when DIR already holds a pin of this account (same --items and --seed), the first pin is
+ * skipped and only the no-change run is measured (the first is then undefined).
+ */
+async function flickrfsRuns(fake: FakeProcess, shape: Shape): Promise<[Measured | undefined, Measured]> {
+  const keep = args.includes('--keep') ? resolve(args[args.indexOf('--keep') + 1] ?? '') : undefined
+  const work = keep ?? (await mkdtemp(join(tmpdir(), 'flickrfs-bench-pin-')))
   const dest = join(work, 'dest')
   const env = flickrfsEnv(shape, join(work, 'config'))
-  const pin = (): Promise<ChildUsage> => runMeasured(process.execPath, [BIN, 'pin', dest], { env, cwd: REPO })
+  const pin = (): Promise<ChildUsage> => runMeasured(process.execPath, [BIN, 'pin', ...pinArgs(), dest], { env, cwd: REPO })
   try {
+    let a: Measured | undefined
+    const pinned = keep !== undefined && (await readdir(join(dest, '.flickrfs')).then(() => true, () => false))
+    if (!pinned) {
+      await fake.ask('reset')
+      const first = await pin()
+      check('flickrfs pin, first', first)
+      a = tally(await fake.take(), first)
+      const n = await countOriginals(join(dest, 'photostream'))
+      if (n !== shape.items) throw new Error(`flickrfs pin wrote ${n} of ${shape.items} originals`)
+    }
     await fake.ask('reset')
-    const first = await pin()
-    check('flickrfs pin, first', first)
-    const a = tally(await fake.take(), first)
-    const n = await countOriginals(join(dest, 'photostream'))
-    if (n !== shape.items) throw new Error(`flickrfs pin wrote ${n} of ${shape.items} originals`)
     const again = await pin()
     check('flickrfs pin, no-change run', again)
     return [a, tally(await fake.take(), again)]
   } finally {
-    await rm(work, { recursive: true, force: true })
+    if (keep === undefined) await rm(work, { recursive: true, force: true })
   }
 }
 
@@ -393,10 +410,12 @@ async function main(): Promise<void> {
           console.log(`run ${r + 1} original  first ${s(a.ms)} (CPU ${s(a.cpuMs)}), ${a.api} API, ${a.get} GET ${a.head} HEAD ${a.play} play; no-change ${s(b.ms)}, ${b.api} API, ${b.get + b.head + b.play} media`)
         } else if (step === 'flickrfs') {
           const [a, b] = await flickrfsRuns(fake, shape)
-          ours[0].push(a)
+          if (a !== undefined) ours[0].push(a)
           ours[1].push(b)
-          console.log(`run ${r + 1} flickrfs  first ${s(a.ms)} (CPU ${s(a.cpuMs)}), ${a.api} API, ${a.get} GET ${a.head} HEAD ${a.play} play; no-change ${s(b.ms)}, ${b.api} API, ${b.get + b.head + b.play} media`)
+          const firstText = a === undefined ? 'first: kept DEST' : `first ${s(a.ms)} (CPU ${s(a.cpuMs)}), ${a.api} API, ${a.get} GET ${a.head} HEAD ${a.play} play`
+          console.log(`run ${r + 1} flickrfs  ${firstText}; no-change ${s(b.ms)} (CPU ${s(b.cpuMs)}), ${b.api} API, ${b.get + b.head + b.play} media`)
         } else {
+          if (has('no-floor')) continue
           const f = await floorRun(fake, shape)
           floor.push(f)
           console.log(`run ${r + 1} floor     ${s(f.ms)} (CPU ${s(f.cpuMs)}), ${f.api} API, ${f.get} GET ${f.head} HEAD ${f.play} play`)
@@ -415,15 +434,19 @@ async function main(): Promise<void> {
   const o0 = orig[0].length > 0 ? median(orig[0].map((m) => m.ms)) : undefined
   const o1 = orig[1].length > 0 ? median(orig[1].map((m) => m.ms)) : undefined
   if (o0 !== undefined) console.log(summary('original tool, first mirror', orig[0], n, o0))
-  console.log(summary('flickrfs pin, first', ours[0], n, o0))
-  console.log(summary('latency floor (no disk)', floor, n, o0))
+  if (ours[0].length > 0) console.log(summary('flickrfs pin, first', ours[0], n, o0))
+  if (floor.length > 0) console.log(summary('latency floor (no disk)', floor, n, o0))
   if (o1 !== undefined) console.log(summary('original tool, no-change run', orig[1], n, o1))
   console.log(summary('flickrfs pin, no-change run', ours[1], n, o1))
   const f = median(floor.map((m) => m.ms))
   const fl = floor[floor.length - 1]
   const waitMs = fl === undefined ? NaN : Math.max(fl.api * apiLatency / 4, (fl.get + fl.play) * mediaLatency / floorDownloads())
-  console.log(`flickrfs first pin ÷ floor: ${(median(ours[0].map((m) => m.ms)) / f).toFixed(2)}; ` +
-    `the floor's latency alone (4 API calls, ${floorDownloads()} downloads in flight): ${s(waitMs)}`)
+  if (floor.length > 0 && ours[0].length > 0) {
+    console.log(`flickrfs first pin ÷ floor: ${(median(ours[0].map((m) => m.ms)) / f).toFixed(2)}; ` +
+      `the floor's latency alone (4 API calls, ${floorDownloads()} downloads in flight): ${s(waitMs)}`)
+  }
+  const nc = ours[1][ours[1].length - 1]
+  if (nc !== undefined) console.log(`API calls by method, flickrfs no-change run: ${Object.entries(nc.byMethod).map(([k, v]) => `${k.replace('flickr.', '')} ${v}`).join(', ')}`)
   const a = ours[0][ours[0].length - 1]
   const b = floor[floor.length - 1]
   if (a !== undefined && b !== undefined) {
