@@ -8,7 +8,7 @@
  * (recorded in the manifest) are ever removed.
  */
 import { readFile, lstat, readlink, lutimes, readdir } from 'node:fs/promises'
-import { lstatSync, readFileSync, readlinkSync, type Stats } from 'node:fs'
+import { closeSync, lstatSync, openSync, readSync, readlinkSync, constants as fsConstants, type Stats } from 'node:fs'
 import { join } from 'node:path'
 import createDebug from 'debug'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
@@ -75,6 +75,26 @@ const seconds = (ms: number): number => Math.floor(ms / 1000)
 const SYNC_CHECKS_PER_TURN = 256
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+
+/** One buffer for every synchronous read of a file already there (its size is known from its lstat). */
+let readBuffer = Buffer.alloc(64 * 1024)
+
+/**
+ * Whether the regular file at `path`, of `data.length` bytes by its lstat, holds `data`: one open
+ * (never following a link, never blocking on a FIFO), reads into a reused buffer, one close.
+ */
+function sameBytesSync(path: string, data: Buffer): boolean {
+  if (readBuffer.length < data.length + 1) readBuffer = Buffer.alloc(data.length + 1)
+  const fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK)
+  try {
+    let got = 0
+    // One byte more than expected: a file that grew since its lstat is not the same.
+    for (let n = -1; n !== 0 && got <= data.length; got += n) n = readSync(fd, readBuffer, got, data.length + 1 - got, null)
+    return got === data.length && readBuffer.subarray(0, got).equals(data)
+  } finally {
+    closeSync(fd)
+  }
+}
 
 /** The names in a directory; none when it does not exist. One readdir spares an lstat per new entry. */
 async function namesIn(path: string): Promise<Set<string>> {
@@ -259,7 +279,7 @@ class TreeWriter {
       if (node.kind === 'link') return st.isSymbolicLink() && readlinkSync(this.#abs(rel)) === (node.target ?? '')
       if (!st.isFile()) return false
       const data = bytesOf(node)
-      return st.size === data.length && readFileSync(this.#abs(rel)).equals(data)
+      return st.size === data.length && sameBytesSync(this.#abs(rel), data)
     } catch {
       return false
     }
