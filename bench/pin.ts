@@ -33,7 +33,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { createInterface, type Interface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { generateAccount, startFakeFlickr, type FakeCredentials } from '../src/fake-flickr/index.js'
+import { generateAccount, startFakeFlickr, type FakeCredentials, type RestCall } from '../src/fake-flickr/index.js'
 import { PHOTO_EXTRAS } from '../src/catalog/index.js'
 import { FlickrClient } from '../src/flickr/index.js'
 import { DEFAULT_PIN_CONCURRENCY } from '../src/pin/pin.js'
@@ -86,10 +86,17 @@ async function serve(items: number, apiLatencyMs: number, mediaLatencyMs: number
     commented: account.commented().length,
   }
   process.stdout.write(`${JSON.stringify(shape)}\n`)
-  // One command per line on stdin: "reset" or "counts"; the end of stdin stops the server.
+  // One command per line on stdin: "reset", "counts", "log-start" (record REST calls from now) or
+  // "log" (the calls recorded since, and stop); the end of stdin stops the server.
   const rl = createInterface({ input: process.stdin })
   rl.on('line', (cmd) => {
+    if (cmd === 'log') {
+      process.stdout.write(`${JSON.stringify(fake.restLog ?? [])}\n`)
+      fake.restLog = undefined
+      return
+    }
     if (cmd === 'reset') fake.resetCounts()
+    if (cmd === 'log-start') fake.restLog = []
     process.stdout.write(`${JSON.stringify(fake.counts())}\n`)
   })
   await new Promise<void>((r) => rl.on('close', r))
@@ -116,7 +123,14 @@ class FakeProcess {
     return counts
   }
 
-  async ask(cmd: 'reset' | 'counts'): Promise<Record<string, number>> {
+  /** The REST calls the fake answered between "log-start" and now. */
+  async log(): Promise<RestCall[]> {
+    const reply = this.next()
+    this.proc.stdin.write('log\n')
+    return JSON.parse(await reply) as RestCall[]
+  }
+
+  async ask(cmd: 'reset' | 'counts' | 'log-start'): Promise<Record<string, number>> {
     const reply = this.next()
     this.proc.stdin.write(`${cmd}\n`)
     return JSON.parse(await reply) as Record<string, number>
@@ -138,6 +152,8 @@ interface Measured {
   head: number
   play: number
   byMethod: Record<string, number>
+  /** The REST calls the fake answered (a no-change run's, for its replay). */
+  calls?: RestCall[]
 }
 
 function tally(counts: Record<string, number>, u: { wallMs: number; userMs: number; sysMs: number; maxRssKb: number }): Measured {
@@ -224,9 +240,12 @@ async function flickrfsRuns(fake: FakeProcess, shape: Shape): Promise<[Measured 
       if (n !== shape.items) throw new Error(`flickrfs pin wrote ${n} of ${shape.items} originals`)
     }
     await fake.ask('reset')
+    await fake.ask('log-start')
     const again = await pin()
     check('flickrfs pin, no-change run', again)
-    return [a, tally(await fake.take(), again)]
+    const b = tally(await fake.take(), again)
+    b.calls = await fake.log()
+    return [a, b]
   } finally {
     if (keep === undefined) await rm(work, { recursive: true, force: true })
   }
@@ -290,6 +309,30 @@ class DownloadQueue {
 type Rec = Record<string, any>
 
 const floorDownloads = (): number => arg('floor-downloads', DEFAULT_PIN_CONCURRENCY)
+
+/**
+ * The calls alone of a run: the REST calls it made (the fake's log), asked again from this process
+ * with nothing else done, as many at a time as FlickrClient allows by default (4), and each only
+ * once every call answered before it was asked in the run is answered again (so a set's members
+ * still wait for the set list, as in the run). Wall time, and the fake's count of the calls.
+ */
+async function replayCalls(fake: FakeProcess, shape: Shape, calls: readonly RestCall[]): Promise<{ ms: number; api: number }> {
+  const api = new FlickrClient({ ...shape.credentials, apiOrigin: shape.origin, ratePerSec: 1000 })
+  const sorted = [...calls].sort((x, y) => x.arrivedMs - y.arrivedMs)
+  const done: Array<Promise<void>> = []
+  const finish: Array<() => void> = []
+  for (let i = 0; i < sorted.length; i++) done.push(new Promise<void>((r) => (finish[i] = r)))
+  await fake.ask('reset')
+  const t0 = performance.now()
+  await Promise.all(sorted.map(async (c, i) => {
+    await Promise.all(done.filter((_, j) => j !== i && (sorted[j] as RestCall).answeredMs <= c.arrivedMs))
+    await api.call(c.method, c.params)
+    finish[i]?.()
+  }))
+  const ms = performance.now() - t0
+  const counts = await fake.take()
+  return { ms, api: Object.entries(counts).filter(([k]) => k.startsWith('flickr.')).reduce((n, [, v]) => n + v, 0) }
+}
 
 /**
  * The latency floor: the API calls of a first pin and one GET per original, overlapped as pin can
@@ -398,6 +441,7 @@ async function main(): Promise<void> {
   const orig: [Measured[], Measured[]] = [[], []]
   const ours: [Measured[], Measured[]] = [[], []]
   const floor: Measured[] = []
+  const callsAlone: number[] = []
   try {
     for (let r = 0; r < runs; r++) {
       const steps: Array<'original' | 'flickrfs' | 'floor'> = r % 2 === 0 ? ['original', 'flickrfs', 'floor'] : ['floor', 'flickrfs', 'original']
@@ -412,6 +456,9 @@ async function main(): Promise<void> {
           const [a, b] = await flickrfsRuns(fake, shape)
           if (a !== undefined) ours[0].push(a)
           ours[1].push(b)
+          const alone = await replayCalls(fake, shape, b.calls ?? [])
+          callsAlone.push(alone.ms)
+          console.log(`run ${r + 1} no-change run's ${alone.api} calls alone (replayed): ${s(alone.ms)}; the run ÷ its calls: ${(b.ms / alone.ms).toFixed(2)}`)
           const firstText = a === undefined ? 'first: kept DEST' : `first ${s(a.ms)} (CPU ${s(a.cpuMs)}), ${a.api} API, ${a.get} GET ${a.head} HEAD ${a.play} play`
           console.log(`run ${r + 1} flickrfs  ${firstText}; no-change ${s(b.ms)} (CPU ${s(b.cpuMs)}), ${b.api} API, ${b.get + b.head + b.play} media`)
         } else {
@@ -444,6 +491,10 @@ async function main(): Promise<void> {
   if (floor.length > 0 && ours[0].length > 0) {
     console.log(`flickrfs first pin ÷ floor: ${(median(ours[0].map((m) => m.ms)) / f).toFixed(2)}; ` +
       `the floor's latency alone (4 API calls, ${floorDownloads()} downloads in flight): ${s(waitMs)}`)
+  }
+  if (callsAlone.length > 0) {
+    const ncMs = median(ours[1].map((m) => m.ms))
+    console.log(`flickrfs no-change run ${s(ncMs)} ÷ its calls alone ${s(median(callsAlone))} (median of ${callsAlone.length}, replayed in the same run): ${(ncMs / median(callsAlone)).toFixed(2)}`)
   }
   const nc = ours[1][ours[1].length - 1]
   if (nc !== undefined) console.log(`API calls by method, flickrfs no-change run: ${Object.entries(nc.byMethod).map(([k, v]) => `${k.replace('flickr.', '')} ${v}`).join(', ')}`)
