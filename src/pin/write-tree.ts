@@ -79,6 +79,28 @@ const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(reso
 /** One buffer for every synchronous read of a file already there (its size is known from its lstat). */
 let readBuffer = Buffer.alloc(64 * 1024)
 
+function lstatSyncOrUndefined(path: string): Stats | undefined {
+  try {
+    return lstatSync(path, { throwIfNoEntry: false })
+  } catch {
+    return undefined
+  }
+}
+
+/** The file or link at the absolute `path` is exactly what `node` says, its mtime too (then nothing is written). */
+function unchangedSync(path: string, node: TreeNode): boolean {
+  const st = lstatSyncOrUndefined(path)
+  if (st === undefined || Math.floor(st.mtimeMs / 1000) !== seconds(node.mtimeMs)) return false
+  try {
+    if (node.kind === 'link') return st.isSymbolicLink() && readlinkSync(path) === (node.target ?? '')
+    if (!st.isFile()) return false
+    const data = bytesOf(node)
+    return st.size === data.length && sameBytesSync(path, data)
+  } catch {
+    return false
+  }
+}
+
 /**
  * Whether the regular file at `path`, of `data.length` bytes by its lstat, holds `data`: one open
  * (never following a link, never blocking on a FIFO), reads into a reused buffer, one close.
@@ -245,6 +267,8 @@ class TreeWriter {
    */
   async #toWrite(dir: string, children: readonly TreeNode[], existing: ReadonlySet<string>): Promise<TreeNode[]> {
     const todo: TreeNode[] = []
+    // The folder's absolute path once; each name below is checked safe (no '/', never '.' or '..').
+    const base = `${this.#abs(dir)}/`
     for (let i = 0; i < children.length; i++) {
       if (i > 0 && i % SYNC_CHECKS_PER_TURN === 0) await nextTurn()
       const child = children[i] as TreeNode
@@ -252,37 +276,15 @@ class TreeWriter {
       const present = existing.has(child.name)
       if (child.kind === 'file' && child.content?.type === 'original') {
         if (present && this.#opts.checkedOriginals?.has(child.name) === true) continue
-        const st = present ? this.#lstatSync(join(dir, child.name)) : undefined
+        const st = present ? lstatSyncOrUndefined(base + child.name) : undefined
         if (!st?.isFile() || st.size !== child.size) this.#report.missingOriginals.push(child.name)
-      } else if (present && child.kind !== 'dir' && this.#unchangedSync(join(dir, child.name), child)) {
+      } else if (present && child.kind !== 'dir' && unchangedSync(base + child.name, child)) {
         this.#report.unchanged++
       } else {
         todo.push(child)
       }
     }
     return todo
-  }
-
-  #lstatSync(rel: string): Stats | undefined {
-    try {
-      return lstatSync(this.#abs(rel), { throwIfNoEntry: false })
-    } catch {
-      return undefined
-    }
-  }
-
-  /** The file or link at `rel` is exactly what `node` says, its mtime too (then nothing is written). */
-  #unchangedSync(rel: string, node: TreeNode): boolean {
-    const st = this.#lstatSync(rel)
-    if (st === undefined || Math.floor(st.mtimeMs / 1000) !== seconds(node.mtimeMs)) return false
-    try {
-      if (node.kind === 'link') return st.isSymbolicLink() && readlinkSync(this.#abs(rel)) === (node.target ?? '')
-      if (!st.isFile()) return false
-      const data = bytesOf(node)
-      return st.size === data.length && sameBytesSync(this.#abs(rel), data)
-    } catch {
-      return false
-    }
   }
 
   /**
