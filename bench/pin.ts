@@ -5,7 +5,13 @@
  *
  *   node --import tsx bench/pin.ts [--items 700] [--runs 3] [--api-latency 50] [--media-latency 20]
  *                                  [--original | --no-original] [--tiny] [--seed 700]
+ *                                  [--keep DIR] [--no-floor] [--pin-args "--full-listing-every 0"]
  *
+ * --keep DIR keeps flickrfs's DEST and config in DIR (and the fake's port in DIR/fake-port, since
+ * the catalog holds the fake's URLs): the first run pins, every later run (and bench) measures
+ * only the no-change run, which a 50,000-item first pin would otherwise precede by minutes.
+ * After each no-change run, its REST calls (the fake's log) are replayed alone (replayCalls): the
+ * run ÷ its calls alone is issue 11's measure of a no-change sync.
  * Setting (bench/flickrmirrorer.ts mirrorerAccountOptions): 700 items = 694 photos + 6 videos,
  * ~51 MB, 24 sets, 5 collections, ~100 commented, scaled with --items; from 10,000 items (or with
  * --tiny) the originals are 1–4 KB. Plain titles and real dates: the original tool crashes on the
@@ -28,7 +34,7 @@
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process'
 import type { Readable, Writable } from 'node:stream'
-import { mkdtemp, readdir, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { createInterface, type Interface } from 'node:readline'
@@ -67,9 +73,9 @@ interface Shape extends FakeEndpoint {
   commented: number
 }
 
-async function serve(items: number, apiLatencyMs: number, mediaLatencyMs: number, tiny: boolean, seed: number): Promise<void> {
+async function serve(items: number, apiLatencyMs: number, mediaLatencyMs: number, tiny: boolean, seed: number, port: number): Promise<void> {
   const account = generateAccount(mirrorerAccountOptions(items, { tiny, seed }))
-  const fake = await startFakeFlickr({ account, namedVideoPaths: true })
+  const fake = await startFakeFlickr({ account, namedVideoPaths: true, port })
   fake.faults.apiLatencyMs = apiLatencyMs
   fake.faults.mediaLatencyMs = mediaLatencyMs
   const u = account.user
@@ -211,6 +217,9 @@ function flickrfsEnv(shape: Shape, config: string): NodeJS.ProcessEnv {
   }
 }
 
+/** --keep DIR, resolved; undefined without it. */
+const keepDir = (): string | undefined => (args.includes('--keep') ? resolve(args[args.indexOf('--keep') + 1] ?? '') : undefined)
+
 /** --pin-args "…": more flags for every `flickrfs pin` run (e.g. "--full-listing-every 0"). */
 const pinArgs = (): string[] => {
   const i = args.indexOf('--pin-args')
@@ -223,7 +232,7 @@ const pinArgs = (): string[] => {
  * skipped and only the no-change run is measured (the first is then undefined).
  */
 async function flickrfsRuns(fake: FakeProcess, shape: Shape): Promise<[Measured | undefined, Measured]> {
-  const keep = args.includes('--keep') ? resolve(args[args.indexOf('--keep') + 1] ?? '') : undefined
+  const keep = keepDir()
   const work = keep ?? (await mkdtemp(join(tmpdir(), 'flickrfs-bench-pin-')))
   const dest = join(work, 'dest')
   const env = flickrfsEnv(shape, join(work, 'config'))
@@ -411,12 +420,20 @@ async function main(): Promise<void> {
   const mediaLatency = arg('media-latency', 20)
   const tiny = has('tiny') || items >= 10_000
   const seed = arg('seed', 700)
-  if (args[0] === '--serve') return serve(items, apiLatency, mediaLatency, tiny, seed)
+  if (args[0] === '--serve') return serve(items, apiLatency, mediaLatency, tiny, seed, arg('port', 0))
   const runs = arg('runs', 3)
+  // A kept DEST's catalog holds the fake's URLs (url_o): the fake answers on the same port every
+  // time, or a full listing would find every record changed.
+  const portFile = keepDir() === undefined ? undefined : join(keepDir() as string, 'fake-port')
+  const port = portFile === undefined ? 0 : Number(await readFile(portFile, 'utf8').catch(() => '0'))
   const proc = spawn(process.execPath, ['--import', 'tsx', self, '--serve', '--items', String(items), '--api-latency', String(apiLatency),
-    '--media-latency', String(mediaLatency), '--seed', String(seed), ...(tiny ? ['--tiny'] : [])], { stdio: ['pipe', 'pipe', 'inherit'] })
+    '--media-latency', String(mediaLatency), '--seed', String(seed), '--port', String(port), ...(tiny ? ['--tiny'] : [])], { stdio: ['pipe', 'pipe', 'inherit'] })
   const fake = new FakeProcess(proc)
   const shape = JSON.parse(await fake.next()) as Shape
+  if (portFile !== undefined) {
+    await mkdir(keepDir() as string, { recursive: true })
+    await writeFile(portFile, new URL(shape.origin).port)
+  }
   console.log(`account: ${shape.items} items (${shape.items - shape.videos} photos, ${shape.videos} videos), ${(shape.bytes / 1e6).toFixed(1)} MB, ` +
     `${shape.sets} sets, ${shape.collections} collections, ${shape.commented} commented; latency API ${apiLatency} ms, media ${mediaLatency} ms`)
 
