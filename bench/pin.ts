@@ -5,7 +5,13 @@
  *
  *   node --import tsx bench/pin.ts [--items 700] [--runs 3] [--api-latency 50] [--media-latency 20]
  *                                  [--original | --no-original] [--tiny] [--seed 700]
+ *                                  [--keep DIR] [--no-floor] [--pin-args "--full-listing-every 0"]
  *
+ * --keep DIR keeps flickrfs's DEST and config in DIR (and the fake's port in DIR/fake-port, since
+ * the catalog holds the fake's URLs): the first run pins, every later run (and bench) measures
+ * only the no-change run, which a 50,000-item first pin would otherwise precede by minutes.
+ * After each no-change run, its REST calls (the fake's log) are replayed alone (replayCalls): the
+ * run ÷ its calls alone is issue 11's measure of a no-change sync.
  * Setting (bench/flickrmirrorer.ts mirrorerAccountOptions): 700 items = 694 photos + 6 videos,
  * ~51 MB, 24 sets, 5 collections, ~100 commented, scaled with --items; from 10,000 items (or with
  * --tiny) the originals are 1–4 KB. Plain titles and real dates: the original tool crashes on the
@@ -28,12 +34,12 @@
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process'
 import type { Readable, Writable } from 'node:stream'
-import { mkdtemp, readdir, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { createInterface, type Interface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { generateAccount, startFakeFlickr, type FakeCredentials } from '../src/fake-flickr/index.js'
+import { generateAccount, startFakeFlickr, type FakeCredentials, type RestCall } from '../src/fake-flickr/index.js'
 import { PHOTO_EXTRAS } from '../src/catalog/index.js'
 import { FlickrClient } from '../src/flickr/index.js'
 import { DEFAULT_PIN_CONCURRENCY } from '../src/pin/pin.js'
@@ -67,9 +73,9 @@ interface Shape extends FakeEndpoint {
   commented: number
 }
 
-async function serve(items: number, apiLatencyMs: number, mediaLatencyMs: number, tiny: boolean, seed: number): Promise<void> {
+async function serve(items: number, apiLatencyMs: number, mediaLatencyMs: number, tiny: boolean, seed: number, port: number): Promise<void> {
   const account = generateAccount(mirrorerAccountOptions(items, { tiny, seed }))
-  const fake = await startFakeFlickr({ account, namedVideoPaths: true })
+  const fake = await startFakeFlickr({ account, namedVideoPaths: true, port })
   fake.faults.apiLatencyMs = apiLatencyMs
   fake.faults.mediaLatencyMs = mediaLatencyMs
   const u = account.user
@@ -86,10 +92,17 @@ async function serve(items: number, apiLatencyMs: number, mediaLatencyMs: number
     commented: account.commented().length,
   }
   process.stdout.write(`${JSON.stringify(shape)}\n`)
-  // One command per line on stdin: "reset" or "counts"; the end of stdin stops the server.
+  // One command per line on stdin: "reset", "counts", "log-start" (record REST calls from now) or
+  // "log" (the calls recorded since, and stop); the end of stdin stops the server.
   const rl = createInterface({ input: process.stdin })
   rl.on('line', (cmd) => {
+    if (cmd === 'log') {
+      process.stdout.write(`${JSON.stringify(fake.restLog ?? [])}\n`)
+      fake.restLog = undefined
+      return
+    }
     if (cmd === 'reset') fake.resetCounts()
+    if (cmd === 'log-start') fake.restLog = []
     process.stdout.write(`${JSON.stringify(fake.counts())}\n`)
   })
   await new Promise<void>((r) => rl.on('close', r))
@@ -116,7 +129,14 @@ class FakeProcess {
     return counts
   }
 
-  async ask(cmd: 'reset' | 'counts'): Promise<Record<string, number>> {
+  /** The REST calls the fake answered between "log-start" and now. */
+  async log(): Promise<RestCall[]> {
+    const reply = this.next()
+    this.proc.stdin.write('log\n')
+    return JSON.parse(await reply) as RestCall[]
+  }
+
+  async ask(cmd: 'reset' | 'counts' | 'log-start'): Promise<Record<string, number>> {
     const reply = this.next()
     this.proc.stdin.write(`${cmd}\n`)
     return JSON.parse(await reply) as Record<string, number>
@@ -138,6 +158,8 @@ interface Measured {
   head: number
   play: number
   byMethod: Record<string, number>
+  /** The REST calls the fake answered (a no-change run's, for its replay). */
+  calls?: RestCall[]
 }
 
 function tally(counts: Record<string, number>, u: { wallMs: number; userMs: number; sysMs: number; maxRssKb: number }): Measured {
@@ -195,23 +217,46 @@ function flickrfsEnv(shape: Shape, config: string): NodeJS.ProcessEnv {
   }
 }
 
-async function flickrfsRuns(fake: FakeProcess, shape: Shape): Promise<[Measured, Measured]> {
-  const work = await mkdtemp(join(tmpdir(), 'flickrfs-bench-pin-'))
+/** --keep DIR, resolved; undefined without it. */
+const keepDir = (): string | undefined => (args.includes('--keep') ? resolve(args[args.indexOf('--keep') + 1] ?? '') : undefined)
+
+/** --pin-args "…": more flags for every `flickrfs pin` run (e.g. "--full-listing-every 0"). */
+const pinArgs = (): string[] => {
+  const i = args.indexOf('--pin-args')
+  return i === -1 ? [] : (args[i + 1] ?? '').split(' ').filter((a) => a !== '')
+}
+
+/**
+ * A first pin then a no-change run. With --keep DIR, flickrfs's config and DEST live in DIR and
+ * stay: when DIR already holds a pin of this account (same --items and --seed), the first pin is
+ * skipped and only the no-change run is measured (the first is then undefined).
+ */
+async function flickrfsRuns(fake: FakeProcess, shape: Shape): Promise<[Measured | undefined, Measured]> {
+  const keep = keepDir()
+  const work = keep ?? (await mkdtemp(join(tmpdir(), 'flickrfs-bench-pin-')))
   const dest = join(work, 'dest')
   const env = flickrfsEnv(shape, join(work, 'config'))
-  const pin = (): Promise<ChildUsage> => runMeasured(process.execPath, [BIN, 'pin', dest], { env, cwd: REPO })
+  const pin = (): Promise<ChildUsage> => runMeasured(process.execPath, [BIN, 'pin', ...pinArgs(), dest], { env, cwd: REPO })
   try {
+    let a: Measured | undefined
+    const pinned = keep !== undefined && (await readdir(join(dest, '.flickrfs')).then(() => true, () => false))
+    if (!pinned) {
+      await fake.ask('reset')
+      const first = await pin()
+      check('flickrfs pin, first', first)
+      a = tally(await fake.take(), first)
+      const n = await countOriginals(join(dest, 'photostream'))
+      if (n !== shape.items) throw new Error(`flickrfs pin wrote ${n} of ${shape.items} originals`)
+    }
     await fake.ask('reset')
-    const first = await pin()
-    check('flickrfs pin, first', first)
-    const a = tally(await fake.take(), first)
-    const n = await countOriginals(join(dest, 'photostream'))
-    if (n !== shape.items) throw new Error(`flickrfs pin wrote ${n} of ${shape.items} originals`)
+    await fake.ask('log-start')
     const again = await pin()
     check('flickrfs pin, no-change run', again)
-    return [a, tally(await fake.take(), again)]
+    const b = tally(await fake.take(), again)
+    b.calls = await fake.log()
+    return [a, b]
   } finally {
-    await rm(work, { recursive: true, force: true })
+    if (keep === undefined) await rm(work, { recursive: true, force: true })
   }
 }
 
@@ -273,6 +318,30 @@ class DownloadQueue {
 type Rec = Record<string, any>
 
 const floorDownloads = (): number => arg('floor-downloads', DEFAULT_PIN_CONCURRENCY)
+
+/**
+ * The calls alone of a run: the REST calls it made (the fake's log), asked again from this process
+ * with nothing else done, as many at a time as FlickrClient allows by default (4), and each only
+ * once every call answered before it was asked in the run is answered again (so a set's members
+ * still wait for the set list, as in the run). Wall time, and the fake's count of the calls.
+ */
+async function replayCalls(fake: FakeProcess, shape: Shape, calls: readonly RestCall[]): Promise<{ ms: number; api: number }> {
+  const api = new FlickrClient({ ...shape.credentials, apiOrigin: shape.origin, ratePerSec: 1000 })
+  const sorted = [...calls].sort((x, y) => x.arrivedMs - y.arrivedMs)
+  const done: Array<Promise<void>> = []
+  const finish: Array<() => void> = []
+  for (let i = 0; i < sorted.length; i++) done.push(new Promise<void>((r) => (finish[i] = r)))
+  await fake.ask('reset')
+  const t0 = performance.now()
+  await Promise.all(sorted.map(async (c, i) => {
+    await Promise.all(done.filter((_, j) => j !== i && (sorted[j] as RestCall).answeredMs <= c.arrivedMs))
+    await api.call(c.method, c.params)
+    finish[i]?.()
+  }))
+  const ms = performance.now() - t0
+  const counts = await fake.take()
+  return { ms, api: Object.entries(counts).filter(([k]) => k.startsWith('flickr.')).reduce((n, [, v]) => n + v, 0) }
+}
 
 /**
  * The latency floor: the API calls of a first pin and one GET per original, overlapped as pin can
@@ -351,12 +420,20 @@ async function main(): Promise<void> {
   const mediaLatency = arg('media-latency', 20)
   const tiny = has('tiny') || items >= 10_000
   const seed = arg('seed', 700)
-  if (args[0] === '--serve') return serve(items, apiLatency, mediaLatency, tiny, seed)
+  if (args[0] === '--serve') return serve(items, apiLatency, mediaLatency, tiny, seed, arg('port', 0))
   const runs = arg('runs', 3)
+  // A kept DEST's catalog holds the fake's URLs (url_o): the fake answers on the same port every
+  // time, or a full listing would find every record changed.
+  const portFile = keepDir() === undefined ? undefined : join(keepDir() as string, 'fake-port')
+  const port = portFile === undefined ? 0 : Number(await readFile(portFile, 'utf8').catch(() => '0'))
   const proc = spawn(process.execPath, ['--import', 'tsx', self, '--serve', '--items', String(items), '--api-latency', String(apiLatency),
-    '--media-latency', String(mediaLatency), '--seed', String(seed), ...(tiny ? ['--tiny'] : [])], { stdio: ['pipe', 'pipe', 'inherit'] })
+    '--media-latency', String(mediaLatency), '--seed', String(seed), '--port', String(port), ...(tiny ? ['--tiny'] : [])], { stdio: ['pipe', 'pipe', 'inherit'] })
   const fake = new FakeProcess(proc)
   const shape = JSON.parse(await fake.next()) as Shape
+  if (portFile !== undefined) {
+    await mkdir(keepDir() as string, { recursive: true })
+    await writeFile(portFile, new URL(shape.origin).port)
+  }
   console.log(`account: ${shape.items} items (${shape.items - shape.videos} photos, ${shape.videos} videos), ${(shape.bytes / 1e6).toFixed(1)} MB, ` +
     `${shape.sets} sets, ${shape.collections} collections, ${shape.commented} commented; latency API ${apiLatency} ms, media ${mediaLatency} ms`)
 
@@ -381,6 +458,7 @@ async function main(): Promise<void> {
   const orig: [Measured[], Measured[]] = [[], []]
   const ours: [Measured[], Measured[]] = [[], []]
   const floor: Measured[] = []
+  const callsAlone: number[] = []
   try {
     for (let r = 0; r < runs; r++) {
       const steps: Array<'original' | 'flickrfs' | 'floor'> = r % 2 === 0 ? ['original', 'flickrfs', 'floor'] : ['floor', 'flickrfs', 'original']
@@ -393,10 +471,15 @@ async function main(): Promise<void> {
           console.log(`run ${r + 1} original  first ${s(a.ms)} (CPU ${s(a.cpuMs)}), ${a.api} API, ${a.get} GET ${a.head} HEAD ${a.play} play; no-change ${s(b.ms)}, ${b.api} API, ${b.get + b.head + b.play} media`)
         } else if (step === 'flickrfs') {
           const [a, b] = await flickrfsRuns(fake, shape)
-          ours[0].push(a)
+          if (a !== undefined) ours[0].push(a)
           ours[1].push(b)
-          console.log(`run ${r + 1} flickrfs  first ${s(a.ms)} (CPU ${s(a.cpuMs)}), ${a.api} API, ${a.get} GET ${a.head} HEAD ${a.play} play; no-change ${s(b.ms)}, ${b.api} API, ${b.get + b.head + b.play} media`)
+          const alone = await replayCalls(fake, shape, b.calls ?? [])
+          callsAlone.push(alone.ms)
+          console.log(`run ${r + 1} no-change run's ${alone.api} calls alone (replayed): ${s(alone.ms)}; the run ÷ its calls: ${(b.ms / alone.ms).toFixed(2)}`)
+          const firstText = a === undefined ? 'first: kept DEST' : `first ${s(a.ms)} (CPU ${s(a.cpuMs)}), ${a.api} API, ${a.get} GET ${a.head} HEAD ${a.play} play`
+          console.log(`run ${r + 1} flickrfs  ${firstText}; no-change ${s(b.ms)} (CPU ${s(b.cpuMs)}), ${b.api} API, ${b.get + b.head + b.play} media`)
         } else {
+          if (has('no-floor')) continue
           const f = await floorRun(fake, shape)
           floor.push(f)
           console.log(`run ${r + 1} floor     ${s(f.ms)} (CPU ${s(f.cpuMs)}), ${f.api} API, ${f.get} GET ${f.head} HEAD ${f.play} play`)
@@ -415,15 +498,23 @@ async function main(): Promise<void> {
   const o0 = orig[0].length > 0 ? median(orig[0].map((m) => m.ms)) : undefined
   const o1 = orig[1].length > 0 ? median(orig[1].map((m) => m.ms)) : undefined
   if (o0 !== undefined) console.log(summary('original tool, first mirror', orig[0], n, o0))
-  console.log(summary('flickrfs pin, first', ours[0], n, o0))
-  console.log(summary('latency floor (no disk)', floor, n, o0))
+  if (ours[0].length > 0) console.log(summary('flickrfs pin, first', ours[0], n, o0))
+  if (floor.length > 0) console.log(summary('latency floor (no disk)', floor, n, o0))
   if (o1 !== undefined) console.log(summary('original tool, no-change run', orig[1], n, o1))
   console.log(summary('flickrfs pin, no-change run', ours[1], n, o1))
   const f = median(floor.map((m) => m.ms))
   const fl = floor[floor.length - 1]
   const waitMs = fl === undefined ? NaN : Math.max(fl.api * apiLatency / 4, (fl.get + fl.play) * mediaLatency / floorDownloads())
-  console.log(`flickrfs first pin ÷ floor: ${(median(ours[0].map((m) => m.ms)) / f).toFixed(2)}; ` +
-    `the floor's latency alone (4 API calls, ${floorDownloads()} downloads in flight): ${s(waitMs)}`)
+  if (floor.length > 0 && ours[0].length > 0) {
+    console.log(`flickrfs first pin ÷ floor: ${(median(ours[0].map((m) => m.ms)) / f).toFixed(2)}; ` +
+      `the floor's latency alone (4 API calls, ${floorDownloads()} downloads in flight): ${s(waitMs)}`)
+  }
+  if (callsAlone.length > 0) {
+    const ncMs = median(ours[1].map((m) => m.ms))
+    console.log(`flickrfs no-change run ${s(ncMs)} ÷ its calls alone ${s(median(callsAlone))} (median of ${callsAlone.length}, replayed in the same run): ${(ncMs / median(callsAlone)).toFixed(2)}`)
+  }
+  const nc = ours[1][ours[1].length - 1]
+  if (nc !== undefined) console.log(`API calls by method, flickrfs no-change run: ${Object.entries(nc.byMethod).map(([k, v]) => `${k.replace('flickr.', '')} ${v}`).join(', ')}`)
   const a = ours[0][ours[0].length - 1]
   const b = floor[floor.length - 1]
   if (a !== undefined && b !== undefined) {

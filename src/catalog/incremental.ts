@@ -80,15 +80,23 @@ export type ChangesResult =
 
 /**
  * The photostream as a full listing would give it, from the previous one and what changed since
- * `minDateSec`: 1 call per 500 changes plus 1 page-1 check, instead of 1 per 500 photos.
+ * `minDateSec`: 1 call per 500 changes plus 1 page-1 check (asked at the same time), instead of 1
+ * per 500 photos.
  */
 export async function listPhotostreamChanges(
   api: ChangesApi,
   prev: CatalogSnapshot,
   opts: { minDateSec: number; extras: string[]; toListed: (raw: unknown[]) => ListedPhoto[] },
 ): Promise<ChangesResult> {
-  const changed = opts.toListed(await api.getRecentlyUpdated(opts.minDateSec, opts.extras))
-  const head = await api.getPhotostreamPage(1, HEAD_CHECK_PER_PAGE, opts.extras)
+  // Both at once: whichever Flickr answers first, a change made between the two answers either
+  // shows in both (an edit: the changed record wins) or makes them disagree (an upload or a deletion
+  // moves `total` or the head's order, and the refresh lists everything), or it happened after the
+  // page-1 answer, as if after this refresh, and the next one sees it the same way.
+  const [rawChanged, head] = await Promise.all([
+    api.getRecentlyUpdated(opts.minDateSec, opts.extras),
+    api.getPhotostreamPage(1, HEAD_CHECK_PER_PAGE, opts.extras),
+  ])
+  const changed = opts.toListed(rawChanged)
   const photos = mergePhotostream(prev, changed)
   const reported = changed.length
   if (head.total >= 0 && head.total !== photos.length) {

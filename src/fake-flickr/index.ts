@@ -28,4 +28,4 @@ export type { FaultInjection, FaultKind, FaultTarget, HostileKind } from './faul
 export { LIE_BYTES, LONG_FORMAT } from './hostile.js'
 export { mediaBytes, mediaChunks } from './media-bytes.js'
 export { startFakeFlickr } from './server.js'
-export type { FakeCredentials, FakeFlickr, StartOptions } from './server.js'
+export type { FakeCredentials, FakeFlickr, RestCall, StartOptions } from './server.js'

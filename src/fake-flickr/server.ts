@@ -52,11 +52,24 @@ export interface FakeFlickr {
    *  'media:GET', 'media:HEAD', 'media:play' (play URL hits) and 'media:bytes' (body bytes sent). */
   counts(): Record<string, number>
   resetCounts(): void
+  /**
+   * When set to an array, every REST call is added to it: its method, its parameters less OAuth's,
+   * and when it arrived and was answered (performance.now() of the fake's process). For benches
+   * that replay a run's calls alone (bench/pin.ts).
+   */
+  restLog?: RestCall[]
   /** The user clicking "OK, I'll authorize it": returns the verifier ('123-456-789'). */
   approve(requestToken: string): string
   /** Later calls with this token get code 98 (REST) or token_rejected (OAuth). */
   revokeToken(token: string): void
   close(): Promise<void>
+}
+
+export interface RestCall {
+  method: string
+  params: Record<string, string>
+  arrivedMs: number
+  answeredMs: number
 }
 
 const HTML_429 = '<html><head><title>429 Too Many Requests</title></head><body><h1>Too Many Requests</h1></body></html>\n'
@@ -163,6 +176,7 @@ class FakeFlickrServer implements FakeFlickr {
     })
   }
 
+  restLog: RestCall[] | undefined
   counts = (): Record<string, number> => Object.fromEntries(this.countsByName)
   resetCounts = (): void => this.countsByName.clear()
   approve = (requestToken: string): string => this.tokens.approve(requestToken)
@@ -219,6 +233,19 @@ class FakeFlickrServer implements FakeFlickr {
 
   private async handleRest(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const params = await requestParams(req, url)
+    const log = this.restLog
+    if (log === undefined) return this.answerRest(req, res, url, params)
+    const call: RestCall = { method: params.get('method') ?? '', params: {}, arrivedMs: performance.now(), answeredMs: Number.NaN }
+    for (const [k, v] of params) if (!k.startsWith('oauth_') && k !== 'method' && k !== 'format' && k !== 'nojsoncallback') call.params[k] = v
+    log.push(call)
+    try {
+      await this.answerRest(req, res, url, params)
+    } finally {
+      call.answeredMs = performance.now()
+    }
+  }
+
+  private async answerRest(req: IncomingMessage, res: ServerResponse, url: URL, params: Map<string, string>): Promise<void> {
     const method = params.get('method') ?? ''
     this.bump(method === '' ? 'rest:no-method' : method)
     if (this.faults.apiLatencyMs > 0) await delay(this.faults.apiLatencyMs)

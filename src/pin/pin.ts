@@ -123,6 +123,9 @@ export function massDeletion(previous: Manifest, alive: ReadonlySet<string>): { 
 
 export const DEFAULT_PIN_CONCURRENCY = 6
 
+/** Originals checked in place (store.inPlaceSync) before the event loop gets a turn: a few ms of lstats. */
+const IN_PLACE_CHECKS_PER_TURN = 256
+
 export async function pin(opts: PinOptions): Promise<PinReport> {
   const now = opts.now ?? Date.now
   const started = now()
@@ -236,6 +239,9 @@ class PinRun {
   readonly #slots: Semaphore
   /** Sizes new originals by their download's GET instead of a HEAD (get-sizer.ts). */
   readonly #sizer: GetSizer
+  /** Originals queued for their in-place check (#checkInPlace), and whether a turn is scheduled to check them. */
+  readonly #inPlaceQueue: Array<{ photo: PhotoEntry; m: MediaEntry; key: string; done: (p: Promise<void> | void) => void }> = []
+  #inPlaceScheduled = false
 
   constructor(ctx: PinContext) {
     this.#ctx = ctx
@@ -350,7 +356,46 @@ class PinRun {
     if (this.#queued.has(key)) return
     this.#progress.queued++
     this.#progress.queuedBytes += m.size
-    this.#queued.set(key, this.#download(photo, m, key, this.#sizer.take(key)))
+    const sized = this.#sizer.take(key)
+    this.#queued.set(key, sized !== undefined ? this.#download(photo, m, key, sized) : this.#checkInPlace(photo, m, key))
+  }
+
+  /**
+   * An original already in place (the store's synchronous check: recorded, with its size and
+   * mtime on disk) is counted as #download counts it, without a download slot, a promise chain or a
+   * thread-pool lstat; any other goes to #download. On a no-change pin that is every original, so
+   * they are checked in batches, the event loop getting a turn in between (a pin may run inside a
+   * mount, cli/pin-handoff.ts).
+   */
+  #checkInPlace(photo: PhotoEntry, m: MediaEntry, key: string): Promise<void> {
+    return new Promise((done) => {
+      this.#inPlaceQueue.push({ photo, m, key, done })
+      if (this.#inPlaceScheduled) return
+      this.#inPlaceScheduled = true
+      setImmediate(() => this.#drainInPlace())
+    })
+  }
+
+  #drainInPlace(): void {
+    for (const { photo, m, key, done } of this.#inPlaceQueue.splice(0, IN_PLACE_CHECKS_PER_TURN)) {
+      done(this.#inPlace(photo, m, key) ? undefined : this.#download(photo, m, key))
+    }
+    if (this.#inPlaceQueue.length > 0) setImmediate(() => this.#drainInPlace())
+    else this.#inPlaceScheduled = false
+  }
+
+  /** True when the original of `m` is in place and was counted so (see #checkInPlace). */
+  #inPlace(photo: PhotoEntry, m: MediaEntry, key: string): boolean {
+    const { store } = this.#ctx
+    // Not pinned yet (a mount fetched it): #download pins it.
+    if (this.#noSpace !== undefined || store.knownRecord(m.id, m.secret)?.pinned === false) return false
+    if (store.inPlaceSync(m, mediaMtimeMs(photo)) === undefined) return false
+    this.#stored.add(key)
+    this.#alreadyPresent++
+    this.#progress.done++
+    this.#progress.doneBytes += m.size
+    this.#tell()
+    return true
   }
 
   /**

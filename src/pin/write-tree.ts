@@ -8,7 +8,7 @@
  * (recorded in the manifest) are ever removed.
  */
 import { readFile, lstat, readlink, lutimes, readdir } from 'node:fs/promises'
-import type { Stats } from 'node:fs'
+import { closeSync, lstatSync, openSync, readSync, readlinkSync, constants as fsConstants, type Stats } from 'node:fs'
 import { join } from 'node:path'
 import createDebug from 'debug'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
@@ -66,6 +66,57 @@ function bytesOf(node: TreeNode): Buffer {
 }
 
 const seconds = (ms: number): number => Math.floor(ms / 1000)
+
+/**
+ * Entries of a directory checked synchronously before the event loop gets a turn (see
+ * TreeWriter.#toWrite): a few milliseconds of lstats, so a pin run inside a mount (cli/pin-handoff.ts)
+ * never holds up the mount's own callbacks for long.
+ */
+const SYNC_CHECKS_PER_TURN = 256
+
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+
+/** One buffer for every synchronous read of a file already there (its size is known from its lstat). */
+let readBuffer = Buffer.alloc(64 * 1024)
+
+function lstatSyncOrUndefined(path: string): Stats | undefined {
+  try {
+    return lstatSync(path, { throwIfNoEntry: false })
+  } catch {
+    return undefined
+  }
+}
+
+/** The file or link at the absolute `path` is exactly what `node` says, its mtime too (then nothing is written). */
+function unchangedSync(path: string, node: TreeNode): boolean {
+  const st = lstatSyncOrUndefined(path)
+  if (st === undefined || Math.floor(st.mtimeMs / 1000) !== seconds(node.mtimeMs)) return false
+  try {
+    if (node.kind === 'link') return st.isSymbolicLink() && readlinkSync(path) === (node.target ?? '')
+    if (!st.isFile()) return false
+    const data = bytesOf(node)
+    return st.size === data.length && sameBytesSync(path, data)
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Whether the regular file at `path`, of `data.length` bytes by its lstat, holds `data`: one open
+ * (never following a link, never blocking on a FIFO), reads into a reused buffer, one close.
+ */
+function sameBytesSync(path: string, data: Buffer): boolean {
+  if (readBuffer.length < data.length + 1) readBuffer = Buffer.alloc(data.length + 1)
+  const fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK)
+  try {
+    let got = 0
+    // One byte more than expected: a file that grew since its lstat is not the same.
+    for (let n = -1; n !== 0 && got <= data.length; got += n) n = readSync(fd, readBuffer, got, data.length + 1 - got, null)
+    return got === data.length && readBuffer.subarray(0, got).equals(data)
+  } finally {
+    closeSync(fd)
+  }
+}
 
 /** The names in a directory; none when it does not exist. One readdir spares an lstat per new entry. */
 async function namesIn(path: string): Promise<Set<string>> {
@@ -153,16 +204,10 @@ class TreeWriter {
     const report = this.#report
     if (photostream?.children) {
       const existing = await this.#guard(psPath, () => namesIn(this.#abs(psPath)))
-      await eachLimit([...photostream.children.values()], this.#limit, async (child) => {
-        assertSafeName(child.name)
+      const todo = await this.#toWrite(psPath, [...photostream.children.values()], existing)
+      await eachLimit(todo, this.#limit, async (child) => {
         const p = join(psPath, child.name)
         const present = existing.has(child.name)
-        if (child.kind === 'file' && child.content?.type === 'original') {
-          if (present && this.#opts.checkedOriginals?.has(child.name) === true) return
-          const st = present ? await lstat(this.#abs(p)).catch(() => undefined) : undefined
-          if (!st?.isFile() || st.size !== child.size) report.missingOriginals.push(child.name)
-          return
-        }
         await this.#guard(p, () => (child.kind === 'link' ? this.#ensureLink(p, child, present) : this.#ensureFile(p, child, present)))
       })
     }
@@ -208,6 +253,38 @@ class TreeWriter {
   #removable(entry: ManifestEntry): boolean {
     // id '' is "Not in any set": derived from the sets, never deleted on Flickr.
     return this.#opts.deleteUnknown || entry.id === '' || this.#opts.alive[entry.kind].has(entry.id)
+  }
+
+  /**
+   * The entries of `children` (of the directory `dir`, whose listing was `existing`) that need
+   * writing; the rest are counted unchanged. Each entry already there is checked as the write path
+   * would check it (its kind, mtime, size and bytes, or link target), but synchronously: DEST is a
+   * plain local folder, never a FUSE mount, and a no-change pin checks every file, where a
+   * promise and a thread-pool round trip per lstat, open, read and close cost far more than the
+   * calls themselves. Originals are the store's: one named here but not on disk with its size is
+   * reported missing, never written. Anything unexpected (an error, a changed entry) goes to the
+   * write path, which reports errors as ever.
+   */
+  async #toWrite(dir: string, children: readonly TreeNode[], existing: ReadonlySet<string>): Promise<TreeNode[]> {
+    const todo: TreeNode[] = []
+    // The folder's absolute path once; each name below is checked safe (no '/', never '.' or '..').
+    const base = `${this.#abs(dir)}/`
+    for (let i = 0; i < children.length; i++) {
+      if (i > 0 && i % SYNC_CHECKS_PER_TURN === 0) await nextTurn()
+      const child = children[i] as TreeNode
+      assertSafeName(child.name)
+      const present = existing.has(child.name)
+      if (child.kind === 'file' && child.content?.type === 'original') {
+        if (present && this.#opts.checkedOriginals?.has(child.name) === true) continue
+        const st = present ? lstatSyncOrUndefined(base + child.name) : undefined
+        if (!st?.isFile() || st.size !== child.size) this.#report.missingOriginals.push(child.name)
+      } else if (present && child.kind !== 'dir' && unchangedSync(base + child.name, child)) {
+        this.#report.unchanged++
+      } else {
+        todo.push(child)
+      }
+    }
+    return todo
   }
 
   /**
@@ -278,9 +355,8 @@ class TreeWriter {
   async #syncManagedDir(path: string, node: TreeNode, top = false): Promise<void> {
     const created = await this.#guard(path, () => this.#ensureDir(path, !top))
     const existing = created ? new Set<string>() : await this.#guard(path, () => namesIn(this.#abs(path)))
-    const children = [...(node.children?.values() ?? [])]
+    const children = await this.#toWrite(path, [...(node.children?.values() ?? [])], existing)
     await eachLimit(children, this.#limit, async (child) => {
-      assertSafeName(child.name)
       const p = join(path, child.name)
       const present = existing.has(child.name)
       await this.#guard(p, async () => {

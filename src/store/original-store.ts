@@ -115,6 +115,11 @@ export class OriginalStore {
     return this.originals.has(m)
   }
 
+  /** `ensure` when it has nothing to do, checked with one synchronous lstat; else undefined (see Originals.inPlaceSync). */
+  inPlaceSync(m: MediaEntry, mtimeMs: number): EnsureResult | undefined {
+    return this.originals.inPlaceSync(m, mtimeMs)
+  }
+
   /** Makes sure the original is on disk, downloading it (once, however many callers ask) when missing or stale. */
   ensure(m: MediaEntry, opts: EnsureOptions = {}): Promise<EnsureResult> {
     return this.originals.ensure(m, opts)

@@ -19,7 +19,7 @@
  * each one tells the `onFileChange` listeners, so no one keeps serving an inode that is no longer
  * the file's. A completion tells them before the rename.
  */
-import { createReadStream, type Stats } from 'node:fs'
+import { createReadStream, lstatSync, type Stats } from 'node:fs'
 import { createHash } from 'node:crypto'
 import { constants, lstat, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -285,6 +285,30 @@ export class Originals {
     // A download in this call got its mtime before its rename (unless it was a reader's, without one).
     if (opts.mtimeMs !== undefined && !(downloaded && jobMtime === opts.mtimeMs)) await this.setMtime(t.rel, opts.mtimeMs, downloaded || adopted ? undefined : st)
     return { path: t.path, size: record.size, sha256: record.sha256, downloaded, ...(adopted ? { adopted } : {}) }
+  }
+
+  /**
+   * What `ensure(m, { mtimeMs })` gives when it has nothing to do: the original is recorded, no
+   * download or adoption of it runs, and its file is under its final name with the record's size
+   * and the mtime `mtimeMs`, as one synchronous lstat says. Undefined otherwise (then `ensure`).
+   * For a caller checking thousands of originals in a row (a no-change pin), to whom a promise and
+   * a thread-pool round trip per file cost more than the lstat itself; never for a process serving
+   * FUSE from its event loop in a tight loop (the store is a local folder, so it cannot deadlock,
+   * but the caller should give the loop a turn every few hundred).
+   */
+  inPlaceSync(m: MediaEntry, mtimeMs: number): EnsureResult | undefined {
+    const t = this.target(m)
+    const record = this.current(m)
+    if (record === undefined || this.jobs.has(t.key) || this.adopting.has(t.key)) return undefined
+    let st: Stats | undefined
+    try {
+      st = lstatSync(t.path, { throwIfNoEntry: false })
+    } catch {
+      return undefined
+    }
+    if (st?.isFile() !== true || st.size !== record.size || Math.abs(st.mtimeMs - mtimeMs) >= 1) return undefined
+    if (!record.pinned) this.touch(t.id)
+    return { path: t.path, size: record.size, sha256: record.sha256, downloaded: false }
   }
 
   /**

@@ -1,0 +1,102 @@
+/**
+ * A no-change pin still checks every file of DEST against the layout and the store's index: an
+ * entry changed behind pin's back (bytes edited with the mtime put back, removed, retargeted,
+ * truncated, touched) is repaired, and nothing else is rewritten or downloaded.
+ */
+import { after, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { lstat, lutimes, readFile, readlink, rm, symlink, truncate, utimes, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { FakeFlickr } from '../../src/fake-flickr/index.js'
+import { changedPaths, mediaName, pinOnce, removeDir, snapshot, startFake } from './helpers.js'
+import { tempDir } from '../support/repo.js'
+
+void describe('a no-change pin repairs what changed behind its back', () => {
+  let fake: FakeFlickr
+  let work: string
+  let dest: string
+
+  before(async () => {
+    fake = await startFake({ seed: 12, photos: 24, videos: 1, sets: 3, collections: 1, commentedFraction: 0.3, meanPhotoBytes: 6_000, meanVideoBytes: 12_000 })
+    work = await tempDir()
+    dest = join(work, 'dest')
+    const r = await pinOnce(fake, dest)
+    assert.deepEqual(r.failures, [])
+  })
+  after(async () => {
+    await fake.close()
+    await removeDir(work)
+  })
+
+  void it('rewrites edited, removed and retargeted entries, fixes mtimes, downloads only the truncated original', async () => {
+    const a = fake.account
+    const photos = a.photostream.filter((id) => a.requirePhoto(id).media === 'photo')
+    const [edited, removed, touched, truncated, retimed] = photos
+    assert.ok(edited && removed && touched && truncated && retimed)
+    const ps = join(dest, 'photostream')
+    const sidecar = (id: string): string => join(ps, `${mediaName(a, id)}.metadata`)
+    const clean = await snapshot(dest)
+
+    const cleanBytes = new Map<string, Buffer>()
+    for (const id of [edited, removed]) cleanBytes.set(id, await readFile(sidecar(id)))
+    // A sidecar edited in place, same length, its mtime put back: only its bytes tell.
+    const bytes = Buffer.from(await readFile(sidecar(edited)))
+    const was = await lstat(sidecar(edited))
+    const i = bytes.indexOf('"', Math.floor(bytes.length / 2)) - 1
+    bytes[i] = bytes[i] === 0x30 ? 0x31 : 0x30
+    await writeFile(sidecar(edited), bytes)
+    await utimes(sidecar(edited), was.atime, was.mtime)
+    await rm(sidecar(removed))
+    await utimes(sidecar(touched), new Date(), new Date(2001, 0, 1))
+    // An original cut short, one with another mtime.
+    const original = (id: string): string => join(ps, mediaName(a, id))
+    await truncate(original(truncated), 100)
+    await utimes(original(retimed), new Date(), new Date(2001, 0, 1))
+    // A link of a set retargeted to another photo's file, its mtime put back.
+    const setLinks = [...clean].filter(([p, e]) => e.kind === 'link' && p.startsWith('Set ') && p.split('/').length === 2)
+    const [link, other] = setLinks.filter(([p]) => p.startsWith((setLinks[0]?.[0] ?? '').split('/')[0] ?? ''))
+    assert.ok(link && other && link[1].target !== other[1].target, 'a set with two links')
+    const linkPath = join(dest, link[0])
+    const linkWas = await lstat(linkPath)
+    await rm(linkPath)
+    await symlink(other[1].target ?? '', linkPath)
+    await lutimes(linkPath, linkWas.atime, linkWas.mtime)
+
+    fake.resetCounts()
+    const r = await pinOnce(fake, dest)
+    assert.deepEqual(r.failures, [])
+    assert.equal(fake.counts()['media:GET'] ?? 0, 1, 'only the truncated original is downloaded')
+    assert.equal(fake.counts()['media:HEAD'] ?? 0, 0)
+    assert.equal(r.downloaded, 1)
+
+    // Every byte, target and mtime as the first pin wrote it.
+    assert.ok((await readFile(original(truncated))).equals(a.originalBytes(truncated)))
+    assert.equal(await readlink(linkPath), link[1].target)
+    const repaired = await snapshot(dest)
+    for (const [p, e] of clean) {
+      const now = repaired.get(p)
+      assert.ok(now !== undefined, `${p} is back`)
+      if (e.kind !== 'dir') assert.equal(now.mtimeMs, e.mtimeMs, `${p} has its mtime back`)
+      assert.equal(now.size, e.size, `${p} has its size back`)
+      assert.equal(now.target, e.target, `${p} has its target back`)
+    }
+    for (const [id, was] of cleanBytes) assert.ok((await readFile(sidecar(id))).equals(was), `the sidecar of ${id} has its bytes back`)
+    // Rewritten means a new file under the name (temp + rename): exactly the damaged entries.
+    const rel = (p: string): string => p.slice(dest.length + 1)
+    const rewritten = changedPaths(clean, repaired, { ignoreDirs: true }).filter((p) => clean.get(p.slice(1))?.ino !== repaired.get(p.slice(1))?.ino)
+    assert.deepEqual(rewritten.sort(), [`~${rel(original(truncated))}`, `~${rel(sidecar(edited))}`, `~${rel(sidecar(removed))}`, `~${link[0]}`].sort())
+    assert.equal(repaired.get(rel(sidecar(touched)))?.ino, clean.get(rel(sidecar(touched)))?.ino, 'a sidecar only touched keeps its inode')
+    assert.equal(repaired.get(rel(original(retimed)))?.ino, clean.get(rel(original(retimed)))?.ino, 'an original only touched keeps its inode')
+  })
+
+  void it('a pin after that finds nothing to do', async () => {
+    const before = await snapshot(dest)
+    fake.resetCounts()
+    const r = await pinOnce(fake, dest)
+    assert.deepEqual(r.failures, [])
+    assert.equal(r.tree.written, 0)
+    assert.equal(r.downloaded, 0)
+    assert.equal((fake.counts()['media:GET'] ?? 0) + (fake.counts()['media:HEAD'] ?? 0), 0)
+    assert.deepEqual(changedPaths(before, await snapshot(dest), { ignoreDirs: true }), [])
+  })
+})
