@@ -35,7 +35,7 @@ import { createInterface, type Interface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { generateAccount, startFakeFlickr, type FakeCredentials } from '../src/fake-flickr/index.js'
 import { PHOTO_EXTRAS } from '../src/catalog/index.js'
-import { FlickrClient } from '../src/flickr/index.js'
+import { DEFAULT_API_CONCURRENCY, FlickrClient } from '../src/flickr/index.js'
 import { DEFAULT_PIN_CONCURRENCY } from '../src/pin/pin.js'
 import { runMeasured, type ChildUsage } from './child-usage.js'
 import { failureText, locateTool, mirrorerAccountOptions, runMirrorer, type FakeEndpoint, type Tool } from './flickrmirrorer.js'
@@ -273,6 +273,7 @@ class DownloadQueue {
 type Rec = Record<string, any>
 
 const floorDownloads = (): number => arg('floor-downloads', DEFAULT_PIN_CONCURRENCY)
+const floorApi = (): number => arg('floor-api', DEFAULT_API_CONCURRENCY)
 
 /**
  * The latency floor: the API calls of a first pin and one GET per original, overlapped as pin can
@@ -280,7 +281,7 @@ const floorDownloads = (): number => arg('floor-downloads', DEFAULT_PIN_CONCURRE
  */
 async function floorRun(fake: FakeProcess, shape: Shape): Promise<Measured> {
   const creds: FakeCredentials = shape.credentials
-  const api = new FlickrClient({ ...creds, apiOrigin: shape.origin, ratePerSec: 1000 })
+  const api = new FlickrClient({ ...creds, apiOrigin: shape.origin, ratePerSec: 1000, concurrency: floorApi() })
   const downloads = new DownloadQueue(floorDownloads())
   await fake.ask('reset')
   const cpu0 = process.cpuUsage()
@@ -392,6 +393,7 @@ async function main(): Promise<void> {
           orig[1].push(b)
           console.log(`run ${r + 1} original  first ${s(a.ms)} (CPU ${s(a.cpuMs)}), ${a.api} API, ${a.get} GET ${a.head} HEAD ${a.play} play; no-change ${s(b.ms)}, ${b.api} API, ${b.get + b.head + b.play} media`)
         } else if (step === 'flickrfs') {
+          if (has('no-flickrfs')) continue
           const [a, b] = await flickrfsRuns(fake, shape)
           ours[0].push(a)
           ours[1].push(b)
@@ -421,9 +423,9 @@ async function main(): Promise<void> {
   console.log(summary('flickrfs pin, no-change run', ours[1], n, o1))
   const f = median(floor.map((m) => m.ms))
   const fl = floor[floor.length - 1]
-  const waitMs = fl === undefined ? NaN : Math.max(fl.api * apiLatency / 4, (fl.get + fl.play) * mediaLatency / floorDownloads())
+  const waitMs = fl === undefined ? NaN : Math.max(fl.api * apiLatency / floorApi(), (fl.get + fl.play) * mediaLatency / floorDownloads())
   console.log(`flickrfs first pin ÷ floor: ${(median(ours[0].map((m) => m.ms)) / f).toFixed(2)}; ` +
-    `the floor's latency alone (4 API calls, ${floorDownloads()} downloads in flight): ${s(waitMs)}`)
+    `the floor's latency alone (${floorApi()} API calls, ${floorDownloads()} downloads in flight): ${s(waitMs)}`)
   const a = ours[0][ours[0].length - 1]
   const b = floor[floor.length - 1]
   if (a !== undefined && b !== undefined) {

@@ -78,7 +78,7 @@ export interface RefreshOptions {
   onProgress?: (progress: RefreshProgress) => void
   /** Called for every original as soon as its size is known, while comments are still being fetched. */
   onMedia?: (event: MediaEvent) => void
-  /** Set-listing, comment and getSizes requests queued at once; the client limits what is in flight (default 8). */
+  /** Set-listing, comment and getSizes requests queued at once, each; the client limits what is in flight (default 16). */
   apiConcurrency?: number
   /** HEAD requests in flight at once (default 16: each is tiny, latency dominates). */
   mediaConcurrency?: number
@@ -184,7 +184,7 @@ class Refresh {
   constructor(private readonly ctx: RefreshContext) {
     this.startedAtMs = ctx.clock()
     this.client = countingApi(ctx.api, this.calls, this.stop)
-    this.apiConcurrency = ctx.options.apiConcurrency ?? 8
+    this.apiConcurrency = ctx.options.apiConcurrency ?? 16
     this.mediaConcurrency = ctx.options.mediaConcurrency ?? 16
     this.userId = ctx.previous.snap.userId
     this.userName = ctx.previous.snap.userName
