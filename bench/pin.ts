@@ -5,6 +5,7 @@
  *
  *   node --import tsx bench/pin.ts [--items 700] [--runs 3] [--api-latency 50] [--media-latency 20]
  *                                  [--original | --no-original] [--tiny] [--seed 700]
+ *                                  [--floor-api N] [--floor-downloads N] [--no-flickrfs]
  *
  * Setting (bench/flickrmirrorer.ts mirrorerAccountOptions): 700 items = 694 photos + 6 videos,
  * ~51 MB, 24 sets, 5 collections, ~100 commented, scaled with --items; from 10,000 items (or with
@@ -17,10 +18,11 @@
  * - flickrfs: `node bin/flickrfs pin DEST` as a user runs it, first pin then no-change run, with
  *   FLICKRFS_API_RATE=1000 (the default 1 call/s after a 3000-call burst binds from ~20,000 items).
  * - floor: the request pattern of a first pin (the API calls flickrfs makes, one GET per original,
- *   API calls as many at a time as FlickrClient allows by default (4) and downloads as many as pin
- *   (DEFAULT_PIN_CONCURRENCY, or --floor-downloads N), downloads starting with the first photostream
- *   page) from this process, bodies read and dropped: nothing is written to disk. Its CPU and RSS
- *   are this bench process's. The latency alone of that pattern is printed too.
+ *   API calls as many at a time as FlickrClient allows by default (DEFAULT_API_CONCURRENCY, or
+ *   --floor-api N) and downloads as many as pin (DEFAULT_PIN_CONCURRENCY, or --floor-downloads N),
+ *   downloads starting with the first photostream page) from this process, bodies read and dropped:
+ *   nothing is written to disk. Its CPU and RSS are this bench process's. The latency alone of that
+ *   pattern is printed too. --no-flickrfs measures the floor (and the original tool) alone.
  * Both tools run under GNU time: CPU is user + system of the child, RSS its peak. Requests are the
  * fake's own counters. The original tool is skipped (and the bench says so) when its sequential
  * request latency alone would exceed 10 minutes, unless --original; or when it cannot be run (then
@@ -277,7 +279,7 @@ const floorApi = (): number => arg('floor-api', DEFAULT_API_CONCURRENCY)
 
 /**
  * The latency floor: the API calls of a first pin and one GET per original, overlapped as pin can
- * overlap them (4 API calls and 6 downloads in flight), with nothing written anywhere.
+ * overlap them (16 API calls and 32 downloads in flight by default), with nothing written anywhere.
  */
 async function floorRun(fake: FakeProcess, shape: Shape): Promise<Measured> {
   const creds: FakeCredentials = shape.credentials
