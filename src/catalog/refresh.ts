@@ -14,6 +14,9 @@
  *   identify → list, three at once: photostream → reuse known details → comments ‖ originals
  *                                    set list → each set's members
  *                                    collection tree
+ *
+ * (In a full listing, each photostream page's originals are reused or resolved as soon as the page
+ * is in, while the next pages are read: pin's downloads start with the first page.)
  *            → compare with the previous catalog (changes.ts): photos, sets, collections
  *            → assemble the next state and the report
  *
