@@ -6,6 +6,7 @@
  *   node --import tsx bench/pin.ts [--items 700] [--runs 3] [--api-latency 50] [--media-latency 20]
  *                                  [--original | --no-original] [--tiny] [--seed 700]
  *                                  [--keep DIR] [--no-floor] [--pin-args "--full-listing-every 0"]
+ *                                  [--floor-api N] [--floor-downloads N] [--no-flickrfs]
  *
  * --keep DIR keeps flickrfs's DEST and config in DIR (and the fake's port in DIR/fake-port, since
  * the catalog holds the fake's URLs): the first run pins, every later run (and bench) measures
@@ -23,10 +24,11 @@
  * - flickrfs: `node bin/flickrfs pin DEST` as a user runs it, first pin then no-change run, with
  *   FLICKRFS_API_RATE=1000 (the default 1 call/s after a 3000-call burst binds from ~20,000 items).
  * - floor: the request pattern of a first pin (the API calls flickrfs makes, one GET per original,
- *   API calls as many at a time as FlickrClient allows by default (4) and downloads as many as pin
- *   (DEFAULT_PIN_CONCURRENCY, or --floor-downloads N), downloads starting with the first photostream
- *   page) from this process, bodies read and dropped: nothing is written to disk. Its CPU and RSS
- *   are this bench process's. The latency alone of that pattern is printed too.
+ *   API calls as many at a time as FlickrClient allows by default (DEFAULT_API_CONCURRENCY, or
+ *   --floor-api N) and downloads as many as pin (DEFAULT_PIN_CONCURRENCY, or --floor-downloads N),
+ *   downloads starting with the first photostream page) from this process, bodies read and dropped:
+ *   nothing is written to disk. Its CPU and RSS are this bench process's. The latency alone of that
+ *   pattern is printed too. --no-flickrfs measures the floor (and the original tool) alone.
  * Both tools run under GNU time: CPU is user + system of the child, RSS its peak. Requests are the
  * fake's own counters. The original tool is skipped (and the bench says so) when its sequential
  * request latency alone would exceed 10 minutes, unless --original; or when it cannot be run (then
@@ -41,7 +43,7 @@ import { createInterface, type Interface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { generateAccount, startFakeFlickr, type FakeCredentials, type RestCall } from '../src/fake-flickr/index.js'
 import { PHOTO_EXTRAS } from '../src/catalog/index.js'
-import { FlickrClient } from '../src/flickr/index.js'
+import { DEFAULT_API_CONCURRENCY, FlickrClient } from '../src/flickr/index.js'
 import { DEFAULT_PIN_CONCURRENCY } from '../src/pin/pin.js'
 import { runMeasured, type ChildUsage } from './child-usage.js'
 import { failureText, locateTool, mirrorerAccountOptions, runMirrorer, type FakeEndpoint, type Tool } from './flickrmirrorer.js'
@@ -318,10 +320,11 @@ class DownloadQueue {
 type Rec = Record<string, any>
 
 const floorDownloads = (): number => arg('floor-downloads', DEFAULT_PIN_CONCURRENCY)
+const floorApi = (): number => arg('floor-api', DEFAULT_API_CONCURRENCY)
 
 /**
  * The calls alone of a run: the REST calls it made (the fake's log), asked again from this process
- * with nothing else done, as many at a time as FlickrClient allows by default (4), and each only
+ * with nothing else done, as many at a time as FlickrClient allows by default (DEFAULT_API_CONCURRENCY), and each only
  * once every call answered before it was asked in the run is answered again (so a set's members
  * still wait for the set list, as in the run). Wall time, and the fake's count of the calls.
  */
@@ -345,11 +348,11 @@ async function replayCalls(fake: FakeProcess, shape: Shape, calls: readonly Rest
 
 /**
  * The latency floor: the API calls of a first pin and one GET per original, overlapped as pin can
- * overlap them (4 API calls and 6 downloads in flight), with nothing written anywhere.
+ * overlap them (16 API calls and 32 downloads in flight by default), with nothing written anywhere.
  */
 async function floorRun(fake: FakeProcess, shape: Shape): Promise<Measured> {
   const creds: FakeCredentials = shape.credentials
-  const api = new FlickrClient({ ...creds, apiOrigin: shape.origin, ratePerSec: 1000 })
+  const api = new FlickrClient({ ...creds, apiOrigin: shape.origin, ratePerSec: 1000, concurrency: floorApi() })
   const downloads = new DownloadQueue(floorDownloads())
   await fake.ask('reset')
   const cpu0 = process.cpuUsage()
@@ -470,6 +473,7 @@ async function main(): Promise<void> {
           orig[1].push(b)
           console.log(`run ${r + 1} original  first ${s(a.ms)} (CPU ${s(a.cpuMs)}), ${a.api} API, ${a.get} GET ${a.head} HEAD ${a.play} play; no-change ${s(b.ms)}, ${b.api} API, ${b.get + b.head + b.play} media`)
         } else if (step === 'flickrfs') {
+          if (has('no-flickrfs')) continue
           const [a, b] = await flickrfsRuns(fake, shape)
           if (a !== undefined) ours[0].push(a)
           ours[1].push(b)
@@ -504,10 +508,10 @@ async function main(): Promise<void> {
   console.log(summary('flickrfs pin, no-change run', ours[1], n, o1))
   const f = median(floor.map((m) => m.ms))
   const fl = floor[floor.length - 1]
-  const waitMs = fl === undefined ? NaN : Math.max(fl.api * apiLatency / 4, (fl.get + fl.play) * mediaLatency / floorDownloads())
+  const waitMs = fl === undefined ? NaN : Math.max(fl.api * apiLatency / floorApi(), (fl.get + fl.play) * mediaLatency / floorDownloads())
   if (floor.length > 0 && ours[0].length > 0) {
     console.log(`flickrfs first pin ÷ floor: ${(median(ours[0].map((m) => m.ms)) / f).toFixed(2)}; ` +
-      `the floor's latency alone (4 API calls, ${floorDownloads()} downloads in flight): ${s(waitMs)}`)
+      `the floor's latency alone (${floorApi()} API calls, ${floorDownloads()} downloads in flight): ${s(waitMs)}`)
   }
   if (callsAlone.length > 0) {
     const ncMs = median(ours[1].map((m) => m.ms))

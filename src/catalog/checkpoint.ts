@@ -124,6 +124,8 @@ export class RefreshCheckpoint {
   private readonly media = new Map<string, MediaEntry>()
   private readonly sets = new Map<string, { v: string; at: number; members: string[] }>()
   private pending: Result[] = []
+  /** Sizes of originals saved since begin() (before plan(), when sizing starts with the listing). */
+  private sizesSavedThisRun = 0
   private listingNew = false
   private listingDirty = false
   private pagesPending = 0
@@ -228,6 +230,7 @@ export class RefreshCheckpoint {
       this.meta = freshMeta(userId, this.now())
     }
     this.savePages = firstSync || this.pages.length > 0
+    this.sizesSavedThisRun = 0
   }
 
   private listingYoung(): boolean {
@@ -308,7 +311,8 @@ export class RefreshCheckpoint {
    */
   plan(plan: CheckpointPlan): void {
     this.meta.comments = { ...plan.comments }
-    this.meta.sizes = { ...plan.sizes }
+    // Originals are sized from the first photostream page on, before this plan: those saved already count.
+    this.meta.sizes = { done: plan.sizes.done + this.sizesSavedThisRun, total: plan.sizes.total }
     const ahead = plan.comments.total - plan.comments.done + plan.sizes.total - plan.sizes.done
     if (this.listingNew && ahead >= this.everyResults) {
       this.listingNew = false
@@ -356,7 +360,10 @@ export class RefreshCheckpoint {
     this.lastSaveMs = performance.now()
     for (const r of results) {
       if (r.k === 'c') this.meta.comments.done++
-      else if (r.k === 'm') this.meta.sizes.done++
+      else if (r.k === 'm') {
+        this.meta.sizes.done++
+        this.sizesSavedThisRun++
+      }
       else this.meta.sets.done++
     }
     const meta = { ...this.meta, savedAtMs: this.now() }

@@ -14,6 +14,9 @@
  *   identify → list, three at once: photostream → reuse known details → comments ‖ originals
  *                                    set list → each set's members
  *                                    collection tree
+ *
+ * (In a full listing, each photostream page's originals are reused or resolved as soon as the page
+ * is in, while the next pages are read: pin's downloads start with the first page.)
  *            → compare with the previous catalog (changes.ts): photos, sets, collections
  *            → assemble the next state and the report
  *
@@ -33,6 +36,7 @@ import createDebug from 'debug'
 import { asRecord, toInt } from '../flickr/lenient.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { eachLimit } from '../util/pool.js'
+import { Semaphore } from '../util/semaphore.js'
 import { listPhotostreamChanges, marksAfter, planListing, unchangedMembers, type ListingPlan } from './incremental.js'
 import { anyChange, collectionChanges, photoChanges, setChanges, type Changes, type ListedPhoto, type SetListing, type Since } from './changes.js'
 import { PHOTO_EXTRAS, type CatalogApi, type CatalogMedia, type PhotostreamResume } from './ports.js'
@@ -98,7 +102,7 @@ export interface RefreshOptions {
   onMedia?: (event: MediaEvent) => void
   /** Called for each listing as soon as it is whole (ListingEvent). */
   onListed?: (event: ListingEvent) => void
-  /** Set-listing, comment and getSizes requests queued at once; the client limits what is in flight (default 8). */
+  /** Set-listing, comment and getSizes requests queued at once, each; the client limits what is in flight (default 16). */
   apiConcurrency?: number
   /** HEAD requests in flight at once (default 16: each is tiny, latency dominates). */
   mediaConcurrency?: number
@@ -186,6 +190,7 @@ class Refresh {
   private readonly client: CatalogApi
   private readonly apiConcurrency: number
   private readonly mediaConcurrency: number
+  private readonly mediaSlots: Semaphore
   private readonly progress: RefreshProgress = {
     phase: 'login', photos: 0, sets: 0, setsListed: 0, commentsToFetch: 0, commentsFetched: 0, mediaToResolve: 0, mediaResolved: 0,
   }
@@ -202,12 +207,20 @@ class Refresh {
   private readonly listingReport: RefreshReport['listing'] = { mode: 'full', setsListed: 0 }
   /** A first sync's order (see the top): the photostream listed, then the sets, then the collection tree. */
   private readonly order = { photostream: gate(), sets: gate(), tree: gate() }
+  /** Comments and originals of the photostream, filled from the first page of a full listing on. */
+  private readonly details: PhotoDetails = { comments: new Map(), fetchedAt: new Map(), media: new Map() }
+  /** Photos whose original was taken care of as their page came in (reused, or being resolved). */
+  private readonly mediaStarted = new Set<string>()
+  /** The resolutions started page by page, each page's as one task; the details step waits for them. */
+  private readonly earlyMedia: Array<Promise<void>> = []
+  private earlyToResolve = 0
 
   constructor(private readonly ctx: RefreshContext) {
     this.startedAtMs = ctx.clock()
     this.client = countingApi(ctx.api, this.calls, this.stop)
-    this.apiConcurrency = ctx.options.apiConcurrency ?? 8
+    this.apiConcurrency = ctx.options.apiConcurrency ?? 16
     this.mediaConcurrency = ctx.options.mediaConcurrency ?? 16
+    this.mediaSlots = new Semaphore(this.mediaConcurrency)
     this.userId = ctx.previous.snap.userId
     this.userName = ctx.previous.snap.userName
     this.plan = planListing(ctx.previous, {
@@ -277,6 +290,11 @@ class Refresh {
     let photos: ListedPhoto[]
     try {
       photos = await this.listStream()
+    } catch (err) {
+      // No work left running: the originals started from the pages that did come in.
+      this.stop.stopped = true
+      await Promise.allSettled(this.earlyMedia)
+      throw err
     } finally {
       this.order.photostream.open()
     }
@@ -307,28 +325,58 @@ class Refresh {
     const resume = saved === undefined ? cp?.photostreamResume() : undefined
     // Pages listed by an interrupted run may miss changes made since: no marks to go on from (incremental.ts).
     this.resumedListing = saved !== undefined || resume?.from !== undefined
-    const raw = saved ?? (await this.client.getPhotostream(extras, resume))
+    // Each page's originals are sized (for pin: their downloads start) as the page comes in: the
+    // first page already carries every URL they need, and a big photostream takes many pages.
+    const onPage = (page: number, items: Record<string, unknown>[]): void => {
+      resume?.onPage?.(page, items)
+      this.startOriginals(listPhotos(items))
+    }
+    const raw = saved ?? (await this.client.getPhotostream(extras, { ...resume, onPage }))
     cp?.listedPhotostream(raw)
     return listPhotos(raw)
   }
 
   /** Comments and originals: what the previous catalog knows is reused, the rest fetched (both at once). */
   private async fetchDetails(photos: readonly ListedPhoto[]): Promise<PhotoDetails> {
-    const details: PhotoDetails = { comments: new Map(), fetchedAt: new Map(), media: new Map() }
+    const details = this.details
     const needComments = this.reuseComments(photos, details)
-    const needMedia = this.reuseMedia(photos, details)
+    const needMedia = this.reuseMedia(photos.filter((p) => !this.mediaStarted.has(p.id)), details)
     this.progress.commentsToFetch = needComments.length
-    this.progress.mediaToResolve = needMedia.length
+    this.progress.mediaToResolve = needMedia.length + this.earlyToResolve
     const { resumed } = this
     this.ctx.checkpoint?.plan({
       comments: { done: resumed.comments, total: resumed.comments + needComments.length },
-      sizes: { done: resumed.media, total: resumed.media + needMedia.length },
+      sizes: { done: resumed.media, total: resumed.media + needMedia.length + this.earlyToResolve },
     })
     this.tell()
-    debug('details: %d comment lists, %d originals to resolve', needComments.length, needMedia.length)
+    debug('details: %d comment lists, %d originals to resolve (%d of them started page by page)', needComments.length,
+      needMedia.length + this.earlyToResolve, this.earlyToResolve)
+    // Comments come last (see the top): after the collection tree, so a first mount fills in set by set.
     const comments = this.order.tree.opened.then(() => this.fetchComments(needComments, details))
-    await allOrStop([comments, this.resolveOriginals(needMedia, details)] as const, this.stop)
+    await allOrStop([comments, this.resolveOriginals(needMedia, details), ...this.earlyMedia] as const, this.stop)
+    if (this.mediaStarted.size > 0) {
+      // A listing read again from page 1 (it did not add up) may have dropped photos a page had shown.
+      const listed = new Set(photos.map((p) => p.id))
+      for (const id of details.media.keys()) if (!listed.has(id)) details.media.delete(id)
+    }
     return details
+  }
+
+  /**
+   * One page of a full listing as it comes in: its known originals reused (and told) at once, the
+   * others resolved right away, at most `mediaConcurrency` per page, while the next pages are read.
+   */
+  private startOriginals(page: readonly ListedPhoto[]): void {
+    if (this.stop.stopped) return
+    const fresh = page.filter((p) => !this.mediaStarted.has(p.id))
+    for (const p of fresh) this.mediaStarted.add(p.id)
+    const need = this.reuseMedia(fresh, this.details)
+    if (need.length === 0) return
+    this.earlyToResolve += need.length
+    const task = this.resolveOriginals(need, this.details)
+    // Awaited by the details step (or, when the listing fails, settled there): never unhandled meanwhile.
+    task.catch(() => undefined)
+    this.earlyMedia.push(task)
   }
 
   /** Keeps the comments of photos whose `lastupdate` has not moved; returns the commented photos left. */
@@ -405,22 +453,33 @@ class Refresh {
   private async resolveOriginals(photos: readonly ListedPhoto[], into: PhotoDetails): Promise<void> {
     const via = { api: this.client, media: this.ctx.media, cookies: this.ctx.options.cookies }
     await eachLimit(photos, this.mediaConcurrency, async (p) => {
-      if (this.stop.stopped) throw stopped()
+      // Pages resolve at once: all of them together stay within mediaConcurrency.
+      const release = await this.mediaSlots.acquire()
       try {
-        const entry = await resolveMedia({ ...p, changedAtMs: 0 }, via)
-        into.media.set(p.id, entry)
-        this.ctx.checkpoint?.mediaResolved(entry)
-        this.mediaReport.resolved++
-        if (entry.kind === 'transcode') this.mediaReport.transcodes.push({ id: p.id, label: entry.label ?? '' })
-        this.ctx.options.onMedia?.({ photo: { ...p, changedAtMs: 0 }, media: entry, resolved: true })
-      } catch (err) {
-        if (!isItemFailure(err)) throw err
-        this.mediaReport.unavailable.push({ id: p.id, message: errorMessage(err) })
-        debug('original of %s unavailable: %s', p.id, errorMessage(err))
+        await this.resolveOne(p, into, via)
+      } finally {
+        release()
       }
-      this.progress.mediaResolved++
-      this.tell()
     })
+  }
+
+  /** One original, reported and told; an item failure leaves it out (resolved again next time). */
+  private async resolveOne(p: ListedPhoto, into: PhotoDetails, via: Parameters<typeof resolveMedia>[1]): Promise<void> {
+    if (this.stop.stopped) throw stopped()
+    try {
+      const entry = await resolveMedia({ ...p, changedAtMs: 0 }, via)
+      into.media.set(p.id, entry)
+      this.ctx.checkpoint?.mediaResolved(entry)
+      this.mediaReport.resolved++
+      if (entry.kind === 'transcode') this.mediaReport.transcodes.push({ id: p.id, label: entry.label ?? '' })
+      this.ctx.options.onMedia?.({ photo: { ...p, changedAtMs: 0 }, media: entry, resolved: true })
+    } catch (err) {
+      if (!isItemFailure(err)) throw err
+      this.mediaReport.unavailable.push({ id: p.id, message: errorMessage(err) })
+      debug('original of %s unavailable: %s', p.id, errorMessage(err))
+    }
+    this.progress.mediaResolved++
+    this.tell()
   }
 
   /** Each set's members, except where getList already says the set is empty. */

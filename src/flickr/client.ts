@@ -28,7 +28,7 @@ export interface FlickrClientOptions {
   burst?: number
   /** A limiter shared with other processes (openFlickr's); else a bucket of this process only from ratePerSec/burst. */
   limiter?: RateLimiter
-  /** API calls in flight at once (default 4). */
+  /** API calls in flight at once (default DEFAULT_API_CONCURRENCY). */
   concurrency?: number
   /** Per request, headers and body (default 30000). */
   timeoutMs?: number
@@ -52,6 +52,15 @@ export interface FlickrStats {
 }
 
 const PER_PAGE = 500
+
+/**
+ * API calls in flight at once, by default. Flickr limits a key by rate (limiter.ts), not by
+ * connections, so this only bounds how much latency overlaps: on a first pin (one comment list per
+ * commented photo, one call per set) at 50 ms per call, 4 in flight left the comment lists alone at
+ * ~1.3 s for 700 items; 16 bring the calls of that pin under 0.5 s, and 32 measured no better once
+ * downloads share the two cores (bench/pin.ts --floor-api).
+ */
+export const DEFAULT_API_CONCURRENCY = 16
 
 /** A listing that goes on from pages an interrupted run read, and tells each page as it is read (see paginate.ts). */
 export type ListingResume = Pick<PaginateOptions, 'from' | 'onPage'>
@@ -93,7 +102,7 @@ export class FlickrClient {
     this.apiOrigin = opts.apiOrigin || undefined
     this.listingRetries = opts.listingRetries ?? 2
     this.bucket = opts.limiter ?? new TokenBucket(opts.ratePerSec ?? DEFAULT_RATE_PER_SEC, opts.burst ?? DEFAULT_BURST, this.clock)
-    this.slots = new Semaphore(opts.concurrency ?? 4)
+    this.slots = new Semaphore(opts.concurrency ?? DEFAULT_API_CONCURRENCY)
     const transport = new OriginTransport({ apiOrigin: this.apiOrigin, timeoutMs: this.timeoutMs })
     const { flickr } = createFlickr(
       {

@@ -249,7 +249,13 @@ export class MediaClient {
     const headersTimeout = new AbortController()
     const timer = setTimeout(() => headersTimeout.abort(new DOMException('headers timeout', 'TimeoutError')),
       this.headersTimeoutMs)
-    const signal = o.signal ? AbortSignal.any([o.signal, headersTimeout.signal]) : headersTimeout.signal
+    // The caller's abort passed on by hand: AbortSignal.any costs far more per request than one
+    // listener, and a pin makes one request per original.
+    const outer = o.signal
+    const passOn = (): void => headersTimeout.abort(outer?.reason)
+    if (outer?.aborted === true) passOn()
+    else outer?.addEventListener('abort', passOn, { once: true })
+    const signal = headersTimeout.signal
     try {
       const answer = await this.follow(url, o.method, headers, o.cookies, signal)
       const res = answer.res
@@ -266,6 +272,7 @@ export class MediaClient {
       throw new MediaHttpError(res.status, res.statusText, url)
     } finally {
       clearTimeout(timer)
+      outer?.removeEventListener('abort', passOn)
     }
   }
 

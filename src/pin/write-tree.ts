@@ -8,7 +8,7 @@
  * (recorded in the manifest) are ever removed.
  */
 import { readFile, lstat, readlink, lutimes, readdir } from 'node:fs/promises'
-import { closeSync, lstatSync, openSync, readSync, readlinkSync, constants as fsConstants, type Stats } from 'node:fs'
+import { closeSync, lstatSync, lutimesSync, openSync, readSync, readlinkSync, constants as fsConstants, type Stats } from 'node:fs'
 import { join } from 'node:path'
 import createDebug from 'debug'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
@@ -329,8 +329,9 @@ class TreeWriter {
       // A new name: symlink() creates it whole, so no temp name and rename are needed.
       try {
         await this.#dest.symlink(target, path)
-        // lutimes never follows: it sets the times of the link just made.
-        await lutimes(this.#abs(path), mtime, mtime)
+        // lutimes never follows: it sets the times of the link just made (at once: a round trip
+        // through the thread pool would cost more than the call).
+        lutimesSync(this.#abs(path), mtime, mtime)
         this.#report.written++
         return
       } catch (err) {

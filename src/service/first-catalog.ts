@@ -3,7 +3,7 @@
  * refresh has it whole, instead of nothing until the whole first refresh is over (minutes, or
  * hours at Flickr's rate on a big account); the complete catalog then replaces this one whole.
  *
- * - A photo shows once the photostream listing and its original's size are in.
+ * - A photo shows once its listing page and its original's size are in.
  * - A set shows once all its members are listed (never part of them), with the members the
  *   photostream listing has, as the complete catalog will; sets keep Flickr's order.
  * - Collections and `Not in any set/` show once every set is in: a collection links to sets, and

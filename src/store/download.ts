@@ -8,7 +8,9 @@
  * ranged GET starts over (overwriting in place, never truncating under a reader).
  */
 import { createHash, type Hash } from 'node:crypto'
+import { fchmodSync, fstatSync, futimesSync } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
+import type { ReadableStreamReadResult } from 'node:stream/web'
 import createDebug from 'debug'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { asError, errorMessage, sleep } from '../util/abort.js'
@@ -77,6 +79,8 @@ interface Progress {
 }
 
 const READ_CHUNK = 1 << 20
+/** Body bytes gathered before one write into the .part file (when no reader waits for them). */
+const WRITE_BATCH = 1 << 18
 const MAX_STALLS_IN_A_ROW = 2
 
 /** A body that sent nothing for too long, or too little per second (the media client's MediaBodyError). */
@@ -125,7 +129,7 @@ export class Download {
   }
 
   private ranOut: () => void = () => undefined
-  /** Settles when `run()` has ended, well or not: the network part is over (recording may follow). */
+  /** Settles once the last byte is in (before the fsync), or when `run()` has failed: the network part is over (recording may follow). */
   readonly ran = new Promise<void>((resolve) => { this.ranOut = resolve })
 
   /**
@@ -145,6 +149,8 @@ export class Download {
       p.broken = undefined
       if (await this.attempt(fh, p)) break
     }
+    // The network part is over: the slot of a transfer is free again while the fsync waits for the disk.
+    this.ranOut()
     try {
       // A restart may have left bytes past the end from an older, longer attempt.
       if ((this.mayBeLonger || p.restarts > 1) && (await fh.stat()).size !== this.size) await fh.truncate(this.size)
@@ -159,8 +165,10 @@ export class Download {
     try {
       // Created if missing, never truncated: an existing .part is what we resume from.
       this.fh = await this.spec.openPart()
-      // Every stored original has this mode, whatever the umask.
-      await this.fh.chmod(0o644)
+      // Every stored original has this mode, whatever the umask. Through the open descriptor, at
+      // once: a metadata call on an inode just opened does not wait for the disk, and each
+      // asynchronous one costs a thread-pool round trip per original.
+      fchmodSync(this.fh.fd, 0o644)
       return this.fh
     } catch (err) {
       throw destWriteError(err, this.spec.partPath)
@@ -170,7 +178,7 @@ export class Download {
   /** Hashes what an earlier run left in the .part file (if it can be part of this original) and starts from its end. */
   private async resumePoint(fh: FileHandle): Promise<Progress> {
     const p: Progress = { offset: 0, hash: createHash('sha256'), fetchedBytes: 0, restarts: 0, stalls: 0, broken: undefined }
-    const existing = (await fh.stat()).size
+    const existing = fstatSync(fh.fd).size
     this.mayBeLonger = existing > 0
     if (existing > 0 && (this.size === 0 || existing <= this.size)) {
       p.offset = await hashPrefix(fh, existing, p.hash)
@@ -284,10 +292,36 @@ export class Download {
     }
   }
 
+  /**
+   * The body into the .part file. Chunks are gathered and written together (one write per
+   * WRITE_BATCH bytes, or per original for most photos, instead of one per network chunk: each write
+   * is a round trip through the thread pool), except while a reader waits for bytes, which are then
+   * written as they come. A chunk is hashed once written, so `hash` always covers [0, validBytes);
+   * what came before a body broke off is written before the break is passed on.
+   */
   private async consume(res: MediaResponse, fh: FileHandle, start: number, hash: Hash): Promise<void> {
     const reader = res.body.getReader()
     this.reader = reader
     let offset = start
+    let held: Uint8Array[] = []
+    let heldBytes = 0
+    const flush = async (): Promise<void> => {
+      if (heldBytes === 0) return
+      const chunks = held
+      held = []
+      const bytes = heldBytes
+      heldBytes = 0
+      try {
+        await writeAllAt(fh, chunks, bytes, offset)
+      } catch (err) {
+        // Keep the .part resumable: bytes after `offset` may be half-written.
+        await fh.truncate(offset).catch(() => {})
+        throw destWriteError(err, this.spec.partPath)
+      }
+      for (const c of chunks) hash.update(c)
+      offset += bytes
+      this.grow(offset)
+    }
     // A connection that stays open but sends nothing would hold every reader of this file forever.
     let idle: NodeJS.Timeout | undefined
     const armIdle = (): void => {
@@ -297,24 +331,26 @@ export class Download {
     try {
       for (;;) {
         armIdle()
-        const { done, value } = await reader.read()
-        if (done) return
-        if (offset + value.byteLength > this.size) {
+        let read: ReadableStreamReadResult<Uint8Array>
+        try {
+          read = await reader.read()
+        } catch (err) {
+          // What came before the break is good: kept, for the resume to start after it.
+          await flush()
+          throw err
+        }
+        const { done, value } = read
+        if (done) return await flush()
+        if (offset + heldBytes + value.byteLength > this.size) {
           throw new FlickrfsError('MEDIA', `The media server sent more than the ${this.size} bytes it announced for ${this.spec.key}.`)
         }
-        try {
-          await writeFully(fh, value, offset)
-        } catch (err) {
-          // Keep the .part resumable: bytes after `offset` may be half-written.
-          await fh.truncate(offset).catch(() => {})
-          throw destWriteError(err, this.spec.partPath)
-        }
-        hash.update(value)
-        offset += value.byteLength
-        this.grow(offset)
+        held.push(value)
+        heldBytes += value.byteLength
         // Everything announced is here: do not wait for the stream's end (a kept-alive
         // connection may signal it late).
-        if (offset === this.size) return
+        const complete = offset + heldBytes === this.size
+        if (complete || heldBytes >= WRITE_BATCH || this.waiters.size > 0) await flush()
+        if (complete) return
       }
     } finally {
       clearTimeout(idle)
@@ -377,9 +413,9 @@ export class Download {
   }
 
   /** Sets the times of the .part file through its open handle (before its rename). */
-  async setTimes(atime: Date, mtime: Date): Promise<void> {
+  setTimes(atime: Date, mtime: Date): void {
     if (this.fh === undefined) throw new FlickrfsError('INTERNAL', `${this.spec.key}: the .part file is not open`)
-    await this.fh.utimes(atime, mtime)
+    futimesSync(this.fh.fd, atime, mtime)
   }
 
   /** Closes the .part handle once no reader is using it. */
@@ -399,11 +435,15 @@ function statusOf(err: unknown): number | undefined {
   return typeof status === 'number' ? status : undefined
 }
 
-async function writeFully(fh: FileHandle, data: Uint8Array, position: number): Promise<void> {
-  let done = 0
-  while (done < data.byteLength) {
-    const { bytesWritten } = await fh.write(data, done, data.byteLength - done, position + done)
-    done += bytesWritten
+/** Writes `chunks` (`bytes` in all) at `position`: one writev, then the rest of a short write. */
+async function writeAllAt(fh: FileHandle, chunks: Uint8Array[], bytes: number, position: number): Promise<void> {
+  const { bytesWritten } = chunks.length === 1 ? await fh.write(chunks[0] as Uint8Array, 0, bytes, position) : await fh.writev(chunks, position)
+  if (bytesWritten === bytes) return
+  const all = Buffer.concat(chunks, bytes)
+  let done = bytesWritten
+  while (done < bytes) {
+    const r = await fh.write(all, done, bytes - done, position + done)
+    done += r.bytesWritten
   }
 }
 

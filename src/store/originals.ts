@@ -638,7 +638,7 @@ export class Originals {
   private async moveIntoPlace(t: Target, download: Download, mtimeMs: number | undefined): Promise<void> {
     try {
       // Through the .part's own handle, still open: no path is followed, no second open.
-      if (mtimeMs !== undefined) await download.setTimes(new Date(mtimeMs), new Date(mtimeMs))
+      if (mtimeMs !== undefined) download.setTimes(new Date(mtimeMs), new Date(mtimeMs))
       this.fileChanged(t.id)
       // The directory is fsynced once per batch of records, before the batch is written (RecordBatch).
       await this.guard().rename(t.partRel, t.rel)
