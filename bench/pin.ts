@@ -7,6 +7,7 @@
  *                                  [--original | --no-original] [--tiny] [--seed 700]
  *                                  [--keep DIR] [--no-floor] [--pin-args "--full-listing-every 0"]
  *                                  [--floor-api N] [--floor-downloads N] [--no-flickrfs]
+ *                                  [--node-args "--cpu-prof --cpu-prof-dir=/tmp/prof"]
  *
  * --keep DIR keeps flickrfs's DEST and config in DIR (and the fake's port in DIR/fake-port, since
  * the catalog holds the fake's URLs): the first run pins, every later run (and bench) measures
@@ -228,6 +229,12 @@ const pinArgs = (): string[] => {
   return i === -1 ? [] : (args[i + 1] ?? '').split(' ').filter((a) => a !== '')
 }
 
+/** --node-args "…": node flags for every `flickrfs pin` child (e.g. "--cpu-prof --cpu-prof-dir=DIR" to profile it). */
+const nodeArgs = (): string[] => {
+  const i = args.indexOf('--node-args')
+  return i === -1 ? [] : (args[i + 1] ?? '').split(' ').filter((a) => a !== '')
+}
+
 /**
  * A first pin then a no-change run. With --keep DIR, flickrfs's config and DEST live in DIR and
  * stay: when DIR already holds a pin of this account (same --items and --seed), the first pin is
@@ -238,7 +245,7 @@ async function flickrfsRuns(fake: FakeProcess, shape: Shape): Promise<[Measured 
   const work = keep ?? (await mkdtemp(join(tmpdir(), 'flickrfs-bench-pin-')))
   const dest = join(work, 'dest')
   const env = flickrfsEnv(shape, join(work, 'config'))
-  const pin = (): Promise<ChildUsage> => runMeasured(process.execPath, [BIN, 'pin', ...pinArgs(), dest], { env, cwd: REPO })
+  const pin = (): Promise<ChildUsage> => runMeasured(process.execPath, [...nodeArgs(), BIN, 'pin', ...pinArgs(), dest], { env, cwd: REPO })
   try {
     let a: Measured | undefined
     const pinned = keep !== undefined && (await readdir(join(dest, '.flickrfs')).then(() => true, () => false))

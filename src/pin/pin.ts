@@ -9,10 +9,10 @@ import { Catalog, acquireRootLock, type CatalogApi, type CatalogMedia, type Refr
 import type { CatalogSnapshot, CollectionEntry, MediaEntry, PhotoEntry } from '../catalog/types.js'
 import { mediaKey } from '../catalog/types.js'
 import { FlickrfsError, isFlickrfsError } from '../errors/flickrfs-error.js'
-import { buildLayout, mediaFileName, mediaMtimeMs, METADATA_SUFFIX, parseMediaFileName, type OriginalHashes } from '../layout/index.js'
+import { buildLayout, mediaFileName, mediaMtimeMs, METADATA_SUFFIX, parseMediaFileName, parseSidecarName, PHOTO_METADATA_FORMAT, type OriginalHashes } from '../layout/index.js'
 import { OriginalStore, pinEverything, type MediaSource } from '../store/index.js'
 import { destWriteError, errnoCode } from '../util/fs-errors.js'
-import { readManifest, writeManifest, type Manifest } from './manifest.js'
+import { loadManifest, writeManifest, type Manifest } from './manifest.js'
 import { writeTree, type WriteTreeReport } from './write-tree.js'
 import { readLastPin, recordPinResult } from './pin-state.js'
 import { Semaphore } from '../util/semaphore.js'
@@ -248,6 +248,8 @@ class PinRun {
   /** Originals queued for their in-place check (#checkInPlace), and whether a turn is scheduled to check them. */
   readonly #inPlaceQueue: Array<{ photo: PhotoEntry; m: MediaEntry; key: string; done: (p: Promise<void> | void) => void }> = []
   #inPlaceScheduled = false
+  /** Where each local hour starts (layout/times.ts): a time zone lookup per hour, not two per original. Lives for this run. */
+  readonly #hourCache = new Map<number, number>()
 
   constructor(ctx: PinContext) {
     this.#ctx = ctx
@@ -270,8 +272,10 @@ class PinRun {
     const { dest, now, started } = this.#ctx
     const refresh = await this.#refreshCatalog()
     const snap = this.#ctx.catalog.snapshot()
+    // In the same turn as the snapshot: a mount's refresh (a pin handed to it) may swap both later.
+    const versions = this.#ctx.catalog.photoVersions()
     await this.#downloadAll(snap, refresh)
-    const tree = await this.#writeTree(snap)
+    const tree = await this.#writeTree(snap, versions)
     for (const name of tree.missingOriginals) {
       const id = parseMediaFileName(name)?.id ?? name
       if (!this.#failures.some((f) => f.id === id)) this.#failures.push({ id, what: 'original', message: `${name} is not in DEST` })
@@ -395,7 +399,7 @@ class PinRun {
     const { store } = this.#ctx
     // Not pinned yet (a mount fetched it): #download pins it.
     if (this.#noSpace !== undefined || store.knownRecord(m.id, m.secret)?.pinned === false) return false
-    if (store.inPlaceSync(m, mediaMtimeMs(photo)) === undefined) return false
+    if (store.inPlaceSync(m, mediaMtimeMs(photo, this.#hourCache)) === undefined) return false
     this.#stored.add(key)
     this.#alreadyPresent++
     this.#progress.done++
@@ -415,7 +419,7 @@ class PinRun {
         await sized?.job.abandon()
         return
       }
-      const mtimeMs = mediaMtimeMs(photo)
+      const mtimeMs = mediaMtimeMs(photo, this.#hourCache)
       // The slot is for the transfer: it is free again once the bytes are in, while the record
       // waits for its batch (store/record-batch.ts), so batches hold more than a slot count.
       const res = sized ? await sized.job.settle(m, mtimeMs, release) : await this.#ctx.store.ensure(m, { mtimeMs, onFetched: release })
@@ -448,7 +452,7 @@ class PinRun {
   }
 
   /** The layout of what is on disk, written into DEST, then the manifest of what was written. */
-  async #writeTree(snap: CatalogSnapshot): Promise<WriteTreeReport> {
+  async #writeTree(snap: CatalogSnapshot, versions: (id: string) => string | undefined): Promise<WriteTreeReport> {
     const { dest, store, opts, now } = this.#ctx
     this.#tell('writing')
     // A photo whose original is not on disk (its download failed, or it could not be sized) is left
@@ -459,8 +463,10 @@ class PinRun {
     const flushing = store.flush()
     let tree: WriteTreeReport
     let deleted: string[] = []
+    let previousText: string | undefined
     try {
-      const previous = await readManifest(dest)
+      const { manifest: previous, text } = await loadManifest(dest)
+      previousText = text
       const alive = aliveIds(snap)
       let deleteUnknown = opts.deleteUnknown === true
       if (deleteUnknown && opts.forceDelete !== true) {
@@ -482,15 +488,16 @@ class PinRun {
         photostreamKeep: keptPhotostreamNames(snap, onDisk, previous),
         tmpDir: STATE_REL.tmp,
         checkedOriginals: new Set([...onDisk.media.values()].map((m) => mediaFileName(m.id, m.ext))),
+        sidecarVersion: sidecarVersions(versions, opts.ignoreViews === true),
       })
-      log('tree written in %d ms (%d written, %d unchanged, %d removed)', now() - writeStart, tree.written, tree.unchanged, tree.removed)
+      log('tree written in %d ms (%d written, %d unchanged of which %d trusted unread, %d removed)', now() - writeStart, tree.written, tree.unchanged, tree.trusted, tree.removed)
       if (deleteUnknown) this.#takeover = await removeFlickrmirrorerLeftovers(await Confined.open(dest))
     } finally {
       // The store is closed after this returns or throws: its index writes must be over by then.
       await flushing.catch(() => undefined)
     }
     await flushing
-    await writeManifest(dest, tree.manifest)
+    await writeManifest(dest, tree.manifest, previousText)
     // Originals removed under --delete-unknown leave the store's index too, or verify would call them missing.
     if (deleted.length > 0) await store.forget(deleted)
     return tree
@@ -511,6 +518,20 @@ function sha256SumsOf(store: OriginalStore, deleted: ReadonlySet<string>): Origi
         if (!deleted.has(r.id)) yield { name: mediaFileName(r.id, r.ext), sha256: r.sha256, completedAt: r.completedAt }
       }
     },
+  }
+}
+
+/**
+ * The version of a sidecar's content: the stored version of its photo's catalog row (record,
+ * comments, original, change times: all a sidecar is made of), the sidecar format and
+ * --ignore-views. Equal versions mean equal bytes (write-tree.ts trusts a sidecar on that).
+ */
+function sidecarVersions(rows: (id: string) => string | undefined, ignoreViews: boolean): (name: string) => string | undefined {
+  const suffix = ` ${PHOTO_METADATA_FORMAT}${ignoreViews ? ' ignore-views' : ''}`
+  return (name) => {
+    const id = parseSidecarName(name)?.id
+    const row = id === undefined ? undefined : rows(id)
+    return row === undefined ? undefined : row + suffix
   }
 }
 

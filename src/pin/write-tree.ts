@@ -8,15 +8,15 @@
  * (recorded in the manifest) are ever removed.
  */
 import { readFile, lstat, readlink, lutimes, readdir } from 'node:fs/promises'
-import { closeSync, lstatSync, lutimesSync, openSync, readSync, readlinkSync, constants as fsConstants, type Stats } from 'node:fs'
+import { closeSync, lstatSync, lutimesSync, openSync, readSync, readlinkSync, statfsSync, constants as fsConstants, type Stats } from 'node:fs'
 import { join } from 'node:path'
 import createDebug from 'debug'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { destWriteError, errnoCode, isEnoent } from '../util/fs-errors.js'
 import { eachLimit } from '../util/pool.js'
 import { Confined } from '../util/confine.js'
-import type { Manifest, ManifestEntry } from './manifest.js'
-import { isSafeFileName, parseCollectionDirName, parseMediaFileName, parseSetDirName, parseSidecarName } from '../layout/names.js'
+import type { CheckedFile, CheckedFiles, Manifest, ManifestEntry } from './manifest.js'
+import { isSafeFileName, METADATA_SUFFIX, parseCollectionDirName, parseMediaFileName, parseSetDirName, parseSidecarName } from '../layout/names.js'
 
 const log = createDebug('flickrfs:pin')
 
@@ -48,11 +48,19 @@ export interface WriteTreeOptions {
    * not looked at again. Any other original the layout names is checked here.
    */
   checkedOriginals?: ReadonlySet<string>
+  /**
+   * The version of the content of a photostream/ sidecar, by name (the photo's catalog row, see
+   * pin.ts): a sidecar the manifest records with the same version and the same lstat (ino, size,
+   * mtime, ctime) is not read (see TreeWriter.#trusted). Absent or undefined: always read.
+   */
+  sidecarVersion?: (name: string) => string | undefined
 }
 
 export interface WriteTreeReport {
   written: number
   unchanged: number
+  /** Of `unchanged`: sidecars taken as unchanged from their lstat and the manifest's record, unread. */
+  trusted: number
   removed: number
   /** Originals named by the layout that are not on disk (their downloads failed). */
   missingOriginals: string[]
@@ -87,15 +95,33 @@ function lstatSyncOrUndefined(path: string): Stats | undefined {
   }
 }
 
-/** The file or link at the absolute `path` is exactly what `node` says, its mtime too (then nothing is written). */
-function unchangedSync(path: string, node: TreeNode): boolean {
+/**
+ * The lstat of the file or link at the absolute `path` when it is exactly what `node` says, its
+ * mtime too (then nothing is written); undefined otherwise.
+ */
+function unchangedSync(path: string, node: TreeNode): Stats | undefined {
   const st = lstatSyncOrUndefined(path)
-  if (st === undefined || Math.floor(st.mtimeMs / 1000) !== seconds(node.mtimeMs)) return false
+  if (st === undefined || Math.floor(st.mtimeMs / 1000) !== seconds(node.mtimeMs)) return undefined
   try {
-    if (node.kind === 'link') return st.isSymbolicLink() && readlinkSync(path) === (node.target ?? '')
-    if (!st.isFile()) return false
+    if (node.kind === 'link') return st.isSymbolicLink() && readlinkSync(path) === (node.target ?? '') ? st : undefined
+    if (!st.isFile()) return undefined
     const data = bytesOf(node)
-    return st.size === data.length && sameBytesSync(path, data)
+    return st.size === data.length && sameBytesSync(path, data) ? st : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Filesystems (statfs f_type) whose ctime is set by the kernel at every change of a file's bytes or
+ * times and cannot be set by a user: ext2/3/4, XFS, Btrfs, tmpfs, F2FS, ZFS, bcachefs. On others
+ * (FAT and exFAT keep no such time, network filesystems take the server's) every sidecar is read.
+ */
+const CTIME_FILESYSTEMS = new Set([0xef53, 0x58465342, 0x9123683e, 0x01021994, 0xf2f52010, 0x2fc12fc1, 0xca451a4e])
+
+function keepsCtime(path: string): boolean {
+  try {
+    return CTIME_FILESYSTEMS.has(statfsSync(path).type)
   } catch {
     return false
   }
@@ -165,7 +191,11 @@ class TreeWriter {
   // Temp files go to DEST/.flickrfs/tmp, never into the user's tree. No fsync of each folder: the
   // next pin rewrites anything a crash lost, and thousands of directory fsyncs would slow every pin.
   readonly #atomic: { tmpDir: string; syncDir: false }
-  readonly #report: WriteTreeReport = { written: 0, unchanged: 0, removed: 0, missingOriginals: [], manifest: { version: 1, top: {}, photostream: {} } }
+  readonly #report: WriteTreeReport = { written: 0, unchanged: 0, trusted: 0, removed: 0, missingOriginals: [], manifest: { version: 1, top: {}, photostream: {} } }
+  /** Whether DEST's filesystem keeps a ctime no user can set (keepsCtime): only then is a sidecar's lstat trusted. */
+  #trustCtime = false
+  /** photostream/ sidecars as written or checked by this run, with their versions (the next run's manifest.checked). */
+  readonly #checked = new Map<string, { version: string; ino: number; size: number; mtimeMs: number; ctimeMs: number }>()
 
   constructor(dest: Confined, opts: WriteTreeOptions) {
     this.#dest = dest
@@ -178,6 +208,7 @@ class TreeWriter {
     const photostream = root.children?.get('photostream')
     const psPath = 'photostream'
     await this.#guard(psPath, () => this.#ensureDir(psPath))
+    this.#trustCtime = this.#opts.sidecarVersion !== undefined && keepsCtime(this.#abs(psPath))
     // photostream/ is flickrfs's own (the store may have made it under any umask); DEST itself is the
     // user's folder and keeps the mode they gave it.
     await this.#guard(psPath, () => this.#dest.chmod(psPath, 0o755))
@@ -204,12 +235,17 @@ class TreeWriter {
     const report = this.#report
     if (photostream?.children) {
       const existing = await this.#guard(psPath, () => namesIn(this.#abs(psPath)))
-      const todo = await this.#toWrite(psPath, [...photostream.children.values()], existing)
+      const children = [...photostream.children.values()]
+      const todo = await this.#toWrite(psPath, children, existing, true)
       await eachLimit(todo, this.#limit, async (child) => {
         const p = join(psPath, child.name)
         const present = existing.has(child.name)
         await this.#guard(p, () => (child.kind === 'link' ? this.#ensureLink(p, child, present) : this.#ensureFile(p, child, present)))
+        const version = this.#sidecarVersion(child)
+        const st = version === undefined ? undefined : lstatSyncOrUndefined(this.#abs(p))
+        if (version !== undefined && st?.isFile() === true) this.#remember(child.name, version, st)
       })
+      this.#report.manifest.checked = this.#checkedFiles(children)
     }
     for (const [name, entry] of Object.entries(this.#opts.previous.photostream)) {
       if (photostream?.children?.has(name) || this.#opts.photostreamKeep?.has(name) || !this.#removable(entry)) continue
@@ -265,7 +301,7 @@ class TreeWriter {
    * reported missing, never written. Anything unexpected (an error, a changed entry) goes to the
    * write path, which reports errors as ever.
    */
-  async #toWrite(dir: string, children: readonly TreeNode[], existing: ReadonlySet<string>): Promise<TreeNode[]> {
+  async #toWrite(dir: string, children: readonly TreeNode[], existing: ReadonlySet<string>, sidecars = false): Promise<TreeNode[]> {
     const todo: TreeNode[] = []
     // The folder's absolute path once; each name below is checked safe (no '/', never '.' or '..').
     const base = `${this.#abs(dir)}/`
@@ -278,13 +314,71 @@ class TreeWriter {
         if (present && this.#opts.checkedOriginals?.has(child.name) === true) continue
         const st = present ? lstatSyncOrUndefined(base + child.name) : undefined
         if (!st?.isFile() || st.size !== child.size) this.#report.missingOriginals.push(child.name)
-      } else if (present && child.kind !== 'dir' && unchangedSync(base + child.name, child)) {
+      } else if (present && child.kind !== 'dir') {
+        const version = sidecars ? this.#sidecarVersion(child) : undefined
+        if (version !== undefined && this.#trusted(base + child.name, child, version)) {
+          this.#report.unchanged++
+          this.#report.trusted++
+          continue
+        }
+        const st = unchangedSync(base + child.name, child)
+        if (st === undefined) {
+          todo.push(child)
+          continue
+        }
         this.#report.unchanged++
+        if (version !== undefined) this.#remember(child.name, version, st)
       } else {
         todo.push(child)
       }
     }
     return todo
+  }
+
+  /** The version of a photostream/ sidecar's content (WriteTreeOptions.sidecarVersion); undefined for anything else. */
+  #sidecarVersion(node: TreeNode): string | undefined {
+    if (node.kind !== 'file' || node.content?.type !== 'bytes' || !node.name.endsWith(METADATA_SUFFIX)) return undefined
+    return this.#opts.sidecarVersion?.(node.name)
+  }
+
+  /**
+   * The sidecar at the absolute `path` holds the bytes of `node` without reading them: the
+   * manifest records that pin wrote or read exactly the content of `version` there, and the file
+   * still has the ino, size, mtime and ctime it had then. The ctime is the proof: the kernel sets it
+   * to the current time at every change of the file's bytes or times (utimes included), and no
+   * call sets it to a chosen value, so an edit with its size and mtime put back still moves it; so
+   * does a file put in its place. Only on filesystems that keep such a ctime (keepsCtime).
+   */
+  #trusted(path: string, node: TreeNode, version: string): boolean {
+    const checked = this.#opts.previous.checked
+    const rec: unknown = checked?.files[node.name]
+    if (!this.#trustCtime || checked === undefined || !Array.isArray(rec) || rec.length !== 5) return false
+    const [v, ino, size, mtimeMs, ctimeMs] = rec as CheckedFile
+    if (checked.versions[v] !== version) return false
+    const st = lstatSyncOrUndefined(path)
+    if (st === undefined || !st.isFile() || st.ino !== ino || st.size !== size || st.mtimeMs !== mtimeMs || st.ctimeMs !== ctimeMs) return false
+    if (Math.floor(st.mtimeMs / 1000) !== seconds(node.mtimeMs)) return false
+    this.#remember(node.name, version, st)
+    return true
+  }
+
+  /** Records that the sidecar `name`, with lstat `st`, holds the content of `version` (for the next run's #trusted). */
+  #remember(name: string, version: string, st: Stats): void {
+    this.#checked.set(name, { version, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs })
+  }
+
+  /** manifest.checked: the sidecars recorded by #remember, in the layout's order (the same text when nothing changed). */
+  #checkedFiles(children: readonly TreeNode[]): CheckedFiles {
+    const versions = new Map<string, number>()
+    const files: Record<string, CheckedFile> = {}
+    for (const child of children) {
+      const rec = this.#checked.get(child.name)
+      if (rec === undefined) continue
+      let v = versions.get(rec.version)
+      if (v === undefined) versions.set(rec.version, (v = versions.size))
+      files[child.name] = [v, rec.ino, rec.size, rec.mtimeMs, rec.ctimeMs]
+    }
+    return { versions: [...versions.keys()], files }
   }
 
   /**
