@@ -12,7 +12,7 @@ import { FlickrfsError, isFlickrfsError } from '../errors/flickrfs-error.js'
 import { buildLayout, mediaFileName, mediaMtimeMs, METADATA_SUFFIX, parseMediaFileName, parseSidecarName, PHOTO_METADATA_FORMAT, type OriginalHashes } from '../layout/index.js'
 import { OriginalStore, pinEverything, type MediaSource } from '../store/index.js'
 import { destWriteError, errnoCode } from '../util/fs-errors.js'
-import { loadManifest, writeManifest, type Manifest } from './manifest.js'
+import { readManifest, writeManifest, type Manifest } from './manifest.js'
 import { writeTree, type WriteTreeReport } from './write-tree.js'
 import { readLastPin, recordPinResult } from './pin-state.js'
 import { Semaphore } from '../util/semaphore.js'
@@ -210,6 +210,13 @@ function wanted(photo: PhotoEntry, opts: PinOptions): boolean {
   return !(photo.media === 'photo' ? opts.ignorePhotos : opts.ignoreVideos)
 }
 
+/** Originals to check in place in one turn (PinRun.#checkInPlace), and one promise for all of them. */
+interface InPlaceBatch {
+  items: Array<{ photo: PhotoEntry; m: MediaEntry; key: string }>
+  done: Promise<void>
+  settle: (p: Promise<void> | void) => void
+}
+
 /** What one pin run works on, once DEST is locked and its catalog and store are open. */
 interface PinContext {
   dest: string
@@ -245,9 +252,8 @@ class PinRun {
   readonly #slots: Semaphore
   /** Sizes new originals by their download's GET instead of a HEAD (get-sizer.ts). */
   readonly #sizer: GetSizer
-  /** Originals queued for their in-place check (#checkInPlace), and whether a turn is scheduled to check them. */
-  readonly #inPlaceQueue: Array<{ photo: PhotoEntry; m: MediaEntry; key: string; done: (p: Promise<void> | void) => void }> = []
-  #inPlaceScheduled = false
+  /** Originals queued for their in-place check (#checkInPlace), one batch per turn, each with one promise for all of it. */
+  readonly #inPlaceBatches: InPlaceBatch[] = []
   /** Where each local hour starts (layout/times.ts): a time zone lookup per hour, not two per original. Lives for this run. */
   readonly #hourCache = new Map<number, number>()
 
@@ -378,20 +384,27 @@ class PinRun {
    * mount, cli/pin-handoff.ts).
    */
   #checkInPlace(photo: PhotoEntry, m: MediaEntry, key: string): Promise<void> {
-    return new Promise((done) => {
-      this.#inPlaceQueue.push({ photo, m, key, done })
-      if (this.#inPlaceScheduled) return
-      this.#inPlaceScheduled = true
-      setImmediate(() => this.#drainInPlace())
-    })
+    const batches = this.#inPlaceBatches
+    let batch = batches[batches.length - 1]
+    if (batch === undefined || batch.items.length >= IN_PLACE_CHECKS_PER_TURN) {
+      let settle!: (p: Promise<void> | void) => void
+      const done = new Promise<void>((resolve) => (settle = resolve))
+      batch = { items: [], done, settle }
+      batches.push(batch)
+      if (batches.length === 1) setImmediate(() => this.#drainInPlace())
+    }
+    batch.items.push({ photo, m, key })
+    return batch.done
   }
 
+  /** The first batch; settled once its checks are made and the downloads of what was not in place are over. */
   #drainInPlace(): void {
-    for (const { photo, m, key, done } of this.#inPlaceQueue.splice(0, IN_PLACE_CHECKS_PER_TURN)) {
-      done(this.#inPlace(photo, m, key) ? undefined : this.#download(photo, m, key))
-    }
-    if (this.#inPlaceQueue.length > 0) setImmediate(() => this.#drainInPlace())
-    else this.#inPlaceScheduled = false
+    const batch = this.#inPlaceBatches.shift()
+    if (batch === undefined) return
+    const downloads: Array<Promise<void>> = []
+    for (const { photo, m, key } of batch.items) if (!this.#inPlace(photo, m, key)) downloads.push(this.#download(photo, m, key))
+    batch.settle(downloads.length === 0 ? undefined : Promise.all(downloads).then(() => undefined))
+    if (this.#inPlaceBatches.length > 0) setImmediate(() => this.#drainInPlace())
   }
 
   /** True when the original of `m` is in place and was counted so (see #checkInPlace). */
@@ -463,10 +476,9 @@ class PinRun {
     const flushing = store.flush()
     let tree: WriteTreeReport
     let deleted: string[] = []
-    let previousText: string | undefined
+    let previous: Manifest | undefined
     try {
-      const { manifest: previous, text } = await loadManifest(dest)
-      previousText = text
+      previous = await readManifest(dest)
       const alive = aliveIds(snap)
       let deleteUnknown = opts.deleteUnknown === true
       if (deleteUnknown && opts.forceDelete !== true) {
@@ -485,7 +497,7 @@ class PinRun {
         deleteUnknown,
         previous,
         alive,
-        photostreamKeep: keptPhotostreamNames(snap, onDisk, previous),
+        photostreamKeep: lazySet(() => keptPhotostreamNames(snap, onDisk, previous as Manifest)),
         tmpDir: STATE_REL.tmp,
         checkedOriginals: new Set([...onDisk.media.values()].map((m) => mediaFileName(m.id, m.ext))),
         sidecarVersion: sidecarVersions(versions, opts.ignoreViews === true),
@@ -497,7 +509,7 @@ class PinRun {
       await flushing.catch(() => undefined)
     }
     await flushing
-    await writeManifest(dest, tree.manifest, previousText)
+    await writeManifest(dest, tree.manifest, previous)
     // Originals removed under --delete-unknown leave the store's index too, or verify would call them missing.
     if (deleted.length > 0) await store.forget(deleted)
     return tree
@@ -550,6 +562,12 @@ function aliveIds(snap: CatalogSnapshot): { photo: Set<string>; set: Set<string>
   }
   snap.collections.forEach(walk)
   return { photo: new Set(snap.photos.keys()), set: new Set(snap.sets.map((s) => s.id)), collection }
+}
+
+/** A set made only when first asked (writeTree asks about names of the last run missing from this one: none on a no-change pin). */
+function lazySet(make: () => ReadonlySet<string>): { has(name: string): boolean } {
+  let set: ReadonlySet<string> | undefined
+  return { has: (name) => (set ??= make()).has(name) }
 }
 
 /**

@@ -15,7 +15,7 @@ import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { destWriteError, errnoCode, isEnoent } from '../util/fs-errors.js'
 import { eachLimit } from '../util/pool.js'
 import { Confined } from '../util/confine.js'
-import type { CheckedFile, CheckedFiles, Manifest, ManifestEntry } from './manifest.js'
+import type { CheckedFile, Manifest, ManifestEntry } from './manifest.js'
 import { isSafeFileName, METADATA_SUFFIX, parseCollectionDirName, parseMediaFileName, parseSetDirName, parseSidecarName } from '../layout/names.js'
 
 const log = createDebug('flickrfs:pin')
@@ -38,8 +38,8 @@ export interface WriteTreeOptions {
   previous: Manifest
   /** Ids that still exist on Flickr, by kind: a moved entry of a living id is always removed. */
   alive: { photo: ReadonlySet<string>; set: ReadonlySet<string>; collection: ReadonlySet<string> }
-  /** photostream/ names never removed although absent from this layout (media left out by --ignore-*). */
-  photostreamKeep?: ReadonlySet<string>
+  /** photostream/ names never removed although absent from this layout (media left out by --ignore-*); asked only about such names. */
+  photostreamKeep?: { has(name: string): boolean }
   /** Folder for temp files, relative to DEST (DEST/.flickrfs/tmp). */
   tmpDir: string
   concurrency?: number
@@ -194,8 +194,10 @@ class TreeWriter {
   readonly #report: WriteTreeReport = { written: 0, unchanged: 0, trusted: 0, removed: 0, missingOriginals: [], manifest: { version: 1, top: {}, photostream: {} } }
   /** Whether DEST's filesystem keeps a ctime no user can set (keepsCtime): only then is a sidecar's lstat trusted. */
   #trustCtime = false
-  /** photostream/ sidecars as written or checked by this run, with their versions (the next run's manifest.checked). */
+  /** photostream/ sidecars as written or read (or trusted) by this run, with their versions: the next run's records (ManifestEntry.c). */
   readonly #checked = new Map<string, { version: string; ino: number; size: number; mtimeMs: number; ctimeMs: number }>()
+  /** Names of the last run's photostream/ entries this layout does not have, kept (#writePhotostream). */
+  readonly #keptNames: string[] = []
 
   constructor(dest: Confined, opts: WriteTreeOptions) {
     this.#dest = dest
@@ -245,17 +247,43 @@ class TreeWriter {
         const st = version === undefined ? undefined : lstatSyncOrUndefined(this.#abs(p))
         if (version !== undefined && st?.isFile() === true) this.#remember(child.name, version, st)
       })
-      this.#report.manifest.checked = this.#checkedFiles(children)
     }
-    for (const [name, entry] of Object.entries(this.#opts.previous.photostream)) {
-      if (photostream?.children?.has(name) || this.#opts.photostreamKeep?.has(name) || !this.#removable(entry)) continue
+    const previous = this.#opts.previous.photostream
+    for (const name in previous) {
+      if (photostream?.children?.has(name)) continue
+      if (!this.#removable(previous[name] as ManifestEntry) || this.#opts.photostreamKeep?.has(name)) {
+        this.#keptNames.push(name)
+        continue
+      }
       await this.#guard(join(psPath, name), () => this.#dest.unlink(join(psPath, name)))
       report.removed++
     }
+    this.#photostreamEntries(photostream)
+  }
+
+  /**
+   * The manifest's photostream/ entries, each with its sidecar record (#remember) if any. An entry
+   * the same as the previous manifest's is that very object: a no-change pin finds the manifest
+   * the same (writeManifest) at little cost.
+   */
+  #photostreamEntries(photostream: TreeNode | undefined): void {
+    const previous = this.#opts.previous
+    const versions = new Map<string, number>()
+    const out = this.#report.manifest.photostream
     for (const name of photostream?.children?.keys() ?? []) {
-      const id = (parseMediaFileName(name) ?? parseSidecarName(name))?.id ?? name
-      report.manifest.photostream[name] = { kind: 'photo', id }
+      const before = previous.photostream[name]
+      const id = before?.kind === 'photo' ? before.id : ((parseMediaFileName(name) ?? parseSidecarName(name))?.id ?? name)
+      const rec = this.#checked.get(name)
+      let c: CheckedFile | undefined
+      if (rec !== undefined) {
+        let v = versions.get(rec.version)
+        if (v === undefined) versions.set(rec.version, (v = versions.size))
+        c = [v, rec.ino, rec.size, rec.mtimeMs, rec.ctimeMs]
+      }
+      const same = before !== undefined && before.kind === 'photo' && (c === undefined ? before.c === undefined : sameRecord(before.c, c))
+      out[name] = same ? before : c === undefined ? { kind: 'photo', id } : { kind: 'photo', id, c }
     }
+    if (versions.size > 0) this.#report.manifest.sidecarVersions = [...versions.keys()]
   }
 
   /** Top-level set, collection and Not-in-any-set directories; stale ones of ours removed. */
@@ -277,12 +305,12 @@ class TreeWriter {
     }
   }
 
-  /** Photostream entries kept (deleted on Flickr, no --delete-unknown) stay ours too. */
+  /** Photostream entries kept (deleted on Flickr, no --delete-unknown) stay ours too (without a sidecar record: not checked this run). */
   #keepPhotostreamEntries(): void {
     const manifest = this.#report.manifest
-    for (const [name, entry] of Object.entries(this.#opts.previous.photostream)) {
-      if (name in manifest.photostream) continue
-      if (!this.#removable(entry) || this.#opts.photostreamKeep?.has(name)) manifest.photostream[name] = entry
+    for (const name of this.#keptNames) {
+      const entry = this.#opts.previous.photostream[name] as ManifestEntry
+      manifest.photostream[name] = { kind: entry.kind, id: entry.id }
     }
   }
 
@@ -350,11 +378,11 @@ class TreeWriter {
    * does a file put in its place. Only on filesystems that keep such a ctime (keepsCtime).
    */
   #trusted(path: string, node: TreeNode, version: string): boolean {
-    const checked = this.#opts.previous.checked
-    const rec: unknown = checked?.files[node.name]
-    if (!this.#trustCtime || checked === undefined || !Array.isArray(rec) || rec.length !== 5) return false
+    const versions = this.#opts.previous.sidecarVersions
+    const rec: unknown = this.#opts.previous.photostream[node.name]?.c
+    if (!this.#trustCtime || versions === undefined || !Array.isArray(rec) || rec.length !== 5) return false
     const [v, ino, size, mtimeMs, ctimeMs] = rec as CheckedFile
-    if (checked.versions[v] !== version) return false
+    if (versions[v] !== version) return false
     const st = lstatSyncOrUndefined(path)
     if (st === undefined || !st.isFile() || st.ino !== ino || st.size !== size || st.mtimeMs !== mtimeMs || st.ctimeMs !== ctimeMs) return false
     if (Math.floor(st.mtimeMs / 1000) !== seconds(node.mtimeMs)) return false
@@ -367,38 +395,26 @@ class TreeWriter {
     this.#checked.set(name, { version, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs })
   }
 
-  /** manifest.checked: the sidecars recorded by #remember, in the layout's order (the same text when nothing changed). */
-  #checkedFiles(children: readonly TreeNode[]): CheckedFiles {
-    const versions = new Map<string, number>()
-    const files: Record<string, CheckedFile> = {}
-    for (const child of children) {
-      const rec = this.#checked.get(child.name)
-      if (rec === undefined) continue
-      let v = versions.get(rec.version)
-      if (v === undefined) versions.set(rec.version, (v = versions.size))
-      files[child.name] = [v, rec.ino, rec.size, rec.mtimeMs, rec.ctimeMs]
-    }
-    return { versions: [...versions.keys()], files }
-  }
 
   /**
-   * A real directory at `rel`; true when made now. Anything else there is refused by the guard
-   * (never followed, never removed: it is not ours), except with `replaceOurs`: inside a folder of
-   * ours, a link or file under a name the layout now wants as a folder is a stale entry of ours.
+   * A real directory at `rel`: its lstat when it was there, undefined when made now. Anything else
+   * there is refused by the guard (never followed, never removed: it is not ours), except with
+   * `replaceOurs`: inside a folder of ours, a link or file under a name the layout now wants as a
+   * folder is a stale entry of ours.
    */
-  async #ensureDir(rel: string, replaceOurs = false): Promise<boolean> {
+  async #ensureDir(rel: string, replaceOurs = false): Promise<Stats | undefined> {
     const st = await lstatOrUndefined(this.#abs(rel))
     if (st?.isDirectory()) {
       // Checked by the guard (its parents too), and remembered for the writes into it.
       await this.#dest.mkdirp(rel)
-      return false
+      return st
     }
     if (st !== undefined && replaceOurs) await this.#dest.rmTree(rel)
     await this.#dest.mkdirp(rel)
     // The modes the mount shows, whatever the umask: rsync -a of DEST and of the mount must agree.
     await this.#dest.chmod(rel, 0o755)
     this.#report.written++
-    return true
+    return undefined
   }
 
   /** `present`: the entry was in its directory's listing (false: it is known not to exist). */
@@ -448,9 +464,11 @@ class TreeWriter {
    * `top`: directly in DEST, where whatever is not a real folder under its name is the user's.
    */
   async #syncManagedDir(path: string, node: TreeNode, top = false): Promise<void> {
-    const created = await this.#guard(path, () => this.#ensureDir(path, !top))
-    const existing = created ? new Set<string>() : await this.#guard(path, () => namesIn(this.#abs(path)))
+    const was = await this.#guard(path, () => this.#ensureDir(path, !top))
+    const existing = was === undefined ? new Set<string>() : await this.#guard(path, () => namesIn(this.#abs(path)))
     const children = await this.#toWrite(path, [...(node.children?.values() ?? [])], existing)
+    // Only a write or a removal of one of its own entries moves a folder's mtime (a subfolder's own writes do not).
+    let touched = children.some((child) => child.kind !== 'dir')
     await eachLimit(children, this.#limit, async (child) => {
       const p = join(path, child.name)
       const present = existing.has(child.name)
@@ -465,15 +483,22 @@ class TreeWriter {
       if (!node.children?.has(name)) {
         await this.#guard(join(path, name), () => this.#dest.rmTree(join(path, name)))
         this.#report.removed++
+        touched = true
       }
     }
-    await this.#setDirTime(path, node)
+    // 1,700 set folders of a no-change pin already have their time: an open, a futimes and a close each, spared.
+    if (touched || was === undefined || Math.floor(was.mtimeMs / 1000) !== seconds(node.mtimeMs)) await this.#setDirTime(path, node)
   }
 
   async #setDirTime(path: string, node: TreeNode): Promise<void> {
     const t = seconds(node.mtimeMs)
     await this.#guard(path, () => this.#dest.utimes(path, t, t))
   }
+}
+
+/** The same sidecar record (ManifestEntry.c). */
+function sameRecord(a: unknown, b: CheckedFile): boolean {
+  return Array.isArray(a) && a.length === b.length && b.every((x, i) => a[i] === x)
 }
 
 export function topEntry(name: string): ManifestEntry {
