@@ -509,7 +509,7 @@ class PinRun {
       await flushing.catch(() => undefined)
     }
     await flushing
-    await writeManifest(dest, tree.manifest, previous)
+    if (!tree.manifestUnchanged) await writeManifest(dest, tree.manifest, previous)
     // Originals removed under --delete-unknown leave the store's index too, or verify would call them missing.
     if (deleted.length > 0) await store.forget(deleted)
     return tree

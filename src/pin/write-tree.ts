@@ -15,6 +15,7 @@ import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { destWriteError, errnoCode, isEnoent } from '../util/fs-errors.js'
 import { eachLimit } from '../util/pool.js'
 import { Confined } from '../util/confine.js'
+import { sameJson } from '../catalog/same-json.js'
 import type { CheckedFile, Manifest, ManifestEntry } from './manifest.js'
 import { isSafeFileName, METADATA_SUFFIX, parseCollectionDirName, parseMediaFileName, parseSetDirName, parseSidecarName } from '../layout/names.js'
 
@@ -65,6 +66,8 @@ export interface WriteTreeReport {
   /** Originals named by the layout that are not on disk (their downloads failed). */
   missingOriginals: string[]
   manifest: Manifest
+  /** `manifest` says exactly what the previous one said (nothing to write); false when not known so cheaply. */
+  manifestUnchanged: boolean
 }
 
 function bytesOf(node: TreeNode): Buffer {
@@ -191,11 +194,16 @@ class TreeWriter {
   // Temp files go to DEST/.flickrfs/tmp, never into the user's tree. No fsync of each folder: the
   // next pin rewrites anything a crash lost, and thousands of directory fsyncs would slow every pin.
   readonly #atomic: { tmpDir: string; syncDir: false }
-  readonly #report: WriteTreeReport = { written: 0, unchanged: 0, trusted: 0, removed: 0, missingOriginals: [], manifest: { version: 1, top: {}, photostream: {} } }
+  readonly #report: WriteTreeReport = {
+    written: 0, unchanged: 0, trusted: 0, removed: 0, missingOriginals: [], manifest: { version: 1, top: {}, photostream: {} }, manifestUnchanged: false,
+  }
   /** Whether DEST's filesystem keeps a ctime no user can set (keepsCtime): only then is a sidecar's lstat trusted. */
   #trustCtime = false
   /** photostream/ sidecars as written or read (or trusted) by this run, with their versions: the next run's records (ManifestEntry.c). */
-  readonly #checked = new Map<string, { version: string; ino: number; size: number; mtimeMs: number; ctimeMs: number }>()
+  readonly #checked = new Map<string, { version: string; stat?: [ino: number, size: number, mtimeMs: number, ctimeMs: number] }>()
+  /** How many photostream/ entries the previous manifest has, and whether this run's are all the very same objects. */
+  #previousCount = 0
+  #photostreamSame = false
   /** Names of the last run's photostream/ entries this layout does not have, kept (#writePhotostream). */
   readonly #keptNames: string[] = []
 
@@ -219,7 +227,9 @@ class TreeWriter {
     this.#keepPhotostreamEntries()
     if (photostream) await this.#setDirTime(psPath, photostream)
     await this.#setDirTime('', root)
-    return this.#report
+    const report = this.#report
+    report.manifestUnchanged = this.#photostreamSame && this.#keptNames.length === 0 && sameJson(report.manifest.top, this.#opts.previous.top)
+    return report
   }
 
   /** Runs `fn`; a raw filesystem failure becomes the one DEST write error naming `rel`. */
@@ -250,6 +260,7 @@ class TreeWriter {
     }
     const previous = this.#opts.previous.photostream
     for (const name in previous) {
+      this.#previousCount++
       if (photostream?.children?.has(name)) continue
       if (!this.#removable(previous[name] as ManifestEntry) || this.#opts.photostreamKeep?.has(name)) {
         this.#keptNames.push(name)
@@ -268,22 +279,42 @@ class TreeWriter {
    */
   #photostreamEntries(photostream: TreeNode | undefined): void {
     const previous = this.#opts.previous
+    const names = [...(photostream?.children?.keys() ?? [])]
+    // The versions in the layout's order: on a no-change run, the very table of the last one.
     const versions = new Map<string, number>()
+    for (const name of names) {
+      const rec = this.#checked.get(name)
+      if (rec !== undefined && !versions.has(rec.version)) versions.set(rec.version, versions.size)
+    }
+    const table = [...versions.keys()]
+    const sameTable = sameItems(table, previous.sidecarVersions ?? [])
     const out = this.#report.manifest.photostream
-    for (const name of photostream?.children?.keys() ?? []) {
+    let reused = 0
+    for (const name of names) {
       const before = previous.photostream[name]
-      const id = before?.kind === 'photo' ? before.id : ((parseMediaFileName(name) ?? parseSidecarName(name))?.id ?? name)
       const rec = this.#checked.get(name)
       let c: CheckedFile | undefined
       if (rec !== undefined) {
-        let v = versions.get(rec.version)
-        if (v === undefined) versions.set(rec.version, (v = versions.size))
-        c = [v, rec.ino, rec.size, rec.mtimeMs, rec.ctimeMs]
+        const v = versions.get(rec.version) as number
+        // A trusted sidecar's record is the previous one as it was (its index too, with the same table).
+        if (rec.stat === undefined && sameTable && before !== undefined) {
+          out[name] = before
+          reused++
+          continue
+        }
+        const stat = rec.stat ?? (before?.c as CheckedFile).slice(1)
+        c = [v, stat[0] as number, stat[1] as number, stat[2] as number, stat[3] as number]
       }
-      const same = before !== undefined && before.kind === 'photo' && (c === undefined ? before.c === undefined : sameRecord(before.c, c))
-      out[name] = same ? before : c === undefined ? { kind: 'photo', id } : { kind: 'photo', id, c }
+      if (before !== undefined && before.kind === 'photo' && (c === undefined ? before.c === undefined : sameRecord(before.c, c))) {
+        out[name] = before
+        reused++
+        continue
+      }
+      const id = before?.kind === 'photo' ? before.id : ((parseMediaFileName(name) ?? parseSidecarName(name))?.id ?? name)
+      out[name] = c === undefined ? { kind: 'photo', id } : { kind: 'photo', id, c }
     }
-    if (versions.size > 0) this.#report.manifest.sidecarVersions = [...versions.keys()]
+    if (table.length > 0) this.#report.manifest.sidecarVersions = table
+    this.#photostreamSame = sameTable && reused === names.length && reused === this.#previousCount
   }
 
   /** Top-level set, collection and Not-in-any-set directories; stale ones of ours removed. */
@@ -386,13 +417,14 @@ class TreeWriter {
     const st = lstatSyncOrUndefined(path)
     if (st === undefined || !st.isFile() || st.ino !== ino || st.size !== size || st.mtimeMs !== mtimeMs || st.ctimeMs !== ctimeMs) return false
     if (Math.floor(st.mtimeMs / 1000) !== seconds(node.mtimeMs)) return false
-    this.#remember(node.name, version, st)
+    // Its record stays the previous one (#photostreamEntries).
+    this.#checked.set(node.name, { version })
     return true
   }
 
   /** Records that the sidecar `name`, with lstat `st`, holds the content of `version` (for the next run's #trusted). */
   #remember(name: string, version: string, st: Stats): void {
-    this.#checked.set(name, { version, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs })
+    this.#checked.set(name, { version, stat: [st.ino, st.size, st.mtimeMs, st.ctimeMs] })
   }
 
 
@@ -494,6 +526,10 @@ class TreeWriter {
     const t = seconds(node.mtimeMs)
     await this.#guard(path, () => this.#dest.utimes(path, t, t))
   }
+}
+
+function sameItems(a: readonly unknown[], b: readonly unknown[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i])
 }
 
 /** The same sidecar record (ManifestEntry.c). */
