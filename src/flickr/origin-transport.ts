@@ -1,6 +1,4 @@
 import { FetchTransport } from 'flickr-sdk'
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http'
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
 import createDebug from 'debug'
 import { redact } from '../util/redact.js'
 
@@ -51,10 +49,7 @@ export class OriginTransport extends FetchTransport {
     const target = rewriteToOrigin(url, this.apiOrigin)
     const started = performance.now()
     try {
-      const signal = AbortSignal.timeout(this.timeoutMs)
-      const res = (init.method ?? 'GET') === 'GET' && init.body == null && init.headers === undefined
-        ? ((await plainGet(target, signal)) ?? (await super.fetch(target, { ...init, signal })))
-        : await super.fetch(target, { ...init, signal })
+      const res = await super.fetch(target, { ...init, signal: AbortSignal.timeout(this.timeoutMs) })
       log('%s %s → %d (%d ms)', init.method ?? 'GET', redact(target), res.status, Math.round(performance.now() - started))
       return res
     } catch (err) {
@@ -65,68 +60,4 @@ export class OriginTransport extends FetchTransport {
       throw err
     }
   }
-}
-
-/** Sockets kept open between calls, as fetch keeps them (idle ones never hold the process open). */
-const agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) }
-
-/**
- * A plain GET through node:http, answered as fetch answers it where flickr-sdk and failure.ts look:
- * a 2xx body for `json()` / `text()`; any other status thrown as fetch's FetchTransport throws it,
- * with a real Response as the cause; no connection as TypeError('fetch failed') with the system
- * error as cause; the timeout as the signal's own reason (TimeoutError). Why not fetch itself: its
- * first call loads undici and compiles its WebAssembly parser, about 0.1 s of CPU, which was a
- * fifth of a whole no-change pin of 700 items. Undefined (then fetch does it) for an answer this
- * does not handle the way fetch would: a redirect or an encoded body.
- */
-function plainGet(url: string, signal: AbortSignal): Promise<Response | undefined> {
-  return new Promise((resolve, reject) => {
-    const u = new URL(url)
-    const https = u.protocol === 'https:'
-    const fail = (err: unknown): void => reject(signal.aborted ? (signal.reason as Error) : new TypeError('fetch failed', { cause: err }))
-    const req = (https ? httpsRequest : httpRequest)(u, { method: 'GET', agent: https ? agents.https : agents.http, signal }, (res) => {
-      const status = res.statusCode ?? 0
-      const encoding = res.headers['content-encoding']
-      if ((status >= 300 && status < 400) || (encoding !== undefined && encoding !== 'identity')) {
-        res.resume()
-        return resolve(undefined)
-      }
-      const chunks: Buffer[] = []
-      res.on('data', (chunk: Buffer) => chunks.push(chunk))
-      res.on('error', fail)
-      res.on('aborted', () => fail(new Error('aborted')))
-      res.on('end', () => {
-        const body = Buffer.concat(chunks)
-        if (status >= 200 && status < 300) return resolve(plainResponse(res, status, body))
-        // Only now is fetch's Response needed (failure.ts reads its status and Retry-After).
-        const response = new Response(NULL_BODY_STATUS.has(status) ? null : body, { status, statusText: res.statusMessage ?? '', headers: headersOf(res) })
-        reject(new Error(res.statusMessage ?? String(status), { cause: response }))
-      })
-    })
-    req.on('error', fail)
-    req.end()
-  })
-}
-
-const NULL_BODY_STATUS = new Set([101, 204, 205, 304])
-
-function headersOf(res: IncomingMessage): Array<[string, string]> {
-  const out: Array<[string, string]> = []
-  for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) out.push([res.rawHeaders[i] as string, res.rawHeaders[i + 1] as string])
-  return out
-}
-
-/** What flickr-sdk's parsers and our logging read of a 2xx answer. */
-function plainResponse(res: IncomingMessage, status: number, body: Buffer): Response {
-  const text = (): string => body.toString('utf8')
-  const plain = {
-    ok: true,
-    status,
-    statusText: res.statusMessage ?? '',
-    headers: { get: (name: string): string | null => { const v = res.headers[name.toLowerCase()]; return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v } },
-    text: () => Promise.resolve(text()),
-    // A body that is not JSON rejects with a SyntaxError, as fetch's does.
-    json: (): Promise<unknown> => Promise.resolve().then(() => JSON.parse(text()) as unknown),
-  }
-  return plain as unknown as Response
 }
