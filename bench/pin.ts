@@ -6,7 +6,7 @@
  *   node --import tsx bench/pin.ts [--items 700] [--runs 3] [--api-latency 50] [--media-latency 20]
  *                                  [--original | --no-original] [--tiny] [--seed 700]
  *                                  [--keep DIR] [--no-floor] [--pin-args "--full-listing-every 0"]
- *                                  [--floor-api N] [--floor-downloads N] [--no-flickrfs]
+ *                                  [--floor-api N] [--floor-downloads N] [--no-flickrfs] [--rm-between]
  *
  * --keep DIR keeps flickrfs's DEST and config in DIR (and the fake's port in DIR/fake-port, since
  * the catalog holds the fake's URLs): the first run pins, every later run (and bench) measures
@@ -29,6 +29,11 @@
  *   downloads starting with the first photostream page) from this process, bodies read and dropped:
  *   nothing is written to disk. Its CPU and RSS are this bench process's. The latency alone of that
  *   pattern is printed too. --no-flickrfs measures the floor (and the original tool) alone.
+ * DESTs are removed at the end of the bench, not between runs (--rm-between: right after each run):
+ * ext4 without a journal (this machine's /tmp) skips inodes deleted in the last 1 to 6 minutes
+ * when it allocates new ones (ialloc.c, recently_deleted), a check per skipped inode, so a first
+ * mirror made just after the removal of the last one's ~2,400 files paid up to 0.5 ms of system
+ * CPU per file it created, for either tool; a user's first pin does not follow such a removal.
  * Both tools run under GNU time: CPU is user + system of the child, RSS its peak. Requests are the
  * fake's own counters. The original tool is skipped (and the bench says so) when its sequential
  * request latency alone would exceed 10 minutes, unless --original; or when it cannot be run (then
@@ -200,8 +205,15 @@ async function originalRuns(fake: FakeProcess, shape: Shape, tool: Tool): Promis
     check('original tool, no-change run', again)
     return [a, tally(await fake.take(), again)]
   } finally {
-    await rm(dest, { recursive: true, force: true })
+    await leaveForLater(dest)
   }
+}
+
+/** Folders the bench made, removed at its end (see the top of this file); at once with --rm-between. */
+const leftovers: string[] = []
+async function leaveForLater(dir: string): Promise<void> {
+  if (has('rm-between')) await rm(dir, { recursive: true, force: true })
+  else leftovers.push(dir)
 }
 
 function flickrfsEnv(shape: Shape, config: string): NodeJS.ProcessEnv {
@@ -258,7 +270,7 @@ async function flickrfsRuns(fake: FakeProcess, shape: Shape): Promise<[Measured 
     b.calls = await fake.log()
     return [a, b]
   } finally {
-    if (keep === undefined) await rm(work, { recursive: true, force: true })
+    if (keep === undefined) await leaveForLater(work)
   }
 }
 
@@ -493,6 +505,7 @@ async function main(): Promise<void> {
   } finally {
     await fake.close()
     await tool?.cleanup()
+    for (const dir of leftovers) await rm(dir, { recursive: true, force: true })
   }
 
   const n = shape.items
