@@ -30,7 +30,7 @@
  *   downloads starting with the first photostream page) from this process, bodies read and dropped:
  *   nothing is written to disk. Its CPU and RSS are this bench process's. The latency alone of that
  *   pattern is printed too. --no-flickrfs measures the floor (and the original tool) alone.
- * --trace-memory DIR: each flickrfs run samples its own memory every 250 ms (bench/memory-trace.mjs)
+ * --trace-memory DIR: each flickrfs run samples its own memory every 250 ms (scripts/memory-trace.mjs)
  * into DIR/<first|nochange>-<run>.jsonl, with its debug log of pin and catalog steps (timestamped)
  * in DIR/<first|nochange>-<run>.log, to line up what the run did with what it held. --trace-gc MS
  * also makes a full GC every MS ms and records the heap still used after it (slows the run down);
@@ -253,7 +253,7 @@ async function flickrfsRuns(fake: FakeProcess, shape: Shape): Promise<[Measured 
     if (trace === undefined) return runMeasured(process.execPath, [BIN, 'pin', ...pinArgs(), dest], { env, cwd: REPO })
     await mkdir(trace, { recursive: true })
     const name = join(trace, `${what}-${++traced[what]}`)
-    const traceEnv = { ...env, NODE_OPTIONS: `--import ${join(REPO, 'bench', 'memory-trace.mjs')}`, FLICKRFS_MEMORY_TRACE: `${name}.jsonl`, DEBUG: 'flickrfs:pin,flickrfs:catalog',
+    const traceEnv = { ...env, NODE_OPTIONS: `--import ${join(REPO, 'scripts', 'memory-trace.mjs')}`, FLICKRFS_MEMORY_TRACE: `${name}.jsonl`, DEBUG: 'flickrfs:pin,flickrfs:catalog',
       ...(args.includes('--trace-gc') ? { FLICKRFS_MEMORY_TRACE_GC_MS: String(arg('trace-gc', 2000)) } : {}),
       ...(args.includes('--trace-snapshots') ? { FLICKRFS_MEMORY_SNAPSHOTS: args[args.indexOf('--trace-snapshots') + 1] } : {}) }
     const u = await runMeasured(process.execPath, [BIN, 'pin', ...pinArgs(), dest], { env: traceEnv, cwd: REPO })

@@ -9,7 +9,7 @@
 // snapshot (FILE.<ms>.heapsnapshot, for Chrome's DevTools) that many ms after start; an entry
 // `TEXT+MS` instead takes it MS ms after the process first writes TEXT to stderr (a debug line,
 // e.g. `downloads done+5000` with DEBUG=flickrfs:pin).
-// Plain JavaScript so that it loads before anything else, without tsx.
+// Plain JavaScript so that it loads before anything else, without tsx (hence in scripts/).
 import { openSync, writeSync } from 'node:fs'
 import { getHeapSpaceStatistics, setFlagsFromString, writeHeapSnapshot } from 'node:v8'
 import { runInNewContext } from 'node:vm'
