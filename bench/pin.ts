@@ -7,6 +7,7 @@
  *                                  [--original | --no-original] [--tiny] [--seed 700]
  *                                  [--keep DIR] [--no-floor] [--pin-args "--full-listing-every 0"]
  *                                  [--floor-api N] [--floor-downloads N] [--no-flickrfs] [--rm-between]
+ *                                  [--trace-memory DIR [--trace-gc MS] [--trace-snapshots MS,MS]]
  *
  * --keep DIR keeps flickrfs's DEST and config in DIR (and the fake's port in DIR/fake-port, since
  * the catalog holds the fake's URLs): the first run pins, every later run (and bench) measures
@@ -34,6 +35,11 @@
  * when it allocates new ones (ialloc.c, recently_deleted), a check per skipped inode, so a first
  * mirror made just after the removal of the last one's ~2,400 files paid up to 0.5 ms of system
  * CPU per file it created, for either tool; a user's first pin does not follow such a removal.
+ * --trace-memory DIR: each flickrfs run samples its own memory every 250 ms (scripts/memory-trace.mjs)
+ * into DIR/<first|nochange>-<run>.jsonl, with its debug log of pin and catalog steps (timestamped)
+ * in DIR/<first|nochange>-<run>.log, to line up what the run did with what it held. --trace-gc MS
+ * also makes a full GC every MS ms and records the heap still used after it (slows the run down);
+ * --trace-snapshots MS,… writes heap snapshots of each run that many ms after its start.
  * Both tools run under GNU time: CPU is user + system of the child, RSS its peak. Requests are the
  * fake's own counters. The original tool is skipped (and the bench says so) when its sequential
  * request latency alone would exceed 10 minutes, unless --original; or when it cannot be run (then
@@ -234,6 +240,10 @@ function flickrfsEnv(shape: Shape, config: string): NodeJS.ProcessEnv {
 /** --keep DIR, resolved; undefined without it. */
 const keepDir = (): string | undefined => (args.includes('--keep') ? resolve(args[args.indexOf('--keep') + 1] ?? '') : undefined)
 
+/** --trace-memory DIR, resolved; undefined without it. */
+const traceDir = (): string | undefined => (args.includes('--trace-memory') ? resolve(args[args.indexOf('--trace-memory') + 1] ?? '') : undefined)
+const traced = { first: 0, nochange: 0 }
+
 /** --pin-args "…": more flags for every `flickrfs pin` run (e.g. "--full-listing-every 0"). */
 const pinArgs = (): string[] => {
   const i = args.indexOf('--pin-args')
@@ -250,13 +260,24 @@ async function flickrfsRuns(fake: FakeProcess, shape: Shape): Promise<[Measured 
   const work = keep ?? (await mkdtemp(join(tmpdir(), 'flickrfs-bench-pin-')))
   const dest = join(work, 'dest')
   const env = flickrfsEnv(shape, join(work, 'config'))
-  const pin = (): Promise<ChildUsage> => runMeasured(process.execPath, [BIN, 'pin', ...pinArgs(), dest], { env, cwd: REPO })
+  const pin = async (what: 'first' | 'nochange'): Promise<ChildUsage> => {
+    const trace = traceDir()
+    if (trace === undefined) return runMeasured(process.execPath, [BIN, 'pin', ...pinArgs(), dest], { env, cwd: REPO })
+    await mkdir(trace, { recursive: true })
+    const name = join(trace, `${what}-${++traced[what]}`)
+    const traceEnv = { ...env, NODE_OPTIONS: `--import ${join(REPO, 'scripts', 'memory-trace.mjs')}`, FLICKRFS_MEMORY_TRACE: `${name}.jsonl`, DEBUG: 'flickrfs:pin,flickrfs:catalog',
+      ...(args.includes('--trace-gc') ? { FLICKRFS_MEMORY_TRACE_GC_MS: String(arg('trace-gc', 2000)) } : {}),
+      ...(args.includes('--trace-snapshots') ? { FLICKRFS_MEMORY_SNAPSHOTS: args[args.indexOf('--trace-snapshots') + 1] } : {}) }
+    const u = await runMeasured(process.execPath, [BIN, 'pin', ...pinArgs(), dest], { env: traceEnv, cwd: REPO })
+    await writeFile(`${name}.log`, u.stderr)
+    return u
+  }
   try {
     let a: Measured | undefined
     const pinned = keep !== undefined && (await readdir(join(dest, '.flickrfs')).then(() => true, () => false))
     if (!pinned) {
       await fake.ask('reset')
-      const first = await pin()
+      const first = await pin('first')
       check('flickrfs pin, first', first)
       a = tally(await fake.take(), first)
       const n = await countOriginals(join(dest, 'photostream'))
@@ -264,7 +285,7 @@ async function flickrfsRuns(fake: FakeProcess, shape: Shape): Promise<[Measured 
     }
     await fake.ask('reset')
     await fake.ask('log-start')
-    const again = await pin()
+    const again = await pin('nochange')
     check('flickrfs pin, no-change run', again)
     const b = tally(await fake.take(), again)
     b.calls = await fake.log()

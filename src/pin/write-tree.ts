@@ -37,9 +37,9 @@ export interface WriteTreeOptions {
   /** What the previous run wrote; only these entries may be removed. */
   previous: Manifest
   /** Ids that still exist on Flickr, by kind: a moved entry of a living id is always removed. */
-  alive: { photo: ReadonlySet<string>; set: ReadonlySet<string>; collection: ReadonlySet<string> }
+  alive: { photo: Lookup; set: Lookup; collection: Lookup }
   /** photostream/ names never removed although absent from this layout (media left out by --ignore-*). */
-  photostreamKeep?: ReadonlySet<string>
+  photostreamKeep?: Lookup
   /** Folder for temp files, relative to DEST (DEST/.flickrfs/tmp). */
   tmpDir: string
   concurrency?: number
@@ -47,7 +47,15 @@ export interface WriteTreeOptions {
    * photostream/ names of originals whose file the store checked (size, or a download) in this run:
    * not looked at again. Any other original the layout names is checked here.
    */
-  checkedOriginals?: ReadonlySet<string>
+  checkedOriginals?: Lookup
+}
+
+/**
+ * A set of names or ids as these options read it: only `has`. A Set does; pin passes lookups into
+ * its catalog instead of building 50,000-entry sets of names at the peak of its memory.
+ */
+export interface Lookup {
+  has(key: string): boolean
 }
 
 export interface WriteTreeReport {
