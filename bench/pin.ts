@@ -6,7 +6,8 @@
  *   node --import tsx bench/pin.ts [--items 700] [--runs 3] [--api-latency 50] [--media-latency 20]
  *                                  [--original | --no-original] [--tiny] [--seed 700]
  *                                  [--keep DIR] [--no-floor] [--pin-args "--full-listing-every 0"]
- *                                  [--floor-api N] [--floor-downloads N] [--no-flickrfs]
+ *                                  [--floor-api N] [--floor-downloads N] [--no-flickrfs] [--rm-between]
+ *                                  [--trace-memory DIR [--trace-gc MS] [--trace-snapshots MS,MS]]
  *                                  [--node-args "--cpu-prof --cpu-prof-dir=/tmp/prof"]
  *
  * --keep DIR keeps flickrfs's DEST and config in DIR (and the fake's port in DIR/fake-port, since
@@ -30,6 +31,16 @@
  *   downloads starting with the first photostream page) from this process, bodies read and dropped:
  *   nothing is written to disk. Its CPU and RSS are this bench process's. The latency alone of that
  *   pattern is printed too. --no-flickrfs measures the floor (and the original tool) alone.
+ * DESTs are removed at the end of the bench, not between runs (--rm-between: right after each run):
+ * ext4 without a journal (this machine's /tmp) skips inodes deleted in the last 1 to 6 minutes
+ * when it allocates new ones (ialloc.c, recently_deleted), a check per skipped inode, so a first
+ * mirror made just after the removal of the last one's ~2,400 files paid up to 0.5 ms of system
+ * CPU per file it created, for either tool; a user's first pin does not follow such a removal.
+ * --trace-memory DIR: each flickrfs run samples its own memory every 250 ms (scripts/memory-trace.mjs)
+ * into DIR/<first|nochange>-<run>.jsonl, with its debug log of pin and catalog steps (timestamped)
+ * in DIR/<first|nochange>-<run>.log, to line up what the run did with what it held. --trace-gc MS
+ * also makes a full GC every MS ms and records the heap still used after it (slows the run down);
+ * --trace-snapshots MS,… writes heap snapshots of each run that many ms after its start.
  * Both tools run under GNU time: CPU is user + system of the child, RSS its peak. Requests are the
  * fake's own counters. The original tool is skipped (and the bench says so) when its sequential
  * request latency alone would exceed 10 minutes, unless --original; or when it cannot be run (then
@@ -201,8 +212,15 @@ async function originalRuns(fake: FakeProcess, shape: Shape, tool: Tool): Promis
     check('original tool, no-change run', again)
     return [a, tally(await fake.take(), again)]
   } finally {
-    await rm(dest, { recursive: true, force: true })
+    await leaveForLater(dest)
   }
+}
+
+/** Folders the bench made, removed at its end (see the top of this file); at once with --rm-between. */
+const leftovers: string[] = []
+async function leaveForLater(dir: string): Promise<void> {
+  if (has('rm-between')) await rm(dir, { recursive: true, force: true })
+  else leftovers.push(dir)
 }
 
 function flickrfsEnv(shape: Shape, config: string): NodeJS.ProcessEnv {
@@ -222,6 +240,10 @@ function flickrfsEnv(shape: Shape, config: string): NodeJS.ProcessEnv {
 
 /** --keep DIR, resolved; undefined without it. */
 const keepDir = (): string | undefined => (args.includes('--keep') ? resolve(args[args.indexOf('--keep') + 1] ?? '') : undefined)
+
+/** --trace-memory DIR, resolved; undefined without it. */
+const traceDir = (): string | undefined => (args.includes('--trace-memory') ? resolve(args[args.indexOf('--trace-memory') + 1] ?? '') : undefined)
+const traced = { first: 0, nochange: 0 }
 
 /** --pin-args "…": more flags for every `flickrfs pin` run (e.g. "--full-listing-every 0"). */
 const pinArgs = (): string[] => {
@@ -245,13 +267,24 @@ async function flickrfsRuns(fake: FakeProcess, shape: Shape): Promise<[Measured 
   const work = keep ?? (await mkdtemp(join(tmpdir(), 'flickrfs-bench-pin-')))
   const dest = join(work, 'dest')
   const env = flickrfsEnv(shape, join(work, 'config'))
-  const pin = (): Promise<ChildUsage> => runMeasured(process.execPath, [...nodeArgs(), BIN, 'pin', ...pinArgs(), dest], { env, cwd: REPO })
+  const pin = async (what: 'first' | 'nochange'): Promise<ChildUsage> => {
+    const trace = traceDir()
+    if (trace === undefined) return runMeasured(process.execPath, [...nodeArgs(), BIN, 'pin', ...pinArgs(), dest], { env, cwd: REPO })
+    await mkdir(trace, { recursive: true })
+    const name = join(trace, `${what}-${++traced[what]}`)
+    const traceEnv = { ...env, NODE_OPTIONS: `--import ${join(REPO, 'scripts', 'memory-trace.mjs')}`, FLICKRFS_MEMORY_TRACE: `${name}.jsonl`, DEBUG: 'flickrfs:pin,flickrfs:catalog',
+      ...(args.includes('--trace-gc') ? { FLICKRFS_MEMORY_TRACE_GC_MS: String(arg('trace-gc', 2000)) } : {}),
+      ...(args.includes('--trace-snapshots') ? { FLICKRFS_MEMORY_SNAPSHOTS: args[args.indexOf('--trace-snapshots') + 1] } : {}) }
+    const u = await runMeasured(process.execPath, [...nodeArgs(), BIN, 'pin', ...pinArgs(), dest], { env: traceEnv, cwd: REPO })
+    await writeFile(`${name}.log`, u.stderr)
+    return u
+  }
   try {
     let a: Measured | undefined
     const pinned = keep !== undefined && (await readdir(join(dest, '.flickrfs')).then(() => true, () => false))
     if (!pinned) {
       await fake.ask('reset')
-      const first = await pin()
+      const first = await pin('first')
       check('flickrfs pin, first', first)
       a = tally(await fake.take(), first)
       const n = await countOriginals(join(dest, 'photostream'))
@@ -259,13 +292,13 @@ async function flickrfsRuns(fake: FakeProcess, shape: Shape): Promise<[Measured 
     }
     await fake.ask('reset')
     await fake.ask('log-start')
-    const again = await pin()
+    const again = await pin('nochange')
     check('flickrfs pin, no-change run', again)
     const b = tally(await fake.take(), again)
     b.calls = await fake.log()
     return [a, b]
   } finally {
-    if (keep === undefined) await rm(work, { recursive: true, force: true })
+    if (keep === undefined) await leaveForLater(work)
   }
 }
 
@@ -500,6 +533,7 @@ async function main(): Promise<void> {
   } finally {
     await fake.close()
     await tool?.cleanup()
+    for (const dir of leftovers) await rm(dir, { recursive: true, force: true })
   }
 
   const n = shape.items

@@ -7,7 +7,8 @@
  * fault). The errors are MediaBodyError, deliberately not a FlickrfsError: a consumer that keeps a
  * partial file (the store) resumes a body that broke off and gives up on a FlickrfsError.
  */
-import type { ReadableStreamReadResult, UnderlyingSource } from 'node:stream/web'
+import type { Readable } from 'node:stream'
+import type { UnderlyingSource } from 'node:stream/web'
 import type { MediaFailureReason } from './media-hosts.js'
 import { redact } from '../util/redact.js'
 
@@ -44,73 +45,122 @@ export interface GuardOptions {
   limits: BodyLimits
 }
 
-export function guardBody(src: ReadableStream<Uint8Array>, opts: GuardOptions): ReadableStream<Uint8Array> {
-  return new ReadableStream<Uint8Array>(new BodyGuard(src, opts), { highWaterMark: 0 })
+/**
+ * The body of `src` (a response, or its decoder) as a web stream that enforces `opts`; `cancel`
+ * lets go of the source (media-http.ts: a body read to its end gives its connection back).
+ */
+export function guardBody(src: Readable, cancel: () => void, opts: GuardOptions): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>(new BodyGuard(src, cancel, opts), { highWaterMark: 0 })
 }
 
 type Controller = ReadableStreamDefaultController<Uint8Array>
 
-/** The underlying source: one chunk of `src` per pull, checked for idleness, length and rate. */
+/**
+ * The underlying source: what `src` holds at each pull (read in paused mode, no copy of a single
+ * chunk), checked for idleness, length and rate. One stream between the socket and the reader.
+ */
 class BodyGuard implements UnderlyingSource<Uint8Array> {
-  readonly #reader: ReadableStreamDefaultReader<Uint8Array>
+  readonly #src: Readable
+  readonly #release: () => void
   readonly #opts: GuardOptions
-  readonly #shown: string
   #received = 0
   #windowWaitMs = 0
   #windowBytes = 0
+  #ended = false
+  #failed: { err: unknown } | undefined
+  /** Wakes a pull waiting for data, the end or a failure. */
+  #wake: (() => void) | undefined
+  #done = false
 
-  constructor(src: ReadableStream<Uint8Array>, opts: GuardOptions) {
-    this.#reader = src.getReader()
+  constructor(src: Readable, release: () => void, opts: GuardOptions) {
+    this.#src = src
+    this.#release = release
     this.#opts = opts
-    this.#shown = redact(opts.url)
+    const wake = (): void => this.#wake?.()
+    src.on('readable', wake)
+    src.on('end', () => {
+      this.#ended = true
+      wake()
+    })
+    src.on('error', (err: unknown) => {
+      this.#failed ??= { err }
+      wake()
+    })
+    const closed = (): void => {
+      // Closed before its end without an error of its own (destroyed under us): a broken body.
+      if (!this.#ended) this.#failed ??= { err: Object.assign(new Error('the connection closed before the body ended'), { code: 'ECONNRESET' }) }
+      wake()
+    }
+    src.on('close', closed)
+    // Broken before this guard was made (between the answer's head and this).
+    if (src.errored !== null) this.#failed = { err: src.errored }
+    else if (src.destroyed) closed()
   }
 
   async pull(controller: Controller): Promise<void> {
     const started = performance.now()
-    const r = await this.#readOrIdle(controller)
-    if (r === undefined) return
-    if (r === 'idle') {
-      return this.#fail(controller, 'stalled', false,
-        `The media server stopped sending ${this.#shown} (nothing for ${this.#opts.limits.idleMs / 1000} s after ${this.#received} bytes).`)
+    let chunk = this.#src.read() as Buffer | null
+    while (chunk === null) {
+      if (this.#ended) return this.#end(controller)
+      if (this.#failed !== undefined) return this.#error(controller, this.#failed.err)
+      if (!(await this.#wait())) {
+        return this.#fail(controller, 'stalled', false,
+          `The media server stopped sending ${this.#shown()} (nothing for ${this.#opts.limits.idleMs / 1000} s after ${this.#received} bytes).`)
+      }
+      chunk = this.#src.read() as Buffer | null
     }
-    if (r.done) return this.#end(controller)
     const { expected } = this.#opts
-    this.#received += r.value.byteLength
+    this.#received += chunk.byteLength
     if (expected >= 0 && this.#received > expected) {
-      return this.#fail(controller, 'length', true, `The media server sent more than the ${expected} bytes it announced for ${this.#shown}.`)
+      return this.#fail(controller, 'length', true, `The media server sent more than the ${expected} bytes it announced for ${this.#shown()}.`)
     }
-    if (this.#tooSlow(performance.now() - started, r.value.byteLength, controller)) return
-    controller.enqueue(r.value)
+    if (this.#tooSlow(performance.now() - started, chunk.byteLength, controller)) return
+    controller.enqueue(chunk)
   }
 
-  cancel(reason: unknown): Promise<void> {
-    return this.#reader.cancel(reason)
+  cancel(): void {
+    this.#finish()
   }
 
-  /** The next chunk, 'idle' after `idleMs` of nothing, or undefined once the read failed (passed on as it is). */
-  async #readOrIdle(controller: Controller): Promise<ReadableStreamReadResult<Uint8Array> | 'idle' | undefined> {
-    let timer: NodeJS.Timeout | undefined
-    const idle = new Promise<'idle'>((resolve) => {
-      timer = setTimeout(() => resolve('idle'), this.#opts.limits.idleMs)
+  /** True when something happened (data, the end, a failure); false after `idleMs` of nothing. */
+  #wait(): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => {
+        this.#wake = undefined
+        resolve(false)
+      }, this.#opts.limits.idleMs)
+      this.#wake = () => {
+        this.#wake = undefined
+        clearTimeout(timer)
+        resolve(true)
+      }
     })
-    try {
-      return await Promise.race([this.#reader.read(), idle])
-    } catch (err) {
-      // A broken connection, an abort: pass it on as it is.
-      controller.error(err)
-      return undefined
-    } finally {
-      clearTimeout(timer)
-    }
+  }
+
+  #shown(): string {
+    return redact(this.#opts.url)
+  }
+
+  #finish(): void {
+    if (this.#done) return
+    this.#done = true
+    this.#release()
   }
 
   #end(controller: Controller): void {
     const { expected } = this.#opts
     if (expected >= 0 && this.#received < expected) {
-      this.#fail(controller, 'length', false, `The body of ${this.#shown} ended after ${this.#received} of the ${expected} bytes announced.`)
+      this.#fail(controller, 'length', false, `The body of ${this.#shown()} ended after ${this.#received} of the ${expected} bytes announced.`)
     } else {
+      this.#done = true
       controller.close()
     }
+  }
+
+  /** A broken connection, an abort: passed on as it is. */
+  #error(controller: Controller, err: unknown): void {
+    this.#finish()
+    controller.error(err)
   }
 
   /** Counts a chunk into the rate window; true (and the body failed) when a full window was too slow. */
@@ -122,7 +172,7 @@ class BodyGuard implements UnderlyingSource<Uint8Array> {
     const rate = this.#windowBytes / (this.#windowWaitMs / 1000)
     if (minBytesPerSec > 0 && rate < minBytesPerSec) {
       this.#fail(controller, 'stalled', false,
-        `The media server sends ${this.#shown} too slowly (${Math.round(rate)} bytes/s, below ${minBytesPerSec}).`)
+        `The media server sends ${this.#shown()} too slowly (${Math.round(rate)} bytes/s, below ${minBytesPerSec}).`)
       return true
     }
     this.#windowWaitMs = 0
@@ -131,8 +181,7 @@ class BodyGuard implements UnderlyingSource<Uint8Array> {
   }
 
   #fail(controller: Controller, reason: 'stalled' | 'length', permanent: boolean, message: string): void {
-    const err = new MediaBodyError(reason, permanent, this.#opts.url, message)
-    controller.error(err)
-    void this.#reader.cancel(err).catch(() => undefined)
+    this.#finish()
+    controller.error(new MediaBodyError(reason, permanent, this.#opts.url, message))
   }
 }

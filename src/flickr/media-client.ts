@@ -1,3 +1,4 @@
+import type { OutgoingHttpHeaders } from 'node:http'
 import createDebug from 'debug'
 import { redact } from '../util/redact.js'
 import { realClock, type Clock } from './clock.js'
@@ -5,6 +6,7 @@ import { filenameFromContentDisposition } from './content-disposition.js'
 import { classify, type Failure } from './failure.js'
 import { guardBody, type BodyLimits } from './media-body.js'
 import { MediaError, MediaUrlPolicy } from './media-hosts.js'
+import { send, sharedMediaAgents, type Exchange, type MediaAgents, type MediaAnswer } from './media-http.js'
 import { backoffMs, DEFAULT_RETRY, retryAfterMs } from './retry.js'
 
 const log = createDebug('flickrfs:flickr:media')
@@ -31,8 +33,8 @@ export interface MediaClientOptions {
   retryMaxDelayMs?: number
   clock?: Clock
   random?: () => number
-  /** The fetch to use (default the global one): a seam for a different dispatcher, not for mocking. */
-  fetch?: typeof fetch
+  /** The keep-alive agents (default: one pair shared by every client in the process, media-http.ts). */
+  agents?: MediaAgents
 }
 
 export interface MediaHead {
@@ -50,7 +52,8 @@ export interface MediaBody extends MediaHead {
   start: number
   /**
    * Fails with a MediaBodyError when the server stalls, trickles, or sends more or fewer bytes
-   * than it announced; a broken connection fails it as fetch does.
+   * than it announced; a broken connection fails it with its errno error (ECONNRESET). Cancel it
+   * (or read it to the end) to let go of its connection.
    */
   body: ReadableStream<Uint8Array>
 }
@@ -122,7 +125,7 @@ export class MediaClient {
   private readonly maxDelayMs: number
   private readonly clock: Clock
   private readonly random: () => number
-  private readonly fetchImpl: typeof fetch
+  private readonly agents: MediaAgents
   readonly stats = { requests: 0, retries: 0 }
 
   constructor(opts: MediaClientOptions = {}) {
@@ -139,7 +142,7 @@ export class MediaClient {
     this.maxDelayMs = opts.retryMaxDelayMs ?? DEFAULT_RETRY.maxDelayMs
     this.clock = opts.clock ?? realClock
     this.random = opts.random ?? Math.random
-    this.fetchImpl = opts.fetch ?? fetch
+    this.agents = opts.agents ?? sharedMediaAgents()
   }
 
   /** Size, final URL and file name, without the body. */
@@ -147,13 +150,14 @@ export class MediaClient {
     let { res, finalUrl } = await this.request(url, { method: 'HEAD', cookies: opts.cookies, signal: opts.signal, start: 0, passThroughClientErrors: true })
     if (res.status === 405 || res.status === 501) {
       // Some hosts refuse HEAD: ask for one byte and read the size from Content-Range instead.
-      await res.body?.cancel().catch(() => undefined)
+      res.discard()
       ;({ res, finalUrl } = await this.request(url, { method: 'GET', cookies: opts.cookies, signal: opts.signal, start: 0, probe: true }))
     } else if (!res.ok) {
+      res.discard()
       throw new MediaHttpError(res.status, res.statusText, url)
     }
     const info = describeResponse(res)
-    await res.body?.cancel().catch(() => undefined)
+    res.discard()
     return { size: info.total, finalUrl, filename: info.filename }
   }
 
@@ -166,9 +170,9 @@ export class MediaClient {
     const start = Math.max(0, Math.floor(opts.start ?? 0))
     const ranged = opts.start !== undefined
     const { res, finalUrl } = await this.request(url, { method: 'GET', cookies: opts.cookies, signal: opts.signal, start, ranged })
-    if (!res.body) throw new MediaHttpError(res.status, 'response has no body', url)
     const info = describeResponse(res)
-    const body = guardBody(res.body, { expected: info.encoded ? -1 : info.length, url: finalUrl, limits: this.limits })
+    const source = res.body()
+    const body = guardBody(source.stream, source.cancel, { expected: source.encoded ? -1 : info.length, url: finalUrl, limits: this.limits })
     if (res.status === 206) {
       return { status: 206, size: info.total, start: info.rangeStart ?? start, body, finalUrl, filename: info.filename }
     }
@@ -184,7 +188,7 @@ export class MediaClient {
   async confirmSize(url: string, size: number, opts: { cookies?: string; signal?: AbortSignal } = {}): Promise<void> {
     if (size <= 0) return
     const { res } = await this.request(url, { method: 'GET', cookies: opts.cookies, signal: opts.signal, start: size, passThroughClientErrors: true })
-    await res.body?.cancel().catch(() => undefined)
+    res.discard()
     const info = describeResponse(res)
     let stated: number
     if (res.status === 416) stated = Number(/^bytes\s+\*\/(\d+)$/i.exec(res.headers.get('content-range')?.trim() ?? '')?.[1] ?? size)
@@ -197,39 +201,44 @@ export class MediaClient {
     }
   }
 
-  /** One request, its redirects followed by hand: each hop's host checked, cookies only where they belong. */
+  /**
+   * One request, its redirects followed by hand: each hop's host checked, cookies only where they
+   * belong. `onHop` gets each hop's exchange as it goes out (to abort it).
+   */
   private async follow(
-    url: string,
+    url: URL,
+    shown: string,
     method: 'GET' | 'HEAD',
-    headers: Record<string, string>,
+    headers: OutgoingHttpHeaders,
     cookies: string | undefined,
-    signal: AbortSignal,
-  ): Promise<{ res: Response; finalUrl: string }> {
-    let current = url
+    onHop: (e: Exchange) => void,
+  ): Promise<{ res: MediaAnswer; finalUrl: string }> {
+    let u = url
     for (let hop = 0; ; hop++) {
-      const u = this.policy.check(current, hop === 0 ? 'Download' : 'Redirect')
-      const h = { ...headers }
-      if (cookies && this.policy.cookiesAllowed(u)) h.Cookie = cookies
-      const res = await this.fetchImpl(u.href, { method, headers: h, redirect: 'manual', signal })
-      log('%s %s → %d', method, redact(u.href), res.status)
+      let h = headers
+      if (cookies && this.policy.cookiesAllowed(u)) h = { ...headers, Cookie: cookies }
+      const exchange = send(u, method, h, this.agents)
+      onHop(exchange)
+      const res = await exchange.answer
+      if (log.enabled) log('%s %s → %d', method, redact(u.href), res.status)
       if (!REDIRECTS.has(res.status)) return { res, finalUrl: u.href }
-      await res.body?.cancel().catch(() => undefined)
+      res.discard()
       const location = res.headers.get('location')
       if (location === null || location === '') {
-        throw new MediaError('redirects', true, url, `Download of ${redact(url)} failed: HTTP ${res.status} without a Location.`)
+        throw new MediaError('redirects', true, shown, `Download of ${redact(shown)} failed: HTTP ${res.status} without a Location.`)
       }
       if (hop >= this.maxRedirects) {
-        throw new MediaError('redirects', true, url,
-          `Download of ${redact(url)} refused: more than ${this.maxRedirects} redirects (a redirect loop?).`)
+        throw new MediaError('redirects', true, shown,
+          `Download of ${redact(shown)} refused: more than ${this.maxRedirects} redirects (a redirect loop?).`)
       }
-      current = new URL(location, u).href
+      u = this.policy.check(new URL(location, u).href, 'Redirect')
     }
   }
 
-  private async request(url: string, o: RequestOptions): Promise<{ res: Response; finalUrl: string }> {
+  private async request(url: string, o: RequestOptions): Promise<{ res: MediaAnswer; finalUrl: string }> {
     // Checked before anything goes out, and never retried.
-    this.policy.check(url)
-    const headers: Record<string, string> = { 'Accept-Encoding': 'identity' }
+    const u = this.policy.check(url)
+    const headers: OutgoingHttpHeaders = { 'Accept-Encoding': 'identity', 'User-Agent': 'flickrfs' }
     if (o.probe) headers.Range = 'bytes=0-0'
     else if ((o.start > 0 || o.ranged === true) && o.method === 'GET') headers.Range = `bytes=${o.start}-`
     for (let attempt = 0; ; attempt++) {
@@ -237,39 +246,48 @@ export class MediaClient {
       this.stats.requests++
       if (attempt > 0) this.stats.retries++
       try {
-        return await this.attempt(url, headers, o)
+        return await this.attempt(u, url, headers, o)
       } catch (err) {
         await this.clock.sleep(this.retryDelayMs(err, url, o, attempt), o.signal)
       }
     }
   }
 
-  /** One try under the headers timeout; a retryable answer is thrown as RetryableStatus or HtmlAnswer. */
-  private async attempt(url: string, headers: Record<string, string>, o: RequestOptions): Promise<{ res: Response; finalUrl: string }> {
-    const headersTimeout = new AbortController()
-    const timer = setTimeout(() => headersTimeout.abort(new DOMException('headers timeout', 'TimeoutError')),
-      this.headersTimeoutMs)
-    // The caller's abort passed on by hand: AbortSignal.any costs far more per request than one
-    // listener, and a pin makes one request per original.
+  /**
+   * One try, every hop under one headers timeout, the caller's abort passed to the hop in flight; a
+   * retryable answer is thrown as RetryableStatus or HtmlAnswer. Once the answer is here, neither
+   * applies any more: the body has its own deadlines (media-body.ts) and is stopped by cancelling it.
+   */
+  private async attempt(url: URL, shown: string, headers: OutgoingHttpHeaders, o: RequestOptions): Promise<{ res: MediaAnswer; finalUrl: string }> {
+    let current: Exchange | undefined
+    let stopped: { reason: unknown } | undefined
+    const stop = (reason: unknown): void => {
+      stopped ??= { reason }
+      current?.abort(stopped.reason)
+    }
+    const onHop = (e: Exchange): void => {
+      current = e
+      if (stopped !== undefined) e.abort(stopped.reason)
+    }
+    const timer = setTimeout(() => stop(new DOMException('headers timeout', 'TimeoutError')), this.headersTimeoutMs)
     const outer = o.signal
-    const passOn = (): void => headersTimeout.abort(outer?.reason)
+    const passOn = (): void => stop(outer?.reason)
     if (outer?.aborted === true) passOn()
     else outer?.addEventListener('abort', passOn, { once: true })
-    const signal = headersTimeout.signal
     try {
-      const answer = await this.follow(url, o.method, headers, o.cookies, signal)
+      const answer = await this.follow(url, shown, o.method, headers, o.cookies, onHop)
       const res = answer.res
       if (isTransientStatus(res.status)) {
-        await res.body?.cancel().catch(() => undefined)
+        res.discard()
         throw new RetryableStatus(res.status, res.statusText, retryAfterMs(res, this.maxDelayMs))
       }
       if (res.ok && /^\s*text\/html\b/i.test(res.headers.get('content-type') ?? '')) {
-        await res.body?.cancel().catch(() => undefined)
+        res.discard()
         throw new HtmlAnswer()
       }
       if (res.ok || o.passThroughClientErrors) return answer
-      await res.body?.cancel().catch(() => undefined)
-      throw new MediaHttpError(res.status, res.statusText, url)
+      res.discard()
+      throw new MediaHttpError(res.status, res.statusText, shown)
     } finally {
       clearTimeout(timer)
       outer?.removeEventListener('abort', passOn)
@@ -322,19 +340,17 @@ export class MediaClient {
 
 /**
  * Full size and start offset from Content-Range (206) or Content-Length (200); `length` is what
- * this response's body announces (-1 unknown), `encoded` whether a Content-Encoding changes it.
+ * this response's body announces (-1 unknown).
  */
-function describeResponse(res: Response): { total: number; rangeStart: number | null; filename: string | null; length: number; encoded: boolean } {
+function describeResponse(res: MediaAnswer): { total: number; rangeStart: number | null; filename: string | null; length: number } {
   const filename = filenameFromContentDisposition(res.headers.get('content-disposition'))
   const header = res.headers.get('content-length')
   const length = header !== null && /^\d+$/.test(header.trim()) ? Number(header) : -1
-  const encoding = res.headers.get('content-encoding')?.trim().toLowerCase() ?? ''
-  const encoded = encoding !== '' && encoding !== 'identity'
   const range = /^bytes\s+(\d+)-(\d+)\/(\d+|\*)$/i.exec(res.headers.get('content-range')?.trim() ?? '')
   if (res.status === 206 && range) {
     const total = range[3] === '*' ? -1 : Number(range[3])
     const spans = Number(range[2]) - Number(range[1]) + 1
-    return { total, rangeStart: Number(range[1]), filename, length: length >= 0 ? length : spans, encoded }
+    return { total, rangeStart: Number(range[1]), filename, length: length >= 0 ? length : spans }
   }
-  return { total: length, rangeStart: null, filename, length, encoded }
+  return { total: length, rangeStart: null, filename, length }
 }

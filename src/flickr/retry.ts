@@ -26,7 +26,7 @@ export function backoffMs(retry: number, policy: Pick<RetryPolicy, 'baseDelayMs'
  * A Retry-After header (seconds or an HTTP date) as milliseconds, capped; undefined when absent.
  * Flickr has not been seen sending one, but if it does, waiting less would only earn another 429.
  */
-export function retryAfterMs(res: Response | undefined, capMs: number, nowMs = Date.now()): number | undefined {
+export function retryAfterMs(res: { headers: { get(name: string): string | null } } | undefined, capMs: number, nowMs = Date.now()): number | undefined {
   const raw = res?.headers.get('retry-after')?.trim()
   if (!raw) return undefined
   const ms = /^\d+$/.test(raw) ? Number(raw) * 1000 : Date.parse(raw) - nowMs

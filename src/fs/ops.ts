@@ -194,6 +194,9 @@ type ServedOp = (typeof SERVED_OPS)[number]
 /** Left to libfuse without file handles: it answers open with fh 0 and release with success. */
 const HANDLE_OPS: ReadonlySet<ServedOp> = new Set(['open', 'release'])
 
+/** How much longer than the attribute timeout `told` keeps an answer (see FsOps's constructor). */
+const TOLD_MARGIN_MS = 1_000
+
 /**
  * The ops object handed to fuse-native, which calls them as methods (`this.ops.read(…)`).
  * fgetattr is not offered: libfuse then answers it with getattr of the path, and the kernel asks it
@@ -231,7 +234,10 @@ export class FsOps implements FuseOps, Required<Pick<FuseOps, ServedOp>> {
 
   constructor(private readonly ctx: OpsContext) {
     this.walkAhead = new WalkAhead(() => ctx.tree(), ctx.originals, ctx.closing, ctx.walkAhead)
-    this.told = new LRUCache<string, FsNode>({ max: ctx.maxToldEntries ?? 500_000, ttl: ctx.attrTimeoutMs, updateAgeOnGet: false })
+    // The kernel's attribute timeout starts when the answer reaches it, a little after it is set
+    // here (later still on a loaded machine): keep it a second longer, so that `told` never forgets
+    // first. Any later getattr or lookup replaces the entry anyway.
+    this.told = new LRUCache<string, FsNode>({ max: ctx.maxToldEntries ?? 500_000, ttl: ctx.attrTimeoutMs + TOLD_MARGIN_MS, updateAgeOnGet: false })
     ctx.closing.addEventListener('abort', () => {
       for (const r of this.inFlight) r.abort()
     }, { once: true })

@@ -13,7 +13,7 @@ import { buildLayout, mediaFileName, mediaMtimeMs, METADATA_SUFFIX, parseMediaFi
 import { OriginalStore, pinEverything, type MediaSource } from '../store/index.js'
 import { destWriteError, errnoCode } from '../util/fs-errors.js'
 import { readManifest, writeManifest, type Manifest } from './manifest.js'
-import { writeTree, type WriteTreeReport } from './write-tree.js'
+import { writeTree, type Lookup, type WriteTreeReport } from './write-tree.js'
 import { readLastPin, recordPinResult } from './pin-state.js'
 import { Semaphore } from '../util/semaphore.js'
 import { GetSizer, type SizedDownload } from './get-sizer.js'
@@ -109,12 +109,12 @@ function writtenIds(previous: Manifest): Set<string> {
 }
 
 /** The photo ids the last pin wrote that are no longer on Flickr. */
-function goneIds(previous: Manifest, alive: ReadonlySet<string>): string[] {
+function goneIds(previous: Manifest, alive: Lookup): string[] {
   return [...writtenIds(previous)].filter((id) => !alive.has(id))
 }
 
 /** The photo ids of `previous` that are no longer alive, when there are more than MASS_DELETION allows. */
-export function massDeletion(previous: Manifest, alive: ReadonlySet<string>): { lost: string[]; total: number } | undefined {
+export function massDeletion(previous: Manifest, alive: Lookup): { lost: string[]; total: number } | undefined {
   const total = writtenIds(previous).size
   const lost = goneIds(previous, alive)
   const allowed = Math.max(MASS_DELETION.minPhotos, MASS_DELETION.fraction * total)
@@ -362,6 +362,9 @@ class PinRun {
     }
     for (const u of refresh.media.unavailable) this.#failures.push({ id: u.id, what: 'original', message: u.message })
     await Promise.all(this.#queued.values())
+    // Every download has settled: a promise per original is of no more use (50,000 of them at the
+    // tree's peak of memory otherwise).
+    this.#queued.clear()
     log('downloads done at %d ms', this.#ctx.now() - this.#ctx.started)
     if (this.#noSpace !== undefined) throw this.#noSpace
   }
@@ -466,53 +469,81 @@ class PinRun {
 
   /** The layout of what is on disk, written into DEST, then the manifest of what was written. */
   async #writeTree(snap: CatalogSnapshot, versions: (id: string) => string | undefined): Promise<WriteTreeReport> {
-    const { dest, store, opts, now } = this.#ctx
+    const { dest, store } = this.#ctx
     this.#tell('writing')
-    // A photo whose original is not on disk (its download failed, or it could not be sized) is left
-    // out of the tree, as the layout leaves out photos whose original is unknown: no link may dangle
-    // and no sidecar may describe a file that is not there. What an earlier run wrote for it stays.
-    const onDisk: CatalogSnapshot = { ...snap, media: new Map([...snap.media].filter(([key]) => this.#stored.has(key))) }
     // Access times (one index write per original) go to disk while the tree is written: neither needs the other.
     const flushing = store.flush()
-    let tree: WriteTreeReport
-    let deleted: string[] = []
-    let previous: Manifest | undefined
+    let written: { tree: WriteTreeReport; deleted: string[]; previous: Manifest }
     try {
-      previous = await readManifest(dest)
-      const alive = aliveIds(snap)
-      let deleteUnknown = opts.deleteUnknown === true
-      if (deleteUnknown && opts.forceDelete !== true) {
-        this.#deletionHeldBack = massDeletion(previous, alive.photo)
-        if (this.#deletionHeldBack) deleteUnknown = false
-      }
-      if (deleteUnknown) deleted = goneIds(previous, alive.photo)
-      const layout = buildLayout(onDisk, {
-        ignoreViews: opts.ignoreViews,
-        ignorePhotos: opts.ignorePhotos,
-        ignoreVideos: opts.ignoreVideos,
-        hashes: sha256SumsOf(store, new Set(deleted)),
-      })
-      const writeStart = now()
-      tree = await writeTree(dest, layout.root, {
-        deleteUnknown,
-        previous,
-        alive,
-        photostreamKeep: lazySet(() => keptPhotostreamNames(snap, onDisk, previous as Manifest)),
-        tmpDir: STATE_REL.tmp,
-        checkedOriginals: new Set([...onDisk.media.values()].map((m) => mediaFileName(m.id, m.ext))),
-        sidecarVersion: sidecarVersions(versions, opts.ignoreViews === true),
-      })
-      log('tree written in %d ms (%d written, %d unchanged of which %d trusted unread, %d removed)', now() - writeStart, tree.written, tree.unchanged, tree.trusted, tree.removed)
-      if (deleteUnknown) this.#takeover = await removeFlickrmirrorerLeftovers(await Confined.open(dest))
+      written = await this.#syncTree(snap, versions)
     } finally {
       // The store is closed after this returns or throws: its index writes must be over by then.
       await flushing.catch(() => undefined)
     }
     await flushing
+    const { tree, deleted, previous } = written
     if (!tree.manifestUnchanged) await writeManifest(dest, tree.manifest, previous)
     // Originals removed under --delete-unknown leave the store's index too, or verify would call them missing.
     if (deleted.length > 0) await store.forget(deleted)
     return tree
+  }
+
+  /**
+   * Builds the layout of what is on disk and makes DEST match it. A method of its own so that the
+   * layout and the lookups only the write needs are garbage once it returns, before the manifest
+   * is serialized (the end of a first pin is where its memory peaks).
+   */
+  async #syncTree(snap: CatalogSnapshot, versions: (id: string) => string | undefined): Promise<{ tree: WriteTreeReport; deleted: string[]; previous: Manifest }> {
+    const { dest, store, opts, now } = this.#ctx
+    // A photo whose original is not on disk (its download failed, or it could not be sized) is left
+    // out of the tree, as the layout leaves out photos whose original is unknown: no link may dangle
+    // and no sidecar may describe a file that is not there. What an earlier run wrote for it stays.
+    const onDisk: CatalogSnapshot = { ...snap, media: this.#mediaOnDisk(snap) }
+    this.#stored.clear()
+    let deleted: string[] = []
+    const previous = await readManifest(dest)
+    const alive = aliveIds(snap)
+    let deleteUnknown = opts.deleteUnknown === true
+    if (deleteUnknown && opts.forceDelete !== true) {
+      this.#deletionHeldBack = massDeletion(previous, alive.photo)
+      if (this.#deletionHeldBack) deleteUnknown = false
+    }
+    if (deleteUnknown) deleted = goneIds(previous, alive.photo)
+    const layout = buildLayout(onDisk, {
+      ignoreViews: opts.ignoreViews,
+      ignorePhotos: opts.ignorePhotos,
+      ignoreVideos: opts.ignoreVideos,
+      hashes: sha256SumsOf(store, new Set(deleted)),
+    })
+    const writeStart = now()
+    const tree = await writeTree(dest, layout.root, {
+      deleteUnknown,
+      previous,
+      alive,
+      photostreamKeep: keptPhotostreamNames(snap, onDisk.media, previous),
+      tmpDir: STATE_REL.tmp,
+      checkedOriginals: { has: (name) => mediaNamed(snap, onDisk.media, name) !== undefined },
+      sidecarVersion: sidecarVersions(versions, opts.ignoreViews === true),
+    })
+    log('tree written in %d ms (%d written, %d unchanged of which %d trusted unread, %d removed)', now() - writeStart, tree.written, tree.unchanged, tree.trusted, tree.removed)
+    if (deleteUnknown) this.#takeover = await removeFlickrmirrorerLeftovers(await Confined.open(dest))
+    return { tree, deleted, previous }
+  }
+
+  /**
+   * The catalog's originals that are on disk now (#stored): the snapshot's own map when that is
+   * all of them, as after a pin that got everything, rather than a copy of it.
+   */
+  #mediaOnDisk(snap: CatalogSnapshot): ReadonlyMap<string, MediaEntry> {
+    let all = this.#stored.size === snap.media.size
+    for (const key of snap.media.keys()) {
+      if (!all) break
+      all = this.#stored.has(key)
+    }
+    if (all) return snap.media
+    const media = new Map<string, MediaEntry>()
+    for (const [key, m] of snap.media) if (this.#stored.has(key)) media.set(key, m)
+    return media
   }
 }
 
@@ -554,20 +585,27 @@ function ignoredCounts(snap: CatalogSnapshot, opts: PinOptions): { photos: numbe
   return ignored
 }
 
-function aliveIds(snap: CatalogSnapshot): { photo: Set<string>; set: Set<string>; collection: Set<string> } {
+function aliveIds(snap: CatalogSnapshot): { photo: Lookup; set: Set<string>; collection: Set<string> } {
   const collection = new Set<string>()
   const walk = (c: CollectionEntry): void => {
     collection.add(c.id)
     c.children.forEach(walk)
   }
   snap.collections.forEach(walk)
-  return { photo: new Set(snap.photos.keys()), set: new Set(snap.sets.map((s) => s.id)), collection }
+  // The photos map itself answers `has(id)`: no set of 50,000 ids beside it.
+  return { photo: snap.photos, set: new Set(snap.sets.map((s) => s.id)), collection }
 }
 
-/** A set made only when first asked (writeTree asks about names of the last run missing from this one: none on a no-change pin). */
-function lazySet(make: () => ReadonlySet<string>): { has(name: string): boolean } {
-  let set: ReadonlySet<string> | undefined
-  return { has: (name) => (set ??= make()).has(name) }
+/**
+ * The entry of `media` whose file in photostream/ is `name` (`<id>.<ext>`), if any: the catalog
+ * keys each photo's original by the photo's id and current secret, so one lookup finds it.
+ */
+function mediaNamed(snap: CatalogSnapshot, media: ReadonlyMap<string, MediaEntry>, name: string): MediaEntry | undefined {
+  const parsed = parseMediaFileName(name)
+  if (parsed === undefined) return undefined
+  const photo = snap.photos.get(parsed.id)
+  const m = photo && media.get(mediaKey(photo.id, photo.secret))
+  return m !== undefined && m.id === parsed.id && m.ext.toLowerCase() === parsed.ext ? m : undefined
 }
 
 /**
@@ -575,21 +613,18 @@ function lazySet(make: () => ReadonlySet<string>): { has(name: string): boolean 
  * has, whatever the --ignore flags say (ignoring videos for one run must not delete the videos an
  * earlier run stored), and everything an earlier run wrote for a living photo whose current original
  * is not on disk (a replaced original that failed to download keeps the old file and sidecar).
+ * Looked up per name (write-tree asks only of the names the last pin wrote) instead of listed: a
+ * set of every name would be 100,000 strings at 50,000 items.
  */
-function keptPhotostreamNames(snap: CatalogSnapshot, onDisk: CatalogSnapshot, previous: Manifest): Set<string> {
-  const names = new Set<string>()
-  const missing = new Set<string>()
-  for (const photo of snap.photos.values()) {
-    const key = mediaKey(photo.id, photo.secret)
-    if (!onDisk.media.has(key)) missing.add(photo.id)
-    const m = snap.media.get(key)
-    if (!m) continue
-    const file = mediaFileName(m.id, m.ext)
-    names.add(file)
-    names.add(file + METADATA_SUFFIX)
+function keptPhotostreamNames(snap: CatalogSnapshot, onDisk: ReadonlyMap<string, MediaEntry>, previous: Manifest): Lookup {
+  return {
+    has: (name) => {
+      // An original's name, or its sidecar's (`<id>.<ext>.metadata`).
+      if (mediaNamed(snap, snap.media, name) !== undefined) return true
+      if (name.endsWith(METADATA_SUFFIX) && mediaNamed(snap, snap.media, name.slice(0, -METADATA_SUFFIX.length)) !== undefined) return true
+      const entry = Object.hasOwn(previous.photostream, name) ? previous.photostream[name] : undefined
+      const photo = entry?.kind === 'photo' ? snap.photos.get(entry.id) : undefined
+      return photo !== undefined && !onDisk.has(mediaKey(photo.id, photo.secret))
+    },
   }
-  for (const [name, entry] of Object.entries(previous.photostream)) {
-    if (entry.kind === 'photo' && missing.has(entry.id)) names.add(name)
-  }
-  return names
 }

@@ -38,9 +38,9 @@ export interface WriteTreeOptions {
   /** What the previous run wrote; only these entries may be removed. */
   previous: Manifest
   /** Ids that still exist on Flickr, by kind: a moved entry of a living id is always removed. */
-  alive: { photo: ReadonlySet<string>; set: ReadonlySet<string>; collection: ReadonlySet<string> }
+  alive: { photo: Lookup; set: Lookup; collection: Lookup }
   /** photostream/ names never removed although absent from this layout (media left out by --ignore-*); asked only about such names. */
-  photostreamKeep?: { has(name: string): boolean }
+  photostreamKeep?: Lookup
   /** Folder for temp files, relative to DEST (DEST/.flickrfs/tmp). */
   tmpDir: string
   concurrency?: number
@@ -48,13 +48,21 @@ export interface WriteTreeOptions {
    * photostream/ names of originals whose file the store checked (size, or a download) in this run:
    * not looked at again. Any other original the layout names is checked here.
    */
-  checkedOriginals?: ReadonlySet<string>
+  checkedOriginals?: Lookup
   /**
    * The version of the content of a photostream/ sidecar, by name (the photo's catalog row, see
    * pin.ts): a sidecar the manifest records with the same version and the same lstat (ino, size,
    * mtime, ctime) is not read (see TreeWriter.#trusted). Absent or undefined: always read.
    */
   sidecarVersion?: (name: string) => string | undefined
+}
+
+/**
+ * A set of names or ids as these options read it: only `has`. A Set does; pin passes lookups into
+ * its catalog instead of building 50,000-entry sets of names at the peak of its memory.
+ */
+export interface Lookup {
+  has(key: string): boolean
 }
 
 export interface WriteTreeReport {
