@@ -8,6 +8,7 @@
  *                                  [--keep DIR] [--no-floor] [--pin-args "--full-listing-every 0"]
  *                                  [--floor-api N] [--floor-downloads N] [--no-flickrfs] [--rm-between]
  *                                  [--trace-memory DIR [--trace-gc MS] [--trace-snapshots MS,MS]]
+ *                                  [--node-args "--cpu-prof --cpu-prof-dir=/tmp/prof"]
  *
  * --keep DIR keeps flickrfs's DEST and config in DIR (and the fake's port in DIR/fake-port, since
  * the catalog holds the fake's URLs): the first run pins, every later run (and bench) measures
@@ -250,6 +251,12 @@ const pinArgs = (): string[] => {
   return i === -1 ? [] : (args[i + 1] ?? '').split(' ').filter((a) => a !== '')
 }
 
+/** --node-args "…": node flags for every `flickrfs pin` child (e.g. "--cpu-prof --cpu-prof-dir=DIR" to profile it). */
+const nodeArgs = (): string[] => {
+  const i = args.indexOf('--node-args')
+  return i === -1 ? [] : (args[i + 1] ?? '').split(' ').filter((a) => a !== '')
+}
+
 /**
  * A first pin then a no-change run. With --keep DIR, flickrfs's config and DEST live in DIR and
  * stay: when DIR already holds a pin of this account (same --items and --seed), the first pin is
@@ -262,13 +269,13 @@ async function flickrfsRuns(fake: FakeProcess, shape: Shape): Promise<[Measured 
   const env = flickrfsEnv(shape, join(work, 'config'))
   const pin = async (what: 'first' | 'nochange'): Promise<ChildUsage> => {
     const trace = traceDir()
-    if (trace === undefined) return runMeasured(process.execPath, [BIN, 'pin', ...pinArgs(), dest], { env, cwd: REPO })
+    if (trace === undefined) return runMeasured(process.execPath, [...nodeArgs(), BIN, 'pin', ...pinArgs(), dest], { env, cwd: REPO })
     await mkdir(trace, { recursive: true })
     const name = join(trace, `${what}-${++traced[what]}`)
     const traceEnv = { ...env, NODE_OPTIONS: `--import ${join(REPO, 'scripts', 'memory-trace.mjs')}`, FLICKRFS_MEMORY_TRACE: `${name}.jsonl`, DEBUG: 'flickrfs:pin,flickrfs:catalog',
       ...(args.includes('--trace-gc') ? { FLICKRFS_MEMORY_TRACE_GC_MS: String(arg('trace-gc', 2000)) } : {}),
       ...(args.includes('--trace-snapshots') ? { FLICKRFS_MEMORY_SNAPSHOTS: args[args.indexOf('--trace-snapshots') + 1] } : {}) }
-    const u = await runMeasured(process.execPath, [BIN, 'pin', ...pinArgs(), dest], { env: traceEnv, cwd: REPO })
+    const u = await runMeasured(process.execPath, [...nodeArgs(), BIN, 'pin', ...pinArgs(), dest], { env: traceEnv, cwd: REPO })
     await writeFile(`${name}.log`, u.stderr)
     return u
   }

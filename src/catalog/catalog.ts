@@ -8,7 +8,7 @@ import { resolve } from 'node:path'
 import createDebug from 'debug'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { RefreshCheckpoint, type CheckpointOptions } from './checkpoint.js'
-import { CatalogStore, type Head } from './persist.js'
+import { CatalogStore, rowVersions, type Head } from './persist.js'
 import type { CatalogApi, CatalogMedia } from './ports.js'
 import { buildRefreshedState, type MediaEvent, type RefreshOptions, type RefreshProgress, type RefreshReport } from './refresh.js'
 import { acquireRootLock } from './root-lock.js'
@@ -83,6 +83,16 @@ export class Catalog extends EventEmitter<CatalogEvents> {
   /** The current snapshot: immutable, replaced whole by refresh() and reload(). */
   snapshot(): CatalogSnapshot {
     return this.state.snap
+  }
+
+  /**
+   * For the current snapshot (ask in the same turn as `snapshot()`: a refresh swaps both at once),
+   * each photo's stored version: equal versions mean the same record, comments, original and
+   * change times (persist.ts rowVersions). undefined before the first save.
+   */
+  photoVersions(): (id: string) => string | undefined {
+    const head = this.head
+    return head === undefined ? () => undefined : rowVersions(head)
   }
 
   /** Identifies the saved catalog the snapshot came from ('' before the first save). */

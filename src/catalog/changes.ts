@@ -105,7 +105,14 @@ export function photoChanges(listed: PhotoListing, { prev, nowMs }: Since): Phot
   counts.total = out.photos.size
   for (const id of prev.photos.keys()) if (!out.photos.has(id)) counts.deleted++
   const photostream = listed.photos.map((p) => p.id)
-  return { ...out, photostream, photostreamOrderChanged: !sameList(photostream, prev.photostream), counts }
+  const orderChanged = !sameList(photostream, prev.photostream)
+  // Nothing added, changed or deleted: every entry kept is the previous one, so the previous maps
+  // (and list) are the same, and readers (the catalog's save) can tell by identity at once.
+  if (counts.added === 0 && counts.changed === 0 && counts.deleted === 0 && sameSizes(out, prev)) {
+    return { photos: prev.photos as Map<string, PhotoEntry>, comments: prev.comments as Map<string, readonly RawRecord[]>, media: prev.media as Map<string, MediaEntry>,
+      photostream: orderChanged ? photostream : (prev.photostream as string[]), photostreamOrderChanged: orderChanged, counts }
+  }
+  return { ...out, photostream, photostreamOrderChanged: orderChanged, counts }
 }
 
 /**
@@ -219,6 +226,11 @@ function collectionContent(c: Pick<CollectionEntry, 'raw' | 'setIds' | 'children
 /** Same JSON content, whatever the key order. */
 function sameContent(a: unknown, b: unknown): boolean {
   return sameJson(a, b)
+}
+
+/** Each kept entry is the previous one, so the same sizes mean the same maps. */
+function sameSizes(out: Pick<PhotoChanges, 'photos' | 'comments' | 'media'>, prev: CatalogSnapshot): boolean {
+  return out.photos.size === prev.photos.size && out.comments.size === prev.comments.size && out.media.size === prev.media.size
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {

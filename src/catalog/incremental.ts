@@ -159,9 +159,16 @@ function unresolved(snap: CatalogSnapshot): boolean {
   return false
 }
 
-function listed(entry: PhotoEntry): ListedPhoto {
-  const { changedAtMs: _c, changedAtMsIgnoringViews: _v, ...rest } = entry
-  return rest
+/**
+ * The entry as a listing would give it (no change times). Built field by field: an object made by
+ * rest destructuring is a dictionary-mode object in V8, and every later read and copy of it (the
+ * refresh's per-photo work on 100k of them) is several times slower.
+ */
+function listed(e: PhotoEntry): ListedPhoto {
+  return {
+    id: e.id, raw: e.raw, media: e.media, secret: e.secret, format: e.format, lastUpdate: e.lastUpdate,
+    dateUpload: e.dateUpload, dateTaken: e.dateTaken, countComments: e.countComments, urlO: e.urlO,
+  }
 }
 
 /** Numeric ids of any length, compared as numbers. */

@@ -155,11 +155,14 @@ export class CatalogStore {
     const writer = new ChunkWriter(this.keyv, before === undefined ? [] : allChunkKeys(before))
     const reusable = previous !== undefined && before !== undefined && previous.head.generation === before.generation ? previous : undefined
     const snap = state.snap
+    // A list whose items are the very same as at the previous save keeps its chunk, unserialized.
+    const list = async (key: 'photostream' | 'sets' | 'collections'): Promise<string> =>
+      reusable !== undefined && sameItems(snap[key], reusable.state.snap[key]) ? reusable.head.chunks[key] : writer.put(snap[key])
     const chunks: Head['chunks'] = {
       photos: await writePhotoBuckets(state, reusable, writer),
-      photostream: await writer.put(snap.photostream),
-      sets: await writer.put(snap.sets),
-      collections: await writer.put(snap.collections),
+      photostream: await list('photostream'),
+      sets: await list('sets'),
+      collections: await list('collections'),
     }
     const head = headOf(snap, chunks, nowMs)
     if (state.listing !== undefined) head.listing = state.listing
@@ -207,24 +210,42 @@ export class CatalogStore {
     return { snap, commentsFetchedAt: rows.commentsFetchedAt, ...(head.listing !== undefined ? { listing: head.listing } : {}) }
   }
 
+  /**
+   * The next chunk is read (by sqlite, off the main thread) while this one is parsed: two chunks'
+   * text at most, and the parsing never waits for the disk.
+   */
   private async decodePhotos(keys: readonly string[]): Promise<DecodedPhotos | undefined> {
     const into: DecodedPhotos = { photos: new Map(), comments: new Map(), media: new Map(), commentsFetchedAt: new Map() }
-    for (const key of keys) {
-      const rows = await this.readChunk<PhotoRow[]>(key)
-      if (rows === undefined) return undefined
-      for (const row of rows) addRow(row, into)
+    let next = keys.length > 0 ? this.readText(keys[0] as string) : undefined
+    for (let i = 0; next !== undefined; i++) {
+      const text = await next
+      next = i + 1 < keys.length ? this.readText(keys[i + 1] as string) : undefined
+      if (text === undefined) {
+        // A writer replaced the catalog: the read ahead is of no use, and must not go unhandled.
+        void next?.catch(() => undefined)
+        return undefined
+      }
+      try {
+        for (const row of JSON.parse(text) as PhotoRow[]) addRow(row, into)
+      } catch (err) {
+        void next?.catch(() => undefined)
+        throw err
+      }
     }
     return into
   }
 
   private async readChunk<T>(key: string): Promise<T | undefined> {
-    let text: string | undefined
+    const text = await this.readText(key)
+    return text === undefined ? undefined : (JSON.parse(text) as T)
+  }
+
+  private async readText(key: string): Promise<string | undefined> {
     try {
-      text = await this.keyv.get(key)
+      return await this.keyv.get(key)
     } catch (err) {
       throw openError(this.path, err)
     }
-    return text === undefined ? undefined : (JSON.parse(text) as T)
   }
 
   async close(): Promise<void> {
@@ -262,10 +283,11 @@ async function writePhotoBuckets(state: CatalogState, reusable: { state: Catalog
   const buckets: string[][] = Array.from({ length: bucketCount }, () => [])
   for (const id of state.snap.photos.keys()) (buckets[fnv1a(id) % bucketCount] as string[]).push(id)
   const oldCounts = reusable !== undefined && reusable.head.chunks.photos.length === bucketCount ? countBuckets(reusable.state, bucketCount) : undefined
+  const same = reusable === undefined ? undefined : sameRowOf(state, reusable.state)
   const keys: string[] = []
   for (let b = 0; b < bucketCount; b++) {
     const ids = (buckets[b] as string[]).sort()
-    if (reusable !== undefined && oldCounts !== undefined && oldCounts[b] === ids.length && ids.every((id) => sameRow(id, state, reusable.state))) {
+    if (reusable !== undefined && same !== undefined && oldCounts !== undefined && oldCounts[b] === ids.length && ids.every(same)) {
       keys.push(reusable.head.chunks.photos[b] as string)
       continue
     }
@@ -305,6 +327,16 @@ function addRow(row: PhotoRow, into: DecodedPhotos): void {
     if (e.url === entry.urlO && entry.urlO !== null) e.url = entry.urlO
     into.media.set(mediaKey(e.id, e.secret), e)
   }
+}
+
+/**
+ * The stored version of each photo's row under `head`: the key of the chunk (a sha1 of its JSON)
+ * of the bucket holding it, so two rows with the same version have the same record, comments,
+ * original and change times. undefined for a photo the head does not hold, or a head of no photos.
+ */
+export function rowVersions(head: Pick<Head, 'chunks'>): (id: string) => string | undefined {
+  const buckets = head.chunks.photos
+  return (id) => (buckets.length === 0 ? undefined : buckets[fnv1a(id) % buckets.length])
 }
 
 function openError(path: string, err: unknown): FlickrfsError {
@@ -360,15 +392,32 @@ function rowOf(id: string, state: CatalogState): PhotoRow {
   return row
 }
 
-/** The row of `id` is the very same in both states (same objects, so the same stored text). */
-function sameRow(id: string, a: CatalogState, b: CatalogState): boolean {
-  const p = a.snap.photos.get(id) as PhotoEntry
-  return (
-    p === b.snap.photos.get(id) &&
-    a.snap.comments.get(id) === b.snap.comments.get(id) &&
-    a.commentsFetchedAt.get(id) === b.commentsFetchedAt.get(id) &&
-    a.snap.media.get(mediaKey(id, p.secret)) === b.snap.media.get(mediaKey(id, p.secret))
-  )
+/**
+ * Whether the row of an id is the very same in both states (same objects, so the same stored
+ * text). A map that is the very same in both (a refresh that changed nothing keeps them) is not
+ * looked into: at 100,000 photos those lookups were most of an unchanged save.
+ */
+function sameRowOf(a: CatalogState, b: CatalogState): (id: string) => boolean {
+  const photos = a.snap.photos === b.snap.photos
+  const comments = a.snap.comments === b.snap.comments
+  const media = a.snap.media === b.snap.media
+  return (id) => {
+    const p = a.snap.photos.get(id) as PhotoEntry
+    return (
+      (photos || p === b.snap.photos.get(id)) &&
+      (comments || a.snap.comments.get(id) === b.snap.comments.get(id)) &&
+      a.commentsFetchedAt.get(id) === b.commentsFetchedAt.get(id) &&
+      (media || a.snap.media.get(mediaKey(id, p.secret)) === b.snap.media.get(mediaKey(id, p.secret)))
+    )
+  }
+}
+
+/** The same items (the very same objects or strings) in the same order. */
+function sameItems(a: readonly unknown[], b: readonly unknown[]): boolean {
+  if (a === b) return true
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
 }
 
 function countBuckets(state: CatalogState, bucketCount: number): number[] {

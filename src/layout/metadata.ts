@@ -8,6 +8,13 @@ export function jsonBytes(value: unknown): Buffer {
   return Buffer.from(JSON.stringify(value, null, 2) + '\n', 'utf8')
 }
 
+/**
+ * The version of what photoMetadata makes of its input. A pin trusts a sidecar it wrote when the
+ * photo's catalog row has not changed (pin/write-tree.ts): raise this whenever the same row
+ * would give other bytes, or sidecars written by an earlier version would be kept as they are.
+ */
+export const PHOTO_METADATA_FORMAT = 1
+
 export interface FlickrfsInfo {
   size: number
   video?: 'transcode'

@@ -9,7 +9,7 @@ import { Catalog, acquireRootLock, type CatalogApi, type CatalogMedia, type Refr
 import type { CatalogSnapshot, CollectionEntry, MediaEntry, PhotoEntry } from '../catalog/types.js'
 import { mediaKey } from '../catalog/types.js'
 import { FlickrfsError, isFlickrfsError } from '../errors/flickrfs-error.js'
-import { buildLayout, mediaFileName, mediaMtimeMs, METADATA_SUFFIX, parseMediaFileName, type OriginalHashes } from '../layout/index.js'
+import { buildLayout, mediaFileName, mediaMtimeMs, METADATA_SUFFIX, parseMediaFileName, parseSidecarName, PHOTO_METADATA_FORMAT, type OriginalHashes } from '../layout/index.js'
 import { OriginalStore, pinEverything, type MediaSource } from '../store/index.js'
 import { destWriteError, errnoCode } from '../util/fs-errors.js'
 import { readManifest, writeManifest, type Manifest } from './manifest.js'
@@ -210,6 +210,13 @@ function wanted(photo: PhotoEntry, opts: PinOptions): boolean {
   return !(photo.media === 'photo' ? opts.ignorePhotos : opts.ignoreVideos)
 }
 
+/** Originals to check in place in one turn (PinRun.#checkInPlace), and one promise for all of them. */
+interface InPlaceBatch {
+  items: Array<{ photo: PhotoEntry; m: MediaEntry; key: string }>
+  done: Promise<void>
+  settle: (p: Promise<void> | void) => void
+}
+
 /** What one pin run works on, once DEST is locked and its catalog and store are open. */
 interface PinContext {
   dest: string
@@ -245,9 +252,10 @@ class PinRun {
   readonly #slots: Semaphore
   /** Sizes new originals by their download's GET instead of a HEAD (get-sizer.ts). */
   readonly #sizer: GetSizer
-  /** Originals queued for their in-place check (#checkInPlace), and whether a turn is scheduled to check them. */
-  readonly #inPlaceQueue: Array<{ photo: PhotoEntry; m: MediaEntry; key: string; done: (p: Promise<void> | void) => void }> = []
-  #inPlaceScheduled = false
+  /** Originals queued for their in-place check (#checkInPlace), one batch per turn, each with one promise for all of it. */
+  readonly #inPlaceBatches: InPlaceBatch[] = []
+  /** Where each local hour starts (layout/times.ts): a time zone lookup per hour, not two per original. Lives for this run. */
+  readonly #hourCache = new Map<number, number>()
 
   constructor(ctx: PinContext) {
     this.#ctx = ctx
@@ -270,8 +278,10 @@ class PinRun {
     const { dest, now, started } = this.#ctx
     const refresh = await this.#refreshCatalog()
     const snap = this.#ctx.catalog.snapshot()
+    // In the same turn as the snapshot: a mount's refresh (a pin handed to it) may swap both later.
+    const versions = this.#ctx.catalog.photoVersions()
     await this.#downloadAll(snap, refresh)
-    const tree = await this.#writeTree(snap)
+    const tree = await this.#writeTree(snap, versions)
     for (const name of tree.missingOriginals) {
       const id = parseMediaFileName(name)?.id ?? name
       if (!this.#failures.some((f) => f.id === id)) this.#failures.push({ id, what: 'original', message: `${name} is not in DEST` })
@@ -377,20 +387,27 @@ class PinRun {
    * mount, cli/pin-handoff.ts).
    */
   #checkInPlace(photo: PhotoEntry, m: MediaEntry, key: string): Promise<void> {
-    return new Promise((done) => {
-      this.#inPlaceQueue.push({ photo, m, key, done })
-      if (this.#inPlaceScheduled) return
-      this.#inPlaceScheduled = true
-      setImmediate(() => this.#drainInPlace())
-    })
+    const batches = this.#inPlaceBatches
+    let batch = batches[batches.length - 1]
+    if (batch === undefined || batch.items.length >= IN_PLACE_CHECKS_PER_TURN) {
+      let settle!: (p: Promise<void> | void) => void
+      const done = new Promise<void>((resolve) => (settle = resolve))
+      batch = { items: [], done, settle }
+      batches.push(batch)
+      if (batches.length === 1) setImmediate(() => this.#drainInPlace())
+    }
+    batch.items.push({ photo, m, key })
+    return batch.done
   }
 
+  /** The first batch; settled once its checks are made and the downloads of what was not in place are over. */
   #drainInPlace(): void {
-    for (const { photo, m, key, done } of this.#inPlaceQueue.splice(0, IN_PLACE_CHECKS_PER_TURN)) {
-      done(this.#inPlace(photo, m, key) ? undefined : this.#download(photo, m, key))
-    }
-    if (this.#inPlaceQueue.length > 0) setImmediate(() => this.#drainInPlace())
-    else this.#inPlaceScheduled = false
+    const batch = this.#inPlaceBatches.shift()
+    if (batch === undefined) return
+    const downloads: Array<Promise<void>> = []
+    for (const { photo, m, key } of batch.items) if (!this.#inPlace(photo, m, key)) downloads.push(this.#download(photo, m, key))
+    batch.settle(downloads.length === 0 ? undefined : Promise.all(downloads).then(() => undefined))
+    if (this.#inPlaceBatches.length > 0) setImmediate(() => this.#drainInPlace())
   }
 
   /** True when the original of `m` is in place and was counted so (see #checkInPlace). */
@@ -398,7 +415,7 @@ class PinRun {
     const { store } = this.#ctx
     // Not pinned yet (a mount fetched it): #download pins it.
     if (this.#noSpace !== undefined || store.knownRecord(m.id, m.secret)?.pinned === false) return false
-    if (store.inPlaceSync(m, mediaMtimeMs(photo)) === undefined) return false
+    if (store.inPlaceSync(m, mediaMtimeMs(photo, this.#hourCache)) === undefined) return false
     this.#stored.add(key)
     this.#alreadyPresent++
     this.#progress.done++
@@ -418,7 +435,7 @@ class PinRun {
         await sized?.job.abandon()
         return
       }
-      const mtimeMs = mediaMtimeMs(photo)
+      const mtimeMs = mediaMtimeMs(photo, this.#hourCache)
       // The slot is for the transfer: it is free again once the bytes are in, while the record
       // waits for its batch (store/record-batch.ts), so batches hold more than a slot count.
       const res = sized ? await sized.job.settle(m, mtimeMs, release) : await this.#ctx.store.ensure(m, { mtimeMs, onFetched: release })
@@ -451,21 +468,21 @@ class PinRun {
   }
 
   /** The layout of what is on disk, written into DEST, then the manifest of what was written. */
-  async #writeTree(snap: CatalogSnapshot): Promise<WriteTreeReport> {
+  async #writeTree(snap: CatalogSnapshot, versions: (id: string) => string | undefined): Promise<WriteTreeReport> {
     const { dest, store } = this.#ctx
     this.#tell('writing')
     // Access times (one index write per original) go to disk while the tree is written: neither needs the other.
     const flushing = store.flush()
-    let written: { tree: WriteTreeReport; deleted: string[] }
+    let written: { tree: WriteTreeReport; deleted: string[]; previous: Manifest }
     try {
-      written = await this.#syncTree(snap)
+      written = await this.#syncTree(snap, versions)
     } finally {
       // The store is closed after this returns or throws: its index writes must be over by then.
       await flushing.catch(() => undefined)
     }
     await flushing
-    const { tree, deleted } = written
-    await writeManifest(dest, tree.manifest)
+    const { tree, deleted, previous } = written
+    if (!tree.manifestUnchanged) await writeManifest(dest, tree.manifest, previous)
     // Originals removed under --delete-unknown leave the store's index too, or verify would call them missing.
     if (deleted.length > 0) await store.forget(deleted)
     return tree
@@ -476,7 +493,7 @@ class PinRun {
    * layout and the lookups only the write needs are garbage once it returns, before the manifest
    * is serialized (the end of a first pin is where its memory peaks).
    */
-  async #syncTree(snap: CatalogSnapshot): Promise<{ tree: WriteTreeReport; deleted: string[] }> {
+  async #syncTree(snap: CatalogSnapshot, versions: (id: string) => string | undefined): Promise<{ tree: WriteTreeReport; deleted: string[]; previous: Manifest }> {
     const { dest, store, opts, now } = this.#ctx
     // A photo whose original is not on disk (its download failed, or it could not be sized) is left
     // out of the tree, as the layout leaves out photos whose original is unknown: no link may dangle
@@ -506,10 +523,11 @@ class PinRun {
       photostreamKeep: keptPhotostreamNames(snap, onDisk.media, previous),
       tmpDir: STATE_REL.tmp,
       checkedOriginals: { has: (name) => mediaNamed(snap, onDisk.media, name) !== undefined },
+      sidecarVersion: sidecarVersions(versions, opts.ignoreViews === true),
     })
-    log('tree written in %d ms (%d written, %d unchanged, %d removed)', now() - writeStart, tree.written, tree.unchanged, tree.removed)
+    log('tree written in %d ms (%d written, %d unchanged of which %d trusted unread, %d removed)', now() - writeStart, tree.written, tree.unchanged, tree.trusted, tree.removed)
     if (deleteUnknown) this.#takeover = await removeFlickrmirrorerLeftovers(await Confined.open(dest))
-    return { tree, deleted }
+    return { tree, deleted, previous }
   }
 
   /**
@@ -543,6 +561,20 @@ function sha256SumsOf(store: OriginalStore, deleted: ReadonlySet<string>): Origi
         if (!deleted.has(r.id)) yield { name: mediaFileName(r.id, r.ext), sha256: r.sha256, completedAt: r.completedAt }
       }
     },
+  }
+}
+
+/**
+ * The version of a sidecar's content: the stored version of its photo's catalog row (record,
+ * comments, original, change times: all a sidecar is made of), the sidecar format and
+ * --ignore-views. Equal versions mean equal bytes (write-tree.ts trusts a sidecar on that).
+ */
+function sidecarVersions(rows: (id: string) => string | undefined, ignoreViews: boolean): (name: string) => string | undefined {
+  const suffix = ` ${PHOTO_METADATA_FORMAT}${ignoreViews ? ' ignore-views' : ''}`
+  return (name) => {
+    const id = parseSidecarName(name)?.id
+    const row = id === undefined ? undefined : rows(id)
+    return row === undefined ? undefined : row + suffix
   }
 }
 

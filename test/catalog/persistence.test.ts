@@ -166,3 +166,29 @@ void test('a refresh that changed nothing rewrites no photo chunk; an edit rewri
   const third = await headChunks()
   assert.equal(third.filter((k, i) => k !== first[i]).length, 1)
 })
+
+void test('a photo keeps its stored version while its row is unchanged; an edit moves it, and it survives a restart', async (t) => {
+  const h = await harness(t, { photos: 4500, videos: 0, sets: 2, collections: 0, commentedFraction: 0 })
+  const ids = h.fake.account.photostream
+  const versionsNow = (): Map<string, string | undefined> => {
+    const of = h.catalog.photoVersions()
+    return new Map(ids.map((id) => [id, of(id)]))
+  }
+  await refresh(h)
+  const first = versionsNow()
+  assert.ok([...first.values()].every((v) => typeof v === 'string' && v !== ''), 'every photo has a version')
+  assert.equal(new Set(first.values()).size, 4, 'one per bucket of 4500 photos')
+  await refresh(h)
+  assert.deepEqual(versionsNow(), first, 'a refresh that changed nothing keeps every version')
+  const edited = ids[0] as string
+  h.fake.account.editPhoto(edited, { title: 'edited' })
+  await refresh(h)
+  const second = versionsNow()
+  assert.notEqual(second.get(edited), first.get(edited), 'the edited photo has a new version')
+  const moved = ids.filter((id) => second.get(id) !== first.get(id))
+  assert.ok(moved.length < ids.length / 2, 'photos of the other buckets keep theirs')
+  await h.catalog.close()
+  const again = await h.reopen()
+  const of = again.photoVersions()
+  assert.deepEqual(new Map(ids.map((id) => [id, of(id)])), second, 'the same versions after a restart')
+})

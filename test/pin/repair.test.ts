@@ -5,7 +5,7 @@
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { lstat, lutimes, readFile, readlink, rm, symlink, truncate, utimes, writeFile } from 'node:fs/promises'
+import { lstat, lutimes, readdir, readFile, readlink, rename, rm, symlink, truncate, utimes, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { FakeFlickr } from '../../src/fake-flickr/index.js'
 import { changedPaths, mediaName, pinOnce, removeDir, snapshot, startFake } from './helpers.js'
@@ -98,5 +98,64 @@ void describe('a no-change pin repairs what changed behind its back', () => {
     assert.equal(r.downloaded, 0)
     assert.equal((fake.counts()['media:GET'] ?? 0) + (fake.counts()['media:HEAD'] ?? 0), 0)
     assert.deepEqual(changedPaths(before, await snapshot(dest), { ignoreDirs: true }), [])
+  })
+
+  void it('trusts a sidecar unread only while its ino, size, mtime and ctime are as recorded', async () => {
+    const a = fake.account
+    const ps = join(dest, 'photostream')
+    const sidecars = (await readdir(ps)).filter((n) => n.endsWith('.metadata'))
+    assert.ok(sidecars.length >= 20)
+    const manifest = join(dest, '.flickrfs', 'manifest.json')
+    const manifestWas = await lstat(manifest)
+
+    // Nothing changed since the last pin: every sidecar is taken from its record, unread, and the
+    // manifest (the same records) is not written again.
+    let r = await pinOnce(fake, dest)
+    assert.deepEqual(r.failures, [])
+    assert.equal(r.tree.written, 0)
+    assert.equal(r.tree.trusted, sidecars.length, 'every sidecar trusted')
+    const manifestNow = await lstat(manifest)
+    assert.equal(manifestNow.ino, manifestWas.ino, 'the manifest is not rewritten')
+    assert.equal(manifestNow.mtimeMs, manifestWas.mtimeMs)
+
+    const photos = a.photostream.filter((id) => a.requirePhoto(id).media === 'photo')
+    const [edited, swapped] = photos.slice(-2)
+    assert.ok(edited !== undefined && swapped !== undefined)
+    const sidecar = (id: string): string => join(ps, `${mediaName(a, id)}.metadata`)
+    const clean = new Map<string, Buffer>()
+    for (const id of [edited, swapped]) clean.set(id, await readFile(sidecar(id)))
+    const cleanBytes = (id: string): Buffer => clean.get(id) ?? assert.fail(`no bytes of ${id}`)
+
+    // Edited in place with its size and mtime put back: only the ctime (set by the kernel) moved.
+    const bytes = Buffer.from(cleanBytes(edited))
+    const was = await lstat(sidecar(edited))
+    const at = bytes.indexOf(':') + 2
+    bytes[at] = bytes[at] === 0x30 ? 0x31 : 0x30
+    await writeFile(sidecar(edited), bytes)
+    await utimes(sidecar(edited), was.atime, was.mtime)
+    const after = await lstat(sidecar(edited))
+    assert.equal(after.size, was.size)
+    assert.equal(after.mtimeMs, was.mtimeMs)
+    assert.notEqual(after.ctimeMs, was.ctimeMs)
+    // Another file with the very same bytes and mtime put in its place: read, found right, kept.
+    const swappedWas = await lstat(sidecar(swapped))
+    const copy = join(work, 'copy')
+    await writeFile(copy, cleanBytes(swapped))
+    await utimes(copy, swappedWas.atime, swappedWas.mtime)
+    await rename(copy, sidecar(swapped))
+    const swappedIno = (await lstat(sidecar(swapped))).ino
+    assert.notEqual(swappedIno, swappedWas.ino)
+
+    r = await pinOnce(fake, dest)
+    assert.deepEqual(r.failures, [])
+    assert.equal(r.tree.trusted, sidecars.length - 2, 'the two changed sidecars are read')
+    assert.equal(r.tree.written, 1, 'only the edited sidecar is rewritten')
+    assert.ok((await readFile(sidecar(edited))).equals(cleanBytes(edited)), 'the edited sidecar has its bytes back')
+    assert.equal((await lstat(sidecar(swapped))).ino, swappedIno, 'the swapped-in copy, right as it is, is kept')
+
+    // And both are trusted again from now on.
+    r = await pinOnce(fake, dest)
+    assert.equal(r.tree.written, 0)
+    assert.equal(r.tree.trusted, sidecars.length)
   })
 })
