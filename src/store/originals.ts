@@ -654,6 +654,9 @@ export class Originals {
 
   private async putRecord(t: Target, m: MediaEntry, part: Pick<DownloadedPart, 'size' | 'sha256'>, old: StoreRecord | undefined): Promise<StoreRecord> {
     const now = this.now()
+    // The same bytes again (a damaged file repaired, a lost record adopted): SHA256SUMS's line for it
+    // is unchanged, so it keeps its time, and the list's mtime (its newest line's) does not move.
+    const same = old !== undefined && old.secret === t.secret && old.ext === t.ext && old.size === part.size && old.sha256 === part.sha256
     const record: StoreRecord = {
       id: t.id,
       secret: t.secret,
@@ -661,7 +664,7 @@ export class Originals {
       size: part.size,
       sha256: part.sha256,
       kind: m.kind,
-      completedAt: now,
+      completedAt: same ? old.completedAt : now,
       pinned: this.pins.has(t.id) || old?.pinned === true,
       lastAccessMs: now,
     }

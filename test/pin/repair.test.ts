@@ -62,6 +62,9 @@ void describe('a no-change pin repairs what changed behind its back', () => {
     await symlink(other[1].target ?? '', linkPath)
     await lutimes(linkPath, linkWas.atime, linkWas.mtime)
 
+    // A later second than every record of the first pin: the truncated original's new download must
+    // not move SHA256SUMS's mtime (its line, and so the list, is unchanged).
+    await new Promise((resolve) => setTimeout(resolve, 1_100))
     fake.resetCounts()
     const r = await pinOnce(fake, dest)
     assert.deepEqual(r.failures, [])
