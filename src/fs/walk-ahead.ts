@@ -64,6 +64,12 @@ const EVIDENT = 3
 const BOOK_MIN_AGE_MS = 5000
 /** Directories walked at once that are tracked. */
 const MAX_WALKS = 16
+/**
+ * The reason every prefetch is let go with (opened, no longer wanted, the walk stopped): one
+ * object, since `abort()` without a reason makes a DOMException with a stack trace each time,
+ * once per original a walk reads.
+ */
+const RELEASED = new Error('read-ahead released')
 
 /** One way of going through a directory's originals. */
 interface Order {
@@ -246,7 +252,7 @@ export class WalkAhead {
       walk.ahead.delete(name)
       this.heldBytes -= mine.size
       if (mine.state === 'running') mine.claimed = true
-      else mine.stop.abort()
+      else mine.stop.abort(RELEASED)
     }
     // One open is no walk; the orders of a big folder are not even built for it.
     if (walk.recent.length < 2) return
@@ -262,7 +268,8 @@ export class WalkAhead {
       this.bookAt = now
     }
     const wanted = this.plan(walk, dir, this.book.ordersFor(dirPath, dir, name))
-    for (const a of [...walk.ahead.values()]) if (!wanted.includes(a.name)) this.release(walk, a)
+    const keep = new Set(wanted)
+    for (const a of [...walk.ahead.values()]) if (!keep.has(a.name)) this.release(walk, a)
     const budget = this.budget()
     for (const n of wanted) {
       if (walk.ahead.has(n)) continue
@@ -374,7 +381,7 @@ export class WalkAhead {
       .catch((err: unknown) => log('prefetch %s failed: %O', a.name, err))
       .finally(() => {
         a.state = 'done'
-        if (a.claimed) a.stop.abort()
+        if (a.claimed) a.stop.abort(RELEASED)
         freeSlot()
       })
       .catch(() => undefined)
@@ -384,7 +391,7 @@ export class WalkAhead {
   private release(walk: Walk, a: Ahead): void {
     walk.ahead.delete(a.name)
     this.heldBytes -= a.size
-    a.stop.abort()
+    a.stop.abort(RELEASED)
   }
 
   private end(walk: Walk): void {
