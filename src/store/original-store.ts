@@ -189,6 +189,8 @@ export class OriginalStore {
       job = this.originals.start(m, t, undefined, true)
       void job.download.ran.then(networkDone)
       await job.done
+      // Its reader is expected soon: its first read then finds the file open.
+      if (!signal.aborted) this.reads.warm(m)
     } catch (err) {
       debug('%s: read-ahead failed: %O', t.key, err)
     } finally {
