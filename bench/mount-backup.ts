@@ -192,9 +192,9 @@ async function main(): Promise<void> {
     console.log('|---|---|---|---|---|---|---|')
     for (const c of CLIENTS) {
       const d = m(`${c} dest`)
-      const cell = (src: Source): string => (SOURCES.includes(src) ? `${s(`${c} ${src}`)} (${(m(`${c} ${src}`) / d).toFixed(1)}×)` : '–')
+      const cell = (src: Source): string => (SOURCES.includes(src) ? `${s(`${c} ${src}`)}${SOURCES.includes('dest') ? ` (${(m(`${c} ${src}`) / d).toFixed(1)}×)` : ''}` : '–')
       console.log(
-        `| ${c} | ${s(`${c} dest`)} | ${cell('offline')} | ${cell('online')} | ${SOURCES.includes('online') ? `${(m(`${c} online`) / pin).toFixed(2)}×` : '–'} | ${diffs[`${c} offline`] ?? '–'}, ${diffs[`${c} online`] ?? '–'} | ${SOURCES.includes('offline') ? cpu(`${c} offline`) : '–'}, ${SOURCES.includes('online') ? cpu(`${c} online`) : '–'} |`,
+        `| ${c} | ${SOURCES.includes('dest') ? s(`${c} dest`) : '–'} | ${cell('offline')} | ${cell('online')} | ${SOURCES.includes('online') ? `${(m(`${c} online`) / pin).toFixed(2)}×` : '–'} | ${diffs[`${c} offline`] ?? '–'}, ${diffs[`${c} online`] ?? '–'} | ${SOURCES.includes('offline') ? cpu(`${c} offline`) : '–'}, ${SOURCES.includes('online') ? cpu(`${c} online`) : '–'} |`,
       )
     }
     console.log(`runs (ms): ${JSON.stringify(Object.fromEntries(Object.entries(times).map(([k, v]) => [k, v.map((x) => Math.round(x))])))}`)

@@ -189,8 +189,9 @@ export class OriginalStore {
       job = this.originals.start(m, t, undefined, true)
       void job.download.ran.then(networkDone)
       await job.done
-      // Its reader is expected soon: its first read then finds the file open.
-      if (!signal.aborted) this.reads.warm(m)
+      // Its reader is expected soon: its first read then finds the file open. Not when a reader
+      // joined the download (it read from the .part, and may be done with the file already).
+      if (!signal.aborted && job.background) this.reads.warm(m)
     } catch (err) {
       debug('%s: read-ahead failed: %O', t.key, err)
     } finally {
