@@ -50,7 +50,7 @@ async function cpuMs(pid: number): Promise<number> {
 
 /** `strace -c -f -p PID` into `out` until the returned function is called (it waits for the summary). */
 async function startStrace(pid: number, out: string): Promise<() => Promise<void>> {
-  const child = spawn('strace', ['-c', '-f', '-p', String(pid), '-o', out], { stdio: 'ignore' })
+  const child = spawn('strace', [...(process.env.STRACE_EXTRA ?? '-c').split(' '), '-f', '-p', String(pid), '-o', out], { stdio: 'ignore' })
   const exited = new Promise((resolve) => child.once('exit', resolve))
   // strace attaches to every thread before it counts; give it a moment.
   await new Promise((resolve) => setTimeout(resolve, 300))

@@ -30,7 +30,12 @@ export type ReadDone = (err: Error | null, data: Buffer | undefined) => void
 export class OpenFiles {
   private readonly cache: LRUCache<string, Entry>
 
-  constructor(maxHandles = 64) {
+  /**
+   * `maxHandles`: 128, room for read-ahead's window (48 originals opened ahead, src/fs/walk-ahead.ts)
+   * next to the files being read: with 64, a walk's handles opened ahead were closed before their
+   * reader came (as many reads as opens ahead in between) and opened a second time.
+   */
+  constructor(maxHandles = 128) {
     this.cache = new LRUCache<string, Entry>({
       max: maxHandles,
       dispose: (entry) => {
