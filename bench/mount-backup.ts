@@ -15,7 +15,8 @@
  * `--bin` runs another checkout's CLI (its dist/ built), to compare two in the same conditions.
  * PROF=DIR in the environment writes a CPU profile of every CLI child (pins and mounts) into DIR.
  * STRACE=DIR attaches `strace -c -f` to each serving process for the client run alone and writes
- * its syscall summary to DIR/<client>-<source>-<run>.txt.
+ * its syscall summary to DIR/<client>-<source>-<run>.txt (STRACE_EXTRA replaces `-c`, e.g.
+ * STRACE_EXTRA='-e trace=openat,close' for the calls themselves).
  */
 import { spawn } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
