@@ -1,8 +1,8 @@
 /**
  * Backups of a 1,000-item account with the tools people use (restic, borg, tar, cp -a, rsync -a):
  * each from DEST itself, from an offline mount of that DEST, and from a fresh online mount (empty
- * cache, media latency 20 ms), against `flickrfs pin` of the same account at the same latency.
- *   node --import tsx bench/mount-backup.ts [RUNS] [--clients restic,borg,tar,cp,rsync] [--sources dest,offline,online] [--bin CHECKOUT/bin/flickrfs]
+ * cache, media latency 20 ms or `--latency MS`), against `flickrfs pin` of the same account at the same latency.
+ *   node --import tsx bench/mount-backup.ts [RUNS] [--clients restic,borg,tar,cp,rsync] [--sources dest,offline,online] [--bin CHECKOUT/bin/flickrfs] [--latency MS]
  *
  * Each run pins a new DEST at that latency (timed), then for each client backs up into a new
  * repository or folder: DEST (its .flickrfs left out), a new `mount --cache DEST --offline`, and a
@@ -14,7 +14,11 @@
  * the offline column only); the serving process's CPU time (user+sys) is shown for each mount.
  * `--bin` runs another checkout's CLI (its dist/ built), to compare two in the same conditions.
  * PROF=DIR in the environment writes a CPU profile of every CLI child (pins and mounts) into DIR.
+ * STRACE=DIR attaches `strace -c -f` to each serving process for the client run alone and writes
+ * its syscall summary to DIR/<client>-<source>-<run>.txt (STRACE_EXTRA replaces `-c`, e.g.
+ * STRACE_EXTRA='-e trace=openat,close' for the calls themselves).
  */
+import { spawn } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { cliEnv, startFake } from '../test/pin/helpers.js'
@@ -24,14 +28,15 @@ import { run, type RunResult } from '../test/support/run.js'
 import { median } from './measure.js'
 
 const args = process.argv.slice(2)
-const RUNS = Number(args.find((a) => /^\d+$/.test(a)) ?? 3)
+const RUNS = Number(args.find((a, i) => /^\d+$/.test(a) && args[i - 1] !== '--latency') ?? 3)
 const clientsArg = args.indexOf('--clients')
 const CLIENTS = (clientsArg === -1 ? 'restic,borg,tar,cp,rsync' : (args[clientsArg + 1] ?? '')).split(',') as Client[]
 const sourcesArg = args.indexOf('--sources')
 const binArg = args.indexOf('--bin')
 const BIN_PATH = binArg === -1 ? undefined : args[binArg + 1]
 const SOURCES = (sourcesArg === -1 ? 'dest,offline,online' : (args[sourcesArg + 1] ?? '')).split(',') as Source[]
-const LATENCY_MS = 20
+const latencyArg = args.indexOf('--latency')
+const LATENCY_MS = latencyArg === -1 ? 20 : Number(args[latencyArg + 1])
 const TIMEOUT_MS = 900_000
 
 type Client = 'restic' | 'borg' | 'tar' | 'cp' | 'rsync'
@@ -42,6 +47,18 @@ async function cpuMs(pid: number): Promise<number> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   return ((Number(f[11]) || 0) + (Number(f[12]) || 0)) * 10
+}
+
+/** `strace -c -f -p PID` into `out` until the returned function is called (it waits for the summary). */
+async function startStrace(pid: number, out: string): Promise<() => Promise<void>> {
+  const child = spawn('strace', [...(process.env.STRACE_EXTRA ?? '-c').split(' '), '-f', '-p', String(pid), '-o', out], { stdio: 'ignore' })
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  // strace attaches to every thread before it counts; give it a moment.
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  return async () => {
+    child.kill('SIGINT')
+    await exited
+  }
 }
 
 function must(r: RunResult, what: string): RunResult {
@@ -154,7 +171,9 @@ async function main(): Promise<void> {
             server = await lab.mount(src, flags, env, TIMEOUT_MS)
           }
           const cpu0 = server ? await cpuMs(server.pid) : 0
+          const tracing = server && process.env.STRACE ? await startStrace(server.pid, join(process.env.STRACE, `${client}-${source}-${i + 1}.txt`)) : undefined
           const r = must(await tool.backup(src, work, clientEnv), `${client} from ${source}`)
+          await tracing?.()
           add(`${client} ${source}`, r.ms)
           const cpu = server ? (await cpuMs(server.pid)) - cpu0 : 0
           if (server) add(`${client} ${source} cpu`, cpu)
@@ -174,9 +193,9 @@ async function main(): Promise<void> {
     console.log('|---|---|---|---|---|---|---|')
     for (const c of CLIENTS) {
       const d = m(`${c} dest`)
-      const cell = (src: Source): string => (SOURCES.includes(src) ? `${s(`${c} ${src}`)} (${(m(`${c} ${src}`) / d).toFixed(1)}×)` : '–')
+      const cell = (src: Source): string => (SOURCES.includes(src) ? `${s(`${c} ${src}`)}${SOURCES.includes('dest') ? ` (${(m(`${c} ${src}`) / d).toFixed(1)}×)` : ''}` : '–')
       console.log(
-        `| ${c} | ${s(`${c} dest`)} | ${cell('offline')} | ${cell('online')} | ${SOURCES.includes('online') ? `${(m(`${c} online`) / pin).toFixed(2)}×` : '–'} | ${diffs[`${c} offline`] ?? '–'}, ${diffs[`${c} online`] ?? '–'} | ${SOURCES.includes('offline') ? cpu(`${c} offline`) : '–'}, ${SOURCES.includes('online') ? cpu(`${c} online`) : '–'} |`,
+        `| ${c} | ${SOURCES.includes('dest') ? s(`${c} dest`) : '–'} | ${cell('offline')} | ${cell('online')} | ${SOURCES.includes('online') ? `${(m(`${c} online`) / pin).toFixed(2)}×` : '–'} | ${diffs[`${c} offline`] ?? '–'}, ${diffs[`${c} online`] ?? '–'} | ${SOURCES.includes('offline') ? cpu(`${c} offline`) : '–'}, ${SOURCES.includes('online') ? cpu(`${c} online`) : '–'} |`,
       )
     }
     console.log(`runs (ms): ${JSON.stringify(Object.fromEntries(Object.entries(times).map(([k, v]) => [k, v.map((x) => Math.round(x))])))}`)

@@ -63,8 +63,11 @@ export interface OriginalReader {
    * Optional read-ahead across files (walk-ahead.ts): gets the original onto local disk in the
    * background and keeps it there until `signal` aborts, which also stops a download no reader has
    * joined. Never rejects: a failure is the reader's to meet and report on its own read.
+   * `onFetched`, when given, is called once the network part is over (the bytes are on local disk,
+   * or the fetch failed or never started), which may be well before the promise settles (the file
+   * still has to be made durable and recorded): the walk-ahead then frees its download slot.
    */
-  prefetch?(media: MediaEntry, signal: AbortSignal): Promise<void>
+  prefetch?(media: MediaEntry, signal: AbortSignal, onFetched?: () => void): Promise<void>
   /** False when `prefetch` can never fetch anything (offline, read-only): the walk-ahead then plans nothing. */
   readonly prefetches?: boolean
   /**

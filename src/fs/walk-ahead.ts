@@ -15,7 +15,8 @@
  * shuffle neighbours, which costs a point, not the walk; a walk backwards or random opens score
  * nothing.
  *
- * Bounds: `concurrency` prefetches in flight across all walks; the bytes fetched ahead and not yet
+ * Bounds: `concurrency` prefetches downloading across all walks (a slot is free again once the bytes
+ * are in, while the store still fsyncs, renames and records the file); the bytes fetched ahead and not yet
  * opened stay within `cacheFraction` of the cache bound (or `maxBytes` without one), and the store
  * keeps them from eviction until they are opened or dropped. Only opens count: getattr, lookup and
  * readdir (`ls`, `stat`) never fetch, and an idle mount fetches nothing. A walk with no open for
@@ -31,9 +32,13 @@ import type { MediaEntry } from '../catalog/types.js'
 const log = createDebug('flickrfs:walk-ahead')
 
 export interface WalkAheadOptions {
-  /** Prefetches in flight at once, across every walk (default 6). */
+  /**
+   * Prefetches downloading at once, across every walk (default 32, as many as `pin` downloads at
+   * once: at Flickr's 100 ms or more per request, fewer cap a walk below pin's pace). A prefetch
+   * holds its slot until its bytes are in, not while the store makes the file durable and records it.
+   */
   concurrency?: number
-  /** Originals fetched ahead of an evident walk (three neighbours opened; default 12). */
+  /** Originals fetched ahead of an evident walk (three neighbours opened; default 48, within the byte budget below). */
   window?: number
   /**
    * Originals fetched ahead after two neighbours were opened (default 0: nothing is fetched before
@@ -48,7 +53,7 @@ export interface WalkAheadOptions {
   maxBytes?: number
 }
 
-const DEFAULTS = { concurrency: 6, window: 12, firstWindow: 0, idleMs: 15_000, cacheFraction: 0.25, maxBytes: 1 << 30 }
+const DEFAULTS = { concurrency: 32, window: 48, firstWindow: 0, idleMs: 15_000, cacheFraction: 0.25, maxBytes: 1 << 30 }
 /** Distinct originals remembered per directory. */
 const RECENT = 8
 /** Opens within this many places of the latest (in an order) count as one walk. */
@@ -59,6 +64,12 @@ const EVIDENT = 3
 const BOOK_MIN_AGE_MS = 5000
 /** Directories walked at once that are tracked. */
 const MAX_WALKS = 16
+/**
+ * The reason every prefetch is let go with (opened, no longer wanted, the walk stopped): one
+ * object, since `abort()` without a reason makes a DOMException with a stack trace each time,
+ * once per original a walk reads.
+ */
+const RELEASED = new Error('read-ahead released')
 
 /** One way of going through a directory's originals. */
 interface Order {
@@ -241,7 +252,7 @@ export class WalkAhead {
       walk.ahead.delete(name)
       this.heldBytes -= mine.size
       if (mine.state === 'running') mine.claimed = true
-      else mine.stop.abort()
+      else mine.stop.abort(RELEASED)
     }
     // One open is no walk; the orders of a big folder are not even built for it.
     if (walk.recent.length < 2) return
@@ -257,7 +268,8 @@ export class WalkAhead {
       this.bookAt = now
     }
     const wanted = this.plan(walk, dir, this.book.ordersFor(dirPath, dir, name))
-    for (const a of [...walk.ahead.values()]) if (!wanted.includes(a.name)) this.release(walk, a)
+    const keep = new Set(wanted)
+    for (const a of [...walk.ahead.values()]) if (!keep.has(a.name)) this.release(walk, a)
     const budget = this.budget()
     for (const n of wanted) {
       if (walk.ahead.has(n)) continue
@@ -340,19 +352,37 @@ export class WalkAhead {
   }
 
   private start(a: Ahead): void {
-    const fetching = this.reader.prefetch?.(a.media, a.stop.signal)
-    if (!fetching) return
-    a.state = 'running'
+    // The slot is the network's: it is free again once the bytes are in, while the store still
+    // makes the file durable and records it (a batch that waits for company).
+    let slot = true
+    let starting = true
+    const freeSlot = (): void => {
+      if (!slot) return
+      slot = false
+      this.running--
+      // Not from inside the prefetch call (nothing to fetch): the pump that started it goes on.
+      if (!starting) this.pump()
+    }
     this.running++
+    a.state = 'running'
+    const fetching = this.reader.prefetch?.(a.media, a.stop.signal, freeSlot)
+    starting = false
+    if (!fetching) {
+      a.state = 'queued'
+      if (slot) {
+        slot = false
+        this.running--
+      }
+      return
+    }
     this.started++
     log('prefetch %s', a.name)
     fetching
       .catch((err: unknown) => log('prefetch %s failed: %O', a.name, err))
       .finally(() => {
-        this.running--
         a.state = 'done'
-        if (a.claimed) a.stop.abort()
-        this.pump()
+        if (a.claimed) a.stop.abort(RELEASED)
+        freeSlot()
       })
       .catch(() => undefined)
   }
@@ -361,7 +391,7 @@ export class WalkAhead {
   private release(walk: Walk, a: Ahead): void {
     walk.ahead.delete(a.name)
     this.heldBytes -= a.size
-    a.stop.abort()
+    a.stop.abort(RELEASED)
   }
 
   private end(walk: Walk): void {

@@ -30,7 +30,12 @@ export type ReadDone = (err: Error | null, data: Buffer | undefined) => void
 export class OpenFiles {
   private readonly cache: LRUCache<string, Entry>
 
-  constructor(maxHandles = 64) {
+  /**
+   * `maxHandles`: 128, room for read-ahead's window (48 originals opened ahead, src/fs/walk-ahead.ts)
+   * next to the files being read: with 64, a walk's handles opened ahead were closed before their
+   * reader came (as many reads as opens ahead in between) and opened a second time.
+   */
+  constructor(maxHandles = 128) {
     this.cache = new LRUCache<string, Entry>({
       max: maxHandles,
       dispose: (entry) => {
@@ -42,24 +47,7 @@ export class OpenFiles {
 
   /** Bytes from the file of `id` at `path`; undefined when the file is not there. */
   async read(id: string, version: object, path: string, position: number, length: number): Promise<Buffer | undefined> {
-    let entry = this.cache.get(id)
-    if (entry && entry.version !== version) {
-      this.cache.delete(id)
-      entry = undefined
-    }
-    if (!entry) {
-      const opened: Entry = {
-        version,
-        opening: new Promise<number>((resolve, reject) => open(path, 'r', (err, fd) => (err ? reject(err) : resolve(fd)))),
-        fd: undefined,
-        refs: 0,
-        dropped: false,
-      }
-      // A rejected open is handled by whoever awaits it below; this keeps it from being "unhandled".
-      opened.opening.then((fd) => (opened.fd = fd), () => {})
-      this.cache.set(id, opened)
-      entry = opened
-    }
+    const entry = this.entryFor(id, version, path)
     entry.refs += 1
     try {
       const fd = await entry.opening
@@ -71,6 +59,36 @@ export class OpenFiles {
     } finally {
       this.release(entry)
     }
+  }
+
+  /**
+   * Opens the file of `id` at `version` in the background, if no handle is open or opening, so
+   * that its first read takes `readOpen` (read-ahead: the reader is expected soon). A file that is
+   * not there is forgotten again; its reader's `read()` finds out why.
+   */
+  warm(id: string, version: object, path: string): void {
+    const entry = this.entryFor(id, version, path)
+    entry.opening.catch(() => {
+      if (this.cache.get(id) === entry) this.cache.delete(id)
+    })
+  }
+
+  /** The handle of `id` at `version`, opened (asynchronously) when there is none yet. */
+  private entryFor(id: string, version: object, path: string): Entry {
+    const entry = this.cache.get(id)
+    if (entry && entry.version === version) return entry
+    if (entry) this.cache.delete(id)
+    const opened: Entry = {
+      version,
+      opening: new Promise<number>((resolve, reject) => open(path, 'r', (err, fd) => (err ? reject(err) : resolve(fd)))),
+      fd: undefined,
+      refs: 0,
+      dropped: false,
+    }
+    // A rejected open is handled by whoever awaits it; this keeps it from being "unhandled".
+    opened.opening.then((fd) => (opened.fd = fd), () => {})
+    this.cache.set(id, opened)
+    return opened
   }
 
   /**

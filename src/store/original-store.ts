@@ -160,9 +160,18 @@ export class OriginalStore {
    * has joined it (the .part stays, to resume). A failure is not remembered for readers, whose own
    * read fetches again and reports it; the promise settles when the file is stored, failed or
    * abandoned, and never rejects. Nothing happens on a read-only store or with `readAhead: false`.
+   * `onFetched` runs once the bytes are in the .part file (or nothing is to be fetched, or the
+   * fetch failed), before the fsync, the rename and the batched record (which waits up to
+   * RecordBatch's linger): what holds a download slot is the network, not the disk.
    */
-  async prefetch(m: MediaEntry, signal: AbortSignal): Promise<void> {
-    if (!this.prefetches || signal.aborted) return
+  async prefetch(m: MediaEntry, signal: AbortSignal, onFetched?: () => void): Promise<void> {
+    let fetched = false
+    const networkDone = (): void => {
+      if (fetched) return
+      fetched = true
+      onFetched?.()
+    }
+    if (!this.prefetches || signal.aborted) return networkDone()
     const t = this.originals.target(m)
     this.originals.hold(t.id)
     let job: Job | undefined
@@ -172,14 +181,21 @@ export class OriginalStore {
     signal.addEventListener('abort', stop, { once: true })
     try {
       if (this.originals.current(m) !== undefined) return
-      // A file already at its name (a rebuilt catalog) is hashed instead; a download in flight is joined.
-      if ((await this.originals.adopt(m)) !== undefined || signal.aborted) return
+      // A file already at its name (a rebuilt catalog) is hashed instead; a download in flight is
+      // joined. Whether there is such a file is checked without a thread-pool round trip (a fresh
+      // cache has none, and this runs for every original a walk reads).
+      if (this.originals.mayAdopt(m) && ((await this.originals.adopt(m)) !== undefined || signal.aborted)) return
       if (this.originals.current(m) !== undefined) return
       job = this.originals.start(m, t, undefined, true)
+      void job.download.ran.then(networkDone)
       await job.done
+      // Its reader is expected soon: its first read then finds the file open. Not when a reader
+      // joined the download (it read from the .part, and may be done with the file already).
+      if (!signal.aborted && job.background) this.reads.warm(m)
     } catch (err) {
       debug('%s: read-ahead failed: %O', t.key, err)
     } finally {
+      networkDone()
       signal.removeEventListener('abort', stop)
       if (signal.aborted) this.originals.unhold(t.id)
       else signal.addEventListener('abort', () => this.originals.unhold(t.id), { once: true })

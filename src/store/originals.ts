@@ -340,6 +340,25 @@ export class Originals {
   }
 
   /**
+   * Whether `adopt(m)` may find something to adopt, asked with synchronous lstats of our name and
+   * the original tool's (a few microseconds each on a local disk) instead of its two thread-pool
+   * round trips: false when neither name holds a file and no adoption of it runs. For read-ahead,
+   * which asks this of every original a walk is about to read, nearly always in a cache that has
+   * none of them. Any doubt (an lstat error other than a missing file) says true.
+   */
+  mayAdopt(m: MediaEntry): boolean {
+    const t = this.target(m)
+    if (this.options.readOnly === true || m.size <= 0 || this.jobs.has(t.key)) return false
+    if (this.adopting.has(t.key)) return true
+    try {
+      return lstatSync(t.path, { throwIfNoEntry: false }) !== undefined ||
+        lstatSync(join(this.photoDir, flickrmirrorerVideoName(t.id, t.secret, t.ext)), { throwIfNoEntry: false }) !== undefined
+    } catch {
+      return true
+    }
+  }
+
+  /**
    * A mirror of the original flickrmirrorer holds a video under `<id>_<secret>.<ext>`: when that is
    * a plain file of the right size, it also gets our name (a hard link: no copy, no download) and
    * the adoption below checks its bytes. Returns the tool's name when it did.

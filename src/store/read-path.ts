@@ -114,6 +114,16 @@ export class ReadPath {
   }
 
   /**
+   * Opens the file of a complete original in the background, so that its first read takes the
+   * fast path (`readLocal`) instead of the promise path: read-ahead, once an original it fetched
+   * is recorded. Nothing happens when it is not complete.
+   */
+  warm(m: MediaEntry): void {
+    const record = this.originals.current(m)
+    if (record) this.openFiles.warm(record.id, record, this.originals.fileOf(record))
+  }
+
+  /**
    * The synchronous path, for a mount that asks for it (an offline one, mount.ts `syncLocalReads`):
    * bytes of a complete original read with readSync straight into `into`, opening its file with
    * openSync on first use. No thread-pool round trip, no promise; the price is that this thread

@@ -154,6 +154,9 @@ void describe('mount read-ahead across files (e2e)', { skip }, () => {
   })
 
   void it('unmounts cleanly and quickly with prefetches in flight', async () => {
+    // More originals than one window (48) holds, so that the walk moving on starts new prefetches.
+    for (let k = 0; k < 60; k++) fake.account.addPhoto()
+    const names = fake.account.photostream.map((id) => mediaName(fake.account, id)).sort()
     const cache = await lab.mkdir('cache-stop')
     const mnt = await lab.mkdir('mnt-stop')
     const server = await lab.mount(mnt, ['--cache', cache, '--refresh', '0'], env)

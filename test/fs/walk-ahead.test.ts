@@ -35,16 +35,21 @@ function spec(): TreeSpec {
 class RecordingReader implements OriginalReader {
   readonly asked: string[] = []
   readonly signals = new Map<string, AbortSignal>()
-  /** `instant`: every prefetch finishes at once (the original is then held until released). */
-  constructor(readonly cacheMaxBytes?: number, private readonly instant = false) {}
+  /**
+   * `instant`: every prefetch finishes at once (the original is then held until released).
+   * `fetched`: its bytes are in at once (`onFetched`), but it settles only when aborted, as a
+   * download whose file is still being made durable and recorded.
+   */
+  constructor(readonly cacheMaxBytes?: number, private readonly instant = false, private readonly fetched = false) {}
   read(): Promise<Buffer> {
     return Promise.resolve(Buffer.alloc(0))
   }
   /** Never finishes by itself: a download that takes long, until aborted. */
-  prefetch(media: MediaEntry, signal: AbortSignal): Promise<void> {
+  prefetch(media: MediaEntry, signal: AbortSignal, onFetched?: () => void): Promise<void> {
     this.asked.push(media.id)
     this.signals.set(media.id, signal)
     if (this.instant) return Promise.resolve()
+    if (this.fetched) setImmediate(() => onFetched?.())
     return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }))
   }
   live(): string[] {
@@ -117,6 +122,24 @@ void describe('read-ahead across files (ops, recorded prefetches)', () => {
     const { ops } = await setup(reader, { window: 10, firstWindow: 2 })
     for (const i of [0, 1, 2, 3]) await openClose(ops, `/photostream/${name(i)}`)
     assert.deepEqual(reader.live(), ids([4, 5, 6]), 'held: the three not yet opened')
+  })
+
+  void test('a prefetch holds its download slot until its bytes are in, not until it is recorded', async () => {
+    const slow = new RecordingReader()
+    const a = await setup(slow, { window: 6, concurrency: 2 })
+    for (const i of [0, 1, 2]) await openClose(a.ops, `/photostream/${name(i)}`)
+    await new Promise((r) => setImmediate(r))
+    assert.deepEqual(slow.asked, ids([3, 4]), 'downloads still running: two at once')
+    a.closing.abort()
+
+    const fetched = new RecordingReader(undefined, false, true)
+    const b = await setup(fetched, { window: 6, concurrency: 2 })
+    for (const i of [0, 1, 2]) await openClose(b.ops, `/photostream/${name(i)}`)
+    for (let k = 0; k < 5; k++) await new Promise((r) => setImmediate(r))
+    assert.deepEqual(fetched.asked, ids([3, 4, 5, 6, 7, 8]), 'bytes in, record pending: the whole window, two at a time')
+    assert.deepEqual(fetched.live(), ids([3, 4, 5, 6, 7, 8]), 'all still held until opened or released')
+    b.closing.abort()
+    assert.deepEqual(fetched.live(), [], 'unmount releases them')
   })
 
   void test('a walk that stops releases what it fetched ahead; so does unmount', async () => {

@@ -74,6 +74,25 @@ void describe('OriginalStore adoption', () => {
     await store.close()
   })
 
+  void it('prefetch adopts a file at its name with no GET, downloads one that is missing, and says when its bytes are in', async () => {
+    const root = await w.newRoot()
+    const store = await OriginalStore.open(root, w.client)
+    const [planted, absent] = [w.addPhoto(40_000), w.addPhoto(40_000)]
+    await plant(store, planted, w.bytesOf(planted.id))
+    w.fake.resetCounts()
+    const fetched: string[] = []
+    const stop = new AbortController()
+    await store.prefetch(planted, stop.signal, () => fetched.push(planted.id))
+    assert.equal(w.fake.counts()['media:GET'] ?? 0, 0, 'the planted file is adopted, not downloaded')
+    assert.deepEqual(store.info(planted.id, planted.secret), { size: 40_000, sha256: sha256(w.bytesOf(planted.id)) })
+    await store.prefetch(absent, stop.signal, () => fetched.push(absent.id))
+    assert.equal(w.fake.counts()['media:GET'], 1, 'the missing one is downloaded')
+    assert.deepEqual(await readFile(store.pathOf(absent)), w.bytesOf(absent.id))
+    assert.deepEqual(fetched, [planted.id, absent.id], 'onFetched once for each')
+    stop.abort()
+    await store.close()
+  })
+
   void it('a read-only store adopts nothing and fetches nothing', async () => {
     const root = await w.newRoot()
     const writer = await OriginalStore.open(root, w.client)

@@ -163,6 +163,26 @@ void describe('OriginalStore reads (the mount path)', () => {
     await store.close()
   })
 
+  void it('an original fetched by prefetch is served by readLocal from its first read (its file opened ahead)', async () => {
+    const root = await w.newRoot()
+    const [fetched, ensured] = [w.addPhoto(300_000), w.addPhoto(300_000)]
+    const store = await OriginalStore.open(root, w.client)
+    const stop = new AbortController()
+    await store.prefetch(fetched, stop.signal)
+    await store.ensure(ensured)
+    const firstRead = (m: typeof fetched): Promise<Buffer | undefined> =>
+      new Promise((resolve, reject) => {
+        const started = store.readLocal(m, 1000, 5000, (err, data) => (err ? reject(err) : resolve(data)))
+        if (!started) resolve(undefined)
+      })
+    // The open runs in the background: give it its thread-pool round trip.
+    await new Promise((r) => setTimeout(r, 50))
+    assert.deepEqual(await firstRead(fetched), w.bytesOf(fetched.id).subarray(1000, 6000), 'prefetched: the fast path at once')
+    assert.equal(await firstRead(ensured), undefined, 'ensured only: no handle until its first read()')
+    stop.abort()
+    await store.close()
+  })
+
   void it('returns a fresh Buffer on each read, not a view the store writes into later', async () => {
     const root = await w.newRoot()
     const m = w.addPhoto(200_000)
