@@ -158,5 +158,25 @@ export async function aroundFirstBackup(mnt: string, backup: () => Promise<void>
   return changed
 }
 
+/**
+ * Of the files that changed while a first backup read them, those its copy (`firstCopy`) does not
+ * hold as the mount now serves them: a second run must read these again. The others it may skip:
+ * with read-ahead a grown hash list can be whole already when the first run reads it.
+ */
+export async function staleInFirstCopy(changed: readonly string[], firstCopy: string, mnt: string): Promise<string[]> {
+  const stale: string[] = []
+  for (const p of changed) {
+    const copy = await readFile(join(firstCopy, p)).catch(() => undefined)
+    if (copy === undefined || !copy.equals(await readFile(join(mnt, p)))) stale.push(p)
+  }
+  return stale
+}
+
+/** A second backup's re-read files: every stale one, and nothing that did not change. */
+export function assertRereads(reread: readonly string[], changed: readonly string[], stale: readonly string[], what: string): void {
+  assert.deepEqual(reread.filter((p) => !changed.includes(p)), [], `${what}: nothing unchanged is read again`)
+  assert.deepEqual(stale.filter((p) => !reread.includes(p)), [], `${what}: everything the first run missed is read again`)
+}
+
 /** A photo's original or sidecar in photostream/ (not its `metadata` nor a hash list). */
 export const isPhotoFile = (p: string): boolean => /^photostream\/\d+\./.test(p)
