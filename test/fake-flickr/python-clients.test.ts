@@ -32,7 +32,8 @@ async function headerSignedCall(fake: FakeFlickr, params: Record<string, string>
   const normalized = Object.keys(all).sort().map((k) => `${pct(k)}=${pct(all[k] ?? '')}`).join('&')
   const base = ['POST', 'https://api.flickr.com/services/rest/', normalized].map(pct).join('&')
   let signature = createHmac('sha1', `${pct(c.apiSecret)}&${pct(c.oauthTokenSecret)}`).update(base).digest('base64')
-  if (opts.tamper === true) signature = `A${signature.slice(1)}`
+  // Another first character (a fixed 'A' left one signature in 64 untouched, and the call valid).
+  if (opts.tamper === true) signature = `${signature.startsWith('A') ? 'B' : 'A'}${signature.slice(1)}`
   const header = 'OAuth ' + Object.entries({ ...oauth, oauth_signature: signature }).map(([k, v]) => `${k}="${pct(v)}"`).join(', ')
   return fetch(`${fake.origin}/services/rest/?${new URLSearchParams(params).toString()}`, { method: 'POST', headers: { authorization: header } })
 }
