@@ -19,6 +19,7 @@ import { confineState } from '../util/confine.js'
 import { isDamagedDb, openSqliteAdapter } from '../util/sqlite.js'
 import { catalogPath } from '../util/state-paths.js'
 import { photoFields } from './records.js'
+import { sameItems } from './same-json.js'
 import type { ListingMarks } from './incremental.js'
 import type { CatalogState } from './state.js'
 import type { CatalogSnapshot, CollectionEntry, MediaEntry, PhotoEntry, RawRecord, SetEntry } from './types.js'
@@ -410,14 +411,6 @@ function sameRowOf(a: CatalogState, b: CatalogState): (id: string) => boolean {
       (media || a.snap.media.get(mediaKey(id, p.secret)) === b.snap.media.get(mediaKey(id, p.secret)))
     )
   }
-}
-
-/** The same items (the very same objects or strings) in the same order. */
-function sameItems(a: readonly unknown[], b: readonly unknown[]): boolean {
-  if (a === b) return true
-  if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
-  return true
 }
 
 function countBuckets(state: CatalogState, bucketCount: number): number[] {

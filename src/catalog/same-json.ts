@@ -22,3 +22,11 @@ export function sameJson(a: unknown, b: unknown): boolean {
   for (const key in y) if (y[key] !== undefined) count--
   return count === 0
 }
+
+/** The same items (the very same objects or strings) in the same order. */
+export function sameItems(a: readonly unknown[], b: readonly unknown[]): boolean {
+  if (a === b) return true
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}

@@ -15,7 +15,7 @@ import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { destWriteError, errnoCode, isEnoent } from '../util/fs-errors.js'
 import { eachLimit } from '../util/pool.js'
 import { Confined } from '../util/confine.js'
-import { sameJson } from '../catalog/same-json.js'
+import { sameItems, sameJson } from '../catalog/same-json.js'
 import type { CheckedFile, Manifest, ManifestEntry } from './manifest.js'
 import { isSafeFileName, METADATA_SUFFIX, parseCollectionDirName, parseMediaFileName, parseSetDirName, parseSidecarName } from '../layout/names.js'
 
@@ -435,7 +435,6 @@ class TreeWriter {
     this.#checked.set(name, { version, stat: [st.ino, st.size, st.mtimeMs, st.ctimeMs] })
   }
 
-
   /**
    * A real directory at `rel`: its lstat when it was there, undefined when made now. Anything else
    * there is refused by the guard (never followed, never removed: it is not ours), except with
@@ -536,13 +535,9 @@ class TreeWriter {
   }
 }
 
-function sameItems(a: readonly unknown[], b: readonly unknown[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i])
-}
-
 /** The same sidecar record (ManifestEntry.c). */
 function sameRecord(a: unknown, b: CheckedFile): boolean {
-  return Array.isArray(a) && a.length === b.length && b.every((x, i) => a[i] === x)
+  return Array.isArray(a) && sameItems(a, b)
 }
 
 export function topEntry(name: string): ManifestEntry {
