@@ -6,7 +6,7 @@
  */
 import { toInt } from '../flickr/lenient.js'
 import { sameJson } from './same-json.js'
-import { collectionFromRaw, safeId, setFromRaw } from './records.js'
+import { collectionFromRaw, flickrEditMs, safeId, setFromRaw } from './records.js'
 import type { CatalogSnapshot, CollectionEntry, MediaEntry, PhotoEntry, RawRecord, SetEntry } from './types.js'
 import { mediaKey } from './types.js'
 
@@ -190,8 +190,7 @@ export function anyChange({ photos, sets, collections }: Changes, prev: CatalogS
  */
 function firstSeenMs(flickrSeconds: number, prev: CatalogSnapshot, nowMs: number): number {
   if (prev.refreshedAtMs !== 0) return nowMs
-  const ms = flickrSeconds * 1000
-  return Number.isSafeInteger(ms) && ms > 0 && ms <= nowMs ? ms : nowMs
+  return flickrEditMs(flickrSeconds, nowMs) ?? nowMs
 }
 
 /** A listed photo made an entry in place (see PhotoListing). */

@@ -6,6 +6,12 @@ import { asArray, asRecord, textOf, toInt, toStr } from '../flickr/lenient.js'
 import { isSafeId, normalizeExt } from '../layout/names.js'
 import type { CollectionEntry, MediaKind, PhotoEntry, RawRecord, SetEntry } from './types.js'
 
+/** Flickr's time of an edit (unix seconds, as `lastupdate` and `date_update` give it) in ms, when known and not in the future. */
+export function flickrEditMs(seconds: number, nowMs: number): number | undefined {
+  const ms = seconds * 1000
+  return Number.isSafeInteger(ms) && ms > 0 && ms <= nowMs ? ms : undefined
+}
+
 /**
  * Ids end up in file names (`<id>.<ext>`, `Set <id> - …`): one that fails layout/names.ts's rule
  * is dropped rather than trusted with a path.

@@ -20,7 +20,8 @@
  */
 import type { CatalogSnapshot, CollectionEntry, ListingEvent, MediaEntry, MediaEvent, PhotoEntry, RawRecord, SetEntry } from '../catalog/index.js'
 import { mediaKey } from '../catalog/index.js'
-import { collectionFromRaw, safeId, setFromRaw } from '../catalog/records.js'
+import { collectionFromRaw, flickrEditMs, safeId, setFromRaw } from '../catalog/records.js'
+import { toInt } from '../flickr/lenient.js'
 
 /** One view of the first catalog so far: `allSets` once every set is in (then `Not in any set/` is right). */
 export interface PartialView {
@@ -170,7 +171,7 @@ export class FirstCatalog {
           missing++
           continue
         }
-        entry = setFromRaw(raw, members.filter((m) => listed.has.has(m)), flickrTimeMs(wholeSeconds(raw.date_update), this.now())) ?? undefined
+        entry = setFromRaw(raw, members.filter((m) => listed.has.has(m)), flickrTimeMs(toInt(raw.date_update, 0), this.now())) ?? undefined
         if (entry === undefined) continue
         this.#sets.set(id, entry)
       }
@@ -196,14 +197,7 @@ export class FirstCatalog {
 
 /** Flickr's time (unix seconds) in ms when it is known and not in the future, else the clock's whole second. */
 function flickrTimeMs(seconds: number, nowMs: number): number {
-  const ms = seconds * 1000
-  return Number.isSafeInteger(ms) && ms > 0 && ms <= nowMs ? ms : Math.floor(nowMs / 1000) * 1000
-}
-
-/** A Flickr time field (a number, or its digits as text) in whole seconds; 0 when it is neither (as the catalog reads it). */
-function wholeSeconds(value: unknown): number {
-  const n = typeof value === 'number' ? value : typeof value === 'string' && /^[-+]?\d+(\.\d+)?$/.test(value.trim()) ? Number(value.trim()) : Number.NaN
-  return Number.isFinite(n) ? Math.trunc(n) : 0
+  return flickrEditMs(seconds, nowMs) ?? Math.floor(nowMs / 1000) * 1000
 }
 
 function uploadOrder(photos: ReadonlyMap<string, PhotoEntry>): string[] {
