@@ -4,9 +4,8 @@
  * clock (the refresh passes `nowMs`). An entry whose content is the same keeps the previous object,
  * so readers and the next save can tell "unchanged" by identity.
  */
-import { toInt } from '../flickr/lenient.js'
 import { sameJson } from './same-json.js'
-import { collectionFromRaw, flickrEditMs, safeId, setFromRaw } from './records.js'
+import { collectionFromRaw, flickrEditMs, safeId, setFromRaw, setUpdatedSec } from './records.js'
 import type { CatalogSnapshot, CollectionEntry, MediaEntry, PhotoEntry, RawRecord, SetEntry } from './types.js'
 import { mediaKey } from './types.js'
 
@@ -128,7 +127,7 @@ export function setChanges(listed: SetListing, inCatalog: ReadonlyMap<string, un
     const memberIds = (listed.members.get(id) ?? []).filter((m) => inCatalog.has(m))
     const before = prevSets.get(id)
     const same = before !== undefined && sameContent(setContent(raw, memberIds), setContent(before.raw, before.photoIds))
-    const entry = same ? before : setFromRaw(raw, memberIds, before === undefined ? firstSeenMs(toInt(raw.date_update, 0), prev, nowMs) : nowMs)
+    const entry = same ? before : setFromRaw(raw, memberIds, before === undefined ? firstSeenMs(setUpdatedSec(raw), prev, nowMs) : nowMs)
     if (entry === null) continue
     sets.push(entry)
     if (before === undefined) counts.added++

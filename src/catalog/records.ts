@@ -52,6 +52,11 @@ export function photoFields(raw: RawRecord, id: string, changedAtMs: number): Ph
   }
 }
 
+/** A set's last edit on Flickr (`date_update`, unix seconds), 0 when it is not a number. */
+export function setUpdatedSec(raw: RawRecord): number {
+  return toInt(raw.date_update, 0)
+}
+
 export function setFromRaw(raw: RawRecord, photoIds: string[], changedAtMs: number): SetEntry | null {
   const id = safeId(raw.id)
   if (id === null) return null

@@ -20,8 +20,7 @@
  */
 import type { CatalogSnapshot, CollectionEntry, ListingEvent, MediaEntry, MediaEvent, PhotoEntry, RawRecord, SetEntry } from '../catalog/index.js'
 import { mediaKey } from '../catalog/index.js'
-import { collectionFromRaw, flickrEditMs, safeId, setFromRaw } from '../catalog/records.js'
-import { toInt } from '../flickr/lenient.js'
+import { collectionFromRaw, flickrEditMs, safeId, setFromRaw, setUpdatedSec } from '../catalog/records.js'
 
 /** One view of the first catalog so far: `allSets` once every set is in (then `Not in any set/` is right). */
 export interface PartialView {
@@ -171,7 +170,7 @@ export class FirstCatalog {
           missing++
           continue
         }
-        entry = setFromRaw(raw, members.filter((m) => listed.has.has(m)), flickrTimeMs(toInt(raw.date_update, 0), this.now())) ?? undefined
+        entry = setFromRaw(raw, members.filter((m) => listed.has.has(m)), flickrTimeMs(setUpdatedSec(raw), this.now())) ?? undefined
         if (entry === undefined) continue
         this.#sets.set(id, entry)
       }
