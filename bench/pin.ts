@@ -9,7 +9,7 @@
  *                                  [--floor-api N] [--floor-downloads N] [--no-flickrfs] [--rm-between]
  *                                  [--trace-memory DIR [--trace-gc MS] [--trace-snapshots MS,MS]]
  *                                  [--node-args "--cpu-prof --cpu-prof-dir=/tmp/prof"]
- *                                  [--no-floor-disk] [--dest-dir DIR]
+ *                                  [--no-floor-disk] [--floor-fresh] [--dest-dir DIR]
  *
  * --keep DIR keeps flickrfs's DEST and config in DIR (and the fake's port in DIR/fake-port, since
  * the catalog holds the fake's URLs): the first run pins, every later run (and bench) measures
@@ -35,6 +35,8 @@
  * - floor with disk (--no-floor-disk leaves it out): the floor's requests plus the writes the
  *   durability rules of issue 12 ask for and nothing else (DiskFloor): what the disk itself costs
  *   on this machine, the part of a first pin's CPU that no code of ours can save.
+ * --floor-fresh runs each floor in a fresh process (floorInChild), compiled and optimised during the
+ * run as a pin is, rather than in this one, warm after its first floor.
  * --dest-dir DIR makes every DEST (both tools' and the floor with disk's) in DIR rather than the
  * system's temp folder: another filesystem (a journaled ext4, a tmpfs) changes what the disk costs.
  * DESTs are removed at the end of the bench, not between runs (--rm-between: right after each run):
@@ -174,6 +176,8 @@ interface Measured {
   ms: number
   /** user + system of the child (for the floor: of this process). */
   cpuMs: number
+  userMs: number
+  sysMs: number
   maxRssKb: number
   api: number
   get: number
@@ -189,6 +193,8 @@ function tally(counts: Record<string, number>, u: { wallMs: number; userMs: numb
   return {
     ms: u.wallMs,
     cpuMs: u.userMs + u.sysMs,
+    userMs: u.userMs,
+    sysMs: u.sysMs,
     maxRssKb: u.maxRssKb,
     api: Object.values(byMethod).reduce((n, v) => n + v, 0),
     get: counts['media:GET'] ?? 0,
@@ -526,10 +532,49 @@ class DiskFloor {
  * DiskFloor (each original as its body is in, the sidecars and set links once all are).
  */
 async function floorRun(fake: FakeProcess, shape: Shape, disk?: string): Promise<Measured & { made?: DiskFloor['made'] }> {
-  const creds: FakeCredentials = shape.credentials
-  const api = new FlickrClient({ ...creds, apiOrigin: shape.origin, ratePerSec: 1000, concurrency: floorApi() })
   const dest = disk === undefined ? undefined : await mkdtemp(join(disk, 'flickrfs-bench-floor-'))
   await fake.ask('reset')
+  let w: FloorWork
+  try {
+    w = has('floor-fresh') ? await floorInChild(shape, dest) : await floorWork(shape, dest)
+  } finally {
+    if (dest !== undefined) await leaveForLater(dest)
+  }
+  const m = tally(await fake.take(), w)
+  return w.made === undefined ? m : { ...m, made: w.made }
+}
+
+interface FloorWork {
+  wallMs: number
+  userMs: number
+  sysMs: number
+  maxRssKb: number
+  made?: DiskFloor['made']
+}
+
+/**
+ * --floor-fresh: the floor (with disk when `dest` is given) in a process of its own, as a pin runs
+ * in one: its code is compiled and optimised during the run (the first run in this process pays
+ * that, the later ones do not). Its CPU is still counted from the floor's start, after its modules
+ * are loaded; its RSS is the whole child's.
+ */
+async function floorInChild(shape: Shape, dest: string | undefined): Promise<FloorWork> {
+  const pass = ['--floor-api', String(floorApi()), '--floor-downloads', String(floorDownloads())]
+  const child = spawn(process.execPath, ['--import', 'tsx', self, '--floor-child', ...pass], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, FLICKRFS_BENCH_FLOOR: JSON.stringify({ shape, dest }) },
+  })
+  let out = ''
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()))
+  const code = await new Promise<number | null>((r) => child.on('close', r))
+  if (code !== 0) throw new Error(`floor in a child process failed (exit ${code})`)
+  return JSON.parse(out) as FloorWork
+}
+
+/** The floor's work itself (floorRun), in this process: its wall time and this process's CPU over it. */
+async function floorWork(shape: Shape, dest: string | undefined): Promise<FloorWork> {
+  const creds: FakeCredentials = shape.credentials
+  const api = new FlickrClient({ ...creds, apiOrigin: shape.origin, ratePerSec: 1000, concurrency: floorApi() })
   const cpu0 = process.cpuUsage()
   const t0 = performance.now()
   const out = dest === undefined ? undefined : new DiskFloor(dest)
@@ -593,11 +638,9 @@ async function floorRun(fake: FakeProcess, shape: Shape, disk?: string): Promise
   if (out !== undefined && downloads.failures === 0) await out.tree(photos, comments, setMembers)
   const ms = performance.now() - t0
   const cpu = process.cpuUsage(cpu0)
-  if (dest !== undefined) await leaveForLater(dest)
   if (downloads.failures > 0) throw new Error(`floor: ${downloads.failures} downloads failed`)
-  const rssKb = process.resourceUsage().maxRSS
-  const m = tally(await fake.take(), { wallMs: ms, userMs: cpu.user / 1000, sysMs: cpu.system / 1000, maxRssKb: rssKb })
-  return out === undefined ? m : { ...m, made: out.made }
+  const w: FloorWork = { wallMs: ms, userMs: cpu.user / 1000, sysMs: cpu.system / 1000, maxRssKb: process.resourceUsage().maxRSS }
+  return out === undefined ? w : { ...w, made: out.made }
 }
 
 const s = (ms: number): string => `${(ms / 1000).toFixed(2)} s`
@@ -609,7 +652,9 @@ function summary(label: string, ms: Measured[], items: number, base?: number): s
   const rss = median(ms.map((m) => m.maxRssKb))
   const m = ms[ms.length - 1] as Measured
   const ratio = base === undefined ? '' : ` | ${(base / wall).toFixed(1)}×`
-  return `| ${label} | ${s(wall)} (${ms.map((x) => (x.ms / 1000).toFixed(2)).join(', ')}) | ${(cpu / items).toFixed(2)} ms | ` +
+  const user = median(ms.map((m) => m.userMs)) / items
+  const sys = median(ms.map((m) => m.sysMs)) / items
+  return `| ${label} | ${s(wall)} (${ms.map((x) => (x.ms / 1000).toFixed(2)).join(', ')}) | ${(cpu / items).toFixed(2)} ms (${user.toFixed(2)} / ${sys.toFixed(2)}) | ` +
     `${Number.isNaN(rss) ? '?' : (rss / 1024).toFixed(0)} MB | ${m.api} (${per(m.api, items)}) | ` +
     `${m.get} / ${m.head} / ${m.play} (${per(m.get, items)} / ${per(m.head, items)} / ${per(m.play, items)})${ratio} |`
 }
@@ -621,6 +666,11 @@ async function main(): Promise<void> {
   const tiny = has('tiny') || items >= 10_000
   const seed = arg('seed', 700)
   if (args[0] === '--serve') return serve(items, apiLatency, mediaLatency, tiny, seed, arg('port', 0))
+  if (args[0] === '--floor-child') {
+    const { shape, dest } = JSON.parse(process.env.FLICKRFS_BENCH_FLOOR ?? '{}') as { shape: Shape; dest?: string }
+    process.stdout.write(JSON.stringify(await floorWork(shape, dest)))
+    return
+  }
   const runs = arg('runs', 3)
   // A kept DEST's catalog holds the fake's URLs (url_o): the fake answers on the same port every
   // time, or a full listing would find every record changed.
@@ -680,18 +730,18 @@ async function main(): Promise<void> {
           const alone = await replayCalls(fake, shape, b.calls ?? [])
           callsAlone.push(alone.ms)
           console.log(`run ${r + 1} no-change run's ${alone.api} calls alone (replayed): ${s(alone.ms)}; the run ÷ its calls: ${(b.ms / alone.ms).toFixed(2)}`)
-          const firstText = a === undefined ? 'first: kept DEST' : `first ${s(a.ms)} (CPU ${s(a.cpuMs)}), ${a.api} API, ${a.get} GET ${a.head} HEAD ${a.play} play`
+          const firstText = a === undefined ? 'first: kept DEST' : `first ${s(a.ms)} (CPU ${s(a.cpuMs)}: user ${s(a.userMs)}, sys ${s(a.sysMs)}), ${a.api} API, ${a.get} GET ${a.head} HEAD ${a.play} play`
           console.log(`run ${r + 1} flickrfs  ${firstText}; no-change ${s(b.ms)} (CPU ${s(b.cpuMs)}), ${b.api} API, ${b.get + b.head + b.play} media`)
         } else if (step === 'floor-disk') {
           if (has('no-floor') || has('no-floor-disk')) continue
           const f = await floorRun(fake, shape, destDir())
           floorDisk.push(f)
-          console.log(`run ${r + 1} floor+disk ${s(f.ms)} (CPU ${s(f.cpuMs)}), ${f.api} API, ${f.get} GET ${f.head} HEAD ${f.play} play; made ${f.made?.files} files, ${f.made?.links} links, ${f.made?.dirs} folders, ${f.made?.dirSyncs} directory fsyncs`)
+          console.log(`run ${r + 1} floor+disk ${s(f.ms)} (CPU ${s(f.cpuMs)}: user ${s(f.userMs)}, sys ${s(f.sysMs)}), ${f.api} API, ${f.get} GET ${f.head} HEAD ${f.play} play; made ${f.made?.files} files, ${f.made?.links} links, ${f.made?.dirs} folders, ${f.made?.dirSyncs} directory fsyncs`)
         } else {
           if (has('no-floor')) continue
           const f = await floorRun(fake, shape)
           floor.push(f)
-          console.log(`run ${r + 1} floor     ${s(f.ms)} (CPU ${s(f.cpuMs)}), ${f.api} API, ${f.get} GET ${f.head} HEAD ${f.play} play`)
+          console.log(`run ${r + 1} floor     ${s(f.ms)} (CPU ${s(f.cpuMs)}: user ${s(f.userMs)}, sys ${s(f.sysMs)}), ${f.api} API, ${f.get} GET ${f.head} HEAD ${f.play} play`)
         }
       }
     }
@@ -703,7 +753,7 @@ async function main(): Promise<void> {
 
   const n = shape.items
   console.log(`\nmedians of ${runs} (${new Date().toISOString().slice(0, 16)}Z, load ${(await loadAvg()).join(' ')}); requests per original in parentheses`)
-  console.log('| measure | wall (runs) | CPU per item | peak RSS | API calls | media GET / HEAD / play redirects | original ÷ this |')
+  console.log('| measure | wall (runs) | CPU per item (user / sys) | peak RSS | API calls | media GET / HEAD / play redirects | original ÷ this |')
   console.log('|---|---|---|---|---|---|---|')
   const o0 = orig[0].length > 0 ? median(orig[0].map((m) => m.ms)) : undefined
   const o1 = orig[1].length > 0 ? median(orig[1].map((m) => m.ms)) : undefined
