@@ -4,12 +4,14 @@
  * order, so load drifts hit both).
  *
  *   node --import tsx bench/pin-ab.ts [--items 700] [--runs 5] [--api-latency 50] [--media-latency 20]
- *                                     [--dest-dir DIR] [--node-args "…"] LABEL=REPO [LABEL=REPO …]
+ *                                     [--dest-dir DIR] [--node-args "…"] [--wrap "perf record -g -o F"] [--show-stderr]
+ *                                     LABEL=REPO [LABEL=REPO …]
  *
  * REPO is a checkout with its dist/ built (`npm run build`); each run is `node [--node-args]
  * REPO/bin/flickrfs pin -q DEST` into a fresh DEST (and config folder) under GNU time, the same
  * environment as bench/pin.ts gives it. Prints each run (wall, user, system) and, per build, the
- * medians of wall, user, system and user + system, and the CPU per item. Every DEST is removed at
+ * medians of wall, user, system and user + system, and the CPU per item. --show-stderr prints
+ * each run's stderr (a debug log, a build instrumented to print where its CPU went). Every DEST is removed at
  * the end, not between runs (see bench/pin.ts: a removal makes the next files cost more on ext4
  * without a journal). The fake runs in this process: its CPU is not the child's.
  */
@@ -27,7 +29,7 @@ const valueOf = (name: string): string | undefined => {
   return i === -1 ? undefined : args[i + 1]
 }
 const num = (name: string, fallback: number): number => Number(valueOf(name) ?? fallback)
-const flagged = new Set(['--items', '--runs', '--api-latency', '--media-latency', '--dest-dir', '--node-args'].flatMap((f) => {
+const flagged = new Set(['--items', '--runs', '--api-latency', '--media-latency', '--dest-dir', '--node-args', '--wrap'].flatMap((f) => {
   const i = args.indexOf(f)
   return i === -1 ? [] : [i, i + 1]
 }))
@@ -44,6 +46,8 @@ const items = num('items', 700)
 const runs = num('runs', 5)
 const destDir = resolve(valueOf('dest-dir') ?? tmpdir())
 const nodeArgs = (valueOf('node-args') ?? '').split(' ').filter((a) => a !== '')
+/** --wrap "CMD ARGS": runs CMD ARGS node … (e.g. "perf record -g -o FILE"); GNU time then measures CMD too. */
+const wrap = (valueOf('wrap') ?? '').split(' ').filter((a) => a !== '')
 const account = generateAccount(mirrorerAccountOptions(items, { tiny: items >= 10_000 }))
 const fake = await startFakeFlickr({ account, namedVideoPaths: true })
 fake.faults.apiLatencyMs = num('api-latency', 50)
@@ -65,9 +69,11 @@ try {
         FLICKR_API_KEY: c.apiKey, FLICKR_API_SECRET: c.apiSecret, FLICKR_OAUTH_TOKEN: c.oauthToken, FLICKR_OAUTH_TOKEN_SECRET: c.oauthTokenSecret,
         FLICKRFS_API_RATE: '1000',
       }
-      const u = await runMeasured(process.execPath, [...nodeArgs, b.bin, 'pin', '-q', join(work, 'dest')], { env })
+      const [cmd, ...wrapArgs] = [...wrap, process.execPath]
+      const u = await runMeasured(cmd, [...wrapArgs, ...nodeArgs, b.bin, 'pin', '-q', join(work, 'dest')], { env })
       if (u.code !== 0) throw new Error(`${b.label}: pin failed, ${failureText(u)}`)
       results.get(b.label)?.push(u)
+      if (args.includes('--show-stderr')) process.stdout.write(u.stderr)
       console.log(`run ${r + 1} ${b.label.padEnd(12)} wall ${sec(u.wallMs)} s, user ${sec(u.userMs)} s, sys ${sec(u.sysMs)} s, RSS ${(u.maxRssKb / 1024).toFixed(0)} MB`)
     }
   }

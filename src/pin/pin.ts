@@ -19,7 +19,7 @@ import { Semaphore } from '../util/semaphore.js'
 import { GetSizer, type SizedDownload } from './get-sizer.js'
 import { errorMessage } from '../util/abort.js'
 import { Confined } from '../util/confine.js'
-import { removeFlickrmirrorerLeftovers, type TakeoverCleanup } from './takeover.js'
+import type { TakeoverCleanup } from './takeover.js'
 import { STATE_DIR_NAME, STATE_REL, stateDir } from '../util/state-paths.js'
 
 const log = createDebug('flickrfs:pin')
@@ -526,7 +526,11 @@ class PinRun {
       sidecarVersion: sidecarVersions(versions, opts.ignoreViews === true),
     })
     log('tree written in %d ms (%d written, %d unchanged of which %d trusted unread, %d removed)', now() - writeStart, tree.written, tree.unchanged, tree.trusted, tree.removed)
-    if (deleteUnknown) this.#takeover = await removeFlickrmirrorerLeftovers(await Confined.open(dest))
+    if (deleteUnknown) {
+      // Loaded only under --delete-unknown, the one run that cleans up after flickrmirrorer.
+      const { removeFlickrmirrorerLeftovers } = await import('./takeover.js')
+      this.#takeover = await removeFlickrmirrorerLeftovers(await Confined.open(dest))
+    }
     return { tree, deleted, previous }
   }
 
