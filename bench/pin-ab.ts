@@ -5,9 +5,9 @@
  *
  *   node --import tsx bench/pin-ab.ts [--items 700] [--runs 5] [--api-latency 50] [--media-latency 20]
  *                                     [--dest-dir DIR] [--node-args "…"] [--wrap "perf record -g -o F"] [--show-stderr]
- *                                     LABEL=REPO [LABEL=REPO …]
+ *                                     LABEL=REPO[::--node-flag,…] [LABEL=REPO …]
  *
- * REPO is a checkout with its dist/ built (`npm run build`); each run is `node [--node-args]
+ * REPO is a checkout with its dist/ built (after `::`, node flags for that build's runs only) (`npm run build`); each run is `node [--node-args]
  * REPO/bin/flickrfs pin -q DEST` into a fresh DEST (and config folder) under GNU time, the same
  * environment as bench/pin.ts gives it. Prints each run (wall, user, system) and, per build, the
  * medians of wall, user, system and user + system, and the CPU per item. --show-stderr prints
@@ -34,8 +34,10 @@ const flagged = new Set(['--items', '--runs', '--api-latency', '--media-latency'
   return i === -1 ? [] : [i, i + 1]
 }))
 const builds = args.filter((a, i) => !flagged.has(i) && a.includes('=')).map((a) => {
-  const [label, repo] = [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]
-  return { label, bin: join(resolve(repo), 'bin', 'flickrfs') }
+  const [label, rest] = [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]
+  // REPO::--flag,--flag: node flags for this build's runs only (an A/B of a V8 flag).
+  const [repo, flags] = rest.split('::')
+  return { label, bin: join(resolve(repo ?? ''), 'bin', 'flickrfs'), flags: (flags ?? '').split(',').filter((f) => f !== '') }
 })
 if (builds.length === 0) {
   process.stderr.write('usage: node --import tsx bench/pin-ab.ts [--items N] [--runs N] LABEL=REPO [LABEL=REPO …]\n')
@@ -70,7 +72,7 @@ try {
         FLICKRFS_API_RATE: '1000',
       }
       const [cmd, ...wrapArgs] = [...wrap, process.execPath]
-      const u = await runMeasured(cmd, [...wrapArgs, ...nodeArgs, b.bin, 'pin', '-q', join(work, 'dest')], { env })
+      const u = await runMeasured(cmd, [...wrapArgs, ...nodeArgs, ...b.flags, b.bin, 'pin', '-q', join(work, 'dest')], { env })
       if (u.code !== 0) throw new Error(`${b.label}: pin failed, ${failureText(u)}`)
       results.get(b.label)?.push(u)
       if (args.includes('--show-stderr')) process.stdout.write(u.stderr)
