@@ -7,7 +7,8 @@
  *                                     [--dest-dir DIR] [--node-args "…"] [--wrap "perf record -g -o F"] [--show-stderr]
  *                                     LABEL=REPO[::--node-flag,…] [LABEL=REPO …]
  *
- * REPO is a checkout with its dist/ built (after `::`, node flags for that build's runs only) (`npm run build`); each run is `node [--node-args]
+ * REPO is a checkout with its dist/ built (after `::`, node flags or NAME=value environment
+ * variables for that build's runs only) (`npm run build`); each run is `node [--node-args]
  * REPO/bin/flickrfs pin -q DEST` into a fresh DEST (and config folder) under GNU time, the same
  * environment as bench/pin.ts gives it. Prints each run (wall, user, system) and, per build, the
  * medians of wall, user, system and user + system, and the CPU per item. --show-stderr prints
@@ -37,7 +38,11 @@ const builds = args.filter((a, i) => !flagged.has(i) && a.includes('=')).map((a)
   const [label, rest] = [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]
   // REPO::--flag,--flag: node flags for this build's runs only (an A/B of a V8 flag).
   const [repo, flags] = rest.split('::')
-  return { label, bin: join(resolve(repo ?? ''), 'bin', 'flickrfs'), flags: (flags ?? '').split(',').filter((f) => f !== '') }
+  const items = (flags ?? '').split(',').filter((f) => f !== '')
+  // NAME=value items are environment variables for this build's runs (e.g. UV_USE_IO_URING=1).
+  const isEnv = (f: string): boolean => /^[A-Z][A-Z0-9_]*=/.test(f)
+  const env = Object.fromEntries(items.filter(isEnv).map((f) => [f.slice(0, f.indexOf('=')), f.slice(f.indexOf('=') + 1)]))
+  return { label, bin: join(resolve(repo ?? ''), 'bin', 'flickrfs'), flags: items.filter((f) => !isEnv(f)), env }
 })
 if (builds.length === 0) {
   process.stderr.write('usage: node --import tsx bench/pin-ab.ts [--items N] [--runs N] LABEL=REPO [LABEL=REPO …]\n')
@@ -70,6 +75,7 @@ try {
         PATH: process.env.PATH, HOME: config, LANG: 'C.UTF-8', FLICKRFS_CONFIG_DIR: config, FLICKRFS_API_ORIGIN: fake.origin,
         FLICKR_API_KEY: c.apiKey, FLICKR_API_SECRET: c.apiSecret, FLICKR_OAUTH_TOKEN: c.oauthToken, FLICKR_OAUTH_TOKEN_SECRET: c.oauthTokenSecret,
         FLICKRFS_API_RATE: '1000',
+        ...b.env,
       }
       const [cmd, ...wrapArgs] = [...wrap, process.execPath]
       const u = await runMeasured(cmd, [...wrapArgs, ...nodeArgs, ...b.flags, b.bin, 'pin', '-q', join(work, 'dest')], { env })
