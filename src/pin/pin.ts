@@ -4,7 +4,7 @@
  * stops the run: everything else completes and the failures come back in the report.
  */
 import { resolve } from 'node:path'
-import createDebug from 'debug'
+import createDebug from '../util/debug.js'
 import { Catalog, acquireRootLock, type CatalogApi, type CatalogMedia, type RefreshProgress, type RefreshReport } from '../catalog/index.js'
 import type { CatalogSnapshot, CollectionEntry, MediaEntry, PhotoEntry } from '../catalog/types.js'
 import { mediaKey } from '../catalog/types.js'
