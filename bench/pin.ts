@@ -9,6 +9,7 @@
  *                                  [--floor-api N] [--floor-downloads N] [--no-flickrfs] [--rm-between]
  *                                  [--trace-memory DIR [--trace-gc MS] [--trace-snapshots MS,MS]]
  *                                  [--node-args "--cpu-prof --cpu-prof-dir=/tmp/prof"]
+ *                                  [--no-floor-disk] [--floor-fresh] [--dest-dir DIR]
  *
  * --keep DIR keeps flickrfs's DEST and config in DIR (and the fake's port in DIR/fake-port, since
  * the catalog holds the fake's URLs): the first run pins, every later run (and bench) measures
@@ -29,8 +30,16 @@
  *   API calls as many at a time as FlickrClient allows by default (DEFAULT_API_CONCURRENCY, or
  *   --floor-api N) and downloads as many as pin (DEFAULT_PIN_CONCURRENCY, or --floor-downloads N),
  *   downloads starting with the first photostream page) from this process, bodies read and dropped:
- *   nothing is written to disk. Its CPU and RSS are this bench process's. The latency alone of that
+ *   nothing is written to disk. Media GETs go over node:http with kept-alive sockets, as pin's
+ *   (fetch cost the floor ~0.4 s of CPU more at 700 items, more than pin's own client). Its CPU and RSS are this bench process's. The latency alone of that
  *   pattern is printed too. --no-flickrfs measures the floor (and the original tool) alone.
+ * - floor with disk (--no-floor-disk leaves it out): the floor's requests plus the writes the
+ *   durability rules of issue 12 ask for and nothing else (DiskFloor): what the disk itself costs
+ *   on this machine, the part of a first pin's CPU that no code of ours can save.
+ * --floor-fresh runs each floor in a fresh process (floorInChild), compiled and optimised during the
+ * run as a pin is, rather than in this one, warm after its first floor.
+ * --dest-dir DIR makes every DEST (both tools' and the floor with disk's) in DIR rather than the
+ * system's temp folder: another filesystem (a journaled ext4, a tmpfs) changes what the disk costs.
  * DESTs are removed at the end of the bench, not between runs (--rm-between: right after each run):
  * ext4 without a journal (this machine's /tmp) skips inodes deleted in the last 1 to 6 minutes
  * when it allocates new ones (ialloc.c, recently_deleted), a check per skipped inode, so a first
@@ -47,12 +56,15 @@
  * the figures recorded in issue 12 are printed as the reference instead).
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process'
+import { Agent as HttpAgent, get as httpGet, type IncomingMessage } from 'node:http'
 import type { Readable, Writable } from 'node:stream'
+import { closeSync, constants as fsConstants, fsync, mkdirSync, open as openCb, renameSync, symlinkSync, writeSync, writevSync } from 'node:fs'
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { createInterface, type Interface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import { generateAccount, startFakeFlickr, type FakeCredentials, type RestCall } from '../src/fake-flickr/index.js'
 import { PHOTO_EXTRAS } from '../src/catalog/index.js'
 import { DEFAULT_API_CONCURRENCY, FlickrClient } from '../src/flickr/index.js'
@@ -166,6 +178,8 @@ interface Measured {
   ms: number
   /** user + system of the child (for the floor: of this process). */
   cpuMs: number
+  userMs: number
+  sysMs: number
   maxRssKb: number
   api: number
   get: number
@@ -181,6 +195,8 @@ function tally(counts: Record<string, number>, u: { wallMs: number; userMs: numb
   return {
     ms: u.wallMs,
     cpuMs: u.userMs + u.sysMs,
+    userMs: u.userMs,
+    sysMs: u.sysMs,
     maxRssKb: u.maxRssKb,
     api: Object.values(byMethod).reduce((n, v) => n + v, 0),
     get: counts['media:GET'] ?? 0,
@@ -200,7 +216,7 @@ async function countOriginals(dir: string): Promise<number> {
 }
 
 async function originalRuns(fake: FakeProcess, shape: Shape, tool: Tool): Promise<[Measured, Measured]> {
-  const dest = await mkdtemp(join(tmpdir(), 'flickrfs-bench-original-'))
+  const dest = await mkdtemp(join(destDir(), 'flickrfs-bench-original-'))
   try {
     await fake.ask('reset')
     const first = await runMirrorer(tool, shape, dest)
@@ -238,6 +254,9 @@ function flickrfsEnv(shape: Shape, config: string): NodeJS.ProcessEnv {
   }
 }
 
+/** --dest-dir DIR: where the DESTs of every tool and of the floor with disk are made (default: the system's temp folder). */
+const destDir = (): string => (args.includes('--dest-dir') ? resolve(args[args.indexOf('--dest-dir') + 1] ?? '') : tmpdir())
+
 /** --keep DIR, resolved; undefined without it. */
 const keepDir = (): string | undefined => (args.includes('--keep') ? resolve(args[args.indexOf('--keep') + 1] ?? '') : undefined)
 
@@ -264,7 +283,7 @@ const nodeArgs = (): string[] => {
  */
 async function flickrfsRuns(fake: FakeProcess, shape: Shape): Promise<[Measured | undefined, Measured]> {
   const keep = keepDir()
-  const work = keep ?? (await mkdtemp(join(tmpdir(), 'flickrfs-bench-pin-')))
+  const work = keep ?? (await mkdtemp(join(destDir(), 'flickrfs-bench-pin-')))
   const dest = join(work, 'dest')
   const env = flickrfsEnv(shape, join(work, 'config'))
   const pin = async (what: 'first' | 'nochange'): Promise<ChildUsage> => {
@@ -311,25 +330,45 @@ async function eachLimit<T>(items: Iterable<T>, limit: number, fn: (item: T) => 
   await Promise.all(Array.from({ length: limit }, worker))
 }
 
+/** Kept-alive sockets for the floor's media GETs, as pin's media client keeps them (src/flickr/media-http.ts). */
+const floorAgent = new HttpAgent({ keepAlive: true, maxSockets: 64, maxFreeSockets: 64, scheduling: 'lifo' })
+
+/**
+ * A media GET over node:http, as pin makes them (not fetch, whose web streams cost more CPU per
+ * request than pin's own client): redirects followed (a video's play URL), the answer's body unread.
+ */
+async function mediaGet(url: string, hops = 5): Promise<IncomingMessage> {
+  const res = await new Promise<IncomingMessage>((resolve, reject) => httpGet(url, { agent: floorAgent }, resolve).on('error', reject))
+  const location = res.headers.location
+  if (res.statusCode !== undefined && res.statusCode >= 300 && res.statusCode < 400 && location !== undefined && hops > 0) {
+    res.resume()
+    return mediaGet(new URL(location, url).href, hops - 1)
+  }
+  return res
+}
+
 /** A queue of downloads that runs `limit` at once and accepts work while it runs. */
 class DownloadQueue {
-  private readonly waiting: string[] = []
+  private readonly waiting: Array<{ url: string; name: string }> = []
   private running = 0
   private idle: (() => void) | undefined
+  private readonly writes: Array<Promise<unknown>> = []
   failures = 0
 
-  constructor(private readonly limit: number) {}
+  /** `sink`: where each body goes once read whole (floor with disk); without it, dropped. */
+  constructor(private readonly limit: number, private readonly sink?: (name: string, body: Uint8Array[]) => Promise<void>) {}
 
-  add(url: string): void {
-    this.waiting.push(url)
+  /** `name`: the original's file name, for the sink. */
+  add(url: string, name = ''): void {
+    this.waiting.push({ url, name })
     this.pump()
   }
 
   private pump(): void {
     while (this.running < this.limit && this.waiting.length > 0) {
-      const url = this.waiting.shift() as string
+      const { url, name } = this.waiting.shift() as { url: string; name: string }
       this.running++
-      void this.fetchOne(url).finally(() => {
+      void this.fetchOne(url, name).finally(() => {
         this.running--
         this.pump()
         if (this.running === 0 && this.waiting.length === 0) this.idle?.()
@@ -337,21 +376,23 @@ class DownloadQueue {
     }
   }
 
-  private async fetchOne(url: string): Promise<void> {
+  private async fetchOne(url: string, name: string): Promise<void> {
     try {
-      const res = await fetch(url)
-      if (res.body === null) return
-      // Read to the last byte and drop it.
-      for await (const chunk of res.body) void chunk
-      if (!res.ok) this.failures++
+      const res = await mediaGet(url)
+      // Read to the last byte; dropped, or kept for the sink.
+      const body: Uint8Array[] = []
+      for await (const chunk of res) if (this.sink !== undefined) body.push(chunk as Uint8Array)
+      if (res.statusCode !== 200) this.failures++
+      // The slot is for the transfer (as in pin): the write and its fsync go on outside it.
+      else if (this.sink !== undefined) this.writes.push(this.sink(name, body).catch(() => void this.failures++))
     } catch {
       this.failures++
     }
   }
 
-  drained(): Promise<void> {
-    if (this.running === 0 && this.waiting.length === 0) return Promise.resolve()
-    return new Promise((r) => (this.idle = r))
+  async drained(): Promise<void> {
+    if (this.running !== 0 || this.waiting.length !== 0) await new Promise<void>((r) => (this.idle = r))
+    await Promise.all(this.writes)
   }
 }
 
@@ -386,28 +427,201 @@ async function replayCalls(fake: FakeProcess, shape: Shape, calls: readonly Rest
   return { ms, api: Object.entries(counts).filter(([k]) => k.startsWith('flickr.')).reduce((n, [, v]) => n + v, 0) }
 }
 
+const openFd = promisify(openCb) as (path: string, flags: number, mode: number) => Promise<number>
+const fsyncFd = promisify(fsync)
+
+/**
+ * The floor with disk: the writes issue 12's durability rules ask of a first pin, and nothing else.
+ * Each original and sidecar: a temp file (O_EXCL), its bytes, an fsync and a rename to its final
+ * name; photostream/ fsynced once per batch of originals (batched as store/record-batch.ts batches
+ * a pin's records: the first waits 50 ms for company, what comes during an fsync waits for the next);
+ * each set member and each photo in no set a symlink; each set a folder and its metadata file. Made the
+ * cheapest way Node allows: only the open (which creates an inode) and the fsync (which waits for the
+ * disk) go through the thread pool; the write into the page cache, the close, the rename, mkdir and
+ * symlink are made at once on the main thread. No times, modes, hashes, sqlite, catalog or manifest.
+ */
+class DiskFloor {
+  private seq = 0
+  private pending: Array<{ resolve: () => void; reject: (err: unknown) => void }> = []
+  private running = false
+  private lingering = false
+  /** What was made: files (each temp + write + fsync + rename), symlinks, folders, directory fsyncs (one per batch). */
+  readonly made = { files: 0, links: 0, dirs: 2, dirSyncs: 0 }
+
+  constructor(readonly dest: string) {
+    mkdirSync(join(dest, '.tmp'), { recursive: true })
+    mkdirSync(join(dest, 'photostream'))
+  }
+
+  /** `rel` (below DEST) made whole under its final name: temp file, write, fsync, close, rename. */
+  async file(rel: string, body: readonly Uint8Array[]): Promise<void> {
+    const tmp = join(this.dest, '.tmp', `${++this.seq}.part`)
+    const fd = await openFd(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o644)
+    try {
+      const bytes = body.reduce((n, c) => n + c.byteLength, 0)
+      const wrote = body.length === 1 ? writeSync(fd, body[0] as Uint8Array) : writevSync(fd, body)
+      if (wrote !== bytes) throw new Error(`short write of ${rel}: ${wrote} of ${bytes} bytes`)
+      await fsyncFd(fd)
+    } finally {
+      closeSync(fd)
+    }
+    renameSync(tmp, join(this.dest, rel))
+    this.made.files++
+  }
+
+  /** An original: file() into photostream/, done once the batch its rename falls in has fsynced the folder. */
+  async original(name: string, body: readonly Uint8Array[]): Promise<void> {
+    await this.file(join('photostream', name), body)
+    await new Promise<void>((resolve, reject) => {
+      this.pending.push({ resolve, reject })
+      this.kick()
+    })
+  }
+
+  private kick(): void {
+    if (this.running || this.lingering || this.pending.length === 0) return
+    this.lingering = true
+    setTimeout(() => {
+      this.lingering = false
+      this.start()
+    }, 50)
+  }
+
+  private start(): void {
+    if (this.running || this.pending.length === 0) return
+    const batch = this.pending
+    this.pending = []
+    this.running = true
+    this.made.dirSyncs++
+    void (async () => {
+      const fd = await openFd(join(this.dest, 'photostream'), fsConstants.O_RDONLY | fsConstants.O_DIRECTORY, 0)
+      try {
+        await fsyncFd(fd)
+      } finally {
+        closeSync(fd)
+      }
+    })().then(() => batch.forEach((b) => b.resolve()), (err: unknown) => batch.forEach((b) => b.reject(err))).finally(() => {
+      this.running = false
+      this.start()
+    })
+  }
+
+  /**
+   * After the downloads, as pin writes its tree: a sidecar per photo (its listing record and
+   * comments), then each set's folder, metadata and numbered links, and the links of photos in no
+   * set; 16 at a time, as write-tree.ts.
+   */
+  async tree(photos: ReadonlyArray<{ name: string; rec: Rec }>, comments: ReadonlyMap<string, Rec>, sets: ReadonlyArray<{ rec: Rec; members: string[] }>): Promise<void> {
+    const nameOf = new Map(photos.map((p) => [String(p.rec.id), p.name]))
+    await eachLimit(photos, 16, async ({ name, rec }) => {
+      const sidecar = { ...rec, ...(comments.has(String(rec.id)) ? { comments: comments.get(String(rec.id)) } : {}) }
+      await this.file(join('photostream', `${name}.metadata`), [Buffer.from(JSON.stringify(sidecar, null, 2))])
+    })
+    const inASet = new Set<string>()
+    // Numbered in a set (`<n>_<id>.<ext>`), plain in Not in any set (docs/LAYOUT.md).
+    const linkAll = (dir: string, ids: readonly string[], numbered: boolean): void => {
+      const width = String(ids.length).length
+      ids.forEach((id, i) => {
+        const name = nameOf.get(id)
+        const link = numbered ? `${String(i + 1).padStart(width, '0')}_${name}` : name
+        if (name === undefined) return
+        symlinkSync(`../photostream/${name}`, join(this.dest, dir, link as string))
+        this.made.links++
+      })
+    }
+    await eachLimit(sets, 16, async ({ rec, members }) => {
+      const dir = `Set ${String(rec.id)}`
+      mkdirSync(join(this.dest, dir))
+      this.made.dirs++
+      await this.file(join(dir, 'metadata'), [Buffer.from(JSON.stringify({ ...rec, photos: members }, null, 2))])
+      linkAll(dir, members, true)
+      members.forEach((id) => inASet.add(id))
+    })
+    mkdirSync(join(this.dest, 'Not in any set'))
+    this.made.dirs++
+    linkAll('Not in any set', photos.map((p) => String(p.rec.id)).filter((id) => !inASet.has(id)), false)
+  }
+}
+
 /**
  * The latency floor: the API calls of a first pin and one GET per original, overlapped as pin can
- * overlap them (16 API calls and 32 downloads in flight by default), with nothing written anywhere.
+ * overlap them (16 API calls and 32 downloads in flight by default), with nothing written anywhere;
+ * with `disk` (a folder to make DEST in), the floor with disk: the same, plus the writes of
+ * DiskFloor (each original as its body is in, the sidecars and set links once all are).
  */
-async function floorRun(fake: FakeProcess, shape: Shape): Promise<Measured> {
+async function floorRun(fake: FakeProcess, shape: Shape, disk?: string): Promise<Measured & { made?: DiskFloor['made'] }> {
+  const dest = disk === undefined ? undefined : await mkdtemp(join(disk, 'flickrfs-bench-floor-'))
+  await fake.ask('reset')
+  let w: FloorWork
+  try {
+    w = has('floor-fresh') ? await floorInChild(shape, dest) : await floorWork(shape, dest)
+  } finally {
+    if (dest !== undefined) await leaveForLater(dest)
+  }
+  const m = tally(await fake.take(), w)
+  return w.made === undefined ? m : { ...m, made: w.made }
+}
+
+interface FloorWork {
+  wallMs: number
+  userMs: number
+  sysMs: number
+  maxRssKb: number
+  made?: DiskFloor['made']
+}
+
+/**
+ * --floor-fresh: the floor (with disk when `dest` is given) in a process of its own, as a pin runs
+ * in one: its code is compiled and optimised during the run (the first run in this process pays
+ * that, the later ones do not). Its CPU is still counted from the floor's start, after its modules
+ * are loaded; its RSS is the whole child's.
+ */
+async function floorInChild(shape: Shape, dest: string | undefined): Promise<FloorWork> {
+  const pass = ['--floor-api', String(floorApi()), '--floor-downloads', String(floorDownloads())]
+  const child = spawn(process.execPath, ['--import', 'tsx', self, '--floor-child', ...pass], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, FLICKRFS_BENCH_FLOOR: JSON.stringify({ shape, dest }) },
+  })
+  let out = ''
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()))
+  const code = await new Promise<number | null>((r) => child.on('close', r))
+  if (code !== 0) throw new Error(`floor in a child process failed (exit ${code})`)
+  return JSON.parse(out) as FloorWork
+}
+
+/** The floor's work itself (floorRun), in this process: its wall time and this process's CPU over it. */
+async function floorWork(shape: Shape, dest: string | undefined): Promise<FloorWork> {
   const creds: FakeCredentials = shape.credentials
   const api = new FlickrClient({ ...creds, apiOrigin: shape.origin, ratePerSec: 1000, concurrency: floorApi() })
-  const downloads = new DownloadQueue(floorDownloads())
-  await fake.ask('reset')
   const cpu0 = process.cpuUsage()
   const t0 = performance.now()
+  const out = dest === undefined ? undefined : new DiskFloor(dest)
+  const downloads = new DownloadQueue(floorDownloads(), out === undefined ? undefined : (name, body) => out.original(name, body))
+  const photos: Array<{ name: string; rec: Rec }> = []
+  const comments = new Map<string, Rec>()
+  const setMembers: Array<{ rec: Rec; members: string[] }> = []
   const apiWork: Array<Promise<void>> = []
   const photoPage = async (page: number): Promise<Rec> => {
     const rsp: Rec = await api.call('flickr.people.getPhotos', { user_id: 'me', extras: PHOTO_EXTRAS.join(','), per_page: '500', page: String(page) })
     for (const p of rsp.photos.photo as Rec[]) {
-      if (Number(p.count_comments ?? 0) > 0) apiWork.push(api.call('flickr.photos.comments.getList', { photo_id: String(p.id) }).then(() => undefined))
-      if (p.media === 'video') {
-        apiWork.push(api.call('flickr.photos.getSizes', { photo_id: String(p.id) }).then((s: Rec) => {
-          const orig = (s.sizes.size as Rec[]).find((z) => z.label === 'Video Original')
-          if (orig !== undefined) downloads.add(String(orig.source))
+      const id = String(p.id)
+      if (Number(p.count_comments ?? 0) > 0) {
+        apiWork.push(api.call('flickr.photos.comments.getList', { photo_id: id }).then((c: Rec) => {
+          if (out !== undefined) comments.set(id, c.comments?.comment ?? [])
         }))
-      } else downloads.add(String(p.url_o))
+      }
+      if (p.media === 'video') {
+        const name = `${id}.mp4`
+        if (out !== undefined) photos.push({ name, rec: p })
+        apiWork.push(api.call('flickr.photos.getSizes', { photo_id: id }).then((s: Rec) => {
+          const orig = (s.sizes.size as Rec[]).find((z) => z.label === 'Video Original')
+          if (orig !== undefined) downloads.add(String(orig.source), name)
+        }))
+      } else {
+        const name = `${id}.${String(p.originalformat ?? 'jpg').toLowerCase()}`
+        if (out !== undefined) photos.push({ name, rec: p })
+        downloads.add(String(p.url_o), name)
+      }
     }
     return rsp
   }
@@ -424,11 +638,14 @@ async function floorRun(fake: FakeProcess, shape: Shape): Promise<Measured> {
       all.push(...(more.photosets.photoset as Rec[]))
     }
     await eachLimit(all, 8, async (s) => {
+      const members: string[] = []
       let page = 1
       for (let pages = 1; page <= pages; page++) {
         const r: Rec = await api.call('flickr.photosets.getPhotos', { photoset_id: String(s.id), user_id: userId, per_page: '500', page: String(page) })
         pages = Number(r.photoset.pages)
+        if (out !== undefined) for (const m of r.photoset.photo as Rec[]) members.push(String(m.id))
       }
+      if (out !== undefined) setMembers.push({ rec: s, members })
     })
   })()
   const tree = api.call('flickr.collections.getTree')
@@ -436,11 +653,12 @@ async function floorRun(fake: FakeProcess, shape: Shape): Promise<Measured> {
   // apiWork grows while pages arrive; all pages are in by now.
   await Promise.all(apiWork)
   await downloads.drained()
+  if (out !== undefined && downloads.failures === 0) await out.tree(photos, comments, setMembers)
   const ms = performance.now() - t0
   const cpu = process.cpuUsage(cpu0)
   if (downloads.failures > 0) throw new Error(`floor: ${downloads.failures} downloads failed`)
-  const rssKb = process.resourceUsage().maxRSS
-  return tally(await fake.take(), { wallMs: ms, userMs: cpu.user / 1000, sysMs: cpu.system / 1000, maxRssKb: rssKb })
+  const w: FloorWork = { wallMs: ms, userMs: cpu.user / 1000, sysMs: cpu.system / 1000, maxRssKb: process.resourceUsage().maxRSS }
+  return out === undefined ? w : { ...w, made: out.made }
 }
 
 const s = (ms: number): string => `${(ms / 1000).toFixed(2)} s`
@@ -452,7 +670,9 @@ function summary(label: string, ms: Measured[], items: number, base?: number): s
   const rss = median(ms.map((m) => m.maxRssKb))
   const m = ms[ms.length - 1] as Measured
   const ratio = base === undefined ? '' : ` | ${(base / wall).toFixed(1)}×`
-  return `| ${label} | ${s(wall)} (${ms.map((x) => (x.ms / 1000).toFixed(2)).join(', ')}) | ${(cpu / items).toFixed(2)} ms | ` +
+  const user = median(ms.map((m) => m.userMs)) / items
+  const sys = median(ms.map((m) => m.sysMs)) / items
+  return `| ${label} | ${s(wall)} (${ms.map((x) => (x.ms / 1000).toFixed(2)).join(', ')}) | ${(cpu / items).toFixed(2)} ms (${user.toFixed(2)} / ${sys.toFixed(2)}) | ` +
     `${Number.isNaN(rss) ? '?' : (rss / 1024).toFixed(0)} MB | ${m.api} (${per(m.api, items)}) | ` +
     `${m.get} / ${m.head} / ${m.play} (${per(m.get, items)} / ${per(m.head, items)} / ${per(m.play, items)})${ratio} |`
 }
@@ -464,6 +684,11 @@ async function main(): Promise<void> {
   const tiny = has('tiny') || items >= 10_000
   const seed = arg('seed', 700)
   if (args[0] === '--serve') return serve(items, apiLatency, mediaLatency, tiny, seed, arg('port', 0))
+  if (args[0] === '--floor-child') {
+    const { shape, dest } = JSON.parse(process.env.FLICKRFS_BENCH_FLOOR ?? '{}') as { shape: Shape; dest?: string }
+    process.stdout.write(JSON.stringify(await floorWork(shape, dest)))
+    return
+  }
   const runs = arg('runs', 3)
   // A kept DEST's catalog holds the fake's URLs (url_o): the fake answers on the same port every
   // time, or a full listing would find every record changed.
@@ -501,10 +726,13 @@ async function main(): Promise<void> {
   const orig: [Measured[], Measured[]] = [[], []]
   const ours: [Measured[], Measured[]] = [[], []]
   const floor: Measured[] = []
+  const floorDisk: Array<Measured & { made?: DiskFloor['made'] }> = []
   const callsAlone: number[] = []
   try {
     for (let r = 0; r < runs; r++) {
-      const steps: Array<'original' | 'flickrfs' | 'floor'> = r % 2 === 0 ? ['original', 'flickrfs', 'floor'] : ['floor', 'flickrfs', 'original']
+      const steps: Array<'original' | 'flickrfs' | 'floor' | 'floor-disk'> = r % 2 === 0
+        ? ['original', 'flickrfs', 'floor', 'floor-disk']
+        : ['floor-disk', 'floor', 'flickrfs', 'original']
       for (const step of steps) {
         if (step === 'original') {
           if (tool === undefined) continue
@@ -520,13 +748,18 @@ async function main(): Promise<void> {
           const alone = await replayCalls(fake, shape, b.calls ?? [])
           callsAlone.push(alone.ms)
           console.log(`run ${r + 1} no-change run's ${alone.api} calls alone (replayed): ${s(alone.ms)}; the run ÷ its calls: ${(b.ms / alone.ms).toFixed(2)}`)
-          const firstText = a === undefined ? 'first: kept DEST' : `first ${s(a.ms)} (CPU ${s(a.cpuMs)}), ${a.api} API, ${a.get} GET ${a.head} HEAD ${a.play} play`
+          const firstText = a === undefined ? 'first: kept DEST' : `first ${s(a.ms)} (CPU ${s(a.cpuMs)}: user ${s(a.userMs)}, sys ${s(a.sysMs)}), ${a.api} API, ${a.get} GET ${a.head} HEAD ${a.play} play`
           console.log(`run ${r + 1} flickrfs  ${firstText}; no-change ${s(b.ms)} (CPU ${s(b.cpuMs)}), ${b.api} API, ${b.get + b.head + b.play} media`)
+        } else if (step === 'floor-disk') {
+          if (has('no-floor') || has('no-floor-disk')) continue
+          const f = await floorRun(fake, shape, destDir())
+          floorDisk.push(f)
+          console.log(`run ${r + 1} floor+disk ${s(f.ms)} (CPU ${s(f.cpuMs)}: user ${s(f.userMs)}, sys ${s(f.sysMs)}), ${f.api} API, ${f.get} GET ${f.head} HEAD ${f.play} play; made ${f.made?.files} files, ${f.made?.links} links, ${f.made?.dirs} folders, ${f.made?.dirSyncs} directory fsyncs`)
         } else {
           if (has('no-floor')) continue
           const f = await floorRun(fake, shape)
           floor.push(f)
-          console.log(`run ${r + 1} floor     ${s(f.ms)} (CPU ${s(f.cpuMs)}), ${f.api} API, ${f.get} GET ${f.head} HEAD ${f.play} play`)
+          console.log(`run ${r + 1} floor     ${s(f.ms)} (CPU ${s(f.cpuMs)}: user ${s(f.userMs)}, sys ${s(f.sysMs)}), ${f.api} API, ${f.get} GET ${f.head} HEAD ${f.play} play`)
         }
       }
     }
@@ -538,21 +771,28 @@ async function main(): Promise<void> {
 
   const n = shape.items
   console.log(`\nmedians of ${runs} (${new Date().toISOString().slice(0, 16)}Z, load ${(await loadAvg()).join(' ')}); requests per original in parentheses`)
-  console.log('| measure | wall (runs) | CPU per item | peak RSS | API calls | media GET / HEAD / play redirects | original ÷ this |')
+  console.log('| measure | wall (runs) | CPU per item (user / sys) | peak RSS | API calls | media GET / HEAD / play redirects | original ÷ this |')
   console.log('|---|---|---|---|---|---|---|')
   const o0 = orig[0].length > 0 ? median(orig[0].map((m) => m.ms)) : undefined
   const o1 = orig[1].length > 0 ? median(orig[1].map((m) => m.ms)) : undefined
   if (o0 !== undefined) console.log(summary('original tool, first mirror', orig[0], n, o0))
   if (ours[0].length > 0) console.log(summary('flickrfs pin, first', ours[0], n, o0))
   if (floor.length > 0) console.log(summary('latency floor (no disk)', floor, n, o0))
+  if (floorDisk.length > 0) console.log(summary('floor with disk (minimal durable writes)', floorDisk, n, o0))
   if (o1 !== undefined) console.log(summary('original tool, no-change run', orig[1], n, o1))
-  console.log(summary('flickrfs pin, no-change run', ours[1], n, o1))
+  if (ours[1].length > 0) console.log(summary('flickrfs pin, no-change run', ours[1], n, o1))
   const f = median(floor.map((m) => m.ms))
   const fl = floor[floor.length - 1]
   const waitMs = fl === undefined ? NaN : Math.max(fl.api * apiLatency / floorApi(), (fl.get + fl.play) * mediaLatency / floorDownloads())
   if (floor.length > 0 && ours[0].length > 0) {
     console.log(`flickrfs first pin ÷ floor: ${(median(ours[0].map((m) => m.ms)) / f).toFixed(2)}; ` +
       `the floor's latency alone (${floorApi()} API calls, ${floorDownloads()} downloads in flight): ${s(waitMs)}`)
+  }
+  if (floorDisk.length > 0) {
+    const cpu = (ms: Measured[]): number => median(ms.map((m) => m.cpuMs)) / n
+    const disk = cpu(floorDisk) - (floor.length > 0 ? cpu(floor) : NaN)
+    console.log(`floor with disk: ${cpu(floorDisk).toFixed(2)} ms of CPU per item, of which the writes ${disk.toFixed(2)} ms (against the floor without disk, same run); ` +
+      `DEST on ${destDir()}` + (ours[0].length > 0 ? `; flickrfs first pin − floor with disk: ${(cpu(ours[0]) - cpu(floorDisk)).toFixed(2)} ms per item` : ''))
   }
   if (callsAlone.length > 0) {
     const ncMs = median(ours[1].map((m) => m.ms))

@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events'
 import { resolve } from 'node:path'
-import createDebug from 'debug'
+import createDebug from '../util/debug.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { RefreshCheckpoint, type CheckpointOptions } from './checkpoint.js'
 import { CatalogStore, rowVersions, type Head } from './persist.js'

@@ -28,7 +28,7 @@
  * those in flight: at the limiter's refill (0.8 calls a second) that is about a minute of API calls,
  * and in a burst a few seconds' worth.
  */
-import createDebug from 'debug'
+import createDebug from '../util/debug.js'
 import Keyv from 'keyv'
 import { exists } from '../util/fs.js'
 import { openSqliteAdapter } from '../util/sqlite.js'

@@ -7,7 +7,7 @@
  */
 import { rename, stat } from 'node:fs/promises'
 import { basename } from 'node:path'
-import createDebug from 'debug'
+import createDebug from '../util/debug.js'
 import { isEnoent } from '../util/fs-errors.js'
 import { fsyncDir } from '../util/fs.js'
 import { isDamagedDb, openSqliteAdapter } from '../util/sqlite.js'

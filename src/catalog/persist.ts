@@ -11,7 +11,7 @@
  * re-reads the head and tries again.
  */
 import { createHash } from 'node:crypto'
-import createDebug from 'debug'
+import createDebug from '../util/debug.js'
 import Keyv from 'keyv'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { exists } from '../util/fs.js'

@@ -32,7 +32,7 @@
  * boundary hands it the result, and what an earlier, interrupted run saved is reused like what the
  * previous catalog knows.
  */
-import createDebug from 'debug'
+import createDebug from '../util/debug.js'
 import { asRecord, toInt } from '../flickr/lenient.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { eachLimit } from '../util/pool.js'

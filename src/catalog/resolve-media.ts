@@ -4,7 +4,7 @@
  * then a HEAD on the `Video Original` play URL that follows its redirect; when that is refused
  * (Flickr often answers 404 without the web session cookies) the best transcode stands in.
  */
-import createDebug from 'debug'
+import createDebug from '../util/debug.js'
 import { asRecord, toInt, toStr } from '../flickr/lenient.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import type { CatalogApi, CatalogMedia } from './ports.js'

@@ -7,7 +7,7 @@
 import { hostname } from 'node:os'
 import { readFile, stat, unlink } from 'node:fs/promises'
 import { constants } from 'node:fs'
-import createDebug from 'debug'
+import createDebug from '../util/debug.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { confineState } from '../util/confine.js'
 import { lockPath, STATE_REL } from '../util/state-paths.js'

@@ -90,8 +90,8 @@ export async function main(argv: string[], io: CliIo = { stdout: process.stdout,
     return typeof process.exitCode === 'number' ? process.exitCode : 0
   } catch (err) {
     if (err instanceof CommanderError) return commanderExit(err)
-    // debug is loaded here, not at start-up: only this path logs.
-    const log = (await import('debug')).default('flickrfs:cli')
+    // The logger is loaded here, not at start-up: only this path logs (and only under DEBUG).
+    const log = (await import('../util/debug.js')).default('flickrfs:cli')
     if (isFlickrfsError(err)) {
       log('%s: %s', err.code, redact(String((err.cause instanceof Error ? err.cause.stack : undefined) ?? '')))
       io.stderr.write(`flickrfs: ${redact(err.message)}\n`)

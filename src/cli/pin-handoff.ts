@@ -15,7 +15,7 @@ import type { ErrorCode } from '../errors/flickrfs-error.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { emptyManifest } from '../pin/manifest.js'
 import { pinOpenRoot, type PinOptions, type PinProgress, type PinReport } from '../pin/pin.js'
-import { dialControl, type ControlHandler } from '../service/control.js'
+import type { ControlHandler } from '../service/control.js'
 import type { LiveMount } from '../service/live-mount.js'
 import type { OriginalStore } from '../store/index.js'
 import type { CatalogSnapshot } from '../catalog/types.js'
@@ -82,6 +82,8 @@ export async function pinThroughMount(
   dest: string,
   o: { options: HandedPinOptions; mode: 'quiet' | 'bar' | 'lines'; cookies: boolean; report: (r: PinReport, apiCalls: number) => number },
 ): Promise<number | undefined> {
+  // Only a pin that finds DEST locked dials a mount: the control socket's code is not loaded before.
+  const { dialControl } = await import('../service/control.js')
   const client = await dialControl(dest)
   if (!client) return undefined
   const progress = createProgress(o.mode, io.stderr)

@@ -1,6 +1,6 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- Flickr's JSON is untyped; the contract (ARCHITECTURE.md) returns any and callers read it through lenient.ts */
 import { createFlickr } from 'flickr-sdk'
-import createDebug from 'debug'
+import createDebug from '../util/debug.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { redact } from '../util/redact.js'
 import { realClock, type Clock } from './clock.js'

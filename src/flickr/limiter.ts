@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdir, open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import createDebug from 'debug'
+import createDebug from '../util/debug.js'
 import { errorMessage } from '../util/abort.js'
 import type { Clock } from './clock.js'
 import { pidAlive } from '../util/process.js'

@@ -1,5 +1,5 @@
 import type { OutgoingHttpHeaders } from 'node:http'
-import createDebug from 'debug'
+import createDebug from '../util/debug.js'
 import { redact } from '../util/redact.js'
 import { realClock, type Clock } from './clock.js'
 import { filenameFromContentDisposition } from './content-disposition.js'

@@ -1,5 +1,5 @@
 import { createFlickr } from 'flickr-sdk'
-import createDebug from 'debug'
+import createDebug from '../util/debug.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { classify, toFlickrfsError } from './failure.js'
 import { OriginTransport, rewriteToOrigin } from './origin-transport.js'

@@ -1,5 +1,5 @@
 import { FetchTransport } from 'flickr-sdk'
-import createDebug from 'debug'
+import createDebug from '../util/debug.js'
 import { redact } from '../util/redact.js'
 import { mediaAgents, send, type Exchange, type MediaAgents } from './media-http.js'
 

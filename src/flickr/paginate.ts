@@ -1,4 +1,4 @@
-import createDebug from 'debug'
+import createDebug from '../util/debug.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { asArray, asRecord, toInt, toStr } from './lenient.js'
 import type { PageEnvelope, PageItem } from './types.js'

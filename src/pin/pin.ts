@@ -4,7 +4,7 @@
  * stops the run: everything else completes and the failures come back in the report.
  */
 import { resolve } from 'node:path'
-import createDebug from 'debug'
+import createDebug from '../util/debug.js'
 import { Catalog, acquireRootLock, type CatalogApi, type CatalogMedia, type RefreshProgress, type RefreshReport } from '../catalog/index.js'
 import type { CatalogSnapshot, CollectionEntry, MediaEntry, PhotoEntry } from '../catalog/types.js'
 import { mediaKey } from '../catalog/types.js'
@@ -19,7 +19,7 @@ import { Semaphore } from '../util/semaphore.js'
 import { GetSizer, type SizedDownload } from './get-sizer.js'
 import { errorMessage } from '../util/abort.js'
 import { Confined } from '../util/confine.js'
-import { removeFlickrmirrorerLeftovers, type TakeoverCleanup } from './takeover.js'
+import type { TakeoverCleanup } from './takeover.js'
 import { STATE_DIR_NAME, STATE_REL, stateDir } from '../util/state-paths.js'
 
 const log = createDebug('flickrfs:pin')
@@ -526,7 +526,11 @@ class PinRun {
       sidecarVersion: sidecarVersions(versions, opts.ignoreViews === true),
     })
     log('tree written in %d ms (%d written, %d unchanged of which %d trusted unread, %d removed)', now() - writeStart, tree.written, tree.unchanged, tree.trusted, tree.removed)
-    if (deleteUnknown) this.#takeover = await removeFlickrmirrorerLeftovers(await Confined.open(dest))
+    if (deleteUnknown) {
+      // Loaded only under --delete-unknown, the one run that cleans up after flickrmirrorer.
+      const { removeFlickrmirrorerLeftovers } = await import('./takeover.js')
+      this.#takeover = await removeFlickrmirrorerLeftovers(await Confined.open(dest))
+    }
     return { tree, deleted, previous }
   }
 

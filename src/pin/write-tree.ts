@@ -10,7 +10,7 @@
 import { readFile, lstat, readlink, lutimes, readdir } from 'node:fs/promises'
 import { closeSync, lstatSync, lutimesSync, openSync, readSync, readlinkSync, statfsSync, constants as fsConstants, type Stats } from 'node:fs'
 import { join } from 'node:path'
-import createDebug from 'debug'
+import createDebug from '../util/debug.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { destWriteError, errnoCode, isEnoent } from '../util/fs-errors.js'
 import { eachLimit } from '../util/pool.js'

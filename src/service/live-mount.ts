@@ -4,7 +4,7 @@
  * the store, which downloads on first read. Refreshes run in the background and swap the tree whole.
  */
 import { resolve } from 'node:path'
-import createDebug from 'debug'
+import createDebug from '../util/debug.js'
 import { Catalog, acquireRootLock, setAsideDamagedCatalog, type CatalogApi, type CatalogMedia, type CatalogSnapshot, type RefreshProgress, type RefreshReport, type RootLock } from '../catalog/index.js'
 import { FirstCatalog, type PartialView } from './first-catalog.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'

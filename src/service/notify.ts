@@ -6,7 +6,7 @@
  * message is never lost to the child exiting first.
  */
 import { execFile } from 'node:child_process'
-import createDebug from 'debug'
+import createDebug from '../util/debug.js'
 
 const log = createDebug('flickrfs:notify')
 

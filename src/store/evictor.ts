@@ -7,7 +7,7 @@
  * Runs are serialised: each starts when the one before has ended, so two never pick the same
  * files or count bytes another is freeing.
  */
-import createDebug from 'debug'
+import createDebug from '../util/debug.js'
 import type { Originals } from './originals.js'
 import type { Pins } from './pins.js'
 import { safeId } from './safe-names.js'

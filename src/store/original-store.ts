@@ -18,7 +18,7 @@
  *     and at `close()`.
  */
 import type { MediaEntry } from '../catalog/types.js'
-import createDebug from 'debug'
+import createDebug from '../util/debug.js'
 import type { MediaSource } from './media-source.js'
 import { Evictor, type EvictOptions, type EvictReport } from './evictor.js'
 import { Originals, type Job, type EnsureOptions, type EnsureResult, type OriginalsOptions, type StoreStats, type UnsizedJob } from './originals.js'

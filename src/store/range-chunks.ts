@@ -10,7 +10,7 @@
  * failures.
  */
 import { LRUCache } from 'lru-cache'
-import createDebug from 'debug'
+import createDebug from '../util/debug.js'
 import { abortable } from '../util/abort.js'
 import type { MediaSource } from './media-source.js'
 

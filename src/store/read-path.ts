@@ -12,7 +12,7 @@
  */
 import { open } from 'node:fs/promises'
 import type { MediaEntry } from '../catalog/types.js'
-import createDebug from 'debug'
+import createDebug from '../util/debug.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { abortable } from '../util/abort.js'
 import { destWriteError, isEnoent } from '../util/fs-errors.js'

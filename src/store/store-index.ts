@@ -8,7 +8,7 @@
  * Access times change on every read; they are kept in memory and written in batches.
  */
 import Keyv from 'keyv'
-import createDebug from 'debug'
+import createDebug from '../util/debug.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { confineState } from '../util/confine.js'
 import { catalogPath } from '../util/state-paths.js'
