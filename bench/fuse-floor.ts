@@ -20,6 +20,7 @@
  * Prints "READY" once mounted; unmounts on SIGTERM/SIGINT. Never read the mount from this process.
  */
 import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, type Stats } from 'node:fs'
+import { execFile } from 'node:child_process'
 import { join } from 'node:path'
 import { loadFuse, type FuseCallback } from '../src/fs/fuse-binding.js'
 import { fsnameHack, fuseNativeOptions } from '../src/fs/mount-options.js'
@@ -148,8 +149,15 @@ fuse.mount((err) => {
   process.stdout.write(`READY ${entries.size} entries, -o ${opts.fsname}\n`)
 })
 
+// As flickrfs does: detach with fusermount first (fuse_native_unmount alone can leave the mount listed).
 const stop = (): void => {
   for (const fd of fds.values()) closeSync(fd)
+  execFile('fusermount', ['-u', mnt], (err) => {
+    if (err) execFile('fusermount', ['-uz', mnt], () => release())
+    else release()
+  })
+}
+const release = (): void => {
   try {
     if (fuse._thread) binding.fuse_native_unmount(mnt, fuse._thread)
   } catch (err) {
