@@ -2,7 +2,7 @@
  * Backups of a 1,000-item account with the tools people use (restic, borg, tar, cp -a, rsync -a):
  * each from DEST itself, from an offline mount of that DEST, and from a fresh online mount (empty
  * cache, media latency 20 ms or `--latency MS`), against `flickrfs pin` of the same account at the same latency.
- *   node --import tsx bench/mount-backup.ts [RUNS] [--clients restic,borg,tar,cp,rsync] [--sources dest,offline,online,floor[+VARIANT…]] [--bin CHECKOUT/bin/flickrfs] [--latency MS]
+ *   node --import tsx bench/mount-backup.ts [RUNS] [--clients restic,borg,tar,cp,rsync] [--sources dest,offline,online,floor[+VARIANT…]] [--bin CHECKOUT/bin/flickrfs] [--base CHECKOUT/bin/flickrfs] [--latency MS]
  *
  * Each run pins a new DEST at that latency (timed), then for each client backs up into a new
  * repository or folder: DEST (its .flickrfs left out), a new `mount --cache DEST --offline`, and a
@@ -16,6 +16,8 @@
  * `--sources dest,floor,offline` shows what the binding itself costs next to our offline mount
  * (`floor+attr=0+kernel_cache`: that server with those variants; see fuse-floor.ts). With a floor
  * source, a second table gives every source's median, its ratio to DEST and its serving CPU.
+ * `base` is an offline mount served by the `--base` checkout's CLI (its dist/ built), so that a change
+ * and the code before it are measured interleaved, in the same run.
  * `--bin` runs another checkout's CLI (its dist/ built), to compare two in the same conditions.
  * PROF=DIR in the environment writes a CPU profile of every CLI child (pins and mounts) into DIR.
  * STRACE=DIR attaches `strace -c -f` to each serving process for the client run alone and writes
@@ -41,6 +43,8 @@ const CLIENTS = (clientsArg === -1 ? 'restic,borg,tar,cp,rsync' : (args[clientsA
 const sourcesArg = args.indexOf('--sources')
 const binArg = args.indexOf('--bin')
 const BIN_PATH = binArg === -1 ? undefined : args[binArg + 1]
+const baseArg = args.indexOf('--base')
+const BASE_BIN = baseArg === -1 ? undefined : args[baseArg + 1]
 const SOURCES = (sourcesArg === -1 ? 'dest,offline,online' : (args[sourcesArg + 1] ?? '')).split(',') as Source[]
 const latencyArg = args.indexOf('--latency')
 const LATENCY_MS = latencyArg === -1 ? 20 : Number(args[latencyArg + 1])
@@ -48,7 +52,7 @@ const TIMEOUT_MS = 900_000
 
 type Client = 'restic' | 'borg' | 'tar' | 'cp' | 'rsync'
 /** `floor` and `floor+VARIANT+…`: bench/fuse-floor.ts serving DEST, with those variants. */
-type Source = 'dest' | 'offline' | 'online' | `floor${string}`
+type Source = 'dest' | 'offline' | 'online' | 'base' | `floor${string}`
 const FLOOR_SCRIPT = fileURLToPath(new URL('./fuse-floor.ts', import.meta.url))
 
 /** bench/fuse-floor.ts serving `dir` at `mnt` (a child of the lab, so cleanup stops it), once it says READY. */
@@ -192,6 +196,16 @@ async function main(): Promise<void> {
           if (source.startsWith('floor')) {
             src = await lab.mkdir(`mnt${n}`)
             server = await serveFloor(lab, src, dest, source.split('+').slice(1), env)
+          } else if (source === 'base') {
+            if (BASE_BIN === undefined) throw new Error('--sources base needs --base CHECKOUT/bin/flickrfs')
+            src = await lab.mkdir(`mnt${n}`)
+            const bin = lab.bin
+            lab.bin = BASE_BIN
+            try {
+              server = await lab.mount(src, ['--cache', dest, '--offline'], env, TIMEOUT_MS)
+            } finally {
+              lab.bin = bin
+            }
           } else if (source !== 'dest') {
             src = await lab.mkdir(`mnt${n}`)
             const flags = source === 'offline' ? ['--cache', dest, '--offline'] : ['--cache', await lab.mkdir(`fresh${n}`), '--refresh', '0']
@@ -226,7 +240,7 @@ async function main(): Promise<void> {
       )
     }
     const others = SOURCES.filter((x) => x !== 'dest')
-    if (SOURCES.some((x) => x.startsWith('floor')) && SOURCES.includes('dest')) {
+    if (SOURCES.some((x) => x.startsWith('floor') || x === 'base') && SOURCES.includes('dest')) {
       console.log(`\n| client | DEST | ${others.join(' | ')} |`)
       console.log(`|---|---|${others.map(() => '---|').join('')}`)
       for (const c of CLIENTS) {

@@ -84,6 +84,10 @@ export async function mountFlickrfs(opts: MountOptions): Promise<MountHandle> {
     autoUnmount: opts.autoUnmount ?? DEFAULTS.autoUnmount,
     debug: opts.debug ?? false,
     readTimeoutMs: opts.readTimeoutMs ?? DEFAULTS.readTimeoutMs,
+    // An offline mount answers every op before it returns (ops.ts: a static tree, reads with
+    // readSync), or, for a read that falls back to the async paths, under its own deadline: no
+    // op is left for fuse-native's timers to catch, and they cost a timer per op.
+    opTimeouts: !(opts.fileHandles === false && opts.syncLocalReads === true),
   })
   const fuse = new Fuse(mnt, mount.ops.fuseOps(), fuseOpts)
   await mountOrThrow(fuse, mnt, fusermountOptions({ allowOther: opts.allowOther ?? false, autoUnmount: opts.autoUnmount ?? DEFAULTS.autoUnmount }))
@@ -158,6 +162,8 @@ class FuseMount implements MountHandle {
       attrTimeoutMs: (opts.attrTimeoutSec ?? DEFAULTS.attrTimeoutSec) * 1000,
       ...(opts.fileHandles !== undefined ? { fileHandles: opts.fileHandles } : {}),
       ...(opts.syncLocalReads !== undefined ? { syncLocalReads: opts.syncLocalReads } : {}),
+      // As documented above: without file handles the tree does not change while mounted.
+      staticTree: opts.fileHandles === false,
     })
   }
 
