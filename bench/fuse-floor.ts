@@ -13,7 +13,9 @@
  *   notimeout      without fuse-native's per-op timers (flickrfs keeps them)
  *   prestat        getattr hands fuse-native a stat array built once at start, not a stat object
  *                  it converts per call (what src/fs/fuse-binding.ts already does for readdir)
- *   sync           nothing else: reply in the same tick (the default already does)
+ *   lean           fuse-native's per-op wrapper (argument copies, bind, nextTick) replaced, for
+ *                  getattr, readlink, readdir and read, by a handler that calls the op and signals
+ *                  libfuse's thread at once (implies notimeout)
  *   anything else  appended as a libfuse -o option (kernel_cache, max_read=65536, max_readahead=N,
  *                  sync_read, ...)
  * libfuse's `-s` (one thread) is not reachable: fuse-native.c runs fuse_loop_mt unconditionally.
@@ -89,6 +91,7 @@ walk('/', root)
 const opts = fuseNativeOptions({ attrTimeoutSec: 60, negativeTimeoutSec: 10, allowOther: false, autoUnmount: true, debug: false, readTimeoutMs: 25_000 })
 const extra: string[] = []
 let prestat = false
+let lean = false
 for (const v of variants) {
   if (v.startsWith('attr=')) {
     // fuse-native leaves a 0 out (libfuse's default is then 1 s), and its own come after fsname.
@@ -98,13 +101,17 @@ for (const v of variants) {
   } else if (v === 'noauto_cache') opts.autoCache = false
   else if (v === 'notimeout') opts.timeout = false
   else if (v === 'prestat') prestat = true
+  else if (v === 'lean') {
+    lean = true
+    opts.timeout = false
+  }
   else if (v === 'kernel_cache') {
     opts.autoCache = false
     extra.push(v)
-  } else if (v !== 'sync') extra.push(v)
+  } else extra.push(v)
 }
 opts.fsname = [fsnameHack(10), ...extra].join(',')
-if (prestat) for (const e of entries.values()) e.wire = wireOf(e.stat)
+if (prestat || lean) for (const e of entries.values()) e.wire = wireOf(e.stat)
 
 const { Fuse, binding } = loadFuse()
 if (prestat) {
@@ -140,6 +147,43 @@ const fuse = new Fuse(mnt, {
     return cb(readSync(fd, buf, 0, len, pos))
   },
 }, opts)
+
+if (lean) leanHandlers(fuse as unknown as { _handlers: FuseCallback[] }, binding as unknown as Record<string, unknown>)
+
+/**
+ * fuse-native's handler per op (index.js makeHandler) copies the arguments twice, binds the
+ * signal, and defers it with process.nextTick; these call the op and signal at once, with what
+ * fuse-native's own `_op_*` and `signal` would pass. Bench only.
+ */
+function leanHandlers(f: { _handlers: FuseCallback[] }, b: Record<string, unknown>): void {
+  const op = (name: string): number => b[`op_${name}`] as number
+  const sig = (name: string): FuseCallback => b[`fuse_native_signal_${name}`] as FuseCallback
+  const [getattr, readlink, readdir, read] = [sig('getattr'), sig('readlink'), sig('readdir'), sig('read')]
+  const none = wireOf({})
+  f._handlers[op('getattr')] = (h: unknown, _op: number, path: string) => {
+    const e = entries.get(path)
+    if (e === undefined) return getattr(h, ENOENT, none)
+    return getattr(h, 0, e.wire ?? wireOf(e.stat))
+  }
+  f._handlers[op('readlink')] = (h: unknown, _op: number, path: string) => {
+    const e = entries.get(path)
+    return e?.target === undefined ? readlink(h, EINVAL, '') : readlink(h, 0, e.target)
+  }
+  f._handlers[op('readdir')] = (h: unknown, _op: number, path: string) => {
+    const e = entries.get(path)
+    return e?.names === undefined ? readdir(h, ENOENT, [], []) : readdir(h, 0, e.names, [])
+  }
+  f._handlers[op('read')] = (h: unknown, _op: number, path: string, _fd: number, buf: Buffer, len: number, lo: number, hi: number) => {
+    let fd = fds.get(path)
+    if (fd === undefined) {
+      const e = entries.get(path)
+      if (e === undefined) return read(h, ENOENT, 0, buf.buffer)
+      fd = openSync(e.real, 'r')
+      fds.set(path, fd)
+    }
+    return read(h, readSync(fd, buf, 0, len, lo + hi * 4294967296), 0, buf.buffer)
+  }
+}
 
 fuse.mount((err) => {
   if (err) {

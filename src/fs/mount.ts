@@ -1,7 +1,7 @@
 import createDebug from 'debug'
 import { resolve } from 'node:path'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
-import { loadFuse, type FuseInstance } from './fuse-binding.js'
+import { answerAtOnce, loadFuse, type FuseInstance } from './fuse-binding.js'
 import { fuseNativeOptions } from './mount-options.js'
 import { checkMountpoint, clearStaleMount, describeHolders, findHolders, fusermountMountMessage, mountAt, unmountPath, type Holder } from './mountpoint.js'
 import { FsOps, type FsOpsStats } from './ops.js'
@@ -89,7 +89,10 @@ export async function mountFlickrfs(opts: MountOptions): Promise<MountHandle> {
     // op is left for fuse-native's timers to catch, and they cost a timer per op.
     opTimeouts: !(opts.fileHandles === false && opts.syncLocalReads === true),
   })
-  const fuse = new Fuse(mnt, mount.ops.fuseOps(), fuseOpts)
+  const fuseOps = mount.ops.fuseOps()
+  const fuse = new Fuse(mnt, fuseOps, fuseOpts)
+  // Without op timers, fuse-native's per-op wrapper does nothing we need (fuse-binding.ts).
+  if (fuseOpts.timeout === false) answerAtOnce(fuse, fuseOps)
   await mountOrThrow(fuse, mnt, fusermountOptions({ allowOther: opts.allowOther ?? false, autoUnmount: opts.autoUnmount ?? DEFAULTS.autoUnmount }))
   log('mounted at %s with %o', mnt, fuseOpts)
   // Lets the event loop end: fuse-native keeps a handle referenced until this is called.
