@@ -16,12 +16,15 @@
  *   lean           fuse-native's per-op wrapper (argument copies, bind, nextTick) replaced, for
  *                  getattr, readlink, readdir and read, by a handler that calls the op and signals
  *                  libfuse's thread at once (implies notimeout)
+ *   ra=KB          after mounting, the mount's read_ahead_kb in /sys/class/bdi (root only): the
+ *                  kernel's first read-ahead window grows with it (tar's 10 KiB reads: 32 KiB
+ *                  at the default 128, 64 KiB at 1024)
  *   anything else  appended as a libfuse -o option (kernel_cache, max_read=65536, max_readahead=N,
  *                  sync_read, ...)
  * libfuse's `-s` (one thread) is not reachable: fuse-native.c runs fuse_loop_mt unconditionally.
  * Prints "READY" once mounted; unmounts on SIGTERM/SIGINT. Never read the mount from this process.
  */
-import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, type Stats } from 'node:fs'
+import { closeSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, writeFileSync, type Stats } from 'node:fs'
 import { execFile } from 'node:child_process'
 import { join } from 'node:path'
 import { loadFuse, type FuseCallback } from '../src/fs/fuse-binding.js'
@@ -43,6 +46,8 @@ interface Entry {
 }
 
 const entries = new Map<string, Entry>()
+/** Requests that reached JS, by op: printed on stderr at exit ("ops {...}"). */
+const count = { getattr: 0, readlink: 0, readdir: 0, read: 0 }
 const fds = new Map<string, number>()
 
 function statObject(s: Stats): Record<string, number> {
@@ -92,6 +97,7 @@ const opts = fuseNativeOptions({ attrTimeoutSec: 60, negativeTimeoutSec: 10, all
 const extra: string[] = []
 let prestat = false
 let lean = false
+let readAheadKb: string | undefined
 for (const v of variants) {
   if (v.startsWith('attr=')) {
     // fuse-native leaves a 0 out (libfuse's default is then 1 s), and its own come after fsname.
@@ -101,6 +107,7 @@ for (const v of variants) {
   } else if (v === 'noauto_cache') opts.autoCache = false
   else if (v === 'notimeout') opts.timeout = false
   else if (v === 'prestat') prestat = true
+  else if (v.startsWith('ra=')) readAheadKb = v.slice(3)
   else if (v === 'lean') {
     lean = true
     opts.timeout = false
@@ -115,6 +122,7 @@ if (prestat || lean) for (const e of entries.values()) e.wire = wireOf(e.stat)
 
 const { Fuse, binding } = loadFuse()
 if (prestat) {
+  count.getattr = NaN // not counted on this path
   const proto = Fuse.prototype as unknown as { _op_getattr: (signal: FuseCallback, path: string) => void }
   proto._op_getattr = function (signal, path) {
     const e = entries.get(path)
@@ -125,18 +133,22 @@ if (prestat) {
 const fuse = new Fuse(mnt, {
   init: (cb: FuseCallback) => cb(0),
   getattr: (path: string, cb: FuseCallback) => {
+    count.getattr++
     const e = entries.get(path)
     return e === undefined ? cb(ENOENT) : cb(0, e.stat)
   },
   readdir: (path: string, cb: FuseCallback) => {
+    count.readdir++
     const e = entries.get(path)
     return e?.names === undefined ? cb(ENOENT) : cb(0, e.names)
   },
   readlink: (path: string, cb: FuseCallback) => {
+    count.readlink++
     const e = entries.get(path)
     return e?.target === undefined ? cb(EINVAL) : cb(0, e.target)
   },
   read: (path: string, _fh: number, buf: Buffer, len: number, pos: number, cb: FuseCallback) => {
+    count.read++
     let fd = fds.get(path)
     if (fd === undefined) {
       const e = entries.get(path)
@@ -161,19 +173,23 @@ function leanHandlers(f: { _handlers: FuseCallback[] }, b: Record<string, unknow
   const [getattr, readlink, readdir, read] = [sig('getattr'), sig('readlink'), sig('readdir'), sig('read')]
   const none = wireOf({})
   f._handlers[op('getattr')] = (h: unknown, _op: number, path: string) => {
+    count.getattr++
     const e = entries.get(path)
     if (e === undefined) return getattr(h, ENOENT, none)
     return getattr(h, 0, e.wire ?? wireOf(e.stat))
   }
   f._handlers[op('readlink')] = (h: unknown, _op: number, path: string) => {
+    count.readlink++
     const e = entries.get(path)
     return e?.target === undefined ? readlink(h, EINVAL, '') : readlink(h, 0, e.target)
   }
   f._handlers[op('readdir')] = (h: unknown, _op: number, path: string) => {
+    count.readdir++
     const e = entries.get(path)
     return e?.names === undefined ? readdir(h, ENOENT, [], []) : readdir(h, 0, e.names, [])
   }
   f._handlers[op('read')] = (h: unknown, _op: number, path: string, _fd: number, buf: Buffer, len: number, lo: number, hi: number) => {
+    count.read++
     let fd = fds.get(path)
     if (fd === undefined) {
       const e = entries.get(path)
@@ -190,11 +206,19 @@ fuse.mount((err) => {
     process.stderr.write(`mount failed: ${err.message}\n`)
     process.exit(3)
   }
+  if (readAheadKb !== undefined) {
+    // The mount's own device names its backing_dev_info; never stat the mount from this process.
+    const line = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => l.split(' ')[4] === mnt)
+    const dev = line?.split(' ')[2]
+    if (dev === undefined) throw new Error(`no mountinfo line for ${mnt}`)
+    writeFileSync(`/sys/class/bdi/${dev}/read_ahead_kb`, readAheadKb)
+  }
   process.stdout.write(`READY ${entries.size} entries, -o ${opts.fsname}\n`)
 })
 
 // As flickrfs does: detach with fusermount first (fuse_native_unmount alone can leave the mount listed).
 const stop = (): void => {
+  process.stderr.write(`ops ${JSON.stringify(count)}\n`)
   for (const fd of fds.values()) closeSync(fd)
   execFile('fusermount', ['-u', mnt], (err) => {
     if (err) execFile('fusermount', ['-uz', mnt], () => release())

@@ -220,8 +220,9 @@ async function main(): Promise<void> {
           if (server) add(`${client} ${source} cpu`, cpu)
           if (i === 0) diffs[`${client} ${source}`] = await differing(await tool.restore(src, work, await lab.mkdir(`out${n}`), clientEnv), dest)
           if (server !== undefined) await lab.stop(server, src)
+          const ops = source.startsWith('floor') ? /^ops (.*)$/m.exec(server?.err ?? '')?.[1] : undefined
           await run('rm', ['-rf', work])
-          console.log(`  ${client} from ${source}: ${(r.ms / 1000).toFixed(2)} s${server ? ` (serving CPU ${(cpu / 1000).toFixed(2)} s)` : ''}${i === 0 ? `, ${diffs[`${client} ${source}`]} files differ from DEST` : ''}`)
+          console.log(`  ${client} from ${source}: ${(r.ms / 1000).toFixed(2)} s${server ? ` (serving CPU ${(cpu / 1000).toFixed(2)} s)` : ''}${i === 0 ? `, ${diffs[`${client} ${source}`]} files differ from DEST` : ''}${ops ? `, requests ${ops}` : ''}`)
         }
       }
     }
