@@ -2,7 +2,7 @@
  * Backups of a 1,000-item account with the tools people use (restic, borg, tar, cp -a, rsync -a):
  * each from DEST itself, from an offline mount of that DEST, and from a fresh online mount (empty
  * cache, media latency 20 ms or `--latency MS`), against `flickrfs pin` of the same account at the same latency.
- *   node --import tsx bench/mount-backup.ts [RUNS] [--clients restic,borg,tar,cp,rsync] [--sources dest,offline,online] [--bin CHECKOUT/bin/flickrfs] [--latency MS]
+ *   node --import tsx bench/mount-backup.ts [RUNS] [--clients restic,borg,tar,cp,rsync] [--sources dest,offline,online,floor[+VARIANT…]] [--bin CHECKOUT/bin/flickrfs] [--base CHECKOUT/bin/flickrfs] [--latency MS]
  *
  * Each run pins a new DEST at that latency (timed), then for each client backs up into a new
  * repository or folder: DEST (its .flickrfs left out), a new `mount --cache DEST --offline`, and a
@@ -12,6 +12,12 @@
  * compared with DEST (`diff -rq`), and the differing files are counted. `--sources dest,offline`
  * leaves the online mounts out, and with them the timed pin of each run (issue 14 item 4 is about
  * the offline column only); the serving process's CPU time (user+sys) is shown for each mount.
+ * `floor` is bench/fuse-floor.ts serving the same DEST: the least JS per op fuse-native allows, so
+ * `--sources dest,floor,offline` shows what the binding itself costs next to our offline mount
+ * (`floor+attr=0+kernel_cache`: that server with those variants; see fuse-floor.ts). With a floor
+ * source, a second table gives every source's median, its ratio to DEST and its serving CPU.
+ * `base` is an offline mount served by the `--base` checkout's CLI (its dist/ built), so that a change
+ * and the code before it are measured interleaved, in the same run.
  * `--bin` runs another checkout's CLI (its dist/ built), to compare two in the same conditions.
  * PROF=DIR in the environment writes a CPU profile of every CLI child (pins and mounts) into DIR.
  * STRACE=DIR attaches `strace -c -f` to each serving process for the client run alone and writes
@@ -21,10 +27,13 @@
 import { spawn } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { CliProc } from '../test/support/cli.js'
 import { cliEnv, startFake } from '../test/pin/helpers.js'
 import { MountLab } from '../test/support/mount-lab.js'
 import { fuseUnusableReason } from '../test/support/mounts.js'
 import { run, type RunResult } from '../test/support/run.js'
+import { waitUntil } from '../test/support/wait.js'
 import { median } from './measure.js'
 
 const args = process.argv.slice(2)
@@ -34,13 +43,32 @@ const CLIENTS = (clientsArg === -1 ? 'restic,borg,tar,cp,rsync' : (args[clientsA
 const sourcesArg = args.indexOf('--sources')
 const binArg = args.indexOf('--bin')
 const BIN_PATH = binArg === -1 ? undefined : args[binArg + 1]
+const baseArg = args.indexOf('--base')
+const BASE_BIN = baseArg === -1 ? undefined : args[baseArg + 1]
 const SOURCES = (sourcesArg === -1 ? 'dest,offline,online' : (args[sourcesArg + 1] ?? '')).split(',') as Source[]
 const latencyArg = args.indexOf('--latency')
 const LATENCY_MS = latencyArg === -1 ? 20 : Number(args[latencyArg + 1])
 const TIMEOUT_MS = 900_000
 
 type Client = 'restic' | 'borg' | 'tar' | 'cp' | 'rsync'
-type Source = 'dest' | 'offline' | 'online'
+/** `floor` and `floor+VARIANT+…`: bench/fuse-floor.ts serving DEST, with those variants. */
+type Source = 'dest' | 'offline' | 'online' | 'base' | `floor${string}`
+const FLOOR_SCRIPT = fileURLToPath(new URL('./fuse-floor.ts', import.meta.url))
+
+/** bench/fuse-floor.ts serving `dir` at `mnt` (a child of the lab, so cleanup stops it), once it says READY. */
+async function serveFloor(lab: MountLab, mnt: string, dir: string, variants: string[], env: NodeJS.ProcessEnv): Promise<CliProc> {
+  const [bin, nodeArgs] = [lab.bin, lab.nodeArgs]
+  lab.bin = FLOOR_SCRIPT
+  lab.nodeArgs = ['--import', 'tsx', ...nodeArgs]
+  lab.track(mnt)
+  const p = lab.spawn([mnt, dir, ...variants], env)
+  ;[lab.bin, lab.nodeArgs] = [bin, nodeArgs]
+  await waitUntil(`${mnt} is served by fuse-floor.ts`, () => {
+    if (p.exit) throw new Error(`fuse-floor.ts exited (${JSON.stringify(p.exit)}): ${p.err}`)
+    return Promise.resolve(/^READY/m.test(p.out))
+  }, TIMEOUT_MS)
+  return p
+}
 
 /** CPU time (user+sys, all threads) a process has used so far, in ms; 0 once it is gone. */
 async function cpuMs(pid: number): Promise<number> {
@@ -164,8 +192,21 @@ async function main(): Promise<void> {
           const work = await lab.mkdir(`w${n++}`)
           await tool.prepare(work, clientEnv)
           let src = dest
-          let server: Awaited<ReturnType<MountLab['mount']>> | undefined
-          if (source !== 'dest') {
+          let server: CliProc | undefined
+          if (source.startsWith('floor')) {
+            src = await lab.mkdir(`mnt${n}`)
+            server = await serveFloor(lab, src, dest, source.split('+').slice(1), env)
+          } else if (source === 'base') {
+            if (BASE_BIN === undefined) throw new Error('--sources base needs --base CHECKOUT/bin/flickrfs')
+            src = await lab.mkdir(`mnt${n}`)
+            const bin = lab.bin
+            lab.bin = BASE_BIN
+            try {
+              server = await lab.mount(src, ['--cache', dest, '--offline'], env, TIMEOUT_MS)
+            } finally {
+              lab.bin = bin
+            }
+          } else if (source !== 'dest') {
             src = await lab.mkdir(`mnt${n}`)
             const flags = source === 'offline' ? ['--cache', dest, '--offline'] : ['--cache', await lab.mkdir(`fresh${n}`), '--refresh', '0']
             server = await lab.mount(src, flags, env, TIMEOUT_MS)
@@ -179,8 +220,9 @@ async function main(): Promise<void> {
           if (server) add(`${client} ${source} cpu`, cpu)
           if (i === 0) diffs[`${client} ${source}`] = await differing(await tool.restore(src, work, await lab.mkdir(`out${n}`), clientEnv), dest)
           if (server !== undefined) await lab.stop(server, src)
+          const ops = source.startsWith('floor') ? /^ops (.*)$/m.exec(server?.err ?? '')?.[1] : undefined
           await run('rm', ['-rf', work])
-          console.log(`  ${client} from ${source}: ${(r.ms / 1000).toFixed(2)} s${server ? ` (serving CPU ${(cpu / 1000).toFixed(2)} s)` : ''}${i === 0 ? `, ${diffs[`${client} ${source}`]} files differ from DEST` : ''}`)
+          console.log(`  ${client} from ${source}: ${(r.ms / 1000).toFixed(2)} s${server ? ` (serving CPU ${(cpu / 1000).toFixed(2)} s)` : ''}${i === 0 ? `, ${diffs[`${client} ${source}`]} files differ from DEST` : ''}${ops ? `, requests ${ops}` : ''}`)
         }
       }
     }
@@ -197,6 +239,15 @@ async function main(): Promise<void> {
       console.log(
         `| ${c} | ${SOURCES.includes('dest') ? s(`${c} dest`) : '–'} | ${cell('offline')} | ${cell('online')} | ${SOURCES.includes('online') ? `${(m(`${c} online`) / pin).toFixed(2)}×` : '–'} | ${diffs[`${c} offline`] ?? '–'}, ${diffs[`${c} online`] ?? '–'} | ${SOURCES.includes('offline') ? cpu(`${c} offline`) : '–'}, ${SOURCES.includes('online') ? cpu(`${c} online`) : '–'} |`,
       )
+    }
+    const others = SOURCES.filter((x) => x !== 'dest')
+    if (SOURCES.some((x) => x.startsWith('floor') || x === 'base') && SOURCES.includes('dest')) {
+      console.log(`\n| client | DEST | ${others.join(' | ')} |`)
+      console.log(`|---|---|${others.map(() => '---|').join('')}`)
+      for (const c of CLIENTS) {
+        const d = m(`${c} dest`)
+        console.log(`| ${c} | ${s(`${c} dest`)} | ${others.map((x) => `${s(`${c} ${x}`)} (${(m(`${c} ${x}`) / d).toFixed(1)}×, CPU ${cpu(`${c} ${x}`)})`).join(' | ')} |`)
+      }
     }
     console.log(`runs (ms): ${JSON.stringify(Object.fromEntries(Object.entries(times).map(([k, v]) => [k, v.map((x) => Math.round(x))])))}`)
   } finally {

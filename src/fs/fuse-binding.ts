@@ -132,6 +132,71 @@ function passStatsAsTheyAre(Fuse: FuseConstructor): void {
   }
 }
 
+type NativeSignal = (handle: unknown, res: number, ...result: unknown[]) => void
+
+/** fuse-native's getStatArray (index.js): the 18 uint32 of its stat form, 64-bit fields as two halves. */
+function statWords(st: FuseStat): Uint32Array {
+  const w = new Uint32Array(18)
+  const put = (i: number, n: number): void => {
+    const lo = n % 4294967296
+    w[i] = lo
+    w[i + 1] = (n - lo) / 4294967296
+  }
+  w[0] = st.mode
+  w[1] = st.uid
+  w[2] = st.gid
+  put(3, st.size)
+  w[6] = st.nlink
+  w[7] = st.ino
+  w[9] = st.blksize
+  put(10, st.blocks)
+  put(12, st.atime)
+  put(14, st.mtime)
+  put(16, st.ctime)
+  return w
+}
+
+/**
+ * Replaces fuse-native's handler of getattr, readlink, readdir and read with one that calls the op
+ * and hands its answer to libfuse's waiting thread at once. fuse-native's own (index.js
+ * makeHandler) copies the arguments twice, binds a signal function, and defers the answer with
+ * process.nextTick; on a mount of small files that is a share of every op (bench/RESULTS.md,
+ * "fuse-floor"). Answering inside the dispatch is safe: the native side reads nothing of the
+ * request after the signal posts its semaphore. Only for a mount without fuse-native's op timers
+ * (`timeout: false`), whose wrapper this leaves out; the ops still answer exactly once (ops.ts).
+ * Call after `new Fuse` and before `mount()`, which hands the handlers to the native side.
+ */
+export function answerAtOnce(fuse: FuseInstance, ops: FuseOps): void {
+  const native = loadFuse().binding as unknown as Record<string, unknown>
+  const handlers = (fuse as unknown as { _handlers: unknown[] })._handlers
+  const op = (name: string): number => native[`op_${name}`] as number
+  const signal = (name: string): NativeSignal => native[`fuse_native_signal_${name}`] as NativeSignal
+  const noStat = new Uint32Array(18)
+  const { getattr, readlink, readdir, read } = ops
+  if (getattr) {
+    const answer = signal('getattr')
+    handlers[op('getattr')] = (h: unknown, _op: number, path: string) =>
+      getattr.call(ops, path, (err: number, st?: FuseStat) => answer(h, err, err === 0 && st ? statWords(st) : noStat))
+  }
+  if (readlink) {
+    const answer = signal('readlink')
+    handlers[op('readlink')] = (h: unknown, _op: number, path: string) =>
+      readlink.call(ops, path, (err: number, target?: string) => answer(h, err, target ?? ''))
+  }
+  if (readdir) {
+    const answer = signal('readdir')
+    // Stats in fuse-native's form already (dir-listing.ts), as passStatsAsTheyAre hands them over.
+    handlers[op('readdir')] = (h: unknown, _op: number, path: string) =>
+      readdir.call(ops, path, (err: number, names?: string[], stats?: Uint32Array[]) => answer(h, err, err === 0 ? names ?? [] : [], err === 0 ? stats ?? [] : []))
+  }
+  if (read) {
+    const answer = signal('read')
+    // The buffer's memory is libfuse's: fuse-native's signal detaches it once answered.
+    handlers[op('read')] = (h: unknown, _op: number, path: string, fh: number, buf: Buffer, len: number, lo: number, hi: number) =>
+      read.call(ops, path, fh, buf, len, lo + hi * 4294967296, (n: number) => answer(h, n, 0, buf.buffer))
+  }
+}
+
 export function loadFuse(): { Fuse: FuseConstructor; binding: NativeBinding; version: string } {
   if (loaded) return loaded
   try {

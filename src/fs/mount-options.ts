@@ -10,6 +10,12 @@ export interface KernelCacheOptions {
   debug: boolean
   /** Our own deadline for one read; fuse-native's must be later so ours always answers first. */
   readTimeoutMs: number
+  /**
+   * fuse-native's own timer on every op, the safety net for a callback never called (default true).
+   * A setTimeout and a clearTimeout per op: about a quarter of a tar's time through a minimal
+   * filesystem (bench/RESULTS.md, "fuse-floor"). Without it, a missed callback hangs its reader.
+   */
+  opTimeouts?: boolean
 }
 
 /**
@@ -36,6 +42,6 @@ export function fuseNativeOptions(o: KernelCacheOptions): FuseNativeOptions {
     allowOther: o.allowOther,
     autoUnmount: o.autoUnmount,
     debug: o.debug,
-    timeout: { default: 15_000, read: o.readTimeoutMs + 5_000 },
+    timeout: o.opTimeouts === false ? false : { default: 15_000, read: o.readTimeoutMs + 5_000 },
   }
 }

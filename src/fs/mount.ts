@@ -1,7 +1,7 @@
 import createDebug from 'debug'
 import { resolve } from 'node:path'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
-import { loadFuse, type FuseInstance } from './fuse-binding.js'
+import { answerAtOnce, loadFuse, type FuseInstance } from './fuse-binding.js'
 import { fuseNativeOptions } from './mount-options.js'
 import { checkMountpoint, clearStaleMount, describeHolders, findHolders, fusermountMountMessage, mountAt, unmountPath, type Holder } from './mountpoint.js'
 import { FsOps, type FsOpsStats } from './ops.js'
@@ -84,8 +84,15 @@ export async function mountFlickrfs(opts: MountOptions): Promise<MountHandle> {
     autoUnmount: opts.autoUnmount ?? DEFAULTS.autoUnmount,
     debug: opts.debug ?? false,
     readTimeoutMs: opts.readTimeoutMs ?? DEFAULTS.readTimeoutMs,
+    // An offline mount answers every op before it returns (ops.ts: a static tree, reads with
+    // readSync), or, for a read that falls back to the async paths, under its own deadline: no
+    // op is left for fuse-native's timers to catch, and they cost a timer per op.
+    opTimeouts: !(opts.fileHandles === false && opts.syncLocalReads === true),
   })
-  const fuse = new Fuse(mnt, mount.ops.fuseOps(), fuseOpts)
+  const fuseOps = mount.ops.fuseOps()
+  const fuse = new Fuse(mnt, fuseOps, fuseOpts)
+  // Without op timers, fuse-native's per-op wrapper does nothing we need (fuse-binding.ts).
+  if (fuseOpts.timeout === false) answerAtOnce(fuse, fuseOps)
   await mountOrThrow(fuse, mnt, fusermountOptions({ allowOther: opts.allowOther ?? false, autoUnmount: opts.autoUnmount ?? DEFAULTS.autoUnmount }))
   log('mounted at %s with %o', mnt, fuseOpts)
   // Lets the event loop end: fuse-native keeps a handle referenced until this is called.
@@ -158,6 +165,8 @@ class FuseMount implements MountHandle {
       attrTimeoutMs: (opts.attrTimeoutSec ?? DEFAULTS.attrTimeoutSec) * 1000,
       ...(opts.fileHandles !== undefined ? { fileHandles: opts.fileHandles } : {}),
       ...(opts.syncLocalReads !== undefined ? { syncLocalReads: opts.syncLocalReads } : {}),
+      // As documented above: without file handles the tree does not change while mounted.
+      staticTree: opts.fileHandles === false,
     })
   }
 

@@ -134,7 +134,7 @@ export class ReadPath {
     const record = this.originals.current(m)
     if (!record) return undefined
     if (position >= record.size || length <= 0) return 0
-    const n = this.openFiles.readSyncInto(record.id, record, this.originals.fileOf(record), position, Math.min(length, record.size - position), into)
+    const n = this.openFiles.readSyncInto(record.id, record, () => this.originals.fileOf(record), position, Math.min(length, record.size - position), into)
     if (n !== undefined) this.originals.touch(record.id)
     return n
   }

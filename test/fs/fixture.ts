@@ -30,6 +30,8 @@ export interface ServeSpec {
     readTimeoutMs?: number
     autoUnmount?: boolean
     allowOther?: boolean
+    fileHandles?: boolean
+    syncLocalReads?: boolean
   }
   /** Media id → delay of every read, ms. */
   slowMs?: Record<string, number>

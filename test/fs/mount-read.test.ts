@@ -251,3 +251,55 @@ void describe('a mounted layout, read through real tools', { skip }, () => {
     assert.doesNotMatch(opts.stdout, /allow_other/)
   })
 })
+
+// An offline mount's way of serving (mount.ts): no file handles, no fuse-native op timers, and
+// getattr, readlink, readdir and read answered to libfuse at once (fuse-binding.ts answerAtOnce).
+// This fixture's reader has no synchronous path, so reads take the async one, answered later.
+void describe('the same layout served as an offline mount is (answered at once, no op timers)', { skip }, () => {
+  let ws: FixtureLab
+  let mnt: string
+  let ref: string
+
+  before(async () => {
+    ws = await FixtureLab.create()
+    await mkdir(ws.backing, { recursive: true })
+    await writeFile(join(ws.backing, '100.jpg'), randomBytes(3 * 1024 * 1024 + 123))
+    await writeFile(join(ws.backing, '101.mov'), randomBytes(200_001))
+    await writeFile(join(ws.backing, '103.jpg'), randomBytes(50_000))
+    ref = join(ws.dir, 'ref')
+    await writeReference(tree, ref, ws.backing)
+    mnt = await ws.mkdir('mnt')
+    await ws.serve({
+      mountpoint: mnt,
+      tree: { ...tree, trouble: { dir: { '103.jpg': { original: '103', ext: 'jpg' } } } },
+      fail: ['103'],
+      options: { readTimeoutMs: 4000, fileHandles: false, syncLocalReads: true },
+    })
+  })
+  after(async () => {
+    await ws.cleanup()
+  })
+
+  void test('tar of the mount extracts to the same tree and bytes as pin would write', async () => {
+    const out = await ws.mkdir('tar-out')
+    const tar = await sh(`tar --exclude=./trouble -C '${mnt}' -cf - . | tar -C '${out}' -xf -`)
+    assert.equal(tar.code, 0, tar.stderr)
+    const diff = await run('diff', ['-r', '--no-dereference', out, ref])
+    assert.equal(diff.code, 0, diff.stdout + diff.stderr)
+    const listing = (dir: string): Promise<string> => sh(`cd '${dir}' && find . -path ./trouble -prune -o -printf '%y %s %T@ %m %p %l\\n'`).then((r) => r.stdout.replace(/^d \d+ /gm, 'd - ').split('\n').sort().join('\n'))
+    assert.equal(await listing(mnt), await listing(ref))
+  })
+
+  void test('a missing name is ENOENT, a failing original EIO, and the mount serves on', async () => {
+    const missing = await run('stat', [join(mnt, 'photostream/nope.jpg')])
+    assert.notEqual(missing.code, 0)
+    assert.match(missing.stderr, /No such file or directory/)
+    const fail = await run('cat', [join(mnt, 'trouble/103.jpg')])
+    assert.notEqual(fail.code, 0)
+    assert.match(fail.stderr, /Input\/output error/)
+    const link = await run('readlink', [join(mnt, 'Not in any set/101.mov')])
+    assert.equal(link.stdout.trim(), '../photostream/101.mov')
+    const ok = await run('cmp', [join(mnt, 'photostream/100.jpg'), join(ref, 'photostream/100.jpg')])
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr)
+  })
+})

@@ -6,7 +6,7 @@ import { describe, test } from 'node:test'
 import type { MediaEntry } from '../../src/catalog/types.js'
 import { FlickrfsError } from '../../src/errors/flickrfs-error.js'
 import { toNegErrno, FsErrno } from '../../src/fs/errno.js'
-import { fsnameHack } from '../../src/fs/mount-options.js'
+import { fsnameHack, fuseNativeOptions } from '../../src/fs/mount-options.js'
 import { FsOps, type FsOpsStats } from '../../src/fs/ops.js'
 import type { FuseOps } from '../../src/fs/fuse-binding.js'
 import type { FsDir, FsFile, FsNode, FsTree, OriginalReader } from '../../src/fs/types.js'
@@ -369,6 +369,36 @@ void describe('fs ops adapter', () => {
     await settle()
     assert.deepEqual(asyncReads, [5, 7])
     assert.equal(ops.stats().readsInFlight, 0)
+  })
+
+  void test('static tree: a sidecar whose size comes from its bytes is built once for its getattr and its reads', async () => {
+    const builds: number[] = []
+    const text = '{"title": "a sidecar"}\n'
+    // As the layout's JSON files do: the size is measured by building the bytes, and remembered.
+    let size = -1
+    const content = { type: 'bytes' as const, get data() { builds.push(1); size = Buffer.byteLength(text); return Buffer.from(text) } }
+    const sidecar: FsFile = { kind: 'file', name: 's.json', mtimeMs: 0, ino: 2, content, get size() { return size < 0 ? content.data.length : size } }
+    const root: FsDir = { kind: 'dir', name: '', mtimeMs: 0, ino: 1, children: new Map<string, FsNode>([['s.json', sidecar]]) }
+    const t: FsTree = { root, lookup: (p) => (p === '/' ? root : root.children.get(p.slice(1))) }
+    const base = { tree: () => t, originals: noReader, owner: { uid: 1, gid: 1 }, readTimeoutMs: 1000, closing: new AbortController().signal, attrTimeoutMs: 60_000, fileHandles: false }
+    const f = new FsOps({ ...base, staticTree: true }).fuseOps()
+    const st = recorder()
+    f.getattr!('/s.json', st.cb)
+    assert.equal(((await st.once) as [number, { size: number }])[1].size, text.length)
+    for (const [pos, len] of [[0, 8], [8, 64], [text.length, 64]] as const) {
+      const buf = Buffer.alloc(len)
+      const r = recorder()
+      f.read!('/s.json', 0, buf, len, pos, r.cb)
+      const [n] = (await r.once) as [number]
+      assert.equal(buf.subarray(0, n).toString(), text.slice(pos, pos + len))
+    }
+    assert.equal(builds.length, 1, 'the sidecar was built again after the getattr that sized it')
+  })
+
+  void test('an offline mount hands fuse-native no per-op timers; other mounts keep them', () => {
+    const o = { attrTimeoutSec: 60, negativeTimeoutSec: 10, allowOther: false, autoUnmount: true, debug: false, readTimeoutMs: 25_000 }
+    assert.deepEqual(fuseNativeOptions(o).timeout, { default: 15_000, read: 30_000 })
+    assert.equal(fuseNativeOptions({ ...o, opTimeouts: false }).timeout, false)
   })
 
   void test('statfs is answered from the tree, read-only', async () => {
