@@ -74,7 +74,14 @@ void describe('borg create from the mount (e2e)', { skip }, () => {
       assert.equal(second.size, files)
       const read = [...second].filter(([, s]) => s !== 'U').map(([p]) => p).sort()
       const { newest, files: newestFiles } = await newestCtimeFiles(mnt)
-      assert.deepEqual(read, [...new Set([...firstNewest.files, ...newestFiles, ...changed])].sort(), `borg re-reads exactly what changed and the files with the newest ctime (${firstNewest.newest} in the first run, ${newest} now)`)
+      // borg re-reads what changed and the files with the newest ctime it saw. In the first run
+      // that was the first catalog's files, unless the hash list grew past their time while borg
+      // read (it is among `changed` then, and borg kept them): they may be read again, not must.
+      const must = new Set([...newestFiles, ...changed])
+      const may = new Set([...must, ...firstNewest.files])
+      const why = `(newest ctime ${firstNewest.newest} before the first run, ${newest} now)`
+      assert.deepEqual(read.filter((p) => !may.has(p)), [], `borg re-reads nothing unchanged but the newest-ctime files ${why}`)
+      assert.deepEqual([...must].filter((p) => !read.includes(p)).sort(), [], `borg re-reads what changed and the files with the newest ctime ${why}`)
       assert.deepEqual(newestFiles.filter(isPhotoFile), [], 'no original or photo sidecar carries the newest ctime')
       await assertSameAsPin(await extracted('two'), b.dest)
     })
