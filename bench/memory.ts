@@ -3,6 +3,7 @@
  * Flickr (in its own process, so its memory is not counted).
  *
  *   npm run build && node --import tsx bench/memory.ts [--items 100000] [--sets 2000] [--runs 3] [--bin OTHER/bin/flickrfs]
+ *     [--cache DIR] [--offline-only]
  *
  * Each run, with a fresh cache:
  *   first sync    `flickrfs mount --cache C` on an empty C, until "first catalog complete"
@@ -76,13 +77,24 @@ async function originalsIn(mnt: string): Promise<number> {
 type Row = Record<string, number>
 
 async function run(items: number, sets: number, lab: MountLab, env: NodeJS.ProcessEnv, i: number): Promise<Row> {
-  const cache = join(lab.dir, `cache-${i}`)
+  const cache = cacheArg ?? join(lab.dir, `cache-${i}`)
   const mnt = await lab.mkdir(`mnt-${i}`)
   const row: Row = {}
   const expectAll = async (): Promise<void> => {
     const n = await originalsIn(mnt)
     if (n !== items) throw new Error(`photostream lists ${n} originals, expected ${items}`)
   }
+  if (!offlineOnly) await syncPhases(items, lab, env, cache, mnt, row, expectAll)
+  await offlinePhase(lab, env, cache, mnt, row, expectAll)
+  return row
+}
+
+// --cache DIR: the runs' cache is DIR, kept after the bench (a later `--offline-only --cache DIR`
+// measures only the offline mount of it, e.g. alternating two CLIs with --bin on one synced cache).
+const cacheArg = args.includes('--cache') ? resolve(args[args.indexOf('--cache') + 1] as string) : undefined
+const offlineOnly = args.includes('--offline-only')
+
+async function syncPhases(items: number, lab: MountLab, env: NodeJS.ProcessEnv, cache: string, mnt: string, row: Row, expectAll: () => Promise<void>): Promise<void> {
 
   // (a) first sync, then (c) its first full listing.
   let p: CliProc = await lab.mount(mnt, ['--cache', cache, '--refresh', '0'], env, 3_600_000)
@@ -117,10 +129,12 @@ async function run(items: number, sets: number, lab: MountLab, env: NodeJS.Proce
   row.statusPeak = st.maxRssKb * 1024
   row.statusCpu = st.userMs + st.sysMs
   row.statusWall = st.wallMs
+}
 
+async function offlinePhase(lab: MountLab, env: NodeJS.ProcessEnv, cache: string, mnt: string, row: Row, expectAll: () => Promise<void>): Promise<void> {
   // (b+c) an offline mount from the cache, and how soon its photostream lists.
   const t0 = performance.now()
-  p = lab.spawn(['mount', mnt, '--cache', cache, '--offline'], env)
+  const p = lab.spawn(['mount', mnt, '--cache', cache, '--offline'], env)
   lab.track(mnt)
   let firstListMs = NaN
   await waitUntil('photostream lists', async () => {
@@ -135,11 +149,10 @@ async function run(items: number, sets: number, lab: MountLab, env: NodeJS.Proce
   }, 600_000, 20)
   row.offlineListMs = firstListMs
   await expectAll()
-  u = await usageOf(p.pid)
+  const u = await usageOf(p.pid)
   row.offlineMountPeak = u.peak
   row.offlineMountCpu = u.cpuMs
   await lab.stop(p, mnt)
-  return row
 }
 
 /** In a child with --expose-gc: the first refresh of ROOT in-process, and the heap it leaves. */
@@ -248,6 +261,7 @@ async function main(): Promise<void> {
   if (args[0] === '--serve') return serve(arg('items', 100_000), arg('sets', 2000))
   if (args[0] === '--sync-child') return syncChild(args[1] as string, args[2] as string, JSON.parse(args[3] as string) as FakeCredentials)
   if (args[0] === '--breakdown-child') return breakdownChild(args[1] as string)
+  if (offlineOnly && cacheArg === undefined) throw new Error('--offline-only needs --cache DIR (a cache an earlier run synced)')
   const skip = args.includes('--breakdown') ? undefined : await fuseUnusableReason()
   if (skip) return void console.log(`skipped: ${skip}`)
   const items = arg('items', 100_000)
@@ -287,13 +301,15 @@ async function main(): Promise<void> {
     }
     console.log(`CLI: ${bin}`)
     console.log(`memory bench: ${items} items, ${sets} sets, median of ${runs} runs; target peak RSS ${mb(target)}`)
-    console.log(`baselines: node -e 0 ${mb(bare.maxRssKb * 1024)}; flickrfs --version ${mb(cli.maxRssKb * 1024)}; catalog.sqlite ${mb(m('catalogBytes'))}`)
-    line('first sync (mount, fresh cache)', 'firstSyncPeak', 'firstSyncCpu')
-    line('  + first ls photostream', 'firstLsPeak')
-    line('refresh of a loaded catalog', 'refreshPeak', 'refreshCpu')
-    line('load: flickrfs status', 'statusPeak', 'statusCpu')
+    console.log(`baselines: node -e 0 ${mb(bare.maxRssKb * 1024)}; flickrfs --version ${mb(cli.maxRssKb * 1024)}${offlineOnly ? '' : `; catalog.sqlite ${mb(m('catalogBytes'))}`}`)
+    if (!offlineOnly) {
+      line('first sync (mount, fresh cache)', 'firstSyncPeak', 'firstSyncCpu')
+      line('  + first ls photostream', 'firstLsPeak')
+      line('refresh of a loaded catalog', 'refreshPeak', 'refreshCpu')
+      line('load: flickrfs status', 'statusPeak', 'statusCpu')
+    }
     line('load: offline mount + ls', 'offlineMountPeak', 'offlineMountCpu')
-    console.log(`RSS of a mount after load, before refresh ${mb(m('loadedMountRss'))}; after the first sync ${mb(m('firstSyncRss'))}`)
+    if (!offlineOnly) console.log(`RSS of a mount after load, before refresh ${mb(m('loadedMountRss'))}; after the first sync ${mb(m('firstSyncRss'))}`)
     console.log(`offline mount: photostream lists ${s(m('offlineListMs'))} after spawn (target 2 s at 1,000,000 items); status wall ${s(m('statusWall'))}`)
   } finally {
     await lab.cleanup()

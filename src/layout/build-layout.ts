@@ -17,15 +17,12 @@
  * are shown), the sets (which link to shown photos), Not in any set (shown photos no set holds),
  * the collections (which link to the sets), then inode numbers for the whole tree.
  */
-import type { CatalogSnapshot, CollectionEntry, MediaEntry, PhotoEntry, SetEntry } from '../catalog/types.js'
-import { mediaKey } from '../catalog/types.js'
+import type { CatalogSnapshot, CollectionEntry, PhotoEntry, SetEntry } from '../catalog/types.js'
 import { fnvUpdate, inoFromState, ROOT_INO, settleCollisions } from './inodes.js'
 import { collectionMetadata, photostreamMetadata, setMetadata } from './metadata.js'
 import {
   collectionDirName,
-  isSafeExt,
   isSafeId,
-  isSafeSecret,
   mediaFileName,
   METADATA_SUFFIX,
   NAME_MAX_BYTES,
@@ -33,7 +30,8 @@ import {
   numberPrefix,
   setDirName,
 } from './names.js'
-import { DirNode, HashListNode, LinkNode, MetadataFileNode, OriginalFileNode, PhotoSidecarNode } from './nodes.js'
+import { DirNode, HashListNode, LinkNode, MetadataFileNode } from './nodes.js'
+import { DEFAULT_NODE_CACHE, photoChangedMs, PhotostreamDir, showableMedia } from './photostream-dir.js'
 import { SHA256SUMS_FILE } from './sha256sums.js'
 import { mediaMtimeMs, wholeSecondsMs } from './times.js'
 import type { Layout, LayoutDir, LayoutNode, LayoutOptions, LayoutStats } from './types.js'
@@ -44,9 +42,9 @@ export const METADATA_FILE = 'metadata'
 /** Flickr nests collections only a few levels deep; this only stops a malformed tree. */
 const MAX_COLLECTION_DEPTH = 32
 
+/** A shown photo, as the build needs it for links (kept only while it runs). */
 interface ShownPhoto {
   photo: PhotoEntry
-  media: MediaEntry
   fileName: string
   /** `../photostream/<file>`, shared by the photo's set links and Not-in-any-set link. */
   target: string
@@ -87,9 +85,14 @@ class LayoutBuilder {
   readonly #opts: LayoutOptions
   readonly #ignoreViews: boolean
   readonly #stats: LayoutStats = { photos: 0, sets: 0, collections: 0, photosWithoutMedia: 0, unsafeRecords: 0 }
-  /** Every node but the root, in the order added, with its directory: inodes are assigned last. */
-  readonly #nodes: LayoutNode[] = []
-  readonly #parents: DirNode[] = []
+  /**
+   * Every node but the root, in the order added, with its directory: inodes are assigned last. A
+   * number stands for a photostream/ file that has no node (photostream-dir.ts): 2k for the k-th
+   * shown photo's original, 2k + 1 for its sidecar.
+   */
+  readonly #nodes: Array<LayoutNode | number> = []
+  readonly #parents: Array<DirNode | PhotostreamDir> = []
+  #photostream: PhotostreamDir | undefined
   // Each node's FNV state extends its directory's, so no path string is built per node; a typed
   // array because half of all int32 states would be boxed numbers in a plain one.
   #states = new Int32Array(4096)
@@ -100,6 +103,8 @@ class LayoutBuilder {
   readonly #shown = new Map<string, ShownPhoto>()
   /** Set directories made, by set id, in the snapshot's order. */
   readonly #sets = new Map<string, ShownSet>()
+  /** Ids of the photostream order already looked at (shown or not). */
+  readonly #seen = new Set<string>()
   /** Ids listed by any set (shown or not): such a photo is not "not in any set". */
   readonly #inSomeSet = new Set<string>()
 
@@ -128,15 +133,19 @@ class LayoutBuilder {
   // Names are unique by construction (ids are deduplicated, numbers are unique, and a safe id
   // has no '.' or ' ', so `<id>.<ext>`, `<id>.<ext>.metadata`, `metadata`, `Set <id>…` cannot meet),
   // so there is no has() check here: on a 200k-entry Map it cost as much as the insert.
-  #add(dir: DirNode, node: LayoutNode): void {
-    dir.children.set(node.name, node)
+  #add(dir: DirNode | PhotostreamDir, node: LayoutNode): void {
+    ;(dir instanceof PhotostreamDir ? dir.fixed : dir.children).set(node.name, node)
+    this.#addState(dir, node, node.name)
+  }
+
+  #addState(dir: DirNode | PhotostreamDir, node: LayoutNode | number, name: string): void {
     const nodes = this.#nodes
     if (nodes.length === this.#states.length) {
       const grown = new Int32Array(this.#states.length * 2)
       grown.set(this.#states)
       this.#states = grown
     }
-    this.#states[nodes.length] = fnvUpdate(fnvUpdate(dir.fnv, '/'), node.name)
+    this.#states[nodes.length] = fnvUpdate(fnvUpdate(dir.fnv, '/'), name)
     nodes.push(node)
     this.#parents.push(dir)
   }
@@ -145,59 +154,59 @@ class LayoutBuilder {
     return new DirNode(name, `${parent.path}/${name}`, fnvUpdate(fnvUpdate(parent.fnv, '/'), name))
   }
 
-  // Under --ignore-views a sidecar does not show views, so a views-only change must not move its mtime.
   #photoChangedMs(p: PhotoEntry): number {
-    return wholeSecondsMs(this.#ignoreViews ? (p.changedAtMsIgnoringViews ?? p.changedAtMs) : p.changedAtMs)
+    return photoChangedMs(p, this.#ignoreViews)
   }
 
   /**
    * photostream/: its metadata, SHA256SUMS, then an original and a sidecar for each photo that can
-   * be shown. The directory's mtime follows the catalog only: SHA256SUMS changes with the store.
+   * be shown, made on demand (photostream-dir.ts): the build decides which photos are shown, their
+   * order, the directory's mtime and the inode states, and keeps no node for them. The directory's
+   * mtime follows the catalog only: SHA256SUMS changes with the store.
    */
   #addPhotostream(): void {
     const snap = this.#snap
-    const photostream = this.#subdir(this.#root, PHOTOSTREAM_DIR)
+    const photostream = new PhotostreamDir(PHOTOSTREAM_DIR, `/${PHOTOSTREAM_DIR}`, fnvUpdate(fnvUpdate(this.#root.fnv, '/'), PHOTOSTREAM_DIR))
+    this.#photostream = photostream
     this.#add(this.#root, photostream)
     let mtimeMs = wholeSecondsMs(snap.photostreamChangedAtMs)
     this.#add(photostream, photostreamMetadataFile(mtimeMs, snap.photostream))
     this.#add(photostream, new HashListNode(SHA256SUMS_FILE, photostream, this.#opts.hashes))
-    for (const id of snap.photostream) {
+    const shown: number[] = []
+    /** Distinct ids of the order that the snapshot knows: fewer than its photos means some are not in the order. */
+    let known = 0
+    const order = snap.photostream
+    for (let i = 0; i < order.length; i++) {
+      const id = order[i] as string
       if (this.#shown.has(id)) continue
       const photo = snap.photos.get(id)
       if (photo === undefined) continue
-      const media = this.#showableMedia(id, photo)
-      if (media === undefined) continue
+      if (!this.#seen.has(id)) {
+        this.#seen.add(id)
+        known++
+      }
+      const media = showableMedia(snap, id, photo, this.#opts)
+      if (media === 'unsafe') this.#stats.unsafeRecords++
+      if (media === 'media') this.#stats.photosWithoutMedia++
+      if (typeof media === 'string') continue
       const fileName = mediaFileName(id, media.ext)
       const fileMtimeMs = mediaMtimeMs(photo, this.#hourCache)
-      this.#shown.set(id, { photo, media, fileName, target: `../${PHOTOSTREAM_DIR}/${fileName}`, mtimeMs: fileMtimeMs })
-      this.#add(photostream, new OriginalFileNode(fileName, fileMtimeMs, media))
-      const changedMs = this.#photoChangedMs(photo)
-      this.#add(photostream, new PhotoSidecarNode(fileName + METADATA_SUFFIX, changedMs, photo, media, snap.comments.get(id), this.#ignoreViews))
-      mtimeMs = Math.max(mtimeMs, changedMs)
+      this.#shown.set(id, { photo, fileName, target: `../${PHOTOSTREAM_DIR}/${fileName}`, mtimeMs: fileMtimeMs })
+      const k = shown.length
+      shown.push(i)
+      this.#addState(photostream, 2 * k, fileName)
+      this.#addState(photostream, 2 * k + 1, fileName + METADATA_SUFFIX)
+      mtimeMs = Math.max(mtimeMs, this.#photoChangedMs(photo))
     }
     photostream.mtimeMs = mtimeMs
+    photostream.plan({
+      snap,
+      opts: { ignoreViews: this.#opts.ignoreViews, ignorePhotos: this.#opts.ignorePhotos, ignoreVideos: this.#opts.ignoreVideos },
+      shown: Uint32Array.from(shown),
+      shownIds: known < snap.photos.size ? new Set(this.#shown.keys()) : undefined,
+      nodeCache: this.#opts.nodeCache ?? DEFAULT_NODE_CACHE,
+    })
     this.#stats.photos = this.#shown.size
-  }
-
-  /** The photo's MediaEntry when it may be listed: safe id, secret and ext, wanted, media known. */
-  #showableMedia(id: string, photo: PhotoEntry): MediaEntry | undefined {
-    const opts = this.#opts
-    // The store refuses to write an unsafe id or secret: such a file must not be listed.
-    if (!isSafeId(id) || !isSafeSecret(photo.secret)) {
-      this.#stats.unsafeRecords++
-      return undefined
-    }
-    if ((photo.media === 'video' && opts.ignoreVideos === true) || (photo.media === 'photo' && opts.ignorePhotos === true)) return undefined
-    const media = this.#snap.media.get(mediaKey(id, photo.secret))
-    if (media === undefined) {
-      this.#stats.photosWithoutMedia++
-      return undefined
-    }
-    if (!isSafeExt(media.ext)) {
-      this.#stats.unsafeRecords++
-      return undefined
-    }
-    return media
   }
 
   /** `Set <id> - <title>/` for each set: its metadata and numbered links to its shown members. */
@@ -303,9 +312,17 @@ class LayoutBuilder {
     this.#root.ino = ROOT_INO
     const inos = new Uint32Array(nodes.length)
     for (let i = 0; i < nodes.length; i++) inos[i] = inoFromState(this.#states[i] as number)
-    settleCollisions(inos, (i) => `${(parents[i] as DirNode).path}/${(nodes[i] as LayoutNode).name}`)
+    const photostream = this.#photostream
+    const nameOf = (i: number): string => {
+      const node = nodes[i] as LayoutNode | number
+      return typeof node === 'number' ? (photostream as PhotostreamDir).children.nameAt(node >>> 1, (node & 1) as 0 | 1) : node.name
+    }
+    settleCollisions(inos, (i) => `${(parents[i] as DirNode | PhotostreamDir).path}/${nameOf(i)}`)
     nodes.forEach((node, i) => {
-      ;(node as { ino: number }).ino = inos[i] as number
+      const ino = inos[i] as number
+      if (typeof node !== 'number') (node as { ino: number }).ino = ino
+      // A file with no node takes its path hash when asked for; only a moved number is kept.
+      else if (ino !== inoFromState(this.#states[i] as number)) (photostream as PhotostreamDir).children.moveIno(nameOf(i), ino)
     })
   }
 }

@@ -66,6 +66,11 @@ export interface LayoutOptions {
   partial?: boolean
   /** What the store knows of originals: the lines of photostream/SHA256SUMS (empty without it). */
   hashes?: OriginalHashes
+  /**
+   * How many photostream/ nodes the layout keeps made (an LRU; 4096 by default). Its files are made
+   * on demand from the snapshot and are the same whenever made again; this only spares the work.
+   */
+  nodeCache?: number
 }
 
 /** An original as the store recorded it. */
