@@ -235,7 +235,8 @@ async function breakdownChild(root: string): Promise<void> {
 }
 
 async function breakdown(items: number, sets: number, origin: string, credentials: FakeCredentials): Promise<void> {
-  const root = await mkdtemp(join(tmpdir(), 'flickrfs-bench-memory-breakdown-'))
+  // With --cache DIR (a cache an earlier run synced), only the load breakdown of DIR's catalog.
+  const root = cacheArg ?? (await mkdtemp(join(tmpdir(), 'flickrfs-bench-memory-breakdown-')))
   try {
     const node = (mode: string[]): Promise<string> => new Promise((resolve, reject) => {
       const p = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', self, ...mode], { stdio: ['ignore', 'pipe', 'inherit'] })
@@ -243,17 +244,19 @@ async function breakdown(items: number, sets: number, origin: string, credential
       p.stdout.on('data', (d: Buffer) => (out += d.toString()))
       p.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${mode[0]} exited ${code}`))))
     })
-    const sync = JSON.parse(await node(['--sync-child', root, origin, JSON.stringify(credentials)])) as Record<string, number> & Record<'firstTop' | 'secondTop' | 'byPhase', Record<string, number | string>>
-    const mbs = (o: Record<string, number | string>): string => Object.entries(o).map(([k, v]) => `${k} ${typeof v === 'number' ? (v / MB).toFixed(0) : v}`).join(', ')
-    console.log(`largest RSS by refresh phase (first refresh, then 'second' for all of the second): ${mbs(sync.byPhase)}`)
-    console.log(`at the largest RSS sampled during the first refresh: ${mbs(sync.firstTop)}; during the second: ${mbs(sync.secondTop)}`)
-    console.log(`heap after a first refresh (gc) ${(sync.afterFirst! / MB).toFixed(0)} MB; after a second, full one ${(sync.afterSecond! / MB).toFixed(0)} MB; peak RSS of that process ${(sync.peakRss! / MB).toFixed(0)} MB`)
+    if (cacheArg === undefined) {
+      const sync = JSON.parse(await node(['--sync-child', root, origin, JSON.stringify(credentials)])) as Record<string, number> & Record<'firstTop' | 'secondTop' | 'byPhase', Record<string, number | string>>
+      const mbs = (o: Record<string, number | string>): string => Object.entries(o).map(([k, v]) => `${k} ${typeof v === 'number' ? (v / MB).toFixed(0) : v}`).join(', ')
+      console.log(`largest RSS by refresh phase (first refresh, then 'second' for all of the second): ${mbs(sync.byPhase)}`)
+      console.log(`at the largest RSS sampled during the first refresh: ${mbs(sync.firstTop)}; during the second: ${mbs(sync.secondTop)}`)
+      console.log(`heap after a first refresh (gc) ${(sync.afterFirst! / MB).toFixed(0)} MB; after a second, full one ${(sync.afterSecond! / MB).toFixed(0)} MB; peak RSS of that process ${(sync.peakRss! / MB).toFixed(0)} MB`)
+    }
     const b = JSON.parse(await node(['--breakdown-child', root])) as { parts: Array<[string, number]>; files: number; media: number; rawJson: number; commentJson: number; peakRss: number }
     console.log(`heap breakdown at ${items} items, ${sets} sets (${b.files} files in photostream/, ${b.media} originals known; each line: what that part keeps alive):`)
     for (const [what, delta] of b.parts) console.log(`  ${what.padEnd(60)} ${(delta / MB).toFixed(1).padStart(7)} MB`)
     console.log(`  baseline: the raw photo records as compact JSON ${(b.rawJson / MB).toFixed(1)} MB, comments ${(b.commentJson / MB).toFixed(1)} MB`)
   } finally {
-    await rm(root, { recursive: true, force: true })
+    if (cacheArg === undefined) await rm(root, { recursive: true, force: true })
   }
 }
 

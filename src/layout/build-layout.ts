@@ -31,9 +31,10 @@ import {
   setDirName,
 } from './names.js'
 import { DirNode, HashListNode, LinkNode, MetadataFileNode } from './nodes.js'
-import { DEFAULT_NODE_CACHE, photoChangedMs, PhotostreamDir, showableMedia } from './photostream-dir.js'
+import { DEFAULT_LINK_CACHE, LinkDir, linkCache, type LinkCache } from './link-dir.js'
+import { DEFAULT_NODE_CACHE, photoChangedMs, type PhotostreamChildren, PhotostreamDir, showableMedia } from './photostream-dir.js'
 import { SHA256SUMS_FILE } from './sha256sums.js'
-import { mediaMtimeMs, wholeSecondsMs } from './times.js'
+import { wholeSecondsMs } from './times.js'
 import type { Layout, LayoutDir, LayoutNode, LayoutOptions, LayoutStats } from './types.js'
 
 export const PHOTOSTREAM_DIR = 'photostream'
@@ -46,9 +47,6 @@ const MAX_COLLECTION_DEPTH = 32
 interface ShownPhoto {
   photo: PhotoEntry
   fileName: string
-  /** `../photostream/<file>`, shared by the photo's set links and Not-in-any-set link. */
-  target: string
-  mtimeMs: number
 }
 
 interface ShownSet {
@@ -91,14 +89,14 @@ class LayoutBuilder {
    * shown photo's original, 2k + 1 for its sidecar.
    */
   readonly #nodes: Array<LayoutNode | number> = []
-  readonly #parents: Array<DirNode | PhotostreamDir> = []
+  readonly #parents: Array<DirNode | PhotostreamDir | LinkDir> = []
   #photostream: PhotostreamDir | undefined
+  /** The made link lists of every set directory and Not in any set/ (link-dir.ts). */
+  readonly #linkCache: LinkCache
   // Each node's FNV state extends its directory's, so no path string is built per node; a typed
   // array because half of all int32 states would be boxed numbers in a plain one.
   #states = new Int32Array(4096)
   readonly #root = new DirNode('', '')
-  /** Per local hour, where it starts (see times.ts); lives for this build only. */
-  readonly #hourCache = new Map<number, number>()
   /** Photos shown in photostream/, by id, in photostream order. */
   readonly #shown = new Map<string, ShownPhoto>()
   /** Set directories made, by set id, in the snapshot's order. */
@@ -112,13 +110,14 @@ class LayoutBuilder {
     this.#snap = snap
     this.#opts = opts
     this.#ignoreViews = opts.ignoreViews === true
+    this.#linkCache = linkCache(opts.linkCache ?? DEFAULT_LINK_CACHE)
   }
 
   build(): Layout {
     const root = this.#root
     this.#addPhotostream()
     // Not in any set/ comes before the sets in readdir order but depends on them, so fill it last.
-    const notInSet = this.#opts.partial === true ? undefined : this.#subdir(root, NOT_IN_ANY_SET_DIR)
+    const notInSet = this.#opts.partial === true ? undefined : this.#linkDir(NOT_IN_ANY_SET_DIR)
     if (notInSet) this.#add(root, notInSet)
     this.#addSets()
     if (notInSet) this.#fillNotInAnySet(notInSet)
@@ -133,12 +132,13 @@ class LayoutBuilder {
   // Names are unique by construction (ids are deduplicated, numbers are unique, and a safe id
   // has no '.' or ' ', so `<id>.<ext>`, `<id>.<ext>.metadata`, `metadata`, `Set <id>…` cannot meet),
   // so there is no has() check here: on a 200k-entry Map it cost as much as the insert.
-  #add(dir: DirNode | PhotostreamDir, node: LayoutNode): void {
-    ;(dir instanceof PhotostreamDir ? dir.fixed : dir.children).set(node.name, node)
+  #add(dir: DirNode | PhotostreamDir | LinkDir, node: LayoutNode): void {
+    ;(dir instanceof DirNode ? dir.children : dir.fixed).set(node.name, node)
     this.#addState(dir, node, node.name)
   }
 
-  #addState(dir: DirNode | PhotostreamDir, node: LayoutNode | number, name: string): void {
+  /** A child with no node (a number: its place among its directory's made children) or a node. */
+  #addState(dir: DirNode | PhotostreamDir | LinkDir, node: LayoutNode | number, name: string): void {
     const nodes = this.#nodes
     if (nodes.length === this.#states.length) {
       const grown = new Int32Array(this.#states.length * 2)
@@ -152,6 +152,11 @@ class LayoutBuilder {
 
   #subdir(parent: DirNode, name: string): DirNode {
     return new DirNode(name, `${parent.path}/${name}`, fnvUpdate(fnvUpdate(parent.fnv, '/'), name))
+  }
+
+  /** A directory of the root whose links are made on demand (link-dir.ts). */
+  #linkDir(name: string): LinkDir {
+    return new LinkDir(name, `/${name}`, fnvUpdate(fnvUpdate(this.#root.fnv, '/'), name))
   }
 
   #photoChangedMs(p: PhotoEntry): number {
@@ -190,8 +195,7 @@ class LayoutBuilder {
       if (media === 'media') this.#stats.photosWithoutMedia++
       if (typeof media === 'string') continue
       const fileName = mediaFileName(id, media.ext)
-      const fileMtimeMs = mediaMtimeMs(photo, this.#hourCache)
-      this.#shown.set(id, { photo, fileName, target: `../${PHOTOSTREAM_DIR}/${fileName}`, mtimeMs: fileMtimeMs })
+      this.#shown.set(id, { photo, fileName })
       const k = shown.length
       shown.push(i)
       this.#addState(photostream, 2 * k, fileName)
@@ -217,7 +221,7 @@ class LayoutBuilder {
         continue
       }
       if (this.#sets.has(set.id)) continue
-      const dir = this.#subdir(this.#root, setDirName(set.id, set.title))
+      const dir = this.#linkDir(setDirName(set.id, set.title))
       this.#add(this.#root, dir)
       this.#add(dir, setMetadataFile(set))
       const members: ShownPhoto[] = []
@@ -228,26 +232,36 @@ class LayoutBuilder {
       }
       let mtimeMs = wholeSecondsMs(set.changedAtMs)
       members.forEach((member, i) => {
-        const name = numberedName(i + 1, members.length, member.fileName)
-        this.#add(dir, new LinkNode(name, member.mtimeMs, member.target))
+        this.#addState(dir, i, numberedName(i + 1, members.length, member.fileName))
         mtimeMs = Math.max(mtimeMs, this.#photoChangedMs(member.photo))
       })
       dir.mtimeMs = mtimeMs
+      dir.plan({ set }, members.length, this.#photostreamChildren(), this.#linkCache)
       this.#sets.set(set.id, { set, name: dir.name, mtimeMs })
     }
     this.#stats.sets = this.#sets.size
   }
 
   /** Not in any set/: a link to each shown photo that no set lists. */
-  #fillNotInAnySet(notInSet: DirNode): void {
+  #fillNotInAnySet(notInSet: LinkDir): void {
     let mtimeMs = wholeSecondsMs(this.#snap.photostreamChangedAtMs)
     for (const { set } of this.#sets.values()) mtimeMs = Math.max(mtimeMs, wholeSecondsMs(set.changedAtMs))
+    const ks: number[] = []
+    let k = 0
     for (const [id, item] of this.#shown) {
-      if (this.#inSomeSet.has(id)) continue
-      this.#add(notInSet, new LinkNode(item.fileName, item.mtimeMs, item.target))
-      mtimeMs = Math.max(mtimeMs, this.#photoChangedMs(item.photo))
+      if (!this.#inSomeSet.has(id)) {
+        this.#addState(notInSet, ks.length, item.fileName)
+        ks.push(k)
+        mtimeMs = Math.max(mtimeMs, this.#photoChangedMs(item.photo))
+      }
+      k++
     }
     notInSet.mtimeMs = mtimeMs
+    notInSet.plan({ notInSet: Uint32Array.from(ks) }, ks.length, this.#photostreamChildren(), this.#linkCache)
+  }
+
+  #photostreamChildren(): PhotostreamChildren {
+    return (this.#photostream as PhotostreamDir).children
   }
 
   /** `Collection <id> - <title>/` for each top-level collection, nested ones inside. */
@@ -312,17 +326,16 @@ class LayoutBuilder {
     this.#root.ino = ROOT_INO
     const inos = new Uint32Array(nodes.length)
     for (let i = 0; i < nodes.length; i++) inos[i] = inoFromState(this.#states[i] as number)
-    const photostream = this.#photostream
     const nameOf = (i: number): string => {
       const node = nodes[i] as LayoutNode | number
-      return typeof node === 'number' ? (photostream as PhotostreamDir).children.nameAt(node >>> 1, (node & 1) as 0 | 1) : node.name
+      return typeof node === 'number' ? (parents[i] as PhotostreamDir | LinkDir).nameAt(node) : node.name
     }
-    settleCollisions(inos, (i) => `${(parents[i] as DirNode | PhotostreamDir).path}/${nameOf(i)}`)
+    settleCollisions(inos, (i) => `${(parents[i] as DirNode | PhotostreamDir | LinkDir).path}/${nameOf(i)}`)
     nodes.forEach((node, i) => {
       const ino = inos[i] as number
       if (typeof node !== 'number') (node as { ino: number }).ino = ino
-      // A file with no node takes its path hash when asked for; only a moved number is kept.
-      else if (ino !== inoFromState(this.#states[i] as number)) (photostream as PhotostreamDir).children.moveIno(nameOf(i), ino)
+      // A child with no node takes its path hash when made; only a moved number is kept.
+      else if (ino !== inoFromState(this.#states[i] as number)) (parents[i] as PhotostreamDir | LinkDir).moveIno(nameOf(i), ino)
     })
   }
 }

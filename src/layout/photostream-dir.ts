@@ -65,6 +65,14 @@ export interface PhotostreamPlan {
   nodeCache: number
 }
 
+/** A shown original as links see it. */
+export interface ShownFile {
+  fileName: string
+  mtimeMs: number
+  /** `../photostream/<fileName>`: the target of a link to it from a directory below the root. */
+  target: string
+}
+
 /** photostream/ (see the header): `fixed` holds its metadata and SHA256SUMS, listed first. */
 export class PhotostreamDir implements LayoutDir {
   readonly kind = 'dir'
@@ -81,7 +89,16 @@ export class PhotostreamDir implements LayoutDir {
 
   /** Called once by the build, after the fixed files and before inode numbers are settled. */
   plan(plan: PhotostreamPlan): void {
-    this.#children = new PhotostreamChildren(this.fixed, plan, fnvUpdate(this.fnv, '/'))
+    this.#children = new PhotostreamChildren(this.fixed, plan, fnvUpdate(this.fnv, '/'), `../${this.name}/`)
+  }
+
+  /** The name of the file at `pos` among the photo files (2k: the k-th original, 2k + 1: its sidecar). */
+  nameAt(pos: number): string {
+    return this.children.nameAt(pos >>> 1, (pos & 1) as 0 | 1)
+  }
+
+  moveIno(name: string, ino: number): void {
+    this.children.moveIno(name, ino)
   }
 
   get children(): PhotostreamChildren {
@@ -109,7 +126,11 @@ export class PhotostreamChildren implements ReadonlyMap<string, LayoutNode> {
   /** Per local hour, where it starts (times.ts); bounded, since it lives as long as the layout. */
   readonly #hourCache = new Map<number, number>()
 
-  constructor(fixed: ReadonlyMap<string, LayoutNode>, plan: PhotostreamPlan, state: number) {
+  /** `../photostream/`: what a link to one of these files starts with. */
+  readonly #linkPrefix: string
+
+  constructor(fixed: ReadonlyMap<string, LayoutNode>, plan: PhotostreamPlan, state: number, linkPrefix: string) {
+    this.#linkPrefix = linkPrefix
     this.#fixed = fixed
     this.#snap = plan.snap
     this.#opts = plan.opts
@@ -133,6 +154,21 @@ export class PhotostreamChildren implements ReadonlyMap<string, LayoutNode> {
     const photo = this.#snap.photos.get(id) as PhotoEntry
     const fileName = mediaFileName(id, (showableMedia(this.#snap, id, photo, this.#opts) as MediaEntry).ext)
     return which === 0 ? fileName : fileName + METADATA_SUFFIX
+  }
+
+  /** The shown original of photo `id` (its name, mtime, and a link's target to it), or undefined when not shown. */
+  shownFile(id: string): ShownFile | undefined {
+    const photo = this.#snap.photos.get(id)
+    if (photo === undefined || (this.#shownIds !== undefined && !this.#shownIds.has(id))) return undefined
+    const media = showableMedia(this.#snap, id, photo, this.#opts)
+    if (typeof media === 'string') return undefined
+    const fileName = mediaFileName(id, media.ext)
+    return { fileName, mtimeMs: this.#mtimeMs(photo), target: this.#linkPrefix + fileName }
+  }
+
+  /** The original of the `k`-th shown photo. */
+  fileAt(k: number): ShownFile {
+    return this.shownFile(this.#idAt(k)) as ShownFile
   }
 
   /** Records an inode number that differs from the name's path hash (build only). */

@@ -71,6 +71,11 @@ export interface LayoutOptions {
    * on demand from the snapshot and are the same whenever made again; this only spares the work.
    */
   nodeCache?: number
+  /**
+   * How many links the layout keeps made over its set directories and Not in any set/ (an LRU of
+   * whole directories, by link count; 20,000 by default). Made again the same when needed.
+   */
+  linkCache?: number
 }
 
 /** An original as the store recorded it. */
