@@ -57,7 +57,9 @@ function nlinkOf(dir: FsDir): number {
   let n = dirLinks.get(dir)
   if (n === undefined) {
     n = 2
-    for (const child of dir.children.values()) if (child.kind === 'dir') n++
+    // A directory that makes its children on demand says how many are directories instead.
+    if (dir.subdirCount !== undefined) n += dir.subdirCount
+    else for (const child of dir.children.values()) if (child.kind === 'dir') n++
     dirLinks.set(dir, n)
   }
   return n

@@ -13,6 +13,11 @@ export interface FsDir {
   readonly mtimeMs: number
   readonly ino: number
   readonly children: ReadonlyMap<string, FsNode>
+  /**
+   * How many children are directories, when the directory knows without walking its children (a
+   * layout directory whose children are made on demand): stat's nlink uses it.
+   */
+  readonly subdirCount?: number
 }
 
 export interface FsFile {

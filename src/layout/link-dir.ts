@@ -33,6 +33,7 @@ export type LinkPlan = { readonly set: SetEntry } | { readonly notInSet: Uint32A
 /** A directory of links into photostream/ (see the header); `fixed` holds its metadata, listed first. */
 export class LinkDir implements LayoutDir {
   readonly kind = 'dir'
+  readonly subdirCount = 0
   ino = 0
   mtimeMs = 0
   readonly fixed = new Map<string, LayoutNode>()
@@ -73,6 +74,8 @@ export class LinkDir implements LayoutDir {
 
   /** The name of the `pos`-th link (build only, for a hash collision). */
   nameAt(pos: number): string {
+    const plan = this.#plan
+    if (plan !== undefined && 'notInSet' in plan) return (this.#photostream as PhotostreamChildren).fileAt(plan.notInSet[pos] as number).fileName
     let i = 0
     for (const [name] of this.#links()) if (i++ === pos) return name
     throw new Error(`no link ${pos} in ${this.path}`)

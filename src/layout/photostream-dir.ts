@@ -76,6 +76,7 @@ export interface ShownFile {
 /** photostream/ (see the header): `fixed` holds its metadata and SHA256SUMS, listed first. */
 export class PhotostreamDir implements LayoutDir {
   readonly kind = 'dir'
+  readonly subdirCount = 0
   ino = 0
   mtimeMs = 0
   readonly fixed = new Map<string, LayoutNode>()
@@ -150,10 +151,20 @@ export class PhotostreamChildren implements ReadonlyMap<string, LayoutNode> {
 
   /** The name of the `which` file (0 the original, 1 its sidecar) of the `k`-th shown photo. */
   nameAt(k: number, which: 0 | 1): string {
+    const { fileName } = this.#shownAt(k)
+    return which === 0 ? fileName : fileName + METADATA_SUFFIX
+  }
+
+  /**
+   * The `k`-th shown photo. The build checked every rule for it (names.ts) against this very
+   * snapshot, which never changes: only the lookups are done again, and the name is
+   * `mediaFileName`'s `<id>.<lower-case ext>` without its checks.
+   */
+  #shownAt(k: number): { id: string; photo: PhotoEntry; media: MediaEntry; fileName: string } {
     const id = this.#idAt(k)
     const photo = this.#snap.photos.get(id) as PhotoEntry
-    const fileName = mediaFileName(id, (showableMedia(this.#snap, id, photo, this.#opts) as MediaEntry).ext)
-    return which === 0 ? fileName : fileName + METADATA_SUFFIX
+    const media = this.#snap.media.get(mediaKey(id, photo.secret)) as MediaEntry
+    return { id, photo, media, fileName: `${id}.${media.ext.toLowerCase()}` }
   }
 
   /** The shown original of photo `id` (its name, mtime, and a link's target to it), or undefined when not shown. */
@@ -168,7 +179,8 @@ export class PhotostreamChildren implements ReadonlyMap<string, LayoutNode> {
 
   /** The original of the `k`-th shown photo. */
   fileAt(k: number): ShownFile {
-    return this.shownFile(this.#idAt(k)) as ShownFile
+    const { photo, fileName } = this.#shownAt(k)
+    return { fileName, mtimeMs: this.#mtimeMs(photo), target: this.#linkPrefix + fileName }
   }
 
   /** Records an inode number that differs from the name's path hash (build only). */
@@ -199,10 +211,7 @@ export class PhotostreamChildren implements ReadonlyMap<string, LayoutNode> {
     const keep = 2 * this.#shown.length <= this.#cache.max
     const cache = this.#cache
     for (let k = 0; k < this.#shown.length; k++) {
-      const id = this.#idAt(k)
-      const photo = this.#snap.photos.get(id) as PhotoEntry
-      const media = showableMedia(this.#snap, id, photo, this.#opts) as MediaEntry
-      const fileName = mediaFileName(id, media.ext)
+      const { id, photo, media, fileName } = this.#shownAt(k)
       let original = cache.peek(fileName)
       if (original === undefined) {
         original = this.#original(fileName, photo, media)
@@ -264,7 +273,8 @@ export class PhotostreamChildren implements ReadonlyMap<string, LayoutNode> {
   }
 
   #original(name: string, photo: PhotoEntry, media: MediaEntry): OriginalFileNode {
-    const node = new OriginalFileNode(name, this.#mtimeMs(photo), media)
+    // Its mtime is worked out when asked for: a listing only wants names, modes and inodes.
+    const node = new OriginalFileNode(name, photo, media)
     node.ino = this.#ino(name)
     return node
   }

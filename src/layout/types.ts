@@ -14,6 +14,8 @@ export interface LayoutDir {
   readonly ino: number
   /** In readdir order. */
   readonly children: ReadonlyMap<string, LayoutNode>
+  /** How many children are directories, when known without walking them (directories made on demand). */
+  readonly subdirCount?: number
 }
 
 /**
