@@ -172,7 +172,7 @@ export class HashListNode implements LayoutFile {
     const hashes = this.hashes
     if (hashes !== undefined) {
       for (const child of this.dir.children.values()) {
-        if (child.kind !== 'file' || child.content.type !== 'original') continue
+        if (!(child instanceof OriginalFileNode)) continue
         const m = child.content.media
         const h = hashes.hashOf(m.id, m.secret)
         if (h === undefined || h.ext !== m.ext || h.size !== m.size || !SHA256_HEX.test(h.sha256)) continue
