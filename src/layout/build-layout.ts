@@ -17,7 +17,7 @@
  * are shown), the sets (which link to shown photos), Not in any set (shown photos no set holds),
  * the collections (which link to the sets), then inode numbers for the whole tree.
  */
-import type { CatalogSnapshot, CollectionEntry, PhotoEntry, SetEntry } from '../catalog/types.js'
+import type { CatalogSnapshot, CollectionEntry, MediaEntry, PhotoEntry, SetEntry } from '../catalog/types.js'
 import { fnvUpdate, inoFromState, ROOT_INO, settleCollisions } from './inodes.js'
 import { collectionMetadata, photostreamMetadata, setMetadata } from './metadata.js'
 import {
@@ -178,6 +178,8 @@ class LayoutBuilder {
     this.#add(photostream, photostreamMetadataFile(mtimeMs, snap.photostream))
     this.#add(photostream, new HashListNode(SHA256SUMS_FILE, photostream, this.#opts.hashes))
     const shown: number[] = []
+    const photos: PhotoEntry[] = []
+    const medias: MediaEntry[] = []
     /** Distinct ids of the order that the snapshot knows: fewer than its photos means some are not in the order. */
     let known = 0
     const order = snap.photostream
@@ -198,6 +200,8 @@ class LayoutBuilder {
       this.#shown.set(id, { photo, fileName })
       const k = shown.length
       shown.push(i)
+      photos.push(photo)
+      medias.push(media)
       this.#addState(photostream, 2 * k, fileName)
       this.#addState(photostream, 2 * k + 1, fileName + METADATA_SUFFIX)
       mtimeMs = Math.max(mtimeMs, this.#photoChangedMs(photo))
@@ -207,6 +211,8 @@ class LayoutBuilder {
       snap,
       opts: { ignoreViews: this.#opts.ignoreViews, ignorePhotos: this.#opts.ignorePhotos, ignoreVideos: this.#opts.ignoreVideos },
       shown: Uint32Array.from(shown),
+      photos,
+      media: medias,
       shownIds: known < snap.photos.size ? new Set(this.#shown.keys()) : undefined,
       nodeCache: this.#opts.nodeCache ?? DEFAULT_NODE_CACHE,
     })

@@ -58,6 +58,12 @@ export interface PhotostreamPlan {
   /** Indices into `snap.photostream` of the shown photos, in order (each id once). */
   shown: Uint32Array
   /**
+   * Their records and MediaEntries, in the same order: references into the snapshot (8 bytes a
+   * photo each), so a listing makes each name without hashing two keys per photo.
+   */
+  photos: readonly PhotoEntry[]
+  media: readonly MediaEntry[]
+  /**
    * The shown ids, only when the snapshot has photos its photostream order does not list (then
    * "the photo is known and showable" is not enough to say it is shown). Undefined otherwise.
    */
@@ -119,6 +125,8 @@ export class PhotostreamChildren implements ReadonlyMap<string, LayoutNode> {
   readonly #snap: CatalogSnapshot
   readonly #opts: PhotostreamOptions
   readonly #shown: Uint32Array
+  readonly #photos: readonly PhotoEntry[]
+  readonly #media: readonly MediaEntry[]
   readonly #shownIds: ReadonlySet<string> | undefined
   readonly #state: number
   readonly #cache: LRUCache<string, LayoutNode>
@@ -136,6 +144,8 @@ export class PhotostreamChildren implements ReadonlyMap<string, LayoutNode> {
     this.#snap = plan.snap
     this.#opts = plan.opts
     this.#shown = plan.shown
+    this.#photos = plan.photos
+    this.#media = plan.media
     this.#shownIds = plan.shownIds
     this.#state = state
     this.#cache = new LRUCache<string, LayoutNode>({ max: Math.max(1, plan.nodeCache) })
@@ -157,14 +167,13 @@ export class PhotostreamChildren implements ReadonlyMap<string, LayoutNode> {
 
   /**
    * The `k`-th shown photo. The build checked every rule for it (names.ts) against this very
-   * snapshot, which never changes: only the lookups are done again, and the name is
+   * snapshot, which never changes, and kept its records: the name is
    * `mediaFileName`'s `<id>.<lower-case ext>` without its checks.
    */
   #shownAt(k: number): { id: string; photo: PhotoEntry; media: MediaEntry; fileName: string } {
     const id = this.#idAt(k)
-    const photo = this.#snap.photos.get(id) as PhotoEntry
-    const media = this.#snap.media.get(mediaKey(id, photo.secret)) as MediaEntry
-    return { id, photo, media, fileName: `${id}.${media.ext.toLowerCase()}` }
+    const media = this.#media[k] as MediaEntry
+    return { id, photo: this.#photos[k] as PhotoEntry, media, fileName: `${id}.${media.ext.toLowerCase()}` }
   }
 
   /** The shown original of photo `id` (its name, mtime, and a link's target to it), or undefined when not shown. */
