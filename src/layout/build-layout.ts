@@ -4,10 +4,14 @@
  * numbered links back to the sets, a `metadata` file in each, a sidecar per photo and
  * photostream/SHA256SUMS).
  *
- * Captured when it runs, and never changed after: every name, link target, directory listing,
+ * Decided when it runs, and never changed after: every name, link target, directory listing,
  * mtime and inode number; the size of each original (the MediaEntry's); the records each metadata
  * file is built from (references into the snapshot, which the catalog never mutates). A sidecar
- * follows from the catalog alone.
+ * follows from the catalog alone. photostream/'s files and the links of the set directories and
+ * Not in any set/ are decided but not held: they are made on demand from the snapshot
+ * (photostream-dir.ts, link-dir.ts), the same in every field each time, so the layout costs
+ * memory for what is in use (its directories, the shown order, the inode numbers a collision
+ * moved, bounded caches) and not a node per file.
  *
  * Asked lazily, when a file is read or stat'ed: metadata JSON bytes (rebuilt at each `data` read,
  * never retained) and their size (measured once, at the first access); SHA256SUMS, from

@@ -3,7 +3,9 @@ import type { MediaEntry } from '../catalog/types.js'
 /**
  * The LAYOUT.md tree as plain values. `fs/` serves it and `pin/` writes it; neither needs to know
  * anything about Flickr. Every node is immutable once `buildLayout` returns, but for
- * photostream/SHA256SUMS, whose versions `Layout.lookup` hands out (each one immutable).
+ * photostream/SHA256SUMS, whose versions `Layout.lookup` hands out (each one immutable). Some
+ * directories make their children on demand: a child made again is equal in every field, but may
+ * be another object, so hold on to a node rather than compare nodes by identity.
  */
 export type LayoutNode = LayoutDir | LayoutFile | LayoutLink
 
