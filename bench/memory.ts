@@ -3,7 +3,7 @@
  * Flickr (in its own process, so its memory is not counted).
  *
  *   npm run build && node --import tsx bench/memory.ts [--items 100000] [--sets 2000] [--runs 3] [--bin OTHER/bin/flickrfs]
- *     [--cache DIR] [--offline-only]
+ *     [--cache DIR] [--offline-only | --sync-only]
  *
  * Each run, with a fresh cache:
  *   first sync    `flickrfs mount --cache C` on an empty C, until "first catalog complete"
@@ -85,7 +85,7 @@ async function run(items: number, sets: number, lab: MountLab, env: NodeJS.Proce
     if (n !== items) throw new Error(`photostream lists ${n} originals, expected ${items}`)
   }
   if (!offlineOnly) await syncPhases(items, lab, env, cache, mnt, row, expectAll)
-  await offlinePhase(lab, env, cache, mnt, row, expectAll)
+  if (!syncOnly) await offlinePhase(lab, env, cache, mnt, row, expectAll)
   return row
 }
 
@@ -93,9 +93,10 @@ async function run(items: number, sets: number, lab: MountLab, env: NodeJS.Proce
 // measures only the offline mount of it, e.g. alternating two CLIs with --bin on one synced cache).
 const cacheArg = args.includes('--cache') ? resolve(args[args.indexOf('--cache') + 1] as string) : undefined
 const offlineOnly = args.includes('--offline-only')
+// --sync-only: the first sync (and its ls) into --cache DIR, nothing else (for 1,000,000 items, where each phase takes minutes).
+const syncOnly = args.includes('--sync-only')
 
 async function syncPhases(items: number, lab: MountLab, env: NodeJS.ProcessEnv, cache: string, mnt: string, row: Row, expectAll: () => Promise<void>): Promise<void> {
-
   // (a) first sync, then (c) its first full listing.
   let p: CliProc = await lab.mount(mnt, ['--cache', cache, '--refresh', '0'], env, 3_600_000)
   let u = await usageOf(p.pid)
@@ -107,6 +108,7 @@ async function syncPhases(items: number, lab: MountLab, env: NodeJS.ProcessEnv, 
   row.firstLsPeak = u.peak
   await lab.stop(p, mnt)
   row.catalogBytes = (await stat(join(cache, '.flickrfs', 'catalog.sqlite'))).size
+  if (syncOnly) return
 
   // (a') a refresh of a loaded catalog: two catalogs at once.
   // The catalog's debug line "refreshed: …" says when the refresh is saved (a quiet refresh logs nothing else).
@@ -299,6 +301,7 @@ async function main(): Promise<void> {
     const mb = (b: number): string => `${(b / MB).toFixed(0)} MB`
     const s = (ms: number): string => `${(ms / 1000).toFixed(2)} s`
     const line = (what: string, peak: string, cpu?: string): void => {
+      if (Number.isNaN(m(peak))) return
       const extra = cpu === undefined ? '' : `  CPU ${s(m(cpu))}`
       console.log(`${what.padEnd(34)} ${mb(m(peak)).padStart(8)}  ÷ target ${(m(peak) / target).toFixed(2)}  ÷ CLI baseline ${(m(peak) / (cli.maxRssKb * 1024)).toFixed(1)}${extra}`)
     }
@@ -312,8 +315,8 @@ async function main(): Promise<void> {
       line('load: flickrfs status', 'statusPeak', 'statusCpu')
     }
     line('load: offline mount + ls', 'offlineMountPeak', 'offlineMountCpu')
-    if (!offlineOnly) console.log(`RSS of a mount after load, before refresh ${mb(m('loadedMountRss'))}; after the first sync ${mb(m('firstSyncRss'))}`)
-    console.log(`offline mount: photostream lists ${s(m('offlineListMs'))} after spawn (target 2 s at 1,000,000 items); status wall ${s(m('statusWall'))}`)
+    if (!offlineOnly && !syncOnly) console.log(`RSS of a mount after load, before refresh ${mb(m('loadedMountRss'))}; after the first sync ${mb(m('firstSyncRss'))}`)
+    if (!syncOnly) console.log(`offline mount: photostream lists ${s(m('offlineListMs'))} after spawn (target 2 s at 1,000,000 items); status wall ${s(m('statusWall'))}`)
   } finally {
     await lab.cleanup()
     fakeProc.stdin.end()

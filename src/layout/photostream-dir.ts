@@ -132,6 +132,8 @@ export class PhotostreamChildren implements ReadonlyMap<string, LayoutNode> {
   readonly #cache: LRUCache<string, LayoutNode>
   /** Inode numbers a collision moved off their path hash, by name (set while inodes are settled). */
   readonly #movedInos = new Map<string, number>()
+  /** Their path hashes: most names are not moved, and a number is cheaper to look up than a name. */
+  readonly #movedHashes = new Set<number>()
   /** Per local hour, where it starts (times.ts); bounded, since it lives as long as the layout. */
   readonly #hourCache = new Map<number, number>()
 
@@ -195,6 +197,7 @@ export class PhotostreamChildren implements ReadonlyMap<string, LayoutNode> {
   /** Records an inode number that differs from the name's path hash (build only). */
   moveIno(name: string, ino: number): void {
     this.#movedInos.set(name, ino)
+    this.#movedHashes.add(inoFromState(fnvUpdate(this.#state, name)))
   }
 
   get(name: string): LayoutNode | undefined {
@@ -273,7 +276,8 @@ export class PhotostreamChildren implements ReadonlyMap<string, LayoutNode> {
   }
 
   #ino(name: string): number {
-    return this.#movedInos.get(name) ?? inoFromState(fnvUpdate(this.#state, name))
+    const hash = inoFromState(fnvUpdate(this.#state, name))
+    return this.#movedHashes.has(hash) ? (this.#movedInos.get(name) ?? hash) : hash
   }
 
   #mtimeMs(photo: PhotoEntry): number {
