@@ -273,7 +273,10 @@ async function main(): Promise<void> {
   const sets = arg('sets', 2000)
   const runs = arg('runs', 3)
   const target = items >= 1_000_000 ? 1024 * MB : 300 * MB
-  const fakeProc = spawn(process.execPath, ['--import', 'tsx', self, '--serve', '--items', String(items), '--sets', String(sets)], { stdio: ['pipe', 'pipe', 'inherit'] })
+  // An offline mount asks nothing of Flickr: no fake (at 1,000,000 items it takes minutes and a GB to make).
+  const fakeArgs = offlineOnly ? ['-e', `process.stdout.write('{"origin":"http://127.0.0.1:9","credentials":{"apiKey":"k","apiSecret":"s","oauthToken":"t","oauthTokenSecret":"ts"}}\\n'); process.stdin.resume()`]
+    : ['--import', 'tsx', self, '--serve', '--items', String(items), '--sets', String(sets)]
+  const fakeProc = spawn(process.execPath, fakeArgs, { stdio: ['pipe', 'pipe', 'inherit'] })
   const line = await new Promise<string>((resolve) => createInterface({ input: fakeProc.stdout }).once('line', resolve))
   const { origin, credentials } = JSON.parse(line) as { origin: string; credentials: FakeCredentials }
   const lab = await MountLab.create('flickrfs-bench-memory-')
