@@ -210,8 +210,9 @@ export class PhotostreamChildren implements ReadonlyMap<string, LayoutNode> {
     return node
   }
 
+  /** Without making the node (pin asks this of every name its last manifest lists). */
   has(name: string): boolean {
-    return this.get(name) !== undefined
+    return this.#fixed.has(name) || this.#cache.has(name) || this.#find(name) !== undefined
   }
 
   *entries(): MapIterator<[string, LayoutNode]> {
@@ -240,8 +241,14 @@ export class PhotostreamChildren implements ReadonlyMap<string, LayoutNode> {
     }
   }
 
+  /** The names alone: no node is made. */
   *keys(): MapIterator<string> {
-    for (const [name] of this.entries()) yield name
+    yield* this.#fixed.keys()
+    for (let k = 0; k < this.#shown.length; k++) {
+      const { fileName } = this.#shownAt(k)
+      yield fileName
+      yield fileName + METADATA_SUFFIX
+    }
   }
 
   *values(): MapIterator<LayoutNode> {
@@ -262,6 +269,14 @@ export class PhotostreamChildren implements ReadonlyMap<string, LayoutNode> {
 
   /** The node for `name` when the layout shows a file of that name, else undefined. */
   #make(name: string): LayoutNode | undefined {
+    const found = this.#find(name)
+    if (found === undefined) return undefined
+    const { id, photo, media, sidecar } = found
+    return sidecar ? this.#sidecar(name, id, photo, media) : this.#original(name, photo, media)
+  }
+
+  /** The photo file `name` is, when the layout shows a file of that name (a photo file: not metadata or SHA256SUMS). */
+  #find(name: string): { id: string; photo: PhotoEntry; media: MediaEntry; sidecar: boolean } | undefined {
     const sidecar = parseSidecarName(name)
     const parsed = sidecar ?? parseMediaFileName(name)
     if (parsed === undefined) return undefined
@@ -271,8 +286,8 @@ export class PhotostreamChildren implements ReadonlyMap<string, LayoutNode> {
     const media = showableMedia(this.#snap, id, photo, this.#opts)
     if (typeof media === 'string') return undefined
     const fileName = mediaFileName(id, media.ext)
-    if (sidecar === undefined) return fileName === name ? this.#original(name, photo, media) : undefined
-    return fileName + METADATA_SUFFIX === name ? this.#sidecar(name, id, photo, media) : undefined
+    if (sidecar === undefined) return fileName === name ? { id, photo, media, sidecar: false } : undefined
+    return fileName + METADATA_SUFFIX === name ? { id, photo, media, sidecar: true } : undefined
   }
 
   #ino(name: string): number {

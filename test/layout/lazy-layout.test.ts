@@ -33,6 +33,14 @@ function assertSameTree(eager: Layout, lazy: Layout, bytes: boolean): void {
   )
   // And every path looked up on its own (through the caches), as the mount does.
   for (const [p, n] of expected) assert.deepEqual(seen(lazy.lookup(p), bytes), seen(eager.lookup(p) ?? n, bytes), p)
+  // Names alone, and membership, as pin asks them (neither makes a node).
+  for (const [p, n] of [['/', eager.root] as const, ...expected]) {
+    if (n.kind !== 'dir') continue
+    const dir = lazy.lookup(p)
+    assert.ok(dir?.kind === 'dir', p)
+    assert.deepEqual([...dir.children.keys()], [...n.children.keys()], p)
+    for (const name of n.children.keys()) assert.ok(dir.children.has(name), `${p}/${name}`)
+  }
   assert.deepEqual(lazy.stats, eager.stats)
   assert.equal(lazy.root.mtimeMs, eager.root.mtimeMs)
 }
@@ -113,6 +121,8 @@ void describe('layout: children made on demand', () => {
         const expected = eager.lookup(p)
         if (expected !== undefined) shown++
         assert.deepEqual(seen(lazy.lookup(p), false), seen(expected, false), p)
+        // ('' and a trailing '/' look up photostream/ itself, which is no child of it.)
+        if (name !== '' && !name.includes('/')) assert.equal((lazy.lookup('/photostream') as LayoutNode & { children: ReadonlyMap<string, LayoutNode> }).children.has(name), expected !== undefined, p)
       }
       assert.ok(shown > 20, `only ${shown} candidates shown: the check would prove little`)
       // A set directory and Not in any set/ likewise.
