@@ -89,8 +89,9 @@ class LayoutBuilder {
   readonly #stats: LayoutStats = { photos: 0, sets: 0, collections: 0, photosWithoutMedia: 0, unsafeRecords: 0 }
   /**
    * Every node but the root, in the order added, with its directory: inodes are assigned last. A
-   * number stands for a photostream/ file that has no node (photostream-dir.ts): 2k for the k-th
-   * shown photo's original, 2k + 1 for its sidecar.
+   * number stands for a child its directory makes on demand, by its place among them: in
+   * photostream/ (photostream-dir.ts) 2k for the k-th shown photo's original and 2k + 1 for its
+   * sidecar; in a link directory (link-dir.ts) the link's index.
    */
   readonly #nodes: Array<LayoutNode | number> = []
   readonly #parents: Array<DirNode | PhotostreamDir | LinkDir> = []
