@@ -27,10 +27,8 @@ import { collectionMetadata, photostreamMetadata, setMetadata } from './metadata
 import {
   collectionDirName,
   isSafeId,
-  mediaFileName,
   METADATA_SUFFIX,
   NAME_MAX_BYTES,
-  numberedName,
   numberPrefix,
   setDirName,
 } from './names.js'
@@ -46,12 +44,6 @@ export const NOT_IN_ANY_SET_DIR = 'Not in any set'
 export const METADATA_FILE = 'metadata'
 /** Flickr nests collections only a few levels deep; this only stops a malformed tree. */
 const MAX_COLLECTION_DEPTH = 32
-
-/** A shown photo, as the build needs it for links (kept only while it runs). */
-interface ShownPhoto {
-  photo: PhotoEntry
-  fileName: string
-}
 
 interface ShownSet {
   set: SetEntry
@@ -96,20 +88,25 @@ class LayoutBuilder {
   readonly #nodes: Array<LayoutNode | number> = []
   readonly #parents: Array<DirNode | PhotostreamDir | LinkDir> = []
   #photostream: PhotostreamDir | undefined
+  /** Indices into the snapshot's photostream order of the shown photos (what photostream/ keeps). */
+  #shownOrder: Uint32Array | undefined
   /** The made link lists of every set directory and Not in any set/ (link-dir.ts). */
   readonly #linkCache: LinkCache
   // Each node's FNV state extends its directory's, so no path string is built per node; a typed
   // array because half of all int32 states would be boxed numbers in a plain one.
   #states = new Int32Array(4096)
   readonly #root = new DirNode('', '')
-  /** Photos shown in photostream/, by id, in photostream order. */
-  readonly #shown = new Map<string, ShownPhoto>()
+  /** Photos shown in photostream/: id → k, their place in photostream order (`#photos`, `#exts`). */
+  readonly #shown = new Map<string, number>()
+  readonly #photos: PhotoEntry[] = []
+  /** Each shown photo's file extension (lower-case): its names are hashed from id and ext, never built here. */
+  readonly #exts: string[] = []
+  /** Per shown photo, 1 once a set lists it (then it is not in Not in any set/). */
+  #inSomeSet = new Uint8Array(0)
   /** Set directories made, by set id, in the snapshot's order. */
   readonly #sets = new Map<string, ShownSet>()
-  /** Ids of the photostream order already looked at (shown or not). */
-  readonly #seen = new Set<string>()
-  /** Ids listed by any set (shown or not): such a photo is not "not in any set". */
-  readonly #inSomeSet = new Set<string>()
+  /** Ids of the order the snapshot knows but does not show (usually few), counted once each. */
+  readonly #notShown = new Set<string>()
 
   constructor(snap: CatalogSnapshot, opts: LayoutOptions) {
     this.#snap = snap
@@ -139,18 +136,21 @@ class LayoutBuilder {
   // so there is no has() check here: on a 200k-entry Map it cost as much as the insert.
   #add(dir: DirNode | PhotostreamDir | LinkDir, node: LayoutNode): void {
     ;(dir instanceof DirNode ? dir.children : dir.fixed).set(node.name, node)
-    this.#addState(dir, node, node.name)
+    this.#addState(dir, node, fnvUpdate(fnvUpdate(dir.fnv, '/'), node.name))
   }
 
-  /** A child with no node (a number: its place among its directory's made children) or a node. */
-  #addState(dir: DirNode | PhotostreamDir | LinkDir, node: LayoutNode | number, name: string): void {
+  /**
+   * A child with no node (a number: its place among its directory's made children) or a node, and
+   * the FNV state of its path (`<dir>/<name>`, hashed in parts by the callers that never build the name).
+   */
+  #addState(dir: DirNode | PhotostreamDir | LinkDir, node: LayoutNode | number, state: number): void {
     const nodes = this.#nodes
     if (nodes.length === this.#states.length) {
       const grown = new Int32Array(this.#states.length * 2)
       grown.set(this.#states)
       this.#states = grown
     }
-    this.#states[nodes.length] = fnvUpdate(fnvUpdate(dir.fnv, '/'), name)
+    this.#states[nodes.length] = state
     nodes.push(node)
     this.#parents.push(dir)
   }
@@ -183,39 +183,43 @@ class LayoutBuilder {
     this.#add(photostream, photostreamMetadataFile(mtimeMs, snap.photostream))
     this.#add(photostream, new HashListNode(SHA256SUMS_FILE, photostream, this.#opts.hashes))
     const shown: number[] = []
-    const photos: PhotoEntry[] = []
+    const photos = this.#photos
     const medias: MediaEntry[] = []
-    /** Distinct ids of the order that the snapshot knows: fewer than its photos means some are not in the order. */
-    let known = 0
     const order = snap.photostream
+    const dirState = fnvUpdate(photostream.fnv, '/')
     for (let i = 0; i < order.length; i++) {
       const id = order[i] as string
       if (this.#shown.has(id)) continue
       const photo = snap.photos.get(id)
       if (photo === undefined) continue
-      if (!this.#seen.has(id)) {
-        this.#seen.add(id)
-        known++
-      }
       const media = showableMedia(snap, id, photo, this.#opts)
-      if (media === 'unsafe') this.#stats.unsafeRecords++
-      if (media === 'media') this.#stats.photosWithoutMedia++
-      if (typeof media === 'string') continue
-      const fileName = mediaFileName(id, media.ext)
-      this.#shown.set(id, { photo, fileName })
+      if (typeof media === 'string') {
+        if (media === 'unsafe') this.#stats.unsafeRecords++
+        if (media === 'media') this.#stats.photosWithoutMedia++
+        this.#notShown.add(id)
+        continue
+      }
+      // `<id>.<ext>` as mediaFileName makes it (showableMedia checked both parts), hashed in parts.
+      const ext = media.ext.toLowerCase()
       const k = shown.length
+      this.#shown.set(id, k)
       shown.push(i)
       photos.push(photo)
       medias.push(media)
-      this.#addState(photostream, 2 * k, fileName)
-      this.#addState(photostream, 2 * k + 1, fileName + METADATA_SUFFIX)
+      this.#exts.push(ext)
+      const state = fnvUpdate(fnvUpdate(fnvUpdate(dirState, id), '.'), ext)
+      this.#addState(photostream, 2 * k, state)
+      this.#addState(photostream, 2 * k + 1, fnvUpdate(state, METADATA_SUFFIX))
       mtimeMs = Math.max(mtimeMs, this.#photoChangedMs(photo))
     }
+    this.#inSomeSet = new Uint8Array(shown.length)
+    // Every record of the snapshot is in the order unless the distinct ids found there are fewer.
+    const known = shown.length + this.#notShown.size
     photostream.mtimeMs = mtimeMs
     photostream.plan({
       snap,
       opts: { ignoreViews: this.#opts.ignoreViews, ignorePhotos: this.#opts.ignorePhotos, ignoreVideos: this.#opts.ignoreVideos },
-      shown: Uint32Array.from(shown),
+      shown: (this.#shownOrder = Uint32Array.from(shown)),
       photos,
       media: medias,
       shownIds: known < snap.photos.size ? new Set(this.#shown.keys()) : undefined,
@@ -235,16 +239,21 @@ class LayoutBuilder {
       const dir = this.#linkDir(setDirName(set.id, set.title))
       this.#add(this.#root, dir)
       this.#add(dir, setMetadataFile(set))
-      const members: ShownPhoto[] = []
+      const members: number[] = []
       for (const photoId of set.photoIds) {
-        this.#inSomeSet.add(photoId)
-        const member = this.#shown.get(photoId)
-        if (member !== undefined) members.push(member)
+        const k = this.#shown.get(photoId)
+        if (k === undefined) continue
+        this.#inSomeSet[k] = 1
+        members.push(k)
       }
       let mtimeMs = wholeSecondsMs(set.changedAtMs)
-      members.forEach((member, i) => {
-        this.#addState(dir, i, numberedName(i + 1, members.length, member.fileName))
-        mtimeMs = Math.max(mtimeMs, this.#photoChangedMs(member.photo))
+      const dirState = fnvUpdate(dir.fnv, '/')
+      members.forEach((k, i) => {
+        // numberedName(i + 1, n, `<id>.<ext>`), hashed in parts: an id (≤ 64) and an ext (≤ 8) are
+        // far inside NAME_MAX with any prefix, so numberedName never cuts one.
+        const state = fnvUpdate(fnvUpdate(fnvUpdate(fnvUpdate(dirState, numberPrefix(i + 1, members.length)), this.#idOf(k)), '.'), this.#exts[k] as string)
+        this.#addState(dir, i, state)
+        mtimeMs = Math.max(mtimeMs, this.#photoChangedMs(this.#photos[k] as PhotoEntry))
       })
       dir.mtimeMs = mtimeMs
       dir.plan({ set }, members.length, this.#photostreamChildren(), this.#linkCache)
@@ -258,17 +267,20 @@ class LayoutBuilder {
     let mtimeMs = wholeSecondsMs(this.#snap.photostreamChangedAtMs)
     for (const { set } of this.#sets.values()) mtimeMs = Math.max(mtimeMs, wholeSecondsMs(set.changedAtMs))
     const ks: number[] = []
-    let k = 0
-    for (const [id, item] of this.#shown) {
-      if (!this.#inSomeSet.has(id)) {
-        this.#addState(notInSet, ks.length, item.fileName)
-        ks.push(k)
-        mtimeMs = Math.max(mtimeMs, this.#photoChangedMs(item.photo))
-      }
-      k++
+    const dirState = fnvUpdate(notInSet.fnv, '/')
+    for (let k = 0; k < this.#photos.length; k++) {
+      if (this.#inSomeSet[k] === 1) continue
+      this.#addState(notInSet, ks.length, fnvUpdate(fnvUpdate(fnvUpdate(dirState, this.#idOf(k)), '.'), this.#exts[k] as string))
+      ks.push(k)
+      mtimeMs = Math.max(mtimeMs, this.#photoChangedMs(this.#photos[k] as PhotoEntry))
     }
     notInSet.mtimeMs = mtimeMs
     notInSet.plan({ notInSet: Uint32Array.from(ks) }, ks.length, this.#photostreamChildren(), this.#linkCache)
+  }
+
+  /** The id of the k-th shown photo. */
+  #idOf(k: number): string {
+    return this.#snap.photostream[(this.#shownOrder as Uint32Array)[k] as number] as string
   }
 
   #photostreamChildren(): PhotostreamChildren {
