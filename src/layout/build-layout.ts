@@ -33,7 +33,7 @@ import {
   setDirName,
 } from './names.js'
 import { DirNode, HashListNode, LinkNode, MetadataFileNode } from './nodes.js'
-import { DEFAULT_LINK_CACHE, LinkDir, linkCache, type LinkCache } from './link-dir.js'
+import { DEFAULT_LINK_CACHE, LinkCache, LinkDir } from './link-dir.js'
 import { DEFAULT_NODE_CACHE, photoChangedMs, type PhotostreamChildren, PhotostreamDir, showableMedia } from './photostream-dir.js'
 import { SHA256SUMS_FILE } from './sha256sums.js'
 import { wholeSecondsMs } from './times.js'
@@ -112,7 +112,7 @@ class LayoutBuilder {
     this.#snap = snap
     this.#opts = opts
     this.#ignoreViews = opts.ignoreViews === true
-    this.#linkCache = linkCache(opts.linkCache ?? DEFAULT_LINK_CACHE)
+    this.#linkCache = new LinkCache(opts.linkCache ?? DEFAULT_LINK_CACHE)
   }
 
   build(): Layout {

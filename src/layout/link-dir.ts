@@ -20,11 +20,38 @@ import type { LayoutDir, LayoutNode } from './types.js'
 /** Links a layout keeps made, over all its set directories, by default. */
 export const DEFAULT_LINK_CACHE = 20_000
 
-/** Made link lists of one layout, by directory; bounded by their total link count. */
-export type LinkCache = LRUCache<LinkDir, ReadonlyMap<string, LayoutNode>>
+/**
+ * Made link lists of one layout, by directory; bounded by their total entry count. The bound is
+ * raised to the largest directory's, so that any one directory stays made while it is in use: a
+ * directory that could never be kept would be made whole again at every lookup in it (Not in any
+ * set/ may hold most of an account's photos).
+ */
+export class LinkCache {
+  #maxLinks: number
+  #lru: LRUCache<LinkDir, ReadonlyMap<string, LayoutNode>> | undefined
+  constructor(maxLinks: number) {
+    this.#maxLinks = Math.max(1, maxLinks)
+  }
 
-export function linkCache(maxLinks: number): LinkCache {
-  return new LRUCache<LinkDir, ReadonlyMap<string, LayoutNode>>({ maxSize: Math.max(1, maxLinks), sizeCalculation: (m) => Math.max(1, m.size) })
+  /** Build only, before any directory is read: room for a directory of `entries` entries. */
+  fit(entries: number): void {
+    this.#maxLinks = Math.max(this.#maxLinks, entries)
+  }
+
+  get maxLinks(): number {
+    return this.#maxLinks
+  }
+
+  /** The made links of `dir`, made now if not kept. */
+  of(dir: LinkDir, make: () => ReadonlyMap<string, LayoutNode>): ReadonlyMap<string, LayoutNode> {
+    const lru = (this.#lru ??= new LRUCache<LinkDir, ReadonlyMap<string, LayoutNode>>({ maxSize: this.#maxLinks, sizeCalculation: (m) => Math.max(1, m.size) }))
+    let made = lru.get(dir)
+    if (made === undefined) {
+      made = make()
+      lru.set(dir, made)
+    }
+    return made
+  }
 }
 
 /** What a link directory lists: a set's shown members in album order, or the shown photos of no set. */
@@ -55,16 +82,11 @@ export class LinkDir implements LayoutDir {
     this.#count = count
     this.#photostream = photostream
     this.#cache = cache
+    cache.fit(this.fixed.size + count)
   }
 
   get children(): ReadonlyMap<string, LayoutNode> {
-    const cache = this.#cache as LinkCache
-    let made = cache.get(this)
-    if (made === undefined) {
-      made = this.#make()
-      cache.set(this, made)
-    }
-    return made
+    return (this.#cache as LinkCache).of(this, () => this.#make())
   }
 
   /** Links listed (the metadata file aside). */

@@ -77,7 +77,8 @@ export interface LayoutOptions {
   nodeCache?: number
   /**
    * How many links the layout keeps made over its set directories and Not in any set/ (an LRU of
-   * whole directories, by link count; 20,000 by default). Made again the same when needed.
+   * whole directories, by link count; 20,000 by default, and never less than the largest such
+   * directory). Made again the same when needed.
    */
   linkCache?: number
 }

@@ -158,6 +158,24 @@ void describe('layout: children made on demand', () => {
     assert.deepEqual(seen(again, true), seen(buildEagerLayout(big).lookup(`/photostream/${photos[0]!.id}.jpg.metadata`), true))
   })
 
+  void it('keeps a link directory bigger than linkCache made while it is read, instead of making it again at each lookup', () => {
+    const photos = photoSpecs(2_000)
+    const big = snapshot({ photos, sets: [setEntry('900', 'S', photos.slice(0, 30).map((p) => p.id)), setEntry('901', 'T', photos.slice(20, 60).map((p) => p.id))] })
+    const lazy = buildLayout(big, { linkCache: 10 })
+    const eager = buildEagerLayout(big)
+    const name = `${photos[1_000]!.id}.jpg`
+    const first = lazy.lookup(`/Not in any set/${name}`)
+    assert.deepEqual(seen(first, false), seen(eager.lookup(`/Not in any set/${name}`), false))
+    assert.equal(lazy.lookup(`/Not in any set/${name}`), first, 'the 1,970 links stayed made')
+    // Reading the set directories pushes it out (the bound holds), and it comes back the same.
+    const set = lazy.lookup('/Set 900 - S/01_50000.jpg')
+    assert.deepEqual(seen(set, false), seen(eager.lookup('/Set 900 - S/01_50000.jpg'), false))
+    assert.ok(lazy.lookup('/Set 901 - T/01_50020.jpg') !== undefined)
+    const again = lazy.lookup(`/Not in any set/${name}`)
+    assert.notEqual(again, first, 'made again after the set directories took its place')
+    assert.deepEqual(seen(again, false), seen(first, false))
+  })
+
   void it('gives files a collision moved the eager build numbers, at a size where paths collide', () => {
     // 40,000 photos: ~120k paths in photostream/, the set and Not in any set/, so a few 31-bit
     // path hashes collide and their numbers are moved (inodes.ts); the lazy build must move the same ones.
