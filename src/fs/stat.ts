@@ -27,7 +27,7 @@ export interface FuseStat {
   ctime: number
 }
 
-export function modeOf(node: FsNode): number {
+export function modeOf(node: Pick<FsNode, 'kind'>): number {
   switch (node.kind) {
     // The modes pin writes into DEST, so `rsync -a` of the mount and of DEST agree (LAYOUT.md).
     // Writes are refused by the `ro` mount option, not by these bits.

@@ -117,6 +117,10 @@ export class PhotostreamDir implements LayoutDir {
   get cachedNodes(): number {
     return this.children.cachedNodes
   }
+
+  eachChild(fn: (name: string, child: { readonly kind: LayoutNode['kind']; readonly ino: number }) => void): void {
+    this.children.eachChild(fn)
+  }
 }
 
 /** The children of photostream/ as a read-only Map whose photo files are made when asked for. */
@@ -208,6 +212,20 @@ export class PhotostreamChildren implements ReadonlyMap<string, LayoutNode> {
     const node = this.#make(name)
     if (node !== undefined) this.#cache.set(name, node)
     return node
+  }
+
+  /** Names, kinds and inodes in order, making no node (a listing). */
+  eachChild(fn: (name: string, child: { readonly kind: LayoutNode['kind']; readonly ino: number }) => void): void {
+    for (const [name, node] of this.#fixed) fn(name, node)
+    const entry = { kind: 'file' as const, ino: 0 }
+    for (let k = 0; k < this.#shown.length; k++) {
+      const { fileName } = this.#shownAt(k)
+      entry.ino = this.#ino(fileName)
+      fn(fileName, entry)
+      const sidecarName = fileName + METADATA_SUFFIX
+      entry.ino = this.#ino(sidecarName)
+      fn(sidecarName, entry)
+    }
   }
 
   /** Without making the node (pin asks this of every name its last manifest lists). */

@@ -18,6 +18,11 @@ export interface LayoutDir {
   readonly children: ReadonlyMap<string, LayoutNode>
   /** How many children are directories, when known without walking them (directories made on demand). */
   readonly subdirCount?: number
+  /**
+   * The children's names, kinds and inodes in `children`'s order, without making them (directories
+   * made on demand). `child` may be one object reused from call to call: read it, do not keep it.
+   */
+  eachChild?(fn: (name: string, child: { readonly kind: LayoutNode['kind']; readonly ino: number }) => void): void
 }
 
 /**

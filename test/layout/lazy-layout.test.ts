@@ -39,6 +39,11 @@ function assertSameTree(eager: Layout, lazy: Layout, bytes: boolean): void {
     const dir = lazy.lookup(p)
     assert.ok(dir?.kind === 'dir', p)
     assert.deepEqual([...dir.children.keys()], [...n.children.keys()], p)
+    if (dir.eachChild !== undefined) {
+      const listed: Array<[string, string, number]> = []
+      dir.eachChild((name, child) => listed.push([name, child.kind, child.ino]))
+      assert.deepEqual(listed, [...n.children].map(([name, c]) => [name, c.kind, c.ino]), `${p}: eachChild`)
+    }
     for (const name of n.children.keys()) assert.ok(dir.children.has(name), `${p}/${name}`)
   }
   assert.deepEqual(lazy.stats, eager.stats)
@@ -188,5 +193,13 @@ void describe('layout: children made on demand', () => {
     assert.ok(moved.some((p) => p.startsWith('/photostream/')) && moved.length >= 2, `moved: ${moved.join(', ')}`)
     assert.deepEqual(walk(lazy.root).map(([p, n]) => [p, seen(n, false)]), expected.map(([p, n]) => [p, seen(n, false)]))
     for (const p of moved) assert.equal(lazy.lookup(p)?.ino, eager.lookup(p)?.ino, p)
+    // And as a listing sees them (no nodes made).
+    const listed: Array<[string, number]> = []
+    const dir = lazy.lookup('/photostream')
+    assert.ok(dir?.kind === 'dir' && dir.eachChild !== undefined)
+    dir.eachChild((name, child) => listed.push([name, child.ino]))
+    const eagerDir = eager.lookup('/photostream')
+    assert.ok(eagerDir?.kind === 'dir')
+    assert.deepEqual(listed, [...eagerDir.children].map(([name, c]) => [name, c.ino]))
   })
 })
