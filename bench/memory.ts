@@ -3,6 +3,7 @@
  * Flickr (in its own process, so its memory is not counted).
  *
  *   npm run build && node --import tsx bench/memory.ts [--items 100000] [--sets 2000] [--runs 3] [--bin OTHER/bin/flickrfs]
+ *     [--cache DIR] [--offline-only | --sync-only]
  *
  * Each run, with a fresh cache:
  *   first sync    `flickrfs mount --cache C` on an empty C, until "first catalog complete"
@@ -76,14 +77,26 @@ async function originalsIn(mnt: string): Promise<number> {
 type Row = Record<string, number>
 
 async function run(items: number, sets: number, lab: MountLab, env: NodeJS.ProcessEnv, i: number): Promise<Row> {
-  const cache = join(lab.dir, `cache-${i}`)
+  const cache = cacheArg ?? join(lab.dir, `cache-${i}`)
   const mnt = await lab.mkdir(`mnt-${i}`)
   const row: Row = {}
   const expectAll = async (): Promise<void> => {
     const n = await originalsIn(mnt)
     if (n !== items) throw new Error(`photostream lists ${n} originals, expected ${items}`)
   }
+  if (!offlineOnly) await syncPhases(items, lab, env, cache, mnt, row, expectAll)
+  if (!syncOnly) await offlinePhase(lab, env, cache, mnt, row, expectAll)
+  return row
+}
 
+// --cache DIR: the runs' cache is DIR, kept after the bench (a later `--offline-only --cache DIR`
+// measures only the offline mount of it, e.g. alternating two CLIs with --bin on one synced cache).
+const cacheArg = args.includes('--cache') ? resolve(args[args.indexOf('--cache') + 1] as string) : undefined
+const offlineOnly = args.includes('--offline-only')
+// --sync-only: the first sync (and its ls) into --cache DIR, nothing else (for 1,000,000 items, where each phase takes minutes).
+const syncOnly = args.includes('--sync-only')
+
+async function syncPhases(items: number, lab: MountLab, env: NodeJS.ProcessEnv, cache: string, mnt: string, row: Row, expectAll: () => Promise<void>): Promise<void> {
   // (a) first sync, then (c) its first full listing.
   let p: CliProc = await lab.mount(mnt, ['--cache', cache, '--refresh', '0'], env, 3_600_000)
   let u = await usageOf(p.pid)
@@ -95,6 +108,7 @@ async function run(items: number, sets: number, lab: MountLab, env: NodeJS.Proce
   row.firstLsPeak = u.peak
   await lab.stop(p, mnt)
   row.catalogBytes = (await stat(join(cache, '.flickrfs', 'catalog.sqlite'))).size
+  if (syncOnly) return
 
   // (a') a refresh of a loaded catalog: two catalogs at once.
   // The catalog's debug line "refreshed: …" says when the refresh is saved (a quiet refresh logs nothing else).
@@ -117,10 +131,12 @@ async function run(items: number, sets: number, lab: MountLab, env: NodeJS.Proce
   row.statusPeak = st.maxRssKb * 1024
   row.statusCpu = st.userMs + st.sysMs
   row.statusWall = st.wallMs
+}
 
+async function offlinePhase(lab: MountLab, env: NodeJS.ProcessEnv, cache: string, mnt: string, row: Row, expectAll: () => Promise<void>): Promise<void> {
   // (b+c) an offline mount from the cache, and how soon its photostream lists.
   const t0 = performance.now()
-  p = lab.spawn(['mount', mnt, '--cache', cache, '--offline'], env)
+  const p = lab.spawn(['mount', mnt, '--cache', cache, '--offline'], env)
   lab.track(mnt)
   let firstListMs = NaN
   await waitUntil('photostream lists', async () => {
@@ -135,11 +151,10 @@ async function run(items: number, sets: number, lab: MountLab, env: NodeJS.Proce
   }, 600_000, 20)
   row.offlineListMs = firstListMs
   await expectAll()
-  u = await usageOf(p.pid)
+  const u = await usageOf(p.pid)
   row.offlineMountPeak = u.peak
   row.offlineMountCpu = u.cpuMs
   await lab.stop(p, mnt)
-  return row
 }
 
 /** In a child with --expose-gc: the first refresh of ROOT in-process, and the heap it leaves. */
@@ -200,6 +215,8 @@ async function breakdownChild(root: string): Promise<void> {
   let sidecars = 0
   for (const node of (layout.lookup('/photostream') as LayoutDir).children.values()) if (node.kind === 'file') sidecars += node.size > 0 ? 1 : 0
   step('every photostream file sized (as a listing with stat does)')
+  // Used after that step, so the layout is alive through it (V8 may free a local it sees no more use of).
+  sidecars += layout.stats.photos * 0
   let rawJson = 0
   for (const p of snap.photos.values()) rawJson += JSON.stringify(p.raw).length
   let commentJson = 0
@@ -222,7 +239,8 @@ async function breakdownChild(root: string): Promise<void> {
 }
 
 async function breakdown(items: number, sets: number, origin: string, credentials: FakeCredentials): Promise<void> {
-  const root = await mkdtemp(join(tmpdir(), 'flickrfs-bench-memory-breakdown-'))
+  // With --cache DIR (a cache an earlier run synced), only the load breakdown of DIR's catalog.
+  const root = cacheArg ?? (await mkdtemp(join(tmpdir(), 'flickrfs-bench-memory-breakdown-')))
   try {
     const node = (mode: string[]): Promise<string> => new Promise((resolve, reject) => {
       const p = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', self, ...mode], { stdio: ['ignore', 'pipe', 'inherit'] })
@@ -230,17 +248,19 @@ async function breakdown(items: number, sets: number, origin: string, credential
       p.stdout.on('data', (d: Buffer) => (out += d.toString()))
       p.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${mode[0]} exited ${code}`))))
     })
-    const sync = JSON.parse(await node(['--sync-child', root, origin, JSON.stringify(credentials)])) as Record<string, number> & Record<'firstTop' | 'secondTop' | 'byPhase', Record<string, number | string>>
-    const mbs = (o: Record<string, number | string>): string => Object.entries(o).map(([k, v]) => `${k} ${typeof v === 'number' ? (v / MB).toFixed(0) : v}`).join(', ')
-    console.log(`largest RSS by refresh phase (first refresh, then 'second' for all of the second): ${mbs(sync.byPhase)}`)
-    console.log(`at the largest RSS sampled during the first refresh: ${mbs(sync.firstTop)}; during the second: ${mbs(sync.secondTop)}`)
-    console.log(`heap after a first refresh (gc) ${(sync.afterFirst! / MB).toFixed(0)} MB; after a second, full one ${(sync.afterSecond! / MB).toFixed(0)} MB; peak RSS of that process ${(sync.peakRss! / MB).toFixed(0)} MB`)
+    if (cacheArg === undefined) {
+      const sync = JSON.parse(await node(['--sync-child', root, origin, JSON.stringify(credentials)])) as Record<string, number> & Record<'firstTop' | 'secondTop' | 'byPhase', Record<string, number | string>>
+      const mbs = (o: Record<string, number | string>): string => Object.entries(o).map(([k, v]) => `${k} ${typeof v === 'number' ? (v / MB).toFixed(0) : v}`).join(', ')
+      console.log(`largest RSS by refresh phase (first refresh, then 'second' for all of the second): ${mbs(sync.byPhase)}`)
+      console.log(`at the largest RSS sampled during the first refresh: ${mbs(sync.firstTop)}; during the second: ${mbs(sync.secondTop)}`)
+      console.log(`heap after a first refresh (gc) ${(sync.afterFirst! / MB).toFixed(0)} MB; after a second, full one ${(sync.afterSecond! / MB).toFixed(0)} MB; peak RSS of that process ${(sync.peakRss! / MB).toFixed(0)} MB`)
+    }
     const b = JSON.parse(await node(['--breakdown-child', root])) as { parts: Array<[string, number]>; files: number; media: number; rawJson: number; commentJson: number; peakRss: number }
     console.log(`heap breakdown at ${items} items, ${sets} sets (${b.files} files in photostream/, ${b.media} originals known; each line: what that part keeps alive):`)
     for (const [what, delta] of b.parts) console.log(`  ${what.padEnd(60)} ${(delta / MB).toFixed(1).padStart(7)} MB`)
     console.log(`  baseline: the raw photo records as compact JSON ${(b.rawJson / MB).toFixed(1)} MB, comments ${(b.commentJson / MB).toFixed(1)} MB`)
   } finally {
-    await rm(root, { recursive: true, force: true })
+    if (cacheArg === undefined) await rm(root, { recursive: true, force: true })
   }
 }
 
@@ -248,13 +268,17 @@ async function main(): Promise<void> {
   if (args[0] === '--serve') return serve(arg('items', 100_000), arg('sets', 2000))
   if (args[0] === '--sync-child') return syncChild(args[1] as string, args[2] as string, JSON.parse(args[3] as string) as FakeCredentials)
   if (args[0] === '--breakdown-child') return breakdownChild(args[1] as string)
+  if (offlineOnly && cacheArg === undefined) throw new Error('--offline-only needs --cache DIR (a cache an earlier run synced)')
   const skip = args.includes('--breakdown') ? undefined : await fuseUnusableReason()
   if (skip) return void console.log(`skipped: ${skip}`)
   const items = arg('items', 100_000)
   const sets = arg('sets', 2000)
   const runs = arg('runs', 3)
   const target = items >= 1_000_000 ? 1024 * MB : 300 * MB
-  const fakeProc = spawn(process.execPath, ['--import', 'tsx', self, '--serve', '--items', String(items), '--sets', String(sets)], { stdio: ['pipe', 'pipe', 'inherit'] })
+  // An offline mount asks nothing of Flickr: no fake (at 1,000,000 items it takes minutes and a GB to make).
+  const fakeArgs = offlineOnly ? ['-e', `process.stdout.write('{"origin":"http://127.0.0.1:9","credentials":{"apiKey":"k","apiSecret":"s","oauthToken":"t","oauthTokenSecret":"ts"}}\\n'); process.stdin.resume()`]
+    : ['--import', 'tsx', self, '--serve', '--items', String(items), '--sets', String(sets)]
+  const fakeProc = spawn(process.execPath, fakeArgs, { stdio: ['pipe', 'pipe', 'inherit'] })
   const line = await new Promise<string>((resolve) => createInterface({ input: fakeProc.stdout }).once('line', resolve))
   const { origin, credentials } = JSON.parse(line) as { origin: string; credentials: FakeCredentials }
   const lab = await MountLab.create('flickrfs-bench-memory-')
@@ -282,19 +306,22 @@ async function main(): Promise<void> {
     const mb = (b: number): string => `${(b / MB).toFixed(0)} MB`
     const s = (ms: number): string => `${(ms / 1000).toFixed(2)} s`
     const line = (what: string, peak: string, cpu?: string): void => {
+      if (Number.isNaN(m(peak))) return
       const extra = cpu === undefined ? '' : `  CPU ${s(m(cpu))}`
       console.log(`${what.padEnd(34)} ${mb(m(peak)).padStart(8)}  ÷ target ${(m(peak) / target).toFixed(2)}  ÷ CLI baseline ${(m(peak) / (cli.maxRssKb * 1024)).toFixed(1)}${extra}`)
     }
     console.log(`CLI: ${bin}`)
     console.log(`memory bench: ${items} items, ${sets} sets, median of ${runs} runs; target peak RSS ${mb(target)}`)
-    console.log(`baselines: node -e 0 ${mb(bare.maxRssKb * 1024)}; flickrfs --version ${mb(cli.maxRssKb * 1024)}; catalog.sqlite ${mb(m('catalogBytes'))}`)
-    line('first sync (mount, fresh cache)', 'firstSyncPeak', 'firstSyncCpu')
-    line('  + first ls photostream', 'firstLsPeak')
-    line('refresh of a loaded catalog', 'refreshPeak', 'refreshCpu')
-    line('load: flickrfs status', 'statusPeak', 'statusCpu')
+    console.log(`baselines: node -e 0 ${mb(bare.maxRssKb * 1024)}; flickrfs --version ${mb(cli.maxRssKb * 1024)}${offlineOnly ? '' : `; catalog.sqlite ${mb(m('catalogBytes'))}`}`)
+    if (!offlineOnly) {
+      line('first sync (mount, fresh cache)', 'firstSyncPeak', 'firstSyncCpu')
+      line('  + first ls photostream', 'firstLsPeak')
+      line('refresh of a loaded catalog', 'refreshPeak', 'refreshCpu')
+      line('load: flickrfs status', 'statusPeak', 'statusCpu')
+    }
     line('load: offline mount + ls', 'offlineMountPeak', 'offlineMountCpu')
-    console.log(`RSS of a mount after load, before refresh ${mb(m('loadedMountRss'))}; after the first sync ${mb(m('firstSyncRss'))}`)
-    console.log(`offline mount: photostream lists ${s(m('offlineListMs'))} after spawn (target 2 s at 1,000,000 items); status wall ${s(m('statusWall'))}`)
+    if (!offlineOnly && !syncOnly) console.log(`RSS of a mount after load, before refresh ${mb(m('loadedMountRss'))}; after the first sync ${mb(m('firstSyncRss'))}`)
+    if (!syncOnly) console.log(`offline mount: photostream lists ${s(m('offlineListMs'))} after spawn (target 2 s at 1,000,000 items); status wall ${s(m('statusWall'))}`)
   } finally {
     await lab.cleanup()
     fakeProc.stdin.end()

@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache'
 import { modeOf } from './stat.js'
-import type { FsDir } from './types.js'
+import type { FsDir, FsNode } from './types.js'
 
 export interface DirListing {
   names: string[]
@@ -67,11 +67,14 @@ export class DirListingCache {
       inos[0] = dir.ino
       modes[1] = 0o040555
       inos[1] = parentIno
-      for (const [name, child] of dir.children) {
+      const add = (name: string, child: Pick<FsNode, 'kind' | 'ino'>): void => {
         modes[names.length] = modeOf(child)
         inos[names.length] = child.ino
         names.push(name)
       }
+      // A directory that makes its children on demand lists them without making them.
+      if (dir.eachChild !== undefined) dir.eachChild(add)
+      else for (const [name, child] of dir.children) add(name, child)
       listing = { names, modes, inos }
       this.cache.set(dir, listing)
     }

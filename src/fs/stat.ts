@@ -27,7 +27,7 @@ export interface FuseStat {
   ctime: number
 }
 
-export function modeOf(node: FsNode): number {
+export function modeOf(node: Pick<FsNode, 'kind'>): number {
   switch (node.kind) {
     // The modes pin writes into DEST, so `rsync -a` of the mount and of DEST agree (LAYOUT.md).
     // Writes are refused by the `ro` mount option, not by these bits.
@@ -57,7 +57,9 @@ function nlinkOf(dir: FsDir): number {
   let n = dirLinks.get(dir)
   if (n === undefined) {
     n = 2
-    for (const child of dir.children.values()) if (child.kind === 'dir') n++
+    // A directory that makes its children on demand says how many are directories instead.
+    if (dir.subdirCount !== undefined) n += dir.subdirCount
+    else for (const child of dir.children.values()) if (child.kind === 'dir') n++
     dirLinks.set(dir, n)
   }
   return n

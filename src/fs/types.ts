@@ -13,6 +13,17 @@ export interface FsDir {
   readonly mtimeMs: number
   readonly ino: number
   readonly children: ReadonlyMap<string, FsNode>
+  /**
+   * How many children are directories, when the directory knows without walking its children (a
+   * layout directory whose children are made on demand): stat's nlink uses it.
+   */
+  readonly subdirCount?: number
+  /**
+   * The children's names, kinds and inodes in `children`'s order, without making their nodes, when
+   * the directory makes its children on demand: readdir uses it. `child` may be one object reused
+   * from call to call: read it, do not keep it.
+   */
+  eachChild?(fn: (name: string, child: { readonly kind: FsNode['kind']; readonly ino: number }) => void): void
 }
 
 export interface FsFile {

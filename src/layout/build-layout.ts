@@ -4,10 +4,14 @@
  * numbered links back to the sets, a `metadata` file in each, a sidecar per photo and
  * photostream/SHA256SUMS).
  *
- * Captured when it runs, and never changed after: every name, link target, directory listing,
+ * Decided when it runs, and never changed after: every name, link target, directory listing,
  * mtime and inode number; the size of each original (the MediaEntry's); the records each metadata
  * file is built from (references into the snapshot, which the catalog never mutates). A sidecar
- * follows from the catalog alone.
+ * follows from the catalog alone. photostream/'s files and the links of the set directories and
+ * Not in any set/ are decided but not held: they are made on demand from the snapshot
+ * (photostream-dir.ts, link-dir.ts), the same in every field each time, so the layout costs
+ * memory for what is in use (its directories, the shown order, the inode numbers a collision
+ * moved, bounded caches) and not a node per file.
  *
  * Asked lazily, when a file is read or stat'ed: metadata JSON bytes (rebuilt at each `data` read,
  * never retained) and their size (measured once, at the first access); SHA256SUMS, from
@@ -18,24 +22,21 @@
  * the collections (which link to the sets), then inode numbers for the whole tree.
  */
 import type { CatalogSnapshot, CollectionEntry, MediaEntry, PhotoEntry, SetEntry } from '../catalog/types.js'
-import { mediaKey } from '../catalog/types.js'
 import { fnvUpdate, inoFromState, ROOT_INO, settleCollisions } from './inodes.js'
 import { collectionMetadata, photostreamMetadata, setMetadata } from './metadata.js'
 import {
   collectionDirName,
-  isSafeExt,
   isSafeId,
-  isSafeSecret,
-  mediaFileName,
   METADATA_SUFFIX,
   NAME_MAX_BYTES,
-  numberedName,
   numberPrefix,
   setDirName,
 } from './names.js'
-import { DirNode, HashListNode, LinkNode, MetadataFileNode, OriginalFileNode, PhotoSidecarNode } from './nodes.js'
+import { DirNode, HashListNode, LinkNode, MetadataFileNode } from './nodes.js'
+import { DEFAULT_LINK_CACHE, LinkCache, LinkDir } from './link-dir.js'
+import { DEFAULT_NODE_CACHE, photoChangedMs, type PhotostreamChildren, PhotostreamDir, showableMedia } from './photostream-dir.js'
 import { SHA256SUMS_FILE } from './sha256sums.js'
-import { mediaMtimeMs, wholeSecondsMs } from './times.js'
+import { wholeSecondsMs } from './times.js'
 import type { Layout, LayoutDir, LayoutNode, LayoutOptions, LayoutStats } from './types.js'
 
 export const PHOTOSTREAM_DIR = 'photostream'
@@ -43,15 +44,6 @@ export const NOT_IN_ANY_SET_DIR = 'Not in any set'
 export const METADATA_FILE = 'metadata'
 /** Flickr nests collections only a few levels deep; this only stops a malformed tree. */
 const MAX_COLLECTION_DEPTH = 32
-
-interface ShownPhoto {
-  photo: PhotoEntry
-  media: MediaEntry
-  fileName: string
-  /** `../photostream/<file>`, shared by the photo's set links and Not-in-any-set link. */
-  target: string
-  mtimeMs: number
-}
 
 interface ShownSet {
   set: SetEntry
@@ -87,33 +79,47 @@ class LayoutBuilder {
   readonly #opts: LayoutOptions
   readonly #ignoreViews: boolean
   readonly #stats: LayoutStats = { photos: 0, sets: 0, collections: 0, photosWithoutMedia: 0, unsafeRecords: 0 }
-  /** Every node but the root, in the order added, with its directory: inodes are assigned last. */
-  readonly #nodes: LayoutNode[] = []
-  readonly #parents: DirNode[] = []
+  /**
+   * Every node but the root, in the order added, with its directory: inodes are assigned last. A
+   * number stands for a child its directory makes on demand, by its place among them: in
+   * photostream/ (photostream-dir.ts) 2k for the k-th shown photo's original and 2k + 1 for its
+   * sidecar; in a link directory (link-dir.ts) the link's index.
+   */
+  readonly #nodes: Array<LayoutNode | number> = []
+  readonly #parents: Array<DirNode | PhotostreamDir | LinkDir> = []
+  #photostream: PhotostreamDir | undefined
+  /** Indices into the snapshot's photostream order of the shown photos (what photostream/ keeps). */
+  #shownOrder: Uint32Array | undefined
+  /** The made link lists of every set directory and Not in any set/ (link-dir.ts). */
+  readonly #linkCache: LinkCache
   // Each node's FNV state extends its directory's, so no path string is built per node; a typed
   // array because half of all int32 states would be boxed numbers in a plain one.
   #states = new Int32Array(4096)
   readonly #root = new DirNode('', '')
-  /** Per local hour, where it starts (see times.ts); lives for this build only. */
-  readonly #hourCache = new Map<number, number>()
-  /** Photos shown in photostream/, by id, in photostream order. */
-  readonly #shown = new Map<string, ShownPhoto>()
+  /** Photos shown in photostream/: id → k, their place in photostream order (`#photos`, `#exts`). */
+  readonly #shown = new Map<string, number>()
+  readonly #photos: PhotoEntry[] = []
+  /** Each shown photo's file extension (lower-case): its names are hashed from id and ext, never built here. */
+  readonly #exts: string[] = []
+  /** Per shown photo, 1 once a set lists it (then it is not in Not in any set/). */
+  #inSomeSet = new Uint8Array(0)
   /** Set directories made, by set id, in the snapshot's order. */
   readonly #sets = new Map<string, ShownSet>()
-  /** Ids listed by any set (shown or not): such a photo is not "not in any set". */
-  readonly #inSomeSet = new Set<string>()
+  /** Ids of the order the snapshot knows but does not show (usually few), counted once each. */
+  readonly #notShown = new Set<string>()
 
   constructor(snap: CatalogSnapshot, opts: LayoutOptions) {
     this.#snap = snap
     this.#opts = opts
     this.#ignoreViews = opts.ignoreViews === true
+    this.#linkCache = new LinkCache(opts.linkCache ?? DEFAULT_LINK_CACHE)
   }
 
   build(): Layout {
     const root = this.#root
     this.#addPhotostream()
     // Not in any set/ comes before the sets in readdir order but depends on them, so fill it last.
-    const notInSet = this.#opts.partial === true ? undefined : this.#subdir(root, NOT_IN_ANY_SET_DIR)
+    const notInSet = this.#opts.partial === true ? undefined : this.#linkDir(NOT_IN_ANY_SET_DIR)
     if (notInSet) this.#add(root, notInSet)
     this.#addSets()
     if (notInSet) this.#fillNotInAnySet(notInSet)
@@ -128,15 +134,23 @@ class LayoutBuilder {
   // Names are unique by construction (ids are deduplicated, numbers are unique, and a safe id
   // has no '.' or ' ', so `<id>.<ext>`, `<id>.<ext>.metadata`, `metadata`, `Set <id>…` cannot meet),
   // so there is no has() check here: on a 200k-entry Map it cost as much as the insert.
-  #add(dir: DirNode, node: LayoutNode): void {
-    dir.children.set(node.name, node)
+  #add(dir: DirNode | PhotostreamDir | LinkDir, node: LayoutNode): void {
+    ;(dir instanceof DirNode ? dir.children : dir.fixed).set(node.name, node)
+    this.#addState(dir, node, fnvUpdate(fnvUpdate(dir.fnv, '/'), node.name))
+  }
+
+  /**
+   * A child with no node (a number: its place among its directory's made children) or a node, and
+   * the FNV state of its path (`<dir>/<name>`, hashed in parts by the callers that never build the name).
+   */
+  #addState(dir: DirNode | PhotostreamDir | LinkDir, node: LayoutNode | number, state: number): void {
     const nodes = this.#nodes
     if (nodes.length === this.#states.length) {
       const grown = new Int32Array(this.#states.length * 2)
       grown.set(this.#states)
       this.#states = grown
     }
-    this.#states[nodes.length] = fnvUpdate(fnvUpdate(dir.fnv, '/'), node.name)
+    this.#states[nodes.length] = state
     nodes.push(node)
     this.#parents.push(dir)
   }
@@ -145,59 +159,73 @@ class LayoutBuilder {
     return new DirNode(name, `${parent.path}/${name}`, fnvUpdate(fnvUpdate(parent.fnv, '/'), name))
   }
 
-  // Under --ignore-views a sidecar does not show views, so a views-only change must not move its mtime.
+  /** A directory of the root whose links are made on demand (link-dir.ts). */
+  #linkDir(name: string): LinkDir {
+    return new LinkDir(name, `/${name}`, fnvUpdate(fnvUpdate(this.#root.fnv, '/'), name))
+  }
+
   #photoChangedMs(p: PhotoEntry): number {
-    return wholeSecondsMs(this.#ignoreViews ? (p.changedAtMsIgnoringViews ?? p.changedAtMs) : p.changedAtMs)
+    return photoChangedMs(p, this.#ignoreViews)
   }
 
   /**
    * photostream/: its metadata, SHA256SUMS, then an original and a sidecar for each photo that can
-   * be shown. The directory's mtime follows the catalog only: SHA256SUMS changes with the store.
+   * be shown, made on demand (photostream-dir.ts): the build decides which photos are shown, their
+   * order, the directory's mtime and the inode states, and keeps no node for them. The directory's
+   * mtime follows the catalog only: SHA256SUMS changes with the store.
    */
   #addPhotostream(): void {
     const snap = this.#snap
-    const photostream = this.#subdir(this.#root, PHOTOSTREAM_DIR)
+    const photostream = new PhotostreamDir(PHOTOSTREAM_DIR, `/${PHOTOSTREAM_DIR}`, fnvUpdate(fnvUpdate(this.#root.fnv, '/'), PHOTOSTREAM_DIR))
+    this.#photostream = photostream
     this.#add(this.#root, photostream)
     let mtimeMs = wholeSecondsMs(snap.photostreamChangedAtMs)
     this.#add(photostream, photostreamMetadataFile(mtimeMs, snap.photostream))
     this.#add(photostream, new HashListNode(SHA256SUMS_FILE, photostream, this.#opts.hashes))
-    for (const id of snap.photostream) {
+    const shown: number[] = []
+    const photos = this.#photos
+    const medias: MediaEntry[] = []
+    const order = snap.photostream
+    const dirState = fnvUpdate(photostream.fnv, '/')
+    for (let i = 0; i < order.length; i++) {
+      const id = order[i] as string
       if (this.#shown.has(id)) continue
       const photo = snap.photos.get(id)
       if (photo === undefined) continue
-      const media = this.#showableMedia(id, photo)
-      if (media === undefined) continue
-      const fileName = mediaFileName(id, media.ext)
-      const fileMtimeMs = mediaMtimeMs(photo, this.#hourCache)
-      this.#shown.set(id, { photo, media, fileName, target: `../${PHOTOSTREAM_DIR}/${fileName}`, mtimeMs: fileMtimeMs })
-      this.#add(photostream, new OriginalFileNode(fileName, fileMtimeMs, media))
-      const changedMs = this.#photoChangedMs(photo)
-      this.#add(photostream, new PhotoSidecarNode(fileName + METADATA_SUFFIX, changedMs, photo, media, snap.comments.get(id), this.#ignoreViews))
-      mtimeMs = Math.max(mtimeMs, changedMs)
+      const media = showableMedia(snap, id, photo, this.#opts)
+      if (typeof media === 'string') {
+        if (media === 'unsafe') this.#stats.unsafeRecords++
+        if (media === 'media') this.#stats.photosWithoutMedia++
+        this.#notShown.add(id)
+        continue
+      }
+      // `<id>.<ext>` as mediaFileName makes it (showableMedia checked both parts), hashed in parts.
+      const ext = media.ext.toLowerCase()
+      const k = shown.length
+      this.#shown.set(id, k)
+      shown.push(i)
+      photos.push(photo)
+      medias.push(media)
+      this.#exts.push(ext)
+      const state = fnvUpdate(fnvUpdate(fnvUpdate(dirState, id), '.'), ext)
+      this.#addState(photostream, 2 * k, state)
+      this.#addState(photostream, 2 * k + 1, fnvUpdate(state, METADATA_SUFFIX))
+      mtimeMs = Math.max(mtimeMs, this.#photoChangedMs(photo))
     }
+    this.#inSomeSet = new Uint8Array(shown.length)
+    // Every record of the snapshot is in the order unless the distinct ids found there are fewer.
+    const known = shown.length + this.#notShown.size
     photostream.mtimeMs = mtimeMs
+    photostream.plan({
+      snap,
+      opts: { ignoreViews: this.#opts.ignoreViews, ignorePhotos: this.#opts.ignorePhotos, ignoreVideos: this.#opts.ignoreVideos },
+      shown: (this.#shownOrder = Uint32Array.from(shown)),
+      photos,
+      media: medias,
+      shownIds: known < snap.photos.size ? new Set(this.#shown.keys()) : undefined,
+      nodeCache: this.#opts.nodeCache ?? DEFAULT_NODE_CACHE,
+    })
     this.#stats.photos = this.#shown.size
-  }
-
-  /** The photo's MediaEntry when it may be listed: safe id, secret and ext, wanted, media known. */
-  #showableMedia(id: string, photo: PhotoEntry): MediaEntry | undefined {
-    const opts = this.#opts
-    // The store refuses to write an unsafe id or secret: such a file must not be listed.
-    if (!isSafeId(id) || !isSafeSecret(photo.secret)) {
-      this.#stats.unsafeRecords++
-      return undefined
-    }
-    if ((photo.media === 'video' && opts.ignoreVideos === true) || (photo.media === 'photo' && opts.ignorePhotos === true)) return undefined
-    const media = this.#snap.media.get(mediaKey(id, photo.secret))
-    if (media === undefined) {
-      this.#stats.photosWithoutMedia++
-      return undefined
-    }
-    if (!isSafeExt(media.ext)) {
-      this.#stats.unsafeRecords++
-      return undefined
-    }
-    return media
   }
 
   /** `Set <id> - <title>/` for each set: its metadata and numbered links to its shown members. */
@@ -208,37 +236,55 @@ class LayoutBuilder {
         continue
       }
       if (this.#sets.has(set.id)) continue
-      const dir = this.#subdir(this.#root, setDirName(set.id, set.title))
+      const dir = this.#linkDir(setDirName(set.id, set.title))
       this.#add(this.#root, dir)
       this.#add(dir, setMetadataFile(set))
-      const members: ShownPhoto[] = []
+      const members: number[] = []
       for (const photoId of set.photoIds) {
-        this.#inSomeSet.add(photoId)
-        const member = this.#shown.get(photoId)
-        if (member !== undefined) members.push(member)
+        const k = this.#shown.get(photoId)
+        if (k === undefined) continue
+        this.#inSomeSet[k] = 1
+        members.push(k)
       }
       let mtimeMs = wholeSecondsMs(set.changedAtMs)
-      members.forEach((member, i) => {
-        const name = numberedName(i + 1, members.length, member.fileName)
-        this.#add(dir, new LinkNode(name, member.mtimeMs, member.target))
-        mtimeMs = Math.max(mtimeMs, this.#photoChangedMs(member.photo))
+      const dirState = fnvUpdate(dir.fnv, '/')
+      members.forEach((k, i) => {
+        // numberedName(i + 1, n, `<id>.<ext>`), hashed in parts: an id (≤ 64) and an ext (≤ 8) are
+        // far inside NAME_MAX with any prefix, so numberedName never cuts one.
+        const state = fnvUpdate(fnvUpdate(fnvUpdate(fnvUpdate(dirState, numberPrefix(i + 1, members.length)), this.#idOf(k)), '.'), this.#exts[k] as string)
+        this.#addState(dir, i, state)
+        mtimeMs = Math.max(mtimeMs, this.#photoChangedMs(this.#photos[k] as PhotoEntry))
       })
       dir.mtimeMs = mtimeMs
+      dir.plan({ set }, members.length, this.#photostreamChildren(), this.#linkCache)
       this.#sets.set(set.id, { set, name: dir.name, mtimeMs })
     }
     this.#stats.sets = this.#sets.size
   }
 
   /** Not in any set/: a link to each shown photo that no set lists. */
-  #fillNotInAnySet(notInSet: DirNode): void {
+  #fillNotInAnySet(notInSet: LinkDir): void {
     let mtimeMs = wholeSecondsMs(this.#snap.photostreamChangedAtMs)
     for (const { set } of this.#sets.values()) mtimeMs = Math.max(mtimeMs, wholeSecondsMs(set.changedAtMs))
-    for (const [id, item] of this.#shown) {
-      if (this.#inSomeSet.has(id)) continue
-      this.#add(notInSet, new LinkNode(item.fileName, item.mtimeMs, item.target))
-      mtimeMs = Math.max(mtimeMs, this.#photoChangedMs(item.photo))
+    const ks: number[] = []
+    const dirState = fnvUpdate(notInSet.fnv, '/')
+    for (let k = 0; k < this.#photos.length; k++) {
+      if (this.#inSomeSet[k] === 1) continue
+      this.#addState(notInSet, ks.length, fnvUpdate(fnvUpdate(fnvUpdate(dirState, this.#idOf(k)), '.'), this.#exts[k] as string))
+      ks.push(k)
+      mtimeMs = Math.max(mtimeMs, this.#photoChangedMs(this.#photos[k] as PhotoEntry))
     }
     notInSet.mtimeMs = mtimeMs
+    notInSet.plan({ notInSet: Uint32Array.from(ks) }, ks.length, this.#photostreamChildren(), this.#linkCache)
+  }
+
+  /** The id of the k-th shown photo. */
+  #idOf(k: number): string {
+    return this.#snap.photostream[(this.#shownOrder as Uint32Array)[k] as number] as string
+  }
+
+  #photostreamChildren(): PhotostreamChildren {
+    return (this.#photostream as PhotostreamDir).children
   }
 
   /** `Collection <id> - <title>/` for each top-level collection, nested ones inside. */
@@ -303,9 +349,16 @@ class LayoutBuilder {
     this.#root.ino = ROOT_INO
     const inos = new Uint32Array(nodes.length)
     for (let i = 0; i < nodes.length; i++) inos[i] = inoFromState(this.#states[i] as number)
-    settleCollisions(inos, (i) => `${(parents[i] as DirNode).path}/${(nodes[i] as LayoutNode).name}`)
+    const nameOf = (i: number): string => {
+      const node = nodes[i] as LayoutNode | number
+      return typeof node === 'number' ? (parents[i] as PhotostreamDir | LinkDir).nameAt(node) : node.name
+    }
+    settleCollisions(inos, (i) => `${(parents[i] as DirNode | PhotostreamDir | LinkDir).path}/${nameOf(i)}`)
     nodes.forEach((node, i) => {
-      ;(node as { ino: number }).ino = inos[i] as number
+      const ino = inos[i] as number
+      if (typeof node !== 'number') (node as { ino: number }).ino = ino
+      // A child with no node takes its path hash when made; only a moved number is kept.
+      else if (ino !== inoFromState(this.#states[i] as number)) (parents[i] as PhotostreamDir | LinkDir).moveIno(nameOf(i), ino)
     })
   }
 }

@@ -2,7 +2,7 @@ import type { MediaEntry, PhotoEntry, RawRecord } from '../catalog/types.js'
 import { FNV_OFFSET } from './inodes.js'
 import { jsonBytes, photoMetadata } from './metadata.js'
 import { formatSha256Sums, type Sha256Line } from './sha256sums.js'
-import { wholeSecondsMs } from './times.js'
+import { mediaMtimeMs, wholeSecondsMs } from './times.js'
 import type { BytesContent, LayoutDir, LayoutFile, LayoutLink, LayoutNode, OriginalContent, OriginalHashes } from './types.js'
 
 // Mutable while buildLayout assembles the tree and assigns inodes; exposed only through the
@@ -27,13 +27,22 @@ export class OriginalFileNode implements LayoutFile {
   ino = 0
   readonly content: OriginalContent
   readonly size: number
+  #mtimeMs: number
+  readonly #photo: Pick<PhotoEntry, 'dateTaken' | 'dateUpload'> | undefined
+  /** `mtime` is the time itself or the photo it follows from (times.ts), read at the first ask: a listing never asks. */
   constructor(
     readonly name: string,
-    readonly mtimeMs: number,
+    mtime: number | Pick<PhotoEntry, 'dateTaken' | 'dateUpload'>,
     media: MediaEntry,
   ) {
     this.content = { type: 'original', media }
     this.size = media.size
+    this.#mtimeMs = typeof mtime === 'number' ? mtime : -1
+    this.#photo = typeof mtime === 'number' ? undefined : mtime
+  }
+  get mtimeMs(): number {
+    if (this.#mtimeMs < 0) this.#mtimeMs = mediaMtimeMs(this.#photo as PhotoEntry)
+    return this.#mtimeMs
   }
 }
 

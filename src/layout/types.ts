@@ -3,7 +3,9 @@ import type { MediaEntry } from '../catalog/types.js'
 /**
  * The LAYOUT.md tree as plain values. `fs/` serves it and `pin/` writes it; neither needs to know
  * anything about Flickr. Every node is immutable once `buildLayout` returns, but for
- * photostream/SHA256SUMS, whose versions `Layout.lookup` hands out (each one immutable).
+ * photostream/SHA256SUMS, whose versions `Layout.lookup` hands out (each one immutable). Some
+ * directories make their children on demand: a child made again is equal in every field, but may
+ * be another object, so hold on to a node rather than compare nodes by identity.
  */
 export type LayoutNode = LayoutDir | LayoutFile | LayoutLink
 
@@ -14,6 +16,13 @@ export interface LayoutDir {
   readonly ino: number
   /** In readdir order. */
   readonly children: ReadonlyMap<string, LayoutNode>
+  /** How many children are directories, when known without walking them (directories made on demand). */
+  readonly subdirCount?: number
+  /**
+   * The children's names, kinds and inodes in `children`'s order, without making them (directories
+   * made on demand). `child` may be one object reused from call to call: read it, do not keep it.
+   */
+  eachChild?(fn: (name: string, child: { readonly kind: LayoutNode['kind']; readonly ino: number }) => void): void
 }
 
 /**
@@ -66,6 +75,17 @@ export interface LayoutOptions {
   partial?: boolean
   /** What the store knows of originals: the lines of photostream/SHA256SUMS (empty without it). */
   hashes?: OriginalHashes
+  /**
+   * How many photostream/ nodes the layout keeps made (an LRU; 4096 by default). Its files are made
+   * on demand from the snapshot and are the same whenever made again; this only spares the work.
+   */
+  nodeCache?: number
+  /**
+   * How many links the layout keeps made over its set directories and Not in any set/ (an LRU of
+   * whole directories, by link count; 20,000 by default, and never less than the largest such
+   * directory). Made again the same when needed.
+   */
+  linkCache?: number
 }
 
 /** An original as the store recorded it. */

@@ -1,0 +1,334 @@
+/**
+ * photostream/ without a node per file: its children are made on demand from the catalog snapshot
+ * the layout was built from. At 100,000 photos the eager tree held ~200k nodes here (an original
+ * and a sidecar per photo, with their names and Map entries); this directory keeps only the order
+ * of the shown photos (4 bytes a photo), the few inode numbers that a hash collision moved, and a
+ * bounded cache of the nodes asked for lately.
+ *
+ * Everything a node says is a pure function of the snapshot and the options, so a node made again
+ * after it left the cache is the same in every field (name, inode, size, mtime, bytes); only its
+ * identity differs. `get(name)` reads the photo's id back out of the name (names.ts) and checks that
+ * the layout shows that very file; iteration walks the shown order and retains nothing.
+ */
+import { LRUCache } from 'lru-cache'
+import type { CatalogSnapshot, MediaEntry, PhotoEntry } from '../catalog/types.js'
+import { mediaKey } from '../catalog/types.js'
+import { fnvUpdate, inoFromState } from './inodes.js'
+import { isSafeExt, isSafeId, isSafeSecret, mediaFileName, METADATA_SUFFIX, parseMediaFileName, parseSidecarName } from './names.js'
+import { OriginalFileNode, PhotoSidecarNode } from './nodes.js'
+import { mediaMtimeMs, wholeSecondsMs } from './times.js'
+import type { LayoutDir, LayoutNode, LayoutOptions } from './types.js'
+
+/** How many nodes a photostream/ keeps made by default: what a tool works through at once, many times over. */
+export const DEFAULT_NODE_CACHE = 4096
+
+/** The options a photostream/ node depends on. */
+type PhotostreamOptions = Pick<LayoutOptions, 'ignoreViews' | 'ignorePhotos' | 'ignoreVideos'>
+
+/**
+ * Whether `photo` (with id `id`) is shown in photostream/, and with which MediaEntry. The one rule,
+ * used by the build (which also counts why a photo is left out) and by every lookup. `why` is
+ * 'unsafe' (an id, secret or extension that cannot be a file name), 'media' (size not known yet)
+ * or 'ignored' (--ignore-photos / --ignore-videos).
+ */
+export function showableMedia(
+  snap: CatalogSnapshot,
+  id: string,
+  photo: PhotoEntry,
+  opts: PhotostreamOptions,
+): MediaEntry | 'unsafe' | 'media' | 'ignored' {
+  // The store refuses to write an unsafe id or secret: such a file must not be listed.
+  if (!isSafeId(id) || !isSafeSecret(photo.secret)) return 'unsafe'
+  if ((photo.media === 'video' && opts.ignoreVideos === true) || (photo.media === 'photo' && opts.ignorePhotos === true)) return 'ignored'
+  const media = snap.media.get(mediaKey(id, photo.secret))
+  if (media === undefined) return 'media'
+  if (!isSafeExt(media.ext)) return 'unsafe'
+  return media
+}
+
+/** Under --ignore-views a sidecar does not show views, so a views-only change must not move its mtime. */
+export function photoChangedMs(p: PhotoEntry, ignoreViews: boolean): number {
+  return wholeSecondsMs(ignoreViews ? (p.changedAtMsIgnoringViews ?? p.changedAtMs) : p.changedAtMs)
+}
+
+/** What the build hands over once photostream/ is decided. */
+export interface PhotostreamPlan {
+  snap: CatalogSnapshot
+  opts: PhotostreamOptions
+  /** Indices into `snap.photostream` of the shown photos, in order (each id once). */
+  shown: Uint32Array
+  /**
+   * Their records and MediaEntries, in the same order: references into the snapshot (8 bytes a
+   * photo each), so a listing makes each name without hashing two keys per photo.
+   */
+  photos: readonly PhotoEntry[]
+  media: readonly MediaEntry[]
+  /**
+   * The shown ids, only when the snapshot has photos its photostream order does not list (then
+   * "the photo is known and showable" is not enough to say it is shown). Undefined otherwise.
+   */
+  shownIds: ReadonlySet<string> | undefined
+  nodeCache: number
+}
+
+/** A shown original as links see it. */
+export interface ShownFile {
+  fileName: string
+  mtimeMs: number
+  /** `../photostream/<fileName>`: the target of a link to it from a directory below the root. */
+  target: string
+}
+
+/** photostream/ (see the header): `fixed` holds its metadata and SHA256SUMS, listed first. */
+export class PhotostreamDir implements LayoutDir {
+  readonly kind = 'dir'
+  readonly subdirCount = 0
+  ino = 0
+  mtimeMs = 0
+  readonly fixed = new Map<string, LayoutNode>()
+  #children: PhotostreamChildren | undefined
+  constructor(
+    readonly name: string,
+    /** Absolute path, and its FNV state: children's inodes extend it. */
+    readonly path: string,
+    readonly fnv: number,
+  ) {}
+
+  /** Called once by the build, after the fixed files and before inode numbers are settled. */
+  plan(plan: PhotostreamPlan): void {
+    this.#children = new PhotostreamChildren(this.fixed, plan, fnvUpdate(this.fnv, '/'), `../${this.name}/`)
+  }
+
+  /** The name of the file at `pos` among the photo files (2k: the k-th original, 2k + 1: its sidecar). */
+  nameAt(pos: number): string {
+    return this.children.nameAt(pos >>> 1, (pos & 1) as 0 | 1)
+  }
+
+  moveIno(name: string, ino: number): void {
+    this.children.moveIno(name, ino)
+  }
+
+  get children(): PhotostreamChildren {
+    if (this.#children === undefined) throw new Error('photostream/ read before its build finished')
+    return this.#children
+  }
+
+  /** How many made nodes it keeps now (never more than the cache bound). */
+  get cachedNodes(): number {
+    return this.children.cachedNodes
+  }
+
+  eachChild(fn: (name: string, child: { readonly kind: LayoutNode['kind']; readonly ino: number }) => void): void {
+    this.children.eachChild(fn)
+  }
+}
+
+/** The children of photostream/ as a read-only Map whose photo files are made when asked for. */
+export class PhotostreamChildren implements ReadonlyMap<string, LayoutNode> {
+  readonly #fixed: ReadonlyMap<string, LayoutNode>
+  readonly #snap: CatalogSnapshot
+  readonly #opts: PhotostreamOptions
+  readonly #shown: Uint32Array
+  readonly #photos: readonly PhotoEntry[]
+  readonly #media: readonly MediaEntry[]
+  readonly #shownIds: ReadonlySet<string> | undefined
+  readonly #state: number
+  readonly #cache: LRUCache<string, LayoutNode>
+  /** Inode numbers a collision moved off their path hash, by name (set while inodes are settled). */
+  readonly #movedInos = new Map<string, number>()
+  /** Their path hashes: most names are not moved, and a number is cheaper to look up than a name. */
+  readonly #movedHashes = new Set<number>()
+  /** Per local hour, where it starts (times.ts); bounded, since it lives as long as the layout. */
+  readonly #hourCache = new Map<number, number>()
+
+  /** `../photostream/`: what a link to one of these files starts with. */
+  readonly #linkPrefix: string
+
+  constructor(fixed: ReadonlyMap<string, LayoutNode>, plan: PhotostreamPlan, state: number, linkPrefix: string) {
+    this.#linkPrefix = linkPrefix
+    this.#fixed = fixed
+    this.#snap = plan.snap
+    this.#opts = plan.opts
+    this.#shown = plan.shown
+    this.#photos = plan.photos
+    this.#media = plan.media
+    this.#shownIds = plan.shownIds
+    this.#state = state
+    this.#cache = new LRUCache<string, LayoutNode>({ max: Math.max(1, plan.nodeCache) })
+  }
+
+  get size(): number {
+    return this.#fixed.size + 2 * this.#shown.length
+  }
+
+  get cachedNodes(): number {
+    return this.#cache.size
+  }
+
+  /** The name of the `which` file (0 the original, 1 its sidecar) of the `k`-th shown photo. */
+  nameAt(k: number, which: 0 | 1): string {
+    const { fileName } = this.#shownAt(k)
+    return which === 0 ? fileName : fileName + METADATA_SUFFIX
+  }
+
+  /**
+   * The `k`-th shown photo. The build checked every rule for it (names.ts) against this very
+   * snapshot, which never changes, and kept its records: the name is
+   * `mediaFileName`'s `<id>.<lower-case ext>` without its checks.
+   */
+  #shownAt(k: number): { id: string; photo: PhotoEntry; media: MediaEntry; fileName: string } {
+    const id = this.#idAt(k)
+    const media = this.#media[k] as MediaEntry
+    return { id, photo: this.#photos[k] as PhotoEntry, media, fileName: `${id}.${media.ext.toLowerCase()}` }
+  }
+
+  /** The shown original of photo `id` (its name, mtime, and a link's target to it), or undefined when not shown. */
+  shownFile(id: string): ShownFile | undefined {
+    const photo = this.#snap.photos.get(id)
+    if (photo === undefined || (this.#shownIds !== undefined && !this.#shownIds.has(id))) return undefined
+    const media = showableMedia(this.#snap, id, photo, this.#opts)
+    if (typeof media === 'string') return undefined
+    const fileName = mediaFileName(id, media.ext)
+    return { fileName, mtimeMs: this.#mtimeMs(photo), target: this.#linkPrefix + fileName }
+  }
+
+  /** The original of the `k`-th shown photo. */
+  fileAt(k: number): ShownFile {
+    const { photo, fileName } = this.#shownAt(k)
+    return { fileName, mtimeMs: this.#mtimeMs(photo), target: this.#linkPrefix + fileName }
+  }
+
+  /** Records an inode number that differs from the name's path hash (build only). */
+  moveIno(name: string, ino: number): void {
+    this.#movedInos.set(name, ino)
+    this.#movedHashes.add(inoFromState(fnvUpdate(this.#state, name)))
+  }
+
+  get(name: string): LayoutNode | undefined {
+    const fixed = this.#fixed.get(name)
+    if (fixed !== undefined) return fixed
+    const cached = this.#cache.get(name)
+    if (cached !== undefined) return cached
+    const node = this.#make(name)
+    if (node !== undefined) this.#cache.set(name, node)
+    return node
+  }
+
+  /** Names, kinds and inodes in order, making no node (a listing). */
+  eachChild(fn: (name: string, child: { readonly kind: LayoutNode['kind']; readonly ino: number }) => void): void {
+    for (const [name, node] of this.#fixed) fn(name, node)
+    const entry = { kind: 'file' as const, ino: 0 }
+    for (let k = 0; k < this.#shown.length; k++) {
+      const { fileName } = this.#shownAt(k)
+      entry.ino = this.#ino(fileName)
+      fn(fileName, entry)
+      const sidecarName = fileName + METADATA_SUFFIX
+      entry.ino = this.#ino(sidecarName)
+      fn(sidecarName, entry)
+    }
+  }
+
+  /** Without making the node (pin asks this of every name its last manifest lists). */
+  has(name: string): boolean {
+    return this.#fixed.has(name) || this.#cache.has(name) || this.#find(name) !== undefined
+  }
+
+  *entries(): MapIterator<[string, LayoutNode]> {
+    yield* this.#fixed.entries()
+    // A node already made is handed out again (it may know its sidecar's size). When every file
+    // fits in the cache, the nodes made here are kept too, so a small photostream/ behaves as the
+    // eager tree did (a walk and a lookup give the same objects); a big one is walked keeping
+    // nothing new, so a listing does not push out the nodes in use.
+    const keep = 2 * this.#shown.length <= this.#cache.max
+    const cache = this.#cache
+    for (let k = 0; k < this.#shown.length; k++) {
+      const { id, photo, media, fileName } = this.#shownAt(k)
+      let original = cache.peek(fileName)
+      if (original === undefined) {
+        original = this.#original(fileName, photo, media)
+        if (keep) cache.set(fileName, original)
+      }
+      yield [fileName, original]
+      const sidecarName = fileName + METADATA_SUFFIX
+      let sidecar = cache.peek(sidecarName)
+      if (sidecar === undefined) {
+        sidecar = this.#sidecar(sidecarName, id, photo, media)
+        if (keep) cache.set(sidecarName, sidecar)
+      }
+      yield [sidecarName, sidecar]
+    }
+  }
+
+  /** The names alone: no node is made. */
+  *keys(): MapIterator<string> {
+    yield* this.#fixed.keys()
+    for (let k = 0; k < this.#shown.length; k++) {
+      const { fileName } = this.#shownAt(k)
+      yield fileName
+      yield fileName + METADATA_SUFFIX
+    }
+  }
+
+  *values(): MapIterator<LayoutNode> {
+    for (const [, node] of this.entries()) yield node
+  }
+
+  [Symbol.iterator](): MapIterator<[string, LayoutNode]> {
+    return this.entries()
+  }
+
+  forEach(fn: (value: LayoutNode, key: string, map: ReadonlyMap<string, LayoutNode>) => void, thisArg?: unknown): void {
+    for (const [name, node] of this.entries()) fn.call(thisArg, node, name, this)
+  }
+
+  #idAt(k: number): string {
+    return this.#snap.photostream[this.#shown[k] as number] as string
+  }
+
+  /** The node for `name` when the layout shows a file of that name, else undefined. */
+  #make(name: string): LayoutNode | undefined {
+    const found = this.#find(name)
+    if (found === undefined) return undefined
+    const { id, photo, media, sidecar } = found
+    return sidecar ? this.#sidecar(name, id, photo, media) : this.#original(name, photo, media)
+  }
+
+  /** The photo file `name` is, when the layout shows a file of that name (a photo file: not metadata or SHA256SUMS). */
+  #find(name: string): { id: string; photo: PhotoEntry; media: MediaEntry; sidecar: boolean } | undefined {
+    const sidecar = parseSidecarName(name)
+    const parsed = sidecar ?? parseMediaFileName(name)
+    if (parsed === undefined) return undefined
+    const { id } = parsed
+    const photo = this.#snap.photos.get(id)
+    if (photo === undefined || (this.#shownIds !== undefined && !this.#shownIds.has(id))) return undefined
+    const media = showableMedia(this.#snap, id, photo, this.#opts)
+    if (typeof media === 'string') return undefined
+    const fileName = mediaFileName(id, media.ext)
+    if (sidecar === undefined) return fileName === name ? { id, photo, media, sidecar: false } : undefined
+    return fileName + METADATA_SUFFIX === name ? { id, photo, media, sidecar: true } : undefined
+  }
+
+  #ino(name: string): number {
+    const hash = inoFromState(fnvUpdate(this.#state, name))
+    return this.#movedHashes.has(hash) ? (this.#movedInos.get(name) ?? hash) : hash
+  }
+
+  #mtimeMs(photo: PhotoEntry): number {
+    if (this.#hourCache.size > 10_000) this.#hourCache.clear()
+    return mediaMtimeMs(photo, this.#hourCache)
+  }
+
+  #original(name: string, photo: PhotoEntry, media: MediaEntry): OriginalFileNode {
+    // Its mtime is worked out when asked for: a listing only wants names, modes and inodes.
+    const node = new OriginalFileNode(name, photo, media)
+    node.ino = this.#ino(name)
+    return node
+  }
+
+  #sidecar(name: string, id: string, photo: PhotoEntry, media: MediaEntry): PhotoSidecarNode {
+    const ignoreViews = this.#opts.ignoreViews === true
+    const node = new PhotoSidecarNode(name, photoChangedMs(photo, ignoreViews), photo, media, this.#snap.comments.get(id), ignoreViews)
+    node.ino = this.#ino(name)
+    return node
+  }
+}
