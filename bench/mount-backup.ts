@@ -17,7 +17,8 @@
  * (`floor+attr=0+kernel_cache`: that server with those variants; see fuse-floor.ts). With a floor
  * source, a second table gives every source's median, its ratio to DEST and its serving CPU.
  * `base` is an offline mount served by the `--base` checkout's CLI (its dist/ built), so that a change
- * and the code before it are measured interleaved, in the same run.
+ * and the code before it are measured interleaved, in the same run; `base-online` the same for a
+ * fresh online mount (with `online` in --sources, a last table gives both against the run's pin).
  * `--bin` runs another checkout's CLI (its dist/ built), to compare two in the same conditions.
  * PROF=DIR in the environment writes a CPU profile of every CLI child (pins and mounts) into DIR.
  * STRACE=DIR attaches `strace -c -f` to each serving process for the client run alone and writes
@@ -52,7 +53,7 @@ const TIMEOUT_MS = 900_000
 
 type Client = 'restic' | 'borg' | 'tar' | 'cp' | 'rsync'
 /** `floor` and `floor+VARIANT+…`: bench/fuse-floor.ts serving DEST, with those variants. */
-type Source = 'dest' | 'offline' | 'online' | 'base' | `floor${string}`
+type Source = 'dest' | 'offline' | 'online' | 'base' | 'base-online' | `floor${string}`
 const FLOOR_SCRIPT = fileURLToPath(new URL('./fuse-floor.ts', import.meta.url))
 
 /** bench/fuse-floor.ts serving `dir` at `mnt` (a child of the lab, so cleanup stops it), once it says READY. */
@@ -196,13 +197,14 @@ async function main(): Promise<void> {
           if (source.startsWith('floor')) {
             src = await lab.mkdir(`mnt${n}`)
             server = await serveFloor(lab, src, dest, source.split('+').slice(1), env)
-          } else if (source === 'base') {
-            if (BASE_BIN === undefined) throw new Error('--sources base needs --base CHECKOUT/bin/flickrfs')
+          } else if (source === 'base' || source === 'base-online') {
+            if (BASE_BIN === undefined) throw new Error(`--sources ${source} needs --base CHECKOUT/bin/flickrfs`)
             src = await lab.mkdir(`mnt${n}`)
+            const flags = source === 'base' ? ['--cache', dest, '--offline'] : ['--cache', await lab.mkdir(`fresh${n}`), '--refresh', '0']
             const bin = lab.bin
             lab.bin = BASE_BIN
             try {
-              server = await lab.mount(src, ['--cache', dest, '--offline'], env, TIMEOUT_MS)
+              server = await lab.mount(src, flags, env, TIMEOUT_MS)
             } finally {
               lab.bin = bin
             }
@@ -247,6 +249,14 @@ async function main(): Promise<void> {
       for (const c of CLIENTS) {
         const d = m(`${c} dest`)
         console.log(`| ${c} | ${s(`${c} dest`)} | ${others.map((x) => `${s(`${c} ${x}`)} (${(m(`${c} ${x}`) / d).toFixed(1)}×, CPU ${cpu(`${c} ${x}`)})`).join(' | ')} |`)
+      }
+    }
+    if (SOURCES.includes('online') && SOURCES.includes('base-online')) {
+      console.log('\n| client | online, --base | ÷ pin | serving CPU | online, this checkout | ÷ pin | serving CPU |')
+      console.log('|---|---|---|---|---|---|---|')
+      for (const c of CLIENTS) {
+        const cols = (x: Source): string => `${s(`${c} ${x}`)} | ${(m(`${c} ${x}`) / pin).toFixed(2)}× | ${cpu(`${c} ${x}`)}`
+        console.log(`| ${c} | ${cols('base-online')} | ${cols('online')} |`)
       }
     }
     console.log(`runs (ms): ${JSON.stringify(Object.fromEntries(Object.entries(times).map(([k, v]) => [k, v.map((x) => Math.round(x))])))}`)

@@ -157,14 +157,16 @@ function statWords(st: FuseStat): Uint32Array {
 }
 
 /**
- * Replaces fuse-native's handler of getattr, readlink, readdir and read with one that calls the op
- * and hands its answer to libfuse's waiting thread at once. fuse-native's own (index.js
- * makeHandler) copies the arguments twice, binds a signal function, and defers the answer with
- * process.nextTick; on a mount of small files that is a share of every op (bench/RESULTS.md,
- * "fuse-floor"). Answering inside the dispatch is safe: the native side reads nothing of the
- * request after the signal posts its semaphore. Only for a mount without fuse-native's op timers
- * (`timeout: false`), whose wrapper this leaves out; the ops still answer exactly once (ops.ts).
- * Call after `new Fuse` and before `mount()`, which hands the handlers to the native side.
+ * Replaces fuse-native's handler of getattr, readlink, readdir, read, open and release (those the
+ * ops object has) with one that calls the op and hands its answer to libfuse's waiting thread at
+ * once. fuse-native's own (index.js makeHandler) copies the arguments twice, binds a signal
+ * function, and defers the answer with process.nextTick; on a mount of small files that is a share
+ * of every op (bench/RESULTS.md, "fuse-floor"). Answering inside the dispatch is safe: the native
+ * side reads nothing of the request after the signal posts its semaphore. An answer given later (a
+ * read that waits on disk or network, under ops.ts's deadline) is signalled the same way, from
+ * whichever tick gives it, as fuse-native's nextTick does. Only for a mount without fuse-native's
+ * op timers (`timeout: false`), whose wrapper this leaves out; the ops still answer exactly once
+ * (ops.ts). Call after `new Fuse` and before `mount()`, which hands the handlers to the native side.
  */
 export function answerAtOnce(fuse: FuseInstance, ops: FuseOps): void {
   const native = loadFuse().binding as unknown as Record<string, unknown>
@@ -172,7 +174,7 @@ export function answerAtOnce(fuse: FuseInstance, ops: FuseOps): void {
   const op = (name: string): number => native[`op_${name}`] as number
   const signal = (name: string): NativeSignal => native[`fuse_native_signal_${name}`] as NativeSignal
   const noStat = new Uint32Array(18)
-  const { getattr, readlink, readdir, read } = ops
+  const { getattr, readlink, readdir, read, open, release } = ops
   if (getattr) {
     const answer = signal('getattr')
     handlers[op('getattr')] = (h: unknown, _op: number, path: string) =>
@@ -194,6 +196,18 @@ export function answerAtOnce(fuse: FuseInstance, ops: FuseOps): void {
     // The buffer's memory is libfuse's: fuse-native's signal detaches it once answered.
     handlers[op('read')] = (h: unknown, _op: number, path: string, fh: number, buf: Buffer, len: number, lo: number, hi: number) =>
       read.call(ops, path, fh, buf, len, lo + hi * 4294967296, (n: number) => answer(h, n, 0, buf.buffer))
+  }
+  // open and release: only an online mount offers them (file handles). The handle crosses as
+  // fuse-native's own signal takes it (an int32; 0 leaves libfuse's fh as it is).
+  if (open) {
+    const answer = signal('open')
+    handlers[op('open')] = (h: unknown, _op: number, path: string, flags: number) =>
+      open.call(ops, path, flags, (err: number, fh?: number) => answer(h, err, err === 0 ? fh ?? 0 : 0))
+  }
+  if (release) {
+    const answer = signal('release')
+    handlers[op('release')] = (h: unknown, _op: number, path: string, fh: number) =>
+      release.call(ops, path, fh, (err: number) => answer(h, err))
   }
 }
 

@@ -84,10 +84,11 @@ export async function mountFlickrfs(opts: MountOptions): Promise<MountHandle> {
     autoUnmount: opts.autoUnmount ?? DEFAULTS.autoUnmount,
     debug: opts.debug ?? false,
     readTimeoutMs: opts.readTimeoutMs ?? DEFAULTS.readTimeoutMs,
-    // An offline mount answers every op before it returns (ops.ts: a static tree, reads with
-    // readSync), or, for a read that falls back to the async paths, under its own deadline: no
-    // op is left for fuse-native's timers to catch, and they cost a timer per op.
-    opTimeouts: !(opts.fileHandles === false && opts.syncLocalReads === true),
+    // Every op answers before it returns (ops.ts: the tree, open files and bytes content are in
+    // memory), except a read of an original, which arms its own deadline (ETIMEDOUT, also on
+    // unmount) before it waits on disk or network: no op is left for fuse-native's timers to
+    // catch, and they cost a setTimeout and a clearTimeout per op. Online and offline alike.
+    opTimeouts: false,
   })
   const fuseOps = mount.ops.fuseOps()
   const fuse = new Fuse(mnt, fuseOps, fuseOpts)

@@ -4,8 +4,9 @@
  * kernel was last told about each path (`told`), the reads in flight, and the one rule every op
  * obeys: its callback is called exactly once, on every path. `Reply` is that rule, in one place:
  * the first answer goes to the kernel, any later one is dropped, and an error becomes an errno
- * through errno.ts. A callback never called hangs the reader until fuse-native's own timeout; one
- * called twice answers a request libfuse has already freed.
+ * through errno.ts. A callback never called hangs the reader for good (mount.ts turns fuse-native's
+ * per-op timers off: every op here answers at once or under its own deadline); one called twice
+ * answers a request libfuse has already freed.
  *
  * `guard` runs an op under a Reply. A result computed synchronously answers at once, without a
  * promise: `ls -l` asks getattr once per entry, and a promise per call is a measurable share of
