@@ -395,7 +395,7 @@ void describe('fs ops adapter', () => {
     assert.equal(builds.length, 1, 'the sidecar was built again after the getattr that sized it')
   })
 
-  void test('an offline mount hands fuse-native no per-op timers; other mounts keep them', () => {
+  void test('fuse-native per-op timers: on by default in the options, off when a mount asks (every mount does: its ops answer before returning, or under its own read deadline)', () => {
     const o = { attrTimeoutSec: 60, negativeTimeoutSec: 10, allowOther: false, autoUnmount: true, debug: false, readTimeoutMs: 25_000 }
     assert.deepEqual(fuseNativeOptions(o).timeout, { default: 15_000, read: 30_000 })
     assert.equal(fuseNativeOptions({ ...o, opTimeouts: false }).timeout, false)
