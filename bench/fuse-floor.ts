@@ -10,7 +10,7 @@
  * VARIANTs, to see which options move the floor:
  *   attr=N         entry_timeout and attr_timeout N seconds (flickrfs: 60)
  *   noauto_cache   without auto_cache (flickrfs has it)
- *   notimeout      without fuse-native's per-op timers (flickrfs keeps them)
+ *   notimeout      without fuse-native's per-op timers (flickrfs turns them off too)
  *   prestat        getattr hands fuse-native a stat array built once at start, not a stat object
  *                  it converts per call (what src/fs/fuse-binding.ts already does for readdir)
  *   lean           fuse-native's per-op wrapper (argument copies, bind, nextTick) replaced, for
@@ -25,10 +25,10 @@
  * Prints "READY" once mounted; unmounts on SIGTERM/SIGINT. Never read the mount from this process.
  */
 import { closeSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, writeFileSync, type Stats } from 'node:fs'
-import { execFile } from 'node:child_process'
 import { join } from 'node:path'
 import { loadFuse, type FuseCallback } from '../src/fs/fuse-binding.js'
 import { fsnameHack, fuseNativeOptions } from '../src/fs/mount-options.js'
+import { mountOrExit, unmountOnSignals } from './fuse-serve.js'
 
 const [mnt, root, ...variants] = process.argv.slice(2)
 if (!mnt || !root) throw new Error('usage: fuse-floor.ts MOUNTPOINT DIR [VARIANT...]')
@@ -201,11 +201,7 @@ function leanHandlers(f: { _handlers: FuseCallback[] }, b: Record<string, unknow
   }
 }
 
-fuse.mount((err) => {
-  if (err) {
-    process.stderr.write(`mount failed: ${err.message}\n`)
-    process.exit(3)
-  }
+mountOrExit(fuse, () => {
   if (readAheadKb !== undefined) {
     // The mount's own device names its backing_dev_info; never stat the mount from this process.
     const line = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => l.split(' ')[4] === mnt)
@@ -213,24 +209,9 @@ fuse.mount((err) => {
     if (dev === undefined) throw new Error(`no mountinfo line for ${mnt}`)
     writeFileSync(`/sys/class/bdi/${dev}/read_ahead_kb`, readAheadKb)
   }
-  process.stdout.write(`READY ${entries.size} entries, -o ${opts.fsname}\n`)
+  return `READY ${entries.size} entries, -o ${opts.fsname}`
 })
-
-// As flickrfs does: detach with fusermount first (fuse_native_unmount alone can leave the mount listed).
-const stop = (): void => {
+unmountOnSignals(mnt, fuse, binding, () => {
   process.stderr.write(`ops ${JSON.stringify(count)}\n`)
   for (const fd of fds.values()) closeSync(fd)
-  execFile('fusermount', ['-u', mnt], (err) => {
-    if (err) execFile('fusermount', ['-uz', mnt], () => release())
-    else release()
-  })
-}
-const release = (): void => {
-  try {
-    if (fuse._thread) binding.fuse_native_unmount(mnt, fuse._thread)
-  } catch (err) {
-    process.stderr.write(`unmount: ${String(err)}\n`)
-  }
-}
-process.once('SIGTERM', stop)
-process.once('SIGINT', stop)
+})

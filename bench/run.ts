@@ -11,7 +11,7 @@ import { join } from 'node:path'
 const BENCH = import.meta.dirname
 const ROOT = join(BENCH, '..')
 /** Files in bench/ that are not benchmarks: this runner, shared helpers, a helper server. */
-const NOT_BENCHES = new Set(['run', 'measure', 'trivial-read-server', 'child-usage', 'mirrorer-fixture'])
+const NOT_BENCHES = new Set(['run', 'measure', 'trivial-read-server', 'fuse-floor', 'fuse-serve', 'child-usage', 'mirrorer-fixture'])
 
 interface Bench {
   name: string

@@ -8,6 +8,7 @@
 import { randomFillSync } from 'node:crypto'
 import { loadFuse, type FuseCallback } from '../src/fs/fuse-binding.js'
 import { fuseNativeOptions } from '../src/fs/mount-options.js'
+import { mountOrExit, unmountOnSignals } from './fuse-serve.js'
 
 const [mnt, sizeArg] = process.argv.slice(2)
 if (!mnt || !sizeArg) throw new Error('usage: trivial-read-server.ts MOUNTPOINT SIZE')
@@ -37,20 +38,5 @@ const fuse = new Fuse(mnt, {
   },
 }, fuseNativeOptions({ attrTimeoutSec: 60, negativeTimeoutSec: 10, allowOther: false, autoUnmount: true, debug: false, readTimeoutMs: 60_000 }))
 
-fuse.mount((err) => {
-  if (err) {
-    process.stderr.write(`mount failed: ${err.message}\n`)
-    process.exit(3)
-  }
-  process.stdout.write('READY\n')
-})
-
-const stop = (): void => {
-  try {
-    if (fuse._thread) binding.fuse_native_unmount(mnt, fuse._thread)
-  } catch (err) {
-    process.stderr.write(`unmount: ${String(err)}\n`)
-  }
-}
-process.once('SIGTERM', stop)
-process.once('SIGINT', stop)
+mountOrExit(fuse, () => 'READY')
+unmountOnSignals(mnt, fuse, binding)
