@@ -54,21 +54,27 @@ const trouble: TreeSpec = {
 const PARALLEL = 30
 const parallel: TreeSpec = Object.fromEntries(Array.from({ length: PARALLEL }, (_, i) => [`p${i}.jpg`, { original: `p${i}`, ext: 'jpg' }]))
 
+/**
+ * A lab whose backing store holds the tree's two big originals and `extra` (name → size) of random
+ * bytes, the reference tree pin would write from them, and an empty mountpoint.
+ */
+async function layoutLab(extra: Record<string, number>): Promise<{ ws: FixtureLab; ref: string; mnt: string }> {
+  const ws = await FixtureLab.create()
+  await mkdir(ws.backing, { recursive: true })
+  const files: Record<string, number> = { '100.jpg': 3 * 1024 * 1024 + 123, '101.mov': 200_001, ...extra }
+  for (const [name, size] of Object.entries(files)) await writeFile(join(ws.backing, name), randomBytes(size))
+  const ref = join(ws.dir, 'ref')
+  await writeReference(tree, ref, ws.backing)
+  return { ws, ref, mnt: await ws.mkdir('mnt') }
+}
+
 void describe('a mounted layout, read through real tools', { skip }, () => {
   let ws: FixtureLab
   let mnt: string
   let ref: string
 
   before(async () => {
-    ws = await FixtureLab.create()
-    await mkdir(ws.backing, { recursive: true })
-    await writeFile(join(ws.backing, '100.jpg'), randomBytes(3 * 1024 * 1024 + 123))
-    await writeFile(join(ws.backing, '101.mov'), randomBytes(200_001))
-    for (const id of ['102', '103', '104']) await writeFile(join(ws.backing, `${id}.jpg`), randomBytes(50_000))
-    for (let i = 0; i < PARALLEL; i++) await writeFile(join(ws.backing, `p${i}.jpg`), randomBytes(20_000))
-    ref = join(ws.dir, 'ref')
-    await writeReference(tree, ref, ws.backing)
-    mnt = await ws.mkdir('mnt')
+    ;({ ws, ref, mnt } = await layoutLab({ '102.jpg': 50_000, '103.jpg': 50_000, '104.jpg': 50_000, ...Object.fromEntries(Array.from({ length: PARALLEL }, (_, i) => [`p${i}.jpg`, 20_000])) }))
     await ws.serve({
       mountpoint: mnt,
       tree: { ...tree, trouble: { dir: trouble }, parallel: { dir: parallel } },
@@ -261,14 +267,7 @@ void describe('the same layout served as an offline mount is (answered at once, 
   let ref: string
 
   before(async () => {
-    ws = await FixtureLab.create()
-    await mkdir(ws.backing, { recursive: true })
-    await writeFile(join(ws.backing, '100.jpg'), randomBytes(3 * 1024 * 1024 + 123))
-    await writeFile(join(ws.backing, '101.mov'), randomBytes(200_001))
-    await writeFile(join(ws.backing, '103.jpg'), randomBytes(50_000))
-    ref = join(ws.dir, 'ref')
-    await writeReference(tree, ref, ws.backing)
-    mnt = await ws.mkdir('mnt')
+    ;({ ws, ref, mnt } = await layoutLab({ '103.jpg': 50_000 }))
     await ws.serve({
       mountpoint: mnt,
       tree: { ...tree, trouble: { dir: { '103.jpg': { original: '103', ext: 'jpg' } } } },
