@@ -32,7 +32,7 @@ import {
   numberPrefix,
   setDirName,
 } from './names.js'
-import { DirNode, HashListNode, LinkNode, MetadataFileNode } from './nodes.js'
+import { DirNode, HashListNode, LinkNode, MetadataFileNode, type OnDemandDir } from './nodes.js'
 import { DEFAULT_LINK_CACHE, LinkCache, LinkDir } from './link-dir.js'
 import { DEFAULT_NODE_CACHE, photoChangedMs, type PhotostreamChildren, PhotostreamDir, showableMedia } from './photostream-dir.js'
 import { SHA256SUMS_FILE } from './sha256sums.js'
@@ -86,7 +86,7 @@ class LayoutBuilder {
    * sidecar; in a link directory (link-dir.ts) the link's index.
    */
   readonly #nodes: Array<LayoutNode | number> = []
-  readonly #parents: Array<DirNode | PhotostreamDir | LinkDir> = []
+  readonly #parents: Array<DirNode | OnDemandDir> = []
   #photostream: PhotostreamDir | undefined
   /** Indices into the snapshot's photostream order of the shown photos (what photostream/ keeps). */
   #shownOrder: Uint32Array | undefined
@@ -134,7 +134,7 @@ class LayoutBuilder {
   // Names are unique by construction (ids are deduplicated, numbers are unique, and a safe id
   // has no '.' or ' ', so `<id>.<ext>`, `<id>.<ext>.metadata`, `metadata`, `Set <id>…` cannot meet),
   // so there is no has() check here: on a 200k-entry Map it cost as much as the insert.
-  #add(dir: DirNode | PhotostreamDir | LinkDir, node: LayoutNode): void {
+  #add(dir: DirNode | OnDemandDir, node: LayoutNode): void {
     ;(dir instanceof DirNode ? dir.children : dir.fixed).set(node.name, node)
     this.#addState(dir, node, fnvUpdate(fnvUpdate(dir.fnv, '/'), node.name))
   }
@@ -143,7 +143,7 @@ class LayoutBuilder {
    * A child with no node (a number: its place among its directory's made children) or a node, and
    * the FNV state of its path (`<dir>/<name>`, hashed in parts by the callers that never build the name).
    */
-  #addState(dir: DirNode | PhotostreamDir | LinkDir, node: LayoutNode | number, state: number): void {
+  #addState(dir: DirNode | OnDemandDir, node: LayoutNode | number, state: number): void {
     const nodes = this.#nodes
     if (nodes.length === this.#states.length) {
       const grown = new Int32Array(this.#states.length * 2)
@@ -351,14 +351,14 @@ class LayoutBuilder {
     for (let i = 0; i < nodes.length; i++) inos[i] = inoFromState(this.#states[i] as number)
     const nameOf = (i: number): string => {
       const node = nodes[i] as LayoutNode | number
-      return typeof node === 'number' ? (parents[i] as PhotostreamDir | LinkDir).nameAt(node) : node.name
+      return typeof node === 'number' ? (parents[i] as OnDemandDir).nameAt(node) : node.name
     }
-    settleCollisions(inos, (i) => `${(parents[i] as DirNode | PhotostreamDir | LinkDir).path}/${nameOf(i)}`)
+    settleCollisions(inos, (i) => `${(parents[i] as DirNode | OnDemandDir).path}/${nameOf(i)}`)
     nodes.forEach((node, i) => {
       const ino = inos[i] as number
       if (typeof node !== 'number') (node as { ino: number }).ino = ino
       // A child with no node takes its path hash when made; only a moved number is kept.
-      else if (ino !== inoFromState(this.#states[i] as number)) (parents[i] as PhotostreamDir | LinkDir).moveIno(nameOf(i), ino)
+      else if (ino !== inoFromState(this.#states[i] as number)) (parents[i] as OnDemandDir).moveIno(nameOf(i), ino)
     })
   }
 }

@@ -13,9 +13,9 @@ import { LRUCache } from 'lru-cache'
 import type { SetEntry } from '../catalog/types.js'
 import { fnvUpdate, inoFromState } from './inodes.js'
 import { numberedName } from './names.js'
-import { LinkNode } from './nodes.js'
+import { LinkNode, OnDemandDir } from './nodes.js'
 import type { PhotostreamChildren } from './photostream-dir.js'
-import type { LayoutDir, LayoutNode } from './types.js'
+import type { LayoutNode } from './types.js'
 
 /** Links a layout keeps made, over all its set directories, by default. */
 export const DEFAULT_LINK_CACHE = 20_000
@@ -58,23 +58,12 @@ export class LinkCache {
 export type LinkPlan = { readonly set: SetEntry } | { readonly notInSet: Uint32Array }
 
 /** A directory of links into photostream/ (see the header); `fixed` holds its metadata, listed first. */
-export class LinkDir implements LayoutDir {
-  readonly kind = 'dir'
-  readonly subdirCount = 0
-  ino = 0
-  mtimeMs = 0
-  readonly fixed = new Map<string, LayoutNode>()
+export class LinkDir extends OnDemandDir {
   #photostream: PhotostreamChildren | undefined
   #plan: LinkPlan | undefined
   #cache: LinkCache | undefined
   #count = 0
   #moved: Map<string, number> | undefined
-  constructor(
-    readonly name: string,
-    /** Absolute path, and its FNV state: children's inodes extend it. */
-    readonly path: string,
-    readonly fnv: number,
-  ) {}
 
   /** Called once by the build: what to list, from where, and how many links that is. */
   plan(plan: LinkPlan, count: number, photostream: PhotostreamChildren, cache: LinkCache): void {
@@ -94,7 +83,6 @@ export class LinkDir implements LayoutDir {
     return this.#count
   }
 
-  /** The name of the `pos`-th link (build only, for a hash collision). */
   nameAt(pos: number): string {
     const plan = this.#plan
     if (plan !== undefined && 'notInSet' in plan) return (this.#photostream as PhotostreamChildren).fileAt(plan.notInSet[pos] as number).fileName
@@ -103,7 +91,6 @@ export class LinkDir implements LayoutDir {
     throw new Error(`no link ${pos} in ${this.path}`)
   }
 
-  /** Records an inode number that differs from the link's path hash (build only). */
   moveIno(name: string, ino: number): void {
     ;(this.#moved ??= new Map()).set(name, ino)
   }

@@ -22,6 +22,31 @@ export class DirNode implements LayoutDir {
   ) {}
 }
 
+/**
+ * A directory whose photo children are made on demand (photostream-dir.ts, link-dir.ts): `fixed`
+ * holds the files it always has, listed first; the build numbers the rest by place and asks their
+ * names back only to settle an inode collision.
+ */
+export abstract class OnDemandDir implements LayoutDir {
+  readonly kind = 'dir'
+  readonly subdirCount = 0
+  ino = 0
+  mtimeMs = 0
+  readonly fixed = new Map<string, LayoutNode>()
+  constructor(
+    readonly name: string,
+    /** Absolute path, and its FNV state: children's inodes extend it. */
+    readonly path: string,
+    readonly fnv: number,
+  ) {}
+
+  abstract get children(): ReadonlyMap<string, LayoutNode>
+  /** The name of the `pos`-th child made on demand (build only, for a hash collision). */
+  abstract nameAt(pos: number): string
+  /** Records an inode number that differs from the child's path hash (build only). */
+  abstract moveIno(name: string, ino: number): void
+}
+
 export class OriginalFileNode implements LayoutFile {
   readonly kind = 'file'
   ino = 0

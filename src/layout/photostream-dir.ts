@@ -15,9 +15,9 @@ import type { CatalogSnapshot, MediaEntry, PhotoEntry } from '../catalog/types.j
 import { mediaKey } from '../catalog/types.js'
 import { fnvUpdate, inoFromState } from './inodes.js'
 import { isSafeExt, isSafeId, isSafeSecret, mediaFileName, METADATA_SUFFIX, parseMediaFileName, parseSidecarName } from './names.js'
-import { OriginalFileNode, PhotoSidecarNode } from './nodes.js'
+import { OnDemandDir, OriginalFileNode, PhotoSidecarNode } from './nodes.js'
 import { mediaMtimeMs, wholeSecondsMs } from './times.js'
-import type { LayoutDir, LayoutNode, LayoutOptions } from './types.js'
+import type { LayoutNode, LayoutOptions } from './types.js'
 
 /** How many nodes a photostream/ keeps made by default: what a tool works through at once, many times over. */
 export const DEFAULT_NODE_CACHE = 4096
@@ -80,19 +80,8 @@ export interface ShownFile {
 }
 
 /** photostream/ (see the header): `fixed` holds its metadata and SHA256SUMS, listed first. */
-export class PhotostreamDir implements LayoutDir {
-  readonly kind = 'dir'
-  readonly subdirCount = 0
-  ino = 0
-  mtimeMs = 0
-  readonly fixed = new Map<string, LayoutNode>()
+export class PhotostreamDir extends OnDemandDir {
   #children: PhotostreamChildren | undefined
-  constructor(
-    readonly name: string,
-    /** Absolute path, and its FNV state: children's inodes extend it. */
-    readonly path: string,
-    readonly fnv: number,
-  ) {}
 
   /** Called once by the build, after the fixed files and before inode numbers are settled. */
   plan(plan: PhotostreamPlan): void {
