@@ -93,7 +93,7 @@ export async function mountFlickrfs(opts: MountOptions): Promise<MountHandle> {
   const fuseOps = mount.ops.fuseOps()
   const fuse = new Fuse(mnt, fuseOps, fuseOpts)
   // Without op timers, fuse-native's per-op wrapper does nothing we need (fuse-binding.ts).
-  if (fuseOpts.timeout === false) answerAtOnce(fuse, fuseOps)
+  answerAtOnce(fuse, fuseOps)
   await mountOrThrow(fuse, mnt, fusermountOptions({ allowOther: opts.allowOther ?? false, autoUnmount: opts.autoUnmount ?? DEFAULTS.autoUnmount }))
   log('mounted at %s with %o', mnt, fuseOpts)
   // Lets the event loop end: fuse-native keeps a handle referenced until this is called.
