@@ -5,7 +5,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { setTimeout as delay } from 'node:timers/promises'
-import createDebug from 'debug'
+import createDebug from '../util/debug.js'
 import { redact } from '../util/redact.js'
 import type { FakeAccount } from './account.js'
 import { generateAccount } from './generate.js'

@@ -1,4 +1,4 @@
-import createDebug from 'debug'
+import createDebug from '../util/debug.js'
 import { resolve } from 'node:path'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { answerAtOnce, loadFuse, type FuseInstance } from './fuse-binding.js'

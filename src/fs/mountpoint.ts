@@ -1,4 +1,4 @@
-import createDebug from 'debug'
+import createDebug from '../util/debug.js'
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { readFile, readdir, readlink, stat } from 'node:fs/promises'
 import { resolve } from 'node:path'

@@ -19,7 +19,7 @@
  * reader's own and are copied into libfuse's `buf` only while the op is still unanswered
  * (`answerWithData`): after a timeout libfuse has taken `buf` back.
  */
-import createDebug from 'debug'
+import createDebug from '../util/debug.js'
 import { LRUCache } from 'lru-cache'
 import { constants } from 'node:fs'
 import { posix } from 'node:path'

@@ -24,7 +24,7 @@
  * cancelled; unmount does the same for every walk. Prefetch failures are silent: the reader's own
  * read fetches again and reports errors as it always did.
  */
-import createDebug from 'debug'
+import createDebug from '../util/debug.js'
 import { posix } from 'node:path'
 import type { FsDir, FsFile, FsTree, OriginalReader } from './types.js'
 import type { MediaEntry } from '../catalog/types.js'

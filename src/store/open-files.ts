@@ -112,8 +112,9 @@ export class OpenFiles {
   /**
    * Reads synchronously into `into`: from the open handle of `id` at `version`, else from the file
    * at `pathOf()` opened now (openSync) and kept like `read()`'s. The path is asked for only then:
-   * a 128 KiB read of a file already open needs none (a path join per read was 2% of a tar). Returns the bytes read (fewer than `length`
-   * only at the end of the file), or undefined when the file is not there; other errors throw.
+   * a 128 KiB read of a file already open needs none (a path join per read was 2% of a tar).
+   * Returns the bytes read (fewer than `length` only at the end of the file), or undefined when the
+   * file is not there; other errors throw.
    */
   readSyncInto(id: string, version: object, pathOf: () => string, position: number, length: number, into: Buffer): number | undefined {
     let entry = this.cache.get(id)
