@@ -8,7 +8,6 @@
  * partial file (the store) resumes a body that broke off and gives up on a FlickrfsError.
  */
 import type { Readable } from 'node:stream'
-import type { UnderlyingSource } from 'node:stream/web'
 import type { MediaFailureReason } from './media-hosts.js'
 import { redact } from '../util/redact.js'
 
@@ -46,20 +45,50 @@ export interface GuardOptions {
 }
 
 /**
- * The body of `src` (a response, or its decoder) as a web stream that enforces `opts`; `cancel`
- * lets go of the source (media-http.ts: a body read to its end gives its connection back).
+ * A body read chunk by chunk. `read` gives the next chunk, undefined at the end (or once cancelled),
+ * and throws what broke the body (a MediaBodyError, an errno error, an abort's reason); `cancel`
+ * lets go of it (a read waiting then ends). One reader at a time.
  */
-export function guardBody(src: Readable, cancel: () => void, opts: GuardOptions): ReadableStream<Uint8Array> {
-  return new ReadableStream<Uint8Array>(new BodyGuard(src, cancel, opts), { highWaterMark: 0 })
+export interface BodyChunks {
+  read(): Promise<Uint8Array | undefined>
+  cancel(reason?: unknown): void
 }
 
-type Controller = ReadableStreamDefaultController<Uint8Array>
+/**
+ * The body of `src` (a response, or its decoder), read chunk by chunk and checked against `opts`;
+ * `cancel` lets go of the source (media-http.ts: a body read to its end gives its connection back).
+ * No web stream: the store reads one body per original, and a ReadableStream, its reader and a
+ * promise per pull cost a pin of 700 items tens of milliseconds of CPU.
+ */
+export function guardedChunks(src: Readable, cancel: () => void, opts: GuardOptions): BodyChunks {
+  return new BodyGuard(src, cancel, opts)
+}
+
+/** `chunks` as a web stream: each pull one read; cancelling the stream cancels them. */
+export function chunksAsStream(chunks: BodyChunks): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let chunk: Uint8Array | undefined
+      try {
+        chunk = await chunks.read()
+      } catch (err) {
+        controller.error(err)
+        return
+      }
+      if (chunk === undefined) controller.close()
+      else controller.enqueue(chunk)
+    },
+    cancel(reason) {
+      chunks.cancel(reason)
+    },
+  }, { highWaterMark: 0 })
+}
 
 /**
- * The underlying source: what `src` holds at each pull (read in paused mode, no copy of a single
- * chunk), checked for idleness, length and rate. One stream between the socket and the reader.
+ * What `src` holds at each read (read in paused mode, no copy of a single chunk), checked for
+ * idleness, length and rate. One object between the socket and the reader.
  */
-class BodyGuard implements UnderlyingSource<Uint8Array> {
+class BodyGuard implements BodyChunks {
   readonly #src: Readable
   readonly #release: () => void
   readonly #opts: GuardOptions
@@ -68,9 +97,11 @@ class BodyGuard implements UnderlyingSource<Uint8Array> {
   #windowBytes = 0
   #ended = false
   #failed: { err: unknown } | undefined
-  /** Wakes a pull waiting for data, the end or a failure. */
+  /** Wakes a read waiting for data, the end, a failure or a cancel. */
   #wake: (() => void) | undefined
   #done = false
+  /** How the body ended for its reader: read to its end or cancelled ('done'), or failed. */
+  #over: 'done' | { err: unknown } | undefined
 
   constructor(src: Readable, release: () => void, opts: GuardOptions) {
     this.#src = src
@@ -97,32 +128,44 @@ class BodyGuard implements UnderlyingSource<Uint8Array> {
     else if (src.destroyed) closed()
   }
 
-  async pull(controller: Controller): Promise<void> {
+  async read(): Promise<Uint8Array | undefined> {
+    if (this.#over !== undefined) return this.#overAgain()
     const started = performance.now()
     let chunk = this.#src.read() as Buffer | null
     while (chunk === null) {
-      if (this.#ended) return this.#end(controller)
-      if (this.#failed !== undefined) return this.#error(controller, this.#failed.err)
+      if (this.#over !== undefined) return this.#overAgain()
+      if (this.#ended) return this.#end()
+      if (this.#failed !== undefined) return this.#error(this.#failed.err)
       if (!(await this.#wait())) {
-        return this.#fail(controller, 'stalled', false,
+        return this.#fail('stalled', false,
           `The media server stopped sending ${this.#shown()} (nothing for ${this.#opts.limits.idleMs / 1000} s after ${this.#received} bytes).`)
       }
+      if (this.#over !== undefined) return this.#overAgain()
       chunk = this.#src.read() as Buffer | null
     }
     const { expected } = this.#opts
     this.#received += chunk.byteLength
     if (expected >= 0 && this.#received > expected) {
-      return this.#fail(controller, 'length', true, `The media server sent more than the ${expected} bytes it announced for ${this.#shown()}.`)
+      return this.#fail('length', true, `The media server sent more than the ${expected} bytes it announced for ${this.#shown()}.`)
     }
-    if (this.#tooSlow(performance.now() - started, chunk.byteLength, controller)) return
-    controller.enqueue(chunk)
+    this.#checkRate(performance.now() - started, chunk.byteLength)
+    return chunk
   }
 
   cancel(): void {
+    this.#over ??= 'done'
     this.#finish()
+    this.#wake?.()
   }
 
-  /** True when something happened (data, the end, a failure); false after `idleMs` of nothing. */
+  /** A read after the end, a cancel or a failure: the same answer again. */
+  #overAgain(): undefined {
+    if (typeof this.#over !== 'object') return undefined
+    // What broke the body, as the first read got it (an abort's reason may be any value).
+    throw this.#over.err
+  }
+
+  /** True when something happened (data, the end, a failure, a cancel); false after `idleMs` of nothing. */
   #wait(): Promise<boolean> {
     return new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => {
@@ -147,41 +190,38 @@ class BodyGuard implements UnderlyingSource<Uint8Array> {
     this.#release()
   }
 
-  #end(controller: Controller): void {
+  #end(): undefined {
     const { expected } = this.#opts
     if (expected >= 0 && this.#received < expected) {
-      this.#fail(controller, 'length', false, `The body of ${this.#shown()} ended after ${this.#received} of the ${expected} bytes announced.`)
-    } else {
-      this.#done = true
-      controller.close()
+      return this.#fail('length', false, `The body of ${this.#shown()} ended after ${this.#received} of the ${expected} bytes announced.`)
     }
+    this.#done = true
+    this.#over = 'done'
+    return undefined
   }
 
   /** A broken connection, an abort: passed on as it is. */
-  #error(controller: Controller, err: unknown): void {
+  #error(err: unknown): never {
     this.#finish()
-    controller.error(err)
+    this.#over = { err }
+    throw err
   }
 
-  /** Counts a chunk into the rate window; true (and the body failed) when a full window was too slow. */
-  #tooSlow(waitedMs: number, bytes: number, controller: Controller): boolean {
+  /** Counts a chunk into the rate window; fails the body when a full window was too slow. */
+  #checkRate(waitedMs: number, bytes: number): void {
     const { minBytesPerSec, windowMs } = this.#opts.limits
     this.#windowWaitMs += waitedMs
     this.#windowBytes += bytes
-    if (this.#windowWaitMs < windowMs) return false
+    if (this.#windowWaitMs < windowMs) return
     const rate = this.#windowBytes / (this.#windowWaitMs / 1000)
     if (minBytesPerSec > 0 && rate < minBytesPerSec) {
-      this.#fail(controller, 'stalled', false,
-        `The media server sends ${this.#shown()} too slowly (${Math.round(rate)} bytes/s, below ${minBytesPerSec}).`)
-      return true
+      this.#fail('stalled', false, `The media server sends ${this.#shown()} too slowly (${Math.round(rate)} bytes/s, below ${minBytesPerSec}).`)
     }
     this.#windowWaitMs = 0
     this.#windowBytes = 0
-    return false
   }
 
-  #fail(controller: Controller, reason: 'stalled' | 'length', permanent: boolean, message: string): void {
-    this.#finish()
-    controller.error(new MediaBodyError(reason, permanent, this.#opts.url, message))
+  #fail(reason: 'stalled' | 'length', permanent: boolean, message: string): never {
+    return this.#error(new MediaBodyError(reason, permanent, this.#opts.url, message))
   }
 }

@@ -4,7 +4,7 @@ import { redact } from '../util/redact.js'
 import { realClock, type Clock } from './clock.js'
 import { filenameFromContentDisposition } from './content-disposition.js'
 import { classify, type Failure } from './failure.js'
-import { guardBody, type BodyLimits } from './media-body.js'
+import { chunksAsStream, guardedChunks, type BodyChunks, type BodyLimits } from './media-body.js'
 import { MediaError, MediaUrlPolicy } from './media-hosts.js'
 import { send, sharedMediaAgents, type Exchange, type MediaAgents, type MediaAnswer } from './media-http.js'
 import { backoffMs, DEFAULT_RETRY, retryAfterMs } from './retry.js'
@@ -56,6 +56,11 @@ export interface MediaBody extends MediaHead {
    * (or read it to the end) to let go of its connection.
    */
   body: ReadableStream<Uint8Array>
+  /**
+   * The same bytes, checked the same way, without a web stream (made only when `body` is first
+   * asked for): read one or the other, never both.
+   */
+  chunks: BodyChunks
 }
 
 /** A media request the server answered with a status that retrying will not fix (404, 403, 416…), or that retries did not fix. */
@@ -172,11 +177,12 @@ export class MediaClient {
     const { res, finalUrl } = await this.request(url, { method: 'GET', cookies: opts.cookies, signal: opts.signal, start, ranged })
     const info = describeResponse(res)
     const source = res.body()
-    const body = guardBody(source.stream, source.cancel, { expected: source.encoded ? -1 : info.length, url: finalUrl, limits: this.limits })
-    if (res.status === 206) {
-      return { status: 206, size: info.total, start: info.rangeStart ?? start, body, finalUrl, filename: info.filename }
-    }
-    return { status: 200, size: info.total, start: 0, body, finalUrl, filename: info.filename }
+    const chunks = guardedChunks(source.stream, source.cancel, { expected: source.encoded ? -1 : info.length, url: finalUrl, limits: this.limits })
+    // The web stream only when asked for (the store reads `chunks`).
+    let stream: ReadableStream<Uint8Array> | undefined
+    const common = { size: info.total, finalUrl, filename: info.filename, chunks, get body() { return (stream ??= chunksAsStream(chunks)) } }
+    if (res.status === 206) return { status: 206, start: info.rangeStart ?? start, ...common }
+    return { status: 200, start: 0, ...common }
   }
 
   /**

@@ -10,13 +10,12 @@
 import { createHash, type Hash } from 'node:crypto'
 import { fchmodSync, fstatSync, futimesSync } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
-import type { ReadableStreamReadResult } from 'node:stream/web'
 import createDebug from '../util/debug.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { asError, errorMessage, sleep } from '../util/abort.js'
 import { destWriteError } from '../util/fs-errors.js'
 import { readFully } from '../util/fs.js'
-import type { MediaResponse, MediaSource } from './media-source.js'
+import type { BodyChunks, MediaResponse, MediaSource } from './media-source.js'
 
 const debug = createDebug('flickrfs:store')
 
@@ -100,7 +99,7 @@ export class Download {
   private failure: Error | undefined
   private readonly waiters = new Set<Waiter>()
   private readonly abort = new AbortController()
-  private reader: ReadableStreamDefaultReader<Uint8Array> | undefined
+  private reader: BodyChunks | undefined
   private answered = false
   /** The .part held bytes before this run or a request started over: it may be longer than the original. */
   private mayBeLonger = false
@@ -113,7 +112,7 @@ export class Download {
     this.abort.abort(reason)
     // Aborting the request alone does not always end a pending body read (seen with a body whose
     // last byte had arrived): cancel the reader too.
-    void this.reader?.cancel(reason).catch(() => {})
+    this.reader?.cancel(reason)
   }
 
   /** Downloads the whole original into the .part file and fsyncs it. The handle stays open for readers until `release()`. */
@@ -232,7 +231,7 @@ export class Download {
       this.answered = true
       this.spec.onFirstAnswer?.(res)
     }
-    if (!(await this.takeAnswer(res, p))) return false
+    if (!this.takeAnswer(res, p)) return false
     const before = p.offset
     p.broken = await this.consumeOrBreak(res, fh, p)
     p.stalls = isStall(p.broken) ? p.stalls + 1 : 0
@@ -246,14 +245,14 @@ export class Download {
    * Starts over from 0 when the answer does not continue where we asked (a 200 to a Range request,
    * or another range). False when its body is of no use (a range not asked for): then ask again.
    */
-  private async takeAnswer(res: MediaResponse, p: Progress): Promise<boolean> {
+  private takeAnswer(res: MediaResponse, p: Progress): boolean {
     if (res.start === p.offset && !(p.offset > 0 && res.status !== 206)) return true
     debug('%s: asked for bytes %d-, got status %d from %d: starting over', this.spec.key, p.offset, res.status, res.start)
     p.offset = 0
     p.hash = createHash('sha256')
     this.validBytes = 0
     if (res.start === 0) return true
-    await res.body.cancel().catch(() => {})
+    cancelBody(res)
     p.broken = `the server answered with bytes from ${res.start}`
     return false
   }
@@ -282,12 +281,12 @@ export class Download {
       return
     }
     if (res.size < 0 && this.size === 0) {
-      void res.body.cancel().catch(() => {})
+      cancelBody(res)
       throw new FlickrfsError('MEDIA', `The media server did not say how big ${this.spec.key} is, so a complete download cannot be told from a broken one. Try again later.`)
     }
     // A server that does not state the size (-1) is checked against the catalog's size instead.
     if (res.size >= 0 && res.size !== this.size) {
-      void res.body.cancel().catch(() => {})
+      cancelBody(res)
       throw new FlickrfsError('MEDIA', `The media server says ${this.spec.key} has ${res.size} bytes, but the catalog says ${this.size}. Refresh the catalog and try again.`)
     }
   }
@@ -300,7 +299,7 @@ export class Download {
    * what came before a body broke off is written before the break is passed on.
    */
   private async consume(res: MediaResponse, fh: FileHandle, start: number, hash: Hash): Promise<void> {
-    const reader = res.body.getReader()
+    const reader = chunksOf(res)
     this.reader = reader
     let offset = start
     let held: Uint8Array[] = []
@@ -326,21 +325,20 @@ export class Download {
     let idle: NodeJS.Timeout | undefined
     const armIdle = (): void => {
       clearTimeout(idle)
-      idle = setTimeout(() => { void reader.cancel(new Error('body idle')).catch(() => {}) }, this.spec.bodyIdleTimeoutMs)
+      idle = setTimeout(() => reader.cancel(new Error('body idle')), this.spec.bodyIdleTimeoutMs)
     }
     try {
       for (;;) {
         armIdle()
-        let read: ReadableStreamReadResult<Uint8Array>
+        let value: Uint8Array | undefined
         try {
-          read = await reader.read()
+          value = await reader.read()
         } catch (err) {
           // What came before the break is good: kept, for the resume to start after it.
           await flush()
           throw err
         }
-        const { done, value } = read
-        if (done) return await flush()
+        if (value === undefined) return await flush()
         if (offset + heldBytes + value.byteLength > this.size) {
           throw new FlickrfsError('MEDIA', `The media server sent more than the ${this.size} bytes it announced for ${this.spec.key}.`)
         }
@@ -355,7 +353,7 @@ export class Download {
     } finally {
       clearTimeout(idle)
       this.reader = undefined
-      void reader.cancel().catch(() => {})
+      reader.cancel()
     }
   }
 
@@ -456,4 +454,23 @@ async function hashPrefix(fh: FileHandle, length: number, hash: Hash): Promise<n
     pos += chunk.length
   }
   return pos
+}
+
+/** The body of `res` to read: its chunks where the source offers them (no web stream), else its stream's reader. */
+function chunksOf(res: MediaResponse): BodyChunks {
+  if (res.chunks !== undefined) return res.chunks
+  const reader = res.body.getReader()
+  return {
+    read: async () => {
+      const { done, value } = await reader.read()
+      return done ? undefined : value
+    },
+    cancel: (reason) => void reader.cancel(reason).catch(() => {}),
+  }
+}
+
+/** Lets go of a body not read (and of its connection). */
+function cancelBody(res: MediaResponse): void {
+  if (res.chunks !== undefined) res.chunks.cancel()
+  else void res.body.cancel().catch(() => {})
 }

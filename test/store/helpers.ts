@@ -82,7 +82,9 @@ export function observed(inner: MediaSource, opts: { chunkDelayMs?: number; befo
           controller.enqueue(chunk)
         },
       }))
-      return { ...res, body: slowed }
+      // Without the client's chunks: the store would read them instead of the slowed body.
+      const { chunks: _direct, ...rest } = res
+      return { ...rest, body: slowed }
     },
   }
 }
