@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http'
 import { FetchTransport } from 'flickr-sdk'
 import createDebug from '../util/debug.js'
 import { redact } from '../util/redact.js'
@@ -31,6 +32,50 @@ export interface OriginTransportOptions {
   timeoutMs: number
 }
 
+/** Node's header object as fetch's Headers, without the ones that described the encoded body. */
+function headersOf(raw: IncomingHttpHeaders): Headers {
+  const headers = new Headers()
+  for (const [name, value] of Object.entries(raw)) {
+    if (name === 'content-encoding' || name === 'content-length' || value === undefined) continue
+    for (const v of Array.isArray(value) ? value : [value]) headers.append(name, v)
+  }
+  return headers
+}
+
+/**
+ * A 2xx answer to a GET, its whole body in memory, with the part of Response flickr-sdk and this
+ * file use (ok, status, statusText, headers, json(), text()). A Response costs an undici body
+ * stream per call and loads undici itself into a pin that otherwise never needs it.
+ */
+class BufferedAnswer {
+  #headers: Headers | undefined
+  readonly #body: Buffer
+  readonly #makeHeaders: () => Headers
+  bodyUsed = false
+
+  constructor(readonly status: number, readonly statusText: string, body: Buffer, makeHeaders: () => Headers) {
+    this.#body = body
+    this.#makeHeaders = makeHeaders
+  }
+
+  get ok(): boolean {
+    return this.status >= 200 && this.status < 300
+  }
+
+  get headers(): Headers {
+    return (this.#headers ??= this.#makeHeaders())
+  }
+
+  text(): Promise<string> {
+    this.bodyUsed = true
+    return Promise.resolve(this.#body.toString('utf8'))
+  }
+
+  async json(): Promise<unknown> {
+    return JSON.parse(await this.text()) as unknown
+  }
+}
+
 /** The API's own keep-alive agents (one pair per process; the media hosts have theirs). */
 let apiAgents: MediaAgents | undefined
 
@@ -43,9 +88,10 @@ const NO_BODY = new Set([204, 205, 304])
  * has a query string. The timeout is per request here, not in the shared constructor `init`.
  *
  * A GET (every call flickrfs makes) goes over node:http/https with keep-alive, not fetch: ~0.3 ms
- * of CPU less per call and no wasm parser to compile per process. The answer is a real Response,
- * as flickr-sdk and failure.ts expect; redirects are followed (as fetch does), compressed answers
- * decoded. Anything with a body goes through fetch as before.
+ * of CPU less per call and no wasm parser to compile per process. A failure's answer is a real
+ * Response, as failure.ts expects; a success is a BufferedAnswer, what flickr-sdk reads of one.
+ * Redirects are followed (as fetch does), compressed answers decoded. Anything with a body goes
+ * through fetch as before.
  */
 export class OriginTransport extends FetchTransport {
   private readonly apiOrigin: string | undefined
@@ -104,13 +150,12 @@ export class OriginTransport extends FetchTransport {
           cancel()
           throw stopped !== undefined ? stopped.reason : err
         }
-        const headers = new Headers()
-        for (const [name, value] of Object.entries(answer.message.headers)) {
-          if (name === 'content-encoding' || name === 'content-length' || value === undefined) continue
-          for (const v of Array.isArray(value) ? value : [value]) headers.append(name, v)
-        }
         const body = NO_BODY.has(answer.status) ? null : Buffer.concat(chunks)
-        return new Response(body, { status: answer.status, statusText: answer.statusText, headers })
+        const headers = (): Headers => headersOf(answer.message.headers)
+        // A failure's cause is a real Response (failure.ts reads it); a success is read once by
+        // flickr-sdk (json(), or text() for OAuth's forms) and needs no web body around its bytes.
+        if (!answer.ok) return new Response(body, { status: answer.status, statusText: answer.statusText, headers: headers() })
+        return new BufferedAnswer(answer.status, answer.statusText, body ?? Buffer.alloc(0), headers) as unknown as Response
       }
     } finally {
       clearTimeout(timer)
