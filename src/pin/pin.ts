@@ -141,7 +141,8 @@ export async function pin(opts: PinOptions): Promise<PinReport> {
   return closing(lock.release.bind(lock), dest, async () => {
     const catalog = await Catalog.open(dest)
     return closing(() => catalog.close(), dest, async () => {
-      const store = await OriginalStore.open(dest, opts.media, { pins: pinEverything, cookies: opts.cookies })
+      // reads: false: pin downloads and records, never reads ranges (its read path is not loaded).
+      const store = await OriginalStore.open(dest, opts.media, { pins: pinEverything, cookies: opts.cookies, reads: false })
       return closing(() => store.close(), dest, () => new PinRun({ dest, catalog, store, opts, started, now }).run())
     })
   })

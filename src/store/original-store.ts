@@ -23,10 +23,11 @@ import type { MediaSource } from './media-source.js'
 import { Evictor, type EvictOptions, type EvictReport } from './evictor.js'
 import { Originals, type Job, type EnsureOptions, type EnsureResult, type OriginalsOptions, type StoreStats, type UnsizedJob } from './originals.js'
 import { Pins, type PinPolicy } from './pins.js'
-import { ReadPath, type ReadPathOptions } from './read-path.js'
+import type { ReadPath, ReadPathOptions } from './read-path.js'
 import type { StoreRecord } from './store-index.js'
 import { eachLimit } from '../util/pool.js'
-import { verifyOriginals, type VerifyOptions, type VerifyReport } from './verify.js'
+import type { VerifyOptions, VerifyReport } from './verify.js'
+import { FlickrfsError } from '../errors/flickrfs-error.js'
 
 const debug = createDebug('flickrfs:store')
 
@@ -50,6 +51,12 @@ export interface OriginalStoreOptions extends OriginalsOptions, ReadPathOptions 
   afterDownload?: AfterDownload
   /** `prefetch` fetches (default true; an offline mount says false: nothing could be fetched). */
   readAhead?: boolean
+  /**
+   * false: nothing reads byte ranges through this store (pin downloads and records, never reads):
+   * the read path's modules (read-path, open-files, range-chunks) are not even loaded, and read,
+   * readLocal, readLocalSync and prefetch are not for use. Default true.
+   */
+  reads?: boolean
 }
 
 export class OriginalStore {
@@ -59,7 +66,8 @@ export class OriginalStore {
 
   private constructor(
     private readonly originals: Originals,
-    private readonly reads: ReadPath,
+    /** Undefined with `reads: false`. */
+    private readonly reads: ReadPath | undefined,
     private readonly evictor: Evictor,
     stats: StoreStats,
     private readonly options: OriginalStoreOptions,
@@ -74,7 +82,8 @@ export class OriginalStore {
     const originals = new Originals(root, media, pins, stats, options)
     await originals.load()
     pins.load(originals.records())
-    const reads = new ReadPath(originals, media, stats, options)
+    // Loaded only for a store that serves reads: a pin's start-up spares its modules.
+    const reads = options.reads === false ? undefined : new (await import('./read-path.js')).ReadPath(originals, media, stats, options)
     const store = new OriginalStore(originals, reads, new Evictor(originals, pins, options.maxBytes), stats, options)
     const after = options.afterDownload
     if (after) originals.onRecorded((record) => after(store, record))
@@ -191,7 +200,7 @@ export class OriginalStore {
       await job.done
       // Its reader is expected soon: its first read then finds the file open. Not when a reader
       // joined the download (it read from the .part, and may be done with the file already).
-      if (!signal.aborted && job.background) this.reads.warm(m)
+      if (!signal.aborted && job.background) this.reads?.warm(m)
     } catch (err) {
       debug('%s: read-ahead failed: %O', t.key, err)
     } finally {
@@ -204,22 +213,28 @@ export class OriginalStore {
 
   /** False when `prefetch` does nothing (read-only, or `readAhead: false`): the mount then plans no read-ahead. */
   get prefetches(): boolean {
-    return this.options.readOnly !== true && this.options.readAhead !== false
+    return this.options.readOnly !== true && this.options.readAhead !== false && this.reads !== undefined
+  }
+
+  /** The read path; a store opened with `reads: false` has none (a bug of its caller, said in one line). */
+  private readPath(): ReadPath {
+    if (this.reads === undefined) throw new FlickrfsError('INTERNAL', 'this store was opened without its read path (reads: false)')
+    return this.reads
   }
 
   /** Bytes [position, position+length) of the original, in a Buffer of our own (ReadPath). */
   read(m: MediaEntry, position: number, length: number, signal?: AbortSignal): Promise<Buffer> {
-    return this.reads.read(m, position, length, signal)
+    return this.readPath().read(m, position, length, signal)
   }
 
   /** The fast path for an original already open: true when the read started (ReadPath). */
   readLocal(m: MediaEntry, position: number, length: number, done: (err: Error | null, data: Buffer | undefined) => void): boolean {
-    return this.reads.readLocal(m, position, length, done)
+    return this.readPath().readLocal(m, position, length, done)
   }
 
   /** The synchronous path for a complete original, straight into `into` (ReadPath). */
   readLocalSync(m: MediaEntry, position: number, length: number, into: Buffer): number | undefined {
-    return this.reads.readLocalSync(m, position, length, into)
+    return this.readPath().readLocalSync(m, position, length, into)
   }
 
   /** Marks originals as pinned: never evicted. Ids not yet stored are pinned when they arrive. */
@@ -238,7 +253,9 @@ export class OriginalStore {
   }
 
   /** Re-reads every recorded original and compares it with its recorded size and sha256. */
-  verify(opts: VerifyOptions = {}): Promise<VerifyReport> {
+  async verify(opts: VerifyOptions = {}): Promise<VerifyReport> {
+    // Loaded when used: only `flickrfs verify` and a mount's check ask for it.
+    const { verifyOriginals } = await import('./verify.js')
     return verifyOriginals(this.originals, opts)
   }
 
@@ -249,7 +266,7 @@ export class OriginalStore {
 
   /** Ends ranged GETs and open handles, then stops downloads in flight (their .part files stay, to resume), writes access times, closes the index if we opened it. */
   async close(): Promise<void> {
-    this.reads.close()
+    this.reads?.close()
     await this.originals.close()
   }
 }

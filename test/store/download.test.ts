@@ -43,6 +43,18 @@ void describe('OriginalStore downloads', () => {
     await reopened.close()
   })
 
+  void it('a store opened with reads: false (pin) downloads and records, and refuses a range read in one line', async () => {
+    const root = await w.newRoot()
+    const m = w.addPhoto(50_000)
+    const store = await OriginalStore.open(root, w.client, { reads: false })
+    const r = await store.ensure(m)
+    assert.equal(r.downloaded, true)
+    assert.deepEqual(await readFile(r.path), w.bytesOf(m.id))
+    assert.equal(store.prefetches, false)
+    await assert.rejects(async () => store.read(m, 0, 10), (err: unknown) => err instanceof FlickrfsError && err.code === 'INTERNAL')
+    await store.close()
+  })
+
   void it('works over any iterable keyv store passed in (here an in-memory one)', async () => {
     const root = await w.newRoot()
     const index = new Keyv({ namespace: 'store' })
@@ -209,7 +221,7 @@ void describe('OriginalStore downloads', () => {
     ]
     for (const m of hostile) {
       await assert.rejects(store.ensure(m), (err: unknown) => err instanceof FlickrfsError && err.code === 'MEDIA', JSON.stringify(m))
-      await assert.rejects(store.read(m, 0, 10), (err: unknown) => err instanceof FlickrfsError && err.code === 'MEDIA')
+      await assert.rejects(async () => store.read(m, 0, 10), (err: unknown) => err instanceof FlickrfsError && err.code === 'MEDIA')
       if (m.secret === good.secret) assert.throws(() => store.pathOf(m), FlickrfsError)
     }
     assert.equal(w.fake.counts()['media:GET'] ?? 0, 0)
