@@ -24,7 +24,7 @@
  * cannot be closed here; a process with the user's uid can write those files itself anyway, so it
  * is out of scope. A link planted before the run, or between two runs, is always caught.
  */
-import { constants, link, lstat, lutimes, mkdir, open, realpath, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises'
+import { constants, link, lstat, lutimes, mkdir, open, realpath, rm, stat, unlink, type FileHandle } from 'node:fs/promises'
 import { closeSync, fchmodSync, fsync as fsyncCb, futimesSync, open as openCb, renameSync, symlinkSync, write as writeCb, writeSync } from 'node:fs'
 import { isAbsolute, join, normalize, sep } from 'node:path'
 import { promisify } from 'node:util'
@@ -107,8 +107,8 @@ export class Confined {
 
   /** Makes `rel` and every folder above it real folders inside the root (creating the missing ones, mode `mode`). */
   async mkdirp(rel: string, mode = 0o755): Promise<string> {
-    await this.checkDirs(components(rel), true, mode)
-    return this.abs(rel)
+    const parts = components(rel)
+    return this.recentlyChecked(parts) ?? (await this.checkDirs(parts, true, mode), join(this.real, ...parts))
   }
 
   /** Checks that `rel` is a real folder inside the root, without creating anything; false when it is missing. */
@@ -138,7 +138,7 @@ export class Confined {
    * which is turned into the one-line error). `flags` are node's numeric open flags.
    */
   async openForWrite(rel: string, flags: number = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, mode = 0o644): Promise<FileHandle> {
-    const path = await this.parentOf(rel)
+    const path = this.recentParentOf(rel) ?? (await this.parentOf(rel))
     try {
       return await open(path, flags | constants.O_NOFOLLOW, mode)
     } catch (err) {
@@ -160,11 +160,14 @@ export class Confined {
     if (st !== undefined && !st.isFile()) throw this.refusal(rel, st.isSymbolicLink() ? 'a symbolic link' : 'not a regular file')
   }
 
-  /** Renames `fromRel` to `toRel` (the names themselves; neither is followed). */
+  /**
+   * Renames `fromRel` to `toRel` (the names themselves; neither is followed). At once, as
+   * writeFileAtomic's rename: the store renames one .part per original it downloads.
+   */
   async rename(fromRel: string, toRel: string): Promise<void> {
-    const from = await this.parentOf(fromRel, false)
-    const to = await this.parentOf(toRel)
-    await rename(from, to)
+    const from = this.recentParentOf(fromRel) ?? (await this.parentOf(fromRel, false))
+    const to = this.recentParentOf(toRel) ?? (await this.parentOf(toRel))
+    renameSync(from, to)
   }
 
   /** Gives the file `fromRel` the second name `toRel` (a hard link; EEXIST when taken). Neither is followed. */
@@ -356,6 +359,15 @@ export class Confined {
       if (seen === undefined || now - seen >= this.recheckMs) return undefined
     }
     return rel === '' ? this.real : join(this.real, rel)
+  }
+
+  /** parentOf's answer when its folders were checked less than `recheckMs` ago (no promise); else undefined. */
+  private recentParentOf(rel: string): string | undefined {
+    const parts = components(rel)
+    const name = parts.pop()
+    if (name === undefined) return undefined
+    const dir = this.recentlyChecked(parts)
+    return dir === undefined ? undefined : join(dir, name)
   }
 
   /** checkDirs (creating missing folders), then the folder's absolute path. */
