@@ -180,9 +180,19 @@ export class MediaClient {
     const chunks = guardedChunks(source.stream, source.cancel, { expected: source.encoded ? -1 : info.length, url: finalUrl, limits: this.limits })
     // The web stream only when asked for (the store reads `chunks`).
     let stream: ReadableStream<Uint8Array> | undefined
-    const common = { size: info.total, finalUrl, filename: info.filename, chunks, get body() { return (stream ??= chunksAsStream(chunks)) } }
-    if (res.status === 206) return { status: 206, start: info.rangeStart ?? start, ...common }
-    return { status: 200, start: 0, ...common }
+    // Written out, not spread: a spread would read the `body` getter, making the stream.
+    const partial = res.status === 206
+    return {
+      status: partial ? 206 : 200,
+      start: partial ? (info.rangeStart ?? start) : 0,
+      size: info.total,
+      finalUrl,
+      filename: info.filename,
+      chunks,
+      get body() {
+        return (stream ??= chunksAsStream(chunks))
+      },
+    }
   }
 
   /**
