@@ -120,8 +120,33 @@ void describe('Confined', () => {
     await rm(join(root, 'photostream'), { recursive: true })
     await symlink(outside, join(root, 'photostream'))
     now = 5_000
-    await assert.rejects(c.writeFileAtomic('photostream/b', 'b'), refused(join(root, 'photostream'), /symbolic link/))
+    const ps = refused(join(root, 'photostream'), /symbolic link/)
+    await assert.rejects(c.writeFileAtomic('photostream/b', 'b'), ps)
+    // Every write that skips its folder checks while they are recent checks them again by now.
+    await assert.rejects(c.symlink('x', 'photostream/l'), ps)
+    await assert.rejects(c.rename('x', 'photostream/c'), ps)
+    await assert.rejects(c.mkdirp('photostream/sub'), ps)
+    await assert.rejects(c.openForWrite('photostream/d'), ps)
     assert.deepEqual(await readdir(outside), ['keep.jpg'])
+  })
+
+  void it('within recheckMs, writes into folders checked before go straight to their names', async () => {
+    const root = join(work, 'recent')
+    let now = 0
+    const c = await Confined.open(root, { create: true, now: () => now })
+    await c.writeFileAtomic('photostream/a', 'a', { tmpDir: '.flickrfs/tmp', mode: 0o600, mtimeMs: 3_000_000 })
+    now = 999
+    await c.writeFileAtomic('photostream/b', 'b', { tmpDir: '.flickrfs/tmp' })
+    await c.symlink('a', 'photostream/l')
+    await c.writeFileAtomic('.flickrfs/tmp/x.part', 'x')
+    await c.rename('.flickrfs/tmp/x.part', 'photostream/x')
+    assert.equal(await readFile(join(root, 'photostream/b'), 'utf8'), 'b')
+    assert.equal(await readFile(join(root, 'photostream/x'), 'utf8'), 'x')
+    assert.equal(await readlink(join(root, 'photostream/l')), 'a')
+    const st = await stat(join(root, 'photostream/a'))
+    assert.equal(st.mode & 0o777, 0o600)
+    assert.equal(st.mtimeMs, 3_000_000)
+    assert.deepEqual(await readdir(join(root, '.flickrfs/tmp')), [])
   })
 
   void it('resolves a root that is itself a link, and refuses a root that is not a folder', async () => {
