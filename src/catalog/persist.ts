@@ -19,6 +19,7 @@ import { confineState } from '../util/confine.js'
 import { isDamagedDb, openSqliteAdapter } from '../util/sqlite.js'
 import { catalogPath } from '../util/state-paths.js'
 import { ValueInterner } from './intern.js'
+import { MediaByPhoto } from './media-map.js'
 import { photoFields } from './records.js'
 import { sameItems } from './same-json.js'
 import type { ListingMarks } from './incremental.js'
@@ -73,7 +74,7 @@ interface DecodedPhotos {
   interner: ValueInterner
   photos: Map<string, PhotoEntry>
   comments: Map<string, RawRecord[]>
-  media: Map<string, MediaEntry>
+  media: MediaByPhoto
   commentsFetchedAt: Map<string, number>
 }
 
@@ -221,7 +222,7 @@ export class CatalogStore {
    * text at most, and the parsing never waits for the disk.
    */
   private async decodePhotos(keys: readonly string[]): Promise<DecodedPhotos | undefined> {
-    const into: DecodedPhotos = { interner: new ValueInterner(), photos: new Map(), comments: new Map(), media: new Map(), commentsFetchedAt: new Map() }
+    const into: DecodedPhotos = { interner: new ValueInterner(), photos: new Map(), comments: new Map(), media: new MediaByPhoto(), commentsFetchedAt: new Map() }
     let next = keys.length > 0 ? this.readText(keys[0] as string) : undefined
     for (let i = 0; next !== undefined; i++) {
       const text = await next
@@ -339,7 +340,7 @@ function addRow(row: PhotoRow, into: DecodedPhotos): void {
     e.ext = into.interner.value('\0ext', e.ext)
     e.kind = into.interner.value('\0kind', e.kind) as MediaEntry['kind']
     if (e.label !== undefined) e.label = into.interner.value('\0label', e.label)
-    into.media.set(mediaKey(e.id, e.secret), e)
+    into.media.add(e)
   }
 }
 
