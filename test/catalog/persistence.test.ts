@@ -10,7 +10,7 @@ import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import KeyvSqlite from '@keyv/sqlite'
-import { Catalog, catalogPath, lockPath } from '../../src/catalog/index.js'
+import { Catalog, catalogPath, lockPath, mediaKey } from '../../src/catalog/index.js'
 import { isFlickrfsError } from '../../src/errors/flickrfs-error.js'
 import { comparable, harness, refresh } from './harness.js'
 import { exists } from '../support/files.js'
@@ -191,4 +191,42 @@ void test('a photo keeps its stored version while its row is unchanged; an edit 
   const again = await h.reopen()
   const of = again.photoVersions()
   assert.deepEqual(new Map(ids.map((id) => [id, of(id)])), second, 'the same versions after a restart')
+})
+
+void test('a loaded catalog answers media lookups as the refreshed one did, and refreshes and saves from there', async (t) => {
+  const h = await harness(t, { photos: 12, videos: 2, sets: 2, commentedFraction: 0.3 })
+  await refresh(h)
+  const built = h.catalog.snapshot()
+  await h.catalog.close()
+  h.catalog = await h.reopen()
+  const loaded = h.catalog.snapshot()
+  // Every lookup a reader makes: by `${id}_${secret}`, hits and misses alike.
+  for (const p of built.photos.values()) {
+    const key = mediaKey(p.id, p.secret)
+    assert.deepEqual(loaded.media.get(key), built.media.get(key))
+    assert.equal(loaded.media.has(key), true)
+    assert.equal(loaded.media.get(mediaKey(p.id, `${p.secret}0`)), undefined, 'another secret of the same photo')
+    assert.equal(loaded.media.get(mediaKey(p.id, p.secret.slice(1))), undefined)
+    assert.equal(loaded.media.has(p.id), false, 'an id alone is no key')
+  }
+  assert.equal(loaded.media.get(mediaKey('1', 'x')), undefined)
+  assert.equal(loaded.media.size, built.media.size)
+  assert.deepEqual([...loaded.media.keys()].sort(), [...built.media.keys()].sort())
+  assert.deepEqual(new Map(loaded.media.entries()), new Map(built.media))
+  const seen: string[] = []
+  loaded.media.forEach((m, key) => seen.push(`${key}=${m.size}`))
+  assert.deepEqual(seen.sort(), [...built.media].map(([key, m]) => `${key}=${m.size}`).sort())
+  // The loaded snapshot is the previous one of the next refresh: an edit and a new photo are found.
+  const edited = [...built.photos.keys()][3] as string
+  h.fake.account.editPhoto(edited, { title: 'edited after the restart' })
+  const added = h.fake.account.addPhoto({ title: 'added after the restart' })
+  const report = await refresh(h)
+  assert.equal(report.changed, true)
+  const next = h.catalog.snapshot()
+  assert.equal(next.photos.get(edited)?.raw.title, 'edited after the restart')
+  assert.ok(next.media.has(mediaKey(added.id, next.photos.get(added.id)?.secret ?? '')))
+  assert.equal(next.media.size, built.media.size + 1)
+  await h.catalog.close()
+  const again = (await h.reopen()).snapshot()
+  assert.deepEqual(comparable(again), comparable(next))
 })
