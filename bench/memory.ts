@@ -227,7 +227,7 @@ async function breakdownChild(root: string): Promise<void> {
   step('comments dropped')
   for (const p of snap.photos.values()) (p as { raw: unknown }).raw = {}
   step('raw photo records dropped')
-  ;(snap.media as Map<string, unknown>).clear()
+  ;(snap as { media: unknown }).media = new Map()
   step('media entries dropped')
   ;(snap.photos as Map<string, unknown>).clear()
   step('PhotoEntry objects and the photos map dropped')

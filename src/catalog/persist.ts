@@ -18,6 +18,8 @@ import { exists } from '../util/fs.js'
 import { confineState } from '../util/confine.js'
 import { isDamagedDb, openSqliteAdapter } from '../util/sqlite.js'
 import { catalogPath } from '../util/state-paths.js'
+import { ValueInterner } from './intern.js'
+import { MediaByPhoto } from './media-map.js'
 import { photoFields } from './records.js'
 import { sameItems } from './same-json.js'
 import type { ListingMarks } from './incremental.js'
@@ -68,9 +70,11 @@ type StoredCollection = Omit<CollectionEntry, 'children'> & { children: StoredCo
 
 /** The photo buckets as loaded: everything of a CatalogSnapshot that hangs off a photo. */
 interface DecodedPhotos {
+  /** Shares the values that repeat from record to record (intern.ts); dropped with the decode. */
+  interner: ValueInterner
   photos: Map<string, PhotoEntry>
   comments: Map<string, RawRecord[]>
-  media: Map<string, MediaEntry>
+  media: MediaByPhoto
   commentsFetchedAt: Map<string, number>
 }
 
@@ -196,6 +200,8 @@ export class CatalogStore {
     const sets = await this.readChunk<SetEntry[]>(head.chunks.sets)
     const collections = await this.readChunk<StoredCollection[]>(head.chunks.collections)
     if (photostream === undefined || sets === undefined || collections === undefined) return undefined
+    shareIds(photostream, rows.photos)
+    for (const set of sets) shareIds(set.photoIds, rows.photos)
     const snap: CatalogSnapshot = {
       userId: head.userId,
       userName: head.userName,
@@ -216,7 +222,7 @@ export class CatalogStore {
    * text at most, and the parsing never waits for the disk.
    */
   private async decodePhotos(keys: readonly string[]): Promise<DecodedPhotos | undefined> {
-    const into: DecodedPhotos = { photos: new Map(), comments: new Map(), media: new Map(), commentsFetchedAt: new Map() }
+    const into: DecodedPhotos = { interner: new ValueInterner(), photos: new Map(), comments: new Map(), media: new MediaByPhoto(), commentsFetchedAt: new Map() }
     let next = keys.length > 0 ? this.readText(keys[0] as string) : undefined
     for (let i = 0; next !== undefined; i++) {
       const text = await next
@@ -315,18 +321,38 @@ function headOf(snap: CatalogSnapshot, chunks: Head['chunks'], nowMs: number): H
 /** Adds one stored row to the maps being loaded. */
 function addRow(row: PhotoRow, into: DecodedPhotos): void {
   const id = String(row.r.id)
-  const entry = photoFields(row.r, id, row.c)
-  entry.changedAtMsIgnoringViews = row.v
+  into.interner.record(row.r)
+  // Flickr gives the original's secret again when it is the same as the photo's: one string for both.
+  if (row.r.originalsecret === row.r.secret) row.r.originalsecret = row.r.secret
+  const entry = photoFields(row.r, id, row.c, row.v)
   into.photos.set(id, entry)
   if (row.k !== undefined) into.commentsFetchedAt.set(id, row.k)
-  if (row.m !== undefined) into.comments.set(id, row.m)
+  if (row.m !== undefined) {
+    for (const comment of row.m) into.interner.record(comment)
+    into.comments.set(id, row.m)
+  }
   if (row.e !== undefined) {
     // Share the strings the record already holds: 100k copies of URLs and ids add up.
     const e = row.e
     e.id = entry.id
     if (e.secret === entry.secret) e.secret = entry.secret
     if (e.url === entry.urlO && entry.urlO !== null) e.url = entry.urlO
-    into.media.set(mediaKey(e.id, e.secret), e)
+    e.ext = into.interner.value('\0ext', e.ext)
+    e.kind = into.interner.value('\0kind', e.kind) as MediaEntry['kind']
+    if (e.label !== undefined) e.label = into.interner.value('\0label', e.label)
+    into.media.add(e)
+  }
+}
+
+/**
+ * Points each id of `ids` at the string its photo's entry already holds: the order and the sets'
+ * member lists are parsed from chunks of their own, and at 100,000 photos their own copies of
+ * the ids were ~7 MB. An id no loaded photo has keeps its string.
+ */
+function shareIds(ids: string[], photos: ReadonlyMap<string, PhotoEntry>): void {
+  for (let i = 0; i < ids.length; i++) {
+    const entry = photos.get(ids[i] as string)
+    if (entry !== undefined) ids[i] = entry.id
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import { rm } from 'node:fs/promises'
 import type { TestContext } from 'node:test'
-import { Catalog, type CatalogOpenOptions } from '../../src/catalog/index.js'
+import { Catalog, type CatalogOpenOptions, type CatalogSnapshot } from '../../src/catalog/index.js'
 import { generateAccount, startFakeFlickr, type FakeFlickr, type GenerateOptions } from '../../src/fake-flickr/index.js'
 import { FlickrClient, MediaClient } from '../../src/flickr/index.js'
 
@@ -61,4 +61,13 @@ export async function harness(t: TestContext, account: GenerateOptions = {}, cli
 export async function refresh(h: Harness, opts: Parameters<Catalog['refresh']>[2] = {}): ReturnType<Catalog['refresh']> {
   h.tick()
   return h.catalog.refresh(h.client, h.media, opts)
+}
+
+/**
+ * A snapshot as plain data, to compare two with deepEqual: a loaded snapshot holds its originals
+ * in a MediaByPhoto (src/catalog/media-map.ts), the one a refresh builds in a Map; both are the
+ * same ReadonlyMap by `${id}_${secret}`, which is what is compared.
+ */
+export function comparable(snap: CatalogSnapshot): CatalogSnapshot {
+  return { ...snap, media: new Map(snap.media) }
 }
