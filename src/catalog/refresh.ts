@@ -41,6 +41,7 @@ import { listPhotostreamChanges, marksAfter, planListing, unchangedMembers, type
 import { anyChange, collectionChanges, photoChanges, setChanges, type Changes, type ListedPhoto, type SetListing, type Since } from './changes.js'
 import { PHOTO_EXTRAS, type CatalogApi, type CatalogMedia, type PhotostreamResume } from './ports.js'
 import { photoFields, safeId, uniqueIds } from './records.js'
+import { sameJson } from './same-json.js'
 import { isItemFailure, resolveMedia } from './resolve-media.js'
 import type { RefreshCheckpoint } from './checkpoint.js'
 import type { CatalogState } from './state.js'
@@ -102,6 +103,12 @@ export interface RefreshOptions {
   onMedia?: (event: MediaEvent) => void
   /** Called for each listing as soon as it is whole (ListingEvent). */
   onListed?: (event: ListingEvent) => void
+  /**
+   * Called with the next snapshot once it is whole, before it is saved (then swapped in, when the
+   * save succeeds, as this very object): a first mount shows it at once and lets go of what it
+   * gathered as the catalog came in, instead of holding both through the save.
+   */
+  onAssembled?: (snap: CatalogSnapshot) => void
   /** Set-listing, comment and getSizes requests queued at once, each; the client limits what is in flight (default 16). */
   apiConcurrency?: number
   /** HEAD requests in flight at once (default 16: each is tiny, latency dominates). */
@@ -242,7 +249,9 @@ class Refresh {
       sets: setChanges(listing.sets, photos.photos, since),
       collections: collectionChanges(listing.tree, since),
     }
-    return this.assemble(changes, listing.photos.fetchedAt, since)
+    const result = this.assemble(changes, listing.photos.fetchedAt, since)
+    this.ctx.options.onAssembled?.(result.state.snap)
+    return result
   }
 
   /** test.login, only when the user is not known yet. */
@@ -327,13 +336,36 @@ class Refresh {
     this.resumedListing = saved !== undefined || resume?.from !== undefined
     // Each page's originals are sized (for pin: their downloads start) as the page comes in: the
     // first page already carries every URL they need, and a big photostream takes many pages.
+    // The pages' photos in order: the listing's own below, instead of a second object per photo.
+    const fromPages: ListedPhoto[] = []
     const onPage = (page: number, items: Record<string, unknown>[]): void => {
+      this.keepKnownRecords(items)
       resume?.onPage?.(page, items)
-      this.startOriginals(listPhotos(items))
+      // A listing read again from page 1 (it did not add up) starts over.
+      if (page === 1) fromPages.length = 0
+      const listed = listPhotos(items)
+      for (const p of listed) fromPages.push(p)
+      this.startOriginals(listed)
     }
     const raw = saved ?? (await this.client.getPhotostream(extras, { ...resume, onPage }))
     cp?.listedPhotostream(raw)
-    return listPhotos(raw)
+    return listPhotos(raw, fromPages)
+  }
+
+  /**
+   * A full listing's page as it comes: each record Flickr sent again unchanged is replaced by the
+   * previous catalog's very object, so the listing holds only what changed beside the catalog (a
+   * refresh of an unchanged account does not hold every record twice), and the comparison finds
+   * those the same by identity.
+   */
+  private keepKnownRecords(items: Record<string, unknown>[]): void {
+    const before = this.ctx.previous.snap.photos
+    if (before.size === 0) return
+    for (let i = 0; i < items.length; i++) {
+      const id = safeId((items[i] as Record<string, unknown>).id)
+      const known = id === null ? undefined : before.get(id)?.raw
+      if (known !== undefined && sameJson(items[i], known)) items[i] = known
+    }
   }
 
   /** Comments and originals: what the previous catalog knows is reused, the rest fetched (both at once). */
@@ -341,6 +373,9 @@ class Refresh {
     const details = this.details
     const needComments = this.reuseComments(photos, details)
     const needMedia = this.reuseMedia(photos.filter((p) => !this.mediaStarted.has(p.id)), details)
+    // The listing is in: no page starts originals any more, and the ids need not be held through the details.
+    const startedEarly = this.mediaStarted.size > 0
+    this.mediaStarted.clear()
     this.progress.commentsToFetch = needComments.length
     this.progress.mediaToResolve = needMedia.length + this.earlyToResolve
     const { resumed } = this
@@ -354,7 +389,7 @@ class Refresh {
     // Comments come last (see the top): after the collection tree, so a first mount fills in set by set.
     const comments = this.order.tree.opened.then(() => this.fetchComments(needComments, details))
     await allOrStop([comments, this.resolveOriginals(needMedia, details), ...this.earlyMedia] as const, this.stop)
-    if (this.mediaStarted.size > 0) {
+    if (startedEarly) {
       // A listing read again from page 1 (it did not add up) may have dropped photos a page had shown.
       const listed = new Set(photos.map((p) => p.id))
       for (const id of details.media.keys()) if (!listed.has(id)) details.media.delete(id)
@@ -561,14 +596,25 @@ class Refresh {
   }
 }
 
-function listPhotos(rawPhotos: unknown[]): ListedPhoto[] {
+/**
+ * The photos of a listing, each once. `made`: photos already made from these very records, in the
+ * same order (a full listing's pages, as they came): taken as they are instead of made again.
+ */
+function listPhotos(rawPhotos: unknown[], made: readonly ListedPhoto[] = []): ListedPhoto[] {
   const out: ListedPhoto[] = []
   const seen = new Set<string>()
+  let next = 0
   for (const item of rawPhotos) {
     const raw = asRecord(item)
     const id = safeId(raw.id)
     if (id === null || seen.has(id)) continue
     seen.add(id)
+    const known = made[next]
+    if (known !== undefined && known.raw === raw) {
+      next++
+      out.push(known)
+      continue
+    }
     // Not a copy without changedAtMs: photoChanges stamps this very object when it becomes an entry.
     out.push(photoFields(raw, id, 0))
   }

@@ -14,7 +14,11 @@ export interface PaginateOptions {
   maxPages?: number
   /** Go on from a listing read before (a sync that was interrupted): its distinct items so far and the next page to ask. */
   from?: { page: number; items: readonly Record<string, unknown>[] }
-  /** Each page's new distinct items once taken, in order (page 1 again means the listing starts over). */
+  /**
+   * Each page's new distinct items once taken, in order (page 1 again means the listing starts
+   * over). The hook may replace an item in `items` by an equal one (a record already held): the
+   * listing keeps what it leaves there.
+   */
   onPage?: (page: number, items: Record<string, unknown>[]) => void
 }
 
@@ -141,10 +145,10 @@ class Pagination {
       const id = toStr(it.id)
       if (this.#seen.has(id)) continue
       this.#seen.add(id)
-      this.#out.push(it)
       added.push(it)
     }
     this.#onPage?.(page, added)
+    for (const it of added) this.#out.push(it)
     return isLast ? 'end' : 'next'
   }
 

@@ -92,6 +92,8 @@ const seconds = (ms: number): number => Math.floor(ms / 1000)
  * never holds up the mount's own callbacks for long.
  */
 const SYNC_CHECKS_PER_TURN = 256
+/** photostream/ nodes checked and written per page (#writePhotostream). */
+const PHOTOSTREAM_PAGE = 2048
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 
@@ -255,18 +257,21 @@ class TreeWriter {
     const report = this.#report
     if (photostream?.children) {
       const existing = await this.#guard(psPath, () => namesIn(this.#abs(psPath)))
-      const children = [...photostream.children.values()]
-      const todo = await this.#toWrite(psPath, children, existing, true)
       const base = `${this.#abs(psPath)}/`
-      await eachLimit(todo, this.#limit, async (child) => {
-        const p = join(psPath, child.name)
-        const present = existing.has(child.name)
-        if (!present && child.kind === 'file') await this.#writeNew(p, child)
-        else await this.#guard(p, () => (child.kind === 'link' ? this.#ensureLink(p, child, present) : this.#ensureFile(p, child, present)))
-        const version = this.#sidecarVersion(child)
-        const st = version === undefined ? undefined : lstatSyncOrUndefined(base + child.name)
-        if (version !== undefined && st?.isFile() === true) this.#remember(child.name, version, st)
-      })
+      // In pages: the layout makes photostream/'s nodes as it is walked (2 a photo), so holding
+      // them all at once would be 2,000,000 nodes at a million photos; a page's are let go once written.
+      for (const children of inPages(photostream.children.values(), PHOTOSTREAM_PAGE)) {
+        const todo = await this.#toWrite(psPath, children, existing, true)
+        await eachLimit(todo, this.#limit, async (child) => {
+          const p = join(psPath, child.name)
+          const present = existing.has(child.name)
+          if (!present && child.kind === 'file') await this.#writeNew(p, child)
+          else await this.#guard(p, () => (child.kind === 'link' ? this.#ensureLink(p, child, present) : this.#ensureFile(p, child, present)))
+          const version = this.#sidecarVersion(child)
+          const st = version === undefined ? undefined : lstatSyncOrUndefined(base + child.name)
+          if (version !== undefined && st?.isFile() === true) this.#remember(child.name, version, st)
+        })
+      }
     }
     const previous = this.#opts.previous.photostream
     for (const name in previous) {
@@ -563,4 +568,17 @@ export function topEntry(name: string): ManifestEntry {
   if (collection !== undefined) return { kind: 'collection', id: collection }
   // "Not in any set" is derived, never deleted on Flickr: treat it as always alive.
   return { kind: 'set', id: '' }
+}
+
+/** `items` in arrays of at most `size`, each made only when the one before is done with. */
+function* inPages<T>(items: Iterable<T>, size: number): Generator<T[]> {
+  let page: T[] = []
+  for (const item of items) {
+    page.push(item)
+    if (page.length === size) {
+      yield page
+      page = []
+    }
+  }
+  if (page.length > 0) yield page
 }

@@ -50,11 +50,14 @@ export class FirstCatalog {
   /** What came in since the last view: nothing, only comments, or something that adds to the tree. */
   #news: 'none' | 'comments' | 'tree' = 'none'
   readonly stats: ShowStats = { shown: 0, ms: 0 }
+  /** How many photos it held when released (release()). */
+  #released: number | undefined
 
   constructor(private readonly now: () => number = Date.now) {}
 
   /** One original known: its photo can be shown. */
   add(ev: MediaEvent): void {
+    if (this.#released !== undefined) return
     this.#photos.set(ev.photo.id, this.#stamped(ev.photo))
     this.#media.set(mediaKey(ev.media.id, ev.media.secret), ev.media)
     this.#news = 'tree'
@@ -62,6 +65,7 @@ export class FirstCatalog {
 
   /** One listing whole (the refresh's onListed). */
   listed(ev: ListingEvent): void {
+    if (this.#released !== undefined) return
     switch (ev.kind) {
       case 'photostream':
         this.#listed = { ids: ev.ids, has: new Set(ev.ids) }
@@ -89,7 +93,22 @@ export class FirstCatalog {
   }
 
   get size(): number {
-    return this.#photos.size
+    return this.#released ?? this.#photos.size
+  }
+
+  /**
+   * The complete catalog is assembled and shown instead: what was gathered goes (a copy of every
+   * photo, the maps), so it is not held beside the complete catalog through its save. `size` is
+   * kept for the failure line. Takes no more views.
+   */
+  release(): void {
+    this.#released = this.#photos.size
+    for (const map of [this.#photos, this.#media, this.#comments, this.#members, this.#sets]) map.clear()
+    this.#listed = undefined
+    this.#setList = undefined
+    this.#tree = undefined
+    this.#collections = undefined
+    this.#news = 'none'
   }
 
   /**

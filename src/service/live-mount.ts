@@ -221,19 +221,38 @@ class LiveTree {
     this.#build = (snap = catalog.snapshot(), partial = false) => buildLayout(snap, { ignoreViews, hashes, partial })
     // A fresh root's empty tree is a first catalog with nothing in yet: no Not in any set/ either.
     this.layout = this.#build(undefined, catalog.snapshot().refreshedAtMs === 0)
-    catalog.on('change', () => {
+    catalog.on('change', (snap) => {
       this.#complete = true
+      if (snap === this.#whole) {
+        // Built from this very snapshot before it was saved (showWhole): nothing to build again.
+        this.#whole = undefined
+        log('tree already shows the saved catalog: %d photos', this.layout.stats.photos)
+        return
+      }
       this.layout = this.#build()
       log('tree rebuilt: %d photos', this.layout.stats.photos)
     })
   }
 
   #complete = false
+  /** The first catalog, whole, as shown before its save (showWhole). */
+  #whole: CatalogSnapshot | undefined
 
   /** Shows a first catalog still coming in; never once the complete catalog is in. */
   showPartial({ snap, allSets }: PartialView): void {
     if (this.#complete) return
     this.layout = this.#build(snap, !allSets)
+  }
+
+  /**
+   * Shows the first catalog whole as soon as it is assembled, before its save: the partial views
+   * (and their copies of every photo) are let go instead of held through the save, and the save's
+   * 'change' then finds the tree built.
+   */
+  showWhole(snap: CatalogSnapshot): void {
+    if (this.#complete) return
+    this.#whole = snap
+    this.layout = this.#build(snap, false)
   }
 }
 
@@ -315,6 +334,11 @@ class ServedMount implements LiveMount {
         onProgress: firstCatalogProgress(say, opts.progressEveryMs ?? 15_000),
         onMedia: (ev) => partial.add(ev),
         onListed: (ev) => partial.listed(ev),
+        onAssembled: (snap) => {
+          stopShowing()
+          partial.release()
+          tree.showWhole(snap)
+        },
       })
       .then(
         (r) => {

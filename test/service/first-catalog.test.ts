@@ -122,3 +122,29 @@ void describe('FirstCatalog', () => {
     assert.equal(during[during.length - 1]!.comments, 40, 'the last view has every comment list')
   })
 })
+
+void describe('FirstCatalog.release', () => {
+  void it('lets go of what it gathered: no more views, later events ignored, its count kept for the failure line', async (t) => {
+    const h = await harness(t, { photos: 12, videos: 0, sets: 2, collections: 0, commentedFraction: 0.5 })
+    const events: Array<{ media?: MediaEvent; listed?: ListingEvent }> = []
+    await refresh(h, { onMedia: (media) => events.push({ media }), onListed: (listed) => events.push({ listed }) })
+    const partial = new FirstCatalog()
+    const media = events.filter((e) => e.media !== undefined)
+    for (const e of events.slice(0, -1)) {
+      if (e.media) partial.add(e.media)
+      else if (e.listed) partial.listed(e.listed)
+    }
+    const view = partial.takeView()
+    assert.ok(view !== undefined)
+    const shown = view.snap.photos.size
+    partial.release()
+    assert.equal(partial.size, media.length)
+    const last = events.at(-1)!
+    if (last.media) partial.add(last.media)
+    else if (last.listed) partial.listed(last.listed)
+    assert.equal(partial.takeView(), undefined, 'no view after release')
+    // A view taken before stays as it was: release() empties the catalog's own maps, not the view's.
+    assert.equal(view.snap.photos.size, shown)
+    assert.ok(shown > 0)
+  })
+})
