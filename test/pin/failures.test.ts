@@ -9,19 +9,13 @@ import { promisify } from 'node:util'
 import { mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { FakeFlickr } from '../../src/fake-flickr/index.js'
-import { assertSamePaths, danglingLinks, expectedTree, mediaName, pinOnce, removeDir, snapshot, startFake } from './helpers.js'
+import { assertSamePaths, danglingLinks, expectedTree, mediaName, pinOnce, removeDir, snapshot, fakeAndDest, startFake } from './helpers.js'
 import { tempDir } from '../support/repo.js'
 import { exists } from '../support/files.js'
 
 const run = promisify(execFile)
 async function setup(t: { after: (fn: () => Promise<void>) => void }, seed: number): Promise<{ fake: FakeFlickr; dest: string }> {
-  const fake = await startFake({ seed, photos: 24, videos: 2, sets: 3, collections: 1, commentedFraction: 0.2, meanPhotoBytes: 6_000, meanVideoBytes: 12_000 })
-  const work = await tempDir()
-  t.after(async () => {
-    await fake.close()
-    await removeDir(work)
-  })
-  return { fake, dest: join(work, 'dest') }
+  return fakeAndDest(t, { seed, photos: 24, videos: 2, sets: 3, collections: 1, commentedFraction: 0.2, meanPhotoBytes: 6_000, meanVideoBytes: 12_000 })
 }
 
 async function assertOriginals(fake: FakeFlickr, dest: string, except: string[] = []): Promise<void> {

@@ -7,6 +7,7 @@
 import { lstat, readdir, readlink, rm, stat } from 'node:fs/promises'
 import { join, relative } from 'node:path'
 import { testClients } from '../support/clients.js'
+import { tempDir } from '../support/repo.js'
 import { pin, type PinOptions, type PinReport } from '../../src/pin/pin.js'
 import { startFakeFlickr, generateAccount, type FakeAccount, type FakeFlickr, type GenerateOptions } from '../../src/fake-flickr/index.js'
 
@@ -17,6 +18,17 @@ export async function removeDir(dir: string): Promise<void> {
 export async function startFake(gen: GenerateOptions | FakeAccount = {}): Promise<FakeFlickr> {
   const account = 'photos' in gen && gen.photos instanceof Map ? (gen as FakeAccount) : generateAccount(gen as GenerateOptions)
   return startFakeFlickr({ account })
+}
+
+/** A fake Flickr with `gen`'s account and a DEST path in a fresh temp dir, both gone when the test ends. */
+export async function fakeAndDest(t: { after: (fn: () => Promise<void>) => void }, gen: GenerateOptions): Promise<{ fake: FakeFlickr; dest: string }> {
+  const fake = await startFake(gen)
+  const work = await tempDir()
+  t.after(async () => {
+    await fake.close()
+    await removeDir(work)
+  })
+  return { fake, dest: join(work, 'dest') }
 }
 
 /** The environment a CLI child needs to talk to the fake with its pre-authorized token. */

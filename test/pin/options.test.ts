@@ -6,19 +6,12 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { mediaName, pinOnce, removeDir, startFake } from './helpers.js'
-import { tempDir } from '../support/repo.js'
+import { fakeAndDest, mediaName, pinOnce } from './helpers.js'
 import { exists } from '../support/files.js'
 
 void test('--ignore-views, --ignore-videos and --ignore-photos', async (t) => {
-  const fake = await startFake({ seed: 61, photos: 8, videos: 3, sets: 2, collections: 0, meanPhotoBytes: 3_000, meanVideoBytes: 6_000 })
-  const work = await tempDir()
-  t.after(async () => {
-    await fake.close()
-    await removeDir(work)
-  })
+  const { fake, dest } = await fakeAndDest(t, { seed: 61, photos: 8, videos: 3, sets: 2, collections: 0, meanPhotoBytes: 3_000, meanVideoBytes: 6_000 })
   const a = fake.account
-  const dest = join(work, 'dest')
   const videos = a.photostream.filter((id) => a.requirePhoto(id).media === 'video')
   const photos = a.photostream.filter((id) => a.requirePhoto(id).media === 'photo')
 

@@ -7,18 +7,11 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { mediaName, pinOnce, removeDir, startFake } from './helpers.js'
-import { tempDir } from '../support/repo.js'
+import { fakeAndDest, mediaName, pinOnce } from './helpers.js'
 
 void test('photostream/ over several pages: every original and sidecar, in one pin, and nothing to write in the next', async (t) => {
-  const fake = await startFake({ seed: 5, photos: 2_300, videos: 0, sets: 2, collections: 0, commentedFraction: 0.01, meanPhotoBytes: 200 })
-  const work = await tempDir()
-  t.after(async () => {
-    await fake.close()
-    await removeDir(work)
-  })
+  const { fake, dest } = await fakeAndDest(t, { seed: 5, photos: 2_300, videos: 0, sets: 2, collections: 0, commentedFraction: 0.01, meanPhotoBytes: 200 })
   const a = fake.account
-  const dest = join(work, 'dest')
   const first = await pinOnce(fake, dest)
   assert.deepEqual(first.failures, [])
   assert.equal(first.downloaded, a.photostream.length)
