@@ -24,6 +24,7 @@
  * instead refreshes a catalog in-process (heap after gc after a first and a second refresh), then
  * loads it in a fresh process and takes it apart piece by piece: the heap each part keeps alive.
  * The API limiter is raised (FLICKRFS_API_RATE/BURST 100000): only memory is measured here.
+ * glibc's MALLOC_* variables given to the bench reach every child (e.g. MALLOC_MMAP_THRESHOLD_=131072).
  */
 import { spawn } from 'node:child_process'
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises'
@@ -292,6 +293,8 @@ async function main(): Promise<void> {
       FLICKRFS_API_ORIGIN: origin, FLICKR_API_KEY: credentials.apiKey, FLICKR_API_SECRET: credentials.apiSecret,
       FLICKR_OAUTH_TOKEN: credentials.oauthToken, FLICKR_OAUTH_TOKEN_SECRET: credentials.oauthTokenSecret,
       FLICKRFS_API_RATE: '100000', FLICKRFS_API_BURST: '100000',
+      // glibc's malloc settings (MALLOC_MMAP_THRESHOLD_, MALLOC_ARENA_MAX…) reach the children as given to the bench.
+      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('MALLOC_'))),
     }
     if (args.includes('--breakdown')) return await breakdown(items, sets, origin, credentials)
     const bare = await runMeasured(process.execPath, ['-e', '0'], { env })
