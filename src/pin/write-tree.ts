@@ -265,8 +265,7 @@ class TreeWriter {
         await eachLimit(todo, this.#limit, async (child) => {
           const p = join(psPath, child.name)
           const present = existing.has(child.name)
-          if (!present && child.kind === 'file') await this.#writeNew(p, child)
-          else await this.#guard(p, () => (child.kind === 'link' ? this.#ensureLink(p, child, present) : this.#ensureFile(p, child, present)))
+          await this.#guard(p, () => (child.kind === 'link' ? this.#ensureLink(p, child, present) : this.#ensureFile(p, child, present)))
           const version = this.#sidecarVersion(child)
           const st = version === undefined ? undefined : lstatSyncOrUndefined(base + child.name)
           if (version !== undefined && st?.isFile() === true) this.#remember(child.name, version, st)
@@ -475,20 +474,6 @@ class TreeWriter {
     }
     if (st?.isDirectory()) await this.#dest.rmTree(path)
     await this.#dest.writeFileAtomic(path, data, { ...this.#atomic, mode: 0o644, mtimeMs: mtime * 1000 })
-    this.#report.written++
-  }
-
-  /**
-   * A file its folder's listing did not have (a first pin writes ~700 sidecars): nothing to compare,
-   * so straight to the atomic write, without #ensureFile's checks or #guard's closure. Same rules:
-   * the write is writeFileAtomic's, and a failure is the one DEST write error naming `path`.
-   */
-  async #writeNew(path: string, node: TreeNode): Promise<void> {
-    try {
-      await this.#dest.writeFileAtomic(path, bytesOf(node), { tmpDir: this.#atomic.tmpDir, syncDir: false, mode: 0o644, mtimeMs: seconds(node.mtimeMs) * 1000 })
-    } catch (err) {
-      throw err instanceof FlickrfsError ? err : destWriteError(err, this.#dest.display(path))
-    }
     this.#report.written++
   }
 
