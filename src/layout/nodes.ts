@@ -9,17 +9,23 @@ import type { BytesContent, LayoutDir, LayoutFile, LayoutLink, LayoutNode, Origi
 // readonly interfaces of types.ts. A large account has ~300k of these, so they carry no closures
 // and metadata files are their own content object.
 
-export class DirNode implements LayoutDir {
+/** What every directory node holds: its name, path, inode and time. */
+abstract class DirBase implements LayoutDir {
   readonly kind = 'dir'
   ino = 0
   mtimeMs = 0
-  readonly children = new Map<string, LayoutNode>()
   constructor(
     readonly name: string,
     /** Absolute path ('' for the root) and its FNV state: children's inodes extend it. */
     readonly path: string,
     readonly fnv: number = FNV_OFFSET,
   ) {}
+
+  abstract get children(): ReadonlyMap<string, LayoutNode>
+}
+
+export class DirNode extends DirBase {
+  readonly children = new Map<string, LayoutNode>()
 }
 
 /**
@@ -27,20 +33,9 @@ export class DirNode implements LayoutDir {
  * holds the files it always has, listed first; the build numbers the rest by place and asks their
  * names back only to settle an inode collision.
  */
-export abstract class OnDemandDir implements LayoutDir {
-  readonly kind = 'dir'
+export abstract class OnDemandDir extends DirBase {
   readonly subdirCount = 0
-  ino = 0
-  mtimeMs = 0
   readonly fixed = new Map<string, LayoutNode>()
-  constructor(
-    readonly name: string,
-    /** Absolute path, and its FNV state: children's inodes extend it. */
-    readonly path: string,
-    readonly fnv: number,
-  ) {}
-
-  abstract get children(): ReadonlyMap<string, LayoutNode>
   /** The name of the `pos`-th child made on demand (build only, for a hash collision). */
   abstract nameAt(pos: number): string
   /** Records an inode number that differs from the child's path hash (build only). */
