@@ -3,7 +3,7 @@
  * Flickr (in its own process, so its memory is not counted).
  *
  *   npm run build && node --import tsx bench/memory.ts [--items 100000] [--sets 2000] [--runs 3] [--bin OTHER/bin/flickrfs]
- *     [--cache DIR] [--offline-only | --sync-only]
+ *     [--cache DIR] [--offline-only | --sync-only] [--node-args "--max-semi-space-size=2"]
  *
  * Each run, with a fresh cache:
  *   first sync    `flickrfs mount --cache C` on an empty C, until "first catalog complete"
@@ -127,7 +127,7 @@ async function syncPhases(items: number, lab: MountLab, env: NodeJS.ProcessEnv, 
   await lab.stop(p, mnt)
 
   // (b) load without a mount.
-  const st = await runMeasured(process.execPath, [lab.bin, 'status', cache], { env, timeoutMs: 600_000 })
+  const st = await runMeasured(process.execPath, [...lab.nodeArgs, lab.bin, 'status', cache], { env, timeoutMs: 600_000 })
   if (st.code !== 0 && st.code !== 1) throw new Error(`flickrfs status exited ${st.code}: ${st.stderr}`)
   row.statusPeak = st.maxRssKb * 1024
   row.statusCpu = st.userMs + st.sysMs
@@ -286,6 +286,9 @@ async function main(): Promise<void> {
   // --bin: another checkout's built CLI (e.g. main's, for a before/after on one machine state).
   const bin = args.includes('--bin') ? resolve(args[args.indexOf('--bin') + 1] as string) : BIN
   lab.bin = bin
+  // --node-args "…": node flags for every flickrfs child (e.g. "--max-semi-space-size=2"); `node -e 0` and --version get none.
+  const nodeArgsAt = args.indexOf('--node-args')
+  if (nodeArgsAt !== -1) lab.nodeArgs = (args[nodeArgsAt + 1] ?? '').split(' ').filter((a) => a !== '')
   try {
     const config = await lab.mkdir('config')
     const env: NodeJS.ProcessEnv = {

@@ -22,6 +22,7 @@ import { errorMessage, sleep } from '../util/abort.js'
 import { unwritableReason } from '../util/read-only.js'
 import { confineState } from '../util/confine.js'
 import { mountLogPath, STATE_REL, stateDir } from '../util/state-paths.js'
+import { capYoungGeneration } from '../util/young-generation.js'
 
 interface MountFlags {
   cache?: string
@@ -83,7 +84,11 @@ export function mountCommand(io: CliIo): Command {
     })
 }
 
+/** A mount lives for days: its young generation stops growing here (util/young-generation.ts). */
+const MOUNT_SEMI_SPACE_MB = 8
+
 async function runMount(io: CliIo, mountpoint: string, flags: MountFlags): Promise<number> {
+  capYoungGeneration(MOUNT_SEMI_SPACE_MB)
   const env = envOf(io)
   const mnt = resolve(mountpoint)
   // A cache is flickrfs's own folder: an empty value or a foreign folder is a typo (dest-check.ts).
