@@ -9,7 +9,7 @@
  *                                  [--floor-api N] [--floor-downloads N] [--no-flickrfs] [--rm-between]
  *                                  [--trace-memory DIR [--trace-gc MS] [--trace-snapshots MS,MS]]
  *                                  [--node-args "--cpu-prof --cpu-prof-dir=/tmp/prof"]
- *                                  [--no-floor-disk] [--floor-fresh] [--dest-dir DIR]
+ *                                  [--no-floor-disk] [--floor-fresh [--floor-wrap "strace -f -c -o F"]] [--dest-dir DIR]
  *
  * --keep DIR keeps flickrfs's DEST and config in DIR (and the fake's port in DIR/fake-port, since
  * the catalog holds the fake's URLs): the first run pins, every later run (and bench) measures
@@ -37,7 +37,9 @@
  *   durability rules of issue 12 ask for and nothing else (DiskFloor): what the disk itself costs
  *   on this machine, the part of a first pin's CPU that no code of ours can save.
  * --floor-fresh runs each floor in a fresh process (floorInChild), compiled and optimised during the
- * run as a pin is, rather than in this one, warm after its first floor.
+ * run as a pin is, rather than in this one, warm after its first floor. --floor-wrap "CMD ARGS" runs
+ * that child as CMD ARGS node … (strace, perf record), to compare its system calls with a pin's
+ * (bench/pin-ab.ts --wrap); its CPU figures are then the floor's under CMD.
  * --dest-dir DIR makes every DEST (both tools' and the floor with disk's) in DIR rather than the
  * system's temp folder: another filesystem (a journaled ext4, a tmpfs) changes what the disk costs.
  * DESTs are removed at the end of the bench, not between runs (--rm-between: right after each run):
@@ -273,6 +275,12 @@ const pinArgs = (): string[] => {
 /** --node-args "…": node flags for every `flickrfs pin` child (e.g. "--cpu-prof --cpu-prof-dir=DIR" to profile it). */
 const nodeArgs = (): string[] => {
   const i = args.indexOf('--node-args')
+  return i === -1 ? [] : (args[i + 1] ?? '').split(' ').filter((a) => a !== '')
+}
+
+/** --floor-wrap "CMD ARGS": the command the floor's own process (--floor-fresh) runs under, e.g. "strace -f -c -o FILE". */
+const floorWrap = (): string[] => {
+  const i = args.indexOf('--floor-wrap')
   return i === -1 ? [] : (args[i + 1] ?? '').split(' ').filter((a) => a !== '')
 }
 
@@ -578,7 +586,8 @@ interface FloorWork {
  */
 async function floorInChild(shape: Shape, dest: string | undefined): Promise<FloorWork> {
   const pass = ['--floor-api', String(floorApi()), '--floor-downloads', String(floorDownloads())]
-  const child = spawn(process.execPath, ['--import', 'tsx', self, '--floor-child', ...pass], {
+  const [cmd, ...wrapArgs] = [...floorWrap(), process.execPath]
+  const child = spawn(cmd, [...wrapArgs, '--import', 'tsx', self, '--floor-child', ...pass], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, FLICKRFS_BENCH_FLOOR: JSON.stringify({ shape, dest }) },
   })
