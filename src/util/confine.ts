@@ -53,9 +53,23 @@ async function writeFdFully(fd: number, bytes: Uint8Array): Promise<void> {
   for (let done = 0; done < bytes.byteLength; ) done += (await writeFd(fd, bytes, done, bytes.byteLength - done)).bytesWritten
 }
 
+/** A `.` or `..` component anywhere in a path. */
+const DOT_COMPONENT = /(?:^|\/)\.\.?(?:\/|$)/
+
+/**
+ * A relative path already in normal form: no leading, trailing or doubled separator, no `.` or
+ * `..` component. normalize() and the filter below would give back exactly its split; skipping
+ * them matters because every write calls this several times (a pin of 700 items ~6,000 times,
+ * ~0.1 s of its first, interpreted runs in a CPU profile).
+ */
+function isNormalRelative(rel: string): boolean {
+  return sep === '/' && rel[0] !== '/' && rel[rel.length - 1] !== '/' && !rel.includes('//') && !DOT_COMPONENT.test(rel)
+}
+
 /** Splits a relative path into its components, refusing anything that could climb out. */
 function components(rel: string): string[] {
   if (rel === '' || rel === '.') return []
+  if (isNormalRelative(rel)) return rel.split(sep)
   if (isAbsolute(rel)) throw new FlickrfsError('INTERNAL', `confined path ${JSON.stringify(rel)} is absolute`)
   const parts = normalize(rel).split(sep).filter((p) => p !== '' && p !== '.')
   if (parts.includes('..')) throw new FlickrfsError('INTERNAL', `confined path ${JSON.stringify(rel)} climbs out of its root`)

@@ -207,6 +207,12 @@ void describe('Confined', () => {
     const c = await Confined.open(join(work, 'plain'), { create: true })
     await assert.rejects(c.writeFileAtomic('../escape', 'x'), /climbs out/)
     await assert.rejects(c.writeFileAtomic('/etc/escape', 'x'), /absolute/)
+    for (const rel of ['a/../../escape', 'a/./../../escape', 'a/b/../../../escape', '..']) await assert.rejects(c.writeFileAtomic(rel, 'x'), /climbs out/)
+    // Paths not in normal form still mean what normalize() makes of them.
+    await c.writeFileAtomic('a/./b//c/', 'x')
+    await c.writeFileAtomic('a/x/../d', 'y')
+    assert.equal(await readFile(join(work, 'plain', 'a/b/c'), 'utf8'), 'x')
+    assert.equal(await readFile(join(work, 'plain', 'a/d'), 'utf8'), 'y')
   })
 
   void it('confineState refuses a catalog planted as a link', async () => {
