@@ -185,6 +185,8 @@ void describe('Confined', () => {
       await assert.rejects(c.chmod('dir/link', 0o600), /symbolic link/)
       await assert.rejects(c.fsyncDir('dir/link'), /symbolic link/)
     }
+    // A folder that is not there is an error, never taken for a filesystem that cannot fsync folders.
+    await assert.rejects(c.fsyncDir('missing'), (err: unknown) => (err as { code?: unknown }).code === 'ENOENT')
     assert.equal(await open(), fdsBefore)
     assert.equal((await stat(join(root, 'dir'))).mode & 0o777, 0o750)
     assert.equal((await stat(join(root, 'dir/file'))).mtimeMs, 7000)
