@@ -9,7 +9,7 @@
  *                                  [--floor-api N] [--floor-downloads N] [--no-flickrfs] [--rm-between]
  *                                  [--trace-memory DIR [--trace-gc MS] [--trace-snapshots MS,MS]]
  *                                  [--node-args "--cpu-prof --cpu-prof-dir=/tmp/prof"]
- *                                  [--no-floor-disk] [--floor-fresh] [--dest-dir DIR]
+ *                                  [--no-floor-disk] [--floor-fresh [--floor-wrap "strace -f -c -o F"]] [--dest-dir DIR]
  *
  * --keep DIR keeps flickrfs's DEST and config in DIR (and the fake's port in DIR/fake-port, since
  * the catalog holds the fake's URLs): the first run pins, every later run (and bench) measures
@@ -37,7 +37,9 @@
  *   durability rules of issue 12 ask for and nothing else (DiskFloor): what the disk itself costs
  *   on this machine, the part of a first pin's CPU that no code of ours can save.
  * --floor-fresh runs each floor in a fresh process (floorInChild), compiled and optimised during the
- * run as a pin is, rather than in this one, warm after its first floor.
+ * run as a pin is, rather than in this one, warm after its first floor. --floor-wrap "CMD ARGS" runs
+ * that child as CMD ARGS node … (strace, perf record), to compare its system calls with a pin's
+ * (bench/pin-ab.ts --wrap); its CPU figures are then the floor's under CMD.
  * --dest-dir DIR makes every DEST (both tools' and the floor with disk's) in DIR rather than the
  * system's temp folder: another filesystem (a journaled ext4, a tmpfs) changes what the disk costs.
  * DESTs are removed at the end of the bench, not between runs (--rm-between: right after each run):
@@ -273,6 +275,16 @@ const pinArgs = (): string[] => {
 /** --node-args "…": node flags for every `flickrfs pin` child (e.g. "--cpu-prof --cpu-prof-dir=DIR" to profile it). */
 const nodeArgs = (): string[] => {
   const i = args.indexOf('--node-args')
+  return i === -1 ? [] : (args[i + 1] ?? '').split(' ').filter((a) => a !== '')
+}
+
+/** The floor's whole-process CPU, for its run line (FloorWork.process). */
+const wholeProcess = (f: Pick<FloorWork, 'process'>): string =>
+  f.process === undefined ? '' : `; whole process: user ${s(f.process.userMs)}, sys ${s(f.process.sysMs)}`
+
+/** --floor-wrap "CMD ARGS": the command the floor's own process (--floor-fresh) runs under, e.g. "strace -f -c -o FILE". */
+const floorWrap = (): string[] => {
+  const i = args.indexOf('--floor-wrap')
   return i === -1 ? [] : (args[i + 1] ?? '').split(' ').filter((a) => a !== '')
 }
 
@@ -549,7 +561,7 @@ class DiskFloor {
  * with `disk` (a folder to make DEST in), the floor with disk: the same, plus the writes of
  * DiskFloor (each original as its body is in, the sidecars and set links once all are).
  */
-async function floorRun(fake: FakeProcess, shape: Shape, disk?: string): Promise<Measured & { made?: DiskFloor['made'] }> {
+async function floorRun(fake: FakeProcess, shape: Shape, disk?: string): Promise<Measured & Pick<FloorWork, 'made' | 'process'>> {
   const dest = disk === undefined ? undefined : await mkdtemp(join(disk, 'flickrfs-bench-floor-'))
   await fake.ask('reset')
   let w: FloorWork
@@ -559,7 +571,7 @@ async function floorRun(fake: FakeProcess, shape: Shape, disk?: string): Promise
     if (dest !== undefined) await leaveForLater(dest)
   }
   const m = tally(await fake.take(), w)
-  return w.made === undefined ? m : { ...m, made: w.made }
+  return { ...m, ...(w.made === undefined ? {} : { made: w.made }), ...(w.process === undefined ? {} : { process: w.process }) }
 }
 
 interface FloorWork {
@@ -568,6 +580,13 @@ interface FloorWork {
   sysMs: number
   maxRssKb: number
   made?: DiskFloor['made']
+  /**
+   * The floor's whole process (--floor-fresh): its CPU from node's start to the end of its work,
+   * tsx's loading and compiling of bench/ and src/ included. userMs/sysMs count from the floor's
+   * start only, while a pin's CPU (GNU time) is its whole process, start-up included: compare a
+   * pin with the floor between these two.
+   */
+  process?: { userMs: number; sysMs: number }
 }
 
 /**
@@ -578,7 +597,8 @@ interface FloorWork {
  */
 async function floorInChild(shape: Shape, dest: string | undefined): Promise<FloorWork> {
   const pass = ['--floor-api', String(floorApi()), '--floor-downloads', String(floorDownloads())]
-  const child = spawn(process.execPath, ['--import', 'tsx', self, '--floor-child', ...pass], {
+  const [cmd, ...wrapArgs] = [...floorWrap(), process.execPath]
+  const child = spawn(cmd, [...wrapArgs, '--import', 'tsx', self, '--floor-child', ...pass], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, FLICKRFS_BENCH_FLOOR: JSON.stringify({ shape, dest }) },
   })
@@ -657,7 +677,11 @@ async function floorWork(shape: Shape, dest: string | undefined): Promise<FloorW
   const ms = performance.now() - t0
   const cpu = process.cpuUsage(cpu0)
   if (downloads.failures > 0) throw new Error(`floor: ${downloads.failures} downloads failed`)
-  const w: FloorWork = { wallMs: ms, userMs: cpu.user / 1000, sysMs: cpu.system / 1000, maxRssKb: process.resourceUsage().maxRSS }
+  const all = process.resourceUsage()
+  const w: FloorWork = {
+    wallMs: ms, userMs: cpu.user / 1000, sysMs: cpu.system / 1000, maxRssKb: all.maxRSS,
+    process: { userMs: all.userCPUTime / 1000, sysMs: all.systemCPUTime / 1000 },
+  }
   return out === undefined ? w : { ...w, made: out.made }
 }
 
@@ -726,7 +750,7 @@ async function main(): Promise<void> {
   const orig: [Measured[], Measured[]] = [[], []]
   const ours: [Measured[], Measured[]] = [[], []]
   const floor: Measured[] = []
-  const floorDisk: Array<Measured & { made?: DiskFloor['made'] }> = []
+  const floorDisk: Array<Measured & Pick<FloorWork, 'made' | 'process'>> = []
   const callsAlone: number[] = []
   try {
     for (let r = 0; r < runs; r++) {
@@ -754,12 +778,12 @@ async function main(): Promise<void> {
           if (has('no-floor') || has('no-floor-disk')) continue
           const f = await floorRun(fake, shape, destDir())
           floorDisk.push(f)
-          console.log(`run ${r + 1} floor+disk ${s(f.ms)} (CPU ${s(f.cpuMs)}: user ${s(f.userMs)}, sys ${s(f.sysMs)}), ${f.api} API, ${f.get} GET ${f.head} HEAD ${f.play} play; made ${f.made?.files} files, ${f.made?.links} links, ${f.made?.dirs} folders, ${f.made?.dirSyncs} directory fsyncs`)
+          console.log(`run ${r + 1} floor+disk ${s(f.ms)} (CPU ${s(f.cpuMs)}: user ${s(f.userMs)}, sys ${s(f.sysMs)}), ${f.api} API, ${f.get} GET ${f.head} HEAD ${f.play} play; made ${f.made?.files} files, ${f.made?.links} links, ${f.made?.dirs} folders, ${f.made?.dirSyncs} directory fsyncs${wholeProcess(f)}`)
         } else {
           if (has('no-floor')) continue
           const f = await floorRun(fake, shape)
           floor.push(f)
-          console.log(`run ${r + 1} floor     ${s(f.ms)} (CPU ${s(f.cpuMs)}: user ${s(f.userMs)}, sys ${s(f.sysMs)}), ${f.api} API, ${f.get} GET ${f.head} HEAD ${f.play} play`)
+          console.log(`run ${r + 1} floor     ${s(f.ms)} (CPU ${s(f.cpuMs)}: user ${s(f.userMs)}, sys ${s(f.sysMs)}), ${f.api} API, ${f.get} GET ${f.head} HEAD ${f.play} play${wholeProcess(f)}`)
         }
       }
     }
@@ -793,6 +817,12 @@ async function main(): Promise<void> {
     const disk = cpu(floorDisk) - (floor.length > 0 ? cpu(floor) : NaN)
     console.log(`floor with disk: ${cpu(floorDisk).toFixed(2)} ms of CPU per item, of which the writes ${disk.toFixed(2)} ms (against the floor without disk, same run); ` +
       `DEST on ${destDir()}` + (ours[0].length > 0 ? `; flickrfs first pin − floor with disk: ${(cpu(ours[0]) - cpu(floorDisk)).toFixed(2)} ms per item` : ''))
+    const whole = floorDisk.flatMap((m) => (m.process === undefined ? [] : [m.process]))
+    if (whole.length > 0) {
+      const user = median(whole.map((p) => p.userMs)) / n
+      const sys = median(whole.map((p) => p.sysMs)) / n
+      console.log(`floor with disk, its whole process (tsx start-up included; a pin's CPU is its whole process too): ${(user + sys).toFixed(2)} ms per item (${user.toFixed(2)} / ${sys.toFixed(2)})`)
+    }
   }
   if (callsAlone.length > 0) {
     const ncMs = median(ours[1].map((m) => m.ms))

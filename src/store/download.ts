@@ -14,7 +14,7 @@ import createDebug from '../util/debug.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { asError, errorMessage, sleep } from '../util/abort.js'
 import { destWriteError } from '../util/fs-errors.js'
-import { readFully } from '../util/fs.js'
+import { readFully, SYNC_WRITE_MAX } from '../util/fs.js'
 import type { BodyChunks, MediaResponse, MediaSource } from './media-source.js'
 
 const debug = createDebug('flickrfs:store')
@@ -80,8 +80,6 @@ interface Progress {
 const READ_CHUNK = 1 << 20
 /** Body bytes gathered before one write into the .part file (when no reader waits for them). */
 const WRITE_BATCH = 1 << 18
-/** Writes up to this size are made at once (writeAllAt). */
-const SYNC_WRITE_MAX = 1 << 17
 const MAX_STALLS_IN_A_ROW = 2
 
 /** A body that sent nothing for too long, or too little per second (the media client's MediaBodyError). */
@@ -437,8 +435,7 @@ function statusOf(err: unknown): number | undefined {
 
 /**
  * Writes `chunks` (`bytes` in all) at `position`: one writev, then the rest of a short write. Up to
- * SYNC_WRITE_MAX bytes at once (into the page cache; most photos are one such write), as
- * Confined.writeFileAtomic does: a thread-pool round trip costs more CPU than the copy.
+ * SYNC_WRITE_MAX bytes at once (util/fs.ts), as Confined.writeFileAtomic does.
  */
 async function writeAllAt(fh: FileHandle, chunks: Uint8Array[], bytes: number, position: number): Promise<void> {
   const bytesWritten = bytes <= SYNC_WRITE_MAX ? writevSync(fh.fd, chunks, position)

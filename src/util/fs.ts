@@ -93,8 +93,21 @@ async function replaceVia(path: string, opts: AtomicWriteOptions, create: (tmp: 
   if (opts.syncDir !== false) await fsyncDir(dirname(path))
 }
 
+/**
+ * Writes of up to this many bytes into a local file are made at once (into the page cache) rather
+ * than through libuv's thread pool, whose round trip costs more CPU than copying that much: most
+ * photos and every sidecar are one such write. The one value for the store's .part files
+ * (store/download.ts) and Confined.writeFileAtomic; never for files on a FUSE mount.
+ */
+export const SYNC_WRITE_MAX = 1 << 17
+
 /** Errors by which a filesystem says it does not fsync directories; the rename is atomic anyway. */
 const NO_DIR_FSYNC = new Set(['EINVAL', 'ENOTSUP', 'EOPNOTSUPP', 'EISDIR', 'EBADF'])
+
+/** Whether `err` of a folder's fsync only says the filesystem does not fsync folders (not a failure). */
+export function isNoDirFsync(err: unknown): boolean {
+  return NO_DIR_FSYNC.has(errnoCode(err) ?? '')
+}
 
 /** fsync a folder, so that renames and unlinks in it are on disk. Opening the folder must succeed. */
 export async function fsyncDir(dir: string): Promise<void> {
@@ -106,7 +119,7 @@ export async function fsyncDirHandle(fh: FileHandle): Promise<void> {
   try {
     await fh.sync()
   } catch (err) {
-    if (!NO_DIR_FSYNC.has(errnoCode(err) ?? '')) throw err
+    if (!isNoDirFsync(err)) throw err
   } finally {
     await fh.close()
   }

@@ -5,7 +5,7 @@
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { constants, lstat, mkdir, readFile, readdir, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises'
+import { constants, lstat, mkdir, readFile, readdir, readlink, realpath, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Confined, confineState } from '../../src/util/confine.js'
 import { FlickrfsError } from '../../src/errors/flickrfs-error.js'
@@ -149,6 +149,50 @@ void describe('Confined', () => {
     assert.deepEqual(await readdir(join(root, '.flickrfs/tmp')), [])
   })
 
+  void it('writers arriving while a folder is checked share that check: its refusal, or the folder it made', async () => {
+    const root = join(work, 'shared')
+    await mkdir(root)
+    await symlink(outside, join(root, 'photostream'))
+    const c = await Confined.open(root)
+    const before = await listing(outside)
+    // 24 writers at once, as a pin's downloads start: every one refused, nothing written through the link.
+    const writes = Array.from({ length: 24 }, (_, i) => c.writeFileAtomic(`photostream/${i}.jpg`, 'x', { tmpDir: '.flickrfs/tmp' }))
+    const results = await Promise.allSettled(writes)
+    assert.deepEqual(results.map((r) => r.status), writes.map(() => 'rejected'))
+    for (const r of results) refused(join(root, 'photostream'), /symbolic link/)((r as PromiseRejectedResult).reason)
+    assert.deepEqual(await listing(outside), before)
+    // A check that may not create (isDir) is not joined by one that must: mkdirp still makes the folder.
+    const [was, made] = await Promise.all([c.isDir('fresh'), c.mkdirp('fresh')])
+    assert.equal(was, false)
+    assert.equal(made, join(await realpath(root), 'fresh'))
+    assert.ok((await lstat(join(root, 'fresh'))).isDirectory())
+    // And 16 writers into a missing folder all land in the one folder made for them.
+    await Promise.all(Array.from({ length: 16 }, (_, i) => c.writeFileAtomic(`new/${i}`, String(i))))
+    assert.equal((await readdir(join(root, 'new'))).length, 16)
+  })
+
+  void it('chmod, utimes and fsyncDir leave no descriptor open, whether they succeed or are refused', async () => {
+    const root = join(work, 'fds')
+    const c = await Confined.open(root, { create: true })
+    await c.writeFileAtomic('dir/file', 'x')
+    await symlink(join(outside, 'keep.jpg'), join(root, 'dir', 'link'))
+    const open = async (): Promise<number> => (await readdir('/proc/self/fd')).length
+    const fdsBefore = await open()
+    for (let i = 0; i < 20; i++) {
+      await c.chmod('dir', 0o750)
+      await c.utimes('dir/file', 7, 7)
+      await c.fsyncDir('dir')
+      await assert.rejects(c.chmod('dir/link', 0o600), /symbolic link/)
+      await assert.rejects(c.fsyncDir('dir/link'), /symbolic link/)
+    }
+    // A folder that is not there is an error, never taken for a filesystem that cannot fsync folders.
+    await assert.rejects(c.fsyncDir('missing'), (err: unknown) => (err as { code?: unknown }).code === 'ENOENT')
+    assert.equal(await open(), fdsBefore)
+    assert.equal((await stat(join(root, 'dir'))).mode & 0o777, 0o750)
+    assert.equal((await stat(join(root, 'dir/file'))).mtimeMs, 7000)
+    assert.equal(await readFile(join(outside, 'keep.jpg'), 'utf8'), 'precious')
+  })
+
   void it('resolves a root that is itself a link, and refuses a root that is not a folder', async () => {
     const real = join(work, 'disk')
     await mkdir(real)
@@ -165,6 +209,12 @@ void describe('Confined', () => {
     const c = await Confined.open(join(work, 'plain'), { create: true })
     await assert.rejects(c.writeFileAtomic('../escape', 'x'), /climbs out/)
     await assert.rejects(c.writeFileAtomic('/etc/escape', 'x'), /absolute/)
+    for (const rel of ['a/../../escape', 'a/./../../escape', 'a/b/../../../escape', '..']) await assert.rejects(c.writeFileAtomic(rel, 'x'), /climbs out/)
+    // Paths not in normal form still mean what normalize() makes of them.
+    await c.writeFileAtomic('a/./b//c/', 'x')
+    await c.writeFileAtomic('a/x/../d', 'y')
+    assert.equal(await readFile(join(work, 'plain', 'a/b/c'), 'utf8'), 'x')
+    assert.equal(await readFile(join(work, 'plain', 'a/d'), 'utf8'), 'y')
   })
 
   void it('confineState refuses a catalog planted as a link', async () => {
