@@ -12,7 +12,8 @@ import { FlickrfsError, isFlickrfsError } from '../errors/flickrfs-error.js'
 import { buildLayout, mediaFileName, mediaMtimeMs, METADATA_SUFFIX, parseMediaFileName, parseSidecarName, PHOTO_METADATA_FORMAT, type OriginalHashes } from '../layout/index.js'
 import { OriginalStore, pinEverything, type MediaSource } from '../store/index.js'
 import { destWriteError, errnoCode } from '../util/fs-errors.js'
-import { readManifest, writeManifest, type Manifest } from './manifest.js'
+import { emptyManifest, readManifest, writeManifest, type Manifest } from './manifest.js'
+import { checkTree, forgetTreeRecord, readTreeRecord, treeKey, TreeEntries, writeTreeRecord } from './tree-record.js'
 import { writeTree, type Lookup, type WriteTreeReport } from './write-tree.js'
 import { readLastPin, recordPinResult } from './pin-state.js'
 import { Semaphore } from '../util/semaphore.js'
@@ -88,6 +89,11 @@ export interface PinReport {
   deletionHeldBack?: { lost: string[]; total: number }
   /** --delete-unknown on a mirror flickrmirrorer wrote: what of the tool's went, and what stayed (takeover.ts). */
   flickrmirrorer?: TakeoverCleanup
+  /**
+   * Nothing changed, and DEST was checked against the last pin's record of its tree
+   * (tree-record.ts) rather than against a layout built again.
+   */
+  checkedAgainstRecord: boolean
 }
 
 /**
@@ -139,13 +145,67 @@ export async function pin(opts: PinOptions): Promise<PinReport> {
   await prepareDest(dest)
   const lock = await acquireRootLock(dest, 'pin')
   return closing(lock.release.bind(lock), dest, async () => {
-    const catalog = await Catalog.open(dest)
+    // Loaded only when the run is more than a no-change check (noChangePin).
+    const catalog = await Catalog.open(dest, { deferLoad: true })
     return closing(() => catalog.close(), dest, async () => {
+      const quick = await noChangePin(dest, catalog, opts, started, now)
+      if (quick.report !== undefined) return quick.report
+      await catalog.reload()
       // reads: false: pin downloads and records, never reads ranges (its read path is not loaded).
       const store = await OriginalStore.open(dest, opts.media, { pins: pinEverything, cookies: opts.cookies, reads: false })
-      return closing(() => store.close(), dest, () => new PinRun({ dest, catalog, store, opts, started, now }).run())
+      return closing(() => store.close(), dest, () => new PinRun({ dest, catalog, store, opts, started, now, refresh: quick.refresh, recordTree: true }).run())
     })
   })
+}
+
+/**
+ * A pin in which nothing changed, checked without the layout, the loaded catalog or the store: the
+ * refresh decides "nothing changed" from the catalog's head (Catalog.refreshIfUnchanged) while
+ * every entry DEST's tree record names is lstat'ed (tree-record.ts checkTree), both at once. When
+ * the catalog is the very one the record's tree was made from, with the same options, and every
+ * entry is as recorded, the run is over: `report`. Otherwise the whole run follows, with `refresh`
+ * when the catalog was refreshed here already (it found nothing to change: not asked again).
+ */
+async function noChangePin(dest: string, catalog: Catalog, opts: PinOptions, started: number, now: () => number): Promise<{ report?: PinReport; refresh?: RefreshReport }> {
+  const record = await readTreeRecord(dest)
+  if (record === undefined) return {}
+  const last = await readLastPin(dest).catch(() => undefined)
+  // A failure last time: its items are sized and downloaded again, by the whole run.
+  if (last === undefined || last.failures.length > 0) return {}
+  const checking = checkTree(dest, record)
+  let quick: Awaited<ReturnType<Catalog['refreshIfUnchanged']>>
+  try {
+    quick = await catalog.refreshIfUnchanged(opts.api, {
+      cookies: opts.cookies,
+      ...(opts.fullListingEveryMs !== undefined ? { fullListingEveryMs: opts.fullListingEveryMs } : {}),
+      ...(opts.apiConcurrency !== undefined ? { apiConcurrency: opts.apiConcurrency } : {}),
+    })
+  } finally {
+    // No check left running past this run's end, however the refresh ended.
+    await checking
+  }
+  if (quick === undefined) return {}
+  if (!(await checking) || record.key !== treeKey(quick.contentKey, opts)) {
+    log('no-change pin: DEST or what it is made from differs from the last pin; checking the whole tree')
+    return { refresh: quick.report }
+  }
+  const { counts } = record
+  const report: PinReport = {
+    refresh: quick.report,
+    downloaded: 0,
+    downloadedBytes: 0,
+    alreadyPresent: counts.originals,
+    adopted: 0,
+    failures: [],
+    transcodes: quick.report.media.transcodes,
+    tree: { written: 0, unchanged: counts.files, trusted: counts.files, removed: 0, missingOriginals: [], manifest: emptyManifest(), manifestUnchanged: true },
+    durationMs: now() - started,
+    ignored: counts.ignored,
+    checkedAgainstRecord: true,
+  }
+  opts.onProgress?.({ phase: 'writing', queued: counts.originals, done: counts.originals, queuedBytes: 0, doneBytes: 0, fetchedBytes: 0 })
+  await recordPinResult(dest, { ...report, ignorePhotos: opts.ignorePhotos === true, ignoreVideos: opts.ignoreVideos === true }, now())
+  return { report }
 }
 
 /**
@@ -227,6 +287,10 @@ interface PinContext {
   /** When the run began (`now()`), for durationMs. */
   started: number
   now: () => number
+  /** The refresh, when made already (noChangePin's, which found nothing to change). */
+  refresh?: RefreshReport
+  /** Record DEST's tree after a clean run (tree-record.ts): only a run holding the catalog alone (not a mount's). */
+  recordTree?: boolean
 }
 
 /**
@@ -277,15 +341,25 @@ class PinRun {
 
   async run(): Promise<PinReport> {
     const { dest, now, started } = this.#ctx
-    const refresh = await this.#refreshCatalog()
+    // Before anything is written into DEST: a run that does not complete cleanly leaves no record.
+    await forgetTreeRecord(dest)
+    const refresh = this.#ctx.refresh ?? (await this.#refreshCatalog())
     const snap = this.#ctx.catalog.snapshot()
     // In the same turn as the snapshot: a mount's refresh (a pin handed to it) may swap both later.
     const versions = this.#ctx.catalog.photoVersions()
+    const contentKey = this.#ctx.catalog.contentKey()
     await this.#downloadAll(snap, refresh)
-    const tree = await this.#writeTree(snap, versions)
+    const entries = this.#ctx.recordTree === true && contentKey !== undefined ? new TreeEntries() : undefined
+    const tree = await this.#writeTree(snap, versions, entries)
     for (const name of tree.missingOriginals) {
       const id = parseMediaFileName(name)?.id ?? name
       if (!this.#failures.some((f) => f.id === id)) this.#failures.push({ id, what: 'original', message: `${name} is not in DEST` })
+    }
+    const ignored = ignoredCounts(snap, this.#ctx.opts)
+    if (entries !== undefined && contentKey !== undefined && this.#failures.length === 0 && this.#deletionHeldBack === undefined) {
+      // Last of the run's writes into DEST: the next pin checks DEST against it (tree-record.ts).
+      const counts = { originals: this.#alreadyPresent + this.#downloaded, files: tree.written + tree.unchanged, ignored }
+      await writeTreeRecord(dest, treeKey(contentKey, this.#ctx.opts), entries, counts)
     }
     const report: PinReport = {
       refresh,
@@ -297,7 +371,8 @@ class PinRun {
       transcodes: refresh.media.transcodes,
       tree,
       durationMs: now() - started,
-      ignored: ignoredCounts(snap, this.#ctx.opts),
+      ignored,
+      checkedAgainstRecord: false,
       ...(this.#deletionHeldBack ? { deletionHeldBack: this.#deletionHeldBack } : {}),
       ...(this.#takeover && (this.#takeover.removed.length > 0 || this.#takeover.kept.length > 0) ? { flickrmirrorer: this.#takeover } : {}),
     }
@@ -469,14 +544,14 @@ class PinRun {
   }
 
   /** The layout of what is on disk, written into DEST, then the manifest of what was written. */
-  async #writeTree(snap: CatalogSnapshot, versions: (id: string) => string | undefined): Promise<WriteTreeReport> {
+  async #writeTree(snap: CatalogSnapshot, versions: (id: string) => string | undefined, entries: TreeEntries | undefined): Promise<WriteTreeReport> {
     const { dest, store } = this.#ctx
     this.#tell('writing')
     // Access times (one index write per original) go to disk while the tree is written: neither needs the other.
     const flushing = store.flush()
     let written: { tree: WriteTreeReport; deleted: string[]; previous: Manifest }
     try {
-      written = await this.#syncTree(snap, versions)
+      written = await this.#syncTree(snap, versions, entries)
     } finally {
       // The store is closed after this returns or throws: its index writes must be over by then.
       await flushing.catch(() => undefined)
@@ -494,7 +569,7 @@ class PinRun {
    * layout and the lookups only the write needs are garbage once it returns, before the manifest
    * is serialized (the end of a first pin is where its memory peaks).
    */
-  async #syncTree(snap: CatalogSnapshot, versions: (id: string) => string | undefined): Promise<{ tree: WriteTreeReport; deleted: string[]; previous: Manifest }> {
+  async #syncTree(snap: CatalogSnapshot, versions: (id: string) => string | undefined, entries: TreeEntries | undefined): Promise<{ tree: WriteTreeReport; deleted: string[]; previous: Manifest }> {
     const { dest, store, opts, now } = this.#ctx
     // A photo whose original is not on disk (its download failed, or it could not be sized) is left
     // out of the tree, as the layout leaves out photos whose original is unknown: no link may dangle
@@ -525,6 +600,7 @@ class PinRun {
       tmpDir: STATE_REL.tmp,
       checkedOriginals: { has: (name) => mediaNamed(snap, onDisk.media, name) !== undefined },
       sidecarVersion: sidecarVersions(versions, opts.ignoreViews === true),
+      ...(entries !== undefined ? { onEntry: (dir: string, name: string) => entries.add(dir, name) } : {}),
     })
     log('tree written in %d ms (%d written, %d unchanged of which %d trusted unread, %d removed)', now() - writeStart, tree.written, tree.unchanged, tree.trusted, tree.removed)
     if (deleteUnknown) {

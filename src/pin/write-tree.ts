@@ -55,6 +55,11 @@ export interface WriteTreeOptions {
    * mtime, ctime) is not read (see TreeWriter.#trusted). Absent or undefined: always read.
    */
   sidecarVersion?: (name: string) => string | undefined
+  /**
+   * Told of every entry of the layout (folder relative to DEST, '' for DEST; name, '.' for DEST
+   * itself) as it is checked or written: what pin records of a clean run (tree-record.ts).
+   */
+  onEntry?: (dir: string, name: string) => void
 }
 
 /**
@@ -132,7 +137,7 @@ function unchangedSync(path: string, node: TreeNode): Stats | undefined {
  */
 const CTIME_FILESYSTEMS = new Set([0xef53, 0x58465342, 0x9123683e, 0x01021994, 0xf2f52010, 0x2fc12fc1, 0xca451a4e])
 
-function keepsCtime(path: string): boolean {
+export function keepsCtime(path: string): boolean {
   try {
     return CTIME_FILESYSTEMS.has(statfsSync(path).type)
   } catch {
@@ -227,6 +232,8 @@ class TreeWriter {
   async write(root: TreeNode): Promise<WriteTreeReport> {
     const photostream = root.children?.get('photostream')
     const psPath = 'photostream'
+    this.#opts.onEntry?.('', '.')
+    this.#opts.onEntry?.('', psPath)
     await this.#guard(psPath, () => this.#ensureDir(psPath))
     this.#trustCtime = this.#opts.sidecarVersion !== undefined && keepsCtime(this.#abs(psPath))
     // photostream/ is flickrfs's own (the store may have made it under any umask); DEST itself is the
@@ -337,6 +344,7 @@ class TreeWriter {
     // Several at once: most set directories are small, and one at a time each waits on its slowest write.
     const top = [...(root.children?.values() ?? [])].filter((n) => n.name !== 'photostream')
     top.forEach((node) => assertSafeName(node.name))
+    for (const node of top) this.#opts.onEntry?.('', node.name)
     await eachLimit(top, 4, (node) => this.#syncManagedDir(node.name, node, true))
     for (const node of top) report.manifest.top[node.name] = topEntry(node.name)
     for (const [name, entry] of Object.entries(this.#opts.previous.top)) {
@@ -382,6 +390,7 @@ class TreeWriter {
       if (i > 0 && i % SYNC_CHECKS_PER_TURN === 0) await nextTurn()
       const child = children[i] as TreeNode
       assertSafeName(child.name)
+      this.#opts.onEntry?.(dir, child.name)
       const present = existing.has(child.name)
       if (child.kind === 'file' && child.content?.type === 'original') {
         if (present && this.#opts.checkedOriginals?.has(child.name) === true) continue

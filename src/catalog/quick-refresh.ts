@@ -1,0 +1,118 @@
+/**
+ * An incremental refresh that finds nothing to change, decided without loading the catalog: from
+ * its head and its small chunks (photostream order, sets, collections), the calls an incremental
+ * refresh makes anyway (recentlyUpdated, the page-1 check, getList, the sets that may have moved,
+ * getTree), and only the photo buckets that hold a photo recentlyUpdated reported. When that
+ * proves the refresh would make the very catalog it starts from (incremental.ts unchangedListing),
+ * the head is saved again with its refresh time and listing marks moved on (the same chunks, so
+ * the same content); anything else (something to merge, a full listing due, a catalog saved before
+ * the head kept its facts) answers undefined, and the caller runs the whole refresh.
+ *
+ * At 50,000 photos a loaded catalog is a second of parsing and GC; this reads a few hundred KB.
+ */
+import createDebug from '../util/debug.js'
+import { eachLimit } from '../util/pool.js'
+import { HEAD_CHECK_PER_PAGE, knownMembers, marksUnchanged, planFor, unchangedListing } from './incremental.js'
+import { contentKey, type CatalogStore } from './persist.js'
+import { PHOTO_EXTRAS, type CatalogApi } from './ports.js'
+import { dedupeById, listPhotos, safeId, uniqueIds } from './records.js'
+import type { RefreshReport } from './refresh.js'
+
+const debug = createDebug('flickrfs:catalog')
+
+export interface QuickRefreshOptions {
+  fullListingEveryMs: number
+  /** Items to resolve again (a pin's failed downloads): a full listing is due, as refresh.ts plans it. */
+  retrying: boolean
+  /** Originals known only as a transcode are resolved again (cookies given). */
+  retryTranscodes: boolean
+  apiConcurrency: number
+}
+
+export interface QuickRefreshResult {
+  report: RefreshReport
+  /** The content of the catalog as saved (persist.ts contentKey): the same as before this refresh. */
+  contentKey: string
+}
+
+/** See the top of this file. Call under the root lock, with no other refresh of this root running. */
+export async function refreshIfUnchanged(store: CatalogStore, api: CatalogApi, opts: QuickRefreshOptions, clock: () => number): Promise<QuickRefreshResult | undefined> {
+  const head = await store.readHead()
+  const facts = head?.facts
+  const marks = head?.listing
+  if (head === undefined || facts === undefined || marks?.newestSec === undefined || head.userId === '') return undefined
+  const startedAtMs = clock()
+  const plan = planFor({ refreshedAtMs: head.refreshedAtMs, listing: marks, unresolved: () => facts.unresolved > 0 }, {
+    fullListingEveryMs: opts.fullListingEveryMs, nowMs: startedAtMs, retrying: opts.retrying,
+  })
+  if (plan.mode !== 'changes' || (opts.retryTranscodes && facts.transcodes.length > 0)) return undefined
+  const calls: Record<string, number> = {}
+  const counted = <T>(name: string, p: () => Promise<T>): Promise<T> => {
+    calls[name] = (calls[name] ?? 0) + 1
+    return p()
+  }
+  const extras = [...PHOTO_EXTRAS]
+  const minDateSec = plan.minDateSec
+  // The refresh's calls, all at once as it asks them (incremental.ts says why answers apart in time
+  // still add up), while the catalog's small chunks are read.
+  const lists = store.readLists(head)
+  const changed = counted('getRecentlyUpdated', () => api.getRecentlyUpdated(minDateSec, extras)).then((raw) => listPhotos(raw))
+  // The buckets of the reported photos as soon as they are known, beside the other calls.
+  const known = changed.then((photos) => store.decodeBucketsOf(head, photos.map((p) => p.id)))
+  const page = counted('getPhotostreamPage', () => api.getPhotostreamPage(1, HEAD_CHECK_PER_PAGE, extras))
+  const tree = counted('getCollectionTree', () => api.getCollectionTree())
+  const sets = Promise.all([lists, counted('getSetList', () => api.getSetList())]).then(async ([l, rawList]) => {
+    const list = dedupeById(rawList)
+    const listed = new Map<string, string[]>()
+    if (l === undefined) return { list, listed }
+    const before = new Map(l.sets.map((s) => [s.id, s]))
+    // The sets the refresh would list (their getList record moved, or moved in the overlap hour).
+    const toList: string[] = []
+    for (const raw of list) {
+      const id = safeId(raw.id) as string
+      if (knownMembers(raw, before.get(id), minDateSec) === undefined) toList.push(id)
+    }
+    await eachLimit(toList, opts.apiConcurrency, async (id) => {
+      listed.set(id, uniqueIds(await counted('getSetPhotos', () => api.getSetPhotos(id, head.userId))))
+    })
+    return { list, listed }
+  })
+  const [l, c, k, p, t, s] = await settledAll([lists, changed, known, page, tree, sets] as const)
+  if (l === undefined || k === undefined) return undefined
+  const verdict = unchangedListing({ refreshedAtMs: head.refreshedAtMs, ...l, known: k }, {
+    changed: c, head: p, setList: s.list, listedMembers: s.listed, tree: t, minDateSec, retryTranscodes: opts.retryTranscodes,
+  }, clock())
+  const next = marksUnchanged(marks, startedAtMs)
+  if (verdict === undefined || next === undefined) {
+    debug('quick refresh: something to merge (%d reported, %d sets listed); refreshing whole', c.length, s.listed.size)
+    return undefined
+  }
+  const refreshedAtMs = clock()
+  const saved = await store.saveUnchanged(head, { refreshedAtMs, listing: next }, refreshedAtMs)
+  if (saved === undefined) return undefined
+  const none = (total: number): RefreshReport['photos'] => ({ total, added: 0, changed: 0, deleted: 0 })
+  const report: RefreshReport = {
+    userId: head.userId,
+    changed: false,
+    startedAtMs,
+    finishedAtMs: refreshedAtMs,
+    photos: none(verdict.photos),
+    sets: none(verdict.sets),
+    collections: none(verdict.collections),
+    photostreamOrderChanged: false,
+    commentsFetched: 0,
+    listing: { mode: 'changes', changesReported: c.length, setsListed: s.listed.size },
+    media: { resolved: 0, reused: verdict.photos, transcodes: facts.transcodes, unavailable: [] },
+    clientCalls: calls,
+    generation: saved.generation,
+  }
+  return { report, contentKey: contentKey(saved) }
+}
+
+/** Like Promise.all, but only once every task has settled (no call left running), then the first failure. */
+async function settledAll<T extends readonly unknown[]>(tasks: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const settled = await Promise.allSettled(tasks)
+  const failed = settled.find((r) => r.status === 'rejected')
+  if (failed !== undefined) throw failed.reason
+  return settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T
+}
