@@ -30,12 +30,55 @@ export interface QuickRefreshOptions {
 }
 
 export interface QuickRefreshResult {
-  report: RefreshReport
-  /** The content of the catalog as saved (persist.ts contentKey): the same as before this refresh. */
-  contentKey: string
+  /** Nothing changed: the refresh's report, and the content of the catalog (persist.ts contentKey), the same as before. */
+  unchanged?: { report: RefreshReport; contentKey: string }
+  /** Something to merge: what the calls answered, for the whole refresh to take instead of asking again (`answering`). */
+  answers?: RecordedAnswers
 }
 
-/** See the top of this file. Call under the root lock, with no other refresh of this root running. */
+/** The answers of an incremental refresh's calls, asked by refreshIfUnchanged at `startedAtMs`. */
+export interface RecordedAnswers {
+  startedAtMs: number
+  minDateSec: number
+  changed: unknown[]
+  page: { total: number; photos: unknown[] }
+  setList: unknown[]
+  setPhotos: ReadonlyMap<string, unknown[]>
+  tree: unknown[]
+}
+
+/**
+ * `api`, answering each call refreshIfUnchanged made with its recorded answer, once, when asked
+ * with the same arguments (the refresh that follows plans from the same start, so it asks the
+ * same); anything else is asked of `api`. One refresh's calls are then made once, however it went.
+ */
+export function answering(api: CatalogApi, answers: RecordedAnswers): CatalogApi {
+  const used = new Set<string>()
+  const take = <T>(key: string, matches: boolean, value: T | undefined, ask: () => Promise<T>): Promise<T> => {
+    if (!matches || value === undefined || used.has(key)) return ask()
+    used.add(key)
+    return Promise.resolve(value)
+  }
+  return {
+    testLogin: () => api.testLogin(),
+    getPhotostream: (extras, resume) => api.getPhotostream(extras, resume),
+    getRecentlyUpdated: (minDateSec, extras) =>
+      take('changed', minDateSec === answers.minDateSec, answers.changed, () => api.getRecentlyUpdated(minDateSec, extras)),
+    getPhotostreamPage: (page, perPage, extras) =>
+      take('page', page === 1 && perPage === HEAD_CHECK_PER_PAGE, answers.page, () => api.getPhotostreamPage(page, perPage, extras)),
+    getSetList: () => take('sets', true, answers.setList, () => api.getSetList()),
+    getSetPhotos: (setId, userId, extras) =>
+      take(`set:${setId}`, extras === undefined, answers.setPhotos.get(setId), () => api.getSetPhotos(setId, userId, extras)),
+    getCollectionTree: () => take('tree', true, answers.tree, () => api.getCollectionTree()),
+    getComments: (photoId) => api.getComments(photoId),
+    getSizes: (photoId) => api.getSizes(photoId),
+  }
+}
+
+/**
+ * See the top of this file. Undefined when no call was made (a full listing is due, or the head
+ * lacks what the check needs). Call under the root lock, with no other refresh of this root running.
+ */
 export async function refreshIfUnchanged(store: CatalogStore, api: CatalogApi, opts: QuickRefreshOptions, clock: () => number): Promise<QuickRefreshResult | undefined> {
   const head = await store.readHead()
   const facts = head?.facts
@@ -56,12 +99,15 @@ export async function refreshIfUnchanged(store: CatalogStore, api: CatalogApi, o
   // The refresh's calls, all at once as it asks them (incremental.ts says why answers apart in time
   // still add up), while the catalog's small chunks are read.
   const lists = store.readLists(head)
-  const changed = counted('getRecentlyUpdated', () => api.getRecentlyUpdated(minDateSec, extras)).then((raw) => listPhotos(raw))
+  const rawChanged = counted('getRecentlyUpdated', () => api.getRecentlyUpdated(minDateSec, extras))
+  const changed = rawChanged.then((raw) => listPhotos(raw))
   // The buckets of the reported photos as soon as they are known, beside the other calls.
   const known = changed.then((photos) => store.decodeBucketsOf(head, photos.map((p) => p.id)))
   const page = counted('getPhotostreamPage', () => api.getPhotostreamPage(1, HEAD_CHECK_PER_PAGE, extras))
   const tree = counted('getCollectionTree', () => api.getCollectionTree())
-  const sets = Promise.all([lists, counted('getSetList', () => api.getSetList())]).then(async ([l, rawList]) => {
+  const rawSetList = counted('getSetList', () => api.getSetList())
+  const setPhotos = new Map<string, unknown[]>()
+  const sets = Promise.all([lists, rawSetList]).then(async ([l, rawList]) => {
     const list = dedupeById(rawList)
     const listed = new Map<string, string[]>()
     if (l === undefined) return { list, listed }
@@ -73,23 +119,26 @@ export async function refreshIfUnchanged(store: CatalogStore, api: CatalogApi, o
       if (knownMembers(raw, before.get(id), minDateSec) === undefined) toList.push(id)
     }
     await eachLimit(toList, opts.apiConcurrency, async (id) => {
-      listed.set(id, uniqueIds(await counted('getSetPhotos', () => api.getSetPhotos(id, head.userId))))
+      const raw = await counted('getSetPhotos', () => api.getSetPhotos(id, head.userId))
+      setPhotos.set(id, raw)
+      listed.set(id, uniqueIds(raw))
     })
     return { list, listed }
   })
-  const [l, c, k, p, t, s] = await settledAll([lists, changed, known, page, tree, sets] as const)
-  if (l === undefined || k === undefined) return undefined
+  const [l, c, k, p, t, s, rc, rs] = await settledAll([lists, changed, known, page, tree, sets, rawChanged, rawSetList] as const)
+  const answers: RecordedAnswers = { startedAtMs, minDateSec, changed: rc, page: p, setList: rs, setPhotos, tree: t }
+  if (l === undefined || k === undefined) return { answers }
   const verdict = unchangedListing({ refreshedAtMs: head.refreshedAtMs, ...l, known: k }, {
     changed: c, head: p, setList: s.list, listedMembers: s.listed, tree: t, minDateSec, retryTranscodes: opts.retryTranscodes,
   }, clock())
   const next = marksUnchanged(marks, startedAtMs)
   if (verdict === undefined || next === undefined) {
     debug('quick refresh: something to merge (%d reported, %d sets listed); refreshing whole', c.length, s.listed.size)
-    return undefined
+    return { answers }
   }
   const refreshedAtMs = clock()
   const saved = await store.saveUnchanged(head, { refreshedAtMs, listing: next }, refreshedAtMs)
-  if (saved === undefined) return undefined
+  if (saved === undefined) return { answers }
   const none = (total: number): RefreshReport['photos'] => ({ total, added: 0, changed: 0, deleted: 0 })
   const report: RefreshReport = {
     userId: head.userId,
@@ -106,7 +155,7 @@ export async function refreshIfUnchanged(store: CatalogStore, api: CatalogApi, o
     clientCalls: calls,
     generation: saved.generation,
   }
-  return { report, contentKey: contentKey(saved) }
+  return { unchanged: { report, contentKey: contentKey(saved) } }
 }
 
 /** Like Promise.all, but only once every task has settled (no call left running), then the first failure. */

@@ -44,6 +44,7 @@ import { dedupeById, isKnownEmpty, listPhotos, safeId, uniqueIds } from './recor
 import { sameJson } from './same-json.js'
 import { isItemFailure, resolveMedia } from './resolve-media.js'
 import type { RefreshCheckpoint } from './checkpoint.js'
+import { answering, type RecordedAnswers } from './quick-refresh.js'
 import type { CatalogState } from './state.js'
 import type { CatalogSnapshot, MediaEntry, PhotoEntry, RawRecord } from './types.js'
 import { mediaKey } from './types.js'
@@ -119,6 +120,11 @@ export interface RefreshOptions {
    * 0 or absent: every refresh is a full listing. The CLI's default is DEFAULT_FULL_LISTING_EVERY_MS.
    */
   fullListingEveryMs?: number
+  /**
+   * The answers of the calls Catalog.refreshIfUnchanged made before it found something to merge:
+   * taken instead of asking again, and the refresh starts when they were asked.
+   */
+  answered?: RecordedAnswers
 }
 
 export interface RefreshReport {
@@ -223,8 +229,9 @@ class Refresh {
   private earlyToResolve = 0
 
   constructor(private readonly ctx: RefreshContext) {
-    this.startedAtMs = ctx.clock()
-    this.client = countingApi(ctx.api, this.calls, this.stop)
+    const answered = ctx.options.answered
+    this.startedAtMs = answered?.startedAtMs ?? ctx.clock()
+    this.client = countingApi(answered !== undefined ? answering(ctx.api, answered) : ctx.api, this.calls, this.stop)
     this.apiConcurrency = ctx.options.apiConcurrency ?? 16
     this.mediaConcurrency = ctx.options.mediaConcurrency ?? 16
     this.mediaSlots = new Semaphore(this.mediaConcurrency)

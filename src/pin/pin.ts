@@ -5,7 +5,7 @@
  */
 import { resolve } from 'node:path'
 import createDebug from '../util/debug.js'
-import { Catalog, acquireRootLock, type CatalogApi, type CatalogMedia, type RefreshProgress, type RefreshReport } from '../catalog/index.js'
+import { Catalog, acquireRootLock, type CatalogApi, type CatalogMedia, type RecordedAnswers, type RefreshProgress, type RefreshReport } from '../catalog/index.js'
 import type { CatalogSnapshot, CollectionEntry, MediaEntry, PhotoEntry } from '../catalog/types.js'
 import { mediaKey } from '../catalog/types.js'
 import { FlickrfsError, isFlickrfsError } from '../errors/flickrfs-error.js'
@@ -153,7 +153,8 @@ export async function pin(opts: PinOptions): Promise<PinReport> {
       await catalog.reload()
       // reads: false: pin downloads and records, never reads ranges (its read path is not loaded).
       const store = await OriginalStore.open(dest, opts.media, { pins: pinEverything, cookies: opts.cookies, reads: false })
-      return closing(() => store.close(), dest, () => new PinRun({ dest, catalog, store, opts, started, now, refresh: quick.refresh, recordTree: true }).run())
+      const run = { dest, catalog, store, opts, started, now, refresh: quick.refresh, answered: quick.answered, recordTree: true }
+      return closing(() => store.close(), dest, () => new PinRun(run).run())
     })
   })
 }
@@ -166,7 +167,7 @@ export async function pin(opts: PinOptions): Promise<PinReport> {
  * entry is as recorded, the run is over: `report`. Otherwise the whole run follows, with `refresh`
  * when the catalog was refreshed here already (it found nothing to change: not asked again).
  */
-async function noChangePin(dest: string, catalog: Catalog, opts: PinOptions, started: number, now: () => number): Promise<{ report?: PinReport; refresh?: RefreshReport }> {
+async function noChangePin(dest: string, catalog: Catalog, opts: PinOptions, started: number, now: () => number): Promise<{ report?: PinReport; refresh?: RefreshReport; answered?: RecordedAnswers }> {
   const record = await readTreeRecord(dest)
   if (record === undefined) return {}
   const last = await readLastPin(dest).catch(() => undefined)
@@ -184,20 +185,21 @@ async function noChangePin(dest: string, catalog: Catalog, opts: PinOptions, sta
     // No check left running past this run's end, however the refresh ended.
     await checking
   }
-  if (quick === undefined) return {}
-  if (!(await checking) || record.key !== treeKey(quick.contentKey, opts)) {
+  if (quick?.unchanged === undefined) return { answered: quick?.answers }
+  const { unchanged } = quick
+  if (!(await checking) || record.key !== treeKey(unchanged.contentKey, opts)) {
     log('no-change pin: DEST or what it is made from differs from the last pin; checking the whole tree')
-    return { refresh: quick.report }
+    return { refresh: unchanged.report }
   }
   const { counts } = record
   const report: PinReport = {
-    refresh: quick.report,
+    refresh: unchanged.report,
     downloaded: 0,
     downloadedBytes: 0,
     alreadyPresent: counts.originals,
     adopted: 0,
     failures: [],
-    transcodes: quick.report.media.transcodes,
+    transcodes: unchanged.report.media.transcodes,
     tree: { written: 0, unchanged: counts.files, trusted: counts.files, removed: 0, missingOriginals: [], manifest: emptyManifest(), manifestUnchanged: true },
     durationMs: now() - started,
     ignored: counts.ignored,
@@ -289,6 +291,8 @@ interface PinContext {
   now: () => number
   /** The refresh, when made already (noChangePin's, which found nothing to change). */
   refresh?: RefreshReport
+  /** The answers of the calls noChangePin made, for the refresh to take (it found something to merge). */
+  answered?: RecordedAnswers
   /** Record DEST's tree after a clean run (tree-record.ts): only a run holding the catalog alone (not a mount's). */
   recordTree?: boolean
 }
@@ -410,6 +414,7 @@ class PinRun {
       return await catalog.refresh(opts.api, this.#sizer, {
         cookies: opts.cookies,
         resolveAgain: new Set(lastFailed),
+        ...(this.#ctx.answered !== undefined ? { answered: this.#ctx.answered } : {}),
         ...(opts.fullListingEveryMs !== undefined ? { fullListingEveryMs: opts.fullListingEveryMs } : {}),
         ...(opts.apiConcurrency !== undefined ? { apiConcurrency: opts.apiConcurrency } : {}),
         // Each sizing holds a download slot until its answer: never fewer sizings than slots.

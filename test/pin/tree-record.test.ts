@@ -122,10 +122,16 @@ void describe('a no-change pin checks DEST against the record of the last pin', 
     const a = fake.account
     const id = a.photostream[2] ?? ''
     a.editPhoto(id, { title: 'Edited between two pins' })
+    fake.resetCounts()
     const r = await pinAgain()
     assert.deepEqual(r.failures, [])
     assert.equal(r.checkedAgainstRecord, false)
     assert.equal(r.refresh.changed, true)
+    // The calls the no-change check made are the refresh's: none is asked twice.
+    const counts = fake.counts()
+    for (const method of ['flickr.photos.recentlyUpdated', 'flickr.people.getPhotos', 'flickr.photosets.getList', 'flickr.collections.getTree']) {
+      assert.equal(counts[method], 1, `${method} asked once`)
+    }
     const meta = JSON.parse(await readFile(join(dest, 'photostream', `${mediaName(a, id)}.metadata`), 'utf8')) as { title: string }
     assert.equal(meta.title, 'Edited between two pins')
     assert.equal((await pinAgain()).checkedAgainstRecord, true)
