@@ -13,7 +13,7 @@
 import createDebug from '../util/debug.js'
 import { eachLimit } from '../util/pool.js'
 import { HEAD_CHECK_PER_PAGE, knownMembers, marksUnchanged, planFor, unchangedListing } from './incremental.js'
-import { contentKey, type CatalogStore } from './persist.js'
+import { contentKey, rowVersions, type CatalogStore, type Head } from './persist.js'
 import { PHOTO_EXTRAS, type CatalogApi } from './ports.js'
 import { dedupeById, listPhotos, safeId, uniqueIds } from './records.js'
 import type { RefreshReport } from './refresh.js'
@@ -128,6 +128,7 @@ export async function refreshIfUnchanged(store: CatalogStore, api: CatalogApi, o
   const [l, c, k, p, t, s, rc, rs] = await settledAll([lists, changed, known, page, tree, sets, rawChanged, rawSetList] as const)
   const answers: RecordedAnswers = { startedAtMs, minDateSec, changed: rc, page: p, setList: rs, setPhotos, tree: t }
   if (l === undefined || k === undefined) return { answers }
+  debug('quick refresh: answers in, %d photos reported (%d of %d buckets decoded), %d sets listed', c.length, bucketsOf(head, c), head.chunks.photos.length, s.listed.size)
   const verdict = unchangedListing({ refreshedAtMs: head.refreshedAtMs, ...l, known: k }, {
     changed: c, head: p, setList: s.list, listedMembers: s.listed, tree: t, minDateSec, retryTranscodes: opts.retryTranscodes,
   }, clock())
@@ -156,6 +157,12 @@ export async function refreshIfUnchanged(store: CatalogStore, api: CatalogApi, o
     generation: saved.generation,
   }
   return { unchanged: { report, contentKey: contentKey(saved) } }
+}
+
+/** How many photo buckets of `head` hold one of `photos` (for the log). */
+function bucketsOf(head: Head, photos: ReadonlyArray<{ id: string }>): number {
+  const bucket = rowVersions(head)
+  return new Set(photos.map((p) => bucket(p.id))).size
 }
 
 /** Like Promise.all, but only once every task has settled (no call left running), then the first failure. */

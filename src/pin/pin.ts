@@ -5,7 +5,8 @@
  */
 import { resolve } from 'node:path'
 import createDebug from '../util/debug.js'
-import { Catalog, acquireRootLock, type CatalogApi, type CatalogMedia, type RecordedAnswers, type RefreshProgress, type RefreshReport } from '../catalog/index.js'
+import { stat } from 'node:fs/promises'
+import { Catalog, acquireRootLock, catalogPath, type CatalogApi, type CatalogMedia, type RecordedAnswers, type RefreshProgress, type RefreshReport } from '../catalog/index.js'
 import type { CatalogSnapshot, CollectionEntry, MediaEntry, PhotoEntry } from '../catalog/types.js'
 import { mediaKey } from '../catalog/types.js'
 import { FlickrfsError, isFlickrfsError } from '../errors/flickrfs-error.js'
@@ -13,7 +14,8 @@ import { buildLayout, mediaFileName, mediaMtimeMs, METADATA_SUFFIX, parseMediaFi
 import { OriginalStore, pinEverything, type MediaSource } from '../store/index.js'
 import { destWriteError, errnoCode } from '../util/fs-errors.js'
 import { emptyManifest, readManifest, writeManifest, type Manifest } from './manifest.js'
-import { checkTree, forgetTreeRecord, readTreeRecord, treeKey, TreeEntries, writeTreeRecord } from './tree-record.js'
+import { checkTree, forgetTreeRecord, readTreeRecord, treeKey, TreeEntries, writeTreeRecord, type TreeRecord } from './tree-record.js'
+import { isDamagedDb } from '../util/sqlite.js'
 import { writeTree, type Lookup, type WriteTreeReport } from './write-tree.js'
 import { readLastPin, recordPinResult } from './pin-state.js'
 import { Semaphore } from '../util/semaphore.js'
@@ -60,6 +62,12 @@ export interface PinOptions {
   cookies?: string
   /** List the whole account when the last full listing is this old; in between, refreshes are incremental (absent or 0: always full). */
   fullListingEveryMs?: number
+  /**
+   * Runs before the catalog is loaded whole, under the lock (not in a pin that ends as a no-change
+   * check, which reads only the catalog's head and a few chunks): the CLI moves a damaged catalog
+   * aside here. True when it did (then the run starts from no catalog).
+   */
+  checkCatalog?: () => Promise<boolean>
   onProgress?: (p: PinProgress) => void
   /** A line worth telling under -v (each download, each removal). */
   onDetail?: (line: string) => void
@@ -145,18 +153,62 @@ export async function pin(opts: PinOptions): Promise<PinReport> {
   await prepareDest(dest)
   const lock = await acquireRootLock(dest, 'pin')
   return closing(lock.release.bind(lock), dest, async () => {
-    // Loaded only when the run is more than a no-change check (noChangePin).
-    const catalog = await Catalog.open(dest, { deferLoad: true })
+    const quick = await tryNoChangePin(dest, opts, started, now)
+    if (quick.report !== undefined) return quick.report
+    // A catalog moved aside: what the check found of the old one is of no use.
+    const fresh = (await opts.checkCatalog?.()) === true
+    const catalog = await Catalog.open(dest)
     return closing(() => catalog.close(), dest, async () => {
-      const quick = await noChangePin(dest, catalog, opts, started, now)
-      if (quick.report !== undefined) return quick.report
-      await catalog.reload()
       // reads: false: pin downloads and records, never reads ranges (its read path is not loaded).
       const store = await OriginalStore.open(dest, opts.media, { pins: pinEverything, cookies: opts.cookies, reads: false })
-      const run = { dest, catalog, store, opts, started, now, refresh: quick.refresh, answered: quick.answered, recordTree: true }
+      const run = { dest, catalog, store, opts, started, now, recordTree: true, ...(fresh ? {} : { refresh: quick.refresh, answered: quick.answered }) }
       return closing(() => store.close(), dest, () => new PinRun(run).run())
     })
   })
+}
+
+/**
+ * noChangePin on the catalog opened for it alone (deferLoad: its head and a few chunks are read,
+ * never the whole of it). A catalog that cannot be read as one (damaged) is left to the whole run,
+ * which moves it aside first (PinOptions.checkCatalog).
+ */
+async function tryNoChangePin(dest: string, opts: PinOptions, started: number, now: () => number): Promise<NoChangeOutcome> {
+  const record = await readTreeRecord(dest)
+  if (record === undefined) return {}
+  const last = await readLastPin(dest).catch(() => undefined)
+  // A failure last time: its items are sized and downloaded again, by the whole run.
+  if (last === undefined || last.failures.length > 0) return {}
+  // No catalog, or an empty file (damage the whole run names and moves aside: opening it to write would make it a database).
+  if (((await stat(catalogPath(dest)).catch(() => undefined))?.size ?? 0) === 0) return {}
+  let catalog: Catalog
+  try {
+    catalog = await Catalog.open(dest, { deferLoad: true })
+  } catch (err) {
+    if (damaged(err)) return {}
+    throw err
+  }
+  try {
+    return await noChangePin(dest, record, catalog, opts, started, now)
+  } catch (err) {
+    if (damaged(err)) return {}
+    throw err
+  } finally {
+    await catalog.close()
+  }
+}
+
+/** A damaged catalog file, as sqlite or the catalog's own error says. */
+function damaged(err: unknown): boolean {
+  return isDamagedDb(err) || (err instanceof Error && isDamagedDb(err.cause))
+}
+
+/** How a no-change check ended: the run's report, or what the whole run can take from it. */
+interface NoChangeOutcome {
+  report?: PinReport
+  /** The catalog was refreshed (nothing changed), but DEST differs from the record. */
+  refresh?: RefreshReport
+  /** The refresh's calls were made and found something to merge. */
+  answered?: RecordedAnswers
 }
 
 /**
@@ -167,13 +219,11 @@ export async function pin(opts: PinOptions): Promise<PinReport> {
  * entry is as recorded, the run is over: `report`. Otherwise the whole run follows, with `refresh`
  * when the catalog was refreshed here already (it found nothing to change: not asked again).
  */
-async function noChangePin(dest: string, catalog: Catalog, opts: PinOptions, started: number, now: () => number): Promise<{ report?: PinReport; refresh?: RefreshReport; answered?: RecordedAnswers }> {
-  const record = await readTreeRecord(dest)
-  if (record === undefined) return {}
-  const last = await readLastPin(dest).catch(() => undefined)
-  // A failure last time: its items are sized and downloaded again, by the whole run.
-  if (last === undefined || last.failures.length > 0) return {}
-  const checking = checkTree(dest, record)
+async function noChangePin(dest: string, record: TreeRecord, catalog: Catalog, opts: PinOptions, started: number, now: () => number): Promise<NoChangeOutcome> {
+  const checking = checkTree(dest, record).then((same) => {
+    log('tree check done at %d ms: %s', now() - started, same ? 'as recorded' : 'differs')
+    return same
+  })
   let quick: Awaited<ReturnType<Catalog['refreshIfUnchanged']>>
   try {
     quick = await catalog.refreshIfUnchanged(opts.api, {
@@ -185,6 +235,7 @@ async function noChangePin(dest: string, catalog: Catalog, opts: PinOptions, sta
     // No check left running past this run's end, however the refresh ended.
     await checking
   }
+  log('quick refresh done at %d ms: %s', now() - started, quick?.unchanged !== undefined ? 'nothing changed' : 'something to merge')
   if (quick?.unchanged === undefined) return { answered: quick?.answers }
   const { unchanged } = quick
   if (!(await checking) || record.key !== treeKey(unchanged.contentKey, opts)) {
