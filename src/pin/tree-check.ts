@@ -30,17 +30,9 @@ const WORKER_SHARE = 0.6
 /** Paths relative to DEST, by folder ('' is DEST itself's folder), at most CHUNK_NAMES names each, joined by '/'. */
 export type Chunk = [dir: string, names: string]
 
-/** The numbers recorded of an lstat, at `at` of `numbers`. */
-export function putStat(numbers: Float64Array, at: number, st: { ino: number; size: number; mode: number; mtimeMs: number; ctimeMs: number }): void {
-  numbers[at] = st.ino
-  numbers[at + 1] = st.size
-  numbers[at + 2] = st.mode
-  numbers[at + 3] = st.mtimeMs
-  numbers[at + 4] = st.ctimeMs
-}
-
 /**
- * Checks the entries of `chunks` against `numbers` (NUMBERS_PER_ENTRY each, in order): yields every
+ * Checks the entries of `chunks` against `numbers` (NUMBERS_PER_ENTRY each, in order: ino, size,
+ * mode, mtimeMs, ctimeMs, as tree-record.ts writeTreeRecord records them): yields every
  * `perTurn` entries, returns the first entry that differs (or is missing), or '' when none does.
  * Self-contained (see the top): everything it uses is a parameter.
  */

@@ -35,7 +35,7 @@ import { isEnoent } from '../util/fs-errors.js'
 import { STATE_REL, treeRecordPath } from '../util/state-paths.js'
 import { PHOTO_METADATA_FORMAT } from '../layout/index.js'
 import { keepsCtime } from './write-tree.js'
-import { CHUNK_NAMES, checkEntries, NUMBERS_PER_ENTRY, putStat, type Chunk } from './tree-check.js'
+import { CHUNK_NAMES, checkEntries, NUMBERS_PER_ENTRY, type Chunk } from './tree-check.js'
 
 const log = createDebug('flickrfs:pin')
 
@@ -88,18 +88,30 @@ function timeZoneKey(): string {
   return `${process.env.TZ ?? ''} ${process.versions.tz ?? ''} ${offsets.join(',')}`
 }
 
-/** The entries of a tree as a pin writes them (write-tree.ts `onEntry`), folder by folder. */
+/**
+ * The entries of a tree as a pin writes them (write-tree.ts `onEntry`), kept as the record keeps
+ * them: CHUNK_NAMES names of a folder joined in one string (a million photos' two million names as
+ * strings of their own would hold several times more memory at the end of a big first pin).
+ */
 export class TreeEntries {
-  readonly #groups = new Map<string, string[]>()
+  readonly #chunks: Chunk[] = []
+  readonly #pending = new Map<string, string[]>()
 
   add(dir: string, name: string): void {
-    let names = this.#groups.get(dir)
-    if (names === undefined) this.#groups.set(dir, (names = []))
+    let names = this.#pending.get(dir)
+    if (names === undefined) this.#pending.set(dir, (names = []))
     names.push(name)
+    if (names.length === CHUNK_NAMES) {
+      this.#chunks.push([dir, names.join('/')])
+      this.#pending.delete(dir)
+    }
   }
 
-  get groups(): Array<[string, string[]]> {
-    return [...this.#groups]
+  /** Every entry added, in chunks. */
+  get chunks(): Chunk[] {
+    for (const [dir, names] of this.#pending) this.#chunks.push([dir, names.join('/')])
+    this.#pending.clear()
+    return this.#chunks
   }
 }
 
@@ -114,26 +126,22 @@ export async function forgetTreeRecord(dest: string): Promise<void> {
  */
 export async function writeTreeRecord(dest: string, key: string, entries: TreeEntries, counts: TreeCounts): Promise<void> {
   if (!keepsCtime(dest)) return
-  const groups = entries.groups
-  groups.push(['.flickrfs', ['manifest.json']])
-  let total = 0
-  for (const [, names] of groups) total += names.length
-  const numbers = new Float64Array(total * NUMBERS_PER_ENTRY)
-  const chunks: Chunk[] = []
-  let at = 0
-  for (const [dir, names] of groups) {
+  const chunks = entries.chunks
+  chunks.push(['.flickrfs', 'manifest.json'])
+  const stats: number[] = []
+  for (const [dir, joined] of chunks) {
     const base = dir === '' ? `${dest}/` : `${dest}/${dir}/`
-    for (const name of names) {
+    for (const name of joined.split('/')) {
       const st = lstatOrUndefined(base + name)
       if (st === undefined) {
         log('tree record not written: %s%s cannot be read', base, name)
         return
       }
-      putStat(numbers, at, st)
-      at += NUMBERS_PER_ENTRY
+      stats.push(st.ino, st.size, st.mode, st.mtimeMs, st.ctimeMs)
     }
-    for (let i = 0; i < names.length; i += CHUNK_NAMES) chunks.push([dir, names.slice(i, i + CHUNK_NAMES).join('/')])
   }
+  const numbers = Float64Array.from(stats)
+  const total = numbers.length / NUMBERS_PER_ENTRY
   const header = Buffer.from(JSON.stringify({ key, counts, entries: total, chunks }))
   const start = align8(4 + header.length)
   const file = Buffer.alloc(start + numbers.byteLength)
