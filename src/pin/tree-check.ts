@@ -9,7 +9,7 @@
  * function, `checkChunks`: the worker gets its source text (an eval'd worker needs no module of its
  * own, which neither tsx nor a build would have to provide), so it must use nothing from outside.
  */
-import { lstatSync } from 'node:fs'
+import { lstatSync, statfsSync } from 'node:fs'
 import { Worker } from 'node:worker_threads'
 
 /** ino, size, mode, mtimeMs, ctimeMs. */
@@ -26,6 +26,21 @@ const WORKER_FROM = 20_000
 
 /** The worker's share of the entries: this thread also parses the refresh's answers meanwhile. */
 const WORKER_SHARE = 0.6
+
+/**
+ * Filesystems (statfs f_type) whose ctime is set by the kernel at every change of a file's bytes or
+ * times and cannot be set by a user: ext2/3/4, XFS, Btrfs, tmpfs, F2FS, ZFS, bcachefs. On others
+ * (FAT and exFAT keep no such time, network filesystems take the server's) every sidecar is read.
+ */
+const CTIME_FILESYSTEMS = new Set([0xef53, 0x58465342, 0x9123683e, 0x01021994, 0xf2f52010, 0x2fc12fc1, 0xca451a4e])
+
+export function keepsCtime(path: string): boolean {
+  try {
+    return CTIME_FILESYSTEMS.has(statfsSync(path).type)
+  } catch {
+    return false
+  }
+}
 
 /** Paths relative to DEST, by folder ('' is DEST itself's folder), at most CHUNK_NAMES names each, joined by '/'. */
 export type Chunk = [dir: string, names: string]

@@ -15,7 +15,7 @@
  * TreeWriter.#trusted): the kernel sets it to the current time at every change of a file's bytes,
  * times, mode or owner, and no call sets it to a chosen value; a file removed, added or renamed in
  * a folder moves that folder's mtime and ctime, and a file put in place of another has another
- * ino. Only on filesystems that keep such a ctime (write-tree.ts keepsCtime); elsewhere no record
+ * ino. Only on filesystems that keep such a ctime (tree-check.ts keepsCtime); elsewhere no record
  * is written. Any difference, a missing entry, a record that cannot be read: the whole pin runs, as
  * before, and repairs whatever differs.
  *
@@ -33,9 +33,8 @@ import createDebug from '../util/debug.js'
 import { Confined } from '../util/confine.js'
 import { isEnoent } from '../util/fs-errors.js'
 import { STATE_REL, treeRecordPath } from '../util/state-paths.js'
-import { PHOTO_METADATA_FORMAT } from '../layout/index.js'
-import { keepsCtime } from './write-tree.js'
-import { CHUNK_NAMES, checkEntries, NUMBERS_PER_ENTRY, type Chunk } from './tree-check.js'
+import { PHOTO_METADATA_FORMAT } from '../layout/metadata.js'
+import { CHUNK_NAMES, checkEntries, keepsCtime, NUMBERS_PER_ENTRY, type Chunk } from './tree-check.js'
 
 const log = createDebug('flickrfs:pin')
 

@@ -8,7 +8,7 @@
  * (recorded in the manifest) are ever removed.
  */
 import { readFile, lstat, readlink, lutimes, readdir } from 'node:fs/promises'
-import { closeSync, lstatSync, lutimesSync, openSync, readSync, readlinkSync, statfsSync, constants as fsConstants, type Stats } from 'node:fs'
+import { closeSync, lstatSync, lutimesSync, openSync, readSync, readlinkSync, constants as fsConstants, type Stats } from 'node:fs'
 import { join } from 'node:path'
 import createDebug from '../util/debug.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
@@ -17,6 +17,7 @@ import { eachLimit } from '../util/pool.js'
 import { Confined } from '../util/confine.js'
 import { sameItems, sameJson } from '../catalog/same-json.js'
 import type { CheckedFile, Manifest, ManifestEntry } from './manifest.js'
+import { keepsCtime } from './tree-check.js'
 import { isSafeFileName, METADATA_SUFFIX, parseCollectionDirName, parseMediaFileName, parseSetDirName, parseSidecarName } from '../layout/names.js'
 
 const log = createDebug('flickrfs:pin')
@@ -127,21 +128,6 @@ function unchangedSync(path: string, node: TreeNode): Stats | undefined {
     return st.size === data.length && sameBytesSync(path, data) ? st : undefined
   } catch {
     return undefined
-  }
-}
-
-/**
- * Filesystems (statfs f_type) whose ctime is set by the kernel at every change of a file's bytes or
- * times and cannot be set by a user: ext2/3/4, XFS, Btrfs, tmpfs, F2FS, ZFS, bcachefs. On others
- * (FAT and exFAT keep no such time, network filesystems take the server's) every sidecar is read.
- */
-const CTIME_FILESYSTEMS = new Set([0xef53, 0x58465342, 0x9123683e, 0x01021994, 0xf2f52010, 0x2fc12fc1, 0xca451a4e])
-
-export function keepsCtime(path: string): boolean {
-  try {
-    return CTIME_FILESYSTEMS.has(statfsSync(path).type)
-  } catch {
-    return false
   }
 }
 
