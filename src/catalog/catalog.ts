@@ -154,7 +154,10 @@ export class Catalog extends EventEmitter<CatalogEvents> {
    * the head saved again; undefined when there is something to merge or a full listing is due (then
    * `refresh()`, which loads the catalog). Only on a catalog opened with `deferLoad` and not loaded.
    */
-  refreshIfUnchanged(client: CatalogApi, opts: Pick<RefreshOptions, 'fullListingEveryMs' | 'resolveAgain' | 'cookies' | 'retryTranscodes' | 'apiConcurrency'> = {}): Promise<QuickRefreshResult | undefined> {
+  refreshIfUnchanged(
+    client: CatalogApi,
+    opts: Pick<RefreshOptions, 'fullListingEveryMs' | 'resolveAgain' | 'cookies' | 'retryTranscodes' | 'apiConcurrency'> & { onAsking?: () => void } = {},
+  ): Promise<QuickRefreshResult | undefined> {
     this.assertOpen()
     if (this.readOnly || !this.deferred) return Promise.resolve(undefined)
     return queued(resolve(this.root), async () => {
@@ -165,6 +168,7 @@ export class Catalog extends EventEmitter<CatalogEvents> {
           retrying: (opts.resolveAgain?.size ?? 0) > 0,
           retryTranscodes: opts.retryTranscodes === true || opts.cookies !== undefined,
           apiConcurrency: opts.apiConcurrency ?? 16,
+          ...(opts.onAsking !== undefined ? { onAsking: opts.onAsking } : {}),
         }, this.now)
       } finally {
         await lock.release()

@@ -27,6 +27,8 @@ export interface QuickRefreshOptions {
   /** Originals known only as a transcode are resolved again (cookies given). */
   retryTranscodes: boolean
   apiConcurrency: number
+  /** Told once the calls are asked (nothing is asked when a full listing is due): the caller's own work can start beside them. */
+  onAsking?: () => void
 }
 
 export interface QuickRefreshResult {
@@ -106,6 +108,7 @@ export async function refreshIfUnchanged(store: CatalogStore, api: CatalogApi, o
   const page = counted('getPhotostreamPage', () => api.getPhotostreamPage(1, HEAD_CHECK_PER_PAGE, extras))
   const tree = counted('getCollectionTree', () => api.getCollectionTree())
   const rawSetList = counted('getSetList', () => api.getSetList())
+  opts.onAsking?.()
   const setPhotos = new Map<string, unknown[]>()
   const sets = Promise.all([lists, rawSetList]).then(async ([l, rawList]) => {
     const list = dedupeById(rawList)

@@ -149,7 +149,9 @@ export class PinRun {
       if (!this.#failures.some((f) => f.id === id)) this.#failures.push({ id, what: 'original', message: `${name} is not in DEST` })
     }
     const ignored = ignoredCounts(snap, this.#ctx.opts)
-    if (entries !== undefined && contentKey !== undefined && this.#failures.length === 0 && this.#deletionHeldBack === undefined) {
+    // Folders of flickrmirrorer's kept under --delete-unknown are outside the tree: a record would not see them emptied.
+    const takeoverPending = (this.#takeover?.kept.length ?? 0) > 0
+    if (entries !== undefined && contentKey !== undefined && this.#failures.length === 0 && this.#deletionHeldBack === undefined && !takeoverPending) {
       // Last of the run's writes into DEST: the next pin checks DEST against it (tree-record.ts).
       const counts = { originals: this.#alreadyPresent + this.#downloaded, files: tree.written + tree.unchanged, ignored }
       await writeTreeRecord(dest, treeKey(contentKey, this.#ctx.opts), entries, counts)

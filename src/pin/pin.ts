@@ -183,14 +183,20 @@ interface NoChangeOutcome {
  * when the catalog was refreshed here already (it found nothing to change: not asked again).
  */
 async function noChangePin(dest: string, record: TreeRecord, catalog: Catalog, opts: PinOptions, started: number, now: () => number): Promise<NoChangeOutcome> {
-  const checking = checkTree(dest, record).then((same) => {
-    log('tree check done at %d ms: %s', now() - started, same ? 'as recorded' : 'differs')
-    return same
-  })
+  // The lstats only once the refresh's calls are out (none when a full listing is due: the whole
+  // run follows), so they fill the time the answers take.
+  let checking = undefined as Promise<boolean> | undefined
+  const startCheck = (): void => {
+    checking = checkTree(dest, record).then((same) => {
+      log('tree check done at %d ms: %s', now() - started, same ? 'as recorded' : 'differs')
+      return same
+    })
+  }
   let quick: Awaited<ReturnType<Catalog['refreshIfUnchanged']>>
   try {
     quick = await catalog.refreshIfUnchanged(opts.api, {
       cookies: opts.cookies,
+      onAsking: startCheck,
       ...(opts.fullListingEveryMs !== undefined ? { fullListingEveryMs: opts.fullListingEveryMs } : {}),
       ...(opts.apiConcurrency !== undefined ? { apiConcurrency: opts.apiConcurrency } : {}),
     })
@@ -201,7 +207,7 @@ async function noChangePin(dest: string, record: TreeRecord, catalog: Catalog, o
   log('quick refresh done at %d ms: %s', now() - started, quick?.unchanged !== undefined ? 'nothing changed' : 'something to merge')
   if (quick?.unchanged === undefined) return { answered: quick?.answers }
   const { unchanged } = quick
-  if (!(await checking) || record.key !== treeKey(unchanged.contentKey, opts)) {
+  if (checking === undefined || !(await checking) || record.key !== treeKey(unchanged.contentKey, opts)) {
     log('no-change pin: DEST or what it is made from differs from the last pin; checking the whole tree')
     return { refresh: unchanged.report }
   }
