@@ -8,7 +8,8 @@ import { resolve } from 'node:path'
 import createDebug from '../util/debug.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { RefreshCheckpoint, type CheckpointOptions } from './checkpoint.js'
-import { CatalogStore, rowVersions, type Head } from './persist.js'
+import { CatalogStore, contentKey, rowVersions, type Head } from './persist.js'
+import { refreshIfUnchanged, type QuickRefreshResult } from './quick-refresh.js'
 import type { CatalogApi, CatalogMedia } from './ports.js'
 import { buildRefreshedState, type MediaEvent, type RefreshOptions, type RefreshProgress, type RefreshReport } from './refresh.js'
 import { acquireRootLock } from './root-lock.js'
@@ -41,6 +42,11 @@ export interface CatalogOpenOptions {
   now?: () => number
   /** How often a refresh saves its progress (see checkpoint.ts). */
   checkpoint?: CheckpointOptions
+  /**
+   * Read nothing yet: the catalog is loaded by `reload()` or `refresh()`, after `refreshIfUnchanged`
+   * (which needs only the head) found something to do. `snapshot()` throws until then.
+   */
+  deferLoad?: boolean
 }
 
 export interface CatalogEvents {
@@ -55,6 +61,8 @@ export class Catalog extends EventEmitter<CatalogEvents> {
   private head: Head | undefined
   private running: Promise<RefreshReport> | undefined
   private closed = false
+  /** Opened with `deferLoad` and not loaded since: the state is not the catalog's yet. */
+  private deferred = false
 
   private constructor(
     readonly root: string,
@@ -71,6 +79,8 @@ export class Catalog extends EventEmitter<CatalogEvents> {
   static async open(root: string, opts: CatalogOpenOptions = {}): Promise<Catalog> {
     const store = await CatalogStore.open(root, { readOnly: opts.readOnly })
     const catalog = new Catalog(root, store, opts.readOnly === true, opts.now ?? Date.now, opts.checkpoint)
+    catalog.deferred = opts.deferLoad === true
+    if (catalog.deferred) return catalog
     try {
       await catalog.reload()
     } catch (err) {
@@ -82,6 +92,7 @@ export class Catalog extends EventEmitter<CatalogEvents> {
 
   /** The current snapshot: immutable, replaced whole by refresh() and reload(). */
   snapshot(): CatalogSnapshot {
+    if (this.deferred) throw new FlickrfsError('INTERNAL', `The catalog of ${this.root} is not loaded yet.`)
     return this.state.snap
   }
 
@@ -107,9 +118,14 @@ export class Catalog extends EventEmitter<CatalogEvents> {
   async reload(): Promise<boolean> {
     this.assertOpen()
     const head = await this.store.readHead()
-    if (head === undefined || head.generation === this.head?.generation) return false
+    if (head === undefined) {
+      this.deferred = false
+      return false
+    }
+    if (head.generation === this.head?.generation && !this.deferred) return false
     const loaded = await this.store.load()
     if (loaded === undefined) return false
+    this.deferred = false
     this.state = loaded.state
     this.head = loaded.head
     debug('loaded catalog %s: %d photos, %d sets', loaded.head.generation, loaded.state.snap.photos.size, loaded.state.snap.sets.length)
@@ -130,6 +146,39 @@ export class Catalog extends EventEmitter<CatalogEvents> {
       this.running = undefined
     })
     return this.running
+  }
+
+  /**
+   * An incremental refresh that decides "nothing changed" without loading the catalog
+   * (quick-refresh.ts): the report and the content key of the catalog (the same as before), with
+   * the head saved again; undefined when there is something to merge or a full listing is due (then
+   * `refresh()`, which loads the catalog). Only on a catalog opened with `deferLoad` and not loaded.
+   */
+  refreshIfUnchanged(
+    client: CatalogApi,
+    opts: Pick<RefreshOptions, 'fullListingEveryMs' | 'resolveAgain' | 'cookies' | 'retryTranscodes' | 'apiConcurrency'> & { onAsking?: () => void } = {},
+  ): Promise<QuickRefreshResult | undefined> {
+    this.assertOpen()
+    if (this.readOnly || !this.deferred) return Promise.resolve(undefined)
+    return queued(resolve(this.root), async () => {
+      const lock = await acquireRootLock(this.root, 'catalog refresh')
+      try {
+        return await refreshIfUnchanged(this.store, client, {
+          fullListingEveryMs: opts.fullListingEveryMs ?? 0,
+          retrying: (opts.resolveAgain?.size ?? 0) > 0,
+          retryTranscodes: opts.retryTranscodes === true || opts.cookies !== undefined,
+          apiConcurrency: opts.apiConcurrency ?? 16,
+          ...(opts.onAsking !== undefined ? { onAsking: opts.onAsking } : {}),
+        }, this.now)
+      } finally {
+        await lock.release()
+      }
+    })
+  }
+
+  /** What the loaded catalog holds (persist.ts contentKey); undefined before the first save or while not loaded. */
+  contentKey(): string | undefined {
+    return this.head === undefined || this.deferred ? undefined : contentKey(this.head)
   }
 
   private async runRefresh(client: CatalogApi, media: CatalogMedia, opts: RefreshOptions): Promise<RefreshReport> {

@@ -118,7 +118,7 @@ export function photoChanges(listed: PhotoListing, { prev, nowMs }: Since): Phot
  * Sets, with members limited to the photos of this listing (`inCatalog`): an upload between the
  * two listings would otherwise point at a photo the catalog does not have.
  */
-export function setChanges(listed: SetListing, inCatalog: ReadonlyMap<string, unknown>, { prev, nowMs }: Since): SetChanges {
+export function setChanges(listed: SetListing, inCatalog: { has(id: string): boolean }, { prev, nowMs }: Since): SetChanges {
   const prevSets = new Map(prev.sets.map((s) => [s.id, s]))
   const sets: SetEntry[] = []
   const counts = noCounts()

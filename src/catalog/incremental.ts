@@ -18,10 +18,10 @@
  *   (our clock) and the newest `lastupdate` it saw (Flickr's clock).
  */
 import { toInt, toStr } from '../flickr/lenient.js'
-import type { ListedPhoto } from './changes.js'
-import { uniqueIds } from './records.js'
+import { anyChange, collectionChanges, photoChanges, setChanges, type ListedPhoto } from './changes.js'
+import { isKnownEmpty, safeId, uniqueIds } from './records.js'
 import type { CatalogState } from './state.js'
-import type { CatalogSnapshot, PhotoEntry, RawRecord, SetEntry } from './types.js'
+import type { CatalogSnapshot, CollectionEntry, MediaEntry, PhotoEntry, RawRecord, SetEntry } from './types.js'
 import { mediaKey } from './types.js'
 
 /** What the catalog keeps between refreshes to make the next one incremental. */
@@ -30,6 +30,11 @@ export interface ListingMarks {
   fullListingAtMs: number
   /** Flickr time (unix s) up to which the catalog has every change; the next min_date is an hour earlier. */
   changesSinceSec: number
+  /**
+   * The newest `lastupdate` (unix s) of the catalog's photos, 0 when none: what the next marks are
+   * made of when a refresh changed nothing (marksUnchanged). Absent in catalogs saved before it.
+   */
+  newestSec?: number
 }
 
 /** The default time between full listings: deletions are caught at once anyway (see above). */
@@ -43,17 +48,30 @@ export const HEAD_CHECK_PER_PAGE = 500
 
 export type ListingPlan = { mode: 'full'; reason: string } | { mode: 'changes'; minDateSec: number }
 
+/** What planListing reads of the previous catalog: a loaded one's, or only its head's (planFromHead). */
+export interface PlanInput {
+  refreshedAtMs: number
+  listing?: ListingMarks
+  /** Some photo has no original on record (asked only when the rest allows an incremental listing). */
+  unresolved: () => boolean
+}
+
 /** What the last refresh left decides: the first sync, an old full listing, or retries list everything. */
 export function planListing(previous: CatalogState, opts: { fullListingEveryMs: number; nowMs: number; retrying: boolean }): ListingPlan {
+  return planFor({ refreshedAtMs: previous.snap.refreshedAtMs, listing: previous.listing, unresolved: () => unresolved(previous.snap) }, opts)
+}
+
+/** planListing, from what it reads of the previous catalog. */
+export function planFor(previous: PlanInput, opts: { fullListingEveryMs: number; nowMs: number; retrying: boolean }): ListingPlan {
   const marks = previous.listing
-  if (previous.snap.refreshedAtMs === 0) return { mode: 'full', reason: 'first sync' }
+  if (previous.refreshedAtMs === 0) return { mode: 'full', reason: 'first sync' }
   if (opts.fullListingEveryMs <= 0) return { mode: 'full', reason: 'full listings every time' }
   if (marks === undefined) return { mode: 'full', reason: 'no full listing on record' }
   const ageMs = opts.nowMs - marks.fullListingAtMs
   if (ageMs < 0 || ageMs >= opts.fullListingEveryMs) return { mode: 'full', reason: `the last full listing is ${Math.round(ageMs / 3_600_000)} h old` }
   // An original that could not be had or downloaded may have failed on what its record said (a URL
   // Flickr has fixed since): only a full listing gives fresh records of photos that did not change.
-  if (opts.retrying || unresolved(previous.snap)) return { mode: 'full', reason: 'items that failed last time are listed afresh' }
+  if (opts.retrying || previous.unresolved()) return { mode: 'full', reason: 'items that failed last time are listed afresh' }
   return { mode: 'changes', minDateSec: marks.changesSinceSec - CLOCK_OVERLAP_SEC }
 }
 
@@ -61,11 +79,21 @@ export function planListing(previous: CatalogState, opts: { fullListingEveryMs: 
 export function marksAfter(plan: ListingPlan, previous: ListingMarks | undefined, startedAtMs: number, photos: Iterable<Pick<PhotoEntry, 'lastUpdate'>>): ListingMarks {
   let newest = 0
   for (const p of photos) if (p.lastUpdate > newest) newest = p.lastUpdate
+  return marksOf(plan.mode === 'full' || previous === undefined ? startedAtMs : previous.fullListingAtMs, startedAtMs, newest)
+}
+
+/**
+ * The marks after an incremental listing that changed nothing (unchangedListing), as marksAfter
+ * would make them from the very same photos; undefined when the previous marks do not say how new
+ * the newest photo is.
+ */
+export function marksUnchanged(previous: ListingMarks, startedAtMs: number): ListingMarks | undefined {
+  return previous.newestSec === undefined ? undefined : marksOf(previous.fullListingAtMs, startedAtMs, previous.newestSec)
+}
+
+function marksOf(fullListingAtMs: number, startedAtMs: number, newest: number): ListingMarks {
   const startedSec = Math.floor(startedAtMs / 1000)
-  return {
-    fullListingAtMs: plan.mode === 'full' || previous === undefined ? startedAtMs : previous.fullListingAtMs,
-    changesSinceSec: newest > 0 ? Math.min(startedSec, newest) : startedSec,
-  }
+  return { fullListingAtMs, changesSinceSec: newest > 0 ? Math.min(startedSec, newest) : startedSec, newestSec: newest }
 }
 
 export interface ChangesApi {
@@ -151,6 +179,96 @@ export function unchangedMembers(raw: RawRecord, before: SetEntry | undefined, m
   const videos = toInt(raw.count_videos ?? raw.videos, -1)
   if (photos < 0 || videos < 0 || photos + videos !== before.photoIds.length) return undefined
   return before.photoIds
+}
+
+/**
+ * The members of a set known without listing them: none when getList says it is empty, else
+ * unchangedMembers. Undefined: list them.
+ */
+export function knownMembers(raw: RawRecord, before: SetEntry | undefined, minDateSec: number): string[] | undefined {
+  return isKnownEmpty(raw) ? [] : unchangedMembers(raw, before, minDateSec)
+}
+
+/** The previous catalog as unchangedListing reads it: its lists, and the photos of the buckets holding those reported. */
+export interface UnchangedPrevious {
+  refreshedAtMs: number
+  photostream: readonly string[]
+  sets: readonly SetEntry[]
+  collections: readonly CollectionEntry[]
+  /** The decoded photo buckets that hold every reported photo (persist.ts decodeBucketsOf). */
+  known: Pick<CatalogSnapshot, 'photos' | 'comments' | 'media'> & { commentsFetchedAt: ReadonlyMap<string, number> }
+}
+
+/** What the calls of an incremental refresh answered (listPhotostreamChanges's two, getList, the sets listed, getTree). */
+export interface IncrementalAnswers {
+  changed: readonly ListedPhoto[]
+  head: { total: number; photos: unknown[] }
+  setList: readonly RawRecord[]
+  /** Members of every set knownMembers did not know, as listed now. */
+  listedMembers: ReadonlyMap<string, string[]>
+  tree: readonly unknown[]
+  minDateSec: number
+  /** Originals known only as a transcode are resolved again (a refresh with cookies). */
+  retryTranscodes: boolean
+}
+
+/**
+ * Whether an incremental refresh given `answers` would make the very catalog it starts from (the
+ * same entries, so the same chunks: refresh.ts's run, step by step, where each step would keep the
+ * previous objects): every reported photo known, with the same record, its comments fetched at its
+ * `lastupdate` and its original on record; the photostream's total and first page as they were;
+ * every set and collection the same, in the same order. Undefined when anything differs or would
+ * need a call or a download (then the refresh runs whole); else the totals for its report.
+ * Decides from the lists and the buckets of the reported photos only: the rest of the photos cannot
+ * have changed, since recentlyUpdated did not report them and the head's facts say none of them is
+ * unresolved (see planFromHead).
+ */
+export function unchangedListing(prev: UnchangedPrevious, answers: IncrementalAnswers, nowMs: number): { photos: number; sets: number; collections: number } | undefined {
+  const { known } = prev
+  const comments = new Map<string, readonly RawRecord[]>()
+  const media = new Map<string, MediaEntry>()
+  for (const p of answers.changed) {
+    const before = known.photos.get(p.id)
+    // A new photo, or one moved in the order (mergePhotostream would place it).
+    if (before === undefined || before.dateUpload !== p.dateUpload) return undefined
+    const fetchedAt = known.commentsFetchedAt.get(p.id)
+    if (p.countComments > 0) {
+      // Its comments would be fetched (refresh.ts reuseComments).
+      if (fetchedAt !== p.lastUpdate) return undefined
+      const list = known.comments.get(p.id)
+      if (list !== undefined) comments.set(p.id, list)
+    } else if (fetchedAt !== undefined) return undefined
+    const m = known.media.get(mediaKey(p.id, p.secret))
+    // Its original would be resolved (refresh.ts reuseMedia).
+    if (m === undefined || (answers.retryTranscodes && m.kind === 'transcode')) return undefined
+    media.set(p.id, m)
+  }
+  const snap: CatalogSnapshot = {
+    userId: '', userName: '', photostream: prev.photostream, photos: known.photos, comments: known.comments, media: known.media,
+    sets: prev.sets, collections: prev.collections, photostreamChangedAtMs: 0, refreshedAtMs: prev.refreshedAtMs,
+  }
+  const since = { prev: snap, nowMs }
+  const photos = photoChanges({ photos: answers.changed, comments, media }, since)
+  if (photos.counts.added > 0 || photos.counts.changed > 0) return undefined
+  // listPhotostreamChanges's checks, on the photostream as mergePhotostream leaves it (the same).
+  if (answers.head.total >= 0 && answers.head.total !== prev.photostream.length) return undefined
+  const headIds = uniqueIds(answers.head.photos)
+  for (let i = 0; i < headIds.length; i++) if (headIds[i] !== prev.photostream[i]) return undefined
+  const before = new Map(prev.sets.map((s) => [s.id, s]))
+  const members = new Map<string, string[]>()
+  for (const raw of answers.setList) {
+    const id = safeId(raw.id) as string
+    const got = knownMembers(raw, before.get(id), answers.minDateSec) ?? answers.listedMembers.get(id)
+    if (got === undefined) return undefined
+    members.set(id, got)
+  }
+  const inCatalog = new Set(prev.photostream)
+  const sets = setChanges({ list: [...answers.setList], members }, inCatalog, since)
+  const collections = collectionChanges(answers.tree, since)
+  // The photos are the same (above) and so is their order: mergePhotostream places none of them.
+  const samePhotos = { ...photos, counts: { ...photos.counts, deleted: 0 }, photostreamOrderChanged: false }
+  if (anyChange({ photos: samePhotos, sets, collections }, snap)) return undefined
+  return { photos: prev.photostream.length, sets: sets.counts.total, collections: collections.counts.total }
 }
 
 /** Some photo has no original on record: it could not be had last time (resolve-media.ts). */

@@ -1,6 +1,7 @@
 export { Catalog, type CatalogEvents, type CatalogOpenOptions } from './catalog.js'
 export { PHOTO_EXTRAS, type CatalogApi, type CatalogMedia } from './ports.js'
 export type { ListingEvent, MediaEvent, RefreshOptions, RefreshPhase, RefreshProgress, RefreshReport } from './refresh.js'
+export type { QuickRefreshResult, RecordedAnswers } from './quick-refresh.js'
 export { acquireRootLock, type RootLock } from './root-lock.js'
 export { SCHEMA_VERSION } from './persist.js'
 export { DEFAULT_FULL_LISTING_EVERY_MS } from './incremental.js'

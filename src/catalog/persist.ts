@@ -48,6 +48,27 @@ export interface Head {
   chunks: { photos: string[]; photostream: string; sets: string; collections: string }
   /** Absent in catalogs saved before incremental refreshes: the next refresh then lists everything. */
   listing?: ListingMarks
+  /**
+   * What the incremental rules need to know of every photo, so that a refresh can tell "nothing
+   * changed" from the head and the small chunks alone (incremental.ts unchangedListing). Absent in
+   * catalogs saved before it: such a refresh decodes every photo, as before.
+   */
+  facts?: PhotoFacts
+}
+
+/** Of the photos a head holds: see Head.facts. */
+export interface PhotoFacts {
+  /** Photos with no original on record for their (id, secret): they could not be had last time. */
+  unresolved: number
+  /** Originals stored as a transcode (a refresh with cookies resolves them again), as the report lists them. */
+  transcodes: Array<{ id: string; label: string }>
+}
+
+/** The head's lists, without the photo buckets. */
+export interface HeadLists {
+  photostream: string[]
+  sets: SetEntry[]
+  collections: CollectionEntry[]
 }
 
 /** One photo with everything that hangs off it, as stored in a bucket. */
@@ -171,10 +192,47 @@ export class CatalogStore {
     }
     const head = headOf(snap, chunks, nowMs)
     if (state.listing !== undefined) head.listing = state.listing
+    head.facts = photoFacts(snap)
     await this.keyv.set(HEAD_KEY, JSON.stringify(head))
     const removed = await this.removeUnused(writer.existing, allChunkKeys(head))
     debug('saved catalog %s: %d photos, %d chunks written, %d removed', head.generation, head.photoCount, writer.written, removed)
     return head
+  }
+
+  /**
+   * A refresh that found nothing to change: the head again with the same chunks (so the same
+   * content, see contentKey), its refresh time and listing marks moved on. Call under the root lock.
+   * Undefined when `previous` is no longer the head (another writer saved meanwhile): nothing written.
+   */
+  async saveUnchanged(previous: Head, next: { refreshedAtMs: number; listing: ListingMarks }, nowMs: number): Promise<Head | undefined> {
+    const before = await this.readHead()
+    if (before?.generation !== previous.generation) return undefined
+    const head: Head = { ...previous, generation: generationOf(previous.chunks, nowMs), writtenAtMs: nowMs, refreshedAtMs: next.refreshedAtMs, listing: next.listing }
+    await this.keyv.set(HEAD_KEY, JSON.stringify(head))
+    debug('saved unchanged catalog %s: %d photos, no chunk written', head.generation, head.photoCount)
+    return head
+  }
+
+  /** The photostream order, the sets and the collections of `head`, without a photo; undefined when a chunk is gone. */
+  async readLists(head: Head): Promise<HeadLists | undefined> {
+    const [photostream, sets, collections] = await Promise.all([
+      this.readChunk<string[]>(head.chunks.photostream),
+      this.readChunk<SetEntry[]>(head.chunks.sets),
+      this.readChunk<StoredCollection[]>(head.chunks.collections),
+    ])
+    if (photostream === undefined || sets === undefined || collections === undefined) return undefined
+    return { photostream, sets, collections }
+  }
+
+  /**
+   * Only the photo buckets of `head` that hold one of `ids`: each of those photos with all that
+   * hangs off it (and the other photos of its buckets). Undefined when a chunk is gone.
+   */
+  async decodeBucketsOf(head: Head, ids: Iterable<string>): Promise<Omit<DecodedPhotos, 'interner'> | undefined> {
+    const buckets = head.chunks.photos
+    const keys = new Set<string>()
+    if (buckets.length > 0) for (const id of ids) keys.add(buckets[fnv1a(id) % buckets.length] as string)
+    return this.decodePhotos([...keys])
   }
 
   /** Deletes the chunks of `oldKeys` the new head does not use; returns how many. */
@@ -303,11 +361,39 @@ async function writePhotoBuckets(state: CatalogState, reusable: { state: Catalog
   return keys
 }
 
+/**
+ * What the catalog of `head` holds, whenever it was saved: its chunks (content-addressed), the
+ * user and the photostream's change time (all a layout is made of besides the chunks' content).
+ * Equal keys mean equal snapshots, whatever their refresh times.
+ */
+export function contentKey(head: Pick<Head, 'chunks' | 'userId' | 'userName' | 'photostreamChangedAtMs'>): string {
+  const text = JSON.stringify([allChunkKeys(head), head.userId, head.userName, head.photostreamChangedAtMs])
+  return createHash('sha1').update(text).digest('hex')
+}
+
+/** The facts of Head.facts, from a snapshot about to be saved. */
+function photoFacts(snap: CatalogSnapshot): PhotoFacts {
+  const facts: PhotoFacts = { unresolved: 0, transcodes: [] }
+  // In the photostream's order, as a refresh reports transcodes.
+  for (const id of snap.photostream) {
+    const p = snap.photos.get(id)
+    if (p === undefined) continue
+    const m = snap.media.get(mediaKey(p.id, p.secret))
+    if (m === undefined) facts.unresolved++
+    else if (m.kind === 'transcode') facts.transcodes.push({ id: p.id, label: m.label ?? '' })
+  }
+  return facts
+}
+
+/** A new generation for a head of `chunks` written at `nowMs`. */
+function generationOf(chunks: Head['chunks'], nowMs: number): string {
+  return `${nowMs.toString(36)}-${createHash('sha1').update(allChunkKeys({ chunks }).join()).digest('hex').slice(0, 12)}`
+}
+
 function headOf(snap: CatalogSnapshot, chunks: Head['chunks'], nowMs: number): Head {
-  const keys = allChunkKeys({ chunks })
   return {
     schema: SCHEMA_VERSION,
-    generation: `${nowMs.toString(36)}-${createHash('sha1').update(keys.join()).digest('hex').slice(0, 12)}`,
+    generation: generationOf(chunks, nowMs),
     writtenAtMs: nowMs,
     userId: snap.userId,
     userName: snap.userName,

@@ -4,6 +4,7 @@
  */
 import { asArray, asRecord, textOf, toInt, toStr } from '../flickr/lenient.js'
 import { isSafeId, normalizeExt } from '../layout/names.js'
+import type { ListedPhoto } from './changes.js'
 import type { CollectionEntry, MediaKind, PhotoEntry, RawRecord, SetEntry } from './types.js'
 
 /** Flickr's time of an edit (unix seconds, as `lastupdate` and `date_update` give it) in ms, when known and not in the future. */
@@ -98,4 +99,49 @@ export function collectionFromRaw(node: unknown, stamp: (c: Omit<CollectionEntry
   }
   const partial = { id, raw, title: textOf(rec.title), setIds, children }
   return { ...partial, changedAtMs: stamp(partial) }
+}
+
+/**
+ * The photos of a listing, each once. `made`: photos already made from these very records, in the
+ * same order (a full listing's pages, as they came): taken as they are instead of made again.
+ */
+export function listPhotos(rawPhotos: unknown[], made: readonly ListedPhoto[] = []): ListedPhoto[] {
+  const out: ListedPhoto[] = []
+  const seen = new Set<string>()
+  let next = 0
+  for (const item of rawPhotos) {
+    const raw = asRecord(item)
+    const id = safeId(raw.id)
+    if (id === null || seen.has(id)) continue
+    seen.add(id)
+    const known = made[next]
+    if (known !== undefined && known.raw === raw) {
+      next++
+      out.push(known)
+      continue
+    }
+    // Not a copy without changedAtMs: photoChanges stamps this very object when it becomes an entry.
+    out.push(photoFields(raw, id, 0))
+  }
+  return out
+}
+
+export function dedupeById(items: unknown[]): RawRecord[] {
+  const seen = new Set<string>()
+  const out: RawRecord[] = []
+  for (const item of items) {
+    const raw = asRecord(item)
+    const id = safeId(raw.id)
+    if (id === null || seen.has(id)) continue
+    seen.add(id)
+    out.push(raw)
+  }
+  return out
+}
+
+/** getList says the set holds nothing: both counts present and zero (`photos` alone omits videos). */
+export function isKnownEmpty(raw: RawRecord): boolean {
+  const photos = toInt(raw.count_photos ?? raw.photos, -1)
+  const videos = toInt(raw.count_videos ?? raw.videos, -1)
+  return photos === 0 && videos === 0
 }

@@ -33,17 +33,18 @@
  * previous catalog knows.
  */
 import createDebug from '../util/debug.js'
-import { asRecord, toInt } from '../flickr/lenient.js'
+import { asRecord } from '../flickr/lenient.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { eachLimit } from '../util/pool.js'
 import { Semaphore } from '../util/semaphore.js'
 import { listPhotostreamChanges, marksAfter, planListing, unchangedMembers, type ListingPlan } from './incremental.js'
 import { anyChange, collectionChanges, photoChanges, setChanges, type Changes, type ListedPhoto, type SetListing, type Since } from './changes.js'
 import { PHOTO_EXTRAS, type CatalogApi, type CatalogMedia, type PhotostreamResume } from './ports.js'
-import { photoFields, safeId, uniqueIds } from './records.js'
+import { dedupeById, isKnownEmpty, listPhotos, safeId, uniqueIds } from './records.js'
 import { sameJson } from './same-json.js'
 import { isItemFailure, resolveMedia } from './resolve-media.js'
 import type { RefreshCheckpoint } from './checkpoint.js'
+import { answering, type RecordedAnswers } from './quick-refresh.js'
 import type { CatalogState } from './state.js'
 import type { CatalogSnapshot, MediaEntry, PhotoEntry, RawRecord } from './types.js'
 import { mediaKey } from './types.js'
@@ -119,6 +120,11 @@ export interface RefreshOptions {
    * 0 or absent: every refresh is a full listing. The CLI's default is DEFAULT_FULL_LISTING_EVERY_MS.
    */
   fullListingEveryMs?: number
+  /**
+   * The answers of the calls Catalog.refreshIfUnchanged made before it found something to merge:
+   * taken instead of asking again, and the refresh starts when they were asked.
+   */
+  answered?: RecordedAnswers
 }
 
 export interface RefreshReport {
@@ -223,8 +229,9 @@ class Refresh {
   private earlyToResolve = 0
 
   constructor(private readonly ctx: RefreshContext) {
-    this.startedAtMs = ctx.clock()
-    this.client = countingApi(ctx.api, this.calls, this.stop)
+    const answered = ctx.options.answered
+    this.startedAtMs = answered?.startedAtMs ?? ctx.clock()
+    this.client = countingApi(answered !== undefined ? answering(ctx.api, answered) : ctx.api, this.calls, this.stop)
     this.apiConcurrency = ctx.options.apiConcurrency ?? 16
     this.mediaConcurrency = ctx.options.mediaConcurrency ?? 16
     this.mediaSlots = new Semaphore(this.mediaConcurrency)
@@ -594,51 +601,6 @@ class Refresh {
   private tell(): void {
     this.ctx.options.onProgress?.({ ...this.progress })
   }
-}
-
-/**
- * The photos of a listing, each once. `made`: photos already made from these very records, in the
- * same order (a full listing's pages, as they came): taken as they are instead of made again.
- */
-function listPhotos(rawPhotos: unknown[], made: readonly ListedPhoto[] = []): ListedPhoto[] {
-  const out: ListedPhoto[] = []
-  const seen = new Set<string>()
-  let next = 0
-  for (const item of rawPhotos) {
-    const raw = asRecord(item)
-    const id = safeId(raw.id)
-    if (id === null || seen.has(id)) continue
-    seen.add(id)
-    const known = made[next]
-    if (known !== undefined && known.raw === raw) {
-      next++
-      out.push(known)
-      continue
-    }
-    // Not a copy without changedAtMs: photoChanges stamps this very object when it becomes an entry.
-    out.push(photoFields(raw, id, 0))
-  }
-  return out
-}
-
-function dedupeById(items: unknown[]): RawRecord[] {
-  const seen = new Set<string>()
-  const out: RawRecord[] = []
-  for (const item of items) {
-    const raw = asRecord(item)
-    const id = safeId(raw.id)
-    if (id === null || seen.has(id)) continue
-    seen.add(id)
-    out.push(raw)
-  }
-  return out
-}
-
-/** getList says the set holds nothing: both counts present and zero (`photos` alone omits videos). */
-function isKnownEmpty(raw: RawRecord): boolean {
-  const photos = toInt(raw.count_photos ?? raw.photos, -1)
-  const videos = toInt(raw.count_videos ?? raw.videos, -1)
-  return photos === 0 && videos === 0
 }
 
 /** A promise opened once, by hand (a first sync's order between its listings). */

@@ -87,12 +87,17 @@ async function runPin(io: CliIo, dest: string, flags: PinFlags): Promise<number>
     throw isFlickrfsError(err) ? err : destWriteError(err, absDest)
   }
   try {
-    const setAside = await setAsideDamagedCatalog(absDest).catch((err: unknown) => {
-      throw isFlickrfsError(err) ? err : destWriteError(err, absDest)
-    })
-    // Said even with -q: cron should mail it, the run is a rebuild.
-    if (setAside !== undefined) io.stderr.write(`flickrfs: ${setAside}\n`)
-    return await pinAndReport(io, dest, { ...flags, fullListingEvery }, { client, media, cookies, mode })
+    // Before the catalog is loaded whole (a pin that ends as a no-change check reads only its
+    // head and a few chunks, and moves on to this when they cannot be read).
+    const checkCatalog = async (): Promise<boolean> => {
+      const setAside = await setAsideDamagedCatalog(absDest).catch((err: unknown) => {
+        throw isFlickrfsError(err) ? err : destWriteError(err, absDest)
+      })
+      // Said even with -q: cron should mail it, the run is a rebuild.
+      if (setAside !== undefined) io.stderr.write(`flickrfs: ${setAside}\n`)
+      return setAside !== undefined
+    }
+    return await pinAndReport(io, dest, { ...flags, fullListingEvery }, { client, media, cookies, mode, checkCatalog })
   } finally {
     await lock.release()
   }
@@ -102,9 +107,15 @@ async function pinAndReport(
   io: CliIo,
   dest: string,
   flags: PinFlags,
-  run: { client: Awaited<ReturnType<typeof openFlickr>>['client']; media: Awaited<ReturnType<typeof openFlickr>>['media']; cookies: string | undefined; mode: 'quiet' | 'bar' | 'lines' },
+  run: {
+    client: Awaited<ReturnType<typeof openFlickr>>['client']
+    media: Awaited<ReturnType<typeof openFlickr>>['media']
+    cookies: string | undefined
+    mode: 'quiet' | 'bar' | 'lines'
+    checkCatalog: () => Promise<boolean>
+  },
 ): Promise<number> {
-  const { client, media, cookies, mode } = run
+  const { client, media, cookies, mode, checkCatalog } = run
   const progress = createProgress(mode, io.stderr)
   // The status line is cleared however the run ends, so an error starts on a clean row.
   const report = await pin({
@@ -114,6 +125,7 @@ async function pinAndReport(
     ...pinChoices(flags),
     cookies,
     fullListingEveryMs: flags.fullListingEvery,
+    checkCatalog,
     onProgress: (p) => progress.update(progressState(p)),
     onDetail: flags.verbose ? (line) => progress.line(line) : undefined,
   }).finally(() => progress.done())

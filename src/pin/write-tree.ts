@@ -8,7 +8,7 @@
  * (recorded in the manifest) are ever removed.
  */
 import { readFile, lstat, readlink, lutimes, readdir } from 'node:fs/promises'
-import { closeSync, lstatSync, lutimesSync, openSync, readSync, readlinkSync, statfsSync, constants as fsConstants, type Stats } from 'node:fs'
+import { closeSync, lstatSync, lutimesSync, openSync, readSync, readlinkSync, constants as fsConstants, type Stats } from 'node:fs'
 import { join } from 'node:path'
 import createDebug from '../util/debug.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
@@ -17,6 +17,7 @@ import { eachLimit } from '../util/pool.js'
 import { Confined } from '../util/confine.js'
 import { sameItems, sameJson } from '../catalog/same-json.js'
 import type { CheckedFile, Manifest, ManifestEntry } from './manifest.js'
+import { keepsCtime } from './tree-check.js'
 import { isSafeFileName, METADATA_SUFFIX, parseCollectionDirName, parseMediaFileName, parseSetDirName, parseSidecarName } from '../layout/names.js'
 
 const log = createDebug('flickrfs:pin')
@@ -55,6 +56,11 @@ export interface WriteTreeOptions {
    * mtime, ctime) is not read (see TreeWriter.#trusted). Absent or undefined: always read.
    */
   sidecarVersion?: (name: string) => string | undefined
+  /**
+   * Told of every entry of the layout (folder relative to DEST, '' for DEST; name, '.' for DEST
+   * itself) as it is checked or written: what pin records of a clean run (tree-record.ts).
+   */
+  onEntry?: (dir: string, name: string) => void
 }
 
 /**
@@ -122,21 +128,6 @@ function unchangedSync(path: string, node: TreeNode): Stats | undefined {
     return st.size === data.length && sameBytesSync(path, data) ? st : undefined
   } catch {
     return undefined
-  }
-}
-
-/**
- * Filesystems (statfs f_type) whose ctime is set by the kernel at every change of a file's bytes or
- * times and cannot be set by a user: ext2/3/4, XFS, Btrfs, tmpfs, F2FS, ZFS, bcachefs. On others
- * (FAT and exFAT keep no such time, network filesystems take the server's) every sidecar is read.
- */
-const CTIME_FILESYSTEMS = new Set([0xef53, 0x58465342, 0x9123683e, 0x01021994, 0xf2f52010, 0x2fc12fc1, 0xca451a4e])
-
-function keepsCtime(path: string): boolean {
-  try {
-    return CTIME_FILESYSTEMS.has(statfsSync(path).type)
-  } catch {
-    return false
   }
 }
 
@@ -227,6 +218,8 @@ class TreeWriter {
   async write(root: TreeNode): Promise<WriteTreeReport> {
     const photostream = root.children?.get('photostream')
     const psPath = 'photostream'
+    this.#opts.onEntry?.('', '.')
+    this.#opts.onEntry?.('', psPath)
     await this.#guard(psPath, () => this.#ensureDir(psPath))
     this.#trustCtime = this.#opts.sidecarVersion !== undefined && keepsCtime(this.#abs(psPath))
     // photostream/ is flickrfs's own (the store may have made it under any umask); DEST itself is the
@@ -337,6 +330,7 @@ class TreeWriter {
     // Several at once: most set directories are small, and one at a time each waits on its slowest write.
     const top = [...(root.children?.values() ?? [])].filter((n) => n.name !== 'photostream')
     top.forEach((node) => assertSafeName(node.name))
+    for (const node of top) this.#opts.onEntry?.('', node.name)
     await eachLimit(top, 4, (node) => this.#syncManagedDir(node.name, node, true))
     for (const node of top) report.manifest.top[node.name] = topEntry(node.name)
     for (const [name, entry] of Object.entries(this.#opts.previous.top)) {
@@ -382,6 +376,7 @@ class TreeWriter {
       if (i > 0 && i % SYNC_CHECKS_PER_TURN === 0) await nextTurn()
       const child = children[i] as TreeNode
       assertSafeName(child.name)
+      this.#opts.onEntry?.(dir, child.name)
       const present = existing.has(child.name)
       if (child.kind === 'file' && child.content?.type === 'original') {
         if (present && this.#opts.checkedOriginals?.has(child.name) === true) continue

@@ -15,6 +15,7 @@ export const STATE_REL = {
   lock: join(STATE_DIR_NAME, 'lock'),
   manifest: join(STATE_DIR_NAME, 'manifest.json'),
   lastPin: join(STATE_DIR_NAME, 'last-pin.json'),
+  treeRecord: join(STATE_DIR_NAME, 'tree-record'),
   mountLog: join(STATE_DIR_NAME, 'mount.log'),
   control: join(STATE_DIR_NAME, 'control'),
 } as const
@@ -31,6 +32,8 @@ export const tmpDir = (root: string): string => join(stateDir(root), 'tmp')
 export const manifestPath = (root: string): string => join(stateDir(root), 'manifest.json')
 /** DEST/.flickrfs/last-pin.json: the outcome of the last pin. */
 export const lastPinPath = (root: string): string => join(stateDir(root), 'last-pin.json')
+/** DEST/.flickrfs/tree-record: DEST's tree as the last clean pin left it (pin/tree-record.ts). */
+export const treeRecordPath = (root: string): string => join(stateDir(root), 'tree-record')
 /** CACHE/.flickrfs/mount.log: the log of a mount started with --background. */
 export const mountLogPath = (root: string): string => join(stateDir(root), 'mount.log')
 /** CACHE/.flickrfs/control/mount.sock: the control socket of the mount serving the root (its folder is 0700). */

@@ -1,0 +1,507 @@
+/**
+ * The whole pin run (pin.ts `pin` when a no-change check did not end it, and `pinOpenRoot`):
+ * refresh the catalog, download every original into DEST's store while the listing and comment
+ * fetches go on, then make DEST's tree match the layout, and record it. A module of its own so that
+ * a no-change pin never loads the layout, the store or the tree writer.
+ */
+import createDebug from '../util/debug.js'
+import type { Catalog, RecordedAnswers, RefreshProgress, RefreshReport } from '../catalog/index.js'
+import type { CatalogSnapshot, CollectionEntry, MediaEntry, PhotoEntry } from '../catalog/types.js'
+import { mediaKey } from '../catalog/types.js'
+import { FlickrfsError, isFlickrfsError } from '../errors/flickrfs-error.js'
+import { buildLayout, mediaFileName, mediaMtimeMs, METADATA_SUFFIX, parseMediaFileName, parseSidecarName, PHOTO_METADATA_FORMAT, type OriginalHashes } from '../layout/index.js'
+import type { OriginalStore } from '../store/index.js'
+import { readManifest, writeManifest, type Manifest } from './manifest.js'
+import { forgetTreeRecord, treeKey, TreeEntries, writeTreeRecord } from './tree-record.js'
+import { writeTree, type Lookup, type WriteTreeReport } from './write-tree.js'
+import { readLastPin, recordPinResult } from './pin-state.js'
+import { Semaphore } from '../util/semaphore.js'
+import { GetSizer, type SizedDownload } from './get-sizer.js'
+import { errorMessage } from '../util/abort.js'
+import { Confined } from '../util/confine.js'
+import type { TakeoverCleanup } from './takeover.js'
+import { STATE_REL } from '../util/state-paths.js'
+import { DEFAULT_PIN_CONCURRENCY, type PinFailure, type PinOptions, type PinProgress, type PinReport } from './pin.js'
+
+const log = createDebug('flickrfs:pin')
+
+/**
+ * --delete-unknown removes only what a refresh could plausibly have lost: more than this fraction of
+ * the photos the last pin wrote (and more than `minPhotos`) vanishing at once looks like a listing
+ * that came back short, another account's token, or a bug, and must not empty a backup. `--force`
+ * deletes anyway.
+ */
+export const MASS_DELETION = { fraction: 0.05, minPhotos: 10 }
+
+/** The ids of the originals the last pin wrote. */
+function writtenIds(previous: Manifest): Set<string> {
+  const ids = new Set<string>()
+  for (const name of Object.keys(previous.photostream)) {
+    const media = parseMediaFileName(name)
+    if (media) ids.add(media.id)
+  }
+  return ids
+}
+
+/** The photo ids the last pin wrote that are no longer on Flickr. */
+function goneIds(previous: Manifest, alive: Lookup): string[] {
+  return [...writtenIds(previous)].filter((id) => !alive.has(id))
+}
+
+/** The photo ids of `previous` that are no longer alive, when there are more than MASS_DELETION allows. */
+export function massDeletion(previous: Manifest, alive: Lookup): { lost: string[]; total: number } | undefined {
+  const total = writtenIds(previous).size
+  const lost = goneIds(previous, alive)
+  const allowed = Math.max(MASS_DELETION.minPhotos, MASS_DELETION.fraction * total)
+  return lost.length > allowed ? { lost, total } : undefined
+}
+
+/** Originals checked in place (store.inPlaceSync) before the event loop gets a turn: a few ms of lstats. */
+const IN_PLACE_CHECKS_PER_TURN = 256
+function wanted(photo: PhotoEntry, opts: PinOptions): boolean {
+  return !(photo.media === 'photo' ? opts.ignorePhotos : opts.ignoreVideos)
+}
+
+/** Originals to check in place in one turn (PinRun.#checkInPlace), and one promise for all of them. */
+interface InPlaceBatch {
+  items: Array<{ photo: PhotoEntry; m: MediaEntry; key: string }>
+  done: Promise<void>
+  settle: (p: Promise<void> | void) => void
+}
+
+/** What one pin run works on, once DEST is locked and its catalog and store are open. */
+export interface PinContext {
+  dest: string
+  catalog: Catalog
+  store: OriginalStore
+  opts: PinOptions
+  /** When the run began (`now()`), for durationMs. */
+  started: number
+  now: () => number
+  /** The refresh, when made already (noChangePin's, which found nothing to change). */
+  refresh?: RefreshReport
+  /** The answers of the calls noChangePin made, for the refresh to take (it found something to merge). */
+  answered?: RecordedAnswers
+  /** Record DEST's tree after a clean run (tree-record.ts): only a run holding the catalog alone (not a mount's). */
+  recordTree?: boolean
+}
+
+/**
+ * One pin, in the order it runs: refresh the catalog (downloads start as originals become known),
+ * queue what the refresh did not, wait for the downloads, write the tree, record the result.
+ */
+export class PinRun {
+  readonly #ctx: PinContext
+  readonly #failures: PinFailure[] = []
+  readonly #progress: PinProgress = { phase: 'listing', queued: 0, done: 0, queuedBytes: 0, doneBytes: 0, fetchedBytes: 0 }
+  #downloaded = 0
+  #downloadedBytes = 0
+  #alreadyPresent = 0
+  #adopted = 0
+  #deletionHeldBack: { lost: string[]; total: number } | undefined
+  #takeover: TakeoverCleanup | undefined
+  /** Media keys whose original is on disk now: only these photos are written into the tree. */
+  readonly #stored = new Set<string>()
+  /** A full disk fails every later write too: the first NO_SPACE stops the downloads and the run. */
+  #noSpace: FlickrfsError | undefined
+  // Downloads start as soon as the catalog knows an original, so they overlap the listing and the
+  // comment fetches; a key queued twice (a refresh event, then the final sweep) is fetched once.
+  readonly #queued = new Map<string, Promise<void>>()
+  readonly #slots: Semaphore
+  /** Sizes new originals by their download's GET instead of a HEAD (get-sizer.ts). */
+  readonly #sizer: GetSizer
+  /** Originals queued for their in-place check (#checkInPlace), one batch per turn, each with one promise for all of it. */
+  readonly #inPlaceBatches: InPlaceBatch[] = []
+  /** Where each local hour starts (layout/times.ts): a time zone lookup per hour, not two per original. Lives for this run. */
+  readonly #hourCache = new Map<number, number>()
+
+  constructor(ctx: PinContext) {
+    this.#ctx = ctx
+    this.#slots = new Semaphore(this.#concurrency)
+    this.#sizer = new GetSizer({
+      dest: ctx.dest,
+      store: ctx.store,
+      media: ctx.opts.media,
+      slots: this.#slots,
+      wanted: (photo) => wanted(photo, ctx.opts),
+      stopped: () => this.#noSpace,
+    })
+  }
+
+  get #concurrency(): number {
+    return Math.max(1, this.#ctx.opts.concurrency ?? DEFAULT_PIN_CONCURRENCY)
+  }
+
+  async run(): Promise<PinReport> {
+    const { dest, now, started } = this.#ctx
+    // Before anything is written into DEST: a run that does not complete cleanly leaves no record.
+    await forgetTreeRecord(dest)
+    const refresh = this.#ctx.refresh ?? (await this.#refreshCatalog())
+    const snap = this.#ctx.catalog.snapshot()
+    // In the same turn as the snapshot: a mount's refresh (a pin handed to it) may swap both later.
+    const versions = this.#ctx.catalog.photoVersions()
+    const contentKey = this.#ctx.catalog.contentKey()
+    await this.#downloadAll(snap, refresh)
+    const entries = this.#ctx.recordTree === true && contentKey !== undefined ? new TreeEntries() : undefined
+    const tree = await this.#writeTree(snap, versions, entries)
+    for (const name of tree.missingOriginals) {
+      const id = parseMediaFileName(name)?.id ?? name
+      if (!this.#failures.some((f) => f.id === id)) this.#failures.push({ id, what: 'original', message: `${name} is not in DEST` })
+    }
+    const ignored = ignoredCounts(snap, this.#ctx.opts)
+    // Folders of flickrmirrorer's kept under --delete-unknown are outside the tree: a record would not see them emptied.
+    const takeoverPending = (this.#takeover?.kept.length ?? 0) > 0
+    if (entries !== undefined && contentKey !== undefined && this.#failures.length === 0 && this.#deletionHeldBack === undefined && !takeoverPending) {
+      // Last of the run's writes into DEST: the next pin checks DEST against it (tree-record.ts).
+      const counts = { originals: this.#alreadyPresent + this.#downloaded, files: tree.written + tree.unchanged, ignored }
+      await writeTreeRecord(dest, treeKey(contentKey, this.#ctx.opts), entries, counts)
+    }
+    const report: PinReport = {
+      refresh,
+      downloaded: this.#downloaded,
+      downloadedBytes: this.#downloadedBytes,
+      alreadyPresent: this.#alreadyPresent,
+      adopted: this.#adopted,
+      failures: this.#failures,
+      transcodes: refresh.media.transcodes,
+      tree,
+      durationMs: now() - started,
+      ignored,
+      checkedAgainstRecord: false,
+      ...(this.#deletionHeldBack ? { deletionHeldBack: this.#deletionHeldBack } : {}),
+      ...(this.#takeover && (this.#takeover.removed.length > 0 || this.#takeover.kept.length > 0) ? { flickrmirrorer: this.#takeover } : {}),
+    }
+    const { opts } = this.#ctx
+    await recordPinResult(dest, { ...report, ignorePhotos: opts.ignorePhotos === true, ignoreVideos: opts.ignoreVideos === true }, now())
+    return report
+  }
+
+  /**
+   * Once the photostream is listed, the count of items is known while originals are still being
+   * sized (by their downloads): from then on it is the downloading phase, out of that count.
+   * Runs that leave kinds out keep the listing phase until the end of the refresh.
+   */
+  #listed(p: RefreshProgress): void {
+    const { opts } = this.#ctx
+    if (this.#progress.phase !== 'listing' || opts.ignorePhotos === true || opts.ignoreVideos === true) return
+    // Shown from the start: a long listing (a big account, Flickr's limit) is not a frozen screen.
+    if (p.phase !== 'details' && p.phase !== 'saving') return this.#tell()
+    this.#progress.expected = p.photos
+    this.#tell('downloading')
+  }
+
+  #tell(phase?: PinProgress['phase']): void {
+    if (phase !== undefined) this.#progress.phase = phase
+    this.#ctx.opts.onProgress?.({ ...this.#progress })
+  }
+
+  /** The catalog refresh, queueing each original's download as soon as the refresh knows it. */
+  async #refreshCatalog(): Promise<RefreshReport> {
+    const { catalog, opts, dest } = this.#ctx
+    // An original whose download failed last time is sized again: the size it was listed with may be what failed.
+    const lastFailed = (await readLastPin(dest).catch(() => undefined))?.failures.filter((f) => f.what === 'download').map((f) => f.id)
+    try {
+      // New originals are sized by the GET of their download (the sizer), not by a HEAD each.
+      return await catalog.refresh(opts.api, this.#sizer, {
+        cookies: opts.cookies,
+        resolveAgain: new Set(lastFailed),
+        ...(this.#ctx.answered !== undefined ? { answered: this.#ctx.answered } : {}),
+        ...(opts.fullListingEveryMs !== undefined ? { fullListingEveryMs: opts.fullListingEveryMs } : {}),
+        ...(opts.apiConcurrency !== undefined ? { apiConcurrency: opts.apiConcurrency } : {}),
+        // Each sizing holds a download slot until its answer: never fewer sizings than slots.
+        mediaConcurrency: Math.max(opts.headConcurrency ?? 16, this.#concurrency),
+        onMedia: (ev) => this.#enqueue(ev.photo, ev.media),
+        onProgress: (p) => this.#listed(p),
+      })
+    } catch (err) {
+      // Nothing half-done is left behind: wait for the downloads already started, then report.
+      await this.#sizer.abandonAll()
+      await Promise.allSettled(this.#queued.values())
+      throw err
+    } finally {
+      // Sized, but refused a name (or the refresh stopped): those downloads are of no use.
+      await this.#sizer.abandonAll()
+    }
+  }
+
+  /** The final sweep: every photostream original not queued yet, then all downloads to the end. */
+  async #downloadAll(snap: CatalogSnapshot, refresh: RefreshReport): Promise<void> {
+    this.#tell('downloading')
+    for (const id of snap.photostream) {
+      const photo = snap.photos.get(id)
+      const m = photo && snap.media.get(mediaKey(photo.id, photo.secret))
+      if (photo && m) this.#enqueue(photo, m)
+    }
+    for (const u of refresh.media.unavailable) this.#failures.push({ id: u.id, what: 'original', message: u.message })
+    await Promise.all(this.#queued.values())
+    // Every download has settled: a promise per original is of no more use (50,000 of them at the
+    // tree's peak of memory otherwise).
+    this.#queued.clear()
+    log('downloads done at %d ms', this.#ctx.now() - this.#ctx.started)
+    if (this.#noSpace !== undefined) throw this.#noSpace
+  }
+
+  #enqueue(photo: PhotoEntry, m: MediaEntry): void {
+    if (!wanted(photo, this.#ctx.opts)) return
+    const key = mediaKey(m.id, m.secret)
+    if (this.#queued.has(key)) return
+    this.#progress.queued++
+    this.#progress.queuedBytes += m.size
+    const sized = this.#sizer.take(key)
+    this.#queued.set(key, sized !== undefined ? this.#download(photo, m, key, sized) : this.#checkInPlace(photo, m, key))
+  }
+
+  /**
+   * An original already in place (the store's synchronous check: recorded, with its size and
+   * mtime on disk) is counted as #download counts it, without a download slot, a promise chain or a
+   * thread-pool lstat; any other goes to #download. On a no-change pin that is every original, so
+   * they are checked in batches, the event loop getting a turn in between (a pin may run inside a
+   * mount, cli/pin-handoff.ts).
+   */
+  #checkInPlace(photo: PhotoEntry, m: MediaEntry, key: string): Promise<void> {
+    const batches = this.#inPlaceBatches
+    let batch = batches[batches.length - 1]
+    if (batch === undefined || batch.items.length >= IN_PLACE_CHECKS_PER_TURN) {
+      let settle!: (p: Promise<void> | void) => void
+      const done = new Promise<void>((resolve) => (settle = resolve))
+      batch = { items: [], done, settle }
+      batches.push(batch)
+      if (batches.length === 1) setImmediate(() => this.#drainInPlace())
+    }
+    batch.items.push({ photo, m, key })
+    return batch.done
+  }
+
+  /** The first batch; settled once its checks are made and the downloads of what was not in place are over. */
+  #drainInPlace(): void {
+    const batch = this.#inPlaceBatches.shift()
+    if (batch === undefined) return
+    const downloads: Array<Promise<void>> = []
+    for (const { photo, m, key } of batch.items) if (!this.#inPlace(photo, m, key)) downloads.push(this.#download(photo, m, key))
+    batch.settle(downloads.length === 0 ? undefined : Promise.all(downloads).then(() => undefined))
+    if (this.#inPlaceBatches.length > 0) setImmediate(() => this.#drainInPlace())
+  }
+
+  /** True when the original of `m` is in place and was counted so (see #checkInPlace). */
+  #inPlace(photo: PhotoEntry, m: MediaEntry, key: string): boolean {
+    const { store } = this.#ctx
+    // Not pinned yet (a mount fetched it): #download pins it.
+    if (this.#noSpace !== undefined || store.knownRecord(m.id, m.secret)?.pinned === false) return false
+    if (store.inPlaceSync(m, mediaMtimeMs(photo, this.#hourCache)) === undefined) return false
+    this.#stored.add(key)
+    this.#alreadyPresent++
+    this.#progress.done++
+    this.#progress.doneBytes += m.size
+    this.#tell()
+    return true
+  }
+
+  /**
+   * One download in a slot (`sized`: the one the refresh sized, already in its slot and under way).
+   * Never rejects: a failure is recorded, a NO_SPACE stops the rest.
+   */
+  async #download(photo: PhotoEntry, m: MediaEntry, key: string, sized?: SizedDownload): Promise<void> {
+    const release = sized?.release ?? (await this.#slots.acquire())
+    try {
+      if (this.#noSpace !== undefined) {
+        await sized?.job.abandon()
+        return
+      }
+      const mtimeMs = mediaMtimeMs(photo, this.#hourCache)
+      // The slot is for the transfer: it is free again once the bytes are in, while the record
+      // waits for its batch (store/record-batch.ts), so batches hold more than a slot count.
+      const res = sized ? await sized.job.settle(m, mtimeMs, release) : await this.#ctx.store.ensure(m, { mtimeMs, onFetched: release })
+      this.#stored.add(key)
+      if (res.downloaded) {
+        this.#downloaded++
+        this.#downloadedBytes += res.size
+        this.#ctx.opts.onDetail?.(`downloaded ${mediaFileName(m.id, m.ext)} (${res.size} bytes)`)
+      } else {
+        this.#alreadyPresent++
+        if (res.adopted === true) this.#adopted++
+        // Fetched by a mount (a cache entry) before this pin: part of the pinned tree now, so a
+        // mount bounded by --cache-size must never evict it.
+        if (this.#ctx.store.knownRecord(m.id, m.secret)?.pinned === false) await this.#ctx.store.pin([m.id])
+      }
+    } catch (err) {
+      if (isFlickrfsError(err) && err.code === 'NO_SPACE') {
+        this.#noSpace ??= err
+        return
+      }
+      this.#failures.push({ id: m.id, what: 'download', message: errorMessage(err) })
+      log('download of %s failed: %O', key, err)
+    } finally {
+      release()
+      this.#progress.done++
+      this.#progress.doneBytes += m.size
+      this.#progress.fetchedBytes = this.#downloadedBytes
+      this.#tell()
+    }
+  }
+
+  /** The layout of what is on disk, written into DEST, then the manifest of what was written. */
+  async #writeTree(snap: CatalogSnapshot, versions: (id: string) => string | undefined, entries: TreeEntries | undefined): Promise<WriteTreeReport> {
+    const { dest, store } = this.#ctx
+    this.#tell('writing')
+    // Access times (one index write per original) go to disk while the tree is written: neither needs the other.
+    const flushing = store.flush()
+    let written: { tree: WriteTreeReport; deleted: string[]; previous: Manifest }
+    try {
+      written = await this.#syncTree(snap, versions, entries)
+    } finally {
+      // The store is closed after this returns or throws: its index writes must be over by then.
+      await flushing.catch(() => undefined)
+    }
+    await flushing
+    const { tree, deleted, previous } = written
+    if (!tree.manifestUnchanged) await writeManifest(dest, tree.manifest, previous)
+    // Originals removed under --delete-unknown leave the store's index too, or verify would call them missing.
+    if (deleted.length > 0) await store.forget(deleted)
+    return tree
+  }
+
+  /**
+   * Builds the layout of what is on disk and makes DEST match it. A method of its own so that the
+   * layout and the lookups only the write needs are garbage once it returns, before the manifest
+   * is serialized (the end of a first pin is where its memory peaks).
+   */
+  async #syncTree(snap: CatalogSnapshot, versions: (id: string) => string | undefined, entries: TreeEntries | undefined): Promise<{ tree: WriteTreeReport; deleted: string[]; previous: Manifest }> {
+    const { dest, store, opts, now } = this.#ctx
+    // A photo whose original is not on disk (its download failed, or it could not be sized) is left
+    // out of the tree, as the layout leaves out photos whose original is unknown: no link may dangle
+    // and no sidecar may describe a file that is not there. What an earlier run wrote for it stays.
+    const onDisk: CatalogSnapshot = { ...snap, media: this.#mediaOnDisk(snap) }
+    this.#stored.clear()
+    let deleted: string[] = []
+    const previous = await readManifest(dest)
+    const alive = aliveIds(snap)
+    let deleteUnknown = opts.deleteUnknown === true
+    if (deleteUnknown && opts.forceDelete !== true) {
+      this.#deletionHeldBack = massDeletion(previous, alive.photo)
+      if (this.#deletionHeldBack) deleteUnknown = false
+    }
+    if (deleteUnknown) deleted = goneIds(previous, alive.photo)
+    const layout = buildLayout(onDisk, {
+      ignoreViews: opts.ignoreViews,
+      ignorePhotos: opts.ignorePhotos,
+      ignoreVideos: opts.ignoreVideos,
+      hashes: sha256SumsOf(store, new Set(deleted)),
+    })
+    const writeStart = now()
+    const tree = await writeTree(dest, layout.root, {
+      deleteUnknown,
+      previous,
+      alive,
+      photostreamKeep: keptPhotostreamNames(snap, onDisk.media, previous),
+      tmpDir: STATE_REL.tmp,
+      checkedOriginals: { has: (name) => mediaNamed(snap, onDisk.media, name) !== undefined },
+      sidecarVersion: sidecarVersions(versions, opts.ignoreViews === true),
+      ...(entries !== undefined ? { onEntry: (dir: string, name: string) => entries.add(dir, name) } : {}),
+    })
+    log('tree written in %d ms (%d written, %d unchanged of which %d trusted unread, %d removed)', now() - writeStart, tree.written, tree.unchanged, tree.trusted, tree.removed)
+    if (deleteUnknown) {
+      // Loaded only under --delete-unknown, the one run that cleans up after flickrmirrorer.
+      const { removeFlickrmirrorerLeftovers } = await import('./takeover.js')
+      this.#takeover = await removeFlickrmirrorerLeftovers(await Confined.open(dest))
+    }
+    return { tree, deleted, previous }
+  }
+
+  /**
+   * The catalog's originals that are on disk now (#stored): the snapshot's own map when that is
+   * all of them, as after a pin that got everything, rather than a copy of it.
+   */
+  #mediaOnDisk(snap: CatalogSnapshot): ReadonlyMap<string, MediaEntry> {
+    let all = this.#stored.size === snap.media.size
+    for (const key of snap.media.keys()) {
+      if (!all) break
+      all = this.#stored.has(key)
+    }
+    if (all) return snap.media
+    const media = new Map<string, MediaEntry>()
+    for (const [key, m] of snap.media) if (this.#stored.has(key)) media.set(key, m)
+    return media
+  }
+}
+
+/**
+ * What DEST's SHA256SUMS lists: from the index (an old DEST, whose hashes were in its sidecars,
+ * gets it without a download), and every original DEST keeps besides those the tree shows, so
+ * `sha256sum -c` covers every file of photostream/; not those --delete-unknown removes now.
+ */
+function sha256SumsOf(store: OriginalStore, deleted: ReadonlySet<string>): OriginalHashes {
+  return {
+    generation: () => store.generation,
+    hashOf: (id, secret) => store.knownRecord(id, secret),
+    kept: function* () {
+      for (const r of store.storedRecords()) {
+        if (!deleted.has(r.id)) yield { name: mediaFileName(r.id, r.ext), sha256: r.sha256, completedAt: r.completedAt }
+      }
+    },
+  }
+}
+
+/**
+ * The version of a sidecar's content: the stored version of its photo's catalog row (record,
+ * comments, original, change times: all a sidecar is made of), the sidecar format and
+ * --ignore-views. Equal versions mean equal bytes (write-tree.ts trusts a sidecar on that).
+ */
+function sidecarVersions(rows: (id: string) => string | undefined, ignoreViews: boolean): (name: string) => string | undefined {
+  const suffix = ` ${PHOTO_METADATA_FORMAT}${ignoreViews ? ' ignore-views' : ''}`
+  return (name) => {
+    const id = parseSidecarName(name)?.id
+    const row = id === undefined ? undefined : rows(id)
+    return row === undefined ? undefined : row + suffix
+  }
+}
+
+/** Catalog items the run was told to leave out, by kind. */
+function ignoredCounts(snap: CatalogSnapshot, opts: PinOptions): { photos: number; videos: number } {
+  const ignored = { photos: 0, videos: 0 }
+  for (const p of snap.photos.values()) if (!wanted(p, opts)) ignored[p.media === 'video' ? 'videos' : 'photos']++
+  return ignored
+}
+
+function aliveIds(snap: CatalogSnapshot): { photo: Lookup; set: Set<string>; collection: Set<string> } {
+  const collection = new Set<string>()
+  const walk = (c: CollectionEntry): void => {
+    collection.add(c.id)
+    c.children.forEach(walk)
+  }
+  snap.collections.forEach(walk)
+  // The photos map itself answers `has(id)`: no set of 50,000 ids beside it.
+  return { photo: snap.photos, set: new Set(snap.sets.map((s) => s.id)), collection }
+}
+
+/**
+ * The entry of `media` whose file in photostream/ is `name` (`<id>.<ext>`), if any: the catalog
+ * keys each photo's original by the photo's id and current secret, so one lookup finds it.
+ */
+function mediaNamed(snap: CatalogSnapshot, media: ReadonlyMap<string, MediaEntry>, name: string): MediaEntry | undefined {
+  const parsed = parseMediaFileName(name)
+  if (parsed === undefined) return undefined
+  const photo = snap.photos.get(parsed.id)
+  const m = photo && media.get(mediaKey(photo.id, photo.secret))
+  return m !== undefined && m.id === parsed.id && m.ext.toLowerCase() === parsed.ext ? m : undefined
+}
+
+/**
+ * photostream/ names never removed although absent from this layout: the names every living photo
+ * has, whatever the --ignore flags say (ignoring videos for one run must not delete the videos an
+ * earlier run stored), and everything an earlier run wrote for a living photo whose current original
+ * is not on disk (a replaced original that failed to download keeps the old file and sidecar).
+ * Looked up per name (write-tree asks only of the names the last pin wrote) instead of listed: a
+ * set of every name would be 100,000 strings at 50,000 items.
+ */
+function keptPhotostreamNames(snap: CatalogSnapshot, onDisk: ReadonlyMap<string, MediaEntry>, previous: Manifest): Lookup {
+  return {
+    has: (name) => {
+      // An original's name, or its sidecar's (`<id>.<ext>.metadata`).
+      if (mediaNamed(snap, snap.media, name) !== undefined) return true
+      if (name.endsWith(METADATA_SUFFIX) && mediaNamed(snap, snap.media, name.slice(0, -METADATA_SUFFIX.length)) !== undefined) return true
+      const entry = Object.hasOwn(previous.photostream, name) ? previous.photostream[name] : undefined
+      const photo = entry?.kind === 'photo' ? snap.photos.get(entry.id) : undefined
+      return photo !== undefined && !onDisk.has(mediaKey(photo.id, photo.secret))
+    },
+  }
+}

@@ -1,0 +1,198 @@
+/**
+ * DEST's tree as the last clean pin left it, so that a pin in which nothing changed can prove DEST
+ * is still that tree without building the layout (or loading the catalog and the store index).
+ *
+ * After a pin that wrote the whole layout with no failure, every entry of the layout (DEST itself,
+ * photostream/ and each of its files, each set, collection and "Not in any set" folder and each of
+ * their entries) and the manifest are recorded with their lstat: ino, size, mode, mtime and ctime.
+ * With them goes the key of what that tree was made from: the catalog's content (its chunks,
+ * catalog/persist.ts contentKey), the pin options that shape the tree, the sidecar format, this
+ * flickrfs's version and the time zone (originals' mtimes are local times).
+ *
+ * The next pin whose refresh finds nothing to change (catalog/quick-refresh.ts), with the same key,
+ * lstats every recorded entry; when all five numbers of every one are the same, DEST is the tree
+ * that pin wrote, and the run is over. The ctime is the proof, as for the sidecars (write-tree.ts
+ * TreeWriter.#trusted): the kernel sets it to the current time at every change of a file's bytes,
+ * times, mode or owner, and no call sets it to a chosen value; a file removed, added or renamed in
+ * a folder moves that folder's mtime and ctime, and a file put in place of another has another
+ * ino. Only on filesystems that keep such a ctime (tree-check.ts keepsCtime); elsewhere no record
+ * is written. Any difference, a missing entry, a record that cannot be read: the whole pin runs, as
+ * before, and repairs whatever differs.
+ *
+ * Every pin that may write into DEST removes the record first (forgetTreeRecord), and only a pin
+ * that completed cleanly writes a new one, last: a pin killed at any point leaves no record, and
+ * the next one runs whole. The store index is not part of the check (SHA256SUMS is made from it):
+ * only pin and a mount serving DEST change it, and both change a file of photostream/ with it.
+ *
+ * On disk (DEST/.flickrfs/tree-record, written atomically): a 4-byte length, a JSON header (key,
+ * counts, the entries' names by folder), padding to 8 bytes, then 5 float64 per entry.
+ */
+import { readFileSync, lstatSync, type Stats } from 'node:fs'
+import { readFile } from 'node:fs/promises'
+import createDebug from '../util/debug.js'
+import { Confined } from '../util/confine.js'
+import { isEnoent } from '../util/fs-errors.js'
+import { STATE_REL, treeRecordPath } from '../util/state-paths.js'
+import { PHOTO_METADATA_FORMAT } from '../layout/metadata.js'
+import { CHUNK_NAMES, checkEntries, keepsCtime, NUMBERS_PER_ENTRY, type Chunk } from './tree-check.js'
+
+const log = createDebug('flickrfs:pin')
+
+/** Changes whenever what a record means changes: an older record is then not trusted. */
+const RECORD_FORMAT = 1
+
+const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
+
+/** What a pin run's tree is made of besides the catalog: the options that shape it. */
+export interface TreeOptions {
+  ignorePhotos?: boolean
+  ignoreVideos?: boolean
+  ignoreViews?: boolean
+  deleteUnknown?: boolean
+  forceDelete?: boolean
+}
+
+/** What a no-change pin reports from the record instead of counting it again. */
+export interface TreeCounts {
+  /** Originals in the tree (already present). */
+  originals: number
+  /** Sidecars, links, folders and other files of the layout (unchanged). */
+  files: number
+  ignored: { photos: number; videos: number }
+}
+
+export interface TreeRecord {
+  key: string
+  counts: TreeCounts
+  /** Paths relative to DEST, folder by folder ('' is DEST; '.' in it is DEST itself). */
+  chunks: Chunk[]
+  /** NUMBERS_PER_ENTRY for each entry of `chunks`, in order. */
+  numbers: Float64Array
+}
+
+/** The key of a tree made from the catalog of `contentKey` with `opts` by this flickrfs. */
+export function treeKey(contentKey: string, opts: TreeOptions): string {
+  const options = [opts.ignorePhotos, opts.ignoreVideos, opts.ignoreViews, opts.deleteUnknown, opts.forceDelete].map((o) => o === true)
+  return JSON.stringify([RECORD_FORMAT, VERSION, PHOTO_METADATA_FORMAT, contentKey, options, timeZoneKey()])
+}
+
+/**
+ * The local time zone as originals' mtimes see it: TZ, the tz database's version, and the offset
+ * from UTC in January and July of every fifth year from 1970 to 2040 (Intl's zone name costs 20 ms
+ * of ICU start-up, a tenth of a no-change pin of 700 items).
+ */
+function timeZoneKey(): string {
+  const offsets: number[] = []
+  for (let year = 1970; year <= 2040; year += 5) for (const month of [0, 6]) offsets.push(new Date(year, month, 1).getTimezoneOffset())
+  return `${process.env.TZ ?? ''} ${process.versions.tz ?? ''} ${offsets.join(',')}`
+}
+
+/**
+ * The entries of a tree as a pin writes them (write-tree.ts `onEntry`), kept as the record keeps
+ * them: CHUNK_NAMES names of a folder joined in one string (a million photos' two million names as
+ * strings of their own would hold several times more memory at the end of a big first pin).
+ */
+export class TreeEntries {
+  readonly #chunks: Chunk[] = []
+  readonly #pending = new Map<string, string[]>()
+
+  add(dir: string, name: string): void {
+    let names = this.#pending.get(dir)
+    if (names === undefined) this.#pending.set(dir, (names = []))
+    names.push(name)
+    if (names.length === CHUNK_NAMES) {
+      this.#chunks.push([dir, names.join('/')])
+      this.#pending.delete(dir)
+    }
+  }
+
+  /** Every entry added, in chunks. */
+  get chunks(): Chunk[] {
+    for (const [dir, names] of this.#pending) this.#chunks.push([dir, names.join('/')])
+    this.#pending.clear()
+    return this.#chunks
+  }
+}
+
+/** Removes DEST's record: called before a pin writes anything into DEST. */
+export async function forgetTreeRecord(dest: string): Promise<void> {
+  await (await Confined.open(dest)).unlink(STATE_REL.treeRecord)
+}
+
+/**
+ * Records `entries` (and the manifest) with their lstat now, under `key`. Nothing is recorded when
+ * an entry cannot be lstat'ed (the next pin then runs whole).
+ */
+export async function writeTreeRecord(dest: string, key: string, entries: TreeEntries, counts: TreeCounts): Promise<void> {
+  if (!keepsCtime(dest)) return
+  const chunks = entries.chunks
+  chunks.push(['.flickrfs', 'manifest.json'])
+  const stats: number[] = []
+  for (const [dir, joined] of chunks) {
+    const base = dir === '' ? `${dest}/` : `${dest}/${dir}/`
+    for (const name of joined.split('/')) {
+      const st = lstatOrUndefined(base + name)
+      if (st === undefined) {
+        log('tree record not written: %s%s cannot be read', base, name)
+        return
+      }
+      stats.push(st.ino, st.size, st.mode, st.mtimeMs, st.ctimeMs)
+    }
+  }
+  const numbers = Float64Array.from(stats)
+  const total = numbers.length / NUMBERS_PER_ENTRY
+  const header = Buffer.from(JSON.stringify({ key, counts, entries: total, chunks }))
+  const start = align8(4 + header.length)
+  const file = Buffer.alloc(start + numbers.byteLength)
+  file.writeUInt32LE(header.length, 0)
+  header.copy(file, 4)
+  Buffer.from(numbers.buffer).copy(file, start)
+  await (await Confined.open(dest)).writeFileAtomic(STATE_REL.treeRecord, file)
+}
+
+/** DEST's record, or undefined when there is none or it cannot be read as one. */
+export async function readTreeRecord(dest: string): Promise<TreeRecord | undefined> {
+  let file: Buffer
+  try {
+    file = await readFile(treeRecordPath(dest))
+  } catch (err) {
+    if (!isEnoent(err)) log('tree record unreadable: %O', err)
+    return undefined
+  }
+  try {
+    const length = file.readUInt32LE(0)
+    const header = JSON.parse(file.toString('utf8', 4, 4 + length)) as { key: string; counts: TreeCounts; entries: number; chunks: Chunk[] }
+    const start = align8(4 + length)
+    const total = header.entries
+    if (typeof header.key !== 'string' || !Array.isArray(header.chunks) || file.length !== start + total * NUMBERS_PER_ENTRY * 8) return undefined
+    // A copy: the file's buffer need not be aligned for a Float64Array view.
+    const numbers = new Float64Array(total * NUMBERS_PER_ENTRY)
+    Buffer.from(numbers.buffer).set(file.subarray(start))
+    return { key: header.key, counts: header.counts, chunks: header.chunks, numbers }
+  } catch (err) {
+    log('tree record unreadable: %O', err)
+    return undefined
+  }
+}
+
+function lstatOrUndefined(path: string): Stats | undefined {
+  try {
+    return lstatSync(path, { throwIfNoEntry: false })
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Whether every entry of `record` has the lstat recorded (tree-check.ts, partly in a worker
+ * thread, partly here between the refresh's answers).
+ */
+export async function checkTree(dest: string, record: TreeRecord): Promise<boolean> {
+  const differs = await checkEntries(dest, record.chunks, record.numbers)
+  if (differs !== '') log('tree check: %s is not as the last pin left it', differs)
+  return differs === ''
+}
+
+function align8(n: number): number {
+  return Math.ceil(n / 8) * 8
+}
