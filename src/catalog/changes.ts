@@ -8,6 +8,7 @@ import { sameJson } from './same-json.js'
 import { collectionFromRaw, flickrEditMs, safeId, setFromRaw, setUpdatedSec } from './records.js'
 import type { CatalogSnapshot, CollectionEntry, MediaEntry, PhotoEntry, RawRecord, SetEntry } from './types.js'
 import { mediaKey } from './types.js'
+import { MediaByPhoto } from './media-map.js'
 
 /** A photostream record before the catalog stamps it with a change time. */
 export type ListedPhoto = Omit<PhotoEntry, 'changedAtMs'>
@@ -39,8 +40,8 @@ export interface PhotoListing {
 export interface PhotoChanges {
   photos: Map<string, PhotoEntry>
   comments: Map<string, readonly RawRecord[]>
-  /** Keyed by `mediaKey(id, secret)`. */
-  media: Map<string, MediaEntry>
+  /** Keyed by `mediaKey(id, secret)`: a MediaByPhoto, as a loaded catalog's (one original per photo, held by its id). */
+  media: ReadonlyMap<string, MediaEntry>
   photostream: string[]
   photostreamOrderChanged: boolean
   counts: ChangeCounts
@@ -70,7 +71,9 @@ export interface Changes {
 
 /** Photos, with changedAtMs kept wherever the content (record, comments, media) is the same. */
 export function photoChanges(listed: PhotoListing, { prev, nowMs }: Since): PhotoChanges {
-  const out = { photos: new Map<string, PhotoEntry>(), comments: new Map<string, readonly RawRecord[]>(), media: new Map<string, MediaEntry>() }
+  // Originals by photo id: `${id}_${secret}` keys of their own were ~70 bytes each (7 MB at 100,000 photos).
+  const mediaById = new Map<string, MediaEntry>()
+  const out = { photos: new Map<string, PhotoEntry>(), comments: new Map<string, readonly RawRecord[]>(), media: new MediaByPhoto(mediaById) }
   const counts = noCounts()
   for (const base of listed.photos) {
     const id = base.id
@@ -82,7 +85,7 @@ export function photoChanges(listed: PhotoListing, { prev, nowMs }: Since): Phot
       const at = firstSeenMs(base.lastUpdate, prev, nowMs)
       out.photos.set(id, stamped(base, at, at))
       if (photoComments !== undefined && photoComments.length > 0) out.comments.set(id, photoComments)
-      if (entry !== undefined) out.media.set(mediaKey(id, entry.secret), entry)
+      if (entry !== undefined) mediaById.set(id, entry)
       continue
     }
     const beforeComments = prev.comments.get(id)
@@ -91,7 +94,7 @@ export function photoChanges(listed: PhotoListing, { prev, nowMs }: Since): Phot
       // Unchanged: keep the previous objects.
       out.photos.set(id, before)
       if (beforeComments !== undefined) out.comments.set(id, beforeComments)
-      if (beforeMedia !== undefined) out.media.set(mediaKey(id, before.secret), beforeMedia)
+      if (beforeMedia !== undefined) mediaById.set(id, beforeMedia)
       continue
     }
     counts.changed++
@@ -99,7 +102,7 @@ export function photoChanges(listed: PhotoListing, { prev, nowMs }: Since): Phot
     const changedAtMsIgnoringViews = sameButViews ? (before.changedAtMsIgnoringViews ?? before.changedAtMs) : nowMs
     out.photos.set(id, stamped(base, nowMs, changedAtMsIgnoringViews))
     if (photoComments !== undefined && photoComments.length > 0) out.comments.set(id, photoComments)
-    if (entry !== undefined) out.media.set(mediaKey(id, entry.secret), entry)
+    if (entry !== undefined) mediaById.set(id, entry)
   }
   counts.total = out.photos.size
   for (const id of prev.photos.keys()) if (!out.photos.has(id)) counts.deleted++
@@ -108,7 +111,7 @@ export function photoChanges(listed: PhotoListing, { prev, nowMs }: Since): Phot
   // Nothing added, changed or deleted: every entry kept is the previous one, so the previous maps
   // (and list) are the same, and readers (the catalog's save) can tell by identity at once.
   if (counts.added === 0 && counts.changed === 0 && counts.deleted === 0 && sameSizes(out, prev)) {
-    return { photos: prev.photos as Map<string, PhotoEntry>, comments: prev.comments as Map<string, readonly RawRecord[]>, media: prev.media as Map<string, MediaEntry>,
+    return { photos: prev.photos as Map<string, PhotoEntry>, comments: prev.comments as Map<string, readonly RawRecord[]>, media: prev.media,
       photostream: orderChanged ? photostream : (prev.photostream as string[]), photostreamOrderChanged: orderChanged, counts }
   }
   return { ...out, photostream, photostreamOrderChanged: orderChanged, counts }

@@ -6,14 +6,27 @@ import { mediaKey } from './types.js'
  * by photo id. A loaded catalog has at most one original per photo (the one of its current
  * secret), and the id is a string the photo's entry already holds, where a key of its own cost
  * every original ~80 bytes (the concatenation, flattened when hashed): 8 MB at 100,000 photos.
- * Keys are made again only when iterated. Filled once, at decode, then never changed.
+ * Keys are made again only when iterated. Filled once, at decode (or handed a map at construction),
+ * then never changed.
  */
 export class MediaByPhoto implements ReadonlyMap<string, MediaEntry> {
-  private readonly byId = new Map<string, MediaEntry>()
+  private readonly byId: ReadonlyMap<string, MediaEntry>
+  /** The map `add` fills: only that of one made empty. */
+  private readonly filling: Map<string, MediaEntry> | undefined
+
+  /**
+   * `byId`: originals by photo id (each the original of `entry.id`) that nobody changes from now
+   * on, held as they are (a refresh's, and a first mount's views of its first catalog).
+   */
+  constructor(byId?: ReadonlyMap<string, MediaEntry>) {
+    this.filling = byId === undefined ? new Map() : undefined
+    this.byId = byId ?? (this.filling as Map<string, MediaEntry>)
+  }
 
   /** At decode only: `entry` becomes the original of photo `entry.id`. */
   add(entry: MediaEntry): void {
-    this.byId.set(entry.id, entry)
+    if (this.filling === undefined) throw new Error('a MediaByPhoto handed its map is never changed')
+    this.filling.set(entry.id, entry)
   }
 
   get(key: string): MediaEntry | undefined {
