@@ -4,7 +4,7 @@
  * sampling `process.memoryUsage()` every 20 ms, so the peak RSS is split into heap and the rest,
  * and told by the first catalog's phase.
  *
- *   npm run build && node --expose-gc --import tsx bench/sync-trace.ts [--items 100000] [--sets 2000] [--refresh]
+ *   npm run build && node --expose-gc --import tsx bench/sync-trace.ts [--items 100000] [--sets 2000] [--refresh] [--gc-at-phase] [--snapshot-late-details]
  *
  * `--refresh`: after the first sync, a new mount of the synced cache and one full refresh (what
  * SIGHUP asks), traced the same way. `--cache DIR` keeps the cache in DIR; given a DIR synced
@@ -17,21 +17,26 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { setFlagsFromString } from 'node:v8'
+import { getHeapSpaceStatistics, setFlagsFromString, writeHeapSnapshot } from 'node:v8'
 import { FlickrClient, MediaClient } from '../src/flickr/index.js'
 import type { FakeCredentials } from '../src/fake-flickr/index.js'
 import { startLiveMount, type LiveMount } from '../src/service/live-mount.js'
+import { capYoungGeneration } from '../src/util/young-generation.js'
 
 setFlagsFromString('--heap-growing-percent=30')
+// As `flickrfs mount` does (src/cli/mount.ts).
+capYoungGeneration(8)
 const args = process.argv.slice(2)
 const arg = (name: string, fallback: number): number => {
   const i = args.indexOf(`--${name}`)
   return i === -1 ? fallback : Number(args[i + 1])
 }
 const MB = 1024 * 1024
+const snapshotLate = args.includes('--snapshot-late-details')
+let snapshotTaken = false
 const mb = (n: number): string => (n / MB).toFixed(0)
 
-interface Sample { rss: number; heapUsed: number; heapTotal: number; external: number; phase: string; atMs: number }
+interface Sample { rss: number; heapUsed: number; heapTotal: number; external: number; phase: string; atMs: number; spaces?: string }
 
 /** The largest RSS sampled, overall and by phase, with the heap at that moment. */
 class Tracer {
@@ -44,14 +49,18 @@ class Tracer {
   sample(): void {
     const u = process.memoryUsage()
     const s: Sample = { rss: u.rss, heapUsed: u.heapUsed, heapTotal: u.heapTotal, external: u.external, phase: this.phase, atMs: performance.now() - this.#t0 }
-    if (s.rss > this.top.rss) this.top = s
+    if (s.rss > this.top.rss) {
+      // The heap's spaces (size committed) at the peak: old, large objects, young...
+      s.spaces = getHeapSpaceStatistics().filter((x) => x.space_size > MB).map((x) => `${x.space_name.replace('_space', '')} ${mb(x.space_size)}`).join(', ')
+      this.top = s
+    }
     if (s.rss > (this.byPhase.get(this.phase)?.rss ?? 0)) this.byPhase.set(this.phase, s)
   }
 
   report(what: string): void {
     clearInterval(this.#timer)
     const line = (s: Sample): string => `RSS ${mb(s.rss)} (heap used ${mb(s.heapUsed)} of ${mb(s.heapTotal)}, external ${mb(s.external)}) at ${(s.atMs / 1000).toFixed(1)} s`
-    console.log(`${what}: peak ${line(this.top)} in '${this.top.phase}'`)
+    console.log(`${what}: peak ${line(this.top)} in '${this.top.phase}' (spaces: ${this.top.spaces ?? '?'})`)
     for (const [phase, s] of this.byPhase) console.log(`  ${phase.padEnd(22)} ${line(s)}`)
   }
 }
@@ -68,8 +77,18 @@ async function mountOnce(root: string, mnt: string, origin: string, credentials:
   let done!: () => void
   const reached = new Promise<void>((res) => (done = res))
   const live = await startLiveMount({
-    mountpoint: mnt, root, remote: { api, media }, fullListingEveryMs: 0, progressEveryMs: 3_600_000,
+    mountpoint: mnt, root, remote: { api, media }, fullListingEveryMs: 0, progressEveryMs: snapshotLate ? 500 : 3_600_000,
+    // --partial-every MS: how often the first catalog is shown anew as it comes in (the mount's default: 1 s, comments only 5 s).
+    ...(args.includes('--partial-every') ? { partialEveryMs: arg('partial-every', 1000), partialCommentsEveryMs: arg('partial-every', 5000) } : {}),
     onLine: (line) => {
+      // --snapshot-late-details: a heap snapshot (after a full GC) once 95% of the comments are in,
+      // near the end of 'details', where the first sync peaks.
+      const comments = /^first catalog: details;.* comments (\d+)\/(\d+)/.exec(line)
+      if (snapshotLate && !snapshotTaken && comments !== null && Number(comments[1]) >= 0.95 * Number(comments[2]) && Number(comments[2]) > 0) {
+        snapshotTaken = true
+        globalThis.gc?.()
+        console.log(`  live heap late in 'details' (${comments[1]}/${comments[2]} comments): ${mb(process.memoryUsage().heapUsed)} MB; snapshot ${writeHeapSnapshot()}`)
+      }
       const phase = /^first catalog: (\w+)/.exec(line)?.[1]
       if (phase !== undefined && phase !== tracer.phase) {
         // --gc-at-phase: what is alive as each phase begins (a full GC there, so it changes the peak).
@@ -79,6 +98,7 @@ async function mountOnce(root: string, mnt: string, origin: string, credentials:
         }
         tracer.phase = phase
       }
+      if (/^first catalog complete/.test(line)) console.log(`  ${line}`)
       if (until.test(line)) done()
     },
   })
