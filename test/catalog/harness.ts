@@ -64,9 +64,9 @@ export async function refresh(h: Harness, opts: Parameters<Catalog['refresh']>[2
 }
 
 /**
- * A snapshot as plain data, to compare two with deepEqual: a loaded snapshot holds its originals
- * in a MediaByPhoto (src/catalog/media-map.ts), the one a refresh builds in a Map; both are the
- * same ReadonlyMap by `${id}_${secret}`, which is what is compared.
+ * A snapshot as plain data, to compare two with deepEqual: its originals are a MediaByPhoto
+ * (src/catalog/media-map.ts), loaded or refreshed, whose insides depend on how it was filled; as
+ * a ReadonlyMap by `${id}_${secret}` they are the same, which is what is compared.
  */
 export function comparable(snap: CatalogSnapshot): CatalogSnapshot {
   return { ...snap, media: new Map(snap.media) }

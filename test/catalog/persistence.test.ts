@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import KeyvSqlite from '@keyv/sqlite'
 import { Catalog, catalogPath, lockPath, mediaKey } from '../../src/catalog/index.js'
+import { MediaByPhoto } from '../../src/catalog/media-map.js'
 import { isFlickrfsError } from '../../src/errors/flickrfs-error.js'
 import { comparable, harness, refresh } from './harness.js'
 import { exists } from '../support/files.js'
@@ -191,6 +192,27 @@ void test('a photo keeps its stored version while its row is unchanged; an edit 
   const again = await h.reopen()
   const of = again.photoVersions()
   assert.deepEqual(new Map(ids.map((id) => [id, of(id)])), second, 'the same versions after a restart')
+})
+
+void test('a refresh holds its originals by photo id, as a load does: every lookup by id and secret, no key of their own', async (t) => {
+  const h = await harness(t, { photos: 10, videos: 2, sets: 1, commentedFraction: 0 })
+  await refresh(h)
+  const edited = [...h.catalog.snapshot().photos.keys()][2] as string
+  h.fake.account.editPhoto(edited, { title: 'edited' })
+  await refresh(h)
+  const snap = h.catalog.snapshot()
+  assert.equal(snap.photos.get(edited)?.raw.title, 'edited')
+  // The same structure a load makes (persist.ts), not a Map keyed by `${id}_${secret}` strings of its own.
+  assert.ok(snap.media instanceof MediaByPhoto)
+  assert.equal(snap.media.size, 12)
+  for (const p of snap.photos.values()) {
+    const m = snap.media.get(mediaKey(p.id, p.secret))
+    assert.equal(m?.id, p.id)
+    assert.equal(m?.secret, p.secret)
+    assert.equal(snap.media.get(mediaKey(p.id, `${p.secret}0`)), undefined, 'another secret of the same photo')
+    assert.equal(snap.media.has(p.id), false, 'an id alone is no key')
+  }
+  assert.deepEqual([...snap.media.keys()].sort(), [...snap.photos.values()].map((p) => mediaKey(p.id, p.secret)).sort())
 })
 
 void test('a loaded catalog answers media lookups as the refreshed one did, and refreshes and saves from there', async (t) => {
