@@ -4,6 +4,7 @@
  * reading of LAYOUT.md that says what DEST must hold for a fake account. The CLI child itself and
  * temp dirs are in test/support/.
  */
+import assert from 'node:assert/strict'
 import { lstat, readdir, readlink, rm, stat } from 'node:fs/promises'
 import { join, relative } from 'node:path'
 import { testClients } from '../support/clients.js'
@@ -95,6 +96,17 @@ export function changedPaths(a: Map<string, Entry>, b: Map<string, Entry>, opts:
   }
   for (const p of b.keys()) if (!a.has(p)) out.push(`+${p}`)
   return out
+}
+
+/** Every entry of `clean` is in `repaired` again, with its size, link target and (folders aside) mtime. */
+export function assertTreeBack(clean: Map<string, Entry>, repaired: Map<string, Entry>): void {
+  for (const [p, e] of clean) {
+    const now = repaired.get(p)
+    assert.ok(now !== undefined, `${p} is back`)
+    if (e.kind !== 'dir') assert.equal(now.mtimeMs, e.mtimeMs, `${p} has its mtime back`)
+    assert.equal(now.size, e.size, `${p} has its size back`)
+    assert.equal(now.target, e.target, `${p} has its target back`)
+  }
 }
 
 // ---- LAYOUT.md, read independently of src/layout ----------------------------------------------

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { lstat, lutimes, readdir, readFile, readlink, rename, rm, symlink, truncate, utimes, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { FakeFlickr } from '../../src/fake-flickr/index.js'
-import { changedPaths, mediaName, pinOnce, removeDir, snapshot, startFake } from './helpers.js'
+import { assertTreeBack, changedPaths, mediaName, pinOnce, removeDir, snapshot, startFake } from './helpers.js'
 import { tempDir } from '../support/repo.js'
 
 void describe('a no-change pin repairs what changed behind its back', () => {
@@ -76,13 +76,7 @@ void describe('a no-change pin repairs what changed behind its back', () => {
     assert.ok((await readFile(original(truncated))).equals(a.originalBytes(truncated)))
     assert.equal(await readlink(linkPath), link[1].target)
     const repaired = await snapshot(dest)
-    for (const [p, e] of clean) {
-      const now = repaired.get(p)
-      assert.ok(now !== undefined, `${p} is back`)
-      if (e.kind !== 'dir') assert.equal(now.mtimeMs, e.mtimeMs, `${p} has its mtime back`)
-      assert.equal(now.size, e.size, `${p} has its size back`)
-      assert.equal(now.target, e.target, `${p} has its target back`)
-    }
+    assertTreeBack(clean, repaired)
     for (const [id, was] of cleanBytes) assert.ok((await readFile(sidecar(id))).equals(was), `the sidecar of ${id} has its bytes back`)
     // Rewritten means a new file under the name (temp + rename): exactly the damaged entries.
     const rel = (p: string): string => p.slice(dest.length + 1)
