@@ -48,7 +48,7 @@ export const HEAD_CHECK_PER_PAGE = 500
 
 export type ListingPlan = { mode: 'full'; reason: string } | { mode: 'changes'; minDateSec: number }
 
-/** What planListing reads of the previous catalog: a loaded one's, or only its head's (planFromHead). */
+/** What planListing reads of the previous catalog: a loaded one's, or only its head's (quick-refresh.ts, Head.facts). */
 export interface PlanInput {
   refreshedAtMs: number
   listing?: ListingMarks
@@ -221,7 +221,7 @@ export interface IncrementalAnswers {
  * need a call or a download (then the refresh runs whole); else the totals for its report.
  * Decides from the lists and the buckets of the reported photos only: the rest of the photos cannot
  * have changed, since recentlyUpdated did not report them and the head's facts say none of them is
- * unresolved (see planFromHead).
+ * unresolved (Head.facts, read by quick-refresh.ts through planFor).
  */
 export function unchangedListing(prev: UnchangedPrevious, answers: IncrementalAnswers, nowMs: number): { photos: number; sets: number; collections: number } | undefined {
   const { known } = prev

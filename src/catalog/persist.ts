@@ -229,9 +229,12 @@ export class CatalogStore {
    * hangs off it (and the other photos of its buckets). Undefined when a chunk is gone.
    */
   async decodeBucketsOf(head: Head, ids: Iterable<string>): Promise<Omit<DecodedPhotos, 'interner'> | undefined> {
-    const buckets = head.chunks.photos
+    const bucketOf = rowVersions(head)
     const keys = new Set<string>()
-    if (buckets.length > 0) for (const id of ids) keys.add(buckets[fnv1a(id) % buckets.length] as string)
+    for (const id of ids) {
+      const key = bucketOf(id)
+      if (key !== undefined) keys.add(key)
+    }
     return this.decodePhotos([...keys])
   }
 
