@@ -49,7 +49,8 @@ export interface FakeFlickr {
   /** A pre-authorized read token for tests. */
   credentials: FakeCredentials
   /** Requests per REST method name, 'oauth:request_token' / 'oauth:authorize' / 'oauth:access_token',
-   *  'media:GET', 'media:HEAD', 'media:play' (play URL hits) and 'media:bytes' (body bytes sent). */
+   *  'media:GET', 'media:HEAD', 'media:play' (play URL hits), 'media:bytes' (body bytes sent) and
+   *  'media:peak' (the most media GETs open at once since the last reset: whether downloads overlap). */
   counts(): Record<string, number>
   resetCounts(): void
   /**
@@ -156,6 +157,8 @@ class FakeFlickrServer implements FakeFlickr {
   private readonly namedVideoPaths: boolean
   private readonly tokens = new TokenStore()
   private readonly countsByName = new Map<string, number>()
+  /** Media GETs received and not yet closed (for 'media:peak'; not cleared by resetCounts). */
+  private mediaGetsOpen = 0
   /** The REST pages already shortened once by the shortPages fault. */
   private readonly shortened = new Set<string>()
   private readonly server: Server
@@ -387,6 +390,7 @@ class FakeFlickrServer implements FakeFlickr {
     const isPlay = url.pathname.startsWith('/photos/')
     const name = isPlay ? 'media:play' : req.method === 'HEAD' ? 'media:HEAD' : 'media:GET'
     this.bump(name)
+    if (name === 'media:GET') this.holdOpen(res)
     if (this.faults.mediaLatencyMs > 0) await delay(this.faults.mediaLatencyMs)
     const area: RequestArea = { area: 'media', name }
     if (this.answerFault(res, area)) return
@@ -396,6 +400,13 @@ class FakeFlickrServer implements FakeFlickr {
     if (this.answerHostileStatus(call)) return
     if (isPlay) return this.redirectPlay(call)
     return this.serveFile(call)
+  }
+
+  /** Counts a media GET as open until its response closes, and keeps the highest count as 'media:peak'. */
+  private holdOpen(res: ServerResponse): void {
+    this.mediaGetsOpen++
+    if (this.mediaGetsOpen > (this.countsByName.get('media:peak') ?? 0)) this.countsByName.set('media:peak', this.mediaGetsOpen)
+    res.once('close', () => this.mediaGetsOpen--)
   }
 
   /** Hostile items that never reach their bytes: a 500, an HTML 200, or a redirect loop. */

@@ -48,7 +48,7 @@ export async function harness(t: TestContext, account: GenerateOptions = {}, cli
     tick: (ms = 60_000) => (clock.ms += ms),
     reopen: open,
     apiCalls: () => Object.entries(fake.counts()).filter(([k]) => k.startsWith('flickr.')).reduce((n, [, v]) => n + v, 0),
-    mediaRequests: () => Object.entries(fake.counts()).filter(([k]) => k.startsWith('media:') && k !== 'media:bytes').reduce((n, [, v]) => n + v, 0),
+    mediaRequests: () => Object.entries(fake.counts()).filter(([k]) => k === 'media:GET' || k === 'media:HEAD' || k === 'media:play').reduce((n, [, v]) => n + v, 0),
   }
   t.after(async () => {
     for (const c of opened) await c.close()

@@ -94,7 +94,8 @@ void describe('mount read-ahead across files (e2e)', { skip }, () => {
       assert.ok(hits >= PHOTOS / 2, `sorted walk: ${hits} of ${PHOTOS} opens found their original in the cache (${sorted.ms} ms)`)
       // Every original at most once: the reader joins a prefetch's download instead of starting its own.
       assert.ok(mediaGets(fake.counts()) <= PHOTOS, `${mediaGets(fake.counts())} media GETs for ${PHOTOS} originals`)
-      assert.ok(sorted.ms < PHOTOS * LATENCY_MS * 0.6, `the walk took ${sorted.ms} ms; one download at a time takes over ${PHOTOS * LATENCY_MS}`)
+      // Downloads overlap: the walk's reads find prefetches already on their way.
+      assert.ok((fake.counts()['media:peak'] ?? 0) >= 2, `media GETs open at once: at most ${fake.counts()['media:peak']} (${sorted.ms} ms walk)`)
     } finally {
       fake.faults.mediaLatencyMs = 0
     }
@@ -176,7 +177,8 @@ void describe('mount read-ahead across files (e2e)', { skip }, () => {
       const t0 = Date.now()
       const exit = await lab.stop(server, mnt)
       assert.equal(exit.code, 0, server.err)
-      assert.ok(Date.now() - t0 < 5000, `unmount took ${Date.now() - t0} ms`)
+      // Not a speed target: waiting for a prefetch would take the fake's 60 s, or fuse-native's 15 s timeout.
+      assert.ok(Date.now() - t0 < 10_000, `unmount took ${Date.now() - t0} ms: it waited for the prefetches`)
       assert.doesNotMatch(server.err, /error|failed/i)
     } finally {
       fake.faults.mediaLatencyMs = 0

@@ -113,7 +113,7 @@ void describe('fake Flickr media', () => {
     }
   })
 
-  void test('counts: media GET/HEAD/play and bytes sent, per API method, reset', async () => {
+  void test('counts: media GET/HEAD/play, bytes sent, GETs open at once, per API method, reset', async () => {
     fake.resetCounts()
     await (await fetch(originalUrl(photo))).arrayBuffer()
     await fetch(originalUrl(photo), { method: 'HEAD' })
@@ -125,6 +125,7 @@ void describe('fake Flickr media', () => {
       'media:HEAD': 1,
       'media:play': 1,
       'media:bytes': photo.bytes + video.bytes,
+      'media:peak': 1,
       'flickr.people.getPhotos': 2,
     })
     fake.resetCounts()
