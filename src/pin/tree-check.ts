@@ -3,7 +3,8 @@
  * with its five recorded numbers (ino, size, mode, mtime, ctime).
  *
  * One lstat is a few microseconds of system time, and a no-change pin of 50,000 items makes
- * ~166,000 of them: more than its calls take. So the entries are split: a worker thread checks
+ * ~102,000 of them (its ~64,000 links are left to their folders: tree-record.ts linksVouchedFor):
+ * more than its calls take. So the entries are split: a worker thread checks
  * part of them on the other core while this thread checks the rest between the refresh's answers
  * (a few hundred per turn of the event loop, so those answers are not held up). Both run the same
  * function, `checkChunks`: the worker gets its source text (an eval'd worker needs no module of its
