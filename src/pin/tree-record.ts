@@ -35,7 +35,7 @@ import { Confined } from '../util/confine.js'
 import { isEnoent } from '../util/fs-errors.js'
 import { STATE_REL, treeRecordPath } from '../util/state-paths.js'
 import { PHOTO_METADATA_FORMAT } from '../layout/metadata.js'
-import { CHUNK_NAMES, checkEntries, keepsCtime, NUMBERS_PER_ENTRY, type Chunk } from './tree-check.js'
+import { CHUNK_NAMES, keepsCtime, NUMBERS_PER_ENTRY, startCheck, type Chunk } from './tree-check.js'
 
 const log = createDebug('flickrfs:pin')
 
@@ -214,8 +214,8 @@ export async function readTreeRecord(dest: string): Promise<TreeRecord | undefin
     const start = align8(4 + length)
     const total = header.entries
     if (typeof header.key !== 'string' || !Array.isArray(header.chunks) || file.length !== start + total * NUMBERS_PER_ENTRY * 8) return undefined
-    // A copy: the file's buffer need not be aligned for a Float64Array view.
-    const numbers = new Float64Array(total * NUMBERS_PER_ENTRY)
+    // A copy (the file's buffer need not be aligned for a Float64Array view), shared with the check's worker.
+    const numbers = new Float64Array(new SharedArrayBuffer(total * NUMBERS_PER_ENTRY * 8))
     Buffer.from(numbers.buffer).set(file.subarray(start))
     return { key: header.key, counts: header.counts, chunks: header.chunks, numbers }
   } catch (err) {
@@ -232,14 +232,26 @@ function lstatOrUndefined(path: string): Stats | undefined {
   }
 }
 
+/** A tree check under way: `finish` answers whether every entry is as recorded; `cancel` stops it (tree-check.ts EntriesCheck). */
+export interface TreeCheck {
+  finish: () => Promise<boolean>
+  cancel: () => Promise<void>
+}
+
 /**
- * Whether every entry of `record` has the lstat recorded (tree-check.ts, partly in a worker
- * thread, partly here between the refresh's answers).
+ * Starts checking that every entry of `record` has the lstat recorded (tree-check.ts: in a worker
+ * thread at once, here too from `finish()`, which answers whether all are).
  */
-export async function checkTree(dest: string, record: TreeRecord): Promise<boolean> {
-  const differs = await checkEntries(dest, record.chunks, record.numbers)
-  if (differs !== '') log('tree check: %s is not as the last pin left it', differs)
-  return differs === ''
+export function startTreeCheck(dest: string, record: TreeRecord): TreeCheck {
+  const check = startCheck(dest, record.chunks, record.numbers)
+  return {
+    finish: async () => {
+      const differs = await check.finish()
+      if (differs !== '') log('tree check: %s is not as the last pin left it', differs)
+      return differs === ''
+    },
+    cancel: () => check.cancel(),
+  }
 }
 
 function align8(n: number): number {
