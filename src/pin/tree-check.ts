@@ -111,14 +111,17 @@ export interface EntriesCheck {
   finish(): Promise<string>
   /** Nothing more is checked (the answer is not wanted); resolves once both threads have stopped. */
   cancel(): Promise<void>
+  /** The worker's answer for the chunks it took ('' when there is no worker): all of them when this thread has not joined yet. */
+  readonly worker: Promise<string>
 }
 
 /**
  * Starts the check of every entry of `chunks` (see the top): in a worker thread at once when there
  * are enough of them, here only from `finish()`. `numbers` should be on a SharedArrayBuffer (the
- * record's are: tree-record.ts readTreeRecord), or the worker gets a copy.
+ * record's are: tree-record.ts readTreeRecord), or the worker gets a copy. `workerFrom`: the
+ * number of entries from which a worker is used (WORKER_FROM; tests force it).
  */
-export function startCheck(dest: string, chunks: readonly Chunk[], numbers: Float64Array): EntriesCheck {
+export function startCheck(dest: string, chunks: readonly Chunk[], numbers: Float64Array, opts: { workerFrom?: number } = {}): EntriesCheck {
   const total = numbers.length / NUMBERS_PER_ENTRY
   const starts = new Int32Array(new SharedArrayBuffer(4 * Math.max(1, chunks.length)))
   for (let i = 0, at = 0; i < chunks.length; i++) {
@@ -126,7 +129,7 @@ export function startCheck(dest: string, chunks: readonly Chunk[], numbers: Floa
     at += countNames((chunks[i] as Chunk)[1])
   }
   const shared = new Int32Array(new SharedArrayBuffer(8))
-  const theirs = total >= WORKER_FROM ? inWorker({ dest, chunks, starts, numbers, shared }) : Promise.resolve('')
+  const theirs = total >= (opts.workerFrom ?? WORKER_FROM) ? inWorker({ dest, chunks, starts, numbers, shared }) : Promise.resolve('')
   let mine: Promise<string> | undefined
   const finish = async (): Promise<string> => {
     const run = checkChunks(lstatSync, dest, chunks, starts, numbers, shared, CHECKS_PER_TURN)
@@ -143,6 +146,7 @@ export function startCheck(dest: string, chunks: readonly Chunk[], numbers: Floa
     return differs !== '' ? differs : other
   }
   return {
+    worker: theirs,
     finish: () => (mine ??= finish()),
     async cancel(): Promise<void> {
       Atomics.store(shared, STOP, 1)
