@@ -14,7 +14,7 @@ import { isDamagedDb } from '../util/sqlite.js'
 import { Confined } from '../util/confine.js'
 import { STATE_DIR_NAME, STATE_REL, stateDir } from '../util/state-paths.js'
 import { emptyManifest } from './manifest.js'
-import { checkTree, readTreeRecord, treeKey, type TreeRecord } from './tree-record.js'
+import { readTreeRecord, startTreeCheck, treeKey, type TreeCheck, type TreeRecord } from './tree-record.js'
 import { readLastPin, recordPinResult } from './pin-state.js'
 import type { WriteTreeReport } from './write-tree.js'
 import type { TakeoverCleanup } from './takeover.js'
@@ -143,20 +143,27 @@ async function tryNoChangePin(dest: string, opts: PinOptions, started: number, n
   if (last === undefined || last.failures.length > 0) return {}
   // No catalog, or an empty file (damage the whole run names and moves aside: opening it to write would make it a database).
   if (((await stat(catalogPath(dest)).catch(() => undefined))?.size ?? 0) === 0) return {}
-  let catalog: Catalog
+  // The lstats start now in a worker thread, beside the catalog's opening and the refresh's calls.
+  const check = startTreeCheck(dest, record)
   try {
-    catalog = await Catalog.open(dest, { deferLoad: true })
-  } catch (err) {
-    if (damaged(err)) return {}
-    throw err
-  }
-  try {
-    return await noChangePin(dest, record, catalog, opts, started, now)
-  } catch (err) {
-    if (damaged(err)) return {}
-    throw err
+    let catalog: Catalog
+    try {
+      catalog = await Catalog.open(dest, { deferLoad: true })
+    } catch (err) {
+      if (damaged(err)) return {}
+      throw err
+    }
+    try {
+      return await noChangePin(dest, record, check, catalog, opts, started, now)
+    } catch (err) {
+      if (damaged(err)) return {}
+      throw err
+    } finally {
+      await catalog.close()
+    }
   } finally {
-    await catalog.close()
+    // No check left running past this run's end, however it ended (a no-op once it has answered).
+    await check.cancel()
   }
 }
 
@@ -177,33 +184,27 @@ interface NoChangeOutcome {
 /**
  * A pin in which nothing changed, checked without the layout, the loaded catalog or the store: the
  * refresh decides "nothing changed" from the catalog's head (Catalog.refreshIfUnchanged) while
- * every entry DEST's tree record names is lstat'ed (tree-record.ts checkTree), both at once. When
+ * every entry DEST's tree record names is lstat'ed (tree-record.ts startTreeCheck), both at once. When
  * the catalog is the very one the record's tree was made from, with the same options, and every
  * entry is as recorded, the run is over: `report`. Otherwise the whole run follows, with `refresh`
  * when the catalog was refreshed here already (it found nothing to change: not asked again).
  */
-async function noChangePin(dest: string, record: TreeRecord, catalog: Catalog, opts: PinOptions, started: number, now: () => number): Promise<NoChangeOutcome> {
-  // The lstats only once the refresh's calls are out (none when a full listing is due: the whole
-  // run follows), so they fill the time the answers take.
+async function noChangePin(dest: string, record: TreeRecord, check: TreeCheck, catalog: Catalog, opts: PinOptions, started: number, now: () => number): Promise<NoChangeOutcome> {
+  // This thread joins the check once the refresh's calls are out (none when a full listing is due:
+  // the whole run follows), so its lstats fill the time the answers take.
   let checking = undefined as Promise<boolean> | undefined
-  const startCheck = (): void => {
-    checking = checkTree(dest, record).then((same) => {
+  const joinCheck = (): void => {
+    checking = check.finish().then((same) => {
       log('tree check done at %d ms: %s', now() - started, same ? 'as recorded' : 'differs')
       return same
     })
   }
-  let quick: Awaited<ReturnType<Catalog['refreshIfUnchanged']>>
-  try {
-    quick = await catalog.refreshIfUnchanged(opts.api, {
-      cookies: opts.cookies,
-      onAsking: startCheck,
-      ...(opts.fullListingEveryMs !== undefined ? { fullListingEveryMs: opts.fullListingEveryMs } : {}),
-      ...(opts.apiConcurrency !== undefined ? { apiConcurrency: opts.apiConcurrency } : {}),
-    })
-  } finally {
-    // No check left running past this run's end, however the refresh ended.
-    await checking
-  }
+  const quick = await catalog.refreshIfUnchanged(opts.api, {
+    cookies: opts.cookies,
+    onAsking: joinCheck,
+    ...(opts.fullListingEveryMs !== undefined ? { fullListingEveryMs: opts.fullListingEveryMs } : {}),
+    ...(opts.apiConcurrency !== undefined ? { apiConcurrency: opts.apiConcurrency } : {}),
+  })
   log('quick refresh done at %d ms: %s', now() - started, quick?.unchanged !== undefined ? 'nothing changed' : 'something to merge')
   if (quick?.unchanged === undefined) return { answered: quick?.answers }
   const { unchanged } = quick

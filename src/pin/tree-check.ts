@@ -3,11 +3,15 @@
  * with its five recorded numbers (ino, size, mode, mtime, ctime).
  *
  * One lstat is a few microseconds of system time, and a no-change pin of 50,000 items makes
- * ~166,000 of them: more than its calls take. So the entries are split: a worker thread checks
- * part of them on the other core while this thread checks the rest between the refresh's answers
- * (a few hundred per turn of the event loop, so those answers are not held up). Both run the same
- * function, `checkChunks`: the worker gets its source text (an eval'd worker needs no module of its
- * own, which neither tsx nor a build would have to provide), so it must use nothing from outside.
+ * ~102,000 of them (its ~64,000 links are left to their folders: tree-record.ts linksVouchedFor):
+ * more than its calls take. So a worker thread starts on them as soon as the record is read (while
+ * this thread opens the catalog and sends the refresh's calls), and this thread joins in once the
+ * calls are out, between their answers (a few hundred per turn of the event loop, so those answers
+ * are not held up). The two take folders' chunks from one shared counter: whichever has the CPU
+ * does more, so neither waits on the other when the machine is busy, or when the answers keep this
+ * thread occupied. Both run the same function, `checkChunks`: the worker gets its source text (an
+ * eval'd worker needs no module of its own, which neither tsx nor a build would have to provide),
+ * so it must use nothing from outside.
  */
 import { lstatSync, statfsSync } from 'node:fs'
 import { Worker } from 'node:worker_threads'
@@ -23,9 +27,6 @@ const CHECKS_PER_TURN = 512
 
 /** Below this many entries the worker's start-up (~20 ms) costs more than it saves. */
 const WORKER_FROM = 20_000
-
-/** The worker's share of the entries: this thread also parses the refresh's answers meanwhile. */
-const WORKER_SHARE = 0.6
 
 /**
  * Filesystems (statfs f_type) whose ctime is set by the kernel at every change of a file's bytes or
@@ -45,17 +46,28 @@ export function keepsCtime(path: string): boolean {
 /** Paths relative to DEST, by folder ('' is DEST itself's folder), at most CHUNK_NAMES names each, joined by '/'. */
 export type Chunk = [dir: string, names: string]
 
+/** The slot of the Int32Array shared by both threads (checkChunks) that says "stop". */
+const STOP = 1
+
 /**
- * Checks the entries of `chunks` against `numbers` (NUMBERS_PER_ENTRY each, in order: ino, size,
- * mode, mtimeMs, ctimeMs, as tree-record.ts writeTreeRecord records them): yields every
- * `perTurn` entries, returns the first entry that differs (or is missing), or '' when none does.
- * Self-contained (see the top): everything it uses is a parameter.
+ * Checks the chunks it claims from `shared` (slot 0: the next chunk, taken with the other thread;
+ * slot 1, STOP: set once either found a difference or the answer is no longer wanted; `starts[i]`
+ * is chunk i's first entry) against `numbers` (NUMBERS_PER_ENTRY each, in order: ino, size, mode,
+ * mtimeMs, ctimeMs, as tree-record.ts writeTreeRecord records them): yields every `perTurn`
+ * entries, returns the first entry that differs (or is missing) and sets STOP, or '' once no
+ * chunk is left or the other thread has set STOP. Self-contained (see the top): everything it
+ * uses is a parameter.
  */
-function* checkChunks(lstat: typeof lstatSync, dest: string, chunks: readonly Chunk[], numbers: Float64Array, perTurn: number): Generator<void, string> {
-  let at = 0
+function* checkChunks(
+  lstat: typeof lstatSync, dest: string, chunks: readonly Chunk[], starts: Int32Array, numbers: Float64Array, shared: Int32Array, perTurn: number,
+): Generator<void, string> {
   let done = 0
-  for (const [dir, joined] of chunks) {
+  for (;;) {
+    const i = Atomics.add(shared, 0, 1)
+    if (i >= chunks.length || Atomics.load(shared, 1) !== 0) return ''
+    const [dir, joined] = chunks[i] as Chunk
     const base = dir === '' ? `${dest}/` : `${dest}/${dir}/`
+    let at = (starts[i] as number) * 5
     for (const name of joined.split('/')) {
       let st
       try {
@@ -64,12 +76,17 @@ function* checkChunks(lstat: typeof lstatSync, dest: string, chunks: readonly Ch
         st = undefined
       }
       if (st === undefined || numbers[at] !== st.ino || numbers[at + 1] !== st.size || numbers[at + 2] !== st.mode ||
-        numbers[at + 3] !== st.mtimeMs || numbers[at + 4] !== st.ctimeMs) return base + name
+        numbers[at + 3] !== st.mtimeMs || numbers[at + 4] !== st.ctimeMs) {
+        Atomics.store(shared, 1, 1)
+        return base + name
+      }
       at += 5
-      if (++done % perTurn === 0) yield
+      if (++done % perTurn === 0) {
+        yield
+        if (Atomics.load(shared, 1) !== 0) return ''
+      }
     }
   }
-  return ''
 }
 
 /** The worker's program: checkChunks over what it is given, then the answer. */
@@ -77,41 +94,76 @@ const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads')
 const { lstatSync } = require('node:fs')
 const checkChunks = ${checkChunks.toString()}
-const run = checkChunks(lstatSync, workerData.dest, workerData.chunks, workerData.numbers, Infinity)
+const { dest, chunks, starts, numbers, shared } = workerData
+const run = checkChunks(lstatSync, dest, chunks, starts, numbers, shared, Infinity)
 let r = run.next()
 while (r.done !== true) r = run.next()
 parentPort.postMessage(r.value)
 `
 
-/**
- * Checks every entry of `chunks` (see the top); resolves to the path of the first one that is not
- * as recorded, or '' when all are. Never rejects: a worker that fails answers "differs".
- */
-export async function checkEntries(dest: string, chunks: readonly Chunk[], numbers: Float64Array): Promise<string> {
-  const total = numbers.length / NUMBERS_PER_ENTRY
-  let split = chunks.length
-  if (total >= WORKER_FROM) {
-    // The last chunks, about WORKER_SHARE of the entries, to the worker.
-    let mine = 0
-    for (split = 0; split < chunks.length && mine < total * (1 - WORKER_SHARE); split++) mine += countNames((chunks[split] as Chunk)[1])
-  }
-  const mineCount = countAll(chunks, split)
-  const theirs = split < chunks.length ? inWorker(dest, chunks.slice(split), numbers.slice(mineCount * NUMBERS_PER_ENTRY)) : Promise.resolve('')
-  const run = checkChunks(lstatSync, dest, chunks.slice(0, split), numbers, CHECKS_PER_TURN)
-  let differs = ''
-  for (let r = run.next(); ; r = run.next()) {
-    if (r.done === true) {
-      differs = r.value
-      break
-    }
-    await new Promise((resolve) => setImmediate(resolve))
-  }
-  // The worker's answer too, whatever this part found: nothing is left running past the check.
-  const other = await theirs
-  return differs !== '' ? differs : other
+/** A check under way (startCheck). */
+export interface EntriesCheck {
+  /**
+   * This thread joins in (call it once the refresh's calls are out); resolves to the path of the
+   * first entry that is not as recorded, or '' when all are. Never rejects: a worker that fails
+   * answers "differs".
+   */
+  finish(): Promise<string>
+  /** Nothing more is checked (the answer is not wanted); resolves once both threads have stopped. */
+  cancel(): Promise<void>
+  /** The worker's answer for the chunks it took ('' when there is no worker): all of them when this thread has not joined yet. */
+  readonly worker: Promise<string>
 }
 
-function inWorker(dest: string, chunks: Chunk[], numbers: Float64Array): Promise<string> {
+/**
+ * Starts the check of every entry of `chunks` (see the top): in a worker thread at once when there
+ * are enough of them, here only from `finish()`. `numbers` should be on a SharedArrayBuffer (the
+ * record's are: tree-record.ts readTreeRecord), or the worker gets a copy. `workerFrom`: the
+ * number of entries from which a worker is used (WORKER_FROM; tests force it).
+ */
+export function startCheck(dest: string, chunks: readonly Chunk[], numbers: Float64Array, opts: { workerFrom?: number } = {}): EntriesCheck {
+  const total = numbers.length / NUMBERS_PER_ENTRY
+  const starts = new Int32Array(new SharedArrayBuffer(4 * Math.max(1, chunks.length)))
+  for (let i = 0, at = 0; i < chunks.length; i++) {
+    starts[i] = at
+    at += countNames((chunks[i] as Chunk)[1])
+  }
+  const shared = new Int32Array(new SharedArrayBuffer(8))
+  const theirs = total >= (opts.workerFrom ?? WORKER_FROM) ? inWorker({ dest, chunks, starts, numbers, shared }) : Promise.resolve('')
+  let mine: Promise<string> | undefined
+  const finish = async (): Promise<string> => {
+    const run = checkChunks(lstatSync, dest, chunks, starts, numbers, shared, CHECKS_PER_TURN)
+    let differs = ''
+    for (let r = run.next(); ; r = run.next()) {
+      if (r.done === true) {
+        differs = r.value
+        break
+      }
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    // The worker's answer too, whatever this part found: nothing is left running past the check.
+    const other = await theirs
+    return differs !== '' ? differs : other
+  }
+  return {
+    worker: theirs,
+    finish: () => (mine ??= finish()),
+    async cancel(): Promise<void> {
+      Atomics.store(shared, STOP, 1)
+      await Promise.all([theirs, mine])
+    },
+  }
+}
+
+interface WorkerData {
+  dest: string
+  chunks: readonly Chunk[]
+  starts: Int32Array
+  numbers: Float64Array
+  shared: Int32Array
+}
+
+function inWorker(data: WorkerData): Promise<string> {
   return new Promise((resolve) => {
     let answered = false
     const answer = (value: string): void => {
@@ -120,12 +172,12 @@ function inWorker(dest: string, chunks: Chunk[], numbers: Float64Array): Promise
       resolve(value)
     }
     try {
-      const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { dest, chunks, numbers }, transferList: [numbers.buffer as ArrayBuffer] })
-      worker.once('message', (value: unknown) => answer(typeof value === 'string' ? value : dest))
-      worker.once('error', () => answer(dest))
-      worker.once('exit', () => answer(dest))
+      const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: data })
+      worker.once('message', (value: unknown) => answer(typeof value === 'string' ? value : data.dest))
+      worker.once('error', () => answer(data.dest))
+      worker.once('exit', () => answer(data.dest))
     } catch {
-      answer(dest)
+      answer(data.dest)
     }
   })
 }
@@ -133,11 +185,5 @@ function inWorker(dest: string, chunks: Chunk[], numbers: Float64Array): Promise
 function countNames(joined: string): number {
   let n = 1
   for (let i = joined.indexOf('/'); i !== -1; i = joined.indexOf('/', i + 1)) n++
-  return n
-}
-
-function countAll(chunks: readonly Chunk[], end: number): number {
-  let n = 0
-  for (let i = 0; i < end; i++) n += countNames((chunks[i] as Chunk)[1])
   return n
 }

@@ -167,3 +167,152 @@ void describe('a no-change pin checks DEST against the record of the last pin', 
     assert.equal((await pinAgain()).checkedAgainstRecord, true)
   })
 })
+
+/**
+ * Set and collection folders hold only links and a metadata file (docs/LAYOUT.md): the record
+ * leaves their links out and lets the folder's own lstat stand for them (tree-record.ts
+ * linksVouchedFor). Every change a folder's entries can undergo moves its ctime, even with its
+ * mtime put back, so each is still repaired; a link's own times (lutimes) are what it cannot see.
+ */
+void describe('a folder of links stands for its links in the record', () => {
+  let fake: FakeFlickr
+  let work: string
+  let dest: string
+  const pinAgain = (): Promise<PinReport> => pinOnce(fake, dest, { fullListingEveryMs: DEFAULT_FULL_LISTING_EVERY_MS })
+
+  /** A folder's mtime put back after a change of its entries: only its ctime tells. */
+  const keepingFolderTime = async (folder: string, change: () => Promise<void>): Promise<void> => {
+    const was = await lstat(folder)
+    await change()
+    await utimes(folder, was.atime, was.mtime)
+    assert.equal((await lstat(folder)).mtimeMs, was.mtimeMs)
+  }
+
+  /** `change` made to a clean DEST is seen by the next pin, which runs whole and puts the tree back as it was. */
+  const assertRepaired = async (change: () => Promise<void>): Promise<void> => {
+    const clean = await snapshot(dest)
+    await change()
+    const r = await pinAgain()
+    assert.deepEqual(r.failures, [])
+    assert.equal(r.checkedAgainstRecord, false, 'DEST differs from the record: the whole pin ran')
+    const repaired = await snapshot(dest)
+    assertTreeBack(clean, repaired)
+    assert.deepEqual([...repaired.keys()].filter((p) => !clean.has(p)), [], 'nothing else left')
+    assert.equal((await pinAgain()).checkedAgainstRecord, true, 'and the next pin is checked against the new record')
+  }
+
+  /** The links of the first folder named `prefix…` that holds at least two of them with different targets. */
+  const linksOf = async (prefix: string): Promise<{ folder: string; links: Array<[string, string]> }> => {
+    const tree = await snapshot(dest)
+    for (const [p, e] of tree) {
+      if (e.kind !== 'dir' || !p.startsWith(prefix) || p.includes('/')) continue
+      const links = [...tree].filter(([q, f]) => f.kind === 'link' && q.startsWith(`${p}/`) && !q.slice(p.length + 1).includes('/')).map(([q, f]): [string, string] => [q, f.target ?? ''])
+      if (links.length >= 2 && links[0]?.[1] !== links[1]?.[1]) return { folder: join(dest, p), links }
+    }
+    throw new Error(`no folder ${prefix}… with two links`)
+  }
+
+  before(async () => {
+    fake = await startFake({ seed: 22, photos: 24, videos: 1, sets: 4, collections: 2, commentedFraction: 0.3, meanPhotoBytes: 6_000, meanVideoBytes: 12_000 })
+    work = await tempDir()
+    dest = join(work, 'dest')
+    assert.deepEqual((await pinAgain()).failures, [])
+    assert.equal((await pinAgain()).checkedAgainstRecord, true)
+  })
+  after(async () => {
+    await fake.close()
+    await removeDir(work)
+  })
+
+  void it('the record holds no link whose folder it holds', async () => {
+    const file = await readFile(join(dest, '.flickrfs', 'tree-record'))
+    const header = JSON.parse(file.toString('utf8', 4, 4 + file.readUInt32LE(0))) as { chunks: Array<[string, string]> }
+    const recorded = new Set(header.chunks.flatMap(([dir, names]) => names.split('/').map((n) => (dir === '' ? n : `${dir}/${n}`))))
+    const tree = await snapshot(dest)
+    const links = [...tree].filter(([, e]) => e.kind === 'link').map(([p]) => p)
+    assert.ok(links.length > 0)
+    for (const p of links) assert.ok(!recorded.has(p), `${p} is left to its folder`)
+    // Everything else is in it: the folders, their metadata files, photostream/'s files.
+    for (const [p, e] of tree) if (e.kind !== 'link') assert.ok(recorded.has(p), `${p} is recorded`)
+  })
+
+  void it('a link removed from a set folder is put back', async () => {
+    const { folder, links } = await linksOf('Set ')
+    await assertRepaired(() => keepingFolderTime(folder, () => rm(join(dest, links[0]?.[0] ?? ''))))
+  })
+
+  void it('a set link replaced by one to another photo is put back', async () => {
+    const { folder, links } = await linksOf('Set ')
+    const [link, other] = links
+    assert.ok(link && other)
+    await assertRepaired(() =>
+      keepingFolderTime(folder, async () => {
+        const path = join(dest, link[0])
+        const was = await lstat(path)
+        await rm(path)
+        await symlink(other[1], path)
+        await lutimes(path, was.atime, was.mtime)
+      }),
+    )
+  })
+
+  void it('a link in Not in any set replaced by a file is put back', async () => {
+    const { folder, links } = await linksOf('Not in any set')
+    await assertRepaired(() =>
+      keepingFolderTime(folder, async () => {
+        const path = join(dest, links[0]?.[0] ?? '')
+        await rm(path)
+        await writeFile(path, 'not a link')
+      }),
+    )
+  })
+
+  void it("a collection's link to a set retargeted is put back", async () => {
+    const { folder, links } = await linksOf('Collection ')
+    const [link, other] = links
+    assert.ok(link && other)
+    await assertRepaired(() =>
+      keepingFolderTime(folder, async () => {
+        const path = join(dest, link[0])
+        await rm(path)
+        await symlink(other[1], path)
+      }),
+    )
+  })
+
+  void it('a file put in a set folder is removed', async () => {
+    const { folder } = await linksOf('Set ')
+    await assertRepaired(() => keepingFolderTime(folder, () => writeFile(join(folder, 'stray.txt'), 'not flickrfs')))
+  })
+
+  void it("a set's metadata file edited in place, its size and mtime put back, is repaired", async () => {
+    const { folder } = await linksOf('Set ')
+    const metadata = join(folder, 'metadata')
+    const clean = await readFile(metadata)
+    await assertRepaired(async () => {
+      const was = await lstat(metadata)
+      const bytes = Buffer.from(clean)
+      const at = bytes.indexOf(':') + 2
+      bytes[at] = bytes[at] === 0x30 ? 0x31 : 0x30
+      await writeFile(metadata, bytes)
+      await utimes(metadata, was.atime, was.mtime)
+    })
+    assert.ok((await readFile(metadata)).equals(clean))
+  })
+
+  void it("a link's own time (lutimes) is what its folder cannot see: left until the next whole run", async () => {
+    const { links } = await linksOf('Set ')
+    const path = join(dest, links[0]?.[0] ?? '')
+    const clean = (await lstat(path)).mtimeMs
+    await lutimes(path, new Date(), new Date(2001, 0, 1))
+    const r = await pinAgain()
+    assert.equal(r.checkedAgainstRecord, true, 'its folder is as recorded')
+    assert.equal(r.tree.written, 0)
+    assert.notEqual((await lstat(path)).mtimeMs, clean)
+    // A change on Flickr runs the whole pin, which checks every link's time.
+    fake.account.editPhoto(fake.account.photostream[0] ?? '', { title: 'A change on Flickr' })
+    const whole = await pinAgain()
+    assert.equal(whole.checkedAgainstRecord, false)
+    assert.equal((await lstat(path)).mtimeMs, clean, 'the whole run put its time back')
+  })
+})
