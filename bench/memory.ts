@@ -3,7 +3,7 @@
  * Flickr (in its own process, so its memory is not counted).
  *
  *   npm run build && node --import tsx bench/memory.ts [--items 100000] [--sets 2000] [--runs 3] [--bin OTHER/bin/flickrfs]
- *     [--cache DIR] [--offline-only | --sync-only] [--node-args "--max-semi-space-size=2"]
+ *     [--cache DIR] [--offline-only | --sync-only | --refresh-only] [--node-args "--max-semi-space-size=2"] [--port N]
  *
  * Each run, with a fresh cache:
  *   first sync    `flickrfs mount --cache C` on an empty C, until "first catalog complete"
@@ -55,7 +55,7 @@ const MB = 1024 * 1024
 async function serve(items: number, sets: number): Promise<void> {
   const videos = Math.round(items * 0.02)
   const account = generateAccount({ seed: 42, photos: items - videos, videos, sets, collections: 20, commentedFraction: 0.05, meanPhotoBytes: 2_000, meanVideoBytes: 4_000 })
-  const fake = await startFakeFlickr({ account })
+  const fake = await startFakeFlickr({ account, port: arg('port', 0) })
   process.stdout.write(`${JSON.stringify({ origin: fake.origin, credentials: fake.credentials })}\n`)
   await new Promise<void>((resolve) => process.stdin.on('end', resolve).resume())
   await fake.close()
@@ -85,6 +85,10 @@ async function run(items: number, sets: number, lab: MountLab, env: NodeJS.Proce
     const n = await originalsIn(mnt)
     if (n !== items) throw new Error(`photostream lists ${n} originals, expected ${items}`)
   }
+  if (refreshOnly) {
+    await refreshPhase(lab, env, cache, mnt, row)
+    return row
+  }
   if (!offlineOnly) await syncPhases(items, lab, env, cache, mnt, row, expectAll)
   if (!syncOnly) await offlinePhase(lab, env, cache, mnt, row, expectAll)
   return row
@@ -96,10 +100,13 @@ const cacheArg = args.includes('--cache') ? resolve(args[args.indexOf('--cache')
 const offlineOnly = args.includes('--offline-only')
 // --sync-only: the first sync (and its ls) into --cache DIR, nothing else (for 1,000,000 items, where each phase takes minutes).
 const syncOnly = args.includes('--sync-only')
+// --refresh-only: only the refresh of a loaded catalog, on --cache DIR, a cache an earlier run synced with the same
+// --port N (the fake's fixed port): its records name the fake's origin, so against another port every record changes.
+const refreshOnly = args.includes('--refresh-only')
 
 async function syncPhases(items: number, lab: MountLab, env: NodeJS.ProcessEnv, cache: string, mnt: string, row: Row, expectAll: () => Promise<void>): Promise<void> {
   // (a) first sync, then (c) its first full listing.
-  let p: CliProc = await lab.mount(mnt, ['--cache', cache, '--refresh', '0'], env, 3_600_000)
+  const p: CliProc = await lab.mount(mnt, ['--cache', cache, '--refresh', '0'], env, 3_600_000)
   let u = await usageOf(p.pid)
   row.firstSyncPeak = u.peak
   row.firstSyncCpu = u.cpuMs
@@ -111,20 +118,7 @@ async function syncPhases(items: number, lab: MountLab, env: NodeJS.ProcessEnv, 
   row.catalogBytes = (await stat(join(cache, '.flickrfs', 'catalog.sqlite'))).size
   if (syncOnly) return
 
-  // (a') a refresh of a loaded catalog: two catalogs at once.
-  // The catalog's debug line "refreshed: …" says when the refresh is saved (a quiet refresh logs nothing else).
-  p = await lab.mount(mnt, ['--cache', cache, '--refresh', '0', '--full-listing-every', '0'], { ...env, DEBUG: 'flickrfs:catalog' }, 600_000)
-  const before = await usageOf(p.pid)
-  row.loadedMountRss = before.rss
-  p.child.kill('SIGHUP') // what `flickrfs refresh MNT` sends
-  await waitUntil('the refresh is saved', () => {
-    if (p.exit) throw new Error(`the mount exited during its refresh: ${p.err}`)
-    return Promise.resolve(/flickrfs:catalog refreshed: /.test(p.err))
-  }, 3_600_000, 50)
-  u = await usageOf(p.pid)
-  row.refreshPeak = u.peak
-  row.refreshCpu = u.cpuMs - before.cpuMs
-  await lab.stop(p, mnt)
+  await refreshPhase(lab, env, cache, mnt, row)
 
   // (b) load without a mount.
   const st = await runMeasured(process.execPath, [...lab.nodeArgs, lab.bin, 'status', cache], { env, timeoutMs: 600_000 })
@@ -132,6 +126,24 @@ async function syncPhases(items: number, lab: MountLab, env: NodeJS.ProcessEnv, 
   row.statusPeak = st.maxRssKb * 1024
   row.statusCpu = st.userMs + st.sysMs
   row.statusWall = st.wallMs
+}
+
+/** (a') a refresh of a loaded catalog: two catalogs at once. */
+async function refreshPhase(lab: MountLab, env: NodeJS.ProcessEnv, cache: string, mnt: string, row: Row): Promise<void> {
+  // The catalog's debug line "refreshed: …" says when the refresh is saved (a quiet refresh logs nothing else).
+  const p = await lab.mount(mnt, ['--cache', cache, '--refresh', '0', '--full-listing-every', '0'], { ...env, DEBUG: 'flickrfs:catalog' }, 600_000)
+  const before = await usageOf(p.pid)
+  row.loadedMountRss = before.rss
+  p.child.kill('SIGHUP') // what `flickrfs refresh MNT` sends
+  await waitUntil('the refresh is saved', () => {
+    if (p.exit) throw new Error(`the mount exited during its refresh: ${p.err}`)
+    return Promise.resolve(/flickrfs:catalog refreshed: /.test(p.err))
+  }, 3_600_000, 50)
+  const u = await usageOf(p.pid)
+  row.refreshPeak = u.peak
+  row.refreshCpu = u.cpuMs - before.cpuMs
+  await lab.stop(p, mnt)
+
 }
 
 async function offlinePhase(lab: MountLab, env: NodeJS.ProcessEnv, cache: string, mnt: string, row: Row, expectAll: () => Promise<void>): Promise<void> {
@@ -269,7 +281,7 @@ async function main(): Promise<void> {
   if (args[0] === '--serve') return serve(arg('items', 100_000), arg('sets', 2000))
   if (args[0] === '--sync-child') return syncChild(args[1] as string, args[2] as string, JSON.parse(args[3] as string) as FakeCredentials)
   if (args[0] === '--breakdown-child') return breakdownChild(args[1] as string)
-  if (offlineOnly && cacheArg === undefined) throw new Error('--offline-only needs --cache DIR (a cache an earlier run synced)')
+  if ((offlineOnly || refreshOnly) && cacheArg === undefined) throw new Error('--offline-only and --refresh-only need --cache DIR (a cache an earlier run synced)')
   const skip = args.includes('--breakdown') ? undefined : await fuseUnusableReason()
   if (skip) return void console.log(`skipped: ${skip}`)
   const items = arg('items', 100_000)
@@ -278,7 +290,7 @@ async function main(): Promise<void> {
   const target = items >= 1_000_000 ? 1024 * MB : 300 * MB
   // An offline mount asks nothing of Flickr: no fake (at 1,000,000 items it takes minutes and a GB to make).
   const fakeArgs = offlineOnly ? ['-e', `process.stdout.write('{"origin":"http://127.0.0.1:9","credentials":{"apiKey":"k","apiSecret":"s","oauthToken":"t","oauthTokenSecret":"ts"}}\\n'); process.stdin.resume()`]
-    : ['--import', 'tsx', self, '--serve', '--items', String(items), '--sets', String(sets)]
+    : ['--import', 'tsx', self, '--serve', '--items', String(items), '--sets', String(sets), '--port', String(arg('port', 0))]
   const fakeProc = spawn(process.execPath, fakeArgs, { stdio: ['pipe', 'pipe', 'inherit'] })
   const line = await new Promise<string>((resolve) => createInterface({ input: fakeProc.stdout }).once('line', resolve))
   const { origin, credentials } = JSON.parse(line) as { origin: string; credentials: FakeCredentials }
@@ -318,16 +330,17 @@ async function main(): Promise<void> {
     }
     console.log(`CLI: ${bin}`)
     console.log(`memory bench: ${items} items, ${sets} sets, median of ${runs} runs; target peak RSS ${mb(target)}`)
-    console.log(`baselines: node -e 0 ${mb(bare.maxRssKb * 1024)}; flickrfs --version ${mb(cli.maxRssKb * 1024)}${offlineOnly ? '' : `; catalog.sqlite ${mb(m('catalogBytes'))}`}`)
-    if (!offlineOnly) {
+    console.log(`baselines: node -e 0 ${mb(bare.maxRssKb * 1024)}; flickrfs --version ${mb(cli.maxRssKb * 1024)}${offlineOnly || refreshOnly ? '' : `; catalog.sqlite ${mb(m('catalogBytes'))}`}`)
+    if (refreshOnly) line('refresh of a loaded catalog', 'refreshPeak', 'refreshCpu')
+    else if (!offlineOnly) {
       line('first sync (mount, fresh cache)', 'firstSyncPeak', 'firstSyncCpu')
       line('  + first ls photostream', 'firstLsPeak')
       line('refresh of a loaded catalog', 'refreshPeak', 'refreshCpu')
       line('load: flickrfs status', 'statusPeak', 'statusCpu')
     }
     line('load: offline mount + ls', 'offlineMountPeak', 'offlineMountCpu')
-    if (!offlineOnly && !syncOnly) console.log(`RSS of a mount after load, before refresh ${mb(m('loadedMountRss'))}; after the first sync ${mb(m('firstSyncRss'))}`)
-    if (!syncOnly) console.log(`offline mount: photostream lists ${s(m('offlineListMs'))} after spawn (target 2 s at 1,000,000 items); status wall ${s(m('statusWall'))}`)
+    if (!offlineOnly && !syncOnly && !refreshOnly) console.log(`RSS of a mount after load, before refresh ${mb(m('loadedMountRss'))}; after the first sync ${mb(m('firstSyncRss'))}`)
+    if (!syncOnly && !refreshOnly) console.log(`offline mount: photostream lists ${s(m('offlineListMs'))} after spawn (target 2 s at 1,000,000 items); status wall ${s(m('statusWall'))}`)
   } finally {
     await lab.cleanup()
     fakeProc.stdin.end()
