@@ -269,6 +269,16 @@ class LogTail {
 }
 
 /**
+ * glibc's malloc for a background mount (a variable of the user's own wins). Its mmap threshold
+ * fixed at 128 KB: by default glibc raises it to the largest block freed so far, so once the
+ * sqlite driver's chunk-sized copies (~1.6 MB each) come and go, the next ones are carved from its
+ * arenas and stay in the process's RSS. glibc reads this only as the process starts (node has no
+ * mallopt), so only a child can be given it; contrib/flickrfs.service sets it for the service.
+ * bench/RESULTS.md "catalog-lean" (offline mount) and "sync-peak" (first sync, refresh).
+ */
+const MOUNT_MALLOC_ENV = { MALLOC_MMAP_THRESHOLD_: '131072' }
+
+/**
  * Starts the same mount in a detached child and waits for it honestly: every line the child logs
  * is passed on, and the wait goes on as long as the child keeps saying something (the first
  * catalog reports its progress at least every quarter of the wait). It ends when the mount is up
@@ -287,7 +297,7 @@ async function detach(io: CliIo, mnt: string, root: string): Promise<number> {
   const child = spawn(process.execPath, [...process.execArgv, ...args], {
     detached: true,
     stdio: ['ignore', logFile.fd, logFile.fd],
-    env: { ...process.env, ...(io.env ?? {}) },
+    env: { ...MOUNT_MALLOC_ENV, ...process.env, ...(io.env ?? {}) },
   })
   child.unref()
   let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined

@@ -124,7 +124,9 @@ void describe('flickrfs mount as a systemd service (contrib/flickrfs.service)', 
     assert.equal(words[0], 'flickrfs', 'the unit runs flickrfs from PATH')
     assert.equal(words[1], 'mount')
     const mnt = words[2] as string
-    const server = await lab.mount(mnt, words.slice(3), { ...env, NOTIFY_SOCKET: notify.path })
+    // Its Environment= lines (each one NAME=value) as systemd would set them.
+    const unitEnv = Object.fromEntries((svc.get('Environment') ?? []).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]))
+    const server = await lab.mount(mnt, words.slice(3), { ...env, ...unitEnv, NOTIFY_SOCKET: notify.path })
     return { server, mnt }
   }
 
@@ -135,6 +137,7 @@ void describe('flickrfs mount as a systemd service (contrib/flickrfs.service)', 
     assert.deepEqual(svc.get('Restart'), ['on-failure'])
     assert.deepEqual(svc.get('KillMode'), ['mixed'], 'SIGTERM to flickrfs itself')
     assert.ok(Number.parseInt(svc.get('TimeoutStopSec')?.[0] ?? '0', 10) >= 10)
+    assert.deepEqual(svc.get('Environment'), ['MALLOC_MMAP_THRESHOLD_=131072'], "glibc gives back what it frees (read only at the process's start)")
     if ((await sh('command -v systemd-analyze')).code !== 0) return
     // verify looks commands up in systemd's own fixed PATH: point it at this checkout's bin.
     const unitDir = await lab.mkdir('units')
