@@ -8,7 +8,7 @@
  *
  * `--refresh`: after the first sync, a new mount of the synced cache and one full refresh (what
  * SIGHUP asks), traced the same way. `--cache DIR` keeps the cache in DIR; given a DIR synced
- * before, only its refresh is traced (in a process that never held a first sync). V8 grows its heap by 30% as bin/flickrfs sets it. Nothing
+ * before, only its refresh is traced (in a process that never held a first sync). V8's old generation grows by 10% and its young generation stops at 8 MB semi-spaces, as `flickrfs mount` sets them. Nothing
  * here reads the mount (the process serving it must not).
  */
 import { spawn } from 'node:child_process'
@@ -17,14 +17,15 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { getHeapSpaceStatistics, setFlagsFromString, writeHeapSnapshot } from 'node:v8'
+import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8'
 import { FlickrClient, MediaClient } from '../src/flickr/index.js'
 import type { FakeCredentials } from '../src/fake-flickr/index.js'
 import { startLiveMount, type LiveMount } from '../src/service/live-mount.js'
+import { growOldGenerationBy } from '../src/util/old-generation.js'
 import { capYoungGeneration } from '../src/util/young-generation.js'
 
-setFlagsFromString('--heap-growing-percent=30')
 // As `flickrfs mount` does (src/cli/mount.ts).
+growOldGenerationBy(10)
 capYoungGeneration(8)
 const args = process.argv.slice(2)
 const arg = (name: string, fallback: number): number => {
