@@ -89,8 +89,8 @@ export function mountCommand(io: CliIo): Command {
 const MOUNT_SEMI_SPACE_MB = 8
 /**
  * Its old generation grows by this much past what a full GC left (util/old-generation.ts; 30 for
- * other commands): a first sync at 100,000 items peaked ~50 MB lower with 10 than with 30, for
- * about the same CPU (bench/RESULTS.md "sync-peak").
+ * other commands): a first sync at 100,000 items peaked ~50 MB lower with 10 than with 30 (0.87×),
+ * for ~3% more CPU, ~10% more while an offline mount loads its catalog (bench/RESULTS.md "sync-peak").
  */
 const MOUNT_OLD_GROWTH_PERCENT = 10
 
