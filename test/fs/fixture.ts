@@ -98,7 +98,8 @@ export async function buildTree(spec: TreeSpec, backingDir: string): Promise<FsT
 
 /** Reads originals from `<backingDir>/<id>.<ext>` into a fresh buffer, like the store does. */
 export class FileOriginalReader implements OriginalReader {
-  readonly calls = { reads: 0 }
+  /** Reads asked; reads now held by their `slowMs` delay, and the most held at once. */
+  readonly calls = { reads: 0, slowHeld: 0, slowHeldPeak: 0 }
   // Kept open like a store would keep its cache files open; the serving process is short-lived.
   private readonly files = new Map<string, Promise<FileHandle>>()
   constructor(
@@ -111,6 +112,8 @@ export class FileOriginalReader implements OriginalReader {
     this.calls.reads++
     const delay = this.slowMs[media.id]
     if (delay) {
+      this.calls.slowHeld++
+      this.calls.slowHeldPeak = Math.max(this.calls.slowHeldPeak, this.calls.slowHeld)
       await new Promise<void>((res, rej) => {
         const aborted = (): void => rej(new FlickrfsError('TIMEOUT', `read of ${media.id} aborted`))
         // Already aborted (the mount's deadline passed between two reads of one request): no wait.
@@ -124,7 +127,7 @@ export class FileOriginalReader implements OriginalReader {
           res()
         }, delay)
         signal?.addEventListener('abort', onAbort, { once: true })
-      })
+      }).finally(() => this.calls.slowHeld--)
     }
     if (this.fail.has(media.id)) throw new FlickrfsError('NETWORK', `cannot download ${media.id}: connection refused`)
     let fh = this.files.get(media.id)

@@ -21,6 +21,8 @@ export interface Served {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
   /** Swaps the served tree and waits for the child to acknowledge. */
   swapTree(tree: TreeSpec): Promise<void>
+  /** The reads of `slowMs` originals held in their delay now, and the most held at once so far. */
+  slowReads(): Promise<{ held: number; peak: number }>
 }
 
 /** A MountLab whose mounts serve fixture trees (test/fs/fixture.ts) with originals from DIR/backing. */
@@ -69,6 +71,21 @@ export class FixtureLab extends MountLab {
           else rej(new Error(`server exited before ${text}; stdout=${out} stderr=${err}`))
         })
       })
+    /** Writes `line` to the child and resolves to the line of its next answer starting with `tag`. */
+    const ask = (line: string, tag: string): Promise<string> => {
+      const before = out.split(tag).length
+      child.stdin.write(`${line}\n`)
+      return new Promise<string>((res, rej) => {
+        const t0 = Date.now()
+        const tick = (): void => {
+          const parts = out.split(tag)
+          if (parts.length > before) return res(tag + (parts[before]?.split('\n')[0] ?? ''))
+          if (Date.now() - t0 > 10_000) return rej(new Error(`${line}: not answered`))
+          setTimeout(tick, 20)
+        }
+        tick()
+      })
+    }
     const served: Served = {
       child,
       mnt: spec.mountpoint,
@@ -78,17 +95,12 @@ export class FixtureLab extends MountLab {
       swapTree: async (tree) => {
         const p = join(this.dir, `tree-${++this.n}.json`)
         await writeFile(p, JSON.stringify({ tree }))
-        const before = out.split('TREE').length
-        child.stdin.write(`tree ${p}\n`)
-        await new Promise<void>((res, rej) => {
-          const t0 = Date.now()
-          const tick = (): void => {
-            if (out.split('TREE').length > before) return res()
-            if (Date.now() - t0 > 10_000) return rej(new Error('tree swap not acknowledged'))
-            setTimeout(tick, 20)
-          }
-          tick()
-        })
+        await ask(`tree ${p}`, 'TREE')
+      },
+      slowReads: async () => {
+        const answer = await ask('held', 'HELD')
+        const [held, peak] = (/HELD (\d+) (\d+)/.exec(answer) ?? []).slice(1).map(Number)
+        return { held: held ?? -1, peak: peak ?? -1 }
       },
     }
     if (!opts.expectFailure) await waitFor('READY')

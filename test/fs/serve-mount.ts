@@ -1,7 +1,7 @@
 /**
  * Test-only: serves one mount in its own process (reading a mount from the process that serves it
  * deadlocks). Usage: serve-mount.ts SPEC.json. Prints "READY" once mounted; a stdin line
- * "tree FILE.json" swaps the tree (answers "TREE"); exits with runUntilSignal's status.
+ * "tree FILE.json" swaps the tree (answers "TREE"), "held" answers "HELD <slow reads held now> <most at once>"; exits with runUntilSignal's status.
  */
 import { readFile } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
@@ -12,15 +12,17 @@ async function main(): Promise<number> {
   const specPath = process.argv[2]
   if (!specPath) throw new Error('usage: serve-mount.ts SPEC.json')
   const spec = JSON.parse(await readFile(specPath, 'utf8')) as ServeSpec
+  const originals = new FileOriginalReader(spec.backingDir, spec.slowMs, new Set(spec.fail ?? []))
   const handle = await mountFlickrfs({
     mountpoint: spec.mountpoint,
     tree: await buildTree(spec.tree, spec.backingDir),
-    originals: new FileOriginalReader(spec.backingDir, spec.slowMs, new Set(spec.fail ?? [])),
+    originals,
     ...spec.options,
   })
   const rl = createInterface({ input: process.stdin })
   rl.on('line', (line) => {
     const [cmd, arg] = line.split(' ')
+    if (cmd === 'held') process.stdout.write(`HELD ${originals.calls.slowHeld} ${originals.calls.slowHeldPeak}\n`)
     if (cmd === 'tree' && arg) {
       readFile(arg, 'utf8')
         .then((text) => buildTree((JSON.parse(text) as ServeSpec).tree, spec.backingDir))
