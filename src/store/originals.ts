@@ -174,7 +174,7 @@ export class Originals {
   private flushTimer: NodeJS.Timeout | undefined
   private readonly now: () => number
   /** See partNames(). */
-  private parts: Promise<Set<string>> | undefined
+  private parts: Promise<PartsById> | undefined
   private readonly batch = new RecordBatch<StoreRecord>((records) => this.commitRecords(records))
 
   constructor(
@@ -538,7 +538,7 @@ export class Originals {
 
   private newDownload(key: string, url: string, expectedSize: number, partPath: string, partRel: string, onFirstAnswer?: (res: MediaResponse) => void): Download {
     if (this.options.readOnly === true) throw new FlickrfsError('DEST', `${this.root} is read-only: ${key} is not stored there and cannot be fetched into it.`)
-    void this.parts?.then((names) => names.add(`${key}.part`))
+    void this.parts?.then((parts) => addPart(parts, `${key}.part`))
     return new Download({
       key,
       url,
@@ -716,22 +716,26 @@ export class Originals {
     const confined = this.guard()
     if (replaced) this.parts = undefined
     const parts = await this.partNames()
-    parts.delete(`${t.key}.part`)
-    for (const name of [...parts]) {
-      if (!name.startsWith(`${t.id}_`) || !name.endsWith('.part')) continue
-      const key = name.slice(0, -'.part'.length)
-      if (key === t.key || this.jobs.has(key) || key.slice(t.id.length + 1).includes('_')) continue
-      parts.delete(name)
-      await confined.unlink(join(STATE_REL.tmp, name)).catch(() => {})
+    // Only this id's parts: a lookup, not a pass over every part in flight per completion.
+    const keys = parts.get(t.id)
+    if (keys === undefined) return
+    keys.delete(t.key)
+    for (const key of keys) {
+      if (this.jobs.has(key)) continue
+      keys.delete(key)
+      await confined.unlink(join(STATE_REL.tmp, `${key}.part`)).catch(() => {})
     }
+    if (keys.size === 0) parts.delete(t.id)
   }
 
-  /** The names in the tmp folder as read at the first completion, plus the parts started since. */
-  private partNames(): Promise<Set<string>> {
+  /** The parts in the tmp folder as read at the first completion, plus the parts started since. */
+  private partNames(): Promise<PartsById> {
     this.parts ??= (async () => {
       const confined = this.guard()
-      if (!(await confined.isDir(STATE_REL.tmp))) return new Set<string>()
-      return new Set(await readdir(confined.abs(STATE_REL.tmp)).catch(() => [] as string[]))
+      const parts: PartsById = new Map()
+      if (!(await confined.isDir(STATE_REL.tmp))) return parts
+      for (const name of await readdir(confined.abs(STATE_REL.tmp)).catch(() => [] as string[])) addPart(parts, name)
+      return parts
     })()
     return this.parts
   }
@@ -746,6 +750,24 @@ export class Originals {
       throw destWriteError(err, confined.display(rel))
     }
   }
+}
+
+/**
+ * The keys (`<id>_<secret>`) of the .part files in the tmp folder, by id. A secret has no `_` in
+ * a part's name (an id may), so the id is what comes before the last one; a name with `_` in its
+ * secret, or not ending in .part, is not a part of ours to remove (removeStaleParts).
+ */
+type PartsById = Map<string, Set<string>>
+
+function addPart(parts: PartsById, name: string): void {
+  if (!name.endsWith('.part')) return
+  const key = name.slice(0, -'.part'.length)
+  const cut = key.lastIndexOf('_')
+  if (cut <= 0) return
+  const id = key.slice(0, cut)
+  const keys = parts.get(id)
+  if (keys === undefined) parts.set(id, new Set([key]))
+  else keys.add(key)
 }
 
 /** The lstat of the regular file at `path`; undefined when there is none (or something else is there). */

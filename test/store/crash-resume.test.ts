@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { mkdir, readdir, readFile, stat } from 'node:fs/promises'
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { OriginalStore } from '../../src/store/index.js'
@@ -95,6 +95,25 @@ void describe('OriginalStore after kill -9', () => {
     const gets = w.fake.counts()['media:GET'] ?? 0
     assert.ok(gets <= entries.length - onDisk.length && gets > 0, `${gets} GETs for ${entries.length - onDisk.length} originals not on disk`)
     assert.equal((await store.verify()).ok, entries.length)
+    await store.close()
+  })
+  void it('a completed original removes the .parts a killed run left of its older versions, and no other', async () => {
+    const root = join(w.tmp, 'stale-parts')
+    const tmp = join(root, '.flickrfs', 'tmp')
+    await mkdir(tmp, { recursive: true })
+    const m = w.addPhoto(30_000)
+    const other = w.addPhoto(20_000)
+    // Older secrets of m (replaced on Flickr since), and what is not a part of m's to remove: another
+    // id's, a name whose secret has a "_" (m.id_x is then the id), a file that is no .part.
+    const stale = [`${m.id}_oldsecret1.part`, `${m.id}_oldsecret2.part`]
+    const kept = [`${other.id}_oldsecret.part`, `${m.id}_x_y.part`, `${m.id}_oldsecret1.partial`, 'notes.txt']
+    for (const name of [...stale, ...kept]) await writeFile(join(tmp, name), 'left by a killed run')
+    const store = await OriginalStore.open(root, observed(w.client))
+    await store.ensure(m)
+    assert.deepEqual((await readdir(tmp)).sort(), [...kept].sort())
+    // The other id's completion removes its own older version, and only that.
+    await store.ensure(other)
+    assert.deepEqual((await readdir(tmp)).sort(), kept.slice(1).sort())
     await store.close()
   })
 })
