@@ -22,7 +22,6 @@ import { errorMessage, sleep } from '../util/abort.js'
 import { unwritableReason } from '../util/read-only.js'
 import { confineState } from '../util/confine.js'
 import { mountLogPath, STATE_REL, stateDir } from '../util/state-paths.js'
-import { growOldGenerationBy } from '../util/old-generation.js'
 import { capYoungGeneration } from '../util/young-generation.js'
 
 interface MountFlags {
@@ -87,16 +86,9 @@ export function mountCommand(io: CliIo): Command {
 
 /** A mount lives for days: its young generation stops growing here (util/young-generation.ts). */
 const MOUNT_SEMI_SPACE_MB = 8
-/**
- * Its old generation grows by this much past what a full GC left (util/old-generation.ts; 30 for
- * other commands): a first sync at 100,000 items peaked ~50 MB lower with 10 than with 30 (0.87×),
- * for ~3% more CPU, ~10% more while an offline mount loads its catalog (bench/RESULTS.md "sync-peak").
- */
-const MOUNT_OLD_GROWTH_PERCENT = 10
 
 async function runMount(io: CliIo, mountpoint: string, flags: MountFlags): Promise<number> {
   capYoungGeneration(MOUNT_SEMI_SPACE_MB)
-  growOldGenerationBy(MOUNT_OLD_GROWTH_PERCENT)
   const env = envOf(io)
   const mnt = resolve(mountpoint)
   // A cache is flickrfs's own folder: an empty value or a foreign folder is a typo (dest-check.ts).

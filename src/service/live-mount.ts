@@ -13,10 +13,19 @@ import { buildLayout, type Layout } from '../layout/index.js'
 import { evictAfterDownload, OriginalStore, type MediaSource } from '../store/index.js'
 import { errorMessage } from '../util/abort.js'
 import { confineState } from '../util/confine.js'
+import { growOldGenerationByWhile } from '../util/old-generation.js'
 import { unwritableReason } from '../util/read-only.js'
 import { STATE_REL, stateDir } from '../util/state-paths.js'
 
 const log = createDebug('flickrfs:mount')
+
+/**
+ * While the first catalog comes in, V8's old generation grows by this much past what a full GC left
+ * (util/old-generation.ts; 30 otherwise): at 100,000 items the first sync peaked at 340 MB against
+ * 403 with 30 (0.84×), for ~1.3× its CPU. Only then: a loaded mount and its refreshes gained nothing
+ * measurable from it and paid the same ~1.3× CPU (bench/RESULTS.md "sync-peak" and session 10's re-measure).
+ */
+const FIRST_SYNC_OLD_GROWTH_PERCENT = 10
 
 export interface LiveMountOptions {
   mountpoint: string
@@ -326,6 +335,7 @@ class ServedMount implements LiveMount {
     const remote = opts.remote
     if (!remote || this.#closed) return
     const partial = new FirstCatalog()
+    const growBackOldGeneration = growOldGenerationByWhile(FIRST_SYNC_OLD_GROWTH_PERCENT)
     const stopShowing = partial.showEvery((view) => tree.showPartial(view), opts.partialEveryMs ?? 1000, opts.partialCommentsEveryMs)
     this.#running = catalog
       .refresh(remote.api, remote.media, {
@@ -362,6 +372,7 @@ class ServedMount implements LiveMount {
       )
       .finally(() => {
         stopShowing()
+        growBackOldGeneration()
         this.#running = undefined
       })
   }

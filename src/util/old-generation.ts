@@ -7,8 +7,9 @@
  * below it V8's minimum step (8 MB) made a first pin of 700 items (13 MB live) run 8 full GCs
  * instead of 2, ~0.15 ms of CPU per item, to save nothing worth it.
  *
- * The command line's default (bin/flickrfs) is 30%; a mount asks for less (its first sync's peak is
- * this growth: bench/RESULTS.md "sync-peak"). The last call wins.
+ * The command line's default (bin/flickrfs) is 30%; a mount's first sync asks for less while it
+ * runs (`growOldGenerationByWhile`: its peak is this growth, bench/RESULTS.md "sync-peak"). The last
+ * call wins.
  */
 import { PerformanceObserver } from 'node:perf_hooks'
 import { getHeapStatistics, setFlagsFromString } from 'node:v8'
@@ -39,4 +40,11 @@ function pastFloor(): boolean {
 
 function apply(): void {
   setFlagsFromString(`--heap-growing-percent=${wanted}`)
+}
+
+/** Grows by `percent` until the returned function is called, then by what was asked before. */
+export function growOldGenerationByWhile(percent: number): () => void {
+  const before = wanted
+  growOldGenerationBy(percent)
+  return () => growOldGenerationBy(before)
 }

@@ -7,13 +7,13 @@ const MODULE = fileURLToPath(new URL('../../src/util/old-generation.ts', import.
 
 /**
  * How many full GCs a fresh node runs while it keeps ~250 MB of small objects alive, after
- * growOldGenerationBy was called with each of `percents` in turn (none: V8's own growth).
+ * `setup` ran with the module as `m` (empty: V8's own growth).
  */
-function fullGcsWhileGrowing(percents: number[]): number {
+function fullGcsWhileGrowing(setup: string): number {
   const script = `
     const { PerformanceObserver, constants } = await import('node:perf_hooks')
-    const { growOldGenerationBy } = await import(${JSON.stringify(MODULE)})
-    for (const p of ${JSON.stringify(percents)}) growOldGenerationBy(p)
+    const m = await import(${JSON.stringify(MODULE)})
+    ${setup}
     let full = 0
     new PerformanceObserver((list) => {
       for (const e of list.getEntries()) if (e.detail.kind === constants.NODE_PERFORMANCE_GC_MAJOR) full++
@@ -33,13 +33,21 @@ function fullGcsWhileGrowing(percents: number[]): number {
 }
 
 void test('growOldGenerationBy makes V8 collect more often as the heap grows, and the last call wins', () => {
-  const free = fullGcsWhileGrowing([])
-  const slow = fullGcsWhileGrowing([1])
-  const overridden = fullGcsWhileGrowing([100, 1])
-  const fast = fullGcsWhileGrowing([100])
+  const free = fullGcsWhileGrowing('')
+  const slow = fullGcsWhileGrowing('m.growOldGenerationBy(1)')
+  const overridden = fullGcsWhileGrowing('m.growOldGenerationBy(100); m.growOldGenerationBy(1)')
+  const fast = fullGcsWhileGrowing('m.growOldGenerationBy(100)')
   // Growing by 1% at a time (V8 still adds its minimum step) from the 32 MB floor to ~250 MB takes
   // many more full GCs than V8's own growth or 100% (2× each time): measured 10–11 against 2–3.
   assert.ok(slow >= free + 4, `1%: ${slow} full GCs, V8's own growth: ${free}`)
   assert.ok(slow >= fast + 4, `1%: ${slow} full GCs, 100%: ${fast}`)
   assert.ok(overridden >= fast + 4, `100% then 1%: ${overridden} full GCs, 100% alone: ${fast}`)
+})
+
+void test('growOldGenerationByWhile holds its growth until told, then goes back to what was asked before', () => {
+  const fast = fullGcsWhileGrowing('m.growOldGenerationBy(100)')
+  const held = fullGcsWhileGrowing('m.growOldGenerationBy(100); m.growOldGenerationByWhile(1)')
+  const back = fullGcsWhileGrowing('m.growOldGenerationBy(100); m.growOldGenerationByWhile(1)()')
+  assert.ok(held >= fast + 4, `1% held: ${held} full GCs, 100%: ${fast}`)
+  assert.ok(back <= fast + 1, `1% given back to 100%: ${back} full GCs, 100% alone: ${fast}`)
 })
