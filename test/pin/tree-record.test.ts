@@ -212,6 +212,22 @@ void describe('a folder of links stands for its links in the record', () => {
     throw new Error(`no folder ${prefix}… with two links`)
   }
 
+  /** Points the first link of a `prefix…` folder at its second link's target (keeping the link's own times, when asked), folder time put back. */
+  const retargetFirstLink = async (prefix: string, keepLinkTime: boolean): Promise<void> => {
+    const { folder, links } = await linksOf(prefix)
+    const [link, other] = links
+    assert.ok(link && other)
+    await assertRepaired(() =>
+      keepingFolderTime(folder, async () => {
+        const path = join(dest, link[0])
+        const was = await lstat(path)
+        await rm(path)
+        await symlink(other[1], path)
+        if (keepLinkTime) await lutimes(path, was.atime, was.mtime)
+      }),
+    )
+  }
+
   before(async () => {
     fake = await startFake({ seed: 22, photos: 24, videos: 1, sets: 4, collections: 2, commentedFraction: 0.3, meanPhotoBytes: 6_000, meanVideoBytes: 12_000 })
     work = await tempDir()
@@ -242,18 +258,7 @@ void describe('a folder of links stands for its links in the record', () => {
   })
 
   void it('a set link replaced by one to another photo is put back', async () => {
-    const { folder, links } = await linksOf('Set ')
-    const [link, other] = links
-    assert.ok(link && other)
-    await assertRepaired(() =>
-      keepingFolderTime(folder, async () => {
-        const path = join(dest, link[0])
-        const was = await lstat(path)
-        await rm(path)
-        await symlink(other[1], path)
-        await lutimes(path, was.atime, was.mtime)
-      }),
-    )
+    await retargetFirstLink('Set ', true)
   })
 
   void it('a link in Not in any set replaced by a file is put back', async () => {
@@ -268,16 +273,7 @@ void describe('a folder of links stands for its links in the record', () => {
   })
 
   void it("a collection's link to a set retargeted is put back", async () => {
-    const { folder, links } = await linksOf('Collection ')
-    const [link, other] = links
-    assert.ok(link && other)
-    await assertRepaired(() =>
-      keepingFolderTime(folder, async () => {
-        const path = join(dest, link[0])
-        await rm(path)
-        await symlink(other[1], path)
-      }),
-    )
+    await retargetFirstLink('Collection ', false)
   })
 
   void it('a file put in a set folder is removed', async () => {
