@@ -17,21 +17,17 @@ import { getHeapStatistics, setFlagsFromString } from 'node:v8'
 const FROM_BYTES = 32 * 1024 * 1024
 
 let wanted = 0
-/** Until the heap is past the floor: the observer that applies `wanted` then. */
-let watch: PerformanceObserver | undefined
+/** Until the heap is past the floor: `wanted` is applied then (afterGcWhen). */
+let waiting = false
 
 export function growOldGenerationBy(percent: number): void {
   wanted = percent
-  if (watch !== undefined) return
-  if (pastFloor()) return apply()
-  const w = new PerformanceObserver(() => {
-    if (!pastFloor()) return
+  if (waiting) return
+  waiting = true
+  afterGcWhen(pastFloor, () => {
+    waiting = false
     apply()
-    w.disconnect()
-    watch = undefined
   })
-  w.observe({ entryTypes: ['gc'] })
-  watch = w
 }
 
 function pastFloor(): boolean {
@@ -47,4 +43,19 @@ export function growOldGenerationByWhile(percent: number): () => void {
   const before = wanted
   growOldGenerationBy(percent)
   return () => growOldGenerationBy(before)
+}
+
+/**
+ * Runs `then` at once when `ready()`, else after the first GC at which `ready()` holds: a GC is
+ * when V8 sizes its spaces. For V8 settings that should take only once the heap has come to some
+ * size (this file, young-generation.ts). Here because every command loads this module as it starts.
+ */
+export function afterGcWhen(ready: () => boolean, then: () => void): void {
+  if (ready()) return then()
+  const watch = new PerformanceObserver(() => {
+    if (!ready()) return
+    watch.disconnect()
+    then()
+  })
+  watch.observe({ entryTypes: ['gc'] })
 }

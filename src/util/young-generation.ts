@@ -10,18 +10,11 @@
  * saved less: more was promoted), for ~14% more CPU while the catalog loads (bench/RESULTS.md,
  * "The mount's young generation").
  */
-import { PerformanceObserver } from 'node:perf_hooks'
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8'
+import { afterGcWhen } from './old-generation.js'
 
 export function capYoungGeneration(semiSpaceMb: number): void {
   const capBytes = 2 * semiSpaceMb * 1024 * 1024
   const reached = (): boolean => (getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_size ?? 0) >= capBytes
-  const stop = (): void => setFlagsFromString('--semi-space-growth-factor=1')
-  if (reached()) return stop()
-  const watch = new PerformanceObserver(() => {
-    if (!reached()) return
-    stop()
-    watch.disconnect()
-  })
-  watch.observe({ entryTypes: ['gc'] })
+  afterGcWhen(reached, () => setFlagsFromString('--semi-space-growth-factor=1'))
 }
