@@ -37,7 +37,8 @@
  *   durability rules of issue 12 ask for and nothing else (DiskFloor): what the disk itself costs
  *   on this machine, the part of a first pin's CPU that no code of ours can save.
  * --floor-fresh runs each floor in a fresh process (floorInChild), compiled and optimised during the
- * run as a pin is, rather than in this one, warm after its first floor. --floor-wrap "CMD ARGS" runs
+ * run as a pin is, rather than in this one, warm after its first floor, and with the pin's 16 libuv
+ * pool threads (in this process it has the default 4). --floor-wrap "CMD ARGS" runs
  * that child as CMD ARGS node … (strace, perf record), to compare its system calls with a pin's
  * (bench/pin-ab.ts --wrap); its CPU figures are then the floor's under CMD.
  * --dest-dir DIR makes every DEST (both tools' and the floor with disk's) in DIR rather than the
@@ -600,7 +601,9 @@ async function floorInChild(shape: Shape, dest: string | undefined): Promise<Flo
   const [cmd, ...wrapArgs] = [...floorWrap(), process.execPath]
   const child = spawn(cmd, [...wrapArgs, '--import', 'tsx', self, '--floor-child', ...pass], {
     stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, FLICKRFS_BENCH_FLOOR: JSON.stringify({ shape, dest }) },
+    // The same libuv pool as `flickrfs pin` gets (bin/flickrfs): the floor with disk's fsyncs share
+    // journal commits as the pin's do, so the floor says what the disk costs a pin, not a 4-thread one.
+    env: { ...process.env, UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? '16', FLICKRFS_BENCH_FLOOR: JSON.stringify({ shape, dest }) },
   })
   let out = ''
   child.stdout.on('data', (d: Buffer) => (out += d.toString()))
