@@ -12,16 +12,9 @@
  * thread occupied. Both run the same function, `checkChunks`: the worker gets its source text (an
  * eval'd worker needs no module of its own, which neither tsx nor a build would have to provide),
  * so it must use nothing from outside.
- *
- * A folder of FIND_FROM recorded entries or more (photostream/) is listed by one GNU find instead
- * (tree-find.ts), started with the check, in its own process; without GNU find it is lstat'ed too.
  */
 import { lstatSync, statfsSync } from 'node:fs'
 import { Worker } from 'node:worker_threads'
-import createDebug from '../util/debug.js'
-import { findFolder, type FolderListing } from './tree-find.js'
-
-const log = createDebug('flickrfs:pin')
 
 /** ino, size, mode, mtimeMs, ctimeMs. */
 export const NUMBERS_PER_ENTRY = 5
@@ -123,123 +116,20 @@ export interface EntriesCheck {
 }
 
 /**
- * Starts the check of every entry of `chunks` (see the top): the folders of at least `findFrom`
- * recorded entries (FIND_FROM; photostream/) by one GNU find each (tree-find.ts), at once; the rest
- * by lstat, in a worker thread at once when there are enough of them, here only from `finish()`. A
- * folder find cannot list (no GNU find, any failure) is lstat'ed instead, as the rest.
- * `numbers` should be on a SharedArrayBuffer (the record's are: tree-record.ts readTreeRecord), or
- * the worker gets a copy. `workerFrom`, `findFrom`: tests force them; `find`: the program.
+ * Starts the check of every entry of `chunks` (see the top): in a worker thread at once when there
+ * are enough of them, here only from `finish()`. `numbers` should be on a SharedArrayBuffer (the
+ * record's are: tree-record.ts readTreeRecord), or the worker gets a copy. `workerFrom`: the
+ * number of entries from which a worker is used (WORKER_FROM; tests force it).
  */
-export function startCheck(
-  dest: string, chunks: readonly Chunk[], numbers: Float64Array, opts: { workerFrom?: number; findFrom?: number; find?: string } = {},
-): EntriesCheck {
-  const starts: number[] = []
-  const counts = new Map<string, number>()
+export function startCheck(dest: string, chunks: readonly Chunk[], numbers: Float64Array, opts: { workerFrom?: number } = {}): EntriesCheck {
+  const total = numbers.length / NUMBERS_PER_ENTRY
+  const starts = new Int32Array(new SharedArrayBuffer(4 * Math.max(1, chunks.length)))
   for (let i = 0, at = 0; i < chunks.length; i++) {
-    const [dir, joined] = chunks[i] as Chunk
-    const n = countNames(joined)
-    starts.push(at)
-    at += n
-    counts.set(dir, (counts.get(dir) ?? 0) + n)
+    starts[i] = at
+    at += countNames((chunks[i] as Chunk)[1])
   }
-  const findFrom = opts.findFrom ?? FIND_FROM
-  const big = new Set([...counts].filter(([, n]) => n >= findFrom).map(([dir]) => dir))
-  const rest = part(chunks, starts, (dir) => !big.has(dir))
-  const workerFrom = opts.workerFrom ?? WORKER_FROM
-  const lstats = lstatCheck(dest, rest.chunks, rest.starts, numbers, workerFrom)
-  const finds = [...big].map((dir) => findCheck(dest, dir, part(chunks, starts, (d) => d === dir), numbers, workerFrom, opts.find))
-  const all = [lstats, ...finds]
-  const first = async (answers: Array<Promise<string>>): Promise<string> => {
-    // The first difference stops the other parts (nothing is left running past the check).
-    const found = await Promise.all(answers.map((a) => a.then((differs) => {
-      if (differs !== '') void Promise.all(all.map((c) => c.cancel()))
-      return differs
-    })))
-    return found.find((d) => d !== '') ?? ''
-  }
-  let mine: Promise<string> | undefined
-  return {
-    worker: lstats.worker,
-    finish: () => (mine ??= first(all.map((c) => c.finish()))),
-    async cancel(): Promise<void> {
-      await Promise.all(all.map((c) => c.cancel()))
-    },
-  }
-}
-
-/** Below this many recorded entries in a folder, one find process (~10 ms to start) costs more than the lstats it saves. */
-const FIND_FROM = 10_000
-
-/** The chunks of the folders `keep` takes, with their first entries' indexes. */
-function part(chunks: readonly Chunk[], starts: readonly number[], keep: (dir: string) => boolean): { chunks: Chunk[]; starts: Int32Array } {
-  const kept: Chunk[] = []
-  const at: number[] = []
-  chunks.forEach((chunk, i) => {
-    if (!keep(chunk[0])) return
-    kept.push(chunk)
-    at.push(starts[i] as number)
-  })
-  const shared = new Int32Array(new SharedArrayBuffer(4 * Math.max(1, at.length)))
-  shared.set(at)
-  return { chunks: kept, starts: shared }
-}
-
-/**
- * The entries of `dir`'s chunks checked against one find of it (tree-find.ts): each recorded name
- * must be listed with its five numbers. When find cannot list it, they are lstat'ed (lstatCheck).
- */
-function findCheck(dest: string, dir: string, own: { chunks: Chunk[]; starts: Int32Array }, numbers: Float64Array, workerFrom: number, program?: string): EntriesCheck {
-  const find = findFolder(`${dest}/${dir}`, program)
-  let stopped = false
-  let fallback: EntriesCheck | undefined
-  const answer = find.listing.then((listing) => {
-    if (stopped) return ''
-    if (listing !== undefined) {
-      log('tree check: find listed %d entries of %s', listing.index.size, dir)
-      return compareListing(dest, own, numbers, listing)
-    }
-    log('tree check: find did not list %s; lstat of each entry', dir)
-    fallback = lstatCheck(dest, own.chunks, own.starts, numbers, workerFrom)
-    return fallback.finish()
-  })
-  return {
-    worker: Promise.resolve(''),
-    finish: () => answer,
-    async cancel(): Promise<void> {
-      stopped = true
-      find.stop()
-      await fallback?.cancel()
-      await answer
-    },
-  }
-}
-
-/** The path of the first entry of `own` that `listing` lacks or lists with other numbers, or ''. */
-function compareListing(dest: string, own: { chunks: Chunk[]; starts: Int32Array }, numbers: Float64Array, listing: FolderListing): string {
-  const { index, numbers: listed } = listing
-  for (let i = 0; i < own.chunks.length; i++) {
-    const [dir, joined] = own.chunks[i] as Chunk
-    let at = (own.starts[i] as number) * NUMBERS_PER_ENTRY
-    for (const name of joined.split('/')) {
-      const j = index.get(name)
-      const l = j === undefined ? -1 : j * NUMBERS_PER_ENTRY
-      if (l === -1 || listed[l] !== numbers[at] || listed[l + 1] !== numbers[at + 1] || listed[l + 2] !== numbers[at + 2] ||
-        listed[l + 3] !== numbers[at + 3] || listed[l + 4] !== numbers[at + 4]) return `${dest}/${dir}/${name}`
-      at += NUMBERS_PER_ENTRY
-    }
-  }
-  return ''
-}
-
-/**
- * The lstat check of `chunks` (their first entries at `starts`): in a worker thread at once when
- * they hold `workerFrom` entries or more, here from `finish()`, both taking chunks from one counter.
- */
-function lstatCheck(dest: string, chunks: readonly Chunk[], starts: Int32Array, numbers: Float64Array, workerFrom: number): EntriesCheck {
-  let total = 0
-  for (const [, joined] of chunks) total += countNames(joined)
   const shared = new Int32Array(new SharedArrayBuffer(8))
-  const theirs = chunks.length > 0 && total >= workerFrom ? inWorker({ dest, chunks, starts, numbers, shared }) : Promise.resolve('')
+  const theirs = total >= (opts.workerFrom ?? WORKER_FROM) ? inWorker({ dest, chunks, starts, numbers, shared }) : Promise.resolve('')
   let mine: Promise<string> | undefined
   const finish = async (): Promise<string> => {
     const run = checkChunks(lstatSync, dest, chunks, starts, numbers, shared, CHECKS_PER_TURN)
