@@ -28,7 +28,7 @@
  * On disk (DEST/.flickrfs/tree-record, written atomically): a 4-byte length, a JSON header (key,
  * counts, the entries' names by folder), padding to 8 bytes, then 5 float64 per entry.
  */
-import { readFileSync, lstatSync, constants as fsConstants, type Stats } from 'node:fs'
+import { readFileSync, readdirSync, lstatSync, type Stats } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import createDebug from '../util/debug.js'
 import { Confined } from '../util/confine.js'
@@ -38,8 +38,6 @@ import { PHOTO_METADATA_FORMAT } from '../layout/metadata.js'
 import { CHUNK_NAMES, keepsCtime, NUMBERS_PER_ENTRY, startCheck, type Chunk } from './tree-check.js'
 
 const log = createDebug('flickrfs:pin')
-
-const { S_IFMT, S_IFDIR, S_IFLNK } = fsConstants
 
 /** Changes whenever what a record means changes: an older record is then not trusted. */
 const RECORD_FORMAT = 1
@@ -124,26 +122,42 @@ export async function forgetTreeRecord(dest: string): Promise<void> {
 
 /**
  * Records `entries` (and the manifest) with their lstat now, under `key`, but for the links that
- * their folder vouches for (linksVouchedFor). Nothing is recorded when an entry cannot be lstat'ed
- * (the next pin then runs whole).
+ * their folder vouches for (linksVouchedFor), which are not lstat'ed at all. Nothing is recorded
+ * when an entry cannot be lstat'ed (the next pin then runs whole).
  */
 export async function writeTreeRecord(dest: string, key: string, entries: TreeEntries, counts: TreeCounts): Promise<void> {
   if (!keepsCtime(dest)) return
   const all = entries.chunks
   all.push(['.flickrfs', 'manifest.json'])
+  const vouched = linksVouchedFor(dest, all)
+  const chunks: Chunk[] = []
   const stats: number[] = []
+  const folders = new Set<string>()
   for (const [dir, joined] of all) {
     const base = dir === '' ? `${dest}/` : `${dest}/${dir}/`
+    const left = vouched.get(dir)
+    const names: string[] = []
     for (const name of joined.split('/')) {
+      if (left?.has(name) === true) continue
       const st = lstatOrUndefined(base + name)
       if (st === undefined) {
         log('tree record not written: %s%s cannot be read', base, name)
         return
       }
+      if (st.isDirectory()) folders.add(name === '.' && dir === '' ? '' : dir === '' ? name : `${dir}/${name}`)
+      names.push(name)
       stats.push(st.ino, st.size, st.mode, st.mtimeMs, st.ctimeMs)
     }
+    if (names.length > 0) chunks.push([dir, names.join('/')])
   }
-  const { chunks, numbers } = linksVouchedFor(all, stats)
+  // A folder's lstat stands for its links only when it is a folder (not, say, a link to one).
+  for (const dir of vouched.keys()) {
+    if (!folders.has(dir)) {
+      log('tree record not written: %s is not a folder', dir)
+      return
+    }
+  }
+  const numbers = Float64Array.from(stats)
   const total = numbers.length / NUMBERS_PER_ENTRY
   const header = Buffer.from(JSON.stringify({ key, counts, entries: total, chunks }))
   const start = align8(4 + header.length)
@@ -155,48 +169,50 @@ export async function writeTreeRecord(dest: string, key: string, entries: TreeEn
 }
 
 /**
- * `chunks` and their lstat numbers (`stats`, NUMBERS_PER_ENTRY each) without the symlinks whose
- * folder is itself an entry of the record: its lstat vouches for them, so the check of a no-change
- * pin of 50,000 items makes ~64,000 lstats fewer (of ~166,000; set and collection folders hold
- * relative links, docs/LAYOUT.md). A link's target cannot be changed in place: no call rewrites
- * it, so another target (or a link removed, renamed, replaced by a file or a folder, or a new entry
- * beside it) is a change of its folder's entries, which moves the folder's mtime and ctime, and
- * the ctime cannot be set back (tree-check.ts keepsCtime). What a folder does not see is a call on
- * the link itself: lutimes (`touch -h`) moves only the link's own times, lchown its owner (which no
- * record holds). A no-change pin then leaves such a link as it is; the next whole run (a change on
- * Flickr, other options) sets its mtime back, as it checks every link. Its target and name, all
- * that a link is to a reader or to `sha256sum -c`, stay proven; only rsync -a of DEST would carry
- * that one link's time.
+ * The symlinks of `chunks` whose folder is itself an entry of them, by folder, found from each such
+ * folder's listing (its entries' types, one getdents for a folder rather than an lstat a link): the
+ * folder's lstat vouches for them, so neither the record nor the check of a no-change pin of
+ * 50,000 items lstats them (~64,000 of ~166,000; set and collection folders hold relative links,
+ * docs/LAYOUT.md). A link's target cannot be changed in place: no call rewrites it, so another
+ * target (or a link removed, renamed, replaced by a file or a folder, or a new entry beside it) is
+ * a change of its folder's entries, which moves the folder's mtime and ctime, and the ctime cannot
+ * be set back (tree-check.ts keepsCtime). What a folder does not see is a call on the link itself:
+ * lutimes (`touch -h`) moves only the link's own times, lchown its owner (which no record holds). A
+ * no-change pin then leaves such a link as it is; the next whole run (a change on Flickr, other
+ * options) sets its mtime back, as it checks every link. Its target and name, all that a link is to
+ * a reader or to `sha256sum -c`, stay proven; only rsync -a of DEST would carry that one link's
+ * time. A folder that cannot be listed vouches for nothing (its entries are lstat'ed); one whose
+ * type the filesystem does not give in a listing is not taken for a link.
  */
-function linksVouchedFor(chunks: readonly Chunk[], stats: readonly number[]): { chunks: Chunk[]; numbers: Float64Array } {
-  const folders = new Set<string>()
-  let at = 0
-  for (const [dir, joined] of chunks) {
-    for (const name of joined.split('/')) {
-      if (isMode(stats[at + 2], S_IFDIR)) folders.add(name === '.' && dir === '' ? '' : dir === '' ? name : `${dir}/${name}`)
-      at += NUMBERS_PER_ENTRY
-    }
+function linksVouchedFor(dest: string, chunks: readonly Chunk[]): Map<string, Set<string>> {
+  // The folders whose entries are recorded, by parent, to find which of them are entries too.
+  const byParent = new Map<string, Set<string>>()
+  for (const [dir] of chunks) {
+    if (dir === '') continue
+    const slash = dir.lastIndexOf('/')
+    const parent = slash === -1 ? '' : dir.slice(0, slash)
+    let names = byParent.get(parent)
+    if (names === undefined) byParent.set(parent, (names = new Set()))
+    names.add(dir.slice(slash + 1))
   }
-  const kept: Chunk[] = []
-  const numbers: number[] = []
-  at = 0
+  const recorded = new Set<string>()
   for (const [dir, joined] of chunks) {
-    const vouched = folders.has(dir)
-    const names: string[] = []
-    for (const name of joined.split('/')) {
-      if (!vouched || !isMode(stats[at + 2], S_IFLNK)) {
-        names.push(name)
-        for (let i = 0; i < NUMBERS_PER_ENTRY; i++) numbers.push(stats[at + i] as number)
-      }
-      at += NUMBERS_PER_ENTRY
-    }
-    if (names.length > 0) kept.push([dir, names.join('/')])
+    const names = byParent.get(dir)
+    if (names === undefined) continue
+    for (const name of joined.split('/')) if (names.has(name)) recorded.add(dir === '' ? name : `${dir}/${name}`)
   }
-  return { chunks: kept, numbers: Float64Array.from(numbers) }
-}
-
-function isMode(mode: number | undefined, type: number): boolean {
-  return mode !== undefined && (mode & S_IFMT) === type
+  const vouched = new Map<string, Set<string>>()
+  for (const dir of recorded) {
+    let listed
+    try {
+      listed = readdirSync(`${dest}/${dir}`, { withFileTypes: true })
+    } catch {
+      continue
+    }
+    const links = new Set(listed.filter((e) => e.isSymbolicLink()).map((e) => e.name))
+    if (links.size > 0) vouched.set(dir, links)
+  }
+  return vouched
 }
 
 /** DEST's record, or undefined when there is none or it cannot be read as one. */
