@@ -105,9 +105,15 @@ export interface RefreshOptions {
   /** Called for each listing as soon as it is whole (ListingEvent). */
   onListed?: (event: ListingEvent) => void
   /**
+   * Called once every listing is in (no onMedia or onListed comes after it), before the next
+   * snapshot is assembled: a first mount lets go there of what it gathered for its views, instead
+   * of holding it beside the assembly, where the first sync peaks.
+   */
+  onListingsDone?: () => void
+  /**
    * Called with the next snapshot once it is whole, before it is saved (then swapped in, when the
-   * save succeeds, as this very object): a first mount shows it at once and lets go of what it
-   * gathered as the catalog came in, instead of holding both through the save.
+   * save succeeds, as this very object): a first mount shows it at once and lets go of its last
+   * partial view, instead of holding both through the save.
    */
   onAssembled?: (snap: CatalogSnapshot) => void
   /** Set-listing, comment and getSizes requests queued at once, each; the client limits what is in flight (default 16). */
@@ -249,6 +255,7 @@ class Refresh {
     await this.identify()
     this.ctx.checkpoint?.begin(this.userId, this.ctx.previous.snap.refreshedAtMs === 0)
     const listing = await this.list()
+    this.ctx.options.onListingsDone?.()
     const since: Since = { prev: this.ctx.previous.snap, nowMs: this.ctx.clock() }
     const photos = photoChanges(listing.photos, since)
     const changes: Changes = {

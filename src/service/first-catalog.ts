@@ -97,9 +97,10 @@ export class FirstCatalog {
   }
 
   /**
-   * The complete catalog is assembled and shown instead: what was gathered goes (a copy of every
-   * photo, the maps), so it is not held beside the complete catalog through its save. `size` is
-   * kept for the failure line. Takes no more views.
+   * Every part is in and the complete catalog is about to be assembled and shown instead: what was
+   * gathered goes (the maps; the last view keeps its own copies until the complete tree replaces
+   * it), so it is not held beside the assembly and the save. `size` is kept for the failure line.
+   * Takes no more views.
    */
   release(): void {
     this.#released = this.#photos.size

@@ -2,7 +2,8 @@
  * What a refresh holds beside the catalog it starts from (issue 11 item 4): a full listing takes
  * each record Flickr sends again unchanged as the previous catalog's very object as its page comes
  * in (one copy of an unchanged account, not two), and a changed one as sent. And `onAssembled`
- * hands over the next snapshot before its save, as the very object the save then swaps in.
+ * hands over the next snapshot before its save, as the very object the save then swaps in, after
+ * `onListingsDone`, which comes once every listing is in.
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
@@ -51,4 +52,20 @@ void test('onAssembled: the next snapshot before its save, the very object then 
   assert.ok(!assembled.phasesBefore.includes('saving'), `before the save: ${assembled.phasesBefore.join(' ')}`)
   assert.equal(h.catalog.snapshot(), assembled.snap)
   assert.equal(assembled.snap.photos.size, 21)
+})
+
+void test('onListingsDone: once, after every onMedia and onListed (comments last) and before onAssembled', async (t) => {
+  const h = await harness(t, { photos: 20, videos: 1, sets: 2, collections: 1, commentedFraction: 0.3 })
+  const events: string[] = []
+  await refresh(h, {
+    onMedia: () => void events.push('media'),
+    onListed: (ev) => void events.push(ev.kind),
+    onListingsDone: () => void events.push('done'),
+    onAssembled: () => void events.push('assembled'),
+  })
+  assert.equal(events.filter((e) => e === 'done').length, 1)
+  const done = events.indexOf('done')
+  assert.deepEqual(events.slice(done), ['done', 'assembled'])
+  assert.equal(events.filter((e) => e === 'media').length, 21, 'every original before it')
+  for (const kind of ['photostream', 'setList', 'set', 'collections', 'comments']) assert.ok(events.slice(0, done).includes(kind), `${kind} before it`)
 })
