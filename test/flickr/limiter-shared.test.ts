@@ -1,7 +1,7 @@
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { readFile, readdir, writeFile } from 'node:fs/promises'
+import { readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import {
@@ -18,9 +18,18 @@ let fake: FakeFlickr
 before(async () => {
   fake = await startFakeFlickr({ account: generateAccount({ seed: 11, photos: 2, videos: 0, sets: 0 }) })
 })
+// Every config folder the tests make, removed at the end (one set per test run would pile up in /tmp).
+const configDirs: string[] = []
 after(async () => {
   await fake.close()
+  await Promise.all(configDirs.map((dir) => rm(dir, { recursive: true, force: true })))
 })
+
+async function newConfigDir(prefix: string): Promise<string> {
+  const dir = await tempDir(prefix)
+  configDirs.push(dir)
+  return dir
+}
 
 function childEnv(configDir: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const { apiKey, apiSecret, oauthToken, oauthTokenSecret } = fake.credentials
@@ -48,7 +57,7 @@ function child(args: string[], env: NodeJS.ProcessEnv): { proc: ChildProcess; do
 }
 
 void test('two processes on one key share one bucket: together they make at most burst + rate × window calls', async () => {
-  const config = await tempDir('limiter-two-')
+  const config = await newConfigDir('limiter-two-')
   const burst = 20
   const rate = 4
   const env = childEnv(config, { FLICKRFS_API_BURST: String(burst), FLICKRFS_API_RATE: String(rate) })
@@ -80,7 +89,7 @@ void test('two processes on one key share one bucket: together they make at most
 })
 
 void test('a process killed (-9) while it holds the lock does not wedge the next one', async () => {
-  const config = await tempDir('limiter-kill-')
+  const config = await newConfigDir('limiter-kill-')
   const holder = child(['lock'], childEnv(config))
   await new Promise<void>((res, rej) => {
     holder.proc.stdout?.on('data', (d: Buffer) => d.toString().includes('locked') && res())
@@ -104,7 +113,7 @@ void test('a process killed (-9) while it holds the lock does not wedge the next
 })
 
 void test('a 429 storm halves the refill, for every process of the key, and status says so', async () => {
-  const config = await tempDir('limiter-429-')
+  const config = await newConfigDir('limiter-429-')
   const slowClock = new VirtualClock()
   const slowed = new SharedTokenBucket({ configDir: config, apiKey: fake.credentials.apiKey, burst: 10, ratePerSec: 2, clock: slowClock, maxLease: 1 })
   const client = new FlickrClient({ ...fake.credentials, apiOrigin: fake.origin, clock: slowClock, limiter: slowed, random: () => 0.5 })
@@ -121,7 +130,7 @@ void test('a 429 storm halves the refill, for every process of the key, and stat
   for (let i = 0; i < 10; i++) await other.take()
   const slowMs = slowClock.now() - t0
   // The same on a fresh key's file, never slowed.
-  const freshDir = await tempDir('limiter-429-fresh-')
+  const freshDir = await newConfigDir('limiter-429-fresh-')
   const fresh = new SharedTokenBucket({ configDir: freshDir, apiKey: fake.credentials.apiKey, burst: 10, ratePerSec: 2, clock: slowClock, maxLease: 1 })
   for (let i = 0; i < 10; i++) await fresh.take()
   const t1 = slowClock.now()
@@ -130,7 +139,7 @@ void test('a 429 storm halves the refill, for every process of the key, and stat
   assert.ok(slowMs >= 1.9 * freshMs, `10 calls took ${slowMs} ms slowed, ${freshMs} ms not`)
 
   // status reads the same file (in wall-clock time, so slow a real-clock bucket of its own key).
-  const statusDir = await tempDir('limiter-status-')
+  const statusDir = await newConfigDir('limiter-status-')
   const env = { FLICKRFS_CONFIG_DIR: statusDir, FLICKR_API_KEY: 'k-status', FLICKR_API_SECRET: 's', FLICKRFS_API_BURST: '40' }
   const real = new SharedTokenBucket({ configDir: statusDir, apiKey: 'k-status', burst: 40, clock: wallClock, maxLease: 5 })
   await real.take()
@@ -147,7 +156,7 @@ void test('a 429 storm halves the refill, for every process of the key, and stat
 })
 
 void test('a corrupt state file is replaced, with a line in the debug log, not a crash (and no fresh burst)', async () => {
-  const config = await tempDir('limiter-corrupt-')
+  const config = await newConfigDir('limiter-corrupt-')
   const path = limiterStatePath(config, fake.credentials.apiKey)
   await writeFile(path, '{"v":1,"tokens":')
   fake.resetCounts()
@@ -166,7 +175,7 @@ void test('a corrupt state file is replaced, with a line in the debug log, not a
 })
 
 void test('a config folder that cannot be written does not stop the calls: the process keeps its own bucket', async () => {
-  const dir = await tempDir('limiter-unwritable-')
+  const dir = await newConfigDir('limiter-unwritable-')
   const notADir = join(dir, 'config')
   await writeFile(notADir, 'a file where the config folder should be')
   const clock = new VirtualClock()

@@ -6,7 +6,7 @@
 import { after, before, beforeEach, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { readFile } from 'node:fs/promises'
+import { readFile, rm } from 'node:fs/promises'
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https'
 import { request as httpRequest } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -180,6 +180,7 @@ void describe('media client over node:http', () => {
 
   void test('https: the same client over TLS (a proxy in front of the fake with a certificate made here)', async (t) => {
     const dir = await tempDir('flickrfs-tls-')
+    t.after(() => rm(dir, { recursive: true, force: true }))
     const key = join(dir, 'key.pem')
     const cert = join(dir, 'cert.pem')
     try {
