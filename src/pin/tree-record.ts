@@ -144,7 +144,7 @@ export async function writeTreeRecord(dest: string, key: string, entries: TreeEn
         log('tree record not written: %s%s cannot be read', base, name)
         return
       }
-      if (st.isDirectory()) folders.add(name === '.' && dir === '' ? '' : dir === '' ? name : `${dir}/${name}`)
+      if (st.isDirectory()) folders.add(name === '.' && dir === '' ? '' : entryPath(dir, name))
       names.push(name)
       stats.push(st.ino, st.size, st.mode, st.mtimeMs, st.ctimeMs)
     }
@@ -199,7 +199,7 @@ function linksVouchedFor(dest: string, chunks: readonly Chunk[]): Map<string, Se
   for (const [dir, joined] of chunks) {
     const names = byParent.get(dir)
     if (names === undefined) continue
-    for (const name of joined.split('/')) if (names.has(name)) recorded.add(dir === '' ? name : `${dir}/${name}`)
+    for (const name of joined.split('/')) if (names.has(name)) recorded.add(entryPath(dir, name))
   }
   const vouched = new Map<string, Set<string>>()
   for (const dir of recorded) {
@@ -213,6 +213,11 @@ function linksVouchedFor(dest: string, chunks: readonly Chunk[]): Map<string, Se
     if (links.size > 0) vouched.set(dir, links)
   }
   return vouched
+}
+
+/** The path relative to DEST of entry `name` of chunk folder `dir` ('' is DEST itself). */
+function entryPath(dir: string, name: string): string {
+  return dir === '' ? name : `${dir}/${name}`
 }
 
 /** DEST's record, or undefined when there is none or it cannot be read as one. */
