@@ -85,6 +85,21 @@ function openDb(path: string, mode: number): Promise<sqlite3.Database> {
   })
 }
 
+function closeDb(db: sqlite3.Database): Promise<void> {
+  return new Promise((resolve, reject) => db.close((err) => (err ? reject(err) : resolve())))
+}
+
+async function photoCount(db: sqlite3.Database): Promise<number> {
+  return (await all<{ n: number }>(db, 'SELECT max(pos) + 1 AS n FROM photo'))[0]?.n ?? 0
+}
+
+interface ListingRow { id: number; pos: number; size: number; changed_ms: number; sidecar_size: number; ext: number }
+
+/** The listing's columns of the PAGE photos from photostream position `from`, in order. */
+function listingPage(db: sqlite3.Database, from: number): Promise<ListingRow[]> {
+  return all<ListingRow>(db, 'SELECT id, pos, size, changed_ms, sidecar_size, ext FROM photo WHERE pos >= ? AND pos < ? ORDER BY pos', from, from + PAGE)
+}
+
 async function saveRows(path: string, state: CatalogState): Promise<void> {
   const db = await openDb(path, sqlite3.OPEN_READWRITE | sqlite3.OPEN_CREATE)
   await exec(db, 'PRAGMA journal_mode=WAL')
@@ -116,7 +131,7 @@ async function saveRows(path: string, state: CatalogState): Promise<void> {
   }
   await exec(db, 'COMMIT')
   await exec(db, 'PRAGMA wal_checkpoint(TRUNCATE)')
-  await new Promise<void>((resolve, reject) => db.close((err) => (err ? reject(err) : resolve())))
+  await closeDb(db)
 }
 
 async function make(dir: string, items: number, sets: number): Promise<void> {
@@ -143,17 +158,16 @@ async function packListing(dir: string): Promise<number> {
   const db = await openDb(join(dir, ROWS_DB), sqlite3.OPEN_READWRITE)
   await exec(db, 'DROP TABLE IF EXISTS listing')
   await exec(db, 'CREATE TABLE listing (page INTEGER PRIMARY KEY, ids BLOB, sizes BLOB, mtimes BLOB, sidecars BLOB, exts BLOB)')
-  const n = (await all<{ n: number }>(db, 'SELECT max(pos) + 1 AS n FROM photo'))[0]?.n ?? 0
+  const n = await photoCount(db)
   for (let from = 0; from < n; from += PAGE) {
-    const rows = await all<{ id: number; size: number; changed_ms: number; sidecar_size: number; ext: number }>(
-      db, 'SELECT id, size, changed_ms, sidecar_size, ext FROM photo WHERE pos >= ? AND pos < ? ORDER BY pos', from, from + PAGE)
+    const rows = await listingPage(db, from)
     const bytes = (a: ArrayBufferView): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength)
     await exec(db, 'INSERT INTO listing VALUES (?, ?, ?, ?, ?, ?)', from / PAGE,
       bytes(Float64Array.from(rows, (r) => r.id)), bytes(Float64Array.from(rows, (r) => r.size)),
       bytes(Float64Array.from(rows, (r) => r.changed_ms)), bytes(Uint32Array.from(rows, (r) => r.sidecar_size)), bytes(Uint8Array.from(rows, (r) => r.ext)))
   }
   await exec(db, 'PRAGMA wal_checkpoint(TRUNCATE)')
-  await new Promise<void>((resolve, reject) => db.close((err) => (err ? reject(err) : resolve())))
+  await closeDb(db)
   return (performance.now() - t0) / 1000
 }
 
@@ -183,7 +197,7 @@ async function loadPacked(dir: string): Promise<void> {
   for (let i = 0; i < Math.min(1000, n); i++) names.push(`${ids[i]}.${EXT_CODES[exts[i] ?? 0] ?? ''}`)
   const listingS = (performance.now() - t0) / 1000
   const heapMB = heapAfterGcMB()
-  await new Promise<void>((resolve, reject) => db.close((err) => (err ? reject(err) : resolve())))
+  await closeDb(db)
   if (sizes[n - 1] === 0 || mtimes[n - 1] === 0 || sidecars[n - 1] === 0) throw new Error('packed listing not filled')
   process.stdout.write(JSON.stringify({ firstNamesS: listingS, listingS, heapMB, hwmMB: vmHwmMB(), randomMs: NaN, orderMs: NaN, photos: n, names: names.length }))
 }
@@ -249,15 +263,14 @@ async function loadRows(dir: string): Promise<void> {
   const first = await all<{ id: number; ext: number }>(db, 'SELECT id, ext FROM photo WHERE pos < 1000 ORDER BY pos')
   const names = first.map((r) => `${r.id}.${EXT_CODES[r.ext] ?? ''}`)
   const firstNamesS = (performance.now() - t0) / 1000
-  const n = (await all<{ n: number }>(db, 'SELECT max(pos) + 1 AS n FROM photo'))[0]?.n ?? 0
+  const n = await photoCount(db)
   const ids = new Float64Array(n)
   const sizes = new Float64Array(n)
   const mtimes = new Float64Array(n)
   const sidecars = new Uint32Array(n)
   const exts = new Uint8Array(n)
   for (let from = 0; from < n; from += PAGE) {
-    const rows = await all<{ id: number; pos: number; size: number; changed_ms: number; sidecar_size: number; ext: number }>(
-      db, 'SELECT id, pos, size, changed_ms, sidecar_size, ext FROM photo WHERE pos >= ? AND pos < ? ORDER BY pos', from, from + PAGE)
+    const rows = await listingPage(db, from)
     for (const r of rows) {
       ids[r.pos] = r.id
       sizes[r.pos] = r.size
@@ -284,7 +297,7 @@ async function loadRows(dir: string): Promise<void> {
   const randomMs = await reads(true)
   const orderMs = await reads(false)
   await new Promise<void>((resolve) => byId.finalize(() => resolve()))
-  await new Promise<void>((resolve, reject) => db.close((err) => (err ? reject(err) : resolve())))
+  await closeDb(db)
   process.stdout.write(JSON.stringify({ firstNamesS, listingS, heapMB, hwmMB: vmHwmMB(), randomMs, orderMs, photos: n, names: names.length }))
 }
 
