@@ -8,7 +8,7 @@ import { promisify } from 'node:util'
 import { Command, Option } from 'commander'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { apiOriginFromEnv, loadCredentials, MediaClient, openFlickr, type Credentials, type Env } from '../flickr/index.js'
-import { checkMountpoint, mountAt, runUntilSignal, unmountPath } from '../fs/index.js'
+import { checkMountpoint, killFusermounts, mountAt, runUntilSignal, unmountPath } from '../fs/index.js'
 import { startLiveMount, type LiveMount, type LiveMountOptions } from '../service/live-mount.js'
 import { notifyReady } from '../service/notify.js'
 import { findMount, registerMount } from '../service/registry.js'
@@ -171,6 +171,7 @@ async function serveMount(live: LiveMount, o: ServeMountOptions): Promise<number
   const what = live.filling() ? 'the first catalog as it comes in' : `${live.layout().stats.photos} items`
   say(`mounted ${what} at ${mnt} (cache ${root}${bound})${every}; Ctrl-C unmounts`)
   let code = 1
+  const stop = new StopDeadline(say, () => code)
   try {
     // Signals are handled before systemd hears READY=1: a stop right after it still unmounts.
     const stopped = runUntilSignal(live.handle, { report: (m) => m.split('\n').forEach((l) => say(l.replace(/^flickrfs: /, ''))) })
@@ -181,12 +182,64 @@ async function serveMount(live: LiveMount, o: ServeMountOptions): Promise<number
   } finally {
     process.off('SIGHUP', onHup)
     // New pins are refused from here; one running keeps its connection until it ends or the process does.
+    stop.at('closing the control socket')
     await control?.close()
+    stop.at('unregistering the mount')
     await unregister()
+    stop.at('closing the store and the catalog')
     const { abandoned } = await live.close()
+    stop.done()
     // A refresh against an unreachable Flickr keeps retrying (timers, sockets) for minutes after
     // the mount is gone; the serving process must still end promptly (systemd, Ctrl-C).
     if (abandoned) setTimeout(() => process.exit(code), 200).unref()
+  }
+}
+
+/** From the first SIGINT or SIGTERM the whole stop gets this long (every step has its own, shorter, bound). */
+export const STOP_DEADLINE_MS = 15_000
+
+/**
+ * One signal always ends the mount, in bounded time: past STOP_DEADLINE_MS the process says which
+ * step it was in and exits. Exiting loses nothing (writes are atomic, a pin resumes, the catalog
+ * is saved whole or not at all), and the kernel drops a mount whose server is gone (auto_unmount).
+ * Stuck while unmounting, it exits 1: the mount may have outlived this process.
+ */
+class StopDeadline {
+  #step = 'unmounting'
+  readonly #onSignal = (sig: NodeJS.Signals): void => {
+    this.#off()
+    const timer = setTimeout(() => {
+      this.#say(`still stopping ${STOP_DEADLINE_MS / 1000} s after ${sig}, while ${this.#step}; exiting now (nothing is lost: the next run resumes)`)
+      killFusermounts()
+      process.exit(this.#step === 'unmounting' ? 1 : this.#code())
+    }, STOP_DEADLINE_MS)
+    // The deadline never keeps the process alive: a stop that ends sooner exits as it would have.
+    timer.unref()
+  }
+
+  readonly #say: (line: string) => void
+  readonly #code: () => number
+
+  constructor(say: (line: string) => void, code: () => number) {
+    this.#say = say
+    this.#code = code
+    process.once('SIGINT', this.#onSignal)
+    process.once('SIGTERM', this.#onSignal)
+  }
+
+  /** The step the stop is in, named if the deadline passes. */
+  at(step: string): void {
+    this.#step = step
+  }
+
+  /** The stop is over: a signal from now on arms nothing. */
+  done(): void {
+    this.#off()
+  }
+
+  #off(): void {
+    process.off('SIGINT', this.#onSignal)
+    process.off('SIGTERM', this.#onSignal)
   }
 }
 
@@ -306,7 +359,7 @@ async function detach(io: CliIo, mnt: string, root: string): Promise<number> {
   }
   for (;;) {
     await relay()
-    if (await mountAt(mnt)) {
+    if (mountAt(mnt)) {
       // Lines the child wrote just before its mount appeared.
       await relay()
       io.stdout.write(`flickrfs: mounted at ${mnt} (pid ${child.pid}); logs in ${logPath}\n`)
@@ -334,7 +387,7 @@ export function unmountCommand(io: CliIo): Command {
     .option('--lazy', 'detach even when busy (programs holding it get errors)')
     .action(async (mountpoint: string, flags: { lazy?: boolean }) => {
       const mnt = resolve(mountpoint)
-      if (!(await mountAt(mnt))) throw new FlickrfsError('MOUNTPOINT', `${mnt} is not mounted.`)
+      if (!mountAt(mnt)) throw new FlickrfsError('MOUNTPOINT', `${mnt} is not mounted.`)
       await unmountPath(mnt, { lazy: flags.lazy })
       io.stdout.write(`flickrfs: unmounted ${mnt}\n`)
     })

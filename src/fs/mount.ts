@@ -53,9 +53,10 @@ export interface MountHandle {
   setTree(tree: FsTree): void
   /**
    * Plain unmount; when busy it fails with a MOUNTPOINT error naming the holders and stays
-   * mounted. `lazy` detaches anyway, and stops serving even if the detach fails.
+   * mounted. `lazy` detaches anyway, and stops serving even if the detach fails. `signal` gives
+   * up on the unmount: its fusermount is killed.
    */
-  unmount(opts?: { lazy?: boolean }): Promise<void>
+  unmount(opts?: { lazy?: boolean; signal?: AbortSignal }): Promise<void>
   /** Settles when the mount is gone, whoever unmounted it. */
   readonly unmounted: Promise<void>
   stats(): FsOpsStats
@@ -175,12 +176,13 @@ class FuseMount implements MountHandle {
   serve(detachNative: () => void): void {
     this.#detachNative = detachNative
     this.#watch = setInterval(() => {
-      mountAt(this.mountpoint).then(
-        (m) => {
-          if (!m) this.#release()
-        },
-        () => undefined,
-      )
+      let mounted = true
+      try {
+        mounted = mountAt(this.mountpoint) !== undefined
+      } catch (err) {
+        log('reading the mount table: %O', err)
+      }
+      if (!mounted) this.#release()
     }, 1000)
     this.#watch.unref()
   }
@@ -189,10 +191,10 @@ class FuseMount implements MountHandle {
     this.#source = { current: () => tree }
   }
 
-  async unmount(u: { lazy?: boolean } = {}): Promise<void> {
+  async unmount(u: { lazy?: boolean; signal?: AbortSignal } = {}): Promise<void> {
     if (this.#gone) return
     try {
-      if (await mountAt(this.mountpoint)) await unmountPath(this.mountpoint, u)
+      if (mountAt(this.mountpoint)) await unmountPath(this.mountpoint, u)
     } finally {
       // A lazy unmount means "stop serving this mount" even when fusermount failed: the process
       // can then end, and auto_unmount (or the next mount here) clears what is left.
@@ -226,7 +228,8 @@ export interface RunUntilSignalOptions {
   report?: (message: string) => void
   /**
    * How long a busy mount gets, after the first signal, for its holders to let go before it is
-   * detached lazily (default 3 s). A second signal detaches at once.
+   * detached lazily (default 3 s); also how long a plain unmount may take to answer before the
+   * mount is detached lazily at once. A second signal detaches at once.
    */
   busyGraceMs?: number
 }
@@ -239,7 +242,9 @@ export const BUSY_GRACE_MS = 3_000
  * exit status: one signal always ends the mount. A busy mount (a shell's cwd in it, an open file)
  * is reported with the processes that hold it, gets `busyGraceMs` to be let go, and is then
  * detached lazily (`fusermount -uz`): those processes see "Transport endpoint is not connected"
- * once this process exits, and the report names them again. 0 unless even the lazy detach failed.
+ * once this process exits, and the report names them again. A plain unmount that does not answer
+ * within `busyGraceMs` is detached lazily at once: a stop never waits on fusermount.
+ * 0 unless even the lazy detach failed.
  */
 export function runUntilSignal(handle: MountHandle, opts: RunUntilSignalOptions = {}): Promise<number> {
   return new SignalStop(handle, opts).run()
@@ -292,7 +297,15 @@ class SignalStop {
   async #stop(sig: NodeJS.Signals): Promise<void> {
     let why: string
     try {
-      await this.#handle.unmount()
+      const giveUp = new AbortController()
+      const answered = await this.#answeredWithin(this.#handle.unmount({ signal: giveUp.signal }), this.#graceMs)
+      if (answered) return
+      giveUp.abort()
+      // A plain unmount that hangs (fusermount stuck, libuv's pool busy) must not hold the stop:
+      // waiting longer or asking again would hang the same way, so detach at once.
+      if (this.#ended) return
+      this.#report(`flickrfs: ${sig}: unmounting ${this.#mnt} did not finish within ${Math.round(this.#graceMs / 1000)} s; detaching it lazily`)
+      await this.#detachLazily()
       return
     } catch (err) {
       why = errorMessage(err)
@@ -308,6 +321,19 @@ class SignalStop {
     // The holders may have let go in the meantime: then a plain unmount leaves nothing behind.
     if (await this.#handle.unmount().then(() => true, () => false)) return
     await this.#detachLazily()
+  }
+
+  /** True once `work` resolved; false when `ms` passed first (it goes on); rejects as it does. */
+  async #answeredWithin(work: Promise<void>, ms: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined
+    const done = work.then(() => true)
+    // A failure after the time is up is the lazy detach's business, not an unhandled rejection.
+    done.catch(() => undefined)
+    try {
+      return await Promise.race([done, new Promise<boolean>((res) => (timer = setTimeout(() => res(false), ms)))])
+    } finally {
+      clearTimeout(timer)
+    }
   }
 
   async #reportBusy(sig: NodeJS.Signals, why: string): Promise<void> {

@@ -1,5 +1,6 @@
 import createDebug from '../util/debug.js'
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { readFile, readdir, readlink, stat } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
@@ -21,8 +22,12 @@ function unescapeMountinfo(s: string): string {
   return s.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)))
 }
 
-export async function listMounts(): Promise<MountEntry[]> {
-  const text = await readFile('/proc/self/mountinfo', 'utf8')
+/**
+ * Read synchronously: /proc is never the mount, the read never waits on a disk, and the stop of a
+ * mount asks it, which must not queue behind libuv's pool (sqlite, downloads' writes) when that is busy.
+ */
+export function listMounts(): MountEntry[] {
+  const text = readFileSync('/proc/self/mountinfo', 'utf8')
   const out: MountEntry[] = []
   for (const line of text.split('\n')) {
     const [left, right] = line.split(' - ')
@@ -34,10 +39,10 @@ export async function listMounts(): Promise<MountEntry[]> {
   return out
 }
 
-export async function mountAt(mnt: string): Promise<MountEntry | undefined> {
+export function mountAt(mnt: string): MountEntry | undefined {
   const abs = resolve(mnt)
   // The last entry wins when mounts are stacked.
-  return (await listMounts()).filter((m) => m.mountpoint === abs).pop()
+  return listMounts().filter((m) => m.mountpoint === abs).pop()
 }
 
 
@@ -59,7 +64,7 @@ export async function checkMountpoint(mnt: string): Promise<MountpointState> {
     throw new FlickrfsError('MOUNTPOINT', `cannot use mountpoint ${abs}: ${errorMessage(err)}`, { cause: err })
   }
   if (!st.isDirectory()) throw new FlickrfsError('MOUNTPOINT', `mountpoint ${abs} is not a directory: give an empty directory`)
-  const existing = await mountAt(abs)
+  const existing = mountAt(abs)
   if (existing) {
     throw new FlickrfsError(
       'MOUNTPOINT',
@@ -73,14 +78,29 @@ export async function checkMountpoint(mnt: string): Promise<MountpointState> {
   return 'ready'
 }
 
-function fusermount(args: string[]): Promise<{ ok: true } | { ok: false; message: string }> {
+/** The fusermount children still running (killFusermounts). */
+const fusermounts = new Set<ChildProcess>()
+
+function fusermount(args: string[], signal?: AbortSignal): Promise<{ ok: true } | { ok: false; message: string }> {
   return new Promise((res) => {
-    execFile('fusermount', args, { timeout: 30_000 }, (err, _stdout, stderr) => {
+    const child = execFile('fusermount', args, { timeout: 30_000, ...(signal ? { signal } : {}) }, (err, _stdout, stderr) => {
+      fusermounts.delete(child)
       if (!err) return res({ ok: true })
       const message = (stderr || err.message).trim()
       res({ ok: false, message })
     })
+    fusermounts.add(child)
   })
+}
+
+/**
+ * Kills every fusermount this process started that has not ended, before the process gives up on
+ * a stop and exits. A child inherits the mount's /dev/fuse descriptor (libfuse 2.9 does not mark it
+ * close-on-exec), so a hung fusermount would keep the mount alive after us, and the kernel's
+ * auto_unmount would not drop it until that child ended.
+ */
+export function killFusermounts(): void {
+  for (const child of fusermounts) child.kill('SIGKILL')
 }
 
 /**
@@ -123,8 +143,8 @@ export function fusermountMountMessage(mnt: string, options: string, timeoutMs =
         return res(said || undefined)
       }
       log('fusermount mounted %s on the re-run; unmounting it', abs)
-      void mountAt(abs)
-        .then((m) => (m ? fusermount(['-u', '-z', abs]) : undefined))
+      void Promise.resolve()
+        .then(() => (mountAt(abs) ? fusermount(['-u', '-z', abs]) : undefined))
         .then(
           () => res(undefined),
           () => res(undefined),
@@ -188,11 +208,12 @@ export function describeHolders(holders: Holder[]): string {
 /**
  * Unmounts `mnt`, never lazily by surprise: a busy mount stays mounted and the error names the
  * processes holding it. `lazy` detaches even when busy (those processes then see ENOTCONN).
+ * `signal` kills the fusermount when its answer is no longer awaited.
  */
-export async function unmountPath(mnt: string, opts: { lazy?: boolean } = {}): Promise<void> {
+export async function unmountPath(mnt: string, opts: { lazy?: boolean; signal?: AbortSignal } = {}): Promise<void> {
   const abs = resolve(mnt)
-  if (!(await mountAt(abs))) throw new FlickrfsError('MOUNTPOINT', `${abs} is not mounted`)
-  const res = await fusermount(opts.lazy ? ['-u', '-z', abs] : ['-u', abs])
+  if (!mountAt(abs)) throw new FlickrfsError('MOUNTPOINT', `${abs} is not mounted`)
+  const res = await fusermount(opts.lazy ? ['-u', '-z', abs] : ['-u', abs], opts.signal)
   if (res.ok) return
   if (/busy/i.test(res.message)) {
     const holders = await findHolders(abs)
