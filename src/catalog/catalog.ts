@@ -15,6 +15,7 @@ import { buildRefreshedState, type MediaEvent, type RefreshOptions, type Refresh
 import { acquireRootLock } from './root-lock.js'
 import { emptyState, type CatalogState } from './state.js'
 import type { CatalogSnapshot } from './types.js'
+import { snapshotView, type CatalogView } from './view.js'
 
 const debug = createDebug('flickrfs:catalog')
 
@@ -94,6 +95,14 @@ export class Catalog extends EventEmitter<CatalogEvents> {
   snapshot(): CatalogSnapshot {
     if (this.deferred) throw new FlickrfsError('INTERNAL', `The catalog of ${this.root} is not loaded yet.`)
     return this.state.snap
+  }
+
+  /**
+   * What readers (layout, pin, status) read: the current snapshot through the CatalogView seam
+   * (view.ts), which a catalog of rows will serve without them changing. Same turn rules as `snapshot()`.
+   */
+  view(): CatalogView {
+    return snapshotView(this.snapshot())
   }
 
   /**

@@ -10,3 +10,4 @@ export { catalogDamage, setAsideDamagedCatalog } from './damaged.js'
 // The state folder's paths have one owner, util/state-paths.ts; re-exported for the catalog's callers.
 export { catalogPath, lockPath } from '../util/state-paths.js'
 export * from './types.js'
+export { asCatalogView, snapshotView, withMediaOnly, type CatalogView, type PhotoColumns } from './view.js'

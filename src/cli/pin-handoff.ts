@@ -18,7 +18,7 @@ import { pinOpenRoot, type PinOptions, type PinProgress, type PinReport } from '
 import type { ControlHandler } from '../service/control.js'
 import type { LiveMount } from '../service/live-mount.js'
 import type { OriginalStore } from '../store/index.js'
-import type { CatalogSnapshot } from '../catalog/types.js'
+import type { CatalogView } from '../catalog/view.js'
 import type { CliIo } from './context.js'
 import { createProgress, plural, type ProgressState } from './progress.js'
 
@@ -147,11 +147,13 @@ function wireReport(r: PinReport): PinReport {
  * (--cache-size) never evicts a file the pinned tree names: those it downloaded are already, those
  * that were there before (read through the mount) are marked now.
  */
-async function pinStored(store: OriginalStore, snap: CatalogSnapshot): Promise<void> {
-  const ids = snap.photostream.filter((id) => {
+async function pinStored(store: OriginalStore, view: CatalogView): Promise<void> {
+  const ids: string[] = []
+  for (let i = 0; i < view.photostreamLength; i++) {
+    const id = view.photostreamId(i)
     const r = store.recordOf(id)
-    return r !== undefined && r.pinned !== true
-  })
+    if (r !== undefined && r.pinned !== true) ids.push(id)
+  }
   if (ids.length > 0) await store.pin(ids)
 }
 
@@ -193,7 +195,7 @@ export function pinHandler(
         },
         onDetail: flags.verbose ? (line) => conn.send({ type: 'detail', line }) : undefined,
       })
-      await pinStored(root.store, root.catalog.snapshot())
+      await pinStored(root.store, root.catalog.view())
       o.say(`pin of ${root.root} done: ${plural(report.refresh.photos.total, 'item')}, ${report.downloaded} downloaded, ` +
         `${report.failures.length} failed${conn.gone ? ' (the pin that asked has gone)' : ''}`)
       conn.send({ type: 'report', report: wireReport(report), apiCalls: o.apiCalls() - calls })

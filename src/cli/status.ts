@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path'
 import { Command } from 'commander'
 import { Catalog, catalogDamage, catalogPath } from '../catalog/index.js'
 import { damagedCatalogError } from '../catalog/persist.js'
-import { mediaKey, type CatalogSnapshot } from '../catalog/types.js'
+import type { CatalogView } from '../catalog/view.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import {
   clockFromEnv, HOURLY_GUIDELINE, LEASE_MS, limiterSettings, loadApiKey, peekSharedBucket, resolveConfigDir, worstCaseCalls, type Env,
@@ -53,9 +53,9 @@ async function openExisting(dest: string): Promise<{ catalog: Catalog; store: Or
  * store index does not record as stored under that name. With an empty catalog (lost, rebuilt) any
  * such name counts. Files of other tools (flickrmirrorer's `<id>_<secret>.<fmt>` videos) are not ours.
  */
-async function unindexedOriginals(dest: string, recordOf: (id: string) => { ext: string } | undefined, catalog?: CatalogSnapshot): Promise<string[]> {
+async function unindexedOriginals(dest: string, recordOf: (id: string) => { ext: string } | undefined, catalog?: CatalogView): Promise<string[]> {
   const names = await readdir(join(dest, 'photostream')).catch(() => [] as string[])
-  const ours = (id: string): boolean => catalog === undefined || catalog.photos.size === 0 || catalog.photos.has(id)
+  const ours = (id: string): boolean => catalog === undefined || catalog.photoCount === 0 || catalog.photo(id) !== undefined
   return names.filter((name) => {
     const parsed = parseMediaFileName(name)
     return parsed !== undefined && ours(parsed.id) && recordOf(parsed.id)?.ext !== parsed.ext
@@ -89,17 +89,17 @@ export interface Wanted {
 }
 
 export function completeness(
-  snap: CatalogSnapshot,
+  view: CatalogView,
   info: (id: string, secret: string) => { size: number } | undefined,
   wanted: Wanted = {},
 ): Completeness {
   const c: Completeness = { items: 0, photos: 0, videos: 0, stored: 0, storedBytes: 0, missing: [], leftOut: { photos: 0, videos: 0 } }
-  for (const p of snap.photos.values()) {
+  view.eachPhoto((p) => {
     c.items++
     const video = p.media === 'video'
     if (video) c.videos++
     else c.photos++
-    const m = snap.media.get(mediaKey(p.id, p.secret))
+    const m = view.media(p.id, p.secret)
     const have = info(p.id, p.secret)
     if (m && have && have.size === m.size) {
       c.stored++
@@ -109,7 +109,7 @@ export function completeness(
     } else {
       c.missing.push(p.id)
     }
-  }
+  })
   return c
 }
 
@@ -159,15 +159,15 @@ export function statusCommand(io: CliIo): Command {
       const dest = resolve(destArg)
       const { catalog, store } = await openExisting(dest)
       try {
-        const snap = catalog.snapshot()
+        const view = catalog.view()
         const now = Date.now()
         const last = await readLastPin(dest)
-        const c = completeness(snap, (id, secret) => store.info(id, secret), last ?? {})
+        const c = completeness(view, (id, secret) => store.info(id, secret), last ?? {})
         const out: string[] = [
           `Folder: ${dest}`,
-          `Account: ${snap.userName || '?'} (${snap.userId || '?'})`,
-          `Catalog refreshed: ${snap.refreshedAtMs ? `${new Date(snap.refreshedAtMs).toISOString()} (${ago(snap.refreshedAtMs, now)})` : 'never'}`,
-          `Items: ${c.items} (${plural(c.photos, 'photo')}, ${plural(c.videos, 'video')}) in ${plural(snap.sets.length, 'set')} and ${plural(snap.collections.length, 'top-level collection')}`,
+          `Account: ${view.userName || '?'} (${view.userId || '?'})`,
+          `Catalog refreshed: ${view.refreshedAtMs ? `${new Date(view.refreshedAtMs).toISOString()} (${ago(view.refreshedAtMs, now)})` : 'never'}`,
+          `Items: ${c.items} (${plural(c.photos, 'photo')}, ${plural(c.videos, 'video')}) in ${plural(view.sets.length, 'set')} and ${plural(view.collections.length, 'top-level collection')}`,
           `Originals stored: ${c.stored}/${c.items} (${formatBytes(c.storedBytes)})${leftOutNote(c)}${c.missing.length ? `; missing: ${c.missing.slice(0, 10).join(', ')}${c.missing.length > 10 ? ', …' : ''}` : ''}`,
         ]
         if (last) {
@@ -176,11 +176,11 @@ export function statusCommand(io: CliIo): Command {
         } else {
           out.push('Last pin: none recorded')
         }
-        const unknown = await unindexedOriginals(dest, (id) => store.recordOf(id), catalog.snapshot())
+        const unknown = await unindexedOriginals(dest, (id) => store.recordOf(id), catalog.view())
         if (unknown.length > 0) {
           out.push(`Not in the index: ${plural(unknown.length, 'original')} in photostream/ (the catalog was lost or rebuilt?); \`flickrfs pin\` hashes and records them without downloading them again`)
         }
-        const complete = c.missing.length === 0 && snap.refreshedAtMs > 0 && unknown.length === 0
+        const complete = c.missing.length === 0 && view.refreshedAtMs > 0 && unknown.length === 0
         const only = last?.ignorePhotos && !last.ignoreVideos ? ' (videos only, as the last pin was asked)' : last?.ignoreVideos && !last.ignorePhotos ? ' (photos only, as the last pin was asked)' : ''
         out.push(...await syncProgressLines(dest, envOf(io)))
         out.push(...await apiBudgetLines(envOf(io)))
@@ -245,13 +245,13 @@ export function verifyCommand(io: CliIo): Command {
           },
         })
         const last = await readLastPin(dest)
-        const c = completeness(catalog.snapshot(), (id, secret) => store.info(id, secret), last ?? {})
+        const c = completeness(catalog.view(), (id, secret) => store.info(id, secret), last ?? {})
         // The damaged files just reported are no longer recorded; they are not "never downloaded".
         const never = c.missing.filter((id) => !bad.has(id))
         const problems = report.missing + report.sizeMismatch + report.hashMismatch + report.sumsMismatch + ('problem' in sums ? 1 : 0)
         // Success means every original in the folder was checked: files the index does not know
         // (a catalog lost or rebuilt) were not, and a pin has to take them in first.
-        const unknown = (await unindexedOriginals(dest, (id) => store.recordOf(id), catalog.snapshot())).filter((name) => !bad.has(parseMediaFileName(name)?.id ?? ''))
+        const unknown = (await unindexedOriginals(dest, (id) => store.recordOf(id), catalog.view())).filter((name) => !bad.has(parseMediaFileName(name)?.id ?? ''))
         const indexLost = report.recorded === 0 && unknown.length > 0
         if (!indexLost && (!flags.quiet || problems > 0 || never.length > 0 || unknown.length > 0)) {
           io.stdout.write(

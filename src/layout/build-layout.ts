@@ -1,14 +1,14 @@
 /**
- * buildLayout: one CatalogSnapshot → the LAYOUT.md tree the mount serves and pin writes
+ * buildLayout: one catalog (its CatalogView, src/catalog/view.ts) → the LAYOUT.md tree the mount serves and pin writes
  * (photostream/, Not in any set/, one directory per set, nested collection directories with
  * numbered links back to the sets, a `metadata` file in each, a sidecar per photo and
  * photostream/SHA256SUMS).
  *
  * Decided when it runs, and never changed after: every name, link target, directory listing,
  * mtime and inode number; the size of each original (the MediaEntry's); the records each metadata
- * file is built from (references into the snapshot, which the catalog never mutates). A sidecar
+ * file is built from (references into the catalog's view, which never changes). A sidecar
  * follows from the catalog alone. photostream/'s files and the links of the set directories and
- * Not in any set/ are decided but not held: they are made on demand from the snapshot
+ * Not in any set/ are decided but not held: they are made on demand from the view
  * (photostream-dir.ts, link-dir.ts), the same in every field each time, so the layout costs
  * memory for what is in use (its directories, the shown order, the inode numbers a collision
  * moved, bounded caches) and not a node per file.
@@ -21,7 +21,8 @@
  * are shown), the sets (which link to shown photos), Not in any set (shown photos no set holds),
  * the collections (which link to the sets), then inode numbers for the whole tree.
  */
-import type { CatalogSnapshot, CollectionEntry, MediaEntry, PhotoEntry, SetEntry } from '../catalog/types.js'
+import type { CatalogSnapshot, CollectionEntry, MediaEntry, SetEntry } from '../catalog/types.js'
+import { asCatalogView, type CatalogView, type PhotoColumns } from '../catalog/view.js'
 import { fnvUpdate, inoFromState, ROOT_INO, settleCollisions } from './inodes.js'
 import { collectionMetadata, photostreamMetadata, setMetadata } from './metadata.js'
 import {
@@ -60,8 +61,10 @@ interface CollectionPlace {
 }
 
 /**
- * The LAYOUT.md tree for one catalog snapshot. Pure: the same snapshot and options always give the
- * same names, targets, sizes, times and inode numbers.
+ * The LAYOUT.md tree for one catalog (a view, or a snapshot read through one). Pure: the same
+ * catalog and options always give the same names, targets, sizes, times and inode numbers. It reads
+ * only the view's synchronous calls (view.ts) while it builds; a sidecar's record is read when its
+ * node is made.
  *
  * A photo is shown only once its MediaEntry is known, because until then neither its exact size
  * nor (for a video) its extension is; its set links and Not-in-any-set link wait with it. Records
@@ -69,13 +72,13 @@ interface CollectionPlace {
  * Metadata files record what Flickr says (a set's metadata lists all its member ids, shown or not);
  * directories list only what exists.
  */
-export function buildLayout(snap: CatalogSnapshot, opts: LayoutOptions = {}): Layout {
-  return new LayoutBuilder(snap, opts).build()
+export function buildLayout(catalog: CatalogView | CatalogSnapshot, opts: LayoutOptions = {}): Layout {
+  return new LayoutBuilder(asCatalogView(catalog), opts).build()
 }
 
 /** The state of one build; each step below fills one part of the tree. Used once. */
 class LayoutBuilder {
-  readonly #snap: CatalogSnapshot
+  readonly #view: CatalogView
   readonly #opts: LayoutOptions
   readonly #ignoreViews: boolean
   readonly #stats: LayoutStats = { photos: 0, sets: 0, collections: 0, photosWithoutMedia: 0, unsafeRecords: 0 }
@@ -88,7 +91,7 @@ class LayoutBuilder {
   readonly #nodes: Array<LayoutNode | number> = []
   readonly #parents: Array<DirNode | OnDemandDir> = []
   #photostream: PhotostreamDir | undefined
-  /** Indices into the snapshot's photostream order of the shown photos (what photostream/ keeps). */
+  /** Indices into the catalog's photostream order of the shown photos (what photostream/ keeps). */
   #shownOrder: Uint32Array | undefined
   /** The made link lists of every set directory and Not in any set/ (link-dir.ts). */
   readonly #linkCache: LinkCache
@@ -98,18 +101,18 @@ class LayoutBuilder {
   readonly #root = new DirNode('', '')
   /** Photos shown in photostream/: id → k, their place in photostream order (`#photos`, `#exts`). */
   readonly #shown = new Map<string, number>()
-  readonly #photos: PhotoEntry[] = []
+  readonly #photos: PhotoColumns[] = []
   /** Each shown photo's file extension (lower-case): its names are hashed from id and ext, never built here. */
   readonly #exts: string[] = []
   /** Per shown photo, 1 once a set lists it (then it is not in Not in any set/). */
   #inSomeSet = new Uint8Array(0)
-  /** Set directories made, by set id, in the snapshot's order. */
+  /** Set directories made, by set id, in the catalog's order. */
   readonly #sets = new Map<string, ShownSet>()
-  /** Ids of the order the snapshot knows but does not show (usually few), counted once each. */
+  /** Ids of the order the catalog knows but does not show (usually few), counted once each. */
   readonly #notShown = new Set<string>()
 
-  constructor(snap: CatalogSnapshot, opts: LayoutOptions) {
-    this.#snap = snap
+  constructor(view: CatalogView, opts: LayoutOptions) {
+    this.#view = view
     this.#opts = opts
     this.#ignoreViews = opts.ignoreViews === true
     this.#linkCache = new LinkCache(opts.linkCache ?? DEFAULT_LINK_CACHE)
@@ -164,7 +167,7 @@ class LayoutBuilder {
     return new LinkDir(name, `/${name}`, fnvUpdate(fnvUpdate(this.#root.fnv, '/'), name))
   }
 
-  #photoChangedMs(p: PhotoEntry): number {
+  #photoChangedMs(p: PhotoColumns): number {
     return photoChangedMs(p, this.#ignoreViews)
   }
 
@@ -175,24 +178,24 @@ class LayoutBuilder {
    * mtime follows the catalog only: SHA256SUMS changes with the store.
    */
   #addPhotostream(): void {
-    const snap = this.#snap
+    const view = this.#view
     const photostream = new PhotostreamDir(PHOTOSTREAM_DIR, `/${PHOTOSTREAM_DIR}`, fnvUpdate(fnvUpdate(this.#root.fnv, '/'), PHOTOSTREAM_DIR))
     this.#photostream = photostream
     this.#add(this.#root, photostream)
-    let mtimeMs = wholeSecondsMs(snap.photostreamChangedAtMs)
-    this.#add(photostream, photostreamMetadataFile(mtimeMs, snap.photostream))
+    let mtimeMs = wholeSecondsMs(view.photostreamChangedAtMs)
+    this.#add(photostream, photostreamMetadataFile(mtimeMs, view))
     this.#add(photostream, new HashListNode(SHA256SUMS_FILE, photostream, this.#opts.hashes))
     const shown: number[] = []
     const photos = this.#photos
     const medias: MediaEntry[] = []
-    const order = snap.photostream
+    const length = view.photostreamLength
     const dirState = fnvUpdate(photostream.fnv, '/')
-    for (let i = 0; i < order.length; i++) {
-      const id = order[i] as string
+    for (let i = 0; i < length; i++) {
+      const id = view.photostreamId(i)
       if (this.#shown.has(id)) continue
-      const photo = snap.photos.get(id)
+      const photo = view.photo(id)
       if (photo === undefined) continue
-      const media = showableMedia(snap, id, photo, this.#opts)
+      const media = showableMedia(view, id, photo, this.#opts)
       if (typeof media === 'string') {
         if (media === 'unsafe') this.#stats.unsafeRecords++
         if (media === 'media') this.#stats.photosWithoutMedia++
@@ -213,16 +216,16 @@ class LayoutBuilder {
       mtimeMs = Math.max(mtimeMs, this.#photoChangedMs(photo))
     }
     this.#inSomeSet = new Uint8Array(shown.length)
-    // Every record of the snapshot is in the order unless the distinct ids found there are fewer.
+    // Every record of the catalog is in the order unless the distinct ids found there are fewer.
     const known = shown.length + this.#notShown.size
     photostream.mtimeMs = mtimeMs
     photostream.plan({
-      snap,
+      view,
       opts: { ignoreViews: this.#opts.ignoreViews, ignorePhotos: this.#opts.ignorePhotos, ignoreVideos: this.#opts.ignoreVideos },
       shown: (this.#shownOrder = Uint32Array.from(shown)),
       photos,
       media: medias,
-      shownIds: known < snap.photos.size ? new Set(this.#shown.keys()) : undefined,
+      shownIds: known < view.photoCount ? new Set(this.#shown.keys()) : undefined,
       nodeCache: this.#opts.nodeCache ?? DEFAULT_NODE_CACHE,
     })
     this.#stats.photos = this.#shown.size
@@ -230,7 +233,7 @@ class LayoutBuilder {
 
   /** `Set <id> - <title>/` for each set: its metadata and numbered links to its shown members. */
   #addSets(): void {
-    for (const set of this.#snap.sets) {
+    for (const set of this.#view.sets) {
       if (!isSafeId(set.id)) {
         this.#stats.unsafeRecords++
         continue
@@ -253,7 +256,7 @@ class LayoutBuilder {
         // far inside NAME_MAX with any prefix, so numberedName never cuts one.
         const state = fnvUpdate(fnvUpdate(fnvUpdate(fnvUpdate(dirState, numberPrefix(i + 1, members.length)), this.#idOf(k)), '.'), this.#exts[k] as string)
         this.#addState(dir, i, state)
-        mtimeMs = Math.max(mtimeMs, this.#photoChangedMs(this.#photos[k] as PhotoEntry))
+        mtimeMs = Math.max(mtimeMs, this.#photoChangedMs(this.#photos[k] as PhotoColumns))
       })
       dir.mtimeMs = mtimeMs
       dir.plan({ set }, members.length, this.#photostreamChildren(), this.#linkCache)
@@ -264,7 +267,7 @@ class LayoutBuilder {
 
   /** Not in any set/: a link to each shown photo that no set lists. */
   #fillNotInAnySet(notInSet: LinkDir): void {
-    let mtimeMs = wholeSecondsMs(this.#snap.photostreamChangedAtMs)
+    let mtimeMs = wholeSecondsMs(this.#view.photostreamChangedAtMs)
     for (const { set } of this.#sets.values()) mtimeMs = Math.max(mtimeMs, wholeSecondsMs(set.changedAtMs))
     const ks: number[] = []
     const dirState = fnvUpdate(notInSet.fnv, '/')
@@ -272,7 +275,7 @@ class LayoutBuilder {
       if (this.#inSomeSet[k] === 1) continue
       this.#addState(notInSet, ks.length, fnvUpdate(fnvUpdate(fnvUpdate(dirState, this.#idOf(k)), '.'), this.#exts[k] as string))
       ks.push(k)
-      mtimeMs = Math.max(mtimeMs, this.#photoChangedMs(this.#photos[k] as PhotoEntry))
+      mtimeMs = Math.max(mtimeMs, this.#photoChangedMs(this.#photos[k] as PhotoColumns))
     }
     notInSet.mtimeMs = mtimeMs
     notInSet.plan({ notInSet: Uint32Array.from(ks) }, ks.length, this.#photostreamChildren(), this.#linkCache)
@@ -280,7 +283,7 @@ class LayoutBuilder {
 
   /** The id of the k-th shown photo. */
   #idOf(k: number): string {
-    return this.#snap.photostream[(this.#shownOrder as Uint32Array)[k] as number] as string
+    return this.#view.photostreamId((this.#shownOrder as Uint32Array)[k] as number)
   }
 
   #photostreamChildren(): PhotostreamChildren {
@@ -289,7 +292,7 @@ class LayoutBuilder {
 
   /** `Collection <id> - <title>/` for each top-level collection, nested ones inside. */
   #addCollections(): void {
-    for (const c of this.#snap.collections) {
+    for (const c of this.#view.collections) {
       if (!isSafeId(c.id)) {
         this.#stats.unsafeRecords++
         continue
@@ -370,8 +373,13 @@ class LayoutBuilder {
  * test/layout/bench-build.ts.
  */
 
-function photostreamMetadataFile(mtimeMs: number, photoIds: readonly string[]): MetadataFileNode {
-  return new MetadataFileNode(METADATA_FILE, mtimeMs, () => photostreamMetadata(photoIds))
+function photostreamMetadataFile(mtimeMs: number, view: CatalogView): MetadataFileNode {
+  return new MetadataFileNode(METADATA_FILE, mtimeMs, () => photostreamMetadata(photostreamIds(view)))
+}
+
+/** The photostream order's ids, read from the view when the metadata file is. */
+function* photostreamIds(view: CatalogView): Generator<string> {
+  for (let i = 0; i < view.photostreamLength; i++) yield view.photostreamId(i)
 }
 
 function setMetadataFile(set: SetEntry): MetadataFileNode {

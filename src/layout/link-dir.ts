@@ -1,10 +1,10 @@
 /**
  * Set directories and `Not in any set/` without their links held: each one's numbered links are
- * made when the directory is first read, from the snapshot, and kept in an LRU shared by the whole
+ * made when the directory is first read, from the catalog view, and kept in an LRU shared by the whole
  * layout and bounded by link count. At 100,000 photos in 2,000 sets the eager tree held ~100k+
  * link nodes (their names, targets and Map entries) for directories nobody opened.
  *
- * A link is a pure function of the snapshot and the options (photostream-dir.ts decides which
+ * A link is a pure function of the catalog and the options (photostream-dir.ts decides which
  * photos are shown, with which file name and mtime), so a directory made again after it left the
  * cache lists the same names, inodes, targets and mtimes. The directory's own mtime, and every
  * link's inode number, are settled by the build (which hashes every path once, as before).

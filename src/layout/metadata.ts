@@ -51,7 +51,7 @@ export function photoMetadata(input: PhotoMetadataInput): Record<string, unknown
   return out
 }
 
-export function photostreamMetadata(photoIds: readonly string[]): { photos: string[] } {
+export function photostreamMetadata(photoIds: Iterable<string>): { photos: string[] } {
   return { photos: [...photoIds] }
 }
 

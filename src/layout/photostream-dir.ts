@@ -1,18 +1,18 @@
 /**
- * photostream/ without a node per file: its children are made on demand from the catalog snapshot
- * the layout was built from. At 100,000 photos the eager tree held ~200k nodes here (an original
+ * photostream/ without a node per file: its children are made on demand from the catalog view
+ * (src/catalog/view.ts) the layout was built from. At 100,000 photos the eager tree held ~200k nodes here (an original
  * and a sidecar per photo, with their names and Map entries); this directory keeps only the order
  * of the shown photos (4 bytes a photo), the few inode numbers that a hash collision moved, and a
  * bounded cache of the nodes asked for lately.
  *
- * Everything a node says is a pure function of the snapshot and the options, so a node made again
+ * Everything a node says is a pure function of the catalog and the options, so a node made again
  * after it left the cache is the same in every field (name, inode, size, mtime, bytes); only its
  * identity differs. `get(name)` reads the photo's id back out of the name (names.ts) and checks that
  * the layout shows that very file; iteration walks the shown order and retains nothing.
  */
 import { LRUCache } from 'lru-cache'
-import type { CatalogSnapshot, MediaEntry, PhotoEntry } from '../catalog/types.js'
-import { mediaKey } from '../catalog/types.js'
+import type { MediaEntry, PhotoEntry } from '../catalog/types.js'
+import type { CatalogView, PhotoColumns } from '../catalog/view.js'
 import { fnvUpdate, inoFromState } from './inodes.js'
 import { isSafeExt, isSafeId, isSafeSecret, mediaFileName, METADATA_SUFFIX, parseMediaFileName, parseSidecarName } from './names.js'
 import { OnDemandDir, OriginalFileNode, PhotoSidecarNode } from './nodes.js'
@@ -32,39 +32,39 @@ type PhotostreamOptions = Pick<LayoutOptions, 'ignoreViews' | 'ignorePhotos' | '
  * or 'ignored' (--ignore-photos / --ignore-videos).
  */
 export function showableMedia(
-  snap: CatalogSnapshot,
+  view: CatalogView,
   id: string,
-  photo: PhotoEntry,
+  photo: PhotoColumns,
   opts: PhotostreamOptions,
 ): MediaEntry | 'unsafe' | 'media' | 'ignored' {
   // The store refuses to write an unsafe id or secret: such a file must not be listed.
   if (!isSafeId(id) || !isSafeSecret(photo.secret)) return 'unsafe'
   if ((photo.media === 'video' && opts.ignoreVideos === true) || (photo.media === 'photo' && opts.ignorePhotos === true)) return 'ignored'
-  const media = snap.media.get(mediaKey(id, photo.secret))
+  const media = view.media(id, photo.secret)
   if (media === undefined) return 'media'
   if (!isSafeExt(media.ext)) return 'unsafe'
   return media
 }
 
 /** Under --ignore-views a sidecar does not show views, so a views-only change must not move its mtime. */
-export function photoChangedMs(p: PhotoEntry, ignoreViews: boolean): number {
+export function photoChangedMs(p: PhotoColumns, ignoreViews: boolean): number {
   return wholeSecondsMs(ignoreViews ? (p.changedAtMsIgnoringViews ?? p.changedAtMs) : p.changedAtMs)
 }
 
 /** What the build hands over once photostream/ is decided. */
 export interface PhotostreamPlan {
-  snap: CatalogSnapshot
+  view: CatalogView
   opts: PhotostreamOptions
-  /** Indices into `snap.photostream` of the shown photos, in order (each id once). */
+  /** Positions in `view`'s photostream order of the shown photos, in order (each id once). */
   shown: Uint32Array
   /**
-   * Their records and MediaEntries, in the same order: references into the snapshot (8 bytes a
-   * photo each), so a listing makes each name without hashing two keys per photo.
+   * Their listing columns and MediaEntries, in the same order: references into the catalog (8
+   * bytes a photo each), so a listing makes each name without hashing two keys per photo.
    */
-  photos: readonly PhotoEntry[]
+  photos: readonly PhotoColumns[]
   media: readonly MediaEntry[]
   /**
-   * The shown ids, only when the snapshot has photos its photostream order does not list (then
+   * The shown ids, only when the catalog has photos its photostream order does not list (then
    * "the photo is known and showable" is not enough to say it is shown). Undefined otherwise.
    */
   shownIds: ReadonlySet<string> | undefined
@@ -115,10 +115,10 @@ export class PhotostreamDir extends OnDemandDir {
 /** The children of photostream/ as a read-only Map whose photo files are made when asked for. */
 export class PhotostreamChildren implements ReadonlyMap<string, LayoutNode> {
   readonly #fixed: ReadonlyMap<string, LayoutNode>
-  readonly #snap: CatalogSnapshot
+  readonly #view: CatalogView
   readonly #opts: PhotostreamOptions
   readonly #shown: Uint32Array
-  readonly #photos: readonly PhotoEntry[]
+  readonly #photos: readonly PhotoColumns[]
   readonly #media: readonly MediaEntry[]
   readonly #shownIds: ReadonlySet<string> | undefined
   readonly #state: number
@@ -136,7 +136,7 @@ export class PhotostreamChildren implements ReadonlyMap<string, LayoutNode> {
   constructor(fixed: ReadonlyMap<string, LayoutNode>, plan: PhotostreamPlan, state: number, linkPrefix: string) {
     this.#linkPrefix = linkPrefix
     this.#fixed = fixed
-    this.#snap = plan.snap
+    this.#view = plan.view
     this.#opts = plan.opts
     this.#shown = plan.shown
     this.#photos = plan.photos
@@ -162,20 +162,20 @@ export class PhotostreamChildren implements ReadonlyMap<string, LayoutNode> {
 
   /**
    * The `k`-th shown photo. The build checked every rule for it (names.ts) against this very
-   * snapshot, which never changes, and kept its records: the name is
+   * catalog view, which never changes, and kept its records: the name is
    * `mediaFileName`'s `<id>.<lower-case ext>` without its checks.
    */
-  #shownAt(k: number): { id: string; photo: PhotoEntry; media: MediaEntry; fileName: string } {
+  #shownAt(k: number): { id: string; photo: PhotoColumns; media: MediaEntry; fileName: string } {
     const id = this.#idAt(k)
     const media = this.#media[k] as MediaEntry
-    return { id, photo: this.#photos[k] as PhotoEntry, media, fileName: `${id}.${media.ext.toLowerCase()}` }
+    return { id, photo: this.#photos[k] as PhotoColumns, media, fileName: `${id}.${media.ext.toLowerCase()}` }
   }
 
   /** The shown original of photo `id` (its name, mtime, and a link's target to it), or undefined when not shown. */
   shownFile(id: string): ShownFile | undefined {
-    const photo = this.#snap.photos.get(id)
+    const photo = this.#view.photo(id)
     if (photo === undefined || (this.#shownIds !== undefined && !this.#shownIds.has(id))) return undefined
-    const media = showableMedia(this.#snap, id, photo, this.#opts)
+    const media = showableMedia(this.#view, id, photo, this.#opts)
     if (typeof media === 'string') return undefined
     const fileName = mediaFileName(id, media.ext)
     return { fileName, mtimeMs: this.#mtimeMs(photo), target: this.#linkPrefix + fileName }
@@ -271,7 +271,7 @@ export class PhotostreamChildren implements ReadonlyMap<string, LayoutNode> {
   }
 
   #idAt(k: number): string {
-    return this.#snap.photostream[this.#shown[k] as number] as string
+    return this.#view.photostreamId(this.#shown[k] as number)
   }
 
   /** The node for `name` when the layout shows a file of that name, else undefined. */
@@ -283,14 +283,14 @@ export class PhotostreamChildren implements ReadonlyMap<string, LayoutNode> {
   }
 
   /** The photo file `name` is, when the layout shows a file of that name (a photo file: not metadata or SHA256SUMS). */
-  #find(name: string): { id: string; photo: PhotoEntry; media: MediaEntry; sidecar: boolean } | undefined {
+  #find(name: string): { id: string; photo: PhotoColumns; media: MediaEntry; sidecar: boolean } | undefined {
     const sidecar = parseSidecarName(name)
     const parsed = sidecar ?? parseMediaFileName(name)
     if (parsed === undefined) return undefined
     const { id } = parsed
-    const photo = this.#snap.photos.get(id)
+    const photo = this.#view.photo(id)
     if (photo === undefined || (this.#shownIds !== undefined && !this.#shownIds.has(id))) return undefined
-    const media = showableMedia(this.#snap, id, photo, this.#opts)
+    const media = showableMedia(this.#view, id, photo, this.#opts)
     if (typeof media === 'string') return undefined
     const fileName = mediaFileName(id, media.ext)
     if (sidecar === undefined) return fileName === name ? { id, photo, media, sidecar: false } : undefined
@@ -302,21 +302,26 @@ export class PhotostreamChildren implements ReadonlyMap<string, LayoutNode> {
     return this.#movedHashes.has(hash) ? (this.#movedInos.get(name) ?? hash) : hash
   }
 
-  #mtimeMs(photo: PhotoEntry): number {
+  #mtimeMs(photo: PhotoColumns): number {
     if (this.#hourCache.size > 10_000) this.#hourCache.clear()
     return mediaMtimeMs(photo, this.#hourCache)
   }
 
-  #original(name: string, photo: PhotoEntry, media: MediaEntry): OriginalFileNode {
+  #original(name: string, photo: PhotoColumns, media: MediaEntry): OriginalFileNode {
     // Its mtime is worked out when asked for: a listing only wants names, modes and inodes.
     const node = new OriginalFileNode(name, photo, media)
     node.ino = this.#ino(name)
     return node
   }
 
-  #sidecar(name: string, id: string, photo: PhotoEntry, media: MediaEntry): PhotoSidecarNode {
+  /**
+   * The one place the layout reads a whole record (view.ts: asynchronous over rows). Its mtime is
+   * a listing column; its record and comments are what its bytes, and today its size, are made of.
+   */
+  #sidecar(name: string, id: string, photo: PhotoColumns, media: MediaEntry): PhotoSidecarNode {
     const ignoreViews = this.#opts.ignoreViews === true
-    const node = new PhotoSidecarNode(name, photoChangedMs(photo, ignoreViews), photo, media, this.#snap.comments.get(id), ignoreViews)
+    const record = this.#view.record(id) as PhotoEntry
+    const node = new PhotoSidecarNode(name, photoChangedMs(photo, ignoreViews), record, media, this.#view.comments(id), ignoreViews)
     node.ino = this.#ino(name)
     return node
   }

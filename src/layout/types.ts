@@ -69,7 +69,7 @@ export interface LayoutOptions {
   ignorePhotos?: boolean
   ignoreVideos?: boolean
   /**
-   * The snapshot is a first catalog still coming in (not every set is listed yet): no
+   * The catalog is a first catalog still coming in (not every set is listed yet): no
    * `Not in any set/`, which would claim every photo so far is in no set.
    */
   partial?: boolean
@@ -77,7 +77,7 @@ export interface LayoutOptions {
   hashes?: OriginalHashes
   /**
    * How many photostream/ nodes the layout keeps made (an LRU; 4096 by default). Its files are made
-   * on demand from the snapshot and are the same whenever made again; this only spares the work.
+   * on demand from the catalog view and are the same whenever made again; this only spares the work.
    */
   nodeCache?: number
   /**

@@ -6,8 +6,9 @@
  */
 import createDebug from '../util/debug.js'
 import type { Catalog, RecordedAnswers, RefreshProgress, RefreshReport } from '../catalog/index.js'
-import type { CatalogSnapshot, CollectionEntry, MediaEntry, PhotoEntry } from '../catalog/types.js'
+import type { CollectionEntry, MediaEntry } from '../catalog/types.js'
 import { mediaKey } from '../catalog/types.js'
+import { withMediaOnly, type CatalogView, type PhotoColumns } from '../catalog/view.js'
 import { FlickrfsError, isFlickrfsError } from '../errors/flickrfs-error.js'
 import { buildLayout, mediaFileName, mediaMtimeMs, METADATA_SUFFIX, parseMediaFileName, parseSidecarName, PHOTO_METADATA_FORMAT, type OriginalHashes } from '../layout/index.js'
 import type { OriginalStore } from '../store/index.js'
@@ -58,13 +59,13 @@ export function massDeletion(previous: Manifest, alive: Lookup): { lost: string[
 
 /** Originals checked in place (store.inPlaceSync) before the event loop gets a turn: a few ms of lstats. */
 const IN_PLACE_CHECKS_PER_TURN = 256
-function wanted(photo: PhotoEntry, opts: PinOptions): boolean {
+function wanted(photo: PhotoColumns, opts: PinOptions): boolean {
   return !(photo.media === 'photo' ? opts.ignorePhotos : opts.ignoreVideos)
 }
 
 /** Originals to check in place in one turn (PinRun.#checkInPlace), and one promise for all of them. */
 interface InPlaceBatch {
-  items: Array<{ photo: PhotoEntry; m: MediaEntry; key: string }>
+  items: Array<{ photo: PhotoColumns; m: MediaEntry; key: string }>
   done: Promise<void>
   settle: (p: Promise<void> | void) => void
 }
@@ -101,7 +102,7 @@ export class PinRun {
   #deletionHeldBack: { lost: string[]; total: number } | undefined
   #takeover: TakeoverCleanup | undefined
   /** Media keys whose original is on disk now: only these photos are written into the tree. */
-  readonly #stored = new Set<string>()
+  #stored = new Set<string>()
   /** A full disk fails every later write too: the first NO_SPACE stops the downloads and the run. */
   #noSpace: FlickrfsError | undefined
   // Downloads start as soon as the catalog knows an original, so they overlap the listing and the
@@ -137,18 +138,18 @@ export class PinRun {
     // Before anything is written into DEST: a run that does not complete cleanly leaves no record.
     await forgetTreeRecord(dest)
     const refresh = this.#ctx.refresh ?? (await this.#refreshCatalog())
-    const snap = this.#ctx.catalog.snapshot()
-    // In the same turn as the snapshot: a mount's refresh (a pin handed to it) may swap both later.
+    const view = this.#ctx.catalog.view()
+    // In the same turn as the view: a mount's refresh (a pin handed to it) may swap both later.
     const versions = this.#ctx.catalog.photoVersions()
     const contentKey = this.#ctx.catalog.contentKey()
-    await this.#downloadAll(snap, refresh)
+    await this.#downloadAll(view, refresh)
     const entries = this.#ctx.recordTree === true && contentKey !== undefined ? new TreeEntries() : undefined
-    const tree = await this.#writeTree(snap, versions, entries)
+    const tree = await this.#writeTree(view, versions, entries)
     for (const name of tree.missingOriginals) {
       const id = parseMediaFileName(name)?.id ?? name
       if (!this.#failures.some((f) => f.id === id)) this.#failures.push({ id, what: 'original', message: `${name} is not in DEST` })
     }
-    const ignored = ignoredCounts(snap, this.#ctx.opts)
+    const ignored = ignoredCounts(view, this.#ctx.opts)
     // Folders of flickrmirrorer's kept under --delete-unknown are outside the tree: a record would not see them emptied.
     const takeoverPending = (this.#takeover?.kept.length ?? 0) > 0
     if (entries !== undefined && contentKey !== undefined && this.#failures.length === 0 && this.#deletionHeldBack === undefined && !takeoverPending) {
@@ -225,11 +226,11 @@ export class PinRun {
   }
 
   /** The final sweep: every photostream original not queued yet, then all downloads to the end. */
-  async #downloadAll(snap: CatalogSnapshot, refresh: RefreshReport): Promise<void> {
+  async #downloadAll(view: CatalogView, refresh: RefreshReport): Promise<void> {
     this.#tell('downloading')
-    for (const id of snap.photostream) {
-      const photo = snap.photos.get(id)
-      const m = photo && snap.media.get(mediaKey(photo.id, photo.secret))
+    for (let i = 0; i < view.photostreamLength; i++) {
+      const photo = view.photo(view.photostreamId(i))
+      const m = photo && view.media(photo.id, photo.secret)
       if (photo && m) this.#enqueue(photo, m)
     }
     for (const u of refresh.media.unavailable) this.#failures.push({ id: u.id, what: 'original', message: u.message })
@@ -241,7 +242,7 @@ export class PinRun {
     if (this.#noSpace !== undefined) throw this.#noSpace
   }
 
-  #enqueue(photo: PhotoEntry, m: MediaEntry): void {
+  #enqueue(photo: PhotoColumns, m: MediaEntry): void {
     if (!wanted(photo, this.#ctx.opts)) return
     const key = mediaKey(m.id, m.secret)
     if (this.#queued.has(key)) return
@@ -258,7 +259,7 @@ export class PinRun {
    * they are checked in batches, the event loop getting a turn in between (a pin may run inside a
    * mount, cli/pin-handoff.ts).
    */
-  #checkInPlace(photo: PhotoEntry, m: MediaEntry, key: string): Promise<void> {
+  #checkInPlace(photo: PhotoColumns, m: MediaEntry, key: string): Promise<void> {
     const batches = this.#inPlaceBatches
     let batch = batches[batches.length - 1]
     if (batch === undefined || batch.items.length >= IN_PLACE_CHECKS_PER_TURN) {
@@ -283,7 +284,7 @@ export class PinRun {
   }
 
   /** True when the original of `m` is in place and was counted so (see #checkInPlace). */
-  #inPlace(photo: PhotoEntry, m: MediaEntry, key: string): boolean {
+  #inPlace(photo: PhotoColumns, m: MediaEntry, key: string): boolean {
     const { store } = this.#ctx
     // Not pinned yet (a mount fetched it): #download pins it.
     if (this.#noSpace !== undefined || store.knownRecord(m.id, m.secret)?.pinned === false) return false
@@ -300,7 +301,7 @@ export class PinRun {
    * One download in a slot (`sized`: the one the refresh sized, already in its slot and under way).
    * Never rejects: a failure is recorded, a NO_SPACE stops the rest.
    */
-  async #download(photo: PhotoEntry, m: MediaEntry, key: string, sized?: SizedDownload): Promise<void> {
+  async #download(photo: PhotoColumns, m: MediaEntry, key: string, sized?: SizedDownload): Promise<void> {
     const release = sized?.release ?? (await this.#slots.acquire())
     try {
       if (this.#noSpace !== undefined) {
@@ -340,14 +341,14 @@ export class PinRun {
   }
 
   /** The layout of what is on disk, written into DEST, then the manifest of what was written. */
-  async #writeTree(snap: CatalogSnapshot, versions: (id: string) => string | undefined, entries: TreeEntries | undefined): Promise<WriteTreeReport> {
+  async #writeTree(view: CatalogView, versions: (id: string) => string | undefined, entries: TreeEntries | undefined): Promise<WriteTreeReport> {
     const { dest, store } = this.#ctx
     this.#tell('writing')
     // Access times (one index write per original) go to disk while the tree is written: neither needs the other.
     const flushing = store.flush()
     let written: { tree: WriteTreeReport; deleted: string[]; previous: Manifest }
     try {
-      written = await this.#syncTree(snap, versions, entries)
+      written = await this.#syncTree(view, versions, entries)
     } finally {
       // The store is closed after this returns or throws: its index writes must be over by then.
       await flushing.catch(() => undefined)
@@ -365,16 +366,15 @@ export class PinRun {
    * layout and the lookups only the write needs are garbage once it returns, before the manifest
    * is serialized (the end of a first pin is where its memory peaks).
    */
-  async #syncTree(snap: CatalogSnapshot, versions: (id: string) => string | undefined, entries: TreeEntries | undefined): Promise<{ tree: WriteTreeReport; deleted: string[]; previous: Manifest }> {
+  async #syncTree(view: CatalogView, versions: (id: string) => string | undefined, entries: TreeEntries | undefined): Promise<{ tree: WriteTreeReport; deleted: string[]; previous: Manifest }> {
     const { dest, store, opts, now } = this.#ctx
     // A photo whose original is not on disk (its download failed, or it could not be sized) is left
     // out of the tree, as the layout leaves out photos whose original is unknown: no link may dangle
     // and no sidecar may describe a file that is not there. What an earlier run wrote for it stays.
-    const onDisk: CatalogSnapshot = { ...snap, media: this.#mediaOnDisk(snap) }
-    this.#stored.clear()
+    const onDisk = this.#onDisk(view)
     let deleted: string[] = []
     const previous = await readManifest(dest)
-    const alive = aliveIds(snap)
+    const alive = aliveIds(view)
     let deleteUnknown = opts.deleteUnknown === true
     if (deleteUnknown && opts.forceDelete !== true) {
       this.#deletionHeldBack = massDeletion(previous, alive.photo)
@@ -392,9 +392,9 @@ export class PinRun {
       deleteUnknown,
       previous,
       alive,
-      photostreamKeep: keptPhotostreamNames(snap, onDisk.media, previous),
+      photostreamKeep: keptPhotostreamNames(view, onDisk, previous),
       tmpDir: STATE_REL.tmp,
-      checkedOriginals: { has: (name) => mediaNamed(snap, onDisk.media, name) !== undefined },
+      checkedOriginals: { has: (name) => mediaNamed(onDisk, name) !== undefined },
       sidecarVersion: sidecarVersions(versions, opts.ignoreViews === true),
       ...(entries !== undefined ? { onEntry: (dir: string, name: string) => entries.add(dir, name) } : {}),
     })
@@ -408,19 +408,18 @@ export class PinRun {
   }
 
   /**
-   * The catalog's originals that are on disk now (#stored): the snapshot's own map when that is
-   * all of them, as after a pin that got everything, rather than a copy of it.
+   * The catalog with only the originals that are on disk now (#stored): the view itself when that
+   * is all of them, as after a pin that got everything (#stored is let go then); else the view
+   * filtered by the set, nothing copied.
    */
-  #mediaOnDisk(snap: CatalogSnapshot): ReadonlyMap<string, MediaEntry> {
-    let all = this.#stored.size === snap.media.size
-    for (const key of snap.media.keys()) {
-      if (!all) break
-      all = this.#stored.has(key)
-    }
-    if (all) return snap.media
-    const media = new Map<string, MediaEntry>()
-    for (const [key, m] of snap.media) if (this.#stored.has(key)) media.set(key, m)
-    return media
+  #onDisk(view: CatalogView): CatalogView {
+    const stored = this.#stored
+    this.#stored = new Set()
+    let all = true
+    view.eachPhoto((p) => {
+      if (all && view.media(p.id, p.secret) !== undefined && !stored.has(mediaKey(p.id, p.secret))) all = false
+    })
+    return all ? view : withMediaOnly(view, (key) => stored.has(key))
   }
 }
 
@@ -456,32 +455,34 @@ function sidecarVersions(rows: (id: string) => string | undefined, ignoreViews: 
 }
 
 /** Catalog items the run was told to leave out, by kind. */
-function ignoredCounts(snap: CatalogSnapshot, opts: PinOptions): { photos: number; videos: number } {
+function ignoredCounts(view: CatalogView, opts: PinOptions): { photos: number; videos: number } {
   const ignored = { photos: 0, videos: 0 }
-  for (const p of snap.photos.values()) if (!wanted(p, opts)) ignored[p.media === 'video' ? 'videos' : 'photos']++
+  view.eachPhoto((p) => {
+    if (!wanted(p, opts)) ignored[p.media === 'video' ? 'videos' : 'photos']++
+  })
   return ignored
 }
 
-function aliveIds(snap: CatalogSnapshot): { photo: Lookup; set: Set<string>; collection: Set<string> } {
+function aliveIds(view: CatalogView): { photo: Lookup; set: Set<string>; collection: Set<string> } {
   const collection = new Set<string>()
   const walk = (c: CollectionEntry): void => {
     collection.add(c.id)
     c.children.forEach(walk)
   }
-  snap.collections.forEach(walk)
-  // The photos map itself answers `has(id)`: no set of 50,000 ids beside it.
-  return { photo: snap.photos, set: new Set(snap.sets.map((s) => s.id)), collection }
+  view.collections.forEach(walk)
+  // The catalog itself answers `has(id)`: no set of 50,000 ids beside it.
+  return { photo: { has: (id) => view.photo(id) !== undefined }, set: new Set(view.sets.map((s) => s.id)), collection }
 }
 
 /**
- * The entry of `media` whose file in photostream/ is `name` (`<id>.<ext>`), if any: the catalog
+ * The original of `view` whose file in photostream/ is `name` (`<id>.<ext>`), if any: the catalog
  * keys each photo's original by the photo's id and current secret, so one lookup finds it.
  */
-function mediaNamed(snap: CatalogSnapshot, media: ReadonlyMap<string, MediaEntry>, name: string): MediaEntry | undefined {
+function mediaNamed(view: CatalogView, name: string): MediaEntry | undefined {
   const parsed = parseMediaFileName(name)
   if (parsed === undefined) return undefined
-  const photo = snap.photos.get(parsed.id)
-  const m = photo && media.get(mediaKey(photo.id, photo.secret))
+  const photo = view.photo(parsed.id)
+  const m = photo && view.media(photo.id, photo.secret)
   return m !== undefined && m.id === parsed.id && m.ext.toLowerCase() === parsed.ext ? m : undefined
 }
 
@@ -493,15 +494,15 @@ function mediaNamed(snap: CatalogSnapshot, media: ReadonlyMap<string, MediaEntry
  * Looked up per name (write-tree asks only of the names the last pin wrote) instead of listed: a
  * set of every name would be 100,000 strings at 50,000 items.
  */
-function keptPhotostreamNames(snap: CatalogSnapshot, onDisk: ReadonlyMap<string, MediaEntry>, previous: Manifest): Lookup {
+function keptPhotostreamNames(view: CatalogView, onDisk: CatalogView, previous: Manifest): Lookup {
   return {
     has: (name) => {
       // An original's name, or its sidecar's (`<id>.<ext>.metadata`).
-      if (mediaNamed(snap, snap.media, name) !== undefined) return true
-      if (name.endsWith(METADATA_SUFFIX) && mediaNamed(snap, snap.media, name.slice(0, -METADATA_SUFFIX.length)) !== undefined) return true
+      if (mediaNamed(view, name) !== undefined) return true
+      if (name.endsWith(METADATA_SUFFIX) && mediaNamed(view, name.slice(0, -METADATA_SUFFIX.length)) !== undefined) return true
       const entry = Object.hasOwn(previous.photostream, name) ? previous.photostream[name] : undefined
-      const photo = entry?.kind === 'photo' ? snap.photos.get(entry.id) : undefined
-      return photo !== undefined && !onDisk.has(mediaKey(photo.id, photo.secret))
+      const photo = entry?.kind === 'photo' ? view.photo(entry.id) : undefined
+      return photo !== undefined && onDisk.media(photo.id, photo.secret) === undefined
     },
   }
 }
