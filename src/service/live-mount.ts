@@ -5,7 +5,7 @@
  */
 import { resolve } from 'node:path'
 import createDebug from '../util/debug.js'
-import { Catalog, acquireRootLock, setAsideDamagedCatalog, type CatalogApi, type CatalogMedia, type CatalogSnapshot, type RefreshProgress, type RefreshReport, type RootLock } from '../catalog/index.js'
+import { Catalog, acquireRootLock, setAsideDamagedCatalog, type CatalogApi, type CatalogMedia, type CatalogSnapshot, type CatalogView, type RefreshProgress, type RefreshReport, type RootLock } from '../catalog/index.js'
 import { FirstCatalog, type PartialView } from './first-catalog.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { checkMountpoint, mountFlickrfs, type MountHandle } from '../fs/index.js'
@@ -188,7 +188,7 @@ function openStore(root: string, opts: LiveMountOptions, readOnly: boolean, job:
  * online, the mount comes up at once and its first catalog fills the tree in (ServedMount).
  */
 function needsFirstCatalog(catalog: Catalog, root: string, opts: LiveMountOptions): boolean {
-  if (catalog.snapshot().refreshedAtMs !== 0) return false
+  if (catalog.view().refreshedAtMs !== 0) return false
   if (!opts.remote) {
     throw new FlickrfsError('CATALOG', `${root} holds no catalog yet, and --offline forbids fetching one. Run once without --offline, or pin into it first.`)
   }
@@ -221,15 +221,17 @@ function sayLeftOut(r: RefreshReport, say: (line: string) => void): void {
 /** The layout the mount serves, rebuilt whole each time the catalog changes. */
 class LiveTree {
   layout: Layout
-  readonly #build: (snap?: CatalogSnapshot, partial?: boolean) => Layout
+  /** From the catalog's view by default; the first catalog's partial and whole snapshots are handed in. */
+  readonly #build: (source?: CatalogView | CatalogSnapshot, partial?: boolean) => Layout
 
   constructor(catalog: Catalog, store: OriginalStore, ignoreViews: boolean | undefined) {
     // photostream/SHA256SUMS asks the store again whenever its generation moves, so a download is
     // listed there once it is recorded, without a rebuild.
     const hashes = { generation: () => store.generation, hashOf: (id: string, secret: string) => store.knownRecord(id, secret) }
-    this.#build = (snap = catalog.snapshot(), partial = false) => buildLayout(snap, { ignoreViews, hashes, partial })
+    this.#build = (source = catalog.view(), partial = false) => buildLayout(source, { ignoreViews, hashes, partial })
     // A fresh root's empty tree is a first catalog with nothing in yet: no Not in any set/ either.
-    this.layout = this.#build(undefined, catalog.snapshot().refreshedAtMs === 0)
+    const view = catalog.view()
+    this.layout = this.#build(view, view.refreshedAtMs === 0)
     catalog.on('change', (snap) => {
       this.#complete = true
       if (snap === this.#whole) {
@@ -297,7 +299,7 @@ class ServedMount implements LiveMount {
   readonly layout = (): Layout => this.#parts.tree.layout
 
   filling(): boolean {
-    return this.#parts.catalog.snapshot().refreshedAtMs === 0
+    return this.#parts.catalog.view().refreshedAtMs === 0
   }
 
   refresh(): Promise<RefreshReport | undefined> {
