@@ -80,6 +80,7 @@ void describe('a mount whose unmount hangs still stops (e2e)', { skip }, () => {
     server.child.kill('SIGTERM')
     const exit = await server.wait(12_000)
     const ms = performance.now() - t0
+    process.stdout.write(`# stopped ${Math.round(ms)} ms after SIGTERM\n`)
     assert.deepEqual(exit, { code: 0, signal: null }, server.err)
     assert.match(server.err, /SIGTERM: unmounting .* did not finish within 3 s; detaching it lazily/)
     assert.match(server.err, /detached .* lazily/)
@@ -98,6 +99,7 @@ void describe('a mount whose unmount hangs still stops (e2e)', { skip }, () => {
     assert.doesNotMatch(server.err, /\n\s+at /, 'no stack trace')
     assert.ok(ms > 14_000 && ms < 25_000, `exited ${Math.round(ms)} ms after SIGTERM`)
     // auto_unmount: fusermount's watcher unmounts once the server's /dev/fuse fd is gone.
-    await waitUntil('the kernel drops the mount', async () => !(await isMounted(mnt)), 30_000)
+    const dropMs = await waitUntil('the kernel drops the mount', async () => !(await isMounted(mnt)), 30_000)
+    process.stdout.write(`# exited ${Math.round(ms)} ms after SIGTERM; the kernel dropped the mount ${dropMs} ms later\n`)
   })
 })
