@@ -146,9 +146,20 @@ export class PhotoSidecarNode extends JsonFileNode {
     const record = this.view.record(this.id)
     const comments = this.view.comments(this.id)
     if (record instanceof Promise || comments instanceof Promise) {
-      return Promise.all([record, comments]).then(([r, c]) => this.bytesOf(this.json(r, c)))
+      return Promise.all([record, comments]).then(([r, c]) => this.checked(this.bytesOf(this.json(r, c))))
     }
-    return this.bytesOf(this.json(record, comments))
+    return this.checked(this.bytesOf(this.json(record, comments)))
+  }
+  /**
+   * `bytes`, when they are as long as a size the view stored (stat told the kernel that size: a
+   * longer file would be cut, a shorter one zero-filled); else a failure, which a read answers EIO.
+   */
+  private checked(bytes: Buffer): Buffer {
+    const stored = this.view.sidecarSize(this.id, this.ignoreViews)
+    if (stored !== undefined && stored !== bytes.length) {
+      throw new FlickrfsError('INTERNAL', `the sidecar of photo ${this.id} is ${bytes.length} bytes, the catalog stored ${stored}`)
+    }
+    return bytes
   }
   protected value(): unknown {
     const record = this.view.record(this.id)
