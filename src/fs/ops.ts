@@ -420,7 +420,10 @@ export class FsOps implements FuseOps, Required<Pick<FuseOps, ServedOp>> {
     return fh
   }
 
-  /** Answers bytes content and EOF at once; an original's read answers later, under its deadline. */
+  /**
+   * Answers bytes in hand and EOF at once; bytes still loading and an original's read answer
+   * later, under their deadline.
+   */
   private startRead(path: string, fh: number, buf: Buffer, len: number, pos: number, reply: Reply<number>): number | typeof ANSWERS_LATER {
     const open = this.openFileOf(path, fh, pos)
     if (open.data) return copyBytes(open.data, buf, len, pos)
