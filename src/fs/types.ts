@@ -51,8 +51,9 @@ export interface FsBytes {
    * The bytes when they may have to come from elsewhere (a sidecar built from a record read from
    * disk): a Buffer when they are in hand at once, else a promise. Called once per open (a read
    * without a handle: once per file version while its bytes stay cached), never twice at a time
-   * for one node: concurrent reads share one load. `signal` aborts when no read waits for it any
-   * more (every reader timed out) or the mount stops. A rejection is the reader's EIO.
+   * for one node: concurrent reads share one load. `signal` aborts when the mount stops; a load
+   * that every waiting read gave up on (their deadlines) is let go, not stopped: the next read
+   * starts another. A rejection is the waiting reads' EIO.
    */
   load?(signal: AbortSignal): Buffer | Promise<Buffer>
 }
