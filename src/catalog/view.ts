@@ -11,12 +11,16 @@
  *   the build decides every name, size, mtime and inode up front. Over rows these are the packed
  *   columns (id, secret, kind, extension, size, change times, dates), loaded whole at open (~1 s
  *   and ~32 MB at 1,000,000 photos, bench/RESULTS.md "Schema 2 measured before it is chosen").
- * - **Records** (`record`, `comments`): synchronous today, to become asynchronous over rows (a
- *   sqlite query, 0.07–0.3 ms, behind a bounded cache). Only a sidecar's bytes read them: a FUSE
- *   read may wait, a pin writes a file at a time. Two things read them synchronously today and need
- *   an answer before this can change: the sidecar's size at stat (layout/nodes.ts JsonFileNode
- *   measures its JSON; schema 2 stores that size as a column, precomputed at save, with and
- *   without views), and the reads themselves (fs/ hands `content.data` over synchronously).
+ * - **Records** (`record`, `comments`): typed `Awaitable`, a value or a promise. The snapshot
+ *   answers at once; rows on disk will answer with a promise (a sqlite query, 0.07–0.3 ms, behind a
+ *   bounded cache). Only a sidecar's bytes read them (layout/nodes.ts `PhotoSidecarNode.load`),
+ *   and both of their readers wait for a promise: a FUSE read (fs/ `FsBytes.load`, under the
+ *   read's deadline) and a pin's write (pin/write-tree.ts). A value answered at once takes the
+ *   synchronous path all the way, as before.
+ * - **A sidecar's size** (`sidecarSize`): stat needs it at once, before any byte. The snapshot has
+ *   no stored size (undefined: the layout measures the JSON, which needs the record at once);
+ *   schema 2 answers it from a column saved with the record (README "Next: schema 2"). It is the
+ *   one thing left that reads a record synchronously.
  * - **Sets and collections**: held whole (20,000 sets and their member lists at 1,000,000 items
  *   are ids only); over rows the member lists become a packed column per set.
  *
@@ -24,6 +28,9 @@
  */
 import type { CatalogSnapshot, CollectionEntry, MediaEntry, PhotoEntry, RawRecord, SetEntry } from './types.js'
 import { mediaKey } from './types.js'
+
+/** A value, or a promise of it: what a view answers at once today and from disk later. */
+export type Awaitable<T> = T | Promise<T>
 
 /**
  * What listing and stat need of one photo: the listing columns of schema 2. `dateTaken` stays the
@@ -54,11 +61,17 @@ export interface CatalogView {
   /** Every photo record, in no promised order. */
   eachPhoto(fn: (photo: PhotoColumns) => void): void
 
-  // Synchronous today, asynchronous over rows: a sidecar's content.
+  // A value at once (the snapshot) or a promise (rows on disk): a sidecar's content.
   /** The whole record of photo `id` as Flickr gave it (with its columns). */
-  record(id: string): PhotoEntry | undefined
+  record(id: string): Awaitable<PhotoEntry | undefined>
   /** Photo `id`'s comments in order, or undefined when it has none. */
-  comments(id: string): readonly RawRecord[] | undefined
+  comments(id: string): Awaitable<readonly RawRecord[] | undefined>
+  /**
+   * The byte length of photo `id`'s sidecar (with views, or without them under --ignore-views) as
+   * stored with its record, or undefined when the view stores none: the layout then measures it
+   * from the record, which must then come at once.
+   */
+  sidecarSize(id: string, ignoreViews: boolean): number | undefined
 
   /** In the user's own getList order. */
   readonly sets: readonly SetEntry[]
@@ -118,6 +131,10 @@ class SnapshotView implements CatalogView {
   comments(id: string): readonly RawRecord[] | undefined {
     return this.#snap.comments.get(id)
   }
+  /** Not stored: the layout measures the JSON of the record in hand. */
+  sidecarSize(): undefined {
+    return undefined
+  }
   get sets(): readonly SetEntry[] {
     return this.#snap.sets
   }
@@ -171,11 +188,14 @@ class MediaFilteredView implements CatalogView {
   eachPhoto(fn: (photo: PhotoColumns) => void): void {
     this.#view.eachPhoto(fn)
   }
-  record(id: string): PhotoEntry | undefined {
+  record(id: string): Awaitable<PhotoEntry | undefined> {
     return this.#view.record(id)
   }
-  comments(id: string): readonly RawRecord[] | undefined {
+  comments(id: string): Awaitable<readonly RawRecord[] | undefined> {
     return this.#view.comments(id)
+  }
+  sidecarSize(id: string, ignoreViews: boolean): number | undefined {
+    return this.#view.sidecarSize(id, ignoreViews)
   }
   get sets(): readonly SetEntry[] {
     return this.#view.sets

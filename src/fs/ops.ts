@@ -13,11 +13,14 @@
  * that. Only ops that wait (a read of an original) pay for one.
  *
  * A read goes, in order: the open file (`openFileOf`), then bytes held in memory (answered at
- * once), else the original: a deadline is armed first (ETIMEDOUT, also on unmount), then the
+ * once), else bytes still loading (`FsBytes.load`: one load per file shared by every read that
+ * waits for it, each read under its own deadline, `awaitLoad`), else the original: a deadline is
+ * armed first (ETIMEDOUT, also on unmount), then the
  * reader's callback fast path for bytes on local disk (`readLocally`), falling back to its promise
  * path (`readFromStore`) when it declines or comes back short. Bytes land in a buffer of the
  * reader's own and are copied into libfuse's `buf` only while the op is still unanswered
- * (`answerWithData`): after a timeout libfuse has taken `buf` back.
+ * (`answerWithData`): after a timeout libfuse has taken `buf` back. Bytes that load later are
+ * copied under the same rule.
  */
 import createDebug from '../util/debug.js'
 import { LRUCache } from 'lru-cache'
@@ -28,7 +31,7 @@ import { EROFS, ETIMEDOUT, FsErrno, toNegErrno } from './errno.js'
 import type { FuseCount, FuseDone, FuseOps, FuseReply } from './fuse-binding.js'
 import { statOf, type FuseStat, type Owner } from './stat.js'
 import { statfsOf, type StatfsResult } from './tree-stats.js'
-import type { FsFile, FsNode, FsTree, OriginalReader } from './types.js'
+import type { FsBytes, FsFile, FsNode, FsTree, OriginalReader } from './types.js'
 import { WalkAhead, type WalkAheadOptions } from './walk-ahead.js'
 import type { MediaEntry } from '../catalog/types.js'
 
@@ -74,8 +77,20 @@ export interface OpsContext {
 interface OpenFile {
   /** The node as it was at open: a refresh never mixes two versions inside one open file. */
   node: FsFile
-  /** Bytes content read once at open (the layout may rebuild it on every access). */
+  /**
+   * Bytes content read once at open (the layout may rebuild it on every access); for bytes that
+   * load later, set by the first read the load answers.
+   */
   data: Buffer | undefined
+}
+
+/**
+ * The load of one file's bytes in flight (`FsBytes.load`), shared by every read that waits for it.
+ * Let go when its last waiting read timed out: the next read starts afresh.
+ */
+interface Load {
+  readonly promise: Promise<Buffer>
+  waiting: number
 }
 
 export interface FsOpsStats {
@@ -192,6 +207,12 @@ interface PendingRead {
   current: { abort(): void } | undefined
 }
 
+/** Answers a read of `len` bytes at `pos` from bytes in memory: how many were copied into `buf` (0 at EOF). */
+function copyBytes(data: Buffer, buf: Buffer, len: number, pos: number): number {
+  if (pos >= data.length) return 0
+  return data.copy(buf, 0, pos, Math.min(pos + len, data.length))
+}
+
 /** The ops this adapter serves; every other one stays absent, so libfuse answers ENOSYS. */
 const SERVED_OPS = [
   'init', 'getattr', 'readdir', 'readlink', 'open', 'read', 'release', 'statfs',
@@ -239,6 +260,8 @@ export class FsOps implements FuseOps, Required<Pick<FuseOps, ServedOp>> {
    * 128 KiB read, and bounded (a sidecar is rebuilt on demand once it falls out).
    */
   private readonly pathData = new LRUCache<FsFile, Buffer>({ maxSize: 16 << 20, sizeCalculation: (b) => Math.max(1, b.length) })
+  /** Loads of bytes content in flight, by file version: concurrent reads of one file share one. */
+  private readonly loads = new Map<FsFile, Load>()
 
   constructor(private readonly ctx: OpsContext) {
     this.walkAhead = new WalkAhead(() => ctx.tree(), ctx.originals, ctx.closing, ctx.walkAhead)
@@ -377,26 +400,39 @@ export class FsOps implements FuseOps, Required<Pick<FuseOps, ServedOp>> {
     return node
   }
 
-  /** A new handle for `file`; bytes content is read once, here (the layout may rebuild it on every access). */
+  /**
+   * A new handle for `file`; bytes content is read once, here (the layout may rebuild it on every
+   * access). Bytes that load later are not waited for: the load starts, open answers, and the
+   * open file keeps the bytes once they come (reads that come earlier wait for them).
+   */
   private register(file: FsFile): number {
-    const data = file.content.type === 'bytes' ? file.content.data : undefined
+    const open: OpenFile = { node: file, data: undefined }
+    if (file.content.type === 'bytes') {
+      const loading = this.load(file, file.content)
+      if (Buffer.isBuffer(loading)) open.data = loading
+      else loading.promise.then((data) => (open.data ??= data), () => undefined)
+    }
     while (this.handles.has(this.nextFh)) this.nextFh = this.nextFh >= 0xffff_fff0 ? 1 : this.nextFh + 1
     const fh = this.nextFh
     this.nextFh = this.nextFh >= 0xffff_fff0 ? 1 : this.nextFh + 1
-    this.handles.set(fh, { node: file, data })
+    this.handles.set(fh, open)
     return fh
   }
 
-  /** Answers bytes content and EOF at once; an original's read answers later, under its deadline. */
+  /**
+   * Answers bytes in hand and EOF at once; bytes still loading and an original's read answer
+   * later, under their deadline.
+   */
   private startRead(path: string, fh: number, buf: Buffer, len: number, pos: number, reply: Reply<number>): number | typeof ANSWERS_LATER {
     const open = this.openFileOf(path, fh, pos)
-    if (open.data) {
-      if (pos >= open.data.length) return 0
-      return open.data.copy(buf, 0, pos, Math.min(pos + len, open.data.length))
-    }
+    if (open.data) return copyBytes(open.data, buf, len, pos)
     const file = open.node
     if (pos >= file.size) return 0
-    if (file.content.type !== 'original') throw new FsErrno('EIO')
+    if (file.content.type === 'bytes') {
+      const loading = this.load(file, file.content)
+      if (Buffer.isBuffer(loading)) return copyBytes((open.data = loading), buf, len, pos)
+      return this.awaitLoad(path, open, loading, buf, len, pos, reply)
+    }
     const want = Math.min(len, file.size - pos)
     if (this.ctx.syncLocalReads === true && this.ctx.originals.readLocalSync && !this.ctx.closing.aborted) {
       // Straight into libfuse's buffer: the op is unanswered for as long as this call runs.
@@ -437,15 +473,91 @@ export class FsOps implements FuseOps, Required<Pick<FuseOps, ServedOp>> {
 
   /**
    * The bytes of a bytes file read without a handle: built once per version while they stay in
-   * `pathData` (16 MiB; once they fall out, the next getattr or read builds them again).
+   * `pathData` (16 MiB; once they fall out, the next getattr or read builds them again). Undefined
+   * while they load (the load puts them there when it is done).
    */
-  private bytesOf(node: FsFile, content: { readonly data: Buffer }): Buffer {
+  private bytesOf(node: FsFile, content: FsBytes): Buffer | undefined {
     let data = this.pathData.get(node)
     if (!data) {
-      data = content.data
-      this.pathData.set(node, data)
+      data = this.bytesNow(node, content)
+      if (data) this.pathData.set(node, data)
     }
     return data
+  }
+
+  /** `content`'s bytes when they are in hand at once; else undefined, their load started. */
+  private bytesNow(file: FsFile, content: FsBytes): Buffer | undefined {
+    if (!content.load) return content.data
+    const loading = this.load(file, content)
+    return Buffer.isBuffer(loading) ? loading : undefined
+  }
+
+  /**
+   * `content.load`: its bytes when it answers at once, else the load of `file` in flight, started
+   * now unless one already is (concurrent reads share it).
+   */
+  private load(file: FsFile, content: FsBytes): Buffer | Load {
+    const running = this.loads.get(file)
+    if (running) return running
+    if (!content.load) return content.data
+    // The mount's own signal, not an AbortController per load: one costs ~3–5 µs (a third of the
+    // JS of a sidecar's getattr and read, bench/sidecar-ops-ab.ts), and a load that answers at
+    // once, as every one does today, never needs it.
+    const got = content.load(this.ctx.closing)
+    if (Buffer.isBuffer(got)) return got
+    const load: Load = { promise: got, waiting: 0 }
+    this.loads.set(file, load)
+    got
+      .then(
+        (data) => {
+          if (this.ctx.fileHandles === false && this.loads.get(file) === load) this.pathData.set(file, data)
+        },
+        () => undefined,
+      )
+      .finally(() => {
+        if (this.loads.get(file) === load) this.loads.delete(file)
+      })
+      .catch(() => undefined)
+    return load
+  }
+
+  /**
+   * A read of bytes still loading: answered once, by the bytes (copied into libfuse's `buf` only
+   * while the op is unanswered), by the load's error, or by ETIMEDOUT at its deadline or unmount,
+   * as a read of an original is. The last read to give up on a load lets it go (the next read
+   * starts another; what it brings is dropped).
+   */
+  private awaitLoad(path: string, open: OpenFile, load: Load, buf: Buffer, len: number, pos: number, reply: Reply<number>): typeof ANSWERS_LATER {
+    const file = open.node
+    load.waiting++
+    this.readsInFlight++
+    const finish = (answer: () => void): void => {
+      if (reply.answered) return
+      clearTimeout(timer)
+      this.inFlight.delete(waiter)
+      this.readsInFlight--
+      load.waiting--
+      answer()
+    }
+    const giveUp = (): void => {
+      finish(() => reply.value(ETIMEDOUT))
+      if (load.waiting === 0 && this.loads.get(file) === load) this.loads.delete(file)
+    }
+    const waiter = { abort: giveUp }
+    const timer = setTimeout(() => {
+      log('read %s @%d timed out after %d ms waiting for its bytes', path, pos, this.ctx.readTimeoutMs)
+      giveUp()
+    }, this.ctx.readTimeoutMs)
+    this.inFlight.add(waiter)
+    load.promise.then(
+      (data) => {
+        open.data ??= data
+        finish(() => reply.value(copyBytes(data, buf, len, pos)))
+      },
+      (err: unknown) => finish(() => reply.error(err, ` ${path} @${pos}`)),
+    )
+    if (this.ctx.closing.aborted) giveUp()
+    return ANSWERS_LATER
   }
 
   /**

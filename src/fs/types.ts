@@ -33,8 +33,29 @@ export interface FsFile {
   readonly ino: number
   /** Exact byte size, known before any byte is read. */
   readonly size: number
-  /** `data` may be a getter that rebuilds the bytes on each access: read it once per open. */
-  readonly content: { readonly type: 'bytes'; readonly data: Buffer } | { readonly type: 'original'; readonly media: MediaEntry }
+  readonly content: FsBytes | { readonly type: 'original'; readonly media: MediaEntry }
+}
+
+/**
+ * A file whose bytes the tree makes (metadata, sidecars, SHA256SUMS). `size` (the node's) is exact
+ * before any byte is made: getattr never waits for the bytes.
+ */
+export interface FsBytes {
+  readonly type: 'bytes'
+  /**
+   * The bytes, at once. May be a getter that rebuilds them on each access: read it once per open.
+   * Not read when `load` is there.
+   */
+  readonly data: Buffer
+  /**
+   * The bytes when they may have to come from elsewhere (a sidecar built from a record read from
+   * disk): a Buffer when they are in hand at once, else a promise. Called once per open (a read
+   * without a handle: once per file version while its bytes stay cached), never twice at a time
+   * for one node: concurrent reads share one load. `signal` aborts when the mount stops; a load
+   * that every waiting read gave up on (their deadlines) is let go, not stopped: the next read
+   * starts another. A rejection is the waiting reads' EIO.
+   */
+  load?(signal: AbortSignal): Buffer | Promise<Buffer>
 }
 
 export interface FsLink {

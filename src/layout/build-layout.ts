@@ -64,7 +64,8 @@ interface CollectionPlace {
  * The LAYOUT.md tree for one catalog (a view, or a snapshot read through one). Pure: the same
  * catalog and options always give the same names, targets, sizes, times and inode numbers. It reads
  * only the view's synchronous calls (view.ts) while it builds; a sidecar's record is read when its
- * node is made.
+ * bytes (and, while the view stores no sidecar size, its size) are asked for (nodes.ts
+ * `PhotoSidecarNode`).
  *
  * A photo is shown only once its MediaEntry is known, because until then neither its exact size
  * nor (for a video) its extension is; its set links and Not-in-any-set link wait with it. Records

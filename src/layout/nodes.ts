@@ -1,4 +1,6 @@
 import type { MediaEntry, PhotoEntry, RawRecord } from '../catalog/types.js'
+import type { CatalogView } from '../catalog/view.js'
+import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { FNV_OFFSET } from './inodes.js'
 import { jsonBytes, photoMetadata } from './metadata.js'
 import { formatSha256Sums, type Sha256Line } from './sha256sums.js'
@@ -87,7 +89,11 @@ abstract class JsonFileNode implements LayoutFile, BytesContent {
     return this
   }
   get data(): Buffer {
-    const bytes = jsonBytes(this.value())
+    return this.bytesOf(this.value())
+  }
+  /** The bytes of `value`, their length remembered as the size. */
+  protected bytesOf(value: unknown): Buffer {
+    const bytes = jsonBytes(value)
     if (this.#size < 0) this.#size = bytes.length
     return bytes
   }
@@ -113,22 +119,59 @@ export class MetadataFileNode extends JsonFileNode {
 /**
  * A photo's sidecar: the photo's record from the catalog and what flickrfs knows before any
  * download (metadata.ts). Nothing downloaded changes it, so the mount and a pin give the same
- * bytes at every moment; only a catalog change (a new layout) does.
+ * bytes at every moment; only a catalog change (a new layout, over a new view) does.
+ *
+ * Its bytes come through `load`: at once when the view answers the record at once (the
+ * snapshot), else as a promise (rows on disk; fs/ and pin/ wait for it). `data` is the
+ * synchronous form, for a view that answers at once only. Its size is the view's `sidecarSize`
+ * when the view stores one, else measured from the JSON (which needs the record at once).
  */
 export class PhotoSidecarNode extends JsonFileNode {
   // Fields, not a closure: ~100k sidecars, and a closure made in the builder would keep it alive.
   constructor(
     name: string,
     mtimeMs: number,
-    private readonly photo: PhotoEntry,
+    private readonly view: CatalogView,
+    private readonly id: string,
     private readonly media: MediaEntry,
-    private readonly comments: readonly RawRecord[] | undefined,
     private readonly ignoreViews: boolean,
   ) {
     super(name, mtimeMs)
   }
+  override get size(): number {
+    return this.view.sidecarSize(this.id, this.ignoreViews) ?? super.size
+  }
+  /** Its bytes: a Buffer when the view answers at once, else a promise of them. */
+  load(): Buffer | Promise<Buffer> {
+    const record = this.view.record(this.id)
+    const comments = this.view.comments(this.id)
+    if (record instanceof Promise || comments instanceof Promise) {
+      return Promise.all([record, comments]).then(([r, c]) => this.checked(this.bytesOf(this.json(r, c))))
+    }
+    return this.checked(this.bytesOf(this.json(record, comments)))
+  }
+  /**
+   * `bytes`, when they are as long as a size the view stored (stat told the kernel that size: a
+   * longer file would be cut, a shorter one zero-filled); else a failure, which a read answers EIO.
+   */
+  private checked(bytes: Buffer): Buffer {
+    const stored = this.view.sidecarSize(this.id, this.ignoreViews)
+    if (stored !== undefined && stored !== bytes.length) {
+      throw new FlickrfsError('INTERNAL', `the sidecar of photo ${this.id} is ${bytes.length} bytes, the catalog stored ${stored}`)
+    }
+    return bytes
+  }
   protected value(): unknown {
-    const { photo, media, comments, ignoreViews } = this
+    const record = this.view.record(this.id)
+    const comments = this.view.comments(this.id)
+    if (record instanceof Promise || comments instanceof Promise) {
+      throw new FlickrfsError('INTERNAL', `the sidecar of photo ${this.id} was asked for at once, but its record comes later (use load)`)
+    }
+    return this.json(record, comments)
+  }
+  private json(photo: PhotoEntry | undefined, comments: readonly RawRecord[] | undefined): unknown {
+    if (photo === undefined) throw new FlickrfsError('INTERNAL', `no record for photo ${this.id}`)
+    const { media, ignoreViews } = this
     return photoMetadata({ photo, media, comments, ignoreViews })
   }
 }

@@ -11,7 +11,7 @@
  * the layout shows that very file; iteration walks the shown order and retains nothing.
  */
 import { LRUCache } from 'lru-cache'
-import type { MediaEntry, PhotoEntry } from '../catalog/types.js'
+import type { MediaEntry } from '../catalog/types.js'
 import type { CatalogView, PhotoColumns } from '../catalog/view.js'
 import { fnvUpdate, inoFromState } from './inodes.js'
 import { isSafeExt, isSafeId, isSafeSecret, mediaFileName, METADATA_SUFFIX, parseMediaFileName, parseSidecarName } from './names.js'
@@ -315,13 +315,13 @@ export class PhotostreamChildren implements ReadonlyMap<string, LayoutNode> {
   }
 
   /**
-   * The one place the layout reads a whole record (view.ts: asynchronous over rows). Its mtime is
-   * a listing column; its record and comments are what its bytes, and today its size, are made of.
+   * A sidecar node: its mtime is a listing column; its bytes (and, while the view stores no size,
+   * its size) are made of the whole record and comments, which the node reads from the view when
+   * asked (nodes.ts `PhotoSidecarNode`; view.ts: asynchronous over rows).
    */
   #sidecar(name: string, id: string, photo: PhotoColumns, media: MediaEntry): PhotoSidecarNode {
     const ignoreViews = this.#opts.ignoreViews === true
-    const record = this.#view.record(id) as PhotoEntry
-    const node = new PhotoSidecarNode(name, photoChangedMs(photo, ignoreViews), record, media, this.#view.comments(id), ignoreViews)
+    const node = new PhotoSidecarNode(name, photoChangedMs(photo, ignoreViews), this.#view, id, media, ignoreViews)
     node.ino = this.#ino(name)
     return node
   }

@@ -32,7 +32,13 @@ export interface LayoutDir {
  */
 export interface BytesContent {
   readonly type: 'bytes'
+  /** The bytes at once: for content whose source answers at once (every one today). */
   readonly data: Buffer
+  /**
+   * A sidecar's bytes as its catalog view gives them: a Buffer when the record is in hand at once,
+   * else a promise (records read from disk). fs/ and pin/ read a file that has it through it.
+   */
+  load?(signal?: AbortSignal): Buffer | Promise<Buffer>
 }
 
 export interface OriginalContent {

@@ -30,7 +30,8 @@ export interface TreeNode {
   children?: ReadonlyMap<string, TreeNode>
   target?: string
   size?: number
-  content?: { type: 'bytes'; data: Buffer | (() => Buffer) } | { type: 'original' }
+  /** A bytes file with `load` (a sidecar) is read through it: its bytes may come as a promise. */
+  content?: { type: 'bytes'; data: Buffer | (() => Buffer); load?(): Buffer | Promise<Buffer> } | { type: 'original' }
 }
 
 export interface WriteTreeOptions {
@@ -84,9 +85,11 @@ export interface WriteTreeReport {
   manifestUnchanged: boolean
 }
 
-function bytesOf(node: TreeNode): Buffer {
+/** The bytes of `node`: at once, or a promise of them (a sidecar whose record is read from disk). */
+function bytesOf(node: TreeNode): Buffer | Promise<Buffer> {
   const c = node.content
   if (c === undefined || c.type !== 'bytes') throw new FlickrfsError('INTERNAL', `layout node ${node.name} has no bytes`)
+  if (c.load) return c.load()
   return typeof c.data === 'function' ? c.data() : c.data
 }
 
@@ -116,15 +119,22 @@ function lstatSyncOrUndefined(path: string): Stats | undefined {
 
 /**
  * The lstat of the file or link at the absolute `path` when it is exactly what `node` says, its
- * mtime too (then nothing is written); undefined otherwise.
+ * mtime too (then nothing is written); undefined otherwise, and when the bytes to compare are not
+ * in hand at once: their promise is then left in `loading`, for the write path to compare.
  */
-function unchangedSync(path: string, node: TreeNode): Stats | undefined {
+function unchangedSync(path: string, node: TreeNode, loading: Map<TreeNode, Promise<Buffer>>): Stats | undefined {
   const st = lstatSyncOrUndefined(path)
   if (st === undefined || Math.floor(st.mtimeMs / 1000) !== seconds(node.mtimeMs)) return undefined
   try {
     if (node.kind === 'link') return st.isSymbolicLink() && readlinkSync(path) === (node.target ?? '') ? st : undefined
     if (!st.isFile()) return undefined
     const data = bytesOf(node)
+    if (!Buffer.isBuffer(data)) {
+      // Awaited by #ensureFile in this page; until then a rejection must not go unhandled.
+      data.catch(() => undefined)
+      loading.set(node, data)
+      return undefined
+    }
     return st.size === data.length && sameBytesSync(path, data) ? st : undefined
   } catch {
     return undefined
@@ -207,6 +217,8 @@ class TreeWriter {
   #photostreamSame = false
   /** Names of the last run's photostream/ entries this layout does not have, kept (#writePhotostream). */
   readonly #keptNames: string[] = []
+  /** Bytes that #toWrite asked for and did not have at once, by node: #ensureFile awaits them. */
+  readonly #loading = new Map<TreeNode, Promise<Buffer>>()
 
   constructor(dest: Confined, opts: WriteTreeOptions) {
     this.#dest = dest
@@ -389,7 +401,7 @@ class TreeWriter {
           this.#report.trusted++
           continue
         }
-        const st = unchangedSync(base + child.name, child)
+        const st = unchangedSync(base + child.name, child, this.#loading)
         if (st === undefined) {
           todo.push(child)
           continue
@@ -459,7 +471,9 @@ class TreeWriter {
 
   /** `present`: the entry was in its directory's listing (false: it is known not to exist). */
   async #ensureFile(path: string, node: TreeNode, present: boolean): Promise<void> {
-    const data = bytesOf(node)
+    const loading = this.#loading.get(node)
+    this.#loading.delete(node)
+    const data = await (loading ?? bytesOf(node))
     const mtime = seconds(node.mtimeMs)
     const st = present ? await lstatOrUndefined(this.#abs(path)) : undefined
     if (st?.isFile() && st.size === data.length && (await readFile(this.#abs(path))).equals(data)) {

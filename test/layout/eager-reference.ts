@@ -1,6 +1,7 @@
 /**
  * The eager layout build as it was before photostream/ and the link directories were made on
- * demand (src/layout/build-layout.ts at main 30966ec, imports adjusted, renamed buildEagerLayout):
+ * demand (src/layout/build-layout.ts at main 30966ec, imports adjusted, renamed buildEagerLayout;
+ * PhotoSidecarNode now reads its record from a view):
  * a node for every file and link, held. test/layout/lazy-layout.test.ts checks that the lazy build
  * shows exactly this tree (names, order, inode numbers, sizes, times, targets, bytes and stats).
  * Kept as it was on purpose: do not "fix" it to match the lazy build.
@@ -26,6 +27,7 @@
  */
 import type { CatalogSnapshot, CollectionEntry, MediaEntry, PhotoEntry, SetEntry } from '../../src/catalog/types.js'
 import { mediaKey } from '../../src/catalog/types.js'
+import { snapshotView } from '../../src/catalog/view.js'
 import { fnvUpdate, inoFromState, ROOT_INO, settleCollisions } from '../../src/layout/inodes.js'
 import { collectionMetadata, photostreamMetadata, setMetadata } from '../../src/layout/metadata.js'
 import {
@@ -179,7 +181,7 @@ class LayoutBuilder {
       this.#shown.set(id, { photo, media, fileName, target: `../${PHOTOSTREAM_DIR}/${fileName}`, mtimeMs: fileMtimeMs })
       this.#add(photostream, new OriginalFileNode(fileName, fileMtimeMs, media))
       const changedMs = this.#photoChangedMs(photo)
-      this.#add(photostream, new PhotoSidecarNode(fileName + METADATA_SUFFIX, changedMs, photo, media, snap.comments.get(id), this.#ignoreViews))
+      this.#add(photostream, new PhotoSidecarNode(fileName + METADATA_SUFFIX, changedMs, snapshotView(snap), id, media, this.#ignoreViews))
       mtimeMs = Math.max(mtimeMs, changedMs)
     }
     photostream.mtimeMs = mtimeMs
