@@ -10,6 +10,7 @@ import { chmod, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { FakeFlickr } from '../../src/fake-flickr/index.js'
 import { cliEnv, startFake } from '../pin/helpers.js'
+import type { CliProc, Exit } from '../support/cli.js'
 import { MountLab } from '../support/mount-lab.js'
 import { fuseUnusableReason, isMounted } from '../support/mounts.js'
 import { run } from '../support/run.js'
@@ -62,7 +63,7 @@ void describe('a mount whose unmount hangs still stops (e2e)', { skip }, () => {
     await lab?.cleanup()
   })
 
-  async function mountWith(name: string, hangs: 'plain' | 'all'): Promise<{ mnt: string; server: Awaited<ReturnType<MountLab['mount']>> }> {
+  async function mountWith(name: string, hangs: 'plain' | 'all'): Promise<{ mnt: string; server: CliProc }> {
     const shim = await hangingFusermount(`${name}-bin`, hangs)
     const env = cliEnv(fake, await lab.mkdir(`${name}-config`), {
       PATH: `${shim}:${process.env.PATH ?? ''}`,
@@ -74,12 +75,17 @@ void describe('a mount whose unmount hangs still stops (e2e)', { skip }, () => {
     return { mnt, server }
   }
 
-  void it('a plain unmount that does not answer is detached lazily after 3 s, and the mount exits 0', async () => {
-    const { mnt, server } = await mountWith('plain', 'plain')
+  /** SIGTERM to the mount, and its exit with how long after the signal it came. */
+  async function sigterm(server: CliProc, timeoutMs: number): Promise<{ exit: Exit; ms: number }> {
     const t0 = performance.now()
     server.child.kill('SIGTERM')
-    const exit = await server.wait(12_000)
-    const ms = performance.now() - t0
+    const exit = await server.wait(timeoutMs)
+    return { exit, ms: performance.now() - t0 }
+  }
+
+  void it('a plain unmount that does not answer is detached lazily after 3 s, and the mount exits 0', async () => {
+    const { mnt, server } = await mountWith('plain', 'plain')
+    const { exit, ms } = await sigterm(server, 12_000)
     process.stdout.write(`# stopped ${Math.round(ms)} ms after SIGTERM\n`)
     assert.deepEqual(exit, { code: 0, signal: null }, server.err)
     assert.match(server.err, /SIGTERM: unmounting .* did not finish within 3 s; detaching it lazily/)
@@ -90,10 +96,7 @@ void describe('a mount whose unmount hangs still stops (e2e)', { skip }, () => {
 
   void it('when even the lazy detach hangs, the mount says where it was and exits 1 after 15 s; the kernel drops the mount', async () => {
     const { mnt, server } = await mountWith('all', 'all')
-    const t0 = performance.now()
-    server.child.kill('SIGTERM')
-    const exit = await server.wait(30_000)
-    const ms = performance.now() - t0
+    const { exit, ms } = await sigterm(server, 30_000)
     assert.deepEqual(exit, { code: 1, signal: null }, server.err)
     assert.match(server.err, /still stopping 15 s after SIGTERM, while unmounting; exiting now/)
     assert.doesNotMatch(server.err, /\n\s+at /, 'no stack trace')

@@ -9,6 +9,7 @@ import { describe, test } from 'node:test'
 import { FsOps } from '../../src/fs/ops.js'
 import type { FuseOps } from '../../src/fs/fuse-binding.js'
 import type { FsDir, FsFile, FsNode, FsTree, OriginalReader } from '../../src/fs/types.js'
+import { recorder } from './recorder.js'
 
 const E = constants.errno
 const TEXT = '{\n  "id": "1",\n  "title": "bytes that come later"\n}\n'
@@ -50,21 +51,6 @@ function opsFor(file: FsFile, opts: { readTimeoutMs?: number; fileHandles?: bool
     fileHandles: opts.fileHandles ?? true,
   })
   return { ops, fuse: ops.fuseOps() }
-}
-
-/** Records every call of a callback, so "exactly once" can be asserted after things settle. */
-function recorder(): { cb: (...args: unknown[]) => void; calls: unknown[][]; once: Promise<unknown[]> } {
-  const calls: unknown[][] = []
-  let first!: (a: unknown[]) => void
-  const once = new Promise<unknown[]>((r) => (first = r))
-  return {
-    calls,
-    once,
-    cb: (...args: unknown[]) => {
-      calls.push(args)
-      if (calls.length === 1) first(args)
-    },
-  }
 }
 
 const settle = (ms = 20): Promise<void> => new Promise((r) => setTimeout(r, ms))

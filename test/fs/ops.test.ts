@@ -11,6 +11,7 @@ import { FsOps, type FsOpsStats } from '../../src/fs/ops.js'
 import type { FuseOps } from '../../src/fs/fuse-binding.js'
 import type { FsDir, FsFile, FsNode, FsTree, OriginalReader } from '../../src/fs/types.js'
 import { buildTree } from './fixture.js'
+import { recorder } from './recorder.js'
 
 const E = constants.errno
 
@@ -22,21 +23,6 @@ async function tree(): Promise<FsTree> {
     },
     '/nonexistent',
   )
-}
-
-/** Records every call of a callback, so "exactly once" can be asserted after things settle. */
-function recorder(): { cb: (...args: unknown[]) => void; calls: unknown[][]; once: Promise<unknown[]> } {
-  const calls: unknown[][] = []
-  let first!: (a: unknown[]) => void
-  const once = new Promise<unknown[]>((r) => (first = r))
-  return {
-    calls,
-    once,
-    cb: (...args: unknown[]) => {
-      calls.push(args)
-      if (calls.length === 1) first(args)
-    },
-  }
 }
 
 async function makeOps(originals: OriginalReader, readTimeoutMs = 200): Promise<FuseOps> {
