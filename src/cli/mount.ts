@@ -195,7 +195,7 @@ async function serveMount(live: LiveMount, o: ServeMountOptions): Promise<number
   }
 }
 
-/** From the first SIGINT or SIGTERM the whole stop gets this long (every step has its own, shorter, bound). */
+/** From the first SIGINT or SIGTERM the whole stop gets this long: a bound over whatever a step of its own does not bound. */
 export const STOP_DEADLINE_MS = 15_000
 
 /**
