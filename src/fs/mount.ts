@@ -6,7 +6,7 @@ import { fuseNativeOptions } from './mount-options.js'
 import { checkMountpoint, clearStaleMount, describeHolders, findHolders, fusermountMountMessage, mountAt, unmountPath, type Holder } from './mountpoint.js'
 import { FsOps, type FsOpsStats } from './ops.js'
 import type { FsTree, OriginalReader, TreeSource } from './types.js'
-import { errorMessage } from '../util/abort.js'
+import { errorMessage, resolvesWithin } from '../util/abort.js'
 
 const log = createDebug('flickrfs:fs')
 
@@ -298,7 +298,7 @@ class SignalStop {
     let why: string
     try {
       const giveUp = new AbortController()
-      const answered = await this.#answeredWithin(this.#handle.unmount({ signal: giveUp.signal }), this.#graceMs)
+      const answered = await resolvesWithin(this.#handle.unmount({ signal: giveUp.signal }), this.#graceMs)
       if (answered) return
       giveUp.abort()
       // A plain unmount that hangs (fusermount stuck, libuv's pool busy) must not hold the stop:
@@ -321,19 +321,6 @@ class SignalStop {
     // The holders may have let go in the meantime: then a plain unmount leaves nothing behind.
     if (await this.#handle.unmount().then(() => true, () => false)) return
     await this.#detachLazily()
-  }
-
-  /** True once `work` resolved; false when `ms` passed first (it goes on); rejects as it does. */
-  async #answeredWithin(work: Promise<void>, ms: number): Promise<boolean> {
-    let timer: NodeJS.Timeout | undefined
-    const done = work.then(() => true)
-    // A failure after the time is up is the lazy detach's business, not an unhandled rejection.
-    done.catch(() => undefined)
-    try {
-      return await Promise.race([done, new Promise<boolean>((res) => (timer = setTimeout(() => res(false), ms)))])
-    } finally {
-      clearTimeout(timer)
-    }
   }
 
   async #reportBusy(sig: NodeJS.Signals, why: string): Promise<void> {

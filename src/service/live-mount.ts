@@ -11,7 +11,7 @@ import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { checkMountpoint, mountFlickrfs, type MountHandle } from '../fs/index.js'
 import { buildLayout, type Layout } from '../layout/index.js'
 import { evictAfterDownload, OriginalStore, type MediaSource } from '../store/index.js'
-import { errorMessage } from '../util/abort.js'
+import { errorMessage, resolvesWithin } from '../util/abort.js'
 import { confineState } from '../util/confine.js'
 import { growOldGenerationByWhile } from '../util/old-generation.js'
 import { unwritableReason } from '../util/read-only.js'
@@ -432,14 +432,7 @@ class ServedMount implements LiveMount {
   }
 
   /** True once `running` has settled (at once when there is none); false when it outlives the close grace period. */
-  async #within(running: Promise<unknown> | undefined): Promise<boolean> {
-    if (running === undefined) return true
-    let grace: NodeJS.Timeout | undefined
-    const settled = await Promise.race([
-      running.then(() => true),
-      new Promise<boolean>((res) => (grace = setTimeout(() => res(false), this.#parts.opts.closeGraceMs ?? 3_000))),
-    ])
-    clearTimeout(grace)
-    return settled
+  #within(running: Promise<unknown> | undefined): Promise<boolean> {
+    return running === undefined ? Promise.resolve(true) : resolvesWithin(running, this.#parts.opts.closeGraceMs ?? 3_000)
   }
 }

@@ -46,3 +46,17 @@ export async function abortable<T>(p: Promise<T>, signal?: AbortSignal): Promise
   })
 }
 
+
+/**
+ * True once `p` resolves, false when `ms` pass first (`p` goes on; a later rejection of it is let
+ * go, not left unhandled); rejects as `p` does when it rejects in time.
+ */
+export async function resolvesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  try {
+    // The race handles `p` whatever it does later: a rejection after the time is up is not unhandled.
+    return await Promise.race([p.then(() => true), new Promise<boolean>((res) => (timer = setTimeout(() => res(false), ms)))])
+  } finally {
+    clearTimeout(timer)
+  }
+}

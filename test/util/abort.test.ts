@@ -2,7 +2,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { getEventListeners } from 'node:events'
-import { abortable, asError, errorMessage, sleep } from '../../src/util/abort.js'
+import { abortable, asError, errorMessage, resolvesWithin, sleep } from '../../src/util/abort.js'
 
 void test('sleep waits the time it is given and leaves no listener on the signal', async () => {
   const ac = new AbortController()
@@ -58,4 +58,21 @@ void test('asError keeps an Error as it is and wraps anything else; errorMessage
   assert.equal(errorMessage(e), 'bad')
   assert.equal(errorMessage({ code: 'X' }), '[object Object]')
   assert.equal(errorMessage(404), '404')
+})
+
+void test('resolvesWithin: true when the promise resolves in time, false when the time passes first, its rejection in time passed on', async () => {
+  assert.equal(await resolvesWithin(sleep(5), 1_000), true)
+  const unhandled: unknown[] = []
+  const onUnhandled = (reason: unknown): void => void unhandled.push(reason)
+  process.on('unhandledRejection', onUnhandled)
+  try {
+    const late = sleep(60).then(() => Promise.reject(new Error('late')))
+    assert.equal(await resolvesWithin(late, 10), false)
+    await late.catch(() => undefined)
+    await sleep(20)
+    assert.deepEqual(unhandled, [], 'a rejection after the time is up is not left unhandled')
+  } finally {
+    process.off('unhandledRejection', onUnhandled)
+  }
+  await assert.rejects(resolvesWithin(Promise.reject(new Error('early')), 1_000), /early/)
 })
