@@ -10,7 +10,7 @@ import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { RefreshCheckpoint, type CheckpointOptions } from './checkpoint.js'
 import { CatalogStore, contentKey, rowVersions, type Head } from './persist.js'
 import { refreshIfUnchanged, type QuickRefreshResult } from './quick-refresh.js'
-import type { CatalogApi, CatalogMedia } from './ports.js'
+import type { CatalogApi, CatalogMedia, SidecarSizer } from './ports.js'
 import { buildRefreshedState, type MediaEvent, type RefreshOptions, type RefreshProgress, type RefreshReport } from './refresh.js'
 import { acquireRootLock } from './root-lock.js'
 import { emptyState, type CatalogState } from './state.js'
@@ -48,6 +48,11 @@ export interface CatalogOpenOptions {
    * (which needs only the head) found something to do. `snapshot()` throws until then.
    */
   deferLoad?: boolean
+  /**
+   * The layout's sidecar sizer (ports.ts): a writable catalog saves each photo's sidecar lengths
+   * with it, so that a reader can stat a sidecar without the photo's record (schema 2, README).
+   */
+  sidecarSizer?: SidecarSizer
 }
 
 export interface CatalogEvents {

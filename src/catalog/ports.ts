@@ -3,7 +3,7 @@
  * satisfy these structurally; naming only what we use keeps the catalog testable against any client
  * that talks to the fake Flickr over HTTP, and makes our API budget visible in one place.
  */
-import type { PhotoEntry } from './types.js'
+import type { MediaEntry, PhotoEntry, RawRecord } from './types.js'
 
 export interface CatalogApi {
   testLogin(): Promise<{ id: string; username: string }>
@@ -70,3 +70,17 @@ export const PHOTO_EXTRAS: readonly string[] = [
   'count_comments',
   'count_faves',
 ]
+
+/**
+ * The byte length of a photo's sidecar (layout/metadata.ts `photoMetadata` as JSON), with views and
+ * without them (--ignore-views), so that a catalog can answer a sidecar's stat without its record
+ * in memory (view.ts `sidecarSize`). Only the layout makes that JSON and the catalog imports nothing
+ * of layout/, so whoever opens a writable catalog passes the layout's sizer in (`sidecarSizer` of
+ * `Catalog.open`): one rule for the bytes and for their length.
+ */
+export interface SidecarSizer {
+  /** The format of that JSON (layout's PHOTO_METADATA_FORMAT): lengths saved under another are not used. */
+  readonly format: number
+  /** Both lengths for `photo` with its current original `media` and its `comments`. */
+  sizes(photo: PhotoEntry, media: MediaEntry, comments: readonly RawRecord[] | undefined): readonly [withViews: number, withoutViews: number]
+}
