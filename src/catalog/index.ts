@@ -1,5 +1,5 @@
 export { Catalog, type CatalogEvents, type CatalogOpenOptions } from './catalog.js'
-export { PHOTO_EXTRAS, type CatalogApi, type CatalogMedia } from './ports.js'
+export { PHOTO_EXTRAS, type CatalogApi, type CatalogMedia, type SidecarSizer } from './ports.js'
 export type { ListingEvent, MediaEvent, RefreshOptions, RefreshPhase, RefreshProgress, RefreshReport } from './refresh.js'
 export type { QuickRefreshResult, RecordedAnswers } from './quick-refresh.js'
 export { acquireRootLock, type RootLock } from './root-lock.js'
