@@ -19,6 +19,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { Catalog } from '../src/catalog/index.js'
+import { photoSidecarSizer } from '../src/layout/index.js'
 import { generateAccount, startFakeFlickr, type FakeCredentials } from '../src/fake-flickr/index.js'
 import { FlickrClient, MediaClient } from '../src/flickr/index.js'
 import { median } from './measure.js'
@@ -103,7 +104,8 @@ async function run(items: number, sets: number): Promise<Record<string, number>>
       return performance.now() - t0
     }
 
-    const catalog = await Catalog.open(root)
+    // As the mount and pin open it: a writable catalog saves its sidecars' lengths.
+    const catalog = await Catalog.open(root, { sidecarSizer: photoSidecarSizer })
     const t0 = performance.now()
     const first = await catalog.refresh(client, media, opts)
     const firstMs = performance.now() - t0

@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Catalog, type CatalogSnapshot, type RefreshReport } from '../src/catalog/index.js'
 import { sameJson } from '../src/catalog/same-json.js'
+import { photoSidecarSizer } from '../src/layout/index.js'
 import { generateAccount, startFakeFlickr, type FakeFlickr } from '../src/fake-flickr/index.js'
 import { FlickrClient, MediaClient } from '../src/flickr/index.js'
 
@@ -98,15 +99,17 @@ async function main(): Promise<void> {
     const media = new MediaClient({ origins: [fake.origin] })
     const opts = { apiConcurrency: 32, mediaConcurrency: 64 }
 
-    const first = await Catalog.open(rootA)
+    // As the mount and pin open them: writable catalogs save their sidecars' lengths.
+    const writable = { sidecarSizer: photoSidecarSizer }
+    const first = await Catalog.open(rootA, writable)
     const firstRun = await timed(() => first.refresh(client, media, { ...opts, fullListingEveryMs: WEEK_MS }))
     await first.close()
     console.error(`first sync: ${sum(firstRun.report.clientCalls)} client calls, ${(firstRun.ms / 1000).toFixed(1)} s`)
     const unavailable = firstRun.report.media.unavailable.length
     if (unavailable > 0) throw new Error(`${unavailable} originals unavailable in the first sync: ${firstRun.report.media.unavailable[0]?.message ?? ''}`)
     await cp(rootA, rootB, { recursive: true })
-    const a = await Catalog.open(rootA)
-    const b = await Catalog.open(rootB)
+    const a = await Catalog.open(rootA, writable)
+    const b = await Catalog.open(rootB, writable)
 
     const what = change(fake, changed)
     fake.resetCounts()

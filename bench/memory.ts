@@ -34,7 +34,7 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { Catalog } from '../src/catalog/index.js'
 import { FlickrClient, MediaClient } from '../src/flickr/index.js'
-import { buildLayout, type Layout, type LayoutDir } from '../src/layout/index.js'
+import { buildLayout, photoSidecarSizer, type Layout, type LayoutDir } from '../src/layout/index.js'
 import { generateAccount, startFakeFlickr, type FakeCredentials } from '../src/fake-flickr/index.js'
 import { MountLab } from '../test/support/mount-lab.js'
 import { fuseUnusableReason } from '../test/support/mounts.js'
@@ -173,7 +173,8 @@ async function offlinePhase(lab: MountLab, env: NodeJS.ProcessEnv, cache: string
 /** In a child with --expose-gc: the first refresh of ROOT in-process, and the heap it leaves. */
 async function syncChild(root: string, origin: string, credentials: FakeCredentials): Promise<void> {
   const client = new FlickrClient({ ...credentials, apiOrigin: origin, ratePerSec: 100_000, burst: 100_000, concurrency: 16 })
-  const catalog = await Catalog.open(root)
+  // As the mount opens it: a writable catalog saves its sidecars' lengths.
+  const catalog = await Catalog.open(root, { sidecarSizer: photoSidecarSizer })
   // The largest RSS seen, with the heap and outside-heap parts of that moment and the refresh phase.
   let phase = 'open'
   let top = { rss: 0, heapTotal: 0, heapUsed: 0, external: 0, arrayBuffers: 0, phase }

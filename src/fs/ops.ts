@@ -373,11 +373,19 @@ export class FsOps implements FuseOps, Required<Pick<FuseOps, ServedOp>> {
     const node = find(this.ctx.tree(), path)
     if (node.kind === 'file') {
       this.told?.set(path, node)
-      // Its size is its bytes' length: build them once, for the size and for the reads to come
-      // (`data` first: it also gives the size, which statOf would build the bytes for otherwise).
-      if (node.content.type === 'bytes' && this.ctx.staticTree === true && this.ctx.fileHandles === false) this.bytesOf(node, node.content)
+      if (this.measuresAtStat(node)) this.bytesOf(node, node.content)
     }
     return statOf(node, this.ctx.owner)
+  }
+
+  /**
+   * Whether getattr builds `node`'s bytes: on a static tree without handles, when its size is their
+   * length (not known apart): built once, for the size and for the reads to come, which statOf
+   * would otherwise build for the size alone. Never when the size is known (`sizeKnown`): stat
+   * then starts no load (over rows, a query per stat); the first read loads.
+   */
+  private measuresAtStat(node: FsFile): node is FsFile & { content: FsBytes } {
+    return node.content.type === 'bytes' && node.content.sizeKnown !== true && this.ctx.staticTree === true && this.ctx.fileHandles === false
   }
 
   private openFile(path: string, flags: number): number {

@@ -56,6 +56,13 @@ export interface FsBytes {
    * starts another. A rejection is the waiting reads' EIO.
    */
   load?(signal: AbortSignal): Buffer | Promise<Buffer>
+  /**
+   * True when the node's `size` is known without the bytes (a sidecar's length stored in its
+   * catalog): getattr then starts no load, which may be a query to disk. Otherwise `size` may make
+   * the bytes to measure them, so a static tree makes them once, at getattr, for the size and the
+   * reads that follow (ops.ts `measuresAtStat`).
+   */
+  readonly sizeKnown?: boolean
 }
 
 export interface FsLink {

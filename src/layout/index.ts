@@ -1,6 +1,6 @@
 export { buildLayout, lookup, METADATA_FILE, NOT_IN_ANY_SET_DIR, PHOTOSTREAM_DIR } from './build-layout.js'
 export { assignInodes, pathHash, ROOT_INO } from './inodes.js'
-export { collectionMetadata, jsonBytes, PHOTO_METADATA_FORMAT, photoMetadata, photostreamMetadata, setMetadata } from './metadata.js'
+export { collectionMetadata, jsonBytes, PHOTO_METADATA_FORMAT, photoMetadata, photoSidecarSizer, photostreamMetadata, setMetadata } from './metadata.js'
 export type { FlickrfsInfo, PhotoMetadataInput } from './metadata.js'
 export {
   collectionDirName,

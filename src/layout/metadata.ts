@@ -1,3 +1,4 @@
+import type { SidecarSizer } from '../catalog/index.js'
 import type { CollectionEntry, MediaEntry, PhotoEntry, RawRecord, SetEntry } from '../catalog/types.js'
 
 /**
@@ -5,7 +6,17 @@ import type { CollectionEntry, MediaEntry, PhotoEntry, RawRecord, SetEntry } fro
  * then our additions), so the same content always gives the same bytes and therefore the same size.
  */
 export function jsonBytes(value: unknown): Buffer {
-  return Buffer.from(JSON.stringify(value, null, 2) + '\n', 'utf8')
+  return Buffer.from(jsonText(value), 'utf8')
+}
+
+/** The length of `jsonBytes(value)`, without making the Buffer. */
+function jsonLength(value: unknown): number {
+  return Buffer.byteLength(jsonText(value), 'utf8')
+}
+
+/** The one rule for the text of a metadata file: 2-space JSON and a newline. */
+function jsonText(value: unknown): string {
+  return JSON.stringify(value, null, 2) + '\n'
 }
 
 /**
@@ -50,6 +61,34 @@ export function photoMetadata(input: PhotoMetadataInput): Record<string, unknown
   out.flickrfs = info
   return out
 }
+
+/**
+ * The sidecar sizer the catalog stores lengths with (catalog/ports.ts): the byte lengths of
+ * `jsonBytes(photoMetadata(…))`, with views and without them. The JSON is made once, with views;
+ * the length without them is that less the `views` entry's own length, which `viewsEntryLength`
+ * measures in the same format. test/layout/sidecar-sizer.test.ts holds it to the real buffers.
+ */
+export const photoSidecarSizer: SidecarSizer = {
+  format: PHOTO_METADATA_FORMAT,
+  sizes(photo, media, comments) {
+    const withViews = jsonLength(photoMetadata({ photo, media, comments }))
+    return [withViews, withViews - viewsEntryLength(photo.raw)]
+  },
+}
+
+/**
+ * How many bytes the `views` entry of `raw` adds to a sidecar's JSON: 0 when photoMetadata would
+ * keep no such entry (none, or undefined). JSON.stringify writes each entry of an object alone, at
+ * its depth, joined by one separator; so in an object of two entries or more (a sidecar always
+ * has `flickrfs` too), wherever it stands, an entry adds its own text and one separator: the
+ * difference between a probe object with it and without it. In the probe the value stands at the
+ * same depth as in a sidecar (1), so an object value is indented as there.
+ */
+function viewsEntryLength(raw: RawRecord): number {
+  if (!Object.hasOwn(raw, 'views')) return 0
+  return jsonLength({ views: raw.views, flickrfs: 0 }) - EMPTY_PROBE_LENGTH
+}
+const EMPTY_PROBE_LENGTH = jsonLength({ flickrfs: 0 })
 
 export function photostreamMetadata(photoIds: Iterable<string>): { photos: string[] } {
   return { photos: [...photoIds] }

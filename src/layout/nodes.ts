@@ -141,6 +141,10 @@ export class PhotoSidecarNode extends JsonFileNode {
   override get size(): number {
     return this.view.sidecarSize(this.id, this.ignoreViews) ?? super.size
   }
+  /** The view stores its size: stat needs no record (fs/ then loads nothing at getattr). */
+  get sizeKnown(): boolean {
+    return this.view.sidecarSize(this.id, this.ignoreViews) !== undefined
+  }
   /** Its bytes: a Buffer when the view answers at once, else a promise of them. */
   load(): Buffer | Promise<Buffer> {
     const record = this.view.record(this.id)

@@ -39,6 +39,8 @@ export interface BytesContent {
    * else a promise (records read from disk). fs/ and pin/ read a file that has it through it.
    */
   load?(signal?: AbortSignal): Buffer | Promise<Buffer>
+  /** True when the file's size is known without its bytes (a sidecar's stored length): stat then never loads them. */
+  readonly sizeKnown?: boolean
 }
 
 export interface OriginalContent {

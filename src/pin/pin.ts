@@ -8,6 +8,7 @@ import { stat } from 'node:fs/promises'
 import createDebug from '../util/debug.js'
 import { Catalog, acquireRootLock, catalogPath, type CatalogApi, type CatalogMedia, type RecordedAnswers, type RefreshReport } from '../catalog/index.js'
 import { FlickrfsError, isFlickrfsError } from '../errors/flickrfs-error.js'
+import { photoSidecarSizer } from '../layout/metadata.js'
 import type { MediaSource, OriginalStore } from '../store/index.js'
 import { destWriteError, errnoCode } from '../util/fs-errors.js'
 import { isDamagedDb } from '../util/sqlite.js'
@@ -120,7 +121,7 @@ export async function pin(opts: PinOptions): Promise<PinReport> {
     const fresh = (await opts.checkCatalog?.()) === true
     // The whole run's modules (the layout, the store, the tree writer) are loaded only for it.
     const [{ OriginalStore, pinEverything }, { PinRun }] = await Promise.all([import('../store/index.js'), import('./pin-run.js')])
-    const catalog = await Catalog.open(dest)
+    const catalog = await Catalog.open(dest, { sidecarSizer: photoSidecarSizer })
     return closing(() => catalog.close(), dest, async () => {
       // reads: false: pin downloads and records, never reads ranges (its read path is not loaded).
       const store = await OriginalStore.open(dest, opts.media, { pins: pinEverything, cookies: opts.cookies, reads: false })
@@ -148,7 +149,7 @@ async function tryNoChangePin(dest: string, opts: PinOptions, started: number, n
   try {
     let catalog: Catalog
     try {
-      catalog = await Catalog.open(dest, { deferLoad: true })
+      catalog = await Catalog.open(dest, { deferLoad: true, sidecarSizer: photoSidecarSizer })
     } catch (err) {
       if (damaged(err)) return {}
       throw err

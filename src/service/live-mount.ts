@@ -9,7 +9,7 @@ import { Catalog, acquireRootLock, setAsideDamagedCatalog, type CatalogApi, type
 import { FirstCatalog, type PartialView } from './first-catalog.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { checkMountpoint, mountFlickrfs, type MountHandle } from '../fs/index.js'
-import { buildLayout, type Layout } from '../layout/index.js'
+import { buildLayout, photoSidecarSizer, type Layout } from '../layout/index.js'
 import { evictAfterDownload, OriginalStore, type MediaSource } from '../store/index.js'
 import { errorMessage, resolvesWithin } from '../util/abort.js'
 import { confineState } from '../util/confine.js'
@@ -130,7 +130,8 @@ export async function startLiveMount(opts: LiveMountOptions): Promise<LiveMount>
       const setAside = await setAsideDamagedCatalog(root)
       if (setAside !== undefined) say(setAside)
     }
-    catalog = await Catalog.open(root, { readOnly })
+    // A writable catalog saves each sidecar's lengths as the layout measures them.
+    catalog = await Catalog.open(root, readOnly ? { readOnly } : { sidecarSizer: photoSidecarSizer })
     const job: JobState = { running: undefined }
     store = await openStore(root, opts, readOnly, job)
     // A fresh root mounts before its first catalog is in: a token Flickr refuses must fail the

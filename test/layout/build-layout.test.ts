@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { mediaKey, type CatalogSnapshot, type CollectionEntry } from '../../src/catalog/types.js'
+import { mediaKey, type CatalogSnapshot, type CatalogView, type CollectionEntry } from '../../src/catalog/index.js'
 import { buildLayout, linkSize, mediaMtimeMs, wholeSecondsMs } from '../../src/layout/index.js'
 import type { Layout, LayoutNode, LayoutOptions } from '../../src/layout/index.js'
+import { laterView } from '../support/later-view.js'
 import { collectionEntry, photoSpecs, setEntry, snapshot } from './fixture.js'
-import { names, resolveLink, walk } from './tree.js'
+import { loadBytes, names, resolveLink, walk } from './tree.js'
 
 // As in a complete pin: every original downloaded, so SHA256SUMS lists them all.
 const allHashed = (s: CatalogSnapshot): LayoutOptions => ({
@@ -88,14 +89,14 @@ void describe('buildLayout: the LAYOUT.md example', () => {
       '/Collection 1000-72157600000000200 - Places/1_Collection 1000-72157600000000201 - Europe/1_Set 72157600000000003 - Paris -> ../../Set 72157600000000003 - Paris',
     ])
   })
-  void it('reports exact sizes: originals from MediaEntry, links as their target length', () => {
+  void it('reports exact sizes: originals from MediaEntry, links as their target length', async () => {
     const layout = layoutExample()
     const original = layout.lookup('/photostream/12350.mov')
     assert.ok(original?.kind === 'file' && original.content.type === 'original')
     assert.equal(original.size, original.content.media.size)
-    for (const [, node] of walk(layout.root)) {
+    for (const [p, node] of walk(layout.root)) {
       if (node.kind === 'link') assert.equal(linkSize(node), Buffer.byteLength(node.target))
-      if (node.kind === 'file' && node.content.type === 'bytes') assert.equal(node.size, node.content.data.length)
+      if (node.kind === 'file' && node.content.type === 'bytes') assert.equal(node.size, (await loadBytes(node, p)).length, p)
     }
   })
   void it('counts what it shows', () => {
@@ -313,7 +314,17 @@ void describe('buildLayout: every link of a generated tree resolves inside it', 
   })
 })
 
-void describe('buildLayout: metadata files', () => {
+/**
+ * The views the metadata tests run over: the snapshot (records at once), and the same catalog as
+ * rows on disk will serve it (records a turn later, sidecar sizes as the save stored them).
+ */
+const VIEWS: Array<[string, (s: CatalogSnapshot) => CatalogSnapshot | CatalogView]> = [
+  ['over the snapshot', (s) => s],
+  ['over a view whose records come later', (s) => laterView(s)],
+]
+
+for (const [over, viewOf] of VIEWS) void describe(`buildLayout: metadata files, ${over}`, () => {
+  const build = (s: CatalogSnapshot, opts?: LayoutOptions): Layout => buildLayout(viewOf(s), opts)
   const snap = () =>
     snapshot({
       photos: [
@@ -324,41 +335,37 @@ void describe('buildLayout: metadata files', () => {
       sets: [setEntry('10', 'Ten', ['2', '404', '1'])],
       collections: [collectionEntry('1-1', 'C', ['10', '99'], [collectionEntry('1-2', 'K', [])])],
     })
-  const bytesOf = (layout: Layout, p: string): Buffer => {
+  const bytesOf = async (layout: Layout, p: string): Promise<Buffer> => {
     const node: LayoutNode | undefined = layout.lookup(p)
-    assert.ok(node?.kind === 'file' && node.content.type === 'bytes', p)
-    const data = node.content.data
-    assert.equal(node.size, data.length, `${p}: size and bytes agree`)
+    const data = await loadBytes(node, p)
+    assert.equal(node?.kind === 'file' && node.size, data.length, `${p}: size and bytes agree`)
     return data
   }
-  const json = (layout: Layout, p: string): unknown => {
-    const node: LayoutNode | undefined = layout.lookup(p)
-    assert.ok(node?.kind === 'file' && node.content.type === 'bytes', p)
-    const data = node.content.data
-    assert.equal(node.size, data.length)
+  const json = async (layout: Layout, p: string): Promise<unknown> => {
+    const data = await bytesOf(layout, p)
     assert.ok(data.toString('utf8').endsWith('}\n'))
     return JSON.parse(data.toString('utf8'))
   }
-  void it('photo sidecar: the raw record, then comments, then flickrfs, whatever the store knows', () => {
+  void it('photo sidecar: the raw record, then comments, then flickrfs, whatever the store knows', async () => {
     const s = snap()
     const hash = 'ab'.repeat(32)
     const known = { generation: () => 1, hashOf: (id: string, secret: string) => (id === '1' && secret === 's1' ? { ext: 'jpg', size: 1001, sha256: hash, completedAt: 5 } : undefined) }
-    const layout = buildLayout(s, { hashes: known })
-    const one = json(layout, '/photostream/1.jpg.metadata') as Record<string, unknown>
+    const layout = build(s, { hashes: known })
+    const one = (await json(layout, '/photostream/1.jpg.metadata')) as Record<string, unknown>
     assert.deepEqual(Object.keys(one), [...Object.keys(s.photos.get('1')?.raw ?? {}), 'comments', 'flickrfs'])
     assert.deepEqual(one.comments, [{ id: 'c1', author: 'x', _content: 'nice' }])
     // The hash lives in SHA256SUMS: the sidecar is the same bytes with or without it known.
     assert.deepEqual(one.flickrfs, { size: 1001 })
-    assert.ok(bytesOf(layout, '/photostream/1.jpg.metadata').equals(bytesOf(buildLayout(s), '/photostream/1.jpg.metadata')))
+    assert.ok((await bytesOf(layout, '/photostream/1.jpg.metadata')).equals(await bytesOf(build(s), '/photostream/1.jpg.metadata')))
     assert.equal(one.views, '17')
-    const two = JSON.parse(bytesOf(layout, '/photostream/2.jpg.metadata').toString('utf8')) as Record<string, unknown>
+    const two = (await json(layout, '/photostream/2.jpg.metadata')) as Record<string, unknown>
     assert.ok(!('comments' in two))
     assert.deepEqual(two.flickrfs, { size: 1002 })
-    const three = JSON.parse(bytesOf(layout, '/photostream/3.mp4.metadata').toString('utf8')) as Record<string, unknown>
+    const three = (await json(layout, '/photostream/3.mp4.metadata')) as Record<string, unknown>
     assert.deepEqual(three.flickrfs, { size: 4242, video: 'transcode', label: 'HD MP4' })
   })
-  void it('drops views under ignoreViews', () => {
-    const one = json(buildLayout(snap(), { ignoreViews: true, ...allHashed(snap()) }), '/photostream/1.jpg.metadata') as Record<string, unknown>
+  void it('drops views under ignoreViews', async () => {
+    const one = (await json(build(snap(), { ignoreViews: true, ...allHashed(snap()) }), '/photostream/1.jpg.metadata')) as Record<string, unknown>
     assert.ok(!('views' in one))
     assert.equal(one.title, 'Photo 1')
   })
@@ -368,33 +375,32 @@ void describe('buildLayout: metadata files', () => {
     assert.ok(photo)
     const edited = { ...photo, changedAtMs: 1_800_000_000_000, changedAtMsIgnoringViews: 1_700_000_000_000 }
     const changed: CatalogSnapshot = { ...s, photos: new Map([...s.photos, ['1', edited]]) }
-    const mtime = (ignoreViews: boolean): number | undefined => buildLayout(changed, { ignoreViews, ...allHashed(changed) }).lookup('/photostream/1.jpg.metadata')?.mtimeMs
+    const mtime = (ignoreViews: boolean): number | undefined => build(changed, { ignoreViews, ...allHashed(changed) }).lookup('/photostream/1.jpg.metadata')?.mtimeMs
     assert.equal(mtime(true), 1_700_000_000_000)
     assert.equal(mtime(false), 1_800_000_000_000)
   })
-  void it('is pretty-printed JSON and byte-identical across builds', () => {
-    const a = buildLayout(snap()).lookup('/photostream/1.jpg.metadata')
-    const b = buildLayout(snap()).lookup('/photostream/1.jpg.metadata')
-    assert.ok(a?.kind === 'file' && a.content.type === 'bytes' && b?.kind === 'file' && b.content.type === 'bytes')
-    assert.ok(a.content.data.equals(b.content.data))
-    assert.ok(a.content.data.toString().startsWith('{\n  "id": "1",\n'))
+  void it('is pretty-printed JSON and byte-identical across builds', async () => {
+    const a = await bytesOf(build(snap()), '/photostream/1.jpg.metadata')
+    const b = await bytesOf(build(snap()), '/photostream/1.jpg.metadata')
+    assert.ok(a.equals(b))
+    assert.ok(a.toString().startsWith('{\n  "id": "1",\n'))
   })
-  void it('photostream/metadata lists the photostream in order', () => {
-    assert.deepEqual(json(buildLayout(snap()), '/photostream/metadata'), { photos: ['1', '2', '3'] })
+  void it('photostream/metadata lists the photostream in order', async () => {
+    assert.deepEqual(await json(build(snap()), '/photostream/metadata'), { photos: ['1', '2', '3'] })
   })
-  void it('set metadata is the getList record with photos replaced by member ids', () => {
-    const set = json(buildLayout(snap()), '/Set 10 - Ten/metadata') as Record<string, unknown>
+  void it('set metadata is the getList record with photos replaced by member ids', async () => {
+    const set = (await json(build(snap()), '/Set 10 - Ten/metadata')) as Record<string, unknown>
     assert.deepEqual(Object.keys(set), ['id', 'owner', 'primary', 'photos', 'title', 'description'])
     assert.deepEqual(set.photos, ['2', '404', '1'])
     assert.deepEqual(set.title, { _content: 'Ten' })
   })
-  void it('collection metadata is the node with set and collection as id lists', () => {
-    const c = json(buildLayout(snap()), '/Collection 1-1 - C/metadata')
+  void it('collection metadata is the node with set and collection as id lists', async () => {
+    const c = await json(build(snap()), '/Collection 1-1 - C/metadata')
     assert.deepEqual(c, { id: '1-1', title: 'C', description: '', iconlarge: '/images/x.gif', set: ['10', '99'], collection: ['1-2'] })
-    const k = json(buildLayout(snap()), '/Collection 1-1 - C/2_Collection 1-2 - K/metadata')
+    const k = await json(build(snap()), '/Collection 1-1 - C/2_Collection 1-2 - K/metadata')
     assert.deepEqual(k, { id: '1-2', title: 'K', description: '', iconlarge: '/images/x.gif', set: [], collection: [] })
   })
-  void it('SHA256SUMS lists, sorted by name, each shown original whose recorded bytes are the ones shown', () => {
+  void it('SHA256SUMS lists, sorted by name, each shown original whose recorded bytes are the ones shown', async () => {
     const s = snap()
     const h = (c: string): string => c.repeat(64)
     const records = new Map([
@@ -402,7 +408,7 @@ void describe('buildLayout: metadata files', () => {
       ['2', { ext: 'jpg', size: 999, sha256: h('2'), completedAt: 1_800_000_000_000 }], // another size: not these bytes
       ['3', { ext: 'mp4', size: 4242, sha256: h('3'), completedAt: 1_600_000_000_000 }],
     ])
-    const layout = buildLayout(s, { hashes: { generation: () => 7, hashOf: (id, secret) => (secret === `s${id}` ? records.get(id) : undefined) } })
+    const layout = build(s, { hashes: { generation: () => 7, hashOf: (id, secret) => (secret === `s${id}` ? records.get(id) : undefined) } })
     const node = layout.lookup('/photostream/SHA256SUMS')
     assert.ok(node?.kind === 'file' && node.content.type === 'bytes')
     assert.equal(node.content.data.toString('utf8'), `${h('1')}  1.jpg\n${h('3')}  3.mp4\n`)
@@ -411,10 +417,10 @@ void describe('buildLayout: metadata files', () => {
     assert.deepEqual(names(layout.root.children.get('photostream')).slice(0, 2), ['metadata', 'SHA256SUMS'])
     // Another extension, another secret: not the shown original either.
     records.set('1', { ext: 'png', size: 1001, sha256: h('1'), completedAt: 1 })
-    const other = buildLayout(s, { hashes: { generation: () => 1, hashOf: (id, secret) => (secret === 'other' ? undefined : records.get(id)) } })
-    assert.equal(bytesOf(other, '/photostream/SHA256SUMS').toString('utf8'), `${h('3')}  3.mp4\n`)
+    const other = build(s, { hashes: { generation: () => 1, hashOf: (id, secret) => (secret === 'other' ? undefined : records.get(id)) } })
+    assert.equal((await bytesOf(other, '/photostream/SHA256SUMS')).toString('utf8'), `${h('3')}  3.mp4\n`)
     // Without a store it is there, empty.
-    const bare = buildLayout(s).lookup('/photostream/SHA256SUMS')
+    const bare = build(s).lookup('/photostream/SHA256SUMS')
     assert.ok(bare?.kind === 'file')
     assert.equal(bare.size, 0)
   })
@@ -422,7 +428,7 @@ void describe('buildLayout: metadata files', () => {
     const s = snap()
     let generation = 1
     const known = new Map<string, { ext: string; size: number; sha256: string; completedAt: number }>()
-    const layout = buildLayout(s, { hashes: { generation: () => generation, hashOf: (id) => known.get(id) } })
+    const layout = build(s, { hashes: { generation: () => generation, hashOf: (id) => known.get(id) } })
     const first = layout.lookup('/photostream/SHA256SUMS')
     assert.ok(first?.kind === 'file' && first.content.type === 'bytes')
     assert.equal(layout.lookup('/photostream/SHA256SUMS'), first, 'same generation, same object')

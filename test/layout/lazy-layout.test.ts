@@ -5,7 +5,8 @@ import { buildLayout, linkSize, pathHash } from '../../src/layout/index.js'
 import type { Layout, LayoutNode, LayoutOptions } from '../../src/layout/index.js'
 import { buildEagerLayout } from './eager-reference.js'
 import { collectionEntry, photoSpecs, setEntry, snapshot, type PhotoSpec } from './fixture.js'
-import { walk } from './tree.js'
+import { laterView } from '../support/later-view.js'
+import { loadBytes, walk } from './tree.js'
 
 /*
  * photostream/, the set directories and Not in any set/ make their children on demand, behind
@@ -14,17 +15,27 @@ import { walk } from './tree.js'
  * being made, evicted and made again, and compare everything a reader or pin can see.
  */
 
-/** Everything a reader sees of a node (sidecar bytes only when `bytes`: they cost a JSON build each). */
+/**
+ * Everything stat shows of a node (a metadata file's size only when `bytes`: without a stored
+ * size, measuring it costs a JSON build each). Its bytes: `bytesSeen`.
+ */
 function seen(node: LayoutNode | undefined, bytes: boolean): unknown {
   if (node === undefined) return undefined
   const common = { kind: node.kind, name: node.name, ino: node.ino, mtimeMs: node.mtimeMs }
   if (node.kind === 'dir') return { ...common, count: node.children.size }
   if (node.kind === 'link') return { ...common, target: node.target, size: linkSize(node) }
   if (node.content.type === 'original') return { ...common, size: node.size, media: node.content.media }
-  return bytes ? { ...common, size: node.size, data: node.content.data.toString('utf8') } : common
+  return bytes ? { ...common, size: node.size } : common
 }
 
-function assertSameTree(eager: Layout, lazy: Layout, bytes: boolean): void {
+/** What a reader sees of a node, its bytes too when it is a metadata file (awaited, as fs/ and pin/ read them). */
+async function bytesSeen(node: LayoutNode | undefined): Promise<unknown> {
+  const stat = seen(node, true)
+  return node?.kind === 'file' && node.content.type === 'bytes' ? { stat, data: (await loadBytes(node)).toString('utf8') } : stat
+}
+
+/** The lazy build shows what the eager one does; every file's bytes too when `bytes`. */
+async function assertSameTree(eager: Layout, lazy: Layout, bytes: boolean): Promise<void> {
   const expected = walk(eager.root)
   const actual = walk(lazy.root)
   assert.deepEqual(
@@ -33,6 +44,7 @@ function assertSameTree(eager: Layout, lazy: Layout, bytes: boolean): void {
   )
   // And every path looked up on its own (through the caches), as the mount does.
   for (const [p, n] of expected) assert.deepEqual(seen(lazy.lookup(p), bytes), seen(eager.lookup(p) ?? n, bytes), p)
+  if (bytes) for (const [p, n] of expected) assert.deepEqual(await bytesSeen(lazy.lookup(p)), await bytesSeen(eager.lookup(p) ?? n), p)
   // Names alone, and membership, as pin asks them (neither makes a node).
   for (const [p, n] of [['/', eager.root] as const, ...expected]) {
     if (n.kind !== 'dir') continue
@@ -101,12 +113,23 @@ void describe('layout: children made on demand', () => {
     ['with SHA256SUMS lines', { hashes: hashesOf(snap) }],
   ]
   for (const [what, opts] of variants) {
-    void it(`shows the eager build's tree, byte for byte, through tiny caches: ${what}`, () => {
+    void it(`shows the eager build's tree, byte for byte, through tiny caches: ${what}`, async () => {
       const eager = buildEagerLayout(snap, opts)
       const lazy = buildLayout(snap, { ...opts, nodeCache: 3, linkCache: 10 })
-      assertSameTree(eager, lazy, true)
+      await assertSameTree(eager, lazy, true)
       // The default caches too (a walk that fits keeps its nodes: same objects on lookup).
-      assertSameTree(eager, buildLayout(snap, opts), true)
+      await assertSameTree(eager, buildLayout(snap, opts), true)
+    })
+    void it(`shows the same tree over a view whose records come later, and stat asks for none: ${what}`, async () => {
+      const view = laterView(snap)
+      const lazy = buildLayout(view, { ...opts, nodeCache: 3, linkCache: 10 })
+      const eager = buildEagerLayout(snap, opts)
+      await assertSameTree(eager, lazy, false)
+      // Sizes as the save stored them: the same as the bytes measured over the snapshot.
+      for (const [p, n] of walk(eager.root)) assert.deepEqual(seen(lazy.lookup(p), true), seen(n, true), p)
+      assert.equal(view.asked, 0, 'building, listing and stat asked for records')
+      await assertSameTree(eager, lazy, true)
+      assert.ok(view.asked > 0)
     })
   }
 
@@ -140,7 +163,7 @@ void describe('layout: children made on demand', () => {
     }
   })
 
-  void it('keeps at most nodeCache made photostream/ nodes, and gives the same node while it is kept', () => {
+  void it('keeps at most nodeCache made photostream/ nodes, and gives the same node while it is kept', async () => {
     const photos = photoSpecs(2_000)
     const big = snapshot({ photos, sets: [setEntry('900', 'S', photos.slice(0, 500).map((p) => p.id))] })
     const lazy = buildLayout(big, { nodeCache: 50 })
@@ -160,7 +183,7 @@ void describe('layout: children made on demand', () => {
     assert.equal(dir.cachedNodes, 50)
     // One made again after eviction says the same as the first one did.
     const again = lazy.lookup(`/photostream/${photos[0]!.id}.jpg.metadata`)
-    assert.deepEqual(seen(again, true), seen(buildEagerLayout(big).lookup(`/photostream/${photos[0]!.id}.jpg.metadata`), true))
+    assert.deepEqual(await bytesSeen(again), await bytesSeen(buildEagerLayout(big).lookup(`/photostream/${photos[0]!.id}.jpg.metadata`)))
   })
 
   void it('keeps a link directory bigger than linkCache made while it is read, instead of making it again at each lookup', () => {

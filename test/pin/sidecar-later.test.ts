@@ -1,56 +1,27 @@
 /**
  * A sidecar whose record comes later (a CatalogView answering `record` and `comments` with
- * promises, as schema 2's rows will, and its size from `sidecarSize`): the layout gives the same
- * bytes and sizes as over the snapshot, and writeTree writes the same files into a real DEST,
- * awaiting them, and finds nothing to write the next time.
+ * promises, as schema 2's rows will, and its size from `sidecarSize` as the layout's sizer gave it
+ * to the save; test/support/later-view.ts): the layout gives the same bytes and sizes as over the
+ * snapshot, and writeTree writes the same files into a real DEST, awaiting them, and finds nothing
+ * to write the next time.
  */
 import assert from 'node:assert/strict'
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
-import { snapshotView, type CatalogView } from '../../src/catalog/view.js'
 import type { CatalogSnapshot } from '../../src/catalog/types.js'
 import { isFlickrfsError } from '../../src/errors/flickrfs-error.js'
 import { buildLayout, type Layout, type LayoutNode } from '../../src/layout/index.js'
 import { writeTree, type WriteTreeOptions } from '../../src/pin/write-tree.js'
 import { photoSpecs, setEntry, snapshot } from '../layout/fixture.js'
-
-/** `snap` as rows on disk would serve it: records and comments a turn later, sizes as stored. */
-function laterView(snap: CatalogSnapshot, sizes: (id: string, ignoreViews: boolean) => number | undefined): CatalogView & { asked: number } {
-  const now = snapshotView(snap)
-  const later = <T>(value: T): Promise<T> => new Promise((resolve) => setImmediate(() => resolve(value)))
-  const counts = { asked: 0 }
-  const own: Partial<CatalogView> = {
-    record: (id) => (counts.asked++, later(snap.photos.get(id))),
-    comments: (id) => later(snap.comments.get(id)),
-    sidecarSize: sizes,
-  }
-  // Everything else is the snapshot's answer, asked of the snapshot view itself.
-  return new Proxy(now, {
-    get(target, prop) {
-      if (prop === 'asked') return counts.asked
-      if (prop in own) return own[prop as keyof CatalogView]
-      const value: unknown = Reflect.get(target, prop, target)
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value
-    },
-  }) as CatalogView & { asked: number }
-}
+import { laterView, savedSizes } from '../support/later-view.js'
 
 function accountSnapshot(): CatalogSnapshot {
   const photos = photoSpecs(12)
   const first = photos[0]
   if (first) first.comments = [{ id: 'c1', author: 'x', _content: 'nice' }]
   return snapshot({ photos, sets: [setEntry('10', 'Ten', photos.slice(0, 5).map((p) => p.id))] })
-}
-
-/** The sizes a save would store: measured over the snapshot, with and without views. */
-function storedSizes(snap: CatalogSnapshot): (id: string, ignoreViews: boolean) => number | undefined {
-  const layouts = new Map([false, true].map((iv) => [iv, buildLayout(snap, { ignoreViews: iv })] as const))
-  return (id, ignoreViews) => {
-    const node = layouts.get(ignoreViews)?.lookup(`/photostream/${id}.jpg.metadata`)
-    return node?.kind === 'file' ? node.size : undefined
-  }
 }
 
 function sidecarPaths(layout: Layout): string[] {
@@ -85,7 +56,7 @@ void describe('a sidecar whose record comes later', () => {
     const snap = accountSnapshot()
     for (const ignoreViews of [false, true]) {
       const now = buildLayout(snap, { ignoreViews })
-      const view = laterView(snap, storedSizes(snap))
+      const view = laterView(snap)
       const later = buildLayout(view, { ignoreViews })
       const paths = sidecarPaths(now)
       assert.equal(paths.length, 12)
@@ -106,7 +77,7 @@ void describe('a sidecar whose record comes later', () => {
 
   void test('bytes that differ from the size the view stored are refused (a read answers EIO), never served cut', async () => {
     const snap = accountSnapshot()
-    const sizes = storedSizes(snap)
+    const sizes = savedSizes(snap)
     const layout = buildLayout(laterView(snap, (id, iv) => (sizes(id, iv) ?? 0) + 1))
     const node = layout.lookup('/photostream/50000.jpg.metadata')
     await assert.rejects(loaded(node), (e: unknown) => isFlickrfsError(e) && e.code === 'INTERNAL')
@@ -119,7 +90,7 @@ void describe('a sidecar whose record comes later', () => {
     const [a, b] = [join(root, 'a'), join(root, 'b')]
     for (const d of [a, b]) await mkdir(join(d, '.flickrfs', 'tmp'), { recursive: true })
     await writeTree(a, buildLayout(snap).root, options())
-    const view = laterView(snap, storedSizes(snap))
+    const view = laterView(snap)
     const first = await writeTree(b, buildLayout(view).root, options())
     assert.ok(view.asked >= 12)
     assert.deepEqual(await filesUnder(b), await filesUnder(a))
