@@ -193,7 +193,7 @@ export class ListingPage {
     return {
       id: this.#id.at(i),
       secret: this.#secret.at(i),
-      media: (this.#video[i] === 1 ? 'video' : 'photo'),
+      media: this.#video[i] === 1 ? 'video' : 'photo',
       changedAtMs: this.#changed[i] as number,
       changedAtMsIgnoringViews: this.#changedNv[i],
       dateTaken: taken === '' ? null : taken,

@@ -17,13 +17,21 @@ const ACCOUNT = { photos: 60, videos: 8, sets: 6, collections: 3, commentedFract
 /** Small pages, so that a 68-photo account has five of them. */
 const PAGE = 16
 
-/** The layout's sidecar, measured: what the openers will pass (layout/metadata.ts). */
+/**
+ * The layout's sidecar, measured: what the openers will pass (layout/metadata.ts). It counts the
+ * photos it measured: a page is packed again exactly when its photos are measured again (a page
+ * packed again unchanged gets the same content-addressed key, so the keys alone cannot tell).
+ */
+const sized = { photos: 0 }
 const sizer: SidecarSizer = {
   format: PHOTO_METADATA_FORMAT,
-  sizes: (photo, media, comments) => [
-    jsonBytes(photoMetadata({ photo, media, comments })).length,
-    jsonBytes(photoMetadata({ photo, media, comments, ignoreViews: true })).length,
-  ],
+  sizes: (photo, media, comments) => {
+    sized.photos++
+    return [
+      jsonBytes(photoMetadata({ photo, media, comments })).length,
+      jsonBytes(photoMetadata({ photo, media, comments, ignoreViews: true })).length,
+    ]
+  },
 }
 
 function columnsOf(p: PhotoColumns): PhotoColumns {
@@ -130,15 +138,19 @@ void describe('LazyView: a read-only catalog that decodes one bucket at a time',
     const h = await harness(t, ACCOUNT)
     const w = await writer(h)
     const before = (await headOf(h.root)).chunks.listing as string[]
+    sized.photos = 0
     h.tick()
     await w.refresh(h.client, h.media)
     assert.deepEqual((await headOf(h.root)).chunks.listing, before, 'no change: every page kept')
+    assert.equal(sized.photos, 0, 'no change: no page packed again')
 
     const stream = w.snapshot().photostream
     const pos = 40
     h.fake.account.editPhoto(stream[pos] as string, { title: 'Edited' })
+    sized.photos = 0
     h.tick()
     await w.refresh(h.client, h.media)
+    assert.equal(sized.photos, PAGE, 'one change: its page alone packed again')
     const after = (await headOf(h.root)).chunks.listing as string[]
     assert.equal(after.length, before.length)
     const changed = after.flatMap((key, page) => (key === before[page] ? [] : [page]))
