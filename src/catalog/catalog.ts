@@ -1,7 +1,8 @@
 /**
  * The account catalog: the last saved snapshot in memory (lookups never touch the disk), and
  * refreshes that build the next snapshot in memory, save it in one step, then swap it in whole.
- * A failed refresh changes nothing, in memory or on disk.
+ * A failed refresh changes nothing, in memory or on disk. A read-only catalog opened `lazy` holds
+ * no snapshot but a LazyView (lazy-view.ts) of the listing pages, records read one bucket at a time.
  */
 import { EventEmitter } from 'node:events'
 import { resolve } from 'node:path'

@@ -9,21 +9,15 @@
 import { LRUCache } from 'lru-cache'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { ListingPage, type PhotoEntryColumns } from './listing-pages.js'
-import { rowVersions, type CatalogStore, type Head, type HeadLists } from './persist.js'
+import { rowVersions, type CatalogStore, type Head, type HeadLists, type StoredBucket } from './persist.js'
 import type { CollectionEntry, MediaEntry, PhotoEntry, RawRecord, SetEntry } from './types.js'
 import type { CatalogView, PhotoColumns } from './view.js'
 
 /** Decoded buckets kept (~1,000–2,000 photos each: a few MB at most each). */
 const DEFAULT_BUCKETS_CACHED = 32
 
-/** What a bucket decode gives: the records and comments of its photos. */
-interface Bucket {
-  photos: ReadonlyMap<string, PhotoEntry>
-  comments: ReadonlyMap<string, readonly RawRecord[]>
-}
-
 /** What the view reads buckets from: the store it was opened with (open while the view is used). */
-type BucketSource = Pick<CatalogStore, 'decodeBucket' | 'path'>
+type BucketSource = Pick<CatalogStore, 'readBucket' | 'path'>
 
 export interface LazyViewOptions {
   /** How many decoded buckets to keep (default 32). */
@@ -43,7 +37,7 @@ export class LazyView implements CatalogView {
   readonly #lists: Pick<HeadLists, 'sets' | 'collections'>
   readonly #source: BucketSource
   readonly #bucketOf: (id: string) => string | undefined
-  readonly #buckets: LRUCache<string, Promise<Bucket>>
+  readonly #buckets: LRUCache<string, Promise<StoredBucket>>
 
   private constructor(source: BucketSource, head: Head, pages: ListingPage[], lists: Pick<HeadLists, 'sets' | 'collections'> & { photostream?: string[] }, opts: LazyViewOptions) {
     this.#source = source
@@ -65,11 +59,9 @@ export class LazyView implements CatalogView {
    */
   static async open(store: CatalogStore, head: Head, opts: LazyViewOptions = {}): Promise<LazyView | undefined> {
     if (head.pages === undefined || head.chunks.listing === undefined) throw new FlickrfsError('INTERNAL', 'a lazy view needs a head with listing pages')
-    const stored = await store.readListingPages(head)
-    if (stored === undefined) return undefined
     const pages: ListingPage[] = []
     // Each page parsed and then dropped: only its arrays and joined strings are kept.
-    while (stored.length > 0) pages.push(new ListingPage(stored.shift() as (typeof stored)[number]))
+    if (!(await store.eachListingPage(head, (page) => pages.push(new ListingPage(page))))) return undefined
     if (pages.some((p, i) => i < pages.length - 1 && p.n !== pages[0]?.n)) throw new FlickrfsError('CATALOG', `The listing pages of the catalog ${store.path} are not of one size; delete the file to rebuild it from Flickr.`)
     const lists = head.pages.streamLength === undefined ? await store.readLists(head) : await store.readSetsAndCollections(head)
     if (lists === undefined) return undefined
@@ -111,10 +103,10 @@ export class LazyView implements CatalogView {
     for (const page of this.#pages) for (let i = 0; i < page.n; i++) fn(page.columns(i))
   }
   record(id: string): Promise<PhotoEntry | undefined> {
-    return this.#bucketHolding(id).then((b) => b?.photos.get(id))
+    return this.#bucketHolding(id).then((b) => b?.record(id))
   }
   comments(id: string): Promise<readonly RawRecord[] | undefined> {
-    return this.#bucketHolding(id).then((b) => b?.comments.get(id))
+    return this.#bucketHolding(id).then((b) => b?.comments(id))
   }
   sidecarSize(id: string, ignoreViews: boolean): number | undefined {
     const at = this.#index.find(id)
@@ -132,7 +124,7 @@ export class LazyView implements CatalogView {
   }
 
   /** The decoded bucket of photo `id`; undefined for a photo the catalog does not hold. One decode per bucket shared by its askers. */
-  #bucketHolding(id: string): Promise<Bucket | undefined> {
+  #bucketHolding(id: string): Promise<StoredBucket | undefined> {
     if (this.#index.find(id) === undefined) return Promise.resolve(undefined)
     const key = this.#bucketOf(id)
     if (key === undefined) return Promise.resolve(undefined)
@@ -146,15 +138,15 @@ export class LazyView implements CatalogView {
     return bucket
   }
 
-  async #decode(key: string): Promise<Bucket> {
-    const decoded = await this.#source.decodeBucket(key)
-    if (decoded === undefined) {
+  async #decode(key: string): Promise<StoredBucket> {
+    const bucket = await this.#source.readBucket(key)
+    if (bucket === undefined) {
       throw new FlickrfsError(
         'CATALOG',
         `A part of the catalog ${this.#source.path} that was being read is gone (another flickrfs saved a new catalog meanwhile); open it again.`,
       )
     }
-    return { photos: decoded.photos, comments: decoded.comments }
+    return bucket
   }
 }
 

@@ -273,20 +273,39 @@ export class CatalogStore {
     return this.decodePhotos([...keys])
   }
 
-  /** The packed listing pages of `head`, in order, parsed; undefined when one is gone. */
-  async readListingPages(head: Head): Promise<StoredPage[] | undefined> {
-    const out: StoredPage[] = []
-    for (const key of head.chunks.listing ?? []) {
-      const page = await this.readChunk<StoredPage>(key)
-      if (page === undefined) return undefined
-      out.push(page)
+  /**
+   * Each packed listing page of `head`, in order, parsed and handed to `fn` (which keeps what it
+   * needs: one page's parse is held at a time), the next one read meanwhile; false when one is gone.
+   */
+  async eachListingPage(head: Head, fn: (page: StoredPage) => void): Promise<boolean> {
+    const keys = head.chunks.listing ?? []
+    let next = keys.length > 0 ? this.readText(keys[0] as string) : undefined
+    for (let i = 0; next !== undefined; i++) {
+      const text = await next
+      next = i + 1 < keys.length ? this.readText(keys[i + 1] as string) : undefined
+      if (text === undefined) {
+        void next?.catch(() => undefined)
+        return false
+      }
+      try {
+        fn(JSON.parse(text) as StoredPage)
+      } catch (err) {
+        // The read ahead is of no use now, and must not go unhandled.
+        void next?.catch(() => undefined)
+        throw err
+      }
     }
-    return out
+    return true
   }
 
-  /** The photo bucket of chunk `key` (one of `head.chunks.photos`) decoded; undefined when it is gone. */
-  async decodeBucket(key: string): Promise<Omit<DecodedPhotos, 'interner'> | undefined> {
-    return this.decodePhotos([key])
+  /**
+   * The photo bucket of chunk `key` (one of `head.chunks.photos`), parsed, each photo's entry made
+   * when asked for (a reader wants one photo of it, not the ~1,000–2,000 a decode makes); undefined
+   * when it is gone.
+   */
+  async readBucket(key: string): Promise<StoredBucket | undefined> {
+    const text = await this.readText(key)
+    return text === undefined ? undefined : new StoredBucket(JSON.parse(text) as PhotoRow[])
   }
 
   /** Deletes the chunks of `oldKeys` the new head does not use; returns how many. */
@@ -369,6 +388,28 @@ export class CatalogStore {
 
   async close(): Promise<void> {
     await this.keyv.disconnect()
+  }
+}
+
+/** One photo bucket as stored: a photo's entry and comments by id, the entry made once when first asked for. */
+export class StoredBucket {
+  readonly #rows = new Map<string, PhotoRow>()
+  readonly #entries = new Map<string, PhotoEntry>()
+  constructor(rows: readonly PhotoRow[]) {
+    for (const row of rows) this.#rows.set(String(row.r.id), row)
+  }
+  /** The same entry as a whole load makes of the row (addRow), or undefined when the bucket has no such photo. */
+  record(id: string): PhotoEntry | undefined {
+    let entry = this.#entries.get(id)
+    const row = this.#rows.get(id)
+    if (entry === undefined && row !== undefined) {
+      entry = photoFields(row.r, id, row.c, row.v)
+      this.#entries.set(id, entry)
+    }
+    return entry
+  }
+  comments(id: string): RawRecord[] | undefined {
+    return this.#rows.get(id)?.m
   }
 }
 
