@@ -22,9 +22,9 @@ import { mkdtemp, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { Catalog, type SidecarSizer } from '../src/catalog/index.js'
+import { Catalog } from '../src/catalog/index.js'
 import { CatalogStore } from '../src/catalog/persist.js'
-import { photoMetadata, PHOTO_METADATA_FORMAT } from '../src/layout/metadata.js'
+import { photoSidecarSizer, PHOTO_METADATA_FORMAT } from '../src/layout/metadata.js'
 import { stateOf } from './catalog-state.js'
 import { median } from './measure.js'
 
@@ -35,14 +35,8 @@ const arg = (name: string, fallback: string): string => {
   return i === -1 ? fallback : (args[i + 1] ?? fallback)
 }
 
-/** The layout's sidecar length (metadata.ts jsonBytes of photoMetadata), without making the Buffer. */
-const sizer: SidecarSizer = {
-  format: PHOTO_METADATA_FORMAT,
-  sizes: (photo, media, comments) => [
-    Buffer.byteLength(JSON.stringify(photoMetadata({ photo, media, comments }), null, 2)) + 1,
-    Buffer.byteLength(JSON.stringify(photoMetadata({ photo, media, comments, ignoreViews: true }), null, 2)) + 1,
-  ],
-}
+/** The layout's sizer, as the writable openers pass it. */
+const sizer = photoSidecarSizer
 
 interface SaveFigures { wallS: number; cpuS: number; fileMB: number }
 

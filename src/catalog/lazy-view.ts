@@ -13,14 +13,18 @@ import { rowVersions, type CatalogStore, type Head, type HeadLists, type StoredB
 import type { CollectionEntry, MediaEntry, PhotoEntry, RawRecord, SetEntry } from './types.js'
 import type { CatalogView, PhotoColumns } from './view.js'
 
-/** Decoded buckets kept (~1,000–2,000 photos each: a few MB at most each). */
-const DEFAULT_BUCKETS_CACHED = 32
+/**
+ * Parsed buckets kept: ~1,000–2,000 photos each, ~5 MB parsed at 100,000 photos. Photos are spread
+ * over the buckets by a hash of their id, so a bigger cache buys a reader going through the photos
+ * in any order little: it serves the same photo read again (its record, then its comments).
+ */
+const DEFAULT_BUCKETS_CACHED = 8
 
 /** What the view reads buckets from: the store it was opened with (open while the view is used). */
 type BucketSource = Pick<CatalogStore, 'readBucket' | 'path'>
 
 export interface LazyViewOptions {
-  /** How many decoded buckets to keep (default 32). */
+  /** How many parsed buckets to keep (default 8). */
   bucketsCached?: number
 }
 

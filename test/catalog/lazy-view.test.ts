@@ -10,7 +10,7 @@ import { describe, it } from 'node:test'
 import { Catalog, mediaKey, type CatalogSnapshot, type CatalogView, type PhotoColumns, type SidecarSizer } from '../../src/catalog/index.js'
 import { CatalogStore, type Head } from '../../src/catalog/persist.js'
 import { FlickrfsError } from '../../src/errors/flickrfs-error.js'
-import { jsonBytes, photoMetadata, PHOTO_METADATA_FORMAT } from '../../src/layout/metadata.js'
+import { jsonBytes, photoMetadata, photoSidecarSizer, PHOTO_METADATA_FORMAT } from '../../src/layout/metadata.js'
 import { harness, type Harness } from './harness.js'
 
 const ACCOUNT = { photos: 60, videos: 8, sets: 6, collections: 3, commentedFraction: 0.3 }
@@ -18,19 +18,16 @@ const ACCOUNT = { photos: 60, videos: 8, sets: 6, collections: 3, commentedFract
 const PAGE = 16
 
 /**
- * The layout's sidecar, measured: what the openers will pass (layout/metadata.ts). It counts the
- * photos it measured: a page is packed again exactly when its photos are measured again (a page
- * packed again unchanged gets the same content-addressed key, so the keys alone cannot tell).
+ * The layout's sizer, as the writable openers pass it (layout/metadata.ts), counting the photos it
+ * measured: a page is packed again exactly when its photos are measured again (a page packed again
+ * unchanged gets the same content-addressed key, so the keys alone cannot tell).
  */
 const sized = { photos: 0 }
 const sizer: SidecarSizer = {
-  format: PHOTO_METADATA_FORMAT,
+  format: photoSidecarSizer.format,
   sizes: (photo, media, comments) => {
     sized.photos++
-    return [
-      jsonBytes(photoMetadata({ photo, media, comments })).length,
-      jsonBytes(photoMetadata({ photo, media, comments, ignoreViews: true })).length,
-    ]
+    return photoSidecarSizer.sizes(photo, media, comments)
   },
 }
 
