@@ -1,14 +1,15 @@
 /**
  * The account catalog: the last saved snapshot in memory (lookups never touch the disk), and
  * refreshes that build the next snapshot in memory, save it in one step, then swap it in whole.
- * A failed refresh changes nothing, in memory or on disk.
+ * A failed refresh changes nothing, in memory or on disk. A read-only catalog opened `lazy` holds
+ * no snapshot but a LazyView (lazy-view.ts) of the listing pages, records read one bucket at a time.
  */
 import { EventEmitter } from 'node:events'
 import { resolve } from 'node:path'
 import createDebug from '../util/debug.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { RefreshCheckpoint, type CheckpointOptions } from './checkpoint.js'
-import { CatalogStore, contentKey, rowVersions, type Head } from './persist.js'
+import { CatalogStore, contentKey, rowVersions, type Head, type ListingPagesOptions } from './persist.js'
 import { refreshIfUnchanged, type QuickRefreshResult } from './quick-refresh.js'
 import type { CatalogApi, CatalogMedia, SidecarSizer } from './ports.js'
 import { buildRefreshedState, type MediaEvent, type RefreshOptions, type RefreshProgress, type RefreshReport } from './refresh.js'
@@ -16,6 +17,7 @@ import { acquireRootLock } from './root-lock.js'
 import { emptyState, type CatalogState } from './state.js'
 import type { CatalogSnapshot } from './types.js'
 import { snapshotView, type CatalogView } from './view.js'
+import { LazyView } from './lazy-view.js'
 
 const debug = createDebug('flickrfs:catalog')
 
@@ -53,6 +55,22 @@ export interface CatalogOpenOptions {
    * with it, so that a reader can stat a sidecar without the photo's record (schema 2, README).
    */
   sidecarSizer?: SidecarSizer
+  /**
+   * Read-only openers only: when the saved catalog has listing pages whose sidecar sizes are of
+   * `sidecarFormat` (saved by a writer with a sizer of that format), `view()` answers from them and
+   * the photo buckets one at a time (lazy-view.ts) and the whole snapshot is never decoded:
+   * `snapshot()` throws, and a reload that finds a new head makes a new view without telling 'change'.
+   * Any other catalog (saved without a sizer, or of another format) loads whole, as without it.
+   */
+  lazy?: { sidecarFormat: number }
+  /** Photos per listing page a save writes (default 50,000, listing-pages.ts; tests make several pages of a small account). */
+  listingPagePhotos?: number
+}
+
+/** The listing pages a writer opened with `opts` saves, if any. */
+function pagesOf(opts: CatalogOpenOptions): ListingPagesOptions | undefined {
+  if (opts.sidecarSizer === undefined) return undefined
+  return { sizer: opts.sidecarSizer, ...(opts.listingPagePhotos !== undefined ? { photosPerPage: opts.listingPagePhotos } : {}) }
 }
 
 export interface CatalogEvents {
@@ -69,6 +87,8 @@ export class Catalog extends EventEmitter<CatalogEvents> {
   private closed = false
   /** Opened with `deferLoad` and not loaded since: the state is not the catalog's yet. */
   private deferred = false
+  /** Opened `lazy` on a head with listing pages: the view of `head`, and no state. */
+  private lazyView: LazyView | undefined
 
   private constructor(
     readonly root: string,
@@ -76,6 +96,8 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     private readonly readOnly: boolean,
     private readonly now: () => number,
     private readonly checkpointOptions: CheckpointOptions = {},
+    private readonly pages?: ListingPagesOptions,
+    private readonly lazy?: { sidecarFormat: number },
   ) {
     super()
     this.state = emptyState()
@@ -83,8 +105,9 @@ export class Catalog extends EventEmitter<CatalogEvents> {
 
   /** Opens ROOT/.flickrfs/catalog.sqlite and loads the last saved snapshot (empty when none). */
   static async open(root: string, opts: CatalogOpenOptions = {}): Promise<Catalog> {
+    if (opts.lazy !== undefined && opts.readOnly !== true) throw new FlickrfsError('INTERNAL', 'a lazy catalog is read-only: a refresh needs every record')
     const store = await CatalogStore.open(root, { readOnly: opts.readOnly })
-    const catalog = new Catalog(root, store, opts.readOnly === true, opts.now ?? Date.now, opts.checkpoint)
+    const catalog = new Catalog(root, store, opts.readOnly === true, opts.now ?? Date.now, opts.checkpoint, pagesOf(opts), opts.lazy)
     catalog.deferred = opts.deferLoad === true
     if (catalog.deferred) return catalog
     try {
@@ -99,6 +122,7 @@ export class Catalog extends EventEmitter<CatalogEvents> {
   /** The current snapshot: immutable, replaced whole by refresh() and reload(). */
   snapshot(): CatalogSnapshot {
     if (this.deferred) throw new FlickrfsError('INTERNAL', `The catalog of ${this.root} is not loaded yet.`)
+    if (this.lazyView !== undefined) throw new FlickrfsError('INTERNAL', `The catalog of ${this.root} was opened lazy: read it through view().`)
     return this.state.snap
   }
 
@@ -107,7 +131,7 @@ export class Catalog extends EventEmitter<CatalogEvents> {
    * (view.ts), which a catalog of rows will serve without them changing. Same turn rules as `snapshot()`.
    */
   view(): CatalogView {
-    return snapshotView(this.snapshot())
+    return this.lazyView ?? snapshotView(this.snapshot())
   }
 
   /**
@@ -137,14 +161,40 @@ export class Catalog extends EventEmitter<CatalogEvents> {
       return false
     }
     if (head.generation === this.head?.generation && !this.deferred) return false
+    if (this.lazy !== undefined && head.pages?.sidecarFormat === this.lazy.sidecarFormat && (await this.openLazy(head))) return true
     const loaded = await this.store.load()
     if (loaded === undefined) return false
     this.deferred = false
+    this.lazyView = undefined
     this.state = loaded.state
     this.head = loaded.head
     debug('loaded catalog %s: %d photos, %d sets', loaded.head.generation, loaded.state.snap.photos.size, loaded.state.snap.sets.length)
     if (this.listenerCount('change') > 0) this.emit('change', this.state.snap)
     return true
+  }
+
+  /**
+   * The lazy view of `head`, or of a newer head when a writer replaced it meanwhile; false when
+   * the head that is there now has no pages of the format asked for (then load it whole).
+   */
+  private async openLazy(first: Head): Promise<boolean> {
+    let head: Head | undefined = first
+    for (let attempt = 0; head !== undefined && head.pages?.sidecarFormat === this.lazy?.sidecarFormat; attempt++) {
+      if (head.generation === this.head?.generation && this.lazyView !== undefined) return true
+      const view = await LazyView.open(this.store, head)
+      if (view !== undefined) {
+        this.deferred = false
+        this.lazyView = view
+        this.state = emptyState()
+        this.head = head
+        debug('opened catalog %s lazily: %d photos, %d sets', head.generation, view.photoCount, view.sets.length)
+        return true
+      }
+      if (attempt >= 5) throw new FlickrfsError('CATALOG', `The catalog in ${this.store.path} is missing parts of its last save. Delete ${this.store.path} to rebuild it from Flickr.`)
+      debug('head moved while opening lazily; retrying')
+      head = await this.store.readHead()
+    }
+    return false
   }
 
   /**
@@ -242,7 +292,7 @@ export class Catalog extends EventEmitter<CatalogEvents> {
       mediaToResolve: report.media.resolved, mediaResolved: report.media.resolved,
     }
     tell(saving)
-    const head = await this.store.save(state, this.now(), this.head === undefined ? undefined : { state: this.state, head: this.head })
+    const head = await this.store.save(state, this.now(), this.head === undefined ? undefined : { state: this.state, head: this.head }, this.pages)
     this.state = state
     this.head = head
     report.generation = head.generation

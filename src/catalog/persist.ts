@@ -19,10 +19,12 @@ import { confineState } from '../util/confine.js'
 import { isDamagedDb, openSqliteAdapter } from '../util/sqlite.js'
 import { catalogPath } from '../util/state-paths.js'
 import { ValueInterner } from './intern.js'
+import { PAGE_PHOTOS, packPage, photoOrder, type StoredPage } from './listing-pages.js'
 import { MediaByPhoto } from './media-map.js'
 import { photoFields } from './records.js'
 import { sameItems } from './same-json.js'
 import type { ListingMarks } from './incremental.js'
+import type { SidecarSizer } from './ports.js'
 import type { CatalogState } from './state.js'
 import type { CatalogSnapshot, CollectionEntry, MediaEntry, PhotoEntry, RawRecord, SetEntry } from './types.js'
 import { mediaKey } from './types.js'
@@ -45,7 +47,12 @@ export interface Head {
   refreshedAtMs: number
   photostreamChangedAtMs: number
   photoCount: number
-  chunks: { photos: string[]; photostream: string; sets: string; collections: string }
+  chunks: { photos: string[]; photostream: string; sets: string; collections: string; listing?: string[] }
+  /**
+   * Of the packed listing pages (`chunks.listing`, listing-pages.ts), saved when the writer had a
+   * sidecar sizer: absent in catalogs saved without one (a reader then loads every record).
+   */
+  pages?: ListingPagesMeta
   /** Absent in catalogs saved before incremental refreshes: the next refresh then lists everything. */
   listing?: ListingMarks
   /**
@@ -54,6 +61,23 @@ export interface Head {
    * catalogs saved before it: such a refresh decodes every photo, as before.
    */
   facts?: PhotoFacts
+}
+
+/** A save's listing pages: the sidecar sizer they store the sizes of, and their size (tests make several of a small account). */
+export interface ListingPagesOptions {
+  sizer: SidecarSizer
+  /** Default PAGE_PHOTOS (listing-pages.ts). */
+  photosPerPage?: number
+}
+
+/** See Head.pages. */
+export interface ListingPagesMeta {
+  /** The sizer's format (layout's PHOTO_METADATA_FORMAT): the pages' sidecar sizes are of that JSON. */
+  sidecarFormat: number
+  /** Photos per page: every page but the last holds as many. */
+  photosPerPage: number
+  /** Present when the photostream is exactly the pages' first `streamLength` photos: then it need not be read. */
+  streamLength?: number
 }
 
 /** Of the photos a head holds: see Head.facts. */
@@ -176,7 +200,7 @@ export class CatalogStore {
    * very same objects as there keeps its chunk without being serialized again, so a refresh that
    * changed little writes little. Buckets are written one at a time to keep the peak memory low.
    */
-  async save(state: CatalogState, nowMs: number, previous?: { state: CatalogState; head: Head }): Promise<Head> {
+  async save(state: CatalogState, nowMs: number, previous?: { state: CatalogState; head: Head }, pages?: ListingPagesOptions): Promise<Head> {
     const before = await this.readHead()
     const writer = new ChunkWriter(this.keyv, before === undefined ? [] : allChunkKeys(before))
     const reusable = previous !== undefined && before !== undefined && previous.head.generation === before.generation ? previous : undefined
@@ -190,7 +214,11 @@ export class CatalogStore {
       sets: await list('sets'),
       collections: await list('collections'),
     }
+    // Derived from the rows above, as the same atomic save: the head names them or none.
+    const written = pages === undefined ? undefined : await writeListingPages(state, reusable, writer, pages)
+    if (written !== undefined) chunks.listing = written.keys
     const head = headOf(snap, chunks, nowMs)
+    if (written !== undefined) head.pages = written.meta
     if (state.listing !== undefined) head.listing = state.listing
     head.facts = photoFacts(snap)
     await this.keyv.set(HEAD_KEY, JSON.stringify(head))
@@ -224,6 +252,13 @@ export class CatalogStore {
     return { photostream, sets, collections }
   }
 
+  /** The sets and the collections of `head` (not the photostream); undefined when a chunk is gone. */
+  async readSetsAndCollections(head: Head): Promise<Omit<HeadLists, 'photostream'> | undefined> {
+    const [sets, collections] = await Promise.all([this.readChunk<SetEntry[]>(head.chunks.sets), this.readChunk<StoredCollection[]>(head.chunks.collections)])
+    if (sets === undefined || collections === undefined) return undefined
+    return { sets, collections }
+  }
+
   /**
    * Only the photo buckets of `head` that hold one of `ids`: each of those photos with all that
    * hangs off it (and the other photos of its buckets). Undefined when a chunk is gone.
@@ -236,6 +271,41 @@ export class CatalogStore {
       if (key !== undefined) keys.add(key)
     }
     return this.decodePhotos([...keys])
+  }
+
+  /**
+   * Each packed listing page of `head`, in order, parsed and handed to `fn` (which keeps what it
+   * needs: one page's parse is held at a time), the next one read meanwhile; false when one is gone.
+   */
+  async eachListingPage(head: Head, fn: (page: StoredPage) => void): Promise<boolean> {
+    const keys = head.chunks.listing ?? []
+    let next = keys.length > 0 ? this.readText(keys[0] as string) : undefined
+    for (let i = 0; next !== undefined; i++) {
+      const text = await next
+      next = i + 1 < keys.length ? this.readText(keys[i + 1] as string) : undefined
+      if (text === undefined) {
+        void next?.catch(() => undefined)
+        return false
+      }
+      try {
+        fn(JSON.parse(text) as StoredPage)
+      } catch (err) {
+        // The read ahead is of no use now, and must not go unhandled.
+        void next?.catch(() => undefined)
+        throw err
+      }
+    }
+    return true
+  }
+
+  /**
+   * The photo bucket of chunk `key` (one of `head.chunks.photos`), parsed, each photo's entry made
+   * when asked for (a reader wants one photo of it, not the ~1,000–2,000 a decode makes); undefined
+   * when it is gone.
+   */
+  async readBucket(key: string): Promise<StoredBucket | undefined> {
+    const text = await this.readText(key)
+    return text === undefined ? undefined : new StoredBucket(JSON.parse(text) as PhotoRow[])
   }
 
   /** Deletes the chunks of `oldKeys` the new head does not use; returns how many. */
@@ -321,6 +391,28 @@ export class CatalogStore {
   }
 }
 
+/** One photo bucket as stored: a photo's entry and comments by id, the entry made once when first asked for. */
+export class StoredBucket {
+  readonly #rows = new Map<string, PhotoRow>()
+  readonly #entries = new Map<string, PhotoEntry>()
+  constructor(rows: readonly PhotoRow[]) {
+    for (const row of rows) this.#rows.set(String(row.r.id), row)
+  }
+  /** The same entry as a whole load makes of the row (addRow), or undefined when the bucket has no such photo. */
+  record(id: string): PhotoEntry | undefined {
+    let entry = this.#entries.get(id)
+    const row = this.#rows.get(id)
+    if (entry === undefined && row !== undefined) {
+      entry = photoFields(row.r, id, row.c, row.v)
+      this.#entries.set(id, entry)
+    }
+    return entry
+  }
+  comments(id: string): RawRecord[] | undefined {
+    return this.#rows.get(id)?.m
+  }
+}
+
 /** Writes content-addressed chunks, skipping the ones already stored under the current head. */
 class ChunkWriter {
   readonly existing: ReadonlySet<string>
@@ -343,6 +435,48 @@ class ChunkWriter {
     }
     return key
   }
+}
+
+/**
+ * The page order of each snapshot saved with pages in this process (a writer's last one is alive):
+ * the next save compares its pages with it without making it again (~1 s at 1,000,000 photos).
+ */
+const pagedOrders = new WeakMap<CatalogSnapshot, ReturnType<typeof photoOrder>>()
+
+function orderOf(snap: CatalogSnapshot): ReturnType<typeof photoOrder> {
+  return pagedOrders.get(snap) ?? photoOrder(snap)
+}
+
+/**
+ * The listing pages of `state` (listing-pages.ts). A page whose photos are the very same, at the
+ * same places, as at the previous save of pages of the same format keeps its chunk unpacked (as
+ * buckets do), so a save that changed nothing writes no page and one that changed a photo writes one.
+ */
+async function writeListingPages(
+  state: CatalogState,
+  reusable: { state: CatalogState; head: Head } | undefined,
+  writer: ChunkWriter,
+  { sizer, photosPerPage = PAGE_PHOTOS }: ListingPagesOptions,
+): Promise<{ keys: string[]; meta: ListingPagesMeta }> {
+  const old = reusable?.head.pages?.sidecarFormat === sizer.format && reusable.head.pages.photosPerPage === photosPerPage ? reusable : undefined
+  const oldOrder = old === undefined ? undefined : orderOf(old.state.snap)
+  // A refresh that changed nothing keeps the order and the photos themselves: so does the page order.
+  const sameOrder = oldOrder !== undefined && old?.state.snap.photostream === state.snap.photostream && old.state.snap.photos === state.snap.photos
+  const order = sameOrder ? oldOrder : orderOf(state.snap)
+  pagedOrders.set(state.snap, order)
+  const { ids, streamInOrder } = order
+  const oldKeys = old?.head.chunks.listing ?? []
+  const oldIds = oldOrder?.ids ?? []
+  const same = old === undefined ? undefined : sameRowOf(state, old.state)
+  const keys: string[] = []
+  for (let from = 0, page = 0; from < ids.length; from += photosPerPage, page++) {
+    const slice = ids.slice(from, from + photosPerPage)
+    const kept = same !== undefined && page < oldKeys.length && Math.min(oldIds.length - from, photosPerPage) === slice.length && slice.every((id, i) => oldIds[from + i] === id && same(id))
+    keys.push(kept ? (oldKeys[page] as string) : await writer.put(packPage(slice, state.snap, sizer)))
+  }
+  const meta: ListingPagesMeta = { sidecarFormat: sizer.format, photosPerPage }
+  if (streamInOrder) meta.streamLength = state.snap.photostream.length
+  return { keys, meta }
 }
 
 /** One chunk per bucket of photos; a bucket whose rows are the very same objects as in `reusable` keeps its chunk (see save). */
@@ -370,7 +504,7 @@ async function writePhotoBuckets(state: CatalogState, reusable: { state: Catalog
  * Equal keys mean equal snapshots, whatever their refresh times.
  */
 export function contentKey(head: Pick<Head, 'chunks' | 'userId' | 'userName' | 'photostreamChangedAtMs'>): string {
-  const text = JSON.stringify([allChunkKeys(head), head.userId, head.userName, head.photostreamChangedAtMs])
+  const text = JSON.stringify([contentChunkKeys(head), head.userId, head.userName, head.photostreamChangedAtMs])
   return createHash('sha1').update(text).digest('hex')
 }
 
@@ -471,7 +605,13 @@ export function damagedCatalogError(path: string, err: unknown): FlickrfsError {
   )
 }
 
+/** Every chunk `head` names: the ones a save keeps, the others it removes. */
 function allChunkKeys(head: Pick<Head, 'chunks'>): string[] {
+  return [...contentChunkKeys(head), ...(head.chunks.listing ?? [])]
+}
+
+/** The chunks of the snapshot itself: the listing pages are made of them, so they are not content. */
+function contentChunkKeys(head: Pick<Head, 'chunks'>): string[] {
   const c = head.chunks
   return [...c.photos, c.photostream, c.sets, c.collections]
 }

@@ -1,0 +1,231 @@
+/**
+ * A read-only CatalogView that never decodes the whole catalog (README "Next: schema 2", over
+ * schema 1's chunks): listing and stat from the packed listing pages (listing-pages.ts) the head
+ * names, the photostream order, sets and collections from their chunks, and a photo's record and
+ * comments from the one bucket holding it, decoded when asked for behind a small cache. Every
+ * answer is of the head it was opened on; a bucket that is gone (another writer replaced the
+ * catalog and removed it) fails its promise, never answering from another generation.
+ */
+import { LRUCache } from 'lru-cache'
+import { FlickrfsError } from '../errors/flickrfs-error.js'
+import { ListingPage, type PhotoEntryColumns } from './listing-pages.js'
+import { rowVersions, type CatalogStore, type Head, type HeadLists, type StoredBucket } from './persist.js'
+import type { CollectionEntry, MediaEntry, PhotoEntry, RawRecord, SetEntry } from './types.js'
+import type { CatalogView, PhotoColumns } from './view.js'
+
+/**
+ * Parsed buckets kept: ~1,000–2,000 photos each, ~5 MB parsed at 100,000 photos. Photos are spread
+ * over the buckets by a hash of their id, so a bigger cache buys a reader going through the photos
+ * in any order little: it serves the same photo read again (its record, then its comments).
+ */
+const DEFAULT_BUCKETS_CACHED = 8
+
+/** What the view reads buckets from: the store it was opened with (open while the view is used). */
+type BucketSource = Pick<CatalogStore, 'readBucket' | 'path'>
+
+export interface LazyViewOptions {
+  /** How many parsed buckets to keep (default 8). */
+  bucketsCached?: number
+}
+
+export class LazyView implements CatalogView {
+  readonly #head: Head
+  readonly #pages: readonly ListingPage[]
+  readonly #count: number
+  /** Photos per page (all but the last page hold as many). */
+  readonly #pageSize: number
+  /** The photostream order, when it is not the pages' own first photos (Head.pages.streamLength). */
+  readonly #stream: readonly string[] | undefined
+  readonly #streamLength: number
+  readonly #index: IdIndex
+  readonly #lists: Pick<HeadLists, 'sets' | 'collections'>
+  readonly #source: BucketSource
+  readonly #bucketOf: (id: string) => string | undefined
+  readonly #buckets: LRUCache<string, Promise<StoredBucket>>
+
+  private constructor(source: BucketSource, head: Head, pages: ListingPage[], lists: Pick<HeadLists, 'sets' | 'collections'> & { photostream?: string[] }, opts: LazyViewOptions) {
+    this.#source = source
+    this.#head = head
+    this.#pages = pages
+    this.#count = pages.reduce((sum, p) => sum + p.n, 0)
+    this.#pageSize = pages[0]?.n ?? 1
+    this.#stream = lists.photostream
+    this.#streamLength = lists.photostream?.length ?? head.pages?.streamLength ?? 0
+    this.#index = idIndexOf(pages, this.#count)
+    this.#lists = lists
+    this.#bucketOf = rowVersions(head)
+    this.#buckets = new LRUCache({ max: opts.bucketsCached ?? DEFAULT_BUCKETS_CACHED })
+  }
+
+  /**
+   * The view of `head` (which must name listing pages), read from `store`; undefined when one of its
+   * chunks is gone (a writer replaced the catalog meanwhile: read the head again).
+   */
+  static async open(store: CatalogStore, head: Head, opts: LazyViewOptions = {}): Promise<LazyView | undefined> {
+    if (head.pages === undefined || head.chunks.listing === undefined) throw new FlickrfsError('INTERNAL', 'a lazy view needs a head with listing pages')
+    const pages: ListingPage[] = []
+    // Each page parsed and then dropped: only its arrays and joined strings are kept.
+    if (!(await store.eachListingPage(head, (page) => pages.push(new ListingPage(page))))) return undefined
+    if (pages.some((p, i) => i < pages.length - 1 && p.n !== pages[0]?.n)) throw new FlickrfsError('CATALOG', `The listing pages of the catalog ${store.path} are not of one size; delete the file to rebuild it from Flickr.`)
+    const lists = head.pages.streamLength === undefined ? await store.readLists(head) : await store.readSetsAndCollections(head)
+    if (lists === undefined) return undefined
+    return new LazyView(store, head, pages, lists, opts)
+  }
+
+  get userId(): string {
+    return this.#head.userId
+  }
+  get userName(): string {
+    return this.#head.userName
+  }
+  get refreshedAtMs(): number {
+    return this.#head.refreshedAtMs
+  }
+  get photostreamChangedAtMs(): number {
+    return this.#head.photostreamChangedAtMs
+  }
+  get photostreamLength(): number {
+    return this.#streamLength
+  }
+  photostreamId(pos: number): string {
+    if (this.#stream !== undefined) return this.#stream[pos] as string
+    return this.#at(pos, (page, i) => page.id(i))
+  }
+  get photoCount(): number {
+    return this.#count
+  }
+  photo(id: string): PhotoColumns | undefined {
+    const at = this.#index.find(id)
+    return at === undefined ? undefined : this.#at(at, (page, i): PhotoEntryColumns => page.columns(i))
+  }
+  media(id: string, secret: string): MediaEntry | undefined {
+    const at = this.#index.find(id)
+    if (at === undefined) return undefined
+    return this.#at(at, (page, i) => (page.secret(i) === secret ? page.media(i) : undefined))
+  }
+  eachPhoto(fn: (photo: PhotoColumns) => void): void {
+    for (const page of this.#pages) for (let i = 0; i < page.n; i++) fn(page.columns(i))
+  }
+  record(id: string): Promise<PhotoEntry | undefined> {
+    return this.#bucketHolding(id).then((b) => b?.record(id))
+  }
+  comments(id: string): Promise<readonly RawRecord[] | undefined> {
+    return this.#bucketHolding(id).then((b) => b?.comments(id))
+  }
+  sidecarSize(id: string, ignoreViews: boolean): number | undefined {
+    const at = this.#index.find(id)
+    return at === undefined ? undefined : this.#at(at, (page, i) => page.sidecarSize(i, ignoreViews))
+  }
+  get sets(): readonly SetEntry[] {
+    return this.#lists.sets
+  }
+  get collections(): readonly CollectionEntry[] {
+    return this.#lists.collections
+  }
+
+  #at<T>(pos: number, fn: (page: ListingPage, i: number) => T): T {
+    return fn(this.#pages[Math.floor(pos / this.#pageSize)] as ListingPage, pos % this.#pageSize)
+  }
+
+  /** The decoded bucket of photo `id`; undefined for a photo the catalog does not hold. One decode per bucket shared by its askers. */
+  #bucketHolding(id: string): Promise<StoredBucket | undefined> {
+    if (this.#index.find(id) === undefined) return Promise.resolve(undefined)
+    const key = this.#bucketOf(id)
+    if (key === undefined) return Promise.resolve(undefined)
+    let bucket = this.#buckets.get(key)
+    if (bucket === undefined) {
+      bucket = this.#decode(key)
+      this.#buckets.set(key, bucket)
+      // A failed decode is not kept: the next ask tries again (and fails again if the chunk is gone).
+      bucket.catch(() => this.#buckets.get(key) === bucket && this.#buckets.delete(key))
+    }
+    return bucket
+  }
+
+  async #decode(key: string): Promise<StoredBucket> {
+    const bucket = await this.#source.readBucket(key)
+    if (bucket === undefined) {
+      throw new FlickrfsError(
+        'CATALOG',
+        `A part of the catalog ${this.#source.path} that was being read is gone (another flickrfs saved a new catalog meanwhile); open it again.`,
+      )
+    }
+    return bucket
+  }
+}
+
+/**
+ * Photo id → position in the pages. Flickr's ids are decimal numbers below 2^53: then a sorted
+ * Float64Array and the positions beside it (12 bytes a photo, no string kept); any other id (the
+ * layout allows letters, names.ts isSafeId) and it is a Map.
+ */
+interface IdIndex {
+  find(id: string): number | undefined
+}
+
+function idIndexOf(pages: readonly ListingPage[], count: number): IdIndex {
+  const keys = new Float64Array(count)
+  let at = 0
+  for (const page of pages) {
+    for (let i = 0; i < page.n; i++, at++) {
+      const key = numericId(page.id(i))
+      if (key === undefined) return MapIndex.of(pages)
+      keys[at] = key
+    }
+  }
+  return NumericIndex.of(keys)
+}
+
+const DECIMAL_ID = /^[1-9][0-9]{0,15}$/
+
+/** The number an id is the decimal form of (no leading zero, below 2^53), else undefined. */
+function numericId(id: string): number | undefined {
+  if (!DECIMAL_ID.test(id)) return undefined
+  const n = Number(id)
+  return Number.isSafeInteger(n) ? n : undefined
+}
+
+class NumericIndex implements IdIndex {
+  private constructor(
+    private readonly sorted: Float64Array,
+    private readonly positions: Uint32Array,
+  ) {}
+
+  static of(keys: Float64Array): NumericIndex {
+    const positions = new Uint32Array(keys.length)
+    for (let i = 0; i < positions.length; i++) positions[i] = i
+    // The photostream is newest first, and Flickr's ids grow with time: mostly one descending run.
+    positions.sort((a, b) => (keys[a] as number) - (keys[b] as number))
+    const sorted = new Float64Array(keys.length)
+    for (let i = 0; i < positions.length; i++) sorted[i] = keys[positions[i] as number] as number
+    return new NumericIndex(sorted, positions)
+  }
+
+  find(id: string): number | undefined {
+    const key = numericId(id)
+    if (key === undefined) return undefined
+    let lo = 0
+    let hi = this.sorted.length - 1
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1
+      const k = this.sorted[mid] as number
+      if (k === key) return this.positions[mid]
+      if (k < key) lo = mid + 1
+      else hi = mid - 1
+    }
+    return undefined
+  }
+}
+
+class MapIndex implements IdIndex {
+  private constructor(private readonly byId: ReadonlyMap<string, number>) {}
+  static of(pages: readonly ListingPage[]): MapIndex {
+    const byId = new Map<string, number>()
+    let at = 0
+    for (const page of pages) for (let i = 0; i < page.n; i++, at++) byId.set(page.id(i), at)
+    return new MapIndex(byId)
+  }
+  find(id: string): number | undefined {
+    return this.byId.get(id)
+  }
+}

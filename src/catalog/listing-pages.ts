@@ -1,0 +1,326 @@
+/**
+ * The listing's columns of every photo, packed in pages saved beside the photo buckets (schema 2
+ * step 2 over schema 1's chunks; README "Next: schema 2"): what a `CatalogView` answers at once
+ * (id, secret, kind, change times, dates, the current original, the sidecar's sizes), so that a
+ * read-only opener lists and stats without decoding a record (lazy-view.ts).
+ *
+ * A page holds PAGE_PHOTOS photos in `photoOrder` (the photostream's, then the photos it does not
+ * list), each column one string: numbers as the base64 of a typed array (little-endian, as every
+ * machine Node runs on), strings joined with their lengths beside them, repeating values (the
+ * original's extension, kind and label, the URL with its id and secret cut out) as a small
+ * dictionary and a code per photo. A page decoded keeps those arrays and strings as they are:
+ * ~60 bytes a photo in memory, and an answer is made when asked for.
+ */
+import type { SidecarSizer } from './ports.js'
+import type { CatalogSnapshot, MediaEntry, PhotoEntry } from './types.js'
+import { mediaKey } from './types.js'
+
+/** Photos per page: a page is one chunk of ~4 MB, rewritten when one of its photos changes. */
+export const PAGE_PHOTOS = 50_000
+
+/** A sidecar size that is not stored: the photo has no current original, so no sidecar is shown. */
+const NO_SIZE = 0xffffffff
+
+/** A string column as stored: the strings joined, and the length of each. */
+interface StoredStrings {
+  t: string
+  l: string
+  /** Bytes per length (1, 2 or 4). */
+  w: number
+}
+
+/** A column of repeating strings as stored: the distinct values, and a code per photo. */
+interface StoredCodes {
+  d: string[]
+  c: string
+  w: number
+}
+
+/** One page as stored (JSON). */
+export interface StoredPage {
+  n: number
+  id: StoredStrings
+  secret: StoredStrings
+  /** dateTaken, '' for null (a known date is never empty: records.ts knownDateTaken). */
+  taken: StoredStrings
+  /** 1 for a video. */
+  video: string
+  changed: string
+  changedNv: string
+  upload: string
+  /** 1 when the photo has an original for its current secret (the columns below then hold it). */
+  has: string
+  size: string
+  ext: StoredCodes
+  /** The URL with the photo's id as \x01 and its secret as \x02 (urlTemplate). */
+  url: StoredCodes
+  /** 1 for a transcode. */
+  transcode: string
+  /** '' for none, else \x00 + the label. */
+  label: StoredCodes
+  sidecar: string
+  sidecarNv: string
+}
+
+/** The order of the pages: the photostream (each id once, photos only), then the photos it does not list. */
+export function photoOrder(snap: Pick<CatalogSnapshot, 'photostream' | 'photos'>): { ids: string[]; streamInOrder: boolean } {
+  const seen = new Set<string>()
+  const ids: string[] = []
+  for (const id of snap.photostream) {
+    if (!snap.photos.has(id) || seen.has(id)) continue
+    seen.add(id)
+    ids.push(id)
+  }
+  // The pages start with the whole photostream only when it lists each id once, every one a photo.
+  const streamInOrder = ids.length === snap.photostream.length
+  if (seen.size < snap.photos.size) {
+    for (const id of snap.photos.keys()) if (!seen.has(id)) ids.push(id)
+  }
+  return { ids, streamInOrder }
+}
+
+/** The listing columns of `ids` (one page), with the sidecar sizes `sizer` answers. */
+export function packPage(ids: readonly string[], snap: CatalogSnapshot, sizer: SidecarSizer): StoredPage {
+  const n = ids.length
+  const video = new Uint8Array(n)
+  const changed = new Float64Array(n)
+  const changedNv = new Float64Array(n)
+  const upload = new Float64Array(n)
+  const has = new Uint8Array(n)
+  const size = new Float64Array(n)
+  const transcode = new Uint8Array(n)
+  const sidecar = new Uint32Array(n).fill(NO_SIZE)
+  const sidecarNv = new Uint32Array(n).fill(NO_SIZE)
+  const secrets: string[] = []
+  const taken: string[] = []
+  const ext = new CodeBook()
+  const url = new CodeBook()
+  const label = new CodeBook()
+  for (let i = 0; i < n; i++) {
+    const id = ids[i] as string
+    const p = snap.photos.get(id) as PhotoEntry
+    secrets.push(p.secret)
+    taken.push(p.dateTaken ?? '')
+    video[i] = p.media === 'video' ? 1 : 0
+    changed[i] = p.changedAtMs
+    changedNv[i] = p.changedAtMsIgnoringViews ?? p.changedAtMs
+    upload[i] = p.dateUpload
+    const m = snap.media.get(mediaKey(id, p.secret))
+    if (m === undefined) {
+      ext.add('')
+      url.add('')
+      label.add('')
+      continue
+    }
+    has[i] = 1
+    size[i] = m.size
+    ext.add(m.ext)
+    url.add(urlTemplate(m.url, id, p.secret))
+    transcode[i] = m.kind === 'transcode' ? 1 : 0
+    label.add(m.label === undefined ? '' : `\0${m.label}`)
+    const [withViews, withoutViews] = sizer.sizes(p, m, snap.comments.get(id))
+    sidecar[i] = withViews
+    sidecarNv[i] = withoutViews
+  }
+  return {
+    n,
+    id: strings(ids),
+    secret: strings(secrets),
+    taken: strings(taken),
+    video: base64(video),
+    changed: base64(changed),
+    changedNv: base64(changedNv),
+    upload: base64(upload),
+    has: base64(has),
+    size: base64(size),
+    ext: ext.stored(),
+    url: url.stored(),
+    transcode: base64(transcode),
+    label: label.stored(),
+    sidecar: base64(sidecar),
+    sidecarNv: base64(sidecarNv),
+  }
+}
+
+/** One decoded page: typed arrays and joined strings; answers are made when asked for. */
+export class ListingPage {
+  readonly n: number
+  readonly #id: Strings
+  readonly #secret: Strings
+  readonly #taken: Strings
+  readonly #video: Uint8Array
+  readonly #changed: Float64Array
+  readonly #changedNv: Float64Array
+  readonly #upload: Float64Array
+  readonly #has: Uint8Array
+  readonly #size: Float64Array
+  readonly #ext: Codes
+  readonly #url: Codes
+  readonly #transcode: Uint8Array
+  readonly #label: Codes
+  readonly #sidecar: Uint32Array
+  readonly #sidecarNv: Uint32Array
+
+  constructor(page: StoredPage) {
+    const n = page.n
+    this.n = n
+    this.#id = new Strings(page.id, n)
+    this.#secret = new Strings(page.secret, n)
+    this.#taken = new Strings(page.taken, n)
+    this.#video = fromBase64(page.video, Uint8Array, n)
+    this.#changed = fromBase64(page.changed, Float64Array, n)
+    this.#changedNv = fromBase64(page.changedNv, Float64Array, n)
+    this.#upload = fromBase64(page.upload, Float64Array, n)
+    this.#has = fromBase64(page.has, Uint8Array, n)
+    this.#size = fromBase64(page.size, Float64Array, n)
+    this.#ext = new Codes(page.ext, n)
+    this.#url = new Codes(page.url, n)
+    this.#transcode = fromBase64(page.transcode, Uint8Array, n)
+    this.#label = new Codes(page.label, n)
+    this.#sidecar = fromBase64(page.sidecar, Uint32Array, n)
+    this.#sidecarNv = fromBase64(page.sidecarNv, Uint32Array, n)
+  }
+
+  id(i: number): string {
+    return this.#id.at(i)
+  }
+  secret(i: number): string {
+    return this.#secret.at(i)
+  }
+  /** The photo's listing columns (view.ts PhotoColumns). */
+  columns(i: number): PhotoEntryColumns {
+    const taken = this.#taken.at(i)
+    return {
+      id: this.#id.at(i),
+      secret: this.#secret.at(i),
+      media: this.#video[i] === 1 ? 'video' : 'photo',
+      changedAtMs: this.#changed[i] as number,
+      changedAtMsIgnoringViews: this.#changedNv[i],
+      dateTaken: taken === '' ? null : taken,
+      dateUpload: this.#upload[i] as number,
+    }
+  }
+  /** The photo's current original, if it has one. */
+  media(i: number): MediaEntry | undefined {
+    if (this.#has[i] !== 1) return undefined
+    const id = this.#id.at(i)
+    const secret = this.#secret.at(i)
+    const entry: MediaEntry = {
+      id,
+      secret,
+      size: this.#size[i] as number,
+      ext: this.#ext.at(i),
+      url: urlOf(this.#url.at(i), id, secret),
+      kind: this.#transcode[i] === 1 ? 'transcode' : 'original',
+    }
+    const label = this.#label.at(i)
+    if (label !== '') entry.label = label.slice(1)
+    return entry
+  }
+  sidecarSize(i: number, ignoreViews: boolean): number | undefined {
+    const size = (ignoreViews ? this.#sidecarNv : this.#sidecar)[i] as number
+    return size === NO_SIZE ? undefined : size
+  }
+}
+
+/** view.ts PhotoColumns, spelled out here (view.ts imports this file's users, not the other way round). */
+export type PhotoEntryColumns = Pick<PhotoEntry, 'id' | 'secret' | 'media' | 'changedAtMs' | 'changedAtMsIgnoringViews' | 'dateTaken' | 'dateUpload'>
+
+/**
+ * An original's URL with the photo's id and secret cut out (\x01, \x02), so that the URLs of one
+ * host and path shape are one dictionary entry. A URL holding those bytes, or an empty id or secret,
+ * is kept whole behind \x00.
+ */
+export function urlTemplate(url: string, id: string, secret: string): string {
+  if (id === '' || secret === '' || url.includes('\0') || url.includes('\x01') || url.includes('\x02')) return `\0${url}`
+  return url.split(id).join('\x01').split(secret).join('\x02')
+}
+
+export function urlOf(template: string, id: string, secret: string): string {
+  if (template.startsWith('\0')) return template.slice(1)
+  return template.split('\x02').join(secret).split('\x01').join(id)
+}
+
+// ---------- the stored forms ----------
+
+type TypedArrayOf<T> = { new (length: number): T; BYTES_PER_ELEMENT: number }
+
+function base64(a: ArrayBufferView): string {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64')
+}
+
+/** A copy (a decoded buffer may sit unaligned in Node's pool) of `n` elements. */
+function fromBase64<T extends Uint8Array | Uint16Array | Uint32Array | Float64Array>(text: string, type: TypedArrayOf<T>, n: number): T {
+  const bytes = Buffer.from(text, 'base64')
+  if (bytes.length !== n * type.BYTES_PER_ELEMENT) throw new Error(`a listing page's column holds ${bytes.length} bytes, not ${n} values`)
+  const out = new type(n)
+  new Uint8Array(out.buffer).set(bytes)
+  return out
+}
+
+/** The narrowest unsigned array for values up to `max`. */
+function uintsFor(max: number, n: number): Uint8Array | Uint16Array | Uint32Array {
+  return max < 0x100 ? new Uint8Array(n) : max < 0x10000 ? new Uint16Array(n) : new Uint32Array(n)
+}
+
+function uintsFrom(text: string, width: number, n: number): Uint8Array | Uint16Array | Uint32Array {
+  return width === 1 ? fromBase64(text, Uint8Array, n) : width === 2 ? fromBase64(text, Uint16Array, n) : fromBase64(text, Uint32Array, n)
+}
+
+function strings(values: readonly string[]): StoredStrings {
+  let max = 0
+  for (const v of values) max = Math.max(max, v.length)
+  const lengths = uintsFor(max, values.length)
+  values.forEach((v, i) => (lengths[i] = v.length))
+  return { t: values.join(''), l: base64(lengths), w: lengths.BYTES_PER_ELEMENT }
+}
+
+/** A stored string column: the joined text and where each string starts. */
+class Strings {
+  readonly #text: string
+  readonly #starts: Uint32Array
+  constructor(stored: StoredStrings, n: number) {
+    const lengths = uintsFrom(stored.l, stored.w, n)
+    const starts = new Uint32Array(n + 1)
+    for (let i = 0; i < n; i++) starts[i + 1] = (starts[i] as number) + (lengths[i] as number)
+    if (starts[n] !== stored.t.length) throw new Error('a listing page\'s strings do not add up to their lengths')
+    this.#text = stored.t
+    this.#starts = starts
+  }
+  at(i: number): string {
+    return this.#text.slice(this.#starts[i], this.#starts[i + 1])
+  }
+}
+
+/** Builds a dictionary column while packing. */
+class CodeBook {
+  readonly #codes = new Map<string, number>()
+  readonly #values: string[] = []
+  readonly #seq: number[] = []
+  add(value: string): void {
+    let code = this.#codes.get(value)
+    if (code === undefined) {
+      code = this.#values.length
+      this.#codes.set(value, code)
+      this.#values.push(value)
+    }
+    this.#seq.push(code)
+  }
+  stored(): StoredCodes {
+    const codes = uintsFor(this.#values.length, this.#seq.length)
+    this.#seq.forEach((c, i) => (codes[i] = c))
+    return { d: this.#values, c: base64(codes), w: codes.BYTES_PER_ELEMENT }
+  }
+}
+
+class Codes {
+  readonly #values: readonly string[]
+  readonly #codes: Uint8Array | Uint16Array | Uint32Array
+  constructor(stored: StoredCodes, n: number) {
+    this.#values = stored.d
+    this.#codes = uintsFrom(stored.c, stored.w, n)
+  }
+  at(i: number): string {
+    return this.#values[this.#codes[i] as number] as string
+  }
+}

@@ -1,0 +1,242 @@
+/**
+ * The lazy view (src/catalog/lazy-view.ts): a read-only catalog opened `lazy` answers from the
+ * listing pages a writer with a sidecar sizer saved and from one photo bucket at a time, exactly
+ * what the whole snapshot answers; a catalog saved without pages opens whole; a save after a small
+ * change rewrites only its page; a bucket another writer removed fails its promise, never answers
+ * from another catalog. Real catalogs refreshed from the fake Flickr over HTTP, in temp roots.
+ */
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { Catalog, mediaKey, type CatalogSnapshot, type CatalogView, type PhotoColumns, type SidecarSizer } from '../../src/catalog/index.js'
+import { CatalogStore, type Head } from '../../src/catalog/persist.js'
+import { FlickrfsError } from '../../src/errors/flickrfs-error.js'
+import { jsonBytes, photoMetadata, photoSidecarSizer, PHOTO_METADATA_FORMAT } from '../../src/layout/metadata.js'
+import { buildLayout, type Layout, type LayoutNode } from '../../src/layout/index.js'
+import { collectionEntry, photoSpecs, setEntry, snapshot, type PhotoSpec } from '../layout/fixture.js'
+import { loadBytes, walk } from '../layout/tree.js'
+import { tempDir } from '../support/repo.js'
+import { rm } from 'node:fs/promises'
+import { harness, type Harness } from './harness.js'
+
+const ACCOUNT = { photos: 60, videos: 8, sets: 6, collections: 3, commentedFraction: 0.3 }
+/** Small pages, so that a 68-photo account has five of them. */
+const PAGE = 16
+
+/**
+ * The layout's sizer, as the writable openers pass it (layout/metadata.ts), counting the photos it
+ * measured: a page is packed again exactly when its photos are measured again (a page packed again
+ * unchanged gets the same content-addressed key, so the keys alone cannot tell).
+ */
+const sized = { photos: 0 }
+const sizer: SidecarSizer = {
+  format: photoSidecarSizer.format,
+  sizes: (photo, media, comments) => {
+    sized.photos++
+    return photoSidecarSizer.sizes(photo, media, comments)
+  },
+}
+
+function columnsOf(p: PhotoColumns): PhotoColumns {
+  const { id, secret, media, changedAtMs, changedAtMsIgnoringViews, dateTaken, dateUpload } = p
+  return { id, secret, media, changedAtMs, changedAtMsIgnoringViews, dateTaken, dateUpload }
+}
+
+/** A writer that saves listing pages, refreshed once. */
+async function writer(h: Harness): Promise<Catalog> {
+  const w = await h.reopen({ sidecarSizer: sizer, listingPagePhotos: PAGE })
+  h.tick()
+  await w.refresh(h.client, h.media)
+  return w
+}
+
+async function openLazy(h: Harness): Promise<Catalog> {
+  return h.reopen({ readOnly: true, lazy: { sidecarFormat: PHOTO_METADATA_FORMAT } })
+}
+
+async function headOf(root: string): Promise<Head> {
+  const store = await CatalogStore.open(root, { readOnly: true })
+  try {
+    return (await store.readHead()) as Head
+  } finally {
+    await store.close()
+  }
+}
+
+/** Every answer of `view` against `snap`, photo by photo, records and comments awaited. */
+async function assertViewOf(view: CatalogView, snap: CatalogSnapshot): Promise<void> {
+  assert.equal(view.userId, snap.userId)
+  assert.equal(view.userName, snap.userName)
+  assert.equal(view.refreshedAtMs, snap.refreshedAtMs)
+  assert.equal(view.photostreamChangedAtMs, snap.photostreamChangedAtMs)
+  assert.equal(view.photostreamLength, snap.photostream.length)
+  snap.photostream.forEach((id, pos) => assert.equal(view.photostreamId(pos), id, `photostream position ${pos}`))
+  assert.equal(view.photoCount, snap.photos.size)
+  for (const [id, entry] of snap.photos) {
+    const columns = view.photo(id)
+    assert.ok(columns !== undefined, `photo ${id}`)
+    assert.deepEqual(columnsOf(columns), columnsOf(entry), `columns of ${id}`)
+    assert.deepEqual(await view.record(id), entry, `record of ${id}`)
+    const comments = snap.comments.get(id)
+    assert.deepEqual(await view.comments(id), comments, `comments of ${id}`)
+    const media = snap.media.get(mediaKey(id, entry.secret))
+    assert.deepEqual(view.media(id, entry.secret), media, `original of ${id}`)
+    assert.equal(view.media(id, `${entry.secret}x`), undefined, `no original of ${id} under another secret`)
+    for (const ignoreViews of [false, true]) {
+      const expected = media === undefined ? undefined : jsonBytes(photoMetadata({ photo: entry, media, comments, ignoreViews })).length
+      assert.equal(view.sidecarSize(id, ignoreViews), expected, `sidecar size of ${id}, ignoreViews ${ignoreViews}`)
+    }
+  }
+  const visited: string[] = []
+  view.eachPhoto((p) => visited.push(p.id))
+  assert.deepEqual(visited.sort(), [...snap.photos.keys()].sort())
+  assert.equal(view.photo('no-such-photo'), undefined)
+  assert.equal(view.photo('1'), undefined)
+  assert.equal(await view.record('no-such-photo'), undefined)
+  assert.equal(view.sidecarSize('no-such-photo', false), undefined)
+  assert.deepEqual(view.sets, snap.sets)
+  assert.deepEqual(view.collections, snap.collections)
+}
+
+void describe('LazyView: a read-only catalog that decodes one bucket at a time', () => {
+  void it('answers what the whole snapshot answers, for every photo, set and collection', async (t) => {
+    const h = await harness(t, ACCOUNT)
+    await writer(h)
+    const whole = (await h.reopen({ readOnly: true })).snapshot()
+    // The account has what the pages must carry: videos, comments, several pages, sets, collections.
+    assert.equal(whole.photos.size, ACCOUNT.photos + ACCOUNT.videos)
+    assert.ok([...whole.photos.values()].some((p) => p.media === 'video'))
+    assert.ok(whole.comments.size > 0)
+    assert.ok(whole.collections.length > 0)
+    const head = await headOf(h.root)
+    assert.equal(head.chunks.listing?.length, Math.ceil(whole.photos.size / PAGE))
+    assert.equal(head.pages?.streamLength, whole.photostream.length)
+
+    const lazy = await openLazy(h)
+    assert.throws(() => lazy.snapshot(), (err: unknown) => err instanceof FlickrfsError && err.code === 'INTERNAL')
+    const view = lazy.view()
+    await assertViewOf(view, whole)
+    // A bucket is decoded once and kept: the same record object again.
+    const id = whole.photostream[0] as string
+    assert.equal(await view.record(id), await view.record(id))
+    assert.equal(lazy.contentKey(), (await h.reopen({ readOnly: true })).contentKey())
+  })
+
+  void it('opens a catalog saved without listing pages whole, as before', async (t) => {
+    const h = await harness(t, { photos: 20, videos: 2, sets: 2 })
+    h.tick()
+    await h.catalog.refresh(h.client, h.media)
+    assert.equal((await headOf(h.root)).chunks.listing, undefined)
+    const lazy = await openLazy(h)
+    const snap = lazy.snapshot()
+    assert.equal(snap.photos.size, 22)
+    assert.equal(lazy.view().sidecarSize(snap.photostream[0] as string, false), undefined)
+    // Pages of another format are not used either.
+    await writer(h)
+    const other = await h.reopen({ readOnly: true, lazy: { sidecarFormat: PHOTO_METADATA_FORMAT + 1 } })
+    assert.equal(other.snapshot().photos.size, 22)
+  })
+
+  void it('a save after a small change rewrites only the page it touched; a save of no change writes none', async (t) => {
+    const h = await harness(t, ACCOUNT)
+    const w = await writer(h)
+    const before = (await headOf(h.root)).chunks.listing as string[]
+    sized.photos = 0
+    h.tick()
+    await w.refresh(h.client, h.media)
+    assert.deepEqual((await headOf(h.root)).chunks.listing, before, 'no change: every page kept')
+    assert.equal(sized.photos, 0, 'no change: no page packed again')
+
+    const stream = w.snapshot().photostream
+    const pos = 40
+    h.fake.account.editPhoto(stream[pos] as string, { title: 'Edited' })
+    sized.photos = 0
+    h.tick()
+    await w.refresh(h.client, h.media)
+    assert.equal(sized.photos, PAGE, 'one change: its page alone packed again')
+    const after = (await headOf(h.root)).chunks.listing as string[]
+    assert.equal(after.length, before.length)
+    const changed = after.flatMap((key, page) => (key === before[page] ? [] : [page]))
+    assert.deepEqual(changed, [Math.floor(pos / PAGE)])
+    const lazy = await openLazy(h)
+    assert.equal((await lazy.view().record(stream[pos] as string))?.raw.title, 'Edited')
+  })
+
+  void it('a bucket another writer removed rejects; reload opens the new catalog', async (t) => {
+    const h = await harness(t, ACCOUNT)
+    const w = await writer(h)
+    const lazy = await openLazy(h)
+    const old = lazy.view()
+    const id = w.snapshot().photostream[5] as string
+    h.fake.account.editPhoto(id, { title: 'Renamed' })
+    h.tick()
+    await w.refresh(h.client, h.media)
+    await assert.rejects(Promise.resolve(old.record(id)), (err: unknown) => err instanceof FlickrfsError && err.code === 'CATALOG' && /gone/.test(err.message))
+    await assert.rejects(Promise.resolve(old.comments(id)), (err: unknown) => err instanceof FlickrfsError && err.code === 'CATALOG')
+    // The listing in hand still answers (it is of the old catalog, whole).
+    assert.equal(old.photo(id)?.id, id)
+    assert.equal(await lazy.reload(), true)
+    const view = lazy.view()
+    assert.notEqual(view, old)
+    assert.equal((await view.record(id))?.raw.title, 'Renamed')
+    await assertViewOf(view, w.snapshot())
+  })
+})
+
+/** Everything stat and read show of a node, its bytes awaited as fs/ and pin/ read them. */
+async function seen(node: LayoutNode): Promise<unknown> {
+  const common = { kind: node.kind, name: node.name, ino: node.ino, mtimeMs: node.mtimeMs }
+  if (node.kind === 'dir') return { ...common, count: node.children.size }
+  if (node.kind === 'link') return { ...common, target: node.target }
+  if (node.content.type === 'original') return { ...common, size: node.size, media: node.content.media }
+  const bytes = await loadBytes(node)
+  assert.equal(bytes.length, node.size, `${node.name}: stat size and bytes`)
+  return { ...common, size: node.size, data: bytes.toString('utf8') }
+}
+
+async function treeOf(layout: Layout): Promise<unknown[]> {
+  const out: unknown[] = []
+  for (const [path, node] of walk(layout.root)) out.push([path, await seen(node)])
+  return out
+}
+
+void describe('LazyView over a catalog of every odd case', () => {
+  void it('makes the same layout as the whole catalog: ids that are not numbers, no original, an order with a duplicate and gaps', async (t) => {
+    const specs: PhotoSpec[] = photoSpecs(150).map((s, i) => ({
+      ...s,
+      ...(i % 7 === 0 ? { media: 'video' as const, format: 'mov', mediaEntry: { ext: 'mov', kind: 'transcode' as const, label: 'HD MP4' } } : {}),
+      ...(i % 11 === 0 ? { mediaEntry: false as const } : {}),
+      ...(i % 13 === 0 ? { comments: [{ id: `c${i}`, author: 'a', _content: `comment ${i} ünïcode` }] } : {}),
+      ...(i % 5 === 0 ? { dateTaken: null } : {}),
+      changedAtMs: 1_700_000_000_000 + i * 1_234,
+    }))
+    specs.push({ id: '../escape' }, { id: 'has space' }, { id: 'abc' }, { id: '0123' })
+    const ids = specs.map((s) => s.id)
+    const photostream = [...ids.filter((id) => id !== '50010' && id !== '50020'), '50001']
+    const sets = Array.from({ length: 6 }, (_, i) => setEntry(String(72157600000000000 + i), `Set ${i}`, ids.slice(i * 11, i * 11 + 17)))
+    const collections = [collectionEntry('1-1', 'Top', [sets[0]?.id ?? ''], [collectionEntry('1-2', 'Inner', [sets[1]?.id ?? ''])])]
+    const snap = snapshot({ photos: specs, photostream, sets, collections })
+    // As Flickr says it (the fixture's record keeps a date): what a load derives from the record is the entry's.
+    for (const p of snap.photos.values()) if (p.dateTaken === null) p.raw.datetakenunknown = '1'
+    const root = await tempDir('flickrfs-lazy-')
+    t.after(() => rm(root, { recursive: true, force: true }))
+    const store = await CatalogStore.open(root)
+    const head = await store.save({ snap, commentsFetchedAt: new Map() }, 1_700_000_400_000, undefined, { sizer, photosPerPage: 40 })
+    await store.close()
+    assert.equal(head.chunks.listing?.length, Math.ceil(snap.photos.size / 40))
+    assert.equal(head.pages?.streamLength, undefined, 'the order is not the pages\' own: it is read')
+
+    const whole = await Catalog.open(root, { readOnly: true })
+    const lazy = await Catalog.open(root, { readOnly: true, lazy: { sidecarFormat: PHOTO_METADATA_FORMAT } })
+    t.after(async () => {
+      await whole.close()
+      await lazy.close()
+    })
+    assert.throws(() => lazy.snapshot())
+    await assertViewOf(lazy.view(), whole.snapshot())
+    for (const ignoreViews of [false, true]) {
+      const expected = await treeOf(buildLayout(whole.view(), { ignoreViews }))
+      assert.ok(expected.length > 300)
+      assert.deepEqual(await treeOf(buildLayout(lazy.view(), { ignoreViews })), expected, `ignoreViews ${ignoreViews}`)
+    }
+  })
+})
