@@ -30,12 +30,14 @@ const FIRST_SYNC_OLD_GROWTH_PERCENT = 10
 
 /**
  * An offline mount of a catalog of at least this many photos reads it lazily (catalog.ts
- * `LazyOpen`): it lists at once and holds only the listing's columns, but a sidecar's first read
- * parses its photo's bucket (~2,000 records), so reading every sidecar takes far longer than over a
- * whole load. Below it the whole load is small and quick enough (~300 MB and a few seconds at
- * 100,000 photos; bench/RESULTS.md). FLICKRFS_LAZY_CATALOG_FROM sets it (cli/mount.ts).
+ * `LazyOpen`): it holds only the listing's columns (914 MB against 2,097 for a whole load at
+ * 1,000,000 items with `ls`, listed in 21 s against 92), but a sidecar's first read parses the
+ * bucket of ~1,000–2,000 records its photo is in: ~40 ms, where a whole load answers at once, so a
+ * reader of every sidecar (a backup through the mount) is far slower (bench/RESULTS.md, session 13).
+ * Below this a whole load stays under ~1 GB (~2 KB a photo). FLICKRFS_LAZY_CATALOG_FROM sets it
+ * (cli/mount.ts). Schema 2's rows (catalog README) would make a record ~0.1 ms, lazily.
  */
-export const LAZY_CATALOG_FROM_PHOTOS = 200_000
+export const LAZY_CATALOG_FROM_PHOTOS = 400_000
 
 export interface LiveMountOptions {
   mountpoint: string
