@@ -16,7 +16,7 @@
  * --offline-only --seed --cache C: when C holds no catalog yet, it is saved straight from the
  * generated account (with listing pages, as pin and mount save it) instead of by a first sync:
  * minutes less at 1,000,000 items. FLICKRFS_LAZY_CATALOG_FROM given to the bench reaches the
- * mounts (0: the offline mount reads any catalog lazily; default from 200,000 photos).
+ * mounts (0: the offline mount reads any catalog lazily; default from 400,000 photos).
  * Peak RSS is the child's VmHWM from /proc (read just before it is stopped) or GNU time's %M for
  * `status`; CPU is the child's user+sys. Baselines in the same run:
  *   `node -e 0`                 the floor of any Node process
