@@ -3,16 +3,20 @@
  * Flickr (in its own process, so its memory is not counted).
  *
  *   npm run build && node --import tsx bench/memory.ts [--items 100000] [--sets 2000] [--runs 3] [--bin OTHER/bin/flickrfs]
- *     [--cache DIR] [--offline-only | --sync-only | --refresh-only] [--node-args "--max-semi-space-size=2"] [--port N]
+ *     [--cache DIR] [--offline-only [--seed] | --sync-only | --refresh-only] [--node-args "--max-semi-space-size=2"] [--port N]
  *
  * Each run, with a fresh cache:
  *   first sync    `flickrfs mount --cache C` on an empty C, until "first catalog complete"
  *   first ls      then `readdir(photostream)` of that mount (peak of the whole mount so far)
  *   refresh       a mount of the synced C, `flickrfs refresh MNT` with a full listing
  *                 (--full-listing-every 0): the refresh builds the next catalog beside the loaded one
- *   load: status  `flickrfs status C` (loads the catalog read-only, no mount)
+ *   load: status  `flickrfs status C` (loads the catalog read-only, no mount; also with --offline-only)
  *   load: mount   `flickrfs mount --offline --cache C`, then `readdir(photostream)`; also the time
  *                 from spawn to that listing's answer (target ≤ 2 s at 1,000,000 items)
+ * --offline-only --seed --cache C: when C holds no catalog yet, it is saved straight from the
+ * generated account (with listing pages, as pin and mount save it) instead of by a first sync:
+ * minutes less at 1,000,000 items. FLICKRFS_LAZY_CATALOG_FROM given to the bench reaches the
+ * mounts (0: the offline mount reads any catalog lazily; default from 400,000 photos).
  * Peak RSS is the child's VmHWM from /proc (read just before it is stopped) or GNU time's %M for
  * `status`; CPU is the child's user+sys. Baselines in the same run:
  *   `node -e 0`                 the floor of any Node process
@@ -32,7 +36,8 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { Catalog } from '../src/catalog/index.js'
+import { Catalog, catalogPath } from '../src/catalog/index.js'
+import { CatalogStore } from '../src/catalog/persist.js'
 import { FlickrClient, MediaClient } from '../src/flickr/index.js'
 import { buildLayout, photoSidecarSizer, type Layout, type LayoutDir } from '../src/layout/index.js'
 import { generateAccount, startFakeFlickr, type FakeCredentials } from '../src/fake-flickr/index.js'
@@ -43,6 +48,7 @@ import type { CliProc } from '../test/support/cli.js'
 import { BIN } from '../test/support/repo.js'
 import { runMeasured } from './child-usage.js'
 import { median } from './measure.js'
+import { stateOf } from './catalog-state.js'
 
 const self = fileURLToPath(import.meta.url)
 const args = process.argv.slice(2)
@@ -91,6 +97,7 @@ async function run(items: number, sets: number, lab: MountLab, env: NodeJS.Proce
   }
   if (!offlineOnly) await syncPhases(items, lab, env, cache, mnt, row, expectAll)
   if (!syncOnly) await offlinePhase(lab, env, cache, mnt, row, expectAll)
+  if (offlineOnly) await statusPhase(lab, env, cache, row)
   return row
 }
 
@@ -119,8 +126,11 @@ async function syncPhases(items: number, lab: MountLab, env: NodeJS.ProcessEnv, 
   if (syncOnly) return
 
   await refreshPhase(lab, env, cache, mnt, row)
+  await statusPhase(lab, env, cache, row)
+}
 
-  // (b) load without a mount.
+/** (b) load without a mount: `flickrfs status C`. */
+async function statusPhase(lab: MountLab, env: NodeJS.ProcessEnv, cache: string, row: Row): Promise<void> {
   const st = await runMeasured(process.execPath, [...lab.nodeArgs, lab.bin, 'status', cache], { env, timeoutMs: 600_000 })
   if (st.code !== 0 && st.code !== 1) throw new Error(`flickrfs status exited ${st.code}: ${st.stderr}`)
   row.statusPeak = st.maxRssKb * 1024
@@ -278,11 +288,33 @@ async function breakdown(items: number, sets: number, origin: string, credential
   }
 }
 
+/**
+ * --seed: a cache whose catalog is saved straight from the generated account (bench/catalog-state.ts,
+ * with listing pages, as pin and mount save it) instead of by a first sync through the fake: a
+ * minute or two at 1,000,000 items instead of 13 or more. No original is stored (an offline mount
+ * lists them all; none is read here). Kept when DIR already holds a catalog.
+ */
+async function seedCache(dir: string, items: number, sets: number): Promise<void> {
+  if (await stat(catalogPath(dir)).then(() => true, () => false)) return
+  const t0 = performance.now()
+  const store = await CatalogStore.open(dir)
+  try {
+    await store.save(stateOf(items, sets), Date.now(), undefined, { sizer: photoSidecarSizer })
+  } finally {
+    await store.close()
+  }
+  console.error(`seeded ${dir} with ${items} items, ${sets} sets in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+}
+
 async function main(): Promise<void> {
   if (args[0] === '--serve') return serve(arg('items', 100_000), arg('sets', 2000))
   if (args[0] === '--sync-child') return syncChild(args[1] as string, args[2] as string, JSON.parse(args[3] as string) as FakeCredentials)
   if (args[0] === '--breakdown-child') return breakdownChild(args[1] as string)
   if ((offlineOnly || refreshOnly) && cacheArg === undefined) throw new Error('--offline-only and --refresh-only need --cache DIR (a cache an earlier run synced)')
+  if (args.includes('--seed')) {
+    if (!offlineOnly || cacheArg === undefined) throw new Error('--seed needs --offline-only --cache DIR')
+    await seedCache(resolve(cacheArg), arg('items', 100_000), arg('sets', 2000))
+  }
   const skip = args.includes('--breakdown') ? undefined : await fuseUnusableReason()
   if (skip) return void console.log(`skipped: ${skip}`)
   const items = arg('items', 100_000)
@@ -310,7 +342,8 @@ async function main(): Promise<void> {
       FLICKR_OAUTH_TOKEN: credentials.oauthToken, FLICKR_OAUTH_TOKEN_SECRET: credentials.oauthTokenSecret,
       FLICKRFS_API_RATE: '100000', FLICKRFS_API_BURST: '100000',
       // glibc's malloc settings (MALLOC_MMAP_THRESHOLD_, MALLOC_ARENA_MAX…) reach the children as given to the bench.
-      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('MALLOC_'))),
+      // So does FLICKRFS_LAZY_CATALOG_FROM (from how many photos an offline mount reads its catalog lazily).
+      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('MALLOC_') || k === 'FLICKRFS_LAZY_CATALOG_FROM')),
     }
     if (args.includes('--breakdown')) return await breakdown(items, sets, origin, credentials)
     const bare = await runMeasured(process.execPath, ['-e', '0'], { env })
@@ -337,8 +370,8 @@ async function main(): Promise<void> {
       line('first sync (mount, fresh cache)', 'firstSyncPeak', 'firstSyncCpu')
       line('  + first ls photostream', 'firstLsPeak')
       line('refresh of a loaded catalog', 'refreshPeak', 'refreshCpu')
-      line('load: flickrfs status', 'statusPeak', 'statusCpu')
     }
+    line('load: flickrfs status', 'statusPeak', 'statusCpu')
     line('load: offline mount + ls', 'offlineMountPeak', 'offlineMountCpu')
     if (!offlineOnly && !syncOnly && !refreshOnly) console.log(`RSS of a mount after load, before refresh ${mb(m('loadedMountRss'))}; after the first sync ${mb(m('firstSyncRss'))}`)
     if (!syncOnly && !refreshOnly) console.log(`offline mount: photostream lists ${s(m('offlineListMs'))} after spawn (target 2 s at 1,000,000 items); status wall ${s(m('statusWall'))}`)

@@ -62,9 +62,22 @@ export interface CatalogOpenOptions {
    * `snapshot()` throws, and a reload that finds a new head makes a new view without telling 'change'.
    * Any other catalog (saved without a sizer, or of another format) loads whole, as without it.
    */
-  lazy?: { sidecarFormat: number }
+  lazy?: LazyOpen
   /** Photos per listing page a save writes (default 50,000, listing-pages.ts; tests make several pages of a small account). */
   listingPagePhotos?: number
+}
+
+/** When a read-only opener reads the catalog lazily (CatalogOpenOptions.lazy). */
+export interface LazyOpen {
+  /** The sidecar format of the opener's layout (PHOTO_METADATA_FORMAT): pages of another format are not used. */
+  sidecarFormat: number
+  /**
+   * Only a catalog of at least this many photos is read lazily (default 0: any); a smaller one
+   * loads whole. A lazy record is one bucket's parse (~1,000–2,000 photos, ~40 ms) when not
+   * cached, so a reader of every sidecar is much faster over a whole load, while a whole load
+   * costs memory and start-up time in proportion to the account.
+   */
+  fromPhotos?: number
 }
 
 /** The listing pages a writer opened with `opts` saves, if any. */
@@ -97,7 +110,7 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     private readonly now: () => number,
     private readonly checkpointOptions: CheckpointOptions = {},
     private readonly pages?: ListingPagesOptions,
-    private readonly lazy?: { sidecarFormat: number },
+    private readonly lazy?: LazyOpen,
   ) {
     super()
     this.state = emptyState()
@@ -161,7 +174,7 @@ export class Catalog extends EventEmitter<CatalogEvents> {
       return false
     }
     if (head.generation === this.head?.generation && !this.deferred) return false
-    if (this.lazy !== undefined && head.pages?.sidecarFormat === this.lazy.sidecarFormat && (await this.openLazy(head))) return true
+    if (this.readsLazily(head) && (await this.openLazy(head))) return true
     const loaded = await this.store.load()
     if (loaded === undefined) return false
     this.deferred = false
@@ -173,13 +186,19 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     return true
   }
 
+  /** Whether `head` is read lazily: opened `lazy`, pages of the format asked for, and big enough. */
+  private readsLazily(head: Head): boolean {
+    const lazy = this.lazy
+    return lazy !== undefined && head.pages?.sidecarFormat === lazy.sidecarFormat && head.photoCount >= (lazy.fromPhotos ?? 0)
+  }
+
   /**
    * The lazy view of `head`, or of a newer head when a writer replaced it meanwhile; false when
    * the head that is there now has no pages of the format asked for (then load it whole).
    */
   private async openLazy(first: Head): Promise<boolean> {
     let head: Head | undefined = first
-    for (let attempt = 0; head !== undefined && head.pages?.sidecarFormat === this.lazy?.sidecarFormat; attempt++) {
+    for (let attempt = 0; head !== undefined && this.readsLazily(head); attempt++) {
       if (head.generation === this.head?.generation && this.lazyView !== undefined) return true
       const view = await LazyView.open(this.store, head)
       if (view !== undefined) {

@@ -120,6 +120,7 @@ async function runMount(io: CliIo, mountpoint: string, flags: MountFlags): Promi
       allowOther: flags.allowOther,
       cookies,
       ignoreViews: flags.ignoreViews,
+      lazyCatalogFromPhotos: lazyCatalogFrom(env),
       onLine: say,
       // A --background parent waits while this one reports; report well within its patience.
       progressEveryMs: Math.min(15_000, backgroundWaitMs(env) / 4),
@@ -283,6 +284,17 @@ export function backgroundWaitMs(env: Env): number {
   const n = Number(raw)
   if (!Number.isFinite(n) || n < 100) {
     throw new FlickrfsError('CONFIG', `FLICKRFS_BACKGROUND_WAIT_MS must be a number of milliseconds of at least 100, got "${raw}".`)
+  }
+  return n
+}
+
+/** FLICKRFS_LAZY_CATALOG_FROM: photos from which an offline mount reads its catalog lazily (default: live-mount.ts). */
+export function lazyCatalogFrom(env: Env): number | undefined {
+  const raw = env.FLICKRFS_LAZY_CATALOG_FROM
+  if (!raw) return undefined
+  const n = Number(raw)
+  if (!Number.isSafeInteger(n) || n < 0) {
+    throw new FlickrfsError('CONFIG', `FLICKRFS_LAZY_CATALOG_FROM must be a whole number of photos (0: always), got "${raw}".`)
   }
   return n
 }

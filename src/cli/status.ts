@@ -8,7 +8,7 @@ import { FlickrfsError } from '../errors/flickrfs-error.js'
 import {
   clockFromEnv, HOURLY_GUIDELINE, LEASE_MS, limiterSettings, loadApiKey, peekSharedBucket, resolveConfigDir, worstCaseCalls, type Env,
 } from '../flickr/index.js'
-import { parseMediaFileName, parseSha256Sums, SHA256SUMS_FILE } from '../layout/index.js'
+import { parseMediaFileName, parseSha256Sums, PHOTO_METADATA_FORMAT, SHA256SUMS_FILE } from '../layout/index.js'
 import { readLastPin } from '../pin/pin-state.js'
 import { offlineMedia } from '../service/live-mount.js'
 import { OriginalStore } from '../store/index.js'
@@ -39,7 +39,9 @@ async function openExisting(dest: string): Promise<{ catalog: Catalog; store: Or
   const damage = await catalogDamage(dest)
   if (damage !== undefined && damage !== 'empty file') throw damagedCatalogError(catalogPath(dest), { code: damage })
   const readOnly = damage !== undefined || (await unwritableReason(stateDir(dest))) !== undefined
-  const catalog = await Catalog.open(dest, { readOnly: true })
+  // Status reads the listing's columns only, never a record: a catalog saved with its listing
+  // pages is read lazily whatever its size (lists at once, holds no record).
+  const catalog = await Catalog.open(dest, { readOnly: true, lazy: { sidecarFormat: PHOTO_METADATA_FORMAT } })
   try {
     return { catalog, store: await OriginalStore.open(dest, offlineMedia, { readOnly }), readOnly }
   } catch (err) {

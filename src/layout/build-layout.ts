@@ -21,7 +21,7 @@
  * are shown), the sets (which link to shown photos), Not in any set (shown photos no set holds),
  * the collections (which link to the sets), then inode numbers for the whole tree.
  */
-import type { CatalogSnapshot, CollectionEntry, MediaEntry, SetEntry } from '../catalog/types.js'
+import type { CatalogSnapshot, CollectionEntry, SetEntry } from '../catalog/types.js'
 import { asCatalogView, type CatalogView, type PhotoColumns } from '../catalog/view.js'
 import { fnvUpdate, inoFromState, ROOT_INO, settleCollisions } from './inodes.js'
 import { collectionMetadata, photostreamMetadata, setMetadata } from './metadata.js'
@@ -100,9 +100,10 @@ class LayoutBuilder {
   // array because half of all int32 states would be boxed numbers in a plain one.
   #states = new Int32Array(4096)
   readonly #root = new DirNode('', '')
-  /** Photos shown in photostream/: id → k, their place in photostream order (`#photos`, `#exts`). */
+  /** Photos shown in photostream/: id → k, their place in photostream order (`#changedMs`, `#exts`). */
   readonly #shown = new Map<string, number>()
-  readonly #photos: PhotoColumns[] = []
+  /** Of each shown photo (by k): its change time as its files show it (photoChangedMs), for the folders' mtimes. */
+  readonly #changedMs: number[] = []
   /** Each shown photo's file extension (lower-case): its names are hashed from id and ext, never built here. */
   readonly #exts: string[] = []
   /** Per shown photo, 1 once a set lists it (then it is not in Not in any set/). */
@@ -187,8 +188,7 @@ class LayoutBuilder {
     this.#add(photostream, photostreamMetadataFile(mtimeMs, view))
     this.#add(photostream, new HashListNode(SHA256SUMS_FILE, photostream, this.#opts.hashes))
     const shown: number[] = []
-    const photos = this.#photos
-    const medias: MediaEntry[] = []
+    const changed = this.#changedMs
     const length = view.photostreamLength
     const dirState = fnvUpdate(photostream.fnv, '/')
     for (let i = 0; i < length; i++) {
@@ -208,13 +208,12 @@ class LayoutBuilder {
       const k = shown.length
       this.#shown.set(id, k)
       shown.push(i)
-      photos.push(photo)
-      medias.push(media)
+      changed.push(this.#photoChangedMs(photo))
       this.#exts.push(ext)
       const state = fnvUpdate(fnvUpdate(fnvUpdate(dirState, id), '.'), ext)
       this.#addState(photostream, 2 * k, state)
       this.#addState(photostream, 2 * k + 1, fnvUpdate(state, METADATA_SUFFIX))
-      mtimeMs = Math.max(mtimeMs, this.#photoChangedMs(photo))
+      mtimeMs = Math.max(mtimeMs, changed[k] as number)
     }
     this.#inSomeSet = new Uint8Array(shown.length)
     // Every record of the catalog is in the order unless the distinct ids found there are fewer.
@@ -224,8 +223,7 @@ class LayoutBuilder {
       view,
       opts: { ignoreViews: this.#opts.ignoreViews, ignorePhotos: this.#opts.ignorePhotos, ignoreVideos: this.#opts.ignoreVideos },
       shown: (this.#shownOrder = Uint32Array.from(shown)),
-      photos,
-      media: medias,
+      exts: this.#exts,
       shownIds: known < view.photoCount ? new Set(this.#shown.keys()) : undefined,
       nodeCache: this.#opts.nodeCache ?? DEFAULT_NODE_CACHE,
     })
@@ -257,7 +255,7 @@ class LayoutBuilder {
         // far inside NAME_MAX with any prefix, so numberedName never cuts one.
         const state = fnvUpdate(fnvUpdate(fnvUpdate(fnvUpdate(dirState, numberPrefix(i + 1, members.length)), this.#idOf(k)), '.'), this.#exts[k] as string)
         this.#addState(dir, i, state)
-        mtimeMs = Math.max(mtimeMs, this.#photoChangedMs(this.#photos[k] as PhotoColumns))
+        mtimeMs = Math.max(mtimeMs, this.#changedMs[k] as number)
       })
       dir.mtimeMs = mtimeMs
       dir.plan({ set }, members.length, this.#photostreamChildren(), this.#linkCache)
@@ -272,11 +270,11 @@ class LayoutBuilder {
     for (const { set } of this.#sets.values()) mtimeMs = Math.max(mtimeMs, wholeSecondsMs(set.changedAtMs))
     const ks: number[] = []
     const dirState = fnvUpdate(notInSet.fnv, '/')
-    for (let k = 0; k < this.#photos.length; k++) {
+    for (let k = 0; k < this.#changedMs.length; k++) {
       if (this.#inSomeSet[k] === 1) continue
       this.#addState(notInSet, ks.length, fnvUpdate(fnvUpdate(fnvUpdate(dirState, this.#idOf(k)), '.'), this.#exts[k] as string))
       ks.push(k)
-      mtimeMs = Math.max(mtimeMs, this.#photoChangedMs(this.#photos[k] as PhotoColumns))
+      mtimeMs = Math.max(mtimeMs, this.#changedMs[k] as number)
     }
     notInSet.mtimeMs = mtimeMs
     notInSet.plan({ notInSet: Uint32Array.from(ks) }, ks.length, this.#photostreamChildren(), this.#linkCache)

@@ -58,11 +58,11 @@ export interface PhotostreamPlan {
   /** Positions in `view`'s photostream order of the shown photos, in order (each id once). */
   shown: Uint32Array
   /**
-   * Their listing columns and MediaEntries, in the same order: references into the catalog (8
-   * bytes a photo each), so a listing makes each name without hashing two keys per photo.
+   * Their originals' extensions, lower case, in the same order: a listing makes each name from
+   * these without a lookup. Nothing else of a photo is kept: a lazy view (catalog/lazy-view.ts)
+   * makes a new object per answer, and holding one per photo would hold the whole catalog again.
    */
-  photos: readonly PhotoColumns[]
-  media: readonly MediaEntry[]
+  exts: readonly string[]
   /**
    * The shown ids, only when the catalog has photos its photostream order does not list (then
    * "the photo is known and showable" is not enough to say it is shown). Undefined otherwise.
@@ -118,8 +118,7 @@ export class PhotostreamChildren implements ReadonlyMap<string, LayoutNode> {
   readonly #view: CatalogView
   readonly #opts: PhotostreamOptions
   readonly #shown: Uint32Array
-  readonly #photos: readonly PhotoColumns[]
-  readonly #media: readonly MediaEntry[]
+  readonly #exts: readonly string[]
   readonly #shownIds: ReadonlySet<string> | undefined
   readonly #state: number
   readonly #cache: LRUCache<string, LayoutNode>
@@ -139,8 +138,7 @@ export class PhotostreamChildren implements ReadonlyMap<string, LayoutNode> {
     this.#view = plan.view
     this.#opts = plan.opts
     this.#shown = plan.shown
-    this.#photos = plan.photos
-    this.#media = plan.media
+    this.#exts = plan.exts
     this.#shownIds = plan.shownIds
     this.#state = state
     this.#cache = new LRUCache<string, LayoutNode>({ max: Math.max(1, plan.nodeCache) })
@@ -161,14 +159,20 @@ export class PhotostreamChildren implements ReadonlyMap<string, LayoutNode> {
   }
 
   /**
-   * The `k`-th shown photo. The build checked every rule for it (names.ts) against this very
-   * catalog view, which never changes, and kept its records: the name is
-   * `mediaFileName`'s `<id>.<lower-case ext>` without its checks.
+   * The `k`-th shown photo's id and file name. The build checked every rule for it (names.ts)
+   * against this very catalog view, which never changes: the name is `mediaFileName`'s
+   * `<id>.<lower-case ext>` without its checks.
    */
-  #shownAt(k: number): { id: string; photo: PhotoColumns; media: MediaEntry; fileName: string } {
+  #shownAt(k: number): { id: string; fileName: string } {
     const id = this.#idAt(k)
-    const media = this.#media[k] as MediaEntry
-    return { id, photo: this.#photos[k] as PhotoColumns, media, fileName: `${id}.${media.ext.toLowerCase()}` }
+    return { id, fileName: `${id}.${this.#exts[k] as string}` }
+  }
+
+  /** The `k`-th shown photo's columns and original, asked of the view (the build found both). */
+  #recordsAt(k: number): { id: string; photo: PhotoColumns; media: MediaEntry; fileName: string } {
+    const { id, fileName } = this.#shownAt(k)
+    const photo = this.#view.photo(id) as PhotoColumns
+    return { id, photo, media: this.#view.media(id, photo.secret) as MediaEntry, fileName }
   }
 
   /** The shown original of photo `id` (its name, mtime, and a link's target to it), or undefined when not shown. */
@@ -183,7 +187,7 @@ export class PhotostreamChildren implements ReadonlyMap<string, LayoutNode> {
 
   /** The original of the `k`-th shown photo. */
   fileAt(k: number): ShownFile {
-    const { photo, fileName } = this.#shownAt(k)
+    const { photo, fileName } = this.#recordsAt(k)
     return { fileName, mtimeMs: this.#mtimeMs(photo), target: this.#linkPrefix + fileName }
   }
 
@@ -231,7 +235,7 @@ export class PhotostreamChildren implements ReadonlyMap<string, LayoutNode> {
     const keep = 2 * this.#shown.length <= this.#cache.max
     const cache = this.#cache
     for (let k = 0; k < this.#shown.length; k++) {
-      const { id, photo, media, fileName } = this.#shownAt(k)
+      const { id, photo, media, fileName } = this.#recordsAt(k)
       let original = cache.peek(fileName)
       if (original === undefined) {
         original = this.#original(fileName, photo, media)

@@ -5,14 +5,15 @@
  */
 import { resolve } from 'node:path'
 import createDebug from '../util/debug.js'
-import { Catalog, acquireRootLock, setAsideDamagedCatalog, type CatalogApi, type CatalogMedia, type CatalogSnapshot, type CatalogView, type RefreshProgress, type RefreshReport, type RootLock } from '../catalog/index.js'
+import { Catalog, acquireRootLock, catalogPath, setAsideDamagedCatalog, type CatalogApi, type CatalogOpenOptions, type CatalogMedia, type CatalogSnapshot, type CatalogView, type RefreshProgress, type RefreshReport, type RootLock } from '../catalog/index.js'
 import { FirstCatalog, type PartialView } from './first-catalog.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { checkMountpoint, mountFlickrfs, type MountHandle } from '../fs/index.js'
-import { buildLayout, photoSidecarSizer, type Layout } from '../layout/index.js'
+import { buildLayout, PHOTO_METADATA_FORMAT, photoSidecarSizer, type Layout } from '../layout/index.js'
 import { evictAfterDownload, OriginalStore, type MediaSource } from '../store/index.js'
 import { errorMessage, resolvesWithin } from '../util/abort.js'
 import { confineState } from '../util/confine.js'
+import { exists } from '../util/fs.js'
 import { growOldGenerationByWhile } from '../util/old-generation.js'
 import { unwritableReason } from '../util/read-only.js'
 import { STATE_REL, stateDir } from '../util/state-paths.js'
@@ -26,6 +27,17 @@ const log = createDebug('flickrfs:mount')
  * measurable from it and paid the same ~1.3× CPU (bench/RESULTS.md "sync-peak" and session 10's re-measure).
  */
 const FIRST_SYNC_OLD_GROWTH_PERCENT = 10
+
+/**
+ * An offline mount of a catalog of at least this many photos reads it lazily (catalog.ts
+ * `LazyOpen`): it holds only the listing's columns (914 MB against 2,097 for a whole load at
+ * 1,000,000 items with `ls`, listed in 21 s against 92), but a sidecar's first read parses the
+ * bucket of ~1,000–2,000 records its photo is in: ~40 ms, where a whole load answers at once, so a
+ * reader of every sidecar (a backup through the mount) is far slower (bench/RESULTS.md, session 13).
+ * Below this a whole load stays under ~1 GB (~2 KB a photo). FLICKRFS_LAZY_CATALOG_FROM sets it
+ * (cli/mount.ts). Schema 2's rows (catalog README) would make a record ~0.1 ms, lazily.
+ */
+export const LAZY_CATALOG_FROM_PHOTOS = 400_000
 
 export interface LiveMountOptions {
   mountpoint: string
@@ -44,6 +56,8 @@ export interface LiveMountOptions {
   allowOther?: boolean
   cookies?: string
   ignoreViews?: boolean
+  /** Offline: read a catalog of at least this many photos lazily (default LAZY_CATALOG_FROM_PHOTOS). */
+  lazyCatalogFromPhotos?: number
   onLine?: (line: string) => void
   /**
    * The first catalog says how far it has come on `onLine`: at each phase and at most this often
@@ -131,7 +145,7 @@ export async function startLiveMount(opts: LiveMountOptions): Promise<LiveMount>
       if (setAside !== undefined) say(setAside)
     }
     // A writable catalog saves each sidecar's lengths as the layout measures them.
-    catalog = await Catalog.open(root, readOnly ? { readOnly } : { sidecarSizer: photoSidecarSizer })
+    catalog = await Catalog.open(root, await catalogOpenOptions(root, opts, readOnly))
     const job: JobState = { running: undefined }
     store = await openStore(root, opts, readOnly, job)
     // A fresh root mounts before its first catalog is in: a token Flickr refuses must fail the
@@ -162,6 +176,18 @@ export async function startLiveMount(opts: LiveMountOptions): Promise<LiveMount>
     await lock?.release()
     throw err
   }
+}
+
+/**
+ * Online, a writable catalog that saves its sidecar sizes. Offline nothing writes the catalog, so a
+ * saved one is opened read-only and, when big, lazily (LAZY_CATALOG_FROM_PHOTOS); a root with no
+ * catalog opens as before, for needsFirstCatalog to say what to do.
+ */
+async function catalogOpenOptions(root: string, opts: LiveMountOptions, readOnly: boolean): Promise<CatalogOpenOptions> {
+  if (opts.remote === undefined && (readOnly || (await exists(catalogPath(root))))) {
+    return { readOnly: true, lazy: { sidecarFormat: PHOTO_METADATA_FORMAT, fromPhotos: opts.lazyCatalogFromPhotos ?? LAZY_CATALOG_FROM_PHOTOS } }
+  }
+  return readOnly ? { readOnly } : { sidecarSizer: photoSidecarSizer }
 }
 
 /** The exclusive job running, if any: the store pins what arrives meanwhile and fetches with jobMedia. */

@@ -74,6 +74,23 @@ void describe('mount without Flickr (e2e)', { skip }, () => {
     assert.equal((await lab.stop(server, mnt, 'SIGINT')).code, 0, server.err)
   })
 
+  void it('--offline reading the catalog lazily (FLICKRFS_LAZY_CATALOG_FROM=0) serves every file and link byte for byte; by default a small one loads whole', async () => {
+    const mnt = await lab.mkdir('offline-lazy')
+    const traced = { ...env, DEBUG: 'flickrfs:catalog' }
+    const server = await lab.mount(mnt, ['--cache', dest, '--offline'], { ...traced, FLICKRFS_LAZY_CATALOG_FROM: '0' })
+    // Every sidecar's bytes come from its bucket on first read, its size from the listing pages.
+    const diff = await run('diff', ['-r', '-x', '.flickrfs', mnt, dest])
+    assert.equal(diff.code, 0, diff.stdout + diff.stderr)
+    assert.equal((await lab.stop(server, mnt, 'SIGINT')).code, 0, server.err)
+    assert.match(server.err, /opened catalog \S+ lazily/)
+    assert.doesNotMatch(server.err, /loaded catalog/)
+
+    const whole = await lab.mount(mnt, ['--cache', dest, '--offline'], traced)
+    assert.equal((await lab.stop(whole, mnt, 'SIGINT')).code, 0, whole.err)
+    assert.match(whole.err, /loaded catalog/)
+    assert.doesNotMatch(whole.err, /lazily/)
+  })
+
   void it('--offline on a partial cache: full listing, cached originals read, an uncached read fails with EIO in < 5 s', async () => {
     const mnt = await lab.mkdir('offline-cache')
     const server = await lab.mount(mnt, ['--cache', cache, '--offline'], env)
