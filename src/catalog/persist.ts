@@ -277,25 +277,8 @@ export class CatalogStore {
    * Each packed listing page of `head`, in order, parsed and handed to `fn` (which keeps what it
    * needs: one page's parse is held at a time), the next one read meanwhile; false when one is gone.
    */
-  async eachListingPage(head: Head, fn: (page: StoredPage) => void): Promise<boolean> {
-    const keys = head.chunks.listing ?? []
-    let next = keys.length > 0 ? this.readText(keys[0] as string) : undefined
-    for (let i = 0; next !== undefined; i++) {
-      const text = await next
-      next = i + 1 < keys.length ? this.readText(keys[i + 1] as string) : undefined
-      if (text === undefined) {
-        void next?.catch(() => undefined)
-        return false
-      }
-      try {
-        fn(JSON.parse(text) as StoredPage)
-      } catch (err) {
-        // The read ahead is of no use now, and must not go unhandled.
-        void next?.catch(() => undefined)
-        throw err
-      }
-    }
-    return true
+  eachListingPage(head: Head, fn: (page: StoredPage) => void): Promise<boolean> {
+    return this.eachChunk(head.chunks.listing ?? [], fn)
   }
 
   /**
@@ -348,29 +331,37 @@ export class CatalogStore {
     return { snap, commentsFetchedAt: rows.commentsFetchedAt, ...(head.listing !== undefined ? { listing: head.listing } : {}) }
   }
 
-  /**
-   * The next chunk is read (by sqlite, off the main thread) while this one is parsed: two chunks'
-   * text at most, and the parsing never waits for the disk.
-   */
   private async decodePhotos(keys: readonly string[]): Promise<DecodedPhotos | undefined> {
     const into: DecodedPhotos = { interner: new ValueInterner(), photos: new Map(), comments: new Map(), media: new MediaByPhoto(), commentsFetchedAt: new Map() }
+    const whole = await this.eachChunk<PhotoRow[]>(keys, (rows) => {
+      for (const row of rows) addRow(row, into)
+    })
+    return whole ? into : undefined
+  }
+
+  /**
+   * The chunks of `keys` parsed in order and handed to `fn` one at a time; the next chunk is read
+   * (by sqlite, off the main thread) while this one is parsed: two chunks' text at most, and the
+   * parsing never waits for the disk. False when one is gone (a writer replaced the catalog).
+   */
+  private async eachChunk<T>(keys: readonly string[], fn: (value: T) => void): Promise<boolean> {
     let next = keys.length > 0 ? this.readText(keys[0] as string) : undefined
     for (let i = 0; next !== undefined; i++) {
       const text = await next
       next = i + 1 < keys.length ? this.readText(keys[i + 1] as string) : undefined
+      // Gone, or not parsed: the read ahead is of no use now, and must not go unhandled.
       if (text === undefined) {
-        // A writer replaced the catalog: the read ahead is of no use, and must not go unhandled.
         void next?.catch(() => undefined)
-        return undefined
+        return false
       }
       try {
-        for (const row of JSON.parse(text) as PhotoRow[]) addRow(row, into)
+        fn(JSON.parse(text) as T)
       } catch (err) {
         void next?.catch(() => undefined)
         throw err
       }
     }
-    return into
+    return true
   }
 
   private async readChunk<T>(key: string): Promise<T | undefined> {

@@ -7,15 +7,16 @@
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { Catalog, mediaKey, type CatalogSnapshot, type CatalogView, type PhotoColumns, type SidecarSizer } from '../../src/catalog/index.js'
+import { Catalog, type SidecarSizer } from '../../src/catalog/index.js'
 import { CatalogStore, type Head } from '../../src/catalog/persist.js'
 import { FlickrfsError } from '../../src/errors/flickrfs-error.js'
-import { jsonBytes, photoMetadata, photoSidecarSizer, PHOTO_METADATA_FORMAT } from '../../src/layout/metadata.js'
+import { photoSidecarSizer, PHOTO_METADATA_FORMAT } from '../../src/layout/metadata.js'
 import { buildLayout, type Layout, type LayoutNode } from '../../src/layout/index.js'
 import { collectionEntry, photoSpecs, setEntry, snapshot, type PhotoSpec } from '../layout/fixture.js'
 import { loadBytes, walk } from '../layout/tree.js'
 import { tempDir } from '../support/repo.js'
 import { rm } from 'node:fs/promises'
+import { assertViewOf } from './view-assert.js'
 import { harness, type Harness } from './harness.js'
 
 const ACCOUNT = { photos: 60, videos: 8, sets: 6, collections: 3, commentedFraction: 0.3 }
@@ -36,10 +37,6 @@ const sizer: SidecarSizer = {
   },
 }
 
-function columnsOf(p: PhotoColumns): PhotoColumns {
-  const { id, secret, media, changedAtMs, changedAtMsIgnoringViews, dateTaken, dateUpload } = p
-  return { id, secret, media, changedAtMs, changedAtMsIgnoringViews, dateTaken, dateUpload }
-}
 
 /** A writer that saves listing pages, refreshed once. */
 async function writer(h: Harness): Promise<Catalog> {
@@ -62,40 +59,6 @@ async function headOf(root: string): Promise<Head> {
   }
 }
 
-/** Every answer of `view` against `snap`, photo by photo, records and comments awaited. */
-async function assertViewOf(view: CatalogView, snap: CatalogSnapshot): Promise<void> {
-  assert.equal(view.userId, snap.userId)
-  assert.equal(view.userName, snap.userName)
-  assert.equal(view.refreshedAtMs, snap.refreshedAtMs)
-  assert.equal(view.photostreamChangedAtMs, snap.photostreamChangedAtMs)
-  assert.equal(view.photostreamLength, snap.photostream.length)
-  snap.photostream.forEach((id, pos) => assert.equal(view.photostreamId(pos), id, `photostream position ${pos}`))
-  assert.equal(view.photoCount, snap.photos.size)
-  for (const [id, entry] of snap.photos) {
-    const columns = view.photo(id)
-    assert.ok(columns !== undefined, `photo ${id}`)
-    assert.deepEqual(columnsOf(columns), columnsOf(entry), `columns of ${id}`)
-    assert.deepEqual(await view.record(id), entry, `record of ${id}`)
-    const comments = snap.comments.get(id)
-    assert.deepEqual(await view.comments(id), comments, `comments of ${id}`)
-    const media = snap.media.get(mediaKey(id, entry.secret))
-    assert.deepEqual(view.media(id, entry.secret), media, `original of ${id}`)
-    assert.equal(view.media(id, `${entry.secret}x`), undefined, `no original of ${id} under another secret`)
-    for (const ignoreViews of [false, true]) {
-      const expected = media === undefined ? undefined : jsonBytes(photoMetadata({ photo: entry, media, comments, ignoreViews })).length
-      assert.equal(view.sidecarSize(id, ignoreViews), expected, `sidecar size of ${id}, ignoreViews ${ignoreViews}`)
-    }
-  }
-  const visited: string[] = []
-  view.eachPhoto((p) => visited.push(p.id))
-  assert.deepEqual(visited.sort(), [...snap.photos.keys()].sort())
-  assert.equal(view.photo('no-such-photo'), undefined)
-  assert.equal(view.photo('1'), undefined)
-  assert.equal(await view.record('no-such-photo'), undefined)
-  assert.equal(view.sidecarSize('no-such-photo', false), undefined)
-  assert.deepEqual(view.sets, snap.sets)
-  assert.deepEqual(view.collections, snap.collections)
-}
 
 void describe('LazyView: a read-only catalog that decodes one bucket at a time', () => {
   void it('answers what the whole snapshot answers, for every photo, set and collection', async (t) => {
@@ -114,7 +77,7 @@ void describe('LazyView: a read-only catalog that decodes one bucket at a time',
     const lazy = await openLazy(h)
     assert.throws(() => lazy.snapshot(), (err: unknown) => err instanceof FlickrfsError && err.code === 'INTERNAL')
     const view = lazy.view()
-    await assertViewOf(view, whole)
+    await assertViewOf(view, whole, { atOnce: false, storesSizes: true })
     // A bucket is decoded once and kept: the same record object again.
     const id = whole.photostream[0] as string
     assert.equal(await view.record(id), await view.record(id))
@@ -178,7 +141,7 @@ void describe('LazyView: a read-only catalog that decodes one bucket at a time',
     const view = lazy.view()
     assert.notEqual(view, old)
     assert.equal((await view.record(id))?.raw.title, 'Renamed')
-    await assertViewOf(view, w.snapshot())
+    await assertViewOf(view, w.snapshot(), { atOnce: false, storesSizes: true })
   })
 })
 
@@ -232,7 +195,7 @@ void describe('LazyView over a catalog of every odd case', () => {
       await lazy.close()
     })
     assert.throws(() => lazy.snapshot())
-    await assertViewOf(lazy.view(), whole.snapshot())
+    await assertViewOf(lazy.view(), whole.snapshot(), { atOnce: false, storesSizes: true })
     for (const ignoreViews of [false, true]) {
       const expected = await treeOf(buildLayout(whole.view(), { ignoreViews }))
       assert.ok(expected.length > 300)
