@@ -9,7 +9,7 @@ import { resolve } from 'node:path'
 import createDebug from '../util/debug.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { RefreshCheckpoint, type CheckpointOptions } from './checkpoint.js'
-import { CatalogStore, contentKey, rowVersions, type Head, type ListingPagesOptions } from './persist.js'
+import { CatalogStore, contentKey, missingPartsError, rowVersions, type Head, type ListingPagesOptions } from './persist.js'
 import { refreshIfUnchanged, type QuickRefreshResult } from './quick-refresh.js'
 import type { CatalogApi, CatalogMedia, SidecarSizer } from './ports.js'
 import { buildRefreshedState, type MediaEvent, type RefreshOptions, type RefreshProgress, type RefreshReport } from './refresh.js'
@@ -209,7 +209,7 @@ export class Catalog extends EventEmitter<CatalogEvents> {
         debug('opened catalog %s lazily: %d photos, %d sets', head.generation, view.photoCount, view.sets.length)
         return true
       }
-      if (attempt >= 5) throw new FlickrfsError('CATALOG', `The catalog in ${this.store.path} is missing parts of its last save. Delete ${this.store.path} to rebuild it from Flickr.`)
+      if (attempt >= 5) throw missingPartsError(this.store.path)
       debug('head moved while opening lazily; retrying')
       head = await this.store.readHead()
     }

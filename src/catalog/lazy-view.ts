@@ -8,7 +8,7 @@
  */
 import { LRUCache } from 'lru-cache'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
-import { ListingPage, type PhotoEntryColumns } from './listing-pages.js'
+import { ListingPage } from './listing-pages.js'
 import { rowVersions, type CatalogStore, type Head, type HeadLists, type StoredBucket } from './persist.js'
 import type { CollectionEntry, MediaEntry, PhotoEntry, RawRecord, SetEntry } from './types.js'
 import type { CatalogView, PhotoColumns } from './view.js'
@@ -96,7 +96,7 @@ export class LazyView implements CatalogView {
   }
   photo(id: string): PhotoColumns | undefined {
     const at = this.#index.find(id)
-    return at === undefined ? undefined : this.#at(at, (page, i): PhotoEntryColumns => page.columns(i))
+    return at === undefined ? undefined : this.#at(at, (page, i) => page.columns(i))
   }
   media(id: string, secret: string): MediaEntry | undefined {
     const at = this.#index.find(id)

@@ -13,6 +13,7 @@
  */
 import type { SidecarSizer } from './ports.js'
 import type { CatalogSnapshot, MediaEntry, PhotoEntry } from './types.js'
+import type { PhotoColumns } from './view.js'
 import { mediaKey } from './types.js'
 
 /** Photos per page: a page is one chunk of ~4 MB, rewritten when one of its photos changes. */
@@ -188,7 +189,7 @@ export class ListingPage {
     return this.#secret.at(i)
   }
   /** The photo's listing columns (view.ts PhotoColumns). */
-  columns(i: number): PhotoEntryColumns {
+  columns(i: number): PhotoColumns {
     const taken = this.#taken.at(i)
     return {
       id: this.#id.at(i),
@@ -222,9 +223,6 @@ export class ListingPage {
     return size === NO_SIZE ? undefined : size
   }
 }
-
-/** view.ts PhotoColumns, spelled out here (view.ts imports this file's users, not the other way round). */
-export type PhotoEntryColumns = Pick<PhotoEntry, 'id' | 'secret' | 'media' | 'changedAtMs' | 'changedAtMsIgnoringViews' | 'dateTaken' | 'dateUpload'>
 
 /**
  * An original's URL with the photo's id and secret cut out (\x01, \x02), so that the URLs of one

@@ -187,7 +187,7 @@ export class CatalogStore {
       const state = await this.decode(head)
       if (state !== undefined) return { head, state }
       // A writer replaced the catalog between our head read and our chunk reads.
-      if (attempt >= 5) throw new FlickrfsError('CATALOG', `The catalog in ${this.path} is missing parts of its last save. Delete ${this.path} to rebuild it from Flickr.`)
+      if (attempt >= 5) throw missingPartsError(this.path)
       debug('head moved while loading; retrying')
     }
   }
@@ -243,13 +243,9 @@ export class CatalogStore {
 
   /** The photostream order, the sets and the collections of `head`, without a photo; undefined when a chunk is gone. */
   async readLists(head: Head): Promise<HeadLists | undefined> {
-    const [photostream, sets, collections] = await Promise.all([
-      this.readChunk<string[]>(head.chunks.photostream),
-      this.readChunk<SetEntry[]>(head.chunks.sets),
-      this.readChunk<StoredCollection[]>(head.chunks.collections),
-    ])
-    if (photostream === undefined || sets === undefined || collections === undefined) return undefined
-    return { photostream, sets, collections }
+    const [photostream, lists] = await Promise.all([this.readChunk<string[]>(head.chunks.photostream), this.readSetsAndCollections(head)])
+    if (photostream === undefined || lists === undefined) return undefined
+    return { photostream, ...lists }
   }
 
   /** The sets and the collections of `head` (not the photostream); undefined when a chunk is gone. */
@@ -586,6 +582,11 @@ function openError(path: string, err: unknown): FlickrfsError {
 }
 
 /** The catalog file is not a database, or its pages are damaged: what to run to get past it. */
+/** A catalog whose head kept moving, or whose chunks are gone, through every attempt to read it. */
+export function missingPartsError(path: string): FlickrfsError {
+  return new FlickrfsError('CATALOG', `The catalog in ${path} is missing parts of its last save. Delete ${path} to rebuild it from Flickr.`)
+}
+
 export function damagedCatalogError(path: string, err: unknown): FlickrfsError {
   const code = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : 'damaged'
   return new FlickrfsError(
