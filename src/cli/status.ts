@@ -11,12 +11,25 @@ import {
 import { parseMediaFileName, parseSha256Sums, PHOTO_METADATA_FORMAT, SHA256SUMS_FILE } from '../layout/index.js'
 import { readLastPin } from '../pin/pin-state.js'
 import { offlineMedia } from '../service/live-mount.js'
+import { findMount } from '../service/registry.js'
 import { OriginalStore } from '../store/index.js'
 import { unwritableReason } from '../util/read-only.js'
 import { stateDir } from '../util/state-paths.js'
 import { envOf, type CliIo } from './context.js'
 import { formatBytes, formatDuration, plural } from './progress.js'
 import { syncProgressLines } from './sync-progress.js'
+
+/**
+ * The folder DEST names: itself, or, when DEST is the mountpoint of a running flickrfs mount of this
+ * user, that mount's cache (where its catalog and originals are; the mount shows no `.flickrfs`).
+ */
+async function folderOf(io: CliIo, destArg: string): Promise<string> {
+  const dest = resolve(destArg)
+  const mount = await findMount(envOf(io), dest)
+  if (mount === undefined || resolve(mount.root) === dest) return dest
+  io.stderr.write(`flickrfs: ${dest} is a mount (pid ${mount.pid}); reading its cache, ${mount.root}\n`)
+  return resolve(mount.root)
+}
 
 /**
  * The catalog and store of a pinned DEST, for reading. A DEST this process cannot write (a backup
@@ -158,7 +171,7 @@ export function statusCommand(io: CliIo): Command {
     .description('Say how complete and how fresh a pinned DEST is (exit 1 when incomplete)')
     .argument('<dest>')
     .action(async (destArg: string) => {
-      const dest = resolve(destArg)
+      const dest = await folderOf(io, destArg)
       const { catalog, store } = await openExisting(dest)
       try {
         const view = catalog.view()
@@ -224,7 +237,7 @@ export function verifyCommand(io: CliIo): Command {
     .argument('<dest>')
     .option('-q, --quiet', 'print only problems')
     .action(async (destArg: string, flags: { quiet?: boolean }) => {
-      const dest = resolve(destArg)
+      const dest = await folderOf(io, destArg)
       const { catalog, store, readOnly } = await openExisting(dest)
       try {
         const bad = new Set<string>()

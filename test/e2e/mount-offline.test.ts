@@ -71,6 +71,13 @@ void describe('mount without Flickr (e2e)', { skip }, () => {
     const server = await lab.mount(mnt, ['--cache', dest, '--offline'], env)
     const diff = await run('diff', ['-r', '-x', '.flickrfs', mnt, dest])
     assert.equal(diff.code, 0, diff.stdout + diff.stderr)
+    // status and verify of the mountpoint read the mount's cache (the mount shows no .flickrfs).
+    for (const cmd of ['status', 'verify']) {
+      const r = await lab.cli([cmd, mnt], env)
+      assert.equal(r.exit.code, 0, `${cmd}: ${r.out}${r.err}`)
+      assert.ok(r.err.includes(`${mnt} is a mount (pid ${server.pid}); reading its cache, ${dest}\n`), `${cmd}: ${r.err}`)
+      if (cmd === 'status') assert.ok(r.out.split('\n').includes(`Folder: ${dest}`), r.out)
+    }
     assert.equal((await lab.stop(server, mnt, 'SIGINT')).code, 0, server.err)
   })
 
