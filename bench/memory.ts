@@ -13,6 +13,10 @@
  *   load: status  `flickrfs status C` (loads the catalog read-only, no mount; also with --offline-only)
  *   load: mount   `flickrfs mount --offline --cache C`, then `readdir(photostream)`; also the time
  *                 from spawn to that listing's answer (target ≤ 2 s at 1,000,000 items)
+ * --online-only --port N --cache C (C synced by an earlier run with the same --port): an online mount
+ * of C (incremental refreshes, --full-listing-every 7d): the time to its listing and the peak, then a
+ * refresh that finds nothing changed (SIGHUP) and the peak through it. FLICKRFS_LAZY_CATALOG_FROM=0
+ * makes the mount read the catalog lazily whatever its size.
  * --offline-only --seed --cache C: when C holds no catalog yet, it is saved straight from the
  * generated account (with listing pages, as pin and mount save it) instead of by a first sync:
  * minutes less at 1,000,000 items. FLICKRFS_LAZY_CATALOG_FROM given to the bench reaches the
@@ -95,6 +99,10 @@ async function run(items: number, sets: number, lab: MountLab, env: NodeJS.Proce
     await refreshPhase(lab, env, cache, mnt, row)
     return row
   }
+  if (onlineOnly) {
+    await onlinePhase(lab, env, cache, mnt, row, expectAll)
+    return row
+  }
   if (!offlineOnly) await syncPhases(items, lab, env, cache, mnt, row, expectAll)
   if (!syncOnly) await offlinePhase(lab, env, cache, mnt, row, expectAll)
   if (offlineOnly) await statusPhase(lab, env, cache, row)
@@ -110,6 +118,7 @@ const syncOnly = args.includes('--sync-only')
 // --refresh-only: only the refresh of a loaded catalog, on --cache DIR, a cache an earlier run synced with the same
 // --port N (the fake's fixed port): its records name the fake's origin, so against another port every record changes.
 const refreshOnly = args.includes('--refresh-only')
+const onlineOnly = args.includes('--online-only')
 
 async function syncPhases(items: number, lab: MountLab, env: NodeJS.ProcessEnv, cache: string, mnt: string, row: Row, expectAll: () => Promise<void>): Promise<void> {
   // (a) first sync, then (c) its first full listing.
@@ -158,12 +167,49 @@ async function refreshPhase(lab: MountLab, env: NodeJS.ProcessEnv, cache: string
 
 async function offlinePhase(lab: MountLab, env: NodeJS.ProcessEnv, cache: string, mnt: string, row: Row, expectAll: () => Promise<void>): Promise<void> {
   // (b+c) an offline mount from the cache, and how soon its photostream lists.
+  const { p, listMs } = await mountAndList(lab, env, ['mount', mnt, '--cache', cache, '--offline'], mnt)
+  row.offlineListMs = listMs
+  await expectAll()
+  const u = await usageOf(p.pid)
+  row.offlineMountPeak = u.peak
+  row.offlineMountCpu = u.cpuMs
+  await lab.stop(p, mnt)
+}
+
+/** --online-only: an online mount of the synced cache, its listing, then a refresh that finds nothing changed. */
+async function onlinePhase(lab: MountLab, env: NodeJS.ProcessEnv, cache: string, mnt: string, row: Row, expectAll: () => Promise<void>): Promise<void> {
+  const flags = ['mount', mnt, '--cache', cache, '--refresh', '0', '--full-listing-every', '7d']
+  const { p, listMs } = await mountAndList(lab, { ...env, DEBUG: 'flickrfs:catalog' }, flags, mnt)
+  row.onlineListMs = listMs
+  await expectAll()
+  const listed = await usageOf(p.pid)
+  row.onlineMountPeak = listed.peak
+  row.onlineMountCpu = listed.cpuMs
+  const said = p.err.length
   const t0 = performance.now()
-  const p = lab.spawn(['mount', mnt, '--cache', cache, '--offline'], env)
+  p.child.kill('SIGHUP') // what `flickrfs refresh MNT` sends
+  await waitUntil('the quiet refresh is done', () => {
+    if (p.exit) throw new Error(`the mount exited during its refresh: ${p.err}`)
+    const after = p.err.slice(said)
+    if (/Refreshed: /.test(after)) throw new Error(`the account changed under the bench: ${after}`)
+    return Promise.resolve(/refreshed: \d+ items, nothing changed/.test(after))
+  }, 3_600_000, 50)
+  row.onlineRefreshMs = performance.now() - t0
+  const u = await usageOf(p.pid)
+  row.onlineRefreshPeak = u.peak
+  row.onlineRefreshCpu = u.cpuMs - listed.cpuMs
+  row.onlineRefreshRss = u.rss
+  await lab.stop(p, mnt)
+}
+
+/** Spawns a mount and waits for its photostream to list: the time from the spawn to that answer. */
+async function mountAndList(lab: MountLab, env: NodeJS.ProcessEnv, argv: string[], mnt: string): Promise<{ p: CliProc; listMs: number }> {
+  const t0 = performance.now()
+  const p = lab.spawn(argv, env)
   lab.track(mnt)
   let firstListMs = NaN
   await waitUntil('photostream lists', async () => {
-    if (p.exit) throw new Error(`offline mount exited: ${p.err}`)
+    if (p.exit) throw new Error(`the mount exited: ${p.err}`)
     try {
       const n = await originalsIn(mnt)
       if (n > 0) firstListMs = performance.now() - t0
@@ -172,12 +218,7 @@ async function offlinePhase(lab: MountLab, env: NodeJS.ProcessEnv, cache: string
       return false
     }
   }, 600_000, 20)
-  row.offlineListMs = firstListMs
-  await expectAll()
-  const u = await usageOf(p.pid)
-  row.offlineMountPeak = u.peak
-  row.offlineMountCpu = u.cpuMs
-  await lab.stop(p, mnt)
+  return { p, listMs: firstListMs }
 }
 
 /** In a child with --expose-gc: the first refresh of ROOT in-process, and the heap it leaves. */
@@ -310,7 +351,7 @@ async function main(): Promise<void> {
   if (args[0] === '--serve') return serve(arg('items', 100_000), arg('sets', 2000))
   if (args[0] === '--sync-child') return syncChild(args[1] as string, args[2] as string, JSON.parse(args[3] as string) as FakeCredentials)
   if (args[0] === '--breakdown-child') return breakdownChild(args[1] as string)
-  if ((offlineOnly || refreshOnly) && cacheArg === undefined) throw new Error('--offline-only and --refresh-only need --cache DIR (a cache an earlier run synced)')
+  if ((offlineOnly || refreshOnly || onlineOnly) && cacheArg === undefined) throw new Error('--offline-only, --refresh-only and --online-only need --cache DIR (a cache an earlier run synced)')
   if (args.includes('--seed')) {
     if (!offlineOnly || cacheArg === undefined) throw new Error('--seed needs --offline-only --cache DIR')
     await seedCache(resolve(cacheArg), arg('items', 100_000), arg('sets', 2000))
@@ -364,7 +405,7 @@ async function main(): Promise<void> {
     }
     console.log(`CLI: ${bin}`)
     console.log(`memory bench: ${items} items, ${sets} sets, median of ${runs} runs; target peak RSS ${mb(target)}`)
-    console.log(`baselines: node -e 0 ${mb(bare.maxRssKb * 1024)}; flickrfs --version ${mb(cli.maxRssKb * 1024)}${offlineOnly || refreshOnly ? '' : `; catalog.sqlite ${mb(m('catalogBytes'))}`}`)
+    console.log(`baselines: node -e 0 ${mb(bare.maxRssKb * 1024)}; flickrfs --version ${mb(cli.maxRssKb * 1024)}${offlineOnly || refreshOnly || onlineOnly ? '' : `; catalog.sqlite ${mb(m('catalogBytes'))}`}`)
     if (refreshOnly) line('refresh of a loaded catalog', 'refreshPeak', 'refreshCpu')
     else if (!offlineOnly) {
       line('first sync (mount, fresh cache)', 'firstSyncPeak', 'firstSyncCpu')
@@ -373,7 +414,13 @@ async function main(): Promise<void> {
     }
     line('load: flickrfs status', 'statusPeak', 'statusCpu')
     line('load: offline mount + ls', 'offlineMountPeak', 'offlineMountCpu')
-    if (!offlineOnly && !syncOnly && !refreshOnly) console.log(`RSS of a mount after load, before refresh ${mb(m('loadedMountRss'))}; after the first sync ${mb(m('firstSyncRss'))}`)
+    if (!offlineOnly && !syncOnly && !refreshOnly && !onlineOnly) console.log(`RSS of a mount after load, before refresh ${mb(m('loadedMountRss'))}; after the first sync ${mb(m('firstSyncRss'))}`)
+    if (onlineOnly) {
+      line('online mount + ls', 'onlineMountPeak', 'onlineMountCpu')
+      line('  + a refresh of no change', 'onlineRefreshPeak', 'onlineRefreshCpu')
+      console.log(`online mount: photostream lists ${s(m('onlineListMs'))} after spawn; the refresh took ${s(m('onlineRefreshMs'))}, RSS after it ${mb(m('onlineRefreshRss'))}`)
+      return
+    }
     if (!syncOnly && !refreshOnly) console.log(`offline mount: photostream lists ${s(m('offlineListMs'))} after spawn (target 2 s at 1,000,000 items); status wall ${s(m('statusWall'))}`)
   } finally {
     await lab.cleanup()

@@ -1,8 +1,10 @@
 /**
  * The account catalog: the last saved snapshot in memory (lookups never touch the disk), and
  * refreshes that build the next snapshot in memory, save it in one step, then swap it in whole.
- * A failed refresh changes nothing, in memory or on disk. A read-only catalog opened `lazy` holds
- * no snapshot but a LazyView (lazy-view.ts) of the listing pages, records read one bucket at a time.
+ * A failed refresh changes nothing, in memory or on disk. A catalog opened `lazy` holds no snapshot
+ * but a LazyView (lazy-view.ts) of the listing pages, records read one bucket at a time; a writer
+ * opened so loads the snapshot for a refresh that has something to merge (refreshIfUnchanged decides
+ * "nothing" without it), and lets it go again after a refresh asked to (`letGo`).
  */
 import { EventEmitter } from 'node:events'
 import { resolve } from 'node:path'
@@ -56,11 +58,13 @@ export interface CatalogOpenOptions {
    */
   sidecarSizer?: SidecarSizer
   /**
-   * Read-only openers only: when the saved catalog has listing pages whose sidecar sizes are of
-   * `sidecarFormat` (saved by a writer with a sizer of that format), `view()` answers from them and
-   * the photo buckets one at a time (lazy-view.ts) and the whole snapshot is never decoded:
-   * `snapshot()` throws, and a reload that finds a new head makes a new view without telling 'change'.
-   * Any other catalog (saved without a sizer, or of another format) loads whole, as without it.
+   * When the saved catalog has listing pages whose sidecar sizes are of `sidecarFormat` (saved by a
+   * writer with a sizer of that format), `view()` answers from them and the photo buckets one at a
+   * time (lazy-view.ts) and the whole snapshot is not decoded: `snapshot()` throws, and a reload that
+   * finds a new head makes a new view without telling 'change'. A writer opened so decodes it only
+   * for a refresh with something to merge (`refresh`, which loads it first), and serves the lazy view
+   * again after one asked to `letGo`. Any other catalog (saved without a sizer, or of another
+   * format) loads whole, as without it.
    */
   lazy?: LazyOpen
   /** Photos per listing page a save writes (default 50,000, listing-pages.ts; tests make several pages of a small account). */
@@ -84,6 +88,16 @@ export interface LazyOpen {
 function pagesOf(opts: CatalogOpenOptions): ListingPagesOptions | undefined {
   if (opts.sidecarSizer === undefined) return undefined
   return { sizer: opts.sidecarSizer, ...(opts.listingPagePhotos !== undefined ? { photosPerPage: opts.listingPagePhotos } : {}) }
+}
+
+/** What `Catalog.refresh` takes besides the refresh's own options. */
+export interface CatalogRefreshOptions extends RefreshOptions {
+  /**
+   * A catalog opened `lazy`: after the refresh's save, let the loaded snapshot go and serve the lazy
+   * view of what was saved (before 'change' is told, so listeners build from that view). A caller
+   * that reads every record next (a pin writing sidecars) leaves it out: a lazy record costs a bucket's parse.
+   */
+  letGo?: boolean
 }
 
 export interface CatalogEvents {
@@ -118,7 +132,6 @@ export class Catalog extends EventEmitter<CatalogEvents> {
 
   /** Opens ROOT/.flickrfs/catalog.sqlite and loads the last saved snapshot (empty when none). */
   static async open(root: string, opts: CatalogOpenOptions = {}): Promise<Catalog> {
-    if (opts.lazy !== undefined && opts.readOnly !== true) throw new FlickrfsError('INTERNAL', 'a lazy catalog is read-only: a refresh needs every record')
     const store = await CatalogStore.open(root, { readOnly: opts.readOnly })
     const catalog = new Catalog(root, store, opts.readOnly === true, opts.now ?? Date.now, opts.checkpoint, pagesOf(opts), opts.lazy)
     catalog.deferred = opts.deferLoad === true
@@ -167,14 +180,20 @@ export class Catalog extends EventEmitter<CatalogEvents> {
    * Returns whether the snapshot changed.
    */
   async reload(): Promise<boolean> {
+    return this.load(false)
+  }
+
+  /** reload(), or with `whole` the snapshot itself even where the catalog would be read lazily (a refresh needs every record). */
+  private async load(whole: boolean): Promise<boolean> {
     this.assertOpen()
     const head = await this.store.readHead()
     if (head === undefined) {
       this.deferred = false
       return false
     }
-    if (head.generation === this.head?.generation && !this.deferred) return false
-    if (this.readsLazily(head) && (await this.openLazy(head))) return true
+    const lazyNow = this.lazyView !== undefined
+    if (head.generation === this.head?.generation && !this.deferred && !(whole && lazyNow)) return false
+    if (!whole && this.readsLazily(head) && (await this.openLazy(head))) return true
     const loaded = await this.store.load()
     if (loaded === undefined) return false
     this.deferred = false
@@ -182,7 +201,8 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     this.state = loaded.state
     this.head = loaded.head
     debug('loaded catalog %s: %d photos, %d sets', loaded.head.generation, loaded.state.snap.photos.size, loaded.state.snap.sets.length)
-    if (this.listenerCount('change') > 0) this.emit('change', this.state.snap)
+    // Loading the head a lazy view already showed changes no answer: nothing to tell.
+    if (this.listenerCount('change') > 0 && !(lazyNow && head.generation === this.head.generation)) this.emit('change', this.state.snap)
     return true
   }
 
@@ -220,7 +240,7 @@ export class Catalog extends EventEmitter<CatalogEvents> {
    * Lists the account, fetches what is new, saves, and swaps the snapshot in. Concurrent calls in
    * one process share one refresh; another process refreshing the same root makes this throw LOCKED.
    */
-  refresh(client: CatalogApi, media: CatalogMedia, opts: RefreshOptions = {}): Promise<RefreshReport> {
+  refresh(client: CatalogApi, media: CatalogMedia, opts: CatalogRefreshOptions = {}): Promise<RefreshReport> {
     this.assertOpen()
     if (this.readOnly) {
       return Promise.reject(new FlickrfsError('CATALOG', `The catalog of ${this.root} was opened read-only; open it for writing to refresh it.`))
@@ -235,28 +255,49 @@ export class Catalog extends EventEmitter<CatalogEvents> {
    * An incremental refresh that decides "nothing changed" without loading the catalog
    * (quick-refresh.ts): the report and the content key of the catalog (the same as before), with
    * the head saved again; undefined when there is something to merge or a full listing is due (then
-   * `refresh()`, which loads the catalog). Only on a catalog opened with `deferLoad` and not loaded.
+   * `refresh()`, which loads the catalog). Only on a catalog opened with `deferLoad` and not loaded,
+   * or one served lazily (which then serves the head saved again).
    */
   refreshIfUnchanged(
     client: CatalogApi,
     opts: Pick<RefreshOptions, 'fullListingEveryMs' | 'resolveAgain' | 'cookies' | 'retryTranscodes' | 'apiConcurrency'> & { onAsking?: () => void } = {},
   ): Promise<QuickRefreshResult | undefined> {
     this.assertOpen()
-    if (this.readOnly || !this.deferred) return Promise.resolve(undefined)
+    if (this.readOnly || (!this.deferred && this.lazyView === undefined)) return Promise.resolve(undefined)
     return queued(resolve(this.root), async () => {
       const lock = await acquireRootLock(this.root, 'catalog refresh')
       try {
-        return await refreshIfUnchanged(this.store, client, {
+        const quick = await refreshIfUnchanged(this.store, client, {
           fullListingEveryMs: opts.fullListingEveryMs ?? 0,
           retrying: (opts.resolveAgain?.size ?? 0) > 0,
           retryTranscodes: opts.retryTranscodes === true || opts.cookies !== undefined,
           apiConcurrency: opts.apiConcurrency ?? 16,
           ...(opts.onAsking !== undefined ? { onAsking: opts.onAsking } : {}),
         }, this.now)
+        if (quick?.unchanged !== undefined) await this.followHead()
+        return quick
       } finally {
         await lock.release()
       }
     })
+  }
+
+  /**
+   * A lazy view after refreshIfUnchanged saved the head again: the same chunks under the new head,
+   * without reading the pages again (when another writer's save came between, the view of it).
+   */
+  private async followHead(): Promise<void> {
+    const view = this.lazyView
+    const head = await this.store.readHead()
+    if (view === undefined || head === undefined || head.generation === this.head?.generation) return
+    const same = view.withHead(head)
+    if (same === undefined) {
+      await this.openLazy(head)
+      return
+    }
+    this.lazyView = same
+    this.head = head
+    debug('serving catalog %s lazily: the same content saved again', head.generation)
   }
 
   /** What the loaded catalog holds (persist.ts contentKey); undefined before the first save or while not loaded. */
@@ -264,17 +305,18 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     return this.head === undefined || this.deferred ? undefined : contentKey(this.head)
   }
 
-  private async runRefresh(client: CatalogApi, media: CatalogMedia, opts: RefreshOptions): Promise<RefreshReport> {
+  private async runRefresh(client: CatalogApi, media: CatalogMedia, { letGo = false, ...opts }: CatalogRefreshOptions): Promise<RefreshReport> {
     const lock = await acquireRootLock(this.root, 'catalog refresh')
     try {
-      // Start from what is on disk, in case another process refreshed since we loaded.
-      await this.reload()
+      // Start from what is on disk, in case another process refreshed since we loaded, and whole:
+      // the refresh compares with every record.
+      await this.load(true)
       const options = { ...opts, ...this.relay(opts) }
       // An interrupted refresh's progress is reused, and this one's saved as it goes, beside (never in) the catalog.
       const checkpoint = await RefreshCheckpoint.open(this.root, this.now, { ...this.checkpointOptions, savedBefore: this.head?.writtenAtMs })
       try {
         const { state, report } = await buildRefreshedState({ previous: this.state, api: client, media, options, clock: this.now, checkpoint })
-        await this.saveAndSwap(state, report, options.onProgress)
+        await this.saveAndSwap(state, report, options.onProgress, letGo)
         await checkpoint.clear()
         debug('refreshed: %o', { ...report, media: { ...report.media, transcodes: report.media.transcodes.length, unavailable: report.media.unavailable.length } })
         return report
@@ -303,8 +345,8 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     }
   }
 
-  /** Saves `state` (one atomic step on disk), then swaps it in and tells listeners. */
-  private async saveAndSwap(state: CatalogState, report: RefreshReport, tell: (progress: RefreshProgress) => void): Promise<void> {
+  /** Saves `state` (one atomic step on disk), then swaps it in (or its lazy view, with `letGo`) and tells listeners. */
+  private async saveAndSwap(state: CatalogState, report: RefreshReport, tell: (progress: RefreshProgress) => void, letGo: boolean): Promise<void> {
     const saving: RefreshProgress = {
       phase: 'saving', photos: state.snap.photos.size, sets: state.snap.sets.length, setsListed: state.snap.sets.length,
       commentsToFetch: report.commentsFetched, commentsFetched: report.commentsFetched,
@@ -315,10 +357,13 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     this.state = state
     this.head = head
     report.generation = head.generation
+    const wentLazy = letGo && this.readsLazily(head) && (await this.openLazy(head))
+    if (wentLazy) debug('let the loaded catalog go: serving %s lazily', head.generation)
     tell({ ...saving, phase: 'done' })
     // A refresh that found nothing new swaps in a snapshot whose entries are the very same objects:
-    // listeners (the mount rebuilds its whole tree, 65 MB and a second of CPU at 100k photos) need not hear of it.
-    if (report.changed) this.emit('change', state.snap)
+    // listeners (the mount rebuilds its whole tree, 65 MB and a second of CPU at 100k photos) need not hear of it,
+    // unless the view they read changed: one built over the snapshot would keep it alive.
+    if (report.changed || wentLazy) this.emit('change', state.snap)
   }
 
   async close(): Promise<void> {

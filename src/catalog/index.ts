@@ -1,4 +1,4 @@
-export { Catalog, type CatalogEvents, type CatalogOpenOptions, type LazyOpen } from './catalog.js'
+export { Catalog, type CatalogEvents, type CatalogOpenOptions, type CatalogRefreshOptions, type LazyOpen } from './catalog.js'
 export { PHOTO_EXTRAS, type CatalogApi, type CatalogMedia, type SidecarSizer } from './ports.js'
 export type { ListingEvent, MediaEvent, RefreshOptions, RefreshPhase, RefreshProgress, RefreshReport } from './refresh.js'
 export type { QuickRefreshResult, RecordedAnswers } from './quick-refresh.js'

@@ -9,7 +9,7 @@
 import { LRUCache } from 'lru-cache'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { ListingPage } from './listing-pages.js'
-import { rowVersions, type CatalogStore, type Head, type HeadLists, type StoredBucket } from './persist.js'
+import { contentKey, rowVersions, type CatalogStore, type Head, type HeadLists, type StoredBucket } from './persist.js'
 import type { CollectionEntry, MediaEntry, PhotoEntry, RawRecord, SetEntry } from './types.js'
 import type { CatalogView, PhotoColumns } from './view.js'
 
@@ -43,7 +43,11 @@ export class LazyView implements CatalogView {
   readonly #bucketOf: (id: string) => string | undefined
   readonly #buckets: LRUCache<string, Promise<StoredBucket>>
 
-  private constructor(source: BucketSource, head: Head, pages: ListingPage[], lists: Pick<HeadLists, 'sets' | 'collections'> & { photostream?: string[] }, opts: LazyViewOptions) {
+  private constructor(
+    source: BucketSource, head: Head, pages: readonly ListingPage[], lists: Pick<HeadLists, 'sets' | 'collections'> & { photostream?: readonly string[] }, opts: LazyViewOptions,
+    /** A view of the same pages and buckets under another head (withHead): its index and parsed buckets. */
+    shared?: { index: IdIndex; buckets: LRUCache<string, Promise<StoredBucket>> },
+  ) {
     this.#source = source
     this.#head = head
     this.#pages = pages
@@ -51,10 +55,10 @@ export class LazyView implements CatalogView {
     this.#pageSize = pages[0]?.n ?? 1
     this.#stream = lists.photostream
     this.#streamLength = lists.photostream?.length ?? head.pages?.streamLength ?? 0
-    this.#index = idIndexOf(pages, this.#count)
+    this.#index = shared?.index ?? idIndexOf(pages, this.#count)
     this.#lists = lists
     this.#bucketOf = rowVersions(head)
-    this.#buckets = new LRUCache({ max: opts.bucketsCached ?? DEFAULT_BUCKETS_CACHED })
+    this.#buckets = shared?.buckets ?? new LRUCache({ max: opts.bucketsCached ?? DEFAULT_BUCKETS_CACHED })
   }
 
   /**
@@ -70,6 +74,22 @@ export class LazyView implements CatalogView {
     const lists = head.pages.streamLength === undefined ? await store.readLists(head) : await store.readSetsAndCollections(head)
     if (lists === undefined) return undefined
     return new LazyView(store, head, pages, lists, opts)
+  }
+
+  /**
+   * This view under `head`, a later save of the very same chunks and pages (a refresh that found
+   * nothing to change saves the head again, quick-refresh.ts): the pages are not read again.
+   * Undefined when `head` names other content.
+   */
+  withHead(head: Head): LazyView | undefined {
+    const was = this.#head
+    const same = contentKey(head) === contentKey(was) && sameNames(head.chunks.listing, was.chunks.listing) &&
+      JSON.stringify(head.pages) === JSON.stringify(was.pages)
+    if (!same) return undefined
+    return new LazyView(this.#source, head, this.#pages, { ...this.#lists, ...(this.#stream !== undefined ? { photostream: this.#stream } : {}) }, {}, {
+      index: this.#index,
+      buckets: this.#buckets,
+    })
   }
 
   get userId(): string {
@@ -228,4 +248,8 @@ class MapIndex implements IdIndex {
   find(id: string): number | undefined {
     return this.byId.get(id)
   }
+}
+
+function sameNames(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
+  return a === b || (a !== undefined && b !== undefined && a.length === b.length && a.every((name, i) => name === b[i]))
 }

@@ -143,6 +143,7 @@ export async function refreshIfUnchanged(store: CatalogStore, api: CatalogApi, o
   const refreshedAtMs = clock()
   const saved = await store.saveUnchanged(head, { refreshedAtMs, listing: next }, refreshedAtMs)
   if (saved === undefined) return { answers }
+  debug('quick refresh: nothing changed; head saved again as %s', saved.generation)
   const none = (total: number): RefreshReport['photos'] => ({ total, added: 0, changed: 0, deleted: 0 })
   const report: RefreshReport = {
     userId: head.userId,

@@ -288,7 +288,7 @@ export function backgroundWaitMs(env: Env): number {
   return n
 }
 
-/** FLICKRFS_LAZY_CATALOG_FROM: photos from which an offline mount reads its catalog lazily (default: live-mount.ts). */
+/** FLICKRFS_LAZY_CATALOG_FROM: photos from which a mount reads its saved catalog lazily (default: live-mount.ts). */
 export function lazyCatalogFrom(env: Env): number | undefined {
   const raw = env.FLICKRFS_LAZY_CATALOG_FROM
   if (!raw) return undefined

@@ -29,13 +29,15 @@ const log = createDebug('flickrfs:mount')
 const FIRST_SYNC_OLD_GROWTH_PERCENT = 10
 
 /**
- * An offline mount of a catalog of at least this many photos reads it lazily (catalog.ts
- * `LazyOpen`): it holds only the listing's columns (914 MB against 2,097 for a whole load at
- * 1,000,000 items with `ls`, listed in 21 s against 92), but a sidecar's first read parses the
- * bucket of ~1,000–2,000 records its photo is in: ~40 ms, where a whole load answers at once, so a
- * reader of every sidecar (a backup through the mount) is far slower (bench/RESULTS.md, session 13).
- * Below this a whole load stays under ~1 GB (~2 KB a photo). FLICKRFS_LAZY_CATALOG_FROM sets it
- * (cli/mount.ts). Schema 2's rows (catalog README) would make a record ~0.1 ms, lazily.
+ * A mount of a saved catalog of at least this many photos reads it lazily (catalog.ts `LazyOpen`):
+ * it holds only the listing's columns (914 MB against 2,097 for a whole load at 1,000,000 items
+ * with `ls`, listed in 21 s against 92), but a sidecar's first read parses the bucket of
+ * ~1,000–2,000 records its photo is in: ~40 ms, where a whole load answers at once, so a reader of
+ * every sidecar (a backup through the mount) is far slower (bench/RESULTS.md, session 13). Online,
+ * a refresh that finds nothing to change keeps it so; one with something to merge loads the whole
+ * catalog for its duration and lets it go after its save. Below this a whole load stays under
+ * ~1 GB (~2 KB a photo). FLICKRFS_LAZY_CATALOG_FROM sets it (cli/mount.ts). Schema 2's rows
+ * (catalog README) would make a record ~0.1 ms, lazily.
  */
 export const LAZY_CATALOG_FROM_PHOTOS = 400_000
 
@@ -56,7 +58,7 @@ export interface LiveMountOptions {
   allowOther?: boolean
   cookies?: string
   ignoreViews?: boolean
-  /** Offline: read a catalog of at least this many photos lazily (default LAZY_CATALOG_FROM_PHOTOS). */
+  /** Read a saved catalog of at least this many photos lazily (default LAZY_CATALOG_FROM_PHOTOS). */
   lazyCatalogFromPhotos?: number
   onLine?: (line: string) => void
   /**
@@ -180,14 +182,13 @@ export async function startLiveMount(opts: LiveMountOptions): Promise<LiveMount>
 
 /**
  * Online, a writable catalog that saves its sidecar sizes. Offline nothing writes the catalog, so a
- * saved one is opened read-only and, when big, lazily (LAZY_CATALOG_FROM_PHOTOS); a root with no
- * catalog opens as before, for needsFirstCatalog to say what to do.
+ * saved one is opened read-only. Either way a saved one, when big, is read lazily
+ * (LAZY_CATALOG_FROM_PHOTOS); a root with no catalog opens as before, for needsFirstCatalog to say what to do.
  */
 async function catalogOpenOptions(root: string, opts: LiveMountOptions, readOnly: boolean): Promise<CatalogOpenOptions> {
-  if (opts.remote === undefined && (readOnly || (await exists(catalogPath(root))))) {
-    return { readOnly: true, lazy: { sidecarFormat: PHOTO_METADATA_FORMAT, fromPhotos: opts.lazyCatalogFromPhotos ?? LAZY_CATALOG_FROM_PHOTOS } }
-  }
-  return readOnly ? { readOnly } : { sidecarSizer: photoSidecarSizer }
+  const lazy = { sidecarFormat: PHOTO_METADATA_FORMAT, fromPhotos: opts.lazyCatalogFromPhotos ?? LAZY_CATALOG_FROM_PHOTOS }
+  if (opts.remote === undefined && (readOnly || (await exists(catalogPath(root))))) return { readOnly: true, lazy }
+  return readOnly ? { readOnly } : { sidecarSizer: photoSidecarSizer, lazy }
 }
 
 /** The exclusive job running, if any: the store pins what arrives meanwhile and fetches with jobMedia. */
@@ -243,6 +244,18 @@ function sayLeftOut(r: RefreshReport, say: (line: string) => void): void {
   say(`Left out ${out.length} item${out.length === 1 ? '' : 's'} whose original cannot be had now (tried again at the next refresh):`)
   for (const u of out.slice(0, 20)) say(`  ${u.id}: ${u.message}`)
   if (out.length > 20) say(`  … and ${out.length - 20} more`)
+}
+
+/**
+ * A refresh of the catalog a mount serves. One read lazily is first asked whether anything changed
+ * without loading it (Catalog.refreshIfUnchanged, which answers at once for a loaded one); only a
+ * refresh with something to merge loads it whole, and lets it go again after its save.
+ */
+async function refreshServed(catalog: Catalog, remote: NonNullable<LiveMountOptions['remote']>, opts: LiveMountOptions): Promise<RefreshReport> {
+  const asked = { cookies: opts.cookies, fullListingEveryMs: opts.fullListingEveryMs }
+  const quick = await catalog.refreshIfUnchanged(remote.api, asked)
+  if (quick?.unchanged !== undefined) return quick.unchanged.report
+  return catalog.refresh(remote.api, remote.media, { ...asked, letGo: true, ...(quick?.answers !== undefined ? { answered: quick.answers } : {}) })
 }
 
 /** The layout the mount serves, rebuilt whole each time the catalog changes. */
@@ -336,8 +349,7 @@ class ServedMount implements LiveMount {
       log('refresh skipped: a %s runs and refreshes the catalog itself', job.running.what)
       return Promise.resolve(undefined)
     }
-    this.#running ??= catalog
-      .refresh(opts.remote.api, opts.remote.media, { cookies: opts.cookies, fullListingEveryMs: opts.fullListingEveryMs })
+    this.#running ??= refreshServed(catalog, opts.remote, opts)
       .then(
         (r) => this.#refreshed(r),
         (err: unknown) => {

@@ -3,7 +3,8 @@
  * listing pages a writer with a sidecar sizer saved and from one photo bucket at a time, exactly
  * what the whole snapshot answers; a catalog saved without pages opens whole; a save after a small
  * change rewrites only its page; a bucket another writer removed fails its promise, never answers
- * from another catalog. Real catalogs refreshed from the fake Flickr over HTTP, in temp roots.
+ * from another catalog; a writer opened lazy loads every record for a refresh and serves the view
+ * again after one that lets go. Real catalogs refreshed from the fake Flickr over HTTP, in temp roots.
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
@@ -122,6 +123,35 @@ void describe('LazyView: a read-only catalog that decodes one bucket at a time',
     assert.deepEqual(changed, [Math.floor(pos / PAGE)])
     const lazy = await openLazy(h)
     assert.equal((await lazy.view().record(stream[pos] as string))?.raw.title, 'Edited')
+  })
+
+  void it('a writer opened lazy serves the view, loads whole only to refresh, and lets go after a refresh asked to', async (t) => {
+    const h = await harness(t, ACCOUNT)
+    await writer(h)
+    const whole = (await h.reopen({ readOnly: true })).snapshot()
+    const w = await h.reopen({ sidecarSizer: sizer, listingPagePhotos: PAGE, lazy: { sidecarFormat: PHOTO_METADATA_FORMAT } })
+    const changes: number[] = []
+    w.on('change', () => changes.push(w.view().photoCount))
+    assert.throws(() => w.snapshot(), (err: unknown) => err instanceof FlickrfsError && err.code === 'INTERNAL')
+    await assertViewOf(w.view(), whole, { atOnce: false, storesSizes: true })
+
+    // A refresh compares with every record: it loads them (an empty start would list every photo as new).
+    const id = whole.photostream[7] as string
+    h.fake.account.editPhoto(id, { title: 'Edited while lazy' })
+    h.tick()
+    const kept = await w.refresh(h.client, h.media)
+    assert.deepEqual({ added: kept.photos.added, changed: kept.photos.changed, deleted: kept.photos.deleted }, { added: 0, changed: 1, deleted: 0 })
+    assert.equal(w.snapshot().photos.get(id)?.raw.title, 'Edited while lazy', 'without letGo the refreshed snapshot stays loaded')
+    assert.deepEqual(changes, [whole.photos.size])
+
+    // letGo: the saved catalog is served lazily again, before listeners hear of it, even with nothing changed.
+    h.tick()
+    const same = await w.refresh(h.client, h.media, { letGo: true })
+    assert.equal(same.changed, false)
+    assert.throws(() => w.snapshot(), (err: unknown) => err instanceof FlickrfsError && err.code === 'INTERNAL')
+    assert.equal((await w.view().record(id))?.raw.title, 'Edited while lazy')
+    assert.equal(changes.length, 2, 'told once more: the view listeners built from was let go')
+    await assertViewOf(w.view(), (await h.reopen({ readOnly: true })).snapshot(), { atOnce: false, storesSizes: true })
   })
 
   void it('a bucket another writer removed rejects; reload opens the new catalog', async (t) => {
