@@ -7,9 +7,10 @@
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { FakeFlickr } from '../../src/fake-flickr/index.js'
-import { cliEnv, dirName, startFake } from '../pin/helpers.js'
+import { cliEnv, dirName, mediaName, startFake } from '../pin/helpers.js'
 import { MountLab } from '../support/mount-lab.js'
 import { waitUntil } from '../support/wait.js'
 import { fuseUnusableReason } from '../support/mounts.js'
@@ -77,13 +78,19 @@ void describe('mount reading a big catalog lazily, online (e2e)', { skip }, () =
       const ls = await run('ls', ['-1', mnt])
       return ls.stdout.split('\n').includes(dirName('Set', set.id, 'Renamed while lazy'))
     }, 30_000)
-    // The kernel keeps a file's size for the attribute timeout: the files whose size the change moved
-    // (photostream/metadata, SHA256SUMS) read whole once it has passed.
-    await new Promise((resolve) => setTimeout(resolve, 1_100))
     assert.match(server.err, /quick refresh: something to merge/)
     assert.equal(loads(), 1, server.err)
     assert.match(server.err, /let the loaded catalog go: serving \S+ lazily/)
-    await sameTree(mnt, await pinNow('after-change'))
+    // The new original is downloaded by its first read, and photostream/SHA256SUMS lists it once the
+    // download is recorded. The kernel keeps a file's size for the attribute timeout (1 s): the
+    // files whose size the change moved (photostream/metadata, SHA256SUMS) read whole once it has passed.
+    const after = await pinNow('after-change')
+    const sums = join('photostream', 'SHA256SUMS')
+    assert.equal((await run('cat', [join(mnt, 'photostream', mediaName(a, added.id))])).code, 0)
+    const want = await readFile(join(after, sums), 'utf8')
+    await waitUntil('SHA256SUMS lists the new original', async () => (await readFile(join(mnt, sums), 'utf8')) === want, 10_000)
+    await new Promise((resolve) => setTimeout(resolve, 1_100))
+    await sameTree(mnt, after)
     assert.equal((await lab.stop(server, mnt, 'SIGINT')).code, 0, server.err)
   })
 })
