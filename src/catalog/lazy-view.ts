@@ -123,6 +123,11 @@ export class LazyView implements CatalogView {
     if (at === undefined) return undefined
     return this.#at(at, (page, i) => (page.secret(i) === secret ? page.media(i) : undefined))
   }
+  mediaExt(id: string, secret: string): string | undefined {
+    const at = this.#index.find(id)
+    if (at === undefined) return undefined
+    return this.#at(at, (page, i) => (page.secret(i) === secret ? page.ext(i) : undefined))
+  }
   eachPhoto(fn: (photo: PhotoColumns) => void): void {
     for (const page of this.#pages) for (let i = 0; i < page.n; i++) fn(page.columns(i))
   }

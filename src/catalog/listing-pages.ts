@@ -218,6 +218,10 @@ export class ListingPage {
     if (label !== '') entry.label = label.slice(1)
     return entry
   }
+  /** The extension of the photo's current original (media(i)?.ext, without making it). */
+  ext(i: number): string | undefined {
+    return this.#has[i] === 1 ? this.#ext.at(i) : undefined
+  }
   sidecarSize(i: number, ignoreViews: boolean): number | undefined {
     const size = (ignoreViews ? this.#sidecarNv : this.#sidecar)[i] as number
     return size === NO_SIZE ? undefined : size
