@@ -11,6 +11,7 @@
  * dictionary and a code per photo. A page decoded keeps those arrays and strings as they are:
  * ~60 bytes a photo in memory, and an answer is made when asked for.
  */
+import { decimalValue } from './decimal-id.js'
 import type { SidecarSizer } from './ports.js'
 import type { CatalogSnapshot, MediaEntry, PhotoEntry } from './types.js'
 import type { PhotoColumns } from './view.js'
@@ -185,6 +186,10 @@ export class ListingPage {
   id(i: number): string {
     return this.#id.at(i)
   }
+  /** The id's value when it is a decimal number below 2^53 (lazy-view.ts numericId), read without making the string. */
+  numericId(i: number): number | undefined {
+    return this.#id.decimalAt(i)
+  }
   secret(i: number): string {
     return this.#secret.at(i)
   }
@@ -291,6 +296,9 @@ class Strings {
   }
   at(i: number): string {
     return this.#text.slice(this.#starts[i], this.#starts[i + 1])
+  }
+  decimalAt(i: number): number | undefined {
+    return decimalValue(this.#text, this.#starts[i] as number, this.#starts[i + 1] as number)
   }
 }
 
