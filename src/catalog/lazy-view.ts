@@ -117,17 +117,18 @@ export class LazyView implements CatalogView {
   }
   photo(id: string): PhotoColumns | undefined {
     const at = this.#index.find(id)
-    return at === undefined ? undefined : this.#at(at, (page, i) => page.columns(i))
+    // The id found is the one asked for: the answer holds the caller's string, not a copy cut from the page.
+    return at === undefined ? undefined : this.#at(at, (page, i) => page.columns(i, id))
   }
   media(id: string, secret: string): MediaEntry | undefined {
     const at = this.#index.find(id)
     if (at === undefined) return undefined
-    return this.#at(at, (page, i) => (page.secret(i) === secret ? page.media(i) : undefined))
+    return this.#at(at, (page, i) => (page.secretIs(i, secret) ? page.media(i) : undefined))
   }
   mediaExt(id: string, secret: string): string | undefined {
     const at = this.#index.find(id)
     if (at === undefined) return undefined
-    return this.#at(at, (page, i) => (page.secret(i) === secret ? page.ext(i) : undefined))
+    return this.#at(at, (page, i) => (page.secretIs(i, secret) ? page.ext(i) : undefined))
   }
   eachPhoto(fn: (photo: PhotoColumns) => void): void {
     for (const page of this.#pages) for (let i = 0; i < page.n; i++) fn(page.columns(i))

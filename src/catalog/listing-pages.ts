@@ -193,11 +193,15 @@ export class ListingPage {
   secret(i: number): string {
     return this.#secret.at(i)
   }
-  /** The photo's listing columns (view.ts PhotoColumns). */
-  columns(i: number): PhotoColumns {
+  /** Whether photo i's secret is `secret`, compared in place (no string cut per question). */
+  secretIs(i: number, secret: string): boolean {
+    return this.#secret.equals(i, secret)
+  }
+  /** The photo's listing columns (view.ts PhotoColumns); `id`, when the caller holds photo i's id already. */
+  columns(i: number, id: string = this.#id.at(i)): PhotoColumns {
     const taken = this.#taken.at(i)
     return {
-      id: this.#id.at(i),
+      id,
       secret: this.#secret.at(i),
       media: this.#video[i] === 1 ? 'video' : 'photo',
       changedAtMs: this.#changed[i] as number,
@@ -296,6 +300,11 @@ class Strings {
   }
   at(i: number): string {
     return this.#text.slice(this.#starts[i], this.#starts[i + 1])
+  }
+  equals(i: number, value: string): boolean {
+    const start = this.#starts[i] as number
+    if ((this.#starts[i + 1] as number) - start !== value.length) return false
+    return this.#text.startsWith(value, start)
   }
   decimalAt(i: number): number | undefined {
     return decimalValue(this.#text, this.#starts[i] as number, this.#starts[i + 1] as number)
