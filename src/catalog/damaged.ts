@@ -1,9 +1,10 @@
 /**
  * A damaged catalog file (truncated to nothing, overwritten, pages gone bad) must not leave the
- * user with `rm` and a full download as the only way forward. A writer (pin, a mount) checks the
- * file under the root lock before opening it; a damaged one is moved aside, whole, and the run
- * starts a new catalog. The store index lives in the same file, so the originals in the folder
- * are then adopted: hashed locally and recorded, not downloaded again (store/originals.ts).
+ * user with `rm` and a full download as the only way forward. A writer (pin, an online mount)
+ * checks the file under the root lock before opening it (readers, status and an offline mount, do
+ * not); a damaged one is moved aside, whole, and the run starts a new catalog. The store index
+ * lives in the same file, so the originals in the folder are then adopted: hashed locally and
+ * recorded, not downloaded again (store/originals.ts).
  */
 import { rename, stat } from 'node:fs/promises'
 import { basename } from 'node:path'

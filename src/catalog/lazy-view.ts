@@ -8,6 +8,7 @@
  */
 import { LRUCache } from 'lru-cache'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
+import { numericId } from './decimal-id.js'
 import { ListingPage } from './listing-pages.js'
 import { contentKey, rowVersions, type CatalogStore, type Head, type HeadLists, type StoredBucket } from './persist.js'
 import type { CollectionEntry, MediaEntry, PhotoEntry, RawRecord, SetEntry } from './types.js'
@@ -116,12 +117,18 @@ export class LazyView implements CatalogView {
   }
   photo(id: string): PhotoColumns | undefined {
     const at = this.#index.find(id)
-    return at === undefined ? undefined : this.#at(at, (page, i) => page.columns(i))
+    // The id found is the one asked for: the answer holds the caller's string, not a copy cut from the page.
+    return at === undefined ? undefined : this.#at(at, (page, i) => page.columns(i, id))
   }
   media(id: string, secret: string): MediaEntry | undefined {
     const at = this.#index.find(id)
     if (at === undefined) return undefined
-    return this.#at(at, (page, i) => (page.secret(i) === secret ? page.media(i) : undefined))
+    return this.#at(at, (page, i) => (page.secretIs(i, secret) ? page.media(i) : undefined))
+  }
+  mediaExt(id: string, secret: string): string | undefined {
+    const at = this.#index.find(id)
+    if (at === undefined) return undefined
+    return this.#at(at, (page, i) => (page.secretIs(i, secret) ? page.ext(i) : undefined))
   }
   eachPhoto(fn: (photo: PhotoColumns) => void): void {
     for (const page of this.#pages) for (let i = 0; i < page.n; i++) fn(page.columns(i))
@@ -188,53 +195,59 @@ function idIndexOf(pages: readonly ListingPage[], count: number): IdIndex {
   let at = 0
   for (const page of pages) {
     for (let i = 0; i < page.n; i++, at++) {
-      const key = numericId(page.id(i))
+      // Read from the page's joined ids in place: no string per photo.
+      const key = page.numericId(i)
       if (key === undefined) return MapIndex.of(pages)
       keys[at] = key
     }
   }
-  return NumericIndex.of(keys)
-}
-
-const DECIMAL_ID = /^[1-9][0-9]{0,15}$/
-
-/** The number an id is the decimal form of (no leading zero, below 2^53), else undefined. */
-function numericId(id: string): number | undefined {
-  if (!DECIMAL_ID.test(id)) return undefined
-  const n = Number(id)
-  return Number.isSafeInteger(n) ? n : undefined
+  return NumericIndex.of(keys) ?? MapIndex.of(pages)
 }
 
 class NumericIndex implements IdIndex {
+  /** The last id found and its position: a reader asks several columns of one photo in a row. */
+  #lastId: string | undefined
+  #lastAt: number | undefined
+
   private constructor(
     private readonly sorted: Float64Array,
     private readonly positions: Uint32Array,
   ) {}
 
-  static of(keys: Float64Array): NumericIndex {
+  /**
+   * The index of `keys` (one per position); undefined when a key repeats (a position could not be
+   * told by its id). The keys are sorted natively; each position is then found by binary search.
+   */
+  static of(keys: Float64Array): NumericIndex | undefined {
+    const sorted = keys.slice().sort()
+    for (let i = 1; i < sorted.length; i++) if (sorted[i] === sorted[i - 1]) return undefined
     const positions = new Uint32Array(keys.length)
-    for (let i = 0; i < positions.length; i++) positions[i] = i
-    // The photostream is newest first, and Flickr's ids grow with time: mostly one descending run.
-    positions.sort((a, b) => (keys[a] as number) - (keys[b] as number))
-    const sorted = new Float64Array(keys.length)
-    for (let i = 0; i < positions.length; i++) sorted[i] = keys[positions[i] as number] as number
+    for (let pos = 0; pos < keys.length; pos++) positions[indexIn(sorted, keys[pos] as number)] = pos
     return new NumericIndex(sorted, positions)
   }
 
   find(id: string): number | undefined {
+    if (id === this.#lastId) return this.#lastAt
     const key = numericId(id)
-    if (key === undefined) return undefined
-    let lo = 0
-    let hi = this.sorted.length - 1
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1
-      const k = this.sorted[mid] as number
-      if (k === key) return this.positions[mid]
-      if (k < key) lo = mid + 1
-      else hi = mid - 1
-    }
-    return undefined
+    const at = key === undefined ? -1 : indexIn(this.sorted, key)
+    this.#lastId = id
+    this.#lastAt = at < 0 ? undefined : this.positions[at]
+    return this.#lastAt
   }
+}
+
+/** Where `key` is in `sorted`, or -1. */
+function indexIn(sorted: Float64Array, key: number): number {
+  let lo = 0
+  let hi = sorted.length - 1
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1
+    const k = sorted[mid] as number
+    if (k === key) return mid
+    if (k < key) lo = mid + 1
+    else hi = mid - 1
+  }
+  return -1
 }
 
 class MapIndex implements IdIndex {

@@ -11,6 +11,7 @@
  * dictionary and a code per photo. A page decoded keeps those arrays and strings as they are:
  * ~60 bytes a photo in memory, and an answer is made when asked for.
  */
+import { decimalValue } from './decimal-id.js'
 import type { SidecarSizer } from './ports.js'
 import type { CatalogSnapshot, MediaEntry, PhotoEntry } from './types.js'
 import type { PhotoColumns } from './view.js'
@@ -185,14 +186,22 @@ export class ListingPage {
   id(i: number): string {
     return this.#id.at(i)
   }
+  /** The id's value when it is a decimal number below 2^53 (lazy-view.ts numericId), read without making the string. */
+  numericId(i: number): number | undefined {
+    return this.#id.decimalAt(i)
+  }
   secret(i: number): string {
     return this.#secret.at(i)
   }
-  /** The photo's listing columns (view.ts PhotoColumns). */
-  columns(i: number): PhotoColumns {
+  /** Whether photo i's secret is `secret`, compared in place (no string cut per question). */
+  secretIs(i: number, secret: string): boolean {
+    return this.#secret.equals(i, secret)
+  }
+  /** The photo's listing columns (view.ts PhotoColumns); `id`, when the caller holds photo i's id already. */
+  columns(i: number, id: string = this.#id.at(i)): PhotoColumns {
     const taken = this.#taken.at(i)
     return {
-      id: this.#id.at(i),
+      id,
       secret: this.#secret.at(i),
       media: this.#video[i] === 1 ? 'video' : 'photo',
       changedAtMs: this.#changed[i] as number,
@@ -217,6 +226,10 @@ export class ListingPage {
     const label = this.#label.at(i)
     if (label !== '') entry.label = label.slice(1)
     return entry
+  }
+  /** The extension of the photo's current original (media(i)?.ext, without making it). */
+  ext(i: number): string | undefined {
+    return this.#has[i] === 1 ? this.#ext.at(i) : undefined
   }
   sidecarSize(i: number, ignoreViews: boolean): number | undefined {
     const size = (ignoreViews ? this.#sidecarNv : this.#sidecar)[i] as number
@@ -287,6 +300,14 @@ class Strings {
   }
   at(i: number): string {
     return this.#text.slice(this.#starts[i], this.#starts[i + 1])
+  }
+  equals(i: number, value: string): boolean {
+    const start = this.#starts[i] as number
+    if ((this.#starts[i + 1] as number) - start !== value.length) return false
+    return this.#text.startsWith(value, start)
+  }
+  decimalAt(i: number): number | undefined {
+    return decimalValue(this.#text, this.#starts[i] as number, this.#starts[i + 1] as number)
   }
 }
 

@@ -58,6 +58,11 @@ export interface CatalogView {
   photo(id: string): PhotoColumns | undefined
   /** The original known for photo `id` with secret `secret` (its current one), if any. */
   media(id: string, secret: string): MediaEntry | undefined
+  /**
+   * `media(id, secret)?.ext` without making the MediaEntry: the layout's build asks it of every
+   * photo and needs nothing else of the original (a lazy view would build each URL for nothing).
+   */
+  mediaExt(id: string, secret: string): string | undefined
   /** Every photo record, in no promised order. */
   eachPhoto(fn: (photo: PhotoColumns) => void): void
 
@@ -122,6 +127,9 @@ class SnapshotView implements CatalogView {
   media(id: string, secret: string): MediaEntry | undefined {
     return this.#snap.media.get(mediaKey(id, secret))
   }
+  mediaExt(id: string, secret: string): string | undefined {
+    return this.media(id, secret)?.ext
+  }
   eachPhoto(fn: (photo: PhotoColumns) => void): void {
     for (const p of this.#snap.photos.values()) fn(p)
   }
@@ -184,6 +192,9 @@ class MediaFilteredView implements CatalogView {
   }
   media(id: string, secret: string): MediaEntry | undefined {
     return this.#keep(mediaKey(id, secret)) ? this.#view.media(id, secret) : undefined
+  }
+  mediaExt(id: string, secret: string): string | undefined {
+    return this.#keep(mediaKey(id, secret)) ? this.#view.mediaExt(id, secret) : undefined
   }
   eachPhoto(fn: (photo: PhotoColumns) => void): void {
     this.#view.eachPhoto(fn)

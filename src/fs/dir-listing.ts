@@ -13,17 +13,26 @@ export interface DirListing {
 export const STAT_WORDS = 18
 
 /**
+ * How far apart the entries' stats start in the one buffer: 8 words, so that an entry's words 0–7
+ * (mode, nlink, ino) are its own and its words 8–17 are the next entries' first ones. fuse-native
+ * reads all 18 into a struct stat, but libfuse 2.9's readdir filler passes only st_ino and the type
+ * bits of st_mode to the kernel, so the fields that overlap are never used. 32 bytes an entry
+ * instead of 72: 64 MB instead of 144 MB for the 2,000,002 entries of photostream/ at 1,000,000 items.
+ */
+const WIRE_STRIDE = 8
+
+/**
  * The entries' stats in fuse-native's own form, as views into one buffer made for this readdir:
  * fuse-native would otherwise make a Uint32Array with its own backing store per entry, at every
  * readdir (about 120 MB of RSS for the 200k entries of photostream/ at 100,000 photos; this is
- * one 14 MB buffer and light views, and the listing itself keeps 8 bytes per entry).
+ * one 6 MB buffer and light views, and the listing itself keeps 8 bytes per entry).
  */
 export function wireStats(l: DirListing): StatWire[] {
   const n = l.names.length
-  const words = new StatWire(n * STAT_WORDS)
+  const words = new StatWire(n * WIRE_STRIDE + (STAT_WORDS - WIRE_STRIDE))
   const out = new Array<StatWire>(n)
   for (let i = 0; i < n; i++) {
-    const at = i * STAT_WORDS
+    const at = i * WIRE_STRIDE
     words[at] = l.modes[i] as number
     words[at + 6] = 1
     words[at + 7] = l.inos[i] as number

@@ -35,7 +35,7 @@ import {
 } from './names.js'
 import { DirNode, HashListNode, LinkNode, MetadataFileNode, type OnDemandDir } from './nodes.js'
 import { DEFAULT_LINK_CACHE, LinkCache, LinkDir } from './link-dir.js'
-import { DEFAULT_NODE_CACHE, photoChangedMs, type PhotostreamChildren, PhotostreamDir, showableMedia } from './photostream-dir.js'
+import { DEFAULT_NODE_CACHE, photoChangedMs, type PhotostreamChildren, PhotostreamDir, showableExt } from './photostream-dir.js'
 import { SHA256SUMS_FILE } from './sha256sums.js'
 import { wholeSecondsMs } from './times.js'
 import type { Layout, LayoutDir, LayoutNode, LayoutOptions, LayoutStats } from './types.js'
@@ -196,15 +196,15 @@ class LayoutBuilder {
       if (this.#shown.has(id)) continue
       const photo = view.photo(id)
       if (photo === undefined) continue
-      const media = showableMedia(view, id, photo, this.#opts)
-      if (typeof media === 'string') {
-        if (media === 'unsafe') this.#stats.unsafeRecords++
-        if (media === 'media') this.#stats.photosWithoutMedia++
+      const shownExt = showableExt(view, id, photo, this.#opts)
+      if (typeof shownExt !== 'string') {
+        if (shownExt.why === 'unsafe') this.#stats.unsafeRecords++
+        if (shownExt.why === 'media') this.#stats.photosWithoutMedia++
         this.#notShown.add(id)
         continue
       }
-      // `<id>.<ext>` as mediaFileName makes it (showableMedia checked both parts), hashed in parts.
-      const ext = media.ext.toLowerCase()
+      // `<id>.<ext>` as mediaFileName makes it (showableExt checked both parts), hashed in parts.
+      const ext = shownExt.toLowerCase()
       const k = shown.length
       this.#shown.set(id, k)
       shown.push(i)
@@ -241,22 +241,27 @@ class LayoutBuilder {
       const dir = this.#linkDir(setDirName(set.id, set.title))
       this.#add(this.#root, dir)
       this.#add(dir, setMetadataFile(set))
+      // Each member's id as the set lists it, which is the shown photo's id (`#shown` is keyed by it):
+      // no id is asked of the view again.
       const members: number[] = []
+      const memberIds: string[] = []
       for (const photoId of set.photoIds) {
         const k = this.#shown.get(photoId)
         if (k === undefined) continue
         this.#inSomeSet[k] = 1
         members.push(k)
+        memberIds.push(photoId)
       }
       let mtimeMs = wholeSecondsMs(set.changedAtMs)
       const dirState = fnvUpdate(dir.fnv, '/')
-      members.forEach((k, i) => {
+      for (let i = 0; i < members.length; i++) {
+        const k = members[i] as number
         // numberedName(i + 1, n, `<id>.<ext>`), hashed in parts: an id (≤ 64) and an ext (≤ 8) are
         // far inside NAME_MAX with any prefix, so numberedName never cuts one.
-        const state = fnvUpdate(fnvUpdate(fnvUpdate(fnvUpdate(dirState, numberPrefix(i + 1, members.length)), this.#idOf(k)), '.'), this.#exts[k] as string)
+        const state = fnvUpdate(fnvUpdate(fnvUpdate(fnvUpdate(dirState, numberPrefix(i + 1, members.length)), memberIds[i] as string), '.'), this.#exts[k] as string)
         this.#addState(dir, i, state)
         mtimeMs = Math.max(mtimeMs, this.#changedMs[k] as number)
-      })
+      }
       dir.mtimeMs = mtimeMs
       dir.plan({ set }, members.length, this.#photostreamChildren(), this.#linkCache)
       this.#sets.set(set.id, { set, name: dir.name, mtimeMs })

@@ -47,38 +47,22 @@ export function assignInodes(paths: readonly string[]): Uint32Array {
 
 /**
  * Turns first-choice numbers into unique ones (in place), asking for paths only when they collide.
- * An open-addressing table of typed arrays, because a Map of 300k numbers costs far more.
+ * Collisions are found in a sorted copy (a typed array's sort is native: ~0.3 s for the ~3 million
+ * numbers of a 1,000,000-item layout, where a hash table of them took ~2.5 s, most of it cache
+ * misses), which also answers "is this number some path's first choice" by binary search.
  */
 export function settleCollisions(inos: Uint32Array, pathOf: (index: number) => string): Uint32Array {
-  let capacity = 1024
-  while (capacity < inos.length * 2) capacity *= 2
-  const mask = capacity - 1
-  const keys = new Uint32Array(capacity)
-  const owners = new Int32Array(capacity)
-  const slotOf = (ino: number): number => {
-    let slot = ino & mask
-    while (keys[slot] !== 0 && keys[slot] !== ino) slot = (slot + 1) & mask
-    return slot
-  }
-  let collided: Map<number, number[]> | undefined
-  for (let i = 0; i < inos.length; i++) {
-    const ino = inos[i] as number
-    const slot = slotOf(ino)
-    if (keys[slot] === 0) {
-      keys[slot] = ino
-      owners[slot] = i
-    } else {
-      collided ??= new Map()
-      const group = collided.get(ino)
-      if (group === undefined) collided.set(ino, [owners[slot] as number, i])
-      else group.push(i)
-    }
-  }
-  if (collided === undefined) return inos
+  const sorted = inos.slice().sort()
+  const collided = collidedNumbers(sorted)
+  if (collided.length === 0) return inos
+  const groups = new Map<number, number[]>()
+  for (const ino of collided) groups.set(ino, [])
+  for (let i = 0; i < inos.length; i++) groups.get(inos[i] as number)?.push(i)
 
   const taken = new Set<number>()
-  for (const ino of [...collided.keys()].sort((a, b) => a - b)) {
-    const group = (collided.get(ino) as number[]).map((index) => ({ index, path: pathOf(index) }))
+  // `collided` is ascending: groups in ascending hash order, as the header says.
+  for (const ino of collided) {
+    const group = (groups.get(ino) as number[]).map((index) => ({ index, path: pathOf(index) }))
     group.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
     group.forEach(({ index, path }, rank) => {
       if (rank === 0) {
@@ -87,7 +71,7 @@ export function settleCollisions(inos: Uint32Array, pathOf: (index: number) => s
       }
       for (let k = 1; ; k++) {
         const candidate = pathHash(`${path}\u0000${k}`)
-        if (keys[slotOf(candidate)] !== candidate && !taken.has(candidate)) {
+        if (!sortedHas(sorted, candidate) && !taken.has(candidate)) {
           taken.add(candidate)
           inos[index] = candidate
           return
@@ -96,4 +80,27 @@ export function settleCollisions(inos: Uint32Array, pathOf: (index: number) => s
     })
   }
   return inos
+}
+
+/** The numbers that occur more than once in `sorted`, each once, ascending. */
+function collidedNumbers(sorted: Uint32Array): number[] {
+  const out: number[] = []
+  for (let i = 1; i < sorted.length; i++) {
+    const n = sorted[i] as number
+    if (n === sorted[i - 1] && n !== out[out.length - 1]) out.push(n)
+  }
+  return out
+}
+
+function sortedHas(sorted: Uint32Array, n: number): boolean {
+  let lo = 0
+  let hi = sorted.length - 1
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1
+    const v = sorted[mid] as number
+    if (v === n) return true
+    if (v < n) lo = mid + 1
+    else hi = mid - 1
+  }
+  return false
 }

@@ -25,25 +25,38 @@ export const DEFAULT_NODE_CACHE = 4096
 /** The options a photostream/ node depends on. */
 type PhotostreamOptions = Pick<LayoutOptions, 'ignoreViews' | 'ignorePhotos' | 'ignoreVideos'>
 
+/** Why a photo is not shown in photostream/ (showableExt). */
+export type NotShownReason = 'unsafe' | 'media' | 'ignored'
+
+/** A reason as showableExt answers it: an object, so that it cannot be taken for an extension. */
+export interface NotShown {
+  readonly why: NotShownReason
+}
+
+const NOT_SHOWN: Readonly<Record<NotShownReason, NotShown>> = { unsafe: { why: 'unsafe' }, media: { why: 'media' }, ignored: { why: 'ignored' } }
+
 /**
- * Whether `photo` (with id `id`) is shown in photostream/, and with which MediaEntry. The one rule,
- * used by the build (which also counts why a photo is left out) and by every lookup. `why` is
- * 'unsafe' (an id, secret or extension that cannot be a file name), 'media' (size not known yet)
- * or 'ignored' (--ignore-photos / --ignore-videos).
+ * Whether `photo` (with id `id`) is shown in photostream/, and the extension of its original (as
+ * stored: names lower-case it). The one rule, used by the build (which also counts why a photo is
+ * left out, and needs no more of the original) and, through showableMedia, by every lookup. `why`
+ * is 'unsafe' (an id, secret or extension that cannot be a file name), 'media' (size not known
+ * yet) or 'ignored' (--ignore-photos / --ignore-videos).
  */
-export function showableMedia(
-  view: CatalogView,
-  id: string,
-  photo: PhotoColumns,
-  opts: PhotostreamOptions,
-): MediaEntry | 'unsafe' | 'media' | 'ignored' {
+export function showableExt(view: CatalogView, id: string, photo: PhotoColumns, opts: PhotostreamOptions): string | NotShown {
   // The store refuses to write an unsafe id or secret: such a file must not be listed.
-  if (!isSafeId(id) || !isSafeSecret(photo.secret)) return 'unsafe'
-  if ((photo.media === 'video' && opts.ignoreVideos === true) || (photo.media === 'photo' && opts.ignorePhotos === true)) return 'ignored'
-  const media = view.media(id, photo.secret)
-  if (media === undefined) return 'media'
-  if (!isSafeExt(media.ext)) return 'unsafe'
-  return media
+  if (!isSafeId(id) || !isSafeSecret(photo.secret)) return NOT_SHOWN.unsafe
+  if ((photo.media === 'video' && opts.ignoreVideos === true) || (photo.media === 'photo' && opts.ignorePhotos === true)) return NOT_SHOWN.ignored
+  const ext = view.mediaExt(id, photo.secret)
+  if (ext === undefined) return NOT_SHOWN.media
+  if (!isSafeExt(ext)) return NOT_SHOWN.unsafe
+  return ext
+}
+
+/** showableExt's answer with the photo's MediaEntry in place of its extension (a node needs its size and URL). */
+export function showableMedia(view: CatalogView, id: string, photo: PhotoColumns, opts: PhotostreamOptions): MediaEntry | NotShownReason {
+  const ext = showableExt(view, id, photo, opts)
+  if (typeof ext !== 'string') return ext.why
+  return view.media(id, photo.secret) as MediaEntry
 }
 
 /** Under --ignore-views a sidecar does not show views, so a views-only change must not move its mtime. */
@@ -179,9 +192,9 @@ export class PhotostreamChildren implements ReadonlyMap<string, LayoutNode> {
   shownFile(id: string): ShownFile | undefined {
     const photo = this.#view.photo(id)
     if (photo === undefined || (this.#shownIds !== undefined && !this.#shownIds.has(id))) return undefined
-    const media = showableMedia(this.#view, id, photo, this.#opts)
-    if (typeof media === 'string') return undefined
-    const fileName = mediaFileName(id, media.ext)
+    const ext = showableExt(this.#view, id, photo, this.#opts)
+    if (typeof ext !== 'string') return undefined
+    const fileName = mediaFileName(id, ext)
     return { fileName, mtimeMs: this.#mtimeMs(photo), target: this.#linkPrefix + fileName }
   }
 

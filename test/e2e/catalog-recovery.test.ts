@@ -8,7 +8,7 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { open, readdir, readFile, truncate, writeFile } from 'node:fs/promises'
+import { mkdir, open, readdir, readFile, rmdir, truncate, writeFile } from 'node:fs/promises'
 import { join, sep } from 'node:path'
 import type { FakeFlickr } from '../../src/fake-flickr/index.js'
 import { assertSamePaths, changedPaths, cliEnv, isApiBudgetFile, errorLines, expectedTree, mediaName, removeDir, snapshot, startFake } from '../pin/helpers.js'
@@ -96,6 +96,17 @@ void describe('a damaged catalog (e2e)', () => {
       assert.match(r.stderr, /^flickrfs: The catalog .* is damaged \(SQLITE_NOTADB\)\. Run flickrfs pin on this folder/)
       assert.doesNotMatch(r.stderr, /\n\s+at /)
     }
+    // An offline mount reads the catalog and writes nothing of it: it names the damage in one line
+    // and leaves the file where it is, for a writer (the pin below) to set aside.
+    const mnt = join(work, 'mnt-damaged')
+    await mkdir(mnt)
+    const asideBefore = (await setAside()).length
+    const mount = await runCli(['mount', mnt, '--cache', dest, '--offline'], env)
+    assert.notEqual(mount.code, 0)
+    assert.equal(errorLines(mount.stderr).length, 1, mount.stderr)
+    assert.match(mount.stderr, /^flickrfs: The catalog .* is damaged \(SQLITE_NOTADB\)/)
+    assert.equal((await setAside()).length, asideBefore, 'nothing set aside by a reader')
+    await rmdir(mnt)
     await pinRecovers(outside, /\(SQLITE_NOTADB\)/)
   })
 

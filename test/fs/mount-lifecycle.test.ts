@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { mkdir, readdir, stat, writeFile } from 'node:fs/promises'
+import { lstat, mkdir, readdir, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { checkMountpoint, unmountPath } from '../../src/fs/index.js'
@@ -71,6 +71,30 @@ void describe('mount lifecycle', { skip }, () => {
     assert.equal(st.ino, 1001)
     s2.child.kill('SIGTERM')
     assert.equal((await s2.exited).code, 0)
+  })
+
+  void test("readdir hands the kernel each entry's own inode and type (d_ino, d_type), as stat answers them", async () => {
+    const mnt = await ws.mkdir('dirents')
+    // Files, links and folders side by side with inode numbers of every size, in a folder of its own.
+    const mixed: TreeSpec = {}
+    for (let i = 0; i < 40; i++) {
+      const ino = 2 + ((i * 2654435761) % 2 ** 31)
+      mixed[`e${i}`] = i % 3 === 0 ? { text: `${i}\n`, ino } : i % 3 === 1 ? { link: `e${i - 1}`, ino } : { dir: {}, ino }
+    }
+    const s = await ws.serve({ mountpoint: mnt, tree: { ...tree, mixed: { dir: mixed } } })
+    const dir = join(mnt, 'mixed')
+    // os.scandir's inode() is d_ino from the listing itself (ls -i stats each entry); withFileTypes is d_type.
+    const py = 'import os, sys\nfor e in os.scandir(sys.argv[1]): print(e.inode(), e.name)'
+    const listed = new Map((await run('python3', ['-c', py, dir])).stdout.trim().split('\n').map((l) => l.split(' ')).map(([ino, name]) => [name as string, Number(ino)]))
+    const typed = new Map((await readdir(dir, { withFileTypes: true })).map((d) => [d.name, d.isFile() ? 'file' : d.isSymbolicLink() ? 'link' : d.isDirectory() ? 'dir' : 'other']))
+    for (const name of Object.keys(mixed)) {
+      const st = await lstat(join(dir, name))
+      assert.equal(listed.get(name), st.ino, `d_ino of ${name}`)
+      assert.equal(typed.get(name), st.isFile() ? 'file' : st.isSymbolicLink() ? 'link' : 'dir', `d_type of ${name}`)
+    }
+    assert.equal(typed.size, 40)
+    s.child.kill('SIGTERM')
+    assert.equal((await s.exited).code, 0)
   })
 
   void test('after kill -9 the stale mount is detected and cleared by the next mount', async () => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { assignInodes, buildLayout, pathHash, ROOT_INO } from '../../src/layout/index.js'
+import { settleCollisions } from '../../src/layout/inodes.js'
 import { collectionEntry, photoSpecs, setEntry, snapshot } from './fixture.js'
 import { walk } from './tree.js'
 
@@ -14,6 +15,64 @@ function account(extraPhotos = 0) {
 }
 
 /** Two distinct paths with the same first-choice hash, found by brute force (~60k tries). */
+/**
+ * settleCollisions as it was first written (an open-addressing table of the first choices): the
+ * numbers it gives are on every mount's files, so the sorted version must give the very same.
+ */
+function settleByTable(inos: Uint32Array, pathOf: (index: number) => string): Uint32Array {
+  let capacity = 1024
+  while (capacity < inos.length * 2) capacity *= 2
+  const mask = capacity - 1
+  const keys = new Uint32Array(capacity)
+  const owners = new Int32Array(capacity)
+  const slotOf = (ino: number): number => {
+    let slot = ino & mask
+    while (keys[slot] !== 0 && keys[slot] !== ino) slot = (slot + 1) & mask
+    return slot
+  }
+  const collided = new Map<number, number[]>()
+  for (let i = 0; i < inos.length; i++) {
+    const ino = inos[i] as number
+    const slot = slotOf(ino)
+    if (keys[slot] === 0) {
+      keys[slot] = ino
+      owners[slot] = i
+    } else {
+      const group = collided.get(ino)
+      if (group === undefined) collided.set(ino, [owners[slot] as number, i])
+      else group.push(i)
+    }
+  }
+  const taken = new Set<number>()
+  for (const ino of [...collided.keys()].sort((a, b) => a - b)) {
+    const group = (collided.get(ino) as number[]).map((index) => ({ index, path: pathOf(index) }))
+    group.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
+    group.forEach(({ index, path }, rank) => {
+      if (rank === 0) return void (inos[index] = ino)
+      for (let k = 1; ; k++) {
+        const candidate = pathHash(`${path}\u0000${k}`)
+        if (keys[slotOf(candidate)] !== candidate && !taken.has(candidate)) {
+          taken.add(candidate)
+          inos[index] = candidate
+          return
+        }
+      }
+    })
+  }
+  return inos
+}
+
+/** A deterministic generator (mulberry32), so a failure can be run again. */
+function random(seed: number): () => number {
+  let a = seed
+  return () => {
+    a = (a + 0x6d2b79f5) | 0
+    let t = Math.imul(a ^ (a >>> 15), 1 | a)
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
 function collidingPair(): [string, string] {
   const seen = new Map<number, string>()
   for (let i = 0; ; i++) {
@@ -61,5 +120,23 @@ void describe('inodes', () => {
     assert.equal(backward[1], forward[2])
     assert.equal(backward[0], forward[3])
     assert.equal(new Set(forward).size, 4)
+  })
+  void it('settle exactly as the first (hash-table) settling did, with many collisions and probes that land on first choices', () => {
+    for (const seed of [1, 2, 3]) {
+      const next = random(seed)
+      const n = 20_000
+      const paths = Array.from({ length: n }, (_, i) => `/d${Math.floor(next() * 50)}/${i}-${Math.floor(next() * 1e9)}`)
+      // First choices from a small range: ~n/4 distinct numbers, so most paths collide.
+      const firsts = Uint32Array.from(paths, () => 2 + Math.floor(next() * (n / 4)))
+      // Some paths' first choices are another path's first probe, so probes meet first choices.
+      for (let i = 0; i < 500; i++) firsts[Math.floor(next() * n)] = pathHash(`${paths[Math.floor(next() * n)] as string}\u00001`)
+      const expected = settleByTable(firsts.slice(), (i) => paths[i] as string)
+      const got = settleCollisions(firsts.slice(), (i) => paths[i] as string)
+      assert.deepEqual(got, expected, `seed ${seed}`)
+      assert.equal(new Set(got).size, n)
+    }
+    // No collision at all: the numbers stay as they are.
+    const plain = Uint32Array.from([5, 3, 9, 2])
+    assert.deepEqual(settleCollisions(plain.slice(), () => assert.fail('no path is asked for without a collision')), plain)
   })
 })
