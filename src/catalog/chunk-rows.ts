@@ -23,8 +23,11 @@ export const PART_CHARS = 32 * 1024
 /** The start of a parted chunk's own row; no JSON text starts with a NUL. */
 const MARKER = '\0parts:'
 
-/** Parts inserted per statement: at most 384 KB bound at once. */
-const PARTS_PER_INSERT = 4
+/**
+ * Parts inserted per statement: ~0.5 MB bound at once (1.5 MB at most). Each statement is a few
+ * round trips to the pool thread: 4 a statement cost a first save of 100,000 items ~1 s more CPU.
+ */
+const PARTS_PER_INSERT = 16
 
 /** Keys deleted per statement (two parameters each), far under sqlite's limit of 32,766. */
 const KEYS_PER_DELETE = 500
