@@ -29,7 +29,7 @@ const MARKER = '\0parts:'
  */
 const PARTS_PER_INSERT = 16
 
-/** Keys deleted per statement (two parameters each), far under sqlite's limit of 32,766. */
+/** Keys deleted per statement (three parameters each), far under sqlite's limit of 32,766. */
 const KEYS_PER_DELETE = 500
 
 interface Row {
@@ -52,8 +52,8 @@ export class ChunkRows {
   /** The text stored under `key`, whole again; undefined when it is not there (or a part is missing). */
   async read(key: string): Promise<string | undefined> {
     const own = this.#prefix + key
-    // The key and its parts (`<key>:<i>`, and ':' sorts just before ';'), in one read.
-    const rows = (await this.#adapter.query(`SELECT key, value FROM ${this.#table} WHERE key >= ? AND key < ?`, own, `${own};`)) as Row[]
+    // The key and its parts, in one read.
+    const rows = (await this.#adapter.query(`SELECT key, value FROM ${this.#table} WHERE ${OWN_AND_PARTS}`, ...ownAndParts(own))) as Row[]
     const head = rows.find((r) => r.key === own)
     if (head === undefined) return undefined
     if (!head.value.startsWith(MARKER)) return head.value
@@ -61,8 +61,9 @@ export class ChunkRows {
     const parts = new Array<string>(count)
     let found = 0
     for (const r of rows) {
-      const i = r.key === own ? -1 : Number(r.key.slice(own.length + 1))
-      if (Number.isInteger(i) && i >= 0 && i < count && parts[i] === undefined) {
+      const suffix = r.key.slice(own.length + 1)
+      const i = r.key === own || !/^\d+$/.test(suffix) ? -1 : Number(suffix)
+      if (i >= 0 && i < count && parts[i] === undefined) {
         parts[i] = r.value
         found++
       }
@@ -108,9 +109,19 @@ export class ChunkRows {
   async delete(keys: readonly string[]): Promise<void> {
     for (let from = 0; from < keys.length; from += KEYS_PER_DELETE) {
       const batch = keys.slice(from, from + KEYS_PER_DELETE).map((k) => this.#prefix + k)
-      await this.#adapter.query(`DELETE FROM ${this.#table} WHERE ${batch.map(() => '(key >= ? AND key < ?)').join(' OR ')}`, ...batch.flatMap((k) => [k, `${k};`]))
+      await this.#adapter.query(`DELETE FROM ${this.#table} WHERE ${batch.map(() => `(${OWN_AND_PARTS})`).join(' OR ')}`, ...batch.flatMap(ownAndParts))
     }
   }
+}
+
+/**
+ * A key and its parts: the key itself, and every key from `<key>:` up to `<key>;` (';' sorts just
+ * after ':'), which is exactly the keys starting with `<key>:` (`ps:1:0`, never `ps:10`).
+ */
+const OWN_AND_PARTS = 'key = ? OR (key >= ? AND key < ?)'
+
+function ownAndParts(own: string): [string, string, string] {
+  return [own, `${own}:`, `${own};`]
 }
 
 /** `chunk:<sha1 of text's UTF-8>`, hashed part by part (the same digest as the whole, with no copy of it whole). */
