@@ -1,5 +1,5 @@
 /**
- * Schema 2, measured before it is chosen (issue 11 item 4, 1,000,000 items): the same account saved
+ * Schema 3, measured before it is chosen (issue 11 item 4, 1,000,000 items): the same account saved
  * twice, once by today's catalog (schema 1: JSON chunks of ~2,000 records in keyv, every record
  * decoded at load) and once as one sqlite row per photo with the listing's columns beside the
  * record (the plan in RESULTS "What is left, and the plan for 1,000,000 items"). Each is then
@@ -15,7 +15,7 @@
  *   sidecar reads    10,000 photos' record and comments by id, at random and in photostream order
  *                    (schema 1: map lookups in the loaded snapshot; rows: one SELECT each)
  *
- * The rows side is a prototype in this file, not flickrfs code: it writes what schema 2 would hold,
+ * The rows side is a prototype in this file, not flickrfs code: it writes what schema 3 would hold,
  * so the figures say what that design costs and buys before src/ is changed for it. Its database
  * is filled with json_each() over batches of 2,000 rows (one statement each, not one per row).
  */
@@ -92,7 +92,7 @@ async function saveRows(path: string, state: CatalogState): Promise<void> {
       const m = snap.media.get(mediaKey(id, p.secret)) as MediaEntry
       const raw = JSON.stringify(p.raw)
       const c = snap.comments.get(id)
-      // A sidecar's size is known at save in schema 2; here the record's own length stands for it.
+      // A sidecar's size is known at save in schema 3; here the record's own length stands for it.
       return [Number(id), from + i, p.secret, EXT_CODES.indexOf(m.ext), m.size, p.changedAtMs, raw.length + 64, raw, c === undefined ? null : JSON.stringify(c), JSON.stringify(m)]
     })
     await exec(db, 'BEGIN')

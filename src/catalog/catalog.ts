@@ -54,7 +54,7 @@ export interface CatalogOpenOptions {
   deferLoad?: boolean
   /**
    * The layout's sidecar sizer (ports.ts): a writable catalog saves each photo's sidecar lengths
-   * with it, so that a reader can stat a sidecar without the photo's record (schema 2, README).
+   * with it, so that a reader can stat a sidecar without the photo's record (schema 3, README).
    */
   sidecarSizer?: SidecarSizer
   /**

@@ -12,6 +12,7 @@
  *   ps:<i>    the photostream listing as Flickr sent it, page i+1's new records (a first sync saves
  *             pages as they come, and a rerun asks from the page after the last saved one)
  *   b:<n>     one batch of results, in the order they came: comment lists, originals, set members
+ * A long chunk or batch is stored in parts (`ps:<i>:<j>`), as the catalog's chunks are (chunk-rows.ts).
  *
  * What stays valid, and for how long:
  *   - a comment list, for the `lastupdate` of the photo it was fetched at (whatever its age);
@@ -30,6 +31,7 @@
  */
 import createDebug from '../util/debug.js'
 import Keyv from 'keyv'
+import { ChunkRows } from './chunk-rows.js'
 import { exists } from '../util/fs.js'
 import { openSqliteAdapter } from '../util/sqlite.js'
 import { catalogPath } from '../util/state-paths.js'
@@ -42,7 +44,9 @@ const debug = createDebug('flickrfs:catalog:checkpoint')
 
 const NAMESPACE = 'progress'
 const META_KEY = 'meta'
-const SCHEMA = 1
+/** 2: a long listing chunk or batch in parts (chunk-rows.ts); 1, every one in one row, is read too (an older flickrfs starts over on 2). */
+const SCHEMA = 2
+const SCHEMAS_READ: readonly number[] = [1, 2]
 const LISTING_CHUNK = 500
 
 export const DEFAULT_CHECKPOINT_RESULTS = 50
@@ -143,6 +147,8 @@ export class RefreshCheckpoint {
 
   private constructor(
     private readonly keyv: Keyv<string>,
+    /** The listing chunks' and batches' rows: a long one in parts (chunk-rows.ts says why). */
+    private readonly rows: ChunkRows,
     private readonly now: () => number,
     opts: CheckpointOptions,
   ) {
@@ -155,7 +161,8 @@ export class RefreshCheckpoint {
 
   /** Opens the progress of ROOT's catalog for a refresh (under the root lock) and loads what was saved. */
   static async open(root: string, now: () => number, opts: CheckpointOptions = {}): Promise<RefreshCheckpoint> {
-    const cp = new RefreshCheckpoint(openKeyv(catalogPath(root), false), now, opts)
+    const { keyv, rows } = openProgress(catalogPath(root), false)
+    const cp = new RefreshCheckpoint(keyv, rows, now, opts)
     try {
       await cp.load()
     } catch (err) {
@@ -168,7 +175,7 @@ export class RefreshCheckpoint {
   private async load(): Promise<void> {
     const metaText = await this.keyv.get(META_KEY)
     const meta = metaText === undefined ? undefined : (JSON.parse(metaText) as ProgressMeta)
-    if (meta !== undefined && (meta.schema !== SCHEMA || (this.savedBefore !== undefined && meta.savedAtMs <= this.savedBefore))) {
+    if (meta !== undefined && (!SCHEMAS_READ.includes(meta.schema) || (this.savedBefore !== undefined && meta.savedAtMs <= this.savedBefore))) {
       this.wipe = true
       return
     }
@@ -176,8 +183,12 @@ export class RefreshCheckpoint {
     const batches: Array<{ n: number; results: Result[] }> = []
     for await (const [key, value] of this.keyv.iterator?.(NAMESPACE) ?? []) {
       const name = String(key)
-      if (name.startsWith('ps:')) chunks[Number(name.slice(3))] = JSON.parse(String(value)) as unknown[]
-      else if (name.startsWith('b:')) batches.push({ n: Number(name.slice(2)), results: JSON.parse(String(value)) as Result[] })
+      // `ps:<i>` and `b:<n>`; their parts (`ps:<i>:<j>`) are read through them.
+      if (name.split(':').length !== 2) continue
+      const text = name.startsWith('ps:') || name.startsWith('b:') ? await this.rows.textOf(name, String(value)) : undefined
+      if (text === undefined) continue
+      if (name.startsWith('ps:')) chunks[Number(name.slice(3))] = JSON.parse(text) as unknown[]
+      else batches.push({ n: Number(name.slice(2)), results: JSON.parse(text) as Result[] })
     }
     batches.sort((a, b) => a.n - b.n)
     for (const { n, results } of batches) {
@@ -393,10 +404,10 @@ export class RefreshCheckpoint {
         // The meta on disk names the old listing until the new meta is written below: drop it first,
         // so a kill in between never pairs the old meta with half-new chunks.
         if (listing.relisted) await this.keyv.delete(META_KEY)
-        for (const [i, page] of listing.pages.entries()) await this.keyv.set(`ps:${listing.first + i}`, JSON.stringify(page))
-        if (listing.drop.length > 0) await this.keyv.delete(listing.drop.map((i) => `ps:${i}`))
+        for (const [i, page] of listing.pages.entries()) await this.rows.write(`ps:${listing.first + i}`, JSON.stringify(page))
+        if (listing.drop.length > 0) await this.rows.delete(listing.drop.map((i) => `ps:${i}`))
       }
-      if (batch >= 0) await this.keyv.set(`b:${batch}`, JSON.stringify(results))
+      if (batch >= 0) await this.rows.write(`b:${batch}`, JSON.stringify(results))
       await this.keyv.set(META_KEY, JSON.stringify(meta))
       this.saves++
     } catch (err) {
@@ -436,26 +447,27 @@ export class RefreshCheckpoint {
 export async function readProgress(root: string): Promise<ProgressMeta | undefined> {
   const path = catalogPath(root)
   if (!(await exists(path))) return undefined
-  const keyv = openKeyv(path, true)
+  const { keyv } = openProgress(path, true)
   try {
     const text = await keyv.get(META_KEY)
     if (text === undefined) return undefined
     const meta = JSON.parse(text) as ProgressMeta
-    return meta.schema === SCHEMA ? meta : undefined
+    return SCHEMAS_READ.includes(meta.schema) ? meta : undefined
   } finally {
     await keyv.disconnect().catch(() => undefined)
   }
 }
 
-function openKeyv(path: string, readOnly: boolean): Keyv<string> {
+function openProgress(path: string, readOnly: boolean): { keyv: Keyv<string>; rows: ChunkRows } {
   const adapter = openSqliteAdapter(path, { busyTimeout: 15_000, readOnly, iterationLimit: 200 })
   // Values are JSON text we make ourselves (as in persist.ts): stored as they are.
-  return new Keyv<string>(adapter, {
+  const keyv = new Keyv<string>(adapter, {
     namespace: NAMESPACE,
     serialize: (data) => String(data.value),
     deserialize: (text) => ({ value: text as never }),
     throwOnErrors: true,
   })
+  return { keyv, rows: new ChunkRows(adapter, NAMESPACE) }
 }
 
 function freshMeta(userId: string, nowMs: number): ProgressMeta {

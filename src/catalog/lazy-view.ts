@@ -1,5 +1,5 @@
 /**
- * A read-only CatalogView that never decodes the whole catalog (README "Next: schema 2", over
+ * A read-only CatalogView that never decodes the whole catalog (README "Next: schema 3", over
  * schema 1's chunks): listing and stat from the packed listing pages (listing-pages.ts) the head
  * names, the photostream order, sets and collections from their chunks, and a photo's record and
  * comments from the one bucket holding it, decoded when asked for behind a small cache. Every

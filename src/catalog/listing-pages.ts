@@ -1,6 +1,6 @@
 /**
- * The listing's columns of every photo, packed in pages saved beside the photo buckets (schema 2
- * step 2 over schema 1's chunks; README "Next: schema 2"): what a `CatalogView` answers at once
+ * The listing's columns of every photo, packed in pages saved beside the photo buckets (schema 3
+ * step 2 over schema 1's chunks; README "Next: schema 3"): what a `CatalogView` answers at once
  * (id, secret, kind, change times, dates, the current original, the sidecar's sizes), so that a
  * read-only opener lists and stats without decoding a record (lazy-view.ts).
  *

@@ -1,8 +1,8 @@
 /**
  * The catalog on disk: keyv + @keyv/sqlite, namespace "catalog", in ROOT/.flickrfs/catalog.sqlite.
  *
- * Format (schema 1): a handful of content-addressed chunks (`chunk:<sha1>`, each one JSON string)
- * and one `head` key naming the chunks of the current catalog. Photos are spread over
+ * Format (schema 2; schema 1 is the same with every chunk in one row): a handful of content-addressed chunks (`chunk:<sha1>`, each one JSON string,
+ * a long one stored in parts: chunk-rows.ts) and one `head` key naming the chunks of the current catalog. Photos are spread over
  * 2^k buckets by a hash of their id (about 2000 per bucket), so an edit rewrites one bucket,
  * not the whole catalog, and loading 100k photos is a few dozen JSON.parse calls instead of 100k
  * key reads. A save writes every new chunk first and the head last: a crash at any point leaves
@@ -12,12 +12,14 @@
  */
 import { createHash } from 'node:crypto'
 import createDebug from '../util/debug.js'
+import type KeyvSqlite from '@keyv/sqlite'
 import Keyv from 'keyv'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { exists } from '../util/fs.js'
 import { confineState } from '../util/confine.js'
 import { isDamagedDb, openSqliteAdapter } from '../util/sqlite.js'
 import { catalogPath } from '../util/state-paths.js'
+import { ChunkRows, chunkKey } from './chunk-rows.js'
 import { ValueInterner } from './intern.js'
 import { PAGE_PHOTOS, packPage, photoOrder, type StoredPage } from './listing-pages.js'
 import { MediaByPhoto } from './media-map.js'
@@ -31,7 +33,13 @@ import { mediaKey } from './types.js'
 
 const debug = createDebug('flickrfs:catalog')
 
-export const SCHEMA_VERSION = 1
+/**
+ * The schema a save writes. 2: schema 1 with a long chunk stored in parts (chunk-rows.ts); an older
+ * flickrfs, which would read a parted chunk's marker as JSON, refuses it in one line instead.
+ */
+export const SCHEMA_VERSION = 2
+/** The schemas read: 1 is read as it is (a chunk in one row is read the same way under either). */
+const SCHEMAS_READ: readonly number[] = [1, 2]
 const NAMESPACE = 'catalog'
 const HEAD_KEY = 'head'
 const PHOTOS_PER_BUCKET = 2000
@@ -124,10 +132,16 @@ interface DecodedPhotos {
 }
 
 export class CatalogStore {
+  /** The chunks' rows (chunk-rows.ts: a long chunk in parts); the head goes through keyv. */
+  private readonly rows: ChunkRows
+
   private constructor(
     private readonly keyv: Keyv<string>,
+    adapter: KeyvSqlite,
     readonly path: string,
-  ) {}
+  ) {
+    this.rows = new ChunkRows(adapter, NAMESPACE)
+  }
 
   static async open(root: string, opts: { readOnly?: boolean } = {}): Promise<CatalogStore> {
     const path = catalogPath(root)
@@ -146,7 +160,7 @@ export class CatalogStore {
       deserialize: (text) => ({ value: text as never }),
       throwOnErrors: true,
     })
-    if (opts.readOnly === true) return new CatalogStore(keyv, path)
+    if (opts.readOnly === true) return new CatalogStore(keyv, adapter, path)
     try {
       await adapter.query('PRAGMA journal_mode=WAL')
     } catch (err) {
@@ -156,7 +170,7 @@ export class CatalogStore {
         throw openError(path, err)
       }
     }
-    return new CatalogStore(keyv, path)
+    return new CatalogStore(keyv, adapter, path)
   }
 
   async readHead(): Promise<Head | undefined> {
@@ -168,10 +182,10 @@ export class CatalogStore {
     }
     if (text === undefined) return undefined
     const head = JSON.parse(text) as Head
-    if (head.schema !== SCHEMA_VERSION) {
+    if (!SCHEMAS_READ.includes(head.schema)) {
       throw new FlickrfsError(
         'CATALOG',
-        `The catalog in ${this.path} has schema version ${head.schema}, but this flickrfs reads version ${SCHEMA_VERSION}` +
+        `The catalog in ${this.path} has schema version ${head.schema}, but this flickrfs reads versions ${SCHEMAS_READ.join(' and ')}` +
           (head.schema > SCHEMA_VERSION ? ' (it was written by a newer flickrfs). Upgrade flickrfs, or' : ' and cannot migrate it.') +
           ` Delete ${this.path} to rebuild the catalog from Flickr (downloaded originals are kept).`,
       )
@@ -202,7 +216,7 @@ export class CatalogStore {
    */
   async save(state: CatalogState, nowMs: number, previous?: { state: CatalogState; head: Head }, pages?: ListingPagesOptions): Promise<Head> {
     const before = await this.readHead()
-    const writer = new ChunkWriter(this.keyv, before === undefined ? [] : allChunkKeys(before))
+    const writer = new ChunkWriter(this.rows, before === undefined ? [] : allChunkKeys(before))
     const reusable = previous !== undefined && before !== undefined && previous.head.generation === before.generation ? previous : undefined
     const snap = state.snap
     // A list whose items are the very same as at the previous save keeps its chunk, unserialized.
@@ -293,7 +307,7 @@ export class CatalogStore {
     const stale = [...oldKeys].filter((k) => !keep.has(k))
     if (stale.length > 0) {
       // The new catalog is in place; leftovers only cost space and go with the next save.
-      await this.keyv.delete(stale).catch((err: unknown) => debug('could not remove %d old chunks: %s', stale.length, String(err)))
+      await this.rows.delete(stale).catch((err: unknown) => debug('could not remove %d old chunks: %s', stale.length, String(err)))
     }
     return stale.length
   }
@@ -367,7 +381,7 @@ export class CatalogStore {
 
   private async readText(key: string): Promise<string | undefined> {
     try {
-      return await this.keyv.get(key)
+      return await this.rows.read(key)
     } catch (err) {
       throw openError(this.path, err)
     }
@@ -406,7 +420,7 @@ class ChunkWriter {
   written = 0
 
   constructor(
-    private readonly keyv: Keyv<string>,
+    private readonly rows: ChunkRows,
     existing: readonly string[],
   ) {
     this.existing = new Set(existing)
@@ -417,7 +431,7 @@ class ChunkWriter {
     const text = JSON.stringify(value)
     const key = chunkKey(text)
     if (!this.existing.has(key)) {
-      await this.keyv.set(key, text)
+      await this.rows.write(key, text)
       this.written++
     }
     return key
@@ -621,10 +635,6 @@ function bucketCountFor(photos: number): number {
   let n = 1
   while (n * PHOTOS_PER_BUCKET < photos && n < MAX_BUCKETS) n *= 2
   return n
-}
-
-function chunkKey(text: string): string {
-  return `chunk:${createHash('sha1').update(text).digest('hex')}`
 }
 
 /** One photo with everything hanging off it, as stored. */

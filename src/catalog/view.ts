@@ -1,6 +1,6 @@
 /**
  * CatalogView: what the layout, pin and status read of a catalog, and nothing more. Today it is
- * served by the in-memory CatalogSnapshot (`snapshotView`); schema 2 (README "Next: schema 2")
+ * served by the in-memory CatalogSnapshot (`snapshotView`); schema 3 (README "Next: schema 3")
  * will serve it from rows on disk and packed listing columns, behind this same interface, so that
  * layout/, pin/ and status need not change again.
  *
@@ -10,7 +10,7 @@
  *   getattr and readdir from what is in hand (fuse-native answers a readdir in one callback), and
  *   the build decides every name, size, mtime and inode up front. Over rows these are the packed
  *   columns (id, secret, kind, extension, size, change times, dates), loaded whole at open (~1 s
- *   and ~32 MB at 1,000,000 photos, bench/RESULTS.md "Schema 2 measured before it is chosen").
+ *   and ~32 MB at 1,000,000 photos, bench/RESULTS.md "Schema 3 measured before it is chosen").
  * - **Records** (`record`, `comments`): typed `Awaitable`, a value or a promise. The snapshot
  *   answers at once; rows on disk will answer with a promise (a sqlite query, 0.07–0.3 ms, behind a
  *   bounded cache). Only a sidecar's bytes read them (layout/nodes.ts `PhotoSidecarNode.load`),
@@ -19,7 +19,7 @@
  *   synchronous path all the way, as before.
  * - **A sidecar's size** (`sidecarSize`): stat needs it at once, before any byte. The snapshot has
  *   no stored size (undefined: the layout measures the JSON, which needs the record at once);
- *   schema 2 answers it from a column saved with the record (README "Next: schema 2"). It is the
+ *   schema 3 answers it from a column saved with the record (README "Next: schema 3"). It is the
  *   one thing left that reads a record synchronously.
  * - **Sets and collections**: held whole (20,000 sets and their member lists at 1,000,000 items
  *   are ids only); over rows the member lists become a packed column per set.
@@ -33,7 +33,7 @@ import { mediaKey } from './types.js'
 export type Awaitable<T> = T | Promise<T>
 
 /**
- * What listing and stat need of one photo: the listing columns of schema 2. `dateTaken` stays the
+ * What listing and stat need of one photo: the listing columns of schema 3. `dateTaken` stays the
  * text Flickr gives (camera local time): the layout turns it into an mtime in the local time zone
  * of the reader, so a column must not fix the zone at save.
  */

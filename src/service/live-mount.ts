@@ -36,7 +36,7 @@ const FIRST_SYNC_OLD_GROWTH_PERCENT = 10
  * every sidecar (a backup through the mount) is far slower (bench/RESULTS.md, session 13). Online,
  * a refresh that finds nothing to change keeps it so; one with something to merge loads the whole
  * catalog for its duration and lets it go after its save. Below this a whole load stays under
- * ~1 GB (~2 KB a photo). FLICKRFS_LAZY_CATALOG_FROM sets it (cli/mount.ts). Schema 2's rows
+ * ~1 GB (~2 KB a photo). FLICKRFS_LAZY_CATALOG_FROM sets it (cli/mount.ts). Schema 3's rows
  * (catalog README) would make a record ~0.1 ms, lazily.
  */
 export const LAZY_CATALOG_FROM_PHOTOS = 400_000

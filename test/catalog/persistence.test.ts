@@ -10,7 +10,7 @@ import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import KeyvSqlite from '@keyv/sqlite'
-import { Catalog, catalogPath, lockPath, mediaKey } from '../../src/catalog/index.js'
+import { Catalog, catalogPath, lockPath, mediaKey, SCHEMA_VERSION } from '../../src/catalog/index.js'
 import { MediaByPhoto } from '../../src/catalog/media-map.js'
 import { isFlickrfsError } from '../../src/errors/flickrfs-error.js'
 import { comparable, harness, refresh } from './harness.js'
@@ -100,6 +100,34 @@ void test('a catalog written with another schema version is refused with a clear
     assert.ok(err.message.includes(catalogPath(h.root)))
     return true
   })
+})
+
+void test('a catalog of schema 1 (every chunk in one row) is read as it is, and saved as schema 2 by the next change', async (t) => {
+  const h = await harness(t, { photos: 3, videos: 0, sets: 1 })
+  await refresh(h)
+  const before = comparable(h.catalog.snapshot())
+  await h.catalog.close()
+  const db = new KeyvSqlite({ uri: `sqlite://${catalogPath(h.root)}` })
+  const headOf = async (): Promise<Record<string, unknown>> => {
+    const rows = (await db.query(`SELECT value FROM keyv WHERE key = 'catalog:head'`)) as Array<{ value: string }>
+    return JSON.parse(rows[0]?.value ?? '{}') as Record<string, unknown>
+  }
+  try {
+    // A catalog this small has no chunk in parts: exactly what a schema-1 writer left.
+    const parted = (await db.query(`SELECT count(*) AS n FROM keyv WHERE key LIKE 'catalog:chunk:%:%'`)) as Array<{ n: number }>
+    assert.equal(parted[0]?.n, 0)
+    assert.equal((await headOf()).schema, SCHEMA_VERSION)
+    await db.query(`UPDATE keyv SET value = ? WHERE key = 'catalog:head'`, JSON.stringify({ ...(await headOf()), schema: 1 }))
+    const reopened = await h.reopen()
+    assert.deepEqual(comparable(reopened.snapshot()), before)
+    h.fake.account.editPhoto(before.photostream[0] as string, { title: 'after schema 1' })
+    h.tick()
+    await reopened.refresh(h.client, h.media)
+    assert.equal((await headOf()).schema, SCHEMA_VERSION)
+    assert.equal(SCHEMA_VERSION, 2)
+  } finally {
+    await db.disconnect()
+  }
 })
 
 void test('a read-only reader sees the writer\'s catalog after reload and cannot refresh', async (t) => {

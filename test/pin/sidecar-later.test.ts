@@ -1,6 +1,6 @@
 /**
  * A sidecar whose record comes later (a CatalogView answering `record` and `comments` with
- * promises, as schema 2's rows will, and its size from `sidecarSize` as the layout's sizer gave it
+ * promises, as schema 3's rows will, and its size from `sidecarSize` as the layout's sizer gave it
  * to the save; test/support/later-view.ts): the layout gives the same bytes and sizes as over the
  * snapshot, and writeTree writes the same files into a real DEST, awaiting them, and finds nothing
  * to write the next time.

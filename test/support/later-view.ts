@@ -1,5 +1,5 @@
 /**
- * A CatalogView as a catalog over rows on disk serves it (schema 2): a photo's `record` and
+ * A CatalogView as a catalog over rows on disk serves it (schema 3): a photo's `record` and
  * `comments` come a turn later (promises), its sidecar's size as a save stores it (the layout's
  * sidecar sizer), everything else is the snapshot's own answer. For the tests that hold the
  * layout, fs/ and pin/ to records that are not in hand at once.

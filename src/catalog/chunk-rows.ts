@@ -1,0 +1,149 @@
+/**
+ * How a chunk's text is kept in catalog.sqlite's rows (persist.ts owns what the chunks are).
+ *
+ * A text of up to PART_CHARS UTF-16 units is one row under its key, as it always was. A longer one
+ * is cut into parts of at most PART_CHARS, stored under `<key>:<i>`, and its key holds a marker
+ * naming how many there are; the parts and the marker are one transaction: a crash leaves all of
+ * them or none. Catalogs saved before (one row per chunk, however long) read the same.
+ *
+ * Why: sqlite and its driver copy a value whole into a block of malloc'd memory (the driver's copy
+ * on the main thread, sqlite's bound copy and record in a libuv pool thread; a read likewise), and
+ * glibc raises its mmap threshold to the largest such block freed (up to 32 MB), after which it
+ * keeps up to twice that in each thread's arena instead of giving it back. Rows of 3–5 MB left a
+ * first sync of 100,000 items with ~60 MB more RSS than the same run with the threshold fixed at
+ * 128 KB (bench/RESULTS.md "sync-mem"). A part is at most 96 KB of UTF-8: under that threshold,
+ * so it never moves it. The sha1 of a chunk is taken over the same parts, for the same reason.
+ */
+import { createHash } from 'node:crypto'
+import type KeyvSqlite from '@keyv/sqlite'
+
+/** The longest text one row holds: at most 3 UTF-8 bytes a unit, so ≤ 96 KB, under glibc's 128 KB. */
+export const PART_CHARS = 32 * 1024
+
+/** The start of a parted chunk's own row; no JSON text starts with a NUL. */
+const MARKER = '\0parts:'
+
+/**
+ * Parts inserted per statement: ~0.5 MB bound at once (1.5 MB at most). Each statement is a few
+ * round trips to the pool thread: 4 a statement cost a first save of 100,000 items ~1 s more CPU.
+ */
+const PARTS_PER_INSERT = 16
+
+/** Keys deleted per statement (three parameters each), far under sqlite's limit of 32,766. */
+const KEYS_PER_DELETE = 500
+
+interface Row {
+  key: string
+  value: string
+}
+
+export class ChunkRows {
+  readonly #adapter: KeyvSqlite
+  readonly #table: string
+  /** keyv stores a key of namespace N as `N:key`. */
+  readonly #prefix: string
+
+  constructor(adapter: KeyvSqlite, namespace: string) {
+    this.#adapter = adapter
+    this.#table = adapter.opts.table ?? 'keyv'
+    this.#prefix = `${namespace}:`
+  }
+
+  /** The text stored under `key`, whole again; undefined when it is not there (or a part is missing). */
+  async read(key: string): Promise<string | undefined> {
+    const own = this.#prefix + key
+    // The key and its parts, in one read.
+    const rows = (await this.#adapter.query(`SELECT key, value FROM ${this.#table} WHERE ${OWN_AND_PARTS}`, ...ownAndParts(own))) as Row[]
+    const head = rows.find((r) => r.key === own)
+    if (head === undefined) return undefined
+    if (!head.value.startsWith(MARKER)) return head.value
+    const count = Number(head.value.slice(MARKER.length))
+    const parts = new Array<string>(count)
+    let found = 0
+    for (const r of rows) {
+      const suffix = r.key.slice(own.length + 1)
+      const i = r.key === own || !/^\d+$/.test(suffix) ? -1 : Number(suffix)
+      if (i >= 0 && i < count && parts[i] === undefined) {
+        parts[i] = r.value
+        found++
+      }
+    }
+    return found === count ? parts.join('') : undefined
+  }
+
+  /** The text of `key` whose own row, `value`, was read already (an iteration): itself, or its parts read. */
+  async textOf(key: string, value: string): Promise<string | undefined> {
+    return value.startsWith(MARKER) ? this.read(key) : value
+  }
+
+  /**
+   * Stores `text` under `key` (in parts when long), replacing what was there. A parted chunk is one
+   * transaction of small statements: a statement binds its values all at once in the pool thread,
+   * so the whole chunk in one statement would be one 5 MB allocation again, in 100 blocks.
+   */
+  async write(key: string, text: string): Promise<void> {
+    const own = this.#prefix + key
+    const parts = partsOf(text)
+    if (parts.length === 1) return this.#insert([[own, text]])
+    await this.#adapter.query('BEGIN IMMEDIATE')
+    try {
+      for (let from = 0; from < parts.length; from += PARTS_PER_INSERT) {
+        await this.#insert(parts.slice(from, from + PARTS_PER_INSERT).map((p, i): [string, string] => [`${own}:${from + i}`, p]))
+      }
+      await this.#insert([[own, `${MARKER}${parts.length}`]])
+      await this.#adapter.query('COMMIT')
+    } catch (err) {
+      await this.#adapter.query('ROLLBACK').catch(() => undefined)
+      throw err
+    }
+  }
+
+  async #insert(rows: ReadonlyArray<[string, string]>): Promise<void> {
+    await this.#adapter.query(
+      `INSERT INTO ${this.#table} (key, value) VALUES ${rows.map(() => '(?, ?)').join(', ')} ON CONFLICT(key) DO UPDATE SET value=excluded.value`,
+      ...rows.flat(),
+    )
+  }
+
+  /** Deletes `keys` and their parts, without reading them (keyv's deleteMany reads every value first). */
+  async delete(keys: readonly string[]): Promise<void> {
+    for (let from = 0; from < keys.length; from += KEYS_PER_DELETE) {
+      const batch = keys.slice(from, from + KEYS_PER_DELETE).map((k) => this.#prefix + k)
+      await this.#adapter.query(`DELETE FROM ${this.#table} WHERE ${batch.map(() => `(${OWN_AND_PARTS})`).join(' OR ')}`, ...batch.flatMap(ownAndParts))
+    }
+  }
+}
+
+/**
+ * A key and its parts: the key itself, and every key from `<key>:` up to `<key>;` (';' sorts just
+ * after ':'), which is exactly the keys starting with `<key>:` (`ps:1:0`, never `ps:10`).
+ */
+const OWN_AND_PARTS = 'key = ? OR (key >= ? AND key < ?)'
+
+function ownAndParts(own: string): [string, string, string] {
+  return [own, `${own}:`, `${own};`]
+}
+
+/** `chunk:<sha1 of text's UTF-8>`, hashed part by part (the same digest as the whole, with no copy of it whole). */
+export function chunkKey(text: string): string {
+  const hash = createHash('sha1')
+  for (const part of partsOf(text)) hash.update(part)
+  return `chunk:${hash.digest('hex')}`
+}
+
+/**
+ * `text` in pieces of at most PART_CHARS, never between the two halves of a surrogate pair: each
+ * piece is then valid UTF-16 on its own, and the pieces' UTF-8 is exactly the whole's.
+ */
+export function partsOf(text: string): string[] {
+  if (text.length <= PART_CHARS) return [text]
+  const parts: string[] = []
+  for (let from = 0; from < text.length; ) {
+    let to = Math.min(from + PART_CHARS, text.length)
+    const last = text.charCodeAt(to - 1)
+    if (to < text.length && last >= 0xd800 && last <= 0xdbff) to--
+    parts.push(text.slice(from, to))
+    from = to
+  }
+  return parts
+}

@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
+import { rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { after, test } from 'node:test'
+import { ChunkRows, chunkKey, PART_CHARS, partsOf } from '../../src/catalog/chunk-rows.js'
+import { openSqliteAdapter } from '../../src/util/sqlite.js'
+import { tempDir } from '../support/repo.js'
+
+const dirs: string[] = []
+after(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true })
+})
+
+async function adapterIn(): Promise<ReturnType<typeof openSqliteAdapter>> {
+  const dir = await tempDir('flickrfs-chunk-rows-')
+  dirs.push(dir)
+  return openSqliteAdapter(join(dir, 'catalog.sqlite'), { busyTimeout: 15_000 })
+}
+
+/** Every row of the table, key → value. */
+async function rowsOf(adapter: ReturnType<typeof openSqliteAdapter>): Promise<Map<string, string>> {
+  const rows = (await adapter.query('SELECT key, value FROM keyv')) as Array<{ key: string; value: string }>
+  return new Map(rows.map((r) => [r.key, r.value]))
+}
+
+/** A JSON text of `n` units with a surrogate pair (an emoji) straddling every place a cut would fall. */
+function textWithPairsAtCuts(n: number): string {
+  const units: string[] = []
+  let length = 0
+  while (length < n) {
+    // '"' + filler up to one unit before the next multiple of PART_CHARS, then the pair across it.
+    const toCut = PART_CHARS - (length % PART_CHARS) - 1
+    const filler = 'x'.repeat(Math.max(0, toCut))
+    units.push(filler, '\u{1F600}')
+    length += filler.length + 2
+  }
+  return JSON.stringify(units.join(''))
+}
+
+void test('a long chunk is stored in parts of at most PART_CHARS, never cut inside a surrogate pair, and reads back whole', async () => {
+  const adapter = await adapterIn()
+  const rows = new ChunkRows(adapter, 'catalog')
+  const text = textWithPairsAtCuts(PART_CHARS * 3 + 100)
+  const key = chunkKey(text)
+  // The same key as a sha1 of the whole text: chunks saved before keep their names.
+  assert.equal(key, `chunk:${createHash('sha1').update(text).digest('hex')}`)
+  await rows.write(key, text)
+  const stored = await rowsOf(adapter)
+  const parts = [...stored].filter(([k]) => k.startsWith(`catalog:${key}:`))
+  assert.ok(parts.length >= 4, `${parts.length} parts`)
+  for (const [k, v] of parts) {
+    assert.ok(v.length <= PART_CHARS, `${k} holds ${v.length} units`)
+    assert.ok(Buffer.byteLength(v) < 128 * 1024)
+    // Stored as UTF-8 by the driver: a lone surrogate would come back as U+FFFD.
+    assert.ok(!v.includes('\uFFFD'), `${k} holds a replacement character`)
+  }
+  assert.equal(partsOf(text).join(''), text)
+  assert.equal(await rows.read(key), text)
+  await adapter.disconnect()
+})
+
+void test('a chunk stored whole in one row (as catalogs were saved before parts) reads the same; a short one is still one row', async () => {
+  const adapter = await adapterIn()
+  const rows = new ChunkRows(adapter, 'catalog')
+  const long = JSON.stringify(Array.from({ length: 20_000 }, (_, i) => ({ id: String(i), t: 'é' })))
+  await adapter.set(`catalog:${chunkKey(long)}`, long)
+  assert.equal(await rows.read(chunkKey(long)), long)
+  await rows.write('chunk:short', '[1,2,3]')
+  assert.deepEqual([...(await rowsOf(adapter)).keys()].filter((k) => k.startsWith('catalog:chunk:short')), ['catalog:chunk:short'])
+  assert.equal(await rows.read('chunk:short'), '[1,2,3]')
+  assert.equal(await rows.read('chunk:none'), undefined)
+  await adapter.disconnect()
+})
+
+void test('delete removes chunks with their parts and nothing else; a chunk missing a part reads as absent', async () => {
+  const adapter = await adapterIn()
+  const rows = new ChunkRows(adapter, 'catalog')
+  const a = JSON.stringify('a'.repeat(PART_CHARS * 2))
+  const b = JSON.stringify('b'.repeat(PART_CHARS * 2))
+  await rows.write('chunk:a', a)
+  await rows.write('chunk:b', b)
+  await rows.write('chunk:c', '[]')
+  await adapter.set('progress:chunk:a', 'theirs')
+  await rows.delete(['chunk:a', 'chunk:c'])
+  const left = [...(await rowsOf(adapter)).keys()].sort()
+  assert.deepEqual(left, ['catalog:chunk:b', 'catalog:chunk:b:0', 'catalog:chunk:b:1', 'catalog:chunk:b:2', 'progress:chunk:a'])
+  await adapter.query('DELETE FROM keyv WHERE key = ?', 'catalog:chunk:b:1')
+  assert.equal(await rows.read('chunk:b'), undefined)
+  await adapter.disconnect()
+})
+
+void test('keys that extend one another (the checkpoint\'s ps:1 and ps:10) keep apart: a read or a delete of one never takes the other', async () => {
+  const adapter = await adapterIn()
+  const rows = new ChunkRows(adapter, 'progress')
+  const one = JSON.stringify('1'.repeat(PART_CHARS * 2))
+  const ten = JSON.stringify('t'.repeat(PART_CHARS * 2))
+  await rows.write('ps:10', ten)
+  await rows.write('ps:1', one)
+  await rows.write('ps:11', '[11]')
+  assert.equal(await rows.read('ps:1'), one)
+  assert.equal(await rows.read('ps:10'), ten)
+  await rows.delete(['ps:1'])
+  assert.equal(await rows.read('ps:1'), undefined)
+  assert.equal(await rows.read('ps:10'), ten)
+  assert.equal(await rows.read('ps:11'), '[11]')
+  assert.deepEqual([...(await rowsOf(adapter)).keys()].filter((k) => k.startsWith('progress:ps:1:')), [])
+  await adapter.disconnect()
+})
