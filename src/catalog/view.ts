@@ -10,7 +10,7 @@
  *   getattr and readdir from what is in hand (fuse-native answers a readdir in one callback), and
  *   the build decides every name, size, mtime and inode up front. Over rows these are the packed
  *   columns (id, secret, kind, extension, size, change times, dates), loaded whole at open (~1 s
- *   and ~32 MB at 1,000,000 photos, bench/RESULTS.md "Schema 3 measured before it is chosen").
+ *   and ~32 MB at 1,000,000 photos, bench/RESULTS.md "Schema 2 measured before it is chosen").
  * - **Records** (`record`, `comments`): typed `Awaitable`, a value or a promise. The snapshot
  *   answers at once; rows on disk will answer with a promise (a sqlite query, 0.07–0.3 ms, behind a
  *   bounded cache). Only a sidecar's bytes read them (layout/nodes.ts `PhotoSidecarNode.load`),
