@@ -11,6 +11,7 @@ import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { numericId } from './decimal-id.js'
 import { ListingPage } from './listing-pages.js'
 import { contentKey, rowVersions, type CatalogStore, type Head, type HeadLists, type StoredBucket } from './persist.js'
+import { sortedIndexOf } from '../util/sorted.js'
 import type { CollectionEntry, MediaEntry, PhotoEntry, RawRecord, SetEntry } from './types.js'
 import type { CatalogView, PhotoColumns } from './view.js'
 
@@ -121,14 +122,16 @@ export class LazyView implements CatalogView {
     return at === undefined ? undefined : this.#at(at, (page, i) => page.columns(i, id))
   }
   media(id: string, secret: string): MediaEntry | undefined {
-    const at = this.#index.find(id)
-    if (at === undefined) return undefined
-    return this.#at(at, (page, i) => (page.secretIs(i, secret) ? page.media(i) : undefined))
+    return this.#ofOriginal(id, secret, (page, i) => page.media(i))
   }
   mediaExt(id: string, secret: string): string | undefined {
+    return this.#ofOriginal(id, secret, (page, i) => page.ext(i))
+  }
+  /** `read` of photo `id`'s page row when its current original is of `secret`. */
+  #ofOriginal<T>(id: string, secret: string, read: (page: ListingPage, i: number) => T): T | undefined {
     const at = this.#index.find(id)
     if (at === undefined) return undefined
-    return this.#at(at, (page, i) => (page.secretIs(i, secret) ? page.ext(i) : undefined))
+    return this.#at(at, (page, i) => (page.secretIs(i, secret) ? read(page, i) : undefined))
   }
   eachPhoto(fn: (photo: PhotoColumns) => void): void {
     for (const page of this.#pages) for (let i = 0; i < page.n; i++) fn(page.columns(i))
@@ -222,32 +225,18 @@ class NumericIndex implements IdIndex {
     const sorted = keys.slice().sort()
     for (let i = 1; i < sorted.length; i++) if (sorted[i] === sorted[i - 1]) return undefined
     const positions = new Uint32Array(keys.length)
-    for (let pos = 0; pos < keys.length; pos++) positions[indexIn(sorted, keys[pos] as number)] = pos
+    for (let pos = 0; pos < keys.length; pos++) positions[sortedIndexOf(sorted, keys[pos] as number)] = pos
     return new NumericIndex(sorted, positions)
   }
 
   find(id: string): number | undefined {
     if (id === this.#lastId) return this.#lastAt
     const key = numericId(id)
-    const at = key === undefined ? -1 : indexIn(this.sorted, key)
+    const at = key === undefined ? -1 : sortedIndexOf(this.sorted, key)
     this.#lastId = id
     this.#lastAt = at < 0 ? undefined : this.positions[at]
     return this.#lastAt
   }
-}
-
-/** Where `key` is in `sorted`, or -1. */
-function indexIn(sorted: Float64Array, key: number): number {
-  let lo = 0
-  let hi = sorted.length - 1
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1
-    const k = sorted[mid] as number
-    if (k === key) return mid
-    if (k < key) lo = mid + 1
-    else hi = mid - 1
-  }
-  return -1
 }
 
 class MapIndex implements IdIndex {

@@ -1,8 +1,9 @@
 /**
  * The catalog on disk: keyv + @keyv/sqlite, namespace "catalog", in ROOT/.flickrfs/catalog.sqlite.
  *
- * Format (schema 2; schema 1 is the same with every chunk in one row): a handful of content-addressed chunks (`chunk:<sha1>`, each one JSON string,
- * a long one stored in parts: chunk-rows.ts) and one `head` key naming the chunks of the current catalog. Photos are spread over
+ * Format (schema 2; schema 1 is the same with every chunk in one row): a handful of
+ * content-addressed chunks (`chunk:<sha1>`, each one JSON string, a long one stored in parts:
+ * chunk-rows.ts) and one `head` key naming the chunks of the current catalog. Photos are spread over
  * 2^k buckets by a hash of their id (about 2000 per bucket), so an edit rewrites one bucket,
  * not the whole catalog, and loading 100k photos is a few dozen JSON.parse calls instead of 100k
  * key reads. A save writes every new chunk first and the head last: a crash at any point leaves
@@ -595,12 +596,12 @@ function openError(path: string, err: unknown): FlickrfsError {
   return new FlickrfsError('CATALOG', `Cannot read the catalog database ${path}: ${String(err)}. Check that the folder is readable and not on a full disk.`, { cause: err })
 }
 
-/** The catalog file is not a database, or its pages are damaged: what to run to get past it. */
 /** A catalog whose head kept moving, or whose chunks are gone, through every attempt to read it. */
 export function missingPartsError(path: string): FlickrfsError {
   return new FlickrfsError('CATALOG', `The catalog in ${path} is missing parts of its last save. Delete ${path} to rebuild it from Flickr.`)
 }
 
+/** The catalog file is not a database, or its pages are damaged: what to run to get past it. */
 export function damagedCatalogError(path: string, err: unknown): FlickrfsError {
   const code = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : 'damaged'
   return new FlickrfsError(

@@ -9,6 +9,8 @@
  * hash(path + "\0" + k) for k = 1, 2, … until they find a number that is no path's first choice
  * and not yet taken by an earlier probe.
  */
+import { sortedIndexOf } from '../util/sorted.js'
+
 export const ROOT_INO = 1
 const RANGE = 2 ** 31 - 2
 export const FNV_OFFSET = 0x811c9dc5
@@ -71,7 +73,7 @@ export function settleCollisions(inos: Uint32Array, pathOf: (index: number) => s
       }
       for (let k = 1; ; k++) {
         const candidate = pathHash(`${path}\u0000${k}`)
-        if (!sortedHas(sorted, candidate) && !taken.has(candidate)) {
+        if (sortedIndexOf(sorted, candidate) < 0 && !taken.has(candidate)) {
           taken.add(candidate)
           inos[index] = candidate
           return
@@ -90,17 +92,4 @@ function collidedNumbers(sorted: Uint32Array): number[] {
     if (n === sorted[i - 1] && n !== out[out.length - 1]) out.push(n)
   }
   return out
-}
-
-function sortedHas(sorted: Uint32Array, n: number): boolean {
-  let lo = 0
-  let hi = sorted.length - 1
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1
-    const v = sorted[mid] as number
-    if (v === n) return true
-    if (v < n) lo = mid + 1
-    else hi = mid - 1
-  }
-  return false
 }
