@@ -12,7 +12,8 @@ import createDebug from '../util/debug.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { RefreshCheckpoint, type CheckpointOptions } from './checkpoint.js'
 import { CatalogStore, contentKey, missingPartsError, rowVersions, type Head, type ListingPagesOptions } from './persist.js'
-import { refreshIfUnchanged, type QuickRefreshResult } from './quick-refresh.js'
+import { refreshIfUnchanged, type QuickRefreshResult, type RecordedAnswers } from './quick-refresh.js'
+import { mergeIncremental } from './lazy-merge.js'
 import type { CatalogApi, CatalogMedia, SidecarSizer } from './ports.js'
 import { buildRefreshedState, type MediaEvent, type RefreshOptions, type RefreshProgress, type RefreshReport } from './refresh.js'
 import { acquireRootLock } from './root-lock.js'
@@ -308,6 +309,11 @@ export class Catalog extends EventEmitter<CatalogEvents> {
   private async runRefresh(client: CatalogApi, media: CatalogMedia, { letGo = false, ...opts }: CatalogRefreshOptions): Promise<RefreshReport> {
     const lock = await acquireRootLock(this.root, 'catalog refresh')
     try {
+      // A lazy catalog with a small change to merge: merged into the stored one, never loaded.
+      if (opts.answered !== undefined) {
+        const merged = await this.mergeLazily(client, media, opts, opts.answered)
+        if (merged !== undefined) return merged
+      }
       // Start from what is on disk, in case another process refreshed since we loaded, and whole:
       // the refresh compares with every record.
       await this.load(true)
@@ -329,6 +335,42 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     } finally {
       await lock.release()
     }
+  }
+
+  /**
+   * For a catalog served lazily, the answers of refreshIfUnchanged merged into the stored catalog
+   * without loading it (lazy-merge.ts), and the view of the new head served (its pages those the
+   * merge packed, the others this view's); undefined when the merge does not take them (its reason
+   * logged), and the whole refresh runs.
+   */
+  private async mergeLazily(client: CatalogApi, media: CatalogMedia, opts: RefreshOptions, answered: RecordedAnswers): Promise<RefreshReport | undefined> {
+    const view = this.lazyView
+    const pages = this.pages
+    if (view === undefined || pages === undefined) return undefined
+    const head = await this.store.readHead()
+    if (head === undefined) return undefined
+    const options = { ...opts, ...this.relay(opts) }
+    const decodedPages = view.pagesOf(head.generation)
+    const result = await mergeIncremental(this.store, head, answered, {
+      api: client, media, options, clock: this.now, pages, ...(decodedPages !== undefined ? { decodedPages } : {}),
+    })
+    if ('fallback' in result) {
+      debug('not merged lazily (%s): refreshing whole', result.fallback)
+      return undefined
+    }
+    const { merged } = result
+    if (!this.readsLazily(merged.head)) {
+      // Too small now to be read lazily: loaded whole, as a reload would (and told).
+      this.lazyView = undefined
+      this.head = undefined
+      await this.load(false)
+      return merged.report
+    }
+    this.head = merged.head
+    this.state = emptyState()
+    this.lazyView = LazyView.ofPages(this.store, merged.head, merged.pages, merged)
+    if (merged.report.changed) this.emit('change', this.state.snap)
+    return merged.report
   }
 
   /** The caller's progress and media callbacks, each also emitted as this catalog's event. */

@@ -143,23 +143,41 @@ export async function listPhotostreamChanges(
  * at equal dates the larger id (the later upload) goes first.
  */
 export function mergePhotostream(prev: CatalogSnapshot, changed: readonly ListedPhoto[]): ListedPhoto[] {
+  const stream = prev.photostream
+  const uploadOf = (id: string): number | undefined => prev.photos.get(id)?.dateUpload
+  const merged = mergeOrder({ length: stream.length, at: (pos) => stream[pos] as string }, (pos) => uploadOf(stream[pos] as string), uploadOf, changed)
+  return merged.map((p) => (typeof p === 'number' ? listed(prev.photos.get(stream[p] as string) as PhotoEntry) : p))
+}
+
+/**
+ * mergePhotostream's rule over the previous order alone (`stream.at(pos)`, its id at a place):
+ * `dateUploadAt(pos)` is the upload date of the photo at `pos` of `stream` (undefined: not a photo of the catalog, left out), `previousUpload`
+ * a changed photo's before (undefined: new). Each place of the result is a changed photo, or the
+ * position in `stream` of a previous photo kept there (lazy-merge.ts reads the upload dates from
+ * the listing pages instead of every record).
+ */
+export function mergeOrder(
+  stream: { length: number; at: (pos: number) => string }, dateUploadAt: (pos: number) => number | undefined,
+  previousUpload: (id: string) => number | undefined, changed: readonly ListedPhoto[],
+): Array<ListedPhoto | number> {
   const byId = new Map(changed.map((p) => [p.id, p]))
   const placed = changed
-    .filter((p) => prev.photos.get(p.id)?.dateUpload !== p.dateUpload)
+    .filter((p) => previousUpload(p.id) !== p.dateUpload)
     .sort((a, b) => b.dateUpload - a.dateUpload || compareIds(b.id, a.id))
   const placedIds = new Set(placed.map((p) => p.id))
-  const out: ListedPhoto[] = []
+  const out: Array<ListedPhoto | number> = []
   let next = 0
-  const placeBefore = (old: PhotoEntry): void => {
-    for (let p = placed[next]; p !== undefined && (p.dateUpload > old.dateUpload || (p.dateUpload === old.dateUpload && compareIds(p.id, old.id) > 0)); p = placed[++next]) out.push(p)
+  const placeBefore = (id: string, dateUpload: number): void => {
+    for (let p = placed[next]; p !== undefined && (p.dateUpload > dateUpload || (p.dateUpload === dateUpload && compareIds(p.id, id) > 0)); p = placed[++next]) out.push(p)
   }
-  for (const id of prev.photostream) {
-    const old = prev.photos.get(id)
-    if (old === undefined || placedIds.has(id)) continue
-    placeBefore(old)
-    out.push(byId.get(id) ?? listed(old))
+  for (let pos = 0; pos < stream.length; pos++) {
+    const id = stream.at(pos)
+    const dateUpload = dateUploadAt(pos)
+    if (dateUpload === undefined || placedIds.has(id)) continue
+    placeBefore(id, dateUpload)
+    out.push(byId.get(id) ?? pos)
   }
-  out.push(...placed.slice(next))
+  for (; next < placed.length; next++) out.push(placed[next] as ListedPhoto)
   return out
 }
 

@@ -79,6 +79,21 @@ export class LazyView implements CatalogView {
   }
 
   /**
+   * The view of `head` from its pages already decoded (a merge made them: lazy-merge.ts, the
+   * unchanged ones this view's own) and its sets and collections; `head` must hold the
+   * photostream as its pages' order (Head.pages.streamLength).
+   */
+  static ofPages(store: BucketSource, head: Head, pages: readonly ListingPage[], lists: Pick<HeadLists, 'sets' | 'collections'>): LazyView {
+    if (head.pages?.streamLength === undefined) throw new FlickrfsError('INTERNAL', 'a lazy view of decoded pages needs the photostream in their order')
+    return new LazyView(store, head, pages, lists, {})
+  }
+
+  /** The decoded listing pages of `generation`, when this view is of it (a merge packs the next ones from them). */
+  pagesOf(generation: string): readonly ListingPage[] | undefined {
+    return generation === this.#head.generation ? this.#pages : undefined
+  }
+
+  /**
    * This view under `head`, a later save of the very same chunks and pages (a refresh that found
    * nothing to change saves the head again, quick-refresh.ts): the pages are not read again.
    * Undefined when `head` names other content.

@@ -13,7 +13,7 @@
  */
 import { decimalValue } from './decimal-id.js'
 import type { SidecarSizer } from './ports.js'
-import type { CatalogSnapshot, MediaEntry, PhotoEntry } from './types.js'
+import type { CatalogSnapshot, MediaEntry, PhotoEntry, RawRecord } from './types.js'
 import type { PhotoColumns } from './view.js'
 import { mediaKey } from './types.js'
 
@@ -83,64 +83,137 @@ export function photoOrder(snap: Pick<CatalogSnapshot, 'photostream' | 'photos'>
 
 /** The listing columns of `ids` (one page), with the sidecar sizes `sizer` answers. */
 export function packPage(ids: readonly string[], snap: CatalogSnapshot, sizer: SidecarSizer): StoredPage {
-  const n = ids.length
-  const video = new Uint8Array(n)
-  const changed = new Float64Array(n)
-  const changedNv = new Float64Array(n)
-  const upload = new Float64Array(n)
-  const has = new Uint8Array(n)
-  const size = new Float64Array(n)
-  const transcode = new Uint8Array(n)
-  const sidecar = new Uint32Array(n).fill(NO_SIZE)
-  const sidecarNv = new Uint32Array(n).fill(NO_SIZE)
-  const secrets: string[] = []
-  const taken: string[] = []
-  const ext = new CodeBook()
-  const url = new CodeBook()
-  const label = new CodeBook()
-  for (let i = 0; i < n; i++) {
-    const id = ids[i] as string
+  const page = new PageBuilder(ids.length)
+  for (const id of ids) {
     const p = snap.photos.get(id) as PhotoEntry
-    secrets.push(p.secret)
-    taken.push(p.dateTaken ?? '')
-    video[i] = p.media === 'video' ? 1 : 0
-    changed[i] = p.changedAtMs
-    changedNv[i] = p.changedAtMsIgnoringViews ?? p.changedAtMs
-    upload[i] = p.dateUpload
-    const m = snap.media.get(mediaKey(id, p.secret))
-    if (m === undefined) {
-      ext.add('')
-      url.add('')
-      label.add('')
-      continue
-    }
-    has[i] = 1
-    size[i] = m.size
-    ext.add(m.ext)
-    url.add(urlTemplate(m.url, id, p.secret))
-    transcode[i] = m.kind === 'transcode' ? 1 : 0
-    label.add(m.label === undefined ? '' : `\0${m.label}`)
-    const [withViews, withoutViews] = sizer.sizes(p, m, snap.comments.get(id))
-    sidecar[i] = withViews
-    sidecarNv[i] = withoutViews
+    page.add(pageRowOf(p, snap.media.get(mediaKey(id, p.secret)), snap.comments.get(id), sizer))
   }
-  return {
-    n,
-    id: strings(ids),
-    secret: strings(secrets),
-    taken: strings(taken),
-    video: base64(video),
-    changed: base64(changed),
-    changedNv: base64(changedNv),
-    upload: base64(upload),
-    has: base64(has),
-    size: base64(size),
-    ext: ext.stored(),
-    url: url.stored(),
-    transcode: base64(transcode),
-    label: label.stored(),
-    sidecar: base64(sidecar),
-    sidecarNv: base64(sidecarNv),
+  return page.stored()
+}
+
+/** One photo's columns as a page holds them (the strings of the dictionary columns as coded). */
+export interface PageRow {
+  id: string
+  secret: string
+  /** dateTaken, '' for null. */
+  taken: string
+  video: boolean
+  changed: number
+  changedNv: number
+  upload: number
+  /** Its current original, absent when it has none. */
+  original?: {
+    size: number
+    ext: string
+    /** urlTemplate of its URL. */
+    url: string
+    transcode: boolean
+    /** '' for none, else \x00 + the label. */
+    label: string
+    sidecar: number
+    sidecarNv: number
+  }
+}
+
+/** A photo's page row, made from its entry, current original and comments (the sizes from `sizer`). */
+export function pageRowOf(p: PhotoEntry, m: MediaEntry | undefined, comments: readonly RawRecord[] | undefined, sizer: SidecarSizer): PageRow {
+  const row: PageRow = {
+    id: p.id, secret: p.secret, taken: p.dateTaken ?? '', video: p.media === 'video',
+    changed: p.changedAtMs, changedNv: p.changedAtMsIgnoringViews ?? p.changedAtMs, upload: p.dateUpload,
+  }
+  if (m === undefined) return row
+  const [sidecar, sidecarNv] = sizer.sizes(p, m, comments)
+  row.original = {
+    size: m.size, ext: m.ext, url: urlTemplate(m.url, p.id, p.secret), transcode: m.kind === 'transcode',
+    label: m.label === undefined ? '' : `\0${m.label}`, sidecar, sidecarNv,
+  }
+  return row
+}
+
+/**
+ * A page packed row by row, in order: the one packing rule for a page made from a snapshot
+ * (packPage) and for one made of an older page's rows and changed photos (lazy-merge.ts), so that
+ * both give the very same chunk for the same photos.
+ */
+export class PageBuilder {
+  readonly #n: number
+  #i = 0
+  readonly #video: Uint8Array
+  readonly #changed: Float64Array
+  readonly #changedNv: Float64Array
+  readonly #upload: Float64Array
+  readonly #has: Uint8Array
+  readonly #size: Float64Array
+  readonly #transcode: Uint8Array
+  readonly #sidecar: Uint32Array
+  readonly #sidecarNv: Uint32Array
+  readonly #ids: string[] = []
+  readonly #secrets: string[] = []
+  readonly #taken: string[] = []
+  readonly #ext = new CodeBook()
+  readonly #url = new CodeBook()
+  readonly #label = new CodeBook()
+
+  constructor(n: number) {
+    this.#n = n
+    this.#video = new Uint8Array(n)
+    this.#changed = new Float64Array(n)
+    this.#changedNv = new Float64Array(n)
+    this.#upload = new Float64Array(n)
+    this.#has = new Uint8Array(n)
+    this.#size = new Float64Array(n)
+    this.#transcode = new Uint8Array(n)
+    this.#sidecar = new Uint32Array(n).fill(NO_SIZE)
+    this.#sidecarNv = new Uint32Array(n).fill(NO_SIZE)
+  }
+
+  add(row: PageRow): void {
+    const i = this.#i++
+    if (i >= this.#n) throw new Error(`a listing page of ${this.#n} photos given more`)
+    this.#ids.push(row.id)
+    this.#secrets.push(row.secret)
+    this.#taken.push(row.taken)
+    this.#video[i] = row.video ? 1 : 0
+    this.#changed[i] = row.changed
+    this.#changedNv[i] = row.changedNv
+    this.#upload[i] = row.upload
+    const o = row.original
+    if (o === undefined) {
+      this.#ext.add('')
+      this.#url.add('')
+      this.#label.add('')
+      return
+    }
+    this.#has[i] = 1
+    this.#size[i] = o.size
+    this.#ext.add(o.ext)
+    this.#url.add(o.url)
+    this.#transcode[i] = o.transcode ? 1 : 0
+    this.#label.add(o.label)
+    this.#sidecar[i] = o.sidecar
+    this.#sidecarNv[i] = o.sidecarNv
+  }
+
+  stored(): StoredPage {
+    if (this.#i !== this.#n) throw new Error(`a listing page of ${this.#n} photos given ${this.#i}`)
+    return {
+      n: this.#n,
+      id: strings(this.#ids),
+      secret: strings(this.#secrets),
+      taken: strings(this.#taken),
+      video: base64(this.#video),
+      changed: base64(this.#changed),
+      changedNv: base64(this.#changedNv),
+      upload: base64(this.#upload),
+      has: base64(this.#has),
+      size: base64(this.#size),
+      ext: this.#ext.stored(),
+      url: this.#url.stored(),
+      transcode: base64(this.#transcode),
+      label: this.#label.stored(),
+      sidecar: base64(this.#sidecar),
+      sidecarNv: base64(this.#sidecarNv),
+    }
   }
 }
 
@@ -234,6 +307,24 @@ export class ListingPage {
   sidecarSize(i: number, ignoreViews: boolean): number | undefined {
     const size = (ignoreViews ? this.#sidecarNv : this.#sidecar)[i] as number
     return size === NO_SIZE ? undefined : size
+  }
+  /** The upload date of photo i (columns(i).dateUpload, without making them). */
+  dateUpload(i: number): number {
+    return this.#upload[i] as number
+  }
+  /** Photo i's columns as stored, for a page packed again (PageBuilder): the same bytes for the same photo. */
+  row(i: number): PageRow {
+    const taken = this.#taken.at(i)
+    const row: PageRow = {
+      id: this.#id.at(i), secret: this.#secret.at(i), taken, video: this.#video[i] === 1,
+      changed: this.#changed[i] as number, changedNv: this.#changedNv[i] as number, upload: this.#upload[i] as number,
+    }
+    if (this.#has[i] !== 1) return row
+    row.original = {
+      size: this.#size[i] as number, ext: this.#ext.at(i), url: this.#url.at(i), transcode: this.#transcode[i] === 1,
+      label: this.#label.at(i), sidecar: this.#sidecar[i] as number, sidecarNv: this.#sidecarNv[i] as number,
+    }
+    return row
   }
 }
 

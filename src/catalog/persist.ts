@@ -97,6 +97,25 @@ export interface PhotoFacts {
   transcodes: Array<{ id: string; label: string }>
 }
 
+/** What saveMerged writes: see there and lazy-merge.ts. */
+export interface MergedCatalog {
+  /** The photos whose rows change (new ones too), with all that hangs off them; every other photo keeps its row. */
+  changed: CatalogState
+  photostream: readonly string[]
+  sets: readonly SetEntry[]
+  collections: readonly CollectionEntry[]
+  head: Pick<Head, 'userId' | 'userName' | 'refreshedAtMs' | 'photostreamChangedAtMs' | 'photoCount'>
+  /** The listing pages: `write` stores each through `put` and gives their keys in order. */
+  pages?: { meta: ListingPagesMeta; write: (put: (page: StoredPage) => Promise<string>) => Promise<string[]> }
+  listing?: ListingMarks
+  facts: PhotoFacts
+}
+
+/** Whether a catalog of `photoCount` photos keeps the buckets of `head` (else every photo moves bucket). */
+export function sameBuckets(head: Pick<Head, 'chunks'>, photoCount: number): boolean {
+  return bucketCountFor(photoCount) === head.chunks.photos.length
+}
+
 /** The head's lists, without the photo buckets. */
 export interface HeadLists {
   photostream: string[]
@@ -254,6 +273,61 @@ export class CatalogStore {
     await this.keyv.set(HEAD_KEY, JSON.stringify(head))
     debug('saved unchanged catalog %s: %d photos, no chunk written', head.generation, head.photoCount)
     return head
+  }
+
+  /**
+   * A small change merged into the catalog of `previous` without loading it (lazy-merge.ts): the
+   * buckets holding a changed photo written anew (their other rows as stored), the lists and the
+   * pages `merge` gives, and the head last, as `save` would write the merged catalog: the same
+   * chunks and the same head. Call under the root lock. Undefined when `previous` is no longer the
+   * head (another writer saved meanwhile) or a bucket is gone: nothing written that the head names.
+   */
+  async saveMerged(previous: Head, merge: MergedCatalog, nowMs: number): Promise<Head | undefined> {
+    const before = await this.readHead()
+    if (before?.generation !== previous.generation) return undefined
+    const writer = new ChunkWriter(this.rows, allChunkKeys(before))
+    const photos = await this.writeMergedBuckets(previous, merge.changed, writer)
+    if (photos === undefined) return undefined
+    const chunks: Head['chunks'] = {
+      photos,
+      photostream: await writer.put(merge.photostream),
+      sets: await writer.put(merge.sets),
+      collections: await writer.put(merge.collections),
+    }
+    const pages = merge.pages === undefined ? undefined : await merge.pages.write((page) => writer.put(page))
+    if (pages !== undefined) chunks.listing = pages
+    const head = headOf({ ...merge.head, photos: { size: merge.head.photoCount } }, chunks, nowMs)
+    if (pages !== undefined && merge.pages !== undefined) head.pages = merge.pages.meta
+    if (merge.listing !== undefined) head.listing = merge.listing
+    head.facts = merge.facts
+    await this.keyv.set(HEAD_KEY, JSON.stringify(head))
+    const removed = await this.removeUnused(writer.existing, allChunkKeys(head))
+    debug('saved merged catalog %s: %d photos, %d chunks written, %d removed', head.generation, head.photoCount, writer.written, removed)
+    return head
+  }
+
+  /** The buckets of `previous` with the rows of `changed` put in (saveMerged); undefined when one is gone. */
+  private async writeMergedBuckets(previous: Head, changed: CatalogState, writer: ChunkWriter): Promise<string[] | undefined> {
+    const keys = [...previous.chunks.photos]
+    const count = keys.length
+    const touched = new Map<number, string[]>()
+    for (const id of changed.snap.photos.keys()) {
+      const b = fnv1a(id) % count
+      const ids = touched.get(b)
+      if (ids === undefined) touched.set(b, [id])
+      else ids.push(id)
+    }
+    for (const [b, ids] of touched) {
+      const text = await this.readText(keys[b] as string)
+      if (text === undefined) return undefined
+      const rows = new Map<string, PhotoRow>()
+      for (const row of JSON.parse(text) as PhotoRow[]) rows.set(String(row.r.id), row)
+      // A row stored and parsed again is the same text: the others keep theirs.
+      for (const id of ids) rows.set(id, rowOf(id, changed))
+      const sorted = [...rows.keys()].sort()
+      keys[b] = await writer.put(sorted.map((id) => rows.get(id)))
+    }
+    return keys
   }
 
   /** The photostream order, the sets and the collections of `head`, without a photo; undefined when a chunk is gone. */
@@ -529,7 +603,7 @@ function generationOf(chunks: Head['chunks'], nowMs: number): string {
   return `${nowMs.toString(36)}-${createHash('sha1').update(allChunkKeys({ chunks }).join()).digest('hex').slice(0, 12)}`
 }
 
-function headOf(snap: CatalogSnapshot, chunks: Head['chunks'], nowMs: number): Head {
+function headOf(snap: Pick<CatalogSnapshot, 'userId' | 'userName' | 'refreshedAtMs' | 'photostreamChangedAtMs'> & { photos: { size: number } }, chunks: Head['chunks'], nowMs: number): Head {
   return {
     schema: SCHEMA_VERSION,
     generation: generationOf(chunks, nowMs),

@@ -159,6 +159,8 @@ export interface RefreshReport {
   clientCalls: Record<string, number>
   /** Identifies what was saved (empty when nothing was saved). */
   generation: string
+  /** The change was merged into the stored catalog without loading it (lazy-merge.ts). */
+  merged?: true
 }
 
 export interface RefreshContext {
@@ -180,6 +182,26 @@ export interface RefreshResult {
 
 export function buildRefreshedState(ctx: RefreshContext): Promise<RefreshResult> {
   return new Refresh(ctx).run()
+}
+
+/** The comments and originals of some photos, as the refresh's details step gets them, and its report of that. */
+export interface PhotoDetailsResult {
+  comments: ReadonlyMap<string, readonly RawRecord[]>
+  /** The `lastupdate` at which each photo's comments were fetched. */
+  fetchedAt: ReadonlyMap<string, number>
+  media: ReadonlyMap<string, MediaEntry>
+  commentsFetched: number
+  report: RefreshReport['media']
+  clientCalls: Record<string, number>
+}
+
+/**
+ * Only the details step of a refresh, for `photos` (lazy-merge.ts: the photos an incremental
+ * refresh reported): what `ctx.previous` knows of them reused, the rest fetched and resolved by the
+ * very rules of a whole refresh. `ctx.previous` need hold only those photos (and their buckets).
+ */
+export async function fetchPhotoDetails(ctx: RefreshContext, photos: readonly ListedPhoto[]): Promise<PhotoDetailsResult> {
+  return new Refresh(ctx).detailsOnly(photos)
 }
 
 /** Comments and originals of the photostream, keyed by photo id. */
@@ -266,6 +288,13 @@ class Refresh {
     const result = this.assemble(changes, listing.photos.fetchedAt, since)
     this.ctx.options.onAssembled?.(result.state.snap)
     return result
+  }
+
+  /** fetchPhotoDetails: the details step alone, no listing before it (so nothing to wait for). */
+  async detailsOnly(photos: readonly ListedPhoto[]): Promise<PhotoDetailsResult> {
+    for (const g of Object.values(this.order)) g.open()
+    const details = await this.fetchDetails(photos)
+    return { ...details, commentsFetched: this.commentsFetched, report: this.mediaReport, clientCalls: this.calls }
   }
 
   /** test.login, only when the user is not known yet. */

@@ -1,0 +1,328 @@
+/**
+ * A small incremental change merged into the stored catalog without loading it: when the calls of
+ * an incremental refresh (quick-refresh.ts `RecordedAnswers`: recentlyUpdated, the page-1 check,
+ * getList, the sets that moved, getTree) report something to merge, only the buckets holding a
+ * reported photo are decoded, the comments and originals of those photos are fetched by the very
+ * rules of a whole refresh (refresh.ts fetchPhotoDetails), and the catalog saved is the one the
+ * whole refresh would save from the same answers: the same buckets, lists, listing pages and head
+ * (test/catalog/lazy-merge.test.ts proves it by equality). The listing pages are packed again from
+ * their own columns and the changed photos (a new photo at the head shifts every position).
+ *
+ * What it does not take (it answers `fallback`, and the caller runs the whole refresh): a catalog
+ * without listing pages of the sizer's format in photostream order, a head without its facts, a
+ * plan other than the answers' incremental one, items to resolve again or transcodes to retry,
+ * more than MERGE_MAX_PHOTOS reported, a deletion or a photostream that does not add up (the whole
+ * refresh then lists everything), a set listed that the answers lack, a photo count that moves
+ * the photos to other buckets, the newest `lastupdate` going back. Nothing is written before the
+ * one atomic save (persist.ts saveMerged): kill -9 leaves the old catalog or the new one.
+ *
+ * At 1,000,000 photos a whole refresh holds the catalog twice (2–3 GB); this holds the pages'
+ * columns (~60 MB, the lazy view's own when it hands them), the order's ids and the decoded
+ * buckets of the reported photos.
+ */
+import createDebug from '../util/debug.js'
+import { sortedIndexOf } from '../util/sorted.js'
+import { anyChange, collectionChanges, photoChanges, setChanges, type ListedPhoto, type Since } from './changes.js'
+import { numericId } from './decimal-id.js'
+import { knownMembers, marksAfter, mergeOrder, planFor } from './incremental.js'
+import { ListingPage, PAGE_PHOTOS, PageBuilder, pageRowOf, type StoredPage } from './listing-pages.js'
+import { sameBuckets, type CatalogStore, type Head, type ListingPagesOptions, type PhotoFacts } from './persist.js'
+import type { CatalogApi, CatalogMedia } from './ports.js'
+import type { RecordedAnswers } from './quick-refresh.js'
+import { dedupeById, listPhotos, safeId, uniqueIds } from './records.js'
+import { fetchPhotoDetails, type RefreshOptions, type RefreshReport } from './refresh.js'
+import type { CatalogState } from './state.js'
+import type { CatalogSnapshot, CollectionEntry, MediaEntry, PhotoEntry, RawRecord, SetEntry } from './types.js'
+import { mediaKey } from './types.js'
+
+const debug = createDebug('flickrfs:catalog')
+
+/** More reported photos than this and the whole refresh runs (a merge's buckets are ~1/1000 of the catalog each at 1,000,000). */
+export const MERGE_MAX_PHOTOS = 3000
+
+export interface MergeContext {
+  api: CatalogApi
+  media: CatalogMedia
+  options: RefreshOptions
+  clock: () => number
+  pages: ListingPagesOptions
+  /** The listing pages of `head` already decoded (the lazy view's): not read again. */
+  decodedPages?: readonly ListingPage[]
+}
+
+export type MergeResult =
+  | { merged: { head: Head; report: RefreshReport; pages: ListingPage[]; sets: SetEntry[]; collections: CollectionEntry[] } }
+  | { fallback: string }
+
+/** See the top of this file. Call under the root lock, with no other refresh of this root running. */
+export async function mergeIncremental(store: CatalogStore, head: Head, answers: RecordedAnswers, ctx: MergeContext): Promise<MergeResult> {
+  const why = cannotMerge(head, answers, ctx)
+  if (why !== undefined) return { fallback: why }
+  const changed = listPhotos(answers.changed)
+  if (changed.length > MERGE_MAX_PHOTOS) return { fallback: `${changed.length} photos reported (more than ${MERGE_MAX_PHOTOS})` }
+  const pages = ctx.decodedPages ?? (await readPages(store, head))
+  const lists = await store.readSetsAndCollections(head)
+  const known = await store.decodeBucketsOf(head, changed.map((p) => p.id))
+  if (pages === undefined || lists === undefined || known === undefined) return { fallback: 'a part of the catalog is gone (another writer saved meanwhile)' }
+  const old = new OldOrder(pages, head.pages?.photosPerPage ?? PAGE_PHOTOS)
+  const slots = mergeOrder(
+    { length: old.length, at: (pos) => old.id(pos) }, (pos) => old.dateUpload(pos), (id) => known.photos.get(id)?.dateUpload, changed,
+  )
+  const stream = slots.map((s) => (typeof s === 'number' ? old.id(s) : s.id))
+  const adds = addsUp(stream, answers)
+  if (adds !== undefined) return { fallback: adds }
+  const setListing = setsOf(answers, lists.sets)
+  if (typeof setListing === 'string') return { fallback: setListing }
+  if (!sameBuckets(head, stream.length)) return { fallback: `${stream.length} photos go to another number of buckets` }
+  const newest = newestAfter(head, changed, known.photos)
+  if (newest === undefined) return { fallback: 'the newest lastupdate went back' }
+
+  const previous: CatalogState = {
+    snap: {
+      userId: head.userId, userName: head.userName, photostream: [], photos: known.photos, comments: known.comments, media: known.media,
+      sets: lists.sets, collections: lists.collections, photostreamChangedAtMs: head.photostreamChangedAtMs, refreshedAtMs: head.refreshedAtMs,
+    },
+    commentsFetchedAt: known.commentsFetchedAt,
+    ...(head.listing !== undefined ? { listing: head.listing } : {}),
+  }
+  const { answered: _answered, ...options } = ctx.options
+  const details = await fetchPhotoDetails({ previous, api: ctx.api, media: ctx.media, options, clock: ctx.clock }, changed)
+
+  // The comparison, as refresh.ts run() makes it, over the reported photos (the others keep their rows).
+  const since: Since = { prev: previous.snap, nowMs: ctx.clock() }
+  const photos = photoChanges({ photos: changed, comments: details.comments, media: details.media }, since)
+  const inCatalog = catalogIds(old, changed)
+  const sets = setChanges(setListing, inCatalog, since)
+  const collections = collectionChanges(answers.tree, since)
+  const orderChanged = slots.length !== old.length || slots.some((s, pos) => typeof s !== 'number' && s.id !== old.id(pos))
+  const photoCounts = { total: stream.length, added: photos.counts.added, changed: photos.counts.changed, deleted: 0 }
+  const changes = { photos: { ...photos, counts: photoCounts, photostreamOrderChanged: orderChanged }, sets, collections }
+  const refreshedAtMs = ctx.clock()
+
+  // The reported photos' rows as the whole refresh's assembly leaves them (every other row is kept).
+  const rowPhotos = new Map<string, PhotoEntry>()
+  const rowComments = new Map<string, readonly RawRecord[]>()
+  const rowMedia = new Map<string, MediaEntry>()
+  const fetchedAt = new Map<string, number>()
+  for (const p of changed) {
+    const entry = photos.photos.get(p.id) as PhotoEntry
+    rowPhotos.set(p.id, entry)
+    const list = photos.comments.get(p.id)
+    if (list !== undefined) rowComments.set(p.id, list)
+    const m = photos.media.get(mediaKey(p.id, entry.secret))
+    if (m !== undefined) rowMedia.set(mediaKey(p.id, entry.secret), m)
+    const at = details.fetchedAt.get(p.id)
+    if (at !== undefined) fetchedAt.set(p.id, at)
+  }
+  const next: CatalogState = { snap: { ...previous.snap, photos: rowPhotos, comments: rowComments, media: rowMedia }, commentsFetchedAt: fetchedAt }
+  const facts = factsAfter(head.facts as PhotoFacts, stream, next.snap)
+  const listing = marksAfter({ mode: 'changes', minDateSec: answers.minDateSec }, head.listing, answers.startedAtMs, [{ lastUpdate: newest }])
+  const photosPerPage = head.pages?.photosPerPage ?? PAGE_PHOTOS
+  const newPages: ListingPage[] = []
+  const saved = await store.saveMerged(head, {
+    changed: next,
+    photostream: stream,
+    sets: sets.sets,
+    collections: collections.collections,
+    head: {
+      userId: head.userId, userName: head.userName, refreshedAtMs,
+      photostreamChangedAtMs: orderChanged ? since.nowMs : head.photostreamChangedAtMs, photoCount: stream.length,
+    },
+    pages: {
+      meta: { sidecarFormat: ctx.pages.sizer.format, photosPerPage, streamLength: stream.length },
+      write: (put) => writePages(slots, old, head, next, ctx.pages, photosPerPage, put, newPages),
+    },
+    listing,
+    facts,
+  }, ctx.clock())
+  if (saved === undefined) return { fallback: 'another writer saved meanwhile' }
+  const report: RefreshReport = {
+    userId: head.userId,
+    changed: anyChange(changes, previous.snap),
+    startedAtMs: answers.startedAtMs,
+    finishedAtMs: refreshedAtMs,
+    photos: photoCounts,
+    sets: sets.counts,
+    collections: collections.counts,
+    photostreamOrderChanged: orderChanged,
+    commentsFetched: details.commentsFetched,
+    listing: { mode: 'changes', changesReported: changed.length, setsListed: setListing.listed },
+    media: {
+      resolved: details.report.resolved,
+      reused: stream.length - details.report.resolved - details.report.unavailable.length,
+      transcodes: facts.transcodes,
+      unavailable: details.report.unavailable,
+    },
+    clientCalls: details.clientCalls,
+    generation: saved.generation,
+    merged: true,
+  }
+  debug('merged %d reported photos (%d added, %d changed) into %s without loading the catalog', changed.length, photoCounts.added, photoCounts.changed, saved.generation)
+  return { merged: { head: saved, report, pages: newPages, sets: sets.sets, collections: collections.collections } }
+}
+
+/** Why this catalog and these answers are not merged here (undefined: they may be). */
+function cannotMerge(head: Head, answers: RecordedAnswers, ctx: MergeContext): string | undefined {
+  const meta = head.pages
+  const facts = head.facts
+  if (meta === undefined || head.chunks.listing === undefined) return 'the catalog has no listing pages'
+  if (meta.sidecarFormat !== ctx.pages.sizer.format || meta.photosPerPage !== (ctx.pages.photosPerPage ?? PAGE_PHOTOS)) return 'the listing pages are of another format'
+  if (meta.streamLength !== head.photoCount) return 'the listing pages are not the photostream in order'
+  if (facts === undefined || head.listing?.newestSec === undefined || head.userId === '') return 'the head lacks its facts'
+  const opts = ctx.options
+  const retrying = (opts.resolveAgain?.size ?? 0) > 0
+  const plan = planFor({ refreshedAtMs: head.refreshedAtMs, listing: head.listing, unresolved: () => facts.unresolved > 0 }, {
+    fullListingEveryMs: opts.fullListingEveryMs ?? 0, nowMs: answers.startedAtMs, retrying,
+  })
+  if (plan.mode !== 'changes') return `a full listing is due (${plan.reason})`
+  if (plan.minDateSec !== answers.minDateSec) return 'the answers were asked for another listing'
+  if ((opts.retryTranscodes === true || opts.cookies !== undefined) && facts.transcodes.length > 0) return 'transcodes are resolved again'
+  return undefined
+}
+
+/** The pages of `head`, decoded; undefined when one is gone. */
+async function readPages(store: CatalogStore, head: Head): Promise<ListingPage[] | undefined> {
+  const pages: ListingPage[] = []
+  return (await store.eachListingPage(head, (page) => pages.push(new ListingPage(page)))) ? pages : undefined
+}
+
+/** The previous photostream, read from the listing pages (which hold it in order: cannotMerge). */
+class OldOrder {
+  readonly length: number
+  constructor(
+    readonly pages: readonly ListingPage[],
+    readonly perPage: number,
+  ) {
+    this.length = pages.reduce((n, p) => n + p.n, 0)
+  }
+  page(pos: number): ListingPage {
+    return this.pages[Math.floor(pos / this.perPage)] as ListingPage
+  }
+  id(pos: number): string {
+    return this.page(pos).id(pos % this.perPage)
+  }
+  dateUpload(pos: number): number {
+    return this.page(pos).dateUpload(pos % this.perPage)
+  }
+}
+
+/** listPhotostreamChanges's checks (incremental.ts) on the merged order: undefined when it adds up. */
+function addsUp(stream: readonly string[], answers: RecordedAnswers): string | undefined {
+  const total = answers.page.total
+  if (total >= 0 && total !== stream.length) return `Flickr counts ${total} items, the catalog with the changes ${stream.length}`
+  const headIds = uniqueIds(answers.page.photos)
+  const at = headIds.findIndex((id, i) => stream[i] !== id)
+  return at < 0 ? undefined : `the photostream's item ${at + 1} is not where the changes put it`
+}
+
+/** Every set's members as refresh.ts listSets takes them from these answers, or why not. */
+function setsOf(answers: RecordedAnswers, before: readonly SetEntry[]): { list: ReturnType<typeof dedupeById>; members: Map<string, string[]>; listed: number } | string {
+  const list = dedupeById(answers.setList)
+  const prev = new Map(before.map((s) => [s.id, s]))
+  const members = new Map<string, string[]>()
+  let listed = 0
+  for (const raw of list) {
+    const id = safeId(raw.id) as string
+    const kept = knownMembers(raw, prev.get(id), answers.minDateSec)
+    if (kept !== undefined) {
+      members.set(id, kept)
+      continue
+    }
+    const got = answers.setPhotos.get(id)
+    if (got === undefined) return `set ${id} was not listed`
+    members.set(id, uniqueIds(got))
+    listed++
+  }
+  return { list, members, listed }
+}
+
+/** The ids of the merged catalog (the previous photos and the changed ones), as setChanges asks them. */
+function catalogIds(old: OldOrder, changed: readonly ListedPhoto[]): { has(id: string): boolean } {
+  const extra = new Set(changed.map((p) => p.id))
+  const keys = new Float64Array(old.length)
+  let numeric = true
+  for (let pos = 0; pos < old.length && numeric; pos++) {
+    const key = old.page(pos).numericId(pos % old.perPage)
+    if (key === undefined) numeric = false
+    else keys[pos] = key
+  }
+  if (!numeric) {
+    for (let pos = 0; pos < old.length; pos++) extra.add(old.id(pos))
+    return extra
+  }
+  keys.sort()
+  return { has: (id) => extra.has(id) || sortedIndexOf(keys, numericId(id) ?? -1) >= 0 }
+}
+
+/**
+ * The newest `lastupdate` of the merged catalog (marksAfter's), from the head's and the reported
+ * photos'; undefined when a photo that may have been the newest went back (then it is not known).
+ */
+function newestAfter(head: Head, changed: readonly ListedPhoto[], before: ReadonlyMap<string, PhotoEntry>): number | undefined {
+  const was = head.listing?.newestSec ?? 0
+  let newest = 0
+  let wentBack = false
+  for (const p of changed) {
+    if (p.lastUpdate > newest) newest = p.lastUpdate
+    const b = before.get(p.id)
+    if (b !== undefined && b.lastUpdate >= was && p.lastUpdate < was) wentBack = true
+  }
+  if (wentBack && newest < was) return undefined
+  return Math.max(was, newest)
+}
+
+/** Head.facts after the merge: the previous ones with the reported photos' taken in, transcodes in the new order. */
+function factsAfter(before: PhotoFacts, stream: readonly string[], changed: CatalogSnapshot): PhotoFacts {
+  let unresolved = before.unresolved
+  const transcodes = new Map<string, { id: string; label: string }>()
+  for (const t of before.transcodes) if (!changed.photos.has(t.id)) transcodes.set(t.id, t)
+  for (const p of changed.photos.values()) {
+    const m = changed.media.get(mediaKey(p.id, p.secret))
+    if (m === undefined) unresolved++
+    else if (m.kind === 'transcode') transcodes.set(p.id, { id: p.id, label: m.label ?? '' })
+  }
+  const ordered: PhotoFacts['transcodes'] = []
+  if (transcodes.size > 0) for (const id of stream) {
+    const t = transcodes.get(id)
+    if (t !== undefined) ordered.push(t)
+  }
+  return { unresolved, transcodes: ordered }
+}
+
+/**
+ * The listing pages of the merged order: a page whose places all hold the previous photos at the
+ * previous places keeps its chunk; any other is packed again (PageBuilder) from the previous pages'
+ * rows and the changed photos' entries, as persist.ts writeListingPages packs it from a snapshot.
+ * Each page written is kept decoded in `into`, for the lazy view of the new head.
+ */
+async function writePages(
+  slots: ReadonlyArray<ListedPhoto | number>, old: OldOrder, head: Head, next: CatalogState, pages: ListingPagesOptions,
+  perPage: number, put: (page: StoredPage) => Promise<string>, into: ListingPage[],
+): Promise<string[]> {
+  const oldKeys = head.chunks.listing ?? []
+  const keys: string[] = []
+  for (let from = 0, page = 0; from < slots.length; from += perPage, page++) {
+    const n = Math.min(perPage, slots.length - from)
+    let kept = page < oldKeys.length && old.pages[page]?.n === n
+    for (let i = 0; i < n && kept; i++) kept = slots[from + i] === from + i
+    if (kept) {
+      keys.push(oldKeys[page] as string)
+      into.push(old.pages[page] as ListingPage)
+      continue
+    }
+    const builder = new PageBuilder(n)
+    for (let i = 0; i < n; i++) {
+      const s = slots[from + i] as ListedPhoto | number
+      if (typeof s === 'number') {
+        builder.add(old.page(s).row(s % old.perPage))
+        continue
+      }
+      const p = next.snap.photos.get(s.id) as PhotoEntry
+      builder.add(pageRowOf(p, next.snap.media.get(mediaKey(p.id, p.secret)), next.snap.comments.get(p.id), pages.sizer))
+    }
+    const stored = builder.stored()
+    keys.push(await put(stored))
+    into.push(new ListingPage(stored))
+  }
+  return keys
+}

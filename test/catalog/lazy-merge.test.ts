@@ -1,0 +1,250 @@
+/**
+ * A small incremental change merged into the stored catalog without loading it
+ * (src/catalog/lazy-merge.ts): from the same catalog and the same answers of the fake Flickr, the
+ * catalog the merge saves is the one the whole refresh saves (the same head: chunks, pages, facts,
+ * marks, generation), over many kinds of change, and the view served after it answers as the whole
+ * catalog does. What it does not take (a deletion, a catalog without pages) falls back to the
+ * whole refresh, with the same result. Twin copies of one real catalog in temp roots, over HTTP.
+ */
+import assert from 'node:assert/strict'
+import { cp, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { test, type TestContext } from 'node:test'
+import { Catalog, type CatalogOpenOptions, type RefreshReport } from '../../src/catalog/index.js'
+import { CatalogStore, type Head } from '../../src/catalog/persist.js'
+import type { FakeAccount } from '../../src/fake-flickr/index.js'
+import { prng } from '../../src/fake-flickr/generate.js'
+import { photoSidecarSizer, PHOTO_METADATA_FORMAT } from '../../src/layout/metadata.js'
+import { tempDir } from '../support/repo.js'
+import { harness, type Harness } from './harness.js'
+import { assertViewOf } from './view-assert.js'
+
+const WEEK_MS = 7 * 86_400_000
+/** Small pages, so that a new photo at the head shifts several of them. */
+const PAGE = 25
+const WRITER: CatalogOpenOptions = { sidecarSizer: photoSidecarSizer, listingPagePhotos: PAGE }
+
+/** A copy of the catalog in `from` (no writer is saving meanwhile), in a root of its own. */
+async function copyRoot(t: TestContext, from: string): Promise<string> {
+  const root = await tempDir('flickrfs-merge-')
+  await cp(join(from, '.flickrfs'), join(root, '.flickrfs'), { recursive: true })
+  t.after(() => rm(root, { recursive: true, force: true }))
+  return root
+}
+
+async function headOf(root: string): Promise<Head> {
+  const store = await CatalogStore.open(root, { readOnly: true })
+  try {
+    return (await store.readHead()) as Head
+  } finally {
+    await store.close()
+  }
+}
+
+/** Every chunk `head` names can be read (the merge wrote what its head names). */
+async function assertWhole(root: string, head: Head): Promise<void> {
+  const store = await CatalogStore.open(root, { readOnly: true })
+  try {
+    const loaded = await store.load()
+    assert.equal(loaded?.head.generation, head.generation)
+    let pages = 0
+    assert.ok(await store.eachListingPage(head, () => pages++))
+    assert.equal(pages, head.chunks.listing?.length)
+  } finally {
+    await store.close()
+  }
+}
+
+interface Twins {
+  whole: { root: string; catalog: Catalog; report: RefreshReport }
+  merged: { root: string; catalog: Catalog; report: RefreshReport }
+}
+
+/**
+ * The catalog of `base` refreshed twice from the same answers: whole (a catalog opened deferred,
+ * which refreshIfUnchanged asks and refresh() loads) and lazily (opened as the online mount opens
+ * it, which merges). Both with the same clock, which does not move during a refresh.
+ */
+async function refreshTwins(t: TestContext, h: Harness, base: string, opts: { cookies?: string } = {}): Promise<Twins> {
+  h.tick()
+  const asked = { fullListingEveryMs: WEEK_MS, ...opts }
+  const run = async (root: string, lazy: boolean): Promise<{ root: string; catalog: Catalog; report: RefreshReport }> => {
+    const catalog = await Catalog.open(root, { now: h.clock.now, ...WRITER, ...(lazy ? { lazy: { sidecarFormat: PHOTO_METADATA_FORMAT } } : { deferLoad: true }) })
+    t.after(() => catalog.close())
+    const quick = await catalog.refreshIfUnchanged(h.client, asked)
+    const report = quick?.unchanged?.report ??
+      (await catalog.refresh(h.client, h.media, { ...asked, letGo: lazy, ...(quick?.answers !== undefined ? { answered: quick.answers } : {}) }))
+    return { root, catalog, report }
+  }
+  const whole = await run(await copyRoot(t, base), false)
+  const merged = await run(await copyRoot(t, base), true)
+  return { whole, merged }
+}
+
+/** The merge saved the very catalog the whole refresh saved, and serves it. */
+async function assertSame(twins: Twins, what: string, expectMerged = true): Promise<void> {
+  const { whole, merged } = twins
+  assert.equal(whole.report.merged, undefined, what)
+  assert.equal(merged.report.merged, expectMerged ? true : undefined, `${what}: merged`)
+  const headW = await headOf(whole.root)
+  const headM = await headOf(merged.root)
+  assert.deepEqual(headM, headW, `${what}: the heads`)
+  await assertWhole(merged.root, headM)
+  const pick = (r: RefreshReport): unknown => ({
+    changed: r.changed, photos: r.photos, sets: r.sets, collections: r.collections, order: r.photostreamOrderChanged,
+    commentsFetched: r.commentsFetched, resolved: r.media.resolved, unavailable: r.media.unavailable, generation: r.generation,
+    listing: r.listing.mode,
+  })
+  assert.deepEqual(pick(merged.report), pick(whole.report), `${what}: the reports`)
+  await assertViewOf(merged.catalog.view(), whole.catalog.snapshot(), { atOnce: false, storesSizes: true })
+}
+
+/** One random change a user can make on Flickr, other than deleting a photo (as incremental.test.ts makes them). */
+function randomChange(a: FakeAccount, rand: () => number, n: number): string {
+  const pick = <T>(arr: readonly T[]): T => arr[Math.floor(rand() * arr.length)] as T
+  const photo = (): string => pick(a.photostream)
+  const set = () => pick(a.sets)
+  switch (Math.floor(rand() * 11)) {
+    case 0: return `edit ${a.editPhoto(photo(), { title: `edited ${n}`, tags: [`t${n}`] }).id}`
+    case 1: return `comment ${a.addComment(photo(), `comment ${n}`).id}`
+    case 2: return `upload ${a.addPhoto({ media: rand() < 0.3 ? 'video' : 'photo', title: `new ${n}` }).id}`
+    case 3: {
+      const other = a.requirePhoto(photo())
+      return `upload dated back ${a.addPhoto({ title: `dated back ${n}`, dateupload: other.dateupload - (rand() < 0.5 ? 0 : 1 + Math.floor(rand() * 1000)) }).id}`
+    }
+    case 4: return `replace ${a.replaceOriginal(photo(), { bytes: 3000 + n }).id}`
+    case 5: return `rename set ${a.renameSet(set().id, `set ${n}`).id}`
+    case 6: {
+      const s = set()
+      return `reorder set ${a.reorderSet(s.id, [...s.photoIds].sort(() => rand() - 0.5)).id}`
+    }
+    case 7: {
+      const s = set()
+      a.addToSet(s.id, photo())
+      return `add to set ${s.id}`
+    }
+    case 8: {
+      const s = a.sets.find((x) => x.photoIds.length > 1)
+      if (s === undefined) return 'nothing'
+      a.removeFromSet(s.id, pick(s.photoIds))
+      return `remove from set ${s.id}`
+    }
+    case 9: return `new set ${a.addSet({ title: `made ${n}`, photoIds: [photo(), photo()].filter((x, i, all) => all.indexOf(x) === i) }).id}`
+    default: {
+      a.orderSets([...a.sets].map((s) => s.id).sort(() => rand() - 0.5))
+      return 'set order'
+    }
+  }
+}
+
+/** A first sync of the harness's account by a writer with listing pages; its root is the base of the twins. */
+async function firstSync(t: TestContext, h: Harness): Promise<string> {
+  const root = await tempDir('flickrfs-merge-base-')
+  t.after(() => rm(root, { recursive: true, force: true }))
+  const c = await Catalog.open(root, { now: h.clock.now, ...WRITER })
+  try {
+    const first = await c.refresh(h.client, h.media, { fullListingEveryMs: WEEK_MS })
+    assert.equal(first.listing.mode, 'full')
+  } finally {
+    await c.close()
+  }
+  return root
+}
+
+void test('random uploads, edits, comments, replaced originals and set edits: the merge saves what the whole refresh saves', async (t) => {
+  const h = await harness(t, { photos: 90, videos: 6, sets: 8, collections: 2, commentedFraction: 0.2 })
+  h.clock.ms = Date.now() + 2 * 3_600_000
+  let base = await firstSync(t, h)
+  const seed = 20261202
+  const rand = prng(seed)
+  let n = 0
+  for (let round = 0; round < 8; round++) {
+    const done: string[] = []
+    const changes = 1 + Math.floor(rand() * 8)
+    for (let i = 0; i < changes; i++) done.push(randomChange(h.fake.account, rand, n++))
+    const twins = await refreshTwins(t, h, base)
+    await assertSame(twins, `seed ${seed} round ${round}: ${done.join(', ')}`)
+    base = twins.whole.root
+  }
+})
+
+void test('each kind of change on its own, then a photo with no original and a transcode: the merge saves what the whole refresh saves', async (t) => {
+  const h = await harness(t, { photos: 70, videos: 4, sets: 5, collections: 2, commentedFraction: 0.2 })
+  h.clock.ms = Date.now() + 2 * 3_600_000
+  const a = h.fake.account
+  let base = await firstSync(t, h)
+  const kinds: Array<[string, () => void]> = [
+    ['a new photo at the head', () => void a.addPhoto({ title: 'new at the head' })],
+    ['an edited title', () => void a.editPhoto(a.photostream[40] as string, { title: 'edited' })],
+    ['new comments', () => {
+      a.addComment(a.photostream[10] as string, 'one')
+      a.addComment(a.photostream[60] as string, 'two')
+    }],
+    ['a replaced original', () => void a.replaceOriginal(a.photostream[33] as string, { bytes: 4321 })],
+    ['a new video', () => void a.addPhoto({ media: 'video', title: 'a video' })],
+    ['a photo added to a set', () => a.addToSet((a.sets[1] ?? a.sets[0])!.id, a.photostream[50] as string)],
+    ['a photo removed from a set', () => {
+      const s = a.sets.find((x) => x.photoIds.length > 1)!
+      a.removeFromSet(s.id, s.photoIds[0] as string)
+    }],
+    ['a set renamed', () => void a.renameSet(a.sets[0]!.id, 'renamed')],
+    ['a set reordered', () => {
+      const s = a.sets.find((x) => x.photoIds.length > 1)!
+      a.reorderSet(s.id, [...s.photoIds].reverse())
+    }],
+    ['a set added', () => void a.addSet({ title: 'added', photoIds: [a.photostream[2] as string, a.photostream[5] as string] })],
+    ['the sets in another order', () => a.orderSets([...a.sets].map((s) => s.id).reverse())],
+    ['a collection changed', () => void a.setCollections([{ title: 'only one', setIds: a.sets.slice(0, 2).map((s) => s.id) }])],
+    ['an upload dated back onto another photo', () => void a.addPhoto({ title: 'dated back', dateupload: a.requirePhoto(a.photostream[20] as string).dateupload })],
+    ['a new video whose original is refused: a transcode', () => {
+      h.fake.faults.videoOriginal404 = true
+      a.addPhoto({ media: 'video', title: 'transcoded' })
+    }],
+    ['a new photo whose original cannot be had', () => {
+      h.fake.faults.videoOriginal404 = false
+      const p = a.addPhoto({ title: 'no original' })
+      h.fake.faults.hostile[p.id] = 'html200'
+    }],
+  ]
+  for (const [what, change] of kinds) {
+    change()
+    const twins = await refreshTwins(t, h, base)
+    await assertSame(twins, what)
+    base = twins.whole.root
+  }
+  // The photo with no original makes the next refresh a full listing (items that failed are listed
+  // afresh): not merged, and still the same catalog.
+  a.editPhoto(a.photostream[3] as string, { title: 'after the failure' })
+  const next = await refreshTwins(t, h, base)
+  await assertSame(next, 'after an item failed', false)
+  assert.equal(next.merged.report.listing.mode, 'full')
+})
+
+void test('a deletion, and a catalog saved without listing pages, fall back to the whole refresh with the same result', async (t) => {
+  const h = await harness(t, { photos: 60, videos: 2, sets: 3, commentedFraction: 0.2 })
+  h.clock.ms = Date.now() + 2 * 3_600_000
+  const a = h.fake.account
+  const base = await firstSync(t, h)
+  a.deletePhoto(a.photostream[7] as string)
+  a.editPhoto(a.photostream[3] as string, { title: 'also edited' })
+  const twins = await refreshTwins(t, h, base)
+  await assertSame(twins, 'a deletion', false)
+  assert.equal(twins.merged.report.listing.mode, 'full')
+  assert.equal(twins.merged.report.photos.deleted, 1)
+
+  // Saved by a writer without a sizer: no pages, so no lazy view and nothing merged (it loads whole).
+  const bare = await tempDir('flickrfs-merge-bare-')
+  t.after(() => rm(bare, { recursive: true, force: true }))
+  const c = await Catalog.open(bare, { now: h.clock.now })
+  t.after(() => c.close())
+  await c.refresh(h.client, h.media, { fullListingEveryMs: WEEK_MS })
+  a.editPhoto(a.photostream[4] as string, { title: 'edited again' })
+  h.tick()
+  const lazy = await Catalog.open(bare, { now: h.clock.now, ...WRITER, lazy: { sidecarFormat: PHOTO_METADATA_FORMAT } })
+  t.after(() => lazy.close())
+  const quick = await lazy.refreshIfUnchanged(h.client, { fullListingEveryMs: WEEK_MS })
+  assert.equal(quick, undefined)
+  const report = await lazy.refresh(h.client, h.media, { fullListingEveryMs: WEEK_MS, letGo: true })
+  assert.equal(report.merged, undefined)
+  assert.equal(report.photos.changed, 1)
+})
