@@ -35,7 +35,7 @@
  * glibc's MALLOC_* variables given to the bench reach every child (e.g. MALLOC_MMAP_THRESHOLD_=131072).
  */
 import { spawn } from 'node:child_process'
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises'
+import { cp, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -44,7 +44,9 @@ import { Catalog, catalogPath } from '../src/catalog/index.js'
 import { CatalogStore } from '../src/catalog/persist.js'
 import { FlickrClient, MediaClient } from '../src/flickr/index.js'
 import { buildLayout, photoSidecarSizer, type Layout, type LayoutDir } from '../src/layout/index.js'
-import { generateAccount, startFakeFlickr, type FakeCredentials } from '../src/fake-flickr/index.js'
+import { generateAccount, startFakeFlickr, type FakeAccount, type FakeCredentials } from '../src/fake-flickr/index.js'
+import { prng } from '../src/fake-flickr/generate.js'
+import type { FakeSet } from '../src/fake-flickr/account.js'
 import { MountLab } from '../test/support/mount-lab.js'
 import { fuseUnusableReason } from '../test/support/mounts.js'
 import { waitUntil } from '../test/support/wait.js'
@@ -52,7 +54,7 @@ import type { CliProc } from '../test/support/cli.js'
 import { BIN } from '../test/support/repo.js'
 import { runMeasured } from './child-usage.js'
 import { median } from './measure.js'
-import { stateOf } from './catalog-state.js'
+import { stateOf, syncedStateOf } from './catalog-state.js'
 
 const self = fileURLToPath(import.meta.url)
 const args = process.argv.slice(2)
@@ -62,12 +64,45 @@ const arg = (name: string, fallback: number): number => {
 }
 const MB = 1024 * 1024
 
-async function serve(items: number, sets: number): Promise<void> {
+/** The account the fake serves (and --seed --online-only saves as synced). */
+function benchAccount(items: number, sets: number): FakeAccount {
   const videos = Math.round(items * 0.02)
-  const account = generateAccount({ seed: 42, photos: items - videos, videos, sets, collections: 20, commentedFraction: 0.05, meanPhotoBytes: 2_000, meanVideoBytes: 4_000 })
+  return generateAccount({ seed: 42, photos: items - videos, videos, sets, collections: 20, commentedFraction: 0.05, meanPhotoBytes: 2_000, meanVideoBytes: 4_000 })
+}
+
+/**
+ * The change --change makes before the refresh it measures, once (later runs see the same changed
+ * account): what an active account does between two refreshes.
+ */
+const CHANGE = { edited: 50, uploaded: 10, commented: 20, setsRenamed: 1 }
+
+function changeAccount(account: FakeAccount): void {
+  const rand = prng(2026_12_02)
+  const some = (): string => account.photostream[Math.floor(rand() * account.photostream.length)] as string
+  for (let i = 0; i < CHANGE.edited; i++) account.editPhoto(some(), { title: `edited ${i}` })
+  for (let i = 0; i < CHANGE.commented; i++) account.addComment(some(), `comment ${i}`)
+  for (let i = 0; i < CHANGE.uploaded; i++) account.addPhoto({ title: `uploaded ${i}` })
+  for (let i = 0; i < CHANGE.setsRenamed; i++) account.renameSet((account.sets[i] as FakeSet).id, `renamed ${i}`)
+}
+
+async function serve(items: number, sets: number): Promise<void> {
+  const account = benchAccount(items, sets)
   const fake = await startFakeFlickr({ account, port: arg('port', 0) })
   process.stdout.write(`${JSON.stringify({ origin: fake.origin, credentials: fake.credentials })}\n`)
-  await new Promise<void>((resolve) => process.stdin.on('end', resolve).resume())
+  // A line "change" changes the account (once), answered by "changed".
+  let changed = false
+  const lines = createInterface({ input: process.stdin })
+  lines.on('line', (line) => {
+    if (line.startsWith('seed ')) {
+      void seedSynced(line.slice(5), account, fake.origin).then(() => process.stdout.write('seeded\n'))
+      return
+    }
+    if (line !== 'change') return
+    if (!changed) changeAccount(account)
+    changed = true
+    process.stdout.write('changed\n')
+  })
+  await new Promise<void>((resolve) => lines.on('close', resolve))
   await fake.close()
 }
 
@@ -87,6 +122,10 @@ async function originalsIn(mnt: string): Promise<number> {
 
 type Row = Record<string, number>
 
+/** What the bench asks of the fake's process: --change's change (once), before the refresh it measures. */
+const fake: { change?: () => Promise<void> } = {}
+const seeded = args.includes('--seed') && args.includes('--online-only')
+
 async function run(items: number, sets: number, lab: MountLab, env: NodeJS.ProcessEnv, i: number): Promise<Row> {
   const cache = cacheArg ?? join(lab.dir, `cache-${i}`)
   const mnt = await lab.mkdir(`mnt-${i}`)
@@ -100,7 +139,17 @@ async function run(items: number, sets: number, lab: MountLab, env: NodeJS.Proce
     return row
   }
   if (onlineOnly) {
-    await onlinePhase(lab, env, cache, mnt, row, expectAll)
+    // --seed: each run on a fresh copy of the seeded cache (a refresh saves into it).
+    let runCache = cache
+    if (seeded) {
+      runCache = join(lab.dir, `cache-${i}`)
+      await cp(cache, runCache, { recursive: true })
+    }
+    try {
+      await onlinePhase(lab, env, runCache, mnt, row, expectAll, fake.change)
+    } finally {
+      if (seeded) await rm(runCache, { recursive: true, force: true })
+    }
     return row
   }
   if (!offlineOnly) await syncPhases(items, lab, env, cache, mnt, row, expectAll)
@@ -177,7 +226,7 @@ async function offlinePhase(lab: MountLab, env: NodeJS.ProcessEnv, cache: string
 }
 
 /** --online-only: an online mount of the synced cache, its listing, then a refresh that finds nothing changed. */
-async function onlinePhase(lab: MountLab, env: NodeJS.ProcessEnv, cache: string, mnt: string, row: Row, expectAll: () => Promise<void>): Promise<void> {
+async function onlinePhase(lab: MountLab, env: NodeJS.ProcessEnv, cache: string, mnt: string, row: Row, expectAll: () => Promise<void>, change?: () => Promise<void>): Promise<void> {
   const flags = ['mount', mnt, '--cache', cache, '--refresh', '0', '--full-listing-every', '7d']
   const { p, listMs } = await mountAndList(lab, { ...env, DEBUG: 'flickrfs:catalog' }, flags, mnt)
   row.onlineListMs = listMs
@@ -186,6 +235,25 @@ async function onlinePhase(lab: MountLab, env: NodeJS.ProcessEnv, cache: string,
   row.onlineMountPeak = listed.peak
   row.onlineMountCpu = listed.cpuMs
   const said = p.err.length
+  if (change !== undefined) {
+    await change()
+    const t1 = performance.now()
+    p.child.kill('SIGHUP')
+    await waitUntil('the refresh of the change is done', () => {
+      if (p.exit) throw new Error(`the mount exited during its refresh: ${p.err}`)
+      const after = p.err.slice(said)
+      if (/nothing changed/.test(after)) throw new Error(`the refresh found nothing changed: ${after}`)
+      return Promise.resolve(/Refreshed: /.test(after))
+    }, 3_600_000, 50)
+    row.onlineRefreshMs = performance.now() - t1
+    const u = await usageOf(p.pid)
+    row.onlineRefreshPeak = u.peak
+    row.onlineRefreshCpu = u.cpuMs - listed.cpuMs
+    row.onlineRefreshRss = u.rss
+    row.merged = /merged \d+ reported photos/.test(p.err.slice(said)) ? 1 : 0
+    await lab.stop(p, mnt)
+    return
+  }
   const t0 = performance.now()
   p.child.kill('SIGHUP') // what `flickrfs refresh MNT` sends
   await waitUntil('the quiet refresh is done', () => {
@@ -347,13 +415,31 @@ async function seedCache(dir: string, items: number, sets: number): Promise<void
   console.error(`seeded ${dir} with ${items} items, ${sets} sets in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
 }
 
+/**
+ * --seed --online-only: the fake's own account saved into DIR as a first sync from it would leave
+ * it (bench/catalog-state.ts syncedStateOf, with listing pages), so that an online mount of DIR
+ * against the fake on the same --port refreshes incrementally and finds nothing changed until
+ * --change: minutes instead of a first sync's ~25 at 1,000,000 items. Kept when DIR holds a catalog.
+ */
+async function seedSynced(dir: string, account: FakeAccount, origin: string): Promise<void> {
+  if (await stat(catalogPath(dir)).then(() => true, () => false)) return
+  const t0 = performance.now()
+  const store = await CatalogStore.open(dir)
+  try {
+    await store.save(syncedStateOf(account, origin, Date.now()), Date.now(), undefined, { sizer: photoSidecarSizer })
+  } finally {
+    await store.close()
+  }
+  console.error(`seeded ${dir} as synced from ${origin} in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+}
+
 async function main(): Promise<void> {
   if (args[0] === '--serve') return serve(arg('items', 100_000), arg('sets', 2000))
   if (args[0] === '--sync-child') return syncChild(args[1] as string, args[2] as string, JSON.parse(args[3] as string) as FakeCredentials)
   if (args[0] === '--breakdown-child') return breakdownChild(args[1] as string)
   if ((offlineOnly || refreshOnly || onlineOnly) && cacheArg === undefined) throw new Error('--offline-only, --refresh-only and --online-only need --cache DIR (a cache an earlier run synced)')
-  if (args.includes('--seed')) {
-    if (!offlineOnly || cacheArg === undefined) throw new Error('--seed needs --offline-only --cache DIR')
+  if (args.includes('--seed') && !seeded) {
+    if (!offlineOnly || cacheArg === undefined) throw new Error('--seed needs --offline-only or --online-only, and --cache DIR')
     await seedCache(resolve(cacheArg), arg('items', 100_000), arg('sets', 2000))
   }
   const skip = args.includes('--breakdown') ? undefined : await fuseUnusableReason()
@@ -368,6 +454,16 @@ async function main(): Promise<void> {
   const fakeProc = spawn(process.execPath, fakeArgs, { stdio: ['pipe', 'pipe', 'inherit'] })
   const line = await new Promise<string>((resolve) => createInterface({ input: fakeProc.stdout }).once('line', resolve))
   const { origin, credentials } = JSON.parse(line) as { origin: string; credentials: FakeCredentials }
+  const fakeLines = createInterface({ input: fakeProc.stdout })
+  const ask = (what: string, answer: string): Promise<void> => new Promise((resolve) => {
+    fakeLines.once('line', (l) => {
+      if (l !== answer) throw new Error(`the fake answered ${l} to ${what}`)
+      resolve()
+    })
+    fakeProc.stdin.write(`${what}\n`)
+  })
+  if (seeded && cacheArg !== undefined) await ask(`seed ${cacheArg}`, 'seeded')
+  if (args.includes('--change')) fake.change = () => ask('change', 'changed')
   const lab = await MountLab.create('flickrfs-bench-memory-')
   // --bin: another checkout's built CLI (e.g. main's, for a before/after on one machine state).
   const bin = args.includes('--bin') ? resolve(args[args.indexOf('--bin') + 1] as string) : BIN
@@ -390,10 +486,23 @@ async function main(): Promise<void> {
     const bare = await runMeasured(process.execPath, ['-e', '0'], { env })
     const cli = await runMeasured(process.execPath, [bin, '--version'], { env })
     const rows: Row[] = []
+    // --ab OTHER/bin/flickrfs: runs alternate between --bin's CLI (even runs) and OTHER (odd runs), each row tagged `ab` 0 or 1.
+    const other = args.includes('--ab') ? resolve(args[args.indexOf('--ab') + 1] as string) : undefined
     for (let i = 0; i < runs; i++) {
+      lab.bin = other !== undefined && i % 2 === 1 ? other : bin
       const row = await run(items, sets, lab, env, i)
+      if (other !== undefined) row.ab = i % 2
       rows.push(row)
       console.error(`run ${i + 1}: ${JSON.stringify(Object.fromEntries(Object.entries(row).map(([k, v]) => [k, k.endsWith('Peak') || k.endsWith('Rss') || k.endsWith('Bytes') ? Math.round(v / MB) : Math.round(v)])))}`)
+    }
+    if (other !== undefined && onlineOnly) {
+      const of = (ab: number, k: string): number => median(rows.filter((r) => r.ab === ab).map((r) => r[k] as number))
+      console.log(`A: ${bin}\nB: ${other}`)
+      for (const k of ['onlineMountPeak', 'onlineRefreshPeak', 'onlineRefreshRss', 'onlineRefreshCpu', 'onlineRefreshMs', 'onlineMountCpu', 'merged']) {
+        const [a, b] = [of(0, k), of(1, k)]
+        const show = (v: number): string => (k.endsWith('Peak') || k.endsWith('Rss') ? `${(v / MB).toFixed(0)} MB` : k === 'merged' ? String(v) : `${(v / 1000).toFixed(2)} s`)
+        console.log(`${k.padEnd(20)} A ${show(a).padStart(9)}  B ${show(b).padStart(9)}  A/B ${(a / b).toFixed(2)}`)
+      }
     }
     const m = (k: string): number => median(rows.map((r) => r[k] as number))
     const mb = (b: number): string => `${(b / MB).toFixed(0)} MB`

@@ -252,8 +252,11 @@ function sayLeftOut(r: RefreshReport, say: (line: string) => void): void {
 
 /**
  * A refresh of the catalog a mount serves. One read lazily is first asked whether anything changed
- * without loading it (Catalog.refreshIfUnchanged, which answers at once for a loaded one); only a
- * refresh with something to merge loads it whole, and lets it go again after its save.
+ * without loading it (Catalog.refreshIfUnchanged, which answers at once for a loaded one); a small
+ * change is then merged into the stored catalog from those answers, still without loading it
+ * (catalog/lazy-merge.ts, inside Catalog.refresh when `answered` is given to a lazy catalog); only
+ * what the merge does not take (a full listing due, a deletion, thousands of photos reported) loads
+ * it whole, and lets it go again after its save.
  */
 async function refreshServed(catalog: Catalog, remote: NonNullable<LiveMountOptions['remote']>, opts: LiveMountOptions): Promise<RefreshReport> {
   const asked = { cookies: opts.cookies, fullListingEveryMs: opts.fullListingEveryMs }
