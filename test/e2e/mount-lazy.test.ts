@@ -1,8 +1,9 @@
 /**
  * An online mount of a big catalog reads it lazily (FLICKRFS_LAZY_CATALOG_FROM=0 makes this small
  * one count as big): it serves the saved tree without loading every record; a refresh that finds
- * nothing to change keeps it so; a refresh with something to merge loads the catalog whole, serves
- * the change, and lets the records go again. Each step is checked by what the mount serves (diff -r
+ * nothing to change keeps it so; a refresh with a small change merges it without loading the
+ * catalog (catalog/lazy-merge.ts) and serves it; one the merge does not take (a deletion) loads the
+ * catalog whole, serves the change, and lets the records go again. Each step is checked by what the mount serves (diff -r
  * against a pin of the same account) and by the catalog's own debug lines.
  */
 import { after, before, describe, it } from 'node:test'
@@ -48,7 +49,7 @@ void describe('mount reading a big catalog lazily, online (e2e)', { skip }, () =
     assert.equal(diff.code, 0, diff.stdout + diff.stderr)
   }
 
-  void it('serves the catalog lazily, keeps it so through a refresh of no change, and loads it only to merge a change', async () => {
+  void it('serves the catalog lazily, keeps it so through a refresh of no change and one that merges a change, and loads it only for a deletion', async () => {
     const cache = await pinNow('cache')
     const mnt = await lab.mkdir('mnt')
     const server = await lab.mount(mnt, ['--cache', cache, '--refresh', '0', '--full-listing-every', '7d', '--attr-timeout', '1s'],
@@ -66,7 +67,7 @@ void describe('mount reading a big catalog lazily, online (e2e)', { skip }, () =
     assert.equal(loads(), 0, `no whole load for a refresh of no change:\n${server.err}`)
     await sameTree(mnt, cache)
 
-    // A change: the refresh loads the catalog whole, merges, and serves the saved result lazily again.
+    // A change: merged into the stored catalog without loading it, and served.
     const a = fake.account
     const set = a.sets[0] ?? assert.fail('fixture has sets')
     const added = a.addPhoto({ title: 'added while lazily mounted', originalformat: 'png', bytes: 12_345 })
@@ -79,8 +80,8 @@ void describe('mount reading a big catalog lazily, online (e2e)', { skip }, () =
       return ls.stdout.split('\n').includes(dirName('Set', set.id, 'Renamed while lazy'))
     }, 30_000)
     assert.match(server.err, /quick refresh: something to merge/)
-    assert.equal(loads(), 1, server.err)
-    assert.match(server.err, /let the loaded catalog go: serving \S+ lazily/)
+    assert.match(server.err, /merged \d+ reported photos \(1 added, 0 changed\) into \S+ without loading the catalog/)
+    assert.equal(loads(), 0, server.err)
     // The new original is downloaded by its first read, and photostream/SHA256SUMS lists it once the
     // download is recorded. The kernel keeps a file's size for the attribute timeout (1 s): the
     // files whose size the change moved (photostream/metadata, SHA256SUMS) read whole once it has passed.
@@ -91,6 +92,18 @@ void describe('mount reading a big catalog lazily, online (e2e)', { skip }, () =
     await waitUntil('SHA256SUMS lists the new original', async () => (await readFile(join(mnt, sums), 'utf8')) === want, 10_000)
     await new Promise((resolve) => setTimeout(resolve, 1_100))
     await sameTree(mnt, after)
+
+    // A deletion is not merged: the catalog loads whole, and is served lazily again after its save.
+    const gone = a.photostream[5] ?? assert.fail('fixture has photos')
+    a.deletePhoto(gone)
+    const deleted = await lab.cli(['refresh', mnt], env)
+    assert.equal(deleted.exit.code, 0, deleted.err)
+    await waitUntil('the deletion is served', async () => !(await run('ls', ['-1', join(mnt, 'photostream')])).stdout.includes(gone), 30_000)
+    assert.match(server.err, /not merged lazily \(Flickr counts \d+ items, the catalog with the changes \d+\): refreshing whole/)
+    assert.equal(loads(), 1, server.err)
+    assert.match(server.err, /let the loaded catalog go: serving \S+ lazily/)
+    await new Promise((resolve) => setTimeout(resolve, 1_100))
+    await sameTree(mnt, await pinNow('after-deletion'))
     assert.equal((await lab.stop(server, mnt, 'SIGINT')).code, 0, server.err)
   })
 })
