@@ -207,13 +207,13 @@ export function knownMembers(raw: RawRecord, before: SetEntry | undefined, minDa
   return isKnownEmpty(raw) ? [] : unchangedMembers(raw, before, minDateSec)
 }
 
-/** The previous catalog as unchangedListing reads it: its lists, and the photos of the buckets holding those reported. */
+/** The previous catalog as unchangedListing reads it: its lists, and the reported photos decoded from their buckets. */
 export interface UnchangedPrevious {
   refreshedAtMs: number
   photostream: readonly string[]
   sets: readonly SetEntry[]
   collections: readonly CollectionEntry[]
-  /** The decoded photo buckets that hold every reported photo (persist.ts decodeBucketsOf). */
+  /** Every reported photo the catalog holds, decoded from its bucket (persist.ts decodeBucketsOf). */
   known: Pick<CatalogSnapshot, 'photos' | 'comments' | 'media'> & { commentsFetchedAt: ReadonlyMap<string, number> }
 }
 
