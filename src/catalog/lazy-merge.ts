@@ -62,7 +62,8 @@ export async function mergeIncremental(store: CatalogStore, head: Head, answers:
   if (changed.length > MERGE_MAX_PHOTOS) return { fallback: `${changed.length} photos reported (more than ${MERGE_MAX_PHOTOS})` }
   const pages = ctx.decodedPages ?? (await readPages(store, head))
   const lists = await store.readSetsAndCollections(head)
-  const known = await store.decodeBucketsOf(head, changed.map((p) => p.id))
+  const reported = answers.reported?.generation === head.generation ? answers.reported.rows : undefined
+  const known = reported ?? (await store.decodeBucketsOf(head, changed.map((p) => p.id)))
   if (pages === undefined || lists === undefined || known === undefined) return { fallback: 'a part of the catalog is gone (another writer saved meanwhile)' }
   const old = new OldOrder(pages, head.pages?.photosPerPage ?? PAGE_PHOTOS)
   const slots = mergeOrder(

@@ -141,6 +141,9 @@ interface PhotoRow {
 
 type StoredCollection = Omit<CollectionEntry, 'children'> & { children: StoredCollection[] }
 
+/** Some photos decoded from their buckets (decodeBucketsOf), each with all that hangs off it. */
+export type DecodedRows = Omit<DecodedPhotos, 'interner'>
+
 /** The photo buckets as loaded: everything of a CatalogSnapshot that hangs off a photo. */
 interface DecodedPhotos {
   /** Shares the values that repeat from record to record (intern.ts); dropped with the decode. */
@@ -349,7 +352,7 @@ export class CatalogStore {
    * with all that hangs off it (a bucket's other rows are parsed and dropped: at 1,000,000 photos a
    * bucket holds ~2,000, so a hundred reported photos would keep 200,000). Undefined when a chunk is gone.
    */
-  async decodeBucketsOf(head: Head, ids: Iterable<string>): Promise<Omit<DecodedPhotos, 'interner'> | undefined> {
+  async decodeBucketsOf(head: Head, ids: Iterable<string>): Promise<DecodedRows | undefined> {
     const bucketOf = rowVersions(head)
     const keys = new Set<string>()
     const wanted = new Set<string>()

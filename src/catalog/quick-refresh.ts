@@ -13,7 +13,7 @@
 import createDebug from '../util/debug.js'
 import { eachLimit } from '../util/pool.js'
 import { HEAD_CHECK_PER_PAGE, knownMembers, marksUnchanged, planFor, unchangedListing } from './incremental.js'
-import { contentKey, rowVersions, type CatalogStore, type Head } from './persist.js'
+import { contentKey, rowVersions, type CatalogStore, type DecodedRows, type Head } from './persist.js'
 import { PHOTO_EXTRAS, type CatalogApi } from './ports.js'
 import { dedupeById, listPhotos, safeId, uniqueIds } from './records.js'
 import type { RefreshReport } from './refresh.js'
@@ -47,6 +47,8 @@ export interface RecordedAnswers {
   setList: unknown[]
   setPhotos: ReadonlyMap<string, unknown[]>
   tree: unknown[]
+  /** The reported photos as the catalog of head `generation` holds them, decoded (a merge need not decode them again: lazy-merge.ts). */
+  reported?: { generation: string; rows: DecodedRows }
 }
 
 /**
@@ -129,7 +131,7 @@ export async function refreshIfUnchanged(store: CatalogStore, api: CatalogApi, o
     return { list, listed }
   })
   const [l, c, k, p, t, s, rc, rs] = await settledAll([lists, changed, known, page, tree, sets, rawChanged, rawSetList] as const)
-  const answers: RecordedAnswers = { startedAtMs, minDateSec, changed: rc, page: p, setList: rs, setPhotos, tree: t }
+  const answers: RecordedAnswers = { startedAtMs, minDateSec, changed: rc, page: p, setList: rs, setPhotos, tree: t, ...(k !== undefined ? { reported: { generation: head.generation, rows: k } } : {}) }
   if (l === undefined || k === undefined) return { answers }
   debug('quick refresh: answers in, %d photos reported (%d of %d buckets decoded), %d sets listed', c.length, bucketsOf(head, c), head.chunks.photos.length, s.listed.size)
   const verdict = unchangedListing({ refreshedAtMs: head.refreshedAtMs, ...l, known: k }, {
