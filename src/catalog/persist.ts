@@ -324,8 +324,7 @@ export class CatalogStore {
       const text = await this.readText(keys[b] as string)
       if (text === undefined) return undefined
       const rows = new Map<string, PhotoRow>()
-      for (const row of JSON.parse(text) as PhotoRow[]) rows.set(String(row.r.id), row)
-      // A row stored and parsed again is the same text: the others keep theirs.
+      for (const row of JSON.parse(text) as PhotoRow[]) rows.set(String(row.r.id), storedRowAgain(row))
       for (const id of ids) rows.set(id, rowOf(id, changed))
       const sorted = [...rows.keys()].sort()
       keys[b] = await writer.put(sorted.map((id) => rows.get(id)))
@@ -730,6 +729,26 @@ function rowOf(id: string, state: CatalogState): PhotoRow {
   const media = state.snap.media.get(mediaKey(id, p.secret))
   if (media !== undefined) row.e = media
   return row
+}
+
+/**
+ * A stored row as a save writes it again after a load (addRow, then rowOf): the same text as
+ * stored for a row a save wrote, and in today's form for one an older flickrfs wrote (its key
+ * order, `v` where it lacked one), so that a merge writes the bucket a whole save would.
+ */
+function storedRowAgain(row: PhotoRow): PhotoRow {
+  const id = String(row.r.id)
+  const p = photoFields(row.r, id, row.c, row.v)
+  const again: PhotoRow = { r: row.r, c: p.changedAtMs, v: p.changedAtMsIgnoringViews ?? p.changedAtMs }
+  if (row.k !== undefined) again.k = row.k
+  if (row.m !== undefined) again.m = row.m
+  const e = row.e
+  if (e !== undefined && e.secret === p.secret) {
+    // addRow makes the original's id the photo's.
+    e.id = id
+    again.e = e
+  }
+  return again
 }
 
 /**
