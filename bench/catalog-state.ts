@@ -57,7 +57,7 @@ export function syncedStateOf(account: FakeAccount, origin: string, nowMs: numbe
     if (p.comments.length > 0) comments.set(id, p.comments.map((c) => JSON.parse(JSON.stringify(commentRecord(account, p, c, origin))) as RawRecord))
   }
   const setEntries = account.sets.flatMap((s) => setFromRaw(JSON.parse(JSON.stringify(setRecord(account, s))) as RawRecord, [...s.photoIds], nowMs) ?? [])
-  const collections = account.collections.flatMap((c) => collectionFromRaw(JSON.parse(JSON.stringify(collectionNode(account, c))), () => nowMs) ?? []) as CollectionEntry[]
+  const collections = account.collections.flatMap<CollectionEntry>((c) => collectionFromRaw(JSON.parse(JSON.stringify(collectionNode(account, c))), () => nowMs) ?? [])
   const snap = { ...emptySnapshot(), userId: account.user.id, userName: account.user.username, photostream: [...account.photostream], photos, media, comments, sets: setEntries, collections, photostreamChangedAtMs: nowMs, refreshedAtMs: nowMs }
   const startedSec = Math.floor(nowMs / 1000)
   return {
