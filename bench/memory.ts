@@ -3,7 +3,8 @@
  * Flickr (in its own process, so its memory is not counted).
  *
  *   npm run build && node --import tsx bench/memory.ts [--items 100000] [--sets 2000] [--runs 3] [--bin OTHER/bin/flickrfs]
- *     [--cache DIR] [--offline-only [--seed] | --sync-only | --refresh-only] [--node-args "--max-semi-space-size=2"] [--port N]
+ *     [--cache DIR] [--offline-only [--seed] | --sync-only | --refresh-only | --online-only [--seed] [--change]] [--node-args "--max-semi-space-size=2"] [--port N]
+ *     [--ab OTHER/bin/flickrfs]
  *
  * Each run, with a fresh cache:
  *   first sync    `flickrfs mount --cache C` on an empty C, until "first catalog complete"
@@ -17,6 +18,13 @@
  * of C (incremental refreshes, --full-listing-every 7d): the time to its listing and the peak, then a
  * refresh that finds nothing changed (SIGHUP) and the peak through it. FLICKRFS_LAZY_CATALOG_FROM=0
  * makes the mount read the catalog lazily whatever its size.
+ * --online-only --seed --port N --cache C: when C holds no catalog yet, the fake's own account is
+ * saved into it as a first sync from that fake would leave it (catalog-state.ts syncedStateOf), and
+ * each run mounts a fresh copy of C (~17 min at 1,000,000 items under load, against ~25 for a real
+ * first sync). --change: before the SIGHUP, the fake's account changes once (CHANGE: 50 edits, 20
+ * comments, 10 uploads, a set renamed; later runs see the same change), and the refresh measured is
+ * the one that takes it in (lazily merged, or loaded whole). --ab OTHER: the runs alternate between
+ * the CLI and OTHER's (e.g. main's), with both medians and their ratio.
  * --offline-only --seed --cache C: when C holds no catalog yet, it is saved straight from the
  * generated account (with listing pages, as pin and mount save it) instead of by a first sync:
  * minutes less at 1,000,000 items. FLICKRFS_LAZY_CATALOG_FROM given to the bench reaches the
