@@ -293,6 +293,8 @@ class Refresh {
   /** fetchPhotoDetails: the details step alone, no listing before it (so nothing to wait for). */
   async detailsOnly(photos: readonly ListedPhoto[]): Promise<PhotoDetailsResult> {
     for (const g of Object.values(this.order)) g.open()
+    this.progress.phase = 'details'
+    this.progress.photos = photos.length
     const details = await this.fetchDetails(photos)
     return { ...details, commentsFetched: this.commentsFetched, report: this.mediaReport, clientCalls: this.calls }
   }
