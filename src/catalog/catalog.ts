@@ -274,6 +274,7 @@ export class Catalog extends EventEmitter<CatalogEvents> {
           retryTranscodes: opts.retryTranscodes === true || opts.cookies !== undefined,
           apiConcurrency: opts.apiConcurrency ?? 16,
           ...(opts.onAsking !== undefined ? { onAsking: opts.onAsking } : {}),
+          ...this.heldLoaded(),
         }, this.now)
         if (quick?.unchanged !== undefined) await this.followHead()
         return quick
@@ -322,6 +323,12 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     this.state = { ...this.state, snap: { ...this.state.snap, refreshedAtMs: head.refreshedAtMs }, ...(listing !== undefined ? { listing } : {}) }
     this.head = head
     debug('holding catalog %s: the same content saved again', head.generation)
+  }
+
+  /** The snapshot in memory with the head it is the catalog of, when it is loaded (neither deferred nor served lazily, and saved once). */
+  private heldLoaded(): { loaded?: { head: Head; state: CatalogState } } {
+    const head = this.head
+    return this.deferred || this.lazyView !== undefined || head === undefined ? {} : { loaded: { head, state: this.state } }
   }
 
   /** What the loaded catalog holds (persist.ts contentKey); undefined before the first save or while not loaded. */

@@ -17,6 +17,7 @@ import { contentKey, rowVersions, type CatalogStore, type Head } from './persist
 import { PHOTO_EXTRAS, type CatalogApi } from './ports.js'
 import { dedupeById, listPhotos, safeId, uniqueIds } from './records.js'
 import type { RefreshReport } from './refresh.js'
+import type { CatalogState } from './state.js'
 
 const debug = createDebug('flickrfs:catalog')
 
@@ -29,6 +30,12 @@ export interface QuickRefreshOptions {
   apiConcurrency: number
   /** Told once the calls are asked (nothing is asked when a full listing is due): the caller's own work can start beside them. */
   onAsking?: () => void
+  /**
+   * The catalog the caller holds loaded, and the head it was loaded from: when that head is still
+   * the saved one, its lists and records answer instead of the chunks (read and parsed again they
+   * were ~10-15 MB of garbage at 100,000 photos beside the loaded catalog).
+   */
+  loaded?: { head: Head; state: CatalogState }
 }
 
 export interface QuickRefreshResult {
@@ -100,11 +107,14 @@ export async function refreshIfUnchanged(store: CatalogStore, api: CatalogApi, o
   const minDateSec = plan.minDateSec
   // The refresh's calls, all at once as it asks them (incremental.ts says why answers apart in time
   // still add up), while the catalog's small chunks are read.
-  const lists = store.readLists(head)
+  const held = opts.loaded?.head.generation === head.generation ? opts.loaded.state : undefined
+  const lists = held !== undefined ? Promise.resolve(held.snap) : store.readLists(head)
   const rawChanged = counted('getRecentlyUpdated', () => api.getRecentlyUpdated(minDateSec, extras))
   const changed = rawChanged.then((raw) => listPhotos(raw))
   // The buckets of the reported photos as soon as they are known, beside the other calls.
-  const known = changed.then((photos) => store.decodeBucketsOf(head, photos.map((p) => p.id)))
+  const known = held !== undefined
+    ? Promise.resolve({ ...held.snap, commentsFetchedAt: held.commentsFetchedAt })
+    : changed.then((photos) => store.decodeBucketsOf(head, photos.map((p) => p.id)))
   const page = counted('getPhotostreamPage', () => api.getPhotostreamPage(1, HEAD_CHECK_PER_PAGE, extras))
   const tree = counted('getCollectionTree', () => api.getCollectionTree())
   const rawSetList = counted('getSetList', () => api.getSetList())
