@@ -126,6 +126,10 @@ function sameMapsAsPrev(listed: PhotoListing, kept: KeptPrefix, prev: CatalogSna
 /** Photos, comments and originals of the next catalog, the first `unchanged` listed photos known unchanged. */
 function changedPhotos(listed: PhotoListing, { prev, nowMs }: Since, unchanged: number): PhotoChanges {
   // Originals by photo id: `${id}_${secret}` keys of their own were ~70 bytes each (7 MB at 100,000 photos).
+  // A first sync adds every listed photo with the original the listing found: unless the listing
+  // holds one of no listed photo, its own map is the one this would build (one map of 100,000
+  // originals fewer at the assembly of a first sync).
+  const firstSync = prev.photos.size === 0
   const mediaById = new Map<string, MediaEntry>()
   const out = { photos: new Map<string, PhotoEntry>(), comments: new Map<string, readonly RawRecord[]>(), media: new MediaByPhoto(mediaById) }
   const counts = noCounts()
@@ -140,7 +144,7 @@ function changedPhotos(listed: PhotoListing, { prev, nowMs }: Since, unchanged: 
       const at = firstSeenMs(base.lastUpdate, prev, nowMs)
       out.photos.set(id, stamped(base, at, at))
       if (photoComments !== undefined && photoComments.length > 0) out.comments.set(id, photoComments)
-      if (entry !== undefined) mediaById.set(id, entry)
+      if (entry !== undefined && !firstSync) mediaById.set(id, entry)
       continue
     }
     const beforeComments = prev.comments.get(id)
@@ -159,6 +163,7 @@ function changedPhotos(listed: PhotoListing, { prev, nowMs }: Since, unchanged: 
     if (photoComments !== undefined && photoComments.length > 0) out.comments.set(id, photoComments)
     if (entry !== undefined) mediaById.set(id, entry)
   }
+  if (firstSync) out.media = new MediaByPhoto(originalsOfListed(listed.media, out.photos))
   counts.total = out.photos.size
   for (const id of prev.photos.keys()) if (!out.photos.has(id)) counts.deleted++
   const photostream = listed.photos.map((p) => p.id)
@@ -287,6 +292,14 @@ function sameContent(a: unknown, b: unknown): boolean {
 /** Each kept entry is the previous one, so the same sizes mean the same maps. */
 function sameSizes(out: Pick<PhotoChanges, 'photos' | 'comments' | 'media'>, prev: CatalogSnapshot): boolean {
   return out.photos.size === prev.photos.size && out.comments.size === prev.comments.size && out.media.size === prev.media.size
+}
+
+/** The originals of `photos` in `media` (by photo id): `media` itself when it holds no other. */
+function originalsOfListed(media: ReadonlyMap<string, MediaEntry>, photos: ReadonlyMap<string, PhotoEntry>): ReadonlyMap<string, MediaEntry> {
+  for (const id of media.keys()) {
+    if (!photos.has(id)) return new Map([...media].filter(([photoId]) => photos.has(photoId)))
+  }
+  return media
 }
 
 /** The listed photos' ids are `order`, in order. */
