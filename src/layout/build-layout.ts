@@ -90,9 +90,9 @@ class LayoutBuilder {
    * and 2k + 1 for its sidecar; in a link directory (link-dir.ts) the link's index); the few nodes
    * made now are in `#made` (their `#numbers` entry is -1). Directories are told by runs: children
    * are added directory by directory. Typed arrays sized once from the catalog's counts, not arrays
-   * of values grown by doubling: at 100,000 photos two such arrays of ~400,000 entries and their
-   * grown-out copies were ~20 MB of V8's large objects at every build (each partial view of a first
-   * sync), freed only by a full GC.
+   * of values grown by doubling: at 100,000 photos two such arrays of ~400,000 values (~3 MB each)
+   * and their grown-out copies were ~13 MB of V8's large objects at every build (each partial view
+   * of a first sync), freed only by a full GC.
    */
   #numbers: Int32Array
   readonly #made = new Map<number, LayoutNode>()
