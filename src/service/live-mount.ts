@@ -295,9 +295,9 @@ class LiveTree {
   #whole: CatalogSnapshot | undefined
 
   /** Shows a first catalog still coming in; never once the complete catalog is in. */
-  showPartial({ snap, allSets }: PartialView): void {
+  showPartial({ view, allSets }: PartialView): void {
     if (this.#complete) return
-    this.layout = this.#build(snap, !allSets)
+    this.layout = this.#build(view, !allSets)
   }
 
   /**
