@@ -4,16 +4,19 @@
  *
  * One lstat is a few microseconds of system time, and a no-change pin of 50,000 items makes
  * ~102,000 of them (its ~64,000 links are left to their folders: tree-record.ts linksVouchedFor):
- * more than its calls take. So a worker thread starts on them as soon as the record is read (while
- * this thread opens the catalog and sends the refresh's calls), and this thread joins in once the
- * calls are out, between their answers (a few hundred per turn of the event loop, so those answers
- * are not held up). The two take folders' chunks from one shared counter: whichever has the CPU
- * does more, so neither waits on the other when the machine is busy, or when the answers keep this
- * thread occupied. Both run the same function, `checkChunks`: the worker gets its source text (an
- * eval'd worker needs no module of its own, which neither tsx nor a build would have to provide),
+ * more than its calls take. So worker threads (one a core, two at most) start on them once the
+ * refresh's calls are out, and this thread joins in once the calls are answered (pin.ts
+ * RecordCheck), a hundred or so per turn of the event loop: while the calls are out this thread only
+ * handles their answers, at once, since each answer sends the call that follows it (getList's next
+ * page, the sets to list); a small tree without a worker is checked here from the start. All take
+ * folders' chunks from one shared counter: whichever has the CPU does more, so none waits on
+ * another when the machine is busy. All run the same function, `checkChunks`: a worker gets its
+ * source text (an eval'd worker needs no module of its own, which neither tsx nor a build would
+ * have to provide),
  * so it must use nothing from outside.
  */
 import { lstatSync, statfsSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
 
 /** ino, size, mode, mtimeMs, ctimeMs. */
@@ -22,11 +25,20 @@ export const NUMBERS_PER_ENTRY = 5
 /** Names per chunk of a record (the unit split between the two threads). */
 export const CHUNK_NAMES = 4096
 
-/** Entries checked before the event loop gets a turn (this thread's part). */
-const CHECKS_PER_TURN = 512
+/** Entries checked before the event loop gets a turn (this thread's part: ~1 ms). */
+const CHECKS_PER_TURN = 128
 
 /** Below this many entries the worker's start-up (~20 ms) costs more than it saves. */
 const WORKER_FROM = 20_000
+
+/**
+ * Worker threads for a big tree: one a core, two at most. The lstats are the no-change pin's most
+ * CPU, and this thread is wanted free while the refresh's calls are out (pin.ts joins it in only
+ * once they are answered): an answer handled late holds up the call that follows it.
+ */
+function defaultWorkers(): number {
+  return Math.max(1, Math.min(2, availableParallelism()))
+}
 
 /**
  * Filesystems (statfs f_type) whose ctime is set by the kernel at every change of a file's bytes or
@@ -111,8 +123,10 @@ export interface EntriesCheck {
   finish(): Promise<string>
   /** Nothing more is checked (the answer is not wanted); resolves once both threads have stopped. */
   cancel(): Promise<void>
-  /** The worker's answer for the chunks it took ('' when there is no worker): all of them when this thread has not joined yet. */
+  /** The workers' answer for the chunks they took ('' when there is no worker): all of them when this thread has not joined yet. */
   readonly worker: Promise<string>
+  /** Worker threads started (none for a small tree: this thread checks it alone, from `finish()`). */
+  readonly workers: number
 }
 
 /**
@@ -121,7 +135,7 @@ export interface EntriesCheck {
  * record's are: tree-record.ts readTreeRecord), or the worker gets a copy. `workerFrom`: the
  * number of entries from which a worker is used (WORKER_FROM; tests force it).
  */
-export function startCheck(dest: string, chunks: readonly Chunk[], numbers: Float64Array, opts: { workerFrom?: number } = {}): EntriesCheck {
+export function startCheck(dest: string, chunks: readonly Chunk[], numbers: Float64Array, opts: { workerFrom?: number; workers?: number } = {}): EntriesCheck {
   const total = numbers.length / NUMBERS_PER_ENTRY
   const starts = new Int32Array(new SharedArrayBuffer(4 * Math.max(1, chunks.length)))
   for (let i = 0, at = 0; i < chunks.length; i++) {
@@ -129,7 +143,10 @@ export function startCheck(dest: string, chunks: readonly Chunk[], numbers: Floa
     at += countNames((chunks[i] as Chunk)[1])
   }
   const shared = new Int32Array(new SharedArrayBuffer(8))
-  const theirs = total >= (opts.workerFrom ?? WORKER_FROM) ? inWorker({ dest, chunks, starts, numbers, shared }) : Promise.resolve('')
+  const count = total >= (opts.workerFrom ?? WORKER_FROM) ? (opts.workers ?? defaultWorkers()) : 0
+  const answers = Array.from({ length: count }, () => inWorker({ dest, chunks, starts, numbers, shared }))
+  // The first difference any worker found ('' when none did), once all have stopped.
+  const theirs = Promise.all(answers).then((all) => all.find((a) => a !== '') ?? '')
   let mine: Promise<string> | undefined
   const finish = async (): Promise<string> => {
     const run = checkChunks(lstatSync, dest, chunks, starts, numbers, shared, CHECKS_PER_TURN)
@@ -147,6 +164,7 @@ export function startCheck(dest: string, chunks: readonly Chunk[], numbers: Floa
   }
   return {
     worker: theirs,
+    workers: count,
     finish: () => (mine ??= finish()),
     async cancel(): Promise<void> {
       Atomics.store(shared, STOP, 1)
