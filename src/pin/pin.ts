@@ -137,6 +137,8 @@ export async function pin(opts: PinOptions): Promise<PinReport> {
  * which moves it aside first (PinOptions.checkCatalog).
  */
 async function tryNoChangePin(dest: string, opts: PinOptions, started: number, now: () => number): Promise<NoChangeOutcome> {
+  // For the debug log's timeline: the process's start-up (node, the modules) is before `started`.
+  log('no-change check: pin started %d ms after the process', Math.round(performance.now() - (now() - started)))
   const file = await readTreeRecordFile(dest)
   if (file === undefined) return {}
   const last = await readLastPin(dest).catch(() => undefined)
@@ -191,6 +193,7 @@ class RecordCheck {
   /** Parses the record and starts its check (once): its workers, or this thread when it has none. */
   start(): void {
     if (this.#file === undefined) return
+    log('the refresh\'s calls are out at %d ms', this.now() - this.started)
     this.#record = parseTreeRecord(this.#file)
     this.#file = undefined
     log('tree record read at %d ms', this.now() - this.started)
@@ -199,6 +202,9 @@ class RecordCheck {
       return
     }
     this.#check = startTreeCheck(this.dest, this.#record)
+    const { workers } = this.#check
+    log('tree check: %d worker threads started at %d ms', workers, this.now() - this.started)
+    if (workers > 0) void this.#check.worker.then(() => log('tree check: workers done at %d ms', this.now() - this.started))
     // A small tree has no worker: this thread checks it at once, between the answers.
     if (this.#check.workers === 0) void this.#join()
   }

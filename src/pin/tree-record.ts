@@ -271,6 +271,8 @@ export interface TreeCheck {
   cancel: () => Promise<void>
   /** Worker threads checking (none: only `finish()` checks, on this thread). */
   readonly workers: number
+  /** Settles once the workers have stopped (their answer is `finish()`'s). */
+  readonly worker: Promise<unknown>
 }
 
 /**
@@ -281,6 +283,7 @@ export function startTreeCheck(dest: string, record: TreeRecord): TreeCheck {
   const check = startCheck(dest, record.chunks, record.numbers)
   return {
     workers: check.workers,
+    worker: check.worker,
     finish: async () => {
       const differs = await check.finish()
       if (differs !== '') log('tree check: %s is not as the last pin left it', differs)
