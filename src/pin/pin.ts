@@ -138,7 +138,7 @@ export async function pin(opts: PinOptions): Promise<PinReport> {
  */
 async function tryNoChangePin(dest: string, opts: PinOptions, started: number, now: () => number): Promise<NoChangeOutcome> {
   // For the debug log's timeline: the process's start-up (node, the modules) is before `started`.
-  log('no-change check: pin started %d ms after the process', Math.round(performance.now() - (now() - started)))
+  if (log.enabled) log('no-change check: pin started %d ms after the process', Math.round(performance.now() - (now() - started)))
   const file = await readTreeRecordFile(dest)
   if (file === undefined) return {}
   const last = await readLastPin(dest).catch(() => undefined)

@@ -116,12 +116,12 @@ parentPort.postMessage(r.value)
 /** A check under way (startCheck). */
 export interface EntriesCheck {
   /**
-   * This thread joins in (call it once the refresh's calls are out); resolves to the path of the
-   * first entry that is not as recorded, or '' when all are. Never rejects: a worker that fails
-   * answers "differs".
+   * This thread joins in (pin.ts calls it once the refresh's calls are answered, or at once when
+   * there is no worker); resolves to the path of the first entry that is not as recorded, or ''
+   * when all are. Never rejects: a worker that fails answers "differs".
    */
   finish(): Promise<string>
-  /** Nothing more is checked (the answer is not wanted); resolves once both threads have stopped. */
+  /** Nothing more is checked (the answer is not wanted); resolves once every thread has stopped. */
   cancel(): Promise<void>
   /** The workers' answer for the chunks they took ('' when there is no worker): all of them when this thread has not joined yet. */
   readonly worker: Promise<string>
@@ -130,10 +130,10 @@ export interface EntriesCheck {
 }
 
 /**
- * Starts the check of every entry of `chunks` (see the top): in a worker thread at once when there
- * are enough of them, here only from `finish()`. `numbers` should be on a SharedArrayBuffer (the
- * record's are: tree-record.ts readTreeRecord), or the worker gets a copy. `workerFrom`: the
- * number of entries from which a worker is used (WORKER_FROM; tests force it).
+ * Starts the check of every entry of `chunks` (see the top): in `workers` worker threads at once
+ * (defaultWorkers) when there are enough entries, here only from `finish()`. `numbers` should be
+ * on a SharedArrayBuffer (the record's are: tree-record.ts parseTreeRecord), or each worker gets a
+ * copy. `workerFrom`: the number of entries from which workers are used (WORKER_FROM; tests force it).
  */
 export function startCheck(dest: string, chunks: readonly Chunk[], numbers: Float64Array, opts: { workerFrom?: number; workers?: number } = {}): EntriesCheck {
   const total = numbers.length / NUMBERS_PER_ENTRY
