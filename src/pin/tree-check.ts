@@ -4,19 +4,17 @@
  *
  * One lstat is a few microseconds of system time, and a no-change pin of 50,000 items makes
  * ~102,000 of them (its ~64,000 links are left to their folders: tree-record.ts linksVouchedFor):
- * more than its calls take. So worker threads (one a core, two at most) start on them once the
- * refresh's calls are out, and this thread joins in once the calls are answered (pin.ts
- * RecordCheck), a hundred or so per turn of the event loop: while the calls are out this thread only
- * handles their answers, at once, since each answer sends the call that follows it (getList's next
- * page, the sets to list); a small tree without a worker is checked here from the start. All take
- * folders' chunks from one shared counter: whichever has the CPU does more, so none waits on
- * another when the machine is busy. All run the same function, `checkChunks`: a worker gets its
- * source text (an eval'd worker needs no module of its own, which neither tsx nor a build would
- * have to provide),
- * so it must use nothing from outside.
+ * more than its calls take. So a worker thread (WORKERS) starts on them once the refresh's calls
+ * are out, and this thread joins in once the calls are answered (pin.ts RecordCheck), a hundred or
+ * so per turn of the event loop: while the calls are out this thread only handles their answers, at
+ * once, since each answer sends the call that follows it (getList's next page, the sets to list);
+ * a small tree without a worker is checked here from the start. All take folders' chunks from one
+ * shared counter: whichever has the CPU does more, so none waits on another when the machine is
+ * busy. All run the same function, `checkChunks`: a worker gets its source text (an eval'd worker
+ * needs no module of its own, which neither tsx nor a build would have to provide), so it must use
+ * nothing from outside.
  */
 import { lstatSync, statfsSync } from 'node:fs'
-import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
 
 /** ino, size, mode, mtimeMs, ctimeMs. */
@@ -32,13 +30,14 @@ const CHECKS_PER_TURN = 128
 const WORKER_FROM = 20_000
 
 /**
- * Worker threads for a big tree: one a core, two at most. The lstats are the no-change pin's most
- * CPU, and this thread is wanted free while the refresh's calls are out (pin.ts joins it in only
- * once they are answered): an answer handled late holds up the call that follows it.
+ * Worker threads for a big tree. One: this thread is wanted free while the refresh's calls are out
+ * (pin.ts joins it in only once they are answered: an answer handled late holds up the call that
+ * follows it), so the worker does the lstats then, and this thread helps with what is left. A second
+ * worker (`workers: 2`) would use both cores while the calls are out, but on this project's 2-core
+ * machine it cost ~0.2 s more CPU at 50,000 items for no wall time measurable under load
+ * (bench/RESULTS.md "nochange-7").
  */
-function defaultWorkers(): number {
-  return Math.max(1, Math.min(2, availableParallelism()))
-}
+const WORKERS = 1
 
 /**
  * Filesystems (statfs f_type) whose ctime is set by the kernel at every change of a file's bytes or
@@ -131,7 +130,7 @@ export interface EntriesCheck {
 
 /**
  * Starts the check of every entry of `chunks` (see the top): in `workers` worker threads at once
- * (defaultWorkers) when there are enough entries, here only from `finish()`. `numbers` should be
+ * (WORKERS) when there are enough entries, here only from `finish()`. `numbers` should be
  * on a SharedArrayBuffer (the record's are: tree-record.ts parseTreeRecord), or each worker gets a
  * copy. `workerFrom`: the number of entries from which workers are used (WORKER_FROM; tests force it).
  */
@@ -143,7 +142,7 @@ export function startCheck(dest: string, chunks: readonly Chunk[], numbers: Floa
     at += countNames((chunks[i] as Chunk)[1])
   }
   const shared = new Int32Array(new SharedArrayBuffer(8))
-  const count = total >= (opts.workerFrom ?? WORKER_FROM) ? (opts.workers ?? defaultWorkers()) : 0
+  const count = total >= (opts.workerFrom ?? WORKER_FROM) ? (opts.workers ?? WORKERS) : 0
   const answers = Array.from({ length: count }, () => inWorker({ dest, chunks, starts, numbers, shared }))
   // The first difference any worker found ('' when none did), once all have stopped.
   const theirs = Promise.all(answers).then((all) => all.find((a) => a !== '') ?? '')
