@@ -189,13 +189,13 @@ export function knownMembers(raw: RawRecord, before: SetEntry | undefined, minDa
   return isKnownEmpty(raw) ? [] : unchangedMembers(raw, before, minDateSec)
 }
 
-/** The previous catalog as unchangedListing reads it: its lists, and the reported photos it holds. */
+/** The previous catalog as unchangedListing reads it: its lists, and (at least) the reported photos it holds. */
 export interface UnchangedPrevious {
   refreshedAtMs: number
   photostream: readonly string[]
   sets: readonly SetEntry[]
   collections: readonly CollectionEntry[]
-  /** The reported photos it holds, decoded from their buckets (persist.ts decodeBucketsOf); a reported photo missing here is new. */
+  /** At least every reported photo it holds (persist.ts decodeBucketsOf decodes just those); a reported photo missing here is new. */
   known: Pick<CatalogSnapshot, 'photos' | 'comments' | 'media'> & { commentsFetchedAt: ReadonlyMap<string, number> }
 }
 
