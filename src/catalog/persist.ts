@@ -271,17 +271,22 @@ export class CatalogStore {
   }
 
   /**
-   * Only the photo buckets of `head` that hold one of `ids`: each of those photos with all that
-   * hangs off it (and the other photos of its buckets). Undefined when a chunk is gone.
+   * Only the photos of `ids` that `head` holds, each with all that hangs off it, read from the
+   * photo buckets that hold them. Undefined when a chunk is gone. The buckets' other photos are
+   * parsed but not decoded: a no-change pin of 50,000 items reads the one bucket of the one photo
+   * recentlyUpdated reports again, and decoding its ~1,500 others was most of that bucket's cost.
    */
   async decodeBucketsOf(head: Head, ids: Iterable<string>): Promise<Omit<DecodedPhotos, 'interner'> | undefined> {
     const bucketOf = rowVersions(head)
     const keys = new Set<string>()
+    const wanted = new Set<string>()
     for (const id of ids) {
       const key = bucketOf(id)
-      if (key !== undefined) keys.add(key)
+      if (key === undefined) continue
+      keys.add(key)
+      wanted.add(id)
     }
-    return this.decodePhotos([...keys])
+    return this.decodePhotos([...keys], wanted)
   }
 
   /**
@@ -342,10 +347,11 @@ export class CatalogStore {
     return { snap, commentsFetchedAt: rows.commentsFetchedAt, ...(head.listing !== undefined ? { listing: head.listing } : {}) }
   }
 
-  private async decodePhotos(keys: readonly string[]): Promise<DecodedPhotos | undefined> {
+  /** The photos of the buckets of `keys` (only those of `only`, when given). */
+  private async decodePhotos(keys: readonly string[], only?: ReadonlySet<string>): Promise<DecodedPhotos | undefined> {
     const into: DecodedPhotos = { interner: new ValueInterner(), photos: new Map(), comments: new Map(), media: new MediaByPhoto(), commentsFetchedAt: new Map() }
     const whole = await this.eachChunk<PhotoRow[]>(keys, (rows) => {
-      for (const row of rows) addRow(row, into)
+      for (const row of rows) if (only === undefined || only.has(String(row.r.id))) addRow(row, into)
     })
     return whole ? into : undefined
   }
