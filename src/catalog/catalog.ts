@@ -256,15 +256,16 @@ export class Catalog extends EventEmitter<CatalogEvents> {
    * An incremental refresh that decides "nothing changed" without loading the catalog
    * (quick-refresh.ts): the report and the content key of the catalog (the same as before), with
    * the head saved again; undefined when there is something to merge or a full listing is due (then
-   * `refresh()`, which loads the catalog). Only on a catalog opened with `deferLoad` and not loaded,
-   * or one served lazily (which then serves the head saved again).
+   * `refresh()`, which loads the catalog). On a catalog opened with `deferLoad` and not loaded, one
+   * served lazily (which then serves the head saved again), or a loaded one (which then holds the
+   * head saved again: the same snapshot, its refresh time and listing marks moved on).
    */
   refreshIfUnchanged(
     client: CatalogApi,
     opts: Pick<RefreshOptions, 'fullListingEveryMs' | 'resolveAgain' | 'cookies' | 'retryTranscodes' | 'apiConcurrency'> & { onAsking?: () => void } = {},
   ): Promise<QuickRefreshResult | undefined> {
     this.assertOpen()
-    if (this.readOnly || (!this.deferred && this.lazyView === undefined)) return Promise.resolve(undefined)
+    if (this.readOnly) return Promise.resolve(undefined)
     return queued(resolve(this.root), async () => {
       const lock = await acquireRootLock(this.root, 'catalog refresh')
       try {
@@ -274,6 +275,7 @@ export class Catalog extends EventEmitter<CatalogEvents> {
           retryTranscodes: opts.retryTranscodes === true || opts.cookies !== undefined,
           apiConcurrency: opts.apiConcurrency ?? 16,
           ...(opts.onAsking !== undefined ? { onAsking: opts.onAsking } : {}),
+          ...this.heldLoaded(),
         }, this.now)
         if (quick?.unchanged !== undefined) await this.followHead()
         return quick
@@ -284,13 +286,20 @@ export class Catalog extends EventEmitter<CatalogEvents> {
   }
 
   /**
-   * A lazy view after refreshIfUnchanged saved the head again: the same chunks under the new head,
-   * without reading the pages again (when another writer's save came between, the view of it).
+   * After refreshIfUnchanged saved the head again: a lazy view serves the same chunks under the new
+   * head without reading the pages again, and a loaded snapshot is kept with the head's refresh time
+   * and listing marks (when another writer's save came between, the catalog of that save). A
+   * catalog not loaded yet (`deferLoad`) has nothing to follow.
    */
   private async followHead(): Promise<void> {
+    if (this.deferred) return
     const view = this.lazyView
     const head = await this.store.readHead()
-    if (view === undefined || head === undefined || head.generation === this.head?.generation) return
+    if (head === undefined || head.generation === this.head?.generation) return
+    if (view === undefined) {
+      await this.followLoaded(head)
+      return
+    }
     const same = view.withHead(head)
     if (same === undefined) {
       await this.openLazy(head)
@@ -299,6 +308,28 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     this.lazyView = same
     this.head = head
     debug('serving catalog %s lazily: the same content saved again', head.generation)
+  }
+
+  /**
+   * A loaded snapshot under `head`, the head of the same content saved again: what a whole refresh
+   * that found nothing new would swap in (the same entries, the new refresh time and marks), with
+   * nobody told, as that refresh tells nobody. Another content (a save in between) is loaded.
+   */
+  private async followLoaded(head: Head): Promise<void> {
+    if (this.head === undefined || contentKey(head) !== contentKey(this.head)) {
+      await this.load(false)
+      return
+    }
+    const listing = head.listing ?? this.state.listing
+    this.state = { ...this.state, snap: { ...this.state.snap, refreshedAtMs: head.refreshedAtMs }, ...(listing !== undefined ? { listing } : {}) }
+    this.head = head
+    debug('holding catalog %s: the same content saved again', head.generation)
+  }
+
+  /** The snapshot in memory with the head it is the catalog of, when it is loaded (neither deferred nor served lazily, and saved once). */
+  private heldLoaded(): { loaded?: { head: Head; state: CatalogState } } {
+    const head = this.head
+    return this.deferred || this.lazyView !== undefined || head === undefined ? {} : { loaded: { head, state: this.state } }
   }
 
   /** What the loaded catalog holds (persist.ts contentKey); undefined before the first save or while not loaded. */

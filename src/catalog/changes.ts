@@ -69,13 +69,72 @@ export interface Changes {
   collections: CollectionChanges
 }
 
-/** Photos, with changedAtMs kept wherever the content (record, comments, media) is the same. */
-export function photoChanges(listed: PhotoListing, { prev, nowMs }: Since): PhotoChanges {
+/**
+ * Photos, with changedAtMs kept wherever the content (record, comments, media) is the same. A
+ * refresh that finds nothing changed returns the previous maps and makes none: the photos are
+ * compared first, and the next maps are built only when one differs (at 100,000 photos the
+ * photo, media and comment maps built and then dropped were ~15–25 MB of large objects at the
+ * refresh's peak).
+ */
+export function photoChanges(listed: PhotoListing, since: Since): PhotoChanges {
+  const { prev } = since
+  const kept = unchangedPrefix(listed, prev)
+  if (kept.photos === listed.photos.length && sameMapsAsPrev(listed, kept, prev)) {
+    const orderChanged = !sameOrder(listed.photos, prev.photostream)
+    return {
+      photos: prev.photos as Map<string, PhotoEntry>, comments: prev.comments as Map<string, readonly RawRecord[]>, media: prev.media,
+      photostream: orderChanged ? listed.photos.map((p) => p.id) : (prev.photostream as string[]), photostreamOrderChanged: orderChanged,
+      counts: { ...noCounts(), total: prev.photos.size },
+    }
+  }
+  return changedPhotos(listed, since, kept.photos)
+}
+
+/** How many photos from the listing's start are the previous ones unchanged, and how many comment lists and originals they keep. */
+interface KeptPrefix {
+  photos: number
+  comments: number
+  media: number
+}
+
+function unchangedPrefix(listed: PhotoListing, prev: CatalogSnapshot): KeptPrefix {
+  const kept: KeptPrefix = { photos: 0, comments: 0, media: 0 }
+  for (const base of listed.photos) {
+    const before = prev.photos.get(base.id)
+    if (before === undefined) break
+    const beforeComments = prev.comments.get(base.id)
+    const beforeMedia = prev.media.get(mediaKey(base.id, before.secret))
+    if (!sameContent(photoContent(base.raw, listed.comments.get(base.id), listed.media.get(base.id), false), photoContent(before.raw, beforeComments, beforeMedia, false))) break
+    kept.photos++
+    if (beforeComments !== undefined) kept.comments++
+    if (beforeMedia !== undefined) kept.media++
+  }
+  return kept
+}
+
+/**
+ * Every listed photo is a previous one unchanged: the maps changedPhotos would build hold exactly
+ * the previous entries when they are as many as the previous maps' and no photo is listed twice (a
+ * listing with a repeated id holds fewer photos than it lists: some previous photo is then gone).
+ * Repeats are looked for only when the counts match.
+ */
+function sameMapsAsPrev(listed: PhotoListing, kept: KeptPrefix, prev: CatalogSnapshot): boolean {
+  if (kept.photos !== prev.photos.size || kept.comments !== prev.comments.size || kept.media !== prev.media.size) return false
+  return !hasRepeat(listed.photos.map((p) => p.id))
+}
+
+/** Photos, comments and originals of the next catalog, the first `unchanged` listed photos known unchanged. */
+function changedPhotos(listed: PhotoListing, { prev, nowMs }: Since, unchanged: number): PhotoChanges {
   // Originals by photo id: `${id}_${secret}` keys of their own were ~70 bytes each (7 MB at 100,000 photos).
+  // A first sync adds every listed photo with the original the listing found: unless the listing
+  // holds one of no listed photo, its own map is the one this would build (one map of 100,000
+  // originals fewer at the assembly of a first sync).
+  const firstSync = prev.photos.size === 0
   const mediaById = new Map<string, MediaEntry>()
   const out = { photos: new Map<string, PhotoEntry>(), comments: new Map<string, readonly RawRecord[]>(), media: new MediaByPhoto(mediaById) }
   const counts = noCounts()
-  for (const base of listed.photos) {
+  for (let i = 0; i < listed.photos.length; i++) {
+    const base = listed.photos[i] as ListedPhoto
     const id = base.id
     const photoComments = listed.comments.get(id)
     const entry = listed.media.get(id)
@@ -85,12 +144,12 @@ export function photoChanges(listed: PhotoListing, { prev, nowMs }: Since): Phot
       const at = firstSeenMs(base.lastUpdate, prev, nowMs)
       out.photos.set(id, stamped(base, at, at))
       if (photoComments !== undefined && photoComments.length > 0) out.comments.set(id, photoComments)
-      if (entry !== undefined) mediaById.set(id, entry)
+      if (entry !== undefined && !firstSync) mediaById.set(id, entry)
       continue
     }
     const beforeComments = prev.comments.get(id)
     const beforeMedia = prev.media.get(mediaKey(id, before.secret))
-    if (sameContent(photoContent(base.raw, photoComments, entry, false), photoContent(before.raw, beforeComments, beforeMedia, false))) {
+    if (i < unchanged || sameContent(photoContent(base.raw, photoComments, entry, false), photoContent(before.raw, beforeComments, beforeMedia, false))) {
       // Unchanged: keep the previous objects.
       out.photos.set(id, before)
       if (beforeComments !== undefined) out.comments.set(id, beforeComments)
@@ -104,6 +163,7 @@ export function photoChanges(listed: PhotoListing, { prev, nowMs }: Since): Phot
     if (photoComments !== undefined && photoComments.length > 0) out.comments.set(id, photoComments)
     if (entry !== undefined) mediaById.set(id, entry)
   }
+  if (firstSync) out.media = new MediaByPhoto(originalsOfListed(listed.media, out.photos))
   counts.total = out.photos.size
   for (const id of prev.photos.keys()) if (!out.photos.has(id)) counts.deleted++
   const photostream = listed.photos.map((p) => p.id)
@@ -232,6 +292,28 @@ function sameContent(a: unknown, b: unknown): boolean {
 /** Each kept entry is the previous one, so the same sizes mean the same maps. */
 function sameSizes(out: Pick<PhotoChanges, 'photos' | 'comments' | 'media'>, prev: CatalogSnapshot): boolean {
   return out.photos.size === prev.photos.size && out.comments.size === prev.comments.size && out.media.size === prev.media.size
+}
+
+/** The originals of `photos` in `media` (by photo id): `media` itself when it holds no other. */
+function originalsOfListed(media: ReadonlyMap<string, MediaEntry>, photos: ReadonlyMap<string, PhotoEntry>): ReadonlyMap<string, MediaEntry> {
+  for (const id of media.keys()) {
+    if (!photos.has(id)) return new Map([...media].filter(([photoId]) => photos.has(photoId)))
+  }
+  return media
+}
+
+/** The listed photos' ids are `order`, in order. */
+function sameOrder(photos: readonly ListedPhoto[], order: readonly string[]): boolean {
+  if (photos.length !== order.length) return false
+  for (let i = 0; i < photos.length; i++) if ((photos[i] as ListedPhoto).id !== order[i]) return false
+  return true
+}
+
+/** Some id occurs twice. A sorted copy of the ids (one array) rather than a Set of them (a hash table grown step by step). */
+function hasRepeat(ids: readonly string[]): boolean {
+  const sorted = ids.slice().sort()
+  for (let i = 1; i < sorted.length; i++) if (sorted[i] === sorted[i - 1]) return true
+  return false
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {

@@ -207,13 +207,13 @@ export function knownMembers(raw: RawRecord, before: SetEntry | undefined, minDa
   return isKnownEmpty(raw) ? [] : unchangedMembers(raw, before, minDateSec)
 }
 
-/** The previous catalog as unchangedListing reads it: its lists, and the reported photos decoded from their buckets. */
+/** The previous catalog as unchangedListing reads it: its lists, and (at least) the reported photos it holds. */
 export interface UnchangedPrevious {
   refreshedAtMs: number
   photostream: readonly string[]
   sets: readonly SetEntry[]
   collections: readonly CollectionEntry[]
-  /** Every reported photo the catalog holds, decoded from its bucket (persist.ts decodeBucketsOf). */
+  /** At least every reported photo it holds (persist.ts decodeBucketsOf decodes just those); a reported photo missing here is new. */
   known: Pick<CatalogSnapshot, 'photos' | 'comments' | 'media'> & { commentsFetchedAt: ReadonlyMap<string, number> }
 }
 

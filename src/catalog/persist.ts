@@ -347,9 +347,10 @@ export class CatalogStore {
   }
 
   /**
-   * Only the photo buckets of `head` that hold one of `ids`, and of them only those photos, each
-   * with all that hangs off it (a bucket's other rows are parsed and dropped: at 1,000,000 photos a
-   * bucket holds ~2,000, so a hundred reported photos would keep 200,000). Undefined when a chunk is gone.
+   * Only the photos of `ids` that `head` holds, each with all that hangs off it, read from the
+   * photo buckets that hold them. Undefined when a chunk is gone. The buckets' other photos are
+   * parsed but not decoded: a no-change pin of 50,000 items reads the one bucket of the one photo
+   * recentlyUpdated reports again, and decoding its ~1,500 others was most of that bucket's cost.
    */
   async decodeBucketsOf(head: Head, ids: Iterable<string>): Promise<DecodedRows | undefined> {
     const bucketOf = rowVersions(head)
@@ -357,7 +358,8 @@ export class CatalogStore {
     const wanted = new Set<string>()
     for (const id of ids) {
       const key = bucketOf(id)
-      if (key !== undefined) keys.add(key)
+      if (key === undefined) continue
+      keys.add(key)
       wanted.add(id)
     }
     return this.decodePhotos([...keys], wanted)
@@ -421,11 +423,11 @@ export class CatalogStore {
     return { snap, commentsFetchedAt: rows.commentsFetchedAt, ...(head.listing !== undefined ? { listing: head.listing } : {}) }
   }
 
-  /** The photos of the buckets of `keys` (only those of `wanted`, when given). */
-  private async decodePhotos(keys: readonly string[], wanted?: ReadonlySet<string>): Promise<DecodedPhotos | undefined> {
+  /** The photos of the buckets of `keys` (only those of `only`, when given). */
+  private async decodePhotos(keys: readonly string[], only?: ReadonlySet<string>): Promise<DecodedPhotos | undefined> {
     const into: DecodedPhotos = { interner: new ValueInterner(), photos: new Map(), comments: new Map(), media: new MediaByPhoto(), commentsFetchedAt: new Map() }
     const whole = await this.eachChunk<PhotoRow[]>(keys, (rows) => {
-      for (const row of rows) if (wanted === undefined || wanted.has(String(row.r.id))) addRow(row, into)
+      for (const row of rows) if (only === undefined || only.has(String(row.r.id))) addRow(row, into)
     })
     return whole ? into : undefined
   }

@@ -12,11 +12,12 @@
  */
 import createDebug from '../util/debug.js'
 import { eachLimit } from '../util/pool.js'
-import { HEAD_CHECK_PER_PAGE, knownMembers, marksUnchanged, planFor, unchangedListing } from './incremental.js'
-import { contentKey, rowVersions, type CatalogStore, type DecodedRows, type Head } from './persist.js'
+import { HEAD_CHECK_PER_PAGE, knownMembers, marksUnchanged, planFor, unchangedListing, type UnchangedPrevious } from './incremental.js'
+import { contentKey, rowVersions, type CatalogStore, type Head } from './persist.js'
 import { PHOTO_EXTRAS, type CatalogApi } from './ports.js'
 import { dedupeById, listPhotos, safeId, uniqueIds } from './records.js'
 import type { RefreshReport } from './refresh.js'
+import type { CatalogState } from './state.js'
 
 const debug = createDebug('flickrfs:catalog')
 
@@ -29,6 +30,12 @@ export interface QuickRefreshOptions {
   apiConcurrency: number
   /** Told once the calls are asked (nothing is asked when a full listing is due): the caller's own work can start beside them. */
   onAsking?: () => void
+  /**
+   * The catalog the caller holds loaded, and the head it was loaded from: when that head is still
+   * the saved one, its lists and records answer instead of the chunks (read and parsed again they
+   * were ~10-15 MB of garbage at 100,000 photos beside the loaded catalog).
+   */
+  loaded?: { head: Head; state: CatalogState }
 }
 
 export interface QuickRefreshResult {
@@ -47,8 +54,8 @@ export interface RecordedAnswers {
   setList: unknown[]
   setPhotos: ReadonlyMap<string, unknown[]>
   tree: unknown[]
-  /** The reported photos as the catalog of head `generation` holds them, decoded (a merge need not decode them again: lazy-merge.ts). */
-  reported?: { generation: string; rows: DecodedRows }
+  /** The reported photos as the catalog of head `generation` holds them (decoded, or a loaded snapshot): a merge need not decode them again (lazy-merge.ts). */
+  reported?: { generation: string; rows: UnchangedPrevious['known'] }
 }
 
 /**
@@ -102,11 +109,14 @@ export async function refreshIfUnchanged(store: CatalogStore, api: CatalogApi, o
   const minDateSec = plan.minDateSec
   // The refresh's calls, all at once as it asks them (incremental.ts says why answers apart in time
   // still add up), while the catalog's small chunks are read.
-  const lists = store.readLists(head)
+  const held = opts.loaded?.head.generation === head.generation ? opts.loaded.state : undefined
+  const lists = held !== undefined ? Promise.resolve(held.snap) : store.readLists(head)
   const rawChanged = counted('getRecentlyUpdated', () => api.getRecentlyUpdated(minDateSec, extras))
   const changed = rawChanged.then((raw) => listPhotos(raw))
   // The buckets of the reported photos as soon as they are known, beside the other calls.
-  const known = changed.then((photos) => store.decodeBucketsOf(head, photos.map((p) => p.id)))
+  const known = held !== undefined
+    ? Promise.resolve({ ...held.snap, commentsFetchedAt: held.commentsFetchedAt })
+    : changed.then((photos) => store.decodeBucketsOf(head, photos.map((p) => p.id)))
   const page = counted('getPhotostreamPage', () => api.getPhotostreamPage(1, HEAD_CHECK_PER_PAGE, extras))
   const tree = counted('getCollectionTree', () => api.getCollectionTree())
   const rawSetList = counted('getSetList', () => api.getSetList())

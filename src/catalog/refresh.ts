@@ -82,6 +82,12 @@ export type ListingEvent =
 /** A MediaEntry as soon as it is known in a refresh: the reused ones first, then each as resolved. */
 export interface MediaEvent {
   photo: PhotoEntry
+  /**
+   * The refresh's own record of the photo (`photo` is a copy made for the event): a listener may
+   * keep it instead of a copy of its own, and never changes it. The catalog stamps its change times
+   * on it when it is assembled.
+   */
+  listed: ListedPhoto
   media: MediaEntry
   /** true when resolved in this refresh, false when known from before. */
   resolved: boolean
@@ -499,7 +505,7 @@ class Refresh {
       into.media.set(p.id, known)
       this.mediaReport.reused++
       if (known.kind === 'transcode') this.mediaReport.transcodes.push({ id: p.id, label: known.label ?? '' })
-      opts.onMedia?.({ photo: { ...p, changedAtMs: 0 }, media: known, resolved: false })
+      opts.onMedia?.({ photo: { ...p, changedAtMs: 0 }, listed: p, media: known, resolved: false })
     }
     return need
   }
@@ -552,7 +558,7 @@ class Refresh {
       this.ctx.checkpoint?.mediaResolved(entry)
       this.mediaReport.resolved++
       if (entry.kind === 'transcode') this.mediaReport.transcodes.push({ id: p.id, label: entry.label ?? '' })
-      this.ctx.options.onMedia?.({ photo: { ...p, changedAtMs: 0 }, media: entry, resolved: true })
+      this.ctx.options.onMedia?.({ photo: { ...p, changedAtMs: 0 }, listed: p, media: entry, resolved: true })
     } catch (err) {
       if (!isItemFailure(err)) throw err
       this.mediaReport.unavailable.push({ id: p.id, message: errorMessage(err) })

@@ -84,13 +84,20 @@ class LayoutBuilder {
   readonly #ignoreViews: boolean
   readonly #stats: LayoutStats = { photos: 0, sets: 0, collections: 0, photosWithoutMedia: 0, unsafeRecords: 0 }
   /**
-   * Every node but the root, in the order added, with its directory: inodes are assigned last. A
-   * number stands for a child its directory makes on demand, by its place among them: in
-   * photostream/ (photostream-dir.ts) 2k for the k-th shown photo's original and 2k + 1 for its
-   * sidecar; in a link directory (link-dir.ts) the link's index.
+   * Every node but the root, in the order added (index i), with its directory: inodes are assigned
+   * last. Almost all are children a directory makes on demand, each a number in `#numbers`: its
+   * place among them (in photostream/ (photostream-dir.ts) 2k for the k-th shown photo's original
+   * and 2k + 1 for its sidecar; in a link directory (link-dir.ts) the link's index); the few nodes
+   * made now are in `#made` (their `#numbers` entry is -1). Directories are told by runs: children
+   * are added directory by directory. Typed arrays sized once from the catalog's counts, not arrays
+   * of values grown by doubling: at 100,000 photos two such arrays of ~400,000 values (~3 MB each)
+   * and their grown-out copies were ~13 MB of V8's large objects at every build (each partial view
+   * of a first sync), freed only by a full GC.
    */
-  readonly #nodes: Array<LayoutNode | number> = []
-  readonly #parents: Array<DirNode | OnDemandDir> = []
+  #numbers: Int32Array
+  readonly #made = new Map<number, LayoutNode>()
+  readonly #runs: Array<{ start: number; dir: DirNode | OnDemandDir }> = []
+  #count = 0
   #photostream: PhotostreamDir | undefined
   /** Indices into the catalog's photostream order of the shown photos (what photostream/ keeps). */
   #shownOrder: Uint32Array | undefined
@@ -98,7 +105,7 @@ class LayoutBuilder {
   readonly #linkCache: LinkCache
   // Each node's FNV state extends its directory's, so no path string is built per node; a typed
   // array because half of all int32 states would be boxed numbers in a plain one.
-  #states = new Int32Array(4096)
+  #states: Int32Array
   readonly #root = new DirNode('', '')
   /** Photos shown in photostream/: id → k, their place in photostream order (`#changedMs`, `#exts`). */
   readonly #shown = new Map<string, number>()
@@ -118,6 +125,9 @@ class LayoutBuilder {
     this.#opts = opts
     this.#ignoreViews = opts.ignoreViews === true
     this.#linkCache = new LinkCache(opts.linkCache ?? DEFAULT_LINK_CACHE)
+    const capacity = expectedNodes(view)
+    this.#states = new Int32Array(capacity)
+    this.#numbers = new Int32Array(capacity)
   }
 
   build(): Layout {
@@ -149,15 +159,40 @@ class LayoutBuilder {
    * the FNV state of its path (`<dir>/<name>`, hashed in parts by the callers that never build the name).
    */
   #addState(dir: DirNode | OnDemandDir, node: LayoutNode | number, state: number): void {
-    const nodes = this.#nodes
-    if (nodes.length === this.#states.length) {
-      const grown = new Int32Array(this.#states.length * 2)
-      grown.set(this.#states)
-      this.#states = grown
+    const i = this.#count++
+    if (i === this.#states.length) this.#grow()
+    this.#states[i] = state
+    if (typeof node === 'number') this.#numbers[i] = node
+    else {
+      this.#numbers[i] = -1
+      this.#made.set(i, node)
     }
-    this.#states[nodes.length] = state
-    nodes.push(node)
-    this.#parents.push(dir)
+    const runs = this.#runs
+    if (runs.length === 0 || (runs[runs.length - 1] as { dir: DirNode | OnDemandDir }).dir !== dir) runs.push({ start: i, dir })
+  }
+
+  /** More nodes than expectedNodes counted (it counts every set's listed members and every photo): never at today's layout. */
+  #grow(): void {
+    const size = this.#states.length * 2 + 64
+    const states = new Int32Array(size)
+    states.set(this.#states)
+    this.#states = states
+    const numbers = new Int32Array(size)
+    numbers.set(this.#numbers)
+    this.#numbers = numbers
+  }
+
+  /** The directory of node `i` (the run it falls in). */
+  #parentOf(i: number): DirNode | OnDemandDir {
+    const runs = this.#runs
+    let lo = 0
+    let hi = runs.length - 1
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1
+      if ((runs[mid] as { start: number }).start <= i) lo = mid
+      else hi = mid - 1
+    }
+    return (runs[lo] as { dir: DirNode | OnDemandDir }).dir
   }
 
   #subdir(parent: DirNode, name: string): DirNode {
@@ -351,23 +386,35 @@ class LayoutBuilder {
 
   /** Every node's inode: a hash of its path (from the FNV states), collisions settled by path order. */
   #assignInodes(): void {
-    const nodes = this.#nodes
-    const parents = this.#parents
     this.#root.ino = ROOT_INO
-    const inos = new Uint32Array(nodes.length)
-    for (let i = 0; i < nodes.length; i++) inos[i] = inoFromState(this.#states[i] as number)
+    const count = this.#count
+    const numbers = this.#numbers
+    // The first choices in place of the states (same width; each read before it is written).
+    const inos = new Uint32Array(this.#states.buffer, 0, count)
+    const states = this.#states
+    for (let i = 0; i < count; i++) inos[i] = inoFromState(states[i] as number)
     const nameOf = (i: number): string => {
-      const node = nodes[i] as LayoutNode | number
-      return typeof node === 'number' ? (parents[i] as OnDemandDir).nameAt(node) : node.name
+      const number = numbers[i] as number
+      return number >= 0 ? (this.#parentOf(i) as OnDemandDir).nameAt(number) : (this.#made.get(i) as LayoutNode).name
     }
-    settleCollisions(inos, (i) => `${(parents[i] as DirNode | OnDemandDir).path}/${nameOf(i)}`)
-    nodes.forEach((node, i) => {
-      const ino = inos[i] as number
-      if (typeof node !== 'number') (node as { ino: number }).ino = ino
+    settleCollisions(inos, (i) => `${this.#parentOf(i).path}/${nameOf(i)}`, (i) => {
       // A child with no node takes its path hash when made; only a moved number is kept.
-      else if (ino !== inoFromState(this.#states[i] as number)) (parents[i] as OnDemandDir).moveIno(nameOf(i), ino)
+      const number = numbers[i] as number
+      if (number >= 0) (this.#parentOf(i) as OnDemandDir).moveIno(nameOf(i), inos[i] as number)
     })
+    for (const [i, node] of this.#made) (node as { ino: number }).ino = inos[i] as number
   }
+}
+
+/**
+ * How many nodes a build of `view` adds at most: photostream/'s two files a photo, a link a set
+ * member and one in Not in any set/ a photo, a directory and metadata file a set, and room for the
+ * collections and the few fixed files (grown when a collection tree is bigger).
+ */
+function expectedNodes(view: CatalogView): number {
+  let members = 0
+  for (const set of view.sets) members += set.photoIds.length
+  return 3 * view.photostreamLength + members + 2 * view.sets.length + 256
 }
 
 /*

@@ -52,8 +52,9 @@ export function assignInodes(paths: readonly string[]): Uint32Array {
  * Collisions are found in a sorted copy (a typed array's sort is native: ~0.3 s for the ~3 million
  * numbers of a 1,000,000-item layout, where a hash table of them took ~2.5 s, most of it cache
  * misses), which also answers "is this number some path's first choice" by binary search.
+ * `moved` is told each index whose number is no longer its first choice, once it is settled.
  */
-export function settleCollisions(inos: Uint32Array, pathOf: (index: number) => string): Uint32Array {
+export function settleCollisions(inos: Uint32Array, pathOf: (index: number) => string, moved?: (index: number) => void): Uint32Array {
   const sorted = inos.slice().sort()
   const collided = collidedNumbers(sorted)
   if (collided.length === 0) return inos
@@ -76,6 +77,7 @@ export function settleCollisions(inos: Uint32Array, pathOf: (index: number) => s
         if (sortedIndexOf(sorted, candidate) < 0 && !taken.has(candidate)) {
           taken.add(candidate)
           inos[index] = candidate
+          moved?.(index)
           return
         }
       }

@@ -15,7 +15,7 @@ import { isDamagedDb } from '../util/sqlite.js'
 import { Confined } from '../util/confine.js'
 import { STATE_DIR_NAME, STATE_REL, stateDir } from '../util/state-paths.js'
 import { emptyManifest } from './manifest.js'
-import { readTreeRecord, startTreeCheck, treeKey, type TreeCheck, type TreeRecord } from './tree-record.js'
+import { parseTreeRecord, readTreeRecordFile, startTreeCheck, treeKey, type TreeCheck, type TreeRecord } from './tree-record.js'
 import { readLastPin, recordPinResult } from './pin-state.js'
 import type { WriteTreeReport } from './write-tree.js'
 import type { TakeoverCleanup } from './takeover.js'
@@ -137,15 +137,16 @@ export async function pin(opts: PinOptions): Promise<PinReport> {
  * which moves it aside first (PinOptions.checkCatalog).
  */
 async function tryNoChangePin(dest: string, opts: PinOptions, started: number, now: () => number): Promise<NoChangeOutcome> {
-  const record = await readTreeRecord(dest)
-  if (record === undefined) return {}
+  // For the debug log's timeline: the process's start-up (node, the modules) is before `started`.
+  if (log.enabled) log('no-change check: pin started %d ms after the process', Math.round(performance.now() - (now() - started)))
+  const file = await readTreeRecordFile(dest)
+  if (file === undefined) return {}
   const last = await readLastPin(dest).catch(() => undefined)
   // A failure last time: its items are sized and downloaded again, by the whole run.
   if (last === undefined || last.failures.length > 0) return {}
   // No catalog, or an empty file (damage the whole run names and moves aside: opening it to write would make it a database).
   if (((await stat(catalogPath(dest)).catch(() => undefined))?.size ?? 0) === 0) return {}
-  // The lstats start now in a worker thread, beside the catalog's opening and the refresh's calls.
-  const check = startTreeCheck(dest, record)
+  const checking = new RecordCheck(dest, file, started, now)
   try {
     let catalog: Catalog
     try {
@@ -155,7 +156,7 @@ async function tryNoChangePin(dest: string, opts: PinOptions, started: number, n
       throw err
     }
     try {
-      return await noChangePin(dest, record, check, catalog, opts, started, now)
+      return await noChangePin(dest, checking, catalog, opts, started, now)
     } catch (err) {
       if (damaged(err)) return {}
       throw err
@@ -164,7 +165,75 @@ async function tryNoChangePin(dest: string, opts: PinOptions, started: number, n
     }
   } finally {
     // No check left running past this run's end, however it ended (a no-op once it has answered).
-    await check.cancel()
+    await checking.cancel()
+  }
+}
+
+/**
+ * The check of DEST against its tree record, started once the refresh's calls are out: they are
+ * the no-change pin's longest wait, so they go first, and the record's parse and the lstats (in a
+ * worker thread, and on this thread between the calls' answers: tree-check.ts) fill it. When no call
+ * is made (a full listing is due: the whole run follows) nothing is parsed or lstat'ed at all.
+ */
+class RecordCheck {
+  #file: Buffer | undefined
+  #record: TreeRecord | undefined
+  #check: TreeCheck | undefined
+  #answer: Promise<boolean> | undefined
+
+  constructor(
+    private readonly dest: string,
+    file: Buffer,
+    private readonly started: number,
+    private readonly now: () => number,
+  ) {
+    this.#file = file
+  }
+
+  /** Parses the record and starts its check (once): its workers, or this thread when it has none. */
+  start(): void {
+    if (this.#file === undefined) return
+    log('the refresh\'s calls are out at %d ms', this.now() - this.started)
+    this.#record = parseTreeRecord(this.#file)
+    this.#file = undefined
+    log('tree record read at %d ms', this.now() - this.started)
+    if (this.#record === undefined) {
+      this.#answer = Promise.resolve(false)
+      return
+    }
+    this.#check = startTreeCheck(this.dest, this.#record)
+    const { workers } = this.#check
+    log('tree check: %d worker threads started at %d ms', workers, this.now() - this.started)
+    if (workers > 0) void this.#check.worker.then(() => log('tree check: workers done at %d ms', this.now() - this.started))
+    // A small tree has no worker: this thread checks it at once, between the answers.
+    if (this.#check.workers === 0) void this.#join()
+  }
+
+  /** This thread joins the check (once): the answer, whether every entry is as recorded. */
+  #join(): Promise<boolean> {
+    const check = this.#check
+    if (check === undefined) return Promise.resolve(false)
+    return (this.#answer ??= check.finish().then((same) => {
+      log('tree check done at %d ms: %s', this.now() - this.started, same ? 'as recorded' : 'differs')
+      return same
+    }))
+  }
+
+  /**
+   * Whether DEST is the tree its record names, made with `key` (treeKey): call once the calls are
+   * answered (this thread joins the workers then); false when the check never started.
+   */
+  async same(key: string): Promise<boolean> {
+    if (!(await this.#join())) return false
+    return this.#record?.key === key
+  }
+
+  get counts(): TreeRecord['counts'] | undefined {
+    return this.#record?.counts
+  }
+
+  async cancel(): Promise<void> {
+    await this.#check?.cancel()
   }
 }
 
@@ -185,35 +254,26 @@ interface NoChangeOutcome {
 /**
  * A pin in which nothing changed, checked without the layout, the loaded catalog or the store: the
  * refresh decides "nothing changed" from the catalog's head (Catalog.refreshIfUnchanged) while
- * every entry DEST's tree record names is lstat'ed (tree-record.ts startTreeCheck), both at once. When
+ * every entry DEST's tree record names is lstat'ed (RecordCheck, once the calls are out). When
  * the catalog is the very one the record's tree was made from, with the same options, and every
  * entry is as recorded, the run is over: `report`. Otherwise the whole run follows, with `refresh`
  * when the catalog was refreshed here already (it found nothing to change: not asked again).
  */
-async function noChangePin(dest: string, record: TreeRecord, check: TreeCheck, catalog: Catalog, opts: PinOptions, started: number, now: () => number): Promise<NoChangeOutcome> {
-  // This thread joins the check once the refresh's calls are out (none when a full listing is due:
-  // the whole run follows), so its lstats fill the time the answers take.
-  let checking = undefined as Promise<boolean> | undefined
-  const joinCheck = (): void => {
-    checking = check.finish().then((same) => {
-      log('tree check done at %d ms: %s', now() - started, same ? 'as recorded' : 'differs')
-      return same
-    })
-  }
+async function noChangePin(dest: string, checking: RecordCheck, catalog: Catalog, opts: PinOptions, started: number, now: () => number): Promise<NoChangeOutcome> {
   const quick = await catalog.refreshIfUnchanged(opts.api, {
     cookies: opts.cookies,
-    onAsking: joinCheck,
+    onAsking: () => checking.start(),
     ...(opts.fullListingEveryMs !== undefined ? { fullListingEveryMs: opts.fullListingEveryMs } : {}),
     ...(opts.apiConcurrency !== undefined ? { apiConcurrency: opts.apiConcurrency } : {}),
   })
   log('quick refresh done at %d ms: %s', now() - started, quick?.unchanged !== undefined ? 'nothing changed' : 'something to merge')
   if (quick?.unchanged === undefined) return { answered: quick?.answers }
   const { unchanged } = quick
-  if (checking === undefined || !(await checking) || record.key !== treeKey(unchanged.contentKey, opts)) {
+  const counts = checking.counts
+  if (!(await checking.same(treeKey(unchanged.contentKey, opts))) || counts === undefined) {
     log('no-change pin: DEST or what it is made from differs from the last pin; checking the whole tree')
     return { refresh: unchanged.report }
   }
-  const { counts } = record
   const report: PinReport = {
     refresh: unchanged.report,
     downloaded: 0,

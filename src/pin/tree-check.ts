@@ -4,14 +4,15 @@
  *
  * One lstat is a few microseconds of system time, and a no-change pin of 50,000 items makes
  * ~102,000 of them (its ~64,000 links are left to their folders: tree-record.ts linksVouchedFor):
- * more than its calls take. So a worker thread starts on them as soon as the record is read (while
- * this thread opens the catalog and sends the refresh's calls), and this thread joins in once the
- * calls are out, between their answers (a few hundred per turn of the event loop, so those answers
- * are not held up). The two take folders' chunks from one shared counter: whichever has the CPU
- * does more, so neither waits on the other when the machine is busy, or when the answers keep this
- * thread occupied. Both run the same function, `checkChunks`: the worker gets its source text (an
- * eval'd worker needs no module of its own, which neither tsx nor a build would have to provide),
- * so it must use nothing from outside.
+ * more than its calls take. So a worker thread (WORKERS) starts on them once the refresh's calls
+ * are out, and this thread joins in once the calls are answered (pin.ts RecordCheck), a hundred or
+ * so per turn of the event loop: while the calls are out this thread only handles their answers, at
+ * once, since each answer sends the call that follows it (getList's next page, the sets to list);
+ * a small tree without a worker is checked here from the start. All take folders' chunks from one
+ * shared counter: whichever has the CPU does more, so none waits on another when the machine is
+ * busy. All run the same function, `checkChunks`: a worker gets its source text (an eval'd worker
+ * needs no module of its own, which neither tsx nor a build would have to provide), so it must use
+ * nothing from outside.
  */
 import { lstatSync, statfsSync } from 'node:fs'
 import { Worker } from 'node:worker_threads'
@@ -22,11 +23,21 @@ export const NUMBERS_PER_ENTRY = 5
 /** Names per chunk of a record (the unit split between the two threads). */
 export const CHUNK_NAMES = 4096
 
-/** Entries checked before the event loop gets a turn (this thread's part). */
-const CHECKS_PER_TURN = 512
+/** Entries checked before the event loop gets a turn (this thread's part: ~1 ms). */
+const CHECKS_PER_TURN = 128
 
 /** Below this many entries the worker's start-up (~20 ms) costs more than it saves. */
 const WORKER_FROM = 20_000
+
+/**
+ * Worker threads for a big tree. One: this thread is wanted free while the refresh's calls are out
+ * (pin.ts joins it in only once they are answered: an answer handled late holds up the call that
+ * follows it), so the worker does the lstats then, and this thread helps with what is left. A second
+ * worker (`workers: 2`) would use both cores while the calls are out, but on this project's 2-core
+ * machine it cost ~0.2 s more CPU at 50,000 items for no wall time measurable under load
+ * (bench/RESULTS.md "nochange-7").
+ */
+const WORKERS = 1
 
 /**
  * Filesystems (statfs f_type) whose ctime is set by the kernel at every change of a file's bytes or
@@ -104,24 +115,26 @@ parentPort.postMessage(r.value)
 /** A check under way (startCheck). */
 export interface EntriesCheck {
   /**
-   * This thread joins in (call it once the refresh's calls are out); resolves to the path of the
-   * first entry that is not as recorded, or '' when all are. Never rejects: a worker that fails
-   * answers "differs".
+   * This thread joins in (pin.ts calls it once the refresh's calls are answered, or at once when
+   * there is no worker); resolves to the path of the first entry that is not as recorded, or ''
+   * when all are. Never rejects: a worker that fails answers "differs".
    */
   finish(): Promise<string>
-  /** Nothing more is checked (the answer is not wanted); resolves once both threads have stopped. */
+  /** Nothing more is checked (the answer is not wanted); resolves once every thread has stopped. */
   cancel(): Promise<void>
-  /** The worker's answer for the chunks it took ('' when there is no worker): all of them when this thread has not joined yet. */
+  /** The workers' answer for the chunks they took ('' when there is no worker): all of them when this thread has not joined yet. */
   readonly worker: Promise<string>
+  /** Worker threads started (none for a small tree: this thread checks it alone, from `finish()`). */
+  readonly workers: number
 }
 
 /**
- * Starts the check of every entry of `chunks` (see the top): in a worker thread at once when there
- * are enough of them, here only from `finish()`. `numbers` should be on a SharedArrayBuffer (the
- * record's are: tree-record.ts readTreeRecord), or the worker gets a copy. `workerFrom`: the
- * number of entries from which a worker is used (WORKER_FROM; tests force it).
+ * Starts the check of every entry of `chunks` (see the top): in `workers` worker threads at once
+ * (WORKERS) when there are enough entries, here only from `finish()`. `numbers` should be
+ * on a SharedArrayBuffer (the record's are: tree-record.ts parseTreeRecord), or each worker gets a
+ * copy. `workerFrom`: the number of entries from which workers are used (WORKER_FROM; tests force it).
  */
-export function startCheck(dest: string, chunks: readonly Chunk[], numbers: Float64Array, opts: { workerFrom?: number } = {}): EntriesCheck {
+export function startCheck(dest: string, chunks: readonly Chunk[], numbers: Float64Array, opts: { workerFrom?: number; workers?: number } = {}): EntriesCheck {
   const total = numbers.length / NUMBERS_PER_ENTRY
   const starts = new Int32Array(new SharedArrayBuffer(4 * Math.max(1, chunks.length)))
   for (let i = 0, at = 0; i < chunks.length; i++) {
@@ -129,7 +142,10 @@ export function startCheck(dest: string, chunks: readonly Chunk[], numbers: Floa
     at += countNames((chunks[i] as Chunk)[1])
   }
   const shared = new Int32Array(new SharedArrayBuffer(8))
-  const theirs = total >= (opts.workerFrom ?? WORKER_FROM) ? inWorker({ dest, chunks, starts, numbers, shared }) : Promise.resolve('')
+  const count = total >= (opts.workerFrom ?? WORKER_FROM) ? (opts.workers ?? WORKERS) : 0
+  const answers = Array.from({ length: count }, () => inWorker({ dest, chunks, starts, numbers, shared }))
+  // The first difference any worker found ('' when none did), once all have stopped.
+  const theirs = Promise.all(answers).then((all) => all.find((a) => a !== '') ?? '')
   let mine: Promise<string> | undefined
   const finish = async (): Promise<string> => {
     const run = checkChunks(lstatSync, dest, chunks, starts, numbers, shared, CHECKS_PER_TURN)
@@ -147,6 +163,7 @@ export function startCheck(dest: string, chunks: readonly Chunk[], numbers: Floa
   }
   return {
     worker: theirs,
+    workers: count,
     finish: () => (mine ??= finish()),
     async cancel(): Promise<void> {
       Atomics.store(shared, STOP, 1)

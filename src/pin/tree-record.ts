@@ -222,13 +222,25 @@ function entryPath(dir: string, name: string): string {
 
 /** DEST's record, or undefined when there is none or it cannot be read as one. */
 export async function readTreeRecord(dest: string): Promise<TreeRecord | undefined> {
-  let file: Buffer
+  const file = await readTreeRecordFile(dest)
+  return file === undefined ? undefined : parseTreeRecord(file)
+}
+
+/**
+ * The bytes of DEST's record, undefined when there is none (parseTreeRecord reads them): a
+ * no-change pin reads them before it asks its calls and parses them once the calls are out.
+ */
+export async function readTreeRecordFile(dest: string): Promise<Buffer | undefined> {
   try {
-    file = await readFile(treeRecordPath(dest))
+    return await readFile(treeRecordPath(dest))
   } catch (err) {
     if (!isEnoent(err)) log('tree record unreadable: %O', err)
     return undefined
   }
+}
+
+/** The record in `file` (readTreeRecordFile), or undefined when it cannot be read as one. */
+export function parseTreeRecord(file: Buffer): TreeRecord | undefined {
   try {
     const length = file.readUInt32LE(0)
     const header = JSON.parse(file.toString('utf8', 4, 4 + length)) as { key: string; counts: TreeCounts; entries: number; chunks: Chunk[] }
@@ -257,15 +269,21 @@ function lstatOrUndefined(path: string): Stats | undefined {
 export interface TreeCheck {
   finish: () => Promise<boolean>
   cancel: () => Promise<void>
+  /** Worker threads checking (none: only `finish()` checks, on this thread). */
+  readonly workers: number
+  /** Settles once the workers have stopped (their answer is `finish()`'s). */
+  readonly worker: Promise<unknown>
 }
 
 /**
- * Starts checking that every entry of `record` has the lstat recorded (tree-check.ts: in a worker
- * thread at once, here too from `finish()`, which answers whether all are).
+ * Starts checking that every entry of `record` has the lstat recorded (tree-check.ts: in worker
+ * threads at once, here too from `finish()`, which answers whether all are).
  */
 export function startTreeCheck(dest: string, record: TreeRecord): TreeCheck {
   const check = startCheck(dest, record.chunks, record.numbers)
   return {
+    workers: check.workers,
+    worker: check.worker,
     finish: async () => {
       const differs = await check.finish()
       if (differs !== '') log('tree check: %s is not as the last pin left it', differs)

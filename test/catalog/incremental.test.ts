@@ -177,6 +177,54 @@ void test('a no-change incremental refresh costs the change list, one page-1 che
   assert.equal(h.mediaRequests(), 0)
 })
 
+void test('a loaded catalog decides "nothing changed" from its head, keeps its snapshot, and merges a change after', async (t) => {
+  const h = await harness(t, { photos: 300, videos: 4, sets: 8, collections: 2, commentedFraction: 0.1 })
+  await refresh(h, { fullListingEveryMs: WEEK_MS })
+  const loaded = h.catalog.snapshot()
+  const generation = h.catalog.generation
+  const told: number[] = []
+  h.catalog.on('change', (snap) => told.push(snap.photos.size))
+  h.tick()
+  h.fake.resetCounts()
+  const quick = await h.catalog.refreshIfUnchanged(h.client, { fullListingEveryMs: WEEK_MS })
+  assert.equal(quick?.unchanged?.report.changed, false, 'a loaded catalog is asked too, not only a lazy or deferred one')
+  assert.equal(h.fake.counts()['flickr.photos.comments.getList'] ?? 0, 0)
+  assert.notEqual(h.catalog.generation, generation, 'it holds the head saved again')
+  const held = h.catalog.snapshot()
+  assert.equal(held.photos, loaded.photos, 'the very same records: nothing was loaded again')
+  assert.equal(held.refreshedAtMs, h.clock.ms, 'with the refresh time of the head saved again')
+  assert.deepEqual(told, [], 'nobody is told of a catalog that did not change')
+  // The head it holds is the one on disk: no reload, and the next refresh starts from the moved marks.
+  assert.equal(await h.catalog.reload(), false)
+  const a = h.fake.account
+  a.addComment(a.photostream[3] as string, 'after the quick refresh')
+  const after = await h.catalog.refreshIfUnchanged(h.client, { fullListingEveryMs: WEEK_MS })
+  assert.equal(after?.unchanged, undefined, 'a new comment is something to merge')
+  const merged = await h.catalog.refresh(h.client, h.media, { fullListingEveryMs: WEEK_MS, ...(after?.answers !== undefined ? { answered: after.answers } : {}) })
+  assert.equal(merged.listing.mode, 'changes')
+  assert.equal(h.catalog.snapshot().comments.get(a.photostream[3] as string)?.at(-1)?._content, 'after the quick refresh')
+  assert.deepEqual(told, [held.photos.size])
+})
+
+void test('a loaded catalog whose head another writer replaced loads that catalog when nothing changed since', async (t) => {
+  const h = await harness(t, { photos: 120, videos: 2, sets: 4, commentedFraction: 0.1 })
+  await refresh(h, { fullListingEveryMs: WEEK_MS })
+  const other = await h.reopen()
+  const a = h.fake.account
+  const id = a.photostream[1] as string
+  a.editPhoto(id, { title: 'saved by the other writer' })
+  h.tick()
+  await other.refresh(h.client, h.media, { fullListingEveryMs: WEEK_MS })
+  const told: number[] = []
+  h.catalog.on('change', (snap) => told.push(snap.photos.size))
+  h.tick()
+  const quick = await h.catalog.refreshIfUnchanged(h.client, { fullListingEveryMs: WEEK_MS })
+  assert.equal(quick?.unchanged?.report.changed, false, 'nothing changed since the other writer\'s save')
+  assert.equal(h.catalog.snapshot().photos.get(id)?.raw.title, 'saved by the other writer')
+  assert.equal(await h.catalog.reload(), false, 'it holds the head on disk')
+  assert.equal(told.length, 1, 'told once: its snapshot changed')
+})
+
 void test('an original that could not be had makes the next refresh list everything, so its fixed record is used', async (t) => {
   const h = await harness(t, { photos: 30, videos: 1, sets: 2 })
   const a = h.fake.account

@@ -5,7 +5,7 @@
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { aroundFirstBackup, assertSameAsPin, backupLab, type BackupLab } from './backup-helpers.js'
+import { aroundFirstBackup, assertSameAsPin, backupLab, staleInFirstCopy, type BackupLab } from './backup-helpers.js'
 import { fuseUnusableReason } from '../support/mounts.js'
 import { run } from '../support/run.js'
 
@@ -35,7 +35,10 @@ void describe('cp -a of the mount (e2e)', { skip }, () => {
       assert.equal(check.code, 0, check.stderr)
       if (changed.length === 0) assert.equal(check.stdout, '', 'rsync -a of the mount onto the copy would change nothing')
       const itemized = check.stdout.split('\n').filter((l) => l !== '' && !l.startsWith('.d'))
-      assert.deepEqual(itemized.map((l) => l.slice(12)), changed, 'rsync -a of the mount onto the copy would copy only what changed')
+      // With read-ahead the grown hash list can be whole already when cp reads it: then only what
+      // the copy does not hold as the mount now serves it is copied again.
+      const stale = await staleInFirstCopy(changed, copy, mnt)
+      assert.deepEqual(itemized.map((l) => l.slice(12)), stale, 'rsync -a of the mount onto the copy would copy only what the copy missed')
     })
   }
 })

@@ -75,7 +75,8 @@ class NotifyListener {
     await waitUntil('the notify socket listens', () => {
       if (child.exitCode !== null) throw new Error('the python3 notify listener exited')
       return Promise.resolve(listening)
-    }, 10_000, 20)
+      // python3's start took over 10 s on a loaded 2-core machine (load average 20).
+    }, 60_000, 20)
     return l
   }
   stop(): void {

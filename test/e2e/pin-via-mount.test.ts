@@ -251,7 +251,9 @@ void describe('pin DEST while mount --cache DEST serves it (e2e)', { skip }, () 
   void it('a pin handed to a mount still fetching its first catalog waits for it, says so, and completes', async () => {
     const dest = await lab.mkdir('dest-filling')
     const mnt = await lab.mkdir('mnt-filling')
-    fake.faults.apiLatencyMs = 300
+    // Slow enough that the first catalog is still coming when the pin's own process has started,
+    // even on a loaded machine (at 300 ms it was sometimes complete first at load average 20).
+    fake.faults.apiLatencyMs = 800
     let server
     try {
       server = await lab.mount(mnt, ['--cache', dest, '--refresh', '0'], env, 60_000, { partial: true })

@@ -1,8 +1,8 @@
 /**
- * The tree check's two threads (src/pin/tree-check.ts): a worker thread and this one take folders'
+ * The tree check's threads (src/pin/tree-check.ts): worker threads and this one take folders'
  * chunks from one shared counter, so whichever claims the chunk with a difference must report it,
- * and a tree as recorded must pass whoever checked which part. The worker is forced here
- * (`workerFrom: 0`); a pin uses it from 20,000 entries.
+ * and a tree as recorded must pass whoever checked which part. The workers are forced here
+ * (`workerFrom: 0`, one or two of them); a pin uses them from 20,000 entries.
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
@@ -16,7 +16,7 @@ import { removeDir } from './helpers.js'
 const FOLDERS = 40
 const FILES = 25
 
-void describe('the tree check in two threads', () => {
+void describe('the tree check in several threads', () => {
   let work: string
   before(async () => {
     work = await tempDir()
@@ -47,13 +47,17 @@ void describe('the tree check in two threads', () => {
     return { dest, chunks, numbers }
   }
 
+  type Who = 'both' | 'worker' | 'two workers' | 'this and two workers'
+  const WHO: readonly Who[] = ['both', 'worker', 'two workers', 'this and two workers']
+
   /**
-   * The check's answer: this thread joining at once (it takes most chunks while the worker starts),
-   * or after the worker's answer (the worker took them all).
+   * The check's answer: this thread joining at once (it takes most chunks while the workers
+   * start), or after the workers' answer (they took them all), with one worker or two.
    */
-  const check = async (tree: { dest: string; chunks: Chunk[]; numbers: Float64Array }, who: 'both' | 'worker'): Promise<string> => {
-    const c = startCheck(tree.dest, tree.chunks, tree.numbers, { workerFrom: 0 })
-    if (who === 'worker') {
+  const check = async (tree: { dest: string; chunks: Chunk[]; numbers: Float64Array }, who: Who): Promise<string> => {
+    const c = startCheck(tree.dest, tree.chunks, tree.numbers, { workerFrom: 0, workers: who.includes('two') ? 2 : 1 })
+    assert.equal(c.workers, who.includes('two') ? 2 : 1)
+    if (who === 'worker' || who === 'two workers') {
       const alone = await c.worker
       assert.equal(await c.finish(), alone, 'nothing was left for this thread')
     }
@@ -62,7 +66,7 @@ void describe('the tree check in two threads', () => {
 
   void it('a tree as recorded passes, however the chunks were shared', async () => {
     const tree = await makeTree('same')
-    for (const who of ['both', 'worker'] as const) assert.equal(await check(tree, who), '', who)
+    for (const who of WHO) assert.equal(await check(tree, who), '', who)
   })
 
   void it('a difference in the first, a middle or the last chunk is found, by whichever thread took it', async () => {
@@ -76,7 +80,7 @@ void describe('the tree check in two threads', () => {
       const path = join(tree.dest, rel)
       const clean = lstatSync(path)
       await change(path)
-      for (const who of ['both', 'worker'] as const) assert.equal(await check(tree, who), path, `${rel} found (${who})`)
+      for (const who of WHO) assert.equal(await check(tree, who), path, `${rel} found (${who})`)
       // Put back as a new file: its ino and ctime differ, so the record stays a record of the old one.
       await writeFile(path, rel)
       await utimes(path, clean.atime, clean.mtime)
@@ -87,9 +91,9 @@ void describe('the tree check in two threads', () => {
     }
   })
 
-  void it('cancel stops both threads and answers nothing', async () => {
+  void it('cancel stops every thread and answers nothing', async () => {
     const tree = await makeTree('cancel')
-    const c = startCheck(tree.dest, tree.chunks, tree.numbers, { workerFrom: 0 })
+    const c = startCheck(tree.dest, tree.chunks, tree.numbers, { workerFrom: 0, workers: 2 })
     await c.cancel()
     // A finish after a cancel checks nothing more: no difference is made up.
     assert.equal(await c.finish(), '')

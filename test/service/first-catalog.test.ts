@@ -7,10 +7,15 @@
  */
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import type { ListingEvent, MediaEvent } from '../../src/catalog/index.js'
+import type { CatalogView, ListingEvent, MediaEvent, PhotoEntry } from '../../src/catalog/index.js'
 import { FirstCatalog, type PartialView } from '../../src/service/first-catalog.js'
 import { buildLayout, type Layout } from '../../src/layout/index.js'
 import { harness, refresh } from '../catalog/harness.js'
+
+/** A view's photostream order. */
+function orderOf(view: CatalogView): string[] {
+  return Array.from({ length: view.photostreamLength }, (_, i) => view.photostreamId(i))
+}
 
 /** A sidecar's mtime and bytes in `layout`. */
 function sidecar(layout: Layout, name: string): { mtimeMs: number; size: number; text: string } | undefined {
@@ -56,7 +61,7 @@ void describe('FirstCatalog', () => {
     // Not in any set only once every set is in.
     const final = new Map(snap.sets.map((s) => [s.id, s]))
     let sawSomeSets = false
-    for (const { snap: v, allSets } of views) {
+    for (const { view: v, allSets } of views) {
       if (!allSets && v.sets.length > 0) sawSomeSets = true
       for (const s of v.sets) assert.deepEqual(s.photoIds, final.get(s.id)?.photoIds, `set ${s.id} is whole`)
       if (!allSets) assert.equal(v.collections.length, 0, 'no collection before every set')
@@ -66,7 +71,7 @@ void describe('FirstCatalog', () => {
     // The last view already has the complete catalog's sidecars (bytes and mtimes) and set times.
     const lastView = views[views.length - 1] as PartialView
     assert.equal(lastView.allSets, true)
-    const shown = buildLayout(lastView.snap)
+    const shown = buildLayout(lastView.view)
     const whole = buildLayout(snap)
     let commented = 0
     for (const id of snap.photostream) {
@@ -78,14 +83,15 @@ void describe('FirstCatalog', () => {
       if (snap.comments.has(id)) commented++
     }
     assert.ok(commented > 0)
-    for (const s of lastView.snap.sets) assert.equal(s.changedAtMs, final.get(s.id)?.changedAtMs)
-    assert.deepEqual(lastView.snap.photostream, snap.photostream)
+    for (const s of lastView.view.sets) assert.equal(s.changedAtMs, final.get(s.id)?.changedAtMs)
+    assert.deepEqual(orderOf(lastView.view), snap.photostream)
 
     // Before its comments came, a commented photo's sidecar was a second older and had none.
     const id = [...snap.comments.keys()][0] as string
-    const early = views.find((v) => v.snap.photos.has(id))!
-    assert.equal(early.snap.comments.has(id), false)
-    assert.equal(early.snap.photos.get(id)!.changedAtMs, snap.photos.get(id)!.changedAtMs - 1000)
+    const early = views.find((v) => v.view.photo(id) !== undefined)!
+    assert.equal(early.view.comments(id), undefined)
+    assert.equal(early.view.photo(id)!.changedAtMs, snap.photos.get(id)!.changedAtMs - 1000)
+    assert.equal((early.view.record(id) as PhotoEntry).changedAtMs, snap.photos.get(id)!.changedAtMs - 1000)
   })
 
   void it('shows comment-only news at most every commentsEveryMs, other news at most every everyMs', async (t) => {
@@ -97,7 +103,7 @@ void describe('FirstCatalog', () => {
     })
     const partial = new FirstCatalog()
     const shownAt: Array<{ at: number; comments: number }> = []
-    const stop = partial.showEvery((v) => shownAt.push({ at: performance.now(), comments: v.snap.comments.size }), 50, 600)
+    const stop = partial.showEvery((v) => shownAt.push({ at: performance.now(), comments: v.comments }), 50, 600)
     t.after(stop)
     // Everything but the comments at once, then one comment list every 20 ms (2 s of comments).
     const comments = events.filter((e) => e.listed?.kind === 'comments')
@@ -136,7 +142,7 @@ void describe('FirstCatalog.release', () => {
     }
     const view = partial.takeView()
     assert.ok(view !== undefined)
-    const shown = view.snap.photos.size
+    const shown = view.view.photoCount
     partial.release()
     assert.equal(partial.size, media.length)
     const last = events.at(-1)!
@@ -144,7 +150,41 @@ void describe('FirstCatalog.release', () => {
     else if (last.listed) partial.listed(last.listed)
     assert.equal(partial.takeView(), undefined, 'no view after release')
     // A view taken before stays as it was: release() empties the catalog's own maps, not the view's.
-    assert.equal(view.snap.photos.size, shown)
+    assert.equal(view.view.photoCount, shown)
     assert.ok(shown > 0)
+  })
+})
+
+void describe('FirstCatalog views', () => {
+  void it('a view stays as it was taken while more comes in: later photos, comments and a photo given again are not seen', async (t) => {
+    const h = await harness(t, { photos: 20, videos: 0, sets: 2, collections: 0, commentedFraction: 0.5 })
+    const events: Array<{ media?: MediaEvent; listed?: ListingEvent }> = []
+    await refresh(h, { onMedia: (media) => events.push({ media }), onListed: (listed) => events.push({ listed }) })
+    const media = events.flatMap((e) => (e.media ? [e.media] : []))
+    const comments = events.flatMap((e) => (e.listed?.kind === 'comments' && e.listed.list.length > 0 ? [e.listed] : []))
+    const commented = media.find((m) => comments.some((c) => c.photoId === m.listed.id))!
+    const partial = new FirstCatalog()
+    for (const m of media.slice(0, 10)) partial.add(m)
+    if (!media.slice(0, 10).includes(commented)) partial.add(commented)
+    const early = partial.takeView()!
+    const shown = early.view.photoCount
+    const stampBefore = early.view.photo(commented.listed.id)!.changedAtMs
+    const later = media.find((m) => early.view.photo(m.listed.id) === undefined)!
+    // More photos, every comment list, and a photo given again with another original.
+    for (const m of media) if (early.view.photo(m.listed.id) === undefined) partial.add(m)
+    for (const c of comments) partial.listed(c)
+    partial.add({ ...commented, media: { ...commented.media, secret: 'other', size: 1 } })
+    assert.equal(early.view.photoCount, shown)
+    assert.equal(early.view.photo(later.listed.id), undefined, 'a photo added after the view')
+    assert.equal(early.view.comments(commented.listed.id), undefined, 'comments that came after the view')
+    assert.equal(early.view.photo(commented.listed.id)!.changedAtMs, stampBefore)
+    assert.equal(early.view.media(commented.listed.id, commented.media.secret), commented.media)
+    const now = partial.takeView()!
+    assert.equal(now.view.photoCount, media.length)
+    assert.equal(now.view.photo(commented.listed.id)!.changedAtMs, stampBefore + 1000, 'a second later once its comments are in')
+    assert.ok(((now.view.comments(commented.listed.id) as unknown[] | undefined)?.length ?? 0) > 0)
+    assert.equal(now.view.media(commented.listed.id, commented.media.secret), undefined, 'its original is the one given last')
+    assert.equal(now.view.media(commented.listed.id, 'other')?.size, 1)
+    assert.equal(now.comments, comments.length)
   })
 })
