@@ -6,7 +6,8 @@
 import { rm } from 'node:fs/promises'
 import type { TestContext } from 'node:test'
 import { Catalog, type CatalogOpenOptions, type CatalogSnapshot } from '../../src/catalog/index.js'
-import { generateAccount, startFakeFlickr, type FakeFlickr, type GenerateOptions } from '../../src/fake-flickr/index.js'
+import { CatalogStore, type Head } from '../../src/catalog/persist.js'
+import { generateAccount, startFakeFlickr, type FakeAccount, type FakeFlickr, type GenerateOptions } from '../../src/fake-flickr/index.js'
 import { FlickrClient, MediaClient } from '../../src/flickr/index.js'
 
 import { testClients } from '../support/clients.js'
@@ -70,4 +71,56 @@ export async function refresh(h: Harness, opts: Parameters<Catalog['refresh']>[2
  */
 export function comparable(snap: CatalogSnapshot): CatalogSnapshot {
   return { ...snap, media: new Map(snap.media) }
+}
+
+/** One random change a user can make on Flickr, other than deleting a photo. */
+export function randomChange(a: FakeAccount, rand: () => number, n: number): string {
+  const pick = <T>(arr: readonly T[]): T => arr[Math.floor(rand() * arr.length)] as T
+  const photo = (): string => pick(a.photostream)
+  const set = () => pick(a.sets)
+  const kind = Math.floor(rand() * 11)
+  switch (kind) {
+    case 0: return `edit ${a.editPhoto(photo(), { title: `edited ${n}`, tags: [`t${n}`] }).id}`
+    case 1: return `comment ${a.addComment(photo(), `comment ${n}`).id}`
+    case 2: return `upload ${a.addPhoto({ media: rand() < 0.3 ? 'video' : 'photo', title: `new ${n}` }).id}`
+    case 3: {
+      // Dated back, sometimes onto the very upload date of another item.
+      const other = a.requirePhoto(photo())
+      const p = a.addPhoto({ title: `dated back ${n}`, dateupload: other.dateupload - (rand() < 0.5 ? 0 : 1 + Math.floor(rand() * 1000)) })
+      return `upload dated back ${p.id}`
+    }
+    case 4: return `replace ${a.replaceOriginal(photo(), { bytes: 3000 + n }).id}`
+    case 5: return `rename set ${a.renameSet(set().id, `set ${n}`).id}`
+    case 6: {
+      const s = set()
+      const ids = [...s.photoIds].sort(() => rand() - 0.5)
+      return `reorder set ${a.reorderSet(s.id, ids).id}`
+    }
+    case 7: {
+      const s = set()
+      a.addToSet(s.id, photo())
+      return `add to set ${s.id}`
+    }
+    case 8: {
+      const s = a.sets.find((x) => x.photoIds.length > 1)
+      if (s === undefined) return 'nothing'
+      a.removeFromSet(s.id, pick(s.photoIds))
+      return `remove from set ${s.id}`
+    }
+    case 9: return `new set ${a.addSet({ title: `made ${n}`, photoIds: [photo(), photo()].filter((x, i, all) => all.indexOf(x) === i) }).id}`
+    default: {
+      a.orderSets([...a.sets].map((s) => s.id).sort(() => rand() - 0.5))
+      return 'set order'
+    }
+  }
+}
+
+/** The head saved in ROOT's catalog, read as a reader would. */
+export async function headOf(root: string): Promise<Head> {
+  const store = await CatalogStore.open(root, { readOnly: true })
+  try {
+    return (await store.readHead()) as Head
+  } finally {
+    await store.close()
+  }
 }

@@ -8,13 +8,11 @@ import assert from 'node:assert/strict'
 import { rm } from 'node:fs/promises'
 import { test } from 'node:test'
 import { Catalog, type CatalogSnapshot, type RefreshReport } from '../../src/catalog/index.js'
-import type { FakeAccount } from '../../src/fake-flickr/index.js'
 import { prng } from '../../src/fake-flickr/generate.js'
 import { tempDir } from '../support/repo.js'
-import { harness, refresh, type Harness } from './harness.js'
+import { harness, randomChange, refresh, type Harness } from './harness.js'
 
 const WEEK_MS = 7 * 86_400_000
-
 
 /** Everything a full listing decides, without the change stamps (those differ by design). */
 function content(snap: CatalogSnapshot): unknown {
@@ -25,48 +23,6 @@ function content(snap: CatalogSnapshot): unknown {
     media: [...snap.media].sort(([a], [b]) => a.localeCompare(b)),
     sets: snap.sets.map((s) => ({ id: s.id, raw: s.raw, photoIds: s.photoIds })),
     collections: JSON.parse(JSON.stringify(snap.collections, (k, v: unknown) => (k === 'changedAtMs' ? undefined : v))) as unknown,
-  }
-}
-
-/** One random change a user can make on Flickr, other than deleting a photo. */
-function randomChange(a: FakeAccount, rand: () => number, n: number): string {
-  const pick = <T>(arr: readonly T[]): T => arr[Math.floor(rand() * arr.length)] as T
-  const photo = (): string => pick(a.photostream)
-  const set = () => pick(a.sets)
-  const kind = Math.floor(rand() * 11)
-  switch (kind) {
-    case 0: return `edit ${a.editPhoto(photo(), { title: `edited ${n}`, tags: [`t${n}`] }).id}`
-    case 1: return `comment ${a.addComment(photo(), `comment ${n}`).id}`
-    case 2: return `upload ${a.addPhoto({ media: rand() < 0.3 ? 'video' : 'photo', title: `new ${n}` }).id}`
-    case 3: {
-      // Dated back, sometimes onto the very upload date of another item.
-      const other = a.requirePhoto(photo())
-      const p = a.addPhoto({ title: `dated back ${n}`, dateupload: other.dateupload - (rand() < 0.5 ? 0 : 1 + Math.floor(rand() * 1000)) })
-      return `upload dated back ${p.id}`
-    }
-    case 4: return `replace ${a.replaceOriginal(photo(), { bytes: 3000 + n }).id}`
-    case 5: return `rename set ${a.renameSet(set().id, `set ${n}`).id}`
-    case 6: {
-      const s = set()
-      const ids = [...s.photoIds].sort(() => rand() - 0.5)
-      return `reorder set ${a.reorderSet(s.id, ids).id}`
-    }
-    case 7: {
-      const s = set()
-      a.addToSet(s.id, photo())
-      return `add to set ${s.id}`
-    }
-    case 8: {
-      const s = a.sets.find((x) => x.photoIds.length > 1)
-      if (s === undefined) return 'nothing'
-      a.removeFromSet(s.id, pick(s.photoIds))
-      return `remove from set ${s.id}`
-    }
-    case 9: return `new set ${a.addSet({ title: `made ${n}`, photoIds: [photo(), photo()].filter((x, i, all) => all.indexOf(x) === i) }).id}`
-    default: {
-      a.orderSets([...a.sets].map((s) => s.id).sort(() => rand() - 0.5))
-      return 'set order'
-    }
   }
 }
 
@@ -241,7 +197,6 @@ void test('an original that could not be had makes the next refresh list everyth
   assert.deepEqual(next.media.unavailable, [])
   assert.equal((await refresh(h, { fullListingEveryMs: WEEK_MS })).listing.mode, 'changes')
 })
-
 
 void test('a page-1 check that lost its photo array fails the refresh instead of passing on nothing', async (t) => {
   const h = await harness(t, { photos: 40, videos: 1, sets: 2 })

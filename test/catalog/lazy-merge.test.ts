@@ -12,11 +12,10 @@ import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { Catalog, type CatalogOpenOptions, type RefreshReport } from '../../src/catalog/index.js'
 import { CatalogStore, type Head } from '../../src/catalog/persist.js'
-import type { FakeAccount } from '../../src/fake-flickr/index.js'
 import { prng } from '../../src/fake-flickr/generate.js'
 import { photoSidecarSizer, PHOTO_METADATA_FORMAT } from '../../src/layout/metadata.js'
 import { tempDir } from '../support/repo.js'
-import { harness, type Harness } from './harness.js'
+import { harness, randomChange, headOf, type Harness } from './harness.js'
 import { assertViewOf } from './view-assert.js'
 
 const WEEK_MS = 7 * 86_400_000
@@ -30,15 +29,6 @@ async function copyRoot(t: TestContext, from: string): Promise<string> {
   await cp(join(from, '.flickrfs'), join(root, '.flickrfs'), { recursive: true })
   t.after(() => rm(root, { recursive: true, force: true }))
   return root
-}
-
-async function headOf(root: string): Promise<Head> {
-  const store = await CatalogStore.open(root, { readOnly: true })
-  try {
-    return (await store.readHead()) as Head
-  } finally {
-    await store.close()
-  }
 }
 
 /** Every chunk `head` names can be read (the merge wrote what its head names). */
@@ -97,44 +87,6 @@ async function assertSame(twins: Twins, what: string, expectMerged = true): Prom
   })
   assert.deepEqual(pick(merged.report), pick(whole.report), `${what}: the reports`)
   await assertViewOf(merged.catalog.view(), whole.catalog.snapshot(), { atOnce: false, storesSizes: true })
-}
-
-/** One random change a user can make on Flickr, other than deleting a photo (as incremental.test.ts makes them). */
-function randomChange(a: FakeAccount, rand: () => number, n: number): string {
-  const pick = <T>(arr: readonly T[]): T => arr[Math.floor(rand() * arr.length)] as T
-  const photo = (): string => pick(a.photostream)
-  const set = () => pick(a.sets)
-  switch (Math.floor(rand() * 11)) {
-    case 0: return `edit ${a.editPhoto(photo(), { title: `edited ${n}`, tags: [`t${n}`] }).id}`
-    case 1: return `comment ${a.addComment(photo(), `comment ${n}`).id}`
-    case 2: return `upload ${a.addPhoto({ media: rand() < 0.3 ? 'video' : 'photo', title: `new ${n}` }).id}`
-    case 3: {
-      const other = a.requirePhoto(photo())
-      return `upload dated back ${a.addPhoto({ title: `dated back ${n}`, dateupload: other.dateupload - (rand() < 0.5 ? 0 : 1 + Math.floor(rand() * 1000)) }).id}`
-    }
-    case 4: return `replace ${a.replaceOriginal(photo(), { bytes: 3000 + n }).id}`
-    case 5: return `rename set ${a.renameSet(set().id, `set ${n}`).id}`
-    case 6: {
-      const s = set()
-      return `reorder set ${a.reorderSet(s.id, [...s.photoIds].sort(() => rand() - 0.5)).id}`
-    }
-    case 7: {
-      const s = set()
-      a.addToSet(s.id, photo())
-      return `add to set ${s.id}`
-    }
-    case 8: {
-      const s = a.sets.find((x) => x.photoIds.length > 1)
-      if (s === undefined) return 'nothing'
-      a.removeFromSet(s.id, pick(s.photoIds))
-      return `remove from set ${s.id}`
-    }
-    case 9: return `new set ${a.addSet({ title: `made ${n}`, photoIds: [photo(), photo()].filter((x, i, all) => all.indexOf(x) === i) }).id}`
-    default: {
-      a.orderSets([...a.sets].map((s) => s.id).sort(() => rand() - 0.5))
-      return 'set order'
-    }
-  }
 }
 
 /** A first sync of the harness's account by a writer with listing pages; its root is the base of the twins. */

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { Catalog, type SidecarSizer } from '../../src/catalog/index.js'
-import { CatalogStore, type Head } from '../../src/catalog/persist.js'
+import { CatalogStore } from '../../src/catalog/persist.js'
 import { FlickrfsError } from '../../src/errors/flickrfs-error.js'
 import { photoSidecarSizer, PHOTO_METADATA_FORMAT } from '../../src/layout/metadata.js'
 import { buildLayout, type Layout, type LayoutNode } from '../../src/layout/index.js'
@@ -18,7 +18,7 @@ import { loadBytes, walk } from '../layout/tree.js'
 import { tempDir } from '../support/repo.js'
 import { rm } from 'node:fs/promises'
 import { assertViewOf } from './view-assert.js'
-import { harness, type Harness } from './harness.js'
+import { harness, headOf, type Harness } from './harness.js'
 
 const ACCOUNT = { photos: 60, videos: 8, sets: 6, collections: 3, commentedFraction: 0.3 }
 /** Small pages, so that a 68-photo account has five of them. */
@@ -38,7 +38,6 @@ const sizer: SidecarSizer = {
   },
 }
 
-
 /** A writer that saves listing pages, refreshed once. */
 async function writer(h: Harness): Promise<Catalog> {
   const w = await h.reopen({ sidecarSizer: sizer, listingPagePhotos: PAGE })
@@ -50,16 +49,6 @@ async function writer(h: Harness): Promise<Catalog> {
 async function openLazy(h: Harness): Promise<Catalog> {
   return h.reopen({ readOnly: true, lazy: { sidecarFormat: PHOTO_METADATA_FORMAT } })
 }
-
-async function headOf(root: string): Promise<Head> {
-  const store = await CatalogStore.open(root, { readOnly: true })
-  try {
-    return (await store.readHead()) as Head
-  } finally {
-    await store.close()
-  }
-}
-
 
 void describe('LazyView: a read-only catalog that decodes one bucket at a time', () => {
   void it('answers what the whole snapshot answers, for every photo, set and collection', async (t) => {
