@@ -254,14 +254,8 @@ export class CatalogStore {
     // Derived from the rows above, as the same atomic save: the head names them or none.
     const written = pages === undefined ? undefined : await writeListingPages(state, reusable, writer, pages)
     if (written !== undefined) chunks.listing = written.keys
-    const head = headOf(snap, chunks, nowMs)
-    if (written !== undefined) head.pages = written.meta
-    if (state.listing !== undefined) head.listing = state.listing
-    head.facts = photoFacts(snap)
-    await this.keyv.set(HEAD_KEY, JSON.stringify(head))
-    const removed = await this.removeUnused(writer.existing, allChunkKeys(head))
-    debug('saved catalog %s: %d photos, %d chunks written, %d removed', head.generation, head.photoCount, writer.written, removed)
-    return head
+    const head = withDerived(headOf(snap, chunks, nowMs), { pages: written?.meta, listing: state.listing, facts: photoFacts(snap) })
+    return this.commitHead(head, writer, 'catalog')
   }
 
   /**
@@ -273,9 +267,7 @@ export class CatalogStore {
     const before = await this.readHead()
     if (before?.generation !== previous.generation) return undefined
     const head: Head = { ...previous, generation: generationOf(previous.chunks, nowMs), writtenAtMs: nowMs, refreshedAtMs: next.refreshedAtMs, listing: next.listing }
-    await this.keyv.set(HEAD_KEY, JSON.stringify(head))
-    debug('saved unchanged catalog %s: %d photos, no chunk written', head.generation, head.photoCount)
-    return head
+    return this.commitHead(head, undefined, 'unchanged catalog')
   }
 
   /**
@@ -300,12 +292,17 @@ export class CatalogStore {
     const pages = merge.pages === undefined ? undefined : await merge.pages.write((page) => writer.put(page))
     if (pages !== undefined) chunks.listing = pages
     const head = headOf({ ...merge.head, photos: { size: merge.head.photoCount } }, chunks, nowMs)
-    if (pages !== undefined && merge.pages !== undefined) head.pages = merge.pages.meta
-    if (merge.listing !== undefined) head.listing = merge.listing
-    head.facts = merge.facts
+    return this.commitHead(withDerived(head, { pages: pages === undefined ? undefined : merge.pages?.meta, listing: merge.listing, facts: merge.facts }), writer, 'merged catalog')
+  }
+
+  /**
+   * The last step of every save: the head written in one set (the atomic switch from the old
+   * catalog to the new), then the chunks only the old head named removed.
+   */
+  private async commitHead(head: Head, writer: ChunkWriter | undefined, what: string): Promise<Head> {
     await this.keyv.set(HEAD_KEY, JSON.stringify(head))
-    const removed = await this.removeUnused(writer.existing, allChunkKeys(head))
-    debug('saved merged catalog %s: %d photos, %d chunks written, %d removed', head.generation, head.photoCount, writer.written, removed)
+    const removed = writer === undefined ? 0 : await this.removeUnused(writer.existing, allChunkKeys(head))
+    debug('saved %s %s: %d photos, %d chunks written, %d removed', what, head.generation, head.photoCount, writer?.written ?? 0, removed)
     return head
   }
 
@@ -623,6 +620,17 @@ function headOf(snap: Pick<CatalogSnapshot, 'userId' | 'userName' | 'refreshedAt
     photoCount: snap.photos.size,
     chunks,
   }
+}
+
+/**
+ * The head's parts derived from its rows (the listing pages' meta, the listing marks, the facts),
+ * set in one order whoever saves, so a merged head is the whole save's to the byte.
+ */
+function withDerived(head: Head, derived: { pages: ListingPagesMeta | undefined; listing: ListingMarks | undefined; facts: PhotoFacts }): Head {
+  if (derived.pages !== undefined) head.pages = derived.pages
+  if (derived.listing !== undefined) head.listing = derived.listing
+  head.facts = derived.facts
+  return head
 }
 
 /** Adds one stored row to the maps being loaded. */
