@@ -399,6 +399,10 @@ class ServedMount implements LiveMount {
         onListingsDone: () => {
           stopShowing()
           partial.release()
+          // And the listing's garbage goes before the assembly and the whole tree's build, which
+          // then fill the room it leaves: at 100,000 items they made the sync's peak once the save
+          // no longer did (bench/RESULTS.md "sync-290").
+          collectGarbageNow()
         },
         onAssembled: (snap) => tree.showWhole(snap),
       })
