@@ -64,10 +64,10 @@ export function afterGcWhen(ready: () => boolean, then: () => void): void {
 let fullGc: (() => void) | undefined
 
 /**
- * A full GC now: for a long-lived process that has just let go of much (a mount's first sync once
- * it is saved and shown whole), so that its garbage is collected before the next burst of
- * allocation (the first `ls` of photostream/: ~30 MB of names and stats at 100,000 items) instead of
- * under it, which fills the free room the collection leaves rather than new pages. One collection,
+ * A full GC now: for a long-lived process that has just let go of much, so that its garbage is
+ * collected before the next burst of allocation instead of under it, which then fills the free room
+ * the collection leaves rather than new pages (a mount's first sync: before its assembly and whole
+ * tree, and once saved, before the first `ls` of photostream/: ~30 MB of names and stats at 100,000 items). One collection,
  * ~0.1–0.3 s of CPU at 100,000 items (a GC after every partial view cost 9%: bench/RESULTS.md
  * "sync-view"). node offers it only with --expose-gc on its command line, which an npm bin does not
  * control; set at run time, the flag puts `gc` on the global of a context made after it.
