@@ -41,9 +41,12 @@
  * loads it in a fresh process and takes it apart piece by piece: the heap each part keeps alive.
  * The API limiter is raised (FLICKRFS_API_RATE/BURST 100000): only memory is measured here.
  * glibc's MALLOC_* variables given to the bench reach every child (e.g. MALLOC_MMAP_THRESHOLD_=131072).
+ * So does DEBUG (e.g. DEBUG=flickrfs:catalog,flickrfs:mount: the mount's lines date its phases, for a
+ * sampler of its RSS; not `flickrfs*`, which turns on libfuse's request log), and with
+ * BENCH_MOUNT_LOG=FILE the first sync's mount's stderr is appended to FILE once it is stopped.
  */
 import { spawn } from 'node:child_process'
-import { cp, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises'
+import { appendFile, cp, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -188,6 +191,8 @@ async function syncPhases(items: number, lab: MountLab, env: NodeJS.ProcessEnv, 
   u = await usageOf(p.pid)
   row.firstLsPeak = u.peak
   await lab.stop(p, mnt)
+  const mountLog = process.env.BENCH_MOUNT_LOG
+  if (mountLog !== undefined && mountLog !== '') await appendFile(mountLog, p.err)
   row.catalogBytes = (await stat(join(cache, '.flickrfs', 'catalog.sqlite'))).size
   if (syncOnly) return
 
@@ -487,8 +492,8 @@ async function main(): Promise<void> {
       FLICKR_OAUTH_TOKEN: credentials.oauthToken, FLICKR_OAUTH_TOKEN_SECRET: credentials.oauthTokenSecret,
       FLICKRFS_API_RATE: '100000', FLICKRFS_API_BURST: '100000',
       // glibc's malloc settings (MALLOC_MMAP_THRESHOLD_, MALLOC_ARENA_MAX…) reach the children as given to the bench.
-      // So does FLICKRFS_LAZY_CATALOG_FROM (from how many photos an offline mount reads its catalog lazily).
-      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('MALLOC_') || k === 'FLICKRFS_LAZY_CATALOG_FROM')),
+      // So do FLICKRFS_LAZY_CATALOG_FROM (from how many photos an offline mount reads its catalog lazily) and DEBUG.
+      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('MALLOC_') || k === 'FLICKRFS_LAZY_CATALOG_FROM' || k === 'DEBUG')),
     }
     if (args.includes('--breakdown')) return await breakdown(items, sets, origin, credentials)
     const bare = await runMeasured(process.execPath, ['-e', '0'], { env })

@@ -81,16 +81,36 @@ export class ChunkRows {
    * transaction of small statements: a statement binds its values all at once in the pool thread,
    * so the whole chunk in one statement would be one 5 MB allocation again, in 100 blocks.
    */
-  async write(key: string, text: string): Promise<void> {
+  write(key: string, text: string): Promise<void> {
+    return this.writePieces(key, () => [text])
+  }
+
+  /**
+   * `write` of the text `pieces` makes (json-pieces.ts), cut and written part by part as it is made:
+   * the whole text is never one string. `pieces` is called once.
+   */
+  async writePieces(key: string, pieces: Pieces): Promise<void> {
     const own = this.#prefix + key
-    const parts = partsOf(text)
-    if (parts.length === 1) return this.#insert([[own, text]])
+    const parts = partsOfPieces(pieces())
+    const first = parts.next()
+    const second = parts.next()
+    if (second.done === true) return this.#insert([[own, first.value ?? '']])
     await this.#adapter.query('BEGIN IMMEDIATE')
     try {
-      for (let from = 0; from < parts.length; from += PARTS_PER_INSERT) {
-        await this.#insert(parts.slice(from, from + PARTS_PER_INSERT).map((p, i): [string, string] => [`${own}:${from + i}`, p]))
+      let count = 0
+      let batch: Array<[string, string]> = []
+      const add = async (part: string): Promise<void> => {
+        batch.push([`${own}:${count++}`, part])
+        if (batch.length < PARTS_PER_INSERT) return
+        const full = batch
+        batch = []
+        await this.#insert(full)
       }
-      await this.#insert([[own, `${MARKER}${parts.length}`]])
+      await add(first.value as string)
+      await add(second.value)
+      for (let next = parts.next(); next.done !== true; next = parts.next()) await add(next.value)
+      if (batch.length > 0) await this.#insert(batch)
+      await this.#insert([[own, `${MARKER}${count}`]])
       await this.#adapter.query('COMMIT')
     } catch (err) {
       await this.#adapter.query('ROLLBACK').catch(() => undefined)
@@ -124,10 +144,18 @@ function ownAndParts(own: string): [string, string, string] {
   return [own, `${own}:`, `${own};`]
 }
 
+/** A text given in pieces (json-pieces.ts), made anew at each call: joined, they are the text. */
+export type Pieces = () => Iterable<string>
+
 /** `chunk:<sha1 of text's UTF-8>`, hashed part by part (the same digest as the whole, with no copy of it whole). */
 export function chunkKey(text: string): string {
+  return chunkKeyOf(() => [text])
+}
+
+/** chunkKey of the text `pieces` makes, without making it whole. */
+export function chunkKeyOf(pieces: Pieces): string {
   const hash = createHash('sha1')
-  for (const part of partsOf(text)) hash.update(part)
+  for (const part of partsOfPieces(pieces())) hash.update(part)
   return `chunk:${hash.digest('hex')}`
 }
 
@@ -136,14 +164,25 @@ export function chunkKey(text: string): string {
  * piece is then valid UTF-16 on its own, and the pieces' UTF-8 is exactly the whole's.
  */
 export function partsOf(text: string): string[] {
-  if (text.length <= PART_CHARS) return [text]
-  const parts: string[] = []
-  for (let from = 0; from < text.length; ) {
-    let to = Math.min(from + PART_CHARS, text.length)
-    const last = text.charCodeAt(to - 1)
-    if (to < text.length && last >= 0xd800 && last <= 0xdbff) to--
-    parts.push(text.slice(from, to))
-    from = to
+  return [...partsOfPieces([text])]
+}
+
+/**
+ * The parts of the text `pieces` join into, as partsOf cuts it: a part is cut once more than
+ * PART_CHARS units are in (so a cut is never the text's end, as in partsOf), the rest is the last.
+ * Only a part and what came in after it are held at a time.
+ */
+function* partsOfPieces(pieces: Iterable<string>): Generator<string> {
+  let pending = ''
+  for (const piece of pieces) {
+    pending += piece
+    while (pending.length > PART_CHARS) {
+      let to = PART_CHARS
+      const last = pending.charCodeAt(to - 1)
+      if (last >= 0xd800 && last <= 0xdbff) to--
+      yield pending.slice(0, to)
+      pending = pending.slice(to)
+    }
   }
-  return parts
+  yield pending
 }

@@ -67,12 +67,15 @@ export interface StoredPage {
 /** The order of the pages: the photostream (each id once, photos only), then the photos it does not list. */
 export function photoOrder(snap: Pick<CatalogSnapshot, 'photostream' | 'photos'>): { ids: string[]; streamInOrder: boolean } {
   const seen = new Set<string>()
-  const ids: string[] = []
+  // Sized once for the photostream (not grown by push: ~1 MB of grown-out copies at 100,000), cut to what it takes.
+  const ids = new Array<string>(snap.photostream.length)
+  let listed = 0
   for (const id of snap.photostream) {
     if (!snap.photos.has(id) || seen.has(id)) continue
     seen.add(id)
-    ids.push(id)
+    ids[listed++] = id
   }
+  ids.length = listed
   // The pages start with the whole photostream only when it lists each id once, every one a photo.
   const streamInOrder = ids.length === snap.photostream.length
   if (seen.size < snap.photos.size) {
@@ -147,12 +150,14 @@ export class PageBuilder {
   readonly #transcode: Uint8Array
   readonly #sidecar: Uint32Array
   readonly #sidecarNv: Uint32Array
-  readonly #ids: string[] = []
-  readonly #secrets: string[] = []
-  readonly #taken: string[] = []
-  readonly #ext = new CodeBook()
-  readonly #url = new CodeBook()
-  readonly #label = new CodeBook()
+  // Every column sized once, for its n photos: filled by push, a page's six arrays of 50,000 values
+  // left ~7 MB of grown-out copies in V8's large-object space at each page a save packs (bench/RESULTS.md "sync-290").
+  readonly #ids: string[]
+  readonly #secrets: string[]
+  readonly #taken: string[]
+  readonly #ext: CodeBook
+  readonly #url: CodeBook
+  readonly #label: CodeBook
 
   constructor(n: number) {
     this.#n = n
@@ -165,31 +170,37 @@ export class PageBuilder {
     this.#transcode = new Uint8Array(n)
     this.#sidecar = new Uint32Array(n).fill(NO_SIZE)
     this.#sidecarNv = new Uint32Array(n).fill(NO_SIZE)
+    this.#ids = new Array<string>(n)
+    this.#secrets = new Array<string>(n)
+    this.#taken = new Array<string>(n)
+    this.#ext = new CodeBook(n)
+    this.#url = new CodeBook(n)
+    this.#label = new CodeBook(n)
   }
 
   add(row: PageRow): void {
     const i = this.#i++
     if (i >= this.#n) throw new Error(`a listing page of ${this.#n} photos given more`)
-    this.#ids.push(row.id)
-    this.#secrets.push(row.secret)
-    this.#taken.push(row.taken)
+    this.#ids[i] = row.id
+    this.#secrets[i] = row.secret
+    this.#taken[i] = row.taken
     this.#video[i] = row.video ? 1 : 0
     this.#changed[i] = row.changed
     this.#changedNv[i] = row.changedNv
     this.#upload[i] = row.upload
     const o = row.original
     if (o === undefined) {
-      this.#ext.add('')
-      this.#url.add('')
-      this.#label.add('')
+      this.#ext.add(i, '')
+      this.#url.add(i, '')
+      this.#label.add(i, '')
       return
     }
     this.#has[i] = 1
     this.#size[i] = o.size
-    this.#ext.add(o.ext)
-    this.#url.add(o.url)
+    this.#ext.add(i, o.ext)
+    this.#url.add(i, o.url)
     this.#transcode[i] = o.transcode ? 1 : 0
-    this.#label.add(o.label)
+    this.#label.add(i, o.label)
     this.#sidecar[i] = o.sidecar
     this.#sidecarNv[i] = o.sidecarNv
   }
@@ -406,19 +417,24 @@ class Strings {
 class CodeBook {
   readonly #codes = new Map<string, number>()
   readonly #values: string[] = []
-  readonly #seq: number[] = []
-  add(value: string): void {
+  /** The code of each of the n photos (narrowed to the fewest bytes when stored). */
+  readonly #seq: Uint32Array
+  constructor(n: number) {
+    this.#seq = new Uint32Array(n)
+  }
+  /** Photo i's value. */
+  add(i: number, value: string): void {
     let code = this.#codes.get(value)
     if (code === undefined) {
       code = this.#values.length
       this.#codes.set(value, code)
       this.#values.push(value)
     }
-    this.#seq.push(code)
+    this.#seq[i] = code
   }
   stored(): StoredCodes {
     const codes = uintsFor(this.#values.length, this.#seq.length)
-    this.#seq.forEach((c, i) => (codes[i] = c))
+    codes.set(this.#seq)
     return { d: this.#values, c: base64(codes), w: codes.BYTES_PER_ELEMENT }
   }
 }

@@ -20,7 +20,8 @@ import { exists } from '../util/fs.js'
 import { confineState } from '../util/confine.js'
 import { isDamagedDb, openSqliteAdapter } from '../util/sqlite.js'
 import { catalogPath } from '../util/state-paths.js'
-import { ChunkRows, chunkKey } from './chunk-rows.js'
+import { ChunkRows, chunkKeyOf } from './chunk-rows.js'
+import { jsonPieces } from './json-pieces.js'
 import { ValueInterner } from './intern.js'
 import { PAGE_PHOTOS, packPage, photoOrder, type StoredPage } from './listing-pages.js'
 import { MediaByPhoto } from './media-map.js'
@@ -506,12 +507,15 @@ class ChunkWriter {
     this.existing = new Set(existing)
   }
 
-  /** Stores `value` as JSON (unless already there) and returns its key. */
+  /**
+   * Stores `value` as JSON (unless already there) and returns its key. The text is made twice in
+   * pieces, never whole (json-pieces.ts says why): once for its key, once as it is written.
+   */
   async put(value: unknown): Promise<string> {
-    const text = JSON.stringify(value)
-    const key = chunkKey(text)
+    const pieces = (): Iterable<string> => jsonPieces(value)
+    const key = chunkKeyOf(pieces)
     if (!this.existing.has(key)) {
-      await this.rows.write(key, text)
+      await this.rows.writePieces(key, pieces)
       this.written++
     }
     return key

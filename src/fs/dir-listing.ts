@@ -25,31 +25,40 @@ const WIRE_STRIDE = 8
  * The entries' stats in fuse-native's own form, as views into one buffer made for this readdir:
  * fuse-native would otherwise make a Uint32Array with its own backing store per entry, at every
  * readdir (about 120 MB of RSS for the 200k entries of photostream/ at 100,000 photos; this is
- * one 6 MB buffer and light views, and the listing itself keeps 8 bytes per entry).
+ * one 6 MB buffer and light views, and the listing itself keeps 8 bytes per entry). A view is a
+ * DataView: fuse-native reads each with `napi_get_buffer_info`, which takes any ArrayBufferView,
+ * and a DataView is 16 bytes smaller than a typed array's view (~3 MB of the first `ls` of
+ * photostream/ at 100,000 photos: bench/RESULTS.md "sync-290").
  */
 export function wireStats(l: DirListing): StatWire[] {
   const n = l.names.length
-  const words = new StatWire(n * WIRE_STRIDE + (STAT_WORDS - WIRE_STRIDE))
+  const words = new Uint32Array(n * WIRE_STRIDE + (STAT_WORDS - WIRE_STRIDE))
   const out = new Array<StatWire>(n)
   for (let i = 0; i < n; i++) {
     const at = i * WIRE_STRIDE
     words[at] = l.modes[i] as number
     words[at + 6] = 1
     words[at + 7] = l.inos[i] as number
-    out[i] = words.subarray(at, at + STAT_WORDS) as StatWire
+    out[i] = new StatWire(words.buffer, at * 4, STAT_WORDS * 4)
   }
   return out
 }
 
-/** One entry's stat in fuse-native's form, still readable as `{ mode, ino }`. (`subarray` keeps the class.) */
-export class StatWire extends Uint32Array {
+/**
+ * One entry's stat in fuse-native's form (18 uint32 in the machine's order, as the native side
+ * reads them), still readable as `{ mode, ino }`.
+ */
+export class StatWire extends DataView<ArrayBuffer> {
   get mode(): number {
-    return this[0] as number
+    return this.getUint32(0, LITTLE_ENDIAN)
   }
   get ino(): number {
-    return this[7] as number
+    return this.getUint32(7 * 4, LITTLE_ENDIAN)
   }
 }
+
+/** The machine's byte order: the words are written through a Uint32Array, so in it. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1
 
 /**
  * Listings keyed by the (immutable) directory object, so a refresh that swaps the tree simply

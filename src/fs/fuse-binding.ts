@@ -47,7 +47,7 @@ export interface FuseOps {
    * `stats` is optional; only mode and ino of each entry reach the kernel (libfuse 2.9). They are
    * in fuse-native's own form (dir-listing.ts wireStats), which loadFuse's readdir passes as they are.
    */
-  readdir?: (path: string, cb: FuseReply<[names: string[], stats?: Uint32Array[]]>) => void
+  readdir?: (path: string, cb: FuseReply<[names: string[], stats?: ArrayBufferView[]]>) => void
   truncate?: (path: string, size: number, cb: FuseDone) => void
   ftruncate?: (path: string, fh: number, size: number, cb: FuseDone) => void
   /** Times in ms. */
@@ -125,7 +125,7 @@ function passStatsAsTheyAre(Fuse: FuseConstructor): void {
   proto._op_readdir = function (signal, path) {
     const readdir = this.ops.readdir
     if (readdir === undefined) return signal(-38)
-    readdir.call(this.ops, path, (err: number | undefined, names?: string[], stats?: Uint32Array[]) => {
+    readdir.call(this.ops, path, (err: number | undefined, names?: string[], stats?: ArrayBufferView[]) => {
       if (err) return signal(err)
       return signal(0, names ?? [], stats ?? [])
     })
@@ -189,7 +189,7 @@ export function answerAtOnce(fuse: FuseInstance, ops: FuseOps): void {
     const answer = signal('readdir')
     // Stats in fuse-native's form already (dir-listing.ts), as passStatsAsTheyAre hands them over.
     handlers[op('readdir')] = (h: unknown, _op: number, path: string) =>
-      readdir.call(ops, path, (err: number, names?: string[], stats?: Uint32Array[]) => answer(h, err, err === 0 ? names ?? [] : [], err === 0 ? stats ?? [] : []))
+      readdir.call(ops, path, (err: number, names?: string[], stats?: ArrayBufferView[]) => answer(h, err, err === 0 ? names ?? [] : [], err === 0 ? stats ?? [] : []))
   }
   if (read) {
     const answer = signal('read')

@@ -109,8 +109,13 @@ class LayoutBuilder {
   readonly #root = new DirNode('', '')
   /** Photos shown in photostream/: id → k, their place in photostream order (`#changedMs`, `#exts`). */
   readonly #shown = new Map<string, number>()
-  /** Of each shown photo (by k): its change time as its files show it (photoChangedMs), for the folders' mtimes. */
-  readonly #changedMs: number[] = []
+  /**
+   * Of each shown photo (by k): its change time as its files show it (photoChangedMs), for the folders' mtimes.
+   * This, `#exts` and the shown order are sized once for the photostream's length (at most one shown photo
+   * each), not grown by push: at 100,000 photos their grown-out copies were ~5 MB of V8's large objects at
+   * every build, the whole tree's among them, built beside the last partial view (bench/RESULTS.md "sync-290").
+   */
+  #changedMs = new Float64Array(0)
   /** Each shown photo's file extension (lower-case): its names are hashed from id and ext, never built here. */
   readonly #exts: string[] = []
   /** Per shown photo, 1 once a set lists it (then it is not in Not in any set/). */
@@ -222,9 +227,12 @@ class LayoutBuilder {
     let mtimeMs = wholeSecondsMs(view.photostreamChangedAtMs)
     this.#add(photostream, photostreamMetadataFile(mtimeMs, view))
     this.#add(photostream, new HashListNode(SHA256SUMS_FILE, photostream, this.#opts.hashes))
-    const shown: number[] = []
-    const changed = this.#changedMs
     const length = view.photostreamLength
+    const shown = new Uint32Array(length)
+    const changed = (this.#changedMs = new Float64Array(length))
+    const exts = this.#exts
+    exts.length = length
+    let count = 0
     const dirState = fnvUpdate(photostream.fnv, '/')
     for (let i = 0; i < length; i++) {
       const id = view.photostreamId(i)
@@ -240,25 +248,27 @@ class LayoutBuilder {
       }
       // `<id>.<ext>` as mediaFileName makes it (showableExt checked both parts), hashed in parts.
       const ext = shownExt.toLowerCase()
-      const k = shown.length
+      const k = count++
       this.#shown.set(id, k)
-      shown.push(i)
-      changed.push(this.#photoChangedMs(photo))
-      this.#exts.push(ext)
+      shown[k] = i
+      changed[k] = this.#photoChangedMs(photo)
+      exts[k] = ext
       const state = fnvUpdate(fnvUpdate(fnvUpdate(dirState, id), '.'), ext)
       this.#addState(photostream, 2 * k, state)
       this.#addState(photostream, 2 * k + 1, fnvUpdate(state, METADATA_SUFFIX))
-      mtimeMs = Math.max(mtimeMs, changed[k] as number)
+      mtimeMs = Math.max(mtimeMs, changed[k])
     }
-    this.#inSomeSet = new Uint8Array(shown.length)
+    exts.length = count
+    this.#shownOrder = count === length ? shown : shown.slice(0, count)
+    this.#inSomeSet = new Uint8Array(count)
     // Every record of the catalog is in the order unless the distinct ids found there are fewer.
-    const known = shown.length + this.#notShown.size
+    const known = count + this.#notShown.size
     photostream.mtimeMs = mtimeMs
     photostream.plan({
       view,
       opts: { ignoreViews: this.#opts.ignoreViews, ignorePhotos: this.#opts.ignorePhotos, ignoreVideos: this.#opts.ignoreVideos },
-      shown: (this.#shownOrder = Uint32Array.from(shown)),
-      exts: this.#exts,
+      shown: this.#shownOrder,
+      exts,
       shownIds: known < view.photoCount ? new Set(this.#shown.keys()) : undefined,
       nodeCache: this.#opts.nodeCache ?? DEFAULT_NODE_CACHE,
     })
@@ -310,7 +320,7 @@ class LayoutBuilder {
     for (const { set } of this.#sets.values()) mtimeMs = Math.max(mtimeMs, wholeSecondsMs(set.changedAtMs))
     const ks: number[] = []
     const dirState = fnvUpdate(notInSet.fnv, '/')
-    for (let k = 0; k < this.#changedMs.length; k++) {
+    for (let k = 0; k < this.#inSomeSet.length; k++) {
       if (this.#inSomeSet[k] === 1) continue
       this.#addState(notInSet, ks.length, fnvUpdate(fnvUpdate(fnvUpdate(dirState, this.#idOf(k)), '.'), this.#exts[k] as string))
       ks.push(k)

@@ -14,7 +14,7 @@ import { evictAfterDownload, OriginalStore, type MediaSource } from '../store/in
 import { errorMessage, resolvesWithin } from '../util/abort.js'
 import { confineState } from '../util/confine.js'
 import { exists } from '../util/fs.js'
-import { growOldGenerationByWhile } from '../util/old-generation.js'
+import { collectGarbageNow, growOldGenerationByWhile } from '../util/old-generation.js'
 import { unwritableReason } from '../util/read-only.js'
 import { STATE_REL, stateDir } from '../util/state-paths.js'
 
@@ -399,11 +399,19 @@ class ServedMount implements LiveMount {
         onListingsDone: () => {
           stopShowing()
           partial.release()
+          // And the listing's garbage goes before the assembly and the whole tree's build, which
+          // then fill the room it leaves: at 100,000 items they made the sync's peak once the save
+          // no longer did (bench/RESULTS.md "sync-290").
+          collectGarbageNow()
         },
         onAssembled: (snap) => tree.showWhole(snap),
       })
       .then(
         (r) => {
+          // The sync's garbage (its listing, the partial views' trees, the save's pieces) goes now,
+          // before anyone lists the tree: the first `ls` of photostream/ then fits in what it frees
+          // (bench/RESULTS.md "sync-290").
+          collectGarbageNow()
           const { shown, ms } = partial.stats
           say(`first catalog complete: ${r.photos.total} items, ${r.sets.total} sets, ${r.collections.total} collections ` +
             `(shown ${shown} time${shown === 1 ? '' : 's'} as it came in, ${Math.round(ms)} ms of building)`)

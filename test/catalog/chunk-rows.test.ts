@@ -3,7 +3,8 @@ import { createHash } from 'node:crypto'
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
-import { ChunkRows, chunkKey, PART_CHARS, partsOf } from '../../src/catalog/chunk-rows.js'
+import { ChunkRows, chunkKey, chunkKeyOf, PART_CHARS, partsOf } from '../../src/catalog/chunk-rows.js'
+import { jsonPieces } from '../../src/catalog/json-pieces.js'
 import { openSqliteAdapter } from '../../src/util/sqlite.js'
 import { tempDir } from '../support/repo.js'
 
@@ -106,4 +107,39 @@ void test('keys that extend one another (the checkpoint\'s ps:1 and ps:10) keep 
   assert.equal(await rows.read('ps:11'), '[11]')
   assert.deepEqual([...(await rowsOf(adapter)).keys()].filter((k) => k.startsWith('progress:ps:1:')), [])
   await adapter.disconnect()
+})
+
+/** Values shaped as a save's chunks (a bucket of rows, a listing page of long columns), with what JSON writes in its own way. */
+function chunkShapedValues(): unknown[] {
+  const long = 'a\u{1F600}"\\\n\u00e9'.repeat(12_000) + '\ud800x'
+  const rows = Array.from({ length: 3_000 }, (_, i) => ({
+    r: { id: String(i), title: 'é'.repeat(i % 40), pair: '\u{1F600}'.repeat(i % 9) },
+    c: i * 1000,
+    k: i % 5 === 0 ? undefined : i,
+    m: i % 3 === 0 ? [{ _content: 'x\u2028y' }] : undefined,
+  }))
+  const page = {
+    n: 3, id: { t: long, l: 'AAAA'.repeat(40_000), w: 1 }, gone: undefined, fn: () => 1,
+    ext: { d: ['jpg', ''], c: long.slice(5), w: 1 }, when: new Date(0), map: new Map([[1, 2]]), bare: Object.create(null) as object,
+  }
+  return [rows, page, [1, undefined, () => 1, null, [long]], long, 'short', 7, [], {}]
+}
+
+void test('a chunk made in pieces (jsonPieces) is the very JSON text, key and rows of the chunk written whole', async () => {
+  const whole = await adapterIn()
+  const inPieces = await adapterIn()
+  for (const value of chunkShapedValues()) {
+    const text = JSON.stringify(value)
+    assert.equal([...jsonPieces(value)].join(''), text)
+    const key = chunkKeyOf(() => jsonPieces(value))
+    assert.equal(key, chunkKey(text))
+    await new ChunkRows(whole, 'catalog').write(key, text)
+    await new ChunkRows(inPieces, 'catalog').writePieces(key, () => jsonPieces(value))
+    assert.equal(await new ChunkRows(inPieces, 'catalog').read(key), text)
+  }
+  const a = await rowsOf(whole)
+  assert.ok([...a.keys()].some((k) => k.endsWith(':3')), 'some chunk is in several parts')
+  assert.deepEqual(await rowsOf(inPieces), a)
+  await whole.disconnect()
+  await inPieces.disconnect()
 })
