@@ -163,6 +163,14 @@ export async function mergeIncremental(store: CatalogStore, head: Head, answers:
 }
 
 /**
+ * The photos whose rows a merge of `answers` writes (the reported ones, lazy-merge's `changed`):
+ * every other photo keeps its row as it was, whatever bucket it shares with them.
+ */
+export function reportedPhotoIds(answers: RecordedAnswers): Set<string> {
+  return new Set(listPhotos(answers.changed).map((p) => p.id))
+}
+
+/**
  * The merge's own calls and the answered ones, counted as the whole refresh counts them (it makes
  * each answered call through its counting client): a pin's report is the same either way.
  */
