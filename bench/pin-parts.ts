@@ -3,15 +3,15 @@
  * its catalog is read lazily (pin.ts PIN_LAZY_CATALOG_FROM_PHOTOS): for an account too big to pin
  * here in the time (a first pin of 1,000,000 items writes ~3 million files). In this process:
  *
- *   node --import tsx --expose-gc bench/pin-parts.ts ROOT
+ *   node --import tsx --expose-gc bench/pin-parts.ts ROOT [--index-page N]
  *
  * ROOT holds a saved catalog with listing pages (bench/pin-big.ts's DIR/seed, or memory.ts
  * --offline-only --seed's cache). The parts, each kept while the next is made, with RSS and the
  * V8 heap after a full GC:
  *   1. the catalog opened lazily (the listing pages, the id index, sets and collections);
- *   2. the store's index of one original per photo, read as StoreIndex.load reads it: every row of
- *      the namespace at once from sqlite ({key, value} strings), each parsed into a record (the rows
- *      are let go after: their peak is printed too);
+ *   2. the store's index of one original per photo, read by StoreIndex.load (ROOT's catalog file is
+ *      filled with a made-up record per photo first, once: run again then), in pages of
+ *      --index-page N rows (0: every row at once, as before this branch; default: the default);
  *   3. the layout over the lazy view (what write-tree walks), its SHA256SUMS from that index;
  *   4. the manifest the last pin wrote (every sidecar with its version and lstat, every top-level
  *      folder), parsed as readManifest parses it, and the one this pin makes beside it (write-tree
@@ -25,7 +25,7 @@ import { readFile } from 'node:fs/promises'
 import { Catalog } from '../src/catalog/index.js'
 import { buildLayout, PHOTO_METADATA_FORMAT } from '../src/layout/index.js'
 import type { LayoutDir } from '../src/layout/types.js'
-import type { StoreRecord } from '../src/store/index.js'
+import { StoreIndex, openStoreKeyv, type StoreRecord } from '../src/store/store-index.js'
 import type { Manifest, ManifestEntry } from '../src/pin/manifest.js'
 import { TreeEntries } from '../src/pin/tree-record.js'
 
@@ -64,29 +64,42 @@ async function main(): Promise<void> {
   const root = process.argv[2]
   if (root === undefined) throw new Error('usage: bench/pin-parts.ts ROOT')
   await mark('node, the modules')
+  const now = Date.now()
   const catalog = await Catalog.open(root, { readOnly: true, lazy: { sidecarFormat: PHOTO_METADATA_FORMAT, fromPhotos: 0 } })
   const view = catalog.view()
   await mark(`1. catalog opened lazily (${view.photoCount} photos, ${view.sets.length} sets)`)
 
-  // 2. The index as StoreIndex.load makes it: all rows at once, then a record per row.
-  let rows: Array<{ key: string; value: string }> | undefined = []
-  const now = Date.now()
-  view.eachPhoto((p) => {
-    const m = view.media(p.id, p.secret)
-    if (m === undefined) return
-    const record: StoreRecord = { id: m.id, secret: m.secret, ext: m.ext, size: m.size, sha256: (m.id + m.secret).padEnd(64, '0').slice(0, 64), kind: 'original', completedAt: now, pinned: true, lastAccessMs: now }
-    rows?.push({ key: `store:${m.id}`, value: JSON.stringify({ value: record, expires: null }) })
-  })
-  await mark('2a. the store index\'s rows as sqlite answers them')
-  const index = new Map<string, StoreRecord>()
-  for (const row of rows) {
-    const r = (JSON.parse(row.value) as { value: StoreRecord }).value
-    index.set(r.id, r)
+  // 2. The real index, read as OriginalStore.open reads it (--index-page N: rows per page; 0: all
+  // at once, as before pin-1m). Filled once with a record per photo when ROOT has fewer.
+  const keyv = await openStoreKeyv(root)
+  const pageArg = process.argv.indexOf('--index-page')
+  const pageRows = pageArg === -1 ? undefined : Number(process.argv[pageArg + 1])
+  const index = pageRows === undefined ? new StoreIndex(keyv) : new StoreIndex(keyv, pageRows === 0 ? 2 ** 31 : pageRows)
+  await index.load()
+  if ([...index.all()].length < view.photoCount) {
+    let batch: StoreRecord[] = []
+    const fill = async (): Promise<void> => {
+      await index.putMany(batch)
+      batch = []
+    }
+    const ids: Array<[string, string]> = []
+    view.eachPhoto((p) => ids.push([p.id, p.secret]))
+    for (const [id, secret] of ids) {
+      const m = view.media(id, secret)
+      if (m === undefined || index.get(id) !== undefined) continue
+      batch.push({ id: m.id, secret: m.secret, ext: m.ext, size: m.size, sha256: (m.id + m.secret).padEnd(64, '0').slice(0, 64), kind: 'original', completedAt: now, pinned: true, lastAccessMs: now })
+      if (batch.length === 5000) await fill()
+    }
+    await fill()
+    console.log('filled the store index; run again to measure')
+    await keyv.disconnect()
+    await catalog.close()
+    return
   }
-  rows = undefined
-  await mark(`2b. the store index (${index.size} records), rows let go`)
+  await mark(`2. the store index (${[...index.all()].length} records, ${pageRows === 0 ? 'all rows at once' : `pages of ${pageRows ?? 'the default'}`})`)
+  const hashOf = (id: string): StoreRecord | undefined => index.get(id)
 
-  const layout = buildLayout(view, { hashes: { generation: () => 1, hashOf: (id) => index.get(id), kept: () => [] } })
+  const layout = buildLayout(view, { hashes: { generation: () => 1, hashOf, kept: () => [] } })
   await mark(`3. the layout (${layout.stats.photos} photos)`)
 
   // 4. The last pin's manifest as its JSON text, parsed; then this pin's, filled beside it.
@@ -120,7 +133,8 @@ async function main(): Promise<void> {
     count++
   })
   await mark(`5. the tree record's entries (${count})`)
-  console.log(`held: ${[catalog, index.size, layout.stats, previous.version, next.version, entries.chunks.length].length} parts`)
+  console.log(`held: ${[catalog, index.generation, layout.stats, previous.version, next.version, entries.chunks.length].length} parts`)
+  await keyv.disconnect()
   await catalog.close()
 }
 
