@@ -154,12 +154,37 @@ export async function mergeIncremental(store: CatalogStore, head: Head, answers:
       transcodes: facts.transcodes,
       unavailable: details.report.unavailable,
     },
-    clientCalls: details.clientCalls,
+    clientCalls: withAnsweredCalls(details.clientCalls, answers),
     generation: saved.generation,
     merged: true,
   }
   debug('merged %d reported photos (%d added, %d changed) into %s without loading the catalog', changed.length, photoCounts.added, photoCounts.changed, saved.generation)
   return { merged: { head: saved, report, pages: newPages, sets: sets.sets, collections: collections.collections } }
+}
+
+/**
+ * The photos whose rows a merge of `answers` writes (the reported ones, lazy-merge's `changed`):
+ * every other photo keeps its row as it was, whatever bucket it shares with them.
+ */
+export function reportedPhotoIds(answers: RecordedAnswers): Set<string> {
+  return new Set(listPhotos(answers.changed).map((p) => p.id))
+}
+
+/**
+ * The merge's own calls and the answered ones, counted as the whole refresh counts them (it makes
+ * each answered call through its counting client): a pin's report is the same either way.
+ */
+function withAnsweredCalls(own: Record<string, number>, answers: RecordedAnswers): Record<string, number> {
+  const calls = { ...own }
+  const add = (name: string, n: number): void => {
+    if (n > 0) calls[name] = (calls[name] ?? 0) + n
+  }
+  add('getRecentlyUpdated', 1)
+  add('getPhotostreamPage', 1)
+  add('getSetList', 1)
+  add('getSetPhotos', answers.setPhotos.size)
+  add('getCollectionTree', 1)
+  return calls
 }
 
 /** Why this catalog and these answers are not merged here (undefined: they may be). */

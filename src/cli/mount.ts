@@ -18,6 +18,7 @@ import { envOf, readCookies, type CliIo } from './context.js'
 import { checkFolder } from './dest-check.js'
 import { formatSize, parseDuration, parseSize } from './units.js'
 import { FULL_LISTING_FLAGS, FULL_LISTING_HELP, fullListingEveryMs } from './full-listing.js'
+import { lazyCatalogFrom } from './lazy-catalog.js'
 import { errorMessage, sleep } from '../util/abort.js'
 import { unwritableReason } from '../util/read-only.js'
 import { confineState } from '../util/confine.js'
@@ -284,17 +285,6 @@ export function backgroundWaitMs(env: Env): number {
   const n = Number(raw)
   if (!Number.isFinite(n) || n < 100) {
     throw new FlickrfsError('CONFIG', `FLICKRFS_BACKGROUND_WAIT_MS must be a number of milliseconds of at least 100, got "${raw}".`)
-  }
-  return n
-}
-
-/** FLICKRFS_LAZY_CATALOG_FROM: photos from which a mount reads its saved catalog lazily (default: live-mount.ts). */
-export function lazyCatalogFrom(env: Env): number | undefined {
-  const raw = env.FLICKRFS_LAZY_CATALOG_FROM
-  if (!raw) return undefined
-  const n = Number(raw)
-  if (!Number.isSafeInteger(n) || n < 0) {
-    throw new FlickrfsError('CONFIG', `FLICKRFS_LAZY_CATALOG_FROM must be a whole number of photos (0: always), got "${raw}".`)
   }
   return n
 }

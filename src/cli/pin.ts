@@ -10,6 +10,7 @@ import { FULL_LISTING_FLAGS, FULL_LISTING_HELP, fullListingEveryMs } from './ful
 import { parseDuration } from './units.js'
 import { pinChoices, pinThroughMount, progressState } from './pin-handoff.js'
 import { destWriteError } from '../util/fs-errors.js'
+import { lazyCatalogFrom } from './lazy-catalog.js'
 
 interface PinFlags {
   quiet?: boolean
@@ -125,6 +126,7 @@ async function pinAndReport(
     ...pinChoices(flags),
     cookies,
     fullListingEveryMs: flags.fullListingEvery,
+    lazyCatalogFromPhotos: lazyCatalogFrom(envOf(io)),
     checkCatalog,
     onProgress: (p) => progress.update(progressState(p)),
     onDetail: flags.verbose ? (line) => progress.line(line) : undefined,

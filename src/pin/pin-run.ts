@@ -5,7 +5,7 @@
  * a no-change pin never loads the layout, the store or the tree writer.
  */
 import createDebug from '../util/debug.js'
-import type { Catalog, RecordedAnswers, RefreshProgress, RefreshReport } from '../catalog/index.js'
+import { reportedPhotoIds, type Catalog, type RecordedAnswers, type RefreshProgress, type RefreshReport } from '../catalog/index.js'
 import type { CollectionEntry, MediaEntry } from '../catalog/types.js'
 import { mediaKey } from '../catalog/types.js'
 import { withMediaOnly, type CatalogView, type PhotoColumns } from '../catalog/view.js'
@@ -137,14 +137,19 @@ export class PinRun {
     const { dest, now, started } = this.#ctx
     // Before anything is written into DEST: a run that does not complete cleanly leaves no record.
     await forgetTreeRecord(dest)
+    // The rows' versions before the refresh: a merge (lazy-merge.ts) keeps every row it was not
+    // reported, so their sidecars are the same content under the bucket's new version.
+    const before = this.#ctx.catalog.photoVersions()
     const refresh = this.#ctx.refresh ?? (await this.#refreshCatalog())
     const view = this.#ctx.catalog.view()
     // In the same turn as the view: a mount's refresh (a pin handed to it) may swap both later.
     const versions = this.#ctx.catalog.photoVersions()
     const contentKey = this.#ctx.catalog.contentKey()
+    const answered = this.#ctx.answered
+    const kept = refresh.merged === true && answered !== undefined ? { before, reported: reportedPhotoIds(answered) } : undefined
     await this.#downloadAll(view, refresh)
     const entries = this.#ctx.recordTree === true && contentKey !== undefined ? new TreeEntries() : undefined
-    const tree = await this.#writeTree(view, versions, entries)
+    const tree = await this.#writeTree(view, { now: versions, ...(kept !== undefined ? { kept } : {}) }, entries)
     for (const name of tree.missingOriginals) {
       const id = parseMediaFileName(name)?.id ?? name
       if (!this.#failures.some((f) => f.id === id)) this.#failures.push({ id, what: 'original', message: `${name} is not in DEST` })
@@ -341,7 +346,7 @@ export class PinRun {
   }
 
   /** The layout of what is on disk, written into DEST, then the manifest of what was written. */
-  async #writeTree(view: CatalogView, versions: (id: string) => string | undefined, entries: TreeEntries | undefined): Promise<WriteTreeReport> {
+  async #writeTree(view: CatalogView, versions: RowVersions, entries: TreeEntries | undefined): Promise<WriteTreeReport> {
     const { dest, store } = this.#ctx
     this.#tell('writing')
     // Access times (one index write per original) go to disk while the tree is written: neither needs the other.
@@ -366,7 +371,7 @@ export class PinRun {
    * layout and the lookups only the write needs are garbage once it returns, before the manifest
    * is serialized (the end of a first pin is where its memory peaks).
    */
-  async #syncTree(view: CatalogView, versions: (id: string) => string | undefined, entries: TreeEntries | undefined): Promise<{ tree: WriteTreeReport; deleted: string[]; previous: Manifest }> {
+  async #syncTree(view: CatalogView, versions: RowVersions, entries: TreeEntries | undefined): Promise<{ tree: WriteTreeReport; deleted: string[]; previous: Manifest }> {
     const { dest, store, opts, now } = this.#ctx
     // A photo whose original is not on disk (its download failed, or it could not be sized) is left
     // out of the tree, as the layout leaves out photos whose original is unknown: no link may dangle
@@ -395,7 +400,8 @@ export class PinRun {
       photostreamKeep: keptPhotostreamNames(view, onDisk, previous),
       tmpDir: STATE_REL.tmp,
       checkedOriginals: { has: (name) => mediaNamed(onDisk, name) !== undefined },
-      sidecarVersion: sidecarVersions(versions, opts.ignoreViews === true),
+      sidecarVersion: sidecarVersions(versions.now, opts.ignoreViews === true),
+      ...(versions.kept !== undefined ? { sidecarSameAs: sidecarSameAs(versions.kept, opts.ignoreViews === true) } : {}),
       ...(entries !== undefined ? { onEntry: (dir: string, name: string) => entries.add(dir, name) } : {}),
     })
     log('tree written in %d ms (%d written, %d unchanged of which %d trusted unread, %d removed)', now() - writeStart, tree.written, tree.unchanged, tree.trusted, tree.removed)
@@ -446,10 +452,38 @@ function sha256SumsOf(store: OriginalStore, deleted: ReadonlySet<string>): Origi
  * --ignore-views. Equal versions mean equal bytes (write-tree.ts trusts a sidecar on that).
  */
 function sidecarVersions(rows: (id: string) => string | undefined, ignoreViews: boolean): (name: string) => string | undefined {
-  const suffix = ` ${PHOTO_METADATA_FORMAT}${ignoreViews ? ' ignore-views' : ''}`
+  const suffix = versionSuffix(ignoreViews)
   return (name) => {
     const id = parseSidecarName(name)?.id
     const row = id === undefined ? undefined : rows(id)
+    return row === undefined ? undefined : row + suffix
+  }
+}
+
+/** What a sidecar's version says besides its row: the sidecar format and --ignore-views. */
+function versionSuffix(ignoreViews: boolean): string {
+  return ` ${PHOTO_METADATA_FORMAT}${ignoreViews ? ' ignore-views' : ''}`
+}
+
+/** The rows' versions a run writes sidecars by: now, and before a merge with the photos it reported. */
+interface RowVersions {
+  now: (id: string) => string | undefined
+  kept?: { before: (id: string) => string | undefined; reported: ReadonlySet<string> }
+}
+
+/**
+ * After a merge, the version a sidecar had before it when its photo was not reported: its row is
+ * the same (lazy-merge.ts keeps every other row), so its bytes are, though its bucket was written
+ * again under a new version (write-tree.ts `sidecarSameAs`). Without this, every sidecar of a
+ * touched bucket is read and compared again: at 100,000 photos 81 reported photos touch 48 of the
+ * 64 buckets, and a lazily read catalog parses a bucket for each such sidecar.
+ */
+function sidecarSameAs(kept: NonNullable<RowVersions['kept']>, ignoreViews: boolean): (name: string) => string | undefined {
+  const suffix = versionSuffix(ignoreViews)
+  return (name) => {
+    const id = parseSidecarName(name)?.id
+    if (id === undefined || kept.reported.has(id)) return undefined
+    const row = kept.before(id)
     return row === undefined ? undefined : row + suffix
   }
 }

@@ -6,9 +6,9 @@
 import { resolve } from 'node:path'
 import { stat } from 'node:fs/promises'
 import createDebug from '../util/debug.js'
-import { Catalog, acquireRootLock, catalogPath, type CatalogApi, type CatalogMedia, type RecordedAnswers, type RefreshReport } from '../catalog/index.js'
+import { Catalog, acquireRootLock, catalogPath, type CatalogApi, type CatalogMedia, type CatalogOpenOptions, type RecordedAnswers, type RefreshReport } from '../catalog/index.js'
 import { FlickrfsError, isFlickrfsError } from '../errors/flickrfs-error.js'
-import { photoSidecarSizer } from '../layout/metadata.js'
+import { PHOTO_METADATA_FORMAT, photoSidecarSizer } from '../layout/metadata.js'
 import type { MediaSource, OriginalStore } from '../store/index.js'
 import { destWriteError, errnoCode } from '../util/fs-errors.js'
 import { isDamagedDb } from '../util/sqlite.js'
@@ -63,9 +63,15 @@ export interface PinOptions {
    * aside here. True when it did (then the run starts from no catalog).
    */
   checkCatalog?: () => Promise<boolean>
+  /**
+   * A run with a small change to merge reads a saved catalog of at least this many photos lazily
+   * (default PIN_LAZY_CATALOG_FROM_PHOTOS; 0: any), merging the change without loading it.
+   */
+  lazyCatalogFromPhotos?: number
   onProgress?: (p: PinProgress) => void
   /** A line worth telling under -v (each download, each removal). */
   onDetail?: (line: string) => void
+  /** The wall clock (default Date.now): the run's duration, and the catalog's refresh and change times. */
   now?: () => number
 }
 
@@ -107,6 +113,16 @@ export interface PinReport {
  */
 export const DEFAULT_PIN_CONCURRENCY = 32
 
+/**
+ * From this many photos, a pin whose quick refresh found a change to merge opens the catalog lazily
+ * (catalog.ts `LazyOpen`, the mount's LAZY_CATALOG_FROM_PHOTOS): the change is merged into the
+ * stored catalog (lazy-merge.ts) and the run reads the listing pages, never the whole catalog
+ * (2–3 GB at 1,000,000 photos). What the merge does not take (a deletion, a full listing due, many
+ * photos reported) loads it whole, as before. Below this, a whole load stays well under 1 GB and
+ * reads each changed sidecar's record at once, where a lazy one parses its bucket (~40 ms).
+ */
+export const PIN_LAZY_CATALOG_FROM_PHOTOS = 400_000
+
 
 export async function pin(opts: PinOptions): Promise<PinReport> {
   const now = opts.now ?? Date.now
@@ -121,7 +137,7 @@ export async function pin(opts: PinOptions): Promise<PinReport> {
     const fresh = (await opts.checkCatalog?.()) === true
     // The whole run's modules (the layout, the store, the tree writer) are loaded only for it.
     const [{ OriginalStore, pinEverything }, { PinRun }] = await Promise.all([import('../store/index.js'), import('./pin-run.js')])
-    const catalog = await Catalog.open(dest, { sidecarSizer: photoSidecarSizer })
+    const catalog = await Catalog.open(dest, catalogOptions(!fresh && quick.answered !== undefined, opts))
     return closing(() => catalog.close(), dest, async () => {
       // reads: false: pin downloads and records, never reads ranges (its read path is not loaded).
       const store = await OriginalStore.open(dest, opts.media, { pins: pinEverything, cookies: opts.cookies, reads: false })
@@ -129,6 +145,17 @@ export async function pin(opts: PinOptions): Promise<PinReport> {
       return closing(() => store.close(), dest, () => new PinRun(run).run())
     })
   })
+}
+
+/**
+ * How the whole run opens the catalog: lazily when there is a change to merge (`merging`: the
+ * answers of the quick refresh, which Catalog.refresh merges into a lazy catalog when it can);
+ * whole otherwise (a refresh that found nothing while DEST differs, a full listing, a first pin).
+ */
+function catalogOptions(merging: boolean, opts: PinOptions): CatalogOpenOptions {
+  const base: CatalogOpenOptions = { sidecarSizer: photoSidecarSizer, ...(opts.now !== undefined ? { now: opts.now } : {}) }
+  if (!merging) return base
+  return { ...base, lazy: { sidecarFormat: PHOTO_METADATA_FORMAT, fromPhotos: opts.lazyCatalogFromPhotos ?? PIN_LAZY_CATALOG_FROM_PHOTOS } }
 }
 
 /**
@@ -150,7 +177,7 @@ async function tryNoChangePin(dest: string, opts: PinOptions, started: number, n
   try {
     let catalog: Catalog
     try {
-      catalog = await Catalog.open(dest, { deferLoad: true, sidecarSizer: photoSidecarSizer })
+      catalog = await Catalog.open(dest, { deferLoad: true, sidecarSizer: photoSidecarSizer, ...(opts.now !== undefined ? { now: opts.now } : {}) })
     } catch (err) {
       if (damaged(err)) return {}
       throw err

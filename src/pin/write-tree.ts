@@ -58,6 +58,12 @@ export interface WriteTreeOptions {
    */
   sidecarVersion?: (name: string) => string | undefined
   /**
+   * An earlier version of a sidecar's content known to be the same content as its version now (a
+   * merged catalog rewrote its photo's bucket, not its row: pin-run.ts sidecarSameAs): a sidecar
+   * the manifest records with that version is trusted as with the version now, and recorded with it.
+   */
+  sidecarSameAs?: (name: string) => string | undefined
+  /**
    * Told of every entry of the layout (folder relative to DEST, '' for DEST; name, '.' for DEST
    * itself) as it is checked or written: what pin records of a clean run (tree-record.ts).
    */
@@ -434,7 +440,7 @@ class TreeWriter {
     const rec: unknown = this.#opts.previous.photostream[node.name]?.c
     if (!this.#trustCtime || versions === undefined || !Array.isArray(rec) || rec.length !== 5) return false
     const [v, ino, size, mtimeMs, ctimeMs] = rec as CheckedFile
-    if (versions[v] !== version) return false
+    if (versions[v] !== version && (versions[v] === undefined || versions[v] !== this.#opts.sidecarSameAs?.(node.name))) return false
     const st = lstatSyncOrUndefined(path)
     if (st === undefined || !st.isFile() || st.ino !== ino || st.size !== size || st.mtimeMs !== mtimeMs || st.ctimeMs !== ctimeMs) return false
     if (Math.floor(st.mtimeMs / 1000) !== seconds(node.mtimeMs)) return false

@@ -54,6 +54,9 @@ export async function openStoreKeyv(root: string, opts: { readOnly?: boolean } =
   return new Keyv({ store: adapter, namespace: 'store' })
 }
 
+/** Rows read at once while loading: ~10 MB of row strings, against ~500 MB for 1,000,000 at once. */
+const INDEX_PAGE_ROWS = 20_000
+
 /** Rows per INSERT: 2 parameters each, well within sqlite's 32,766. */
 const MAX_ROWS_PER_STATEMENT = 1000
 
@@ -63,7 +66,11 @@ export class StoreIndex {
   private readonly dirtyAccess = new Set<string>()
   #generation = 0
 
-  constructor(private readonly keyv: Keyv) {}
+  /** `pageRows`: rows read from sqlite at once while loading (tests make it small). */
+  constructor(
+    private readonly keyv: Keyv,
+    private readonly pageRows = INDEX_PAGE_ROWS,
+  ) {}
 
   /** Moves whenever a record is added, replaced or evicted: what `known()` answers may have changed. */
   get generation(): number {
@@ -84,8 +91,7 @@ export class StoreIndex {
         this.records.set(value.id, value)
       }
     }
-    const rows = await this.selectAll()
-    if (rows) {
+    const paged = await this.eachPage(async (rows) => {
       for (const row of rows) {
         // Our records hold only plain strings, numbers and booleans, which keyv stores as plain JSON.
         let data: unknown
@@ -96,7 +102,8 @@ export class StoreIndex {
         }
         add(row.key, typeof data === 'object' && data !== null && 'value' in data ? data.value : undefined)
       }
-    } else {
+    })
+    if (!paged) {
       if (!this.keyv.iterator) throw new FlickrfsError('INTERNAL', 'The store index needs an iterable keyv store (such as @keyv/sqlite).')
       for await (const [key, value] of this.keyv.iterator(this.keyv.namespace)) add(String(key), value)
     }
@@ -104,19 +111,29 @@ export class StoreIndex {
   }
 
   /**
-   * One SELECT for the whole namespace when the adapter is @keyv/sqlite: its iterator pages with
-   * LIMIT/OFFSET, which made opening an index of 100,000 originals take 6 s. A key range (':' < ';')
-   * uses the primary key, where LIKE would scan the catalog's rows too.
+   * The namespace's rows in pages of `pageRows` when the adapter is @keyv/sqlite: its iterator pages
+   * with LIMIT/OFFSET, which made opening an index of 100,000 originals take 6 s. A key range
+   * (':' < ';') and each page after the last key use the primary key, where LIKE or OFFSET would
+   * scan. One page at a time: the rows of 1,000,000 originals at once held ~500 MB beside their
+   * records (bench/RESULTS.md, pin-1m). False when the adapter is not @keyv/sqlite (nothing read).
    */
-  private async selectAll(): Promise<Array<{ key: string; value: string }> | undefined> {
+  private async eachPage(take: (rows: Array<{ key: string; value: string }>) => Promise<void>): Promise<boolean> {
     const adapter = this.keyv.store as { query?: unknown; opts?: { table?: unknown } } | undefined
     const ns = this.keyv.namespace
-    if (typeof adapter?.query !== 'function' || typeof adapter.opts?.table !== 'string' || !ns || !/^\w+$/.test(ns)) return undefined
+    if (typeof adapter?.query !== 'function' || typeof adapter.opts?.table !== 'string' || !ns || !/^\w+$/.test(ns)) return false
     const query = adapter.query as (sql: string, ...params: unknown[]) => Promise<Array<{ key: string; value: string }>>
     const t0 = performance.now()
-    const rows = await query.call(adapter, `SELECT key, value FROM ${adapter.opts.table} WHERE key >= ? AND key < ?`, `${ns}:`, `${ns};`)
-    debug('index select: %d rows in %d ms', rows.length, Math.round(performance.now() - t0))
-    return rows
+    let after = `${ns}:`
+    let count = 0
+    for (;;) {
+      const rows = await query.call(adapter, `SELECT key, value FROM ${adapter.opts.table} WHERE key > ? AND key < ? ORDER BY key LIMIT ${this.pageRows}`, after, `${ns};`)
+      await take(rows)
+      count += rows.length
+      if (rows.length < this.pageRows) break
+      after = (rows[rows.length - 1] as { key: string }).key
+    }
+    debug('index select: %d rows in %d ms', count, Math.round(performance.now() - t0))
+    return true
   }
 
   get(id: string): StoreRecord | undefined {

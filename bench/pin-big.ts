@@ -1,0 +1,193 @@
+/**
+ * A pin into a big, complete mirror (issue 11 item 4: 1,000,000 items under 1 GB): peak RSS, CPU
+ * and wall time of `flickrfs pin DEST` when nothing changed, and after a small change on Flickr,
+ * for one or two builds, alternating.
+ *
+ *   node --import tsx bench/pin-big.ts --dir DIR --port N [--items 1000000] [--sets 20000]
+ *     [--runs 2] [--ab OTHER/bin/flickrfs] [--no-nochange] [--no-change]
+ *
+ * The account is bench/memory.ts's without videos (5% commented, 2 KB originals, --sets sets, 20
+ * collections), served by the fake in its own process on --port N (the catalog holds the fake's
+ * URLs: keep N for a DIR). DIR/seed is made once and kept: its catalog saved as a first sync from
+ * that fake leaves it (catalog-state.ts syncedStateOf, as memory.ts --online-only --seed), then one
+ * real `flickrfs pin DIR/seed` by this checkout's CLI (niced: it downloads every original and
+ * writes the whole tree). Every run after it:
+ * - no change: `flickrfs pin` of DIR/seed (it writes only the catalog's head and the run's state);
+ * - change: the fake's account changes (memory.ts's --change: 50 photos edited, 20 comments, 10
+ *   uploads, a set renamed; a new change of that size before each run), then `flickrfs pin` of
+ *   DIR/seed: the cron pin of a mirror the last pin left, as a user runs it. Not of a copy: `cp -a`
+ *   gives every file a new inode and ctime, so no sidecar would be trusted unread (manifest.ts) and
+ *   the run would read and compare a million sidecars, which no cron pin does. The builds alternate
+ *   on the one DEST, each run taking in the change since the run before (whichever build made it).
+ *   The fake is made afresh by each bench, without those changes: the change runs come last, and a
+ *   DIR pinned after a change is refused by later benches (seed it again).
+ * Peak RSS is GNU time's %M (the largest process of the run), CPU its user + sys. Each run's output
+ * is kept in DIR/run-N.log (DEBUG and FLICKRFS_LAZY_CATALOG_FROM given to the bench reach the runs).
+ */
+import { spawn } from 'node:child_process'
+import { readdir, stat, writeFile } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { catalogPath } from '../src/catalog/index.js'
+import { CatalogStore } from '../src/catalog/persist.js'
+import { photoSidecarSizer } from '../src/layout/index.js'
+import { generateAccount, startFakeFlickr, type FakeAccount, type FakeCredentials } from '../src/fake-flickr/index.js'
+import { prng } from '../src/fake-flickr/generate.js'
+import type { FakeSet } from '../src/fake-flickr/account.js'
+import { BIN } from '../test/support/repo.js'
+import { runMeasured, type ChildUsage } from './child-usage.js'
+import { median } from './measure.js'
+import { syncedStateOf } from './catalog-state.js'
+
+const self = fileURLToPath(import.meta.url)
+const args = process.argv.slice(2)
+const arg = (name: string, fallback: number): number => {
+  const i = args.indexOf(`--${name}`)
+  return i === -1 ? fallback : Number(args[i + 1])
+}
+const text = (name: string): string | undefined => {
+  const i = args.indexOf(`--${name}`)
+  return i === -1 ? undefined : args[i + 1]
+}
+
+/**
+ * bench/memory.ts's account without its 2% videos: syncedStateOf records a video's original as
+ * the listing's URL and size, which are not what the fake's video download serves, so a pin of
+ * the seed would fail them (a real first sync sizes them by their own requests).
+ */
+function benchAccount(items: number, sets: number): FakeAccount {
+  return generateAccount({ seed: 42, photos: items, videos: 0, sets, collections: 20, commentedFraction: 0.05, meanPhotoBytes: 2_000 })
+}
+
+/** bench/memory.ts's CHANGE; the `n`th change (from 0) edits other photos and renames another set. */
+function changeAccount(account: FakeAccount, n: number): void {
+  const rand = prng(2026_12_02 + n)
+  const some = (): string => account.photostream[Math.floor(rand() * account.photostream.length)] as string
+  for (let i = 0; i < 50; i++) account.editPhoto(some(), { title: `edited ${n}.${i}` })
+  for (let i = 0; i < 20; i++) account.addComment(some(), `comment ${n}.${i}`)
+  for (let i = 0; i < 10; i++) account.addPhoto({ title: `uploaded ${n}.${i}` })
+  account.renameSet((account.sets[n % account.sets.length] as FakeSet).id, `renamed ${n}`)
+}
+
+/** The fake's process: answers "seed DIR" (catalog saved as synced) and "change" (a new change each time) on stdin. */
+async function serve(items: number, sets: number, port: number): Promise<void> {
+  const account = benchAccount(items, sets)
+  const fake = await startFakeFlickr({ account, port })
+  process.stdout.write(`${JSON.stringify({ origin: fake.origin, credentials: fake.credentials })}\n`)
+  let changes = 0
+  const lines = createInterface({ input: process.stdin })
+  lines.on('line', (line) => {
+    if (line.startsWith('seed ')) {
+      void seedCatalog(line.slice(5), account, fake.origin).then(() => process.stdout.write('seeded\n'))
+      return
+    }
+    if (line !== 'change') return
+    changeAccount(account, changes++)
+    process.stdout.write('changed\n')
+  })
+  await new Promise<void>((resolve) => lines.on('close', resolve))
+  await fake.close()
+}
+
+async function seedCatalog(dest: string, account: FakeAccount, origin: string): Promise<void> {
+  if (await exists(catalogPath(dest))) return
+  const t0 = performance.now()
+  const store = await CatalogStore.open(dest)
+  try {
+    await store.save(syncedStateOf(account, origin, Date.now()), Date.now(), undefined, { sizer: photoSidecarSizer })
+  } finally {
+    await store.close()
+  }
+  console.error(`catalog of ${dest} seeded in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+}
+
+const exists = (p: string): Promise<boolean> => stat(p).then(() => true, () => false)
+
+interface Row { bin: string; kind: 'nochange' | 'change'; peakMb: number; cpuS: number; wallS: number; line: string }
+
+function rowOf(bin: string, kind: Row['kind'], u: ChildUsage): Row {
+  if (u.code !== 0) throw new Error(`pin (${kind}, ${bin}) exited ${u.code}: ${u.stderr.slice(-2000)}`)
+  const line = u.stdout.trim().split('\n').filter((l) => l !== '').slice(-3).join(' | ')
+  return { bin, kind, peakMb: u.maxRssKb / 1024, cpuS: (u.userMs + u.sysMs) / 1000, wallS: u.wallMs / 1000, line }
+}
+
+async function main(): Promise<void> {
+  const items = arg('items', 1_000_000)
+  const sets = arg('sets', 20_000)
+  const port = arg('port', 0)
+  if (args[0] === '--serve') return serve(items, sets, port)
+  const dirArg = text('dir')
+  if (dirArg === undefined || port === 0) throw new Error('--dir DIR and --port N are needed (the seed holds the fake\'s URLs)')
+  const dir = resolve(dirArg)
+  const seed = join(dir, 'seed')
+  if (await exists(join(dir, 'changed'))) throw new Error(`${dir} was pinned after changes the fake no longer makes: remove it and seed again`)
+  const runs = arg('runs', 2)
+  const other = text('ab')
+  const bins = other === undefined ? [BIN] : [BIN, resolve(other)]
+  const fakeProc = spawn(process.execPath, ['--import', 'tsx', self, '--serve', '--items', String(items), '--sets', String(sets), '--port', String(port)], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const fakeLines = createInterface({ input: fakeProc.stdout })
+  const first = await new Promise<string>((resolve) => fakeLines.once('line', resolve))
+  const { origin, credentials } = JSON.parse(first) as { origin: string; credentials: FakeCredentials }
+  const ask = (what: string, answer: string): Promise<void> => new Promise((resolve, reject) => {
+    fakeLines.once('line', (l) => (l === answer ? resolve() : reject(new Error(`the fake answered ${l} to ${what}`))))
+    fakeProc.stdin.write(`${what}\n`)
+  })
+  const config = join(dir, 'config')
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH, HOME: config, LANG: 'C.UTF-8', FLICKRFS_CONFIG_DIR: config, FLICKRFS_API_ORIGIN: origin,
+    FLICKR_API_KEY: credentials.apiKey, FLICKR_API_SECRET: credentials.apiSecret,
+    FLICKR_OAUTH_TOKEN: credentials.oauthToken, FLICKR_OAUTH_TOKEN_SECRET: credentials.oauthTokenSecret,
+    FLICKRFS_API_RATE: '100000', FLICKRFS_API_BURST: '100000',
+    ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('MALLOC_') || k.startsWith('FLICKRFS_LAZY') || k === 'DEBUG')),
+  }
+  let runNo = 0
+  // Each run's stderr (DEBUG=flickrfs:pin,flickrfs:catalog given to the bench reaches the runs) in DIR/run-N.log.
+  const pin = async (bin: string, dest: string): Promise<ChildUsage> => {
+    const u = await runMeasured(process.execPath, [bin, 'pin', '--statistics', dest], { env })
+    await writeFile(join(dir, `run-${++runNo}.log`), `${bin}\n${u.stdout}\n${u.stderr}`)
+    return u
+  }
+  try {
+    if (!(await exists(join(seed, '.flickrfs', 'tree-record')))) {
+      await ask(`seed ${seed}`, 'seeded')
+      const t0 = performance.now()
+      const u = await runMeasured('nice', ['-n', '10', process.execPath, BIN, 'pin', '--statistics', seed], { env })
+      const r = rowOf(BIN, 'nochange', u)
+      console.error(`seed pin: ${r.wallS.toFixed(0)} s, CPU ${r.cpuS.toFixed(0)} s, peak ${r.peakMb.toFixed(0)} MB (${((performance.now() - t0) / 1000).toFixed(0)} s): ${r.line}`)
+      if (!(await exists(join(seed, '.flickrfs', 'tree-record')))) throw new Error('the seed pin left no tree record')
+    }
+    const rows: Row[] = []
+    const report = (r: Row): void => {
+      rows.push(r)
+      console.error(`${r.kind} ${r.bin}: peak ${r.peakMb.toFixed(0)} MB, CPU ${r.cpuS.toFixed(1)} s, wall ${r.wallS.toFixed(1)} s: ${r.line}`)
+    }
+    if (!args.includes('--no-nochange')) {
+      for (let i = 0; i < runs; i++) for (const bin of bins) report(rowOf(bin, 'nochange', await pin(bin, seed)))
+    }
+    if (!args.includes('--no-change')) {
+      // From the first change on, DIR/seed is of an account a new fake (made afresh each bench) no longer serves.
+      await writeFile(join(dir, 'changed'), '')
+      for (let i = 0; i < runs; i++) {
+        for (const bin of bins) {
+          await ask('change', 'changed')
+          report(rowOf(bin, 'change', await pin(bin, seed)))
+        }
+      }
+    }
+    console.log(`pin-big: ${items} items, ${sets} sets, ${(await readdir(join(seed, 'photostream'))).length} entries in photostream/`)
+    for (const kind of ['nochange', 'change'] as const) {
+      for (const bin of bins) {
+        const mine = rows.filter((r) => r.kind === kind && r.bin === bin)
+        if (mine.length === 0) continue
+        const m = (k: 'peakMb' | 'cpuS' | 'wallS'): string => `${median(mine.map((r) => r[k])).toFixed(k === 'peakMb' ? 0 : 2)} (${mine.map((r) => r[k].toFixed(k === 'peakMb' ? 0 : 1)).join(', ')})`
+        console.log(`${kind.padEnd(8)} ${bin}: peak MB ${m('peakMb')}; CPU s ${m('cpuS')}; wall s ${m('wallS')}`)
+      }
+    }
+  } finally {
+    fakeProc.stdin.end()
+    await new Promise((r) => fakeProc.on('exit', r))
+  }
+}
+
+await main()
