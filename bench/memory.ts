@@ -21,7 +21,7 @@
  * --online-only --seed --port N --cache C: when C holds no catalog yet, the fake's own account is
  * saved into it as a first sync from that fake would leave it (catalog-state.ts syncedStateOf), and
  * each run mounts a fresh copy of C (~17 min at 1,000,000 items under load, against ~25 for a real
- * first sync). --change: before the SIGHUP, the fake's account changes once (CHANGE: 50 edits, 20
+ * first sync). --change: before the SIGHUP, the fake's account changes once (bench-fake.ts CHANGE: 50 edits, 20
  * comments, 10 uploads, a set renamed; later runs see the same change), and the refresh measured is
  * the one that takes it in (lazily merged, or loaded whole). --ab OTHER: the runs alternate between
  * the CLI and OTHER's (e.g. main's), with both medians and their ratio.
@@ -49,15 +49,12 @@ import { spawn } from 'node:child_process'
 import { appendFile, cp, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { Catalog, catalogPath } from '../src/catalog/index.js'
 import { CatalogStore } from '../src/catalog/persist.js'
 import { FlickrClient, MediaClient } from '../src/flickr/index.js'
 import { buildLayout, photoSidecarSizer, type Layout, type LayoutDir } from '../src/layout/index.js'
-import { generateAccount, startFakeFlickr, type FakeAccount, type FakeCredentials } from '../src/fake-flickr/index.js'
-import { prng } from '../src/fake-flickr/generate.js'
-import type { FakeSet } from '../src/fake-flickr/account.js'
+import type { FakeCredentials } from '../src/fake-flickr/index.js'
 import { MountLab } from '../test/support/mount-lab.js'
 import { fuseUnusableReason } from '../test/support/mounts.js'
 import { waitUntil } from '../test/support/wait.js'
@@ -65,7 +62,8 @@ import type { CliProc } from '../test/support/cli.js'
 import { BIN } from '../test/support/repo.js'
 import { runMeasured } from './child-usage.js'
 import { median } from './measure.js'
-import { stateOf, syncedStateOf } from './catalog-state.js'
+import { stateOf } from './catalog-state.js'
+import { benchAccount, changeAccount, serveBenchFake, startBenchFake } from './bench-fake.js'
 
 const self = fileURLToPath(import.meta.url)
 const args = process.argv.slice(2)
@@ -75,46 +73,14 @@ const arg = (name: string, fallback: number): number => {
 }
 const MB = 1024 * 1024
 
-/** The account the fake serves (and --seed --online-only saves as synced). */
-function benchAccount(items: number, sets: number): FakeAccount {
-  const videos = Math.round(items * 0.02)
-  return generateAccount({ seed: 42, photos: items - videos, videos, sets, collections: 20, commentedFraction: 0.05, meanPhotoBytes: 2_000, meanVideoBytes: 4_000 })
-}
-
-/**
- * The change --change makes before the refresh it measures, once (later runs see the same changed
- * account): what an active account does between two refreshes.
- */
-const CHANGE = { edited: 50, uploaded: 10, commented: 20, setsRenamed: 1 }
-
-function changeAccount(account: FakeAccount): void {
-  const rand = prng(2026_12_02)
-  const some = (): string => account.photostream[Math.floor(rand() * account.photostream.length)] as string
-  for (let i = 0; i < CHANGE.edited; i++) account.editPhoto(some(), { title: `edited ${i}` })
-  for (let i = 0; i < CHANGE.commented; i++) account.addComment(some(), `comment ${i}`)
-  for (let i = 0; i < CHANGE.uploaded; i++) account.addPhoto({ title: `uploaded ${i}` })
-  for (let i = 0; i < CHANGE.setsRenamed; i++) account.renameSet((account.sets[i] as FakeSet).id, `renamed ${i}`)
-}
-
+/** The fake's process: bench-fake.ts's, whose "change" changes the account once (later runs see the same changed account). */
 async function serve(items: number, sets: number): Promise<void> {
   const account = benchAccount(items, sets)
-  const fake = await startFakeFlickr({ account, port: arg('port', 0) })
-  process.stdout.write(`${JSON.stringify({ origin: fake.origin, credentials: fake.credentials })}\n`)
-  // A line "change" changes the account (once), answered by "changed".
   let changed = false
-  const lines = createInterface({ input: process.stdin })
-  lines.on('line', (line) => {
-    if (line.startsWith('seed ')) {
-      void seedSynced(line.slice(5), account, fake.origin).then(() => process.stdout.write('seeded\n'))
-      return
-    }
-    if (line !== 'change') return
-    if (!changed) changeAccount(account)
+  await serveBenchFake(account, arg('port', 0), () => {
+    if (!changed) changeAccount(account, 0)
     changed = true
-    process.stdout.write('changed\n')
   })
-  await new Promise<void>((resolve) => lines.on('close', resolve))
-  await fake.close()
 }
 
 /** Peak and current RSS (bytes) and CPU (ms) of a live process, from /proc. */
@@ -428,24 +394,6 @@ async function seedCache(dir: string, items: number, sets: number): Promise<void
   console.error(`seeded ${dir} with ${items} items, ${sets} sets in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
 }
 
-/**
- * --seed --online-only: the fake's own account saved into DIR as a first sync from it would leave
- * it (bench/catalog-state.ts syncedStateOf, with listing pages), so that an online mount of DIR
- * against the fake on the same --port refreshes incrementally and finds nothing changed until
- * --change: minutes instead of a first sync's ~25 at 1,000,000 items. Kept when DIR holds a catalog.
- */
-async function seedSynced(dir: string, account: FakeAccount, origin: string): Promise<void> {
-  if (await stat(catalogPath(dir)).then(() => true, () => false)) return
-  const t0 = performance.now()
-  const store = await CatalogStore.open(dir)
-  try {
-    await store.save(syncedStateOf(account, origin, Date.now()), Date.now(), undefined, { sizer: photoSidecarSizer })
-  } finally {
-    await store.close()
-  }
-  console.error(`seeded ${dir} as synced from ${origin} in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
-}
-
 async function main(): Promise<void> {
   if (args[0] === '--serve') return serve(arg('items', 100_000), arg('sets', 2000))
   if (args[0] === '--sync-child') return syncChild(args[1] as string, args[2] as string, JSON.parse(args[3] as string) as FakeCredentials)
@@ -464,17 +412,7 @@ async function main(): Promise<void> {
   // An offline mount asks nothing of Flickr: no fake (at 1,000,000 items it takes minutes and a GB to make).
   const fakeArgs = offlineOnly ? ['-e', `process.stdout.write('{"origin":"http://127.0.0.1:9","credentials":{"apiKey":"k","apiSecret":"s","oauthToken":"t","oauthTokenSecret":"ts"}}\\n'); process.stdin.resume()`]
     : ['--import', 'tsx', self, '--serve', '--items', String(items), '--sets', String(sets), '--port', String(arg('port', 0))]
-  const fakeProc = spawn(process.execPath, fakeArgs, { stdio: ['pipe', 'pipe', 'inherit'] })
-  const line = await new Promise<string>((resolve) => createInterface({ input: fakeProc.stdout }).once('line', resolve))
-  const { origin, credentials } = JSON.parse(line) as { origin: string; credentials: FakeCredentials }
-  const fakeLines = createInterface({ input: fakeProc.stdout })
-  const ask = (what: string, answer: string): Promise<void> => new Promise((resolve) => {
-    fakeLines.once('line', (l) => {
-      if (l !== answer) throw new Error(`the fake answered ${l} to ${what}`)
-      resolve()
-    })
-    fakeProc.stdin.write(`${what}\n`)
-  })
+  const { proc: fakeProc, origin, credentials, ask } = await startBenchFake(fakeArgs)
   if (seeded && cacheArg !== undefined) await ask(`seed ${cacheArg}`, 'seeded')
   if (args.includes('--change')) fake.change = () => ask('change', 'changed')
   const lab = await MountLab.create('flickrfs-bench-memory-')

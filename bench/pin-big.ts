@@ -6,14 +6,14 @@
  *   node --import tsx bench/pin-big.ts --dir DIR --port N [--items 1000000] [--sets 20000]
  *     [--runs 2] [--ab OTHER/bin/flickrfs] [--no-nochange] [--no-change]
  *
- * The account is bench/memory.ts's without videos (5% commented, 2 KB originals, --sets sets, 20
+ * The account is bench-fake.ts's benchAccount without videos (5% commented, 2 KB originals, --sets sets, 20
  * collections), served by the fake in its own process on --port N (the catalog holds the fake's
  * URLs: keep N for a DIR). DIR/seed is made once and kept: its catalog saved as a first sync from
  * that fake leaves it (catalog-state.ts syncedStateOf, as memory.ts --online-only --seed), then one
  * real `flickrfs pin DIR/seed` by this checkout's CLI (niced: it downloads every original and
  * writes the whole tree). Every run after it:
  * - no change: `flickrfs pin` of DIR/seed (it writes only the catalog's head and the run's state);
- * - change: the fake's account changes (memory.ts's --change: 50 photos edited, 20 comments, 10
+ * - change: the fake's account changes (bench-fake.ts CHANGE, as memory.ts's --change: 50 photos edited, 20 comments, 10
  *   uploads, a set renamed; a new change of that size before each run), then `flickrfs pin` of
  *   DIR/seed: the cron pin of a mirror the last pin left, as a user runs it. Not of a copy: `cp -a`
  *   gives every file a new inode and ctime, so no sidecar would be trusted unread (manifest.ts) and
@@ -24,21 +24,13 @@
  * Peak RSS is GNU time's %M (the largest process of the run), CPU its user + sys. Each run's output
  * is kept in DIR/run-N.log (DEBUG and FLICKRFS_LAZY_CATALOG_FROM given to the bench reach the runs).
  */
-import { spawn } from 'node:child_process'
 import { readdir, stat, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { catalogPath } from '../src/catalog/index.js'
-import { CatalogStore } from '../src/catalog/persist.js'
-import { photoSidecarSizer } from '../src/layout/index.js'
-import { generateAccount, startFakeFlickr, type FakeAccount, type FakeCredentials } from '../src/fake-flickr/index.js'
-import { prng } from '../src/fake-flickr/generate.js'
-import type { FakeSet } from '../src/fake-flickr/account.js'
 import { BIN } from '../test/support/repo.js'
 import { runMeasured, type ChildUsage } from './child-usage.js'
 import { median } from './measure.js'
-import { syncedStateOf } from './catalog-state.js'
+import { benchAccount, changeAccount, serveBenchFake, startBenchFake } from './bench-fake.js'
 
 const self = fileURLToPath(import.meta.url)
 const args = process.argv.slice(2)
@@ -52,54 +44,14 @@ const text = (name: string): string | undefined => {
 }
 
 /**
- * bench/memory.ts's account without its 2% videos: syncedStateOf records a video's original as
- * the listing's URL and size, which are not what the fake's video download serves, so a pin of
- * the seed would fail them (a real first sync sizes them by their own requests).
+ * The benches' account without its 2% videos: syncedStateOf records a video's original as the
+ * listing's URL and size, which are not what the fake's video download serves, so a pin of the seed
+ * would fail them (a real first sync sizes them by their own requests). Each "change" is a new one.
  */
-function benchAccount(items: number, sets: number): FakeAccount {
-  return generateAccount({ seed: 42, photos: items, videos: 0, sets, collections: 20, commentedFraction: 0.05, meanPhotoBytes: 2_000 })
-}
-
-/** bench/memory.ts's CHANGE; the `n`th change (from 0) edits other photos and renames another set. */
-function changeAccount(account: FakeAccount, n: number): void {
-  const rand = prng(2026_12_02 + n)
-  const some = (): string => account.photostream[Math.floor(rand() * account.photostream.length)] as string
-  for (let i = 0; i < 50; i++) account.editPhoto(some(), { title: `edited ${n}.${i}` })
-  for (let i = 0; i < 20; i++) account.addComment(some(), `comment ${n}.${i}`)
-  for (let i = 0; i < 10; i++) account.addPhoto({ title: `uploaded ${n}.${i}` })
-  account.renameSet((account.sets[n % account.sets.length] as FakeSet).id, `renamed ${n}`)
-}
-
-/** The fake's process: answers "seed DIR" (catalog saved as synced) and "change" (a new change each time) on stdin. */
 async function serve(items: number, sets: number, port: number): Promise<void> {
-  const account = benchAccount(items, sets)
-  const fake = await startFakeFlickr({ account, port })
-  process.stdout.write(`${JSON.stringify({ origin: fake.origin, credentials: fake.credentials })}\n`)
+  const account = benchAccount(items, sets, { videos: false })
   let changes = 0
-  const lines = createInterface({ input: process.stdin })
-  lines.on('line', (line) => {
-    if (line.startsWith('seed ')) {
-      void seedCatalog(line.slice(5), account, fake.origin).then(() => process.stdout.write('seeded\n'))
-      return
-    }
-    if (line !== 'change') return
-    changeAccount(account, changes++)
-    process.stdout.write('changed\n')
-  })
-  await new Promise<void>((resolve) => lines.on('close', resolve))
-  await fake.close()
-}
-
-async function seedCatalog(dest: string, account: FakeAccount, origin: string): Promise<void> {
-  if (await exists(catalogPath(dest))) return
-  const t0 = performance.now()
-  const store = await CatalogStore.open(dest)
-  try {
-    await store.save(syncedStateOf(account, origin, Date.now()), Date.now(), undefined, { sizer: photoSidecarSizer })
-  } finally {
-    await store.close()
-  }
-  console.error(`catalog of ${dest} seeded in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+  await serveBenchFake(account, port, () => changeAccount(account, changes++))
 }
 
 const exists = (p: string): Promise<boolean> => stat(p).then(() => true, () => false)
@@ -125,14 +77,7 @@ async function main(): Promise<void> {
   const runs = arg('runs', 2)
   const other = text('ab')
   const bins = other === undefined ? [BIN] : [BIN, resolve(other)]
-  const fakeProc = spawn(process.execPath, ['--import', 'tsx', self, '--serve', '--items', String(items), '--sets', String(sets), '--port', String(port)], { stdio: ['pipe', 'pipe', 'inherit'] })
-  const fakeLines = createInterface({ input: fakeProc.stdout })
-  const first = await new Promise<string>((resolve) => fakeLines.once('line', resolve))
-  const { origin, credentials } = JSON.parse(first) as { origin: string; credentials: FakeCredentials }
-  const ask = (what: string, answer: string): Promise<void> => new Promise((resolve, reject) => {
-    fakeLines.once('line', (l) => (l === answer ? resolve() : reject(new Error(`the fake answered ${l} to ${what}`))))
-    fakeProc.stdin.write(`${what}\n`)
-  })
+  const { proc: fakeProc, origin, credentials, ask } = await startBenchFake(['--import', 'tsx', self, '--serve', '--items', String(items), '--sets', String(sets), '--port', String(port)])
   const config = join(dir, 'config')
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH, HOME: config, LANG: 'C.UTF-8', FLICKRFS_CONFIG_DIR: config, FLICKRFS_API_ORIGIN: origin,

@@ -1,0 +1,94 @@
+/**
+ * The fake Flickr as bench/memory.ts and bench/pin-big.ts run it: a generated account served in a
+ * process of its own, which seeds a catalog as synced and changes its account when asked on stdin.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { stat } from 'node:fs/promises'
+import { createInterface } from 'node:readline'
+import { catalogPath } from '../src/catalog/index.js'
+import { CatalogStore } from '../src/catalog/persist.js'
+import { photoSidecarSizer } from '../src/layout/index.js'
+import { generateAccount, startFakeFlickr, type FakeAccount, type FakeCredentials } from '../src/fake-flickr/index.js'
+import { prng } from '../src/fake-flickr/generate.js'
+import type { FakeSet } from '../src/fake-flickr/account.js'
+import { syncedStateOf } from './catalog-state.js'
+
+/** The benches' account: 5% commented, 2 KB photos, 2% videos of 4 KB unless `videos: false`, 20 collections. */
+export function benchAccount(items: number, sets: number, opts: { videos?: boolean } = {}): FakeAccount {
+  const videos = opts.videos === false ? 0 : Math.round(items * 0.02)
+  return generateAccount({ seed: 42, photos: items - videos, videos, sets, collections: 20, commentedFraction: 0.05, meanPhotoBytes: 2_000, meanVideoBytes: 4_000 })
+}
+
+/** What an active account does between two refreshes: one change of the benches' --change. */
+export const CHANGE = { edited: 50, uploaded: 10, commented: 20, setsRenamed: 1 }
+
+/** The `n`th CHANGE (from 0): each edits other photos and renames another set. */
+export function changeAccount(account: FakeAccount, n: number): void {
+  const rand = prng(2026_12_02 + n)
+  const some = (): string => account.photostream[Math.floor(rand() * account.photostream.length)] as string
+  for (let i = 0; i < CHANGE.edited; i++) account.editPhoto(some(), { title: `edited ${n}.${i}` })
+  for (let i = 0; i < CHANGE.commented; i++) account.addComment(some(), `comment ${n}.${i}`)
+  for (let i = 0; i < CHANGE.uploaded; i++) account.addPhoto({ title: `uploaded ${n}.${i}` })
+  for (let i = 0; i < CHANGE.setsRenamed; i++) {
+    account.renameSet((account.sets[(n + i) % account.sets.length] as FakeSet).id, `renamed ${n}.${i}`)
+  }
+}
+
+/**
+ * The account saved into DIR as a first sync from the fake at `origin` would leave it
+ * (catalog-state.ts syncedStateOf, with listing pages). Kept when DIR holds a catalog.
+ */
+export async function seedSynced(dir: string, account: FakeAccount, origin: string): Promise<void> {
+  if (await stat(catalogPath(dir)).then(() => true, () => false)) return
+  const t0 = performance.now()
+  const store = await CatalogStore.open(dir)
+  try {
+    await store.save(syncedStateOf(account, origin, Date.now()), Date.now(), undefined, { sizer: photoSidecarSizer })
+  } finally {
+    await store.close()
+  }
+  console.error(`seeded ${dir} as synced from ${origin} in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+}
+
+/**
+ * The fake's process: serves `account` on `port`, writes `{origin, credentials}` as its first
+ * line, then answers "seed DIR" with "seeded" and "change" with "changed" (after `change`), until
+ * stdin closes.
+ */
+export async function serveBenchFake(account: FakeAccount, port: number, change: () => void): Promise<void> {
+  const fake = await startFakeFlickr({ account, port })
+  process.stdout.write(`${JSON.stringify({ origin: fake.origin, credentials: fake.credentials })}\n`)
+  const lines = createInterface({ input: process.stdin })
+  lines.on('line', (line) => {
+    if (line.startsWith('seed ')) {
+      void seedSynced(line.slice(5), account, fake.origin).then(() => process.stdout.write('seeded\n'))
+      return
+    }
+    if (line !== 'change') return
+    change()
+    process.stdout.write('changed\n')
+  })
+  await new Promise<void>((resolve) => lines.on('close', resolve))
+  await fake.close()
+}
+
+/** The bench's side of serveBenchFake: the process started with `nodeArgs`, its origin and credentials, and `ask`. */
+export interface BenchFake {
+  proc: ChildProcess & { stdin: NonNullable<ChildProcess['stdin']> }
+  origin: string
+  credentials: FakeCredentials
+  /** Writes `what` and waits for the line `answer` (any other line rejects). */
+  ask: (what: string, answer: string) => Promise<void>
+}
+
+export async function startBenchFake(nodeArgs: readonly string[]): Promise<BenchFake> {
+  const proc = spawn(process.execPath, [...nodeArgs], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const lines = createInterface({ input: proc.stdout })
+  const first = await new Promise<string>((resolve) => lines.once('line', resolve))
+  const { origin, credentials } = JSON.parse(first) as { origin: string; credentials: FakeCredentials }
+  const ask = (what: string, answer: string): Promise<void> => new Promise((resolve, reject) => {
+    lines.once('line', (l) => (l === answer ? resolve() : reject(new Error(`the fake answered ${l} to ${what}`))))
+    proc.stdin.write(`${what}\n`)
+  })
+  return { proc, origin, credentials, ask }
+}
