@@ -477,7 +477,7 @@ async function main(): Promise<void> {
     if (!offlineOnly && !syncOnly && !refreshOnly && !onlineOnly) console.log(`RSS of a mount after load, before refresh ${mb(m('loadedMountRss'))}; after the first sync ${mb(m('firstSyncRss'))}`)
     if (onlineOnly) {
       line('online mount + ls', 'onlineMountPeak', 'onlineMountCpu')
-      line('  + a refresh of no change', 'onlineRefreshPeak', 'onlineRefreshCpu')
+      line(fake.change === undefined ? '  + a refresh of no change' : '  + a refresh that merges --change', 'onlineRefreshPeak', 'onlineRefreshCpu')
       console.log(`online mount: photostream lists ${s(m('onlineListMs'))} after spawn; the refresh took ${s(m('onlineRefreshMs'))}, RSS after it ${mb(m('onlineRefreshRss'))}`)
       return
     }
