@@ -151,6 +151,7 @@ export async function pin(opts: PinOptions): Promise<PinReport> {
  * How the whole run opens the catalog: lazily when there is a change to merge (`merging`: the
  * answers of the quick refresh, which Catalog.refresh merges into a lazy catalog when it can);
  * whole otherwise (a refresh that found nothing while DEST differs, a full listing, a first pin).
+ * The no-change check opens it with the same options and deferLoad.
  */
 function catalogOptions(merging: boolean, opts: PinOptions): CatalogOpenOptions {
   const base: CatalogOpenOptions = { sidecarSizer: photoSidecarSizer, ...(opts.now !== undefined ? { now: opts.now } : {}) }
@@ -177,7 +178,7 @@ async function tryNoChangePin(dest: string, opts: PinOptions, started: number, n
   try {
     let catalog: Catalog
     try {
-      catalog = await Catalog.open(dest, { deferLoad: true, sidecarSizer: photoSidecarSizer, ...(opts.now !== undefined ? { now: opts.now } : {}) })
+      catalog = await Catalog.open(dest, { ...catalogOptions(false, opts), deferLoad: true })
     } catch (err) {
       if (damaged(err)) return {}
       throw err
