@@ -15,7 +15,7 @@ import { isDamagedDb } from '../util/sqlite.js'
 import { Confined } from '../util/confine.js'
 import { STATE_DIR_NAME, STATE_REL, stateDir } from '../util/state-paths.js'
 import { emptyManifest } from './manifest.js'
-import { parseTreeRecord, readTreeRecordFile, startTreeCheck, treeKey, type TreeCheck, type TreeRecord } from './tree-record.js'
+import { statTreeRecord, startTreeCheck, treeKey, type TreeCheck, type TreeCounts } from './tree-record.js'
 import { readLastPin, recordPinResult } from './pin-state.js'
 import type { WriteTreeReport } from './write-tree.js'
 import type { TakeoverCleanup } from './takeover.js'
@@ -167,14 +167,14 @@ function catalogOptions(merging: boolean, opts: PinOptions): CatalogOpenOptions 
 async function tryNoChangePin(dest: string, opts: PinOptions, started: number, now: () => number): Promise<NoChangeOutcome> {
   // For the debug log's timeline: the process's start-up (node, the modules) is before `started`.
   if (log.enabled) log('no-change check: pin started %d ms after the process', Math.round(performance.now() - (now() - started)))
-  const file = await readTreeRecordFile(dest)
-  if (file === undefined) return {}
+  const recordSize = await statTreeRecord(dest)
+  if (recordSize === undefined) return {}
   const last = await readLastPin(dest).catch(() => undefined)
   // A failure last time: its items are sized and downloaded again, by the whole run.
   if (last === undefined || last.failures.length > 0) return {}
   // No catalog, or an empty file (damage the whole run names and moves aside: opening it to write would make it a database).
   if (((await stat(catalogPath(dest)).catch(() => undefined))?.size ?? 0) === 0) return {}
-  const checking = new RecordCheck(dest, file, started, now)
+  const checking = new RecordCheck(dest, recordSize, started, now)
   try {
     let catalog: Catalog
     try {
@@ -198,50 +198,44 @@ async function tryNoChangePin(dest: string, opts: PinOptions, started: number, n
 }
 
 /**
- * The check of DEST against its tree record, started once the refresh's calls are out: they are
- * the no-change pin's longest wait, so they go first, and the record's parse and the lstats (in a
- * worker thread, and on this thread between the calls' answers: tree-check.ts) fill it. When no call
- * is made (a full listing is due: the whole run follows) nothing is parsed or lstat'ed at all.
+ * The check of DEST against its tree record. Its worker thread is started as soon as the run has
+ * found the record, and reads and parses it while this thread opens the catalog; its
+ * lstats wait until the refresh's calls are out (`start`): they are the no-change pin's longest
+ * wait, so they go first, and the lstats (in the worker, and on this thread between the calls'
+ * answers: tree-check.ts) fill it. When no call is made (a full listing is due: the whole run
+ * follows) nothing is lstat'ed, and the worker is stopped.
  */
 class RecordCheck {
-  #file: Buffer | undefined
-  #record: TreeRecord | undefined
-  #check: TreeCheck | undefined
+  readonly #check: TreeCheck
   #answer: Promise<boolean> | undefined
 
   constructor(
-    private readonly dest: string,
-    file: Buffer,
+    dest: string,
+    recordSize: number,
     private readonly started: number,
     private readonly now: () => number,
   ) {
-    this.#file = file
-  }
-
-  /** Parses the record and starts its check (once): its workers, or this thread when it has none. */
-  start(): void {
-    if (this.#file === undefined) return
-    log('the refresh\'s calls are out at %d ms', this.now() - this.started)
-    this.#record = parseTreeRecord(this.#file)
-    this.#file = undefined
-    log('tree record read at %d ms', this.now() - this.started)
-    if (this.#record === undefined) {
-      this.#answer = Promise.resolve(false)
-      return
-    }
-    this.#check = startTreeCheck(this.dest, this.#record)
+    this.#check = startTreeCheck(dest, recordSize, { gated: true })
     const { workers } = this.#check
     log('tree check: %d worker threads started at %d ms', workers, this.now() - this.started)
-    if (workers > 0) void this.#check.worker.then(() => log('tree check: workers done at %d ms', this.now() - this.started))
+    if (workers > 0) {
+      void this.#check.record.then(() => log('tree record read (by a worker) at %d ms', this.now() - this.started))
+      void this.#check.worker.then(() => log('tree check: workers done at %d ms', this.now() - this.started))
+    }
+  }
+
+  /** The calls are out: the lstats start (once), in the workers, or on this thread when it has none. */
+  start(): void {
+    if (this.#answer !== undefined) return
+    log('the refresh\'s calls are out at %d ms', this.now() - this.started)
+    this.#check.go()
     // A small tree has no worker: this thread checks it at once, between the answers.
     if (this.#check.workers === 0) void this.#join()
   }
 
   /** This thread joins the check (once): the answer, whether every entry is as recorded. */
   #join(): Promise<boolean> {
-    const check = this.#check
-    if (check === undefined) return Promise.resolve(false)
-    return (this.#answer ??= check.finish().then((same) => {
+    return (this.#answer ??= this.#check.finish().then((same) => {
       log('tree check done at %d ms: %s', this.now() - this.started, same ? 'as recorded' : 'differs')
       return same
     }))
@@ -249,19 +243,20 @@ class RecordCheck {
 
   /**
    * Whether DEST is the tree its record names, made with `key` (treeKey): call once the calls are
-   * answered (this thread joins the workers then); false when the check never started.
+   * answered (this thread joins the workers then); false when the record is not one.
    */
   async same(key: string): Promise<boolean> {
     if (!(await this.#join())) return false
-    return this.#record?.key === key
+    return (await this.#check.record)?.key === key
   }
 
-  get counts(): TreeRecord['counts'] | undefined {
-    return this.#record?.counts
+  /** What the record counts (once `same` has answered). */
+  async counts(): Promise<TreeCounts | undefined> {
+    return (await this.#check.record)?.counts
   }
 
   async cancel(): Promise<void> {
-    await this.#check?.cancel()
+    await this.#check.cancel()
   }
 }
 
@@ -297,8 +292,9 @@ async function noChangePin(dest: string, checking: RecordCheck, catalog: Catalog
   log('quick refresh done at %d ms: %s', now() - started, quick?.unchanged !== undefined ? 'nothing changed' : 'something to merge')
   if (quick?.unchanged === undefined) return { answered: quick?.answers }
   const { unchanged } = quick
-  const counts = checking.counts
-  if (!(await checking.same(treeKey(unchanged.contentKey, opts))) || counts === undefined) {
+  const same = await checking.same(treeKey(unchanged.contentKey, opts))
+  const counts = await checking.counts()
+  if (!same || counts === undefined) {
     log('no-change pin: DEST or what it is made from differs from the last pin; checking the whole tree')
     return { refresh: unchanged.report }
   }

@@ -15,6 +15,7 @@
  * nothing from outside.
  */
 import { lstatSync, statfsSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
 import { Worker } from 'node:worker_threads'
 
 /** ino, size, mode, mtimeMs, ctimeMs. */
@@ -57,8 +58,17 @@ export function keepsCtime(path: string): boolean {
 /** Paths relative to DEST, by folder ('' is DEST itself's folder), at most CHUNK_NAMES names each, joined by '/'. */
 export type Chunk = [dir: string, names: string]
 
-/** The slot of the Int32Array shared by both threads (checkChunks) that says "stop". */
+/**
+ * The slots of the Int32Array shared by the threads: NEXT, the next chunk to claim (checkChunks);
+ * STOP, set once one found a difference or the answer is no longer wanted; GO, set when the
+ * workers may start their lstats (a worker started early parses its record and waits for it);
+ * CHUNKS, how many chunks the record has, once a worker has parsed it (0 before).
+ */
+const NEXT = 0
 const STOP = 1
+const GO = 2
+const CHUNKS = 3
+const SLOTS = 4
 
 /**
  * Checks the chunks it claims from `shared` (slot 0: the next chunk, taken with the other thread;
@@ -100,16 +110,82 @@ function* checkChunks(
   }
 }
 
-/** The worker's program: checkChunks over what it is given, then the answer. */
+/** A record as checked: its chunks and numbers, and its header's other fields (tree-record.ts reads the key and counts). */
+export interface ParsedRecord {
+  fields: Record<string, unknown>
+  chunks: readonly Chunk[]
+  numbers: Float64Array
+}
+
+/**
+ * The record in a file's bytes (tree-record.ts writeTreeRecord: a 4-byte length, a JSON header of
+ * its key, counts, number of entries and chunks, padding to 8 bytes, then NUMBERS_PER_ENTRY float64
+ * per entry), or undefined when they are not one. The numbers are copied onto a SharedArrayBuffer
+ * (the file's buffer need not be aligned for a Float64Array view). Self-contained, as checkChunks:
+ * a worker reads the record itself.
+ */
+export function parseRecordBytes(file: Uint8Array): ParsedRecord | undefined {
+  try {
+    const length = new DataView(file.buffer, file.byteOffset, file.byteLength).getUint32(0, true)
+    const start = Math.ceil((4 + length) / 8) * 8
+    // 5 float64 an entry (NUMBERS_PER_ENTRY: a literal, for the worker's copy of this function).
+    const bytes = file.byteLength - start
+    if (bytes < 0 || bytes % 40 !== 0) return undefined
+    const header = JSON.parse(new TextDecoder().decode(file.subarray(4, 4 + length))) as { chunks?: unknown; entries?: unknown } & Record<string, unknown>
+    if (typeof header !== 'object' || header === null || !Array.isArray(header.chunks) || header.entries !== bytes / 40) return undefined
+    const numbers = new Float64Array(new SharedArrayBuffer(bytes))
+    new Uint8Array(numbers.buffer).set(file.subarray(start))
+    const { chunks, ...fields } = header
+    return { fields, chunks: chunks as Chunk[], numbers }
+  } catch {
+    return undefined
+  }
+}
+
+/** Each chunk's first entry, for checkChunks. Self-contained, as checkChunks. */
+function chunkStarts(chunks: readonly Chunk[]): Int32Array {
+  const starts = new Int32Array(new SharedArrayBuffer(4 * Math.max(1, chunks.length)))
+  for (let i = 0, at = 0; i < chunks.length; i++) {
+    starts[i] = at
+    const joined = (chunks[i] as Chunk)[1]
+    at++
+    for (let j = joined.indexOf('/'); j !== -1; j = joined.indexOf('/', j + 1)) at++
+  }
+  return starts
+}
+
+/**
+ * The worker's program: the record read and parsed when it was given as a file (its fields but
+ * the chunks are sent back at once: `{ fields }`, or `{ invalid: true }` when it is not a record),
+ * then, once GO is set, checkChunks over it, and the answer (`{ answer }`).
+ */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads')
-const { lstatSync } = require('node:fs')
+const { lstatSync, readFileSync } = require('node:fs')
 const checkChunks = ${checkChunks.toString()}
-const { dest, chunks, starts, numbers, shared } = workerData
+const parseRecordBytes = ${parseRecordBytes.toString()}
+const chunkStarts = ${chunkStarts.toString()}
+const { dest, shared } = workerData
+let { chunks, numbers, starts } = workerData
+let invalid = false
+if (workerData.file !== undefined) {
+  let record
+  try {
+    record = parseRecordBytes(readFileSync(workerData.file))
+  } catch {}
+  invalid = record === undefined
+  chunks = record?.chunks ?? []
+  numbers = record?.numbers ?? new Float64Array(0)
+  starts = chunkStarts(chunks)
+  Atomics.store(shared, ${CHUNKS}, chunks.length)
+  parentPort.postMessage(invalid ? { invalid: true } : { fields: record.fields })
+}
+Atomics.wait(shared, ${GO}, 0)
 const run = checkChunks(lstatSync, dest, chunks, starts, numbers, shared, Infinity)
 let r = run.next()
 while (r.done !== true) r = run.next()
-parentPort.postMessage(r.value)
+// Not a record: as a difference (DEST itself).
+parentPort.postMessage({ answer: invalid ? dest : r.value })
 `
 
 /** A check under way (startCheck). */
@@ -120,42 +196,81 @@ export interface EntriesCheck {
    * when all are. Never rejects: a worker that fails answers "differs".
    */
   finish(): Promise<string>
+  /** The workers may start their lstats (startCheck's `gated`); finish() and cancel() imply it. */
+  go(): void
   /** Nothing more is checked (the answer is not wanted); resolves once every thread has stopped. */
   cancel(): Promise<void>
   /** The workers' answer for the chunks they took ('' when there is no worker): all of them when this thread has not joined yet. */
   readonly worker: Promise<string>
   /** Worker threads started (none for a small tree: this thread checks it alone, from `finish()`). */
   readonly workers: number
+  /**
+   * A record given as a file: its header's fields but the chunks, as a worker read them (or this
+   * thread, for a small record or when the workers failed); undefined when it is not a record.
+   * Given as chunks: undefined.
+   */
+  readonly fields: Promise<Record<string, unknown> | undefined>
 }
 
 /**
- * Starts the check of every entry of `chunks` (see the top): in `workers` worker threads at once
- * (WORKERS) when there are enough entries, here only from `finish()`. `numbers` should be
- * on a SharedArrayBuffer (the record's are: tree-record.ts parseTreeRecord), or each worker gets a
- * copy. `workerFrom`: the number of entries from which workers are used (WORKER_FROM; tests force it).
+ * What a check is made of: the record's chunks and numbers, or the record file (`size`: its size
+ * in bytes), which the workers read and parse themselves: this thread, which has the refresh's
+ * calls to make, reads it only to join in while chunks are left, or when it has no worker.
  */
-export function startCheck(dest: string, chunks: readonly Chunk[], numbers: Float64Array, opts: { workerFrom?: number; workers?: number } = {}): EntriesCheck {
-  const total = numbers.length / NUMBERS_PER_ENTRY
-  const starts = new Int32Array(new SharedArrayBuffer(4 * Math.max(1, chunks.length)))
-  for (let i = 0, at = 0; i < chunks.length; i++) {
-    starts[i] = at
-    at += countNames((chunks[i] as Chunk)[1])
+export type CheckSource = { chunks: readonly Chunk[]; numbers: Float64Array } | { file: string; size: number }
+
+/**
+ * Starts the check of every entry of `source` (see the top): in `workers` worker threads at once
+ * (WORKERS) when there are enough entries, here only from `finish()`. Given chunks, `numbers`
+ * should be on a SharedArrayBuffer (each worker gets a copy otherwise). `gated`: the workers
+ * start, read the record and wait until go() (a pin starts them before it knows whether it will
+ * make its calls). `workerFrom`: the number of entries from which workers are used (WORKER_FROM;
+ * tests force it; for a file, its size is the measure: an entry is 40 bytes of it and more).
+ */
+export function startCheck(dest: string, source: CheckSource, opts: { workerFrom?: number; workers?: number; gated?: boolean } = {}): EntriesCheck {
+  const total = 'chunks' in source ? source.numbers.length / NUMBERS_PER_ENTRY : source.size / (NUMBERS_PER_ENTRY * 8)
+  const shared = new Int32Array(new SharedArrayBuffer(4 * SLOTS))
+  const go = (): void => {
+    Atomics.store(shared, GO, 1)
+    Atomics.notify(shared, GO)
   }
-  const shared = new Int32Array(new SharedArrayBuffer(8))
+  if (opts.gated !== true) go()
   const count = total >= (opts.workerFrom ?? WORKER_FROM) ? (opts.workers ?? WORKERS) : 0
-  const answers = Array.from({ length: count }, () => inWorker({ dest, chunks, starts, numbers, shared }))
+  // This thread's record: given, or the file read here when it is wanted (once).
+  let mine: Promise<ParsedRecord | undefined> | undefined
+  const record = (): Promise<ParsedRecord | undefined> => (mine ??= 'chunks' in source
+    ? Promise.resolve({ fields: {}, chunks: source.chunks, numbers: source.numbers })
+    : readFile(source.file).then(parseRecordBytes, () => undefined))
+  const data: WorkerData = 'chunks' in source ? { dest, shared, chunks: source.chunks, numbers: source.numbers, starts: chunkStarts(source.chunks) } : { dest, shared, file: source.file }
+  const spawned = Array.from({ length: count }, () => inWorker(data))
   // The first difference any worker found ('' when none did), once all have stopped.
-  const theirs = Promise.all(answers).then((all) => all.find((a) => a !== '') ?? '')
-  let mine: Promise<string> | undefined
+  const theirs = Promise.all(spawned.map((w) => w.answer)).then((all) => all.find((a) => a !== '') ?? '')
+  const fields = 'chunks' in source
+    ? Promise.resolve(undefined)
+    : Promise.all(spawned.map((w) => w.fields)).then(async (all) => {
+      const read = all.find((f) => f !== null)
+      return read !== undefined ? read : (await record())?.fields
+    })
+  let joined: Promise<string> | undefined
   const finish = async (): Promise<string> => {
-    const run = checkChunks(lstatSync, dest, chunks, starts, numbers, shared, CHECKS_PER_TURN)
+    go()
+    // Every chunk claimed by the workers already: nothing for this thread (not even reading the record).
+    const left = count === 0 || Atomics.load(shared, CHUNKS) === 0 || Atomics.load(shared, NEXT) < Atomics.load(shared, CHUNKS)
     let differs = ''
-    for (let r = run.next(); ; r = run.next()) {
-      if (r.done === true) {
-        differs = r.value
-        break
+    if (left) {
+      const own = await record()
+      // Not a record: as a difference (DEST itself, as a worker answers).
+      if (own === undefined) differs = dest
+      else {
+        const run = checkChunks(lstatSync, dest, own.chunks, chunkStarts(own.chunks), own.numbers, shared, CHECKS_PER_TURN)
+        for (let r = run.next(); ; r = run.next()) {
+          if (r.done === true) {
+            differs = r.value
+            break
+          }
+          await new Promise((resolve) => setImmediate(resolve))
+        }
       }
-      await new Promise((resolve) => setImmediate(resolve))
     }
     // The worker's answer too, whatever this part found: nothing is left running past the check.
     const other = await theirs
@@ -164,43 +279,43 @@ export function startCheck(dest: string, chunks: readonly Chunk[], numbers: Floa
   return {
     worker: theirs,
     workers: count,
-    finish: () => (mine ??= finish()),
+    fields,
+    go,
+    finish: () => (joined ??= finish()),
     async cancel(): Promise<void> {
       Atomics.store(shared, STOP, 1)
-      await Promise.all([theirs, mine])
+      go()
+      await Promise.all([theirs, joined])
     },
   }
 }
 
-interface WorkerData {
-  dest: string
-  chunks: readonly Chunk[]
-  starts: Int32Array
-  numbers: Float64Array
-  shared: Int32Array
-}
+type WorkerData = { dest: string; shared: Int32Array } & ({ chunks: readonly Chunk[]; numbers: Float64Array; starts: Int32Array } | { file: string })
 
-function inWorker(data: WorkerData): Promise<string> {
-  return new Promise((resolve) => {
-    let answered = false
-    const answer = (value: string): void => {
-      if (answered) return
-      answered = true
-      resolve(value)
-    }
-    try {
-      const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: data })
-      worker.once('message', (value: unknown) => answer(typeof value === 'string' ? value : data.dest))
-      worker.once('error', () => answer(data.dest))
-      worker.once('exit', () => answer(data.dest))
-    } catch {
-      answer(data.dest)
-    }
-  })
-}
-
-function countNames(joined: string): number {
-  let n = 1
-  for (let i = joined.indexOf('/'); i !== -1; i = joined.indexOf('/', i + 1)) n++
-  return n
+/**
+ * One worker: its answer (the worker's data.dest when it fails: "differs") and the header's fields
+ * it read (undefined: not a record; null when it failed before: this thread reads it then).
+ */
+function inWorker(data: WorkerData): { answer: Promise<string>; fields: Promise<Record<string, unknown> | null | undefined> } {
+  let answer!: (value: string) => void
+  let read!: (value: Record<string, unknown> | null | undefined) => void
+  const answered = new Promise<string>((resolve) => (answer = resolve))
+  const fields = new Promise<Record<string, unknown> | null | undefined>((resolve) => (read = resolve))
+  const fail = (): void => {
+    read(null)
+    answer(data.dest)
+  }
+  try {
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: data })
+    worker.on('message', (value: { fields?: Record<string, unknown>; invalid?: true; answer?: unknown }) => {
+      if (value.invalid === true) read(undefined)
+      if (value.fields !== undefined) read(value.fields)
+      if ('answer' in value) answer(typeof value.answer === 'string' ? value.answer : data.dest)
+    })
+    worker.once('error', fail)
+    worker.once('exit', fail)
+  } catch {
+    fail()
+  }
+  return { answer: answered, fields }
 }

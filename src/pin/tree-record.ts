@@ -29,13 +29,13 @@
  * counts, the entries' names by folder), padding to 8 bytes, then 5 float64 per entry.
  */
 import { readFileSync, readdirSync, lstatSync, type Stats } from 'node:fs'
-import { readFile } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
 import createDebug from '../util/debug.js'
 import { Confined } from '../util/confine.js'
 import { isEnoent } from '../util/fs-errors.js'
 import { STATE_REL, treeRecordPath } from '../util/state-paths.js'
 import { PHOTO_METADATA_FORMAT } from '../layout/metadata.js'
-import { CHUNK_NAMES, keepsCtime, NUMBERS_PER_ENTRY, startCheck, type Chunk } from './tree-check.js'
+import { CHUNK_NAMES, keepsCtime, NUMBERS_PER_ENTRY, parseRecordBytes, startCheck, type Chunk } from './tree-check.js'
 
 const log = createDebug('flickrfs:pin')
 
@@ -222,39 +222,43 @@ function entryPath(dir: string, name: string): string {
 
 /** DEST's record, or undefined when there is none or it cannot be read as one. */
 export async function readTreeRecord(dest: string): Promise<TreeRecord | undefined> {
-  const file = await readTreeRecordFile(dest)
-  return file === undefined ? undefined : parseTreeRecord(file)
-}
-
-/**
- * The bytes of DEST's record, undefined when there is none (parseTreeRecord reads them): a
- * no-change pin reads them before it asks its calls and parses them once the calls are out.
- */
-export async function readTreeRecordFile(dest: string): Promise<Buffer | undefined> {
   try {
-    return await readFile(treeRecordPath(dest))
+    return parseTreeRecord(await readFile(treeRecordPath(dest)))
   } catch (err) {
     if (!isEnoent(err)) log('tree record unreadable: %O', err)
     return undefined
   }
 }
 
-/** The record in `file` (readTreeRecordFile), or undefined when it cannot be read as one. */
-export function parseTreeRecord(file: Buffer): TreeRecord | undefined {
+/**
+ * The size of DEST's record file, undefined when there is none: a no-change pin looks for it first,
+ * and its check's worker reads it (startTreeCheck).
+ */
+export async function statTreeRecord(dest: string): Promise<number | undefined> {
   try {
-    const length = file.readUInt32LE(0)
-    const header = JSON.parse(file.toString('utf8', 4, 4 + length)) as { key: string; counts: TreeCounts; entries: number; chunks: Chunk[] }
-    const start = align8(4 + length)
-    const total = header.entries
-    if (typeof header.key !== 'string' || !Array.isArray(header.chunks) || file.length !== start + total * NUMBERS_PER_ENTRY * 8) return undefined
-    // A copy (the file's buffer need not be aligned for a Float64Array view), shared with the check's worker.
-    const numbers = new Float64Array(new SharedArrayBuffer(total * NUMBERS_PER_ENTRY * 8))
-    Buffer.from(numbers.buffer).set(file.subarray(start))
-    return { key: header.key, counts: header.counts, chunks: header.chunks, numbers }
+    return (await stat(treeRecordPath(dest))).size
   } catch (err) {
-    log('tree record unreadable: %O', err)
+    if (!isEnoent(err)) log('tree record unreadable: %O', err)
     return undefined
   }
+}
+
+/** The record in `file` (a record file's bytes), or undefined when it cannot be read as one. */
+export function parseTreeRecord(file: Buffer): TreeRecord | undefined {
+  const record = parseRecordBytes(file)
+  const fields = record === undefined ? undefined : recordFields(record.fields)
+  if (record === undefined || fields === undefined) {
+    log('tree record unreadable')
+    return undefined
+  }
+  return { ...fields, chunks: [...record.chunks], numbers: record.numbers }
+}
+
+/** The key and counts of a parsed header, or undefined when they are not a record's. */
+function recordFields(header: Record<string, unknown>): { key: string; counts: TreeCounts } | undefined {
+  const { key, counts } = header
+  if (typeof key !== 'string' || typeof counts !== 'object' || counts === null) return undefined
+  return { key, counts: counts as TreeCounts }
 }
 
 function lstatOrUndefined(path: string): Stats | undefined {
@@ -267,6 +271,10 @@ function lstatOrUndefined(path: string): Stats | undefined {
 
 /** A tree check under way: `finish` answers whether every entry is as recorded; `cancel` stops it (tree-check.ts EntriesCheck). */
 export interface TreeCheck {
+  /** The record's key and counts (parsed by a worker), undefined when the file is not a record. */
+  readonly record: Promise<{ key: string; counts: TreeCounts } | undefined>
+  /** The workers may start their lstats (they start at once without `gated`). */
+  go: () => void
   finish: () => Promise<boolean>
   cancel: () => Promise<void>
   /** Worker threads checking (none: only `finish()` checks, on this thread). */
@@ -276,18 +284,25 @@ export interface TreeCheck {
 }
 
 /**
- * Starts checking that every entry of `record` has the lstat recorded (tree-check.ts: in worker
- * threads at once, here too from `finish()`, which answers whether all are).
+ * Starts checking that every entry of DEST's record has the lstat recorded (tree-check.ts: in
+ * worker threads, which read and parse the record themselves, and here from `finish()`, which
+ * answers whether all are). `size`: the record file's size (statTreeRecord). `gated`: the workers
+ * wait for go().
  */
-export function startTreeCheck(dest: string, record: TreeRecord): TreeCheck {
-  const check = startCheck(dest, record.chunks, record.numbers)
+export function startTreeCheck(dest: string, size: number, opts: { gated?: boolean } = {}): TreeCheck {
+  const check = startCheck(dest, { file: treeRecordPath(dest), size }, { gated: opts.gated })
+  const record = check.fields.then((f) => (f === undefined ? undefined : recordFields(f)))
   return {
+    record,
     workers: check.workers,
     worker: check.worker,
+    go: () => check.go(),
     finish: async () => {
       const differs = await check.finish()
       if (differs !== '') log('tree check: %s is not as the last pin left it', differs)
-      return differs === ''
+      const fields = await record
+      if (fields === undefined) log('tree record unreadable')
+      return differs === '' && fields !== undefined
     },
     cancel: () => check.cancel(),
   }
