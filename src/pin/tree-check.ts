@@ -4,15 +4,18 @@
  *
  * One lstat is a few microseconds of system time, and a no-change pin of 50,000 items makes
  * ~102,000 of them (its ~64,000 links are left to their folders: tree-record.ts linksVouchedFor):
- * more than its calls take. So a worker thread (WORKERS) starts on them once the refresh's calls
- * are out, and this thread joins in once the calls are answered (pin.ts RecordCheck), a hundred or
+ * more than its calls take. So a worker thread (WORKERS) is started as soon as the pin has found
+ * the record: it reads and parses the record itself (this thread is opening the catalog and making
+ * the calls) and starts its lstats once the refresh's calls are out (`gated`, go()). This thread
+ * joins in once the calls are answered (pin.ts RecordCheck), reading the record only if chunks are
+ * left then, a hundred or
  * so per turn of the event loop: while the calls are out this thread only handles their answers, at
  * once, since each answer sends the call that follows it (getList's next page, the sets to list);
  * a small tree without a worker is checked here from the start. All take folders' chunks from one
  * shared counter: whichever has the CPU does more, so none waits on another when the machine is
- * busy. All run the same function, `checkChunks`: a worker gets its source text (an eval'd worker
- * needs no module of its own, which neither tsx nor a build would have to provide), so it must use
- * nothing from outside.
+ * busy. All run the same functions, `checkChunks` and `parseRecordBytes`: a worker gets their
+ * source text (an eval'd worker needs no module of its own, which neither tsx nor a build would
+ * have to provide), so they must use nothing from outside.
  */
 import { lstatSync, statfsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
