@@ -45,15 +45,41 @@ function childEnv(configDir: string, extra: Record<string, string> = {}): NodeJS
   }
 }
 
-function child(args: string[], env: NodeJS.ProcessEnv): { proc: ChildProcess; done: Promise<{ code: number | null; stdout: string; stderr: string }> } {
-  const proc = spawn(process.execPath, [...CHILD, ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] })
+interface ChildResult {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+function child(args: string[], env: NodeJS.ProcessEnv): { proc: ChildProcess; done: Promise<ChildResult> } {
+  const proc = spawn(process.execPath, [...CHILD, ...args], { cwd: root, env, stdio: ['pipe', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   proc.stdout?.on('data', (d: Buffer) => (stdout += d.toString()))
   proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()))
-  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((res) =>
+  const done = new Promise<ChildResult>((res) =>
     proc.on('exit', (code) => res({ code, stdout, stderr })))
   return { proc, done }
+}
+
+/**
+ * One `calls` child per env, all calling in the same window of `ms`, which starts once every one
+ * has loaded and opened its client (loading takes seconds on a busy machine); their results.
+ */
+async function callsTogether(envs: NodeJS.ProcessEnv[], ms: number): Promise<ChildResult[]> {
+  const children = envs.map((env) => child(['calls'], env))
+  await Promise.all(children.map((c) => new Promise<void>((res, rej) => {
+    c.proc.stdout?.on('data', (d: Buffer) => d.toString().includes('ready') && res())
+    void c.done.then((r) => rej(new Error(`the child exited before it was ready: ${r.stderr}`)))
+  })))
+  const start = Date.now() + 200
+  for (const c of children) c.proc.stdin?.end(`${start} ${start + ms}\n`)
+  return Promise.all(children.map((c) => c.done))
+}
+
+/** A `calls` child's last line: calls made, start of the first, end of the last (epoch ms). */
+function callsMade(stdout: string): [number, number, number] {
+  return (stdout.trim().split('\n').pop() ?? '').split(' ').map(Number) as [number, number, number]
 }
 
 void test('two processes on one key share one bucket: together they make at most burst + rate × window calls', async () => {
@@ -63,14 +89,11 @@ void test('two processes on one key share one bucket: together they make at most
   const env = childEnv(config, { FLICKRFS_API_BURST: String(burst), FLICKRFS_API_RATE: String(rate) })
   fake.resetCounts()
   // Both start together, once both have loaded, and call for 2 s. Alone, one makes ~50 calls in that time.
-  const start = Date.now() + 3000
-  const end = start + 2000
-  const [a, b] = [child(['calls', String(start), String(end)], env), child(['calls', String(start), String(end)], env)]
-  const [ra, rb] = await Promise.all([a.done, b.done])
+  const [ra, rb] = (await callsTogether([env, env], 2000)) as [ChildResult, ChildResult]
   assert.equal(ra.code, 0, ra.stderr)
   assert.equal(rb.code, 0, rb.stderr)
-  const [na, fa, la] = ra.stdout.trim().split(' ').map(Number) as [number, number, number]
-  const [nb, fb, lb] = rb.stdout.trim().split(' ').map(Number) as [number, number, number]
+  const [na, fa, la] = callsMade(ra.stdout)
+  const [nb, fb, lb] = callsMade(rb.stdout)
   const seen = fake.counts()['flickr.test.login'] ?? 0
   assert.equal(seen, na + nb, 'the fake saw every call the children made')
   // Every token was taken between the first call's start and the last call's end.
@@ -160,16 +183,13 @@ void test('a corrupt state file is replaced, with a line in the debug log, not a
   const path = limiterStatePath(config, fake.credentials.apiKey)
   await writeFile(path, '{"v":1,"tokens":')
   fake.resetCounts()
-  const start = Date.now() + 2500
-  const r = await child(['calls', String(start), String(start + 600)], childEnv(config, {
-    DEBUG: 'flickrfs:limiter', FLICKRFS_API_BURST: '50', FLICKRFS_API_RATE: '10',
-  })).done
+  const [r] = (await callsTogether([childEnv(config, { DEBUG: 'flickrfs:limiter', FLICKRFS_API_BURST: '50', FLICKRFS_API_RATE: '10' })], 600)) as [ChildResult]
   assert.equal(r.code, 0, r.stderr)
   assert.match(r.stderr, /flickrfs:limiter rate-limit state .*ratelimit-[0-9a-f]{16}\.json was not readable \(16 bytes\); replaced with an empty bucket/)
   const state = JSON.parse(await readFile(path, 'utf8')) as { v: number; tokens: number }
   assert.equal(state.v, 1)
   const made = fake.counts()['flickr.test.login'] ?? 0
-  assert.equal(made, Number(r.stdout.split(' ')[0]))
+  assert.equal(made, callsMade(r.stdout)[0])
   // Started empty, at 10/s for ~0.6 s: a handful of calls, never the burst of 50.
   assert.ok(made >= 1 && made < 25, `${made} calls`)
 })
