@@ -49,8 +49,8 @@ let last = 0
 async function mark(what: string): Promise<void> {
   gc?.()
   const { rss: r, hwm } = await rss()
-  const heap = process.memoryUsage().heapUsed
-  console.log(`${what.padEnd(58)} RSS ${(r / MB).toFixed(0).padStart(5)} MB (+${((r - last) / MB).toFixed(0).padStart(4)})  heap ${(heap / MB).toFixed(0).padStart(5)} MB  peak so far ${(hwm / MB).toFixed(0).padStart(5)} MB`)
+  const { heapUsed: heap, arrayBuffers } = process.memoryUsage()
+  console.log(`${what.padEnd(58)} RSS ${(r / MB).toFixed(0).padStart(5)} MB (+${((r - last) / MB).toFixed(0).padStart(4)})  heap ${(heap / MB).toFixed(0).padStart(5)} MB  buffers ${(arrayBuffers / MB).toFixed(0).padStart(4)} MB  peak so far ${(hwm / MB).toFixed(0).padStart(5)} MB`)
   last = r
 }
 
@@ -107,6 +107,10 @@ async function main(): Promise<void> {
 
   const layout = buildLayout(view, { hashes: { generation: () => 1, hashOf, kept: () => [] } })
   await mark(`3. the layout (${layout.stats.photos} photos)`)
+  // What the layout keeps of a walk (as write-tree walks it) is the layout's, not part 4's.
+  let walked = 0
+  eachEntry(layout.root, '', () => void walked++)
+  await mark(`3b. the layout walked once (${walked} entries)`)
 
   // 4. The last pin's manifest, read as readManifest reads it; then this pin's, made beside it.
   // Every photostream/ entry as write-tree records it: sidecars with their row's version and an lstat.

@@ -134,12 +134,18 @@ export class Manifest {
     const at = new Uint32Array(trailer.count)
     let p = MAGIC.length
     for (let i = 0; i < trailer.count; i++) {
+      // Each entry's lengths are checked against the trailer's start before they are read.
       if (p + 3 > trailerStart) throw damaged(what)
       at[i] = p
       p += 2 + bytes.readUInt16LE(p)
+      if (p + 1 > trailerStart) throw damaged(what)
       const flags = bytes[p++] as number
-      if ((flags & OWN_ID) !== 0) p += 2 + bytes.readUInt16LE(p)
+      if ((flags & OWN_ID) !== 0) {
+        if (p + 2 > trailerStart) throw damaged(what)
+        p += 2 + bytes.readUInt16LE(p)
+      }
       if ((flags & RECORD) !== 0) p += RECORD_BYTES
+      if (p > trailerStart) throw damaged(what)
     }
     if (p !== trailerStart) throw damaged(what)
     return new Manifest(bytes, trailer, at, rewrite)
