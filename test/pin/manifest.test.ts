@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import type { FakeFlickr } from '../../src/fake-flickr/index.js'
 import { DEFAULT_FULL_LISTING_EVERY_MS } from '../../src/catalog/index.js'
 import { isFlickrfsError } from '../../src/errors/flickrfs-error.js'
-import { readManifest, type ManifestEntry } from '../../src/pin/manifest.js'
+import { Manifest, ManifestWriter, readManifest, type ManifestEntry } from '../../src/pin/manifest.js'
 import { mediaName, pinOnce, removeDir, startFake } from './helpers.js'
 import { tempDir } from '../support/repo.js'
 
@@ -98,5 +98,46 @@ void describe('the manifest across its two forms', () => {
     await writeFile(state('manifest'), 'flickrfs manifest 3\n')
     await assert.rejects(pinOnce(fake, dest), (e: unknown) => isFlickrfsError(e) && /not a flickrfs manifest of a version this flickrfs knows\. Move it away/.test(e.message))
     assert.ok(await exists(join(dest, 'photostream', 'mine.txt')))
+  })
+})
+
+void describe('the manifest\'s file form', () => {
+  const made = (): Buffer => {
+    const w = new ManifestWriter(undefined)
+    w.top['Set 1 Trips'] = { kind: 'set', id: '1' }
+    w.add('50001.jpg', 'photo', '50001')
+    w.add('50001.jpg.metadata', 'photo', '50001', [w.versionIndex('chunk:a 1'), 4_000_000_123, 1500, 1700000000123.5, 1700000000456.25])
+    w.add('SHA256SUMS', 'photo', 'SHA256SUMS')
+    w.add('été.jpg', 'collection', 'c9')
+    w.add('50002.png.metadata', 'photo', '50002', [w.versionIndex('chunk:b 1'), 7, 2, 3, 4])
+    return w.bytes()
+  }
+
+  void it('gives back every entry as written, finds each by name and no other', () => {
+    const m = Manifest.fromBytes(made(), 'm')
+    assert.equal(m.size, 5)
+    assert.deepEqual(m.top, { 'Set 1 Trips': { kind: 'set', id: '1' } })
+    assert.deepEqual(m.sidecarVersions, ['chunk:a 1', 'chunk:b 1'])
+    const all = Array.from({ length: m.size }, (_, i) => [m.name(i), m.entry(i)])
+    assert.deepEqual(all, [
+      ['50001.jpg', { kind: 'photo', id: '50001' }],
+      ['50001.jpg.metadata', { kind: 'photo', id: '50001', c: [0, 4_000_000_123, 1500, 1700000000123.5, 1700000000456.25] }],
+      ['SHA256SUMS', { kind: 'photo', id: 'SHA256SUMS' }],
+      ['été.jpg', { kind: 'collection', id: 'c9' }],
+      ['50002.png.metadata', { kind: 'photo', id: '50002', c: [1, 7, 2, 3, 4] }],
+    ])
+    all.forEach(([name], i) => assert.equal(m.find(name as string), i))
+    for (const other of ['50001', '50001.jpg.metadat', 'ete.jpg', '', '50002.png']) assert.equal(m.find(other), -1)
+  })
+
+  void it('cut short anywhere, or with a byte changed in its lengths, it is one DEST error', () => {
+    const bytes = made()
+    for (let n = 0; n < bytes.length; n++) {
+      assert.throws(() => Manifest.fromBytes(bytes.subarray(0, n), 'm'), (e: unknown) => isFlickrfsError(e) && e.code === 'DEST', `cut at ${n}`)
+    }
+    // The first entry's name length, made longer than the file.
+    const bad = Buffer.from(bytes)
+    bad.writeUInt16LE(60000, 'flickrfs manifest 2\n'.length)
+    assert.throws(() => Manifest.fromBytes(bad, 'm'), (e: unknown) => isFlickrfsError(e) && e.code === 'DEST')
   })
 })
