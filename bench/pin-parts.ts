@@ -3,7 +3,7 @@
  * its catalog is read lazily (pin.ts PIN_LAZY_CATALOG_FROM_PHOTOS): for an account too big to pin
  * here in the time (a first pin of 1,000,000 items writes ~3 million files). In this process:
  *
- *   node --import tsx --expose-gc bench/pin-parts.ts ROOT [--index-page N]
+ *   node --import tsx --expose-gc bench/pin-parts.ts ROOT [--index-page N] [--json-manifest]
  *
  * ROOT holds a saved catalog with listing pages (bench/pin-big.ts's DIR/seed, or memory.ts
  * --offline-only --seed's cache). The parts, each kept while the next is made, with RSS and the
@@ -13,20 +13,26 @@
  *      filled with a made-up record per photo first, once: run again then), in pages of
  *      --index-page N rows (0: every row at once, as before this branch; default: the default);
  *   3. the layout over the lazy view (what write-tree walks), its SHA256SUMS from that index;
- *   4. the manifest the last pin wrote (every sidecar with its version and lstat, every top-level
- *      folder), parsed as readManifest parses it, and the one this pin makes beside it (write-tree
- *      fills a new manifest while it reads the old one);
+ *   4. the manifest the last pin wrote (every photostream/ entry, each sidecar with its version,
+ *      the catalog's version of its row, and an lstat; every top-level folder), read as
+ *      readManifest reads it (its bytes in one buffer, looked up in place: pin/manifest.ts), and the
+ *      one this pin makes beside it (written to a file as write-tree walks the tree, as pin-run.ts
+ *      does). --json-manifest: both as flickrfs kept them before (manifest.json, version 1: the
+ *      text parsed into an object per entry, and the next one built as such objects); before
+ *      session 17 this bench counted only the sidecars' entries (1,000,000 of the 2,000,000);
  *   5. the tree record's entries (TreeEntries) of every entry of the layout.
  * Not counted: the merge itself (lazy-merge.ts: the reported photos' buckets, ~100 MB at
  * 1,000,000 items in the mount's measure), write-tree's garbage per entry, the sqlite3 driver's
  * pool-thread copies outside the heap. So the sum is a lower bound of such a pin's peak.
  */
-import { readFile } from 'node:fs/promises'
+import { mkdtemp, mkdir, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { Catalog } from '../src/catalog/index.js'
 import { buildLayout, PHOTO_METADATA_FORMAT } from '../src/layout/index.js'
 import type { LayoutDir } from '../src/layout/types.js'
 import { StoreIndex, openStoreKeyv, type StoreRecord } from '../src/store/store-index.js'
-import type { Manifest, ManifestEntry } from '../src/pin/manifest.js'
+import { Manifest, ManifestWriter, type CheckedFile, type ManifestEntry } from '../src/pin/manifest.js'
 import { TreeEntries } from '../src/pin/tree-record.js'
 
 const MB = 1024 * 1024
@@ -43,8 +49,8 @@ let last = 0
 async function mark(what: string): Promise<void> {
   gc?.()
   const { rss: r, hwm } = await rss()
-  const heap = process.memoryUsage().heapUsed
-  console.log(`${what.padEnd(58)} RSS ${(r / MB).toFixed(0).padStart(5)} MB (+${((r - last) / MB).toFixed(0).padStart(4)})  heap ${(heap / MB).toFixed(0).padStart(5)} MB  peak so far ${(hwm / MB).toFixed(0).padStart(5)} MB`)
+  const { heapUsed: heap, arrayBuffers } = process.memoryUsage()
+  console.log(`${what.padEnd(58)} RSS ${(r / MB).toFixed(0).padStart(5)} MB (+${((r - last) / MB).toFixed(0).padStart(4)})  heap ${(heap / MB).toFixed(0).padStart(5)} MB  buffers ${(arrayBuffers / MB).toFixed(0).padStart(4)} MB  peak so far ${(hwm / MB).toFixed(0).padStart(5)} MB`)
   last = r
 }
 
@@ -101,30 +107,77 @@ async function main(): Promise<void> {
 
   const layout = buildLayout(view, { hashes: { generation: () => 1, hashOf, kept: () => [] } })
   await mark(`3. the layout (${layout.stats.photos} photos)`)
+  // What the layout keeps of a walk (as write-tree walks it) is the layout's, not part 4's.
+  let walked = 0
+  eachEntry(layout.root, '', () => void walked++)
+  await mark(`3b. the layout walked once (${walked} entries)`)
 
-  // 4. The last pin's manifest as its JSON text, parsed; then this pin's, filled beside it.
-  const makeManifest = (): Manifest => {
-    const m: Manifest = { version: 1, top: {}, photostream: {}, sidecarVersions: [] }
+  // 4. The last pin's manifest, read as readManifest reads it; then this pin's, made beside it.
+  // Every photostream/ entry as write-tree records it: sidecars with their row's version and an lstat.
+  const rows = catalog.photoVersions()
+  const eachManifestEntry = (top: (name: string, e: ManifestEntry) => void, entry: (name: string, id: string, version?: string, c?: CheckedFile) => void): void => {
     let n = 0
     eachEntry(layout.root, '', (dir, name) => {
-      if (dir === '' && name !== 'photostream') m.top[name] = { kind: name.startsWith('Collection') ? 'collection' : 'set', id: name.split(' ')[1] ?? name }
-      if (dir === 'photostream' && name.endsWith('.metadata')) {
-        const id = name.split('.')[0] as string
-        const entry: ManifestEntry = { kind: 'photo', id, c: [n, 4_000_000 + n, 1500, now - n, now - n + 0.123] }
-        m.photostream[name] = entry
-        m.sidecarVersions?.push(`chunk:${id.padEnd(40, 'f')} 1`)
-        n++
-      }
+      if (dir === '' && name !== 'photostream') top(name, { kind: name.startsWith('Collection') ? 'collection' : 'set', id: name.split(' ')[1] ?? name })
+      if (dir !== 'photostream') return
+      const id = name.split('.')[0] as string
+      if (!name.endsWith('.metadata')) return entry(name, id)
+      entry(name, id, `${rows(id) ?? ''} ${PHOTO_METADATA_FORMAT}`, [0, 4_000_000 + n, 1500, now - n, now - n + 0.123])
+      n++
     })
-    return m
   }
-  let text: string | undefined = JSON.stringify(makeManifest())
-  await mark(`4a. the last manifest's text (${(text.length / MB).toFixed(0)} MB)`)
-  const previous = JSON.parse(text) as Manifest
-  text = undefined
-  await mark('4b. parsed, its text let go')
-  const next = makeManifest()
-  await mark('4c. and this pin\'s manifest beside it')
+  let held: unknown[]
+  if (process.argv.includes('--json-manifest')) {
+    interface JsonManifest { version: 1; top: Record<string, ManifestEntry>; photostream: Record<string, ManifestEntry>; sidecarVersions: string[] }
+    const makeJson = (): JsonManifest => {
+      const m: JsonManifest = { version: 1, top: {}, photostream: {}, sidecarVersions: [] }
+      const versions = new Map<string, number>()
+      eachManifestEntry((name, e) => (m.top[name] = e), (name, id, version, c) => {
+        if (version === undefined || c === undefined) return void (m.photostream[name] = { kind: 'photo', id })
+        let v = versions.get(version)
+        if (v === undefined) versions.set(version, (v = versions.size))
+        m.photostream[name] = { kind: 'photo', id, c: [v, c[1], c[2], c[3], c[4]] }
+      })
+      m.sidecarVersions = [...versions.keys()]
+      return m
+    }
+    let text: string | undefined = JSON.stringify(makeJson())
+    await mark(`4a. the last manifest.json's text (${(text.length / MB).toFixed(0)} MB)`)
+    const previous = JSON.parse(text) as JsonManifest
+    text = undefined
+    await mark(`4b. parsed (${Object.keys(previous.photostream).length} entries), its text let go`)
+    const next = makeJson()
+    await mark('4c. and this pin\'s manifest beside it, as objects')
+    held = [previous, next]
+  } else {
+    const fill = (w: ManifestWriter): void => eachManifestEntry((name, e) => (w.top[name] = e), (name, id, version, c) => {
+      w.add(name, 'photo', id, version === undefined || c === undefined ? undefined : [w.versionIndex(version), c[1], c[2], c[3], c[4]])
+    })
+    // The writer's chunks are garbage once the bytes are joined (as the file readManifest reads).
+    const lastBytes = (): Buffer => {
+      const made = new ManifestWriter(undefined)
+      fill(made)
+      return made.bytes()
+    }
+    let bytes: Buffer | undefined = lastBytes()
+    const size = bytes.length
+    await mark(`4a. the last manifest's bytes (${(size / MB).toFixed(0)} MB)`)
+    const previous = Manifest.fromBytes(bytes, 'the last manifest')
+    bytes = undefined
+    await mark(`4b. read as readManifest reads it (${previous.size} entries, ${previous.sidecarVersions.length} versions)`)
+    let found = 0
+    eachManifestEntry(() => undefined, (name) => void (found += previous.find(name) === -1 ? 0 : 1))
+    if (found !== previous.size) throw new Error(`found ${found} of ${previous.size} entries`)
+    // This pin's, written to a file as write-tree walks the tree (pin-run.ts ManifestWriter.open).
+    const dest = await mkdtemp(join(tmpdir(), 'flickrfs-pin-parts-'))
+    await mkdir(join(dest, '.flickrfs', 'tmp'), { recursive: true })
+    const next = await ManifestWriter.open(dest)
+    fill(next)
+    await mark('4c. and this pin\'s manifest beside it, written as it goes')
+    await next.discard()
+    await rm(dest, { recursive: true, force: true })
+    held = [previous]
+  }
 
   const entries = new TreeEntries()
   let count = 0
@@ -133,7 +186,7 @@ async function main(): Promise<void> {
     count++
   })
   await mark(`5. the tree record's entries (${count})`)
-  console.log(`held: ${[catalog, index.generation, layout.stats, previous.version, next.version, entries.chunks.length].length} parts`)
+  console.log(`held: ${[catalog, index.generation, layout.stats, ...held, entries.chunks.length].length} parts`)
   await keyv.disconnect()
   await catalog.close()
 }

@@ -13,7 +13,6 @@
  */
 import type { ErrorCode } from '../errors/flickrfs-error.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
-import { emptyManifest } from '../pin/manifest.js'
 import { pinOpenRoot, type PinOptions, type PinProgress, type PinReport } from '../pin/pin.js'
 import type { ControlHandler } from '../service/control.js'
 import type { LiveMount } from '../service/live-mount.js'
@@ -137,11 +136,6 @@ function handedOptions(request: unknown): HandedPinOptions & { pid?: number } {
   return out
 }
 
-/** The report without the manifest (every file of the tree: the client does not need it). */
-function wireReport(r: PinReport): PinReport {
-  return { ...r, tree: { ...r.tree, manifest: emptyManifest() } }
-}
-
 /**
  * Records every photostream original the pin left in DEST as pinned, so a bounded mount
  * (--cache-size) never evicts a file the pinned tree names: those it downloaded are already, those
@@ -198,7 +192,7 @@ export function pinHandler(
       await pinStored(root.store, root.catalog.view())
       o.say(`pin of ${root.root} done: ${plural(report.refresh.photos.total, 'item')}, ${report.downloaded} downloaded, ` +
         `${report.failures.length} failed${conn.gone ? ' (the pin that asked has gone)' : ''}`)
-      conn.send({ type: 'report', report: wireReport(report), apiCalls: o.apiCalls() - calls })
+      conn.send({ type: 'report', report, apiCalls: o.apiCalls() - calls })
     })
   }
 }

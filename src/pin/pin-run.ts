@@ -12,7 +12,7 @@ import { withMediaOnly, type CatalogView, type PhotoColumns } from '../catalog/v
 import { FlickrfsError, isFlickrfsError } from '../errors/flickrfs-error.js'
 import { buildLayout, mediaFileName, mediaMtimeMs, METADATA_SUFFIX, parseMediaFileName, parseSidecarName, PHOTO_METADATA_FORMAT, type OriginalHashes } from '../layout/index.js'
 import type { OriginalStore } from '../store/index.js'
-import { readManifest, writeManifest, type Manifest } from './manifest.js'
+import { ManifestWriter, readManifest, type Manifest } from './manifest.js'
 import { forgetTreeRecord, treeKey, TreeEntries, writeTreeRecord } from './tree-record.js'
 import { writeTree, type Lookup, type WriteTreeReport } from './write-tree.js'
 import { readLastPin, recordPinResult } from './pin-state.js'
@@ -37,8 +37,8 @@ export const MASS_DELETION = { fraction: 0.05, minPhotos: 10 }
 /** The ids of the originals the last pin wrote. */
 function writtenIds(previous: Manifest): Set<string> {
   const ids = new Set<string>()
-  for (const name of Object.keys(previous.photostream)) {
-    const media = parseMediaFileName(name)
+  for (let i = 0; i < previous.size; i++) {
+    const media = parseMediaFileName(previous.name(i))
     if (media) ids.add(media.id)
   }
   return ids
@@ -351,16 +351,22 @@ export class PinRun {
     this.#tell('writing')
     // Access times (one index write per original) go to disk while the tree is written: neither needs the other.
     const flushing = store.flush()
-    let written: { tree: WriteTreeReport; deleted: string[]; previous: Manifest }
+    // Written as the tree is (.flickrfs/tmp), put in place after it: a kill before leaves the last one.
+    const next = await ManifestWriter.open(dest)
+    let written: { tree: WriteTreeReport; deleted: string[] }
     try {
-      written = await this.#syncTree(view, versions, entries)
+      written = await this.#syncTree(view, versions, entries, next)
+    } catch (err) {
+      await next.discard().catch(() => undefined)
+      throw err
     } finally {
       // The store is closed after this returns or throws: its index writes must be over by then.
       await flushing.catch(() => undefined)
     }
     await flushing
-    const { tree, deleted, previous } = written
-    if (!tree.manifestUnchanged) await writeManifest(dest, tree.manifest, previous)
+    const { tree, deleted } = written
+    if (tree.manifestUnchanged) await next.discard()
+    else await next.commit()
     // Originals removed under --delete-unknown leave the store's index too, or verify would call them missing.
     if (deleted.length > 0) await store.forget(deleted)
     return tree
@@ -371,7 +377,7 @@ export class PinRun {
    * layout and the lookups only the write needs are garbage once it returns, before the manifest
    * is serialized (the end of a first pin is where its memory peaks).
    */
-  async #syncTree(view: CatalogView, versions: RowVersions, entries: TreeEntries | undefined): Promise<{ tree: WriteTreeReport; deleted: string[]; previous: Manifest }> {
+  async #syncTree(view: CatalogView, versions: RowVersions, entries: TreeEntries | undefined, next: ManifestWriter): Promise<{ tree: WriteTreeReport; deleted: string[] }> {
     const { dest, store, opts, now } = this.#ctx
     // A photo whose original is not on disk (its download failed, or it could not be sized) is left
     // out of the tree, as the layout leaves out photos whose original is unknown: no link may dangle
@@ -396,6 +402,7 @@ export class PinRun {
     const tree = await writeTree(dest, layout.root, {
       deleteUnknown,
       previous,
+      next,
       alive,
       photostreamKeep: keptPhotostreamNames(view, onDisk, previous),
       tmpDir: STATE_REL.tmp,
@@ -410,7 +417,7 @@ export class PinRun {
       const { removeFlickrmirrorerLeftovers } = await import('./takeover.js')
       this.#takeover = await removeFlickrmirrorerLeftovers(await Confined.open(dest))
     }
-    return { tree, deleted, previous }
+    return { tree, deleted }
   }
 
   /**
@@ -534,8 +541,8 @@ function keptPhotostreamNames(view: CatalogView, onDisk: CatalogView, previous: 
       // An original's name, or its sidecar's (`<id>.<ext>.metadata`).
       if (mediaNamed(view, name) !== undefined) return true
       if (name.endsWith(METADATA_SUFFIX) && mediaNamed(view, name.slice(0, -METADATA_SUFFIX.length)) !== undefined) return true
-      const entry = Object.hasOwn(previous.photostream, name) ? previous.photostream[name] : undefined
-      const photo = entry?.kind === 'photo' ? view.photo(entry.id) : undefined
+      const at = previous.find(name)
+      const photo = at !== -1 && previous.kind(at) === 'photo' ? view.photo(previous.id(at)) : undefined
       return photo !== undefined && onDisk.media(photo.id, photo.secret) === undefined
     },
   }

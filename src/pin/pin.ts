@@ -14,7 +14,6 @@ import { destWriteError, errnoCode } from '../util/fs-errors.js'
 import { isDamagedDb } from '../util/sqlite.js'
 import { Confined } from '../util/confine.js'
 import { STATE_DIR_NAME, STATE_REL, stateDir } from '../util/state-paths.js'
-import { emptyManifest } from './manifest.js'
 import { statTreeRecord, startTreeCheck, treeKey, type TreeCheck, type TreeCounts } from './tree-record.js'
 import { readLastPin, recordPinResult } from './pin-state.js'
 import type { WriteTreeReport } from './write-tree.js'
@@ -306,7 +305,7 @@ async function noChangePin(dest: string, checking: RecordCheck, catalog: Catalog
     adopted: 0,
     failures: [],
     transcodes: unchanged.report.media.transcodes,
-    tree: { written: 0, unchanged: counts.files, trusted: counts.files, removed: 0, missingOriginals: [], manifest: emptyManifest(), manifestUnchanged: true },
+    tree: { written: 0, unchanged: counts.files, trusted: counts.files, removed: 0, missingOriginals: [], manifestUnchanged: true },
     durationMs: now() - started,
     ignored: counts.ignored,
     checkedAgainstRecord: true,

@@ -40,7 +40,7 @@ import { CHUNK_NAMES, keepsCtime, NUMBERS_PER_ENTRY, parseRecordBytes, startChec
 const log = createDebug('flickrfs:pin')
 
 /** Changes whenever what a record means changes: an older record is then not trusted. */
-const RECORD_FORMAT = 1
+const RECORD_FORMAT = 2
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
 
@@ -128,7 +128,7 @@ export async function forgetTreeRecord(dest: string): Promise<void> {
 export async function writeTreeRecord(dest: string, key: string, entries: TreeEntries, counts: TreeCounts): Promise<void> {
   if (!keepsCtime(dest)) return
   const all = entries.chunks
-  all.push(['.flickrfs', 'manifest.json'])
+  all.push(['.flickrfs', 'manifest'])
   const vouched = linksVouchedFor(dest, all)
   const chunks: Chunk[] = []
   const stats: number[] = []

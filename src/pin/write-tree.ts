@@ -16,7 +16,7 @@ import { destWriteError, errnoCode, isEnoent } from '../util/fs-errors.js'
 import { eachLimit } from '../util/pool.js'
 import { Confined } from '../util/confine.js'
 import { sameItems, sameJson } from '../catalog/same-json.js'
-import type { CheckedFile, Manifest, ManifestEntry } from './manifest.js'
+import { ManifestWriter, type CheckedFile, type Manifest, type ManifestEntry } from './manifest.js'
 import { keepsCtime } from './tree-check.js'
 import { isSafeFileName, METADATA_SUFFIX, parseCollectionDirName, parseMediaFileName, parseSetDirName, parseSidecarName } from '../layout/names.js'
 
@@ -39,6 +39,11 @@ export interface WriteTreeOptions {
   deleteUnknown: boolean
   /** What the previous run wrote; only these entries may be removed. */
   previous: Manifest
+  /**
+   * Where this run's manifest goes, entry by entry as the tree is walked (pin-run.ts commits it
+   * unless `manifestUnchanged`). Absent: one kept in memory, for a caller that only wants the tree.
+   */
+  next?: ManifestWriter
   /** Ids that still exist on Flickr, by kind: a moved entry of a living id is always removed. */
   alive: { photo: Lookup; set: Lookup; collection: Lookup }
   /** photostream/ names never removed although absent from this layout (media left out by --ignore-*); asked only about such names. */
@@ -86,8 +91,7 @@ export interface WriteTreeReport {
   removed: number
   /** Originals named by the layout that are not on disk (their downloads failed). */
   missingOriginals: string[]
-  manifest: Manifest
-  /** `manifest` says exactly what the previous one said (nothing to write); false when not known so cheaply. */
+  /** The next manifest says exactly what the previous one said (nothing to write); false when not known so cheaply. */
   manifestUnchanged: boolean
 }
 
@@ -212,17 +216,21 @@ class TreeWriter {
   // next pin rewrites anything a crash lost, and thousands of directory fsyncs would slow every pin.
   readonly #atomic: { tmpDir: string; syncDir: false }
   readonly #report: WriteTreeReport = {
-    written: 0, unchanged: 0, trusted: 0, removed: 0, missingOriginals: [], manifest: { version: 1, top: {}, photostream: {} }, manifestUnchanged: false,
+    written: 0, unchanged: 0, trusted: 0, removed: 0, missingOriginals: [], manifestUnchanged: false,
   }
+  /** This run's manifest, written as the tree is (#recordPage). */
+  readonly #next: ManifestWriter
   /** Whether DEST's filesystem keeps a ctime no user can set (keepsCtime): only then is a sidecar's lstat trusted. */
   #trustCtime = false
-  /** photostream/ sidecars as written or read (or trusted) by this run, with their versions: the next run's records (ManifestEntry.c). */
+  /**
+   * photostream/ sidecars of the page being written, as written or read (or trusted) by this run,
+   * with their versions: the next run's records (ManifestEntry.c). One page at a time (#recordPage).
+   */
   readonly #checked = new Map<string, { version: string; stat?: [ino: number, size: number, mtimeMs: number, ctimeMs: number] }>()
-  /** How many photostream/ entries the previous manifest has, and whether this run's are all the very same objects. */
-  #previousCount = 0
-  #photostreamSame = false
-  /** Names of the last run's photostream/ entries this layout does not have, kept (#writePhotostream). */
-  readonly #keptNames: string[] = []
+  /** This run's photostream/ entries recorded exactly as the previous manifest records them. */
+  #same = 0
+  /** The last run's photostream/ entries this layout does not have, kept, by index (#writePhotostream). */
+  readonly #kept: number[] = []
   /** Bytes that #toWrite asked for and did not have at once, by node: #ensureFile awaits them. */
   readonly #loading = new Map<TreeNode, Promise<Buffer>>()
 
@@ -231,6 +239,7 @@ class TreeWriter {
     this.#opts = opts
     this.#limit = opts.concurrency ?? 16
     this.#atomic = { tmpDir: opts.tmpDir, syncDir: false }
+    this.#next = opts.next ?? new ManifestWriter(undefined)
   }
 
   async write(root: TreeNode): Promise<WriteTreeReport> {
@@ -249,7 +258,7 @@ class TreeWriter {
     if (photostream) await this.#setDirTime(psPath, photostream)
     await this.#setDirTime('', root)
     const report = this.#report
-    report.manifestUnchanged = this.#photostreamSame && this.#keptNames.length === 0 && sameJson(report.manifest.top, this.#opts.previous.top)
+    report.manifestUnchanged = this.#manifestUnchanged()
     return report
   }
 
@@ -281,65 +290,51 @@ class TreeWriter {
           const st = version === undefined ? undefined : lstatSyncOrUndefined(base + child.name)
           if (version !== undefined && st?.isFile() === true) this.#remember(child.name, version, st)
         })
+        this.#recordPage(children)
       }
     }
-    const previous = this.#opts.previous.photostream
-    for (const name in previous) {
-      this.#previousCount++
+    const previous = this.#opts.previous
+    for (let i = 0; i < previous.size; i++) {
+      const name = previous.name(i)
       if (photostream?.children?.has(name)) continue
-      if (!this.#removable(previous[name] as ManifestEntry) || this.#opts.photostreamKeep?.has(name)) {
-        this.#keptNames.push(name)
+      if (!this.#removable(previous.kind(i), previous.id(i)) || this.#opts.photostreamKeep?.has(name)) {
+        this.#kept.push(i)
         continue
       }
       await this.#guard(join(psPath, name), () => this.#dest.unlink(join(psPath, name)))
       report.removed++
     }
-    this.#photostreamEntries(photostream)
   }
 
   /**
-   * The manifest's photostream/ entries, each with its sidecar record (#remember) if any. An entry
-   * the same as the previous manifest's is that very object: a no-change pin finds the manifest
-   * the same (writeManifest) at little cost.
+   * The manifest's entries of a page of photostream/ once it is written, each with its sidecar
+   * record (#remember) if any; a trusted sidecar keeps the lstat of its previous record. Counts
+   * those recorded exactly as before: a no-change pin finds the manifest the same and writes none.
    */
-  #photostreamEntries(photostream: TreeNode | undefined): void {
+  #recordPage(children: readonly TreeNode[]): void {
     const previous = this.#opts.previous
-    const names = [...(photostream?.children?.keys() ?? [])]
-    // The versions in the layout's order: on a no-change run, the very table of the last one.
-    const versions = new Map<string, number>()
-    for (const name of names) {
-      const rec = this.#checked.get(name)
-      if (rec !== undefined && !versions.has(rec.version)) versions.set(rec.version, versions.size)
-    }
-    const table = [...versions.keys()]
-    const sameTable = sameItems(table, previous.sidecarVersions ?? [])
-    const out = this.#report.manifest.photostream
-    let reused = 0
-    for (const name of names) {
-      const before = previous.photostream[name]
+    for (const { name } of children) {
+      const i = previous.find(name)
+      const before = i === -1 ? undefined : previous.record(i)
       const rec = this.#checked.get(name)
       let c: CheckedFile | undefined
       if (rec !== undefined) {
-        const v = versions.get(rec.version) as number
-        // A trusted sidecar's record is the previous one as it was (its index too, with the same table).
-        if (rec.stat === undefined && sameTable && before !== undefined) {
-          out[name] = before
-          reused++
-          continue
-        }
-        const stat = rec.stat ?? (before?.c as CheckedFile).slice(1)
-        c = [v, stat[0] as number, stat[1] as number, stat[2] as number, stat[3] as number]
+        const stat = rec.stat ?? (before as CheckedFile).slice(1)
+        c = [this.#next.versionIndex(rec.version), stat[0] as number, stat[1] as number, stat[2] as number, stat[3] as number]
       }
-      if (before !== undefined && before.kind === 'photo' && (c === undefined ? before.c === undefined : sameRecord(before.c, c))) {
-        out[name] = before
-        reused++
-        continue
-      }
-      const id = before?.kind === 'photo' ? before.id : ((parseMediaFileName(name) ?? parseSidecarName(name))?.id ?? name)
-      out[name] = c === undefined ? { kind: 'photo', id } : { kind: 'photo', id, c }
+      const photo = i !== -1 && previous.kind(i) === 'photo'
+      if (photo && (c === undefined ? before === undefined : before !== undefined && sameItems(before, c))) this.#same++
+      this.#next.add(name, 'photo', photo ? previous.id(i) : idOfEntry(name), c)
     }
-    if (table.length > 0) this.#report.manifest.sidecarVersions = table
-    this.#photostreamSame = sameTable && reused === names.length && reused === this.#previousCount
+    this.#checked.clear()
+  }
+
+  /** Whether this run's manifest says exactly what the last one said (then it is not written). */
+  #manifestUnchanged(): boolean {
+    const previous = this.#opts.previous
+    const next = this.#next
+    return !previous.rewrite && this.#kept.length === 0 && this.#same === next.size && next.size === previous.size
+      && sameItems(next.sidecarVersions, previous.sidecarVersions) && sameJson(next.top, previous.top)
   }
 
   /** Top-level set, collection and Not-in-any-set directories; stale ones of ours removed. */
@@ -350,10 +345,10 @@ class TreeWriter {
     top.forEach((node) => assertSafeName(node.name))
     for (const node of top) this.#opts.onEntry?.('', node.name)
     await eachLimit(top, 4, (node) => this.#syncManagedDir(node.name, node, true))
-    for (const node of top) report.manifest.top[node.name] = topEntry(node.name)
+    for (const node of top) this.#next.top[node.name] = topEntry(node.name)
     for (const [name, entry] of Object.entries(this.#opts.previous.top)) {
-      if (root.children?.has(name) || !this.#removable(entry)) {
-        if (!root.children?.has(name)) report.manifest.top[name] = entry // kept: still ours to remove later
+      if (root.children?.has(name) || !this.#removable(entry.kind, entry.id)) {
+        if (!root.children?.has(name)) this.#next.top[name] = entry // kept: still ours to remove later
         continue
       }
       log('removing %s', name)
@@ -364,16 +359,13 @@ class TreeWriter {
 
   /** Photostream entries kept (deleted on Flickr, no --delete-unknown) stay ours too (without a sidecar record: not checked this run). */
   #keepPhotostreamEntries(): void {
-    const manifest = this.#report.manifest
-    for (const name of this.#keptNames) {
-      const entry = this.#opts.previous.photostream[name] as ManifestEntry
-      manifest.photostream[name] = { kind: entry.kind, id: entry.id }
-    }
+    const previous = this.#opts.previous
+    for (const i of this.#kept) this.#next.add(previous.name(i), previous.kind(i), previous.id(i))
   }
 
-  #removable(entry: ManifestEntry): boolean {
+  #removable(kind: ManifestEntry['kind'], id: string): boolean {
     // id '' is "Not in any set": derived from the sets, never deleted on Flickr.
-    return this.#opts.deleteUnknown || entry.id === '' || this.#opts.alive[entry.kind].has(entry.id)
+    return this.#opts.deleteUnknown || id === '' || this.#opts.alive[kind].has(id)
   }
 
   /**
@@ -436,10 +428,13 @@ class TreeWriter {
    * does a file put in its place. Only on filesystems that keep such a ctime (keepsCtime).
    */
   #trusted(path: string, node: TreeNode, version: string): boolean {
-    const versions = this.#opts.previous.sidecarVersions
-    const rec: unknown = this.#opts.previous.photostream[node.name]?.c
-    if (!this.#trustCtime || versions === undefined || !Array.isArray(rec) || rec.length !== 5) return false
-    const [v, ino, size, mtimeMs, ctimeMs] = rec as CheckedFile
+    if (!this.#trustCtime) return false
+    const previous = this.#opts.previous
+    const versions = previous.sidecarVersions
+    const at = previous.find(node.name)
+    const rec = at === -1 ? undefined : previous.record(at)
+    if (rec === undefined) return false
+    const [v, ino, size, mtimeMs, ctimeMs] = rec
     if (versions[v] !== version && (versions[v] === undefined || versions[v] !== this.#opts.sidecarSameAs?.(node.name))) return false
     const st = lstatSyncOrUndefined(path)
     if (st === undefined || !st.isFile() || st.ino !== ino || st.size !== size || st.mtimeMs !== mtimeMs || st.ctimeMs !== ctimeMs) return false
@@ -556,9 +551,9 @@ class TreeWriter {
   }
 }
 
-/** The same sidecar record (ManifestEntry.c). */
-function sameRecord(a: unknown, b: CheckedFile): boolean {
-  return Array.isArray(a) && sameItems(a, b)
+/** The id of a new photostream/ entry: the one its name gives (an original's or a sidecar's). */
+function idOfEntry(name: string): string {
+  return (parseMediaFileName(name) ?? parseSidecarName(name))?.id ?? name
 }
 
 export function topEntry(name: string): ManifestEntry {

@@ -13,7 +13,11 @@ export const CATALOG_FILE_NAME = 'catalog.sqlite'
 export const STATE_REL = {
   tmp: join(STATE_DIR_NAME, 'tmp'),
   lock: join(STATE_DIR_NAME, 'lock'),
-  manifest: join(STATE_DIR_NAME, 'manifest.json'),
+  manifest: join(STATE_DIR_NAME, 'manifest'),
+  /** The manifest as flickrfs wrote it before its compact form (pin/manifest.ts). */
+  legacyManifest: join(STATE_DIR_NAME, 'manifest.json'),
+  /** The next manifest while a pin writes it. */
+  manifestPart: join(STATE_DIR_NAME, 'tmp', 'manifest.part'),
   lastPin: join(STATE_DIR_NAME, 'last-pin.json'),
   treeRecord: join(STATE_DIR_NAME, 'tree-record'),
   mountLog: join(STATE_DIR_NAME, 'mount.log'),
@@ -28,8 +32,10 @@ export const catalogPath = (root: string): string => join(stateDir(root), CATALO
 export const lockPath = (root: string): string => join(stateDir(root), 'lock')
 /** ROOT/.flickrfs/tmp: .part files of downloads and pin's temp files. */
 export const tmpDir = (root: string): string => join(stateDir(root), 'tmp')
-/** DEST/.flickrfs/manifest.json: what pin wrote. */
-export const manifestPath = (root: string): string => join(stateDir(root), 'manifest.json')
+/** DEST/.flickrfs/manifest: what pin wrote (pin/manifest.ts). */
+export const manifestPath = (root: string): string => join(stateDir(root), 'manifest')
+/** DEST/.flickrfs/manifest.json: what pin wrote, as flickrfs wrote it before. */
+export const legacyManifestPath = (root: string): string => join(stateDir(root), 'manifest.json')
 /** DEST/.flickrfs/last-pin.json: the outcome of the last pin. */
 export const lastPinPath = (root: string): string => join(stateDir(root), 'last-pin.json')
 /** DEST/.flickrfs/tree-record: DEST's tree as the last clean pin left it (pin/tree-record.ts). */

@@ -38,8 +38,12 @@ async function stateOf(dest: string, fake: FakeFlickr): Promise<Record<string, u
   const record = await readTreeRecord(dest)
   const manifest = await readManifest(dest)
   // A sidecar's lstat (ino, ctime) is of its DEST; which content version it holds is not.
-  const versions = manifest.sidecarVersions ?? []
-  const photostream = Object.fromEntries(Object.entries(manifest.photostream).map(([name, e]) => [name, { kind: e.kind, id: e.id, version: e.c === undefined ? undefined : versions[e.c[0]] }]))
+  const versions = manifest.sidecarVersions
+  const photostream: Record<string, unknown> = {}
+  for (let i = 0; i < manifest.size; i++) {
+    const e = manifest.entry(i)
+    photostream[manifest.name(i)] = { kind: e.kind, id: e.id, version: e.c === undefined ? undefined : versions[e.c[0]] }
+  }
   const store = await OriginalStore.open(dest, clients(fake).media, { readOnly: true, reads: false })
   let index: unknown[]
   try {
@@ -93,10 +97,9 @@ void describe('a pin merges a small change into a lazily read catalog: the same 
   const shown = (r: PinReport): Record<string, unknown> => {
     const { durationMs: _d, refresh, tree, ...rest } = r
     const { merged: _m, startedAtMs: _s, finishedAtMs: _f, ...refreshShown } = refresh
-    // The manifest's lstats are of each DEST (stateOf compares the rest); `trusted` (sidecars not
-    // read, shown nowhere) is more after a merge: a sidecar whose bucket was written again is
-    // trusted when its photo was not reported (pin-run.ts sidecarSameAs).
-    const { manifest: _manifest, trusted: _trusted, ...treeShown } = tree
+    // `trusted` (sidecars not read, shown nowhere) is more after a merge: a sidecar whose bucket was
+    // written again is trusted when its photo was not reported (pin-run.ts sidecarSameAs).
+    const { trusted: _trusted, ...treeShown } = tree
     return { ...rest, tree: treeShown, refresh: refreshShown }
   }
 

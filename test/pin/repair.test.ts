@@ -102,7 +102,7 @@ void describe('a no-change pin repairs what changed behind its back', () => {
     const ps = join(dest, 'photostream')
     const sidecars = (await readdir(ps)).filter((n) => n.endsWith('.metadata'))
     assert.ok(sidecars.length >= 20)
-    const manifest = join(dest, '.flickrfs', 'manifest.json')
+    const manifest = join(dest, '.flickrfs', 'manifest')
     const manifestWas = await lstat(manifest)
 
     // Nothing changed since the last pin: every sidecar is taken from its record, unread, and the

@@ -14,6 +14,7 @@ import type { CatalogSnapshot } from '../../src/catalog/types.js'
 import { isFlickrfsError } from '../../src/errors/flickrfs-error.js'
 import { buildLayout, type Layout, type LayoutNode } from '../../src/layout/index.js'
 import { writeTree, type WriteTreeOptions } from '../../src/pin/write-tree.js'
+import { Manifest, ManifestWriter } from '../../src/pin/manifest.js'
 import { photoSpecs, setEntry, snapshot } from '../layout/fixture.js'
 import { laterView, savedSizes } from '../support/later-view.js'
 
@@ -37,7 +38,7 @@ async function loaded(node: LayoutNode | undefined): Promise<Buffer> {
 
 function options(): WriteTreeOptions {
   const all = { has: (): boolean => true }
-  return { deleteUnknown: false, previous: { version: 1, top: {}, photostream: {} }, alive: { photo: all, set: all, collection: all }, tmpDir: '.flickrfs/tmp' }
+  return { deleteUnknown: false, previous: Manifest.empty(), alive: { photo: all, set: all, collection: all }, tmpDir: '.flickrfs/tmp' }
 }
 
 async function filesUnder(dir: string, rel = ''): Promise<Map<string, string>> {
@@ -91,19 +92,21 @@ void describe('a sidecar whose record comes later', () => {
     for (const d of [a, b]) await mkdir(join(d, '.flickrfs', 'tmp'), { recursive: true })
     await writeTree(a, buildLayout(snap).root, options())
     const view = laterView(snap)
-    const first = await writeTree(b, buildLayout(view).root, options())
+    const made = new ManifestWriter(undefined)
+    await writeTree(b, buildLayout(view).root, { ...options(), next: made })
+    const first = made.manifest()
     assert.ok(view.asked >= 12)
     assert.deepEqual(await filesUnder(b), await filesUnder(a))
     // Again, over what is there: each sidecar compared (its bytes awaited), none written.
     const asked = view.asked
-    const again = await writeTree(b, buildLayout(view).root, { ...options(), previous: first.manifest })
+    const again = await writeTree(b, buildLayout(view).root, { ...options(), previous: first })
     assert.equal(again.written, 0)
     assert.ok(view.asked >= asked + 12, 'the sidecars were not compared')
     // A sidecar changed on disk (same size) is put back.
     const edited = join(b, 'photostream', '50003.jpg.metadata')
     const text = await readFile(edited, 'utf8')
     await writeFile(edited, text.replace('"Photo 50003"', '"Photo 5000X"'))
-    const repair = await writeTree(b, buildLayout(view).root, { ...options(), previous: first.manifest })
+    const repair = await writeTree(b, buildLayout(view).root, { ...options(), previous: first })
     assert.equal(repair.written, 1)
     assert.equal(await readFile(edited, 'utf8'), text)
   })
