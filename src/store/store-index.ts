@@ -156,6 +156,13 @@ export class StoreIndex {
     return row === -1 ? -1 : this.#columns.version(row)
   }
 
+  /** How many originals are stored (not evicted), without making their records. */
+  get size(): number {
+    let n = 0
+    for (let row = 0; row < this.#columns.rows; row++) if (!this.#columns.isEvicted(row)) n++
+    return n
+  }
+
   /** Every stored original's record, each made as it is reached. */
   *all(): IterableIterator<StoreRecord> {
     const columns = this.#columns
