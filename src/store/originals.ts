@@ -450,6 +450,15 @@ export class Originals {
     return this.idx().all()
   }
 
+  /** The stored originals not recorded pinned (the evictor's candidates). */
+  unpinnedRecords(): IterableIterator<StoreRecord> {
+    return this.idx().unpinned()
+  }
+
+  pinnedIds(): IterableIterator<string> {
+    return this.idx().pinnedIds()
+  }
+
   /** Ids with a download in flight, or held for read-ahead (`hold`). */
   busyIds(): Set<string> {
     return new Set([...[...this.jobs.values()].map((j) => j.id), ...this.held.keys()])

@@ -166,7 +166,7 @@ export class RecordColumns {
     return extra === undefined ? record : Object.assign(record, extra)
   }
 
-  private idOf(row: number): string {
+  idOf(row: number): string {
     const n = this.#ids[row] as number
     return Number.isNaN(n) ? (this.#otherIds.get(row) as string) : String(n)
   }

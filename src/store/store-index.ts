@@ -163,10 +163,22 @@ export class StoreIndex {
     return n
   }
 
-  /** Every stored original's record, each made as it is reached. */
+  /** Every stored original's record, each made as it is reached (~1 µs each: a walk of 1,000,000 makes as many). */
   *all(): IterableIterator<StoreRecord> {
     const columns = this.#columns
     for (let row = 0; row < columns.rows; row++) if (!columns.isEvicted(row)) yield columns.record(row)
+  }
+
+  /** The records of stored originals not recorded pinned: the evictor's candidates, without making the pinned ones' records. */
+  *unpinned(): IterableIterator<StoreRecord> {
+    const columns = this.#columns
+    for (let row = 0; row < columns.rows; row++) if (!columns.isEvicted(row) && !columns.isPinned(row)) yield columns.record(row)
+  }
+
+  /** The ids of stored originals recorded pinned, without their records. */
+  *pinnedIds(): IterableIterator<string> {
+    const columns = this.#columns
+    for (let row = 0; row < columns.rows; row++) if (!columns.isEvicted(row) && columns.isPinned(row)) yield columns.idOf(row)
   }
 
   async put(record: StoreRecord): Promise<void> {

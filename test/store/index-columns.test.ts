@@ -35,6 +35,9 @@ function byId(records: Iterable<StoreRecord>): StoreRecord[] {
 /** Every answer of `index` against `expected` (stored) and `evicted` (known only). */
 function assertAnswers(index: StoreIndex, expected: readonly StoreRecord[], evicted: readonly StoreRecord[], what: string): void {
   assert.deepEqual(byId(index.all()), byId(expected), `${what}: all()`)
+  assert.equal(index.size, expected.length, `${what}: size`)
+  assert.deepEqual(byId(index.unpinned()), byId(expected.filter((r) => !r.pinned)), `${what}: unpinned()`)
+  assert.deepEqual([...index.pinnedIds()].sort(), expected.filter((r) => r.pinned).map((r) => r.id).sort(), `${what}: pinnedIds()`)
   for (const r of expected) {
     assert.deepEqual(index.get(r.id), r, `${what}: get(${r.id})`)
     assert.deepEqual(index.known(r.id), r, `${what}: known(${r.id})`)
