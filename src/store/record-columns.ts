@@ -147,11 +147,11 @@ export class RecordColumns {
     this.#versions[row] = ++this.#lastVersion
   }
 
-  /** A record of `row` of its own: changing it changes nothing here. */
-  record(row: number): StoreRecord {
+  /** A record of `row` of its own: changing it changes nothing here. `id`: the row's, when the caller has it (no number to spell). */
+  record(row: number, id = this.idOf(row)): StoreRecord {
     const flags = this.#flags[row] as number
     const record: StoreRecord = {
-      id: this.idOf(row),
+      id,
       secret: this.#secrets.toString('latin1', row * SECRET_BYTES + 1, row * SECRET_BYTES + 1 + (this.#secrets[row * SECRET_BYTES] as number)),
       ext: this.#extNames[this.#ext[row] as number] as string,
       size: this.#size[row] as number,

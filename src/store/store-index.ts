@@ -138,13 +138,13 @@ export class StoreIndex {
   /** The record of a stored original (made for the caller: changing it changes nothing here). */
   get(id: string): StoreRecord | undefined {
     const row = this.storedRow(id)
-    return row === -1 ? undefined : this.#columns.record(row)
+    return row === -1 ? undefined : this.#columns.record(row, id)
   }
 
   /** The record of a stored original, else what is remembered of an evicted one. */
   known(id: string): StoreRecord | undefined {
     const row = this.#columns.rowOf(id)
-    return row === -1 ? undefined : this.#columns.record(row)
+    return row === -1 ? undefined : this.#columns.record(row, id)
   }
 
   /**
