@@ -82,7 +82,7 @@ async function main(): Promise<void> {
   const pageRows = pageArg === -1 ? undefined : Number(process.argv[pageArg + 1])
   const index = pageRows === undefined ? new StoreIndex(keyv) : new StoreIndex(keyv, pageRows === 0 ? 2 ** 31 : pageRows)
   await index.load()
-  if ([...index.all()].length < view.photoCount) {
+  if (index.size < view.photoCount) {
     let batch: StoreRecord[] = []
     const fill = async (): Promise<void> => {
       await index.putMany(batch)
@@ -102,7 +102,7 @@ async function main(): Promise<void> {
     await catalog.close()
     return
   }
-  await mark(`2. the store index (${[...index.all()].length} records, ${pageRows === 0 ? 'all rows at once' : `pages of ${pageRows ?? 'the default'}`})`)
+  await mark(`2. the store index (${index.size} records, ${pageRows === 0 ? 'all rows at once' : `pages of ${pageRows ?? 'the default'}`})`)
   const hashOf = (id: string): StoreRecord | undefined => index.get(id)
 
   const layout = buildLayout(view, { hashes: { generation: () => 1, hashOf, kept: () => [] } })

@@ -50,7 +50,7 @@ export class Evictor {
   private async evictNow(protect: Set<string>, protectCompletedSince: number): Promise<EvictReport> {
     // Access times are batched in memory; the index gets them before files go.
     await this.originals.flush()
-    const unpinned = [...this.originals.records()].filter((r) => !r.pinned && !this.pins.has(r.id))
+    const unpinned = [...this.originals.unpinnedRecords()].filter((r) => !this.pins.has(r.id))
     let unpinnedBytes = unpinned.reduce((sum, r) => sum + r.size, 0)
     const report: EvictReport = { removed: [], freedBytes: 0, unpinnedBytes }
     const max = this.maxBytes

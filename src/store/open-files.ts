@@ -1,7 +1,7 @@
 /**
  * Open handles on complete originals, kept across reads: an original is read in many small pieces
  * (128 KiB), and an open + close around each one costs as much as the read. A handle is tied to one version of an
- * id's file (its index record); the store drops it whenever that id's file is replaced,
+ * id's file (its index record's, Originals.versionOf); the store drops it whenever that id's file is replaced,
  * re-downloaded or evicted, so a handle never serves an inode that is no longer the file's.
  *
  * Handles are plain fds read with callback `fs.read`: a FileHandle read costs a promise and its
@@ -12,7 +12,7 @@ import { LRUCache } from 'lru-cache'
 import { isEnoent } from '../util/fs-errors.js'
 
 interface Entry {
-  version: object
+  version: number
   opening: Promise<number>
   /** Set once the open has succeeded: reads can then start without waiting. */
   fd: number | undefined
@@ -46,7 +46,7 @@ export class OpenFiles {
   }
 
   /** Bytes from the file of `id` at `path`; undefined when the file is not there. */
-  async read(id: string, version: object, path: string, position: number, length: number): Promise<Buffer | undefined> {
+  async read(id: string, version: number, path: string, position: number, length: number): Promise<Buffer | undefined> {
     const entry = this.entryFor(id, version, path)
     entry.refs += 1
     try {
@@ -66,7 +66,7 @@ export class OpenFiles {
    * that its first read takes `readOpen` (read-ahead: the reader is expected soon). A file that is
    * not there is forgotten again; its reader's `read()` finds out why.
    */
-  warm(id: string, version: object, path: string): void {
+  warm(id: string, version: number, path: string): void {
     const entry = this.entryFor(id, version, path)
     entry.opening.catch(() => {
       if (this.cache.get(id) === entry) this.cache.delete(id)
@@ -74,7 +74,7 @@ export class OpenFiles {
   }
 
   /** The handle of `id` at `version`, opened (asynchronously) when there is none yet. */
-  private entryFor(id: string, version: object, path: string): Entry {
+  private entryFor(id: string, version: number, path: string): Entry {
     const entry = this.cache.get(id)
     if (entry && entry.version === version) return entry
     if (entry) this.cache.delete(id)
@@ -97,7 +97,7 @@ export class OpenFiles {
    * only at the end of the file. Returns false, and never calls `done`, when no such handle is
    * open yet (`read()` opens it).
    */
-  readOpen(id: string, version: object, position: number, length: number, done: ReadDone): boolean {
+  readOpen(id: string, version: number, position: number, length: number, done: ReadDone): boolean {
     const entry = this.cache.get(id)
     if (!entry || entry.version !== version || entry.fd === undefined) return false
     entry.refs += 1
@@ -116,7 +116,7 @@ export class OpenFiles {
    * Returns the bytes read (fewer than `length` only at the end of the file), or undefined when the
    * file is not there; other errors throw.
    */
-  readSyncInto(id: string, version: object, pathOf: () => string, position: number, length: number, into: Buffer): number | undefined {
+  readSyncInto(id: string, version: number, pathOf: () => string, position: number, length: number, into: Buffer): number | undefined {
     let entry = this.cache.get(id)
     if (entry && (entry.version !== version || entry.fd === undefined)) {
       // Another version, or an open still in flight: readSync cannot wait for it.

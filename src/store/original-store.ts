@@ -81,7 +81,7 @@ export class OriginalStore {
     const pins = new Pins(options.pins)
     const originals = new Originals(root, media, pins, stats, options)
     await originals.load()
-    pins.load(originals.records())
+    pins.load(originals.pinnedIds())
     // Loaded only for a store that serves reads: a pin's start-up spares its modules.
     const reads = options.reads === false ? undefined : new (await import('./read-path.js')).ReadPath(originals, media, stats, options)
     const store = new OriginalStore(originals, reads, new Evictor(originals, pins, options.maxBytes), stats, options)

@@ -436,13 +436,27 @@ export class Originals {
     return r
   }
 
-  /** The record of `id`; a new download puts a new object, so the object is the version. */
+  /** The record of `id` (a copy of the caller's own). */
   record(id: string): StoreRecord | undefined {
     return this.idx().get(id)
   }
 
+  /** The version of the file of `id`: moves when a new download or adoption is recorded, or it is evicted or forgotten. */
+  versionOf(id: string): number {
+    return this.idx().version(id)
+  }
+
   records(): IterableIterator<StoreRecord> {
     return this.idx().all()
+  }
+
+  /** The stored originals not recorded pinned (the evictor's candidates). */
+  unpinnedRecords(): IterableIterator<StoreRecord> {
+    return this.idx().unpinned()
+  }
+
+  pinnedIds(): IterableIterator<string> {
+    return this.idx().pinnedIds()
   }
 
   /** Ids with a download in flight, or held for read-ahead (`hold`). */

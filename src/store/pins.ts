@@ -3,7 +3,6 @@
  * is stored: it is recorded pinned when it arrives), when its record says so, or when the store's
  * policy says so (`pinEverything`: every original, so nothing is ever evicted).
  */
-import type { StoreRecord } from './store-index.js'
 
 /** Ids pinned besides those named by `pin()`. */
 export type PinPolicy = (id: string) => boolean
@@ -16,9 +15,9 @@ export class Pins {
 
   constructor(private readonly policy: PinPolicy = pinNamedOnly) {}
 
-  /** Takes the pinned records of a loaded index as named (a forgotten record stays pinned when downloaded again). */
-  load(records: Iterable<StoreRecord>): void {
-    for (const r of records) if (r.pinned) this.named.add(r.id)
+  /** Takes the ids recorded pinned in a loaded index as named (a forgotten record stays pinned when downloaded again). */
+  load(pinnedIds: Iterable<string>): void {
+    for (const id of pinnedIds) this.named.add(id)
   }
 
   add(id: string): void {

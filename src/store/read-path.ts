@@ -7,8 +7,8 @@
  *   2. a ranged GET of its own (RangeChunks), when the range starts far ahead of the shared download;
  *   3. the .part file of the shared download, as soon as the range is on disk;
  *   4. the final file again, when the download was renamed into place while we waited.
- * Handles are dropped whenever Originals says a file changed; a record object is the version of its
- * file, so a handle opened for one record never serves the next.
+ * Handles are dropped whenever Originals says a file changed; a handle is opened for one version of
+ * the file (Originals.versionOf, which moves with each record put or evicted), so it never serves the next.
  */
 import { open } from 'node:fs/promises'
 import type { MediaEntry } from '../catalog/types.js'
@@ -54,13 +54,14 @@ export class ReadPath {
     const record = this.originals.current(m)
     if (record) {
       if (position >= record.size || length <= 0) return Buffer.alloc(0)
-      const buf = await this.openFiles.read(t.id, record, t.path, position, Math.min(length, record.size - position))
+      const version = this.originals.versionOf(t.id)
+      const buf = await this.openFiles.read(t.id, version, t.path, position, Math.min(length, record.size - position))
       if (buf) {
         this.originals.touch(t.id)
         return buf
       }
       // Someone else may have replaced the record meanwhile (a finished download): look again.
-      if (this.originals.record(t.id) !== record) return this.read(m, position, length, signal)
+      if (this.originals.versionOf(t.id) !== version) return this.read(m, position, length, signal)
       debug('%s: recorded file vanished; downloading again', t.key)
       await this.originals.forget(t.id)
     }
@@ -107,7 +108,7 @@ export class ReadPath {
   readLocal(m: MediaEntry, position: number, length: number, done: (err: Error | null, data: Buffer | undefined) => void): boolean {
     const record = this.originals.current(m)
     if (!record || position >= record.size || length <= 0) return false
-    return this.openFiles.readOpen(record.id, record, position, Math.min(length, record.size - position), (err, data) => {
+    return this.openFiles.readOpen(record.id, this.originals.versionOf(record.id), position, Math.min(length, record.size - position), (err, data) => {
       if (!err) this.originals.touch(record.id)
       done(err, data)
     })
@@ -120,7 +121,7 @@ export class ReadPath {
    */
   warm(m: MediaEntry): void {
     const record = this.originals.current(m)
-    if (record) this.openFiles.warm(record.id, record, this.originals.fileOf(record))
+    if (record) this.openFiles.warm(record.id, this.originals.versionOf(record.id), this.originals.fileOf(record))
   }
 
   /**
@@ -134,7 +135,7 @@ export class ReadPath {
     const record = this.originals.current(m)
     if (!record) return undefined
     if (position >= record.size || length <= 0) return 0
-    const n = this.openFiles.readSyncInto(record.id, record, () => this.originals.fileOf(record), position, Math.min(length, record.size - position), into)
+    const n = this.openFiles.readSyncInto(record.id, this.originals.versionOf(record.id), () => this.originals.fileOf(record), position, Math.min(length, record.size - position), into)
     if (n !== undefined) this.originals.touch(record.id)
     return n
   }
