@@ -77,7 +77,7 @@ function writeUtf8(b: Buffer, p: number, s: string, bytes: number): number {
 }
 
 /** The id an entry of photostream/ has by its name (an original's or a sidecar's); the name itself otherwise. */
-function idOfName(name: string): string {
+export function idOfName(name: string): string {
   return (parseMediaFileName(name) ?? parseSidecarName(name))?.id ?? name
 }
 

@@ -16,9 +16,9 @@ import { destWriteError, errnoCode, isEnoent } from '../util/fs-errors.js'
 import { eachLimit } from '../util/pool.js'
 import { Confined } from '../util/confine.js'
 import { sameItems, sameJson } from '../catalog/same-json.js'
-import { ManifestWriter, type CheckedFile, type Manifest, type ManifestEntry } from './manifest.js'
+import { idOfName, ManifestWriter, type CheckedFile, type Manifest, type ManifestEntry } from './manifest.js'
 import { keepsCtime } from './tree-check.js'
-import { isSafeFileName, METADATA_SUFFIX, parseCollectionDirName, parseMediaFileName, parseSetDirName, parseSidecarName } from '../layout/names.js'
+import { isSafeFileName, METADATA_SUFFIX, parseCollectionDirName, parseSetDirName } from '../layout/names.js'
 
 const log = createDebug('flickrfs:pin')
 
@@ -324,7 +324,7 @@ class TreeWriter {
       }
       const photo = i !== -1 && previous.kind(i) === 'photo'
       if (photo && (c === undefined ? before === undefined : before !== undefined && sameItems(before, c))) this.#same++
-      this.#next.add(name, 'photo', photo ? previous.id(i) : idOfEntry(name), c)
+      this.#next.add(name, 'photo', photo ? previous.id(i) : idOfName(name), c)
     }
     this.#checked.clear()
   }
@@ -549,11 +549,6 @@ class TreeWriter {
     const t = seconds(node.mtimeMs)
     await this.#guard(path, () => this.#dest.utimes(path, t, t))
   }
-}
-
-/** The id of a new photostream/ entry: the one its name gives (an original's or a sidecar's). */
-function idOfEntry(name: string): string {
-  return (parseMediaFileName(name) ?? parseSidecarName(name))?.id ?? name
 }
 
 export function topEntry(name: string): ManifestEntry {
