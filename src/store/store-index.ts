@@ -55,8 +55,13 @@ export async function openStoreKeyv(root: string, opts: { readOnly?: boolean } =
   return new Keyv({ store: adapter, namespace: 'store' })
 }
 
-/** Rows read at once while loading: ~10 MB of row strings, against ~500 MB for 1,000,000 at once. */
-const INDEX_PAGE_ROWS = 20_000
+/**
+ * Rows read at once while loading. Each page's strings (~240 bytes a row) are garbage once parsed,
+ * but a big page leaves its mark on RSS: at 1,000,000 rows, pages of 20,000 left a peak ~65 MB
+ * higher than pages of 1,000 (295-320 against 228-238 MB), in no less time (bench/RESULTS.md,
+ * session 18). The pages follow the primary key (eachPage), so smaller ones cost no rescan.
+ */
+const INDEX_PAGE_ROWS = 1_000
 
 /** Rows per INSERT: 2 parameters each, well within sqlite's 32,766. */
 const MAX_ROWS_PER_STATEMENT = 1000
