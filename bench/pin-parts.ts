@@ -25,15 +25,17 @@
  * 1,000,000 items in the mount's measure), write-tree's garbage per entry, the sqlite3 driver's
  * pool-thread copies outside the heap. So the sum is a lower bound of such a pin's peak.
  */
+import { closeSync, existsSync, mkdirSync, openSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { mkdtemp, mkdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Catalog } from '../src/catalog/index.js'
 import { buildLayout, PHOTO_METADATA_FORMAT } from '../src/layout/index.js'
-import type { LayoutDir } from '../src/layout/types.js'
+import type { Layout, LayoutDir, LayoutNode } from '../src/layout/types.js'
 import { StoreIndex, openStoreKeyv, type StoreRecord } from '../src/store/store-index.js'
 import { Manifest, ManifestWriter, type CheckedFile, type ManifestEntry } from '../src/pin/manifest.js'
-import { TreeEntries } from '../src/pin/tree-record.js'
+import { TreeEntries, writeTreeRecord } from '../src/pin/tree-record.js'
+import { treeRecordPath } from '../src/util/state-paths.js'
 
 const MB = 1024 * 1024
 const gc = (globalThis as { gc?: () => void }).gc
@@ -54,16 +56,52 @@ async function mark(what: string): Promise<void> {
   last = r
 }
 
+type Kind = LayoutNode['kind']
+
 /** The layout's entries by folder, as write-tree meets them (on-demand folders through eachChild). */
-function eachEntry(dir: LayoutDir, path: string, fn: (dir: string, name: string) => void): void {
+function eachEntry(dir: LayoutDir, path: string, fn: (dir: string, name: string, kind: Kind) => void): void {
   if (dir.eachChild !== undefined && dir.name === 'photostream') {
-    dir.eachChild((name) => fn(path, name))
+    dir.eachChild((name, child) => fn(path, name, child.kind))
     return
   }
   for (const [name, child] of dir.children) {
-    fn(path, name)
+    fn(path, name, child.kind)
     if (child.kind === 'dir') eachEntry(child, path === '' ? name : `${path}/${name}`, fn)
   }
+}
+
+/**
+ * DEST as the layout's tree of empty files (folders as folders, links as links to '.'), made once
+ * (a marker file says it is complete): what writeTreeRecord lstats. Its entries' sizes and targets
+ * are not the real ones; their number, names and kinds are, which is what the record holds.
+ */
+function makeTree(root: LayoutDir, dest: string): void {
+  const marker = join(dest, '.flickrfs', 'pin-parts-tree')
+  if (existsSync(marker)) return
+  rmSync(dest, { recursive: true, force: true })
+  mkdirSync(join(dest, '.flickrfs', 'tmp'), { recursive: true })
+  writeFileSync(join(dest, '.flickrfs', 'manifest'), '')
+  let made = 0
+  const t0 = Date.now()
+  eachEntry(root, '', (dir, name, kind) => {
+    if (dir === '' && name === '.') return
+    const path = dir === '' ? join(dest, name) : join(dest, dir, name)
+    if (kind === 'dir') mkdirSync(path)
+    else if (kind === 'link') symlinkSync('.', path)
+    else closeSync(openSync(path, 'w'))
+    if (++made % 500_000 === 0) console.log(`  made ${made} entries in ${((Date.now() - t0) / 1000).toFixed(0)} s`)
+  })
+  writeFileSync(marker, String(made))
+}
+
+function rootOf(layout: Layout | undefined): LayoutDir {
+  if (layout === undefined) throw new Error('the layout was let go')
+  return layout.root
+}
+
+/** Forgets the peak so far (Linux clear_refs 5): VmHWM then starts again from the current RSS. */
+function resetPeak(): void {
+  writeFileSync('/proc/self/clear_refs', '5')
 }
 
 async function main(): Promise<void> {
@@ -105,11 +143,11 @@ async function main(): Promise<void> {
   await mark(`2. the store index (${index.size} records, ${pageRows === 0 ? 'all rows at once' : `pages of ${pageRows ?? 'the default'}`})`)
   const hashOf = (id: string): StoreRecord | undefined => index.get(id)
 
-  const layout = buildLayout(view, { hashes: { generation: () => 1, hashOf, kept: () => [] } })
+  let layout: Layout | undefined = buildLayout(view, { hashes: { generation: () => 1, hashOf, kept: () => [] } })
   await mark(`3. the layout (${layout.stats.photos} photos)`)
   // What the layout keeps of a walk (as write-tree walks it) is the layout's, not part 4's.
   let walked = 0
-  eachEntry(layout.root, '', () => void walked++)
+  eachEntry(rootOf(layout), '', () => void walked++)
   await mark(`3b. the layout walked once (${walked} entries)`)
 
   // 4. The last pin's manifest, read as readManifest reads it; then this pin's, made beside it.
@@ -117,7 +155,7 @@ async function main(): Promise<void> {
   const rows = catalog.photoVersions()
   const eachManifestEntry = (top: (name: string, e: ManifestEntry) => void, entry: (name: string, id: string, version?: string, c?: CheckedFile) => void): void => {
     let n = 0
-    eachEntry(layout.root, '', (dir, name) => {
+    eachEntry(rootOf(layout), '', (dir, name) => {
       if (dir === '' && name !== 'photostream') top(name, { kind: name.startsWith('Collection') ? 'collection' : 'set', id: name.split(' ')[1] ?? name })
       if (dir !== 'photostream') return
       const id = name.split('.')[0] as string
@@ -181,12 +219,33 @@ async function main(): Promise<void> {
 
   const entries = new TreeEntries()
   let count = 0
-  eachEntry(layout.root, '', (dir, name) => {
+  eachEntry(rootOf(layout), '', (dir, name) => {
     entries.add(dir, name)
     count++
   })
   await mark(`5. the tree record's entries (${count})`)
-  console.log(`held: ${[catalog, index.generation, layout.stats, ...held, entries.chunks.length].length} parts`)
+  console.log(`held: ${[catalog, index.generation, layout?.stats, ...held, entries.chunks.length].length} parts`)
+
+  // 6. The record, written once the tree is (pin-run.ts): the layout and both manifests are
+  // garbage by then; the catalog, the store index and the record's entries are held.
+  const destArg = process.argv.indexOf('--dest')
+  if (destArg === -1) {
+    console.log('6. not measured: the record needs a DEST whose entries exist (--dest DIR)')
+  } else {
+    const dest = process.argv[destArg + 1] as string
+    makeTree(rootOf(layout), dest)
+    held = []
+    layout = undefined
+    await mark('6a. the layout and the manifests let go (what the record starts from)')
+    resetPeak()
+    const t0 = process.cpuUsage()
+    await writeTreeRecord(dest, 'pin-parts', entries, { originals: 0, files: count, ignored: { photos: 0, videos: 0 } })
+    const cpu = process.cpuUsage(t0)
+    const { hwm } = await rss()
+    const size = existsSync(treeRecordPath(dest)) ? statSync(treeRecordPath(dest)).size : 0
+    await mark(`6b. the record written (${(size / MB).toFixed(0)} MB, ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s CPU)`)
+    console.log(`peak while the record was written: ${(hwm / MB).toFixed(0)} MB (${size === 0 ? 'NO RECORD' : 'record written'})`)
+  }
   await keyv.disconnect()
   await catalog.close()
 }
