@@ -49,6 +49,8 @@ void describe('the tree record written in pieces', () => {
     for (let i = 0; i < 3; i++) await symlink(`../photostream/${photos[i] ?? ''}`, join(dest, set, `${i}.jpg`))
     await writeFile(join(dest, set, 'set.metadata'), '{}')
     await symlink(`../../photostream/${photos[3] ?? ''}`, join(dest, inner, 'a.jpg'))
+    // Dated as pin dates them: their mtime is not their ctime.
+    for (const p of [join(ps, photos[7] ?? ''), join(ps, photos[8] ?? ''), join(dest, set, 'set.metadata')]) await utimes(p, new Date(2001, 2, 3), new Date(2001, 2, 3))
 
     const entries = await TreeEntries.open(dest)
     const recorded: string[] = ['.', 'photostream', ...photos.map((p) => `photostream/${p}`)]
