@@ -75,6 +75,8 @@ function eachEntry(dir: LayoutDir, path: string, fn: (dir: string, name: string,
     fn(path, name, child.kind)
     if (child.kind === 'dir') eachEntry(child, path === '' ? name : `${path}/${name}`, fn)
   }
+  // As write-tree lets go of a folder once written (where the layout can).
+  dir.release?.()
 }
 
 /**
