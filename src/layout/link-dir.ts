@@ -42,6 +42,11 @@ export class LinkCache {
     return this.#maxLinks
   }
 
+  /** Forgets `dir`'s made links (LinkDir.release). */
+  forget(dir: LinkDir): void {
+    this.#lru?.delete(dir)
+  }
+
   /** The made links of `dir`, made now if not kept. */
   of(dir: LinkDir, make: () => ReadonlyMap<string, LayoutNode>): ReadonlyMap<string, LayoutNode> {
     const lru = (this.#lru ??= new LRUCache<LinkDir, ReadonlyMap<string, LayoutNode>>({ maxSize: this.#maxLinks, sizeCalculation: (m) => Math.max(1, m.size) }))
@@ -76,6 +81,10 @@ export class LinkDir extends OnDemandDir {
 
   get children(): ReadonlyMap<string, LayoutNode> {
     return (this.#cache as LinkCache).of(this, () => this.#make())
+  }
+
+  release(): void {
+    this.#cache?.forget(this)
   }
 
   /** Links listed (the metadata file aside). */

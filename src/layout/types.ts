@@ -23,6 +23,12 @@ export interface LayoutDir {
    * made on demand). `child` may be one object reused from call to call: read it, do not keep it.
    */
   eachChild?(fn: (name: string, child: { readonly kind: LayoutNode['kind']; readonly ino: number }) => void): void
+  /**
+   * Lets go of the children made on demand (directories of links), for a walker done with this
+   * directory: they are made again if asked for. Without it a pin's walk left its last directories'
+   * links made in the layout's cache (link-dir.ts), as many as its largest directory holds.
+   */
+  release?(): void
 }
 
 /**

@@ -148,19 +148,26 @@ export class PinRun {
     const answered = this.#ctx.answered
     const kept = refresh.merged === true && answered !== undefined ? { before, reported: reportedPhotoIds(answered) } : undefined
     await this.#downloadAll(view, refresh)
-    const entries = this.#ctx.recordTree === true && contentKey !== undefined ? new TreeEntries() : undefined
-    const tree = await this.#writeTree(view, { now: versions, ...(kept !== undefined ? { kept } : {}) }, entries)
-    for (const name of tree.missingOriginals) {
-      const id = parseMediaFileName(name)?.id ?? name
-      if (!this.#failures.some((f) => f.id === id)) this.#failures.push({ id, what: 'original', message: `${name} is not in DEST` })
-    }
-    const ignored = ignoredCounts(view, this.#ctx.opts)
-    // Folders of flickrmirrorer's kept under --delete-unknown are outside the tree: a record would not see them emptied.
-    const takeoverPending = (this.#takeover?.kept.length ?? 0) > 0
-    if (entries !== undefined && contentKey !== undefined && this.#failures.length === 0 && this.#deletionHeldBack === undefined && !takeoverPending) {
-      // Last of the run's writes into DEST: the next pin checks DEST against it (tree-record.ts).
-      const counts = { originals: this.#alreadyPresent + this.#downloaded, files: tree.written + tree.unchanged, ignored }
-      await writeTreeRecord(dest, treeKey(contentKey, this.#ctx.opts), entries, counts)
+    // On disk as the tree is written (TreeEntries); its part file goes whether or not a record is written.
+    const entries = this.#ctx.recordTree === true && contentKey !== undefined ? await TreeEntries.open(dest) : undefined
+    let tree: WriteTreeReport
+    let ignored: ReturnType<typeof ignoredCounts>
+    try {
+      tree = await this.#writeTree(view, { now: versions, ...(kept !== undefined ? { kept } : {}) }, entries)
+      for (const name of tree.missingOriginals) {
+        const id = parseMediaFileName(name)?.id ?? name
+        if (!this.#failures.some((f) => f.id === id)) this.#failures.push({ id, what: 'original', message: `${name} is not in DEST` })
+      }
+      ignored = ignoredCounts(view, this.#ctx.opts)
+      // Folders of flickrmirrorer's kept under --delete-unknown are outside the tree: a record would not see them emptied.
+      const takeoverPending = (this.#takeover?.kept.length ?? 0) > 0
+      if (entries !== undefined && contentKey !== undefined && this.#failures.length === 0 && this.#deletionHeldBack === undefined && !takeoverPending) {
+        // Last of the run's writes into DEST: the next pin checks DEST against it (tree-record.ts).
+        const counts = { originals: this.#alreadyPresent + this.#downloaded, files: tree.written + tree.unchanged, ignored }
+        await writeTreeRecord(dest, treeKey(contentKey, this.#ctx.opts), entries, counts)
+      }
+    } finally {
+      await entries?.discard()
     }
     const report: PinReport = {
       refresh,

@@ -25,15 +25,17 @@
  * the next one runs whole. The store index is not part of the check (SHA256SUMS is made from it):
  * only pin and a mount serving DEST change it, and both change a file of photostream/ with it.
  *
- * On disk (DEST/.flickrfs/tree-record, written atomically): a 4-byte length, a JSON header (key,
- * counts, the entries' names by folder), padding to 8 bytes, then 5 float64 per entry.
+ * On disk (DEST/.flickrfs/tree-record, written in .flickrfs/tmp and renamed into place): a 4-byte
+ * length, a JSON header (key, counts, the entries' names by folder, their number), padding to 8
+ * bytes, then 5 float64 per entry.
  */
-import { readFileSync, readdirSync, lstatSync, type Stats } from 'node:fs'
-import { readFile, stat } from 'node:fs/promises'
+import { constants, opendirSync, readFileSync, readSync, lstatSync, writeSync, type Stats } from 'node:fs'
+import { readFile, stat, type FileHandle } from 'node:fs/promises'
+import { FlickrfsError } from '../errors/flickrfs-error.js'
 import createDebug from '../util/debug.js'
 import { Confined } from '../util/confine.js'
 import { isEnoent } from '../util/fs-errors.js'
-import { STATE_REL, treeRecordPath } from '../util/state-paths.js'
+import { STATE_DIR_NAME, STATE_REL, treeRecordPath } from '../util/state-paths.js'
 import { PHOTO_METADATA_FORMAT } from '../layout/metadata.js'
 import { CHUNK_NAMES, keepsCtime, NUMBERS_PER_ENTRY, parseRecordBytes, startCheck, type Chunk } from './tree-check.js'
 
@@ -88,30 +90,119 @@ function timeZoneKey(): string {
   return `${process.env.TZ ?? ''} ${process.versions.tz ?? ''} ${offsets.join(',')}`
 }
 
+/** Names held in memory before they go to the entries' part file as chunks (see TreeEntries). */
+const PENDING_NAMES = 65_536
+
 /**
  * The entries of a tree as a pin writes them (write-tree.ts `onEntry`), kept as the record keeps
- * them: CHUNK_NAMES names of a folder joined in one string (a million photos' two million names as
- * strings of their own would hold several times more memory at the end of a big first pin).
+ * them, CHUNK_NAMES names of a folder joined in one string, but on disk: in
+ * .flickrfs/tmp/tree-entries.part, a chunk at a time, read back by eachChunk. A million photos
+ * make 3.3 million entries, which held in memory to the end of the tree's write (where a pin's
+ * memory peaks) cost ~350 MB of RSS; here at most PENDING_NAMES names are held, those of the
+ * folders being written. Past that, every folder's names so far are written as a chunk of their
+ * own (write-tree writes several folders at once): a folder may so have several short chunks,
+ * which the record and its check take as they come.
  */
 export class TreeEntries {
-  readonly #chunks: Chunk[] = []
+  readonly #dest: Confined
+  readonly #file: PartFile
   readonly #pending = new Map<string, string[]>()
+  #pendingNames = 0
+  #finished = false
+
+  private constructor(dest: Confined, file: PartFile) {
+    this.#dest = dest
+    this.#file = file
+  }
+
+  /** Entries kept in DEST's temp folder (a part file left by a killed run is overwritten). */
+  static async open(dest: string): Promise<TreeEntries> {
+    const confined = await Confined.open(dest)
+    return new TreeEntries(confined, new PartFile(await confined.openForWrite(STATE_REL.treeEntriesPart, constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC)))
+  }
 
   add(dir: string, name: string): void {
+    if (this.#finished) throw new FlickrfsError('INTERNAL', 'an entry added to tree entries already read')
     let names = this.#pending.get(dir)
     if (names === undefined) this.#pending.set(dir, (names = []))
     names.push(name)
+    this.#pendingNames++
     if (names.length === CHUNK_NAMES) {
-      this.#chunks.push([dir, names.join('/')])
+      this.#putChunk(dir, names)
       this.#pending.delete(dir)
+      this.#pendingNames -= CHUNK_NAMES
+    } else if (this.#pendingNames >= PENDING_NAMES) {
+      this.#putPending()
     }
   }
 
-  /** Every entry added, in chunks. */
-  get chunks(): Chunk[] {
-    for (const [dir, names] of this.#pending) this.#chunks.push([dir, names.join('/')])
+  /**
+   * Every entry added, chunk by chunk ([dir, names joined by '/']), in the order they were written.
+   * No entry can be added once they are read.
+   */
+  eachChunk(fn: (dir: string, joined: string) => void): void {
+    if (!this.#finished) {
+      this.#putPending()
+      this.#file.flushNow()
+      this.#finished = true
+    }
+    const fd = this.#file.fd
+    let buffer = Buffer.allocUnsafe(WRITE_CHUNK)
+    let have = 0
+    let position = 0
+    let at = 0
+    // Each chunk: its folder's and its names' byte lengths (uint32 each), then both in UTF-8.
+    const need = (n: number): boolean => {
+      if (have - at >= n) return true
+      if (n > buffer.length) {
+        const bigger = Buffer.allocUnsafe(n)
+        buffer.copy(bigger, 0, at, have)
+        buffer = bigger
+      } else {
+        buffer.copy(buffer, 0, at, have)
+      }
+      have -= at
+      at = 0
+      while (have < n) {
+        const read = readSync(fd, buffer, have, buffer.length - have, position)
+        if (read === 0) return false
+        have += read
+        position += read
+      }
+      return true
+    }
+    while (need(8)) {
+      const dirBytes = buffer.readUInt32LE(at)
+      const namesBytes = buffer.readUInt32LE(at + 4)
+      at += 8
+      if (!need(dirBytes + namesBytes)) throw new FlickrfsError('INTERNAL', 'the tree entries\' part file is cut short')
+      const dir = buffer.toString('utf8', at, at + dirBytes)
+      const joined = buffer.toString('utf8', at + dirBytes, at + dirBytes + namesBytes)
+      at += dirBytes + namesBytes
+      fn(dir, joined)
+    }
+  }
+
+  /** Removes the part file (after the record is written, or when none will be). */
+  async discard(): Promise<void> {
+    await this.#file.close().catch(() => undefined)
+    await this.#dest.unlink(STATE_REL.treeEntriesPart)
+  }
+
+  #putPending(): void {
+    for (const [dir, names] of this.#pending) this.#putChunk(dir, names)
     this.#pending.clear()
-    return this.#chunks
+    this.#pendingNames = 0
+  }
+
+  #putChunk(dir: string, names: string[]): void {
+    const joined = names.join('/')
+    const lengths = Buffer.allocUnsafe(8)
+    lengths.writeUInt32LE(Buffer.byteLength(dir), 0)
+    lengths.writeUInt32LE(Buffer.byteLength(joined), 4)
+    this.#file.put(lengths)
+    this.#file.put(dir)
+    this.#file.put(joined)
   }
 }
 
@@ -120,56 +211,181 @@ export async function forgetTreeRecord(dest: string): Promise<void> {
   await (await Confined.open(dest)).unlink(STATE_REL.treeRecord)
 }
 
+/** Bytes gathered before they are written to the record's part file. */
+const WRITE_CHUNK = 1 << 20
+
 /**
  * Records `entries` (and the manifest) with their lstat now, under `key`, but for the links that
  * their folder vouches for (linksVouchedFor), which are not lstat'ed at all. Nothing is recorded
  * when an entry cannot be lstat'ed (the next pin then runs whole).
+ *
+ * Written in pieces into .flickrfs/tmp, then renamed into place: at the end of a first pin of a
+ * million photos the record holds ~2 million entries, and building it whole (every name in an
+ * array, 5 numbers an entry in another, the header's text, then the file in one buffer) cost
+ * several hundred megabytes on top of the catalog and the store index. Two passes over the
+ * entries instead: the first writes the header (which names are recorded depends only on the
+ * folders' links, not on an lstat), the second lstats each entry and writes its numbers. The
+ * header's length, which the file starts with, is written last, in its place.
  */
 export async function writeTreeRecord(dest: string, key: string, entries: TreeEntries, counts: TreeCounts): Promise<void> {
   if (!keepsCtime(dest)) return
-  const all = entries.chunks
-  all.push(['.flickrfs', 'manifest'])
-  const vouched = linksVouchedFor(dest, all)
-  const chunks: Chunk[] = []
-  const stats: number[] = []
-  const folders = new Set<string>()
-  for (const [dir, joined] of all) {
-    const base = dir === '' ? `${dest}/` : `${dest}/${dir}/`
+  entries.add('.flickrfs', 'manifest')
+  const vouched = linksVouchedFor(dest, entries)
+  const recorded = (dir: string, fn: (name: string) => void) => (joined: string): void => {
     const left = vouched.get(dir)
-    const names: string[] = []
-    for (const name of joined.split('/')) {
-      if (left?.has(name) === true) continue
-      const st = lstatOrUndefined(base + name)
-      if (st === undefined) {
-        log('tree record not written: %s%s cannot be read', base, name)
-        return
-      }
-      if (st.isDirectory()) folders.add(name === '.' && dir === '' ? '' : entryPath(dir, name))
-      names.push(name)
-      stats.push(st.ino, st.size, st.mode, st.mtimeMs, st.ctimeMs)
+    for (let at = 0; at <= joined.length; ) {
+      let end = joined.indexOf('/', at)
+      if (end === -1) end = joined.length
+      const name = joined.slice(at, end)
+      at = end + 1
+      if (left?.has(name) !== true) fn(name)
     }
-    if (names.length > 0) chunks.push([dir, names.join('/')])
   }
-  // A folder's lstat stands for its links only when it is a folder (not, say, a link to one).
-  for (const dir of vouched.keys()) {
-    if (!folders.has(dir)) {
-      log('tree record not written: %s is not a folder', dir)
+  const confined = await Confined.open(dest)
+  const file = new PartFile(await confined.openForWrite(STATE_REL.treeRecordPart))
+  let done = false
+  try {
+    // The header, field by field as JSON.stringify would write it, but the entries' count last.
+    file.put(Buffer.alloc(4))
+    file.put(`{"key":${JSON.stringify(key)},"counts":${JSON.stringify(counts)},"chunks":[`)
+    let total = 0
+    let first = true
+    entries.eachChunk((dir, joined) => {
+      const names: string[] = []
+      recorded(dir, (name) => names.push(name))(joined)
+      if (names.length === 0) return
+      file.put(`${first ? '' : ','}${JSON.stringify([dir, names.join('/')])}`)
+      first = false
+      total += names.length
+    })
+    file.put(`],"entries":${total}}`)
+    const headerLength = file.written - 4
+    file.put(Buffer.alloc(align8(file.written) - file.written))
+    // The numbers, in the header's order.
+    const numbers = new Float64Array(WRITE_CHUNK / 8)
+    const bytes = Buffer.from(numbers.buffer)
+    let used = 0
+    let missing: string | undefined
+    const folders = new Set<string>()
+    entries.eachChunk((dir, joined) => {
+      if (missing !== undefined) return
+      const base = dir === '' ? `${dest}/` : `${dest}/${dir}/`
+      recorded(dir, (name) => {
+        if (missing !== undefined) return
+        const st = lstatOrUndefined(base + name)
+        if (st === undefined) {
+          missing = base + name
+          return
+        }
+        if (st.isDirectory()) folders.add(name === '.' && dir === '' ? '' : entryPath(dir, name))
+        numbers[used++] = st.ino
+        numbers[used++] = st.size
+        numbers[used++] = st.mode
+        numbers[used++] = st.mtimeMs
+        numbers[used++] = st.ctimeMs
+        if (used + NUMBERS_PER_ENTRY > numbers.length) {
+          file.put(bytes.subarray(0, used * 8))
+          used = 0
+        }
+      })(joined)
+    })
+    if (missing !== undefined) {
+      log('tree record not written: %s cannot be read', missing)
       return
     }
+    file.put(bytes.subarray(0, used * 8))
+    // A folder's lstat stands for its links only when it is a folder (not, say, a link to one).
+    for (const dir of vouched.keys()) {
+      if (!folders.has(dir)) {
+        log('tree record not written: %s is not a folder', dir)
+        return
+      }
+    }
+    const length = Buffer.alloc(4)
+    length.writeUInt32LE(headerLength)
+    file.putAt(length, 0)
+    await file.finish()
+    await confined.rename(STATE_REL.treeRecordPart, STATE_REL.treeRecord)
+    await confined.fsyncDir(STATE_DIR_NAME)
+    done = true
+  } finally {
+    if (!done) {
+      await file.close()
+      await confined.unlink(STATE_REL.treeRecordPart)
+    }
   }
-  const numbers = Float64Array.from(stats)
-  const total = numbers.length / NUMBERS_PER_ENTRY
-  const header = Buffer.from(JSON.stringify({ key, counts, entries: total, chunks }))
-  const start = align8(4 + header.length)
-  const file = Buffer.alloc(start + numbers.byteLength)
-  file.writeUInt32LE(header.length, 0)
-  header.copy(file, 4)
-  Buffer.from(numbers.buffer).copy(file, start)
-  await (await Confined.open(dest)).writeFileAtomic(STATE_REL.treeRecord, file)
 }
 
 /**
- * The symlinks of `chunks` whose folder is itself an entry of them, by folder, found from each such
+ * A file written at once (as write-tree's checks and ManifestWriter: a megabyte into the page cache
+ * costs less than a thread-pool round trip), a megabyte at a time, from its start.
+ */
+class PartFile {
+  readonly #handle: FileHandle
+  readonly #chunk = Buffer.allocUnsafe(WRITE_CHUNK)
+  #used = 0
+  #flushed = 0
+  #closed = false
+
+  constructor(handle: FileHandle) {
+    this.#handle = handle
+  }
+
+  /** Bytes put so far. */
+  get written(): number {
+    return this.#flushed + this.#used
+  }
+
+  put(data: string | Uint8Array): void {
+    const bytes = typeof data === 'string' ? Buffer.from(data) : data
+    if (this.#used + bytes.length > this.#chunk.length) {
+      this.#flush()
+      if (bytes.length > this.#chunk.length) return this.#write(bytes, this.#flushed)
+    }
+    this.#chunk.set(bytes, this.#used)
+    this.#used += bytes.length
+  }
+
+  /** Overwrites bytes already put at `position`. */
+  putAt(bytes: Uint8Array, position: number): void {
+    this.#flush()
+    for (let done = 0; done < bytes.length; ) done += writeSync(this.#handle.fd, bytes, done, bytes.length - done, position + done)
+  }
+
+  get fd(): number {
+    return this.#handle.fd
+  }
+
+  /** Writes out what is gathered. */
+  flushNow(): void {
+    this.#flush()
+  }
+
+  async finish(): Promise<void> {
+    this.#flush()
+    await this.#handle.sync()
+    await this.close()
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    await this.#handle.close()
+  }
+
+  #flush(): void {
+    this.#write(this.#chunk.subarray(0, this.#used), this.#flushed)
+    this.#used = 0
+  }
+
+  #write(bytes: Uint8Array, position: number): void {
+    for (let done = 0; done < bytes.length; ) done += writeSync(this.#handle.fd, bytes, done, bytes.length - done, position + done)
+    this.#flushed = position + bytes.length
+  }
+}
+
+/**
+ * The symlinks of `entries` whose folder is itself an entry of them, by folder, found from each such
  * folder's listing (its entries' types, one getdents for a folder rather than an lstat a link): the
  * folder's lstat vouches for them, so neither the record nor the check of a no-change pin of
  * 50,000 items lstats them (~64,000 of ~166,000; set and collection folders hold relative links,
@@ -184,35 +400,52 @@ export async function writeTreeRecord(dest: string, key: string, entries: TreeEn
  * time. A folder that cannot be listed vouches for nothing (its entries are lstat'ed); one whose
  * type the filesystem does not give in a listing is not taken for a link.
  */
-function linksVouchedFor(dest: string, chunks: readonly Chunk[]): Map<string, Set<string>> {
+function linksVouchedFor(dest: string, entries: TreeEntries): Map<string, Set<string>> {
   // The folders whose entries are recorded, by parent, to find which of them are entries too.
   const byParent = new Map<string, Set<string>>()
-  for (const [dir] of chunks) {
-    if (dir === '') continue
+  entries.eachChunk((dir) => {
+    if (dir === '') return
     const slash = dir.lastIndexOf('/')
     const parent = slash === -1 ? '' : dir.slice(0, slash)
     let names = byParent.get(parent)
     if (names === undefined) byParent.set(parent, (names = new Set()))
     names.add(dir.slice(slash + 1))
-  }
+  })
   const recorded = new Set<string>()
-  for (const [dir, joined] of chunks) {
+  entries.eachChunk((dir, joined) => {
     const names = byParent.get(dir)
-    if (names === undefined) continue
+    if (names === undefined) return
     for (const name of joined.split('/')) if (names.has(name)) recorded.add(entryPath(dir, name))
-  }
+  })
   const vouched = new Map<string, Set<string>>()
   for (const dir of recorded) {
-    let listed
-    try {
-      listed = readdirSync(`${dest}/${dir}`, { withFileTypes: true })
-    } catch {
-      continue
-    }
-    const links = new Set(listed.filter((e) => e.isSymbolicLink()).map((e) => e.name))
-    if (links.size > 0) vouched.set(dir, links)
+    const links = linksIn(`${dest}/${dir}`)
+    if (links !== undefined && links.size > 0) vouched.set(dir, links)
   }
   return vouched
+}
+
+/**
+ * The names of the symlinks in folder `path`, undefined when it cannot be listed. Read a few
+ * hundred entries at a time: photostream/ is such a folder, and its listing in one array (two
+ * million entries at a million photos, none of them a link) cost ~300 MB for a moment.
+ */
+function linksIn(path: string): Set<string> | undefined {
+  let dir
+  try {
+    dir = opendirSync(path, { bufferSize: 512 })
+  } catch {
+    return undefined
+  }
+  const links = new Set<string>()
+  try {
+    for (let e = dir.readSync(); e !== null; e = dir.readSync()) if (e.isSymbolicLink()) links.add(e.name)
+  } catch {
+    return undefined
+  } finally {
+    dir.closeSync()
+  }
+  return links
 }
 
 /** The path relative to DEST of entry `name` of chunk folder `dir` ('' is DEST itself). */

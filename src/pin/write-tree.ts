@@ -28,6 +28,8 @@ export interface TreeNode {
   name: string
   mtimeMs: number
   children?: ReadonlyMap<string, TreeNode>
+  /** Lets go of children made on demand (LayoutDir.release): called once the folder is written. */
+  release?(): void
   target?: string
   size?: number
   /** A bytes file with `load` (a sidecar) is read through it: its bytes may come as a promise. */
@@ -543,6 +545,7 @@ class TreeWriter {
     }
     // 1,700 set folders of a no-change pin already have their time: an open, a futimes and a close each, spared.
     if (touched || was === undefined || Math.floor(was.mtimeMs / 1000) !== seconds(node.mtimeMs)) await this.#setDirTime(path, node)
+    node.release?.()
   }
 
   async #setDirTime(path: string, node: TreeNode): Promise<void> {

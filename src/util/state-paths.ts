@@ -20,6 +20,10 @@ export const STATE_REL = {
   manifestPart: join(STATE_DIR_NAME, 'tmp', 'manifest.part'),
   lastPin: join(STATE_DIR_NAME, 'last-pin.json'),
   treeRecord: join(STATE_DIR_NAME, 'tree-record'),
+  /** A pin's tree entries while it writes the tree (pin/tree-record.ts TreeEntries). */
+  treeEntriesPart: join(STATE_DIR_NAME, 'tmp', 'tree-entries.part'),
+  /** The next tree record while a pin writes it. */
+  treeRecordPart: join(STATE_DIR_NAME, 'tmp', 'tree-record.part'),
   mountLog: join(STATE_DIR_NAME, 'mount.log'),
   control: join(STATE_DIR_NAME, 'control'),
 } as const

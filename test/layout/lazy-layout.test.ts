@@ -204,6 +204,20 @@ void describe('layout: children made on demand', () => {
     assert.deepEqual(seen(again, false), seen(first, false))
   })
 
+  void it('lets go of a link directory released by its walker, and makes it again the same when read again', () => {
+    const photos = photoSpecs(200)
+    const snap = snapshot({ photos, sets: [setEntry('900', 'S', photos.slice(0, 30).map((p) => p.id))] })
+    const lazy = buildLayout(snap)
+    const dir = lazy.lookup('/Not in any set')
+    assert.ok(dir?.kind === 'dir' && dir.release !== undefined)
+    const first = dir.children
+    assert.equal(dir.children, first, 'kept while nobody released it')
+    dir.release()
+    const again = dir.children
+    assert.notEqual(again, first, 'made again after release')
+    assert.deepEqual([...again].map(([n, c]) => [n, seen(c, false)]), [...first].map(([n, c]) => [n, seen(c, false)]))
+  })
+
   void it('gives files a collision moved the eager build numbers, at a size where paths collide', () => {
     // 40,000 photos: ~120k paths in photostream/, the set and Not in any set/, so a few 31-bit
     // path hashes collide and their numbers are moved (inodes.ts); the lazy build must move the same ones.
