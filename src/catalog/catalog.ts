@@ -13,14 +13,15 @@ import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { RefreshCheckpoint, type CheckpointOptions } from './checkpoint.js'
 import { CatalogStore, contentKey, missingPartsError, rowVersions, type Head, type ListingPagesOptions } from './persist.js'
 import { refreshIfUnchanged, type QuickRefreshResult, type RecordedAnswers } from './quick-refresh.js'
-import { mergeIncremental } from './lazy-merge.js'
 import type { CatalogApi, CatalogMedia, SidecarSizer } from './ports.js'
-import { buildRefreshedState, type MediaEvent, type RefreshOptions, type RefreshProgress, type RefreshReport } from './refresh.js'
+// The refresh, the lazy merge and the lazy view are loaded when first used, not with the catalog:
+// a no-change pin opens a catalog and runs none of them (~20 ms of its start-up, bench/RESULTS.md "startup").
+import type { MediaEvent, RefreshOptions, RefreshProgress, RefreshReport } from './refresh.js'
 import { acquireRootLock } from './root-lock.js'
 import { emptyState, type CatalogState } from './state.js'
 import type { CatalogSnapshot } from './types.js'
 import { snapshotView, type CatalogView } from './view.js'
-import { LazyView } from './lazy-view.js'
+import type { LazyView } from './lazy-view.js'
 
 const debug = createDebug('flickrfs:catalog')
 
@@ -221,7 +222,7 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     let head: Head | undefined = first
     for (let attempt = 0; head !== undefined && this.readsLazily(head); attempt++) {
       if (head.generation === this.head?.generation && this.lazyView !== undefined) return true
-      const view = await LazyView.open(this.store, head)
+      const view = await (await import('./lazy-view.js')).LazyView.open(this.store, head)
       if (view !== undefined) {
         this.deferred = false
         this.lazyView = view
@@ -352,6 +353,7 @@ export class Catalog extends EventEmitter<CatalogEvents> {
       // An interrupted refresh's progress is reused, and this one's saved as it goes, beside (never in) the catalog.
       const checkpoint = await RefreshCheckpoint.open(this.root, this.now, { ...this.checkpointOptions, savedBefore: this.head?.writtenAtMs })
       try {
+        const { buildRefreshedState } = await import('./refresh.js')
         const { state, report } = await buildRefreshedState({ previous: this.state, api: client, media, options, clock: this.now, checkpoint })
         await this.saveAndSwap(state, report, options.onProgress, letGo)
         await checkpoint.clear()
@@ -382,6 +384,7 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     if (head === undefined) return undefined
     const options = { ...opts, ...this.relay(opts) }
     const decodedPages = view.pagesOf(head.generation)
+    const { mergeIncremental } = await import('./lazy-merge.js')
     const result = await mergeIncremental(this.store, head, answered, {
       api: client, media, options, clock: this.now, pages, ...(decodedPages !== undefined ? { decodedPages } : {}),
     })
@@ -399,7 +402,7 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     }
     this.head = merged.head
     this.state = emptyState()
-    this.lazyView = LazyView.ofPages(this.store, merged.head, merged.pages, merged)
+    this.lazyView = (await import('./lazy-view.js')).LazyView.ofPages(this.store, merged.head, merged.pages, merged)
     if (merged.report.changed) this.emit('change', this.state.snap)
     return merged.report
   }

@@ -5,7 +5,8 @@
  * a no-change pin never loads the layout, the store or the tree writer.
  */
 import createDebug from '../util/debug.js'
-import { reportedPhotoIds, type Catalog, type RecordedAnswers, type RefreshProgress, type RefreshReport } from '../catalog/index.js'
+import { reportedPhotoIds } from '../catalog/lazy-merge.js'
+import { type Catalog, type RecordedAnswers, type RefreshProgress, type RefreshReport } from '../catalog/index.js'
 import type { CollectionEntry, MediaEntry } from '../catalog/types.js'
 import { mediaKey } from '../catalog/types.js'
 import { withMediaOnly, type CatalogView, type PhotoColumns } from '../catalog/view.js'

@@ -14,7 +14,9 @@ import { destWriteError, errnoCode } from '../util/fs-errors.js'
 import { isDamagedDb } from '../util/sqlite.js'
 import { Confined } from '../util/confine.js'
 import { STATE_DIR_NAME, STATE_REL, stateDir } from '../util/state-paths.js'
-import { statTreeRecord, startTreeCheck, treeKey, type TreeCheck, type TreeCounts } from './tree-record.js'
+import { statTreeRecord, startTreeCheck, treeCheckOf, treeKey, type TreeCheck, type TreeCounts } from './tree-record.js'
+import { claimEarlyCheck, type RecordFile } from './early-check.js'
+import type { EntriesCheck } from './tree-check.js'
 import { readLastPin, recordPinResult } from './pin-state.js'
 import type { WriteTreeReport } from './write-tree.js'
 import type { TakeoverCleanup } from './takeover.js'
@@ -166,14 +168,20 @@ function catalogOptions(merging: boolean, opts: PinOptions): CatalogOpenOptions 
 async function tryNoChangePin(dest: string, opts: PinOptions, started: number, now: () => number): Promise<NoChangeOutcome> {
   // For the debug log's timeline: the process's start-up (node, the modules) is before `started`.
   if (log.enabled) log('no-change check: pin started %d ms after the process', Math.round(performance.now() - (now() - started)))
-  const recordSize = await statTreeRecord(dest)
-  if (recordSize === undefined) return {}
+  const record = await statTreeRecord(dest)
+  // The check the process started for this record before the lock (early-check.ts), if it read this very file.
+  const early = await claimEarlyCheck(dest, record)
+  const unwanted = async (): Promise<NoChangeOutcome> => {
+    await early?.cancel()
+    return {}
+  }
+  if (record === undefined) return unwanted()
   const last = await readLastPin(dest).catch(() => undefined)
   // A failure last time: its items are sized and downloaded again, by the whole run.
-  if (last === undefined || last.failures.length > 0) return {}
+  if (last === undefined || last.failures.length > 0) return unwanted()
   // No catalog, or an empty file (damage the whole run names and moves aside: opening it to write would make it a database).
-  if (((await stat(catalogPath(dest)).catch(() => undefined))?.size ?? 0) === 0) return {}
-  const checking = new RecordCheck(dest, recordSize, started, now)
+  if (((await stat(catalogPath(dest)).catch(() => undefined))?.size ?? 0) === 0) return unwanted()
+  const checking = new RecordCheck(dest, record, started, now, early)
   try {
     let catalog: Catalog
     try {
@@ -202,7 +210,9 @@ async function tryNoChangePin(dest: string, opts: PinOptions, started: number, n
  * lstats wait until the refresh's calls are out (`start`): they are the no-change pin's longest
  * wait, so they go first, and the lstats (in the worker, and on this thread between the calls'
  * answers: tree-check.ts) fill it. When no call is made (a full listing is due: the whole run
- * follows) nothing is lstat'ed, and the worker is stopped.
+ * follows) nothing is lstat'ed, and the worker is stopped. Or the check is `early`: the one the
+ * process started as it started (early-check.ts), taken because it read this very record file;
+ * its worker is lstat'ing already.
  */
 class RecordCheck {
   readonly #check: TreeCheck
@@ -210,13 +220,15 @@ class RecordCheck {
 
   constructor(
     dest: string,
-    recordSize: number,
+    record: RecordFile,
     private readonly started: number,
     private readonly now: () => number,
+    early: EntriesCheck | undefined,
   ) {
-    this.#check = startTreeCheck(dest, recordSize, { gated: true })
+    this.#check = early !== undefined ? treeCheckOf(early) : startTreeCheck(dest, record.size, { gated: true })
     const { workers } = this.#check
-    log('tree check: %d worker threads started at %d ms', workers, this.now() - this.started)
+    if (early !== undefined) log('tree check: %d worker threads started as the process started', workers)
+    else log('tree check: %d worker threads started at %d ms', workers, this.now() - this.started)
     if (workers > 0) {
       void this.#check.record.then(() => log('tree record read (by a worker) at %d ms', this.now() - this.started))
       void this.#check.worker.then(() => log('tree check: workers done at %d ms', this.now() - this.started))

@@ -174,7 +174,8 @@ let invalid = false
 if (workerData.file !== undefined) {
   let record
   try {
-    record = parseRecordBytes(readFileSync(workerData.file))
+    // The descriptor when given: the very file whose identity the pin compares once it holds the lock (early-check.ts).
+    record = parseRecordBytes(readFileSync(workerData.fd ?? workerData.file))
   } catch {}
   invalid = record === undefined
   chunks = record?.chunks ?? []
@@ -207,6 +208,8 @@ export interface EntriesCheck {
   readonly worker: Promise<string>
   /** Worker threads started (none for a small tree: this thread checks it alone, from `finish()`). */
   readonly workers: number
+  /** The workers keep the process alive from now on (startCheck's `unref`: they did not before). */
+  ref(): void
   /**
    * A record given as a file: its header's fields but the chunks, as a worker read them (or this
    * thread, for a small record or when the workers failed); undefined when it is not a record.
@@ -218,19 +221,22 @@ export interface EntriesCheck {
 /**
  * What a check is made of: the record's chunks and numbers, or the record file (`size`: its size
  * in bytes), which the workers read and parse themselves: this thread, which has the refresh's
- * calls to make, reads it only to join in while chunks are left, or when it has no worker.
+ * calls to make, reads it only to join in while chunks are left, or when it has no worker. `fd`:
+ * the file open already, which the workers read instead of `file` (the caller closes it once
+ * `fields` has settled: they have read it then).
  */
-export type CheckSource = { chunks: readonly Chunk[]; numbers: Float64Array } | { file: string; size: number }
+export type CheckSource = { chunks: readonly Chunk[]; numbers: Float64Array } | { file: string; size: number; fd?: number }
 
 /**
  * Starts the check of every entry of `source` (see the top): in `workers` worker threads at once
  * (WORKERS) when there are enough entries, here only from `finish()`. Given chunks, `numbers`
  * should be on a SharedArrayBuffer (each worker gets a copy otherwise). `gated`: the workers
  * start, read the record and wait until go() (a pin starts them before it knows whether it will
- * make its calls). `workerFrom`: the number of entries from which workers are used (WORKER_FROM;
+ * make its calls). `unref`: the workers do not keep the process alive until ref() (a check started
+ * before the command knows it will want it: early-check.ts). `workerFrom`: the number of entries from which workers are used (WORKER_FROM;
  * tests force it; for a file, its size is the measure: an entry is 40 bytes of it and more).
  */
-export function startCheck(dest: string, source: CheckSource, opts: { workerFrom?: number; workers?: number; gated?: boolean } = {}): EntriesCheck {
+export function startCheck(dest: string, source: CheckSource, opts: { workerFrom?: number; workers?: number; gated?: boolean; unref?: boolean } = {}): EntriesCheck {
   const total = 'chunks' in source ? source.numbers.length / NUMBERS_PER_ENTRY : source.size / (NUMBERS_PER_ENTRY * 8)
   const shared = new Int32Array(new SharedArrayBuffer(4 * SLOTS))
   const go = (): void => {
@@ -244,8 +250,10 @@ export function startCheck(dest: string, source: CheckSource, opts: { workerFrom
   const record = (): Promise<ParsedRecord | undefined> => (mine ??= 'chunks' in source
     ? Promise.resolve({ fields: {}, chunks: source.chunks, numbers: source.numbers })
     : readFile(source.file).then(parseRecordBytes, () => undefined))
-  const data: WorkerData = 'chunks' in source ? { dest, shared, chunks: source.chunks, numbers: source.numbers, starts: chunkStarts(source.chunks) } : { dest, shared, file: source.file }
-  const spawned = Array.from({ length: count }, () => inWorker(data))
+  const data: WorkerData = 'chunks' in source
+    ? { dest, shared, chunks: source.chunks, numbers: source.numbers, starts: chunkStarts(source.chunks) }
+    : { dest, shared, file: source.file, ...(source.fd !== undefined ? { fd: source.fd } : {}) }
+  const spawned = Array.from({ length: count }, () => inWorker(data, opts.unref === true))
   // The first difference any worker found ('' when none did), once all have stopped.
   const theirs = Promise.all(spawned.map((w) => w.answer)).then((all) => all.find((a) => a !== '') ?? '')
   const fields = 'chunks' in source
@@ -284,6 +292,7 @@ export function startCheck(dest: string, source: CheckSource, opts: { workerFrom
     workers: count,
     fields,
     go,
+    ref: () => spawned.forEach((w) => w.worker?.ref()),
     finish: () => (joined ??= finish()),
     async cancel(): Promise<void> {
       Atomics.store(shared, STOP, 1)
@@ -293,13 +302,14 @@ export function startCheck(dest: string, source: CheckSource, opts: { workerFrom
   }
 }
 
-type WorkerData = { dest: string; shared: Int32Array } & ({ chunks: readonly Chunk[]; numbers: Float64Array; starts: Int32Array } | { file: string })
+type WorkerData = { dest: string; shared: Int32Array } & ({ chunks: readonly Chunk[]; numbers: Float64Array; starts: Int32Array } | { file: string; fd?: number })
 
 /**
  * One worker: its answer (the worker's data.dest when it fails: "differs") and the header's fields
- * it read (undefined: not a record; null when it failed before: this thread reads it then).
+ * it read (undefined: not a record; null when it failed before: this thread reads it then);
+ * `unref`: it does not keep the process alive (until `worker.ref()`).
  */
-function inWorker(data: WorkerData): { answer: Promise<string>; fields: Promise<Record<string, unknown> | null | undefined> } {
+function inWorker(data: WorkerData, unref: boolean): { answer: Promise<string>; fields: Promise<Record<string, unknown> | null | undefined>; worker?: Worker } {
   let answer!: (value: string) => void
   let read!: (value: Record<string, unknown> | null | undefined) => void
   const answered = new Promise<string>((resolve) => (answer = resolve))
@@ -308,8 +318,9 @@ function inWorker(data: WorkerData): { answer: Promise<string>; fields: Promise<
     read(null)
     answer(data.dest)
   }
+  let worker: Worker | undefined
   try {
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: data })
+    worker = new Worker(WORKER_SOURCE, { eval: true, workerData: data })
     worker.on('message', (value: { fields?: Record<string, unknown>; invalid?: true; answer?: unknown }) => {
       if (value.invalid === true) read(undefined)
       if (value.fields !== undefined) read(value.fields)
@@ -317,8 +328,10 @@ function inWorker(data: WorkerData): { answer: Promise<string>; fields: Promise<
     })
     worker.once('error', fail)
     worker.once('exit', fail)
+    // After the listeners: adding a 'message' listener refs the worker's port again.
+    if (unref) worker.unref()
   } catch {
     fail()
   }
-  return { answer: answered, fields }
+  return { answer: answered, fields, ...(worker !== undefined ? { worker } : {}) }
 }

@@ -37,7 +37,8 @@ import { Confined } from '../util/confine.js'
 import { isEnoent } from '../util/fs-errors.js'
 import { STATE_DIR_NAME, STATE_REL, treeRecordPath } from '../util/state-paths.js'
 import { PHOTO_METADATA_FORMAT } from '../layout/metadata.js'
-import { CHUNK_NAMES, keepsCtime, NUMBERS_PER_ENTRY, parseRecordBytes, startCheck, type Chunk } from './tree-check.js'
+import { CHUNK_NAMES, keepsCtime, NUMBERS_PER_ENTRY, parseRecordBytes, startCheck, type Chunk, type EntriesCheck } from './tree-check.js'
+import { recordFile, type RecordFile } from './early-check.js'
 
 const log = createDebug('flickrfs:pin')
 
@@ -464,12 +465,12 @@ export async function readTreeRecord(dest: string): Promise<TreeRecord | undefin
 }
 
 /**
- * The size of DEST's record file, undefined when there is none: a no-change pin looks for it first,
- * and its check's worker reads it (startTreeCheck).
+ * DEST's record file as stat'ed (its size, and which file it is: early-check.ts), undefined when
+ * there is none: a no-change pin looks for it first, and its check's worker reads it (startTreeCheck).
  */
-export async function statTreeRecord(dest: string): Promise<number | undefined> {
+export async function statTreeRecord(dest: string): Promise<RecordFile | undefined> {
   try {
-    return (await stat(treeRecordPath(dest))).size
+    return recordFile(await stat(treeRecordPath(dest)))
   } catch (err) {
     if (!isEnoent(err)) log('tree record unreadable: %O', err)
     return undefined
@@ -523,7 +524,11 @@ export interface TreeCheck {
  * wait for go().
  */
 export function startTreeCheck(dest: string, size: number, opts: { gated?: boolean } = {}): TreeCheck {
-  const check = startCheck(dest, { file: treeRecordPath(dest), size }, { gated: opts.gated })
+  return treeCheckOf(startCheck(dest, { file: treeRecordPath(dest), size }, { gated: opts.gated }))
+}
+
+/** A check of DEST's record started already (startTreeCheck, or early-check.ts) as a TreeCheck. */
+export function treeCheckOf(check: EntriesCheck): TreeCheck {
   const record = check.fields.then((f) => (f === undefined ? undefined : recordFields(f)))
   return {
     record,
