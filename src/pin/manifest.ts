@@ -21,11 +21,11 @@
  * know the new file: it finds no manifest.json, so it removes nothing (safe: stale entries stay).
  */
 import { lstat, readFile } from 'node:fs/promises'
-import { writeSync } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { isEnoent } from '../util/fs-errors.js'
 import { Confined } from '../util/confine.js'
+import { writeFullySync } from '../util/fs.js'
 import { legacyManifestPath, manifestPath, STATE_DIR_NAME, STATE_REL } from '../util/state-paths.js'
 import { parseMediaFileName, parseSidecarName } from '../layout/names.js'
 
@@ -308,7 +308,7 @@ export class ManifestWriter {
       this.#kept.push(Buffer.from(full))
     } else {
       // At once, as write-tree's checks: a megabyte into the page cache costs less than a thread-pool round trip.
-      for (let done = 0; done < full.length; ) done += writeSync(this.#file.handle.fd, full, done, full.length - done)
+      writeFullySync(this.#file.handle.fd, full)
     }
     this.#used = 0
     if (this.#chunk.length < room) this.#chunk = Buffer.allocUnsafe(room)

@@ -29,12 +29,13 @@
  * length, a JSON header (key, counts, the entries' names by folder, their number), padding to 8
  * bytes, then 5 float64 per entry.
  */
-import { constants, opendirSync, readFileSync, readSync, lstatSync, writeSync, type Stats } from 'node:fs'
+import { constants, opendirSync, readFileSync, readSync, lstatSync, type Stats } from 'node:fs'
 import { readFile, stat, type FileHandle } from 'node:fs/promises'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import createDebug from '../util/debug.js'
 import { Confined } from '../util/confine.js'
 import { isEnoent } from '../util/fs-errors.js'
+import { writeFullySync } from '../util/fs.js'
 import { STATE_DIR_NAME, STATE_REL, treeRecordPath } from '../util/state-paths.js'
 import { PHOTO_METADATA_FORMAT } from '../layout/metadata.js'
 import { CHUNK_NAMES, keepsCtime, NUMBERS_PER_ENTRY, parseRecordBytes, startCheck, type Chunk, type EntriesCheck } from './tree-check.js'
@@ -350,7 +351,7 @@ class PartFile {
   /** Overwrites bytes already put at `position`. */
   putAt(bytes: Uint8Array, position: number): void {
     this.#flush()
-    for (let done = 0; done < bytes.length; ) done += writeSync(this.#handle.fd, bytes, done, bytes.length - done, position + done)
+    writeFullySync(this.#handle.fd, bytes, position)
   }
 
   get fd(): number {
@@ -380,7 +381,7 @@ class PartFile {
   }
 
   #write(bytes: Uint8Array, position: number): void {
-    for (let done = 0; done < bytes.length; ) done += writeSync(this.#handle.fd, bytes, done, bytes.length - done, position + done)
+    writeFullySync(this.#handle.fd, bytes, position)
     this.#flushed = position + bytes.length
   }
 }

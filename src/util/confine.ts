@@ -25,12 +25,12 @@
  * is out of scope. A link planted before the run, or between two runs, is always caught.
  */
 import { constants, link, lstat, lutimes, mkdir, open, realpath, rm, stat, unlink, type FileHandle } from 'node:fs/promises'
-import { closeSync, fchmodSync, fsync as fsyncCb, futimesSync, open as openCb, renameSync, symlinkSync, write as writeCb, writeSync } from 'node:fs'
+import { closeSync, fchmodSync, fsync as fsyncCb, futimesSync, open as openCb, renameSync, symlinkSync, write as writeCb } from 'node:fs'
 import { isAbsolute, join, normalize, sep } from 'node:path'
 import { promisify } from 'node:util'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { destWriteError, errnoCode, isEnoent } from './fs-errors.js'
-import { isNoDirFsync, SYNC_WRITE_MAX, tempName } from './fs.js'
+import { isNoDirFsync, SYNC_WRITE_MAX, tempName, writeFullySync } from './fs.js'
 import { CATALOG_FILE_NAME, STATE_DIR_NAME } from './state-paths.js'
 
 /** Options of an atomic write inside a confined root; paths relative to it. */
@@ -297,7 +297,7 @@ export class Confined {
       try {
         fchmodSync(fd, mode)
         if (bytes.byteLength <= SYNC_WRITE_MAX) {
-          for (let done = 0; done < bytes.byteLength; ) done += writeSync(fd, bytes, done, bytes.byteLength - done)
+          writeFullySync(fd, bytes)
         } else {
           await writeFdFully(fd, bytes)
         }

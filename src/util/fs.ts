@@ -10,6 +10,7 @@
  * way checked and the last name never followed.
  */
 import { randomBytes } from 'node:crypto'
+import { writeSync } from 'node:fs'
 import { lutimes, open, rename, rm, stat, symlink, utimes, type FileHandle } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { errnoCode } from './fs-errors.js'
@@ -123,6 +124,14 @@ export async function fsyncDirHandle(fh: FileHandle): Promise<void> {
   } finally {
     await fh.close()
   }
+}
+
+/**
+ * Writes all of `bytes` to `fd` on this thread (one writeSync may write fewer than asked): at
+ * `position`, or at the file's offset when none is given.
+ */
+export function writeFullySync(fd: number, bytes: Uint8Array, position?: number): void {
+  for (let done = 0; done < bytes.byteLength; ) done += writeSync(fd, bytes, done, bytes.byteLength - done, position === undefined ? null : position + done)
 }
 
 /** Reads `length` bytes at `position` into a new Buffer; fewer only at end of file. */
