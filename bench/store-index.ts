@@ -19,6 +19,7 @@ import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { StoreIndex, openStoreKeyv } from '../src/store/store-index.js'
+import { median } from './measure.js'
 
 const MB = 1024 * 1024
 const gc = (globalThis as { gc?: () => void }).gc
@@ -38,12 +39,6 @@ function arg(name: string): string | undefined {
 /** This process's peak RSS so far, in bytes. */
 function peakRss(): number {
   return Number(/^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? NaN) * 1024
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  const mid = Math.floor(s.length / 2)
-  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2
 }
 
 /** --pages A,B: each page size in its own child process, alternating, `runs` times. */
