@@ -13,35 +13,38 @@ export interface DirListing {
 export const STAT_WORDS = 18
 
 /**
- * How far apart the entries' stats start in the one buffer: 2 words. fuse-native reads all 18 words
- * of each entry into a struct stat, but libfuse 2.9's readdir filler passes only st_ino (word 7) and
- * the type bits of st_mode (word 0) to the kernel, so only those two words of an entry must be its
- * own: with a stride of 2 an entry's mode is at an even word and its inode at an odd one, and no two
- * entries share either. The other 16 words an entry is read with are its neighbours' and go unused.
- * 8 bytes an entry instead of 72: 16 MB instead of 144 MB for the 2,000,002 entries of photostream/
- * at 1,000,000 items (a stride of 8 words, before, was 64 MB).
- */
-const WIRE_STRIDE = 2
-
-/**
- * The entries' stats in fuse-native's own form, as views into one buffer made for this readdir:
- * fuse-native would otherwise make a Uint32Array with its own backing store per entry, at every
- * readdir (about 120 MB of RSS for the 200k entries of photostream/ at 100,000 photos; this is
- * one 1.6 MB buffer and light views, and the listing itself keeps 8 bytes per entry). A view is a
- * DataView: fuse-native reads each with `napi_get_buffer_info`, which takes any ArrayBufferView,
- * and a DataView is 16 bytes smaller than a typed array's view (~3 MB of the first `ls` of
- * photostream/ at 100,000 photos: bench/RESULTS.md "sync-290").
+ * The entries' stats in fuse-native's own form, each made when fuse-native reads it.
+ *
+ * fuse-native 2.2.6's readdir (fuse-native.c) walks the names and, for entry i, gets element i of
+ * this array, reads its 18 words into a struct stat at once and hands it to libfuse's filler, before
+ * it asks for element i + 1. So one view does for every entry: it is written with entry i's mode and
+ * inode when element i is asked for. The array holds no element of its own, only its length; its
+ * prototype, a Proxy, answers each index. libfuse 2.9's filler passes only st_ino and the type bits
+ * of st_mode to the kernel (d_ino, d_type): test/fs/mount-lifecycle.test.ts checks both, entry by
+ * entry, through a real mount, and fails if fuse-native ever read the elements in another order.
+ *
+ * Before, one DataView per entry into one buffer: at 1,000,000 items the first listing of
+ * photostream/ made 2,000,002 of them, ~170 MB of heap and a 16 MB buffer at the moment the mount's
+ * RSS peaks (bench/listing-memory.ts). Read from JS (tests), `stats[i]` is entry i's view until the
+ * next element is asked for; holes are skipped by `map` and `forEach`, so read by index.
  */
 export function wireStats(l: DirListing): StatWire[] {
   const n = l.names.length
-  const words = new Uint32Array(n * WIRE_STRIDE + (STAT_WORDS - WIRE_STRIDE))
-  const out = new Array<StatWire>(n)
-  for (let i = 0; i < n; i++) {
-    const at = i * WIRE_STRIDE
-    words[at] = l.modes[i] as number
-    words[at + 7] = l.inos[i] as number
-    out[i] = new StatWire(words.buffer, at * 4, STAT_WORDS * 4)
-  }
+  const view = new StatWire(new ArrayBuffer(STAT_WORDS * 4))
+  const words = new Uint32Array(view.buffer)
+  words[6] = 1 // nlink
+  const entries = new Proxy(Array.prototype, {
+    get(target, key, receiver) {
+      const i = typeof key === 'string' ? Number(key) : NaN
+      if (!(Number.isInteger(i) && i >= 0 && i < n)) return Reflect.get(target, key, receiver) as unknown
+      words[0] = l.modes[i] as number
+      words[7] = l.inos[i] as number
+      return view
+    },
+  })
+  const out: StatWire[] = []
+  out.length = n
+  Object.setPrototypeOf(out, entries)
   return out
 }
 
