@@ -12,7 +12,7 @@ import createDebug from '../util/debug.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { RefreshCheckpoint, type CheckpointOptions } from './checkpoint.js'
 import { CatalogStore, contentKey, missingPartsError, rowVersions, type Head, type ListingPagesOptions } from './persist.js'
-import { refreshIfUnchanged, type QuickRefreshResult, type RecordedAnswers } from './quick-refresh.js'
+import { refreshIfUnchanged, type QuickRefreshOptions, type QuickRefreshResult, type RecordedAnswers } from './quick-refresh.js'
 import type { CatalogApi, CatalogMedia, SidecarSizer } from './ports.js'
 // The refresh, the lazy merge and the lazy view are loaded when first used, not with the catalog:
 // a no-change pin opens a catalog and runs none of them (~20 ms of its start-up, bench/RESULTS.md "startup").
@@ -276,7 +276,7 @@ export class Catalog extends EventEmitter<CatalogEvents> {
           retryTranscodes: opts.retryTranscodes === true || opts.cookies !== undefined,
           apiConcurrency: opts.apiConcurrency ?? 16,
           ...(opts.onAsking !== undefined ? { onAsking: opts.onAsking } : {}),
-          ...this.heldLoaded(),
+          ...this.held(),
         }, this.now)
         if (quick?.unchanged !== undefined) await this.followHead()
         return quick
@@ -327,10 +327,15 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     debug('holding catalog %s: the same content saved again', head.generation)
   }
 
-  /** The snapshot in memory with the head it is the catalog of, when it is loaded (neither deferred nor served lazily, and saved once). */
-  private heldLoaded(): { loaded?: { head: Head; state: CatalogState } } {
+  /**
+   * What the catalog holds of its head for refreshIfUnchanged: the snapshot in memory with the head
+   * it is the catalog of, when it is loaded (neither deferred nor served lazily, and saved once), or
+   * the lazy view it serves (which answers only for the head it is of).
+   */
+  private held(): Pick<QuickRefreshOptions, 'loaded' | 'served'> {
     const head = this.head
-    return this.deferred || this.lazyView !== undefined || head === undefined ? {} : { loaded: { head, state: this.state } }
+    if (this.lazyView !== undefined) return { served: this.lazyView }
+    return this.deferred || head === undefined ? {} : { loaded: { head, state: this.state } }
   }
 
   /** What the loaded catalog holds (persist.ts contentKey); undefined before the first save or while not loaded. */

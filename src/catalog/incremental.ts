@@ -207,10 +207,29 @@ export function knownMembers(raw: RawRecord, before: SetEntry | undefined, minDa
   return isKnownEmpty(raw) ? [] : unchangedMembers(raw, before, minDateSec)
 }
 
+/**
+ * The previous photostream as much as unchangedListing reads of it: its length, its ids from the
+ * start (the page-1 check) and whether it holds an id (the members of the sets listed again). A
+ * lazy view answers from its pages and id index (LazyView.listsOf): at 1,000,000 items the order
+ * read and parsed again, and a Set of it, were ~100 MB beside the view.
+ */
+export interface PhotostreamLookup {
+  readonly length: number
+  /** The id at `pos` (0 ≤ pos < length). */
+  at(pos: number): string
+  has(id: string): boolean
+}
+
+/** The lookup of an order held as an array: the Set of its ids made once, when first asked (only a set listed again asks). */
+export function lookupOf(ids: readonly string[]): PhotostreamLookup {
+  let all: Set<string> | undefined
+  return { length: ids.length, at: (pos) => ids[pos] as string, has: (id) => (all ??= new Set(ids)).has(id) }
+}
+
 /** The previous catalog as unchangedListing reads it: its lists, and (at least) the reported photos it holds. */
 export interface UnchangedPrevious {
   refreshedAtMs: number
-  photostream: readonly string[]
+  photostream: PhotostreamLookup
   sets: readonly SetEntry[]
   collections: readonly CollectionEntry[]
   /** At least every reported photo it holds (persist.ts decodeBucketsOf decodes just those); a reported photo missing here is new. */
@@ -261,33 +280,46 @@ export function unchangedListing(prev: UnchangedPrevious, answers: IncrementalAn
     if (m === undefined || (answers.retryTranscodes && m.kind === 'transcode')) return undefined
     media.set(p.id, m)
   }
+  // No order: photoChanges reads the previous one only for its order change and its photostream,
+  // neither of which the verdict takes (samePhotos below); setChanges and collectionChanges never.
   const snap: CatalogSnapshot = {
-    userId: '', userName: '', photostream: prev.photostream, photos: known.photos, comments: known.comments, media: known.media,
+    userId: '', userName: '', photostream: [], photos: known.photos, comments: known.comments, media: known.media,
     sets: prev.sets, collections: prev.collections, photostreamChangedAtMs: 0, refreshedAtMs: prev.refreshedAtMs,
   }
   const since = { prev: snap, nowMs }
   const photos = photoChanges({ photos: answers.changed, comments, media }, since)
   if (photos.counts.added > 0 || photos.counts.changed > 0) return undefined
   // listPhotostreamChanges's checks, on the photostream as mergePhotostream leaves it (the same).
-  if (answers.head.total >= 0 && answers.head.total !== prev.photostream.length) return undefined
+  const stream = prev.photostream
+  if (answers.head.total >= 0 && answers.head.total !== stream.length) return undefined
   const headIds = uniqueIds(answers.head.photos)
-  for (let i = 0; i < headIds.length; i++) if (headIds[i] !== prev.photostream[i]) return undefined
+  if (headIds.length > stream.length) return undefined
+  for (let i = 0; i < headIds.length; i++) if (headIds[i] !== stream.at(i)) return undefined
+  // The members setChanges would keep: those in the catalog. The whole refresh keeps those of its
+  // photos, which are the previous ones here (nothing added above, and the total is the same: nothing deleted).
+  // Known members (not listed) are a stored set's photoIds: every save stored them so filtered by
+  // the photos it saved (setChanges, here and in refresh.ts and lazy-merge.ts), which are the
+  // photostream it saved, and this is that save's head: filtering them again keeps them all. So
+  // only the members listed now are looked up, not each member of every set.
   const before = new Map(prev.sets.map((s) => [s.id, s]))
   const members = new Map<string, string[]>()
   for (const raw of answers.setList) {
     const id = safeId(raw.id) as string
-    const got = knownMembers(raw, before.get(id), answers.minDateSec) ?? answers.listedMembers.get(id)
+    const known = knownMembers(raw, before.get(id), answers.minDateSec)
+    const got = known ?? answers.listedMembers.get(id)?.filter((m) => stream.has(m))
     if (got === undefined) return undefined
     members.set(id, got)
   }
-  const inCatalog = new Set(prev.photostream)
-  const sets = setChanges({ list: [...answers.setList], members }, inCatalog, since)
+  const sets = setChanges({ list: [...answers.setList], members }, EVERY_ID, since)
   const collections = collectionChanges(answers.tree, since)
   // The photos are the same (above) and so is their order: mergePhotostream places none of them.
   const samePhotos = { ...photos, counts: { ...photos.counts, deleted: 0 }, photostreamOrderChanged: false }
   if (anyChange({ photos: samePhotos, sets, collections }, snap)) return undefined
-  return { photos: prev.photostream.length, sets: sets.counts.total, collections: collections.counts.total }
+  return { photos: stream.length, sets: sets.counts.total, collections: collections.counts.total }
 }
+
+/** Members already filtered to the catalog (unchangedListing), for setChanges to keep all. */
+const EVERY_ID = { has: (): boolean => true }
 
 /** Some photo has no original on record: it could not be had last time (resolve-media.ts). */
 function unresolved(snap: CatalogSnapshot): boolean {

@@ -10,7 +10,9 @@ import { LRUCache } from 'lru-cache'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { numericId } from './decimal-id.js'
 import { ListingPage } from './listing-pages.js'
+import { lookupOf } from './incremental.js'
 import { contentKey, rowVersions, type CatalogStore, type Head, type HeadLists, type StoredBucket } from './persist.js'
+import type { PreviousLists } from './quick-refresh.js'
 import { sortedIndexOf } from '../util/sorted.js'
 import type { CollectionEntry, MediaEntry, PhotoEntry, RawRecord, SetEntry } from './types.js'
 import type { CatalogView, PhotoColumns } from './view.js'
@@ -91,6 +93,26 @@ export class LazyView implements CatalogView {
   /** The decoded listing pages of `generation`, when this view is of it (a merge packs the next ones from them). */
   pagesOf(generation: string): readonly ListingPage[] | undefined {
     return generation === this.#head.generation ? this.#pages : undefined
+  }
+
+  /**
+   * The lists of `generation`, when this view is of it, as a refresh that finds nothing new reads
+   * them (quick-refresh.ts): the sets and collections it holds, and the photostream's length, ids
+   * and membership from the pages and the id index (no copy of the order, no Set of its ids).
+   */
+  listsOf(generation: string): PreviousLists | undefined {
+    if (generation !== this.#head.generation) return undefined
+    const { sets, collections } = this.#lists
+    if (this.#stream !== undefined) return { photostream: lookupOf(this.#stream), sets, collections }
+    const length = this.#streamLength
+    const photostream = { length, at: (pos: number) => this.photostreamId(pos), has: (id: string) => this.#inStream(id) }
+    return { photostream, sets, collections }
+  }
+
+  /** Photo `id` is in the photostream: the pages start with it (no #stream held), so its position is within it. */
+  #inStream(id: string): boolean {
+    const at = this.#index.find(id)
+    return at !== undefined && at < this.#streamLength
   }
 
   /**
