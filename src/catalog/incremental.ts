@@ -295,18 +295,17 @@ export function unchangedListing(prev: UnchangedPrevious, answers: IncrementalAn
   const headIds = uniqueIds(answers.head.photos)
   if (headIds.length > stream.length) return undefined
   for (let i = 0; i < headIds.length; i++) if (headIds[i] !== stream.at(i)) return undefined
-  // The members setChanges would keep: those in the catalog. The whole refresh keeps those of its
-  // photos, which are the previous ones here (nothing added above, and the total is the same: nothing deleted).
-  // Known members (not listed) are a stored set's photoIds: every save stored them so filtered by
-  // the photos it saved (setChanges, here and in refresh.ts and lazy-merge.ts), which are the
-  // photostream it saved, and this is that save's head: filtering them again keeps them all. So
-  // only the members listed now are looked up, not each member of every set.
+  // setChanges keeps the members in the catalog: the whole refresh's photos, the previous ones here
+  // (none added above; the same total, so none deleted). A set not listed keeps its stored
+  // photoIds, which the save of this very head already kept to the photos it saved (setChanges, in
+  // refresh.ts and lazy-merge.ts as here), its photostream: only the members listed now are looked
+  // up, not each member of every set.
   const before = new Map(prev.sets.map((s) => [s.id, s]))
   const members = new Map<string, string[]>()
   for (const raw of answers.setList) {
     const id = safeId(raw.id) as string
-    const known = knownMembers(raw, before.get(id), answers.minDateSec)
-    const got = known ?? answers.listedMembers.get(id)?.filter((m) => stream.has(m))
+    const kept = knownMembers(raw, before.get(id), answers.minDateSec)
+    const got = kept ?? answers.listedMembers.get(id)?.filter((m) => stream.has(m))
     if (got === undefined) return undefined
     members.set(id, got)
   }
