@@ -87,6 +87,10 @@ async function runPin(io: CliIo, dest: string, flags: PinFlags): Promise<number>
     }
     throw isFlickrfsError(err) ? err : destWriteError(err, absDest)
   }
+  // The pin's calls follow (this process makes them now it holds the lock): the limiter leases
+  // their tokens while pin opens DEST's record and catalog, not after, when the catalog's reads
+  // are answered too.
+  client.prepareCalls()
   try {
     // Before the catalog is loaded whole (a pin that ends as a no-change check reads only its
     // head and a few chunks, and moves on to this when they cannot be read).
