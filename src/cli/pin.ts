@@ -87,10 +87,6 @@ async function runPin(io: CliIo, dest: string, flags: PinFlags): Promise<number>
     }
     throw isFlickrfsError(err) ? err : destWriteError(err, absDest)
   }
-  // The pin's calls follow (this process makes them now it holds the lock): the limiter leases
-  // their tokens while pin opens DEST's record and catalog, not after, when the catalog's reads
-  // are answered too.
-  client.prepareCalls()
   try {
     // Before the catalog is loaded whole (a pin that ends as a no-change check reads only its
     // head and a few chunks, and moves on to this when they cannot be read).
@@ -132,6 +128,7 @@ async function pinAndReport(
     fullListingEveryMs: flags.fullListingEvery,
     lazyCatalogFromPhotos: lazyCatalogFrom(envOf(io)),
     checkCatalog,
+    prepareCalls: () => client.prepareCalls(),
     onProgress: (p) => progress.update(progressState(p)),
     onDetail: flags.verbose ? (line) => progress.line(line) : undefined,
   }).finally(() => progress.done())
