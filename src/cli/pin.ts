@@ -128,6 +128,7 @@ async function pinAndReport(
     fullListingEveryMs: flags.fullListingEvery,
     lazyCatalogFromPhotos: lazyCatalogFrom(envOf(io)),
     checkCatalog,
+    prepareCalls: () => client.prepareCalls(),
     onProgress: (p) => progress.update(progressState(p)),
     onDetail: flags.verbose ? (line) => progress.line(line) : undefined,
   }).finally(() => progress.done())

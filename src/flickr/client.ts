@@ -116,6 +116,11 @@ export class FlickrClient {
     this.flickr = flickr as (method: string, params: Record<string, string>) => Promise<any>
   }
 
+  /** Calls are about to be made: the limiter gets ready to answer the first at once (RateLimiter.prepare). */
+  prepareCalls(): void {
+    void this.bucket.prepare?.()
+  }
+
   /** One API call, with the limiter, retries and error mapping. Resolves to Flickr's parsed JSON. */
   async call(method: string, params: Record<string, string> = {}): Promise<any> {
     for (let attempt = 0; ; attempt++) {

@@ -46,6 +46,12 @@ export interface RateLimiter {
    * for SLOW_FOR_MS after the last such answer. The retry's own backoff still applies.
    */
   slowDown(): Promise<void>
+  /**
+   * The calls are about to start: make the first take() answer at once if it can (the shared
+   * bucket takes its lease from the file now, beside whatever the caller does before its calls).
+   * Takes no token for itself; resolves once ready, never rejects.
+   */
+  prepare?(): Promise<void>
 }
 
 /** Most calls B + R·(T + lease) the limiter lets through in any window of T seconds. */
@@ -264,25 +270,50 @@ export class SharedTokenBucket implements RateLimiter {
     })
   }
 
+  /**
+   * The lease taken from the file now, in the queue's order, when none is held: the first calls of a
+   * run then take their tokens without waiting on the file's lock and writes, during which the
+   * caller's other reads would be answered first and hold this thread (a pin's first calls went out
+   * only after the catalog's lists were parsed). Nothing is taken when the bucket is empty (the
+   * first take() waits, as before), or when the file cannot be used (take() falls back, as before).
+   */
+  prepare(): Promise<void> {
+    const turn = this.queue.then(async () => {
+      if (this.fallback !== undefined || this.leased()) return
+      await this.takeLease()
+    })
+    this.queue = turn.catch((err: unknown) => log('cannot lease from the shared rate-limit state %s ahead (%s)', this.path, errorMessage(err)))
+    return this.queue
+  }
+
+  private leased(): boolean {
+    return this.lease > 0 && this.clock.now() < this.leaseUntil
+  }
+
   private async takeNow(): Promise<void> {
     for (;;) {
-      if (this.lease > 0 && this.clock.now() < this.leaseUntil) {
+      if (this.leased()) {
         this.lease--
         return
       }
-      this.lease = 0
-      const waitMs = await this.update((s, now) => {
-        if (s.tokens >= 1) {
-          const n = Math.min(this.maxLease, Math.floor(s.tokens))
-          s.tokens -= n
-          this.lease = n
-          this.leaseUntil = now + this.leaseMs
-          return undefined
-        }
-        return ((1 - s.tokens) / (this.ratePerSec * s.slowFactor)) * 1000
-      })
+      const waitMs = await this.takeLease()
       if (waitMs !== undefined) await this.clock.sleep(Math.max(1, waitMs))
     }
+  }
+
+  /** Leases up to maxLease tokens from the file: undefined when it did, else how long until one is there. */
+  private takeLease(): Promise<number | undefined> {
+    this.lease = 0
+    return this.update((s, now) => {
+      if (s.tokens >= 1) {
+        const n = Math.min(this.maxLease, Math.floor(s.tokens))
+        s.tokens -= n
+        this.lease = n
+        this.leaseUntil = now + this.leaseMs
+        return undefined
+      }
+      return ((1 - s.tokens) / (this.ratePerSec * s.slowFactor)) * 1000
+    })
   }
 
   /** Reads, changes and writes the state under the lock; `change` edits `s` in place. */

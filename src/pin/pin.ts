@@ -69,6 +69,12 @@ export interface PinOptions {
    * (default PIN_LAZY_CATALOG_FROM_PHOTOS; 0: any), merging the change without loading it.
    */
   lazyCatalogFromPhotos?: number
+  /**
+   * Told as the run starts, before DEST's record and catalog are opened: the calls follow (the
+   * CLI's limiter leases their tokens meanwhile, FlickrClient.prepareCalls; leased any later, the
+   * first calls waited on its file while the catalog's lists, read meanwhile, were parsed first).
+   */
+  prepareCalls?: () => void
   onProgress?: (p: PinProgress) => void
   /** A line worth telling under -v (each download, each removal). */
   onDetail?: (line: string) => void
@@ -128,6 +134,7 @@ export const PIN_LAZY_CATALOG_FROM_PHOTOS = 400_000
 export async function pin(opts: PinOptions): Promise<PinReport> {
   const now = opts.now ?? Date.now
   const started = now()
+  opts.prepareCalls?.()
   const dest = resolve(opts.dest)
   await prepareDest(dest)
   const lock = await acquireRootLock(dest, 'pin')

@@ -207,3 +207,33 @@ void test('a config folder that cannot be written does not stop the calls: the p
   assert.ok(clock.now() >= 2000, `the calls were paced (${clock.now()} ms)`)
   assert.equal(await readFile(notADir, 'utf8'), 'a file where the config folder should be')
 })
+
+void test('prepare() leases from the file ahead of the calls: the first ones then take their tokens without touching it', async () => {
+  const config = await newConfigDir('limiter-prepare-')
+  const clock = new VirtualClock()
+  const bucket = new SharedTokenBucket({ configDir: config, apiKey: 'k', burst: 40, ratePerSec: 1, clock, maxLease: 16 })
+  await bucket.prepare()
+  // The lease is taken and written before any call: 16 of the 40 tokens are this process's.
+  const state = JSON.parse(await readFile(bucket.path, 'utf8')) as { tokens: number }
+  assert.equal(state.tokens, 24)
+  assert.equal(bucket.fileTouches, 1)
+  for (let i = 0; i < 16; i++) await bucket.take()
+  assert.equal(bucket.fileTouches, 1, 'the leased calls did not touch the file')
+  await bucket.take()
+  assert.equal(bucket.fileTouches, 2, 'the 17th call leases again')
+  // A lease still held is not taken again, and takes nothing from the file.
+  await bucket.prepare()
+  assert.equal(bucket.fileTouches, 2)
+  assert.equal((JSON.parse(await readFile(bucket.path, 'utf8')) as { tokens: number }).tokens, 8)
+})
+
+void test('prepare() on a config folder that cannot be written neither fails nor stops the calls', async () => {
+  const dir = await newConfigDir('limiter-prepare-unwritable-')
+  const notADir = join(dir, 'config')
+  await writeFile(notADir, 'a file where the config folder should be')
+  const clock = new VirtualClock()
+  const bucket = new SharedTokenBucket({ configDir: notADir, apiKey: 'k', burst: 3, ratePerSec: 1, clock })
+  await bucket.prepare()
+  for (let i = 0; i < 3; i++) await bucket.take()
+  assert.equal(clock.now(), 0, 'the burst was there at once')
+})

@@ -53,6 +53,16 @@ void describe('a no-change pin checks DEST against the record of the last pin', 
     assert.deepEqual(changedPaths(clean, await snapshot(dest)), [])
   })
 
+  void it('the calls are made ready before the first is made (prepareCalls: the CLI\'s limiter leases then)', async () => {
+    const apiCalls = (): number => Object.entries(fake.counts()).filter(([k]) => k.startsWith('flickr.')).reduce((n, [, v]) => n + v, 0)
+    fake.resetCounts()
+    const told: number[] = []
+    const r = await pinAgain({ prepareCalls: () => told.push(apiCalls()) })
+    assert.equal(r.checkedAgainstRecord, true)
+    assert.deepEqual(told, [0], 'told once, before any call')
+    assert.ok(apiCalls() > 0, 'the calls were made after')
+  })
+
   void it('an edited sidecar, a removed original, a retargeted and a touched set link are repaired', async () => {
     const a = fake.account
     const photos = a.photostream.filter((id) => a.requirePhoto(id).media === 'photo')
