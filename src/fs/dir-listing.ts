@@ -1,4 +1,5 @@
 import { LRUCache } from 'lru-cache'
+import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { modeOf } from './stat.js'
 import type { FsDir, FsNode } from './types.js'
 
@@ -95,7 +96,7 @@ export class DirListingCache {
       inos[1] = parentIno
       let at = 2
       const add = (name: string, child: Pick<FsNode, 'kind' | 'ino'>): void => {
-        if (at === n) throw new Error(`${dir.ino}: a folder listed more children than its size`)
+        if (at === n) throw new FlickrfsError('INTERNAL', `folder ${dir.ino} listed more children than its size`)
         modes[at] = modeOf(child)
         inos[at] = child.ino
         names[at++] = name
@@ -103,7 +104,7 @@ export class DirListingCache {
       // A directory that makes its children on demand lists them without making them.
       if (dir.eachChild !== undefined) dir.eachChild(add)
       else for (const [name, child] of dir.children) add(name, child)
-      if (at !== n) throw new Error(`${dir.ino}: a folder listed fewer children than its size`)
+      if (at !== n) throw new FlickrfsError('INTERNAL', `folder ${dir.ino} listed fewer children than its size`)
       listing = { names, modes, inos }
       this.cache.set(dir, listing)
     }
