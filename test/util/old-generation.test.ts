@@ -38,16 +38,18 @@ void test('growOldGenerationBy makes V8 collect more often as the heap grows, an
   const overridden = fullGcsWhileGrowing('m.growOldGenerationBy(100); m.growOldGenerationBy(1)')
   const fast = fullGcsWhileGrowing('m.growOldGenerationBy(100)')
   // Growing by 1% at a time (V8 still adds its minimum step) from the 32 MB floor to ~250 MB takes
-  // many more full GCs than V8's own growth or 100% (2× each time): measured 10–11 against 2–3.
-  assert.ok(slow >= free + 4, `1%: ${slow} full GCs, V8's own growth: ${free}`)
-  assert.ok(slow >= fast + 4, `1%: ${slow} full GCs, 100%: ${fast}`)
-  assert.ok(overridden >= fast + 4, `100% then 1%: ${overridden} full GCs, 100% alone: ${fast}`)
+  // many more full GCs than V8's own growth or 100% (2× each time): measured 7–9 against 2–4 on
+  // Node 20.20 (12 runs, 2026-12-02; 10–11 against 2–3 when this was written). A margin of 4 failed
+  // one run in four (7 against 4); two runs of one setting differed by at most 2.
+  assert.ok(slow >= free + 3, `1%: ${slow} full GCs, V8's own growth: ${free}`)
+  assert.ok(slow >= fast + 3, `1%: ${slow} full GCs, 100%: ${fast}`)
+  assert.ok(overridden >= fast + 3, `100% then 1%: ${overridden} full GCs, 100% alone: ${fast}`)
 })
 
 void test('growOldGenerationByWhile holds its growth until told, then goes back to what was asked before', () => {
   const fast = fullGcsWhileGrowing('m.growOldGenerationBy(100)')
   const held = fullGcsWhileGrowing('m.growOldGenerationBy(100); m.growOldGenerationByWhile(1)')
   const back = fullGcsWhileGrowing('m.growOldGenerationBy(100); m.growOldGenerationByWhile(1)()')
-  assert.ok(held >= fast + 4, `1% held: ${held} full GCs, 100%: ${fast}`)
+  assert.ok(held >= fast + 3, `1% held: ${held} full GCs, 100%: ${fast}`)
   assert.ok(back <= fast + 1, `1% given back to 100%: ${back} full GCs, 100% alone: ${fast}`)
 })
