@@ -194,12 +194,16 @@ void test('a corrupt state file is replaced, with a line in the debug log, not a
   assert.ok(made >= 1 && made < 25, `${made} calls`)
 })
 
-void test('a config folder that cannot be written does not stop the calls: the process keeps its own bucket', async () => {
-  const dir = await newConfigDir('limiter-unwritable-')
-  const notADir = join(dir, 'config')
+/** A bucket (burst 3, 1/s) whose config folder is a file: its state can never be written. */
+async function unwritableBucket(prefix: string): Promise<{ bucket: SharedTokenBucket; clock: VirtualClock; notADir: string }> {
+  const notADir = join(await newConfigDir(prefix), 'config')
   await writeFile(notADir, 'a file where the config folder should be')
   const clock = new VirtualClock()
-  const bucket = new SharedTokenBucket({ configDir: notADir, apiKey: 'k', burst: 3, ratePerSec: 1, clock })
+  return { bucket: new SharedTokenBucket({ configDir: notADir, apiKey: 'k', burst: 3, ratePerSec: 1, clock }), clock, notADir }
+}
+
+void test('a config folder that cannot be written does not stop the calls: the process keeps its own bucket', async () => {
+  const { bucket, clock, notADir } = await unwritableBucket('limiter-unwritable-')
   const client = new FlickrClient({ ...fake.credentials, apiOrigin: fake.origin, clock, limiter: bucket, random: () => 0.5 })
   fake.faults.inject('throttle429', { count: 1, target: 'flickr.test.login' })
   for (let i = 0; i < 5; i++) await client.testLogin()
@@ -228,11 +232,7 @@ void test('prepare() leases from the file ahead of the calls: the first ones the
 })
 
 void test('prepare() on a config folder that cannot be written neither fails nor stops the calls', async () => {
-  const dir = await newConfigDir('limiter-prepare-unwritable-')
-  const notADir = join(dir, 'config')
-  await writeFile(notADir, 'a file where the config folder should be')
-  const clock = new VirtualClock()
-  const bucket = new SharedTokenBucket({ configDir: notADir, apiKey: 'k', burst: 3, ratePerSec: 1, clock })
+  const { bucket, clock } = await unwritableBucket('limiter-prepare-unwritable-')
   await bucket.prepare()
   for (let i = 0; i < 3; i++) await bucket.take()
   assert.equal(clock.now(), 0, 'the burst was there at once')
