@@ -21,7 +21,6 @@
  */
 import { spawn } from 'node:child_process'
 import { mkdtemp, rm, stat } from 'node:fs/promises'
-import { readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -30,7 +29,7 @@ import { Catalog } from '../src/catalog/index.js'
 import { CatalogStore } from '../src/catalog/persist.js'
 import type { CatalogState } from '../src/catalog/state.js'
 import { mediaKey, type MediaEntry, type PhotoEntry } from '../src/catalog/types.js'
-import { median } from './measure.js'
+import { median, ownRss } from './measure.js'
 import { stateOf } from './catalog-state.js'
 
 const self = fileURLToPath(import.meta.url)
@@ -174,15 +173,10 @@ async function loadPacked(dir: string): Promise<void> {
   const heapMB = heapAfterGcMB()
   await closeDb(db)
   if (sizes[n - 1] === 0 || mtimes[n - 1] === 0 || sidecars[n - 1] === 0) throw new Error('packed listing not filled')
-  process.stdout.write(JSON.stringify({ firstNamesS: listingS, listingS, heapMB, hwmMB: vmHwmMB(), randomMs: NaN, orderMs: NaN, photos: n, names: names.length }))
+  process.stdout.write(JSON.stringify({ firstNamesS: listingS, listingS, heapMB, hwmMB: ownRss().hwm / 1024 / 1024, randomMs: NaN, orderMs: NaN, photos: n, names: names.length }))
 }
 
 // ---------- loading, each in a fresh process ----------
-
-function vmHwmMB(): number {
-  const line = readFileSync('/proc/self/status', 'utf8').split('\n').find((l) => l.startsWith('VmHWM:')) ?? ''
-  return Number(/(\d+)/.exec(line)?.[1] ?? NaN) / 1024
-}
 
 function heapAfterGcMB(): number {
   globalThis.gc?.()
@@ -228,7 +222,7 @@ async function loadChunks(dir: string): Promise<void> {
   }
   const randomMs = reads(true)
   const orderMs = reads(false)
-  process.stdout.write(JSON.stringify({ firstNamesS, listingS, heapMB, hwmMB: vmHwmMB(), randomMs, orderMs, photos: snap.photos.size, names: names.length }))
+  process.stdout.write(JSON.stringify({ firstNamesS, listingS, heapMB, hwmMB: ownRss().hwm / 1024 / 1024, randomMs, orderMs, photos: snap.photos.size, names: names.length }))
   await catalog.close()
 }
 
@@ -273,7 +267,7 @@ async function loadRows(dir: string): Promise<void> {
   const orderMs = await reads(false)
   await new Promise<void>((resolve) => byId.finalize(() => resolve()))
   await closeDb(db)
-  process.stdout.write(JSON.stringify({ firstNamesS, listingS, heapMB, hwmMB: vmHwmMB(), randomMs, orderMs, photos: n, names: names.length }))
+  process.stdout.write(JSON.stringify({ firstNamesS, listingS, heapMB, hwmMB: ownRss().hwm / 1024 / 1024, randomMs, orderMs, photos: n, names: names.length }))
 }
 
 // ---------- the parent ----------

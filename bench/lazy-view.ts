@@ -17,7 +17,6 @@
  * Loads alternate whole/lazy, each a fresh process, on the very same file.
  */
 import { spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
 import { mkdtemp, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -26,7 +25,7 @@ import { Catalog } from '../src/catalog/index.js'
 import { CatalogStore } from '../src/catalog/persist.js'
 import { photoSidecarSizer, PHOTO_METADATA_FORMAT } from '../src/layout/metadata.js'
 import { stateOf } from './catalog-state.js'
-import { median } from './measure.js'
+import { median, ownRss } from './measure.js'
 
 const self = fileURLToPath(import.meta.url)
 const args = process.argv.slice(2)
@@ -93,11 +92,6 @@ interface LoadFigures {
   photos: number
 }
 
-function vmHwmMB(): number {
-  const line = readFileSync('/proc/self/status', 'utf8').split('\n').find((l) => l.startsWith('VmHWM:')) ?? ''
-  return Number(/(\d+)/.exec(line)?.[1] ?? NaN) / 1024
-}
-
 function heapAfterGcMB(): number {
   globalThis.gc?.()
   return process.memoryUsage().heapUsed / 1024 / 1024
@@ -127,7 +121,7 @@ async function load(root: string, lazy: boolean): Promise<void> {
   }
   const listingS = (performance.now() - t0) / 1000
   const heapMB = heapAfterGcMB()
-  const hwmMB = vmHwmMB()
+  const hwmMB = ownRss().hwm / 1024 / 1024
   if (sum === 0 || (lazy && sidecarBytes === 0)) throw new Error('nothing listed')
   const reads = async (n: number, random: boolean): Promise<number> => {
     let a = 7

@@ -21,10 +21,9 @@
  * layout hands them out, in an array of the listing's length.
  */
 import { spawn } from 'node:child_process'
-import { readFileSync, writeFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { median } from './measure.js'
+import { median, ownRss, resetPeak } from './measure.js'
 
 const MB = 1024 * 1024
 const self = fileURLToPath(import.meta.url)
@@ -48,14 +47,9 @@ async function child(root: string, impl: string): Promise<StepFigures> {
   const dir = layout.root.children.get('photostream')
   if (dir?.kind !== 'dir') throw new Error(`${root}: the layout has no photostream/`)
   gc()
-  const status = (): { rss: number; hwm: number } => {
-    const text = readFileSync('/proc/self/status', 'utf8')
-    const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN) * 1024
-    return { rss: kb('VmRSS'), hwm: kb('VmHWM') }
-  }
   const mod = impl === 'floor' ? undefined : ((await import(pathToFileURL(impl).href)) as typeof import('../src/fs/dir-listing.js'))
-  const before = status().rss
-  writeFileSync('/proc/self/clear_refs', '5')
+  const before = ownRss().rss
+  resetPeak()
   const cpu = process.cpuUsage()
   let entries: number
   if (mod === undefined) {
@@ -79,7 +73,7 @@ async function child(root: string, impl: string): Promise<StepFigures> {
     entries = stats.length
   }
   const used = process.cpuUsage(cpu)
-  const peak = status().hwm
+  const peak = ownRss().hwm
   await catalog.close()
   return { entries, rssBeforeMB: before / MB, peakMB: peak / MB, cpuMs: (used.user + used.system) / 1000 }
 }

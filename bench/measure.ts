@@ -1,8 +1,21 @@
+import { readFileSync, writeFileSync } from 'node:fs'
 import { run } from '../test/support/run.js'
 
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b)
   return s[Math.floor(s.length / 2)] ?? NaN
+}
+
+/** This process's resident memory now and at its peak so far (VmRSS and VmHWM of /proc/self/status), in bytes. */
+export function ownRss(): { rss: number; hwm: number } {
+  const status = readFileSync('/proc/self/status', 'utf8')
+  const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024
+  return { rss: kb('VmRSS'), hwm: kb('VmHWM') }
+}
+
+/** Forgets this process's peak so far (Linux clear_refs 5): VmHWM then starts again from the current RSS. */
+export function resetPeak(): void {
+  writeFileSync('/proc/self/clear_refs', '5')
 }
 
 /** Sequential read of `path` with `dd bs=1M`, in MB/s; fails on a short read of `size` bytes. */

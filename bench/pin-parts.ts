@@ -33,7 +33,7 @@
  * pool-thread copies outside the heap. So the sum is a lower bound of such a pin's peak.
  */
 import { closeSync, existsSync, mkdirSync, openSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
-import { mkdtemp, mkdir, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, mkdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Catalog } from '../src/catalog/index.js'
@@ -43,21 +43,16 @@ import { StoreIndex, openStoreKeyv, type StoreRecord } from '../src/store/store-
 import { Manifest, ManifestWriter, type CheckedFile, type ManifestEntry } from '../src/pin/manifest.js'
 import { TreeEntries, writeTreeRecord } from '../src/pin/tree-record.js'
 import { treeRecordPath } from '../src/util/state-paths.js'
+import { ownRss, resetPeak } from './measure.js'
 
 const MB = 1024 * 1024
 const gc = (globalThis as { gc?: () => void }).gc
 if (gc === undefined) throw new Error('run with node --expose-gc')
 
-async function rss(): Promise<{ rss: number; hwm: number }> {
-  const status = await readFile('/proc/self/status', 'utf8')
-  const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024
-  return { rss: kb('VmRSS'), hwm: kb('VmHWM') }
-}
-
 let last = 0
-async function mark(what: string): Promise<void> {
+function mark(what: string): void {
   gc?.()
-  const { rss: r, hwm } = await rss()
+  const { rss: r, hwm } = ownRss()
   const { heapUsed: heap, arrayBuffers } = process.memoryUsage()
   console.log(`${what.padEnd(58)} RSS ${(r / MB).toFixed(0).padStart(5)} MB (+${((r - last) / MB).toFixed(0).padStart(4)})  heap ${(heap / MB).toFixed(0).padStart(5)} MB  buffers ${(arrayBuffers / MB).toFixed(0).padStart(4)} MB  peak so far ${(hwm / MB).toFixed(0).padStart(5)} MB`)
   last = r
@@ -108,19 +103,14 @@ function rootOf(layout: Layout | undefined): LayoutDir {
   return layout.root
 }
 
-/** Forgets the peak so far (Linux clear_refs 5): VmHWM then starts again from the current RSS. */
-function resetPeak(): void {
-  writeFileSync('/proc/self/clear_refs', '5')
-}
-
 async function main(): Promise<void> {
   const root = process.argv[2]
   if (root === undefined) throw new Error('usage: bench/pin-parts.ts ROOT')
-  await mark('node, the modules')
+  mark('node, the modules')
   const now = Date.now()
   const catalog = await Catalog.open(root, { readOnly: true, lazy: { sidecarFormat: PHOTO_METADATA_FORMAT, fromPhotos: 0 } })
   const view = catalog.view()
-  await mark(`1. catalog opened lazily (${view.photoCount} photos, ${view.sets.length} sets)`)
+  mark(`1. catalog opened lazily (${view.photoCount} photos, ${view.sets.length} sets)`)
 
   // 2. The real index, read as OriginalStore.open reads it (--index-page N: rows per page; 0: all
   // at once, as before pin-1m). Filled once with a record per photo when ROOT has fewer.
@@ -149,15 +139,15 @@ async function main(): Promise<void> {
     await catalog.close()
     return
   }
-  await mark(`2. the store index (${index.size} records, ${pageRows === 0 ? 'all rows at once' : `pages of ${pageRows ?? 'the default'}`})`)
+  mark(`2. the store index (${index.size} records, ${pageRows === 0 ? 'all rows at once' : `pages of ${pageRows ?? 'the default'}`})`)
   const hashOf = (id: string): StoreRecord | undefined => index.get(id)
 
   let layout: Layout | undefined = buildLayout(view, { hashes: { generation: () => 1, hashOf, kept: () => [] } })
-  await mark(`3. the layout (${layout.stats.photos} photos)`)
+  mark(`3. the layout (${layout.stats.photos} photos)`)
   // What the layout keeps of a walk (as write-tree walks it) is the layout's, not part 4's.
   let walked = 0
   eachEntry(rootOf(layout), '', () => void walked++)
-  await mark(`3b. the layout walked once (${walked} entries)`)
+  mark(`3b. the layout walked once (${walked} entries)`)
 
   // 4. The last pin's manifest, read as readManifest reads it; then this pin's, made beside it.
   // Every photostream/ entry as write-tree records it: sidecars with their row's version and an lstat.
@@ -190,12 +180,12 @@ async function main(): Promise<void> {
         return m
       }
       let text: string | undefined = JSON.stringify(makeJson())
-      await mark(`4a. the last manifest.json's text (${(text.length / MB).toFixed(0)} MB)`)
+      mark(`4a. the last manifest.json's text (${(text.length / MB).toFixed(0)} MB)`)
       const previous = JSON.parse(text) as JsonManifest
       text = undefined
-      await mark(`4b. parsed (${Object.keys(previous.photostream).length} entries), its text let go`)
+      mark(`4b. parsed (${Object.keys(previous.photostream).length} entries), its text let go`)
       const next = makeJson()
-      await mark('4c. and this pin\'s manifest beside it, as objects')
+      mark('4c. and this pin\'s manifest beside it, as objects')
       return [previous, next]
     } else {
       const fill = (w: ManifestWriter): void => eachManifestEntry((name, e) => (w.top[name] = e), (name, id, version, c) => {
@@ -209,10 +199,10 @@ async function main(): Promise<void> {
       }
       let bytes: Buffer | undefined = lastBytes()
       const size = bytes.length
-      await mark(`4a. the last manifest's bytes (${(size / MB).toFixed(0)} MB)`)
+      mark(`4a. the last manifest's bytes (${(size / MB).toFixed(0)} MB)`)
       const previous = Manifest.fromBytes(bytes, 'the last manifest')
       bytes = undefined
-      await mark(`4b. read as readManifest reads it (${previous.size} entries, ${previous.sidecarVersions.length} versions)`)
+      mark(`4b. read as readManifest reads it (${previous.size} entries, ${previous.sidecarVersions.length} versions)`)
       let found = 0
       eachManifestEntry(() => undefined, (name) => void (found += previous.find(name) === -1 ? 0 : 1))
       if (found !== previous.size) throw new Error(`found ${found} of ${previous.size} entries`)
@@ -221,7 +211,7 @@ async function main(): Promise<void> {
       await mkdir(join(dest, '.flickrfs', 'tmp'), { recursive: true })
       const next = await ManifestWriter.open(dest)
       fill(next)
-      await mark('4c. and this pin\'s manifest beside it, written as it goes')
+      mark('4c. and this pin\'s manifest beside it, written as it goes')
       await next.discard()
       await rm(dest, { recursive: true, force: true })
       return [previous]
@@ -239,7 +229,7 @@ async function main(): Promise<void> {
     entries.add(dir, name)
     count++
   })
-  await mark(`5. the tree record's entries (${count})`)
+  mark(`5. the tree record's entries (${count})`)
   console.log(`held: ${[catalog, index.generation, layout.stats, ...held, entries].length} parts`)
 
   // 6. The record, written once the tree is (pin-run.ts): the layout and both manifests are
@@ -251,14 +241,14 @@ async function main(): Promise<void> {
   } else {
     held = []
     layout = undefined
-    await mark('6a. the layout and the manifests let go (what the record starts from)')
+    mark('6a. the layout and the manifests let go (what the record starts from)')
     resetPeak()
     const t0 = process.cpuUsage()
     await writeTreeRecord(dest, 'pin-parts', entries, { originals: 0, files: count, ignored: { photos: 0, videos: 0 } })
     const cpu = process.cpuUsage(t0)
-    const { hwm } = await rss()
+    const { hwm } = ownRss()
     const size = existsSync(treeRecordPath(dest)) ? statSync(treeRecordPath(dest)).size : 0
-    await mark(`6b. the record written (${(size / MB).toFixed(0)} MB, ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s CPU)`)
+    mark(`6b. the record written (${(size / MB).toFixed(0)} MB, ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s CPU)`)
     console.log(`peak while the record was written: ${(hwm / MB).toFixed(0)} MB (${size === 0 ? 'NO RECORD' : 'record written'})`)
     await entries.discard()
   }

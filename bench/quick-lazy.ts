@@ -14,13 +14,13 @@
  * the RSS before (VmHWM), the heap used at its highest (sampled every millisecond, so a lower
  * bound) and right after the refresh (no gc) over the heap before, CPU and wall time; and the ratio.
  */
-import { cp, readFile, rm, writeFile } from 'node:fs/promises'
+import { cp, rm } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { spawn } from 'node:child_process'
 import { REPO } from '../test/support/repo.js'
 import { startBenchFake } from './bench-fake.js'
-import { median } from './measure.js'
+import { median, ownRss, resetPeak } from './measure.js'
 
 const self = fileURLToPath(import.meta.url)
 const args = process.argv.slice(2)
@@ -39,11 +39,6 @@ interface Sample {
   rssBefore: number
 }
 
-async function vmHwm(): Promise<number> {
-  const status = await readFile('/proc/self/status', 'utf8')
-  return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) * 1024
-}
-
 /** The child: one quick refresh with the build in `dist`, as the online mount asks it. */
 async function child(dist: string, root: string, origin: string, credentials: Record<string, string>): Promise<void> {
   const load = async <T>(path: string): Promise<T> => (await import(pathToFileURL(join(dist, path)).href)) as T
@@ -57,7 +52,7 @@ async function child(dist: string, root: string, origin: string, credentials: Re
   gc()
   gc()
   const before = process.memoryUsage()
-  await writeFile('/proc/self/clear_refs', '5')
+  resetPeak()
   let peakHeap = before.heapUsed
   const sampler = setInterval(() => {
     peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed)
@@ -69,7 +64,7 @@ async function child(dist: string, root: string, origin: string, credentials: Re
   const cpu = process.cpuUsage(cpu0)
   clearInterval(sampler)
   const heapAfter = process.memoryUsage().heapUsed
-  const peakRss = await vmHwm()
+  const peakRss = ownRss().hwm
   if (quick?.unchanged === undefined) throw new Error('the refresh did not find "nothing changed" (is the fake the one the cache was seeded from?)')
   await catalog.close()
   const sample: Sample = {

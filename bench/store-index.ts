@@ -16,10 +16,9 @@
  * time, with their ratio to the baseline's.
  */
 import { execFileSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { StoreIndex, openStoreKeyv } from '../src/store/store-index.js'
-import { median } from './measure.js'
+import { median, ownRss } from './measure.js'
 
 const MB = 1024 * 1024
 const gc = (globalThis as { gc?: () => void }).gc
@@ -34,11 +33,6 @@ function held(): { heap: number; outside: number } {
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(name)
   return i === -1 ? undefined : process.argv[i + 1]
-}
-
-/** This process's peak RSS so far, in bytes. */
-function peakRss(): number {
-  return Number(/^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? NaN) * 1024
 }
 
 /** --pages A,B: each page size in its own child process, alternating, `runs` times. */
@@ -83,7 +77,7 @@ async function main(): Promise<void> {
       const ms = performance.now() - t0
       const cpu = process.cpuUsage(cpu0)
       const after = held()
-      const peak = peakRss()
+      const peak = ownRss().hwm
       const w0 = performance.now()
       let count = 0
       for (const _ of index.all()) count++
