@@ -5,7 +5,7 @@ import { answerAtOnce, loadFuse, type FuseInstance } from './fuse-binding.js'
 import { fuseNativeOptions } from './mount-options.js'
 import { checkMountpoint, clearStaleMount, describeHolders, findHolders, fusermountMountMessage, mountAt, unmountPath, type Holder } from './mountpoint.js'
 import { FsOps, type FsOpsStats } from './ops.js'
-import type { FsTree, OriginalReader, TreeSource } from './types.js'
+import type { FsTree, OriginalReader, TreeSource, WaitFor } from './types.js'
 import { errorMessage, resolvesWithin } from '../util/abort.js'
 
 const log = createDebug('flickrfs:fs')
@@ -42,6 +42,8 @@ export interface MountOptions {
    * mount of a local DEST. Default false.
    */
   syncLocalReads?: boolean
+  /** Paths whose attributes come later: their ops wait (types.ts WaitFor). */
+  waitFor?: WaitFor
   /** Owner shown for every entry (default: the mounting user). */
   uid?: number
   gid?: number
@@ -167,6 +169,7 @@ class FuseMount implements MountHandle {
       attrTimeoutMs: (opts.attrTimeoutSec ?? DEFAULTS.attrTimeoutSec) * 1000,
       ...(opts.fileHandles !== undefined ? { fileHandles: opts.fileHandles } : {}),
       ...(opts.syncLocalReads !== undefined ? { syncLocalReads: opts.syncLocalReads } : {}),
+      ...(opts.waitFor !== undefined ? { waitFor: opts.waitFor } : {}),
       // As documented above: without file handles the tree does not change while mounted.
       staticTree: opts.fileHandles === false,
     })

@@ -31,7 +31,7 @@ import { EROFS, ETIMEDOUT, FsErrno, toNegErrno } from './errno.js'
 import type { FuseCount, FuseDone, FuseOps, FuseReply } from './fuse-binding.js'
 import { statOf, type FuseStat, type Owner } from './stat.js'
 import { statfsOf, type StatfsResult } from './tree-stats.js'
-import type { FsBytes, FsFile, FsNode, FsTree, OriginalReader } from './types.js'
+import type { FsBytes, FsFile, FsNode, FsTree, OriginalReader, WaitFor } from './types.js'
 import { WalkAhead, type WalkAheadOptions } from './walk-ahead.js'
 import type { MediaEntry } from '../catalog/types.js'
 
@@ -72,6 +72,8 @@ export interface OpsContext {
    * backup client looks a file up, then reads it). Default false.
    */
   staticTree?: boolean
+  /** Paths whose attributes come later (types.ts WaitFor): getattr, open, read of them and statfs wait. */
+  waitFor?: WaitFor
 }
 
 interface OpenFile {
@@ -262,8 +264,12 @@ export class FsOps implements FuseOps, Required<Pick<FuseOps, ServedOp>> {
   private readonly pathData = new LRUCache<FsFile, Buffer>({ maxSize: 16 << 20, sizeCalculation: (b) => Math.max(1, b.length) })
   /** Loads of bytes content in flight, by file version: concurrent reads of one file share one. */
   private readonly loads = new Map<FsFile, Load>()
+  /** `ctx.waitFor` until its `ready` resolves: then no op looks at it again. A rejected one stays, for its EIO. */
+  private waitFor: WaitFor | undefined
 
   constructor(private readonly ctx: OpsContext) {
+    this.waitFor = ctx.waitFor
+    ctx.waitFor?.ready.then(() => (this.waitFor = undefined), () => undefined)
     this.walkAhead = new WalkAhead(() => ctx.tree(), ctx.originals, ctx.closing, ctx.walkAhead)
     // The kernel's attribute timeout starts when the answer reaches it, a little after it is set
     // here (later still on a loaded machine): keep it a second longer, so that `told` never forgets
@@ -301,7 +307,7 @@ export class FsOps implements FuseOps, Required<Pick<FuseOps, ServedOp>> {
   }
 
   getattr(path: string, cb: FuseReply<[FuseStat]>): void {
-    guard('getattr', () => this.statTelling(path), (st) => cb(0, st), (e) => cb(e))
+    guard('getattr', () => this.once(path, () => this.statTelling(path)), (st) => cb(0, st), (e) => cb(e))
   }
 
   readdir(path: string, cb: FuseReply<[string[], StatWire[]]>): void {
@@ -333,11 +339,20 @@ export class FsOps implements FuseOps, Required<Pick<FuseOps, ServedOp>> {
   }
 
   open(path: string, flags: number, cb: FuseReply<[number]>): void {
-    guard('open', () => this.openFile(path, flags), (fh) => cb(0, fh), (e) => cb(e))
+    guard('open', () => this.once(path, () => this.openFile(path, flags)), (fh) => cb(0, fh), (e) => cb(e))
   }
 
   read(path: string, fh: number, buf: Buffer, len: number, pos: number, cb: FuseCount): void {
-    guard<number>('read', (reply) => this.startRead(path, fh, buf, len, pos, reply), cb, cb)
+    guard<number>('read', (reply) => {
+      const waiting = this.waitingFor(path)
+      if (waiting === undefined) return this.startRead(path, fh, buf, len, pos, reply)
+      // libfuse's `buf` stays this op's until it is answered, however long the wait.
+      waiting.then(() => {
+        const n = this.startRead(path, fh, buf, len, pos, reply)
+        if (n !== ANSWERS_LATER) reply.value(n)
+      }).catch((err: unknown) => reply.error(err, ` ${path} @${pos}`))
+      return ANSWERS_LATER
+    }, cb, cb)
   }
 
   release(_path: string, fh: number, cb: FuseDone): void {
@@ -345,7 +360,8 @@ export class FsOps implements FuseOps, Required<Pick<FuseOps, ServedOp>> {
   }
 
   statfs(_path: string, cb: FuseReply<[StatfsResult]>): void {
-    guard('statfs', () => statfsOf(this.ctx.tree().root), (s) => cb(0, s), (e) => cb(e))
+    // Its totals sum every file's size, the files that wait too.
+    guard('statfs', () => (this.waitFor === undefined ? statfsOf(this.ctx.tree().root) : this.waitFor.ready.then(() => statfsOf(this.ctx.tree().root))), (s) => cb(0, s), (e) => cb(e))
   }
 
   // Everything that would change the tree. The `ro` mount flag stops most of these in the kernel
@@ -367,6 +383,18 @@ export class FsOps implements FuseOps, Required<Pick<FuseOps, ServedOp>> {
   utimens(_p: string, _a: number, _m: number, cb: FuseDone): void { cb(EROFS) }
   setxattr(_p: string, _n: string, _v: Buffer, _pos: number, _f: number, cb: FuseDone): void { cb(EROFS) }
   removexattr(_p: string, _n: string, cb: FuseDone): void { cb(EROFS) }
+
+  /** `answer()` at once, or once `path`'s attributes are known when they come later (`waitFor`). */
+  private once<T>(path: string, answer: () => T): T | Promise<T> {
+    const waiting = this.waitingFor(path)
+    return waiting === undefined ? answer() : waiting.then(answer)
+  }
+
+  /** What an op on `path` must wait for first, if anything: one Set lookup while something is awaited, none after. */
+  private waitingFor(path: string): Promise<void> | undefined {
+    const w = this.waitFor
+    return w !== undefined && w.paths.has(path) ? w.ready : undefined
+  }
 
   /** The stat of `path` in the current tree, remembered in `told` when it is a file. */
   private statTelling(path: string): FuseStat {

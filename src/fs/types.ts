@@ -83,6 +83,18 @@ export interface FsTree {
   lookup(path: string): FsNode | undefined
 }
 
+/**
+ * Files whose attributes the tree cannot tell yet when the mount comes up (photostream/SHA256SUMS
+ * while the store's index loads: src/service/live-mount.ts). getattr, open and read of a path in
+ * `paths`, and statfs (which sums every size), wait for `ready`, then answer from the tree as it is
+ * then; a rejection of `ready` is their EIO, for good. Every other op answers at once meanwhile: a
+ * listing needs only names, modes and inodes.
+ */
+export interface WaitFor {
+  readonly ready: Promise<void>
+  readonly paths: ReadonlySet<string>
+}
+
 /** Where the mount gets the tree to show; asked on every op, so a refresh is a swap. */
 export interface TreeSource {
   current(): FsTree

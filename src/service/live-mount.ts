@@ -9,7 +9,7 @@ import { Catalog, acquireRootLock, catalogPath, setAsideDamagedCatalog, type Cat
 import { FirstCatalog, type PartialView } from './first-catalog.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { checkMountpoint, mountFlickrfs, type MountHandle } from '../fs/index.js'
-import { buildLayout, PHOTO_METADATA_FORMAT, photoSidecarSizer, type Layout } from '../layout/index.js'
+import { buildLayout, PHOTO_METADATA_FORMAT, PHOTOSTREAM_DIR, photoSidecarSizer, SHA256SUMS_FILE, type Layout, type OriginalHashes } from '../layout/index.js'
 import { evictAfterDownload, OriginalStore, type MediaSource } from '../store/index.js'
 import { errorMessage, resolvesWithin } from '../util/abort.js'
 import { confineState } from '../util/confine.js'
@@ -17,6 +17,7 @@ import { exists } from '../util/fs.js'
 import { collectGarbageNow, growOldGenerationByWhile } from '../util/old-generation.js'
 import { unwritableReason } from '../util/read-only.js'
 import { STATE_REL, stateDir } from '../util/state-paths.js'
+import { LoadingStore } from './loading-store.js'
 
 const log = createDebug('flickrfs:mount')
 
@@ -77,6 +78,11 @@ export interface LiveMountOptions {
    * refresh retries for minutes; the mount is already gone, so waiting would only hold the lock.
    */
   closeGraceMs?: number
+  /**
+   * The store is opened (its index read) only once this resolves: a test's stand-in for an index
+   * that takes long to read, the mount being up meanwhile (loading-store.ts).
+   */
+  storeOpensAfter?: Promise<void>
 }
 
 export interface LiveMount {
@@ -140,7 +146,7 @@ export async function startLiveMount(opts: LiveMountOptions): Promise<LiveMount>
   // folder must wait for it (and the other way round).
   const lock: RootLock | undefined = readOnly ? undefined : await acquireRootLock(root, `mount at ${resolve(opts.mountpoint)}`)
   let catalog: Catalog | undefined
-  let store: OriginalStore | undefined
+  let store: LoadingStore | undefined
   try {
     // Only a mount that writes the catalog (online) checks it whole and sets a damaged one aside:
     // the check reads every row (~1.1 GB, 2-3 s at 1,000,000 items) before anything is shown. An
@@ -153,11 +159,14 @@ export async function startLiveMount(opts: LiveMountOptions): Promise<LiveMount>
     // A writable catalog saves each sidecar's lengths as the layout measures them.
     catalog = await Catalog.open(root, await catalogOpenOptions(root, opts, readOnly))
     const job: JobState = { running: undefined }
-    store = await openStore(root, opts, readOnly, job)
+    // The mount comes up while the store's index loads (~6 s at 1,000,000 originals): a listing
+    // needs only the catalog; what needs the store waits for it (loading-store.ts).
+    const opening = opts.storeOpensAfter === undefined ? openStore(root, opts, readOnly, job) : opts.storeOpensAfter.then(() => openStore(root, opts, readOnly, job))
+    store = new LoadingStore(opening, opts.cacheMaxBytes)
     // A fresh root mounts before its first catalog is in: a token Flickr refuses must fail the
     // mount now, not leave an empty folder behind. The refresh reuses the answer.
     const identity = needsFirstCatalog(catalog, root, opts) ? await opts.remote?.api.testLogin() : undefined
-    const tree = new LiveTree(catalog, store, opts.ignoreViews)
+    const tree = new LiveTree(catalog, store.hashes, opts.ignoreViews)
     // Said before the mount appears: `mount --background` returns once it does.
     if (identity) say('Fetching the catalog for the first time; the tree fills in as it comes.')
     const handle = await mountFlickrfs({
@@ -171,7 +180,12 @@ export async function startLiveMount(opts: LiveMountOptions): Promise<LiveMount>
       // Offline, every original served is a local file: read it on this thread (no thread-pool
       // round trip per 128 KiB), at the price described in src/fs/README.md.
       syncLocalReads: opts.remote === undefined,
+      // SHA256SUMS is made from the store's index: never from half of it.
+      waitFor: { ready: store.ready, paths: new Set([`/${PHOTOSTREAM_DIR}/${SHA256SUMS_FILE}`]) },
       ...(opts.attrTimeoutSec !== undefined ? { attrTimeoutSec: opts.attrTimeoutSec } : {}),
+    })
+    store.ready.catch((err: unknown) => {
+      say(`The store of originals could not be opened (${errorMessage(err)}): reads of originals and photostream/SHA256SUMS fail (EIO) until the mount is started again.`)
     })
     const served = new ServedMount({ opts, say, lock, catalog, store, tree, handle, root, job })
     if (identity) served.fillFirstCatalog(identity)
@@ -272,10 +286,9 @@ class LiveTree {
   /** From the catalog's view by default; the first catalog's partial and whole snapshots are handed in. */
   readonly #build: (source?: CatalogView | CatalogSnapshot, partial?: boolean) => Layout
 
-  constructor(catalog: Catalog, store: OriginalStore, ignoreViews: boolean | undefined) {
+  constructor(catalog: Catalog, hashes: OriginalHashes, ignoreViews: boolean | undefined) {
     // photostream/SHA256SUMS asks the store again whenever its generation moves, so a download is
     // listed there once it is recorded, without a rebuild.
-    const hashes = { generation: () => store.generation, hashOf: (id: string, secret: string) => store.knownRecord(id, secret) }
     this.#build = (source = catalog.view(), partial = false) => buildLayout(source, { ignoreViews, hashes, partial })
     // A fresh root's empty tree is a first catalog with nothing in yet: no Not in any set/ either.
     const view = catalog.view()
@@ -321,7 +334,8 @@ interface ServedParts {
   /** Absent on a read-only cache: nobody can write there, so there is no writer to keep out. */
   lock: RootLock | undefined
   catalog: Catalog
-  store: OriginalStore
+  /** Open once its index is read: what needs it waits (loading-store.ts). */
+  store: LoadingStore
   tree: LiveTree
   handle: MountHandle
   root: string
@@ -452,8 +466,9 @@ class ServedMount implements LiveMount {
     job.running = { what, done: new Promise<void>((res) => (done = res)) }
     try {
       await this.#running?.catch(() => undefined)
+      const opened = await store.opened()
       const remote = opts.remote ? { api: opts.remote.api, media: opts.remote.jobMedia ?? opts.remote.media } : undefined
-      return await run({ root, catalog, store, ...(remote ? { remote } : {}) })
+      return await run({ root, catalog, store: opened, ...(remote ? { remote } : {}) })
     } finally {
       job.running = undefined
       done()
