@@ -184,7 +184,7 @@ export async function startLiveMount(opts: LiveMountOptions): Promise<LiveMount>
       waitFor: { ready: store.ready, paths: new Set([`/${PHOTOSTREAM_DIR}/${SHA256SUMS_FILE}`]) },
       ...(opts.attrTimeoutSec !== undefined ? { attrTimeoutSec: opts.attrTimeoutSec } : {}),
     })
-    store.ready.catch((err: unknown) => {
+    store.ready.then(() => log('store open'), (err: unknown) => {
       say(`The store of originals could not be opened (${errorMessage(err)}): reads of originals and photostream/SHA256SUMS fail (EIO) until the mount is started again.`)
     })
     const served = new ServedMount({ opts, say, lock, catalog, store, tree, handle, root, job })
