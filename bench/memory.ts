@@ -14,7 +14,9 @@
  *   load: status  `flickrfs status C` (loads the catalog read-only, no mount; also with --offline-only)
  *   load: mount   `flickrfs mount --offline --cache C`, then `readdir(photostream)`; also the time
  *                 from spawn to that listing read whole, and from the mount being up (in the mount
- *                 table) to the first name `ls -f | head -1` shows (target ≤ 2 s at 1,000,000 items)
+ *                 table) to the first name `ls -f | head -1` shows (target ≤ 2 s at 1,000,000 items),
+ *                 and from spawn to that name; the peak is read once the store is open (the mount
+ *                 comes up before it is: service/loading-store.ts)
  * --online-only --port N --cache C (C synced by an earlier run with the same --port): an online mount
  * of C (incremental refreshes, --full-listing-every 7d): the time to its listing and the peak, then a
  * refresh that finds nothing changed (SIGHUP) and the peak through it. FLICKRFS_LAZY_CATALOG_FROM=0
