@@ -245,6 +245,10 @@ export class PinRun {
       const photo = view.photo(view.photostreamId(i))
       const m = photo && view.media(photo.id, photo.secret)
       if (photo && m) this.#enqueue(photo, m)
+      // The in-place checks run a batch a turn (#drainInPlace): without a turn here every photo's
+      // objects were queued before the first check (a pin after a small change to a 1,000,000-item
+      // mirror peaked at 1.7 GB, bench/pin-big.ts; test/pin/sweep.test.ts).
+      if (i % IN_PLACE_CHECKS_PER_TURN === IN_PLACE_CHECKS_PER_TURN - 1) await new Promise<void>((resolve) => setImmediate(resolve))
     }
     for (const u of refresh.media.unavailable) this.#failures.push({ id: u.id, what: 'original', message: u.message })
     await Promise.all(this.#queued.values())

@@ -1,0 +1,48 @@
+/**
+ * The final sweep of a pin over originals already in place (src/pin/pin-run.ts #downloadAll): they
+ * are checked as the sweep goes, a batch a turn, not all queued first. Queued first, a pin after a
+ * small change to a 1,000,000-item mirror (read lazily) held every photo's objects at once
+ * (bench/pin-big.ts).
+ */
+import { after, before, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { join } from 'node:path'
+import type { FakeFlickr } from '../../src/fake-flickr/index.js'
+import type { PinProgress } from '../../src/pin/pin.js'
+import { DEFAULT_FULL_LISTING_EVERY_MS } from '../../src/catalog/index.js'
+import { pinOnce, removeDir, startFake } from './helpers.js'
+import { tempDir } from '../support/repo.js'
+
+let fake: FakeFlickr
+let work: string
+
+before(async () => {
+  fake = await startFake({ seed: 71, photos: 900, videos: 0, sets: 2, collections: 0, meanPhotoBytes: 600 })
+  work = await tempDir()
+})
+after(async () => {
+  await fake.close()
+  await removeDir(work)
+})
+
+void test('originals in place are checked while the sweep goes on, not once every one is queued', async () => {
+  const dest = join(work, 'dest')
+  const first = await pinOnce(fake, dest, { fullListingEveryMs: DEFAULT_FULL_LISTING_EVERY_MS })
+  assert.deepEqual(first.failures, [])
+  // One photo edited: the next pin runs whole and finds the other 899 originals in place.
+  const id = fake.account.photostream[0] as string
+  fake.account.editPhoto(id, { title: 'edited for the sweep' })
+  const seen: PinProgress[] = []
+  // Read lazily, as a mirror of 400,000 photos and more is: the change is merged, and only the
+  // sweep meets the originals in place (a catalog loaded whole queues them as its refresh lists them).
+  const r = await pinOnce(fake, dest, { fullListingEveryMs: DEFAULT_FULL_LISTING_EVERY_MS, lazyCatalogFromPhotos: 0, onProgress: (p) => seen.push({ ...p }) })
+  assert.deepEqual(r.failures, [])
+  assert.equal(r.checkedAgainstRecord, false, 'the pin ran whole')
+  const total = Math.max(...seen.map((p) => p.queued))
+  assert.equal(total, 900)
+  // Past the first batch (and the edited photo, checked as the refresh reported it), the sweep has
+  // not queued the rest yet.
+  const past = seen.find((p) => p.phase === 'downloading' && p.done >= 300)
+  assert.ok(past !== undefined, 'progress told while downloading')
+  assert.ok(past.queued < total, `${past.done} originals counted in place with ${past.queued} of ${total} queued`)
+})
