@@ -79,7 +79,7 @@ void describe('a pin of a DEST pinned before asks the set list as the process st
     await rm(work, { recursive: true, force: true })
   })
 
-  it('before pin takes the clients, whose getSetList then answers with it; taken once, by the same env only', async () => {
+  void it('before pin takes the clients, whose getSetList then answers with it; taken once, by the same env only', async () => {
     fake.resetCounts()
     await startEarlyPin(['-q', pinned], env)
     assert.equal(await claimEarlyClients({ ...env }), undefined, 'made from another env: not taken')
@@ -94,7 +94,7 @@ void describe('a pin of a DEST pinned before asks the set list as the process st
     assert.equal(await claimEarlyClients(env), undefined, 'taken once')
   })
 
-  it('is what `flickrfs pin` takes: its set list is not asked again', async () => {
+  void it('is what `flickrfs pin` takes: its set list is not asked again', async () => {
     const dest = join(work, 'dest')
     const pin = async (): Promise<string> => {
       const out = new Capture()
@@ -109,7 +109,7 @@ void describe('a pin of a DEST pinned before asks the set list as the process st
     assert.equal(listCalls(), 1, 'the set list asked once, as the process started')
   })
 
-  it('asks nothing for a DEST never pinned, or when --api-rate or --env-file would make other clients', async () => {
+  void it('asks nothing for a DEST never pinned, or when --api-rate or --env-file would make other clients', async () => {
     const fresh = join(work, 'fresh')
     await mkdir(fresh)
     for (const args of [[fresh], ['--api-rate', '2', pinned], [pinned, '--env-file=f']]) {
