@@ -154,12 +154,19 @@ export async function refreshIfUnchanged(store: CatalogStore, api: CatalogApi, o
       const id = safeId(raw.id) as string
       if (knownMembers(raw, before.get(id), minDateSec) === undefined) toList.push(id)
     }
+    // Beyond apiConcurrency a set is asked once an answer is in: the verdict waits until the last
+    // is asked, or it would hold back the first answers, and with them those asks.
+    let asked = 0
+    let everyAsked = (): void => undefined
+    const allAsked = new Promise<void>((resolve) => (everyAsked = resolve))
     const listing = eachLimit(toList, opts.apiConcurrency, async (id) => {
+      if (++asked === toList.length) everyAsked()
       const raw = await counted('getSetPhotos', () => api.getSetPhotos(id, head.userId))
       setPhotos.set(id, raw)
       listed.set(id, uniqueIds(raw))
     })
-    const pending = beforeMembers(l, list)
+    // (None to ask, or a failure that stops the asking: at once.)
+    const pending = Promise.race([allAsked, listing.catch(() => undefined)]).then(() => beforeMembers(l, list))
     // Its failure is the answers' own, told by settledAll below: not an unhandled one meanwhile.
     pending.catch(() => undefined)
     await listing
