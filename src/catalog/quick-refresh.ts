@@ -13,12 +13,13 @@
  */
 import createDebug from '../util/debug.js'
 import { eachLimit } from '../util/pool.js'
-import { HEAD_CHECK_PER_PAGE, knownMembers, lookupOf, marksUnchanged, planFor, unchangedListing, type UnchangedPrevious } from './incremental.js'
+import { HEAD_CHECK_PER_PAGE, knownMembers, lookupOf, marksUnchanged, planFor, unchangedListing, type PendingVerdict, type UnchangedPrevious } from './incremental.js'
 import { contentKey, rowVersions, type CatalogStore, type Head } from './persist.js'
 import { PHOTO_EXTRAS, type CatalogApi } from './ports.js'
 import { dedupeById, listPhotos, safeId, uniqueIds } from './records.js'
 import type { RefreshReport } from './refresh.js'
 import type { CatalogState } from './state.js'
+import type { RawRecord } from './types.js'
 
 const debug = createDebug('flickrfs:catalog')
 
@@ -132,6 +133,16 @@ export async function refreshIfUnchanged(store: CatalogStore, api: CatalogApi, o
   const rawSetList = counted('getSetList', () => api.getSetList())
   opts.onAsking?.()
   const setPhotos = new Map<string, unknown[]>()
+  // The verdict but for the members of the sets listed again (incremental.ts unchangedListing),
+  // from the lists and every other answer, made while those members are listed.
+  const beforeMembers = async (l: PreviousLists, list: RawRecord[]): Promise<PendingVerdict | undefined> => {
+    const [c, k, p, t] = await Promise.all([changed, known, page, tree])
+    if (k === undefined) return undefined
+    await callsWritten()
+    return unchangedListing({ refreshedAtMs: head.refreshedAtMs, ...l, known: k }, {
+      changed: c, head: p, setList: list, tree: t, minDateSec, retryTranscodes: opts.retryTranscodes,
+    }, clock())
+  }
   const sets = Promise.all([lists, rawSetList]).then(async ([l, rawList]) => {
     const list = dedupeById(rawList)
     const listed = new Map<string, string[]>()
@@ -143,20 +154,29 @@ export async function refreshIfUnchanged(store: CatalogStore, api: CatalogApi, o
       const id = safeId(raw.id) as string
       if (knownMembers(raw, before.get(id), minDateSec) === undefined) toList.push(id)
     }
-    await eachLimit(toList, opts.apiConcurrency, async (id) => {
+    // Beyond apiConcurrency a set is asked once an answer is in: the verdict waits until the last
+    // is asked, or it would hold back the first answers, and with them those asks.
+    let asked = 0
+    let everyAsked = (): void => undefined
+    const allAsked = new Promise<void>((resolve) => (everyAsked = resolve))
+    const listing = eachLimit(toList, opts.apiConcurrency, async (id) => {
+      if (++asked === toList.length) everyAsked()
       const raw = await counted('getSetPhotos', () => api.getSetPhotos(id, head.userId))
       setPhotos.set(id, raw)
       listed.set(id, uniqueIds(raw))
     })
-    return { list, listed }
+    // (None to ask, or a failure that stops the asking: at once.)
+    const pending = Promise.race([allAsked, listing.catch(() => undefined)]).then(() => beforeMembers(l, list))
+    // Its failure is the answers' own, told by settledAll below: not an unhandled one meanwhile.
+    pending.catch(() => undefined)
+    await listing
+    return { list, listed, pending: await pending }
   })
   const [l, c, k, p, t, s, rc, rs] = await settledAll([lists, changed, known, page, tree, sets, rawChanged, rawSetList] as const)
   const answers: RecordedAnswers = { startedAtMs, minDateSec, changed: rc, page: p, setList: rs, setPhotos, tree: t, ...(k !== undefined ? { reported: { generation: head.generation, rows: k } } : {}) }
   if (l === undefined || k === undefined) return { answers }
   debug('quick refresh: answers in, %d photos reported (%d of %d buckets decoded), %d sets listed', c.length, bucketsOf(head, c), head.chunks.photos.length, s.listed.size)
-  const verdict = unchangedListing({ refreshedAtMs: head.refreshedAtMs, ...l, known: k }, {
-    changed: c, head: p, setList: s.list, listedMembers: s.listed, tree: t, minDateSec, retryTranscodes: opts.retryTranscodes,
-  }, clock())
+  const verdict = s.pending?.withMembers(s.listed)
   const next = marksUnchanged(marks, startedAtMs)
   if (verdict === undefined || next === undefined) {
     debug('quick refresh: something to merge (%d reported, %d sets listed); refreshing whole', c.length, s.listed.size)
@@ -203,6 +223,14 @@ function listsOf(store: CatalogStore, head: Head, held: CatalogState | undefined
 function bucketsOf(head: Head, photos: ReadonlyArray<{ id: string }>): number {
   const bucket = rowVersions(head)
   return new Set(photos.map((p) => bucket(p.id))).size
+}
+
+/**
+ * Two turns of the event loop: the calls just asked are written by then, a new connection's in
+ * the poll phase between (the work that follows would otherwise hold them back).
+ */
+async function callsWritten(): Promise<void> {
+  for (let i = 0; i < 2; i++) await new Promise<void>((resolve) => setImmediate(resolve))
 }
 
 /** Like Promise.all, but only once every task has settled (no call left running), then the first failure. */

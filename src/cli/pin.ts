@@ -11,6 +11,7 @@ import { parseDuration } from './units.js'
 import { pinChoices, pinThroughMount, progressState } from './pin-handoff.js'
 import { destWriteError } from '../util/fs-errors.js'
 import { lazyCatalogFrom } from './lazy-catalog.js'
+import { claimEarlyClients } from './early-pin.js'
 
 interface PinFlags {
   quiet?: boolean
@@ -59,7 +60,9 @@ async function runPin(io: CliIo, dest: string, flags: PinFlags): Promise<number>
   const env = envOf(io)
   const cookies = await readCookies(flags.cookies, env, (line) => io.stderr.write(line))
   const fullListingEvery = await fullListingEveryMs(env, flags.fullListingEvery)
-  const { client, media } = await openFlickr({ env, apiRate: flags.apiRate })
+  // The clients the process made as it started (early-pin.ts), the set list already asked; made from the same env, and no --api-rate.
+  const early = flags.apiRate === undefined ? await claimEarlyClients(env) : undefined
+  const { client, media } = early ?? await openFlickr({ env, apiRate: flags.apiRate })
   const mode = flags.quiet ? 'quiet' : isTty(io.stderr) ? 'bar' : 'lines'
   // Held for the whole run (pin takes it again, re-entrantly): a damaged catalog is moved aside
   // with no other writer about.

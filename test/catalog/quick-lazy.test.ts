@@ -153,6 +153,19 @@ void test('changes only a set\'s listing shows: the view\'s verdict is the store
       a.addToSet(listed, other)
     }, 'merge'],
     ['nothing again', () => undefined, 'unchanged'],
+    // The same counts and date_update, and each member looked up only where it is not the stored one.
+    ['the last member in the catalog swapped for one that is not', () => {
+      const ids = set().photoIds
+      const at = ids.findLastIndex((id) => a.photostream.includes(id) && a.requirePhoto(id).media === 'photo' && id !== a.requireSet(listed).primary)
+      const out = a.addPhoto({ title: 'not in the photostream, swapped in' }).id
+      a.photostream.splice(a.photostream.indexOf(out), 1)
+      ids[at] = out
+    }, 'merge'],
+    ['a member not in the catalog swapped for one that is, put last', () => {
+      const ids = set().photoIds
+      ids.splice(ids.indexOf(hidden), 1)
+      ids.push(notIn('photo'))
+    }, 'merge'],
   ]
   for (const [what, change, expected] of cases) {
     change()

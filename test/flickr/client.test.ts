@@ -1,7 +1,7 @@
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { generateAccount, startFakeFlickr, type FakeFlickr } from '../../src/fake-flickr/index.js'
-import { clientFor } from './helpers.js'
+import { clientFor, closedOrigin, rejectsWith } from './helpers.js'
 
 let fake: FakeFlickr
 before(async () => {
@@ -84,5 +84,36 @@ void test('collections, comments and sizes come back as arrays, empty when Flick
     assert.deepEqual(await clientFor(empty).getSetList(), [])
   } finally {
     await empty.close()
+  }
+})
+
+void test('prefetchSetList asks the set list at once; the next getSetList takes it, the one after asks again', async () => {
+  const client = clientFor(fake)
+  fake.resetCounts()
+  const ids = fake.account.sets.map((s) => s.id)
+  client.prefetchSetList()
+  const deadline = Date.now() + 5_000
+  while ((fake.counts()['flickr.photosets.getList'] ?? 0) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5))
+  assert.equal(fake.counts()['flickr.photosets.getList'], 1, 'asked before getSetList was')
+  assert.deepEqual((await client.getSetList()).map((s) => s.id), ids)
+  assert.equal(fake.counts()['flickr.photosets.getList'], 1, 'the prefetched list, not asked again')
+  assert.deepEqual((await client.getSetList()).map((s) => s.id), ids)
+  assert.equal(fake.counts()['flickr.photosets.getList'], 2, 'taken once')
+})
+
+void test('a prefetched set list that failed fails its taker, and is no unhandled rejection without one', async () => {
+  const unhandled: unknown[] = []
+  const onUnhandled = (reason: unknown): void => void unhandled.push(reason)
+  process.on('unhandledRejection', onUnhandled)
+  try {
+    const origin = await closedOrigin()
+    const taken = clientFor(fake, { apiOrigin: origin, maxRetries: 0 })
+    taken.prefetchSetList()
+    await rejectsWith(taken.getSetList(), 'NETWORK')
+    clientFor(fake, { apiOrigin: origin, maxRetries: 0 }).prefetchSetList()
+    await new Promise((r) => setTimeout(r, 200))
+    assert.deepEqual(unhandled, [])
+  } finally {
+    process.off('unhandledRejection', onUnhandled)
   }
 })
