@@ -11,6 +11,7 @@
  *
  * At 50,000 photos a loaded catalog is a second of parsing and GC; this reads a few hundred KB.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises'
 import createDebug from '../util/debug.js'
 import { eachLimit } from '../util/pool.js'
 import { HEAD_CHECK_PER_PAGE, knownMembers, lookupOf, marksUnchanged, planFor, unchangedListing, type PendingVerdict, type UnchangedPrevious } from './incremental.js'
@@ -230,7 +231,7 @@ function bucketsOf(head: Head, photos: ReadonlyArray<{ id: string }>): number {
  * the poll phase between (the work that follows would otherwise hold them back).
  */
 async function callsWritten(): Promise<void> {
-  for (let i = 0; i < 2; i++) await new Promise<void>((resolve) => setImmediate(resolve))
+  for (let i = 0; i < 2; i++) await nextTurn()
 }
 
 /** Like Promise.all, but only once every task has settled (no call left running), then the first failure. */

@@ -8,11 +8,12 @@
  * neither an option nor an option's value). A wrong guess costs only a check pin does not take
  * (and, for a folder that holds a record, a set list's calls).
  */
-import { accessSync, constants, existsSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
 import type { Env, openFlickr } from '../flickr/index.js'
 import { startEarlyCheck } from '../pin/early-check.js'
 import createDebug from '../util/debug.js'
+import { unwritableReason } from '../util/read-only.js'
 import { treeRecordPath } from '../util/state-paths.js'
 
 type Clients = Awaited<ReturnType<typeof openFlickr>>
@@ -49,20 +50,9 @@ export async function startEarlyPin(args: readonly string[], env: Env = process.
   startEarlyCheck(dest)
   // The clients are made from `env` and config.json alone: these flags would make others.
   if (args.some((a) => a.startsWith('--env-file') || a.startsWith('--api-rate'))) return
-  if (existsSync(treeRecordPath(resolve(dest))) && writable(dest)) await startEarlyCalls(env)
-}
-
-/**
- * Whether this process may write `dest`: pin refuses a read-only DEST before any call, in one line
- * and without a byte written (not even the shared limiter's state, which a call updates).
- */
-function writable(dest: string): boolean {
-  try {
-    accessSync(dest, constants.W_OK)
-    return true
-  } catch {
-    return false
-  }
+  // Pin refuses a DEST it cannot write before any call, in one line and without a byte written
+  // (not even the shared limiter's state, which a call updates).
+  if (existsSync(treeRecordPath(resolve(dest))) && (await unwritableReason(dest)) === undefined) await startEarlyCalls(env)
 }
 
 let early: { env: Env; clients: Promise<Clients | undefined> } | undefined

@@ -4,6 +4,7 @@
  * fetches go on, then make DEST's tree match the layout, and record it. A module of its own so that
  * a no-change pin never loads the layout, the store or the tree writer.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises'
 import createDebug from '../util/debug.js'
 import { reportedPhotoIds } from '../catalog/lazy-merge.js'
 import { type Catalog, type RecordedAnswers, type RefreshProgress, type RefreshReport } from '../catalog/index.js'
@@ -248,7 +249,7 @@ export class PinRun {
       // The in-place checks run a batch a turn (#drainInPlace): without a turn here every photo's
       // objects were queued before the first check (a pin after a small change to a 1,000,000-item
       // mirror peaked at 1.7 GB, bench/pin-big.ts; test/pin/sweep.test.ts).
-      if (i % IN_PLACE_CHECKS_PER_TURN === IN_PLACE_CHECKS_PER_TURN - 1) await new Promise<void>((resolve) => setImmediate(resolve))
+      if (i % IN_PLACE_CHECKS_PER_TURN === IN_PLACE_CHECKS_PER_TURN - 1) await nextTurn()
     }
     for (const u of refresh.media.unavailable) this.#failures.push({ id: u.id, what: 'original', message: u.message })
     await Promise.all(this.#queued.values())

@@ -10,6 +10,7 @@
 import { readFile, lstat, readlink, lutimes, readdir } from 'node:fs/promises'
 import { closeSync, lstatSync, lutimesSync, openSync, readSync, readlinkSync, constants as fsConstants, type Stats } from 'node:fs'
 import { join } from 'node:path'
+import { setImmediate as nextTurn } from 'node:timers/promises'
 import createDebug from '../util/debug.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { destWriteError, errnoCode, isEnoent } from '../util/fs-errors.js'
@@ -116,7 +117,6 @@ const SYNC_CHECKS_PER_TURN = 256
 /** photostream/ nodes checked and written per page (#writePhotostream). */
 const PHOTOSTREAM_PAGE = 2048
 
-const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 
 /** One buffer for every synchronous read of a file already there (its size is known from its lstat). */
 let readBuffer = Buffer.alloc(64 * 1024)
