@@ -12,7 +12,7 @@ import { lstat, readdir, readFile, readlink, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FakeFlickr } from '../../src/fake-flickr/index.js'
-import { cliEnv, startFake } from '../pin/helpers.js'
+import { pinnedLab } from './mount-helpers.js'
 import { MountLab } from '../support/mount-lab.js'
 import { run } from '../support/run.js'
 
@@ -36,12 +36,7 @@ export interface BackupLab {
 
 /** About 60 items (photos, videos, sets, collections), some commented, some with odd titles. */
 export async function backupLab(seed: number): Promise<BackupLab> {
-  const fake = await startFake({ seed, photos: 44, videos: 2, sets: 5, collections: 2, commentedFraction: 0.3, oddTitles: true, meanPhotoBytes: 15_000, meanVideoBytes: 60_000 })
-  const lab = await MountLab.create('flickrfs-e2e-backup-')
-  const env = cliEnv(fake, await lab.mkdir('config'), { XDG_CACHE_HOME: await lab.mkdir('cache'), XDG_RUNTIME_DIR: await lab.mkdir('run') })
-  const dest = join(lab.dir, 'dest')
-  const pinned = await lab.cli(['pin', '-q', dest], env)
-  assert.equal(pinned.exit.code, 0, pinned.err)
+  const { fake, lab, env, dest } = await pinnedLab({ seed, photos: 44, videos: 2, sets: 5, collections: 2, commentedFraction: 0.3, oddTitles: true, meanPhotoBytes: 15_000, meanVideoBytes: 60_000 }, { prefix: 'flickrfs-e2e-backup-' })
   // The hash list's mtime is its newest line's time rounded up to a whole second (layout/nodes.ts),
   // so for up to a second after a pin it lies ahead of the clock. A backup started in that second
   // sees it as newer than its own start, and its next incremental run archives it again (tar

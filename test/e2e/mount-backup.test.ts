@@ -9,8 +9,7 @@ import assert from 'node:assert/strict'
 import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { FakeFlickr } from '../../src/fake-flickr/index.js'
-import { cliEnv, startFake } from '../pin/helpers.js'
-import { mediaGets } from './mount-helpers.js'
+import { mediaGets, pinnedLab } from './mount-helpers.js'
 import { MountLab } from '../support/mount-lab.js'
 import type { CliProc } from '../support/cli.js'
 import { fuseUnusableReason, isMounted } from '../support/mounts.js'
@@ -32,12 +31,7 @@ void describe('mount of a pinned DEST equals DEST (e2e)', { skip }, () => {
   let server: CliProc
 
   before(async () => {
-    fake = await startFake({ seed: 23, photos: 50, videos: 3, sets: 6, collections: 2, commentedFraction: 0.3, oddTitles: true, meanPhotoBytes: 15_000, meanVideoBytes: 60_000 })
-    lab = await MountLab.create()
-    env = cliEnv(fake, await lab.mkdir('config'), { XDG_CACHE_HOME: await lab.mkdir('cache'), XDG_RUNTIME_DIR: await lab.mkdir('run') })
-    dest = join(lab.dir, 'dest')
-    const pinned = await lab.cli(['pin', '-q', dest], env)
-    assert.equal(pinned.exit.code, 0, pinned.err)
+    ;({ fake, lab, env, dest } = await pinnedLab({ seed: 23, photos: 50, videos: 3, sets: 6, collections: 2, commentedFraction: 0.3, oddTitles: true, meanPhotoBytes: 15_000, meanVideoBytes: 60_000 }))
     mnt = await lab.mkdir('mnt')
     server = await lab.mount(mnt, ['--cache', dest, '--refresh', '0'], env)
     fake.resetCounts()
@@ -92,12 +86,8 @@ void describe('sidecars of a mount with an empty cache (e2e)', { skip }, () => {
   let dest: string
 
   before(async () => {
-    fake = await startFake({ seed: 29, photos: 40, videos: 2, sets: 5, collections: 2, commentedFraction: 0.3, oddTitles: true, meanPhotoBytes: 15_000, meanVideoBytes: 60_000 })
-    lab = await MountLab.create()
-    const env = cliEnv(fake, await lab.mkdir('config'), { XDG_CACHE_HOME: await lab.mkdir('cache'), XDG_RUNTIME_DIR: await lab.mkdir('run') })
-    dest = join(lab.dir, 'dest')
-    const pinned = await lab.cli(['pin', '-q', dest], env)
-    assert.equal(pinned.exit.code, 0, pinned.err)
+    let env: NodeJS.ProcessEnv
+    ;({ fake, lab, env, dest } = await pinnedLab({ seed: 29, photos: 40, videos: 2, sets: 5, collections: 2, commentedFraction: 0.3, oddTitles: true, meanPhotoBytes: 15_000, meanVideoBytes: 60_000 }))
     mnt = await lab.mkdir('mnt')
     await lab.mount(mnt, ['--cache', await lab.mkdir('fresh'), '--refresh', '0'], env)
     fake.resetCounts()

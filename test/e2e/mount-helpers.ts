@@ -1,8 +1,43 @@
 /**
- * What the `flickrfs mount` e2e tests and benchmarks share besides test/support/mount-lab.ts: how
- * to quote for bash, list a tree with find, and count the fake's media GETs.
+ * What the `flickrfs mount` e2e tests and benchmarks share besides test/support/mount-lab.ts: a
+ * pinned DEST in a new lab, how to quote for bash, list a tree with find, and count the fake's
+ * media GETs.
  */
+import assert from 'node:assert/strict'
+import { join } from 'node:path'
+import type { FakeFlickr, GenerateOptions } from '../../src/fake-flickr/index.js'
+import { cliEnv, startFake } from '../pin/helpers.js'
+import { MountLab } from '../support/mount-lab.js'
 import { run } from '../support/run.js'
+
+export interface PinnedLab {
+  fake: FakeFlickr
+  lab: MountLab
+  /** The CLI's environment: config, cache and runtime folders in the lab, the fake's token. */
+  env: NodeJS.ProcessEnv
+  /** `flickrfs pin -q DEST` of the fake's account, done. */
+  dest: string
+}
+
+/**
+ * A fake with `gen`'s account, a new lab, and DEST pinned by the real CLI: where most mount tests
+ * start. A pin that fails closes the fake and removes the lab before it throws.
+ */
+export async function pinnedLab(gen: GenerateOptions, opts: { prefix?: string; pinTimeoutMs?: number } = {}): Promise<PinnedLab> {
+  const fake = await startFake(gen)
+  const lab = await MountLab.create(opts.prefix)
+  try {
+    const env = cliEnv(fake, await lab.mkdir('config'), { XDG_CACHE_HOME: await lab.mkdir('cache'), XDG_RUNTIME_DIR: await lab.mkdir('run') })
+    const dest = join(lab.dir, 'dest')
+    const pinned = await lab.cli(['pin', '-q', dest], env, opts.pinTimeoutMs)
+    assert.equal(pinned.exit.code, 0, pinned.err)
+    return { fake, lab, env, dest }
+  } catch (err) {
+    await lab.cleanup()
+    await fake.close()
+    throw err
+  }
+}
 
 /** Quotes one argument for bash. */
 export const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { mkdir, readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { FakeFlickr } from '../../src/fake-flickr/index.js'
-import { cliEnv, startFake } from '../pin/helpers.js'
+import { pinnedLab } from './mount-helpers.js'
 import { MountLab } from '../support/mount-lab.js'
 import { waitUntil } from '../support/wait.js'
 import type { CliProc } from '../support/cli.js'
@@ -38,12 +38,7 @@ void describe('mount lifecycle (e2e)', { skip }, () => {
   let dest: string
 
   before(async () => {
-    fake = await startFake({ seed: 41, photos: 12, videos: 1, sets: 2, collections: 1, meanPhotoBytes: 8_000, meanVideoBytes: 20_000 })
-    lab = await MountLab.create()
-    env = cliEnv(fake, await lab.mkdir('config'), { XDG_CACHE_HOME: await lab.mkdir('cache'), XDG_RUNTIME_DIR: await lab.mkdir('run') })
-    dest = join(lab.dir, 'dest')
-    const pinned = await lab.cli(['pin', '-q', dest], env)
-    assert.equal(pinned.exit.code, 0, pinned.err)
+    ;({ fake, lab, env, dest } = await pinnedLab({ seed: 41, photos: 12, videos: 1, sets: 2, collections: 1, meanPhotoBytes: 8_000, meanVideoBytes: 20_000 }))
   })
   after(async () => {
     await lab?.cleanup()

@@ -13,8 +13,8 @@ import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { FakeFlickr } from '../../src/fake-flickr/index.js'
-import { cliEnv, mediaName, startFake } from '../pin/helpers.js'
-import { mediaGets } from '../e2e/mount-helpers.js'
+import { mediaName } from '../pin/helpers.js'
+import { mediaGets, pinnedLab } from '../e2e/mount-helpers.js'
 import { MountLab } from '../support/mount-lab.js'
 import { fuseUnusableReason, isMounted } from '../support/mounts.js'
 import { REPO } from '../support/repo.js'
@@ -35,12 +35,7 @@ void describe('a mount whose store index is not read yet', { skip }, () => {
 
   before(async () => {
     // 60 originals: SHA256SUMS (~80 bytes a line) is over one 4 KiB block, so statfs's blocks tell whether it counted it.
-    fake = await startFake({ seed: 57, photos: 56, videos: 4, sets: 3, collections: 1, meanPhotoBytes: 20_000, meanVideoBytes: 40_000 })
-    lab = await MountLab.create()
-    env = cliEnv(fake, await lab.mkdir('config'), { XDG_CACHE_HOME: await lab.mkdir('xdg-cache'), XDG_RUNTIME_DIR: await lab.mkdir('run') })
-    dest = join(lab.dir, 'dest')
-    const pinned = await lab.cli(['pin', '-q', dest], env, 120_000)
-    assert.equal(pinned.exit.code, 0, pinned.err)
+    ;({ fake, lab, env, dest } = await pinnedLab({ seed: 57, photos: 56, videos: 4, sets: 3, collections: 1, meanPhotoBytes: 20_000, meanVideoBytes: 40_000 }, { pinTimeoutMs: 120_000 }))
   })
   after(async () => {
     await lab?.cleanup()
