@@ -37,6 +37,7 @@ import { DirNode, HashListNode, LinkNode, MetadataFileNode, type OnDemandDir } f
 import { DEFAULT_LINK_CACHE, LinkCache, LinkDir } from './link-dir.js'
 import { DEFAULT_NODE_CACHE, photoChangedMs, type PhotostreamChildren, PhotostreamDir, showableExt } from './photostream-dir.js'
 import { SHA256SUMS_FILE } from './sha256sums.js'
+import { ShownPhotos } from './shown-photos.js'
 import { wholeSecondsMs } from './times.js'
 import type { Layout, LayoutDir, LayoutNode, LayoutOptions, LayoutStats } from './types.js'
 
@@ -107,8 +108,8 @@ class LayoutBuilder {
   // array because half of all int32 states would be boxed numbers in a plain one.
   #states: Int32Array
   readonly #root = new DirNode('', '')
-  /** Photos shown in photostream/: id → k, their place in photostream order (`#changedMs`, `#exts`). */
-  readonly #shown = new Map<string, number>()
+  /** Photos shown in photostream/: id → k, their place in photostream order (`#changedMs`, `#exts`). Made with the photostream's length. */
+  #shown = new ShownPhotos(0)
   /**
    * Of each shown photo (by k): its change time as its files show it (photoChangedMs), for the folders' mtimes.
    * This, `#exts` and the shown order are sized once for the photostream's length (at most one shown photo
@@ -228,15 +229,15 @@ class LayoutBuilder {
     this.#add(photostream, photostreamMetadataFile(mtimeMs, view))
     this.#add(photostream, new HashListNode(SHA256SUMS_FILE, photostream, this.#opts.hashes))
     const length = view.photostreamLength
+    this.#shown = new ShownPhotos(length)
     const shown = new Uint32Array(length)
     const changed = (this.#changedMs = new Float64Array(length))
     const exts = this.#exts
     exts.length = length
-    let count = 0
     const dirState = fnvUpdate(photostream.fnv, '/')
     for (let i = 0; i < length; i++) {
       const id = view.photostreamId(i)
-      if (this.#shown.has(id)) continue
+      if (this.#shown.get(id) !== undefined) continue
       const photo = view.photo(id)
       if (photo === undefined) continue
       const shownExt = showableExt(view, id, photo, this.#opts)
@@ -248,8 +249,7 @@ class LayoutBuilder {
       }
       // `<id>.<ext>` as mediaFileName makes it (showableExt checked both parts), hashed in parts.
       const ext = shownExt.toLowerCase()
-      const k = count++
-      this.#shown.set(id, k)
+      const k = this.#shown.add(id)
       shown[k] = i
       changed[k] = this.#photoChangedMs(photo)
       exts[k] = ext
@@ -258,6 +258,7 @@ class LayoutBuilder {
       this.#addState(photostream, 2 * k + 1, fnvUpdate(state, METADATA_SUFFIX))
       mtimeMs = Math.max(mtimeMs, changed[k])
     }
+    const count = this.#shown.size
     exts.length = count
     this.#shownOrder = count === length ? shown : shown.slice(0, count)
     this.#inSomeSet = new Uint8Array(count)
@@ -269,10 +270,17 @@ class LayoutBuilder {
       opts: { ignoreViews: this.#opts.ignoreViews, ignorePhotos: this.#opts.ignorePhotos, ignoreVideos: this.#opts.ignoreVideos },
       shown: this.#shownOrder,
       exts,
-      shownIds: known < view.photoCount ? new Set(this.#shown.keys()) : undefined,
+      shownIds: known < view.photoCount ? this.#shownIds(count) : undefined,
       nodeCache: this.#opts.nodeCache ?? DEFAULT_NODE_CACHE,
     })
-    this.#stats.photos = this.#shown.size
+    this.#stats.photos = count
+  }
+
+  /** The ids of the `count` shown photos, as the view's order spells them. */
+  #shownIds(count: number): Set<string> {
+    const ids = new Set<string>()
+    for (let k = 0; k < count; k++) ids.add(this.#idOf(k))
+    return ids
   }
 
   /** `Set <id> - <title>/` for each set: its metadata and numbered links to its shown members. */
