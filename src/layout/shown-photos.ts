@@ -23,6 +23,11 @@ export class ShownPhotos {
   readonly #mask: number
   readonly #others = new Map<string, number>()
   #size = 0
+  /**
+   * The last id `get` did not find, its number and the empty slot its probe ended at: the build
+   * asks `get` of each photo of the order and then adds it, and the add then neither parses nor probes.
+   */
+  #missed: { id: string; key: number; slot: number } = { id: '', key: NaN, slot: -1 }
 
   /** Room for `capacity` photos: never more are added (a build adds at most its photostream's length). */
   constructor(capacity: number) {
@@ -45,7 +50,13 @@ export class ShownPhotos {
     const slots = this.#slots
     for (let slot = slotOf(key) & this.#mask; ; slot = (slot + 1) & this.#mask) {
       const s = slots[slot] as number
-      if (s === 0) return undefined
+      if (s === 0) {
+        const missed = this.#missed
+        missed.id = id
+        missed.key = key
+        missed.slot = slot
+        return undefined
+      }
       if (keys[s - 1] === key) return s - 1
     }
   }
@@ -53,6 +64,14 @@ export class ShownPhotos {
   /** Shows `id`, which is not shown yet, as the next k (returned). */
   add(id: string): number {
     const k = this.#size++
+    const missed = this.#missed
+    // Nothing was added since that miss, so its slot is still the first empty one of its probe.
+    if (missed.id === id && missed.slot >= 0) {
+      this.#keys[k] = missed.key
+      this.#slots[missed.slot] = k + 1
+      missed.slot = -1
+      return k
+    }
     const key = numericId(id)
     if (key === undefined) {
       this.#keys[k] = NaN

@@ -50,6 +50,15 @@ void describe('ShownPhotos', () => {
     assert.equal(b.add('123'), 1)
     assert.deepEqual([b.get('0123'), b.get('123')], [0, 1])
   })
+
+  void it('adds the id it is given, not the one a get last missed', () => {
+    const shown = new ShownPhotos(4)
+    assert.equal(shown.get('1'), undefined)
+    assert.equal(shown.add('2'), 0)
+    assert.equal(shown.get('77'), undefined)
+    assert.equal(shown.add('a'), 1)
+    assert.deepEqual(['1', '2', '77', 'a'].map((id) => shown.get(id)), [undefined, 0, undefined, 1])
+  })
 })
 
 void describe('buildLayout with ids no number stands for', () => {
