@@ -48,7 +48,11 @@ export async function catalogDamage(root: string): Promise<string | undefined> {
  */
 export async function setAsideDamagedCatalog(root: string, nowMs = Date.now()): Promise<string | undefined> {
   const damage = await catalogDamage(root)
-  if (damage === undefined) return undefined
+  return damage === undefined ? undefined : setAsideCatalog(root, damage, nowMs)
+}
+
+/** setAsideDamagedCatalog's move, for a caller that found `damage` (catalogDamage) itself; nothing may hold the file open. */
+export async function setAsideCatalog(root: string, damage: string, nowMs = Date.now()): Promise<string> {
   const path = catalogPath(root)
   const aside = `${path}.corrupt-${new Date(nowMs).toISOString().replace(/:/g, '')}`
   for (const suffix of ['-wal', '-shm']) {

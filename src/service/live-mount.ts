@@ -3,9 +3,10 @@
  * from the layout built from the in-memory catalog (never the network); originals are read through
  * the store, which downloads on first read. Refreshes run in the background and swap the tree whole.
  */
+import { stat } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import createDebug from '../util/debug.js'
-import { Catalog, acquireRootLock, catalogPath, setAsideDamagedCatalog, type CatalogApi, type CatalogOpenOptions, type CatalogMedia, type CatalogSnapshot, type CatalogView, type RefreshProgress, type RefreshReport, type RootLock } from '../catalog/index.js'
+import { Catalog, acquireRootLock, catalogDamage, catalogPath, setAsideCatalog, setAsideDamagedCatalog, type CatalogApi, type CatalogOpenOptions, type CatalogMedia, type CatalogSnapshot, type CatalogView, type RefreshProgress, type RefreshReport, type RootLock } from '../catalog/index.js'
 import { FirstCatalog, type PartialView } from './first-catalog.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { checkMountpoint, mountFlickrfs, type MountHandle } from '../fs/index.js'
@@ -14,6 +15,7 @@ import { evictAfterDownload, OriginalStore, type MediaSource } from '../store/in
 import { errorMessage, resolvesWithin } from '../util/abort.js'
 import { confineState } from '../util/confine.js'
 import { exists } from '../util/fs.js'
+import { isEnoent } from '../util/fs-errors.js'
 import { collectGarbageNow, growOldGenerationByWhile } from '../util/old-generation.js'
 import { unwritableReason } from '../util/read-only.js'
 import { STATE_REL, stateDir } from '../util/state-paths.js'
@@ -148,16 +150,12 @@ export async function startLiveMount(opts: LiveMountOptions): Promise<LiveMount>
   let catalog: Catalog | undefined
   let store: LoadingStore | undefined
   try {
-    // Only a mount that writes the catalog (online) checks it whole and sets a damaged one aside:
-    // the check reads every row (~1.1 GB, 2-3 s at 1,000,000 items) before anything is shown. An
-    // offline mount opens it read-only and fails on damage in what it reads, in one line, leaving
-    // the file for a writer (pin, an online mount) to set aside.
-    if (!readOnly && opts.remote !== undefined) {
-      const setAside = await setAsideDamagedCatalog(root)
-      if (setAside !== undefined) say(setAside)
-    }
+    // Only a mount that writes the catalog (online) checks it whole and sets a damaged one aside
+    // (openChecked). An offline mount opens it read-only and fails on damage in what it reads, in
+    // one line, leaving the file for a writer (pin, an online mount) to set aside.
     // A writable catalog saves each sidecar's lengths as the layout measures them.
-    catalog = await Catalog.open(root, await catalogOpenOptions(root, opts, readOnly))
+    const openOptions = await catalogOpenOptions(root, opts, readOnly)
+    catalog = !readOnly && opts.remote !== undefined ? await openChecked(root, openOptions, say) : await Catalog.open(root, openOptions)
     const job: JobState = { running: undefined }
     // The mount comes up while the store's index loads (~6 s at 1,000,000 originals): a listing
     // needs only the catalog; what needs the store waits for it (loading-store.ts).
@@ -196,6 +194,40 @@ export async function startLiveMount(opts: LiveMountOptions): Promise<LiveMount>
     await lock?.release()
     throw err
   }
+}
+
+/**
+ * The catalog of an online mount, checked whole first (catalogDamage: every row read, ~1.1 GB and
+ * 1-2 s at 1,000,000 items), a damaged one set aside and a new one begun; nothing is shown before
+ * the check passes. The check runs on sqlite's thread while the catalog opens (its lazy open is ~2 s,
+ * mostly on this thread): the open was waiting for it, the ~1-1.5 s an online mount took longer
+ * to come up than an offline one (bench/RESULTS.md "mountfast"). A damaged file's open is closed or
+ * its failure dropped, for the verdict's. An empty file is set aside before the open, which would
+ * make it a catalog of nothing (the check could then find it sound), and a root with no catalog
+ * file is not checked.
+ */
+async function openChecked(root: string, options: CatalogOpenOptions, say: (line: string) => void): Promise<Catalog> {
+  const size = await stat(catalogPath(root)).then((st) => st.size, (err: unknown) => (isEnoent(err) ? undefined : 0))
+  // No file: nothing to check (and a check beside the open could find the file it starts empty).
+  if (size === undefined) return Catalog.open(root, options)
+  if (size === 0) {
+    // Or another failure to stat: the check says it, before anything is opened, as it always did.
+    const setAside = await setAsideDamagedCatalog(root)
+    if (setAside !== undefined) say(setAside)
+    return Catalog.open(root, options)
+  }
+  const [damage, opened] = await Promise.all([
+    catalogDamage(root).then((found) => ({ found }), (err: unknown) => ({ err })),
+    Catalog.open(root, options).then((catalog) => ({ catalog }), (err: unknown) => ({ err })),
+  ])
+  if ('err' in damage || damage.found !== undefined) await ('catalog' in opened ? opened.catalog.close() : undefined)
+  if ('err' in damage) throw damage.err
+  if (damage.found === undefined) {
+    if ('err' in opened) throw opened.err
+    return opened.catalog
+  }
+  say(await setAsideCatalog(root, damage.found))
+  return Catalog.open(root, options)
 }
 
 /**
