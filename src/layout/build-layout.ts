@@ -298,9 +298,11 @@ class LayoutBuilder {
       // no id is asked of the view again.
       const members: number[] = []
       const memberIds: string[] = []
+      let near = -2
       for (const photoId of set.photoIds) {
-        const k = this.#shown.get(photoId)
+        const k = this.#shown.get(photoId, near)
         if (k === undefined) continue
+        near = k
         this.#inSomeSet[k] = 1
         members.push(k)
         memberIds.push(photoId)

@@ -42,11 +42,18 @@ export class ShownPhotos {
     return this.#size
   }
 
-  /** k of photo `id`, or undefined when it is not shown (yet). */
-  get(id: string): number | undefined {
+  /**
+   * k of photo `id`, or undefined when it is not shown (yet). `near`: a k that `id`'s may well be
+   * next to (a set's previous member: an album is often a run of the photostream, either way), tried
+   * before the table: its neighbours' numbers are beside its own in memory, a slot seldom is
+   * (the sets' lookups were ~0.5 s of cache misses at 1,000,000 photos). The answer is the same.
+   */
+  get(id: string, near = -2): number | undefined {
     const key = numericId(id)
     if (key === undefined) return this.#others.get(id)
     const keys = this.#keys
+    if (near + 1 < this.#size && keys[near + 1] === key) return near + 1
+    if (near >= 1 && keys[near - 1] === key) return near - 1
     const slots = this.#slots
     for (let slot = slotOf(key) & this.#mask; ; slot = (slot + 1) & this.#mask) {
       const s = slots[slot] as number

@@ -38,6 +38,11 @@ void describe('ShownPhotos', () => {
     assert.equal(shown.size, ids.size)
     const asked = [...ids, '0', '00', '1', '01', '1a', '', String(2 ** 53), String(2 ** 53 + 1), '99999999999999999']
     for (const id of asked) assert.equal(shown.get(id), reference.get(id), id)
+    // A hint of where it may be (beside it, on it, anywhere, out of range) never changes the answer.
+    for (const id of asked) {
+      const k = reference.get(id) ?? 7
+      for (const near of [-2, -1, 0, k - 1, k, k + 1, k - 2, k + 2, ids.size - 1, ids.size, 12_345]) assert.equal(shown.get(id, near), reference.get(id), `${id} near ${near}`)
+    }
   })
 
   void it('tells 123 from 0123 and 0123 from 123, whichever came first', () => {
