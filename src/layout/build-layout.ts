@@ -123,7 +123,7 @@ class LayoutBuilder {
   #inSomeSet = new Uint8Array(0)
   /**
    * Each set directory's shown members (their k and id as the set lists them), kept for the build:
-   * a link whose inode collided is named from them (#linkName), where the directory would make its
+   * a link whose inode collided is named from them (#setLinkName), where the directory would make its
    * whole link list to name one (~0.25 s of the build at 1,000,000 photos).
    */
   readonly #setMembers = new Map<LinkDir, { ks: number[]; ids: string[] }>()
