@@ -49,7 +49,7 @@ export class GetSizer implements CatalogMedia {
   readonly #o: GetSizerOptions
   /** By media key: downloads whose answer went to the refresh, not yet taken. */
   readonly #pending = new Map<string, SizedDownload>()
-  /** Ids with a file in DEST/photostream (read once, at the first sizing). */
+  /** Ids with a file in DEST/photostream (read once, at the first sizing; let go by `done`). */
   #present: Promise<Set<string>> | undefined
   /** How each original was sized in this run (GET, HEAD, or from the store's record), for debugging. */
   readonly counts = { gets: 0, heads: 0, fromRecords: 0 }
@@ -110,6 +110,16 @@ export class GetSizer implements CatalogMedia {
   /** Stops every download whose answer the refresh did not turn into an entry (refused its name, or the refresh failed). */
   async abandonAll(): Promise<void> {
     await Promise.all([...this.#pending.keys()].map((key) => this.#abandon(key)))
+  }
+
+  /**
+   * The refresh is over: no more sizings. Lets go of what they needed, the ids present in DEST: a
+   * Set of every id at a big mirror (~60 MB at 1,000,000), otherwise held through the tree's write,
+   * where a pin's memory peaks (bench/RESULTS.md, "Session 20, lead").
+   */
+  async done(): Promise<void> {
+    await this.abandonAll()
+    this.#present = undefined
   }
 
   async #abandon(key: string): Promise<void> {

@@ -235,7 +235,7 @@ export class PinRun {
       throw err
     } finally {
       // Sized, but refused a name (or the refresh stopped): those downloads are of no use.
-      await this.#sizer.abandonAll()
+      await this.#sizer.done()
     }
   }
 
