@@ -29,7 +29,10 @@ export interface TreeNode {
   name: string
   mtimeMs: number
   children?: ReadonlyMap<string, TreeNode>
-  /** Lets go of children made on demand (LayoutDir.release): called once the folder is written. */
+  /**
+   * Lets go of what was made on demand: a folder's children (LayoutDir.release), a file's bytes
+   * (HashListNode.release). Called once the folder or the file is written.
+   */
   release?(): void
   target?: string
   size?: number
@@ -114,6 +117,13 @@ const seconds = (ms: number): number => Math.floor(ms / 1000)
  * never holds up the mount's own callbacks for long.
  */
 const SYNC_CHECKS_PER_TURN = 256
+
+/** The names that may be in a folder: its listing, or MAYBE_PRESENT when it was not read. */
+type Presence = Pick<ReadonlySet<string>, 'has'>
+
+/** Any name may be there: each is looked at by its own lstat. */
+const MAYBE_PRESENT: Presence = { has: () => true }
+
 /** photostream/ nodes checked and written per page (#writePhotostream). */
 const PHOTOSTREAM_PAGE = 2048
 
@@ -278,7 +288,7 @@ class TreeWriter {
   async #writePhotostream(psPath: string, photostream: TreeNode | undefined): Promise<void> {
     const report = this.#report
     if (photostream?.children) {
-      const existing = await this.#guard(psPath, () => namesIn(this.#abs(psPath)))
+      const existing = await this.#photostreamNames(psPath)
       const base = `${this.#abs(psPath)}/`
       // In pages: the layout makes photostream/'s nodes as it is walked (2 a photo), so holding
       // them all at once would be 2,000,000 nodes at a million photos; a page's are let go once written.
@@ -293,6 +303,7 @@ class TreeWriter {
           if (version !== undefined && st?.isFile() === true) this.#remember(child.name, version, st)
         })
         this.#recordPage(children)
+        for (const child of children) child.release?.()
       }
     }
     const previous = this.#opts.previous
@@ -306,6 +317,19 @@ class TreeWriter {
       await this.#guard(join(psPath, name), () => this.#dest.unlink(join(psPath, name)))
       report.removed++
     }
+  }
+
+  /**
+   * What is known to be in photostream/ before it is written. A first pin (no manifest: nothing of
+   * ours yet, maybe a foreign mirror's files) lists it, so that each new name costs nothing. A
+   * mirror pinned before is not listed: every entry it keeps is lstat'd by #toWrite anyway, and its
+   * listing, two names a photo, was ~105 MB held through the whole write at 1,000,000 photos, where
+   * a pin's memory peaks (bench/RESULTS.md, "Session 21, lead"). Every name then may be there, and
+   * a new one costs one lstat that finds nothing.
+   */
+  async #photostreamNames(psPath: string): Promise<Presence> {
+    if (this.#opts.previous.size > 0) return MAYBE_PRESENT
+    return this.#guard(psPath, () => namesIn(this.#abs(psPath)))
   }
 
   /**
@@ -371,7 +395,7 @@ class TreeWriter {
   }
 
   /**
-   * The entries of `children` (of the directory `dir`, whose listing was `existing`) that need
+   * The entries of `children` (of the directory `dir`, with `existing` what may be in it) that need
    * writing; the rest are counted unchanged. Each entry already there is checked as the write path
    * would check it (its kind, mtime, size and bytes, or link target), but synchronously: DEST is a
    * plain local folder, never a FUSE mount, and a no-change pin checks every file, where a
@@ -380,7 +404,7 @@ class TreeWriter {
    * reported missing, never written. Anything unexpected (an error, a changed entry) goes to the
    * write path, which reports errors as ever.
    */
-  async #toWrite(dir: string, children: readonly TreeNode[], existing: ReadonlySet<string>, sidecars = false): Promise<TreeNode[]> {
+  async #toWrite(dir: string, children: readonly TreeNode[], existing: Presence, sidecars = false): Promise<TreeNode[]> {
     const todo: TreeNode[] = []
     // The folder's absolute path once; each name below is checked safe (no '/', never '.' or '..').
     const base = `${this.#abs(dir)}/`
@@ -472,7 +496,7 @@ class TreeWriter {
     return undefined
   }
 
-  /** `present`: the entry was in its directory's listing (false: it is known not to exist). */
+  /** `present`: the entry may be there (false: it is known not to exist, not in its directory's listing). */
   async #ensureFile(path: string, node: TreeNode, present: boolean): Promise<void> {
     const loading = this.#loading.get(node)
     this.#loading.delete(node)
