@@ -243,7 +243,8 @@ export class HashListNode implements LayoutFile {
     return this.#version
   }
   private build(): HashListVersion {
-    const lines = new Sha256Lines()
+    // About a line per original: two files a photo (its original and its sidecar).
+    const lines = new Sha256Lines(Math.ceil(this.dir.children.size / 2))
     let latestMs = 0
     const hashes = this.hashes
     if (hashes !== undefined) {

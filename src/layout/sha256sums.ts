@@ -34,7 +34,12 @@ const HEX = Buffer.from('0123456789abcdef', 'latin1')
  */
 export class Sha256Lines {
   readonly #names: string[] = []
-  #shas = Buffer.allocUnsafe(SHA_BYTES * 1024)
+  #shas: Buffer
+
+  /** `expected`: about how many lines will come (room for them is made at once, not by doubling). */
+  constructor(expected = 1024) {
+    this.#shas = Buffer.allocUnsafe(SHA_BYTES * Math.max(1, expected))
+  }
 
   get length(): number {
     return this.#names.length
