@@ -7,7 +7,7 @@
  * bytes are already right is left alone (its mtime too), and only entries flickrfs itself wrote
  * (recorded in the manifest) are ever removed.
  */
-import { readFile, lstat, readlink, lutimes, readdir } from 'node:fs/promises'
+import { readFile, lstat, opendir, readlink, lutimes, readdir } from 'node:fs/promises'
 import { closeSync, lstatSync, lutimesSync, openSync, readSync, readlinkSync, constants as fsConstants, type Stats } from 'node:fs'
 import { join } from 'node:path'
 import { setImmediate as nextTurn } from 'node:timers/promises'
@@ -123,6 +123,12 @@ type Presence = Pick<ReadonlySet<string>, 'has'>
 
 /** Any name may be there: each is looked at by its own lstat. */
 const MAYBE_PRESENT: Presence = { has: () => true }
+
+/** A folder just made: nothing is there. */
+const NOTHING_PRESENT: Presence = { has: () => false }
+
+/** Entries read per call when a folder's listing is streamed (opendir's buffer). */
+const LISTING_BATCH = 1024
 
 /** photostream/ nodes checked and written per page (#writePhotostream). */
 const PHOTOSTREAM_PAGE = 2048
@@ -546,7 +552,11 @@ class TreeWriter {
    */
   async #syncManagedDir(path: string, node: TreeNode, top = false): Promise<void> {
     const was = await this.#guard(path, () => this.#ensureDir(path, !top))
-    const existing = was === undefined ? new Set<string>() : await this.#guard(path, () => namesIn(this.#abs(path)))
+    // A folder made now is empty. One there before may hold anything: each entry is looked at by its
+    // own lstat, and what the layout does not have is found after the writes (#removeStale), its
+    // listing streamed: "Not in any set" of a big account holds ~450,000 links, whose names were
+    // held as a Set through its writes, at the end of a pin's tree write.
+    const existing = was === undefined ? NOTHING_PRESENT : MAYBE_PRESENT
     const children = await this.#toWrite(path, [...(node.children?.values() ?? [])], existing)
     // Only a write or a removal of one of its own entries moves a folder's mtime (a subfolder's own writes do not).
     let touched = children.some((child) => child.kind !== 'dir')
@@ -559,17 +569,28 @@ class TreeWriter {
         else await this.#ensureFile(p, child, present)
       })
     })
-    // Rebuilt to match Flickr exactly: whatever else is in here is a stale entry of ours.
-    for (const name of existing) {
-      if (!node.children?.has(name)) {
-        await this.#guard(join(path, name), () => this.#dest.rmTree(join(path, name)))
-        this.#report.removed++
-        touched = true
-      }
-    }
+    if (was !== undefined && (await this.#removeStale(path, node))) touched = true
     // 1,700 set folders of a no-change pin already have their time: an open, a futimes and a close each, spared.
     if (touched || was === undefined || Math.floor(was.mtimeMs / 1000) !== seconds(node.mtimeMs)) await this.#setDirTime(path, node)
     node.release?.()
+  }
+
+  /**
+   * Rebuilt to match Flickr exactly: whatever else is in the folder `path` of ours is a stale entry
+   * of ours, removed. Whether any was.
+   */
+  async #removeStale(path: string, node: TreeNode): Promise<boolean> {
+    const stale: string[] = []
+    await this.#guard(path, async () => {
+      for await (const entry of await opendir(this.#abs(path), { bufferSize: LISTING_BATCH })) {
+        if (!node.children?.has(entry.name)) stale.push(entry.name)
+      }
+    })
+    for (const name of stale) {
+      await this.#guard(join(path, name), () => this.#dest.rmTree(join(path, name)))
+      this.#report.removed++
+    }
+    return stale.length > 0
   }
 
   async #setDirTime(path: string, node: TreeNode): Promise<void> {
