@@ -23,6 +23,7 @@ import { errorMessage, sleep } from '../util/abort.js'
 import { unwritableReason } from '../util/read-only.js'
 import { confineState } from '../util/confine.js'
 import { mountLogPath, STATE_REL, stateDir } from '../util/state-paths.js'
+import { MALLOC_RETURNS_LARGE_BLOCKS } from '../util/malloc-env.js'
 import { capYoungGeneration } from '../util/young-generation.js'
 
 interface MountFlags {
@@ -315,15 +316,8 @@ class LogTail {
   }
 }
 
-/**
- * glibc's malloc for a background mount (a variable of the user's own wins). Its mmap threshold
- * fixed at 128 KB: by default glibc raises it to the largest block freed so far, so once the
- * sqlite driver's chunk-sized copies (~1.6 MB each) come and go, the next ones are carved from its
- * arenas and stay in the process's RSS. glibc reads this only as the process starts (node has no
- * mallopt), so only a child can be given it; contrib/flickrfs.service sets it for the service.
- * bench/RESULTS.md "catalog-lean" (offline mount) and "sync-peak" (first sync, refresh).
- */
-const MOUNT_MALLOC_ENV = { MALLOC_MMAP_THRESHOLD_: '131072' }
+/** glibc's malloc for a background mount (util/malloc-env.ts; a variable of the user's own wins). */
+const MOUNT_MALLOC_ENV = MALLOC_RETURNS_LARGE_BLOCKS
 
 /**
  * Starts the same mount in a detached child and waits for it honestly: every line the child logs

@@ -16,30 +16,90 @@ export interface Sha256Line {
   sha256: string
 }
 
-function byName(a: Sha256Line, b: Sha256Line): number {
-  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0
+/** The file's bytes for these lines (any order; names must be safe file names; a name's first line wins). */
+export function formatSha256Sums(lines: readonly Sha256Line[]): Buffer {
+  const gathered = new Sha256Lines()
+  for (const l of lines) gathered.add(l.name, l.sha256)
+  return gathered.format()
 }
 
-/** The file's bytes for these lines (any order; names must be unique and safe file names). */
-export function formatSha256Sums(lines: readonly Sha256Line[]): Buffer {
-  const sorted = [...lines].sort(byName)
-  // Written straight into one buffer of the right size: a string made line by line and then
-  // encoded held its pieces, the flat string and the bytes at once (bench/sha256sums-memory.ts).
-  let size = 0
-  for (const l of sorted) {
-    if (!SHA256_HEX.test(l.sha256)) throw new Error(`SHA256SUMS: not a sha256 for ${l.name}`)
-    size += l.sha256.length + 3 + Buffer.byteLength(l.name, 'utf8')
+const SHA_BYTES = 32
+const HEX = Buffer.from('0123456789abcdef', 'latin1')
+
+/**
+ * SHA256SUMS's lines gathered before they are sorted and written: the names, and each sha256 as its
+ * 32 bytes in one buffer. At a big mirror every line is an original (1,000,000 of them): a hex
+ * string and an object per line, kept in a Map, held ~180 MB while the file was made, at the start
+ * of a pin's tree write, where its memory peaks; this holds the names and 32 MB.
+ */
+export class Sha256Lines {
+  readonly #names: string[] = []
+  #shas: Buffer
+
+  /** `expected`: about how many lines will come (room for them is made at once, not by doubling). */
+  constructor(expected = 1024) {
+    this.#shas = Buffer.allocUnsafe(SHA_BYTES * Math.max(1, expected))
   }
-  const out = Buffer.allocUnsafe(size)
-  let at = 0
-  for (const l of sorted) {
-    at += out.write(l.sha256, at, 'latin1')
-    out[at++] = 0x20
-    out[at++] = 0x20
-    at += out.write(l.name, at, 'utf8')
-    out[at++] = 0x0a
+
+  get length(): number {
+    return this.#names.length
   }
-  return out
+
+  /** A line for `name` (a safe file name), whose sha256 is `hex` (64 lower-case hex digits). */
+  add(name: string, hex: string): void {
+    if (!SHA256_HEX.test(hex)) throw new Error(`SHA256SUMS: not a sha256 for ${name}`)
+    const at = this.#names.length * SHA_BYTES
+    if (at + SHA_BYTES > this.#shas.length) {
+      const grown = Buffer.allocUnsafe(this.#shas.length * 2)
+      this.#shas.copy(grown, 0, 0, at)
+      this.#shas = grown
+    }
+    this.#shas.write(hex, at, SHA_BYTES, 'hex')
+    this.#names.push(name)
+  }
+
+  /**
+   * The file's bytes: the lines sorted by name (byte order, as `LC_ALL=C sort`), a name's first
+   * line only. Written straight into one buffer of the right size: a string made line by line and
+   * then encoded held its pieces, the flat string and the bytes at once (bench/sha256sums-memory.ts).
+   */
+  format(): Buffer {
+    const names = this.#names
+    const order = new Uint32Array(names.length)
+    for (let i = 0; i < order.length; i++) order[i] = i
+    // Ties by the order added: a name's first line comes first, and its later ones are dropped below.
+    order.sort((a, b) => {
+      const x = names[a] as string
+      const y = names[b] as string
+      return x < y ? -1 : x > y ? 1 : a - b
+    })
+    let size = 0
+    let last: string | undefined
+    for (const i of order) {
+      const name = names[i] as string
+      if (name !== last) size += 2 * SHA_BYTES + 3 + Buffer.byteLength(name, 'utf8')
+      last = name
+    }
+    const out = Buffer.allocUnsafe(size)
+    const shas = this.#shas
+    let at = 0
+    last = undefined
+    for (const i of order) {
+      const name = names[i] as string
+      if (name === last) continue
+      last = name
+      for (let b = i * SHA_BYTES, end = b + SHA_BYTES; b < end; b++) {
+        const byte = shas[b] as number
+        out[at++] = HEX[byte >>> 4] as number
+        out[at++] = HEX[byte & 15] as number
+      }
+      out[at++] = 0x20
+      out[at++] = 0x20
+      at += out.write(name, at, 'utf8')
+      out[at++] = 0x0a
+    }
+    return out
+  }
 }
 
 export type ParsedSha256Sums =

@@ -62,6 +62,11 @@ export interface LayoutFile {
   /** Exact byte size, known before any byte is read. */
   readonly size: number
   readonly content: BytesContent | OriginalContent
+  /**
+   * Lets go of bytes made and kept for the file (photostream/SHA256SUMS), for a walker done with
+   * it: they are made again if asked for.
+   */
+  release?(): void
 }
 
 export interface LayoutLink {

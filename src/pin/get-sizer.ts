@@ -13,7 +13,7 @@
  * the run was told to leave out (--ignore-photos / --ignore-videos). An original the store already
  * holds for the same (id, secret) is sized from its record, with no request at all.
  */
-import { readdir } from 'node:fs/promises'
+import { opendir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { CatalogMedia, SizeOf } from '../catalog/ports.js'
 import type { PhotoEntry } from '../catalog/types.js'
@@ -49,7 +49,7 @@ export class GetSizer implements CatalogMedia {
   readonly #o: GetSizerOptions
   /** By media key: downloads whose answer went to the refresh, not yet taken. */
   readonly #pending = new Map<string, SizedDownload>()
-  /** Ids with a file in DEST/photostream (read once, at the first sizing). */
+  /** Ids with a file in DEST/photostream and no record in the store (read once, at the first sizing; let go by `done`). */
   #present: Promise<Set<string>> | undefined
   /** How each original was sized in this run (GET, HEAD, or from the store's record), for debugging. */
   readonly counts = { gets: 0, heads: 0, fromRecords: 0 }
@@ -112,6 +112,16 @@ export class GetSizer implements CatalogMedia {
     await Promise.all([...this.#pending.keys()].map((key) => this.#abandon(key)))
   }
 
+  /**
+   * The refresh is over: no more sizings. Lets go of what they needed, the ids present in DEST: a
+   * Set of every id at a big mirror (~60 MB at 1,000,000), otherwise held through the tree's write,
+   * where a pin's memory peaks (bench/RESULTS.md, "Session 20, lead").
+   */
+  async done(): Promise<void> {
+    await this.abandonAll()
+    this.#present = undefined
+  }
+
   async #abandon(key: string): Promise<void> {
     const p = this.take(key)
     if (p === undefined) return
@@ -127,15 +137,32 @@ export class GetSizer implements CatalogMedia {
     return this.#o.media.head(url, opts.cookies === undefined ? {} : { cookies: opts.cookies })
   }
 
+  /**
+   * The ids with a file of theirs in DEST/photostream and no record in the store (the only ones
+   * `head` asks about). Streamed: a big mirror's listing is two names a photo, and nearly every
+   * original there has its record, so the few ids kept are all that is held, where the whole
+   * listing and a Set of every id (~160 MB at 1,000,000 photos) were held while the merge ran.
+   */
   #presentIds(): Promise<Set<string>> {
-    this.#present ??= readdir(join(this.#o.dest, 'photostream')).then(
-      // Our names, and the original flickrmirrorer's for videos (`<id>_<secret>.<ext>`), which the store adopts too.
-      (names) => new Set(names.flatMap((n) => [parseMediaFileName(n)?.id, parseMediaFileName(n.replace(/^([^_.]+)_[^_.]+\./, '$1.'))?.id].filter((id) => id !== undefined))),
-      () => new Set<string>(),
-    )
+    this.#present ??= unrecordedIds(join(this.#o.dest, 'photostream'), this.#o.store).catch(() => new Set<string>())
     return this.#present
   }
 }
+
+/** Ids named by a media file in `dir` (ours, and the original flickrmirrorer's video names, which the store adopts too) that `store` has no record of. */
+async function unrecordedIds(dir: string, store: OriginalStore): Promise<Set<string>> {
+  const ids = new Set<string>()
+  for await (const entry of await opendir(dir, { bufferSize: LISTING_BATCH })) {
+    const n = entry.name
+    for (const id of [parseMediaFileName(n)?.id, parseMediaFileName(n.replace(/^([^_.]+)_[^_.]+\./, '$1.'))?.id]) {
+      if (id !== undefined && store.recordOf(id) === undefined) ids.add(id)
+    }
+  }
+  return ids
+}
+
+/** Entries read from the directory per call (opendir's buffer): a few thousand round trips for a 1,000,000-photo mirror. */
+const LISTING_BATCH = 1024
 
 /**
  * A download that failed before its first answer failed as a HEAD would have: a host that did not

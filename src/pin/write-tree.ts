@@ -7,7 +7,7 @@
  * bytes are already right is left alone (its mtime too), and only entries flickrfs itself wrote
  * (recorded in the manifest) are ever removed.
  */
-import { readFile, lstat, readlink, lutimes, readdir } from 'node:fs/promises'
+import { readFile, lstat, opendir, readlink, lutimes, readdir } from 'node:fs/promises'
 import { closeSync, lstatSync, lutimesSync, openSync, readSync, readlinkSync, constants as fsConstants, type Stats } from 'node:fs'
 import { join } from 'node:path'
 import { setImmediate as nextTurn } from 'node:timers/promises'
@@ -29,7 +29,10 @@ export interface TreeNode {
   name: string
   mtimeMs: number
   children?: ReadonlyMap<string, TreeNode>
-  /** Lets go of children made on demand (LayoutDir.release): called once the folder is written. */
+  /**
+   * Lets go of what was made on demand: a folder's children (LayoutDir.release), a file's bytes
+   * (HashListNode.release). Called once the folder or the file is written.
+   */
   release?(): void
   target?: string
   size?: number
@@ -114,6 +117,19 @@ const seconds = (ms: number): number => Math.floor(ms / 1000)
  * never holds up the mount's own callbacks for long.
  */
 const SYNC_CHECKS_PER_TURN = 256
+
+/** The names that may be in a folder: its listing, or MAYBE_PRESENT when it was not read. */
+type Presence = Pick<ReadonlySet<string>, 'has'>
+
+/** Any name may be there: each is looked at by its own lstat. */
+const MAYBE_PRESENT: Presence = { has: () => true }
+
+/** A folder just made: nothing is there. */
+const NOTHING_PRESENT: Presence = { has: () => false }
+
+/** Entries read per call when a folder's listing is streamed (opendir's buffer). */
+const LISTING_BATCH = 1024
+
 /** photostream/ nodes checked and written per page (#writePhotostream). */
 const PHOTOSTREAM_PAGE = 2048
 
@@ -278,7 +294,7 @@ class TreeWriter {
   async #writePhotostream(psPath: string, photostream: TreeNode | undefined): Promise<void> {
     const report = this.#report
     if (photostream?.children) {
-      const existing = await this.#guard(psPath, () => namesIn(this.#abs(psPath)))
+      const existing = await this.#photostreamNames(psPath)
       const base = `${this.#abs(psPath)}/`
       // In pages: the layout makes photostream/'s nodes as it is walked (2 a photo), so holding
       // them all at once would be 2,000,000 nodes at a million photos; a page's are let go once written.
@@ -293,6 +309,7 @@ class TreeWriter {
           if (version !== undefined && st?.isFile() === true) this.#remember(child.name, version, st)
         })
         this.#recordPage(children)
+        for (const child of children) child.release?.()
       }
     }
     const previous = this.#opts.previous
@@ -306,6 +323,19 @@ class TreeWriter {
       await this.#guard(join(psPath, name), () => this.#dest.unlink(join(psPath, name)))
       report.removed++
     }
+  }
+
+  /**
+   * What is known to be in photostream/ before it is written. A first pin (no manifest: nothing of
+   * ours yet, maybe a foreign mirror's files) lists it, so that each new name costs nothing. A
+   * mirror pinned before is not listed: every entry it keeps is lstat'd by #toWrite anyway, and its
+   * listing, two names a photo, was ~105 MB held through the whole write at 1,000,000 photos, where
+   * a pin's memory peaks (bench/RESULTS.md, "Session 21, lead"). Every name then may be there, and
+   * a new one costs one lstat that finds nothing.
+   */
+  async #photostreamNames(psPath: string): Promise<Presence> {
+    if (this.#opts.previous.size > 0) return MAYBE_PRESENT
+    return this.#guard(psPath, () => namesIn(this.#abs(psPath)))
   }
 
   /**
@@ -371,7 +401,7 @@ class TreeWriter {
   }
 
   /**
-   * The entries of `children` (of the directory `dir`, whose listing was `existing`) that need
+   * The entries of `children` (of the directory `dir`, with `existing` what may be in it) that need
    * writing; the rest are counted unchanged. Each entry already there is checked as the write path
    * would check it (its kind, mtime, size and bytes, or link target), but synchronously: DEST is a
    * plain local folder, never a FUSE mount, and a no-change pin checks every file, where a
@@ -380,7 +410,7 @@ class TreeWriter {
    * reported missing, never written. Anything unexpected (an error, a changed entry) goes to the
    * write path, which reports errors as ever.
    */
-  async #toWrite(dir: string, children: readonly TreeNode[], existing: ReadonlySet<string>, sidecars = false): Promise<TreeNode[]> {
+  async #toWrite(dir: string, children: readonly TreeNode[], existing: Presence, sidecars = false): Promise<TreeNode[]> {
     const todo: TreeNode[] = []
     // The folder's absolute path once; each name below is checked safe (no '/', never '.' or '..').
     const base = `${this.#abs(dir)}/`
@@ -472,7 +502,7 @@ class TreeWriter {
     return undefined
   }
 
-  /** `present`: the entry was in its directory's listing (false: it is known not to exist). */
+  /** `present`: the entry may be there (false: it is known not to exist, not in its directory's listing). */
   async #ensureFile(path: string, node: TreeNode, present: boolean): Promise<void> {
     const loading = this.#loading.get(node)
     this.#loading.delete(node)
@@ -522,7 +552,11 @@ class TreeWriter {
    */
   async #syncManagedDir(path: string, node: TreeNode, top = false): Promise<void> {
     const was = await this.#guard(path, () => this.#ensureDir(path, !top))
-    const existing = was === undefined ? new Set<string>() : await this.#guard(path, () => namesIn(this.#abs(path)))
+    // A folder made now is empty. One there before may hold anything: each entry is looked at by its
+    // own lstat, and what the layout does not have is found after the writes (#removeStale), its
+    // listing streamed: "Not in any set" of a big account holds ~450,000 links, whose names were
+    // held as a Set through its writes, at the end of a pin's tree write.
+    const existing = was === undefined ? NOTHING_PRESENT : MAYBE_PRESENT
     const children = await this.#toWrite(path, [...(node.children?.values() ?? [])], existing)
     // Only a write or a removal of one of its own entries moves a folder's mtime (a subfolder's own writes do not).
     let touched = children.some((child) => child.kind !== 'dir')
@@ -535,17 +569,28 @@ class TreeWriter {
         else await this.#ensureFile(p, child, present)
       })
     })
-    // Rebuilt to match Flickr exactly: whatever else is in here is a stale entry of ours.
-    for (const name of existing) {
-      if (!node.children?.has(name)) {
-        await this.#guard(join(path, name), () => this.#dest.rmTree(join(path, name)))
-        this.#report.removed++
-        touched = true
-      }
-    }
+    if (was !== undefined && (await this.#removeStale(path, node))) touched = true
     // 1,700 set folders of a no-change pin already have their time: an open, a futimes and a close each, spared.
     if (touched || was === undefined || Math.floor(was.mtimeMs / 1000) !== seconds(node.mtimeMs)) await this.#setDirTime(path, node)
     node.release?.()
+  }
+
+  /**
+   * Rebuilt to match Flickr exactly: whatever else is in the folder `path` of ours is a stale entry
+   * of ours, removed. Whether any was.
+   */
+  async #removeStale(path: string, node: TreeNode): Promise<boolean> {
+    const stale: string[] = []
+    await this.#guard(path, async () => {
+      for await (const entry of await opendir(this.#abs(path), { bufferSize: LISTING_BATCH })) {
+        if (!node.children?.has(entry.name)) stale.push(entry.name)
+      }
+    })
+    for (const name of stale) {
+      await this.#guard(join(path, name), () => this.#dest.rmTree(join(path, name)))
+      this.#report.removed++
+    }
+    return stale.length > 0
   }
 
   async #setDirTime(path: string, node: TreeNode): Promise<void> {

@@ -424,6 +424,27 @@ for (const [over, viewOf] of VIEWS) void describe(`buildLayout: metadata files, 
     assert.ok(bare?.kind === 'file')
     assert.equal(bare.size, 0)
   })
+  void it('SHA256SUMS let go of by a walker (pin, once written) is made again, the same, when asked again', () => {
+    const s = snap()
+    let asked = 0
+    const record = { ext: 'jpg', size: 1001, sha256: 'e'.repeat(64), completedAt: 1_700_000_000_000 }
+    const layout = build(s, { hashes: { generation: () => 3, hashOf: (id) => (asked++, id === '1' ? record : undefined) } })
+    const photostream = layout.root.children.get('photostream')
+    assert.ok(photostream?.kind === 'dir')
+    const inTree = photostream.children.get('SHA256SUMS')
+    assert.ok(inTree?.kind === 'file' && inTree.content.type === 'bytes' && inTree.release !== undefined)
+    const before = inTree.content.data
+    assert.equal(before.toString('utf8'), `${'e'.repeat(64)}  1.jpg\n`)
+    const askedOnce = asked
+    assert.equal(inTree.content.data, before, 'kept for its generation')
+    assert.equal(asked, askedOnce)
+    inTree.release()
+    const after = inTree.content.data
+    assert.ok(asked > askedOnce, 'let go: made again')
+    assert.notEqual(after, before)
+    assert.ok(after.equals(before))
+    assert.equal(inTree.size, before.length)
+  })
   void it('SHA256SUMS: lookup hands out one version per store generation, and a version never changes', () => {
     const s = snap()
     let generation = 1

@@ -5,7 +5,7 @@
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { lstat, lutimes, readdir, readFile, readlink, rename, rm, symlink, truncate, utimes, writeFile } from 'node:fs/promises'
+import { lstat, lutimes, mkdir, readdir, readFile, readlink, rename, rm, symlink, truncate, utimes, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { FakeFlickr } from '../../src/fake-flickr/index.js'
 import { assertTreeBack, changedPaths, mediaName, pinOnce, removeDir, snapshot, startFake } from './helpers.js'
@@ -154,5 +154,24 @@ void describe('a no-change pin repairs what changed behind its back', () => {
     r = await pinOnce(fake, dest)
     assert.equal(r.tree.written, 0)
     assert.equal(r.tree.trusted, sidecars.length)
+  })
+
+  void it('a new photo whose names are taken (a folder, a file) in a mirror pinned before gets its own files there', async () => {
+    // photostream/ is not listed once a manifest says what pin wrote (write-tree.ts): every name of
+    // the new photo may be there, and what is there is looked at before it is replaced.
+    const a = fake.account
+    const added = a.addPhoto({ title: 'names taken', bytes: 5_000 })
+    const ps = join(dest, 'photostream')
+    const sidecar = join(ps, `${mediaName(a, added.id)}.metadata`)
+    await mkdir(join(sidecar, 'inside'), { recursive: true })
+    await writeFile(join(sidecar, 'inside', 'file'), 'a stray folder under the new sidecar\'s name')
+    const r = await pinOnce(fake, dest)
+    assert.deepEqual(r.failures, [])
+    assert.equal(r.downloaded, 1)
+    assert.ok((await lstat(sidecar)).isFile(), 'the folder is replaced by the sidecar')
+    assert.equal((JSON.parse(await readFile(sidecar, 'utf8')) as { id: string }).id, added.id)
+    assert.ok((await readFile(join(ps, mediaName(a, added.id)))).equals(a.originalBytes(added.id)))
+    const after = await pinOnce(fake, dest)
+    assert.equal(after.tree.written, 0, 'and a pin after that finds nothing to do')
   })
 })

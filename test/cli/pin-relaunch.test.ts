@@ -1,0 +1,83 @@
+/**
+ * A pin of a big mirror runs in a child given glibc's malloc setting (src/cli/pin-relaunch.ts): the
+ * command as given, the setting in its environment, its exit code and the signal that stops it
+ * passed back; a small mirror's pin, and one whose user set the variable, run where they are.
+ */
+import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import { mkdir, readFile, truncate, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { BIG_MANIFEST_BYTES, PIN_MALLOC_ENV, relaunchPin } from '../../src/cli/pin-relaunch.js'
+import { BIN, tempDir } from '../support/repo.js'
+import { removeDir } from '../pin/helpers.js'
+
+void describe('pin of a big mirror: relaunched with the malloc setting', () => {
+  let work: string
+  let big: string
+  let small: string
+  /** Stands for bin/flickrfs: writes what it was given and its MALLOC_ variables, then exits with its code or waits to be stopped. */
+  let script: string
+
+  before(async () => {
+    work = await tempDir()
+    big = join(work, 'big')
+    small = join(work, 'small')
+    for (const [dest, bytes] of [[big, BIG_MANIFEST_BYTES], [small, BIG_MANIFEST_BYTES - 1]] as const) {
+      await mkdir(join(dest, '.flickrfs'), { recursive: true })
+      await writeFile(join(dest, '.flickrfs', 'manifest'), '')
+      await truncate(join(dest, '.flickrfs', 'manifest'), bytes)
+    }
+    script = join(work, 'stand-in.cjs')
+    await writeFile(script, `
+const { writeFileSync } = require('node:fs')
+const [out, code] = [process.env.STAND_IN_OUT, process.env.STAND_IN_CODE]
+const malloc = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('MALLOC_')))
+writeFileSync(out, JSON.stringify({ args: process.argv.slice(2), malloc }))
+if (code === 'wait') setTimeout(() => {}, 60_000)
+else process.exitCode = Number(code)
+`)
+  })
+  after(() => removeDir(work))
+
+  const env = (out: string, code: string): NodeJS.ProcessEnv => {
+    const e: NodeJS.ProcessEnv = { ...process.env, STAND_IN_OUT: out, STAND_IN_CODE: code }
+    for (const k of Object.keys(PIN_MALLOC_ENV)) delete e[k]
+    return e
+  }
+
+  void it('runs the same command in a child with the setting, and gives back its exit code', async () => {
+    const out = join(work, 'big.json')
+    const exit = relaunchPin([process.execPath, script, 'pin', '--concurrency', '4', big], env(out, '7'))
+    assert.ok(exit !== undefined, 'a big mirror is relaunched')
+    assert.equal(await exit, 7)
+    const seen = JSON.parse(await readFile(out, 'utf8')) as { args: string[]; malloc: Record<string, string> }
+    assert.deepEqual(seen.args, ['pin', '--concurrency', '4', big])
+    assert.deepEqual(seen.malloc, PIN_MALLOC_ENV)
+  })
+
+  void it('passes SIGTERM on to the child and reports it as the way the child ended', async () => {
+    const out = join(work, 'stopped.json')
+    const listeners = process.listenerCount('SIGTERM')
+    const exit = relaunchPin([process.execPath, script, 'pin', big], env(out, 'wait'))
+    assert.ok(exit !== undefined)
+    // Once the child runs (it has written its file), a SIGTERM to this process reaches it.
+    for (let i = 0; i < 200 && !(await readFile(out, 'utf8').then(() => true, () => false)); i++) await new Promise((r) => setTimeout(r, 25))
+    process.emit('SIGTERM', 'SIGTERM')
+    assert.equal(await exit, 'SIGTERM')
+    assert.equal(process.listenerCount('SIGTERM'), listeners, 'the handler is gone with the child')
+  })
+
+  void it('leaves a small mirror, a folder never pinned, and a user\'s own setting to run here', () => {
+    assert.equal(relaunchPin([process.execPath, script, 'pin', small], env(join(work, 'x'), '0')), undefined)
+    assert.equal(relaunchPin([process.execPath, script, 'pin', join(work, 'nothing')], env(join(work, 'x'), '0')), undefined)
+    assert.equal(relaunchPin([process.execPath, script, 'pin', big], { ...env(join(work, 'x'), '0'), MALLOC_MMAP_THRESHOLD_: '65536' }), undefined)
+  })
+
+  void it('bin/flickrfs exits as the relaunched pin did: a usage error in it is one line and exit 2', () => {
+    // A pin with an unknown option: the child says so and exits 2; the parent adds nothing.
+    const r = spawnSync(process.execPath, [BIN, 'pin', '--no-such-option', big], { encoding: 'utf8', env: env(join(work, 'y'), '0') })
+    assert.equal(r.status, 2, r.stderr)
+    assert.equal(r.stderr.match(/no-such-option/g)?.length, 1, r.stderr)
+  })
+})

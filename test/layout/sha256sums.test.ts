@@ -1,0 +1,34 @@
+import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
+import { describe, it } from 'node:test'
+import { formatSha256Sums, parseSha256Sums } from '../../src/layout/index.js'
+
+const sha = (s: string): string => createHash('sha256').update(s).digest('hex')
+
+void describe('formatSha256Sums', () => {
+  void it('writes every line of thousands, sorted by name in byte order, as sha256sum -c reads them', () => {
+    // More lines than the first buffer of hashes holds (1,024), in no order: it grows twice.
+    const lines = Array.from({ length: 3000 }, (_, i) => ({ name: `${(i * 7919) % 3001}${i % 3 === 0 ? '.mp4' : '.jpg'}`, sha256: sha(String(i)) }))
+    const expected = [...lines]
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+      .map((l) => `${l.sha256}  ${l.name}\n`)
+      .join('')
+    const bytes = formatSha256Sums(lines)
+    assert.equal(bytes.toString('utf8'), expected)
+    const parsed = parseSha256Sums(bytes.toString('utf8'))
+    assert.ok(parsed.ok)
+    assert.equal(parsed.lines.size, 3000)
+    assert.equal(parsed.lines.get(lines[1234]?.name as string), lines[1234]?.sha256)
+  })
+
+  void it('keeps the first line given for a name, and refuses what is not a sha256', () => {
+    const bytes = formatSha256Sums([
+      { name: '2.jpg', sha256: sha('a') },
+      { name: '10.jpg', sha256: sha('b') },
+      { name: '2.jpg', sha256: sha('c') },
+    ])
+    assert.equal(bytes.toString('utf8'), `${sha('b')}  10.jpg\n${sha('a')}  2.jpg\n`)
+    assert.throws(() => formatSha256Sums([{ name: '1.jpg', sha256: 'A'.repeat(64) }]), /not a sha256 for 1\.jpg/)
+    assert.equal(formatSha256Sums([]).length, 0)
+  })
+})
