@@ -13,7 +13,6 @@
  * the run was told to leave out (--ignore-photos / --ignore-videos). An original the store already
  * holds for the same (id, secret) is sized from its record, with no request at all.
  */
-import { opendir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { CatalogMedia, SizeOf } from '../catalog/ports.js'
 import type { PhotoEntry } from '../catalog/types.js'
@@ -23,6 +22,7 @@ import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { parseMediaFileName } from '../layout/index.js'
 import type { MediaAnswer, OriginalStore, UnsizedJob } from '../store/index.js'
 import { fileSize } from '../store/file-size.js'
+import { streamedNames } from '../util/fs.js'
 import type { Semaphore } from '../util/semaphore.js'
 
 /** A download sized for the refresh, waiting for the entry the refresh makes of its answer. */
@@ -152,17 +152,13 @@ export class GetSizer implements CatalogMedia {
 /** Ids named by a media file in `dir` (ours, and the original flickrmirrorer's video names, which the store adopts too) that `store` has no record of. */
 async function unrecordedIds(dir: string, store: OriginalStore): Promise<Set<string>> {
   const ids = new Set<string>()
-  for await (const entry of await opendir(dir, { bufferSize: LISTING_BATCH })) {
-    const n = entry.name
+  for await (const n of streamedNames(dir)) {
     for (const id of [parseMediaFileName(n)?.id, parseMediaFileName(n.replace(/^([^_.]+)_[^_.]+\./, '$1.'))?.id]) {
       if (id !== undefined && store.recordOf(id) === undefined) ids.add(id)
     }
   }
   return ids
 }
-
-/** Entries read from the directory per call (opendir's buffer): a few thousand round trips for a 1,000,000-photo mirror. */
-const LISTING_BATCH = 1024
 
 /**
  * A download that failed before its first answer failed as a HEAD would have: a host that did not

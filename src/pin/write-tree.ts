@@ -7,7 +7,7 @@
  * bytes are already right is left alone (its mtime too), and only entries flickrfs itself wrote
  * (recorded in the manifest) are ever removed.
  */
-import { readFile, lstat, opendir, readlink, lutimes, readdir } from 'node:fs/promises'
+import { readFile, lstat, readlink, lutimes, readdir } from 'node:fs/promises'
 import { closeSync, lstatSync, lutimesSync, openSync, readSync, readlinkSync, constants as fsConstants, type Stats } from 'node:fs'
 import { join } from 'node:path'
 import { setImmediate as nextTurn } from 'node:timers/promises'
@@ -15,6 +15,7 @@ import createDebug from '../util/debug.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { destWriteError, errnoCode, isEnoent } from '../util/fs-errors.js'
 import { eachLimit } from '../util/pool.js'
+import { streamedNames } from '../util/fs.js'
 import { Confined } from '../util/confine.js'
 import { sameItems, sameJson } from '../catalog/same-json.js'
 import { idOfName, ManifestWriter, type CheckedFile, type Manifest, type ManifestEntry } from './manifest.js'
@@ -126,9 +127,6 @@ const MAYBE_PRESENT: Presence = { has: () => true }
 
 /** A folder just made: nothing is there. */
 const NOTHING_PRESENT: Presence = { has: () => false }
-
-/** Entries read per call when a folder's listing is streamed (opendir's buffer). */
-const LISTING_BATCH = 1024
 
 /** photostream/ nodes checked and written per page (#writePhotostream). */
 const PHOTOSTREAM_PAGE = 2048
@@ -587,8 +585,8 @@ class TreeWriter {
     // (11 minutes of a 1,000,000-item pin's tree write).
     const children = node.children
     await this.#guard(path, async () => {
-      for await (const entry of await opendir(this.#abs(path), { bufferSize: LISTING_BATCH })) {
-        if (children?.has(entry.name) !== true) stale.push(entry.name)
+      for await (const name of streamedNames(this.#abs(path))) {
+        if (children?.has(name) !== true) stale.push(name)
       }
     })
     for (const name of stale) {

@@ -1,7 +1,8 @@
 /**
  * The one owner of the file operations every part of flickrfs needs: writing a file so that its
  * final name only ever holds a whole version (atomic write), making a rename durable (fsync of the
- * directory), reading a range of an open file completely, and asking whether a path exists.
+ * directory), reading a range of an open file completely, asking whether a path exists, and
+ * listing a big folder without holding its names.
  * Nothing here knows about Flickr, the layout or the store.
  *
  * These functions follow symlinks on the way to `path`: they are for files outside any root (the
@@ -11,7 +12,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { writeSync } from 'node:fs'
-import { lutimes, open, rename, rm, stat, symlink, utimes, type FileHandle } from 'node:fs/promises'
+import { lutimes, open, opendir, rename, rm, stat, symlink, utimes, type FileHandle } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { errnoCode } from './fs-errors.js'
 
@@ -149,4 +150,15 @@ export async function readFully(fh: FileHandle, position: number, length: number
 /** Whether `path` exists (following symlinks). Any failure to stat it counts as "no". */
 export async function exists(path: string): Promise<boolean> {
   return stat(path).then(() => true, () => false)
+}
+
+/** Entries read per call when a folder's listing is streamed (opendir's buffer). */
+const LISTING_BATCH = 1024
+
+/**
+ * The names in the folder `path`, streamed: a batch of LISTING_BATCH at a time, so that none is
+ * held once looked at (a big mirror's photostream/ is 2,000,000 names; a readdir held them all).
+ */
+export async function* streamedNames(path: string): AsyncGenerator<string> {
+  for await (const entry of await opendir(path, { bufferSize: LISTING_BATCH })) yield entry.name
 }
