@@ -316,9 +316,6 @@ class LogTail {
   }
 }
 
-/** glibc's malloc for a background mount (util/malloc-env.ts; a variable of the user's own wins). */
-const MOUNT_MALLOC_ENV = MALLOC_RETURNS_LARGE_BLOCKS
-
 /**
  * Starts the same mount in a detached child and waits for it honestly: every line the child logs
  * is passed on, and the wait goes on as long as the child keeps saying something (the first
@@ -338,7 +335,8 @@ async function detach(io: CliIo, mnt: string, root: string): Promise<number> {
   const child = spawn(process.execPath, [...process.execArgv, ...args], {
     detached: true,
     stdio: ['ignore', logFile.fd, logFile.fd],
-    env: { ...MOUNT_MALLOC_ENV, ...process.env, ...(io.env ?? {}) },
+    // glibc's malloc setting (util/malloc-env.ts); a variable of the user's own wins.
+    env: { ...MALLOC_RETURNS_LARGE_BLOCKS, ...process.env, ...(io.env ?? {}) },
   })
   child.unref()
   let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined

@@ -1,11 +1,17 @@
 /**
- * `flickrfs pin` of a big mirror runs in a child given glibc's malloc settings (PIN_MALLOC_ENV),
+ * `flickrfs pin` of a big mirror runs in a child given glibc's malloc setting (below),
  * which glibc reads only as a process starts (node has no mallopt): bin/flickrfs asks
  * `relaunchPin` first, and when it says so, waits for the child and exits as it did. Only for a
  * mirror whose last manifest says it is big (BIG_MANIFEST_BYTES): the child's start costs ~50 ms,
  * a share of a small mirror's no-change pin (issue 11 item 7), nothing at a million photos, where
  * the setting took ~140 MB off the peak of a pin after a small change (bench/RESULTS.md,
  * "Session 21, lead"). A variable of the user's own is kept, and means no child.
+ *
+ * The setting is the background mount's, the mmap threshold fixed (util/malloc-env.ts): at
+ * 1,000,000 photos the tree write's ~100 MB manifest, its 78 MB SHA256SUMS and the store's index
+ * come and go as large blocks; by default each one freed raised the threshold, and the next ones
+ * stayed in the arenas. MALLOC_ARENA_MAX=2 as well took off ~20 MB more, within the runs' noise: not
+ * set. The variable the child is given is also what keeps it from relaunching itself.
  */
 import { spawn } from 'node:child_process'
 import { statSync } from 'node:fs'
@@ -14,30 +20,21 @@ import { manifestPath } from '../util/state-paths.js'
 import { MALLOC_RETURNS_LARGE_BLOCKS } from '../util/malloc-env.js'
 import { destOfPinArgs } from './early-pin.js'
 
-/**
- * glibc's malloc for a big pin: its mmap threshold fixed (util/malloc-env.ts, as for a background
- * mount). At 1,000,000 photos the tree write's ~100 MB manifest, its 78 MB SHA256SUMS and the
- * store's index columns come and go as large blocks: by default each one freed raised the threshold,
- * and the next ones stayed in the arenas (MALLOC_ARENA_MAX=2 as well took off ~20 MB more, within
- * the runs' noise: not set).
- */
-export const PIN_MALLOC_ENV: Readonly<Record<string, string>> = MALLOC_RETURNS_LARGE_BLOCKS
-
 /** A manifest this large (~55 bytes a photostream entry, two a photo) is a mirror of ~150,000 photos or more. */
 export const BIG_MANIFEST_BYTES = 16 * 1024 * 1024
 
 /**
  * For `argv` (node, bin, 'pin', …) of a big mirror: runs the same command in a child with
- * PIN_MALLOC_ENV, the signals that stop a pin passed on to it, and resolves with the exit it should
+ * the setting, the signals that stop a pin passed on to it, and resolves with the exit it should
  * have (a code, or the signal that ended it). Undefined when the pin should run here: at once for
  * a small mirror, or once the child could not be started (the pin then runs as it would have).
  */
 export function relaunchPin(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number | NodeJS.Signals | undefined> | undefined {
-  if (process.platform !== 'linux' || Object.keys(PIN_MALLOC_ENV).some((k) => env[k] !== undefined)) return undefined
+  if (process.platform !== 'linux' || Object.keys(MALLOC_RETURNS_LARGE_BLOCKS).some((k) => env[k] !== undefined)) return undefined
   const dest = destOfPinArgs(argv.slice(3))
   if (dest === undefined || dest === '') return undefined
   if (manifestBytes(dest) < BIG_MANIFEST_BYTES) return undefined
-  const child = spawn(process.execPath, [...process.execArgv, ...argv.slice(1)], { stdio: 'inherit', env: { ...env, ...PIN_MALLOC_ENV } })
+  const child = spawn(process.execPath, [...process.execArgv, ...argv.slice(1)], { stdio: 'inherit', env: { ...env, ...MALLOC_RETURNS_LARGE_BLOCKS } })
   // A terminal's ^C reaches both (one process group); a pin stops at the first, so a second is harmless.
   const pass = (signal: NodeJS.Signals): void => {
     child.kill(signal)

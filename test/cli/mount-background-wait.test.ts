@@ -53,7 +53,7 @@ void describe('mount --background waits while the child makes progress', () => {
       const served = fake.counts()
       assert.equal(bg.exit.code, 0, bg.err)
       assert.match(bg.out, /mounted at .* \(pid \d+\)/)
-      // The child runs with glibc's mmap threshold fixed (mount.ts MOUNT_MALLOC_ENV): memory it frees goes back.
+      // The child runs with glibc's mmap threshold fixed (util/malloc-env.ts, given by mount.ts): memory it frees goes back.
       const childPid = /\(pid (\d+)\)/.exec(bg.out)?.[1] as string
       const childEnv = (await readFile(`/proc/${childPid}/environ`, 'utf8')).split('\0')
       assert.ok(childEnv.includes('MALLOC_MMAP_THRESHOLD_=131072'), `the background mount's environment: ${childEnv.filter((v) => v.startsWith('MALLOC')).join(' ') || 'no MALLOC_ variable'}`)

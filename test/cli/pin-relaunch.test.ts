@@ -8,7 +8,8 @@ import { spawnSync } from 'node:child_process'
 import { mkdir, readFile, truncate, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { BIG_MANIFEST_BYTES, PIN_MALLOC_ENV, relaunchPin } from '../../src/cli/pin-relaunch.js'
+import { BIG_MANIFEST_BYTES, relaunchPin } from '../../src/cli/pin-relaunch.js'
+import { MALLOC_RETURNS_LARGE_BLOCKS } from '../../src/util/malloc-env.js'
 import { BIN, tempDir } from '../support/repo.js'
 import { removeDir } from '../pin/helpers.js'
 
@@ -42,7 +43,7 @@ else process.exitCode = Number(code)
 
   const env = (out: string, code: string): NodeJS.ProcessEnv => {
     const e: NodeJS.ProcessEnv = { ...process.env, STAND_IN_OUT: out, STAND_IN_CODE: code }
-    for (const k of Object.keys(PIN_MALLOC_ENV)) delete e[k]
+    for (const k of Object.keys(MALLOC_RETURNS_LARGE_BLOCKS)) delete e[k]
     return e
   }
 
@@ -53,7 +54,7 @@ else process.exitCode = Number(code)
     assert.equal(await exit, 7)
     const seen = JSON.parse(await readFile(out, 'utf8')) as { args: string[]; malloc: Record<string, string> }
     assert.deepEqual(seen.args, ['pin', '--concurrency', '4', big])
-    assert.deepEqual(seen.malloc, PIN_MALLOC_ENV)
+    assert.deepEqual(seen.malloc, MALLOC_RETURNS_LARGE_BLOCKS)
   })
 
   void it('passes SIGTERM on to the child and reports it as the way the child ended', async () => {
