@@ -3,7 +3,7 @@ import type { CatalogView } from '../catalog/view.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { FNV_OFFSET } from './inodes.js'
 import { jsonBytes, photoMetadata } from './metadata.js'
-import { Sha256Lines } from './sha256sums.js'
+import { isSha256Hex, Sha256Lines } from './sha256sums.js'
 import { mediaMtimeMs, wholeSecondsMs } from './times.js'
 import type { BytesContent, LayoutDir, LayoutFile, LayoutLink, LayoutNode, OriginalContent, OriginalHashes } from './types.js'
 
@@ -252,14 +252,14 @@ export class HashListNode implements LayoutFile {
         if (!(child instanceof OriginalFileNode)) continue
         const m = child.content.media
         const h = hashes.hashOf(m.id, m.secret)
-        if (h === undefined || h.ext !== m.ext || h.size !== m.size || !SHA256_HEX.test(h.sha256)) continue
+        if (h === undefined || h.ext !== m.ext || h.size !== m.size || !isSha256Hex(h.sha256)) continue
         lines.add(child.name, h.sha256)
         latestMs = Math.max(latestMs, h.completedAt)
       }
       // The store's other originals (one record per id, so one line per name), under a name the
       // folder does not show.
       for (const k of hashes.kept?.() ?? []) {
-        if (!SHA256_HEX.test(k.sha256) || this.dir.children.has(k.name)) continue
+        if (!isSha256Hex(k.sha256) || this.dir.children.has(k.name)) continue
         lines.add(k.name, k.sha256)
         latestMs = Math.max(latestMs, k.completedAt)
       }
@@ -269,8 +269,6 @@ export class HashListNode implements LayoutFile {
     return new HashListVersion(this.name, this.ino, latestMs > 0 ? wholeSecondsMs(latestMs + 999) : 0, lines.format())
   }
 }
-
-const SHA256_HEX = /^[0-9a-f]{64}$/
 
 export class LinkNode implements LayoutLink {
   readonly kind = 'link'

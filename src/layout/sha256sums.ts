@@ -10,6 +10,11 @@ export const SHA256SUMS_FILE = 'SHA256SUMS'
 
 const SHA256_HEX = /^[0-9a-f]{64}$/
 
+/** Whether `hex` is a sha256 as SHA256SUMS writes it: 64 lower-case hex digits. */
+export function isSha256Hex(hex: string): boolean {
+  return SHA256_HEX.test(hex)
+}
+
 export interface Sha256Line {
   /** A file name in photostream/ (`<id>.<ext>`). */
   name: string
@@ -47,7 +52,7 @@ export class Sha256Lines {
 
   /** A line for `name` (a safe file name), whose sha256 is `hex` (64 lower-case hex digits). */
   add(name: string, hex: string): void {
-    if (!SHA256_HEX.test(hex)) throw new Error(`SHA256SUMS: not a sha256 for ${name}`)
+    if (!isSha256Hex(hex)) throw new Error(`SHA256SUMS: not a sha256 for ${name}`)
     const at = this.#names.length * SHA_BYTES
     if (at + SHA_BYTES > this.#shas.length) {
       const grown = Buffer.allocUnsafe(this.#shas.length * 2)
