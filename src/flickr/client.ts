@@ -39,6 +39,8 @@ export interface FlickrClientOptions {
   retryMaxDelayMs?: number
   /** Extra reads of a whole listing that does not add up (fewer items than its total, no item array) (default 2). */
   listingRetries?: number
+  /** Pages of a listing asked before their turn (paginate.ts DEFAULT_PAGES_AHEAD; 0: one page at a time). */
+  pagesAhead?: number
   clock?: Clock
   /** [0, 1) for the backoff jitter. */
   random?: () => number
@@ -88,6 +90,7 @@ export class FlickrClient {
   private readonly maxDelayMs: number
   private readonly apiOrigin: string | undefined
   private readonly listingRetries: number
+  private readonly pagesAhead: number | undefined
   /** The set list prefetchSetList started, until getSetList takes it. */
   private prefetchedSets: Promise<RawSet[]> | undefined
 
@@ -103,6 +106,7 @@ export class FlickrClient {
     this.maxDelayMs = opts.retryMaxDelayMs ?? DEFAULT_RETRY.maxDelayMs
     this.apiOrigin = opts.apiOrigin || undefined
     this.listingRetries = opts.listingRetries ?? 2
+    this.pagesAhead = opts.pagesAhead
     this.bucket = opts.limiter ?? new TokenBucket(opts.ratePerSec ?? DEFAULT_RATE_PER_SEC, opts.burst ?? DEFAULT_BURST, this.clock)
     this.slots = new Semaphore(opts.concurrency ?? DEFAULT_API_CONCURRENCY)
     const transport = new OriginTransport({ apiOrigin: this.apiOrigin, timeoutMs: this.timeoutMs })
@@ -169,7 +173,12 @@ export class FlickrClient {
       envelope,
       item,
       // A listing read again because it did not add up starts over from page 1, not from where an earlier run was.
-      { perPage: Number(perPage), onPage: resume.onPage, from: attempt === 0 ? resume.from : undefined },
+      {
+        perPage: Number(perPage),
+        onPage: resume.onPage,
+        from: attempt === 0 ? resume.from : undefined,
+        ...(this.pagesAhead !== undefined ? { pagesAhead: this.pagesAhead } : {}),
+      },
     ))
   }
 
@@ -212,11 +221,11 @@ export class FlickrClient {
   }
 
   /**
-   * Starts reading the set list now, for the next getSetList() to take. Its pages are asked one
-   * after another (each names the next), and every refresh lists the sets first thing (a no-change
-   * pin of 1,714 sets: 4 pages, then the sets that moved): the run's longest chain of calls, which a
-   * pin starts before the modules that do not make calls are loaded (cli/early-pin.ts). A failure
-   * is the taker's (none is left unhandled when there is no taker).
+   * Starts reading the set list now, for the next getSetList() to take. Every refresh lists the
+   * sets first thing (a no-change pin of 1,714 sets: 4 pages, the first alone and the rest together,
+   * then the sets that moved): the run's longest chain of calls, which a pin starts before the
+   * modules that do not make calls are loaded (cli/early-pin.ts). A failure is the taker's (none is
+   * left unhandled when there is no taker).
    */
   prefetchSetList(): void {
     const list = this.paginate('flickr.photosets.getList', {}, 'photosets', 'photoset')

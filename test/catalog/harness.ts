@@ -28,7 +28,7 @@ export interface Harness {
   mediaRequests(): number
 }
 
-export async function harness(t: TestContext, account: GenerateOptions = {}, clientOpts: { maxRetries?: number } = {}): Promise<Harness> {
+export async function harness(t: TestContext, account: GenerateOptions = {}, clientOpts: { maxRetries?: number; pagesAhead?: number } = {}): Promise<Harness> {
   const fake = await startFakeFlickr({ account: generateAccount({ seed: 7, ...account }) })
   const root = await tempDir('flickrfs-catalog-')
   const { api: client, media } = testClients(fake, clientOpts)

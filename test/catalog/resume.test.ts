@@ -146,26 +146,33 @@ void test('a refresh with little to do saves no progress, and a completed one le
   assert.equal(await readProgress(h.root), undefined)
 })
 
-void test('a first sync cut off in its photostream listing asks only for the pages after the last one it saved', async (t) => {
-  const h = await harness(t, { photos: 1_700, videos: 4, sets: 4, commentedFraction: 0.02 }, { maxRetries: 0 })
-  const a = h.fake.account
-  const pages = Math.ceil(a.photostream.length / 500)
-  assert.equal(pages, 4)
-  // Page 3 fails once it has arrived (the fake counts a request before its latency, and looks for faults after).
-  h.fake.faults.apiLatencyMs = 60
-  const watch = setInterval(() => {
-    if (count(h, 'flickr.people.getPhotos') >= 3) h.fake.faults.inject('http500', { count: Infinity, target: 'flickr.people.getPhotos' })
-  }, 2)
-  await assert.rejects(refresh(h))
-  clearInterval(watch)
-  h.fake.faults.clear()
-  const meta = await readProgress(h.root)
-  assert.deepEqual(meta?.photostream && { chunks: meta.photostream.chunks, count: meta.photostream.count, complete: meta.photostream.complete }, { chunks: 2, count: 1_000, complete: false })
+for (const { pagesAhead, cutAt, saved } of [
+  // One page at a time: page 3 is the first to fail, pages 1 and 2 are saved.
+  { pagesAhead: 0, cutAt: 3, saved: 2 },
+  // As a refresh asks by default: once page 1 is in, pages 2 to 4 go out together and fail together.
+  { pagesAhead: undefined, cutAt: 2, saved: 1 },
+]) {
+  void test(`a first sync cut off in its photostream listing asks only for the pages after the last one it saved (${pagesAhead === 0 ? 'one page at a time' : 'pages asked ahead'})`, async (t) => {
+    const h = await harness(t, { photos: 1_700, videos: 4, sets: 4, commentedFraction: 0.02 }, { maxRetries: 0, ...(pagesAhead !== undefined ? { pagesAhead } : {}) })
+    const a = h.fake.account
+    const pages = Math.ceil(a.photostream.length / 500)
+    assert.equal(pages, 4)
+    // Page `cutAt` fails once it has arrived (the fake counts a request before its latency, and looks for faults after).
+    h.fake.faults.apiLatencyMs = 60
+    const watch = setInterval(() => {
+      if (count(h, 'flickr.people.getPhotos') >= cutAt) h.fake.faults.inject('http500', { count: Infinity, target: 'flickr.people.getPhotos' })
+    }, 2)
+    await assert.rejects(refresh(h))
+    clearInterval(watch)
+    h.fake.faults.clear()
+    const meta = await readProgress(h.root)
+    assert.deepEqual(meta?.photostream && { chunks: meta.photostream.chunks, count: meta.photostream.count, complete: meta.photostream.complete }, { chunks: saved, count: saved * 500, complete: false })
 
-  h.fake.resetCounts()
-  const report = await refresh(h)
-  assert.equal(count(h, 'flickr.people.getPhotos'), pages - 2, 'pages 1 and 2 are not asked again')
-  assert.equal(report.photos.total, a.photostream.length)
-  assert.deepEqual(h.catalog.snapshot().photostream, a.photostream, 'the listing is whole and in order')
-  assert.equal(await readProgress(h.root), undefined)
-})
+    h.fake.resetCounts()
+    const report = await refresh(h)
+    assert.equal(count(h, 'flickr.people.getPhotos'), pages - saved, 'the pages saved are not asked again')
+    assert.equal(report.photos.total, a.photostream.length)
+    assert.deepEqual(h.catalog.snapshot().photostream, a.photostream, 'the listing is whole and in order')
+    assert.equal(await readProgress(h.root), undefined)
+  })
+}

@@ -59,3 +59,100 @@ void test('paginate handles an empty list, a lone object and a missing pages', a
   assert.deepEqual(out2.map((p) => p.id), ['1', '2'])
   assert.equal(repeats, 2)
 })
+
+/** A fetchPage whose answers wait until the test lets them go: what is asked, and what is in flight. */
+function heldPages(answerOf: (page: number) => unknown) {
+  const asked: number[] = []
+  const waiting = new Map<number, () => void>()
+  let inFlight = 0
+  let peak = 0
+  let settled = 0
+  const fetchPage = (page: number): Promise<unknown> => {
+    asked.push(page)
+    peak = Math.max(peak, ++inFlight)
+    return new Promise<void>((resolve) => waiting.set(page, resolve)).then(() => {
+      inFlight--
+      settled++
+      const answer = answerOf(page)
+      if (answer instanceof Error) throw answer
+      return answer
+    })
+  }
+  /** Lets every page asked so far answer, last asked first, until nothing more is asked. */
+  const drain = async (): Promise<void> => {
+    for (;;) {
+      await new Promise((r) => setImmediate(r))
+      const pages = [...waiting.keys()].reverse()
+      if (pages.length === 0) return
+      for (const p of pages) {
+        waiting.get(p)?.()
+        waiting.delete(p)
+      }
+    }
+  }
+  /** Lets one page answer now. */
+  const release = async (page: number): Promise<void> => {
+    waiting.get(page)?.()
+    waiting.delete(page)
+    await new Promise((r) => setImmediate(r))
+  }
+  return { asked, fetchPage, drain, release, peak: () => peak, settled: () => settled }
+}
+
+void test('paginate asks the pages the first one names together, and takes them in order whatever order they answer in', async () => {
+  const ids = (page: number) => [page * 10 + 1, page * 10 + 2]
+  const held = heldPages((page) => ({ photos: { page, pages: 5, perpage: 2, total: 10, photo: photos(ids(page)) } }))
+  const taken: number[] = []
+  const listing = paginate(held.fetchPage, 'photos', 'photo', { perPage: 2, onPage: (page) => taken.push(page) })
+  await held.drain()
+  const out = await listing
+  assert.deepEqual(out.map((p) => p.id), [11, 12, 21, 22, 31, 32, 41, 42, 51, 52].map(String))
+  assert.deepEqual(held.asked, [1, 2, 3, 4, 5], 'each page once, none past the last')
+  assert.equal(held.peak(), 4, 'pages 2 to 5 were asked before any of them answered')
+  assert.deepEqual(taken, [1, 2, 3, 4, 5])
+
+  const one = heldPages((page) => ({ photos: { page, pages: 5, perpage: 2, total: 10, photo: photos(ids(page)) } }))
+  const alone = paginate(one.fetchPage, 'photos', 'photo', { perPage: 2, pagesAhead: 0 })
+  await one.drain()
+  assert.equal((await alone).length, 10)
+  assert.equal(one.peak(), 1, 'pagesAhead 0: one page at a time')
+})
+
+void test('paginate asks no more than pagesAhead beyond the page being read, and never past the total', async () => {
+  // pages says 40, total says 20 pages of 2: the smaller one is believed for asking ahead.
+  const held = heldPages((page) => ({ photos: { page, pages: 40, perpage: 2, total: 40, photo: photos([page * 10 + 1, page * 10 + 2]) } }))
+  const listing = paginate(held.fetchPage, 'photos', 'photo', { perPage: 2, pagesAhead: 3 })
+  await held.drain()
+  assert.equal((await listing).length, 40)
+  assert.equal(held.peak(), 4, 'the page being read and 3 ahead')
+  assert.deepEqual(held.asked, Array.from({ length: 20 }, (_, i) => i + 1))
+})
+
+void test('a listing that ends before the pages asked ahead waits for them, takes none of them, and a failure among them fails nobody', async () => {
+  // Page 3 repeats page 2 (a page with no new id ends the list); pages 4–6 were asked ahead, 5 fails.
+  const held = heldPages((page) => (page === 5
+    ? new Error('page 5 failed')
+    : { photos: { page, pages: 6, perpage: 2, photo: photos(page === 3 ? [21, 22] : [page * 10 + 1, page * 10 + 2]) } }))
+  let done = false
+  const listing = paginate(held.fetchPage, 'photos', 'photo', { perPage: 2 }).finally(() => (done = true))
+  await held.release(1)
+  // Page 5 fails while page 3, the one being read, is still out: no unhandled rejection.
+  await held.release(5)
+  await held.release(2)
+  await held.release(3)
+  assert.deepEqual(held.asked, [1, 2, 3, 4, 5, 6])
+  assert.equal(done, false, 'pages 4 and 6 are still out: the listing has not returned')
+  await held.drain()
+  const out = await listing
+  assert.deepEqual(out.map((p) => p.id), ['11', '12', '21', '22'])
+  assert.equal(held.settled(), 6)
+
+  // A page asked ahead that fails fails the listing when its turn comes, once the others are in.
+  const failing = heldPages((page) => (page === 3
+    ? new Error('page 3 failed')
+    : { photos: { page, pages: 6, perpage: 2, total: 12, photo: photos([page * 10 + 1, page * 10 + 2]) } }))
+  const failed = paginate(failing.fetchPage, 'photos', 'photo', { perPage: 2 }).then(() => undefined, (e: unknown) => e)
+  await failing.drain()
+  assert.match(String(await failed), /page 3 failed/)
+  assert.equal(failing.settled(), failing.asked.length)
+})
