@@ -8,13 +8,13 @@
  * neither an option nor an option's value). A wrong guess costs only a check pin does not take
  * (and, for a folder that holds a record, a set list's calls).
  */
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import type { Env, openFlickr } from '../flickr/index.js'
 import { startEarlyCheck } from '../pin/early-check.js'
 import createDebug from '../util/debug.js'
 import { unwritableReason } from '../util/read-only.js'
-import { treeRecordPath } from '../util/state-paths.js'
+import { lastPinPath, treeRecordPath } from '../util/state-paths.js'
 
 type Clients = Awaited<ReturnType<typeof openFlickr>>
 
@@ -52,7 +52,18 @@ export async function startEarlyPin(args: readonly string[], env: Env = process.
   if (args.some((a) => a.startsWith('--env-file') || a.startsWith('--api-rate'))) return
   // Pin refuses a DEST it cannot write before any call, in one line and without a byte written
   // (not even the shared limiter's state, which a call updates).
-  if (existsSync(treeRecordPath(resolve(dest))) && (await unwritableReason(dest)) === undefined) await startEarlyCalls(env)
+  if (existsSync(treeRecordPath(resolve(dest))) && (await unwritableReason(dest)) === undefined) await startEarlyCalls(env, lastSetCount(dest))
+}
+
+/** How many sets the last pin of DEST counted (pin/pin-state.ts `sets`), when it said. */
+export function lastSetCount(dest: string): number | undefined {
+  try {
+    const sets = (JSON.parse(readFileSync(lastPinPath(resolve(dest)), 'utf8')) as { sets?: unknown }).sets
+    return typeof sets === 'number' && Number.isSafeInteger(sets) && sets > 0 ? sets : undefined
+  } catch {
+    // No file, or not JSON: the set list's pages then follow its first, as without a count.
+    return undefined
+  }
 }
 
 let early: { env: Env; clients: Promise<Clients | undefined> } | undefined
@@ -62,11 +73,11 @@ let early: { env: Env; clients: Promise<Clients | undefined> } | undefined
  * of pin's modules load (~60 of their ~100 ms of CPU); a pin that does not take them (a usage
  * error, a mount that runs the pin) made up to one set list's pages for nothing.
  */
-async function startEarlyCalls(env: Env): Promise<void> {
+async function startEarlyCalls(env: Env, expectedSets: number | undefined): Promise<void> {
   const clients = import('../flickr/index.js')
     .then(({ openFlickr }) => openFlickr({ env }))
     .then((opened) => {
-      opened.client.prefetchSetList()
+      opened.client.prefetchSetList(expectedSets)
       log('the set list asked %d ms after the process started', Math.round(performance.now()))
       return opened
     }, () => undefined)

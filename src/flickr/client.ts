@@ -166,7 +166,7 @@ export class FlickrClient {
    * up (fewer items than its own total, a page without its item array) is read again from page 1;
    * if it still does not, this fails with ListingIncomplete rather than hand back a list with holes.
    */
-  async paginate(method: string, params: Record<string, string>, envelope: PageEnvelope, item: PageItem, resume: ListingResume = {}): Promise<any[]> {
+  async paginate(method: string, params: Record<string, string>, envelope: PageEnvelope, item: PageItem, resume: ListingResume = {}, expectedPages?: number): Promise<any[]> {
     const perPage = params.per_page ?? String(PER_PAGE)
     return this.readListing(method, (attempt) => paginate(
       (page) => this.call(method, { ...params, per_page: perPage, page: String(page) }),
@@ -178,6 +178,8 @@ export class FlickrClient {
         onPage: resume.onPage,
         from: attempt === 0 ? resume.from : undefined,
         ...(this.pagesAhead !== undefined ? { pagesAhead: this.pagesAhead } : {}),
+        // A listing read again because it did not add up says nothing more about its length.
+        ...(attempt === 0 && expectedPages !== undefined ? { expectedPages } : {}),
       },
     ))
   }
@@ -222,13 +224,15 @@ export class FlickrClient {
 
   /**
    * Starts reading the set list now, for the next getSetList() to take. Every refresh lists the
-   * sets first thing (a no-change pin of 1,714 sets: 4 pages, the first alone and the rest together,
-   * then the sets that moved): the run's longest chain of calls, which a pin starts before the
-   * modules that do not make calls are loaded (cli/early-pin.ts). A failure is the taker's (none is
+   * sets first thing (a no-change pin of 1,714 sets: 4 pages, then the sets that moved): the run's
+   * longest chain of calls, which a pin starts before the modules that do not make calls are loaded
+   * (cli/early-pin.ts). `expectedSets`, the count the last listing had: its pages are asked with the
+   * first (paginate.ts expectedPages), else they follow the first. A failure is the taker's (none is
    * left unhandled when there is no taker).
    */
-  prefetchSetList(): void {
-    const list = this.paginate('flickr.photosets.getList', {}, 'photosets', 'photoset')
+  prefetchSetList(expectedSets?: number): void {
+    const pages = expectedSets !== undefined && expectedSets > 0 ? Math.ceil(expectedSets / PER_PAGE) : undefined
+    const list = this.paginate('flickr.photosets.getList', {}, 'photosets', 'photoset', {}, pages)
     list.catch(() => undefined)
     this.prefetchedSets = list
   }

@@ -26,6 +26,13 @@ export interface PaginateOptions {
    * names. They are still taken in order, so every rule below reads them as if asked one by one.
    */
   pagesAhead?: number
+  /**
+   * How many pages the caller expects (the last listing of the same list had that many): pages 2
+   * to this are asked with page 1, up to `pagesAhead` of them, before any envelope is in. A guess too
+   * high costs the pages past the end (Flickr repeats its last page there; they are never taken), one
+   * too low only the round trip it would have saved.
+   */
+  expectedPages?: number
 }
 
 /**
@@ -92,6 +99,7 @@ class Pagination {
   readonly #from: PaginateOptions['from']
   readonly #onPage: PaginateOptions['onPage']
   readonly #pagesAhead: number
+  readonly #expectedPages: number
   readonly #seen = new Set<string>()
   readonly #out: Record<string, unknown>[] = []
   #pages = Number.NaN
@@ -110,6 +118,7 @@ class Pagination {
     this.#from = opts.from
     this.#onPage = opts.onPage
     this.#pagesAhead = Math.max(0, opts.pagesAhead ?? DEFAULT_PAGES_AHEAD)
+    this.#expectedPages = Math.min(this.#maxPages, Math.floor(opts.expectedPages ?? 1))
   }
 
   async run(fetchPage: (page: number) => Promise<unknown>): Promise<Record<string, unknown>[]> {
@@ -136,6 +145,7 @@ class Pagination {
       return answer
     }
     try {
+      if (page === 1) for (let p = 1; p <= Math.min(this.#expectedPages, 1 + this.#pagesAhead); p++) void ask(p)
       for (; page <= pageCap(this.#total, this.#servedPerPage, this.#pages, this.#maxPages); ) {
         const answer = ask(page)
         asked.delete(page)

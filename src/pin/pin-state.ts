@@ -18,11 +18,16 @@ export interface LastPin {
   /** Absent in files written before these were recorded: nothing was left out. */
   ignorePhotos?: boolean
   ignoreVideos?: boolean
+  /**
+   * The sets the run's refresh counted: the next pin asks that many sets' pages of the set list at
+   * once (cli/early-pin.ts). Absent in files written before it was recorded.
+   */
+  sets?: number
 }
 
 export async function recordPinResult(
   dest: string,
-  report: Omit<LastPin, 'finishedAtMs'>,
+  report: Omit<LastPin, 'finishedAtMs' | 'sets'> & { refresh?: { sets: { total: number } } },
   finishedAtMs: number,
 ): Promise<void> {
   const value: LastPin = {
@@ -34,6 +39,7 @@ export async function recordPinResult(
     transcodes: report.transcodes,
     ignorePhotos: report.ignorePhotos === true,
     ignoreVideos: report.ignoreVideos === true,
+    ...(report.refresh !== undefined ? { sets: report.refresh.sets.total } : {}),
   }
   await (await Confined.open(dest)).writeFileAtomic(STATE_REL.lastPin, JSON.stringify(value, null, 2) + '\n')
 }

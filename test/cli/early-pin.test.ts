@@ -12,9 +12,9 @@ import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { buildProgram, main } from '../../src/cli/main.js'
-import { claimEarlyClients, destOfPinArgs, PIN_VALUE_OPTIONS, startEarlyPin } from '../../src/cli/early-pin.js'
+import { claimEarlyClients, destOfPinArgs, lastSetCount, PIN_VALUE_OPTIONS, startEarlyPin } from '../../src/cli/early-pin.js'
 import { generateAccount, startFakeFlickr, type FakeFlickr } from '../../src/fake-flickr/index.js'
-import { treeRecordPath } from '../../src/util/state-paths.js'
+import { lastPinPath, treeRecordPath } from '../../src/util/state-paths.js'
 import { tempDir } from '../support/repo.js'
 
 const io = { stdout: process.stdout, stderr: process.stderr }
@@ -103,10 +103,23 @@ void describe('a pin of a DEST pinned before asks the set list as the process st
       return out.text
     }
     assert.match(await pin(), /^Pinned /m)
+    // The whole pin and the no-change pin each leave the set count for the next one's early set list.
+    assert.equal(lastSetCount(dest), fake.account.sets.length)
     fake.resetCounts()
     await startEarlyPin([dest], env)
     assert.match(await pin(), /^Checked .*nothing changed/m)
     assert.equal(listCalls(), 1, 'the set list asked once, as the process started')
+    assert.equal(lastSetCount(dest), fake.account.sets.length)
+  })
+
+  void it('reads the last set count leniently: none from a file without one, a damaged file or a nonsense value', async () => {
+    const dir = join(work, 'counts')
+    await mkdir(join(dir, '.flickrfs'), { recursive: true })
+    assert.equal(lastSetCount(dir), undefined, 'no file')
+    for (const [text, want] of [['{"sets": 1714}', 1714], ['{"finishedAtMs": 1}', undefined], ['{"sets": -3}', undefined], ['{"sets": "12"}', undefined], ['{"se', undefined]] as const) {
+      await writeFile(lastPinPath(dir), text)
+      assert.equal(lastSetCount(dir), want, text)
+    }
   })
 
   void it('asks nothing for a DEST never pinned, or when --api-rate or --env-file would make other clients', async () => {

@@ -101,6 +101,28 @@ void test('prefetchSetList asks the set list at once; the next getSetList takes 
   assert.equal(fake.counts()['flickr.photosets.getList'], 2, 'taken once')
 })
 
+void test('prefetchSetList given the last count asks all the pages that count needs at once, and reads them in order', async (t) => {
+  // 1,200 sets: 3 pages of 500. The fake answers after 150 ms, so what is asked within 100 ms was asked before any answer.
+  const many = await startFakeFlickr({ account: generateAccount({ seed: 5, photos: 60, sets: 1_200 }) })
+  t.after(() => many.close())
+  const ids = many.account.sets.map((s) => s.id)
+  assert.equal(ids.length, 1_200)
+  many.faults.apiLatencyMs = 150
+  const asked = async (expectedSets?: number): Promise<number> => {
+    many.resetCounts()
+    const client = clientFor(many)
+    client.prefetchSetList(expectedSets)
+    await new Promise((r) => setTimeout(r, 100))
+    const early = many.counts()['flickr.photosets.getList'] ?? 0
+    assert.deepEqual((await client.getSetList()).map((s) => s.id), ids)
+    assert.equal(many.counts()['flickr.photosets.getList'], 3, 'each page once')
+    return early
+  }
+  assert.equal(await asked(1_150), 3, 'the count says 3 pages: all asked with the first')
+  assert.equal(await asked(), 1, 'no count: page 1 alone, the rest once it names them')
+  assert.equal(await asked(400), 1, 'a count of one page: page 1 alone')
+})
+
 void test('a prefetched set list that failed fails its taker, and is no unhandled rejection without one', async () => {
   const unhandled: unknown[] = []
   const onUnhandled = (reason: unknown): void => void unhandled.push(reason)

@@ -156,3 +156,29 @@ void test('a listing that ends before the pages asked ahead waits for them, take
   assert.match(String(await failed), /page 3 failed/)
   assert.equal(failing.settled(), failing.asked.length)
 })
+
+void test('expectedPages asks that many pages with the first; a guess too high asks past the end and takes nothing from there', async () => {
+  const ids = (page: number) => [page * 10 + 1, page * 10 + 2]
+  // Three pages; past the end Flickr repeats the last one.
+  const answer = (page: number) => ({ photos: { page: Math.min(page, 3), pages: 3, perpage: 2, total: 6, photo: photos(ids(Math.min(page, 3))) } })
+  const exact = heldPages(answer)
+  const listing = paginate(exact.fetchPage, 'photos', 'photo', { perPage: 2, expectedPages: 3 })
+  await new Promise((r) => setImmediate(r))
+  assert.deepEqual(exact.asked, [1, 2, 3], 'asked before any answer')
+  await exact.drain()
+  assert.deepEqual((await listing).map((p) => p.id), ['11', '12', '21', '22', '31', '32'])
+
+  const high = heldPages(answer)
+  const tooHigh = paginate(high.fetchPage, 'photos', 'photo', { perPage: 2, expectedPages: 5 })
+  await high.drain()
+  assert.deepEqual((await tooHigh).map((p) => p.id), ['11', '12', '21', '22', '31', '32'])
+  assert.deepEqual(high.asked, [1, 2, 3, 4, 5])
+  assert.equal(high.settled(), 5, 'the pages past the end were waited for')
+
+  const capped = heldPages(answer)
+  const huge = paginate(capped.fetchPage, 'photos', 'photo', { perPage: 2, expectedPages: 1_000, pagesAhead: 1 })
+  await new Promise((r) => setImmediate(r))
+  assert.deepEqual(capped.asked, [1, 2], 'never more than pagesAhead beyond page 1')
+  await capped.drain()
+  assert.equal((await huge).length, 6)
+})
