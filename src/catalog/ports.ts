@@ -16,8 +16,8 @@ export interface CatalogApi {
   getRecentlyUpdated(minDateSec: number, extras: string[]): Promise<unknown[]>
   /** One page of flickr.people.getPhotos user_id=me, with the listing's `total` (-1 when absent). */
   getPhotostreamPage(page: number, perPage: number, extras: string[]): Promise<{ total: number; photos: unknown[] }>
-  /** flickr.photosets.getList, all pages. */
-  getSetList(): Promise<unknown[]>
+  /** flickr.photosets.getList, all pages; `expectedSets` (the last list's length) lets its pages be asked together from the start. */
+  getSetList(expectedSets?: number): Promise<unknown[]>
   /** flickr.photosets.getPhotos, all pages by the call's own `pages`, album order. */
   getSetPhotos(setId: string, userId: string, extras?: string[]): Promise<unknown[]>
   /** flickr.collections.getTree: top-level collections, [] when none. */

@@ -89,7 +89,7 @@ export function answering(api: CatalogApi, answers: RecordedAnswers): CatalogApi
       take('changed', minDateSec === answers.minDateSec, answers.changed, () => api.getRecentlyUpdated(minDateSec, extras)),
     getPhotostreamPage: (page, perPage, extras) =>
       take('page', page === 1 && perPage === HEAD_CHECK_PER_PAGE, answers.page, () => api.getPhotostreamPage(page, perPage, extras)),
-    getSetList: () => take('sets', true, answers.setList, () => api.getSetList()),
+    getSetList: (expectedSets) => take('sets', true, answers.setList, () => api.getSetList(expectedSets)),
     getSetPhotos: (setId, userId, extras) =>
       take(`set:${setId}`, extras === undefined, answers.setPhotos.get(setId), () => api.getSetPhotos(setId, userId, extras)),
     getCollectionTree: () => take('tree', true, answers.tree, () => api.getCollectionTree()),
@@ -131,7 +131,8 @@ export async function refreshIfUnchanged(store: CatalogStore, api: CatalogApi, o
     : changed.then((photos) => store.decodeBucketsOf(head, photos.map((p) => p.id)))
   const page = counted('getPhotostreamPage', () => api.getPhotostreamPage(1, HEAD_CHECK_PER_PAGE, extras))
   const tree = counted('getCollectionTree', () => api.getCollectionTree())
-  const rawSetList = counted('getSetList', () => api.getSetList())
+  // A loaded catalog knows how many sets there were: their pages are asked together from the start.
+  const rawSetList = counted('getSetList', () => api.getSetList(held?.snap.sets.length))
   opts.onAsking?.()
   const setPhotos = new Map<string, unknown[]>()
   // The verdict but for the members of the sets listed again (incremental.ts unchangedListing),

@@ -570,7 +570,7 @@ class Refresh {
 
   /** Each set's members, except where getList already says the set is empty. */
   private async listSets(): Promise<SetListing> {
-    const list = dedupeById(await this.client.getSetList())
+    const list = dedupeById(await this.client.getSetList(this.ctx.previous.snap.sets.length))
     const onListed = this.ctx.options.onListed
     onListed?.({ kind: 'setList', sets: list })
     this.progress.sets = list.length
@@ -689,7 +689,7 @@ function countingApi(api: CatalogApi, calls: Record<string, number>, stop: Stopp
     getPhotostream: wrap('getPhotostream', (extras: string[], resume?: PhotostreamResume) => api.getPhotostream(extras, resume)),
     getRecentlyUpdated: wrap('getRecentlyUpdated', (minDateSec: number, extras: string[]) => api.getRecentlyUpdated(minDateSec, extras)),
     getPhotostreamPage: wrap('getPhotostreamPage', (page: number, perPage: number, extras: string[]) => api.getPhotostreamPage(page, perPage, extras)),
-    getSetList: wrap('getSetList', () => api.getSetList()),
+    getSetList: wrap('getSetList', (expectedSets?: number) => api.getSetList(expectedSets)),
     getSetPhotos: wrap('getSetPhotos', (setId: string, userId: string, extras?: string[]) => api.getSetPhotos(setId, userId, extras)),
     getCollectionTree: wrap('getCollectionTree', () => api.getCollectionTree()),
     getComments: wrap('getComments', (photoId: string) => api.getComments(photoId)),

@@ -215,11 +215,19 @@ export class FlickrClient {
     return this.paginate('flickr.people.getPhotos', { user_id: 'me', extras: extras.join(',') }, 'photos', 'photo', resume)
   }
 
-  /** Every set, in the user's own order: the list prefetchSetList started, once, else asked now. */
-  getSetList(): Promise<RawSet[]> {
+  /**
+   * Every set, in the user's own order: the list prefetchSetList started, once, else asked now.
+   * `expectedSets`, the count the last listing had: its pages are asked with the first.
+   */
+  getSetList(expectedSets?: number): Promise<RawSet[]> {
     const started = this.prefetchedSets
     this.prefetchedSets = undefined
-    return started ?? this.paginate('flickr.photosets.getList', {}, 'photosets', 'photoset')
+    return started ?? this.readSetList(expectedSets)
+  }
+
+  private readSetList(expectedSets: number | undefined): Promise<RawSet[]> {
+    const pages = expectedSets !== undefined && expectedSets > 0 ? Math.ceil(expectedSets / PER_PAGE) : undefined
+    return this.paginate('flickr.photosets.getList', {}, 'photosets', 'photoset', {}, pages)
   }
 
   /**
@@ -231,8 +239,7 @@ export class FlickrClient {
    * left unhandled when there is no taker).
    */
   prefetchSetList(expectedSets?: number): void {
-    const pages = expectedSets !== undefined && expectedSets > 0 ? Math.ceil(expectedSets / PER_PAGE) : undefined
-    const list = this.paginate('flickr.photosets.getList', {}, 'photosets', 'photoset', {}, pages)
+    const list = this.readSetList(expectedSets)
     list.catch(() => undefined)
     this.prefetchedSets = list
   }

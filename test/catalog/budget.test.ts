@@ -68,3 +68,29 @@ void test('comments are fetched only for commented photos whose lastupdate moved
     h.fake.account.requirePhoto(untouched).comments.map((c) => c.text),
   )
 })
+
+void test('a refresh of a loaded catalog asks the set list\'s pages together from the start, whichever kind, with no call more', async (t) => {
+  // 1,200 sets: 3 pages of getList. The fake answers after 150 ms: what is asked within 100 ms of the
+  // first page was asked before any page answered.
+  const h = await harness(t, { photos: 150, videos: 1, sets: 1_200, collections: 1, commentedFraction: 0.02 })
+  await refresh(h)
+  h.fake.faults.apiLatencyMs = 150
+  const listCalls = (): number => h.fake.counts()['flickr.photosets.getList'] ?? 0
+  const askedTogether = async (run: () => Promise<unknown>): Promise<number> => {
+    h.fake.resetCounts()
+    h.tick()
+    const running = run()
+    const deadline = Date.now() + 10_000
+    while (listCalls() === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2))
+    await new Promise((r) => setTimeout(r, 100))
+    const early = listCalls()
+    await running
+    assert.equal(listCalls(), 3, 'each page once')
+    return early
+  }
+  // The check a mount's refresh and a pin make first, on the loaded catalog (nothing changed).
+  const week = 7 * 24 * 3_600_000
+  assert.equal(await askedTogether(() => h.catalog.refreshIfUnchanged(h.client, { fullListingEveryMs: week })), 3, 'the check of nothing changed')
+  assert.equal(await askedTogether(() => refresh(h)), 3, 'an incremental refresh')
+  assert.equal(await askedTogether(() => refresh(h, { fullListingEveryMs: 0 })), 3, 'a full listing')
+})
