@@ -131,8 +131,9 @@ export async function refreshIfUnchanged(store: CatalogStore, api: CatalogApi, o
     : changed.then((photos) => store.decodeBucketsOf(head, photos.map((p) => p.id)))
   const page = counted('getPhotostreamPage', () => api.getPhotostreamPage(1, HEAD_CHECK_PER_PAGE, extras))
   const tree = counted('getCollectionTree', () => api.getCollectionTree())
-  // A loaded catalog knows how many sets there were: their pages are asked together from the start.
-  const rawSetList = counted('getSetList', () => api.getSetList(held?.snap.sets.length))
+  // A catalog loaded or served knows how many sets there were: their pages are asked together from the start.
+  const expectedSets = held?.snap.sets.length ?? opts.served?.listsOf(head.generation)?.sets.length
+  const rawSetList = counted('getSetList', () => api.getSetList(expectedSets))
   opts.onAsking?.()
   const setPhotos = new Map<string, unknown[]>()
   // The verdict but for the members of the sets listed again (incremental.ts unchangedListing),

@@ -5,6 +5,10 @@
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { rm } from 'node:fs/promises'
+import { Catalog } from '../../src/catalog/index.js'
+import { photoSidecarSizer, PHOTO_METADATA_FORMAT } from '../../src/layout/metadata.js'
+import { tempDir } from '../support/repo.js'
 import { harness, refresh, type Harness } from './harness.js'
 
 function listingCalls(h: Harness): number {
@@ -93,4 +97,16 @@ void test('a refresh of a loaded catalog asks the set list\'s pages together fro
   assert.equal(await askedTogether(() => h.catalog.refreshIfUnchanged(h.client, { fullListingEveryMs: week })), 3, 'the check of nothing changed')
   assert.equal(await askedTogether(() => refresh(h)), 3, 'an incremental refresh')
   assert.equal(await askedTogether(() => refresh(h, { fullListingEveryMs: 0 })), 3, 'a full listing')
+
+  // A catalog read lazily (as a mount reads one of 400,000 photos or more) knows its sets from its view.
+  const root = await tempDir('flickrfs-budget-lazy-')
+  t.after(() => rm(root, { recursive: true, force: true }))
+  const writer = await Catalog.open(root, { now: h.clock.now, sidecarSizer: photoSidecarSizer })
+  h.fake.faults.apiLatencyMs = 0
+  await writer.refresh(h.client, h.media, { fullListingEveryMs: 0 })
+  await writer.close()
+  h.fake.faults.apiLatencyMs = 150
+  const lazy = await Catalog.open(root, { now: h.clock.now, sidecarSizer: photoSidecarSizer, lazy: { sidecarFormat: PHOTO_METADATA_FORMAT } })
+  t.after(() => lazy.close())
+  assert.equal(await askedTogether(() => lazy.refreshIfUnchanged(h.client, { fullListingEveryMs: week })), 3, 'the check of nothing changed, read lazily')
 })
