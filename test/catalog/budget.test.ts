@@ -73,7 +73,7 @@ void test('comments are fetched only for commented photos whose lastupdate moved
   )
 })
 
-void test('a refresh of a loaded catalog asks the set list\'s pages together from the start, whichever kind, with no call more', async (t) => {
+void test('a refresh of a catalog that knows its sets asks the set list\'s pages together from the start, whichever kind, with no call more', async (t) => {
   // 1,200 sets: 3 pages of getList. The fake answers after 150 ms: what is asked within 100 ms of the
   // first page was asked before any page answered.
   const h = await harness(t, { photos: 150, videos: 1, sets: 1_200, collections: 1, commentedFraction: 0.02 })
