@@ -122,7 +122,8 @@ export async function refreshIfUnchanged(store: CatalogStore, api: CatalogApi, o
   // The refresh's calls, all at once as it asks them (incremental.ts says why answers apart in time
   // still add up), while the catalog's small chunks are read.
   const held = opts.loaded?.head.generation === head.generation ? opts.loaded.state : undefined
-  const lists = listsOf(store, head, held, opts.served)
+  const atHand = listsAtHand(head, held, opts.served)
+  const lists = atHand !== undefined ? Promise.resolve(atHand) : readLists(store, head)
   const rawChanged = counted('getRecentlyUpdated', () => api.getRecentlyUpdated(minDateSec, extras))
   const changed = rawChanged.then((raw) => listPhotos(raw))
   // The buckets of the reported photos as soon as they are known, beside the other calls.
@@ -132,8 +133,7 @@ export async function refreshIfUnchanged(store: CatalogStore, api: CatalogApi, o
   const page = counted('getPhotostreamPage', () => api.getPhotostreamPage(1, HEAD_CHECK_PER_PAGE, extras))
   const tree = counted('getCollectionTree', () => api.getCollectionTree())
   // A catalog loaded or served knows how many sets there were: their pages are asked together from the start.
-  const expectedSets = held?.snap.sets.length ?? opts.served?.listsOf(head.generation)?.sets.length
-  const rawSetList = counted('getSetList', () => api.getSetList(expectedSets))
+  const rawSetList = counted('getSetList', () => api.getSetList(atHand?.sets.length))
   opts.onAsking?.()
   const setPhotos = new Map<string, unknown[]>()
   // The verdict but for the members of the sets listed again (incremental.ts unchangedListing),
@@ -209,16 +209,18 @@ export async function refreshIfUnchanged(store: CatalogStore, api: CatalogApi, o
 }
 
 /**
- * The lists of `head`: the loaded catalog's or the served view's when they are of it (no read),
- * else read from its chunks. Undefined when a chunk is gone.
+ * The lists of `head` without a read: the loaded catalog's or the served view's when they are of
+ * it. Undefined: read them (readLists).
  */
-function listsOf(store: CatalogStore, head: Head, held: CatalogState | undefined, served: QuickRefreshOptions['served']): Promise<PreviousLists | undefined> {
-  if (held !== undefined) return Promise.resolve({ photostream: lookupOf(held.snap.photostream), sets: held.snap.sets, collections: held.snap.collections })
+function listsAtHand(head: Head, held: CatalogState | undefined, served: QuickRefreshOptions['served']): PreviousLists | undefined {
+  if (held !== undefined) return { photostream: lookupOf(held.snap.photostream), sets: held.snap.sets, collections: held.snap.collections }
   const viewed = served?.listsOf(head.generation)
-  if (viewed !== undefined) {
-    debug('quick refresh: the lists of %s from the view served', head.generation)
-    return Promise.resolve(viewed)
-  }
+  if (viewed !== undefined) debug('quick refresh: the lists of %s from the view served', head.generation)
+  return viewed
+}
+
+/** The lists of `head` read from its chunks. Undefined when a chunk is gone. */
+function readLists(store: CatalogStore, head: Head): Promise<PreviousLists | undefined> {
   return store.readLists(head).then((l) => (l === undefined ? undefined : { ...l, photostream: lookupOf(l.photostream) }))
 }
 
