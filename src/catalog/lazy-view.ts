@@ -18,7 +18,8 @@ import type { CollectionEntry, MediaEntry, PhotoEntry, RawRecord, SetEntry } fro
 import type { CatalogView, PhotoColumns } from './view.js'
 
 /**
- * Parsed buckets kept: ~1,000–2,000 photos each, ~5 MB parsed at 100,000 photos. Photos are spread
+ * Parsed buckets kept: up to 128 photos each (persist.ts PHOTOS_PER_BUCKET; up to 2,000 in a
+ * catalog saved by an older flickrfs and merged into since). Photos are spread
  * over the buckets by a hash of their id, so a bigger cache buys a reader going through the photos
  * in any order little: it serves the same photo read again (its record, then its comments).
  */

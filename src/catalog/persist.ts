@@ -4,9 +4,9 @@
  * Format (schema 2; schema 1 is the same with every chunk in one row): a handful of
  * content-addressed chunks (`chunk:<sha1>`, each one JSON string, a long one stored in parts:
  * chunk-rows.ts) and one `head` key naming the chunks of the current catalog. Photos are spread over
- * 2^k buckets by a hash of their id (about 2000 per bucket), so an edit rewrites one bucket,
- * not the whole catalog, and loading 100k photos is a few dozen JSON.parse calls instead of 100k
- * key reads. A save writes every new chunk first and the head last: a crash at any point leaves
+ * 2^k buckets by a hash of their id (up to 128 per bucket: PHOTOS_PER_BUCKET), so an edit
+ * rewrites one small bucket, not the whole catalog, a lazy reader parses ~100 KB for one photo, and
+ * loading 100k photos is about a thousand JSON.parse calls instead of 100k key reads. A save writes every new chunk first and the head last: a crash at any point leaves
  * the old head pointing at old chunks that are all still there. Old chunks are deleted only after
  * the new head is written, under the root lock; a reader that loses a race with that cleanup
  * re-reads the head and tries again.
@@ -44,8 +44,19 @@ export const SCHEMA_VERSION = 2
 const SCHEMAS_READ: readonly number[] = [1, 2]
 const NAMESPACE = 'catalog'
 const HEAD_KEY = 'head'
-const PHOTOS_PER_BUCKET = 2000
-const MAX_BUCKETS = 1024
+/**
+ * Photos per bucket (a chunk of photo rows, read whole for any one of them): a sidecar read from a
+ * lazily served catalog parses its photo's bucket, and a merge rewrites every bucket it touches.
+ * 128 keeps both small: ~100 KB a bucket, where 2,000 (before) made ~1.8 MB buckets that took
+ * 16–23 ms each to read and parse (bench/RESULTS.md, "Session 23").
+ */
+const PHOTOS_PER_BUCKET = 128
+const MAX_BUCKETS = 16_384
+/**
+ * Photos per bucket of a catalog saved by a flickrfs before PHOTOS_PER_BUCKET was 128: a merge
+ * keeps such buckets (sameBuckets) until a whole save makes the smaller ones.
+ */
+const OLDER_PHOTOS_PER_BUCKET = 2000
 
 export interface Head {
   schema: number
@@ -112,9 +123,17 @@ export interface MergedCatalog {
   facts: PhotoFacts
 }
 
-/** Whether a catalog of `photoCount` photos keeps the buckets of `head` (else every photo moves bucket). */
+/**
+ * Whether a merge into `head` of a catalog of `photoCount` photos keeps its buckets (else every
+ * photo moves bucket, and the catalog is saved whole): the number a save would choose, or fewer
+ * that hold no more photos each than an older flickrfs put in one (OLDER_PHOTOS_PER_BUCKET). So a
+ * big catalog saved before buckets were small is not read whole for its first merge after an
+ * upgrade; its next whole save makes the small buckets.
+ */
 export function sameBuckets(head: Pick<Head, 'chunks'>, photoCount: number): boolean {
-  return bucketCountFor(photoCount) === head.chunks.photos.length
+  const count = head.chunks.photos.length
+  const chosen = bucketCountFor(photoCount)
+  return count === chosen || (count > 0 && count < chosen && photoCount <= count * OLDER_PHOTOS_PER_BUCKET)
 }
 
 /** The head's lists, without the photo buckets. */
@@ -373,7 +392,7 @@ export class CatalogStore {
 
   /**
    * The photo bucket of chunk `key` (one of `head.chunks.photos`), parsed, each photo's entry made
-   * when asked for (a reader wants one photo of it, not the ~1,000–2,000 a decode makes); undefined
+   * when asked for (a reader wants one photo of it, not the up to 128 a decode makes); undefined
    * when it is gone.
    */
   async readBucket(key: string): Promise<StoredBucket | undefined> {

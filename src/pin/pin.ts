@@ -126,7 +126,7 @@ export const DEFAULT_PIN_CONCURRENCY = 32
  * stored catalog (lazy-merge.ts) and the run reads the listing pages, never the whole catalog
  * (2–3 GB at 1,000,000 photos). What the merge does not take (a deletion, a full listing due, many
  * photos reported) loads it whole, as before. Below this, a whole load stays well under 1 GB and
- * reads each changed sidecar's record at once, where a lazy one parses its bucket (~40 ms).
+ * reads each changed sidecar's record at once, where a lazy one parses its bucket (~1.5 ms).
  */
 export const PIN_LAZY_CATALOG_FROM_PHOTOS = 400_000
 

@@ -12,6 +12,7 @@ import { test } from 'node:test'
 import KeyvSqlite from '@keyv/sqlite'
 import { Catalog, catalogPath, lockPath, mediaKey, SCHEMA_VERSION } from '../../src/catalog/index.js'
 import { MediaByPhoto } from '../../src/catalog/media-map.js'
+import { sameBuckets } from '../../src/catalog/persist.js'
 import { isFlickrfsError } from '../../src/errors/flickrfs-error.js'
 import { comparable, harness, refresh } from './harness.js'
 import { exists } from '../support/files.js'
@@ -184,7 +185,7 @@ void test('a refresh that changed nothing rewrites no photo chunk; an edit rewri
   }
   await refresh(h)
   const first = await headChunks()
-  assert.equal(first.length, 4, '4500 photos make 4 buckets')
+  assert.equal(first.length, 64, '4500 photos make 64 buckets (up to 128 photos each: the next power of two)')
   const unchanged = h.catalog.snapshot().photos.get(h.fake.account.photostream[1] as string)
   await refresh(h)
   assert.deepEqual(await headChunks(), first)
@@ -206,7 +207,7 @@ void test('a photo keeps its stored version while its row is unchanged; an edit 
   await refresh(h)
   const first = versionsNow()
   assert.ok([...first.values()].every((v) => typeof v === 'string' && v !== ''), 'every photo has a version')
-  assert.equal(new Set(first.values()).size, 4, 'one per bucket of 4500 photos')
+  assert.equal(new Set(first.values()).size, 64, 'one per bucket of 4500 photos')
   await refresh(h)
   assert.deepEqual(versionsNow(), first, 'a refresh that changed nothing keeps every version')
   const edited = ids[0] as string
@@ -279,4 +280,18 @@ void test('a loaded catalog answers media lookups as the refreshed one did, and 
   await h.catalog.close()
   const again = (await h.reopen()).snapshot()
   assert.deepEqual(comparable(again), comparable(next))
+})
+
+void test('a merge keeps the buckets a catalog was saved with while they hold no more than an older flickrfs put in one', () => {
+  const head = (buckets: number): Parameters<typeof sameBuckets>[0] => ({
+    chunks: { photos: Array.from({ length: buckets }, (_, i) => `k${i}`), photostream: 'p', sets: 's', collections: 'c' },
+  })
+  // 4,500 photos: a save makes 64 buckets of up to 128.
+  assert.equal(sameBuckets(head(64), 4500), true, 'the count a save chooses')
+  assert.equal(sameBuckets(head(4), 4500), true, 'an older catalog of 4 buckets (up to 2,000 photos each, as saved before)')
+  assert.equal(sameBuckets(head(2), 4500), false, '2,250 photos a bucket: more than any flickrfs put in one')
+  assert.equal(sameBuckets(head(128), 4500), false, 'more buckets than a save chooses: they move')
+  assert.equal(sameBuckets(head(0), 4500), false, 'a head of no photos')
+  assert.equal(sameBuckets(head(512), 1_000_000), true, 'a 1,000,000-photo catalog saved with 2,000-photo buckets is merged into, not read whole')
+  assert.equal(sameBuckets(head(8192), 1_000_000), true)
 })
