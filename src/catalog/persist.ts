@@ -57,6 +57,8 @@ const MAX_BUCKETS = 16_384
  * keeps such buckets (sameBuckets) until a whole save makes the smaller ones.
  */
 const OLDER_PHOTOS_PER_BUCKET = 2000
+/** Photos a whole load reads per sqlite statement (bucketsPerRead): ~2 MB of text. */
+const PHOTOS_PER_READ = 2048
 
 export interface Head {
   schema: number
@@ -379,7 +381,7 @@ export class CatalogStore {
       keys.add(key)
       wanted.add(id)
     }
-    return this.decodePhotos([...keys], wanted)
+    return this.decodePhotos([...keys], bucketsPerRead(head), wanted)
   }
 
   /**
@@ -417,7 +419,7 @@ export class CatalogStore {
    * (and leave that much RSS behind). Undefined when a chunk is gone (a writer replaced the catalog).
    */
   private async decode(head: Head): Promise<CatalogState | undefined> {
-    const rows = await this.decodePhotos(head.chunks.photos)
+    const rows = await this.decodePhotos(head.chunks.photos, bucketsPerRead(head))
     if (rows === undefined) return undefined
     const photostream = await this.readChunk<string[]>(head.chunks.photostream)
     const sets = await this.readChunk<SetEntry[]>(head.chunks.sets)
@@ -440,35 +442,43 @@ export class CatalogStore {
     return { snap, commentsFetchedAt: rows.commentsFetchedAt, ...(head.listing !== undefined ? { listing: head.listing } : {}) }
   }
 
-  /** The photos of the buckets of `keys` (only those of `only`, when given). */
-  private async decodePhotos(keys: readonly string[], only?: ReadonlySet<string>): Promise<DecodedPhotos | undefined> {
+  /** The photos of the buckets of `keys` (only those of `only`, when given), read `perRead` buckets a statement. */
+  private async decodePhotos(keys: readonly string[], perRead: number, only?: ReadonlySet<string>): Promise<DecodedPhotos | undefined> {
     const into: DecodedPhotos = { interner: new ValueInterner(), photos: new Map(), comments: new Map(), media: new MediaByPhoto(), commentsFetchedAt: new Map() }
     const whole = await this.eachChunk<PhotoRow[]>(keys, (rows) => {
       for (const row of rows) if (only === undefined || only.has(String(row.r.id))) addRow(row, into)
-    })
+    }, perRead)
     return whole ? into : undefined
   }
 
   /**
-   * The chunks of `keys` parsed in order and handed to `fn` one at a time; the next chunk is read
-   * (by sqlite, off the main thread) while this one is parsed: two chunks' text at most, and the
-   * parsing never waits for the disk. False when one is gone (a writer replaced the catalog).
+   * The chunks of `keys` parsed in order and handed to `fn` one at a time, read `perRead` chunks a
+   * statement; the next ones are read (by sqlite, off the main thread) while these are parsed: two
+   * reads' text at most, and the parsing never waits for the disk. False when one is gone (a writer
+   * replaced the catalog).
    */
-  private async eachChunk<T>(keys: readonly string[], fn: (value: T) => void): Promise<boolean> {
-    let next = keys.length > 0 ? this.readText(keys[0] as string) : undefined
-    for (let i = 0; next !== undefined; i++) {
-      const text = await next
-      next = i + 1 < keys.length ? this.readText(keys[i + 1] as string) : undefined
-      // Gone, or not parsed: the read ahead is of no use now, and must not go unhandled.
-      if (text === undefined) {
-        void next?.catch(() => undefined)
-        return false
-      }
-      try {
-        fn(JSON.parse(text) as T)
-      } catch (err) {
-        void next?.catch(() => undefined)
-        throw err
+  private async eachChunk<T>(keys: readonly string[], fn: (value: T) => void, perRead = 1): Promise<boolean> {
+    const read = (from: number): Promise<Array<string | undefined>> | undefined =>
+      from < keys.length ? this.readTexts(keys.slice(from, from + perRead)) : undefined
+    let next = read(0)
+    for (let from = 0; next !== undefined; from += perRead) {
+      const texts = await next
+      next = read(from + perRead)
+      for (let i = 0; i < texts.length; i++) {
+        const text = texts[i]
+        // Let go of each text once parsed.
+        texts[i] = undefined
+        // Gone, or not parsed: the read ahead is of no use now, and must not go unhandled.
+        if (text === undefined) {
+          void next?.catch(() => undefined)
+          return false
+        }
+        try {
+          fn(JSON.parse(text) as T)
+        } catch (err) {
+          void next?.catch(() => undefined)
+          throw err
+        }
       }
     }
     return true
@@ -480,8 +490,12 @@ export class CatalogStore {
   }
 
   private async readText(key: string): Promise<string | undefined> {
+    return (await this.readTexts([key]))[0]
+  }
+
+  private async readTexts(keys: readonly string[]): Promise<Array<string | undefined>> {
     try {
-      return await this.rows.read(key)
+      return await this.rows.readMany(keys)
     } catch (err) {
       throw openError(this.path, err)
     }
@@ -743,6 +757,15 @@ function fnv1a(text: string): number {
     h = Math.imul(h, 0x01000193)
   }
   return h >>> 0
+}
+
+/**
+ * Photo buckets a whole load reads per statement (ChunkRows.readMany): about PHOTOS_PER_READ
+ * photos, as one of an older flickrfs's buckets held (one a statement, as then).
+ */
+function bucketsPerRead(head: Pick<Head, 'chunks' | 'photoCount'>): number {
+  const perBucket = Math.max(1, Math.ceil(head.photoCount / Math.max(1, head.chunks.photos.length)))
+  return Math.max(1, Math.floor(PHOTOS_PER_READ / perBucket))
 }
 
 function bucketCountFor(photos: number): number {

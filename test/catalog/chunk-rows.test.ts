@@ -109,6 +109,35 @@ void test('keys that extend one another (the checkpoint\'s ps:1 and ps:10) keep 
   await adapter.disconnect()
 })
 
+void test('readMany reads several chunks in one statement, each as read alone and in the order asked: parted or not, missing, keys that extend one another', async () => {
+  const adapter = await adapterIn()
+  const rows = new ChunkRows(adapter, 'progress')
+  const one = JSON.stringify('1'.repeat(PART_CHARS * 2))
+  const ten = JSON.stringify('t'.repeat(PART_CHARS * 3))
+  await rows.write('ps:1', one)
+  await rows.write('ps:10', ten)
+  await rows.write('ps:11', '[11]')
+  await rows.write('ps:2', JSON.stringify('2'.repeat(PART_CHARS + 1)))
+  await adapter.query('DELETE FROM keyv WHERE key = ?', 'progress:ps:2:1')
+  const asked = ['ps:11', 'ps:1', 'ps:none', 'ps:10', 'ps:2', 'ps:1']
+  const many = await rows.readMany(asked)
+  assert.deepEqual(many, [ '[11]', one, undefined, ten, undefined, one ])
+  const alone: Array<string | undefined> = []
+  for (const key of asked) alone.push(await rows.read(key))
+  assert.deepEqual(many, alone)
+  // One statement for them all.
+  const queries: string[] = []
+  const query = adapter.query.bind(adapter)
+  adapter.query = ((sql: string, ...params: unknown[]): ReturnType<typeof query> => {
+    queries.push(sql)
+    return query(sql, ...params)
+  }) as typeof adapter.query
+  await rows.readMany(asked)
+  assert.equal(queries.length, 1)
+  assert.deepEqual(await rows.readMany([]), [])
+  await adapter.disconnect()
+})
+
 /** Values shaped as a save's chunks (a bucket of rows, a listing page of long columns), with what JSON writes in its own way. */
 function chunkShapedValues(): unknown[] {
   const long = 'a\u{1F600}"\\\n\u00e9'.repeat(12_000) + '\ud800x'
