@@ -96,9 +96,16 @@ export class ChunkRows {
   async writePieces(key: string, pieces: Pieces): Promise<void> {
     const own = this.#prefix + key
     const parts = partsOfPieces(pieces())
-    const first = parts.next()
-    const second = parts.next()
-    if (second.done === true) return this.#insert([[own, first.value ?? '']])
+    // Up to a statement's worth of parts first: a chunk whose parts and marker fit one statement is
+    // written by it alone (sqlite applies a statement whole), without the three round trips of a
+    // transaction around it (a 128-photo bucket is ~4 parts: persist.ts PHOTOS_PER_BUCKET).
+    const first: string[] = []
+    let next = parts.next()
+    for (; next.done !== true && first.length < PARTS_PER_INSERT; next = parts.next()) first.push(next.value)
+    if (next.done === true && first.length <= 1) return this.#insert([[own, first[0] ?? '']])
+    if (next.done === true && first.length < PARTS_PER_INSERT) {
+      return this.#insert([...first.map((part, i): [string, string] => [`${own}:${i}`, part]), [own, `${MARKER}${first.length}`]])
+    }
     await this.#adapter.query('BEGIN IMMEDIATE')
     try {
       let count = 0
@@ -110,9 +117,8 @@ export class ChunkRows {
         batch = []
         await this.#insert(full)
       }
-      await add(first.value as string)
-      await add(second.value)
-      for (let next = parts.next(); next.done !== true; next = parts.next()) await add(next.value)
+      for (const part of first.splice(0)) await add(part)
+      for (; next.done !== true; next = parts.next()) await add(next.value)
       if (batch.length > 0) await this.#insert(batch)
       await this.#insert([[own, `${MARKER}${count}`]])
       await this.#adapter.query('COMMIT')

@@ -138,6 +138,33 @@ void test('readMany reads several chunks in one statement, each as read alone an
   await adapter.disconnect()
 })
 
+void test('a chunk of a few parts is written by one statement, its parts and marker together; one of more parts than a statement takes is written whole in a transaction', async () => {
+  const adapter = await adapterIn()
+  const rows = new ChunkRows(adapter, 'catalog')
+  const statements: string[] = []
+  const query = adapter.query.bind(adapter)
+  adapter.query = ((sql: string, ...params: unknown[]): ReturnType<typeof query> => {
+    statements.push(sql.split(' ')[0] as string)
+    return query(sql, ...params)
+  }) as typeof adapter.query
+  const few = JSON.stringify('f'.repeat(PART_CHARS * 3 + 5))
+  await rows.write('chunk:few', few)
+  assert.deepEqual(statements, ['INSERT'], 'one statement for 4 parts and the marker')
+  assert.equal([...(await rowsOf(adapter)).keys()].filter((k) => k.startsWith('catalog:chunk:few:')).length, 4)
+  assert.equal(await rows.read('chunk:few'), few)
+  statements.length = 0
+  const many = JSON.stringify('m'.repeat(PART_CHARS * 40))
+  await rows.write('chunk:many', many)
+  assert.deepEqual([statements[0], statements.at(-1)], ['BEGIN', 'COMMIT'])
+  assert.equal([...(await rowsOf(adapter)).keys()].filter((k) => k.startsWith('catalog:chunk:many:')).length, 41)
+  assert.equal(await rows.read('chunk:many'), many)
+  statements.length = 0
+  await rows.write('chunk:one', '[1]')
+  assert.deepEqual(statements, ['INSERT'])
+  assert.deepEqual([...(await rowsOf(adapter)).keys()].filter((k) => k.startsWith('catalog:chunk:one')), ['catalog:chunk:one'])
+  await adapter.disconnect()
+})
+
 /** Values shaped as a save's chunks (a bucket of rows, a listing page of long columns), with what JSON writes in its own way. */
 function chunkShapedValues(): unknown[] {
   const long = 'a\u{1F600}"\\\n\u00e9'.repeat(12_000) + '\ud800x'
