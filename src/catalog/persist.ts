@@ -20,7 +20,7 @@ import { exists } from '../util/fs.js'
 import { confineState } from '../util/confine.js'
 import { isDamagedDb, openSqliteAdapter } from '../util/sqlite.js'
 import { catalogPath } from '../util/state-paths.js'
-import { ChunkRows, chunkKeyOf } from './chunk-rows.js'
+import { ChunkRows, chunkKeyOf, PendingRows } from './chunk-rows.js'
 import { jsonPieces } from './json-pieces.js'
 import { ValueInterner } from './intern.js'
 import { PAGE_PHOTOS, packPage, photoOrder, type StoredPage } from './listing-pages.js'
@@ -322,6 +322,8 @@ export class CatalogStore {
    * catalog to the new), then the chunks only the old head named removed.
    */
   private async commitHead(head: Head, writer: ChunkWriter | undefined, what: string): Promise<Head> {
+    // Every chunk the head names is written before it.
+    await writer?.flush()
     await this.keyv.set(HEAD_KEY, JSON.stringify(head))
     const removed = writer === undefined ? 0 : await this.removeUnused(writer.existing, allChunkKeys(head))
     debug('saved %s %s: %d photos, %d chunks written, %d removed', what, head.generation, head.photoCount, writer?.written ?? 0, removed)
@@ -532,6 +534,8 @@ export class StoredBucket {
 class ChunkWriter {
   readonly existing: ReadonlySet<string>
   written = 0
+  /** Small chunks are written several to a statement (a WAL commit each): flush() before the head. */
+  readonly #pending = new PendingRows()
 
   constructor(
     private readonly rows: ChunkRows,
@@ -548,10 +552,15 @@ class ChunkWriter {
     const pieces = (): Iterable<string> => jsonPieces(value)
     const key = chunkKeyOf(pieces)
     if (!this.existing.has(key)) {
-      await this.rows.writePieces(key, pieces)
+      await this.rows.writePieces(key, pieces, this.#pending)
       this.written++
     }
     return key
+  }
+
+  /** Writes the small chunks put and not written yet (ChunkRows.writePieces's `pending`). */
+  flush(): Promise<void> {
+    return this.rows.flush(this.#pending)
   }
 }
 

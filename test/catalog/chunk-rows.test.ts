@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto'
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
-import { ChunkRows, chunkKey, chunkKeyOf, PART_CHARS, partsOf } from '../../src/catalog/chunk-rows.js'
+import { ChunkRows, chunkKey, chunkKeyOf, PART_CHARS, partsOf, PendingRows } from '../../src/catalog/chunk-rows.js'
 import { jsonPieces } from '../../src/catalog/json-pieces.js'
 import { openSqliteAdapter } from '../../src/util/sqlite.js'
 import { tempDir } from '../support/repo.js'
@@ -162,6 +162,39 @@ void test('a chunk of a few parts is written by one statement, its parts and mar
   await rows.write('chunk:one', '[1]')
   assert.deepEqual(statements, ['INSERT'])
   assert.deepEqual([...(await rowsOf(adapter)).keys()].filter((k) => k.startsWith('catalog:chunk:one')), ['catalog:chunk:one'])
+  await adapter.disconnect()
+})
+
+void test('small chunks given a PendingRows wait for flush, several to a statement; a big one writes them first, in order', async () => {
+  const adapter = await adapterIn()
+  const rows = new ChunkRows(adapter, 'catalog')
+  const pending = new PendingRows()
+  const statements: string[] = []
+  const query = adapter.query.bind(adapter)
+  adapter.query = ((sql: string, ...params: unknown[]): ReturnType<typeof query> => {
+    statements.push(sql.split(' ')[0] as string)
+    return query(sql, ...params)
+  }) as typeof adapter.query
+  const small = (i: number): string => JSON.stringify(String(i).repeat(PART_CHARS + 10))
+  for (let i = 0; i < 3; i++) await rows.writePieces(`chunk:s${i}`, () => [small(i)], pending)
+  assert.deepEqual(statements, [], 'nothing written before flush')
+  assert.equal(await rows.read('chunk:s0'), undefined)
+  statements.length = 0
+  const big = JSON.stringify('b'.repeat(PART_CHARS * 20))
+  await rows.writePieces('chunk:big', () => [big], pending)
+  assert.deepEqual(statements.slice(0, 2), ['INSERT', 'BEGIN'], 'what was pending goes first, in one statement')
+  for (let i = 0; i < 3; i++) assert.equal(await rows.read(`chunk:s${i}`), small(i))
+  assert.equal(await rows.read('chunk:big'), big)
+  statements.length = 0
+  // More than one statement's worth: written as they fill one, the rest at flush.
+  for (let i = 3; i < 40; i++) await rows.writePieces(`chunk:s${i}`, () => [small(i)], pending)
+  const before = statements.length
+  assert.ok(before >= 2 && before <= 13, `${before} statements for 37 chunks of 2 parts`)
+  await rows.flush(pending)
+  assert.equal(statements.length, before + 1)
+  await rows.flush(pending)
+  assert.equal(statements.length, before + 1, 'nothing left to write')
+  for (let i = 3; i < 40; i++) assert.equal(await rows.read(`chunk:s${i}`), small(i))
   await adapter.disconnect()
 })
 
