@@ -32,7 +32,8 @@ const PARTS_PER_INSERT = 16
 /**
  * The text of the small chunks gathered for one statement (PendingRows): as much as a full
  * statement of parts binds (PARTS_PER_INSERT parts). A 1,000,000-photo save writes 8,192 buckets of
- * ~110 KB: one statement (a WAL commit) each was ~1 ms more each than the 512 of 2,000 photos before.
+ * ~110 KB: written one statement (a WAL commit) each, they took ~1 ms more a bucket than the 512
+ * buckets of 2,000 photos before (bench/RESULTS.md, "Session 23").
  */
 const PENDING_CHARS = PARTS_PER_INSERT * PART_CHARS
 
