@@ -419,8 +419,7 @@ export class CatalogStore {
   /**
    * Reads and parses a few chunks at a time (bucketsPerRead): the sqlite driver copies each value
    * natively before V8 sees it, so fetching all chunks at once would hold the whole catalog's text
-   * twice at the peak
-   * (and leave that much RSS behind). Undefined when a chunk is gone (a writer replaced the catalog).
+   * twice at the peak (and leave that much RSS behind). Undefined when a chunk is gone (a writer replaced the catalog).
    */
   private async decode(head: Head): Promise<CatalogState | undefined> {
     const rows = await this.decodePhotos(head.chunks.photos, bucketsPerRead(head))
