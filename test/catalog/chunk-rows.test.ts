@@ -36,6 +36,16 @@ function statementsOf(adapter: ReturnType<typeof openSqliteAdapter>): string[] {
   return statements
 }
 
+/** Writes ps:10 and ps:1 (each in parts) and ps:11 (one row), keys that extend one another as the checkpoint's do; their texts. */
+async function writeExtendingKeys(rows: ChunkRows): Promise<{ one: string; ten: string }> {
+  const one = JSON.stringify('1'.repeat(PART_CHARS * 2))
+  const ten = JSON.stringify('t'.repeat(PART_CHARS * 2))
+  await rows.write('ps:10', ten)
+  await rows.write('ps:1', one)
+  await rows.write('ps:11', '[11]')
+  return { one, ten }
+}
+
 /** A JSON text of `n` units with a surrogate pair (an emoji) straddling every place a cut would fall. */
 function textWithPairsAtCuts(n: number): string {
   const units: string[] = []
@@ -105,11 +115,7 @@ void test('delete removes chunks with their parts and nothing else; a chunk miss
 void test('keys that extend one another (the checkpoint\'s ps:1 and ps:10) keep apart: a read or a delete of one never takes the other', async () => {
   const adapter = await adapterIn()
   const rows = new ChunkRows(adapter, 'progress')
-  const one = JSON.stringify('1'.repeat(PART_CHARS * 2))
-  const ten = JSON.stringify('t'.repeat(PART_CHARS * 2))
-  await rows.write('ps:10', ten)
-  await rows.write('ps:1', one)
-  await rows.write('ps:11', '[11]')
+  const { one, ten } = await writeExtendingKeys(rows)
   assert.equal(await rows.read('ps:1'), one)
   assert.equal(await rows.read('ps:10'), ten)
   await rows.delete(['ps:1'])
@@ -123,11 +129,7 @@ void test('keys that extend one another (the checkpoint\'s ps:1 and ps:10) keep 
 void test('readMany reads several chunks in one statement, each as read alone and in the order asked: parted or not, missing, keys that extend one another', async () => {
   const adapter = await adapterIn()
   const rows = new ChunkRows(adapter, 'progress')
-  const one = JSON.stringify('1'.repeat(PART_CHARS * 2))
-  const ten = JSON.stringify('t'.repeat(PART_CHARS * 3))
-  await rows.write('ps:1', one)
-  await rows.write('ps:10', ten)
-  await rows.write('ps:11', '[11]')
+  const { one, ten } = await writeExtendingKeys(rows)
   await rows.write('ps:2', JSON.stringify('2'.repeat(PART_CHARS + 1)))
   await adapter.query('DELETE FROM keyv WHERE key = ?', 'progress:ps:2:1')
   const asked = ['ps:11', 'ps:1', 'ps:none', 'ps:10', 'ps:2', 'ps:1']
