@@ -179,7 +179,7 @@ export class ChunkRows {
   }
 }
 
-/** The text of `own` from its row and its parts' rows (`rows` may hold others); undefined when one is missing. */
+/** The text of `own` from its row and its parts' rows (readMany's rows of `own`); undefined when one is missing. */
 function textOf(own: string, rows: readonly Row[]): string | undefined {
   const head = rows.find((r) => r.key === own)
   if (head === undefined) return undefined
@@ -189,7 +189,7 @@ function textOf(own: string, rows: readonly Row[]): string | undefined {
   let found = 0
   for (const r of rows) {
     const suffix = r.key.slice(own.length + 1)
-    const i = r.key === own || !r.key.startsWith(`${own}:`) || !/^\d+$/.test(suffix) ? -1 : Number(suffix)
+    const i = r.key === own || !/^\d+$/.test(suffix) ? -1 : Number(suffix)
     if (i >= 0 && i < count && parts[i] === undefined) {
       parts[i] = r.value
       found++
