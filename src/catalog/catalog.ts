@@ -71,6 +71,11 @@ export interface CatalogOpenOptions {
   lazy?: LazyOpen
   /** Photos per listing page a save writes (default 50,000, listing-pages.ts; tests make several pages of a small account). */
   listingPagePhotos?: number
+  /**
+   * Photos per bucket a whole save aims at (default 128, persist.ts; tests make the bigger buckets
+   * of a catalog an older flickrfs saved, 2,000, to merge into).
+   */
+  photosPerBucket?: number
 }
 
 /** When a read-only opener reads the catalog lazily (CatalogOpenOptions.lazy). */
@@ -135,7 +140,7 @@ export class Catalog extends EventEmitter<CatalogEvents> {
 
   /** Opens ROOT/.flickrfs/catalog.sqlite and loads the last saved snapshot (empty when none). */
   static async open(root: string, opts: CatalogOpenOptions = {}): Promise<Catalog> {
-    const store = await CatalogStore.open(root, { readOnly: opts.readOnly })
+    const store = await CatalogStore.open(root, { readOnly: opts.readOnly, photosPerBucket: opts.photosPerBucket })
     const catalog = new Catalog(root, store, opts.readOnly === true, opts.now ?? Date.now, opts.checkpoint, pagesOf(opts), opts.lazy)
     catalog.deferred = opts.deferLoad === true
     if (catalog.deferred) return catalog

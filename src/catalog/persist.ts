@@ -185,11 +185,14 @@ export class CatalogStore {
     private readonly keyv: Keyv<string>,
     adapter: KeyvSqlite,
     readonly path: string,
+    private readonly photosPerBucket: number,
   ) {
     this.rows = new ChunkRows(adapter, NAMESPACE)
   }
 
-  static async open(root: string, opts: { readOnly?: boolean } = {}): Promise<CatalogStore> {
+  /** `photosPerBucket`: what a whole save aims at (PHOTOS_PER_BUCKET; CatalogOpenOptions.photosPerBucket). */
+  static async open(root: string, opts: { readOnly?: boolean; photosPerBucket?: number | undefined } = {}): Promise<CatalogStore> {
+    const perBucket = opts.photosPerBucket ?? PHOTOS_PER_BUCKET
     const path = catalogPath(root)
     // The state folder made and checked: a link planted there (or in the catalog's name) is refused.
     if (opts.readOnly !== true) await confineState(root)
@@ -206,7 +209,7 @@ export class CatalogStore {
       deserialize: (text) => ({ value: text as never }),
       throwOnErrors: true,
     })
-    if (opts.readOnly === true) return new CatalogStore(keyv, adapter, path)
+    if (opts.readOnly === true) return new CatalogStore(keyv, adapter, path, perBucket)
     try {
       await adapter.query('PRAGMA journal_mode=WAL')
     } catch (err) {
@@ -216,7 +219,7 @@ export class CatalogStore {
         throw openError(path, err)
       }
     }
-    return new CatalogStore(keyv, adapter, path)
+    return new CatalogStore(keyv, adapter, path, perBucket)
   }
 
   async readHead(): Promise<Head | undefined> {
@@ -269,7 +272,7 @@ export class CatalogStore {
     const list = async (key: 'photostream' | 'sets' | 'collections'): Promise<string> =>
       reusable !== undefined && sameItems(snap[key], reusable.state.snap[key]) ? reusable.head.chunks[key] : writer.put(snap[key])
     const chunks: Head['chunks'] = {
-      photos: await writePhotoBuckets(state, reusable, writer),
+      photos: await writePhotoBuckets(state, reusable, writer, this.photosPerBucket),
       photostream: await list('photostream'),
       sets: await list('sets'),
       collections: await list('collections'),
@@ -608,8 +611,8 @@ async function writeListingPages(
 }
 
 /** One chunk per bucket of photos; a bucket whose rows are the very same objects as in `reusable` keeps its chunk (see save). */
-async function writePhotoBuckets(state: CatalogState, reusable: { state: CatalogState; head: Head } | undefined, writer: ChunkWriter): Promise<string[]> {
-  const bucketCount = bucketCountFor(state.snap.photos.size)
+async function writePhotoBuckets(state: CatalogState, reusable: { state: CatalogState; head: Head } | undefined, writer: ChunkWriter, perBucket: number): Promise<string[]> {
+  const bucketCount = bucketCountFor(state.snap.photos.size, perBucket)
   const buckets: string[][] = Array.from({ length: bucketCount }, () => [])
   for (const id of state.snap.photos.keys()) (buckets[fnv1a(id) % bucketCount] as string[]).push(id)
   const oldCounts = reusable !== undefined && reusable.head.chunks.photos.length === bucketCount ? countBuckets(reusable.state, bucketCount) : undefined
@@ -778,9 +781,9 @@ function bucketsPerRead(head: Pick<Head, 'chunks' | 'photoCount'>): number {
   return Math.max(1, Math.floor(PHOTOS_PER_READ / perBucket))
 }
 
-function bucketCountFor(photos: number): number {
+function bucketCountFor(photos: number, perBucket = PHOTOS_PER_BUCKET): number {
   let n = 1
-  while (n * PHOTOS_PER_BUCKET < photos && n < MAX_BUCKETS) n *= 2
+  while (n * perBucket < photos && n < MAX_BUCKETS) n *= 2
   return n
 }
 

@@ -15,7 +15,7 @@ import { CatalogStore, type Head } from '../../src/catalog/persist.js'
 import { prng } from '../../src/fake-flickr/generate.js'
 import { photoSidecarSizer, PHOTO_METADATA_FORMAT } from '../../src/layout/metadata.js'
 import { tempDir } from '../support/repo.js'
-import { harness, randomChange, headOf, type Harness } from './harness.js'
+import { comparable, harness, randomChange, headOf, type Harness } from './harness.js'
 import { assertViewOf } from './view-assert.js'
 
 const WEEK_MS = 7 * 86_400_000
@@ -89,11 +89,14 @@ async function assertSame(twins: Twins, what: string, expectMerged = true): Prom
   await assertViewOf(merged.catalog.view(), whole.catalog.snapshot(), { atOnce: false, storesSizes: true })
 }
 
-/** A first sync of the harness's account by a writer with listing pages; its root is the base of the twins. */
-async function firstSync(t: TestContext, h: Harness): Promise<string> {
+/**
+ * A first sync of the harness's account by a writer with listing pages; its root is the base of the
+ * twins. `extra`: more of the writer's options (an older flickrfs's buckets).
+ */
+async function firstSync(t: TestContext, h: Harness, extra: CatalogOpenOptions = {}): Promise<string> {
   const root = await tempDir('flickrfs-merge-base-')
   t.after(() => rm(root, { recursive: true, force: true }))
-  const c = await Catalog.open(root, { now: h.clock.now, ...WRITER })
+  const c = await Catalog.open(root, { now: h.clock.now, ...WRITER, ...extra })
   try {
     const first = await c.refresh(h.client, h.media, { fullListingEveryMs: WEEK_MS })
     assert.equal(first.listing.mode, 'full')
@@ -199,4 +202,47 @@ void test('a deletion, and a catalog saved without listing pages, fall back to t
   const report = await lazy.refresh(h.client, h.media, { fullListingEveryMs: WEEK_MS, letGo: true, ...(quick?.answers !== undefined ? { answered: quick.answers } : {}) })
   assert.equal(report.merged, undefined)
   assert.equal(report.photos.changed, 1)
+})
+
+void test('a catalog saved with an older flickrfs\'s buckets of 2,000 photos: merges keep them and save the same catalog otherwise; a whole save makes buckets of 128', async (t) => {
+  // 300 photos: 4 buckets of up to 128, where an older flickrfs made 1 of up to 2,000.
+  const h = await harness(t, { photos: 300, videos: 4, sets: 5, collections: 2, commentedFraction: 0.1 })
+  h.clock.ms = Date.now() + 2 * 3_600_000
+  const a = h.fake.account
+  let root = await firstSync(t, h, { photosPerBucket: 2000 })
+  assert.equal((await headOf(root)).chunks.photos.length, 1)
+  // What a head holds besides its buckets (and the generation, made from every chunk key).
+  const rest = (head: Head): unknown => ({ ...head, generation: undefined, chunks: { ...head.chunks, photos: undefined } })
+  const changes: Array<[string, () => void]> = [
+    ['an edited title', () => void a.editPhoto(a.photostream[120] as string, { title: 'edited in an old bucket' })],
+    ['new comments', () => {
+      a.addComment(a.photostream[10] as string, 'one')
+      a.addComment(a.photostream[250] as string, 'two')
+    }],
+    ['a new photo at the head', () => void a.addPhoto({ title: 'new at the head' })],
+    ['a set added', () => void a.addSet({ title: 'added', photoIds: [a.photostream[2] as string, a.photostream[200] as string] })],
+  ]
+  for (const [what, change] of changes) {
+    change()
+    const { whole, merged } = await refreshTwins(t, h, root)
+    assert.equal(whole.report.merged, undefined, what)
+    assert.equal(merged.report.merged, true, `${what}: merged into the bucket of 2,000`)
+    const headW = await headOf(whole.root)
+    const headM = await headOf(merged.root)
+    assert.equal(headM.chunks.photos.length, 1, `${what}: the merge kept the older bucket`)
+    assert.equal(headW.chunks.photos.length, 4, `${what}: the whole save made buckets of 128`)
+    assert.deepEqual(rest(headM), rest(headW), `${what}: the same catalog in other buckets`)
+    await assertWhole(merged.root, headM)
+    await assertViewOf(merged.catalog.view(), whole.catalog.snapshot(), { atOnce: false, storesSizes: true })
+    // A fresh reader of what the merge saved, whole, holds what the whole refresh holds.
+    const reread = await Catalog.open(merged.root, { readOnly: true, now: h.clock.now })
+    t.after(() => reread.close())
+    assert.deepEqual(comparable(reread.snapshot()), comparable(whole.catalog.snapshot()), `${what}: the merged catalog, loaded whole`)
+    root = merged.root
+  }
+  // A deletion is saved whole: from the older bucket to buckets of 128, the same from either side.
+  a.deletePhoto(a.photostream[7] as string)
+  const twins = await refreshTwins(t, h, root)
+  await assertSame(twins, 'a deletion in a catalog of older buckets', false)
+  assert.equal((await headOf(twins.merged.root)).chunks.photos.length, 4)
 })
