@@ -122,13 +122,17 @@ export const DEFAULT_PIN_CONCURRENCY = 32
 
 /**
  * From this many photos, a pin whose quick refresh found a change to merge opens the catalog lazily
- * (catalog.ts `LazyOpen`, the mount's LAZY_CATALOG_FROM_PHOTOS): the change is merged into the
- * stored catalog (lazy-merge.ts) and the run reads the listing pages, never the whole catalog
- * (2–3 GB at 1,000,000 photos). What the merge does not take (a deletion, a full listing due, many
- * photos reported) loads it whole, as before. Below this, a whole load stays well under 1 GB and
- * reads each changed sidecar's record at once, where a lazy one parses its bucket (~1.5 ms).
+ * (catalog.ts `LazyOpen`): the change is merged into the stored catalog (lazy-merge.ts) and the run
+ * reads the listing pages and the reported photos' buckets, never the whole catalog (2–3 GB at
+ * 1,000,000 photos). What the merge does not take (a deletion, a full listing due, many photos
+ * reported) loads it whole, as before. Since buckets hold 128 photos (persist.ts), the merge costs
+ * less than the whole load from ~10,000 photos: at 20,000, 50,000 and 200,000 a pin after a small
+ * change took 0.82×, 0.79× and 0.52× the time and 0.95×, 0.78× and 0.57× the memory of a whole
+ * one; at 2,000 the same time at first, then up to 1.4× as the photos reported grew to a quarter
+ * of the account (bench/RESULTS.md, "Session 24"). The mount keeps its own line
+ * (LAZY_CATALOG_FROM_PHOTOS): a lazy mount parses a bucket at each sidecar's first read.
  */
-export const PIN_LAZY_CATALOG_FROM_PHOTOS = 400_000
+export const PIN_LAZY_CATALOG_FROM_PHOTOS = 20_000
 
 
 export async function pin(opts: PinOptions): Promise<PinReport> {
