@@ -8,7 +8,7 @@
  *                                  [--keep DIR] [--no-floor] [--pin-args "--full-listing-every 0"]
  *                                  [--floor-api N] [--floor-downloads N] [--no-flickrfs] [--rm-between]
  *                                  [--trace-memory DIR [--trace-gc MS] [--trace-snapshots MS,MS]]
- *                                  [--node-args "--cpu-prof --cpu-prof-dir=/tmp/prof"]
+ *                                  [--node-args "--cpu-prof --cpu-prof-dir=DIR"]
  *                                  [--no-floor-disk] [--floor-fresh [--floor-wrap "strace -f -c -o F"]] [--dest-dir DIR]
  *
  * --keep DIR keeps flickrfs's DEST and config in DIR (and the fake's port in DIR/fake-port, since
