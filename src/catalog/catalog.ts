@@ -84,9 +84,10 @@ export interface LazyOpen {
   sidecarFormat: number
   /**
    * Only a catalog of at least this many photos is read lazily (default 0: any); a smaller one
-   * loads whole. A lazy record is one bucket's parse (up to 128 photos, ~1.5 ms; up to 2,000
-   * and ~30–40 ms in a catalog an older flickrfs saved) when not cached, so a reader of every
-   * sidecar is faster over a whole load, while a whole load
+   * loads whole. A lazy record not cached is its bucket read and scanned and its own row parsed
+   * (persist.ts StoredBucket: ~1.1 ms for a bucket of up to 128 photos; ~10 ms for up to 2,000 in
+   * a catalog an older flickrfs saved), so a reader of every sidecar is faster over a whole load,
+   * while a whole load
    * costs memory and start-up time in proportion to the account.
    */
   fromPhotos?: number

@@ -2,7 +2,8 @@
  * A read-only CatalogView that never decodes the whole catalog (README "Next: schema 3", over
  * schema 1's chunks): listing and stat from the packed listing pages (listing-pages.ts) the head
  * names, the photostream order, sets and collections from their chunks, and a photo's record and
- * comments from the one bucket holding it, decoded when asked for behind a small cache. Every
+ * comments from the one bucket holding it, read when asked for behind a small cache (its own row
+ * parsed, persist.ts StoredBucket). Every
  * answer is of the head it was opened on; a bucket that is gone (another writer replaced the
  * catalog and removed it) fails its promise, never answering from another generation.
  */
@@ -18,7 +19,8 @@ import type { CollectionEntry, MediaEntry, PhotoEntry, RawRecord, SetEntry } fro
 import type { CatalogView, PhotoColumns } from './view.js'
 
 /**
- * Parsed buckets kept: up to 128 photos each (persist.ts PHOTOS_PER_BUCKET; up to 2,000 in a
+ * Buckets kept, as read (their text, scanned, and the rows asked for parsed): up to 128 photos
+ * each (persist.ts PHOTOS_PER_BUCKET; up to 2,000 in a
  * catalog saved by an older flickrfs and merged into since). Photos are spread
  * over the buckets by a hash of their id, so a bigger cache buys a reader going through the photos
  * in any order little: it serves the same photo read again (its record, then its comments).

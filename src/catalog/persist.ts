@@ -23,6 +23,7 @@ import { isDamagedDb, openSqliteAdapter } from '../util/sqlite.js'
 import { catalogPath } from '../util/state-paths.js'
 import { ChunkRows, chunkKeyOf, PendingRows } from './chunk-rows.js'
 import { jsonPieces } from './json-pieces.js'
+import { JsonRows } from './json-rows.js'
 import { ValueInterner } from './intern.js'
 import { PAGE_PHOTOS, packPage, photoOrder, type StoredPage } from './listing-pages.js'
 import { MediaByPhoto } from './media-map.js'
@@ -399,13 +400,13 @@ export class CatalogStore {
   }
 
   /**
-   * The photo bucket of chunk `key` (one of `head.chunks.photos`), parsed, each photo's entry made
-   * when asked for (a reader wants one photo of it, not the up to 128 a decode makes); undefined
-   * when it is gone.
+   * The photo bucket of chunk `key` (one of `head.chunks.photos`), each photo's row parsed and its
+   * entry made when asked for (a reader wants one photo of it, not the up to 128 of a whole parse);
+   * undefined when it is gone.
    */
   async readBucket(key: string): Promise<StoredBucket | undefined> {
     const text = await this.readText(key)
-    return text === undefined ? undefined : new StoredBucket(JSON.parse(text) as PhotoRow[])
+    return text === undefined ? undefined : new StoredBucket(text)
   }
 
   /** Deletes the chunks of `oldKeys` the new head does not use; returns how many. */
@@ -512,25 +513,64 @@ export class CatalogStore {
   }
 }
 
-/** One photo bucket as stored: a photo's entry and comments by id, the entry made once when first asked for. */
+/**
+ * One photo bucket as stored: a photo's row parsed from the bucket's text when first asked for
+ * (json-rows.ts; the whole bucket only when its text is not rows as scanned, or the row is not
+ * found by its id's text), its entry made once.
+ */
 export class StoredBucket {
-  readonly #rows = new Map<string, PhotoRow>()
+  readonly #rows: JsonRows | undefined
+  /** Rows parsed, by id (undefined: not in the bucket). */
+  readonly #parsed = new Map<string, PhotoRow | undefined>()
   readonly #entries = new Map<string, PhotoEntry>()
-  constructor(rows: readonly PhotoRow[]) {
-    for (const row of rows) this.#rows.set(String(row.r.id), row)
+  #whole: Map<string, PhotoRow> | undefined
+
+  /** Throws as JSON.parse does when `text` is not JSON (a damaged chunk): at once, as a whole parse would. */
+  constructor(private readonly text: string) {
+    this.#rows = JsonRows.of(text)
+    if (this.#rows === undefined) this.#wholeRows()
   }
+
   /** The same entry as a whole load makes of the row (addRow), or undefined when the bucket has no such photo. */
   record(id: string): PhotoEntry | undefined {
     let entry = this.#entries.get(id)
-    const row = this.#rows.get(id)
+    const row = entry === undefined ? this.#row(id) : undefined
     if (entry === undefined && row !== undefined) {
       entry = photoFields(row.r, id, row.c, row.v)
       this.#entries.set(id, entry)
     }
     return entry
   }
+
   comments(id: string): RawRecord[] | undefined {
-    return this.#rows.get(id)?.m
+    return this.#row(id)?.m
+  }
+
+  #row(id: string): PhotoRow | undefined {
+    if (this.#whole !== undefined) return this.#whole.get(id)
+    if (this.#parsed.has(id)) return this.#parsed.get(id)
+    let found: PhotoRow | undefined
+    // Its record's `"id":"<id>"`; a comment or an original of another photo may hold the same text.
+    for (const text of (this.#rows as JsonRows).holding(`"id":${JSON.stringify(id)}`)) {
+      const row = JSON.parse(text) as PhotoRow
+      if (String(row.r.id) === id) {
+        found = row
+        break
+      }
+    }
+    // Not found by its text (an id stored as a number, say): the whole bucket says.
+    if (found === undefined) return this.#wholeRows().get(id)
+    this.#parsed.set(id, found)
+    return found
+  }
+
+  #wholeRows(): Map<string, PhotoRow> {
+    if (this.#whole === undefined) {
+      this.#whole = new Map()
+      for (const row of JSON.parse(this.text) as PhotoRow[]) this.#whole.set(String(row.r.id), row)
+      this.#parsed.clear()
+    }
+    return this.#whole
   }
 }
 

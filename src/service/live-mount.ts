@@ -34,12 +34,14 @@ const FIRST_SYNC_OLD_GROWTH_PERCENT = 10
 /**
  * A mount of a saved catalog of at least this many photos reads it lazily (catalog.ts `LazyOpen`):
  * it holds only the listing's columns (914 MB against 2,097 for a whole load at 1,000,000 items
- * with `ls`, listed in 21 s against 92), but a sidecar's first read parses the bucket of
- * up to 128 records its photo is in: ~1.5 ms (~30–40 ms in a catalog whose 2,000-photo buckets an
- * older flickrfs made), where a whole load answers at once, so a reader of every sidecar (a backup
- * through the mount) is slower (bench/RESULTS.md, sessions 13 and 23). Online,
- * a refresh that finds nothing to change keeps it so; one with something to merge loads the whole
- * catalog for its duration and lets it go after its save. Below this a whole load stays under
+ * with `ls`, listed in 21 s against 92), but a sidecar's first read reads the bucket of up to
+ * 128 records its photo is in and parses its row: ~1.1 ms (~10 ms in a catalog whose 2,000-photo
+ * buckets an older flickrfs made), where a whole load answers at once. So a reader of every
+ * sidecar (a backup through the mount) is slower: at 100,000 items, `cat` of every sidecar took
+ * 247 s lazily against 33 s (bench/RESULTS.md, sessions 13, 23 and 24). Online, a refresh that
+ * finds nothing to change keeps it so; one with a small change merges it into the stored catalog
+ * (catalog/lazy-merge.ts), and anything else loads the whole catalog for its duration and lets it
+ * go after its save. Below this a whole load stays under
  * ~1 GB (~2 KB a photo). FLICKRFS_LAZY_CATALOG_FROM sets it (cli/mount.ts). Schema 3's rows
  * (catalog README) would make a record ~0.1 ms, lazily.
  */
