@@ -520,8 +520,8 @@ export class CatalogStore {
  */
 export class StoredBucket {
   readonly #rows: JsonRows | undefined
-  /** Rows parsed, by id (undefined: not in the bucket). */
-  readonly #parsed = new Map<string, PhotoRow | undefined>()
+  /** Rows parsed alone, by id. */
+  readonly #parsed = new Map<string, PhotoRow>()
   readonly #entries = new Map<string, PhotoEntry>()
   #whole: Map<string, PhotoRow> | undefined
 
@@ -548,8 +548,8 @@ export class StoredBucket {
 
   #row(id: string): PhotoRow | undefined {
     if (this.#whole !== undefined) return this.#whole.get(id)
-    if (this.#parsed.has(id)) return this.#parsed.get(id)
-    let found: PhotoRow | undefined
+    let found = this.#parsed.get(id)
+    if (found !== undefined) return found
     // Its record's `"id":"<id>"`; a comment or an original of another photo may hold the same text.
     for (const text of (this.#rows as JsonRows).holding(`"id":${JSON.stringify(id)}`)) {
       const row = JSON.parse(text) as PhotoRow
