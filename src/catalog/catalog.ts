@@ -87,8 +87,7 @@ export interface LazyOpen {
    * loads whole. A lazy record not cached is its bucket read and scanned and its own row parsed
    * (persist.ts StoredBucket: ~1.1 ms for a bucket of up to 128 photos; ~10 ms for up to 2,000 in
    * a catalog an older flickrfs saved), so a reader of every sidecar is faster over a whole load,
-   * while a whole load
-   * costs memory and start-up time in proportion to the account.
+   * while a whole load costs memory and start-up time in proportion to the account.
    */
   fromPhotos?: number
 }

@@ -3,9 +3,9 @@
  * schema 1's chunks): listing and stat from the packed listing pages (listing-pages.ts) the head
  * names, the photostream order, sets and collections from their chunks, and a photo's record and
  * comments from the one bucket holding it, read when asked for behind a small cache (its own row
- * parsed, persist.ts StoredBucket). Every
- * answer is of the head it was opened on; a bucket that is gone (another writer replaced the
- * catalog and removed it) fails its promise, never answering from another generation.
+ * parsed, persist.ts StoredBucket). Every answer is of the head it was opened on; a bucket that is
+ * gone (another writer replaced the catalog and removed it) fails its promise, never answering from
+ * another generation.
  */
 import { LRUCache } from 'lru-cache'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
@@ -20,9 +20,8 @@ import type { CatalogView, PhotoColumns } from './view.js'
 
 /**
  * Buckets kept, as read (their text, scanned, and the rows asked for parsed): up to 128 photos
- * each (persist.ts PHOTOS_PER_BUCKET; up to 2,000 in a
- * catalog saved by an older flickrfs and merged into since). Photos are spread
- * over the buckets by a hash of their id, so a bigger cache buys a reader going through the photos
+ * each (persist.ts PHOTOS_PER_BUCKET; up to 2,000 in a catalog saved by an older flickrfs and
+ * merged into since). Photos are spread over the buckets by a hash of their id, so a bigger cache buys a reader going through the photos
  * in any order little: it serves the same photo read again (its record, then its comments).
  */
 const DEFAULT_BUCKETS_CACHED = 8

@@ -5,9 +5,9 @@
  * content-addressed chunks (`chunk:<sha1>`, each one JSON string, a long one stored in parts:
  * chunk-rows.ts) and one `head` key naming the chunks of the current catalog. Photos are spread over
  * 2^k buckets by a hash of their id (up to 128 per bucket: PHOTOS_PER_BUCKET), so an edit
- * rewrites one small bucket, not the whole catalog, a lazy reader parses ~100 KB for one photo, and
- * loading 100k photos is about a thousand JSON.parse calls (read ~16 buckets a statement) instead of
- * 100k key reads. A save writes every new chunk first and the head last: a crash at any point leaves
+ * rewrites one small bucket, not the whole catalog, a lazy reader reads ~100 KB and parses one
+ * photo's row of it (StoredBucket), and loading 100k photos is about a thousand JSON.parse calls
+ * (read ~16 buckets a statement) instead of 100k key reads. A save writes every new chunk first and the head last: a crash at any point leaves
  * the old head pointing at old chunks that are all still there. Old chunks are deleted only after
  * the new head is written, under the root lock; a reader that loses a race with that cleanup
  * re-reads the head and tries again.
@@ -48,9 +48,10 @@ const NAMESPACE = 'catalog'
 const HEAD_KEY = 'head'
 /**
  * Photos per bucket (a chunk of photo rows, read whole for any one of them): a sidecar read from a
- * lazily served catalog parses its photo's bucket, and a merge rewrites every bucket it touches.
- * 128 keeps both small: ~100 KB a bucket, where 2,000 (before) made ~1.8 MB buckets that took
- * 16–23 ms each to read and parse (bench/RESULTS.md, "Session 23").
+ * lazily served catalog reads its photo's bucket (and scans it for its row, StoredBucket), and a
+ * merge rewrites every bucket it touches. 128 keeps both small: ~100 KB a bucket, where 2,000
+ * (before) made ~1.8 MB buckets that took 16–23 ms each to read and parse (bench/RESULTS.md,
+ * "Session 23").
  */
 const PHOTOS_PER_BUCKET = 128
 const MAX_BUCKETS = 16_384
@@ -423,7 +424,8 @@ export class CatalogStore {
   /**
    * Reads and parses a few chunks at a time (bucketsPerRead): the sqlite driver copies each value
    * natively before V8 sees it, so fetching all chunks at once would hold the whole catalog's text
-   * twice at the peak (and leave that much RSS behind). Undefined when a chunk is gone (a writer replaced the catalog).
+   * twice at the peak (and leave that much RSS behind). Undefined when a chunk is gone (a writer
+   * replaced the catalog).
    */
   private async decode(head: Head): Promise<CatalogState | undefined> {
     const rows = await this.decodePhotos(head.chunks.photos, bucketsPerRead(head))

@@ -37,12 +37,13 @@ const FIRST_SYNC_OLD_GROWTH_PERCENT = 10
  * with `ls`, listed in 21 s against 92), but a sidecar's first read reads the bucket of up to
  * 128 records its photo is in and parses its row: ~1.1 ms (~10 ms in a catalog whose 2,000-photo
  * buckets an older flickrfs made), where a whole load answers at once. So a reader of every
- * sidecar (a backup through the mount) is slower: at 100,000 items, `cat` of every sidecar took
- * 247 s lazily against 33 s (bench/RESULTS.md, sessions 13, 23 and 24). Online, a refresh that
- * finds nothing to change keeps it so; one with a small change merges it into the stored catalog
- * (catalog/lazy-merge.ts), and anything else loads the whole catalog for its duration and lets it
- * go after its save. Below this a whole load stays under
- * ~1 GB (~2 KB a photo). FLICKRFS_LAZY_CATALOG_FROM sets it (cli/mount.ts). Schema 3's rows
+ * sidecar (a backup through the mount) is slower: `cat` of every sidecar took 247 s lazily against
+ * 33 s at 100,000 items before only the row was parsed, and 4.95× the default mount's time at
+ * 20,000 items since (bench/RESULTS.md, sessions 13, 23 and 24; bench/mount-sidecars.ts --lazy).
+ * Online, a refresh that finds nothing to change keeps it so; one with a small change merges it
+ * into the stored catalog (catalog/lazy-merge.ts), and anything else loads the whole catalog for
+ * its duration and lets it go after its save. Below this a whole load stays under ~1 GB (~2 KB a
+ * photo). FLICKRFS_LAZY_CATALOG_FROM sets it (cli/mount.ts). Schema 3's rows
  * (catalog README) would make a record ~0.1 ms, lazily.
  */
 export const LAZY_CATALOG_FROM_PHOTOS = 400_000
