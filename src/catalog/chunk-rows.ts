@@ -86,7 +86,7 @@ export class ChunkRows {
       const mine = byOwn.get(r.key) ?? byOwn.get(r.key.slice(0, r.key.lastIndexOf(':')))
       mine?.push(r)
     }
-    return owns.map((own) => textOf(own, byOwn.get(own) as Row[]))
+    return owns.map((own) => joinedRows(own, byOwn.get(own) as Row[]))
   }
 
   /** The text of `key` whose own row, `value`, was read already (an iteration): itself, or its parts read. */
@@ -180,7 +180,7 @@ export class ChunkRows {
 }
 
 /** The text of `own` from its row and its parts' rows (readMany's rows of `own`); undefined when one is missing. */
-function textOf(own: string, rows: readonly Row[]): string | undefined {
+function joinedRows(own: string, rows: readonly Row[]): string | undefined {
   const head = rows.find((r) => r.key === own)
   if (head === undefined) return undefined
   if (!head.value.startsWith(MARKER)) return head.value
