@@ -349,9 +349,34 @@ export function urlTemplate(url: string, id: string, secret: string): string {
   return url.split(id).join('\x01').split(secret).join('\x02')
 }
 
+/**
+ * The URL of `template` (urlTemplate) for `id` and `secret`: the secret put at each \x02, then the
+ * id at each \x01 (of the result: a secret holding \x01 gets the id there too, as two split-joins
+ * would). In one pass through the template's marks, into one flat string: in a pin after a small
+ * change at 200,000 photos the two split-joins were 1.2 s of 23 s of CPU (bench/RESULTS.md).
+ */
 export function urlOf(template: string, id: string, secret: string): string {
   if (template.startsWith('\0')) return template.slice(1)
-  return template.split('\x02').join(secret).split('\x01').join(id)
+  if (secret.includes('\x01')) return template.split('\x02').join(secret).split('\x01').join(id)
+  let at1 = template.indexOf('\x01')
+  let at2 = template.indexOf('\x02')
+  if (at1 === -1 && at2 === -1) return template
+  const parts: string[] = []
+  let from = 0
+  while (at1 !== -1 || at2 !== -1) {
+    if (at2 === -1 || (at1 !== -1 && at1 < at2)) {
+      parts.push(template.slice(from, at1), id)
+      from = at1 + 1
+      at1 = template.indexOf('\x01', from)
+    } else {
+      parts.push(template.slice(from, at2), secret)
+      from = at2 + 1
+      at2 = template.indexOf('\x02', from)
+    }
+  }
+  parts.push(template.slice(from))
+  // join makes one flat string, where += would keep a rope holding the page's whole column text.
+  return parts.join('')
 }
 
 // ---------- the stored forms ----------
