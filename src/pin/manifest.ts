@@ -13,8 +13,13 @@
  *   MAGIC, then per photostream/ entry: u16 name length, the name (UTF-8), u8 flags (bits 0-1 the
  *   kind, bit 2 an id of its own follows as u16 length + UTF-8, else the id is the one the name
  *   gives; bit 3 a sidecar record follows: i32 version index, f64 ino, size, mtimeMs, ctimeMs),
- *   then a JSON trailer (top-level folders, the version table, the entry count), its u32 length,
- *   and END.
+ *   then a JSON trailer (top-level folders, the version table, the entry count, the folder
+ *   seals), its u32 length, and END.
+ *
+ * A folder seal (FolderSeal) says that a folder of links (a set, a collection, "Not in any set")
+ * held exactly the entries of one digest (write-tree.ts linksDigest) when it had the lstat it
+ * records: the next whole run then takes its links as they are, unread (write-tree.ts
+ * #syncManagedDir). A manifest without seals (an earlier flickrfs's) seals nothing.
  *
  * Earlier flickrfs kept it in DEST/.flickrfs/manifest.json (JSON, version 1): read when there is no
  * new file, and removed by the next pin once it has written the new one. An older flickrfs does not
@@ -39,6 +44,9 @@ export interface ManifestEntry {
 /** [version index, ino, size, mtimeMs, ctimeMs]: the index is into Manifest.sidecarVersions. */
 export type CheckedFile = [version: number, ino: number, size: number, mtimeMs: number, ctimeMs: number]
 
+/** A folder's lstat (ino, mtime, ctime) when it held exactly the entries of `digest`. */
+export type FolderSeal = [ino: number, mtimeMs: number, ctimeMs: number, digest: string]
+
 /** The JSON manifest of flickrfs before this form (DEST/.flickrfs/manifest.json). */
 interface LegacyManifest {
   version: 1
@@ -61,6 +69,16 @@ interface Trailer {
   top: Record<string, ManifestEntry>
   sidecarVersions: string[]
   count: number
+  /** Folder seals by path relative to DEST; absent in a manifest of an earlier flickrfs. */
+  seals?: Record<string, FolderSeal>
+}
+
+/** A seal as a trailer holds it, or undefined when it is not one (a damaged or foreign value seals nothing). */
+function sealOf(value: unknown): FolderSeal | undefined {
+  if (!Array.isArray(value) || value.length !== 4) return undefined
+  const [ino, mtimeMs, ctimeMs, digest] = value as unknown[]
+  if (typeof ino !== 'number' || typeof mtimeMs !== 'number' || typeof ctimeMs !== 'number' || typeof digest !== 'string') return undefined
+  return [ino, mtimeMs, ctimeMs, digest]
 }
 
 /** The UTF-8 length of `s`: its length when it is ASCII (every name of photostream/ but a user's), without a call into C++. */
@@ -102,6 +120,8 @@ export class Manifest {
    * whatever else happens, which removes the JSON.
    */
   readonly rewrite: boolean
+  /** Folder seals by path relative to DEST (see the file's comment). */
+  readonly seals: Readonly<Record<string, FolderSeal>>
   readonly #bytes: Buffer
   /** Where each entry starts in #bytes. */
   readonly #at: Uint32Array
@@ -114,6 +134,14 @@ export class Manifest {
     this.sidecarVersions = trailer.sidecarVersions
     this.size = trailer.count
     this.rewrite = rewrite
+    const seals: Record<string, FolderSeal> = {}
+    if (typeof trailer.seals === 'object' && trailer.seals !== null) {
+      for (const [dir, value] of Object.entries(trailer.seals)) {
+        const seal = sealOf(value)
+        if (seal !== undefined) seals[dir] = seal
+      }
+    }
+    this.seals = seals
     this.#at = at
     let slots = 16
     while (slots < this.size * 1.5) slots *= 2
@@ -239,6 +267,8 @@ function damaged(what: string, cause?: unknown): FlickrfsError {
 export class ManifestWriter {
   /** Top-level folders by name (sets, collections, Not in any set): a few thousand, kept as objects. */
   readonly top: Record<string, ManifestEntry> = {}
+  /** Folder seals by path relative to DEST, as the tree is written (write-tree.ts). */
+  readonly seals: Record<string, FolderSeal> = {}
   readonly #versions = new Map<string, number>()
   readonly #file: { dest: Confined; handle: FileHandle } | undefined
   readonly #kept: Buffer[] = []
@@ -315,7 +345,7 @@ export class ManifestWriter {
   }
 
   #finish(): void {
-    const trailer = Buffer.from(JSON.stringify({ top: this.top, sidecarVersions: this.sidecarVersions, count: this.#count } satisfies Trailer))
+    const trailer = Buffer.from(JSON.stringify({ top: this.top, sidecarVersions: this.sidecarVersions, count: this.#count, seals: this.seals } satisfies Trailer))
     const length = Buffer.alloc(4)
     length.writeUInt32LE(trailer.length)
     for (const part of [trailer, length, END]) this.#put(part)

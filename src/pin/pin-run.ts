@@ -104,6 +104,8 @@ export class PinRun {
   #adopted = 0
   #deletionHeldBack: { lost: string[]; total: number } | undefined
   #takeover: TakeoverCleanup | undefined
+  /** The refresh listed everything (not from what changed): the tree write then checks every link, sealed or not. */
+  #fullListing = true
   /** Media keys whose original is on disk now: only these photos are written into the tree. */
   #stored = new Set<string>()
   /** A full disk fails every later write too: the first NO_SPACE stops the downloads and the run. */
@@ -144,6 +146,7 @@ export class PinRun {
     // reported, so their sidecars are the same content under the bucket's new version.
     const before = this.#ctx.catalog.photoVersions()
     const refresh = this.#ctx.refresh ?? (await this.#refreshCatalog())
+    this.#fullListing = refresh.listing.mode === 'full'
     const view = this.#ctx.catalog.view()
     // In the same turn as the view: a mount's refresh (a pin handed to it) may swap both later.
     const versions = this.#ctx.catalog.photoVersions()
@@ -425,11 +428,13 @@ export class PinRun {
       photostreamKeep: keptPhotostreamNames(view, onDisk, previous),
       tmpDir: STATE_REL.tmp,
       checkedOriginals: { has: (name) => mediaNamed(onDisk, name) !== undefined },
+      // A full listing (weekly by default) checks every link: their own times are all a seal misses.
+      trustSeals: !this.#fullListing,
       sidecarVersion: sidecarVersions(versions.now, opts.ignoreViews === true),
       ...(versions.kept !== undefined ? { sidecarSameAs: sidecarSameAs(versions.kept, opts.ignoreViews === true) } : {}),
       ...(entries !== undefined ? { onEntry: (dir: string, name: string) => entries.add(dir, name) } : {}),
     })
-    log('tree written in %d ms (%d written, %d unchanged of which %d trusted unread, %d removed)', now() - writeStart, tree.written, tree.unchanged, tree.trusted, tree.removed)
+    log('tree written in %d ms (%d written, %d unchanged of which %d trusted unread and %d links sealed, %d removed)', now() - writeStart, tree.written, tree.unchanged, tree.trusted, tree.sealed, tree.removed)
     if (deleteUnknown) {
       // Loaded only under --delete-unknown, the one run that cleans up after flickrmirrorer.
       const { removeFlickrmirrorerLeftovers } = await import('./takeover.js')

@@ -328,7 +328,7 @@ async function noChangePin(dest: string, checking: RecordCheck, catalog: Catalog
     adopted: 0,
     failures: [],
     transcodes: unchanged.report.media.transcodes,
-    tree: { written: 0, unchanged: counts.files, trusted: counts.files, removed: 0, missingOriginals: [], manifestUnchanged: true },
+    tree: { written: 0, unchanged: counts.files, trusted: counts.files, sealed: 0, removed: 0, missingOriginals: [], manifestUnchanged: true },
     durationMs: now() - started,
     ignored: counts.ignored,
     checkedAgainstRecord: true,

@@ -406,9 +406,11 @@ class PartFile {
  * a change of its folder's entries, which moves the folder's mtime and ctime, and the ctime cannot
  * be set back (tree-check.ts keepsCtime). What a folder does not see is a call on the link itself:
  * lutimes (`touch -h`) moves only the link's own times, lchown its owner (which no record holds). A
- * no-change pin then leaves such a link as it is; the next whole run (a change on Flickr, other
- * options) sets its mtime back, as it checks every link. Its target and name, all that a link is to
- * a reader or to `sha256sum -c`, stay proven; only rsync -a of DEST would carry that one link's
+ * no-change pin then leaves such a link as it is, and so does a whole run from what changed on
+ * Flickr, which takes a folder still as it sealed it (write-tree.ts #syncManagedDir); the next run
+ * with a full listing (weekly by default) sets its mtime back, as it checks every link. Its target
+ * and name, all that a link is to a reader or to `sha256sum -c`, stay proven; only rsync -a of DEST
+ * would carry that one link's
  * time. A folder that cannot be listed vouches for nothing (its entries are lstat'ed); one whose
  * type the filesystem does not give in a listing is not taken for a link.
  */

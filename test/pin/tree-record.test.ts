@@ -182,7 +182,8 @@ void describe('a no-change pin checks DEST against the record of the last pin', 
  * Set and collection folders hold only links and a metadata file (docs/LAYOUT.md): the record
  * leaves their links out and lets the folder's own lstat stand for them (tree-record.ts
  * linksVouchedFor). Every change a folder's entries can undergo moves its ctime, even with its
- * mtime put back, so each is still repaired; a link's own times (lutimes) are what it cannot see.
+ * mtime put back, so each is still repaired; a link's own times (lutimes) are what it cannot see,
+ * until a full listing's run checks every link.
  */
 void describe('a folder of links stands for its links in the record', () => {
   let fake: FakeFlickr
@@ -306,7 +307,7 @@ void describe('a folder of links stands for its links in the record', () => {
     assert.ok((await readFile(metadata)).equals(clean))
   })
 
-  void it("a link's own time (lutimes) is what its folder cannot see: left until the next whole run", async () => {
+  void it("a link's own time (lutimes) is what its folder cannot see: left until the next full listing", async () => {
     const { links } = await linksOf('Set ')
     const path = join(dest, links[0]?.[0] ?? '')
     const clean = (await lstat(path)).mtimeMs
@@ -315,10 +316,16 @@ void describe('a folder of links stands for its links in the record', () => {
     assert.equal(r.checkedAgainstRecord, true, 'its folder is as recorded')
     assert.equal(r.tree.written, 0)
     assert.notEqual((await lstat(path)).mtimeMs, clean)
-    // A change on Flickr runs the whole pin, which checks every link's time.
+    // A change on Flickr runs the whole pin, which takes the links of a folder still as it sealed
+    // it without looking at them (write-tree.ts #syncManagedDir; test/pin/folder-seals.test.ts).
     fake.account.editPhoto(fake.account.photostream[0] ?? '', { title: 'A change on Flickr' })
     const whole = await pinAgain()
     assert.equal(whole.checkedAgainstRecord, false)
-    assert.equal((await lstat(path)).mtimeMs, clean, 'the whole run put its time back')
+    assert.ok(whole.tree.sealed > 0)
+    assert.notEqual((await lstat(path)).mtimeMs, clean)
+    // A full listing (weekly by default) checks every link's time.
+    const full = await pinOnce(fake, dest, { fullListingEveryMs: 0 })
+    assert.equal(full.tree.sealed, 0)
+    assert.equal((await lstat(path)).mtimeMs, clean, 'the full listing\'s run put its time back')
   })
 })
