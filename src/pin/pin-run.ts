@@ -432,7 +432,7 @@ export class PinRun {
       trustSeals: !this.#fullListing,
       sidecarVersion: sidecarVersions(versions.now, opts.ignoreViews === true),
       ...(versions.kept !== undefined ? { sidecarSameAs: sidecarSameAs(versions.kept, opts.ignoreViews === true) } : {}),
-      ...(entries !== undefined ? { onEntry: (dir: string, name: string) => entries.add(dir, name) } : {}),
+      ...(entries !== undefined ? { onEntry: (dir: string, name: string, link?: boolean) => entries.add(dir, name, link === true) } : {}),
     })
     log('tree written in %d ms (%d written, %d unchanged of which %d trusted unread and %d links sealed, %d removed)', now() - writeStart, tree.written, tree.unchanged, tree.trusted, tree.sealed, tree.removed)
     if (deleteUnknown) {

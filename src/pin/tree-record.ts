@@ -29,7 +29,7 @@
  * length, a JSON header (key, counts, the entries' names by folder, their number), padding to 8
  * bytes, then 5 float64 per entry.
  */
-import { constants, opendirSync, readFileSync, readSync, lstatSync, type Stats } from 'node:fs'
+import { constants, readFileSync, readSync, lstatSync, type Stats } from 'node:fs'
 import { readFile, stat, type FileHandle } from 'node:fs/promises'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import createDebug from '../util/debug.js'
@@ -92,6 +92,9 @@ function timeZoneKey(): string {
   return `${process.env.TZ ?? ''} ${process.versions.tz ?? ''} ${offsets.join(',')}`
 }
 
+/** Set in a chunk's first length (its folder's, far below it) for a chunk of links (TreeEntries). */
+const LINKS_BIT = 0x8000_0000
+
 /** Names held in memory before they go to the entries' part file as chunks (see TreeEntries). */
 const PENDING_NAMES = 65_536
 
@@ -103,12 +106,15 @@ const PENDING_NAMES = 65_536
  * memory peaks) cost ~350 MB of RSS; here at most PENDING_NAMES names are held, those of the
  * folders being written. Past that, every folder's names so far are written as a chunk of their
  * own (write-tree writes several folders at once): a folder may so have several short chunks,
- * which the record and its check take as they come.
+ * which the record and its check take as they come. A folder's links (write-tree says which
+ * entries are) go in chunks of their own, which linksVouchedFor takes whole.
  */
 export class TreeEntries {
   readonly #dest: Confined
   readonly #file: PartFile
   readonly #pending = new Map<string, string[]>()
+  /** The same, of links. */
+  readonly #pendingLinks = new Map<string, string[]>()
   /** Every folder an entry was added in (one per set and collection: ~20,000 at 1,000,000 items), so that no pass over the file is made for them. */
   readonly #dirs = new Set<string>()
   #pendingNames = 0
@@ -125,18 +131,20 @@ export class TreeEntries {
     return new TreeEntries(confined, new PartFile(await confined.openForWrite(STATE_REL.treeEntriesPart, constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC)))
   }
 
-  add(dir: string, name: string): void {
+  /** Entry `name` of folder `dir`; `link`: a symlink, as the tree's writer made or found it. */
+  add(dir: string, name: string, link = false): void {
     if (this.#finished) throw new FlickrfsError('INTERNAL', 'an entry added to tree entries already read')
-    let names = this.#pending.get(dir)
+    const pending = link ? this.#pendingLinks : this.#pending
+    let names = pending.get(dir)
     if (names === undefined) {
-      this.#pending.set(dir, (names = []))
+      pending.set(dir, (names = []))
       this.#dirs.add(dir)
     }
     names.push(name)
     this.#pendingNames++
     if (names.length === CHUNK_NAMES) {
-      this.#putChunk(dir, names)
-      this.#pending.delete(dir)
+      this.#putChunk(dir, names, link)
+      pending.delete(dir)
       this.#pendingNames -= CHUNK_NAMES
     } else if (this.#pendingNames >= PENDING_NAMES) {
       this.#putPending()
@@ -144,10 +152,10 @@ export class TreeEntries {
   }
 
   /**
-   * Every entry added, chunk by chunk ([dir, names joined by '/']), in the order they were written.
-   * No entry can be added once they are read.
+   * Every entry added, chunk by chunk ([dir, names joined by '/', whether they are links]), in the
+   * order they were written. No entry can be added once they are read.
    */
-  eachChunk(fn: (dir: string, joined: string) => void): void {
+  eachChunk(fn: (dir: string, joined: string, links: boolean) => void): void {
     if (!this.#finished) {
       this.#putPending()
       this.#file.flushNow()
@@ -158,7 +166,8 @@ export class TreeEntries {
     let have = 0
     let position = 0
     let at = 0
-    // Each chunk: its folder's and its names' byte lengths (uint32 each), then both in UTF-8.
+    // Each chunk: its folder's and its names' byte lengths (uint32 each; the first's top bit set
+    // for a chunk of links), then both in UTF-8.
     const need = (n: number): boolean => {
       if (have - at >= n) return true
       if (n > buffer.length) {
@@ -179,14 +188,16 @@ export class TreeEntries {
       return true
     }
     while (need(8)) {
-      const dirBytes = buffer.readUInt32LE(at)
+      const first = buffer.readUInt32LE(at)
+      const links = first >= LINKS_BIT
+      const dirBytes = links ? first - LINKS_BIT : first
       const namesBytes = buffer.readUInt32LE(at + 4)
       at += 8
       if (!need(dirBytes + namesBytes)) throw new FlickrfsError('INTERNAL', 'the tree entries\' part file is cut short')
       const dir = buffer.toString('utf8', at, at + dirBytes)
       const joined = buffer.toString('utf8', at + dirBytes, at + dirBytes + namesBytes)
       at += dirBytes + namesBytes
-      fn(dir, joined)
+      fn(dir, joined, links)
     }
   }
 
@@ -202,15 +213,17 @@ export class TreeEntries {
   }
 
   #putPending(): void {
-    for (const [dir, names] of this.#pending) this.#putChunk(dir, names)
+    for (const [dir, names] of this.#pending) this.#putChunk(dir, names, false)
+    for (const [dir, names] of this.#pendingLinks) this.#putChunk(dir, names, true)
     this.#pending.clear()
+    this.#pendingLinks.clear()
     this.#pendingNames = 0
   }
 
-  #putChunk(dir: string, names: string[]): void {
+  #putChunk(dir: string, names: string[], links: boolean): void {
     const joined = names.join('/')
     const lengths = Buffer.allocUnsafe(8)
-    lengths.writeUInt32LE(Buffer.byteLength(dir), 0)
+    lengths.writeUInt32LE(Buffer.byteLength(dir) + (links ? LINKS_BIT : 0), 0)
     lengths.writeUInt32LE(Buffer.byteLength(joined), 4)
     this.#file.put(lengths)
     this.#file.put(dir)
@@ -242,15 +255,14 @@ const WRITE_CHUNK = 1 << 20
 export async function writeTreeRecord(dest: string, key: string, entries: TreeEntries, counts: TreeCounts): Promise<void> {
   if (!keepsCtime(dest)) return
   entries.add('.flickrfs', 'manifest')
-  const vouched = linksVouchedFor(dest, entries)
-  const recorded = (dir: string, fn: (name: string) => void) => (joined: string): void => {
-    const left = vouched.get(dir)
+  const vouched = linksVouchedFor(entries)
+  const recorded = (dir: string, links: boolean, fn: (name: string) => void) => (joined: string): void => {
+    if (links && vouched.has(dir)) return
     for (let at = 0; at <= joined.length; ) {
       let end = joined.indexOf('/', at)
       if (end === -1) end = joined.length
-      const name = joined.slice(at, end)
+      fn(joined.slice(at, end))
       at = end + 1
-      if (left?.has(name) !== true) fn(name)
     }
   }
   const confined = await Confined.open(dest)
@@ -262,9 +274,9 @@ export async function writeTreeRecord(dest: string, key: string, entries: TreeEn
     file.put(`{"key":${JSON.stringify(key)},"counts":${JSON.stringify(counts)},"chunks":[`)
     let total = 0
     let first = true
-    entries.eachChunk((dir, joined) => {
+    entries.eachChunk((dir, joined, links) => {
       const names: string[] = []
-      recorded(dir, (name) => names.push(name))(joined)
+      recorded(dir, links, (name) => names.push(name))(joined)
       if (names.length === 0) return
       file.put(`${first ? '' : ','}${JSON.stringify([dir, names.join('/')])}`)
       first = false
@@ -279,10 +291,10 @@ export async function writeTreeRecord(dest: string, key: string, entries: TreeEn
     let used = 0
     let missing: string | undefined
     const folders = new Set<string>()
-    entries.eachChunk((dir, joined) => {
+    entries.eachChunk((dir, joined, links) => {
       if (missing !== undefined) return
       const base = dir === '' ? `${dest}/` : `${dest}/${dir}/`
-      recorded(dir, (name) => {
+      recorded(dir, links, (name) => {
         if (missing !== undefined) return
         const st = lstatOrUndefined(base + name)
         if (st === undefined) {
@@ -307,7 +319,7 @@ export async function writeTreeRecord(dest: string, key: string, entries: TreeEn
     }
     file.put(bytes.subarray(0, used * 8))
     // A folder's lstat stands for its links only when it is a folder (not, say, a link to one).
-    for (const dir of vouched.keys()) {
+    for (const dir of vouched) {
       if (!folders.has(dir)) {
         log('tree record not written: %s is not a folder', dir)
         return
@@ -397,10 +409,10 @@ class PartFile {
 }
 
 /**
- * The symlinks of `entries` whose folder is itself an entry of them, by folder, found from each such
- * folder's listing (its entries' types, one getdents for a folder rather than an lstat a link): the
- * folder's lstat vouches for them, so neither the record nor the check of a no-change pin of
- * 50,000 items lstats them (~64,000 of ~166,000; set and collection folders hold relative links,
+ * The folders of `entries` whose links their own lstat vouches for: those that are themselves an
+ * entry of `entries` and hold links (the entries the tree's writer said are links, which a clean
+ * run left there as links), so that neither the record nor the check of a no-change pin of 50,000
+ * items lstats them (~64,000 of ~166,000; set and collection folders hold relative links,
  * docs/LAYOUT.md). A link's target cannot be changed in place: no call rewrites it, so another
  * target (or a link removed, renamed, replaced by a file or a folder, or a new entry beside it) is
  * a change of its folder's entries, which moves the folder's mtime and ctime, and the ctime cannot
@@ -410,11 +422,11 @@ class PartFile {
  * Flickr, which takes a folder still as it sealed it (write-tree.ts #syncManagedDir); the next run
  * with a full listing (weekly by default) sets its mtime back, as it checks every link. Its target
  * and name, all that a link is to a reader or to `sha256sum -c`, stay proven; only rsync -a of DEST
- * would carry that one link's
- * time. A folder that cannot be listed vouches for nothing (its entries are lstat'ed); one whose
- * type the filesystem does not give in a listing is not taken for a link.
+ * would carry that one link's time. (Each such folder was listed here until session 25: 0.6 s of a
+ * pin after a small change at 200,000 items, photostream/'s 400,000 names included, to find links
+ * the writer had just written or checked.)
  */
-function linksVouchedFor(dest: string, entries: TreeEntries): Map<string, Set<string>> {
+function linksVouchedFor(entries: TreeEntries): Set<string> {
   // The folders whose entries are recorded, by parent, to find which of them are entries too.
   const byParent = new Map<string, Set<string>>()
   for (const dir of entries.dirs) {
@@ -426,40 +438,14 @@ function linksVouchedFor(dest: string, entries: TreeEntries): Map<string, Set<st
     names.add(dir.slice(slash + 1))
   }
   const recorded = new Set<string>()
-  entries.eachChunk((dir, joined) => {
+  const withLinks = new Set<string>()
+  entries.eachChunk((dir, joined, links) => {
+    if (links) withLinks.add(dir)
     const names = byParent.get(dir)
-    if (names === undefined) return
+    if (names === undefined || links) return
     for (const name of joined.split('/')) if (names.has(name)) recorded.add(entryPath(dir, name))
   })
-  const vouched = new Map<string, Set<string>>()
-  for (const dir of recorded) {
-    const links = linksIn(`${dest}/${dir}`)
-    if (links !== undefined && links.size > 0) vouched.set(dir, links)
-  }
-  return vouched
-}
-
-/**
- * The names of the symlinks in folder `path`, undefined when it cannot be listed. Read a few
- * hundred entries at a time: photostream/ is such a folder, and its listing in one array (two
- * million entries at a million photos, none of them a link) cost ~300 MB for a moment.
- */
-function linksIn(path: string): Set<string> | undefined {
-  let dir
-  try {
-    dir = opendirSync(path, { bufferSize: 512 })
-  } catch {
-    return undefined
-  }
-  const links = new Set<string>()
-  try {
-    for (let e = dir.readSync(); e !== null; e = dir.readSync()) if (e.isSymbolicLink()) links.add(e.name)
-  } catch {
-    return undefined
-  } finally {
-    dir.closeSync()
-  }
-  return links
+  return new Set([...withLinks].filter((dir) => recorded.has(dir)))
 }
 
 /** The path relative to DEST of entry `name` of chunk folder `dir` ('' is DEST itself). */

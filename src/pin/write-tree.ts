@@ -84,8 +84,10 @@ export interface WriteTreeOptions {
   /**
    * Told of every entry of the layout (folder relative to DEST, '' for DEST; name, '.' for DEST
    * itself) as it is checked or written: what pin records of a clean run (tree-record.ts).
+   * `link`: the layout's entry is a symlink, which a run that completes leaves there as a symlink
+   * (written, checked, or in a sealed folder).
    */
-  onEntry?: (dir: string, name: string) => void
+  onEntry?: (dir: string, name: string, link?: boolean) => void
 }
 
 /**
@@ -427,7 +429,7 @@ class TreeWriter {
       if (i > 0 && i % SYNC_CHECKS_PER_TURN === 0) await nextTurn()
       const child = children[i] as TreeNode
       assertSafeName(child.name)
-      this.#opts.onEntry?.(dir, child.name)
+      this.#opts.onEntry?.(dir, child.name, child.kind === 'link')
       const present = existing.has(child.name)
       if (child.kind === 'file' && child.content?.type === 'original') {
         if (present && this.#opts.checkedOriginals?.has(child.name) === true) continue
@@ -589,7 +591,7 @@ class TreeWriter {
           continue
         }
         assertSafeName(child.name)
-        this.#opts.onEntry?.(path, child.name)
+        this.#opts.onEntry?.(path, child.name, true)
         this.#report.unchanged++
         this.#report.sealed++
       }

@@ -60,12 +60,12 @@ void describe('the tree record written in pieces', () => {
     entries.add('', set)
     entries.add('', 'Collection 2')
     recorded.push(set, 'Collection 2')
-    // Several folders at once, as write-tree's eachLimit writes them.
-    entries.add(set, '0.jpg')
+    // Several folders at once, as write-tree's eachLimit writes them; links said to be links.
+    entries.add(set, '0.jpg', true)
     entries.add('Collection 2', 'Set 3')
-    entries.add(set, '1.jpg')
-    entries.add(inner, 'a.jpg')
-    entries.add(set, '2.jpg')
+    entries.add(set, '1.jpg', true)
+    entries.add(inner, 'a.jpg', true)
+    entries.add(set, '2.jpg', true)
     entries.add(set, 'set.metadata')
     recorded.push('Collection 2/Set 3', `${set}/set.metadata`, '.flickrfs/manifest')
     return { dest, entries, recorded }
@@ -125,7 +125,7 @@ void describe('the tree record written in pieces', () => {
     const { dest, entries } = await makeDest('linked-folder')
     await symlink('Set 1 Ärger', join(dest, 'Set 9'))
     entries.add('', 'Set 9')
-    entries.add('Set 9', '0.jpg')
+    entries.add('Set 9', '0.jpg', true)
     await writeTreeRecord(dest, 'k', entries, COUNTS)
     await entries.discard()
     assert.equal(await exists(join(dest, '.flickrfs', 'tree-record')), false)
@@ -143,7 +143,7 @@ void describe('TreeEntries', () => {
     await removeDir(work)
   })
 
-  void it('gives back every folder\'s names in order, from its part file, however many folders are written at once', async () => {
+  void it('gives back every folder\'s names in order, links apart, from its part file, however many folders are written at once', async () => {
     const entries = await TreeEntries.open(work)
     const added = new Map<string, string[]>()
     // Past the names it holds in memory: 3 folders interleaved, ~100,000 names, one of them long.
@@ -151,20 +151,24 @@ void describe('TreeEntries', () => {
     for (let i = 0; i < 33_000; i++) {
       for (const dir of ['photostream', 'Set 1', `Set ${i % 50} ü`]) {
         const name = i === 1234 && dir === 'Set 1' ? long : `${i}.jpg`
-        let names = added.get(dir)
-        if (names === undefined) added.set(dir, (names = []))
+        // In the sets, most entries are links, some not.
+        const link = dir !== 'photostream' && i % 3 !== 0
+        const key = `${link ? 'links' : 'names'} of ${dir}`
+        let names = added.get(key)
+        if (names === undefined) added.set(key, (names = []))
         names.push(name)
-        entries.add(dir, name)
+        entries.add(dir, name, link)
       }
     }
     assert.ok(await exists(join(work, '.flickrfs', 'tmp', 'tree-entries.part')))
     const read = new Map<string, string[]>()
     let chunks = 0
-    entries.eachChunk((dir, joined) => {
+    entries.eachChunk((dir, joined, links) => {
       const names = joined.split('/')
       assert.ok(names.length <= CHUNK_NAMES)
-      let got = read.get(dir)
-      if (got === undefined) read.set(dir, (got = []))
+      const key = `${links ? 'links' : 'names'} of ${dir}`
+      let got = read.get(key)
+      if (got === undefined) read.set(key, (got = []))
       got.push(...names)
       chunks++
     })
