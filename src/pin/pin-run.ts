@@ -170,7 +170,9 @@ export class PinRun {
       if (entries !== undefined && contentKey !== undefined && this.#failures.length === 0 && this.#deletionHeldBack === undefined && !takeoverPending) {
         // Last of the run's writes into DEST: the next pin checks DEST against it (tree-record.ts).
         const counts = { originals: this.#alreadyPresent + this.#downloaded, files: tree.written + tree.unchanged, ignored }
+        const recordStart = now()
         await writeTreeRecord(dest, treeKey(contentKey, this.#ctx.opts), entries, counts)
+        log('tree record written in %d ms', now() - recordStart)
       }
     } finally {
       await entries?.discard()
