@@ -4,6 +4,7 @@
  * fetches go on, then make DEST's tree match the layout, and record it. A module of its own so that
  * a no-change pin never loads the layout, the store or the tree writer.
  */
+import type { Stats } from 'node:fs'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import createDebug from '../util/debug.js'
 import { reportedPhotoIds } from '../catalog/lazy-merge.js'
@@ -434,7 +435,7 @@ export class PinRun {
       trustSeals: !this.#fullListing,
       sidecarVersion: sidecarVersions(versions.now, opts.ignoreViews === true),
       ...(versions.kept !== undefined ? { sidecarSameAs: sidecarSameAs(versions.kept, opts.ignoreViews === true) } : {}),
-      ...(entries !== undefined ? { onEntry: (dir: string, name: string, link?: boolean) => entries.add(dir, name, link === true) } : {}),
+      ...(entries !== undefined ? { onEntry: (dir: string, name: string, link?: boolean, st?: Stats) => entries.add(dir, name, link === true, st) } : {}),
     })
     log('tree written in %d ms (%d written, %d unchanged of which %d trusted unread and %d links sealed, %d removed)', now() - writeStart, tree.written, tree.unchanged, tree.trusted, tree.sealed, tree.removed)
     if (deleteUnknown) {

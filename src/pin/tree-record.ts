@@ -107,14 +107,17 @@ const PENDING_NAMES = 65_536
  * folders being written. Past that, every folder's names so far are written as a chunk of their
  * own (write-tree writes several folders at once): a folder may so have several short chunks,
  * which the record and its check take as they come. A folder's links (write-tree says which
- * entries are) go in chunks of their own, which linksVouchedFor takes whole.
+ * entries are) go in chunks of their own, which linksVouchedFor takes whole. Other chunks carry
+ * each entry's lstat as write-tree checked it (NUMBERS_PER_ENTRY numbers; NaN when it gave none),
+ * which the record takes instead of an lstat of its own: nothing writes such an entry after its
+ * check (a pin after a small change at 200,000 items lstat'ed its 200,000 trusted sidecars twice).
  */
 export class TreeEntries {
   readonly #dest: Confined
   readonly #file: PartFile
-  readonly #pending = new Map<string, string[]>()
-  /** The same, of links. */
-  readonly #pendingLinks = new Map<string, string[]>()
+  readonly #pending = new Map<string, { names: string[]; numbers: number[] }>()
+  /** The same, of links (no numbers: their folder vouches for them). */
+  readonly #pendingLinks = new Map<string, { names: string[]; numbers: number[] }>()
   /** Every folder an entry was added in (one per set and collection: ~20,000 at 1,000,000 items), so that no pass over the file is made for them. */
   readonly #dirs = new Set<string>()
   #pendingNames = 0
@@ -131,19 +134,26 @@ export class TreeEntries {
     return new TreeEntries(confined, new PartFile(await confined.openForWrite(STATE_REL.treeEntriesPart, constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC)))
   }
 
-  /** Entry `name` of folder `dir`; `link`: a symlink, as the tree's writer made or found it. */
-  add(dir: string, name: string, link = false): void {
+  /**
+   * Entry `name` of folder `dir`; `link`: a symlink, as the tree's writer made or found it; `st`:
+   * its lstat as the writer checked it, when nothing writes it after (write-tree.ts onEntry).
+   */
+  add(dir: string, name: string, link = false, st?: Stats): void {
     if (this.#finished) throw new FlickrfsError('INTERNAL', 'an entry added to tree entries already read')
     const pending = link ? this.#pendingLinks : this.#pending
-    let names = pending.get(dir)
-    if (names === undefined) {
-      pending.set(dir, (names = []))
+    let chunk = pending.get(dir)
+    if (chunk === undefined) {
+      pending.set(dir, (chunk = { names: [], numbers: [] }))
       this.#dirs.add(dir)
     }
-    names.push(name)
+    chunk.names.push(name)
+    if (!link) {
+      if (st === undefined) chunk.numbers.push(NaN, NaN, NaN, NaN, NaN)
+      else chunk.numbers.push(st.ino, st.size, st.mode, st.mtimeMs, st.ctimeMs)
+    }
     this.#pendingNames++
-    if (names.length === CHUNK_NAMES) {
-      this.#putChunk(dir, names, link)
+    if (chunk.names.length === CHUNK_NAMES) {
+      this.#putChunk(dir, chunk, link)
       pending.delete(dir)
       this.#pendingNames -= CHUNK_NAMES
     } else if (this.#pendingNames >= PENDING_NAMES) {
@@ -152,10 +162,11 @@ export class TreeEntries {
   }
 
   /**
-   * Every entry added, chunk by chunk ([dir, names joined by '/', whether they are links]), in the
-   * order they were written. No entry can be added once they are read.
+   * Every entry added, chunk by chunk ([dir, names joined by '/', whether they are links, and for
+   * other names NUMBERS_PER_ENTRY numbers each as `add` was given them]), in the order they were
+   * written. No entry can be added once they are read.
    */
-  eachChunk(fn: (dir: string, joined: string, links: boolean) => void): void {
+  eachChunk(fn: (dir: string, joined: string, links: boolean, numbers: Float64Array | undefined) => void): void {
     if (!this.#finished) {
       this.#putPending()
       this.#file.flushNow()
@@ -167,7 +178,8 @@ export class TreeEntries {
     let position = 0
     let at = 0
     // Each chunk: its folder's and its names' byte lengths (uint32 each; the first's top bit set
-    // for a chunk of links), then both in UTF-8.
+    // for a chunk of links), then both in UTF-8, then (but for links) NUMBERS_PER_ENTRY float64
+    // per name.
     const need = (n: number): boolean => {
       if (have - at >= n) return true
       if (n > buffer.length) {
@@ -197,7 +209,17 @@ export class TreeEntries {
       const dir = buffer.toString('utf8', at, at + dirBytes)
       const joined = buffer.toString('utf8', at + dirBytes, at + dirBytes + namesBytes)
       at += dirBytes + namesBytes
-      fn(dir, joined, links)
+      let numbers: Float64Array | undefined
+      if (!links) {
+        let count = 1
+        for (let i = joined.indexOf('/'); i !== -1; i = joined.indexOf('/', i + 1)) count++
+        const bytes = count * NUMBERS_PER_ENTRY * 8
+        if (!need(bytes)) throw new FlickrfsError('INTERNAL', 'the tree entries\' part file is cut short')
+        numbers = new Float64Array(count * NUMBERS_PER_ENTRY)
+        new Uint8Array(numbers.buffer).set(buffer.subarray(at, at + bytes))
+        at += bytes
+      }
+      fn(dir, joined, links, numbers)
     }
   }
 
@@ -213,21 +235,22 @@ export class TreeEntries {
   }
 
   #putPending(): void {
-    for (const [dir, names] of this.#pending) this.#putChunk(dir, names, false)
-    for (const [dir, names] of this.#pendingLinks) this.#putChunk(dir, names, true)
+    for (const [dir, chunk] of this.#pending) this.#putChunk(dir, chunk, false)
+    for (const [dir, chunk] of this.#pendingLinks) this.#putChunk(dir, chunk, true)
     this.#pending.clear()
     this.#pendingLinks.clear()
     this.#pendingNames = 0
   }
 
-  #putChunk(dir: string, names: string[], links: boolean): void {
-    const joined = names.join('/')
+  #putChunk(dir: string, chunk: { names: string[]; numbers: number[] }, links: boolean): void {
+    const joined = chunk.names.join('/')
     const lengths = Buffer.allocUnsafe(8)
     lengths.writeUInt32LE(Buffer.byteLength(dir) + (links ? LINKS_BIT : 0), 0)
     lengths.writeUInt32LE(Buffer.byteLength(joined), 4)
     this.#file.put(lengths)
     this.#file.put(dir)
     this.#file.put(joined)
+    if (!links) this.#file.put(new Uint8Array(Float64Array.from(chunk.numbers).buffer))
   }
 }
 
@@ -256,12 +279,13 @@ export async function writeTreeRecord(dest: string, key: string, entries: TreeEn
   if (!keepsCtime(dest)) return
   entries.add('.flickrfs', 'manifest')
   const vouched = linksVouchedFor(entries)
-  const recorded = (dir: string, links: boolean, fn: (name: string) => void) => (joined: string): void => {
+  /** `fn` of each recorded name of a chunk, with its index in the chunk. */
+  const recorded = (dir: string, links: boolean, fn: (name: string, k: number) => void) => (joined: string): void => {
     if (links && vouched.has(dir)) return
-    for (let at = 0; at <= joined.length; ) {
+    for (let at = 0, k = 0; at <= joined.length; k++) {
       let end = joined.indexOf('/', at)
       if (end === -1) end = joined.length
-      fn(joined.slice(at, end))
+      fn(joined.slice(at, end), k)
       at = end + 1
     }
   }
@@ -291,22 +315,29 @@ export async function writeTreeRecord(dest: string, key: string, entries: TreeEn
     let used = 0
     let missing: string | undefined
     const folders = new Set<string>()
-    entries.eachChunk((dir, joined, links) => {
+    entries.eachChunk((dir, joined, links, checked) => {
       if (missing !== undefined) return
       const base = dir === '' ? `${dest}/` : `${dest}/${dir}/`
-      recorded(dir, links, (name) => {
+      recorded(dir, links, (name, k) => {
         if (missing !== undefined) return
-        const st = lstatOrUndefined(base + name)
-        if (st === undefined) {
-          missing = base + name
-          return
+        // As write-tree checked it (nothing wrote it since), or lstat'ed now.
+        const at = k * NUMBERS_PER_ENTRY
+        if (checked !== undefined && !Number.isNaN(checked[at])) {
+          for (let n = 0; n < NUMBERS_PER_ENTRY; n++) numbers[used++] = checked[at + n] as number
+          if (((checked[at + 2] as number) & constants.S_IFMT) === constants.S_IFDIR) folders.add(name === '.' && dir === '' ? '' : entryPath(dir, name))
+        } else {
+          const st = lstatOrUndefined(base + name)
+          if (st === undefined) {
+            missing = base + name
+            return
+          }
+          if (st.isDirectory()) folders.add(name === '.' && dir === '' ? '' : entryPath(dir, name))
+          numbers[used++] = st.ino
+          numbers[used++] = st.size
+          numbers[used++] = st.mode
+          numbers[used++] = st.mtimeMs
+          numbers[used++] = st.ctimeMs
         }
-        if (st.isDirectory()) folders.add(name === '.' && dir === '' ? '' : entryPath(dir, name))
-        numbers[used++] = st.ino
-        numbers[used++] = st.size
-        numbers[used++] = st.mode
-        numbers[used++] = st.mtimeMs
-        numbers[used++] = st.ctimeMs
         if (used + NUMBERS_PER_ENTRY > numbers.length) {
           file.put(bytes.subarray(0, used * 8))
           used = 0

@@ -85,9 +85,11 @@ export interface WriteTreeOptions {
    * Told of every entry of the layout (folder relative to DEST, '' for DEST; name, '.' for DEST
    * itself) as it is checked or written: what pin records of a clean run (tree-record.ts).
    * `link`: the layout's entry is a symlink, which a run that completes leaves there as a symlink
-   * (written, checked, or in a sealed folder).
+   * (written, checked, or in a sealed folder). `st`: the entry's lstat when it was checked and
+   * found as it should be, so that nothing writes it in this run (tree-record.ts takes it instead
+   * of an lstat of its own); absent for one written, and for folders, whose times are set last.
    */
-  onEntry?: (dir: string, name: string, link?: boolean) => void
+  onEntry?: (dir: string, name: string, link?: boolean, st?: Stats) => void
 }
 
 /**
@@ -429,20 +431,24 @@ class TreeWriter {
       if (i > 0 && i % SYNC_CHECKS_PER_TURN === 0) await nextTurn()
       const child = children[i] as TreeNode
       assertSafeName(child.name)
-      this.#opts.onEntry?.(dir, child.name, child.kind === 'link')
+      const link = child.kind === 'link'
       const present = existing.has(child.name)
       if (child.kind === 'file' && child.content?.type === 'original') {
+        this.#opts.onEntry?.(dir, child.name, false)
         if (present && this.#opts.checkedOriginals?.has(child.name) === true) continue
         const st = present ? lstatSyncOrUndefined(base + child.name) : undefined
         if (!st?.isFile() || st.size !== child.size) this.#report.missingOriginals.push(child.name)
       } else if (present && child.kind !== 'dir') {
         const version = sidecars ? this.#sidecarVersion(child) : undefined
-        if (version !== undefined && this.#trusted(base + child.name, child, version)) {
+        const trusted = version === undefined ? undefined : this.#trusted(base + child.name, child, version)
+        if (trusted !== undefined) {
+          this.#opts.onEntry?.(dir, child.name, link, trusted)
           this.#report.unchanged++
           this.#report.trusted++
           continue
         }
         const st = unchangedSync(base + child.name, child, this.#loading)
+        this.#opts.onEntry?.(dir, child.name, link, st)
         if (st === undefined) {
           todo.push(child)
           continue
@@ -450,6 +456,7 @@ class TreeWriter {
         this.#report.unchanged++
         if (version !== undefined) this.#remember(child.name, version, st)
       } else {
+        this.#opts.onEntry?.(dir, child.name, link)
         todo.push(child)
       }
     }
@@ -468,23 +475,24 @@ class TreeWriter {
    * still has the ino, size, mtime and ctime it had then. The ctime is the proof: the kernel sets it
    * to the current time at every change of the file's bytes or times (utimes included), and no
    * call sets it to a chosen value, so an edit with its size and mtime put back still moves it; so
-   * does a file put in its place. Only on filesystems that keep such a ctime (keepsCtime).
+   * does a file put in its place. Only on filesystems that keep such a ctime (keepsCtime). Its
+   * lstat when trusted; undefined when not.
    */
-  #trusted(path: string, node: TreeNode, version: string): boolean {
-    if (!this.#trustCtime) return false
+  #trusted(path: string, node: TreeNode, version: string): Stats | undefined {
+    if (!this.#trustCtime) return undefined
     const previous = this.#opts.previous
     const versions = previous.sidecarVersions
     const at = previous.find(node.name)
     const rec = at === -1 ? undefined : previous.record(at)
-    if (rec === undefined) return false
+    if (rec === undefined) return undefined
     const [v, ino, size, mtimeMs, ctimeMs] = rec
-    if (versions[v] !== version && (versions[v] === undefined || versions[v] !== this.#opts.sidecarSameAs?.(node.name))) return false
+    if (versions[v] !== version && (versions[v] === undefined || versions[v] !== this.#opts.sidecarSameAs?.(node.name))) return undefined
     const st = lstatSyncOrUndefined(path)
-    if (st === undefined || !st.isFile() || st.ino !== ino || st.size !== size || st.mtimeMs !== mtimeMs || st.ctimeMs !== ctimeMs) return false
-    if (Math.floor(st.mtimeMs / 1000) !== seconds(node.mtimeMs)) return false
+    if (st === undefined || !st.isFile() || st.ino !== ino || st.size !== size || st.mtimeMs !== mtimeMs || st.ctimeMs !== ctimeMs) return undefined
+    if (Math.floor(st.mtimeMs / 1000) !== seconds(node.mtimeMs)) return undefined
     // Its record stays the previous one (#photostreamEntries).
     this.#checked.set(node.name, { version })
-    return true
+    return st
   }
 
   /** Records that the sidecar `name`, with lstat `st`, holds the content of `version` (for the next run's #trusted). */

@@ -8,7 +8,7 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { lstatSync } from 'node:fs'
-import { mkdir, readdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises'
+import { link, mkdir, readdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CHUNK_NAMES, keepsCtime } from '../../src/pin/tree-check.js'
 import { parseTreeRecord, startTreeCheck, TreeEntries, writeTreeRecord, type TreeCounts } from '../../src/pin/tree-record.js'
@@ -112,6 +112,36 @@ void describe('the tree record written in pieces', () => {
     assert.equal(await check(), false, 'a file touched since differs')
   })
 
+  void it('records the lstat write-tree gave for an entry it checked, not one of its own', async () => {
+    const { dest, entries, recorded } = await makeDest('checked')
+    // photostream/'s first file, as write-tree checked it; then changed behind pin's back.
+    const name = recorded[2] ?? ''
+    const path = join(dest, name)
+    const checked = lstatSync(path)
+    const dir = name.slice(0, name.lastIndexOf('/'))
+    // Added again under a name of its own in the same folder: a hard link to the same file.
+    await link(path, join(dest, dir, 'checked.jpg'))
+    const linked = lstatSync(join(dest, dir, 'checked.jpg'))
+    entries.add(dir, 'checked.jpg', false, linked)
+    await utimes(path, new Date(2002, 1, 1), new Date(2002, 1, 1))
+    await writeTreeRecord(dest, 'k', entries, COUNTS)
+    await entries.discard()
+    const file = join(dest, '.flickrfs', 'tree-record')
+    const record = parseTreeRecord(await readFile(file))
+    assert.ok(record !== undefined)
+    const paths = record.chunks.flatMap(([d, joined]) => joined.split('/').map((n) => (d === '' ? n : `${d}/${n}`)))
+    const at = paths.indexOf(`${dir}/checked.jpg`)
+    assert.ok(at !== -1)
+    assert.deepEqual([...record.numbers.subarray(5 * at, 5 * at + 5)], [linked.ino, linked.size, linked.mode, linked.mtimeMs, linked.ctimeMs], 'the lstat given')
+    assert.notEqual(lstatSync(join(dest, dir, 'checked.jpg')).mtimeMs, linked.mtimeMs, 'the file changed since')
+    // The entries given no lstat were lstat'ed now: the changed file under its first name too.
+    const first = paths.indexOf(name)
+    assert.equal(record.numbers[5 * first + 3], lstatSync(path).mtimeMs)
+    // What pin checked is what the next check holds DEST to: the change is seen.
+    assert.equal(await startTreeCheck(dest, (await stat(file)).size).finish(), false)
+    assert.equal(checked.ino, linked.ino)
+  })
+
   void it('writes no record, and leaves no part file, when an entry is missing', async () => {
     const { dest, entries } = await makeDest('missing')
     entries.add('photostream', 'gone.jpg')
@@ -157,15 +187,31 @@ void describe('TreeEntries', () => {
         let names = added.get(key)
         if (names === undefined) added.set(key, (names = []))
         names.push(name)
-        entries.add(dir, name, link)
+        entries.add(dir, name, link, link || i % 5 !== 0 ? undefined : lstatSync(work))
       }
     }
     assert.ok(await exists(join(work, '.flickrfs', 'tmp', 'tree-entries.part')))
     const read = new Map<string, string[]>()
     let chunks = 0
-    entries.eachChunk((dir, joined, links) => {
+    const folder = lstatSync(work)
+    let given = 0
+    entries.eachChunk((dir, joined, links, numbers) => {
       const names = joined.split('/')
       assert.ok(names.length <= CHUNK_NAMES)
+      // Each name's lstat as given (one in five here), NaN where none was; none for links.
+      if (links) assert.equal(numbers, undefined)
+      else {
+        assert.equal(numbers?.length, 5 * names.length)
+        names.forEach((name, k) => {
+          const five = [...(numbers?.subarray(5 * k, 5 * k + 5) ?? [])]
+          if (Number(name.split('.')[0]) % 5 === 0) {
+            assert.deepEqual(five, [folder.ino, folder.size, folder.mode, folder.mtimeMs, folder.ctimeMs], `${dir}/${name}`)
+            given++
+          } else {
+            assert.ok(five.every((n) => Number.isNaN(n)), `${dir}/${name}`)
+          }
+        })
+      }
       const key = `${links ? 'links' : 'names'} of ${dir}`
       let got = read.get(key)
       if (got === undefined) read.set(key, (got = []))
@@ -173,6 +219,7 @@ void describe('TreeEntries', () => {
       chunks++
     })
     assert.deepEqual(read, added)
+    assert.ok(given > 10_000, `${given} lstats given back`)
     // Read twice (the record's writer reads them three times), the same.
     let again = 0
     entries.eachChunk(() => void again++)
