@@ -672,7 +672,7 @@ export function topEntry(name: string): ManifestEntry {
  * target and mtime in seconds, in order), undefined when one is a folder: such a folder is not
  * sealed (its subfolder's entries are not in its own ctime).
  */
-export function linksDigest(children: readonly TreeNode[]): string | undefined {
+function linksDigest(children: readonly TreeNode[]): string | undefined {
   const hash = createHash('sha256')
   let text = ''
   for (const child of children) {
