@@ -163,10 +163,11 @@ export class TreeEntries {
 
   /**
    * Every entry added, chunk by chunk ([dir, names joined by '/', whether they are links, and for
-   * other names NUMBERS_PER_ENTRY numbers each as `add` was given them]), in the order they were
-   * written. No entry can be added once they are read.
+   * other names their NUMBERS_PER_ENTRY numbers each as `add` was given them]), in the order they
+   * were written. The numbers are copied out only when asked for (`numbers()`, during `fn` only):
+   * of the record's three passes, one wants them. No entry can be added once they are read.
    */
-  eachChunk(fn: (dir: string, joined: string, links: boolean, numbers: Float64Array | undefined) => void): void {
+  eachChunk(fn: (dir: string, joined: string, links: boolean, numbers: (() => Float64Array) | undefined) => void): void {
     if (!this.#finished) {
       this.#putPending()
       this.#file.flushNow()
@@ -209,14 +210,19 @@ export class TreeEntries {
       const dir = buffer.toString('utf8', at, at + dirBytes)
       const joined = buffer.toString('utf8', at + dirBytes, at + dirBytes + namesBytes)
       at += dirBytes + namesBytes
-      let numbers: Float64Array | undefined
+      let numbers: (() => Float64Array) | undefined
       if (!links) {
         let count = 1
         for (let i = joined.indexOf('/'); i !== -1; i = joined.indexOf('/', i + 1)) count++
         const bytes = count * NUMBERS_PER_ENTRY * 8
         if (!need(bytes)) throw new FlickrfsError('INTERNAL', 'the tree entries\' part file is cut short')
-        numbers = new Float64Array(count * NUMBERS_PER_ENTRY)
-        new Uint8Array(numbers.buffer).set(buffer.subarray(at, at + bytes))
+        // Where they are now: the buffer is not read into again until `fn` returns.
+        const held = buffer.subarray(at, at + bytes)
+        numbers = () => {
+          const out = new Float64Array(count * NUMBERS_PER_ENTRY)
+          new Uint8Array(out.buffer).set(held)
+          return out
+        }
         at += bytes
       }
       fn(dir, joined, links, numbers)
@@ -315,8 +321,9 @@ export async function writeTreeRecord(dest: string, key: string, entries: TreeEn
     let used = 0
     let missing: string | undefined
     const folders = new Set<string>()
-    entries.eachChunk((dir, joined, links, checked) => {
+    entries.eachChunk((dir, joined, links, numbersOf) => {
       if (missing !== undefined) return
+      const checked = numbersOf?.()
       const base = dir === '' ? `${dest}/` : `${dest}/${dir}/`
       recorded(dir, links, (name, k) => {
         if (missing !== undefined) return
