@@ -7,8 +7,11 @@
  *
  * What recentlyUpdated does not say, and how the catalog still ends up as a full listing would make it:
  * - Deletions. One page-1 call of people.getPhotos gives the photostream's `total`; when the catalog
- *   plus what changed holds more than that, something was deleted, and this refresh lists everything.
- *   The same page also checks the order of the newest items (where uploads land).
+ *   plus what changed holds more than that, something was deleted. locateDeletions finds what by
+ *   asking a few pages of the photostream (a bisection on where its items stand against the
+ *   catalog's order) and confirms each with getSizes ("Photo not found"); when it cannot tell
+ *   exactly, this refresh lists everything. The same page 1 also checks the order of the newest
+ *   items (where uploads land).
  * - Changes that do not move `lastupdate`: view and fave counts, and (unverified) a set reordered
  *   without its `date_update` moving. They are taken in by the next full listing, which runs when
  *   the last one is older than `fullListingEveryMs` (default 7 days; `--full-listing-every`).
@@ -17,6 +20,7 @@
  * - Clock skew: changes are asked for from an hour before the earlier of the last listing's start
  *   (our clock) and the newest `lastupdate` it saw (Flickr's clock).
  */
+import { flickrCodeOf } from '../flickr/failure.js'
 import { toInt, toStr } from '../flickr/lenient.js'
 import { anyChange, collectionChanges, photoChanges, setChanges, type ListedPhoto } from './changes.js'
 import { isKnownEmpty, safeId, uniqueIds } from './records.js'
@@ -99,10 +103,13 @@ function marksOf(fullListingAtMs: number, startedAtMs: number, newest: number): 
 export interface ChangesApi {
   getRecentlyUpdated(minDateSec: number, extras: string[]): Promise<unknown[]>
   getPhotostreamPage(page: number, perPage: number, extras: string[]): Promise<{ total: number; photos: unknown[] }>
+  /** Asked of each photo found deleted: it must fail with Flickr's "not found" (code 1). */
+  getSizes(photoId: string): Promise<unknown[]>
 }
 
 export type ChangesResult =
-  | { ok: true; photos: ListedPhoto[]; reported: number }
+  /** `deleted`: the photos of the catalog found gone (locateDeletions), left out of `photos`. */
+  | { ok: true; photos: ListedPhoto[]; reported: number; deleted: number }
   /** The changes do not add up to the photostream: list it whole (`reason` says why). */
   | { ok: false; reason: string; reported: number }
 
@@ -125,8 +132,18 @@ export async function listPhotostreamChanges(
     api.getPhotostreamPage(1, HEAD_CHECK_PER_PAGE, opts.extras),
   ])
   const changed = opts.toListed(rawChanged)
-  const photos = mergePhotostream(prev, changed)
+  let photos = mergePhotostream(prev, changed)
   const reported = changed.length
+  let deleted = 0
+  if (head.total >= 0 && head.total < photos.length) {
+    const found = await locateDeletions(api, photos.map((p) => p.id), head.total, head.photos)
+    if ('reason' in found) {
+      return { ok: false, reported, reason: `Flickr counts ${head.total} items, the catalog with the changes ${photos.length} (something was deleted: ${found.reason})` }
+    }
+    const gone = new Set(found.deleted)
+    photos = photos.filter((p) => !gone.has(p.id))
+    deleted = gone.size
+  }
   if (head.total >= 0 && head.total !== photos.length) {
     const why = head.total < photos.length ? 'something was deleted' : 'something was missed'
     return { ok: false, reported, reason: `Flickr counts ${head.total} items, the catalog with the changes ${photos.length} (${why})` }
@@ -134,7 +151,108 @@ export async function listPhotostreamChanges(
   const headIds = uniqueIds(head.photos)
   const at = headIds.findIndex((id, i) => photos[i]?.id !== id)
   if (at >= 0) return { ok: false, reported, reason: `the photostream's item ${at + 1} is ${headIds[at]}, the catalog with the changes has ${photos[at]?.id ?? 'none'}` }
-  return { ok: true, photos, reported }
+  return { ok: true, photos, reported, deleted }
+}
+
+/** More items gone than this and a full listing finds them (each found one costs a getSizes call). */
+export const DELETIONS_LOCATED_MAX = 500
+
+export type LocatedDeletions = { deleted: string[]; pagesAsked: number } | { reason: string }
+
+/**
+ * Which items of `stream` (the catalog's photostream with the changes taken in, newest first)
+ * Flickr no longer lists, when its `total` is smaller: by asking pages of the photostream (ids
+ * only, `perPage` each) besides page 1 (`first`, asked already), as few as a bisection needs. An
+ * item's place in Flickr's listing against its place in `stream` says how many items before it
+ * are gone; two pages that say the same number have none gone between them, and a page is asked
+ * only between two that differ. Inside a page, a gap between two neighbours is what is gone.
+ *
+ * Exact or nothing: every page asked must be whole (as long as its place says; a short one is asked
+ * once more, as Flickr sometimes sends one), hold only items of `stream` in its order, and count
+ * the same `total`; the gaps must add up to the difference; and each item found is confirmed by
+ * getSizes failing with "not found" (Flickr error 1). Anything else (a page short twice, an upload
+ * the changes did not report, a listing that moved meanwhile, more than DELETIONS_LOCATED_MAX
+ * gone, as many pages as a full listing asks) answers `reason`, and the caller lists everything.
+ * Failures of the calls themselves are thrown, as any call's.
+ */
+export async function locateDeletions(
+  api: ChangesApi, stream: readonly string[], total: number, first: readonly unknown[], perPage = HEAD_CHECK_PER_PAGE,
+): Promise<LocatedDeletions> {
+  const missing = stream.length - total
+  if (total < 0 || missing <= 0) return { reason: `nothing to find (${stream.length} items, Flickr counts ${total})` }
+  if (missing > DELETIONS_LOCATED_MAX) return { reason: `${missing} items are gone, more than ${DELETIONS_LOCATED_MAX}` }
+  const pages = Math.max(1, Math.ceil(total / perPage))
+  // Never more pages than a full listing asks (which would list every set besides).
+  const maxAsked = pages - 1
+  const placeOf = new Map<string, number>()
+  for (let i = 0; i < stream.length; i++) placeOf.set(stream[i] as string, i)
+  const lengthOf = (page: number): number => (page < pages ? perPage : total - (pages - 1) * perPage)
+  /** Each page read: the places in `stream` of its first and last item. */
+  const read = new Map<number, { first: number; last: number }>()
+  const gone: number[] = []
+  const take = (page: number, photos: readonly unknown[]): string | undefined => {
+    const ids = uniqueIds(photos as unknown[])
+    if (ids.length !== lengthOf(page) || photos.length !== ids.length) return `page ${page} holds ${photos.length} items, ${ids.length} of them distinct, not ${lengthOf(page)}`
+    let last = -1
+    for (const id of ids) {
+      const at = placeOf.get(id)
+      if (at === undefined) return `page ${page} holds ${id}, which the catalog with the changes lacks`
+      if (at <= last) return `page ${page} holds ${id} out of the catalog's order`
+      for (let between = last + 1; last >= 0 && between < at; between++) gone.push(between)
+      last = at
+    }
+    read.set(page, { first: placeOf.get(ids[0] as string) as number, last })
+    return undefined
+  }
+  /** Items gone before a page's first item, and before its last (`stream` place minus Flickr place). */
+  const goneBefore = (page: number): number => (read.get(page)?.first as number) - (page - 1) * perPage
+  const goneThrough = (page: number): number => (read.get(page)?.last as number) - ((page - 1) * perPage + lengthOf(page) - 1)
+
+  let asked = 0
+  // Flickr is known to send a page short now and then, and whole when asked again.
+  const whole = (page: number, answer: { total: number; photos: unknown[] }): Promise<{ total: number; photos: unknown[] }> | { total: number; photos: unknown[] } =>
+    answer.photos.length < lengthOf(page) ? (asked++, api.getPhotostreamPage(page, perPage, [])) : answer
+  const firstWrong = take(1, (await whole(1, { total, photos: [...first] })).photos)
+  if (firstWrong !== undefined) return { reason: firstWrong }
+  for (let want = pages > 1 ? [pages] : []; want.length > 0;) {
+    if (asked + want.length > maxAsked) return { reason: `finding them would ask more than ${maxAsked} of the photostream's ${pages} pages` }
+    asked += want.length
+    const answers = await Promise.all(want.map(async (page) => whole(page, await api.getPhotostreamPage(page, perPage, []))))
+    for (let i = 0; i < want.length; i++) {
+      const answer = answers[i] as { total: number; photos: unknown[] }
+      if (answer.total !== total) return { reason: `the photostream changed meanwhile (Flickr counts ${answer.total}, then ${total})` }
+      const wrong = take(want[i] as number, answer.photos)
+      if (wrong !== undefined) return { reason: wrong }
+    }
+    const known = [...read.keys()].sort((a, b) => a - b)
+    want = []
+    for (let i = 0; i + 1 < known.length; i++) {
+      const a = known[i] as number
+      const b = known[i + 1] as number
+      const before = goneThrough(a)
+      const after = goneBefore(b)
+      if (after < before) return { reason: `pages ${a} and ${b} do not follow the catalog's order` }
+      if (after > before && b > a + 1) want.push(Math.floor((a + b) / 2))
+    }
+  }
+  // Between pages read next to each other, before page 1 and after the last page: what no page holds.
+  const known = [...read.keys()].sort((a, b) => a - b)
+  for (let i = 0; i + 1 < known.length; i++) {
+    const { last } = read.get(known[i] as number) as { last: number }
+    const { first: next } = read.get(known[i + 1] as number) as { first: number }
+    if (known[i + 1] === (known[i] as number) + 1) for (let at = last + 1; at < next; at++) gone.push(at)
+  }
+  for (let at = 0; at < (read.get(1) as { first: number }).first; at++) gone.push(at)
+  for (let at = (read.get(pages) as { last: number }).last + 1; at < stream.length; at++) gone.push(at)
+  if (gone.length !== missing) return { reason: `${gone.length} items found gone, not ${missing}` }
+  const deleted = gone.map((at) => stream[at] as string)
+  const still = await Promise.all(deleted.map((id) => api.getSizes(id).then(() => true, (err: unknown) => {
+    if (flickrCodeOf(err) === 1) return false
+    throw err
+  })))
+  const kept = deleted.find((_, i) => still[i] === true)
+  if (kept !== undefined) return { reason: `${kept} is not in the listing but Flickr still has it` }
+  return { deleted, pagesAsked: asked }
 }
 
 /**

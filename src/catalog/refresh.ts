@@ -374,6 +374,7 @@ class Refresh {
       this.listingReport.changesReported = got.reported
       if (got.ok) {
         this.listingReport.mode = 'changes'
+        if (got.deleted > 0) debug('%d deleted photo(s) found without a full listing', got.deleted)
         return got.photos
       }
       debug('incremental listing does not add up (%s): listing everything', got.reason)

@@ -38,6 +38,18 @@ export function classify(err: unknown): Failure {
   return { kind: 'other', message }
 }
 
+/**
+ * Flickr's error code (`stat: "fail"`) of a call that failed, or undefined for any other failure:
+ * read from the error itself or, for what FlickrClient.call throws (a FlickrfsError), its cause.
+ */
+export function flickrCodeOf(err: unknown): number | undefined {
+  for (let e: unknown = err, depth = 0; e !== null && typeof e === 'object' && depth < 3; e = (e as { cause?: unknown }).cause, depth++) {
+    const f = classify(e)
+    if (f.kind === 'stat') return f.code
+  }
+  return undefined
+}
+
 function hasErrno(v: unknown): boolean {
   return v !== null && typeof v === 'object' && typeof (v as { code?: unknown }).code === 'string' &&
     /^E[A-Z]+$|^UND_ERR/.test((v as { code: string }).code)

@@ -5,6 +5,7 @@ export { MediaError, MediaUrlPolicy, isFlickrMediaHost, isFlickrWebHost, type Me
 export { MediaBodyError } from './media-body.js'
 export { realClock, wallClock, scaledWallClock, VirtualClock, type Clock } from './clock.js'
 export { toInt, toStr, textOf, asArray, asRecord } from './lenient.js'
+export { flickrCodeOf } from './failure.js'
 export { paginate, ListingIncomplete, type PaginateOptions } from './paginate.js'
 export {
   TokenBucket, SharedTokenBucket, peekSharedBucket, limiterStatePath, lockFile, worstCaseCalls,

@@ -124,3 +124,26 @@ export async function headOf(root: string): Promise<Head> {
     await store.close()
   }
 }
+
+/** Everything a full listing decides, without the change stamps (those differ by design). */
+export function listingContent(snap: CatalogSnapshot): unknown {
+  return {
+    photostream: snap.photostream,
+    photos: [...snap.photos.values()].map((p) => p.raw).sort((a, b) => String(a.id).localeCompare(String(b.id))),
+    comments: [...snap.comments].sort(([a], [b]) => a.localeCompare(b)),
+    media: [...snap.media].sort(([a], [b]) => a.localeCompare(b)),
+    sets: snap.sets.map((s) => ({ id: s.id, raw: s.raw, photoIds: s.photoIds })),
+    collections: JSON.parse(JSON.stringify(snap.collections, (k, v: unknown) => (k === 'changedAtMs' ? undefined : v))) as unknown,
+  }
+}
+
+/** A second catalog of the harness's account in a temp root of its own: refreshed with defaults, each refresh is a full listing. */
+export async function fullCatalog(t: { after: (fn: () => Promise<void>) => void }, h: Harness): Promise<Catalog> {
+  const root = await tempDir('flickrfs-catalog-full-')
+  const c = await Catalog.open(root, { now: h.clock.now })
+  t.after(async () => {
+    await c.close()
+    await rm(root, { recursive: true, force: true })
+  })
+  return c
+}

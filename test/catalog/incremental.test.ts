@@ -2,39 +2,16 @@
  * Incremental refreshes (src/catalog/incremental.ts) against the fake Flickr: after random edits,
  * uploads (some dated back), comments, replaced originals and set edits, a catalog kept up to date
  * from recentlyUpdated is the very catalog a full listing of the same account gives, in the same
- * photostream order; a deletion, an old full listing or a retry makes the refresh list everything.
+ * photostream order; a deletion is found without listing everything (test/catalog/deletions.test.ts
+ * has more); an old full listing or a retry makes the refresh list everything.
  */
 import assert from 'node:assert/strict'
-import { rm } from 'node:fs/promises'
 import { test } from 'node:test'
-import { Catalog, type CatalogSnapshot, type RefreshReport } from '../../src/catalog/index.js'
+import type { RefreshReport } from '../../src/catalog/index.js'
 import { prng } from '../../src/fake-flickr/generate.js'
-import { tempDir } from '../support/repo.js'
-import { harness, randomChange, refresh, type Harness } from './harness.js'
+import { fullCatalog, harness, listingContent as content, randomChange, refresh } from './harness.js'
 
 const WEEK_MS = 7 * 86_400_000
-
-/** Everything a full listing decides, without the change stamps (those differ by design). */
-function content(snap: CatalogSnapshot): unknown {
-  return {
-    photostream: snap.photostream,
-    photos: [...snap.photos.values()].map((p) => p.raw).sort((a, b) => String(a.id).localeCompare(String(b.id))),
-    comments: [...snap.comments].sort(([a], [b]) => a.localeCompare(b)),
-    media: [...snap.media].sort(([a], [b]) => a.localeCompare(b)),
-    sets: snap.sets.map((s) => ({ id: s.id, raw: s.raw, photoIds: s.photoIds })),
-    collections: JSON.parse(JSON.stringify(snap.collections, (k, v: unknown) => (k === 'changedAtMs' ? undefined : v))) as unknown,
-  }
-}
-
-async function fullCatalog(t: { after: (fn: () => Promise<void>) => void }, h: Harness): Promise<Catalog> {
-  const root = await tempDir('flickrfs-catalog-full-')
-  const c = await Catalog.open(root, { now: h.clock.now })
-  t.after(async () => {
-    await c.close()
-    await rm(root, { recursive: true, force: true })
-  })
-  return c
-}
 
 void test('after random edits, uploads, comments and set edits, an incremental catalog equals a full listing', async (t) => {
   const h = await harness(t, { photos: 700, videos: 8, sets: 14, collections: 2, commentedFraction: 0.2 })
@@ -68,17 +45,30 @@ void test('after random edits, uploads, comments and set edits, an incremental c
   }
 })
 
-void test('a deletion makes the next refresh a full listing, which takes it in', async (t) => {
+void test('a deletion is found by the page-1 check and getSizes, with no full listing; one it cannot confirm lists everything', async (t) => {
   const h = await harness(t, { photos: 120, videos: 2, sets: 4, commentedFraction: 0.2 })
   await refresh(h, { fullListingEveryMs: WEEK_MS })
   const a = h.fake.account
   const gone = a.photostream[7] as string
   a.deletePhoto(gone)
   a.editPhoto(a.photostream[3] as string, { title: 'also edited' })
+  h.fake.resetCounts()
   const report: RefreshReport = await refresh(h, { fullListingEveryMs: WEEK_MS })
-  assert.equal(report.listing.mode, 'full')
-  assert.match(report.listing.reason ?? '', /Flickr counts 121 items, the catalog with the changes 122 \(something was deleted\)/)
+  assert.equal(report.listing.mode, 'changes', report.listing.reason)
   assert.equal(report.photos.deleted, 1)
+  assert.equal(report.photos.changed, 1)
+  assert.deepEqual(h.catalog.snapshot().photostream, a.photostream)
+  assert.equal(h.catalog.snapshot().photos.has(gone), false)
+  // One page holds the whole photostream: page 1 tells the gap, getSizes confirms it.
+  assert.equal(h.fake.counts()['flickr.people.getPhotos'], 1)
+  assert.equal(h.fake.counts()['flickr.photos.getSizes'], 1)
+
+  // Gone from the listing while Flickr still has it: not a deletion this refresh can vouch for.
+  const hidden = a.photostream[20] as string
+  a.photostream = a.photostream.filter((id) => id !== hidden)
+  const unsure = await refresh(h, { fullListingEveryMs: WEEK_MS })
+  assert.equal(unsure.listing.mode, 'full')
+  assert.match(unsure.listing.reason ?? '', /Flickr counts 120 items, the catalog with the changes 121 \(something was deleted: .* is not in the listing but Flickr still has it\)/)
   assert.deepEqual(h.catalog.snapshot().photostream, a.photostream)
   // That full listing counts as one: the next refresh is incremental again.
   h.fake.resetCounts()
