@@ -8,12 +8,17 @@
  * (test/catalog/lazy-merge.test.ts proves it by equality). The listing pages are packed again from
  * their own columns and the changed photos (a new photo at the head shifts every position).
  *
+ * Photos deleted on Flickr (its count below the catalog's with the changes) are found as the whole
+ * refresh finds them (incremental.ts locateDeletions: a few pages and a getSizes each), and their
+ * rows leave their buckets.
+ *
  * What it does not take (it answers `fallback`, and the caller runs the whole refresh): a catalog
  * without listing pages of the sizer's format in photostream order, a head without its facts, a
  * plan other than the answers' incremental one, items to resolve again or transcodes to retry,
- * more than MERGE_MAX_PHOTOS reported, a deletion or a photostream that does not add up (the whole
- * refresh then lists everything), a set listed that the answers lack, a photo count that moves
- * the photos to other buckets, the newest `lastupdate` going back. Nothing is written before the
+ * more than MERGE_MAX_PHOTOS reported, deletions the search cannot vouch for or a photostream that
+ * does not add up (the whole refresh then lists everything), a set listed that the answers lack, a
+ * photo count that moves the photos to other buckets, the newest `lastupdate` going back or
+ * deleted. Nothing is written before the
  * one atomic save (persist.ts saveMerged): kill -9 leaves the old catalog or the new one.
  *
  * At 1,000,000 photos a whole refresh holds the catalog twice (2–3 GB); this holds the pages'
@@ -24,9 +29,9 @@ import createDebug from '../util/debug.js'
 import { sortedIndexOf } from '../util/sorted.js'
 import { anyChange, collectionChanges, photoChanges, setChanges, type ListedPhoto, type Since } from './changes.js'
 import { numericId } from './decimal-id.js'
-import { knownMembers, marksAfter, mergeOrder, planFor } from './incremental.js'
+import { knownMembers, locateDeletions, marksAfter, mergeOrder, planFor } from './incremental.js'
 import { ListingPage, PAGE_PHOTOS, PageBuilder, pageRowOf, type StoredPage } from './listing-pages.js'
-import { sameBuckets, type CatalogStore, type Head, type ListingPagesOptions, type PhotoFacts } from './persist.js'
+import { sameBuckets, type CatalogStore, type DecodedRows, type Head, type ListingPagesOptions, type PhotoFacts } from './persist.js'
 import type { CatalogApi, CatalogMedia } from './ports.js'
 import type { RecordedAnswers } from './quick-refresh.js'
 import { dedupeById, listPhotos, safeId, uniqueIds } from './records.js'
@@ -66,16 +71,28 @@ export async function mergeIncremental(store: CatalogStore, head: Head, answers:
   const known = reported ?? (await store.decodeBucketsOf(head, changed.map((p) => p.id)))
   if (pages === undefined || lists === undefined || known === undefined) return { fallback: 'a part of the catalog is gone (another writer saved meanwhile)' }
   const old = new OldOrder(pages, head.pages?.photosPerPage ?? PAGE_PHOTOS)
-  const slots = mergeOrder(
+  const idAt = (s: ListedPhoto | number): string => (typeof s === 'number' ? old.id(s) : s.id)
+  const withChanges = mergeOrder(
     { length: old.length, at: (pos) => old.id(pos) }, (pos) => old.dateUpload(pos), (id) => known.photos.get(id)?.dateUpload, changed,
   )
-  const stream = slots.map((s) => (typeof s === 'number' ? old.id(s) : s.id))
+  // Fewer items on Flickr than with the changes: the ones deleted, found as the whole refresh finds them.
+  let deleted: { ids: ReadonlySet<string>; rows: DecodedRows; pagesAsked: number } | undefined
+  if (answers.page.total >= 0 && answers.page.total < withChanges.length) {
+    const found = await locateDeletions(ctx.api, withChanges.map(idAt), answers.page.total, answers.page.photos)
+    if ('reason' in found) return { fallback: `something was deleted (${found.reason})` }
+    const rows = await store.decodeBucketsOf(head, found.deleted)
+    if (rows === undefined) return { fallback: 'a part of the catalog is gone (another writer saved meanwhile)' }
+    deleted = { ids: new Set(found.deleted), rows, pagesAsked: found.pagesAsked }
+  }
+  const gone: ReadonlySet<string> = deleted?.ids ?? new Set()
+  const slots = gone.size === 0 ? withChanges : withChanges.filter((s) => !gone.has(idAt(s)))
+  const stream = slots.map(idAt)
   const adds = addsUp(stream, answers)
   if (adds !== undefined) return { fallback: adds }
   const setListing = setsOf(answers, lists.sets)
   if (typeof setListing === 'string') return { fallback: setListing }
   if (!sameBuckets(head, stream.length)) return { fallback: `${stream.length} photos go to another number of buckets` }
-  const newest = newestAfter(head, changed, known.photos)
+  const newest = newestAfter(head, changed, known.photos, deleted?.rows.photos)
   if (newest === undefined) return { fallback: 'the newest lastupdate went back' }
 
   const previous: CatalogState = {
@@ -92,11 +109,12 @@ export async function mergeIncremental(store: CatalogStore, head: Head, answers:
   // The comparison, as refresh.ts run() makes it, over the reported photos (the others keep their rows).
   const since: Since = { prev: previous.snap, nowMs: ctx.clock() }
   const photos = photoChanges({ photos: changed, comments: details.comments, media: details.media }, since)
-  const inCatalog = catalogIds(old, changed)
+  const merged = catalogIds(old, changed)
+  const inCatalog = gone.size === 0 ? merged : { has: (id: string) => !gone.has(id) && merged.has(id) }
   const sets = setChanges(setListing, inCatalog, since)
   const collections = collectionChanges(answers.tree, since)
-  const orderChanged = slots.length !== old.length || slots.some((s, pos) => typeof s !== 'number' && s.id !== old.id(pos))
-  const photoCounts = { total: stream.length, added: photos.counts.added, changed: photos.counts.changed, deleted: 0 }
+  const orderChanged = slots.length !== old.length || slots.some((s, pos) => (typeof s === 'number' ? s !== pos : s.id !== old.id(pos)))
+  const photoCounts = { total: stream.length, added: photos.counts.added, changed: photos.counts.changed, deleted: gone.size }
   const changes = { photos: { ...photos, counts: photoCounts, photostreamOrderChanged: orderChanged }, sets, collections }
   const refreshedAtMs = ctx.clock()
 
@@ -122,6 +140,7 @@ export async function mergeIncremental(store: CatalogStore, head: Head, answers:
   const newPages: ListingPage[] = []
   const saved = await store.saveMerged(head, {
     changed: next,
+    removed: [...gone],
     photostream: stream,
     sets: sets.sets,
     collections: collections.collections,
@@ -154,11 +173,11 @@ export async function mergeIncremental(store: CatalogStore, head: Head, answers:
       transcodes: facts.transcodes,
       unavailable: details.report.unavailable,
     },
-    clientCalls: withAnsweredCalls(details.clientCalls, answers),
+    clientCalls: withAnsweredCalls(details.clientCalls, answers, deleted),
     generation: saved.generation,
     merged: true,
   }
-  debug('merged %d reported photos (%d added, %d changed) into %s without loading the catalog', changed.length, photoCounts.added, photoCounts.changed, saved.generation)
+  debug('merged %d reported photos (%d added, %d changed) and %d deleted into %s without loading the catalog', changed.length, photoCounts.added, photoCounts.changed, gone.size, saved.generation)
   return { merged: { head: saved, report, pages: newPages, sets: sets.sets, collections: collections.collections } }
 }
 
@@ -174,7 +193,7 @@ export function reportedPhotoIds(answers: RecordedAnswers): Set<string> {
  * The merge's own calls and the answered ones, counted as the whole refresh counts them (it makes
  * each answered call through its counting client): a pin's report is the same either way.
  */
-function withAnsweredCalls(own: Record<string, number>, answers: RecordedAnswers): Record<string, number> {
+function withAnsweredCalls(own: Record<string, number>, answers: RecordedAnswers, deleted?: { ids: ReadonlySet<string>; pagesAsked: number }): Record<string, number> {
   const calls = { ...own }
   const add = (name: string, n: number): void => {
     if (n > 0) calls[name] = (calls[name] ?? 0) + n
@@ -184,6 +203,9 @@ function withAnsweredCalls(own: Record<string, number>, answers: RecordedAnswers
   add('getSetList', 1)
   add('getSetPhotos', answers.setPhotos.size)
   add('getCollectionTree', 1)
+  // The search for what was deleted: its pages, and a getSizes per photo found.
+  add('getPhotostreamPage', deleted?.pagesAsked ?? 0)
+  add('getSizes', deleted?.ids.size ?? 0)
   return calls
 }
 
@@ -282,9 +304,10 @@ function catalogIds(old: OldOrder, changed: readonly ListedPhoto[]): { has(id: s
 
 /**
  * The newest `lastupdate` of the merged catalog (marksAfter's), from the head's and the reported
- * photos'; undefined when a photo that may have been the newest went back (then it is not known).
+ * photos'; undefined when a photo that may have been the newest went back or was deleted (then it
+ * is not known).
  */
-function newestAfter(head: Head, changed: readonly ListedPhoto[], before: ReadonlyMap<string, PhotoEntry>): number | undefined {
+function newestAfter(head: Head, changed: readonly ListedPhoto[], before: ReadonlyMap<string, PhotoEntry>, deleted?: ReadonlyMap<string, PhotoEntry>): number | undefined {
   const was = head.listing?.newestSec ?? 0
   let newest = 0
   let wentBack = false
@@ -293,11 +316,15 @@ function newestAfter(head: Head, changed: readonly ListedPhoto[], before: Readon
     const b = before.get(p.id)
     if (b !== undefined && b.lastUpdate >= was && p.lastUpdate < was) wentBack = true
   }
+  for (const d of deleted?.values() ?? []) if (d.lastUpdate >= was) wentBack = true
   if (wentBack && newest < was) return undefined
   return Math.max(was, newest)
 }
 
-/** Head.facts after the merge: the previous ones with the reported photos' taken in, transcodes in the new order. */
+/**
+ * Head.facts after the merge: the previous ones with the reported photos' taken in, transcodes in
+ * the new order (a deleted one is not in `stream`; and none lacked its original: cannotMerge).
+ */
 function factsAfter(before: PhotoFacts, stream: readonly string[], changed: CatalogSnapshot): PhotoFacts {
   let unresolved = before.unresolved
   const transcodes = new Map<string, { id: string; label: string }>()

@@ -118,6 +118,8 @@ export interface PhotoFacts {
 export interface MergedCatalog {
   /** The photos whose rows change (new ones too), with all that hangs off them; every other photo keeps its row. */
   changed: CatalogState
+  /** The photos deleted: their rows leave their buckets. */
+  removed?: readonly string[]
   photostream: readonly string[]
   sets: readonly SetEntry[]
   collections: readonly CollectionEntry[]
@@ -309,7 +311,7 @@ export class CatalogStore {
     const before = await this.readHead()
     if (before?.generation !== previous.generation) return undefined
     const writer = new ChunkWriter(this.rows, allChunkKeys(before))
-    const photos = await this.writeMergedBuckets(previous, merge.changed, writer)
+    const photos = await this.writeMergedBuckets(previous, merge.changed, merge.removed ?? [], writer)
     if (photos === undefined) return undefined
     const chunks: Head['chunks'] = {
       photos,
@@ -336,12 +338,13 @@ export class CatalogStore {
     return head
   }
 
-  /** The buckets of `previous` with the rows of `changed` put in (saveMerged); undefined when one is gone. */
-  private async writeMergedBuckets(previous: Head, changed: CatalogState, writer: ChunkWriter): Promise<string[] | undefined> {
+  /** The buckets of `previous` with the rows of `changed` put in and those of `removed` taken out (saveMerged); undefined when one is gone. */
+  private async writeMergedBuckets(previous: Head, changed: CatalogState, removed: readonly string[], writer: ChunkWriter): Promise<string[] | undefined> {
     const keys = [...previous.chunks.photos]
     const count = keys.length
     const touched = new Map<number, string[]>()
-    for (const id of changed.snap.photos.keys()) {
+    const gone = new Set(removed)
+    for (const id of [...changed.snap.photos.keys(), ...removed]) {
       const b = fnv1a(id) % count
       const ids = touched.get(b)
       if (ids === undefined) touched.set(b, [id])
@@ -352,7 +355,10 @@ export class CatalogStore {
       if (text === undefined) return undefined
       const rows = new Map<string, PhotoRow>()
       for (const row of JSON.parse(text) as PhotoRow[]) rows.set(String(row.r.id), storedRowAgain(row))
-      for (const id of ids) rows.set(id, rowOf(id, changed))
+      for (const id of ids) {
+        if (gone.has(id)) rows.delete(id)
+        else rows.set(id, rowOf(id, changed))
+      }
       const sorted = [...rows.keys()].sort()
       keys[b] = await writer.put(sorted.map((id) => rows.get(id)))
     }

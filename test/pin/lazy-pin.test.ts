@@ -160,11 +160,14 @@ void describe('a pin merges a small change into a lazily read catalog: the same 
     assert.ok(moreTrusted.length >= 5, `more sidecars trusted after a merge than after a whole refresh: ${moreTrusted.join(', ')}`)
   })
 
-  void it('a deletion is not merged: both load whole, and stay alike', async () => {
+  void it('a deletion is merged too: found with no full listing, the same DEST as a whole one', async () => {
     const gone = fake.account.photostream[4] as string
     fake.account.deletePhoto(gone)
     const { w, l } = await pinBoth()
-    assert.equal(l.refresh.merged, undefined, 'a deletion falls back to the whole refresh')
+    assert.equal(l.refresh.merged, true, 'a deletion is merged')
+    assert.equal(w.refresh.merged, undefined)
+    assert.equal(l.refresh.photos.deleted, 1)
+    assert.equal(l.refresh.listing.mode, 'changes')
     assertSameState(shown(l), shown(w), 'the reports after a deletion')
     assertSameState(await stateOf(lazy(), fake), await stateOf(whole(), fake), 'after a deletion')
   })
