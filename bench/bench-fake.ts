@@ -22,8 +22,11 @@ export function benchAccount(items: number, sets: number, opts: { videos?: boole
 /** What an active account does between two refreshes: one change of the benches' --change. */
 export const CHANGE = { edited: 50, uploaded: 10, commented: 20, setsRenamed: 1 }
 
-/** The `n`th CHANGE (from 0): each edits other photos and renames another set. */
-export function changeAccount(account: FakeAccount, n: number): void {
+/**
+ * The `n`th CHANGE (from 0): each edits other photos and renames another set; `deleted` photos are
+ * deleted too (after the rest, so that a change without them is the same as before they existed).
+ */
+export function changeAccount(account: FakeAccount, n: number, deleted = 0): void {
   const rand = prng(2026_12_02 + n)
   const some = (): string => account.photostream[Math.floor(rand() * account.photostream.length)] as string
   for (let i = 0; i < CHANGE.edited; i++) account.editPhoto(some(), { title: `edited ${n}.${i}` })
@@ -32,6 +35,7 @@ export function changeAccount(account: FakeAccount, n: number): void {
   for (let i = 0; i < CHANGE.setsRenamed; i++) {
     account.renameSet((account.sets[(n + i) % account.sets.length] as FakeSet).id, `renamed ${n}.${i}`)
   }
+  for (let i = 0; i < deleted; i++) account.deletePhoto(some())
 }
 
 /**

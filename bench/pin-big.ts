@@ -4,7 +4,7 @@
  * for one or two builds, alternating.
  *
  *   node --import tsx bench/pin-big.ts --dir DIR --port N [--items 1000000] [--sets 20000]
- *     [--runs 2] [--ab OTHER/bin/flickrfs] [--no-nochange] [--no-change] [--node-args "ARGS"]
+ *     [--runs 2] [--ab OTHER/bin/flickrfs] [--no-nochange] [--no-change] [--deletions K] [--node-args "ARGS"]
  *
  * The account is bench-fake.ts's benchAccount without videos (5% commented, 2 KB originals, --sets sets, 20
  * collections), served by the fake in its own process on --port N (the catalog holds the fake's
@@ -15,7 +15,8 @@
  * - no change: `flickrfs pin` of DIR/seed (it writes only the catalog's head and the run's state);
  * - change: the fake's account changes (bench-fake.ts CHANGE, as memory.ts's --change: 50 photos edited, 20 comments, 10
  *   uploads, a set renamed; a new change of that size before each run), then `flickrfs pin` of
- *   DIR/seed: the cron pin of a mirror the last pin left, as a user runs it. Not of a copy: `cp -a`
+ *   DIR/seed: the cron pin of a mirror the last pin left, as a user runs it. `--deletions K`: each
+ *   change deletes K photos besides (kept in DIR/deletions: a DIR's changes are always made alike). Not of a copy: `cp -a`
  *   gives every file a new inode and ctime, so no sidecar would be trusted unread (manifest.ts) and
  *   the run would read and compare a million sidecars, which no cron pin does. The builds alternate
  *   on the one DEST, each run taking in the change since the run before (whichever build made it).
@@ -26,7 +27,7 @@
  * Peak RSS is GNU time's %M (the largest process of the run), CPU its user + sys. Each run's output
  * is kept in DIR/run-N.log (DEBUG and FLICKRFS_LAZY_CATALOG_FROM given to the bench reach the runs).
  */
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { BIN } from '../test/support/repo.js'
@@ -50,11 +51,11 @@ const text = (name: string): string | undefined => {
  * listing's URL and size, which are not what the fake's video download serves, so a pin of the seed
  * would fail them (a real first sync sizes them by their own requests). Each "change" is a new one.
  */
-async function serve(items: number, sets: number, port: number, made: number): Promise<void> {
+async function serve(items: number, sets: number, port: number, made: number, deletions: number): Promise<void> {
   const account = benchAccount(items, sets, { videos: false })
   let changes = 0
-  while (changes < made) changeAccount(account, changes++)
-  await serveBenchFake(account, port, () => changeAccount(account, changes++))
+  while (changes < made) changeAccount(account, changes++, deletions)
+  await serveBenchFake(account, port, () => changeAccount(account, changes++, deletions))
 }
 
 const exists = (p: string): Promise<boolean> => stat(p).then(() => true, () => false)
@@ -71,7 +72,7 @@ async function main(): Promise<void> {
   const items = arg('items', 1_000_000)
   const sets = arg('sets', 20_000)
   const port = arg('port', 0)
-  if (args[0] === '--serve') return serve(items, sets, port, arg('made', 0))
+  if (args[0] === '--serve') return serve(items, sets, port, arg('made', 0), arg('deletions', 0))
   const dirArg = text('dir')
   if (dirArg === undefined || port === 0) throw new Error('--dir DIR and --port N are needed (the seed holds the fake\'s URLs)')
   const dir = resolve(dirArg)
@@ -79,10 +80,16 @@ async function main(): Promise<void> {
   const changedFile = join(dir, 'changed')
   let made = (await exists(changedFile)) ? Number((await readFile(changedFile, 'utf8')).trim() || 'NaN') : 0
   if (!Number.isInteger(made)) throw new Error(`${changedFile} does not say how many changes ${dir} was pinned after: remove ${dir} and seed again`)
+  const deletionsFile = join(dir, 'deletions')
+  const deletions = arg('deletions', 0)
+  const before = (await exists(deletionsFile)) ? Number((await readFile(deletionsFile, 'utf8')).trim()) : made === 0 ? deletions : 0
+  if (before !== deletions) throw new Error(`${dir}'s changes deleted ${before} photos each: give --deletions ${before}, or seed another DIR`)
+  await mkdir(dir, { recursive: true })
+  await writeFile(deletionsFile, String(deletions))
   const runs = arg('runs', 2)
   const other = text('ab')
   const bins = other === undefined ? [BIN] : [BIN, resolve(other)]
-  const { proc: fakeProc, origin, credentials, ask } = await startBenchFake(['--import', 'tsx', self, '--serve', '--items', String(items), '--sets', String(sets), '--port', String(port), '--made', String(made)])
+  const { proc: fakeProc, origin, credentials, ask } = await startBenchFake(['--import', 'tsx', self, '--serve', '--items', String(items), '--sets', String(sets), '--port', String(port), '--made', String(made), '--deletions', String(deletions)])
   const config = join(dir, 'config')
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH, HOME: config, LANG: 'C.UTF-8', FLICKRFS_CONFIG_DIR: config, FLICKRFS_API_ORIGIN: origin,
