@@ -33,7 +33,7 @@ import { knownMembers, locateDeletions, marksAfter, mergeOrder, planFor } from '
 import { ListingPage, PAGE_PHOTOS, PageBuilder, pageRowOf, type StoredPage } from './listing-pages.js'
 import { sameBuckets, type CatalogStore, type DecodedRows, type Head, type ListingPagesOptions, type PhotoFacts } from './persist.js'
 import type { CatalogApi, CatalogMedia } from './ports.js'
-import type { RecordedAnswers } from './quick-refresh.js'
+import { recordingSearch, type RecordedAnswers } from './quick-refresh.js'
 import { dedupeById, listPhotos, safeId, uniqueIds } from './records.js'
 import { fetchPhotoDetails, type RefreshOptions, type RefreshReport } from './refresh.js'
 import type { CatalogState } from './state.js'
@@ -78,7 +78,8 @@ export async function mergeIncremental(store: CatalogStore, head: Head, answers:
   // Fewer items on Flickr than with the changes: the ones deleted, found as the whole refresh finds them.
   let deleted: { ids: ReadonlySet<string>; rows: DecodedRows; pagesAsked: number } | undefined
   if (answers.page.total >= 0 && answers.page.total < withChanges.length) {
-    const found = await locateDeletions(ctx.api, withChanges.map(idAt), answers.page.total, answers.page.photos)
+    // Its answers kept: a whole refresh after a fallback asks the same, and is answered from them.
+    const found = await locateDeletions(recordingSearch(ctx.api, answers), withChanges.map(idAt), answers.page.total, answers.page.photos)
     if ('reason' in found) return { fallback: `something was deleted (${found.reason})` }
     const rows = await store.decodeBucketsOf(head, found.deleted)
     if (rows === undefined) return { fallback: 'a part of the catalog is gone (another writer saved meanwhile)' }

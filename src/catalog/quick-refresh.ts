@@ -68,6 +68,32 @@ export interface RecordedAnswers {
   tree: unknown[]
   /** The reported photos as the catalog of head `generation` holds them (decoded, or a loaded snapshot): a merge need not decode them again (lazy-merge.ts). */
   reported?: { generation: string; rows: UnchangedPrevious['known'] }
+  /**
+   * The calls of a merge's search for deleted photos (lazy-merge.ts, incremental.ts
+   * locateDeletions), by `searchKey`: a whole refresh after a merge that fell back asks the same
+   * and is answered from here.
+   */
+  searched?: Map<string, Promise<unknown>>
+}
+
+/** The key of a search call in RecordedAnswers.searched. */
+export function searchKey(call: 'page' | 'sizes', ...args: ReadonlyArray<string | number>): string {
+  return `${call}:${args.join(':')}`
+}
+
+/** `api`, keeping the answers of the calls a deletion search makes in `answers.searched`. */
+export function recordingSearch(api: CatalogApi, answers: RecordedAnswers): CatalogApi {
+  const kept = (answers.searched ??= new Map())
+  const keep = <T>(key: string, ask: () => Promise<T>): Promise<T> => {
+    const answer = ask()
+    kept.set(key, answer)
+    return answer
+  }
+  return {
+    ...api,
+    getPhotostreamPage: (page, perPage, extras) => keep(searchKey('page', page, perPage, extras.join(',')), () => api.getPhotostreamPage(page, perPage, extras)),
+    getSizes: (photoId) => keep(searchKey('sizes', photoId), () => api.getSizes(photoId)),
+  }
 }
 
 /**
@@ -82,19 +108,27 @@ export function answering(api: CatalogApi, answers: RecordedAnswers): CatalogApi
     used.add(key)
     return Promise.resolve(value)
   }
+  // A recorded search call's answer (or failure), once.
+  const searched = <T>(key: string, ask: () => Promise<T>): Promise<T> => {
+    const kept = answers.searched?.get(key)
+    if (kept === undefined || used.has(key)) return ask()
+    used.add(key)
+    return kept as Promise<T>
+  }
   return {
     testLogin: () => api.testLogin(),
     getPhotostream: (extras, resume) => api.getPhotostream(extras, resume),
     getRecentlyUpdated: (minDateSec, extras) =>
       take('changed', minDateSec === answers.minDateSec, answers.changed, () => api.getRecentlyUpdated(minDateSec, extras)),
-    getPhotostreamPage: (page, perPage, extras) =>
-      take('page', page === 1 && perPage === HEAD_CHECK_PER_PAGE, answers.page, () => api.getPhotostreamPage(page, perPage, extras)),
+    getPhotostreamPage: (page, perPage, extras) => (page === 1 && perPage === HEAD_CHECK_PER_PAGE && !used.has('page')
+      ? take('page', true, answers.page, () => api.getPhotostreamPage(page, perPage, extras))
+      : searched(searchKey('page', page, perPage, extras.join(',')), () => api.getPhotostreamPage(page, perPage, extras))),
     getSetList: (expectedSets) => take('sets', true, answers.setList, () => api.getSetList(expectedSets)),
     getSetPhotos: (setId, userId, extras) =>
       take(`set:${setId}`, extras === undefined, answers.setPhotos.get(setId), () => api.getSetPhotos(setId, userId, extras)),
     getCollectionTree: () => take('tree', true, answers.tree, () => api.getCollectionTree()),
     getComments: (photoId) => api.getComments(photoId),
-    getSizes: (photoId) => api.getSizes(photoId),
+    getSizes: (photoId) => searched(searchKey('sizes', photoId), () => api.getSizes(photoId)),
   }
 }
 

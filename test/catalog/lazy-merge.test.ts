@@ -201,8 +201,12 @@ void test('the newest photo deleted, and a catalog saved without listing pages, 
   // The photo of the newest lastupdate: what the catalog's marks are made of is not known without it.
   const newest = [...a.photos.values()].reduce((x, y) => (y.lastupdate > x.lastupdate ? y : x))
   a.deletePhoto(newest.id)
+  h.fake.resetCounts()
   const twins = await refreshTwins(t, h, base)
   await assertSame(twins, 'the newest deleted', false)
+  // One getSizes confirms the deletion for each twin: the whole refresh after the merge fell back
+  // was answered from the merge's search (quick-refresh.ts recordingSearch), not asked again.
+  assert.equal(h.fake.counts()['flickr.photos.getSizes'], 2)
   // Found by the page-1 check without a full listing (incremental.ts locateDeletions), but loaded whole.
   assert.equal(twins.merged.report.listing.mode, 'changes')
   assert.equal(twins.merged.report.photos.deleted, 1)
