@@ -1,9 +1,10 @@
 /**
  * `--full-listing-every` and config.json `fullListingEvery`: how old the last full listing of the
  * account may get before a refresh lists everything again. In between, refreshes fetch only what
- * changed (flickr.photos.recentlyUpdated); a deletion is noticed by them anyway and triggers a full
- * listing at once, so the periodic one is for what they cannot see (view and fave counts, and a set
- * reordered without its date_update moving, if Flickr does that).
+ * changed (flickr.photos.recentlyUpdated); a deletion is noticed by them anyway (the photostream's
+ * count) and found with a few pages (catalog/incremental.ts locateDeletions), so the periodic one is
+ * for what they cannot see (view and fave counts, and a set reordered without its date_update
+ * moving, if Flickr does that).
  */
 import { join } from 'node:path'
 import { DEFAULT_FULL_LISTING_EVERY_MS } from '../catalog/index.js'
