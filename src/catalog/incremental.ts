@@ -136,7 +136,7 @@ export async function listPhotostreamChanges(
   const reported = changed.length
   let deleted = 0
   if (head.total >= 0 && head.total < photos.length) {
-    const found = await locateDeletions(api, photos.map((p) => p.id), head.total, head.photos)
+    const found = await locateDeletions(api, { length: photos.length, at: (pos) => (photos[pos] as ListedPhoto).id }, head.total, head.photos)
     if ('reason' in found) {
       return { ok: false, reported, reason: `Flickr counts ${head.total} items, the catalog with the changes ${photos.length} (something was deleted: ${found.reason})` }
     }
@@ -162,7 +162,7 @@ export type LocatedDeletions = { deleted: string[]; pagesAsked: number } | { rea
 /**
  * Which items of `stream` (the catalog's photostream with the changes taken in, newest first)
  * Flickr no longer lists, when its `total` is smaller: by asking pages of the photostream (ids
- * only, `perPage` each) besides page 1 (`first`, asked already), as few as a bisection needs. An
+ * only, `perPage` each) besides page 1 (`firstPage`, asked already), as few as a bisection needs. An
  * item's place in Flickr's listing against its place in `stream` says how many items before it
  * are gone; two pages that say the same number have none gone between them, and a page is asked
  * only between two that differ. Inside a page, a gap between two neighbours is what is gone.
@@ -176,7 +176,7 @@ export type LocatedDeletions = { deleted: string[]; pagesAsked: number } | { rea
  * Failures of the calls themselves are thrown, as any call's.
  */
 export async function locateDeletions(
-  api: ChangesApi, stream: readonly string[], total: number, first: readonly unknown[], perPage = HEAD_CHECK_PER_PAGE,
+  api: ChangesApi, stream: { length: number; at: (pos: number) => string }, total: number, firstPage: readonly unknown[], perPage = HEAD_CHECK_PER_PAGE,
 ): Promise<LocatedDeletions> {
   const missing = stream.length - total
   if (total < 0 || missing <= 0) return { reason: `nothing to find (${stream.length} items, Flickr counts ${total})` }
@@ -184,8 +184,6 @@ export async function locateDeletions(
   const pages = Math.max(1, Math.ceil(total / perPage))
   // Never more pages than a full listing asks (which would list every set besides).
   const maxAsked = pages - 1
-  const placeOf = new Map<string, number>()
-  for (let i = 0; i < stream.length; i++) placeOf.set(stream[i] as string, i)
   const lengthOf = (page: number): number => (page < pages ? perPage : total - (pages - 1) * perPage)
   /** Each page read: the places in `stream` of its first and last item. */
   const read = new Map<number, { first: number; last: number }>()
@@ -193,15 +191,21 @@ export async function locateDeletions(
   const take = (page: number, photos: readonly unknown[]): string | undefined => {
     const ids = uniqueIds(photos as unknown[])
     if (ids.length !== lengthOf(page) || photos.length !== ids.length) return `page ${page} holds ${photos.length} items, ${ids.length} of them distinct, not ${lengthOf(page)}`
+    // Each item's place in `stream`: after the one before it, and no more than `missing` places
+    // after its place on Flickr (so no index of every id is needed: 1,000,000 of them at the most).
+    let first = -1
     let last = -1
-    for (const id of ids) {
-      const at = placeOf.get(id)
-      if (at === undefined) return `page ${page} holds ${id}, which the catalog with the changes lacks`
-      if (at <= last) return `page ${page} holds ${id} out of the catalog's order`
+    for (let i = 0, flickrAt = (page - 1) * perPage; i < ids.length; i++, flickrAt++) {
+      const id = ids[i] as string
+      let at = Math.max(flickrAt, last + 1)
+      const end = Math.min(flickrAt + missing, stream.length - 1)
+      while (at <= end && stream.at(at) !== id) at++
+      if (at > end) return `page ${page} holds ${id}, which the catalog with the changes does not have there`
       for (let between = last + 1; last >= 0 && between < at; between++) gone.push(between)
+      if (first < 0) first = at
       last = at
     }
-    read.set(page, { first: placeOf.get(ids[0] as string) as number, last })
+    read.set(page, { first, last })
     return undefined
   }
   /** Items gone before a page's first item, and before its last (`stream` place minus Flickr place). */
@@ -212,7 +216,7 @@ export async function locateDeletions(
   // Flickr is known to send a page short now and then, and whole when asked again.
   const whole = (page: number, answer: { total: number; photos: unknown[] }): Promise<{ total: number; photos: unknown[] }> | { total: number; photos: unknown[] } =>
     answer.photos.length < lengthOf(page) ? (asked++, api.getPhotostreamPage(page, perPage, [])) : answer
-  const firstWrong = take(1, (await whole(1, { total, photos: [...first] })).photos)
+  const firstWrong = take(1, (await whole(1, { total, photos: [...firstPage] })).photos)
   if (firstWrong !== undefined) return { reason: firstWrong }
   for (let want = pages > 1 ? [pages] : []; want.length > 0;) {
     if (asked + want.length > maxAsked) return { reason: `finding them would ask more than ${maxAsked} of the photostream's ${pages} pages` }
@@ -245,7 +249,7 @@ export async function locateDeletions(
   for (let at = 0; at < (read.get(1) as { first: number }).first; at++) gone.push(at)
   for (let at = (read.get(pages) as { last: number }).last + 1; at < stream.length; at++) gone.push(at)
   if (gone.length !== missing) return { reason: `${gone.length} items found gone, not ${missing}` }
-  const deleted = gone.map((at) => stream[at] as string)
+  const deleted = gone.map((at) => stream.at(at))
   const still = await Promise.all(deleted.map((id) => api.getSizes(id).then(() => true, (err: unknown) => {
     if (flickrCodeOf(err) === 1) return false
     throw err

@@ -79,7 +79,7 @@ export async function mergeIncremental(store: CatalogStore, head: Head, answers:
   let deleted: { ids: ReadonlySet<string>; rows: DecodedRows; pagesAsked: number } | undefined
   if (answers.page.total >= 0 && answers.page.total < withChanges.length) {
     // Its answers kept: a whole refresh after a fallback asks the same, and is answered from them.
-    const found = await locateDeletions(recordingSearch(ctx.api, answers), withChanges.map(idAt), answers.page.total, answers.page.photos)
+    const found = await locateDeletions(recordingSearch(ctx.api, answers), { length: withChanges.length, at: (pos) => idAt(withChanges[pos] as ListedPhoto | number) }, answers.page.total, answers.page.photos)
     if ('reason' in found) return { fallback: `something was deleted (${found.reason})` }
     const rows = await store.decodeBucketsOf(head, found.deleted)
     if (rows === undefined) return { fallback: 'a part of the catalog is gone (another writer saved meanwhile)' }
