@@ -216,7 +216,9 @@ export async function locateDeletions(
   // Flickr is known to send a page short now and then, and whole when asked again.
   const whole = (page: number, answer: { total: number; photos: unknown[] }): Promise<{ total: number; photos: unknown[] }> | { total: number; photos: unknown[] } =>
     answer.photos.length < lengthOf(page) ? (asked++, api.getPhotostreamPage(page, perPage, [])) : answer
-  const firstWrong = take(1, (await whole(1, { total, photos: [...firstPage] })).photos)
+  const one = await whole(1, { total, photos: [...firstPage] })
+  if (one.total !== total) return { reason: `the photostream changed meanwhile (Flickr counted ${total}, then ${one.total})` }
+  const firstWrong = take(1, one.photos)
   if (firstWrong !== undefined) return { reason: firstWrong }
   for (let want = pages > 1 ? [pages] : []; want.length > 0;) {
     if (asked + want.length > maxAsked) return { reason: `finding them would ask more than ${maxAsked} of the photostream's ${pages} pages` }
@@ -224,7 +226,7 @@ export async function locateDeletions(
     const answers = await Promise.all(want.map(async (page) => whole(page, await api.getPhotostreamPage(page, perPage, []))))
     for (let i = 0; i < want.length; i++) {
       const answer = answers[i] as { total: number; photos: unknown[] }
-      if (answer.total !== total) return { reason: `the photostream changed meanwhile (Flickr counts ${answer.total}, then ${total})` }
+      if (answer.total !== total) return { reason: `the photostream changed meanwhile (Flickr counted ${total}, then ${answer.total})` }
       const wrong = take(want[i] as number, answer.photos)
       if (wrong !== undefined) return { reason: wrong }
     }
