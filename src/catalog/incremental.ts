@@ -157,6 +157,20 @@ export async function listPhotostreamChanges(
 /** More items gone than this and a full listing finds them (each found one costs a getSizes call). */
 export const DELETIONS_LOCATED_MAX = 500
 
+/**
+ * Calls a search for deletions may make beyond a full listing's pages: a few more are worth not
+ * reading the whole catalog (which a full listing does, and a merge does not: lazy-merge.ts).
+ */
+const SEARCH_SLACK_CALLS = 8
+
+/**
+ * About what finding `missing` deletions at random places among `pages` pages costs: a bisection
+ * asks ~log2(pages / missing) + 1 pages for each, and each is confirmed with one call.
+ */
+function expectedSearchCalls(missing: number, pages: number): number {
+  return missing * (Math.max(0, Math.log2(pages / missing)) + 1) + missing
+}
+
 export type LocatedDeletions = { deleted: string[]; pagesAsked: number } | { reason: string }
 
 /**
@@ -172,7 +186,8 @@ export type LocatedDeletions = { deleted: string[]; pagesAsked: number } | { rea
  * the same `total`; the gaps must add up to the difference; and each item found is confirmed by
  * getSizes failing with "not found" (Flickr error 1). Anything else (a page short twice, an upload
  * the changes did not report, a listing that moved meanwhile, more than DELETIONS_LOCATED_MAX
- * gone, as many pages as a full listing asks) answers `reason`, and the caller lists everything.
+ * gone, more calls than the full listing's pages, expected or made) answers `reason`, and the
+ * caller lists everything.
  * Failures of the calls themselves are thrown, as any call's.
  */
 export async function locateDeletions(
@@ -182,8 +197,13 @@ export async function locateDeletions(
   if (total < 0 || missing <= 0) return { reason: `nothing to find (${stream.length} items, Flickr counts ${total})` }
   if (missing > DELETIONS_LOCATED_MAX) return { reason: `${missing} items are gone, more than ${DELETIONS_LOCATED_MAX}` }
   const pages = Math.max(1, Math.ceil(total / perPage))
-  // Never more pages than a full listing asks (which would list every set besides).
-  const maxAsked = pages - 1
+  // No more calls than a full listing's pages, give or take SEARCH_SLACK_CALLS: the pages asked
+  // besides page 1, and a getSizes per item found.
+  const budget = pages + SEARCH_SLACK_CALLS
+  const maxAsked = budget - missing
+  if (maxAsked < 0 || expectedSearchCalls(missing, pages) > budget) {
+    return { reason: `${missing} items are gone among ${pages} pages: a full listing asks fewer calls than finding them` }
+  }
   const lengthOf = (page: number): number => (page < pages ? perPage : total - (pages - 1) * perPage)
   /** Each page read: the places in `stream` of its first and last item. */
   const read = new Map<number, { first: number; last: number }>()
@@ -221,7 +241,7 @@ export async function locateDeletions(
   const firstWrong = take(1, one.photos)
   if (firstWrong !== undefined) return { reason: firstWrong }
   for (let want = pages > 1 ? [pages] : []; want.length > 0;) {
-    if (asked + want.length > maxAsked) return { reason: `finding them would ask more than ${maxAsked} of the photostream's ${pages} pages` }
+    if (asked + want.length > maxAsked) return { reason: `finding them would ask more calls than a full listing's ${pages} pages and ${SEARCH_SLACK_CALLS}` }
     asked += want.length
     const answers = await Promise.all(want.map(async (page) => whole(page, await api.getPhotostreamPage(page, perPage, []))))
     for (let i = 0; i < want.length; i++) {

@@ -4,7 +4,8 @@
  * boundary, side by side and at random places, beside other changes. Each incremental refresh
  * finds them with fewer pages than a full listing and no set listed but those that moved, and its
  * catalog is the very catalog a full listing of the same account gives. What it cannot vouch for
- * (more gone than it looks for) lists everything; a page sent short is asked again.
+ * (more gone than a full listing's calls would find, or than it looks for) lists everything; a
+ * page sent short is asked again.
  */
 import assert from 'node:assert/strict'
 import { test, type TestContext } from 'node:test'
@@ -75,7 +76,7 @@ void test('deletions at the head, the tail, a page boundary, side by side and at
   }
 })
 
-void test('a page sent short is asked again; more deletions than it looks for make a full listing', async (t) => {
+void test('a page sent short is asked again; deletions that cost more to find than a full listing, or more than it looks for, make one', async (t) => {
   const h = await sixPages(t)
   const full = await fullCatalog(t, h)
   const a = h.fake.account
@@ -85,6 +86,15 @@ void test('a page sent short is asked again; more deletions than it looks for ma
     return 1
   })
   h.fake.faults.shortPages = false
+
+  // Finding 8 gone among 6 pages would cost more calls than listing the 6 pages (and 8 more at most).
+  for (let i = 0; i < 8; i++) a.deletePhoto(a.photostream[300 * i + 17] as string)
+  const costly = await refresh(h, { fullListingEveryMs: WEEK_MS })
+  await full.refresh(h.client, h.media)
+  assert.equal(costly.listing.mode, 'full')
+  assert.match(costly.listing.reason ?? '', /8 items are gone among 6 pages: a full listing asks fewer calls than finding them/)
+  assert.equal(costly.photos.deleted, 8)
+  assert.deepEqual(listingContent(h.catalog.snapshot()), listingContent(full.snapshot()))
 
   const many = DELETIONS_LOCATED_MAX + 1
   for (const id of a.photostream.slice(100, 100 + many)) a.deletePhoto(id)
