@@ -59,6 +59,11 @@ export interface FakeFlickr {
    * that replay a run's calls alone (bench/pin.ts).
    */
   restLog?: RestCall[]
+  /**
+   * Called before each authorized REST method is answered, with its name and parameters: what the
+   * account's owner does on Flickr while a refresh is under way (a test changes the account there).
+   */
+  beforeMethod?: (method: string, params: ReadonlyMap<string, string>) => void
   /** The user clicking "OK, I'll authorize it": returns the verifier ('123-456-789'). */
   approve(requestToken: string): string
   /** Later calls with this token get code 98 (REST) or token_rejected (OAuth). */
@@ -180,6 +185,7 @@ class FakeFlickrServer implements FakeFlickr {
   }
 
   restLog: RestCall[] | undefined
+  beforeMethod: ((method: string, params: ReadonlyMap<string, string>) => void) | undefined
   counts = (): Record<string, number> => Object.fromEntries(this.countsByName)
   resetCounts = (): void => this.countsByName.clear()
   approve = (requestToken: string): string => this.tokens.approve(requestToken)
@@ -287,6 +293,7 @@ class FakeFlickrServer implements FakeFlickr {
   private answerMethod(res: ServerResponse, params: ReadonlyMap<string, string>, method: string): void {
     const handler = METHODS[method]
     if (handler === undefined) return sendJson(res, params, fail(112, `Method "${method}" not found`))
+    this.beforeMethod?.(method, params)
     const { origin, shortened } = this
     try {
       const body = handler({ account: this.account, params, origin, shortPages: this.faults.shortPages, shortened })

@@ -4,8 +4,8 @@
  * boundary, side by side and at random places, beside other changes. Each incremental refresh
  * finds them with fewer pages than a full listing and no set listed but those that moved, and its
  * catalog is the very catalog a full listing of the same account gives. What it cannot vouch for
- * (more gone than a full listing's calls would find, or than it looks for) lists everything; a
- * page sent short is asked again.
+ * (an upload while it searches, more gone than a full listing's calls would find, or than it
+ * looks for) lists everything; a page sent short is asked again.
  */
 import assert from 'node:assert/strict'
 import { test, type TestContext } from 'node:test'
@@ -76,7 +76,7 @@ void test('deletions at the head, the tail, a page boundary, side by side and at
   }
 })
 
-void test('a page sent short is asked again; deletions that cost more to find than a full listing, or more than it looks for, make one', async (t) => {
+void test('a page sent short is asked again; an upload during the search, deletions that cost more to find than a full listing, or more than it looks for, make a full listing', async (t) => {
   const h = await sixPages(t)
   const full = await fullCatalog(t, h)
   const a = h.fake.account
@@ -86,6 +86,22 @@ void test('a page sent short is asked again; deletions that cost more to find th
     return 1
   })
   h.fake.faults.shortPages = false
+
+  // An upload while the search asks its pages: the count it holds moved, so it cannot vouch.
+  a.deletePhoto(a.photostream[2_200] as string)
+  let during = ''
+  h.fake.beforeMethod = (method, params) => {
+    if (method !== 'flickr.people.getPhotos' || params.get('page') === '1' || during !== '') return
+    during = a.addPhoto({ title: 'uploaded during the search' }).id
+  }
+  const moved = await refresh(h, { fullListingEveryMs: WEEK_MS })
+  h.fake.beforeMethod = undefined
+  await full.refresh(h.client, h.media)
+  assert.notEqual(during, '')
+  assert.equal(moved.listing.mode, 'full')
+  assert.match(moved.listing.reason ?? '', /the photostream changed meanwhile \(Flickr counted 2598, then 2599\)/)
+  assert.ok(h.catalog.snapshot().photos.has(during))
+  assert.deepEqual(listingContent(h.catalog.snapshot()), listingContent(full.snapshot()))
 
   // Finding 8 gone among 6 pages would cost more calls than listing the 6 pages (and 8 more at most).
   for (let i = 0; i < 8; i++) a.deletePhoto(a.photostream[300 * i + 17] as string)
