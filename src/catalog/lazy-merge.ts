@@ -18,7 +18,7 @@
  * more than MERGE_MAX_PHOTOS reported, deletions the search cannot vouch for or a photostream that
  * does not add up (the whole refresh then lists everything), a set listed that the answers lack, a
  * photo count that moves the photos to other buckets, the newest `lastupdate` going back or
- * deleted. Nothing is written before the
+ * deleted with no photo reported as new as the changes were asked from (newestAfter). Nothing is written before the
  * one atomic save (persist.ts saveMerged): kill -9 leaves the old catalog or the new one.
  *
  * At 1,000,000 photos a whole refresh holds the catalog twice (2–3 GB); this holds the pages'
@@ -93,7 +93,7 @@ export async function mergeIncremental(store: CatalogStore, head: Head, answers:
   const setListing = setsOf(answers, lists.sets)
   if (typeof setListing === 'string') return { fallback: setListing }
   if (!sameBuckets(head, stream.length)) return { fallback: `${stream.length} photos go to another number of buckets` }
-  const newest = newestAfter(head, changed, known.photos, deleted?.rows.photos)
+  const newest = newestAfter(head, changed, known.photos, answers.minDateSec, deleted?.rows.photos)
   if (newest === undefined) return { fallback: 'the newest lastupdate went back' }
 
   const previous: CatalogState = {
@@ -305,10 +305,11 @@ function catalogIds(old: OldOrder, changed: readonly ListedPhoto[]): { has(id: s
 
 /**
  * The newest `lastupdate` of the merged catalog (marksAfter's), from the head's and the reported
- * photos'; undefined when a photo that may have been the newest went back or was deleted (then it
- * is not known).
+ * photos'. When a photo that may have been the newest went back or was deleted, the reported ones
+ * still tell it if one of them is at least as new as `minDateSec`: recentlyUpdated reported every
+ * photo updated since then, so any other is older. Else it is not known: undefined.
  */
-function newestAfter(head: Head, changed: readonly ListedPhoto[], before: ReadonlyMap<string, PhotoEntry>, deleted?: ReadonlyMap<string, PhotoEntry>): number | undefined {
+function newestAfter(head: Head, changed: readonly ListedPhoto[], before: ReadonlyMap<string, PhotoEntry>, minDateSec: number, deleted?: ReadonlyMap<string, PhotoEntry>): number | undefined {
   const was = head.listing?.newestSec ?? 0
   let newest = 0
   let wentBack = false
@@ -318,8 +319,8 @@ function newestAfter(head: Head, changed: readonly ListedPhoto[], before: Readon
     if (b !== undefined && b.lastUpdate >= was && p.lastUpdate < was) wentBack = true
   }
   for (const d of deleted?.values() ?? []) if (d.lastUpdate >= was) wentBack = true
-  if (wentBack && newest < was) return undefined
-  return Math.max(was, newest)
+  if (!wentBack) return Math.max(was, newest)
+  return newest >= was || newest >= minDateSec ? newest : undefined
 }
 
 /**

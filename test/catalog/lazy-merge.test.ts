@@ -162,6 +162,14 @@ void test('each kind of change on its own, then a photo with no original and a t
       a.addSet({ title: 'one photo', photoIds: [only] })
       a.deletePhoto(only)
     }],
+    ['two uploads, one after the other', () => {
+      a.addPhoto({ title: 'first of two' })
+      const second = a.addPhoto({ title: 'second of two' })
+      second.lastupdate = Math.max(...[...a.photos.values()].map((p) => p.lastupdate)) + 1
+    }],
+    // The newest lastupdate is deleted: the first upload, reported again (within the hour before
+    // it), is then the newest, as recentlyUpdated reports every photo that new.
+    ['the newer of the two deleted', () => a.deletePhoto(a.photostream.find((id) => a.requirePhoto(id).title === 'second of two') as string)],
     ['a new video whose original is refused: a transcode', () => {
       h.fake.faults.videoOriginal404 = true
       a.addPhoto({ media: 'video', title: 'transcoded' })
