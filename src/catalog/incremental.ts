@@ -108,8 +108,8 @@ export interface ChangesApi {
 }
 
 export type ChangesResult =
-  /** `deleted`: the photos of the catalog found gone (locateDeletions), left out of `photos`. */
-  | { ok: true; photos: ListedPhoto[]; reported: number; deleted: number }
+  /** `deleted`: the photos of the catalog found gone (locateDeletions, which asked `pagesAsked` pages besides page 1), left out of `photos`. */
+  | { ok: true; photos: ListedPhoto[]; reported: number; deleted: number; pagesAsked: number }
   /** The changes do not add up to the photostream: list it whole (`reason` says why). */
   | { ok: false; reason: string; reported: number }
 
@@ -135,6 +135,7 @@ export async function listPhotostreamChanges(
   let photos = mergePhotostream(prev, changed)
   const reported = changed.length
   let deleted = 0
+  let pagesAsked = 0
   if (head.total >= 0 && head.total < photos.length) {
     const found = await locateDeletions(api, { length: photos.length, at: (pos) => (photos[pos] as ListedPhoto).id }, head.total, head.photos)
     if ('reason' in found) {
@@ -143,6 +144,7 @@ export async function listPhotostreamChanges(
     const gone = new Set(found.deleted)
     photos = photos.filter((p) => !gone.has(p.id))
     deleted = gone.size
+    pagesAsked = found.pagesAsked
   }
   if (head.total >= 0 && head.total !== photos.length) {
     const why = head.total < photos.length ? 'something was deleted' : 'something was missed'
@@ -151,7 +153,7 @@ export async function listPhotostreamChanges(
   const headIds = uniqueIds(head.photos)
   const at = headIds.findIndex((id, i) => photos[i]?.id !== id)
   if (at >= 0) return { ok: false, reported, reason: `the photostream's item ${at + 1} is ${headIds[at]}, the catalog with the changes has ${photos[at]?.id ?? 'none'}` }
-  return { ok: true, photos, reported, deleted }
+  return { ok: true, photos, reported, deleted, pagesAsked }
 }
 
 /** More items gone than this and a full listing finds them (each found one costs a getSizes call). */

@@ -167,7 +167,10 @@ export async function mergeIncremental(store: CatalogStore, head: Head, answers:
     collections: collections.counts,
     photostreamOrderChanged: orderChanged,
     commentsFetched: details.commentsFetched,
-    listing: { mode: 'changes', changesReported: changed.length, setsListed: setListing.listed },
+    listing: {
+      mode: 'changes', changesReported: changed.length, setsListed: setListing.listed,
+      ...(deleted !== undefined ? { deletions: { found: deleted.ids.size, pages: deleted.pagesAsked } } : {}),
+    },
     media: {
       resolved: details.report.resolved,
       reused: stream.length - details.report.resolved - details.report.unavailable.length,

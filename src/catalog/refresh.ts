@@ -152,7 +152,8 @@ export interface RefreshReport {
   /** Photos whose comments were fetched in this refresh. */
   commentsFetched: number
   /** How the photostream was listed: whole, or from what changed (and why a full listing, if one). */
-  listing: { mode: 'full' | 'changes'; reason?: string; changesReported?: number; setsListed: number }
+  /** `deletions`: the photos an incremental listing found deleted, and the pages it asked for that besides page 1 (incremental.ts locateDeletions). */
+  listing: { mode: 'full' | 'changes'; reason?: string; changesReported?: number; setsListed: number; deletions?: { found: number; pages: number } }
   media: {
     resolved: number
     reused: number
@@ -374,7 +375,10 @@ class Refresh {
       this.listingReport.changesReported = got.reported
       if (got.ok) {
         this.listingReport.mode = 'changes'
-        if (got.deleted > 0) debug('%d deleted photo(s) found without a full listing', got.deleted)
+        if (got.deleted > 0) {
+          debug('%d deleted photo(s) found without a full listing, %d pages asked', got.deleted, got.pagesAsked)
+          this.listingReport.deletions = { found: got.deleted, pages: got.pagesAsked }
+        }
         return got.photos
       }
       debug('incremental listing does not add up (%s): listing everything', got.reason)

@@ -208,15 +208,16 @@ export function summary(r: PinReport, dest: string, apiCalls: number): string {
     `${r.alreadyPresent} already there${adopted}, ${took}.`
 }
 
-/** The original flickrmirrorer's closing statistics, plus what flickrfs does beyond it. */
-/** How the account was listed: only what changed, or whole and why (--full-listing-every). */
+/** How the account was listed: only what changed (and how deletions were found), or whole and why (--full-listing-every). */
 function listingLine(l: PinReport['refresh']['listing'] | undefined, sets: number): string {
   if (l === undefined) return 'Listing: not reported'
   const setsListed = `members of ${l.setsListed} of ${sets} sets listed`
-  if (l.mode === 'changes') return `Listing: only what changed (${l.changesReported ?? 0} items reported), ${setsListed}`
+  const found = l.deletions === undefined ? '' : `; ${plural(l.deletions.found, 'deletion')} found with ${plural(l.deletions.pages, 'more page')}`
+  if (l.mode === 'changes') return `Listing: only what changed (${l.changesReported ?? 0} items reported${found}), ${setsListed}`
   return `Listing: everything (${l.reason ?? 'full listing'}), ${setsListed}`
 }
 
+/** The original flickrmirrorer's closing statistics, plus what flickrfs does beyond it. */
 export function statistics(r: PinReport, apiCalls: number): string {
   const lines = [
     `New photos/videos: ${r.refresh.photos.added}`,

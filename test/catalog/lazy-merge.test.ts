@@ -83,7 +83,7 @@ async function assertSame(twins: Twins, what: string, expectMerged = true): Prom
   const pick = (r: RefreshReport): unknown => ({
     changed: r.changed, photos: r.photos, sets: r.sets, collections: r.collections, order: r.photostreamOrderChanged,
     commentsFetched: r.commentsFetched, resolved: r.media.resolved, unavailable: r.media.unavailable, generation: r.generation,
-    listing: r.listing.mode,
+    listing: r.listing.mode, deletions: r.listing.deletions,
   })
   assert.deepEqual(pick(merged.report), pick(whole.report), `${what}: the reports`)
   await assertViewOf(merged.catalog.view(), whole.catalog.snapshot(), { atOnce: false, storesSizes: true })

@@ -1,5 +1,6 @@
 /**
- * `pin` after a first sync fetches only what changed (recentlyUpdated plus one page-1 check),
+ * `pin` after a first sync fetches only what changed (recentlyUpdated plus one page-1 check, and
+ * a getSizes for a photo found deleted),
  * lists everything with `--full-listing-every 0` or config.json `fullListingEvery: 0`, and refuses
  * a config value it cannot read with one line.
  */
@@ -49,6 +50,17 @@ void describe('pin --full-listing-every', () => {
     assert.ok((await readFile(join(dest, 'photostream', mediaName(a, upload.id)))).equals(a.originalBytes(upload.id)))
     const meta = JSON.parse(await readFile(join(dest, 'photostream', `${mediaName(a, commented)}.metadata`), 'utf8')) as { comments: Array<{ _content: string }> }
     assert.equal(meta.comments.at(-1)?._content, 'seen by the incremental pin')
+  })
+
+  void it('a deletion is found from the page-1 check and confirmed with getSizes, and the summary says so', async () => {
+    fake.account.deletePhoto(fake.account.photostream[9] as string)
+    fake.resetCounts()
+    const r = await runCli(['pin', '-q', '-s', dest], env)
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stdout, /^Deleted on Flickr: 1$/m)
+    assert.match(r.stdout, /^Listing: only what changed \(\d+ items reported; 1 deletion found with 0 more pages\), members of \d of 3 sets listed$/m)
+    assert.equal(fake.counts()['flickr.people.getPhotos'], 1, 'only the page-1 check')
+    assert.equal(fake.counts()['flickr.photos.getSizes'], 1)
   })
 
   void it('--full-listing-every 0 lists everything', async () => {
