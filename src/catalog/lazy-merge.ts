@@ -18,8 +18,9 @@
  * more than MERGE_MAX_PHOTOS reported, deletions the search cannot vouch for or a photostream that
  * does not add up (the whole refresh then lists everything), a set listed that the answers lack, a
  * photo count that moves the photos to other buckets, the newest `lastupdate` going back or
- * deleted with no photo reported as new as the changes were asked from (newestAfter). Nothing is written before the
- * one atomic save (persist.ts saveMerged): kill -9 leaves the old catalog or the new one.
+ * deleted with no photo reported as new as the changes were asked from (newestAfter). Nothing is
+ * written before the one atomic save (persist.ts saveMerged): kill -9 leaves the old catalog or
+ * the new one.
  *
  * At 1,000,000 photos a whole refresh holds the catalog twice (2–3 GB); this holds the pages'
  * columns (~60 MB, the lazy view's own when it hands them), the order's ids and the decoded
@@ -94,7 +95,7 @@ export async function mergeIncremental(store: CatalogStore, head: Head, answers:
   if (typeof setListing === 'string') return { fallback: setListing }
   if (!sameBuckets(head, stream.length)) return { fallback: `${stream.length} photos go to another number of buckets` }
   const newest = newestAfter(head, changed, known.photos, answers.minDateSec, deleted?.rows.photos)
-  if (newest === undefined) return { fallback: 'the newest lastupdate went back' }
+  if (newest === undefined) return { fallback: 'the newest lastupdate went back or was deleted, and no photo reported tells the next' }
 
   const previous: CatalogState = {
     snap: {

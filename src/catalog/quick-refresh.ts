@@ -77,7 +77,7 @@ export interface RecordedAnswers {
 }
 
 /** The key of a search call in RecordedAnswers.searched. */
-export function searchKey(call: 'page' | 'sizes', ...args: ReadonlyArray<string | number>): string {
+function searchKey(call: 'page' | 'sizes', ...args: ReadonlyArray<string | number>): string {
   return `${call}:${args.join(':')}`
 }
 
