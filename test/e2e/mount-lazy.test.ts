@@ -2,8 +2,9 @@
  * An online mount of a big catalog reads it lazily (FLICKRFS_LAZY_CATALOG_FROM=0 makes this small
  * one count as big): it serves the saved tree without loading every record; a refresh that finds
  * nothing to change keeps it so; a refresh with a small change merges it without loading the
- * catalog (catalog/lazy-merge.ts) and serves it; one the merge does not take (a deletion) loads the
- * catalog whole, serves the change, and lets the records go again. Each step is checked by what the mount serves (diff -r
+ * catalog (catalog/lazy-merge.ts) and serves it, a deletion too; one the merge does not take (the
+ * newest photo deleted alone) loads the catalog whole, serves the change, and lets the records go
+ * again. Each step is checked by what the mount serves (diff -r
  * against a pin of the same account) and by the catalog's own debug lines.
  */
 import { after, before, describe, it } from 'node:test'
@@ -49,7 +50,7 @@ void describe('mount reading a big catalog lazily, online (e2e)', { skip }, () =
     assert.equal(diff.code, 0, diff.stdout + diff.stderr)
   }
 
-  void it('serves the catalog lazily, keeps it so through a refresh of no change and one that merges a change, and loads it only for a deletion', async () => {
+  void it('serves the catalog lazily, keeps it so through a refresh of no change and ones that merge a change and a deletion, and loads it only for what a merge does not take', async () => {
     const cache = await pinNow('cache')
     const mnt = await lab.mkdir('mnt')
     const server = await lab.mount(mnt, ['--cache', cache, '--refresh', '0', '--full-listing-every', '7d', '--attr-timeout', '1s'],
@@ -80,7 +81,7 @@ void describe('mount reading a big catalog lazily, online (e2e)', { skip }, () =
       return ls.stdout.split('\n').includes(dirName('Set', set.id, 'Renamed while lazy'))
     }, 30_000)
     assert.match(server.err, /quick refresh: something to merge/)
-    assert.match(server.err, /merged \d+ reported photos \(1 added, 0 changed\) into \S+ without loading the catalog/)
+    assert.match(server.err, /merged \d+ reported photos \(1 added, 0 changed\) and 0 deleted into \S+ without loading the catalog/)
     assert.equal(loads(), 0, server.err)
     // The new original is downloaded by its first read, and photostream/SHA256SUMS lists it once the
     // download is recorded. The kernel keeps a file's size for the attribute timeout (1 s): the
@@ -93,17 +94,28 @@ void describe('mount reading a big catalog lazily, online (e2e)', { skip }, () =
     await new Promise((resolve) => setTimeout(resolve, 1_100))
     await sameTree(mnt, after)
 
-    // A deletion is not merged: the catalog loads whole, and is served lazily again after its save.
+    // A deletion is found with a few calls and merged too.
     const gone = a.photostream[5] ?? assert.fail('fixture has photos')
     a.deletePhoto(gone)
     const deleted = await lab.cli(['refresh', mnt], env)
     assert.equal(deleted.exit.code, 0, deleted.err)
     await waitUntil('the deletion is served', async () => !(await run('ls', ['-1', join(mnt, 'photostream')])).stdout.includes(gone), 30_000)
-    assert.match(server.err, /not merged lazily \(Flickr counts \d+ items, the catalog with the changes \d+\): refreshing whole/)
+    assert.match(server.err, /merged \d+ reported photos \(0 added, 0 changed\) and 1 deleted into \S+ without loading the catalog/)
+    assert.equal(loads(), 0, server.err)
+    await new Promise((resolve) => setTimeout(resolve, 1_100))
+    await sameTree(mnt, await pinNow('after-deletion'))
+
+    // The photo of the newest change deleted alone is not merged (the next newest is not known
+    // without every record): the catalog loads whole, and is served lazily again after its save.
+    a.deletePhoto(added.id)
+    const newest = await lab.cli(['refresh', mnt], env)
+    assert.equal(newest.exit.code, 0, newest.err)
+    await waitUntil('the second deletion is served', async () => !(await run('ls', ['-1', join(mnt, 'photostream')])).stdout.includes(added.id), 30_000)
+    assert.match(server.err, /not merged lazily \(the newest lastupdate went back or was deleted, and no photo reported tells the next\): refreshing whole/)
     assert.equal(loads(), 1, server.err)
     assert.match(server.err, /let the loaded catalog go: serving \S+ lazily/)
     await new Promise((resolve) => setTimeout(resolve, 1_100))
-    await sameTree(mnt, await pinNow('after-deletion'))
+    await sameTree(mnt, await pinNow('after-newest-deletion'))
     assert.equal((await lab.stop(server, mnt, 'SIGINT')).code, 0, server.err)
   })
 })
