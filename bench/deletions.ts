@@ -65,12 +65,13 @@ async function refreshOnce(way: Way, fake: FakeFlickr, client: FlickrClient, med
   }
   const ms = performance.now() - t0
   const calls = Object.fromEntries(Object.entries(fake.counts()).filter(([k]) => k.startsWith('flickr.')))
-  // The photostream saved, as a digest of its ids in order (read from the head's chunk).
+  // The photostream saved: its ids in order, read from the head's chunk alone (not the whole catalog).
   const store = await CatalogStore.open(way.root, { readOnly: true })
   let stream = ''
   try {
-    const loaded = await store.load()
-    stream = loaded?.state.snap.photostream.join(',') ?? ''
+    const head = await store.readHead()
+    const lists = head === undefined ? undefined : await store.readLists(head)
+    stream = lists?.photostream.join(',') ?? ''
   } finally {
     await store.close()
   }
