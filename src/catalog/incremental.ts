@@ -35,8 +35,11 @@ export interface ListingMarks {
   /** Flickr time (unix s) up to which the catalog has every change; the next min_date is an hour earlier. */
   changesSinceSec: number
   /**
-   * The newest `lastupdate` (unix s) of the catalog's photos, 0 when none: what the next marks are
-   * made of when a refresh changed nothing (marksUnchanged). Absent in catalogs saved before it.
+   * The newest `lastupdate` (unix s) seen since the last full listing, 0 when none: a full listing
+   * sets it to its photos' newest, and an incremental listing only raises it (a photo deleted or
+   * gone back leaves it, which is still a time Flickr had reached and the catalog has every change
+   * up to). What the next marks are made of when a refresh changed nothing (marksUnchanged). Absent
+   * in catalogs saved before it.
    */
   newestSec?: number
 }
@@ -79,11 +82,18 @@ export function planFor(previous: PlanInput, opts: { fullListingEveryMs: number;
   return { mode: 'changes', minDateSec: marks.changesSinceSec - CLOCK_OVERLAP_SEC }
 }
 
-/** The marks after a listing that started at `startedAtMs` and gave `photos`. */
+/**
+ * The marks after a listing that started at `startedAtMs` and gave `photos`: every photo of a full
+ * listing; of an incremental one, at least those it reported (the others are no newer than the
+ * previous marks). Only a full listing lets `newestSec` go back, so an incremental refresh needs no
+ * record but the reported ones to make the marks (lazy-merge.ts), even when the photo changed last
+ * was deleted since.
+ */
 export function marksAfter(plan: ListingPlan, previous: ListingMarks | undefined, startedAtMs: number, photos: Iterable<Pick<PhotoEntry, 'lastUpdate'>>): ListingMarks {
-  let newest = 0
+  const full = plan.mode === 'full' || previous === undefined
+  let newest = full ? 0 : previous.newestSec ?? 0
   for (const p of photos) if (p.lastUpdate > newest) newest = p.lastUpdate
-  return marksOf(plan.mode === 'full' || previous === undefined ? startedAtMs : previous.fullListingAtMs, startedAtMs, newest)
+  return marksOf(full ? startedAtMs : previous.fullListingAtMs, startedAtMs, newest)
 }
 
 /**

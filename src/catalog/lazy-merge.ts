@@ -17,10 +17,10 @@
  * plan other than the answers' incremental one, items to resolve again or transcodes to retry,
  * more than MERGE_MAX_PHOTOS reported, deletions the search cannot vouch for or a photostream that
  * does not add up (the whole refresh then lists everything), a set listed that the answers lack, a
- * photo count that moves the photos to other buckets, the newest `lastupdate` going back or
- * deleted with no photo reported as new as the changes were asked from (newestAfter). Nothing is
- * written before the one atomic save (persist.ts saveMerged): kill -9 leaves the old catalog or
- * the new one.
+ * photo count that moves the photos to other buckets. The photo changed last deleted or gone back
+ * is merged too: an incremental refresh's marks never go back (incremental.ts marksAfter), so the
+ * reported photos make them. Nothing is written before the one atomic save (persist.ts
+ * saveMerged): kill -9 leaves the old catalog or the new one.
  *
  * At 1,000,000 photos a whole refresh holds the catalog twice (2–3 GB); this holds the pages'
  * columns (~60 MB, the lazy view's own when it hands them), the order's ids and the decoded
@@ -94,8 +94,6 @@ export async function mergeIncremental(store: CatalogStore, head: Head, answers:
   const setListing = setsOf(answers, lists.sets)
   if (typeof setListing === 'string') return { fallback: setListing }
   if (!sameBuckets(head, stream.length)) return { fallback: `${stream.length} photos go to another number of buckets` }
-  const newest = newestAfter(head, changed, known.photos, answers.minDateSec, deleted?.rows.photos)
-  if (newest === undefined) return { fallback: 'the newest lastupdate went back or was deleted, and no photo reported tells the next' }
 
   const previous: CatalogState = {
     snap: {
@@ -137,7 +135,7 @@ export async function mergeIncremental(store: CatalogStore, head: Head, answers:
   }
   const next: CatalogState = { snap: { ...previous.snap, photos: rowPhotos, comments: rowComments, media: rowMedia }, commentsFetchedAt: fetchedAt }
   const facts = factsAfter(head.facts as PhotoFacts, stream, next.snap)
-  const listing = marksAfter({ mode: 'changes', minDateSec: answers.minDateSec }, head.listing, answers.startedAtMs, [{ lastUpdate: newest }])
+  const listing = marksAfter({ mode: 'changes', minDateSec: answers.minDateSec }, head.listing, answers.startedAtMs, changed)
   const photosPerPage = head.pages?.photosPerPage ?? PAGE_PHOTOS
   const newPages: ListingPage[] = []
   const saved = await store.saveMerged(head, {
@@ -305,26 +303,6 @@ function catalogIds(old: OldOrder, changed: readonly ListedPhoto[]): { has(id: s
   }
   keys.sort()
   return { has: (id) => extra.has(id) || sortedIndexOf(keys, numericId(id) ?? -1) >= 0 }
-}
-
-/**
- * The newest `lastupdate` of the merged catalog (marksAfter's), from the head's and the reported
- * photos'. When a photo that may have been the newest went back or was deleted, the reported ones
- * still tell it if one of them is at least as new as `minDateSec`: recentlyUpdated reported every
- * photo updated since then, so any other is older. Else it is not known: undefined.
- */
-function newestAfter(head: Head, changed: readonly ListedPhoto[], before: ReadonlyMap<string, PhotoEntry>, minDateSec: number, deleted?: ReadonlyMap<string, PhotoEntry>): number | undefined {
-  const was = head.listing?.newestSec ?? 0
-  let newest = 0
-  let wentBack = false
-  for (const p of changed) {
-    if (p.lastUpdate > newest) newest = p.lastUpdate
-    const b = before.get(p.id)
-    if (b !== undefined && b.lastUpdate >= was && p.lastUpdate < was) wentBack = true
-  }
-  for (const d of deleted?.values() ?? []) if (d.lastUpdate >= was) wentBack = true
-  if (!wentBack) return Math.max(was, newest)
-  return newest >= was || newest >= minDateSec ? newest : undefined
 }
 
 /**

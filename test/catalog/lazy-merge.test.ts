@@ -3,8 +3,8 @@
  * (src/catalog/lazy-merge.ts): from the same catalog and the same answers of the fake Flickr, the
  * catalog the merge saves is the one the whole refresh saves (the same head: chunks, pages, facts,
  * marks, generation), over many kinds of change, and the view served after it answers as the whole
- * catalog does. What it does not take (the newest photo deleted, a catalog without pages) falls back to the
- * whole refresh, with the same result. Twin copies of one real catalog in temp roots, over HTTP.
+ * catalog does. What it does not take (a catalog without pages) falls back to the whole refresh,
+ * with the same result. Twin copies of one real catalog in temp roots, over HTTP.
  */
 import assert from 'node:assert/strict'
 import { cp, rm } from 'node:fs/promises'
@@ -167,8 +167,8 @@ void test('each kind of change on its own, then a photo with no original and a t
       const second = a.addPhoto({ title: 'second of two' })
       second.lastupdate = Math.max(...[...a.photos.values()].map((p) => p.lastupdate)) + 1
     }],
-    // The newest lastupdate is deleted: the first upload, reported again (within the hour before
-    // it), is then the newest, as recentlyUpdated reports every photo that new.
+    // The newest lastupdate is deleted, the first upload reported again beside it (within the hour
+    // before it): the marks keep the deleted one's time (incremental.ts marksAfter).
     ['the newer of the two deleted', () => a.deletePhoto(a.photostream.find((id) => a.requirePhoto(id).title === 'second of two') as string)],
     ['a new video whose original is refused: a transcode', () => {
       h.fake.faults.videoOriginal404 = true
@@ -201,23 +201,40 @@ void test('each kind of change on its own, then a photo with no original and a t
   assert.equal(next.merged.report.listing.mode, 'full')
 })
 
-void test('the newest photo deleted, and a catalog saved without listing pages, fall back to the whole refresh with the same result', async (t) => {
+void test('the photo changed last deleted alone is merged, its time kept in the marks until a full listing; a catalog saved without listing pages falls back to the whole refresh with the same result', async (t) => {
   const h = await harness(t, { photos: 60, videos: 2, sets: 3, commentedFraction: 0.2 })
   h.clock.ms = Date.now() + 2 * 3_600_000
   const a = h.fake.account
-  const base = await firstSync(t, h)
-  // The photo of the newest lastupdate: what the catalog's marks are made of is not known without it.
-  const newest = [...a.photos.values()].reduce((x, y) => (y.lastupdate > x.lastupdate ? y : x))
-  a.deletePhoto(newest.id)
+  // Every photo changed over 3 hours ago, then one edited now: recentlyUpdated reports nothing once
+  // it is deleted, so no record the merge reads tells the next newest `lastupdate`.
+  const hoursAgo = a.clock() - 3 * 3_600
+  for (const p of a.photos.values()) p.lastupdate = Math.min(p.lastupdate, hoursAgo)
+  const newestOf = (): number => Math.max(...[...a.photos.values()].map((p) => p.lastupdate))
+  let base = await firstSync(t, h)
+  const last = a.editPhoto(a.photostream[7] as string, { title: 'changed last' })
+  base = (await refreshTwins(t, h, base)).whole.root
+  const markOf = async (root: string): Promise<number | undefined> => (await headOf(root)).listing?.newestSec
+  assert.equal(await markOf(base), last.lastupdate)
+  a.deletePhoto(last.id)
   h.fake.resetCounts()
   const twins = await refreshTwins(t, h, base)
-  await assertSame(twins, 'the newest deleted', false)
-  // One getSizes confirms the deletion for each twin: the whole refresh after the merge fell back
-  // was answered from the merge's search (quick-refresh.ts recordingSearch), not asked again.
+  await assertSame(twins, 'the photo changed last deleted alone')
+  // One getSizes confirms the deletion for each twin; the page-1 check found it (incremental.ts
+  // locateDeletions), without a full listing.
   assert.equal(h.fake.counts()['flickr.photos.getSizes'], 2)
-  // Found by the page-1 check without a full listing (incremental.ts locateDeletions), but loaded whole.
   assert.equal(twins.merged.report.listing.mode, 'changes')
   assert.equal(twins.merged.report.photos.deleted, 1)
+  assert.equal(await markOf(twins.merged.root), last.lastupdate, 'the deleted photo\'s time stays the mark')
+  // A full listing after the deletion sets the mark back to the newest photo there is.
+  const full = await refreshTwins(t, h, twins.whole.root, { fullListingEveryMs: 0 })
+  await assertSame(full, 'a full listing', false)
+  assert.ok(newestOf() < last.lastupdate)
+  assert.equal(await markOf(full.whole.root), newestOf())
+  // The changes after it are still asked for and merged.
+  a.editPhoto(a.photostream[3] as string, { title: 'edited after the deletion' })
+  const after = await refreshTwins(t, h, twins.whole.root)
+  await assertSame(after, 'an edit after the deletion')
+  assert.equal(after.merged.report.photos.changed, 1)
 
   // Saved by a writer without a sizer: no pages, so no lazy view and nothing merged (it loads whole).
   const bare = await tempDir('flickrfs-merge-bare-')
