@@ -4,7 +4,7 @@
  * photostream after any deletion and loads the catalog whole), in the same run on the same fake.
  *
  *   node --import tsx bench/deletions.ts --base OTHER_CHECKOUT [--items 100000] [--sets items/50]
- *     [--deleted 1,10,100]
+ *     [--deleted 1,10,100,newest]
  *
  * The fake (in this process: its counters are the call counts) serves a generated account; its
  * catalog is seeded as a first sync leaves it (catalog-state.ts syncedStateOf, with listing pages),
@@ -12,7 +12,9 @@
  * photos at random places are deleted on the fake, and each root is refreshed as a mount or a pin
  * refreshes a catalog it reads lazily (refreshIfUnchanged, then refresh with its answers; read
  * lazily from 0 photos, so a merge is tried at any size): A then B. Both catalogs must hold the
- * same photostream after each round. The limiter is raised (calls, not waiting, are measured); "at
+ * same photostream after each round. `newest` is a round of its own: a photo is edited (so it is the
+ * one changed last; both roots take the edit in first, not measured), then deleted alone: what a
+ * build whose marks need the newest photo's record cannot merge. The limiter is raised (calls, not waiting, are measured); "at
  * Flickr's rate" is the time the calls take at 1 call/s once the burst is spent.
  */
 import { cp, mkdtemp, rm } from 'node:fs/promises'
@@ -83,7 +85,7 @@ async function main(): Promise<void> {
   if (base === undefined) throw new Error('--base OTHER_CHECKOUT is needed (the build to compare with)')
   const items = Number(text('items') ?? 100_000)
   const sets = Number(text('sets') ?? Math.round(items / 50))
-  const counts = (text('deleted') ?? '1,10,100').split(',').map(Number)
+  const rounds = (text('deleted') ?? '1,10,100').split(',').map((k) => (k === 'newest' ? k : Number(k)))
   const baseCatalog = (await import(join(resolve(base), 'src/catalog/index.ts'))) as CatalogModule
   const fake = await startFakeFlickr({ account: generateAccount({ seed: 42, photos: items, videos: 0, sets, collections: 20, commentedFraction: 0.05 }) })
   const work = await mkdtemp(join(tmpdir(), 'flickrfs-bench-deletions-'))
@@ -103,14 +105,20 @@ async function main(): Promise<void> {
     console.log(`deletions bench: ${items} items, ${sets} sets, ${Math.ceil(items / 500)} pages of 500`)
     console.log('| deleted | build | API calls | by method | time | at 1 call/s | listing | merged |')
     console.log('|---|---|---|---|---|---|---|---|')
-    for (const k of counts) {
-      for (let i = 0; i < k; i++) fake.account.deletePhoto(fake.account.photostream[Math.floor(rand() * fake.account.photostream.length)] as string)
+    const pick = (): string => fake.account.photostream[Math.floor(rand() * fake.account.photostream.length)] as string
+    for (const round of rounds) {
+      const k = round === 'newest' ? 1 : round
+      if (round === 'newest') {
+        const last = fake.account.editPhoto(pick(), { title: 'changed last' })
+        for (const w of ways) await refreshOnce(w, fake, client, media)
+        fake.account.deletePhoto(last.id)
+      } else for (let i = 0; i < k; i++) fake.account.deletePhoto(pick())
       const outcomes: Outcome[] = []
       for (const w of ways) {
         const o = await refreshOnce(w, fake, client, media)
         outcomes.push(o)
         const byMethod = Object.entries(o.calls).sort().map(([m, n]) => `${m.replace(/^flickr\./, '')} ${n}`).join(', ')
-        console.log(`| ${k} | ${w.name} | **${sum(o.calls)}** | ${byMethod} | ${(o.ms / 1000).toFixed(2)} s | ${(sum(o.calls) / 60).toFixed(1)} min | ${o.mode} | ${o.merged ? 'yes' : 'no'} |`)
+        console.log(`| ${round === 'newest' ? '1, changed last' : k} | ${w.name} | **${sum(o.calls)}** | ${byMethod} | ${(o.ms / 1000).toFixed(2)} s | ${(sum(o.calls) / 60).toFixed(1)} min | ${o.mode} | ${o.merged ? 'yes' : 'no'} |`)
         if (o.deleted !== k) throw new Error(`${w.name} took in ${o.deleted} deletions, not ${k}`)
       }
       if (outcomes[0]?.stream !== outcomes[1]?.stream || outcomes[0]?.stream !== fake.account.photostream.join(',')) throw new Error(`after ${k} deletions the two catalogs or the fake's photostream differ`)
