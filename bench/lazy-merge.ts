@@ -2,14 +2,16 @@
  * In-process figures of a refresh that merges a small change into a lazily served catalog
  * (src/catalog/lazy-merge.ts) against the whole refresh of the same change (issue 11 item 4):
  *
- *   node --import tsx --expose-gc bench/lazy-merge.ts [--items 100000] [--sets 2000] [--runs 3] [--whole] [--profile FILE]
+ *   node --import tsx --expose-gc bench/lazy-merge.ts [--items 100000] [--sets 2000] [--runs 3] [--edits 50] [--whole | --both] [--profile FILE]
  *
  * The fake Flickr serves a generated account in this process; its catalog is saved as synced
  * (bench/catalog-state.ts syncedStateOf) once; each run copies it, changes the account once (as
- * bench/memory.ts --change: 50 edits, 20 comments, 10 uploads, a set renamed; later runs see the
+ * bench/memory.ts --change: 50 edits (--edits), 20 comments, 10 uploads, a set renamed; later runs see the
  * same change), opens the copy as the online mount does (lazy, with the layout's sizer) and times
  * refreshIfUnchanged, then the refresh given its answers (merged, or with --whole loaded whole as
- * before: a catalog opened deferred). Prints each phase's wall and CPU time, and the heap after gc.
+ * before: a catalog opened deferred; --both: each run does the merge, then the whole refresh, and
+ * the ratios of their medians are printed). Prints each phase's wall and CPU time, the process's
+ * RSS at its top during the refresh (the fake's account included), and the heap it left after gc.
  * --profile FILE: a CPU profile of the first run's refresh alone (node:inspector), for DevTools.
  */
 import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises'
@@ -34,7 +36,8 @@ const MB = 1024 * 1024
 const items = arg('items', 100_000)
 const sets = arg('sets', 2000)
 const runs = arg('runs', 3)
-const whole = args.includes('--whole')
+const modes = args.includes('--both') ? [false, true] : [args.includes('--whole')]
+const edits = arg('edits', 50)
 
 const videos = Math.round(items * 0.02)
 const account = generateAccount({ seed: 42, photos: items - videos, videos, sets, collections: 20, commentedFraction: 0.05, meanPhotoBytes: 2_000, meanVideoBytes: 4_000 })
@@ -49,7 +52,7 @@ await store.close()
 
 const rand = prng(2026_12_02)
 const some = (): string => account.photostream[Math.floor(rand() * account.photostream.length)] as string
-for (let i = 0; i < 50; i++) account.editPhoto(some(), { title: `edited ${i}` })
+for (let i = 0; i < edits; i++) account.editPhoto(some(), { title: `edited ${i}` })
 for (let i = 0; i < 20; i++) account.addComment(some(), `comment ${i}`)
 for (let i = 0; i < 10; i++) account.addPhoto({ title: `uploaded ${i}` })
 account.renameSet((account.sets[0] as { id: string }).id, 'renamed')
@@ -63,49 +66,59 @@ const heap = (): number => {
   return process.memoryUsage().heapUsed
 }
 
-const rows: Array<Record<string, number>> = []
+const rows = new Map<boolean, Array<Record<string, number>>>(modes.map((w) => [w, []]))
+const what = (whole: boolean): string => (whole ? 'whole refresh' : 'merge')
 try {
   for (let run = 0; run < runs; run++) {
-    const root = join(dir, `run-${run}`)
-    await cp(seed, root, { recursive: true })
-    const catalog = await Catalog.open(root, { sidecarSizer: photoSidecarSizer, ...(whole ? { deferLoad: true } : { lazy: { sidecarFormat: PHOTO_METADATA_FORMAT } }) })
-    const asked = { fullListingEveryMs: 7 * 86_400_000 }
-    const heap0 = heap()
-    let t = performance.now()
-    let c = cpuMs()
-    const quick = await catalog.refreshIfUnchanged(client, asked)
-    const row: Record<string, number> = { quickMs: performance.now() - t, quickCpu: cpuMs() - c }
-    if (quick?.answers === undefined) throw new Error('the change was not seen')
-    t = performance.now()
-    c = cpuMs()
-    let top = 0
-    const sampler = setInterval(() => (top = Math.max(top, process.memoryUsage().rss)), 10)
-    const profile = run === 0 && args.includes('--profile') ? new Session() : undefined
-    if (profile !== undefined) {
-      profile.connect()
-      await profile.post('Profiler.enable')
-      await profile.post('Profiler.start')
+    for (const whole of modes) {
+      const root = join(dir, `run-${run}`)
+      await cp(seed, root, { recursive: true })
+      const catalog = await Catalog.open(root, { sidecarSizer: photoSidecarSizer, ...(whole ? { deferLoad: true } : { lazy: { sidecarFormat: PHOTO_METADATA_FORMAT } }) })
+      const asked = { fullListingEveryMs: 7 * 86_400_000 }
+      const heap0 = heap()
+      let t = performance.now()
+      let c = cpuMs()
+      const quick = await catalog.refreshIfUnchanged(client, asked)
+      const row: Record<string, number> = { quickMs: performance.now() - t, quickCpu: cpuMs() - c }
+      if (quick?.answers === undefined) throw new Error('the change was not seen')
+      t = performance.now()
+      c = cpuMs()
+      let top = 0
+      const sampler = setInterval(() => (top = Math.max(top, process.memoryUsage().rss)), 10)
+      const profile = run === 0 && args.includes('--profile') ? new Session() : undefined
+      if (profile !== undefined) {
+        profile.connect()
+        await profile.post('Profiler.enable')
+        await profile.post('Profiler.start')
+      }
+      const report = await catalog.refresh(client, media, { ...asked, answered: quick.answers, letGo: true })
+      clearInterval(sampler)
+      if (profile !== undefined) {
+        const { profile: taken } = await profile.post('Profiler.stop')
+        await writeFile(args[args.indexOf('--profile') + 1] as string, JSON.stringify(taken))
+        profile.disconnect()
+      }
+      row.refreshMs = performance.now() - t
+      row.refreshCpu = cpuMs() - c
+      row.merged = report.merged === true ? 1 : 0
+      row.rssTop = top
+      row.heapAfter = heap() - heap0
+      await catalog.close()
+      await rm(root, { recursive: true, force: true })
+      rows.get(whole)?.push(row)
+      console.error(`run ${run + 1}, ${what(whole)}: ${JSON.stringify(Object.fromEntries(Object.entries(row).map(([k, v]) => [k, k === 'rssTop' || k === 'heapAfter' ? Math.round(v / MB) : Math.round(v)])))}`)
     }
-    const report = await catalog.refresh(client, media, { ...asked, answered: quick.answers, letGo: true })
-    clearInterval(sampler)
-    if (profile !== undefined) {
-      const { profile: taken } = await profile.post('Profiler.stop')
-      await writeFile(args[args.indexOf('--profile') + 1] as string, JSON.stringify(taken))
-      profile.disconnect()
-    }
-    row.refreshMs = performance.now() - t
-    row.refreshCpu = cpuMs() - c
-    row.merged = report.merged === true ? 1 : 0
-    row.rssTop = top
-    row.heapAfter = heap() - heap0
-    await catalog.close()
-    await rm(root, { recursive: true, force: true })
-    rows.push(row)
-    console.error(`run ${run + 1}: ${JSON.stringify(Object.fromEntries(Object.entries(row).map(([k, v]) => [k, k === 'rssTop' || k === 'heapAfter' ? Math.round(v / MB) : Math.round(v)])))}`)
   }
-  const m = (k: string): number => median(rows.map((r) => r[k] as number))
-  console.log(`${items} items, ${sets} sets, ${whole ? 'whole refresh' : 'merge'}, median of ${runs}: quick ${m('quickMs').toFixed(0)} ms (CPU ${m('quickCpu').toFixed(0)} ms); ` +
-    `refresh ${m('refreshMs').toFixed(0)} ms (CPU ${m('refreshCpu').toFixed(0)} ms), RSS top ${(m('rssTop') / MB).toFixed(0)} MB, merged ${m('merged')}`)
+  const m = (whole: boolean, k: string): number => median((rows.get(whole) ?? []).map((r) => r[k] as number))
+  for (const whole of modes) {
+    console.log(`${items} items, ${sets} sets, ${edits} edits, ${what(whole)}, median of ${runs}: quick ${m(whole, 'quickMs').toFixed(0)} ms (CPU ${m(whole, 'quickCpu').toFixed(0)} ms); ` +
+      `refresh ${m(whole, 'refreshMs').toFixed(0)} ms (CPU ${m(whole, 'refreshCpu').toFixed(0)} ms), RSS top ${(m(whole, 'rssTop') / MB).toFixed(0)} MB, heap left ${(m(whole, 'heapAfter') / MB).toFixed(0)} MB, merged ${m(whole, 'merged')}`)
+  }
+  if (modes.length === 2) {
+    const r = (k: string): string => (m(false, k) / m(true, k)).toFixed(2)
+    console.log(`merge ÷ whole: quick + refresh wall ${((m(false, 'quickMs') + m(false, 'refreshMs')) / (m(true, 'quickMs') + m(true, 'refreshMs'))).toFixed(2)}, ` +
+      `CPU ${((m(false, 'quickCpu') + m(false, 'refreshCpu')) / (m(true, 'quickCpu') + m(true, 'refreshCpu'))).toFixed(2)}, RSS top ${r('rssTop')}, heap left ${r('heapAfter')}`)
+  }
 } finally {
   await fake.close()
   await rm(dir, { recursive: true, force: true })

@@ -15,7 +15,7 @@
  * What it does not take (it answers `fallback`, and the caller runs the whole refresh): a catalog
  * without listing pages of the sizer's format in photostream order, a head without its facts, a
  * plan other than the answers' incremental one, items to resolve again or transcodes to retry,
- * more than MERGE_MAX_PHOTOS reported, deletions the search cannot vouch for or a photostream that
+ * more photos reported than mergeLimit allows, deletions the search cannot vouch for or a photostream that
  * does not add up (the whole refresh then lists everything), a set listed that the answers lack, a
  * photo count that moves the photos to other buckets. The photo changed last deleted or gone back
  * is merged too: an incremental refresh's marks never go back (incremental.ts marksAfter), so the
@@ -43,8 +43,24 @@ import { mediaKey } from './types.js'
 
 const debug = createDebug('flickrfs:catalog')
 
-/** More reported photos than this and the whole refresh runs (a merge's buckets are ~1/1000 of the catalog each at 1,000,000). */
-export const MERGE_MAX_PHOTOS = 3000
+/** A merge takes up to this many reported photos in any catalog, and more in a big one (mergeLimit). */
+export const MERGE_MIN_PHOTOS = 3000
+
+/** ...up to one photo in this many of the catalog's. */
+export const MERGE_FRACTION = 8
+
+/**
+ * The most reported photos a merge into a catalog of `photoCount` takes; with more, the whole
+ * refresh runs. A merge's cost grows with the photos reported (their buckets decoded, comments
+ * and originals fetched as the whole refresh fetches them), the whole refresh's with the catalog:
+ * at 200,000 photos with 30,000 edited (15%), the merge still took ~30% less CPU and ~200 MB less
+ * heap (bench/lazy-merge.ts --edits, bench/RESULTS.md "Session 27"). A bulk edit of thousands of
+ * photos in a 1,000,000-item catalog is merged (up to 125,000), instead of reading the catalog
+ * whole (2-4 GB).
+ */
+export function mergeLimit(photoCount: number): number {
+  return Math.max(MERGE_MIN_PHOTOS, Math.floor(photoCount / MERGE_FRACTION))
+}
 
 export interface MergeContext {
   api: CatalogApi
@@ -65,7 +81,8 @@ export async function mergeIncremental(store: CatalogStore, head: Head, answers:
   const why = cannotMerge(head, answers, ctx)
   if (why !== undefined) return { fallback: why }
   const changed = listPhotos(answers.changed)
-  if (changed.length > MERGE_MAX_PHOTOS) return { fallback: `${changed.length} photos reported (more than ${MERGE_MAX_PHOTOS})` }
+  const limit = mergeLimit(head.photoCount)
+  if (changed.length > limit) return { fallback: `${changed.length} photos reported (more than ${limit})` }
   const pages = ctx.decodedPages ?? (await readPages(store, head))
   const lists = await store.readSetsAndCollections(head)
   const reported = answers.reported?.generation === head.generation ? answers.reported.rows : undefined

@@ -11,6 +11,7 @@ import { cp, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { Catalog, type CatalogOpenOptions, type RefreshReport } from '../../src/catalog/index.js'
+import { mergeLimit, MERGE_MIN_PHOTOS } from '../../src/catalog/lazy-merge.js'
 import { CatalogStore, type Head } from '../../src/catalog/persist.js'
 import { prng } from '../../src/fake-flickr/generate.js'
 import { photoSidecarSizer, PHOTO_METADATA_FORMAT } from '../../src/layout/metadata.js'
@@ -296,4 +297,24 @@ void test('a catalog saved with an older flickrfs\'s buckets of 2,000 photos: me
   await assertSame(twins, 'a full listing of a catalog of older buckets', false)
   assert.equal(twins.merged.report.listing.mode, 'full')
   assert.equal((await headOf(twins.merged.root)).chunks.photos.length, 4)
+})
+
+void test('a merge takes up to 3,000 reported photos, and up to one in 8 of a bigger catalog\'s; with more, the whole refresh runs with the same result', async (t) => {
+  assert.equal(MERGE_MIN_PHOTOS, 3000)
+  assert.deepEqual([0, 20_000, 24_007, 24_008, 200_000, 1_000_000].map(mergeLimit), [3000, 3000, 3000, 3001, 25_000, 125_000])
+  const h = await harness(t, { photos: 3_020, videos: 0, sets: 3, commentedFraction: 0 })
+  h.clock.ms = Date.now() + 2 * 3_600_000
+  const a = h.fake.account
+  const base = await firstSync(t, h)
+  // 3,000 edited: as many as a catalog of 3,020 photos merges.
+  for (const id of a.photostream.slice(0, 3_000)) a.editPhoto(id, { title: `bulk edit of ${id}` })
+  const twins = await refreshTwins(t, h, base)
+  assert.equal(twins.merged.report.photos.changed, 3_000)
+  await assertSame(twins, '3,000 photos edited')
+  // One more edited: recentlyUpdated reports the 3,000 again (the hour before the last listing is
+  // asked again), so 3,001 are reported, and the whole refresh runs.
+  a.editPhoto(a.photostream[3_010] as string, { title: 'one more' })
+  const over = await refreshTwins(t, h, twins.whole.root)
+  await assertSame(over, '3,001 photos reported', false)
+  assert.equal(over.merged.report.photos.changed, 1)
 })
