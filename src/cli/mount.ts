@@ -8,7 +8,7 @@ import { promisify } from 'node:util'
 import { Command, Option } from 'commander'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { apiOriginFromEnv, loadCredentials, MediaClient, openFlickr, type Credentials, type Env } from '../flickr/index.js'
-import { checkMountpoint, killFusermounts, mountAt, runUntilSignal, unmountPath } from '../fs/index.js'
+import { checkMountpoint, exitingWithMount, mountAt, runUntilSignal, unmountPath } from '../fs/index.js'
 import { startLiveMount, type LiveMount, type LiveMountOptions } from '../service/live-mount.js'
 import { notifyReady } from '../service/notify.js'
 import { findMount, registerMount } from '../service/registry.js'
@@ -213,7 +213,7 @@ class StopDeadline {
     this.#off()
     const timer = setTimeout(() => {
       this.#say(`still stopping ${STOP_DEADLINE_MS / 1000} s after ${sig}, while ${this.#step}; exiting now (nothing is lost: the next run resumes)`)
-      killFusermounts()
+      exitingWithMount()
       process.exit(this.#step === 'unmounting' ? 1 : this.#code())
     }, STOP_DEADLINE_MS)
     // The deadline never keeps the process alive: a stop that ends sooner exits as it would have.

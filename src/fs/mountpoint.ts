@@ -1,6 +1,6 @@
 import createDebug from '../util/debug.js'
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs'
 import { readFile, readdir, readlink, stat } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
@@ -101,6 +101,58 @@ function fusermount(args: string[], signal?: AbortSignal): Promise<{ ok: true } 
  */
 export function killFusermounts(): void {
   for (const child of fusermounts) child.kill('SIGKILL')
+}
+
+/**
+ * What a process about to exit with its mount still up does so that fusermount's auto_unmount
+ * watcher drops the mount: it kills the fusermounts (killFusermounts) and leaves a child (node) holding
+ * libfuse's socket to the watcher, but not /dev/fuse, until this process and those fusermounts
+ * have ended (at most ~10 s).
+ *
+ * Why: the watcher wakes when the last copy of that socket closes, and unmounts only if opening
+ * the mountpoint then fails with ENOTCONN (fusermount3 3.14, and upstream still). At exit the kernel
+ * releases a process's files highest fd first, and libfuse 2.9 receives /dev/fuse on the fd it
+ * closed just below the socket's, so the socket goes first. A watcher woken by it can preempt the
+ * exiting process and open the mountpoint while the connection still lives; when /dev/fuse goes a
+ * moment later that open fails with ECONNABORTED instead, the watcher exits, and the mount stays,
+ * stale, for good. Seen in ftrace (comm EOF, then the watcher's GETATTR ended -103 by the exiting
+ * process 1 ms later) and in 105 of 600 `kill -9`s of a mount on 2 busy cores. The child exits
+ * after every copy of /dev/fuse is closed, so the watcher finds the connection aborted.
+ */
+export function exitingWithMount(): void {
+  const pids = [process.pid, ...[...fusermounts].map((c) => c.pid).filter((p): p is number => p !== undefined)]
+  killFusermounts()
+  let fuseFds: string[]
+  try {
+    fuseFds = readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`) === '/dev/fuse'
+      } catch {
+        return false
+      }
+    })
+  } catch {
+    return
+  }
+  if (fuseFds.length === 0) return
+  // argv[1]: the /dev/fuse fds to close; argv[2]: the pids to outlive. A process has closed its
+  // files once every thread is gone or a zombie: the leader turns zombie first, while the last
+  // thread to exit (the one that closes the files) may still run, so each thread is looked at.
+  // Node, not sh: dash cannot close an fd above 9.
+  const guard = [
+    "const fs = require('node:fs')",
+    "for (const fd of process.argv[1].split(' ').filter(Boolean)) { try { if (fs.readlinkSync(`/proc/self/fd/${fd}`) === '/dev/fuse') fs.closeSync(Number(fd)) } catch {} }",
+    "const state = (f) => { try { const s = fs.readFileSync(f, 'utf8'); return s[s.lastIndexOf(')') + 2] } catch { return 'X' } }",
+    "const alive = (pid) => { try { return fs.readdirSync(`/proc/${pid}/task`).some((t) => !'ZX'.includes(state(`/proc/${pid}/task/${t}/stat`))) } catch { return false } }",
+    "const pids = process.argv[2].split(' ').filter(Boolean), end = Date.now() + 10000",
+    "const tick = () => { if (Date.now() < end && pids.some(alive)) setTimeout(tick, 20) }",
+    'tick()',
+  ].join('\n')
+  try {
+    spawn(process.execPath, ['-e', guard, fuseFds.join(' '), pids.join(' ')], { stdio: 'ignore', detached: true, env: {} }).unref()
+  } catch (err) {
+    log('could not start the process that outlives this one: %s', errorMessage(err))
+  }
 }
 
 /**
