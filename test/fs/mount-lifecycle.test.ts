@@ -112,16 +112,32 @@ void describe('mount lifecycle', { skip }, () => {
     assert.equal(await isMounted(mnt), false)
   })
 
-  void test('with autoUnmount (the default) a kill -9 leaves no mount behind', async () => {
+  void test('with autoUnmount (the default) a kill -9 leaves no mount behind, but for a race in fusermount that leaves it stale', async () => {
+    // fusermount's watcher wakes when the last copy of its socket to the server closes, and unmounts
+    // only if opening the mountpoint then fails with ENOTCONN. A process killed -9 closes that
+    // socket (its higher fd) before /dev/fuse, so a watcher that gets ahead of the dying server
+    // sees ECONNABORTED instead and leaves the mount stale (src/fs/mountpoint.ts exitingWithMount,
+    // which a stop given up at its deadline runs, cannot run after kill -9). Seen in ~17% of kill -9s on 2
+    // busy cores, none on idle ones; the next mount clears such a mount (the test above). So a kill
+    // -9 is tried up to 3 times: without auto_unmount every one would leave the mount behind.
     const mnt = await ws.mkdir('auto')
-    const s = await ws.serve({ mountpoint: mnt, tree })
-    s.child.kill('SIGKILL')
-    await s.exited
-    const t0 = Date.now()
-    // fusermount's watcher unmounts once the server's /dev/fuse fd is gone; slow only under heavy load
-    await waitUntil('the kernel drops the mount', async () => !(await isMounted(mnt)), 30_000)
-    process.stdout.write(`# auto_unmount took ${Date.now() - t0} ms\n`)
-    assert.equal(await checkMountpoint(mnt), 'ready')
+    const stale: number[] = []
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      const s = await ws.serve({ mountpoint: mnt, tree })
+      s.child.kill('SIGKILL')
+      await s.exited
+      const t0 = Date.now()
+      const dropped = await waitUntil('the kernel drops the mount', async () => !(await isMounted(mnt)), 10_000).then(() => true, () => false)
+      if (dropped) {
+        process.stdout.write(`# auto_unmount took ${Date.now() - t0} ms (attempt ${attempt})\n`)
+        assert.equal(await checkMountpoint(mnt), 'ready')
+        return
+      }
+      assert.equal(await checkMountpoint(mnt), 'stale', 'a mount left behind serves nothing')
+      stale.push(attempt)
+      await unmountPath(mnt, { lazy: true })
+    }
+    assert.fail(`kill -9 left the mount behind in attempts ${stale.join(', ')}: auto_unmount did not drop it`)
   })
 
   void test('bad mountpoints are refused with a MOUNTPOINT error that says what to do', async () => {
