@@ -15,12 +15,12 @@
  * What it does not take (it answers `fallback`, and the caller runs the whole refresh): a catalog
  * without listing pages of the sizer's format in photostream order, a head without its facts, a
  * plan other than the answers' incremental one, items to resolve again or transcodes to retry,
- * more photos reported than mergeLimit allows, deletions the search cannot vouch for or a photostream that
- * does not add up (the whole refresh then lists everything), a set listed that the answers lack, a
- * photo count that moves the photos to other buckets. The photo changed last deleted or gone back
- * is merged too: an incremental refresh's marks never go back (incremental.ts marksAfter), so the
- * reported photos make them. Nothing is written before the one atomic save (persist.ts
- * saveMerged): kill -9 leaves the old catalog or the new one.
+ * more photos reported than mergeLimit allows, deletions the search cannot vouch for or a
+ * photostream that does not add up (the whole refresh then lists everything), a set listed that the
+ * answers lack, a photo count that moves the photos to other buckets. The photo changed last
+ * deleted or gone back is merged too: an incremental refresh's marks never go back (incremental.ts
+ * marksAfter), so the reported photos make them. Nothing is written before the one atomic save
+ * (persist.ts saveMerged): kill -9 leaves the old catalog or the new one.
  *
  * At 1,000,000 photos a whole refresh holds the catalog twice (2–3 GB); this holds the pages'
  * columns (~60 MB, the lazy view's own when it hands them), the order's ids and the decoded
@@ -53,8 +53,9 @@ export const MERGE_FRACTION = 8
  * The most reported photos a merge into a catalog of `photoCount` takes; with more, the whole
  * refresh runs. A merge's cost grows with the photos reported (their buckets decoded, comments
  * and originals fetched as the whole refresh fetches them), the whole refresh's with the catalog:
- * at 200,000 photos with 30,000 edited (15%), the merge still took ~30% less CPU and ~200 MB less
- * heap (bench/lazy-merge.ts --edits, bench/RESULTS.md "Session 27"). A bulk edit of thousands of
+ * at 200,000 photos with 25,000 edited (the limit there), the merge took 0.64 of the whole
+ * refresh's CPU and 0.66 of its time (bench/lazy-merge.ts --edits --both, bench/RESULTS.md
+ * "Session 27"), and it never holds the whole catalog. A bulk edit of thousands of
  * photos in a 1,000,000-item catalog is merged (up to 125,000), instead of reading the catalog
  * whole (2-4 GB).
  */
