@@ -263,6 +263,13 @@ class TreeWriter {
   readonly #kept: number[] = []
   /** Bytes that #toWrite asked for and did not have at once, by node: #ensureFile awaits them. */
   readonly #loading = new Map<TreeNode, Promise<Buffer>>()
+  /**
+   * The last manifest's entries this layout has (1 at their index), found by #recordPage as the
+   * pages are recorded: the pass over the last manifest after the walk (#writePhotostream) asks the
+   * layout only of the others, the few gone or kept, not again of every name (100,000 lookups at
+   * 50,000 photos, each parsing its name and looking its photo up in the catalog).
+   */
+  #inLayout: Uint8Array = new Uint8Array(0)
 
   constructor(dest: Confined, opts: WriteTreeOptions) {
     this.#dest = dest
@@ -306,6 +313,8 @@ class TreeWriter {
   /** photostream/: sidecars and the order file are ours to write; originals come from the store. */
   async #writePhotostream(psPath: string, photostream: TreeNode | undefined): Promise<void> {
     const report = this.#report
+    const previous = this.#opts.previous
+    this.#inLayout = new Uint8Array(previous.size)
     if (photostream?.children) {
       const existing = await this.#photostreamNames(psPath)
       const base = `${this.#abs(psPath)}/`
@@ -325,8 +334,8 @@ class TreeWriter {
         for (const child of children) child.release?.()
       }
     }
-    const previous = this.#opts.previous
     for (let i = 0; i < previous.size; i++) {
+      if (this.#inLayout[i] === 1) continue
       const name = previous.name(i)
       if (photostream?.children?.has(name)) continue
       if (!this.#removable(previous.kind(i), previous.id(i)) || this.#opts.photostreamKeep?.has(name)) {
@@ -360,6 +369,8 @@ class TreeWriter {
     const previous = this.#opts.previous
     for (const { name } of children) {
       const i = previous.find(name)
+      // previous.name(i) is `name`, a name of this layout: never one to remove.
+      if (i !== -1) this.#inLayout[i] = 1
       const before = i === -1 ? undefined : previous.record(i)
       const rec = this.#checked.get(name)
       let c: CheckedFile | undefined
