@@ -3,7 +3,7 @@ import type { CatalogView } from '../catalog/view.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { FNV_OFFSET } from './inodes.js'
 import { jsonBytes, photoMetadata } from './metadata.js'
-import { isSha256Hex, Sha256Lines } from './sha256sums.js'
+import { Sha256Lines } from './sha256sums.js'
 import { mediaMtimeMs, wholeSecondsMs } from './times.js'
 import type { BytesContent, LayoutDir, LayoutFile, LayoutLink, LayoutNode, OriginalContent, OriginalHashes } from './types.js'
 
@@ -180,6 +180,11 @@ export class PhotoSidecarNode extends JsonFileNode {
   }
 }
 
+/** A folder's children that can name their originals without making a node each (photostream-dir.ts PhotostreamChildren). */
+interface EachOriginal {
+  eachOriginal(fn: (name: string, media: MediaEntry) => void): void
+}
+
 /** One version of photostream/SHA256SUMS: never changes once made. */
 export class HashListVersion implements LayoutFile, BytesContent {
   readonly kind = 'file'
@@ -248,19 +253,19 @@ export class HashListNode implements LayoutFile {
     let latestMs = 0
     const hashes = this.hashes
     if (hashes !== undefined) {
-      for (const child of this.dir.children.values()) {
-        if (!(child instanceof OriginalFileNode)) continue
-        const m = child.content.media
+      const line = (name: string, m: MediaEntry): void => {
         const h = hashes.hashOf(m.id, m.secret)
-        if (h === undefined || h.ext !== m.ext || h.size !== m.size || !isSha256Hex(h.sha256)) continue
-        lines.add(child.name, h.sha256)
+        if (h === undefined || h.ext !== m.ext || h.size !== m.size || !lines.addIfSha256(name, h.sha256)) return
         latestMs = Math.max(latestMs, h.completedAt)
       }
+      const children = this.dir.children as ReadonlyMap<string, LayoutNode> & Partial<EachOriginal>
+      // photostream/ made on demand (photostream-dir.ts) names its originals without a node each.
+      if (children.eachOriginal !== undefined) children.eachOriginal(line)
+      else for (const child of children.values()) if (child instanceof OriginalFileNode) line(child.name, child.content.media)
       // The store's other originals (one record per id, so one line per name), under a name the
       // folder does not show.
       for (const k of hashes.kept?.() ?? []) {
-        if (!isSha256Hex(k.sha256) || this.dir.children.has(k.name)) continue
-        lines.add(k.name, k.sha256)
+        if (this.dir.children.has(k.name) || !lines.addIfSha256(k.name, k.sha256)) continue
         latestMs = Math.max(latestMs, k.completedAt)
       }
     }

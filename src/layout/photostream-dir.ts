@@ -265,6 +265,19 @@ export class PhotostreamChildren implements ReadonlyMap<string, LayoutNode> {
     }
   }
 
+  /**
+   * Each file of the folder that is an original, with its name and MediaEntry, in order, making no
+   * node: SHA256SUMS wants only these (HashListNode.build), where a walk of `entries()` made two
+   * nodes a photo, its sidecar's too.
+   */
+  eachOriginal(fn: (name: string, media: MediaEntry) => void): void {
+    for (const node of this.#fixed.values()) if (node instanceof OriginalFileNode) fn(node.name, node.content.media)
+    for (let k = 0; k < this.#shown.length; k++) {
+      const { media, fileName } = this.#recordsAt(k)
+      fn(fileName, media)
+    }
+  }
+
   /** The names alone: no node is made. */
   *keys(): MapIterator<string> {
     yield* this.#fixed.keys()

@@ -52,7 +52,15 @@ export class Sha256Lines {
 
   /** A line for `name` (a safe file name), whose sha256 is `hex` (64 lower-case hex digits). */
   add(name: string, hex: string): void {
-    if (!isSha256Hex(hex)) throw new Error(`SHA256SUMS: not a sha256 for ${name}`)
+    if (!this.addIfSha256(name, hex)) throw new Error(`SHA256SUMS: not a sha256 for ${name}`)
+  }
+
+  /**
+   * A line for `name` when `hex` is a sha256 as the file writes it (isSha256Hex); false, and no
+   * line, when it is not. One test of the hex a line: SHA256SUMS of a big mirror tested each twice.
+   */
+  addIfSha256(name: string, hex: string): boolean {
+    if (!isSha256Hex(hex)) return false
     const at = this.#names.length * SHA_BYTES
     if (at + SHA_BYTES > this.#shas.length) {
       const grown = Buffer.allocUnsafe(this.#shas.length * 2)
@@ -61,6 +69,7 @@ export class Sha256Lines {
     }
     this.#shas.write(hex, at, SHA_BYTES, 'hex')
     this.#names.push(name)
+    return true
   }
 
   /**
