@@ -105,8 +105,8 @@ export function killFusermounts(): void {
 
 /**
  * What a process about to exit with its mount still up does so that fusermount's auto_unmount
- * watcher drops the mount: it kills the fusermounts (killFusermounts) and leaves a child (node) holding
- * libfuse's socket to the watcher, but not /dev/fuse, until this process and those fusermounts
+ * watcher drops the mount: it kills the fusermounts (killFusermounts) and leaves a child (node)
+ * holding libfuse's socket to the watcher, but not /dev/fuse, until this process and those fusermounts
  * have ended (at most ~10 s).
  *
  * Why: the watcher wakes when the last copy of that socket closes, and unmounts only if opening

@@ -4,8 +4,8 @@
  * nothing to change keeps it so; a refresh with a small change merges it without loading the
  * catalog (catalog/lazy-merge.ts) and serves it, a deletion too (the photo changed last among
  * them); one the merge does not take (a full listing, after an item that failed) loads the
- * catalog whole, serves the change, and lets the records go again. Each step is checked by what the mount serves (diff -r
- * against a pin of the same account) and by the catalog's own debug lines.
+ * catalog whole, serves the change, and lets the records go again. Each step is checked by what
+ * the mount serves (diff -r against a pin of the same account) and by the catalog's own debug lines.
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'

@@ -117,9 +117,9 @@ void describe('mount lifecycle', { skip }, () => {
     // only if opening the mountpoint then fails with ENOTCONN. A process killed -9 closes that
     // socket (its higher fd) before /dev/fuse, so a watcher that gets ahead of the dying server
     // sees ECONNABORTED instead and leaves the mount stale (src/fs/mountpoint.ts exitingWithMount,
-    // which a stop given up at its deadline runs, cannot run after kill -9). Seen in ~17% of kill -9s on 2
-    // busy cores, none on idle ones; the next mount clears such a mount (the test above). So a kill
-    // -9 is tried up to 3 times: without auto_unmount every one would leave the mount behind.
+    // which a stop given up at its deadline runs, cannot run after kill -9). Seen in ~17% of kill
+    // -9s on 2 busy cores, none on idle ones; the next mount clears such a mount (the test above).
+    // So a kill -9 is tried up to 3 times: without auto_unmount every one would leave the mount behind.
     const mnt = await ws.mkdir('auto')
     const stale: number[] = []
     for (let attempt = 1; attempt <= 3; attempt++) {
