@@ -32,7 +32,7 @@ import { anyChange, collectionChanges, photoChanges, setChanges, type ListedPhot
 import { numericId } from './decimal-id.js'
 import { knownMembers, locateDeletions, marksAfter, mergeOrder, planFor } from './incremental.js'
 import { ListingPage, PAGE_PHOTOS, PageBuilder, pageRowOf, type StoredPage } from './listing-pages.js'
-import { sameBuckets, type CatalogStore, type DecodedRows, type Head, type ListingPagesOptions, type PhotoFacts } from './persist.js'
+import { sameBuckets, type CatalogStore, type Head, type ListingPagesOptions, type PhotoFacts } from './persist.js'
 import type { CatalogApi, CatalogMedia } from './ports.js'
 import { recordingSearch, type RecordedAnswers } from './quick-refresh.js'
 import { dedupeById, listPhotos, safeId, uniqueIds } from './records.js'
@@ -95,14 +95,13 @@ export async function mergeIncremental(store: CatalogStore, head: Head, answers:
     { length: old.length, at: (pos) => old.id(pos) }, (pos) => old.dateUpload(pos), (id) => known.photos.get(id)?.dateUpload, changed,
   )
   // Fewer items on Flickr than with the changes: the ones deleted, found as the whole refresh finds them.
-  let deleted: { ids: ReadonlySet<string>; rows: DecodedRows; pagesAsked: number } | undefined
+  let deleted: { ids: ReadonlySet<string>; pagesAsked: number } | undefined
   if (answers.page.total >= 0 && answers.page.total < withChanges.length) {
     // Its answers kept: a whole refresh after a fallback asks the same, and is answered from them.
     const found = await locateDeletions(recordingSearch(ctx.api, answers), { length: withChanges.length, at: (pos) => idAt(withChanges[pos] as ListedPhoto | number) }, answers.page.total, answers.page.photos)
     if ('reason' in found) return { fallback: `something was deleted (${found.reason})` }
-    const rows = await store.decodeBucketsOf(head, found.deleted)
-    if (rows === undefined) return { fallback: 'a part of the catalog is gone (another writer saved meanwhile)' }
-    deleted = { ids: new Set(found.deleted), rows, pagesAsked: found.pagesAsked }
+    // Their rows are only taken out of their buckets (saveMerged's `removed`): nothing of them is read.
+    deleted = { ids: new Set(found.deleted), pagesAsked: found.pagesAsked }
   }
   const gone: ReadonlySet<string> = deleted?.ids ?? new Set()
   const slots = gone.size === 0 ? withChanges : withChanges.filter((s) => !gone.has(idAt(s)))
