@@ -32,7 +32,7 @@ import { anyChange, collectionChanges, photoChanges, setChanges, type ListedPhot
 import { numericId } from './decimal-id.js'
 import { knownMembers, locateDeletions, marksAfter, mergeOrder, planFor } from './incremental.js'
 import { ListingPage, PAGE_PHOTOS, PageBuilder, pageRowOf, type StoredPage } from './listing-pages.js'
-import { sameBuckets, type CatalogStore, type Head, type ListingPagesOptions, type PhotoFacts } from './persist.js'
+import { sameBuckets, type CatalogStore, type Head, type ListingPagesMeta, type ListingPagesOptions, type PhotoFacts } from './persist.js'
 import type { CatalogApi, CatalogMedia } from './ports.js'
 import { recordingSearch, type RecordedAnswers } from './quick-refresh.js'
 import { dedupeById, listPhotos, safeId, uniqueIds } from './records.js'
@@ -166,7 +166,7 @@ export async function mergeIncremental(store: CatalogStore, head: Head, answers:
       photostreamChangedAtMs: orderChanged ? since.nowMs : head.photostreamChangedAtMs, photoCount: stream.length,
     },
     pages: {
-      meta: { sidecarFormat: ctx.pages.sizer.format, photosPerPage, streamLength: stream.length },
+      meta: pagesMeta(head, ctx.pages, photosPerPage, stream.length),
       write: (put) => writePages(slots, old, head, next, ctx.pages, photosPerPage, put, newPages),
     },
     listing,
@@ -248,14 +248,22 @@ function cannotMerge(head: Head, answers: RecordedAnswers, ctx: MergeContext): s
   return undefined
 }
 
+/**
+ * The listing pages' meta of a merge into `head`: the pages the merge keeps are `head`'s, so they
+ * hold record hashes only when `head`'s did (a whole save then packs them all again).
+ */
+export function pagesMeta(head: Head, pages: ListingPagesOptions, photosPerPage: number, streamLength: number): ListingPagesMeta {
+  return { sidecarFormat: pages.sizer.format, photosPerPage, ...(head.pages?.recordHashes === true ? { recordHashes: true } : {}), streamLength }
+}
+
 /** The pages of `head`, decoded; undefined when one is gone. */
-async function readPages(store: CatalogStore, head: Head): Promise<ListingPage[] | undefined> {
+export async function readPages(store: CatalogStore, head: Head): Promise<ListingPage[] | undefined> {
   const pages: ListingPage[] = []
   return (await store.eachListingPage(head, (page) => pages.push(new ListingPage(page)))) ? pages : undefined
 }
 
 /** The previous photostream, read from the listing pages (which hold it in order: cannotMerge). */
-class OldOrder {
+export class OldOrder {
   readonly length: number
   constructor(
     readonly pages: readonly ListingPage[],
@@ -305,7 +313,7 @@ function setsOf(answers: RecordedAnswers, before: readonly SetEntry[]): { list: 
 }
 
 /** The ids of the merged catalog (the previous photos and the changed ones), as setChanges asks them. */
-function catalogIds(old: OldOrder, changed: readonly ListedPhoto[]): { has(id: string): boolean } {
+export function catalogIds(old: OldOrder, changed: readonly ListedPhoto[]): { has(id: string): boolean } {
   const extra = new Set(changed.map((p) => p.id))
   const keys = new Float64Array(old.length)
   let numeric = true
@@ -326,7 +334,7 @@ function catalogIds(old: OldOrder, changed: readonly ListedPhoto[]): { has(id: s
  * Head.facts after the merge: the previous ones with the reported photos' taken in, transcodes in
  * the new order (a deleted one is not in `stream`; and none lacked its original: cannotMerge).
  */
-function factsAfter(before: PhotoFacts, stream: readonly string[], changed: CatalogSnapshot): PhotoFacts {
+export function factsAfter(before: PhotoFacts, stream: readonly string[], changed: CatalogSnapshot): PhotoFacts {
   let unresolved = before.unresolved
   const transcodes = new Map<string, { id: string; label: string }>()
   for (const t of before.transcodes) if (!changed.photos.has(t.id)) transcodes.set(t.id, t)
@@ -349,7 +357,7 @@ function factsAfter(before: PhotoFacts, stream: readonly string[], changed: Cata
  * rows and the changed photos' entries, as persist.ts writeListingPages packs it from a snapshot.
  * Each page written is kept decoded in `into`, for the lazy view of the new head.
  */
-async function writePages(
+export async function writePages(
   slots: ReadonlyArray<ListedPhoto | number>, old: OldOrder, head: Head, next: CatalogState, pages: ListingPagesOptions,
   perPage: number, put: (page: StoredPage) => Promise<string>, into: ListingPage[],
 ): Promise<string[]> {

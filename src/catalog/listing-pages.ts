@@ -62,6 +62,11 @@ export interface StoredPage {
   label: StoredCodes
   sidecar: string
   sidecarNv: string
+  /**
+   * recordHash of each photo's record (Float64, NaN where unknown): what a full listing compares
+   * its records with, without decoding the buckets (full-merge.ts). Absent in pages saved before it.
+   */
+  rh?: string
 }
 
 /** The order of the pages: the photostream (each id once, photos only), then the photos it does not list. */
@@ -104,6 +109,8 @@ export interface PageRow {
   changed: number
   changedNv: number
   upload: number
+  /** recordHash of its record; NaN when not known (a row of a page saved before the column). */
+  hash: number
   /** Its current original, absent when it has none. */
   original?: {
     size: number
@@ -122,7 +129,7 @@ export interface PageRow {
 export function pageRowOf(p: PhotoEntry, m: MediaEntry | undefined, comments: readonly RawRecord[] | undefined, sizer: SidecarSizer): PageRow {
   const row: PageRow = {
     id: p.id, secret: p.secret, taken: p.dateTaken ?? '', video: p.media === 'video',
-    changed: p.changedAtMs, changedNv: p.changedAtMsIgnoringViews ?? p.changedAtMs, upload: p.dateUpload,
+    changed: p.changedAtMs, changedNv: p.changedAtMsIgnoringViews ?? p.changedAtMs, upload: p.dateUpload, hash: recordHash(p.raw),
   }
   if (m === undefined) return row
   const [sidecar, sidecarNv] = sizer.sizes(p, m, comments)
@@ -150,6 +157,7 @@ export class PageBuilder {
   readonly #transcode: Uint8Array
   readonly #sidecar: Uint32Array
   readonly #sidecarNv: Uint32Array
+  readonly #hash: Float64Array
   // Every column sized once, for its n photos: filled by push, a page's six arrays of 50,000 values
   // left ~7 MB of grown-out copies in V8's large-object space at each page a save packs (bench/RESULTS.md "sync-290").
   readonly #ids: string[]
@@ -170,6 +178,7 @@ export class PageBuilder {
     this.#transcode = new Uint8Array(n)
     this.#sidecar = new Uint32Array(n).fill(NO_SIZE)
     this.#sidecarNv = new Uint32Array(n).fill(NO_SIZE)
+    this.#hash = new Float64Array(n)
     this.#ids = new Array<string>(n)
     this.#secrets = new Array<string>(n)
     this.#taken = new Array<string>(n)
@@ -188,6 +197,7 @@ export class PageBuilder {
     this.#changed[i] = row.changed
     this.#changedNv[i] = row.changedNv
     this.#upload[i] = row.upload
+    this.#hash[i] = row.hash
     const o = row.original
     if (o === undefined) {
       this.#ext.add(i, '')
@@ -224,6 +234,7 @@ export class PageBuilder {
       label: this.#label.stored(),
       sidecar: base64(this.#sidecar),
       sidecarNv: base64(this.#sidecarNv),
+      rh: base64(this.#hash),
     }
   }
 }
@@ -246,6 +257,7 @@ export class ListingPage {
   readonly #label: Codes
   readonly #sidecar: Uint32Array
   readonly #sidecarNv: Uint32Array
+  readonly #hash: Float64Array | undefined
 
   constructor(page: StoredPage) {
     const n = page.n
@@ -265,6 +277,7 @@ export class ListingPage {
     this.#label = new Codes(page.label, n)
     this.#sidecar = fromBase64(page.sidecar, Uint32Array, n)
     this.#sidecarNv = fromBase64(page.sidecarNv, Uint32Array, n)
+    this.#hash = page.rh === undefined ? undefined : fromBase64(page.rh, Float64Array, n)
   }
 
   id(i: number): string {
@@ -319,6 +332,11 @@ export class ListingPage {
     const size = (ignoreViews ? this.#sidecarNv : this.#sidecar)[i] as number
     return size === NO_SIZE ? undefined : size
   }
+  /** recordHash of photo i's record as saved; undefined when the page does not know it. */
+  recordHash(i: number): number | undefined {
+    const h = this.#hash?.[i]
+    return h === undefined || Number.isNaN(h) ? undefined : h
+  }
   /** The upload date of photo i (columns(i).dateUpload, without making them). */
   dateUpload(i: number): number {
     return this.#upload[i] as number
@@ -329,6 +347,7 @@ export class ListingPage {
     const row: PageRow = {
       id: this.#id.at(i), secret: this.#secret.at(i), taken, video: this.#video[i] === 1,
       changed: this.#changed[i] as number, changedNv: this.#changedNv[i] as number, upload: this.#upload[i] as number,
+      hash: this.#hash?.[i] ?? Number.NaN,
     }
     if (this.#has[i] !== 1) return row
     row.original = {
@@ -377,6 +396,26 @@ export function urlOf(template: string, id: string, secret: string): string {
   parts.push(template.slice(from))
   // join makes one flat string, where += would keep a rope holding the page's whole column text.
   return parts.join('')
+}
+
+/**
+ * A 53-bit hash of a photo's record as Flickr sent it (its JSON text, two 32-bit FNV-style hashes
+ * over its UTF-16 units): a full listing's record with the same hash as the saved one is taken for
+ * the same record (a chance of about 1 in 2^53 per changed record of being wrong). Key order
+ * counts: a record sent with its keys in another order only looks changed, and is then compared
+ * whole (changes.ts), which is blind to key order.
+ */
+export function recordHash(raw: RawRecord): number {
+  const text = JSON.stringify(raw)
+  let a = 0x811c9dc5
+  let b = 0x9747b28c
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    a = Math.imul(a ^ c, 0x01000193)
+    b = Math.imul(b ^ c, 0x5bd1e995)
+    b ^= b >>> 15
+  }
+  return (a >>> 0) * 0x200000 + ((b >>> 0) >>> 11)
 }
 
 // ---------- the stored forms ----------

@@ -104,6 +104,11 @@ export interface ListingPagesMeta {
   photosPerPage: number
   /** Present when the photostream is exactly the pages' first `streamLength` photos: then it need not be read. */
   streamLength?: number
+  /**
+   * Every page holds its photos' record hashes (listing-pages.ts `rh`), so a full listing can be
+   * merged (full-merge.ts). A whole save packs again any page of a head without it.
+   */
+  recordHashes?: true
 }
 
 /** Of the photos a head holds: see Head.facts. */
@@ -141,6 +146,11 @@ export function sameBuckets(head: Pick<Head, 'chunks'>, photoCount: number): boo
   const count = head.chunks.photos.length
   const chosen = bucketCountFor(photoCount)
   return count === chosen || (count > 0 && count < chosen && photoCount <= count * OLDER_PHOTOS_PER_BUCKET)
+}
+
+/** Whether `head`'s buckets are as many as a whole save of `photoCount` photos makes (not an older flickrfs's bigger ones). */
+export function bucketsAsSaved(head: Pick<Head, 'chunks'>, photoCount: number): boolean {
+  return head.chunks.photos.length === bucketCountFor(photoCount)
 }
 
 /** The head's lists, without the photo buckets. */
@@ -637,7 +647,8 @@ async function writeListingPages(
   writer: ChunkWriter,
   { sizer, photosPerPage = PAGE_PHOTOS }: ListingPagesOptions,
 ): Promise<{ keys: string[]; meta: ListingPagesMeta }> {
-  const old = reusable?.head.pages?.sidecarFormat === sizer.format && reusable.head.pages.photosPerPage === photosPerPage ? reusable : undefined
+  const oldMeta = reusable?.head.pages
+  const old = oldMeta?.sidecarFormat === sizer.format && oldMeta.photosPerPage === photosPerPage && oldMeta.recordHashes === true ? reusable : undefined
   const oldOrder = old === undefined ? undefined : orderOf(old.state.snap)
   // A refresh that changed nothing keeps the order and the photos themselves: so does the page order.
   const sameOrder = oldOrder !== undefined && old?.state.snap.photostream === state.snap.photostream && old.state.snap.photos === state.snap.photos
@@ -653,7 +664,7 @@ async function writeListingPages(
     const kept = same !== undefined && page < oldKeys.length && Math.min(oldIds.length - from, photosPerPage) === slice.length && slice.every((id, i) => oldIds[from + i] === id && same(id))
     keys.push(kept ? (oldKeys[page] as string) : await writer.put(packPage(slice, state.snap, sizer)))
   }
-  const meta: ListingPagesMeta = { sidecarFormat: sizer.format, photosPerPage }
+  const meta: ListingPagesMeta = { sidecarFormat: sizer.format, photosPerPage, recordHashes: true }
   if (streamInOrder) meta.streamLength = state.snap.photostream.length
   return { keys, meta }
 }
