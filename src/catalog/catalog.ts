@@ -352,11 +352,9 @@ export class Catalog extends EventEmitter<CatalogEvents> {
   private async runRefresh(client: CatalogApi, media: CatalogMedia, { letGo = false, ...opts }: CatalogRefreshOptions): Promise<RefreshReport> {
     const lock = await acquireRootLock(this.root, 'catalog refresh')
     try {
-      // A lazy catalog with a small change to merge: merged into the stored one, never loaded.
-      if (opts.answered !== undefined) {
-        const merged = await this.mergeLazily(client, media, opts, opts.answered)
-        if (merged !== undefined) return merged
-      }
+      // A lazy catalog with a small change to merge, or a full listing due: merged into the stored one, never loaded.
+      const merged = await this.mergeLazily(client, media, opts, opts.answered)
+      if (merged !== undefined) return merged
       // Start from what is on disk, in case another process refreshed since we loaded, and whole:
       // the refresh compares with every record.
       await this.load(true)
@@ -383,11 +381,12 @@ export class Catalog extends EventEmitter<CatalogEvents> {
 
   /**
    * For a catalog served lazily, the answers of refreshIfUnchanged merged into the stored catalog
-   * without loading it (lazy-merge.ts), and the view of the new head served (its pages those the
-   * merge packed, the others this view's); undefined when the merge does not take them (its reason
-   * logged), and the whole refresh runs.
+   * without loading it (lazy-merge.ts), or without them a full listing (full-merge.ts: when one is
+   * due), and the view of the new head served (its pages those the merge packed, the others this
+   * view's); undefined when the merge does not take them (its reason logged), and the whole refresh
+   * runs.
    */
-  private async mergeLazily(client: CatalogApi, media: CatalogMedia, opts: RefreshOptions, answered: RecordedAnswers): Promise<RefreshReport | undefined> {
+  private async mergeLazily(client: CatalogApi, media: CatalogMedia, opts: RefreshOptions, answered: RecordedAnswers | undefined): Promise<RefreshReport | undefined> {
     const view = this.lazyView
     const pages = this.pages
     if (view === undefined || pages === undefined) return undefined
@@ -395,10 +394,11 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     if (head === undefined) return undefined
     const options = { ...opts, ...this.relay(opts) }
     const decodedPages = view.pagesOf(head.generation)
-    const { mergeIncremental } = await import('./lazy-merge.js')
-    const result = await mergeIncremental(this.store, head, answered, {
-      api: client, media, options, clock: this.now, pages, ...(decodedPages !== undefined ? { decodedPages } : {}),
-    })
+    const ctx = { api: client, media, options, clock: this.now, pages, ...(decodedPages !== undefined ? { decodedPages } : {}) }
+    const index = view.indexOf(head.generation)
+    const result = answered !== undefined
+      ? await (await import('./lazy-merge.js')).mergeIncremental(this.store, head, answered, ctx)
+      : await (await import('./full-merge.js')).mergeFullListing(this.store, head, { ...ctx, ...(index !== undefined ? { index } : {}) })
     if ('fallback' in result) {
       debug('not merged lazily (%s): refreshing whole', result.fallback)
       return undefined

@@ -92,6 +92,11 @@ export class LazyView implements CatalogView {
     return new LazyView(store, head, pages, lists, {})
   }
 
+  /** Its photo id → position index, when this view is of `generation` (a full listing's merge finds each listed photo by it). */
+  indexOf(generation: string): IdIndex | undefined {
+    return generation === this.#head.generation ? this.#index : undefined
+  }
+
   /** The decoded listing pages of `generation`, when this view is of it (a merge packs the next ones from them). */
   pagesOf(generation: string): readonly ListingPage[] | undefined {
     return generation === this.#head.generation ? this.#pages : undefined
@@ -232,13 +237,13 @@ export class LazyView implements CatalogView {
  * Float64Array and the positions beside it (12 bytes a photo, no string kept); any other id (the
  * layout allows letters, names.ts isSafeId) and it is a Map.
  */
-interface IdIndex {
+export interface IdIndex {
   find(id: string): number | undefined
   /** `id` was read at position `at` of the pages: the next find of it may answer that at once. */
   remember(id: string, at: number): void
 }
 
-function idIndexOf(pages: readonly ListingPage[], count: number): IdIndex {
+export function idIndexOf(pages: readonly ListingPage[], count: number): IdIndex {
   const keys = new Float64Array(count)
   let at = 0
   for (const page of pages) {

@@ -16,8 +16,10 @@ export interface PaginateOptions {
   from?: { page: number; items: readonly Record<string, unknown>[] }
   /**
    * Each page's new distinct items once taken, in order (page 1 again means the listing starts
-   * over). The hook may replace an item in `items` by an equal one (a record already held): the
-   * listing keeps what it leaves there.
+   * over). The hook may replace an item in `items` by an equal one (a record already held), or by
+   * any stand-in when the caller keeps what it needs of the page itself (a full listing merged
+   * into a stored catalog: src/catalog/full-merge.ts): the listing keeps what it leaves there, and
+   * reads nothing of it after the hook.
    */
   onPage?: (page: number, items: Record<string, unknown>[]) => void
   /**

@@ -140,7 +140,8 @@ void test('the photo changed last deleted alone is merged, its time kept in the 
   assert.equal(await markOf(twins.merged.root), last.lastupdate, 'the deleted photo\'s time stays the mark')
   // A full listing after the deletion sets the mark back to the newest photo there is.
   const full = await refreshTwins(t, h, twins.whole.root, { fullListingEveryMs: 0 })
-  await assertSame(full, 'a full listing', false)
+  await assertSame(full, 'a full listing')
+  assert.equal(full.merged.report.listing.mode, 'full')
   assert.ok(newestOf() < last.lastupdate)
   assert.equal(await markOf(full.whole.root), newestOf())
   // The changes after it are still asked for and merged.

@@ -124,11 +124,13 @@ void describe('LazyView: a read-only catalog that decodes one bucket at a time',
     assert.throws(() => w.snapshot(), (err: unknown) => err instanceof FlickrfsError && err.code === 'INTERNAL')
     await assertViewOf(w.view(), whole, { atOnce: false, storesSizes: true })
 
-    // A refresh compares with every record: it loads them (an empty start would list every photo as new).
+    // A refresh no merge takes (here an item to resolve again: full-merge.ts) compares with every
+    // record: it loads them (an empty start would list every photo as new).
     const id = whole.photostream[7] as string
     h.fake.account.editPhoto(id, { title: 'Edited while lazy' })
     h.tick()
-    const kept = await w.refresh(h.client, h.media)
+    const kept = await w.refresh(h.client, h.media, { resolveAgain: new Set([whole.photostream[3] as string]) })
+    assert.equal(kept.merged, undefined)
     assert.deepEqual({ added: kept.photos.added, changed: kept.photos.changed, deleted: kept.photos.deleted }, { added: 0, changed: 1, deleted: 0 })
     assert.equal(w.snapshot().photos.get(id)?.raw.title, 'Edited while lazy', 'without letGo the refreshed snapshot stays loaded')
     assert.deepEqual(changes, [whole.photos.size])

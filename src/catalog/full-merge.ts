@@ -1,0 +1,312 @@
+/**
+ * A full listing merged into the stored catalog without loading it (the weekly listing that finds
+ * deletions and fresh view counts, of a catalog read lazily: a big mount's or pin's). The whole
+ * refresh (refresh.ts) holds the catalog loaded beside the listing: 3-4 GB at 1,000,000 items.
+ * This holds the listing pages' columns, the listing's order as positions, and only the records
+ * that changed:
+ *
+ * - each photostream page is compared as it comes in: a record whose hash (listing-pages.ts
+ *   recordHash, stored per photo in the pages) is the saved one's keeps its row and becomes a
+ *   position in the old order; any other (changed, new) is kept as listed. The page's records are
+ *   then dropped from the listing (paginate.ts lets the hook replace them);
+ * - the photos of the catalog the listing did not name are the deleted ones;
+ * - every set is listed and the collection tree read, as the whole refresh does;
+ * - what follows is lazy-merge.ts's: only the buckets of the changed photos decoded, their
+ *   comments and originals fetched by the whole refresh's rules, and one atomic save
+ *   (persist.ts saveMerged) of the catalog the whole refresh saves from the same answers
+ *   (test/catalog/full-merge.test.ts compares the heads).
+ *
+ * It does not take (it answers `fallback` and the caller runs the whole refresh): a catalog whose
+ * pages lack record hashes (saved before them: the whole refresh's save writes them), items or
+ * transcodes to resolve again, an incremental plan, more changed or deleted photos than mergeLimit
+ * (found while listing: the listing stops there, and the whole refresh lists again), a photo count
+ * that moves the photos to other buckets (or buckets of an older flickrfs, bigger than a save makes
+ * them now: the whole refresh's save makes them small).
+ *
+ * Not saved as it goes: a full listing killed midway is asked again, as the whole refresh's is
+ * (checkpoint.ts saves a listing's pages only in a first sync).
+ */
+import { asRecord, toInt } from '../flickr/lenient.js'
+import createDebug from '../util/debug.js'
+import { eachLimit } from '../util/pool.js'
+import { anyChange, collectionChanges, photoChanges, setChanges, type ListedPhoto, type SetListing, type Since } from './changes.js'
+import { marksAfter, planFor } from './incremental.js'
+import { catalogIds, factsAfter, mergeLimit, OldOrder, pagesMeta, readPages, writePages, type MergeContext, type MergeResult } from './lazy-merge.js'
+import { idIndexOf, type IdIndex } from './lazy-view.js'
+import { PAGE_PHOTOS, recordHash, type ListingPage } from './listing-pages.js'
+import { bucketsAsSaved, type CatalogStore, type Head } from './persist.js'
+import { PHOTO_EXTRAS, type CatalogApi } from './ports.js'
+import { dedupeById, isKnownEmpty, photoFields, safeId, uniqueIds } from './records.js'
+import { fetchPhotoDetails, type RefreshReport } from './refresh.js'
+import type { CatalogState } from './state.js'
+import type { MediaEntry, PhotoEntry, RawRecord } from './types.js'
+import { mediaKey } from './types.js'
+
+const debug = createDebug('flickrfs:catalog')
+
+/** What a listed record is replaced by once compared: the listing keeps no record it does not need. */
+const COMPARED: Record<string, unknown> = Object.freeze({})
+
+/** The merge stops: too much changed, or another part of it failed. */
+class GaveUp extends Error {}
+
+export interface FullMergeContext extends MergeContext {
+  /** The id index of `head`'s pages already built (the lazy view's): not built again. */
+  index?: IdIndex
+}
+
+/** See the top of this file. Call under the root lock, with no other refresh of this root running. */
+export async function mergeFullListing(store: CatalogStore, head: Head, ctx: FullMergeContext): Promise<MergeResult> {
+  const startedAtMs = ctx.clock()
+  const plan = fullPlan(head, ctx, startedAtMs)
+  if (typeof plan === 'string') return { fallback: plan }
+  const pages = ctx.decodedPages ?? (await readPages(store, head))
+  const lists = await store.readSetsAndCollections(head)
+  if (pages === undefined || lists === undefined) return { fallback: 'a part of the catalog is gone (another writer saved meanwhile)' }
+  const perPage = head.pages?.photosPerPage ?? PAGE_PHOTOS
+  const old = new OldOrder(pages, perPage)
+  const limit = mergeLimit(head.photoCount)
+  const matcher = new ListingMatch(old, ctx.index ?? idIndexOf(pages, old.length), limit)
+  const calls: Record<string, number> = {}
+  const stop = { stopped: false }
+  const api = stoppable(ctx.api, calls, stop)
+  ctx.options.onProgress?.({ phase: 'listing', photos: 0, sets: 0, setsListed: 0, commentsToFetch: 0, commentsFetched: 0, mediaToResolve: 0, mediaResolved: 0 })
+  const concurrency = ctx.options.apiConcurrency ?? 16
+  const listed = await allOrGiveUp([
+    api.getPhotostream([...PHOTO_EXTRAS], { onPage: (page, items) => matcher.take(page, items) }),
+    listSets(api, head.userId, lists.sets.length, concurrency),
+    api.getCollectionTree(),
+  ] as const, stop)
+  if ('gaveUp' in listed) return { fallback: listed.gaveUp }
+  const [, setListing, tree] = listed.values
+  const { slots, changed, newestSec } = matcher
+  const gone = matcher.unlisted()
+  if (changed.length + gone.length > limit) return { fallback: `${changed.length} photos changed and ${gone.length} deleted (more than ${limit})` }
+  const stream = slots.map((s) => (typeof s === 'number' ? old.id(s) : s.id))
+  // (An older flickrfs's bigger buckets too: a full listing is when they are made small, once.)
+  if (!bucketsAsSaved(head, stream.length)) return { fallback: `${stream.length} photos go to another number of buckets` }
+  const known = await store.decodeBucketsOf(head, changed.map((p) => p.id))
+  if (known === undefined) return { fallback: 'a part of the catalog is gone (another writer saved meanwhile)' }
+
+  const previous: CatalogState = {
+    snap: {
+      userId: head.userId, userName: head.userName, photostream: [], photos: known.photos, comments: known.comments, media: known.media,
+      sets: lists.sets, collections: lists.collections, photostreamChangedAtMs: head.photostreamChangedAtMs, refreshedAtMs: head.refreshedAtMs,
+    },
+    commentsFetchedAt: known.commentsFetchedAt,
+    ...(head.listing !== undefined ? { listing: head.listing } : {}),
+  }
+  const { answered: _answered, ...options } = ctx.options
+  const details = await fetchPhotoDetails({ previous, api: ctx.api, media: ctx.media, options, clock: ctx.clock }, changed)
+
+  // The comparison, as refresh.ts run() makes it, over the changed photos (the others keep their rows).
+  const since: Since = { prev: previous.snap, nowMs: ctx.clock() }
+  const photos = photoChanges({ photos: changed, comments: details.comments, media: details.media }, since)
+  const removed = new Set(gone)
+  const merged = catalogIds(old, changed)
+  const sets = setChanges(setListing, { has: (id) => !removed.has(id) && merged.has(id) }, since)
+  const collections = collectionChanges(tree, since)
+  const orderChanged = slots.length !== old.length || slots.some((s, pos) => (typeof s === 'number' ? s !== pos : s.id !== old.id(pos)))
+  const photoCounts = { total: stream.length, added: photos.counts.added, changed: photos.counts.changed, deleted: gone.length }
+  const changes = { photos: { ...photos, counts: photoCounts, photostreamOrderChanged: orderChanged }, sets, collections }
+  const refreshedAtMs = ctx.clock()
+
+  const next = rowsOf(changed, photos, details.fetchedAt, previous)
+  const facts = factsAfter(head.facts as NonNullable<Head['facts']>, stream, next.snap)
+  const listing = marksAfter(plan, head.listing, startedAtMs, [{ lastUpdate: newestSec }])
+  const newPages: ListingPage[] = []
+  const saved = await store.saveMerged(head, {
+    changed: next,
+    removed: gone,
+    photostream: stream,
+    sets: sets.sets,
+    collections: collections.collections,
+    head: {
+      userId: head.userId, userName: head.userName, refreshedAtMs,
+      photostreamChangedAtMs: orderChanged ? since.nowMs : head.photostreamChangedAtMs, photoCount: stream.length,
+    },
+    pages: {
+      meta: pagesMeta(head, ctx.pages, perPage, stream.length),
+      write: (put) => writePages(slots, old, head, next, ctx.pages, perPage, put, newPages),
+    },
+    listing,
+    facts,
+  }, ctx.clock())
+  if (saved === undefined) return { fallback: 'another writer saved meanwhile' }
+  for (const [name, n] of Object.entries(details.clientCalls)) calls[name] = (calls[name] ?? 0) + n
+  const report: RefreshReport = {
+    userId: head.userId,
+    changed: anyChange(changes, previous.snap),
+    startedAtMs,
+    finishedAtMs: refreshedAtMs,
+    photos: photoCounts,
+    sets: sets.counts,
+    collections: collections.counts,
+    photostreamOrderChanged: orderChanged,
+    commentsFetched: details.commentsFetched,
+    listing: { mode: 'full', reason: plan.reason, setsListed: setListing.listed },
+    media: {
+      resolved: details.report.resolved,
+      reused: stream.length - details.report.resolved - details.report.unavailable.length,
+      transcodes: facts.transcodes,
+      unavailable: details.report.unavailable,
+    },
+    clientCalls: calls,
+    generation: saved.generation,
+    merged: true,
+  }
+  debug('full listing merged: %d photos listed, %d changed or new (%d added, %d changed), %d deleted, into %s without loading the catalog',
+    stream.length, changed.length, photoCounts.added, photoCounts.changed, gone.length, saved.generation)
+  return { merged: { head: saved, report, pages: newPages, sets: sets.sets, collections: collections.collections } }
+}
+
+/** The full listing's plan, or why this catalog and these options are not merged here. */
+function fullPlan(head: Head, ctx: MergeContext, nowMs: number): { mode: 'full'; reason: string } | string {
+  const meta = head.pages
+  const facts = head.facts
+  if (meta === undefined || head.chunks.listing === undefined) return 'the catalog has no listing pages'
+  if (meta.sidecarFormat !== ctx.pages.sizer.format || meta.photosPerPage !== (ctx.pages.photosPerPage ?? PAGE_PHOTOS)) return 'the listing pages are of another format'
+  if (meta.streamLength !== head.photoCount) return 'the listing pages are not the photostream in order'
+  if (meta.recordHashes !== true) return 'the listing pages hold no record hashes (saved by an older flickrfs)'
+  if (facts === undefined || head.userId === '') return 'the head lacks its facts'
+  const opts = ctx.options
+  // The whole refresh resolves these again for every photo, changed or not.
+  if (facts.unresolved > 0 || (opts.resolveAgain?.size ?? 0) > 0) return 'items that failed last time are resolved again'
+  if ((opts.retryTranscodes === true || opts.cookies !== undefined) && facts.transcodes.length > 0) return 'transcodes are resolved again'
+  const plan = planFor({ refreshedAtMs: head.refreshedAtMs, listing: head.listing, unresolved: () => false }, {
+    fullListingEveryMs: opts.fullListingEveryMs ?? 0, nowMs, retrying: false,
+  })
+  if (plan.mode !== 'full') return 'an incremental listing is due'
+  return plan
+}
+
+/**
+ * The photostream listing compared page by page with the catalog's pages: `slots` is the new
+ * order, each photo a position in the old one (its record unchanged) or its listed record;
+ * `changed` the listed records; `newestSec` the newest `lastupdate` listed (the marks of a full
+ * listing: incremental.ts marksAfter).
+ */
+class ListingMatch {
+  slots: Array<ListedPhoto | number> = []
+  changed: ListedPhoto[] = []
+  newestSec = 0
+  #seen: Uint8Array
+  #added = new Set<string>()
+
+  constructor(
+    private readonly old: OldOrder,
+    private readonly index: IdIndex,
+    private readonly limit: number,
+  ) {
+    this.#seen = new Uint8Array(old.length)
+  }
+
+  /** paginate.ts's onPage: page 1 again starts over (a listing read again). */
+  take(page: number, items: Record<string, unknown>[]): void {
+    if (page === 1) this.#reset()
+    const { old } = this
+    for (let i = 0; i < items.length; i++) {
+      const raw = asRecord(items[i])
+      items[i] = COMPARED
+      const id = safeId(raw.id)
+      // As listPhotos takes them: the first of an id, none without a usable id.
+      if (id === null) continue
+      const pos = this.index.find(id)
+      if (pos === undefined ? this.#added.has(id) : this.#seen[pos] === 1) continue
+      const lastUpdate = toInt(raw.lastupdate, 0)
+      if (lastUpdate > this.newestSec) this.newestSec = lastUpdate
+      if (pos !== undefined) {
+        this.#seen[pos] = 1
+        if (old.page(pos).recordHash(pos % old.perPage) === recordHash(raw)) {
+          this.slots.push(pos)
+          continue
+        }
+      } else this.#added.add(id)
+      const listed = photoFields(raw, id, 0)
+      this.changed.push(listed)
+      this.slots.push(listed)
+      if (this.changed.length > this.limit) throw new GaveUp(`more than ${this.limit} photos changed or new`)
+    }
+  }
+
+  /** The ids of the catalog's photos the listing did not name. */
+  unlisted(): string[] {
+    const out: string[] = []
+    for (let pos = 0; pos < this.#seen.length; pos++) if (this.#seen[pos] !== 1) out.push(this.old.id(pos))
+    return out
+  }
+
+  #reset(): void {
+    this.slots = []
+    this.changed = []
+    this.newestSec = 0
+    this.#seen.fill(0)
+    this.#added.clear()
+  }
+}
+
+/** Every set's members as refresh.ts listSets lists them in a full listing (without a checkpoint). */
+async function listSets(api: CatalogApi, userId: string, expectedSets: number, concurrency: number): Promise<SetListing & { listed: number }> {
+  const list = dedupeById(await api.getSetList(expectedSets))
+  const members = new Map<string, string[]>()
+  for (const raw of list) if (isKnownEmpty(raw)) members.set(safeId(raw.id) as string, [])
+  let listed = 0
+  await eachLimit(list, concurrency, async (raw) => {
+    const id = safeId(raw.id) as string
+    if (members.has(id)) return
+    listed++
+    members.set(id, uniqueIds(await api.getSetPhotos(id, userId)))
+  })
+  return { list, members, listed }
+}
+
+/** The changed photos' rows as the whole refresh's assembly leaves them (every other row is kept). */
+function rowsOf(changed: readonly ListedPhoto[], photos: ReturnType<typeof photoChanges>, fetched: ReadonlyMap<string, number>, previous: CatalogState): CatalogState {
+  const rowPhotos = new Map<string, PhotoEntry>()
+  const rowComments = new Map<string, readonly RawRecord[]>()
+  const rowMedia = new Map<string, MediaEntry>()
+  const fetchedAt = new Map<string, number>()
+  for (const p of changed) {
+    const entry = photos.photos.get(p.id) as PhotoEntry
+    rowPhotos.set(p.id, entry)
+    const list = photos.comments.get(p.id)
+    if (list !== undefined) rowComments.set(p.id, list)
+    const m = photos.media.get(mediaKey(p.id, entry.secret))
+    if (m !== undefined) rowMedia.set(mediaKey(p.id, entry.secret), m)
+    const at = fetched.get(p.id)
+    if (at !== undefined) fetchedAt.set(p.id, at)
+  }
+  return { snap: { ...previous.snap, photos: rowPhotos, comments: rowComments, media: rowMedia }, commentsFetchedAt: fetchedAt }
+}
+
+/** `api` counting its calls by method, and refusing new ones once the merge stops. */
+function stoppable(api: CatalogApi, calls: Record<string, number>, stop: { stopped: boolean }): CatalogApi {
+  const wrap = <A extends unknown[], R>(name: string, fn: (...args: A) => Promise<R>) =>
+    (...args: A): Promise<R> => {
+      if (stop.stopped) return Promise.reject(new GaveUp('stopped'))
+      calls[name] = (calls[name] ?? 0) + 1
+      return fn(...args)
+    }
+  return {
+    ...api,
+    getPhotostream: wrap('getPhotostream', api.getPhotostream.bind(api)),
+    getSetList: wrap('getSetList', api.getSetList.bind(api)),
+    getSetPhotos: wrap('getSetPhotos', api.getSetPhotos.bind(api)),
+    getCollectionTree: wrap('getCollectionTree', api.getCollectionTree.bind(api)),
+  }
+}
+
+/**
+ * The listings at once; once one gives up or fails, no new call is made, and the others settled
+ * before the answer (no call left running): the giving up, else the first failure, else the values.
+ */
+async function allOrGiveUp<T extends readonly unknown[]>(tasks: { [K in keyof T]: Promise<T[K]> }, stop: { stopped: boolean }): Promise<{ values: T } | { gaveUp: string }> {
+  for (const t of tasks) t.catch(() => (stop.stopped = true))
+  const settled = await Promise.allSettled(tasks)
+  const rejected = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected')
+  const gaveUp = rejected.find((s) => s.reason instanceof GaveUp && s.reason.message !== 'stopped')
+  if (gaveUp !== undefined) return { gaveUp: (gaveUp.reason as GaveUp).message }
+  const failed = rejected.find((s) => !(s.reason instanceof GaveUp))
+  if (failed !== undefined) throw failed.reason
+  return { values: settled.map((s) => (s as PromiseFulfilledResult<unknown>).value) as unknown as T }
+}

@@ -1,0 +1,110 @@
+/**
+ * A full listing merged into the stored catalog without loading it (src/catalog/full-merge.ts):
+ * from the same catalog and the same fake Flickr, the catalog the merge saves is the one the whole
+ * refresh saves (the same head: chunks, pages, facts, marks, generation), over random changes,
+ * view counts that move without `lastupdate`, and deletions; and what it does not take (pages
+ * without record hashes, more changes than it takes) falls back to the whole refresh with the same
+ * result. Twin copies of one real catalog in temp roots, over HTTP.
+ */
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import KeyvSqlite from '@keyv/sqlite'
+import { MERGE_MIN_PHOTOS } from '../../src/catalog/lazy-merge.js'
+import { catalogPath } from '../../src/catalog/index.js'
+import { prng } from '../../src/fake-flickr/generate.js'
+import { harness, headOf, randomChange } from './harness.js'
+import { assertSame, firstSync, refreshTwins } from './twins.js'
+
+/** Every refresh a full listing. */
+const FULL = { fullListingEveryMs: 0 }
+
+void test('full listings after random changes, view counts and deletions: the merge saves what the whole refresh saves', async (t) => {
+  const h = await harness(t, { photos: 90, videos: 6, sets: 8, collections: 2, commentedFraction: 0.2 })
+  h.clock.ms = Date.now() + 2 * 3_600_000
+  const a = h.fake.account
+  let base = await firstSync(t, h)
+  const seed = 20261203
+  const rand = prng(seed)
+  let n = 0
+  for (let round = 0; round < 6; round++) {
+    const done: string[] = []
+    const changes = 1 + Math.floor(rand() * 6)
+    for (let i = 0; i < changes; i++) done.push(randomChange(a, rand, n++))
+    // Views move without `lastupdate` (only a full listing sees them), and photos go.
+    const viewed = a.requirePhoto(a.photostream[Math.floor(rand() * a.photostream.length)] as string)
+    viewed.views += 1 + round
+    done.push(`views of ${viewed.id}`)
+    if (round % 2 === 1) {
+      const id = a.photostream[Math.floor(rand() * a.photostream.length)] as string
+      a.deletePhoto(id)
+      done.push(`delete ${id}`)
+    }
+    const twins = await refreshTwins(t, h, base, FULL)
+    const what = `seed ${seed} round ${round}: ${done.join(', ')}`
+    await assertSame(twins, what)
+    assert.equal(twins.merged.report.listing.mode, 'full', what)
+    base = twins.whole.root
+  }
+
+  // View counts alone: each of those photos changed (its sidecar's views), no other.
+  const ids = [a.photostream[3], a.photostream[50], a.photostream[80]] as string[]
+  for (const id of ids) a.requirePhoto(id).views += 7
+  const views = await refreshTwins(t, h, base, FULL)
+  await assertSame(views, 'view counts alone')
+  assert.equal(views.merged.report.photos.changed, ids.length)
+  assert.equal(views.merged.report.photos.added, 0)
+
+  // Nothing at all: the same content as before, merged.
+  const before = await headOf(views.whole.root)
+  const none = await refreshTwins(t, h, views.whole.root, FULL)
+  await assertSame(none, 'nothing changed')
+  assert.equal(none.merged.report.changed, false)
+  assert.deepEqual((await headOf(none.merged.root)).chunks, before.chunks)
+})
+
+void test('a catalog whose pages hold no record hashes (an older flickrfs) is listed whole once; the next full listing is merged', async (t) => {
+  const h = await harness(t, { photos: 60, videos: 2, sets: 4, commentedFraction: 0.2 })
+  h.clock.ms = Date.now() + 2 * 3_600_000
+  const a = h.fake.account
+  const base = await firstSync(t, h)
+  // What an older flickrfs left: a head whose pages do not say they hold the hashes.
+  const db = new KeyvSqlite({ uri: `sqlite://${catalogPath(base)}` })
+  try {
+    const rows = (await db.query(`SELECT value FROM keyv WHERE key = 'catalog:head'`)) as Array<{ value: string }>
+    const head = JSON.parse(rows[0]?.value ?? '{}') as { pages: Record<string, unknown> }
+    assert.equal(head.pages.recordHashes, true)
+    delete head.pages.recordHashes
+    await db.query(`UPDATE keyv SET value = ? WHERE key = 'catalog:head'`, JSON.stringify(head))
+  } finally {
+    await db.disconnect()
+  }
+  a.editPhoto(a.photostream[5] as string, { title: 'edited before the upgrade' })
+  const first = await refreshTwins(t, h, base, FULL)
+  await assertSame(first, 'pages without record hashes', false)
+  assert.equal((await headOf(first.merged.root)).pages?.recordHashes, true, 'the whole save wrote them')
+  a.editPhoto(a.photostream[6] as string, { title: 'edited after' })
+  const next = await refreshTwins(t, h, first.merged.root, FULL)
+  await assertSame(next, 'the next full listing')
+  assert.equal(next.merged.report.photos.changed, 1)
+})
+
+void test('more photos changed than a merge takes: it stops while listing, and the whole refresh saves the same catalog', async (t) => {
+  const h = await harness(t, { photos: MERGE_MIN_PHOTOS + 20, videos: 0, sets: 2, commentedFraction: 0 })
+  h.clock.ms = Date.now() + 2 * 3_600_000
+  const a = h.fake.account
+  const base = await firstSync(t, h)
+  // Views alone: the merge finds each of these changed by its record.
+  for (const id of a.photostream.slice(0, MERGE_MIN_PHOTOS + 1)) a.requirePhoto(id).views += 1
+  h.fake.resetCounts()
+  const over = await refreshTwins(t, h, base, FULL)
+  await assertSame(over, `${MERGE_MIN_PHOTOS + 1} photos changed`, false)
+  assert.equal(over.merged.report.photos.changed, MERGE_MIN_PHOTOS + 1)
+  // The whole twin listed the photostream once; the lazy one stopped within it, then listed it whole.
+  const pages = Math.ceil(a.photostream.length / 500)
+  const asked = h.fake.counts()['flickr.people.getPhotos'] ?? 0
+  assert.ok(asked > 2 * pages && asked <= 3 * pages, `photostream pages asked: ${asked} (${pages} a listing)`)
+  // Back within the limit: merged.
+  for (const id of a.photostream.slice(0, 10)) a.requirePhoto(id).views += 1
+  const within = await refreshTwins(t, h, over.whole.root, FULL)
+  await assertSame(within, '10 photos changed')
+})
