@@ -2,7 +2,7 @@
  * In-process figures of a refresh that merges a small change into a lazily served catalog
  * (src/catalog/lazy-merge.ts) against the whole refresh of the same change (issue 11 item 4):
  *
- *   node --import tsx --expose-gc bench/lazy-merge.ts [--items 100000] [--sets 2000] [--runs 3] [--edits 50] [--whole | --both] [--profile FILE]
+ *   node --import tsx --expose-gc bench/lazy-merge.ts [--items 100000] [--sets 2000] [--runs 3] [--edits 50] [--views 0] [--full] [--whole | --both] [--profile FILE]
  *
  * The fake Flickr serves a generated account in this process; its catalog is saved as synced
  * (bench/catalog-state.ts syncedStateOf) once; each run copies it, changes the account once (as
@@ -13,6 +13,11 @@
  * the ratios of their medians are printed). Prints each phase's wall and CPU time, the process's
  * RSS at its top during the refresh (the fake's account included), and the heap it left after gc.
  * --profile FILE: a CPU profile of the first run's refresh alone (node:inspector), for DevTools.
+ * --full: the refresh is a full listing (the weekly one; refreshIfUnchanged then asks nothing), which
+ * a lazy catalog merges (src/catalog/full-merge.ts); --views N: N photos' view counts move too (they
+ * move without `lastupdate`: only a full listing sees them). heapTop is the JS heap's top during the
+ * refresh above the heap before it (after gc): the refresh's own memory, without the fake's account
+ * that RSS counts too.
  */
 import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { Session } from 'node:inspector/promises'
@@ -38,6 +43,8 @@ const sets = arg('sets', 2000)
 const runs = arg('runs', 3)
 const modes = args.includes('--both') ? [false, true] : [args.includes('--whole')]
 const edits = arg('edits', 50)
+const viewed = arg('views', 0)
+const full = args.includes('--full')
 
 const videos = Math.round(items * 0.02)
 const account = generateAccount({ seed: 42, photos: items - videos, videos, sets, collections: 20, commentedFraction: 0.05, meanPhotoBytes: 2_000, meanVideoBytes: 4_000 })
@@ -56,6 +63,7 @@ for (let i = 0; i < edits; i++) account.editPhoto(some(), { title: `edited ${i}`
 for (let i = 0; i < 20; i++) account.addComment(some(), `comment ${i}`)
 for (let i = 0; i < 10; i++) account.addPhoto({ title: `uploaded ${i}` })
 account.renameSet((account.sets[0] as { id: string }).id, 'renamed')
+for (let i = 0; i < viewed; i++) account.requirePhoto(some()).views += 1
 
 const cpuMs = (): number => {
   const u = process.cpuUsage()
@@ -74,24 +82,29 @@ try {
       const root = join(dir, `run-${run}`)
       await cp(seed, root, { recursive: true })
       const catalog = await Catalog.open(root, { sidecarSizer: photoSidecarSizer, ...(whole ? { deferLoad: true } : { lazy: { sidecarFormat: PHOTO_METADATA_FORMAT } }) })
-      const asked = { fullListingEveryMs: 7 * 86_400_000 }
+      const asked = { fullListingEveryMs: full ? 0 : 7 * 86_400_000 }
       const heap0 = heap()
       let t = performance.now()
       let c = cpuMs()
       const quick = await catalog.refreshIfUnchanged(client, asked)
       const row: Record<string, number> = { quickMs: performance.now() - t, quickCpu: cpuMs() - c }
-      if (quick?.answers === undefined) throw new Error('the change was not seen')
+      if (quick?.answers === undefined && !full) throw new Error('the change was not seen')
       t = performance.now()
       c = cpuMs()
       let top = 0
-      const sampler = setInterval(() => (top = Math.max(top, process.memoryUsage().rss)), 10)
+      let heapTop = 0
+      const sampler = setInterval(() => {
+        const now = process.memoryUsage()
+        top = Math.max(top, now.rss)
+        heapTop = Math.max(heapTop, now.heapUsed)
+      }, 10)
       const profile = run === 0 && args.includes('--profile') ? new Session() : undefined
       if (profile !== undefined) {
         profile.connect()
         await profile.post('Profiler.enable')
         await profile.post('Profiler.start')
       }
-      const report = await catalog.refresh(client, media, { ...asked, answered: quick.answers, letGo: true })
+      const report = await catalog.refresh(client, media, { ...asked, ...(quick?.answers !== undefined ? { answered: quick.answers } : {}), letGo: true })
       clearInterval(sampler)
       if (profile !== undefined) {
         const { profile: taken } = await profile.post('Profiler.stop')
@@ -102,22 +115,23 @@ try {
       row.refreshCpu = cpuMs() - c
       row.merged = report.merged === true ? 1 : 0
       row.rssTop = top
+      row.heapTop = heapTop - heap0
       row.heapAfter = heap() - heap0
       await catalog.close()
       await rm(root, { recursive: true, force: true })
       rows.get(whole)?.push(row)
-      console.error(`run ${run + 1}, ${what(whole)}: ${JSON.stringify(Object.fromEntries(Object.entries(row).map(([k, v]) => [k, k === 'rssTop' || k === 'heapAfter' ? Math.round(v / MB) : Math.round(v)])))}`)
+      console.error(`run ${run + 1}, ${what(whole)}: ${JSON.stringify(Object.fromEntries(Object.entries(row).map(([k, v]) => [k, k === 'rssTop' || k === 'heapTop' || k === 'heapAfter' ? Math.round(v / MB) : Math.round(v)])))}`)
     }
   }
   const m = (whole: boolean, k: string): number => median((rows.get(whole) ?? []).map((r) => r[k] as number))
   for (const whole of modes) {
-    console.log(`${items} items, ${sets} sets, ${edits} edits, ${what(whole)}, median of ${runs}: quick ${m(whole, 'quickMs').toFixed(0)} ms (CPU ${m(whole, 'quickCpu').toFixed(0)} ms); ` +
-      `refresh ${m(whole, 'refreshMs').toFixed(0)} ms (CPU ${m(whole, 'refreshCpu').toFixed(0)} ms), RSS top ${(m(whole, 'rssTop') / MB).toFixed(0)} MB, heap left ${(m(whole, 'heapAfter') / MB).toFixed(0)} MB, merged ${m(whole, 'merged')}`)
+    console.log(`${items} items, ${sets} sets, ${edits} edits, ${viewed} views${full ? ', a full listing' : ''}, ${what(whole)}, median of ${runs}: quick ${m(whole, 'quickMs').toFixed(0)} ms (CPU ${m(whole, 'quickCpu').toFixed(0)} ms); ` +
+      `refresh ${m(whole, 'refreshMs').toFixed(0)} ms (CPU ${m(whole, 'refreshCpu').toFixed(0)} ms), RSS top ${(m(whole, 'rssTop') / MB).toFixed(0)} MB, heap top ${(m(whole, 'heapTop') / MB).toFixed(0)} MB, heap left ${(m(whole, 'heapAfter') / MB).toFixed(0)} MB, merged ${m(whole, 'merged')}`)
   }
   if (modes.length === 2) {
     const r = (k: string): string => (m(false, k) / m(true, k)).toFixed(2)
     console.log(`merge ÷ whole: quick + refresh wall ${((m(false, 'quickMs') + m(false, 'refreshMs')) / (m(true, 'quickMs') + m(true, 'refreshMs'))).toFixed(2)}, ` +
-      `CPU ${((m(false, 'quickCpu') + m(false, 'refreshCpu')) / (m(true, 'quickCpu') + m(true, 'refreshCpu'))).toFixed(2)}, RSS top ${r('rssTop')}, heap left ${r('heapAfter')}`)
+      `CPU ${((m(false, 'quickCpu') + m(false, 'refreshCpu')) / (m(true, 'quickCpu') + m(true, 'refreshCpu'))).toFixed(2)}, RSS top ${r('rssTop')}, heap top ${r('heapTop')}, heap left ${r('heapAfter')}`)
   }
 } finally {
   await fake.close()

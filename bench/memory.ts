@@ -3,7 +3,7 @@
  * Flickr (in its own process, so its memory is not counted).
  *
  *   npm run build && node --import tsx bench/memory.ts [--items 100000] [--sets 2000] [--runs 3] [--bin OTHER/bin/flickrfs]
- *     [--cache DIR] [--offline-only [--seed] | --sync-only | --refresh-only | --online-only [--seed] [--change]] [--node-args "--max-semi-space-size=2"] [--port N]
+ *     [--cache DIR] [--offline-only [--seed] | --sync-only | --refresh-only | --online-only [--seed] [--change] [--full]] [--node-args "--max-semi-space-size=2"] [--port N]
  *     [--ab OTHER/bin/flickrfs]
  *
  * Each run, with a fresh cache:
@@ -26,7 +26,9 @@
  * each run mounts a fresh copy of C (~17 min at 1,000,000 items under load, against ~25 for a real
  * first sync). --change: before the SIGHUP, the fake's account changes once (bench-fake.ts CHANGE: 50 edits, 20
  * comments, 10 uploads, a set renamed; later runs see the same change), and the refresh measured is
- * the one that takes it in (lazily merged, or loaded whole). --ab OTHER: the runs alternate between
+ * the one that takes it in (lazily merged, or loaded whole). --full: the mount lists everything at
+ * each refresh (--full-listing-every 0), so the refresh measured is the weekly full listing (with
+ * --change, of that change): merged (src/catalog/full-merge.ts) or loaded whole. --ab OTHER: the runs alternate between
  * the CLI and OTHER's (e.g. main's), with both medians and their ratio.
  * --offline-only --seed --cache C: when C holds no catalog yet, it is saved straight from the
  * generated account (with listing pages, as pin and mount save it) instead of by a first sync:
@@ -213,7 +215,7 @@ async function offlinePhase(lab: MountLab, env: NodeJS.ProcessEnv, cache: string
 
 /** --online-only: an online mount of the synced cache, its listing, then a refresh that finds nothing changed (or, with `change`, takes the change in). */
 async function onlinePhase(lab: MountLab, env: NodeJS.ProcessEnv, cache: string, mnt: string, row: Row, expectAll: () => Promise<void>, change?: () => Promise<void>): Promise<void> {
-  const flags = ['mount', mnt, '--cache', cache, '--refresh', '0', '--full-listing-every', '7d']
+  const flags = ['mount', mnt, '--cache', cache, '--refresh', '0', '--full-listing-every', args.includes('--full') ? '0' : '7d']
   const { p, listMs, mountedMs, afterMountedMs, firstNameMs } = await mountAndList(lab, { ...env, DEBUG: 'flickrfs:catalog,flickrfs:store,flickrfs:mount' }, flags, mnt)
   row.onlineListMs = listMs
   row.onlineMountedMs = mountedMs
@@ -243,7 +245,7 @@ async function onlinePhase(lab: MountLab, env: NodeJS.ProcessEnv, cache: string,
   row.onlineRefreshPeak = u.peak
   row.onlineRefreshCpu = u.cpuMs - listed.cpuMs
   row.onlineRefreshRss = u.rss
-  if (change !== undefined) row.merged = /merged \d+ reported photos/.test(p.err.slice(said)) ? 1 : 0
+  if (change !== undefined) row.merged = /merged \d+ reported photos|full listing merged/.test(p.err.slice(said)) ? 1 : 0
   await lab.stop(p, mnt)
 }
 
@@ -506,7 +508,8 @@ async function main(): Promise<void> {
     if (!offlineOnly && !syncOnly && !refreshOnly && !onlineOnly) console.log(`RSS of a mount after load, before refresh ${mb(m('loadedMountRss'))}; after the first sync ${mb(m('firstSyncRss'))}`)
     if (onlineOnly) {
       line('online mount + ls', 'onlineMountPeak', 'onlineMountCpu')
-      line(fake.change === undefined ? '  + a refresh of no change' : '  + a refresh that merges --change', 'onlineRefreshPeak', 'onlineRefreshCpu')
+      const refreshed = fake.change === undefined ? 'a refresh of no change' : 'a refresh that merges --change'
+      line(`  + ${args.includes('--full') ? `${refreshed}, a full listing` : refreshed}`, 'onlineRefreshPeak', 'onlineRefreshCpu')
       console.log(`online mount: up ${s(m('onlineMountedMs'))} after spawn, photostream read whole ${s(m('onlineListMs'))} after spawn, \`ls\` showed its first name ${s(m('onlineListAfterMountedMs'))} after the mount was up (${s(m('onlineFirstNameMs'))} after spawn); the refresh took ${s(m('onlineRefreshMs'))}, RSS after it ${mb(m('onlineRefreshRss'))}`)
       return
     }
