@@ -124,8 +124,8 @@ export const DEFAULT_PIN_CONCURRENCY = 32
  * From this many photos, a pin whose quick refresh found a change to merge opens the catalog lazily
  * (catalog.ts `LazyOpen`): the change is merged into the stored catalog (lazy-merge.ts) and the run
  * reads the listing pages and the reported photos' buckets, never the whole catalog (2–3 GB at
- * 1,000,000 photos). What the merge does not take (a deletion, a full listing due, many photos
- * reported) loads it whole, as before. Since buckets hold 128 photos (persist.ts), the merge costs
+ * 1,000,000 photos); so does a full listing due (full-merge.ts). What the merges do not take (many
+ * photos changed, items that failed last time) loads it whole, as before. Since buckets hold 128 photos (persist.ts), the merge costs
  * less than the whole load from ~10,000 photos: at 20,000, 50,000 and 200,000 a pin after a small
  * change took 0.82×, 0.79× and 0.52× the time and 0.95×, 0.78× and 0.57× the memory of a whole
  * one; at 2,000 the same time at first, then up to 1.4× as the photos reported grew to a quarter
@@ -149,7 +149,7 @@ export async function pin(opts: PinOptions): Promise<PinReport> {
     const fresh = (await opts.checkCatalog?.()) === true
     // The whole run's modules (the layout, the store, the tree writer) are loaded only for it.
     const [{ OriginalStore, pinEverything }, { PinRun }] = await Promise.all([import('../store/index.js'), import('./pin-run.js')])
-    const catalog = await Catalog.open(dest, catalogOptions(!fresh && quick.answered !== undefined, opts))
+    const catalog = await Catalog.open(dest, catalogOptions(!fresh && (quick.answered !== undefined || quick.fullListing === true), opts))
     return closing(() => catalog.close(), dest, async () => {
       // reads: false: pin downloads and records, never reads ranges (its read path is not loaded).
       const store = await OriginalStore.open(dest, opts.media, { pins: pinEverything, cookies: opts.cookies, reads: false })
@@ -161,8 +161,9 @@ export async function pin(opts: PinOptions): Promise<PinReport> {
 
 /**
  * How the whole run opens the catalog: lazily when there is a change to merge (`merging`: the
- * answers of the quick refresh, which Catalog.refresh merges into a lazy catalog when it can);
- * whole otherwise (a refresh that found nothing while DEST differs, a full listing, a first pin).
+ * answers of the quick refresh, or a full listing due, which Catalog.refresh merges into a lazy
+ * catalog when it can: lazy-merge.ts, full-merge.ts); whole otherwise (a refresh that found
+ * nothing while DEST differs, items that failed last time, a first pin).
  * The no-change check opens it with the same options and deferLoad.
  */
 function catalogOptions(merging: boolean, opts: PinOptions): CatalogOpenOptions {
@@ -294,6 +295,8 @@ interface NoChangeOutcome {
   refresh?: RefreshReport
   /** The refresh's calls were made and found something to merge. */
   answered?: RecordedAnswers
+  /** No call was made: a full listing is due (or the head lacks what the quick refresh needs). */
+  fullListing?: true
 }
 
 /**
@@ -312,7 +315,8 @@ async function noChangePin(dest: string, checking: RecordCheck, catalog: Catalog
     ...(opts.apiConcurrency !== undefined ? { apiConcurrency: opts.apiConcurrency } : {}),
   })
   log('quick refresh done at %d ms: %s', now() - started, quick?.unchanged !== undefined ? 'nothing changed' : 'something to merge')
-  if (quick?.unchanged === undefined) return { answered: quick?.answers }
+  if (quick === undefined) return { fullListing: true }
+  if (quick.unchanged === undefined) return { answered: quick.answers }
   const { unchanged } = quick
   const same = await checking.same(treeKey(unchanged.contentKey, opts))
   const counts = await checking.counts()

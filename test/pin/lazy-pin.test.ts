@@ -83,10 +83,10 @@ void describe('a pin merges a small change into a lazily read catalog: the same 
   const whole = (): string => join(work, 'whole')
   const lazy = (): string => join(work, 'lazy')
   /** Both twins pinned with one clock: their catalogs' times are the same. */
-  const pinBoth = async (): Promise<{ w: PinReport; l: PinReport }> => {
+  const pinBoth = async (fullListingEveryMs = DEFAULT_FULL_LISTING_EVERY_MS): Promise<{ w: PinReport; l: PinReport }> => {
     const at = Date.now()
     const now = (): number => at
-    const opts = { fullListingEveryMs: DEFAULT_FULL_LISTING_EVERY_MS, now }
+    const opts = { fullListingEveryMs, now }
     const w = await pinOnce(fake, whole(), { ...opts, lazyCatalogFromPhotos: Number.MAX_SAFE_INTEGER })
     const l = await pinOnce(fake, lazy(), { ...opts, lazyCatalogFromPhotos: 0 })
     assert.deepEqual(w.failures, [])
@@ -170,6 +170,20 @@ void describe('a pin merges a small change into a lazily read catalog: the same 
     assert.equal(l.refresh.listing.mode, 'changes')
     assertSameState(shown(l), shown(w), 'the reports after a deletion')
     assertSameState(await stateOf(lazy(), fake), await stateOf(whole(), fake), 'after a deletion')
+  })
+
+  void it('a full listing is merged too (src/catalog/full-merge.ts): view counts, an edit and a deletion, the same DEST as a whole one', async () => {
+    const a = fake.account
+    a.requirePhoto(a.photostream[6] as string).views += 5
+    a.editPhoto(a.photostream[8] as string, { title: 'edited before a full listing' })
+    a.deletePhoto(a.photostream[10] as string)
+    const { w, l } = await pinBoth(0)
+    assert.equal(l.refresh.merged, true, 'a full listing is merged')
+    assert.equal(w.refresh.merged, undefined)
+    assert.equal(l.refresh.listing.mode, 'full')
+    assert.deepEqual({ changed: l.refresh.photos.changed, deleted: l.refresh.photos.deleted }, { changed: 2, deleted: 1 })
+    assertSameState(shown(l), shown(w), 'the reports after a full listing')
+    assertSameState(await stateOf(lazy(), fake), await stateOf(whole(), fake), 'after a full listing')
   })
 })
 
