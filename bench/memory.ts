@@ -245,7 +245,7 @@ async function onlinePhase(lab: MountLab, env: NodeJS.ProcessEnv, cache: string,
   row.onlineRefreshPeak = u.peak
   row.onlineRefreshCpu = u.cpuMs - listed.cpuMs
   row.onlineRefreshRss = u.rss
-  if (change !== undefined) row.merged = /merged \d+ reported photos|full listing merged/.test(p.err.slice(said)) ? 1 : 0
+  if (change !== undefined) row.merged = /merged \d+ (reported|listed changed) photos|full listing merged/.test(p.err.slice(said)) ? 1 : 0
   await lab.stop(p, mnt)
 }
 

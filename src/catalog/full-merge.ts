@@ -11,8 +11,8 @@
  *   then dropped from the listing (paginate.ts lets the hook replace them);
  * - the photos of the catalog the listing did not name are the deleted ones;
  * - every set is listed and the collection tree read, as the whole refresh does;
- * - what follows is lazy-merge.ts's: only the buckets of the changed photos decoded, their
- *   comments and originals fetched by the whole refresh's rules, and one atomic save
+ * - what follows is lazy-merge.ts's (finishMerge): only the buckets of the changed photos decoded,
+ *   their comments and originals fetched by the whole refresh's rules, and one atomic save
  *   (persist.ts saveMerged) of the catalog the whole refresh saves from the same answers
  *   (test/catalog/full-merge.test.ts compares the heads).
  *
@@ -29,18 +29,14 @@
 import { asRecord, toInt } from '../flickr/lenient.js'
 import createDebug from '../util/debug.js'
 import { eachLimit } from '../util/pool.js'
-import { anyChange, collectionChanges, photoChanges, setChanges, type ListedPhoto, type SetListing, type Since } from './changes.js'
+import type { ListedPhoto, SetListing } from './changes.js'
 import { marksAfter, planFor } from './incremental.js'
-import { catalogIds, factsAfter, mergeLimit, OldOrder, pagesMeta, readPages, writePages, type MergeContext, type MergeResult } from './lazy-merge.js'
+import { finishMerge, mergeLimit, OldOrder, readPages, type MergeContext, type MergeResult } from './lazy-merge.js'
 import { idIndexOf, type IdIndex } from './lazy-view.js'
-import { PAGE_PHOTOS, recordHash, type ListingPage } from './listing-pages.js'
+import { PAGE_PHOTOS, recordHash } from './listing-pages.js'
 import { bucketsAsSaved, type CatalogStore, type Head } from './persist.js'
 import { PHOTO_EXTRAS, type CatalogApi } from './ports.js'
 import { dedupeById, isKnownEmpty, photoFields, safeId, uniqueIds } from './records.js'
-import { fetchPhotoDetails, type RefreshReport } from './refresh.js'
-import type { CatalogState } from './state.js'
-import type { MediaEntry, PhotoEntry, RawRecord } from './types.js'
-import { mediaKey } from './types.js'
 
 const debug = createDebug('flickrfs:catalog')
 
@@ -83,81 +79,22 @@ export async function mergeFullListing(store: CatalogStore, head: Head, ctx: Ful
   const gone = matcher.unlisted()
   if (changed.length + gone.length > limit) return { fallback: `${changed.length} photos changed and ${gone.length} deleted (more than ${limit})` }
   const stream = slots.map((s) => (typeof s === 'number' ? old.id(s) : s.id))
-  // (An older flickrfs's bigger buckets too: a full listing is when they are made small, once.)
-  if (!bucketsAsSaved(head, stream.length)) return { fallback: `${stream.length} photos go to another number of buckets` }
+  // An older flickrfs's bigger buckets too: a full listing is when they are made small, once.
+  if (!bucketsAsSaved(head, stream.length)) return { fallback: `the buckets are not those a save of ${stream.length} photos makes` }
   const known = await store.decodeBucketsOf(head, changed.map((p) => p.id))
   if (known === undefined) return { fallback: 'a part of the catalog is gone (another writer saved meanwhile)' }
 
-  const previous: CatalogState = {
-    snap: {
-      userId: head.userId, userName: head.userName, photostream: [], photos: known.photos, comments: known.comments, media: known.media,
-      sets: lists.sets, collections: lists.collections, photostreamChangedAtMs: head.photostreamChangedAtMs, refreshedAtMs: head.refreshedAtMs,
-    },
-    commentsFetchedAt: known.commentsFetchedAt,
-    ...(head.listing !== undefined ? { listing: head.listing } : {}),
-  }
-  const { answered: _answered, ...options } = ctx.options
-  const details = await fetchPhotoDetails({ previous, api: ctx.api, media: ctx.media, options, clock: ctx.clock }, changed)
-
-  // The comparison, as refresh.ts run() makes it, over the changed photos (the others keep their rows).
-  const since: Since = { prev: previous.snap, nowMs: ctx.clock() }
-  const photos = photoChanges({ photos: changed, comments: details.comments, media: details.media }, since)
-  const removed = new Set(gone)
-  const merged = catalogIds(old, changed)
-  const sets = setChanges(setListing, { has: (id) => !removed.has(id) && merged.has(id) }, since)
-  const collections = collectionChanges(tree, since)
-  const orderChanged = slots.length !== old.length || slots.some((s, pos) => (typeof s === 'number' ? s !== pos : s.id !== old.id(pos)))
-  const photoCounts = { total: stream.length, added: photos.counts.added, changed: photos.counts.changed, deleted: gone.length }
-  const changes = { photos: { ...photos, counts: photoCounts, photostreamOrderChanged: orderChanged }, sets, collections }
-  const refreshedAtMs = ctx.clock()
-
-  const next = rowsOf(changed, photos, details.fetchedAt, previous)
-  const facts = factsAfter(head.facts as NonNullable<Head['facts']>, stream, next.snap)
   const listing = marksAfter(plan, head.listing, startedAtMs, [{ lastUpdate: newestSec }])
-  const newPages: ListingPage[] = []
-  const saved = await store.saveMerged(head, {
-    changed: next,
-    removed: gone,
-    photostream: stream,
-    sets: sets.sets,
-    collections: collections.collections,
-    head: {
-      userId: head.userId, userName: head.userName, refreshedAtMs,
-      photostreamChangedAtMs: orderChanged ? since.nowMs : head.photostreamChangedAtMs, photoCount: stream.length,
+  debug('full listing: %d photos listed, %d of them changed or new, %d deleted; merging', stream.length, changed.length, gone.length)
+  return finishMerge(store, head, ctx, {
+    changed, known, lists, old, slots, stream, gone: new Set(gone), setListing, tree, listing, startedAtMs,
+    listingReport: { mode: 'full', reason: plan.reason, setsListed: setListing.listed },
+    calls: (own) => {
+      const all = { ...calls }
+      for (const [name, n] of Object.entries(own)) all[name] = (all[name] ?? 0) + n
+      return all
     },
-    pages: {
-      meta: pagesMeta(head, ctx.pages, perPage, stream.length),
-      write: (put) => writePages(slots, old, head, next, ctx.pages, perPage, put, newPages),
-    },
-    listing,
-    facts,
-  }, ctx.clock())
-  if (saved === undefined) return { fallback: 'another writer saved meanwhile' }
-  for (const [name, n] of Object.entries(details.clientCalls)) calls[name] = (calls[name] ?? 0) + n
-  const report: RefreshReport = {
-    userId: head.userId,
-    changed: anyChange(changes, previous.snap),
-    startedAtMs,
-    finishedAtMs: refreshedAtMs,
-    photos: photoCounts,
-    sets: sets.counts,
-    collections: collections.counts,
-    photostreamOrderChanged: orderChanged,
-    commentsFetched: details.commentsFetched,
-    listing: { mode: 'full', reason: plan.reason, setsListed: setListing.listed },
-    media: {
-      resolved: details.report.resolved,
-      reused: stream.length - details.report.resolved - details.report.unavailable.length,
-      transcodes: facts.transcodes,
-      unavailable: details.report.unavailable,
-    },
-    clientCalls: calls,
-    generation: saved.generation,
-    merged: true,
-  }
-  debug('full listing merged: %d photos listed, %d changed or new (%d added, %d changed), %d deleted, into %s without loading the catalog',
-    stream.length, changed.length, photoCounts.added, photoCounts.changed, gone.length, saved.generation)
-  return { merged: { head: saved, report, pages: newPages, sets: sets.sets, collections: collections.collections } }
+  })
 }
 
 /** The full listing's plan, or why this catalog and these options are not merged here. */
@@ -258,25 +195,6 @@ async function listSets(api: CatalogApi, userId: string, expectedSets: number, c
     members.set(id, uniqueIds(await api.getSetPhotos(id, userId)))
   })
   return { list, members, listed }
-}
-
-/** The changed photos' rows as the whole refresh's assembly leaves them (every other row is kept). */
-function rowsOf(changed: readonly ListedPhoto[], photos: ReturnType<typeof photoChanges>, fetched: ReadonlyMap<string, number>, previous: CatalogState): CatalogState {
-  const rowPhotos = new Map<string, PhotoEntry>()
-  const rowComments = new Map<string, readonly RawRecord[]>()
-  const rowMedia = new Map<string, MediaEntry>()
-  const fetchedAt = new Map<string, number>()
-  for (const p of changed) {
-    const entry = photos.photos.get(p.id) as PhotoEntry
-    rowPhotos.set(p.id, entry)
-    const list = photos.comments.get(p.id)
-    if (list !== undefined) rowComments.set(p.id, list)
-    const m = photos.media.get(mediaKey(p.id, entry.secret))
-    if (m !== undefined) rowMedia.set(mediaKey(p.id, entry.secret), m)
-    const at = fetched.get(p.id)
-    if (at !== undefined) fetchedAt.set(p.id, at)
-  }
-  return { snap: { ...previous.snap, photos: rowPhotos, comments: rowComments, media: rowMedia }, commentsFetchedAt: fetchedAt }
 }
 
 /** `api` counting its calls by method, and refusing new ones once the merge stops. */

@@ -28,9 +28,9 @@
  */
 import createDebug from '../util/debug.js'
 import { sortedIndexOf } from '../util/sorted.js'
-import { anyChange, collectionChanges, photoChanges, setChanges, type ListedPhoto, type Since } from './changes.js'
+import { anyChange, collectionChanges, photoChanges, setChanges, type ListedPhoto, type SetListing, type Since } from './changes.js'
 import { numericId } from './decimal-id.js'
-import { knownMembers, locateDeletions, marksAfter, mergeOrder, planFor } from './incremental.js'
+import { knownMembers, locateDeletions, marksAfter, mergeOrder, planFor, type ListingMarks } from './incremental.js'
 import { ListingPage, PAGE_PHOTOS, PageBuilder, pageRowOf, type StoredPage } from './listing-pages.js'
 import { sameBuckets, type CatalogStore, type Head, type ListingPagesMeta, type ListingPagesOptions, type PhotoFacts } from './persist.js'
 import type { CatalogApi, CatalogMedia } from './ports.js'
@@ -112,6 +112,48 @@ export async function mergeIncremental(store: CatalogStore, head: Head, answers:
   if (typeof setListing === 'string') return { fallback: setListing }
   if (!sameBuckets(head, stream.length)) return { fallback: `${stream.length} photos go to another number of buckets` }
 
+  const listing = marksAfter({ mode: 'changes', minDateSec: answers.minDateSec }, head.listing, answers.startedAtMs, changed)
+  const listingReport: RefreshReport['listing'] = {
+    mode: 'changes', changesReported: changed.length, setsListed: setListing.listed,
+    ...(deleted !== undefined ? { deletions: { found: deleted.ids.size, pages: deleted.pagesAsked } } : {}),
+  }
+  return finishMerge(store, head, ctx, {
+    changed, known, lists, old, slots, stream, gone, setListing, tree: answers.tree, listing, startedAtMs: answers.startedAtMs, listingReport,
+    calls: (own) => withAnsweredCalls(own, answers, deleted),
+  })
+}
+
+/** What a merge found (lazy-merge's from recorded answers, full-merge's from a full listing), for finishMerge. */
+export interface MergeFound {
+  /** The photos whose rows are written (reported, or listed changed), as listed. */
+  changed: readonly ListedPhoto[]
+  /** Their rows as the catalog holds them (those it holds). */
+  known: Pick<CatalogSnapshot, 'photos' | 'comments' | 'media'> & { commentsFetchedAt: ReadonlyMap<string, number> }
+  lists: { sets: SetEntry[]; collections: CollectionEntry[] }
+  old: OldOrder
+  /** The new order: a position in the old one (the photo's row kept), or a changed photo. */
+  slots: ReadonlyArray<ListedPhoto | number>
+  /** The ids of `slots`. */
+  stream: readonly string[]
+  /** The photos deleted: their rows leave their buckets. */
+  gone: ReadonlySet<string>
+  setListing: SetListing & { listed: number }
+  tree: unknown[]
+  /** The marks after this listing (incremental.ts marksAfter). */
+  listing: ListingMarks
+  startedAtMs: number
+  listingReport: RefreshReport['listing']
+  /** Every call of the refresh, counted as the whole refresh counts them, from those of the details step. */
+  calls: (own: Record<string, number>) => Record<string, number>
+}
+
+/**
+ * The rest of a merge, as refresh.ts run() makes it over the changed photos (every other photo
+ * keeps its row): their comments and originals fetched by the whole refresh's rules, the
+ * comparison, and one atomic save (persist.ts saveMerged) of the catalog the whole refresh saves.
+ */
+export async function finishMerge(store: CatalogStore, head: Head, ctx: MergeContext, found: MergeFound): Promise<MergeResult> {
+  const { changed, known, lists, old, slots, stream, gone } = found
   const previous: CatalogState = {
     snap: {
       userId: head.userId, userName: head.userName, photostream: [], photos: known.photos, comments: known.comments, media: known.media,
@@ -123,36 +165,19 @@ export async function mergeIncremental(store: CatalogStore, head: Head, answers:
   const { answered: _answered, ...options } = ctx.options
   const details = await fetchPhotoDetails({ previous, api: ctx.api, media: ctx.media, options, clock: ctx.clock }, changed)
 
-  // The comparison, as refresh.ts run() makes it, over the reported photos (the others keep their rows).
   const since: Since = { prev: previous.snap, nowMs: ctx.clock() }
   const photos = photoChanges({ photos: changed, comments: details.comments, media: details.media }, since)
   const merged = catalogIds(old, changed)
   const inCatalog = gone.size === 0 ? merged : { has: (id: string) => !gone.has(id) && merged.has(id) }
-  const sets = setChanges(setListing, inCatalog, since)
-  const collections = collectionChanges(answers.tree, since)
+  const sets = setChanges(found.setListing, inCatalog, since)
+  const collections = collectionChanges(found.tree, since)
   const orderChanged = slots.length !== old.length || slots.some((s, pos) => (typeof s === 'number' ? s !== pos : s.id !== old.id(pos)))
   const photoCounts = { total: stream.length, added: photos.counts.added, changed: photos.counts.changed, deleted: gone.size }
   const changes = { photos: { ...photos, counts: photoCounts, photostreamOrderChanged: orderChanged }, sets, collections }
   const refreshedAtMs = ctx.clock()
 
-  // The reported photos' rows as the whole refresh's assembly leaves them (every other row is kept).
-  const rowPhotos = new Map<string, PhotoEntry>()
-  const rowComments = new Map<string, readonly RawRecord[]>()
-  const rowMedia = new Map<string, MediaEntry>()
-  const fetchedAt = new Map<string, number>()
-  for (const p of changed) {
-    const entry = photos.photos.get(p.id) as PhotoEntry
-    rowPhotos.set(p.id, entry)
-    const list = photos.comments.get(p.id)
-    if (list !== undefined) rowComments.set(p.id, list)
-    const m = photos.media.get(mediaKey(p.id, entry.secret))
-    if (m !== undefined) rowMedia.set(mediaKey(p.id, entry.secret), m)
-    const at = details.fetchedAt.get(p.id)
-    if (at !== undefined) fetchedAt.set(p.id, at)
-  }
-  const next: CatalogState = { snap: { ...previous.snap, photos: rowPhotos, comments: rowComments, media: rowMedia }, commentsFetchedAt: fetchedAt }
+  const next = rowsOf(changed, photos, details.fetchedAt, previous)
   const facts = factsAfter(head.facts as PhotoFacts, stream, next.snap)
-  const listing = marksAfter({ mode: 'changes', minDateSec: answers.minDateSec }, head.listing, answers.startedAtMs, changed)
   const photosPerPage = head.pages?.photosPerPage ?? PAGE_PHOTOS
   const newPages: ListingPage[] = []
   const saved = await store.saveMerged(head, {
@@ -169,36 +194,53 @@ export async function mergeIncremental(store: CatalogStore, head: Head, answers:
       meta: pagesMeta(head, ctx.pages, photosPerPage, stream.length),
       write: (put) => writePages(slots, old, head, next, ctx.pages, photosPerPage, put, newPages),
     },
-    listing,
+    listing: found.listing,
     facts,
   }, ctx.clock())
   if (saved === undefined) return { fallback: 'another writer saved meanwhile' }
   const report: RefreshReport = {
     userId: head.userId,
     changed: anyChange(changes, previous.snap),
-    startedAtMs: answers.startedAtMs,
+    startedAtMs: found.startedAtMs,
     finishedAtMs: refreshedAtMs,
     photos: photoCounts,
     sets: sets.counts,
     collections: collections.counts,
     photostreamOrderChanged: orderChanged,
     commentsFetched: details.commentsFetched,
-    listing: {
-      mode: 'changes', changesReported: changed.length, setsListed: setListing.listed,
-      ...(deleted !== undefined ? { deletions: { found: deleted.ids.size, pages: deleted.pagesAsked } } : {}),
-    },
+    listing: found.listingReport,
     media: {
       resolved: details.report.resolved,
       reused: stream.length - details.report.resolved - details.report.unavailable.length,
       transcodes: facts.transcodes,
       unavailable: details.report.unavailable,
     },
-    clientCalls: withAnsweredCalls(details.clientCalls, answers, deleted),
+    clientCalls: found.calls(details.clientCalls),
     generation: saved.generation,
     merged: true,
   }
-  debug('merged %d reported photos (%d added, %d changed) and %d deleted into %s without loading the catalog', changed.length, photoCounts.added, photoCounts.changed, gone.size, saved.generation)
+  debug('merged %d %s photos (%d added, %d changed) and %d deleted into %s without loading the catalog', changed.length,
+    found.listingReport.mode === 'full' ? 'listed changed' : 'reported', photoCounts.added, photoCounts.changed, gone.size, saved.generation)
   return { merged: { head: saved, report, pages: newPages, sets: sets.sets, collections: collections.collections } }
+}
+
+/** The changed photos' rows as the whole refresh's assembly leaves them (every other row is kept). */
+function rowsOf(changed: readonly ListedPhoto[], photos: ReturnType<typeof photoChanges>, fetched: ReadonlyMap<string, number>, previous: CatalogState): CatalogState {
+  const rowPhotos = new Map<string, PhotoEntry>()
+  const rowComments = new Map<string, readonly RawRecord[]>()
+  const rowMedia = new Map<string, MediaEntry>()
+  const fetchedAt = new Map<string, number>()
+  for (const p of changed) {
+    const entry = photos.photos.get(p.id) as PhotoEntry
+    rowPhotos.set(p.id, entry)
+    const list = photos.comments.get(p.id)
+    if (list !== undefined) rowComments.set(p.id, list)
+    const m = photos.media.get(mediaKey(p.id, entry.secret))
+    if (m !== undefined) rowMedia.set(mediaKey(p.id, entry.secret), m)
+    const at = fetched.get(p.id)
+    if (at !== undefined) fetchedAt.set(p.id, at)
+  }
+  return { snap: { ...previous.snap, photos: rowPhotos, comments: rowComments, media: rowMedia }, commentsFetchedAt: fetchedAt }
 }
 
 /**
