@@ -4,7 +4,7 @@
  * for one or two builds, alternating.
  *
  *   node --import tsx bench/pin-big.ts --dir DIR --port N [--items 1000000] [--sets 20000]
- *     [--runs 2] [--ab OTHER/bin/flickrfs] [--no-nochange] [--no-change] [--deletions K] [--node-args "ARGS"]
+ *     [--runs 2] [--ab OTHER/bin/flickrfs | --bin OTHER/bin/flickrfs] [--no-nochange] [--no-change] [--deletions K] [--full] [--node-args "ARGS"]
  *
  * The account is bench-fake.ts's benchAccount without videos (5% commented, 2 KB originals, --sets sets, 20
  * collections), served by the fake in its own process on --port N (the catalog holds the fake's
@@ -24,6 +24,11 @@
  *   the next bench's fake makes that many first (the same photos, sets and ids: bench-fake.ts
  *   changeAccount is seeded by the change's number; only their times are new, so the photos they
  *   touched are reported changed again), so a 1,000,000-item DIR need not be seeded again (48 min).
+ * --full: each measured pin lists everything (--full-listing-every 0: the weekly full listing, merged
+ * into a lazily read catalog by src/catalog/full-merge.ts, or read whole). --bin OTHER: the measured
+ * runs are OTHER's alone (the seed is still this checkout's): for builds whose saves differ in what
+ * the next run of the other can use (listing pages with record hashes or without), each on a DIR of
+ * its own, where --ab would have each build take over the other's DEST.
  * Peak RSS is GNU time's %M (the largest process of the run), CPU its user + sys. Each run's output
  * is kept in DIR/run-N.log (DEBUG and FLICKRFS_LAZY_CATALOG_FROM given to the bench reach the runs).
  */
@@ -88,7 +93,9 @@ async function main(): Promise<void> {
   await writeFile(deletionsFile, String(deletions))
   const runs = arg('runs', 2)
   const other = text('ab')
-  const bins = other === undefined ? [BIN] : [BIN, resolve(other)]
+  const only = text('bin')
+  const bins = other !== undefined ? [BIN, resolve(other)] : only !== undefined ? [resolve(only)] : [BIN]
+  const full = args.includes('--full') ? ['--full-listing-every', '0'] : []
   const { proc: fakeProc, origin, credentials, ask } = await startBenchFake(['--import', 'tsx', self, '--serve', '--items', String(items), '--sets', String(sets), '--port', String(port), '--made', String(made), '--deletions', String(deletions)])
   const config = join(dir, 'config')
   const env: NodeJS.ProcessEnv = {
@@ -103,7 +110,7 @@ async function main(): Promise<void> {
   const nodeArgs = text('node-args')?.split(' ').filter((a) => a !== '') ?? []
   // Each run's stderr (DEBUG=flickrfs:pin,flickrfs:catalog given to the bench reaches the runs) in DIR/run-N.log.
   const pin = async (bin: string, dest: string): Promise<ChildUsage> => {
-    const u = await runMeasured(process.execPath, [...nodeArgs, bin, 'pin', '--statistics', dest], { env })
+    const u = await runMeasured(process.execPath, [...nodeArgs, bin, 'pin', '--statistics', ...full, dest], { env })
     await writeFile(join(dir, `run-${++runNo}.log`), `${bin}\n${u.stdout}\n${u.stderr}`)
     return u
   }
