@@ -124,6 +124,8 @@ export class Catalog extends EventEmitter<CatalogEvents> {
   private deferred = false
   /** Opened `lazy` on a head with listing pages: the view of `head`, and no state. */
   private lazyView: LazyView | undefined
+  /** The last merge's head and the photos whose rows it wrote (rowsMerged). */
+  private merged: { generation: string; rows: ReadonlySet<string> } | undefined
 
   private constructor(
     readonly root: string,
@@ -176,6 +178,16 @@ export class Catalog extends EventEmitter<CatalogEvents> {
   photoVersions(): (id: string) => string | undefined {
     const head = this.head
     return head === undefined ? () => undefined : rowVersions(head)
+  }
+
+  /**
+   * When the catalog served is the one a merge just saved (lazy-merge.ts, full-merge.ts): the
+   * photos whose rows it wrote. Every other photo's row is as it was before the merge, though its
+   * bucket may have been written again under a new version (pin-run.ts trusts their sidecars).
+   */
+  rowsMerged(): ReadonlySet<string> | undefined {
+    const m = this.merged
+    return m !== undefined && m.generation === this.head?.generation ? m.rows : undefined
   }
 
   /** Identifies the saved catalog the snapshot came from ('' before the first save). */
@@ -412,6 +424,7 @@ export class Catalog extends EventEmitter<CatalogEvents> {
       return merged.report
     }
     this.head = merged.head
+    this.merged = { generation: merged.head.generation, rows: merged.rows }
     this.state = emptyState()
     this.lazyView = (await import('./lazy-view.js')).LazyView.ofPages(this.store, merged.head, merged.pages, merged)
     if (merged.report.changed) this.emit('change', this.state.snap)

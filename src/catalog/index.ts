@@ -2,7 +2,6 @@ export { Catalog, type CatalogEvents, type CatalogOpenOptions, type CatalogRefre
 export { PHOTO_EXTRAS, type CatalogApi, type CatalogMedia, type SidecarSizer } from './ports.js'
 export type { ListingEvent, MediaEvent, RefreshOptions, RefreshPhase, RefreshProgress, RefreshReport } from './refresh.js'
 export type { QuickRefreshResult, RecordedAnswers } from './quick-refresh.js'
-// reportedPhotoIds: from './lazy-merge.js' itself (this index would load the merge and the refresh with every catalog).
 export { acquireRootLock, type RootLock } from './root-lock.js'
 export { SCHEMA_VERSION } from './persist.js'
 export { DEFAULT_FULL_LISTING_EVERY_MS } from './incremental.js'

@@ -74,7 +74,13 @@ export interface MergeContext {
 }
 
 export type MergeResult =
-  | { merged: { head: Head; report: RefreshReport; pages: ListingPage[]; sets: SetEntry[]; collections: CollectionEntry[] } }
+  | {
+    merged: {
+      head: Head; report: RefreshReport; pages: ListingPage[]; sets: SetEntry[]; collections: CollectionEntry[]
+      /** The photos whose rows the merge wrote (every other photo keeps its row as it was, whatever bucket it shares with them). */
+      rows: ReadonlySet<string>
+    }
+  }
   | { fallback: string }
 
 /** See the top of this file. Call under the root lock, with no other refresh of this root running. */
@@ -221,7 +227,7 @@ export async function finishMerge(store: CatalogStore, head: Head, ctx: MergeCon
   }
   debug('merged %d %s photos (%d added, %d changed) and %d deleted into %s without loading the catalog', changed.length,
     found.listingReport.mode === 'full' ? 'listed changed' : 'reported', photoCounts.added, photoCounts.changed, gone.size, saved.generation)
-  return { merged: { head: saved, report, pages: newPages, sets: sets.sets, collections: collections.collections } }
+  return { merged: { head: saved, report, pages: newPages, sets: sets.sets, collections: collections.collections, rows: new Set(changed.map((p) => p.id)) } }
 }
 
 /** The changed photos' rows as the whole refresh's assembly leaves them (every other row is kept). */
@@ -241,14 +247,6 @@ function rowsOf(changed: readonly ListedPhoto[], photos: ReturnType<typeof photo
     if (at !== undefined) fetchedAt.set(p.id, at)
   }
   return { snap: { ...previous.snap, photos: rowPhotos, comments: rowComments, media: rowMedia }, commentsFetchedAt: fetchedAt }
-}
-
-/**
- * The photos whose rows a merge of `answers` writes (the reported ones, lazy-merge's `changed`):
- * every other photo keeps its row as it was, whatever bucket it shares with them.
- */
-export function reportedPhotoIds(answers: RecordedAnswers): Set<string> {
-  return new Set(listPhotos(answers.changed).map((p) => p.id))
 }
 
 /**

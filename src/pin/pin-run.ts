@@ -7,7 +7,6 @@
 import type { Stats } from 'node:fs'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import createDebug from '../util/debug.js'
-import { reportedPhotoIds } from '../catalog/lazy-merge.js'
 import { type Catalog, type RecordedAnswers, type RefreshProgress, type RefreshReport } from '../catalog/index.js'
 import type { CollectionEntry, MediaEntry } from '../catalog/types.js'
 import { mediaKey } from '../catalog/types.js'
@@ -152,8 +151,8 @@ export class PinRun {
     // In the same turn as the view: a mount's refresh (a pin handed to it) may swap both later.
     const versions = this.#ctx.catalog.photoVersions()
     const contentKey = this.#ctx.catalog.contentKey()
-    const answered = this.#ctx.answered
-    const kept = refresh.merged === true && answered !== undefined ? { before, reported: reportedPhotoIds(answered) } : undefined
+    const merged = refresh.merged === true ? this.#ctx.catalog.rowsMerged() : undefined
+    const kept = merged !== undefined ? { before, reported: merged } : undefined
     await this.#downloadAll(view, refresh)
     // On disk as the tree is written (TreeEntries); its part file goes whether or not a record is written.
     const entries = this.#ctx.recordTree === true && contentKey !== undefined ? await TreeEntries.open(dest) : undefined

@@ -182,6 +182,8 @@ void describe('a pin merges a small change into a lazily read catalog: the same 
     assert.equal(w.refresh.merged, undefined)
     assert.equal(l.refresh.listing.mode, 'full')
     assert.deepEqual({ changed: l.refresh.photos.changed, deleted: l.refresh.photos.deleted }, { changed: 2, deleted: 1 })
+    // The photos not listed changed keep their rows: their sidecars are trusted under the bucket's new version.
+    assert.ok(l.tree.trusted > w.tree.trusted, `more sidecars trusted (${l.tree.trusted} against ${w.tree.trusted})`)
     assertSameState(shown(l), shown(w), 'the reports after a full listing')
     assertSameState(await stateOf(lazy(), fake), await stateOf(whole(), fake), 'after a full listing')
   })
