@@ -4,7 +4,8 @@
  * nothing to change keeps it so; a refresh with a small change merges it without loading the
  * catalog (catalog/lazy-merge.ts) and serves it, a deletion too (the photo changed last among
  * them); one the merge does not take (a full listing, after an item that failed) loads the
- * catalog whole, serves the change, and lets the records go again. Each step is checked by what
+ * catalog whole, serves the change, and lets the records go again; a full listing otherwise is
+ * merged too (catalog/full-merge.ts). Each step is checked by what
  * the mount serves (diff -r against a pin of the same account) and by the catalog's own debug lines.
  */
 import { after, before, describe, it } from 'node:test'
@@ -131,6 +132,33 @@ void describe('mount reading a big catalog lazily, online (e2e)', { skip }, () =
     assert.equal(loads(), 1, server.err)
     await new Promise((resolve) => setTimeout(resolve, 1_100))
     await sameTree(mnt, await pinNow('after-broken', 1))
+    assert.equal((await lab.stop(server, mnt, 'SIGINT')).code, 0, server.err)
+  })
+
+  void it('merges a full listing (view counts, an edit, a deletion) without loading the catalog, and serves it', async () => {
+    const a = fake.account
+    // No item that cannot be had (an earlier case may have left one): the full listing is merged only without them.
+    for (const id of Object.keys(fake.faults.hostile)) {
+      a.deletePhoto(id)
+      delete fake.faults.hostile[id]
+    }
+    const cache = await pinNow('full-cache')
+    const mnt = await lab.mkdir('mnt-full')
+    const server = await lab.mount(mnt, ['--cache', cache, '--refresh', '0', '--full-listing-every', '0', '--attr-timeout', '1s'],
+      { ...env, DEBUG: 'flickrfs:catalog', FLICKRFS_LAZY_CATALOG_FROM: '0' })
+    assert.match(server.err, /opened catalog \S+ lazily/)
+    a.requirePhoto(a.photostream[2] ?? assert.fail('fixture has photos')).views += 3
+    a.editPhoto(a.photostream[3] ?? assert.fail('fixture has photos'), { title: 'edited before a full listing' })
+    const gone = a.photostream[4] ?? assert.fail('fixture has photos')
+    a.deletePhoto(gone)
+    const asked = await lab.cli(['refresh', mnt], env)
+    assert.equal(asked.exit.code, 0, asked.err)
+    await waitUntil('the full listing is merged', () => Promise.resolve(/merged \d+ listed changed photos \(0 added, 2 changed\) and 1 deleted/.test(server.err)), 30_000)
+    assert.match(server.err, /full listing: \d+ photos listed, 2 of them changed or new, 1 deleted; merging/)
+    assert.equal(count(server.err, /loaded catalog \S+: \d+ photos/), 0, server.err)
+    await waitUntil('the deletion is served', async () => !(await run('ls', ['-1', join(mnt, 'photostream')])).stdout.includes(gone), 30_000)
+    await new Promise((resolve) => setTimeout(resolve, 1_100))
+    await sameTree(mnt, await pinNow('after-full-listing'))
     assert.equal((await lab.stop(server, mnt, 'SIGINT')).code, 0, server.err)
   })
 })
