@@ -22,6 +22,8 @@ import { emptyState, type CatalogState } from './state.js'
 import type { CatalogSnapshot } from './types.js'
 import { snapshotView, type CatalogView } from './view.js'
 import type { LazyView } from './lazy-view.js'
+import type { FullMergeContext } from './full-merge.js'
+import type { MergeResult } from './lazy-merge.js'
 
 const debug = createDebug('flickrfs:catalog')
 
@@ -410,7 +412,7 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     const index = view.indexOf(head.generation)
     const result = answered !== undefined
       ? await (await import('./lazy-merge.js')).mergeIncremental(this.store, head, answered, ctx)
-      : await (await import('./full-merge.js')).mergeFullListing(this.store, head, { ...ctx, ...(index !== undefined ? { index } : {}) })
+      : await this.mergeFull(head, { ...ctx, ...(index !== undefined ? { index } : {}) })
     if ('fallback' in result) {
       debug('not merged lazily (%s): refreshing whole', result.fallback)
       return undefined
@@ -429,6 +431,28 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     this.lazyView = (await import('./lazy-view.js')).LazyView.ofPages(this.store, merged.head, merged.pages, merged)
     if (merged.report.changed) this.emit('change', this.state.snap)
     return merged.report
+  }
+
+  /**
+   * A full listing merged (full-merge.ts), its progress saved as it goes as the whole refresh's is:
+   * cleared once merged, kept (flushed) when it fails or falls back, for the next run or the whole
+   * refresh that follows to go on from.
+   */
+  private async mergeFull(head: Head, ctx: FullMergeContext): Promise<MergeResult> {
+    const { mergeFullListing, planFullMerge } = await import('./full-merge.js')
+    const plan = planFullMerge(head, ctx, this.now())
+    if (typeof plan === 'string') return { fallback: plan }
+    const checkpoint = await RefreshCheckpoint.open(this.root, this.now, { ...this.checkpointOptions, savedBefore: head.writtenAtMs })
+    try {
+      const result = await mergeFullListing(this.store, head, { ...ctx, checkpoint })
+      await ('merged' in result ? checkpoint.clear() : checkpoint.flush())
+      return result
+    } catch (err) {
+      await checkpoint.flush()
+      throw err
+    } finally {
+      await checkpoint.close()
+    }
   }
 
   /** The caller's progress and media callbacks, each also emitted as this catalog's event. */

@@ -23,8 +23,9 @@
  * that moves the photos to other buckets (or buckets of an older flickrfs, bigger than a save makes
  * them now: the whole refresh's save makes them small).
  *
- * Not saved as it goes: a full listing killed midway is asked again, as the whole refresh's is
- * (checkpoint.ts saves a listing's pages only in a first sync).
+ * Saved as it goes as the whole refresh's full listing is (`ctx.checkpoint`, checkpoint.ts): the
+ * sets' members and the changed photos' details; not the photostream's pages, which a checkpoint
+ * saves only in a first sync: a full listing killed midway lists the photostream again.
  */
 import { asRecord, toInt } from '../flickr/lenient.js'
 import createDebug from '../util/debug.js'
@@ -35,6 +36,7 @@ import { finishMerge, mergeLimit, OldOrder, readPages, type MergeContext, type M
 import { idIndexOf, type IdIndex } from './lazy-view.js'
 import { PAGE_PHOTOS, recordHash } from './listing-pages.js'
 import { bucketsAsSaved, type CatalogStore, type Head } from './persist.js'
+import type { RefreshCheckpoint } from './checkpoint.js'
 import { PHOTO_EXTRAS, type CatalogApi } from './ports.js'
 import { dedupeById, isKnownEmpty, photoFields, safeId, uniqueIds } from './records.js'
 
@@ -54,7 +56,7 @@ export interface FullMergeContext extends MergeContext {
 /** See the top of this file. Call under the root lock, with no other refresh of this root running. */
 export async function mergeFullListing(store: CatalogStore, head: Head, ctx: FullMergeContext): Promise<MergeResult> {
   const startedAtMs = ctx.clock()
-  const plan = fullPlan(head, ctx, startedAtMs)
+  const plan = planFullMerge(head, ctx, startedAtMs)
   if (typeof plan === 'string') return { fallback: plan }
   const pages = ctx.decodedPages ?? (await readPages(store, head))
   const lists = await store.readSetsAndCollections(head)
@@ -68,9 +70,11 @@ export async function mergeFullListing(store: CatalogStore, head: Head, ctx: Ful
   const api = stoppable(ctx.api, calls, stop)
   ctx.options.onProgress?.({ phase: 'listing', photos: 0, sets: 0, setsListed: 0, commentsToFetch: 0, commentsFetched: 0, mediaToResolve: 0, mediaResolved: 0 })
   const concurrency = ctx.options.apiConcurrency ?? 16
+  const cp = ctx.checkpoint
+  cp?.begin(head.userId, false)
   const listed = await allOrGiveUp([
     api.getPhotostream([...PHOTO_EXTRAS], { onPage: (page, items) => matcher.take(page, items) }),
-    listSets(api, head.userId, lists.sets.length, concurrency),
+    listSets(api, head.userId, lists.sets.length, concurrency, cp),
     api.getCollectionTree(),
   ] as const, stop)
   if ('gaveUp' in listed) return { fallback: listed.gaveUp }
@@ -97,8 +101,8 @@ export async function mergeFullListing(store: CatalogStore, head: Head, ctx: Ful
   })
 }
 
-/** The full listing's plan, or why this catalog and these options are not merged here. */
-function fullPlan(head: Head, ctx: MergeContext, nowMs: number): { mode: 'full'; reason: string } | string {
+/** The full listing's plan, or why this catalog and these options are not merged here (nothing is read or asked). */
+export function planFullMerge(head: Head, ctx: MergeContext, nowMs: number): { mode: 'full'; reason: string } | string {
   const meta = head.pages
   const facts = head.facts
   if (meta === undefined || head.chunks.listing === undefined) return 'the catalog has no listing pages'
@@ -182,17 +186,26 @@ class ListingMatch {
   }
 }
 
-/** Every set's members as refresh.ts listSets lists them in a full listing (without a checkpoint). */
-async function listSets(api: CatalogApi, userId: string, expectedSets: number, concurrency: number): Promise<SetListing & { listed: number }> {
+/**
+ * Every set's members as refresh.ts listSets lists them in a full listing: those an interrupted run
+ * saved (for the same getList record, while young) taken from `cp`, each listed one saved to it.
+ */
+async function listSets(api: CatalogApi, userId: string, expectedSets: number, concurrency: number, cp: RefreshCheckpoint | undefined): Promise<SetListing & { listed: number }> {
   const list = dedupeById(await api.getSetList(expectedSets))
   const members = new Map<string, string[]>()
-  for (const raw of list) if (isKnownEmpty(raw)) members.set(safeId(raw.id) as string, [])
+  for (const raw of list) {
+    const known = isKnownEmpty(raw) ? [] : cp?.savedSetMembers(safeId(raw.id) as string, raw)
+    if (known !== undefined) members.set(safeId(raw.id) as string, known)
+  }
+  cp?.planSets({ done: members.size, total: list.length })
   let listed = 0
   await eachLimit(list, concurrency, async (raw) => {
     const id = safeId(raw.id) as string
     if (members.has(id)) return
     listed++
-    members.set(id, uniqueIds(await api.getSetPhotos(id, userId)))
+    const ids = uniqueIds(await api.getSetPhotos(id, userId))
+    members.set(id, ids)
+    cp?.setListed(id, raw, ids)
   })
   return { list, members, listed }
 }

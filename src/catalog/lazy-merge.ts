@@ -37,6 +37,7 @@ import type { CatalogApi, CatalogMedia } from './ports.js'
 import { recordingSearch, type RecordedAnswers } from './quick-refresh.js'
 import { dedupeById, listPhotos, safeId, uniqueIds } from './records.js'
 import { fetchPhotoDetails, type RefreshOptions, type RefreshReport } from './refresh.js'
+import type { RefreshCheckpoint } from './checkpoint.js'
 import type { CatalogState } from './state.js'
 import type { CatalogSnapshot, CollectionEntry, MediaEntry, PhotoEntry, RawRecord, SetEntry } from './types.js'
 import { mediaKey } from './types.js'
@@ -71,6 +72,8 @@ export interface MergeContext {
   pages: ListingPagesOptions
   /** The listing pages of `head` already decoded (the lazy view's): not read again. */
   decodedPages?: readonly ListingPage[]
+  /** Saves the details as they come and gives back an interrupted run's (full-merge.ts; none: nothing saved). */
+  checkpoint?: RefreshCheckpoint
 }
 
 export type MergeResult =
@@ -169,7 +172,9 @@ export async function finishMerge(store: CatalogStore, head: Head, ctx: MergeCon
     ...(head.listing !== undefined ? { listing: head.listing } : {}),
   }
   const { answered: _answered, ...options } = ctx.options
-  const details = await fetchPhotoDetails({ previous, api: ctx.api, media: ctx.media, options, clock: ctx.clock }, changed)
+  const details = await fetchPhotoDetails({
+    previous, api: ctx.api, media: ctx.media, options, clock: ctx.clock, ...(ctx.checkpoint !== undefined ? { checkpoint: ctx.checkpoint } : {}),
+  }, changed)
 
   const since: Since = { prev: previous.snap, nowMs: ctx.clock() }
   const photos = photoChanges({ photos: changed, comments: details.comments, media: details.media }, since)

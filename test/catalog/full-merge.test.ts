@@ -9,11 +9,13 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import KeyvSqlite from '@keyv/sqlite'
+import { Catalog, catalogPath, readProgress } from '../../src/catalog/index.js'
 import { MERGE_MIN_PHOTOS } from '../../src/catalog/lazy-merge.js'
-import { catalogPath } from '../../src/catalog/index.js'
 import { prng } from '../../src/fake-flickr/generate.js'
+import { PHOTO_METADATA_FORMAT } from '../../src/layout/metadata.js'
+import { waitUntil } from '../support/wait.js'
 import { harness, headOf, randomChange } from './harness.js'
-import { assertSame, firstSync, refreshTwins } from './twins.js'
+import { assertSame, copyRoot, firstSync, refreshTwins, WRITER } from './twins.js'
 
 /** Every refresh a full listing. */
 const FULL = { fullListingEveryMs: 0 }
@@ -107,4 +109,44 @@ void test('more photos changed than a merge takes: it stops while listing, and t
   for (const id of a.photostream.slice(0, 10)) a.requirePhoto(id).views += 1
   const within = await refreshTwins(t, h, over.whole.root, FULL)
   await assertSame(within, '10 photos changed')
+})
+
+void test('a full listing cut off in its sets goes on from the sets it saved: they are not asked again, and the merge saves what the whole refresh saves', async (t) => {
+  const h = await harness(t, { photos: 40, videos: 0, sets: 40, commentedFraction: 0.1 }, { maxRetries: 0 })
+  h.clock.ms = Date.now() + 2 * 3_600_000
+  const a = h.fake.account
+  const base = await firstSync(t, h)
+  a.editPhoto(a.photostream[2] as string, { title: 'edited before the cut' })
+  const root = await copyRoot(t, base)
+  const open = (): Promise<Catalog> => Catalog.open(root, { now: h.clock.now, ...WRITER, lazy: { sidecarFormat: PHOTO_METADATA_FORMAT }, checkpoint: { everyResults: 5 } })
+  h.tick()
+  const cut = await open()
+  h.fake.resetCounts()
+  h.fake.faults.apiLatencyMs = 20
+  const sets = (): number => h.fake.counts()['flickr.photosets.getPhotos'] ?? 0
+  const running = cut.refresh(h.client, h.media, FULL)
+  running.catch(() => undefined)
+  await waitUntil('some sets are listed', () => Promise.resolve(sets() >= 15), 10_000)
+  h.fake.faults.inject('http500', { count: Infinity, target: 'api' })
+  await assert.rejects(running)
+  await cut.close()
+  h.fake.faults.clear()
+  const progress = await readProgress(root)
+  const saved = progress?.sets?.done ?? 0
+  assert.ok((progress?.sets?.total ?? 0) === 40, `the progress counts the sets: ${JSON.stringify(progress?.sets)}`)
+  const before = sets()
+  // The next run takes the sets saved (planSets counts them done) and lists only the others.
+  const next = await open()
+  t.after(() => next.close())
+  const report = await next.refresh(h.client, h.media, FULL)
+  assert.equal(report.merged, true)
+  const again = sets() - before
+  assert.ok(again < 40 && again === report.listing.setsListed, `sets listed again: ${again} (${report.listing.setsListed} reported; ${saved} saved by the time of the cut's planSets)`)
+  assert.equal(await readProgress(root), undefined, 'a completed merge leaves no progress')
+  // The same catalog as a whole refresh of the base (no progress there) makes, at the same time.
+  const whole = await copyRoot(t, base)
+  const w = await Catalog.open(whole, { now: h.clock.now, ...WRITER, deferLoad: true })
+  t.after(() => w.close())
+  assert.equal((await w.refresh(h.client, h.media, FULL)).merged, undefined)
+  assert.deepEqual(await headOf(root), await headOf(whole))
 })
