@@ -374,20 +374,14 @@ export class Catalog extends EventEmitter<CatalogEvents> {
       await this.load(true)
       const options = { ...opts, ...this.relay(opts) }
       // An interrupted refresh's progress is reused, and this one's saved as it goes, beside (never in) the catalog.
-      const checkpoint = await RefreshCheckpoint.open(this.root, this.now, { ...this.checkpointOptions, savedBefore: this.head?.writtenAtMs })
-      try {
+      return await this.withCheckpoint(this.head?.writtenAtMs, async (checkpoint) => {
         const { buildRefreshedState } = await import('./refresh.js')
         const { state, report } = await buildRefreshedState({ previous: this.state, api: client, media, options, clock: this.now, checkpoint })
         await this.saveAndSwap(state, report, options.onProgress, letGo)
         await checkpoint.clear()
         debug('refreshed: %o', { ...report, media: { ...report.media, transcodes: report.media.transcodes.length, unavailable: report.media.unavailable.length } })
         return report
-      } catch (err) {
-        await checkpoint.flush()
-        throw err
-      } finally {
-        await checkpoint.close()
-      }
+      })
     } finally {
       await lock.release()
     }
@@ -442,11 +436,22 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     const { mergeFullListing, planFullMerge } = await import('./full-merge.js')
     const plan = planFullMerge(head, ctx, this.now())
     if (typeof plan === 'string') return { fallback: plan }
-    const checkpoint = await RefreshCheckpoint.open(this.root, this.now, { ...this.checkpointOptions, savedBefore: head.writtenAtMs })
-    try {
+    return this.withCheckpoint(head.writtenAtMs, async (checkpoint) => {
       const result = await mergeFullListing(this.store, head, { ...ctx, checkpoint })
       await ('merged' in result ? checkpoint.clear() : checkpoint.flush())
       return result
+    })
+  }
+
+  /**
+   * `work` with a refresh's progress open (checkpoint.ts: what an interrupted run saved, of a catalog
+   * written at `savedBefore` or later): flushed when `work` fails, closed after; `work` clears it
+   * once its result is saved.
+   */
+  private async withCheckpoint<T>(savedBefore: number | undefined, work: (checkpoint: RefreshCheckpoint) => Promise<T>): Promise<T> {
+    const checkpoint = await RefreshCheckpoint.open(this.root, this.now, { ...this.checkpointOptions, savedBefore })
+    try {
+      return await work(checkpoint)
     } catch (err) {
       await checkpoint.flush()
       throw err

@@ -112,7 +112,8 @@ void test('more photos changed than a merge takes: it stops while listing, and t
 })
 
 void test('a full listing cut off in its sets goes on from the sets it saved: they are not asked again, and the merge saves what the whole refresh saves', async (t) => {
-  const h = await harness(t, { photos: 40, videos: 0, sets: 40, commentedFraction: 0.1 }, { maxRetries: 0 })
+  const SETS = 80
+  const h = await harness(t, { photos: 40, videos: 0, sets: SETS, commentedFraction: 0.1 }, { maxRetries: 0 })
   h.clock.ms = Date.now() + 2 * 3_600_000
   const a = h.fake.account
   const base = await firstSync(t, h)
@@ -122,18 +123,20 @@ void test('a full listing cut off in its sets goes on from the sets it saved: th
   h.tick()
   const cut = await open()
   h.fake.resetCounts()
-  h.fake.faults.apiLatencyMs = 20
+  // The sets are asked 16 at a time, each answered 100 ms after it is asked: once the second 16
+  // are asked, the first are in, and the cut comes hundreds of ms before the last would be.
+  h.fake.faults.apiLatencyMs = 100
   const sets = (): number => h.fake.counts()['flickr.photosets.getPhotos'] ?? 0
   const running = cut.refresh(h.client, h.media, FULL)
   running.catch(() => undefined)
-  await waitUntil('some sets are listed', () => Promise.resolve(sets() >= 15), 10_000)
+  await waitUntil('the second 16 sets are asked', () => Promise.resolve(sets() > 16), 10_000, 10)
   h.fake.faults.inject('http500', { count: Infinity, target: 'api' })
   await assert.rejects(running)
   await cut.close()
   h.fake.faults.clear()
   const progress = await readProgress(root)
   const saved = progress?.sets?.done ?? 0
-  assert.ok((progress?.sets?.total ?? 0) === 40, `the progress counts the sets: ${JSON.stringify(progress?.sets)}`)
+  assert.ok((progress?.sets?.total ?? 0) === SETS, `the progress counts the sets: ${JSON.stringify(progress?.sets)}`)
   const before = sets()
   // The next run takes the sets saved (planSets counts them done) and lists only the others.
   const next = await open()
@@ -141,7 +144,7 @@ void test('a full listing cut off in its sets goes on from the sets it saved: th
   const report = await next.refresh(h.client, h.media, FULL)
   assert.equal(report.merged, true)
   const again = sets() - before
-  assert.ok(again < 40 && again === report.listing.setsListed, `sets listed again: ${again} (${report.listing.setsListed} reported; ${saved} saved by the time of the cut's planSets)`)
+  assert.ok(again < SETS - 15 && again === report.listing.setsListed, `sets listed again: ${again} (${report.listing.setsListed} reported; ${saved} saved by the time of the cut's planSets)`)
   assert.equal(await readProgress(root), undefined, 'a completed merge leaves no progress')
   // The same catalog as a whole refresh of the base (no progress there) makes, at the same time.
   const whole = await copyRoot(t, base)
