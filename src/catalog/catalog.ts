@@ -404,9 +404,15 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     const decodedPages = view.pagesOf(head.generation)
     const ctx = { api: client, media, options, clock: this.now, pages, ...(decodedPages !== undefined ? { decodedPages } : {}) }
     const index = view.indexOf(head.generation)
-    const result = answered !== undefined
+    const full = { ...ctx, ...(index !== undefined ? { index } : {}) }
+    let result = answered !== undefined
       ? await (await import('./lazy-merge.js')).mergeIncremental(this.store, head, answered, ctx)
-      : await this.mergeFull(head, { ...ctx, ...(index !== undefined ? { index } : {}) })
+      : await this.mergeFull(head, full)
+    // A photostream that does not add up from the changes is listed whole, as the whole refresh would, but merged.
+    if ('fallback' in result && result.relist !== undefined && answered !== undefined) {
+      debug('not merged from the changes (%s): listing the photostream whole', result.fallback)
+      result = await (await import('./full-merge.js')).mergeRelisted(this.store, head, answered, full, result.relist)
+    }
     if ('fallback' in result) {
       debug('not merged lazily (%s): refreshing whole', result.fallback)
       return undefined

@@ -32,13 +32,14 @@ import createDebug from '../util/debug.js'
 import { eachLimit } from '../util/pool.js'
 import type { ListedPhoto, SetListing } from './changes.js'
 import { marksAfter, planFor } from './incremental.js'
-import { finishMerge, mergeLimit, OldOrder, readPages, type MergeContext, type MergeResult } from './lazy-merge.js'
+import { finishMerge, mergeLimit, OldOrder, readPages, setsOf, withAnsweredCalls, type MergeContext, type MergeResult } from './lazy-merge.js'
 import { idIndexOf, type IdIndex } from './lazy-view.js'
 import { PAGE_PHOTOS, recordHash } from './listing-pages.js'
-import { bucketsAsSaved, type CatalogStore, type Head } from './persist.js'
+import { bucketsAsSaved, sameBuckets, type CatalogStore, type Head } from './persist.js'
 import type { RefreshCheckpoint } from './checkpoint.js'
 import { PHOTO_EXTRAS, type CatalogApi } from './ports.js'
-import { dedupeById, isKnownEmpty, photoFields, safeId, uniqueIds } from './records.js'
+import type { RecordedAnswers } from './quick-refresh.js'
+import { dedupeById, isKnownEmpty, listPhotos, photoFields, safeId, uniqueIds } from './records.js'
 
 const debug = createDebug('flickrfs:catalog')
 
@@ -97,6 +98,50 @@ export async function mergeFullListing(store: CatalogStore, head: Head, ctx: Ful
       const all = { ...calls }
       for (const [name, n] of Object.entries(own)) all[name] = (all[name] ?? 0) + n
       return all
+    },
+  })
+}
+
+/**
+ * An incremental refresh whose photostream did not add up from its changes (lazy-merge.ts's
+ * `relist`: deletions the search cannot vouch for, an upload it missed), merged as the whole
+ * refresh takes it: the photostream listed whole (compared page by page, as mergeFullListing
+ * does), the sets and the tree as the answers have them, the marks of an incremental refresh (the
+ * whole refresh's plan was one), and `reason` reported as why everything was listed.
+ */
+export async function mergeRelisted(store: CatalogStore, head: Head, answers: RecordedAnswers, ctx: FullMergeContext, reason: string): Promise<MergeResult> {
+  const pages = ctx.decodedPages ?? (await readPages(store, head))
+  const lists = await store.readSetsAndCollections(head)
+  if (pages === undefined || lists === undefined) return { fallback: 'a part of the catalog is gone (another writer saved meanwhile)' }
+  const setListing = setsOf(answers, lists.sets)
+  if (typeof setListing === 'string') return { fallback: setListing }
+  const old = new OldOrder(pages, head.pages?.photosPerPage ?? PAGE_PHOTOS)
+  const limit = mergeLimit(head.photoCount)
+  const matcher = new ListingMatch(old, ctx.index ?? idIndexOf(pages, old.length), limit)
+  const calls: Record<string, number> = {}
+  const stop = { stopped: false }
+  const listed = await allOrGiveUp([stoppable(ctx.api, calls, stop).getPhotostream([...PHOTO_EXTRAS], { onPage: (page, items) => matcher.take(page, items) })] as const, stop)
+  if ('gaveUp' in listed) return { fallback: listed.gaveUp }
+  const { slots, changed, newestSec } = matcher
+  const gone = matcher.unlisted()
+  if (changed.length + gone.length > limit) return { fallback: `${changed.length} photos changed and ${gone.length} deleted (more than ${limit})` }
+  const stream = slots.map((s) => (typeof s === 'number' ? old.id(s) : s.id))
+  if (!sameBuckets(head, stream.length)) return { fallback: `${stream.length} photos go to another number of buckets` }
+  const known = await store.decodeBucketsOf(head, changed.map((p) => p.id))
+  if (known === undefined) return { fallback: 'a part of the catalog is gone (another writer saved meanwhile)' }
+  debug('listed whole (%s): %d photos, %d of them changed or new, %d deleted; merging', reason, stream.length, changed.length, gone.length)
+  // The search's calls, answered to the whole refresh from what the merge recorded.
+  const searched = [...(answers.searched?.keys() ?? [])]
+  const search = { pages: searched.filter((k) => k.startsWith('page:')).length, sizes: searched.filter((k) => k.startsWith('sizes:')).length }
+  return finishMerge(store, head, ctx, {
+    changed, known, lists, old, slots, stream, gone: new Set(gone), setListing, tree: answers.tree,
+    listing: marksAfter({ mode: 'changes', minDateSec: answers.minDateSec }, head.listing, answers.startedAtMs, [{ lastUpdate: newestSec }]),
+    startedAtMs: answers.startedAtMs,
+    listingReport: { mode: 'full', reason, changesReported: listPhotos(answers.changed).length, setsListed: setListing.listed },
+    calls: (own) => {
+      const all = { ...calls }
+      for (const [name, n] of Object.entries(own)) all[name] = (all[name] ?? 0) + n
+      return withAnsweredCalls(all, answers, search)
     },
   })
 }

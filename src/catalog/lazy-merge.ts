@@ -16,7 +16,8 @@
  * without listing pages of the sizer's format in photostream order, a head without its facts, a
  * plan other than the answers' incremental one, items to resolve again or transcodes to retry,
  * more photos reported than mergeLimit allows, deletions the search cannot vouch for or a
- * photostream that does not add up (the whole refresh then lists everything), a set listed that the
+ * photostream that does not add up (the whole refresh then lists the photostream whole: the result
+ * says `relist`, and full-merge.ts mergeRelisted does that listing and merges), a set listed that the
  * answers lack, a photo count that moves the photos to other buckets. The photo changed last
  * deleted or gone back is merged too: an incremental refresh's marks never go back (incremental.ts
  * marksAfter), so the reported photos make them. Nothing is written before the one atomic save
@@ -84,7 +85,12 @@ export type MergeResult =
       rows: ReadonlySet<string>
     }
   }
-  | { fallback: string }
+  /**
+   * Not merged here. `relist`: the photostream did not add up from the changes (deletions the
+   * search cannot vouch for, an upload it missed), where the whole refresh lists the photostream
+   * whole, for that reason: full-merge.ts mergeRelisted does so without loading the catalog.
+   */
+  | { fallback: string; relist?: string }
 
 /** See the top of this file. Call under the root lock, with no other refresh of this root running. */
 export async function mergeIncremental(store: CatalogStore, head: Head, answers: RecordedAnswers, ctx: MergeContext): Promise<MergeResult> {
@@ -108,7 +114,9 @@ export async function mergeIncremental(store: CatalogStore, head: Head, answers:
   if (answers.page.total >= 0 && answers.page.total < withChanges.length) {
     // Its answers kept: a whole refresh after a fallback asks the same, and is answered from them.
     const found = await locateDeletions(recordingSearch(ctx.api, answers), { length: withChanges.length, at: (pos) => idAt(withChanges[pos] as ListedPhoto | number) }, answers.page.total, answers.page.photos)
-    if ('reason' in found) return { fallback: `something was deleted (${found.reason})` }
+    if ('reason' in found) {
+      return { fallback: `something was deleted (${found.reason})`, relist: `Flickr counts ${answers.page.total} items, the catalog with the changes ${withChanges.length} (something was deleted: ${found.reason})` }
+    }
     // Their rows are only taken out of their buckets (saveMerged's `removed`): nothing of them is read.
     deleted = { ids: new Set(found.deleted), pagesAsked: found.pagesAsked }
   }
@@ -116,7 +124,7 @@ export async function mergeIncremental(store: CatalogStore, head: Head, answers:
   const slots = gone.size === 0 ? withChanges : withChanges.filter((s) => !gone.has(idAt(s)))
   const stream = slots.map(idAt)
   const adds = addsUp(stream, answers)
-  if (adds !== undefined) return { fallback: adds }
+  if (adds !== undefined) return { fallback: adds, relist: adds }
   const setListing = setsOf(answers, lists.sets)
   if (typeof setListing === 'string') return { fallback: setListing }
   if (!sameBuckets(head, stream.length)) return { fallback: `${stream.length} photos go to another number of buckets` }
@@ -128,7 +136,7 @@ export async function mergeIncremental(store: CatalogStore, head: Head, answers:
   }
   return finishMerge(store, head, ctx, {
     changed, known, lists, old, slots, stream, gone, setListing, tree: answers.tree, listing, startedAtMs: answers.startedAtMs, listingReport,
-    calls: (own) => withAnsweredCalls(own, answers, deleted),
+    calls: (own) => withAnsweredCalls(own, answers, deleted === undefined ? undefined : { pages: deleted.pagesAsked, sizes: deleted.ids.size }),
   })
 }
 
@@ -258,7 +266,7 @@ function rowsOf(changed: readonly ListedPhoto[], photos: ReturnType<typeof photo
  * The merge's own calls and the answered ones, counted as the whole refresh counts them (it makes
  * each answered call through its counting client): a pin's report is the same either way.
  */
-function withAnsweredCalls(own: Record<string, number>, answers: RecordedAnswers, deleted?: { ids: ReadonlySet<string>; pagesAsked: number }): Record<string, number> {
+export function withAnsweredCalls(own: Record<string, number>, answers: RecordedAnswers, search?: { pages: number; sizes: number }): Record<string, number> {
   const calls = { ...own }
   const add = (name: string, n: number): void => {
     if (n > 0) calls[name] = (calls[name] ?? 0) + n
@@ -268,9 +276,9 @@ function withAnsweredCalls(own: Record<string, number>, answers: RecordedAnswers
   add('getSetList', 1)
   add('getSetPhotos', answers.setPhotos.size)
   add('getCollectionTree', 1)
-  // The search for what was deleted: its pages, and a getSizes per photo found.
-  add('getPhotostreamPage', deleted?.pagesAsked ?? 0)
-  add('getSizes', deleted?.ids.size ?? 0)
+  // The search for what was deleted: its pages, and a getSizes per photo it confirmed.
+  add('getPhotostreamPage', search?.pages ?? 0)
+  add('getSizes', search?.sizes ?? 0)
   return calls
 }
 
@@ -330,14 +338,15 @@ export class OldOrder {
 /** listPhotostreamChanges's checks (incremental.ts) on the merged order: undefined when it adds up. */
 function addsUp(stream: readonly string[], answers: RecordedAnswers): string | undefined {
   const total = answers.page.total
-  if (total >= 0 && total !== stream.length) return `Flickr counts ${total} items, the catalog with the changes ${stream.length}`
+  // In incremental.ts listPhotostreamChanges's words (a whole refresh reports them as the reason it listed everything).
+  if (total >= 0 && total !== stream.length) return `Flickr counts ${total} items, the catalog with the changes ${stream.length} (something was missed)`
   const headIds = uniqueIds(answers.page.photos)
   const at = headIds.findIndex((id, i) => stream[i] !== id)
-  return at < 0 ? undefined : `the photostream's item ${at + 1} is not where the changes put it`
+  return at < 0 ? undefined : `the photostream's item ${at + 1} is ${headIds[at]}, the catalog with the changes has ${stream[at] ?? 'none'}`
 }
 
 /** Every set's members as refresh.ts listSets takes them from these answers, or why not. */
-function setsOf(answers: RecordedAnswers, before: readonly SetEntry[]): { list: ReturnType<typeof dedupeById>; members: Map<string, string[]>; listed: number } | string {
+export function setsOf(answers: RecordedAnswers, before: readonly SetEntry[]): { list: ReturnType<typeof dedupeById>; members: Map<string, string[]>; listed: number } | string {
   const list = dedupeById(answers.setList)
   const prev = new Map(before.map((s) => [s.id, s]))
   const members = new Map<string, string[]>()

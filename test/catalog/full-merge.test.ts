@@ -153,3 +153,21 @@ void test('a full listing cut off in its sets goes on from the sets it saved: th
   assert.equal((await w.refresh(h.client, h.media, FULL)).merged, undefined)
   assert.deepEqual(await headOf(root), await headOf(whole))
 })
+
+void test('deletions the search will not look for, beside an edit and a view count: the photostream is listed whole and merged, the whole refresh\'s catalog', async (t) => {
+  const h = await harness(t, { photos: 90, videos: 4, sets: 6, collections: 1, commentedFraction: 0.2 })
+  h.clock.ms = Date.now() + 2 * 3_600_000
+  const a = h.fake.account
+  const base = await firstSync(t, h)
+  // Six gone from a one-page photostream: finding them would cost more calls than listing it (incremental.ts).
+  for (let i = 0; i < 6; i++) a.deletePhoto(a.photostream[10 * i + 3] as string)
+  a.editPhoto(a.photostream[1] as string, { title: 'edited beside the deletions' })
+  a.requirePhoto(a.photostream[2] as string).views += 4
+  const twins = await refreshTwins(t, h, base)
+  await assertSame(twins, 'six deletions in one page, an edit, a view count')
+  const { listing, photos } = twins.merged.report
+  assert.equal(listing.mode, 'full')
+  assert.match(listing.reason ?? '', /something was deleted: 6 items are gone among 1 pages/)
+  assert.deepEqual({ deleted: photos.deleted, changed: photos.changed }, { deleted: 6, changed: 2 })
+  assert.equal(twins.whole.report.listing.reason, listing.reason)
+})
