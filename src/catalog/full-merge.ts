@@ -32,7 +32,7 @@ import createDebug from '../util/debug.js'
 import { eachLimit } from '../util/pool.js'
 import type { ListedPhoto, SetListing } from './changes.js'
 import { marksAfter, planFor } from './incremental.js'
-import { finishMerge, mergeLimit, OldOrder, readPages, setsOf, withAnsweredCalls, type MergeContext, type MergeResult } from './lazy-merge.js'
+import { finishMerge, mergeLimit, OldOrder, readPages, setsOf, withAnsweredCalls, type MergeContext, type MergeFound, type MergeResult } from './lazy-merge.js'
 import { idIndexOf, type IdIndex } from './lazy-view.js'
 import { PAGE_PHOTOS, recordHash } from './listing-pages.js'
 import { bucketsAsSaved, sameBuckets, type CatalogStore, type Head } from './persist.js'
@@ -80,19 +80,14 @@ export async function mergeFullListing(store: CatalogStore, head: Head, ctx: Ful
   ] as const, stop)
   if ('gaveUp' in listed) return { fallback: listed.gaveUp }
   const [, setListing, tree] = listed.values
-  const { slots, changed, newestSec } = matcher
-  const gone = matcher.unlisted()
-  if (changed.length + gone.length > limit) return { fallback: `${changed.length} photos changed and ${gone.length} deleted (more than ${limit})` }
-  const stream = slots.map((s) => (typeof s === 'number' ? old.id(s) : s.id))
   // An older flickrfs's bigger buckets too: a full listing is when they are made small, once.
-  if (!bucketsAsSaved(head, stream.length)) return { fallback: `the buckets are not those a save of ${stream.length} photos makes` }
-  const known = await store.decodeBucketsOf(head, changed.map((p) => p.id))
-  if (known === undefined) return { fallback: 'a part of the catalog is gone (another writer saved meanwhile)' }
-
-  const listing = marksAfter(plan, head.listing, startedAtMs, [{ lastUpdate: newestSec }])
-  debug('full listing: %d photos listed, %d of them changed or new, %d deleted; merging', stream.length, changed.length, gone.length)
+  const found = await matcher.found(store, head, (n) => (bucketsAsSaved(head, n) ? undefined : `the buckets are not those a save of ${n} photos makes`))
+  if (typeof found === 'string') return { fallback: found }
+  const { stream, changed, gone } = found
+  const listing = marksAfter(plan, head.listing, startedAtMs, [{ lastUpdate: found.newestSec }])
+  debug('full listing: %d photos listed, %d of them changed or new, %d deleted; merging', stream.length, changed.length, gone.size)
   return finishMerge(store, head, ctx, {
-    changed, known, lists, old, slots, stream, gone: new Set(gone), setListing, tree, listing, startedAtMs,
+    ...found, lists, old, setListing, tree, listing, startedAtMs,
     listingReport: { mode: 'full', reason: plan.reason, setsListed: setListing.listed },
     calls: (own) => {
       const all = { ...calls }
@@ -122,20 +117,15 @@ export async function mergeRelisted(store: CatalogStore, head: Head, answers: Re
   const stop = { stopped: false }
   const listed = await allOrGiveUp([stoppable(ctx.api, calls, stop).getPhotostream([...PHOTO_EXTRAS], { onPage: (page, items) => matcher.take(page, items) })] as const, stop)
   if ('gaveUp' in listed) return { fallback: listed.gaveUp }
-  const { slots, changed, newestSec } = matcher
-  const gone = matcher.unlisted()
-  if (changed.length + gone.length > limit) return { fallback: `${changed.length} photos changed and ${gone.length} deleted (more than ${limit})` }
-  const stream = slots.map((s) => (typeof s === 'number' ? old.id(s) : s.id))
-  if (!sameBuckets(head, stream.length)) return { fallback: `${stream.length} photos go to another number of buckets` }
-  const known = await store.decodeBucketsOf(head, changed.map((p) => p.id))
-  if (known === undefined) return { fallback: 'a part of the catalog is gone (another writer saved meanwhile)' }
-  debug('listed whole (%s): %d photos, %d of them changed or new, %d deleted; merging', reason, stream.length, changed.length, gone.length)
+  const found = await matcher.found(store, head, (n) => (sameBuckets(head, n) ? undefined : `${n} photos go to another number of buckets`))
+  if (typeof found === 'string') return { fallback: found }
+  debug('listed whole (%s): %d photos, %d of them changed or new, %d deleted; merging', reason, found.stream.length, found.changed.length, found.gone.size)
   // The search's calls, answered to the whole refresh from what the merge recorded.
   const searched = [...(answers.searched?.keys() ?? [])]
   const search = { pages: searched.filter((k) => k.startsWith('page:')).length, sizes: searched.filter((k) => k.startsWith('sizes:')).length }
   return finishMerge(store, head, ctx, {
-    changed, known, lists, old, slots, stream, gone: new Set(gone), setListing, tree: answers.tree,
-    listing: marksAfter({ mode: 'changes', minDateSec: answers.minDateSec }, head.listing, answers.startedAtMs, [{ lastUpdate: newestSec }]),
+    ...found, lists, old, setListing, tree: answers.tree,
+    listing: marksAfter({ mode: 'changes', minDateSec: answers.minDateSec }, head.listing, answers.startedAtMs, [{ lastUpdate: found.newestSec }]),
     startedAtMs: answers.startedAtMs,
     listingReport: { mode: 'full', reason, changesReported: listPhotos(answers.changed).length, setsListed: setListing.listed },
     calls: (own) => {
@@ -164,6 +154,11 @@ export function planFullMerge(head: Head, ctx: MergeContext, nowMs: number): { m
   })
   if (plan.mode !== 'full') return 'an incremental listing is due'
   return plan
+}
+
+/** See ListingMatch.found. */
+interface ListingFound extends Pick<MergeFound, 'slots' | 'changed' | 'gone' | 'stream' | 'known'> {
+  newestSec: number
 }
 
 /**
@@ -213,6 +208,23 @@ class ListingMatch {
       this.slots.push(listed)
       if (this.changed.length > this.limit) throw new GaveUp(`more than ${this.limit} photos changed or new`)
     }
+  }
+
+  /**
+   * What the listing found, once whole: the new order, the changed photos with their rows as the
+   * catalog holds them, the deleted ones; or why it is not merged (more than `limit` changed and
+   * deleted, `buckets` refusing the new photo count, a chunk gone).
+   */
+  async found(store: CatalogStore, head: Head, buckets: (photos: number) => string | undefined): Promise<ListingFound | string> {
+    const { slots, changed } = this
+    const gone = this.unlisted()
+    if (changed.length + gone.length > this.limit) return `${changed.length} photos changed and ${gone.length} deleted (more than ${this.limit})`
+    const stream = slots.map((s) => (typeof s === 'number' ? this.old.id(s) : s.id))
+    const refused = buckets(stream.length)
+    if (refused !== undefined) return refused
+    const known = await store.decodeBucketsOf(head, changed.map((p) => p.id))
+    if (known === undefined) return 'a part of the catalog is gone (another writer saved meanwhile)'
+    return { slots, changed, newestSec: this.newestSec, gone: new Set(gone), stream, known }
   }
 
   /** The ids of the catalog's photos the listing did not name. */
