@@ -105,6 +105,8 @@ export async function mergeFullListing(store: CatalogStore, head: Head, ctx: Ful
  * whole refresh's plan was one), and `reason` reported as why everything was listed.
  */
 export async function mergeRelisted(store: CatalogStore, head: Head, answers: RecordedAnswers, ctx: FullMergeContext, reason: string): Promise<MergeResult> {
+  // Without them every record would look changed: as costly as the whole load, and limited.
+  if (head.pages?.recordHashes !== true) return { fallback: 'the listing pages hold no record hashes (saved by an older flickrfs)' }
   const pages = ctx.decodedPages ?? (await readPages(store, head))
   const lists = await store.readSetsAndCollections(head)
   if (pages === undefined || lists === undefined) return { fallback: 'a part of the catalog is gone (another writer saved meanwhile)' }
