@@ -123,13 +123,17 @@ void test('a full listing cut off in its sets goes on from the sets it saved: th
   h.tick()
   const cut = await open()
   h.fake.resetCounts()
-  // The sets are asked 16 at a time, each answered 100 ms after it is asked: once the second 16
-  // are asked, the first are in, and the cut comes hundreds of ms before the last would be.
+  // The sets are asked 16 at a time, each answered 100 ms after it is asked. The cut comes once 20
+  // are answered (the fake's log: a fault strikes a call when it answers, so one merely asked would
+  // fail too), hundreds of ms before the last of the 80 would be.
   h.fake.faults.apiLatencyMs = 100
+  const log: NonNullable<typeof h.fake.restLog> = (h.fake.restLog = [])
+  t.after(() => (h.fake.restLog = undefined))
   const sets = (): number => h.fake.counts()['flickr.photosets.getPhotos'] ?? 0
+  const answered = (): number => log.filter((c) => c.method === 'flickr.photosets.getPhotos' && !Number.isNaN(c.answeredMs)).length
   const running = cut.refresh(h.client, h.media, FULL)
   running.catch(() => undefined)
-  await waitUntil('the second 16 sets are asked', () => Promise.resolve(sets() > 16), 10_000, 10)
+  await waitUntil('20 sets are answered', () => Promise.resolve(answered() >= 20), 10_000, 10)
   h.fake.faults.inject('http500', { count: Infinity, target: 'api' })
   await assert.rejects(running)
   await cut.close()
