@@ -38,6 +38,7 @@ import { PAGE_PHOTOS, recordHash } from './listing-pages.js'
 import { bucketsAsSaved, sameBuckets, type CatalogStore, type Head } from './persist.js'
 import type { RefreshCheckpoint } from './checkpoint.js'
 import { PHOTO_EXTRAS, type CatalogApi } from './ports.js'
+import { allOrStop, countingApi } from './refresh.js'
 import type { RecordedAnswers } from './quick-refresh.js'
 import { dedupeById, isKnownEmpty, listPhotos, photoFields, safeId, uniqueIds } from './records.js'
 
@@ -46,7 +47,7 @@ const debug = createDebug('flickrfs:catalog')
 /** What a listed record is replaced by once compared: the listing keeps no record it does not need. */
 const COMPARED: Record<string, unknown> = Object.freeze({})
 
-/** The merge stops: too much changed, or another part of it failed. */
+/** The merge stops while listing: too much changed (refresh.ts allOrStop then stops the other listings). */
 class GaveUp extends Error {}
 
 export interface FullMergeContext extends MergeContext {
@@ -68,18 +69,18 @@ export async function mergeFullListing(store: CatalogStore, head: Head, ctx: Ful
   const matcher = new ListingMatch(old, ctx.index ?? idIndexOf(pages, old.length), limit)
   const calls: Record<string, number> = {}
   const stop = { stopped: false }
-  const api = stoppable(ctx.api, calls, stop)
+  const api = countingApi(ctx.api, calls, stop)
   ctx.options.onProgress?.({ phase: 'listing', photos: 0, sets: 0, setsListed: 0, commentsToFetch: 0, commentsFetched: 0, mediaToResolve: 0, mediaResolved: 0 })
   const concurrency = ctx.options.apiConcurrency ?? 16
   const cp = ctx.checkpoint
   cp?.begin(head.userId, false)
-  const listed = await allOrGiveUp([
+  const listed = await gaveUpOr(allOrStop([
     api.getPhotostream([...PHOTO_EXTRAS], { onPage: (page, items) => matcher.take(page, items) }),
     listSets(api, head.userId, lists.sets.length, concurrency, cp),
     api.getCollectionTree(),
-  ] as const, stop)
+  ] as const, stop))
   if ('gaveUp' in listed) return { fallback: listed.gaveUp }
-  const [, setListing, tree] = listed.values
+  const [, setListing, tree] = listed.value
   // An older flickrfs's bigger buckets too: a full listing is when they are made small, once.
   const found = await matcher.found(store, head, (n) => (bucketsAsSaved(head, n) ? undefined : `the buckets are not those a save of ${n} photos makes`))
   if (typeof found === 'string') return { fallback: found }
@@ -117,7 +118,7 @@ export async function mergeRelisted(store: CatalogStore, head: Head, answers: Re
   const matcher = new ListingMatch(old, ctx.index ?? idIndexOf(pages, old.length), limit)
   const calls: Record<string, number> = {}
   const stop = { stopped: false }
-  const listed = await allOrGiveUp([stoppable(ctx.api, calls, stop).getPhotostream([...PHOTO_EXTRAS], { onPage: (page, items) => matcher.take(page, items) })] as const, stop)
+  const listed = await gaveUpOr(allOrStop([countingApi(ctx.api, calls, stop).getPhotostream([...PHOTO_EXTRAS], { onPage: (page, items) => matcher.take(page, items) })] as const, stop))
   if ('gaveUp' in listed) return { fallback: listed.gaveUp }
   const found = await matcher.found(store, head, (n) => (sameBuckets(head, n) ? undefined : `${n} photos go to another number of buckets`))
   if (typeof found === 'string') return { fallback: found }
@@ -269,34 +270,12 @@ async function listSets(api: CatalogApi, userId: string, expectedSets: number, c
   return { list, members, listed }
 }
 
-/** `api` counting its calls by method, and refusing new ones once the merge stops. */
-function stoppable(api: CatalogApi, calls: Record<string, number>, stop: { stopped: boolean }): CatalogApi {
-  const wrap = <A extends unknown[], R>(name: string, fn: (...args: A) => Promise<R>) =>
-    (...args: A): Promise<R> => {
-      if (stop.stopped) return Promise.reject(new GaveUp('stopped'))
-      calls[name] = (calls[name] ?? 0) + 1
-      return fn(...args)
-    }
-  return {
-    ...api,
-    getPhotostream: wrap('getPhotostream', api.getPhotostream.bind(api)),
-    getSetList: wrap('getSetList', api.getSetList.bind(api)),
-    getSetPhotos: wrap('getSetPhotos', api.getSetPhotos.bind(api)),
-    getCollectionTree: wrap('getCollectionTree', api.getCollectionTree.bind(api)),
+/** The listings' values, or the giving up (GaveUp) that stopped them; any other failure is thrown. */
+async function gaveUpOr<T>(listings: Promise<T>): Promise<{ value: T } | { gaveUp: string }> {
+  try {
+    return { value: await listings }
+  } catch (err) {
+    if (err instanceof GaveUp) return { gaveUp: err.message }
+    throw err
   }
-}
-
-/**
- * The listings at once; once one gives up or fails, no new call is made, and the others settled
- * before the answer (no call left running): the giving up, else the first failure, else the values.
- */
-async function allOrGiveUp<T extends readonly unknown[]>(tasks: { [K in keyof T]: Promise<T[K]> }, stop: { stopped: boolean }): Promise<{ values: T } | { gaveUp: string }> {
-  for (const t of tasks) t.catch(() => (stop.stopped = true))
-  const settled = await Promise.allSettled(tasks)
-  const rejected = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected')
-  const gaveUp = rejected.find((s) => s.reason instanceof GaveUp && s.reason.message !== 'stopped')
-  if (gaveUp !== undefined) return { gaveUp: (gaveUp.reason as GaveUp).message }
-  const failed = rejected.find((s) => !(s.reason instanceof GaveUp))
-  if (failed !== undefined) throw failed.reason
-  return { values: settled.map((s) => (s as PromiseFulfilledResult<unknown>).value) as unknown as T }
 }

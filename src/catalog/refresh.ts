@@ -225,7 +225,7 @@ interface Listing {
   tree: unknown[]
 }
 
-interface Stopper {
+export interface Stopper {
   stopped: boolean
 }
 
@@ -664,7 +664,7 @@ function stopped(): FlickrfsError {
 }
 
 /** Like Promise.all, but waits for every task to settle (no work left running) and stops the rest early. */
-async function allOrStop<T extends readonly unknown[]>(tasks: { [K in keyof T]: Promise<T[K]> }, stop: Stopper): Promise<T> {
+export async function allOrStop<T extends readonly unknown[]>(tasks: { [K in keyof T]: Promise<T[K]> }, stop: Stopper): Promise<T> {
   let first: { err: unknown } | undefined
   const settled = await Promise.allSettled(
     tasks.map((t) =>
@@ -682,7 +682,7 @@ async function allOrStop<T extends readonly unknown[]>(tasks: { [K in keyof T]: 
 }
 
 /** Counts calls per method and refuses new ones once the refresh is known to fail. */
-function countingApi(api: CatalogApi, calls: Record<string, number>, stop: Stopper): CatalogApi {
+export function countingApi(api: CatalogApi, calls: Record<string, number>, stop: Stopper): CatalogApi {
   const wrap = <A extends unknown[], R>(name: string, fn: (...args: A) => Promise<R>) =>
     async (...args: A): Promise<R> => {
       if (stop.stopped) throw stopped()
