@@ -16,9 +16,14 @@
  *   (persist.ts saveMerged) of the catalog the whole refresh saves from the same answers
  *   (test/catalog/full-merge.test.ts compares the heads).
  *
+ * Items that failed last time (no original on record, `resolveAgain`, transcodes retried with
+ * cookies) are what the whole refresh resolves again whatever their record: the listing keeps them
+ * as changed (resolvedAgain), so the merge resolves them by the same rules. This is also the full
+ * listing they call for (incremental.ts planFor), at every refresh while one of them fails.
+ *
  * It does not take (it answers `fallback` and the caller runs the whole refresh): a catalog whose
- * pages lack record hashes (saved before them: the whole refresh's save writes them), items or
- * transcodes to resolve again, an incremental plan, more changed or deleted photos than mergeLimit
+ * pages lack record hashes (saved before them: the whole refresh's save writes them), an
+ * incremental plan, more changed (or resolved again) or deleted photos than mergeLimit
  * (found while listing: the listing stops there, and the whole refresh lists again), a photo count
  * that moves the photos to other buckets (or buckets of an older flickrfs, bigger than a save makes
  * them now: the whole refresh's save makes them small).
@@ -66,7 +71,7 @@ export async function mergeFullListing(store: CatalogStore, head: Head, ctx: Ful
   const perPage = head.pages?.photosPerPage ?? PAGE_PHOTOS
   const old = new OldOrder(pages, perPage)
   const limit = mergeLimit(head.photoCount)
-  const matcher = new ListingMatch(old, ctx.index ?? idIndexOf(pages, old.length), limit)
+  const matcher = new ListingMatch(old, ctx.index ?? idIndexOf(pages, old.length), limit, resolvedAgain(old, ctx.options))
   const calls: Record<string, number> = {}
   const stop = { stopped: false }
   const api = countingApi(ctx.api, calls, stop)
@@ -115,7 +120,7 @@ export async function mergeRelisted(store: CatalogStore, head: Head, answers: Re
   if (typeof setListing === 'string') return { fallback: setListing }
   const old = new OldOrder(pages, head.pages?.photosPerPage ?? PAGE_PHOTOS)
   const limit = mergeLimit(head.photoCount)
-  const matcher = new ListingMatch(old, ctx.index ?? idIndexOf(pages, old.length), limit)
+  const matcher = new ListingMatch(old, ctx.index ?? idIndexOf(pages, old.length), limit, resolvedAgain(old, ctx.options))
   const calls: Record<string, number> = {}
   const stop = { stopped: false }
   const listed = await gaveUpOr(allOrStop([countingApi(ctx.api, calls, stop).getPhotostream([...PHOTO_EXTRAS], { onPage: (page, items) => matcher.take(page, items) })] as const, stop))
@@ -149,18 +154,33 @@ export function planFullMerge(head: Head, ctx: MergeContext, nowMs: number): { m
   if (meta.recordHashes !== true) return 'the listing pages hold no record hashes (saved by an older flickrfs)'
   if (facts === undefined || head.userId === '') return 'the head lacks its facts'
   const opts = ctx.options
-  // The whole refresh resolves these again for every photo, changed or not.
-  if (facts.unresolved > 0 || (opts.resolveAgain?.size ?? 0) > 0) return 'items that failed last time are resolved again'
-  if ((opts.retryTranscodes === true || opts.cookies !== undefined) && facts.transcodes.length > 0) return 'transcodes are resolved again'
-  const plan = planFor({ refreshedAtMs: head.refreshedAtMs, listing: head.listing, unresolved: () => false }, {
-    fullListingEveryMs: opts.fullListingEveryMs ?? 0, nowMs, retrying: false,
+  // Items that failed last time make it a full listing, as they make the whole refresh's (its reason).
+  const plan = planFor({ refreshedAtMs: head.refreshedAtMs, listing: head.listing, unresolved: () => facts.unresolved > 0 }, {
+    fullListingEveryMs: opts.fullListingEveryMs ?? 0, nowMs, retrying: (opts.resolveAgain?.size ?? 0) > 0,
   })
   if (plan.mode !== 'full') return 'an incremental listing is due'
   return plan
 }
 
+/**
+ * Whether the photo at an old position is resolved again whatever its record, as the whole
+ * refresh's reuseMedia resolves it (refresh.ts): no original on record (it could not be had last
+ * time), named in `resolveAgain` (its download failed), or a transcode when transcodes are retried
+ * (cookies given). The listing keeps such a photo as changed, so that the merge resolves it.
+ */
+function resolvedAgain(old: OldOrder, opts: MergeContext['options']): (pos: number) => boolean {
+  const again = opts.resolveAgain
+  const transcodes = opts.retryTranscodes === true || opts.cookies !== undefined
+  return (pos) => {
+    const page = old.page(pos)
+    const i = pos % old.perPage
+    if (!page.hasMedia(i) || (transcodes && page.isTranscode(i))) return true
+    return again !== undefined && again.size > 0 && again.has(page.id(i))
+  }
+}
+
 /** See ListingMatch.found. */
-interface ListingFound extends Pick<MergeFound, 'slots' | 'changed' | 'gone' | 'stream' | 'known'> {
+interface ListingFound extends Pick<MergeFound, 'slots' | 'changed' | 'gone' | 'goneUnresolved' | 'stream' | 'known'> {
   newestSec: number
 }
 
@@ -176,11 +196,14 @@ class ListingMatch {
   newestSec = 0
   #seen: Uint8Array
   #added = new Set<string>()
+  #goneUnresolved = 0
 
   constructor(
     private readonly old: OldOrder,
     private readonly index: IdIndex,
     private readonly limit: number,
+    /** A photo to resolve again (resolvedAgain): kept as changed even when its record is not. */
+    private readonly again: (pos: number) => boolean,
   ) {
     this.#seen = new Uint8Array(old.length)
   }
@@ -201,7 +224,7 @@ class ListingMatch {
       if (lastUpdate > this.newestSec) this.newestSec = lastUpdate
       if (pos !== undefined) {
         this.#seen[pos] = 1
-        if (old.page(pos).recordHash(pos % old.perPage) === recordHash(raw)) {
+        if (old.page(pos).recordHash(pos % old.perPage) === recordHash(raw) && !this.again(pos)) {
           this.slots.push(pos)
           continue
         }
@@ -227,13 +250,18 @@ class ListingMatch {
     if (refused !== undefined) return refused
     const known = await store.decodeBucketsOf(head, changed.map((p) => p.id))
     if (known === undefined) return 'a part of the catalog is gone (another writer saved meanwhile)'
-    return { slots, changed, newestSec: this.newestSec, gone: new Set(gone), stream, known }
+    return { slots, changed, newestSec: this.newestSec, gone: new Set(gone), goneUnresolved: this.#goneUnresolved, stream, known }
   }
 
-  /** The ids of the catalog's photos the listing did not name. */
+  /** The ids of the catalog's photos the listing did not name (and how many of them had no original: #goneUnresolved). */
   unlisted(): string[] {
     const out: string[] = []
-    for (let pos = 0; pos < this.#seen.length; pos++) if (this.#seen[pos] !== 1) out.push(this.old.id(pos))
+    this.#goneUnresolved = 0
+    for (let pos = 0; pos < this.#seen.length; pos++) {
+      if (this.#seen[pos] === 1) continue
+      out.push(this.old.id(pos))
+      if (!this.old.page(pos).hasMedia(pos % this.old.perPage)) this.#goneUnresolved++
+    }
     return out
   }
 

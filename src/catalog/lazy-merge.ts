@@ -14,7 +14,8 @@
  *
  * What it does not take (it answers `fallback`, and the caller runs the whole refresh): a catalog
  * without listing pages of the sizer's format in photostream order, a head without its facts, a
- * plan other than the answers' incremental one, items to resolve again or transcodes to retry,
+ * plan other than the answers' incremental one (items that failed last time call for a full
+ * listing, which full-merge.ts merges), transcodes to retry,
  * more photos reported than mergeLimit allows, deletions the search cannot vouch for or a
  * photostream that does not add up (the whole refresh then lists the photostream whole: the result
  * says `relist`, and full-merge.ts mergeRelisted does that listing and merges), a set listed that the
@@ -154,6 +155,8 @@ export interface MergeFound {
   stream: readonly string[]
   /** The photos deleted: their rows leave their buckets. */
   gone: ReadonlySet<string>
+  /** How many of them had no original on record (Head.facts counted them unresolved); none when absent. */
+  goneUnresolved?: number
   setListing: SetListing & { listed: number }
   tree: unknown[]
   /** The marks after this listing (incremental.ts marksAfter). */
@@ -196,7 +199,7 @@ export async function finishMerge(store: CatalogStore, head: Head, ctx: MergeCon
   const refreshedAtMs = ctx.clock()
 
   const next = rowsOf(changed, photos, details.fetchedAt, previous)
-  const facts = factsAfter(head.facts as PhotoFacts, stream, next.snap)
+  const facts = factsAfter(head.facts as PhotoFacts, stream, next.snap, previous.snap, found.goneUnresolved ?? 0)
   const photosPerPage = head.pages?.photosPerPage ?? PAGE_PHOTOS
   const newPages: ListingPage[] = []
   const saved = await store.saveMerged(head, {
@@ -385,14 +388,19 @@ export function catalogIds(old: OldOrder, changed: readonly ListedPhoto[]): { ha
 }
 
 /**
- * Head.facts after the merge: the previous ones with the reported photos' taken in, transcodes in
- * the new order (a deleted one is not in `stream`; and none lacked its original: cannotMerge).
+ * Head.facts after the merge: the previous ones with the changed photos' rows taken in (`previous`:
+ * their rows before, those the catalog held) and the deleted ones out (`goneUnresolved` of them had
+ * no original), transcodes in the new order (a deleted one is not in `stream`).
  */
-export function factsAfter(before: PhotoFacts, stream: readonly string[], changed: CatalogSnapshot): PhotoFacts {
-  let unresolved = before.unresolved
+export function factsAfter(
+  before: PhotoFacts, stream: readonly string[], changed: CatalogSnapshot, previous: Pick<CatalogSnapshot, 'photos' | 'media'>, goneUnresolved: number,
+): PhotoFacts {
+  let unresolved = before.unresolved - goneUnresolved
   const transcodes = new Map<string, { id: string; label: string }>()
   for (const t of before.transcodes) if (!changed.photos.has(t.id)) transcodes.set(t.id, t)
   for (const p of changed.photos.values()) {
+    const was = previous.photos.get(p.id)
+    if (was !== undefined && !previous.media.has(mediaKey(was.id, was.secret))) unresolved--
     const m = changed.media.get(mediaKey(p.id, p.secret))
     if (m === undefined) unresolved++
     else if (m.kind === 'transcode') transcodes.set(p.id, { id: p.id, label: m.label ?? '' })

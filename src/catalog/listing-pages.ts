@@ -324,6 +324,14 @@ export class ListingPage {
     if (label !== '') entry.label = label.slice(1)
     return entry
   }
+  /** Whether the photo has an original on record for its current secret (media(i) !== undefined, without making it). */
+  hasMedia(i: number): boolean {
+    return this.#has[i] === 1
+  }
+  /** Whether that original is a transcode (media(i)?.kind === 'transcode', without making it). */
+  isTranscode(i: number): boolean {
+    return this.#has[i] === 1 && this.#transcode[i] === 1
+  }
   /** The extension of the photo's current original (media(i)?.ext, without making it). */
   ext(i: number): string | undefined {
     return this.#has[i] === 1 ? this.#ext.at(i) : undefined

@@ -124,8 +124,8 @@ export const DEFAULT_PIN_CONCURRENCY = 32
  * From this many photos, a pin whose quick refresh found a change to merge opens the catalog lazily
  * (catalog.ts `LazyOpen`): the change is merged into the stored catalog (lazy-merge.ts) and the run
  * reads the listing pages and the reported photos' buckets, never the whole catalog (2–3 GB at
- * 1,000,000 photos); so does a full listing due (full-merge.ts). What the merges do not take (many
- * photos changed, items that failed last time) loads it whole, as before. Since buckets hold 128 photos (persist.ts), the merge costs
+ * 1,000,000 photos); so does a full listing due (full-merge.ts), also the one that items which
+ * failed last time call for. What the merges do not take (many photos changed) loads it whole, as before. Since buckets hold 128 photos (persist.ts), the merge costs
  * less than the whole load from ~10,000 photos: at 20,000, 50,000 and 200,000 a pin after a small
  * change took 0.82×, 0.79× and 0.52× the time and 0.95×, 0.78× and 0.57× the memory of a whole
  * one; at 2,000 the same time at first, then up to 1.4× as the photos reported grew to a quarter
@@ -161,9 +161,9 @@ export async function pin(opts: PinOptions): Promise<PinReport> {
 
 /**
  * How the whole run opens the catalog: lazily when there is a change to merge (`merging`: the
- * answers of the quick refresh, or a full listing due, which Catalog.refresh merges into a lazy
- * catalog when it can: lazy-merge.ts, full-merge.ts); whole otherwise (a refresh that found
- * nothing while DEST differs, items that failed last time, a first pin).
+ * answers of the quick refresh, or a full listing due or called for by items that failed last
+ * time, which Catalog.refresh merges into a lazy catalog when it can: lazy-merge.ts,
+ * full-merge.ts); whole otherwise (a refresh that found nothing while DEST differs, a first pin).
  * The no-change check opens it with the same options and deferLoad.
  */
 function catalogOptions(merging: boolean, opts: PinOptions): CatalogOpenOptions {
@@ -187,12 +187,13 @@ async function tryNoChangePin(dest: string, opts: PinOptions, started: number, n
     await early?.cancel()
     return {}
   }
-  if (record === undefined) return unwanted()
   const last = await readLastPin(dest).catch(() => undefined)
-  // A failure last time: its items are sized and downloaded again, by the whole run.
-  if (last === undefined || last.failures.length > 0) return unwanted()
   // No catalog, or an empty file (damage the whole run names and moves aside: opening it to write would make it a database).
   if (((await stat(catalogPath(dest)).catch(() => undefined))?.size ?? 0) === 0) return unwanted()
+  // A failure last time (such a run writes no record): its items are sized and downloaded again by
+  // the whole run, whose refresh lists everything for them, merged into a big catalog read lazily.
+  if (last !== undefined && last.failures.length > 0) return { ...(await unwanted()), fullListing: true }
+  if (record === undefined || last === undefined) return unwanted()
   const checking = new RecordCheck(dest, record, started, now, early)
   try {
     let catalog: Catalog
@@ -295,7 +296,10 @@ interface NoChangeOutcome {
   refresh?: RefreshReport
   /** The refresh's calls were made and found something to merge. */
   answered?: RecordedAnswers
-  /** No call was made: a full listing is due (or the head lacks what the quick refresh needs). */
+  /**
+   * No call was made: a full listing is due (or the head lacks what the quick refresh needs), or
+   * items failed last time (the refresh lists everything for them: incremental.ts planFor).
+   */
   fullListing?: true
 }
 

@@ -8,13 +8,12 @@
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import KeyvSqlite from '@keyv/sqlite'
-import { Catalog, catalogPath, readProgress } from '../../src/catalog/index.js'
+import { Catalog, readProgress } from '../../src/catalog/index.js'
 import { MERGE_MIN_PHOTOS } from '../../src/catalog/lazy-merge.js'
 import { prng } from '../../src/fake-flickr/generate.js'
 import { PHOTO_METADATA_FORMAT } from '../../src/layout/metadata.js'
 import { waitUntil } from '../support/wait.js'
-import { harness, headOf, randomChange } from './harness.js'
+import { forgetRecordHashes, harness, headOf, randomChange } from './harness.js'
 import { assertSame, copyRoot, firstSync, refreshTwins, WRITER } from './twins.js'
 
 /** Every refresh a full listing. */
@@ -69,17 +68,7 @@ void test('a catalog whose pages hold no record hashes (an older flickrfs) is li
   h.clock.ms = Date.now() + 2 * 3_600_000
   const a = h.fake.account
   const base = await firstSync(t, h)
-  // What an older flickrfs left: a head whose pages do not say they hold the hashes.
-  const db = new KeyvSqlite({ uri: `sqlite://${catalogPath(base)}` })
-  try {
-    const rows = (await db.query(`SELECT value FROM keyv WHERE key = 'catalog:head'`)) as Array<{ value: string }>
-    const head = JSON.parse(rows[0]?.value ?? '{}') as { pages: Record<string, unknown> }
-    assert.equal(head.pages.recordHashes, true)
-    delete head.pages.recordHashes
-    await db.query(`UPDATE keyv SET value = ? WHERE key = 'catalog:head'`, JSON.stringify(head))
-  } finally {
-    await db.disconnect()
-  }
+  await forgetRecordHashes(base)
   a.editPhoto(a.photostream[5] as string, { title: 'edited before the upgrade' })
   const first = await refreshTwins(t, h, base, FULL)
   await assertSame(first, 'pages without record hashes', false)
@@ -174,4 +163,73 @@ void test('deletions the search will not look for, beside an edit and a view cou
   assert.match(listing.reason ?? '', /something was deleted: 6 items are gone among 1 pages/)
   assert.deepEqual({ deleted: photos.deleted, changed: photos.changed }, { deleted: 6, changed: 2 })
   assert.equal(twins.whole.report.listing.reason, listing.reason)
+})
+
+void test('items that failed last time: the full listing they call for is merged, resolves them again, and counts what is still unresolved', async (t) => {
+  const h = await harness(t, { photos: 80, videos: 3, sets: 4, collections: 1, commentedFraction: 0.2 })
+  h.clock.ms = Date.now() + 2 * 3_600_000
+  const a = h.fake.account
+  const photos = a.photostream.filter((id) => a.requirePhoto(id).media === 'photo')
+  // Two originals that cannot be had: a URL that leads nowhere (fixed on Flickr later without its
+  // lastupdate moving), and an HTML page instead of the image.
+  const lost = a.requirePhoto(photos[4] as string)
+  const server = lost.server
+  lost.server = 'gone'
+  const html = photos[30] as string
+  h.fake.faults.hostile[html] = 'html200'
+  let base = await firstSync(t, h)
+  const unresolved = async (root: string): Promise<number | undefined> => (await headOf(root)).facts?.unresolved
+  assert.equal(await unresolved(base), 2)
+
+  // Not due for a week, but they call for a full listing: merged, both still unavailable.
+  let twins = await refreshTwins(t, h, base)
+  await assertSame(twins, 'nothing fixed')
+  assert.equal(twins.merged.report.listing.reason, 'items that failed last time are listed afresh')
+  assert.deepEqual(twins.merged.report.media.unavailable.map((u) => u.id).sort(), [lost.id, html].sort())
+  assert.equal(await unresolved(twins.merged.root), 2)
+  base = twins.whole.root
+
+  // One fixed (its record the same as before), beside an edit: resolved, one left.
+  lost.server = server
+  a.editPhoto(photos[9] as string, { title: 'edited beside the fix' })
+  twins = await refreshTwins(t, h, base)
+  await assertSame(twins, 'one fixed')
+  assert.equal(twins.merged.report.media.resolved, 1)
+  assert.deepEqual(twins.merged.report.media.unavailable.map((u) => u.id), [html])
+  assert.equal(twins.merged.report.photos.changed, 2, 'the fixed photo (its original now known) and the edited one')
+  assert.equal(await unresolved(twins.merged.root), 1)
+  base = twins.whole.root
+
+  // The other deleted on Flickr: nothing unresolved is left, and the next refresh is incremental again.
+  a.deletePhoto(html)
+  twins = await refreshTwins(t, h, base)
+  await assertSame(twins, 'the other deleted')
+  assert.equal(twins.merged.report.photos.deleted, 1)
+  assert.equal(await unresolved(twins.merged.root), 0)
+  base = twins.whole.root
+  a.editPhoto(photos[11] as string, { title: 'after the failures' })
+  twins = await refreshTwins(t, h, base)
+  await assertSame(twins, 'an edit after the failures')
+  assert.equal(twins.merged.report.listing.mode, 'changes')
+  base = twins.whole.root
+
+  // A download that failed (a pin's resolveAgain): its original resolved again, by a merged full listing.
+  const again = photos[20] as string
+  twins = await refreshTwins(t, h, base, { resolveAgain: new Set([again]) })
+  await assertSame(twins, 'resolved again')
+  assert.equal(twins.merged.report.listing.mode, 'full')
+  assert.equal(twins.merged.report.media.resolved, 1)
+})
+
+void test('transcodes retried with cookies in a full listing are merged: a video whose original comes back replaces its transcode', async (t) => {
+  const h = await harness(t, { photos: 60, videos: 4, sets: 3, commentedFraction: 0.1 })
+  h.clock.ms = Date.now() + 2 * 3_600_000
+  h.fake.faults.videoOriginal404 = true
+  const base = await firstSync(t, h)
+  assert.equal((await headOf(base)).facts?.transcodes.length, 4)
+  h.fake.faults.videoOriginal404 = false
+  const twins = await refreshTwins(t, h, base, { cookies: 'cookie_accid=1; cookie_epass=2', fullListingEveryMs: 0 })
+  await assertSame(twins, 'transcodes retried')
+  assert.equal(twins.merged.report.media.resolved, 4)
+  assert.equal((await headOf(twins.merged.root)).facts?.transcodes.length, 0)
 })

@@ -3,9 +3,11 @@
  * real temp root. The catalog's wall clock is a counter the test moves, so "changedAtMs moved"
  * and "stayed put" are exact comparisons.
  */
+import assert from 'node:assert/strict'
 import { rm } from 'node:fs/promises'
 import type { TestContext } from 'node:test'
-import { Catalog, type CatalogOpenOptions, type CatalogSnapshot } from '../../src/catalog/index.js'
+import KeyvSqlite from '@keyv/sqlite'
+import { Catalog, catalogPath, type CatalogOpenOptions, type CatalogSnapshot } from '../../src/catalog/index.js'
 import { CatalogStore, type Head } from '../../src/catalog/persist.js'
 import { generateAccount, startFakeFlickr, type FakeAccount, type FakeFlickr, type GenerateOptions } from '../../src/fake-flickr/index.js'
 import { FlickrClient, MediaClient } from '../../src/flickr/index.js'
@@ -116,6 +118,24 @@ export function randomChange(a: FakeAccount, rand: () => number, n: number): str
 }
 
 /** The head saved in ROOT's catalog, read as a reader would. */
+/**
+ * What an older flickrfs left: the head in `root` no longer says its listing pages hold record
+ * hashes, so a full listing is not merged (full-merge.ts) until a whole save writes them again.
+ * Call with no writer saving meanwhile.
+ */
+export async function forgetRecordHashes(root: string): Promise<void> {
+  const db = new KeyvSqlite({ uri: `sqlite://${catalogPath(root)}` })
+  try {
+    const rows = (await db.query(`SELECT value FROM keyv WHERE key = 'catalog:head'`)) as Array<{ value: string }>
+    const head = JSON.parse(rows[0]?.value ?? '{}') as { pages: Record<string, unknown> }
+    assert.equal(head.pages.recordHashes, true)
+    delete head.pages.recordHashes
+    await db.query(`UPDATE keyv SET value = ? WHERE key = 'catalog:head'`, JSON.stringify(head))
+  } finally {
+    await db.disconnect()
+  }
+}
+
 export async function headOf(root: string): Promise<Head> {
   const store = await CatalogStore.open(root, { readOnly: true })
   try {

@@ -52,7 +52,9 @@ export interface Twins {
  * which refreshIfUnchanged asks and refresh() loads) and lazily (opened as the online mount opens
  * it, which merges). Both with the same clock, which does not move during a refresh.
  */
-export async function refreshTwins(t: TestContext, h: Harness, base: string, opts: { cookies?: string; fullListingEveryMs?: number } = {}): Promise<Twins> {
+export async function refreshTwins(
+  t: TestContext, h: Harness, base: string, opts: { cookies?: string; fullListingEveryMs?: number; resolveAgain?: ReadonlySet<string> } = {},
+): Promise<Twins> {
   h.tick()
   const asked = { fullListingEveryMs: WEEK_MS, ...opts }
   const run = async (root: string, lazy: boolean): Promise<{ root: string; catalog: Catalog; report: RefreshReport }> => {

@@ -83,14 +83,14 @@ void describe('a pin merges a small change into a lazily read catalog: the same 
   const whole = (): string => join(work, 'whole')
   const lazy = (): string => join(work, 'lazy')
   /** Both twins pinned with one clock: their catalogs' times are the same. */
-  const pinBoth = async (fullListingEveryMs = DEFAULT_FULL_LISTING_EVERY_MS): Promise<{ w: PinReport; l: PinReport }> => {
+  const pinBoth = async (fullListingEveryMs = DEFAULT_FULL_LISTING_EVERY_MS, failed: string[] = []): Promise<{ w: PinReport; l: PinReport }> => {
     const at = Date.now()
     const now = (): number => at
     const opts = { fullListingEveryMs, now }
     const w = await pinOnce(fake, whole(), { ...opts, lazyCatalogFromPhotos: Number.MAX_SAFE_INTEGER })
     const l = await pinOnce(fake, lazy(), { ...opts, lazyCatalogFromPhotos: 0 })
-    assert.deepEqual(w.failures, [])
-    assert.deepEqual(l.failures, [])
+    assert.deepEqual(w.failures.map((f) => f.id), failed)
+    assert.deepEqual(l.failures.map((f) => f.id), failed)
     return { w, l }
   }
   /** The reports as the CLI shows them: the same, but for the times taken and whether the catalog was merged. */
@@ -186,6 +186,29 @@ void describe('a pin merges a small change into a lazily read catalog: the same 
     assert.ok(l.tree.trusted > w.tree.trusted, `more sidecars trusted (${l.tree.trusted} against ${w.tree.trusted})`)
     assertSameState(shown(l), shown(w), 'the reports after a full listing')
     assertSameState(await stateOf(lazy(), fake), await stateOf(whole(), fake), 'after a full listing')
+  })
+
+  void it('after an item failed, the full listing the next pin makes for it is merged too: the same DEST as a whole one', async () => {
+    const a = fake.account
+    const bad = a.addPhoto({ title: 'no original yet' }).id
+    fake.faults.hostile[bad] = 'html200'
+    let { w, l } = await pinBoth(DEFAULT_FULL_LISTING_EVERY_MS, [bad])
+    assert.equal(l.refresh.merged, true, 'the upload is merged, its original unavailable')
+    assertSameState(shown(l), shown(w), 'the reports of the failure')
+    assertSameState(await stateOf(lazy(), fake), await stateOf(whole(), fake), 'after the failure')
+    // Still failing: the next pin lists everything for it, merged into the catalog read lazily.
+    ;({ w, l } = await pinBoth(DEFAULT_FULL_LISTING_EVERY_MS, [bad]))
+    assert.equal(l.refresh.merged, true, 'the full listing for a failed item is merged')
+    assert.equal(w.refresh.merged, undefined)
+    assert.equal(l.refresh.listing.reason, 'items that failed last time are listed afresh')
+    assertSameState(shown(l), shown(w), 'the reports while it fails')
+    // Fixed on Flickr: resolved and downloaded, the same DEST.
+    delete fake.faults.hostile[bad]
+    ;({ w, l } = await pinBoth(DEFAULT_FULL_LISTING_EVERY_MS, []))
+    assert.equal(l.refresh.merged, true, 'merged once fixed')
+    assert.equal(l.downloaded, 1)
+    assertSameState(shown(l), shown(w), 'the reports once fixed')
+    assertSameState(await stateOf(lazy(), fake), await stateOf(whole(), fake), 'once fixed')
   })
 })
 
