@@ -18,8 +18,9 @@
  *
  * Items that failed last time (no original on record, `resolveAgain`, transcodes retried with
  * cookies) are what the whole refresh resolves again whatever their record: the listing keeps them
- * as changed (resolvedAgain), so the merge resolves them by the same rules. This is also the full
- * listing they call for (incremental.ts planFor), at every refresh while one of them fails.
+ * as changed (resolvedAgain), so the merge resolves them by the same rules: in a full listing, and
+ * in mergeRelisted's, the photostream listing such items call for at every refresh while one of
+ * them fails (incremental.ts planFor's `relist`).
  *
  * It does not take (it answers `fallback` and the caller runs the whole refresh): a catalog whose
  * pages lack record hashes (saved before them: the whole refresh's save writes them), an

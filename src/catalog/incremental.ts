@@ -15,8 +15,11 @@
  * - Changes that do not move `lastupdate`: view and fave counts, and (unverified) a set reordered
  *   without its `date_update` moving. They are taken in by the next full listing, which runs when
  *   the last one is older than `fullListingEveryMs` (default 7 days; `--full-listing-every`).
- * - Fixes of what failed: a record whose URL failed is only fresh in a full listing, so a refresh
- *   after an original failed (or with items to size again) lists everything.
+ * - Fixes of what failed: a record whose URL failed is only fresh in a listing of the photostream,
+ *   so a refresh after an original failed (or with items to size again) lists the photostream
+ *   whole; its sets stay incremental (planFor's `relist`), since a set's members say nothing of
+ *   an original: a full listing's set calls (one a set) would be spent at every refresh while an
+ *   item fails.
  * - Clock skew: changes are asked for from an hour before the earlier of the last listing's start
  *   (our clock) and the newest `lastupdate` it saw (Flickr's clock).
  */
@@ -53,7 +56,14 @@ export const CLOCK_OVERLAP_SEC = 3_600
 /** The photostream page checked after recentlyUpdated: one call whatever its size, so take Flickr's maximum. */
 export const HEAD_CHECK_PER_PAGE = 500
 
-export type ListingPlan = { mode: 'full'; reason: string } | { mode: 'changes'; minDateSec: number }
+/**
+ * A full listing (every photostream page, every set, the tree), or an incremental one from
+ * `minDateSec`; `relist`: an incremental one whose photostream is listed whole all the same, and why.
+ */
+export type ListingPlan = { mode: 'full'; reason: string } | { mode: 'changes'; minDateSec: number; relist?: string }
+
+/** Why a refresh after an item failed lists the photostream whole (planFor's `relist`). */
+export const RETRY_RELIST_REASON = 'items that failed last time are listed afresh'
 
 /** What planListing reads of the previous catalog: a loaded one's, or only its head's (quick-refresh.ts, Head.facts). */
 export interface PlanInput {
@@ -76,10 +86,12 @@ export function planFor(previous: PlanInput, opts: { fullListingEveryMs: number;
   if (marks === undefined) return { mode: 'full', reason: 'no full listing on record' }
   const ageMs = opts.nowMs - marks.fullListingAtMs
   if (ageMs < 0 || ageMs >= opts.fullListingEveryMs) return { mode: 'full', reason: `the last full listing is ${Math.round(ageMs / 3_600_000)} h old` }
+  const minDateSec = marks.changesSinceSec - CLOCK_OVERLAP_SEC
   // An original that could not be had or downloaded may have failed on what its record said (a URL
-  // Flickr has fixed since): only a full listing gives fresh records of photos that did not change.
-  if (opts.retrying || previous.unresolved()) return { mode: 'full', reason: 'items that failed last time are listed afresh' }
-  return { mode: 'changes', minDateSec: marks.changesSinceSec - CLOCK_OVERLAP_SEC }
+  // Flickr has fixed since): only the photostream's listing gives fresh records of photos that did
+  // not change. The sets need no listing for that.
+  if (opts.retrying || previous.unresolved()) return { mode: 'changes', minDateSec, relist: RETRY_RELIST_REASON }
+  return { mode: 'changes', minDateSec }
 }
 
 /**

@@ -96,7 +96,7 @@ export type MergeResult =
 /** See the top of this file. Call under the root lock, with no other refresh of this root running. */
 export async function mergeIncremental(store: CatalogStore, head: Head, answers: RecordedAnswers, ctx: MergeContext): Promise<MergeResult> {
   const why = cannotMerge(head, answers, ctx)
-  if (why !== undefined) return { fallback: why }
+  if (why !== undefined) return typeof why === 'string' ? { fallback: why } : why
   const changed = listPhotos(answers.changed)
   const limit = mergeLimit(head.photoCount)
   if (changed.length > limit) return { fallback: `${changed.length} photos reported (more than ${limit})` }
@@ -285,8 +285,11 @@ export function withAnsweredCalls(own: Record<string, number>, answers: Recorded
   return calls
 }
 
-/** Why this catalog and these answers are not merged here (undefined: they may be). */
-function cannotMerge(head: Head, answers: RecordedAnswers, ctx: MergeContext): string | undefined {
+/**
+ * Why this catalog and these answers are not merged here (undefined: they may be); with `relist`
+ * when the plan lists the photostream whole (items that failed last time: full-merge.ts mergeRelisted).
+ */
+function cannotMerge(head: Head, answers: RecordedAnswers, ctx: MergeContext): string | { fallback: string; relist: string } | undefined {
   const meta = head.pages
   const facts = head.facts
   if (meta === undefined || head.chunks.listing === undefined) return 'the catalog has no listing pages'
@@ -301,6 +304,7 @@ function cannotMerge(head: Head, answers: RecordedAnswers, ctx: MergeContext): s
   if (plan.mode !== 'changes') return `a full listing is due (${plan.reason})`
   if (plan.minDateSec !== answers.minDateSec) return 'the answers were asked for another listing'
   if ((opts.retryTranscodes === true || opts.cookies !== undefined) && facts.transcodes.length > 0) return 'transcodes are resolved again'
+  if (plan.relist !== undefined) return { fallback: plan.relist, relist: plan.relist }
   return undefined
 }
 

@@ -37,7 +37,7 @@ import { asRecord } from '../flickr/lenient.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { eachLimit } from '../util/pool.js'
 import { Semaphore } from '../util/semaphore.js'
-import { listPhotostreamChanges, marksAfter, planListing, unchangedMembers, type ListingPlan } from './incremental.js'
+import { HEAD_CHECK_PER_PAGE, listPhotostreamChanges, marksAfter, planListing, unchangedMembers, type ListingPlan } from './incremental.js'
 import { anyChange, collectionChanges, photoChanges, setChanges, type Changes, type ListedPhoto, type SetListing, type Since } from './changes.js'
 import { PHOTO_EXTRAS, type CatalogApi, type CatalogMedia, type PhotostreamResume } from './ports.js'
 import { dedupeById, isKnownEmpty, listPhotos, safeId, uniqueIds } from './records.js'
@@ -370,7 +370,16 @@ class Refresh {
   /** The photostream: from what changed when the plan allows and the changes add up, else every page. */
   private async listStream(): Promise<ListedPhoto[]> {
     const extras = [...PHOTO_EXTRAS]
-    if (this.plan.mode === 'changes') {
+    if (this.plan.mode === 'changes' && this.plan.relist !== undefined) {
+      // The incremental calls, as the quick refresh asks them (quick-refresh.ts): what they report
+      // is in the listing anyway. The sets stay incremental (incremental.ts planFor).
+      const [changed] = await Promise.all([
+        this.client.getRecentlyUpdated(this.plan.minDateSec, extras), this.client.getPhotostreamPage(1, HEAD_CHECK_PER_PAGE, extras),
+      ])
+      this.listingReport.changesReported = listPhotos(changed).length
+      this.listingReport.reason = this.plan.relist
+      debug('%s: listing the photostream whole', this.plan.relist)
+    } else if (this.plan.mode === 'changes') {
       const got = await listPhotostreamChanges(this.client, this.ctx.previous.snap, { minDateSec: this.plan.minDateSec, extras, toListed: listPhotos })
       this.listingReport.changesReported = got.reported
       if (got.ok) {
@@ -383,8 +392,8 @@ class Refresh {
       }
       debug('incremental listing does not add up (%s): listing everything', got.reason)
       this.plan = { mode: 'full', reason: got.reason }
-    }
-    this.listingReport.reason = this.plan.reason
+      this.listingReport.reason = got.reason
+    } else this.listingReport.reason = this.plan.reason
     const cp = this.ctx.checkpoint
     const saved = cp?.savedPhotostream()
     const resume = saved === undefined ? cp?.photostreamResume() : undefined

@@ -17,7 +17,7 @@ import type { OriginalStore } from '../store/index.js'
 import { ManifestWriter, readManifest, type Manifest } from './manifest.js'
 import { forgetTreeRecord, treeKey, TreeEntries, writeTreeRecord } from './tree-record.js'
 import { writeTree, type Lookup, type WriteTreeReport } from './write-tree.js'
-import { readLastPin, recordPinResult } from './pin-state.js'
+import { failedDownloads, readLastPin, recordPinResult } from './pin-state.js'
 import { Semaphore } from '../util/semaphore.js'
 import { GetSizer, type SizedDownload } from './get-sizer.js'
 import { errorMessage } from '../util/abort.js'
@@ -220,12 +220,12 @@ export class PinRun {
   async #refreshCatalog(): Promise<RefreshReport> {
     const { catalog, opts, dest } = this.#ctx
     // An original whose download failed last time is sized again: the size it was listed with may be what failed.
-    const lastFailed = (await readLastPin(dest).catch(() => undefined))?.failures.filter((f) => f.what === 'download').map((f) => f.id)
+    const lastFailed = failedDownloads(await readLastPin(dest).catch(() => undefined))
     try {
       // New originals are sized by the GET of their download (the sizer), not by a HEAD each.
       return await catalog.refresh(opts.api, this.#sizer, {
         cookies: opts.cookies,
-        resolveAgain: new Set(lastFailed),
+        resolveAgain: lastFailed,
         ...(this.#ctx.answered !== undefined ? { answered: this.#ctx.answered } : {}),
         ...(opts.fullListingEveryMs !== undefined ? { fullListingEveryMs: opts.fullListingEveryMs } : {}),
         ...(opts.apiConcurrency !== undefined ? { apiConcurrency: opts.apiConcurrency } : {}),

@@ -52,3 +52,11 @@ export async function readLastPin(dest: string): Promise<LastPin | undefined> {
     throw err
   }
 }
+
+/**
+ * The photos whose download failed in the last pin: the next refresh sizes them again
+ * (RefreshOptions.resolveAgain), since the size or URL they were listed with may be what failed.
+ */
+export function failedDownloads(last: LastPin | undefined): Set<string> {
+  return new Set(last?.failures.filter((f) => f.what === 'download').map((f) => f.id))
+}

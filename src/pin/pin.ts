@@ -17,7 +17,7 @@ import { STATE_DIR_NAME, STATE_REL, stateDir } from '../util/state-paths.js'
 import { statTreeRecord, startTreeCheck, treeCheckOf, treeKey, type TreeCheck, type TreeCounts } from './tree-record.js'
 import { claimEarlyCheck, type RecordFile } from './early-check.js'
 import type { EntriesCheck } from './tree-check.js'
-import { readLastPin, recordPinResult } from './pin-state.js'
+import { failedDownloads, readLastPin, recordPinResult } from './pin-state.js'
 import type { WriteTreeReport } from './write-tree.js'
 import type { TakeoverCleanup } from './takeover.js'
 
@@ -190,11 +190,14 @@ async function tryNoChangePin(dest: string, opts: PinOptions, started: number, n
   const last = await readLastPin(dest).catch(() => undefined)
   // No catalog, or an empty file (damage the whole run names and moves aside: opening it to write would make it a database).
   if (((await stat(catalogPath(dest)).catch(() => undefined))?.size ?? 0) === 0) return unwanted()
-  // A failure last time (such a run writes no record): its items are sized and downloaded again by
-  // the whole run, whose refresh lists everything for them, merged into a big catalog read lazily.
-  if (last !== undefined && last.failures.length > 0) return { ...(await unwanted()), fullListing: true }
-  if (record === undefined || last === undefined) return unwanted()
-  const checking = new RecordCheck(dest, record, started, now, early)
+  // A failure last time (such a run writes no record): no tree to check, but the refresh's calls
+  // are made here all the same, for the whole run to take. Its items are sized and downloaded again
+  // by that run, whose refresh lists the photostream whole for them (catalog/incremental.ts
+  // planFor), merged into a big catalog read lazily.
+  const failed = last !== undefined && last.failures.length > 0
+  if (failed) await early?.cancel()
+  else if (record === undefined || last === undefined) return unwanted()
+  const checking = failed || record === undefined ? undefined : new RecordCheck(dest, record, started, now, early)
   try {
     let catalog: Catalog
     try {
@@ -204,7 +207,7 @@ async function tryNoChangePin(dest: string, opts: PinOptions, started: number, n
       throw err
     }
     try {
-      return await noChangePin(dest, checking, catalog, opts, started, now)
+      return await noChangePin(dest, checking, catalog, opts, started, now, failedDownloads(last))
     } catch (err) {
       if (damaged(err)) return {}
       throw err
@@ -213,7 +216,7 @@ async function tryNoChangePin(dest: string, opts: PinOptions, started: number, n
     }
   } finally {
     // No check left running past this run's end, however it ended (a no-op once it has answered).
-    await checking.cancel()
+    await checking?.cancel()
   }
 }
 
@@ -296,10 +299,7 @@ interface NoChangeOutcome {
   refresh?: RefreshReport
   /** The refresh's calls were made and found something to merge. */
   answered?: RecordedAnswers
-  /**
-   * No call was made: a full listing is due (or the head lacks what the quick refresh needs), or
-   * items failed last time (the refresh lists everything for them: incremental.ts planFor).
-   */
+  /** No call was made: a full listing is due (or the head lacks what the quick refresh needs). */
   fullListing?: true
 }
 
@@ -311,10 +311,13 @@ interface NoChangeOutcome {
  * entry is as recorded, the run is over: `report`. Otherwise the whole run follows, with `refresh`
  * when the catalog was refreshed here already (it found nothing to change: not asked again).
  */
-async function noChangePin(dest: string, checking: RecordCheck, catalog: Catalog, opts: PinOptions, started: number, now: () => number): Promise<NoChangeOutcome> {
+async function noChangePin(
+  dest: string, checking: RecordCheck | undefined, catalog: Catalog, opts: PinOptions, started: number, now: () => number, resolveAgain: ReadonlySet<string>,
+): Promise<NoChangeOutcome> {
   const quick = await catalog.refreshIfUnchanged(opts.api, {
     cookies: opts.cookies,
-    onAsking: () => checking.start(),
+    resolveAgain,
+    onAsking: () => checking?.start(),
     ...(opts.fullListingEveryMs !== undefined ? { fullListingEveryMs: opts.fullListingEveryMs } : {}),
     ...(opts.apiConcurrency !== undefined ? { apiConcurrency: opts.apiConcurrency } : {}),
   })
@@ -322,6 +325,7 @@ async function noChangePin(dest: string, checking: RecordCheck, catalog: Catalog
   if (quick === undefined) return { fullListing: true }
   if (quick.unchanged === undefined) return { answered: quick.answers }
   const { unchanged } = quick
+  if (checking === undefined) return { refresh: unchanged.report }
   const same = await checking.same(treeKey(unchanged.contentKey, opts))
   const counts = await checking.counts()
   if (!same || counts === undefined) {

@@ -181,10 +181,13 @@ void test('items that failed last time: the full listing they call for is merged
   const unresolved = async (root: string): Promise<number | undefined> => (await headOf(root)).facts?.unresolved
   assert.equal(await unresolved(base), 2)
 
-  // Not due for a week, but they call for a full listing: merged, both still unavailable.
+  // Not due for a week, but they call for the photostream listed whole (not the sets): merged, both still unavailable.
+  h.fake.resetCounts()
   let twins = await refreshTwins(t, h, base)
   await assertSame(twins, 'nothing fixed')
   assert.equal(twins.merged.report.listing.reason, 'items that failed last time are listed afresh')
+  assert.equal(twins.merged.report.listing.setsListed, 0)
+  assert.equal(h.fake.counts()['flickr.photosets.getPhotos'] ?? 0, 0, 'no set listed by either twin')
   assert.deepEqual(twins.merged.report.media.unavailable.map((u) => u.id).sort(), [lost.id, html].sort())
   assert.equal(await unresolved(twins.merged.root), 2)
   base = twins.whole.root
@@ -213,12 +216,23 @@ void test('items that failed last time: the full listing they call for is merged
   assert.equal(twins.merged.report.listing.mode, 'changes')
   base = twins.whole.root
 
-  // A download that failed (a pin's resolveAgain): its original resolved again, by a merged full listing.
+  // A download that failed (a pin's resolveAgain): its original resolved again, the photostream listed whole and merged.
   const again = photos[20] as string
   twins = await refreshTwins(t, h, base, { resolveAgain: new Set([again]) })
   await assertSame(twins, 'resolved again')
   assert.equal(twins.merged.report.listing.mode, 'full')
   assert.equal(twins.merged.report.media.resolved, 1)
+
+  // The weekly full listing due while an item fails: every set listed too, merged (resolvedAgain keeps it changed).
+  h.fake.faults.hostile[photos[40] as string] = 'html200'
+  a.replaceOriginal(photos[40] as string, { bytes: 5_000 })
+  base = (await refreshTwins(t, h, twins.whole.root)).whole.root
+  assert.equal(await unresolved(base), 1)
+  twins = await refreshTwins(t, h, base, { fullListingEveryMs: 0 })
+  await assertSame(twins, 'a full listing while an item fails')
+  assert.equal(twins.merged.report.listing.reason, 'full listings every time')
+  assert.equal(twins.merged.report.listing.setsListed, a.sets.length)
+  assert.deepEqual(twins.merged.report.media.unavailable.map((u) => u.id), [photos[40]])
 })
 
 void test('transcodes retried with cookies in a full listing are merged: a video whose original comes back replaces its transcode', async (t) => {

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { RefreshReport } from '../../src/catalog/index.js'
 import { prng } from '../../src/fake-flickr/generate.js'
-import { fullCatalog, harness, listingContent as content, randomChange, refresh } from './harness.js'
+import { fullCatalog, harness, headOf, listingContent as content, randomChange, refresh } from './harness.js'
 
 const WEEK_MS = 7 * 86_400_000
 
@@ -171,7 +171,7 @@ void test('a loaded catalog whose head another writer replaced loads that catalo
   assert.equal(told.length, 1, 'told once: its snapshot changed')
 })
 
-void test('an original that could not be had makes the next refresh list everything, so its fixed record is used', async (t) => {
+void test('an original that could not be had makes the next refresh list the photostream whole (not the sets), so its fixed record is used', async (t) => {
   const h = await harness(t, { photos: 30, videos: 1, sets: 2 })
   const a = h.fake.account
   const bad = a.photostream.find((id) => a.requirePhoto(id).media === 'photo') as string
@@ -181,10 +181,18 @@ void test('an original that could not be had makes the next refresh list everyth
   const first = await refresh(h, { fullListingEveryMs: WEEK_MS })
   assert.deepEqual(first.media.unavailable.map((u) => u.id), [bad])
   a.requirePhoto(bad).server = server
+  h.fake.resetCounts()
   const next = await refresh(h, { fullListingEveryMs: WEEK_MS })
   assert.equal(next.listing.mode, 'full')
   assert.equal(next.listing.reason, 'items that failed last time are listed afresh')
   assert.deepEqual(next.media.unavailable, [])
+  // Every photostream page, but no set's members: a set says nothing of an original.
+  const counts = h.fake.counts()
+  assert.equal(counts['flickr.people.getPhotos'], 2, 'the page-1 check and the one page of the photostream')
+  assert.equal(counts['flickr.photosets.getPhotos'] ?? 0, 0)
+  assert.equal(next.listing.setsListed, 0)
+  // The listing's marks stay an incremental refresh's: the weekly full listing is not put off by it.
+  assert.equal((await headOf(h.root)).listing?.fullListingAtMs, first.startedAtMs)
   assert.equal((await refresh(h, { fullListingEveryMs: WEEK_MS })).listing.mode, 'changes')
 })
 
