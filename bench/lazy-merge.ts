@@ -2,7 +2,7 @@
  * In-process figures of a refresh that merges a small change into a lazily served catalog
  * (src/catalog/lazy-merge.ts) against the whole refresh of the same change (issue 11 item 4):
  *
- *   node --import tsx --expose-gc bench/lazy-merge.ts [--items 100000] [--sets 2000] [--runs 3] [--edits 50] [--views 0] [--full] [--unresolved 0 [--relist]] [--whole | --both] [--profile FILE]
+ *   node --import tsx --expose-gc bench/lazy-merge.ts [--items 100000] [--sets 2000] [--runs 3] [--edits 50] [--views 0] [--full] [--unresolved 0] [--whole | --both] [--profile FILE]
  *
  * The fake Flickr serves a generated account in this process; its catalog is saved as synced
  * (bench/catalog-state.ts syncedStateOf) once; each run copies it, changes the account once (as
@@ -19,8 +19,7 @@
  * refresh above the heap before it (after gc): the refresh's own memory, without the fake's account
  * that RSS counts too. --unresolved N: N photos (spread over the photostream) have no original on
  * record in the synced catalog and the fake still refuses theirs (an HTML page): items that failed
- * last time, tried again by every refresh; with --relist the catalog's last listing is a day old,
- * so the refresh lists the photostream whole for them (src/catalog/incremental.ts planFor).
+ * last time, for which the refresh lists everything even when no full listing is due.
  */
 import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { Session } from 'node:inspector/promises'
@@ -58,8 +57,7 @@ const media = new MediaClient({ origins: [fake.origin] })
 const dir = await mkdtemp(join(tmpdir(), 'flickrfs-bench-merge-'))
 const seed = join(dir, 'seed')
 const store = await CatalogStore.open(seed)
-// --relist: the last listing a day old, so that the items to retry call for the photostream listed whole.
-const synced = syncedStateOf(account, fake.origin, Date.now() - (args.includes('--relist') ? 86_400_000 + 60_000 : 0))
+const synced = syncedStateOf(account, fake.origin, Date.now())
 for (let i = 0; i < unresolved; i++) {
   const id = account.photostream[Math.floor(((i + 0.5) * account.photostream.length) / unresolved)] as string
   const entry = synced.snap.photos.get(id)
@@ -96,7 +94,6 @@ try {
       const catalog = await Catalog.open(root, { sidecarSizer: photoSidecarSizer, ...(whole ? { deferLoad: true } : { lazy: { sidecarFormat: PHOTO_METADATA_FORMAT } }) })
       const asked = { fullListingEveryMs: full ? 0 : 7 * 86_400_000 }
       const heap0 = heap()
-      fake.resetCounts()
       let t = performance.now()
       let c = cpuMs()
       const quick = await catalog.refreshIfUnchanged(client, asked)
@@ -128,11 +125,8 @@ try {
       row.refreshCpu = cpuMs() - c
       row.merged = report.merged === true ? 1 : 0
       row.unavailable = report.media.unavailable.length
-      // Every REST call both steps made, as the fake counts them (a listing's pages each).
-      const counts = fake.counts()
-      row.calls = Object.entries(counts).filter(([k]) => k.startsWith('flickr.')).reduce((n, [, v]) => n + v, 0)
-      row.setCalls = counts['flickr.photosets.getPhotos'] ?? 0
-      row.pageCalls = counts['flickr.people.getPhotos'] ?? 0
+      row.calls = Object.values(report.clientCalls).reduce((a, b) => a + b, 0) + Object.values(quick?.unchanged?.report.clientCalls ?? {}).reduce((a, b) => a + b, 0)
+      row.setCalls = report.clientCalls.getSetPhotos ?? 0
       row.rssTop = top
       row.heapTop = heapTop - heap0
       row.heapAfter = heap() - heap0
@@ -145,7 +139,7 @@ try {
   const m = (whole: boolean, k: string): number => median((rows.get(whole) ?? []).map((r) => r[k] as number))
   for (const whole of modes) {
     console.log(`${items} items, ${sets} sets, ${edits} edits, ${viewed} views${full ? ', a full listing' : ''}${unresolved > 0 ? `, ${unresolved} unresolved` : ''}, ${what(whole)}, median of ${runs}: quick ${m(whole, 'quickMs').toFixed(0)} ms (CPU ${m(whole, 'quickCpu').toFixed(0)} ms); ` +
-      `refresh ${m(whole, 'refreshMs').toFixed(0)} ms (CPU ${m(whole, 'refreshCpu').toFixed(0)} ms), REST calls ${m(whole, 'calls')} (${m(whole, 'pageCalls')} photostream pages, ${m(whole, 'setCalls')} set listings), RSS top ${(m(whole, 'rssTop') / MB).toFixed(0)} MB, heap top ${(m(whole, 'heapTop') / MB).toFixed(0)} MB, heap left ${(m(whole, 'heapAfter') / MB).toFixed(0)} MB, merged ${m(whole, 'merged')}`)
+      `refresh ${m(whole, 'refreshMs').toFixed(0)} ms (CPU ${m(whole, 'refreshCpu').toFixed(0)} ms), calls ${m(whole, 'calls')} (${m(whole, 'setCalls')} set listings), RSS top ${(m(whole, 'rssTop') / MB).toFixed(0)} MB, heap top ${(m(whole, 'heapTop') / MB).toFixed(0)} MB, heap left ${(m(whole, 'heapAfter') / MB).toFixed(0)} MB, merged ${m(whole, 'merged')}`)
   }
   if (modes.length === 2) {
     const r = (k: string): string => (m(false, k) / m(true, k)).toFixed(2)

@@ -37,7 +37,7 @@ import { asRecord, toInt } from '../flickr/lenient.js'
 import createDebug from '../util/debug.js'
 import { eachLimit } from '../util/pool.js'
 import type { ListedPhoto, SetListing } from './changes.js'
-import { marksAfter, planFor, RETRY_RELIST_REASON } from './incremental.js'
+import { marksAfter, planFor } from './incremental.js'
 import { finishMerge, mergeLimit, OldOrder, readPages, setsOf, withAnsweredCalls, type MergeContext, type MergeFound, type MergeResult } from './lazy-merge.js'
 import { idIndexOf, type IdIndex } from './lazy-view.js'
 import { PAGE_PHOTOS, recordHash } from './listing-pages.js'
@@ -134,9 +134,7 @@ export async function mergeRelisted(store: CatalogStore, head: Head, answers: Re
   const search = { pages: searched.filter((k) => k.startsWith('page:')).length, sizes: searched.filter((k) => k.startsWith('sizes:')).length }
   return finishMerge(store, head, ctx, {
     ...found, lists, old, setListing, tree: answers.tree,
-    // The listing for items that failed is the whole refresh's plan, and its time is kept (incremental.ts planFor).
-    listing: marksAfter({ mode: 'changes', minDateSec: answers.minDateSec, ...(reason === RETRY_RELIST_REASON ? { relist: reason } : {}) },
-      head.listing, answers.startedAtMs, [{ lastUpdate: found.newestSec }]),
+    listing: marksAfter({ mode: 'changes', minDateSec: answers.minDateSec }, head.listing, answers.startedAtMs, [{ lastUpdate: found.newestSec }]),
     startedAtMs: answers.startedAtMs,
     listingReport: { mode: 'full', reason, changesReported: listPhotos(answers.changed).length, setsListed: setListing.listed },
     calls: (own) => {

@@ -15,12 +15,11 @@
  * - Changes that do not move `lastupdate`: view and fave counts, and (unverified) a set reordered
  *   without its `date_update` moving. They are taken in by the next full listing, which runs when
  *   the last one is older than `fullListingEveryMs` (default 7 days; `--full-listing-every`).
- * - Fixes of what failed: an original that could not be had (or a download that failed) is tried
- *   again at every refresh, from the record the catalog holds. A record whose URL failed is only
- *   fresh in a listing of the photostream, which every failing refresh made before: once a day at
- *   most (RETRY_RELIST_EVERY_MS, planFor's `relist`), a refresh with such items lists the
- *   photostream whole; its sets stay incremental, since a set's members say nothing of an original
- *   (a full listing's one call per set, at every refresh while an item failed, bought nothing).
+ * - Fixes of what failed: a record whose URL failed is only fresh in a listing of the photostream,
+ *   so a refresh after an original failed (or with items to size again) lists the photostream
+ *   whole; its sets stay incremental (planFor's `relist`), since a set's members say nothing of
+ *   an original: a full listing's set calls (one a set) would be spent at every refresh while an
+ *   item fails.
  * - Clock skew: changes are asked for from an hour before the earlier of the last listing's start
  *   (our clock) and the newest `lastupdate` it saw (Flickr's clock).
  */
@@ -46,11 +45,6 @@ export interface ListingMarks {
    * in catalogs saved before it.
    */
   newestSec?: number
-  /**
-   * Catalog clock (ms) when the photostream was last listed whole for items that failed (planFor's
-   * `relist`), if since the last full listing.
-   */
-  relistedAtMs?: number
 }
 
 /** The default time between full listings: deletions are caught at once anyway (see above). */
@@ -70,14 +64,6 @@ export type ListingPlan = { mode: 'full'; reason: string } | { mode: 'changes'; 
 
 /** Why a refresh after an item failed lists the photostream whole (planFor's `relist`). */
 export const RETRY_RELIST_REASON = 'items that failed last time are listed afresh'
-
-/**
- * While items fail, the photostream is listed whole for their fresh records at most this often
- * (since that listing or the last full one); the refreshes between try them again from the records
- * the catalog holds. At 1,000,000 items such a listing is ~2,000 calls, and an hourly refresh would
- * spend more than half of Flickr's 3,600-an-hour on it for one broken photo.
- */
-export const RETRY_RELIST_EVERY_MS = 86_400_000
 
 /** What planListing reads of the previous catalog: a loaded one's, or only its head's (quick-refresh.ts, Head.facts). */
 export interface PlanInput {
@@ -103,11 +89,8 @@ export function planFor(previous: PlanInput, opts: { fullListingEveryMs: number;
   const minDateSec = marks.changesSinceSec - CLOCK_OVERLAP_SEC
   // An original that could not be had or downloaded may have failed on what its record said (a URL
   // Flickr has fixed since): only the photostream's listing gives fresh records of photos that did
-  // not change (the sets need no listing for that), once a day; the refresh tries them again anyway.
-  if (opts.retrying || previous.unresolved()) {
-    const listedAgoMs = opts.nowMs - Math.max(marks.fullListingAtMs, marks.relistedAtMs ?? 0)
-    if (listedAgoMs < 0 || listedAgoMs >= RETRY_RELIST_EVERY_MS) return { mode: 'changes', minDateSec, relist: RETRY_RELIST_REASON }
-  }
+  // not change. The sets need no listing for that.
+  if (opts.retrying || previous.unresolved()) return { mode: 'changes', minDateSec, relist: RETRY_RELIST_REASON }
   return { mode: 'changes', minDateSec }
 }
 
@@ -122,8 +105,7 @@ export function marksAfter(plan: ListingPlan, previous: ListingMarks | undefined
   const full = plan.mode === 'full' || previous === undefined
   let newest = full ? 0 : previous.newestSec ?? 0
   for (const p of photos) if (p.lastUpdate > newest) newest = p.lastUpdate
-  const relistedAtMs = plan.mode === 'changes' && plan.relist !== undefined ? startedAtMs : full ? undefined : previous.relistedAtMs
-  return marksOf(full ? startedAtMs : previous.fullListingAtMs, startedAtMs, newest, relistedAtMs)
+  return marksOf(full ? startedAtMs : previous.fullListingAtMs, startedAtMs, newest)
 }
 
 /**
@@ -132,12 +114,12 @@ export function marksAfter(plan: ListingPlan, previous: ListingMarks | undefined
  * the newest photo is.
  */
 export function marksUnchanged(previous: ListingMarks, startedAtMs: number): ListingMarks | undefined {
-  return previous.newestSec === undefined ? undefined : marksOf(previous.fullListingAtMs, startedAtMs, previous.newestSec, previous.relistedAtMs)
+  return previous.newestSec === undefined ? undefined : marksOf(previous.fullListingAtMs, startedAtMs, previous.newestSec)
 }
 
-function marksOf(fullListingAtMs: number, startedAtMs: number, newest: number, relistedAtMs: number | undefined): ListingMarks {
+function marksOf(fullListingAtMs: number, startedAtMs: number, newest: number): ListingMarks {
   const startedSec = Math.floor(startedAtMs / 1000)
-  return { fullListingAtMs, changesSinceSec: newest > 0 ? Math.min(startedSec, newest) : startedSec, newestSec: newest, ...(relistedAtMs !== undefined ? { relistedAtMs } : {}) }
+  return { fullListingAtMs, changesSinceSec: newest > 0 ? Math.min(startedSec, newest) : startedSec, newestSec: newest }
 }
 
 export interface ChangesApi {
@@ -332,7 +314,7 @@ export function mergePhotostream(prev: CatalogSnapshot, changed: readonly Listed
   const stream = prev.photostream
   const uploadOf = (id: string): number | undefined => prev.photos.get(id)?.dateUpload
   const merged = mergeOrder({ length: stream.length, at: (pos) => stream[pos] as string }, (pos) => uploadOf(stream[pos] as string), uploadOf, changed)
-  return merged.map((p) => (typeof p === 'number' ? asListed(prev.photos.get(stream[p] as string) as PhotoEntry) : p))
+  return merged.map((p) => (typeof p === 'number' ? listed(prev.photos.get(stream[p] as string) as PhotoEntry) : p))
 }
 
 /**
@@ -562,7 +544,7 @@ function unresolved(snap: CatalogSnapshot): boolean {
  * rest destructuring is a dictionary-mode object in V8, and every later read and copy of it (the
  * refresh's per-photo work on 100k of them) is several times slower.
  */
-export function asListed(e: PhotoEntry): ListedPhoto {
+function listed(e: PhotoEntry): ListedPhoto {
   return {
     id: e.id, raw: e.raw, media: e.media, secret: e.secret, format: e.format, lastUpdate: e.lastUpdate,
     dateUpload: e.dateUpload, dateTaken: e.dateTaken, countComments: e.countComments, urlO: e.urlO,

@@ -14,7 +14,8 @@
  *
  * What it does not take (it answers `fallback`, and the caller runs the whole refresh): a catalog
  * without listing pages of the sizer's format in photostream order, a head without its facts, a
- * plan other than the answers' incremental one, transcodes to retry,
+ * plan other than the answers' incremental one (items that failed last time call for a full
+ * listing, which full-merge.ts merges), transcodes to retry,
  * more photos reported than mergeLimit allows, deletions the search cannot vouch for or a
  * photostream that does not add up (the whole refresh then lists the photostream whole: the result
  * says `relist`, and full-merge.ts mergeRelisted does that listing and merges), a set listed that the
@@ -22,11 +23,6 @@
  * deleted or gone back is merged too: an incremental refresh's marks never go back (incremental.ts
  * marksAfter), so the reported photos make them. Nothing is written before the one atomic save
  * (persist.ts saveMerged): kill -9 leaves the old catalog or the new one.
- *
- * Items that failed last time (no original on record, `resolveAgain`) are tried again as the whole
- * refresh tries them, from the records the catalog holds: they are taken as changed photos
- * (retriedIds). Once a day their plan lists the photostream whole (incremental.ts planFor's
- * `relist`): that is full-merge.ts mergeRelisted's.
  *
  * At 1,000,000 photos a whole refresh holds the catalog twice (2–3 GB); this holds the pages'
  * columns (~60 MB, the lazy view's own when it hands them), the order's ids and the decoded
@@ -36,7 +32,7 @@ import createDebug from '../util/debug.js'
 import { sortedIndexOf } from '../util/sorted.js'
 import { anyChange, collectionChanges, photoChanges, setChanges, type ListedPhoto, type SetListing, type Since } from './changes.js'
 import { numericId } from './decimal-id.js'
-import { asListed, knownMembers, locateDeletions, marksAfter, mergeOrder, planFor, type ListingMarks } from './incremental.js'
+import { knownMembers, locateDeletions, marksAfter, mergeOrder, planFor, type ListingMarks } from './incremental.js'
 import { ListingPage, PAGE_PHOTOS, PageBuilder, pageRowOf, type StoredPage } from './listing-pages.js'
 import { sameBuckets, type CatalogStore, type Head, type ListingPagesMeta, type ListingPagesOptions, type PhotoFacts } from './persist.js'
 import type { CatalogApi, CatalogMedia } from './ports.js'
@@ -101,23 +97,15 @@ export type MergeResult =
 export async function mergeIncremental(store: CatalogStore, head: Head, answers: RecordedAnswers, ctx: MergeContext): Promise<MergeResult> {
   const why = cannotMerge(head, answers, ctx)
   if (why !== undefined) return typeof why === 'string' ? { fallback: why } : why
-  const reportedPhotos = listPhotos(answers.changed)
+  const changed = listPhotos(answers.changed)
   const limit = mergeLimit(head.photoCount)
-  if (reportedPhotos.length > limit) return { fallback: `${reportedPhotos.length} photos reported (more than ${limit})` }
+  if (changed.length > limit) return { fallback: `${changed.length} photos reported (more than ${limit})` }
   const pages = ctx.decodedPages ?? (await readPages(store, head))
-  if (pages === undefined) return { fallback: 'a part of the catalog is gone (another writer saved meanwhile)' }
-  const old = new OldOrder(pages, head.pages?.photosPerPage ?? PAGE_PHOTOS)
-  // Items that failed last time, tried again from the records the catalog holds (as the whole refresh does).
-  const retried = retriedIds(old, ctx.options, new Set(reportedPhotos.map((p) => p.id)))
-  if (reportedPhotos.length + retried.length > limit) return { fallback: `${reportedPhotos.length} photos reported and ${retried.length} to try again (more than ${limit})` }
   const lists = await store.readSetsAndCollections(head)
-  const reported = answers.reported?.generation === head.generation && retried.length === 0 ? answers.reported.rows : undefined
-  const known = reported ?? (await store.decodeBucketsOf(head, [...reportedPhotos.map((p) => p.id), ...retried]))
-  if (lists === undefined || known === undefined) return { fallback: 'a part of the catalog is gone (another writer saved meanwhile)' }
-  const changed = retried.length === 0 ? reportedPhotos : [...reportedPhotos, ...retried.flatMap((id) => {
-    const entry = known.photos.get(id)
-    return entry === undefined ? [] : [asListed(entry)]
-  })]
+  const reported = answers.reported?.generation === head.generation ? answers.reported.rows : undefined
+  const known = reported ?? (await store.decodeBucketsOf(head, changed.map((p) => p.id)))
+  if (pages === undefined || lists === undefined || known === undefined) return { fallback: 'a part of the catalog is gone (another writer saved meanwhile)' }
+  const old = new OldOrder(pages, head.pages?.photosPerPage ?? PAGE_PHOTOS)
   const idAt = (s: ListedPhoto | number): string => (typeof s === 'number' ? old.id(s) : s.id)
   const withChanges = mergeOrder(
     { length: old.length, at: (pos) => old.id(pos) }, (pos) => old.dateUpload(pos), (id) => known.photos.get(id)?.dateUpload, changed,
@@ -135,14 +123,6 @@ export async function mergeIncremental(store: CatalogStore, head: Head, answers:
   }
   const gone: ReadonlySet<string> = deleted?.ids ?? new Set()
   const slots = gone.size === 0 ? withChanges : withChanges.filter((s) => !gone.has(idAt(s)))
-  // A photo reported (or to try again) and deleted since is not in the whole refresh's listing: nothing of it is fetched or written.
-  const kept = gone.size === 0 ? changed : changed.filter((p) => !gone.has(p.id))
-  // Of the photos deleted, those with no original on record (all among the retried: their rows are known).
-  let goneUnresolved = 0
-  for (const id of gone) {
-    const e = known.photos.get(id)
-    if (e !== undefined && !known.media.has(mediaKey(id, e.secret))) goneUnresolved++
-  }
   const stream = slots.map(idAt)
   const adds = addsUp(stream, answers)
   if (adds !== undefined) return { fallback: adds, relist: adds }
@@ -152,32 +132,13 @@ export async function mergeIncremental(store: CatalogStore, head: Head, answers:
 
   const listing = marksAfter({ mode: 'changes', minDateSec: answers.minDateSec }, head.listing, answers.startedAtMs, changed)
   const listingReport: RefreshReport['listing'] = {
-    mode: 'changes', changesReported: reportedPhotos.length, setsListed: setListing.listed,
+    mode: 'changes', changesReported: changed.length, setsListed: setListing.listed,
     ...(deleted !== undefined ? { deletions: { found: deleted.ids.size, pages: deleted.pagesAsked } } : {}),
   }
   return finishMerge(store, head, ctx, {
-    changed: kept, known, lists, old, slots, stream, gone, goneUnresolved, setListing, tree: answers.tree, listing, startedAtMs: answers.startedAtMs, listingReport,
+    changed, known, lists, old, slots, stream, gone, setListing, tree: answers.tree, listing, startedAtMs: answers.startedAtMs, listingReport,
     calls: (own) => withAnsweredCalls(own, answers, deleted === undefined ? undefined : { pages: deleted.pagesAsked, sizes: deleted.ids.size }),
   })
-}
-
-/**
- * The photos the whole refresh tries again whatever changed (refresh.ts reuseMedia), that are not
- * reported already: those with no original on record (it could not be had last time) and those in
- * `resolveAgain` (a download that failed). Transcodes retried with cookies are not taken (cannotMerge).
- */
-function retriedIds(old: OldOrder, opts: RefreshOptions, reported: ReadonlySet<string>): string[] {
-  const out: string[] = []
-  for (let pos = 0; pos < old.length; pos++) {
-    if (old.page(pos).hasMedia(pos % old.perPage)) continue
-    const id = old.id(pos)
-    if (!reported.has(id)) out.push(id)
-  }
-  const again = [...(opts.resolveAgain ?? [])].filter((id) => !reported.has(id))
-  if (again.length === 0) return out
-  const taken = new Set(out)
-  for (const id of again) if (!taken.has(id)) out.push(id)
-  return out
 }
 
 /** What a merge found (lazy-merge's from recorded answers, full-merge's from a full listing), for finishMerge. */

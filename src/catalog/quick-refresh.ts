@@ -26,7 +26,7 @@ const debug = createDebug('flickrfs:catalog')
 
 export interface QuickRefreshOptions {
   fullListingEveryMs: number
-  /** Items to resolve again (a pin's failed downloads): never "unchanged" (and the photostream listed whole when refresh.ts plans it so). */
+  /** Items to resolve again (a pin's failed downloads): the photostream is listed whole, as refresh.ts plans it (never "unchanged"). */
   retrying: boolean
   /** Originals known only as a transcode are resolved again (cookies given). */
   retryTranscodes: boolean
@@ -213,9 +213,8 @@ export async function refreshIfUnchanged(store: CatalogStore, api: CatalogApi, o
   const answers: RecordedAnswers = { startedAtMs, minDateSec, changed: rc, page: p, setList: rs, setPhotos, tree: t, ...(k !== undefined ? { reported: { generation: head.generation, rows: k } } : {}) }
   if (l === undefined || k === undefined) return { answers }
   debug('quick refresh: answers in, %d photos reported (%d of %d buckets decoded), %d sets listed', c.length, bucketsOf(head, c), head.chunks.photos.length, s.listed.size)
-  // Items that failed last time are tried again (and the photostream listed whole for them: planFor's relist).
-  const retrying = opts.retrying || facts.unresolved > 0
-  const verdict = retrying ? undefined : s.pending?.withMembers(s.listed)
+  // Items that failed last time: the photostream is listed whole, to resolve them again (planFor's relist).
+  const verdict = plan.relist === undefined ? s.pending?.withMembers(s.listed) : undefined
   const next = marksUnchanged(marks, startedAtMs)
   if (verdict === undefined || next === undefined) {
     debug('quick refresh: something to merge (%d reported, %d sets listed); refreshing whole', c.length, s.listed.size)

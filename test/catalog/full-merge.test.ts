@@ -9,13 +9,12 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { Catalog, readProgress } from '../../src/catalog/index.js'
-import { RETRY_RELIST_EVERY_MS } from '../../src/catalog/incremental.js'
 import { MERGE_MIN_PHOTOS } from '../../src/catalog/lazy-merge.js'
 import { prng } from '../../src/fake-flickr/generate.js'
 import { PHOTO_METADATA_FORMAT } from '../../src/layout/metadata.js'
 import { waitUntil } from '../support/wait.js'
 import { forgetRecordHashes, harness, headOf, randomChange } from './harness.js'
-import { assertSame, copyRoot, firstSync, refreshTwins, WRITER, type Twins } from './twins.js'
+import { assertSame, copyRoot, firstSync, refreshTwins, WRITER } from './twins.js'
 
 /** Every refresh a full listing. */
 const FULL = { fullListingEveryMs: 0 }
@@ -166,7 +165,7 @@ void test('deletions the search will not look for, beside an edit and a view cou
   assert.equal(twins.whole.report.listing.reason, listing.reason)
 })
 
-void test('items that failed last time: tried again at every refresh, the photostream listed whole once a day, merged, counting what is still unresolved', async (t) => {
+void test('items that failed last time: the full listing they call for is merged, resolves them again, and counts what is still unresolved', async (t) => {
   const h = await harness(t, { photos: 80, videos: 3, sets: 4, collections: 1, commentedFraction: 0.2 })
   h.clock.ms = Date.now() + 2 * 3_600_000
   const a = h.fake.account
@@ -180,57 +179,48 @@ void test('items that failed last time: tried again at every refresh, the photos
   h.fake.faults.hostile[html] = 'html200'
   let base = await firstSync(t, h)
   const unresolved = async (root: string): Promise<number | undefined> => (await headOf(root)).facts?.unresolved
-  const unavailable = (tw: Twins): string[] => tw.merged.report.media.unavailable.map((u) => u.id).sort()
   assert.equal(await unresolved(base), 2)
 
-  // Within a day of the last listing: both tried again from the records held (no listing), merged, still unavailable.
-  let twins = await refreshTwins(t, h, base)
-  await assertSame(twins, 'nothing fixed, within a day')
-  assert.equal(twins.merged.report.listing.mode, 'changes')
-  assert.deepEqual(unavailable(twins), [lost.id, html].sort())
-  assert.equal(await unresolved(twins.merged.root), 2)
-  base = twins.whole.root
-
-  // A day later: the photostream listed whole for them (not the sets), merged, still unavailable.
-  h.tick(RETRY_RELIST_EVERY_MS)
+  // Not due for a week, but they call for the photostream listed whole (not the sets): merged, both still unavailable.
   h.fake.resetCounts()
-  twins = await refreshTwins(t, h, base)
-  await assertSame(twins, 'nothing fixed, a day later')
+  let twins = await refreshTwins(t, h, base)
+  await assertSame(twins, 'nothing fixed')
   assert.equal(twins.merged.report.listing.reason, 'items that failed last time are listed afresh')
   assert.equal(twins.merged.report.listing.setsListed, 0)
   assert.equal(h.fake.counts()['flickr.photosets.getPhotos'] ?? 0, 0, 'no set listed by either twin')
-  assert.deepEqual(unavailable(twins), [lost.id, html].sort())
-  assert.equal((await headOf(twins.merged.root)).listing?.relistedAtMs, twins.merged.report.startedAtMs)
+  assert.deepEqual(twins.merged.report.media.unavailable.map((u) => u.id).sort(), [lost.id, html].sort())
+  assert.equal(await unresolved(twins.merged.root), 2)
   base = twins.whole.root
 
-  // One fixed (its record the same as before), beside an edit, another day later: resolved, one left.
+  // One fixed (its record the same as before), beside an edit: resolved, one left.
   lost.server = server
   a.editPhoto(photos[9] as string, { title: 'edited beside the fix' })
-  h.tick(RETRY_RELIST_EVERY_MS)
   twins = await refreshTwins(t, h, base)
   await assertSame(twins, 'one fixed')
-  assert.equal(twins.merged.report.listing.mode, 'full')
   assert.equal(twins.merged.report.media.resolved, 1)
-  assert.deepEqual(unavailable(twins), [html])
+  assert.deepEqual(twins.merged.report.media.unavailable.map((u) => u.id), [html])
   assert.equal(twins.merged.report.photos.changed, 2, 'the fixed photo (its original now known) and the edited one')
   assert.equal(await unresolved(twins.merged.root), 1)
   base = twins.whole.root
 
-  // The other deleted on Flickr (found by the incremental refresh): nothing unresolved is left.
+  // The other deleted on Flickr: nothing unresolved is left, and the next refresh is incremental again.
   a.deletePhoto(html)
   twins = await refreshTwins(t, h, base)
   await assertSame(twins, 'the other deleted')
-  assert.equal(twins.merged.report.listing.mode, 'changes')
   assert.equal(twins.merged.report.photos.deleted, 1)
-  assert.deepEqual(twins.merged.report.media.unavailable, [])
   assert.equal(await unresolved(twins.merged.root), 0)
   base = twins.whole.root
+  a.editPhoto(photos[11] as string, { title: 'after the failures' })
+  twins = await refreshTwins(t, h, base)
+  await assertSame(twins, 'an edit after the failures')
+  assert.equal(twins.merged.report.listing.mode, 'changes')
+  base = twins.whole.root
 
-  // A download that failed (a pin's resolveAgain): its original resolved again, merged.
+  // A download that failed (a pin's resolveAgain): its original resolved again, the photostream listed whole and merged.
   const again = photos[20] as string
   twins = await refreshTwins(t, h, base, { resolveAgain: new Set([again]) })
   await assertSame(twins, 'resolved again')
-  assert.equal(twins.merged.report.listing.mode, 'changes')
+  assert.equal(twins.merged.report.listing.mode, 'full')
   assert.equal(twins.merged.report.media.resolved, 1)
 
   // The weekly full listing due while an item fails: every set listed too, merged (resolvedAgain keeps it changed).
@@ -242,7 +232,7 @@ void test('items that failed last time: tried again at every refresh, the photos
   await assertSame(twins, 'a full listing while an item fails')
   assert.equal(twins.merged.report.listing.reason, 'full listings every time')
   assert.equal(twins.merged.report.listing.setsListed, a.sets.length)
-  assert.deepEqual(unavailable(twins), [photos[40]])
+  assert.deepEqual(twins.merged.report.media.unavailable.map((u) => u.id), [photos[40]])
 })
 
 void test('transcodes retried with cookies in a full listing are merged: a video whose original comes back replaces its transcode', async (t) => {

@@ -8,7 +8,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { RefreshReport } from '../../src/catalog/index.js'
-import { RETRY_RELIST_EVERY_MS } from '../../src/catalog/incremental.js'
 import { prng } from '../../src/fake-flickr/generate.js'
 import { fullCatalog, harness, headOf, listingContent as content, randomChange, refresh } from './harness.js'
 
@@ -91,7 +90,7 @@ void test('the full listing comes back when the last one is older than fullListi
   assert.equal((await refresh(h, { fullListingEveryMs: 0 })).listing.mode, 'full')
 })
 
-void test('the listing marks survive a restart; a retry of failed items tries them again, and lists the photostream once a day', async (t) => {
+void test('the listing marks survive a restart; a retry of failed items lists everything', async (t) => {
   const h = await harness(t, { photos: 60, videos: 1, sets: 3 })
   await refresh(h, { fullListingEveryMs: WEEK_MS })
   await h.catalog.close()
@@ -103,15 +102,9 @@ void test('the listing marks survive a restart; a retry of failed items tries th
   assert.equal(report.listing.mode, 'changes')
   assert.equal(h.fake.counts()['flickr.photos.comments.getList'], 1)
   assert.equal(h.catalog.snapshot().comments.get(a.photostream[2] as string)?.at(-1)?._content, 'after the restart')
-  const again = new Set([a.photostream[0] as string])
-  const retry = await refresh(h, { fullListingEveryMs: WEEK_MS, resolveAgain: again })
-  assert.equal(retry.listing.mode, 'changes', 'within a day of the last listing: tried again from the record held')
-  assert.equal(retry.media.resolved, 1)
-  h.tick(RETRY_RELIST_EVERY_MS)
-  const relisted = await refresh(h, { fullListingEveryMs: WEEK_MS, resolveAgain: again })
-  assert.equal(relisted.listing.mode, 'full')
-  assert.equal(relisted.listing.reason, 'items that failed last time are listed afresh')
-  assert.equal(relisted.media.resolved, 1)
+  const retry = await refresh(h, { fullListingEveryMs: WEEK_MS, resolveAgain: new Set([a.photostream[0] as string]) })
+  assert.equal(retry.listing.mode, 'full')
+  assert.equal(retry.listing.reason, 'items that failed last time are listed afresh')
 })
 
 void test('a no-change incremental refresh costs the change list, one page-1 check, the set list and the tree', async (t) => {
@@ -178,31 +171,16 @@ void test('a loaded catalog whose head another writer replaced loads that catalo
   assert.equal(told.length, 1, 'told once: its snapshot changed')
 })
 
-void test('an original that could not be had is tried again at every refresh, and once a day the photostream is listed whole (not the sets), so its fixed record is used', async (t) => {
+void test('an original that could not be had makes the next refresh list the photostream whole (not the sets), so its fixed record is used', async (t) => {
   const h = await harness(t, { photos: 30, videos: 1, sets: 2 })
   const a = h.fake.account
-  // The oldest photo: recentlyUpdated's overlap hour (before the newest change) never reports it again.
-  const bad = [...a.photostream].reverse().find((id) => a.requirePhoto(id).media === 'photo') as string
+  const bad = a.photostream.find((id) => a.requirePhoto(id).media === 'photo') as string
   const server = a.requirePhoto(bad).server
-  // A record whose URL leads nowhere, fixed on Flickr later without its lastupdate moving (every
-  // photo changed hours ago).
-  h.clock.ms = Date.now() + 2 * 3_600_000
-  for (const p of a.photos.values()) p.lastupdate = Math.min(p.lastupdate, a.clock() - 3 * 3_600)
+  // A record whose URL leads nowhere, fixed on Flickr later without its lastupdate moving.
   a.requirePhoto(bad).server = 'gone'
   const first = await refresh(h, { fullListingEveryMs: WEEK_MS })
   assert.deepEqual(first.media.unavailable.map((u) => u.id), [bad])
   a.requirePhoto(bad).server = server
-  // Within a day: tried again from the URL the catalog holds (one media request, no listing), still unavailable.
-  h.tick()
-  h.fake.resetCounts()
-  const media = h.mediaRequests()
-  const within = await refresh(h, { fullListingEveryMs: WEEK_MS })
-  assert.equal(within.listing.mode, 'changes')
-  assert.deepEqual(within.media.unavailable.map((u) => u.id), [bad])
-  assert.equal(h.fake.counts()['flickr.people.getPhotos'], 1, 'the page-1 check alone')
-  assert.ok(h.mediaRequests() > media, 'its original asked again')
-  // A day after the last listing: the photostream listed whole, its fresh record used.
-  h.tick(RETRY_RELIST_EVERY_MS)
   h.fake.resetCounts()
   const next = await refresh(h, { fullListingEveryMs: WEEK_MS })
   assert.equal(next.listing.mode, 'full')
@@ -215,7 +193,6 @@ void test('an original that could not be had is tried again at every refresh, an
   assert.equal(next.listing.setsListed, 0)
   // The listing's marks stay an incremental refresh's: the weekly full listing is not put off by it.
   assert.equal((await headOf(h.root)).listing?.fullListingAtMs, first.startedAtMs)
-  assert.equal((await headOf(h.root)).listing?.relistedAtMs, next.startedAtMs)
   assert.equal((await refresh(h, { fullListingEveryMs: WEEK_MS })).listing.mode, 'changes')
 })
 
