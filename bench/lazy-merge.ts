@@ -94,6 +94,7 @@ try {
       const catalog = await Catalog.open(root, { sidecarSizer: photoSidecarSizer, ...(whole ? { deferLoad: true } : { lazy: { sidecarFormat: PHOTO_METADATA_FORMAT } }) })
       const asked = { fullListingEveryMs: full ? 0 : 7 * 86_400_000 }
       const heap0 = heap()
+      fake.resetCounts()
       let t = performance.now()
       let c = cpuMs()
       const quick = await catalog.refreshIfUnchanged(client, asked)
@@ -125,8 +126,11 @@ try {
       row.refreshCpu = cpuMs() - c
       row.merged = report.merged === true ? 1 : 0
       row.unavailable = report.media.unavailable.length
-      row.calls = Object.values(report.clientCalls).reduce((a, b) => a + b, 0) + Object.values(quick?.unchanged?.report.clientCalls ?? {}).reduce((a, b) => a + b, 0)
-      row.setCalls = report.clientCalls.getSetPhotos ?? 0
+      // Every REST call both steps made, as the fake counts them (a listing's pages each).
+      const counts = fake.counts()
+      row.calls = Object.entries(counts).filter(([k]) => k.startsWith('flickr.')).reduce((n, [, v]) => n + v, 0)
+      row.setCalls = counts['flickr.photosets.getPhotos'] ?? 0
+      row.pageCalls = counts['flickr.people.getPhotos'] ?? 0
       row.rssTop = top
       row.heapTop = heapTop - heap0
       row.heapAfter = heap() - heap0
@@ -139,7 +143,7 @@ try {
   const m = (whole: boolean, k: string): number => median((rows.get(whole) ?? []).map((r) => r[k] as number))
   for (const whole of modes) {
     console.log(`${items} items, ${sets} sets, ${edits} edits, ${viewed} views${full ? ', a full listing' : ''}${unresolved > 0 ? `, ${unresolved} unresolved` : ''}, ${what(whole)}, median of ${runs}: quick ${m(whole, 'quickMs').toFixed(0)} ms (CPU ${m(whole, 'quickCpu').toFixed(0)} ms); ` +
-      `refresh ${m(whole, 'refreshMs').toFixed(0)} ms (CPU ${m(whole, 'refreshCpu').toFixed(0)} ms), calls ${m(whole, 'calls')} (${m(whole, 'setCalls')} set listings), RSS top ${(m(whole, 'rssTop') / MB).toFixed(0)} MB, heap top ${(m(whole, 'heapTop') / MB).toFixed(0)} MB, heap left ${(m(whole, 'heapAfter') / MB).toFixed(0)} MB, merged ${m(whole, 'merged')}`)
+      `refresh ${m(whole, 'refreshMs').toFixed(0)} ms (CPU ${m(whole, 'refreshCpu').toFixed(0)} ms), REST calls ${m(whole, 'calls')} (${m(whole, 'pageCalls')} photostream pages, ${m(whole, 'setCalls')} set listings), RSS top ${(m(whole, 'rssTop') / MB).toFixed(0)} MB, heap top ${(m(whole, 'heapTop') / MB).toFixed(0)} MB, heap left ${(m(whole, 'heapAfter') / MB).toFixed(0)} MB, merged ${m(whole, 'merged')}`)
   }
   if (modes.length === 2) {
     const r = (k: string): string => (m(false, k) / m(true, k)).toFixed(2)
