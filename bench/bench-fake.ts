@@ -42,12 +42,18 @@ export function changeAccount(account: FakeAccount, n: number, deleted = 0): voi
  * The account saved into DIR as a first sync from the fake at `origin` would leave it
  * (catalog-state.ts syncedStateOf, with listing pages). Kept when DIR holds a catalog.
  */
-export async function seedSynced(dir: string, account: FakeAccount, origin: string): Promise<void> {
+export async function seedSynced(dir: string, account: FakeAccount, origin: string, unresolved: readonly string[] = []): Promise<void> {
   if (await stat(catalogPath(dir)).then(() => true, () => false)) return
   const t0 = performance.now()
   const store = await CatalogStore.open(dir)
   try {
-    await store.save(syncedStateOf(account, origin, Date.now()), Date.now(), undefined, { sizer: photoSidecarSizer })
+    const state = syncedStateOf(account, origin, Date.now())
+    // Items that failed: no original on record (their media rows dropped).
+    for (const id of unresolved) {
+      const entry = state.snap.photos.get(id)
+      if (entry !== undefined) (state.snap.media as Map<string, unknown>).delete(`${id}_${entry.secret}`)
+    }
+    await store.save(state, Date.now(), undefined, { sizer: photoSidecarSizer })
   } finally {
     await store.close()
   }
@@ -59,13 +65,17 @@ export async function seedSynced(dir: string, account: FakeAccount, origin: stri
  * line, then answers "seed DIR" with "seeded" and "change" with "changed" (after `change`), until
  * stdin closes.
  */
-export async function serveBenchFake(account: FakeAccount, port: number, change: () => void): Promise<void> {
+export async function serveBenchFake(account: FakeAccount, port: number, change: () => void, opts: { unresolved?: number } = {}): Promise<void> {
   const fake = await startFakeFlickr({ account, port })
+  // --unresolved N: N photos spread over the photostream whose originals cannot be had (an HTML
+  // page), and which a seeded catalog holds with no original (items that failed last time).
+  const unresolved = spreadIds(account, opts.unresolved ?? 0)
+  for (const id of unresolved) fake.faults.hostile[id] = 'html200'
   process.stdout.write(`${JSON.stringify({ origin: fake.origin, credentials: fake.credentials })}\n`)
   const lines = createInterface({ input: process.stdin })
   lines.on('line', (line) => {
     if (line.startsWith('seed ')) {
-      void seedSynced(line.slice(5), account, fake.origin).then(() => process.stdout.write('seeded\n'))
+      void seedSynced(line.slice(5), account, fake.origin, unresolved).then(() => process.stdout.write('seeded\n'))
       return
     }
     if (line !== 'change') return
@@ -74,6 +84,11 @@ export async function serveBenchFake(account: FakeAccount, port: number, change:
   })
   await new Promise<void>((resolve) => lines.on('close', resolve))
   await fake.close()
+}
+
+/** `n` photo ids spread evenly over the photostream. */
+export function spreadIds(account: FakeAccount, n: number): string[] {
+  return Array.from({ length: n }, (_, i) => account.photostream[Math.floor(((i + 0.5) * account.photostream.length) / n)] as string)
 }
 
 /** The bench's side of serveBenchFake: the process started with `nodeArgs`, its origin and credentials, and `ask`. */

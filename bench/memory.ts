@@ -3,7 +3,7 @@
  * Flickr (in its own process, so its memory is not counted).
  *
  *   npm run build && node --import tsx bench/memory.ts [--items 100000] [--sets 2000] [--runs 3] [--bin OTHER/bin/flickrfs]
- *     [--cache DIR] [--offline-only [--seed] | --sync-only | --refresh-only | --online-only [--seed] [--change] [--full]] [--node-args "--max-semi-space-size=2"] [--port N]
+ *     [--cache DIR] [--offline-only [--seed] | --sync-only | --refresh-only | --online-only [--seed [--unresolved N]] [--change] [--full]] [--node-args "--max-semi-space-size=2"] [--port N]
  *     [--ab OTHER/bin/flickrfs]
  *
  * Each run, with a fresh cache:
@@ -28,7 +28,10 @@
  * comments, 10 uploads, a set renamed; later runs see the same change), and the refresh measured is
  * the one that takes it in (lazily merged, or loaded whole). --full: the mount lists everything at
  * each refresh (--full-listing-every 0), so the refresh measured is the weekly full listing (with
- * --change, of that change): merged (src/catalog/full-merge.ts) or loaded whole. --ab OTHER: the runs alternate between
+ * --change, of that change): merged (src/catalog/full-merge.ts) or loaded whole. --unresolved N
+ * (with --seed): N photos whose originals the fake refuses (an HTML page) are seeded with no
+ * original on record, so the refresh measured is the one items that failed call for (the
+ * photostream listed whole: src/catalog/incremental.ts planFor). --ab OTHER: the runs alternate between
  * the CLI and OTHER's (e.g. main's), with both medians and their ratio.
  * --offline-only --seed --cache C: when C holds no catalog yet, it is saved straight from the
  * generated account (with listing pages, as pin and mount save it) instead of by a first sync:
@@ -85,7 +88,7 @@ async function serve(items: number, sets: number): Promise<void> {
   await serveBenchFake(account, arg('port', 0), () => {
     if (!changed) changeAccount(account, 0)
     changed = true
-  })
+  }, { unresolved: arg('unresolved', 0) })
 }
 
 /** Peak and current RSS (bytes) and CPU (ms) of a live process, from /proc. */
@@ -114,7 +117,8 @@ async function run(items: number, sets: number, lab: MountLab, env: NodeJS.Proce
   const row: Row = {}
   const expectAll = async (): Promise<void> => {
     const n = await originalsIn(mnt)
-    if (n !== items) throw new Error(`photostream lists ${n} originals, expected ${items}`)
+    // --unresolved: those photos have no original to show.
+    if (n !== items - arg('unresolved', 0)) throw new Error(`photostream lists ${n} originals, expected ${items - arg('unresolved', 0)}`)
   }
   if (refreshOnly) {
     await refreshPhase(lab, env, cache, mnt, row)
@@ -245,7 +249,7 @@ async function onlinePhase(lab: MountLab, env: NodeJS.ProcessEnv, cache: string,
   row.onlineRefreshPeak = u.peak
   row.onlineRefreshCpu = u.cpuMs - listed.cpuMs
   row.onlineRefreshRss = u.rss
-  if (change !== undefined) row.merged = /merged \d+ (reported|listed changed) photos|full listing merged/.test(p.err.slice(said)) ? 1 : 0
+  if (change !== undefined || arg('unresolved', 0) > 0) row.merged = /merged \d+ (reported|listed changed) photos|full listing merged/.test(p.err.slice(said)) ? 1 : 0
   await lab.stop(p, mnt)
 }
 
@@ -440,7 +444,7 @@ async function main(): Promise<void> {
   const target = items >= 1_000_000 ? 1024 * MB : 300 * MB
   // An offline mount asks nothing of Flickr: no fake (at 1,000,000 items it takes minutes and a GB to make).
   const fakeArgs = offlineOnly ? ['-e', `process.stdout.write('{"origin":"http://127.0.0.1:9","credentials":{"apiKey":"k","apiSecret":"s","oauthToken":"t","oauthTokenSecret":"ts"}}\\n'); process.stdin.resume()`]
-    : ['--import', 'tsx', self, '--serve', '--items', String(items), '--sets', String(sets), '--port', String(arg('port', 0))]
+    : ['--import', 'tsx', self, '--serve', '--items', String(items), '--sets', String(sets), '--port', String(arg('port', 0)), '--unresolved', String(arg('unresolved', 0))]
   const { proc: fakeProc, origin, credentials, ask } = await startBenchFake(fakeArgs)
   if (seeded && cacheArg !== undefined) await ask(`seed ${cacheArg}`, 'seeded')
   if (args.includes('--change')) fake.change = () => ask('change', 'changed')

@@ -155,7 +155,7 @@ export function planFullMerge(head: Head, ctx: MergeContext, nowMs: number): { m
   if (meta.recordHashes !== true) return 'the listing pages hold no record hashes (saved by an older flickrfs)'
   if (facts === undefined || head.userId === '') return 'the head lacks its facts'
   const opts = ctx.options
-  // Items that failed last time make it a full listing, as they make the whole refresh's (its reason).
+  // As the whole refresh plans it; items that failed alone call for mergeRelisted's listing, not this one.
   const plan = planFor({ refreshedAtMs: head.refreshedAtMs, listing: head.listing, unresolved: () => facts.unresolved > 0 }, {
     fullListingEveryMs: opts.fullListingEveryMs ?? 0, nowMs, retrying: (opts.resolveAgain?.size ?? 0) > 0,
   })

@@ -14,11 +14,11 @@
  *
  * What it does not take (it answers `fallback`, and the caller runs the whole refresh): a catalog
  * without listing pages of the sizer's format in photostream order, a head without its facts, a
- * plan other than the answers' incremental one (items that failed last time call for a full
- * listing, which full-merge.ts merges), transcodes to retry,
- * more photos reported than mergeLimit allows, deletions the search cannot vouch for or a
- * photostream that does not add up (the whole refresh then lists the photostream whole: the result
- * says `relist`, and full-merge.ts mergeRelisted does that listing and merges), a set listed that the
+ * plan other than the answers' incremental one, transcodes to retry,
+ * more photos reported than mergeLimit allows, deletions the search cannot vouch for, a
+ * photostream that does not add up, or items that failed last time (planFor's `relist`): the
+ * whole refresh then lists the photostream whole (the result
+ * says `relist`, and full-merge.ts mergeRelisted does that listing and merges); a set listed that the
  * answers lack, a photo count that moves the photos to other buckets. The photo changed last
  * deleted or gone back is merged too: an incremental refresh's marks never go back (incremental.ts
  * marksAfter), so the reported photos make them. Nothing is written before the one atomic save
