@@ -124,8 +124,9 @@ export const DEFAULT_PIN_CONCURRENCY = 32
  * From this many photos, a pin whose quick refresh found a change to merge opens the catalog lazily
  * (catalog.ts `LazyOpen`): the change is merged into the stored catalog (lazy-merge.ts) and the run
  * reads the listing pages and the reported photos' buckets, never the whole catalog (2–3 GB at
- * 1,000,000 photos); so does a full listing due (full-merge.ts), also the one that items which
- * failed last time call for. What the merges do not take (many photos changed) loads it whole, as before. Since buckets hold 128 photos (persist.ts), the merge costs
+ * 1,000,000 photos); so does a full listing due (full-merge.ts), and the photostream listing that
+ * items which failed last time call for (full-merge.ts mergeRelisted). What the merges do not take
+ * (many photos changed) loads it whole, as before. Since buckets hold 128 photos (persist.ts), the merge costs
  * less than the whole load from ~10,000 photos: at 20,000, 50,000 and 200,000 a pin after a small
  * change took 0.82×, 0.79× and 0.52× the time and 0.95×, 0.78× and 0.57× the memory of a whole
  * one; at 2,000 the same time at first, then up to 1.4× as the photos reported grew to a quarter
@@ -161,9 +162,9 @@ export async function pin(opts: PinOptions): Promise<PinReport> {
 
 /**
  * How the whole run opens the catalog: lazily when there is a change to merge (`merging`: the
- * answers of the quick refresh, or a full listing due or called for by items that failed last
- * time, which Catalog.refresh merges into a lazy catalog when it can: lazy-merge.ts,
- * full-merge.ts); whole otherwise (a refresh that found nothing while DEST differs, a first pin).
+ * answers of the quick refresh, also after a run with failures, or a full listing due, which
+ * Catalog.refresh merges into a lazy catalog when it can: lazy-merge.ts, full-merge.ts); whole
+ * otherwise (a refresh that found nothing while DEST differs, a first pin).
  * The no-change check opens it with the same options and deferLoad.
  */
 function catalogOptions(merging: boolean, opts: PinOptions): CatalogOpenOptions {
