@@ -165,7 +165,7 @@ void test('deletions the search will not look for, beside an edit and a view cou
   assert.equal(twins.whole.report.listing.reason, listing.reason)
 })
 
-void test('items that failed last time: the full listing they call for is merged, resolves them again, and counts what is still unresolved', async (t) => {
+void test('items that failed last time: the photostream listing they call for (not the sets) is merged, resolves them again, and counts what is still unresolved', async (t) => {
   const h = await harness(t, { photos: 80, videos: 3, sets: 4, collections: 1, commentedFraction: 0.2 })
   h.clock.ms = Date.now() + 2 * 3_600_000
   const a = h.fake.account

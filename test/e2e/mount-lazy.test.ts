@@ -117,9 +117,9 @@ void describe('mount reading a big catalog lazily, online (e2e)', { skip }, () =
     await new Promise((resolve) => setTimeout(resolve, 1_100))
     await sameTree(mnt, await pinNow('after-newest-deletion'))
 
-    // A photo whose original cannot be had is merged and left out; the refresh after it lists
-    // everything afresh (catalog/incremental.ts planFor), and that listing is merged too
-    // (catalog/full-merge.ts: the photo kept as changed, resolved again): never a whole load.
+    // A photo whose original cannot be had is merged and left out; the refresh after it lists the
+    // photostream afresh (catalog/incremental.ts planFor's relist), and that listing is merged too
+    // (catalog/full-merge.ts mergeRelisted: the photo kept as changed, resolved again): never a whole load.
     const broken = a.addPhoto({ title: 'no original to be had' })
     fake.faults.hostile[broken.id] = 'html200'
     const first = await lab.cli(['refresh', mnt], env)
@@ -128,7 +128,7 @@ void describe('mount reading a big catalog lazily, online (e2e)', { skip }, () =
     assert.equal(loads(), 0, server.err)
     const again = await lab.cli(['refresh', mnt], env)
     assert.equal(again.exit.code, 0, again.err)
-    await waitUntil('the full listing for it is merged', () => Promise.resolve(/merged 1 listed changed photos \(0 added, 0 changed\) and 0 deleted/.test(server.err)), 30_000)
+    await waitUntil('the listing for it is merged', () => Promise.resolve(/merged 1 listed changed photos \(0 added, 0 changed\) and 0 deleted/.test(server.err)), 30_000)
     assert.match(server.err, /original of \S+ unavailable/)
     assert.equal(loads(), 0, server.err)
     await new Promise((resolve) => setTimeout(resolve, 1_100))

@@ -188,7 +188,7 @@ void describe('a pin merges a small change into a lazily read catalog: the same 
     assertSameState(await stateOf(lazy(), fake), await stateOf(whole(), fake), 'after a full listing')
   })
 
-  void it('after an item failed, the full listing the next pin makes for it is merged too: the same DEST as a whole one', async () => {
+  void it('after an item failed, the photostream listing the next pin makes for it is merged too: the same DEST as a whole one', async () => {
     const a = fake.account
     const bad = a.addPhoto({ title: 'no original yet' }).id
     fake.faults.hostile[bad] = 'html200'
@@ -196,9 +196,9 @@ void describe('a pin merges a small change into a lazily read catalog: the same 
     assert.equal(l.refresh.merged, true, 'the upload is merged, its original unavailable')
     assertSameState(shown(l), shown(w), 'the reports of the failure')
     assertSameState(await stateOf(lazy(), fake), await stateOf(whole(), fake), 'after the failure')
-    // Still failing: the next pin lists everything for it, merged into the catalog read lazily.
+    // Still failing: the next pin lists the photostream for it, merged into the catalog read lazily.
     ;({ w, l } = await pinBoth(DEFAULT_FULL_LISTING_EVERY_MS, [bad]))
-    assert.equal(l.refresh.merged, true, 'the full listing for a failed item is merged')
+    assert.equal(l.refresh.merged, true, 'the photostream listing for a failed item is merged')
     assert.equal(w.refresh.merged, undefined)
     assert.equal(l.refresh.listing.reason, 'items that failed last time are listed afresh')
     assertSameState(shown(l), shown(w), 'the reports while it fails')
