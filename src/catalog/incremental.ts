@@ -314,7 +314,7 @@ export function mergePhotostream(prev: CatalogSnapshot, changed: readonly Listed
   const stream = prev.photostream
   const uploadOf = (id: string): number | undefined => prev.photos.get(id)?.dateUpload
   const merged = mergeOrder({ length: stream.length, at: (pos) => stream[pos] as string }, (pos) => uploadOf(stream[pos] as string), uploadOf, changed)
-  return merged.map((p) => (typeof p === 'number' ? listed(prev.photos.get(stream[p] as string) as PhotoEntry) : p))
+  return merged.map((p) => (typeof p === 'number' ? asListed(prev.photos.get(stream[p] as string) as PhotoEntry) : p))
 }
 
 /**
@@ -544,7 +544,7 @@ function unresolved(snap: CatalogSnapshot): boolean {
  * rest destructuring is a dictionary-mode object in V8, and every later read and copy of it (the
  * refresh's per-photo work on 100k of them) is several times slower.
  */
-function listed(e: PhotoEntry): ListedPhoto {
+export function asListed(e: PhotoEntry): ListedPhoto {
   return {
     id: e.id, raw: e.raw, media: e.media, secret: e.secret, format: e.format, lastUpdate: e.lastUpdate,
     dateUpload: e.dateUpload, dateTaken: e.dateTaken, countComments: e.countComments, urlO: e.urlO,

@@ -14,8 +14,8 @@
  *
  * What it does not take (it answers `fallback`, and the caller runs the whole refresh): a catalog
  * without listing pages of the sizer's format in photostream order, a head without its facts, a
- * plan other than the answers' incremental one, transcodes to retry,
- * more photos reported than mergeLimit allows, deletions the search cannot vouch for, a
+ * plan other than the answers' incremental one,
+ * more photos reported (and transcodes retried) than mergeLimit allows, deletions the search cannot vouch for, a
  * photostream that does not add up, or items that failed last time (planFor's `relist`): the
  * whole refresh then lists the photostream whole (the result
  * says `relist`, and full-merge.ts mergeRelisted does that listing and merges); a set listed that the
@@ -23,6 +23,9 @@
  * deleted or gone back is merged too: an incremental refresh's marks never go back (incremental.ts
  * marksAfter), so the reported photos make them. Nothing is written before the one atomic save
  * (persist.ts saveMerged): kill -9 leaves the old catalog or the new one.
+ *
+ * Transcodes retried (cookies given: the whole refresh resolves every transcode again) are taken as
+ * changed photos from the records the catalog holds (transcodesRetried: Head.facts names them).
  *
  * At 1,000,000 photos a whole refresh holds the catalog twice (2–3 GB); this holds the pages'
  * columns (~60 MB, the lazy view's own when it hands them), the order's ids and the decoded
@@ -32,7 +35,7 @@ import createDebug from '../util/debug.js'
 import { sortedIndexOf } from '../util/sorted.js'
 import { anyChange, collectionChanges, photoChanges, setChanges, type ListedPhoto, type SetListing, type Since } from './changes.js'
 import { numericId } from './decimal-id.js'
-import { knownMembers, locateDeletions, marksAfter, mergeOrder, planFor, type ListingMarks } from './incremental.js'
+import { asListed, knownMembers, locateDeletions, marksAfter, mergeOrder, planFor, type ListingMarks } from './incremental.js'
 import { ListingPage, PAGE_PHOTOS, PageBuilder, pageRowOf, type StoredPage } from './listing-pages.js'
 import { sameBuckets, type CatalogStore, type Head, type ListingPagesMeta, type ListingPagesOptions, type PhotoFacts } from './persist.js'
 import type { CatalogApi, CatalogMedia } from './ports.js'
@@ -97,14 +100,20 @@ export type MergeResult =
 export async function mergeIncremental(store: CatalogStore, head: Head, answers: RecordedAnswers, ctx: MergeContext): Promise<MergeResult> {
   const why = cannotMerge(head, answers, ctx)
   if (why !== undefined) return typeof why === 'string' ? { fallback: why } : why
-  const changed = listPhotos(answers.changed)
+  const reportedPhotos = listPhotos(answers.changed)
+  // Transcodes retried (cookies given), as the whole refresh retries them: from the records held.
+  const retried = transcodesRetried(head, ctx.options, new Set(reportedPhotos.map((p) => p.id)))
   const limit = mergeLimit(head.photoCount)
-  if (changed.length > limit) return { fallback: `${changed.length} photos reported (more than ${limit})` }
+  if (reportedPhotos.length + retried.length > limit) return { fallback: `${reportedPhotos.length} photos reported and ${retried.length} transcodes to retry (more than ${limit})` }
   const pages = ctx.decodedPages ?? (await readPages(store, head))
   const lists = await store.readSetsAndCollections(head)
-  const reported = answers.reported?.generation === head.generation ? answers.reported.rows : undefined
-  const known = reported ?? (await store.decodeBucketsOf(head, changed.map((p) => p.id)))
+  const reported = answers.reported?.generation === head.generation && retried.length === 0 ? answers.reported.rows : undefined
+  const known = reported ?? (await store.decodeBucketsOf(head, [...reportedPhotos.map((p) => p.id), ...retried]))
   if (pages === undefined || lists === undefined || known === undefined) return { fallback: 'a part of the catalog is gone (another writer saved meanwhile)' }
+  const changed = retried.length === 0 ? reportedPhotos : [...reportedPhotos, ...retried.flatMap((id) => {
+    const entry = known.photos.get(id)
+    return entry === undefined ? [] : [asListed(entry)]
+  })]
   const old = new OldOrder(pages, head.pages?.photosPerPage ?? PAGE_PHOTOS)
   const idAt = (s: ListedPhoto | number): string => (typeof s === 'number' ? old.id(s) : s.id)
   const withChanges = mergeOrder(
@@ -123,6 +132,8 @@ export async function mergeIncremental(store: CatalogStore, head: Head, answers:
   }
   const gone: ReadonlySet<string> = deleted?.ids ?? new Set()
   const slots = gone.size === 0 ? withChanges : withChanges.filter((s) => !gone.has(idAt(s)))
+  // A photo reported (or retried) and deleted since is not in the whole refresh's listing: nothing of it is fetched or written.
+  const kept = gone.size === 0 ? changed : changed.filter((p) => !gone.has(p.id))
   const stream = slots.map(idAt)
   const adds = addsUp(stream, answers)
   if (adds !== undefined) return { fallback: adds, relist: adds }
@@ -130,13 +141,13 @@ export async function mergeIncremental(store: CatalogStore, head: Head, answers:
   if (typeof setListing === 'string') return { fallback: setListing }
   if (!sameBuckets(head, stream.length)) return { fallback: `${stream.length} photos go to another number of buckets` }
 
-  const listing = marksAfter({ mode: 'changes', minDateSec: answers.minDateSec }, head.listing, answers.startedAtMs, changed)
+  const listing = marksAfter({ mode: 'changes', minDateSec: answers.minDateSec }, head.listing, answers.startedAtMs, kept)
   const listingReport: RefreshReport['listing'] = {
-    mode: 'changes', changesReported: changed.length, setsListed: setListing.listed,
+    mode: 'changes', changesReported: reportedPhotos.length, setsListed: setListing.listed,
     ...(deleted !== undefined ? { deletions: { found: deleted.ids.size, pages: deleted.pagesAsked } } : {}),
   }
   return finishMerge(store, head, ctx, {
-    changed, known, lists, old, slots, stream, gone, setListing, tree: answers.tree, listing, startedAtMs: answers.startedAtMs, listingReport,
+    changed: kept, known, lists, old, slots, stream, gone, setListing, tree: answers.tree, listing, startedAtMs: answers.startedAtMs, listingReport,
     calls: (own) => withAnsweredCalls(own, answers, deleted === undefined ? undefined : { pages: deleted.pagesAsked, sizes: deleted.ids.size }),
   })
 }
@@ -303,9 +314,17 @@ function cannotMerge(head: Head, answers: RecordedAnswers, ctx: MergeContext): s
   })
   if (plan.mode !== 'changes') return `a full listing is due (${plan.reason})`
   if (plan.minDateSec !== answers.minDateSec) return 'the answers were asked for another listing'
-  if ((opts.retryTranscodes === true || opts.cookies !== undefined) && facts.transcodes.length > 0) return 'transcodes are resolved again'
   if (plan.relist !== undefined) return { fallback: plan.relist, relist: plan.relist }
   return undefined
+}
+
+/**
+ * The transcodes the whole refresh resolves again (refresh.ts reuseMedia, when cookies are given
+ * or retryTranscodes asked) that are not reported already: Head.facts names them.
+ */
+function transcodesRetried(head: Head, opts: RefreshOptions, reported: ReadonlySet<string>): string[] {
+  if (opts.retryTranscodes !== true && opts.cookies === undefined) return []
+  return (head.facts?.transcodes ?? []).map((t) => t.id).filter((id) => !reported.has(id))
 }
 
 /**

@@ -28,7 +28,7 @@ export interface QuickRefreshOptions {
   fullListingEveryMs: number
   /** Items to resolve again (a pin's failed downloads): the photostream is listed whole, as refresh.ts plans it (never "unchanged"). */
   retrying: boolean
-  /** Originals known only as a transcode are resolved again (cookies given). */
+  /** Originals known only as a transcode are resolved again (cookies given): never "unchanged" while there are any. */
   retryTranscodes: boolean
   apiConcurrency: number
   /** Told once the calls are asked (nothing is asked when a full listing is due): the caller's own work can start beside them. */
@@ -145,7 +145,9 @@ export async function refreshIfUnchanged(store: CatalogStore, api: CatalogApi, o
   const plan = planFor({ refreshedAtMs: head.refreshedAtMs, listing: marks, unresolved: () => facts.unresolved > 0 }, {
     fullListingEveryMs: opts.fullListingEveryMs, nowMs: startedAtMs, retrying: opts.retrying,
   })
-  if (plan.mode !== 'changes' || (opts.retryTranscodes && facts.transcodes.length > 0)) return undefined
+  if (plan.mode !== 'changes') return undefined
+  // Transcodes retried (cookies given): the refresh resolves each again, so it is never "unchanged".
+  const retryingTranscodes = opts.retryTranscodes && facts.transcodes.length > 0
   const calls: Record<string, number> = {}
   const counted = <T>(name: string, p: () => Promise<T>): Promise<T> => {
     calls[name] = (calls[name] ?? 0) + 1
@@ -214,7 +216,7 @@ export async function refreshIfUnchanged(store: CatalogStore, api: CatalogApi, o
   if (l === undefined || k === undefined) return { answers }
   debug('quick refresh: answers in, %d photos reported (%d of %d buckets decoded), %d sets listed', c.length, bucketsOf(head, c), head.chunks.photos.length, s.listed.size)
   // Items that failed last time: the photostream is listed whole, to resolve them again (planFor's relist).
-  const verdict = plan.relist === undefined ? s.pending?.withMembers(s.listed) : undefined
+  const verdict = plan.relist === undefined && !retryingTranscodes ? s.pending?.withMembers(s.listed) : undefined
   const next = marksUnchanged(marks, startedAtMs)
   if (verdict === undefined || next === undefined) {
     debug('quick refresh: something to merge (%d reported, %d sets listed); refreshing whole', c.length, s.listed.size)

@@ -231,3 +231,30 @@ void test('a merge takes up to 3,000 reported photos, and up to one in 8 of a bi
   await assertSame(over, '3,001 photos reported', false)
   assert.equal(over.merged.report.photos.changed, 1)
 })
+
+void test('transcodes retried with cookies between full listings are merged: each resolved again, and its original replaces the transcode', async (t) => {
+  const h = await harness(t, { photos: 60, videos: 5, sets: 3, commentedFraction: 0.1 })
+  h.clock.ms = Date.now() + 2 * 3_600_000
+  const a = h.fake.account
+  // Without the web session's cookies, video originals are refused: each video is a transcode.
+  h.fake.faults.videoOriginal404 = true
+  const base = await firstSync(t, h)
+  const videos = a.photostream.filter((id) => a.requirePhoto(id).media === 'video')
+  assert.equal((await headOf(base)).facts?.transcodes.length, videos.length)
+
+  // Cookies given (the fake then serves the originals), one video deleted, one photo edited: merged.
+  a.deletePhoto(videos[1] as string)
+  a.editPhoto(a.photostream[2] as string, { title: 'edited beside the retry' })
+  const cookies = 'cookie_accid=1; cookie_epass=2'
+  const twins = await refreshTwins(t, h, base, { cookies })
+  await assertSame(twins, 'transcodes retried with cookies, one video deleted')
+  assert.equal(twins.merged.report.listing.mode, 'changes')
+  assert.equal(twins.merged.report.photos.deleted, 1)
+  assert.equal(twins.merged.report.media.resolved, videos.length - 1)
+  assert.equal((await headOf(twins.merged.root)).facts?.transcodes.length, 0)
+
+  // Nothing left to retry: a refresh with cookies finds nothing changed, with no merge.
+  const none = await refreshTwins(t, h, twins.whole.root, { cookies })
+  assert.equal(none.merged.report.changed, false)
+  assert.equal(none.merged.report.merged, undefined)
+})
