@@ -2,7 +2,7 @@
  * In-process figures of a refresh that merges a small change into a lazily served catalog
  * (src/catalog/lazy-merge.ts) against the whole refresh of the same change (issue 11 item 4):
  *
- *   node --import tsx --expose-gc bench/lazy-merge.ts [--items 100000] [--sets 2000] [--runs 3] [--edits 50] [--views 0] [--full] [--unresolved 0] [--whole | --both] [--profile FILE]
+ *   node --import tsx --expose-gc bench/lazy-merge.ts [--items 100000] [--sets 2000] [--runs 3] [--edits 50] [--views 0] [--full] [--unresolved 0] [--transcodes 0] [--whole | --both] [--profile FILE]
  *
  * The fake Flickr serves a generated account in this process; its catalog is saved as synced
  * (bench/catalog-state.ts syncedStateOf) once; each run copies it, changes the account once (as
@@ -19,7 +19,9 @@
  * refresh above the heap before it (after gc): the refresh's own memory, without the fake's account
  * that RSS counts too. --unresolved N: N photos (spread over the photostream) have no original on
  * record in the synced catalog and the fake still refuses theirs (an HTML page): items that failed
- * last time, for which the refresh lists everything even when no full listing is due.
+ * last time, for which the refresh lists the photostream whole even when no full listing is due.
+ * --transcodes N: N videos held as transcodes in the synced catalog, and the refreshes given
+ * cookies (which make the fake serve their originals): each is resolved again.
  */
 import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { Session } from 'node:inspector/promises'
@@ -32,6 +34,7 @@ import { prng } from '../src/fake-flickr/generate.js'
 import { FlickrClient, MediaClient } from '../src/flickr/index.js'
 import { photoSidecarSizer, PHOTO_METADATA_FORMAT } from '../src/layout/index.js'
 import { syncedStateOf } from './catalog-state.js'
+import type { MediaEntry } from '../src/catalog/types.js'
 import { median } from './measure.js'
 
 const args = process.argv.slice(2)
@@ -48,6 +51,7 @@ const edits = arg('edits', 50)
 const viewed = arg('views', 0)
 const full = args.includes('--full')
 const unresolved = arg('unresolved', 0)
+const transcodes = arg('transcodes', 0)
 
 const videos = Math.round(items * 0.02)
 const account = generateAccount({ seed: 42, photos: items - videos, videos, sets, collections: 20, commentedFraction: 0.05, meanPhotoBytes: 2_000, meanVideoBytes: 4_000 })
@@ -64,6 +68,15 @@ for (let i = 0; i < unresolved; i++) {
   if (entry !== undefined) (synced.snap.media as Map<string, unknown>).delete(`${id}_${entry.secret}`)
   fake.faults.hostile[id] = 'html200'
 }
+// --transcodes N: N videos held as transcodes (their originals refused without cookies once); the
+// refreshes give cookies, so each is resolved again (and its original is had now).
+const videoIds = account.photostream.filter((id) => account.requirePhoto(id).media === 'video').slice(0, transcodes)
+for (const id of videoIds) {
+  const entry = synced.snap.photos.get(id)
+  const m = entry === undefined ? undefined : (synced.snap.media as Map<string, MediaEntry>).get(`${id}_${entry.secret}`)
+  if (m !== undefined) (synced.snap.media as Map<string, MediaEntry>).set(`${id}_${m.secret}`, { ...m, ext: 'mp4', kind: 'transcode', label: 'HD MP4' })
+}
+if (videoIds.length < transcodes) throw new Error(`only ${videoIds.length} videos to hold as transcodes`)
 await store.save(synced, Date.now(), undefined, { sizer: photoSidecarSizer })
 await store.close()
 
@@ -92,14 +105,14 @@ try {
       const root = join(dir, `run-${run}`)
       await cp(seed, root, { recursive: true })
       const catalog = await Catalog.open(root, { sidecarSizer: photoSidecarSizer, ...(whole ? { deferLoad: true } : { lazy: { sidecarFormat: PHOTO_METADATA_FORMAT } }) })
-      const asked = { fullListingEveryMs: full ? 0 : 7 * 86_400_000 }
+      const asked = { fullListingEveryMs: full ? 0 : 7 * 86_400_000, ...(transcodes > 0 ? { cookies: 'cookie_accid=1; cookie_epass=2' } : {}) }
       const heap0 = heap()
       fake.resetCounts()
       let t = performance.now()
       let c = cpuMs()
       const quick = await catalog.refreshIfUnchanged(client, asked)
       const row: Record<string, number> = { quickMs: performance.now() - t, quickCpu: cpuMs() - c }
-      if (quick?.answers === undefined && !full && unresolved === 0) throw new Error('the change was not seen')
+      if (quick?.answers === undefined && !full && unresolved === 0 && transcodes === 0) throw new Error('the change was not seen')
       t = performance.now()
       c = cpuMs()
       let top = 0
@@ -142,7 +155,7 @@ try {
   }
   const m = (whole: boolean, k: string): number => median((rows.get(whole) ?? []).map((r) => r[k] as number))
   for (const whole of modes) {
-    console.log(`${items} items, ${sets} sets, ${edits} edits, ${viewed} views${full ? ', a full listing' : ''}${unresolved > 0 ? `, ${unresolved} unresolved` : ''}, ${what(whole)}, median of ${runs}: quick ${m(whole, 'quickMs').toFixed(0)} ms (CPU ${m(whole, 'quickCpu').toFixed(0)} ms); ` +
+    console.log(`${items} items, ${sets} sets, ${edits} edits, ${viewed} views${full ? ', a full listing' : ''}${unresolved > 0 ? `, ${unresolved} unresolved` : ''}${transcodes > 0 ? `, ${transcodes} transcodes retried with cookies` : ''}, ${what(whole)}, median of ${runs}: quick ${m(whole, 'quickMs').toFixed(0)} ms (CPU ${m(whole, 'quickCpu').toFixed(0)} ms); ` +
       `refresh ${m(whole, 'refreshMs').toFixed(0)} ms (CPU ${m(whole, 'refreshCpu').toFixed(0)} ms), REST calls ${m(whole, 'calls')} (${m(whole, 'pageCalls')} photostream pages, ${m(whole, 'setCalls')} set listings), RSS top ${(m(whole, 'rssTop') / MB).toFixed(0)} MB, heap top ${(m(whole, 'heapTop') / MB).toFixed(0)} MB, heap left ${(m(whole, 'heapAfter') / MB).toFixed(0)} MB, merged ${m(whole, 'merged')}`)
   }
   if (modes.length === 2) {
