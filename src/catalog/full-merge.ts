@@ -37,7 +37,7 @@ import { asRecord, toInt } from '../flickr/lenient.js'
 import createDebug from '../util/debug.js'
 import { eachLimit } from '../util/pool.js'
 import type { ListedPhoto, SetListing } from './changes.js'
-import { marksAfter, planFor } from './incremental.js'
+import { marksAfter, planFor, retriesTranscodes } from './incremental.js'
 import { finishMerge, mergeLimit, OldOrder, readPages, setsOf, withAnsweredCalls, type MergeContext, type MergeFound, type MergeResult } from './lazy-merge.js'
 import { idIndexOf, type IdIndex } from './lazy-view.js'
 import { PAGE_PHOTOS, recordHash } from './listing-pages.js'
@@ -171,7 +171,7 @@ export function planFullMerge(head: Head, ctx: MergeContext, nowMs: number): { m
  */
 function resolvedAgain(old: OldOrder, opts: MergeContext['options']): (pos: number) => boolean {
   const again = opts.resolveAgain
-  const transcodes = opts.retryTranscodes === true || opts.cookies !== undefined
+  const transcodes = retriesTranscodes(opts)
   return (pos) => {
     const page = old.page(pos)
     const i = pos % old.perPage
@@ -197,7 +197,6 @@ class ListingMatch {
   newestSec = 0
   #seen: Uint8Array
   #added = new Set<string>()
-  #goneUnresolved = 0
 
   constructor(
     private readonly old: OldOrder,
@@ -244,26 +243,26 @@ class ListingMatch {
    */
   async found(store: CatalogStore, head: Head, buckets: (photos: number) => string | undefined): Promise<ListingFound | string> {
     const { slots, changed } = this
-    const gone = this.unlisted()
+    const { ids: gone, unresolved: goneUnresolved } = this.unlisted()
     if (changed.length + gone.length > this.limit) return `${changed.length} photos changed and ${gone.length} deleted (more than ${this.limit})`
     const stream = slots.map((s) => (typeof s === 'number' ? this.old.id(s) : s.id))
     const refused = buckets(stream.length)
     if (refused !== undefined) return refused
     const known = await store.decodeBucketsOf(head, changed.map((p) => p.id))
     if (known === undefined) return 'a part of the catalog is gone (another writer saved meanwhile)'
-    return { slots, changed, newestSec: this.newestSec, gone: new Set(gone), goneUnresolved: this.#goneUnresolved, stream, known }
+    return { slots, changed, newestSec: this.newestSec, gone: new Set(gone), goneUnresolved, stream, known }
   }
 
-  /** The ids of the catalog's photos the listing did not name (and how many of them had no original: #goneUnresolved). */
-  unlisted(): string[] {
-    const out: string[] = []
-    this.#goneUnresolved = 0
+  /** The ids of the catalog's photos the listing did not name, and how many of them had no original on record. */
+  unlisted(): { ids: string[]; unresolved: number } {
+    const ids: string[] = []
+    let unresolved = 0
     for (let pos = 0; pos < this.#seen.length; pos++) {
       if (this.#seen[pos] === 1) continue
-      out.push(this.old.id(pos))
-      if (!this.old.page(pos).hasMedia(pos % this.old.perPage)) this.#goneUnresolved++
+      ids.push(this.old.id(pos))
+      if (!this.old.page(pos).hasMedia(pos % this.old.perPage)) unresolved++
     }
-    return out
+    return { ids, unresolved }
   }
 
   #reset(): void {

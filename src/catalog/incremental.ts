@@ -62,6 +62,15 @@ export const HEAD_CHECK_PER_PAGE = 500
  */
 export type ListingPlan = { mode: 'full'; reason: string } | { mode: 'changes'; minDateSec: number; relist?: string }
 
+/**
+ * Whether a refresh with these options resolves every transcode again (its original may be had
+ * now): asked for, or the web session's cookies given. The whole refresh's rule (refresh.ts
+ * reuseMedia), which the quick refresh and the merges follow.
+ */
+export function retriesTranscodes(opts: { retryTranscodes?: boolean; cookies?: string }): boolean {
+  return opts.retryTranscodes === true || opts.cookies !== undefined
+}
+
 /** Why a refresh after an item failed lists the photostream whole (planFor's `relist`). */
 export const RETRY_RELIST_REASON = 'items that failed last time are listed afresh'
 

@@ -14,12 +14,11 @@
  *
  * What it does not take (it answers `fallback`, and the caller runs the whole refresh): a catalog
  * without listing pages of the sizer's format in photostream order, a head without its facts, a
- * plan other than the answers' incremental one,
- * more photos reported (and transcodes retried) than mergeLimit allows, deletions the search cannot vouch for, a
- * photostream that does not add up, or items that failed last time (planFor's `relist`): the
- * whole refresh then lists the photostream whole (the result
- * says `relist`, and full-merge.ts mergeRelisted does that listing and merges); a set listed that the
- * answers lack, a photo count that moves the photos to other buckets. The photo changed last
+ * plan other than the answers' incremental one, more photos reported (and transcodes retried) than
+ * mergeLimit allows, deletions the search cannot vouch for, a photostream that does not add up, or
+ * items that failed last time (planFor's `relist`): the whole refresh then lists the photostream
+ * whole (the result says `relist`, and full-merge.ts mergeRelisted does that listing and merges);
+ * a set listed that the answers lack, a photo count that moves the photos to other buckets. The photo changed last
  * deleted or gone back is merged too: an incremental refresh's marks never go back (incremental.ts
  * marksAfter), so the reported photos make them. Nothing is written before the one atomic save
  * (persist.ts saveMerged): kill -9 leaves the old catalog or the new one.
@@ -35,7 +34,7 @@ import createDebug from '../util/debug.js'
 import { sortedIndexOf } from '../util/sorted.js'
 import { anyChange, collectionChanges, photoChanges, setChanges, type ListedPhoto, type SetListing, type Since } from './changes.js'
 import { numericId } from './decimal-id.js'
-import { asListed, knownMembers, locateDeletions, marksAfter, mergeOrder, planFor, type ListingMarks } from './incremental.js'
+import { asListed, knownMembers, locateDeletions, marksAfter, mergeOrder, planFor, retriesTranscodes, type ListingMarks } from './incremental.js'
 import { ListingPage, PAGE_PHOTOS, PageBuilder, pageRowOf, type StoredPage } from './listing-pages.js'
 import { sameBuckets, type CatalogStore, type Head, type ListingPagesMeta, type ListingPagesOptions, type PhotoFacts } from './persist.js'
 import type { CatalogApi, CatalogMedia } from './ports.js'
@@ -323,7 +322,7 @@ function cannotMerge(head: Head, answers: RecordedAnswers, ctx: MergeContext): s
  * or retryTranscodes asked) that are not reported already: Head.facts names them.
  */
 function transcodesRetried(head: Head, opts: RefreshOptions, reported: ReadonlySet<string>): string[] {
-  if (opts.retryTranscodes !== true && opts.cookies === undefined) return []
+  if (!retriesTranscodes(opts)) return []
   return (head.facts?.transcodes ?? []).map((t) => t.id).filter((id) => !reported.has(id))
 }
 

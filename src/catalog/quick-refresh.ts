@@ -215,7 +215,8 @@ export async function refreshIfUnchanged(store: CatalogStore, api: CatalogApi, o
   const answers: RecordedAnswers = { startedAtMs, minDateSec, changed: rc, page: p, setList: rs, setPhotos, tree: t, ...(k !== undefined ? { reported: { generation: head.generation, rows: k } } : {}) }
   if (l === undefined || k === undefined) return { answers }
   debug('quick refresh: answers in, %d photos reported (%d of %d buckets decoded), %d sets listed', c.length, bucketsOf(head, c), head.chunks.photos.length, s.listed.size)
-  // Items that failed last time: the photostream is listed whole, to resolve them again (planFor's relist).
+  // Items that failed last time (the photostream listed whole for them: planFor's relist) and
+  // transcodes retried are work to merge: no verdict.
   const verdict = plan.relist === undefined && !retryingTranscodes ? s.pending?.withMembers(s.listed) : undefined
   const next = marksUnchanged(marks, startedAtMs)
   if (verdict === undefined || next === undefined) {

@@ -37,7 +37,7 @@ import { asRecord } from '../flickr/lenient.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { eachLimit } from '../util/pool.js'
 import { Semaphore } from '../util/semaphore.js'
-import { HEAD_CHECK_PER_PAGE, listPhotostreamChanges, marksAfter, planListing, unchangedMembers, type ListingPlan } from './incremental.js'
+import { HEAD_CHECK_PER_PAGE, listPhotostreamChanges, marksAfter, planListing, retriesTranscodes, unchangedMembers, type ListingPlan } from './incremental.js'
 import { anyChange, collectionChanges, photoChanges, setChanges, type Changes, type ListedPhoto, type SetListing, type Since } from './changes.js'
 import { PHOTO_EXTRAS, type CatalogApi, type CatalogMedia, type PhotostreamResume } from './ports.js'
 import { dedupeById, isKnownEmpty, listPhotos, safeId, uniqueIds } from './records.js'
@@ -508,7 +508,7 @@ class Refresh {
   /** Keeps the originals known for the same (id, secret); returns the photos whose original is to resolve. */
   private reuseMedia(photos: readonly ListedPhoto[], into: PhotoDetails): ListedPhoto[] {
     const opts = this.ctx.options
-    const retryTranscodes = opts.retryTranscodes === true || opts.cookies !== undefined
+    const retryTranscodes = retriesTranscodes(opts)
     const need: ListedPhoto[] = []
     for (const p of photos) {
       const known = this.ctx.previous.snap.media.get(mediaKey(p.id, p.secret)) ?? this.resumedMedia(p, retryTranscodes)
