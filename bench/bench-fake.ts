@@ -11,7 +11,7 @@ import { photoSidecarSizer } from '../src/layout/index.js'
 import { generateAccount, startFakeFlickr, type FakeAccount, type FakeCredentials } from '../src/fake-flickr/index.js'
 import { prng } from '../src/fake-flickr/generate.js'
 import type { FakeSet } from '../src/fake-flickr/account.js'
-import { syncedStateOf } from './catalog-state.js'
+import { dropOriginals, syncedStateOf } from './catalog-state.js'
 
 /** The benches' account: 5% commented, 2 KB photos, 2% videos of 4 KB unless `videos: false`, 20 collections. */
 export function benchAccount(items: number, sets: number, opts: { videos?: boolean } = {}): FakeAccount {
@@ -48,11 +48,7 @@ export async function seedSynced(dir: string, account: FakeAccount, origin: stri
   const store = await CatalogStore.open(dir)
   try {
     const state = syncedStateOf(account, origin, Date.now())
-    // Items that failed: no original on record (their media rows dropped).
-    for (const id of unresolved) {
-      const entry = state.snap.photos.get(id)
-      if (entry !== undefined) (state.snap.media as Map<string, unknown>).delete(`${id}_${entry.secret}`)
-    }
+    dropOriginals(state, unresolved)
     await store.save(state, Date.now(), undefined, { sizer: photoSidecarSizer })
   } finally {
     await store.close()

@@ -66,3 +66,12 @@ export function syncedStateOf(account: FakeAccount, origin: string, nowMs: numbe
     listing: { fullListingAtMs: nowMs, changesSinceSec: newest > 0 ? Math.min(startedSec, newest) : startedSec, newestSec: newest },
   }
 }
+
+/** Items that failed: `ids` held with no original on record in `state` (syncedStateOf's, changed in place). */
+export function dropOriginals(state: CatalogState, ids: readonly string[]): void {
+  const media = state.snap.media as Map<string, MediaEntry>
+  for (const id of ids) {
+    const entry = state.snap.photos.get(id)
+    if (entry !== undefined) media.delete(mediaKey(id, entry.secret))
+  }
+}

@@ -33,8 +33,9 @@ import { generateAccount, startFakeFlickr } from '../src/fake-flickr/index.js'
 import { prng } from '../src/fake-flickr/generate.js'
 import { FlickrClient, MediaClient } from '../src/flickr/index.js'
 import { photoSidecarSizer, PHOTO_METADATA_FORMAT } from '../src/layout/index.js'
-import { syncedStateOf } from './catalog-state.js'
-import type { MediaEntry } from '../src/catalog/types.js'
+import { dropOriginals, syncedStateOf } from './catalog-state.js'
+import { spreadIds } from './bench-fake.js'
+import { mediaKey, type MediaEntry } from '../src/catalog/types.js'
 import { median } from './measure.js'
 
 const args = process.argv.slice(2)
@@ -62,19 +63,16 @@ const dir = await mkdtemp(join(tmpdir(), 'flickrfs-bench-merge-'))
 const seed = join(dir, 'seed')
 const store = await CatalogStore.open(seed)
 const synced = syncedStateOf(account, fake.origin, Date.now())
-for (let i = 0; i < unresolved; i++) {
-  const id = account.photostream[Math.floor(((i + 0.5) * account.photostream.length) / unresolved)] as string
-  const entry = synced.snap.photos.get(id)
-  if (entry !== undefined) (synced.snap.media as Map<string, unknown>).delete(`${id}_${entry.secret}`)
-  fake.faults.hostile[id] = 'html200'
-}
+const failing = spreadIds(account, unresolved)
+dropOriginals(synced, failing)
+for (const id of failing) fake.faults.hostile[id] = 'html200'
 // --transcodes N: N videos held as transcodes (their originals refused without cookies once); the
 // refreshes give cookies, so each is resolved again (and its original is had now).
 const videoIds = account.photostream.filter((id) => account.requirePhoto(id).media === 'video').slice(0, transcodes)
 for (const id of videoIds) {
   const entry = synced.snap.photos.get(id)
-  const m = entry === undefined ? undefined : (synced.snap.media as Map<string, MediaEntry>).get(`${id}_${entry.secret}`)
-  if (m !== undefined) (synced.snap.media as Map<string, MediaEntry>).set(`${id}_${m.secret}`, { ...m, ext: 'mp4', kind: 'transcode', label: 'HD MP4' })
+  const m = entry === undefined ? undefined : (synced.snap.media as Map<string, MediaEntry>).get(mediaKey(id, entry.secret))
+  if (m !== undefined) (synced.snap.media as Map<string, MediaEntry>).set(mediaKey(id, m.secret), { ...m, ext: 'mp4', kind: 'transcode', label: 'HD MP4' })
 }
 if (videoIds.length < transcodes) throw new Error(`only ${videoIds.length} videos to hold as transcodes`)
 await store.save(synced, Date.now(), undefined, { sizer: photoSidecarSizer })
