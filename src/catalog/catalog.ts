@@ -293,7 +293,7 @@ export class Catalog extends EventEmitter<CatalogEvents> {
       try {
         const quick = await refreshIfUnchanged(this.store, client, {
           fullListingEveryMs: opts.fullListingEveryMs ?? 0,
-          retrying: (opts.resolveAgain?.size ?? 0) > 0,
+          retrying: opts.resolveAgain?.size ?? 0,
           retryTranscodes: retriesTranscodes(opts),
           apiConcurrency: opts.apiConcurrency ?? 16,
           ...(opts.onAsking !== undefined ? { onAsking: opts.onAsking } : {}),

@@ -38,7 +38,7 @@ import createDebug from '../util/debug.js'
 import { eachLimit } from '../util/pool.js'
 import type { ListedPhoto, SetListing } from './changes.js'
 import { marksAfter, planFor, retriesTranscodes } from './incremental.js'
-import { finishMerge, mergeLimit, OldOrder, readPages, setsOf, withAnsweredCalls, type MergeContext, type MergeFound, type MergeResult } from './lazy-merge.js'
+import { finishMerge, mergeLimit, OldOrder, planOf, readPages, setsOf, withAnsweredCalls, type MergeContext, type MergeFound, type MergeResult } from './lazy-merge.js'
 import { idIndexOf, type IdIndex } from './lazy-view.js'
 import { PAGE_PHOTOS, recordHash } from './listing-pages.js'
 import { bucketsAsSaved, sameBuckets, type CatalogStore, type Head } from './persist.js'
@@ -119,6 +119,9 @@ export async function mergeRelisted(store: CatalogStore, head: Head, answers: Re
   if (pages === undefined || lists === undefined) return { fallback: 'a part of the catalog is gone (another writer saved meanwhile)' }
   const setListing = setsOf(answers, lists.sets)
   if (typeof setListing === 'string') return { fallback: setListing }
+  // The whole refresh's marks are its plan's (a listing for items that failed counts as one: incremental.ts relistDue).
+  const planned = planOf(head, answers, ctx)
+  if (typeof planned === 'string') return { fallback: planned }
   const old = new OldOrder(pages, head.pages?.photosPerPage ?? PAGE_PHOTOS)
   const limit = mergeLimit(head.photoCount)
   const matcher = new ListingMatch(old, ctx.index ?? idIndexOf(pages, old.length), limit, resolvedAgain(old, ctx.options))
@@ -134,7 +137,7 @@ export async function mergeRelisted(store: CatalogStore, head: Head, answers: Re
   const search = { pages: searched.filter((k) => k.startsWith('page:')).length, sizes: searched.filter((k) => k.startsWith('sizes:')).length }
   return finishMerge(store, head, ctx, {
     ...found, lists, old, setListing, tree: answers.tree,
-    listing: marksAfter({ mode: 'changes', minDateSec: answers.minDateSec }, head.listing, answers.startedAtMs, [{ lastUpdate: found.newestSec }]),
+    listing: marksAfter(planned, head.listing, answers.startedAtMs, [{ lastUpdate: found.newestSec }]),
     startedAtMs: answers.startedAtMs,
     listingReport: { mode: 'full', reason, changesReported: listPhotos(answers.changed).length, setsListed: setListing.listed },
     calls: (own) => {
@@ -156,8 +159,8 @@ export function planFullMerge(head: Head, ctx: MergeContext, nowMs: number): { m
   if (facts === undefined || head.userId === '') return 'the head lacks its facts'
   const opts = ctx.options
   // As the whole refresh plans it; items that failed alone call for mergeRelisted's listing, not this one.
-  const plan = planFor({ refreshedAtMs: head.refreshedAtMs, listing: head.listing, unresolved: () => facts.unresolved > 0 }, {
-    fullListingEveryMs: opts.fullListingEveryMs ?? 0, nowMs, retrying: (opts.resolveAgain?.size ?? 0) > 0,
+  const plan = planFor({ refreshedAtMs: head.refreshedAtMs, listing: head.listing, unresolved: () => facts.unresolved }, {
+    fullListingEveryMs: opts.fullListingEveryMs ?? 0, nowMs, retrying: opts.resolveAgain?.size ?? 0,
   })
   if (plan.mode !== 'full') return 'an incremental listing is due'
   return plan

@@ -15,11 +15,14 @@
  * - Changes that do not move `lastupdate`: view and fave counts, and (unverified) a set reordered
  *   without its `date_update` moving. They are taken in by the next full listing, which runs when
  *   the last one is older than `fullListingEveryMs` (default 7 days; `--full-listing-every`).
- * - Fixes of what failed: a record whose URL failed is only fresh in a listing of the photostream,
- *   so a refresh after an original failed (or with items to size again) lists the photostream
- *   whole; its sets stay incremental (planFor's `relist`), since a set's members say nothing of
- *   an original: a full listing's set calls (one a set) would be spent at every refresh while an
- *   item fails.
+ * - Fixes of what failed: an original that could not be had (or a download that failed) is tried
+ *   again at every refresh, from the record the catalog holds. A record whose URL was at fault is
+ *   only fresh in a listing of the photostream: the first refresh after an item fails lists the
+ *   photostream whole (planFor's `relist`), and while items keep failing it does so again after 1,
+ *   2, 4, … hours, at most once a day (relistDue), and at once when more items fail than at the
+ *   last such listing. Its sets stay incremental, since a set's members say nothing of an
+ *   original. At 1,000,000 items that listing is ~2,000 calls: at every hourly refresh it would
+ *   spend more than half of Flickr's 3,600 an hour on one broken photo.
  * - Clock skew: changes are asked for from an hour before the earlier of the last listing's start
  *   (our clock) and the newest `lastupdate` it saw (Flickr's clock).
  */
@@ -45,6 +48,19 @@ export interface ListingMarks {
    * in catalogs saved before it.
    */
   newestSec?: number
+  /**
+   * The photostream's last listing for items that failed (planFor's `relist`) since the last full
+   * listing: when it started (catalog clock, ms), how many such listings there were since the full
+   * one, and how many items were failing when it was planned. Absent when none, or when nothing
+   * failed at the last refresh.
+   */
+  relisted?: RelistMark
+}
+
+export interface RelistMark {
+  atMs: number
+  count: number
+  failing: number
 }
 
 /** The default time between full listings: deletions are caught at once anyway (see above). */
@@ -60,7 +76,7 @@ export const HEAD_CHECK_PER_PAGE = 500
  * A full listing (every photostream page, every set, the tree), or an incremental one from
  * `minDateSec`; `relist`: an incremental one whose photostream is listed whole all the same, and why.
  */
-export type ListingPlan = { mode: 'full'; reason: string } | { mode: 'changes'; minDateSec: number; relist?: string }
+export type ListingPlan = { mode: 'full'; reason: string } | { mode: 'changes'; minDateSec: number; relist?: string; failing?: number }
 
 /**
  * Whether a refresh with these options resolves every transcode again (its original may be had
@@ -74,21 +90,34 @@ export function retriesTranscodes(opts: { retryTranscodes?: boolean; cookies?: s
 /** Why a refresh after an item failed lists the photostream whole (planFor's `relist`). */
 export const RETRY_RELIST_REASON = 'items that failed last time are listed afresh'
 
+/** While items fail, the wait after the first listing for them (relistDue); it doubles after each. */
+export const RETRY_RELIST_FIRST_MS = 3_600_000
+
+/** ...up to this: while an item fails, its fresh record is had at least once a day. */
+export const RETRY_RELIST_MAX_MS = 86_400_000
+
 /** What planListing reads of the previous catalog: a loaded one's, or only its head's (quick-refresh.ts, Head.facts). */
 export interface PlanInput {
   refreshedAtMs: number
   listing?: ListingMarks
-  /** Some photo has no original on record (asked only when the rest allows an incremental listing). */
-  unresolved: () => boolean
+  /** How many photos have no original on record (asked only when the rest allows an incremental listing). */
+  unresolved: () => number
+}
+
+/** planListing's options; `retrying`: how many items to resolve again (a pin's failed downloads). */
+export interface PlanOptions {
+  fullListingEveryMs: number
+  nowMs: number
+  retrying: number
 }
 
 /** What the last refresh left decides: the first sync, an old full listing, or retries list everything. */
-export function planListing(previous: CatalogState, opts: { fullListingEveryMs: number; nowMs: number; retrying: boolean }): ListingPlan {
+export function planListing(previous: CatalogState, opts: PlanOptions): ListingPlan {
   return planFor({ refreshedAtMs: previous.snap.refreshedAtMs, listing: previous.listing, unresolved: () => unresolved(previous.snap) }, opts)
 }
 
 /** planListing, from what it reads of the previous catalog. */
-export function planFor(previous: PlanInput, opts: { fullListingEveryMs: number; nowMs: number; retrying: boolean }): ListingPlan {
+export function planFor(previous: PlanInput, opts: PlanOptions): ListingPlan {
   const marks = previous.listing
   if (previous.refreshedAtMs === 0) return { mode: 'full', reason: 'first sync' }
   if (opts.fullListingEveryMs <= 0) return { mode: 'full', reason: 'full listings every time' }
@@ -98,9 +127,26 @@ export function planFor(previous: PlanInput, opts: { fullListingEveryMs: number;
   const minDateSec = marks.changesSinceSec - CLOCK_OVERLAP_SEC
   // An original that could not be had or downloaded may have failed on what its record said (a URL
   // Flickr has fixed since): only the photostream's listing gives fresh records of photos that did
-  // not change. The sets need no listing for that.
-  if (opts.retrying || previous.unresolved()) return { mode: 'changes', minDateSec, relist: RETRY_RELIST_REASON }
-  return { mode: 'changes', minDateSec }
+  // not change (the sets need no listing for that), now and then (relistDue). The refresh tries
+  // them again anyway, from the records held.
+  const failing = opts.retrying + previous.unresolved()
+  if (failing === 0) return { mode: 'changes', minDateSec }
+  if (relistDue(marks, failing, opts.nowMs)) return { mode: 'changes', minDateSec, relist: RETRY_RELIST_REASON, failing }
+  return { mode: 'changes', minDateSec, failing }
+}
+
+/**
+ * Whether a refresh with `failing` items that failed lists the photostream whole for their fresh
+ * records: none listed so for them since the last full listing, more failing than then, or the
+ * wait after the last such listing over (RETRY_RELIST_FIRST_MS, doubled after each, at most
+ * RETRY_RELIST_MAX_MS; a clock gone back too).
+ */
+export function relistDue(marks: ListingMarks, failing: number, nowMs: number): boolean {
+  const last = marks.relisted
+  if (last === undefined || failing > last.failing) return true
+  const waitMs = Math.min(RETRY_RELIST_MAX_MS, RETRY_RELIST_FIRST_MS * 2 ** Math.max(0, last.count - 1))
+  const agoMs = nowMs - last.atMs
+  return agoMs < 0 || agoMs >= waitMs
 }
 
 /**
@@ -114,7 +160,14 @@ export function marksAfter(plan: ListingPlan, previous: ListingMarks | undefined
   const full = plan.mode === 'full' || previous === undefined
   let newest = full ? 0 : previous.newestSec ?? 0
   for (const p of photos) if (p.lastUpdate > newest) newest = p.lastUpdate
-  return marksOf(full ? startedAtMs : previous.fullListingAtMs, startedAtMs, newest)
+  return marksOf(full ? startedAtMs : previous.fullListingAtMs, startedAtMs, newest, full ? undefined : relistedAfter(plan, previous, startedAtMs))
+}
+
+/** The `relisted` mark after an incremental refresh of this plan (none when nothing failed). */
+function relistedAfter(plan: ListingPlan, previous: ListingMarks, startedAtMs: number): RelistMark | undefined {
+  if (plan.mode !== 'changes' || plan.failing === undefined || plan.failing === 0) return undefined
+  if (plan.relist !== RETRY_RELIST_REASON) return previous.relisted
+  return { atMs: startedAtMs, count: (previous.relisted?.count ?? 0) + 1, failing: plan.failing }
 }
 
 /**
@@ -126,9 +179,9 @@ export function marksUnchanged(previous: ListingMarks, startedAtMs: number): Lis
   return previous.newestSec === undefined ? undefined : marksOf(previous.fullListingAtMs, startedAtMs, previous.newestSec)
 }
 
-function marksOf(fullListingAtMs: number, startedAtMs: number, newest: number): ListingMarks {
+function marksOf(fullListingAtMs: number, startedAtMs: number, newest: number, relisted?: RelistMark): ListingMarks {
   const startedSec = Math.floor(startedAtMs / 1000)
-  return { fullListingAtMs, changesSinceSec: newest > 0 ? Math.min(startedSec, newest) : startedSec, newestSec: newest }
+  return { fullListingAtMs, changesSinceSec: newest > 0 ? Math.min(startedSec, newest) : startedSec, newestSec: newest, ...(relisted !== undefined ? { relisted } : {}) }
 }
 
 export interface ChangesApi {
@@ -542,10 +595,11 @@ function sameInCatalog(listed: readonly string[], stored: readonly string[], str
 /** Members already filtered to the catalog (unchangedListing), for setChanges to keep all. */
 const EVERY_ID = { has: (): boolean => true }
 
-/** Some photo has no original on record: it could not be had last time (resolve-media.ts). */
-function unresolved(snap: CatalogSnapshot): boolean {
-  for (const p of snap.photos.values()) if (!snap.media.has(mediaKey(p.id, p.secret))) return true
-  return false
+/** How many photos have no original on record: they could not be had last time (resolve-media.ts). */
+function unresolved(snap: CatalogSnapshot): number {
+  let n = 0
+  for (const p of snap.photos.values()) if (!snap.media.has(mediaKey(p.id, p.secret))) n++
+  return n
 }
 
 /**

@@ -16,7 +16,7 @@
  * without listing pages of the sizer's format in photostream order, a head without its facts, a
  * plan other than the answers' incremental one, more photos reported (and transcodes retried) than
  * mergeLimit allows, deletions the search cannot vouch for, a photostream that does not add up, or
- * items that failed last time (planFor's `relist`): the whole refresh then lists the photostream
+ * a listing for items that failed (planFor's `relist`): the whole refresh then lists the photostream
  * whole (the result says `relist`, and full-merge.ts mergeRelisted does that listing and merges);
  * a set listed that the answers lack, a photo count that moves the photos to other buckets. The photo changed last
  * deleted or gone back is merged too: an incremental refresh's marks never go back (incremental.ts
@@ -24,7 +24,9 @@
  * (persist.ts saveMerged): kill -9 leaves the old catalog or the new one.
  *
  * Transcodes retried (cookies given: the whole refresh resolves every transcode again) are taken as
- * changed photos from the records the catalog holds (transcodesRetried: Head.facts names them).
+ * changed photos from the records the catalog holds (transcodesRetried: Head.facts names them), and
+ * so are items that failed last time, between the listings planFor makes for them (failedRetried:
+ * no original on record in the pages, or named in `resolveAgain`).
  *
  * At 1,000,000 photos a whole refresh holds the catalog twice (2–3 GB); this holds the pages'
  * columns (~60 MB, the lazy view's own when it hands them), the order's ids and the decoded
@@ -34,7 +36,7 @@ import createDebug from '../util/debug.js'
 import { sortedIndexOf } from '../util/sorted.js'
 import { anyChange, collectionChanges, photoChanges, setChanges, type ListedPhoto, type SetListing, type Since } from './changes.js'
 import { numericId } from './decimal-id.js'
-import { asListed, knownMembers, locateDeletions, marksAfter, mergeOrder, planFor, retriesTranscodes, type ListingMarks } from './incremental.js'
+import { asListed, knownMembers, locateDeletions, marksAfter, mergeOrder, planFor, retriesTranscodes, type ListingMarks, type ListingPlan } from './incremental.js'
 import { ListingPage, PAGE_PHOTOS, PageBuilder, pageRowOf, type StoredPage } from './listing-pages.js'
 import { sameBuckets, type CatalogStore, type Head, type ListingPagesMeta, type ListingPagesOptions, type PhotoFacts } from './persist.js'
 import type { CatalogApi, CatalogMedia } from './ports.js'
@@ -97,23 +99,26 @@ export type MergeResult =
 
 /** See the top of this file. Call under the root lock, with no other refresh of this root running. */
 export async function mergeIncremental(store: CatalogStore, head: Head, answers: RecordedAnswers, ctx: MergeContext): Promise<MergeResult> {
-  const why = cannotMerge(head, answers, ctx)
-  if (why !== undefined) return typeof why === 'string' ? { fallback: why } : why
+  const plan = planOf(head, answers, ctx)
+  if (typeof plan === 'string') return { fallback: plan }
+  if (plan.relist !== undefined) return { fallback: plan.relist, relist: plan.relist }
   const reportedPhotos = listPhotos(answers.changed)
-  // Transcodes retried (cookies given), as the whole refresh retries them: from the records held.
-  const retried = transcodesRetried(head, ctx.options, new Set(reportedPhotos.map((p) => p.id)))
-  const limit = mergeLimit(head.photoCount)
-  if (reportedPhotos.length + retried.length > limit) return { fallback: `${reportedPhotos.length} photos reported and ${retried.length} transcodes to retry (more than ${limit})` }
   const pages = ctx.decodedPages ?? (await readPages(store, head))
+  if (pages === undefined) return { fallback: 'a part of the catalog is gone (another writer saved meanwhile)' }
+  const old = new OldOrder(pages, head.pages?.photosPerPage ?? PAGE_PHOTOS)
+  // Transcodes retried (cookies given) and items that failed, as the whole refresh retries them: from the records held.
+  const reportedIds = new Set(reportedPhotos.map((p) => p.id))
+  const retried = [...new Set([...transcodesRetried(head, ctx.options, reportedIds), ...(plan.failing !== undefined ? failedRetried(old, ctx.options, reportedIds) : [])])]
+  const limit = mergeLimit(head.photoCount)
+  if (reportedPhotos.length + retried.length > limit) return { fallback: `${reportedPhotos.length} photos reported and ${retried.length} to try again (more than ${limit})` }
   const lists = await store.readSetsAndCollections(head)
   const reported = answers.reported?.generation === head.generation && retried.length === 0 ? answers.reported.rows : undefined
-  const known = reported ?? (await store.decodeBucketsOf(head, [...reportedPhotos.map((p) => p.id), ...retried]))
-  if (pages === undefined || lists === undefined || known === undefined) return { fallback: 'a part of the catalog is gone (another writer saved meanwhile)' }
+  const known = reported ?? (await store.decodeBucketsOf(head, [...reportedIds, ...retried]))
+  if (lists === undefined || known === undefined) return { fallback: 'a part of the catalog is gone (another writer saved meanwhile)' }
   const changed = retried.length === 0 ? reportedPhotos : [...reportedPhotos, ...retried.flatMap((id) => {
     const entry = known.photos.get(id)
     return entry === undefined ? [] : [asListed(entry)]
   })]
-  const old = new OldOrder(pages, head.pages?.photosPerPage ?? PAGE_PHOTOS)
   const idAt = (s: ListedPhoto | number): string => (typeof s === 'number' ? old.id(s) : s.id)
   const withChanges = mergeOrder(
     { length: old.length, at: (pos) => old.id(pos) }, (pos) => old.dateUpload(pos), (id) => known.photos.get(id)?.dateUpload, changed,
@@ -133,6 +138,12 @@ export async function mergeIncremental(store: CatalogStore, head: Head, answers:
   const slots = gone.size === 0 ? withChanges : withChanges.filter((s) => !gone.has(idAt(s)))
   // A photo reported (or retried) and deleted since is not in the whole refresh's listing: nothing of it is fetched or written.
   const kept = gone.size === 0 ? changed : changed.filter((p) => !gone.has(p.id))
+  // Of the photos deleted, those with no original on record (Head.facts counted them): all among the retried, so their rows are known.
+  let goneUnresolved = 0
+  for (const id of gone) {
+    const e = known.photos.get(id)
+    if (e !== undefined && !known.media.has(mediaKey(id, e.secret))) goneUnresolved++
+  }
   const stream = slots.map(idAt)
   const adds = addsUp(stream, answers)
   if (adds !== undefined) return { fallback: adds, relist: adds }
@@ -140,13 +151,13 @@ export async function mergeIncremental(store: CatalogStore, head: Head, answers:
   if (typeof setListing === 'string') return { fallback: setListing }
   if (!sameBuckets(head, stream.length)) return { fallback: `${stream.length} photos go to another number of buckets` }
 
-  const listing = marksAfter({ mode: 'changes', minDateSec: answers.minDateSec }, head.listing, answers.startedAtMs, kept)
+  const listing = marksAfter(plan, head.listing, answers.startedAtMs, kept)
   const listingReport: RefreshReport['listing'] = {
     mode: 'changes', changesReported: reportedPhotos.length, setsListed: setListing.listed,
     ...(deleted !== undefined ? { deletions: { found: deleted.ids.size, pages: deleted.pagesAsked } } : {}),
   }
   return finishMerge(store, head, ctx, {
-    changed: kept, known, lists, old, slots, stream, gone, setListing, tree: answers.tree, listing, startedAtMs: answers.startedAtMs, listingReport,
+    changed: kept, known, lists, old, slots, stream, gone, goneUnresolved, setListing, tree: answers.tree, listing, startedAtMs: answers.startedAtMs, listingReport,
     calls: (own) => withAnsweredCalls(own, answers, deleted === undefined ? undefined : { pages: deleted.pagesAsked, sizes: deleted.ids.size }),
   })
 }
@@ -296,10 +307,10 @@ export function withAnsweredCalls(own: Record<string, number>, answers: Recorded
 }
 
 /**
- * Why this catalog and these answers are not merged here (undefined: they may be); with `relist`
- * when the plan lists the photostream whole (items that failed last time: full-merge.ts mergeRelisted).
+ * The whole refresh's plan for these answers (its `relist`: full-merge.ts mergeRelisted), or why
+ * this catalog and these answers are not merged here.
  */
-function cannotMerge(head: Head, answers: RecordedAnswers, ctx: MergeContext): string | { fallback: string; relist: string } | undefined {
+export function planOf(head: Head, answers: RecordedAnswers, ctx: MergeContext): Extract<ListingPlan, { mode: 'changes' }> | string {
   const meta = head.pages
   const facts = head.facts
   if (meta === undefined || head.chunks.listing === undefined) return 'the catalog has no listing pages'
@@ -307,14 +318,28 @@ function cannotMerge(head: Head, answers: RecordedAnswers, ctx: MergeContext): s
   if (meta.streamLength !== head.photoCount) return 'the listing pages are not the photostream in order'
   if (facts === undefined || head.listing?.newestSec === undefined || head.userId === '') return 'the head lacks its facts'
   const opts = ctx.options
-  const retrying = (opts.resolveAgain?.size ?? 0) > 0
-  const plan = planFor({ refreshedAtMs: head.refreshedAtMs, listing: head.listing, unresolved: () => facts.unresolved > 0 }, {
-    fullListingEveryMs: opts.fullListingEveryMs ?? 0, nowMs: answers.startedAtMs, retrying,
+  const plan = planFor({ refreshedAtMs: head.refreshedAtMs, listing: head.listing, unresolved: () => facts.unresolved }, {
+    fullListingEveryMs: opts.fullListingEveryMs ?? 0, nowMs: answers.startedAtMs, retrying: opts.resolveAgain?.size ?? 0,
   })
   if (plan.mode !== 'changes') return `a full listing is due (${plan.reason})`
   if (plan.minDateSec !== answers.minDateSec) return 'the answers were asked for another listing'
-  if (plan.relist !== undefined) return { fallback: plan.relist, relist: plan.relist }
-  return undefined
+  return plan
+}
+
+/**
+ * The items that failed last time that the whole refresh tries again from their records
+ * (refresh.ts reuseMedia) and that are not reported already: no original on record (it could not
+ * be had), or named in `resolveAgain` (a download that failed).
+ */
+function failedRetried(old: OldOrder, opts: RefreshOptions, reported: ReadonlySet<string>): string[] {
+  const out: string[] = []
+  for (let pos = 0; pos < old.length; pos++) {
+    if (old.page(pos).hasMedia(pos % old.perPage)) continue
+    const id = old.id(pos)
+    if (!reported.has(id)) out.push(id)
+  }
+  for (const id of opts.resolveAgain ?? []) if (!reported.has(id)) out.push(id)
+  return out
 }
 
 /**

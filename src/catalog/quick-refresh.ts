@@ -26,8 +26,8 @@ const debug = createDebug('flickrfs:catalog')
 
 export interface QuickRefreshOptions {
   fullListingEveryMs: number
-  /** Items to resolve again (a pin's failed downloads): the photostream is listed whole, as refresh.ts plans it (never "unchanged"). */
-  retrying: boolean
+  /** How many items to resolve again (a pin's failed downloads): never "unchanged" (the photostream listed whole when planFor says so). */
+  retrying: number
   /** Originals known only as a transcode are resolved again (cookies given): never "unchanged" while there are any. */
   retryTranscodes: boolean
   apiConcurrency: number
@@ -142,7 +142,7 @@ export async function refreshIfUnchanged(store: CatalogStore, api: CatalogApi, o
   const marks = head?.listing
   if (head === undefined || facts === undefined || marks?.newestSec === undefined || head.userId === '') return undefined
   const startedAtMs = clock()
-  const plan = planFor({ refreshedAtMs: head.refreshedAtMs, listing: marks, unresolved: () => facts.unresolved > 0 }, {
+  const plan = planFor({ refreshedAtMs: head.refreshedAtMs, listing: marks, unresolved: () => facts.unresolved }, {
     fullListingEveryMs: opts.fullListingEveryMs, nowMs: startedAtMs, retrying: opts.retrying,
   })
   if (plan.mode !== 'changes') return undefined
@@ -215,9 +215,9 @@ export async function refreshIfUnchanged(store: CatalogStore, api: CatalogApi, o
   const answers: RecordedAnswers = { startedAtMs, minDateSec, changed: rc, page: p, setList: rs, setPhotos, tree: t, ...(k !== undefined ? { reported: { generation: head.generation, rows: k } } : {}) }
   if (l === undefined || k === undefined) return { answers }
   debug('quick refresh: answers in, %d photos reported (%d of %d buckets decoded), %d sets listed', c.length, bucketsOf(head, c), head.chunks.photos.length, s.listed.size)
-  // Items that failed last time (the photostream listed whole for them: planFor's relist) and
-  // transcodes retried are work to merge: no verdict.
-  const verdict = plan.relist === undefined && !retryingTranscodes ? s.pending?.withMembers(s.listed) : undefined
+  // Items that failed last time (tried again, and the photostream listed whole for them when planFor
+  // says so) and transcodes retried are work to merge: no verdict.
+  const verdict = plan.failing === undefined && !retryingTranscodes ? s.pending?.withMembers(s.listed) : undefined
   const next = marksUnchanged(marks, startedAtMs)
   if (verdict === undefined || next === undefined) {
     debug('quick refresh: something to merge (%d reported, %d sets listed); refreshing whole', c.length, s.listed.size)

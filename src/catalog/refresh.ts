@@ -275,7 +275,7 @@ class Refresh {
     this.plan = planListing(ctx.previous, {
       fullListingEveryMs: ctx.options.fullListingEveryMs ?? 0,
       nowMs: this.startedAtMs,
-      retrying: (ctx.options.resolveAgain?.size ?? 0) > 0,
+      retrying: ctx.options.resolveAgain?.size ?? 0,
     })
     this.plannedPlan = this.plan
   }

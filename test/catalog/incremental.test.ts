@@ -9,6 +9,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { RefreshReport } from '../../src/catalog/index.js'
 import { prng } from '../../src/fake-flickr/generate.js'
+import { marksAfter, planFor, RETRY_RELIST_FIRST_MS, RETRY_RELIST_MAX_MS, RETRY_RELIST_REASON, type ListingMarks, type ListingPlan } from '../../src/catalog/incremental.js'
 import { fullCatalog, harness, headOf, listingContent as content, randomChange, refresh } from './harness.js'
 
 const WEEK_MS = 7 * 86_400_000
@@ -234,4 +235,49 @@ void test('a first sync that went on from a saved listing leaves no marks: the n
   assert.equal(next.listing.mode, 'full')
   assert.equal(next.listing.reason, 'no full listing on record')
   assert.equal((await refresh(h, { fullListingEveryMs: WEEK_MS })).listing.mode, 'changes')
+})
+
+void test('while items fail, the photostream is listed for them at once, then after 1, 2, 4, … hours, at most daily; more failing, or a full listing, starts over', () => {
+  const H = 3_600_000
+  const fullAt = 1_000_000 * H
+  let marks: ListingMarks = { fullListingAtMs: fullAt, changesSinceSec: fullAt / 1000, newestSec: fullAt / 1000 - 10 }
+  const failing = { n: 2 }
+  const plan = (nowMs: number, retrying = 0): ListingPlan =>
+    planFor({ refreshedAtMs: fullAt, listing: marks, unresolved: () => failing.n }, { fullListingEveryMs: 30 * 24 * H, nowMs, retrying })
+  /** Refreshes every hour from `fromMs` for `hours`; the hours (since fromMs) at which the photostream was listed. */
+  const run = (fromMs: number, hours: number): number[] => {
+    const listedAt: number[] = []
+    for (let h = 0; h < hours; h++) {
+      const nowMs = fromMs + h * H
+      const p = plan(nowMs)
+      assert.equal(p.mode, 'changes')
+      if (p.mode === 'changes' && p.relist !== undefined) listedAt.push(h)
+      marks = marksAfter(p, marks, nowMs, [])
+    }
+    return listedAt
+  }
+  // A day and a half of hourly refreshes after a failure: at once, then 1, 2, 4, 8, 16 h later, then a day later.
+  assert.deepEqual(run(fullAt + H, 48), [0, 1, 3, 7, 15, 31])
+  assert.deepEqual(marks.relisted?.count, 6)
+  // A new failure (more failing than at the last listing for them): listed at the next refresh.
+  failing.n = 3
+  assert.deepEqual(run(fullAt + 48 * H, 2), [0])
+  // A pin's failed download counts too.
+  const withDownload = plan(fullAt + 50 * H, 1)
+  assert.ok(withDownload.mode === 'changes' && withDownload.relist === RETRY_RELIST_REASON)
+  // Nothing failing: an incremental refresh with no listing, and the mark dropped; the next failure is listed at once.
+  failing.n = 0
+  const none = plan(fullAt + 50 * H)
+  assert.deepEqual(none, { mode: 'changes', minDateSec: none.mode === 'changes' ? none.minDateSec : 0 })
+  marks = marksAfter(none, marks, fullAt + 50 * H, [])
+  assert.equal(marks.relisted, undefined)
+  failing.n = 1
+  assert.deepEqual(run(fullAt + 51 * H, 3), [0, 1])
+  // A full listing gives every record fresh: the mark goes, and the first refresh after it lists again.
+  marks = marksAfter({ mode: 'full', reason: 'weekly' }, marks, fullAt + 60 * H, [])
+  assert.equal(marks.relisted, undefined)
+  assert.deepEqual(run(fullAt + 61 * H, 3), [0, 1])
+  // A clock gone back (before the last listing for them, after the full one) lists at once.
+  assert.deepEqual(run(fullAt + 60 * H + H / 2, 1), [0])
+  assert.ok(RETRY_RELIST_FIRST_MS === H && RETRY_RELIST_MAX_MS === 24 * H)
 })
