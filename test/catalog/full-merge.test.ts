@@ -190,12 +190,30 @@ void test('items that failed last time: the photostream listing they call for (n
   assert.equal(h.fake.counts()['flickr.photosets.getPhotos'] ?? 0, 0, 'no set listed by either twin')
   assert.deepEqual(twins.merged.report.media.unavailable.map((u) => u.id).sort(), [lost.id, html].sort())
   assert.equal(await unresolved(twins.merged.root), 2)
+  assert.deepEqual((await headOf(twins.merged.root)).listing?.relisted, { atMs: h.clock.ms, count: 1, failing: 2 })
   base = twins.whole.root
 
-  // One fixed (its record the same as before), beside an edit: resolved, one left.
+  // Within the hour after that listing: both tried again from the records held, the photostream not listed.
+  h.fake.resetCounts()
+  twins = await refreshTwins(t, h, base)
+  await assertSame(twins, 'tried again within the hour')
+  assert.equal(twins.merged.report.listing.mode, 'changes')
+  assert.equal(twins.merged.report.listing.reason, undefined)
+  assert.equal(h.fake.counts()['flickr.people.getPhotos'] ?? 0, 2, 'the page-1 check alone, once by each twin')
+  assert.ok((h.fake.counts()['media:HEAD'] ?? 0) >= 2, 'the HTML page asked again by each twin')
+  assert.deepEqual(twins.merged.report.media.unavailable.map((u) => u.id).sort(), [lost.id, html].sort())
+  assert.equal(await unresolved(twins.merged.root), 2)
+  assert.equal((await headOf(twins.merged.root)).listing?.relisted?.count, 1)
+  base = twins.whole.root
+
+  // One fixed (its record the same as before, so only a fresh listing gives it), beside an edit:
+  // an hour after the last listing for them, the photostream is listed again; resolved, one left.
   lost.server = server
   a.editPhoto(photos[9] as string, { title: 'edited beside the fix' })
+  h.tick(3_600_000)
   twins = await refreshTwins(t, h, base)
+  assert.equal(twins.merged.report.listing.reason, 'items that failed last time are listed afresh')
+  assert.equal((await headOf(twins.merged.root)).listing?.relisted?.count, 2)
   await assertSame(twins, 'one fixed')
   assert.equal(twins.merged.report.media.resolved, 1)
   assert.deepEqual(twins.merged.report.media.unavailable.map((u) => u.id), [html])
