@@ -2,7 +2,7 @@
  * In-process figures of a refresh that merges a small change into a lazily served catalog
  * (src/catalog/lazy-merge.ts) against the whole refresh of the same change (issue 11 item 4):
  *
- *   node --import tsx --expose-gc bench/lazy-merge.ts [--items 100000] [--sets 2000] [--runs 3] [--edits 50] [--views 0] [--full] [--unresolved 0] [--transcodes 0] [--whole | --both] [--profile FILE]
+ *   node --import tsx --expose-gc bench/lazy-merge.ts [--items 100000] [--sets 2000] [--runs 3] [--edits 50] [--views 0] [--full] [--unresolved 0 [--backoff]] [--transcodes 0] [--whole | --both] [--profile FILE]
  *
  * The fake Flickr serves a generated account in this process; its catalog is saved as synced
  * (bench/catalog-state.ts syncedStateOf) once; each run copies it, changes the account once (as
@@ -19,7 +19,11 @@
  * refresh above the heap before it (after gc): the refresh's own memory, without the fake's account
  * that RSS counts too. --unresolved N: N photos (spread over the photostream) have no original on
  * record in the synced catalog and the fake still refuses theirs (an HTML page): items that failed
- * last time, for which the refresh lists the photostream whole even when no full listing is due.
+ * last time: the refresh tries them again, and lists the photostream whole for their fresh records
+ * when that is due (src/catalog/incremental.ts relistDue). With --backoff each run merges twice: as
+ * the first refresh after they failed (the photostream listed whole, as every refresh did before
+ * the backoff: the baseline), and as one within the hour after that listing (the synced catalog's
+ * marks say it was made); the ratios of their medians are printed.
  * --transcodes N: N videos held as transcodes in the synced catalog, and the refreshes given
  * cookies (which make the fake serve their originals): each is resolved again.
  */
@@ -47,12 +51,19 @@ const MB = 1024 * 1024
 const items = arg('items', 100_000)
 const sets = arg('sets', 2000)
 const runs = arg('runs', 3)
-const modes = args.includes('--both') ? [false, true] : [args.includes('--whole')]
+const backoff = args.includes('--backoff')
 const edits = arg('edits', 50)
 const viewed = arg('views', 0)
 const full = args.includes('--full')
 const unresolved = arg('unresolved', 0)
 const transcodes = arg('transcodes', 0)
+if (backoff && unresolved === 0) throw new Error('--backoff needs --unresolved N (N > 0)')
+
+/** What a run refreshes: merged or whole, and (--backoff) from the catalog as synced or as just relisted. */
+interface Variant { name: string; whole: boolean; relisted: boolean }
+const variants: Variant[] = backoff
+  ? [{ name: 'relisting (first refresh after failing)', whole: false, relisted: false }, { name: 'between listings', whole: false, relisted: true }]
+  : (args.includes('--both') ? [false, true] : [args.includes('--whole')]).map((whole) => ({ name: whole ? 'whole refresh' : 'merge', whole, relisted: false }))
 
 const videos = Math.round(items * 0.02)
 const account = generateAccount({ seed: 42, photos: items - videos, videos, sets, collections: 20, commentedFraction: 0.05, meanPhotoBytes: 2_000, meanVideoBytes: 4_000 })
@@ -77,6 +88,14 @@ for (const id of videoIds) {
 if (videoIds.length < transcodes) throw new Error(`only ${videoIds.length} videos to hold as transcodes`)
 await store.save(synced, Date.now(), undefined, { sizer: photoSidecarSizer })
 await store.close()
+// --backoff: the same catalog as a refresh that listed the photostream for its failing items left it.
+const seedRelisted = join(dir, 'seed-relisted')
+if (backoff) {
+  const relisted = await CatalogStore.open(seedRelisted)
+  const listing = synced.listing === undefined ? undefined : { ...synced.listing, relisted: { atMs: Date.now(), count: 1, failing: unresolved } }
+  await relisted.save({ ...synced, ...(listing !== undefined ? { listing } : {}) }, Date.now(), undefined, { sizer: photoSidecarSizer })
+  await relisted.close()
+}
 
 const rand = prng(2026_12_02)
 const some = (): string => account.photostream[Math.floor(rand() * account.photostream.length)] as string
@@ -95,13 +114,13 @@ const heap = (): number => {
   return process.memoryUsage().heapUsed
 }
 
-const rows = new Map<boolean, Array<Record<string, number>>>(modes.map((w) => [w, []]))
-const what = (whole: boolean): string => (whole ? 'whole refresh' : 'merge')
+const rows = new Map<Variant, Array<Record<string, number>>>(variants.map((v) => [v, []]))
 try {
   for (let run = 0; run < runs; run++) {
-    for (const whole of modes) {
+    for (const variant of variants) {
+      const whole = variant.whole
       const root = join(dir, `run-${run}`)
-      await cp(seed, root, { recursive: true })
+      await cp(variant.relisted ? seedRelisted : seed, root, { recursive: true })
       const catalog = await Catalog.open(root, { sidecarSizer: photoSidecarSizer, ...(whole ? { deferLoad: true } : { lazy: { sidecarFormat: PHOTO_METADATA_FORMAT } }) })
       const asked = { fullListingEveryMs: full ? 0 : 7 * 86_400_000, ...(transcodes > 0 ? { cookies: 'cookie_accid=1; cookie_epass=2' } : {}) }
       const heap0 = heap()
@@ -147,19 +166,22 @@ try {
       row.heapAfter = heap() - heap0
       await catalog.close()
       await rm(root, { recursive: true, force: true })
-      rows.get(whole)?.push(row)
-      console.error(`run ${run + 1}, ${what(whole)}: ${JSON.stringify(Object.fromEntries(Object.entries(row).map(([k, v]) => [k, k === 'rssTop' || k === 'heapTop' || k === 'heapAfter' ? Math.round(v / MB) : Math.round(v)])))}`)
+      rows.get(variant)?.push(row)
+      console.error(`run ${run + 1}, ${variant.name}: ${JSON.stringify(Object.fromEntries(Object.entries(row).map(([k, v]) => [k, k === 'rssTop' || k === 'heapTop' || k === 'heapAfter' ? Math.round(v / MB) : Math.round(v)])))}`)
     }
   }
-  const m = (whole: boolean, k: string): number => median((rows.get(whole) ?? []).map((r) => r[k] as number))
-  for (const whole of modes) {
-    console.log(`${items} items, ${sets} sets, ${edits} edits, ${viewed} views${full ? ', a full listing' : ''}${unresolved > 0 ? `, ${unresolved} unresolved` : ''}${transcodes > 0 ? `, ${transcodes} transcodes retried with cookies` : ''}, ${what(whole)}, median of ${runs}: quick ${m(whole, 'quickMs').toFixed(0)} ms (CPU ${m(whole, 'quickCpu').toFixed(0)} ms); ` +
-      `refresh ${m(whole, 'refreshMs').toFixed(0)} ms (CPU ${m(whole, 'refreshCpu').toFixed(0)} ms), REST calls ${m(whole, 'calls')} (${m(whole, 'pageCalls')} photostream pages, ${m(whole, 'setCalls')} set listings), RSS top ${(m(whole, 'rssTop') / MB).toFixed(0)} MB, heap top ${(m(whole, 'heapTop') / MB).toFixed(0)} MB, heap left ${(m(whole, 'heapAfter') / MB).toFixed(0)} MB, merged ${m(whole, 'merged')}`)
+  const m = (v: Variant, k: string): number => median((rows.get(v) ?? []).map((r) => r[k] as number))
+  for (const v of variants) {
+    console.log(`${items} items, ${sets} sets, ${edits} edits, ${viewed} views${full ? ', a full listing' : ''}${unresolved > 0 ? `, ${unresolved} unresolved` : ''}${transcodes > 0 ? `, ${transcodes} transcodes retried with cookies` : ''}, ${v.name}, median of ${runs}: quick ${m(v, 'quickMs').toFixed(0)} ms (CPU ${m(v, 'quickCpu').toFixed(0)} ms); ` +
+      `refresh ${m(v, 'refreshMs').toFixed(0)} ms (CPU ${m(v, 'refreshCpu').toFixed(0)} ms), REST calls ${m(v, 'calls')} (${m(v, 'pageCalls')} photostream pages, ${m(v, 'setCalls')} set listings), RSS top ${(m(v, 'rssTop') / MB).toFixed(0)} MB, heap top ${(m(v, 'heapTop') / MB).toFixed(0)} MB, heap left ${(m(v, 'heapAfter') / MB).toFixed(0)} MB, merged ${m(v, 'merged')}`)
   }
-  if (modes.length === 2) {
-    const r = (k: string): string => (m(false, k) / m(true, k)).toFixed(2)
-    console.log(`merge ÷ whole: quick + refresh wall ${((m(false, 'quickMs') + m(false, 'refreshMs')) / (m(true, 'quickMs') + m(true, 'refreshMs'))).toFixed(2)}, ` +
-      `CPU ${((m(false, 'quickCpu') + m(false, 'refreshCpu')) / (m(true, 'quickCpu') + m(true, 'refreshCpu'))).toFixed(2)}, RSS top ${r('rssTop')}, heap top ${r('heapTop')}, heap left ${r('heapAfter')}`)
+  const [a, b] = variants
+  if (a !== undefined && b !== undefined) {
+    // merge ÷ whole, or (--backoff) between listings ÷ relisting.
+    const [num, den] = backoff ? [b, a] : [a, b]
+    const r = (k: string): string => (m(num, k) / m(den, k)).toFixed(2)
+    console.log(`${num.name} ÷ ${den.name}: quick + refresh wall ${((m(num, 'quickMs') + m(num, 'refreshMs')) / (m(den, 'quickMs') + m(den, 'refreshMs'))).toFixed(2)}, ` +
+      `CPU ${((m(num, 'quickCpu') + m(num, 'refreshCpu')) / (m(den, 'quickCpu') + m(den, 'refreshCpu'))).toFixed(2)}, REST calls ${r('calls')}, RSS top ${r('rssTop')}, heap top ${r('heapTop')}, heap left ${r('heapAfter')}`)
   }
 } finally {
   await fake.close()
