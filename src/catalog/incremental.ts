@@ -144,9 +144,23 @@ export function planFor(previous: PlanInput, opts: PlanOptions): ListingPlan {
 export function relistDue(marks: ListingMarks, failing: number, nowMs: number): boolean {
   const last = marks.relisted
   if (last === undefined || failing > last.failing) return true
-  const waitMs = Math.min(RETRY_RELIST_MAX_MS, RETRY_RELIST_FIRST_MS * 2 ** Math.max(0, last.count - 1))
-  const agoMs = nowMs - last.atMs
-  return agoMs < 0 || agoMs >= waitMs
+  return nowMs < last.atMs || nowMs >= last.atMs + relistWaitMs(last.count)
+}
+
+/**
+ * While items fail: from when a refresh lists the photostream again for their fresh records, if no
+ * more of them fail (relistDue); undefined when the next refresh does (no such listing since the
+ * last full one).
+ */
+export function relistDueAtMs(marks: ListingMarks | undefined): number | undefined {
+  const last = marks?.relisted
+  if (last === undefined) return undefined
+  return last.atMs + relistWaitMs(last.count)
+}
+
+/** The wait after the `count`th listing for items that failed: an hour, doubled after each, at most a day. */
+function relistWaitMs(count: number): number {
+  return Math.min(RETRY_RELIST_MAX_MS, RETRY_RELIST_FIRST_MS * 2 ** Math.max(0, count - 1))
 }
 
 /**
