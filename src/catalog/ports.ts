@@ -35,9 +35,9 @@ export interface CatalogMedia {
   /**
    * HEAD following redirects: the full size, the final URL and Content-Disposition's file name.
    * `of` says whose file `url` is; a sizer that downloads the file anyway (pin) answers from its
-   * GET instead, and MediaClient ignores it.
+   * GET instead, and MediaClient ignores it. `retries`: of a bad answer (flickr/media-client.ts MediaTry).
    */
-  head(url: string, opts?: { cookies?: string; of?: SizeOf }): Promise<{ size: number; finalUrl: string; filename: string | null }>
+  head(url: string, opts?: { cookies?: string; of?: SizeOf; retries?: number }): Promise<{ size: number; finalUrl: string; filename: string | null }>
 }
 
 /** The photo whose original (or, for a video refused its original, transcode) is being sized. */

@@ -42,7 +42,7 @@ import { anyChange, collectionChanges, photoChanges, setChanges, type Changes, t
 import { PHOTO_EXTRAS, type CatalogApi, type CatalogMedia, type PhotostreamResume } from './ports.js'
 import { dedupeById, isKnownEmpty, listPhotos, safeId, uniqueIds } from './records.js'
 import { sameJson } from './same-json.js'
-import { isItemFailure, resolveMedia } from './resolve-media.js'
+import { FAILED_BEFORE_RETRIES, isItemFailure, resolveMedia } from './resolve-media.js'
 import type { RefreshCheckpoint } from './checkpoint.js'
 import { answering, type RecordedAnswers } from './quick-refresh.js'
 import type { CatalogState } from './state.js'
@@ -560,11 +560,21 @@ class Refresh {
       // Pages resolve at once: all of them together stay within mediaConcurrency.
       const release = await this.mediaSlots.acquire()
       try {
-        await this.resolveOne(p, into, via)
+        await this.resolveOne(p, into, this.failedBefore(p) ? { ...via, retries: FAILED_BEFORE_RETRIES } : via)
       } finally {
         release()
       }
     })
+  }
+
+  /**
+   * The photo's original failed last time: none on record for the same record (it could not be
+   * had), or a download of it that failed (`resolveAgain`). Its bad answers get fewer retries.
+   */
+  private failedBefore(p: ListedPhoto): boolean {
+    if (this.ctx.options.resolveAgain?.has(p.id) === true) return true
+    const prev = this.ctx.previous.snap
+    return prev.photos.get(p.id)?.secret === p.secret && !prev.media.has(mediaKey(p.id, p.secret))
   }
 
   /** One original, reported and told; an item failure leaves it out (resolved again next time). */

@@ -7,7 +7,7 @@
 import createDebug from '../util/debug.js'
 import { asRecord, toInt, toStr } from '../flickr/lenient.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
-import type { CatalogApi, CatalogMedia } from './ports.js'
+import type { CatalogApi, CatalogMedia, SizeOf } from './ports.js'
 import { isSafeExt, normalizeExt } from '../layout/names.js'
 import { MediaError } from '../flickr/media-hosts.js'
 import type { MediaEntry, PhotoEntry } from './types.js'
@@ -47,18 +47,34 @@ export function isItemFailure(err: unknown): boolean {
   return (err.cause as { status?: unknown } | undefined)?.status !== 429
 }
 
+/**
+ * Retries of a bad answer (an HTML page, a 5xx) when sizing an original that failed last time,
+ * instead of the media client's 5: every run tries it again anyway, and 5 with their backoff took
+ * 15–30 s of each run per broken item (bench/RESULTS.md, session 31). A host that cannot be reached
+ * or throttles keeps the 5 (flickr/media-client.ts MediaTry).
+ */
+export const FAILED_BEFORE_RETRIES = 1
+
 /** Where an original is looked up: the API (getSizes), the media host (HEAD), and the web session cookies if any. */
 export interface MediaLookup {
   api: CatalogApi
   media: CatalogMedia
   cookies?: string | undefined
+  /** Retries of a bad answer per request (FAILED_BEFORE_RETRIES for an item that failed last time; default the client's). */
+  retries?: number | undefined
+}
+
+/** The options of a HEAD for `photo`'s `kind` of file. */
+function headOpts(photo: PhotoEntry, kind: SizeOf['kind'], lookup: MediaLookup, cookies?: string): { cookies?: string; of: SizeOf; retries?: number } {
+  return { ...(cookies !== undefined ? { cookies } : {}), of: { photo, kind }, ...(lookup.retries !== undefined ? { retries: lookup.retries } : {}) }
 }
 
 export async function resolveMedia(photo: PhotoEntry, lookup: MediaLookup): Promise<MediaEntry> {
   return photo.media === 'video' ? resolveVideo(photo, lookup) : resolvePhoto(photo, lookup)
 }
 
-async function resolvePhoto(photo: PhotoEntry, { api, media }: MediaLookup): Promise<MediaEntry> {
+async function resolvePhoto(photo: PhotoEntry, lookup: MediaLookup): Promise<MediaEntry> {
+  const { api, media } = lookup
   let url = photo.urlO
   if (url === null) {
     // url_o is missing when the owner hides originals from the API key; the sizes list may still have it.
@@ -66,19 +82,20 @@ async function resolvePhoto(photo: PhotoEntry, { api, media }: MediaLookup): Pro
     url = toStr(sizes.find((s) => s.label === 'Original')?.source) || null
     if (url === null) throw new OriginalUnavailable(`Flickr gives no original for photo ${photo.id} (no url_o and no Original size).`)
   }
-  const head = await media.head(url, { of: { photo, kind: 'original' } })
+  const head = await media.head(url, headOpts(photo, 'original', lookup))
   checkSize(head.size, url, photo.id)
   const ext = nameable(photo.format || extOf(head.filename) || extOf(lastSegment(head.finalUrl)) || extOf(lastSegment(url)) || 'jpg', photo.id)
   return { id: photo.id, secret: photo.secret, size: head.size, ext, url, kind: 'original' }
 }
 
-async function resolveVideo(photo: PhotoEntry, { api, media, cookies }: MediaLookup): Promise<MediaEntry> {
+async function resolveVideo(photo: PhotoEntry, lookup: MediaLookup): Promise<MediaEntry> {
+  const { api, media, cookies } = lookup
   const sizes = (await api.getSizes(photo.id)).map(asRecord)
   const original = toStr(sizes.find((s) => s.label === 'Video Original')?.source)
   let refused: unknown
   if (original !== '') {
     try {
-      const head = await media.head(original, { ...(cookies === undefined ? {} : { cookies }), of: { photo, kind: 'original' } })
+      const head = await media.head(original, headOpts(photo, 'original', lookup, cookies))
       checkSize(head.size, original, photo.id)
       const ext = nameable(extOf(head.filename) || extOf(lastSegment(head.finalUrl)) || photo.format || 'mp4', photo.id)
       return { id: photo.id, secret: photo.secret, size: head.size, ext, url: original, kind: 'original' }
@@ -91,7 +108,7 @@ async function resolveVideo(photo: PhotoEntry, { api, media, cookies }: MediaLoo
   for (const size of transcodesBestFirst(sizes)) {
     const url = toStr(size.source)
     try {
-      const head = await media.head(url, { of: { photo, kind: 'transcode' } })
+      const head = await media.head(url, headOpts(photo, 'transcode', lookup))
       checkSize(head.size, url, photo.id)
       return { id: photo.id, secret: photo.secret, size: head.size, ext: 'mp4', url, kind: 'transcode', label: toStr(size.label) }
     } catch (err) {

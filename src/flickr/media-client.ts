@@ -109,6 +109,18 @@ interface RequestOptions {
   probe?: boolean
   /** Hand a 4xx back to the caller instead of failing with MediaHttpError. */
   passThroughClientErrors?: boolean
+  /** MediaTry.retries. */
+  retries?: number
+}
+
+/**
+ * Per request: `retries`, at most this many retries of an answer about the URL (an HTML page, a
+ * 5xx or 408) instead of the client's maxRetries. For an item that failed last time, which every
+ * run tries again anyway (catalog/resolve-media.ts FAILED_BEFORE_RETRIES). Network errors, header
+ * timeouts and 429 are about the host, not the item: they keep maxRetries.
+ */
+export interface MediaTry {
+  retries?: number
 }
 
 /**
@@ -151,12 +163,13 @@ export class MediaClient {
   }
 
   /** Size, final URL and file name, without the body. */
-  async head(url: string, opts: { cookies?: string; signal?: AbortSignal } = {}): Promise<MediaHead> {
-    let { res, finalUrl } = await this.request(url, { method: 'HEAD', cookies: opts.cookies, signal: opts.signal, start: 0, passThroughClientErrors: true })
+  async head(url: string, opts: { cookies?: string; signal?: AbortSignal } & MediaTry = {}): Promise<MediaHead> {
+    const tries = opts.retries !== undefined ? { retries: opts.retries } : {}
+    let { res, finalUrl } = await this.request(url, { method: 'HEAD', cookies: opts.cookies, signal: opts.signal, start: 0, passThroughClientErrors: true, ...tries })
     if (res.status === 405 || res.status === 501) {
       // Some hosts refuse HEAD: ask for one byte and read the size from Content-Range instead.
       res.discard()
-      ;({ res, finalUrl } = await this.request(url, { method: 'GET', cookies: opts.cookies, signal: opts.signal, start: 0, probe: true }))
+      ;({ res, finalUrl } = await this.request(url, { method: 'GET', cookies: opts.cookies, signal: opts.signal, start: 0, probe: true, ...tries }))
     } else if (!res.ok) {
       res.discard()
       throw new MediaHttpError(res.status, res.statusText, url)
@@ -171,10 +184,10 @@ export class MediaClient {
    * then states the whole file's size in Content-Range, a check on Content-Length at no cost); check
    * `status` to know where it begins.
    */
-  async get(url: string, opts: { start?: number; signal?: AbortSignal; cookies?: string } = {}): Promise<MediaBody> {
+  async get(url: string, opts: { start?: number; signal?: AbortSignal; cookies?: string } & MediaTry = {}): Promise<MediaBody> {
     const start = Math.max(0, Math.floor(opts.start ?? 0))
     const ranged = opts.start !== undefined
-    const { res, finalUrl } = await this.request(url, { method: 'GET', cookies: opts.cookies, signal: opts.signal, start, ranged })
+    const { res, finalUrl } = await this.request(url, { method: 'GET', cookies: opts.cookies, signal: opts.signal, start, ranged, ...(opts.retries !== undefined ? { retries: opts.retries } : {}) })
     const info = describeResponse(res)
     const source = res.body()
     const chunks = guardedChunks(source.stream, source.cancel, { expected: source.encoded ? -1 : info.length, url: finalUrl, limits: this.limits })
@@ -318,7 +331,9 @@ export class MediaClient {
       err instanceof RetryableStatus ? { kind: 'status', status: err.status, statusText: err.statusText }
         : err instanceof HtmlAnswer ? { kind: 'html' } : classify(err)
     const transient = failure.kind === 'status' || failure.kind === 'html' || failure.kind === 'network' || failure.kind === 'timeout'
-    if (!transient || attempt >= this.maxRetries) throw this.finalError(failure, url, attempt + 1, err)
+    const aboutUrl = failure.kind === 'html' || (failure.kind === 'status' && failure.status !== 429)
+    const most = aboutUrl && o.retries !== undefined ? Math.min(o.retries, this.maxRetries) : this.maxRetries
+    if (!transient || attempt >= most) throw this.finalError(failure, url, attempt + 1, err)
     const jittered = backoffMs(attempt, { baseDelayMs: this.baseDelayMs, maxDelayMs: this.maxDelayMs, random: this.random })
     const delay = Math.max(jittered, err instanceof RetryableStatus ? err.retryAfterMs ?? 0 : 0)
     log('%s %s attempt %d failed (%s); retrying in %d ms', o.method, redact(url), attempt + 1,

@@ -58,7 +58,7 @@ export class GetSizer implements CatalogMedia {
     this.#o = o
   }
 
-  async head(url: string, opts: { cookies?: string; of?: SizeOf } = {}): Promise<MediaAnswer> {
+  async head(url: string, opts: { cookies?: string; of?: SizeOf; retries?: number } = {}): Promise<MediaAnswer> {
     const of = opts.of
     const { store } = this.#o
     if (of === undefined || !this.#o.wanted(of.photo)) return this.#head(url, opts)
@@ -77,7 +77,7 @@ export class GetSizer implements CatalogMedia {
     try {
       const stop = this.#o.stopped()
       if (stop !== undefined) throw stop
-      job = store.fetchUnsized({ id, secret, url })
+      job = store.fetchUnsized({ id, secret, url, ...(opts.retries !== undefined ? { retries: opts.retries } : {}) })
     } catch (err) {
       release()
       throw err
@@ -132,9 +132,9 @@ export class GetSizer implements CatalogMedia {
     }
   }
 
-  #head(url: string, opts: { cookies?: string }): Promise<MediaAnswer> {
+  #head(url: string, opts: { cookies?: string; retries?: number }): Promise<MediaAnswer> {
     this.counts.heads++
-    return this.#o.media.head(url, opts.cookies === undefined ? {} : { cookies: opts.cookies })
+    return this.#o.media.head(url, { ...(opts.cookies !== undefined ? { cookies: opts.cookies } : {}), ...(opts.retries !== undefined ? { retries: opts.retries } : {}) })
   }
 
   /**

@@ -32,6 +32,8 @@ export interface DownloadSpec {
   openPart: () => Promise<FileHandle>
   media: MediaSource
   cookies?: string
+  /** Retries of a bad answer per request (flickr/media-client.ts MediaTry; default the client's). */
+  retries?: number
   /** How many requests after the first (resumes and restarts from 0 alike) before giving up. */
   maxResumes: number
   /** A body that sends nothing for this long is dropped and resumed. */
@@ -214,6 +216,7 @@ export class Download {
         start: p.offset,
         signal: this.abort.signal,
         ...(this.spec.cookies !== undefined ? { cookies: this.spec.cookies } : {}),
+        ...(this.spec.retries !== undefined ? { retries: this.spec.retries } : {}),
       })
     } catch (err) {
       // Size unknown and a .part from an earlier run as long as the file (or longer): nothing is

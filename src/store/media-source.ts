@@ -27,5 +27,6 @@ export interface BodyChunks {
 }
 
 export interface MediaSource {
-  get(url: string, opts?: { start?: number; signal?: AbortSignal; cookies?: string }): Promise<MediaResponse>
+  /** `retries`: flickr/media-client.ts MediaTry. */
+  get(url: string, opts?: { start?: number; signal?: AbortSignal; cookies?: string; retries?: number }): Promise<MediaResponse>
 }

@@ -139,7 +139,7 @@ export class OriginalStore {
    * answer sizes it, and `settle` records it under the catalog entry made from that answer.
    * Undefined when that original is being downloaded already.
    */
-  fetchUnsized(o: { id: string; secret: string; url: string }): UnsizedJob | undefined {
+  fetchUnsized(o: { id: string; secret: string; url: string; retries?: number }): UnsizedJob | undefined {
     return this.originals.fetchUnsized(o)
   }
 

@@ -508,7 +508,7 @@ export class Originals {
    * Undefined when a download of the same key is already in flight (a mount's read, next to a pin
    * handed to it): the caller sizes it another way.
    */
-  fetchUnsized(o: { id: string; secret: string; url: string }): UnsizedJob | undefined {
+  fetchUnsized(o: { id: string; secret: string; url: string; retries?: number }): UnsizedJob | undefined {
     const id = safeId(o.id)
     const key = mediaKey(id, safeSecret(o.secret))
     if (this.jobs.has(key)) return undefined
@@ -522,7 +522,7 @@ export class Originals {
     const partRel = join(STATE_REL.tmp, `${key}.part`)
     const download = this.newDownload(key, o.url, 0, join(this.tmpDir, `${key}.part`), partRel, (res) => {
       tellAnswer({ size: res.size, finalUrl: res.finalUrl ?? o.url, filename: res.filename ?? null })
-    })
+    }, o.retries)
     const job = this.track(id, key, download, this.complete(download, async () => {
       const { m, mtimeMs } = await named
       const t = this.target(m)
@@ -550,7 +550,9 @@ export class Originals {
     }
   }
 
-  private newDownload(key: string, url: string, expectedSize: number, partPath: string, partRel: string, onFirstAnswer?: (res: MediaResponse) => void): Download {
+  private newDownload(
+    key: string, url: string, expectedSize: number, partPath: string, partRel: string, onFirstAnswer?: (res: MediaResponse) => void, retries?: number,
+  ): Download {
     if (this.options.readOnly === true) throw new FlickrfsError('DEST', `${this.root} is read-only: ${key} is not stored there and cannot be fetched into it.`)
     void this.parts?.then((parts) => addPart(parts, `${key}.part`))
     return new Download({
@@ -569,6 +571,7 @@ export class Originals {
       bodyIdleTimeoutMs: this.options.bodyIdleTimeoutMs ?? 20_000,
       resumeDelayMs: this.options.resumeDelayMs ?? ((n) => Math.min(5000, 200 * 2 ** (n - 1))),
       ...(onFirstAnswer !== undefined ? { onFirstAnswer } : {}),
+      ...(retries !== undefined ? { retries } : {}),
     })
   }
 

@@ -145,6 +145,31 @@ void describe('media client against hostile items', () => {
     }
   })
 
+  void test('a request\'s `retries` (an item that failed last time) caps retries of bad answers, not of a throttling host', async () => {
+    const id = photos[0] ?? ''
+    const m = client({ maxRetries: 4 })
+    fake.faults.hostile = { [id]: 'html200' }
+    const heads = (): number => fake.counts()['media:HEAD'] ?? 0
+    for (const [retries, asked] of [[undefined, 5], [1, 2], [0, 1]] as const) {
+      fake.resetCounts()
+      const err = await settleWithin(m.head(urlOf(id), retries === undefined ? {} : { retries }), 5000)
+      assert.ok(err instanceof MediaError && err.reason === 'html', String(err))
+      assert.equal(heads(), asked, `HEADs with retries ${retries}`)
+    }
+    fake.faults.hostile = { [id]: 'http500' }
+    fake.resetCounts()
+    const failed = await settleWithin(m.get(urlOf(id), { retries: 1 }), 5000)
+    assert.ok(failed instanceof MediaError && failed.reason === 'http', String(failed))
+    assert.equal(fake.counts()['media:GET'], 2, 'a 500 retried once')
+    // 429 says the host throttles this client: the whole budget still applies.
+    fake.faults.hostile = {}
+    fake.resetCounts()
+    fake.faults.inject('throttle429', { count: 3, target: 'media' })
+    const got = await m.head(urlOf(id), { retries: 1 })
+    assert.equal(got.size, fake.account.originalBytes(id).length)
+    assert.equal(heads(), 4, 'three 429s, then the answer')
+  })
+
   void test('row "stalls mid-body": the body fails after the idle deadline instead of hanging', async () => {
     const id = photos[0] ?? ''
     fake.faults.hostile = { [id]: 'stallMidBody' }
