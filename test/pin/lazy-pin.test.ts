@@ -197,7 +197,10 @@ void describe('a pin merges a small change into a lazily read catalog: the same 
     assertSameState(shown(l), shown(w), 'the reports of the failure')
     assertSameState(await stateOf(lazy(), fake), await stateOf(whole(), fake), 'after the failure')
     // Still failing: the next pin lists the photostream for it, merged into the catalog read lazily.
+    fake.resetCounts()
     ;({ w, l } = await pinBoth(DEFAULT_FULL_LISTING_EVERY_MS, [bad]))
+    // Each twin asks for it twice: it failed before, so one retry of the HTML page, not the client's 2.
+    assert.equal(fake.counts()['media:GET'] ?? 0, 4, 'the failed original asked with fewer retries')
     assert.equal(l.refresh.merged, true, 'the photostream listing for a failed item is merged')
     assert.equal(w.refresh.merged, undefined)
     assert.equal(l.refresh.listing.reason, 'items that failed last time are listed afresh')
