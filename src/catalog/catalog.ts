@@ -12,7 +12,7 @@ import createDebug from '../util/debug.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { RefreshCheckpoint, type CheckpointOptions } from './checkpoint.js'
 import { CatalogStore, contentKey, missingPartsError, rowVersions, type Head, type ListingPagesOptions } from './persist.js'
-import { retriesTranscodes } from './incremental.js'
+import { retriesTranscodes, type ListingMarks } from './incremental.js'
 import { refreshIfUnchanged, type QuickRefreshOptions, type QuickRefreshResult, type RecordedAnswers } from './quick-refresh.js'
 import type { CatalogApi, CatalogMedia, SidecarSizer } from './ports.js'
 // The refresh, the lazy merge and the lazy view are loaded when first used, not with the catalog:
@@ -191,6 +191,11 @@ export class Catalog extends EventEmitter<CatalogEvents> {
   rowsMerged(): ReadonlySet<string> | undefined {
     const m = this.merged
     return m !== undefined && m.generation === this.head?.generation ? m.rows : undefined
+  }
+
+  /** The saved catalog's listing marks (incremental.ts): when it was listed, and for what. */
+  listingMarks(): ListingMarks | undefined {
+    return this.head?.listing ?? this.state.listing
   }
 
   /** Identifies the saved catalog the snapshot came from ('' before the first save). */

@@ -1,7 +1,7 @@
 import { access, readdir, readFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { Command } from 'commander'
-import { Catalog, catalogDamage, catalogPath } from '../catalog/index.js'
+import { Catalog, catalogDamage, catalogPath, relistDueAtMs } from '../catalog/index.js'
 import { damagedCatalogError } from '../catalog/persist.js'
 import type { CatalogView } from '../catalog/view.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
@@ -166,6 +166,15 @@ export async function apiBudgetLines(env: Env): Promise<string[]> {
   return out
 }
 
+/**
+ * While items fail, when a run lists their records afresh (catalog/incremental.ts relistDue; every
+ * run tries them again from the records held).
+ */
+function freshRecordsNote(atMs: number | undefined, now: number): string {
+  if (atMs === undefined || atMs <= now) return '; the next pin lists their records afresh from Flickr'
+  return `; their records are listed afresh from Flickr by the first pin after ${new Date(atMs).toISOString()} (at once if more items fail)`
+}
+
 export function statusCommand(io: CliIo): Command {
   return new Command('status')
     .description('Say how complete and how fresh a pinned DEST is (exit 1 when incomplete)')
@@ -186,7 +195,8 @@ export function statusCommand(io: CliIo): Command {
           `Originals stored: ${c.stored}/${c.items} (${formatBytes(c.storedBytes)})${leftOutNote(c)}${c.missing.length ? `; missing: ${c.missing.slice(0, 10).join(', ')}${c.missing.length > 10 ? ', …' : ''}` : ''}`,
         ]
         if (last) {
-          out.push(`Last pin: ${new Date(last.finishedAtMs).toISOString()} (${ago(last.finishedAtMs, now)}), took ${formatDuration(last.durationMs / 1000)}, ${last.failures.length} failure(s)`)
+          out.push(`Last pin: ${new Date(last.finishedAtMs).toISOString()} (${ago(last.finishedAtMs, now)}), took ${formatDuration(last.durationMs / 1000)}, ${last.failures.length} failure(s)` +
+            (last.failures.length > 0 ? freshRecordsNote(relistDueAtMs(catalog.listingMarks()), now) : ''))
           for (const t of last.transcodes) out.push(`  video ${t.id} is stored as the "${t.label}" transcode`)
         } else {
           out.push('Last pin: none recorded')
