@@ -42,13 +42,15 @@ export function changeAccount(account: FakeAccount, n: number, deleted = 0): voi
  * The account saved into DIR as a first sync from the fake at `origin` would leave it
  * (catalog-state.ts syncedStateOf, with listing pages). Kept when DIR holds a catalog.
  */
-export async function seedSynced(dir: string, account: FakeAccount, origin: string, unresolved: readonly string[] = []): Promise<void> {
+export async function seedSynced(dir: string, account: FakeAccount, origin: string, unresolved: readonly string[] = [], relisted = false): Promise<void> {
   if (await stat(catalogPath(dir)).then(() => true, () => false)) return
   const t0 = performance.now()
   const store = await CatalogStore.open(dir)
   try {
     const state = syncedStateOf(account, origin, Date.now())
     dropOriginals(state, unresolved)
+    // `relisted`: as a refresh that listed the photostream for those items just now leaves it (src/catalog/incremental.ts relistDue).
+    if (relisted && state.listing !== undefined) state.listing = { ...state.listing, relisted: { atMs: Date.now(), count: 1, failing: unresolved.length } }
     await store.save(state, Date.now(), undefined, { sizer: photoSidecarSizer })
   } finally {
     await store.close()
@@ -61,7 +63,7 @@ export async function seedSynced(dir: string, account: FakeAccount, origin: stri
  * line, then answers "seed DIR" with "seeded" and "change" with "changed" (after `change`), until
  * stdin closes.
  */
-export async function serveBenchFake(account: FakeAccount, port: number, change: () => void, opts: { unresolved?: number } = {}): Promise<void> {
+export async function serveBenchFake(account: FakeAccount, port: number, change: () => void, opts: { unresolved?: number; relisted?: boolean } = {}): Promise<void> {
   const fake = await startFakeFlickr({ account, port })
   // --unresolved N: N photos spread over the photostream whose originals cannot be had (an HTML
   // page), and which a seeded catalog holds with no original (items that failed last time).
@@ -71,7 +73,7 @@ export async function serveBenchFake(account: FakeAccount, port: number, change:
   const lines = createInterface({ input: process.stdin })
   lines.on('line', (line) => {
     if (line.startsWith('seed ')) {
-      void seedSynced(line.slice(5), account, fake.origin, unresolved).then(() => process.stdout.write('seeded\n'))
+      void seedSynced(line.slice(5), account, fake.origin, unresolved, opts.relisted === true).then(() => process.stdout.write('seeded\n'))
       return
     }
     if (line !== 'change') return

@@ -3,7 +3,7 @@
  * Flickr (in its own process, so its memory is not counted).
  *
  *   npm run build && node --import tsx bench/memory.ts [--items 100000] [--sets 2000] [--runs 3] [--bin OTHER/bin/flickrfs]
- *     [--cache DIR] [--offline-only [--seed] | --sync-only | --refresh-only | --online-only [--seed [--unresolved N]] [--change] [--full]] [--node-args "--max-semi-space-size=2"] [--port N]
+ *     [--cache DIR] [--offline-only [--seed] | --sync-only | --refresh-only | --online-only [--seed [--unresolved N [--relisted]]] [--change] [--full]] [--node-args "--max-semi-space-size=2"] [--port N]
  *     [--ab OTHER/bin/flickrfs]
  *
  * Each run, with a fresh cache:
@@ -31,7 +31,9 @@
  * --change, of that change): merged (src/catalog/full-merge.ts) or loaded whole. --unresolved N
  * (with --seed): N photos whose originals the fake refuses (an HTML page) are seeded with no
  * original on record, so the refresh measured is the one items that failed call for (the
- * photostream listed whole: src/catalog/incremental.ts planFor). --ab OTHER: the runs alternate between
+ * photostream listed whole: src/catalog/incremental.ts planFor); with --relisted, C is seeded as that
+ * listing left it just now, so the refresh measured is one within the hour after it (the failed
+ * items tried again, the photostream not listed: relistDue). --ab OTHER: the runs alternate between
  * the CLI and OTHER's (e.g. main's), with both medians and their ratio.
  * --offline-only --seed --cache C: when C holds no catalog yet, it is saved straight from the
  * generated account (with listing pages, as pin and mount save it) instead of by a first sync:
@@ -88,7 +90,7 @@ async function serve(items: number, sets: number): Promise<void> {
   await serveBenchFake(account, arg('port', 0), () => {
     if (!changed) changeAccount(account, 0)
     changed = true
-  }, { unresolved: arg('unresolved', 0) })
+  }, { unresolved: arg('unresolved', 0), relisted: args.includes('--relisted') })
 }
 
 /** Peak and current RSS (bytes) and CPU (ms) of a live process, from /proc. */
@@ -444,7 +446,7 @@ async function main(): Promise<void> {
   const target = items >= 1_000_000 ? 1024 * MB : 300 * MB
   // An offline mount asks nothing of Flickr: no fake (at 1,000,000 items it takes minutes and a GB to make).
   const fakeArgs = offlineOnly ? ['-e', `process.stdout.write('{"origin":"http://127.0.0.1:9","credentials":{"apiKey":"k","apiSecret":"s","oauthToken":"t","oauthTokenSecret":"ts"}}\\n'); process.stdin.resume()`]
-    : ['--import', 'tsx', self, '--serve', '--items', String(items), '--sets', String(sets), '--port', String(arg('port', 0)), '--unresolved', String(arg('unresolved', 0))]
+    : ['--import', 'tsx', self, '--serve', '--items', String(items), '--sets', String(sets), '--port', String(arg('port', 0)), '--unresolved', String(arg('unresolved', 0)), ...(args.includes('--relisted') ? ['--relisted'] : [])]
   const { proc: fakeProc, origin, credentials, ask } = await startBenchFake(fakeArgs)
   if (seeded && cacheArg !== undefined) await ask(`seed ${cacheArg}`, 'seeded')
   if (args.includes('--change')) fake.change = () => ask('change', 'changed')
