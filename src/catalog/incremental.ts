@@ -19,8 +19,8 @@
  *   again at every refresh, from the record the catalog holds. A record whose URL was at fault is
  *   only fresh in a listing of the photostream: the first refresh after an item fails lists the
  *   photostream whole (planFor's `relist`), and while items keep failing it does so again after 1,
- *   2, 4, … hours, at most once a day (relistDue), and at once when more items fail than at the
- *   last such listing. Its sets stay incremental, since a set's members say nothing of an
+ *   2, 4, … hours, at most once a day (relistDue), and at once when more items fail than the
+ *   fewest failing since the last such listing. Its sets stay incremental, since a set's members say nothing of an
  *   original. At 1,000,000 items that listing is ~2,000 calls: at every hourly refresh it would
  *   spend more than half of Flickr's 3,600 an hour on one broken photo.
  * - Clock skew: changes are asked for from an hour before the earlier of the last listing's start
@@ -96,6 +96,12 @@ export const RETRY_RELIST_FIRST_MS = 3_600_000
 /** ...up to this: while an item fails, its fresh record is had at least once a day. */
 export const RETRY_RELIST_MAX_MS = 86_400_000
 
+/**
+ * A refresh this much before the wait is over counts as after it: an hourly cron job starts a
+ * little earlier or later each time, and without it would list every other hour instead of each.
+ */
+export const RETRY_RELIST_SLACK_MS = 600_000
+
 /** What planListing reads of the previous catalog: a loaded one's, or only its head's (quick-refresh.ts, Head.facts). */
 export interface PlanInput {
   refreshedAtMs: number
@@ -137,14 +143,14 @@ export function planFor(previous: PlanInput, opts: PlanOptions): ListingPlan {
 
 /**
  * Whether a refresh with `failing` items that failed lists the photostream whole for their fresh
- * records: none listed so for them since the last full listing, more failing than then, or the
- * wait after the last such listing over (RETRY_RELIST_FIRST_MS, doubled after each, at most
- * RETRY_RELIST_MAX_MS; a clock gone back too).
+ * records: none listed so for them since the last full listing, more failing than the fewest since
+ * that listing (a new failure), or the wait after it over (RETRY_RELIST_FIRST_MS, doubled after
+ * each, at most RETRY_RELIST_MAX_MS, less RETRY_RELIST_SLACK_MS; a clock gone back too).
  */
 export function relistDue(marks: ListingMarks, failing: number, nowMs: number): boolean {
   const last = marks.relisted
   if (last === undefined || failing > last.failing) return true
-  return nowMs < last.atMs || nowMs >= last.atMs + relistWaitMs(last.count)
+  return nowMs < last.atMs || nowMs >= (relistDueAtMs(marks) ?? nowMs)
 }
 
 /**
@@ -155,7 +161,18 @@ export function relistDue(marks: ListingMarks, failing: number, nowMs: number): 
 export function relistDueAtMs(marks: ListingMarks | undefined): number | undefined {
   const last = marks?.relisted
   if (last === undefined) return undefined
-  return last.atMs + relistWaitMs(last.count)
+  return last.atMs + relistWaitMs(last.count) - RETRY_RELIST_SLACK_MS
+}
+
+/**
+ * When a refresh next lists the photostream for the fresh records of `failing` items that fail:
+ * the next refresh ('next'), or the first from a time on (relistDue, with these marks).
+ */
+export function nextRelist(marks: ListingMarks | undefined, failing: number, nowMs: number): 'next' | number {
+  const last = marks?.relisted
+  const dueAtMs = relistDueAtMs(marks)
+  if (last === undefined || dueAtMs === undefined || failing > last.failing || nowMs < last.atMs || nowMs >= dueAtMs) return 'next'
+  return dueAtMs
 }
 
 /** The wait after the `count`th listing for items that failed: an hour, doubled after each, at most a day. */
@@ -177,11 +194,16 @@ export function marksAfter(plan: ListingPlan, previous: ListingMarks | undefined
   return marksOf(full ? startedAtMs : previous.fullListingAtMs, startedAtMs, newest, full ? undefined : relistedAfter(plan, previous, startedAtMs))
 }
 
-/** The `relisted` mark after an incremental refresh of this plan (none when nothing failed). */
+/**
+ * The `relisted` mark after an incremental refresh of this plan (none when nothing failed). Between
+ * listings its `failing` follows the count down, so that one more failure after some were fixed is
+ * a new one (relistDue).
+ */
 function relistedAfter(plan: ListingPlan, previous: ListingMarks, startedAtMs: number): RelistMark | undefined {
   if (plan.mode !== 'changes' || plan.failing === undefined || plan.failing === 0) return undefined
-  if (plan.relist !== RETRY_RELIST_REASON) return previous.relisted
-  return { atMs: startedAtMs, count: (previous.relisted?.count ?? 0) + 1, failing: plan.failing }
+  const last = previous.relisted
+  if (plan.relist !== RETRY_RELIST_REASON) return last === undefined ? undefined : { ...last, failing: Math.min(last.failing, plan.failing) }
+  return { atMs: startedAtMs, count: (last?.count ?? 0) + 1, failing: plan.failing }
 }
 
 /**

@@ -36,7 +36,7 @@ import createDebug from '../util/debug.js'
 import { sortedIndexOf } from '../util/sorted.js'
 import { anyChange, collectionChanges, photoChanges, setChanges, type ListedPhoto, type SetListing, type Since } from './changes.js'
 import { numericId } from './decimal-id.js'
-import { asListed, knownMembers, locateDeletions, marksAfter, mergeOrder, planFor, relistDueAtMs, retriesTranscodes, type ListingMarks, type ListingPlan } from './incremental.js'
+import { asListed, knownMembers, locateDeletions, marksAfter, mergeOrder, planFor, retriesTranscodes, type ListingMarks, type ListingPlan } from './incremental.js'
 import { ListingPage, PAGE_PHOTOS, PageBuilder, pageRowOf, type StoredPage } from './listing-pages.js'
 import { sameBuckets, type CatalogStore, type Head, type ListingPagesMeta, type ListingPagesOptions, type PhotoFacts } from './persist.js'
 import type { CatalogApi, CatalogMedia } from './ports.js'
@@ -241,7 +241,6 @@ export async function finishMerge(store: CatalogStore, head: Head, ctx: MergeCon
     facts,
   }, ctx.clock())
   if (saved === undefined) return { fallback: 'another writer saved meanwhile' }
-  const freshRecordsAtMs = relistDueAtMs(found.listing)
   const report: RefreshReport = {
     userId: head.userId,
     changed: anyChange(changes, previous.snap),
@@ -252,7 +251,7 @@ export async function finishMerge(store: CatalogStore, head: Head, ctx: MergeCon
     collections: collections.counts,
     photostreamOrderChanged: orderChanged,
     commentsFetched: details.commentsFetched,
-    listing: { ...found.listingReport, ...(freshRecordsAtMs !== undefined ? { freshRecordsAtMs } : {}) },
+    listing: found.listingReport,
     media: {
       resolved: details.report.resolved,
       reused: stream.length - details.report.resolved - details.report.unavailable.length,

@@ -37,7 +37,7 @@ import { asRecord } from '../flickr/lenient.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { eachLimit } from '../util/pool.js'
 import { Semaphore } from '../util/semaphore.js'
-import { HEAD_CHECK_PER_PAGE, listPhotostreamChanges, marksAfter, planListing, relistDueAtMs, retriesTranscodes, unchangedMembers, type ListingPlan } from './incremental.js'
+import { HEAD_CHECK_PER_PAGE, listPhotostreamChanges, marksAfter, planListing, retriesTranscodes, unchangedMembers, type ListingPlan } from './incremental.js'
 import { anyChange, collectionChanges, photoChanges, setChanges, type Changes, type ListedPhoto, type SetListing, type Since } from './changes.js'
 import { PHOTO_EXTRAS, type CatalogApi, type CatalogMedia, type PhotostreamResume } from './ports.js'
 import { dedupeById, isKnownEmpty, listPhotos, safeId, uniqueIds } from './records.js'
@@ -153,11 +153,7 @@ export interface RefreshReport {
   commentsFetched: number
   /** How the photostream was listed: whole, or from what changed (and why a full listing, if one). */
   /** `deletions`: the photos an incremental listing found deleted, and the pages it asked for that besides page 1 (incremental.ts locateDeletions). */
-  /**
-   * `freshRecordsAtMs`: while items fail, from when a refresh lists the photostream again for their
-   * fresh records (incremental.ts relistDueAtMs; absent: the next refresh does).
-   */
-  listing: { mode: 'full' | 'changes'; reason?: string; changesReported?: number; setsListed: number; deletions?: { found: number; pages: number }; freshRecordsAtMs?: number }
+  listing: { mode: 'full' | 'changes'; reason?: string; changesReported?: number; setsListed: number; deletions?: { found: number; pages: number } }
   media: {
     resolved: number
     reused: number
@@ -648,8 +644,6 @@ class Refresh {
     const commentsFetchedAt = new Map<string, number>()
     for (const [id, at] of fetchedAt) if (photos.photos.has(id)) commentsFetchedAt.set(id, at)
     const listing = this.resumedListing ? undefined : marksAfter(this.plannedPlan, this.ctx.previous.listing, this.startedAtMs, photos.photos.values())
-    const freshRecordsAtMs = relistDueAtMs(listing)
-    if (freshRecordsAtMs !== undefined) this.listingReport.freshRecordsAtMs = freshRecordsAtMs
     return { state: { snap, commentsFetchedAt, ...(listing !== undefined ? { listing } : {}) }, report: this.report(changes, snap.refreshedAtMs) }
   }
 

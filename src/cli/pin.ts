@@ -151,7 +151,8 @@ function reportPin(io: CliIo, dest: string, flags: PinFlags, report: PinReport, 
   const held = report.deletionHeldBack
   if (held) io.stderr.write(heldBackMessage(held))
   if (report.failures.length > 0) {
-    io.stderr.write(`${report.failures.length} item(s) failed; everything else is done. Run pin again to retry them; ${freshRecordsWhen(report, Date.now())}:\n`)
+    const fresh = report.relistable === undefined ? '' : `; ${freshRecordsWhen(report.relistable.next, Date.now())}`
+    io.stderr.write(`${report.failures.length} item(s) failed; everything else is done. Run pin again to retry them${fresh}:\n`)
     for (const f of report.failures) io.stderr.write(`  ${f.id}: ${f.what}: ${f.message}\n`)
     return 1
   }
@@ -163,12 +164,12 @@ function reportPin(io: CliIo, dest: string, flags: PinFlags, report: PinReport, 
  * held, and while they keep failing the photostream is listed for fresh ones less and less often
  * (catalog/incremental.ts relistDue).
  */
-function freshRecordsWhen(report: PinReport, nowMs: number): string {
-  const atMs = report.refresh.listing.freshRecordsAtMs
-  if (atMs === undefined || atMs <= nowMs) return 'the next run also lists their records afresh from Flickr'
+function freshRecordsWhen(next: 'next' | number, nowMs: number): string {
+  if (next === 'next' || next <= nowMs) return 'the next run also lists their records afresh from Flickr'
+  const atMs = next
   const min = Math.ceil((atMs - nowMs) / 60_000)
   const wait = min < 90 ? `${min} min` : `${Math.round(min / 60)} h`
-  return `a run in ${wait} or later also lists their records afresh from Flickr (at once if more items fail; --full-listing-every 0 lists everything now)`
+  return `a run in ${wait} or later also lists their records afresh from Flickr (the next one if more items fail by then; --full-listing-every 0 lists everything now)`
 }
 
 /** --delete-unknown on a flickrmirrorer mirror: what of the tool's went, and which folders stayed and why. */

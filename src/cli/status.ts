@@ -1,7 +1,7 @@
 import { access, readdir, readFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { Command } from 'commander'
-import { Catalog, catalogDamage, catalogPath, relistDueAtMs } from '../catalog/index.js'
+import { Catalog, catalogDamage, catalogPath, nextRelist } from '../catalog/index.js'
 import { damagedCatalogError } from '../catalog/persist.js'
 import type { CatalogView } from '../catalog/view.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
@@ -170,9 +170,11 @@ export async function apiBudgetLines(env: Env): Promise<string[]> {
  * While items fail, when a run lists their records afresh (catalog/incremental.ts relistDue; every
  * run tries them again from the records held).
  */
-function freshRecordsNote(atMs: number | undefined, now: number): string {
-  if (atMs === undefined || atMs <= now) return '; the next pin lists their records afresh from Flickr'
-  return `; their records are listed afresh from Flickr by the first pin after ${new Date(atMs).toISOString()} (at once if more items fail)`
+function freshRecordsNote(relistable: number, catalog: Catalog, now: number): string {
+  if (relistable === 0) return ''
+  const next = nextRelist(catalog.listingMarks(), relistable, now)
+  if (next === 'next') return '; the next pin lists their records afresh from Flickr'
+  return `; their records are listed afresh from Flickr by the first pin after ${new Date(next).toISOString()} (the next one if more items fail by then)`
 }
 
 export function statusCommand(io: CliIo): Command {
@@ -196,7 +198,7 @@ export function statusCommand(io: CliIo): Command {
         ]
         if (last) {
           out.push(`Last pin: ${new Date(last.finishedAtMs).toISOString()} (${ago(last.finishedAtMs, now)}), took ${formatDuration(last.durationMs / 1000)}, ${last.failures.length} failure(s)` +
-            (last.failures.length > 0 ? freshRecordsNote(relistDueAtMs(catalog.listingMarks()), now) : ''))
+            freshRecordsNote(last.relistable ?? last.failures.length, catalog, now))
           for (const t of last.transcodes) out.push(`  video ${t.id} is stored as the "${t.label}" transcode`)
         } else {
           out.push('Last pin: none recorded')

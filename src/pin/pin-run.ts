@@ -7,7 +7,7 @@
 import type { Stats } from 'node:fs'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import createDebug from '../util/debug.js'
-import { type Catalog, type RecordedAnswers, type RefreshProgress, type RefreshReport } from '../catalog/index.js'
+import { nextRelist, type Catalog, type RecordedAnswers, type RefreshProgress, type RefreshReport } from '../catalog/index.js'
 import type { CollectionEntry, MediaEntry } from '../catalog/types.js'
 import { mediaKey } from '../catalog/types.js'
 import { withMediaOnly, type CatalogView, type PhotoColumns } from '../catalog/view.js'
@@ -177,6 +177,7 @@ export class PinRun {
     } finally {
       await entries?.discard()
     }
+    const relistable = refresh.media.unavailable.length + this.#failures.filter((f) => f.what === 'download').length
     const report: PinReport = {
       refresh,
       downloaded: this.#downloaded,
@@ -190,6 +191,7 @@ export class PinRun {
       ignored,
       checkedAgainstRecord: false,
       ...(this.#deletionHeldBack ? { deletionHeldBack: this.#deletionHeldBack } : {}),
+      ...(relistable > 0 ? { relistable: { count: relistable, next: nextRelist(this.#ctx.catalog.listingMarks(), relistable, now()) } } : {}),
       ...(this.#takeover && (this.#takeover.removed.length > 0 || this.#takeover.kept.length > 0) ? { flickrmirrorer: this.#takeover } : {}),
     }
     const { opts } = this.#ctx

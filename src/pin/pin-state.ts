@@ -23,11 +23,13 @@ export interface LastPin {
    * once (cli/early-pin.ts). Absent in files written before it was recorded.
    */
   sets?: number
+  /** Of `failures`, how many a fresh record may fix (PinReport.relistable). Absent in files written before it was recorded. */
+  relistable?: number
 }
 
 export async function recordPinResult(
   dest: string,
-  report: Omit<LastPin, 'finishedAtMs' | 'sets'> & { refresh?: { sets: { total: number } } },
+  report: Omit<LastPin, 'finishedAtMs' | 'sets' | 'relistable'> & { refresh?: { sets: { total: number } }; relistable?: { count: number } },
   finishedAtMs: number,
 ): Promise<void> {
   const value: LastPin = {
@@ -40,6 +42,7 @@ export async function recordPinResult(
     ignorePhotos: report.ignorePhotos === true,
     ignoreVideos: report.ignoreVideos === true,
     ...(report.refresh !== undefined ? { sets: report.refresh.sets.total } : {}),
+    ...(report.relistable !== undefined ? { relistable: report.relistable.count } : {}),
   }
   await (await Confined.open(dest)).writeFileAtomic(STATE_REL.lastPin, JSON.stringify(value, null, 2) + '\n')
 }

@@ -110,6 +110,12 @@ export interface PinReport {
    * (tree-record.ts) rather than against a layout built again.
    */
   checkedAgainstRecord: boolean
+  /**
+   * Of `failures`, those a fresh record may fix (originals that could not be had, downloads that
+   * failed; not a file gone from DEST), and when a run lists their records afresh: the next one, or
+   * the first from a time on (catalog/incremental.ts nextRelist). Every run tries them again.
+   */
+  relistable?: { count: number; next: 'next' | number }
 }
 
 /**

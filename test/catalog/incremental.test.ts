@@ -9,7 +9,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { RefreshReport } from '../../src/catalog/index.js'
 import { prng } from '../../src/fake-flickr/generate.js'
-import { marksAfter, planFor, RETRY_RELIST_FIRST_MS, RETRY_RELIST_MAX_MS, RETRY_RELIST_REASON, type ListingMarks, type ListingPlan } from '../../src/catalog/incremental.js'
+import { marksAfter, planFor, RETRY_RELIST_FIRST_MS, RETRY_RELIST_MAX_MS, RETRY_RELIST_REASON, RETRY_RELIST_SLACK_MS, type ListingMarks, type ListingPlan } from '../../src/catalog/incremental.js'
 import { fullCatalog, harness, headOf, listingContent as content, randomChange, refresh } from './harness.js'
 
 const WEEK_MS = 7 * 86_400_000
@@ -244,11 +244,11 @@ void test('while items fail, the photostream is listed for them at once, then af
   const failing = { n: 2 }
   const plan = (nowMs: number, retrying = 0): ListingPlan =>
     planFor({ refreshedAtMs: fullAt, listing: marks, unresolved: () => failing.n }, { fullListingEveryMs: 30 * 24 * H, nowMs, retrying })
-  /** Refreshes every hour from `fromMs` for `hours`; the hours (since fromMs) at which the photostream was listed. */
-  const run = (fromMs: number, hours: number): number[] => {
+  /** Refreshes every hour from `fromMs` for `hours` (each `early` ms before the hour but the first); the hours (since fromMs) at which the photostream was listed. */
+  const run = (fromMs: number, hours: number, early = 0): number[] => {
     const listedAt: number[] = []
     for (let h = 0; h < hours; h++) {
-      const nowMs = fromMs + h * H
+      const nowMs = fromMs + h * H - (h > 0 ? early : 0)
       const p = plan(nowMs)
       assert.equal(p.mode, 'changes')
       if (p.mode === 'changes' && p.relist !== undefined) listedAt.push(h)
@@ -256,12 +256,24 @@ void test('while items fail, the photostream is listed for them at once, then af
     }
     return listedAt
   }
-  // A day and a half of hourly refreshes after a failure: at once, then 1, 2, 4, 8, 16 h later, then a day later.
+  // A day and a half of hourly refreshes after a failure: at once, then 1, 2, 4, 8, 16 h later, then
+  // a day later; the same when each run starts a little before the hour (a cron job's start moves).
+  const before = marks
   assert.deepEqual(run(fullAt + H, 48), [0, 1, 3, 7, 15, 31])
   assert.deepEqual(marks.relisted?.count, 6)
-  // A new failure (more failing than at the last listing for them): listed at the next refresh.
-  failing.n = 3
-  assert.deepEqual(run(fullAt + 48 * H, 2), [0])
+  marks = before
+  assert.deepEqual(run(fullAt + H, 48, 5_000), [0, 1, 3, 7, 15, 31])
+  marks = before
+  assert.deepEqual(run(fullAt + H, 48, RETRY_RELIST_SLACK_MS + 1), [0, 2, 4, 8, 16, 32], 'more than the slack early: the first wait a run longer')
+  marks = before
+  assert.deepEqual(run(fullAt + H, 48), [0, 1, 3, 7, 15, 31])
+  // Fewer failing between listings (some fixed): one new failure after that is listed at once.
+  failing.n = 1
+  assert.deepEqual(run(fullAt + 48 * H, 1), [])
+  assert.equal(marks.relisted?.failing, 1)
+  // A new failure (more failing than the fewest since the last listing for them, though no more than then): listed at the next refresh.
+  failing.n = 2
+  assert.deepEqual(run(fullAt + 48 * H + H / 2, 2), [0])
   // A pin's failed download counts too.
   const withDownload = plan(fullAt + 50 * H, 1)
   assert.ok(withDownload.mode === 'changes' && withDownload.relist === RETRY_RELIST_REASON)
