@@ -149,19 +149,7 @@ export function planFor(previous: PlanInput, opts: PlanOptions): ListingPlan {
  */
 export function relistDue(marks: ListingMarks, failing: number, nowMs: number): boolean {
   const last = marks.relisted
-  if (last === undefined || failing > last.failing) return true
-  return nowMs < last.atMs || nowMs >= (relistDueAtMs(marks) ?? nowMs)
-}
-
-/**
- * While items fail: from when a refresh lists the photostream again for their fresh records, if no
- * more of them fail (relistDue); undefined when the next refresh does (no such listing since the
- * last full one).
- */
-export function relistDueAtMs(marks: ListingMarks | undefined): number | undefined {
-  const last = marks?.relisted
-  if (last === undefined) return undefined
-  return last.atMs + relistWaitMs(last.count) - RETRY_RELIST_SLACK_MS
+  return last === undefined || failing > last.failing || nowMs < last.atMs || nowMs >= dueAtOf(last)
 }
 
 /**
@@ -170,14 +158,15 @@ export function relistDueAtMs(marks: ListingMarks | undefined): number | undefin
  */
 export function nextRelist(marks: ListingMarks | undefined, failing: number, nowMs: number): 'next' | number {
   const last = marks?.relisted
-  const dueAtMs = relistDueAtMs(marks)
-  if (last === undefined || dueAtMs === undefined || failing > last.failing || nowMs < last.atMs || nowMs >= dueAtMs) return 'next'
-  return dueAtMs
+  return marks === undefined || last === undefined || relistDue(marks, failing, nowMs) ? 'next' : dueAtOf(last)
 }
 
-/** The wait after the `count`th listing for items that failed: an hour, doubled after each, at most a day. */
-function relistWaitMs(count: number): number {
-  return Math.min(RETRY_RELIST_MAX_MS, RETRY_RELIST_FIRST_MS * 2 ** Math.max(0, count - 1))
+/**
+ * From when a refresh counts as after the wait that follows this listing for items that failed: an
+ * hour after the first, doubled after each, at most a day, less RETRY_RELIST_SLACK_MS.
+ */
+function dueAtOf(last: RelistMark): number {
+  return last.atMs + Math.min(RETRY_RELIST_MAX_MS, RETRY_RELIST_FIRST_MS * 2 ** Math.max(0, last.count - 1)) - RETRY_RELIST_SLACK_MS
 }
 
 /**

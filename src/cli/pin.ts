@@ -166,8 +166,7 @@ function reportPin(io: CliIo, dest: string, flags: PinFlags, report: PinReport, 
  */
 function freshRecordsWhen(next: 'next' | number, nowMs: number): string {
   if (next === 'next' || next <= nowMs) return 'the next run also lists their records afresh from Flickr'
-  const atMs = next
-  const min = Math.ceil((atMs - nowMs) / 60_000)
+  const min = Math.ceil((next - nowMs) / 60_000)
   const wait = min < 90 ? `${min} min` : `${Math.round(min / 60)} h`
   return `a run in ${wait} or later also lists their records afresh from Flickr (the next one if more items fail by then; --full-listing-every 0 lists everything now)`
 }
