@@ -14,6 +14,7 @@ import { notifyReady } from '../service/notify.js'
 import { findMount, registerMount } from '../service/registry.js'
 import { listenControl, type ControlServer } from '../service/control.js'
 import { pinHandler } from './pin-handoff.js'
+import { failedDownloads, readLastPin } from '../pin/pin-state.js'
 import { envOf, readCookies, type CliIo } from './context.js'
 import { checkFolder } from './dest-check.js'
 import { formatSize, parseDuration, parseSize } from './units.js'
@@ -121,6 +122,8 @@ async function runMount(io: CliIo, mountpoint: string, flags: MountFlags): Promi
       attrTimeoutSec: flags.attrTimeout !== undefined ? flags.attrTimeout / 1000 : undefined,
       allowOther: flags.allowOther,
       cookies,
+      // A pin's failed downloads (its record in this root) are sized again by each refresh, as the next pin would.
+      failedDownloads: async () => failedDownloads(await readLastPin(root).catch(() => undefined)),
       ignoreViews: flags.ignoreViews,
       lazyCatalogFromPhotos: lazyCatalogFrom(env),
       onLine: say,

@@ -64,6 +64,13 @@ export interface LiveMountOptions {
   fullListingEveryMs?: number
   allowOther?: boolean
   cookies?: string
+  /**
+   * The photos whose download failed in the last pin of this root (pin/pin-state.ts, which this
+   * layer does not import): each refresh sizes them again, as the pin's own refresh does. Without
+   * them the mount's refresh saw nothing failing and dropped the backoff of the photostream's
+   * listing for failed items, so the next pin handed to it listed the whole photostream again.
+   */
+  failedDownloads?: () => Promise<ReadonlySet<string>>
   ignoreViews?: boolean
   /** Read a saved catalog of at least this many photos lazily (default LAZY_CATALOG_FROM_PHOTOS). */
   lazyCatalogFromPhotos?: number
@@ -310,7 +317,8 @@ function sayLeftOut(r: RefreshReport, say: (line: string) => void): void {
  * whole, loading a lazy catalog whole and letting it go after its save.
  */
 async function refreshServed(catalog: Catalog, remote: NonNullable<LiveMountOptions['remote']>, opts: LiveMountOptions): Promise<RefreshReport> {
-  const asked = { cookies: opts.cookies, fullListingEveryMs: opts.fullListingEveryMs }
+  const failed = await opts.failedDownloads?.()
+  const asked = { cookies: opts.cookies, fullListingEveryMs: opts.fullListingEveryMs, ...(failed !== undefined && failed.size > 0 ? { resolveAgain: failed } : {}) }
   const quick = await catalog.refreshIfUnchanged(remote.api, asked)
   if (quick?.unchanged !== undefined) return quick.unchanged.report
   return catalog.refresh(remote.api, remote.media, { ...asked, letGo: true, ...(quick?.answers !== undefined ? { answered: quick.answers } : {}) })

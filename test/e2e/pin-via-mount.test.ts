@@ -297,4 +297,45 @@ void describe('pin DEST while mount --cache DEST serves it (e2e)', { skip }, () 
     assert.equal(again.exit.code, 0, again.err)
     assertSamePaths((await snapshot(dest)).keys(), expectedTree(fake.account).entries.keys())
   })
+  void it("a pin's failed download keeps its record's backoff through the mount's own refreshes", async () => {
+    const dest = await lab.mkdir('dest-failing')
+    const first = await lab.cli(['pin', '-q', dest], env)
+    assert.equal(first.exit.code, 0, first.err)
+    // Sized by its headers, then every body breaks off: a download failure, which only the last
+    // pin's record holds (the catalog has its original).
+    const bad = fake.account.addPhoto({ title: 'breaks off' })
+    fake.faults.hostile[bad.id] = 'truncate'
+    const mnt = await lab.mkdir('mnt-failing')
+    const server = await lab.mount(mnt, ['--cache', dest, '--refresh', '0'], env)
+    const failedLine = (err: string): string => err.trim().split('\n').find((l) => /item\(s\) failed/.test(l)) ?? ''
+    const waitAnHour = /; a run in \d+ min or later also lists their records afresh from Flickr/
+    try {
+      let r = await lab.cli(['pin', dest], env)
+      assert.equal(r.exit.code, 1, r.err)
+      assert.match(r.err, new RegExp(`^  ${bad.id}: download: `, 'm'))
+      assert.match(failedLine(r.err), /the next run also lists their records afresh from Flickr/)
+      // The next pin lists the photostream for the record; the one after it waits an hour ...
+      r = await lab.cli(['pin', dest], env)
+      assert.equal(r.exit.code, 1, r.err)
+      assert.match(failedLine(r.err), waitAnHour)
+      // ... and so it does after the mount's own refresh, which sizes the failed original again too.
+      const refreshes = (): number => (server.err.match(/^.*[Rr]efreshed: /gm) ?? []).length
+      const before = refreshes()
+      fake.resetCounts()
+      const asked = await lab.cli(['refresh', mnt], env)
+      assert.equal(asked.exit.code, 0, asked.err)
+      await waitUntil('the mount has refreshed', () => Promise.resolve(refreshes() > before), 30_000)
+      assert.ok((fake.counts()['media:HEAD'] ?? 0) >= 1, `the failed original is sized again: ${JSON.stringify(fake.counts())}`)
+      const status = await lab.cli(['status', dest], env)
+      assert.match(status.out, /Last pin: .*1 failure\(s\); their records are listed afresh from Flickr by the first pin after \S+/m)
+      r = await lab.cli(['pin', dest], env)
+      assert.equal(r.exit.code, 1, r.err)
+      assert.match(failedLine(r.err), waitAnHour)
+      noStack(r.err)
+    } finally {
+      delete fake.faults.hostile[bad.id]
+      fake.account.deletePhoto(bad.id)
+    }
+    assert.equal((await lab.stop(server, mnt)).code, 0, server.err)
+  })
 })
