@@ -117,7 +117,8 @@ interface RequestOptions {
  * Per request: `retries`, at most this many retries of an answer about the URL (an HTML page, a
  * 5xx or 408) instead of the client's maxRetries. For an item that failed last time, which every
  * run tries again anyway (catalog/resolve-media.ts FAILED_BEFORE_RETRIES). Network errors, header
- * timeouts and 429 are about the host, not the item: they keep maxRetries.
+ * timeouts and 429 are about the host, not the item: they keep maxRetries, and do not count
+ * against `retries`.
  */
 export interface MediaTry {
   retries?: number
@@ -270,6 +271,9 @@ export class MediaClient {
     const headers: OutgoingHttpHeaders = { 'Accept-Encoding': 'identity', 'User-Agent': 'flickrfs' }
     if (o.probe) headers.Range = 'bytes=0-0'
     else if ((o.start > 0 || o.ranged === true) && o.method === 'GET') headers.Range = `bytes=${o.start}-`
+    // Answers about the URL are counted apart for `retries`: 429s or a lost connection before a
+    // broken item's HTML page do not use up its retries.
+    const urlFailures = { count: 0 }
     for (let attempt = 0; ; attempt++) {
       o.signal?.throwIfAborted()
       this.stats.requests++
@@ -277,7 +281,7 @@ export class MediaClient {
       try {
         return await this.attempt(u, url, headers, o)
       } catch (err) {
-        await this.clock.sleep(this.retryDelayMs(err, url, o, attempt), o.signal)
+        await this.clock.sleep(this.retryDelayMs(err, url, o, attempt, urlFailures), o.signal)
       }
     }
   }
@@ -324,7 +328,7 @@ export class MediaClient {
   }
 
   /** How long to wait before the next try after `err`; throws the final error when there is none. */
-  private retryDelayMs(err: unknown, url: string, o: RequestOptions, attempt: number): number {
+  private retryDelayMs(err: unknown, url: string, o: RequestOptions, attempt: number, urlFailures: { count: number }): number {
     if (err instanceof MediaError && err.permanent) throw err
     if (o.signal?.aborted) throw o.signal.reason
     const failure: Failed =
@@ -332,8 +336,8 @@ export class MediaClient {
         : err instanceof HtmlAnswer ? { kind: 'html' } : classify(err)
     const transient = failure.kind === 'status' || failure.kind === 'html' || failure.kind === 'network' || failure.kind === 'timeout'
     const aboutUrl = failure.kind === 'html' || (failure.kind === 'status' && failure.status !== 429)
-    const most = aboutUrl && o.retries !== undefined ? Math.min(o.retries, this.maxRetries) : this.maxRetries
-    if (!transient || attempt >= most) throw this.finalError(failure, url, attempt + 1, err)
+    const urlRetriesSpent = aboutUrl && o.retries !== undefined && urlFailures.count++ >= o.retries
+    if (!transient || attempt >= this.maxRetries || urlRetriesSpent) throw this.finalError(failure, url, attempt + 1, err)
     const jittered = backoffMs(attempt, { baseDelayMs: this.baseDelayMs, maxDelayMs: this.maxDelayMs, random: this.random })
     const delay = Math.max(jittered, err instanceof RetryableStatus ? err.retryAfterMs ?? 0 : 0)
     log('%s %s attempt %d failed (%s); retrying in %d ms', o.method, redact(url), attempt + 1,

@@ -168,6 +168,13 @@ void describe('media client against hostile items', () => {
     const got = await m.head(urlOf(id), { retries: 1 })
     assert.equal(got.size, fake.account.originalBytes(id).length)
     assert.equal(heads(), 4, 'three 429s, then the answer')
+    // The 429s do not use up the bad answer's retry: two 429s, the HTML page, its one retry.
+    fake.faults.hostile = { [id]: 'html200' }
+    fake.resetCounts()
+    fake.faults.inject('throttle429', { count: 2, target: 'media' })
+    const html = await settleWithin(m.head(urlOf(id), { retries: 1 }), 5000)
+    assert.ok(html instanceof MediaError && html.reason === 'html', String(html))
+    assert.equal(heads(), 4, 'two 429s, the HTML page and one retry of it')
   })
 
   void test('row "stalls mid-body": the body fails after the idle deadline instead of hanging', async () => {
