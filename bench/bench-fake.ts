@@ -89,6 +89,15 @@ export function spreadIds(account: FakeAccount, n: number): string[] {
   return Array.from({ length: n }, (_, i) => account.photostream[Math.floor(((i + 0.5) * account.photostream.length) / n)] as string)
 }
 
+/**
+ * What a bench was given that its flickrfs children get too: glibc's malloc settings (MALLOC_MMAP_THRESHOLD_,
+ * MALLOC_ARENA_MAX…), FLICKRFS_LAZY_CATALOG_FROM (from how many photos a catalog is read lazily) and DEBUG.
+ * The rest of a child's environment is test/pin/helpers.ts `cliEnv`'s.
+ */
+export function passedOn(): Record<string, string | undefined> {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('MALLOC_') || k.startsWith('FLICKRFS_LAZY') || k === 'DEBUG'))
+}
+
 /** The bench's side of serveBenchFake: the process started with `nodeArgs`, its origin and credentials, and `ask`. */
 export interface BenchFake {
   proc: ChildProcess & { stdin: NonNullable<ChildProcess['stdin']> }

@@ -23,6 +23,7 @@ import { fileURLToPath } from 'node:url'
 import { generateAccount, startFakeFlickr, type FakeAccount, type FakeFlickr } from '../src/fake-flickr/index.js'
 import { runMeasured, type ChildUsage } from './child-usage.js'
 import { endpointOf, locateTool, mirrorerAccountOptions, runMirrorer } from './flickrmirrorer.js'
+import { cliEnv } from '../test/pin/helpers.js'
 
 const args = process.argv.slice(2)
 const arg = (name: string, fallback: number): number => {
@@ -113,11 +114,7 @@ async function bothTools(dir: string): Promise<void> {
   }
   const dest = join(dir, 'flickrfs')
   const config = join(dir, 'config')
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH, HOME: config, LANG: 'C.UTF-8', FLICKRFS_CONFIG_DIR: config, FLICKRFS_API_ORIGIN: fake.origin,
-    FLICKR_API_KEY: fake.credentials.apiKey, FLICKR_API_SECRET: fake.credentials.apiSecret,
-    FLICKR_OAUTH_TOKEN: fake.credentials.oauthToken, FLICKR_OAUTH_TOKEN_SECRET: fake.credentials.oauthTokenSecret, FLICKRFS_API_RATE: '1000',
-  }
+  const env = cliEnv(fake, config, { LANG: 'C.UTF-8' })
   for (let run = 1; run <= runs; run++) {
     fake.resetCounts()
     await report('flickrfs pin', run, await runMeasured(process.execPath, [BIN, 'pin', '-q', dest], { env, cwd: REPO }), dest)

@@ -73,7 +73,8 @@ import { BIN } from '../test/support/repo.js'
 import { runMeasured } from './child-usage.js'
 import { median } from './measure.js'
 import { stateOf } from './catalog-state.js'
-import { benchAccount, changeAccount, serveBenchFake, startBenchFake } from './bench-fake.js'
+import { benchAccount, changeAccount, passedOn, serveBenchFake, startBenchFake } from './bench-fake.js'
+import { cliEnv } from '../test/pin/helpers.js'
 
 const self = fileURLToPath(import.meta.url)
 const args = process.argv.slice(2)
@@ -459,15 +460,9 @@ async function main(): Promise<void> {
   if (nodeArgsAt !== -1) lab.nodeArgs = (args[nodeArgsAt + 1] ?? '').split(' ').filter((a) => a !== '')
   try {
     const config = await lab.mkdir('config')
-    const env: NodeJS.ProcessEnv = {
-      PATH: process.env.PATH, HOME: config, FLICKRFS_CONFIG_DIR: config, XDG_RUNTIME_DIR: await lab.mkdir('run'),
-      FLICKRFS_API_ORIGIN: origin, FLICKR_API_KEY: credentials.apiKey, FLICKR_API_SECRET: credentials.apiSecret,
-      FLICKR_OAUTH_TOKEN: credentials.oauthToken, FLICKR_OAUTH_TOKEN_SECRET: credentials.oauthTokenSecret,
-      FLICKRFS_API_RATE: '100000', FLICKRFS_API_BURST: '100000',
-      // glibc's malloc settings (MALLOC_MMAP_THRESHOLD_, MALLOC_ARENA_MAX…) reach the children as given to the bench.
-      // So do FLICKRFS_LAZY_CATALOG_FROM (from how many photos an offline mount reads its catalog lazily) and DEBUG.
-      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('MALLOC_') || k === 'FLICKRFS_LAZY_CATALOG_FROM' || k === 'DEBUG')),
-    }
+    const env = cliEnv({ origin, credentials }, config, {
+      XDG_RUNTIME_DIR: await lab.mkdir('run'), FLICKRFS_API_RATE: '100000', FLICKRFS_API_BURST: '100000', ...passedOn(),
+    })
     if (args.includes('--breakdown')) return await breakdown(items, sets, origin, credentials)
     const bare = await runMeasured(process.execPath, ['-e', '0'], { env })
     const cli = await runMeasured(process.execPath, [bin, '--version'], { env })

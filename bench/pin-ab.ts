@@ -23,6 +23,7 @@ import { generateAccount, startFakeFlickr } from '../src/fake-flickr/index.js'
 import { runMeasured, type ChildUsage } from './child-usage.js'
 import { failureText, mirrorerAccountOptions } from './flickrmirrorer.js'
 import { median } from './measure.js'
+import { cliEnv } from '../test/pin/helpers.js'
 
 const args = process.argv.slice(2)
 const valueOf = (name: string): string | undefined => {
@@ -59,7 +60,6 @@ const account = generateAccount(mirrorerAccountOptions(items, { tiny: items >= 1
 const fake = await startFakeFlickr({ account, namedVideoPaths: true })
 fake.faults.apiLatencyMs = num('api-latency', 50)
 fake.faults.mediaLatencyMs = num('media-latency', 20)
-const c = fake.credentials
 const made: string[] = []
 const results = new Map<string, ChildUsage[]>(builds.map((b) => [b.label, []]))
 const sec = (ms: number): string => (ms / 1000).toFixed(2)
@@ -71,12 +71,7 @@ try {
       const work = await mkdtemp(join(destDir, 'flickrfs-bench-ab-'))
       made.push(work)
       const config = join(work, 'config')
-      const env = {
-        PATH: process.env.PATH, HOME: config, LANG: 'C.UTF-8', FLICKRFS_CONFIG_DIR: config, FLICKRFS_API_ORIGIN: fake.origin,
-        FLICKR_API_KEY: c.apiKey, FLICKR_API_SECRET: c.apiSecret, FLICKR_OAUTH_TOKEN: c.oauthToken, FLICKR_OAUTH_TOKEN_SECRET: c.oauthTokenSecret,
-        FLICKRFS_API_RATE: '1000',
-        ...b.env,
-      }
+      const env = cliEnv(fake, config, { LANG: 'C.UTF-8', ...b.env })
       const [cmd, ...wrapArgs] = [...wrap, process.execPath]
       const u = await runMeasured(cmd, [...wrapArgs, ...nodeArgs, ...b.flags, b.bin, 'pin', '-q', join(work, 'dest')], { env })
       if (u.code !== 0) throw new Error(`${b.label}: pin failed, ${failureText(u)}`)

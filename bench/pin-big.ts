@@ -38,7 +38,8 @@ import { fileURLToPath } from 'node:url'
 import { BIN } from '../test/support/repo.js'
 import { runMeasured, type ChildUsage } from './child-usage.js'
 import { median } from './measure.js'
-import { benchAccount, changeAccount, serveBenchFake, startBenchFake } from './bench-fake.js'
+import { benchAccount, changeAccount, passedOn, serveBenchFake, startBenchFake } from './bench-fake.js'
+import { cliEnv } from '../test/pin/helpers.js'
 
 const self = fileURLToPath(import.meta.url)
 const args = process.argv.slice(2)
@@ -98,13 +99,7 @@ async function main(): Promise<void> {
   const full = args.includes('--full') ? ['--full-listing-every', '0'] : []
   const { proc: fakeProc, origin, credentials, ask } = await startBenchFake(['--import', 'tsx', self, '--serve', '--items', String(items), '--sets', String(sets), '--port', String(port), '--made', String(made), '--deletions', String(deletions)])
   const config = join(dir, 'config')
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH, HOME: config, LANG: 'C.UTF-8', FLICKRFS_CONFIG_DIR: config, FLICKRFS_API_ORIGIN: origin,
-    FLICKR_API_KEY: credentials.apiKey, FLICKR_API_SECRET: credentials.apiSecret,
-    FLICKR_OAUTH_TOKEN: credentials.oauthToken, FLICKR_OAUTH_TOKEN_SECRET: credentials.oauthTokenSecret,
-    FLICKRFS_API_RATE: '100000', FLICKRFS_API_BURST: '100000',
-    ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('MALLOC_') || k.startsWith('FLICKRFS_LAZY') || k === 'DEBUG')),
-  }
+  const env = cliEnv({ origin, credentials }, config, { LANG: 'C.UTF-8', FLICKRFS_API_RATE: '100000', FLICKRFS_API_BURST: '100000', ...passedOn() })
   let runNo = 0
   // e.g. --node-args "--cpu-prof --cpu-prof-dir=DIR": for the measured runs, not the seed's.
   const nodeArgs = text('node-args')?.split(' ').filter((a) => a !== '') ?? []

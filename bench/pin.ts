@@ -75,6 +75,7 @@ import { DEFAULT_PIN_CONCURRENCY } from '../src/pin/pin.js'
 import { runMeasured, type ChildUsage } from './child-usage.js'
 import { failureText, locateTool, mirrorerAccountOptions, runMirrorer, type FakeEndpoint, type Tool } from './flickrmirrorer.js'
 import { median } from './measure.js'
+import { cliEnv } from '../test/pin/helpers.js'
 
 const self = fileURLToPath(import.meta.url)
 const REPO = resolve(fileURLToPath(new URL('..', import.meta.url)))
@@ -243,18 +244,7 @@ async function leaveForLater(dir: string): Promise<void> {
 }
 
 function flickrfsEnv(shape: Shape, config: string): NodeJS.ProcessEnv {
-  return {
-    PATH: process.env.PATH,
-    HOME: config,
-    LANG: 'C.UTF-8',
-    FLICKRFS_CONFIG_DIR: config,
-    FLICKRFS_API_ORIGIN: shape.origin,
-    FLICKR_API_KEY: shape.credentials.apiKey,
-    FLICKR_API_SECRET: shape.credentials.apiSecret,
-    FLICKR_OAUTH_TOKEN: shape.credentials.oauthToken,
-    FLICKR_OAUTH_TOKEN_SECRET: shape.credentials.oauthTokenSecret,
-    FLICKRFS_API_RATE: '1000',
-  }
+  return cliEnv(shape, config, { LANG: 'C.UTF-8' })
 }
 
 /** --dest-dir DIR: where the DESTs of every tool and of the floor with disk are made (default: the system's temp folder). */

@@ -19,6 +19,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { readProgress, type ProgressMeta } from '../src/catalog/index.js'
 import { generateAccount, startFakeFlickr, type FakeFlickr } from '../src/fake-flickr/index.js'
+import { cliEnv } from '../test/pin/helpers.js'
 
 const REPO = fileURLToPath(new URL('..', import.meta.url))
 const BIN = join(REPO, 'bin', 'flickrfs')
@@ -39,18 +40,9 @@ function counts(fake: FakeFlickr): Counts {
   return { rest, heads: fake.counts()['media:HEAD'] ?? 0 }
 }
 
+/** The real limiter (no FLICKRFS_API_RATE), on a clock `scale` times faster. */
 function envFor(fake: FakeFlickr, config: string, scale: number): NodeJS.ProcessEnv {
-  return {
-    PATH: process.env.PATH,
-    HOME: config,
-    FLICKRFS_CONFIG_DIR: config,
-    FLICKRFS_API_ORIGIN: fake.origin,
-    FLICKR_API_KEY: fake.credentials.apiKey,
-    FLICKR_API_SECRET: fake.credentials.apiSecret,
-    FLICKR_OAUTH_TOKEN: fake.credentials.oauthToken,
-    FLICKR_OAUTH_TOKEN_SECRET: fake.credentials.oauthTokenSecret,
-    FLICKRFS_TIME_SCALE: String(scale),
-  }
+  return cliEnv(fake, config, { FLICKRFS_API_RATE: undefined, FLICKRFS_TIME_SCALE: String(scale) })
 }
 
 /** Runs `flickrfs pin -q dest`; with `killAtRest`, kills it with SIGKILL once the fake has answered that many REST calls. */
