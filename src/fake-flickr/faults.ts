@@ -7,6 +7,8 @@
  *                                  time they are asked; asking the same page again gives it whole
  *   videoOriginal404               play URLs of video originals 404 unless the request carries a
  *                                  Cookie with both cookie_accid and cookie_epass
+ *   expiredCookies                 with videoOriginal404: those cookies are refused too (a web
+ *                                  session that has expired), so the originals 404 whatever is sent
  *   http500, stat105, html200, throttle429, truncateMedia
  *                                  count-downs: each hits the next n requests it applies to, any target
  *
@@ -87,6 +89,7 @@ export class FaultSettings {
   mediaLatencyMs = 0
   shortPages = false
   videoOriginal404 = false
+  expiredCookies = false
   http500 = 0
   stat105 = 0
   html200 = 0
@@ -115,6 +118,7 @@ export class FaultSettings {
     this.mediaLatencyMs = 0
     this.shortPages = false
     this.videoOriginal404 = false
+    this.expiredCookies = false
     for (const k of FAULT_KINDS) this[k] = 0
     this.injections.length = 0
     this.hostile = {}

@@ -438,7 +438,7 @@ class FakeFlickrServer implements FakeFlickr {
   private redirectPlay({ req, res, url, has }: MediaCall): void {
     const play = resolvePlay(this.account, url.pathname)
     if (play === undefined) return notFound(res)
-    if (play.kind === 'orig' && this.faults.videoOriginal404 && !hasSessionCookies(req)) return notFound(res)
+    if (play.kind === 'orig' && this.faults.videoOriginal404 && (this.faults.expiredCookies || !hasSessionCookies(req))) return notFound(res)
     const to = has('otherHost') ? this.origin.replace('//127.0.0.1', '//localhost') : this.origin
     const target = this.namedVideoPaths ? (play.named ?? play.target) : play.target
     res.writeHead(302, { location: `${to}${target}?s=${Date.now().toString(36)}` }).end()
