@@ -25,7 +25,11 @@
  * the backoff: the baseline), and as one within the hour after that listing (the synced catalog's
  * marks say it was made); the ratios of their medians are printed.
  * --transcodes N: N videos held as transcodes in the synced catalog, and the refreshes given
- * cookies (which make the fake serve their originals): each is resolved again.
+ * cookies (which make the fake serve their originals): each is resolved again. With --stale-cookies
+ * the fake refuses those cookies too (an expired session: the videos stay transcodes), and each run
+ * refreshes twice: as the first refresh with those cookies (the transcodes asked again, as every
+ * refresh with cookies did before: the baseline), and as one within the day after it (the synced
+ * catalog's marks say it asked; src/catalog/incremental.ts transcodeTry); the ratios are printed.
  */
 import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { Session } from 'node:inspector/promises'
@@ -40,6 +44,7 @@ import { photoSidecarSizer, PHOTO_METADATA_FORMAT } from '../src/layout/index.js
 import { dropOriginals, syncedStateOf } from './catalog-state.js'
 import { spreadIds } from './bench-fake.js'
 import { mediaKey, type MediaEntry } from '../src/catalog/types.js'
+import { cookiesFingerprint } from '../src/catalog/incremental.js'
 import { median } from './measure.js'
 
 const args = process.argv.slice(2)
@@ -57,13 +62,21 @@ const viewed = arg('views', 0)
 const full = args.includes('--full')
 const unresolved = arg('unresolved', 0)
 const transcodes = arg('transcodes', 0)
+const stale = args.includes('--stale-cookies')
 if (backoff && unresolved === 0) throw new Error('--backoff needs --unresolved N (N > 0)')
+if (stale && (transcodes === 0 || backoff)) throw new Error('--stale-cookies needs --transcodes N (N > 0), and no --backoff')
+const COOKIES = 'cookie_accid=1; cookie_epass=2'
 
-/** What a run refreshes: merged or whole, and (--backoff) from the catalog as synced or as just relisted. */
-interface Variant { name: string; whole: boolean; relisted: boolean }
+/**
+ * What a run refreshes: merged or whole, and from the catalog as synced, or (--backoff) as just
+ * relisted, or (--stale-cookies) as just after its transcodes were asked with the cookies.
+ */
+interface Variant { name: string; whole: boolean; seed: 'synced' | 'relisted' | 'tried' }
 const variants: Variant[] = backoff
-  ? [{ name: 'relisting (first refresh after failing)', whole: false, relisted: false }, { name: 'between listings', whole: false, relisted: true }]
-  : (args.includes('--both') ? [false, true] : [args.includes('--whole')]).map((whole) => ({ name: whole ? 'whole refresh' : 'merge', whole, relisted: false }))
+  ? [{ name: 'relisting (first refresh after failing)', whole: false, seed: 'synced' }, { name: 'between listings', whole: false, seed: 'relisted' }]
+  : stale
+    ? [{ name: 'transcodes asked (first refresh with the cookies)', whole: false, seed: 'synced' }, { name: 'within the day', whole: false, seed: 'tried' }]
+    : (args.includes('--both') ? [false, true] : [args.includes('--whole')]).map((whole): Variant => ({ name: whole ? 'whole refresh' : 'merge', whole, seed: 'synced' }))
 
 const videos = Math.round(items * 0.02)
 const account = generateAccount({ seed: 42, photos: items - videos, videos, sets, collections: 20, commentedFraction: 0.05, meanPhotoBytes: 2_000, meanVideoBytes: 4_000 })
@@ -77,6 +90,10 @@ const synced = syncedStateOf(account, fake.origin, Date.now())
 const failing = spreadIds(account, unresolved)
 dropOriginals(synced, failing)
 for (const id of failing) fake.faults.hostile[id] = 'html200'
+if (stale) {
+  fake.faults.videoOriginal404 = true
+  fake.faults.expiredCookies = true
+}
 // --transcodes N: N videos held as transcodes (their originals refused without cookies once); the
 // refreshes give cookies, so each is resolved again (and its original is had now).
 const videoIds = account.photostream.filter((id) => account.requirePhoto(id).media === 'video').slice(0, transcodes)
@@ -88,13 +105,17 @@ for (const id of videoIds) {
 if (videoIds.length < transcodes) throw new Error(`only ${videoIds.length} videos to hold as transcodes`)
 await store.save(synced, Date.now(), undefined, { sizer: photoSidecarSizer })
 await store.close()
-// --backoff: the same catalog as a refresh that listed the photostream for its failing items left it.
-const seedRelisted = join(dir, 'seed-relisted')
-if (backoff) {
-  const relisted = await CatalogStore.open(seedRelisted)
-  const listing = synced.listing === undefined ? undefined : { ...synced.listing, relisted: { atMs: Date.now(), count: 1, failing: unresolved } }
-  await relisted.save({ ...synced, ...(listing !== undefined ? { listing } : {}) }, Date.now(), undefined, { sizer: photoSidecarSizer })
-  await relisted.close()
+// --backoff: the same catalog as a refresh that listed the photostream for its failing items left
+// it; --stale-cookies: as one that asked for its transcodes' originals with the cookies.
+const seeds = { synced: seed, relisted: join(dir, 'seed-relisted'), tried: join(dir, 'seed-tried') }
+for (const v of variants) {
+  if (v.seed === 'synced' || synced.listing === undefined) continue
+  const marked = await CatalogStore.open(seeds[v.seed])
+  const listing = v.seed === 'relisted'
+    ? { ...synced.listing, relisted: { atMs: Date.now(), count: 1, failing: unresolved } }
+    : { ...synced.listing, transcodesTried: { atMs: Date.now(), cookies: cookiesFingerprint(COOKIES) } }
+  await marked.save({ ...synced, listing }, Date.now(), undefined, { sizer: photoSidecarSizer })
+  await marked.close()
 }
 
 const rand = prng(2026_12_02)
@@ -120,9 +141,9 @@ try {
     for (const variant of variants) {
       const whole = variant.whole
       const root = join(dir, `run-${run}`)
-      await cp(variant.relisted ? seedRelisted : seed, root, { recursive: true })
+      await cp(seeds[variant.seed], root, { recursive: true })
       const catalog = await Catalog.open(root, { sidecarSizer: photoSidecarSizer, ...(whole ? { deferLoad: true } : { lazy: { sidecarFormat: PHOTO_METADATA_FORMAT } }) })
-      const asked = { fullListingEveryMs: full ? 0 : 7 * 86_400_000, ...(transcodes > 0 ? { cookies: 'cookie_accid=1; cookie_epass=2' } : {}) }
+      const asked = { fullListingEveryMs: full ? 0 : 7 * 86_400_000, ...(transcodes > 0 ? { cookies: COOKIES } : {}) }
       const heap0 = heap()
       fake.resetCounts()
       let t = performance.now()
@@ -145,7 +166,8 @@ try {
         await profile.post('Profiler.enable')
         await profile.post('Profiler.start')
       }
-      const report = await catalog.refresh(client, media, { ...asked, ...(quick?.answers !== undefined ? { answered: quick.answers } : {}), letGo: true })
+      // Nothing to merge (--stale-cookies within the day, no edits): the quick refresh's report.
+      const report = quick?.unchanged?.report ?? (await catalog.refresh(client, media, { ...asked, ...(quick?.answers !== undefined ? { answered: quick.answers } : {}), letGo: true }))
       clearInterval(sampler)
       if (profile !== undefined) {
         const { profile: taken } = await profile.post('Profiler.stop')
@@ -156,6 +178,8 @@ try {
       row.refreshCpu = cpuMs() - c
       row.merged = report.merged === true ? 1 : 0
       row.unavailable = report.media.unavailable.length
+      row.sizes = fake.counts()['flickr.photos.getSizes'] ?? 0
+      row.transcodes = report.media.transcodes.length
       // Every REST call both steps made, as the fake counts them (a listing's pages each).
       const counts = fake.counts()
       row.calls = Object.entries(counts).filter(([k]) => k.startsWith('flickr.')).reduce((n, [, v]) => n + v, 0)
@@ -173,12 +197,12 @@ try {
   const m = (v: Variant, k: string): number => median((rows.get(v) ?? []).map((r) => r[k] as number))
   for (const v of variants) {
     console.log(`${items} items, ${sets} sets, ${edits} edits, ${viewed} views${full ? ', a full listing' : ''}${unresolved > 0 ? `, ${unresolved} unresolved` : ''}${transcodes > 0 ? `, ${transcodes} transcodes retried with cookies` : ''}, ${v.name}, median of ${runs}: quick ${m(v, 'quickMs').toFixed(0)} ms (CPU ${m(v, 'quickCpu').toFixed(0)} ms); ` +
-      `refresh ${m(v, 'refreshMs').toFixed(0)} ms (CPU ${m(v, 'refreshCpu').toFixed(0)} ms), REST calls ${m(v, 'calls')} (${m(v, 'pageCalls')} photostream pages, ${m(v, 'setCalls')} set listings), RSS top ${(m(v, 'rssTop') / MB).toFixed(0)} MB, heap top ${(m(v, 'heapTop') / MB).toFixed(0)} MB, heap left ${(m(v, 'heapAfter') / MB).toFixed(0)} MB, merged ${m(v, 'merged')}`)
+      `refresh ${m(v, 'refreshMs').toFixed(0)} ms (CPU ${m(v, 'refreshCpu').toFixed(0)} ms), REST calls ${m(v, 'calls')} (${m(v, 'pageCalls')} photostream pages, ${m(v, 'setCalls')} set listings, ${m(v, 'sizes')} getSizes), transcodes left ${m(v, 'transcodes')}, RSS top ${(m(v, 'rssTop') / MB).toFixed(0)} MB, heap top ${(m(v, 'heapTop') / MB).toFixed(0)} MB, heap left ${(m(v, 'heapAfter') / MB).toFixed(0)} MB, merged ${m(v, 'merged')}`)
   }
   const [a, b] = variants
   if (a !== undefined && b !== undefined) {
-    // merge ÷ whole, or (--backoff) between listings ÷ relisting.
-    const [num, den] = backoff ? [b, a] : [a, b]
+    // merge ÷ whole, or (--backoff) between listings ÷ relisting, or (--stale-cookies) within the day ÷ asked.
+    const [num, den] = backoff || stale ? [b, a] : [a, b]
     const r = (k: string): string => (m(num, k) / m(den, k)).toFixed(2)
     console.log(`${num.name} ÷ ${den.name}: quick + refresh wall ${((m(num, 'quickMs') + m(num, 'refreshMs')) / (m(den, 'quickMs') + m(den, 'refreshMs'))).toFixed(2)}, ` +
       `CPU ${((m(num, 'quickCpu') + m(num, 'refreshCpu')) / (m(den, 'quickCpu') + m(den, 'refreshCpu'))).toFixed(2)}, REST calls ${r('calls')}, RSS top ${r('rssTop')}, heap top ${r('heapTop')}, heap left ${r('heapAfter')}`)

@@ -12,7 +12,7 @@ import createDebug from '../util/debug.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { RefreshCheckpoint, type CheckpointOptions } from './checkpoint.js'
 import { CatalogStore, contentKey, missingPartsError, rowVersions, type Head, type ListingPagesOptions } from './persist.js'
-import { retriesTranscodes, type ListingMarks } from './incremental.js'
+import type { ListingMarks } from './incremental.js'
 import { refreshIfUnchanged, type QuickRefreshOptions, type QuickRefreshResult, type RecordedAnswers } from './quick-refresh.js'
 import type { CatalogApi, CatalogMedia, SidecarSizer } from './ports.js'
 // The refresh, the lazy merge and the lazy view are loaded when first used, not with the catalog:
@@ -299,7 +299,8 @@ export class Catalog extends EventEmitter<CatalogEvents> {
         const quick = await refreshIfUnchanged(this.store, client, {
           fullListingEveryMs: opts.fullListingEveryMs ?? 0,
           retrying: opts.resolveAgain?.size ?? 0,
-          retryTranscodes: retriesTranscodes(opts),
+          ...(opts.cookies !== undefined ? { cookies: opts.cookies } : {}),
+          ...(opts.retryTranscodes !== undefined ? { retryTranscodes: opts.retryTranscodes } : {}),
           apiConcurrency: opts.apiConcurrency ?? 16,
           ...(opts.onAsking !== undefined ? { onAsking: opts.onAsking } : {}),
           ...this.held(),

@@ -37,7 +37,7 @@ import { asRecord, toInt } from '../flickr/lenient.js'
 import createDebug from '../util/debug.js'
 import { eachLimit } from '../util/pool.js'
 import type { ListedPhoto, SetListing } from './changes.js'
-import { marksAfter, planFor, retriesTranscodes } from './incremental.js'
+import { marksAfter, planFor, planOptionsOf, type ListingPlan } from './incremental.js'
 import { finishMerge, mergeLimit, OldOrder, planOf, readPages, setsOf, withAnsweredCalls, type MergeContext, type MergeFound, type MergeResult } from './lazy-merge.js'
 import { idIndexOf, type IdIndex } from './lazy-view.js'
 import { PAGE_PHOTOS, recordHash } from './listing-pages.js'
@@ -72,7 +72,7 @@ export async function mergeFullListing(store: CatalogStore, head: Head, ctx: Ful
   const perPage = head.pages?.photosPerPage ?? PAGE_PHOTOS
   const old = new OldOrder(pages, perPage)
   const limit = mergeLimit(head.photoCount)
-  const matcher = new ListingMatch(old, ctx.index ?? idIndexOf(pages, old.length), limit, resolvedAgain(old, ctx.options))
+  const matcher = new ListingMatch(old, ctx.index ?? idIndexOf(pages, old.length), limit, resolvedAgain(old, ctx.options, plan))
   const calls: Record<string, number> = {}
   const stop = { stopped: false }
   const api = countingApi(ctx.api, calls, stop)
@@ -94,7 +94,7 @@ export async function mergeFullListing(store: CatalogStore, head: Head, ctx: Ful
   const listing = marksAfter(plan, head.listing, startedAtMs, [{ lastUpdate: found.newestSec }])
   debug('full listing: %d photos listed, %d of them changed or new, %d deleted; merging', stream.length, changed.length, gone.size)
   return finishMerge(store, head, ctx, {
-    ...found, lists, old, setListing, tree, listing, startedAtMs,
+    ...found, lists, old, setListing, tree, listing, retriesTranscodes: plan.transcodes !== undefined, startedAtMs,
     listingReport: { mode: 'full', reason: plan.reason, setsListed: setListing.listed },
     calls: (own) => {
       const all = { ...calls }
@@ -124,7 +124,7 @@ export async function mergeRelisted(store: CatalogStore, head: Head, answers: Re
   if (typeof planned === 'string') return { fallback: planned }
   const old = new OldOrder(pages, head.pages?.photosPerPage ?? PAGE_PHOTOS)
   const limit = mergeLimit(head.photoCount)
-  const matcher = new ListingMatch(old, ctx.index ?? idIndexOf(pages, old.length), limit, resolvedAgain(old, ctx.options))
+  const matcher = new ListingMatch(old, ctx.index ?? idIndexOf(pages, old.length), limit, resolvedAgain(old, ctx.options, planned))
   const calls: Record<string, number> = {}
   const stop = { stopped: false }
   const listed = await gaveUpOr(allOrStop([countingApi(ctx.api, calls, stop).getPhotostream([...PHOTO_EXTRAS], { onPage: (page, items) => matcher.take(page, items) })] as const, stop))
@@ -138,6 +138,7 @@ export async function mergeRelisted(store: CatalogStore, head: Head, answers: Re
   return finishMerge(store, head, ctx, {
     ...found, lists, old, setListing, tree: answers.tree,
     listing: marksAfter(planned, head.listing, answers.startedAtMs, [{ lastUpdate: found.newestSec }]),
+    retriesTranscodes: planned.transcodes !== undefined,
     startedAtMs: answers.startedAtMs,
     listingReport: { mode: 'full', reason, changesReported: listPhotos(answers.changed).length, setsListed: setListing.listed },
     calls: (own) => {
@@ -149,7 +150,7 @@ export async function mergeRelisted(store: CatalogStore, head: Head, answers: Re
 }
 
 /** The full listing's plan, or why this catalog and these options are not merged here (nothing is read or asked). */
-export function planFullMerge(head: Head, ctx: MergeContext, nowMs: number): { mode: 'full'; reason: string } | string {
+export function planFullMerge(head: Head, ctx: MergeContext, nowMs: number): Extract<ListingPlan, { mode: 'full' }> | string {
   const meta = head.pages
   const facts = head.facts
   if (meta === undefined || head.chunks.listing === undefined) return 'the catalog has no listing pages'
@@ -159,9 +160,7 @@ export function planFullMerge(head: Head, ctx: MergeContext, nowMs: number): { m
   if (facts === undefined || head.userId === '') return 'the head lacks its facts'
   const opts = ctx.options
   // As the whole refresh plans it; items that failed alone call for mergeRelisted's listing, not this one.
-  const plan = planFor({ refreshedAtMs: head.refreshedAtMs, listing: head.listing, unresolved: () => facts.unresolved }, {
-    fullListingEveryMs: opts.fullListingEveryMs ?? 0, nowMs, retrying: opts.resolveAgain?.size ?? 0,
-  })
+  const plan = planFor({ refreshedAtMs: head.refreshedAtMs, listing: head.listing, unresolved: () => facts.unresolved }, planOptionsOf(opts, nowMs))
   if (plan.mode !== 'full') return 'an incremental listing is due'
   return plan
 }
@@ -172,9 +171,9 @@ export function planFullMerge(head: Head, ctx: MergeContext, nowMs: number): { m
  * time), named in `resolveAgain` (its download failed), or a transcode when transcodes are retried
  * (cookies given). The listing keeps such a photo as changed, so that the merge resolves it.
  */
-function resolvedAgain(old: OldOrder, opts: MergeContext['options']): (pos: number) => boolean {
+function resolvedAgain(old: OldOrder, opts: MergeContext['options'], plan: ListingPlan): (pos: number) => boolean {
   const again = opts.resolveAgain
-  const transcodes = retriesTranscodes(opts)
+  const transcodes = plan.transcodes !== undefined
   return (pos) => {
     const page = old.page(pos)
     const i = pos % old.perPage

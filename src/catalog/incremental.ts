@@ -23,9 +23,14 @@
  *   fewest failing since the last such listing. Its sets stay incremental, since a set's members say nothing of an
  *   original. At 1,000,000 items that listing is ~2,000 calls: at every hourly refresh it would
  *   spend more than half of Flickr's 3,600 an hour on one broken photo.
+ * - Transcodes: with the web session's cookies given, a video Flickr gave only as a transcode is
+ *   asked for its original again (a getSizes and a media request each), at the first refresh with
+ *   those cookies (other cookies than last time count as new) and then once a day (transcodeTry):
+ *   cookies that no longer work (expired) would otherwise cost that at every hourly run.
  * - Clock skew: changes are asked for from an hour before the earlier of the last listing's start
  *   (our clock) and the newest `lastupdate` it saw (Flickr's clock).
  */
+import { createHash } from 'node:crypto'
 import { flickrCodeOf } from '../flickr/failure.js'
 import { toInt, toStr } from '../flickr/lenient.js'
 import { anyChange, collectionChanges, photoChanges, setChanges, type ListedPhoto } from './changes.js'
@@ -55,6 +60,17 @@ export interface ListingMarks {
    * failed at the last refresh.
    */
   relisted?: RelistMark
+  /** The last refresh that asked for the originals of every transcode again (transcodeTry). Absent when none did. */
+  transcodesTried?: TranscodeMark
+}
+
+/**
+ * When transcodes were last asked for their originals (catalog clock, ms), and with which cookies:
+ * a fingerprint (cookiesFingerprint), never the cookies themselves.
+ */
+export interface TranscodeMark {
+  atMs: number
+  cookies: string
 }
 
 export interface RelistMark {
@@ -76,15 +92,42 @@ export const HEAD_CHECK_PER_PAGE = 500
  * A full listing (every photostream page, every set, the tree), or an incremental one from
  * `minDateSec`; `relist`: an incremental one whose photostream is listed whole all the same, and why.
  */
-export type ListingPlan = { mode: 'full'; reason: string } | { mode: 'changes'; minDateSec: number; relist?: string; failing?: number }
+export type ListingPlan = ({ mode: 'full'; reason: string } | { mode: 'changes'; minDateSec: number; relist?: string; failing?: number }) & {
+  /** This refresh asks for the original of every transcode again (transcodeTry), and its marks say so. */
+  transcodes?: TranscodeMark
+}
+
+/** With the same cookies, how often transcodes are asked for their originals again. */
+export const TRANSCODE_RETRY_EVERY_MS = 86_400_000
 
 /**
- * Whether a refresh with these options resolves every transcode again (its original may be had
- * now): asked for, or the web session's cookies given. The whole refresh's rule (refresh.ts
- * reuseMedia), which the quick refresh and the merges follow.
+ * Whether a refresh asks for the original of every video known only as a transcode again, and the
+ * mark it then leaves (undefined: it does not). As `retryTranscodes` says when given, else the web session's
+ * cookies given and either other cookies than the last such refresh had (new ones, after expired
+ * ones), or a day since it (less RETRY_RELIST_SLACK_MS; a clock gone back too). Every refresh of
+ * a plan follows it (refresh.ts reuseMedia, the quick refresh, the merges).
  */
-export function retriesTranscodes(opts: { retryTranscodes?: boolean; cookies?: string }): boolean {
-  return opts.retryTranscodes === true || opts.cookies !== undefined
+export function transcodeTry(marks: ListingMarks | undefined, opts: { retryTranscodes?: boolean; cookies?: string }, nowMs: number): TranscodeMark | undefined {
+  const cookies = opts.cookies === undefined ? '' : cookiesFingerprint(opts.cookies)
+  if (opts.retryTranscodes !== undefined) return opts.retryTranscodes ? { atMs: nowMs, cookies } : undefined
+  if (opts.cookies === undefined) return undefined
+  const last = marks?.transcodesTried
+  const due = last === undefined || last.cookies !== cookies || nowMs < last.atMs || nowMs >= last.atMs + TRANSCODE_RETRY_EVERY_MS - RETRY_RELIST_SLACK_MS
+  return due ? { atMs: nowMs, cookies } : undefined
+}
+
+/**
+ * From when a refresh with the same cookies asks for the originals of the transcodes again
+ * (transcodeTry); undefined when no refresh has asked with cookies yet (the next one with cookies does).
+ */
+export function nextTranscodeTry(marks: ListingMarks | undefined): number | undefined {
+  const last = marks?.transcodesTried
+  return last === undefined ? undefined : last.atMs + TRANSCODE_RETRY_EVERY_MS - RETRY_RELIST_SLACK_MS
+}
+
+/** Tells one set of cookies from another in the catalog without keeping them: 64 bits of their sha256. */
+export function cookiesFingerprint(cookies: string): string {
+  return createHash('sha256').update(cookies).digest('hex').slice(0, 16)
 }
 
 /** Why a refresh after an item failed lists the photostream whole (planFor's `relist`). */
@@ -115,6 +158,18 @@ export interface PlanOptions {
   fullListingEveryMs: number
   nowMs: number
   retrying: number
+  /** The web session's cookies, and transcodes retried whatever the marks say (transcodeTry). */
+  cookies?: string
+  retryTranscodes?: boolean
+}
+
+/** A refresh's options as planFor takes them, at `nowMs`. */
+export function planOptionsOf(opts: { fullListingEveryMs?: number; resolveAgain?: ReadonlySet<string>; cookies?: string; retryTranscodes?: boolean }, nowMs: number): PlanOptions {
+  return {
+    fullListingEveryMs: opts.fullListingEveryMs ?? 0, nowMs, retrying: opts.resolveAgain?.size ?? 0,
+    ...(opts.cookies !== undefined ? { cookies: opts.cookies } : {}),
+    ...(opts.retryTranscodes !== undefined ? { retryTranscodes: opts.retryTranscodes } : {}),
+  }
 }
 
 /** What the last refresh left decides: the first sync, an old full listing, or retries list everything. */
@@ -124,6 +179,12 @@ export function planListing(previous: CatalogState, opts: PlanOptions): ListingP
 
 /** planListing, from what it reads of the previous catalog. */
 export function planFor(previous: PlanInput, opts: PlanOptions): ListingPlan {
+  const plan = listingPlanFor(previous, opts)
+  const transcodes = transcodeTry(previous.listing, opts, opts.nowMs)
+  return transcodes === undefined ? plan : { ...plan, transcodes }
+}
+
+function listingPlanFor(previous: PlanInput, opts: PlanOptions): ListingPlan {
   const marks = previous.listing
   if (previous.refreshedAtMs === 0) return { mode: 'full', reason: 'first sync' }
   if (opts.fullListingEveryMs <= 0) return { mode: 'full', reason: 'full listings every time' }
@@ -180,7 +241,12 @@ export function marksAfter(plan: ListingPlan, previous: ListingMarks | undefined
   const full = plan.mode === 'full' || previous === undefined
   let newest = full ? 0 : previous.newestSec ?? 0
   for (const p of photos) if (p.lastUpdate > newest) newest = p.lastUpdate
-  return marksOf(full ? startedAtMs : previous.fullListingAtMs, startedAtMs, newest, full ? undefined : relistedAfter(plan, previous, startedAtMs))
+  const marks = marksOf(full ? startedAtMs : previous.fullListingAtMs, startedAtMs, newest, full ? undefined : relistedAfter(plan, previous, startedAtMs))
+  return withTranscodes(marks, plan.transcodes ?? previous?.transcodesTried)
+}
+
+function withTranscodes(marks: ListingMarks, transcodesTried: TranscodeMark | undefined): ListingMarks {
+  return transcodesTried === undefined ? marks : { ...marks, transcodesTried }
 }
 
 /**
@@ -200,8 +266,9 @@ function relistedAfter(plan: ListingPlan, previous: ListingMarks, startedAtMs: n
  * would make them from the very same photos; undefined when the previous marks do not say how new
  * the newest photo is.
  */
-export function marksUnchanged(previous: ListingMarks, startedAtMs: number): ListingMarks | undefined {
-  return previous.newestSec === undefined ? undefined : marksOf(previous.fullListingAtMs, startedAtMs, previous.newestSec)
+export function marksUnchanged(previous: ListingMarks, startedAtMs: number, plan?: ListingPlan): ListingMarks | undefined {
+  if (previous.newestSec === undefined) return undefined
+  return withTranscodes(marksOf(previous.fullListingAtMs, startedAtMs, previous.newestSec), plan?.transcodes ?? previous.transcodesTried)
 }
 
 function marksOf(fullListingAtMs: number, startedAtMs: number, newest: number, relisted?: RelistMark): ListingMarks {

@@ -36,7 +36,7 @@ import createDebug from '../util/debug.js'
 import { sortedIndexOf } from '../util/sorted.js'
 import { anyChange, collectionChanges, photoChanges, setChanges, type ListedPhoto, type SetListing, type Since } from './changes.js'
 import { numericId } from './decimal-id.js'
-import { asListed, knownMembers, locateDeletions, marksAfter, mergeOrder, planFor, retriesTranscodes, type ListingMarks, type ListingPlan } from './incremental.js'
+import { asListed, knownMembers, locateDeletions, marksAfter, mergeOrder, planFor, planOptionsOf, type ListingMarks, type ListingPlan } from './incremental.js'
 import { ListingPage, PAGE_PHOTOS, PageBuilder, pageRowOf, type StoredPage } from './listing-pages.js'
 import { sameBuckets, type CatalogStore, type Head, type ListingPagesMeta, type ListingPagesOptions, type PhotoFacts } from './persist.js'
 import type { CatalogApi, CatalogMedia } from './ports.js'
@@ -108,7 +108,7 @@ export async function mergeIncremental(store: CatalogStore, head: Head, answers:
   const old = new OldOrder(pages, head.pages?.photosPerPage ?? PAGE_PHOTOS)
   // Transcodes retried (cookies given) and items that failed, as the whole refresh retries them: from the records held.
   const reportedIds = new Set(reportedPhotos.map((p) => p.id))
-  const retried = [...new Set([...transcodesRetried(head, ctx.options, reportedIds), ...(plan.failing !== undefined ? failedRetried(old, ctx.options, reportedIds) : [])])]
+  const retried = [...new Set([...transcodesRetried(head, plan, reportedIds), ...(plan.failing !== undefined ? failedRetried(old, ctx.options, reportedIds) : [])])]
   const limit = mergeLimit(head.photoCount)
   if (reportedPhotos.length + retried.length > limit) return { fallback: `${reportedPhotos.length} photos reported and ${retried.length} to try again (more than ${limit})` }
   const lists = await store.readSetsAndCollections(head)
@@ -157,7 +157,8 @@ export async function mergeIncremental(store: CatalogStore, head: Head, answers:
     ...(deleted !== undefined ? { deletions: { found: deleted.ids.size, pages: deleted.pagesAsked } } : {}),
   }
   return finishMerge(store, head, ctx, {
-    changed: kept, known, lists, old, slots, stream, gone, goneUnresolved, setListing, tree: answers.tree, listing, startedAtMs: answers.startedAtMs, listingReport,
+    changed: kept, known, lists, old, slots, stream, gone, goneUnresolved, setListing, tree: answers.tree, listing, retriesTranscodes: plan.transcodes !== undefined,
+    startedAtMs: answers.startedAtMs, listingReport,
     calls: (own) => withAnsweredCalls(own, answers, deleted === undefined ? undefined : { pages: deleted.pagesAsked, sizes: deleted.ids.size }),
   })
 }
@@ -182,6 +183,8 @@ export interface MergeFound {
   tree: unknown[]
   /** The marks after this listing (incremental.ts marksAfter). */
   listing: ListingMarks
+  /** The plan asks for the original of every transcode again (its `transcodes`): the details step does as the plan says. */
+  retriesTranscodes: boolean
   startedAtMs: number
   listingReport: RefreshReport['listing']
   /** Every call of the refresh, counted as the whole refresh counts them, from those of the details step. */
@@ -203,7 +206,9 @@ export async function finishMerge(store: CatalogStore, head: Head, ctx: MergeCon
     commentsFetchedAt: known.commentsFetchedAt,
     ...(head.listing !== undefined ? { listing: head.listing } : {}),
   }
-  const { answered: _answered, ...options } = ctx.options
+  const { answered: _answered, ...rest } = ctx.options
+  // Decided by the merge's plan, at the answers' time: not again at this later one.
+  const options = { ...rest, retryTranscodes: found.retriesTranscodes }
   const details = await fetchPhotoDetails({
     previous, api: ctx.api, media: ctx.media, options, clock: ctx.clock, ...(ctx.checkpoint !== undefined ? { checkpoint: ctx.checkpoint } : {}),
   }, changed)
@@ -318,9 +323,7 @@ export function planOf(head: Head, answers: RecordedAnswers, ctx: MergeContext):
   if (meta.streamLength !== head.photoCount) return 'the listing pages are not the photostream in order'
   if (facts === undefined || head.listing?.newestSec === undefined || head.userId === '') return 'the head lacks its facts'
   const opts = ctx.options
-  const plan = planFor({ refreshedAtMs: head.refreshedAtMs, listing: head.listing, unresolved: () => facts.unresolved }, {
-    fullListingEveryMs: opts.fullListingEveryMs ?? 0, nowMs: answers.startedAtMs, retrying: opts.resolveAgain?.size ?? 0,
-  })
+  const plan = planFor({ refreshedAtMs: head.refreshedAtMs, listing: head.listing, unresolved: () => facts.unresolved }, planOptionsOf(opts, answers.startedAtMs))
   if (plan.mode !== 'changes') return `a full listing is due (${plan.reason})`
   if (plan.minDateSec !== answers.minDateSec) return 'the answers were asked for another listing'
   return plan
@@ -343,11 +346,11 @@ function failedRetried(old: OldOrder, opts: RefreshOptions, reported: ReadonlySe
 }
 
 /**
- * The transcodes the whole refresh resolves again (refresh.ts reuseMedia, when cookies are given
- * or retryTranscodes asked) that are not reported already: Head.facts names them.
+ * The transcodes the whole refresh resolves again (refresh.ts reuseMedia, when the plan says so:
+ * incremental.ts transcodeTry) that are not reported already: Head.facts names them.
  */
-function transcodesRetried(head: Head, opts: RefreshOptions, reported: ReadonlySet<string>): string[] {
-  if (!retriesTranscodes(opts)) return []
+function transcodesRetried(head: Head, plan: ListingPlan, reported: ReadonlySet<string>): string[] {
+  if (plan.transcodes === undefined) return []
   return (head.facts?.transcodes ?? []).map((t) => t.id).filter((id) => !reported.has(id))
 }
 

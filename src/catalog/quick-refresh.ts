@@ -14,7 +14,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import createDebug from '../util/debug.js'
 import { eachLimit } from '../util/pool.js'
-import { HEAD_CHECK_PER_PAGE, knownMembers, lookupOf, marksUnchanged, planFor, unchangedListing, type PendingVerdict, type UnchangedPrevious } from './incremental.js'
+import { HEAD_CHECK_PER_PAGE, knownMembers, lookupOf, marksUnchanged, planFor, unchangedListing, type ListingMarks, type PendingVerdict, type UnchangedPrevious } from './incremental.js'
 import { contentKey, rowVersions, type CatalogStore, type Head } from './persist.js'
 import { PHOTO_EXTRAS, type CatalogApi } from './ports.js'
 import { dedupeById, listPhotos, safeId, uniqueIds } from './records.js'
@@ -28,8 +28,12 @@ export interface QuickRefreshOptions {
   fullListingEveryMs: number
   /** How many items to resolve again (a pin's failed downloads): never "unchanged" (the photostream listed whole when planFor says so). */
   retrying: number
-  /** Originals known only as a transcode are resolved again (cookies given): never "unchanged" while there are any. */
-  retryTranscodes: boolean
+  /**
+   * Originals known only as a transcode are resolved again when the plan says so (cookies given:
+   * incremental.ts transcodeTry): never "unchanged" then while there are any.
+   */
+  cookies?: string
+  retryTranscodes?: boolean
   apiConcurrency: number
   /** Told once the calls are asked (nothing is asked when a full listing is due): the caller's own work can start beside them. */
   onAsking?: () => void
@@ -51,8 +55,11 @@ export interface QuickRefreshOptions {
 export type PreviousLists = Pick<UnchangedPrevious, 'photostream' | 'sets' | 'collections'>
 
 export interface QuickRefreshResult {
-  /** Nothing changed: the refresh's report, and the content of the catalog (persist.ts contentKey), the same as before. */
-  unchanged?: { report: RefreshReport; contentKey: string }
+  /**
+   * Nothing changed: the refresh's report, the content of the catalog (persist.ts contentKey), the
+   * same as before, and the listing marks saved with it.
+   */
+  unchanged?: { report: RefreshReport; contentKey: string; listing: ListingMarks }
   /** Something to merge: what the calls answered, for the whole refresh to take instead of asking again (`answering`). */
   answers?: RecordedAnswers
 }
@@ -144,10 +151,13 @@ export async function refreshIfUnchanged(store: CatalogStore, api: CatalogApi, o
   const startedAtMs = clock()
   const plan = planFor({ refreshedAtMs: head.refreshedAtMs, listing: marks, unresolved: () => facts.unresolved }, {
     fullListingEveryMs: opts.fullListingEveryMs, nowMs: startedAtMs, retrying: opts.retrying,
+    ...(opts.cookies !== undefined ? { cookies: opts.cookies } : {}),
+    ...(opts.retryTranscodes !== undefined ? { retryTranscodes: opts.retryTranscodes } : {}),
   })
   if (plan.mode !== 'changes') return undefined
-  // Transcodes retried (cookies given): the refresh resolves each again, so it is never "unchanged".
-  const retryingTranscodes = opts.retryTranscodes && facts.transcodes.length > 0
+  // Transcodes retried (cookies given, and due): the refresh resolves each again, so it is never "unchanged".
+  const retryTranscodes = plan.transcodes !== undefined
+  const retryingTranscodes = retryTranscodes && facts.transcodes.length > 0
   const calls: Record<string, number> = {}
   const counted = <T>(name: string, p: () => Promise<T>): Promise<T> => {
     calls[name] = (calls[name] ?? 0) + 1
@@ -179,7 +189,7 @@ export async function refreshIfUnchanged(store: CatalogStore, api: CatalogApi, o
     if (k === undefined) return undefined
     await callsWritten()
     return unchangedListing({ refreshedAtMs: head.refreshedAtMs, ...l, known: k }, {
-      changed: c, head: p, setList: list, tree: t, minDateSec, retryTranscodes: opts.retryTranscodes,
+      changed: c, head: p, setList: list, tree: t, minDateSec, retryTranscodes,
     }, clock())
   }
   const sets = Promise.all([lists, rawSetList]).then(async ([l, rawList]) => {
@@ -218,7 +228,7 @@ export async function refreshIfUnchanged(store: CatalogStore, api: CatalogApi, o
   // Items that failed last time (tried again, and the photostream listed whole for them when planFor
   // says so) and transcodes retried are work to merge: no verdict.
   const verdict = plan.failing === undefined && !retryingTranscodes ? s.pending?.withMembers(s.listed) : undefined
-  const next = marksUnchanged(marks, startedAtMs)
+  const next = marksUnchanged(marks, startedAtMs, plan)
   if (verdict === undefined || next === undefined) {
     debug('quick refresh: something to merge (%d reported, %d sets listed); refreshing whole', c.length, s.listed.size)
     return { answers }
@@ -243,7 +253,7 @@ export async function refreshIfUnchanged(store: CatalogStore, api: CatalogApi, o
     clientCalls: calls,
     generation: saved.generation,
   }
-  return { unchanged: { report, contentKey: contentKey(saved) } }
+  return { unchanged: { report, contentKey: contentKey(saved), listing: next } }
 }
 
 /**

@@ -37,7 +37,7 @@ import { asRecord } from '../flickr/lenient.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { eachLimit } from '../util/pool.js'
 import { Semaphore } from '../util/semaphore.js'
-import { HEAD_CHECK_PER_PAGE, listPhotostreamChanges, marksAfter, planListing, retriesTranscodes, unchangedMembers, type ListingPlan } from './incremental.js'
+import { HEAD_CHECK_PER_PAGE, listPhotostreamChanges, marksAfter, planListing, planOptionsOf, unchangedMembers, type ListingPlan } from './incremental.js'
 import { anyChange, collectionChanges, photoChanges, setChanges, type Changes, type ListedPhoto, type SetListing, type Since } from './changes.js'
 import { PHOTO_EXTRAS, type CatalogApi, type CatalogMedia, type PhotostreamResume } from './ports.js'
 import { dedupeById, isKnownEmpty, listPhotos, safeId, uniqueIds } from './records.js'
@@ -96,7 +96,10 @@ export interface MediaEvent {
 export interface RefreshOptions {
   /** `cookie_accid=…; cookie_epass=…`: lets video originals through where Flickr wants a web session. */
   cookies?: string
-  /** Resolve videos again that are only known as a transcode (implied by `cookies`). */
+  /**
+   * Resolve videos again that are only known as a transcode: true always, false never; absent, as
+   * `cookies` and the catalog's marks say (incremental.ts transcodeTry: new cookies, then once a day).
+   */
   retryTranscodes?: boolean
   /**
    * Photos whose original is resolved again although it is known (one HEAD each): pin passes those
@@ -272,11 +275,7 @@ class Refresh {
     this.mediaSlots = new Semaphore(this.mediaConcurrency)
     this.userId = ctx.previous.snap.userId
     this.userName = ctx.previous.snap.userName
-    this.plan = planListing(ctx.previous, {
-      fullListingEveryMs: ctx.options.fullListingEveryMs ?? 0,
-      nowMs: this.startedAtMs,
-      retrying: ctx.options.resolveAgain?.size ?? 0,
-    })
+    this.plan = planListing(ctx.previous, planOptionsOf(ctx.options, this.startedAtMs))
     this.plannedPlan = this.plan
   }
 
@@ -508,7 +507,7 @@ class Refresh {
   /** Keeps the originals known for the same (id, secret); returns the photos whose original is to resolve. */
   private reuseMedia(photos: readonly ListedPhoto[], into: PhotoDetails): ListedPhoto[] {
     const opts = this.ctx.options
-    const retryTranscodes = retriesTranscodes(opts)
+    const retryTranscodes = this.plannedPlan.transcodes !== undefined
     const need: ListedPhoto[] = []
     for (const p of photos) {
       const known = this.ctx.previous.snap.media.get(mediaKey(p.id, p.secret)) ?? this.resumedMedia(p, retryTranscodes)

@@ -142,7 +142,8 @@ async function pinAndReport(
 function reportPin(io: CliIo, dest: string, flags: PinFlags, report: PinReport, apiCalls: number): number {
   if (!flags.quiet) {
     io.stdout.write(summary(report, dest, apiCalls) + '\n')
-    for (const t of report.transcodes) {
+    if (report.transcodesNext !== undefined && report.transcodes.length > 0) io.stdout.write(staleCookiesNote(report.transcodes, report.transcodesNext, Date.now()))
+    else for (const t of report.transcodes) {
       io.stdout.write(`Note: video ${t.id} is stored as the "${t.label}" transcode; Flickr refused the original (see --cookies).\n`)
     }
     if (report.flickrmirrorer) io.stdout.write(takeoverMessage(report.flickrmirrorer))
@@ -157,6 +158,19 @@ function reportPin(io: CliIo, dest: string, flags: PinFlags, report: PinReport, 
     return 1
   }
   return held ? 1 : 0
+}
+
+/**
+ * Cookies were given and videos are still transcodes: the cookies did not open the originals (an
+ * expired web session, most often). Asked again once a day with the same cookies, at once with others.
+ */
+function staleCookiesNote(transcodes: PinReport['transcodes'], next: number, nowMs: number): string {
+  const h = Math.ceil((next - nowMs) / 3_600_000)
+  const when = h <= 0 ? 'at the next run' : `by the first run in ${h} h or later`
+  const lines = transcodes.map((t) => `  video ${t.id}: the "${t.label}" transcode\n`)
+  return `Note: ${transcodes.length} video(s) are still stored as transcodes although --cookies was given: Flickr refused ` +
+    'their originals with these cookies, which may have expired (sign in to flickr.com and export cookie_accid and ' +
+    `cookie_epass again). With other cookies they are asked for at the next run; with the same ones, ${when}:\n` + lines.join('')
 }
 
 /**

@@ -25,7 +25,7 @@ import { Confined } from '../util/confine.js'
 import type { TakeoverCleanup } from './takeover.js'
 import { STATE_REL } from '../util/state-paths.js'
 import { collectGarbageNow } from '../util/old-generation.js'
-import { DEFAULT_PIN_CONCURRENCY, type PinFailure, type PinOptions, type PinProgress, type PinReport } from './pin.js'
+import { DEFAULT_PIN_CONCURRENCY, transcodesAskedAgain, type PinFailure, type PinOptions, type PinProgress, type PinReport } from './pin.js'
 
 const log = createDebug('flickrfs:pin')
 
@@ -192,6 +192,7 @@ export class PinRun {
       checkedAgainstRecord: false,
       ...(this.#deletionHeldBack ? { deletionHeldBack: this.#deletionHeldBack } : {}),
       ...(relistable > 0 ? { relistable: { count: relistable, next: nextRelist(this.#ctx.catalog.listingMarks(), relistable, now()) } } : {}),
+      ...transcodesAskedAgain(this.#ctx.catalog.listingMarks(), this.#ctx.opts.cookies, refresh.media.transcodes.length),
       ...(this.#takeover && (this.#takeover.removed.length > 0 || this.#takeover.kept.length > 0) ? { flickrmirrorer: this.#takeover } : {}),
     }
     const { opts } = this.#ctx
@@ -575,3 +576,4 @@ function keptPhotostreamNames(view: CatalogView, onDisk: CatalogView, previous: 
     },
   }
 }
+

@@ -6,7 +6,7 @@
 import { resolve } from 'node:path'
 import { stat } from 'node:fs/promises'
 import createDebug from '../util/debug.js'
-import { Catalog, acquireRootLock, catalogPath, type CatalogApi, type CatalogMedia, type CatalogOpenOptions, type RecordedAnswers, type RefreshReport } from '../catalog/index.js'
+import { Catalog, acquireRootLock, catalogPath, nextTranscodeTry, type CatalogApi, type ListingMarks, type CatalogMedia, type CatalogOpenOptions, type RecordedAnswers, type RefreshReport } from '../catalog/index.js'
 import { FlickrfsError, isFlickrfsError } from '../errors/flickrfs-error.js'
 import { PHOTO_METADATA_FORMAT, photoSidecarSizer } from '../layout/metadata.js'
 import type { MediaSource, OriginalStore } from '../store/index.js'
@@ -116,6 +116,11 @@ export interface PinReport {
    * the first from a time on (catalog/incremental.ts nextRelist). Every run tries them again.
    */
   relistable?: { count: number; next: 'next' | number }
+  /**
+   * Cookies were given and videos are still transcodes (Flickr refused their originals with those
+   * cookies): from when the same cookies ask for them again (once a day; other cookies ask at once).
+   */
+  transcodesNext?: number
 }
 
 /**
@@ -347,6 +352,7 @@ async function noChangePin(
     adopted: 0,
     failures: [],
     transcodes: unchanged.report.media.transcodes,
+    ...transcodesAskedAgain(unchanged.listing, opts.cookies, unchanged.report.media.transcodes.length),
     tree: { written: 0, unchanged: counts.files, trusted: counts.files, sealed: 0, removed: 0, missingOriginals: [], manifestUnchanged: true },
     durationMs: now() - started,
     ignored: counts.ignored,
@@ -415,4 +421,14 @@ async function prepareDest(dest: string): Promise<void> {
   const confined = await Confined.open(dest, { create: true })
   for (const rel of [STATE_DIR_NAME, STATE_REL.tmp, 'photostream']) await confined.isDir(rel)
   await confined.mkdirp(STATE_REL.tmp)
+}
+
+/**
+ * With cookies given and transcodes left: when the same cookies next ask for their originals
+ * (PinReport.transcodesNext; catalog/incremental.ts transcodeTry).
+ */
+export function transcodesAskedAgain(marks: ListingMarks | undefined, cookies: string | undefined, transcodes: number): Pick<PinReport, 'transcodesNext'> {
+  if (cookies === undefined || transcodes === 0) return {}
+  const next = nextTranscodeTry(marks)
+  return next === undefined ? {} : { transcodesNext: next }
 }

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { RefreshReport } from '../../src/catalog/index.js'
 import { prng } from '../../src/fake-flickr/generate.js'
-import { marksAfter, planFor, RETRY_RELIST_FIRST_MS, RETRY_RELIST_MAX_MS, RETRY_RELIST_REASON, RETRY_RELIST_SLACK_MS, type ListingMarks, type ListingPlan } from '../../src/catalog/incremental.js'
+import { cookiesFingerprint, marksAfter, marksUnchanged, planFor, RETRY_RELIST_FIRST_MS, RETRY_RELIST_MAX_MS, RETRY_RELIST_REASON, RETRY_RELIST_SLACK_MS, TRANSCODE_RETRY_EVERY_MS, type ListingMarks, type ListingPlan } from '../../src/catalog/incremental.js'
 import { fullCatalog, harness, headOf, listingContent as content, randomChange, refresh } from './harness.js'
 
 const WEEK_MS = 7 * 86_400_000
@@ -292,4 +292,52 @@ void test('while items fail, the photostream is listed for them at once, then af
   // A clock gone back (before the last listing for them, after the full one) lists at once.
   assert.deepEqual(run(fullAt + 60 * H + H / 2, 1), [0])
   assert.ok(RETRY_RELIST_FIRST_MS === H && RETRY_RELIST_MAX_MS === 24 * H)
+})
+
+void test('transcodes are asked again with cookies at once, then after a day (less the slack), at once with other cookies; never without cookies; the marks keep when', () => {
+  const H = 3_600_000
+  const fullAt = 1_000_000 * H
+  let marks: ListingMarks = { fullListingAtMs: fullAt, changesSinceSec: fullAt / 1000, newestSec: fullAt / 1000 - 10 }
+  const plan = (nowMs: number, opts: { cookies?: string; retryTranscodes?: boolean } = {}, fullListingEveryMs = 30 * 24 * H): ListingPlan =>
+    planFor({ refreshedAtMs: fullAt, listing: marks, unresolved: () => 0 }, { fullListingEveryMs, nowMs, retrying: 0, ...opts })
+  const a = 'cookie_accid=1; cookie_epass=a'
+  /** Hourly refreshes with `cookies` from `fromMs`, each `early` ms before the hour but the first: the hours at which transcodes were asked again. */
+  const run = (fromMs: number, hours: number, cookies: string | undefined, early = 0): number[] => {
+    const asked: number[] = []
+    for (let h = 0; h < hours; h++) {
+      const nowMs = fromMs + h * H - (h > 0 ? early : 0)
+      const p = plan(nowMs, cookies === undefined ? {} : { cookies })
+      if (p.transcodes !== undefined) asked.push(h)
+      // A refresh that finds nothing to change keeps the marks as a merge would (the quick refresh's).
+      marks = h % 2 === 0 ? marksAfter(p, marks, nowMs, []) : (marksUnchanged(marks, nowMs, p) ?? assert.fail('marks'))
+    }
+    return asked
+  }
+  // (Read through a function: an assertion on `marks` would narrow it for the lines after.)
+  const tried = (): ListingMarks['transcodesTried'] => marks.transcodesTried
+  assert.deepEqual(run(fullAt + H, 30, undefined), [], 'never without cookies')
+  assert.equal(tried(), undefined)
+  assert.deepEqual(run(fullAt + 40 * H, 60, a), [0, 24, 48])
+  assert.equal(tried()?.cookies, cookiesFingerprint(a), 'a fingerprint of the cookies')
+  assert.ok(!JSON.stringify(marks).includes('epass'), 'never the cookies themselves')
+  const before = marks
+  assert.deepEqual(run(fullAt + 200 * H, 30, a, 5_000), [0, 24], 'a day after the last try, a run 5 s early counts')
+  marks = before
+  assert.deepEqual(run(fullAt + 150 * H, 30, a, RETRY_RELIST_SLACK_MS + 1), [0, 25], 'more than the slack early: a run later')
+  // Other cookies (the session signed in again): at once; without cookies in between, the mark stays.
+  const at = marks.transcodesTried?.atMs ?? assert.fail('marked')
+  assert.deepEqual(run(at + H, 3, undefined), [])
+  assert.equal(marks.transcodesTried?.atMs, at)
+  assert.deepEqual(run(at + 4 * H, 3, 'cookie_accid=1; cookie_epass=b'), [0])
+  // A full listing keeps the mark (it says nothing of the cookies), a clock gone back asks at once.
+  const t0 = marks.transcodesTried?.atMs ?? assert.fail('marked')
+  const full = plan(t0 + H, { cookies: 'cookie_accid=1; cookie_epass=b' }, 0)
+  assert.equal(full.mode, 'full')
+  assert.equal(full.transcodes, undefined)
+  assert.deepEqual(marksAfter(full, marks, t0 + H, []).transcodesTried, marks.transcodesTried)
+  assert.notEqual(plan(t0 - H, { cookies: 'cookie_accid=1; cookie_epass=b' }).transcodes, undefined, 'a clock gone back')
+  // Asked for (or refused) whatever the marks say.
+  assert.notEqual(plan(t0 + H, { retryTranscodes: true }).transcodes, undefined)
+  assert.equal(plan(t0 - H, { cookies: 'x', retryTranscodes: false }).transcodes, undefined)
+  assert.equal(TRANSCODE_RETRY_EVERY_MS, 24 * H)
 })

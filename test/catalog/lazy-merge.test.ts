@@ -258,3 +258,51 @@ void test('transcodes retried with cookies between full listings are merged: eac
   assert.equal(none.merged.report.changed, false)
   assert.equal(none.merged.report.merged, undefined)
 })
+
+void test('cookies that no longer work: transcodes are asked again at the first refresh with them, then only once a day or with other cookies; each merged as the whole refresh saves it', async (t) => {
+  const h = await harness(t, { photos: 60, videos: 5, sets: 3, commentedFraction: 0.1 })
+  h.clock.ms = Date.now() + 2 * 3_600_000
+  const a = h.fake.account
+  // Video originals are refused without the web session, and with the cookies given too (expired).
+  h.fake.faults.videoOriginal404 = true
+  h.fake.faults.expiredCookies = true
+  let base = await firstSync(t, h)
+  const videos = a.photostream.filter((id) => a.requirePhoto(id).media === 'video').length
+  assert.ok(videos > 0, 'the fixture has videos')
+  const sizes = (): number => h.fake.counts()['flickr.photos.getSizes'] ?? 0
+  const refresh = async (cookies: string, what: string, asked: boolean): Promise<void> => {
+    h.fake.resetCounts()
+    const twins = await refreshTwins(t, h, base, { cookies })
+    // Each twin asks every video's sizes once when they are asked for, none otherwise.
+    assert.equal(sizes(), asked ? 2 * videos : 0, `${what}: getSizes`)
+    if (asked) await assertSame(twins, what)
+    else {
+      assert.equal(twins.whole.report.changed, false, what)
+      assert.equal(twins.merged.report.merged, undefined, `${what}: nothing to merge`)
+      assert.deepEqual(await headOf(twins.merged.root), await headOf(twins.whole.root), `${what}: the heads`)
+    }
+    assert.equal((await headOf(twins.merged.root)).facts?.transcodes.length, videos, `${what}: still transcodes`)
+    base = twins.whole.root
+  }
+  const stale = 'cookie_accid=1; cookie_epass=expired'
+  await refresh(stale, 'the first refresh with cookies', true)
+  h.tick(3_600_000)
+  await refresh(stale, 'an hour later, the same cookies', false)
+  await refresh('cookie_accid=1; cookie_epass=new', 'other cookies', true)
+  h.tick(20 * 3_600_000)
+  await refresh('cookie_accid=1; cookie_epass=new', '20 hours later', false)
+  // A full listing between (the weekly one) keeps them too: merged without them.
+  h.fake.resetCounts()
+  const full = await refreshTwins(t, h, base, { cookies: 'cookie_accid=1; cookie_epass=new', fullListingEveryMs: 0 })
+  assert.equal(sizes(), 0, 'a full listing: getSizes')
+  await assertSame(full, 'a full listing')
+  base = full.whole.root
+  h.tick(4 * 3_600_000)
+  await refresh('cookie_accid=1; cookie_epass=new', 'a day later', true)
+  // Cookies that work (the session signed in again): the originals replace the transcodes at once.
+  h.fake.faults.expiredCookies = false
+  h.fake.resetCounts()
+  const fixed = await refreshTwins(t, h, base, { cookies: 'cookie_accid=1; cookie_epass=fresh' })
+  await assertSame(fixed, 'fresh cookies')
+  assert.equal((await headOf(fixed.merged.root)).facts?.transcodes.length, 0)
+})

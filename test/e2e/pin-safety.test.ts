@@ -103,6 +103,54 @@ void describe('pin failures as the user sees them (e2e)', () => {
     for (const id of a.photostream) assert.ok((await readFile(join(dest, 'photostream', mediaName(a, id)))).equals(a.originalBytes(id)), id)
   })
 
+  void it('cookies that no longer open the originals: the note says so, and the same cookies ask again only once a day', async () => {
+    const a = fake.account
+    const dest = join(work, 'dest-stale')
+    const env = cliEnv(fake, join(work, 'config'))
+    const videos = a.photostream.filter((id) => a.requirePhoto(id).media === 'video')
+    const cookies = async (name: string, epass: string): Promise<string> => {
+      const file = join(work, name)
+      await writeFile(file, `cookie_accid=1234\ncookie_epass=${epass}\n`, { mode: 0o600 })
+      return file
+    }
+    const stale = await cookies('stale.txt', 'expired')
+    const sizes = (): number => fake.counts()['flickr.photos.getSizes'] ?? 0
+    fake.faults.videoOriginal404 = true
+    fake.faults.expiredCookies = true
+    try {
+      let r = await runCli(['pin', dest], env)
+      assert.equal(r.code, 0, r.stderr)
+      // The first run with cookies asks for every original again; the note says the cookies did not open them.
+      fake.resetCounts()
+      r = await runCli(['pin', '--cookies', stale, dest], env)
+      assert.equal(r.code, 0, r.stderr)
+      assert.equal(sizes(), videos.length, 'each video asked again')
+      const note = new RegExp(`^Note: ${videos.length} video\\(s\\) are still stored as transcodes although --cookies was given: .*may have expired.*` +
+        'With other cookies they are asked for at the next run; with the same ones, by the first run in 24 h or later:$', 'm')
+      assert.match(r.stdout, note)
+      for (const id of videos) assert.match(r.stdout, new RegExp(`^  video ${id}: the "HD MP4" transcode$`, 'm'))
+      assert.doesNotMatch(r.stdout + r.stderr, /expired\n|epass=|1234/, 'the cookies never shown')
+      // The same cookies an hour later (a cron job): not asked again, and nothing to do.
+      fake.resetCounts()
+      r = await runCli(['pin', '--cookies', stale, dest], env)
+      assert.equal(r.code, 0, r.stderr)
+      assert.equal(sizes(), 0, 'not asked again with the same cookies')
+      assert.match(r.stdout, /^Checked \d+ items, .*: nothing changed/m)
+      assert.match(r.stdout, note)
+      // Other cookies that work: asked at once, the originals replace the transcodes.
+      fake.faults.expiredCookies = false
+      fake.resetCounts()
+      r = await runCli(['pin', '--cookies', await cookies('fresh.txt', 'fresh'), dest], env)
+      assert.equal(r.code, 0, r.stderr)
+      assert.equal(sizes(), videos.length)
+      assert.doesNotMatch(r.stdout, /Note:/)
+      assertSamePaths((await snapshot(dest)).keys(), expectedTree(a).entries.keys())
+    } finally {
+      fake.faults.videoOriginal404 = false
+      fake.faults.expiredCookies = false
+    }
+  })
+
   void it('a run that fails again says when the records are listed afresh; --full-listing-every 0 lists them now', async () => {
     const a = fake.account
     const dest = join(work, 'dest-again')
