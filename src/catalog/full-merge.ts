@@ -16,8 +16,8 @@
  *   (persist.ts saveMerged) of the catalog the whole refresh saves from the same answers
  *   (test/catalog/full-merge.test.ts compares the heads).
  *
- * Items that failed last time (no original on record, `resolveAgain`, transcodes retried with
- * cookies) are what the whole refresh resolves again whatever their record: the listing keeps them
+ * Items that failed last time (no original on record, `resolveAgain`, transcodes when the plan
+ * retries them: cookies given, incremental.ts transcodeTry) are what the whole refresh resolves again whatever their record: the listing keeps them
  * as changed (resolvedAgain), so the merge resolves them by the same rules: in a full listing, and
  * in mergeRelisted's, the photostream listing such items call for at every refresh while one of
  * them fails (incremental.ts planFor's `relist`).
@@ -168,8 +168,8 @@ export function planFullMerge(head: Head, ctx: MergeContext, nowMs: number): Ext
 /**
  * Whether the photo at an old position is resolved again whatever its record, as the whole
  * refresh's reuseMedia resolves it (refresh.ts): no original on record (it could not be had last
- * time), named in `resolveAgain` (its download failed), or a transcode when transcodes are retried
- * (cookies given). The listing keeps such a photo as changed, so that the merge resolves it.
+ * time), named in `resolveAgain` (its download failed), or a transcode when the plan retries them
+ * (its `transcodes`: cookies given, incremental.ts transcodeTry). The listing keeps such a photo as changed, so that the merge resolves it.
  */
 function resolvedAgain(old: OldOrder, opts: MergeContext['options'], plan: ListingPlan): (pos: number) => boolean {
   const again = opts.resolveAgain

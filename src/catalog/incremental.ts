@@ -117,6 +117,19 @@ export function transcodeTry(marks: ListingMarks | undefined, opts: { retryTrans
 }
 
 /**
+ * The marks after a refresh that resolved `newTranscodes` videos as transcodes (new videos, or
+ * originals asked again): one made without the mark's cookies (none, or others) drops the mark,
+ * since those were never asked with its cookies, and the next refresh with them asks at once.
+ */
+export function keptTranscodeMark(marks: ListingMarks, cookies: string | undefined, newTranscodes: number): ListingMarks {
+  const mark = marks.transcodesTried
+  if (mark === undefined || newTranscodes === 0) return marks
+  if (cookies !== undefined && cookiesFingerprint(cookies) === mark.cookies) return marks
+  const { transcodesTried: _dropped, ...rest } = marks
+  return rest
+}
+
+/**
  * From when a refresh with the same cookies asks for the originals of the transcodes again
  * (transcodeTry); undefined when no refresh has asked with cookies yet (the next one with cookies does).
  */
@@ -565,7 +578,7 @@ export interface IncrementalAnswers {
   setList: readonly RawRecord[]
   tree: readonly unknown[]
   minDateSec: number
-  /** Originals known only as a transcode are resolved again (a refresh with cookies). */
+  /** Originals known only as a transcode are resolved again (the plan's `transcodes`: cookies given, and due). */
   retryTranscodes: boolean
 }
 

@@ -23,7 +23,7 @@
  * marksAfter), so the reported photos make them. Nothing is written before the one atomic save
  * (persist.ts saveMerged): kill -9 leaves the old catalog or the new one.
  *
- * Transcodes retried (cookies given: the whole refresh resolves every transcode again) are taken as
+ * Transcodes retried (cookies given and the plan's `transcodes` due: the whole refresh resolves every transcode again) are taken as
  * changed photos from the records the catalog holds (transcodesRetried: Head.facts names them), and
  * so are items that failed last time, between the listings planFor makes for them (failedRetried:
  * no original on record in the pages, or named in `resolveAgain`).
@@ -36,7 +36,7 @@ import createDebug from '../util/debug.js'
 import { sortedIndexOf } from '../util/sorted.js'
 import { anyChange, collectionChanges, photoChanges, setChanges, type ListedPhoto, type SetListing, type Since } from './changes.js'
 import { numericId } from './decimal-id.js'
-import { asListed, knownMembers, locateDeletions, marksAfter, mergeOrder, planFor, planOptionsOf, type ListingMarks, type ListingPlan } from './incremental.js'
+import { asListed, keptTranscodeMark, knownMembers, locateDeletions, marksAfter, mergeOrder, planFor, planOptionsOf, type ListingMarks, type ListingPlan } from './incremental.js'
 import { ListingPage, PAGE_PHOTOS, PageBuilder, pageRowOf, type StoredPage } from './listing-pages.js'
 import { sameBuckets, type CatalogStore, type Head, type ListingPagesMeta, type ListingPagesOptions, type PhotoFacts } from './persist.js'
 import type { CatalogApi, CatalogMedia } from './ports.js'
@@ -106,7 +106,7 @@ export async function mergeIncremental(store: CatalogStore, head: Head, answers:
   const pages = ctx.decodedPages ?? (await readPages(store, head))
   if (pages === undefined) return { fallback: 'a part of the catalog is gone (another writer saved meanwhile)' }
   const old = new OldOrder(pages, head.pages?.photosPerPage ?? PAGE_PHOTOS)
-  // Transcodes retried (cookies given) and items that failed, as the whole refresh retries them: from the records held.
+  // Transcodes retried (the plan's `transcodes`) and items that failed, as the whole refresh retries them: from the records held.
   const reportedIds = new Set(reportedPhotos.map((p) => p.id))
   const retried = [...new Set([...transcodesRetried(head, plan, reportedIds), ...(plan.failing !== undefined ? failedRetried(old, ctx.options, reportedIds) : [])])]
   const limit = mergeLimit(head.photoCount)
@@ -242,7 +242,7 @@ export async function finishMerge(store: CatalogStore, head: Head, ctx: MergeCon
       meta: pagesMeta(head, ctx.pages, photosPerPage, stream.length),
       write: (put) => writePages(slots, old, head, next, ctx.pages, photosPerPage, put, newPages),
     },
-    listing: found.listing,
+    listing: keptTranscodeMark(found.listing, ctx.options.cookies, details.transcodesResolved),
     facts,
   }, ctx.clock())
   if (saved === undefined) return { fallback: 'another writer saved meanwhile' }

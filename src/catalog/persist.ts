@@ -115,7 +115,7 @@ export interface ListingPagesMeta {
 export interface PhotoFacts {
   /** Photos with no original on record for their (id, secret): they could not be had last time. */
   unresolved: number
-  /** Originals stored as a transcode (a refresh with cookies resolves them again), as the report lists them. */
+  /** Originals stored as a transcode (a refresh with cookies resolves them again when its plan says so), as the report lists them. */
   transcodes: Array<{ id: string; label: string }>
 }
 

@@ -37,7 +37,7 @@ import { asRecord } from '../flickr/lenient.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { eachLimit } from '../util/pool.js'
 import { Semaphore } from '../util/semaphore.js'
-import { HEAD_CHECK_PER_PAGE, listPhotostreamChanges, marksAfter, planListing, planOptionsOf, unchangedMembers, type ListingPlan } from './incremental.js'
+import { HEAD_CHECK_PER_PAGE, listPhotostreamChanges, keptTranscodeMark, marksAfter, planListing, planOptionsOf, unchangedMembers, type ListingPlan } from './incremental.js'
 import { anyChange, collectionChanges, photoChanges, setChanges, type Changes, type ListedPhoto, type SetListing, type Since } from './changes.js'
 import { PHOTO_EXTRAS, type CatalogApi, type CatalogMedia, type PhotostreamResume } from './ports.js'
 import { dedupeById, isKnownEmpty, listPhotos, safeId, uniqueIds } from './records.js'
@@ -201,6 +201,8 @@ export interface PhotoDetailsResult {
   fetchedAt: ReadonlyMap<string, number>
   media: ReadonlyMap<string, MediaEntry>
   commentsFetched: number
+  /** Originals resolved as a transcode in this step (incremental.ts keptTranscodeMark). */
+  transcodesResolved: number
   report: RefreshReport['media']
   clientCalls: Record<string, number>
 }
@@ -246,6 +248,8 @@ class Refresh {
     phase: 'login', photos: 0, sets: 0, setsListed: 0, commentsToFetch: 0, commentsFetched: 0, mediaToResolve: 0, mediaResolved: 0,
   }
   private commentsFetched = 0
+  /** Originals resolved as a transcode in this refresh (keptTranscodeMark). */
+  private transcodesResolved = 0
   /** Comment lists and originals reused from an interrupted run of this sync (the checkpoint's). */
   private readonly resumed = { comments: 0, media: 0 }
   private readonly mediaReport: RefreshReport['media'] = { resolved: 0, reused: 0, transcodes: [], unavailable: [] }
@@ -302,7 +306,7 @@ class Refresh {
     this.progress.phase = 'details'
     this.progress.photos = photos.length
     const details = await this.fetchDetails(photos)
-    return { ...details, commentsFetched: this.commentsFetched, report: this.mediaReport, clientCalls: this.calls }
+    return { ...details, commentsFetched: this.commentsFetched, transcodesResolved: this.transcodesResolved, report: this.mediaReport, clientCalls: this.calls }
   }
 
   /** test.login, only when the user is not known yet. */
@@ -580,7 +584,10 @@ class Refresh {
       into.media.set(p.id, entry)
       this.ctx.checkpoint?.mediaResolved(entry)
       this.mediaReport.resolved++
-      if (entry.kind === 'transcode') this.mediaReport.transcodes.push({ id: p.id, label: entry.label ?? '' })
+      if (entry.kind === 'transcode') {
+        this.mediaReport.transcodes.push({ id: p.id, label: entry.label ?? '' })
+        this.transcodesResolved++
+      }
       this.ctx.options.onMedia?.({ photo: { ...p, changedAtMs: 0 }, listed: p, media: entry, resolved: true })
     } catch (err) {
       if (!isItemFailure(err)) throw err
@@ -642,7 +649,8 @@ class Refresh {
     }
     const commentsFetchedAt = new Map<string, number>()
     for (const [id, at] of fetchedAt) if (photos.photos.has(id)) commentsFetchedAt.set(id, at)
-    const listing = this.resumedListing ? undefined : marksAfter(this.plannedPlan, this.ctx.previous.listing, this.startedAtMs, photos.photos.values())
+    const after = this.resumedListing ? undefined : marksAfter(this.plannedPlan, this.ctx.previous.listing, this.startedAtMs, photos.photos.values())
+    const listing = after === undefined ? undefined : keptTranscodeMark(after, this.ctx.options.cookies, this.transcodesResolved)
     return { state: { snap, commentsFetchedAt, ...(listing !== undefined ? { listing } : {}) }, report: this.report(changes, snap.refreshedAtMs) }
   }
 

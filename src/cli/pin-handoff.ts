@@ -79,7 +79,7 @@ export function progressState(p: PinProgress): ProgressState {
 export async function pinThroughMount(
   io: CliIo,
   dest: string,
-  o: { options: HandedPinOptions; mode: 'quiet' | 'bar' | 'lines'; cookies: boolean; report: (r: PinReport, apiCalls: number) => number },
+  o: { options: HandedPinOptions; mode: 'quiet' | 'bar' | 'lines'; cookies: boolean; report: (r: PinReport, apiCalls: number, mountpoint: string | undefined) => number },
 ): Promise<number | undefined> {
   // Only a pin that finds DEST locked dials a mount: the control socket's code is not loaded before.
   const { dialControl } = await import('../service/control.js')
@@ -105,7 +105,7 @@ export async function pinThroughMount(
   } finally {
     progress.done()
   }
-  if (outcome?.type === 'report') return o.report(outcome.report, outcome.apiCalls)
+  if (outcome?.type === 'report') return o.report(outcome.report, outcome.apiCalls, hello?.mountpoint)
   if (outcome?.type === 'error') {
     const code = ERROR_CODES.has(outcome.code as ErrorCode) ? (outcome.code as ErrorCode) : 'INTERNAL'
     throw new FlickrfsError(code, outcome.message)

@@ -84,7 +84,7 @@ async function runPin(io: CliIo, dest: string, flags: PinFlags): Promise<number>
         },
         mode,
         cookies: cookies !== undefined,
-        report: (report, apiCalls) => reportPin(io, dest, flags, report, apiCalls),
+        report: (report, apiCalls, mountpoint) => reportPin(io, dest, flags, report, apiCalls, mountpoint),
       })
       if (code !== undefined) return code
     }
@@ -138,11 +138,14 @@ async function pinAndReport(
   return reportPin(io, dest, flags, report, client.stats.apiCalls)
 }
 
-/** The summary, notes, statistics and failures of a finished pin (here or in a mount), and its exit code. */
-function reportPin(io: CliIo, dest: string, flags: PinFlags, report: PinReport, apiCalls: number): number {
+/**
+ * The summary, notes, statistics and failures of a finished pin (here, or in the mount at
+ * `mountpoint`, with that mount's cookies), and its exit code.
+ */
+function reportPin(io: CliIo, dest: string, flags: PinFlags, report: PinReport, apiCalls: number, mountpoint?: string): number {
   if (!flags.quiet) {
     io.stdout.write(summary(report, dest, apiCalls) + '\n')
-    if (report.transcodesNext !== undefined && report.transcodes.length > 0) io.stdout.write(staleCookiesNote(report.transcodes, report.transcodesNext, Date.now()))
+    if (report.transcodesNext !== undefined && report.transcodes.length > 0) io.stdout.write(staleCookiesNote(report.transcodes, report.transcodesNext, Date.now(), mountpoint))
     else for (const t of report.transcodes) {
       io.stdout.write(`Note: video ${t.id} is stored as the "${t.label}" transcode; Flickr refused the original (see --cookies).\n`)
     }
@@ -163,14 +166,20 @@ function reportPin(io: CliIo, dest: string, flags: PinFlags, report: PinReport, 
 /**
  * Cookies were given and videos are still transcodes: the cookies did not open the originals (an
  * expired web session, most often). Asked again once a day with the same cookies, at once with others.
+ * A pin run by a mount used the mount's cookies (a pin's own are not passed on): new ones mean
+ * starting the mount again with them.
  */
-function staleCookiesNote(transcodes: PinReport['transcodes'], next: number, nowMs: number): string {
+function staleCookiesNote(transcodes: PinReport['transcodes'], next: number, nowMs: number, mountpoint?: string): string {
   const h = Math.ceil((next - nowMs) / 3_600_000)
   const when = h <= 0 ? 'at the next run' : `by the first run in ${h} h or later`
   const lines = transcodes.map((t) => `  video ${t.id}: the "${t.label}" transcode\n`)
-  return `Note: ${transcodes.length} video(s) are still stored as transcodes although --cookies was given: Flickr refused ` +
-    'their originals with these cookies, which may have expired (sign in to flickr.com and export cookie_accid and ' +
-    `cookie_epass again). With other cookies they are asked for at the next run; with the same ones, ${when}:\n` + lines.join('')
+  const given = mountpoint === undefined ? '--cookies was given' : `the mount at ${mountpoint} that ran this pin was started with --cookies`
+  const renew = mountpoint === undefined
+    ? 'sign in to flickr.com and export cookie_accid and cookie_epass again). With other cookies they are asked for at the next run'
+    : 'sign in to flickr.com, export cookie_accid and cookie_epass again and start the mount again with them; a pin\'s own --cookies ' +
+      'is not passed on to it). With other cookies they are asked for at the mount\'s next refresh'
+  return `Note: ${transcodes.length} video(s) are still stored as transcodes although ${given}: Flickr refused their originals ` +
+    `with these cookies, which may have expired (${renew}; with the same ones, ${when}:\n` + lines.join('')
 }
 
 /**

@@ -576,4 +576,3 @@ function keptPhotostreamNames(view: CatalogView, onDisk: CatalogView, previous: 
     },
   }
 }
-

@@ -61,5 +61,7 @@ export async function readLastPin(dest: string): Promise<LastPin | undefined> {
  * (RefreshOptions.resolveAgain), since the size or URL they were listed with may be what failed.
  */
 export function failedDownloads(last: LastPin | undefined): Set<string> {
-  return new Set(last?.failures.filter((f) => f.what === 'download').map((f) => f.id))
+  // A record another version wrote, or one edited by hand, may lack the list: nothing to size again then.
+  const failures = Array.isArray(last?.failures) ? last.failures : []
+  return new Set(failures.filter((f) => f.what === 'download').map((f) => f.id))
 }

@@ -16,7 +16,7 @@ import { prng } from '../../src/fake-flickr/generate.js'
 import { PHOTO_METADATA_FORMAT } from '../../src/layout/metadata.js'
 import { tempDir } from '../support/repo.js'
 import { comparable, harness, randomChange, headOf } from './harness.js'
-import { assertSame, assertWhole, firstSync, refreshTwins, WEEK_MS, WRITER } from './twins.js'
+import { assertSame, assertWhole, copyRoot, firstSync, refreshTwins, WEEK_MS, WRITER } from './twins.js'
 import { assertViewOf } from './view-assert.js'
 
 void test('random uploads, edits, comments, replaced originals and set edits: the merge saves what the whole refresh saves', async (t) => {
@@ -267,7 +267,7 @@ void test('cookies that no longer work: transcodes are asked again at the first 
   h.fake.faults.videoOriginal404 = true
   h.fake.faults.expiredCookies = true
   let base = await firstSync(t, h)
-  const videos = a.photostream.filter((id) => a.requirePhoto(id).media === 'video').length
+  let videos = a.photostream.filter((id) => a.requirePhoto(id).media === 'video').length
   assert.ok(videos > 0, 'the fixture has videos')
   const sizes = (): number => h.fake.counts()['flickr.photos.getSizes'] ?? 0
   const refresh = async (cookies: string, what: string, asked: boolean): Promise<void> => {
@@ -279,7 +279,13 @@ void test('cookies that no longer work: transcodes are asked again at the first 
     else {
       assert.equal(twins.whole.report.changed, false, what)
       assert.equal(twins.merged.report.merged, undefined, `${what}: nothing to merge`)
-      assert.deepEqual(await headOf(twins.merged.root), await headOf(twins.whole.root), `${what}: the heads`)
+      // Both twins took the quick refresh: the whole refresh itself, at the same time, leaves the same marks.
+      const root = await copyRoot(t, base)
+      const direct = await Catalog.open(root, { now: h.clock.now, ...WRITER })
+      t.after(() => direct.close())
+      await direct.refresh(h.client, h.media, { fullListingEveryMs: WEEK_MS, cookies })
+      assert.equal(sizes(), 0, `${what}: the whole refresh asks nothing either`)
+      assert.deepEqual((await headOf(twins.merged.root)).listing, (await headOf(root)).listing, `${what}: the marks`)
     }
     assert.equal((await headOf(twins.merged.root)).facts?.transcodes.length, videos, `${what}: still transcodes`)
     base = twins.whole.root
@@ -299,6 +305,14 @@ void test('cookies that no longer work: transcodes are asked again at the first 
   base = full.whole.root
   h.tick(4 * 3_600_000)
   await refresh('cookie_accid=1; cookie_epass=new', 'a day later', true)
+  // A video uploaded and made a transcode by a refresh without cookies (a mount started without
+  // them): never asked with these cookies, so the next refresh with them asks at once.
+  a.addPhoto({ media: 'video', title: 'uploaded between' })
+  videos++
+  const without = await refreshTwins(t, h, base)
+  await assertSame(without, 'a new video, no cookies')
+  base = without.whole.root
+  await refresh('cookie_accid=1; cookie_epass=new', 'the same cookies after a transcode they never saw', true)
   // Cookies that work (the session signed in again): the originals replace the transcodes at once.
   h.fake.faults.expiredCookies = false
   h.fake.resetCounts()

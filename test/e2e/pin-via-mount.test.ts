@@ -338,4 +338,26 @@ void describe('pin DEST while mount --cache DEST serves it (e2e)', { skip }, () 
     }
     assert.equal((await lab.stop(server, mnt)).code, 0, server.err)
   })
+  void it("a pin the mount runs with its expired cookies says so, and to start the mount again with fresh ones", async () => {
+    const dest = await lab.mkdir('dest-cookies')
+    const mnt = await lab.mkdir('mnt-cookies')
+    const cookies = join(await lab.mkdir('cookies'), 'cookies.txt')
+    await writeFile(cookies, 'cookie_accid=acc9x7\ncookie_epass=s3cr3t\n', { mode: 0o600 })
+    fake.faults.videoOriginal404 = true
+    fake.faults.expiredCookies = true
+    try {
+      const server = await lab.mount(mnt, ['--cache', dest, '--refresh', '0', '--cookies', cookies], env, 60_000)
+      await waitUntil('the first catalog is in', () => Promise.resolve(/first catalog complete/.test(server.err)), 60_000)
+      const r = await lab.cli(['pin', dest], env)
+      assert.equal(r.exit.code, 0, r.err)
+      const videos = fake.account.photostream.filter((id) => fake.account.requirePhoto(id).media === 'video')
+      assert.ok(videos.length > 0, 'the fixture has a video')
+      assert.match(r.out, new RegExp(`^Note: ${videos.length} video\\(s\\) are still stored as transcodes although the mount at ${mnt} that ran this pin was started with --cookies: .*start the mount again with them; a pin's own --cookies is not passed on to it\\)\\. With other cookies they are asked for at the mount's next refresh; with the same ones, by the first run in 24 h or later:$`, 'm'))
+      assert.doesNotMatch(r.out + r.err, /acc9x7|s3cr3t/, 'the cookies never shown')
+      assert.equal((await lab.stop(server, mnt)).code, 0, server.err)
+    } finally {
+      fake.faults.videoOriginal404 = false
+      fake.faults.expiredCookies = false
+    }
+  })
 })
