@@ -289,7 +289,7 @@ export class Catalog extends EventEmitter<CatalogEvents> {
    */
   refreshIfUnchanged(
     client: CatalogApi,
-    opts: Pick<RefreshOptions, 'fullListingEveryMs' | 'resolveAgain' | 'cookies' | 'retryTranscodes' | 'apiConcurrency'> & { onAsking?: () => void } = {},
+    opts: Pick<RefreshOptions, 'fullListingEveryMs' | 'resolveAgain' | 'failingElsewhere' | 'cookies' | 'retryTranscodes' | 'apiConcurrency'> & { onAsking?: () => void } = {},
   ): Promise<QuickRefreshResult | undefined> {
     this.assertOpen()
     if (this.readOnly) return Promise.resolve(undefined)
@@ -299,6 +299,7 @@ export class Catalog extends EventEmitter<CatalogEvents> {
         const quick = await refreshIfUnchanged(this.store, client, {
           fullListingEveryMs: opts.fullListingEveryMs ?? 0,
           retrying: opts.resolveAgain?.size ?? 0,
+          ...(opts.failingElsewhere !== undefined ? { failingElsewhere: opts.failingElsewhere } : {}),
           ...(opts.cookies !== undefined ? { cookies: opts.cookies } : {}),
           ...(opts.retryTranscodes !== undefined ? { retryTranscodes: opts.retryTranscodes } : {}),
           apiConcurrency: opts.apiConcurrency ?? 16,

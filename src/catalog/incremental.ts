@@ -171,15 +171,25 @@ export interface PlanOptions {
   fullListingEveryMs: number
   nowMs: number
   retrying: number
+  /**
+   * Items failing that this refresh does not try itself: a pin's failed downloads, seen by the
+   * refresh of a mount serving its DEST (service/live-mount.ts). They count for when the
+   * photostream is listed for fresh records (relistDue), so that the mount's refreshes keep the
+   * backoff a pin follows, and cost nothing else.
+   */
+  failingElsewhere?: number
   /** The web session's cookies, and transcodes retried whatever the marks say (transcodeTry). */
   cookies?: string
   retryTranscodes?: boolean
 }
 
 /** A refresh's options as planFor takes them, at `nowMs`. */
-export function planOptionsOf(opts: { fullListingEveryMs?: number; resolveAgain?: ReadonlySet<string>; cookies?: string; retryTranscodes?: boolean }, nowMs: number): PlanOptions {
+export function planOptionsOf(
+  opts: { fullListingEveryMs?: number; resolveAgain?: ReadonlySet<string>; failingElsewhere?: number; cookies?: string; retryTranscodes?: boolean }, nowMs: number,
+): PlanOptions {
   return {
     fullListingEveryMs: opts.fullListingEveryMs ?? 0, nowMs, retrying: opts.resolveAgain?.size ?? 0,
+    ...(opts.failingElsewhere !== undefined ? { failingElsewhere: opts.failingElsewhere } : {}),
     ...(opts.cookies !== undefined ? { cookies: opts.cookies } : {}),
     ...(opts.retryTranscodes !== undefined ? { retryTranscodes: opts.retryTranscodes } : {}),
   }
@@ -209,7 +219,7 @@ function listingPlanFor(previous: PlanInput, opts: PlanOptions): ListingPlan {
   // Flickr has fixed since): only the photostream's listing gives fresh records of photos that did
   // not change (the sets need no listing for that), now and then (relistDue). The refresh tries
   // them again anyway, from the records held.
-  const failing = opts.retrying + previous.unresolved()
+  const failing = opts.retrying + (opts.failingElsewhere ?? 0) + previous.unresolved()
   if (failing === 0) return { mode: 'changes', minDateSec }
   if (relistDue(marks, failing, opts.nowMs)) return { mode: 'changes', minDateSec, relist: RETRY_RELIST_REASON, failing }
   return { mode: 'changes', minDateSec, failing }
@@ -281,7 +291,9 @@ function relistedAfter(plan: ListingPlan, previous: ListingMarks, startedAtMs: n
  */
 export function marksUnchanged(previous: ListingMarks, startedAtMs: number, plan?: ListingPlan): ListingMarks | undefined {
   if (previous.newestSec === undefined) return undefined
-  return withTranscodes(marksOf(previous.fullListingAtMs, startedAtMs, previous.newestSec), plan?.transcodes ?? previous.transcodesTried)
+  // Items failing elsewhere (PlanOptions.failingElsewhere) keep the `relisted` mark as marksAfter keeps it.
+  const relisted = plan === undefined ? undefined : relistedAfter(plan, previous, startedAtMs)
+  return withTranscodes(marksOf(previous.fullListingAtMs, startedAtMs, previous.newestSec, relisted), plan?.transcodes ?? previous.transcodesTried)
 }
 
 function marksOf(fullListingAtMs: number, startedAtMs: number, newest: number, relisted?: RelistMark): ListingMarks {

@@ -28,6 +28,8 @@ export interface QuickRefreshOptions {
   fullListingEveryMs: number
   /** How many items to resolve again (a pin's failed downloads): never "unchanged" (the photostream listed whole when planFor says so). */
   retrying: number
+  /** Items failing that the refresh does not try (PlanOptions.failingElsewhere): "unchanged" still, unless their listing is due. */
+  failingElsewhere?: number
   /**
    * Originals known only as a transcode are resolved again when the plan says so (cookies given:
    * incremental.ts transcodeTry): never "unchanged" then while there are any.
@@ -151,6 +153,7 @@ export async function refreshIfUnchanged(store: CatalogStore, api: CatalogApi, o
   const startedAtMs = clock()
   const plan = planFor({ refreshedAtMs: head.refreshedAtMs, listing: marks, unresolved: () => facts.unresolved }, {
     fullListingEveryMs: opts.fullListingEveryMs, nowMs: startedAtMs, retrying: opts.retrying,
+    ...(opts.failingElsewhere !== undefined ? { failingElsewhere: opts.failingElsewhere } : {}),
     ...(opts.cookies !== undefined ? { cookies: opts.cookies } : {}),
     ...(opts.retryTranscodes !== undefined ? { retryTranscodes: opts.retryTranscodes } : {}),
   })
@@ -227,7 +230,8 @@ export async function refreshIfUnchanged(store: CatalogStore, api: CatalogApi, o
   debug('quick refresh: answers in, %d photos reported (%d of %d buckets decoded), %d sets listed', c.length, bucketsOf(head, c), head.chunks.photos.length, s.listed.size)
   // Items that failed last time (tried again, and the photostream listed whole for them when planFor
   // says so) and transcodes retried are work to merge: no verdict.
-  const verdict = plan.failing === undefined && !retryingTranscodes ? s.pending?.withMembers(s.listed) : undefined
+  const retryWork = opts.retrying > 0 || facts.unresolved > 0 || plan.relist !== undefined
+  const verdict = !retryWork && !retryingTranscodes ? s.pending?.withMembers(s.listed) : undefined
   const next = marksUnchanged(marks, startedAtMs, plan)
   if (verdict === undefined || next === undefined) {
     debug('quick refresh: something to merge (%d reported, %d sets listed); refreshing whole', c.length, s.listed.size)

@@ -106,6 +106,8 @@ export interface RefreshOptions {
    * whose download failed last time, so a size or URL the media host once got wrong is not kept.
    */
   resolveAgain?: ReadonlySet<string>
+  /** Items failing that this refresh does not try (incremental.ts PlanOptions.failingElsewhere). */
+  failingElsewhere?: number
   /** Who the token belongs to, when the caller has just asked (test.login): not asked again. */
   identity?: { id: string; username: string }
   onProgress?: (progress: RefreshProgress) => void

@@ -122,7 +122,7 @@ async function runMount(io: CliIo, mountpoint: string, flags: MountFlags): Promi
       attrTimeoutSec: flags.attrTimeout !== undefined ? flags.attrTimeout / 1000 : undefined,
       allowOther: flags.allowOther,
       cookies,
-      // A pin's failed downloads (its record in this root) are sized again by each refresh, as the next pin would.
+      // A pin's failed downloads (its record in this root) count as failing for each refresh's plan.
       failedDownloads: async () => failedDownloads(await readLastPin(root).catch(() => undefined)),
       ignoreViews: flags.ignoreViews,
       lazyCatalogFromPhotos: lazyCatalogFrom(env),

@@ -66,9 +66,11 @@ export interface LiveMountOptions {
   cookies?: string
   /**
    * The photos whose download failed in the last pin of this root (pin/pin-state.ts, which this
-   * layer does not import): each refresh sizes them again, as the pin's own refresh does. Without
-   * them the mount's refresh saw nothing failing and dropped the backoff of the photostream's
-   * listing for failed items, so the next pin handed to it listed the whole photostream again.
+   * layer does not import): each refresh counts them as failing for the photostream's listing
+   * for fresh records (catalog/incremental.ts `failingElsewhere`; the pin retries them itself).
+   * Without them the mount's refresh saw nothing failing and dropped the backoff of that listing,
+   * so the next pin handed to it listed the whole photostream again. Counted only: a refresh
+   * that retried them would never be one that finds nothing changed.
    */
   failedDownloads?: () => Promise<ReadonlySet<string>>
   ignoreViews?: boolean
@@ -317,8 +319,8 @@ function sayLeftOut(r: RefreshReport, say: (line: string) => void): void {
  * whole, loading a lazy catalog whole and letting it go after its save.
  */
 async function refreshServed(catalog: Catalog, remote: NonNullable<LiveMountOptions['remote']>, opts: LiveMountOptions): Promise<RefreshReport> {
-  const failed = await opts.failedDownloads?.()
-  const asked = { cookies: opts.cookies, fullListingEveryMs: opts.fullListingEveryMs, ...(failed !== undefined && failed.size > 0 ? { resolveAgain: failed } : {}) }
+  const failed = (await opts.failedDownloads?.())?.size ?? 0
+  const asked = { cookies: opts.cookies, fullListingEveryMs: opts.fullListingEveryMs, ...(failed > 0 ? { failingElsewhere: failed } : {}) }
   const quick = await catalog.refreshIfUnchanged(remote.api, asked)
   if (quick?.unchanged !== undefined) return quick.unchanged.report
   return catalog.refresh(remote.api, remote.media, { ...asked, letGo: true, ...(quick?.answers !== undefined ? { answered: quick.answers } : {}) })

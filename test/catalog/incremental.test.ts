@@ -341,3 +341,25 @@ void test('transcodes are asked again with cookies at once, then after a day (le
   assert.equal(plan(t0 - H, { cookies: 'x', retryTranscodes: false }).transcodes, undefined)
   assert.equal(TRANSCODE_RETRY_EVERY_MS, 24 * H)
 })
+
+void test("items failing elsewhere (a pin's downloads, seen by a mount) count for the listing's backoff, and a refresh that finds nothing changed keeps the mark", () => {
+  const H = 3_600_000
+  const fullAt = 1_000_000 * H
+  const start: ListingMarks = { fullListingAtMs: fullAt, changesSinceSec: fullAt / 1000, newestSec: fullAt / 1000 - 10 }
+  const plan = (marks: ListingMarks, nowMs: number, failingElsewhere?: number): ListingPlan =>
+    planFor({ refreshedAtMs: fullAt, listing: marks, unresolved: () => 0 }, { fullListingEveryMs: 30 * 24 * H, nowMs, retrying: 0, ...(failingElsewhere !== undefined ? { failingElsewhere } : {}) })
+  // A pin's refresh lists for its failed download (retrying 1: as `resolveAgain`) ...
+  const pinned = planFor({ refreshedAtMs: fullAt, listing: start, unresolved: () => 0 }, { fullListingEveryMs: 30 * 24 * H, nowMs: fullAt + H, retrying: 1 })
+  assert.ok(pinned.mode === 'changes' && pinned.relist === RETRY_RELIST_REASON)
+  const after = marksAfter(pinned, start, fullAt + H, [])
+  // ... a mount's refresh 15 min later counts it without retrying it: no listing, the mark kept.
+  const mounted = plan(after, fullAt + H + 15 * 60_000, 1)
+  assert.ok(mounted.mode === 'changes' && mounted.relist === undefined && mounted.failing === 1)
+  const kept = marksUnchanged(after, fullAt + H + 15 * 60_000, mounted) ?? assert.fail('marks')
+  assert.deepEqual(kept.relisted, after.relisted)
+  // Without the count the mark went, and the next pin listed the photostream again.
+  assert.equal(marksUnchanged(after, fullAt + H + 15 * 60_000, plan(after, fullAt + H + 15 * 60_000))?.relisted, undefined)
+  // An hour after the listing, the mount's refresh lists for it (the backoff counts either process).
+  const due = plan(kept, fullAt + 2 * H, 1)
+  assert.ok(due.mode === 'changes' && due.relist === RETRY_RELIST_REASON)
+})
