@@ -145,9 +145,12 @@ async function pinAndReport(
 function reportPin(io: CliIo, dest: string, flags: PinFlags, report: PinReport, apiCalls: number, mountpoint?: string): number {
   if (!flags.quiet) {
     io.stdout.write(summary(report, dest, apiCalls) + '\n')
-    if (report.transcodesNext !== undefined && report.transcodes.length > 0) io.stdout.write(staleCookiesNote(report.transcodes, report.transcodesNext, Date.now(), mountpoint))
-    else for (const t of report.transcodes) {
-      io.stdout.write(`Note: video ${t.id} is stored as the "${t.label}" transcode; Flickr refused the original (see --cookies).\n`)
+    if (report.transcodesNext !== undefined && report.transcodes.length > 0) io.stdout.write(staleCookiesNote(report.transcodes, report.transcodesNext, Date.now(), mountpoint, dest))
+    else {
+      for (const t of report.transcodes.slice(0, NOTED_TRANSCODES)) {
+        io.stdout.write(`Note: video ${t.id} is stored as the "${t.label}" transcode; Flickr refused the original (see --cookies).\n`)
+      }
+      if (report.transcodes.length > NOTED_TRANSCODES) io.stdout.write(`Note: … and ${report.transcodes.length - NOTED_TRANSCODES} more videos stored as a transcode (${moreTranscodes(dest)}).\n`)
     }
     if (report.flickrmirrorer) io.stdout.write(takeoverMessage(report.flickrmirrorer))
   }
@@ -163,16 +166,24 @@ function reportPin(io: CliIo, dest: string, flags: PinFlags, report: PinReport, 
   return held ? 1 : 0
 }
 
+/** Videos named one a line in pin's note on transcodes; `flickrfs status` lists every one. */
+const NOTED_TRANSCODES = 20
+
+function moreTranscodes(dest: string): string {
+  return `flickrfs status ${dest} lists them all`
+}
+
 /**
  * Cookies were given and videos are still transcodes: the cookies did not open the originals (an
  * expired web session, most often). Asked again once a day with the same cookies, at once with others.
  * A pin run by a mount used the mount's cookies (a pin's own are not passed on): new ones mean
  * starting the mount again with them.
  */
-function staleCookiesNote(transcodes: PinReport['transcodes'], next: number, nowMs: number, mountpoint?: string): string {
+function staleCookiesNote(transcodes: PinReport['transcodes'], next: number, nowMs: number, mountpoint: string | undefined, dest: string): string {
   const h = Math.ceil((next - nowMs) / 3_600_000)
   const when = h <= 0 ? 'at the next run' : `by the first run in ${h} h or later`
-  const lines = transcodes.map((t) => `  video ${t.id}: the "${t.label}" transcode\n`)
+  const lines = transcodes.slice(0, NOTED_TRANSCODES).map((t) => `  video ${t.id}: the "${t.label}" transcode\n`)
+  if (transcodes.length > NOTED_TRANSCODES) lines.push(`  … and ${transcodes.length - NOTED_TRANSCODES} more (${moreTranscodes(dest)})\n`)
   const given = mountpoint === undefined ? '--cookies was given' : `the mount at ${mountpoint} that ran this pin was started with --cookies`
   const renew = mountpoint === undefined
     ? 'sign in to flickr.com and export cookie_accid and cookie_epass again). With other cookies they are asked for at the next run'

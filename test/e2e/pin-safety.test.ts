@@ -151,6 +151,23 @@ void describe('pin failures as the user sees them (e2e)', () => {
     }
   })
 
+  void it('names at most 20 transcodes in its note, and status lists them all', async () => {
+    const many = await startFakeFlickr({ account: generateAccount({ seed: 77, photos: 3, videos: 23, sets: 1, meanPhotoBytes: 1_000, meanVideoBytes: 2_000 }) })
+    try {
+      many.faults.videoOriginal404 = true
+      const dest = join(work, 'dest-many-videos')
+      const env = cliEnv(many, join(work, 'config-many'))
+      const r = await runCli(['pin', dest], env)
+      assert.equal(r.code, 0, r.stderr)
+      assert.equal(r.stdout.split('\n').filter((l) => /^Note: video \d+ is stored as the "HD MP4" transcode/.test(l)).length, 20, r.stdout)
+      assert.match(r.stdout, new RegExp(`^Note: … and 3 more videos stored as a transcode \\(flickrfs status ${dest} lists them all\\)\\.$`, 'm'))
+      const status = await runCli(['status', dest], env)
+      assert.equal(status.stdout.split('\n').filter((l) => /^ +video \d+ is stored as the "HD MP4" transcode$/.test(l)).length, 23, status.stdout)
+    } finally {
+      await many.close()
+    }
+  })
+
   void it('a run that fails again says when the records are listed afresh; --full-listing-every 0 lists them now', async () => {
     const a = fake.account
     const dest = join(work, 'dest-again')
