@@ -2,7 +2,8 @@
  * `flickrfs demo`: the whole product on a built-in sample account, with no API key. Starts the
  * fake Flickr that the tests use, then mounts it; where FUSE cannot be used, pins it instead.
  */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdirLevels } from '../util/fs.js'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { Command } from 'commander'
@@ -74,7 +75,7 @@ interface MountDemoOptions {
 }
 
 async function mountDemo(io: CliIo, { target, cache, remote, say }: MountDemoOptions): Promise<number> {
-  await mkdir(target, { recursive: true })
+  await mkdirLevels(target)
   const live = await startLiveMount({ mountpoint: target, root: cache, remote, refreshEveryMs: 60_000, onLine: (line) => say(line) })
   // The sample account is local and small: its whole first catalog is in within a second.
   if (live.filling()) await live.refresh()

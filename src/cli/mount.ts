@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { constants, fstat } from 'node:fs'
-import { mkdir, open, rm } from 'node:fs/promises'
+import { open, rm } from 'node:fs/promises'
+import { mkdirLevels } from '../util/fs.js'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
@@ -101,11 +102,11 @@ async function runMount(io: CliIo, mountpoint: string, flags: MountFlags): Promi
   // A mountpoint that cannot be used is refused before anything is created (the cache folder).
   await checkMountpoint(mnt)
   if (flags.background) {
-    await mkdir(root, { recursive: true })
+    await mkdirLevels(root)
     return detach(io, mnt, root)
   }
   // Created by this run: removed again when the mount does not come up, so a failure leaves nothing.
-  const created = await mkdir(root, { recursive: true })
+  const created = await mkdirLevels(root)
   const say = await logger(io)
 
   const cookies = await readCookies(flags.cookies, env, (line) => io.stderr.write(line))

@@ -30,7 +30,7 @@ import { isAbsolute, join, normalize, sep } from 'node:path'
 import { promisify } from 'node:util'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { destWriteError, errnoCode, isEnoent } from './fs-errors.js'
-import { isNoDirFsync, SYNC_WRITE_MAX, tempName, writeFullySync } from './fs.js'
+import { isNoDirFsync, mkdirLevels, SYNC_WRITE_MAX, tempName, writeFullySync } from './fs.js'
 import { CATALOG_FILE_NAME, STATE_DIR_NAME } from './state-paths.js'
 
 /** Options of an atomic write inside a confined root; paths relative to it. */
@@ -478,35 +478,19 @@ class MissingFolder extends Error {
 }
 
 /**
- * `mkdir -p` of a root whose error says what is really wrong. Node's recursive mkdir reports
- * ENOENT on a read-only filesystem (the EROFS is lost on the way); creating the first missing level
- * on its own gives the real errno. Above the root flickrfs does not judge: the user chose the path.
+ * `mkdir -p` of a root whose error says what is really wrong: util/fs.ts mkdirLevels, which gives
+ * the failing level's own errno (Node's recursive mkdir reports ENOENT for EROFS, and spins
+ * forever on /proc/foo). Above the root flickrfs does not judge: the user chose the path.
  */
 async function makeRoot(dir: string): Promise<void> {
   const st = await stat(dir).catch(() => undefined)
   if (st !== undefined && !st.isDirectory()) {
     throw new FlickrfsError('DEST', `${dir} exists and is not a folder. Give flickrfs a folder (it is created when missing).`)
   }
+  if (st !== undefined) return
   try {
-    await mkdir(dir, { recursive: true })
-    return
+    await mkdirLevels(dir)
   } catch (err) {
-    if (errnoCode(err) !== 'ENOENT') throw destWriteError(err, dir)
-  }
-  let missing = dir
-  for (;;) {
-    const parent = join(missing, '..')
-    if (parent === missing || (await lstat(parent).then(() => true, () => false))) break
-    missing = parent
-  }
-  try {
-    await mkdir(missing)
-  } catch (err) {
-    if (errnoCode(err) !== 'EEXIST') throw destWriteError(err, missing)
-  }
-  try {
-    await mkdir(dir, { recursive: true })
-  } catch (err) {
-    throw destWriteError(err, dir)
+    throw destWriteError(err, typeof (err as NodeJS.ErrnoException).path === 'string' ? (err as NodeJS.ErrnoException).path as string : dir)
   }
 }

@@ -12,8 +12,8 @@
  */
 import { randomBytes } from 'node:crypto'
 import { writeSync } from 'node:fs'
-import { lutimes, open, opendir, rename, rm, stat, symlink, utimes, type FileHandle } from 'node:fs/promises'
-import { basename, dirname, join } from 'node:path'
+import { lstat, lutimes, mkdir, open, opendir, rename, rm, stat, symlink, utimes, type FileHandle } from 'node:fs/promises'
+import { basename, dirname, join, resolve } from 'node:path'
 import { errnoCode } from './fs-errors.js'
 
 /**
@@ -161,4 +161,30 @@ const LISTING_BATCH = 1024
  */
 export async function* streamedNames(path: string): AsyncGenerator<string> {
   for await (const entry of await opendir(path, { bufferSize: LISTING_BATCH })) yield entry.name
+}
+
+/**
+ * `mkdir -p`, each missing level made on its own, top first; resolves with the first folder it
+ * made, as Node's recursive mkdir does (undefined when `dir` was there). That mkdir spins forever at
+ * full CPU where a parent exists but refuses the child with ENOENT (/proc/foo), and reports ENOENT
+ * for EROFS; here the failing level's own error comes back, with its path.
+ */
+export async function mkdirLevels(dir: string, mode?: number): Promise<string | undefined> {
+  const missing: string[] = []
+  for (let at = resolve(dir); !(await lstat(at).then(() => true, () => false));) {
+    missing.unshift(at)
+    const parent = dirname(at)
+    if (parent === at) break
+    at = parent
+  }
+  let first: string | undefined
+  for (const level of missing) {
+    try {
+      await mkdir(level, mode === undefined ? undefined : { mode })
+      first ??= level
+    } catch (err) {
+      if (errnoCode(err) !== 'EEXIST') throw err
+    }
+  }
+  return first
 }

@@ -11,7 +11,7 @@ import { lstat, mkdir, readFile, realpath, writeFile } from 'node:fs/promises'
 import { join, sep } from 'node:path'
 import { generateAccount, startFakeFlickr, type FakeFlickr } from '../../src/fake-flickr/index.js'
 import { assertSamePaths, changedPaths, cliEnv, errorLines, dirName, expectedTree, mediaName, removeDir, snapshot, startFake } from '../pin/helpers.js'
-import { runCli } from '../support/cli.js'
+import { runCli, spawnCli } from '../support/cli.js'
 import { tempDir } from '../support/repo.js'
 
 const run = promisify(execFile)
@@ -217,6 +217,19 @@ void describe('pin failures as the user sees them (e2e)', () => {
       assert.equal(r.stdout, '')
       assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr)
       assert.match(r.stderr, /^flickrfs: .*a-file/)
+      noStack(r.stderr)
+    }
+  })
+
+  void it('a DEST /proc refuses to create is one clear line, not a hang (Node\'s recursive mkdir spins there)', async () => {
+    const env = cliEnv(fake, join(work, 'config'))
+    for (const dest of ['/proc/flickrfs-no-such', '/proc/flickrfs-no-such/dest']) {
+      const child = spawnCli(['pin', dest], env)
+      const hang = setTimeout(() => child.kill('SIGKILL'), 20_000)
+      const r = await runCli([], env, child).finally(() => clearTimeout(hang))
+      assert.equal(r.code, 1, `${r.stderr} (killed after 20 s: ${r.signal ?? 'no'})`)
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr)
+      assert.match(r.stderr, /^flickrfs: .*\/proc\/flickrfs-no-such/)
       noStack(r.stderr)
     }
   })
