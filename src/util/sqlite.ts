@@ -6,7 +6,10 @@
  * be created (SQLITE_CANTOPEN). A read-only open goes through sqlite3 itself with a URI: first
  * `mode=ro` (it sees a writer next to it, through the usual locks), and where that cannot open,
  * `immutable=1`, which reads the file without locks or -shm. That is sound exactly there: nobody
- * can change a file on a read-only filesystem. The adapter is @keyv/sqlite's own, so keys, values
+ * can change a file on a read-only filesystem. A folder this user can read but not write (another
+ * user's mirror) cannot take a -shm either, and is read the same way: there its owner may write
+ * meanwhile, and a read that meets a checkpoint half done fails (the reader says so in one line
+ * and changes nothing; the next read sees the catalog whole again). The adapter is @keyv/sqlite's own, so keys, values
  * and queries are the very same; only its connection is swapped, and every write fails with
  * SQLITE_READONLY.
  */
@@ -72,7 +75,10 @@ async function openReadOnly(path: string, busyTimeout: number | undefined): Prom
       throw err
     }
   } catch (err) {
-    if (errnoCode(err) !== 'SQLITE_CANTOPEN') throw err
+    // SQLITE_READONLY: a folder this user may read but not write (another user's mirror, read by a
+    // backup user): the -shm a WAL reader needs cannot be made there either.
+    const code = errnoCode(err)
+    if (code !== 'SQLITE_CANTOPEN' && code !== 'SQLITE_READONLY') throw err
     return openUri(`${url}?immutable=1`, busyTimeout)
   }
 }

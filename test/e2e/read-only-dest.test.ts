@@ -2,16 +2,18 @@
  * A pinned DEST on a read-only filesystem (a backup disk mounted read-only), through the real CLI
  * and a real read-only bind mount: status, verify and `mount --cache DEST --offline` read it as it
  * is and write nothing (not a lock, not an access time), and pin says "DEST is read-only" in one
- * line. Root ignores file modes, so only a read-only mount stops it writing.
+ * line. Root ignores file modes, so only a read-only mount stops it writing; a DEST that is
+ * read-only by its modes alone (another user's mirror) is read as nobody.
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { readFile } from 'node:fs/promises'
+import { chmod, readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { FakeFlickr } from '../../src/fake-flickr/index.js'
 import { assertSamePaths, changedPaths, cliEnv, errorLines, expectedTree, mediaName, snapshot, startFake } from '../pin/helpers.js'
 import { MountLab } from '../support/mount-lab.js'
 import { fuseUnusableReason, isMounted } from '../support/mounts.js'
+import { BIN } from '../support/repo.js'
 import { run } from '../support/run.js'
 
 const fuseSkip = await fuseUnusableReason()
@@ -94,6 +96,29 @@ void describe('a read-only DEST (e2e)', () => {
     assert.equal(diff.code, 0, diff.stdout + diff.stderr)
     assert.equal((await lab.stop(server, mnt, 'SIGINT')).code, 0, server.err)
     assert.deepEqual(changedPaths(before, await snapshot(lab.dir, { withState: true })).filter((p) => !/^[-+~](mnt|run)(\/|$)/.test(p)), [], 'only the mountpoint and the registry of running mounts change')
+  })
+
+  void it('status and verify of a DEST this user may read but not write (another user\'s mirror, read as nobody)', async (t) => {
+    // Root ignores file modes: the CLI runs as nobody, when this machine lets it run the repository's CLI.
+    const asNobody = (args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> =>
+      run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, ...args], { env: { PATH: process.env.PATH, HOME: '/tmp', LANG: 'C.UTF-8' } })
+    const probe = await asNobody(['--version']).catch((err: unknown) => ({ code: 1, stdout: '', stderr: String(err) }))
+    if (probe.code !== 0) return t.skip(`cannot run the CLI as nobody here (setpriv, or a checkout nobody may read): ${probe.stderr.trim().split('\n')[0] ?? ''}`)
+    await chmod(lab.dir, 0o755)
+    try {
+      const catalogBefore = await readFile(join(dest, '.flickrfs', 'catalog.sqlite'))
+      const status = await asNobody(['status', dest])
+      assert.equal(status.code, 0, status.stderr)
+      assert.match(status.stdout, /^Originals stored: 18\/18 /m)
+      assert.match(status.stdout, /^Complete: yes/m)
+      const verified = await asNobody(['verify', dest])
+      assert.equal(verified.code, 0, verified.stderr)
+      assert.match(verified.stdout, /^Verified 18 originals: 18 ok, 0 missing, 0 wrong size, 0 wrong content\./m)
+      assert.ok((await readFile(join(dest, '.flickrfs', 'catalog.sqlite'))).equals(catalogBefore), 'the catalog is not written')
+      assert.deepEqual((await readdir(join(dest, '.flickrfs'))).filter((n) => n.startsWith('catalog.sqlite-')), [], 'no -wal or -shm made')
+    } finally {
+      await chmod(lab.dir, 0o700)
+    }
   })
 
   void it('once the disk is writable again, a pin leaves DEST exact and verify clean', async (t) => {
