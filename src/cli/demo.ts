@@ -2,8 +2,7 @@
  * `flickrfs demo`: the whole product on a built-in sample account, with no API key. Starts the
  * fake Flickr that the tests use, then mounts it; where FUSE cannot be used, pins it instead.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
-import { mkdirLevels } from '../util/fs.js'
+import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { Command } from 'commander'
@@ -14,6 +13,9 @@ import { pin } from '../pin/pin.js'
 import { startLiveMount, type LiveMountOptions } from '../service/live-mount.js'
 import { envOf, type CliIo } from './context.js'
 import { formatBytes } from './progress.js'
+import { FlickrfsError } from '../errors/flickrfs-error.js'
+import { mkdirLevels } from '../util/fs.js'
+import { STATE_DIR_NAME } from '../util/state-paths.js'
 
 export const DEMO_ACCOUNT = { seed: 2026, photos: 120, videos: 6, sets: 9, collections: 3, commentedFraction: 0.15, oddTitles: true }
 
@@ -60,6 +62,13 @@ function fakeEnv(io: CliIo, fake: FakeFlickr): Env {
 }
 
 async function pinDemo(target: string, client: FlickrClient, media: MediaClient, say: (line: string) => void): Promise<number> {
+  // The sample account goes only where it cannot mix with anything of the user's: an empty or new
+  // folder, or one a demo pinned before (pin's own guard has --force, which the demo has not).
+  const names = await readdir(target).catch(() => [] as string[])
+  if (names.length > 0 && !names.includes(STATE_DIR_NAME)) {
+    const shown = names.slice(0, 3).map((n) => JSON.stringify(n)).join(', ') + (names.length > 3 ? ', …' : '')
+    throw new FlickrfsError('DEST', `${target} is not empty (${shown}): the demo pins its sample account only into an empty or new folder. Choose another one.`)
+  }
   say(`Pinning the sample account into ${target} instead (the same tree the mount would show).`)
   const report = await pin({ dest: target, api: client, media })
   say(`Done: ${report.refresh.photos.total} items, ${report.downloaded} originals downloaded (${formatBytes(report.downloadedBytes)}), ${client.stats.apiCalls} API calls.`)

@@ -4,7 +4,7 @@
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { readdir, readFile } from 'node:fs/promises'
+import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { DEMO_ACCOUNT } from '../../src/cli/demo.js'
 import { MountLab } from '../support/mount-lab.js'
@@ -62,5 +62,18 @@ void describe('flickrfs demo (e2e)', () => {
     assert.equal(entries.filter((n) => n.endsWith('.metadata')).length, ITEMS)
     assert.equal(entries.length, 2 * ITEMS + 2, 'originals, sidecars, metadata and SHA256SUMS')
     assert.ok((await readdir(dir)).includes('Not in any set') || (await readdir(dir)).some((n) => n.startsWith('Set ')))
+    // Again into the folder it pinned: fine.
+    const again = await lab.cli(['demo', dir, '--pin'], env, 120_000)
+    assert.equal(again.exit.code, 0, again.out + again.err)
+  })
+
+  void it('demo DIR --pin leaves a folder of the user\'s alone: one line, exit 1, nothing written', async () => {
+    const dir = await lab.mkdir('precious')
+    await writeFile(join(dir, 'thesis.txt'), 'mine')
+    const p = await lab.cli(['demo', dir, '--pin'], env, 60_000)
+    assert.equal(p.exit.code, 1, p.out + p.err)
+    assert.match(p.err, /^flickrfs: .*precious is not empty \("thesis\.txt"\): the demo pins its sample account only into an empty or new folder\. Choose another one\.$/m)
+    assert.doesNotMatch(p.err, /\n\s+at /, 'no stack trace')
+    assert.deepEqual(await readdir(dir), ['thesis.txt'])
   })
 })
