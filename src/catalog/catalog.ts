@@ -12,6 +12,7 @@ import createDebug from '../util/debug.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { RefreshCheckpoint, type CheckpointOptions } from './checkpoint.js'
 import { CatalogStore, contentKey, missingPartsError, rowVersions, type Head, type ListingPagesOptions } from './persist.js'
+import { ownedApi } from './owner.js'
 import type { ListingMarks } from './incremental.js'
 import { refreshIfUnchanged, type QuickRefreshOptions, type QuickRefreshResult, type RecordedAnswers } from './quick-refresh.js'
 import type { CatalogApi, CatalogMedia, SidecarSizer } from './ports.js'
@@ -296,7 +297,7 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     return queued(resolve(this.root), async () => {
       const lock = await acquireRootLock(this.root, 'catalog refresh')
       try {
-        const quick = await refreshIfUnchanged(this.store, client, {
+        const quick = await refreshIfUnchanged(this.store, await this.owned(client), {
           fullListingEveryMs: opts.fullListingEveryMs ?? 0,
           retrying: opts.resolveAgain?.size ?? 0,
           ...(opts.failingElsewhere !== undefined ? { failingElsewhere: opts.failingElsewhere } : {}),
@@ -371,9 +372,16 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     return this.head === undefined || this.deferred ? undefined : contentKey(this.head)
   }
 
-  private async runRefresh(client: CatalogApi, media: CatalogMedia, { letGo = false, ...opts }: CatalogRefreshOptions): Promise<RefreshReport> {
+  /** `client` checked to answer for the account this catalog holds (owner.ts), as saved now. */
+  private async owned(client: CatalogApi): Promise<CatalogApi> {
+    const head = await this.store.readHead()
+    return head === undefined ? client : ownedApi(client, { root: this.root, userId: head.userId, userName: head.userName })
+  }
+
+  private async runRefresh(given: CatalogApi, media: CatalogMedia, { letGo = false, ...opts }: CatalogRefreshOptions): Promise<RefreshReport> {
     const lock = await acquireRootLock(this.root, 'catalog refresh')
     try {
+      const client = await this.owned(given)
       // A lazy catalog with a small change to merge, or a full listing due: merged into the stored one, never loaded.
       const merged = await this.mergeLazily(client, media, opts, opts.answered)
       if (merged !== undefined) return merged

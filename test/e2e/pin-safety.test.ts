@@ -221,6 +221,31 @@ void describe('pin failures as the user sees them (e2e)', () => {
     }
   })
 
+  void it('a token of another account than DEST holds stops the pin in one line before anything is changed', async () => {
+    const dest = join(work, 'dest-other-account')
+    const env = cliEnv(fake, join(work, 'config'))
+    let r = await runCli(['pin', '-q', dest], env)
+    assert.equal(r.code, 0, r.stderr)
+    const before = await snapshot(dest, { withState: true })
+    const other = await startFakeFlickr({ account: generateAccount({ seed: 78, userId: '99999999@N00', photos: 4, videos: 0, sets: 1 }) })
+    try {
+      const otherEnv = cliEnv(other, join(work, 'config-other'))
+      for (const args of [['pin', '-q', dest], ['pin', '-q', '--full-listing-every', '0', '--delete-unknown', dest]]) {
+        r = await runCli(args, otherEnv)
+        assert.notEqual(r.code, 0, r.stdout)
+        assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr)
+        assert.match(r.stderr, new RegExp(`^flickrfs: ${dest} holds the Flickr account \\S+ \\(12345678@N00\\), but the token given is another account's \\(Flickr answered with photos of 99999999@N00\\)\\. Nothing was changed\\.`))
+        noStack(r.stderr)
+      }
+      assert.deepEqual(changedPaths(before, await snapshot(dest, { withState: true })).filter((p) => !p.replace(/^[-+~]/, '').startsWith('.flickrfs')), [], 'DEST as it was')
+      // The right token still pins it.
+      r = await runCli(['pin', dest], env)
+      assert.equal(r.code, 0, r.stderr)
+    } finally {
+      await other.close()
+    }
+  })
+
   void it('a DEST /proc refuses to create is one clear line, not a hang (Node\'s recursive mkdir spins there)', async () => {
     const env = cliEnv(fake, join(work, 'config'))
     for (const dest of ['/proc/flickrfs-no-such', '/proc/flickrfs-no-such/dest']) {
