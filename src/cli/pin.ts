@@ -251,8 +251,9 @@ export function summary(r: PinReport, dest: string, apiCalls: number): string {
   }
   const items = left.length ? `${asked} of ${plural(total, 'item')} (${left.join(', ')})` : plural(total, 'item')
   const adopted = r.adopted > 0 ? ` (${r.adopted} of them adopted: found in DEST without a record, checked by size and hashed here)` : ''
+  const removed = r.tree.removed > 0 ? `, ${plural(r.tree.removed, 'entry', 'entries')} removed` : ''
   return `Pinned ${items} into ${dest}: ${r.downloaded} downloaded (${formatBytes(r.downloadedBytes)}), ` +
-    `${r.alreadyPresent} already there${adopted}, ${took}.`
+    `${r.alreadyPresent} already there${adopted}${removed}, ${took}.`
 }
 
 /** How the account was listed: only what changed (and how deletions were found), or whole and why (--full-listing-every). */

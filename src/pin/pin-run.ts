@@ -438,6 +438,7 @@ export class PinRun {
       sidecarVersion: sidecarVersions(versions.now, opts.ignoreViews === true),
       ...(versions.kept !== undefined ? { sidecarSameAs: sidecarSameAs(versions.kept, opts.ignoreViews === true) } : {}),
       ...(entries !== undefined ? { onEntry: (dir: string, name: string, link?: boolean, st?: Stats) => entries.add(dir, name, link === true, st) } : {}),
+      ...(this.#ctx.opts.onDetail !== undefined ? { onRemoved: (rel: string) => this.#ctx.opts.onDetail?.(`removed ${rel}`) } : {}),
     })
     log('tree written in %d ms (%d written, %d unchanged of which %d trusted unread and %d links sealed, %d removed)', now() - writeStart, tree.written, tree.unchanged, tree.trusted, tree.sealed, tree.removed)
     if (deleteUnknown) {

@@ -90,6 +90,8 @@ export interface WriteTreeOptions {
    * of an lstat of its own); absent for one written, and for folders, whose times are set last.
    */
   onEntry?: (dir: string, name: string, link?: boolean, st?: Stats) => void
+  /** Told of each entry removed (relative to DEST): pin -v says it. */
+  onRemoved?: (rel: string) => void
 }
 
 /**
@@ -344,6 +346,7 @@ class TreeWriter {
       }
       await this.#guard(join(psPath, name), () => this.#dest.unlink(join(psPath, name)))
       report.removed++
+      this.#opts.onRemoved?.(join(psPath, name))
     }
   }
 
@@ -410,6 +413,7 @@ class TreeWriter {
       log('removing %s', name)
       await this.#guard(name, () => this.#dest.rmTree(name))
       report.removed++
+      this.#opts.onRemoved?.(name)
     }
   }
 
@@ -659,6 +663,7 @@ class TreeWriter {
     for (const name of stale) {
       await this.#guard(join(path, name), () => this.#dest.rmTree(join(path, name)))
       this.#report.removed++
+      this.#opts.onRemoved?.(join(path, name))
     }
     return stale.length > 0
   }
