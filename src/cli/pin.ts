@@ -1,3 +1,4 @@
+import { resolve } from 'node:path'
 import { Command } from 'commander'
 import { acquireRootLock, setAsideDamagedCatalog, type RootLock } from '../catalog/index.js'
 import { FlickrfsError, isFlickrfsError } from '../errors/flickrfs-error.js'
@@ -54,9 +55,24 @@ export function pinCommand(io: CliIo): Command {
 
 /** Usage mistakes (unknown flag, missing DEST, bad value) exit 2, as FlickrfsError USAGE does. */
 
+/**
+ * A DEST refused that is the mountpoint of a running flickrfs mount (status and verify read its
+ * cache): the pin to run is of that cache, which the mount then runs itself. Asked only once
+ * DEST is refused, so a pin of a plain folder reads no mount record.
+ */
+async function mountpointError(io: CliIo, dest: string): Promise<FlickrfsError | undefined> {
+  const { findMount } = await import('../service/registry.js')
+  const mount = await findMount(envOf(io), resolve(dest)).catch(() => undefined)
+  if (mount === undefined || resolve(mount.root) === resolve(dest)) return undefined
+  return new FlickrfsError('DEST', `${resolve(dest)} is where a flickrfs mount (pid ${mount.pid}) shows its cache, ${mount.root}: ` +
+    `pin that folder instead (\`flickrfs pin ${mount.root}\`; the mount runs the pin itself).`)
+}
+
 async function runPin(io: CliIo, dest: string, flags: PinFlags): Promise<number> {
   if (flags.quiet && flags.verbose) throw new FlickrfsError('USAGE', 'Use either -q or -v, not both.')
-  const absDest = await checkFolder(dest, { what: 'DEST', force: flags.force, writes: true })
+  const absDest = await checkFolder(dest, { what: 'DEST', force: flags.force, writes: true }).catch(async (err: unknown) => {
+    throw (await mountpointError(io, dest)) ?? err
+  })
   const env = envOf(io)
   const cookies = await readCookies(flags.cookies, env, (line) => io.stderr.write(line))
   const fullListingEvery = await fullListingEveryMs(env, flags.fullListingEvery)

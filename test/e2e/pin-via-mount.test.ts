@@ -89,6 +89,11 @@ void describe('pin DEST while mount --cache DEST serves it (e2e)', { skip }, () 
     assert.doesNotMatch(r.err, /in use by another flickrfs/)
     noStack(r.err)
     assert.equal(fake.counts()['media:GET'], added.length, 'only the new originals are fetched')
+    // The mountpoint given instead of the cache: one line naming the folder to pin.
+    const wrong = await lab.cli(['pin', mnt], env)
+    assert.equal(wrong.exit.code, 1, wrong.err)
+    assert.equal(wrong.err.trim().split('\n').length, 1, wrong.err)
+    assert.match(wrong.err, new RegExp(`^flickrfs: ${mnt} is where a flickrfs mount \\(pid \\d+\\) shows its cache, ${dest}: pin that folder instead`))
     assert.ok(server.exit === undefined, 'the mount still serves')
     assert.match(server.err, /pin of .* asked by pid \d+: running it here/)
 
