@@ -267,8 +267,10 @@ export function verifyCommand(io: CliIo): Command {
               return
             }
             bad.add(r.id)
-            const sizes = r.actualSize !== undefined && r.expectedSize >= 0 ? ` (${r.actualSize} bytes, expected ${r.expectedSize})` : ''
-            io.stdout.write(`${r.status}: ${r.path}${sizes}\n`)
+            // Its size is right: what differs is its content from the sha256 recorded at download.
+            const why = r.status === 'hash-mismatch' ? ' (its content is not what was downloaded: the sha256 differs, the size does not)'
+              : r.actualSize !== undefined && r.expectedSize >= 0 ? ` (${r.actualSize} bytes, expected ${r.expectedSize})` : ''
+            io.stdout.write(`${r.status}: ${r.path}${why}\n`)
           },
         })
         const last = await readLastPin(dest)

@@ -64,7 +64,7 @@ void describe('status and verify', () => {
 
     const bad = await runCli(['verify', dest], env)
     assert.equal(bad.code, 1)
-    assert.match(bad.stdout, /hash-mismatch: .*photostream/)
+    assert.match(bad.stdout, /^hash-mismatch: .*photostream\/\S+ \(its content is not what was downloaded: the sha256 differs, the size does not\)$/m)
     assert.match(bad.stdout, /missing: .*photostream/)
     assert.match(bad.stdout, /12 ok, 1 missing, 0 wrong size, 1 wrong content/)
 
