@@ -53,8 +53,6 @@ export function pinCommand(io: CliIo): Command {
     })
 }
 
-/** Usage mistakes (unknown flag, missing DEST, bad value) exit 2, as FlickrfsError USAGE does. */
-
 /**
  * A DEST refused that is the mountpoint of a running flickrfs mount (status and verify read its
  * cache): the pin to run is of that cache, which the mount then runs itself. Asked only once
@@ -67,6 +65,8 @@ async function mountpointError(io: CliIo, dest: string): Promise<FlickrfsError |
   return new FlickrfsError('DEST', `${resolve(dest)} is where a flickrfs mount (pid ${mount.pid}) shows its cache, ${mount.root}: ` +
     `pin that folder instead (\`flickrfs pin ${mount.root}\`; the mount runs the pin itself).`)
 }
+
+/** Usage mistakes (unknown flag, missing DEST, bad value) exit 2, as FlickrfsError USAGE does. */
 
 async function runPin(io: CliIo, dest: string, flags: PinFlags): Promise<number> {
   if (flags.quiet && flags.verbose) throw new FlickrfsError('USAGE', 'Use either -q or -v, not both.')
@@ -137,6 +137,15 @@ async function pinAndReport(
 ): Promise<number> {
   const { client, media, cookies, mode, checkCatalog } = run
   const progress = createProgress(mode, io.stderr)
+  // Ctrl-C or a stop: every write is atomic and the work done is recorded as it goes, so the
+  // process may end at once, as it would without a handler; it says so (and that nothing is lost).
+  const stop = (signal: NodeJS.Signals): void => {
+    progress.done()
+    io.stderr.write(`flickrfs: pin of ${dest} stopped (${signal}); what it finished is kept, and the next pin goes on from there.\n`)
+    process.exit(signal === 'SIGINT' ? 130 : 143)
+  }
+  process.once('SIGINT', stop)
+  process.once('SIGTERM', stop)
   // The status line is cleared however the run ends, so an error starts on a clean row.
   const report = await pin({
     dest,
@@ -150,7 +159,11 @@ async function pinAndReport(
     prepareCalls: () => client.prepareCalls(),
     onProgress: (p) => progress.update(progressState(p)),
     onDetail: flags.verbose ? (line) => progress.line(line) : undefined,
-  }).finally(() => progress.done())
+  }).finally(() => {
+    progress.done()
+    process.off('SIGINT', stop)
+    process.off('SIGTERM', stop)
+  })
   return reportPin(io, dest, flags, report, client.stats.apiCalls)
 }
 

@@ -1,7 +1,7 @@
 /**
  * A pin killed with SIGKILL in the middle of its downloads leaves no final-named original with the
- * wrong size, and the next run completes it; a second pin on the same DEST at the same time is
- * refused with a clear LOCKED message.
+ * wrong size, and the next run completes it; Ctrl-C says so; a second pin on the same DEST at the
+ * same time is refused with a clear LOCKED message.
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
@@ -93,6 +93,28 @@ void describe('pin killed mid-download (e2e)', () => {
       const bytes = await readFile(join(dest, 'photostream', mediaName(fake.account, id)))
       assert.ok(bytes.equals(fake.account.originalBytes(id)), id)
     }
+  })
+
+  void it('Ctrl-C (SIGINT) mid-download says the pin stopped and what is kept, exit 130; the next run completes', async () => {
+    const other = join(work, 'dest-int')
+    fake.faults.mediaLatencyMs = 40
+    const child = spawnCli(['pin', other], env)
+    const done = runCli([], env, child)
+    for (let i = 0; i < 2000 && child.exitCode === null; i++) {
+      const names = await readdir(join(other, 'photostream')).catch(() => [] as string[])
+      if (names.filter((n) => sizes.has(n)).length >= 10) break
+      await delay(10)
+    }
+    assert.ok(child.exitCode === null, 'the child was still running when interrupted')
+    child.kill('SIGINT')
+    const r = await done
+    fake.faults.mediaLatencyMs = 0
+    assert.equal(r.code, 130, r.stderr)
+    assert.match(r.stderr, new RegExp(`^flickrfs: pin of ${other} stopped \\(SIGINT\\); what it finished is kept, and the next pin goes on from there\\.$`, 'm'))
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace')
+    const again = await runCli(['pin', '-q', other], env)
+    assert.equal(again.code, 0, again.stderr)
+    assertSamePaths((await snapshot(other)).keys(), expectedTree(fake.account).entries.keys())
   })
 
   void it('refuses a second pin on the same DEST while one runs: LOCKED, non-zero, no stack trace', async () => {
