@@ -67,12 +67,13 @@ export async function buildProgram(io: CliIo, groups: Group[] = Object.keys(GROU
   if (groups.length > 0) (await import('./env-file.js')).addEnvFileOption(program, io.env ?? process.env)
   for (const g of groups) await GROUPS[g](program, io)
   // addCommand() does not pass these on: without it a subcommand's bad flag makes commander call
-  // process.exit itself, past main()'s exit codes.
+  // process.exit itself, past main()'s exit codes. Its help lists --env-file too (README's cron
+  // line puts it after the command).
   for (const cmd of program.commands) {
     cmd.exitOverride().configureOutput({
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
-    })
+    }).configureHelp({ showGlobalOptions: true })
   }
   return program
 }

@@ -80,3 +80,14 @@ void test('a command loads its own module, not the others', async () => {
   for (const other of ['pin.js', 'mount.js', 'status.js', 'demo.js']) assert.ok(!cli.includes(other), `whoami loaded ${other}`)
   assert.ok(!loads(urls, 'fuse-native'), 'whoami loaded fuse-native')
 })
+
+void test("each command's help lists the global --env-file (cron lines put it after the command)", async () => {
+  for (const name of ['pin', 'mount', 'status', 'verify']) {
+    let out = ''
+    const io = { stdout: { write: (s: string) => ((out += s), true) }, stderr: { write: () => true }, env: {} } as unknown as Parameters<typeof buildProgram>[0]
+    const program = await buildProgram(io, groupsFor(['node', 'flickrfs', name, '--help']))
+    await program.parseAsync(['node', 'flickrfs', name, '--help']).catch(() => undefined)
+    assert.match(out, /^Global Options:$/m, `${name} --help: ${out}`)
+    assert.match(out, /--env-file <file> +read FLICKR_API_KEY/, `${name} --help`)
+  }
+})
