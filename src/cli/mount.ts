@@ -7,7 +7,7 @@ import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import { Command, Option } from 'commander'
-import { FlickrfsError } from '../errors/flickrfs-error.js'
+import { FlickrfsError, isFlickrfsError } from '../errors/flickrfs-error.js'
 import { apiOriginFromEnv, loadCredentials, MediaClient, openFlickr, type Credentials, type Env } from '../flickr/index.js'
 import { checkMountpoint, exitingWithMount, mountAt, runUntilSignal, unmountPath } from '../fs/index.js'
 import { startLiveMount, type LiveMount, type LiveMountOptions } from '../service/live-mount.js'
@@ -142,7 +142,11 @@ async function runMount(io: CliIo, mountpoint: string, flags: MountFlags): Promi
 async function connect(env: Env, flags: MountFlags): Promise<{ remote?: LiveMountOptions['remote']; creds?: Credentials; apiCalls: () => number }> {
   if (flags.offline) return { creds: await loadCredentials({ env }).catch(() => undefined), apiCalls: () => 0 }
   // Reads of uncached originals must fail fast when Flickr is unreachable: few retries, short waits.
-  const opened = await openFlickr({ env, apiRate: flags.apiRate, media: { maxRetries: 1, headersTimeoutMs: 10_000 } })
+  const opened = await openFlickr({ env, apiRate: flags.apiRate, media: { maxRetries: 1, headersTimeoutMs: 10_000 } }).catch((err: unknown) => {
+    // No key or token here: a pinned cache can still be served as it is.
+    if (isFlickrfsError(err) && err.code === 'AUTH_MISSING') throw new FlickrfsError('AUTH_MISSING', `${err.message} To serve what a pinned --cache holds without Flickr, add --offline.`)
+    throw err
+  })
   // A pin handed to this mount (cli/pin-handoff.ts) downloads as a pin of its own does: with the default retries.
   const origin = apiOriginFromEnv(env)
   const jobMedia = new MediaClient({ origins: origin === undefined ? [] : [origin] })

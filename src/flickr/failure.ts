@@ -145,7 +145,8 @@ function fromStat(f: StatFailure, ctx: MapContext, cause: unknown): FlickrfsErro
   switch (f.code) {
     case 98:
       return new FlickrfsError('AUTH_REVOKED',
-        'Your Flickr authorization was revoked or expired. Run `flickrfs login` again.', opts)
+        'Your Flickr authorization was revoked or expired. Run `flickrfs login` again; where the token comes from ' +
+        'FLICKR_OAUTH_TOKEN (the environment, an --env-file), put the new one from token.json there, since it wins over token.json.', opts)
     case 100:
       return new FlickrfsError('AUTH_BAD_KEY',
         `Flickr rejected the API key (${f.message}). Check FLICKR_API_KEY and FLICKR_API_SECRET, ` +

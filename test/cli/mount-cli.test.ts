@@ -70,6 +70,15 @@ void describe('flickrfs mount, the small things', () => {
     }
   })
 
+  void test('an online mount without a key or token says --offline serves a pinned cache', async () => {
+    const mnt = await lab.mkdir('no-creds')
+    const bare = { PATH: process.env.PATH, HOME: await lab.mkdir('bare-home'), FLICKRFS_CONFIG_DIR: await lab.mkdir('bare-config') }
+    const p = await lab.cli(['mount', mnt, '--cache', join(lab.dir, 'no-creds-cache')], bare)
+    assert.notEqual(p.exit.code, 0, p.err)
+    assert.equal(p.err.trim().split('\n').length, 1, p.err)
+    assert.match(p.err.trim(), /^flickrfs: No Flickr API key: .* To serve what a pinned --cache holds without Flickr, add --offline\.$/)
+  })
+
   void test('mount.log has a time on every line and tells the start, an asked refresh and the unmount', async (t) => {
     const skip = await fuseUnusableReason()
     if (skip) return t.skip(skip)

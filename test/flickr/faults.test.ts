@@ -85,7 +85,7 @@ void test('error 98 (revoked token) is one clear line and is not retried', async
     revoked.revokeToken(revoked.credentials.oauthToken)
     const client = clientFor(revoked)
     const err = await rejectsWith(client.testLogin(), 'AUTH_REVOKED')
-    assert.equal(err.message, 'Your Flickr authorization was revoked or expired. Run `flickrfs login` again.')
+    assert.equal(err.message, 'Your Flickr authorization was revoked or expired. Run `flickrfs login` again; where the token comes from FLICKR_OAUTH_TOKEN (the environment, an --env-file), put the new one from token.json there, since it wins over token.json.')
     assert.equal(client.stats.apiCalls, 1)
   } finally {
     await revoked.close()

@@ -136,7 +136,7 @@ void test('a transient failure never deletes the stored token; a revoked one giv
   fake.revokeToken(token?.oauthToken ?? '')
   const revoked = run(['whoami'], envFor(dir))
   const e98 = await rejectsWith(revoked.done, 'AUTH_REVOKED')
-  assert.equal(e98.message, 'Your Flickr authorization was revoked or expired. Run `flickrfs login` again.')
+  assert.equal(e98.message, 'Your Flickr authorization was revoked or expired. Run `flickrfs login` again; where the token comes from FLICKR_OAUTH_TOKEN (the environment, an --env-file), put the new one from token.json there, since it wins over token.json.')
 })
 
 void test('logout removes the token file, and says so when there was none', async () => {
