@@ -167,7 +167,7 @@ interface ServeMountOptions {
 /** Serves until a signal or an outside unmount; SIGHUP refreshes. Resolves with the exit code. */
 async function serveMount(live: LiveMount, o: ServeMountOptions): Promise<number> {
   const { env, mnt, root, say, flags } = o
-  const unregister = await registerMount(env, { pid: process.pid, mountpoint: mnt, root, startedAtMs: Date.now() })
+  const unregister = await registerMount(env, { pid: process.pid, mountpoint: mnt, root, startedAtMs: Date.now(), ...(o.online ? {} : { offline: true }) })
   const control = await listenForPins(live, o)
   const onHup = (): void => {
     say('refresh asked (SIGHUP)')
@@ -403,6 +403,10 @@ export function refreshCommand(io: CliIo): Command {
       const mnt = resolve(mountpoint)
       const rec = await findMount(envOf(io), mnt)
       if (!rec) throw new FlickrfsError('MOUNTPOINT', `No flickrfs mount of this user is serving ${mnt}.`)
+      if (rec.offline === true) {
+        throw new FlickrfsError('USAGE', `The mount at ${mnt} (pid ${rec.pid}) serves ${rec.root} --offline: it has nothing to refresh from. ` +
+          'Mount it without --offline to follow Flickr, or run `flickrfs pin` on its cache once it is unmounted.')
+      }
       process.kill(rec.pid, 'SIGHUP')
       io.stdout.write(`flickrfs: asked the mount at ${mnt} (pid ${rec.pid}) to refresh\n`)
     })

@@ -13,6 +13,8 @@ export interface MountRecord {
   mountpoint: string
   root: string
   startedAtMs: number
+  /** Served --offline: nothing to refresh. Absent in records of older mounts. */
+  offline?: boolean
 }
 
 function registryDir(env: NodeJS.ProcessEnv): string {

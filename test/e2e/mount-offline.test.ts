@@ -78,6 +78,11 @@ void describe('mount without Flickr (e2e)', { skip }, () => {
       assert.ok(r.err.includes(`${mnt} is a mount (pid ${server.pid}); reading its cache, ${dest}\n`), `${cmd}: ${r.err}`)
       if (cmd === 'status') assert.ok(r.out.split('\n').includes(`Folder: ${dest}`), r.out)
     }
+    // An offline mount has nothing to refresh from: `refresh` says so instead of reporting success.
+    const refresh = await lab.cli(['refresh', mnt], env)
+    assert.equal(refresh.exit.code, 2, refresh.err)
+    assert.match(refresh.err, new RegExp(`^flickrfs: The mount at ${mnt} \\(pid ${server.pid}\\) serves ${dest} --offline: it has nothing to refresh from\\.`))
+    assert.doesNotMatch(server.err, /refresh asked/)
     assert.equal((await lab.stop(server, mnt, 'SIGINT')).code, 0, server.err)
   })
 
