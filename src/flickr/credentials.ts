@@ -1,4 +1,4 @@
-import { chmod, mkdir, open, readFile, unlink } from 'node:fs/promises'
+import { chmod, mkdir, open, readFile, stat, unlink } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
@@ -93,7 +93,10 @@ export async function loadApiKey(opts: { env: Env; configDir?: string }): Promis
     `in the environment, or put {"apiKey": "…", "apiSecret": "…"} in ${configPath}.`)
 }
 
-/** The stored token, or undefined when nobody has logged in. */
+/**
+ * The stored token, or undefined when nobody has logged in. `flickrfs login` writes it mode 600; a
+ * copy others can read (a `cp` without -p, a restore) is refused as an --env-file is, with the chmod.
+ */
 export async function readToken(configDir: string): Promise<StoredToken | undefined> {
   const path = join(configDir, TOKEN_FILE)
   const json = await readJson(path)
@@ -102,6 +105,12 @@ export async function readToken(configDir: string): Promise<StoredToken | undefi
   const oauthTokenSecret = str(json.oauthTokenSecret)
   if (!oauthToken || !oauthTokenSecret) {
     throw new FlickrfsError('CONFIG', `${path} has no token in it. Run \`flickrfs login\` again.`)
+  }
+  const mode = (await stat(path)).mode
+  if ((mode & 0o044) !== 0) {
+    throw new FlickrfsError('CONFIG',
+      `${path} can be read by other users (mode ${(mode & 0o777).toString(8).padStart(4, '0')}) and it holds your Flickr token: ` +
+      `run chmod 600 ${path}.`)
   }
   return {
     oauthToken, oauthTokenSecret,

@@ -1,6 +1,6 @@
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import {
   deleteToken, loadCredentials, readToken, resolveConfigDir, saveToken, TOKEN_FILE,
@@ -68,6 +68,17 @@ void test('a damaged token file is a CONFIG error, not a crash', async () => {
   await writeFile(join(dir, TOKEN_FILE), '{not json')
   const err = await rejectsWith(loadCredentials({ env: { FLICKR_API_KEY: 'k', FLICKR_API_SECRET: 's' }, configDir: dir }), 'CONFIG')
   assert.match(err.message, /not a JSON object/)
+})
+
+void test('a token file others can read (a copy, a restore) is refused with the chmod that fixes it; 0600 is read', async () => {
+  const dir = join(tmp, 'loose')
+  const path = await saveToken(dir, { oauthToken: 'tok3nXYZ', oauthTokenSecret: 'sEcr3tQ' })
+  await chmod(path, 0o644)
+  const err = await rejectsWith(loadCredentials({ env: { FLICKR_API_KEY: 'k', FLICKR_API_SECRET: 's' }, configDir: dir }), 'CONFIG')
+  assert.equal(err.message, `${path} can be read by other users (mode 0644) and it holds your Flickr token: run chmod 600 ${path}.`)
+  assert.doesNotMatch(err.message, /tok3nXYZ|sEcr3tQ/, 'not the token itself')
+  await chmod(path, 0o600)
+  assert.equal((await loadCredentials({ env: { FLICKR_API_KEY: 'k', FLICKR_API_SECRET: 's' }, configDir: dir })).oauthToken, 'tok3nXYZ')
 })
 
 void test('FLICKRFS_API_ORIGIN and the API rate are checked where they are read', async () => {
