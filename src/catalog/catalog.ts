@@ -13,7 +13,7 @@ import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { RefreshCheckpoint, type CheckpointOptions } from './checkpoint.js'
 import { CatalogStore, contentKey, missingPartsError, rowVersions, type Head, type ListingPagesOptions } from './persist.js'
 import { ownedApi } from './owner.js'
-import type { ListingMarks } from './incremental.js'
+import { planChoicesOf, type ListingMarks } from './incremental.js'
 import { refreshIfUnchanged, type QuickRefreshOptions, type QuickRefreshResult, type RecordedAnswers } from './quick-refresh.js'
 import type { CatalogApi, CatalogMedia, SidecarSizer } from './ports.js'
 // The refresh, the lazy merge and the lazy view are loaded when first used, not with the catalog:
@@ -297,12 +297,9 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     return queued(resolve(this.root), async () => {
       const lock = await acquireRootLock(this.root, 'catalog refresh')
       try {
-        const quick = await refreshIfUnchanged(this.store, await this.owned(client), {
-          fullListingEveryMs: opts.fullListingEveryMs ?? 0,
-          retrying: opts.resolveAgain?.size ?? 0,
-          ...(opts.failingElsewhere !== undefined ? { failingElsewhere: opts.failingElsewhere } : {}),
-          ...(opts.cookies !== undefined ? { cookies: opts.cookies } : {}),
-          ...(opts.retryTranscodes !== undefined ? { retryTranscodes: opts.retryTranscodes } : {}),
+        const quick = await refreshIfUnchanged(this.store, client, {
+          ...planChoicesOf(opts),
+          root: this.root,
           apiConcurrency: opts.apiConcurrency ?? 16,
           ...(opts.onAsking !== undefined ? { onAsking: opts.onAsking } : {}),
           ...this.held(),
@@ -372,9 +369,9 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     return this.head === undefined || this.deferred ? undefined : contentKey(this.head)
   }
 
-  /** `client` checked to answer for the account this catalog holds (owner.ts), as saved now. */
+  /** `client` checked to answer for the account this catalog holds (owner.ts): the head held, or as saved now. */
   private async owned(client: CatalogApi): Promise<CatalogApi> {
-    const head = await this.store.readHead()
+    const head = this.head ?? (await this.store.readHead())
     return head === undefined ? client : ownedApi(client, { root: this.root, userId: head.userId, userName: head.userName })
   }
 

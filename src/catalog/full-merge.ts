@@ -37,7 +37,7 @@ import { asRecord, toInt } from '../flickr/lenient.js'
 import createDebug from '../util/debug.js'
 import { eachLimit } from '../util/pool.js'
 import type { ListedPhoto, SetListing } from './changes.js'
-import { marksAfter, planFor, planOptionsOf, type ListingPlan } from './incremental.js'
+import { marksAfter, planChoicesOf, planFor, type ListingPlan } from './incremental.js'
 import { finishMerge, mergeLimit, OldOrder, planOf, readPages, setsOf, withAnsweredCalls, type MergeContext, type MergeFound, type MergeResult } from './lazy-merge.js'
 import { idIndexOf, type IdIndex } from './lazy-view.js'
 import { PAGE_PHOTOS, recordHash } from './listing-pages.js'
@@ -160,7 +160,7 @@ export function planFullMerge(head: Head, ctx: MergeContext, nowMs: number): Ext
   if (facts === undefined || head.userId === '') return 'the head lacks its facts'
   const opts = ctx.options
   // As the whole refresh plans it; items that failed alone call for mergeRelisted's listing, not this one.
-  const plan = planFor({ refreshedAtMs: head.refreshedAtMs, listing: head.listing, unresolved: () => facts.unresolved }, planOptionsOf(opts, nowMs))
+  const plan = planFor({ refreshedAtMs: head.refreshedAtMs, listing: head.listing, unresolved: () => facts.unresolved }, { ...planChoicesOf(opts), nowMs })
   if (plan.mode !== 'full') return 'an incremental listing is due'
   return plan
 }

@@ -166,10 +166,9 @@ export interface PlanInput {
   unresolved: () => number
 }
 
-/** planListing's options; `retrying`: how many items to resolve again (a pin's failed downloads). */
-export interface PlanOptions {
+/** What a refresh's options say of its plan (planChoicesOf); `retrying`: how many items to resolve again (a pin's failed downloads). */
+export interface PlanChoices {
   fullListingEveryMs: number
-  nowMs: number
   retrying: number
   /**
    * Items failing that this refresh does not try itself: a pin's failed downloads, seen by the
@@ -183,12 +182,17 @@ export interface PlanOptions {
   retryTranscodes?: boolean
 }
 
-/** A refresh's options as planFor takes them, at `nowMs`. */
-export function planOptionsOf(
-  opts: { fullListingEveryMs?: number; resolveAgain?: ReadonlySet<string>; failingElsewhere?: number; cookies?: string; retryTranscodes?: boolean }, nowMs: number,
-): PlanOptions {
+/** planListing's options: the refresh's choices, at the time it starts. */
+export interface PlanOptions extends PlanChoices {
+  nowMs: number
+}
+
+/** What a refresh's options say of its plan (every caller of planFor takes them from here). */
+export function planChoicesOf(
+  opts: { fullListingEveryMs?: number; resolveAgain?: ReadonlySet<string>; failingElsewhere?: number; cookies?: string; retryTranscodes?: boolean },
+): PlanChoices {
   return {
-    fullListingEveryMs: opts.fullListingEveryMs ?? 0, nowMs, retrying: opts.resolveAgain?.size ?? 0,
+    fullListingEveryMs: opts.fullListingEveryMs ?? 0, retrying: opts.resolveAgain?.size ?? 0,
     ...(opts.failingElsewhere !== undefined ? { failingElsewhere: opts.failingElsewhere } : {}),
     ...(opts.cookies !== undefined ? { cookies: opts.cookies } : {}),
     ...(opts.retryTranscodes !== undefined ? { retryTranscodes: opts.retryTranscodes } : {}),

@@ -36,7 +36,7 @@ import createDebug from '../util/debug.js'
 import { sortedIndexOf } from '../util/sorted.js'
 import { anyChange, collectionChanges, photoChanges, setChanges, type ListedPhoto, type SetListing, type Since } from './changes.js'
 import { numericId } from './decimal-id.js'
-import { asListed, keptTranscodeMark, knownMembers, locateDeletions, marksAfter, mergeOrder, planFor, planOptionsOf, type ListingMarks, type ListingPlan } from './incremental.js'
+import { asListed, keptTranscodeMark, knownMembers, locateDeletions, marksAfter, mergeOrder, planChoicesOf, planFor, type ListingMarks, type ListingPlan } from './incremental.js'
 import { ListingPage, PAGE_PHOTOS, PageBuilder, pageRowOf, type StoredPage } from './listing-pages.js'
 import { sameBuckets, type CatalogStore, type Head, type ListingPagesMeta, type ListingPagesOptions, type PhotoFacts } from './persist.js'
 import type { CatalogApi, CatalogMedia } from './ports.js'
@@ -323,7 +323,7 @@ export function planOf(head: Head, answers: RecordedAnswers, ctx: MergeContext):
   if (meta.streamLength !== head.photoCount) return 'the listing pages are not the photostream in order'
   if (facts === undefined || head.listing?.newestSec === undefined || head.userId === '') return 'the head lacks its facts'
   const opts = ctx.options
-  const plan = planFor({ refreshedAtMs: head.refreshedAtMs, listing: head.listing, unresolved: () => facts.unresolved }, planOptionsOf(opts, answers.startedAtMs))
+  const plan = planFor({ refreshedAtMs: head.refreshedAtMs, listing: head.listing, unresolved: () => facts.unresolved }, { ...planChoicesOf(opts), nowMs: answers.startedAtMs })
   if (plan.mode !== 'changes') return `a full listing is due (${plan.reason})`
   if (plan.minDateSec !== answers.minDateSec) return 'the answers were asked for another listing'
   return plan

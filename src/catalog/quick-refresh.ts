@@ -14,8 +14,9 @@
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import createDebug from '../util/debug.js'
 import { eachLimit } from '../util/pool.js'
-import { HEAD_CHECK_PER_PAGE, knownMembers, lookupOf, marksUnchanged, planFor, unchangedListing, type ListingMarks, type PendingVerdict, type UnchangedPrevious } from './incremental.js'
+import { HEAD_CHECK_PER_PAGE, knownMembers, lookupOf, marksUnchanged, planFor, unchangedListing, type ListingMarks, type PendingVerdict, type PlanChoices, type UnchangedPrevious } from './incremental.js'
 import { contentKey, rowVersions, type CatalogStore, type Head } from './persist.js'
+import { ownedApi } from './owner.js'
 import { PHOTO_EXTRAS, type CatalogApi } from './ports.js'
 import { dedupeById, listPhotos, safeId, uniqueIds } from './records.js'
 import type { RefreshReport } from './refresh.js'
@@ -24,18 +25,16 @@ import type { RawRecord } from './types.js'
 
 const debug = createDebug('flickrfs:catalog')
 
-export interface QuickRefreshOptions {
-  fullListingEveryMs: number
-  /** How many items to resolve again (a pin's failed downloads): never "unchanged" (the photostream listed whole when planFor says so). */
-  retrying: number
-  /** Items failing that the refresh does not try (PlanOptions.failingElsewhere): "unchanged" still, unless their listing is due. */
-  failingElsewhere?: number
-  /**
-   * Originals known only as a transcode are resolved again when the plan says so (cookies given:
-   * incremental.ts transcodeTry): never "unchanged" then while there are any.
-   */
-  cookies?: string
-  retryTranscodes?: boolean
+/**
+ * The plan's choices (incremental.ts planChoicesOf): items to resolve again (`retrying`: a pin's
+ * failed downloads) make it never "unchanged", the photostream listed whole when planFor says so;
+ * items failing elsewhere (`failingElsewhere`) leave it "unchanged" unless their listing is due;
+ * transcodes retried when the plan says so (cookies given: transcodeTry) make it never "unchanged"
+ * while there are any.
+ */
+export interface QuickRefreshOptions extends PlanChoices {
+  /** The catalog's folder, for what a refresh with another account's token says (owner.ts). */
+  root: string
   apiConcurrency: number
   /** Told once the calls are asked (nothing is asked when a full listing is due): the caller's own work can start beside them. */
   onAsking?: () => void
@@ -145,18 +144,15 @@ export function answering(api: CatalogApi, answers: RecordedAnswers): CatalogApi
  * See the top of this file. Undefined when no call was made (a full listing is due, or the head
  * lacks what the check needs). Call under the root lock, with no other refresh of this root running.
  */
-export async function refreshIfUnchanged(store: CatalogStore, api: CatalogApi, opts: QuickRefreshOptions, clock: () => number): Promise<QuickRefreshResult | undefined> {
+export async function refreshIfUnchanged(store: CatalogStore, given: CatalogApi, opts: QuickRefreshOptions, clock: () => number): Promise<QuickRefreshResult | undefined> {
   const head = await store.readHead()
   const facts = head?.facts
   const marks = head?.listing
   if (head === undefined || facts === undefined || marks?.newestSec === undefined || head.userId === '') return undefined
+  // Its answers are this account's, or nothing is saved (owner.ts): checked against the head read here.
+  const api = ownedApi(given, { root: opts.root, userId: head.userId, userName: head.userName })
   const startedAtMs = clock()
-  const plan = planFor({ refreshedAtMs: head.refreshedAtMs, listing: marks, unresolved: () => facts.unresolved }, {
-    fullListingEveryMs: opts.fullListingEveryMs, nowMs: startedAtMs, retrying: opts.retrying,
-    ...(opts.failingElsewhere !== undefined ? { failingElsewhere: opts.failingElsewhere } : {}),
-    ...(opts.cookies !== undefined ? { cookies: opts.cookies } : {}),
-    ...(opts.retryTranscodes !== undefined ? { retryTranscodes: opts.retryTranscodes } : {}),
-  })
+  const plan = planFor({ refreshedAtMs: head.refreshedAtMs, listing: marks, unresolved: () => facts.unresolved }, { ...opts, nowMs: startedAtMs })
   if (plan.mode !== 'changes') return undefined
   // Transcodes retried (cookies given, and due): the refresh resolves each again, so it is never "unchanged".
   const retryTranscodes = plan.transcodes !== undefined

@@ -37,7 +37,7 @@ import { asRecord } from '../flickr/lenient.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { eachLimit } from '../util/pool.js'
 import { Semaphore } from '../util/semaphore.js'
-import { HEAD_CHECK_PER_PAGE, listPhotostreamChanges, keptTranscodeMark, marksAfter, planListing, planOptionsOf, unchangedMembers, type ListingPlan } from './incremental.js'
+import { HEAD_CHECK_PER_PAGE, listPhotostreamChanges, keptTranscodeMark, marksAfter, planChoicesOf, planListing, unchangedMembers, type ListingPlan } from './incremental.js'
 import { anyChange, collectionChanges, photoChanges, setChanges, type Changes, type ListedPhoto, type SetListing, type Since } from './changes.js'
 import { PHOTO_EXTRAS, type CatalogApi, type CatalogMedia, type PhotostreamResume } from './ports.js'
 import { dedupeById, isKnownEmpty, listPhotos, safeId, uniqueIds } from './records.js'
@@ -281,7 +281,7 @@ class Refresh {
     this.mediaSlots = new Semaphore(this.mediaConcurrency)
     this.userId = ctx.previous.snap.userId
     this.userName = ctx.previous.snap.userName
-    this.plan = planListing(ctx.previous, planOptionsOf(ctx.options, this.startedAtMs))
+    this.plan = planListing(ctx.previous, { ...planChoicesOf(ctx.options), nowMs: this.startedAtMs })
     this.plannedPlan = this.plan
   }
 

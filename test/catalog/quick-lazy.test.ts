@@ -79,7 +79,7 @@ async function countingStore(t: TestContext, root: string): Promise<{ store: Cat
 }
 
 function quick(store: CatalogStore, h: Harness, held: Pick<QuickRefreshOptions, 'served'> = {}): Promise<QuickRefreshResult | undefined> {
-  return refreshIfUnchanged(store, h.client, { fullListingEveryMs: WEEK_MS, retrying: 0, retryTranscodes: false, apiConcurrency: 4, ...held }, h.clock.now)
+  return refreshIfUnchanged(store, h.client, { fullListingEveryMs: WEEK_MS, retrying: 0, retryTranscodes: false, root: h.root, apiConcurrency: 4, ...held }, h.clock.now)
 }
 
 /** Removes the chunk `key` from ROOT's catalog file (with its parts), as a reader of it would find it gone. */
