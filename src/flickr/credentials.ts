@@ -1,9 +1,9 @@
-import { chmod, mkdir, open, readFile, stat, unlink } from 'node:fs/promises'
+import { chmod, open, readFile, stat, unlink } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { errorMessage } from '../util/abort.js'
-import { fsyncDir, writeFileAtomic } from '../util/fs.js'
+import { fsyncDir, mkdirLevels, writeFileAtomic } from '../util/fs.js'
 
 export type Env = Record<string, string | undefined>
 
@@ -151,7 +151,7 @@ export async function loadCredentials(opts: { env: Env; configDir?: string }): P
 
 /** Writes the token atomically (temp + fsync + rename), file 0600 in a 0700 folder. */
 export async function saveToken(configDir: string, token: StoredToken): Promise<string> {
-  const created = await mkdir(configDir, { recursive: true, mode: 0o700 })
+  const created = await mkdirLevels(configDir, 0o700)
   // Only tighten a folder we made; a folder the user made is theirs to set.
   if (created !== undefined) await chmod(configDir, 0o700)
   const path = join(configDir, TOKEN_FILE)

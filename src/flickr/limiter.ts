@@ -1,10 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { mkdir, open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises'
+import { open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import createDebug from '../util/debug.js'
 import { errorMessage } from '../util/abort.js'
 import type { Clock } from './clock.js'
 import { pidAlive } from '../util/process.js'
+import { mkdirLevels } from '../util/fs.js'
 
 const log = createDebug('flickrfs:limiter')
 
@@ -318,7 +319,7 @@ export class SharedTokenBucket implements RateLimiter {
 
   /** Reads, changes and writes the state under the lock; `change` edits `s` in place. */
   private async update<T>(change: (s: LimiterState, now: number) => T): Promise<T> {
-    this.ready ??= mkdir(this.configDir, { recursive: true, mode: 0o700 }).then(() => undefined)
+    this.ready ??= mkdirLevels(this.configDir, 0o700).then(() => undefined)
     await this.ready
     const unlock = await lockFile(this.lockPath, this.staleLockMs)
     try {

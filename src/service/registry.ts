@@ -3,10 +3,11 @@
  * file per mount under the user's runtime directory, removed when the mount ends.
  */
 import { createHash } from 'node:crypto'
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { isEnoent } from '../util/fs-errors.js'
+import { mkdirLevels } from '../util/fs.js'
 
 export interface MountRecord {
   pid: number
@@ -28,7 +29,7 @@ function recordPath(env: NodeJS.ProcessEnv, mountpoint: string): string {
 }
 
 export async function registerMount(env: NodeJS.ProcessEnv, rec: MountRecord): Promise<() => Promise<void>> {
-  await mkdir(registryDir(env), { recursive: true, mode: 0o700 })
+  await mkdirLevels(registryDir(env), 0o700)
   const path = recordPath(env, rec.mountpoint)
   await writeFile(path, JSON.stringify(rec), { mode: 0o600 })
   return () => rm(path, { force: true })
