@@ -100,6 +100,11 @@ export class GetSizer implements CatalogMedia {
     return answer
   }
 
+  /** True when a download sized for `key` waits to be taken. */
+  has(key: string): boolean {
+    return this.#pending.has(key)
+  }
+
   /** The download sized for `key`, now the caller's to settle (and to release); undefined if none. */
   take(key: string): SizedDownload | undefined {
     const p = this.#pending.get(key)

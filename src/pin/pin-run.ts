@@ -62,6 +62,12 @@ export function massDeletion(previous: Manifest, alive: Lookup): { lost: string[
 
 /** Originals checked in place (store.inPlaceSync) before the event loop gets a turn: a few ms of lstats. */
 const IN_PLACE_CHECKS_PER_TURN = 256
+/**
+ * Downloads waiting for a slot before the final sweep waits for room. A first pin queued every
+ * original at once, each a suspended download holding its photo: 3.7 GB at 1,000,000 photos
+ * (bench/RESULTS.md, "Session 33").
+ */
+export const WAITING_DOWNLOADS_MAX = 2048
 function wanted(photo: PhotoColumns, opts: PinOptions): boolean {
   return !(photo.media === 'photo' ? opts.ignorePhotos : opts.ignoreVideos)
 }
@@ -120,6 +126,9 @@ export class PinRun {
   readonly #inPlaceBatches: InPlaceBatch[] = []
   /** Where each local hour starts (layout/times.ts): a time zone lookup per hour, not two per original. Lives for this run. */
   readonly #hourCache = new Map<number, number>()
+  /** Downloads waiting for a slot (#download), and the sweep waiting for them to be fewer (#downloadAll). */
+  #waitingForSlot = 0
+  #room: (() => void) | undefined
 
   constructor(ctx: PinContext) {
     this.#ctx = ctx
@@ -132,6 +141,10 @@ export class PinRun {
       wanted: (photo) => wanted(photo, ctx.opts),
       stopped: () => this.#noSpace,
     })
+  }
+
+  get #queueAhead(): number {
+    return Math.max(1, this.#ctx.opts.queueAhead ?? WAITING_DOWNLOADS_MAX)
   }
 
   get #concurrency(): number {
@@ -234,7 +247,7 @@ export class PinRun {
         ...(opts.apiConcurrency !== undefined ? { apiConcurrency: opts.apiConcurrency } : {}),
         // Each sizing holds a download slot until its answer: never fewer sizings than slots.
         mediaConcurrency: Math.max(opts.headConcurrency ?? 16, this.#concurrency),
-        onMedia: (ev) => this.#enqueue(ev.photo, ev.media),
+        onMedia: (ev) => this.#enqueue(ev.photo, ev.media, true),
         onProgress: (p) => this.#listed(p),
       })
     } catch (err) {
@@ -258,7 +271,11 @@ export class PinRun {
       // The in-place checks run a batch a turn (#drainInPlace): without a turn here every photo's
       // objects were queued before the first check (a pin after a small change to a 1,000,000-item
       // mirror peaked at 1.7 GB, bench/pin-big.ts; test/pin/sweep.test.ts).
-      if (i % IN_PLACE_CHECKS_PER_TURN === IN_PLACE_CHECKS_PER_TURN - 1) await nextTurn()
+      if (i % IN_PLACE_CHECKS_PER_TURN === IN_PLACE_CHECKS_PER_TURN - 1) {
+        await nextTurn()
+        // Only downloads wake it (#slot); the in-place checks drain a batch a turn on their own.
+        while (this.#waitingForSlot >= this.#queueAhead) await new Promise<void>((resolve) => (this.#room = resolve))
+      }
     }
     for (const u of refresh.media.unavailable) this.#failures.push({ id: u.id, what: 'original', message: u.message })
     await Promise.all(this.#queued.values())
@@ -269,10 +286,16 @@ export class PinRun {
     if (this.#noSpace !== undefined) throw this.#noSpace
   }
 
-  #enqueue(photo: PhotoColumns, m: MediaEntry): void {
+  /**
+   * Queues the download (or in-place check) of one original. From the refresh (`fromRefresh`), an
+   * original not sized by it is left to the final sweep once the backlog is full: a whole refresh
+   * tells every original it knows in one loop, and a first pin of a known catalog queued them all.
+   */
+  #enqueue(photo: PhotoColumns, m: MediaEntry, fromRefresh = false): void {
     if (!wanted(photo, this.#ctx.opts)) return
     const key = mediaKey(m.id, m.secret)
     if (this.#queued.has(key)) return
+    if (fromRefresh && this.#backlog() >= this.#queueAhead && !this.#sizer.has(key)) return
     this.#progress.queued++
     this.#progress.queuedBytes += m.size
     const sized = this.#sizer.take(key)
@@ -329,7 +352,7 @@ export class PinRun {
    * Never rejects: a failure is recorded, a NO_SPACE stops the rest.
    */
   async #download(photo: PhotoColumns, m: MediaEntry, key: string, sized?: SizedDownload): Promise<void> {
-    const release = sized?.release ?? (await this.#slots.acquire())
+    const release = sized?.release ?? (await this.#slot())
     try {
       if (this.#noSpace !== undefined) {
         await sized?.job.abandon()
@@ -365,6 +388,25 @@ export class PinRun {
       this.#progress.fetchedBytes = this.#downloadedBytes
       this.#tell()
     }
+  }
+
+  /** Originals queued but not under way: downloads waiting for a slot, and in-place checks not made yet. */
+  #backlog(): number {
+    let n = this.#waitingForSlot
+    for (const b of this.#inPlaceBatches) n += b.items.length
+    return n
+  }
+
+  /** A download slot; the sweep is told once half the downloads waiting for one have it. */
+  async #slot(): Promise<() => void> {
+    this.#waitingForSlot++
+    const release = await this.#slots.acquire()
+    if (--this.#waitingForSlot <= this.#queueAhead / 2 && this.#room !== undefined) {
+      const room = this.#room
+      this.#room = undefined
+      room()
+    }
+    return release
   }
 
   /** The layout of what is on disk, written into DEST, then the manifest of what was written. */

@@ -70,6 +70,12 @@ export interface PinOptions {
    */
   lazyCatalogFromPhotos?: number
   /**
+   * Originals queued ahead of the download slots at most (default pin-run.ts
+   * WAITING_DOWNLOADS_MAX): the rest wait for the sweep. For tests, which show the bound on a
+   * small account.
+   */
+  queueAhead?: number
+  /**
    * Told as the run starts, before DEST's record and catalog are opened: the calls follow (the
    * CLI's limiter leases their tokens meanwhile, FlickrClient.prepareCalls; leased any later, the
    * first calls waited on its file while the catalog's lists, read meanwhile, were parsed first).

@@ -6,6 +6,7 @@
  */
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
+import { copyFile, mkdir, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { FakeFlickr } from '../../src/fake-flickr/index.js'
 import type { PinProgress } from '../../src/pin/pin.js'
@@ -45,4 +46,33 @@ void test('originals in place are checked while the sweep goes on, not once ever
   const past = seen.find((p) => p.phase === 'downloading' && p.done >= 300)
   assert.ok(past !== undefined, 'progress told while downloading')
   assert.ok(past.queued < total, `${past.done} originals counted in place with ${past.queued} of ${total} queued`)
+})
+
+void test('a first pin of a known catalog queues only so many originals ahead of the download slots, read whole or lazily', async () => {
+  // A catalog a mount made (here the one a first pin left), in a DEST with nothing else: every
+  // original is to download. Queued all at once, a million of them held 3.7 GB (bench/pin-big.ts).
+  const source = join(work, 'source')
+  assert.deepEqual((await pinOnce(fake, source)).failures, [])
+  const queueAhead = 64
+  for (const mode of ['whole', 'lazy'] as const) {
+    const dest = join(work, `first-${mode}`)
+    await mkdir(join(dest, '.flickrfs'), { recursive: true })
+    for (const f of await readdir(join(source, '.flickrfs'))) {
+      if (f.startsWith('catalog.sqlite')) await copyFile(join(source, '.flickrfs', f), join(dest, '.flickrfs', f))
+    }
+    // Read whole, a change to merge makes the pin's own refresh tell every original it knows at once.
+    if (mode === 'whole') fake.account.editPhoto(fake.account.photostream[1] as string, { title: 'edited before a first pin' })
+    fake.faults.mediaLatencyMs = 2
+    let ahead = 0
+    const r = await pinOnce(fake, dest, {
+      queueAhead,
+      concurrency: 4,
+      lazyCatalogFromPhotos: mode === 'lazy' ? 0 : Number.MAX_SAFE_INTEGER,
+      onProgress: (p) => (ahead = Math.max(ahead, p.queued - p.done)),
+    }).finally(() => (fake.faults.mediaLatencyMs = 0))
+    assert.deepEqual(r.failures, [], mode)
+    assert.equal(r.downloaded, 900, `${mode}: every original downloaded`)
+    // The sweep looks at the backlog after each batch it queues (256).
+    assert.ok(ahead <= queueAhead + 256 + 4, `${mode}: at most ${queueAhead + 256 + 4} originals queued ahead, saw ${ahead}`)
+  }
 })
