@@ -167,7 +167,7 @@ export async function pin(opts: PinOptions): Promise<PinReport> {
     const fresh = (await opts.checkCatalog?.()) === true
     // The whole run's modules (the layout, the store, the tree writer) are loaded only for it.
     const [{ OriginalStore, pinEverything }, { PinRun }] = await Promise.all([import('../store/index.js'), import('./pin-run.js')])
-    const catalog = await Catalog.open(dest, catalogOptions(!fresh && (quick.answered !== undefined || quick.fullListing === true), opts))
+    const catalog = await Catalog.open(dest, catalogOptions(!fresh && (quick.answered !== undefined || quick.fullListing === true || quick.refresh !== undefined), opts))
     return closing(() => catalog.close(), dest, async () => {
       // reads: false: pin downloads and records, never reads ranges (its read path is not loaded).
       const store = await OriginalStore.open(dest, opts.media, { pins: pinEverything, cookies: opts.cookies, reads: false })
@@ -178,11 +178,13 @@ export async function pin(opts: PinOptions): Promise<PinReport> {
 }
 
 /**
- * How the whole run opens the catalog: lazily when there is a change to merge (`merging`: the
- * answers of the quick refresh, also after a run with failures, or a full listing due, which
- * Catalog.refresh merges into a lazy catalog when it can: lazy-merge.ts, full-merge.ts); whole
- * otherwise (a refresh that found nothing while DEST differs, a first pin).
- * The no-change check opens it with the same options and deferLoad.
+ * How the whole run opens the catalog: lazily (`merging`) when the no-change check made the calls:
+ * a change to merge (the answers of the quick refresh, also after a run with failures, or a full
+ * listing due, which Catalog.refresh merges into a lazy catalog when it can: lazy-merge.ts,
+ * full-merge.ts), or nothing changed while DEST differs from its record, or has none (a first pin
+ * of a catalog a mount made: loaded whole, a million photos held ~1.1 GB before a download). Whole
+ * otherwise (no catalog yet, or one moved aside). The no-change check opens it with the same
+ * options and deferLoad.
  */
 function catalogOptions(merging: boolean, opts: PinOptions): CatalogOpenOptions {
   const base: CatalogOpenOptions = { sidecarSizer: photoSidecarSizer, ...(opts.now !== undefined ? { now: opts.now } : {}) }
@@ -212,10 +214,12 @@ async function tryNoChangePin(dest: string, opts: PinOptions, started: number, n
   // are made here all the same, for the whole run to take. Its items are sized and downloaded again
   // by that run, whose refresh lists the photostream whole for them (catalog/incremental.ts
   // planFor), merged into a big catalog read lazily.
+  // No record of a clean last run (a first pin of a catalog a mount made, or a run that stopped):
+  // the same, the calls made here for the whole run, which then reads a big catalog lazily.
   const failed = last !== undefined && last.failures.length > 0
-  if (failed) await early?.cancel()
-  else if (record === undefined || last === undefined) return unwanted()
-  const checking = failed || record === undefined ? undefined : new RecordCheck(dest, record, started, now, early)
+  const unrecorded = record === undefined || last === undefined
+  if (failed || unrecorded) await early?.cancel()
+  const checking = failed || unrecorded ? undefined : new RecordCheck(dest, record, started, now, early)
   try {
     let catalog: Catalog
     try {

@@ -9,7 +9,7 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
-import { readFile, readdir } from 'node:fs/promises'
+import { copyFile, mkdir, readFile, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import type { FakeFlickr } from '../../src/fake-flickr/index.js'
@@ -274,4 +274,36 @@ void describe('a lazy pin killed with SIGKILL (e2e)', () => {
       assert.deepEqual(await readdir(join(dest(), '.flickrfs', 'tmp')), [], 'no download left behind')
     })
   }
+})
+
+void describe('a first pin of a catalog a mount made (e2e)', () => {
+  let fake: FakeFlickr
+  let work: string
+  before(async () => {
+    fake = await startFake({ seed: 35, photos: 40, videos: 1, sets: 3, collections: 1, commentedFraction: 0.2, meanPhotoBytes: 2_000, meanVideoBytes: 4_000 })
+    work = await tempDir()
+  })
+  after(async () => {
+    await fake.close()
+    await removeDir(work)
+  })
+
+  void it('reads the catalog lazily, not whole, and leaves the same tree as the pin that made it', async () => {
+    const env = cliEnv(fake, join(work, 'config'), { FLICKRFS_LAZY_CATALOG_FROM: '0', DEBUG: 'flickrfs:catalog' })
+    const source = join(work, 'source')
+    const first = join(work, 'first')
+    assert.equal((await runCli(['pin', '-q', source], env)).code, 0)
+    // What a mount leaves in its cache folder: the catalog, no tree, no record of a pin.
+    await mkdir(join(first, '.flickrfs'), { recursive: true })
+    for (const f of await readdir(join(source, '.flickrfs'))) {
+      if (f.startsWith('catalog.sqlite')) await copyFile(join(source, '.flickrfs', f), join(first, '.flickrfs', f))
+    }
+    const r = await runCli(['pin', '-q', first], env)
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stderr, /opened catalog \S+ lazily: 41 photos/)
+    assert.doesNotMatch(r.stderr, /loaded catalog/, 'never loaded whole')
+    const tree = (s: Record<string, unknown>): unknown => untimed(s).tree
+    assertSameState({ tree: tree(await stateOf(first, fake)) }, { tree: tree(await stateOf(source, fake)) }, 'the first pin of a known catalog')
+    assert.equal((await pinOnce(fake, first, { fullListingEveryMs: DEFAULT_FULL_LISTING_EVERY_MS })).checkedAgainstRecord, true, 'the pin after it finds DEST as recorded')
+  })
 })
