@@ -4,7 +4,7 @@
  * for one or two builds, alternating.
  *
  *   node --import tsx bench/pin-big.ts --dir DIR --port N [--items 1000000] [--sets 20000]
- *     [--runs 2] [--ab OTHER/bin/flickrfs | --bin OTHER/bin/flickrfs] [--no-nochange] [--no-change] [--deletions K] [--full] [--node-args "ARGS"]
+ *     [--runs 2] [--ab OTHER/bin/flickrfs | --bin OTHER/bin/flickrfs] [--first] [--no-nochange] [--no-change] [--deletions K] [--full] [--node-args "ARGS"]
  *
  * The account is bench-fake.ts's benchAccount without videos (5% commented, 2 KB originals, --sets sets, 20
  * collections), served by the fake in its own process on --port N (the catalog holds the fake's
@@ -24,15 +24,17 @@
  *   the next bench's fake makes that many first (the same photos, sets and ids: bench-fake.ts
  *   changeAccount is seeded by the change's number; only their times are new, so the photos they
  *   touched are reported changed again), so a 1,000,000-item DIR need not be seeded again (48 min).
+ * --first: before those, a first pin of the seed's catalog into a DEST holding nothing else (DIR/first,
+ *   removed after each run: what a mount leaves in its cache folder), every original downloaded.
  * --full: each measured pin lists everything (--full-listing-every 0: the weekly full listing, merged
  * into a lazily read catalog by src/catalog/full-merge.ts, or read whole). --bin OTHER: the measured
  * runs are OTHER's alone (the seed is still this checkout's): for builds whose saves differ in what
  * the next run of the other can use (listing pages with record hashes or without), each on a DIR of
  * its own, where --ab would have each build take over the other's DEST.
  * Peak RSS is GNU time's %M (the largest process of the run), CPU its user + sys. Each run's output
- * is kept in DIR/run-N.log (DEBUG and FLICKRFS_LAZY_CATALOG_FROM given to the bench reach the runs).
+ * is kept in DIR/run-N.log, the seed's in DIR/seed.log (DEBUG and FLICKRFS_LAZY_CATALOG_FROM given to the bench reach the runs).
  */
-import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises'
+import { copyFile, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { BIN } from '../test/support/repo.js'
@@ -66,7 +68,7 @@ async function serve(items: number, sets: number, port: number, made: number, de
 
 const exists = (p: string): Promise<boolean> => stat(p).then(() => true, () => false)
 
-interface Row { bin: string; kind: 'nochange' | 'change'; peakMb: number; cpuS: number; wallS: number; line: string }
+interface Row { bin: string; kind: 'nochange' | 'change' | 'first'; peakMb: number; cpuS: number; wallS: number; line: string }
 
 function rowOf(bin: string, kind: Row['kind'], u: ChildUsage): Row {
   if (u.code !== 0) throw new Error(`pin (${kind}, ${bin}) exited ${u.code}: ${u.stderr.slice(-2000)}`)
@@ -114,6 +116,7 @@ async function main(): Promise<void> {
       await ask(`seed ${seed}`, 'seeded')
       const t0 = performance.now()
       const u = await runMeasured('nice', ['-n', '10', process.execPath, BIN, 'pin', '--statistics', seed], { env })
+      await writeFile(join(dir, 'seed.log'), `${u.stdout}\n${u.stderr}`)
       const r = rowOf(BIN, 'nochange', u)
       console.error(`seed pin: ${r.wallS.toFixed(0)} s, CPU ${r.cpuS.toFixed(0)} s, peak ${r.peakMb.toFixed(0)} MB (${((performance.now() - t0) / 1000).toFixed(0)} s): ${r.line}`)
       if (!(await exists(join(seed, '.flickrfs', 'tree-record')))) throw new Error('the seed pin left no tree record')
@@ -122,6 +125,22 @@ async function main(): Promise<void> {
     const report = (r: Row): void => {
       rows.push(r)
       console.error(`${r.kind} ${r.bin}: peak ${r.peakMb.toFixed(0)} MB, CPU ${r.cpuS.toFixed(1)} s, wall ${r.wallS.toFixed(1)} s: ${r.line}`)
+    }
+    // --first: a first pin of the seed's catalog into a DEST holding nothing else (what a mount
+    // leaves in its cache folder): every original downloaded, every file written. Removed after.
+    if (args.includes('--first')) {
+      for (let i = 0; i < runs; i++) {
+        for (const bin of bins) {
+          const dest = join(dir, 'first')
+          await rm(dest, { recursive: true, force: true })
+          await mkdir(join(dest, '.flickrfs'), { recursive: true })
+          for (const f of await readdir(join(seed, '.flickrfs'))) {
+            if (f.startsWith('catalog.sqlite')) await copyFile(join(seed, '.flickrfs', f), join(dest, '.flickrfs', f))
+          }
+          report(rowOf(bin, 'first', await pin(bin, dest)))
+          await rm(dest, { recursive: true, force: true })
+        }
+      }
     }
     // A DIR pinned after changes meets them made again with new times: its first pin is not one of no change.
     if (!args.includes('--no-nochange') && made === 0) {
@@ -137,7 +156,7 @@ async function main(): Promise<void> {
       }
     }
     console.log(`pin-big: ${items} items, ${sets} sets, ${(await readdir(join(seed, 'photostream'))).length} entries in photostream/`)
-    for (const kind of ['nochange', 'change'] as const) {
+    for (const kind of ['first', 'nochange', 'change'] as const) {
       for (const bin of bins) {
         const mine = rows.filter((r) => r.kind === kind && r.bin === bin)
         if (mine.length === 0) continue
