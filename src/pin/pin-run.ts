@@ -118,7 +118,13 @@ export class PinRun {
   #noSpace: FlickrfsError | undefined
   // Downloads start as soon as the catalog knows an original, so they overlap the listing and the
   // comment fetches; a key queued twice (a refresh event, then the final sweep) is fetched once.
-  readonly #queued = new Map<string, Promise<void>>()
+  readonly #queued = new Set<string>()
+  /**
+   * What is queued and not settled yet (a download, or a batch of in-place checks). Only these are
+   * waited for: a promise kept per original, and one Promise.all over them all, was a spike of
+   * ~1 KB an original at the end of a first pin's downloads (bench/RESULTS.md, "Session 33").
+   */
+  readonly #unsettled = new Set<Promise<void>>()
   readonly #slots: Semaphore
   /** Sizes new originals by their download's GET instead of a HEAD (get-sizer.ts). */
   readonly #sizer: GetSizer
@@ -253,7 +259,7 @@ export class PinRun {
     } catch (err) {
       // Nothing half-done is left behind: wait for the downloads already started, then report.
       await this.#sizer.abandonAll()
-      await Promise.allSettled(this.#queued.values())
+      await Promise.allSettled(this.#unsettled)
       throw err
     } finally {
       // Sized, but refused a name (or the refresh stopped): those downloads are of no use.
@@ -278,9 +284,9 @@ export class PinRun {
       }
     }
     for (const u of refresh.media.unavailable) this.#failures.push({ id: u.id, what: 'original', message: u.message })
-    await Promise.all(this.#queued.values())
-    // Every download has settled: a promise per original is of no more use (50,000 of them at the
-    // tree's peak of memory otherwise).
+    while (this.#unsettled.size > 0) await Promise.all(this.#unsettled)
+    // Every download has settled: a key per original is of no more use (held through the tree's
+    // write, where a pin's memory peaks, otherwise).
     this.#queued.clear()
     log('downloads done at %d ms', this.#ctx.now() - this.#ctx.started)
     if (this.#noSpace !== undefined) throw this.#noSpace
@@ -299,7 +305,12 @@ export class PinRun {
     this.#progress.queued++
     this.#progress.queuedBytes += m.size
     const sized = this.#sizer.take(key)
-    this.#queued.set(key, sized !== undefined ? this.#download(photo, m, key, sized) : this.#checkInPlace(photo, m, key))
+    this.#queued.add(key)
+    const queued = sized !== undefined ? this.#download(photo, m, key, sized) : this.#checkInPlace(photo, m, key)
+    if (this.#unsettled.has(queued)) return
+    this.#unsettled.add(queued)
+    const settled = (): void => void this.#unsettled.delete(queued)
+    queued.then(settled, settled)
   }
 
   /**
