@@ -34,14 +34,14 @@
  * Peak RSS is GNU time's %M (the largest process of the run), CPU its user + sys. Each run's output
  * is kept in DIR/run-N.log, the seed's in DIR/seed.log (DEBUG and FLICKRFS_LAZY_CATALOG_FROM given to the bench reach the runs).
  */
-import { copyFile, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { BIN } from '../test/support/repo.js'
 import { runMeasured, type ChildUsage } from './child-usage.js'
 import { median } from './measure.js'
 import { benchAccount, changeAccount, passedOn, serveBenchFake, startBenchFake } from './bench-fake.js'
-import { cliEnv } from '../test/pin/helpers.js'
+import { cliEnv, copyCatalogOnly } from '../test/pin/helpers.js'
 
 const self = fileURLToPath(import.meta.url)
 const args = process.argv.slice(2)
@@ -133,10 +133,7 @@ async function main(): Promise<void> {
         for (const bin of bins) {
           const dest = join(dir, 'first')
           await rm(dest, { recursive: true, force: true })
-          await mkdir(join(dest, '.flickrfs'), { recursive: true })
-          for (const f of await readdir(join(seed, '.flickrfs'))) {
-            if (f.startsWith('catalog.sqlite')) await copyFile(join(seed, '.flickrfs', f), join(dest, '.flickrfs', f))
-          }
+          await copyCatalogOnly(seed, dest)
           report(rowOf(bin, 'first', await pin(bin, dest)))
           await rm(dest, { recursive: true, force: true })
         }

@@ -5,9 +5,10 @@
  * temp dirs are in test/support/.
  */
 import assert from 'node:assert/strict'
-import { lstat, readdir, readlink, rm, stat } from 'node:fs/promises'
+import { copyFile, lstat, mkdir, readdir, readlink, rm, stat } from 'node:fs/promises'
 import { join, relative } from 'node:path'
 import { testClients } from '../support/clients.js'
+import { CATALOG_FILE_NAME, stateDir } from '../../src/util/state-paths.js'
 import { tempDir } from '../support/repo.js'
 import { pin, type PinOptions, type PinReport } from '../../src/pin/pin.js'
 import { startFakeFlickr, generateAccount, type FakeAccount, type FakeFlickr, type GenerateOptions } from '../../src/fake-flickr/index.js'
@@ -206,6 +207,17 @@ export const clients = testClients
 export async function pinOnce(fake: FakeFlickr, dest: string, opts: Partial<PinOptions> & { maxRetries?: number } = {}): Promise<PinReport> {
   const { api, media } = clients(fake, { maxRetries: opts.maxRetries })
   return pin({ dest, api, media, ...opts })
+}
+
+/**
+ * Copies `from`'s catalog (catalog.sqlite and its WAL files) alone into `to`: what a mount leaves
+ * in its cache folder, a catalog with no tree, no record of a pin and no originals beside it.
+ */
+export async function copyCatalogOnly(from: string, to: string): Promise<void> {
+  await mkdir(stateDir(to), { recursive: true })
+  for (const f of await readdir(stateDir(from))) {
+    if (f.startsWith(CATALOG_FILE_NAME)) await copyFile(join(stateDir(from), f), join(stateDir(to), f))
+  }
 }
 
 /** Equal sets of paths, failing with only the differences (a whole tree listing is unreadable). */

@@ -9,7 +9,7 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
-import { copyFile, mkdir, readFile, readdir } from 'node:fs/promises'
+import { readFile, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import type { FakeFlickr } from '../../src/fake-flickr/index.js'
@@ -21,7 +21,7 @@ import { readTreeRecord } from '../../src/pin/tree-record.js'
 import type { PinReport } from '../../src/pin/pin.js'
 import { OriginalStore } from '../../src/store/index.js'
 import { headOf, randomChange } from '../catalog/harness.js'
-import { cliEnv, clients, pinOnce, removeDir, snapshot, startFake } from './helpers.js'
+import { cliEnv, clients, copyCatalogOnly, pinOnce, removeDir, snapshot, startFake } from './helpers.js'
 import { runCli, spawnCli } from '../support/cli.js'
 import { tempDir } from '../support/repo.js'
 
@@ -294,10 +294,7 @@ void describe('a first pin of a catalog a mount made (e2e)', () => {
     const first = join(work, 'first')
     assert.equal((await runCli(['pin', '-q', source], env)).code, 0)
     // What a mount leaves in its cache folder: the catalog, no tree, no record of a pin.
-    await mkdir(join(first, '.flickrfs'), { recursive: true })
-    for (const f of await readdir(join(source, '.flickrfs'))) {
-      if (f.startsWith('catalog.sqlite')) await copyFile(join(source, '.flickrfs', f), join(first, '.flickrfs', f))
-    }
+    await copyCatalogOnly(source, first)
     const r = await runCli(['pin', '-q', first], env)
     assert.equal(r.code, 0, r.stderr)
     assert.match(r.stderr, /opened catalog \S+ lazily: 41 photos/)

@@ -6,12 +6,11 @@
  */
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { copyFile, mkdir, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { FakeFlickr } from '../../src/fake-flickr/index.js'
 import type { PinProgress } from '../../src/pin/pin.js'
 import { DEFAULT_FULL_LISTING_EVERY_MS } from '../../src/catalog/index.js'
-import { pinOnce, removeDir, startFake } from './helpers.js'
+import { copyCatalogOnly, pinOnce, removeDir, startFake } from './helpers.js'
 import { tempDir } from '../support/repo.js'
 
 let fake: FakeFlickr
@@ -56,10 +55,7 @@ void test('a first pin of a known catalog queues only so many originals ahead of
   const queueAhead = 64
   for (const mode of ['whole', 'lazy'] as const) {
     const dest = join(work, `first-${mode}`)
-    await mkdir(join(dest, '.flickrfs'), { recursive: true })
-    for (const f of await readdir(join(source, '.flickrfs'))) {
-      if (f.startsWith('catalog.sqlite')) await copyFile(join(source, '.flickrfs', f), join(dest, '.flickrfs', f))
-    }
+    await copyCatalogOnly(source, dest)
     // Read whole, a change to merge makes the pin's own refresh tell every original it knows at once.
     if (mode === 'whole') fake.account.editPhoto(fake.account.photostream[1] as string, { title: 'edited before a first pin' })
     fake.faults.mediaLatencyMs = 2
