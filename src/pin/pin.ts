@@ -203,19 +203,17 @@ async function tryNoChangePin(dest: string, opts: PinOptions, started: number, n
   const record = await statTreeRecord(dest)
   // The check the process started for this record before the lock (early-check.ts), if it read this very file.
   const early = await claimEarlyCheck(dest, record)
-  const unwanted = async (): Promise<NoChangeOutcome> => {
+  const last = await readLastPin(dest).catch(() => undefined)
+  // No catalog, or an empty file (damage the whole run names and moves aside: opening it to write would make it a database).
+  if (((await stat(catalogPath(dest)).catch(() => undefined))?.size ?? 0) === 0) {
     await early?.cancel()
     return {}
   }
-  const last = await readLastPin(dest).catch(() => undefined)
-  // No catalog, or an empty file (damage the whole run names and moves aside: opening it to write would make it a database).
-  if (((await stat(catalogPath(dest)).catch(() => undefined))?.size ?? 0) === 0) return unwanted()
-  // A failure last time (such a run writes no record): no tree to check, but the refresh's calls
-  // are made here all the same, for the whole run to take. Its items are sized and downloaded again
-  // by that run, whose refresh lists the photostream whole for them (catalog/incremental.ts
-  // planFor), merged into a big catalog read lazily.
-  // No record of a clean last run (a first pin of a catalog a mount made, or a run that stopped):
-  // the same, the calls made here for the whole run, which then reads a big catalog lazily.
+  // A failure last time (such a run writes no record), or no record of a clean last run (a first
+  // pin of a catalog a mount made, or a run that stopped): no tree to check, but the refresh's
+  // calls are made here all the same, for the whole run to take, which then reads a big catalog
+  // lazily. A failed run's items are sized and downloaded again by that run, whose refresh lists
+  // the photostream whole for them (catalog/incremental.ts planFor), merged.
   const failed = last !== undefined && last.failures.length > 0
   const unrecorded = record === undefined || last === undefined
   if (failed || unrecorded) await early?.cancel()
