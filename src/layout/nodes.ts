@@ -3,7 +3,7 @@ import type { CatalogView } from '../catalog/view.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { FNV_OFFSET } from './inodes.js'
 import { jsonBytes, photoMetadata } from './metadata.js'
-import { Sha256Lines } from './sha256sums.js'
+import { Sha256Lines, type SortedSha256Lines } from './sha256sums.js'
 import { mediaMtimeMs, wholeSecondsMs } from './times.js'
 import type { BytesContent, LayoutDir, LayoutFile, LayoutLink, LayoutNode, OriginalContent, OriginalHashes } from './types.js'
 
@@ -185,18 +185,35 @@ interface EachOriginal {
   eachOriginal(fn: (name: string, media: MediaEntry) => void): void
 }
 
-/** One version of photostream/SHA256SUMS: never changes once made. */
+/**
+ * One version of photostream/SHA256SUMS: never changes once made. Its lines are made into bytes
+ * when asked: whole, once (the mount serves ranges of them; the lines are let go then), or a chunk
+ * at a time, none kept (pin's tree write: `chunks`).
+ */
 export class HashListVersion implements LayoutFile, BytesContent {
   readonly kind = 'file'
   readonly type = 'bytes'
   readonly size: number
+  #lines: SortedSha256Lines | undefined
+  #data: Buffer | undefined
   constructor(
     readonly name: string,
     readonly ino: number,
     readonly mtimeMs: number,
-    readonly data: Buffer,
+    lines: SortedSha256Lines,
   ) {
-    this.size = data.length
+    this.#lines = lines
+    this.size = lines.size
+  }
+  get data(): Buffer {
+    if (this.#data === undefined) {
+      this.#data = (this.#lines as SortedSha256Lines).bytes()
+      this.#lines = undefined
+    }
+    return this.#data
+  }
+  chunks(): Iterable<Buffer> {
+    return this.#data !== undefined ? [this.#data] : (this.#lines as SortedSha256Lines).chunks()
   }
   get content(): BytesContent {
     return this
@@ -271,7 +288,7 @@ export class HashListNode implements LayoutFile {
     }
     // Rounded up, never down: a backup that started before the newest line was recorded must see
     // a later mtime (tar --listed-incremental compares times only), even within the same second.
-    return new HashListVersion(this.name, this.ino, latestMs > 0 ? wholeSecondsMs(latestMs + 999) : 0, lines.format())
+    return new HashListVersion(this.name, this.ino, latestMs > 0 ? wholeSecondsMs(latestMs + 999) : 0, lines.sorted())
   }
 }
 

@@ -73,11 +73,10 @@ export class Sha256Lines {
   }
 
   /**
-   * The file's bytes: the lines sorted by name (byte order, as `LC_ALL=C sort`), a name's first
-   * line only. Written straight into one buffer of the right size: a string made line by line and
-   * then encoded held its pieces, the flat string and the bytes at once (bench/sha256sums-memory.ts).
+   * The file's lines: sorted by name (byte order, as `LC_ALL=C sort`), a name's first line only.
+   * Lines must not be added after.
    */
-  format(): Buffer {
+  sorted(): SortedSha256Lines {
     const names = this.#names
     const order = new Uint32Array(names.length)
     for (let i = 0; i < order.length; i++) order[i] = i
@@ -88,20 +87,80 @@ export class Sha256Lines {
       return x < y ? -1 : x > y ? 1 : a - b
     })
     let size = 0
+    let kept = 0
     let last: string | undefined
-    for (const i of order) {
-      const name = names[i] as string
-      if (name !== last) size += 2 * SHA_BYTES + 3 + Buffer.byteLength(name, 'utf8')
-      last = name
-    }
-    const out = Buffer.allocUnsafe(size)
-    const shas = this.#shas
-    let at = 0
-    last = undefined
     for (const i of order) {
       const name = names[i] as string
       if (name === last) continue
       last = name
+      order[kept++] = i
+      size += lineBytes(name)
+    }
+    return new SortedSha256Lines(names, this.#shas, order.subarray(0, kept), size)
+  }
+
+  /** The file's bytes (sorted()'s, in one buffer). */
+  format(): Buffer {
+    return this.sorted().bytes()
+  }
+}
+
+/** A line's length in bytes: 64 hex digits, two spaces, the name, a newline. */
+function lineBytes(name: string): number {
+  return 2 * SHA_BYTES + 3 + Buffer.byteLength(name, 'utf8')
+}
+
+/** Bytes per chunk SortedSha256Lines.chunks makes, at most (a longer line makes a chunk of its own). */
+export const SHA256SUMS_CHUNK = 1 << 20
+
+/**
+ * SHA256SUMS's lines in the file's order, made into bytes when asked: whole (the mount serves
+ * ranges of them), or a chunk at a time (pin writes the file without its bytes in hand, which at
+ * 1,000,000 originals were ~80 MB besides the lines, at the start of a pin's tree write).
+ */
+export class SortedSha256Lines {
+  constructor(
+    private readonly names: readonly string[],
+    private readonly shas: Buffer,
+    /** Indices into names and shas, in the file's order. */
+    private readonly order: Uint32Array,
+    /** The file's length in bytes. */
+    readonly size: number,
+  ) {}
+
+  /** The file's bytes in one buffer. */
+  bytes(): Buffer {
+    const out = Buffer.allocUnsafe(this.size)
+    this.#fill(out, 0, this.order.length)
+    return out
+  }
+
+  /** The file's bytes in order, in fresh buffers of whole lines of at most `max` bytes each (but a longer line's). */
+  *chunks(max = SHA256SUMS_CHUNK): Generator<Buffer> {
+    let from = 0
+    while (from < this.order.length) {
+      let bytes = 0
+      let to = from
+      while (to < this.order.length) {
+        const n = lineBytes(this.names[this.order[to] as number] as string)
+        if (to > from && bytes + n > max) break
+        bytes += n
+        to++
+      }
+      const out = Buffer.allocUnsafe(bytes)
+      this.#fill(out, from, to)
+      yield out
+      from = to
+    }
+  }
+
+  /** Writes the lines from..to (of the order) into `out`, from its start. */
+  #fill(out: Buffer, from: number, to: number): void {
+    const { names, shas, order } = this
+    let at = 0
+    for (let j = from; j < to; j++) {
+      const i = order[j] as number
+      const name = names[i] as string
       for (let b = i * SHA_BYTES, end = b + SHA_BYTES; b < end; b++) {
         const byte = shas[b] as number
         out[at++] = HEX[byte >>> 4] as number
@@ -112,7 +171,6 @@ export class Sha256Lines {
       at += out.write(name, at, 'utf8')
       out[at++] = 0x0a
     }
-    return out
   }
 }
 

@@ -47,6 +47,11 @@ export interface BytesContent {
   load?(signal?: AbortSignal): Buffer | Promise<Buffer>
   /** True when the file's size is known without its bytes (a sidecar's stored length): stat then never loads them. */
   readonly sizeKnown?: boolean
+  /**
+   * The bytes in order, a chunk at a time, made as they are asked for and kept by no one: for a
+   * big file a writer need not hold whole (photostream/SHA256SUMS: ~80 MB at 1,000,000 originals).
+   */
+  chunks?(): Iterable<Buffer>
 }
 
 export interface OriginalContent {

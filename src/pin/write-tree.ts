@@ -39,7 +39,7 @@ export interface TreeNode {
   target?: string
   size?: number
   /** A bytes file with `load` (a sidecar) is read through it: its bytes may come as a promise. */
-  content?: { type: 'bytes'; data: Buffer | (() => Buffer); load?(): Buffer | Promise<Buffer> } | { type: 'original' }
+  content?: { type: 'bytes'; data: Buffer | (() => Buffer); load?(): Buffer | Promise<Buffer>; chunks?(): Iterable<Buffer> } | { type: 'original' }
 }
 
 export interface WriteTreeOptions {
@@ -116,6 +116,13 @@ export interface WriteTreeReport {
   manifestUnchanged: boolean
 }
 
+/** The chunks of `node`'s bytes, when it gives its bytes so (a big file: photostream/SHA256SUMS), and its size. */
+function chunksOf(node: TreeNode): { size: number; chunks: () => Iterable<Buffer> } | undefined {
+  const c = node.content
+  if (c?.type !== 'bytes' || c.chunks === undefined || node.size === undefined) return undefined
+  return { size: node.size, chunks: () => (c.chunks as () => Iterable<Buffer>).call(c) }
+}
+
 /** The bytes of `node`: at once, or a promise of them (a sidecar whose record is read from disk). */
 function bytesOf(node: TreeNode): Buffer | Promise<Buffer> {
   const c = node.content
@@ -168,6 +175,8 @@ function unchangedSync(path: string, node: TreeNode, loading: Map<TreeNode, Prom
   try {
     if (node.kind === 'link') return st.isSymbolicLink() && readlinkSync(path) === (node.target ?? '') ? st : undefined
     if (!st.isFile()) return undefined
+    const chunked = chunksOf(node)
+    if (chunked !== undefined) return st.size === chunked.size && sameChunksSync(path, chunked.chunks()) ? st : undefined
     const data = bytesOf(node)
     if (!Buffer.isBuffer(data)) {
       // Awaited by #ensureFile in this page; until then a rejection must not go unhandled.
@@ -178,6 +187,26 @@ function unchangedSync(path: string, node: TreeNode, loading: Map<TreeNode, Prom
     return st.size === data.length && sameBytesSync(path, data) ? st : undefined
   } catch {
     return undefined
+  }
+}
+
+/**
+ * Whether the regular file at `path`, of the chunks' length by its lstat, holds these bytes, read
+ * and compared a chunk at a time: neither they nor the file are held whole.
+ */
+function sameChunksSync(path: string, chunks: Iterable<Buffer>): boolean {
+  const fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK)
+  try {
+    for (const chunk of chunks) {
+      if (readBuffer.length < chunk.length) readBuffer = Buffer.alloc(chunk.length)
+      let got = 0
+      for (let n = -1; n !== 0 && got < chunk.length; got += n) n = readSync(fd, readBuffer, got, chunk.length - got, null)
+      if (got !== chunk.length || !readBuffer.subarray(0, got).equals(chunk)) return false
+    }
+    // Nothing more: a file that grew since its lstat is not the same.
+    return readSync(fd, readBuffer, 0, 1, null) === 0
+  } finally {
+    closeSync(fd)
   }
 }
 
@@ -538,6 +567,8 @@ class TreeWriter {
 
   /** `present`: the entry may be there (false: it is known not to exist, not in its directory's listing). */
   async #ensureFile(path: string, node: TreeNode, present: boolean): Promise<void> {
+    const chunked = chunksOf(node)
+    if (chunked !== undefined) return this.#ensureChunkedFile(path, node, chunked, present)
     const loading = this.#loading.get(node)
     this.#loading.delete(node)
     const data = await (loading ?? bytesOf(node))
@@ -550,6 +581,20 @@ class TreeWriter {
     }
     if (st?.isDirectory()) await this.#dest.rmTree(path)
     await this.#dest.writeFileAtomic(path, data, { ...this.#atomic, mode: 0o644, mtimeMs: mtime * 1000 })
+    this.#report.written++
+  }
+
+  /** #ensureFile of a file whose bytes come in chunks: compared and written a chunk at a time. */
+  async #ensureChunkedFile(path: string, node: TreeNode, file: { size: number; chunks: () => Iterable<Buffer> }, present: boolean): Promise<void> {
+    const mtime = seconds(node.mtimeMs)
+    const st = present ? await lstatOrUndefined(this.#abs(path)) : undefined
+    if (st?.isFile() && st.size === file.size && sameChunksSync(this.#abs(path), file.chunks())) {
+      if (Math.floor(st.mtimeMs / 1000) !== mtime) await this.#dest.utimes(path, mtime, mtime)
+      this.#report.unchanged++
+      return
+    }
+    if (st?.isDirectory()) await this.#dest.rmTree(path)
+    await this.#dest.writeFileAtomic(path, file.chunks(), { ...this.#atomic, mode: 0o644, mtimeMs: mtime * 1000 })
     this.#report.written++
   }
 

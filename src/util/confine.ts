@@ -265,8 +265,9 @@ export class Confined {
   }
 
   /**
-   * Writes `data` under `rel` atomically: a unique temp file (in `tmpDir`), write, fsync, rename
-   * over `rel`, fsync the folder. `rel` holds the old or the new content, never a part.
+   * Writes `data` (bytes, or chunks of them in order) under `rel` atomically: a unique temp file
+   * (in `tmpDir`), write, fsync, rename over `rel`, fsync the folder. `rel` holds the old or the
+   * new content, never a part.
    *
    * Only the open (which creates an inode) and the fsync (which waits for the disk) go through the
    * thread pool; the mode, a small write into the page cache, the times, the close and the rename
@@ -276,9 +277,10 @@ export class Confined {
    * at once when they were checked less than `recheckMs` ago, and nothing else awaits. A pin of 700
    * items writes 700 of these, each the first and only run of this code before it is compiled.
    */
-  async writeFileAtomic(rel: string, data: string | Uint8Array, opts: ConfinedAtomicOptions = {}): Promise<void> {
+  async writeFileAtomic(rel: string, data: string | Uint8Array | Iterable<Uint8Array>, opts: ConfinedAtomicOptions = {}): Promise<void> {
     const mode = opts.mode ?? 0o644
-    const bytes = typeof data === 'string' ? Buffer.from(data) : data
+    // Chunks (a big file made as it is written) are written one after the other, none kept.
+    const pieces = typeof data === 'string' ? [Buffer.from(data)] : data instanceof Uint8Array ? [data] : data
     const parts = components(rel)
     const name = parts.pop()
     if (name === undefined) throw new FlickrfsError('INTERNAL', 'a confined write needs a name below the root')
@@ -296,10 +298,9 @@ export class Confined {
     try {
       try {
         fchmodSync(fd, mode)
-        if (bytes.byteLength <= SYNC_WRITE_MAX) {
-          writeFullySync(fd, bytes)
-        } else {
-          await writeFdFully(fd, bytes)
+        for (const bytes of pieces) {
+          if (bytes.byteLength <= SYNC_WRITE_MAX) writeFullySync(fd, bytes)
+          else await writeFdFully(fd, bytes)
         }
         if (opts.mtimeMs !== undefined) futimesSync(fd, opts.mtimeMs / 1000, opts.mtimeMs / 1000)
         await fsyncFd(fd)

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { describe, it } from 'node:test'
 import { formatSha256Sums, parseSha256Sums } from '../../src/layout/index.js'
+import { Sha256Lines } from '../../src/layout/sha256sums.js'
 
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex')
 
@@ -30,5 +31,27 @@ void describe('formatSha256Sums', () => {
     assert.equal(bytes.toString('utf8'), `${sha('b')}  10.jpg\n${sha('a')}  2.jpg\n`)
     assert.throws(() => formatSha256Sums([{ name: '1.jpg', sha256: 'A'.repeat(64) }]), /not a sha256 for 1\.jpg/)
     assert.equal(formatSha256Sums([]).length, 0)
+  })
+
+  void it('gives the same bytes a chunk at a time: whole lines, none over the bound but a longer line alone', () => {
+    const lines = new Sha256Lines()
+    for (let i = 0; i < 500; i++) lines.add(`${(i * 7919) % 501}.jpg`, sha(String(i)))
+    lines.add('2.jpg', sha('a later line for a name: dropped'))
+    const long = `${'9'.repeat(150)}.jpg`
+    lines.add(long, sha('long'))
+    const sorted = lines.sorted()
+    const whole = lines.format()
+    assert.equal(sorted.size, whole.length)
+    assert.ok(sorted.bytes().equals(whole))
+    // A line of a short name is 64 + 2 + 6 or 7 + 1 bytes: 3 lines fit in 256, the long one (221 bytes) alone.
+    const chunks = [...sorted.chunks(256)]
+    assert.ok(Buffer.concat(chunks).equals(whole))
+    assert.ok(chunks.length > 150, `${chunks.length} chunks`)
+    for (const c of chunks) {
+      assert.equal(c[c.length - 1], 0x0a, 'a chunk ends a line')
+      assert.ok(c.length <= 256, `${c.length} bytes`)
+    }
+    assert.ok(chunks.some((c) => c.toString('utf8') === `${sha('long')}  ${long}\n`), 'the long line in a chunk of its own')
+    assert.deepEqual([...new Sha256Lines().sorted().chunks()], [])
   })
 })
