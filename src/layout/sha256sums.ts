@@ -35,19 +35,26 @@ const HEX = Buffer.from('0123456789abcdef', 'latin1')
  * SHA256SUMS's lines gathered before they are sorted and written: the names, and each sha256 as its
  * 32 bytes in one buffer. At a big mirror every line is an original (1,000,000 of them): a hex
  * string and an object per line, kept in a Map, held ~180 MB while the file was made, at the start
- * of a pin's tree write, where its memory peaks; this holds the names and 32 MB.
+ * of a pin's tree write, where its memory peaks; this holds 32 MB of hashes, ~16 MB of names'
+ * bytes and 4 MB of their ends.
  */
 export class Sha256Lines {
-  readonly #names: string[] = []
+  /** The names' bytes (UTF-8), one after the other; name i is nameBytes[ends[i - 1] (0 for i = 0), ends[i]). */
+  #nameBytes: Buffer
+  #ends: Uint32Array
+  #count = 0
   #shas: Buffer
 
   /** `expected`: about how many lines will come (room for them is made at once, not by doubling). */
   constructor(expected = 1024) {
-    this.#shas = Buffer.allocUnsafe(SHA_BYTES * Math.max(1, expected))
+    const lines = Math.max(1, expected)
+    this.#shas = Buffer.allocUnsafe(SHA_BYTES * lines)
+    this.#ends = new Uint32Array(lines)
+    this.#nameBytes = Buffer.allocUnsafe(TYPICAL_NAME_BYTES * lines)
   }
 
   get length(): number {
-    return this.#names.length
+    return this.#count
   }
 
   /** A line for `name` (a safe file name), whose sha256 is `hex` (64 lower-case hex digits). */
@@ -61,14 +68,19 @@ export class Sha256Lines {
    */
   addIfSha256(name: string, hex: string): boolean {
     if (!isSha256Hex(hex)) return false
-    const at = this.#names.length * SHA_BYTES
-    if (at + SHA_BYTES > this.#shas.length) {
-      const grown = Buffer.allocUnsafe(this.#shas.length * 2)
-      this.#shas.copy(grown, 0, 0, at)
-      this.#shas = grown
+    const i = this.#count
+    if (i === this.#ends.length) {
+      this.#shas = grown(this.#shas, i * SHA_BYTES, 2 * i * SHA_BYTES)
+      const ends = new Uint32Array(2 * i)
+      ends.set(this.#ends)
+      this.#ends = ends
     }
-    this.#shas.write(hex, at, SHA_BYTES, 'hex')
-    this.#names.push(name)
+    const from = i === 0 ? 0 : (this.#ends[i - 1] as number)
+    // A UTF-8 byte or three per UTF-16 unit (a surrogate pair's 4 bytes are 2 each).
+    if (from + 3 * name.length > this.#nameBytes.length) this.#nameBytes = grown(this.#nameBytes, from, 2 * (from + 3 * name.length))
+    this.#ends[i] = from + this.#nameBytes.write(name, from, 'utf8')
+    this.#shas.write(hex, i * SHA_BYTES, SHA_BYTES, 'hex')
+    this.#count++
     return true
   }
 
@@ -77,24 +89,18 @@ export class Sha256Lines {
    * Lines must not be added after.
    */
   sorted(): SortedSha256Lines {
-    const names = this.#names
-    const order = new Uint32Array(names.length)
+    const names = new NameBytes(this.#nameBytes, this.#ends)
+    const order = new Uint32Array(this.#count)
     for (let i = 0; i < order.length; i++) order[i] = i
     // Ties by the order added: a name's first line comes first, and its later ones are dropped below.
-    order.sort((a, b) => {
-      const x = names[a] as string
-      const y = names[b] as string
-      return x < y ? -1 : x > y ? 1 : a - b
-    })
+    order.sort((a, b) => names.compare(a, b) || a - b)
     let size = 0
     let kept = 0
-    let last: string | undefined
-    for (const i of order) {
-      const name = names[i] as string
-      if (name === last) continue
-      last = name
+    for (let j = 0; j < order.length; j++) {
+      const i = order[j] as number
+      if (kept > 0 && names.compare(order[kept - 1] as number, i) === 0) continue
       order[kept++] = i
-      size += lineBytes(name)
+      size += LINE_BYTES + names.length(i)
     }
     return new SortedSha256Lines(names, this.#shas, order.subarray(0, kept), size)
   }
@@ -105,9 +111,55 @@ export class Sha256Lines {
   }
 }
 
-/** A line's length in bytes: 64 hex digits, two spaces, the name, a newline. */
-function lineBytes(name: string): number {
-  return 2 * SHA_BYTES + 3 + Buffer.byteLength(name, 'utf8')
+/** About the bytes of a name (`<11-digit id>.jpg`): room for this many a line is made at once. */
+const TYPICAL_NAME_BYTES = 16
+
+/** A line's bytes besides its name: 64 hex digits, two spaces, a newline. */
+const LINE_BYTES = 2 * SHA_BYTES + 3
+
+/** `buf` in a new buffer of `size` bytes, its first `used` bytes copied. */
+function grown(buf: Buffer, used: number, size: number): Buffer {
+  const out = Buffer.allocUnsafe(size)
+  buf.copy(out, 0, 0, used)
+  return out
+}
+
+/**
+ * The names of Sha256Lines as bytes in one buffer: ~16 bytes a name, where a string made for each
+ * (`<id>.<ext>`, joined from its parts) was ~100 with its array slot at 1,000,000 originals.
+ */
+class NameBytes {
+  constructor(
+    private readonly bytes: Buffer,
+    private readonly ends: Uint32Array,
+  ) {}
+
+  start(i: number): number {
+    return i === 0 ? 0 : (this.ends[i - 1] as number)
+  }
+
+  length(i: number): number {
+    return (this.ends[i] as number) - this.start(i)
+  }
+
+  /** Name a against name b in byte order (as `LC_ALL=C sort`): negative, 0 or positive. */
+  compare(a: number, b: number): number {
+    const bytes = this.bytes
+    let x = this.start(a)
+    let y = this.start(b)
+    const xEnd = this.ends[a] as number
+    const yEnd = this.ends[b] as number
+    for (; x < xEnd && y < yEnd; x++, y++) {
+      const d = (bytes[x] as number) - (bytes[y] as number)
+      if (d !== 0) return d
+    }
+    return (xEnd - x) - (yEnd - y)
+  }
+
+  /** Copies name i into `out` at `at`; the bytes copied. */
+  copy(i: number, out: Buffer, at: number): number {
+    return this.bytes.copy(out, at, this.start(i), this.ends[i])
+  }
 }
 
 /** Bytes per chunk SortedSha256Lines.chunks makes, at most (a longer line makes a chunk of its own). */
@@ -120,7 +172,7 @@ export const SHA256SUMS_CHUNK = 1 << 20
  */
 export class SortedSha256Lines {
   constructor(
-    private readonly names: readonly string[],
+    private readonly names: NameBytes,
     private readonly shas: Buffer,
     /** Indices into names and shas, in the file's order. */
     private readonly order: Uint32Array,
@@ -142,7 +194,7 @@ export class SortedSha256Lines {
       let bytes = 0
       let to = from
       while (to < this.order.length) {
-        const n = lineBytes(this.names[this.order[to] as number] as string)
+        const n = LINE_BYTES + this.names.length(this.order[to] as number)
         if (to > from && bytes + n > max) break
         bytes += n
         to++
@@ -160,7 +212,6 @@ export class SortedSha256Lines {
     let at = 0
     for (let j = from; j < to; j++) {
       const i = order[j] as number
-      const name = names[i] as string
       for (let b = i * SHA_BYTES, end = b + SHA_BYTES; b < end; b++) {
         const byte = shas[b] as number
         out[at++] = HEX[byte >>> 4] as number
@@ -168,7 +219,7 @@ export class SortedSha256Lines {
       }
       out[at++] = 0x20
       out[at++] = 0x20
-      at += out.write(name, at, 'utf8')
+      at += names.copy(i, out, at)
       out[at++] = 0x0a
     }
   }

@@ -54,4 +54,15 @@ void describe('formatSha256Sums', () => {
     assert.ok(chunks.some((c) => c.toString('utf8') === `${sha('long')}  ${long}\n`), 'the long line in a chunk of its own')
     assert.deepEqual([...new Sha256Lines().sorted().chunks()], [])
   })
+
+  void it('sorts names by their UTF-8 bytes, as LC_ALL=C sort does, where UTF-16 order differs', () => {
+    // U+FF5A is 3 bytes (ef bd 9a) and sorts before the emoji's 4 (f0 9f 98 80); in UTF-16 the
+    // emoji's surrogate (d83d) comes first. Names long enough to grow the names' buffer.
+    const names = ['\u{1F600}.jpg', '\uFF5A.jpg', 'z.jpg', '\u00E9.jpg', `${'\u00E9'.repeat(300)}.jpg`]
+    const lines = new Sha256Lines(1)
+    for (const n of names) lines.add(n, sha(n))
+    const order = lines.format().toString('utf8').trimEnd().split('\n').map((l) => l.slice(66))
+    assert.deepEqual(order, ['z.jpg', '\u00E9.jpg', `${'\u00E9'.repeat(300)}.jpg`, '\uFF5A.jpg', '\u{1F600}.jpg'])
+    assert.deepEqual(order, [...names].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))))
+  })
 })
