@@ -248,9 +248,9 @@ export class HashListNode implements LayoutFile {
     return this.current().content
   }
   /**
-   * Lets go of the bytes made for this generation, for a walker done with the file (pin's tree
-   * write: 78 MB at 1,000,000 originals, otherwise held through the rest of the write, where a
-   * pin's memory peaks). Asked again, they are made again.
+   * Lets go of what was made for this generation, for a walker done with the file (pin's tree
+   * write: its sorted lines, ~50 MB at 1,000,000 originals, otherwise held through the rest of the
+   * write, where a pin's memory peaks). Asked again, they are made again.
    */
   release(): void {
     this.#version = undefined
