@@ -8,8 +8,8 @@
  * (recorded in the manifest) are ever removed.
  */
 import { createHash } from 'node:crypto'
-import { readFile, lstat, readlink, lutimes, readdir } from 'node:fs/promises'
-import { closeSync, lstatSync, lutimesSync, openSync, readSync, readlinkSync, constants as fsConstants, type Stats } from 'node:fs'
+import { readFile, lstat, readlink, lutimes, opendir, readdir } from 'node:fs/promises'
+import { closeSync, lstatSync, lutimesSync, openSync, readSync, readlinkSync, constants as fsConstants, type Dir, type Stats } from 'node:fs'
 import { join } from 'node:path'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import createDebug from '../util/debug.js'
@@ -237,6 +237,24 @@ async function namesIn(path: string): Promise<Set<string>> {
   }
 }
 
+/**
+ * The names in a directory that `keep` keeps; none when it does not exist. Read a batch of entries
+ * at a time, never listed whole: a folder of a million files is not a million strings at once.
+ */
+async function namesKept(path: string, keep: (name: string) => boolean): Promise<Set<string>> {
+  const kept = new Set<string>()
+  let dir: Dir
+  try {
+    dir = await opendir(path, { bufferSize: 256 })
+  } catch (err) {
+    if (isEnoent(err)) return kept
+    throw err
+  }
+  // The iterator closes the directory, also when it throws.
+  for await (const entry of dir) if (keep(entry.name)) kept.add(entry.name)
+  return kept
+}
+
 /** Runs `fn`; a raw filesystem failure becomes the one DEST write error naming `path`. */
 async function guard<T>(path: string, fn: () => Promise<T>): Promise<T> {
   try {
@@ -386,10 +404,18 @@ class TreeWriter {
    * listing, two names a photo, was ~105 MB held through the whole write at 1,000,000 photos, where
    * a pin's memory peaks (bench/RESULTS.md, "Session 21, lead"). Every name then may be there, and
    * a new one costs one lstat that finds nothing.
+   *
+   * The listing keeps only names that are not originals the store checked in this run: those are
+   * there by its account, as #toWrite takes them (`checkedOriginals`), and a first pin's
+   * photostream/ holds little else (a million names, ~70 MB held through the write, and the whole
+   * listing at once besides, at the start of a first pin's tree write: `namesKept`).
    */
   async #photostreamNames(psPath: string): Promise<Presence> {
     if (this.#opts.previous.size > 0) return MAYBE_PRESENT
-    return this.#guard(psPath, () => namesIn(this.#abs(psPath)))
+    const checked = this.#opts.checkedOriginals
+    if (checked === undefined) return this.#guard(psPath, () => namesIn(this.#abs(psPath)))
+    const others = await this.#guard(psPath, () => namesKept(this.#abs(psPath), (name) => !checked.has(name)))
+    return { has: (name) => others.has(name) || checked.has(name) }
   }
 
   /**
