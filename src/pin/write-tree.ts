@@ -184,15 +184,16 @@ function unchangedSync(path: string, node: TreeNode, loading: Map<TreeNode, Prom
       loading.set(node, data)
       return undefined
     }
-    return st.size === data.length && sameBytesSync(path, data) ? st : undefined
+    return st.size === data.length && sameChunksSync(path, [data]) ? st : undefined
   } catch {
     return undefined
   }
 }
 
 /**
- * Whether the regular file at `path`, of the chunks' length by its lstat, holds these bytes, read
- * and compared a chunk at a time: neither they nor the file are held whole.
+ * Whether the regular file at `path`, of the chunks' length by its lstat, holds these bytes: one
+ * open (never following a link, never blocking on a FIFO), reads into a reused buffer a chunk at a
+ * time (neither the bytes nor the file are held whole: a big file's chunks), one close.
  */
 function sameChunksSync(path: string, chunks: Iterable<Buffer>): boolean {
   const fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK)
@@ -205,23 +206,6 @@ function sameChunksSync(path: string, chunks: Iterable<Buffer>): boolean {
     }
     // Nothing more: a file that grew since its lstat is not the same.
     return readSync(fd, readBuffer, 0, 1, null) === 0
-  } finally {
-    closeSync(fd)
-  }
-}
-
-/**
- * Whether the regular file at `path`, of `data.length` bytes by its lstat, holds `data`: one open
- * (never following a link, never blocking on a FIFO), reads into a reused buffer, one close.
- */
-function sameBytesSync(path: string, data: Buffer): boolean {
-  if (readBuffer.length < data.length + 1) readBuffer = Buffer.alloc(data.length + 1)
-  const fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK)
-  try {
-    let got = 0
-    // One byte more than expected: a file that grew since its lstat is not the same.
-    for (let n = -1; n !== 0 && got <= data.length; got += n) n = readSync(fd, readBuffer, got, data.length + 1 - got, null)
-    return got === data.length && readBuffer.subarray(0, got).equals(data)
   } finally {
     closeSync(fd)
   }
