@@ -577,34 +577,21 @@ class TreeWriter {
 
   /** `present`: the entry may be there (false: it is known not to exist, not in its directory's listing). */
   async #ensureFile(path: string, node: TreeNode, present: boolean): Promise<void> {
-    const chunked = chunksOf(node)
-    if (chunked !== undefined) return this.#ensureChunkedFile(path, node, chunked, present)
     const loading = this.#loading.get(node)
     this.#loading.delete(node)
-    const data = await (loading ?? bytesOf(node))
+    // The bytes in hand, or in chunks (a big file: chunksOf), compared and written a chunk at a time.
+    const bytes = chunksOf(node) ?? (await (loading ?? bytesOf(node)))
+    const whole = Buffer.isBuffer(bytes)
     const mtime = seconds(node.mtimeMs)
     const st = present ? await lstatOrUndefined(this.#abs(path)) : undefined
-    if (st?.isFile() && st.size === data.length && (await readFile(this.#abs(path))).equals(data)) {
+    if (st?.isFile() && st.size === (whole ? bytes.length : bytes.size) &&
+      (whole ? (await readFile(this.#abs(path))).equals(bytes) : sameChunksSync(this.#abs(path), bytes.chunks()))) {
       if (Math.floor(st.mtimeMs / 1000) !== mtime) await this.#dest.utimes(path, mtime, mtime)
       this.#report.unchanged++
       return
     }
     if (st?.isDirectory()) await this.#dest.rmTree(path)
-    await this.#dest.writeFileAtomic(path, data, { ...this.#atomic, mode: 0o644, mtimeMs: mtime * 1000 })
-    this.#report.written++
-  }
-
-  /** #ensureFile of a file whose bytes come in chunks: compared and written a chunk at a time. */
-  async #ensureChunkedFile(path: string, node: TreeNode, file: { size: number; chunks: () => Iterable<Buffer> }, present: boolean): Promise<void> {
-    const mtime = seconds(node.mtimeMs)
-    const st = present ? await lstatOrUndefined(this.#abs(path)) : undefined
-    if (st?.isFile() && st.size === file.size && sameChunksSync(this.#abs(path), file.chunks())) {
-      if (Math.floor(st.mtimeMs / 1000) !== mtime) await this.#dest.utimes(path, mtime, mtime)
-      this.#report.unchanged++
-      return
-    }
-    if (st?.isDirectory()) await this.#dest.rmTree(path)
-    await this.#dest.writeFileAtomic(path, file.chunks(), { ...this.#atomic, mode: 0o644, mtimeMs: mtime * 1000 })
+    await this.#dest.writeFileAtomic(path, whole ? bytes : bytes.chunks(), { ...this.#atomic, mode: 0o644, mtimeMs: mtime * 1000 })
     this.#report.written++
   }
 
