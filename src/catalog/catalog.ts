@@ -200,6 +200,11 @@ export class Catalog extends EventEmitter<CatalogEvents> {
   }
 
   /** Identifies the saved catalog the snapshot came from ('' before the first save). */
+  /** Whether it serves the lazy view (lazy-view.ts), not a loaded snapshot: `snapshot()` then throws. */
+  get servesLazily(): boolean {
+    return this.lazyView !== undefined
+  }
+
   get generation(): string {
     return this.head?.generation ?? ''
   }

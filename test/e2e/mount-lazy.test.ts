@@ -162,4 +162,22 @@ void describe('mount reading a big catalog lazily, online (e2e)', { skip }, () =
     await sameTree(mnt, await pinNow('after-full-listing'))
     assert.equal((await lab.stop(server, mnt, 'SIGINT')).code, 0, server.err)
   })
+
+  void it('serves a first catalog lazily once it is saved: the sync\'s snapshot is let go, and the tree is rebuilt over the saved catalog', async () => {
+    const mnt = await lab.mkdir('mnt-first')
+    const server = await lab.mount(mnt, ['--cache', await lab.mkdir('first-cache'), '--refresh', '0', '--attr-timeout', '1s'],
+      { ...env, DEBUG: 'flickrfs:catalog,flickrfs:mount', FLICKRFS_LAZY_CATALOG_FROM: '0' }, 60_000, { partial: true })
+    await waitUntil('the first catalog is complete', () => Promise.resolve(/^flickrfs: first catalog complete/m.test(server.err)), 60_000)
+    assert.match(server.err, /let the loaded catalog go: serving \S+ lazily/)
+    // Not the tree built over the snapshot before the save: that one would keep every record alive.
+    assert.doesNotMatch(server.err, /tree already shows the saved catalog/)
+    assert.match(server.err, /tree rebuilt: \d+ photos/)
+    await new Promise((resolve) => setTimeout(resolve, 1_100))
+    // SHA256SUMS lists what the mount has verified so far: this cache downloads as diff reads.
+    const dest = await pinNow('first-pinned')
+    const diff = await run('diff', ['-r', '-x', '.flickrfs', '-x', 'SHA256SUMS', mnt, dest], { timeoutMs: 60_000 })
+    assert.equal(diff.code, 0, diff.stdout + diff.stderr)
+    assert.equal(count(server.err, /loaded catalog \S+: \d+ photos/), 0, server.err)
+    assert.equal((await lab.stop(server, mnt, 'SIGINT')).code, 0, server.err)
+  })
 })
