@@ -235,6 +235,7 @@ export class PinRun {
 
   #tell(phase?: PinProgress['phase']): void {
     if (phase !== undefined) this.#progress.phase = phase
+    this.#progress.waiting = this.#backlog()
     this.#ctx.opts.onProgress?.({ ...this.#progress })
   }
 

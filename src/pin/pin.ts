@@ -36,6 +36,12 @@ export interface PinProgress {
    * listed (downloads then go on while the rest is sized by their own GETs); absent before.
    */
   expected?: number
+  /**
+   * Originals queued and not under way yet: waiting for a download slot or an in-place check. What
+   * the run bounds (`queueAhead`, plus a sweep's batch); a download past its slot that waits for its
+   * record's commit (store/record-batch.ts, batches grow with the load) is under way.
+   */
+  waiting?: number
 }
 
 export interface PinOptions {

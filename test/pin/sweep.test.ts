@@ -64,11 +64,14 @@ void test('a first pin of a known catalog queues only so many originals ahead of
       queueAhead,
       concurrency: 4,
       lazyCatalogFromPhotos: mode === 'lazy' ? 0 : Number.MAX_SAFE_INTEGER,
-      onProgress: (p) => (ahead = Math.max(ahead, p.queued - p.done)),
+      onProgress: (p) => (ahead = Math.max(ahead, p.waiting ?? Infinity)),
     }).finally(() => (fake.faults.mediaLatencyMs = 0))
     assert.deepEqual(r.failures, [], mode)
     assert.equal(r.downloaded, 900, `${mode}: every original downloaded`)
-    // The sweep looks at the backlog after each batch it queues (256).
-    assert.ok(ahead <= queueAhead + 256 + 4, `${mode}: at most ${queueAhead + 256 + 4} originals queued ahead, saw ${ahead}`)
+    // The sweep looks at the backlog after each batch it queues (256). Downloads past their slot
+    // that wait for their record's commit are not counted: under load a commit takes long and its
+    // batch grows (store/record-batch.ts), so `queued - done` has no such bound.
+    assert.ok(ahead <= queueAhead + 256, `${mode}: at most ${queueAhead + 256} originals waiting, saw ${ahead}`)
+    assert.ok(ahead > 0, `${mode}: originals were seen waiting`)
   }
 })
