@@ -110,12 +110,6 @@ export interface CatalogRefreshOptions extends RefreshOptions {
    * that reads every record next (a pin writing sidecars) leaves it out: a lazy record costs a bucket's parse.
    */
   letGo?: boolean
-  /**
-   * Told once the save is on disk, before a `letGo` reads the lazy view beside the snapshot: the
-   * save's garbage can be collected then (a mount's first sync: otherwise the view and the tree
-   * rebuilt over it are allocated on top of it, ~5% over the sync's peak at 300,000 items).
-   */
-  onSaved?: () => void
 }
 
 export interface CatalogEvents {
@@ -386,7 +380,7 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     return head === undefined ? client : ownedApi(client, { root: this.root, userId: head.userId, userName: head.userName })
   }
 
-  private async runRefresh(given: CatalogApi, media: CatalogMedia, { letGo = false, onSaved, ...opts }: CatalogRefreshOptions): Promise<RefreshReport> {
+  private async runRefresh(given: CatalogApi, media: CatalogMedia, { letGo = false, ...opts }: CatalogRefreshOptions): Promise<RefreshReport> {
     const lock = await acquireRootLock(this.root, 'catalog refresh')
     try {
       const client = await this.owned(given)
@@ -401,7 +395,7 @@ export class Catalog extends EventEmitter<CatalogEvents> {
       return await this.withCheckpoint(this.head?.writtenAtMs, async (checkpoint) => {
         const { buildRefreshedState } = await import('./refresh.js')
         const { state, report } = await buildRefreshedState({ previous: this.state, api: client, media, options, clock: this.now, checkpoint })
-        await this.saveAndSwap(state, report, options.onProgress, letGo, onSaved)
+        await this.saveAndSwap(state, report, options.onProgress, letGo)
         await checkpoint.clear()
         debug('refreshed: %o', { ...report, media: { ...report.media, transcodes: report.media.transcodes.length, unavailable: report.media.unavailable.length } })
         return report
@@ -505,7 +499,7 @@ export class Catalog extends EventEmitter<CatalogEvents> {
   }
 
   /** Saves `state` (one atomic step on disk), then swaps it in (or its lazy view, with `letGo`) and tells listeners. */
-  private async saveAndSwap(state: CatalogState, report: RefreshReport, tell: (progress: RefreshProgress) => void, letGo: boolean, onSaved?: () => void): Promise<void> {
+  private async saveAndSwap(state: CatalogState, report: RefreshReport, tell: (progress: RefreshProgress) => void, letGo: boolean): Promise<void> {
     const saving: RefreshProgress = {
       phase: 'saving', photos: state.snap.photos.size, sets: state.snap.sets.length, setsListed: state.snap.sets.length,
       commentsToFetch: report.commentsFetched, commentsFetched: report.commentsFetched,
@@ -516,7 +510,6 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     this.state = state
     this.head = head
     report.generation = head.generation
-    onSaved?.()
     const wentLazy = letGo && this.readsLazily(head) && (await this.openLazy(head))
     if (wentLazy) debug('let the loaded catalog go: serving %s lazily', head.generation)
     tell({ ...saving, phase: 'done' })

@@ -472,7 +472,6 @@ class ServedMount implements LiveMount {
         // mount does not keep the sync's snapshot for its lifetime (at 300,000 items 553 MB of RSS
         // after the sync instead of 234, bench/RESULTS.md "Session 35").
         letGo: true,
-        onSaved: collectGarbageNow,
       })
       .then(
         (r) => {
