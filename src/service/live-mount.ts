@@ -477,8 +477,10 @@ class ServedMount implements LiveMount {
         (r) => {
           // The sync's garbage (its listing, the partial views' trees, the save's pieces) goes now,
           // before anyone lists the tree: the first `ls` of photostream/ then fits in what it frees
-          // (bench/RESULTS.md "sync-290").
-          collectGarbageNow()
+          // (bench/RESULTS.md "sync-290"). Compacted: what the mount keeps from now on is a
+          // fraction of what the sync held (all of it, for a catalog now served lazily), and the
+          // pages that held the rest go back to the system.
+          collectGarbageNow({ compact: true })
           const { shown, ms } = partial.stats
           say(`first catalog complete: ${r.photos.total} items, ${r.sets.total} sets, ${r.collections.total} collections ` +
             `(shown ${shown} time${shown === 1 ? '' : 's'} as it came in, ${Math.round(ms)} ms of building)`)

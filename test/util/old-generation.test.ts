@@ -53,3 +53,30 @@ void test('growOldGenerationByWhile holds its growth until told, then goes back 
   assert.ok(held >= fast + 3, `1% held: ${held} full GCs, 100%: ${fast}`)
   assert.ok(back <= fast + 1, `1% given back to 100%: ${back} full GCs, 100% alone: ${fast}`)
 })
+
+/**
+ * The heap V8 keeps (heapTotal, MB) in a fresh node once 3,000,000 small objects were made and all
+ * but one in 40 let go, after `collect` ran with the module as `m`.
+ */
+function heapKeptAfter(collect: string): number {
+  const script = `
+    const m = await import(${JSON.stringify(MODULE)})
+    let all = []
+    for (let i = 0; i < 3e6; i++) all.push({ a: 'x' + i, b: i })
+    const kept = all.filter((_, i) => i % 40 === 0)
+    all = null
+    ${collect}
+    process.stdout.write(String(process.memoryUsage().heapTotal / 1048576 + kept.length * 0))
+  `
+  const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' })
+  assert.equal(run.status, 0, run.stderr)
+  return Number(run.stdout)
+}
+
+void test('collectGarbageNow({ compact: true }) gives back the pages a plain collection keeps for a few survivors each', () => {
+  const plain = heapKeptAfter('m.collectGarbageNow()')
+  const compacted = heapKeptAfter('m.collectGarbageNow({ compact: true })')
+  // Measured on Node 20.20: ~218 MB kept by a plain full GC, ~41–44 MB compacted (75,000 objects live).
+  // (Whether a later plain collection compacts again is up to V8's own choice of pages: not checked.)
+  assert.ok(compacted < plain / 2, `compacted: ${compacted.toFixed(0)} MB of heap, plain: ${plain.toFixed(0)} MB`)
+})
