@@ -199,12 +199,12 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     return this.head?.listing ?? this.state.listing
   }
 
-  /** Identifies the saved catalog the snapshot came from ('' before the first save). */
   /** Whether it serves the lazy view (lazy-view.ts), not a loaded snapshot: `snapshot()` then throws. */
   get servesLazily(): boolean {
     return this.lazyView !== undefined
   }
 
+  /** Identifies the saved catalog the snapshot came from ('' before the first save). */
   get generation(): string {
     return this.head?.generation ?? ''
   }
