@@ -27,6 +27,11 @@ function fullGcsWhileGrowing(setup: string): number {
     await new Promise((r) => setTimeout(r, 50))
     process.stdout.write(String(full + keep.length * 0))
   `
+  return numberPrintedBy(script)
+}
+
+/** The number a fresh node prints running `script` (an ES module, with tsx). */
+function numberPrintedBy(script: string): number {
   const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' })
   assert.equal(run.status, 0, run.stderr)
   return Number(run.stdout)
@@ -68,9 +73,7 @@ function heapKeptAfter(collect: string): number {
     ${collect}
     process.stdout.write(String(process.memoryUsage().heapTotal / 1048576 + kept.length * 0))
   `
-  const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' })
-  assert.equal(run.status, 0, run.stderr)
-  return Number(run.stdout)
+  return numberPrintedBy(script)
 }
 
 void test('collectGarbageNow({ compact: true }) gives back the pages a plain collection keeps for a few survivors each', () => {
