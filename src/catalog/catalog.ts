@@ -24,6 +24,7 @@ import { emptyState, type CatalogState } from './state.js'
 import type { CatalogSnapshot } from './types.js'
 import { snapshotView, type CatalogView } from './view.js'
 import type { LazyView } from './lazy-view.js'
+import type { ListingPage } from './listing-pages.js'
 import type { FullMergeContext } from './full-merge.js'
 import type { MergeResult } from './lazy-merge.js'
 
@@ -506,17 +507,34 @@ export class Catalog extends EventEmitter<CatalogEvents> {
       mediaToResolve: report.media.resolved, mediaResolved: report.media.resolved,
     }
     tell(saving)
-    const head = await this.store.save(state, this.now(), this.head === undefined ? undefined : { state: this.state, head: this.head }, this.pages)
+    // Let go, the saved catalog is served from the pages this save packs: read back from disk, they
+    // were a second copy beside the snapshot still held (at 1,000,000 items the sync's peak).
+    const lazy = this.lazy
+    const decoded = letGo && lazy !== undefined && this.pages !== undefined && state.snap.photos.size >= (lazy.fromPhotos ?? 0) ? ([] as ListingPage[]) : undefined
+    const head = await this.store.save(state, this.now(), this.head === undefined ? undefined : { state: this.state, head: this.head }, this.pages, decoded)
     this.state = state
     this.head = head
     report.generation = head.generation
-    const wentLazy = letGo && this.readsLazily(head) && (await this.openLazy(head))
+    const wentLazy = letGo && this.readsLazily(head) && ((await this.servePacked(head, decoded, state.snap)) || (await this.openLazy(head)))
     if (wentLazy) debug('let the loaded catalog go: serving %s lazily', head.generation)
     tell({ ...saving, phase: 'done' })
     // A refresh that found nothing new swaps in a snapshot whose entries are the very same objects:
     // listeners (the mount rebuilds its whole tree, 65 MB and a second of CPU at 100k photos) need not hear of it,
     // unless the view they read changed: one built over the snapshot would keep it alive.
     if (report.changed || wentLazy) this.emit('change', state.snap)
+  }
+
+  /**
+   * The lazy view of `head` from the pages its save packed (`decoded`) and the snapshot's own sets
+   * and collections, what LazyView.open would read back; false when they are not all at hand.
+   */
+  private async servePacked(head: Head, decoded: readonly ListingPage[] | undefined, snap: CatalogSnapshot): Promise<boolean> {
+    if (decoded === undefined || decoded.length === 0 || decoded.length !== head.chunks.listing?.length || head.pages?.streamLength === undefined) return false
+    this.lazyView = (await import('./lazy-view.js')).LazyView.ofPages(this.store, head, decoded, { sets: [...snap.sets], collections: [...snap.collections] })
+    this.deferred = false
+    this.state = emptyState()
+    debug('serving %s lazily from the pages it saved: %d photos, %d sets', head.generation, this.lazyView.photoCount, snap.sets.length)
+    return true
   }
 
   async close(): Promise<void> {

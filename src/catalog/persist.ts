@@ -25,7 +25,7 @@ import { ChunkRows, chunkKeyOf, PendingRows } from './chunk-rows.js'
 import { jsonPieces } from './json-pieces.js'
 import { JsonRows } from './json-rows.js'
 import { ValueInterner } from './intern.js'
-import { PAGE_PHOTOS, packPage, photoOrder, type StoredPage } from './listing-pages.js'
+import { ListingPage, PAGE_PHOTOS, packPage, photoOrder, type StoredPage } from './listing-pages.js'
 import { MediaByPhoto } from './media-map.js'
 import { photoFields } from './records.js'
 import { sameItems } from './same-json.js'
@@ -277,7 +277,12 @@ export class CatalogStore {
    * very same objects as there keeps its chunk without being serialized again, so a refresh that
    * changed little writes little. Buckets are written one at a time to keep the peak memory low.
    */
-  async save(state: CatalogState, nowMs: number, previous?: { state: CatalogState; head: Head }, pages?: ListingPagesOptions): Promise<Head> {
+  /**
+   * `decoded`, when given, receives the listing pages decoded as they were packed, for a lazy view
+   * of the saved catalog that does not read them back (Catalog's let-go); it is left empty when a
+   * page kept its chunk from the previous save (not packed, so not at hand).
+   */
+  async save(state: CatalogState, nowMs: number, previous?: { state: CatalogState; head: Head }, pages?: ListingPagesOptions, decoded?: ListingPage[]): Promise<Head> {
     const before = await this.readHead()
     const writer = new ChunkWriter(this.rows, before === undefined ? [] : allChunkKeys(before))
     const reusable = previous !== undefined && before !== undefined && previous.head.generation === before.generation ? previous : undefined
@@ -292,7 +297,7 @@ export class CatalogStore {
       collections: await list('collections'),
     }
     // Derived from the rows above, as the same atomic save: the head names them or none.
-    const written = pages === undefined ? undefined : await writeListingPages(state, reusable, writer, pages)
+    const written = pages === undefined ? undefined : await writeListingPages(state, reusable, writer, pages, decoded)
     if (written !== undefined) chunks.listing = written.keys
     const head = withDerived(headOf(snap, chunks, nowMs), { pages: written?.meta, listing: state.listing, facts: photoFacts(snap) })
     return this.commitHead(head, writer, 'catalog')
@@ -646,6 +651,7 @@ async function writeListingPages(
   reusable: { state: CatalogState; head: Head } | undefined,
   writer: ChunkWriter,
   { sizer, photosPerPage = PAGE_PHOTOS }: ListingPagesOptions,
+  decoded?: ListingPage[],
 ): Promise<{ keys: string[]; meta: ListingPagesMeta }> {
   const oldMeta = reusable?.head.pages
   const old = oldMeta?.sidecarFormat === sizer.format && oldMeta.photosPerPage === photosPerPage && oldMeta.recordHashes === true ? reusable : undefined
@@ -662,7 +668,15 @@ async function writeListingPages(
   for (let from = 0, page = 0; from < ids.length; from += photosPerPage, page++) {
     const slice = ids.slice(from, from + photosPerPage)
     const kept = same !== undefined && page < oldKeys.length && Math.min(oldIds.length - from, photosPerPage) === slice.length && slice.every((id, i) => oldIds[from + i] === id && same(id))
-    keys.push(kept ? (oldKeys[page] as string) : await writer.put(packPage(slice, state.snap, sizer)))
+    if (kept) {
+      keys.push(oldKeys[page] as string)
+      if (decoded !== undefined) decoded.length = 0
+      decoded = undefined
+      continue
+    }
+    const stored = packPage(slice, state.snap, sizer)
+    keys.push(await writer.put(stored))
+    decoded?.push(new ListingPage(stored))
   }
   const meta: ListingPagesMeta = { sidecarFormat: sizer.format, photosPerPage, recordHashes: true }
   if (streamInOrder) meta.streamLength = state.snap.photostream.length

@@ -169,6 +169,8 @@ void describe('mount reading a big catalog lazily, online (e2e)', { skip }, () =
       { ...env, DEBUG: 'flickrfs:catalog,flickrfs:mount', FLICKRFS_LAZY_CATALOG_FROM: '0' }, 60_000, { partial: true })
     await waitUntil('the first catalog is complete', () => Promise.resolve(/^flickrfs: first catalog complete/m.test(server.err)), 60_000)
     assert.match(server.err, /let the loaded catalog go: serving \S+ lazily/)
+    // From the listing pages its save packed, not read back beside the snapshot.
+    assert.match(server.err, /serving \S+ lazily from the pages it saved: \d+ photos/)
     // Not the tree built over the snapshot before the save: that one would keep every record alive.
     assert.doesNotMatch(server.err, /tree already shows the saved catalog/)
     assert.match(server.err, /tree rebuilt: \d+ photos/)
