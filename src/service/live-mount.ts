@@ -470,7 +470,7 @@ class ServedMount implements LiveMount {
         onAssembled: (snap) => tree.showWhole(snap),
         // A catalog big enough to be read lazily is served so once saved, as after a restart: the
         // mount does not keep the sync's snapshot for its lifetime (at 300,000 items read lazily,
-        // 275 MB of RSS 10 s after the sync instead of 594, with the compaction below;
+        // 260 MB of RSS 10 s after the sync instead of 594, with the compaction below;
         // bench/RESULTS.md "Session 35").
         letGo: true,
       })
