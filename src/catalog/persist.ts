@@ -276,8 +276,6 @@ export class CatalogStore {
    * `previous` is the state the caller last loaded or saved: a bucket whose entries are all the
    * very same objects as there keeps its chunk without being serialized again, so a refresh that
    * changed little writes little. Buckets are written one at a time to keep the peak memory low.
-   */
-  /**
    * `decoded`, when given, receives the listing pages decoded as they were packed, for a lazy view
    * of the saved catalog that does not read them back (Catalog's let-go); it is left empty when a
    * page kept its chunk from the previous save (not packed, so not at hand).
