@@ -26,7 +26,10 @@ export class CliProc {
   err = ''
   readonly exited: Promise<Exit>
   exit: Exit | undefined
+  /** The process's own end ('exit'), which can come before 'close' when a child of it keeps its output open. */
+  #ended: Exit | undefined
   constructor(readonly child: ChildProcess) {
+    child.once('exit', (code, signal) => (this.#ended = { code, signal }))
     child.stdout?.on('data', (d: Buffer) => (this.out += d.toString()))
     child.stderr?.on('data', (d: Buffer) => (this.err += d.toString()))
     this.exited = new Promise((res) => {
@@ -45,7 +48,9 @@ export class CliProc {
     const timeout = new Promise<never>((_, rej) => {
       timer = setTimeout(() => {
         this.child.kill('SIGKILL')
-        rej(new Error(`flickrfs ${this.child.spawnargs.slice(2).join(' ')} did not exit within ${timeoutMs} ms; stderr: ${this.err}`))
+        // Which of the two it was: the process still running, or gone with its output held open.
+        const ended = this.#ended === undefined ? 'still running' : `the process ended (code ${this.#ended.code}, signal ${this.#ended.signal}) but its output stayed open`
+        rej(new Error(`flickrfs ${this.child.spawnargs.slice(2).join(' ')} did not exit within ${timeoutMs} ms (${ended}); stderr: ${this.err}`))
       }, timeoutMs)
     })
     try {
