@@ -8,7 +8,7 @@
  * (recorded in the manifest) are ever removed.
  */
 import { createHash } from 'node:crypto'
-import { readFile, lstat, readlink, lutimes, opendir, readdir } from 'node:fs/promises'
+import { lstat, readlink, lutimes, opendir, readdir } from 'node:fs/promises'
 import { closeSync, lstatSync, lutimesSync, openSync, readSync, readlinkSync, constants as fsConstants, type Dir, type Stats } from 'node:fs'
 import { join } from 'node:path'
 import { setImmediate as nextTurn } from 'node:timers/promises'
@@ -338,7 +338,7 @@ class TreeWriter {
     return guard(this.#dest.display(rel), fn)
   }
 
-  /** The absolute path of `rel`, for reads (lstat, readdir, readFile, readlink). */
+  /** The absolute path of `rel`, for reads (lstat, readdir, readlink, the compare of a file's bytes). */
   #abs(rel: string): string {
     return this.#dest.abs(rel)
   }
@@ -584,8 +584,7 @@ class TreeWriter {
     const whole = Buffer.isBuffer(bytes)
     const mtime = seconds(node.mtimeMs)
     const st = present ? await lstatOrUndefined(this.#abs(path)) : undefined
-    if (st?.isFile() && st.size === (whole ? bytes.length : bytes.size) &&
-      (whole ? (await readFile(this.#abs(path))).equals(bytes) : sameChunksSync(this.#abs(path), bytes.chunks()))) {
+    if (st?.isFile() && st.size === (whole ? bytes.length : bytes.size) && sameChunksSync(this.#abs(path), whole ? [bytes] : bytes.chunks())) {
       if (Math.floor(st.mtimeMs / 1000) !== mtime) await this.#dest.utimes(path, mtime, mtime)
       this.#report.unchanged++
       return
