@@ -243,8 +243,13 @@ export class Catalog extends EventEmitter<CatalogEvents> {
 
   /** Whether `head` is read lazily: opened `lazy`, pages of the format asked for, and big enough. */
   private readsLazily(head: Head): boolean {
+    return this.readsLazilyAt(head.pages?.sidecarFormat, head.photoCount)
+  }
+
+  /** readsLazily of a head with pages of `sidecarFormat` and `photoCount` photos (one this writer's save will make). */
+  private readsLazilyAt(sidecarFormat: number | undefined, photoCount: number): boolean {
     const lazy = this.lazy
-    return lazy !== undefined && head.pages?.sidecarFormat === lazy.sidecarFormat && head.photoCount >= (lazy.fromPhotos ?? 0)
+    return lazy !== undefined && sidecarFormat === lazy.sidecarFormat && photoCount >= (lazy.fromPhotos ?? 0)
   }
 
   /**
@@ -509,8 +514,7 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     tell(saving)
     // Let go, the saved catalog is served from the pages this save packs: read back from disk, they
     // were a second copy beside the snapshot still held (at 1,000,000 items the sync's peak).
-    const lazy = this.lazy
-    const decoded = letGo && lazy !== undefined && this.pages !== undefined && state.snap.photos.size >= (lazy.fromPhotos ?? 0) ? ([] as ListingPage[]) : undefined
+    const decoded = letGo && this.pages !== undefined && this.readsLazilyAt(this.pages.sizer.format, state.snap.photos.size) ? ([] as ListingPage[]) : undefined
     const head = await this.store.save(state, this.now(), this.head === undefined ? undefined : { state: this.state, head: this.head }, this.pages, decoded)
     this.state = state
     this.head = head
