@@ -205,11 +205,6 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     return this.lazyView !== undefined
   }
 
-  /** Whether a catalog was ever saved here (its head on disk), also when opened with `deferLoad`. */
-  async hasSaved(): Promise<boolean> {
-    return this.head !== undefined || (await this.store.readHead()) !== undefined
-  }
-
   /** Identifies the saved catalog the snapshot came from ('' before the first save). */
   get generation(): string {
     return this.head?.generation ?? ''
@@ -525,10 +520,7 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     this.head = head
     report.generation = head.generation
     const wentLazy = letGo && this.readsLazily(head) && ((await this.servePacked(head, decoded, state.snap)) || (await this.openLazy(head)))
-    if (wentLazy) {
-      report.letGo = true
-      debug('let the loaded catalog go: serving %s lazily', head.generation)
-    }
+    if (wentLazy) debug('let the loaded catalog go: serving %s lazily', head.generation)
     tell({ ...saving, phase: 'done' })
     // A refresh that found nothing new swaps in a snapshot whose entries are the very same objects:
     // listeners (the mount rebuilds its whole tree, 65 MB and a second of CPU at 100k photos) need not hear of it,

@@ -173,8 +173,6 @@ export interface RefreshReport {
   generation: string
   /** The change was merged into the stored catalog without loading it (lazy-merge.ts). */
   merged?: true
-  /** The catalog was saved whole and is served lazily from now on (Catalog.refresh `letGo`). */
-  letGo?: true
 }
 
 export interface RefreshContext {

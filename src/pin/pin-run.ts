@@ -94,11 +94,6 @@ export interface PinContext {
   answered?: RecordedAnswers
   /** Record DEST's tree after a clean run (tree-record.ts): only a run holding the catalog alone (not a mount's). */
   recordTree?: boolean
-  /**
-   * A first sync: once saved, a catalog big enough to be read lazily (the catalog's `lazy` option,
-   * pin.ts PIN_LET_GO_FROM_PHOTOS) is let go and the rest of the run reads it so.
-   */
-  letGo?: boolean
 }
 
 /**
@@ -254,7 +249,6 @@ export class PinRun {
       return await catalog.refresh(opts.api, this.#sizer, {
         cookies: opts.cookies,
         resolveAgain: lastFailed,
-        letGo: this.#ctx.letGo === true,
         ...(this.#ctx.answered !== undefined ? { answered: this.#ctx.answered } : {}),
         ...(opts.fullListingEveryMs !== undefined ? { fullListingEveryMs: opts.fullListingEveryMs } : {}),
         ...(opts.apiConcurrency !== undefined ? { apiConcurrency: opts.apiConcurrency } : {}),

@@ -173,31 +173,14 @@ export async function pin(opts: PinOptions): Promise<PinReport> {
     const fresh = (await opts.checkCatalog?.()) === true
     // The whole run's modules (the layout, the store, the tree writer) are loaded only for it.
     const [{ OriginalStore, pinEverything }, { PinRun }] = await Promise.all([import('../store/index.js'), import('./pin-run.js')])
-    const merging = !fresh && (quick.answered !== undefined || quick.fullListing === true || quick.refresh !== undefined)
-    const firstSync = fresh || quick.firstSync === true
-    const catalog = await Catalog.open(dest, firstSync ? firstSyncOptions(opts) : catalogOptions(merging, opts))
+    const catalog = await Catalog.open(dest, catalogOptions(!fresh && (quick.answered !== undefined || quick.fullListing === true || quick.refresh !== undefined), opts))
     return closing(() => catalog.close(), dest, async () => {
       // reads: false: pin downloads and records, never reads ranges (its read path is not loaded).
       const store = await OriginalStore.open(dest, opts.media, { pins: pinEverything, cookies: opts.cookies, reads: false })
-      const run = { dest, catalog, store, opts, started, now, recordTree: true, letGo: firstSync, ...(fresh ? {} : { refresh: quick.refresh, answered: quick.answered }) }
+      const run = { dest, catalog, store, opts, started, now, recordTree: true, ...(fresh ? {} : { refresh: quick.refresh, answered: quick.answered }) }
       return closing(() => store.close(), dest, () => new PinRun(run).run())
     })
   })
-}
-
-/**
- * From this many photos, a first sync's catalog is let go once saved (Catalog.refresh `letGo`):
- * the downloads that remain and the tree's write read the saved catalog lazily, as a first pin of
- * a catalog a mount made does, instead of keeping the sync's whole snapshot (~1.1 GB of heap at
- * 1,000,000 photos) through them. Lazily, each sidecar's first read parses its bucket's row
- * (~1.1 ms), which a smaller first pin need not pay: the mount's line (LAZY_CATALOG_FROM_PHOTOS),
- * where a whole catalog nears 1 GB. FLICKRFS_LAZY_CATALOG_FROM (`lazyCatalogFromPhotos`) sets it too.
- */
-export const PIN_LET_GO_FROM_PHOTOS = 400_000
-
-/** How a first sync opens its (empty) catalog: whole, with the lazy reading its let-go asks for. */
-function firstSyncOptions(opts: PinOptions): CatalogOpenOptions {
-  return { ...catalogOptions(false, opts), lazy: { sidecarFormat: PHOTO_METADATA_FORMAT, fromPhotos: opts.lazyCatalogFromPhotos ?? PIN_LET_GO_FROM_PHOTOS } }
 }
 
 /**
@@ -206,8 +189,8 @@ function firstSyncOptions(opts: PinOptions): CatalogOpenOptions {
  * listing due, which Catalog.refresh merges into a lazy catalog when it can: lazy-merge.ts,
  * full-merge.ts), or nothing changed while DEST differs from its record, or has none (a first pin
  * of a catalog a mount made: loaded whole, a million photos held ~1.1 GB before a download). Whole
- * otherwise; a first sync (no catalog yet, or one moved aside) opens it with firstSyncOptions. The
- * no-change check opens it with the same options and deferLoad.
+ * otherwise (no catalog yet, or one moved aside). The no-change check opens it with the same
+ * options and deferLoad.
  */
 function catalogOptions(merging: boolean, opts: PinOptions): CatalogOpenOptions {
   const base: CatalogOpenOptions = { sidecarSizer: photoSidecarSizer, ...(opts.now !== undefined ? { now: opts.now } : {}) }
@@ -230,7 +213,7 @@ async function tryNoChangePin(dest: string, opts: PinOptions, started: number, n
   // No catalog, or an empty file (damage the whole run names and moves aside: opening it to write would make it a database).
   if (((await stat(catalogPath(dest)).catch(() => undefined))?.size ?? 0) === 0) {
     await early?.cancel()
-    return { firstSync: true }
+    return {}
   }
   // A failure last time (such a run writes no record), or no record of a clean last run (a first
   // pin of a catalog a mount made, or a run that stopped): no tree to check, but the refresh's
@@ -344,8 +327,6 @@ interface NoChangeOutcome {
   answered?: RecordedAnswers
   /** No call was made: a full listing is due (or the head lacks what the quick refresh needs). */
   fullListing?: true
-  /** DEST has no catalog yet: the whole run's refresh is a first sync. */
-  firstSync?: true
 }
 
 /**
@@ -367,9 +348,7 @@ async function noChangePin(
     ...(opts.apiConcurrency !== undefined ? { apiConcurrency: opts.apiConcurrency } : {}),
   })
   log('quick refresh done at %d ms: %s', now() - started, quick?.unchanged !== undefined ? 'nothing changed' : 'something to merge')
-  // No call made: a full listing is due, or no catalog was ever saved (a first sync killed before
-  // its save left only its progress), which the whole run goes on with as a first sync.
-  if (quick === undefined) return (await catalog.hasSaved()) ? { fullListing: true } : { firstSync: true }
+  if (quick === undefined) return { fullListing: true }
   if (quick.unchanged === undefined) return { answered: quick.answers }
   const { unchanged } = quick
   if (checking === undefined) return { refresh: unchanged.report }
