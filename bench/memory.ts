@@ -95,10 +95,10 @@ async function serve(items: number, sets: number): Promise<void> {
   }, { unresolved: arg('unresolved', 0), relisted: args.includes('--relisted') })
 }
 
-/** Peak and current RSS (bytes) and CPU (ms) of a live process, from /proc. */
 /** How long after the first sync its mount's RSS is read again (`firstSyncSettledRss`). */
 const SETTLE_MS = 10_000
 
+/** Peak and current RSS (bytes) and CPU (ms) of a live process, from /proc. */
 async function usageOf(pid: number): Promise<{ peak: number; rss: number; cpuMs: number }> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8')
   const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024
