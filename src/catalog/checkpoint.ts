@@ -90,10 +90,10 @@ export interface ProgressMeta {
   sets: WorkCount
 }
 
-/** Listing pages to write: `pages` from chunk `first` on, chunks to delete, and whether the meta names an older listing. */
+/** Listing pages to write (their JSON): `pages` from chunk `first` on, chunks to delete, and whether the meta names an older listing. */
 interface ListingWrite {
   first: number
-  pages: Array<Record<string, unknown>[]>
+  pages: string[]
   drop: number[]
   relisted: boolean
 }
@@ -110,10 +110,22 @@ export interface CheckpointPlan {
   sizes: WorkCount
 }
 
+/**
+ * A page of the listing as held: its records until they are on disk or handed to the listing that
+ * goes on from them, its JSON when taken as it came and saved as it comes (the caller may put
+ * stand-ins in the page's place then: refresh.ts standIn), and its count always. A first sync of
+ * 1,000,000 photos held every record here until its end.
+ */
+interface HeldPage {
+  count: number
+  items?: Record<string, unknown>[]
+  text?: string
+}
+
 export class RefreshCheckpoint {
   private meta: ProgressMeta
   /** The photostream listing of this sync so far: each page's new records, page 1 first. */
-  private pages: Array<Record<string, unknown>[]> = []
+  private pages: HeldPage[] = []
   private listedAtMs = 0
   private complete = false
   /** Pages of `pages` written under the meta on disk (the rest are to write). */
@@ -204,7 +216,7 @@ export class RefreshCheckpoint {
     if (ps !== undefined) {
       const parts = chunks.slice(0, ps.chunks)
       if (parts.length === ps.chunks && parts.every((c) => Array.isArray(c))) {
-        this.pages = parts as Array<Record<string, unknown>[]>
+        this.pages = (parts as Array<Record<string, unknown>[]>).map((items) => ({ count: items.length, items }))
         this.pagesOnDisk = parts.length
         this.listedAtMs = ps.listedAtMs
         this.complete = ps.complete
@@ -251,17 +263,33 @@ export class RefreshCheckpoint {
     return false
   }
 
-  /** The saved photostream listing, when complete and young enough to go on from. */
+  /** The saved photostream listing, when complete and young enough to go on from (handed over once: not held here after). */
   savedPhotostream(): unknown[] | undefined {
-    return this.complete && this.pages.length > 0 && this.listingYoung() ? this.pages.flat() : undefined
+    return this.complete && this.pages.length > 0 && this.listingYoung() ? this.handOver() : undefined
   }
 
   /** Where the photostream listing goes on from (the pages saved, while young), and the hook that saves each new page. */
   photostreamResume(): PhotostreamResume {
-    const from = !this.complete && this.pages.length > 0 && this.listingYoung() ? { page: this.pages.length + 1, items: this.pages.flat() } : undefined
+    const items = !this.complete && this.pages.length > 0 && this.listingYoung() ? this.handOver() : undefined
+    const from = items === undefined ? undefined : { page: this.pages.length + 1, items }
     if (from !== undefined) debug('photostream listing goes on from page %d', from.page)
     else this.restartListing()
     return { from, onPage: (page, items) => this.listedPage(page, items) }
+  }
+
+  /**
+   * The records of the pages read from disk, let go here: the listing that takes them holds them
+   * now. Undefined (list again) when a page's records are not held (handed over before).
+   */
+  private handOver(): Array<Record<string, unknown>> | undefined {
+    const items: Array<Record<string, unknown>> = []
+    for (const p of this.pages) {
+      if (p.items === undefined) return undefined
+      for (const it of p.items) items.push(it)
+    }
+    // Only pages on disk are let go (those read from it always are).
+    if (this.pagesOnDisk === this.pages.length) for (const p of this.pages) delete p.items
+    return items
   }
 
   private restartListing(): void {
@@ -276,8 +304,11 @@ export class RefreshCheckpoint {
     // The client reads a listing that did not add up again from page 1.
     if (page === 1 && this.pages.length > 0) this.restartListing()
     if (page !== this.pages.length + 1) return
-    this.pages.push(items)
-    if (!this.savePages) return
+    if (!this.savePages) {
+      this.pages.push({ count: items.length, items })
+      return
+    }
+    this.pages.push({ count: items.length, text: JSON.stringify(items) })
     this.listingDirty = true
     this.pagesPending++
     this.maybeSave()
@@ -286,10 +317,13 @@ export class RefreshCheckpoint {
   /** The photostream as listed (or as saved); a listing not saved as it came is saved by `plan` when there is much to do. */
   listedPhotostream(raw: unknown[]): void {
     if (this.complete) return
-    if (this.pages.reduce((n, p) => n + p.length, 0) !== raw.length) {
+    if (this.listedCount() !== raw.length) {
       // Not from pages seen here (a client without onPage): kept in chunks of a page's size.
       this.restartListing()
-      for (let i = 0; i < raw.length; i += LISTING_CHUNK) this.pages.push(raw.slice(i, i + LISTING_CHUNK) as Array<Record<string, unknown>>)
+      for (let i = 0; i < raw.length; i += LISTING_CHUNK) {
+        const items = raw.slice(i, i + LISTING_CHUNK) as Array<Record<string, unknown>>
+        this.pages.push({ count: items.length, items })
+      }
     }
     this.complete = true
     if (this.savePages) this.listingDirty = true
@@ -388,13 +422,24 @@ export class RefreshCheckpoint {
    */
   private listingWrite(): ListingWrite {
     const first = this.pagesOnDisk
-    const write: ListingWrite = { first, pages: this.pages.slice(first), relisted: this.relisted, drop: range(this.pages.length, this.chunksOnDisk) }
+    const pages = this.pages.slice(first).map((p) => {
+      const text = p.text ?? JSON.stringify(p.items ?? [])
+      // On disk once written: nothing of the page need be held here but its count.
+      delete p.text
+      delete p.items
+      return text
+    })
+    const write: ListingWrite = { first, pages, relisted: this.relisted, drop: range(this.pages.length, this.chunksOnDisk) }
     this.pagesOnDisk = this.pages.length
     // Once written: chunks below are this listing's, those above are dropped.
     this.chunksOnDisk = this.pages.length
     this.relisted = false
-    this.meta.photostream = { listedAtMs: this.listedAtMs, chunks: this.pages.length, count: this.pages.reduce((n, p) => n + p.length, 0), complete: this.complete }
+    this.meta.photostream = { listedAtMs: this.listedAtMs, chunks: this.pages.length, count: this.listedCount(), complete: this.complete }
     return write
+  }
+
+  private listedCount(): number {
+    return this.pages.reduce((n, p) => n + p.count, 0)
   }
 
   private async write(wipe: boolean, listing: ListingWrite | undefined, batch: number, results: Result[], meta: ProgressMeta): Promise<void> {
@@ -404,7 +449,7 @@ export class RefreshCheckpoint {
         // The meta on disk names the old listing until the new meta is written below: drop it first,
         // so a kill in between never pairs the old meta with half-new chunks.
         if (listing.relisted) await this.keyv.delete(META_KEY)
-        for (const [i, page] of listing.pages.entries()) await this.rows.write(`ps:${listing.first + i}`, JSON.stringify(page))
+        for (const [i, page] of listing.pages.entries()) await this.rows.write(`ps:${listing.first + i}`, page)
         if (listing.drop.length > 0) await this.rows.delete(listing.drop.map((i) => `ps:${i}`))
       }
       if (batch >= 0) await this.rows.write(`b:${batch}`, JSON.stringify(results))
