@@ -20,6 +20,8 @@ import type { CatalogApi, CatalogMedia, SidecarSizer } from './ports.js'
 // a no-change pin opens a catalog and runs none of them (~20 ms of its start-up, bench/RESULTS.md "startup").
 import type { MediaEvent, RefreshOptions, RefreshProgress, RefreshReport } from './refresh.js'
 import { acquireRootLock } from './root-lock.js'
+import { tmpDir } from '../util/state-paths.js'
+import { RecordSpool } from './record-spool.js'
 import { emptyState, type CatalogState } from './state.js'
 import type { CatalogSnapshot } from './types.js'
 import { snapshotView, type CatalogView } from './view.js'
@@ -125,6 +127,8 @@ export class Catalog extends EventEmitter<CatalogEvents> {
   private head: Head | undefined
   private running: Promise<RefreshReport> | undefined
   private closed = false
+  /** The spools of first syncs run here, while their records may still be read (openSpool). */
+  private spools: Array<WeakRef<RecordSpool>> = []
   /** Opened with `deferLoad` and not loaded since: the state is not the catalog's yet. */
   private deferred = false
   /** Opened `lazy` on a head with listing pages: the view of `head`, and no state. */
@@ -400,7 +404,7 @@ export class Catalog extends EventEmitter<CatalogEvents> {
       // An interrupted refresh's progress is reused, and this one's saved as it goes, beside (never in) the catalog.
       return await this.withCheckpoint(this.head?.writtenAtMs, async (checkpoint) => {
         const { buildRefreshedState } = await import('./refresh.js')
-        const { state, report } = await buildRefreshedState({ previous: this.state, api: client, media, options, clock: this.now, checkpoint })
+        const { state, report } = await buildRefreshedState({ previous: this.state, api: client, media, options, clock: this.now, checkpoint, openSpool: () => this.openSpool() })
         await this.saveAndSwap(state, report, options.onProgress, letGo)
         await checkpoint.clear()
         debug('refreshed: %o', { ...report, media: { ...report.media, transcodes: report.media.transcodes.length, unavailable: report.media.unavailable.length } })
@@ -541,10 +545,23 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     return true
   }
 
+  /**
+   * A spool for a first sync's records (record-spool.ts), closed with the catalog if it is not
+   * collected before: its file, unlinked, would keep its space (and the disk it is on busy) until then.
+   */
+  private openSpool(): RecordSpool {
+    const spool = RecordSpool.open(tmpDir(this.root))
+    this.spools = this.spools.filter((s) => s.deref() !== undefined)
+    this.spools.push(new WeakRef(spool))
+    return spool
+  }
+
   async close(): Promise<void> {
     if (this.closed) return
     if (this.running !== undefined) await this.running.catch(() => undefined)
     this.closed = true
+    for (const s of this.spools) s.deref()?.close()
+    this.spools = []
     await this.store.close()
   }
 

@@ -5,6 +5,7 @@
 import { asArray, asRecord, textOf, toInt, toStr } from '../flickr/lenient.js'
 import { isSafeId, normalizeExt } from '../layout/names.js'
 import type { ListedPhoto } from './changes.js'
+import { SpooledPhoto } from './record-spool.js'
 import type { CollectionEntry, MediaKind, PhotoEntry, RawRecord, SetEntry } from './types.js'
 
 /** Flickr's time of an edit (unix seconds, as `lastupdate` and `date_update` give it) in ms, when known and not in the future. */
@@ -102,6 +103,14 @@ export function collectionFromRaw(node: unknown, stamp: (c: Omit<CollectionEntry
 }
 
 /**
+ * `p` as an entry stamped `changedAtMs` (and `changedAtMsIgnoringViews`, when given): a copy, as a
+ * spread makes, but a spooled photo's copy reads the same spooled record (a spread would lose it).
+ */
+export function entryAt(p: ListedPhoto, changedAtMs: number, changedAtMsIgnoringViews = p.changedAtMsIgnoringViews): PhotoEntry {
+  return p instanceof SpooledPhoto ? p.withChangedAt(changedAtMs, changedAtMsIgnoringViews) : { ...p, changedAtMs, changedAtMsIgnoringViews }
+}
+
+/**
  * The photos of a listing, each once. `made`: photos already made from these very records, in the
  * same order (a full listing's pages, as they came): taken as they are instead of made again.
  */
@@ -115,6 +124,12 @@ export function listPhotos(rawPhotos: unknown[], made: readonly ListedPhoto[] = 
     if (id === null || seen.has(id)) continue
     seen.add(id)
     const known = made[next]
+    // A spooled photo stands in for its record in a first sync's listing (refresh.ts standIn).
+    if (item instanceof SpooledPhoto) {
+      if (known === item) next++
+      out.push(item)
+      continue
+    }
     if (known !== undefined && known.raw === raw) {
       next++
       out.push(known)

@@ -40,7 +40,8 @@ import { Semaphore } from '../util/semaphore.js'
 import { HEAD_CHECK_PER_PAGE, listPhotostreamChanges, keptTranscodeMark, marksAfter, planChoicesOf, planListing, unchangedMembers, type ListingPlan } from './incremental.js'
 import { anyChange, collectionChanges, photoChanges, setChanges, type Changes, type ListedPhoto, type SetListing, type Since } from './changes.js'
 import { PHOTO_EXTRAS, type CatalogApi, type CatalogMedia, type PhotostreamResume } from './ports.js'
-import { dedupeById, isKnownEmpty, listPhotos, safeId, uniqueIds } from './records.js'
+import { dedupeById, entryAt, isKnownEmpty, listPhotos, safeId, uniqueIds } from './records.js'
+import { SPOOL_RECORDS_FROM_PHOTOS, SpooledPhoto, type RecordSpool } from './record-spool.js'
 import { sameJson } from './same-json.js'
 import { FAILED_BEFORE_RETRIES, isItemFailure, resolveMedia } from './resolve-media.js'
 import type { RefreshCheckpoint } from './checkpoint.js'
@@ -142,6 +143,11 @@ export interface RefreshOptions {
    * taken instead of asking again, and the refresh starts when they were asked.
    */
   answered?: RecordedAnswers
+  /**
+   * A first sync keeps the records of the photos past this many in a spool file (record-spool.ts)
+   * instead of on the heap (default SPOOL_RECORDS_FROM_PHOTOS; needs the context's `spoolDir`).
+   */
+  spoolRecordsFrom?: number
 }
 
 export interface RefreshReport {
@@ -185,6 +191,8 @@ export interface RefreshContext {
   clock: () => number
   /** Saves results as they come and gives back those of an interrupted run (none: nothing saved). */
   checkpoint?: RefreshCheckpoint
+  /** A new spool file for a first sync's records (the catalog owns it); none: every record stays on the heap. */
+  openSpool?: () => RecordSpool
 }
 
 export interface RefreshResult {
@@ -271,6 +279,8 @@ class Refresh {
   /** The resolutions started page by page, each page's as one task; the details step waits for them. */
   private readonly earlyMedia: Array<Promise<void>> = []
   private earlyToResolve = 0
+  /** A first sync's records on disk (spoolPast). */
+  private spool: RecordSpool | undefined
 
   constructor(private readonly ctx: RefreshContext) {
     const answered = ctx.options.answered
@@ -414,12 +424,33 @@ class Refresh {
       // A listing read again from page 1 (it did not add up) starts over.
       if (page === 1) fromPages.length = 0
       const listed = listPhotos(items)
+      if (this.spoolPast(fromPages.length + listed.length, listed)) standIn(items, listed)
       for (const p of listed) fromPages.push(p)
       this.startOriginals(listed)
     }
     const raw = saved ?? (await this.client.getPhotostream(extras, { ...resume, onPage }))
     cp?.listedPhotostream(raw)
-    return listPhotos(raw, fromPages)
+    const photos = listPhotos(raw, fromPages)
+    // Resumed pages (and a saved listing) come as records: spooled too.
+    this.spoolPast(photos.length, photos)
+    return photos
+  }
+
+  /**
+   * In a first sync whose photostream has reached `spoolRecordsFrom` photos (`count`, with
+   * `photos`), the records of `photos` go to the spool and each photo becomes its SpooledPhoto, in
+   * place: true when it did.
+   */
+  private spoolPast(count: number, photos: ListedPhoto[]): boolean {
+    const open = this.ctx.openSpool
+    if (open === undefined || this.ctx.previous.snap.refreshedAtMs !== 0) return false
+    if (count < (this.ctx.options.spoolRecordsFrom ?? SPOOL_RECORDS_FROM_PHOTOS)) return false
+    if (this.spool === undefined) {
+      this.spool = open()
+      debug('first sync: records past %d photos go to a spool file', count - photos.length)
+    }
+    SpooledPhoto.spoolAll(photos, this.spool)
+    return true
   }
 
   /**
@@ -433,8 +464,11 @@ class Refresh {
     if (before.size === 0) return
     for (let i = 0; i < items.length; i++) {
       const id = safeId((items[i] as Record<string, unknown>).id)
-      const known = id === null ? undefined : before.get(id)?.raw
-      if (known !== undefined && sameJson(items[i], known)) items[i] = known
+      const entry = id === null ? undefined : before.get(id)
+      // A spooled record (a first sync's, still held) is not on the heap: the page's own copy is the only one.
+      if (entry === undefined || entry instanceof SpooledPhoto) continue
+      const known = entry.raw
+      if (sameJson(items[i], known)) items[i] = known
     }
   }
 
@@ -524,7 +558,7 @@ class Refresh {
       into.media.set(p.id, known)
       this.mediaReport.reused++
       if (known.kind === 'transcode') this.mediaReport.transcodes.push({ id: p.id, label: known.label ?? '' })
-      opts.onMedia?.({ photo: { ...p, changedAtMs: 0 }, listed: p, media: known, resolved: false })
+      opts.onMedia?.({ photo: entryAt(p, 0), listed: p, media: known, resolved: false })
     }
     return need
   }
@@ -582,7 +616,7 @@ class Refresh {
   private async resolveOne(p: ListedPhoto, into: PhotoDetails, via: Parameters<typeof resolveMedia>[1]): Promise<void> {
     if (this.stop.stopped) throw stopped()
     try {
-      const entry = await resolveMedia({ ...p, changedAtMs: 0 }, via)
+      const entry = await resolveMedia(entryAt(p, 0), via)
       into.media.set(p.id, entry)
       this.ctx.checkpoint?.mediaResolved(entry)
       this.mediaReport.resolved++
@@ -590,7 +624,7 @@ class Refresh {
         this.mediaReport.transcodes.push({ id: p.id, label: entry.label ?? '' })
         this.transcodesResolved++
       }
-      this.ctx.options.onMedia?.({ photo: { ...p, changedAtMs: 0 }, listed: p, media: entry, resolved: true })
+      this.ctx.options.onMedia?.({ photo: entryAt(p, 0), listed: p, media: entry, resolved: true })
     } catch (err) {
       if (!isItemFailure(err)) throw err
       this.mediaReport.unavailable.push({ id: p.id, message: errorMessage(err) })
@@ -681,6 +715,22 @@ class Refresh {
 }
 
 /** A promise opened once, by hand (a first sync's order between its listings). */
+/**
+ * A listing page's records replaced, in the client's listing (paginate.ts lets its hook do so), by
+ * the photos made of them (`listed`, in the same order): the listing then holds nothing the
+ * refresh does not keep anyway, and listPhotos takes each photo back as it is. A record made into
+ * no photo (a bad id, a repeat) stays.
+ */
+function standIn(items: Record<string, unknown>[], listed: readonly ListedPhoto[]): void {
+  let next = 0
+  for (let i = 0; i < items.length && next < listed.length; i++) {
+    const photo = listed[next] as ListedPhoto
+    if (safeId(items[i]?.id) !== photo.id) continue
+    items[i] = photo
+    next++
+  }
+}
+
 function gate(): { opened: Promise<void>; open: () => void } {
   let open!: () => void
   const opened = new Promise<void>((res) => (open = res))

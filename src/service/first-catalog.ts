@@ -19,7 +19,7 @@
  * Until the photostream listing is in, photos are in upload order, newest first (Flickr's order).
  */
 import type { CatalogView, CollectionEntry, ListingEvent, MediaEntry, MediaEvent, PhotoColumns, PhotoEntry, RawRecord, SetEntry } from '../catalog/index.js'
-import { collectionFromRaw, flickrEditMs, safeId, setFromRaw, setUpdatedSec } from '../catalog/records.js'
+import { collectionFromRaw, entryAt, flickrEditMs, safeId, setFromRaw, setUpdatedSec } from '../catalog/records.js'
 
 /** One view of the first catalog so far: `allSets` once every set is in (then `Not in any set/` is right). */
 export interface PartialView {
@@ -304,7 +304,7 @@ class FirstView implements CatalogView {
     const slot = this.#g.photoSlots.find(id, this.#photos)
     if (slot === undefined) return undefined
     const at = this.#stampOf(slot)
-    return { ...(this.#g.listed[slot] as MediaEvent['listed']), changedAtMs: at, changedAtMsIgnoringViews: at }
+    return entryAt(this.#g.listed[slot] as MediaEvent['listed'], at, at)
   }
   media(id: string, secret: string): MediaEntry | undefined {
     const slot = this.#g.photoSlots.find(id, this.#photos)

@@ -1,0 +1,115 @@
+/**
+ * A first sync's records on disk instead of on the heap (src/catalog/record-spool.ts; issue 11
+ * item 4): the spool gives back each record as written from a file no one else can see, and a first
+ * sync that spools saves the very catalog one that does not saves, resumed or not.
+ */
+import assert from 'node:assert/strict'
+import { readdir, readlink } from 'node:fs/promises'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { Catalog, readProgress, type CatalogSnapshot, type PhotoEntry } from '../../src/catalog/index.js'
+import { RecordSpool, SpooledPhoto } from '../../src/catalog/record-spool.js'
+import { FlickrfsError } from '../../src/errors/flickrfs-error.js'
+import { tempDir } from '../support/repo.js'
+import { harness, headOf } from './harness.js'
+import { WRITER } from './twins.js'
+
+void test('a spool gives back each record as written, from a file unlinked as it is made', async (t) => {
+  const dir = await tempDir('flickrfs-spool-')
+  const spool = RecordSpool.open(join(dir, 'tmp'))
+  t.after(() => spool.close())
+  assert.deepEqual(await readdir(join(dir, 'tmp')), [], 'nothing left in the folder, even while open')
+  const first = [{ id: '1', title: { _content: 'été — 東京 🎈' }, tags: 'a b' }, { id: '2', description: { _content: '' }, n: 7 }]
+  const second = [{ id: '3', nested: { deep: [1, 'two', null, { x: true }] } }]
+  assert.equal(spool.add(first), 0)
+  assert.equal(spool.add([]), 2)
+  assert.equal(spool.add(second), 2)
+  assert.equal(spool.size, 3)
+  assert.deepEqual([spool.get(2), spool.get(0), spool.get(1)], [second[0], first[0], first[1]])
+  assert.equal(spool.get(1), spool.get(1), 'one asked twice in a row is parsed once')
+  assert.notEqual(spool.get(0), first[0], 'a copy, never the object written')
+  assert.throws(() => spool.get(3), (err: unknown) => err instanceof FlickrfsError && err.code === 'INTERNAL')
+
+  const photo = new SpooledPhoto({
+    id: '3', media: 'photo', secret: 's', format: 'jpg', lastUpdate: 5, dateUpload: 4, dateTaken: null,
+    countComments: 0, urlO: null, changedAtMs: 9, changedAtMsIgnoringViews: 8,
+  }, spool, 2)
+  assert.deepEqual(photo.raw, second[0])
+  assert.equal(Object.hasOwn(photo, 'raw'), false, 'the record is not held by the entry')
+  const later = photo.withChangedAt(0)
+  assert.ok(later instanceof SpooledPhoto)
+  assert.deepEqual({ at: later.changedAtMs, nv: later.changedAtMsIgnoringViews, raw: later.raw }, { at: 0, nv: 8, raw: second[0] })
+  spool.close()
+  spool.close()
+  assert.throws(() => photo.raw, /closed/)
+})
+
+/** A snapshot as plain data (a spooled photo as the object it stands for), to compare two. */
+function plain(snap: CatalogSnapshot): unknown {
+  const photos = new Map<string, PhotoEntry>()
+  for (const [id, p] of snap.photos) photos.set(id, { ...p, raw: p.raw })
+  return { ...snap, photos, media: new Map(snap.media) }
+}
+
+void test('a first sync past spoolRecordsFrom holds its records in the spool, and saves the very catalog one without it saves', async (t) => {
+  const h = await harness(t, { photos: 1_700, videos: 4, sets: 4, collections: 2, commentedFraction: 0.05 })
+  const catalogs: Catalog[] = []
+  const sync = async (spoolRecordsFrom: number): Promise<{ root: string; snap: CatalogSnapshot }> => {
+    const root = await tempDir('flickrfs-spool-sync-')
+    const catalog = await Catalog.open(root, { now: h.clock.now, ...WRITER })
+    catalogs.push(catalog)
+    t.after(() => catalog.close())
+    await catalog.refresh(h.client, h.media, { spoolRecordsFrom })
+    return { root, snap: catalog.snapshot() }
+  }
+  h.tick()
+  const n = h.fake.account.photostream.length
+  // Page 1 (500 photos) is under 700: spooled once the listing is in; page 2 on as they come.
+  const spooled = await sync(700)
+  // One more than the account holds: nothing spooled.
+  const held = await sync(n + 1)
+  const spooledCount = (snap: CatalogSnapshot): number => [...snap.photos.values()].filter((p) => p instanceof SpooledPhoto).length
+  assert.deepEqual([spooledCount(spooled.snap), spooledCount(held.snap), spooled.snap.photos.size], [n, 0, n])
+  assert.deepEqual(plain(spooled.snap), plain(held.snap))
+  assert.deepEqual(await headOf(spooled.root), await headOf(held.root), 'the same chunks, buckets and listing pages')
+  assert.deepEqual(await readdir(join(spooled.root, '.flickrfs', 'tmp')), [], 'the spool file is not in the folder')
+  // Unlinked, the file is this process's open descriptor alone, until the catalog is closed.
+  assert.equal((await openSpools()).length, 1)
+  for (const c of catalogs) await c.close()
+  assert.deepEqual(await openSpools(), [], 'closed with the catalog: its space is given back')
+})
+
+/** This process's open descriptors on a spool file. */
+async function openSpools(): Promise<string[]> {
+  const out: string[] = []
+  for (const fd of await readdir('/proc/self/fd')) {
+    const target = await readlink(join('/proc/self/fd', fd)).catch(() => '')
+    if (/records-\d+-[0-9a-f]+\.spool/.test(target)) out.push(target)
+  }
+  return out
+}
+
+void test('a first sync that spools, cut off in its listing, goes on from the records it saved, not from the stand-ins', async (t) => {
+  const h = await harness(t, { photos: 1_700, videos: 4, sets: 4, commentedFraction: 0.02 }, { maxRetries: 0, pagesAhead: 0 })
+  const a = h.fake.account
+  // Page 3 fails once it has arrived: pages 1 and 2 were taken, spooled and saved.
+  h.fake.faults.apiLatencyMs = 60
+  const watch = setInterval(() => {
+    if ((h.fake.counts()['flickr.people.getPhotos'] ?? 0) >= 3) h.fake.faults.inject('http500', { count: Infinity, target: 'flickr.people.getPhotos' })
+  }, 2)
+  h.tick()
+  await assert.rejects(h.catalog.refresh(h.client, h.media, { spoolRecordsFrom: 0 }))
+  clearInterval(watch)
+  h.fake.faults.clear()
+  assert.equal((await readProgress(h.root))?.photostream?.chunks, 2)
+
+  h.tick()
+  await h.catalog.refresh(h.client, h.media, { spoolRecordsFrom: 0 })
+  const snap = h.catalog.snapshot()
+  assert.deepEqual(snap.photostream, a.photostream)
+  for (const id of a.photostream) {
+    const p = snap.photos.get(id)
+    assert.ok(p instanceof SpooledPhoto, `${id} spooled, resumed or not`)
+    assert.equal((p.raw.title as string | undefined) ?? '', a.requirePhoto(id).title, `${id}: its record as Flickr sent it`)
+  }
+})
