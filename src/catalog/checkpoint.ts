@@ -51,11 +51,15 @@ const LISTING_CHUNK = 500
 
 export const DEFAULT_CHECKPOINT_RESULTS = 50
 export const DEFAULT_CHECKPOINT_MS = 10_000
+/** About 180 pages of 500 photos: a few saves' worth, far above what a listing at Flickr's pace ever leaves unwritten. */
+export const DEFAULT_MAX_UNWRITTEN_CHARS = 64 * 1024 * 1024
 export const DEFAULT_MAX_LISTING_AGE_MS = 24 * 3600_000
 
 export interface CheckpointOptions {
   /** Save once this many results are pending (default 50). */
   everyResults?: number
+  /** The listing waits for the writes once its pages not written yet hold this many characters of JSON (default 64 Mi). */
+  maxUnwrittenChars?: number
   /** Save once this long passed since the last save with results pending (default 10 s). */
   everyMs?: number
   /** A saved photostream listing or set listing older than this is listed again (default 24 h). */
@@ -151,6 +155,9 @@ export class RefreshCheckpoint {
   private nextBatch = 0
   private lastSaveMs = performance.now()
   private writing: Promise<void> = Promise.resolve()
+  /** The length of the listing pages' JSON taken and not written yet (listedPage). */
+  private unwrittenChars = 0
+  private readonly maxUnwrittenChars: number
   private saves = 0
   private readonly everyResults: number
   private readonly everyMs: number
@@ -166,6 +173,7 @@ export class RefreshCheckpoint {
   ) {
     this.everyResults = opts.everyResults ?? DEFAULT_CHECKPOINT_RESULTS
     this.everyMs = opts.everyMs ?? DEFAULT_CHECKPOINT_MS
+    this.maxUnwrittenChars = opts.maxUnwrittenChars ?? DEFAULT_MAX_UNWRITTEN_CHARS
     this.maxListingAgeMs = opts.maxListingAgeMs ?? DEFAULT_MAX_LISTING_AGE_MS
     this.savedBefore = opts.savedBefore
     this.meta = freshMeta('', now())
@@ -293,6 +301,7 @@ export class RefreshCheckpoint {
   }
 
   private restartListing(): void {
+    for (const p of this.pages) this.unwrittenChars -= p.text?.length ?? 0
     this.pages = []
     this.complete = false
     this.listedAtMs = this.now()
@@ -300,18 +309,29 @@ export class RefreshCheckpoint {
     this.pagesOnDisk = 0
   }
 
-  private listedPage(page: number, items: Record<string, unknown>[]): void {
+  /**
+   * A page of the listing as it comes. Once the pages taken and not written yet pass
+   * MAX_UNWRITTEN_CHARS, the listing waits for the writes (the promise returned: paginate.ts holds
+   * the listing until it settles). At 1,000,000 items the listing outran its writes, whose
+   * callbacks wait behind the pages' parsing on the one thread: 500 MB of pages' JSON waited.
+   */
+  private listedPage(page: number, items: Record<string, unknown>[]): Promise<void> | undefined {
     // The client reads a listing that did not add up again from page 1.
     if (page === 1 && this.pages.length > 0) this.restartListing()
-    if (page !== this.pages.length + 1) return
+    if (page !== this.pages.length + 1) return undefined
     if (!this.savePages) {
       this.pages.push({ count: items.length, items })
-      return
+      return undefined
     }
-    this.pages.push({ count: items.length, text: JSON.stringify(items) })
+    const text = JSON.stringify(items)
+    this.pages.push({ count: items.length, text })
+    this.unwrittenChars += text.length
     this.listingDirty = true
     this.pagesPending++
     this.maybeSave()
+    if (this.unwrittenChars <= this.maxUnwrittenChars) return undefined
+    if (this.listingDirty) this.save()
+    return this.writing
   }
 
   /** The photostream as listed (or as saved); a listing not saved as it came is saved by `plan` when there is much to do. */
@@ -458,6 +478,8 @@ export class RefreshCheckpoint {
     } catch (err) {
       // Progress is a help, not the sync: a refresh goes on without it (and fails at its own save if the disk is gone).
       debug('could not save progress: %s', errorMessage(err))
+    } finally {
+      if (listing !== undefined) for (const page of listing.pages) this.unwrittenChars -= page.length
     }
   }
 

@@ -76,7 +76,7 @@ export function ownedApi(api: CatalogApi, owner: CatalogOwner): CatalogApi {
         } finally {
           answered()
         }
-        onPage?.(page, items)
+        return onPage?.(page, items)
       },
     }
     try {

@@ -28,7 +28,8 @@ export interface CatalogApi {
 
 export interface PhotostreamResume {
   from?: { page: number; items: readonly Record<string, unknown>[] }
-  onPage?: (page: number, items: Record<string, unknown>[]) => void
+  /** paginate.ts's: a promise returned holds the listing until it settles. */
+  onPage?: (page: number, items: Record<string, unknown>[]) => void | Promise<void>
 }
 
 export interface CatalogMedia {

@@ -418,15 +418,17 @@ class Refresh {
     // first page already carries every URL they need, and a big photostream takes many pages.
     // The pages' photos in order: the listing's own below, instead of a second object per photo.
     const fromPages: ListedPhoto[] = []
-    const onPage = (page: number, items: Record<string, unknown>[]): void => {
+    const onPage = (page: number, items: Record<string, unknown>[]): void | Promise<void> => {
       this.keepKnownRecords(items)
-      resume?.onPage?.(page, items)
+      // The checkpoint may ask the listing to wait for its writes (checkpoint.ts listedPage).
+      const saved = resume?.onPage?.(page, items)
       // A listing read again from page 1 (it did not add up) starts over.
       if (page === 1) fromPages.length = 0
       const listed = listPhotos(items)
       if (this.spoolPast(fromPages.length + listed.length, listed)) standIn(items, listed)
       for (const p of listed) fromPages.push(p)
       this.startOriginals(listed)
+      return saved
     }
     const raw = saved ?? (await this.client.getPhotostream(extras, { ...resume, onPage }))
     cp?.listedPhotostream(raw)

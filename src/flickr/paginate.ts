@@ -19,9 +19,12 @@ export interface PaginateOptions {
    * over). The hook may replace an item in `items` by an equal one (a record already held), or by
    * any stand-in when the caller keeps what it needs of the page itself (a full listing merged
    * into a stored catalog: src/catalog/full-merge.ts): the listing keeps what it leaves there, and
-   * reads nothing of it after the hook.
+   * reads nothing of it after the hook. A hook that returns a promise holds the listing until it
+   * settles (pages asked ahead still come in, but none is taken nor asked): a caller whose work on
+   * the pages falls behind (a first sync's checkpoint writing them) slows the listing down instead
+   * of piling pages up in memory.
    */
-  onPage?: (page: number, items: Record<string, unknown>[]) => void
+  onPage?: (page: number, items: Record<string, unknown>[]) => void | Promise<void>
   /**
    * Pages asked before their turn, once a page has been taken and the envelope says how many there
    * are (DEFAULT_PAGES_AHEAD; 0 asks one page at a time). Never past the last page the envelope
@@ -104,6 +107,8 @@ class Pagination {
   readonly #expectedPages: number
   readonly #seen = new Set<string>()
   readonly #out: Record<string, unknown>[] = []
+  /** What the last page's hook asked to wait for (onPage). */
+  #hookDone: Promise<void> | undefined
   #pages = Number.NaN
   #total = -1
   #shortRetries = 0
@@ -152,6 +157,10 @@ class Pagination {
         const answer = ask(page)
         asked.delete(page)
         const step = this.#take(page, await answer)
+        if (this.#hookDone !== undefined) {
+          await this.#hookDone
+          this.#hookDone = undefined
+        }
         if (step === 'end') break
         if (step === 'next') {
           page++
@@ -203,7 +212,7 @@ class Pagination {
       this.#seen.add(id)
       added.push(it)
     }
-    this.#onPage?.(page, added)
+    this.#hookDone = this.#onPage?.(page, added) ?? undefined
     for (const it of added) this.#out.push(it)
     return isLast ? 'end' : 'next'
   }

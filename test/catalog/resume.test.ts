@@ -6,7 +6,11 @@
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { mkdir, rm } from 'node:fs/promises'
+import { join } from 'node:path'
 import { Catalog, readProgress, type ProgressMeta, type RefreshProgress } from '../../src/catalog/index.js'
+import { RefreshCheckpoint } from '../../src/catalog/checkpoint.js'
+import { tempDir } from '../support/repo.js'
 import { harness, refresh, type Harness } from './harness.js'
 
 const count = (h: Harness, name: string): number => h.fake.counts()[name] ?? 0
@@ -176,3 +180,30 @@ for (const { pagesAhead, cutAt, saved } of [
     assert.equal(await readProgress(h.root), undefined)
   })
 }
+
+void test('a first sync\'s listing waits for the checkpoint once the pages it has not written pass maxUnwrittenChars', async (t) => {
+  const root = await tempDir('flickrfs-checkpoint-')
+  t.after(() => rm(root, { recursive: true, force: true }))
+  await mkdir(join(root, '.flickrfs'))
+  const page = (n: number) => Array.from({ length: 3 }, (_, i) => ({ id: String(n * 10 + i), title: `photo ${n}.${i}` }))
+  const open = async (maxUnwrittenChars?: number) => {
+    const cp = await RefreshCheckpoint.open(root, () => 1_700_000_000_000, maxUnwrittenChars === undefined ? {} : { maxUnwrittenChars })
+    cp.begin('12345678@N00', true)
+    return cp
+  }
+  const roomy = await open()
+  assert.equal(roomy.photostreamResume().onPage?.(1, page(1)), undefined, 'under the bound: the listing goes on')
+  await roomy.close()
+
+  const tight = await open(JSON.stringify(page(1)).length + 10)
+  const onPage = tight.photostreamResume().onPage
+  assert.equal(onPage?.(1, page(1)), undefined)
+  const wait = onPage?.(2, page(2))
+  assert.ok(wait instanceof Promise, 'past the bound: the listing is held')
+  await wait
+  // Settled once both pages are on disk: what a rerun would go on from.
+  const saved = (await readProgress(root))?.photostream
+  assert.deepEqual(saved && { chunks: saved.chunks, count: saved.count }, { chunks: 2, count: 6 })
+  assert.equal(onPage?.(3, page(3)), undefined, 'written: room again')
+  await tight.close()
+})

@@ -103,7 +103,7 @@ void test('paginate asks the pages the first one names together, and takes them 
   const ids = (page: number) => [page * 10 + 1, page * 10 + 2]
   const held = heldPages((page) => ({ photos: { page, pages: 5, perpage: 2, total: 10, photo: photos(ids(page)) } }))
   const taken: number[] = []
-  const listing = paginate(held.fetchPage, 'photos', 'photo', { perPage: 2, onPage: (page) => taken.push(page) })
+  const listing = paginate(held.fetchPage, 'photos', 'photo', { perPage: 2, onPage: (page) => void taken.push(page) })
   await held.drain()
   const out = await listing
   assert.deepEqual(out.map((p) => p.id), [11, 12, 21, 22, 31, 32, 41, 42, 51, 52].map(String))
@@ -181,4 +181,27 @@ void test('expectedPages asks that many pages with the first; a guess too high a
   assert.deepEqual(capped.asked, [1, 2], 'never more than pagesAhead beyond page 1')
   await capped.drain()
   assert.equal((await huge).length, 6)
+})
+
+void test('a hook that returns a promise holds the listing: no page is taken or asked past it until the promise settles', async () => {
+  const ids = (page: number) => [page * 10 + 1, page * 10 + 2]
+  const held = heldPages((page) => ({ photos: { page, pages: 4, perpage: 2, total: 8, photo: photos(ids(page)) } }))
+  const taken: number[] = []
+  let letGo!: () => void
+  const listing = paginate(held.fetchPage, 'photos', 'photo', {
+    perPage: 2,
+    pagesAhead: 1,
+    onPage: (page) => {
+      taken.push(page)
+      return page === 2 ? new Promise<void>((resolve) => (letGo = resolve)) : undefined
+    },
+  })
+  for (const p of [1, 2, 3]) await held.release(p)
+  assert.deepEqual(taken, [1, 2], 'page 3 has come in but is not taken')
+  assert.deepEqual(held.asked, [1, 2, 3], 'nothing asked past the page ahead of the one held')
+  letGo()
+  await held.drain()
+  const out = await listing
+  assert.deepEqual(taken, [1, 2, 3, 4])
+  assert.deepEqual(out.map((p) => p.id), [11, 12, 21, 22, 31, 32, 41, 42].map(String))
 })
