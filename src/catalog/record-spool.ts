@@ -11,12 +11,16 @@
  *
  * The file is made in ROOT/.flickrfs/tmp and unlinked at once: it is this process's alone, a kill
  * leaves nothing behind, and its disk space goes back when the last entry holding it is collected
- * (a FinalizationRegistry closes the descriptor) or when `close` is called.
+ * (a FinalizationRegistry closes the descriptor) or when `close` is called. It takes the records'
+ * size as JSON (what the checkpoint's listing takes again); a full disk fails the sync with
+ * NO_SPACE, and the sync resumes from its checkpoint once there is room.
  */
 import { closeSync, mkdirSync, openSync, readSync, unlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
+import { errorMessage } from '../util/abort.js'
+import { destWriteError } from '../util/fs-errors.js'
 import { writeFullySync } from '../util/fs.js'
 import type { ListedPhoto } from './changes.js'
 import type { MediaKind, PhotoEntry, RawRecord } from './types.js'
@@ -33,6 +37,7 @@ const closer = new FinalizationRegistry<number>((fd) => {
 })
 
 export class RecordSpool {
+  readonly #dir: string
   #fd: number | undefined
   #end = 0
   #count = 0
@@ -42,18 +47,23 @@ export class RecordSpool {
   #lastOrd = -1
   #lastRecord: RawRecord | undefined
 
-  private constructor(fd: number) {
+  private constructor(dir: string, fd: number) {
+    this.#dir = dir
     this.#fd = fd
     closer.register(this, fd, this)
   }
 
   /** A new spool in `dir` (made if missing), its file already unlinked. */
   static open(dir: string): RecordSpool {
-    mkdirSync(dir, { recursive: true })
     const path = join(dir, `records-${process.pid}-${randomBytes(4).toString('hex')}.spool`)
-    const fd = openSync(path, 'w+', 0o600)
-    unlinkSync(path)
-    return new RecordSpool(fd)
+    try {
+      mkdirSync(dir, { recursive: true })
+      const fd = openSync(path, 'w+', 0o600)
+      unlinkSync(path)
+      return new RecordSpool(dir, fd)
+    } catch (err) {
+      throw destWriteError(err, path)
+    }
   }
 
   /** How many records are in. */
@@ -75,7 +85,12 @@ export class RecordSpool {
       this.#lengths[first + i] = length
       at += length
     }
-    writeFullySync(fd, bytes, this.#end)
+    try {
+      writeFullySync(fd, bytes, this.#end)
+    } catch (err) {
+      // A full disk, most likely: the sync needs about its records' size free in the state folder.
+      throw destWriteError(err, `a first sync's record spool in ${this.#dir}`)
+    }
     this.#end = at
     this.#count += records.length
     return first
@@ -90,7 +105,12 @@ export class RecordSpool {
     const position = this.#offsets[ord] as number
     const buf = Buffer.allocUnsafe(length)
     for (let done = 0; done < length; ) {
-      const n = readSync(fd, buf, done, length - done, position + done)
+      let n: number
+      try {
+        n = readSync(fd, buf, done, length - done, position + done)
+      } catch (err) {
+        throw new FlickrfsError('CATALOG', `Could not read a record back from a first sync's spool in ${this.#dir}: ${errorMessage(err)}. Run the same command again; the sync resumes where it stopped.`, { cause: err })
+      }
       if (n === 0) throw new FlickrfsError('INTERNAL', `The record spool ended at ${position + done} bytes, before record ${ord}'s end.`)
       done += n
     }

@@ -4,7 +4,9 @@
  * sync that spools saves the very catalog one that does not saves, resumed or not.
  */
 import assert from 'node:assert/strict'
-import { readdir, readlink } from 'node:fs/promises'
+import { execFile } from 'node:child_process'
+import { readdir, readlink, rm } from 'node:fs/promises'
+import { promisify } from 'node:util'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { Catalog, readProgress, type CatalogSnapshot, type PhotoEntry } from '../../src/catalog/index.js'
@@ -13,6 +15,8 @@ import { FlickrfsError } from '../../src/errors/flickrfs-error.js'
 import { tempDir } from '../support/repo.js'
 import { harness, headOf } from './harness.js'
 import { WRITER } from './twins.js'
+
+const execFileP = promisify(execFile)
 
 void test('a spool gives back each record as written, from a file unlinked as it is made', async (t) => {
   const dir = await tempDir('flickrfs-spool-')
@@ -112,4 +116,32 @@ void test('a first sync that spools, cut off in its listing, goes on from the re
     assert.ok(p instanceof SpooledPhoto, `${id} spooled, resumed or not`)
     assert.equal((p.raw.title as string | undefined) ?? '', a.requirePhoto(id).title, `${id}: its record as Flickr sent it`)
   }
+})
+
+void test('a spool on a full disk fails with NO_SPACE, naming where, and the spool stays usable for what it holds', async (t) => {
+  const dir = await tempDir('flickrfs-spool-full-')
+  try {
+    await execFileP('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', dir])
+  } catch {
+    await rm(dir, { recursive: true, force: true })
+    t.skip('cannot mount a tmpfs here (needs root)')
+    return
+  }
+  const spool = RecordSpool.open(join(dir, 'tmp'))
+  t.after(async () => {
+    // Its open descriptor keeps the disk busy until closed.
+    spool.close()
+    await execFileP('umount', [dir]).catch(() => undefined)
+    await rm(dir, { recursive: true, force: true })
+  })
+  const small = { id: '1', title: 'fits' }
+  assert.equal(spool.add([small]), 0)
+  assert.throws(() => spool.add([{ id: '2', description: 'x'.repeat(200_000) }]), (err: unknown) => {
+    assert.ok(err instanceof FlickrfsError)
+    assert.equal(err.code, 'NO_SPACE')
+    assert.match(err.message, /record spool in .*tmp.*run the same command again/s)
+    return true
+  })
+  assert.deepEqual(spool.get(0), small)
+  assert.equal(spool.size, 1)
 })
