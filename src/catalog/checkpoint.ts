@@ -51,7 +51,7 @@ const LISTING_CHUNK = 500
 
 export const DEFAULT_CHECKPOINT_RESULTS = 50
 export const DEFAULT_CHECKPOINT_MS = 10_000
-/** About 180 pages of 500 photos: a few saves' worth, far above what a listing at Flickr's pace ever leaves unwritten. */
+/** A few hundred pages of 500 photos: several saves' worth, far above what a listing at Flickr's pace ever leaves unwritten. */
 export const DEFAULT_MAX_UNWRITTEN_CHARS = 64 * 1024 * 1024
 export const DEFAULT_MAX_LISTING_AGE_MS = 24 * 3600_000
 
@@ -311,7 +311,7 @@ export class RefreshCheckpoint {
 
   /**
    * A page of the listing as it comes. Once the pages taken and not written yet pass
-   * MAX_UNWRITTEN_CHARS, the listing waits for the writes (the promise returned: paginate.ts holds
+   * `maxUnwrittenChars`, the listing waits for the writes (the promise returned: paginate.ts holds
    * the listing until it settles). At 1,000,000 items the listing outran its writes, whose
    * callbacks wait behind the pages' parsing on the one thread: 500 MB of pages' JSON waited.
    */

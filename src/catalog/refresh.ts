@@ -145,7 +145,7 @@ export interface RefreshOptions {
   answered?: RecordedAnswers
   /**
    * A first sync keeps the records of the photos past this many in a spool file (record-spool.ts)
-   * instead of on the heap (default SPOOL_RECORDS_FROM_PHOTOS; needs the context's `spoolDir`).
+   * instead of on the heap (default SPOOL_RECORDS_FROM_PHOTOS; needs the context's `openSpool`).
    */
   spoolRecordsFrom?: number
 }
@@ -421,14 +421,14 @@ class Refresh {
     const onPage = (page: number, items: Record<string, unknown>[]): void | Promise<void> => {
       this.keepKnownRecords(items)
       // The checkpoint may ask the listing to wait for its writes (checkpoint.ts listedPage).
-      const saved = resume?.onPage?.(page, items)
+      const written = resume?.onPage?.(page, items)
       // A listing read again from page 1 (it did not add up) starts over.
       if (page === 1) fromPages.length = 0
       const listed = listPhotos(items)
       if (this.spoolPast(fromPages.length + listed.length, listed)) standIn(items, listed)
       for (const p of listed) fromPages.push(p)
       this.startOriginals(listed)
-      return saved
+      return written
     }
     const raw = saved ?? (await this.client.getPhotostream(extras, { ...resume, onPage }))
     cp?.listedPhotostream(raw)
@@ -716,7 +716,6 @@ class Refresh {
   }
 }
 
-/** A promise opened once, by hand (a first sync's order between its listings). */
 /**
  * A listing page's records replaced, in the client's listing (paginate.ts lets its hook do so), by
  * the photos made of them (`listed`, in the same order): the listing then holds nothing the
@@ -733,6 +732,7 @@ function standIn(items: Record<string, unknown>[], listed: readonly ListedPhoto[
   }
 }
 
+/** A promise opened once, by hand (a first sync's order between its listings). */
 function gate(): { opened: Promise<void>; open: () => void } {
   let open!: () => void
   const opened = new Promise<void>((res) => (open = res))
