@@ -15,13 +15,13 @@
  * size as JSON (what the checkpoint's listing takes again); a full disk fails the sync with
  * NO_SPACE, and the sync resumes from its checkpoint once there is room.
  */
-import { closeSync, mkdirSync, openSync, readSync, unlinkSync } from 'node:fs'
+import { closeSync, mkdirSync, openSync, unlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { errorMessage } from '../util/abort.js'
 import { destWriteError } from '../util/fs-errors.js'
-import { writeFullySync } from '../util/fs.js'
+import { readFullySync, writeFullySync } from '../util/fs.js'
 import type { ListedPhoto } from './changes.js'
 import type { MediaKind, PhotoEntry, RawRecord } from './types.js'
 
@@ -76,17 +76,16 @@ export class RecordSpool {
     const fd = this.#openFd()
     const first = this.#count
     this.#grow(first + records.length)
-    const texts = records.map((r) => JSON.stringify(r))
-    const bytes = Buffer.from(texts.join(''), 'utf8')
+    // Each record encoded once: its bytes give its length, and the write is them end to end.
+    const parts = records.map((r) => Buffer.from(JSON.stringify(r), 'utf8'))
     let at = this.#end
-    for (let i = 0; i < texts.length; i++) {
-      const length = Buffer.byteLength(texts[i] as string, 'utf8')
+    parts.forEach((part, i) => {
       this.#offsets[first + i] = at
-      this.#lengths[first + i] = length
-      at += length
-    }
+      this.#lengths[first + i] = part.byteLength
+      at += part.byteLength
+    })
     try {
-      writeFullySync(fd, bytes, this.#end)
+      writeFullySync(fd, Buffer.concat(parts), this.#end)
     } catch (err) {
       // A full disk, most likely: the sync needs about its records' size free in the state folder.
       throw destWriteError(err, `a first sync's record spool in ${this.#dir}`)
@@ -104,16 +103,13 @@ export class RecordSpool {
     const length = this.#lengths[ord] as number
     const position = this.#offsets[ord] as number
     const buf = Buffer.allocUnsafe(length)
-    for (let done = 0; done < length; ) {
-      let n: number
-      try {
-        n = readSync(fd, buf, done, length - done, position + done)
-      } catch (err) {
-        throw new FlickrfsError('CATALOG', `Could not read a record back from a first sync's spool in ${this.#dir}: ${errorMessage(err)}. Run the same command again; the sync resumes where it stopped.`, { cause: err })
-      }
-      if (n === 0) throw new FlickrfsError('INTERNAL', `The record spool ended at ${position + done} bytes, before record ${ord}'s end.`)
-      done += n
+    let got: number
+    try {
+      got = readFullySync(fd, buf, position)
+    } catch (err) {
+      throw new FlickrfsError('CATALOG', `Could not read a record back from a first sync's spool in ${this.#dir}: ${errorMessage(err)}. Run the same command again; the sync resumes where it stopped.`, { cause: err })
     }
+    if (got < length) throw new FlickrfsError('INTERNAL', `The record spool ended at ${position + got} bytes, before record ${ord}'s end.`)
     const record = JSON.parse(buf.toString('utf8')) as RawRecord
     this.#lastOrd = ord
     this.#lastRecord = record
@@ -150,7 +146,7 @@ export class RecordSpool {
 
 /**
  * A photo entry whose record is in a spool: the same fields as photoFields makes (records.ts), in
- * the same order, and `raw` read back when asked. Copy one with `copyEntry` (records.ts), never with
+ * the same order, and `raw` read back when asked. Copy one with `entryAt` (records.ts), never with
  * a spread: a spread keeps own fields only, and `raw` is not one.
  */
 export class SpooledPhoto implements PhotoEntry {

@@ -7,9 +7,10 @@
  * Handles are plain fds read with callback `fs.read`: a FileHandle read costs a promise and its
  * async bookkeeping per call, which a stream of 128 KiB reads measurably pays for.
  */
-import { close, closeSync, open, openSync, read, readSync } from 'node:fs'
+import { close, closeSync, open, openSync, read } from 'node:fs'
 import { LRUCache } from 'lru-cache'
 import { isEnoent } from '../util/fs-errors.js'
+import { readFullySync } from '../util/fs.js'
 
 interface Entry {
   version: number
@@ -135,18 +136,12 @@ export class OpenFiles {
       entry = { version, opening: Promise.resolve(fd), fd, refs: 0, dropped: false, sync: true }
       this.cache.set(id, entry)
     }
-    let got = 0
     try {
-      while (got < length) {
-        const n = readSync(entry.fd as number, into, got, length - got, position + got)
-        if (n === 0) break
-        got += n
-      }
+      return readFullySync(entry.fd as number, into, position, length)
     } catch (err) {
       if (this.cache.get(id) === entry) this.cache.delete(id)
       throw err
     }
-    return got
   }
 
   drop(id: string): void {

@@ -11,7 +11,7 @@
  * way checked and the last name never followed.
  */
 import { randomBytes } from 'node:crypto'
-import { writeSync } from 'node:fs'
+import { readSync, writeSync } from 'node:fs'
 import { lstat, lutimes, mkdir, open, opendir, rename, rm, stat, symlink, utimes, type FileHandle } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
 import { errnoCode } from './fs-errors.js'
@@ -133,6 +133,20 @@ export async function fsyncDirHandle(fh: FileHandle): Promise<void> {
  */
 export function writeFullySync(fd: number, bytes: Uint8Array, position?: number): void {
   for (let done = 0; done < bytes.byteLength; ) done += writeSync(fd, bytes, done, bytes.byteLength - done, position === undefined ? null : position + done)
+}
+
+/**
+ * Reads `into.length` bytes (or `length`) of `fd` at `position` into `into` on this thread (one
+ * readSync may read fewer than asked): the bytes read, fewer only at end of file.
+ */
+export function readFullySync(fd: number, into: Uint8Array, position: number, length = into.byteLength): number {
+  let got = 0
+  while (got < length) {
+    const n = readSync(fd, into, got, length - got, position + got)
+    if (n === 0) break
+    got += n
+  }
+  return got
 }
 
 /** Reads `length` bytes at `position` into a new Buffer; fewer only at end of file. */
