@@ -478,10 +478,12 @@ class ServedMount implements LiveMount {
         (r) => {
           // The sync's garbage (its listing, the partial views' trees, the save's pieces) goes now,
           // before anyone lists the tree: the first `ls` of photostream/ then fits in what it frees
-          // (bench/RESULTS.md "sync-290"). Compacted: what the mount keeps from now on is a
-          // fraction of what the sync held (all of it, for a catalog now served lazily), and the
-          // pages that held the rest go back to the system.
-          collectGarbageNow({ compact: true })
+          // (bench/RESULTS.md "sync-290"). Compacted once the catalog is served lazily: what the
+          // mount keeps from now on is then a fraction of what the sync held, and the pages that
+          // held the rest go back to the system. Not a catalog kept loaded: compaction copies every
+          // survivor before it gives a page back, and there that is the whole catalog (at 100,000
+          // items +95 MB on the sync's peak, for ~14 MB less RSS after it; bench/RESULTS.md "Session 38").
+          collectGarbageNow({ compact: catalog.servesLazily })
           const { shown, ms } = partial.stats
           say(`first catalog complete: ${r.photos.total} items, ${r.sets.total} sets, ${r.collections.total} collections ` +
             `(shown ${shown} time${shown === 1 ? '' : 's'} as it came in, ${Math.round(ms)} ms of building)`)
