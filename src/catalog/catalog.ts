@@ -133,6 +133,8 @@ export class Catalog extends EventEmitter<CatalogEvents> {
   private deferred = false
   /** Opened `lazy` on a head with listing pages: the view of `head`, and no state. */
   private lazyView: LazyView | undefined
+  /** A refresh let its snapshot go for the lazy view, and listeners are not told yet (tellLetGo). */
+  private letGoUntold = false
   /** The last merge's head and the photos whose rows it wrote (rowsMerged). */
   private merged: { generation: string; rows: ReadonlySet<string> } | undefined
 
@@ -289,9 +291,11 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     if (this.readOnly) {
       return Promise.reject(new FlickrfsError('CATALOG', `The catalog of ${this.root} was opened read-only; open it for writing to refresh it.`))
     }
-    this.running ??= queued(resolve(this.root), () => this.runRefresh(client, media, opts)).finally(() => {
-      this.running = undefined
-    })
+    this.running ??= queued(resolve(this.root), () => this.runRefresh(client, media, opts))
+      .finally(() => this.tellLetGo())
+      .finally(() => {
+        this.running = undefined
+      })
     return this.running
   }
 
@@ -524,12 +528,25 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     this.head = head
     report.generation = head.generation
     const wentLazy = letGo && this.readsLazily(head) && ((await this.servePacked(head, decoded, state.snap)) || (await this.openLazy(head)))
-    if (wentLazy) debug('let the loaded catalog go: serving %s lazily', head.generation)
     tell({ ...saving, phase: 'done' })
+    if (wentLazy) {
+      debug('let the loaded catalog go: serving %s lazily', head.generation)
+      // Listeners hear of it once this refresh is over (tellLetGo), not from here: its frames still
+      // hold `state`, so a tree they rebuilt over the view now would be made beside the whole
+      // snapshot and the tree over it (at 1,000,000 items the first sync's peak).
+      this.letGoUntold = true
+      return
+    }
     // A refresh that found nothing new swaps in a snapshot whose entries are the very same objects:
-    // listeners (the mount rebuilds its whole tree, 65 MB and a second of CPU at 100k photos) need not hear of it,
-    // unless the view they read changed: one built over the snapshot would keep it alive.
-    if (report.changed || wentLazy) this.emit('change', state.snap)
+    // listeners (the mount rebuilds its whole tree, 65 MB and a second of CPU at 100k photos) need not hear of it.
+    if (report.changed) this.emit('change', state.snap)
+  }
+
+  /** Tells listeners of a snapshot let go for the lazy view (saveAndSwap), once the refresh that saved it is over. */
+  private tellLetGo(): void {
+    if (!this.letGoUntold) return
+    this.letGoUntold = false
+    this.emit('change', this.state.snap)
   }
 
   /**

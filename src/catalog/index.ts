@@ -4,6 +4,7 @@ export type { ListingEvent, MediaEvent, RefreshOptions, RefreshPhase, RefreshPro
 export type { QuickRefreshResult, RecordedAnswers } from './quick-refresh.js'
 export { acquireRootLock, type RootLock } from './root-lock.js'
 export { SCHEMA_VERSION } from './persist.js'
+export { emptySnapshot } from './state.js'
 export { DEFAULT_FULL_LISTING_EVERY_MS, nextRelist, nextTranscodeTry, type ListingMarks } from './incremental.js'
 export { readProgress, type CheckpointOptions, type ProgressMeta, type WorkCount } from './checkpoint.js'
 export { catalogDamage, setAsideCatalog, setAsideDamagedCatalog } from './damaged.js'

@@ -6,7 +6,7 @@
 import { stat } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import createDebug from '../util/debug.js'
-import { Catalog, acquireRootLock, catalogDamage, catalogPath, setAsideCatalog, setAsideDamagedCatalog, type CatalogApi, type CatalogOpenOptions, type CatalogMedia, type CatalogSnapshot, type CatalogView, type RefreshProgress, type RefreshReport, type RootLock } from '../catalog/index.js'
+import { Catalog, acquireRootLock, catalogDamage, catalogPath, emptySnapshot, setAsideCatalog, setAsideDamagedCatalog, type CatalogApi, type CatalogOpenOptions, type CatalogMedia, type CatalogSnapshot, type CatalogView, type RefreshProgress, type RefreshReport, type RootLock } from '../catalog/index.js'
 import { FirstCatalog, type PartialView } from './first-catalog.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { checkMountpoint, mountFlickrfs, type MountHandle } from '../fs/index.js'
@@ -350,6 +350,12 @@ class LiveTree {
       }
       // Anything else, and a first catalog saved and let go (a big one, now served lazily): the
       // tree built over its snapshot would keep every record alive.
+      if (whole !== undefined && catalog.servesLazily) {
+        // And they go before the tree over the view is built, not under it: the catalog tells this
+        // once its refresh holds the snapshot no more, so with this tree let go it is garbage.
+        this.layout = this.#build(emptySnapshot(), true)
+        collectGarbageNow()
+      }
       this.layout = this.#build()
       log('tree rebuilt: %d photos', this.layout.stats.photos)
     })

@@ -8,7 +8,8 @@
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { Catalog, type SidecarSizer } from '../../src/catalog/index.js'
+import { Catalog, type CatalogSnapshot, type SidecarSizer } from '../../src/catalog/index.js'
+import { collectGarbageNow } from '../../src/util/old-generation.js'
 import { CatalogStore } from '../../src/catalog/persist.js'
 import { FlickrfsError } from '../../src/errors/flickrfs-error.js'
 import { photoSidecarSizer, PHOTO_METADATA_FORMAT } from '../../src/layout/metadata.js'
@@ -145,6 +146,25 @@ void describe('LazyView: a read-only catalog that decodes one bucket at a time',
     assert.equal((await w.view().record(id))?.raw.title, 'Edited while lazy')
     assert.equal(changes.length, 2, 'told once more: the view listeners built from was let go')
     await assertViewOf(w.view(), (await h.reopen({ readOnly: true })).snapshot(), { atOnce: false, storesSizes: true })
+  })
+
+  void it('a refresh that lets go tells listeners once its snapshot is garbage, not while the refresh still holds it', async (t) => {
+    const h = await harness(t, ACCOUNT)
+    // A first sync, as a mount of an empty cache runs it: a writer opened lazy, refreshed with letGo.
+    const w = await h.reopen({ sidecarSizer: sizer, listingPagePhotos: PAGE, lazy: { sidecarFormat: PHOTO_METADATA_FORMAT } })
+    let assembled: WeakRef<CatalogSnapshot> | undefined
+    const collectedWhenTold: boolean[] = []
+    // What a listener builds now (the mount's tree over the view) would otherwise be made beside
+    // every record the sync held: at 1,000,000 items the sync's peak.
+    w.on('change', () => {
+      collectGarbageNow()
+      collectedWhenTold.push(assembled !== undefined && assembled.deref() === undefined)
+    })
+    h.tick()
+    const report = await w.refresh(h.client, h.media, { letGo: true, onAssembled: (snap) => (assembled = new WeakRef(snap)) })
+    assert.equal(report.photos.added, ACCOUNT.photos + ACCOUNT.videos)
+    assert.equal(w.servesLazily, true)
+    assert.deepEqual(collectedWhenTold, [true], 'told once, before refresh() resolved, with the snapshot it saved already collectable')
   })
 
   void it('a bucket another writer removed rejects; reload opens the new catalog', async (t) => {
