@@ -48,10 +48,12 @@ child.on('close', (code) => {
   const pass = Number(/ℹ pass (\d+)/.exec(tail)?.[1] ?? 0)
   const fail = Number(/ℹ fail (\d+)/.exec(tail)?.[1] ?? 0)
   const skipped = Number(/ℹ skipped (\d+)/.exec(tail)?.[1] ?? 0)
+  // A test cancelled (its suite's hook failed, or it outlived its parent) is not counted as failed by node.
+  const cancelled = Number(/ℹ cancelled (\d+)/.exec(tail)?.[1] ?? 0)
   if (code === 0 && pass < files.length) {
     console.error(`run-tests: only ${pass} tests passed across ${files.length} files; expected at least one per file`)
     process.exit(1)
   }
-  console.log(`${pass} passed, ${fail} failed, ${skipped} skipped`)
+  console.log(`${pass} passed, ${fail} failed, ${skipped} skipped${cancelled > 0 ? `, ${cancelled} cancelled` : ''}`)
   process.exit(code ?? 1)
 })
