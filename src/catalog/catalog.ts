@@ -533,7 +533,7 @@ export class Catalog extends EventEmitter<CatalogEvents> {
       debug('let the loaded catalog go: serving %s lazily', head.generation)
       // Listeners hear of it once this refresh is over (tellLetGo), not from here: its frames still
       // hold `state`, so a tree they rebuilt over the view now would be made beside the whole
-      // snapshot and the tree over it (at 1,000,000 items the first sync's peak).
+      // snapshot and the tree over it (at 1,000,000 items that was the first sync's peak).
       this.letGoUntold = true
       return
     }

@@ -155,7 +155,7 @@ void describe('LazyView: a read-only catalog that decodes one bucket at a time',
     let assembled: WeakRef<CatalogSnapshot> | undefined
     const collectedWhenTold: boolean[] = []
     // What a listener builds now (the mount's tree over the view) would otherwise be made beside
-    // every record the sync held: at 1,000,000 items the sync's peak.
+    // every record the sync held: at 1,000,000 items that was the sync's peak.
     w.on('change', () => {
       collectGarbageNow()
       collectedWhenTold.push(assembled !== undefined && assembled.deref() === undefined)
