@@ -488,7 +488,8 @@ class ServedMount implements LiveMount {
           // mount keeps from now on is then a fraction of what the sync held, and the pages that
           // held the rest go back to the system. Not a catalog kept loaded: compaction copies every
           // survivor before it gives a page back, and there that is the whole catalog (at 100,000
-          // items +95 MB on the sync's peak, for ~14 MB less RSS after it; bench/RESULTS.md "Session 38").
+          // items +95 MB on the sync's peak before its records were spooled, ~30 MB since, for ~15 MB
+          // less RSS after it; bench/RESULTS.md "Session 38").
           collectGarbageNow({ compact: catalog.servesLazily })
           const { shown, ms } = partial.stats
           say(`first catalog complete: ${r.photos.total} items, ${r.sets.total} sets, ${r.collections.total} collections ` +
