@@ -23,10 +23,16 @@ import { errorMessage } from '../util/abort.js'
 import { destWriteError } from '../util/fs-errors.js'
 import { readFullySync, writeFullySync } from '../util/fs.js'
 import type { ListedPhoto } from './changes.js'
-import type { MediaKind, PhotoEntry, RawRecord } from './types.js'
+import { urlOf, urlTemplate } from './listing-pages.js'
+import type { MediaEntry, MediaKind, PhotoEntry, RawRecord } from './types.js'
 
 /** A first sync spools its records from this many photos on (the first ones stay on the heap). */
 export const SPOOL_RECORDS_FROM_PHOTOS = 10_000
+
+/** A spool shares at most this many URL templates (one per media server and extension on Flickr); others are kept as they are. */
+const MAX_SHARED_TEMPLATES = 65_536
+
+const DATE_TAKEN = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})$/
 
 const closer = new FinalizationRegistry<number>((fd) => {
   try {
@@ -43,6 +49,15 @@ export class RecordSpool {
   #count = 0
   #offsets = new Float64Array(4096)
   #lengths = new Uint32Array(4096)
+  /**
+   * Each record's date taken, its 14 digits as one number (NaN: none): a `YYYY-MM-DD hh:mm:ss`
+   * string of its own was 32 bytes a photo, 8 here. One that is not of that form (never, from
+   * records.ts knownDateTaken) is kept as it is in `#oddTaken`.
+   */
+  #taken = new Float64Array(4096).fill(NaN)
+  #oddTaken = new Map<number, string>()
+  /** The URL templates (listing-pages.ts urlTemplate) the spool's photos hold, each string once. */
+  readonly #templates = new Map<string, string>()
   /** The record read last: asked again at once (a sidecar's size reads it twice), it is parsed once. */
   #lastOrd = -1
   #lastRecord: RawRecord | undefined
@@ -116,6 +131,37 @@ export class RecordSpool {
     return record
   }
 
+  /** Keeps `text` as record `ord`'s date taken (dateTaken). */
+  keepDateTaken(ord: number, text: string | null): void {
+    this.#grow(ord + 1)
+    const m = text === null ? null : DATE_TAKEN.exec(text)
+    this.#taken[ord] = m === null ? NaN : Number(m.slice(1).join(''))
+    if (text !== null && m === null) this.#oddTaken.set(ord, text)
+    else this.#oddTaken.delete(ord)
+  }
+
+  /** Record `ord`'s date taken as keepDateTaken was given it (a new string each time). */
+  dateTaken(ord: number): string | null {
+    const n = this.#taken[ord] as number
+    if (Number.isNaN(n)) return this.#oddTaken.get(ord) ?? null
+    const d = String(n).padStart(14, '0')
+    return `${d.slice(0, 4)}-${d.slice(4, 6)}-${d.slice(6, 8)} ${d.slice(8, 10)}:${d.slice(10, 12)}:${d.slice(12, 14)}`
+  }
+
+  /**
+   * `url` with `id` and `secret` cut out (urlTemplate), one string for every photo of the same
+   * template: the photos of one media server and extension share it. A URL urlOf would not give
+   * back exactly is kept whole (behind \0, as urlTemplate keeps one).
+   */
+  template(url: string, id: string, secret: string): string {
+    let t = urlTemplate(url, id, secret)
+    if (urlOf(t, id, secret) !== url) t = `\0${url}`
+    const shared = this.#templates.get(t)
+    if (shared !== undefined) return shared
+    if (this.#templates.size < MAX_SHARED_TEMPLATES) this.#templates.set(t, t)
+    return t
+  }
+
   /** Gives the file's space back now; a record asked for afterwards is an error. */
   close(): void {
     const fd = this.#fd
@@ -139,15 +185,21 @@ export class RecordSpool {
     offsets.set(this.#offsets)
     const lengths = new Uint32Array(size)
     lengths.set(this.#lengths)
+    const taken = new Float64Array(size)
+    taken.fill(NaN, this.#taken.length)
+    taken.set(this.#taken)
     this.#offsets = offsets
     this.#lengths = lengths
+    this.#taken = taken
   }
 }
 
 /**
  * A photo entry whose record is in a spool: the same fields as photoFields makes (records.ts), in
- * the same order, and `raw` read back when asked. Copy one with `entryAt` (records.ts), never with
- * a spread: a spread keeps own fields only, and `raw` is not one.
+ * the same order, and `raw` read back when asked. Its date taken is kept by the spool, and its
+ * `urlO` as the spool's shared template (`template`): each made anew when asked, since at 1,000,000
+ * photos those strings were ~110 MB of a first sync's heap. Copy one with `entryAt` (records.ts),
+ * never with a spread: a spread keeps own fields only, and `raw`, `urlO` and `dateTaken` are not.
  */
 export class SpooledPhoto implements PhotoEntry {
   id: string
@@ -156,37 +208,59 @@ export class SpooledPhoto implements PhotoEntry {
   format: string
   lastUpdate: number
   dateUpload: number
-  dateTaken: string | null
   countComments: number
-  urlO: string | null
   changedAtMs: number
   changedAtMsIgnoringViews: number | undefined
   readonly #spool: RecordSpool
   readonly #ord: number
+  /** urlO's template (RecordSpool.template), null when the record has no url_o. */
+  readonly #urlTemplate: string | null
 
-  constructor(p: Omit<ListedPhoto, 'raw'> & { changedAtMs?: number }, spool: RecordSpool, ord: number) {
+  /** `kept`: the template of the photo this one copies (withChangedAt); its date taken is in the spool already. */
+  constructor(p: Omit<ListedPhoto, 'raw'> & { changedAtMs?: number }, spool: RecordSpool, ord: number, kept?: { urlTemplate: string | null }) {
     this.id = p.id
     this.media = p.media
     this.secret = p.secret
     this.format = p.format
     this.lastUpdate = p.lastUpdate
     this.dateUpload = p.dateUpload
-    this.dateTaken = p.dateTaken
     this.countComments = p.countComments
-    this.urlO = p.urlO
     this.changedAtMs = p.changedAtMs ?? 0
     this.changedAtMsIgnoringViews = p.changedAtMsIgnoringViews
     this.#spool = spool
     this.#ord = ord
+    if (kept !== undefined) {
+      this.#urlTemplate = kept.urlTemplate
+    } else {
+      spool.keepDateTaken(ord, p.dateTaken)
+      this.#urlTemplate = p.urlO === null ? null : spool.template(p.urlO, p.id, p.secret)
+    }
   }
 
   get raw(): RawRecord {
     return this.#spool.get(this.#ord)
   }
 
+  get dateTaken(): string | null {
+    return this.#spool.dateTaken(this.#ord)
+  }
+
+  get urlO(): string | null {
+    return this.#urlTemplate === null ? null : urlOf(this.#urlTemplate, this.id, this.secret)
+  }
+
   /** This photo with other change times (what a spread would give; the record stays where it is). */
   withChangedAt(changedAtMs: number, changedAtMsIgnoringViews = this.changedAtMsIgnoringViews): SpooledPhoto {
-    return new SpooledPhoto({ ...this, changedAtMs, changedAtMsIgnoringViews }, this.#spool, this.#ord)
+    return new SpooledPhoto({ ...this, dateTaken: null, urlO: null, changedAtMs, changedAtMsIgnoringViews }, this.#spool, this.#ord, { urlTemplate: this.#urlTemplate })
+  }
+
+  /**
+   * The MediaEntry of this photo's original at its `urlO` (resolve-media.ts), holding the URL as
+   * this photo does: by its template.
+   */
+  originalAtUrlO(size: number, ext: string): MediaEntry {
+    if (this.#urlTemplate === null) throw new FlickrfsError('INTERNAL', `Photo ${this.id} has no url_o to take its original from.`)
+    return new TemplatedOriginal(this.id, this.secret, size, ext, this.#urlTemplate)
   }
 
   /** Writes the records of `photos` not yet spooled to `spool`, and puts each such photo's SpooledPhoto in its place. */
@@ -199,4 +273,39 @@ export class SpooledPhoto implements PhotoEntry {
       photos[i] = new SpooledPhoto(photos[i] as ListedPhoto, spool, first + k)
     })
   }
+}
+
+/**
+ * An original at its photo's url_o, the URL held as a template (the photo's, shared): the same
+ * fields as resolve-media.ts makes, in the same order for JSON.stringify (`toJSON`) and for
+ * `for…in` (sameJson: `url` is an enumerable getter of the prototype).
+ */
+class TemplatedOriginal implements MediaEntry {
+  id: string
+  secret: string
+  size: number
+  ext: string
+  kind: 'original'
+  readonly #urlTemplate: string
+
+  constructor(id: string, secret: string, size: number, ext: string, urlTemplate: string) {
+    this.id = id
+    this.secret = secret
+    this.size = size
+    this.ext = ext
+    this.kind = 'original'
+    this.#urlTemplate = urlTemplate
+  }
+
+  get url(): string {
+    return urlOf(this.#urlTemplate, this.id, this.secret)
+  }
+
+  toJSON(): MediaEntry {
+    return { id: this.id, secret: this.secret, size: this.size, ext: this.ext, url: this.url, kind: this.kind }
+  }
+}
+
+for (const [cls, names] of [[SpooledPhoto, ['dateTaken', 'urlO']], [TemplatedOriginal, ['url']]] as const) {
+  for (const name of names) Object.defineProperty(cls.prototype, name, { ...Object.getOwnPropertyDescriptor(cls.prototype, name), enumerable: true })
 }

@@ -11,6 +11,7 @@ import type { CatalogApi, CatalogMedia, SizeOf } from './ports.js'
 import { isSafeExt, normalizeExt } from '../layout/names.js'
 import { MediaError } from '../flickr/media-hosts.js'
 import type { MediaEntry, PhotoEntry } from './types.js'
+import { SpooledPhoto } from './record-spool.js'
 import { errorMessage } from '../util/abort.js'
 
 const debug = createDebug('flickrfs:catalog')
@@ -85,6 +86,8 @@ async function resolvePhoto(photo: PhotoEntry, lookup: MediaLookup): Promise<Med
   const head = await media.head(url, headOpts(photo, 'original', lookup))
   checkSize(head.size, url, photo.id)
   const ext = nameable(photo.format || extOf(head.filename) || extOf(lastSegment(head.finalUrl)) || extOf(lastSegment(url)) || 'jpg', photo.id)
+  // A first sync's spooled photo holds its URL as a template: its original holds it the same way.
+  if (photo instanceof SpooledPhoto && photo.urlO !== null) return photo.originalAtUrlO(head.size, ext)
   return { id: photo.id, secret: photo.secret, size: head.size, ext, url, kind: 'original' }
 }
 

@@ -9,8 +9,9 @@ import { readdir, readlink, rm } from 'node:fs/promises'
 import { promisify } from 'node:util'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { Catalog, readProgress, type CatalogSnapshot, type PhotoEntry } from '../../src/catalog/index.js'
+import { Catalog, readProgress, type CatalogSnapshot, type MediaEntry, type PhotoEntry } from '../../src/catalog/index.js'
 import { RecordSpool, SpooledPhoto } from '../../src/catalog/record-spool.js'
+import { sameJson } from '../../src/catalog/same-json.js'
 import { FlickrfsError } from '../../src/errors/flickrfs-error.js'
 import { tempDir } from '../support/repo.js'
 import { harness, headOf } from './harness.js'
@@ -43,16 +44,40 @@ void test('a spool gives back each record as written, from a file unlinked as it
   const later = photo.withChangedAt(0)
   assert.ok(later instanceof SpooledPhoto)
   assert.deepEqual({ at: later.changedAtMs, nv: later.changedAtMsIgnoringViews, raw: later.raw }, { at: 0, nv: 8, raw: second[0] })
+
+  // The date taken and url_o are kept by the spool and its template, given back as they came.
+  const url = 'https://live.staticflickr.com/65535/123_abc12_o.jpg'
+  const taken = new SpooledPhoto({
+    id: '123', media: 'photo', secret: 'abc12', format: 'jpg', lastUpdate: 5, dateUpload: 4, dateTaken: '2019-07-04 09:05:00',
+    countComments: 0, urlO: url, changedAtMs: 9,
+  }, spool, 0)
+  assert.deepEqual([taken.dateTaken, taken.urlO, photo.dateTaken, photo.urlO], ['2019-07-04 09:05:00', url, null, null])
+  assert.deepEqual([Object.hasOwn(taken, 'dateTaken'), Object.hasOwn(taken, 'urlO')], [false, false], 'neither string held by the entry')
+  const copy = taken.withChangedAt(1)
+  assert.deepEqual([copy.dateTaken, copy.urlO, copy.changedAtMs, copy.raw], [taken.dateTaken, url, 1, first[0]])
+  // Its original holds the URL the same way, and reads as the plain entry resolve-media makes otherwise.
+  const original = taken.originalAtUrlO(10, 'jpg')
+  const asPlain: MediaEntry = { id: '123', secret: 'abc12', size: 10, ext: 'jpg', url, kind: 'original' }
+  assert.equal(original.url, url)
+  assert.equal(JSON.stringify(original), JSON.stringify(asPlain), 'saved as the plain entry is')
+  assert.ok(sameJson(original, asPlain) && sameJson(asPlain, original), 'compared as the plain entry is')
+  assert.ok(!sameJson(original, { ...asPlain, url: `${url}?x` }))
+  assert.throws(() => photo.originalAtUrlO(1, 'jpg'), (err: unknown) => err instanceof FlickrfsError && err.code === 'INTERNAL')
   spool.close()
   spool.close()
   assert.throws(() => photo.raw, /closed/)
 })
 
-/** A snapshot as plain data (a spooled photo as the object it stands for), to compare two. */
+/**
+ * A snapshot as plain data (a spooled photo, and an original it holds by template, as the objects
+ * they stand for: their getters read), to compare two.
+ */
 function plain(snap: CatalogSnapshot): unknown {
   const photos = new Map<string, PhotoEntry>()
-  for (const [id, p] of snap.photos) photos.set(id, { ...p, raw: p.raw })
-  return { ...snap, photos, media: new Map(snap.media) }
+  for (const [id, p] of snap.photos) photos.set(id, { ...p, raw: p.raw, dateTaken: p.dateTaken, urlO: p.urlO })
+  const media = new Map<string, MediaEntry>()
+  for (const [key, m] of snap.media) media.set(key, { ...m, url: m.url })
+  return { ...snap, photos, media }
 }
 
 void test('a first sync past spoolRecordsFrom holds its records in the spool, and saves the very catalog one without it saves', async (t) => {
