@@ -19,6 +19,7 @@ import { closeSync, mkdirSync, openSync, unlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
+import { toStr } from '../flickr/lenient.js'
 import { errorMessage } from '../util/abort.js'
 import { destWriteError } from '../util/fs-errors.js'
 import { readFullySync, writeFullySync } from '../util/fs.js'
@@ -34,6 +35,9 @@ const MAX_SHARED_TEMPLATES = 65_536
 
 const DATE_TAKEN = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})$/
 
+/** A media server as template cuts it out: a decimal number as Flickr writes one, that an Int32 holds. */
+const SERVER = /^(0|[1-9]\d{0,8})$/
+
 const closer = new FinalizationRegistry<number>((fd) => {
   try {
     closeSync(fd)
@@ -42,6 +46,9 @@ const closer = new FinalizationRegistry<number>((fd) => {
   }
 })
 
+/** What a SpooledPhoto reads from its spool: the fields of its record that no copy of it changes. */
+type RecordFields = Pick<PhotoEntry, 'media' | 'format' | 'lastUpdate' | 'dateUpload' | 'dateTaken' | 'countComments'>
+
 export class RecordSpool {
   readonly #dir: string
   #fd: number | undefined
@@ -49,13 +56,24 @@ export class RecordSpool {
   #count = 0
   #offsets = new Float64Array(4096)
   #lengths = new Uint32Array(4096)
-  /**
-   * Each record's date taken, its 14 digits as one number (NaN: none): a `YYYY-MM-DD hh:mm:ss`
-   * string of its own was 32 bytes a photo, 8 here. One that is not of that form (never, from
-   * records.ts knownDateTaken) is kept as it is in `#oddTaken`.
+  /*
+   * The fields of each record its photo reads (keepFields), as columns instead of the photo's own
+   * properties: 8 bytes each on Node's heap (no pointer compression), and a string of its own for
+   * a date taken (40 bytes). lastupdate, dateupload and count_comments as what toInt made of
+   * Flickr's; the kind and the extension as one code (`#formats`); the date taken as its 14
+   * digits (NaN: none). A record whose values do not fit keeps them in `#odd` (never, from Flickr).
    */
-  #taken = new Float64Array(4096).fill(NaN)
-  #oddTaken = new Map<number, string>()
+  #lastUpdate = new Uint32Array(4096)
+  #dateUpload = new Uint32Array(4096)
+  #countComments = new Uint32Array(4096)
+  #taken = new Float64Array(4096)
+  /** An index into `#formats` times 2, plus 1 for a video. */
+  #kindFormat = new Uint32Array(4096)
+  /** The media server cut out of the record's URL template (`template`), -1 when none was. */
+  #server = new Int32Array(4096)
+  readonly #formats: string[] = []
+  readonly #formatCodes = new Map<string, number>()
+  readonly #odd = new Map<number, RecordFields>()
   /** The URL templates (listing-pages.ts urlTemplate) the spool's photos hold, each string once. */
   readonly #templates = new Map<string, string>()
   /** The record read last: asked again at once (a sidecar's size reads it twice), it is parsed once. */
@@ -131,35 +149,94 @@ export class RecordSpool {
     return record
   }
 
-  /** Keeps `text` as record `ord`'s date taken (dateTaken). */
-  keepDateTaken(ord: number, text: string | null): void {
+  /** Keeps the fields of record `ord` its photo reads (RecordFields). */
+  keepFields(ord: number, p: RecordFields): void {
     this.#grow(ord + 1)
-    const m = text === null ? null : DATE_TAKEN.exec(text)
-    this.#taken[ord] = m === null ? NaN : Number(m.slice(1).join(''))
-    if (text !== null && m === null) this.#oddTaken.set(ord, text)
-    else this.#oddTaken.delete(ord)
+    const taken = p.dateTaken === null ? null : DATE_TAKEN.exec(p.dateTaken)
+    if (!isUint32(p.lastUpdate) || !isUint32(p.dateUpload) || !isUint32(p.countComments) || (p.dateTaken !== null && taken === null)) {
+      const { media, format, lastUpdate, dateUpload, dateTaken, countComments } = p
+      this.#odd.set(ord, { media, format, lastUpdate, dateUpload, dateTaken, countComments })
+      return
+    }
+    this.#odd.delete(ord)
+    this.#lastUpdate[ord] = p.lastUpdate
+    this.#dateUpload[ord] = p.dateUpload
+    this.#countComments[ord] = p.countComments
+    this.#taken[ord] = taken === null ? NaN : Number(taken.slice(1).join(''))
+    let code = this.#formatCodes.get(p.format)
+    if (code === undefined) {
+      code = this.#formats.push(p.format) - 1
+      this.#formatCodes.set(p.format, code)
+    }
+    this.#kindFormat[ord] = code * 2 + (p.media === 'video' ? 1 : 0)
   }
 
-  /** Record `ord`'s date taken as keepDateTaken was given it (a new string each time). */
+  /** Record `ord`'s fields as keepFields was given them (the date taken a new string each time). */
+  media(ord: number): MediaKind {
+    return this.#oddOf(ord)?.media ?? ((this.#kindFormat[ord] as number) % 2 === 1 ? 'video' : 'photo')
+  }
+
+  format(ord: number): string {
+    return this.#oddOf(ord)?.format ?? (this.#formats[Math.floor((this.#kindFormat[ord] as number) / 2)] as string)
+  }
+
+  lastUpdate(ord: number): number {
+    return this.#oddOf(ord)?.lastUpdate ?? (this.#lastUpdate[ord] as number)
+  }
+
+  dateUpload(ord: number): number {
+    return this.#oddOf(ord)?.dateUpload ?? (this.#dateUpload[ord] as number)
+  }
+
+  countComments(ord: number): number {
+    return this.#oddOf(ord)?.countComments ?? (this.#countComments[ord] as number)
+  }
+
   dateTaken(ord: number): string | null {
+    const odd = this.#oddOf(ord)
+    if (odd !== undefined) return odd.dateTaken
     const n = this.#taken[ord] as number
-    if (Number.isNaN(n)) return this.#oddTaken.get(ord) ?? null
+    if (Number.isNaN(n)) return null
     const d = String(n).padStart(14, '0')
     return `${d.slice(0, 4)}-${d.slice(4, 6)}-${d.slice(6, 8)} ${d.slice(8, 10)}:${d.slice(10, 12)}:${d.slice(12, 14)}`
   }
 
+  #oddOf(ord: number): RecordFields | undefined {
+    return this.#odd.size === 0 ? undefined : this.#odd.get(ord)
+  }
+
   /**
-   * `url` with `id` and `secret` cut out (urlTemplate), one string for every photo of the same
-   * template: the photos of one media server and extension share it. A URL urlOf would not give
-   * back exactly is kept whole (behind \0, as urlTemplate keeps one).
+   * Record `ord`'s `url` as a template: `id` and `secret` cut out (urlTemplate), and the record's
+   * media `server` too when the URL names it as a path segment (kept in a column: `urlAt` puts it
+   * back). One string for every photo of the same template: on Flickr a host, a path shape and an
+   * extension; without the server, the fake's 64,535 servers made most templates a photo's own. A
+   * URL the template would not give back exactly is kept whole (behind \0, as urlTemplate keeps one).
    */
-  template(url: string, id: string, secret: string): string {
+  template(url: string, id: string, secret: string, ord: number, server: string): string {
+    this.#grow(ord + 1)
     let t = urlTemplate(url, id, secret)
-    if (urlOf(t, id, secret) !== url) t = `\0${url}`
+    let cut = -1
+    if (SERVER.test(server) && !t.startsWith('\0') && !url.includes('\x03')) {
+      const at = t.indexOf(`/${server}/`)
+      if (at !== -1) {
+        t = `${t.slice(0, at + 1)}\x03${t.slice(at + 1 + server.length)}`
+        cut = Number(server)
+      }
+    }
+    if (urlFrom(t, id, secret, cut) !== url) {
+      t = `\0${url}`
+      cut = -1
+    }
+    this.#server[ord] = cut
     const shared = this.#templates.get(t)
     if (shared !== undefined) return shared
     if (this.#templates.size < MAX_SHARED_TEMPLATES) this.#templates.set(t, t)
     return t
+  }
+
+  /** The server `template` cut out of record `ord`'s URL (-1: none). */
+  serverAt(ord: number): number {
+    return this.#server[ord] as number
   }
 
   /** Gives the file's space back now; a record asked for afterwards is an error. */
@@ -181,34 +258,43 @@ export class RecordSpool {
     if (needed <= this.#offsets.length) return
     let size = this.#offsets.length
     while (size < needed) size *= 2
-    const offsets = new Float64Array(size)
-    offsets.set(this.#offsets)
-    const lengths = new Uint32Array(size)
-    lengths.set(this.#lengths)
-    const taken = new Float64Array(size)
-    taken.fill(NaN, this.#taken.length)
-    taken.set(this.#taken)
-    this.#offsets = offsets
-    this.#lengths = lengths
-    this.#taken = taken
+    this.#offsets = grown(this.#offsets, new Float64Array(size))
+    this.#lengths = grown(this.#lengths, new Uint32Array(size))
+    this.#lastUpdate = grown(this.#lastUpdate, new Uint32Array(size))
+    this.#dateUpload = grown(this.#dateUpload, new Uint32Array(size))
+    this.#countComments = grown(this.#countComments, new Uint32Array(size))
+    this.#taken = grown(this.#taken, new Float64Array(size))
+    this.#kindFormat = grown(this.#kindFormat, new Uint32Array(size))
+    this.#server = grown(this.#server, new Int32Array(size))
   }
 }
 
+/** `into` holding `from` at its start. */
+function grown<T extends Float64Array | Uint32Array | Int32Array>(from: T, into: T): T {
+  into.set(from)
+  return into
+}
+
+function isUint32(n: number): boolean {
+  return Number.isInteger(n) && n >= 0 && n <= 0xffff_ffff
+}
+
+/** The URL of `template` (RecordSpool.template) for `id`, `secret` and `server` (-1: none cut out). */
+function urlFrom(template: string, id: string, secret: string, server: number): string {
+  return urlOf(server === -1 ? template : template.replace('\x03', String(server)), id, secret)
+}
+
 /**
- * A photo entry whose record is in a spool: the same fields as photoFields makes (records.ts), in
- * the same order, and `raw` read back when asked. Its date taken is kept by the spool, and its
- * `urlO` as the spool's shared template (`template`): each made anew when asked, since at 1,000,000
- * photos those strings were ~110 MB of a first sync's heap. Copy one with `entryAt` (records.ts),
- * never with a spread: a spread keeps own fields only, and `raw`, `urlO` and `dateTaken` are not.
+ * A photo entry whose record is in a spool: the fields photoFields makes (records.ts), `raw` read
+ * back when asked, and the record's other fields (its kind, extension, times, comment count, date
+ * taken) read from the spool's columns, its `urlO` made from the spool's shared template: each
+ * field a photo holds itself is 8 bytes of heap, its own strings 40 to 80 more, and at 1,000,000
+ * photos these were ~200 MB of a first sync's. Copy one with `entryAt` (records.ts), never with a
+ * spread: a spread keeps own fields only, and those are its id, secret and change times.
  */
 export class SpooledPhoto implements PhotoEntry {
   id: string
-  media: MediaKind
   secret: string
-  format: string
-  lastUpdate: number
-  dateUpload: number
-  countComments: number
   changedAtMs: number
   changedAtMsIgnoringViews: number | undefined
   readonly #spool: RecordSpool
@@ -216,42 +302,61 @@ export class SpooledPhoto implements PhotoEntry {
   /** urlO's template (RecordSpool.template), null when the record has no url_o. */
   readonly #urlTemplate: string | null
 
-  /** `kept`: the template of the photo this one copies (withChangedAt); its date taken is in the spool already. */
-  constructor(p: Omit<ListedPhoto, 'raw'> & { changedAtMs?: number }, spool: RecordSpool, ord: number, kept?: { urlTemplate: string | null }) {
+  /** `server`: the record's `server`, which the URL's template may cut out. */
+  constructor(p: Omit<ListedPhoto, 'raw'> & { changedAtMs?: number; server?: string }, spool: RecordSpool, ord: number)
+  /** A copy (withChangedAt): the fields in the spool are there already, and `kept` is the template. */
+  constructor(p: Pick<SpooledPhoto, 'id' | 'secret' | 'changedAtMs' | 'changedAtMsIgnoringViews'>, spool: RecordSpool, ord: number, kept: { urlTemplate: string | null })
+  constructor(p: { id: string; secret: string; changedAtMs?: number; changedAtMsIgnoringViews?: number | undefined }, spool: RecordSpool, ord: number, kept?: { urlTemplate: string | null }) {
     this.id = p.id
-    this.media = p.media
     this.secret = p.secret
-    this.format = p.format
-    this.lastUpdate = p.lastUpdate
-    this.dateUpload = p.dateUpload
-    this.countComments = p.countComments
     this.changedAtMs = p.changedAtMs ?? 0
     this.changedAtMsIgnoringViews = p.changedAtMsIgnoringViews
     this.#spool = spool
     this.#ord = ord
     if (kept !== undefined) {
       this.#urlTemplate = kept.urlTemplate
-    } else {
-      spool.keepDateTaken(ord, p.dateTaken)
-      this.#urlTemplate = p.urlO === null ? null : spool.template(p.urlO, p.id, p.secret)
+      return
     }
+    const listed = p as Omit<ListedPhoto, 'raw'> & { server?: string }
+    spool.keepFields(ord, listed)
+    this.#urlTemplate = listed.urlO === null ? null : spool.template(listed.urlO, listed.id, listed.secret, ord, listed.server ?? '')
   }
 
   get raw(): RawRecord {
     return this.#spool.get(this.#ord)
   }
 
+  get media(): MediaKind {
+    return this.#spool.media(this.#ord)
+  }
+
+  get format(): string {
+    return this.#spool.format(this.#ord)
+  }
+
+  get lastUpdate(): number {
+    return this.#spool.lastUpdate(this.#ord)
+  }
+
+  get dateUpload(): number {
+    return this.#spool.dateUpload(this.#ord)
+  }
+
   get dateTaken(): string | null {
     return this.#spool.dateTaken(this.#ord)
   }
 
+  get countComments(): number {
+    return this.#spool.countComments(this.#ord)
+  }
+
   get urlO(): string | null {
-    return this.#urlTemplate === null ? null : urlOf(this.#urlTemplate, this.id, this.secret)
+    return this.#urlTemplate === null ? null : urlFrom(this.#urlTemplate, this.id, this.secret, this.#spool.serverAt(this.#ord))
   }
 
   /** This photo with other change times (what a spread would give; the record stays where it is). */
   withChangedAt(changedAtMs: number, changedAtMsIgnoringViews = this.changedAtMsIgnoringViews): SpooledPhoto {
-    return new SpooledPhoto({ ...this, dateTaken: null, urlO: null, changedAtMs, changedAtMsIgnoringViews }, this.#spool, this.#ord, { urlTemplate: this.#urlTemplate })
+    return new SpooledPhoto({ id: this.id, secret: this.secret, changedAtMs, changedAtMsIgnoringViews }, this.#spool, this.#ord, { urlTemplate: this.#urlTemplate })
   }
 
   /**
@@ -260,7 +365,7 @@ export class SpooledPhoto implements PhotoEntry {
    */
   originalAtUrlO(size: number, ext: string): MediaEntry {
     if (this.#urlTemplate === null) throw new FlickrfsError('INTERNAL', `Photo ${this.id} has no url_o to take its original from.`)
-    return new TemplatedOriginal(this.id, this.secret, size, ext, this.#urlTemplate)
+    return new TemplatedOriginal(this.id, this.secret, size, ext, this.#urlTemplate, this.#spool.serverAt(this.#ord))
   }
 
   /** Writes the records of `photos` not yet spooled to `spool`, and puts each such photo's SpooledPhoto in its place. */
@@ -270,35 +375,40 @@ export class SpooledPhoto implements PhotoEntry {
     if (fresh.length === 0) return
     const first = spool.add(fresh.map((i) => (photos[i] as ListedPhoto).raw))
     fresh.forEach((i, k) => {
-      photos[i] = new SpooledPhoto(photos[i] as ListedPhoto, spool, first + k)
+      const p = photos[i] as ListedPhoto
+      photos[i] = new SpooledPhoto({ ...p, server: toStr(p.raw.server) }, spool, first + k)
     })
   }
 }
 
 /**
- * An original at its photo's url_o, the URL held as a template (the photo's, shared): the same
- * fields as resolve-media.ts makes, in the same order for JSON.stringify (`toJSON`) and for
- * `for…in` (sameJson: `url` is an enumerable getter of the prototype).
+ * An original at its photo's url_o, the URL held as a template (the photo's, shared): the fields
+ * resolve-media.ts makes, in the same order for JSON.stringify (`toJSON`) and for `for…in`
+ * (sameJson: `url` and `kind` are enumerable getters of the prototype).
  */
 class TemplatedOriginal implements MediaEntry {
   id: string
   secret: string
   size: number
   ext: string
-  kind: 'original'
   readonly #urlTemplate: string
+  readonly #server: number
 
-  constructor(id: string, secret: string, size: number, ext: string, urlTemplate: string) {
+  constructor(id: string, secret: string, size: number, ext: string, urlTemplate: string, server: number) {
     this.id = id
     this.secret = secret
     this.size = size
     this.ext = ext
-    this.kind = 'original'
     this.#urlTemplate = urlTemplate
+    this.#server = server
   }
 
   get url(): string {
-    return urlOf(this.#urlTemplate, this.id, this.secret)
+    return urlFrom(this.#urlTemplate, this.id, this.secret, this.#server)
+  }
+
+  get kind(): 'original' {
+    return 'original'
   }
 
   toJSON(): MediaEntry {
@@ -306,6 +416,6 @@ class TemplatedOriginal implements MediaEntry {
   }
 }
 
-for (const [cls, names] of [[SpooledPhoto, ['dateTaken', 'urlO']], [TemplatedOriginal, ['url']]] as const) {
+for (const [cls, names] of [[SpooledPhoto, ['media', 'format', 'lastUpdate', 'dateUpload', 'dateTaken', 'countComments', 'urlO']], [TemplatedOriginal, ['url', 'kind']]] as const) {
   for (const name of names) Object.defineProperty(cls.prototype, name, { ...Object.getOwnPropertyDescriptor(cls.prototype, name), enumerable: true })
 }

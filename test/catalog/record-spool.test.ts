@@ -45,16 +45,21 @@ void test('a spool gives back each record as written, from a file unlinked as it
   assert.ok(later instanceof SpooledPhoto)
   assert.deepEqual({ at: later.changedAtMs, nv: later.changedAtMsIgnoringViews, raw: later.raw }, { at: 0, nv: 8, raw: second[0] })
 
-  // The date taken and url_o are kept by the spool and its template, given back as they came.
+  // The record's fields are kept by the spool, and url_o as a template (the server cut out too), given back as they came.
   const url = 'https://live.staticflickr.com/65535/123_abc12_o.jpg'
-  const taken = new SpooledPhoto({
-    id: '123', media: 'photo', secret: 'abc12', format: 'jpg', lastUpdate: 5, dateUpload: 4, dateTaken: '2019-07-04 09:05:00',
-    countComments: 0, urlO: url, changedAtMs: 9,
-  }, spool, 0)
-  assert.deepEqual([taken.dateTaken, taken.urlO, photo.dateTaken, photo.urlO], ['2019-07-04 09:05:00', url, null, null])
-  assert.deepEqual([Object.hasOwn(taken, 'dateTaken'), Object.hasOwn(taken, 'urlO')], [false, false], 'neither string held by the entry')
+  const fields = { media: 'video', format: 'mp4', lastUpdate: 1_700_000_000, dateUpload: 1_262_304_000, dateTaken: '2019-07-04 09:05:00', countComments: 3 } as const
+  const taken = new SpooledPhoto({ id: '123', secret: 'abc12', ...fields, urlO: url, changedAtMs: 9, server: '65535' }, spool, 0)
+  const read = (p: PhotoEntry): unknown => ({ media: p.media, format: p.format, lastUpdate: p.lastUpdate, dateUpload: p.dateUpload, dateTaken: p.dateTaken, countComments: p.countComments })
+  assert.deepEqual(read(taken), fields)
+  assert.deepEqual([taken.urlO, photo.dateTaken, photo.urlO, photo.lastUpdate, photo.format], [url, null, null, 5, 'jpg'])
+  assert.deepEqual(Object.keys(taken), ['id', 'secret', 'changedAtMs', 'changedAtMsIgnoringViews'], 'no other field held by the entry')
   const copy = taken.withChangedAt(1)
-  assert.deepEqual([copy.dateTaken, copy.urlO, copy.changedAtMs, copy.raw], [taken.dateTaken, url, 1, first[0]])
+  assert.deepEqual([read(copy), copy.urlO, copy.changedAtMs, copy.raw], [fields, url, 1, first[0]])
+  // Values no column holds are kept as they are; a server the URL does not name is not cut.
+  const odd = { media: 'photo', format: 'jpeg', lastUpdate: -1, dateUpload: 2 ** 40, dateTaken: '2019-07-04T09:05:00', countComments: 0.5 } as const
+  const oddUrl = 'https://farm1.staticflickr.com/7/555_abc12_o.jpeg'
+  const other = new SpooledPhoto({ id: '555', secret: 'abc12', ...odd, urlO: oddUrl, server: '65535' }, spool, 1)
+  assert.deepEqual([read(other), other.urlO, read(taken)], [odd, oddUrl, fields])
   // Its original holds the URL the same way, and reads as the plain entry resolve-media makes otherwise.
   const original = taken.originalAtUrlO(10, 'jpg')
   const asPlain: MediaEntry = { id: '123', secret: 'abc12', size: 10, ext: 'jpg', url, kind: 'original' }
@@ -74,9 +79,12 @@ void test('a spool gives back each record as written, from a file unlinked as it
  */
 function plain(snap: CatalogSnapshot): unknown {
   const photos = new Map<string, PhotoEntry>()
-  for (const [id, p] of snap.photos) photos.set(id, { ...p, raw: p.raw, dateTaken: p.dateTaken, urlO: p.urlO })
+  for (const [id, p] of snap.photos) {
+    const { raw, media, secret, format, lastUpdate, dateUpload, dateTaken, countComments, urlO, changedAtMs, changedAtMsIgnoringViews } = p
+    photos.set(id, { id: p.id, raw, media, secret, format, lastUpdate, dateUpload, dateTaken, countComments, urlO, changedAtMs, changedAtMsIgnoringViews })
+  }
   const media = new Map<string, MediaEntry>()
-  for (const [key, m] of snap.media) media.set(key, { ...m, url: m.url })
+  for (const [key, m] of snap.media) media.set(key, { ...m, url: m.url, kind: m.kind })
   return { ...snap, photos, media }
 }
 
