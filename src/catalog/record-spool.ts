@@ -207,8 +207,8 @@ export class RecordSpool {
 
   /**
    * Record `ord`'s `url` as a template: `id` and `secret` cut out (urlTemplate), and the record's
-   * media `server` too when the URL names it as a path segment (kept in a column: `urlAt` puts it
-   * back). One string for every photo of the same template: on Flickr a host, a path shape and an
+   * media `server` too when the URL names it as a path segment (kept in a column, `serverAt`:
+   * `urlFrom` puts it back). One string for every photo of the same template: on Flickr a host, a path shape and an
    * extension; without the server, the fake's 64,535 servers made most templates a photo's own. A
    * URL the template would not give back exactly is kept whole (behind \0, as urlTemplate keeps one).
    */
@@ -288,8 +288,8 @@ function urlFrom(template: string, id: string, secret: string, server: number): 
  * A photo entry whose record is in a spool: the fields photoFields makes (records.ts), `raw` read
  * back when asked, and the record's other fields (its kind, extension, times, comment count, date
  * taken) read from the spool's columns, its `urlO` made from the spool's shared template: each
- * field a photo holds itself is 8 bytes of heap, its own strings 40 to 80 more, and at 1,000,000
- * photos these were ~200 MB of a first sync's. Copy one with `entryAt` (records.ts), never with a
+ * field a photo holds itself is 8 bytes of heap, its own strings 40 to 80 more, and without them
+ * a mount's first sync of 1,000,000 photos peaked ~125 MB lower (bench/RESULTS.md "Session 39"). Copy one with `entryAt` (records.ts), never with a
  * spread: a spread keeps own fields only, and those are its id, secret and change times.
  */
 export class SpooledPhoto implements PhotoEntry {

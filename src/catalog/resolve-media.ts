@@ -77,6 +77,7 @@ export async function resolveMedia(photo: PhotoEntry, lookup: MediaLookup): Prom
 async function resolvePhoto(photo: PhotoEntry, lookup: MediaLookup): Promise<MediaEntry> {
   const { api, media } = lookup
   let url = photo.urlO
+  const atUrlO = url !== null
   if (url === null) {
     // url_o is missing when the owner hides originals from the API key; the sizes list may still have it.
     const sizes = (await api.getSizes(photo.id)).map(asRecord)
@@ -87,7 +88,7 @@ async function resolvePhoto(photo: PhotoEntry, lookup: MediaLookup): Promise<Med
   checkSize(head.size, url, photo.id)
   const ext = nameable(photo.format || extOf(head.filename) || extOf(lastSegment(head.finalUrl)) || extOf(lastSegment(url)) || 'jpg', photo.id)
   // A first sync's spooled photo holds its URL as a template: its original holds it the same way.
-  if (photo instanceof SpooledPhoto && photo.urlO !== null) return photo.originalAtUrlO(head.size, ext)
+  if (atUrlO && photo instanceof SpooledPhoto) return photo.originalAtUrlO(head.size, ext)
   return { id: photo.id, secret: photo.secret, size: head.size, ext, url, kind: 'original' }
 }
 
