@@ -25,11 +25,12 @@ export const CHANGE = { edited: 50, uploaded: 10, commented: 20, setsRenamed: 1 
 /**
  * The `n`th CHANGE (from 0): each edits other photos and renames another set; `deleted` photos are
  * deleted too (after the rest, so that a change without them is the same as before they existed).
+ * `edited`: how many photos it edits (a bulk edit: bench/pin-big.ts --edits), CHANGE's 50 by default.
  */
-export function changeAccount(account: FakeAccount, n: number, deleted = 0): void {
+export function changeAccount(account: FakeAccount, n: number, deleted = 0, edited = CHANGE.edited): void {
   const rand = prng(2026_12_02 + n)
   const some = (): string => account.photostream[Math.floor(rand() * account.photostream.length)] as string
-  for (let i = 0; i < CHANGE.edited; i++) account.editPhoto(some(), { title: `edited ${n}.${i}` })
+  for (let i = 0; i < edited; i++) account.editPhoto(some(), { title: `edited ${n}.${i}` })
   for (let i = 0; i < CHANGE.commented; i++) account.addComment(some(), `comment ${n}.${i}`)
   for (let i = 0; i < CHANGE.uploaded; i++) account.addPhoto({ title: `uploaded ${n}.${i}` })
   for (let i = 0; i < CHANGE.setsRenamed; i++) {

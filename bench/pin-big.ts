@@ -4,7 +4,7 @@
  * for one or two builds, alternating.
  *
  *   node --import tsx bench/pin-big.ts --dir DIR --port N [--items 1000000] [--sets 20000]
- *     [--runs 2] [--ab OTHER/bin/flickrfs | --bin OTHER/bin/flickrfs] [--first] [--no-nochange] [--no-change] [--deletions K] [--full] [--node-args "ARGS"]
+ *     [--runs 2] [--ab OTHER/bin/flickrfs | --bin OTHER/bin/flickrfs] [--first] [--no-nochange] [--no-change] [--deletions K] [--edits E] [--full] [--node-args "ARGS"]
  *
  * The account is bench-fake.ts's benchAccount without videos (5% commented, 2 KB originals, --sets sets, 20
  * collections), served by the fake in its own process on --port N (the catalog holds the fake's
@@ -16,7 +16,9 @@
  * - change: the fake's account changes (bench-fake.ts CHANGE, as memory.ts's --change: 50 photos edited, 20 comments, 10
  *   uploads, a set renamed; a new change of that size before each run), then `flickrfs pin` of
  *   DIR/seed: the cron pin of a mirror the last pin left, as a user runs it. `--deletions K`: each
- *   change deletes K photos besides (kept in DIR/deletions: a DIR's changes are always made alike). Not of a copy: `cp -a`
+ *   change deletes K photos besides (kept in DIR/deletions: a DIR's changes are always made alike). `--edits E`: each change edits
+ *   E photos rather than 50 (a bulk edit: more than one photo in 8 is more than a merge takes, src/catalog/lazy-merge.ts
+ *   mergeLimit; kept in DIR/edits as K is). Not of a copy: `cp -a`
  *   gives every file a new inode and ctime, so no sidecar would be trusted unread (manifest.ts) and
  *   the run would read and compare a million sidecars, which no cron pin does. The builds alternate
  *   on the one DEST, each run taking in the change since the run before (whichever build made it).
@@ -40,7 +42,7 @@ import { fileURLToPath } from 'node:url'
 import { BIN } from '../test/support/repo.js'
 import { runMeasured, type ChildUsage } from './child-usage.js'
 import { median } from './measure.js'
-import { benchAccount, changeAccount, passedOn, serveBenchFake, startBenchFake } from './bench-fake.js'
+import { benchAccount, CHANGE, changeAccount, passedOn, serveBenchFake, startBenchFake } from './bench-fake.js'
 import { cliEnv, copyCatalogOnly } from '../test/pin/helpers.js'
 
 const self = fileURLToPath(import.meta.url)
@@ -59,11 +61,11 @@ const text = (name: string): string | undefined => {
  * listing's URL and size, which are not what the fake's video download serves, so a pin of the seed
  * would fail them (a real first sync sizes them by their own requests). Each "change" is a new one.
  */
-async function serve(items: number, sets: number, port: number, made: number, deletions: number): Promise<void> {
+async function serve(items: number, sets: number, port: number, made: number, deletions: number, edits: number): Promise<void> {
   const account = benchAccount(items, sets, { videos: false })
   let changes = 0
-  while (changes < made) changeAccount(account, changes++, deletions)
-  await serveBenchFake(account, port, () => changeAccount(account, changes++, deletions))
+  while (changes < made) changeAccount(account, changes++, deletions, edits)
+  await serveBenchFake(account, port, () => changeAccount(account, changes++, deletions, edits))
 }
 
 const exists = (p: string): Promise<boolean> => stat(p).then(() => true, () => false)
@@ -80,7 +82,7 @@ async function main(): Promise<void> {
   const items = arg('items', 1_000_000)
   const sets = arg('sets', 20_000)
   const port = arg('port', 0)
-  if (args[0] === '--serve') return serve(items, sets, port, arg('made', 0), arg('deletions', 0))
+  if (args[0] === '--serve') return serve(items, sets, port, arg('made', 0), arg('deletions', 0), arg('edits', CHANGE.edited))
   const dirArg = text('dir')
   if (dirArg === undefined || port === 0) throw new Error('--dir DIR and --port N are needed (the seed holds the fake\'s URLs)')
   const dir = resolve(dirArg)
@@ -94,12 +96,17 @@ async function main(): Promise<void> {
   if (before !== deletions) throw new Error(`${dir}'s changes deleted ${before} photos each: give --deletions ${before}, or seed another DIR`)
   await mkdir(dir, { recursive: true })
   await writeFile(deletionsFile, String(deletions))
+  const editsFile = join(dir, 'edits')
+  const edits = arg('edits', CHANGE.edited)
+  const editedBefore = (await exists(editsFile)) ? Number((await readFile(editsFile, 'utf8')).trim()) : made === 0 ? edits : CHANGE.edited
+  if (editedBefore !== edits) throw new Error(`${dir}'s changes edited ${editedBefore} photos each: give --edits ${editedBefore}, or seed another DIR`)
+  await writeFile(editsFile, String(edits))
   const runs = arg('runs', 2)
   const other = text('ab')
   const only = text('bin')
   const bins = other !== undefined ? [BIN, resolve(other)] : only !== undefined ? [resolve(only)] : [BIN]
   const full = args.includes('--full') ? ['--full-listing-every', '0'] : []
-  const { proc: fakeProc, origin, credentials, ask } = await startBenchFake(['--import', 'tsx', self, '--serve', '--items', String(items), '--sets', String(sets), '--port', String(port), '--made', String(made), '--deletions', String(deletions)])
+  const { proc: fakeProc, origin, credentials, ask } = await startBenchFake(['--import', 'tsx', self, '--serve', '--items', String(items), '--sets', String(sets), '--port', String(port), '--made', String(made), '--deletions', String(deletions), '--edits', String(edits)])
   const config = join(dir, 'config')
   const env = cliEnv({ origin, credentials }, config, { LANG: 'C.UTF-8', FLICKRFS_API_RATE: '100000', FLICKRFS_API_BURST: '100000', ...passedOn() })
   let runNo = 0
