@@ -119,6 +119,22 @@ void describe('OriginalStore eviction and verify', () => {
     await store.close()
   })
 
+  void it('keeps pinned what was stored while a changing policy pinned it (a pin in a mount), even once forgotten and fetched again', async () => {
+    const root = await w.newRoot()
+    let pinning = true
+    const store = await OriginalStore.open(root, w.client, { maxBytes: 0, pins: () => pinning })
+    const [a, b] = [w.addPhoto(20_000), w.addPhoto(20_000)]
+    await store.ensure(a)
+    pinning = false
+    await store.ensure(b)
+    // The record of a is gone (as after verify --forget-bad); fetched again, it is pinned still.
+    await store.forget([a.id])
+    await store.ensure(a)
+    assert.deepEqual((await store.evict()).removed, [b.id])
+    assert.equal(await store.has(a), true)
+    await store.close()
+  })
+
   void it('in pin mode, originals found in place cost no index write (pinned ones need no access time)', async () => {
     const root = await w.newRoot()
     let writes = 0
