@@ -27,6 +27,6 @@ export {
 } from './names.js'
 export { formatSha256Sums, parseSha256Sums, SHA256SUMS_FILE } from './sha256sums.js'
 export type { ParsedSha256Sums, Sha256Line } from './sha256sums.js'
-export { MAX_TIME_MS, mediaMtimeMs, parseDateTakenMs, wholeSecondsMs } from './times.js'
+export { HOUR_CACHE_MAX, MAX_TIME_MS, mediaMtimeMs, parseDateTakenMs, wholeSecondsMs } from './times.js'
 export { linkSize } from './types.js'
 export type { BytesContent, Layout, LayoutDir, LayoutFile, LayoutLink, LayoutNode, KnownOriginal, LayoutOptions, LayoutStats, OriginalContent, OriginalHashes } from './types.js'

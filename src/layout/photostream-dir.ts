@@ -333,7 +333,6 @@ export class PhotostreamChildren implements ReadonlyMap<string, LayoutNode> {
   }
 
   #mtimeMs(photo: PhotoColumns): number {
-    if (this.#hourCache.size > 10_000) this.#hourCache.clear()
     return mediaMtimeMs(photo, this.#hourCache)
   }
 

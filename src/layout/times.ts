@@ -53,12 +53,17 @@ export function parseDateTakenMs(text: string | null | undefined, hourCache?: Ma
   return ms
 }
 
+/** The most hours a cache of localTimeMs holds. */
+export const HOUR_CACHE_MAX = 10_000
+
 /**
  * Local-time conversion is the slow part (a time zone lookup per call), and photos come in bursts,
  * so a build remembers, per local hour, where that hour starts. Where the zone's offset is the same
  * at both ends of the hour (nearly always: zones change offset on the hour), minutes and seconds are
  * added to it; otherwise (NaN in the cache) each time is converted on its own. Inside a skipped or
  * repeated DST hour this gives what Date itself gives. The cache lives for one build: TZ may change.
+ * It is emptied when it holds HOUR_CACHE_MAX hours: photos are taken over years, so a cache kept
+ * by a pin for every original it stores grew to an hour per photo (~40 MB at 1,000,000).
  */
 function localTimeMs(year: number, month: number, day: number, hour: number, minute: number, second: number, cache?: Map<number, number>): number {
   const key = ((year * 100 + month) * 100 + day) * 100 + hour
@@ -68,6 +73,7 @@ function localTimeMs(year: number, month: number, day: number, hour: number, min
     const first = new Date(year, month - 1, day, hour, 0, 0, 0).getTime()
     const last = new Date(year, month - 1, day, hour, 59, 59, 0).getTime()
     start = last - first === 3_599_000 ? first : Number.NaN
+    if (cache !== undefined && cache.size >= HOUR_CACHE_MAX) cache.clear()
     cache?.set(key, start)
   }
   if (Number.isNaN(start)) return new Date(year, month - 1, day, hour, minute, second, 0).getTime()

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { MAX_TIME_MS, mediaMtimeMs, parseDateTakenMs, wholeSecondsMs } from '../../src/layout/index.js'
+import { HOUR_CACHE_MAX, MAX_TIME_MS, mediaMtimeMs, parseDateTakenMs, wholeSecondsMs } from '../../src/layout/index.js'
 
 // Date taken is camera-local time: run in a zone that is not UTC so reading it as UTC would fail.
 // node --test runs each file in its own process, so this does not leak into other tests.
@@ -40,6 +40,21 @@ void describe('parseDateTakenMs', () => {
       }
     }
     assert.ok(cache.size >= 48)
+  })
+  void it('keeps its hour cache to HOUR_CACHE_MAX hours, and answers the same after it is emptied', () => {
+    const cache = new Map<number, number>()
+    const hours = HOUR_CACHE_MAX + 500
+    const text = (i: number): string => {
+      const d = new Date(Date.UTC(2001, 0, 1, 0) + i * 3_600_000)
+      return `${d.getUTCFullYear()}-${String(d.getUTCMonth() + 1).padStart(2, '0')}-${String(d.getUTCDate()).padStart(2, '0')} ${String(d.getUTCHours()).padStart(2, '0')}:07:09`
+    }
+    let most = 0
+    for (let i = 0; i < hours; i++) {
+      assert.equal(parseDateTakenMs(text(i), cache), parseDateTakenMs(text(i)), text(i))
+      most = Math.max(most, cache.size)
+    }
+    assert.equal(most, HOUR_CACHE_MAX)
+    assert.ok(cache.size > 0 && cache.size <= 500)
   })
   void it('accepts leap days only in leap years', () => {
     assert.notEqual(parseDateTakenMs('2020-02-29 12:00:00'), null)
