@@ -24,7 +24,7 @@ import { errorMessage } from '../util/abort.js'
 import { Confined } from '../util/confine.js'
 import type { TakeoverCleanup } from './takeover.js'
 import { STATE_REL } from '../util/state-paths.js'
-import { collectGarbageNow } from '../util/old-generation.js'
+import { collectGarbageNow, FIRST_SYNC_OLD_GROWTH_PERCENT, growOldGenerationByWhile } from '../util/old-generation.js'
 import { DEFAULT_PIN_CONCURRENCY, transcodesAskedAgain, type PinFailure, type PinOptions, type PinProgress, type PinReport } from './pin.js'
 
 const log = createDebug('flickrfs:pin')
@@ -248,6 +248,11 @@ export class PinRun {
     const { catalog, opts, dest } = this.#ctx
     // An original whose download failed last time is sized again: the size it was listed with may be what failed.
     const lastFailed = failedDownloads(await readLastPin(dest).catch(() => undefined))
+    // A first sync (nothing saved yet) holds the whole account until its save, and a first pin's
+    // downloads run inside it (each sizes its original): the old generation grows less meanwhile,
+    // as in a mount's first sync (the growth over what is live was ~0.2 GB of a 1,000,000-item first
+    // pin's 1.38 GB peak, bench/RESULTS.md "Session 40").
+    const growBack = catalog.generation === '' ? growOldGenerationByWhile(FIRST_SYNC_OLD_GROWTH_PERCENT) : undefined
     try {
       // New originals are sized by the GET of their download (the sizer), not by a HEAD each.
       return await catalog.refresh(opts.api, this.#sizer, {
@@ -267,6 +272,7 @@ export class PinRun {
       await Promise.allSettled(this.#unsettled)
       throw err
     } finally {
+      growBack?.()
       // Sized, but refused a name (or the refresh stopped): those downloads are of no use.
       await this.#sizer.done()
     }

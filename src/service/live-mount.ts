@@ -16,20 +16,13 @@ import { errorMessage, resolvesWithin } from '../util/abort.js'
 import { confineState } from '../util/confine.js'
 import { exists } from '../util/fs.js'
 import { isEnoent } from '../util/fs-errors.js'
-import { collectGarbageNow, growOldGenerationByWhile } from '../util/old-generation.js'
+import { collectGarbageNow, FIRST_SYNC_OLD_GROWTH_PERCENT, growOldGenerationByWhile } from '../util/old-generation.js'
 import { unwritableReason } from '../util/read-only.js'
 import { STATE_REL, stateDir } from '../util/state-paths.js'
 import { LoadingStore } from './loading-store.js'
 
 const log = createDebug('flickrfs:mount')
 
-/**
- * While the first catalog comes in, V8's old generation grows by this much past what a full GC left
- * (util/old-generation.ts; 30 otherwise): at 100,000 items the first sync peaked at 340 MB against
- * 403 with 30 (0.84×), for ~1.3× its CPU. Only then: a loaded mount and its refreshes gained nothing
- * measurable from it and paid the same ~1.3× CPU (bench/RESULTS.md "sync-peak" and session 10's re-measure).
- */
-const FIRST_SYNC_OLD_GROWTH_PERCENT = 10
 
 /**
  * A mount of a saved catalog of at least this many photos reads it lazily (catalog.ts `LazyOpen`):

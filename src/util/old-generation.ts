@@ -17,6 +17,15 @@ import { runInNewContext } from 'node:vm'
 
 const FROM_BYTES = 32 * 1024 * 1024
 
+/**
+ * While a first sync runs (a mount's first catalog, a pin into a DEST with no catalog yet), the old
+ * generation grows by this much instead: at 100,000 items a mount's first sync peaked at 340 MB
+ * against 403 with 30 (0.84×), for ~1.3× its CPU (bench/RESULTS.md "sync-peak"). Only then: a
+ * loaded mount and its refreshes gained nothing measurable from it and paid the same ~1.3× CPU
+ * (session 10's re-measure).
+ */
+export const FIRST_SYNC_OLD_GROWTH_PERCENT = 10
+
 let wanted = 0
 /** Until the heap is past the floor: `wanted` is applied then (afterGcWhen). */
 let waiting = false
