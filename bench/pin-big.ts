@@ -4,7 +4,7 @@
  * for one or two builds, alternating.
  *
  *   node --import tsx bench/pin-big.ts --dir DIR --port N [--items 1000000] [--sets 20000]
- *     [--runs 2] [--ab OTHER/bin/flickrfs | --bin OTHER/bin/flickrfs] [--first] [--no-nochange] [--no-change] [--deletions K] [--edits E] [--full] [--node-args "ARGS"]
+ *     [--runs 2] [--ab OTHER/bin/flickrfs | --bin OTHER/bin/flickrfs] [--first] [--empty] [--no-nochange] [--no-change] [--deletions K] [--edits E] [--full] [--node-args "ARGS"]
  *
  * The account is bench-fake.ts's benchAccount without videos (5% commented, 2 KB originals, --sets sets, 20
  * collections), served by the fake in its own process on --port N (the catalog holds the fake's
@@ -28,6 +28,9 @@
  *   touched are reported changed again), so a 1,000,000-item DIR need not be seeded again (48 min).
  * --first: before those, a first pin of the seed's catalog into a DEST holding nothing else (DIR/first,
  *   removed after each run: what a mount leaves in its cache folder), every original downloaded.
+ * --empty: before those, a first pin into an empty DEST (DIR/empty, removed after each run): the
+ *   first sync from the fake, every original downloaded inside it (each sizes its original), then the
+ *   tree: what a new user's first `flickrfs pin` does.
  * --full: each measured pin lists everything (--full-listing-every 0: the weekly full listing, merged
  * into a lazily read catalog by src/catalog/full-merge.ts, or read whole). --bin OTHER: the measured
  * runs are OTHER's alone (the seed is still this checkout's): for builds whose saves differ in what
@@ -70,7 +73,7 @@ async function serve(items: number, sets: number, port: number, made: number, de
 
 const exists = (p: string): Promise<boolean> => stat(p).then(() => true, () => false)
 
-interface Row { bin: string; kind: 'nochange' | 'change' | 'first'; peakMb: number; cpuS: number; wallS: number; line: string }
+interface Row { bin: string; kind: 'nochange' | 'change' | 'first' | 'empty'; peakMb: number; cpuS: number; wallS: number; line: string }
 
 function rowOf(bin: string, kind: Row['kind'], u: ChildUsage): Row {
   if (u.code !== 0) throw new Error(`pin (${kind}, ${bin}) exited ${u.code}: ${u.stderr.slice(-2000)}`)
@@ -119,7 +122,9 @@ async function main(): Promise<void> {
     return u
   }
   try {
-    if (!(await exists(join(seed, '.flickrfs', 'tree-record')))) {
+    // --empty alone (with --no-nochange --no-change) needs no seed.
+    const seeded = args.includes('--first') || !args.includes('--no-nochange') || !args.includes('--no-change')
+    if (seeded && !(await exists(join(seed, '.flickrfs', 'tree-record')))) {
       await ask(`seed ${seed}`, 'seeded')
       const t0 = performance.now()
       const u = await runMeasured('nice', ['-n', '10', process.execPath, BIN, 'pin', '--statistics', seed], { env })
@@ -146,6 +151,17 @@ async function main(): Promise<void> {
         }
       }
     }
+    if (args.includes('--empty')) {
+      for (let i = 0; i < runs; i++) {
+        for (const bin of bins) {
+          const dest = join(dir, 'empty')
+          await rm(dest, { recursive: true, force: true })
+          await mkdir(dest)
+          report(rowOf(bin, 'empty', await pin(bin, dest)))
+          await rm(dest, { recursive: true, force: true })
+        }
+      }
+    }
     // A DIR pinned after changes meets them made again with new times: its first pin is not one of no change.
     if (!args.includes('--no-nochange') && made === 0) {
       for (let i = 0; i < runs; i++) for (const bin of bins) report(rowOf(bin, 'nochange', await pin(bin, seed)))
@@ -159,8 +175,8 @@ async function main(): Promise<void> {
         }
       }
     }
-    console.log(`pin-big: ${items} items, ${sets} sets, ${(await readdir(join(seed, 'photostream'))).length} entries in photostream/`)
-    for (const kind of ['first', 'nochange', 'change'] as const) {
+    console.log(`pin-big: ${items} items, ${sets} sets${seeded ? `, ${(await readdir(join(seed, 'photostream'))).length} entries in photostream/` : ''}`)
+    for (const kind of ['empty', 'first', 'nochange', 'change'] as const) {
       for (const bin of bins) {
         const mine = rows.filter((r) => r.kind === kind && r.bin === bin)
         if (mine.length === 0) continue
