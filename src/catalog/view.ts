@@ -152,17 +152,17 @@ class SnapshotView implements CatalogView {
 }
 
 /**
- * `view` with only the originals `keep` accepts (by `${id}_${secret}`): a pin's layout of what is
+ * `view` with only the originals `keep` accepts (by photo id and secret): a pin's layout of what is
  * on disk, where a photo whose original is not there is not shown. Nothing is copied.
  */
-export function withMediaOnly(view: CatalogView, keep: (key: string) => boolean): CatalogView {
+export function withMediaOnly(view: CatalogView, keep: (id: string, secret: string) => boolean): CatalogView {
   return new MediaFilteredView(view, keep)
 }
 
 class MediaFilteredView implements CatalogView {
   readonly #view: CatalogView
-  readonly #keep: (key: string) => boolean
-  constructor(view: CatalogView, keep: (key: string) => boolean) {
+  readonly #keep: (id: string, secret: string) => boolean
+  constructor(view: CatalogView, keep: (id: string, secret: string) => boolean) {
     this.#view = view
     this.#keep = keep
   }
@@ -191,10 +191,10 @@ class MediaFilteredView implements CatalogView {
     return this.#view.photo(id)
   }
   media(id: string, secret: string): MediaEntry | undefined {
-    return this.#keep(mediaKey(id, secret)) ? this.#view.media(id, secret) : undefined
+    return this.#keep(id, secret) ? this.#view.media(id, secret) : undefined
   }
   mediaExt(id: string, secret: string): string | undefined {
-    return this.#keep(mediaKey(id, secret)) ? this.#view.mediaExt(id, secret) : undefined
+    return this.#keep(id, secret) ? this.#view.mediaExt(id, secret) : undefined
   }
   eachPhoto(fn: (photo: PhotoColumns) => void): void {
     this.#view.eachPhoto(fn)

@@ -44,7 +44,7 @@ void describe('CatalogView over the snapshot', () => {
     const snap = h.catalog.snapshot()
     const ids = [...snap.photos.keys()]
     const kept = new Set(ids.filter((_, i) => i % 2 === 0).map((id) => mediaKey(id, (snap.photos.get(id) as PhotoColumns).secret)))
-    const view = withMediaOnly(h.catalog.view(), (key) => kept.has(key))
+    const view = withMediaOnly(h.catalog.view(), (id, secret) => kept.has(mediaKey(id, secret)))
     for (const id of ids) {
       const { secret } = snap.photos.get(id) as PhotoColumns
       const expected = kept.has(mediaKey(id, secret)) ? snap.media.get(mediaKey(id, secret)) : undefined
