@@ -250,8 +250,8 @@ export class PinRun {
     const lastFailed = failedDownloads(await readLastPin(dest).catch(() => undefined))
     // A first sync (nothing saved yet) holds the whole account until its save, and a first pin's
     // downloads run inside it (each sizes its original): the old generation grows less meanwhile,
-    // as in a mount's first sync (the growth over what is live was ~0.2 GB of a 1,000,000-item first
-    // pin's 1.38 GB peak, bench/RESULTS.md "Session 40").
+    // as in a mount's first sync (with the smaller bookkeeping per original, a 1,000,000-item
+    // first pin peaked ~0.2 GB lower: bench/RESULTS.md "Session 40").
     const growBack = catalog.generation === '' ? growOldGenerationByWhile(FIRST_SYNC_OLD_GROWTH_PERCENT) : undefined
     try {
       // New originals are sized by the GET of their download (the sizer), not by a HEAD each.

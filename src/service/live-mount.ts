@@ -23,7 +23,6 @@ import { LoadingStore } from './loading-store.js'
 
 const log = createDebug('flickrfs:mount')
 
-
 /**
  * A mount of a saved catalog of at least this many photos reads it lazily (catalog.ts `LazyOpen`):
  * it holds only the listing's columns (914 MB against 2,097 for a whole load at 1,000,000 items
