@@ -73,6 +73,17 @@ async function serve(items: number, sets: number, port: number, made: number, de
 
 const exists = (p: string): Promise<boolean> => stat(p).then(() => true, () => false)
 
+/**
+ * A DIR's changes are always made alike: `--NAME` as `given` must be what DIR/NAME says its earlier
+ * changes were made with (`old` for a DIR changed before NAME was kept; a DIR not changed yet takes
+ * any). The caller then writes it there.
+ */
+async function madeAlike(dir: string, name: string, did: string, given: number, made: number, old: number): Promise<void> {
+  const file = join(dir, name)
+  const before = (await exists(file)) ? Number((await readFile(file, 'utf8')).trim()) : made === 0 ? given : old
+  if (before !== given) throw new Error(`${dir}'s changes ${did} ${before} photos each: give --${name} ${before}, or seed another DIR`)
+}
+
 interface Row { bin: string; kind: 'nochange' | 'change' | 'first' | 'empty'; peakMb: number; cpuS: number; wallS: number; line: string }
 
 function rowOf(bin: string, kind: Row['kind'], u: ChildUsage): Row {
@@ -93,17 +104,13 @@ async function main(): Promise<void> {
   const changedFile = join(dir, 'changed')
   let made = (await exists(changedFile)) ? Number((await readFile(changedFile, 'utf8')).trim() || 'NaN') : 0
   if (!Number.isInteger(made)) throw new Error(`${changedFile} does not say how many changes ${dir} was pinned after: remove ${dir} and seed again`)
-  const deletionsFile = join(dir, 'deletions')
   const deletions = arg('deletions', 0)
-  const before = (await exists(deletionsFile)) ? Number((await readFile(deletionsFile, 'utf8')).trim()) : made === 0 ? deletions : 0
-  if (before !== deletions) throw new Error(`${dir}'s changes deleted ${before} photos each: give --deletions ${before}, or seed another DIR`)
-  await mkdir(dir, { recursive: true })
-  await writeFile(deletionsFile, String(deletions))
-  const editsFile = join(dir, 'edits')
   const edits = arg('edits', CHANGE.edited)
-  const editedBefore = (await exists(editsFile)) ? Number((await readFile(editsFile, 'utf8')).trim()) : made === 0 ? edits : CHANGE.edited
-  if (editedBefore !== edits) throw new Error(`${dir}'s changes edited ${editedBefore} photos each: give --edits ${editedBefore}, or seed another DIR`)
-  await writeFile(editsFile, String(edits))
+  await madeAlike(dir, 'deletions', 'deleted', deletions, made, 0)
+  await mkdir(dir, { recursive: true })
+  await writeFile(join(dir, 'deletions'), String(deletions))
+  await madeAlike(dir, 'edits', 'edited', edits, made, CHANGE.edited)
+  await writeFile(join(dir, 'edits'), String(edits))
   const runs = arg('runs', 2)
   const other = text('ab')
   const only = text('bin')
