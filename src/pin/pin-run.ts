@@ -307,8 +307,9 @@ export class PinRun {
    */
   #enqueue(photo: PhotoColumns, m: MediaEntry, fromRefresh = false): void {
     if (!wanted(photo, this.#ctx.opts)) return
-    const key = mediaKey(m.id, m.secret)
     if (this.#queued.has(m.id, m.secret)) return
+    // Made only for an original not queued yet: the final sweep tells every original again.
+    const key = mediaKey(m.id, m.secret)
     if (fromRefresh && this.#backlog() >= this.#queueAhead && !this.#sizer.has(key)) return
     this.#progress.queued++
     this.#progress.queuedBytes += m.size
