@@ -73,8 +73,10 @@ function localTimeMs(year: number, month: number, day: number, hour: number, min
     const first = new Date(year, month - 1, day, hour, 0, 0, 0).getTime()
     const last = new Date(year, month - 1, day, hour, 59, 59, 0).getTime()
     start = last - first === 3_599_000 ? first : Number.NaN
-    if (cache !== undefined && cache.size >= HOUR_CACHE_MAX) cache.clear()
-    cache?.set(key, start)
+    if (cache !== undefined) {
+      if (cache.size >= HOUR_CACHE_MAX) cache.clear()
+      cache.set(key, start)
+    }
   }
   if (Number.isNaN(start)) return new Date(year, month - 1, day, hour, minute, second, 0).getTime()
   return start + minute * 60_000 + second * 1000
