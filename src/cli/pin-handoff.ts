@@ -67,7 +67,7 @@ export function progressState(p: PinProgress): ProgressState {
   const totalItems = Math.max(p.queued, p.expected ?? 0)
   const unsized = totalItems - p.queued
   const totalBytes = p.queuedBytes + (p.queued > 0 ? Math.round((unsized * p.queuedBytes) / p.queued) : 0)
-  return { phase: p.phase, doneItems: p.done, totalItems, doneBytes: p.doneBytes, totalBytes, fetchedBytes: p.fetchedBytes }
+  return { phase: p.phase, doneItems: p.done, totalItems, doneBytes: p.doneBytes, totalBytes, fetchedBytes: p.fetchedBytes, ...(p.saving === true ? { saving: true } : {}) }
 }
 
 /**

@@ -30,6 +30,8 @@ export interface ProgressState {
   totalBytes: number
   /** Bytes really fetched from Flickr (doneBytes also counts originals that were already there). */
   fetchedBytes: number
+  /** The catalog is being saved (downloading phase): said instead of the rate and ETA, which would stand still meanwhile. */
+  saving?: boolean
 }
 
 export interface Progress {
@@ -111,6 +113,9 @@ export class RateMeter {
   }
 }
 
+/** What the line says while the catalog is saved. */
+const SAVING = 'saving the catalog'
+
 /** Fields, most important first; the first is always there (cut to the width), the rest only if they fit. */
 function fit(fields: string[], width: number, sep = '  '): string {
   let out = (fields[0] ?? '').slice(0, width)
@@ -136,8 +141,10 @@ export function renderLine(s: ProgressState, width: number, rate: number | undef
   const text = fit([
     `${s.doneItems}/${s.totalItems} items`,
     `${formatBytes(s.doneBytes)}/${formatBytes(s.totalBytes)}`,
-    ...(rate !== undefined ? [`${formatBytes(rate)}/s`] : []),
-    ...(eta !== undefined ? [`ETA ${formatDuration(eta)}`] : []),
+    ...(s.saving === true ? [SAVING] : [
+      ...(rate !== undefined ? [`${formatBytes(rate)}/s`] : []),
+      ...(eta !== undefined ? [`ETA ${formatDuration(eta)}`] : []),
+    ]),
   ], room)
   // The bar takes what is left, up to 30 columns; below 10 it says too little to be worth it.
   const barWidth = Math.min(30, room - text.length - 3)
@@ -153,6 +160,7 @@ export function describePlain(s: ProgressState, rate: number | undefined): strin
     return `listing: ${plural(s.totalItems, 'item')} found, ${s.doneItems} done, ${formatBytes(s.doneBytes)}/${formatBytes(s.totalBytes)} so far`
   }
   const base = `${s.phase}: ${s.doneItems}/${s.totalItems} items, ${formatBytes(s.doneBytes)}/${formatBytes(s.totalBytes)}`
+  if (s.phase === 'downloading' && s.saving === true) return `${base}, ${SAVING}`
   if (s.phase !== 'downloading' || rate === undefined) return base
   const eta = s.totalBytes > s.doneBytes ? `, ETA ${formatDuration((s.totalBytes - s.doneBytes) / rate)}` : ''
   return `${base}, ${formatBytes(rate)}/s${eta}`

@@ -230,6 +230,10 @@ export class PinRun {
    */
   #listed(p: RefreshProgress): void {
     const { opts } = this.#ctx
+    if (p.phase === 'saving' && this.#progress.phase === 'downloading') {
+      this.#progress.saving = true
+      return this.#tell()
+    }
     if (this.#progress.phase !== 'listing' || opts.ignorePhotos === true || opts.ignoreVideos === true) return
     // Shown from the start: a long listing (a big account, Flickr's limit) is not a frozen screen.
     if (p.phase !== 'details' && p.phase !== 'saving') return this.#tell()
@@ -272,6 +276,7 @@ export class PinRun {
       await Promise.allSettled(this.#unsettled)
       throw err
     } finally {
+      delete this.#progress.saving
       growBack?.()
       // Sized, but refused a name (or the refresh stopped): those downloads are of no use.
       await this.#sizer.done()

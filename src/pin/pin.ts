@@ -42,6 +42,11 @@ export interface PinProgress {
    * record's commit (store/record-batch.ts, batches grow with the load) is under way.
    */
   waiting?: number
+  /**
+   * The catalog is being saved: the refresh's last step, after every original is sized (at
+   * 1,000,000 items a first sync's save takes a minute or two, with nothing left to download).
+   */
+  saving?: boolean
 }
 
 export interface PinOptions {

@@ -6,7 +6,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Writable } from 'node:stream'
-import { createProgress, RATE_SAMPLE_MS, RATE_WINDOW_MS, RateMeter, renderLine, type ProgressState } from '../../src/cli/progress.js'
+import { createProgress, describePlain, RATE_SAMPLE_MS, RATE_WINDOW_MS, RateMeter, renderLine, type ProgressState } from '../../src/cli/progress.js'
 
 function terminal(columns: number): { out: Writable & { columns: number }; draws: string[] } {
   const draws: string[] = []
@@ -92,4 +92,15 @@ void test('the rate holds a bounded window however often it is told: a million o
   }
   const rate = meter.rate()
   assert.ok(rate !== undefined && Math.abs(rate - 10e6) < 0.05 * 10e6, `rate ${rate}`)
+})
+
+void test('while the catalog is saved the line says so instead of a rate and an ETA that stand still', () => {
+  const s = state({ doneItems: 999_000, totalItems: 1_000_000, doneBytes: 1_998_000_000, totalBytes: 2_000_000_000, fetchedBytes: 1_998_000_000 })
+  assert.match(renderLine(s, 200, 900_000), /ETA/)
+  const saving = renderLine({ ...s, saving: true }, 200, 900_000)
+  assert.match(saving, /999000\/1000000 items {2}2\.0 GB\/2\.0 GB {2}saving the catalog$/)
+  assert.doesNotMatch(saving, /ETA|\/s/)
+  for (let width = 10; width <= 120; width++) assert.ok(renderLine({ ...s, saving: true }, width, 900_000).length < width)
+  // And in a log (no terminal): the plain line.
+  assert.equal(describePlain({ ...s, saving: true }, 900_000), 'downloading: 999000/1000000 items, 2.0 GB/2.0 GB, saving the catalog')
 })

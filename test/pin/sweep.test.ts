@@ -75,3 +75,19 @@ void test('a first pin of a known catalog queues only so many originals ahead of
     assert.ok(ahead > 0, `${mode}: originals were seen waiting`)
   }
 })
+
+void test('a first pin says when its catalog is being saved, and only then', async () => {
+  const dest = join(work, 'saving')
+  const seen: PinProgress[] = []
+  const r = await pinOnce(fake, dest, { onProgress: (p) => seen.push({ ...p }) })
+  assert.deepEqual(r.failures, [])
+  const first = seen.findIndex((p) => p.saving === true)
+  assert.ok(first > 0, 'progress told while the catalog was saved')
+  // Every original was sized by then (the save is the refresh's last step), and the saving ends with the refresh.
+  assert.equal(seen[first]?.phase, 'downloading')
+  assert.equal(seen[first]?.expected, 900)
+  const after = seen.slice(first).findIndex((p) => p.saving !== true)
+  assert.ok(after > 0, 'a later progress no longer says so')
+  assert.ok(seen.slice(first + after).every((p) => p.saving !== true))
+  assert.equal(seen.at(-1)?.phase, 'writing')
+})
