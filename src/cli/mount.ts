@@ -180,12 +180,14 @@ async function serveMount(live: LiveMount, o: ServeMountOptions): Promise<number
   const bound = flags.cacheSize !== undefined ? `, unpinned originals bounded to ${formatSize(flags.cacheSize)}` : ''
   const every = o.online && flags.refresh > 0 ? `; refreshes every ${formatEvery(flags.refresh)} (only changes are logged)` : ''
   const what = live.filling() ? 'the first catalog as it comes in' : `${live.layout().stats.photos} items`
-  say(`mounted ${what} at ${mnt} (cache ${root}${bound})${every}; Ctrl-C unmounts`)
   let code = 1
   const stop = new StopDeadline(say, () => code)
   try {
-    // Signals are handled before systemd hears READY=1: a stop right after it still unmounts.
+    // Signals are handled before the mount says it is up and before systemd hears READY=1: a stop
+    // right after either still unmounts. Said first, a SIGTERM sent on reading the line could come
+    // before any handler and end the process by its default action (a test saw exit by SIGTERM).
     const stopped = runUntilSignal(live.handle, { report: (m) => m.split('\n').forEach((l) => say(l.replace(/^flickrfs: /, ''))) })
+    say(`mounted ${what} at ${mnt} (cache ${root}${bound})${every}; Ctrl-C unmounts`)
     void notifyReady(env, live.filling() ? `Serving ${mnt}; the first catalog is coming in` : `Serving ${live.layout().stats.photos} items at ${mnt}`, say)
     code = await stopped
     say(`unmounted ${mnt}`)
