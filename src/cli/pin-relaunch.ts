@@ -53,7 +53,10 @@ export function relaunchPin(argv: readonly string[], env: NodeJS.ProcessEnv = pr
   if (process.platform !== 'linux' || Object.keys(MALLOC_RETURNS_LARGE_BLOCKS).some((k) => env[k] !== undefined)) return undefined
   const dest = destOfPinArgs(argv.slice(3))
   if (dest === undefined || dest === '') return undefined
-  if (!firstPin(dest) && manifestBytes(dest) < BIG_MANIFEST_BYTES) return undefined
+  const bytes = manifestBytes(dest)
+  // A first pin: no manifest of either format (DEST was never pinned to the end).
+  const first = bytes === undefined && !existsSync(legacyManifestPath(resolve(dest)))
+  if (!first && (bytes ?? 0) < BIG_MANIFEST_BYTES) return undefined
   const child = spawn(process.execPath, [...process.execArgv, ...argv.slice(1)], {
     stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
     env: { ...env, ...MALLOC_RETURNS_LARGE_BLOCKS, [PARENT_PIPE_ENV]: '3' },
@@ -99,16 +102,13 @@ function dieWithParent(fd: number): void {
   parent.unref()
 }
 
-/** DEST was never pinned to the end (no manifest of either format): its pin holds a first sync or writes the whole tree. */
-function firstPin(dest: string): boolean {
-  const root = resolve(dest)
-  return !existsSync(manifestPath(root)) && !existsSync(legacyManifestPath(root))
-}
-
-/** The size of DEST's last manifest; 0 when there is none or it cannot be seen (pin says why, if it matters). */
-function manifestBytes(dest: string): number {
+/**
+ * The size of DEST's last manifest, undefined when there is none (its pin holds a first sync or
+ * writes the whole tree); 0 when it cannot be seen (pin says why, if it matters).
+ */
+function manifestBytes(dest: string): number | undefined {
   try {
-    return statSync(manifestPath(resolve(dest)), { throwIfNoEntry: false })?.size ?? 0
+    return statSync(manifestPath(resolve(dest)), { throwIfNoEntry: false })?.size
   } catch {
     return 0
   }
