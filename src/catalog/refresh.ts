@@ -615,7 +615,7 @@ class Refresh {
         })
       running.add(one)
     }
-    while (running.size > 0) await Promise.all(running)
+    await Promise.all(running)
     if (failure !== undefined) throw failure.err
   }
 
