@@ -118,10 +118,14 @@ void describe('a relaunched first pin killed with SIGKILL (e2e)', () => {
     await removeDir(work)
   })
 
-  /** The pid DEST's lock names, once there is one. */
+  /** The pid DEST's lock names, once there is one and its holder has written it (it is made empty, then written). */
   const lockHolder = async (dest: string): Promise<number | undefined> => {
     const text = await readFile(join(dest, '.flickrfs', 'lock'), 'utf8').catch(() => undefined)
-    return text === undefined ? undefined : (JSON.parse(text) as { pid: number }).pid
+    try {
+      return text === undefined ? undefined : (JSON.parse(text) as { pid: number }).pid
+    } catch {
+      return undefined
+    }
   }
 
   void it('ends its child with it, and the next pin takes the lock over and completes', async () => {
