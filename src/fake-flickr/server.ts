@@ -190,7 +190,9 @@ class FakeFlickrServer implements FakeFlickr {
   resetCounts = (): void => this.countsByName.clear()
   approve = (requestToken: string): string => this.tokens.approve(requestToken)
   revokeToken = (token: string): void => this.tokens.revoke(token)
+  /** Stops serving; again once stopped, nothing (a test's hook and its `after` may both close it). */
   close = async (): Promise<void> => {
+    if (!this.server.listening) return
     this.server.closeAllConnections()
     await new Promise<void>((resolve, reject) => this.server.close((err) => (err === undefined ? resolve() : reject(err))))
   }

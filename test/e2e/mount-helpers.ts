@@ -33,8 +33,11 @@ export async function pinnedLab(gen: GenerateOptions, opts: { prefix?: string; p
     assert.equal(pinned.exit.code, 0, pinned.err)
     return { fake, lab, env, dest }
   } catch (err) {
-    await lab.cleanup()
-    await fake.close()
+    try {
+      await lab.cleanup()
+    } finally {
+      await fake.close()
+    }
     throw err
   }
 }

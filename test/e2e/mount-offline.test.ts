@@ -48,6 +48,8 @@ void describe('mount without Flickr (e2e)', { skip }, () => {
     await fake.close()
   })
   after(async () => {
+    // Closed in `before` once the cache is warm; still open here only when `before` failed first.
+    await fake?.close()
     await lab?.cleanup()
   })
 

@@ -54,6 +54,8 @@ void describe('mount with a Flickr that never answers (e2e)', { skip }, () => {
   after(async () => {
     for (const s of sockets) s.destroy()
     holes?.close()
+    // Closed in `before` once the cache is warm; still open here only when `before` failed first.
+    await fake?.close()
     await lab?.cleanup()
   })
 

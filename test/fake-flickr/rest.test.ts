@@ -263,3 +263,10 @@ void describe('an empty account', () => {
     assert.deepEqual((await flickr('flickr.collections.getTree', {})).collections, {})
   })
 })
+
+void test('a fake closed twice stops serving once and resolves both times (a hook and its after may both close it)', async () => {
+  const fake = await startFakeFlickr({ account: generateAccount({ photos: 0, videos: 0, sets: 0, collections: 0 }) })
+  await fake.close()
+  await fake.close()
+  await assert.rejects(fetch(`${fake.origin}/services/rest/`), 'nothing listens any more')
+})
