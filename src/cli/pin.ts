@@ -13,6 +13,7 @@ import { pinChoices, pinThroughMount, progressState } from './pin-handoff.js'
 import { destWriteError } from '../util/fs-errors.js'
 import { lazyCatalogFrom } from './lazy-catalog.js'
 import { claimEarlyClients } from './early-pin.js'
+import { capYoungGeneration } from '../util/young-generation.js'
 
 interface PinFlags {
   quiet?: boolean
@@ -68,7 +69,14 @@ async function mountpointError(io: CliIo, dest: string): Promise<FlickrfsError |
 
 /** Usage mistakes (unknown flag, missing DEST, bad value) exit 2, as FlickrfsError USAGE does. */
 
+/**
+ * A first pin of a big account holds its whole first catalog until its tree is written: V8's young
+ * generation, left to grow to two 16 MB semi-spaces, is that much more of its peak (util/young-generation.ts).
+ */
+const PIN_SEMI_SPACE_MB = 8
+
 async function runPin(io: CliIo, dest: string, flags: PinFlags): Promise<number> {
+  capYoungGeneration(PIN_SEMI_SPACE_MB)
   if (flags.quiet && flags.verbose) throw new FlickrfsError('USAGE', 'Use either -q or -v, not both.')
   const absDest = await checkFolder(dest, { what: 'DEST', force: flags.force, writes: true }).catch(async (err: unknown) => {
     throw (await mountpointError(io, dest)) ?? err

@@ -162,12 +162,23 @@ export class PinRun {
   }
 
   async run(): Promise<PinReport> {
-    const { dest, now, started } = this.#ctx
     // Before anything is written into DEST: a run that does not complete cleanly leaves no record.
-    await forgetTreeRecord(dest)
+    await forgetTreeRecord(this.#ctx.dest)
     // The rows' versions before the refresh: a merge (lazy-merge.ts) keeps every row it was not
     // reported, so their sidecars are the same content under the bucket's new version.
     const before = this.#ctx.catalog.photoVersions()
+    // A first pin holds its whole first catalog until its tree is written, and its memory peaks
+    // as that write starts: the old generation grows less until then, not only through the refresh.
+    const growBack = this.#ctx.catalog.generation === '' ? growOldGenerationByWhile(FIRST_SYNC_OLD_GROWTH_PERCENT) : undefined
+    try {
+      return await this.#run(before)
+    } finally {
+      growBack?.()
+    }
+  }
+
+  async #run(before: ReturnType<Catalog['photoVersions']>): Promise<PinReport> {
+    const { dest, now, started } = this.#ctx
     const refresh = this.#ctx.refresh ?? (await this.#refreshCatalog())
     this.#fullListing = refresh.listing.mode === 'full'
     const view = this.#ctx.catalog.view()
@@ -252,11 +263,6 @@ export class PinRun {
     const { catalog, opts, dest } = this.#ctx
     // An original whose download failed last time is sized again: the size it was listed with may be what failed.
     const lastFailed = failedDownloads(await readLastPin(dest).catch(() => undefined))
-    // A first sync (nothing saved yet) holds the whole account until its save, and a first pin's
-    // downloads run inside it (each sizes its original): the old generation grows less meanwhile,
-    // as in a mount's first sync (with the smaller bookkeeping per original, a 1,000,000-item
-    // first pin peaked ~0.2 GB lower: bench/RESULTS.md "Session 40").
-    const growBack = catalog.generation === '' ? growOldGenerationByWhile(FIRST_SYNC_OLD_GROWTH_PERCENT) : undefined
     try {
       // New originals are sized by the GET of their download (the sizer), not by a HEAD each.
       return await catalog.refresh(opts.api, this.#sizer, {
@@ -277,7 +283,6 @@ export class PinRun {
       throw err
     } finally {
       delete this.#progress.saving
-      growBack?.()
       // Sized, but refused a name (or the refresh stopped): those downloads are of no use.
       await this.#sizer.done()
     }

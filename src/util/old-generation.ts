@@ -48,6 +48,11 @@ function apply(): void {
   setFlagsFromString(`--heap-growing-percent=${wanted}`)
 }
 
+/** The growth last asked for (0: none, V8's own). */
+export function oldGenerationGrowthAsked(): number {
+  return wanted
+}
+
 /** Grows by `percent` until the returned function is called, then by what was asked before. */
 export function growOldGenerationByWhile(percent: number): () => void {
   const before = wanted
