@@ -1,5 +1,6 @@
 /**
- * How large V8's young generation may grow in a long-lived process (the mount).
+ * How large V8's young generation may grow in a long-lived process (the mount) or a big one (a
+ * pin: a first pin of 1,000,000 items holds its whole first catalog until its tree is written).
  *
  * V8 doubles the young generation (two semi-spaces) after scavenges that keep much alive, up to
  * 16 MB a semi-space on 64-bit: 32 MB that loading a catalog fills once and a mount then keeps
