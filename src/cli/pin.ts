@@ -67,8 +67,6 @@ async function mountpointError(io: CliIo, dest: string): Promise<FlickrfsError |
     `pin that folder instead (\`flickrfs pin ${mount.root}\`; the mount runs the pin itself).`)
 }
 
-/** Usage mistakes (unknown flag, missing DEST, bad value) exit 2, as FlickrfsError USAGE does. */
-
 /**
  * A first pin of a big account holds its whole first catalog until its tree is written: V8's young
  * generation, left to grow to two 16 MB semi-spaces, is that much more of its peak (util/young-generation.ts).
