@@ -35,7 +35,7 @@
 import createDebug from '../util/debug.js'
 import { asRecord } from '../flickr/lenient.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
-import { eachLimit } from '../util/pool.js'
+import { eachLimit, eachWithSlots } from '../util/pool.js'
 import { Semaphore } from '../util/semaphore.js'
 import { HEAD_CHECK_PER_PAGE, listPhotostreamChanges, keptTranscodeMark, marksAfter, planChoicesOf, planListing, unchangedMembers, type ListingPlan } from './incremental.js'
 import { anyChange, collectionChanges, photoChanges, setChanges, type Changes, type ListedPhoto, type SetListing, type Since } from './changes.js'
@@ -593,30 +593,8 @@ class Refresh {
    */
   private async resolveOriginals(photos: readonly ListedPhoto[], into: PhotoDetails): Promise<void> {
     const via = { api: this.client, media: this.ctx.media, cookies: this.ctx.options.cookies }
-    // Pages resolve at once, all of them together within mediaConcurrency: each waits for the next
-    // slot with one suspended call, not a pool of mediaConcurrency workers all waiting on the same
-    // slots (at 90% of a 300,000-item first pin, 12,000 of them: bench/RESULTS.md "Session 41").
-    // As a pool would: after a failure no other photo starts, and those under way end first.
-    const running = new Set<Promise<void>>()
-    let failure: { err: unknown } | undefined
-    for (const p of photos) {
-      const release = await this.mediaSlots.acquire()
-      if (failure !== undefined) {
-        release()
-        break
-      }
-      const one: Promise<void> = this.resolveOne(p, into, this.failedBefore(p) ? { ...via, retries: FAILED_BEFORE_RETRIES } : via)
-        .catch((err: unknown) => {
-          failure ??= { err }
-        })
-        .finally(() => {
-          release()
-          running.delete(one)
-        })
-      running.add(one)
-    }
-    await Promise.all(running)
-    if (failure !== undefined) throw failure.err
+    // Pages resolve at once: all of them together stay within mediaConcurrency.
+    await eachWithSlots(photos, this.mediaSlots, (p) => this.resolveOne(p, into, this.failedBefore(p) ? { ...via, retries: FAILED_BEFORE_RETRIES } : via))
   }
 
   /**
