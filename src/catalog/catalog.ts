@@ -97,6 +97,8 @@ export interface LazyOpen {
    * while a whole load costs memory and start-up time in proportion to the account.
    */
   fromPhotos?: number
+  /** A writer's merges fetch and write this many changed photos at once (lazy-merge.ts MERGE_GROUP_PHOTOS when absent; tests make many groups of a small change). */
+  mergeGroupPhotos?: number
 }
 
 /** The listing pages a writer opened with `opts` saves, if any. */
@@ -434,11 +436,12 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     if (head === undefined) return undefined
     const options = { ...opts, ...this.relay(opts) }
     const decodedPages = view.pagesOf(head.generation)
-    const ctx = { api: client, media, options, clock: this.now, pages, ...(decodedPages !== undefined ? { decodedPages } : {}) }
+    const group = this.lazy?.mergeGroupPhotos
+    const ctx = { api: client, media, options, clock: this.now, pages, ...(decodedPages !== undefined ? { decodedPages } : {}), ...(group !== undefined ? { groupPhotos: group } : {}) }
     const index = view.indexOf(head.generation)
     const full = { ...ctx, ...(index !== undefined ? { index } : {}) }
     let result = answered !== undefined
-      ? await (await import('./lazy-merge.js')).mergeIncremental(this.store, head, answered, ctx)
+      ? await (await import('./lazy-merge.js')).mergeIncremental(this.store, head, answered, full)
       : await this.mergeFull(head, full)
     // A photostream that does not add up from the changes is listed whole, as the whole refresh would, but merged.
     if ('fallback' in result && result.relist !== undefined && answered !== undefined) {

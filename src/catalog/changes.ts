@@ -246,7 +246,7 @@ export function collectionChanges(tree: readonly unknown[], { prev, nowMs }: Sin
 }
 
 /** Anything but the user differs from `prev`: an entry added, changed or gone, or an order moved. */
-export function anyChange({ photos, sets, collections }: Changes, prev: CatalogSnapshot): boolean {
+export function anyChange({ photos, sets, collections }: Omit<Changes, 'photos'> & { photos: Pick<PhotoChanges, 'counts' | 'photostreamOrderChanged'> }, prev: CatalogSnapshot): boolean {
   const moved = (c: ChangeCounts): boolean => c.added + c.changed + c.deleted > 0
   return (
     moved(photos.counts) ||

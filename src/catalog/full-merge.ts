@@ -56,10 +56,7 @@ const COMPARED: Record<string, unknown> = Object.freeze({})
 /** The merge stops while listing: too much changed (refresh.ts allOrStop then stops the other listings). */
 class GaveUp extends Error {}
 
-export interface FullMergeContext extends MergeContext {
-  /** The id index of `head`'s pages already built (the lazy view's): not built again. */
-  index?: IdIndex
-}
+export type FullMergeContext = MergeContext
 
 /** See the top of this file. Call under the root lock, with no other refresh of this root running. */
 export async function mergeFullListing(store: CatalogStore, head: Head, ctx: FullMergeContext): Promise<MergeResult> {

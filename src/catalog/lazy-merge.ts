@@ -1,5 +1,5 @@
 /**
- * A small incremental change merged into the stored catalog without loading it: when the calls of
+ * An incremental change, small or a bulk edit, merged into the stored catalog without loading it: when the calls of
  * an incremental refresh (quick-refresh.ts `RecordedAnswers`: recentlyUpdated, the page-1 check,
  * getList, the sets that moved, getTree) report something to merge, only the buckets holding a
  * reported photo are decoded, the comments and originals of those photos are fetched by the very
@@ -14,35 +14,38 @@
  *
  * What it does not take (it answers `fallback`, and the caller runs the whole refresh): a catalog
  * without listing pages of the sizer's format in photostream order, a head without its facts, a
- * plan other than the answers' incremental one, more photos reported (and transcodes retried) than
- * mergeLimit allows, deletions the search cannot vouch for, a photostream that does not add up, or
+ * plan other than the answers' incremental one, deletions the search cannot vouch for, a photostream that does not add up, or
  * a listing for items that failed (planFor's `relist`): the whole refresh then lists the photostream
  * whole (the result says `relist`, and full-merge.ts mergeRelisted does that listing and merges);
  * a set listed that the answers lack, a photo count that moves the photos to other buckets. The photo changed last
  * deleted or gone back is merged too: an incremental refresh's marks never go back (incremental.ts
- * marksAfter), so the reported photos make them. Nothing is written before the one atomic save
- * (persist.ts saveMerged): kill -9 leaves the old catalog or the new one.
+ * marksAfter), so the reported photos make them. Nothing is named before the one atomic save
+ * (persist.ts MergeSave.commit): kill -9 leaves the old catalog or the new one.
  *
  * Transcodes retried (cookies given and the plan's `transcodes` due: the whole refresh resolves every transcode again) are taken as
  * changed photos from the records the catalog holds (transcodesRetried: Head.facts names them), and
  * so are items that failed last time, between the listings planFor makes for them (failedRetried:
  * no original on record in the pages, or named in `resolveAgain`).
  *
- * At 1,000,000 photos a whole refresh holds the catalog twice (2–3 GB); this holds the pages'
- * columns (~60 MB, the lazy view's own when it hands them), the order's ids and the decoded
- * buckets of the reported photos.
+ * At 1,000,000 photos a whole refresh holds the catalog twice (2–4 GB); this holds the pages'
+ * columns (~60 MB, the lazy view's own when it hands them), the order's ids, the reported records,
+ * and one group's decoded rows and details at a time (finishMerge: MERGE_GROUP_PHOTOS changed
+ * photos, bucket group by bucket group), however many were reported: a bulk edit of the whole
+ * account is merged too. (Up to session 42 a merge took at most mergeLimit's photos, and a bigger
+ * change loaded the catalog whole.)
  */
 import createDebug from '../util/debug.js'
 import { sortedIndexOf } from '../util/sorted.js'
 import { anyChange, collectionChanges, photoChanges, setChanges, type ListedPhoto, type SetListing, type Since } from './changes.js'
 import { numericId } from './decimal-id.js'
 import { asListed, keptTranscodeMark, knownMembers, locateDeletions, marksAfter, mergeOrder, planChoicesOf, planFor, type ListingMarks, type ListingPlan } from './incremental.js'
-import { ListingPage, PAGE_PHOTOS, PageBuilder, pageRowOf, type StoredPage } from './listing-pages.js'
-import { sameBuckets, type CatalogStore, type Head, type ListingPagesMeta, type ListingPagesOptions, type PhotoFacts } from './persist.js'
+import { ListingPage, PAGE_PHOTOS, PageBuilder, pageRowOf, type PageRow, type StoredPage } from './listing-pages.js'
+import { MERGE_GROUP_PHOTOS, MergeSave, sameBuckets, type CatalogStore, type Head, type ListingPagesMeta, type ListingPagesOptions, type PhotoFacts } from './persist.js'
 import type { CatalogApi, CatalogMedia } from './ports.js'
+import { idIndexOf, type IdIndex } from './lazy-view.js'
 import { recordingSearch, type RecordedAnswers } from './quick-refresh.js'
 import { dedupeById, listPhotos, safeId, uniqueIds } from './records.js'
-import { fetchPhotoDetails, type RefreshOptions, type RefreshReport } from './refresh.js'
+import { fetchPhotoDetails, type RefreshOptions, type RefreshProgress, type RefreshReport } from './refresh.js'
 import type { RefreshCheckpoint } from './checkpoint.js'
 import type { CatalogState } from './state.js'
 import type { CatalogSnapshot, CollectionEntry, MediaEntry, PhotoEntry, RawRecord, SetEntry } from './types.js'
@@ -57,14 +60,11 @@ export const MERGE_MIN_PHOTOS = 3000
 export const MERGE_FRACTION = 8
 
 /**
- * The most reported photos a merge into a catalog of `photoCount` takes; with more, the whole
- * refresh runs. A merge's cost grows with the photos reported (their buckets decoded, comments
- * and originals fetched as the whole refresh fetches them), the whole refresh's with the catalog:
- * at 200,000 photos with 25,000 edited (the limit there), the merge took 0.64 of the whole
- * refresh's CPU and 0.66 of its time (bench/lazy-merge.ts --edits --both, bench/RESULTS.md
- * "Session 27"), and it never holds the whole catalog. A bulk edit of thousands of
- * photos in a 1,000,000-item catalog is merged (up to 125,000), instead of reading the catalog
- * whole (2-4 GB).
+ * The most changed and deleted photos a full listing's merge (full-merge.ts) takes into a catalog
+ * of `photoCount`; with more, it stops listing and the whole refresh runs. Its listing holds every
+ * changed record until the merge (an incremental merge takes any number: finishMerge merges them
+ * in groups). At 200,000 photos with 25,000 edited the incremental merge took 0.64 of the whole
+ * refresh's CPU and 0.66 of its time (bench/lazy-merge.ts --edits --both, bench/RESULTS.md "Session 27").
  */
 export function mergeLimit(photoCount: number): number {
   return Math.max(MERGE_MIN_PHOTOS, Math.floor(photoCount / MERGE_FRACTION))
@@ -80,6 +80,10 @@ export interface MergeContext {
   decodedPages?: readonly ListingPage[]
   /** Saves the details as they come and gives back an interrupted run's (full-merge.ts; none: nothing saved). */
   checkpoint?: RefreshCheckpoint
+  /** The id index of `head`'s pages already built (the lazy view's): not built again. */
+  index?: IdIndex
+  /** The changed photos merged at once (finishMerge's groups); MERGE_GROUP_PHOTOS when absent. */
+  groupPhotos?: number
 }
 
 export type MergeResult =
@@ -109,20 +113,25 @@ export async function mergeIncremental(store: CatalogStore, head: Head, answers:
   // Transcodes retried (the plan's `transcodes`) and items that failed, as the whole refresh retries them: from the records held.
   const reportedIds = new Set(reportedPhotos.map((p) => p.id))
   const retried = [...new Set([...transcodesRetried(head, plan, reportedIds), ...(plan.failing !== undefined ? failedRetried(old, ctx.options, reportedIds) : [])])]
-  const limit = mergeLimit(head.photoCount)
-  if (reportedPhotos.length + retried.length > limit) return { fallback: `${reportedPhotos.length} photos reported and ${retried.length} to try again (more than ${limit})` }
   const lists = await store.readSetsAndCollections(head)
-  const reported = answers.reported?.generation === head.generation && retried.length === 0 ? answers.reported.rows : undefined
-  const known = reported ?? (await store.decodeBucketsOf(head, [...reportedIds, ...retried]))
-  if (lists === undefined || known === undefined) return { fallback: 'a part of the catalog is gone (another writer saved meanwhile)' }
+  // The reported photos' rows the quick refresh decoded (answers.reported): else each group of the merge decodes its own.
+  const held = answers.reported?.generation === head.generation && retried.length === 0 ? answers.reported.rows : undefined
+  const retriedRows = retried.length === 0 ? undefined : await store.decodeBucketsOf(head, retried)
+  if (lists === undefined || (retried.length > 0 && retriedRows === undefined)) return { fallback: 'a part of the catalog is gone (another writer saved meanwhile)' }
   const changed = retried.length === 0 ? reportedPhotos : [...reportedPhotos, ...retried.flatMap((id) => {
-    const entry = known.photos.get(id)
+    const entry = retriedRows?.photos.get(id)
     return entry === undefined ? [] : [asListed(entry)]
   })]
+  // Where a photo of the catalog is in the old order (the pages' id index), built only when asked.
+  let index: IdIndex | undefined = ctx.index
+  const oldPos = (id: string): number | undefined => (index ??= idIndexOf(pages, old.length)).find(id)
+  const previousUpload = (id: string): number | undefined => {
+    if (held !== undefined) return held.photos.get(id)?.dateUpload
+    const pos = oldPos(id)
+    return pos === undefined ? undefined : old.dateUpload(pos)
+  }
   const idAt = (s: ListedPhoto | number): string => (typeof s === 'number' ? old.id(s) : s.id)
-  const withChanges = mergeOrder(
-    { length: old.length, at: (pos) => old.id(pos) }, (pos) => old.dateUpload(pos), (id) => known.photos.get(id)?.dateUpload, changed,
-  )
+  const withChanges = mergeOrder({ length: old.length, at: (pos) => old.id(pos) }, (pos) => old.dateUpload(pos), previousUpload, changed)
   // Fewer items on Flickr than with the changes: the ones deleted, found as the whole refresh finds them.
   let deleted: { ids: ReadonlySet<string>; pagesAsked: number } | undefined
   if (answers.page.total >= 0 && answers.page.total < withChanges.length) {
@@ -138,11 +147,11 @@ export async function mergeIncremental(store: CatalogStore, head: Head, answers:
   const slots = gone.size === 0 ? withChanges : withChanges.filter((s) => !gone.has(idAt(s)))
   // A photo reported (or retried) and deleted since is not in the whole refresh's listing: nothing of it is fetched or written.
   const kept = gone.size === 0 ? changed : changed.filter((p) => !gone.has(p.id))
-  // Of the photos deleted, those with no original on record (Head.facts counted them): all among the retried, so their rows are known.
+  // Of the photos deleted, those with no original on record (Head.facts counted them), as their listing pages say.
   let goneUnresolved = 0
   for (const id of gone) {
-    const e = known.photos.get(id)
-    if (e !== undefined && !known.media.has(mediaKey(id, e.secret))) goneUnresolved++
+    const pos = oldPos(id)
+    if (pos !== undefined && !old.page(pos).hasMedia(pos % old.perPage)) goneUnresolved++
   }
   const stream = slots.map(idAt)
   const adds = addsUp(stream, answers)
@@ -157,18 +166,21 @@ export async function mergeIncremental(store: CatalogStore, head: Head, answers:
     ...(deleted !== undefined ? { deletions: { found: deleted.ids.size, pages: deleted.pagesAsked } } : {}),
   }
   return finishMerge(store, head, ctx, {
-    changed: kept, known, lists, old, slots, stream, gone, goneUnresolved, setListing, tree: answers.tree, listing, retriesTranscodes: plan.transcodes !== undefined,
+    changed: kept, ...(held !== undefined ? { known: held } : {}), lists, old, slots, stream, gone, goneUnresolved, setListing, tree: answers.tree, listing, retriesTranscodes: plan.transcodes !== undefined,
     startedAtMs: answers.startedAtMs, listingReport,
     calls: (own) => withAnsweredCalls(own, answers, deleted === undefined ? undefined : { pages: deleted.pagesAsked, sizes: deleted.ids.size }),
   })
 }
 
+/** The changed photos' rows as the catalog holds them (persist.ts decodeBucketsOf). */
+export type MergeKnown = Pick<CatalogSnapshot, 'photos' | 'comments' | 'media'> & { commentsFetchedAt: ReadonlyMap<string, number> }
+
 /** What a merge found (lazy-merge's from recorded answers, full-merge's from a full listing), for finishMerge. */
 export interface MergeFound {
   /** The photos whose rows are written (reported, or listed changed), as listed. */
   changed: readonly ListedPhoto[]
-  /** Their rows as the catalog holds them (those it holds). */
-  known: Pick<CatalogSnapshot, 'photos' | 'comments' | 'media'> & { commentsFetchedAt: ReadonlyMap<string, number> }
+  /** Their rows as the catalog holds them (those it holds), when the caller holds them already; else each group's are decoded. */
+  known?: MergeKnown
   lists: { sets: SetEntry[]; collections: CollectionEntry[] }
   old: OldOrder
   /** The new order: a position in the old one (the photo's row kept), or a changed photo. */
@@ -191,46 +203,98 @@ export interface MergeFound {
   calls: (own: Record<string, number>) => Record<string, number>
 }
 
+/** persist.ts says what it is. */
+export { MERGE_GROUP_PHOTOS } from './persist.js'
+
 /**
  * The rest of a merge, as refresh.ts run() makes it over the changed photos (every other photo
  * keeps its row): their comments and originals fetched by the whole refresh's rules, the
- * comparison, and one atomic save (persist.ts saveMerged) of the catalog the whole refresh saves.
+ * comparison, and one atomic save (persist.ts beginMerge, commit) of the catalog the whole refresh
+ * saves. The changed photos go bucket group by bucket group (bucketGroups): each group's rows are
+ * decoded (unless `found.known` holds them), its details fetched and compared, its buckets written,
+ * and only what the listing pages and the head need of it kept (a page row per photo, counts,
+ * facts). Nothing is named by the head before the commit; a merge that fails or falls back
+ * removes the chunks it wrote.
  */
 export async function finishMerge(store: CatalogStore, head: Head, ctx: MergeContext, found: MergeFound): Promise<MergeResult> {
-  const { changed, known, lists, old, slots, stream, gone } = found
-  const previous: CatalogState = {
+  const save = await store.beginMerge(head)
+  if (save === undefined) return { fallback: 'another writer saved meanwhile' }
+  let result: MergeResult | undefined
+  try {
+    result = await mergeInGroups(store, head, ctx, found, save)
+    return result
+  } finally {
+    if (result === undefined || 'fallback' in result) await save.abandon()
+  }
+}
+
+async function mergeInGroups(store: CatalogStore, head: Head, ctx: MergeContext, found: MergeFound, save: MergeSave): Promise<MergeResult> {
+  const { changed, lists, old, slots, stream, gone } = found
+  const prevSnap = (known: MergeKnown): CatalogState => ({
     snap: {
       userId: head.userId, userName: head.userName, photostream: [], photos: known.photos, comments: known.comments, media: known.media,
       sets: lists.sets, collections: lists.collections, photostreamChangedAtMs: head.photostreamChangedAtMs, refreshedAtMs: head.refreshedAtMs,
     },
     commentsFetchedAt: known.commentsFetchedAt,
     ...(head.listing !== undefined ? { listing: head.listing } : {}),
+  })
+  const { answered: _answered, onProgress, ...rest } = ctx.options
+  const photosPerPage = head.pages?.photosPerPage ?? PAGE_PHOTOS
+  const groups = bucketGroups(head, changed, gone, ctx.groupPhotos ?? MERGE_GROUP_PHOTOS)
+  const facts = new FactsTally(head.facts as PhotoFacts, changed, found.goneUnresolved ?? 0)
+  const pageRows = new Map<string, PageRow>()
+  const counts = { added: 0, changed: 0 }
+  const media: RefreshReport['media'] = { resolved: 0, reused: 0, transcodes: [], unavailable: [] }
+  const calls: Record<string, number> = {}
+  let commentsFetched = 0
+  let transcodesResolved = 0
+  // Progress over the whole merge: each group's details step counts from the groups before it.
+  const before = { commentsToFetch: 0, commentsFetched: 0, mediaToResolve: 0, mediaResolved: 0 }
+  let last = before
+  for (const group of groups) {
+    const known = found.known ?? (await store.decodeBucketsOf(head, group.changed.map((p) => p.id)))
+    if (known === undefined) return { fallback: 'a part of the catalog is gone (another writer saved meanwhile)' }
+    const previous = prevSnap(known)
+    // Decided by the merge's plan, at the answers' time: not again at this later one.
+    const options: RefreshOptions = {
+      ...rest, retryTranscodes: found.retriesTranscodes,
+      ...(onProgress !== undefined ? { onProgress: (p) => onProgress(last = progressOver(p, before, changed.length)) } : {}),
+    }
+    const details = await fetchPhotoDetails({
+      previous, api: ctx.api, media: ctx.media, options, clock: ctx.clock, ...(ctx.checkpoint !== undefined ? { checkpoint: ctx.checkpoint } : {}),
+    }, group.changed)
+    Object.assign(before, { commentsToFetch: last.commentsToFetch, commentsFetched: last.commentsFetched, mediaToResolve: last.mediaToResolve, mediaResolved: last.mediaResolved })
+    const photos = photoChanges({ photos: group.changed, comments: details.comments, media: details.media }, { prev: previous.snap, nowMs: ctx.clock() })
+    counts.added += photos.counts.added
+    counts.changed += photos.counts.changed
+    commentsFetched += details.commentsFetched
+    transcodesResolved += details.transcodesResolved
+    media.resolved += details.report.resolved
+    media.unavailable.push(...details.report.unavailable)
+    for (const [name, n] of Object.entries(details.clientCalls)) calls[name] = (calls[name] ?? 0) + n
+    const next = rowsOf(group.changed, photos, details.fetchedAt, previous)
+    facts.add(next.snap, previous.snap)
+    for (const p of group.changed) {
+      const entry = next.snap.photos.get(p.id) as PhotoEntry
+      pageRows.set(p.id, pageRowOf(entry, next.snap.media.get(mediaKey(p.id, entry.secret)), next.snap.comments.get(p.id), ctx.pages.sizer))
+    }
+    if (!(await save.putRows(next, group.gone))) return { fallback: 'a part of the catalog is gone (another writer saved meanwhile)' }
   }
-  const { answered: _answered, ...rest } = ctx.options
-  // Decided by the merge's plan, at the answers' time: not again at this later one.
-  const options = { ...rest, retryTranscodes: found.retriesTranscodes }
-  const details = await fetchPhotoDetails({
-    previous, api: ctx.api, media: ctx.media, options, clock: ctx.clock, ...(ctx.checkpoint !== undefined ? { checkpoint: ctx.checkpoint } : {}),
-  }, changed)
 
-  const since: Since = { prev: previous.snap, nowMs: ctx.clock() }
-  const photos = photoChanges({ photos: changed, comments: details.comments, media: details.media }, since)
+  const since: Since = {
+    prev: { ...prevSnap({ photos: new Map(), comments: new Map(), media: new Map(), commentsFetchedAt: new Map() }).snap },
+    nowMs: ctx.clock(),
+  }
   const merged = catalogIds(old, changed)
   const inCatalog = gone.size === 0 ? merged : { has: (id: string) => !gone.has(id) && merged.has(id) }
   const sets = setChanges(found.setListing, inCatalog, since)
   const collections = collectionChanges(found.tree, since)
   const orderChanged = slots.length !== old.length || slots.some((s, pos) => (typeof s === 'number' ? s !== pos : s.id !== old.id(pos)))
-  const photoCounts = { total: stream.length, added: photos.counts.added, changed: photos.counts.changed, deleted: gone.size }
-  const changes = { photos: { ...photos, counts: photoCounts, photostreamOrderChanged: orderChanged }, sets, collections }
+  const photoCounts = { total: stream.length, added: counts.added, changed: counts.changed, deleted: gone.size }
   const refreshedAtMs = ctx.clock()
-
-  const next = rowsOf(changed, photos, details.fetchedAt, previous)
-  const facts = factsAfter(head.facts as PhotoFacts, stream, next.snap, previous.snap, found.goneUnresolved ?? 0)
-  const photosPerPage = head.pages?.photosPerPage ?? PAGE_PHOTOS
+  const after = facts.result(stream)
   const newPages: ListingPage[] = []
-  const saved = await store.saveMerged(head, {
-    changed: next,
-    removed: [...gone],
+  const saved = await save.commit({
     photostream: stream,
     sets: sets.sets,
     collections: collections.collections,
@@ -240,36 +304,72 @@ export async function finishMerge(store: CatalogStore, head: Head, ctx: MergeCon
     },
     pages: {
       meta: pagesMeta(head, ctx.pages, photosPerPage, stream.length),
-      write: (put) => writePages(slots, old, head, next, ctx.pages, photosPerPage, put, newPages),
+      write: (put) => writePages(slots, old, head, pageRows, photosPerPage, put, newPages),
     },
-    listing: keptTranscodeMark(found.listing, ctx.options.cookies, details.transcodesResolved),
-    facts,
+    listing: keptTranscodeMark(found.listing, ctx.options.cookies, transcodesResolved),
+    facts: after,
   }, ctx.clock())
   if (saved === undefined) return { fallback: 'another writer saved meanwhile' }
   const report: RefreshReport = {
     userId: head.userId,
-    changed: anyChange(changes, previous.snap),
+    changed: anyChange({ photos: { counts: photoCounts, photostreamOrderChanged: orderChanged }, sets, collections }, since.prev),
     startedAtMs: found.startedAtMs,
     finishedAtMs: refreshedAtMs,
     photos: photoCounts,
     sets: sets.counts,
     collections: collections.counts,
     photostreamOrderChanged: orderChanged,
-    commentsFetched: details.commentsFetched,
+    commentsFetched,
     listing: found.listingReport,
-    media: {
-      resolved: details.report.resolved,
-      reused: stream.length - details.report.resolved - details.report.unavailable.length,
-      transcodes: facts.transcodes,
-      unavailable: details.report.unavailable,
-    },
-    clientCalls: found.calls(details.clientCalls),
+    media: { ...media, reused: stream.length - media.resolved - media.unavailable.length, transcodes: after.transcodes },
+    clientCalls: found.calls(calls),
     generation: saved.generation,
     merged: true,
   }
-  debug('merged %d %s photos (%d added, %d changed) and %d deleted into %s without loading the catalog', changed.length,
-    found.listingReport.mode === 'full' ? 'listed changed' : 'reported', photoCounts.added, photoCounts.changed, gone.size, saved.generation)
+  debug('merged %d %s photos (%d added, %d changed) in %d group(s) and %d deleted into %s without loading the catalog', changed.length,
+    found.listingReport.mode === 'full' ? 'listed changed' : 'reported', photoCounts.added, photoCounts.changed, groups.length, gone.size, saved.generation)
   return { merged: { head: saved, report, pages: newPages, sets: sets.sets, collections: collections.collections, rows: new Set(changed.map((p) => p.id)) } }
+}
+
+/** A group's details step's progress, counted over the whole merge (`before`: the groups done). */
+function progressOver(p: RefreshProgress, before: Pick<RefreshProgress, 'commentsToFetch' | 'commentsFetched' | 'mediaToResolve' | 'mediaResolved'>, photos: number): RefreshProgress {
+  return {
+    ...p, photos,
+    commentsToFetch: before.commentsToFetch + p.commentsToFetch, commentsFetched: before.commentsFetched + p.commentsFetched,
+    mediaToResolve: before.mediaToResolve + p.mediaToResolve, mediaResolved: before.mediaResolved + p.mediaResolved,
+  }
+}
+
+/** One group of finishMerge: the changed photos and deleted ones of some buckets (no bucket in two groups). */
+interface BucketGroup {
+  changed: ListedPhoto[]
+  gone: string[]
+}
+
+/**
+ * The changed and deleted photos by bucket (persist.ts MergeSave.bucketOf), the buckets in order
+ * cut into groups of about `perGroup` photos; a bucket is never split. Empty when nothing is.
+ */
+export function bucketGroups(head: Pick<Head, 'chunks'>, changed: readonly ListedPhoto[], gone: ReadonlySet<string>, perGroup: number): BucketGroup[] {
+  const byBucket = new Map<number, BucketGroup>()
+  const of = (id: string): BucketGroup => {
+    const b = MergeSave.bucketOf(head, id)
+    let g = byBucket.get(b)
+    if (g === undefined) byBucket.set(b, (g = { changed: [], gone: [] }))
+    return g
+  }
+  for (const p of changed) of(p.id).changed.push(p)
+  for (const id of gone) of(id).gone.push(id)
+  const groups: BucketGroup[] = []
+  let open: BucketGroup | undefined
+  for (const b of [...byBucket.keys()].sort((x, y) => x - y)) {
+    const g = byBucket.get(b) as BucketGroup
+    if (open === undefined || open.changed.length + open.gone.length >= perGroup) groups.push((open = { changed: [], gone: [] }))
+    open.changed.push(...g.changed)
+    open.gone.push(...g.gone)
+  }
+  // A merge with nothing to write still saves (its sets, its marks): one empty group puts no row.
+  return groups.length === 0 ? [{ changed: [], gone: [] }] : groups
 }
 
 /** The changed photos' rows as the whole refresh's assembly leaves them (every other row is kept). */
@@ -438,39 +538,49 @@ export function catalogIds(old: OldOrder, changed: readonly ListedPhoto[]): { ha
 }
 
 /**
- * Head.facts after the merge: the previous ones with the changed photos' rows taken in (`previous`:
- * their rows before, those the catalog held) and the deleted ones out (`goneUnresolved` of them had
- * no original), transcodes in the new order (a deleted one is not in `stream`).
+ * Head.facts after the merge, tallied group by group: the previous ones with the changed photos'
+ * rows taken in (`add`: their rows after, and before as the catalog held them) and the deleted
+ * ones out (`goneUnresolved` of them had no original), transcodes in the new order (`result`: a
+ * deleted one is not in `stream`).
  */
-export function factsAfter(
-  before: PhotoFacts, stream: readonly string[], changed: CatalogSnapshot, previous: Pick<CatalogSnapshot, 'photos' | 'media'>, goneUnresolved: number,
-): PhotoFacts {
-  let unresolved = before.unresolved - goneUnresolved
-  const transcodes = new Map<string, { id: string; label: string }>()
-  for (const t of before.transcodes) if (!changed.photos.has(t.id)) transcodes.set(t.id, t)
-  for (const p of changed.photos.values()) {
-    const was = previous.photos.get(p.id)
-    if (was !== undefined && !previous.media.has(mediaKey(was.id, was.secret))) unresolved--
-    const m = changed.media.get(mediaKey(p.id, p.secret))
-    if (m === undefined) unresolved++
-    else if (m.kind === 'transcode') transcodes.set(p.id, { id: p.id, label: m.label ?? '' })
+export class FactsTally {
+  #unresolved: number
+  readonly #transcodes = new Map<string, { id: string; label: string }>()
+
+  constructor(before: PhotoFacts, changed: readonly ListedPhoto[], goneUnresolved: number) {
+    this.#unresolved = before.unresolved - goneUnresolved
+    const ids = new Set(changed.map((p) => p.id))
+    for (const t of before.transcodes) if (!ids.has(t.id)) this.#transcodes.set(t.id, t)
   }
-  const ordered: PhotoFacts['transcodes'] = []
-  if (transcodes.size > 0) for (const id of stream) {
-    const t = transcodes.get(id)
-    if (t !== undefined) ordered.push(t)
+
+  add(changed: Pick<CatalogSnapshot, 'photos' | 'media'>, previous: Pick<CatalogSnapshot, 'photos' | 'media'>): void {
+    for (const p of changed.photos.values()) {
+      const was = previous.photos.get(p.id)
+      if (was !== undefined && !previous.media.has(mediaKey(was.id, was.secret))) this.#unresolved--
+      const m = changed.media.get(mediaKey(p.id, p.secret))
+      if (m === undefined) this.#unresolved++
+      else if (m.kind === 'transcode') this.#transcodes.set(p.id, { id: p.id, label: m.label ?? '' })
+    }
   }
-  return { unresolved, transcodes: ordered }
+
+  result(stream: readonly string[]): PhotoFacts {
+    const ordered: PhotoFacts['transcodes'] = []
+    if (this.#transcodes.size > 0) for (const id of stream) {
+      const t = this.#transcodes.get(id)
+      if (t !== undefined) ordered.push(t)
+    }
+    return { unresolved: this.#unresolved, transcodes: ordered }
+  }
 }
 
 /**
  * The listing pages of the merged order: a page whose places all hold the previous photos at the
  * previous places keeps its chunk; any other is packed again (PageBuilder) from the previous pages'
- * rows and the changed photos' entries, as persist.ts writeListingPages packs it from a snapshot.
+ * rows and the changed photos' (`rows`, made as persist.ts writeListingPages makes them from a snapshot).
  * Each page written is kept decoded in `into`, for the lazy view of the new head.
  */
 export async function writePages(
-  slots: ReadonlyArray<ListedPhoto | number>, old: OldOrder, head: Head, next: CatalogState, pages: ListingPagesOptions,
+  slots: ReadonlyArray<ListedPhoto | number>, old: OldOrder, head: Head, rows: ReadonlyMap<string, PageRow>,
   perPage: number, put: (page: StoredPage) => Promise<string>, into: ListingPage[],
 ): Promise<string[]> {
   const oldKeys = head.chunks.listing ?? []
@@ -491,8 +601,7 @@ export async function writePages(
         builder.add(old.page(s).row(s % old.perPage))
         continue
       }
-      const p = next.snap.photos.get(s.id) as PhotoEntry
-      builder.add(pageRowOf(p, next.snap.media.get(mediaKey(p.id, p.secret)), next.snap.comments.get(p.id), pages.sizer))
+      builder.add(rows.get(s.id) as PageRow)
     }
     const stored = builder.stored()
     keys.push(await put(stored))

@@ -321,11 +321,31 @@ export class CatalogStore {
    * head (another writer saved meanwhile) or a bucket is gone: nothing written that the head names.
    */
   async saveMerged(previous: Head, merge: MergedCatalog, nowMs: number): Promise<Head | undefined> {
+    const save = await this.beginMerge(previous)
+    if (save === undefined) return undefined
+    const { changed, removed, ...rest } = merge
+    if (!(await save.putRows(changed, removed ?? []))) {
+      await save.abandon()
+      return undefined
+    }
+    return save.commit(rest, nowMs)
+  }
+
+  /**
+   * saveMerged in steps, for a merge too big to hold its changed rows at once (lazy-merge.ts
+   * finishMerge): the rows put bucket group by bucket group (each bucket once), then one commit.
+   * Undefined when `previous` is no longer the head.
+   */
+  async beginMerge(previous: Head): Promise<MergeSave | undefined> {
     const before = await this.readHead()
     if (before?.generation !== previous.generation) return undefined
-    const writer = new ChunkWriter(this.rows, allChunkKeys(before))
-    const photos = await this.writeMergedBuckets(previous, merge.changed, merge.removed ?? [], writer)
-    if (photos === undefined) return undefined
+    return new MergeSave(this, previous, new ChunkWriter(this.rows, allChunkKeys(before)))
+  }
+
+  /** MergeSave's commit: the head re-read (a writer may have saved while the merge ran), then saveMerged's last steps. */
+  async commitMerge(previous: Head, writer: ChunkWriter, photos: string[], merge: Omit<MergedCatalog, 'changed' | 'removed'>, nowMs: number): Promise<Head | undefined> {
+    const before = await this.readHead()
+    if (before?.generation !== previous.generation) return undefined
     const chunks: Head['chunks'] = {
       photos,
       photostream: await writer.put(merge.photostream),
@@ -336,6 +356,29 @@ export class CatalogStore {
     if (pages !== undefined) chunks.listing = pages
     const head = headOf({ ...merge.head, photos: { size: merge.head.photoCount } }, chunks, nowMs)
     return this.commitHead(withDerived(head, { pages: pages === undefined ? undefined : merge.pages?.meta, listing: merge.listing, facts: merge.facts }), writer, 'merged catalog')
+  }
+
+  /** The chunks a merge wrote that the head does not name (MergeSave.abandon): a merge that stopped leaves nothing behind. */
+  async dropWritten(writer: ChunkWriter): Promise<number> {
+    const named = new Set(allChunkKeys((await this.readHead()) ?? { chunks: { photos: [], photostream: '', sets: '', collections: '' } }))
+    await writer.flush()
+    const stray = [...writer.keys].filter((k) => !writer.existing.has(k) && !named.has(k))
+    if (stray.length > 0) await this.rows.delete(stray).catch((err: unknown) => debug('could not remove %d chunks of a merge that stopped: %s', stray.length, String(err)))
+    return stray.length
+  }
+
+  /** One bucket of `previous` read, `ids` put in (from `changed`) or taken out (`gone`), and written; undefined when it is gone. */
+  async mergeBucket(key: string, ids: readonly string[], changed: CatalogState, gone: ReadonlySet<string>, writer: ChunkWriter): Promise<string | undefined> {
+    const text = await this.readText(key)
+    if (text === undefined) return undefined
+    const rows = new Map<string, PhotoRow>()
+    for (const row of JSON.parse(text) as PhotoRow[]) rows.set(String(row.r.id), storedRowAgain(row))
+    for (const id of ids) {
+      if (gone.has(id)) rows.delete(id)
+      else rows.set(id, rowOf(id, changed))
+    }
+    const sorted = [...rows.keys()].sort()
+    return writer.put(sorted.map((id) => rows.get(id)))
   }
 
   /**
@@ -349,33 +392,6 @@ export class CatalogStore {
     const removed = writer === undefined ? 0 : await this.removeUnused(writer.existing, allChunkKeys(head))
     debug('saved %s %s: %d photos, %d chunks written, %d removed', what, head.generation, head.photoCount, writer?.written ?? 0, removed)
     return head
-  }
-
-  /** The buckets of `previous` with the rows of `changed` put in and those of `removed` taken out (saveMerged); undefined when one is gone. */
-  private async writeMergedBuckets(previous: Head, changed: CatalogState, removed: readonly string[], writer: ChunkWriter): Promise<string[] | undefined> {
-    const keys = [...previous.chunks.photos]
-    const count = keys.length
-    const touched = new Map<number, string[]>()
-    const gone = new Set(removed)
-    for (const id of [...changed.snap.photos.keys(), ...removed]) {
-      const b = fnv1a(id) % count
-      const ids = touched.get(b)
-      if (ids === undefined) touched.set(b, [id])
-      else ids.push(id)
-    }
-    for (const [b, ids] of touched) {
-      const text = await this.readText(keys[b] as string)
-      if (text === undefined) return undefined
-      const rows = new Map<string, PhotoRow>()
-      for (const row of JSON.parse(text) as PhotoRow[]) rows.set(String(row.r.id), storedRowAgain(row))
-      for (const id of ids) {
-        if (gone.has(id)) rows.delete(id)
-        else rows.set(id, rowOf(id, changed))
-      }
-      const sorted = [...rows.keys()].sort()
-      keys[b] = await writer.put(sorted.map((id) => rows.get(id)))
-    }
-    return keys
   }
 
   /** The photostream order, the sets and the collections of `head`, without a photo; undefined when a chunk is gone. */
@@ -595,10 +611,77 @@ export class StoredBucket {
   }
 }
 
+/**
+ * The changed photos a merge fetches and writes at once (lazy-merge.ts finishMerge): a bulk edit
+ * of 300,000 photos is merged in groups of buckets holding about this many changed photos each,
+ * so that only one group's rows, comments and originals are held at a time. A quick refresh of a
+ * catalog served lazily decodes the rows of no more reported photos than this (quick-refresh.ts).
+ */
+export const MERGE_GROUP_PHOTOS = 10_000
+
+/**
+ * A merge's save in steps (CatalogStore.beginMerge): `putRows` for each group of buckets (a bucket
+ * once in the whole merge), then `commit`, or `abandon` to drop what was written. Nothing is named
+ * by the head before the commit: a kill leaves the old catalog.
+ */
+export class MergeSave {
+  readonly #keys: string[]
+  readonly #done = new Set<number>()
+
+  constructor(
+    private readonly store: CatalogStore,
+    private readonly previous: Head,
+    private readonly writer: ChunkWriter,
+  ) {
+    this.#keys = [...previous.chunks.photos]
+  }
+
+  /** The bucket each of `ids` is in (its index in the head's buckets). */
+  static bucketOf(head: Pick<Head, 'chunks'>, id: string): number {
+    return fnv1a(id) % head.chunks.photos.length
+  }
+
+  /**
+   * The rows of `changed` put into their buckets and those of `removed` taken out; false when a
+   * bucket is gone. Throws when a bucket was written by an earlier call: each is read from the
+   * previous head, so the groups must not share one.
+   */
+  async putRows(changed: CatalogState, removed: readonly string[]): Promise<boolean> {
+    const touched = new Map<number, string[]>()
+    for (const id of [...changed.snap.photos.keys(), ...removed]) {
+      const b = MergeSave.bucketOf(this.previous, id)
+      const ids = touched.get(b)
+      if (ids === undefined) touched.set(b, [id])
+      else ids.push(id)
+    }
+    const gone = new Set(removed)
+    for (const [b, ids] of touched) {
+      if (this.#done.has(b)) throw new Error(`bucket ${b} merged twice`)
+      this.#done.add(b)
+      const key = await this.store.mergeBucket(this.#keys[b] as string, ids, changed, gone, this.writer)
+      if (key === undefined) return false
+      this.#keys[b] = key
+    }
+    return true
+  }
+
+  commit(merge: Omit<MergedCatalog, 'changed' | 'removed'>, nowMs: number): Promise<Head | undefined> {
+    return this.store.commitMerge(this.previous, this.writer, this.#keys, merge, nowMs)
+  }
+
+  /** Drops every chunk written so far that no head names. */
+  async abandon(): Promise<void> {
+    const n = await this.store.dropWritten(this.writer)
+    if (n > 0) debug('a merge that stopped: %d chunks it wrote removed', n)
+  }
+}
+
 /** Writes content-addressed chunks, skipping the ones already stored under the current head. */
 class ChunkWriter {
   readonly existing: ReadonlySet<string>
   written = 0
+  /** The keys put that were not stored under the head (MergeSave.abandon removes them). */
+  readonly keys = new Set<string>()
   /** Small chunks are written several to a statement (a WAL commit each): flush() before the head. */
   readonly #pending = new PendingRows()
 
@@ -619,6 +702,7 @@ class ChunkWriter {
     if (!this.existing.has(key)) {
       await this.rows.writePieces(key, pieces, this.#pending)
       this.written++
+      this.keys.add(key)
     }
     return key
   }

@@ -10,16 +10,17 @@ import assert from 'node:assert/strict'
 import { rm } from 'node:fs/promises'
 import { test } from 'node:test'
 import { Catalog } from '../../src/catalog/index.js'
-import { mergeLimit, MERGE_MIN_PHOTOS } from '../../src/catalog/lazy-merge.js'
-import type { Head } from '../../src/catalog/persist.js'
+import { bucketGroups, MERGE_GROUP_PHOTOS } from '../../src/catalog/lazy-merge.js'
+import type { ListedPhoto } from '../../src/catalog/changes.js'
+import { MergeSave, type Head } from '../../src/catalog/persist.js'
 import { prng } from '../../src/fake-flickr/generate.js'
 import { PHOTO_METADATA_FORMAT } from '../../src/layout/metadata.js'
 import { tempDir } from '../support/repo.js'
 import { comparable, harness, randomChange, headOf } from './harness.js'
-import { assertSame, assertWhole, copyRoot, firstSync, refreshTwins, WEEK_MS, WRITER } from './twins.js'
+import { assertNoStrayChunks, assertSame, assertWhole, copyRoot, firstSync, refreshTwins, WEEK_MS, WRITER } from './twins.js'
 import { assertViewOf } from './view-assert.js'
 
-void test('random uploads, edits, comments, replaced originals and set edits: the merge saves what the whole refresh saves', async (t) => {
+void test('random uploads, edits, comments, replaced originals and set edits: the merge saves what the whole refresh saves, at once or in groups', async (t) => {
   const h = await harness(t, { photos: 90, videos: 6, sets: 8, collections: 2, commentedFraction: 0.2 })
   h.clock.ms = Date.now() + 2 * 3_600_000
   let base = await firstSync(t, h)
@@ -30,8 +31,10 @@ void test('random uploads, edits, comments, replaced originals and set edits: th
     const done: string[] = []
     const changes = 1 + Math.floor(rand() * 8)
     for (let i = 0; i < changes; i++) done.push(randomChange(h.fake.account, rand, n++))
-    const twins = await refreshTwins(t, h, base)
-    await assertSame(twins, `seed ${seed} round ${round}: ${done.join(', ')}`)
+    // Odd rounds in groups of 2 (the rows decoded group by group), even ones at once (the rows the quick refresh decoded).
+    const groupPhotos = round % 2 === 1 ? 2 : MERGE_GROUP_PHOTOS
+    const twins = await refreshTwins(t, h, base, { groupPhotos })
+    await assertSame(twins, `seed ${seed} round ${round} (groups of ${groupPhotos}): ${done.join(', ')}`)
     base = twins.whole.root
   }
 })
@@ -212,24 +215,88 @@ void test('a catalog saved with an older flickrfs\'s buckets of 2,000 photos: me
   assert.equal((await headOf(twins.merged.root)).chunks.photos.length, 4)
 })
 
-void test('a merge takes up to 3,000 reported photos, and up to one in 8 of a bigger catalog\'s; with more, the whole refresh runs with the same result', async (t) => {
-  assert.equal(MERGE_MIN_PHOTOS, 3000)
-  assert.deepEqual([0, 20_000, 24_007, 24_008, 200_000, 1_000_000].map(mergeLimit), [3000, 3000, 3000, 3001, 25_000, 125_000])
+void test('a bulk edit of every photo but a few is merged too, bucket group by bucket group, and saves what the whole refresh saves', async (t) => {
   const h = await harness(t, { photos: 3_020, videos: 0, sets: 3, commentedFraction: 0 })
   h.clock.ms = Date.now() + 2 * 3_600_000
   const a = h.fake.account
   const base = await firstSync(t, h)
-  // 3,000 edited: as many as a catalog of 3,020 photos merges.
-  for (const id of a.photostream.slice(0, 3_000)) a.editPhoto(id, { title: `bulk edit of ${id}` })
-  const twins = await refreshTwins(t, h, base)
-  assert.equal(twins.merged.report.photos.changed, 3_000)
-  await assertSame(twins, '3,000 photos edited')
-  // One more edited: recentlyUpdated reports the 3,000 again (the hour before the last listing is
-  // asked again), so 3,001 are reported, and the whole refresh runs.
-  a.editPhoto(a.photostream[3_010] as string, { title: 'one more' })
-  const over = await refreshTwins(t, h, twins.whole.root)
-  await assertSame(over, '3,001 photos reported', false)
-  assert.equal(over.merged.report.photos.changed, 1)
+  // More than the one in 8 of the catalog a merge took before groups (3,000 here).
+  for (const id of a.photostream.slice(0, 3_001)) a.editPhoto(id, { title: `bulk edit of ${id}` })
+  const head = await headOf(base)
+  const groups = bucketGroups(head, a.photostream.slice(0, 3_001).map((id) => ({ id }) as ListedPhoto), new Set(), 500)
+  assert.ok(groups.length >= 5, `${groups.length} groups`)
+  const twins = await refreshTwins(t, h, base, { groupPhotos: 500 })
+  assert.equal(twins.merged.report.photos.changed, 3_001)
+  await assertSame(twins, '3,001 photos edited, in groups of 500')
+  // Edited again: the default group (MERGE_GROUP_PHOTOS) takes them at once, and saves the same.
+  for (const id of a.photostream.slice(0, 3_001)) a.editPhoto(id, { title: `second edit of ${id}` })
+  const atOnce = await refreshTwins(t, h, twins.whole.root, { groupPhotos: MERGE_GROUP_PHOTOS })
+  assert.equal(atOnce.merged.report.photos.changed, 3_001)
+  await assertSame(atOnce, '3,001 photos edited again, at once')
+})
+
+void test('bucket groups: each changed or deleted photo in one group, a bucket never in two, groups cut at about the size asked', () => {
+  const head = { chunks: { photos: Array.from({ length: 64 }, (_, i) => `chunk:${i}`), photostream: '', sets: '', collections: '' } }
+  const ids = Array.from({ length: 1_000 }, (_, i) => String(50_000_000_000 + i * 7919))
+  const gone = new Set(ids.slice(900))
+  const changed = ids.slice(0, 900).map((id) => ({ id }) as ListedPhoto)
+  const groups = bucketGroups(head, changed, gone, 100)
+  const seen = new Map<string, number>()
+  const bucketGroup = new Map<number, number>()
+  groups.forEach((g, i) => {
+    for (const id of [...g.changed.map((p) => p.id), ...g.gone]) {
+      assert.equal(seen.has(id), false, `${id} in two groups`)
+      seen.set(id, i)
+      const b = MergeSave.bucketOf(head, id)
+      assert.equal(bucketGroup.get(b) ?? i, i, `bucket ${b} in two groups`)
+      bucketGroup.set(b, i)
+    }
+    // A group is closed once it holds the size asked: it holds less than that and one bucket more.
+    const size = g.changed.length + g.gone.length
+    if (i < groups.length - 1) assert.ok(size >= 100 && size < 100 + 40, `group ${i}: ${size}`)
+  })
+  assert.equal(seen.size, 1_000)
+  assert.deepEqual(groups.flatMap((g) => g.gone).sort(), [...gone].sort())
+  assert.deepEqual(bucketGroups(head, [], new Set(), 100), [{ changed: [], gone: [] }])
+})
+
+void test('a merge that fails in a later group leaves the catalog as it was and none of its chunks; the next refresh merges what the whole refresh saves', async (t) => {
+  const h = await harness(t, { photos: 1_000, videos: 0, sets: 3, commentedFraction: 0 })
+  h.clock.ms = Date.now() + 2 * 3_600_000
+  const a = h.fake.account
+  const base = await firstSync(t, h)
+  const before = await headOf(base)
+  // 400 photos commented, in every bucket: each needs its comments asked (a failure there fails the
+  // refresh). It fails in the last buckets' group, once the others' are written (a merge writes
+  // its small chunks a statement's worth at a time: enough buckets go past one).
+  for (const id of a.photostream.slice(0, 400)) a.addComment(id, `a comment on ${id}`)
+  let asked = 0
+  const failing = new Proxy(h.client, {
+    get(target, prop, receiver) {
+      if (prop === 'getComments') {
+        return async (id: string) => {
+          if (++asked === 380) throw new Error('the network went down')
+          return target.getComments(id)
+        }
+      }
+      const v = Reflect.get(target, prop, receiver) as unknown
+      return typeof v === 'function' ? (v as (...args: unknown[]) => unknown).bind(target) : v
+    },
+  })
+  const root = await copyRoot(t, base)
+  const catalog = await Catalog.open(root, { now: h.clock.now, ...WRITER, lazy: { sidecarFormat: PHOTO_METADATA_FORMAT, mergeGroupPhotos: 40 } })
+  t.after(() => catalog.close())
+  h.tick()
+  const quick = await catalog.refreshIfUnchanged(failing, { fullListingEveryMs: WEEK_MS })
+  assert.ok(quick?.answers !== undefined)
+  await assert.rejects(catalog.refresh(failing, h.media, { fullListingEveryMs: WEEK_MS, letGo: true, answered: quick.answers }), /network went down/)
+  assert.ok(asked >= 380)
+  assert.equal((await headOf(root)).generation, before.generation)
+  await assertNoStrayChunks(root, 'after the failed merge')
+  await catalog.close()
+  const twins = await refreshTwins(t, h, root, { groupPhotos: 40 })
+  assert.equal(twins.merged.report.photos.changed, 400)
+  await assertSame(twins, '400 commented, after a failed merge')
 })
 
 void test('transcodes retried with cookies between full listings are merged: each resolved again, and its original replaces the transcode', async (t) => {

@@ -6,9 +6,11 @@
  */
 import assert from 'node:assert/strict'
 import { cp, rm } from 'node:fs/promises'
+import KeyvSqlite from '@keyv/sqlite'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
-import { Catalog, type CatalogOpenOptions, type RefreshReport } from '../../src/catalog/index.js'
+import { Catalog, catalogPath, type CatalogOpenOptions, type RefreshReport } from '../../src/catalog/index.js'
+import type { CatalogApi } from '../../src/catalog/ports.js'
 import { CatalogStore, type Head } from '../../src/catalog/persist.js'
 import { photoSidecarSizer, PHOTO_METADATA_FORMAT } from '../../src/layout/metadata.js'
 import { tempDir } from '../support/repo.js'
@@ -19,6 +21,8 @@ export const WEEK_MS = 7 * 86_400_000
 /** Small pages, so that a new photo at the head shifts several of them. */
 export const PAGE = 25
 export const WRITER: CatalogOpenOptions = { sidecarSizer: photoSidecarSizer, listingPagePhotos: PAGE }
+/** The changed photos a twin's merge takes at once: small, so that a change of a few photos is merged in several groups of buckets. */
+export const MERGE_GROUP = 2
 
 /** A copy of the catalog in `from` (no writer is saving meanwhile), in a root of its own. */
 export async function copyRoot(t: TestContext, from: string): Promise<string> {
@@ -42,6 +46,30 @@ export async function assertWhole(root: string, head: Head): Promise<void> {
   }
 }
 
+/** The chunks stored in `root`'s catalog (a chunk in parts once), read from the sqlite file itself. */
+export async function storedChunks(root: string): Promise<Set<string>> {
+  const db = new KeyvSqlite({ uri: `sqlite://${catalogPath(root)}` })
+  try {
+    const rows = (await db.query(`SELECT key FROM keyv WHERE key LIKE 'catalog:chunk:%'`)) as Array<{ key: string }>
+    return new Set(rows.map((r) => r.key.split(':')[2] as string))
+  } finally {
+    await db.disconnect()
+  }
+}
+
+/** Every chunk `head` names. */
+export function namedChunks(head: Head): Set<string> {
+  const c = head.chunks
+  return new Set([...c.photos, c.photostream, c.sets, c.collections, ...(c.listing ?? [])])
+}
+
+/** `root` stores exactly the chunks its head names: nothing a merge wrote is left unnamed. */
+export async function assertNoStrayChunks(root: string, what: string): Promise<void> {
+  const head = await headOf(root)
+  const stored = [...(await storedChunks(root))].map((k) => `chunk:${k}`).sort()
+  assert.deepEqual(stored, [...namedChunks(head)].sort(), `${what}: the chunks stored are those the head names`)
+}
+
 export interface Twins {
   whole: { root: string; catalog: Catalog; report: RefreshReport }
   merged: { root: string; catalog: Catalog; report: RefreshReport }
@@ -53,16 +81,17 @@ export interface Twins {
  * it, which merges). Both with the same clock, which does not move during a refresh.
  */
 export async function refreshTwins(
-  t: TestContext, h: Harness, base: string, opts: { cookies?: string; fullListingEveryMs?: number; resolveAgain?: ReadonlySet<string> } = {},
+  t: TestContext, h: Harness, base: string,
+  { groupPhotos = MERGE_GROUP, client = h.client, ...opts }: { cookies?: string; fullListingEveryMs?: number; resolveAgain?: ReadonlySet<string>; groupPhotos?: number; client?: CatalogApi } = {},
 ): Promise<Twins> {
   h.tick()
   const asked = { fullListingEveryMs: WEEK_MS, ...opts }
   const run = async (root: string, lazy: boolean): Promise<{ root: string; catalog: Catalog; report: RefreshReport }> => {
-    const catalog = await Catalog.open(root, { now: h.clock.now, ...WRITER, ...(lazy ? { lazy: { sidecarFormat: PHOTO_METADATA_FORMAT } } : { deferLoad: true }) })
+    const catalog = await Catalog.open(root, { now: h.clock.now, ...WRITER, ...(lazy ? { lazy: { sidecarFormat: PHOTO_METADATA_FORMAT, mergeGroupPhotos: groupPhotos } } : { deferLoad: true }) })
     t.after(() => catalog.close())
-    const quick = await catalog.refreshIfUnchanged(h.client, asked)
+    const quick = await catalog.refreshIfUnchanged(client, asked)
     const report = quick?.unchanged?.report ??
-      (await catalog.refresh(h.client, h.media, { ...asked, letGo: lazy, ...(quick?.answers !== undefined ? { answered: quick.answers } : {}) }))
+      (await catalog.refresh(client, h.media, { ...asked, letGo: lazy, ...(quick?.answers !== undefined ? { answered: quick.answers } : {}) }))
     return { root, catalog, report }
   }
   const whole = await run(await copyRoot(t, base), false)
@@ -79,6 +108,7 @@ export async function assertSame(twins: Twins, what: string, expectMerged = true
   const headM = await headOf(merged.root)
   assert.deepEqual(headM, headW, `${what}: the heads`)
   await assertWhole(merged.root, headM)
+  if (expectMerged) await assertNoStrayChunks(merged.root, what)
   const pick = (r: RefreshReport): unknown => ({
     changed: r.changed, photos: r.photos, sets: r.sets, collections: r.collections, order: r.photostreamOrderChanged,
     commentsFetched: r.commentsFetched, resolved: r.media.resolved, unavailable: r.media.unavailable, generation: r.generation,
