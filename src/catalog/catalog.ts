@@ -11,7 +11,7 @@ import { resolve } from 'node:path'
 import createDebug from '../util/debug.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { RefreshCheckpoint, type CheckpointOptions } from './checkpoint.js'
-import { CatalogStore, contentKey, missingPartsError, rowVersions, type Head, type ListingPagesOptions } from './persist.js'
+import { CatalogStore, contentKey, MERGE_GROUP_PHOTOS, missingPartsError, rowVersions, type Head, type ListingPagesOptions } from './persist.js'
 import { ownedApi } from './owner.js'
 import { planChoicesOf, type ListingMarks } from './incremental.js'
 import { refreshIfUnchanged, type QuickRefreshOptions, type QuickRefreshResult, type RecordedAnswers } from './quick-refresh.js'
@@ -324,6 +324,7 @@ export class Catalog extends EventEmitter<CatalogEvents> {
           apiConcurrency: opts.apiConcurrency ?? 16,
           ...(opts.onAsking !== undefined ? { onAsking: opts.onAsking } : {}),
           ...this.held(),
+          ...(this.lazyView !== undefined ? { decodeReportedUpTo: this.lazy?.mergeGroupPhotos ?? MERGE_GROUP_PHOTOS } : {}),
         }, this.now)
         if (quick?.unchanged !== undefined) await this.followHead()
         return quick

@@ -25,6 +25,9 @@ import type { RawRecord } from './types.js'
 
 const debug = createDebug('flickrfs:catalog')
 
+/** What the reported rows are when too many were reported to decode them here (decodeReportedUpTo). */
+const BULK = Symbol('bulk')
+
 /**
  * The plan's choices (incremental.ts planChoicesOf): items to resolve again (`retrying`: a pin's
  * failed downloads) make it never "unchanged", the photostream listed whole when planFor says so;
@@ -50,6 +53,12 @@ export interface QuickRefreshOptions extends PlanChoices {
    * and parsed again were +190 MB RSS beside the view, which holds them already).
    */
   served?: { listsOf(generation: string): PreviousLists | undefined }
+  /**
+   * Decode the rows of at most this many reported photos (a catalog served lazily: persist.ts
+   * MERGE_GROUP_PHOTOS). More (a bulk edit) are not compared here: the answers go to the merge,
+   * which decodes them group by group, instead of all of them held at once.
+   */
+  decodeReportedUpTo?: number
 }
 
 /** The lists of the catalog a quick refresh starts from, as unchangedListing reads them. */
@@ -172,9 +181,9 @@ export async function refreshIfUnchanged(store: CatalogStore, given: CatalogApi,
   const rawChanged = counted('getRecentlyUpdated', () => api.getRecentlyUpdated(minDateSec, extras))
   const changed = rawChanged.then((raw) => listPhotos(raw))
   // The buckets of the reported photos as soon as they are known, beside the other calls.
-  const known = held !== undefined
+  const known: Promise<UnchangedPrevious['known'] | undefined | typeof BULK> = held !== undefined
     ? Promise.resolve({ ...held.snap, commentsFetchedAt: held.commentsFetchedAt })
-    : changed.then((photos) => store.decodeBucketsOf(head, photos.map((p) => p.id)))
+    : changed.then(async (photos) => (photos.length > (opts.decodeReportedUpTo ?? Infinity) ? BULK : store.decodeBucketsOf(head, photos.map((p) => p.id))))
   const page = counted('getPhotostreamPage', () => api.getPhotostreamPage(1, HEAD_CHECK_PER_PAGE, extras))
   const tree = counted('getCollectionTree', () => api.getCollectionTree())
   // A catalog loaded or served knows how many sets there were: their pages are asked together from the start.
@@ -185,7 +194,7 @@ export async function refreshIfUnchanged(store: CatalogStore, given: CatalogApi,
   // from the lists and every other answer, made while those members are listed.
   const beforeMembers = async (l: PreviousLists, list: RawRecord[]): Promise<PendingVerdict | undefined> => {
     const [c, k, p, t] = await Promise.all([changed, known, page, tree])
-    if (k === undefined) return undefined
+    if (k === undefined || k === BULK) return undefined
     await callsWritten()
     return unchangedListing({ refreshedAtMs: head.refreshedAtMs, ...l, known: k }, {
       changed: c, head: p, setList: list, tree: t, minDateSec, retryTranscodes,
@@ -220,8 +229,10 @@ export async function refreshIfUnchanged(store: CatalogStore, given: CatalogApi,
     await listing
     return { list, listed, pending: await pending }
   })
-  const [l, c, k, p, t, s, rc, rs] = await settledAll([lists, changed, known, page, tree, sets, rawChanged, rawSetList] as const)
+  const [l, c, decoded, p, t, s, rc, rs] = await settledAll([lists, changed, known, page, tree, sets, rawChanged, rawSetList] as const)
+  const k = decoded === BULK ? undefined : decoded
   const answers: RecordedAnswers = { startedAtMs, minDateSec, changed: rc, page: p, setList: rs, setPhotos, tree: t, ...(k !== undefined ? { reported: { generation: head.generation, rows: k } } : {}) }
+  if (decoded === BULK) debug('quick refresh: %d photos reported, more than it compares (%d): merged group by group', c.length, opts.decodeReportedUpTo)
   if (l === undefined || k === undefined) return { answers }
   debug('quick refresh: answers in, %d photos reported (%d of %d buckets decoded), %d sets listed', c.length, bucketsOf(head, c), head.chunks.photos.length, s.listed.size)
   // Items that failed last time (tried again, and the photostream listed whole for them when planFor

@@ -235,6 +235,25 @@ void test('a bulk edit of every photo but a few is merged too, bucket group by b
   await assertSame(atOnce, '3,001 photos edited again, at once')
 })
 
+void test('a quick refresh of a catalog served lazily decodes the rows of no more reported photos than a merge group holds', async (t) => {
+  const h = await harness(t, { photos: 40, videos: 0, sets: 2, commentedFraction: 0 })
+  h.clock.ms = Date.now() + 2 * 3_600_000
+  const a = h.fake.account
+  const base = await firstSync(t, h)
+  const reportedRows = async (edited: number): Promise<number | undefined> => {
+    for (const id of a.photostream.slice(0, edited)) a.editPhoto(id, { title: `edited ${edited}` })
+    h.tick()
+    const catalog = await Catalog.open(await copyRoot(t, base), { now: h.clock.now, ...WRITER, lazy: { sidecarFormat: PHOTO_METADATA_FORMAT, mergeGroupPhotos: 5 } })
+    t.after(() => catalog.close())
+    const quick = await catalog.refreshIfUnchanged(h.client, { fullListingEveryMs: WEEK_MS })
+    assert.ok(quick?.answers !== undefined)
+    return quick.answers.reported?.rows.photos.size
+  }
+  assert.equal(await reportedRows(5), 5)
+  // Six edited since the sync: none decoded here; the merge decodes them group by group.
+  assert.equal(await reportedRows(6), undefined)
+})
+
 void test('bucket groups: each changed or deleted photo in one group, a bucket never in two, groups cut at about the size asked', () => {
   const head = { chunks: { photos: Array.from({ length: 64 }, (_, i) => `chunk:${i}`), photostream: '', sets: '', collections: '' } }
   const ids = Array.from({ length: 1_000 }, (_, i) => String(50_000_000_000 + i * 7919))
