@@ -170,6 +170,20 @@ export class ChunkRows {
     )
   }
 
+  /** The keys stored that start with `start` (their own rows: not a part's), without a value read. */
+  async keysStarting(start: string): Promise<string[]> {
+    const own = this.#prefix + start
+    // Keys compare as text: those from `own` up to the first key past every one that starts with it.
+    const rows = (await this.#adapter.query(`SELECT key FROM ${this.#table} WHERE key >= ? AND key < ?`, own, `${own}\uffff`)) as Array<{ key: string }>
+    const keys: string[] = []
+    for (const { key } of rows) {
+      const rest = key.slice(this.#prefix.length)
+      // A part is `<key>:<n>`: one ':' more than its chunk's key.
+      if (rest.split(':').length === start.split(':').length) keys.push(rest)
+    }
+    return keys
+  }
+
   /** Deletes `keys` and their parts, without reading them (keyv's deleteMany reads every value first). */
   async delete(keys: readonly string[]): Promise<void> {
     for (let from = 0; from < keys.length; from += KEYS_PER_DELETE) {
@@ -217,10 +231,13 @@ export function chunkKey(text: string): string {
 }
 
 /** chunkKey of the text `pieces` makes, without making it whole. */
+/** What every chunk's key starts with. */
+export const CHUNK_PREFIX = 'chunk:'
+
 export function chunkKeyOf(pieces: Pieces): string {
   const hash = createHash('sha1')
   for (const part of partsOfPieces(pieces())) hash.update(part)
-  return `chunk:${hash.digest('hex')}`
+  return `${CHUNK_PREFIX}${hash.digest('hex')}`
 }
 
 /**

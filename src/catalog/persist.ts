@@ -21,7 +21,7 @@ import { exists } from '../util/fs.js'
 import { confineState } from '../util/confine.js'
 import { isDamagedDb, openSqliteAdapter } from '../util/sqlite.js'
 import { catalogPath } from '../util/state-paths.js'
-import { ChunkRows, chunkKeyOf, PendingRows } from './chunk-rows.js'
+import { CHUNK_PREFIX, ChunkRows, chunkKeyOf, PendingRows } from './chunk-rows.js'
 import { jsonPieces } from './json-pieces.js'
 import { JsonRows } from './json-rows.js'
 import { ValueInterner } from './intern.js'
@@ -390,8 +390,22 @@ export class CatalogStore {
     await writer?.flush()
     await this.keyv.set(HEAD_KEY, JSON.stringify(head))
     const removed = writer === undefined ? 0 : await this.removeUnused(writer.existing, allChunkKeys(head))
-    debug('saved %s %s: %d photos, %d chunks written, %d removed', what, head.generation, head.photoCount, writer?.written ?? 0, removed)
+    const stray = writer === undefined ? 0 : await this.removeStray(head)
+    debug('saved %s %s: %d photos, %d chunks written, %d removed, %d left by a save that was killed removed', what, head.generation, head.photoCount, writer?.written ?? 0, removed, stray)
     return head
+  }
+
+  /**
+   * Deletes the chunks no head names that a save killed before its head left behind (a merge
+   * writes its buckets group by group as it goes: up to the whole catalog's size). Under the root
+   * lock, once the new head is written: every chunk stored then is this head's, an older head's
+   * (removeUnused took those), or such a leftover. One read of the keys (~45,000 at 1,000,000 photos).
+   */
+  private async removeStray(head: Head): Promise<number> {
+    const named = new Set(allChunkKeys(head))
+    const stray = (await this.rows.keysStarting(CHUNK_PREFIX)).filter((k) => !named.has(k))
+    if (stray.length > 0) await this.rows.delete(stray).catch((err: unknown) => debug('could not remove %d stray chunks: %s', stray.length, String(err)))
+    return stray.length
   }
 
   /** The photostream order, the sets and the collections of `head`, without a photo; undefined when a chunk is gone. */

@@ -112,6 +112,18 @@ void test('delete removes chunks with their parts and nothing else; a chunk miss
   await adapter.disconnect()
 })
 
+void test('keysStarting lists the chunks stored under a start, each once (not its parts), of this namespace only', async () => {
+  const adapter = await adapterIn()
+  const rows = new ChunkRows(adapter, 'catalog')
+  await rows.write('chunk:a', JSON.stringify('a'.repeat(PART_CHARS * 2)))
+  await rows.write('chunk:b', '[]')
+  await rows.write('head-like', '{}')
+  await adapter.set('progress:chunk:c', 'theirs')
+  assert.deepEqual((await rows.keysStarting('chunk:')).sort(), ['chunk:a', 'chunk:b'])
+  assert.ok([...(await rowsOf(adapter)).keys()].includes('catalog:chunk:a:1'))
+  await adapter.disconnect()
+})
+
 void test('keys that extend one another (the checkpoint\'s ps:1 and ps:10) keep apart: a read or a delete of one never takes the other', async () => {
   const adapter = await adapterIn()
   const rows = new ChunkRows(adapter, 'progress')

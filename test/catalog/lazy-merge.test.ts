@@ -9,7 +9,8 @@
 import assert from 'node:assert/strict'
 import { rm } from 'node:fs/promises'
 import { test } from 'node:test'
-import { Catalog } from '../../src/catalog/index.js'
+import KeyvSqlite from '@keyv/sqlite'
+import { Catalog, catalogPath } from '../../src/catalog/index.js'
 import { bucketGroups, MERGE_GROUP_PHOTOS } from '../../src/catalog/lazy-merge.js'
 import type { ListedPhoto } from '../../src/catalog/changes.js'
 import { MergeSave, type Head } from '../../src/catalog/persist.js'
@@ -279,7 +280,7 @@ void test('bucket groups: each changed or deleted photo in one group, a bucket n
   assert.deepEqual(bucketGroups(head, [], new Set(), 100), [{ changed: [], gone: [] }])
 })
 
-void test('a merge that fails in a later group leaves the catalog as it was and none of its chunks; the next refresh merges what the whole refresh saves', async (t) => {
+void test('a merge that fails in a later group leaves the catalog as it was and none of its chunks; the next refresh merges what the whole refresh saves, and removes what a killed one left', async (t) => {
   const h = await harness(t, { photos: 1_000, videos: 0, sets: 3, commentedFraction: 0 })
   h.clock.ms = Date.now() + 2 * 3_600_000
   const a = h.fake.account
@@ -313,6 +314,12 @@ void test('a merge that fails in a later group leaves the catalog as it was and 
   assert.equal((await headOf(root)).generation, before.generation)
   await assertNoStrayChunks(root, 'after the failed merge')
   await catalog.close()
+  // What a merge killed before its head leaves (abandon never ran): the next save removes it.
+  const db = new KeyvSqlite({ uri: `sqlite://${catalogPath(root)}` })
+  await db.set('catalog:chunk:0123456789abcdef0123456789abcdef01234567', '__parts:2')
+  await db.set('catalog:chunk:0123456789abcdef0123456789abcdef01234567:0', '[')
+  await db.set('catalog:chunk:0123456789abcdef0123456789abcdef01234567:1', ']')
+  await db.disconnect()
   const twins = await refreshTwins(t, h, root, { groupPhotos: 40 })
   assert.equal(twins.merged.report.photos.changed, 400)
   await assertSame(twins, '400 commented, after a failed merge')
