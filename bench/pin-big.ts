@@ -17,8 +17,8 @@
  *   uploads, a set renamed; a new change of that size before each run), then `flickrfs pin` of
  *   DIR/seed: the cron pin of a mirror the last pin left, as a user runs it. `--deletions K`: each
  *   change deletes K photos besides (kept in DIR/deletions: a DIR's changes are always made alike). `--edits E`: each change edits
- *   E photos rather than 50 (a bulk edit: more than one photo in 8 is more than a merge takes, src/catalog/lazy-merge.ts
- *   mergeLimit; kept in DIR/edits as K is). Not of a copy: `cp -a`
+ *   E photos rather than 50 (a bulk edit: more than one photo in 8 was more than a merge took
+ *   until session 43, and the whole refresh ran; kept in DIR/edits as K is). Not of a copy: `cp -a`
  *   gives every file a new inode and ctime, so no sidecar would be trusted unread (manifest.ts) and
  *   the run would read and compare a million sidecars, which no cron pin does. The builds alternate
  *   on the one DEST, each run taking in the change since the run before (whichever build made it).

@@ -24,10 +24,10 @@
  *
  * It does not take (it answers `fallback` and the caller runs the whole refresh): a catalog whose
  * pages lack record hashes (saved before them: the whole refresh's save writes them), an
- * incremental plan, more changed (or resolved again) or deleted photos than mergeLimit
- * (found while listing: the listing stops there, and the whole refresh lists again), a photo count
- * that moves the photos to other buckets (or buckets of an older flickrfs, bigger than a save makes
- * them now: the whole refresh's save makes them small).
+ * incremental plan, a photo count that moves the photos to other buckets (or buckets of an older
+ * flickrfs, bigger than a save makes them now: the whole refresh's save makes them small). Any
+ * number of changed photos is merged (finishMerge, in bucket groups); until session 43 more than
+ * one in 8 of the catalog stopped the listing and the whole refresh ran.
  *
  * Saved as it goes as the whole refresh's full listing is (`ctx.checkpoint`, checkpoint.ts): the
  * sets' members and the changed photos' details; not the photostream's pages, which a checkpoint
@@ -38,7 +38,7 @@ import createDebug from '../util/debug.js'
 import { eachLimit } from '../util/pool.js'
 import type { ListedPhoto, SetListing } from './changes.js'
 import { marksAfter, planChoicesOf, planFor, type ListingPlan } from './incremental.js'
-import { finishMerge, mergeLimit, OldOrder, planOf, readPages, setsOf, withAnsweredCalls, type MergeContext, type MergeFound, type MergeResult } from './lazy-merge.js'
+import { finishMerge, OldOrder, planOf, readPages, setsOf, withAnsweredCalls, type MergeContext, type MergeFound, type MergeResult } from './lazy-merge.js'
 import { idIndexOf, type IdIndex } from './lazy-view.js'
 import { PAGE_PHOTOS, recordHash } from './listing-pages.js'
 import { bucketsAsSaved, sameBuckets, type CatalogStore, type Head } from './persist.js'
@@ -53,9 +53,6 @@ const debug = createDebug('flickrfs:catalog')
 /** What a listed record is replaced by once compared: the listing keeps no record it does not need. */
 const COMPARED: Record<string, unknown> = Object.freeze({})
 
-/** The merge stops while listing: too much changed (refresh.ts allOrStop then stops the other listings). */
-class GaveUp extends Error {}
-
 export type FullMergeContext = MergeContext
 
 /** See the top of this file. Call under the root lock, with no other refresh of this root running. */
@@ -68,8 +65,7 @@ export async function mergeFullListing(store: CatalogStore, head: Head, ctx: Ful
   if (pages === undefined || lists === undefined) return { fallback: 'a part of the catalog is gone (another writer saved meanwhile)' }
   const perPage = head.pages?.photosPerPage ?? PAGE_PHOTOS
   const old = new OldOrder(pages, perPage)
-  const limit = mergeLimit(head.photoCount)
-  const matcher = new ListingMatch(old, ctx.index ?? idIndexOf(pages, old.length), limit, resolvedAgain(old, ctx.options, plan))
+  const matcher = new ListingMatch(old, ctx.index ?? idIndexOf(pages, old.length), resolvedAgain(old, ctx.options, plan))
   const calls: Record<string, number> = {}
   const stop = { stopped: false }
   const api = countingApi(ctx.api, calls, stop)
@@ -77,15 +73,13 @@ export async function mergeFullListing(store: CatalogStore, head: Head, ctx: Ful
   const concurrency = ctx.options.apiConcurrency ?? 16
   const cp = ctx.checkpoint
   cp?.begin(head.userId, false)
-  const listed = await gaveUpOr(allOrStop([
+  const [, setListing, tree] = await allOrStop([
     api.getPhotostream([...PHOTO_EXTRAS], { onPage: (page, items) => matcher.take(page, items) }),
     listSets(api, head.userId, lists.sets.length, concurrency, cp),
     api.getCollectionTree(),
-  ] as const, stop))
-  if ('gaveUp' in listed) return { fallback: listed.gaveUp }
-  const [, setListing, tree] = listed.value
+  ] as const, stop)
   // An older flickrfs's bigger buckets too: a full listing is when they are made small, once.
-  const found = await matcher.found(store, head, (n) => (bucketsAsSaved(head, n) ? undefined : `the buckets are not those a save of ${n} photos makes`))
+  const found = matcher.found((n) => (bucketsAsSaved(head, n) ? undefined : `the buckets are not those a save of ${n} photos makes`))
   if (typeof found === 'string') return { fallback: found }
   const { stream, changed, gone } = found
   const listing = marksAfter(plan, head.listing, startedAtMs, [{ lastUpdate: found.newestSec }])
@@ -120,13 +114,11 @@ export async function mergeRelisted(store: CatalogStore, head: Head, answers: Re
   const planned = planOf(head, answers, ctx)
   if (typeof planned === 'string') return { fallback: planned }
   const old = new OldOrder(pages, head.pages?.photosPerPage ?? PAGE_PHOTOS)
-  const limit = mergeLimit(head.photoCount)
-  const matcher = new ListingMatch(old, ctx.index ?? idIndexOf(pages, old.length), limit, resolvedAgain(old, ctx.options, planned))
+  const matcher = new ListingMatch(old, ctx.index ?? idIndexOf(pages, old.length), resolvedAgain(old, ctx.options, planned))
   const calls: Record<string, number> = {}
   const stop = { stopped: false }
-  const listed = await gaveUpOr(allOrStop([countingApi(ctx.api, calls, stop).getPhotostream([...PHOTO_EXTRAS], { onPage: (page, items) => matcher.take(page, items) })] as const, stop))
-  if ('gaveUp' in listed) return { fallback: listed.gaveUp }
-  const found = await matcher.found(store, head, (n) => (sameBuckets(head, n) ? undefined : `${n} photos go to another number of buckets`))
+  await countingApi(ctx.api, calls, stop).getPhotostream([...PHOTO_EXTRAS], { onPage: (page, items) => matcher.take(page, items) })
+  const found = matcher.found((n) => (sameBuckets(head, n) ? undefined : `${n} photos go to another number of buckets`))
   if (typeof found === 'string') return { fallback: found }
   debug('listed whole (%s): %d photos, %d of them changed or new, %d deleted; merging', reason, found.stream.length, found.changed.length, found.gone.size)
   // The search's calls, answered to the whole refresh from what the merge recorded.
@@ -180,7 +172,7 @@ function resolvedAgain(old: OldOrder, opts: MergeContext['options'], plan: Listi
 }
 
 /** See ListingMatch.found. */
-interface ListingFound extends Pick<MergeFound, 'slots' | 'changed' | 'gone' | 'goneUnresolved' | 'stream' | 'known'> {
+interface ListingFound extends Pick<MergeFound, 'slots' | 'changed' | 'gone' | 'goneUnresolved' | 'stream'> {
   newestSec: number
 }
 
@@ -200,7 +192,6 @@ class ListingMatch {
   constructor(
     private readonly old: OldOrder,
     private readonly index: IdIndex,
-    private readonly limit: number,
     /** A photo to resolve again (resolvedAgain): kept as changed even when its record is not. */
     private readonly again: (pos: number) => boolean,
   ) {
@@ -231,25 +222,21 @@ class ListingMatch {
       const listed = photoFields(raw, id, 0)
       this.changed.push(listed)
       this.slots.push(listed)
-      if (this.changed.length > this.limit) throw new GaveUp(`more than ${this.limit} photos changed or new`)
     }
   }
 
   /**
-   * What the listing found, once whole: the new order, the changed photos with their rows as the
-   * catalog holds them, the deleted ones; or why it is not merged (more than `limit` changed and
-   * deleted, `buckets` refusing the new photo count, a chunk gone).
+   * What the listing found, once whole: the new order, the changed photos (their rows are decoded
+   * group by group by finishMerge), the deleted ones; or why it is not merged (`buckets` refusing
+   * the new photo count).
    */
-  async found(store: CatalogStore, head: Head, buckets: (photos: number) => string | undefined): Promise<ListingFound | string> {
+  found(buckets: (photos: number) => string | undefined): ListingFound | string {
     const { slots, changed } = this
     const { ids: gone, unresolved: goneUnresolved } = this.unlisted()
-    if (changed.length + gone.length > this.limit) return `${changed.length} photos changed and ${gone.length} deleted (more than ${this.limit})`
     const stream = slots.map((s) => (typeof s === 'number' ? this.old.id(s) : s.id))
     const refused = buckets(stream.length)
     if (refused !== undefined) return refused
-    const known = await store.decodeBucketsOf(head, changed.map((p) => p.id))
-    if (known === undefined) return 'a part of the catalog is gone (another writer saved meanwhile)'
-    return { slots, changed, newestSec: this.newestSec, gone: new Set(gone), goneUnresolved, stream, known }
+    return { slots, changed, newestSec: this.newestSec, gone: new Set(gone), goneUnresolved, stream }
   }
 
   /** The ids of the catalog's photos the listing did not name, and how many of them had no original on record. */
@@ -295,14 +282,4 @@ async function listSets(api: CatalogApi, userId: string, expectedSets: number, c
     cp?.setListed(id, raw, ids)
   })
   return { list, members, listed }
-}
-
-/** The listings' values, or the giving up (GaveUp) that stopped them; any other failure is thrown. */
-async function gaveUpOr<T>(listings: Promise<T>): Promise<{ value: T } | { gaveUp: string }> {
-  try {
-    return { value: await listings }
-  } catch (err) {
-    if (err instanceof GaveUp) return { gaveUp: err.message }
-    throw err
-  }
 }

@@ -31,8 +31,8 @@
  * columns (~60 MB, the lazy view's own when it hands them), the order's ids, the reported records,
  * and one group's decoded rows and details at a time (finishMerge: MERGE_GROUP_PHOTOS changed
  * photos, bucket group by bucket group), however many were reported: a bulk edit of the whole
- * account is merged too. (Up to session 42 a merge took at most mergeLimit's photos, and a bigger
- * change loaded the catalog whole.)
+ * account is merged too. (Up to session 42 a merge took at most one photo in 8 of the catalog's,
+ * and a bigger change loaded the catalog whole.)
  */
 import createDebug from '../util/debug.js'
 import { sortedIndexOf } from '../util/sorted.js'
@@ -52,23 +52,6 @@ import type { CatalogSnapshot, CollectionEntry, MediaEntry, PhotoEntry, RawRecor
 import { mediaKey } from './types.js'
 
 const debug = createDebug('flickrfs:catalog')
-
-/** A merge takes up to this many reported photos in any catalog, and more in a big one (mergeLimit). */
-export const MERGE_MIN_PHOTOS = 3000
-
-/** ...up to one photo in this many of the catalog's. */
-export const MERGE_FRACTION = 8
-
-/**
- * The most changed and deleted photos a full listing's merge (full-merge.ts) takes into a catalog
- * of `photoCount`; with more, it stops listing and the whole refresh runs. Its listing holds every
- * changed record until the merge (an incremental merge takes any number: finishMerge merges them
- * in groups). At 200,000 photos with 25,000 edited the incremental merge took 0.64 of the whole
- * refresh's CPU and 0.66 of its time (bench/lazy-merge.ts --edits --both, bench/RESULTS.md "Session 27").
- */
-export function mergeLimit(photoCount: number): number {
-  return Math.max(MERGE_MIN_PHOTOS, Math.floor(photoCount / MERGE_FRACTION))
-}
 
 export interface MergeContext {
   api: CatalogApi
