@@ -441,9 +441,7 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     const ctx = { api: client, media, options, clock: this.now, pages, ...(decodedPages !== undefined ? { decodedPages } : {}), ...(group !== undefined ? { groupPhotos: group } : {}) }
     const index = view.indexOf(head.generation)
     const full = { ...ctx, ...(index !== undefined ? { index } : {}) }
-    let result = answered !== undefined
-      ? await (await import('./lazy-merge.js')).mergeIncremental(this.store, head, answered, full)
-      : await this.mergeFull(head, full)
+    let result = answered !== undefined ? await this.mergeAnswered(head, answered, full) : await this.mergeFull(head, full)
     // A photostream that does not add up from the changes is listed whole, as the whole refresh would, but merged.
     if ('fallback' in result && result.relist !== undefined && answered !== undefined) {
       debug('not merged from the changes (%s): listing the photostream whole', result.fallback)
@@ -467,6 +465,19 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     this.lazyView = (await import('./lazy-view.js')).LazyView.ofPages(this.store, merged.head, merged.pages, merged)
     if (merged.report.changed) this.emit('change', this.state.snap)
     return merged.report
+  }
+
+  /**
+   * An incremental change merged (lazy-merge.ts), its progress saved as the full listing's is
+   * (mergeFull): a bulk edit killed midway does not ask its comments and originals again.
+   */
+  private async mergeAnswered(head: Head, answered: RecordedAnswers, ctx: FullMergeContext): Promise<MergeResult> {
+    const { mergeIncremental } = await import('./lazy-merge.js')
+    return this.withCheckpoint(head.writtenAtMs, async (checkpoint) => {
+      const result = await mergeIncremental(this.store, head, answered, { ...ctx, checkpoint })
+      await ('merged' in result ? checkpoint.clear() : checkpoint.flush())
+      return result
+    })
   }
 
   /**

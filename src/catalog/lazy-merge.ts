@@ -46,7 +46,7 @@ import { idIndexOf, type IdIndex } from './lazy-view.js'
 import { recordingSearch, type RecordedAnswers } from './quick-refresh.js'
 import { dedupeById, listPhotos, safeId, uniqueIds } from './records.js'
 import { fetchPhotoDetails, type RefreshOptions, type RefreshProgress, type RefreshReport } from './refresh.js'
-import type { RefreshCheckpoint } from './checkpoint.js'
+import type { CheckpointPlan, RefreshCheckpoint } from './checkpoint.js'
 import type { CatalogState } from './state.js'
 import type { CatalogSnapshot, CollectionEntry, MediaEntry, PhotoEntry, RawRecord, SetEntry } from './types.js'
 import { mediaKey } from './types.js'
@@ -148,6 +148,8 @@ export async function mergeIncremental(store: CatalogStore, head: Head, answers:
     mode: 'changes', changesReported: reportedPhotos.length, setsListed: setListing.listed,
     ...(deleted !== undefined ? { deletions: { found: deleted.ids.size, pages: deleted.pagesAsked } } : {}),
   }
+  // Its details saved as they come (a bulk edit's comments and originals: hours at Flickr's rate), for a rerun to go on from.
+  ctx.checkpoint?.begin(head.userId, false)
   return finishMerge(store, head, ctx, {
     changed: kept, ...(held !== undefined ? { known: held } : {}), lists, old, slots, stream, gone, goneUnresolved, setListing, tree: answers.tree, listing, retriesTranscodes: plan.transcodes !== undefined,
     startedAtMs: answers.startedAtMs, listingReport,
@@ -231,8 +233,9 @@ async function mergeInGroups(store: CatalogStore, head: Head, ctx: MergeContext,
   const calls: Record<string, number> = {}
   let commentsFetched = 0
   let transcodesResolved = 0
-  // Progress over the whole merge: each group's details step counts from the groups before it.
+  // Progress over the whole merge: each group's details step counts from the groups before it (and so does its checkpoint's plan).
   const before = { commentsToFetch: 0, commentsFetched: 0, mediaToResolve: 0, mediaResolved: 0 }
+  const planned = { comments: 0, sizesResumed: 0, sizes: 0 }
   let last = before
   for (const group of groups) {
     const known = found.known ?? (await store.decodeBucketsOf(head, group.changed.map((p) => p.id)))
@@ -243,9 +246,10 @@ async function mergeInGroups(store: CatalogStore, head: Head, ctx: MergeContext,
       ...rest, retryTranscodes: found.retriesTranscodes,
       ...(onProgress !== undefined ? { onProgress: (p) => onProgress(last = progressOver(p, before, changed.length)) } : {}),
     }
-    const details = await fetchPhotoDetails({
-      previous, api: ctx.api, media: ctx.media, options, clock: ctx.clock, ...(ctx.checkpoint !== undefined ? { checkpoint: ctx.checkpoint } : {}),
-    }, group.changed)
+    const checkpoint = ctx.checkpoint === undefined ? undefined : planOverGroups(ctx.checkpoint, planned)
+    const details = await fetchPhotoDetails({ previous, api: ctx.api, media: ctx.media, options, clock: ctx.clock, ...(checkpoint !== undefined ? { checkpoint } : {}) }, group.changed)
+    // This group's results saved before the next group's plan counts them among the groups done.
+    await ctx.checkpoint?.flush()
     Object.assign(before, { commentsToFetch: last.commentsToFetch, commentsFetched: last.commentsFetched, mediaToResolve: last.mediaToResolve, mediaResolved: last.mediaResolved })
     const photos = photoChanges({ photos: group.changed, comments: details.comments, media: details.media }, { prev: previous.snap, nowMs: ctx.clock() })
     counts.added += photos.counts.added
@@ -312,6 +316,32 @@ async function mergeInGroups(store: CatalogStore, head: Head, ctx: MergeContext,
   debug('merged %d %s photos (%d added, %d changed) in %d group(s) and %d deleted into %s without loading the catalog', changed.length,
     found.listingReport.mode === 'full' ? 'listed changed' : 'reported', photoCounts.added, photoCounts.changed, groups.length, gone.size, saved.generation)
   return { merged: { head: saved, report, pages: newPages, sets: sets.sets, collections: collections.collections, rows: new Set(changed.map((p) => p.id)) } }
+}
+
+/**
+ * The checkpoint as one group's details step uses it, its plan counted over the whole merge
+ * (`flickrfs status`): the comment lists and originals of the groups before it are done (saved:
+ * finishMerge flushes after each group). The checkpoint counts the originals it saved in this run
+ * itself; the comment lists, and what was reused from an interrupted run, are added here.
+ */
+function planOverGroups(cp: RefreshCheckpoint, before: { comments: number; sizesResumed: number; sizes: number }): RefreshCheckpoint {
+  const plan = (p: CheckpointPlan): void => {
+    cp.plan({
+      comments: { done: before.comments + p.comments.done, total: before.comments + p.comments.total },
+      sizes: { done: before.sizesResumed + p.sizes.done, total: before.sizes + p.sizes.total },
+    })
+    // The next group counts this one's as done.
+    before.comments += p.comments.total
+    before.sizesResumed += p.sizes.done
+    before.sizes += p.sizes.total
+  }
+  return new Proxy(cp, {
+    get: (target, prop) => {
+      if (prop === 'plan') return plan
+      const v = Reflect.get(target, prop, target) as unknown
+      return typeof v === 'function' ? (v as (...args: unknown[]) => unknown).bind(target) : v
+    },
+  })
 }
 
 /** A group's details step's progress, counted over the whole merge (`before`: the groups done). */

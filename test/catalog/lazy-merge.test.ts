@@ -10,6 +10,7 @@ import assert from 'node:assert/strict'
 import { rm } from 'node:fs/promises'
 import { test } from 'node:test'
 import KeyvSqlite from '@keyv/sqlite'
+import { readProgress } from '../../src/catalog/checkpoint.js'
 import { Catalog, catalogPath } from '../../src/catalog/index.js'
 import { bucketGroups, MERGE_GROUP_PHOTOS } from '../../src/catalog/lazy-merge.js'
 import type { ListedPhoto } from '../../src/catalog/changes.js'
@@ -280,7 +281,7 @@ void test('bucket groups: each changed or deleted photo in one group, a bucket n
   assert.deepEqual(bucketGroups(head, [], new Set(), 100), [{ changed: [], gone: [] }])
 })
 
-void test('a merge that fails in a later group leaves the catalog as it was and none of its chunks; the next refresh merges what the whole refresh saves, and removes what a killed one left', async (t) => {
+void test('a merge that fails in a later group leaves the catalog as it was and none of its chunks; the next refresh merges what the whole refresh saves, and removes what a killed one left; the comments it had are not asked again', async (t) => {
   const h = await harness(t, { photos: 1_000, videos: 0, sets: 3, commentedFraction: 0 })
   h.clock.ms = Date.now() + 2 * 3_600_000
   const a = h.fake.account
@@ -313,6 +314,10 @@ void test('a merge that fails in a later group leaves the catalog as it was and 
   assert.ok(asked >= 380)
   assert.equal((await headOf(root)).generation, before.generation)
   await assertNoStrayChunks(root, 'after the failed merge')
+  // What `flickrfs status` reads: the comment lists of every group so far, not of the last group alone.
+  const progress = await readProgress(root)
+  assert.ok(progress !== undefined && progress.comments.done >= 379 - 16 && progress.comments.done <= progress.comments.total && progress.comments.total <= 400,
+    `progress: ${JSON.stringify(progress?.comments)}`)
   await catalog.close()
   // What a merge killed before its head leaves (abandon never ran): the next save removes it.
   const db = new KeyvSqlite({ uri: `sqlite://${catalogPath(root)}` })
@@ -320,7 +325,12 @@ void test('a merge that fails in a later group leaves the catalog as it was and 
   await db.set('catalog:chunk:0123456789abcdef0123456789abcdef01234567:0', '[')
   await db.set('catalog:chunk:0123456789abcdef0123456789abcdef01234567:1', ']')
   await db.disconnect()
+  h.fake.resetCounts()
   const twins = await refreshTwins(t, h, root, { groupPhotos: 40 })
+  // The comment lists the failed merge had (its checkpoint's) are not asked again, by either twin: a
+  // few of its last group at most (in flight when it failed), of 400.
+  const again = h.fake.counts()['flickr.photos.comments.getList'] ?? 0
+  assert.ok(again <= 2 * (400 - 379 + 16), `comment lists asked again: ${again}`)
   assert.equal(twins.merged.report.photos.changed, 400)
   await assertSame(twins, '400 commented, after a failed merge')
 })
