@@ -160,6 +160,17 @@ void describe('a pin merges a small change into a lazily read catalog: the same 
     assert.ok(moreTrusted.length >= 5, `more sidecars trusted after a merge than after a whole refresh: ${moreTrusted.join(', ')}`)
   })
 
+  void it('a bulk edit of every photo is merged too (any number is, in bucket groups): the same DEST as a whole one', async () => {
+    const a = fake.account
+    for (const id of a.photostream) a.editPhoto(id, { title: `bulk edit of ${id}` })
+    const { w, l } = await pinBoth()
+    assert.equal(l.refresh.merged, true, 'the bulk edit is merged')
+    assert.equal(w.refresh.merged, undefined)
+    assert.equal(l.refresh.photos.changed, a.photostream.length)
+    assertSameState(shown(l), shown(w), 'the reports after a bulk edit')
+    assertSameState(await stateOf(lazy(), fake), await stateOf(whole(), fake), 'after a bulk edit')
+  })
+
   void it('a deletion is merged too: found with no full listing, the same DEST as a whole one', async () => {
     const gone = fake.account.photostream[4] as string
     fake.account.deletePhoto(gone)
