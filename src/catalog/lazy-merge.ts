@@ -313,8 +313,8 @@ async function mergeInGroups(store: CatalogStore, head: Head, ctx: MergeContext,
     generation: saved.generation,
     merged: true,
   }
-  debug('merged %d %s photos (%d added, %d changed) in %d group(s) and %d deleted into %s without loading the catalog', changed.length,
-    found.listingReport.mode === 'full' ? 'listed changed' : 'reported', photoCounts.added, photoCounts.changed, groups.length, gone.size, saved.generation)
+  debug('merged %d %s photos (%d added, %d changed) and %d deleted into %s without loading the catalog (%d bucket group(s))', changed.length,
+    found.listingReport.mode === 'full' ? 'listed changed' : 'reported', photoCounts.added, photoCounts.changed, gone.size, saved.generation, groups.length)
   return { merged: { head: saved, report, pages: newPages, sets: sets.sets, collections: collections.collections, rows: new Set(changed.map((p) => p.id)) } }
 }
 
