@@ -99,6 +99,8 @@ export interface LazyOpen {
   fromPhotos?: number
   /** A writer's merges fetch and write this many changed photos at once (lazy-merge.ts MERGE_GROUP_PHOTOS when absent; tests make many groups of a small change). */
   mergeGroupPhotos?: number
+  /** From how many photos a writer merges a change of any size (lazy-merge.ts BULK_MERGE_FROM_PHOTOS when absent; tests merge bulk edits of small catalogs). */
+  bulkMergeFromPhotos?: number
 }
 
 /** The listing pages a writer opened with `opts` saves, if any. */
@@ -438,7 +440,11 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     const options = { ...opts, ...this.relay(opts) }
     const decodedPages = view.pagesOf(head.generation)
     const group = this.lazy?.mergeGroupPhotos
-    const ctx = { api: client, media, options, clock: this.now, pages, ...(decodedPages !== undefined ? { decodedPages } : {}), ...(group !== undefined ? { groupPhotos: group } : {}) }
+    const bulkFrom = this.lazy?.bulkMergeFromPhotos
+    const ctx = {
+      api: client, media, options, clock: this.now, pages, ...(decodedPages !== undefined ? { decodedPages } : {}),
+      ...(group !== undefined ? { groupPhotos: group } : {}), ...(bulkFrom !== undefined ? { bulkMergeFromPhotos: bulkFrom } : {}),
+    }
     const index = view.indexOf(head.generation)
     const full = { ...ctx, ...(index !== undefined ? { index } : {}) }
     let result = answered !== undefined ? await this.mergeAnswered(head, answered, full) : await this.mergeFull(head, full)

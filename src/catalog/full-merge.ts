@@ -25,9 +25,9 @@
  * It does not take (it answers `fallback` and the caller runs the whole refresh): a catalog whose
  * pages lack record hashes (saved before them: the whole refresh's save writes them), an
  * incremental plan, a photo count that moves the photos to other buckets (or buckets of an older
- * flickrfs, bigger than a save makes them now: the whole refresh's save makes them small). Any
- * number of changed photos is merged (finishMerge, in bucket groups); until session 43 more than
- * one in 8 of the catalog stopped the listing and the whole refresh ran.
+ * flickrfs, bigger than a save makes them now: the whole refresh's save makes them small), more
+ * changed and deleted photos than mergeLimit takes (only in a catalog under
+ * BULK_MERGE_FROM_PHOTOS: a bigger one merges any number, finishMerge's bucket groups).
  *
  * Saved as it goes as the whole refresh's full listing is (`ctx.checkpoint`, checkpoint.ts): the
  * sets' members and the changed photos' details; not the photostream's pages, which a checkpoint
@@ -38,7 +38,7 @@ import createDebug from '../util/debug.js'
 import { eachLimit } from '../util/pool.js'
 import type { ListedPhoto, SetListing } from './changes.js'
 import { marksAfter, planChoicesOf, planFor, type ListingPlan } from './incremental.js'
-import { finishMerge, OldOrder, planOf, readPages, setsOf, withAnsweredCalls, type MergeContext, type MergeFound, type MergeResult } from './lazy-merge.js'
+import { finishMerge, mergeLimit, OldOrder, planOf, readPages, setsOf, withAnsweredCalls, type MergeContext, type MergeFound, type MergeResult } from './lazy-merge.js'
 import { idIndexOf, type IdIndex } from './lazy-view.js'
 import { PAGE_PHOTOS, recordHash } from './listing-pages.js'
 import { bucketsAsSaved, sameBuckets, type CatalogStore, type Head } from './persist.js'
@@ -79,7 +79,7 @@ export async function mergeFullListing(store: CatalogStore, head: Head, ctx: Ful
     api.getCollectionTree(),
   ] as const, stop)
   // An older flickrfs's bigger buckets too: a full listing is when they are made small, once.
-  const found = matcher.found((n) => (bucketsAsSaved(head, n) ? undefined : `the buckets are not those a save of ${n} photos makes`))
+  const found = matcher.found(mergeLimit(head.photoCount, ctx.bulkMergeFromPhotos), (n) => (bucketsAsSaved(head, n) ? undefined : `the buckets are not those a save of ${n} photos makes`))
   if (typeof found === 'string') return { fallback: found }
   const { stream, changed, gone } = found
   const listing = marksAfter(plan, head.listing, startedAtMs, [{ lastUpdate: found.newestSec }])
@@ -118,7 +118,7 @@ export async function mergeRelisted(store: CatalogStore, head: Head, answers: Re
   const calls: Record<string, number> = {}
   const stop = { stopped: false }
   await countingApi(ctx.api, calls, stop).getPhotostream([...PHOTO_EXTRAS], { onPage: (page, items) => matcher.take(page, items) })
-  const found = matcher.found((n) => (sameBuckets(head, n) ? undefined : `${n} photos go to another number of buckets`))
+  const found = matcher.found(mergeLimit(head.photoCount, ctx.bulkMergeFromPhotos), (n) => (sameBuckets(head, n) ? undefined : `${n} photos go to another number of buckets`))
   if (typeof found === 'string') return { fallback: found }
   debug('listed whole (%s): %d photos, %d of them changed or new, %d deleted; merging', reason, found.stream.length, found.changed.length, found.gone.size)
   // The search's calls, answered to the whole refresh from what the merge recorded.
@@ -227,12 +227,13 @@ class ListingMatch {
 
   /**
    * What the listing found, once whole: the new order, the changed photos (their rows are decoded
-   * group by group by finishMerge), the deleted ones; or why it is not merged (`buckets` refusing
-   * the new photo count).
+   * group by group by finishMerge), the deleted ones; or why it is not merged (more changed and
+   * deleted than `limit`, `buckets` refusing the new photo count).
    */
-  found(buckets: (photos: number) => string | undefined): ListingFound | string {
+  found(limit: number, buckets: (photos: number) => string | undefined): ListingFound | string {
     const { slots, changed } = this
     const { ids: gone, unresolved: goneUnresolved } = this.unlisted()
+    if (changed.length + gone.length > limit) return `${changed.length} photos changed and ${gone.length} deleted (more than ${limit})`
     const stream = slots.map((s) => (typeof s === 'number' ? this.old.id(s) : s.id))
     const refused = buckets(stream.length)
     if (refused !== undefined) return refused

@@ -14,7 +14,8 @@
  *
  * What it does not take (it answers `fallback`, and the caller runs the whole refresh): a catalog
  * without listing pages of the sizer's format in photostream order, a head without its facts, a
- * plan other than the answers' incremental one, deletions the search cannot vouch for, a photostream that does not add up, or
+ * plan other than the answers' incremental one, more changed photos than mergeLimit takes (a
+ * catalog under BULK_MERGE_FROM_PHOTOS), deletions the search cannot vouch for, a photostream that does not add up, or
  * a listing for items that failed (planFor's `relist`): the whole refresh then lists the photostream
  * whole (the result says `relist`, and full-merge.ts mergeRelisted does that listing and merges);
  * a set listed that the answers lack, a photo count that moves the photos to other buckets. The photo changed last
@@ -31,8 +32,8 @@
  * columns (~60 MB, the lazy view's own when it hands them), the order's ids, the reported records,
  * and one group's decoded rows and details at a time (finishMerge: MERGE_GROUP_PHOTOS changed
  * photos, bucket group by bucket group), however many were reported: a bulk edit of the whole
- * account is merged too. (Up to session 42 a merge took at most one photo in 8 of the catalog's,
- * and a bigger change loaded the catalog whole.)
+ * account is merged too, in a catalog of BULK_MERGE_FROM_PHOTOS or more (mergeLimit says why a
+ * smaller one runs the whole refresh for a change of more than one photo in 8).
  */
 import createDebug from '../util/debug.js'
 import { sortedIndexOf } from '../util/sorted.js'
@@ -53,6 +54,31 @@ import { mediaKey } from './types.js'
 
 const debug = createDebug('flickrfs:catalog')
 
+/** Below BULK_MERGE_FROM_PHOTOS, a merge takes up to this many changed photos in any catalog... */
+export const MERGE_MIN_PHOTOS = 3000
+
+/** ...and up to one photo in this many of the catalog's. */
+export const MERGE_FRACTION = 8
+
+/**
+ * From this many photos a catalog takes a change of any size by a merge (in bucket groups); below
+ * it a change bigger than mergeLimit runs the whole refresh. At 200,000 photos the whole refresh
+ * holds ~0.6-0.7 GB of heap for a bulk edit (bench/lazy-merge.ts, bench/RESULTS.md "Session 43"),
+ * and it grows with the catalog (2-4 GB at 1,000,000); the merge's does not. But a pin after a
+ * merge writes each changed photo's sidecar from its record read back from its bucket (~1.7 ms a
+ * read): a pin of 100,000 items after a bulk edit of ~40,000 photos took 3.8x the CPU of the whole
+ * refresh's, for no less memory (421 against 445 MB). So smaller catalogs keep the whole refresh.
+ */
+export const BULK_MERGE_FROM_PHOTOS = 200_000
+
+/**
+ * The most changed photos a merge into a catalog of `photoCount` takes: any number from
+ * `bulkFrom` photos (BULK_MERGE_FROM_PHOTOS), else max(3,000, one in 8); with more, the whole refresh runs.
+ */
+export function mergeLimit(photoCount: number, bulkFrom = BULK_MERGE_FROM_PHOTOS): number {
+  return photoCount >= bulkFrom ? Infinity : Math.max(MERGE_MIN_PHOTOS, Math.floor(photoCount / MERGE_FRACTION))
+}
+
 export interface MergeContext {
   api: CatalogApi
   media: CatalogMedia
@@ -67,6 +93,8 @@ export interface MergeContext {
   index?: IdIndex
   /** The changed photos merged at once (finishMerge's groups); MERGE_GROUP_PHOTOS when absent. */
   groupPhotos?: number
+  /** From how many photos a change of any size is merged (mergeLimit); BULK_MERGE_FROM_PHOTOS when absent. */
+  bulkMergeFromPhotos?: number
 }
 
 export type MergeResult =
@@ -96,6 +124,8 @@ export async function mergeIncremental(store: CatalogStore, head: Head, answers:
   // Transcodes retried (the plan's `transcodes`) and items that failed, as the whole refresh retries them: from the records held.
   const reportedIds = new Set(reportedPhotos.map((p) => p.id))
   const retried = [...new Set([...transcodesRetried(head, plan, reportedIds), ...(plan.failing !== undefined ? failedRetried(old, ctx.options, reportedIds) : [])])]
+  const limit = mergeLimit(head.photoCount, ctx.bulkMergeFromPhotos)
+  if (reportedPhotos.length + retried.length > limit) return { fallback: `${reportedPhotos.length} photos reported and ${retried.length} to try again (more than ${limit})` }
   const lists = await store.readSetsAndCollections(head)
   // The reported photos' rows the quick refresh decoded (answers.reported): else each group of the merge decodes its own.
   const held = answers.reported?.generation === head.generation && retried.length === 0 ? answers.reported.rows : undefined

@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { Catalog, readProgress } from '../../src/catalog/index.js'
+import { BULK_MERGE_FROM_PHOTOS } from '../../src/catalog/lazy-merge.js'
 import { prng } from '../../src/fake-flickr/generate.js'
 import { PHOTO_METADATA_FORMAT } from '../../src/layout/metadata.js'
 import { waitUntil } from '../support/wait.js'
@@ -93,6 +94,17 @@ void test('a full listing that finds most photos changed is merged too, in bucke
   const pages = Math.ceil(a.photostream.length / 500)
   const asked = h.fake.counts()['flickr.people.getPhotos'] ?? 0
   assert.ok(asked >= 2 * pages && asked <= 2 * pages + 2, `photostream pages asked: ${asked} (${pages} a listing)`)
+})
+
+void test('below 200,000 photos a full listing that finds more changed than one in 8 runs the whole refresh, with the same result', async (t) => {
+  const h = await harness(t, { photos: 3_020, videos: 0, sets: 2, commentedFraction: 0 })
+  h.clock.ms = Date.now() + 2 * 3_600_000
+  const a = h.fake.account
+  const base = await firstSync(t, h)
+  for (const id of a.photostream.slice(0, 3_001)) a.requirePhoto(id).views += 1
+  const over = await refreshTwins(t, h, base, { ...FULL, bulkFrom: BULK_MERGE_FROM_PHOTOS })
+  await assertSame(over, '3,001 photos changed, below the bulk merge\'s size', false)
+  assert.equal(over.merged.report.photos.changed, 3_001)
 })
 
 void test('a full listing cut off in its sets goes on from the sets it saved: they are not asked again, and the merge saves what the whole refresh saves', async (t) => {

@@ -12,7 +12,7 @@ import { test } from 'node:test'
 import KeyvSqlite from '@keyv/sqlite'
 import { readProgress } from '../../src/catalog/checkpoint.js'
 import { Catalog, catalogPath } from '../../src/catalog/index.js'
-import { bucketGroups, MERGE_GROUP_PHOTOS } from '../../src/catalog/lazy-merge.js'
+import { bucketGroups, BULK_MERGE_FROM_PHOTOS, MERGE_GROUP_PHOTOS, mergeLimit } from '../../src/catalog/lazy-merge.js'
 import type { ListedPhoto } from '../../src/catalog/changes.js'
 import { MergeSave, type Head } from '../../src/catalog/persist.js'
 import { prng } from '../../src/fake-flickr/generate.js'
@@ -235,6 +235,23 @@ void test('a bulk edit of every photo but a few is merged too, bucket group by b
   const atOnce = await refreshTwins(t, h, twins.whole.root, { groupPhotos: MERGE_GROUP_PHOTOS })
   assert.equal(atOnce.merged.report.photos.changed, 3_001)
   await assertSame(atOnce, '3,001 photos edited again, at once')
+})
+
+void test('below 200,000 photos a merge takes up to 3,000 changed photos, or one in 8; with more the whole refresh runs with the same result', async (t) => {
+  assert.equal(BULK_MERGE_FROM_PHOTOS, 200_000)
+  assert.deepEqual([0, 20_000, 24_007, 24_008, 199_999, 200_000, 1_000_000].map((n) => mergeLimit(n)), [3000, 3000, 3000, 3001, 24_999, Infinity, Infinity])
+  const h = await harness(t, { photos: 3_020, videos: 0, sets: 3, commentedFraction: 0 })
+  h.clock.ms = Date.now() + 2 * 3_600_000
+  const a = h.fake.account
+  const base = await firstSync(t, h)
+  for (const id of a.photostream.slice(0, 3_000)) a.editPhoto(id, { title: `bulk edit of ${id}` })
+  const twins = await refreshTwins(t, h, base, { bulkFrom: BULK_MERGE_FROM_PHOTOS })
+  await assertSame(twins, '3,000 photos edited')
+  // One more: recentlyUpdated reports the 3,000 again (the hour before the last listing), so 3,001.
+  a.editPhoto(a.photostream[3_010] as string, { title: 'one more' })
+  const over = await refreshTwins(t, h, twins.whole.root, { bulkFrom: BULK_MERGE_FROM_PHOTOS })
+  await assertSame(over, '3,001 photos reported', false)
+  assert.equal(over.merged.report.photos.changed, 1)
 })
 
 void test('a quick refresh of a catalog served lazily decodes the rows of no more reported photos than a merge group holds', async (t) => {

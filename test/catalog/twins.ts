@@ -82,12 +82,12 @@ export interface Twins {
  */
 export async function refreshTwins(
   t: TestContext, h: Harness, base: string,
-  { groupPhotos = MERGE_GROUP, client = h.client, ...opts }: { cookies?: string; fullListingEveryMs?: number; resolveAgain?: ReadonlySet<string>; groupPhotos?: number; client?: CatalogApi } = {},
+  { groupPhotos = MERGE_GROUP, bulkFrom = 0, client = h.client, ...opts }: { cookies?: string; fullListingEveryMs?: number; resolveAgain?: ReadonlySet<string>; groupPhotos?: number; bulkFrom?: number; client?: CatalogApi } = {},
 ): Promise<Twins> {
   h.tick()
   const asked = { fullListingEveryMs: WEEK_MS, ...opts }
   const run = async (root: string, lazy: boolean): Promise<{ root: string; catalog: Catalog; report: RefreshReport }> => {
-    const catalog = await Catalog.open(root, { now: h.clock.now, ...WRITER, ...(lazy ? { lazy: { sidecarFormat: PHOTO_METADATA_FORMAT, mergeGroupPhotos: groupPhotos } } : { deferLoad: true }) })
+    const catalog = await Catalog.open(root, { now: h.clock.now, ...WRITER, ...(lazy ? { lazy: { sidecarFormat: PHOTO_METADATA_FORMAT, mergeGroupPhotos: groupPhotos, bulkMergeFromPhotos: bulkFrom } } : { deferLoad: true }) })
     t.after(() => catalog.close())
     const quick = await catalog.refreshIfUnchanged(client, asked)
     const report = quick?.unchanged?.report ??
