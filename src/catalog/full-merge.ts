@@ -13,7 +13,7 @@
  * - every set is listed and the collection tree read, as the whole refresh does;
  * - what follows is lazy-merge.ts's (finishMerge): only the buckets of the changed photos decoded,
  *   their comments and originals fetched by the whole refresh's rules, and one atomic save
- *   (persist.ts saveMerged) of the catalog the whole refresh saves from the same answers
+ *   (persist.ts beginMerge, MergeSave.commit) of the catalog the whole refresh saves from the same answers
  *   (test/catalog/full-merge.test.ts compares the heads).
  *
  * Items that failed last time (no original on record, `resolveAgain`, transcodes when the plan

@@ -153,7 +153,7 @@ export async function mergeIncremental(store: CatalogStore, head: Head, answers:
     if ('reason' in found) {
       return { fallback: `something was deleted (${found.reason})`, relist: `Flickr counts ${answers.page.total} items, the catalog with the changes ${withChanges.length} (something was deleted: ${found.reason})` }
     }
-    // Their rows are only taken out of their buckets (saveMerged's `removed`): nothing of them is read.
+    // Their rows are only taken out of their buckets (MergeSave.putRows's `removed`): nothing of them is read.
     deleted = { ids: new Set(found.deleted), pagesAsked: found.pagesAsked }
   }
   const gone: ReadonlySet<string> = deleted?.ids ?? new Set()

@@ -119,12 +119,8 @@ export interface PhotoFacts {
   transcodes: Array<{ id: string; label: string }>
 }
 
-/** What saveMerged writes: see there and lazy-merge.ts. */
+/** What MergeSave.commit writes beside the buckets its putRows wrote: see beginMerge and lazy-merge.ts. */
 export interface MergedCatalog {
-  /** The photos whose rows change (new ones too), with all that hangs off them; every other photo keeps its row. */
-  changed: CatalogState
-  /** The photos deleted: their rows leave their buckets. */
-  removed?: readonly string[]
   photostream: readonly string[]
   sets: readonly SetEntry[]
   collections: readonly CollectionEntry[]
@@ -314,27 +310,11 @@ export class CatalogStore {
   }
 
   /**
-   * A small change merged into the catalog of `previous` without loading it (lazy-merge.ts): the
-   * buckets holding a changed photo written anew (their other rows as stored), the lists and the
-   * pages `merge` gives, and the head last, as `save` would write the merged catalog: the same
-   * chunks and the same head. Call under the root lock. Undefined when `previous` is no longer the
-   * head (another writer saved meanwhile) or a bucket is gone: nothing written that the head names.
-   */
-  async saveMerged(previous: Head, merge: MergedCatalog, nowMs: number): Promise<Head | undefined> {
-    const save = await this.beginMerge(previous)
-    if (save === undefined) return undefined
-    const { changed, removed, ...rest } = merge
-    if (!(await save.putRows(changed, removed ?? []))) {
-      await save.abandon()
-      return undefined
-    }
-    return save.commit(rest, nowMs)
-  }
-
-  /**
-   * saveMerged in steps, for a merge too big to hold its changed rows at once (lazy-merge.ts
-   * finishMerge): the rows put bucket group by bucket group (each bucket once), then one commit.
-   * Undefined when `previous` is no longer the head.
+   * A change merged into the catalog of `previous` without loading it (lazy-merge.ts finishMerge),
+   * in steps: the buckets holding a changed photo written anew, bucket group by bucket group (their
+   * other rows as stored; MergeSave.putRows), then the lists, the pages and the head last
+   * (MergeSave.commit), as `save` would write the merged catalog: the same chunks and the same
+   * head. Call under the root lock. Undefined when `previous` is no longer the head.
    */
   async beginMerge(previous: Head): Promise<MergeSave | undefined> {
     const before = await this.readHead()
@@ -342,8 +322,8 @@ export class CatalogStore {
     return new MergeSave(this, previous, new ChunkWriter(this.rows, allChunkKeys(before)))
   }
 
-  /** MergeSave's commit: the head re-read (a writer may have saved while the merge ran), then saveMerged's last steps. */
-  async commitMerge(previous: Head, writer: ChunkWriter, photos: string[], merge: Omit<MergedCatalog, 'changed' | 'removed'>, nowMs: number): Promise<Head | undefined> {
+  /** MergeSave's commit: the head re-read (a writer may have saved while the merge ran), then the small chunks, the pages and the head. */
+  async commitMerge(previous: Head, writer: ChunkWriter, photos: string[], merge: MergedCatalog, nowMs: number): Promise<Head | undefined> {
     const before = await this.readHead()
     if (before?.generation !== previous.generation) return undefined
     const chunks: Head['chunks'] = {
@@ -360,7 +340,8 @@ export class CatalogStore {
 
   /** The chunks a merge wrote that the head does not name (MergeSave.abandon): a merge that stopped leaves nothing behind. */
   async dropWritten(writer: ChunkWriter): Promise<number> {
-    const named = new Set(allChunkKeys((await this.readHead()) ?? { chunks: { photos: [], photostream: '', sets: '', collections: '' } }))
+    const head = await this.readHead()
+    const named = new Set(head === undefined ? [] : allChunkKeys(head))
     await writer.flush()
     const stray = [...writer.keys].filter((k) => !writer.existing.has(k) && !named.has(k))
     if (stray.length > 0) await this.rows.delete(stray).catch((err: unknown) => debug('could not remove %d chunks of a merge that stopped: %s', stray.length, String(err)))
@@ -383,29 +364,30 @@ export class CatalogStore {
 
   /**
    * The last step of every save: the head written in one set (the atomic switch from the old
-   * catalog to the new), then the chunks only the old head named removed.
+   * catalog to the new), then, by a save that wrote chunks, every chunk the new head does not name
+   * removed (removeUnused).
    */
   private async commitHead(head: Head, writer: ChunkWriter | undefined, what: string): Promise<Head> {
     // Every chunk the head names is written before it.
     await writer?.flush()
     await this.keyv.set(HEAD_KEY, JSON.stringify(head))
-    const removed = writer === undefined ? 0 : await this.removeUnused(writer.existing, allChunkKeys(head))
-    const stray = writer === undefined ? 0 : await this.removeStray(head)
-    debug('saved %s %s: %d photos, %d chunks written, %d removed, %d left by a save that was killed removed', what, head.generation, head.photoCount, writer?.written ?? 0, removed, stray)
+    const removed = writer === undefined ? 0 : await this.removeUnused(head)
+    debug('saved %s %s: %d photos, %d chunks written, %d removed', what, head.generation, head.photoCount, writer?.written ?? 0, removed)
     return head
   }
 
   /**
-   * Deletes the chunks no head names that a save killed before its head left behind (a merge
-   * writes its buckets group by group as it goes: up to the whole catalog's size). Under the root
-   * lock, once the new head is written: every chunk stored then is this head's, an older head's
-   * (removeUnused took those), or such a leftover. One read of the keys (~45,000 at 1,000,000 photos).
+   * Deletes every chunk stored that `head` does not name: the old head's, and those a save killed
+   * before its head left behind (a merge writes its buckets group by group as it goes: up to the
+   * whole catalog's size). Under the root lock, once the new head is written. One read of the keys
+   * (~45,000 at 1,000,000 photos); returns how many went.
    */
-  private async removeStray(head: Head): Promise<number> {
+  private async removeUnused(head: Head): Promise<number> {
     const named = new Set(allChunkKeys(head))
-    const stray = (await this.rows.keysStarting(CHUNK_PREFIX)).filter((k) => !named.has(k))
-    if (stray.length > 0) await this.rows.delete(stray).catch((err: unknown) => debug('could not remove %d stray chunks: %s', stray.length, String(err)))
-    return stray.length
+    const stale = (await this.rows.keysStarting(CHUNK_PREFIX)).filter((k) => !named.has(k))
+    // The new catalog is in place; leftovers only cost space and go with the next save.
+    if (stale.length > 0) await this.rows.delete(stale).catch((err: unknown) => debug('could not remove %d old chunks: %s', stale.length, String(err)))
+    return stale.length
   }
 
   /** The photostream order, the sets and the collections of `head`, without a photo; undefined when a chunk is gone. */
@@ -457,17 +439,6 @@ export class CatalogStore {
   async readBucket(key: string): Promise<StoredBucket | undefined> {
     const text = await this.readText(key)
     return text === undefined ? undefined : new StoredBucket(text)
-  }
-
-  /** Deletes the chunks of `oldKeys` the new head does not use; returns how many. */
-  private async removeUnused(oldKeys: ReadonlySet<string>, newKeys: readonly string[]): Promise<number> {
-    const keep = new Set(newKeys)
-    const stale = [...oldKeys].filter((k) => !keep.has(k))
-    if (stale.length > 0) {
-      // The new catalog is in place; leftovers only cost space and go with the next save.
-      await this.rows.delete(stale).catch((err: unknown) => debug('could not remove %d old chunks: %s', stale.length, String(err)))
-    }
-    return stale.length
   }
 
   /**
@@ -679,7 +650,7 @@ export class MergeSave {
     return true
   }
 
-  commit(merge: Omit<MergedCatalog, 'changed' | 'removed'>, nowMs: number): Promise<Head | undefined> {
+  commit(merge: MergedCatalog, nowMs: number): Promise<Head | undefined> {
     return this.store.commitMerge(this.previous, this.writer, this.#keys, merge, nowMs)
   }
 
