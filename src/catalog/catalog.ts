@@ -473,30 +473,28 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     return merged.report
   }
 
-  /**
-   * An incremental change merged (lazy-merge.ts), its progress saved as the full listing's is
-   * (mergeFull): a bulk edit killed midway does not ask its comments and originals again.
-   */
+  /** An incremental change merged (lazy-merge.ts), its progress saved as the full listing's is (checkpointedMerge). */
   private async mergeAnswered(head: Head, answered: RecordedAnswers, ctx: FullMergeContext): Promise<MergeResult> {
     const { mergeIncremental } = await import('./lazy-merge.js')
-    return this.withCheckpoint(head.writtenAtMs, async (checkpoint) => {
-      const result = await mergeIncremental(this.store, head, answered, { ...ctx, checkpoint })
-      await ('merged' in result ? checkpoint.clear() : checkpoint.flush())
-      return result
-    })
+    return this.checkpointedMerge(head, (checkpoint) => mergeIncremental(this.store, head, answered, { ...ctx, checkpoint }))
   }
 
-  /**
-   * A full listing merged (full-merge.ts), its progress saved as it goes as the whole refresh's is:
-   * cleared once merged, kept (flushed) when it fails or falls back, for the next run or the whole
-   * refresh that follows to go on from.
-   */
+  /** A full listing merged (full-merge.ts), when one is due (checkpointedMerge). */
   private async mergeFull(head: Head, ctx: FullMergeContext): Promise<MergeResult> {
     const { mergeFullListing, planFullMerge } = await import('./full-merge.js')
     const plan = planFullMerge(head, ctx, this.now())
     if (typeof plan === 'string') return { fallback: plan }
+    return this.checkpointedMerge(head, (checkpoint) => mergeFullListing(this.store, head, { ...ctx, checkpoint }))
+  }
+
+  /**
+   * A merge with its progress saved as it goes as the whole refresh's is: cleared once merged, kept
+   * (flushed) when it fails or falls back, for the next run or the whole refresh that follows to go
+   * on from (a bulk edit killed midway does not ask its comments and originals again).
+   */
+  private checkpointedMerge(head: Head, merge: (checkpoint: RefreshCheckpoint) => Promise<MergeResult>): Promise<MergeResult> {
     return this.withCheckpoint(head.writtenAtMs, async (checkpoint) => {
-      const result = await mergeFullListing(this.store, head, { ...ctx, checkpoint })
+      const result = await merge(checkpoint)
       await ('merged' in result ? checkpoint.clear() : checkpoint.flush())
       return result
     })
