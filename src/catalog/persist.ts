@@ -437,8 +437,13 @@ export class CatalogStore {
    * undefined when it is gone.
    */
   async readBucket(key: string): Promise<StoredBucket | undefined> {
-    const text = await this.readText(key)
-    return text === undefined ? undefined : new StoredBucket(text)
+    let bytes: Buffer | undefined
+    try {
+      bytes = await this.rows.readBytes(key)
+    } catch (err) {
+      throw openError(this.path, err)
+    }
+    return bytes === undefined ? undefined : new StoredBucket(bytes)
   }
 
   /**
@@ -536,8 +541,8 @@ export class CatalogStore {
 }
 
 /**
- * One photo bucket as stored: a photo's row parsed from the bucket's text when first asked for
- * (json-rows.ts; the whole bucket only when its text is not rows as scanned, or the row is not
+ * One photo bucket as stored: a photo's row parsed from the bucket's UTF-8 bytes when first asked
+ * for (json-rows.ts; the whole bucket only when its text is not rows as scanned, or the row is not
  * found by its id's text), its entry made once.
  */
 export class StoredBucket {
@@ -547,9 +552,9 @@ export class StoredBucket {
   readonly #entries = new Map<string, PhotoEntry>()
   #whole: Map<string, PhotoRow> | undefined
 
-  /** Throws as JSON.parse does when `text` is not JSON (a damaged chunk): at once, as a whole parse would. */
-  constructor(private readonly text: string) {
-    this.#rows = JsonRows.of(text)
+  /** Throws as JSON.parse does when `bytes` is not JSON (a damaged chunk): at once, as a whole parse would. */
+  constructor(private readonly bytes: Buffer) {
+    this.#rows = JsonRows.of(bytes)
     if (this.#rows === undefined) this.#wholeRows()
   }
 
@@ -589,7 +594,7 @@ export class StoredBucket {
   #wholeRows(): Map<string, PhotoRow> {
     if (this.#whole === undefined) {
       this.#whole = new Map()
-      for (const row of JSON.parse(this.text) as PhotoRow[]) this.#whole.set(String(row.r.id), row)
+      for (const row of JSON.parse(this.bytes.toString('utf8')) as PhotoRow[]) this.#whole.set(String(row.r.id), row)
       this.#parsed.clear()
     }
     return this.#whole

@@ -79,6 +79,8 @@ void test('a long chunk is stored in parts of at most PART_CHARS, never cut insi
   }
   assert.equal(partsOf(text).join(''), text)
   assert.equal(await rows.read(key), text)
+  // Its UTF-8 bytes whole, joined from the parts' (a pair cut between two parts would be two U+FFFD).
+  assert.ok((await rows.readBytes(key))?.equals(Buffer.from(text)))
   await adapter.disconnect()
 })
 
@@ -88,10 +90,13 @@ void test('a chunk stored whole in one row (as catalogs were saved before parts)
   const long = JSON.stringify(Array.from({ length: 20_000 }, (_, i) => ({ id: String(i), t: 'é' })))
   await adapter.set(`catalog:${chunkKey(long)}`, long)
   assert.equal(await rows.read(chunkKey(long)), long)
+  assert.ok((await rows.readBytes(chunkKey(long)))?.equals(Buffer.from(long)))
   await rows.write('chunk:short', '[1,2,3]')
   assert.deepEqual([...(await rowsOf(adapter)).keys()].filter((k) => k.startsWith('catalog:chunk:short')), ['catalog:chunk:short'])
   assert.equal(await rows.read('chunk:short'), '[1,2,3]')
   assert.equal(await rows.read('chunk:none'), undefined)
+  assert.equal((await rows.readBytes('chunk:short'))?.toString(), '[1,2,3]')
+  assert.equal(await rows.readBytes('chunk:none'), undefined)
   await adapter.disconnect()
 })
 
@@ -150,6 +155,10 @@ void test('readMany reads several chunks in one statement, each as read alone an
   const alone: Array<string | undefined> = []
   for (const key of asked) alone.push(await rows.read(key))
   assert.deepEqual(many, alone)
+  // As bytes too: a missing part is a missing chunk, and keys that extend one another keep apart.
+  const bytes: Array<string | undefined> = []
+  for (const key of asked) bytes.push((await rows.readBytes(key))?.toString())
+  assert.deepEqual(bytes, many)
   // One statement for them all.
   const statements = statementsOf(adapter)
   await rows.readMany(asked)

@@ -39,10 +39,10 @@ void test('the rows found in the text are the whole parse\'s, over nasty strings
   for (let seed = 1; seed <= 20; seed++) {
     const rows = rowsOf(seed, 1 + (seed % 7) * 5)
     const text = JSON.stringify(rows, null, seed % 3 === 0 ? 1 : undefined)
-    const found = JsonRows.of(text)
+    const found = JsonRows.of(Buffer.from(text))
     assert.ok(found !== undefined, `seed ${seed}: scanned`)
     assert.equal(found.length, rows.length, `seed ${seed}: every row`)
-    const bucket = new StoredBucket(text)
+    const bucket = new StoredBucket(Buffer.from(text))
     for (const row of rows) {
       const id = String(row.r.id)
       assert.deepEqual(bucket.comments(id), row.m, `seed ${seed}, ${id}: comments`)
@@ -55,27 +55,27 @@ void test('the rows found in the text are the whole parse\'s, over nasty strings
 
 void test('each element holding a needle is given once, in order; none inside a string', () => {
   const rows = [{ r: { id: '1', t: '"id":"2"' } }, { r: { id: '2' }, m: [{ id: '2' }] }, { r: { id: '3' } }]
-  const found = JsonRows.of(JSON.stringify(rows)) as JsonRows
+  const found = JsonRows.of(Buffer.from(JSON.stringify(rows))) as JsonRows
   assert.deepEqual([...found.holding('"id":"2"')].map((t) => JSON.parse(t) as unknown), [rows[1]])
   assert.deepEqual([...found.holding('"id":"4"')], [])
   // The first `"id":"2"` is a comment of photo 1: photo 2's row is the one whose record has it.
-  const bucket = new StoredBucket(JSON.stringify([{ r: { id: '1' }, c: 1, v: 1, m: [{ id: '2' }] }, { r: { id: '2' }, c: 2, v: 2, m: [{ id: 'own' }] }]))
+  const bucket = new StoredBucket(Buffer.from(JSON.stringify([{ r: { id: '1' }, c: 1, v: 1, m: [{ id: '2' }] }, { r: { id: '2' }, c: 2, v: 2, m: [{ id: 'own' }] }])))
   assert.equal(bucket.record('2')?.changedAtMs, 2)
   assert.deepEqual(bucket.comments('2'), [{ id: 'own' }])
 })
 
 void test('a numeric id, or a text that is not an array of objects, is read whole; a text that is not JSON is refused at once', () => {
   const numeric = JSON.stringify([{ r: { id: 7 }, c: 1, v: 1 }, { r: { id: '8' }, c: 2, v: 2 }])
-  const b = new StoredBucket(numeric)
+  const b = new StoredBucket(Buffer.from(numeric))
   assert.equal(b.record('7')?.id, '7')
   assert.equal(b.record('8')?.id, '8')
   for (const odd of ['[]', ' [ {"r":{"id":"5"},"c":0,"v":0} ] ', '[1,{"r":{"id":"5"},"c":0,"v":0}]', '{"r":{"id":"5"}}']) {
-    const rows = JsonRows.of(odd)
+    const rows = JsonRows.of(Buffer.from(odd))
     if (odd === '[]' || odd.startsWith(' [')) assert.ok(rows !== undefined, odd)
     else assert.equal(rows, undefined, odd)
   }
-  assert.equal(new StoredBucket(' [ {"r":{"id":"5"},"c":0,"v":0} ] ').record('5')?.id, '5')
+  assert.equal(new StoredBucket(Buffer.from(' [ {"r":{"id":"5"},"c":0,"v":0} ] ')).record('5')?.id, '5')
   for (const damaged of ['[{"r":{"id":"5"},"c":0', '[{"r":{"id":"5"}}]]x', '[{"r":{"id":"5\\"}}]', '']) {
-    assert.throws(() => new StoredBucket(damaged), SyntaxError, JSON.stringify(damaged))
+    assert.throws(() => new StoredBucket(Buffer.from(damaged)), SyntaxError, JSON.stringify(damaged))
   }
 })
