@@ -3,7 +3,7 @@
  * (bench/catalog-state.ts) saved by CatalogStore with listing pages (issue 11 item 4: at 1,000,000
  * items, photostream/ listed within 2 s and ≤ 1 GB):
  *
- *   node --import tsx bench/lazy-view.ts [--items 100000] [--sets N] [--saves 3] [--runs 3] [--full-runs N] [--dir DIR]
+ *   node --import tsx bench/lazy-view.ts [--items 100000] [--sets N] [--saves 3] [--runs 3] [--full-runs N] [--dir DIR] [--ab OTHER]
  *
  *   save             a first save without listing pages and one with them (the layout's sidecar
  *                    JSON measured for every photo), interleaved, each into a fresh root: wall and
@@ -14,7 +14,9 @@
  *   peak RSS         VmHWM of the loading process, and its heap after a GC
  *   records          1,000 sidecars' record + comments at random, and 1,000 in photostream order
  *
- * Loads alternate whole/lazy, each a fresh process, on the very same file.
+ * Loads alternate whole/lazy, each a fresh process, on the very same file. `--ab OTHER` (a built
+ * checkout of another flickrfs, such as main before a change): its own bench/lazy-view.ts loads the
+ * same file lazily too, alternating with this checkout's lazy load, and the table gains its column.
  */
 import { spawn } from 'node:child_process'
 import { mkdtemp, rm, stat } from 'node:fs/promises'
@@ -145,9 +147,14 @@ async function load(root: string, lazy: boolean): Promise<void> {
 
 // ---------- the parent ----------
 
-function child<T>(extra: string[]): Promise<T> {
+/** Runs this script (or the same script of the checkout `other`, under its own tsx) with `extra`. */
+function child<T>(extra: string[], other?: string): Promise<T> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--expose-gc', '--max-old-space-size=8192', '--import', 'tsx', self, ...extra], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const script = other === undefined ? self : join(other, 'bench', 'lazy-view.ts')
+    const p = spawn(process.execPath, ['--expose-gc', '--max-old-space-size=8192', '--import', 'tsx', script, ...extra], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      ...(other === undefined ? {} : { cwd: other }),
+    })
     let out = ''
     p.stdout.on('data', (d: Buffer) => (out += d.toString()))
     p.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as T) : reject(new Error(`child ${extra.join(' ')} exited ${code}`))))
@@ -161,6 +168,7 @@ async function main(): Promise<void> {
   const runs = Number(arg('runs', '3'))
   const fullRuns = Number(arg('full-runs', String(runs)))
   const given = arg('dir', '')
+  const other = arg('ab', '')
   const dir = given !== '' ? given : await mkdtemp(join(tmpdir(), 'flickrfs-lazy-'))
   const root = join(dir, 'load')
   try {
@@ -169,11 +177,12 @@ async function main(): Promise<void> {
     console.log(`made ${items} items, ${sets} sets (generated in ${made.genS.toFixed(1)} s)`)
     for (const kind of ['plain', 'pages'] as const) console.log(`save ${kind}: ${JSON.stringify(made[kind])}`)
     console.log(`no-change saves: ${JSON.stringify(made.unchanged)}`)
-    const results: Record<'full' | 'lazy', LoadFigures[]> = { full: [], lazy: [] }
+    const results: Record<'full' | 'lazy' | 'other', LoadFigures[]> = { full: [], lazy: [], other: [] }
     for (let r = 0; r < Math.max(runs, fullRuns); r++) {
-      const kinds = (r % 2 === 0 ? (['full', 'lazy'] as const) : (['lazy', 'full'] as const)).filter((k) => r < (k === 'full' ? fullRuns : runs))
+      const each: Array<'full' | 'lazy' | 'other'> = other === '' ? ['full', 'lazy'] : ['full', 'lazy', 'other']
+      const kinds = (r % 2 === 0 ? each : [...each].reverse()).filter((k) => r < (k === 'full' ? fullRuns : runs))
       for (const kind of kinds) {
-        const f = await child<LoadFigures>([`--load-${kind}`, root])
+        const f = await child<LoadFigures>([`--load-${kind === 'full' ? 'full' : 'lazy'}`, root], kind === 'other' ? other : undefined)
         if (f.photos !== items) throw new Error(`${kind} loaded ${f.photos} photos, expected ${items}`)
         results[kind].push(f)
         console.log(`run ${r + 1} ${kind}: ${JSON.stringify(f)}`)
@@ -196,11 +205,15 @@ async function main(): Promise<void> {
     const row = (label: string, key: keyof LoadFigures, unit: string, digits: number): void => {
       const a = m(results.full.map((f) => f[key]))
       const b = m(results.lazy.map((f) => f[key]))
-      console.log(`| ${label} | ${a.toFixed(digits)} ${unit} | ${b.toFixed(digits)} ${unit} | ${(b / a).toFixed(3)} |`)
+      const c = other === '' ? '' : (() => {
+        const o = m(results.other.map((f) => f[key]))
+        return ` ${o.toFixed(digits)} ${unit} | ${(b / o).toFixed(3)} |`
+      })()
+      console.log(`| ${label} | ${a.toFixed(digits)} ${unit} | ${b.toFixed(digits)} ${unit} | ${(b / a).toFixed(3)} |${c}`)
     }
-    console.log(`\nloads: medians of ${fullRuns} whole, ${runs} lazy (each a fresh process)`)
-    console.log('| measure | Catalog.open (whole) | lazy | lazy ÷ whole |')
-    console.log('|---|---|---|---|')
+    console.log(`\nloads: medians of ${fullRuns} whole, ${runs} lazy (each a fresh process)${other === '' ? '' : `; OTHER: ${other}`}`)
+    console.log(`| measure | Catalog.open (whole) | lazy | lazy ÷ whole |${other === '' ? '' : ' OTHER lazy | lazy ÷ OTHER |'}`)
+    console.log(`|---|---|---|---|${other === '' ? '' : '---|---|'}`)
     row('Catalog.open returned', 'openS', 's', 3)
     row('first 1,000 photostream names, from the start of the open', 'firstNamesS', 's', 3)
     row('every photo\'s listing columns asked', 'listingS', 's', 3)
