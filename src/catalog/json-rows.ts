@@ -13,12 +13,16 @@ export class JsonRows {
   private constructor(
     readonly bytes: Buffer,
     /** Element i is bytes[bounds[2i], bounds[2i + 1]). */
-    private readonly bounds: Int32Array,
+    readonly bounds: Int32Array,
   ) {}
 
-  /** The rows of the UTF-8 text `bytes`; undefined when it is not an array whose elements are all objects (parse it whole). */
-  static of(bytes: Buffer): JsonRows | undefined {
-    const bounds = objectBounds(bytes)
+  /**
+   * The rows of the UTF-8 text `bytes`; undefined when it is not an array whose elements are all
+   * objects (parse it whole). `known`: the bounds a scan of the very same bytes found (a chunk read
+   * again: its key is its content's hash), taken without scanning again.
+   */
+  static of(bytes: Buffer, known?: Int32Array): JsonRows | undefined {
+    const bounds = known ?? objectBounds(bytes)
     return bounds === undefined ? undefined : new JsonRows(bytes, bounds)
   }
 

@@ -167,6 +167,29 @@ void describe('LazyView: a read-only catalog that decodes one bucket at a time',
     assert.deepEqual(collectedWhenTold, [true], 'told once, before refresh() resolved, with the snapshot it saved already collectable')
   })
 
+  void it('a bucket read again is not scanned again: its rows\' bounds are kept by its key, and its answers are the same', async (t) => {
+    const h = await harness(t, ACCOUNT)
+    await writer(h)
+    const whole = (await h.reopen({ readOnly: true })).snapshot()
+    const store = await CatalogStore.open(h.root, { readOnly: true })
+    try {
+      const head = await headOf(h.root)
+      for (const key of head.chunks.photos) {
+        const first = await store.readBucket(key)
+        const again = await store.readBucket(key)
+        assert.ok(first !== undefined && again !== undefined && first !== again)
+        assert.ok(first.rowBounds !== undefined, 'scanned')
+        assert.equal(again.rowBounds, first.rowBounds, 'the very bounds of the first read, not a scan of their own')
+        for (const [id, photo] of whole.photos) {
+          assert.deepEqual(again.record(id), first.record(id))
+          if (first.record(id) !== undefined) assert.deepEqual(again.record(id)?.raw, photo.raw)
+        }
+      }
+    } finally {
+      await store.close()
+    }
+  })
+
   void it('a bucket another writer removed rejects; reload opens the new catalog', async (t) => {
     const h = await harness(t, ACCOUNT)
     const w = await writer(h)
