@@ -1,10 +1,10 @@
 /**
  * A pin into a big, complete mirror (issue 11 item 4: 1,000,000 items under 1 GB): peak RSS, CPU
  * and wall time of `flickrfs pin DEST` when nothing changed, and after a small change on Flickr,
- * for one or two builds, alternating.
+ * for one build or several (--ab given more than once: three builds or more), alternating.
  *
  *   node --import tsx bench/pin-big.ts --dir DIR --port N [--items 1000000] [--sets 20000]
- *     [--runs 2] [--ab OTHER/bin/flickrfs | --bin OTHER/bin/flickrfs] [--first] [--empty] [--no-nochange] [--no-change] [--deletions K] [--edits E] [--full] [--node-args "ARGS"]
+ *     [--runs 2] [--ab OTHER/bin/flickrfs ... | --bin OTHER/bin/flickrfs] [--first] [--empty] [--no-nochange] [--no-change] [--deletions K] [--edits E] [--full] [--node-args "ARGS"]
  *
  * The account is bench-fake.ts's benchAccount without videos (5% commented, 2 KB originals, --sets sets, 20
  * collections), served by the fake in its own process on --port N (the catalog holds the fake's
@@ -58,6 +58,8 @@ const text = (name: string): string | undefined => {
   const i = args.indexOf(`--${name}`)
   return i === -1 ? undefined : args[i + 1]
 }
+/** Every value given to --`name`, in order. */
+const texts = (name: string): string[] => args.flatMap((a, i) => (a === `--${name}` && args[i + 1] !== undefined ? [args[i + 1] as string] : []))
 
 /**
  * The benches' account without its 2% videos: syncedStateOf records a video's original as the
@@ -112,9 +114,9 @@ async function main(): Promise<void> {
   await madeAlike(dir, 'edits', 'edited', edits, made, CHANGE.edited)
   await writeFile(join(dir, 'edits'), String(edits))
   const runs = arg('runs', 2)
-  const other = text('ab')
+  const others = texts('ab')
   const only = text('bin')
-  const bins = other !== undefined ? [BIN, resolve(other)] : only !== undefined ? [resolve(only)] : [BIN]
+  const bins = others.length > 0 ? [BIN, ...others.map((o) => resolve(o))] : only !== undefined ? [resolve(only)] : [BIN]
   const full = args.includes('--full') ? ['--full-listing-every', '0'] : []
   const { proc: fakeProc, origin, credentials, ask } = await startBenchFake(['--import', 'tsx', self, '--serve', '--items', String(items), '--sets', String(sets), '--port', String(port), '--made', String(made), '--deletions', String(deletions), '--edits', String(edits)])
   const config = join(dir, 'config')
