@@ -245,12 +245,7 @@ export class CatalogStore {
   }
 
   async readHead(): Promise<Head | undefined> {
-    let text: string | undefined
-    try {
-      text = await this.keyv.get(HEAD_KEY)
-    } catch (err) {
-      throw openError(this.path, err)
-    }
+    const text = await this.reading(() => this.keyv.get(HEAD_KEY))
     if (text === undefined) return undefined
     const head = JSON.parse(text) as Head
     if (!SCHEMAS_READ.includes(head.schema)) {
@@ -449,12 +444,7 @@ export class CatalogStore {
    * undefined when it is gone.
    */
   async readBucket(key: string): Promise<StoredBucket | undefined> {
-    let bytes: Buffer | undefined
-    try {
-      bytes = await this.rows.readBytes(key)
-    } catch (err) {
-      throw openError(this.path, err)
-    }
+    const bytes = await this.reading(() => this.rows.readBytes(key))
     if (bytes === undefined) return undefined
     const known = this.rowBounds.get(key)
     const bucket = new StoredBucket(bytes, known)
@@ -544,9 +534,14 @@ export class CatalogStore {
     return (await this.readTexts([key]))[0]
   }
 
-  private async readTexts(keys: readonly string[]): Promise<Array<string | undefined>> {
+  private readTexts(keys: readonly string[]): Promise<Array<string | undefined>> {
+    return this.reading(() => this.rows.readMany(keys))
+  }
+
+  /** What `read` reads from the database; its failure told as the catalog's (openError: a damaged file says what to run). */
+  private async reading<T>(read: () => Promise<T>): Promise<T> {
     try {
-      return await this.rows.readMany(keys)
+      return await read()
     } catch (err) {
       throw openError(this.path, err)
     }
