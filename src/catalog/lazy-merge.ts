@@ -66,9 +66,11 @@ export const MERGE_FRACTION = 8
  * it a change bigger than mergeLimit runs the whole refresh. At 200,000 photos the whole refresh
  * holds ~0.6-0.7 GB of heap for a bulk edit (bench/lazy-merge.ts, bench/RESULTS.md "Session 43"),
  * and it grows with the catalog (2-4 GB at 1,000,000); the merge's does not. But a pin after a
- * merge writes each changed photo's sidecar from its record read back from its bucket (~1.7 ms a
- * read): a pin of 100,000 items after a bulk edit of ~40,000 photos took 3.8x the CPU of the whole
- * refresh's, for no less memory (421 against 445 MB). So smaller catalogs keep the whole refresh.
+ * merge writes each changed photo's sidecar from its record read back from its bucket: a pin of
+ * 100,000 items after a bulk edit of ~40,000 photos took 3.8x the CPU of the whole refresh's, and
+ * still ~1.8-2.4x since those reads are cheaper (bench/RESULTS.md "Session 44": 125-134 against
+ * 52-74 s), for no less memory (557-571 against 533-534 MB). So smaller catalogs keep the whole
+ * refresh.
  */
 export const BULK_MERGE_FROM_PHOTOS = 200_000
 
