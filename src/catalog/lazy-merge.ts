@@ -197,9 +197,6 @@ export async function mergeIncremental(store: CatalogStore, head: Head, answers:
   })
 }
 
-/** Reported records written to the spool per write (spoolReported). */
-const SPOOL_AT_ONCE = 500
-
 /**
  * The records of a change bigger than one group (a bulk edit: ~0.8 KB each, 360,000 of them in a
  * 1,000,000-item account's overlapping hour) go to a spool file, and each photo becomes its
@@ -209,14 +206,7 @@ const SPOOL_AT_ONCE = 500
  */
 function spoolReported(photos: ListedPhoto[], answers: RecordedAnswers, ctx: MergeContext): void {
   if (ctx.openSpool === undefined || photos.length <= (ctx.groupPhotos ?? MERGE_GROUP_PHOTOS)) return
-  const spool = ctx.openSpool()
-  // A page's worth at a time, as a first sync spools: each write encodes its records whole first
-  // (~0.8 KB each, twice), which for 80,000 at once added ~60 MB to the heap's top.
-  for (let from = 0; from < photos.length; from += SPOOL_AT_ONCE) {
-    const some = photos.slice(from, from + SPOOL_AT_ONCE)
-    SpooledPhoto.spoolAll(some, spool)
-    some.forEach((p, i) => (photos[from + i] = p))
-  }
+  SpooledPhoto.spoolAll(photos, ctx.openSpool())
   answers.changed = photos
   debug('merge: the records of %d reported photos go to a spool file', photos.length)
 }
