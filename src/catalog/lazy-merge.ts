@@ -126,6 +126,7 @@ export async function mergeIncremental(store: CatalogStore, head: Head, answers:
   if (typeof plan === 'string') return { fallback: plan }
   if (plan.relist !== undefined) return { fallback: plan.relist, relist: plan.relist }
   const reportedPhotos = listPhotos(answers.changed)
+  spoolReported(reportedPhotos, answers, ctx)
   const pages = ctx.decodedPages ?? (await readPages(store, head))
   if (pages === undefined) return { fallback: 'a part of the catalog is gone (another writer saved meanwhile)' }
   const old = new OldOrder(pages, head.pages?.photosPerPage ?? PAGE_PHOTOS)
@@ -134,8 +135,6 @@ export async function mergeIncremental(store: CatalogStore, head: Head, answers:
   const retried = [...new Set([...transcodesRetried(head, plan, reportedIds), ...(plan.failing !== undefined ? failedRetried(old, ctx.options, reportedIds) : [])])]
   const limit = mergeLimit(head.photoCount, ctx.bulkMergeFromPhotos)
   if (reportedPhotos.length + retried.length > limit) return { fallback: `${reportedPhotos.length} photos reported and ${retried.length} to try again (more than ${limit})` }
-  // Taken: a bulk change's records leave the heap (the whole refresh that runs instead keeps them).
-  spoolReported(reportedPhotos, answers, ctx)
   const lists = await store.readSetsAndCollections(head)
   // The reported photos' rows the quick refresh decoded (answers.reported): else each group of the merge decodes its own.
   const held = answers.reported?.generation === head.generation && retried.length === 0 ? answers.reported.rows : undefined
