@@ -131,7 +131,7 @@ export class Catalog extends EventEmitter<CatalogEvents> {
   private head: Head | undefined
   private running: Promise<RefreshReport> | undefined
   private closed = false
-  /** The spools of first syncs and bulk merges run here, while their records may still be read (openSpool). */
+  /** The spools of first syncs run here, while their records may still be read (openSpool). */
   private spools: Array<WeakRef<RecordSpool>> = []
   /** Opened with `deferLoad` and not loaded since: the state is not the catalog's yet. */
   private deferred = false
@@ -442,7 +442,7 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     const group = this.lazy?.mergeGroupPhotos
     const bulkFrom = this.lazy?.bulkMergeFromPhotos
     const ctx = {
-      api: client, media, options, clock: this.now, pages, openSpool: () => this.openSpool(), ...(decodedPages !== undefined ? { decodedPages } : {}),
+      api: client, media, options, clock: this.now, pages, ...(decodedPages !== undefined ? { decodedPages } : {}),
       ...(group !== undefined ? { groupPhotos: group } : {}), ...(bulkFrom !== undefined ? { bulkMergeFromPhotos: bulkFrom } : {}),
     }
     const index = view.indexOf(head.generation)
@@ -582,7 +582,7 @@ export class Catalog extends EventEmitter<CatalogEvents> {
   }
 
   /**
-   * A spool for a first sync's records, or a bulk merge's (record-spool.ts), closed with the catalog if it is not
+   * A spool for a first sync's records (record-spool.ts), closed with the catalog if it is not
    * collected before: its file, unlinked, would keep its space (and the disk it is on busy) until then.
    */
   private openSpool(): RecordSpool {

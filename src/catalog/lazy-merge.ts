@@ -45,7 +45,6 @@ import { MERGE_GROUP_PHOTOS, MergeSave, sameBuckets, type CatalogStore, type Hea
 import type { CatalogApi, CatalogMedia } from './ports.js'
 import { idIndexOf, type IdIndex } from './lazy-view.js'
 import { recordingSearch, type RecordedAnswers } from './quick-refresh.js'
-import { SpooledPhoto, type RecordSpool } from './record-spool.js'
 import { dedupeById, listPhotos, safeId, uniqueIds } from './records.js'
 import { fetchPhotoDetails, type RefreshOptions, type RefreshProgress, type RefreshReport } from './refresh.js'
 import type { CheckpointPlan, RefreshCheckpoint } from './checkpoint.js'
@@ -98,11 +97,6 @@ export interface MergeContext {
   groupPhotos?: number
   /** From how many photos a change of any size is merged (mergeLimit); BULK_MERGE_FROM_PHOTOS when absent. */
   bulkMergeFromPhotos?: number
-  /**
-   * A spool file for the reported records of a change merged in more than one group (record-spool.ts,
-   * as a first sync's): they stay out of the heap while the groups are merged. None: held.
-   */
-  openSpool?: () => RecordSpool
 }
 
 export type MergeResult =
@@ -126,7 +120,6 @@ export async function mergeIncremental(store: CatalogStore, head: Head, answers:
   if (typeof plan === 'string') return { fallback: plan }
   if (plan.relist !== undefined) return { fallback: plan.relist, relist: plan.relist }
   const reportedPhotos = listPhotos(answers.changed)
-  spoolReported(reportedPhotos, answers, ctx)
   const pages = ctx.decodedPages ?? (await readPages(store, head))
   if (pages === undefined) return { fallback: 'a part of the catalog is gone (another writer saved meanwhile)' }
   const old = new OldOrder(pages, head.pages?.photosPerPage ?? PAGE_PHOTOS)
@@ -194,20 +187,6 @@ export async function mergeIncremental(store: CatalogStore, head: Head, answers:
     startedAtMs: answers.startedAtMs, listingReport,
     calls: (own) => withAnsweredCalls(own, answers, deleted === undefined ? undefined : { pages: deleted.pagesAsked, sizes: deleted.ids.size }),
   })
-}
-
-/**
- * The records of a change bigger than one group (a bulk edit: ~0.8 KB each, 360,000 of them in a
- * 1,000,000-item account's overlapping hour) go to a spool file, and each photo becomes its
- * SpooledPhoto, read back when a group takes it. The answers then hold the stand-ins: a whole
- * refresh after a fallback lists them as a first sync lists its spooled photos (records.ts
- * listPhotos), and the records JSON.parse made are garbage once the merge is under way.
- */
-function spoolReported(photos: ListedPhoto[], answers: RecordedAnswers, ctx: MergeContext): void {
-  if (ctx.openSpool === undefined || photos.length <= (ctx.groupPhotos ?? MERGE_GROUP_PHOTOS)) return
-  SpooledPhoto.spoolAll(photos, ctx.openSpool())
-  answers.changed = photos
-  debug('merge: the records of %d reported photos go to a spool file', photos.length)
 }
 
 /** The changed photos' rows as the catalog holds them (persist.ts decodeBucketsOf). */

@@ -14,9 +14,6 @@ import { readProgress } from '../../src/catalog/checkpoint.js'
 import { Catalog, catalogPath } from '../../src/catalog/index.js'
 import { bucketGroups, BULK_MERGE_FROM_PHOTOS, MERGE_GROUP_PHOTOS, mergeLimit } from '../../src/catalog/lazy-merge.js'
 import type { ListedPhoto } from '../../src/catalog/changes.js'
-import type { RecordedAnswers } from '../../src/catalog/quick-refresh.js'
-import { RecordSpool, SpooledPhoto } from '../../src/catalog/record-spool.js'
-import { listPhotos } from '../../src/catalog/records.js'
 import { MergeSave, type Head } from '../../src/catalog/persist.js'
 import { prng } from '../../src/fake-flickr/generate.js'
 import { PHOTO_METADATA_FORMAT } from '../../src/layout/metadata.js'
@@ -233,51 +230,11 @@ void test('a bulk edit of every photo but a few is merged too, bucket group by b
   const twins = await refreshTwins(t, h, base, { groupPhotos: 500 })
   assert.equal(twins.merged.report.photos.changed, 3_001)
   await assertSame(twins, '3,001 photos edited, in groups of 500')
-  // More than a group: the reported records were kept in a spool file, not on the heap.
-  assert.equal(spooled(twins.merged.answers), 3_001)
   // Edited again: the default group (MERGE_GROUP_PHOTOS) takes them at once, and saves the same.
   for (const id of a.photostream.slice(0, 3_001)) a.editPhoto(id, { title: `second edit of ${id}` })
   const atOnce = await refreshTwins(t, h, twins.whole.root, { groupPhotos: MERGE_GROUP_PHOTOS })
   assert.equal(atOnce.merged.report.photos.changed, 3_001)
   await assertSame(atOnce, '3,001 photos edited again, at once')
-  assert.equal(spooled(atOnce.merged.answers), 0, 'one group: its records held')
-})
-
-/** How many of the reported records in `answers` are spooled stand-ins (lazy-merge.ts spoolReported). */
-function spooled(answers: RecordedAnswers | undefined): number {
-  assert.ok(answers !== undefined, 'the quick refresh answered')
-  return answers.changed.filter((p) => p instanceof SpooledPhoto).length
-}
-
-void test('spooled records of a bulk change are what a whole refresh takes after a merge fell back: the same catalog', async (t) => {
-  const h = await harness(t, { photos: 200, videos: 0, sets: 2, commentedFraction: 0.2 })
-  h.clock.ms = Date.now() + 2 * 3_600_000
-  const a = h.fake.account
-  const base = await firstSync(t, h)
-  // 40 uploads (240 photos: still the 2 buckets of 128 a whole save makes) and 60 edits.
-  for (let i = 0; i < 40; i++) a.addPhoto({ title: `upload ${i}` })
-  for (const id of a.photostream.slice(100, 160)) a.editPhoto(id, { title: `edited ${id}` })
-  const twins = await refreshTwins(t, h, base)
-  await assertSame(twins, '100 photos reported, in groups of 2')
-  // Every record reported (the 100, and what the hour before the last listing reports again).
-  const reported = twins.merged.answers?.changed.length ?? 0
-  assert.ok(reported >= 100, `${reported} reported`)
-  assert.equal(spooled(twins.merged.answers), reported)
-  // A whole refresh given answers whose records were spooled (as a fallback after the spool gets
-  // them: records.ts listPhotos takes the stand-ins) saves what the whole twin saved from the records.
-  const root = await copyRoot(t, base)
-  const catalog = await Catalog.open(root, { now: h.clock.now, ...WRITER, deferLoad: true })
-  t.after(() => catalog.close())
-  const quick = await catalog.refreshIfUnchanged(h.client, { fullListingEveryMs: WEEK_MS })
-  const answers = quick?.answers
-  assert.ok(answers !== undefined)
-  const photos = listPhotos(answers.changed)
-  SpooledPhoto.spoolAll(photos, RecordSpool.open(await tempDir('flickrfs-spool-')))
-  answers.changed = photos
-  assert.equal(spooled(answers), reported)
-  const report = await catalog.refresh(h.client, h.media, { fullListingEveryMs: WEEK_MS, answered: answers })
-  assert.deepEqual(await headOf(root), await headOf(twins.whole.root))
-  assert.deepEqual({ added: report.photos.added, changed: report.photos.changed }, { added: 40, changed: 60 })
 })
 
 void test('below 200,000 photos a merge takes up to 3,000 changed photos, or one in 8; with more the whole refresh runs with the same result', async (t) => {

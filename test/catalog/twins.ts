@@ -11,7 +11,6 @@ import { join } from 'node:path'
 import type { TestContext } from 'node:test'
 import { Catalog, catalogPath, type CatalogOpenOptions, type RefreshReport } from '../../src/catalog/index.js'
 import type { CatalogApi } from '../../src/catalog/ports.js'
-import type { RecordedAnswers } from '../../src/catalog/quick-refresh.js'
 import { CatalogStore, type Head } from '../../src/catalog/persist.js'
 import { photoSidecarSizer, PHOTO_METADATA_FORMAT } from '../../src/layout/metadata.js'
 import { tempDir } from '../support/repo.js'
@@ -71,12 +70,9 @@ export async function assertNoStrayChunks(root: string, what: string): Promise<v
   assert.deepEqual(stored, [...namedChunks(head)].sort(), `${what}: the chunks stored are those the head names`)
 }
 
-/** One twin: its root, its catalog after the refresh, the refresh's report, and the quick refresh's answers given to it (if any). */
-export interface Twin { root: string; catalog: Catalog; report: RefreshReport; answers?: RecordedAnswers }
-
 export interface Twins {
-  whole: Twin
-  merged: Twin
+  whole: { root: string; catalog: Catalog; report: RefreshReport }
+  merged: { root: string; catalog: Catalog; report: RefreshReport }
 }
 
 /**
@@ -90,13 +86,13 @@ export async function refreshTwins(
 ): Promise<Twins> {
   h.tick()
   const asked = { fullListingEveryMs: WEEK_MS, ...opts }
-  const run = async (root: string, lazy: boolean): Promise<Twin> => {
+  const run = async (root: string, lazy: boolean): Promise<{ root: string; catalog: Catalog; report: RefreshReport }> => {
     const catalog = await Catalog.open(root, { now: h.clock.now, ...WRITER, ...(lazy ? { lazy: { sidecarFormat: PHOTO_METADATA_FORMAT, mergeGroupPhotos: groupPhotos, bulkMergeFromPhotos: bulkFrom } } : { deferLoad: true }) })
     t.after(() => catalog.close())
     const quick = await catalog.refreshIfUnchanged(client, asked)
     const report = quick?.unchanged?.report ??
       (await catalog.refresh(client, h.media, { ...asked, letGo: lazy, ...(quick?.answers !== undefined ? { answered: quick.answers } : {}) }))
-    return { root, catalog, report, ...(quick?.answers !== undefined ? { answers: quick.answers } : {}) }
+    return { root, catalog, report }
   }
   const whole = await run(await copyRoot(t, base), false)
   const merged = await run(await copyRoot(t, base), true)
