@@ -23,6 +23,7 @@ void test('a spool gives back each record as written, from a file unlinked as it
   const dir = await tempDir('flickrfs-spool-')
   const spool = RecordSpool.open(join(dir, 'tmp'))
   t.after(() => spool.close())
+  t.after(() => rm(dir, { recursive: true, force: true }))
   assert.deepEqual(await readdir(join(dir, 'tmp')), [], 'nothing left in the folder, even while open')
   const first = [{ id: '1', title: { _content: 'été — 東京 🎈' }, tags: 'a b' }, { id: '2', description: { _content: '' }, n: 7 }]
   const second = [{ id: '3', nested: { deep: [1, 'two', null, { x: true }] } }]
@@ -96,6 +97,7 @@ void test('a first sync past spoolRecordsFrom holds its records in the spool, an
     const catalog = await Catalog.open(root, { now: h.clock.now, ...WRITER })
     catalogs.push(catalog)
     t.after(() => catalog.close())
+    t.after(() => rm(root, { recursive: true, force: true }))
     await catalog.refresh(h.client, h.media, { spoolRecordsFrom })
     return { root, snap: catalog.snapshot() }
   }
