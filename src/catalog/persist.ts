@@ -55,9 +55,6 @@ const HEAD_KEY = 'head'
  * "Session 23").
  */
 const PHOTOS_PER_BUCKET = 128
-
-/** The bytes of row bounds a CatalogStore keeps (its rowBounds). */
-const ROW_BOUNDS_CACHED_BYTES = 16 * 1024 * 1024
 const MAX_BUCKETS = 16_384
 /**
  * Photos per bucket of a catalog saved by a flickrfs before PHOTOS_PER_BUCKET was 128: a merge
@@ -66,6 +63,8 @@ const MAX_BUCKETS = 16_384
 const OLDER_PHOTOS_PER_BUCKET = 2000
 /** Photos a whole load reads per sqlite statement (bucketsPerRead): ~2 MB of text. */
 const PHOTOS_PER_READ = 2048
+/** The bytes of row bounds a CatalogStore keeps (its rowBounds). */
+const ROW_BOUNDS_CACHED_BYTES = 16 * 1024 * 1024
 
 export interface Head {
   schema: number
