@@ -25,6 +25,7 @@ import { Confined } from '../util/confine.js'
 import type { TakeoverCleanup } from './takeover.js'
 import { STATE_REL } from '../util/state-paths.js'
 import { collectGarbageNow, FIRST_SYNC_OLD_GROWTH_PERCENT, growOldGenerationByWhile } from '../util/old-generation.js'
+import type { Handover } from '../util/handover.js'
 import { DEFAULT_PIN_CONCURRENCY, transcodesAskedAgain, type PinFailure, type PinOptions, type PinProgress, type PinReport } from './pin.js'
 
 const log = createDebug('flickrfs:pin')
@@ -90,8 +91,11 @@ export interface PinContext {
   now: () => number
   /** The refresh, when made already (noChangePin's, which found nothing to change). */
   refresh?: RefreshReport
-  /** The answers of the calls noChangePin made, for the refresh to take (it found something to merge). */
-  answered?: RecordedAnswers
+  /**
+   * The answers of the calls noChangePin made, for the refresh to take (it found something to
+   * merge); taken, they are the refresh's alone, and let go with it.
+   */
+  answered?: Handover<RecordedAnswers>
   /** Record DEST's tree after a clean run (tree-record.ts): only a run holding the catalog alone (not a mount's). */
   recordTree?: boolean
 }
@@ -263,12 +267,13 @@ export class PinRun {
     const { catalog, opts, dest } = this.#ctx
     // An original whose download failed last time is sized again: the size it was listed with may be what failed.
     const lastFailed = failedDownloads(await readLastPin(dest).catch(() => undefined))
+    const answered = this.#ctx.answered?.take()
     try {
       // New originals are sized by the GET of their download (the sizer), not by a HEAD each.
       return await catalog.refresh(opts.api, this.#sizer, {
         cookies: opts.cookies,
         resolveAgain: lastFailed,
-        ...(this.#ctx.answered !== undefined ? { answered: this.#ctx.answered } : {}),
+        ...(answered !== undefined ? { answered } : {}),
         ...(opts.fullListingEveryMs !== undefined ? { fullListingEveryMs: opts.fullListingEveryMs } : {}),
         ...(opts.apiConcurrency !== undefined ? { apiConcurrency: opts.apiConcurrency } : {}),
         // Each sizing holds a download slot until its answer: never fewer sizings than slots.

@@ -20,6 +20,7 @@ import type { EntriesCheck } from './tree-check.js'
 import { failedDownloads, readLastPin, recordPinResult } from './pin-state.js'
 import type { WriteTreeReport } from './write-tree.js'
 import type { TakeoverCleanup } from './takeover.js'
+import { Handover } from '../util/handover.js'
 
 const log = createDebug('flickrfs:pin')
 
@@ -182,6 +183,8 @@ export async function pin(opts: PinOptions): Promise<PinReport> {
     return closing(() => catalog.close(), dest, async () => {
       // reads: false: pin downloads and records, never reads ranges (its read path is not loaded).
       const store = await OriginalStore.open(dest, opts.media, { pins: pinEverything, cookies: opts.cookies, reads: false })
+      // The answers go to the run's refresh alone (Handover): `quick` and `run` stay alive to the run's end.
+      if (fresh) quick.answered?.take()
       const run = { dest, catalog, store, opts, started, now, recordTree: true, ...(fresh ? {} : { refresh: quick.refresh, answered: quick.answered }) }
       return closing(() => store.close(), dest, () => new PinRun(run).run())
     })
@@ -329,7 +332,7 @@ interface NoChangeOutcome {
   /** The catalog was refreshed (nothing changed), but DEST differs from the record. */
   refresh?: RefreshReport
   /** The refresh's calls were made and found something to merge. */
-  answered?: RecordedAnswers
+  answered?: Handover<RecordedAnswers>
   /** No call was made: a full listing is due (or the head lacks what the quick refresh needs). */
   fullListing?: true
 }
@@ -354,7 +357,7 @@ async function noChangePin(
   })
   log('quick refresh done at %d ms: %s', now() - started, quick?.unchanged !== undefined ? 'nothing changed' : 'something to merge')
   if (quick === undefined) return { fullListing: true }
-  if (quick.unchanged === undefined) return { answered: quick.answers }
+  if (quick.unchanged === undefined) return quick.answers === undefined ? {} : { answered: new Handover(quick.answers) }
   const { unchanged } = quick
   if (checking === undefined) return { refresh: unchanged.report }
   const same = await checking.same(treeKey(unchanged.contentKey, opts))
