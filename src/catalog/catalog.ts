@@ -326,7 +326,8 @@ export class Catalog extends EventEmitter<CatalogEvents> {
           apiConcurrency: opts.apiConcurrency ?? 16,
           ...(opts.onAsking !== undefined ? { onAsking: opts.onAsking } : {}),
           ...this.held(),
-          ...(this.lazyView !== undefined ? { decodeReportedUpTo: this.lazy?.mergeGroupPhotos ?? MERGE_GROUP_PHOTOS } : {}),
+          // A bulk of reported photos is weighed group by group, whatever the catalog (a pin's check defers its load).
+          decodeReportedUpTo: this.lazy?.mergeGroupPhotos ?? MERGE_GROUP_PHOTOS,
         }, this.now)
         if (quick?.unchanged !== undefined) await this.followHead()
         return quick

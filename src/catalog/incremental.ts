@@ -630,34 +630,13 @@ export interface PendingVerdict {
  * catalog, are those very ids in the same order.
  */
 export function unchangedListing(prev: UnchangedPrevious, answers: IncrementalAnswers, nowMs: number): PendingVerdict | undefined {
-  const { known } = prev
-  const comments = new Map<string, readonly RawRecord[]>()
-  const media = new Map<string, MediaEntry>()
-  for (const p of answers.changed) {
-    const before = known.photos.get(p.id)
-    // A new photo, or one moved in the order (mergePhotostream would place it).
-    if (before === undefined || before.dateUpload !== p.dateUpload) return undefined
-    const fetchedAt = known.commentsFetchedAt.get(p.id)
-    if (p.countComments > 0) {
-      // Its comments would be fetched (refresh.ts reuseComments).
-      if (fetchedAt !== p.lastUpdate) return undefined
-      const list = known.comments.get(p.id)
-      if (list !== undefined) comments.set(p.id, list)
-    } else if (fetchedAt !== undefined) return undefined
-    const m = known.media.get(mediaKey(p.id, p.secret))
-    // Its original would be resolved (refresh.ts reuseMedia).
-    if (m === undefined || (answers.retryTranscodes && m.kind === 'transcode')) return undefined
-    media.set(p.id, m)
-  }
-  // No order: photoChanges reads the previous one only for its order change and its photostream,
-  // neither of which the verdict takes (samePhotos below); setChanges and collectionChanges never.
+  if (!reportedAsKnown(prev.known, answers.changed, answers.retryTranscodes, prev.refreshedAtMs, nowMs)) return undefined
+  // No order: setChanges and collectionChanges never read it.
   const snap: CatalogSnapshot = {
-    userId: '', userName: '', photostream: [], photos: known.photos, comments: known.comments, media: known.media,
+    userId: '', userName: '', photostream: [], photos: prev.known.photos, comments: prev.known.comments, media: prev.known.media,
     sets: prev.sets, collections: prev.collections, photostreamChangedAtMs: 0, refreshedAtMs: prev.refreshedAtMs,
   }
   const since = { prev: snap, nowMs }
-  const photos = photoChanges({ photos: answers.changed, comments, media }, since)
-  if (photos.counts.added > 0 || photos.counts.changed > 0) return undefined
   // listPhotostreamChanges's checks, on the photostream as mergePhotostream leaves it (the same).
   const stream = prev.photostream
   if (answers.head.total >= 0 && answers.head.total !== stream.length) return undefined
@@ -683,7 +662,7 @@ export function unchangedListing(prev: UnchangedPrevious, answers: IncrementalAn
   const sets = setChanges({ list: [...answers.setList], members }, EVERY_ID, since)
   const collections = collectionChanges(answers.tree, since)
   // The photos are the same (above) and so is their order: mergePhotostream places none of them.
-  const samePhotos = { ...photos, counts: { ...photos.counts, deleted: 0 }, photostreamOrderChanged: false }
+  const samePhotos = { counts: { total: stream.length, added: 0, changed: 0, deleted: 0 }, photostreamOrderChanged: false }
   if (anyChange({ photos: samePhotos, sets, collections }, snap)) return undefined
   const totals = { photos: stream.length, sets: sets.counts.total, collections: collections.counts.total }
   return {
@@ -695,6 +674,43 @@ export function unchangedListing(prev: UnchangedPrevious, answers: IncrementalAn
       return totals
     },
   }
+}
+
+/**
+ * unchangedListing's photo part: every photo of `changed` (recentlyUpdated's) is one `known` holds,
+ * uploaded at the same time (mergePhotostream would not move it), its comments fetched at its
+ * `lastupdate` (refresh.ts reuseComments), its original on record and not a transcode to resolve
+ * again (reuseMedia), and its record, comments and original as photoChanges would keep them.
+ * `known` needs only these photos' rows: so a bulk of them can be weighed group by group
+ * (quick-refresh.ts), each group's rows let go before the next.
+ */
+export function reportedAsKnown(known: UnchangedPrevious['known'], changed: readonly ListedPhoto[], retryTranscodes: boolean, refreshedAtMs: number, nowMs: number): boolean {
+  const comments = new Map<string, readonly RawRecord[]>()
+  const media = new Map<string, MediaEntry>()
+  for (const p of changed) {
+    const before = known.photos.get(p.id)
+    // A new photo, or one moved in the order (mergePhotostream would place it).
+    if (before === undefined || before.dateUpload !== p.dateUpload) return false
+    const fetchedAt = known.commentsFetchedAt.get(p.id)
+    if (p.countComments > 0) {
+      // Its comments would be fetched (refresh.ts reuseComments).
+      if (fetchedAt !== p.lastUpdate) return false
+      const list = known.comments.get(p.id)
+      if (list !== undefined) comments.set(p.id, list)
+    } else if (fetchedAt !== undefined) return false
+    const m = known.media.get(mediaKey(p.id, p.secret))
+    // Its original would be resolved (refresh.ts reuseMedia).
+    if (m === undefined || (retryTranscodes && m.kind === 'transcode')) return false
+    media.set(p.id, m)
+  }
+  // photoChanges reads of the previous catalog only these photos' rows and its order, for an order
+  // change, which the verdict does not take (unchangedListing compares the order itself).
+  const prev: CatalogSnapshot = {
+    userId: '', userName: '', photostream: [], photos: known.photos, comments: known.comments, media: known.media,
+    sets: [], collections: [], photostreamChangedAtMs: 0, refreshedAtMs,
+  }
+  const photos = photoChanges({ photos: changed, comments, media }, { prev, nowMs })
+  return photos.counts.added === 0 && photos.counts.changed === 0
 }
 
 /**

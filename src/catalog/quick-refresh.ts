@@ -14,10 +14,12 @@
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import createDebug from '../util/debug.js'
 import { eachLimit } from '../util/pool.js'
-import { HEAD_CHECK_PER_PAGE, knownMembers, lookupOf, marksUnchanged, planFor, unchangedListing, type ListingMarks, type PendingVerdict, type PlanChoices, type UnchangedPrevious } from './incremental.js'
+import { HEAD_CHECK_PER_PAGE, knownMembers, lookupOf, marksUnchanged, planFor, reportedAsKnown, unchangedListing, type ListingMarks, type PendingVerdict, type PlanChoices, type UnchangedPrevious } from './incremental.js'
 import { contentKey, rowVersions, type CatalogStore, type Head } from './persist.js'
+import { bucketGroups } from './lazy-merge.js'
 import { ownedApi } from './owner.js'
 import { PHOTO_EXTRAS, type CatalogApi } from './ports.js'
+import type { ListedPhoto } from './changes.js'
 import { dedupeById, listPhotos, safeId, uniqueIds } from './records.js'
 import type { RefreshReport } from './refresh.js'
 import type { CatalogState } from './state.js'
@@ -25,8 +27,10 @@ import type { RawRecord } from './types.js'
 
 const debug = createDebug('flickrfs:catalog')
 
-/** What the reported rows are when too many were reported to decode them here (decodeReportedUpTo). */
+/** More photos reported than decodeReportedUpTo, and one of them changed: their rows are left to the merge. */
 const BULK = Symbol('bulk')
+/** More photos reported than decodeReportedUpTo, each as the catalog holds it (weighed group by group, none held). */
+const AS_KNOWN = Symbol('as known')
 
 /**
  * The plan's choices (incremental.ts planChoicesOf): items to resolve again (`retrying`: a pin's
@@ -54,9 +58,12 @@ export interface QuickRefreshOptions extends PlanChoices {
    */
   served?: { listsOf(generation: string): PreviousLists | undefined }
   /**
-   * Decode the rows of at most this many reported photos (a catalog served lazily: persist.ts
-   * MERGE_GROUP_PHOTOS). More (a bulk edit) are not compared here: the answers go to the merge,
-   * which decodes them group by group, instead of all of them held at once.
+   * Hold the rows of at most this many reported photos (persist.ts MERGE_GROUP_PHOTOS). More (a
+   * bulk edit) are weighed a bucket group of that size at a time (reportedInGroups), each group's
+   * rows let go before the next: when one has changed, the merge decodes them again group by
+   * group; when none has (the hour of overlap of the run after a bulk edit reports it all again),
+   * nothing changed. Held at once, 360,000 reported photos' rows were hundreds of MB at 1,000,000
+   * items, on top of the records themselves.
    */
   decodeReportedUpTo?: number
 }
@@ -181,9 +188,12 @@ export async function refreshIfUnchanged(store: CatalogStore, given: CatalogApi,
   const rawChanged = counted('getRecentlyUpdated', () => api.getRecentlyUpdated(minDateSec, extras))
   const changed = rawChanged.then((raw) => listPhotos(raw))
   // The buckets of the reported photos as soon as they are known, beside the other calls.
-  const known: Promise<UnchangedPrevious['known'] | undefined | typeof BULK> = held !== undefined
+  const upTo = opts.decodeReportedUpTo ?? Infinity
+  const known: Promise<UnchangedPrevious['known'] | undefined | typeof BULK | typeof AS_KNOWN> = held !== undefined
     ? Promise.resolve({ ...held.snap, commentsFetchedAt: held.commentsFetchedAt })
-    : changed.then(async (photos) => (photos.length > (opts.decodeReportedUpTo ?? Infinity) ? BULK : store.decodeBucketsOf(head, photos.map((p) => p.id))))
+    : changed.then(async (photos) => (photos.length > upTo
+      ? reportedInGroups(store, head, photos, upTo, retryTranscodes, clock())
+      : store.decodeBucketsOf(head, photos.map((p) => p.id))))
   const page = counted('getPhotostreamPage', () => api.getPhotostreamPage(1, HEAD_CHECK_PER_PAGE, extras))
   const tree = counted('getCollectionTree', () => api.getCollectionTree())
   // A catalog loaded or served knows how many sets there were: their pages are asked together from the start.
@@ -196,8 +206,10 @@ export async function refreshIfUnchanged(store: CatalogStore, given: CatalogApi,
     const [c, k, p, t] = await Promise.all([changed, known, page, tree])
     if (k === undefined || k === BULK) return undefined
     await callsWritten()
-    return unchangedListing({ refreshedAtMs: head.refreshedAtMs, ...l, known: k }, {
-      changed: c, head: p, setList: list, tree: t, minDateSec, retryTranscodes,
+    // Reported photos weighed group by group already: the verdict's photo part holds.
+    const weighed = k === AS_KNOWN
+    return unchangedListing({ refreshedAtMs: head.refreshedAtMs, ...l, known: weighed ? noRows() : k }, {
+      changed: weighed ? [] : c, head: p, setList: list, tree: t, minDateSec, retryTranscodes,
     }, clock())
   }
   const sets = Promise.all([lists, rawSetList]).then(async ([l, rawList]) => {
@@ -230,10 +242,10 @@ export async function refreshIfUnchanged(store: CatalogStore, given: CatalogApi,
     return { list, listed, pending: await pending }
   })
   const [l, c, decoded, p, t, s, rc, rs] = await settledAll([lists, changed, known, page, tree, sets, rawChanged, rawSetList] as const)
-  const k = decoded === BULK ? undefined : decoded
-  const answers: RecordedAnswers = { startedAtMs, minDateSec, changed: rc, page: p, setList: rs, setPhotos, tree: t, ...(k !== undefined ? { reported: { generation: head.generation, rows: k } } : {}) }
-  if (decoded === BULK) debug('quick refresh: %d photos reported, more than it compares (%d): merged group by group', c.length, opts.decodeReportedUpTo)
-  if (l === undefined || k === undefined) return { answers }
+  const rows = decoded === BULK || decoded === AS_KNOWN ? undefined : decoded
+  const answers: RecordedAnswers = { startedAtMs, minDateSec, changed: rc, page: p, setList: rs, setPhotos, tree: t, ...(rows !== undefined ? { reported: { generation: head.generation, rows } } : {}) }
+  if (decoded === BULK) debug('quick refresh: %d photos reported, weighed in groups of up to %d: one changed, merged group by group', c.length, upTo)
+  if (l === undefined || decoded === undefined || decoded === BULK) return { answers }
   debug('quick refresh: answers in, %d photos reported (%d of %d buckets decoded), %d sets listed', c.length, bucketsOf(head, c), head.chunks.photos.length, s.listed.size)
   // Items that failed last time (tried again, and the photostream listed whole for them when planFor
   // says so) and transcodes retried are work to merge: no verdict.
@@ -265,6 +277,28 @@ export async function refreshIfUnchanged(store: CatalogStore, given: CatalogApi,
     generation: saved.generation,
   }
   return { unchanged: { report, contentKey: contentKey(saved), listing: next } }
+}
+
+/**
+ * More reported photos than a merge group holds, weighed against their rows a bucket group at a time
+ * (lazy-merge.ts bucketGroups: each bucket decoded once), each group's rows let go before the next:
+ * AS_KNOWN when every one is as the catalog holds it (incremental.ts reportedAsKnown), BULK at the
+ * first group where one is not, undefined when a chunk is gone.
+ */
+async function reportedInGroups(
+  store: CatalogStore, head: Head, photos: readonly ListedPhoto[], perGroup: number, retryTranscodes: boolean, nowMs: number,
+): Promise<typeof AS_KNOWN | typeof BULK | undefined> {
+  for (const group of bucketGroups(head, photos, new Set(), perGroup)) {
+    const rows = await store.decodeBucketsOf(head, group.changed.map((p) => p.id))
+    if (rows === undefined) return undefined
+    if (!reportedAsKnown(rows, group.changed, retryTranscodes, head.refreshedAtMs, nowMs)) return BULK
+  }
+  return AS_KNOWN
+}
+
+/** No photo's rows: for a verdict whose photos were weighed already (reportedInGroups). */
+function noRows(): UnchangedPrevious['known'] {
+  return { photos: new Map(), comments: new Map(), media: new Map(), commentsFetchedAt: new Map() }
 }
 
 /**

@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { Catalog, catalogPath, type CatalogOpenOptions } from '../../src/catalog/index.js'
 import { LazyView } from '../../src/catalog/lazy-view.js'
-import { CatalogStore, type Head } from '../../src/catalog/persist.js'
+import { CatalogStore, MergeSave, type Head } from '../../src/catalog/persist.js'
 import { refreshIfUnchanged, type QuickRefreshOptions, type QuickRefreshResult } from '../../src/catalog/quick-refresh.js'
 import type { FakeAccount } from '../../src/fake-flickr/index.js'
 import { photoSidecarSizer, PHOTO_METADATA_FORMAT } from '../../src/layout/metadata.js'
@@ -78,7 +78,7 @@ async function countingStore(t: TestContext, root: string): Promise<{ store: Cat
   return { store, reads }
 }
 
-function quick(store: CatalogStore, h: Harness, held: Pick<QuickRefreshOptions, 'served'> = {}): Promise<QuickRefreshResult | undefined> {
+function quick(store: CatalogStore, h: Harness, held: Pick<QuickRefreshOptions, 'served' | 'decodeReportedUpTo'> = {}): Promise<QuickRefreshResult | undefined> {
   return refreshIfUnchanged(store, h.client, { fullListingEveryMs: WEEK_MS, retrying: 0, retryTranscodes: false, root: h.root, apiConcurrency: 4, ...held }, h.clock.now)
 }
 
@@ -228,4 +228,64 @@ void test('a head another writer saved since the view was opened: the lists are 
   const served = await lazy.refreshIfUnchanged(h.client, { fullListingEveryMs: WEEK_MS })
   assert.ok(served?.unchanged !== undefined, 'the catalog serving the older view decides from the head on disk')
   assert.deepEqual(lazy.view().sets.find((s) => s.id === moved.id)?.photoIds, a.requireSet(moved.id).photoIds, 'and then serves it')
+})
+
+void test('more photos reported than a merge group holds are weighed a group at a time: reported again unchanged, nothing changed; one changed, merged', async (t) => {
+  const h = await harness(t, { photos: 1_000, videos: 0, sets: 3, collections: 1, commentedFraction: 0.2 })
+  const { a } = prepare(h)
+  // Every photo edited at Flickr's (stopped) time: recentlyUpdated reports each again at every
+  // refresh, as the run after a bulk edit is told of it again in its hour of overlap.
+  for (const id of a.photostream) a.editPhoto(id, { title: `bulk edit of ${id}` })
+  const base = await firstSync(t, h)
+  h.tick()
+  const head = await headOf(base)
+  assert.ok(head.chunks.photos.length >= 4, `photos in several buckets (${head.chunks.photos.length})`)
+
+  /** A store of a copy of `base` whose decodes of reported rows are counted, each by its number of ids. */
+  const decoding = async (): Promise<{ store: CatalogStore; decodes: number[] }> => {
+    const real = await CatalogStore.open(await copyRoot(t, base))
+    t.after(() => real.close())
+    const decodes: number[] = []
+    const store = Object.create(real) as CatalogStore
+    store.decodeBucketsOf = (at: Head, ids: Iterable<string>) => {
+      const all = [...ids]
+      decodes.push(all.length)
+      return real.decodeBucketsOf(at, all)
+    }
+    return { store, decodes }
+  }
+  const perGroup = 100
+  const weighed = await decoding()
+  const inGroups = await quick(weighed.store, h, { decodeReportedUpTo: perGroup })
+  assert.ok(inGroups?.unchanged !== undefined, 'all reported again, none changed: nothing changed')
+  assert.equal(inGroups.unchanged.report.listing.changesReported, 1_000)
+  assert.ok(weighed.decodes.length >= 4, `decoded group by group: ${JSON.stringify(weighed.decodes)}`)
+  assert.equal(weighed.decodes.reduce((x, y) => x + y, 0), 1_000, 'each reported photo decoded once')
+  // A group is whole buckets: at most one bucket's photos past perGroup.
+  const perBucket = Math.ceil(1_000 / head.chunks.photos.length)
+  assert.ok(Math.max(...weighed.decodes) < perGroup + 2 * perBucket, `no group held them all: ${JSON.stringify(weighed.decodes)}`)
+  // The same verdict as with every row decoded at once.
+  const atOnce = await decoding()
+  const whole = await quick(atOnce.store, h)
+  assert.deepEqual(atOnce.decodes, [1_000])
+  const pick = (r: QuickRefreshResult | undefined): unknown => {
+    const report = r?.unchanged?.report
+    return { photos: report?.photos, sets: report?.sets, collections: report?.collections, listing: report?.listing, media: report?.media }
+  }
+  assert.deepEqual(pick(inGroups), pick(whole))
+
+  // One photo of the last group changed: something to merge, and no row is held for the merge.
+  const last = a.photostream.reduce((x, y) => (MergeSave.bucketOf(head, y) > MergeSave.bucketOf(head, x) ? y : x))
+  a.editPhoto(last, { title: 'edited once more' })
+  const changed = await decoding()
+  const found = await quick(changed.store, h, { decodeReportedUpTo: perGroup })
+  assert.equal(found?.unchanged, undefined, 'a change was found')
+  assert.ok(found?.answers !== undefined && found.answers.reported === undefined, 'no reported rows held for the merge')
+  assert.equal(changed.decodes.reduce((x, y) => x + y, 0), 1_000, 'every group weighed up to the last, where the change is')
+  const root = await copyRoot(t, base)
+  const lazy = await Catalog.open(root, { now: h.clock.now, ...WRITER, lazy: { sidecarFormat: PHOTO_METADATA_FORMAT, mergeGroupPhotos: perGroup } })
+  t.after(() => lazy.close())
+  const report = await lazy.refresh(h.client, h.media, { fullListingEveryMs: WEEK_MS, answered: found.answers })
+  assert.equal(report.merged, true)
+  assert.equal(report.photos.changed, 1)
 })
