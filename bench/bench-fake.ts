@@ -92,11 +92,13 @@ export function spreadIds(account: FakeAccount, n: number): string[] {
 
 /**
  * What a bench was given that its flickrfs children get too: glibc's malloc settings (MALLOC_MMAP_THRESHOLD_,
- * MALLOC_ARENA_MAX…), FLICKRFS_LAZY_CATALOG_FROM (from how many photos a catalog is read lazily) and DEBUG.
+ * MALLOC_ARENA_MAX…), FLICKRFS_LAZY_CATALOG_FROM (from how many photos a catalog is read lazily), DEBUG, and
+ * scripts/memory-trace.mjs's FLICKRFS_MEMORY_* (with `--node-args "--import …/scripts/memory-trace.mjs"`:
+ * a trace of the run's memory, and heap snapshots at moments the debug log names).
  * The rest of a child's environment is test/pin/helpers.ts `cliEnv`'s.
  */
 export function passedOn(): Record<string, string | undefined> {
-  return Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('MALLOC_') || k.startsWith('FLICKRFS_LAZY') || k === 'DEBUG'))
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('MALLOC_') || k.startsWith('FLICKRFS_LAZY') || k.startsWith('FLICKRFS_MEMORY_') || k === 'DEBUG'))
 }
 
 /** The bench's side of serveBenchFake: the process started with `nodeArgs`, its origin and credentials, and `ask`. */

@@ -37,7 +37,7 @@
  * the next run of the other can use (listing pages with record hashes or without), each on a DIR of
  * its own, where --ab would have each build take over the other's DEST.
  * Peak RSS is GNU time's %M (the largest process of the run), CPU its user + sys. Each run's output
- * is kept in DIR/run-N.log, the seed's in DIR/seed.log (DEBUG and FLICKRFS_LAZY_CATALOG_FROM given to the bench reach the runs).
+ * is kept in DIR/run-N.log, the seed's in DIR/seed.log (DEBUG, FLICKRFS_LAZY_CATALOG_FROM and FLICKRFS_MEMORY_* given to the bench reach the runs: bench-fake.ts passedOn).
  */
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
