@@ -62,8 +62,9 @@ export interface QuickRefreshOptions extends PlanChoices {
    * bulk edit) are weighed a bucket group of that size at a time (reportedInGroups), each group's
    * rows let go before the next: when one has changed, the merge decodes them again group by
    * group; when none has (the hour of overlap of the run after a bulk edit reports it all again),
-   * nothing changed. Held at once, 360,000 reported photos' rows were hundreds of MB at 1,000,000
-   * items, on top of the records themselves.
+   * nothing changed. Held at once, the rows of ~190,000 photos reported at 200,000 items were
+   * ~220 MB more heap at the merge's end, on top of the records themselves (bench/RESULTS.md,
+   * "Session 45": a pin's peak 808–819 MB against 602–603).
    */
   decodeReportedUpTo?: number
 }
