@@ -35,6 +35,7 @@
  */
 import { asRecord, toInt } from '../flickr/lenient.js'
 import createDebug from '../util/debug.js'
+import { Handover } from '../util/handover.js'
 import { eachLimit } from '../util/pool.js'
 import type { ListedPhoto, SetListing } from './changes.js'
 import { marksAfter, planChoicesOf, planFor, type ListingPlan } from './incremental.js'
@@ -45,7 +46,7 @@ import { bucketsAsSaved, sameBuckets, type CatalogStore, type Head } from './per
 import type { RefreshCheckpoint } from './checkpoint.js'
 import { PHOTO_EXTRAS, type CatalogApi } from './ports.js'
 import { allOrStop, countingApi } from './refresh.js'
-import type { RecordedAnswers } from './quick-refresh.js'
+import { letGoOfReported, type RecordedAnswers } from './quick-refresh.js'
 import { dedupeById, isKnownEmpty, listPhotos, photoFields, safeId, uniqueIds } from './records.js'
 
 const debug = createDebug('flickrfs:catalog')
@@ -81,9 +82,9 @@ export async function mergeFullListing(store: CatalogStore, head: Head, ctx: Ful
   // An older flickrfs's bigger buckets too: a full listing is when they are made small, once.
   const found = matcher.found(mergeLimit(head.photoCount, ctx.bulkMergeFromPhotos), (n) => (bucketsAsSaved(head, n) ? undefined : `the buckets are not those a save of ${n} photos makes`))
   if (typeof found === 'string') return { fallback: found }
-  const { stream, changed, gone } = found
+  const { stream, changes, gone } = found
   const listing = marksAfter(plan, head.listing, startedAtMs, [{ lastUpdate: found.newestSec }])
-  debug('full listing: %d photos listed, %d of them changed or new, %d deleted; merging', stream.length, changed.length, gone.size)
+  debug('full listing: %d photos listed, %d of them changed or new, %d deleted; merging', stream.length, changes, gone.size)
   return finishMerge(store, head, ctx, {
     ...found, lists, old, setListing, tree, listing, retriesTranscodes: plan.transcodes !== undefined, startedAtMs,
     listingReport: { mode: 'full', reason: plan.reason, setsListed: setListing.listed },
@@ -120,16 +121,16 @@ export async function mergeRelisted(store: CatalogStore, head: Head, answers: Re
   await countingApi(ctx.api, calls, stop).getPhotostream([...PHOTO_EXTRAS], { onPage: (page, items) => matcher.take(page, items) })
   const found = matcher.found(mergeLimit(head.photoCount, ctx.bulkMergeFromPhotos), (n) => (sameBuckets(head, n) ? undefined : `${n} photos go to another number of buckets`))
   if (typeof found === 'string') return { fallback: found }
-  debug('listed whole (%s): %d photos, %d of them changed or new, %d deleted; merging', reason, found.stream.length, found.changed.length, found.gone.size)
+  debug('listed whole (%s): %d photos, %d of them changed or new, %d deleted; merging', reason, found.stream.length, found.changes, found.gone.size)
   // The search's calls, answered to the whole refresh from what the merge recorded.
   const searched = [...(answers.searched?.keys() ?? [])]
   const search = { pages: searched.filter((k) => k.startsWith('page:')).length, sizes: searched.filter((k) => k.startsWith('sizes:')).length }
   return finishMerge(store, head, ctx, {
-    ...found, lists, old, setListing, tree: answers.tree,
+    ...found, letGo: () => letGoOfReported(answers), lists, old, setListing, tree: answers.tree,
     listing: marksAfter(planned, head.listing, answers.startedAtMs, [{ lastUpdate: found.newestSec }]),
     retriesTranscodes: planned.transcodes !== undefined,
     startedAtMs: answers.startedAtMs,
-    listingReport: { mode: 'full', reason, changesReported: listPhotos(answers.changed).length, setsListed: setListing.listed },
+    listingReport: { mode: 'full', reason, changesReported: listPhotos(answers.changed ?? []).length, setsListed: setListing.listed },
     calls: (own) => {
       const all = { ...calls }
       for (const [name, n] of Object.entries(own)) all[name] = (all[name] ?? 0) + n
@@ -173,17 +174,19 @@ function resolvedAgain(old: OldOrder, opts: MergeContext['options'], plan: Listi
 
 /** See ListingMatch.found. */
 interface ListingFound extends Pick<MergeFound, 'slots' | 'changed' | 'gone' | 'goneUnresolved' | 'stream'> {
+  /** How many `changed` hands over. */
+  changes: number
   newestSec: number
 }
 
 /**
  * The photostream listing compared page by page with the catalog's pages: `slots` is the new
- * order, each photo a position in the old one (its record unchanged) or its listed record;
- * `changed` the listed records; `newestSec` the newest `lastupdate` listed (the marks of a full
+ * order, each photo a position in the old one (its record unchanged) or its id; `changed` the
+ * listed records of the others (handed over by `found`); `newestSec` the newest `lastupdate` listed (the marks of a full
  * listing: incremental.ts marksAfter).
  */
 class ListingMatch {
-  slots: Array<ListedPhoto | number> = []
+  slots: Array<number | string> = []
   changed: ListedPhoto[] = []
   newestSec = 0
   #seen: Uint8Array
@@ -221,7 +224,7 @@ class ListingMatch {
       } else this.#added.add(id)
       const listed = photoFields(raw, id, 0)
       this.changed.push(listed)
-      this.slots.push(listed)
+      this.slots.push(id)
     }
   }
 
@@ -234,10 +237,12 @@ class ListingMatch {
     const { slots, changed } = this
     const { ids: gone, unresolved: goneUnresolved } = this.unlisted()
     if (changed.length + gone.length > limit) return `${changed.length} photos changed and ${gone.length} deleted (more than ${limit})`
-    const stream = slots.map((s) => (typeof s === 'number' ? this.old.id(s) : s.id))
+    const stream = slots.map((s) => (typeof s === 'number' ? this.old.id(s) : s))
     const refused = buckets(stream.length)
     if (refused !== undefined) return refused
-    return { slots, changed, newestSec: this.newestSec, gone: new Set(gone), goneUnresolved, stream }
+    // The merge alone holds the records from here (the listing's page callback holds this match to its end).
+    this.changed = []
+    return { slots, changed: new Handover(changed), changes: changed.length, newestSec: this.newestSec, gone: new Set(gone), goneUnresolved, stream }
   }
 
   /** The ids of the catalog's photos the listing did not name, and how many of them had no original on record. */

@@ -29,13 +29,16 @@
  * no original on record in the pages, or named in `resolveAgain`).
  *
  * At 1,000,000 photos a whole refresh holds the catalog twice (2–4 GB); this holds the pages'
- * columns (~60 MB, the lazy view's own when it hands them), the order's ids, the reported records,
- * and one group's decoded rows and details at a time (finishMerge: MERGE_GROUP_PHOTOS changed
- * photos, bucket group by bucket group), however many were reported: a bulk edit of the whole
+ * columns (~60 MB, the lazy view's own when it hands them), the order's ids, a page row for each
+ * changed photo written, the reported records of the groups not merged yet (each group's let go
+ * once written: the quick refresh's answers too), and one group's decoded rows and details at a
+ * time (finishMerge: MERGE_GROUP_PHOTOS changed photos, bucket group by bucket group), however
+ * many were reported: a bulk edit of the whole
  * account is merged too, in a catalog of BULK_MERGE_FROM_PHOTOS or more (mergeLimit says why a
  * smaller one runs the whole refresh for a change of more than one photo in 8).
  */
 import createDebug from '../util/debug.js'
+import { Handover } from '../util/handover.js'
 import { sortedIndexOf } from '../util/sorted.js'
 import { anyChange, collectionChanges, photoChanges, setChanges, type ListedPhoto, type SetListing, type Since } from './changes.js'
 import { numericId } from './decimal-id.js'
@@ -44,7 +47,7 @@ import { ListingPage, PAGE_PHOTOS, PageBuilder, pageRowOf, type PageRow, type St
 import { MERGE_GROUP_PHOTOS, MergeSave, sameBuckets, type CatalogStore, type Head, type ListingPagesMeta, type ListingPagesOptions, type PhotoFacts } from './persist.js'
 import type { CatalogApi, CatalogMedia } from './ports.js'
 import { idIndexOf, type IdIndex } from './lazy-view.js'
-import { recordingSearch, type RecordedAnswers } from './quick-refresh.js'
+import { letGoOfReported, recordingSearch, type RecordedAnswers } from './quick-refresh.js'
 import { dedupeById, listPhotos, safeId, uniqueIds } from './records.js'
 import { fetchPhotoDetails, type RefreshOptions, type RefreshProgress, type RefreshReport } from './refresh.js'
 import type { CheckpointPlan, RefreshCheckpoint } from './checkpoint.js'
@@ -119,6 +122,8 @@ export async function mergeIncremental(store: CatalogStore, head: Head, answers:
   const plan = planOf(head, answers, ctx)
   if (typeof plan === 'string') return { fallback: plan }
   if (plan.relist !== undefined) return { fallback: plan.relist, relist: plan.relist }
+  // Let go of by a merge of these answers that fell back after its first group: the whole refresh asks them again.
+  if (answers.changed === undefined) return { fallback: 'the reported photos were let go by an earlier merge' }
   const reportedPhotos = listPhotos(answers.changed)
   const pages = ctx.decodedPages ?? (await readPages(store, head))
   if (pages === undefined) return { fallback: 'a part of the catalog is gone (another writer saved meanwhile)' }
@@ -145,13 +150,14 @@ export async function mergeIncremental(store: CatalogStore, head: Head, answers:
     const pos = oldPos(id)
     return pos === undefined ? undefined : old.dateUpload(pos)
   }
-  const idAt = (s: ListedPhoto | number): string => (typeof s === 'number' ? old.id(s) : s.id)
-  const withChanges = mergeOrder({ length: old.length, at: (pos) => old.id(pos) }, (pos) => old.dateUpload(pos), previousUpload, changed)
+  const idAt = (s: string | number): string => (typeof s === 'number' ? old.id(s) : s)
+  // A changed photo by its id: its record is the groups' alone (finishMerge lets each go once written).
+  const withChanges = mergeOrder({ length: old.length, at: (pos) => old.id(pos) }, (pos) => old.dateUpload(pos), previousUpload, changed).map((s) => (typeof s === 'number' ? s : s.id))
   // Fewer items on Flickr than with the changes: the ones deleted, found as the whole refresh finds them.
   let deleted: { ids: ReadonlySet<string>; pagesAsked: number } | undefined
   if (answers.page.total >= 0 && answers.page.total < withChanges.length) {
     // Its answers kept: a whole refresh after a fallback asks the same, and is answered from them.
-    const found = await locateDeletions(recordingSearch(ctx.api, answers), { length: withChanges.length, at: (pos) => idAt(withChanges[pos] as ListedPhoto | number) }, answers.page.total, answers.page.photos)
+    const found = await locateDeletions(recordingSearch(ctx.api, answers), { length: withChanges.length, at: (pos) => idAt(withChanges[pos] as string | number) }, answers.page.total, answers.page.photos)
     if ('reason' in found) {
       return { fallback: `something was deleted (${found.reason})`, relist: `Flickr counts ${answers.page.total} items, the catalog with the changes ${withChanges.length} (something was deleted: ${found.reason})` }
     }
@@ -183,7 +189,7 @@ export async function mergeIncremental(store: CatalogStore, head: Head, answers:
   // Its details saved as they come (a bulk edit's comments and originals: hours at Flickr's rate), for a rerun to go on from.
   ctx.checkpoint?.begin(head.userId, false)
   return finishMerge(store, head, ctx, {
-    changed: kept, ...(held !== undefined ? { known: held } : {}), lists, old, slots, stream, gone, goneUnresolved, setListing, tree: answers.tree, listing, retriesTranscodes: plan.transcodes !== undefined,
+    changed: new Handover(kept), letGo: () => letGoOfReported(answers), ...(held !== undefined ? { known: held } : {}), lists, old, slots, stream, gone, goneUnresolved, setListing, tree: answers.tree, listing, retriesTranscodes: plan.transcodes !== undefined,
     startedAtMs: answers.startedAtMs, listingReport,
     calls: (own) => withAnsweredCalls(own, answers, deleted === undefined ? undefined : { pages: deleted.pagesAsked, sizes: deleted.ids.size }),
   })
@@ -194,14 +200,21 @@ export type MergeKnown = Pick<CatalogSnapshot, 'photos' | 'comments' | 'media'> 
 
 /** What a merge found (lazy-merge's from recorded answers, full-merge's from a full listing), for finishMerge. */
 export interface MergeFound {
-  /** The photos whose rows are written (reported, or listed changed), as listed. */
-  changed: readonly ListedPhoto[]
+  /**
+   * The photos whose rows are written (reported, or listed changed), as listed: taken by
+   * finishMerge, which lets go of each group's once it is written. After a bulk edit they are most
+   * of a merge's memory (~2 KB a photo with its record: 360,000 at 1,000,000 items), so the caller
+   * keeps none of them.
+   */
+  changed: Handover<readonly ListedPhoto[]>
+  /** Lets go of what else holds the records the changed photos were listed from (the quick refresh's answers), once they are cut into groups. */
+  letGo?: () => void
   /** Their rows as the catalog holds them (those it holds), when the caller holds them already; else each group's are decoded. */
   known?: MergeKnown
   lists: { sets: SetEntry[]; collections: CollectionEntry[] }
   old: OldOrder
-  /** The new order: a position in the old one (the photo's row kept), or a changed photo. */
-  slots: ReadonlyArray<ListedPhoto | number>
+  /** The new order: a position in the old one (the photo's row kept), or a changed photo's id. */
+  slots: ReadonlyArray<number | string>
   /** The ids of `slots`. */
   stream: readonly string[]
   /** The photos deleted: their rows leave their buckets. */
@@ -246,7 +259,7 @@ export async function finishMerge(store: CatalogStore, head: Head, ctx: MergeCon
 }
 
 async function mergeInGroups(store: CatalogStore, head: Head, ctx: MergeContext, found: MergeFound, save: MergeSave): Promise<MergeResult> {
-  const { changed, lists, old, slots, stream, gone } = found
+  const { lists, old, slots, stream, gone } = found
   const prevSnap = (known: MergeKnown): CatalogState => ({
     snap: {
       userId: head.userId, userName: head.userName, photostream: [], photos: known.photos, comments: known.comments, media: known.media,
@@ -257,8 +270,11 @@ async function mergeInGroups(store: CatalogStore, head: Head, ctx: MergeContext,
   })
   const { answered: _answered, onProgress, ...rest } = ctx.options
   const photosPerPage = head.pages?.photosPerPage ?? PAGE_PHOTOS
-  const groups = bucketGroups(head, changed, gone, ctx.groupPhotos ?? MERGE_GROUP_PHOTOS)
-  const facts = new FactsTally(head.facts as PhotoFacts, changed, found.goneUnresolved ?? 0)
+  // From here each changed photo is held by its group alone, and let go with it (cut: none kept here).
+  const { groups, ids: changedIds } = cut(head, found, ctx.groupPhotos ?? MERGE_GROUP_PHOTOS)
+  const total = changedIds.size
+  const groupCount = groups.length
+  const facts = new FactsTally(head.facts as PhotoFacts, changedIds, found.goneUnresolved ?? 0)
   const pageRows = new Map<string, PageRow>()
   const counts = { added: 0, changed: 0 }
   const media: RefreshReport['media'] = { resolved: 0, reused: 0, transcodes: [], unavailable: [] }
@@ -269,14 +285,16 @@ async function mergeInGroups(store: CatalogStore, head: Head, ctx: MergeContext,
   const before = { commentsToFetch: 0, commentsFetched: 0, mediaToResolve: 0, mediaResolved: 0 }
   const planned = { comments: 0, sizesResumed: 0, sizes: 0 }
   let last = before
-  for (const group of groups) {
+  // The next group, merged in a function of its own: no register of this frame holds it, or its rows, once it is written.
+  const mergeNext = async (): Promise<boolean> => {
+    const group = groups.shift() as BucketGroup
     const known = found.known ?? (await store.decodeBucketsOf(head, group.changed.map((p) => p.id)))
-    if (known === undefined) return { fallback: 'a part of the catalog is gone (another writer saved meanwhile)' }
+    if (known === undefined) return false
     const previous = prevSnap(known)
     // Decided by the merge's plan, at the answers' time: not again at this later one.
     const options: RefreshOptions = {
       ...rest, retryTranscodes: found.retriesTranscodes,
-      ...(onProgress !== undefined ? { onProgress: (p) => onProgress(last = progressOver(p, before, changed.length)) } : {}),
+      ...(onProgress !== undefined ? { onProgress: (p) => onProgress(last = progressOver(p, before, total)) } : {}),
     }
     const checkpoint = ctx.checkpoint === undefined ? undefined : planOverGroups(ctx.checkpoint, planned)
     const details = await fetchPhotoDetails({ previous, api: ctx.api, media: ctx.media, options, clock: ctx.clock, ...(checkpoint !== undefined ? { checkpoint } : {}) }, group.changed)
@@ -297,18 +315,21 @@ async function mergeInGroups(store: CatalogStore, head: Head, ctx: MergeContext,
       const entry = next.snap.photos.get(p.id) as PhotoEntry
       pageRows.set(p.id, pageRowOf(entry, next.snap.media.get(mediaKey(p.id, entry.secret)), next.snap.comments.get(p.id), ctx.pages.sizer))
     }
-    if (!(await save.putRows(next, group.gone))) return { fallback: 'a part of the catalog is gone (another writer saved meanwhile)' }
+    return save.putRows(next, group.gone)
+  }
+  for (let left = groupCount; left > 0; left--) {
+    if (!(await mergeNext())) return { fallback: 'a part of the catalog is gone (another writer saved meanwhile)' }
   }
 
   const since: Since = {
     prev: { ...prevSnap({ photos: new Map(), comments: new Map(), media: new Map(), commentsFetchedAt: new Map() }).snap },
     nowMs: ctx.clock(),
   }
-  const merged = catalogIds(old, changed)
+  const merged = catalogIds(old, changedIds)
   const inCatalog = gone.size === 0 ? merged : { has: (id: string) => !gone.has(id) && merged.has(id) }
   const sets = setChanges(found.setListing, inCatalog, since)
   const collections = collectionChanges(found.tree, since)
-  const orderChanged = slots.length !== old.length || slots.some((s, pos) => (typeof s === 'number' ? s !== pos : s.id !== old.id(pos)))
+  const orderChanged = slots.length !== old.length || slots.some((s, pos) => (typeof s === 'number' ? s !== pos : s !== old.id(pos)))
   const photoCounts = { total: stream.length, added: counts.added, changed: counts.changed, deleted: gone.size }
   const refreshedAtMs = ctx.clock()
   const after = facts.result(stream)
@@ -345,9 +366,9 @@ async function mergeInGroups(store: CatalogStore, head: Head, ctx: MergeContext,
     generation: saved.generation,
     merged: true,
   }
-  debug('merged %d %s photos (%d added, %d changed) and %d deleted into %s without loading the catalog (%d bucket group(s))', changed.length,
-    found.listingReport.mode === 'full' ? 'listed changed' : 'reported', photoCounts.added, photoCounts.changed, gone.size, saved.generation, groups.length)
-  return { merged: { head: saved, report, pages: newPages, sets: sets.sets, collections: collections.collections, rows: new Set(changed.map((p) => p.id)) } }
+  debug('merged %d %s photos (%d added, %d changed) and %d deleted into %s without loading the catalog (%d bucket group(s))', total,
+    found.listingReport.mode === 'full' ? 'listed changed' : 'reported', photoCounts.added, photoCounts.changed, gone.size, saved.generation, groupCount)
+  return { merged: { head: saved, report, pages: newPages, sets: sets.sets, collections: collections.collections, rows: changedIds } }
 }
 
 /**
@@ -383,6 +404,17 @@ function progressOver(p: RefreshProgress, before: Pick<RefreshProgress, 'comment
     commentsToFetch: before.commentsToFetch + p.commentsToFetch, commentsFetched: before.commentsFetched + p.commentsFetched,
     mediaToResolve: before.mediaToResolve + p.mediaToResolve, mediaResolved: before.mediaResolved + p.mediaResolved,
   }
+}
+
+/**
+ * finishMerge's groups, taken from `found` (its changed photos' Handover, and `letGo` told), and
+ * the changed photos' ids: in a function of its own, so that no frame of the merge holds the
+ * photos beside the groups.
+ */
+function cut(head: Head, found: MergeFound, perGroup: number): { groups: BucketGroup[]; ids: Set<string> } {
+  const changed = found.changed.take() ?? []
+  found.letGo?.()
+  return { groups: bucketGroups(head, changed, found.gone, perGroup), ids: new Set(changed.map((p) => p.id)) }
 }
 
 /** One group of finishMerge: the changed photos and deleted ones of some buckets (no bucket in two groups). */
@@ -565,8 +597,8 @@ export function setsOf(answers: RecordedAnswers, before: readonly SetEntry[]): {
 }
 
 /** The ids of the merged catalog (the previous photos and the changed ones), as setChanges asks them. */
-export function catalogIds(old: OldOrder, changed: readonly ListedPhoto[]): { has(id: string): boolean } {
-  const extra = new Set(changed.map((p) => p.id))
+export function catalogIds(old: OldOrder, changed: ReadonlySet<string>): { has(id: string): boolean } {
+  const extra = new Set(changed)
   const keys = new Float64Array(old.length)
   let numeric = true
   for (let pos = 0; pos < old.length && numeric; pos++) {
@@ -592,10 +624,9 @@ export class FactsTally {
   #unresolved: number
   readonly #transcodes = new Map<string, { id: string; label: string }>()
 
-  constructor(before: PhotoFacts, changed: readonly ListedPhoto[], goneUnresolved: number) {
+  constructor(before: PhotoFacts, changed: ReadonlySet<string>, goneUnresolved: number) {
     this.#unresolved = before.unresolved - goneUnresolved
-    const ids = new Set(changed.map((p) => p.id))
-    for (const t of before.transcodes) if (!ids.has(t.id)) this.#transcodes.set(t.id, t)
+    for (const t of before.transcodes) if (!changed.has(t.id)) this.#transcodes.set(t.id, t)
   }
 
   add(changed: Pick<CatalogSnapshot, 'photos' | 'media'>, previous: Pick<CatalogSnapshot, 'photos' | 'media'>): void {
@@ -625,7 +656,7 @@ export class FactsTally {
  * Each page written is kept decoded in `into`, for the lazy view of the new head.
  */
 export async function writePages(
-  slots: ReadonlyArray<ListedPhoto | number>, old: OldOrder, head: Head, rows: ReadonlyMap<string, PageRow>,
+  slots: ReadonlyArray<number | string>, old: OldOrder, head: Head, rows: ReadonlyMap<string, PageRow>,
   perPage: number, put: (page: StoredPage) => Promise<string>, into: ListingPage[],
 ): Promise<string[]> {
   const oldKeys = head.chunks.listing ?? []
@@ -641,12 +672,12 @@ export async function writePages(
     }
     const builder = new PageBuilder(n)
     for (let i = 0; i < n; i++) {
-      const s = slots[from + i] as ListedPhoto | number
+      const s = slots[from + i] as number | string
       if (typeof s === 'number') {
         builder.add(old.page(s).row(s % old.perPage))
         continue
       }
-      builder.add(rows.get(s.id) as PageRow)
+      builder.add(rows.get(s) as PageRow)
     }
     const stored = builder.stored()
     keys.push(await put(stored))

@@ -86,7 +86,11 @@ export interface QuickRefreshResult {
 export interface RecordedAnswers {
   startedAtMs: number
   minDateSec: number
-  changed: unknown[]
+  /**
+   * The records recentlyUpdated answered; undefined once a merge let go of them (letGoOfReported):
+   * a refresh answered from here asks recentlyUpdated again then.
+   */
+  changed?: unknown[]
   page: { total: number; photos: unknown[] }
   setList: unknown[]
   setPhotos: ReadonlyMap<string, unknown[]>
@@ -99,6 +103,15 @@ export interface RecordedAnswers {
    * and is answered from here.
    */
   searched?: Map<string, Promise<unknown>>
+}
+
+/**
+ * `answers` without the records recentlyUpdated answered: a merge in groups (lazy-merge.ts
+ * finishMerge) lets go of each group's once it is written, and these held them all to its end. A
+ * whole refresh after a merge that fell back from there asks recentlyUpdated again (`answering`).
+ */
+export function letGoOfReported(answers: RecordedAnswers): void {
+  delete answers.changed
 }
 
 /** The key of a search call in RecordedAnswers.searched. */
