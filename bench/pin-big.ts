@@ -24,8 +24,10 @@
  *   on the one DEST, each run taking in the change since the run before (whichever build made it).
  *   The fake is made afresh by each bench: DIR/changed counts the changes DIR was pinned after, and
  *   the next bench's fake makes that many first (the same photos, sets and ids: bench-fake.ts
- *   changeAccount is seeded by the change's number; only their times are new, so the photos they
- *   touched are reported changed again), so a 1,000,000-item DIR need not be seeded again (48 min).
+ *   changeAccount is seeded by the change's number, and made at the same times: Stamps), so a
+ *   1,000,000-item DIR need not be seeded again (48 min). Each run is told its own change and the
+ *   one before (a pin's hour of overlap); in a DIR changed before DIR/stamps was kept, every change
+ *   made within the hour before, with their times new in each bench (Stamps says why).
  * --first: before those, a first pin of the seed's catalog into a DEST holding nothing else (DIR/first,
  *   removed after each run: what a mount leaves in its cache folder), every original downloaded.
  * --empty: before those, a first pin into an empty DEST (DIR/empty, removed after each run): the
@@ -66,12 +68,31 @@ const texts = (name: string): string[] => args.flatMap((a, i) => (a === `--${nam
  * listing's URL and size, which are not what the fake's video download serves, so a pin of the seed
  * would fail them (a real first sync sizes them by their own requests). Each "change" is a new one.
  */
-async function serve(items: number, sets: number, port: number, made: number, deletions: number, edits: number): Promise<void> {
+async function serve(items: number, sets: number, port: number, made: number, deletions: number, edits: number, stamps: Stamps): Promise<void> {
   const account = benchAccount(items, sets, { videos: false })
   let changes = 0
-  while (changes < made) changeAccount(account, changes++, deletions, edits)
-  await serveBenchFake(account, port, () => changeAccount(account, changes++, deletions, edits))
+  const change = (): void => {
+    if (stamps === 'fixed') account.clock = () => CHANGES_FROM_SEC + changes * CHANGE_EVERY_SEC
+    changeAccount(account, changes++, deletions, edits)
+  }
+  while (changes < made) change()
+  await serveBenchFake(account, port, change)
 }
+
+/**
+ * When a change's edits, comments and uploads are made, on Flickr's clock (`lastupdate`). A pin asks
+ * recentlyUpdated for what changed from an hour before the newest edit it saw, so with the wall
+ * clock (`wall`: DIRs changed before session 46) every change made within the hour before a run was
+ * reported to it again, and each run of an A/B was told more than the one before (the reported
+ * photos grew run by run). `fixed`: change n is made at CHANGES_FROM_SEC + n x CHANGE_EVERY_SEC,
+ * after every generated photo's times and long before now (an edit from the future would make a
+ * pin ask from its own clock, for ever), so each run is told its own change and the one before
+ * (the hour of overlap), the same for every build, and a fake made afresh makes a DIR's earlier
+ * changes again at the very times its catalog saw them.
+ */
+type Stamps = 'fixed' | 'wall'
+const CHANGES_FROM_SEC = Date.UTC(2025, 0, 1) / 1000
+const CHANGE_EVERY_SEC = 2 * 3600
 
 const exists = (p: string): Promise<boolean> => stat(p).then(() => true, () => false)
 
@@ -98,7 +119,7 @@ async function main(): Promise<void> {
   const items = arg('items', 1_000_000)
   const sets = arg('sets', 20_000)
   const port = arg('port', 0)
-  if (args[0] === '--serve') return serve(items, sets, port, arg('made', 0), arg('deletions', 0), arg('edits', CHANGE.edited))
+  if (args[0] === '--serve') return serve(items, sets, port, arg('made', 0), arg('deletions', 0), arg('edits', CHANGE.edited), text('stamps') === 'wall' ? 'wall' : 'fixed')
   const dirArg = text('dir')
   if (dirArg === undefined || port === 0) throw new Error('--dir DIR and --port N are needed (the seed holds the fake\'s URLs)')
   const dir = resolve(dirArg)
@@ -113,12 +134,16 @@ async function main(): Promise<void> {
   await writeFile(join(dir, 'deletions'), String(deletions))
   await madeAlike(dir, 'edits', 'edited', edits, made, CHANGE.edited)
   await writeFile(join(dir, 'edits'), String(edits))
+  // A DIR changed before DIR/stamps was kept had its changes made on the wall clock: it goes on so.
+  const stampsFile = join(dir, 'stamps')
+  const stamps: Stamps = (await exists(stampsFile)) ? ((await readFile(stampsFile, 'utf8')).trim() === 'wall' ? 'wall' : 'fixed') : made === 0 ? 'fixed' : 'wall'
+  await writeFile(stampsFile, stamps)
   const runs = arg('runs', 2)
   const others = texts('ab')
   const only = text('bin')
   const bins = others.length > 0 ? [BIN, ...others.map((o) => resolve(o))] : only !== undefined ? [resolve(only)] : [BIN]
   const full = args.includes('--full') ? ['--full-listing-every', '0'] : []
-  const { proc: fakeProc, origin, credentials, ask } = await startBenchFake(['--import', 'tsx', self, '--serve', '--items', String(items), '--sets', String(sets), '--port', String(port), '--made', String(made), '--deletions', String(deletions), '--edits', String(edits)])
+  const { proc: fakeProc, origin, credentials, ask } = await startBenchFake(['--import', 'tsx', self, '--serve', '--items', String(items), '--sets', String(sets), '--port', String(port), '--made', String(made), '--deletions', String(deletions), '--edits', String(edits), '--stamps', stamps])
   const config = join(dir, 'config')
   const env = cliEnv({ origin, credentials }, config, { LANG: 'C.UTF-8', FLICKRFS_API_RATE: '100000', FLICKRFS_API_BURST: '100000', ...passedOn() })
   let runNo = 0
