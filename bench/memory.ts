@@ -3,7 +3,7 @@
  * Flickr (in its own process, so its memory is not counted).
  *
  *   npm run build && node --import tsx bench/memory.ts [--items 100000] [--sets 2000] [--runs 3] [--bin OTHER/bin/flickrfs]
- *     [--cache DIR] [--offline-only [--seed] | --sync-only | --refresh-only | --online-only [--seed [--unresolved N [--relisted]]] [--change] [--full]] [--node-args "--max-semi-space-size=2"] [--port N]
+ *     [--cache DIR] [--offline-only [--seed] | --sync-only | --refresh-only | --online-only [--seed [--unresolved N [--relisted]]] [--change [--edits E]] [--full]] [--node-args "--max-semi-space-size=2"] [--port N]
  *     [--ab OTHER/bin/flickrfs]
  *
  * Each run, with a fresh cache:
@@ -27,7 +27,8 @@
  * each run mounts a fresh copy of C (~17 min at 1,000,000 items under load, against ~25 for a real
  * first sync). --change: before the SIGHUP, the fake's account changes once (bench-fake.ts CHANGE: 50 edits, 20
  * comments, 10 uploads, a set renamed; later runs see the same change), and the refresh measured is
- * the one that takes it in (lazily merged, or loaded whole). --full: the mount lists everything at
+ * the one that takes it in (lazily merged, or loaded whole); --edits E: it edits E random photos
+ * rather than 50 (a bulk edit). --full: the mount lists everything at
  * each refresh (--full-listing-every 0), so the refresh measured is the weekly full listing (with
  * --change, of that change): merged (src/catalog/full-merge.ts) or loaded whole. --unresolved N
  * (with --seed): N photos whose originals the fake refuses (an HTML page) are seeded with no
@@ -74,7 +75,7 @@ import { BIN } from '../test/support/repo.js'
 import { runMeasured } from './child-usage.js'
 import { median } from './measure.js'
 import { stateOf } from './catalog-state.js'
-import { benchAccount, changeAccount, passedOn, serveBenchFake, startBenchFake } from './bench-fake.js'
+import { benchAccount, CHANGE, changeAccount, passedOn, serveBenchFake, startBenchFake } from './bench-fake.js'
 import { cliEnv } from '../test/pin/helpers.js'
 
 const self = fileURLToPath(import.meta.url)
@@ -90,7 +91,7 @@ async function serve(items: number, sets: number): Promise<void> {
   const account = benchAccount(items, sets)
   let changed = false
   await serveBenchFake(account, arg('port', 0), () => {
-    if (!changed) changeAccount(account, 0)
+    if (!changed) changeAccount(account, 0, 0, arg('edits', CHANGE.edited))
     changed = true
   }, { unresolved: arg('unresolved', 0), relisted: args.includes('--relisted') })
 }
@@ -455,7 +456,7 @@ async function main(): Promise<void> {
   const target = items >= 1_000_000 ? 1024 * MB : 300 * MB
   // An offline mount asks nothing of Flickr: no fake (at 1,000,000 items it takes minutes and a GB to make).
   const fakeArgs = offlineOnly ? ['-e', `process.stdout.write('{"origin":"http://127.0.0.1:9","credentials":{"apiKey":"k","apiSecret":"s","oauthToken":"t","oauthTokenSecret":"ts"}}\\n'); process.stdin.resume()`]
-    : ['--import', 'tsx', self, '--serve', '--items', String(items), '--sets', String(sets), '--port', String(arg('port', 0)), '--unresolved', String(arg('unresolved', 0)), ...(args.includes('--relisted') ? ['--relisted'] : [])]
+    : ['--import', 'tsx', self, '--serve', '--items', String(items), '--sets', String(sets), '--port', String(arg('port', 0)), '--unresolved', String(arg('unresolved', 0)), '--edits', String(arg('edits', CHANGE.edited)), ...(args.includes('--relisted') ? ['--relisted'] : [])]
   const { proc: fakeProc, origin, credentials, ask } = await startBenchFake(fakeArgs)
   if (seeded && cacheArg !== undefined) await ask(`seed ${cacheArg}`, 'seeded')
   if (args.includes('--change')) fake.change = () => ask('change', 'changed')
