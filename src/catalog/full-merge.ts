@@ -182,8 +182,8 @@ interface ListingFound extends Pick<MergeFound, 'slots' | 'changed' | 'gone' | '
 /**
  * The photostream listing compared page by page with the catalog's pages: `slots` is the new
  * order, each photo a position in the old one (its record unchanged) or its id; `changed` the
- * listed records of the others (handed over by `found`); `newestSec` the newest `lastupdate` listed (the marks of a full
- * listing: incremental.ts marksAfter).
+ * listed records of the others (handed over by `found`); `newestSec` the newest `lastupdate`
+ * listed (the marks of a full listing: incremental.ts marksAfter).
  */
 class ListingMatch {
   slots: Array<number | string> = []

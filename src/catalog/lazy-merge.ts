@@ -33,9 +33,9 @@
  * changed photo written, the reported records of the groups not merged yet (each group's let go
  * once written: the quick refresh's answers too), and one group's decoded rows and details at a
  * time (finishMerge: MERGE_GROUP_PHOTOS changed photos, bucket group by bucket group), however
- * many were reported: a bulk edit of the whole
- * account is merged too, in a catalog of BULK_MERGE_FROM_PHOTOS or more (mergeLimit says why a
- * smaller one runs the whole refresh for a change of more than one photo in 8).
+ * many were reported: a bulk edit of the whole account is merged too, in a catalog of
+ * BULK_MERGE_FROM_PHOTOS or more (mergeLimit says why a smaller one runs the whole refresh for a
+ * change of more than one photo in 8).
  */
 import createDebug from '../util/debug.js'
 import { Handover } from '../util/handover.js'
@@ -203,8 +203,8 @@ export interface MergeFound {
   /**
    * The photos whose rows are written (reported, or listed changed), as listed: taken by
    * finishMerge, which lets go of each group's once it is written. After a bulk edit they are most
-   * of a merge's memory (~2 KB a photo with its record: 360,000 at 1,000,000 items), so the caller
-   * keeps none of them.
+   * of a merge's memory (each with its record, ~1-2 KB; a bulk edit of 200,000 photos of 1,000,000
+   * reports ~360,000 to the run after it), so the caller keeps none of them.
    */
   changed: Handover<readonly ListedPhoto[]>
   /** Lets go of what else holds the records the changed photos were listed from (the quick refresh's answers), once they are cut into groups. */
