@@ -203,8 +203,8 @@ export interface MergeFound {
   /**
    * The photos whose rows are written (reported, or listed changed), as listed: taken by
    * finishMerge, which lets go of each group's once it is written. After a bulk edit they are most
-   * of a merge's memory (each with its record, ~1-2 KB a photo: ~190 MB for 190,000 photos
-   * reported), so the caller keeps none of them.
+   * of a merge's memory (each with its record: ~160 MB of heap for 184,000 photos reported, in
+   * bench/RESULTS.md "Session 46"), so the caller keeps none of them.
    */
   changed: Handover<readonly ListedPhoto[]>
   /** Lets go of what else holds the records the changed photos were listed from (the quick refresh's answers), once they are cut into groups. */
