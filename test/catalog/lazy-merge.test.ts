@@ -17,6 +17,7 @@ import type { ListedPhoto } from '../../src/catalog/changes.js'
 import { MergeSave, type Head } from '../../src/catalog/persist.js'
 import { prng } from '../../src/fake-flickr/generate.js'
 import { PHOTO_METADATA_FORMAT } from '../../src/layout/metadata.js'
+import { withReplaced } from '../support/replaced.js'
 import { tempDir } from '../support/repo.js'
 import { comparable, harness, randomChange, headOf } from './harness.js'
 import { assertNoStrayChunks, assertSame, assertWhole, copyRoot, firstSync, refreshTwins, WEEK_MS, WRITER } from './twins.js'
@@ -309,16 +310,10 @@ void test('a merge that fails in a later group leaves the catalog as it was and 
   // its small chunks a statement's worth at a time: enough buckets go past one).
   for (const id of a.photostream.slice(0, 400)) a.addComment(id, `a comment on ${id}`)
   let asked = 0
-  const failing = new Proxy(h.client, {
-    get(target, prop, receiver) {
-      if (prop === 'getComments') {
-        return async (id: string) => {
-          if (++asked === 380) throw new Error('the network went down')
-          return target.getComments(id)
-        }
-      }
-      const v = Reflect.get(target, prop, receiver) as unknown
-      return typeof v === 'function' ? (v as (...args: unknown[]) => unknown).bind(target) : v
+  const failing = withReplaced(h.client, {
+    getComments: async (id) => {
+      if (++asked === 380) throw new Error('the network went down')
+      return h.client.getComments(id)
     },
   })
   const root = await copyRoot(t, base)

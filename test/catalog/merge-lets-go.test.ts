@@ -12,6 +12,7 @@ import type { CatalogApi } from '../../src/catalog/ports.js'
 import { CatalogStore } from '../../src/catalog/persist.js'
 import { PHOTO_METADATA_FORMAT } from '../../src/layout/metadata.js'
 import { collectGarbageNow } from '../../src/util/old-generation.js'
+import { withReplaced } from '../support/replaced.js'
 import { harness } from './harness.js'
 import { copyRoot, firstSync, WEEK_MS, WRITER } from './twins.js'
 
@@ -21,23 +22,15 @@ const GROUPS_BACK = 200
 
 /** `api`, each record recentlyUpdated answers watched in `reported`, and each getComments's photo told to `asked` first. */
 function watching(api: CatalogApi, reported: Map<string, WeakRef<object>>, asked: (id: string) => void): CatalogApi {
-  return new Proxy(api, {
-    get(target, prop) {
-      if (prop === 'getRecentlyUpdated') {
-        return async (minDateSec: number, extras: string[]): Promise<unknown[]> => {
-          const photos = await target.getRecentlyUpdated(minDateSec, extras)
-          for (const p of photos) if (typeof p === 'object' && p !== null) reported.set(String((p as { id?: unknown }).id), new WeakRef(p))
-          return photos
-        }
-      }
-      if (prop === 'getComments') {
-        return (id: string) => {
-          asked(id)
-          return target.getComments(id)
-        }
-      }
-      const v = Reflect.get(target, prop, target) as unknown
-      return typeof v === 'function' ? (v as (...args: unknown[]) => unknown).bind(target) : v
+  return withReplaced(api, {
+    getRecentlyUpdated: async (minDateSec, extras) => {
+      const photos = await api.getRecentlyUpdated(minDateSec, extras)
+      for (const p of photos) if (typeof p === 'object' && p !== null) reported.set(String((p as { id?: unknown }).id), new WeakRef(p))
+      return photos
+    },
+    getComments: (id) => {
+      asked(id)
+      return api.getComments(id)
     },
   })
 }

@@ -11,21 +11,16 @@ import { DEFAULT_FULL_LISTING_EVERY_MS, type CatalogApi } from '../../src/catalo
 import { pin } from '../../src/pin/pin.js'
 import { collectGarbageNow } from '../../src/util/old-generation.js'
 import { clients, pinOnce, removeDir, startFake } from './helpers.js'
+import { withReplaced } from '../support/replaced.js'
 import { tempDir } from '../support/repo.js'
 
 /** `api`, with every photo recentlyUpdated answers watched in `reported`. */
 function watching(api: CatalogApi, reported: Array<WeakRef<object>>): CatalogApi {
-  return new Proxy(api, {
-    get(target, key) {
-      if (key === 'getRecentlyUpdated') {
-        return async (minDateSec: number, extras: string[]): Promise<unknown[]> => {
-          const photos = await target.getRecentlyUpdated(minDateSec, extras)
-          for (const p of photos) if (typeof p === 'object' && p !== null) reported.push(new WeakRef(p))
-          return photos
-        }
-      }
-      const value = Reflect.get(target, key, target) as unknown
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value
+  return withReplaced(api, {
+    getRecentlyUpdated: async (minDateSec, extras) => {
+      const photos = await api.getRecentlyUpdated(minDateSec, extras)
+      for (const p of photos) if (typeof p === 'object' && p !== null) reported.push(new WeakRef(p))
+      return photos
     },
   })
 }
