@@ -302,10 +302,16 @@ export async function refreshIfUnchanged(store: CatalogStore, given: CatalogApi,
 async function reportedInGroups(
   store: CatalogStore, head: Head, photos: readonly ListedPhoto[], perGroup: number, retryTranscodes: boolean, nowMs: number,
 ): Promise<typeof AS_KNOWN | typeof BULK | undefined> {
+  // Each group weighed in a function of its own: no register of this loop's frame holds its rows
+  // while the next group's are decoded (src/util/README.md, handover.ts).
+  const weigh = async (group: readonly ListedPhoto[]): Promise<boolean | undefined> => {
+    const rows = await store.decodeBucketsOf(head, group.map((p) => p.id))
+    return rows === undefined ? undefined : reportedAsKnown(rows, group, retryTranscodes, head.refreshedAtMs, nowMs)
+  }
   for (const group of bucketGroups(head, photos, new Set(), perGroup)) {
-    const rows = await store.decodeBucketsOf(head, group.changed.map((p) => p.id))
-    if (rows === undefined) return undefined
-    if (!reportedAsKnown(rows, group.changed, retryTranscodes, head.refreshedAtMs, nowMs)) return BULK
+    const known = await weigh(group.changed)
+    if (known === undefined) return undefined
+    if (!known) return BULK
   }
   return AS_KNOWN
 }
