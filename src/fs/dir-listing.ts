@@ -14,38 +14,69 @@ export interface DirListing {
 export const STAT_WORDS = 18
 
 /**
- * The entries' stats in fuse-native's own form, each made when fuse-native reads it.
+ * Entries a window of stat views holds (wireStats): one JS call from the binding per window, not
+ * one per entry.
+ */
+export const STAT_WINDOW = 4096
+
+/**
+ * The entries' stats in fuse-native's own form, made a window at a time as fuse-native reads them.
  *
  * fuse-native 2.2.6's readdir (fuse-native.c) walks the names and, for entry i, gets element i of
  * this array, reads its 18 words into a struct stat at once and hands it to libfuse's filler, before
- * it asks for element i + 1. So one view does for every entry: it is written with entry i's mode and
- * inode when element i is asked for. The array holds no element of its own, only its length; its
- * prototype, a Proxy, answers each index. libfuse 2.9's filler passes only st_ino and the type bits
- * of st_mode to the kernel (d_ino, d_type): test/fs/mount-lifecycle.test.ts checks both, entry by
- * entry, through a real mount, and fails if fuse-native ever read the elements in another order.
+ * it asks for element i + 1. libfuse 2.9's filler passes only st_ino and the type bits of st_mode
+ * to the kernel (d_ino, d_type). So STAT_WINDOW views into one small buffer do for every entry:
+ * element i is view i % STAT_WINDOW, a real element of the array, except at the start of each
+ * window (i a multiple of STAT_WINDOW), which is a hole: the binding's read of it falls through to
+ * the array's prototype, a Proxy, which writes that window's modes and inodes into the buffer and
+ * answers its first view. The binding then reads the rest of the window as plain elements, with no
+ * call into JS. test/fs/mount-lifecycle.test.ts checks d_ino and d_type entry by entry through a
+ * real mount, over more than two windows, and fails if fuse-native ever read the elements in
+ * another order.
  *
- * Before, one DataView per entry into one buffer: at 1,000,000 items the first listing of
- * photostream/ made 2,000,002 of them, ~170 MB of heap and a 16 MB buffer at the moment the mount's
- * RSS peaks (bench/listing-memory.ts). Read from JS (tests), `stats[i]` is entry i's view until the
- * next element is asked for; holes are skipped by `map` and `forEach`, so read by index.
+ * Before, every element was a hole the Proxy answered: one call from C++ into JS per entry, ~0.5 s
+ * of the ~2 s the binding took to hand libfuse the 2,000,002 entries of photostream/ at 1,000,000
+ * items, before `ls` shows a name (bench/listing-floor.ts). And before that, one DataView per entry:
+ * ~170 MB of heap and a 16 MB buffer at the moment the mount's RSS peaks (bench/listing-memory.ts);
+ * the array's own slots are 8 bytes an entry, for as long as the readdir. Read from JS (tests),
+ * read in order: element i holds entry i's stat once its window's first element was read (the
+ * first window is written at once), and until another window's is.
  */
 export function wireStats(l: DirListing): StatWire[] {
   const n = l.names.length
-  const view = new StatWire(new ArrayBuffer(STAT_WORDS * 4))
-  const words = new Uint32Array(view.buffer)
-  words[6] = 1 // nlink
-  const entries = new Proxy(Array.prototype, {
+  const size = Math.max(1, Math.min(STAT_WINDOW, n))
+  const buffer = new ArrayBuffer(size * STAT_WORDS * 4)
+  const words = new Uint32Array(buffer)
+  const views: StatWire[] = []
+  for (let r = 0; r < size; r++) {
+    views.push(new StatWire(buffer, r * STAT_WORDS * 4, STAT_WORDS * 4))
+    words[r * STAT_WORDS + 6] = 1 // nlink
+  }
+  let written = -1
+  const write = (start: number): void => {
+    const end = Math.min(n, start + size)
+    for (let j = start; j < end; j++) {
+      const at = (j - start) * STAT_WORDS
+      words[at] = l.modes[j] as number
+      words[at + 7] = l.inos[j] as number
+    }
+    written = start
+  }
+  write(0)
+  const windows = new Proxy(Array.prototype, {
     get(target, key, receiver) {
       const i = typeof key === 'string' ? Number(key) : NaN
       if (!(Number.isInteger(i) && i >= 0 && i < n)) return Reflect.get(target, key, receiver) as unknown
-      words[0] = l.modes[i] as number
-      words[7] = l.inos[i] as number
-      return view
+      const start = i - (i % size)
+      if (start !== written) write(start)
+      return views[i - start]
     },
   })
+  // Written in order, with a hole at each window's start: a fast array of 8-byte slots.
   const out: StatWire[] = []
+  for (let j = 0; j < n; j++) if (j % size !== 0) out[j] = views[j % size] as StatWire
   out.length = n
-  Object.setPrototypeOf(out, entries)
+  Object.setPrototypeOf(out, windows)
   return out
 }
 

@@ -4,6 +4,7 @@ import { lstat, mkdir, readdir, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { checkMountpoint, unmountPath } from '../../src/fs/index.js'
+import { STAT_WINDOW } from '../../src/fs/dir-listing.js'
 import type { TreeSpec } from './fixture.js'
 import { FixtureLab } from './harness.js'
 import { fuseUnusableReason, isMounted } from '../support/mounts.js'
@@ -75,9 +76,11 @@ void describe('mount lifecycle', { skip }, () => {
 
   void test("readdir hands the kernel each entry's own inode and type (d_ino, d_type), as stat answers them", async () => {
     const mnt = await ws.mkdir('dirents')
-    // Files, links and folders side by side with inode numbers of every size, in a folder of its own.
+    // Files, links and folders side by side with inode numbers of every size, in a folder of its
+    // own, over more than two windows of the stats handed to the binding (dir-listing.ts wireStats).
     const mixed: TreeSpec = {}
-    for (let i = 0; i < 40; i++) {
+    const entries = 2 * STAT_WINDOW + 40
+    for (let i = 0; i < entries; i++) {
       const ino = 2 + ((i * 2654435761) % 2 ** 31)
       mixed[`e${i}`] = i % 3 === 0 ? { text: `${i}\n`, ino } : i % 3 === 1 ? { link: `e${i - 1}`, ino } : { dir: {}, ino }
     }
@@ -92,7 +95,8 @@ void describe('mount lifecycle', { skip }, () => {
       assert.equal(listed.get(name), st.ino, `d_ino of ${name}`)
       assert.equal(typed.get(name), st.isFile() ? 'file' : st.isSymbolicLink() ? 'link' : 'dir', `d_type of ${name}`)
     }
-    assert.equal(typed.size, 40)
+    assert.equal(typed.size, entries)
+    assert.equal(listed.size, entries)
     s.child.kill('SIGTERM')
     assert.equal((await s.exited).code, 0)
   })
