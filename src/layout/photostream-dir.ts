@@ -226,10 +226,12 @@ export class PhotostreamChildren implements ReadonlyMap<string, LayoutNode> {
     const entry = { kind: 'file' as const, ino: 0 }
     for (let k = 0; k < this.#shown.length; k++) {
       const { fileName } = this.#shownAt(k)
-      entry.ino = this.#ino(fileName)
+      // The sidecar's path is the original's and a suffix: its hash goes on from the original's.
+      const state = fnvUpdate(this.#state, fileName)
+      entry.ino = this.#inoOf(fileName, state)
       fn(fileName, entry)
       const sidecarName = fileName + METADATA_SUFFIX
-      entry.ino = this.#ino(sidecarName)
+      entry.ino = this.#inoOf(sidecarName, fnvUpdate(state, METADATA_SUFFIX))
       fn(sidecarName, entry)
     }
   }
@@ -328,7 +330,12 @@ export class PhotostreamChildren implements ReadonlyMap<string, LayoutNode> {
   }
 
   #ino(name: string): number {
-    const hash = inoFromState(fnvUpdate(this.#state, name))
+    return this.#inoOf(name, fnvUpdate(this.#state, name))
+  }
+
+  /** The inode of `name`, whose path's FNV state is `state`. */
+  #inoOf(name: string, state: number): number {
+    const hash = inoFromState(state)
     return this.#movedHashes.has(hash) ? (this.#movedInos.get(name) ?? hash) : hash
   }
 
