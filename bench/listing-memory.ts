@@ -9,8 +9,8 @@
  * ROOT holds a saved catalog with listing pages (memory.ts --seed's cache, or pin-big.ts's seed).
  * Each run is a fresh child process: it opens the catalog lazily and builds the layout as the mount
  * does (with this checkout's code), then lists photostream/ as the mount's readdir does
- * (dist/fs/dir-listing.js: `DirListingCache.get`, then `wireListing`, the two arrays fuse-native gets;
- * `wireStats` in builds before it), and reads each entry's name and stat by index as fuse-native's C loop does (here from JS: the napi calls'
+ * (dist/fs/dir-listing.js: `DirListingCache.get`, then `wireStats`, the two arrays fuse-native gets),
+ * and reads each entry's stat by index as fuse-native's C loop does (here from JS: the napi calls'
  * own cost is not in it, and is the same for any build but for what each element costs to make). It
  * prints the RSS before the step, the step's peak (VmHWM, reset just before it through
  * /proc/self/clear_refs) and its CPU. libfuse's own copy of the entries (its readdir buffer, the
@@ -61,18 +61,16 @@ async function child(root: string, impl: string): Promise<StepFigures> {
     entries = at
   } else {
     const listing = new mod.DirListingCache().get(dir, layout.root.ino)
-    // A build before wireListing (a listing made whole): its names and wireStats.
-    const wired = 'wireListing' in mod ? mod.wireListing(listing) : { names: (listing as { names: string[] }).names, stats: (mod as { wireStats: (l: unknown) => DataView[] }).wireStats(listing) }
-    // As fuse-native's C loop reads them: entry by entry, name i, then stat i's words, before entry i + 1.
+    const stats = mod.wireStats(listing)
+    // As fuse-native's C loop reads them: entry by entry, each stat's words read before the next is asked for.
     let read = 0
-    for (let i = 0; i < wired.stats.length; i++) {
-      read += (wired.names[i] as string).length === 0 ? 0 : 1
-      const st = wired.stats[i] as DataView
+    for (let i = 0; i < stats.length; i++) {
+      const st = stats[i] as DataView
       read += st.getUint32(0, true) === 0 ? 0 : 1
       read += st.getUint32(28, true) === 0 ? 0 : 1
     }
     if (read === 0) throw new Error('no stat read')
-    entries = wired.stats.length
+    entries = stats.length
   }
   const used = process.cpuUsage(cpu)
   const peak = ownRss().hwm

@@ -10,18 +10,6 @@ export interface DirListing {
   inos: Uint32Array
 }
 
-/**
- * The listing of a folder too big for DirListingCache to keep, made a window at a time as the
- * binding reads it (wireListing): its entries [start, end) written from index 0 of `names`,
- * `modes` and `inos`.
- */
-export interface WindowedListing {
-  readonly length: number
-  fill(start: number, end: number, names: string[], modes: Uint32Array, inos: Uint32Array): void
-}
-
-export type Listing = DirListing | WindowedListing
-
 /** fuse-native 2.2.6's stat form: 18 uint32 per entry (mode at 0, nlink at 6, ino at 7). */
 export const STAT_WORDS = 18
 
@@ -57,21 +45,6 @@ export const STAT_WINDOW = 4096
 export function wireStats(l: DirListing): StatWire[] {
   const n = l.names.length
   const size = Math.max(1, Math.min(STAT_WINDOW, n))
-  const { stats, window } = statWindows(n, size, (start) => window(start, l.modes.subarray(start), l.inos.subarray(start)))
-  window(0, l.modes, l.inos)
-  return stats
-}
-
-/**
- * The stats array of `n` entries in windows of `size` views, and `window(start, modes, inos)`, which
- * writes the window at `start` (modes[0] and inos[0] its first entry's). A read of a window's first
- * element calls `missing(start)` when another window is written: it writes that one (wireStats), or
- * the names' trap does first (wireListing: the binding reads name i before stat i).
- */
-function statWindows(n: number, size: number, missing?: (start: number) => void): {
-  stats: StatWire[]
-  window: (start: number, modes: Uint32Array, inos: Uint32Array) => void
-} {
   const buffer = new ArrayBuffer(size * STAT_WORDS * 4)
   const words = new Uint32Array(buffer)
   const views: StatWire[] = []
@@ -80,76 +53,34 @@ function statWindows(n: number, size: number, missing?: (start: number) => void)
     words[r * STAT_WORDS + 6] = 1 // nlink
   }
   let written = -1
-  const window = (start: number, modes: Uint32Array, inos: Uint32Array): void => {
-    const count = Math.min(n, start + size) - start
-    for (let r = 0; r < count; r++) {
-      words[r * STAT_WORDS] = modes[r] as number
-      words[r * STAT_WORDS + 7] = inos[r] as number
+  const write = (start: number): void => {
+    const end = Math.min(n, start + size)
+    for (let j = start; j < end; j++) {
+      const at = (j - start) * STAT_WORDS
+      words[at] = l.modes[j] as number
+      words[at + 7] = l.inos[j] as number
     }
     written = start
   }
+  write(0)
   const windows = new Proxy(Array.prototype, {
     get(target, key, receiver) {
       const i = typeof key === 'string' ? Number(key) : NaN
       if (!(Number.isInteger(i) && i >= 0 && i < n)) return Reflect.get(target, key, receiver) as unknown
       const start = i - (i % size)
-      if (start !== written) missing?.(start)
-      if (start !== written) throw new FlickrfsError('INTERNAL', `the stats of entries ${start}… were read before their names`)
+      if (start !== written) write(start)
       return views[i - start]
     },
   })
   // Made at its length (V8 keeps it a fast array of 8-byte slots; grown by writes, the copies took
   // ~3 times as long), a hole left at each window's start.
-  const stats = new Array<StatWire>(n)
+  const out = new Array<StatWire>(n)
   for (let start = 0; start < n; start += size) {
     const end = Math.min(n, start + size)
-    for (let j = start + 1; j < end; j++) stats[j] = views[j - start] as StatWire
+    for (let j = start + 1; j < end; j++) out[j] = views[j - start] as StatWire
   }
-  Object.setPrototypeOf(stats, windows)
-  return { stats, window }
-}
-
-/**
- * The names and stats fuse-native's readdir reads: a DirListing's own names and wireStats; a
- * WindowedListing's made STAT_WINDOW entries at a time, as wireStats makes stats.
- *
- * A folder made on demand is listed without holding its listing: at 1,000,000 items the 2,000,002
- * names of photostream/, made whole before the binding read the first, were ~120 MB of strings
- * that each lived through the young generation's collections (~0.6 s of GC, and the mount's RSS
- * peak at its first `ls`). Here the binding's read of a window's first name (a hole, answered by
- * the array's prototype, a Proxy) makes that window: its names are written into the array as plain
- * elements, the window before's are let go (replaced by ''), and its modes and inodes go into the
- * stats' buffer. The binding reads name i, then stat i, then name i + 1 (fuse-native.c): a window
- * is made once, whichever array's hole is read first. Read from JS (tests), read in that order.
- */
-export function wireListing(l: Listing): { names: string[]; stats: StatWire[] } {
-  if ('names' in l) return { names: l.names, stats: wireStats(l) }
-  const n = l.length
-  const size = Math.max(1, Math.min(STAT_WINDOW, n))
-  const made = { names: new Array<string>(size), modes: new Uint32Array(size), inos: new Uint32Array(size) }
-  const { stats, window } = statWindows(n, size, (start) => make(start))
-  const names = new Array<string>(n)
-  let made0 = -1
-  const make = (start: number): void => {
-    const end = Math.min(n, start + size)
-    l.fill(start, end, made.names, made.modes, made.inos)
-    if (made0 >= 0) for (let j = made0 + 1; j < Math.min(n, made0 + size); j++) names[j] = ''
-    for (let j = start + 1; j < end; j++) names[j] = made.names[j - start] as string
-    window(start, made.modes, made.inos)
-    made0 = start
-  }
-  make(0)
-  const namesProto = new Proxy(Array.prototype, {
-    get(target, key, receiver) {
-      const i = typeof key === 'string' ? Number(key) : NaN
-      if (!(Number.isInteger(i) && i >= 0 && i < n)) return Reflect.get(target, key, receiver) as unknown
-      const start = i - (i % size)
-      if (start !== made0) make(start)
-      return made.names[i - start]
-    },
-  })
-  Object.setPrototypeOf(names, namesProto)
-  return { names, stats }
+  Object.setPrototypeOf(out, windows)
+  return out
 }
 
 /**
@@ -170,23 +101,19 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1
 
 /**
  * Listings keyed by the (immutable) directory object, so a refresh that swaps the tree simply
- * misses and old listings age out. Bounded by entry count: photostream/ may hold 100k names. A
- * folder made on demand with more entries than the bound (photostream/ of more than ~200,000
- * photos) is listed a window at a time instead (WindowedListing), each readdir anew.
+ * misses and old listings age out. Bounded by entry count: photostream/ may hold 100k names.
  */
 export class DirListingCache {
   private readonly cache: LRUCache<FsDir, DirListing>
 
-  constructor(private readonly maxEntries = 400_000) {
+  constructor(maxEntries = 400_000) {
     this.cache = new LRUCache<FsDir, DirListing>({
       maxSize: maxEntries,
       sizeCalculation: (l) => Math.max(1, l.names.length),
     })
   }
 
-  get(dir: FsDir, parentIno: number): Listing {
-    const count = dir.children.size
-    if (dir.eachChild !== undefined && count + 2 > this.maxEntries) return windowed(dir, parentIno, count)
+  get(dir: FsDir, parentIno: number): DirListing {
     let listing = this.cache.get(dir)
     if (!listing) {
       const n = dir.children.size + 2
@@ -216,26 +143,5 @@ export class DirListingCache {
       this.cache.set(dir, listing)
     }
     return listing
-  }
-}
-
-/** The listing of `dir` (its `count` children made on demand: `eachChild`), made a window at a time. */
-function windowed(dir: FsDir, parentIno: number, count: number): WindowedListing {
-  const dirMode = modeOf(dir)
-  return {
-    length: count + 2,
-    fill(start, end, names, modes, inos) {
-      let at = 0
-      const put = (name: string, mode: number, ino: number): void => {
-        names[at] = name
-        modes[at] = mode
-        inos[at++] = ino
-      }
-      if (start === 0) put('.', dirMode, dir.ino)
-      if (start <= 1 && end > 1) put('..', 0o040555, parentIno)
-      // Children at places from - 2: '.' and '..' come first.
-      dir.eachChild?.((name, child) => put(name, modeOf(child), child.ino), Math.max(0, start - 2), end - 2)
-      if (at !== end - start) throw new FlickrfsError('INTERNAL', `folder ${dir.ino} listed ${at} entries of ${start}…${end}`)
-    },
   }
 }

@@ -26,7 +26,7 @@ import createDebug from '../util/debug.js'
 import { LRUCache } from 'lru-cache'
 import { constants } from 'node:fs'
 import { posix } from 'node:path'
-import { DirListingCache, wireListing, type StatWire } from './dir-listing.js'
+import { DirListingCache, wireStats, type StatWire } from './dir-listing.js'
 import { EROFS, ETIMEDOUT, FsErrno, toNegErrno } from './errno.js'
 import type { FuseCount, FuseDone, FuseOps, FuseReply } from './fuse-binding.js'
 import { statOf, type FuseStat, type Owner } from './stat.js'
@@ -51,11 +51,6 @@ export interface OpsContext {
   attrTimeoutMs: number
   /** Bound on remembered answers (see `told` in FsOps). */
   maxToldEntries?: number
-  /**
-   * Entries of the folder listings kept (dir-listing.ts DirListingCache; 400,000 when absent). A
-   * folder made on demand with more is listed a window at a time, each readdir anew.
-   */
-  listingEntries?: number
   /** Read-ahead across files (walk-ahead.ts). */
   walkAhead?: WalkAheadOptions
   /**
@@ -242,7 +237,7 @@ const TOLD_MARGIN_MS = 1_000
  * and the kernel stops asking (ls -l would otherwise ask for ACLs of every file).
  */
 export class FsOps implements FuseOps, Required<Pick<FuseOps, ServedOp>> {
-  private readonly listings: DirListingCache
+  private readonly listings = new DirListingCache()
   /**
    * What the kernel was last told about each path, for as long as it may still believe it.
    * libfuse 2.9 cannot invalidate the kernel's attribute cache, so after a refresh the kernel
@@ -273,7 +268,6 @@ export class FsOps implements FuseOps, Required<Pick<FuseOps, ServedOp>> {
   private waitFor: WaitFor | undefined
 
   constructor(private readonly ctx: OpsContext) {
-    this.listings = new DirListingCache(ctx.listingEntries)
     this.waitFor = ctx.waitFor
     ctx.waitFor?.ready.then(() => (this.waitFor = undefined), () => undefined)
     this.walkAhead = new WalkAhead(() => ctx.tree(), ctx.originals, ctx.closing, ctx.walkAhead)
@@ -326,10 +320,7 @@ export class FsOps implements FuseOps, Required<Pick<FuseOps, ServedOp>> {
         const parent = path === '/' ? node : tree.lookup(posix.dirname(path))
         return this.listings.get(node, parent?.ino ?? node.ino)
       },
-      (l) => {
-        const { names, stats } = wireListing(l)
-        cb(0, names, stats)
-      },
+      (l) => cb(0, l.names, wireStats(l)),
       (e) => cb(e),
     )
   }

@@ -21,10 +21,9 @@ export interface FsDir {
   /**
    * The children's names, kinds and inodes in `children`'s order, without making their nodes, when
    * the directory makes its children on demand: readdir uses it. `child` may be one object reused
-   * from call to call: read it, do not keep it. With `from` and `to`: the children at those places
-   * in that order alone, `from` included and `to` not (readdir of a big folder, a window at a time).
+   * from call to call: read it, do not keep it.
    */
-  eachChild?(fn: (name: string, child: { readonly kind: FsNode['kind']; readonly ino: number }) => void, from?: number, to?: number): void
+  eachChild?(fn: (name: string, child: { readonly kind: FsNode['kind']; readonly ino: number }) => void): void
 }
 
 export interface FsFile {

@@ -120,8 +120,8 @@ export class PhotostreamDir extends OnDemandDir {
     return this.children.cachedNodes
   }
 
-  eachChild(fn: (name: string, child: { readonly kind: LayoutNode['kind']; readonly ino: number }) => void, from?: number, to?: number): void {
-    this.children.eachChild(fn, from, to)
+  eachChild(fn: (name: string, child: { readonly kind: LayoutNode['kind']; readonly ino: number }) => void): void {
+    this.children.eachChild(fn)
   }
 }
 
@@ -220,34 +220,19 @@ export class PhotostreamChildren implements ReadonlyMap<string, LayoutNode> {
     return node
   }
 
-  /**
-   * Names, kinds and inodes in order, making no node (a listing): the children at places `from`
-   * (included) to `to` (not), all of them when not given. The fixed files come first, then each
-   * shown photo's original and sidecar.
-   */
-  eachChild(fn: (name: string, child: { readonly kind: LayoutNode['kind']; readonly ino: number }) => void, from = 0, to = this.size): void {
-    let at = 0
-    for (const [name, node] of this.#fixed) {
-      if (at >= from && at < to) fn(name, node)
-      at++
-    }
-    const fixed = this.#fixed.size
+  /** Names, kinds and inodes in order, making no node (a listing). */
+  eachChild(fn: (name: string, child: { readonly kind: LayoutNode['kind']; readonly ino: number }) => void): void {
+    for (const [name, node] of this.#fixed) fn(name, node)
     const entry = { kind: 'file' as const, ino: 0 }
-    const last = Math.min(this.#shown.length, Math.ceil((to - fixed) / 2))
-    for (let k = Math.max(0, Math.floor((from - fixed) / 2)); k < last; k++) {
+    for (let k = 0; k < this.#shown.length; k++) {
       const { fileName } = this.#shownAt(k)
       // The sidecar's path is the original's and a suffix: its hash goes on from the original's.
       const state = fnvUpdate(this.#state, fileName)
-      const place = fixed + 2 * k
-      if (place >= from) {
-        entry.ino = this.#inoOf(fileName, state)
-        fn(fileName, entry)
-      }
-      if (place + 1 < to) {
-        const sidecarName = fileName + METADATA_SUFFIX
-        entry.ino = this.#inoOf(sidecarName, fnvUpdate(state, METADATA_SUFFIX))
-        fn(sidecarName, entry)
-      }
+      entry.ino = this.#inoOf(fileName, state)
+      fn(fileName, entry)
+      const sidecarName = fileName + METADATA_SUFFIX
+      entry.ino = this.#inoOf(sidecarName, fnvUpdate(state, METADATA_SUFFIX))
+      fn(sidecarName, entry)
     }
   }
 

@@ -21,9 +21,8 @@ export interface LayoutDir {
   /**
    * The children's names, kinds and inodes in `children`'s order, without making them (directories
    * made on demand). `child` may be one object reused from call to call: read it, do not keep it.
-   * With `from` and `to`: the children at those places alone, `from` included and `to` not.
    */
-  eachChild?(fn: (name: string, child: { readonly kind: LayoutNode['kind']; readonly ino: number }) => void, from?: number, to?: number): void
+  eachChild?(fn: (name: string, child: { readonly kind: LayoutNode['kind']; readonly ino: number }) => void): void
   /**
    * Lets go of the children made on demand (directories of links), for a walker done with this
    * directory: they are made again if asked for. Without it a pin's walk left its last directories'
