@@ -225,12 +225,12 @@ export class PhotostreamChildren implements ReadonlyMap<string, LayoutNode> {
     for (const [name, node] of this.#fixed) fn(name, node)
     const entry = { kind: 'file' as const, ino: 0 }
     for (let k = 0; k < this.#shown.length; k++) {
-      const { fileName } = this.#shownAt(k)
+      const fileName = flat(this.#shownAt(k).fileName, '')
       // The sidecar's path is the original's and a suffix: its hash goes on from the original's.
       const state = fnvUpdate(this.#state, fileName)
       entry.ino = this.#inoOf(fileName, state)
       fn(fileName, entry)
-      const sidecarName = fileName + METADATA_SUFFIX
+      const sidecarName = flat(fileName, METADATA_SUFFIX)
       entry.ino = this.#inoOf(sidecarName, fnvUpdate(state, METADATA_SUFFIX))
       fn(sidecarName, entry)
     }
@@ -361,4 +361,15 @@ export class PhotostreamChildren implements ReadonlyMap<string, LayoutNode> {
     node.ino = this.#ino(name)
     return node
   }
+}
+
+/**
+ * `a + b` as one flat string. Joined with `+`, a name of 13 characters or more is a ConsString in
+ * V8, a node pointing at its pieces, made flat (a new string) when its characters are first read.
+ * fuse-native's readdir reads a listing's names in one loop that keeps a handle to each (no
+ * handle scope per entry): a name made flat there is an allocation whose collection scans every
+ * handle the loop holds so far. Made flat before the loop, the loop allocates nothing.
+ */
+function flat(a: string, b: string): string {
+  return [a, b].join('')
 }
