@@ -34,9 +34,11 @@ export const STAT_WINDOW = 4096
  * real mount, over more than two windows, and fails if fuse-native ever read the elements in
  * another order.
  *
- * Before, every element was a hole the Proxy answered: one call from C++ into JS per entry, ~0.5 s
- * of the ~2 s the binding took to hand libfuse the 2,000,002 entries of photostream/ at 1,000,000
- * items, before `ls` shows a name (bench/listing-floor.ts). And before that, one DataView per entry:
+ * Before, every element was a hole the Proxy answered: one call from C++ into JS per entry, each
+ * with its key made a string, which the binding's loop keeps reachable to its end (it opens no
+ * handle scope per entry). At 1,000,000 items (2,000,002 entries in photostream/) `ls` showed its
+ * first name ~0.75x as soon after an online mount was up, and the mount peaked ~50 MB lower
+ * (bench/RESULTS.md, "Session 47"). And before that, one DataView per entry:
  * ~170 MB of heap and a 16 MB buffer at the moment the mount's RSS peaks (bench/listing-memory.ts);
  * the array's own slots are 8 bytes an entry, for as long as the readdir. Read from JS (tests),
  * read in order: element i holds entry i's stat once its window's first element was read (the
