@@ -37,7 +37,7 @@ export const STAT_WINDOW = 4096
  * Before, every element was a hole the Proxy answered: one call from C++ into JS per entry, each
  * with its key made a string, which the binding's loop keeps reachable to its end (it opens no
  * handle scope per entry). At 1,000,000 items (2,000,002 entries in photostream/) `ls` showed its
- * first name ~0.75x as soon after an online mount was up, and the mount peaked ~50 MB lower
+ * first name 0.76-0.93x as soon after an online mount was up, and the mount peaked 40-150 MB lower
  * (bench/RESULTS.md, "Session 47"). And before that, one DataView per entry:
  * ~170 MB of heap and a 16 MB buffer at the moment the mount's RSS peaks (bench/listing-memory.ts);
  * the array's own slots are 8 bytes an entry, for as long as the readdir. Read from JS (tests),
