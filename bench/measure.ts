@@ -1,9 +1,12 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { run } from '../test/support/run.js'
 
+/** The median: of an even count, the mean of the middle two (it was the upper one until session 47). */
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b)
-  return s[Math.floor(s.length / 2)] ?? NaN
+  if (s.length === 0) return NaN
+  const mid = Math.floor(s.length / 2)
+  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2
 }
 
 /** This process's resident memory now and at its peak so far (VmRSS and VmHWM of /proc/self/status), in bytes. */
