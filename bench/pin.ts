@@ -15,7 +15,10 @@
  * the catalog holds the fake's URLs): the first run pins, every later run (and bench) measures
  * only the no-change run, which a 50,000-item first pin would otherwise precede by minutes.
  * After each no-change run, its REST calls (the fake's log) are replayed alone (replayCalls): the
- * run ÷ its calls alone is issue 11's measure of a no-change sync.
+ * run ÷ its calls alone is issue 11's measure of a no-change sync. They are replayed twice: from
+ * this process, already started and warm (the calls' latency alone), and from a fresh Node process
+ * that makes them and nothing else (replayCallsFresh, scripts/replay-calls.mjs), timed from spawn to
+ * exit as the pin is: the floor of any Node program that makes those calls, its own start included.
  * Setting (bench/flickrmirrorer.ts mirrorerAccountOptions): 700 items = 694 photos + 6 videos,
  * ~51 MB, 24 sets, 5 collections, ~100 commented, scaled with --items; from 10,000 items (or with
  * --tiny) the originals are 1–4 KB. Plain titles and real dates: the original tool crashes on the
@@ -430,6 +433,20 @@ async function replayCalls(fake: FakeProcess, shape: Shape, calls: readonly Rest
   return { ms, api: Object.entries(counts).filter(([k]) => k.startsWith('flickr.')).reduce((n, [, v]) => n + v, 0) }
 }
 
+/**
+ * The same calls alone from a fresh Node process (scripts/replay-calls.mjs: node, flickrfs's
+ * client from dist/, the calls, nothing else), timed from spawn to exit as a pin run is: the
+ * floor of any Node program making them, its start included. Wall time, and the fake's count.
+ */
+async function replayCallsFresh(fake: FakeProcess, shape: Shape, calls: readonly RestCall[]): Promise<{ ms: number; api: number }> {
+  await fake.ask('reset')
+  const env = { PATH: process.env.PATH, FLICKRFS_BENCH_REPLAY: JSON.stringify({ origin: shape.origin, credentials: shape.credentials, calls }) }
+  const run = await runMeasured(process.execPath, [join(REPO, 'scripts', 'replay-calls.mjs')], { env, cwd: REPO })
+  if (run.code !== 0) throw new Error(`replaying the calls in a fresh process failed (exit ${run.code}): ${run.stderr.slice(-500)}`)
+  const counts = await fake.take()
+  return { ms: run.wallMs, api: Object.entries(counts).filter(([k]) => k.startsWith('flickr.')).reduce((n, [, v]) => n + v, 0) }
+}
+
 const openFd = promisify(openCb) as (path: string, flags: number, mode: number) => Promise<number>
 const fsyncFd = promisify(fsync)
 
@@ -745,6 +762,7 @@ async function main(): Promise<void> {
   const floor: Measured[] = []
   const floorDisk: Array<Measured & Pick<FloorWork, 'made' | 'process'>> = []
   const callsAlone: number[] = []
+  const callsFresh: number[] = []
   try {
     for (let r = 0; r < runs; r++) {
       const steps: Array<'original' | 'flickrfs' | 'floor' | 'floor-disk'> = r % 2 === 0
@@ -765,6 +783,9 @@ async function main(): Promise<void> {
           const alone = await replayCalls(fake, shape, b.calls ?? [])
           callsAlone.push(alone.ms)
           console.log(`run ${r + 1} no-change run's ${alone.api} calls alone (replayed): ${s(alone.ms)}; the run ÷ its calls: ${(b.ms / alone.ms).toFixed(2)}`)
+          const fresh = await replayCallsFresh(fake, shape, b.calls ?? [])
+          callsFresh.push(fresh.ms)
+          console.log(`run ${r + 1} no-change run's ${fresh.api} calls alone from a fresh Node process: ${s(fresh.ms)}; the run ÷ those: ${(b.ms / fresh.ms).toFixed(2)}`)
           const firstText = a === undefined ? 'first: kept DEST' : `first ${s(a.ms)} (CPU ${s(a.cpuMs)}: user ${s(a.userMs)}, sys ${s(a.sysMs)}), ${a.api} API, ${a.get} GET ${a.head} HEAD ${a.play} play`
           console.log(`run ${r + 1} flickrfs  ${firstText}; no-change ${s(b.ms)} (CPU ${s(b.cpuMs)}), ${b.api} API, ${b.get + b.head + b.play} media`)
         } else if (step === 'floor-disk') {
@@ -820,6 +841,7 @@ async function main(): Promise<void> {
   if (callsAlone.length > 0) {
     const ncMs = median(ours[1].map((m) => m.ms))
     console.log(`flickrfs no-change run ${s(ncMs)} ÷ its calls alone ${s(median(callsAlone))} (median of ${callsAlone.length}, replayed in the same run): ${(ncMs / median(callsAlone)).toFixed(2)}`)
+    console.log(`flickrfs no-change run ${s(ncMs)} ÷ its calls alone from a fresh Node process ${s(median(callsFresh))} (median of ${callsFresh.length}, same run): ${(ncMs / median(callsFresh)).toFixed(2)}`)
   }
   const nc = ours[1][ours[1].length - 1]
   if (nc !== undefined) console.log(`API calls by method, flickrfs no-change run: ${Object.entries(nc.byMethod).map(([k, v]) => `${k.replace('flickr.', '')} ${v}`).join(', ')}`)
