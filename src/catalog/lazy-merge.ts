@@ -30,13 +30,14 @@
  *
  * At 1,000,000 photos a whole refresh holds the catalog twice (2–4 GB); this holds the pages'
  * columns (~60 MB, the lazy view's own when it hands them), the order's ids, a page row for each
- * changed photo written, the reported records of the groups not merged yet (each group's let go
- * once written: the quick refresh's answers too), and one group's decoded rows and details at a
+ * changed photo written, the reported records of the groups not merged yet (packed, ~110 bytes a
+ * photo; each group's let go once written: the quick refresh's answers too), and one group's decoded rows and details at a
  * time (finishMerge: MERGE_GROUP_PHOTOS changed photos, bucket group by bucket group), however
  * many were reported: a bulk edit of the whole account is merged too, in a catalog of
  * BULK_MERGE_FROM_PHOTOS or more (mergeLimit says why a smaller one runs the whole refresh for a
  * change of more than one photo in 8).
  */
+import { deflateRawSync, inflateRawSync } from 'node:zlib'
 import createDebug from '../util/debug.js'
 import { Handover } from '../util/handover.js'
 import { sortedIndexOf } from '../util/sorted.js'
@@ -287,7 +288,7 @@ async function mergeInGroups(store: CatalogStore, head: Head, ctx: MergeContext,
   let last = before
   // The next group, merged in a function of its own: no register of this frame holds it, or its rows, once it is written.
   const mergeNext = async (): Promise<boolean> => {
-    const group = groups.shift() as BucketGroup
+    const group = unpacked(groups.shift() as WaitingGroup)
     const known = found.known ?? (await store.decodeBucketsOf(head, group.changed.map((p) => p.id)))
     if (known === undefined) return false
     const previous = prevSnap(known)
@@ -409,12 +410,38 @@ function progressOver(p: RefreshProgress, before: Pick<RefreshProgress, 'comment
 /**
  * finishMerge's groups, taken from `found` (its changed photos' Handover, and `letGo` told), and
  * the changed photos' ids: in a function of its own, so that no frame of the merge holds the
- * photos beside the groups.
+ * photos beside the groups. Every group but the first waits for its turn packed (`pack`).
  */
-function cut(head: Head, found: MergeFound, perGroup: number): { groups: BucketGroup[]; ids: Set<string> } {
+function cut(head: Head, found: MergeFound, perGroup: number): { groups: WaitingGroup[]; ids: Set<string> } {
   const changed = found.changed.take() ?? []
   found.letGo?.()
-  return { groups: bucketGroups(head, changed, found.gone, perGroup), ids: new Set(changed.map((p) => p.id)) }
+  const groups: WaitingGroup[] = bucketGroups(head, changed, found.gone, perGroup)
+  for (let i = 1; i < groups.length; i++) groups[i] = pack(groups[i] as BucketGroup)
+  return { groups, ids: new Set(changed.map((p) => p.id)) }
+}
+
+/**
+ * A group waiting for its turn: its changed photos as it holds them, or packed (`photos`: their
+ * JSON deflated, and how many). A photo reported by recentlyUpdated is ~1 KB of heap (its record
+ * as parsed and as listed), ~110 bytes packed: after a bulk edit of ~180,000 photos those waiting
+ * were ~180 MB at the start of the merge, which writes them a group at a time.
+ */
+type WaitingGroup = BucketGroup | { photos: Buffer; gone: string[] }
+
+/**
+ * `group` packed, when its photos are plain objects as listed (a first sync's stand-ins, whose
+ * records are read back from their spool, are not: kept as they are). Fast deflate: a
+ * group of 10,000 photos in ~0.2 s.
+ */
+function pack(group: BucketGroup): WaitingGroup {
+  if (!group.changed.every((p) => Object.getPrototypeOf(p) === Object.prototype)) return group
+  return { photos: deflateRawSync(JSON.stringify(group.changed), { level: 1 }), gone: group.gone }
+}
+
+/** `group`'s photos as listed: a packed group's made again from its JSON (the same fields and records). */
+function unpacked(group: WaitingGroup): BucketGroup {
+  if ('changed' in group) return group
+  return { changed: JSON.parse(inflateRawSync(group.photos).toString('utf8')) as ListedPhoto[], gone: group.gone }
 }
 
 /** One group of finishMerge: the changed photos and deleted ones of some buckets (no bucket in two groups). */

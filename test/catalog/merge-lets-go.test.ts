@@ -4,6 +4,8 @@
  * recentlyUpdated answered it, and as the merge listed it, was held to the commit (~2 KB a photo).
  * Each record recentlyUpdated answers is watched with a WeakRef; as the last photo's comments are
  * asked (in the last group), a full GC leaves none of the photos asked long before (earlier groups).
+ * And the groups waiting for their turn hold their photos packed: as the first group asks its
+ * first comments, a full GC leaves only that group's.
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
@@ -62,6 +64,42 @@ void test('a merge in groups holds no reported photo of a group it has written',
   assert.equal(reported.size, PHOTOS, 'recentlyUpdated reported every photo')
   assert.equal(order.length, PHOTOS, 'each photo\'s comments asked once')
   assert.equal(heldOfGroupsDone?.length, 0, `reported photos of groups written still held (of ${PHOTOS - GROUPS_BACK})`)
+})
+
+void test('a merge in groups holds the reported photos of the groups after the first only packed', async (t) => {
+  const h = await harness(t, { photos: PHOTOS, videos: 0, sets: 3, commentedFraction: 0 })
+  h.clock.ms = Date.now() + 2 * 3_600_000
+  const a = h.fake.account
+  const base = await firstSync(t, h)
+  for (const id of a.photostream) a.addComment(id, `a comment on ${id}`)
+  const reported = new Map<string, WeakRef<object>>()
+  let asked = 0
+  let lastAsked = ''
+  let heldAtFirst: number | undefined
+  // As the first group asks its first photo's comments, a full GC: what is still held of the records recentlyUpdated answered.
+  const client = watching(h.client, reported, (id) => {
+    lastAsked = id
+    if (++asked !== 1) return
+    collectGarbageNow()
+    heldAtFirst = [...reported.values()].filter((r) => r.deref() !== undefined).length
+  })
+  const catalog = await Catalog.open(await copyRoot(t, base), { now: h.clock.now, ...WRITER, lazy: { sidecarFormat: PHOTO_METADATA_FORMAT, mergeGroupPhotos: 40, bulkMergeFromPhotos: 0 } })
+  t.after(() => catalog.close())
+  h.tick()
+  const quick = await catalog.refreshIfUnchanged(client, { fullListingEveryMs: WEEK_MS })
+  assert.ok(quick?.answers !== undefined, 'something to merge')
+  const report = await catalog.refresh(client, h.media, { fullListingEveryMs: WEEK_MS, answered: quick.answers })
+  assert.equal(report.merged, true, 'merged without loading the catalog')
+  assert.equal(report.photos.changed, PHOTOS)
+  assert.equal(reported.size, PHOTOS, 'recentlyUpdated reported every photo')
+  assert.ok(heldAtFirst !== undefined, 'comments asked')
+  // The first group's alone: a group never splits a bucket (8 buckets of ~125 photos here), so one bucket.
+  assert.ok(heldAtFirst <= PHOTOS / 4, `reported records held as the first group begins: ${heldAtFirst} of ${PHOTOS} (the first group's alone expected)`)
+  // The photo asked last is of the last group, which waited packed.
+  const id = lastAsked
+  const comments = await catalog.view().comments(id)
+  assert.equal(comments?.at(-1)?._content, `a comment on ${id}`, 'a photo of a packed group merged with its comment')
+  assert.equal((await catalog.view().record(id))?.raw.title, a.requirePhoto(id).title, 'and its record as listed')
 })
 
 void test('a merge that falls back after its first group (another writer saved meanwhile): the whole refresh asks recentlyUpdated again, and saves the change', async (t) => {
