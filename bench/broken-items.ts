@@ -24,12 +24,9 @@ import { generateAccount, startFakeFlickr, type FakeAccount, type FakeFlickr } f
 import { runMeasured, type ChildUsage } from './child-usage.js'
 import { endpointOf, locateTool, mirrorerAccountOptions, runMirrorer } from './flickrmirrorer.js'
 import { cliEnv } from '../test/pin/helpers.js'
+import { benchArgs } from './measure.js'
 
-const args = process.argv.slice(2)
-const arg = (name: string, fallback: number): number => {
-  const i = args.indexOf(`--${name}`)
-  return i === -1 ? fallback : Number(args[i + 1])
-}
+const { number } = benchArgs()
 const REPO = fileURLToPath(new URL('..', import.meta.url))
 const BIN = join(REPO, 'bin', 'flickrfs')
 
@@ -66,8 +63,8 @@ function requests(fake: FakeFlickr): { api: number; media: number } {
   return { api: sum((k) => k.startsWith('flickr.')), media: sum((k) => k === 'media:GET' || k === 'media:HEAD' || k === 'media:play') }
 }
 
-const items = arg('items', 700)
-const runs = arg('runs', 3)
+const items = number('items', 700)
+const runs = number('runs', 3)
 const account = generateAccount(mirrorerAccountOptions(items))
 const fake = await startFakeFlickr({ account, namedVideoPaths: true })
 fake.faults.apiLatencyMs = 50

@@ -29,15 +29,11 @@ import { Catalog } from '../src/catalog/index.js'
 import { CatalogStore } from '../src/catalog/persist.js'
 import type { CatalogState } from '../src/catalog/state.js'
 import { mediaKey, type MediaEntry, type PhotoEntry } from '../src/catalog/types.js'
-import { median, ownRss } from './measure.js'
+import { benchArgs, median, ownRss } from './measure.js'
 import { stateOf } from './catalog-state.js'
 
 const self = fileURLToPath(import.meta.url)
-const args = process.argv.slice(2)
-const arg = (name: string, fallback: string): string => {
-  const i = args.indexOf(`--${name}`)
-  return i === -1 ? fallback : (args[i + 1] ?? fallback)
-}
+const { args, number, text } = benchArgs()
 const ROWS_DB = 'rows.sqlite'
 const PAGE = 50_000
 const LOOKUPS = 10_000
@@ -295,10 +291,10 @@ interface LoadFigures {
 }
 
 async function main(): Promise<void> {
-  const items = Number(arg('items', '1000000'))
-  const sets = Number(arg('sets', String(Math.max(1, Math.round(items / 50)))))
-  const runs = Number(arg('runs', '3'))
-  const given = arg('dir', '')
+  const items = number('items', 1_000_000)
+  const sets = number('sets', Math.max(1, Math.round(items / 50)))
+  const runs = number('runs', 3)
+  const given = text('dir') ?? ''
   const dir = given !== '' ? given : await mkdtemp(join(tmpdir(), 'flickrfs-rows-'))
   try {
     const made = given !== '' && (await stat(join(dir, ROWS_DB)).catch(() => undefined)) !== undefined

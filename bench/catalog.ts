@@ -22,14 +22,10 @@ import { Catalog } from '../src/catalog/index.js'
 import { photoSidecarSizer } from '../src/layout/index.js'
 import { generateAccount, startFakeFlickr, type FakeCredentials } from '../src/fake-flickr/index.js'
 import { FlickrClient, MediaClient } from '../src/flickr/index.js'
-import { median } from './measure.js'
+import { benchArgs, median } from './measure.js'
 
 const self = fileURLToPath(import.meta.url)
-const args = process.argv.slice(2)
-const arg = (name: string, fallback: number): number => {
-  const i = args.indexOf(`--${name}`)
-  return i === -1 ? fallback : Number(args[i + 1])
-}
+const { args, number } = benchArgs()
 
 function child(extra: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -137,16 +133,16 @@ async function run(items: number, sets: number): Promise<Record<string, number>>
 }
 
 async function main(): Promise<void> {
-  if (args[0] === '--serve') return serve(arg('items', 100_000), arg('sets', 2000))
+  if (args[0] === '--serve') return serve(number('items', 100_000), number('sets', 2000))
   if (args[0] === '--load') return loadOnce(args[1] as string)
   if (args[0] === '--parse') return parseOnce(args[1] as string)
   if (args[0] === '--bare') {
     process.stdout.write(String(process.memoryUsage().rss))
     return
   }
-  const items = arg('items', 100_000)
-  const sets = arg('sets', 2000)
-  const runs = arg('runs', 3)
+  const items = number('items', 100_000)
+  const sets = number('sets', 2000)
+  const runs = number('runs', 3)
   const results: Record<string, number>[] = []
   for (let r = 0; r < runs; r++) {
     const res = await run(items, sets)

@@ -22,12 +22,9 @@ import { sameJson } from '../src/catalog/same-json.js'
 import { photoSidecarSizer } from '../src/layout/index.js'
 import { generateAccount, startFakeFlickr, type FakeFlickr } from '../src/fake-flickr/index.js'
 import { FlickrClient, MediaClient } from '../src/flickr/index.js'
+import { benchArgs } from './measure.js'
 
-const args = process.argv.slice(2)
-const arg = (name: string, fallback: number): number => {
-  const i = args.indexOf(`--${name}`)
-  return i === -1 ? fallback : Number(args[i + 1])
-}
+const { number } = benchArgs()
 
 const WEEK_MS = 7 * 86_400_000
 
@@ -86,9 +83,9 @@ async function timed(fn: () => Promise<RefreshReport>): Promise<{ report: Refres
 }
 
 async function main(): Promise<void> {
-  const items = arg('items', 100_000)
-  const nSets = arg('sets', 2000)
-  const changed = arg('changed', 50)
+  const items = number('items', 100_000)
+  const nSets = number('sets', 2000)
+  const changed = number('changed', 50)
   const videos = Math.round(items * 0.02)
   const fake = await startFakeFlickr({ account: generateAccount({ seed: 42, photos: items - videos, videos, sets: nSets, collections: 20, commentedFraction: 0.05 }) })
   const work = await mkdtemp(join(tmpdir(), 'flickrfs-bench-change-'))

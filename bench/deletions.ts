@@ -26,12 +26,9 @@ import { generateAccount, startFakeFlickr, type FakeFlickr } from '../src/fake-f
 import { FlickrClient, MediaClient } from '../src/flickr/index.js'
 import { photoSidecarSizer, PHOTO_METADATA_FORMAT } from '../src/layout/index.js'
 import { syncedStateOf } from './catalog-state.js'
+import { benchArgs } from './measure.js'
 
-const args = process.argv.slice(2)
-const text = (name: string): string | undefined => {
-  const i = args.indexOf(`--${name}`)
-  return i === -1 ? undefined : args[i + 1]
-}
+const { number, text } = benchArgs()
 const WEEK_MS = 7 * 86_400_000
 
 type CatalogModule = typeof import('../src/catalog/index.js')
@@ -83,8 +80,8 @@ async function refreshOnce(way: Way, fake: FakeFlickr, client: FlickrClient, med
 async function main(): Promise<void> {
   const base = text('base')
   if (base === undefined) throw new Error('--base OTHER_CHECKOUT is needed (the build to compare with)')
-  const items = Number(text('items') ?? 100_000)
-  const sets = Number(text('sets') ?? Math.round(items / 50))
+  const items = number('items', 100_000)
+  const sets = number('sets', Math.round(items / 50))
   const rounds = (text('deleted') ?? '1,10,100').split(',').map((k) => (k === 'newest' ? k : Number(k)))
   const baseCatalog = (await import(join(resolve(base), 'src/catalog/index.ts'))) as CatalogModule
   const fake = await startFakeFlickr({ account: generateAccount({ seed: 42, photos: items, videos: 0, sets, collections: 20, commentedFraction: 0.05 }) })

@@ -14,13 +14,9 @@ import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import type { CatalogSnapshot, MediaEntry, PhotoEntry, SetEntry } from '../src/catalog/types.js'
 import type { Layout, LayoutOptions } from '../src/layout/index.js'
-import { median } from './measure.js'
+import { benchArgs, median } from './measure.js'
 
-const args = process.argv.slice(2)
-const arg = (name: string, fallback: number): number => {
-  const i = args.indexOf(`--${name}`)
-  return i === -1 ? fallback : Number(args[i + 1])
-}
+const { args, number } = benchArgs()
 type Build = (snap: CatalogSnapshot, opts?: LayoutOptions) => Layout
 
 /** An account of `n` photos (every 20th a video) in `nSets` sets of consecutive photos. */
@@ -68,8 +64,8 @@ for (const spec of args.filter((a) => a.includes('='))) {
   builds.push({ label, build: mod.buildLayout, cpu: [] })
 }
 if (builds.length < 2) throw new Error('give two builds or more: LABEL=REPO LABEL=REPO')
-const snap = snapshotOf(arg('photos', 100_000), arg('sets', 2_000))
-const rounds = arg('rounds', 15)
+const snap = snapshotOf(number('photos', 100_000), number('sets', 2_000))
+const rounds = number('rounds', 15)
 for (let r = -3; r < rounds; r++) {
   const order = r % 2 === 0 ? builds : [...builds].reverse()
   for (const b of order) {

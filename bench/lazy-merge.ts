@@ -45,24 +45,20 @@ import { dropOriginals, syncedStateOf } from './catalog-state.js'
 import { spreadIds } from './bench-fake.js'
 import { mediaKey, type MediaEntry } from '../src/catalog/types.js'
 import { cookiesFingerprint } from '../src/catalog/incremental.js'
-import { median } from './measure.js'
+import { benchArgs, median } from './measure.js'
 
-const args = process.argv.slice(2)
-const arg = (name: string, fallback: number): number => {
-  const i = args.indexOf(`--${name}`)
-  return i === -1 ? fallback : Number(args[i + 1])
-}
+const { has, number, text } = benchArgs()
 const MB = 1024 * 1024
-const items = arg('items', 100_000)
-const sets = arg('sets', 2000)
-const runs = arg('runs', 3)
-const backoff = args.includes('--backoff')
-const edits = arg('edits', 50)
-const viewed = arg('views', 0)
-const full = args.includes('--full')
-const unresolved = arg('unresolved', 0)
-const transcodes = arg('transcodes', 0)
-const stale = args.includes('--stale-cookies')
+const items = number('items', 100_000)
+const sets = number('sets', 2000)
+const runs = number('runs', 3)
+const backoff = has('backoff')
+const edits = number('edits', 50)
+const viewed = number('views', 0)
+const full = has('full')
+const unresolved = number('unresolved', 0)
+const transcodes = number('transcodes', 0)
+const stale = has('stale-cookies')
 if (backoff && unresolved === 0) throw new Error('--backoff needs --unresolved N (N > 0)')
 if (stale && (transcodes === 0 || backoff)) throw new Error('--stale-cookies needs --transcodes N (N > 0), and no --backoff')
 const COOKIES = 'cookie_accid=1; cookie_epass=2'
@@ -76,7 +72,7 @@ const variants: Variant[] = backoff
   ? [{ name: 'relisting (first refresh after failing)', whole: false, seed: 'synced' }, { name: 'between listings', whole: false, seed: 'relisted' }]
   : stale
     ? [{ name: 'transcodes asked (first refresh with the cookies)', whole: false, seed: 'synced' }, { name: 'within the day', whole: false, seed: 'tried' }]
-    : (args.includes('--both') ? [false, true] : [args.includes('--whole')]).map((whole): Variant => ({ name: whole ? 'whole refresh' : 'merge', whole, seed: 'synced' }))
+    : (has('both') ? [false, true] : [has('whole')]).map((whole): Variant => ({ name: whole ? 'whole refresh' : 'merge', whole, seed: 'synced' }))
 
 const videos = Math.round(items * 0.02)
 const account = generateAccount({ seed: 42, photos: items - videos, videos, sets, collections: 20, commentedFraction: 0.05, meanPhotoBytes: 2_000, meanVideoBytes: 4_000 })
@@ -160,7 +156,7 @@ try {
         top = Math.max(top, now.rss)
         heapTop = Math.max(heapTop, now.heapUsed)
       }, 10)
-      const profile = run === 0 && args.includes('--profile') ? new Session() : undefined
+      const profile = run === 0 && has('profile') ? new Session() : undefined
       if (profile !== undefined) {
         profile.connect()
         await profile.post('Profiler.enable')
@@ -171,7 +167,7 @@ try {
       clearInterval(sampler)
       if (profile !== undefined) {
         const { profile: taken } = await profile.post('Profiler.stop')
-        await writeFile(args[args.indexOf('--profile') + 1] as string, JSON.stringify(taken))
+        await writeFile(text('profile') as string, JSON.stringify(taken))
         profile.disconnect()
       }
       row.refreshMs = performance.now() - t

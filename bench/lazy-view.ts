@@ -27,14 +27,10 @@ import { Catalog } from '../src/catalog/index.js'
 import { CatalogStore } from '../src/catalog/persist.js'
 import { photoSidecarSizer, PHOTO_METADATA_FORMAT } from '../src/layout/metadata.js'
 import { stateOf } from './catalog-state.js'
-import { median, ownRss } from './measure.js'
+import { benchArgs, median, ownRss } from './measure.js'
 
 const self = fileURLToPath(import.meta.url)
-const args = process.argv.slice(2)
-const arg = (name: string, fallback: string): string => {
-  const i = args.indexOf(`--${name}`)
-  return i === -1 ? fallback : (args[i + 1] ?? fallback)
-}
+const { args, number, text } = benchArgs()
 
 /** The layout's sizer, as the writable openers pass it. */
 const sizer = photoSidecarSizer
@@ -162,13 +158,13 @@ function child<T>(extra: string[], other?: string): Promise<T> {
 }
 
 async function main(): Promise<void> {
-  const items = Number(arg('items', '100000'))
-  const sets = Number(arg('sets', String(Math.max(1, Math.round(items / 50)))))
-  const saves = Number(arg('saves', '3'))
-  const runs = Number(arg('runs', '3'))
-  const fullRuns = Number(arg('full-runs', String(runs)))
-  const given = arg('dir', '')
-  const other = arg('ab', '')
+  const items = number('items', 100_000)
+  const sets = number('sets', Math.max(1, Math.round(items / 50)))
+  const saves = number('saves', 3)
+  const runs = number('runs', 3)
+  const fullRuns = number('full-runs', runs)
+  const given = text('dir') ?? ''
+  const other = text('ab') ?? ''
   const dir = given !== '' ? given : await mkdtemp(join(tmpdir(), 'flickrfs-lazy-'))
   const root = join(dir, 'load')
   try {

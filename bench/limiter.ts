@@ -28,13 +28,10 @@ import { generateAccount, startFakeFlickr, type FakeFlickr } from '../src/fake-f
 import {
   FlickrClient, SharedTokenBucket, TokenBucket, openFlickr, realClock, scaledWallClock, wallClock,
 } from '../src/flickr/index.js'
+import { benchArgs } from './measure.js'
 
 const self = fileURLToPath(import.meta.url)
-const args = process.argv.slice(2)
-const arg = (name: string, fallback: number): number => {
-  const i = args.indexOf(`--${name}`)
-  return i === -1 ? fallback : Number(args[i + 1])
-}
+const { args, number } = benchArgs()
 const MIN = 60_000
 
 if (args[0] === 'worker') {
@@ -131,8 +128,8 @@ async function perTake(): Promise<{ memoryUs: number; sharedUs: number; touches:
 }
 
 async function main(): Promise<void> {
-  const scale = arg('scale', 60)
-  const hours = arg('hours', 1.5)
+  const scale = number('scale', 60)
+  const hours = number('hours', 1.5)
   const fake = await startFakeFlickr({ account: generateAccount({ seed: 5, photos: 2, videos: 0, sets: 0 }) })
   try {
     const take = await perTake()

@@ -37,15 +37,11 @@ import { fuseUnusableReason, isMounted, forceUnmount } from '../test/support/mou
 import { waitUntil } from '../test/support/wait.js'
 import { BIN } from '../test/support/repo.js'
 import { runMeasured } from './child-usage.js'
-import { median } from './measure.js'
+import { benchArgs, median } from './measure.js'
 import { mountOrExit, unmountOnSignals } from './fuse-serve.js'
 
 const self = fileURLToPath(import.meta.url)
-const args = process.argv.slice(2)
-const arg = (name: string, fallback: number): number => {
-  const i = args.indexOf(`--${name}`)
-  return i === -1 ? fallback : Number(args[i + 1])
-}
+const { args, has, number, text } = benchArgs()
 const TARGET_S = 2
 
 /** The bench-only filesystem: `/` holds `d`, and `d` the names. Never read from this process. */
@@ -110,12 +106,10 @@ async function main(): Promise<void> {
     console.log(`skipped: ${why}`)
     return
   }
-  const items = arg('items', 1_000_000)
-  const runs = arg('runs', 3)
-  const c = args.indexOf('--cache')
-  const cache = c === -1 ? undefined : resolve(args[c + 1] as string)
-  const a = args.indexOf('--ab')
-  const other = a === -1 ? undefined : resolve(args[a + 1] as string)
+  const items = number('items', 1_000_000)
+  const runs = number('runs', 3)
+  const cache = has('cache') ? resolve(text('cache') as string) : undefined
+  const other = has('ab') ? resolve(text('ab') as string) : undefined
   if (other !== undefined && cache === undefined) throw new Error('--ab needs --cache C')
   const work = await mkdtemp(join(tmpdir(), 'flickrfs-listing-floor-'))
   const mnt = join(work, 'mnt')

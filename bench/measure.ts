@@ -30,3 +30,42 @@ export async function ddMBps(path: string, size: number): Promise<number> {
   if (!r.stderr.includes(`${size} bytes`)) throw new Error(`dd ${path} read short: ${r.stderr}`)
   return size / 1024 / 1024 / s
 }
+
+/** A bench's command line: see benchArgs. */
+export interface BenchArgs {
+  /** The arguments as given, for what is not a `--name` option: a positional ROOT, `--serve DIR N`, LABEL=REPO. */
+  args: string[]
+  /** Whether `--name` is among the arguments. */
+  has: (name: string) => boolean
+  /** The argument after the first `--name`, whatever it is; undefined without `--name` or with nothing after it. */
+  text: (name: string) => string | undefined
+  /** The argument after each `--name`, for an option that may be given more than once. */
+  texts: (name: string) => string[]
+  /** text(name) as Number reads it (NaN when it is no number), or `fallback` when text(name) is undefined. */
+  number: (name: string, fallback: number) => number
+  /** text(name) split at spaces, for flags handed on in one argument (`--node-args "--cpu-prof --cpu-prof-dir=D"`); none without it. */
+  words: (name: string) => string[]
+}
+
+/**
+ * Parses a bench's arguments (by default this process's): `--name value` options, each read from
+ * its first `--name`, and `--flag` flags. Nothing is checked or rejected: a bench reads what it
+ * knows and leaves the rest (its positional arguments among them) in `args`.
+ */
+export function benchArgs(argv: string[] = process.argv.slice(2)): BenchArgs {
+  const text = (name: string): string | undefined => {
+    const i = argv.indexOf(`--${name}`)
+    return i === -1 ? undefined : argv[i + 1]
+  }
+  return {
+    args: argv,
+    has: (name) => argv.includes(`--${name}`),
+    text,
+    texts: (name) => argv.flatMap((a, i) => (a === `--${name}` && argv[i + 1] !== undefined ? [argv[i + 1] as string] : [])),
+    number: (name, fallback) => {
+      const v = text(name)
+      return v === undefined ? fallback : Number(v)
+    },
+    words: (name) => (text(name) ?? '').split(' ').filter((w) => w !== ''),
+  }
+}

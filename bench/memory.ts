@@ -73,27 +73,23 @@ import { waitUntil } from '../test/support/wait.js'
 import type { CliProc } from '../test/support/cli.js'
 import { BIN } from '../test/support/repo.js'
 import { runMeasured } from './child-usage.js'
-import { median } from './measure.js'
+import { benchArgs, median } from './measure.js'
 import { stateOf } from './catalog-state.js'
 import { benchAccount, CHANGE, changeAccount, passedOn, serveBenchFake, startBenchFake } from './bench-fake.js'
 import { cliEnv } from '../test/pin/helpers.js'
 
 const self = fileURLToPath(import.meta.url)
-const args = process.argv.slice(2)
-const arg = (name: string, fallback: number): number => {
-  const i = args.indexOf(`--${name}`)
-  return i === -1 ? fallback : Number(args[i + 1])
-}
+const { args, has, number, text, words } = benchArgs()
 const MB = 1024 * 1024
 
 /** The fake's process: bench-fake.ts's, whose "change" changes the account once (later runs see the same changed account). */
 async function serve(items: number, sets: number): Promise<void> {
   const account = benchAccount(items, sets)
   let changed = false
-  await serveBenchFake(account, arg('port', 0), () => {
-    if (!changed) changeAccount(account, 0, 0, arg('edits', CHANGE.edited))
+  await serveBenchFake(account, number('port', 0), () => {
+    if (!changed) changeAccount(account, 0, 0, number('edits', CHANGE.edited))
     changed = true
-  }, { unresolved: arg('unresolved', 0), relisted: args.includes('--relisted') })
+  }, { unresolved: number('unresolved', 0), relisted: has('relisted') })
 }
 
 /** How long after the first sync its mount's RSS is read again (`firstSyncSettledRss`). */
@@ -117,7 +113,7 @@ type Row = Record<string, number>
 
 /** What the bench asks of the fake's process: --change's change (once), before the refresh it measures. */
 const fake: { change?: () => Promise<void> } = {}
-const seeded = args.includes('--seed') && args.includes('--online-only')
+const seeded = has('seed') && has('online-only')
 
 async function run(items: number, sets: number, lab: MountLab, env: NodeJS.ProcessEnv, i: number): Promise<Row> {
   const cache = cacheArg ?? join(lab.dir, `cache-${i}`)
@@ -126,7 +122,7 @@ async function run(items: number, sets: number, lab: MountLab, env: NodeJS.Proce
   const expectAll = async (): Promise<void> => {
     const n = await originalsIn(mnt)
     // --unresolved: those photos have no original to show.
-    if (n !== items - arg('unresolved', 0)) throw new Error(`photostream lists ${n} originals, expected ${items - arg('unresolved', 0)}`)
+    if (n !== items - number('unresolved', 0)) throw new Error(`photostream lists ${n} originals, expected ${items - number('unresolved', 0)}`)
   }
   if (refreshOnly) {
     await refreshPhase(lab, env, cache, mnt, row)
@@ -154,14 +150,14 @@ async function run(items: number, sets: number, lab: MountLab, env: NodeJS.Proce
 
 // --cache DIR: the runs' cache is DIR, kept after the bench (a later `--offline-only --cache DIR`
 // measures only the offline mount of it, e.g. alternating two CLIs with --bin on one synced cache).
-const cacheArg = args.includes('--cache') ? resolve(args[args.indexOf('--cache') + 1] as string) : undefined
-const offlineOnly = args.includes('--offline-only')
+const cacheArg = has('cache') ? resolve(text('cache') as string) : undefined
+const offlineOnly = has('offline-only')
 // --sync-only: the first sync (and its ls) into --cache DIR, nothing else (for 1,000,000 items, where each phase takes minutes).
-const syncOnly = args.includes('--sync-only')
+const syncOnly = has('sync-only')
 // --refresh-only: only the refresh of a loaded catalog, on --cache DIR, a cache an earlier run synced with the same
 // --port N (the fake's fixed port): its records name the fake's origin, so against another port every record changes.
-const refreshOnly = args.includes('--refresh-only')
-const onlineOnly = args.includes('--online-only')
+const refreshOnly = has('refresh-only')
+const onlineOnly = has('online-only')
 
 async function syncPhases(items: number, lab: MountLab, env: NodeJS.ProcessEnv, cache: string, mnt: string, row: Row, expectAll: () => Promise<void>): Promise<void> {
   // (a) first sync, then (c) its first full listing.
@@ -231,7 +227,7 @@ async function offlinePhase(lab: MountLab, env: NodeJS.ProcessEnv, cache: string
 
 /** --online-only: an online mount of the synced cache, its listing, then a refresh that finds nothing changed (or, with `change`, takes the change in). */
 async function onlinePhase(lab: MountLab, env: NodeJS.ProcessEnv, cache: string, mnt: string, row: Row, expectAll: () => Promise<void>, change?: () => Promise<void>): Promise<void> {
-  const flags = ['mount', mnt, '--cache', cache, '--refresh', '0', '--full-listing-every', args.includes('--full') ? '0' : '7d']
+  const flags = ['mount', mnt, '--cache', cache, '--refresh', '0', '--full-listing-every', has('full') ? '0' : '7d']
   const { p, listMs, mountedMs, afterMountedMs, firstNameMs } = await mountAndList(lab, { ...env, DEBUG: 'flickrfs:catalog,flickrfs:store,flickrfs:mount' }, flags, mnt)
   row.onlineListMs = listMs
   row.onlineMountedMs = mountedMs
@@ -261,7 +257,7 @@ async function onlinePhase(lab: MountLab, env: NodeJS.ProcessEnv, cache: string,
   row.onlineRefreshPeak = u.peak
   row.onlineRefreshCpu = u.cpuMs - listed.cpuMs
   row.onlineRefreshRss = u.rss
-  if (change !== undefined || arg('unresolved', 0) > 0) row.merged = /merged \d+ (reported|listed changed) photos|full listing merged/.test(p.err.slice(said)) ? 1 : 0
+  if (change !== undefined || number('unresolved', 0) > 0) row.merged = /merged \d+ (reported|listed changed) photos|full listing merged/.test(p.err.slice(said)) ? 1 : 0
   await lab.stop(p, mnt)
 }
 
@@ -440,44 +436,43 @@ async function seedCache(dir: string, items: number, sets: number): Promise<void
 }
 
 async function main(): Promise<void> {
-  if (args[0] === '--serve') return serve(arg('items', 100_000), arg('sets', 2000))
+  if (args[0] === '--serve') return serve(number('items', 100_000), number('sets', 2000))
   if (args[0] === '--sync-child') return syncChild(args[1] as string, args[2] as string, JSON.parse(args[3] as string) as FakeCredentials)
   if (args[0] === '--breakdown-child') return breakdownChild(args[1] as string)
   if ((offlineOnly || refreshOnly || onlineOnly) && cacheArg === undefined) throw new Error('--offline-only, --refresh-only and --online-only need --cache DIR (a cache an earlier run synced)')
-  if (args.includes('--seed') && !seeded) {
+  if (has('seed') && !seeded) {
     if (!offlineOnly || cacheArg === undefined) throw new Error('--seed needs --offline-only or --online-only, and --cache DIR')
-    await seedCache(resolve(cacheArg), arg('items', 100_000), arg('sets', 2000))
+    await seedCache(resolve(cacheArg), number('items', 100_000), number('sets', 2000))
   }
-  const skip = args.includes('--breakdown') ? undefined : await fuseUnusableReason()
+  const skip = has('breakdown') ? undefined : await fuseUnusableReason()
   if (skip) return void console.log(`skipped: ${skip}`)
-  const items = arg('items', 100_000)
-  const sets = arg('sets', 2000)
-  const runs = arg('runs', 3)
+  const items = number('items', 100_000)
+  const sets = number('sets', 2000)
+  const runs = number('runs', 3)
   const target = items >= 1_000_000 ? 1024 * MB : 300 * MB
   // An offline mount asks nothing of Flickr: no fake (at 1,000,000 items it takes minutes and a GB to make).
   const fakeArgs = offlineOnly ? ['-e', `process.stdout.write('{"origin":"http://127.0.0.1:9","credentials":{"apiKey":"k","apiSecret":"s","oauthToken":"t","oauthTokenSecret":"ts"}}\\n'); process.stdin.resume()`]
-    : ['--import', 'tsx', self, '--serve', '--items', String(items), '--sets', String(sets), '--port', String(arg('port', 0)), '--unresolved', String(arg('unresolved', 0)), '--edits', String(arg('edits', CHANGE.edited)), ...(args.includes('--relisted') ? ['--relisted'] : [])]
+    : ['--import', 'tsx', self, '--serve', '--items', String(items), '--sets', String(sets), '--port', String(number('port', 0)), '--unresolved', String(number('unresolved', 0)), '--edits', String(number('edits', CHANGE.edited)), ...(has('relisted') ? ['--relisted'] : [])]
   const { proc: fakeProc, origin, credentials, ask } = await startBenchFake(fakeArgs)
   if (seeded && cacheArg !== undefined) await ask(`seed ${cacheArg}`, 'seeded')
-  if (args.includes('--change')) fake.change = () => ask('change', 'changed')
+  if (has('change')) fake.change = () => ask('change', 'changed')
   const lab = await MountLab.create('flickrfs-bench-memory-')
   // --bin: another checkout's built CLI (e.g. main's, for a before/after on one machine state).
-  const bin = args.includes('--bin') ? resolve(args[args.indexOf('--bin') + 1] as string) : BIN
+  const bin = has('bin') ? resolve(text('bin') as string) : BIN
   lab.bin = bin
   // --node-args "…": node flags for every flickrfs child (e.g. "--max-semi-space-size=2"); `node -e 0` and --version get none.
-  const nodeArgsAt = args.indexOf('--node-args')
-  if (nodeArgsAt !== -1) lab.nodeArgs = (args[nodeArgsAt + 1] ?? '').split(' ').filter((a) => a !== '')
+  if (has('node-args')) lab.nodeArgs = words('node-args')
   try {
     const config = await lab.mkdir('config')
     const env = cliEnv({ origin, credentials }, config, {
       XDG_RUNTIME_DIR: await lab.mkdir('run'), FLICKRFS_API_RATE: '100000', FLICKRFS_API_BURST: '100000', ...passedOn(),
     })
-    if (args.includes('--breakdown')) return await breakdown(items, sets, origin, credentials)
+    if (has('breakdown')) return await breakdown(items, sets, origin, credentials)
     const bare = await runMeasured(process.execPath, ['-e', '0'], { env })
     const cli = await runMeasured(process.execPath, [bin, '--version'], { env })
     const rows: Row[] = []
     // --ab OTHER/bin/flickrfs: runs alternate between --bin's CLI (even runs) and OTHER (odd runs), each row tagged `ab` 0 or 1.
-    const other = args.includes('--ab') ? resolve(args[args.indexOf('--ab') + 1] as string) : undefined
+    const other = has('ab') ? resolve(text('ab') as string) : undefined
     for (let i = 0; i < runs; i++) {
       lab.bin = other !== undefined && i % 2 === 1 ? other : bin
       const row = await run(items, sets, lab, env, i)
@@ -520,7 +515,7 @@ async function main(): Promise<void> {
     if (onlineOnly) {
       line('online mount + ls', 'onlineMountPeak', 'onlineMountCpu')
       const refreshed = fake.change === undefined ? 'a refresh of no change' : 'a refresh that merges --change'
-      line(`  + ${args.includes('--full') ? `${refreshed}, a full listing` : refreshed}`, 'onlineRefreshPeak', 'onlineRefreshCpu')
+      line(`  + ${has('full') ? `${refreshed}, a full listing` : refreshed}`, 'onlineRefreshPeak', 'onlineRefreshCpu')
       console.log(`online mount: up ${s(m('onlineMountedMs'))} after spawn, photostream read whole ${s(m('onlineListMs'))} after spawn, \`ls\` showed its first name ${s(m('onlineListAfterMountedMs'))} after the mount was up (${s(m('onlineFirstNameMs'))} after spawn); the refresh took ${s(m('onlineRefreshMs'))}, RSS after it ${mb(m('onlineRefreshRss'))}`)
       return
     }

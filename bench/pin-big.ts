@@ -46,22 +46,12 @@ import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { BIN } from '../test/support/repo.js'
 import { runMeasured, type ChildUsage } from './child-usage.js'
-import { median } from './measure.js'
+import { benchArgs, median } from './measure.js'
 import { benchAccount, CHANGE, changeAccount, passedOn, serveBenchFake, startBenchFake } from './bench-fake.js'
 import { cliEnv, copyCatalogOnly } from '../test/pin/helpers.js'
 
 const self = fileURLToPath(import.meta.url)
-const args = process.argv.slice(2)
-const arg = (name: string, fallback: number): number => {
-  const i = args.indexOf(`--${name}`)
-  return i === -1 ? fallback : Number(args[i + 1])
-}
-const text = (name: string): string | undefined => {
-  const i = args.indexOf(`--${name}`)
-  return i === -1 ? undefined : args[i + 1]
-}
-/** Every value given to --`name`, in order. */
-const texts = (name: string): string[] => args.flatMap((a, i) => (a === `--${name}` && args[i + 1] !== undefined ? [args[i + 1] as string] : []))
+const { args, has, number, text, texts, words } = benchArgs()
 
 /**
  * The benches' account without its 2% videos: syncedStateOf records a video's original as the
@@ -116,10 +106,10 @@ function rowOf(bin: string, kind: Row['kind'], u: ChildUsage): Row {
 }
 
 async function main(): Promise<void> {
-  const items = arg('items', 1_000_000)
-  const sets = arg('sets', 20_000)
-  const port = arg('port', 0)
-  if (args[0] === '--serve') return serve(items, sets, port, arg('made', 0), arg('deletions', 0), arg('edits', CHANGE.edited), text('stamps') === 'wall' ? 'wall' : 'fixed')
+  const items = number('items', 1_000_000)
+  const sets = number('sets', 20_000)
+  const port = number('port', 0)
+  if (args[0] === '--serve') return serve(items, sets, port, number('made', 0), number('deletions', 0), number('edits', CHANGE.edited), text('stamps') === 'wall' ? 'wall' : 'fixed')
   const dirArg = text('dir')
   if (dirArg === undefined || port === 0) throw new Error('--dir DIR and --port N are needed (the seed holds the fake\'s URLs)')
   const dir = resolve(dirArg)
@@ -127,8 +117,8 @@ async function main(): Promise<void> {
   const changedFile = join(dir, 'changed')
   let made = (await exists(changedFile)) ? Number((await readFile(changedFile, 'utf8')).trim() || 'NaN') : 0
   if (!Number.isInteger(made)) throw new Error(`${changedFile} does not say how many changes ${dir} was pinned after: remove ${dir} and seed again`)
-  const deletions = arg('deletions', 0)
-  const edits = arg('edits', CHANGE.edited)
+  const deletions = number('deletions', 0)
+  const edits = number('edits', CHANGE.edited)
   await madeAlike(dir, 'deletions', 'deleted', deletions, made, 0)
   await mkdir(dir, { recursive: true })
   await writeFile(join(dir, 'deletions'), String(deletions))
@@ -138,17 +128,17 @@ async function main(): Promise<void> {
   const stampsFile = join(dir, 'stamps')
   const stamps: Stamps = (await exists(stampsFile)) ? ((await readFile(stampsFile, 'utf8')).trim() === 'wall' ? 'wall' : 'fixed') : made === 0 ? 'fixed' : 'wall'
   await writeFile(stampsFile, stamps)
-  const runs = arg('runs', 2)
+  const runs = number('runs', 2)
   const others = texts('ab')
   const only = text('bin')
   const bins = others.length > 0 ? [BIN, ...others.map((o) => resolve(o))] : only !== undefined ? [resolve(only)] : [BIN]
-  const full = args.includes('--full') ? ['--full-listing-every', '0'] : []
+  const full = has('full') ? ['--full-listing-every', '0'] : []
   const { proc: fakeProc, origin, credentials, ask } = await startBenchFake(['--import', 'tsx', self, '--serve', '--items', String(items), '--sets', String(sets), '--port', String(port), '--made', String(made), '--deletions', String(deletions), '--edits', String(edits), '--stamps', stamps])
   const config = join(dir, 'config')
   const env = cliEnv({ origin, credentials }, config, { LANG: 'C.UTF-8', FLICKRFS_API_RATE: '100000', FLICKRFS_API_BURST: '100000', ...passedOn() })
   let runNo = 0
   // e.g. --node-args "--cpu-prof --cpu-prof-dir=DIR": for the measured runs, not the seed's.
-  const nodeArgs = text('node-args')?.split(' ').filter((a) => a !== '') ?? []
+  const nodeArgs = words('node-args')
   // Each run's stderr (DEBUG=flickrfs:pin,flickrfs:catalog given to the bench reaches the runs) in DIR/run-N.log.
   const pin = async (bin: string, dest: string): Promise<ChildUsage> => {
     const u = await runMeasured(process.execPath, [...nodeArgs, bin, 'pin', '--statistics', ...full, dest], { env })
@@ -157,7 +147,7 @@ async function main(): Promise<void> {
   }
   try {
     // --empty alone (with --no-nochange --no-change) needs no seed.
-    const seeded = args.includes('--first') || !args.includes('--no-nochange') || !args.includes('--no-change')
+    const seeded = has('first') || !has('no-nochange') || !has('no-change')
     if (seeded && !(await exists(join(seed, '.flickrfs', 'tree-record')))) {
       await ask(`seed ${seed}`, 'seeded')
       const t0 = performance.now()
@@ -174,7 +164,7 @@ async function main(): Promise<void> {
     }
     // --first: a first pin of the seed's catalog into a DEST holding nothing else (what a mount
     // leaves in its cache folder): every original downloaded, every file written. Removed after.
-    if (args.includes('--first')) {
+    if (has('first')) {
       for (let i = 0; i < runs; i++) {
         for (const bin of bins) {
           const dest = join(dir, 'first')
@@ -185,7 +175,7 @@ async function main(): Promise<void> {
         }
       }
     }
-    if (args.includes('--empty')) {
+    if (has('empty')) {
       for (let i = 0; i < runs; i++) {
         for (const bin of bins) {
           const dest = join(dir, 'empty')
@@ -197,10 +187,10 @@ async function main(): Promise<void> {
       }
     }
     // A DIR pinned after changes meets them made again with new times: its first pin is not one of no change.
-    if (!args.includes('--no-nochange') && made === 0) {
+    if (!has('no-nochange') && made === 0) {
       for (let i = 0; i < runs; i++) for (const bin of bins) report(rowOf(bin, 'nochange', await pin(bin, seed)))
     }
-    if (!args.includes('--no-change')) {
+    if (!has('no-change')) {
       for (let i = 0; i < runs; i++) {
         for (const bin of bins) {
           await ask('change', 'changed')

@@ -77,18 +77,13 @@ import { DEFAULT_API_CONCURRENCY, FlickrClient } from '../src/flickr/index.js'
 import { DEFAULT_PIN_CONCURRENCY } from '../src/pin/pin.js'
 import { runMeasured, type ChildUsage } from './child-usage.js'
 import { failureText, locateTool, mirrorerAccountOptions, runMirrorer, type FakeEndpoint, type Tool } from './flickrmirrorer.js'
-import { median } from './measure.js'
+import { benchArgs, median } from './measure.js'
 import { cliEnv } from '../test/pin/helpers.js'
 
 const self = fileURLToPath(import.meta.url)
 const REPO = resolve(fileURLToPath(new URL('..', import.meta.url)))
 const BIN = join(REPO, 'bin', 'flickrfs')
-const args = process.argv.slice(2)
-const has = (name: string): boolean => args.includes(`--${name}`)
-const arg = (name: string, fallback: number): number => {
-  const i = args.indexOf(`--${name}`)
-  return i === -1 ? fallback : Number(args[i + 1])
-}
+const { args, has, number, text, words } = benchArgs()
 
 /** What issue 12 recorded (one run, same setting and latencies) for when the tool cannot run here. */
 const REFERENCE = [
@@ -251,36 +246,27 @@ function flickrfsEnv(shape: Shape, config: string): NodeJS.ProcessEnv {
 }
 
 /** --dest-dir DIR: where the DESTs of every tool and of the floor with disk are made (default: the system's temp folder). */
-const destDir = (): string => (args.includes('--dest-dir') ? resolve(args[args.indexOf('--dest-dir') + 1] ?? '') : tmpdir())
+const destDir = (): string => (has('dest-dir') ? resolve(text('dest-dir') ?? '') : tmpdir())
 
 /** --keep DIR, resolved; undefined without it. */
-const keepDir = (): string | undefined => (args.includes('--keep') ? resolve(args[args.indexOf('--keep') + 1] ?? '') : undefined)
+const keepDir = (): string | undefined => (has('keep') ? resolve(text('keep') ?? '') : undefined)
 
 /** --trace-memory DIR, resolved; undefined without it. */
-const traceDir = (): string | undefined => (args.includes('--trace-memory') ? resolve(args[args.indexOf('--trace-memory') + 1] ?? '') : undefined)
+const traceDir = (): string | undefined => (has('trace-memory') ? resolve(text('trace-memory') ?? '') : undefined)
 const traced = { first: 0, nochange: 0 }
 
 /** --pin-args "…": more flags for every `flickrfs pin` run (e.g. "--full-listing-every 0"). */
-const pinArgs = (): string[] => {
-  const i = args.indexOf('--pin-args')
-  return i === -1 ? [] : (args[i + 1] ?? '').split(' ').filter((a) => a !== '')
-}
+const pinArgs = (): string[] => words('pin-args')
 
 /** --node-args "…": node flags for every `flickrfs pin` child (e.g. "--cpu-prof --cpu-prof-dir=DIR" to profile it). */
-const nodeArgs = (): string[] => {
-  const i = args.indexOf('--node-args')
-  return i === -1 ? [] : (args[i + 1] ?? '').split(' ').filter((a) => a !== '')
-}
+const nodeArgs = (): string[] => words('node-args')
 
 /** The floor's whole-process CPU, for its run line (FloorWork.process). */
 const wholeProcess = (f: Pick<FloorWork, 'process'>): string =>
   f.process === undefined ? '' : `; whole process: user ${s(f.process.userMs)}, sys ${s(f.process.sysMs)}`
 
 /** --floor-wrap "CMD ARGS": the command the floor's own process (--floor-fresh) runs under, e.g. "strace -f -c -o FILE". */
-const floorWrap = (): string[] => {
-  const i = args.indexOf('--floor-wrap')
-  return i === -1 ? [] : (args[i + 1] ?? '').split(' ').filter((a) => a !== '')
-}
+const floorWrap = (): string[] => words('floor-wrap')
 
 /**
  * A first pin then a no-change run. With --keep DIR, flickrfs's config and DEST live in DIR and
@@ -298,8 +284,8 @@ async function flickrfsRuns(fake: FakeProcess, shape: Shape): Promise<[Measured 
     await mkdir(trace, { recursive: true })
     const name = join(trace, `${what}-${++traced[what]}`)
     const traceEnv = { ...env, NODE_OPTIONS: `--import ${join(REPO, 'scripts', 'memory-trace.mjs')}`, FLICKRFS_MEMORY_TRACE: `${name}.jsonl`, DEBUG: 'flickrfs:pin,flickrfs:catalog',
-      ...(args.includes('--trace-gc') ? { FLICKRFS_MEMORY_TRACE_GC_MS: String(arg('trace-gc', 2000)) } : {}),
-      ...(args.includes('--trace-snapshots') ? { FLICKRFS_MEMORY_SNAPSHOTS: args[args.indexOf('--trace-snapshots') + 1] } : {}) }
+      ...(has('trace-gc') ? { FLICKRFS_MEMORY_TRACE_GC_MS: String(number('trace-gc', 2000)) } : {}),
+      ...(has('trace-snapshots') ? { FLICKRFS_MEMORY_SNAPSHOTS: text('trace-snapshots') } : {}) }
     const u = await runMeasured(process.execPath, [...nodeArgs(), BIN, 'pin', ...pinArgs(), dest], { env: traceEnv, cwd: REPO })
     await writeFile(`${name}.log`, u.stderr)
     return u
@@ -406,8 +392,8 @@ class DownloadQueue {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Rec = Record<string, any>
 
-const floorDownloads = (): number => arg('floor-downloads', DEFAULT_PIN_CONCURRENCY)
-const floorApi = (): number => arg('floor-api', DEFAULT_API_CONCURRENCY)
+const floorDownloads = (): number => number('floor-downloads', DEFAULT_PIN_CONCURRENCY)
+const floorApi = (): number => number('floor-api', DEFAULT_API_CONCURRENCY)
 
 /**
  * The calls alone of a run: the REST calls it made (the fake's log), asked again from this process
@@ -712,18 +698,18 @@ function summary(label: string, ms: Measured[], items: number, base?: number): s
 }
 
 async function main(): Promise<void> {
-  const items = arg('items', 700)
-  const apiLatency = arg('api-latency', 50)
-  const mediaLatency = arg('media-latency', 20)
+  const items = number('items', 700)
+  const apiLatency = number('api-latency', 50)
+  const mediaLatency = number('media-latency', 20)
   const tiny = has('tiny') || items >= 10_000
-  const seed = arg('seed', 700)
-  if (args[0] === '--serve') return serve(items, apiLatency, mediaLatency, tiny, seed, arg('port', 0))
+  const seed = number('seed', 700)
+  if (args[0] === '--serve') return serve(items, apiLatency, mediaLatency, tiny, seed, number('port', 0))
   if (args[0] === '--floor-child') {
     const { shape, dest } = JSON.parse(process.env.FLICKRFS_BENCH_FLOOR ?? '{}') as { shape: Shape; dest?: string }
     process.stdout.write(JSON.stringify(await floorWork(shape, dest)))
     return
   }
-  const runs = arg('runs', 3)
+  const runs = number('runs', 3)
   // A kept DEST's catalog holds the fake's URLs (url_o): the fake answers on the same port every
   // time, or a full listing would find every record changed.
   const portFile = keepDir() === undefined ? undefined : join(keepDir() as string, 'fake-port')

@@ -20,14 +20,10 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { spawn } from 'node:child_process'
 import { REPO } from '../test/support/repo.js'
 import { startBenchFake } from './bench-fake.js'
-import { median, ownRss, resetPeak } from './measure.js'
+import { benchArgs, median, ownRss, resetPeak } from './measure.js'
 
 const self = fileURLToPath(import.meta.url)
-const args = process.argv.slice(2)
-const opt = (name: string): string | undefined => {
-  const i = args.indexOf(`--${name}`)
-  return i === -1 ? undefined : args[i + 1]
-}
+const { args, number, text } = benchArgs()
 const MB = 1024 * 1024
 
 interface Sample {
@@ -85,13 +81,13 @@ function runChild(dist: string, root: string, origin: string, credentials: unkno
 }
 
 async function main(): Promise<void> {
-  const cache = resolve(opt('cache') ?? '')
-  const base = resolve(opt('base') ?? '')
-  const port = opt('port')
-  if (opt('cache') === undefined || opt('base') === undefined || port === undefined) throw new Error('--cache C, --port N and --base OTHER are needed')
-  const items = opt('items') ?? '1000000'
-  const sets = opt('sets') ?? '20000'
-  const runs = Number(opt('runs') ?? 6)
+  const cache = resolve(text('cache') ?? '')
+  const base = resolve(text('base') ?? '')
+  const port = text('port')
+  if (text('cache') === undefined || text('base') === undefined || port === undefined) throw new Error('--cache C, --port N and --base OTHER are needed')
+  const items = text('items') ?? '1000000'
+  const sets = text('sets') ?? '20000'
+  const runs = number('runs', 6)
   const fake = await startBenchFake(['--import', 'tsx', join(dirname(self), 'memory.ts'), '--serve', '--items', items, '--sets', sets, '--port', port])
   const root = `${cache}-quick-lazy-copy`
   await rm(root, { recursive: true, force: true })

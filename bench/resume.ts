@@ -20,14 +20,11 @@ import { fileURLToPath } from 'node:url'
 import { readProgress, type ProgressMeta } from '../src/catalog/index.js'
 import { generateAccount, startFakeFlickr, type FakeFlickr } from '../src/fake-flickr/index.js'
 import { cliEnv } from '../test/pin/helpers.js'
+import { benchArgs } from './measure.js'
 
 const REPO = fileURLToPath(new URL('..', import.meta.url))
 const BIN = join(REPO, 'bin', 'flickrfs')
-const args = process.argv.slice(2)
-const arg = (name: string, fallback: string): string => {
-  const i = args.indexOf(`--${name}`)
-  return i === -1 ? fallback : String(args[i + 1])
-}
+const { number, text } = benchArgs()
 
 interface Counts {
   rest: number
@@ -89,10 +86,10 @@ async function scenario(fake: FakeFlickr, scale: number, killAtRest?: number): P
 }
 
 async function main(): Promise<void> {
-  const photos = Number(arg('photos', '5000'))
-  const commented = Number(arg('commented', '0.3'))
-  const scale = Number(arg('scale', '60'))
-  const at = arg('at', '0.1,0.5,0.9').split(',').map(Number)
+  const photos = number('photos', 5000)
+  const commented = number('commented', 0.3)
+  const scale = number('scale', 60)
+  const at = (text('at') ?? '0.1,0.5,0.9').split(',').map(Number)
   const account = generateAccount({ seed: 11, photos, videos: Math.round(photos / 250), sets: Math.round(photos / 100), collections: 3, commentedFraction: commented, meanPhotoBytes: 1_000, meanVideoBytes: 2_000 })
   const fake = await startFakeFlickr({ account })
   try {

@@ -14,13 +14,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Sha256Lines } from '../src/layout/sha256sums.js'
-import { median, ownRss, resetPeak } from './measure.js'
+import { benchArgs, median, ownRss, resetPeak } from './measure.js'
 
-const args = process.argv.slice(2)
-const arg = (name: string, fallback: number): number => {
-  const i = args.indexOf(`--${name}`)
-  return i === -1 ? fallback : Number(args[i + 1])
-}
+const { args, number } = benchArgs()
 const MB = 1024 * 1024
 const SHA_BYTES = 32
 const HEX = Buffer.from('0123456789abcdef', 'latin1')
@@ -113,8 +109,8 @@ function child(which: 'before' | 'now', n: number): void {
 if (args[0] === '--child') {
   child(args[1] as 'before' | 'now', Number(args[2]))
 } else {
-  const n = arg('lines', 1_000_000)
-  const runs = arg('runs', 4)
+  const n = number('lines', 1_000_000)
+  const runs = number('runs', 4)
   const got: Record<string, Array<{ peakOver: number; ms: number; size: number }>> = { before: [], now: [] }
   for (let r = 0; r < runs; r++) {
     for (const which of ['now', 'before'] as const) {

@@ -15,13 +15,9 @@ import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import type { CatalogSnapshot } from '../src/catalog/types.js'
 import { photoSpecs, snapshot } from '../test/layout/fixture.js'
-import { median } from './measure.js'
+import { benchArgs, median } from './measure.js'
 
-const args = process.argv.slice(2)
-const arg = (name: string, fallback: number): number => {
-  const i = args.indexOf(`--${name}`)
-  return i === -1 ? fallback : Number(args[i + 1])
-}
+const { args, number } = benchArgs()
 const builds = args.filter((a) => /^[\w.-]+=/.test(a)).map((a) => ({ label: a.slice(0, a.indexOf('=')), repo: resolve(a.slice(a.indexOf('=') + 1)) }))
 if (builds.length === 0) {
   process.stderr.write('usage: node --import tsx bench/sidecar-ops-ab.ts [--photos N] [--rounds N] LABEL=REPO [LABEL=REPO …]\n')
@@ -43,7 +39,7 @@ interface Loaded {
 
 /** Every third photo commented, as in a real account's share of sidecars with comments. */
 const snap = snapshot({
-  photos: photoSpecs(arg('photos', 5000)).map((p, i) => (i % 3 === 0 ? { ...p, comments: [{ id: `c${i}`, author: 'x', _content: 'a comment '.repeat(6) }] } : p)),
+  photos: photoSpecs(number('photos', 5000)).map((p, i) => (i % 3 === 0 ? { ...p, comments: [{ id: `c${i}`, author: 'x', _content: 'a comment '.repeat(6) }] } : p)),
 })
 const paths = snap.photostream.map((id) => `/photostream/${id}.jpg.metadata`)
 const buf = Buffer.alloc(128 * 1024)
@@ -79,7 +75,7 @@ for (const b of builds) {
   const fs = (await import(dist('fs/ops.js'))) as { FsOps: Loaded['FsOps'] }
   loaded.push({ label: b.label, buildLayout: layout.buildLayout, FsOps: fs.FsOps })
 }
-const rounds = arg('rounds', 25)
+const rounds = number('rounds', 25)
 for (const handles of [false, true]) {
   const times = new Map(loaded.map((b) => [b.label, [] as number[]]))
   for (let r = -3; r < rounds; r++) {

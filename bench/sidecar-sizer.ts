@@ -20,13 +20,9 @@ import type { MediaEntry, PhotoEntry, RawRecord } from '../src/catalog/types.js'
 import { generateAccount } from '../src/fake-flickr/index.js'
 import { commentRecord, listPhoto } from '../src/fake-flickr/records.js'
 import { jsonBytes, photoMetadata, photoSidecarSizer } from '../src/layout/index.js'
-import { median } from './measure.js'
+import { benchArgs, median } from './measure.js'
 
-const args = process.argv.slice(2)
-const arg = (name: string, fallback: number): number => {
-  const i = args.indexOf(`--${name}`)
-  return i === -1 ? fallback : Number(args[i + 1])
-}
+const { number } = benchArgs()
 const ORIGIN = 'http://127.0.0.1:1'
 
 interface Item {
@@ -78,8 +74,8 @@ function cpuMs(fn: () => number): { ms: number; check: number } {
   return { ms: (c1.user + c1.system) / 1000, check }
 }
 
-const n = arg('items', 100_000)
-const runs = arg('runs', 7)
+const n = number('items', 100_000)
+const runs = number('runs', 7)
 const all = items(n)
 const names = Object.keys(WAYS)
 const times: Record<string, number[]> = Object.fromEntries(names.map((k) => [k, []]))

@@ -23,17 +23,14 @@ import type { FakeCredentials } from '../src/fake-flickr/index.js'
 import { startLiveMount, type LiveMount } from '../src/service/live-mount.js'
 import { growOldGenerationBy } from '../src/util/old-generation.js'
 import { capYoungGeneration } from '../src/util/young-generation.js'
+import { benchArgs } from './measure.js'
 
 // As `flickrfs mount` does (src/cli/mount.ts).
 growOldGenerationBy(10)
 capYoungGeneration(8)
-const args = process.argv.slice(2)
-const arg = (name: string, fallback: number): number => {
-  const i = args.indexOf(`--${name}`)
-  return i === -1 ? fallback : Number(args[i + 1])
-}
+const { has, number, text } = benchArgs()
 const MB = 1024 * 1024
-const snapshotLate = args.includes('--snapshot-late-details')
+const snapshotLate = has('snapshot-late-details')
 let snapshotTaken = false
 const mb = (n: number): string => (n / MB).toFixed(0)
 
@@ -80,7 +77,7 @@ async function mountOnce(root: string, mnt: string, origin: string, credentials:
   const live = await startLiveMount({
     mountpoint: mnt, root, remote: { api, media }, fullListingEveryMs: 0, progressEveryMs: snapshotLate ? 500 : 3_600_000,
     // --partial-every MS: how often the first catalog is shown anew as it comes in (the mount's default: 1 s, comments only 5 s).
-    ...(args.includes('--partial-every') ? { partialEveryMs: arg('partial-every', 1000), partialCommentsEveryMs: arg('partial-every', 5000) } : {}),
+    ...(has('partial-every') ? { partialEveryMs: number('partial-every', 1000), partialCommentsEveryMs: number('partial-every', 5000) } : {}),
     onLine: (line) => {
       // --snapshot-late-details: a heap snapshot (after a full GC) once 95% of the comments are in,
       // near the end of 'details', where the first sync peaks.
@@ -93,7 +90,7 @@ async function mountOnce(root: string, mnt: string, origin: string, credentials:
       const phase = /^first catalog: (\w+)/.exec(line)?.[1]
       if (phase !== undefined && phase !== tracer.phase) {
         // --gc-at-phase: what is alive as each phase begins (a full GC there, so it changes the peak).
-        if (args.includes('--gc-at-phase')) {
+        if (has('gc-at-phase')) {
           globalThis.gc?.()
           console.log(`  live heap as '${phase}' begins: ${mb(process.memoryUsage().heapUsed)} MB`)
         }
@@ -108,21 +105,20 @@ async function mountOnce(root: string, mnt: string, origin: string, credentials:
 }
 
 async function main(): Promise<void> {
-  const items = arg('items', 100_000)
-  const sets = arg('sets', 2000)
+  const items = number('items', 100_000)
+  const sets = number('sets', 2000)
   const memoryBench = join(fileURLToPath(new URL('.', import.meta.url)), 'memory.ts')
   const fake = spawn(process.execPath, ['--import', 'tsx', memoryBench, '--serve', '--items', String(items), '--sets', String(sets)], { stdio: ['pipe', 'pipe', 'inherit'] })
   const line = await new Promise<string>((res) => createInterface({ input: fake.stdout }).once('line', res))
   const { origin, credentials } = JSON.parse(line) as { origin: string; credentials: FakeCredentials }
   const dir = await mkdtemp(join(tmpdir(), 'flickrfs-bench-sync-trace-'))
   // --cache DIR: the cache is DIR, kept; when it holds a catalog already, only the refresh is traced.
-  const cacheAt = args.indexOf('--cache')
-  const root = cacheAt === -1 ? join(dir, 'cache') : resolve(args[cacheAt + 1] as string)
-  const synced = cacheAt !== -1 && (await stat(join(root, '.flickrfs', 'catalog.sqlite')).catch(() => undefined)) !== undefined
+  const root = has('cache') ? resolve(text('cache') as string) : join(dir, 'cache')
+  const synced = has('cache') && (await stat(join(root, '.flickrfs', 'catalog.sqlite')).catch(() => undefined)) !== undefined
   const mnt = await mkdtemp(join(dir, 'mnt-'))
   try {
     if (!synced) await firstSync(root, mnt, origin, credentials, items, sets)
-    if (!args.includes('--refresh')) return
+    if (!has('refresh')) return
     globalThis.gc?.()
     const again = new Tracer()
     again.phase = 'load'
