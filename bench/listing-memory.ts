@@ -23,7 +23,7 @@
 import { spawn } from 'node:child_process'
 import { resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { median, ownRss, resetPeak } from './measure.js'
+import { benchArgs, median, ownRss, resetPeak } from './measure.js'
 
 const MB = 1024 * 1024
 const self = fileURLToPath(import.meta.url)
@@ -89,19 +89,15 @@ function runChild(root: string, impl: string): Promise<StepFigures> {
 }
 
 async function main(): Promise<void> {
-  const args = process.argv.slice(2)
+  const { args, number, text } = benchArgs()
   if (args[0] === '--child') {
     console.log(JSON.stringify(await child(args[1] as string, args[2] as string)))
     return
   }
   const root = args[0]
   if (root === undefined || root.startsWith('--')) throw new Error('usage: bench/listing-memory.ts ROOT [--runs N] [--ab OTHER]')
-  const flag = (name: string): string | undefined => {
-    const i = args.indexOf(`--${name}`)
-    return i === -1 ? undefined : args[i + 1]
-  }
-  const runs = Number(flag('runs') ?? 3)
-  const other = flag('ab')
+  const runs = number('runs', 3)
+  const other = text('ab')
   const mine = resolve(here, 'dist/fs/dir-listing.js')
   const base = other !== undefined ? resolve(other, 'dist/fs/dir-listing.js') : 'floor'
   const got: Record<'A' | 'B', StepFigures[]> = { A: [], B: [] }

@@ -35,20 +35,16 @@ import { MountLab } from '../test/support/mount-lab.js'
 import { fuseUnusableReason } from '../test/support/mounts.js'
 import { run, type RunResult } from '../test/support/run.js'
 import { waitUntil } from '../test/support/wait.js'
-import { median } from './measure.js'
+import { benchArgs, median } from './measure.js'
 
-const args = process.argv.slice(2)
+const { args, number, text } = benchArgs()
+// RUNS: the first argument that is all digits and not --latency's value.
 const RUNS = Number(args.find((a, i) => /^\d+$/.test(a) && args[i - 1] !== '--latency') ?? 3)
-const clientsArg = args.indexOf('--clients')
-const CLIENTS = (clientsArg === -1 ? 'restic,borg,tar,cp,rsync' : (args[clientsArg + 1] ?? '')).split(',') as Client[]
-const sourcesArg = args.indexOf('--sources')
-const binArg = args.indexOf('--bin')
-const BIN_PATH = binArg === -1 ? undefined : args[binArg + 1]
-const baseArg = args.indexOf('--base')
-const BASE_BIN = baseArg === -1 ? undefined : args[baseArg + 1]
-const SOURCES = (sourcesArg === -1 ? 'dest,offline,online' : (args[sourcesArg + 1] ?? '')).split(',') as Source[]
-const latencyArg = args.indexOf('--latency')
-const LATENCY_MS = latencyArg === -1 ? 20 : Number(args[latencyArg + 1])
+const CLIENTS = (text('clients') ?? 'restic,borg,tar,cp,rsync').split(',') as Client[]
+const BIN_PATH = text('bin')
+const BASE_BIN = text('base')
+const SOURCES = (text('sources') ?? 'dest,offline,online').split(',') as Source[]
+const LATENCY_MS = number('latency', 20)
 const TIMEOUT_MS = 900_000
 
 type Client = 'restic' | 'borg' | 'tar' | 'cp' | 'rsync'

@@ -17,15 +17,14 @@ import { cliEnv, startFake } from '../test/pin/helpers.js'
 import { MountLab } from '../test/support/mount-lab.js'
 import { fuseUnusableReason } from '../test/support/mounts.js'
 import { run } from '../test/support/run.js'
-import { median } from './measure.js'
+import { benchArgs, median } from './measure.js'
 
-const args = process.argv.slice(2)
+const { args, has, number } = benchArgs()
 const RUNS = Number(args[0] !== undefined && !args[0].startsWith('--') ? args[0] : 5)
-const itemsAt = args.indexOf('--items')
-const ITEMS = itemsAt === -1 ? 700 : Number(args[itemsAt + 1])
+const ITEMS = number('items', 700)
 const MODES: ReadonlyArray<{ name: string; env: Record<string, string> }> = [
   { name: 'mount', env: {} },
-  ...(args.includes('--lazy') ? [{ name: 'lazy mount', env: { FLICKRFS_LAZY_CATALOG_FROM: '0' } }] : []),
+  ...(has('lazy') ? [{ name: 'lazy mount', env: { FLICKRFS_LAZY_CATALOG_FROM: '0' } }] : []),
 ]
 
 /** ms to cat every sidecar of `root`/photostream into wc; checks the byte count against `bytes`. */

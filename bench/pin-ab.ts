@@ -22,15 +22,11 @@ import { join, resolve } from 'node:path'
 import { generateAccount, startFakeFlickr } from '../src/fake-flickr/index.js'
 import { runMeasured, type ChildUsage } from './child-usage.js'
 import { failureText, mirrorerAccountOptions } from './flickrmirrorer.js'
-import { median } from './measure.js'
+import { benchArgs, median } from './measure.js'
 import { cliEnv } from '../test/pin/helpers.js'
 
-const args = process.argv.slice(2)
-const valueOf = (name: string): string | undefined => {
-  const i = args.indexOf(`--${name}`)
-  return i === -1 ? undefined : args[i + 1]
-}
-const num = (name: string, fallback: number): number => Number(valueOf(name) ?? fallback)
+const { args, has, number, text, words } = benchArgs()
+// LABEL=REPO arguments are the ones with a `=` that are not an option's value (--node-args "--x=y").
 const flagged = new Set(['--items', '--runs', '--api-latency', '--media-latency', '--dest-dir', '--node-args', '--wrap'].flatMap((f) => {
   const i = args.indexOf(f)
   return i === -1 ? [] : [i, i + 1]
@@ -50,16 +46,16 @@ if (builds.length === 0) {
   process.exit(2)
 }
 
-const items = num('items', 700)
-const runs = num('runs', 5)
-const destDir = resolve(valueOf('dest-dir') ?? tmpdir())
-const nodeArgs = (valueOf('node-args') ?? '').split(' ').filter((a) => a !== '')
+const items = number('items', 700)
+const runs = number('runs', 5)
+const destDir = resolve(text('dest-dir') ?? tmpdir())
+const nodeArgs = words('node-args')
 /** --wrap "CMD ARGS": runs CMD ARGS node … (e.g. "perf record -g -o FILE"); GNU time then measures CMD too. */
-const wrap = (valueOf('wrap') ?? '').split(' ').filter((a) => a !== '')
+const wrap = words('wrap')
 const account = generateAccount(mirrorerAccountOptions(items, { tiny: items >= 10_000 }))
 const fake = await startFakeFlickr({ account, namedVideoPaths: true })
-fake.faults.apiLatencyMs = num('api-latency', 50)
-fake.faults.mediaLatencyMs = num('media-latency', 20)
+fake.faults.apiLatencyMs = number('api-latency', 50)
+fake.faults.mediaLatencyMs = number('media-latency', 20)
 const made: string[] = []
 const results = new Map<string, ChildUsage[]>(builds.map((b) => [b.label, []]))
 const sec = (ms: number): string => (ms / 1000).toFixed(2)
@@ -76,7 +72,7 @@ try {
       const u = await runMeasured(cmd, [...wrapArgs, ...nodeArgs, ...b.flags, b.bin, 'pin', '-q', join(work, 'dest')], { env })
       if (u.code !== 0) throw new Error(`${b.label}: pin failed, ${failureText(u)}`)
       results.get(b.label)?.push(u)
-      if (args.includes('--show-stderr')) process.stdout.write(u.stderr)
+      if (has('show-stderr')) process.stdout.write(u.stderr)
       console.log(`run ${r + 1} ${b.label.padEnd(12)} wall ${sec(u.wallMs)} s, user ${sec(u.userMs)} s, sys ${sec(u.sysMs)} s, RSS ${(u.maxRssKb / 1024).toFixed(0)} MB`)
     }
   }

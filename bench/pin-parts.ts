@@ -43,7 +43,7 @@ import { StoreIndex, openStoreKeyv, type StoreRecord } from '../src/store/store-
 import { Manifest, ManifestWriter, type CheckedFile, type ManifestEntry } from '../src/pin/manifest.js'
 import { TreeEntries, writeTreeRecord } from '../src/pin/tree-record.js'
 import { treeRecordPath } from '../src/util/state-paths.js'
-import { ownRss, resetPeak } from './measure.js'
+import { benchArgs, ownRss, resetPeak } from './measure.js'
 
 const MB = 1024 * 1024
 const gc = (globalThis as { gc?: () => void }).gc
@@ -104,7 +104,8 @@ function rootOf(layout: Layout | undefined): LayoutDir {
 }
 
 async function main(): Promise<void> {
-  const root = process.argv[2]
+  const { args, has, text } = benchArgs()
+  const root = args[0]
   if (root === undefined) throw new Error('usage: bench/pin-parts.ts ROOT')
   mark('node, the modules')
   const now = Date.now()
@@ -115,8 +116,8 @@ async function main(): Promise<void> {
   // 2. The real index, read as OriginalStore.open reads it (--index-page N: rows per page; 0: all
   // at once, as before pin-1m). Filled once with a record per photo when ROOT has fewer.
   const keyv = await openStoreKeyv(root)
-  const pageArg = process.argv.indexOf('--index-page')
-  const pageRows = pageArg === -1 ? undefined : Number(process.argv[pageArg + 1])
+  const pageArg = text('index-page')
+  const pageRows = pageArg === undefined ? undefined : Number(pageArg)
   const index = pageRows === undefined ? new StoreIndex(keyv) : new StoreIndex(keyv, pageRows === 0 ? 2 ** 31 : pageRows)
   await index.load()
   if (index.size < view.photoCount) {
@@ -165,7 +166,7 @@ async function main(): Promise<void> {
   }
   // In a function of their own: an async function keeps its locals (a manifest's bytes) to its end.
   let held: unknown[] = await (async (): Promise<unknown[]> => {
-    if (process.argv.includes('--json-manifest')) {
+    if (has('json-manifest')) {
       interface JsonManifest { version: 1; top: Record<string, ManifestEntry>; photostream: Record<string, ManifestEntry>; sidecarVersions: string[] }
       const makeJson = (): JsonManifest => {
         const m: JsonManifest = { version: 1, top: {}, photostream: {}, sidecarVersions: [] }
@@ -219,9 +220,9 @@ async function main(): Promise<void> {
   })()
 
   // On disk as the pin keeps them (TreeEntries.open): in --dest, made first, or in a temp folder.
-  const destArg = process.argv.indexOf('--dest')
-  const dest = destArg === -1 ? await mkdtemp(join(tmpdir(), 'flickrfs-pin-parts-')) : (process.argv[destArg + 1] as string)
-  if (destArg === -1) await mkdir(join(dest, '.flickrfs', 'tmp'), { recursive: true })
+  const destArg = text('dest')
+  const dest = destArg ?? (await mkdtemp(join(tmpdir(), 'flickrfs-pin-parts-')))
+  if (destArg === undefined) await mkdir(join(dest, '.flickrfs', 'tmp'), { recursive: true })
   else makeTree(rootOf(layout), dest)
   const entries = await TreeEntries.open(dest)
   let count = 0
@@ -234,7 +235,7 @@ async function main(): Promise<void> {
 
   // 6. The record, written once the tree is (pin-run.ts): the layout and both manifests are
   // garbage by then; the catalog, the store index and the record's entries are held.
-  if (destArg === -1) {
+  if (destArg === undefined) {
     console.log('6. not measured: the record needs a DEST whose entries exist (--dest DIR)')
     await entries.discard()
     await rm(dest, { recursive: true, force: true })

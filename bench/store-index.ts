@@ -18,7 +18,7 @@
 import { execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { StoreIndex, openStoreKeyv } from '../src/store/store-index.js'
-import { median, ownRss } from './measure.js'
+import { benchArgs, median, ownRss } from './measure.js'
 
 const MB = 1024 * 1024
 const gc = (globalThis as { gc?: () => void }).gc
@@ -28,11 +28,6 @@ function held(): { heap: number; outside: number } {
   gc?.()
   const m = process.memoryUsage()
   return { heap: m.heapUsed, outside: m.arrayBuffers }
-}
-
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(name)
-  return i === -1 ? undefined : process.argv[i + 1]
 }
 
 /** --pages A,B: each page size in its own child process, alternating, `runs` times. */
@@ -59,13 +54,14 @@ function comparePages(root: string, pages: number[], runs: number): void {
 }
 
 async function main(): Promise<void> {
-  const root = process.argv[2]
+  const { args, has, number, text } = benchArgs()
+  const root = args[0]
   if (root === undefined) throw new Error('usage: bench/store-index.ts ROOT [--runs 3] [--pages A,B | --page N]')
-  const runs = Number(arg('--runs') ?? 3)
-  const pages = arg('--pages')
+  const runs = number('runs', 3)
+  const pages = text('pages')
   if (pages !== undefined) return comparePages(root, pages.split(',').map(Number), runs)
-  const page = arg('--page')
-  const json = process.argv.includes('--json')
+  const page = text('page')
+  const json = has('json')
   const keyv = await openStoreKeyv(root, { readOnly: true })
   try {
     for (let run = 1; run <= runs; run++) {
