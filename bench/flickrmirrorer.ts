@@ -24,6 +24,7 @@ import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { generateAccount, startFakeFlickr, type FakeAccount, type FakeCredentials, type GenerateOptions } from '../src/fake-flickr/index.js'
 import { runMeasured, type ChildUsage } from './child-usage.js'
+import { benchArgs } from './measure.js'
 import { recordMirror, writeFixture, type MirrorFixture } from './mirrorer-fixture.js'
 
 export const PYTHON = '/usr/bin/python3'
@@ -144,10 +145,14 @@ export function failureText(u: ChildUsage): string {
   return `exit ${u.code ?? u.signal}: ${shown.join('\n  ')}`
 }
 
+/** A bad --items or --seed: the command line prints its message alone, with no stack. */
+class BadFlag extends Error {}
+
 function positiveFlag(argv: string[], name: string, fallback: number): number {
-  const i = argv.indexOf(`--${name}`)
-  const v = i === -1 ? fallback : Number(argv[i + 1])
-  if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} needs a positive whole number`)
+  const { has, number } = benchArgs(argv)
+  // NaN for a --name with nothing after it: an error here, as it always was.
+  const v = has(name) ? number(name, NaN) : fallback
+  if (!Number.isInteger(v) || v < 1) throw new BadFlag(`--${name} needs a positive whole number`)
   return v
 }
 
@@ -232,10 +237,16 @@ const USAGE =
 
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const [cmd, ...rest] = process.argv.slice(2)
-  if (cmd === 'make-mirror') process.exitCode = await makeMirrorCli(rest)
-  else if (cmd === 'record-fixture') process.exitCode = await recordFixtureCli(rest)
-  else {
-    process.stderr.write(`usage: ${USAGE}\n`)
-    process.exitCode = 2
+  try {
+    if (cmd === 'make-mirror') process.exitCode = await makeMirrorCli(rest)
+    else if (cmd === 'record-fixture') process.exitCode = await recordFixtureCli(rest)
+    else {
+      process.stderr.write(`usage: ${USAGE}\n`)
+      process.exitCode = 2
+    }
+  } catch (e) {
+    if (!(e instanceof BadFlag)) throw e
+    process.stderr.write(`${e.message}\n`)
+    process.exitCode = 1
   }
 }
