@@ -48,9 +48,10 @@ export interface BenchArgs {
 }
 
 /**
- * Parses a bench's arguments (by default this process's): `--name value` options, each read from
- * its first `--name`, and `--flag` flags. Nothing is checked or rejected: a bench reads what it
- * knows and leaves the rest (its positional arguments among them) in `args`.
+ * A bench's command line (by default this process's arguments after the script): `--name value`
+ * options, each read from the first `--name` with the next argument as its value, whatever it is
+ * (there is no `--name=value`), and `--flag` flags. Nothing is checked or rejected: a bench reads
+ * the names it knows, and its positional arguments from `args`; a number that is none is NaN.
  */
 export function benchArgs(argv: string[] = process.argv.slice(2)): BenchArgs {
   const text = (name: string): string | undefined => {
