@@ -30,7 +30,7 @@
  *
  * At 1,000,000 photos a whole refresh holds the catalog twice (2–4 GB); this holds the pages'
  * columns (~60 MB, the lazy view's own when it hands them), the order's ids, a page row for each
- * changed photo written, the reported records of the groups not merged yet (packed, ~110 bytes a
+ * changed photo written, the reported records of the groups not merged yet (packed, ~150 bytes a
  * photo; each group's let go once written: the quick refresh's answers too), and one group's decoded rows and details at a
  * time (finishMerge: MERGE_GROUP_PHOTOS changed photos, bucket group by bucket group), however
  * many were reported: a bulk edit of the whole account is merged too, in a catalog of
@@ -422,16 +422,16 @@ function cut(head: Head, found: MergeFound, perGroup: number): { groups: Waiting
 
 /**
  * A group waiting for its turn: its changed photos as it holds them, or packed (`photos`: their
- * JSON deflated, and how many). A photo reported by recentlyUpdated is ~1 KB of heap (its record
- * as parsed and as listed), ~110 bytes packed: after a bulk edit of ~180,000 photos those waiting
- * were ~180 MB at the start of the merge, which writes them a group at a time.
+ * JSON deflated). A photo recentlyUpdated reported is ~1.6 KB of heap as listed (its record
+ * parsed, and the fields read from it), ~150 bytes packed (the fake's records; packing or
+ * unpacking a group of 10,000 takes ~0.12 s): after a bulk edit of ~180,000 photos those
+ * waiting were ~250 MB from the start of the merge, which writes them a group at a time.
  */
 type WaitingGroup = BucketGroup | { photos: Buffer; gone: string[] }
 
 /**
  * `group` packed, when its photos are plain objects as listed (a first sync's stand-ins, whose
- * records are read back from their spool, are not: kept as they are). Fast deflate: a
- * group of 10,000 photos in ~0.2 s.
+ * records are read back from their spool, are not: kept as they are).
  */
 function pack(group: BucketGroup): WaitingGroup {
   if (!group.changed.every((p) => Object.getPrototypeOf(p) === Object.prototype)) return group
