@@ -55,7 +55,7 @@
  * glibc's MALLOC_* variables given to the bench reach every child (e.g. MALLOC_MMAP_THRESHOLD_=131072).
  * So does DEBUG (e.g. DEBUG=flickrfs:catalog,flickrfs:mount: the mount's lines date its phases, for a
  * sampler of its RSS; not `flickrfs*`, which turns on libfuse's request log), and with
- * BENCH_MOUNT_LOG=FILE the first sync's mount's stderr is appended to FILE once it is stopped.
+ * BENCH_MOUNT_LOG=FILE the first sync's mount's stderr (and --online-only's) is appended to FILE once it is stopped.
  */
 import { spawn } from 'node:child_process'
 import { appendFile, cp, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises'
@@ -259,6 +259,8 @@ async function onlinePhase(lab: MountLab, env: NodeJS.ProcessEnv, cache: string,
   row.onlineRefreshRss = u.rss
   if (change !== undefined || number('unresolved', 0) > 0) row.merged = /merged \d+ (reported|listed changed) photos|full listing merged/.test(p.err.slice(said)) ? 1 : 0
   await lab.stop(p, mnt)
+  const mountLog = process.env.BENCH_MOUNT_LOG
+  if (mountLog !== undefined && mountLog !== '') await appendFile(mountLog, p.err)
 }
 
 /**
