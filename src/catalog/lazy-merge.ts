@@ -424,24 +424,35 @@ function cut(head: Head, found: MergeFound, perGroup: number): { groups: Waiting
  * A group waiting for its turn: its changed photos as it holds them, or packed (`photos`: their
  * JSON deflated). A photo recentlyUpdated reported is ~1.6 KB of heap as listed (its record
  * parsed, and the fields read from it), ~150 bytes packed (the fake's records; packing or
- * unpacking a group of 10,000 takes ~0.12 s): after a bulk edit of ~180,000 photos those
+ * unpacking a group of 10,000 takes ~0.06 s): after a bulk edit of ~180,000 photos those
  * waiting were ~250 MB from the start of the merge, which writes them a group at a time.
  */
-type WaitingGroup = BucketGroup | { photos: Buffer; gone: string[] }
+type WaitingGroup = BucketGroup | { photos: Buffer[]; gone: string[] }
+
+/**
+ * Photos a piece of a packed group holds: the JSON of 100 (~110 KB) is a young object, collected by
+ * the next scavenge. A whole group's (~11 MB) was a large object, kept to the next full GC: packing
+ * the groups of ~181,000 photos took V8's large-object space from 109 to 167 MB in half a second,
+ * at the merge's peak (bench/RESULTS.md, "Session 48").
+ */
+const PACKED_PHOTOS = 100
 
 /**
  * `group` packed, when its photos are plain objects as listed (a first sync's stand-ins, whose
  * records are read back from their spool, are not: kept as they are).
  */
 function pack(group: BucketGroup): WaitingGroup {
-  if (!group.changed.every((p) => Object.getPrototypeOf(p) === Object.prototype)) return group
-  return { photos: deflateRawSync(JSON.stringify(group.changed), { level: 1 }), gone: group.gone }
+  const { changed, gone } = group
+  if (!changed.every((p) => Object.getPrototypeOf(p) === Object.prototype)) return group
+  const photos: Buffer[] = []
+  for (let i = 0; i < changed.length; i += PACKED_PHOTOS) photos.push(deflateRawSync(JSON.stringify(changed.slice(i, i + PACKED_PHOTOS)), { level: 1 }))
+  return { photos, gone }
 }
 
 /** `group`'s photos as listed: a packed group's made again from its JSON (the same fields and records). */
 function unpacked(group: WaitingGroup): BucketGroup {
   if ('changed' in group) return group
-  return { changed: JSON.parse(inflateRawSync(group.photos).toString('utf8')) as ListedPhoto[], gone: group.gone }
+  return { changed: group.photos.flatMap((piece) => JSON.parse(inflateRawSync(piece).toString('utf8')) as ListedPhoto[]), gone: group.gone }
 }
 
 /** One group of finishMerge: the changed photos and deleted ones of some buckets (no bucket in two groups). */
