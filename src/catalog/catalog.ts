@@ -447,7 +447,8 @@ export class Catalog extends EventEmitter<CatalogEvents> {
       ...(group !== undefined ? { groupPhotos: group } : {}), ...(bulkFrom !== undefined ? { bulkMergeFromPhotos: bulkFrom } : {}),
     }
     const index = view.indexOf(head.generation)
-    const full = { ...ctx, ...(index !== undefined ? { index } : {}) }
+    const lists = view.listsOf(head.generation)
+    const full = { ...ctx, ...(index !== undefined ? { index } : {}), ...(lists !== undefined ? { decodedLists: { sets: lists.sets, collections: lists.collections } } : {}) }
     let result = answered !== undefined ? await this.mergeAnswered(head, answered, full) : await this.mergeFull(head, full)
     // A photostream that does not add up from the changes is listed whole, as the whole refresh would, but merged.
     if ('fallback' in result && result.relist !== undefined && answered !== undefined) {

@@ -62,7 +62,7 @@ export async function mergeFullListing(store: CatalogStore, head: Head, ctx: Ful
   const plan = planFullMerge(head, ctx, startedAtMs)
   if (typeof plan === 'string') return { fallback: plan }
   const pages = ctx.decodedPages ?? (await readPages(store, head))
-  const lists = await store.readSetsAndCollections(head)
+  const lists = ctx.decodedLists ?? (await store.readSetsAndCollections(head))
   if (pages === undefined || lists === undefined) return { fallback: 'a part of the catalog is gone (another writer saved meanwhile)' }
   const perPage = head.pages?.photosPerPage ?? PAGE_PHOTOS
   const old = new OldOrder(pages, perPage)
@@ -107,7 +107,7 @@ export async function mergeRelisted(store: CatalogStore, head: Head, answers: Re
   // Without them every record would look changed: as costly as the whole load, and limited.
   if (head.pages?.recordHashes !== true) return { fallback: 'the listing pages hold no record hashes (saved by an older flickrfs)' }
   const pages = ctx.decodedPages ?? (await readPages(store, head))
-  const lists = await store.readSetsAndCollections(head)
+  const lists = ctx.decodedLists ?? (await store.readSetsAndCollections(head))
   if (pages === undefined || lists === undefined) return { fallback: 'a part of the catalog is gone (another writer saved meanwhile)' }
   const setListing = setsOf(answers, lists.sets)
   if (typeof setListing === 'string') return { fallback: setListing }

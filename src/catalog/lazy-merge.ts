@@ -97,6 +97,12 @@ export interface MergeContext {
   checkpoint?: RefreshCheckpoint
   /** The id index of `head`'s pages already built (the lazy view's): not built again. */
   index?: IdIndex
+  /**
+   * The sets and collections of `head` already read (the lazy view's): not read again. At 1,000,000
+   * items in 20,000 sets, read and parsed again they were a second copy of ~800,000 members' ids
+   * and 20,000 records at the merge's start, where its memory peaks.
+   */
+  decodedLists?: MergeFound['lists']
   /** The changed photos merged at once (finishMerge's groups); MERGE_GROUP_PHOTOS when absent. */
   groupPhotos?: number
   /** From how many photos a change of any size is merged (mergeLimit); BULK_MERGE_FROM_PHOTOS when absent. */
@@ -134,7 +140,7 @@ export async function mergeIncremental(store: CatalogStore, head: Head, answers:
   const retried = [...new Set([...transcodesRetried(head, plan, reportedIds), ...(plan.failing !== undefined ? failedRetried(old, ctx.options, reportedIds) : [])])]
   const limit = mergeLimit(head.photoCount, ctx.bulkMergeFromPhotos)
   if (reportedPhotos.length + retried.length > limit) return { fallback: `${reportedPhotos.length} photos reported and ${retried.length} to try again (more than ${limit})` }
-  const lists = await store.readSetsAndCollections(head)
+  const lists = ctx.decodedLists ?? (await store.readSetsAndCollections(head))
   // The reported photos' rows the quick refresh decoded (answers.reported): else each group of the merge decodes its own.
   const held = answers.reported?.generation === head.generation && retried.length === 0 ? answers.reported.rows : undefined
   const retriedRows = retried.length === 0 ? undefined : await store.decodeBucketsOf(head, retried)
@@ -212,7 +218,7 @@ export interface MergeFound {
   letGo?: () => void
   /** Their rows as the catalog holds them (those it holds), when the caller holds them already; else each group's are decoded. */
   known?: MergeKnown
-  lists: { sets: SetEntry[]; collections: CollectionEntry[] }
+  lists: { sets: readonly SetEntry[]; collections: readonly CollectionEntry[] }
   old: OldOrder
   /** The new order: a position in the old one (the photo's row kept), or a changed photo's id. */
   slots: ReadonlyArray<number | string>
