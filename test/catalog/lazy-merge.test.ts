@@ -14,7 +14,7 @@ import { readProgress } from '../../src/catalog/checkpoint.js'
 import { Catalog, catalogPath } from '../../src/catalog/index.js'
 import { bucketGroups, BULK_MERGE_FROM_PHOTOS, MERGE_GROUP_PHOTOS, mergeLimit } from '../../src/catalog/lazy-merge.js'
 import type { ListedPhoto } from '../../src/catalog/changes.js'
-import { MergeSave, type Head } from '../../src/catalog/persist.js'
+import { CatalogStore, MergeSave, type Head } from '../../src/catalog/persist.js'
 import { prng } from '../../src/fake-flickr/generate.js'
 import { PHOTO_METADATA_FORMAT } from '../../src/layout/metadata.js'
 import { withReplaced } from '../support/replaced.js'
@@ -434,4 +434,37 @@ void test('cookies that no longer work: transcodes are asked again at the first 
   const fixed = await refreshTwins(t, h, base, { cookies: 'cookie_accid=1; cookie_epass=fresh' })
   await assertSame(fixed, 'fresh cookies')
   assert.equal((await headOf(fixed.merged.root)).facts?.transcodes.length, 0)
+})
+
+void test('a lazily served catalog merges with the sets and collections its view holds: none read from the store again', async (t) => {
+  const h = await harness(t, { photos: 60, videos: 0, sets: 4, collections: 1, commentedFraction: 0 })
+  h.clock.ms = Date.now() + 2 * 3_600_000
+  const a = h.fake.account
+  const base = await firstSync(t, h)
+  a.editPhoto(a.photostream[5] as string, { title: 'edited' })
+  a.renameSet(a.sets[1]!.id, 'renamed')
+  const catalog = await Catalog.open(await copyRoot(t, base), { now: h.clock.now, ...WRITER, lazy: { sidecarFormat: PHOTO_METADATA_FORMAT } })
+  t.after(() => catalog.close())
+  h.tick()
+  const quick = await catalog.refreshIfUnchanged(h.client, { fullListingEveryMs: WEEK_MS })
+  assert.ok(quick?.answers !== undefined, 'something to merge')
+  // The store's own method, counted: what the merge reads of the lists.
+  const store = CatalogStore.prototype
+  const read = Object.getOwnPropertyDescriptor(store, 'readSetsAndCollections')
+  assert.ok(read !== undefined)
+  let reads = 0
+  Object.defineProperty(store, 'readSetsAndCollections', {
+    ...read,
+    value: function (this: CatalogStore, head: Head) {
+      reads++
+      return (read.value as CatalogStore['readSetsAndCollections']).call(this, head)
+    },
+  })
+  t.after(() => Object.defineProperty(store, 'readSetsAndCollections', read))
+  const report = await catalog.refresh(h.client, h.media, { fullListingEveryMs: WEEK_MS, answered: quick.answers })
+  assert.equal(report.merged, true, 'merged without loading the catalog')
+  assert.equal(report.photos.changed, 1)
+  assert.equal(report.sets.changed, 1)
+  assert.equal(reads, 0, 'the sets and collections read from the store during the merge')
+  assert.equal((await catalog.view().record(a.photostream[5] as string))?.raw.title, 'edited')
 })
