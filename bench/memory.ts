@@ -174,8 +174,7 @@ async function syncPhases(items: number, lab: MountLab, env: NodeJS.ProcessEnv, 
   u = await usageOf(p.pid)
   row.firstLsPeak = u.peak
   await lab.stop(p, mnt)
-  const mountLog = process.env.BENCH_MOUNT_LOG
-  if (mountLog !== undefined && mountLog !== '') await appendFile(mountLog, p.err)
+  await keepMountLog(p.err)
   row.catalogBytes = (await stat(join(cache, '.flickrfs', 'catalog.sqlite'))).size
   if (syncOnly) return
 
@@ -225,6 +224,12 @@ async function offlinePhase(lab: MountLab, env: NodeJS.ProcessEnv, cache: string
   await lab.stop(p, mnt)
 }
 
+/** BENCH_MOUNT_LOG=FILE: a stopped mount's stderr appended to FILE (its debug lines date its phases). */
+async function keepMountLog(stderr: string): Promise<void> {
+  const file = process.env.BENCH_MOUNT_LOG
+  if (file !== undefined && file !== '') await appendFile(file, stderr)
+}
+
 /** --online-only: an online mount of the synced cache, its listing, then a refresh that finds nothing changed (or, with `change`, takes the change in). */
 async function onlinePhase(lab: MountLab, env: NodeJS.ProcessEnv, cache: string, mnt: string, row: Row, expectAll: () => Promise<void>, change?: () => Promise<void>): Promise<void> {
   const flags = ['mount', mnt, '--cache', cache, '--refresh', '0', '--full-listing-every', has('full') ? '0' : '7d']
@@ -259,8 +264,7 @@ async function onlinePhase(lab: MountLab, env: NodeJS.ProcessEnv, cache: string,
   row.onlineRefreshRss = u.rss
   if (change !== undefined || number('unresolved', 0) > 0) row.merged = /merged \d+ (reported|listed changed) photos|full listing merged/.test(p.err.slice(said)) ? 1 : 0
   await lab.stop(p, mnt)
-  const mountLog = process.env.BENCH_MOUNT_LOG
-  if (mountLog !== undefined && mountLog !== '') await appendFile(mountLog, p.err)
+  await keepMountLog(p.err)
 }
 
 /**
