@@ -13,13 +13,14 @@
  */
 import type { ErrorCode } from '../errors/flickrfs-error.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
-import { pinOpenRoot, type PinOptions, type PinProgress, type PinReport } from '../pin/pin.js'
+import { pinOpenRoot, type ApiWork, type PinOptions, type PinProgress, type PinReport } from '../pin/pin.js'
 import type { ControlHandler } from '../service/control.js'
 import type { LiveMount } from '../service/live-mount.js'
 import type { OriginalStore } from '../store/index.js'
 import type { CatalogView } from '../catalog/view.js'
-import type { CliIo } from './context.js'
-import { createProgress, plural, type ProgressState } from './progress.js'
+import { envOf, type CliIo } from './context.js'
+import { callsLeft, createProgress, plural, type ApiWorkState, type ProgressState } from './progress.js'
+import { paceWatch } from './sync-progress.js'
 
 /** The pin flags that mean something to a pin run in the mount. */
 export interface HandedPinOptions {
@@ -62,12 +63,23 @@ export function pinChoices(flags: { ignorePhotos?: boolean; ignoreVideos?: boole
   }
 }
 
-export function progressState(p: PinProgress): ProgressState {
+/** The progress line's state for `p`; `secondsFor` (paceWatch) estimates how long its API calls left take. */
+export function progressState(p: PinProgress, secondsFor?: (calls: number) => number | undefined): ProgressState {
   // Items listed but not sized yet count at the mean size of those sized so far.
   const totalItems = Math.max(p.queued, p.expected ?? 0)
   const unsized = totalItems - p.queued
   const totalBytes = p.queuedBytes + (p.queued > 0 ? Math.round((unsized * p.queuedBytes) / p.queued) : 0)
-  return { phase: p.phase, doneItems: p.done, totalItems, doneBytes: p.doneBytes, totalBytes, fetchedBytes: p.fetchedBytes, ...(p.saving === true ? { saving: true } : {}) }
+  return {
+    phase: p.phase, doneItems: p.done, totalItems, doneBytes: p.doneBytes, totalBytes, fetchedBytes: p.fetchedBytes,
+    ...(p.saving === true ? { saving: true } : {}),
+    ...(p.apiWork !== undefined ? { api: withSecondsLeft(p.apiWork, secondsFor) } : {}),
+  }
+}
+
+function withSecondsLeft(work: ApiWork, secondsFor: ((calls: number) => number | undefined) | undefined): ApiWorkState {
+  const calls = callsLeft(work)
+  const seconds = calls > 0 ? secondsFor?.(calls) : undefined
+  return { ...work, ...(seconds !== undefined ? { secondsLeft: seconds } : {}) }
 }
 
 /**
@@ -86,6 +98,7 @@ export async function pinThroughMount(
   const client = await dialControl(dest)
   if (!client) return undefined
   const progress = createProgress(o.mode, io.stderr)
+  const pace = paceWatch(envOf(io))
   let hello: Extract<Message, { type: 'hello' }> | undefined
   let outcome: Extract<Message, { type: 'report' | 'error' }> | undefined
   try {
@@ -97,7 +110,7 @@ export async function pinThroughMount(
         if (o.cookies && !m.cookies && o.mode !== 'quiet') {
           progress.line('flickrfs: that mount was started without --cookies: video originals are fetched as it fetches them (--cookies of the pin is not passed on).')
         }
-      } else if (m.type === 'progress') progress.update(progressState(m.progress))
+      } else if (m.type === 'progress') progress.update(progressState(m.progress, pace))
       else if (m.type === 'detail') progress.line(m.line)
       else if (m.type === 'note' && o.mode !== 'quiet') progress.line(`flickrfs: ${m.line}`)
       else if (m.type === 'report' || m.type === 'error') outcome = m

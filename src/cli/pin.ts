@@ -10,6 +10,7 @@ import { checkFolder } from './dest-check.js'
 import { FULL_LISTING_FLAGS, FULL_LISTING_HELP, fullListingEveryMs } from './full-listing.js'
 import { parseDuration } from './units.js'
 import { pinChoices, pinThroughMount, progressState } from './pin-handoff.js'
+import { paceWatch } from './sync-progress.js'
 import { destWriteError } from '../util/fs-errors.js'
 import { lazyCatalogFrom } from './lazy-catalog.js'
 import { claimEarlyClients } from './early-pin.js'
@@ -143,6 +144,7 @@ async function pinAndReport(
 ): Promise<number> {
   const { client, media, cookies, mode, checkCatalog } = run
   const progress = createProgress(mode, io.stderr)
+  const pace = paceWatch(envOf(io))
   // Ctrl-C or a stop: every write is atomic and the work done is recorded as it goes, so the
   // process may end at once, as it would without a handler; it says so (and that nothing is lost).
   const stop = (signal: NodeJS.Signals): void => {
@@ -163,7 +165,7 @@ async function pinAndReport(
     lazyCatalogFromPhotos: lazyCatalogFrom(envOf(io)),
     checkCatalog,
     prepareCalls: () => client.prepareCalls(),
-    onProgress: (p) => progress.update(progressState(p)),
+    onProgress: (p) => progress.update(progressState(p, pace)),
     onDetail: flags.verbose ? (line) => progress.line(line) : undefined,
   }).finally(() => {
     progress.done()

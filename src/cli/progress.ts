@@ -19,8 +19,18 @@
  * a dependency. What is left, fields that drop by priority to fit the width and a throttle, is the
  * few lines below.
  */
-import { inUnits } from './units.js'
+import { inUnits, roughDuration } from './units.js'
 export type Phase = 'listing' | 'downloading' | 'writing'
+
+/** The refresh's API calls still to make: comments to fetch, sets to list, at the key's rate. */
+export interface ApiWorkState {
+  commentsDone: number
+  commentsTotal: number
+  setsDone: number
+  setsTotal: number
+  /** How long the calls left take at the key's budget (sync-progress.ts secondsFor); absent until known. */
+  secondsLeft?: number
+}
 
 export interface ProgressState {
   phase: Phase
@@ -32,6 +42,8 @@ export interface ProgressState {
   fetchedBytes: number
   /** The catalog is being saved (downloading phase): said instead of the rate and ETA, which would stand still meanwhile. */
   saving?: boolean
+  /** Comments and sets still to fetch (a first sync's comments come last, at the key's rate). */
+  api?: ApiWorkState
 }
 
 export interface Progress {
@@ -48,6 +60,12 @@ export const RATE_MIN_BYTES = 1_000_000
 export const RATE_WINDOW_MS = 5000
 /** A plain progress line at most this often when stderr is not a terminal. */
 export const LINES_EVERY_MS = 5000
+
+/**
+ * ...and this often once only API calls are left (every original down): a first sync's comments
+ * take hours at Flickr's limit, and a log should not gain a line every 5 s for them.
+ */
+export const API_LINES_EVERY_MS = 60_000
 
 /** Transfer sizes and rates in decimal units, as network tools show them (cache sizes use binary: formatSize). */
 export function formatBytes(bytes: number): string {
@@ -116,6 +134,27 @@ export class RateMeter {
 /** What the line says while the catalog is saved. */
 const SAVING = 'saving the catalog'
 
+/** `comments 283/613, sets 3/40, about 7 min at Flickr's limit`; undefined when no call is left. */
+export function describeApiWork(api: ApiWorkState | undefined): string | undefined {
+  if (api === undefined || callsLeft(api) === 0) return undefined
+  const parts = [
+    ...(api.commentsDone < api.commentsTotal ? [`comments ${api.commentsDone}/${api.commentsTotal}`] : []),
+    ...(api.setsDone < api.setsTotal ? [`sets ${api.setsDone}/${api.setsTotal}`] : []),
+  ]
+  const when = api.secondsLeft === undefined ? '' : `, ${roughDuration(api.secondsLeft)} at Flickr's limit`
+  return parts.join(', ') + when
+}
+
+/** API calls the refresh still makes for `api` (at least: a set of more than 500 members takes a call a page). */
+export function callsLeft(api: ApiWorkState): number {
+  return Math.max(0, api.commentsTotal - api.commentsDone) + Math.max(0, api.setsTotal - api.setsDone)
+}
+
+/** Every original is down and only API calls are left: those are the news, not a download rate. */
+function onlyCallsLeft(s: ProgressState): boolean {
+  return s.phase === 'downloading' && s.saving !== true && s.totalItems > 0 && s.doneItems >= s.totalItems && describeApiWork(s.api) !== undefined
+}
+
 /** Fields, most important first; the first is always there (cut to the width), the rest only if they fit. */
 function fit(fields: string[], width: number, sep = '  '): string {
   let out = (fields[0] ?? '').slice(0, width)
@@ -138,12 +177,17 @@ export function renderLine(s: ProgressState, width: number, rate: number | undef
   }
   if (s.phase === 'writing') return fit([`Writing the tree: ${plural(s.totalItems, 'item')}`], room)
   const eta = rate !== undefined && s.totalBytes > s.doneBytes ? (s.totalBytes - s.doneBytes) / rate : undefined
-  const text = fit([
-    `${s.doneItems}/${s.totalItems} items`,
-    `${formatBytes(s.doneBytes)}/${formatBytes(s.totalBytes)}`,
+  const api = describeApiWork(s.api)
+  const items = `${s.doneItems}/${s.totalItems} items`
+  const bytes = `${formatBytes(s.doneBytes)}/${formatBytes(s.totalBytes)}`
+  // Every original down: the calls left come before the bytes (at 80 columns both do not fit).
+  const text = onlyCallsLeft(s) ? fit([items, api ?? '', bytes], room) : fit([
+    items,
+    bytes,
     ...(s.saving === true ? [SAVING] : [
       ...(rate !== undefined ? [`${formatBytes(rate)}/s`] : []),
       ...(eta !== undefined ? [`ETA ${formatDuration(eta)}`] : []),
+      ...(api !== undefined ? [api] : []),
     ]),
   ], room)
   // The bar takes what is left, up to 30 columns; below 10 it says too little to be worth it.
@@ -161,9 +205,12 @@ export function describePlain(s: ProgressState, rate: number | undefined): strin
   }
   const base = `${s.phase}: ${s.doneItems}/${s.totalItems} items, ${formatBytes(s.doneBytes)}/${formatBytes(s.totalBytes)}`
   if (s.phase === 'downloading' && s.saving === true) return `${base}, ${SAVING}`
-  if (s.phase !== 'downloading' || rate === undefined) return base
+  if (s.phase !== 'downloading') return base
+  const api = describeApiWork(s.api)
+  const calls = api === undefined ? '' : `; ${api}`
+  if (onlyCallsLeft(s) || rate === undefined) return base + calls
   const eta = s.totalBytes > s.doneBytes ? `, ETA ${formatDuration((s.totalBytes - s.doneBytes) / rate)}` : ''
-  return `${base}, ${formatBytes(rate)}/s${eta}`
+  return `${base}, ${formatBytes(rate)}/s${eta}${calls}`
 }
 
 export function createProgress(
@@ -177,6 +224,7 @@ export function createProgress(
 /** A redrawn bar on a terminal, a line every LINES_EVERY_MS in a log, or nothing. */
 class ProgressWriter implements Progress {
   #lastLineAt = 0
+  #onlyCalls = false
   #lastDrawAt = -Infinity
   #state: ProgressState | undefined
   #shown = false
@@ -198,7 +246,11 @@ class ProgressWriter implements Progress {
     this.#state = next
     if (this.mode === 'quiet') return
     if (this.mode === 'bar') return this.#schedule()
-    if (this.now() - this.#lastLineAt >= LINES_EVERY_MS) {
+    // The moment only calls are left is said at once; from then on a line a minute.
+    const onlyCalls = onlyCallsLeft(next)
+    const turned = onlyCalls && !this.#onlyCalls
+    this.#onlyCalls = onlyCalls
+    if (turned || this.now() - this.#lastLineAt >= (onlyCalls ? API_LINES_EVERY_MS : LINES_EVERY_MS)) {
       this.#lastLineAt = this.now()
       this.out.write(describePlain(next, this.#rate()) + '\n')
     }

@@ -7,6 +7,7 @@ import { hostname } from 'node:os'
 import { lockPath, readProgress, type ProgressMeta, type WorkCount } from '../catalog/index.js'
 import { pidAlive } from '../util/process.js'
 import { clockFromEnv, limiterSettings, loadApiKey, peekSharedBucket, resolveConfigDir, type Env } from '../flickr/index.js'
+import { roughDuration } from './units.js'
 
 /** The API budget a sync's rest runs at: calls available now, then the refill. */
 export interface ApiPace {
@@ -17,14 +18,6 @@ export interface ApiPace {
 /** Seconds `calls` API calls take at `pace`: the available ones at once, the rest at the refill. */
 export function secondsFor(calls: number, pace: ApiPace): number {
   return Math.max(0, calls - pace.tokens) / pace.ratePerSec
-}
-
-/** `about 5 h`, `about 40 min`, `under a minute`. */
-export function roughDuration(seconds: number): string {
-  if (seconds < 60) return 'under a minute'
-  if (seconds < 5400) return `about ${Math.round(seconds / 60)} min`
-  const h = seconds / 3600
-  return `about ${h < 10 ? Math.round(h * 10) / 10 : Math.round(h)} h`
 }
 
 const count = (n: number): string => n.toLocaleString('en-US')
@@ -62,6 +55,29 @@ export async function syncProgressLines(dest: string, env: Env): Promise<string[
   const meta = await readProgress(dest)
   if (meta === undefined) return []
   return progressLines(meta, await apiPace(env), Date.now(), await holderOf(dest))
+}
+
+/** How often a running pin reads the key's budget again for its progress line's estimate. */
+export const PACE_EVERY_MS = 10_000
+
+/**
+ * The seconds `calls` API calls take at the key's budget, for a running pin's progress line: the
+ * budget `flickrfs status` shows (the shared limiter's file, the configured refill), read in the
+ * background at most every PACE_EVERY_MS; undefined until it has been read once.
+ */
+export function paceWatch(env: Env, now: () => number = Date.now): (calls: number) => number | undefined {
+  let pace: ApiPace | undefined
+  let readAt = -Infinity
+  let reading = false
+  return (calls) => {
+    if (!reading && now() - readAt >= PACE_EVERY_MS) {
+      reading = true
+      readAt = now()
+      // An unreadable budget leaves the line without its estimate, never the pin without its progress.
+      void apiPace(env).then((p) => { pace = p }, () => undefined).finally(() => { reading = false })
+    }
+    return pace === undefined ? undefined : secondsFor(calls, pace)
+  }
 }
 
 /** Who holds DEST's lock, when that process is alive on this machine. */

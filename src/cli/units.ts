@@ -42,3 +42,11 @@ export function inUnits(bytes: number, step: number, units: readonly string[]): 
   }
   return { value, unit: units[u] ?? '', scaled: u > 0 }
 }
+
+/** `about 5 h`, `about 40 min`, `under a minute`: a wait that an estimate cannot give to the second. */
+export function roughDuration(seconds: number): string {
+  if (seconds < 60) return 'under a minute'
+  if (seconds < 5400) return `about ${Math.round(seconds / 60)} min`
+  const h = seconds / 3600
+  return `about ${h < 10 ? Math.round(h * 10) / 10 : Math.round(h)} h`
+}

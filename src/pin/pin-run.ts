@@ -245,15 +245,32 @@ export class PinRun {
    */
   #listed(p: RefreshProgress): void {
     const { opts } = this.#ctx
+    const moved = this.#countApiWork(p)
     if (p.phase === 'saving' && this.#progress.phase === 'downloading') {
       this.#progress.saving = true
       return this.#tell()
     }
-    if (this.#progress.phase !== 'listing' || opts.ignorePhotos === true || opts.ignoreVideos === true) return
+    if (this.#progress.phase !== 'listing' || opts.ignorePhotos === true || opts.ignoreVideos === true) {
+      // A comment fetched or a set listed after the downloads began: told (the sizes, one per
+      // original, are not: the downloads tell their own progress).
+      if (moved) this.#tell()
+      return
+    }
     // Shown from the start: a long listing (a big account, Flickr's limit) is not a frozen screen.
     if (p.phase !== 'details' && p.phase !== 'saving') return this.#tell()
     this.#progress.expected = p.photos
     this.#tell('downloading')
+  }
+
+  /** The refresh's comments and sets counted into the progress; whether either count moved. */
+  #countApiWork(p: RefreshProgress): boolean {
+    const was = this.#progress.apiWork
+    const same = was === undefined
+      ? p.commentsToFetch === 0 && p.sets === 0
+      : was.commentsDone === p.commentsFetched && was.commentsTotal === p.commentsToFetch && was.setsDone === p.setsListed && was.setsTotal === p.sets
+    // A new object each time: the copies told before keep their counts.
+    if (!same) this.#progress.apiWork = { commentsDone: p.commentsFetched, commentsTotal: p.commentsToFetch, setsDone: p.setsListed, setsTotal: p.sets }
+    return !same
   }
 
   #tell(phase?: PinProgress['phase']): void {

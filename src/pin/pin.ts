@@ -48,6 +48,20 @@ export interface PinProgress {
    * 1,000,000 items a first sync's save takes a minute or two, with nothing left to download).
    */
   saving?: boolean
+  /**
+   * The refresh's API work of this run once its listing is in: comments to fetch and sets to list.
+   * A first sync fetches comments at the key's rate after the last original is down (hours on a
+   * big account): what the pin is doing then, and how long it still takes.
+   */
+  apiWork?: ApiWork
+}
+
+/** Calls of a refresh counted as it goes (this run's: what an interrupted run fetched is not asked again). */
+export interface ApiWork {
+  commentsDone: number
+  commentsTotal: number
+  setsDone: number
+  setsTotal: number
 }
 
 export interface PinOptions {

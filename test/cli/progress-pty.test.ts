@@ -79,6 +79,29 @@ void describe('pin progress on a terminal', () => {
     }
   })
 
+  void test('after the last original, the line counts the comments still to fetch and how long they take at the limit', async () => {
+    // A first sync's comments come last, at the key's rate (hours at Flickr's): the limiter here is
+    // Flickr's shape, faster (a burst of 5, then 8 calls a second), and the originals come at once.
+    const run = await runCliInPty(['pin', join(work, 'dest-calls')], { ...env, FLICKRFS_API_BURST: '5', FLICKRFS_API_RATE: '8' }, 100)
+    assert.equal(run.code, 0, run.text)
+    const shown = frames(run)
+    const commented = fake.account.commented().length
+    const left = shown.flatMap((f) => {
+      const m = new RegExp(`^(?:\\[[#-]+\\] )?${ITEMS}/${ITEMS} items {2}comments (\\d+)/(\\d+)(.*)$`).exec(f.text)
+      return m ? [{ done: Number(m[1]), total: Number(m[2]), rest: m[3] ?? '', text: f.text }] : []
+    })
+    const where = shown.slice(-8).map((f) => f.text).join('\n')
+    assert.ok(left.length >= 3, `${left.length} lines with every original down and comments left:\n${where}`)
+    for (const l of left) {
+      assert.equal(l.total, commented, l.text)
+      assert.ok(l.done < l.total, l.text)
+      assert.doesNotMatch(l.text, /\/s\b|ETA/, 'no download rate once nothing downloads')
+    }
+    assert.ok((left.at(-1)?.done ?? 0) > (left[0]?.done ?? 0), `the count moves:\n${where}`)
+    assert.ok(left.some((l) => /, (under a minute|about \d+ min) at Flickr's limit/.test(l.rest)), `an estimate at the key's budget:\n${where}`)
+    assert.match(run.text, new RegExp(`Pinned ${ITEMS} items into .*: ${ITEMS} downloaded`))
+  })
+
   void test('a run that changes nothing says what it checked in one line, with no rate or ETA', async () => {
     const dest = join(work, 'dest-80')
     const run = await runCliInPty(['pin', dest], env, 80)

@@ -6,7 +6,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Writable } from 'node:stream'
-import { createProgress, describePlain, RATE_SAMPLE_MS, RATE_WINDOW_MS, RateMeter, renderLine, type ProgressState } from '../../src/cli/progress.js'
+import { API_LINES_EVERY_MS, createProgress, describePlain, LINES_EVERY_MS, RATE_SAMPLE_MS, RATE_WINDOW_MS, RateMeter, renderLine, type ProgressState } from '../../src/cli/progress.js'
 
 function terminal(columns: number): { out: Writable & { columns: number }; draws: string[] } {
   const draws: string[] = []
@@ -103,4 +103,55 @@ void test('while the catalog is saved the line says so instead of a rate and an 
   for (let width = 10; width <= 120; width++) assert.ok(renderLine({ ...s, saving: true }, width, 900_000).length < width)
   // And in a log (no terminal): the plain line.
   assert.equal(describePlain({ ...s, saving: true }, 900_000), 'downloading: 999000/1000000 items, 2.0 GB/2.0 GB, saving the catalog')
+})
+
+void test('once every original is down, the line says which calls are left and how long they take at the limit', () => {
+  // A first sync of a big account: its comments come last, at the key's rate, for hours.
+  const api = { commentsDone: 1_200, commentsTotal: 30_000, setsDone: 2_000, setsTotal: 2_000, secondsLeft: 8 * 3600 }
+  const down = state({ doneItems: 100_000, totalItems: 100_000, doneBytes: 300e9, totalBytes: 300e9, fetchedBytes: 300e9, api })
+  for (const width of [80, 120, 200]) {
+    const line = renderLine(down, width, 40e6)
+    assert.match(line, /100000\/100000 items {2}comments 1200\/30000, about 8 h at Flickr's limit/, `${width} columns: ${line}`)
+    assert.doesNotMatch(line, /\/s\b|ETA/, 'no download rate once nothing is downloading')
+  }
+  for (let width = 10; width <= 250; width++) assert.ok(renderLine(down, width, 40e6).length < width)
+  assert.equal(describePlain(down, 40e6), "downloading: 100000/100000 items, 300 GB/300 GB; comments 1200/30000, about 8 h at Flickr's limit")
+  // Sets still to list are said too; before the budget is read, no estimate.
+  const sets = { ...down, api: { commentsDone: 5, commentsTotal: 9, setsDone: 1, setsTotal: 3 } }
+  assert.match(renderLine(sets, 120, undefined), /items {2}comments 5\/9, sets 1\/3 {2}/)
+  // While originals still come, the download's rate and ETA first; the calls only where they fit.
+  const downloading = { ...down, doneItems: 50_000, doneBytes: 150e9 }
+  assert.match(renderLine(downloading, 200, 40e6), /MB\/s {2}ETA [\d:]+ {2}comments 1200\/30000, about 8 h at Flickr's limit$/)
+  assert.match(renderLine(downloading, 80, 40e6), /MB\/s {2}ETA [\d:]+$/)
+  // Nothing left to call: nothing said.
+  const none = { ...down, api: { ...api, commentsDone: 30_000 } }
+  assert.doesNotMatch(renderLine(none, 200, undefined), /comments|limit/)
+  assert.equal(describePlain(none, undefined), 'downloading: 100000/100000 items, 300 GB/300 GB')
+})
+
+void test('in a log, the moment only calls are left is said at once, then a line a minute', () => {
+  const t0 = 100_000
+  let t = t0
+  const lines: string[] = []
+  const out = new Writable({ write(chunk: Buffer, _enc, cb) { lines.push(...chunk.toString().split('\n').filter((l) => l !== '')); cb() } })
+  const p = createProgress('lines', out, () => t)
+  const api = (done: number): ProgressState['api'] => ({ commentsDone: done, commentsTotal: 600, setsDone: 4, setsTotal: 4 })
+  p.update(state({ doneItems: 690, totalItems: 700, api: api(10) }))
+  t = t0 + LINES_EVERY_MS - 1
+  p.update(state({ doneItems: 699, totalItems: 700, api: api(20) }))
+  assert.equal(lines.length, 1, lines.join('\n'))
+  // The last original: said at once though the last line is only ~5 s old.
+  t = t0 + LINES_EVERY_MS
+  p.update(state({ doneItems: 700, totalItems: 700, api: api(21) }))
+  assert.equal(lines.length, 2, lines.join('\n'))
+  assert.match(lines[1] ?? '', /700\/700 items.*; comments 21\/600$/)
+  // A comment a second for the next two minutes: two more lines, not twenty-four.
+  for (let s = 1; s <= 120; s++) {
+    t = t0 + LINES_EVERY_MS + s * 1000
+    p.update(state({ doneItems: 700, totalItems: 700, api: api(21 + s) }))
+  }
+  assert.equal(lines.length, 4, lines.join('\n'))
+  assert.match(lines[2] ?? '', /comments 81\/600$/)
+  assert.ok(API_LINES_EVERY_MS === 60_000)
+  p.done()
 })

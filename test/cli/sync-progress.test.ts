@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { ProgressMeta } from '../../src/catalog/index.js'
-import { progressLines, roughDuration, secondsFor } from '../../src/cli/sync-progress.js'
+import { progressLines, secondsFor } from '../../src/cli/sync-progress.js'
+import { roughDuration } from '../../src/cli/units.js'
 
 const now = Date.UTC(2026, 10, 30, 12)
 const meta = (over: Partial<ProgressMeta> = {}): ProgressMeta => ({
