@@ -6,7 +6,7 @@ import { damagedCatalogError } from '../catalog/persist.js'
 import type { CatalogView } from '../catalog/view.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import {
-  clockFromEnv, HOURLY_GUIDELINE, LEASE_MS, limiterSettings, loadApiKey, peekSharedBucket, resolveConfigDir, worstCaseCalls, type Env,
+  clockFromEnv, HOURLY_GUIDELINE, LEASE_MS, limiterSettings, loadApiKey, peekSharedBucket, readSharedBucket, resolveConfigDir, worstCaseCalls, type Env,
 } from '../flickr/index.js'
 import { parseMediaFileName, parseSha256Sums, PHOTO_METADATA_FORMAT, SHA256SUMS_FILE } from '../layout/index.js'
 import { readLastPin } from '../pin/pin-state.js'
@@ -17,7 +17,7 @@ import { unwritableReason } from '../util/read-only.js'
 import { stateDir } from '../util/state-paths.js'
 import { envOf, type CliIo } from './context.js'
 import { formatBytes, formatDuration, plural } from './progress.js'
-import { syncProgressLines } from './sync-progress.js'
+import { ACTIVE_WRITER_MS, syncProgressLines } from './sync-progress.js'
 
 /**
  * The folder DEST names: itself, or, when DEST is the mountpoint of a running flickrfs mount of this
@@ -154,6 +154,10 @@ export async function apiBudgetLines(env: Env): Promise<string[]> {
     `API budget (this key, shared by every flickrfs process): ${tokens} of ${burst} calls available now${s ? '' : ' (unused so far)'}; ` +
     `burst ${burst} (${burstFrom}), then ${ratePerSec}/s = ${perHour}/h (${rateFrom})`,
   ]
+  const written = await readSharedBucket(configDir, key.apiKey)
+  if (written !== undefined && Math.abs(now - written.updatedAtMs) < ACTIVE_WRITER_MS && (written.burst !== burst || written.ratePerSec !== ratePerSec)) {
+    out.push(`  drawn on now with other settings: burst ${written.burst}, then ${written.ratePerSec}/s (a process started with --api-rate or FLICKRFS_API_*)`)
+  }
   if (s && s.slowFactor < 1 && now < s.slowUntilMs) {
     out.push(`  slowed: Flickr said "too many requests"; refill is ${+(ratePerSec * s.slowFactor).toFixed(3)}/s until ` +
       `${new Date(Date.now() + (s.slowUntilMs - now)).toISOString()}`)

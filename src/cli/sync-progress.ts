@@ -6,19 +6,22 @@ import { readFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { lockPath, readProgress, type ProgressMeta, type WorkCount } from '../catalog/index.js'
 import { pidAlive } from '../util/process.js'
-import { clockFromEnv, limiterSettings, loadApiKey, peekSharedBucket, resolveConfigDir, type Env } from '../flickr/index.js'
+import { advance, clockFromEnv, limiterSettings, loadApiKey, readSharedBucket, resolveConfigDir, type Env } from '../flickr/index.js'
 import { roughDuration } from './units.js'
 
-/** The API budget a sync's rest runs at: calls available now, then the refill. */
+/** The API budget a sync's rest runs at: calls available now (undefined: not known, none counted), then the refill. */
 export interface ApiPace {
-  tokens: number
+  tokens?: number
   ratePerSec: number
 }
 
 /** Seconds `calls` API calls take at `pace`: the available ones at once, the rest at the refill. */
 export function secondsFor(calls: number, pace: ApiPace): number {
-  return Math.max(0, calls - pace.tokens) / pace.ratePerSec
+  return Math.max(0, calls - (pace.tokens ?? 0)) / pace.ratePerSec
 }
+
+/** A shared budget written this recently is being drawn on now: the writer's settings set the pace. */
+export const ACTIVE_WRITER_MS = 60_000
 
 const count = (n: number): string => n.toLocaleString('en-US')
 
@@ -44,8 +47,8 @@ export function progressLines(meta: ProgressMeta, pace: ApiPace, nowMs: number, 
   if (meta.sets.total > 0) out.push(`  sets: ${count(meta.sets.done)} of ${count(meta.sets.total)} listed${at(setCalls)}`)
   const calls = commentCalls + setCalls
   if (calls > 0) {
-    out.push(`  rest: at least ${count(calls)} API calls, ${roughDuration(secondsFor(calls, pace))} at ${pace.ratePerSec}/s ` +
-      `with ${count(Math.floor(pace.tokens))} calls available now`)
+    out.push(`  rest: at least ${count(calls)} API calls, ${roughDuration(secondsFor(calls, pace))} at ${pace.ratePerSec}/s` +
+      (pace.tokens === undefined ? '' : ` with ${count(Math.floor(pace.tokens))} calls available now`))
   }
   return out
 }
@@ -91,14 +94,25 @@ async function holderOf(dest: string): Promise<Holder | undefined> {
   }
 }
 
-async function apiPace(env: Env): Promise<ApiPace> {
+/**
+ * The key's budget as a sync goes on with it: the shared limiter's file brought forward to now. A
+ * process drawing on it right now (it wrote the file within ACTIVE_WRITER_MS) goes at its own
+ * settings, which may not be this command's (`pin --api-rate 2`, a mount started with
+ * FLICKRFS_API_RATE); else at the configured ones. Without the key the file cannot be found: the
+ * refill alone, no calls counted as available.
+ */
+export async function apiPace(env: Env): Promise<ApiPace> {
   const configDir = resolveConfigDir(env)
-  const { burst, ratePerSec } = await limiterSettings(env, configDir)
+  const own = await limiterSettings(env, configDir)
   const key = await loadApiKey({ env, configDir }).catch(() => undefined)
-  if (!key) return { tokens: burst, ratePerSec }
-  const s = await peekSharedBucket({ configDir, apiKey: key.apiKey, burst, ratePerSec, now: clockFromEnv(env).now() })
-  const slowed = s !== undefined && s.slowFactor < 1 && clockFromEnv(env).now() < s.slowUntilMs ? s.slowFactor : 1
-  return { tokens: s ? Math.max(0, s.tokens) : burst, ratePerSec: ratePerSec * slowed }
+  if (!key) return { ratePerSec: own.ratePerSec }
+  const now = clockFromEnv(env).now()
+  const written = await readSharedBucket(configDir, key.apiKey)
+  if (written === undefined) return { tokens: own.burst, ratePerSec: own.ratePerSec }
+  const { burst, ratePerSec } = Math.abs(now - written.updatedAtMs) < ACTIVE_WRITER_MS ? written : own
+  const s = advance(written, now, burst, ratePerSec)
+  const slowed = s.slowFactor < 1 && now < s.slowUntilMs ? s.slowFactor : 1
+  return { tokens: Math.max(0, s.tokens), ratePerSec: ratePerSec * slowed }
 }
 
 function agoShort(ms: number, nowMs: number): string {

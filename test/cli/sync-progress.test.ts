@@ -6,7 +6,13 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { ProgressMeta } from '../../src/catalog/index.js'
-import { progressLines, secondsFor } from '../../src/cli/sync-progress.js'
+import { readFile, writeFile } from 'node:fs/promises'
+import { ACTIVE_WRITER_MS, apiPace, progressLines, secondsFor } from '../../src/cli/sync-progress.js'
+import { DEFAULT_BURST, DEFAULT_RATE_PER_SEC, limiterStatePath, SharedTokenBucket } from '../../src/flickr/limiter.js'
+import { wallClock } from '../../src/flickr/clock.js'
+import { tempDir } from '../support/repo.js'
+import { apiBudgetLines } from '../../src/cli/status.js'
+import { removeDir } from '../pin/helpers.js'
 import { roughDuration } from '../../src/cli/units.js'
 
 const now = Date.UTC(2026, 10, 30, 12)
@@ -43,4 +49,36 @@ void test('status says how far each part came and how long the rest takes at the
   assert.ok(early.includes('  photostream: listing not saved yet'), early.join('\n'))
   assert.ok(early.includes("  comments: 0 of 500, under a minute at Flickr's limit"), early.join('\n'))
   assert.ok(early.includes('  rest: at least 600 API calls, under a minute at 1/s with 3,000 calls available now'), early.join('\n'))
+})
+
+void test("a sync's estimate goes at the settings of the process drawing on the key's budget now, else at the configured ones", async () => {
+  const configDir = await tempDir('flickrfs-pace-')
+  try {
+    const env = { FLICKRFS_CONFIG_DIR: configDir, FLICKR_API_KEY: 'key-of-the-test', FLICKR_API_SECRET: 'secret' }
+    // A pin started with --api-rate 5 and FLICKRFS_API_BURST=100 takes three calls' tokens (its real shared bucket writes the file).
+    const pin = new SharedTokenBucket({ configDir, apiKey: env.FLICKR_API_KEY, burst: 100, ratePerSec: 5, clock: wallClock })
+    for (let i = 0; i < 3; i++) await pin.take()
+    const busy = await apiPace(env)
+    assert.equal(busy.ratePerSec, 5, 'the running pin\'s refill, not the default')
+    assert.ok(busy.tokens !== undefined && busy.tokens <= 100 && busy.tokens >= 80, `tokens ${busy.tokens}`)
+    // status's budget lines say so, beside the configured settings they show.
+    const said = (await apiBudgetLines(env)).join('\n')
+    assert.match(said, /burst 600 \(default\), then 0\.8\/s/)
+    assert.match(said, /drawn on now with other settings: burst 100, then 5\/s/)
+    // The same file, last written longer ago than a busy process writes it: the configured settings.
+    const path = limiterStatePath(configDir, env.FLICKR_API_KEY)
+    const state = JSON.parse(await readFile(path, 'utf8')) as { updatedAtMs: number }
+    await writeFile(path, JSON.stringify({ ...state, updatedAtMs: Date.now() - 2 * ACTIVE_WRITER_MS }))
+    const idle = await apiPace(env)
+    assert.doesNotMatch((await apiBudgetLines(env)).join('\n'), /drawn on now/)
+    assert.equal(idle.ratePerSec, DEFAULT_RATE_PER_SEC)
+    assert.ok(idle.tokens !== undefined && idle.tokens > 100 && idle.tokens <= DEFAULT_BURST, `tokens ${idle.tokens}: refilled past the old burst, up to the configured one`)
+    // No key: the file cannot be found, so no calls are counted as available (and none are claimed).
+    const keyless = await apiPace({ FLICKRFS_CONFIG_DIR: configDir })
+    assert.deepEqual(keyless, { ratePerSec: DEFAULT_RATE_PER_SEC })
+    const rest = progressLines(meta(), keyless, now).find((l) => l.startsWith('  rest:'))
+    assert.equal(rest, '  rest: at least 18,000 API calls, about 6.3 h at 0.8/s')
+  } finally {
+    await removeDir(configDir)
+  }
 })
