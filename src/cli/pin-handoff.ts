@@ -15,7 +15,8 @@ import type { ErrorCode } from '../errors/flickrfs-error.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { pinOpenRoot, type ApiWork, type PinOptions, type PinProgress, type PinReport } from '../pin/pin.js'
 import type { ControlHandler } from '../service/control.js'
-import type { LiveMount } from '../service/live-mount.js'
+import type { LiveMount, MountedRoot } from '../service/live-mount.js'
+import type { RefreshProgress } from '../catalog/index.js'
 import type { OriginalStore } from '../store/index.js'
 import type { CatalogView } from '../catalog/view.js'
 import { envOf, type CliIo } from './context.js'
@@ -37,6 +38,8 @@ export interface HandedPinOptions {
 
 /** Progress messages at most this often (the terminal redraws at most every 100 ms anyway). */
 const PROGRESS_EVERY_MS = 100
+/** How often a pin waiting for the mount's first catalog is told how far it has come. */
+const WAITING_EVERY_MS = 1000
 const MAX_CONCURRENCY = 32
 const ERROR_CODES = new Set<ErrorCode>([
   'USAGE', 'CONFIG', 'AUTH_MISSING', 'AUTH_REVOKED', 'AUTH_BAD_KEY', 'AUTH_FAILED', 'FLICKR_API', 'FLICKR_UNAVAILABLE',
@@ -46,6 +49,8 @@ const ERROR_CODES = new Set<ErrorCode>([
 type Message =
   | { type: 'hello'; pid: number; mountpoint: string; cookies: boolean }
   | { type: 'progress'; progress: PinProgress }
+  /** The mount's first catalog, which the pin waits for (hours of comments on a big account). */
+  | { type: 'waiting'; progress: RefreshProgress }
   | { type: 'detail'; line: string }
   | { type: 'note'; line: string }
   | { type: 'report'; report: PinReport; apiCalls: number }
@@ -73,6 +78,15 @@ export function progressState(p: PinProgress, secondsFor?: (calls: number) => nu
     phase: p.phase, doneItems: p.done, totalItems, doneBytes: p.doneBytes, totalBytes, fetchedBytes: p.fetchedBytes,
     ...(p.saving === true ? { saving: true } : {}),
     ...(p.apiWork !== undefined ? { api: withSecondsLeft(p.apiWork, secondsFor) } : {}),
+  }
+}
+
+/** The line's state while the pin waits for the mount's first catalog: its items listed and sized, its calls left. */
+export function waitingState(p: RefreshProgress, secondsFor?: (calls: number) => number | undefined): ProgressState {
+  const work = { commentsDone: p.commentsFetched, commentsTotal: p.commentsToFetch, setsDone: p.setsListed, setsTotal: p.sets }
+  return {
+    phase: 'waiting', doneItems: p.mediaResolved, totalItems: p.photos, doneBytes: 0, totalBytes: 0, fetchedBytes: 0,
+    api: withSecondsLeft(work, secondsFor),
   }
 }
 
@@ -111,6 +125,7 @@ export async function pinThroughMount(
           progress.line('flickrfs: that mount was started without --cookies: video originals are fetched as it fetches them (--cookies of the pin is not passed on).')
         }
       } else if (m.type === 'progress') progress.update(progressState(m.progress, pace))
+      else if (m.type === 'waiting') progress.update(waitingState(m.progress, pace))
       else if (m.type === 'detail') progress.line(m.line)
       else if (m.type === 'note' && o.mode !== 'quiet') progress.line(`flickrfs: ${m.line}`)
       else if (m.type === 'report' || m.type === 'error') outcome = m
@@ -164,48 +179,76 @@ async function pinStored(store: OriginalStore, view: CatalogView): Promise<void>
   if (ids.length > 0) await store.pin(ids)
 }
 
+/** The mount's side of a handed-over pin: where it runs, what it says, its client's call count, its own flags. */
+interface HandlerOptions {
+  mountpoint: string
+  say: (line: string) => void
+  apiCalls: () => number
+  cookies?: string
+  fullListingEveryMs?: number
+}
+
 /**
  * The mount's side: runs a handed-over pin as the mount's exclusive job and streams it back.
  * `apiCalls` counts the API calls of the mount's client, for the summary line.
  */
-export function pinHandler(
-  live: LiveMount,
-  o: { mountpoint: string; say: (line: string) => void; apiCalls: () => number; cookies?: string; fullListingEveryMs?: number },
-): ControlHandler {
+export function pinHandler(live: LiveMount, o: HandlerOptions): ControlHandler {
   return async (request, conn) => {
     const flags = handedOptions(request)
     conn.send({ type: 'hello', pid: process.pid, mountpoint: o.mountpoint, cookies: o.cookies !== undefined })
     if (live.filling()) conn.send({ type: 'note', line: 'the mount is still fetching its first catalog; the pin starts once that is in.' })
-    await live.exclusive('pin', async (root) => {
-      if (!root.remote) {
-        throw new FlickrfsError('LOCKED', `The mount at ${o.mountpoint} is --offline and cannot pin. ` +
-          `Stop it (flickrfs unmount ${o.mountpoint}) and run the pin again, or mount without --offline.`)
-      }
-      o.say(`pin of ${root.root} asked${flags.pid !== undefined ? ` by pid ${flags.pid}` : ''}: running it here; the mount serves on`)
-      const calls = o.apiCalls()
-      let sentAt = 0
-      let phase = ''
-      const report = await pinOpenRoot({ dest: root.root, catalog: root.catalog, store: root.store }, {
-        dest: root.root,
-        api: root.remote.api,
-        media: root.remote.media,
-        ...pinChoices(flags),
-        cookies: o.cookies,
-        // The mount's own --full-listing-every, like its --cookies.
-        fullListingEveryMs: o.fullListingEveryMs,
-        onProgress: (p) => {
-          const now = Date.now()
-          if (p.phase === phase && now - sentAt < PROGRESS_EVERY_MS && p.done < p.queued) return
-          phase = p.phase
-          sentAt = now
-          conn.send({ type: 'progress', progress: p })
-        },
-        onDetail: flags.verbose ? (line) => conn.send({ type: 'detail', line }) : undefined,
+    // Meanwhile the pin that asked is told how far that catalog has come, and how long its rest takes.
+    const tellWaiting = (): void => {
+      const p = live.firstCatalogProgress()
+      if (p !== undefined && !conn.gone) conn.send({ type: 'waiting', progress: p })
+    }
+    tellWaiting()
+    const waiting = setInterval(tellWaiting, WAITING_EVERY_MS)
+    try {
+      await live.exclusive('pin', async (root) => {
+        clearInterval(waiting)
+        await runHanded(root, flags, conn, o)
       })
-      await pinStored(root.store, root.catalog.view())
-      o.say(`pin of ${root.root} done: ${plural(report.refresh.photos.total, 'item')}, ${report.downloaded} downloaded, ` +
-        `${report.failures.length} failed${conn.gone ? ' (the pin that asked has gone)' : ''}`)
-      conn.send({ type: 'report', report, apiCalls: o.apiCalls() - calls })
-    })
+    } finally {
+      clearInterval(waiting)
+    }
   }
+}
+
+/** A handed-over pin, as the mount's exclusive job on `root`, streamed back over `conn`. */
+async function runHanded(
+  root: MountedRoot,
+  flags: HandedPinOptions & { pid?: number },
+  conn: Parameters<ControlHandler>[1],
+  o: HandlerOptions,
+): Promise<void> {
+  if (!root.remote) {
+    throw new FlickrfsError('LOCKED', `The mount at ${o.mountpoint} is --offline and cannot pin. ` +
+      `Stop it (flickrfs unmount ${o.mountpoint}) and run the pin again, or mount without --offline.`)
+  }
+  o.say(`pin of ${root.root} asked${flags.pid !== undefined ? ` by pid ${flags.pid}` : ''}: running it here; the mount serves on`)
+  const calls = o.apiCalls()
+  let sentAt = 0
+  let phase = ''
+  const report = await pinOpenRoot({ dest: root.root, catalog: root.catalog, store: root.store }, {
+    dest: root.root,
+    api: root.remote.api,
+    media: root.remote.media,
+    ...pinChoices(flags),
+    cookies: o.cookies,
+    // The mount's own --full-listing-every, like its --cookies.
+    fullListingEveryMs: o.fullListingEveryMs,
+    onProgress: (p) => {
+      const now = Date.now()
+      if (p.phase === phase && now - sentAt < PROGRESS_EVERY_MS && p.done < p.queued) return
+      phase = p.phase
+      sentAt = now
+      conn.send({ type: 'progress', progress: p })
+    },
+    onDetail: flags.verbose ? (line) => conn.send({ type: 'detail', line }) : undefined,
+  })
+  await pinStored(root.store, root.catalog.view())
+  o.say(`pin of ${root.root} done: ${plural(report.refresh.photos.total, 'item')}, ${report.downloaded} downloaded, ` +
+    `${report.failures.length} failed${conn.gone ? ' (the pin that asked has gone)' : ''}`)
+  conn.send({ type: 'report', report, apiCalls: o.apiCalls() - calls })
 }

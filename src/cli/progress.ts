@@ -20,7 +20,8 @@
  * few lines below.
  */
 import { inUnits, roughDuration } from './units.js'
-export type Phase = 'listing' | 'downloading' | 'writing'
+/** `waiting`: a pin handed to a mount waits for the mount's first catalog (items listed and sized, calls left). */
+export type Phase = 'listing' | 'downloading' | 'writing' | 'waiting'
 
 /** The refresh's API calls still to make: comments to fetch, sets to list, at the key's rate. */
 export interface ApiWorkState {
@@ -155,6 +156,28 @@ function onlyCallsLeft(s: ProgressState): boolean {
   return s.phase === 'downloading' && s.saving !== true && s.totalItems > 0 && s.doneItems >= s.totalItems && describeApiWork(s.api) !== undefined
 }
 
+/** News that comes at the key's API rate (hours on a big account): a log gets a line a minute. */
+function atApiPace(s: ProgressState): boolean {
+  return s.phase === 'waiting' || onlyCallsLeft(s)
+}
+
+/**
+ * The terminal line's fields for the mount's first catalog a handed pin waits for, most telling
+ * first: the calls left and their estimate (the sets apart, so that the comments and the estimate
+ * fit 80 columns), then the items listed and sized.
+ */
+function waitingFields(s: ProgressState): string[] {
+  const api = s.api
+  const listed = `${plural(s.totalItems, 'item')} listed`
+  const sizes = s.totalItems > 0 ? [`sizes ${s.doneItems}/${s.totalItems}`] : []
+  if (api === undefined || callsLeft(api) === 0) return [`Mount's first catalog: ${listed}`, ...sizes]
+  const comments = api.commentsDone < api.commentsTotal
+  const sets = api.setsDone < api.setsTotal ? `sets ${api.setsDone}/${api.setsTotal}` : undefined
+  const when = api.secondsLeft === undefined ? '' : `, ${roughDuration(api.secondsLeft)} at Flickr's limit`
+  const head = comments ? `comments ${api.commentsDone}/${api.commentsTotal}` : (sets ?? '')
+  return [`Mount's first catalog: ${head}${when}`, ...(comments && sets !== undefined ? [sets] : []), listed, ...sizes]
+}
+
 /** Fields, most important first; the first is always there (cut to the width), the rest only if they fit. */
 function fit(fields: string[], width: number, sep = '  '): string {
   let out = (fields[0] ?? '').slice(0, width)
@@ -176,6 +199,7 @@ export function renderLine(s: ProgressState, width: number, rate: number | undef
     ], room)
   }
   if (s.phase === 'writing') return fit([`Writing the tree: ${plural(s.totalItems, 'item')}`], room)
+  if (s.phase === 'waiting') return fit(waitingFields(s), room)
   const eta = rate !== undefined && s.totalBytes > s.doneBytes ? (s.totalBytes - s.doneBytes) / rate : undefined
   const api = describeApiWork(s.api)
   const items = `${s.doneItems}/${s.totalItems} items`
@@ -203,6 +227,11 @@ export function describePlain(s: ProgressState, rate: number | undefined): strin
   if (s.phase === 'listing') {
     return `listing: ${plural(s.totalItems, 'item')} found, ${s.doneItems} done, ${formatBytes(s.doneBytes)}/${formatBytes(s.totalBytes)} so far`
   }
+  if (s.phase === 'waiting') {
+    const api = describeApiWork(s.api)
+    return `waiting for the mount's first catalog: ${plural(s.totalItems, 'item')} listed` +
+      `${s.totalItems > 0 ? `, sizes ${s.doneItems}/${s.totalItems}` : ''}${api !== undefined ? `; ${api}` : ''}`
+  }
   const base = `${s.phase}: ${s.doneItems}/${s.totalItems} items, ${formatBytes(s.doneBytes)}/${formatBytes(s.totalBytes)}`
   if (s.phase === 'downloading' && s.saving === true) return `${base}, ${SAVING}`
   if (s.phase !== 'downloading') return base
@@ -224,7 +253,7 @@ export function createProgress(
 /** A redrawn bar on a terminal, a line every LINES_EVERY_MS in a log, or nothing. */
 class ProgressWriter implements Progress {
   #lastLineAt = 0
-  #onlyCalls = false
+  #atApiPace = false
   #lastDrawAt = -Infinity
   #state: ProgressState | undefined
   #shown = false
@@ -247,10 +276,10 @@ class ProgressWriter implements Progress {
     if (this.mode === 'quiet') return
     if (this.mode === 'bar') return this.#schedule()
     // The moment only calls are left is said at once; from then on a line a minute.
-    const onlyCalls = onlyCallsLeft(next)
-    const turned = onlyCalls && !this.#onlyCalls
-    this.#onlyCalls = onlyCalls
-    if (turned || this.now() - this.#lastLineAt >= (onlyCalls ? API_LINES_EVERY_MS : LINES_EVERY_MS)) {
+    const slow = atApiPace(next)
+    const turned = slow && !this.#atApiPace
+    this.#atApiPace = slow
+    if (turned || this.now() - this.#lastLineAt >= (slow ? API_LINES_EVERY_MS : LINES_EVERY_MS)) {
       this.#lastLineAt = this.now()
       this.out.write(describePlain(next, this.#rate()) + '\n')
     }

@@ -97,6 +97,8 @@ export interface LiveMount {
   readonly layout: () => Layout
   /** True while the first catalog of a fresh root is still coming in (the tree fills in as it does). */
   filling(): boolean
+  /** How far that first catalog has come (what a pin handed over meanwhile waits for); undefined when none is being fetched. */
+  firstCatalogProgress(): RefreshProgress | undefined
   refresh(): Promise<RefreshReport | undefined>
   /**
    * Runs `job` as the root's one writer besides the reads (a pin handed over by `flickrfs pin`):
@@ -396,6 +398,7 @@ class ServedMount implements LiveMount {
   readonly #timer: NodeJS.Timeout | undefined
   #running: Promise<RefreshReport | undefined> | undefined
   #closed = false
+  #firstProgress: RefreshProgress | undefined
 
   constructor(parts: ServedParts) {
     this.#parts = parts
@@ -409,6 +412,10 @@ class ServedMount implements LiveMount {
 
   filling(): boolean {
     return this.#parts.catalog.view().refreshedAtMs === 0
+  }
+
+  firstCatalogProgress(): RefreshProgress | undefined {
+    return this.#firstProgress
   }
 
   refresh(): Promise<RefreshReport | undefined> {
@@ -445,13 +452,17 @@ class ServedMount implements LiveMount {
     const remote = opts.remote
     if (!remote || this.#closed) return
     const partial = new FirstCatalog()
+    const logProgress = firstCatalogProgress(say, opts.progressEveryMs ?? 15_000)
     const growBackOldGeneration = growOldGenerationByWhile(FIRST_SYNC_OLD_GROWTH_PERCENT)
     const stopShowing = partial.showEvery((view) => tree.showPartial(view), opts.partialEveryMs ?? 1000, opts.partialCommentsEveryMs)
     this.#running = catalog
       .refresh(remote.api, remote.media, {
         cookies: opts.cookies,
         identity,
-        onProgress: firstCatalogProgress(say, opts.progressEveryMs ?? 15_000),
+        onProgress: (p) => {
+          this.#firstProgress = p
+          logProgress(p)
+        },
         onMedia: (ev) => partial.add(ev),
         onListed: (ev) => partial.listed(ev),
         // Every part is in: the views stop (the last one stays shown until the whole catalog is)
@@ -504,6 +515,7 @@ class ServedMount implements LiveMount {
       .finally(() => {
         stopShowing()
         growBackOldGeneration()
+        this.#firstProgress = undefined
         this.#running = undefined
       })
   }

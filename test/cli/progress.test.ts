@@ -155,3 +155,17 @@ void test('in a log, the moment only calls are left is said at once, then a line
   assert.ok(API_LINES_EVERY_MS === 60_000)
   p.done()
 })
+
+void test("a pin waiting for a mount's first catalog says how far it has come and how long its calls take", () => {
+  const waiting = state({ phase: 'waiting', doneItems: 80_000, totalItems: 100_000, doneBytes: 0, totalBytes: 0, api: { commentsDone: 0, commentsTotal: 30_000, setsDone: 150, setsTotal: 2_000, secondsLeft: 9 * 3600 } })
+  assert.equal(describePlain(waiting, undefined), "waiting for the mount's first catalog: 100000 items listed, sizes 80000/100000; comments 0/30000, sets 150/2000, about 9 h at Flickr's limit")
+  assert.equal(renderLine(waiting, 120, undefined), "Mount's first catalog: comments 0/30000, about 9 h at Flickr's limit  sets 150/2000  100000 items listed")
+  // At 80 columns the calls left and their estimate still fit (the sets and counts where they can).
+  assert.equal(renderLine(waiting, 80, undefined), "Mount's first catalog: comments 0/30000, about 9 h at Flickr's limit")
+  for (let width = 10; width <= 250; width++) assert.ok(renderLine(waiting, width, undefined).length < width)
+  const noCalls = { ...waiting, api: { commentsDone: 5, commentsTotal: 5, setsDone: 2, setsTotal: 2 } }
+  assert.equal(renderLine(noCalls, 80, undefined), "Mount's first catalog: 100000 items listed  sizes 80000/100000")
+  // Before the photostream is listed: nothing to count yet, and still a line.
+  assert.equal(describePlain(state({ phase: 'waiting', doneItems: 0, totalItems: 0, api: { commentsDone: 0, commentsTotal: 0, setsDone: 0, setsTotal: 0 } }), undefined),
+    "waiting for the mount's first catalog: 0 items listed")
+})

@@ -267,6 +267,8 @@ void describe('pin DEST while mount --cache DEST serves it (e2e)', { skip }, () 
       const r = await lab.cli(['pin', dest], env)
       assert.equal(r.exit.code, 0, r.err)
       assert.match(r.err, /^flickrfs: the mount is still fetching its first catalog; the pin starts once that is in\.$/m)
+      // And how far that catalog has come while the pin waits (a line at once, then a line a minute in a log).
+      assert.match(r.err, /^waiting for the mount's first catalog: \d+ items? listed/m)
       assert.match(r.out, /^Pinned \d+ items into .*: \d+ downloaded/m)
     } finally {
       fake.faults.apiLatencyMs = 0
