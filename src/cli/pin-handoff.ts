@@ -13,14 +13,17 @@
  */
 import type { ErrorCode } from '../errors/flickrfs-error.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
-import { pinOpenRoot, type ApiWork, type PinOptions, type PinProgress, type PinReport } from '../pin/pin.js'
+import { DEFAULT_PIN_CONCURRENCY, pinOpenRoot, type ApiWork, type PinOptions, type PinProgress, type PinReport } from '../pin/pin.js'
+import { parseMediaFileName, type Layout, type LayoutNode } from '../layout/index.js'
+import { eachLimit } from '../util/pool.js'
+import { sleep } from '../util/abort.js'
 import type { ControlHandler } from '../service/control.js'
-import type { LiveMount, MountedRoot } from '../service/live-mount.js'
+import type { FillingRoot, LiveMount, MountedRoot } from '../service/live-mount.js'
 import type { RefreshProgress } from '../catalog/index.js'
 import type { OriginalStore } from '../store/index.js'
 import type { CatalogView } from '../catalog/view.js'
 import { envOf, type CliIo } from './context.js'
-import { callsLeft, createProgress, plural, type ApiWorkState, type ProgressState } from './progress.js'
+import { callsLeft, createProgress, formatBytes, plural, type ApiWorkState, type ProgressState } from './progress.js'
 import { paceWatch } from './sync-progress.js'
 
 /** The pin flags that mean something to a pin run in the mount. */
@@ -40,6 +43,14 @@ export interface HandedPinOptions {
 const PROGRESS_EVERY_MS = 100
 /** How often a pin waiting for the mount's first catalog is told how far it has come. */
 const WAITING_EVERY_MS = 1000
+/** How often the originals shown are looked at again while the first catalog comes in (when its tree has changed). */
+const SHOWN_EVERY_MS = 1000
+
+/** What a handed pin downloaded while the mount's first catalog came in. */
+interface Prefetched {
+  items: number
+  bytes: number
+}
 const MAX_CONCURRENCY = 32
 const ERROR_CODES = new Set<ErrorCode>([
   'USAGE', 'CONFIG', 'AUTH_MISSING', 'AUTH_REVOKED', 'AUTH_BAD_KEY', 'AUTH_FAILED', 'FLICKR_API', 'FLICKR_UNAVAILABLE',
@@ -49,8 +60,8 @@ const ERROR_CODES = new Set<ErrorCode>([
 type Message =
   | { type: 'hello'; pid: number; mountpoint: string; cookies: boolean }
   | { type: 'progress'; progress: PinProgress }
-  /** The mount's first catalog, which the pin waits for (hours of comments on a big account). */
-  | { type: 'waiting'; progress: RefreshProgress }
+  /** The mount's first catalog, which the pin waits for (hours of comments on a big account), and the originals downloaded meanwhile. */
+  | { type: 'waiting'; progress: RefreshProgress; downloaded?: Prefetched }
   | { type: 'detail'; line: string }
   | { type: 'note'; line: string }
   | { type: 'report'; report: PinReport; apiCalls: number }
@@ -82,10 +93,11 @@ export function progressState(p: PinProgress, secondsFor?: (calls: number) => nu
 }
 
 /** The line's state while the pin waits for the mount's first catalog: its items listed and sized, its calls left. */
-export function waitingState(p: RefreshProgress, secondsFor?: (calls: number) => number | undefined): ProgressState {
+export function waitingState(p: RefreshProgress, secondsFor?: (calls: number) => number | undefined, downloaded?: Prefetched): ProgressState {
   const work = { commentsDone: p.commentsFetched, commentsTotal: p.commentsToFetch, setsDone: p.setsListed, setsTotal: p.sets }
   return {
-    phase: 'waiting', doneItems: p.mediaResolved, totalItems: p.photos, doneBytes: 0, totalBytes: 0, fetchedBytes: 0,
+    phase: 'waiting', doneItems: p.mediaResolved, totalItems: p.photos, doneBytes: downloaded?.bytes ?? 0, totalBytes: 0, fetchedBytes: downloaded?.bytes ?? 0,
+    downloaded: downloaded?.items ?? 0,
     api: withSecondsLeft(work, secondsFor),
   }
 }
@@ -125,7 +137,7 @@ export async function pinThroughMount(
           progress.line('flickrfs: that mount was started without --cookies: video originals are fetched as it fetches them (--cookies of the pin is not passed on).')
         }
       } else if (m.type === 'progress') progress.update(progressState(m.progress, pace))
-      else if (m.type === 'waiting') progress.update(waitingState(m.progress, pace))
+      else if (m.type === 'waiting') progress.update(waitingState(m.progress, pace, m.downloaded))
       else if (m.type === 'detail') progress.line(m.line)
       else if (m.type === 'note' && o.mode !== 'quiet') progress.line(`flickrfs: ${m.line}`)
       else if (m.type === 'report' || m.type === 'error') outcome = m
@@ -197,21 +209,66 @@ export function pinHandler(live: LiveMount, o: HandlerOptions): ControlHandler {
     const flags = handedOptions(request)
     conn.send({ type: 'hello', pid: process.pid, mountpoint: o.mountpoint, cookies: o.cookies !== undefined })
     if (live.filling()) conn.send({ type: 'note', line: 'the mount is still fetching its first catalog; the pin starts once that is in.' })
-    // Meanwhile the pin that asked is told how far that catalog has come, and how long its rest takes.
+    // Meanwhile the pin that asked is told how far that catalog has come, how long its rest takes,
+    // and what was downloaded meanwhile.
+    const downloaded: Prefetched = { items: 0, bytes: 0 }
     const tellWaiting = (): void => {
       const p = live.firstCatalogProgress()
-      if (p !== undefined && !conn.gone) conn.send({ type: 'waiting', progress: p })
+      if (p !== undefined && !conn.gone) conn.send({ type: 'waiting', progress: p, downloaded: { ...downloaded } })
     }
     tellWaiting()
     const waiting = setInterval(tellWaiting, WAITING_EVERY_MS)
     try {
       await live.exclusive('pin', async (root) => {
         clearInterval(waiting)
-        await runHanded(root, flags, conn, o)
+        await runHanded(root, flags, conn, o, downloaded)
+      }, async (filling) => {
+        o.say('a pin asked while the first catalog comes in: downloading the originals it shows meanwhile')
+        await downloadWhileFilling(filling, flags.concurrency ?? DEFAULT_PIN_CONCURRENCY, downloaded)
+        o.say(`downloaded ${plural(downloaded.items, 'original')} (${formatBytes(downloaded.bytes)}) while the first catalog came in; the pin goes on`)
       })
     } finally {
       clearInterval(waiting)
     }
+  }
+}
+
+/**
+ * While the mount's first catalog comes in, the originals its tree shows so far are downloaded, as
+ * many at a time as the pin downloads, and recorded pinned (the pin's job is running): a first pin
+ * starts downloading from the first listing page, handed to a mount or not, instead of after hours
+ * of comments. The pin that follows finds them in place; one that failed here is tried again (and
+ * reported) there. The tree is looked at again whenever it has changed, for the originals not tried.
+ */
+async function downloadWhileFilling(f: FillingRoot, concurrency: number, got: Prefetched): Promise<void> {
+  const tried = new Set<string>()
+  let seen: Layout | undefined
+  while (!f.signal.aborted) {
+    const layout = f.layout()
+    const dir = layout === seen ? undefined : layout.lookup('/photostream')
+    seen = layout
+    const names: string[] = []
+    if (dir?.kind === 'dir') {
+      const each = dir.eachChild?.bind(dir) ?? ((fn: (name: string, child: LayoutNode) => void) => dir.children.forEach((c, n) => fn(n, c)))
+      each((name, child) => {
+        if (child.kind === 'file' && !tried.has(name) && parseMediaFileName(name) !== undefined) names.push(name)
+      })
+    }
+    if (names.length === 0) {
+      await sleep(SHOWN_EVERY_MS, f.signal).catch(() => undefined)
+      continue
+    }
+    await eachLimit(names, concurrency, async (name) => {
+      if (f.signal.aborted) return
+      const node = layout.lookup(`/photostream/${name}`)
+      if (node?.kind !== 'file' || node.content.type !== 'original') return
+      tried.add(name)
+      const r = await f.store.ensure(node.content.media, { mtimeMs: node.mtimeMs }).catch(() => undefined)
+      if (r?.downloaded === true) {
+        got.items++
+        got.bytes += r.size
+      }
+    })
   }
 }
 
@@ -221,6 +278,7 @@ async function runHanded(
   flags: HandedPinOptions & { pid?: number },
   conn: Parameters<ControlHandler>[1],
   o: HandlerOptions,
+  before: Prefetched,
 ): Promise<void> {
   if (!root.remote) {
     throw new FlickrfsError('LOCKED', `The mount at ${o.mountpoint} is --offline and cannot pin. ` +
@@ -248,7 +306,15 @@ async function runHanded(
     onDetail: flags.verbose ? (line) => conn.send({ type: 'detail', line }) : undefined,
   })
   await pinStored(root.store, root.catalog.view())
-  o.say(`pin of ${root.root} done: ${plural(report.refresh.photos.total, 'item')}, ${report.downloaded} downloaded, ` +
-    `${report.failures.length} failed${conn.gone ? ' (the pin that asked has gone)' : ''}`)
-  conn.send({ type: 'report', report, apiCalls: o.apiCalls() - calls })
+  // What it downloaded while the first catalog came in, it found in place: downloaded all the same.
+  const moved = Math.min(before.items, report.alreadyPresent)
+  const whole = moved === 0 ? report : {
+    ...report,
+    downloaded: report.downloaded + moved,
+    downloadedBytes: report.downloadedBytes + before.bytes,
+    alreadyPresent: report.alreadyPresent - moved,
+  }
+  o.say(`pin of ${root.root} done: ${plural(whole.refresh.photos.total, 'item')}, ${whole.downloaded} downloaded, ` +
+    `${whole.failures.length} failed${conn.gone ? ' (the pin that asked has gone)' : ''}`)
+  conn.send({ type: 'report', report: whole, apiCalls: o.apiCalls() - calls })
 }

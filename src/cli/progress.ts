@@ -45,6 +45,8 @@ export interface ProgressState {
   saving?: boolean
   /** Comments and sets still to fetch (a first sync's comments come last, at the key's rate). */
   api?: ApiWorkState
+  /** Waiting for a mount's first catalog: originals downloaded meanwhile (their bytes are doneBytes). */
+  downloaded?: number
 }
 
 export interface Progress {
@@ -170,12 +172,18 @@ function waitingFields(s: ProgressState): string[] {
   const api = s.api
   const listed = `${plural(s.totalItems, 'item')} listed`
   const sizes = s.totalItems > 0 ? [`sizes ${s.doneItems}/${s.totalItems}`] : []
-  if (api === undefined || callsLeft(api) === 0) return [`Mount's first catalog: ${listed}`, ...sizes]
+  const down = s.downloaded !== undefined && s.downloaded > 0 ? [downloadedSoFar(s)] : []
+  if (api === undefined || callsLeft(api) === 0) return [`Mount's first catalog: ${listed}`, ...down, ...sizes]
   const comments = api.commentsDone < api.commentsTotal
   const sets = api.setsDone < api.setsTotal ? `sets ${api.setsDone}/${api.setsTotal}` : undefined
   const when = api.secondsLeft === undefined ? '' : `, ${roughDuration(api.secondsLeft)} at Flickr's limit`
   const head = comments ? `comments ${api.commentsDone}/${api.commentsTotal}` : (sets ?? '')
-  return [`Mount's first catalog: ${head}${when}`, ...(comments && sets !== undefined ? [sets] : []), listed, ...sizes]
+  return [`Mount's first catalog: ${head}${when}`, ...down, ...(comments && sets !== undefined ? [sets] : []), listed, ...sizes]
+}
+
+/** `812 originals down (57 MB)`: what a pin waiting for a mount's first catalog downloaded meanwhile. */
+function downloadedSoFar(s: ProgressState): string {
+  return `${plural(s.downloaded ?? 0, 'original')} down (${formatBytes(s.doneBytes)})`
 }
 
 /** Fields, most important first; the first is always there (cut to the width), the rest only if they fit. */
@@ -230,7 +238,8 @@ export function describePlain(s: ProgressState, rate: number | undefined): strin
   if (s.phase === 'waiting') {
     const api = describeApiWork(s.api)
     return `waiting for the mount's first catalog: ${plural(s.totalItems, 'item')} listed` +
-      `${s.totalItems > 0 ? `, sizes ${s.doneItems}/${s.totalItems}` : ''}${api !== undefined ? `; ${api}` : ''}`
+      `${s.totalItems > 0 ? `, sizes ${s.doneItems}/${s.totalItems}` : ''}${api !== undefined ? `; ${api}` : ''}` +
+      `${s.downloaded !== undefined && s.downloaded > 0 ? `; ${downloadedSoFar(s)}` : ''}`
   }
   const base = `${s.phase}: ${s.doneItems}/${s.totalItems} items, ${formatBytes(s.doneBytes)}/${formatBytes(s.totalBytes)}`
   if (s.phase === 'downloading' && s.saving === true) return `${base}, ${SAVING}`

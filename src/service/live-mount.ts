@@ -106,7 +106,7 @@ export interface LiveMount {
    * refreshes itself), everything downloaded meanwhile recorded pinned and nothing evicted. A second
    * job is refused (LOCKED). A catalog change the job makes is served at once.
    */
-  exclusive<T>(what: string, job: (root: MountedRoot) => Promise<T>): Promise<T>
+  exclusive<T>(what: string, job: (root: MountedRoot) => Promise<T>, meanwhile?: (filling: FillingRoot) => Promise<void>): Promise<T>
   /**
    * Stops the timer, closes the store and catalog and releases the root lock. Resolves with
    * `abandoned: true` when a refresh was still running after the grace period: the catalog was
@@ -114,6 +114,17 @@ export interface LiveMount {
    * the catalog's saves are atomic, so an interrupted refresh leaves the last catalog intact.
    */
   close(): Promise<{ abandoned: boolean }>
+}
+
+/**
+ * What an exclusive job may do while it waits for the first catalog (`meanwhile`): read the tree
+ * shown so far and download into the store (recorded pinned: the job is running) until `signal`
+ * says the catalog is in, or the mount stops.
+ */
+export interface FillingRoot {
+  store: OriginalStore
+  layout: () => Layout
+  signal: AbortSignal
 }
 
 /** What an exclusive job works on: the mount's own catalog and store, under the lock the mount holds. */
@@ -527,14 +538,24 @@ class ServedMount implements LiveMount {
     return r
   }
 
-  async exclusive<T>(what: string, run: (root: MountedRoot) => Promise<T>): Promise<T> {
-    const { job, opts, catalog, store, root } = this.#parts
+  async exclusive<T>(what: string, run: (root: MountedRoot) => Promise<T>, meanwhile?: (filling: FillingRoot) => Promise<void>): Promise<T> {
+    const { job, opts, catalog, store, root, tree } = this.#parts
     if (this.#closed) throw new FlickrfsError('LOCKED', `The mount of ${root} is stopping; run the ${what} again once it has stopped.`)
     if (job.running) throw new FlickrfsError('LOCKED', `A ${job.running.what} is already running in the mount of ${root}; wait for it to finish.`)
     let done!: () => void
     job.running = { what, done: new Promise<void>((res) => (done = res)) }
     try {
-      await this.#running?.catch(() => undefined)
+      const inFlight = this.#running?.catch(() => undefined)
+      if (inFlight !== undefined && meanwhile !== undefined && this.filling()) {
+        const caughtUp = new AbortController()
+        // Whatever goes wrong there is the side job's loss, not the job's: it waits for the catalog all the same.
+        const side = store.opened()
+          .then((s) => meanwhile({ store: s, layout: () => tree.layout, signal: caughtUp.signal }))
+          .catch((err: unknown) => log('what the %s did while the first catalog came in failed: %O', what, err))
+        await inFlight
+        caughtUp.abort()
+        await side
+      } else await inFlight
       const opened = await store.opened()
       const remote = opts.remote ? { api: opts.remote.api, media: opts.remote.jobMedia ?? opts.remote.media } : undefined
       return await run({ root, catalog, store: opened, ...(remote ? { remote } : {}) })

@@ -163,6 +163,10 @@ void test("a pin waiting for a mount's first catalog says how far it has come an
   // At 80 columns the calls left and their estimate still fit (the sets and counts where they can).
   assert.equal(renderLine(waiting, 80, undefined), "Mount's first catalog: comments 0/30000, about 9 h at Flickr's limit")
   for (let width = 10; width <= 250; width++) assert.ok(renderLine(waiting, width, undefined).length < width)
+  // What the pin downloaded meanwhile, where it fits (the calls and their estimate first).
+  const downloading = { ...waiting, downloaded: 812, doneBytes: 57e6, fetchedBytes: 57e6 }
+  assert.equal(renderLine(downloading, 120, undefined), "Mount's first catalog: comments 0/30000, about 9 h at Flickr's limit  812 originals down (57.0 MB)  sets 150/2000")
+  assert.match(describePlain(downloading, undefined), /; 812 originals down \(57\.0 MB\)$/)
   const noCalls = { ...waiting, api: { commentsDone: 5, commentsTotal: 5, setsDone: 2, setsTotal: 2 } }
   assert.equal(renderLine(noCalls, 80, undefined), "Mount's first catalog: 100000 items listed  sizes 80000/100000")
   // Before the photostream is listed: nothing to count yet, and still a line.

@@ -254,7 +254,7 @@ void describe('pin DEST while mount --cache DEST serves it (e2e)', { skip }, () 
 
   void it('a pin of its own (no mount running) also keeps what a mount read before from being evicted later', () => boundedCacheScenario('bounded-alone', false))
 
-  void it('a pin handed to a mount still fetching its first catalog waits for it, says so, and completes', async () => {
+  void it('a pin handed to a mount still fetching its first catalog downloads what it shows meanwhile, says so, and completes', async () => {
     const dest = await lab.mkdir('dest-filling')
     const mnt = await lab.mkdir('mnt-filling')
     // Slow enough that the first catalog is still coming when the pin's own process has started,
@@ -269,11 +269,17 @@ void describe('pin DEST while mount --cache DEST serves it (e2e)', { skip }, () 
       assert.match(r.err, /^flickrfs: the mount is still fetching its first catalog; the pin starts once that is in\.$/m)
       // And how far that catalog has come while the pin waits (a line at once, then a line a minute in a log).
       assert.match(r.err, /^waiting for the mount's first catalog: \d+ items? listed/m)
-      assert.match(r.out, /^Pinned \d+ items into .*: \d+ downloaded/m)
+      // Every original was downloaded by this pin, most of them while the catalog still came in.
+      const items = fake.account.photostream.length
+      assert.match(r.out, new RegExp(`^Pinned ${items} items into .*: ${items} downloaded`, 'm'))
     } finally {
       fake.faults.apiLatencyMs = 0
     }
     assert.match(server.err, /first catalog complete/)
+    const meanwhile = /downloaded (\d+) originals? \([^)]*\) while the first catalog came in; the pin goes on/.exec(server.err)
+    assert.ok(meanwhile !== null, server.err)
+    assert.ok(Number(meanwhile[1]) >= 1, `${meanwhile[1]} originals downloaded before the first catalog was in`)
+    assert.ok(server.err.indexOf(meanwhile[0]) < server.err.search(/pin of .* asked by pid \d+: running it here/), 'before the pin proper')
     assertSamePaths((await snapshot(dest)).keys(), expectedTree(fake.account).entries.keys())
     await lab.stop(server, mnt)
   })
