@@ -241,7 +241,12 @@ export function pinHandler(live: LiveMount, o: HandlerOptions): ControlHandler {
  * reported) there. The tree is looked at again whenever it has changed, for the originals not tried.
  */
 async function downloadWhileFilling(f: FillingRoot, concurrency: number, got: Prefetched): Promise<void> {
-  const tried = new Set<string>()
+  // By photo id, as a number where it is one (Flickr's are): at 1,000,000 originals ~20 MB, not ~70 as names.
+  const tried = new Set<number | string>()
+  const idOf = (name: string): number | string | undefined => {
+    const id = parseMediaFileName(name)?.id
+    return id !== undefined && /^\d{1,15}$/.test(id) ? Number(id) : id
+  }
   let seen: Layout | undefined
   while (!f.signal.aborted) {
     const layout = f.layout()
@@ -251,7 +256,9 @@ async function downloadWhileFilling(f: FillingRoot, concurrency: number, got: Pr
     if (dir?.kind === 'dir') {
       const each = dir.eachChild?.bind(dir) ?? ((fn: (name: string, child: LayoutNode) => void) => dir.children.forEach((c, n) => fn(n, c)))
       each((name, child) => {
-        if (child.kind === 'file' && !tried.has(name) && parseMediaFileName(name) !== undefined) names.push(name)
+        if (child.kind !== 'file') return
+        const id = idOf(name)
+        if (id !== undefined && !tried.has(id)) names.push(name)
       })
     }
     if (names.length === 0) {
@@ -262,7 +269,7 @@ async function downloadWhileFilling(f: FillingRoot, concurrency: number, got: Pr
       if (f.signal.aborted) return
       const node = layout.lookup(`/photostream/${name}`)
       if (node?.kind !== 'file' || node.content.type !== 'original') return
-      tried.add(name)
+      tried.add(idOf(name) ?? name)
       const r = await f.store.ensure(node.content.media, { mtimeMs: node.mtimeMs }).catch(() => undefined)
       if (r?.downloaded === true) {
         got.items++
