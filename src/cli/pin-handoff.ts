@@ -46,12 +46,6 @@ const PROGRESS_EVERY_MS = 100
 const WAITING_EVERY_MS = 1000
 /** How often the originals shown are looked at again while the first catalog comes in (when its tree has changed). */
 const SHOWN_EVERY_MS = 1000
-
-/** What a handed pin downloaded while the mount's first catalog came in. */
-interface Prefetched {
-  items: number
-  bytes: number
-}
 const MAX_CONCURRENCY = 32
 const ERROR_CODES = new Set<ErrorCode>([
   'USAGE', 'CONFIG', 'AUTH_MISSING', 'AUTH_REVOKED', 'AUTH_BAD_KEY', 'AUTH_FAILED', 'FLICKR_API', 'FLICKR_UNAVAILABLE',
@@ -67,6 +61,12 @@ type Message =
   | { type: 'note'; line: string }
   | { type: 'report'; report: PinReport; apiCalls: number }
   | { type: 'error'; code: string; message: string }
+
+/** What a handed pin downloaded while the mount's first catalog came in. */
+interface Prefetched {
+  items: number
+  bytes: number
+}
 
 /** The pin flags that choose what a run does, as pin's options: the same whether run here or in a mount. */
 export function pinChoices(flags: { ignorePhotos?: boolean; ignoreVideos?: boolean; ignoreViews?: boolean; deleteUnknown?: boolean; force?: boolean; concurrency?: number }): Pick<PinOptions, 'ignorePhotos' | 'ignoreVideos' | 'ignoreViews' | 'deleteUnknown' | 'forceDelete' | 'concurrency'> {
@@ -209,7 +209,11 @@ export function pinHandler(live: LiveMount, o: HandlerOptions): ControlHandler {
   return async (request, conn) => {
     const flags = handedOptions(request)
     conn.send({ type: 'hello', pid: process.pid, mountpoint: o.mountpoint, cookies: o.cookies !== undefined })
-    if (live.filling()) conn.send({ type: 'note', line: 'the mount is still fetching its first catalog; the pin starts once that is in.' })
+    // A pin that leaves a kind out downloads nothing meanwhile: the tree shown does not say which original is a video.
+    const meanwhile = flags.ignorePhotos !== true && flags.ignoreVideos !== true
+    if (live.filling()) {
+      conn.send({ type: 'note', line: `the mount is still fetching its first catalog; the pin ${meanwhile ? 'downloads what it shows meanwhile and ' : ''}goes on once that is in.` })
+    }
     // Meanwhile the pin that asked is told how far that catalog has come, how long its rest takes,
     // and what was downloaded meanwhile.
     const downloaded: Prefetched = { items: 0, bytes: 0 }
@@ -223,7 +227,7 @@ export function pinHandler(live: LiveMount, o: HandlerOptions): ControlHandler {
       await live.exclusive('pin', async (root) => {
         clearInterval(waiting)
         await runHanded(root, flags, conn, o, downloaded)
-      }, async (filling) => {
+      }, !meanwhile ? undefined : async (filling) => {
         o.say('a pin asked while the first catalog comes in: downloading the originals it shows meanwhile')
         await downloadWhileFilling(filling, flags.concurrency ?? DEFAULT_PIN_CONCURRENCY, downloaded)
         o.say(`downloaded ${plural(downloaded.items, 'original')} (${formatBytes(downloaded.bytes)}) while the first catalog came in; the pin goes on`)

@@ -266,7 +266,7 @@ void describe('pin DEST while mount --cache DEST serves it (e2e)', { skip }, () 
       assert.doesNotMatch(server.err, /first catalog complete/, 'the pin is asked while the first catalog is still coming')
       const r = await lab.cli(['pin', dest], env)
       assert.equal(r.exit.code, 0, r.err)
-      assert.match(r.err, /^flickrfs: the mount is still fetching its first catalog; the pin starts once that is in\.$/m)
+      assert.match(r.err, /^flickrfs: the mount is still fetching its first catalog; the pin downloads what it shows meanwhile and goes on once that is in\.$/m)
       // And how far that catalog has come while the pin waits (a line at once, then a line a minute in a log).
       assert.match(r.err, /^waiting for the mount's first catalog: \d+ items? listed/m)
       // Every original was downloaded by this pin, most of them while the catalog still came in.
