@@ -217,7 +217,8 @@ export function renderLine(s: ProgressState, width: number, rate: number | undef
     items,
     bytes,
     ...(s.saving === true ? [SAVING] : [
-      ...(rate !== undefined ? [`${formatBytes(rate)}/s`] : []),
+      // Every original down: a rate would stand still at its last value while the run ends.
+      ...(rate !== undefined && s.doneItems < s.totalItems ? [`${formatBytes(rate)}/s`] : []),
       ...(eta !== undefined ? [`ETA ${formatDuration(eta)}`] : []),
       ...(api !== undefined ? [api] : []),
     ]),
@@ -246,7 +247,7 @@ export function describePlain(s: ProgressState, rate: number | undefined): strin
   if (s.phase !== 'downloading') return base
   const api = describeApiWork(s.api)
   const calls = api === undefined ? '' : `; ${api}`
-  if (onlyCallsLeft(s) || rate === undefined) return base + calls
+  if (onlyCallsLeft(s) || rate === undefined || s.doneItems >= s.totalItems) return base + calls
   const eta = s.totalBytes > s.doneBytes ? `, ETA ${formatDuration((s.totalBytes - s.doneBytes) / rate)}` : ''
   return `${base}, ${formatBytes(rate)}/s${eta}${calls}`
 }

@@ -123,6 +123,10 @@ void test('once every original is down, the line says which calls are left and h
   const downloading = { ...down, doneItems: 50_000, doneBytes: 150e9 }
   assert.match(renderLine(downloading, 200, 40e6), /MB\/s {2}ETA [\d:]+ {2}comments 1200\/30000, about 8 h at Flickr's limit$/)
   assert.match(renderLine(downloading, 80, 40e6), /MB\/s {2}ETA [\d:]+$/)
+  // Nothing left to download nor to call: no rate standing still at its last value either.
+  const over = { ...down, api: undefined }
+  assert.equal(renderLine(over, 120, 40e6), '[##############################] 100000/100000 items  300 GB/300 GB')
+  assert.equal(describePlain(over, 40e6), 'downloading: 100000/100000 items, 300 GB/300 GB')
   // Nothing left to call: nothing said.
   const none = { ...down, api: { ...api, commentsDone: 30_000 } }
   assert.doesNotMatch(renderLine(none, 200, undefined), /comments|limit/)
