@@ -284,6 +284,31 @@ void describe('pin DEST while mount --cache DEST serves it (e2e)', { skip }, () 
     await lab.stop(server, mnt)
   })
 
+  void it('a pin that leaves videos out downloads nothing while the first catalog comes in, and no video after', async () => {
+    const dest = await lab.mkdir('dest-filling-no-videos')
+    const mnt = await lab.mkdir('mnt-filling-no-videos')
+    fake.faults.apiLatencyMs = 800
+    let server
+    try {
+      server = await lab.mount(mnt, ['--cache', dest, '--refresh', '0'], env, 60_000, { partial: true })
+      assert.doesNotMatch(server.err, /first catalog complete/, 'the pin is asked while the first catalog is still coming')
+      const r = await lab.cli(['pin', '--ignore-videos', dest], env)
+      assert.equal(r.exit.code, 0, r.err)
+      // The tree a filling mount shows does not say which original is a video: nothing meanwhile.
+      assert.match(r.err, /^flickrfs: the mount is still fetching its first catalog; the pin goes on once that is in\.$/m)
+    } finally {
+      fake.faults.apiLatencyMs = 0
+    }
+    assert.doesNotMatch(server.err, /downloading the originals it shows meanwhile|while the first catalog came in/)
+    const videos = fake.account.photostream.filter((id) => fake.account.requirePhoto(id).media === 'video')
+    assert.ok(videos.length > 0, 'the account has a video')
+    const stored = await readdir(join(dest, 'photostream'))
+    for (const id of videos) assert.ok(!stored.includes(mediaName(fake.account, id)), `video ${id} left out`)
+    const photo = fake.account.photostream.find((id) => fake.account.requirePhoto(id).media === 'photo') as string
+    assert.ok(stored.includes(mediaName(fake.account, photo)), 'the photos are pinned')
+    await lab.stop(server, mnt)
+  })
+
   void it('one SIGTERM to the mount during a handed-off pin still ends it within 10 s with exit 0; the pin says so', async () => {
     const dest = await lab.mkdir('dest-term')
     const mnt = await lab.mkdir('mnt-term')
