@@ -254,27 +254,34 @@ void describe('pin DEST while mount --cache DEST serves it (e2e)', { skip }, () 
 
   void it('a pin of its own (no mount running) also keeps what a mount read before from being evicted later', () => boundedCacheScenario('bounded-alone', false))
 
-  void it('a pin handed to a mount still fetching its first catalog downloads what it shows meanwhile, says so, and completes', async () => {
-    const dest = await lab.mkdir('dest-filling')
-    const mnt = await lab.mkdir('mnt-filling')
-    // Slow enough that the first catalog is still coming when the pin's own process has started,
-    // even on a loaded machine (at 300 ms it was sometimes complete first at load average 20).
+  /**
+   * `pin …args DEST` run against a fresh DEST's mount while its first catalog is still coming: the
+   * API slow enough that it is, even on a loaded machine (at 300 ms a call it was sometimes complete
+   * first at load average 20). The mount is left serving.
+   */
+  const pinWhileFilling = async (name: string, args: string[]): Promise<{ dest: string; mnt: string; server: Awaited<ReturnType<MountLab['mount']>>; r: Awaited<ReturnType<MountLab['cli']>> }> => {
+    const dest = await lab.mkdir(`dest-${name}`)
+    const mnt = await lab.mkdir(`mnt-${name}`)
     fake.faults.apiLatencyMs = 800
-    let server
     try {
-      server = await lab.mount(mnt, ['--cache', dest, '--refresh', '0'], env, 60_000, { partial: true })
+      const server = await lab.mount(mnt, ['--cache', dest, '--refresh', '0'], env, 60_000, { partial: true })
       assert.doesNotMatch(server.err, /first catalog complete/, 'the pin is asked while the first catalog is still coming')
-      const r = await lab.cli(['pin', dest], env)
+      const r = await lab.cli(['pin', ...args, dest], env)
       assert.equal(r.exit.code, 0, r.err)
-      assert.match(r.err, /^flickrfs: the mount is still fetching its first catalog; the pin downloads what it shows meanwhile and goes on once that is in\.$/m)
-      // And how far that catalog has come while the pin waits (a line at once, then a line a minute in a log).
-      assert.match(r.err, /^waiting for the mount's first catalog: \d+ items? listed/m)
-      // Every original was downloaded by this pin, most of them while the catalog still came in.
-      const items = fake.account.photostream.length
-      assert.match(r.out, new RegExp(`^Pinned ${items} items into .*: ${items} downloaded`, 'm'))
+      return { dest, mnt, server, r }
     } finally {
       fake.faults.apiLatencyMs = 0
     }
+  }
+
+  void it('a pin handed to a mount still fetching its first catalog downloads what it shows meanwhile, says so, and completes', async () => {
+    const { dest, mnt, server, r } = await pinWhileFilling('filling', [])
+    assert.match(r.err, /^flickrfs: the mount is still fetching its first catalog; the pin downloads what it shows meanwhile and goes on once that is in\.$/m)
+    // And how far that catalog has come while the pin waits (a line at once, then a line a minute in a log).
+    assert.match(r.err, /^waiting for the mount's first catalog: \d+ items? listed/m)
+    // Every original was downloaded by this pin, most of them while the catalog still came in.
+    const items = fake.account.photostream.length
+    assert.match(r.out, new RegExp(`^Pinned ${items} items into .*: ${items} downloaded`, 'm'))
     assert.match(server.err, /first catalog complete/)
     const meanwhile = /downloaded (\d+) originals? \([^)]*\) while the first catalog came in; the pin goes on/.exec(server.err)
     assert.ok(meanwhile !== null, server.err)
@@ -285,20 +292,9 @@ void describe('pin DEST while mount --cache DEST serves it (e2e)', { skip }, () 
   })
 
   void it('a pin that leaves videos out downloads nothing while the first catalog comes in, and no video after', async () => {
-    const dest = await lab.mkdir('dest-filling-no-videos')
-    const mnt = await lab.mkdir('mnt-filling-no-videos')
-    fake.faults.apiLatencyMs = 800
-    let server
-    try {
-      server = await lab.mount(mnt, ['--cache', dest, '--refresh', '0'], env, 60_000, { partial: true })
-      assert.doesNotMatch(server.err, /first catalog complete/, 'the pin is asked while the first catalog is still coming')
-      const r = await lab.cli(['pin', '--ignore-videos', dest], env)
-      assert.equal(r.exit.code, 0, r.err)
-      // The tree a filling mount shows does not say which original is a video: nothing meanwhile.
-      assert.match(r.err, /^flickrfs: the mount is still fetching its first catalog; the pin goes on once that is in\.$/m)
-    } finally {
-      fake.faults.apiLatencyMs = 0
-    }
+    const { dest, mnt, server, r } = await pinWhileFilling('filling-no-videos', ['--ignore-videos'])
+    // The tree a filling mount shows does not say which original is a video: nothing meanwhile.
+    assert.match(r.err, /^flickrfs: the mount is still fetching its first catalog; the pin goes on once that is in\.$/m)
     assert.doesNotMatch(server.err, /downloading the originals it shows meanwhile|while the first catalog came in/)
     const videos = fake.account.photostream.filter((id) => fake.account.requirePhoto(id).media === 'video')
     assert.ok(videos.length > 0, 'the account has a video')
