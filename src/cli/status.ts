@@ -193,11 +193,14 @@ export function statusCommand(io: CliIo): Command {
         const now = Date.now()
         const last = await readLastPin(dest)
         const c = completeness(view, (id, secret) => store.info(id, secret), last ?? {})
+        // Before a first sync completes there is no catalog to count from: said so, not "? (?)" and 0 items.
+        const none = view.refreshedAtMs === 0 && c.items === 0
         const out: string[] = [
           `Folder: ${dest}`,
-          `Account: ${view.userName || '?'} (${view.userId || '?'})`,
+          none ? 'Account: not known yet (no sync has completed)' : `Account: ${view.userName || '?'} (${view.userId || '?'})`,
           `Catalog refreshed: ${view.refreshedAtMs ? `${new Date(view.refreshedAtMs).toISOString()} (${ago(view.refreshedAtMs, now)})` : 'never'}`,
-          `Items: ${c.items} (${plural(c.photos, 'photo')}, ${plural(c.videos, 'video')}) in ${plural(view.sets.length, 'set')} and ${plural(view.collections.length, 'top-level collection')}`,
+          none ? 'Items: none counted yet (the first sync counts them; how far it came is below, if it began)' :
+            `Items: ${c.items} (${plural(c.photos, 'photo')}, ${plural(c.videos, 'video')}) in ${plural(view.sets.length, 'set')} and ${plural(view.collections.length, 'top-level collection')}`,
           `Originals stored: ${c.stored}/${c.items} (${formatBytes(c.storedBytes)})${leftOutNote(c)}${c.missing.length ? `; missing: ${c.missing.slice(0, 10).join(', ')}${c.missing.length > 10 ? ', …' : ''}` : ''}`,
         ]
         if (last) {

@@ -74,6 +74,9 @@ void describe('a first sync killed with SIGKILL goes on where it was (e2e)', () 
     const status = await runCli(['status', dest], env)
     assert.equal(status.code, 1)
     assert.match(status.stdout, /^Sync not completed \(interrupted: the next pin or mount goes on from where it was\): started /m)
+    // No catalog completed yet: said so, not "? (?)" and 0 items.
+    assert.match(status.stdout, /^Account: not known yet \(no sync has completed\)$/m)
+    assert.match(status.stdout, /^Items: none counted yet /m)
     assert.ok(status.stdout.includes(`  comments: ${meta.comments.done.toLocaleString('en-US')} of ${C.toLocaleString('en-US')}`), status.stdout)
     assert.match(status.stdout, /comments: .* of .*, (under a minute|about [\d.]+ (min|h)) at Flickr's limit/)
 
