@@ -6,7 +6,7 @@ import { damagedCatalogError } from '../catalog/persist.js'
 import type { CatalogView } from '../catalog/view.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import {
-  clockFromEnv, HOURLY_GUIDELINE, LEASE_MS, limiterSettings, loadApiKey, peekSharedBucket, readSharedBucket, resolveConfigDir, worstCaseCalls, type Env,
+  clockFromEnv, HOURLY_GUIDELINE, LEASE_MS, limiterSettings, loadApiKey, readSharedBucket, advance, resolveConfigDir, worstCaseCalls, type Env,
 } from '../flickr/index.js'
 import { parseMediaFileName, parseSha256Sums, PHOTO_METADATA_FORMAT, SHA256SUMS_FILE } from '../layout/index.js'
 import { readLastPin } from '../pin/pin-state.js'
@@ -147,14 +147,14 @@ export async function apiBudgetLines(env: Env): Promise<string[]> {
   if (!key) return []
   const { burst, ratePerSec, burstFrom, rateFrom } = await limiterSettings(env, configDir)
   const now = clockFromEnv(env).now()
-  const s = await peekSharedBucket({ configDir, apiKey: key.apiKey, burst, ratePerSec, now })
+  const written = await readSharedBucket(configDir, key.apiKey)
+  const s = written && advance(written, now, burst, ratePerSec)
   const tokens = s ? Math.max(0, Math.floor(s.tokens)) : burst
   const perHour = Math.round(ratePerSec * 3600)
   const out = [
     `API budget (this key, shared by every flickrfs process): ${tokens} of ${burst} calls available now${s ? '' : ' (unused so far)'}; ` +
     `burst ${burst} (${burstFrom}), then ${ratePerSec}/s = ${perHour}/h (${rateFrom})`,
   ]
-  const written = await readSharedBucket(configDir, key.apiKey)
   if (written !== undefined && Math.abs(now - written.updatedAtMs) < ACTIVE_WRITER_MS && (written.burst !== burst || written.ratePerSec !== ratePerSec)) {
     out.push(`  drawn on now with other settings: burst ${written.burst}, then ${written.ratePerSec}/s (a process started with --api-rate or FLICKRFS_API_*)`)
   }

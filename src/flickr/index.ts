@@ -8,7 +8,7 @@ export { toInt, toStr, textOf, asArray, asRecord } from './lenient.js'
 export { flickrCodeOf } from './failure.js'
 export { paginate, ListingIncomplete, type PaginateOptions } from './paginate.js'
 export {
-  TokenBucket, SharedTokenBucket, peekSharedBucket, readSharedBucket, advance, limiterStatePath, lockFile, worstCaseCalls,
+  TokenBucket, SharedTokenBucket, readSharedBucket, advance, limiterStatePath, lockFile, worstCaseCalls,
   DEFAULT_BURST, DEFAULT_RATE_PER_SEC, HOURLY_GUIDELINE, LEASE_MS, type RateLimiter, type LimiterState,
 } from './limiter.js'
 export { Semaphore } from '../util/semaphore.js'

@@ -360,7 +360,10 @@ function emptyState(tokens: number, now: number, b: { burst: number; ratePerSec:
   return { v: 1, tokens, updatedAtMs: now, slowFactor: 1, slowUntilMs: 0, slowedAtMs: 0, burst: b.burst, ratePerSec: b.ratePerSec }
 }
 
-/** The shared state as the last process wrote it (its settings and its time), without taking anything; undefined when none or unreadable. */
+/**
+ * The shared state as the last process wrote it (its settings and its time), without taking anything;
+ * undefined when none or unreadable. `advance` brings it to now (for `flickrfs status`).
+ */
 export async function readSharedBucket(configDir: string, apiKey: string): Promise<LimiterState | undefined> {
   try {
     return parseState(await readFile(limiterStatePath(configDir, apiKey), 'utf8'))
@@ -369,11 +372,6 @@ export async function readSharedBucket(configDir: string, apiKey: string): Promi
   }
 }
 
-/** The shared state as it stands at `now`, without taking anything (for `flickrfs status`). */
-export async function peekSharedBucket(opts: { configDir: string; apiKey: string; burst: number; ratePerSec: number; now: number }): Promise<LimiterState | undefined> {
-  const s = await readSharedBucket(opts.configDir, opts.apiKey)
-  return s && advance(s, opts.now, opts.burst, opts.ratePerSec)
-}
 
 
 const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
