@@ -263,6 +263,7 @@ void describe('pin DEST while mount --cache DEST serves it (e2e)', { skip }, () 
     const dest = await lab.mkdir(`dest-${name}`)
     const mnt = await lab.mkdir(`mnt-${name}`)
     fake.faults.apiLatencyMs = 800
+    fake.resetCounts()
     try {
       const server = await lab.mount(mnt, ['--cache', dest, '--refresh', '0'], env, 60_000, { partial: true })
       assert.doesNotMatch(server.err, /first catalog complete/, 'the pin is asked while the first catalog is still coming')
@@ -287,6 +288,8 @@ void describe('pin DEST while mount --cache DEST serves it (e2e)', { skip }, () 
     assert.ok(meanwhile !== null, server.err)
     assert.ok(Number(meanwhile[1]) >= 1, `${meanwhile[1]} originals downloaded before the first catalog was in`)
     assert.ok(server.err.indexOf(meanwhile[0]) < server.err.search(/pin of .* asked by pid \d+: running it here/), 'before the pin proper')
+    // Each original fetched once: the pin proper found those downloaded meanwhile in place.
+    assert.equal(fake.counts()['media:GET'], items, JSON.stringify(fake.counts()))
     assertSamePaths((await snapshot(dest)).keys(), expectedTree(fake.account).entries.keys())
     await lab.stop(server, mnt)
   })
