@@ -291,8 +291,17 @@ function needsFirstCatalog(catalog: Catalog, root: string, opts: LiveMountOption
   return true
 }
 
+/**
+ * `/N` of the first catalog's sizes line: the originals to size once the listing is whole, the
+ * photos listed before (originals are sized page by page meanwhile, so "80/0" said nothing true).
+ */
+function sizesOutOf(p: RefreshProgress): string {
+  const total = p.mediaToResolve > 0 ? p.mediaToResolve : p.photos
+  return total > 0 ? `/${total}` : ''
+}
+
 /** A line at each phase of the first catalog and at least every `everyMs` in between. */
-function firstCatalogProgress(say: (line: string) => void, everyMs: number): (p: RefreshProgress) => void {
+export function firstCatalogProgress(say: (line: string) => void, everyMs: number): (p: RefreshProgress) => void {
   let lastPhase = ''
   let lastAt = 0
   return (p) => {
@@ -301,7 +310,7 @@ function firstCatalogProgress(say: (line: string) => void, everyMs: number): (p:
     lastPhase = p.phase
     lastAt = now
     say(`first catalog: ${p.phase}; ${p.photos} items listed, ${p.setsListed}/${p.sets} sets, ` +
-      `sizes ${p.mediaResolved}/${p.mediaToResolve}, comments ${p.commentsFetched}/${p.commentsToFetch}`)
+      `sizes ${p.mediaResolved}${sizesOutOf(p)}, comments ${p.commentsFetched}/${p.commentsToFetch}`)
   }
 }
 

@@ -9,6 +9,7 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import type { CatalogView, ListingEvent, MediaEvent, PhotoEntry } from '../../src/catalog/index.js'
 import { FirstCatalog, type PartialView } from '../../src/service/first-catalog.js'
+import { firstCatalogProgress } from '../../src/service/live-mount.js'
 import { buildLayout, type Layout } from '../../src/layout/index.js'
 import { harness, refresh } from '../catalog/harness.js'
 
@@ -186,5 +187,18 @@ void describe('FirstCatalog views', () => {
     assert.equal(now.view.media(commented.listed.id, commented.media.secret), undefined, 'its original is the one given last')
     assert.equal(now.view.media(commented.listed.id, 'other')?.size, 1)
     assert.equal(now.comments, comments.length)
+  })
+})
+
+void describe("the first catalog's progress lines", () => {
+  void it('count the sizes out of the originals to size, or of the photos listed before that is known; never out of 0', () => {
+    const lines: string[] = []
+    const tell = firstCatalogProgress((l) => lines.push(l), 0)
+    const p = { phase: 'details' as const, photos: 3020, sets: 0, setsListed: 0, commentsToFetch: 0, commentsFetched: 0, mediaToResolve: 0, mediaResolved: 80 }
+    // Originals are sized page by page while the listing comes in: the details' count is not set yet.
+    tell(p)
+    tell({ ...p, mediaToResolve: 3000, mediaResolved: 900, commentsToFetch: 613 })
+    tell({ ...p, phase: 'listing', photos: 0, mediaResolved: 12 })
+    assert.deepEqual(lines.map((l) => /sizes [^,]*/.exec(l)?.[0]), ['sizes 80/3020', 'sizes 900/3000', 'sizes 12'])
   })
 })
