@@ -242,6 +242,8 @@ export function describePlain(s: ProgressState, rate: number | undefined): strin
       `${s.totalItems > 0 ? `, sizes ${s.doneItems}/${s.totalItems}` : ''}${api !== undefined ? `; ${api}` : ''}` +
       `${s.downloaded !== undefined && s.downloaded > 0 ? `; ${downloadedSoFar(s)}` : ''}`
   }
+  // As on a terminal: the tree's write has no bytes to count ("0 B/0 B" said nothing true).
+  if (s.phase === 'writing') return `writing the tree: ${plural(s.totalItems, 'item')}`
   const base = `${s.phase}: ${s.doneItems}/${s.totalItems} items, ${formatBytes(s.doneBytes)}/${formatBytes(s.totalBytes)}`
   if (s.phase === 'downloading' && s.saving === true) return `${base}, ${SAVING}`
   if (s.phase !== 'downloading') return base

@@ -127,6 +127,8 @@ void test('once every original is down, the line says which calls are left and h
   const over = { ...down, api: undefined }
   assert.equal(renderLine(over, 120, 40e6), '[##############################] 100000/100000 items  300 GB/300 GB')
   assert.equal(describePlain(over, 40e6), 'downloading: 100000/100000 items, 300 GB/300 GB')
+  // The tree's write, in a log as on a terminal: no bytes to count.
+  assert.equal(describePlain({ ...over, phase: 'writing', doneBytes: 0, totalBytes: 0 }, undefined), 'writing the tree: 100000 items')
   // Nothing left to call: nothing said.
   const none = { ...down, api: { ...api, commentsDone: 30_000 } }
   assert.doesNotMatch(renderLine(none, 200, undefined), /comments|limit/)
