@@ -253,12 +253,18 @@ async function downloadWhileFilling(f: FillingRoot, concurrency: number, got: Pr
     return id !== undefined && /^\d{1,15}$/.test(id) ? Number(id) : id
   }
   let seen: Layout | undefined
+  // Children of photostream/ at the last pass: a tree remade with as many (comments came in) has no
+  // original not tried, and is not walked again (a walk visits every photo, and a first catalog's
+  // comments remake the tree every few seconds for hours).
+  let walked = -1
   while (!f.signal.aborted) {
     const layout = f.layout()
-    const dir = layout === seen ? undefined : layout.lookup('/photostream')
+    const found = layout === seen ? undefined : layout.lookup('/photostream')
     seen = layout
+    const dir = found?.kind === 'dir' && found.children.size !== walked ? found : undefined
     const names: string[] = []
-    if (dir?.kind === 'dir') {
+    if (dir !== undefined) {
+      walked = dir.children.size
       const each = dir.eachChild?.bind(dir) ?? ((fn: (name: string, child: LayoutNode) => void) => dir.children.forEach((c, n) => fn(n, c)))
       each((name, child) => {
         if (child.kind !== 'file') return
