@@ -4,7 +4,7 @@
  * photostream after any deletion and loads the catalog whole), in the same run on the same fake.
  *
  *   node --import tsx bench/deletions.ts --base OTHER_CHECKOUT [--items 100000] [--sets items/50]
- *     [--deleted 1,10,100,newest]
+ *     [--deleted 1,10,100]   (or with `newest` among them: a round of its own, below)
  *
  * The fake (in this process: its counters are the call counts) serves a generated account; its
  * catalog is seeded as a first sync leaves it (catalog-state.ts syncedStateOf, with listing pages),

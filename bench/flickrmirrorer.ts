@@ -163,13 +163,15 @@ async function makeMirrorCli(argv: string[]): Promise<number> {
     process.stderr.write(`usage: ${USAGE}\n`)
     return 2
   }
+  // Both flags read before the tool is copied out: a bad one then leaves no temp copy behind.
   const items = flag('items', 50)
+  const seed = flag('seed', 700)
   const tool = await locateTool()
   if ('unavailable' in tool) {
     process.stderr.write(`make-mirror: cannot run the original tool: ${tool.unavailable}\n`)
     return 1
   }
-  const fake = await startFakeFlickr({ account: generateAccount(mirrorerAccountOptions(items, { seed: flag('seed', 700) })), namedVideoPaths: true })
+  const fake = await startFakeFlickr({ account: generateAccount(mirrorerAccountOptions(items, { seed })), namedVideoPaths: true })
   try {
     await mkdir(dir, { recursive: true })
     const u = await runMirrorer(tool, endpointOf(fake), dir)
