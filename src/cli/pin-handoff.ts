@@ -13,7 +13,7 @@
  */
 import type { ErrorCode } from '../errors/flickrfs-error.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
-import { DEFAULT_PIN_CONCURRENCY, pinOpenRoot, type ApiWork, type PinOptions, type PinProgress, type PinReport } from '../pin/pin.js'
+import { apiWorkOf, DEFAULT_PIN_CONCURRENCY, pinOpenRoot, type ApiWork, type PinOptions, type PinProgress, type PinReport } from '../pin/pin.js'
 import type { Layout, LayoutNode } from '../layout/index.js'
 import { parseMediaFileName } from '../layout/names.js'
 import { eachLimit } from '../util/pool.js'
@@ -95,11 +95,10 @@ export function progressState(p: PinProgress, secondsFor?: (calls: number) => nu
 
 /** The line's state while the pin waits for the mount's first catalog: its items listed and sized, its calls left. */
 export function waitingState(p: RefreshProgress, secondsFor?: (calls: number) => number | undefined, downloaded?: Prefetched): ProgressState {
-  const work = { commentsDone: p.commentsFetched, commentsTotal: p.commentsToFetch, setsDone: p.setsListed, setsTotal: p.sets }
   return {
     phase: 'waiting', doneItems: p.mediaResolved, totalItems: p.photos, doneBytes: downloaded?.bytes ?? 0, totalBytes: 0, fetchedBytes: downloaded?.bytes ?? 0,
     downloaded: downloaded?.items ?? 0,
-    api: withSecondsLeft(work, secondsFor),
+    api: withSecondsLeft(apiWorkOf(p), secondsFor),
   }
 }
 

@@ -26,7 +26,7 @@ import type { TakeoverCleanup } from './takeover.js'
 import { STATE_REL } from '../util/state-paths.js'
 import { collectGarbageNow, FIRST_SYNC_OLD_GROWTH_PERCENT, growOldGenerationByWhile } from '../util/old-generation.js'
 import type { Handover } from '../util/handover.js'
-import { DEFAULT_PIN_CONCURRENCY, transcodesAskedAgain, type PinFailure, type PinOptions, type PinProgress, type PinReport } from './pin.js'
+import { apiWorkOf, DEFAULT_PIN_CONCURRENCY, transcodesAskedAgain, type PinFailure, type PinOptions, type PinProgress, type PinReport } from './pin.js'
 
 const log = createDebug('flickrfs:pin')
 
@@ -265,11 +265,12 @@ export class PinRun {
   /** The refresh's comments and sets counted into the progress; whether either count moved. */
   #countApiWork(p: RefreshProgress): boolean {
     const was = this.#progress.apiWork
+    const now = apiWorkOf(p)
     const same = was === undefined
-      ? p.commentsToFetch === 0 && p.sets === 0
-      : was.commentsDone === p.commentsFetched && was.commentsTotal === p.commentsToFetch && was.setsDone === p.setsListed && was.setsTotal === p.sets
+      ? now.commentsTotal === 0 && now.setsTotal === 0
+      : was.commentsDone === now.commentsDone && was.commentsTotal === now.commentsTotal && was.setsDone === now.setsDone && was.setsTotal === now.setsTotal
     // A new object each time: the copies told before keep their counts.
-    if (!same) this.#progress.apiWork = { commentsDone: p.commentsFetched, commentsTotal: p.commentsToFetch, setsDone: p.setsListed, setsTotal: p.sets }
+    if (!same) this.#progress.apiWork = now
     return !same
   }
 

@@ -6,7 +6,7 @@
 import { resolve } from 'node:path'
 import { stat } from 'node:fs/promises'
 import createDebug from '../util/debug.js'
-import { Catalog, acquireRootLock, catalogPath, nextTranscodeTry, type CatalogApi, type ListingMarks, type CatalogMedia, type CatalogOpenOptions, type RecordedAnswers, type RefreshReport } from '../catalog/index.js'
+import { Catalog, acquireRootLock, catalogPath, nextTranscodeTry, type CatalogApi, type ListingMarks, type CatalogMedia, type CatalogOpenOptions, type RecordedAnswers, type RefreshProgress, type RefreshReport } from '../catalog/index.js'
 import { FlickrfsError, isFlickrfsError } from '../errors/flickrfs-error.js'
 import { PHOTO_METADATA_FORMAT, photoSidecarSizer } from '../layout/metadata.js'
 import type { MediaSource, OriginalStore } from '../store/index.js'
@@ -62,6 +62,11 @@ export interface ApiWork {
   commentsTotal: number
   setsDone: number
   setsTotal: number
+}
+
+/** The comments and sets of a refresh's progress, as a pin tells them. */
+export function apiWorkOf(p: RefreshProgress): ApiWork {
+  return { commentsDone: p.commentsFetched, commentsTotal: p.commentsToFetch, setsDone: p.setsListed, setsTotal: p.sets }
 }
 
 export interface PinOptions {
