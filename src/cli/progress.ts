@@ -19,7 +19,7 @@
  * a dependency. What is left, fields that drop by priority to fit the width and a throttle, is the
  * few lines below.
  */
-import { inUnits, roughDuration } from './units.js'
+import { atFlickrsLimit, inUnits } from './units.js'
 /** `waiting`: a pin handed to a mount waits for the mount's first catalog (items listed and sized, calls left). */
 export type Phase = 'listing' | 'downloading' | 'writing' | 'waiting'
 
@@ -137,15 +137,20 @@ export class RateMeter {
 /** What the line says while the catalog is saved. */
 const SAVING = 'saving the catalog'
 
+/** The pieces the lines say of `api`: the comments and the sets still to fetch (absent when none), and `, about 7 min at Flickr's limit` once estimated. */
+function apiPieces(api: ApiWorkState): { comments?: string; sets?: string; when: string } {
+  return {
+    ...(api.commentsDone < api.commentsTotal ? { comments: `comments ${api.commentsDone}/${api.commentsTotal}` } : {}),
+    ...(api.setsDone < api.setsTotal ? { sets: `sets ${api.setsDone}/${api.setsTotal}` } : {}),
+    when: api.secondsLeft === undefined ? '' : `, ${atFlickrsLimit(api.secondsLeft)}`,
+  }
+}
+
 /** `comments 283/613, sets 3/40, about 7 min at Flickr's limit`; undefined when no call is left. */
 export function describeApiWork(api: ApiWorkState | undefined): string | undefined {
   if (api === undefined || callsLeft(api) === 0) return undefined
-  const parts = [
-    ...(api.commentsDone < api.commentsTotal ? [`comments ${api.commentsDone}/${api.commentsTotal}`] : []),
-    ...(api.setsDone < api.setsTotal ? [`sets ${api.setsDone}/${api.setsTotal}`] : []),
-  ]
-  const when = api.secondsLeft === undefined ? '' : `, ${roughDuration(api.secondsLeft)} at Flickr's limit`
-  return parts.join(', ') + when
+  const { comments, sets, when } = apiPieces(api)
+  return [comments, sets].filter((x) => x !== undefined).join(', ') + when
 }
 
 /** API calls the refresh still makes for `api` (at least: a set of more than 500 members takes a call a page). */
@@ -172,18 +177,16 @@ function waitingFields(s: ProgressState): string[] {
   const api = s.api
   const listed = `${plural(s.totalItems, 'item')} listed`
   const sizes = s.totalItems > 0 ? [`sizes ${s.doneItems}/${s.totalItems}`] : []
-  const down = s.downloaded !== undefined && s.downloaded > 0 ? [downloadedSoFar(s)] : []
-  if (api === undefined || callsLeft(api) === 0) return [`Mount's first catalog: ${listed}`, ...down, ...sizes]
-  const comments = api.commentsDone < api.commentsTotal
-  const sets = api.setsDone < api.setsTotal ? `sets ${api.setsDone}/${api.setsTotal}` : undefined
-  const when = api.secondsLeft === undefined ? '' : `, ${roughDuration(api.secondsLeft)} at Flickr's limit`
-  const head = comments ? `comments ${api.commentsDone}/${api.commentsTotal}` : (sets ?? '')
-  return [`Mount's first catalog: ${head}${when}`, ...down, ...(comments && sets !== undefined ? [sets] : []), listed, ...sizes]
+  const down = downloadedSoFar(s)
+  const downs = down !== undefined ? [down] : []
+  if (api === undefined || callsLeft(api) === 0) return [`Mount's first catalog: ${listed}`, ...downs, ...sizes]
+  const { comments, sets, when } = apiPieces(api)
+  return [`Mount's first catalog: ${comments ?? sets ?? ''}${when}`, ...downs, ...(comments !== undefined && sets !== undefined ? [sets] : []), listed, ...sizes]
 }
 
-/** `812 originals down (57 MB)`: what a pin waiting for a mount's first catalog downloaded meanwhile. */
-function downloadedSoFar(s: ProgressState): string {
-  return `${plural(s.downloaded ?? 0, 'original')} down (${formatBytes(s.doneBytes)})`
+/** `812 originals down (57 MB)`: what a pin waiting for a mount's first catalog downloaded meanwhile; undefined before the first. */
+function downloadedSoFar(s: ProgressState): string | undefined {
+  return s.downloaded !== undefined && s.downloaded > 0 ? `${plural(s.downloaded, 'original')} down (${formatBytes(s.doneBytes)})` : undefined
 }
 
 /** Fields, most important first; the first is always there (cut to the width), the rest only if they fit. */
@@ -238,9 +241,9 @@ export function describePlain(s: ProgressState, rate: number | undefined): strin
   }
   if (s.phase === 'waiting') {
     const api = describeApiWork(s.api)
+    const down = downloadedSoFar(s)
     return `waiting for the mount's first catalog: ${plural(s.totalItems, 'item')} listed` +
-      `${s.totalItems > 0 ? `, sizes ${s.doneItems}/${s.totalItems}` : ''}${api !== undefined ? `; ${api}` : ''}` +
-      `${s.downloaded !== undefined && s.downloaded > 0 ? `; ${downloadedSoFar(s)}` : ''}`
+      `${s.totalItems > 0 ? `, sizes ${s.doneItems}/${s.totalItems}` : ''}${api !== undefined ? `; ${api}` : ''}${down !== undefined ? `; ${down}` : ''}`
   }
   // As on a terminal: the tree's write has no bytes to count ("0 B/0 B" said nothing true).
   if (s.phase === 'writing') return `writing the tree: ${plural(s.totalItems, 'item')}`

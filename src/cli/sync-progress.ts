@@ -7,7 +7,7 @@ import { hostname } from 'node:os'
 import { lockPath, readProgress, type ProgressMeta, type WorkCount } from '../catalog/index.js'
 import { pidAlive } from '../util/process.js'
 import { advance, clockFromEnv, limiterSettings, loadApiKey, readSharedBucket, resolveConfigDir, type Env } from '../flickr/index.js'
-import { roughDuration } from './units.js'
+import { atFlickrsLimit, roughDuration } from './units.js'
 
 /** The API budget a sync's rest runs at: calls available now (undefined: not known, none counted), then the refill. */
 export interface ApiPace {
@@ -34,7 +34,7 @@ export interface Holder {
 /** The lines for `meta` (pure, so tests can check the wording for any figures). */
 export function progressLines(meta: ProgressMeta, pace: ApiPace, nowMs: number, holder?: Holder): string[] {
   const left = (w: WorkCount): number => Math.max(0, w.total - w.done)
-  const at = (calls: number): string => (calls > 0 ? `, ${roughDuration(secondsFor(calls, pace))} at Flickr's limit` : '')
+  const at = (calls: number): string => (calls > 0 ? `, ${atFlickrsLimit(secondsFor(calls, pace))}` : '')
   const commentCalls = left(meta.comments)
   const setCalls = left(meta.sets)
   const out = [

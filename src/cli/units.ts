@@ -50,3 +50,8 @@ export function roughDuration(seconds: number): string {
   const h = seconds / 3600
   return `about ${h < 10 ? Math.round(h * 10) / 10 : Math.round(h)} h`
 }
+
+/** `about 5 h at Flickr's limit`: how long API calls take at the key's budget, as status and the pin's line say it. */
+export function atFlickrsLimit(seconds: number): string {
+  return `${roughDuration(seconds)} at Flickr's limit`
+}
