@@ -57,3 +57,12 @@ export async function runMeasured(cmd: string, args: string[], opts: { env: Node
     await rm(dir, { recursive: true, force: true })
   }
 }
+
+/** Peak and current RSS (bytes) and CPU (ms) of a live process, from /proc. */
+export async function usageOf(pid: number): Promise<{ peak: number; rss: number; cpuMs: number }> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8')
+  const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]?.split(' ') ?? []
+  const ticks = Number(fields[11]) + Number(fields[12])
+  return { peak: kb('VmHWM'), rss: kb('VmRSS'), cpuMs: ticks * 10 }
+}

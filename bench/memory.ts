@@ -58,7 +58,7 @@
  * BENCH_MOUNT_LOG=FILE the first sync's mount's stderr (and --online-only's) is appended to FILE once it is stopped.
  */
 import { spawn } from 'node:child_process'
-import { appendFile, cp, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises'
+import { appendFile, cp, mkdtemp, readdir, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -72,7 +72,7 @@ import { fuseUnusableReason, isMounted } from '../test/support/mounts.js'
 import { waitUntil } from '../test/support/wait.js'
 import type { CliProc } from '../test/support/cli.js'
 import { BIN } from '../test/support/repo.js'
-import { runMeasured } from './child-usage.js'
+import { runMeasured, usageOf } from './child-usage.js'
 import { benchArgs, median } from './measure.js'
 import { stateOf } from './catalog-state.js'
 import { benchAccount, CHANGE, changeAccount, passedOn, serveBenchFake, startBenchFake } from './bench-fake.js'
@@ -94,15 +94,6 @@ async function serve(items: number, sets: number): Promise<void> {
 
 /** How long after the first sync its mount's RSS is read again (`firstSyncSettledRss`). */
 const SETTLE_MS = 10_000
-
-/** Peak and current RSS (bytes) and CPU (ms) of a live process, from /proc. */
-async function usageOf(pid: number): Promise<{ peak: number; rss: number; cpuMs: number }> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8')
-  const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024
-  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]?.split(' ') ?? []
-  const ticks = Number(fields[11]) + Number(fields[12])
-  return { peak: kb('VmHWM'), rss: kb('VmRSS'), cpuMs: ticks * 10 }
-}
 
 async function originalsIn(mnt: string): Promise<number> {
   const names = await readdir(join(mnt, 'photostream'))

@@ -13,11 +13,11 @@
  * last, at that rate: here they are what makes a first sync long, as on a real account. The mount
  * is up (its tree filling in) before the handed pin starts, as a user's or cron's pin would find it.
  */
-import { readFile } from 'node:fs/promises'
 import { cliEnv, startFake } from '../test/pin/helpers.js'
 import { MountLab } from '../test/support/mount-lab.js'
 import { BIN } from '../test/support/repo.js'
 import { benchArgs, median } from './measure.js'
+import { usageOf } from './child-usage.js'
 
 const { number, text } = benchArgs()
 const items = number('items', 5000)
@@ -34,11 +34,6 @@ fake.faults.apiLatencyMs = number('api-latency', 50)
 fake.faults.mediaLatencyMs = number('media-latency', 20)
 const commented = fake.account.commented().length
 console.log(`account: ${items} items, ${commented} commented; API ${fake.faults.apiLatencyMs} ms a call, burst 100 then ${apiRate}/s; media ${fake.faults.mediaLatencyMs} ms`)
-
-async function peakKb(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '')
-  return Number(/^VmHWM:\s+(\d+)/m.exec(status)?.[1] ?? NaN)
-}
 
 const results: Record<string, { wall: number[]; peak: number[] }> = {}
 const record = (what: string, wall: number, peakMb = NaN): void => {
@@ -83,7 +78,7 @@ try {
       const wall = await timePin(dest, env).finally(() => clearInterval(watch))
       const meanwhile = /downloaded (\d+) originals? .* while the first catalog came in/.exec(server.err)?.[1]
       console.log(`    first catalog in after ${catalogIn?.toFixed(1) ?? '?'} s; ${meanwhile ?? 'no'} originals downloaded before`)
-      record(`first pin handed to a filling mount, ${name}`, wall, (await peakKb(server.pid)) / 1024)
+      record(`first pin handed to a filling mount, ${name}`, wall, (await usageOf(server.pid)).peak / 2 ** 20)
       await lab.stop(server, mnt)
     }
     lab.bin = BIN
