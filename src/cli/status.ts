@@ -17,7 +17,7 @@ import { unwritableReason } from '../util/read-only.js'
 import { stateDir } from '../util/state-paths.js'
 import { envOf, type CliIo } from './context.js'
 import { formatBytes, formatDuration, plural } from './progress.js'
-import { ACTIVE_WRITER_MS, syncProgressLines } from './sync-progress.js'
+import { drawnOnNow, syncProgressLines } from './sync-progress.js'
 
 /**
  * The folder DEST names: itself, or, when DEST is the mountpoint of a running flickrfs mount of this
@@ -155,7 +155,7 @@ export async function apiBudgetLines(env: Env): Promise<string[]> {
     `API budget (this key, shared by every flickrfs process): ${tokens} of ${burst} calls available now${s ? '' : ' (unused so far)'}; ` +
     `burst ${burst} (${burstFrom}), then ${ratePerSec}/s = ${perHour}/h (${rateFrom})`,
   ]
-  if (written !== undefined && Math.abs(now - written.updatedAtMs) < ACTIVE_WRITER_MS && (written.burst !== burst || written.ratePerSec !== ratePerSec)) {
+  if (written !== undefined && drawnOnNow(written, now) && (written.burst !== burst || written.ratePerSec !== ratePerSec)) {
     out.push(`  drawn on now with other settings: burst ${written.burst}, then ${written.ratePerSec}/s (a process started with --api-rate or FLICKRFS_API_*)`)
   }
   if (s && s.slowFactor < 1 && now < s.slowUntilMs) {

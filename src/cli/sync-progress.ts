@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { lockPath, readProgress, type ProgressMeta, type WorkCount } from '../catalog/index.js'
 import { pidAlive } from '../util/process.js'
-import { advance, clockFromEnv, limiterSettings, loadApiKey, readSharedBucket, resolveConfigDir, type Env } from '../flickr/index.js'
+import { advance, clockFromEnv, limiterSettings, loadApiKey, readSharedBucket, resolveConfigDir, type Env, type LimiterState } from '../flickr/index.js'
 import { atFlickrsLimit, roughDuration } from './units.js'
 
 /** The API budget a sync's rest runs at: calls available now (undefined: not known, none counted), then the refill. */
@@ -22,6 +22,11 @@ export function secondsFor(calls: number, pace: ApiPace): number {
 
 /** A shared budget written this recently is being drawn on now: the writer's settings set the pace. */
 export const ACTIVE_WRITER_MS = 60_000
+
+/** Whether the process that last wrote the shared budget (its file as `written`) is drawing on it at `now`. */
+export function drawnOnNow(written: LimiterState, now: number): boolean {
+  return Math.abs(now - written.updatedAtMs) < ACTIVE_WRITER_MS
+}
 
 const count = (n: number): string => n.toLocaleString('en-US')
 
@@ -109,7 +114,7 @@ export async function apiPace(env: Env): Promise<ApiPace> {
   const now = clockFromEnv(env).now()
   const written = await readSharedBucket(configDir, key.apiKey)
   if (written === undefined) return { tokens: own.burst, ratePerSec: own.ratePerSec }
-  const { burst, ratePerSec } = Math.abs(now - written.updatedAtMs) < ACTIVE_WRITER_MS ? written : own
+  const { burst, ratePerSec } = drawnOnNow(written, now) ? written : own
   const s = advance(written, now, burst, ratePerSec)
   const slowed = s.slowFactor < 1 && now < s.slowUntilMs ? s.slowFactor : 1
   return { tokens: Math.max(0, s.tokens), ratePerSec: ratePerSec * slowed }
