@@ -286,7 +286,11 @@ export function summary(r: PinReport, dest: string, apiCalls: number): string {
     const what = `${plural(total, 'item')}, ${plural(r.refresh.sets.total, 'set')}`
     return `Checked ${what}: nothing changed${left.length ? ` (${left.join(', ')})` : ''}; ${took}.`
   }
-  const items = left.length ? `${asked} of ${plural(total, 'item')} (${left.join(', ')})` : plural(total, 'item')
+  // Items that failed are not pinned: the line says so rather than "Pinned 3020 items" above a list of 11 failures.
+  const failed = new Set(r.failures.map((f) => f.id)).size
+  const done = failed > 0 ? `${asked - failed} of ` : left.length ? `${asked} of ` : ''
+  const why = [...left, ...(failed > 0 ? [`${failed} failed, listed below`] : [])]
+  const items = `${done}${plural(total, 'item')}${why.length ? ` (${why.join(', ')})` : ''}`
   const adopted = r.adopted > 0 ? ` (${r.adopted} of them adopted: found in DEST without a record, checked by size and hashed here)` : ''
   const removed = r.tree.removed > 0 ? `, ${plural(r.tree.removed, 'entry', 'entries')} removed` : ''
   return `Pinned ${items} into ${dest}: ${r.downloaded} downloaded (${formatBytes(r.downloadedBytes)}), ` +

@@ -88,6 +88,9 @@ void describe('pin failures as the user sees them (e2e)', () => {
     const lines = r.stderr.trim().split('\n')
     assert.match(lines.at(-2) ?? '', /^1 item\(s\) failed; everything else is done\. Run pin again/)
     assert.match(lines.at(-1) ?? '', new RegExp(`^  ${bad}: original: .*404`))
+    // The closing line does not claim the failed item as pinned.
+    const total = a.photostream.length
+    assert.match(r.stdout, new RegExp(`^Pinned ${total - 1} of ${total} items \\(1 failed, listed below\\) into `, 'm'))
     noStack(r.stderr)
     const videos = a.photostream.filter((id) => a.requirePhoto(id).media === 'video')
     for (const id of videos) assert.match(r.stdout, new RegExp(`^Note: video ${id} is stored as the "HD MP4" transcode`, 'm'))
