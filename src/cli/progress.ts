@@ -199,9 +199,13 @@ function fit(fields: string[], width: number, sep = '  '): string {
   return out
 }
 
+const LISTING_STARTED = 'Listing the account on Flickr…'
+
 /** The one status line for a terminal `width` columns wide (at most width - 1 characters). */
 export function renderLine(s: ProgressState, width: number, rate: number | undefined): string {
   const room = Math.max(1, width - 1)
+  // Nothing found yet: not "0 items found  0 done  0 B/0 B so far".
+  if (s.phase === 'listing' && s.totalItems === 0) return fit([LISTING_STARTED], room)
   if (s.phase === 'listing') {
     return fit([
       `Listing: ${plural(s.totalItems, 'item')} found`,
@@ -236,6 +240,7 @@ export function renderLine(s: ProgressState, width: number, rate: number | undef
 
 /** The plain line for logs: no bar, no width limit, the same honesty rules. */
 export function describePlain(s: ProgressState, rate: number | undefined): string {
+  if (s.phase === 'listing' && s.totalItems === 0) return 'listing the account on Flickr…'
   if (s.phase === 'listing') {
     return `listing: ${plural(s.totalItems, 'item')} found, ${s.doneItems} done, ${formatBytes(s.doneBytes)}/${formatBytes(s.totalBytes)} so far`
   }
