@@ -240,7 +240,7 @@ export function renderLine(s: ProgressState, width: number, rate: number | undef
 
 /** The plain line for logs: no bar, no width limit, the same honesty rules. */
 export function describePlain(s: ProgressState, rate: number | undefined): string {
-  if (s.phase === 'listing' && s.totalItems === 0) return 'listing the account on Flickr…'
+  if (s.phase === 'listing' && s.totalItems === 0) return 'listing: 0 items found yet'
   if (s.phase === 'listing') {
     return `listing: ${plural(s.totalItems, 'item')} found, ${s.doneItems} done, ${formatBytes(s.doneBytes)}/${formatBytes(s.totalBytes)} so far`
   }

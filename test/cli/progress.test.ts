@@ -61,7 +61,7 @@ void test('no rate or ETA while listing, before 3 s of downloading, or from byte
   // Before the first page: what is under way, not "0 items found  0 done  0 B/0 B so far".
   const none = state({ phase: 'listing', totalItems: 0, doneItems: 0, fetchedBytes: 0, doneBytes: 0, totalBytes: 0 })
   assert.equal(renderLine(none, 120, undefined), 'Listing the account on Flickr…')
-  assert.equal(describePlain(none, undefined), 'listing the account on Flickr…')
+  assert.equal(describePlain(none, undefined), 'listing: 0 items found yet')
   assert.match(at(0, { phase: 'listing', totalItems: 69, doneItems: 5, fetchedBytes: 5e6, doneBytes: 5e6 }), /^Listing: 69 items found {2}5 done/)
   assert.doesNotMatch(at(2000, { phase: 'listing', totalItems: 306, doneItems: 50, fetchedBytes: 50e6, doneBytes: 50e6 }), /ETA|\/s/)
   // Downloading, but only originals already on disk: nothing fetched, so no speed to tell.
