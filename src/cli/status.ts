@@ -174,6 +174,9 @@ export async function apiBudgetLines(env: Env): Promise<string[]> {
  * While items fail, when a run lists their records afresh (catalog/incremental.ts relistDue; every
  * run tries them again from the records held).
  */
+/** Failures of the last pin status names with their reasons. */
+const LISTED_FAILURES = 20
+
 function freshRecordsNote(relistable: number, catalog: Catalog, now: number): string {
   if (relistable === 0) return ''
   const next = nextRelist(catalog.listingMarks(), relistable, now)
@@ -206,6 +209,9 @@ export function statusCommand(io: CliIo): Command {
         if (last) {
           out.push(`Last pin: ${new Date(last.finishedAtMs).toISOString()} (${ago(last.finishedAtMs, now)}), took ${formatDuration(last.durationMs / 1000)}, ${last.failures.length} failure(s)` +
             freshRecordsNote(last.relistable ?? last.failures.length, catalog, now))
+          // Why each failed, as the pin said it: a cron pin's output is seldom read, and some failures are Flickr's for good.
+          for (const f of last.failures.slice(0, LISTED_FAILURES)) out.push(`  ${f.id} failed: ${f.what}: ${f.message}`)
+          if (last.failures.length > LISTED_FAILURES) out.push(`  … and ${last.failures.length - LISTED_FAILURES} more failed (the last pin's output lists every one)`)
           for (const t of last.transcodes) out.push(`  video ${t.id} is stored as the "${t.label}" transcode`)
         } else {
           out.push('Last pin: none recorded')

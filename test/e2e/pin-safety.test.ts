@@ -183,7 +183,10 @@ void describe('pin failures as the user sees them (e2e)', () => {
       let r = await runCli(['pin', dest], env)
       assert.equal(r.code, 1, r.stderr)
       assert.match(failedLine(r), /^1 item\(s\) failed; everything else is done\. Run pin again to retry them; the next run also lists their records afresh from Flickr:$/)
-      assert.match((await runCli(['status', dest], env)).stdout, /Last pin: .*1 failure\(s\); the next pin lists their records afresh from Flickr$/m)
+      const first = (await runCli(['status', dest], env)).stdout
+      assert.match(first, /Last pin: .*1 failure\(s\); the next pin lists their records afresh from Flickr$/m)
+      // and why, as the pin said it.
+      assert.match(first, new RegExp(`^  ${bad} failed: original: .*404`, 'm'))
       // The next run lists the photostream for its record (still broken); the one after that waits an hour for it (less 10 min of slack).
       r = await runCli(['pin', dest], env)
       assert.equal(r.code, 1, r.stderr)
