@@ -14,7 +14,7 @@ import { startLiveMount, type LiveMount, type LiveMountOptions } from '../servic
 import { notifyReady } from '../service/notify.js'
 import { findMount, registerMount } from '../service/registry.js'
 import { listenControl, type ControlServer } from '../service/control.js'
-import { pinHandler } from './pin-handoff.js'
+import { pinHandler } from './handed-pin.js'
 import { failedDownloads, readLastPin } from '../pin/pin-state.js'
 import { envOf, readCookies, type CliIo } from './context.js'
 import { checkFolder } from './dest-check.js'
