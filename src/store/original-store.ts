@@ -13,7 +13,8 @@
  *     record always describes a complete file.
  *   - Only Originals changes files and records, and it tells ReadPath, which drops its handle on
  *     the file (before a rename; after an eviction or a forget).
- *   - Evictions run one at a time and never take an original with a download in flight.
+ *   - Evictions run one at a time and never take an original with a download in flight; one that
+ *     had to pass over such originals and ended over the bound runs again when one of them ends.
  *   - Access times live in memory and reach the index every `accessFlushMs`, before each eviction,
  *     and at `close()`.
  */
@@ -264,9 +265,14 @@ export class OriginalStore {
     return this.originals.flush()
   }
 
-  /** Ends ranged GETs and open handles, then stops downloads in flight (their .part files stay, to resume), writes access times, closes the index if we opened it. */
+  /**
+   * Ends ranged GETs and open handles, lets an eviction in progress end (and starts no owed one),
+   * then stops downloads in flight (their .part files stay, to resume), writes access times, closes
+   * the index if we opened it.
+   */
   async close(): Promise<void> {
     this.reads?.close()
+    await this.evictor.close()
     await this.originals.close()
   }
 }

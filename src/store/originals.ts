@@ -169,6 +169,7 @@ export class Originals {
   private readonly recentFailures = new LRUCache<string, { err: unknown; atMs: number }>({ max: 4096 })
   private readonly fileListeners: Array<(id: string) => void> = []
   private readonly recordListeners: Array<(record: StoreRecord) => void> = []
+  private readonly idleListeners: Array<(id: string) => void> = []
   /** Ids read-ahead has fetched (or is fetching) for a reader about to come: never evicted meanwhile. */
   private readonly held = new Map<string, number>()
   private flushTimer: NodeJS.Timeout | undefined
@@ -211,9 +212,21 @@ export class Originals {
     this.fileListeners.push(listener)
   }
 
-  /** `listener(record)` runs after each download is recorded. */
+  /**
+   * `listener(record)` runs after each download (or adoption) is recorded. A download's job is
+   * still in flight then (in `busyIds`): it ends after the listeners, once its .part handle is
+   * closed, and `onIdle` says when.
+   */
   onRecorded(listener: (record: StoreRecord) => void): void {
     this.recordListeners.push(listener)
+  }
+
+  /**
+   * `listener(id)` runs whenever `id` leaves `busyIds`: its download ended (recorded or failed), or
+   * its last read-ahead hold was released.
+   */
+  onIdle(listener: (id: string) => void): void {
+    this.idleListeners.push(listener)
   }
 
   pathOf(m: Pick<MediaEntry, 'id' | 'ext'>): string {
@@ -472,7 +485,7 @@ export class Originals {
   unhold(id: string): void {
     const n = (this.held.get(id) ?? 0) - 1
     if (n > 0) this.held.set(id, n)
-    else this.held.delete(id)
+    else if (this.held.delete(id)) this.becameIdle(id)
   }
 
   /** Notes a read of `id` (memory only; written in batches). */
@@ -577,7 +590,10 @@ export class Originals {
 
   /** Registers a download in flight until its completion settles. */
   private track(id: string, key: string, download: Download, completion: Promise<StoreRecord>, background = false): Job {
-    const done = completion.finally(() => this.jobs.delete(key))
+    const done = completion.finally(() => {
+      this.jobs.delete(key)
+      this.becameIdle(id)
+    })
     const job: Job = { id, download, done, background }
     // Callers may all have gone; the failure is still reported to anyone who awaits `done`.
     done.then(
@@ -646,6 +662,13 @@ export class Originals {
 
   private fileChanged(id: string): void {
     for (const listener of this.fileListeners) listener(id)
+  }
+
+  /** Tells the `onIdle` listeners, unless `id` is still busy (another version's download, a hold). */
+  private becameIdle(id: string): void {
+    if (this.held.has(id)) return
+    for (const job of this.jobs.values()) if (job.id === id) return
+    for (const listener of this.idleListeners) listener(id)
   }
 
   /** Waits for the bytes, then for the entry they are recorded as (`naming`), then puts them in place. */

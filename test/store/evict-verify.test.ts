@@ -7,6 +7,7 @@ import type { MediaEntry } from '../../src/catalog/types.js'
 import { evictAfterDownload, OriginalStore, pinEverything } from '../../src/store/index.js'
 import { startWorld, type World } from './helpers.js'
 import { exists, sha256 } from '../support/files.js'
+import { waitUntil } from '../support/wait.js'
 
 void describe('OriginalStore eviction and verify', () => {
   let w: World
@@ -167,6 +168,43 @@ void describe('OriginalStore eviction and verify', () => {
     await store.evict() // waits for the eviction the second download started
     assert.equal(await store.has(first), false)
     assert.equal(await store.has(second), true)
+    await store.close()
+  })
+
+  void it('after downloads recorded together, evicts again once they have ended: the bound holds without another download', async () => {
+    const root = await w.newRoot()
+    // A clock that moves at each reading: no two records share a completion time (a run after a
+    // download keeps the originals recorded at or after its own, so a tie would keep them all).
+    let clock = 1000
+    const store = await OriginalStore.open(root, w.client, { maxBytes: 100_000, afterDownload: evictAfterDownload, now: () => (clock += 10) })
+    const ms = Array.from({ length: 6 }, () => w.addPhoto(40_000))
+    // At once: their records go in one batch, so each download's own eviction runs while all of
+    // them are still in flight, and can take none.
+    await Promise.all(ms.map((m) => store.ensure(m)))
+    const stored = (): number => [...store.storedRecords()].reduce((sum, r) => sum + r.size, 0)
+    // Nothing else will evict: the owed run comes within milliseconds, or never.
+    await waitUntil('the store is back within its bound', () => Promise.resolve(stored() <= 100_000), 5000, 10).catch(() => undefined)
+    assert.equal(stored(), 80_000, 'within the bound, as close to it as whole originals go')
+    for (const r of store.storedRecords()) assert.equal(await exists(store.pathOf(r)), true)
+    await store.close()
+  })
+
+  void it('an original read-ahead held through an eviction is evicted once it is let go, if the bound still needs it', async () => {
+    const root = await w.newRoot()
+    let clock = 1000
+    const store = await OriginalStore.open(root, w.client, { maxBytes: 50_000, afterDownload: evictAfterDownload, now: () => (clock += 10) })
+    const [ahead, read] = [w.addPhoto(40_000), w.addPhoto(40_000)]
+    const walk = new AbortController()
+    await store.prefetch(ahead, walk.signal)
+    assert.equal(await store.has(ahead), true)
+    // Its eviction passes over `ahead` (held for a reader expected soon): 80 kB stay.
+    await store.ensure(read)
+    assert.deepEqual((await store.evict({ protect: [ahead.id, read.id] })).removed, [])
+    assert.equal(await store.has(ahead), true, 'kept while held')
+    walk.abort()
+    await waitUntil('the original let go is evicted', async () => !(await store.has(ahead)), 5000, 10).catch(() => undefined)
+    assert.equal(await store.has(ahead), false, 'evicted once let go')
+    assert.equal(await store.has(read), true, 'the one read stays')
     await store.close()
   })
 
