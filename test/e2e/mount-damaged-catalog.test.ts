@@ -4,6 +4,12 @@
  * It is moved aside untouched (byte for byte as damaged: the open beside the check wrote nothing
  * into it), the mount says so in one line, comes up on a new catalog fetched from the fake, and
  * serves the same tree a pin makes. Real CLI, real sqlite file, real FUSE mount.
+ *
+ * The store's index lived in the file set aside, so the new one starts empty: the mount's
+ * photostream/SHA256SUMS lists an original only once the mount has checked it anew (read it, and
+ * recorded it), as docs/LAYOUT.md says of a mount. A diff of the whole tree at once raced those
+ * records (its read of SHA256SUMS comes right after its reads of the originals, whose records are
+ * batched): everything else is compared first, then SHA256SUMS once it lists every original.
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
@@ -15,6 +21,7 @@ import { cliEnv, errorLines, startFake } from '../pin/helpers.js'
 import { MountLab } from '../support/mount-lab.js'
 import { fuseUnusableReason } from '../support/mounts.js'
 import { run } from '../support/run.js'
+import { waitUntil } from '../support/wait.js'
 import { openSqliteAdapter } from '../../src/util/sqlite.js'
 
 const skip = await fuseUnusableReason()
@@ -65,7 +72,9 @@ void describe('an online mount of a damaged catalog (e2e)', { skip }, () => {
       const damaged = await readFile(file)
 
       const mnt = await lab.mkdir(`mnt-${pagesFromEnd}`)
-      const server = await lab.mount(mnt, ['--cache', dest, '--refresh', '0'], { ...env, FLICKRFS_LAZY_CATALOG_FROM: '0' })
+      // --attr-timeout 1s: the kernel asks for SHA256SUMS's size again a second after it was told
+      // one, so the wait below sees the list grow (the default 60 s would show it as first seen).
+      const server = await lab.mount(mnt, ['--cache', dest, '--refresh', '0', '--attr-timeout', '1s'], { ...env, FLICKRFS_LAZY_CATALOG_FROM: '0' })
       try {
         const lines = errorLines(server.err).filter((l) => /damaged/.test(l))
         assert.equal(lines.length, 1, server.err)
@@ -73,6 +82,24 @@ void describe('an online mount of a damaged catalog (e2e)', { skip }, () => {
         const aside = (await readdir(join(dest, '.flickrfs'))).filter((n) => n.startsWith('catalog.sqlite.corrupt-') && !/-(wal|shm)$/.test(n))
         assert.equal(aside.length, 1)
         assert.ok((await readFile(join(dest, '.flickrfs', aside[0] as string))).equals(damaged), 'the damaged file is set aside as it was')
+        // Every file but the hash list, each original read (and so checked and recorded) on the way.
+        const rest = await run('diff', ['-r', '-x', '.flickrfs', '-x', 'SHA256SUMS', mnt, dest], { timeoutMs: 60_000 })
+        assert.equal(rest.code, 0, rest.stdout + rest.stderr)
+        // Then the list, once each original read has been recorded: a few batched sqlite writes
+        // after the last read, well under the deadline even on a loaded machine. One that is never
+        // recorded (or recorded as another name) fails here, naming it.
+        const listed = async (root: string): Promise<string[]> =>
+          (await readFile(join(root, 'photostream', 'SHA256SUMS'), 'utf8')).split('\n').filter((l) => l !== '').map((l) => l.slice(66))
+        const originals = await listed(dest)
+        assert.equal(originals.length, 42, 'DEST\'s SHA256SUMS lists every original (40 photos, 2 videos)')
+        let missing: string[] = originals
+        await waitUntil('the mount\'s SHA256SUMS lists every original in DEST', async () => {
+          const shown = new Set(await listed(mnt))
+          missing = originals.filter((n) => !shown.has(n))
+          return missing.length === 0
+        }, 30_000).catch((err: unknown) => {
+          throw new Error(`${(err as Error).message}: ${missing.length} of ${originals.length} still missing after every original was read: ${missing.join(' ')}`)
+        })
         const diff = await run('diff', ['-r', '-x', '.flickrfs', mnt, dest], { timeoutMs: 60_000 })
         assert.equal(diff.code, 0, diff.stdout + diff.stderr)
       } finally {
