@@ -3,7 +3,8 @@
  * own (never the caller's: a read may time out while we still wait for the network).
  *
  * Where a range comes from, first match wins:
- *   1. the final file, when the original is recorded complete (through an open handle, OpenFiles);
+ *   1. the final file, when the original is recorded complete (through an open handle, OpenFiles),
+ *      or once a file found at its name without a record is adopted (Originals.adopt);
  *   2. a ranged GET of its own (RangeChunks), when the range starts far ahead of the shared download;
  *   3. the .part file of the shared download, as soon as the range is on disk;
  *   4. the final file again, when the download was renamed into place while we waited.
@@ -67,6 +68,14 @@ export class ReadPath {
     }
     const failed = this.originals.recentFailure(t.key)
     if (failed) throw failed.err
+    // A file already at its name without a record (a catalog set aside and rebuilt, another tool's
+    // mirror) is hashed and recorded, as read-ahead and `ensure` do, and served from: not fetched
+    // again. Readers of it at once share one hashing (Originals.adopt); one that gives up at its
+    // deadline leaves it running, for the kernel's retry to join. Not adopted (another size, not
+    // the bytes the index remembers, a download already running): fetched as before.
+    if (this.originals.mayAdopt(m) && (await abortable(this.originals.adopt(m), signal)) !== undefined && this.originals.current(m) !== undefined) {
+      return this.read(m, position, length, signal)
+    }
     const job = this.originals.start(m, t)
     const d = job.download
     const size = d.size > 0 ? d.size : m.size

@@ -93,6 +93,40 @@ void describe('OriginalStore adoption', () => {
     await store.close()
   })
 
+  void it('a read adopts a file at its name with no record, with no GET, hashing it once for concurrent readers; a file of another size, or not the bytes the index remembers, is downloaded', async () => {
+    const root = await w.newRoot()
+    const store = await OriginalStore.open(root, w.client)
+    const [planted, short, remembered] = [w.addPhoto(60_000), w.addPhoto(60_000), w.addPhoto(60_000)]
+    await plant(store, planted, w.bytesOf(planted.id))
+    await plant(store, short, w.bytesOf(short.id).subarray(0, 59_999))
+    // A record whose file is then damaged in place (same size): verify forgets it, keeping its hash.
+    await store.ensure(remembered)
+    const fh = await open(store.pathOf(remembered), 'r+')
+    await fh.write(Buffer.from([(w.bytesOf(remembered.id)[10] ?? 0) ^ 0xff]), 0, 1, 10)
+    await fh.close()
+    assert.equal((await store.verify({ forgetBad: true })).hashMismatch, 1)
+    w.fake.resetCounts()
+    const generation = store.generation
+    // Four readers at once, at different places: one hashing, one record, every read from the file.
+    const reads = await Promise.all([0, 1000, 30_000, 59_990].map((pos) => store.read(planted, pos, 4096)))
+    assert.deepEqual(reads, [0, 1000, 30_000, 59_990].map((pos) => w.bytesOf(planted.id).subarray(pos, pos + 4096)))
+    assert.equal(w.fake.counts()['media:GET'] ?? 0, 0, 'the file in place is adopted, not downloaded')
+    assert.equal(store.generation, generation + 1, 'recorded once')
+    assert.deepEqual(store.info(planted.id, planted.secret), { size: 60_000, sha256: sha256(w.bytesOf(planted.id)) })
+    // Another size: downloaded, and the file in place replaced by the original.
+    assert.deepEqual(await store.read(short, 59_000, 2000), w.bytesOf(short.id).subarray(59_000))
+    // (The read may come from the .part: its record is in once the download's job ends.)
+    await store.ensure(short)
+    assert.equal(w.fake.counts()['media:GET'], 1)
+    assert.deepEqual(await readFile(store.pathOf(short)), w.bytesOf(short.id))
+    // The right size but not the bytes the index remembers: downloaded too.
+    assert.deepEqual(await store.read(remembered, 0, 100), w.bytesOf(remembered.id).subarray(0, 100))
+    await store.ensure(remembered)
+    assert.equal(w.fake.counts()['media:GET'], 2)
+    assert.deepEqual(await readFile(store.pathOf(remembered)), w.bytesOf(remembered.id))
+    await store.close()
+  })
+
   void it('a read-only store adopts nothing and fetches nothing', async () => {
     const root = await w.newRoot()
     const writer = await OriginalStore.open(root, w.client)
