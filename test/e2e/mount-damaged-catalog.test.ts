@@ -7,7 +7,8 @@
  *
  * The store's index lived in the file set aside, so the new one starts empty: the mount's
  * photostream/SHA256SUMS lists an original only once the mount has checked it anew (read it, and
- * recorded it), as docs/LAYOUT.md says of a mount. A diff of the whole tree at once raced those
+ * recorded it), as docs/LAYOUT.md says of a mount. Reading one adopts the file in DEST (hashed and
+ * recorded), never downloads it again: not one media GET, by a single read or by the whole diff. A diff of the whole tree at once raced those
  * records (its read of SHA256SUMS comes right after its reads of the originals, whose records are
  * batched): everything else is compared first, then SHA256SUMS once it lists every original.
  */
@@ -72,6 +73,7 @@ void describe('an online mount of a damaged catalog (e2e)', { skip }, () => {
       const damaged = await readFile(file)
 
       const mnt = await lab.mkdir(`mnt-${pagesFromEnd}`)
+      fake.resetCounts()
       // --attr-timeout 1s: the kernel asks for SHA256SUMS's size again a second after it was told
       // one, so the wait below sees the list grow (the default 60 s would show it as first seen).
       const server = await lab.mount(mnt, ['--cache', dest, '--refresh', '0', '--attr-timeout', '1s'], { ...env, FLICKRFS_LAZY_CATALOG_FROM: '0' })
@@ -82,16 +84,22 @@ void describe('an online mount of a damaged catalog (e2e)', { skip }, () => {
         const aside = (await readdir(join(dest, '.flickrfs'))).filter((n) => n.startsWith('catalog.sqlite.corrupt-') && !/-(wal|shm)$/.test(n))
         assert.equal(aside.length, 1)
         assert.ok((await readFile(join(dest, '.flickrfs', aside[0] as string))).equals(damaged), 'the damaged file is set aside as it was')
-        // Every file but the hash list, each original read (and so checked and recorded) on the way.
-        const rest = await run('diff', ['-r', '-x', '.flickrfs', '-x', 'SHA256SUMS', mnt, dest], { timeoutMs: 60_000 })
-        assert.equal(rest.code, 0, rest.stdout + rest.stderr)
-        // Then the list, once each original read has been recorded: a few batched sqlite writes
-        // after the last read, well under the deadline even on a loaded machine. One that is never
-        // recorded (or recorded as another name) fails here, naming it.
         const listed = async (root: string): Promise<string[]> =>
           (await readFile(join(root, 'photostream', 'SHA256SUMS'), 'utf8')).split('\n').filter((l) => l !== '').map((l) => l.slice(66))
         const originals = await listed(dest)
         assert.equal(originals.length, 42, 'DEST\'s SHA256SUMS lists every original (40 photos, 2 videos)')
+        // An original read through the mount is the file in DEST, adopted (hashed and recorded), not downloaded again.
+        const first = join('photostream', originals[0] as string)
+        assert.ok((await readFile(join(mnt, first))).equals(await readFile(join(dest, first))), `${first} reads as DEST's file`)
+        const gets = (): number => fake.counts()['media:GET'] ?? 0
+        assert.equal(gets(), 0, `reading ${first} downloaded it again: ${JSON.stringify(fake.counts())}`)
+        // Every file but the hash list, each original read (and so checked and recorded) on the way.
+        const rest = await run('diff', ['-r', '-x', '.flickrfs', '-x', 'SHA256SUMS', mnt, dest], { timeoutMs: 60_000 })
+        assert.equal(rest.code, 0, rest.stdout + rest.stderr)
+        assert.equal(gets(), 0, `the originals in DEST were downloaded again as they were read: ${JSON.stringify(fake.counts())}`)
+        // Then the list, once each original read has been recorded: a few batched sqlite writes
+        // after the last read, well under the deadline even on a loaded machine. One that is never
+        // recorded (or recorded as another name) fails here, naming it.
         let missing: string[] = originals
         await waitUntil('the mount\'s SHA256SUMS lists every original in DEST', async () => {
           const shown = new Set(await listed(mnt))
