@@ -4,7 +4,8 @@
  * checks the file under the root lock before opening it (readers, status and an offline mount, do
  * not); a damaged one is moved aside, whole, and the run starts a new catalog. The store index
  * lives in the same file, so the originals in the folder are then adopted: hashed locally and
- * recorded, not downloaded again (store/originals.ts).
+ * recorded, not downloaded again (store/originals.ts). A pin does that to every one of them in its
+ * run; a mount only to each one it reads (or reads ahead), when it reads it: its line says so.
  */
 import { rename, stat } from 'node:fs/promises'
 import { basename } from 'node:path'
@@ -15,6 +16,17 @@ import { isDamagedDb, openSqliteAdapter } from '../util/sqlite.js'
 import { catalogPath, stateDir } from '../util/state-paths.js'
 
 const debug = createDebug('flickrfs:catalog')
+
+/** Who sets a catalog aside: what its line says of the originals already in the folder depends on it. */
+export type SetAsideBy = 'pin' | 'mount'
+
+const ORIGINALS_AFTER: Record<SetAsideBy, string> = {
+  // Its run ensures every original, and ensure adopts a file already at its name.
+  pin: 'the originals already here are checked and kept, not downloaded again.',
+  // Nothing goes through the folder: an original is adopted when a read (or read-ahead) asks for it.
+  mount: 'each original already here is checked (hashed) and recorded when it is first read, not downloaded again, ' +
+    'and photostream/SHA256SUMS lists it from then on.',
+}
 
 /** What is wrong with ROOT's catalog file: undefined when it is sound or absent. */
 export async function catalogDamage(root: string): Promise<string | undefined> {
@@ -46,13 +58,13 @@ export async function catalogDamage(root: string): Promise<string | undefined> {
  * one line that says so; undefined when the catalog is sound. Call under the root lock. The -wal
  * goes first: a stale -wal left next to a new catalog could be replayed into it.
  */
-export async function setAsideDamagedCatalog(root: string, nowMs = Date.now()): Promise<string | undefined> {
+export async function setAsideDamagedCatalog(root: string, by: SetAsideBy, nowMs = Date.now()): Promise<string | undefined> {
   const damage = await catalogDamage(root)
-  return damage === undefined ? undefined : setAsideCatalog(root, damage, nowMs)
+  return damage === undefined ? undefined : setAsideCatalog(root, damage, by, nowMs)
 }
 
 /** setAsideDamagedCatalog's move, for a caller that found `damage` (catalogDamage) itself; nothing may hold the file open. */
-export async function setAsideCatalog(root: string, damage: string, nowMs = Date.now()): Promise<string> {
+export async function setAsideCatalog(root: string, damage: string, by: SetAsideBy, nowMs = Date.now()): Promise<string> {
   const path = catalogPath(root)
   const aside = `${path}.corrupt-${new Date(nowMs).toISOString().replace(/:/g, '')}`
   for (const suffix of ['-wal', '-shm']) {
@@ -64,5 +76,5 @@ export async function setAsideCatalog(root: string, damage: string, nowMs = Date
   await fsyncDir(stateDir(root))
   debug('moved damaged catalog (%s) to %s', damage, aside)
   return `The catalog ${path} was damaged (${damage}); moved it aside to ${basename(aside)}. ` +
-    'This run rebuilds it from Flickr; the originals already here are checked and kept, not downloaded again.'
+    `This run rebuilds it from Flickr; ${ORIGINALS_AFTER[by]}`
 }

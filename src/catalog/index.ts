@@ -7,7 +7,7 @@ export { SCHEMA_VERSION } from './persist.js'
 export { emptySnapshot } from './state.js'
 export { DEFAULT_FULL_LISTING_EVERY_MS, nextRelist, nextTranscodeTry, type ListingMarks } from './incremental.js'
 export { readProgress, type CheckpointOptions, type ProgressMeta, type WorkCount } from './checkpoint.js'
-export { catalogDamage, setAsideCatalog, setAsideDamagedCatalog } from './damaged.js'
+export { catalogDamage, setAsideCatalog, setAsideDamagedCatalog, type SetAsideBy } from './damaged.js'
 // The state folder's paths have one owner, util/state-paths.ts; re-exported for the catalog's callers.
 export { catalogPath, lockPath } from '../util/state-paths.js'
 export * from './types.js'

@@ -117,7 +117,7 @@ async function runPin(io: CliIo, dest: string, flags: PinFlags): Promise<number>
     // Before the catalog is loaded whole (a pin that ends as a no-change check reads only its
     // head and a few chunks, and moves on to this when they cannot be read).
     const checkCatalog = async (): Promise<boolean> => {
-      const setAside = await setAsideDamagedCatalog(absDest).catch((err: unknown) => {
+      const setAside = await setAsideDamagedCatalog(absDest, 'pin').catch((err: unknown) => {
         throw isFlickrfsError(err) ? err : destWriteError(err, absDest)
       })
       // Said even with -q: cron should mail it, the run is a rebuild.

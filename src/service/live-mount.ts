@@ -230,7 +230,7 @@ async function openChecked(root: string, options: CatalogOpenOptions, say: (line
   if (size === undefined) return Catalog.open(root, options)
   if (size === 0) {
     // Or another failure to stat: the check says it, before anything is opened, as it always did.
-    const setAside = await setAsideDamagedCatalog(root)
+    const setAside = await setAsideDamagedCatalog(root, 'mount')
     if (setAside !== undefined) say(setAside)
     return Catalog.open(root, options)
   }
@@ -244,7 +244,7 @@ async function openChecked(root: string, options: CatalogOpenOptions, say: (line
     if ('err' in opened) throw opened.err
     return opened.catalog
   }
-  say(await setAsideCatalog(root, damage.found))
+  say(await setAsideCatalog(root, damage.found, 'mount'))
   return Catalog.open(root, options)
 }
 

@@ -63,6 +63,7 @@ void describe('a damaged catalog (e2e)', () => {
     assert.equal(lines.length, 1, pin.stderr)
     assert.match(lines[0] ?? '', /^flickrfs: The catalog .*catalog\.sqlite was damaged \(.*\); moved it aside to catalog\.sqlite\.corrupt-/)
     assert.match(lines[0] ?? '', why)
+    assert.match(lines[0] ?? '', /the originals already here are checked and kept, not downloaded again\.$/)
     assert.equal((await setAside()).length, asideBefore + 1)
     assert.equal(fake.counts()['media:GET'] ?? 0, 0, 'the originals in DEST are hashed, not downloaded again')
     await assertGood(outside)
