@@ -422,7 +422,7 @@ export class Originals {
     // A download may have started meanwhile (a mount's read): it is the newer word.
     if (this.jobs.has(t.key)) return undefined
     const old = this.idx().get(t.id)
-    const record = await this.putRecord(t, m, { size: hashed.size, sha256: hashed.sha256 }, old)
+    const record = await this.putRecord(t, m, { size: hashed.size, sha256: hashed.sha256 }, old, true)
     debug('%s: adopted the %d bytes already at %s', t.key, hashed.size, t.path)
     // As after a download: the file of the version it replaces (another extension) goes now.
     if (old && old.ext !== t.ext) await this.guard().unlink(join(PHOTO_REL, `${old.id}.${old.ext}`)).catch(() => undefined)
@@ -711,7 +711,12 @@ export class Originals {
     }
   }
 
-  private async putRecord(t: Target, m: MediaEntry, part: Pick<DownloadedPart, 'size' | 'sha256'>, old: StoreRecord | undefined): Promise<StoreRecord> {
+  /**
+   * `adopted`: the file was found in place, not downloaded here. It is recorded pinned: eviction
+   * (a mount's --cache-size) removes only what the cache fetched itself, never a file of a pinned
+   * mirror whose index was lost with a set-aside catalog, nor one of another tool's mirror.
+   */
+  private async putRecord(t: Target, m: MediaEntry, part: Pick<DownloadedPart, 'size' | 'sha256'>, old: StoreRecord | undefined, adopted = false): Promise<StoreRecord> {
     const now = this.now()
     // The same bytes again (a damaged file repaired, a lost record adopted): SHA256SUMS's line for it
     // is unchanged, so it keeps its time, and the list's mtime (its newest line's) does not move.
@@ -724,7 +729,7 @@ export class Originals {
       sha256: part.sha256,
       kind: m.kind,
       completedAt: same ? old.completedAt : now,
-      pinned: this.pins.has(t.id) || old?.pinned === true,
+      pinned: adopted || this.pins.has(t.id) || old?.pinned === true,
       lastAccessMs: now,
     }
     if (record.pinned) this.pins.add(t.id)

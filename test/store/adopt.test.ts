@@ -127,6 +127,22 @@ void describe('OriginalStore adoption', () => {
     await store.close()
   })
 
+  void it('an adopted original is recorded pinned: a bounded cache never evicts a file it did not fetch', async () => {
+    const root = await w.newRoot()
+    // Bound 0: every unpinned original is evicted at once.
+    const store = await OriginalStore.open(root, w.client, { maxBytes: 0 })
+    const [found, fetched] = [w.addPhoto(20_000), w.addPhoto(20_000)]
+    await plant(store, found, w.bytesOf(found.id))
+    assert.deepEqual(await store.read(found, 0, 100), w.bytesOf(found.id).subarray(0, 100))
+    assert.deepEqual(await store.read(fetched, 0, 100), w.bytesOf(fetched.id).subarray(0, 100))
+    await store.ensure(fetched)
+    const report = await store.evict()
+    assert.deepEqual(report.removed, [fetched.id], 'only what the cache downloaded goes')
+    assert.deepEqual(await readFile(store.pathOf(found)), w.bytesOf(found.id))
+    assert.equal(store.recordOf(found.id)?.pinned, true)
+    await store.close()
+  })
+
   void it('a read-only store adopts nothing and fetches nothing', async () => {
     const root = await w.newRoot()
     const writer = await OriginalStore.open(root, w.client)
