@@ -10,9 +10,13 @@
  *   --force is given, or it is a mirror made by flickrmirrorer, which flickrfs takes over.
  * The same holds for `mount --cache DIR`: a cache is flickrfs's own folder, so a non-empty folder
  * that is neither a flickrfs folder nor a flickrmirrorer mirror is refused there too.
+ * - A DEST on a filesystem without symbolic links (an exFAT or FAT backup drive) is refused before
+ *   anything is downloaded: a mirror's set and collection folders are symlinks into photostream/,
+ *   and a pin would otherwise download every original, then fail writing the first link, at every run.
  */
-import { readdir, stat } from 'node:fs/promises'
-import { join, resolve } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { readdir, stat, symlink, unlink } from 'node:fs/promises'
+import { dirname, join, resolve } from 'node:path'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { destWriteError, errnoCode, isEnoent } from '../util/fs-errors.js'
 import { unwritableReason } from '../util/read-only.js'
@@ -28,6 +32,8 @@ export interface FolderCheck {
   force?: boolean
   /** The folder will be written (pin, an online mount); a read-only one is refused. */
   writes: boolean
+  /** The folder will hold a mirror's tree, whose set folders are symlinks (pin): a filesystem without them is refused. */
+  links?: boolean
 }
 
 /** Checks the folder named `arg` (see the top of this file) and returns its absolute path. */
@@ -53,6 +59,14 @@ export async function checkFolder(arg: string, opts: FolderCheck): Promise<strin
       const why = reason === 'EROFS' ? 'on a read-only filesystem' : 'not writable by this user'
       throw new FlickrfsError('DEST', `${opts.what} is read-only: ${dir} is ${why} (${reason}). ` +
         (opts.what === 'DEST' ? 'status, verify and `mount --cache DEST --offline` still read it; pin needs it writable.' : 'Add --offline to serve what it holds.'))
+    }
+  }
+  if (opts.links === true) {
+    const code = await symlinksRefused(dir)
+    if (code !== undefined) {
+      throw new FlickrfsError('DEST', `${opts.what} cannot hold symbolic links: ${dir} is on a filesystem without them (${code}; exFAT and FAT drives have none), ` +
+        `and a mirror's set and collection folders are symlinks into photostream/. Choose a folder on a filesystem that has them ` +
+        `(ext4, XFS, Btrfs, APFS, NTFS through ntfs-3g), or format the drive with one. Nothing was downloaded.`)
     }
   }
   const foreign = names.filter((n) => !IGNORABLE.has(n))
@@ -82,4 +96,29 @@ export async function isFlickrmirrorerMirror(dir: string, names?: readonly strin
   }
   const present = new Set(inside)
   return inside.some((n) => /^\d+\.[A-Za-z0-9]{1,8}$/.test(n) && present.has(`${n}.metadata`))
+}
+
+/** What a filesystem without symbolic links answers symlink(2) with: vfat EPERM, a FUSE one without the call (exfat-fuse) ENOSYS. */
+const NO_SYMLINKS = new Set(['EPERM', 'ENOSYS', 'EOPNOTSUPP', 'ENOTSUP'])
+
+/**
+ * The error a symlink made in `dir` (or, when it does not exist yet, its nearest existing parent,
+ * where DEST is about to be made) fails with when the filesystem has none; undefined when one can
+ * be made, or the answer says nothing about links (the probe is removed at once).
+ */
+async function symlinksRefused(dir: string): Promise<string | undefined> {
+  let at = dir
+  while (!(await stat(at).then((st) => st.isDirectory(), () => false))) {
+    if (dirname(at) === at) return undefined
+    at = dirname(at)
+  }
+  const probe = join(at, `.flickrfs-link-check-${process.pid}-${randomBytes(4).toString('hex')}`)
+  try {
+    await symlink('photostream', probe)
+  } catch (err) {
+    const code = errnoCode(err)
+    return code !== undefined && NO_SYMLINKS.has(code) ? code : undefined
+  }
+  await unlink(probe).catch(() => undefined)
+  return undefined
 }

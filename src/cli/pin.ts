@@ -77,7 +77,7 @@ const PIN_SEMI_SPACE_MB = 8
 async function runPin(io: CliIo, dest: string, flags: PinFlags): Promise<number> {
   capYoungGeneration(PIN_SEMI_SPACE_MB)
   if (flags.quiet && flags.verbose) throw new FlickrfsError('USAGE', 'Use either -q or -v, not both.')
-  const absDest = await checkFolder(dest, { what: 'DEST', force: flags.force, writes: true }).catch(async (err: unknown) => {
+  const absDest = await checkFolder(dest, { what: 'DEST', force: flags.force, writes: true, links: true }).catch(async (err: unknown) => {
     throw (await mountpointError(io, dest)) ?? err
   })
   const env = envOf(io)
