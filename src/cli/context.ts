@@ -6,6 +6,7 @@ import { readFile, stat } from 'node:fs/promises'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import type { Env } from '../flickr/index.js'
 import { errorMessage } from '../util/abort.js'
+import { errnoCode } from '../util/fs-errors.js'
 
 export interface CliIo {
   stdout: NodeJS.WritableStream
@@ -53,6 +54,8 @@ export async function readCookies(file: string | undefined, env: Env, warn?: (li
     return text.replace(/\s*\n\s*/g, '; ')
   } catch (err) {
     if (err instanceof FlickrfsError) throw err
-    throw new FlickrfsError('USAGE', `Cannot read the cookies file ${path}: ${errorMessage(err)}`, { cause: err })
+    const from = file !== undefined ? '--cookies' : 'FLICKRFS_COOKIES_FILE'
+    const what = errnoCode(err) === 'ENOENT' ? 'there is no such file' : errorMessage(err)
+    throw new FlickrfsError('USAGE', `Cannot read the cookies file ${path} (${from}): ${what}. Give the file that holds "cookie_accid=…; cookie_epass=…" copied from a browser signed in to Flickr, or leave ${from} out (a video whose original Flickr refuses without them is then stored as its transcode).`, { cause: err })
   }
 }

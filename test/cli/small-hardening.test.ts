@@ -42,6 +42,14 @@ void describe('small hardening of the CLI', () => {
     assert.equal(quiet.stderr, '')
   })
 
+  void test('a cookies file that is not there: which flag named it, and what to do, in one line', async () => {
+    const missing = join(work, 'no-cookies.txt')
+    const r = await runCli(['pin', '--cookies', missing, join(work, 'dest-no-cookies')], cliEnv(fake, join(work, 'config')))
+    assert.equal(r.code, 2, r.stderr)
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr)
+    assert.match(r.stderr, /^flickrfs: Cannot read the cookies file .*no-cookies\.txt \(--cookies\): there is no such file\. Give the file .* or leave --cookies out/)
+  })
+
   void test('--concurrency above the ceiling is a usage error before anything happens', async () => {
     const dest = join(work, 'dest-many')
     const r = await runCli(['pin', '--concurrency', '100000', dest], cliEnv(fake, join(work, 'config')))
