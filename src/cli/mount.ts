@@ -187,7 +187,7 @@ async function serveMount(live: LiveMount, o: ServeMountOptions): Promise<number
     // right after either still unmounts. Said first, a SIGTERM sent on reading the line could come
     // before any handler and end the process by its default action (a test saw exit by SIGTERM).
     const stopped = runUntilSignal(live.handle, { report: (m) => m.split('\n').forEach((l) => say(l.replace(/^flickrfs: /, ''))) })
-    say(`mounted ${what} at ${mnt} (cache ${root}${bound})${every}; Ctrl-C unmounts`)
+    say(`mounted ${what} at ${mnt} (cache ${root}${bound})${every}; Ctrl-C or \`flickrfs unmount ${mnt}\` unmounts`)
     void notifyReady(env, live.filling() ? `Serving ${mnt}; the first catalog is coming in` : `Serving ${live.layout().stats.photos} items at ${mnt}`, say)
     code = await stopped
     say(`unmounted ${mnt}`)
