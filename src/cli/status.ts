@@ -174,6 +174,20 @@ export async function apiBudgetLines(env: Env): Promise<string[]> {
  * While items fail, when a run lists their records afresh (catalog/incremental.ts relistDue; every
  * run tries them again from the records held).
  */
+/**
+ * Mid-first-sync there is no catalog to count out of, but a first pin downloads from its first
+ * listing page on: what the store has recorded so far, not "0/0 (0 B)" beside a pin hours in.
+ */
+function storedSoFar(store: Pick<OriginalStore, 'storedRecords'>): string {
+  let count = 0
+  let bytes = 0
+  for (const r of store.storedRecords()) {
+    count++
+    bytes += r.size
+  }
+  return `Originals stored: ${count} so far (${formatBytes(bytes)}); how many the account has is known once the first sync completes`
+}
+
 /** Failures of the last pin status names with their reasons. */
 const LISTED_FAILURES = 20
 
@@ -204,7 +218,8 @@ export function statusCommand(io: CliIo): Command {
           `Catalog refreshed: ${view.refreshedAtMs ? `${new Date(view.refreshedAtMs).toISOString()} (${ago(view.refreshedAtMs, now)})` : 'never'}`,
           none ? 'Items: none counted yet (the first sync counts them; how far it came is below, if it began)' :
             `Items: ${c.items} (${plural(c.photos, 'photo')}, ${plural(c.videos, 'video')}) in ${plural(view.sets.length, 'set')} and ${plural(view.collections.length, 'top-level collection')}`,
-          `Originals stored: ${c.stored}/${c.items} (${formatBytes(c.storedBytes)})${leftOutNote(c)}${c.missing.length ? `; missing: ${c.missing.slice(0, 10).join(', ')}${c.missing.length > 10 ? ', …' : ''}` : ''}`,
+          none ? storedSoFar(store) :
+            `Originals stored: ${c.stored}/${c.items} (${formatBytes(c.storedBytes)})${leftOutNote(c)}${c.missing.length ? `; missing: ${c.missing.slice(0, 10).join(', ')}${c.missing.length > 10 ? ', …' : ''}` : ''}`,
         ]
         if (last) {
           out.push(`Last pin: ${new Date(last.finishedAtMs).toISOString()} (${ago(last.finishedAtMs, now)}), took ${formatDuration(last.durationMs / 1000)}, ${last.failures.length} failure(s)` +

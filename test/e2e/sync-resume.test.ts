@@ -77,6 +77,10 @@ void describe('a first sync killed with SIGKILL goes on where it was (e2e)', () 
     // No catalog completed yet: said so, not "? (?)" and 0 items.
     assert.match(status.stdout, /^Account: not known yet \(no sync has completed\)$/m)
     assert.match(status.stdout, /^Items: none counted yet /m)
+    // The originals the first pin downloaded before it was killed, not "0/0 (0 B)".
+    const stored = /^Originals stored: (\d+) so far \([\d.]+ [KM]?B\); how many the account has is known once the first sync completes$/m.exec(status.stdout)
+    assert.ok(stored !== null, status.stdout)
+    assert.ok(Number(stored[1]) > 0 && Number(stored[1]) <= fake.account.photostream.length, stored[0])
     assert.ok(status.stdout.includes(`  comments: ${meta.comments.done.toLocaleString('en-US')} of ${C.toLocaleString('en-US')}`), status.stdout)
     assert.match(status.stdout, /comments: .* of .*, (under a minute|about [\d.]+ (min|h)) at Flickr's limit/)
 
