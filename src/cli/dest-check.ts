@@ -20,7 +20,7 @@ import { dirname, join, resolve } from 'node:path'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { destWriteError, errnoCode, isEnoent } from '../util/fs-errors.js'
 import { unwritableReason } from '../util/read-only.js'
-import { STATE_DIR_NAME } from '../util/state-paths.js'
+import { STATE_DIR_NAME, STATE_REL } from '../util/state-paths.js'
 
 /** What a fresh filesystem may hold before anyone wrote to it. */
 const IGNORABLE = new Set(['lost+found'])
@@ -102,13 +102,19 @@ export async function isFlickrmirrorerMirror(dir: string, names?: readonly strin
 const NO_SYMLINKS = new Set(['EPERM', 'ENOSYS', 'EOPNOTSUPP', 'ENOTSUP'])
 
 /**
- * The error a symlink made in `dir` (or, when it does not exist yet, its nearest existing parent,
- * where DEST is about to be made) fails with when the filesystem has none; undefined when one can
- * be made, or the answer says nothing about links (the probe is removed at once).
+ * The error a symlink made under `dir` fails with when the filesystem has none; undefined when one
+ * can be made, or the answer says nothing about links (the probe is removed at once). Made in
+ * .flickrfs/tmp when DEST has one: a link made and removed in DEST itself would move DEST's mtime,
+ * which the last pin's tree record holds, and every no-change pin would then check the whole tree.
+ * Otherwise in DEST, or, when it does not exist yet, in its nearest existing parent (where it is
+ * about to be made).
  */
 async function symlinksRefused(dir: string): Promise<string | undefined> {
-  let at = dir
-  while (!(await stat(at).then((st) => st.isDirectory(), () => false))) {
+  const isDir = (p: string): Promise<boolean> => stat(p).then((st) => st.isDirectory(), () => false)
+  let at = join(dir, STATE_REL.tmp)
+  if (!(await isDir(at))) at = join(dir, STATE_DIR_NAME)
+  if (!(await isDir(at))) at = dir
+  while (!(await isDir(at))) {
     if (dirname(at) === at) return undefined
     at = dirname(at)
   }

@@ -1,5 +1,5 @@
 /**
- * A DEST on a filesystem without symbolic links: a real exFAT (mkfs.exfat, mounted through
+ * The symlink probe pin makes in DEST before anything else, and a DEST on a filesystem without symbolic links: a real exFAT (mkfs.exfat, mounted through
  * exfat-fuse on a loop device, as a USB backup drive is), where symlink(2) answers ENOSYS. pin
  * refuses it in one line before any download: a mirror's set folders are symlinks, and a pin
  * would otherwise download every original and fail at the first link, at every run.
@@ -11,6 +11,7 @@ import { promisify } from 'node:util'
 import { mkdir, readdir, truncate, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { FakeFlickr } from '../../src/fake-flickr/index.js'
+import { keepsCtime } from '../../src/pin/tree-check.js'
 import { cliEnv, removeDir, startFake } from '../pin/helpers.js'
 import { runCli } from '../support/cli.js'
 import { tempDir } from '../support/repo.js'
@@ -67,4 +68,31 @@ void describe('pin to a filesystem without symbolic links (e2e, exFAT)', () => {
       if (existing) assert.deepEqual(await readdir(dest), [])
     })
   }
+})
+
+void describe('the symlink probe on a pinned DEST (e2e)', () => {
+  let fake: FakeFlickr
+  let work: string
+  before(async () => {
+    fake = await startFake({ seed: 55, photos: 6, videos: 0, sets: 2, collections: 1, meanPhotoBytes: 3_000 })
+    work = await tempDir()
+  })
+  after(async () => {
+    await fake.close()
+    await removeDir(work)
+  })
+
+  void it('leaves DEST as its tree record holds it: the next no-change pin is checked against the record, not walked whole', async (t) => {
+    if (!keepsCtime(work)) {
+      t.skip('the temp folder is on a filesystem whose ctime a user can set: no tree record is kept there')
+      return
+    }
+    const dest = join(work, 'dest')
+    const env = cliEnv(fake, join(work, 'config'), { DEBUG: 'flickrfs:pin' })
+    assert.equal((await runCli(['pin', '-q', dest], env)).code, 0)
+    const again = await runCli(['pin', '-q', dest], env)
+    assert.equal(again.code, 0, again.stderr)
+    // A probe link made and removed in DEST itself moved DEST's mtime: "not as the last pin left it".
+    assert.match(again.stderr, /tree check done at \d+ ms: as recorded/, again.stderr)
+  })
 })
