@@ -28,7 +28,17 @@ const debug = createDebug('flickrfs:store')
 export interface ReadPathOptions extends RangeChunksOptions {
   /** A read that starts this far past the downloaded bytes is served by its own ranged GET (default 4 MiB). */
   farReadBytes?: number
+  /** A file in place up to this size is adopted by a read (default ADOPT_ON_READ_MAX_BYTES); a bigger one is not. */
+  adoptOnReadMaxBytes?: number
 }
+
+/**
+ * A read adopts a file found in place only up to this size: it waits for the whole file to be
+ * hashed before its first byte, and a video of a gigabyte on a slow disk (30 MB/s over USB 2)
+ * would outlast the read's deadline; 256 MiB hashes within ~9 s there. A bigger one is downloaded
+ * and served as it comes, as before reads adopted (read-ahead and pin still adopt it, unhurried).
+ */
+export const ADOPT_ON_READ_MAX_BYTES = 256 * 1024 * 1024
 
 export class ReadPath {
   private readonly openFiles = new OpenFiles()
@@ -72,8 +82,9 @@ export class ReadPath {
     // mirror) is hashed and recorded, as read-ahead and `ensure` do, and served from: not fetched
     // again. Readers of it at once share one hashing (Originals.adopt); one that gives up at its
     // deadline leaves it running, for the kernel's retry to join. Not adopted (another size, not
-    // the bytes the index remembers, a download already running): fetched as before.
-    if (this.originals.mayAdopt(m) && (await abortable(this.originals.adopt(m), signal)) !== undefined && this.originals.current(m) !== undefined) {
+    // the bytes the index remembers, a download already running, a file too big to hash within a
+    // read's deadline on a slow disk): fetched as before.
+    if (m.size <= (this.options.adoptOnReadMaxBytes ?? ADOPT_ON_READ_MAX_BYTES) && this.originals.mayAdopt(m) && (await abortable(this.originals.adopt(m), signal)) !== undefined && this.originals.current(m) !== undefined) {
       return this.read(m, position, length, signal)
     }
     const job = this.originals.start(m, t)

@@ -127,6 +127,20 @@ void describe('OriginalStore adoption', () => {
     await store.close()
   })
 
+  void it('a read does not adopt a file in place bigger than adoptOnReadMaxBytes (hashing it would outlast a read): it is fetched and served as it comes', async () => {
+    const root = await w.newRoot()
+    const store = await OriginalStore.open(root, w.client, { adoptOnReadMaxBytes: 50_000 })
+    const [small, big] = [w.addPhoto(40_000), w.addPhoto(60_000)]
+    await plant(store, small, w.bytesOf(small.id))
+    await plant(store, big, w.bytesOf(big.id))
+    w.fake.resetCounts()
+    assert.deepEqual(await store.read(small, 0, 100), w.bytesOf(small.id).subarray(0, 100))
+    assert.equal(w.fake.counts()['media:GET'] ?? 0, 0, 'up to the bound: adopted')
+    assert.deepEqual(await store.read(big, 0, 100), w.bytesOf(big.id).subarray(0, 100))
+    assert.equal(w.fake.counts()['media:GET'], 1, 'above it: downloaded')
+    await store.close()
+  })
+
   void it('an adopted original is recorded pinned: a bounded cache never evicts a file it did not fetch', async () => {
     const root = await w.newRoot()
     // Bound 0: every unpinned original is evicted at once.
