@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import { Command, Option } from 'commander'
 import { FlickrfsError, isFlickrfsError } from '../errors/flickrfs-error.js'
-import { apiOriginFromEnv, loadCredentials, MediaClient, openFlickr, type Credentials, type Env } from '../flickr/index.js'
+import { apiOriginFromEnv, loadCredentials, MediaClient, openFlickr, throttleNote, type Credentials, type Env } from '../flickr/index.js'
 import { checkMountpoint, exitingWithMount, mountAt, runUntilSignal, unmountPath } from '../fs/index.js'
 import { startLiveMount, type LiveMount, type LiveMountOptions } from '../service/live-mount.js'
 import { notifyReady } from '../service/notify.js'
@@ -97,7 +97,7 @@ async function runMount(io: CliIo, mountpoint: string, flags: MountFlags): Promi
   const mnt = resolve(mountpoint)
   // A cache is flickrfs's own folder: an empty value or a foreign folder is a typo (dest-check.ts).
   if (flags.cache !== undefined) await checkFolder(flags.cache, { what: '--cache', force: flags.force, writes: flags.offline !== true })
-  const { remote, creds, apiCalls } = await connect(env, flags)
+  const { remote, creds, apiCalls, onThrottled } = await connect(env, flags)
   const root = resolve(flags.cache ?? defaultCacheRoot(env, creds))
   // A mountpoint that cannot be used is refused before anything is created (the cache folder).
   await checkMountpoint(mnt)
@@ -108,6 +108,9 @@ async function runMount(io: CliIo, mountpoint: string, flags: MountFlags): Promi
   // Created by this run: removed again when the mount does not come up, so a failure leaves nothing.
   const created = await mkdirLevels(root)
   const say = await logger(io)
+  // A storm of "too many requests" is waited out (FlickrClient RATE_LIMIT_PATIENCE_MS), and logged.
+  // A pin handed to this mount runs on the same client: 'the refresh' covers its calls too.
+  onThrottled((on) => say(throttleNote(on, 'the refresh')))
 
   const cookies = await readCookies(flags.cookies, env, (line) => io.stderr.write(line))
   const fullListingEvery = await fullListingEveryMs(env, flags.fullListingEvery)
@@ -139,8 +142,14 @@ async function runMount(io: CliIo, mountpoint: string, flags: MountFlags): Promi
 }
 
 /** Offline: credentials only if some are saved (they name the default cache). Online: the clients too. */
-async function connect(env: Env, flags: MountFlags): Promise<{ remote?: LiveMountOptions['remote']; creds?: Credentials; apiCalls: () => number }> {
-  if (flags.offline) return { creds: await loadCredentials({ env }).catch(() => undefined), apiCalls: () => 0 }
+async function connect(env: Env, flags: MountFlags): Promise<{
+  remote?: LiveMountOptions['remote']
+  creds?: Credentials
+  apiCalls: () => number
+  /** FlickrClient.onThrottled of the API client (offline: never called). */
+  onThrottled: (listener: (on: boolean) => void) => void
+}> {
+  if (flags.offline) return { creds: await loadCredentials({ env }).catch(() => undefined), apiCalls: () => 0, onThrottled: () => undefined }
   // Reads of uncached originals must fail fast when Flickr is unreachable: few retries, short waits.
   const opened = await openFlickr({ env, apiRate: flags.apiRate, media: { maxRetries: 1, headersTimeoutMs: 10_000 } }).catch((err: unknown) => {
     // No key or token here: a pinned cache can still be served as it is.
@@ -150,7 +159,12 @@ async function connect(env: Env, flags: MountFlags): Promise<{ remote?: LiveMoun
   // A pin handed to this mount (cli/pin-handoff.ts) downloads as a pin of its own does: with the default retries.
   const origin = apiOriginFromEnv(env)
   const jobMedia = new MediaClient({ origins: origin === undefined ? [] : [origin] })
-  return { creds: opened.credentials, remote: { api: opened.client, media: opened.media, jobMedia }, apiCalls: () => opened.client.stats.apiCalls }
+  return {
+    creds: opened.credentials,
+    remote: { api: opened.client, media: opened.media, jobMedia },
+    apiCalls: () => opened.client.stats.apiCalls,
+    onThrottled: (listener) => opened.client.onThrottled(listener),
+  }
 }
 
 interface ServeMountOptions {

@@ -2,7 +2,7 @@ import { resolve } from 'node:path'
 import { Command } from 'commander'
 import { acquireRootLock, setAsideDamagedCatalog, type RootLock } from '../catalog/index.js'
 import { FlickrfsError, isFlickrfsError } from '../errors/flickrfs-error.js'
-import { openFlickr } from '../flickr/index.js'
+import { openFlickr, throttleNote } from '../flickr/index.js'
 import { DEFAULT_PIN_CONCURRENCY, pin, type PinReport } from '../pin/pin.js'
 import { envOf, isTty, positiveInt, readCookies, type CliIo } from './context.js'
 import { createProgress, formatBytes, formatDuration, plural } from './progress.js'
@@ -154,6 +154,9 @@ async function pinAndReport(
   }
   process.once('SIGINT', stop)
   process.once('SIGTERM', stop)
+  // A storm of "too many requests" is waited out (FlickrClient RATE_LIMIT_PATIENCE_MS): said, so
+  // that a line standing still for minutes is not taken for a hang. -q says nothing unless it fails.
+  if (mode !== 'quiet') client.onThrottled((on) => progress.line(`flickrfs: ${throttleNote(on, 'the pin')}`))
   // The status line is cleared however the run ends, so an error starts on a clean row.
   const report = await pin({
     dest,

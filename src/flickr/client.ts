@@ -37,6 +37,11 @@ export interface FlickrClientOptions {
   /** First backoff cap (default 1000 ms), doubling per retry up to `retryMaxDelayMs` (default 60000). */
   retryBaseDelayMs?: number
   retryMaxDelayMs?: number
+  /**
+   * How long a call answered "too many requests" (HTTP 429, or Flickr's own words) keeps being
+   * tried again, from its first such answer, past `maxRetries` (default RATE_LIMIT_PATIENCE_MS).
+   */
+  rateLimitPatienceMs?: number
   /** Extra reads of a whole listing that does not add up (fewer items than its total, no item array) (default 2). */
   listingRetries?: number
   /** Pages of a listing asked before their turn (paginate.ts DEFAULT_PAGES_AHEAD; 0: one page at a time). */
@@ -67,6 +72,23 @@ export const DEFAULT_API_CONCURRENCY = 16
 /** A listing that goes on from pages an interrupted run read, and tells each page as it is read (see paginate.ts). */
 export type ListingResume = Pick<PaginateOptions, 'from' | 'onPage'>
 
+/**
+ * A call Flickr answers "too many requests" is tried again, with the backoff (up to a minute
+ * apart), for this long from its first such answer before it fails: a storm of 429s (another tool
+ * on the same key, Flickr throttling for a while) would otherwise end a sync hours long after half
+ * a minute. The limiter slows down meanwhile (RateLimiter.slowDown); `onThrottled` tells the user.
+ */
+export const RATE_LIMIT_PATIENCE_MS = 15 * 60_000
+
+/** What pin and mount say when Flickr starts (`on`) and stops answering "too many requests" (FlickrClient.onThrottled). */
+export function throttleNote(on: boolean, who: 'the pin' | 'the refresh'): string {
+  const min = Math.round(RATE_LIMIT_PATIENCE_MS / 60_000)
+  return on
+    ? `Flickr is rate-limiting this API key (too many requests): ${who} slows down and tries again for up to ${min} min` +
+      (who === 'the pin' ? '; Ctrl-C stops it, and the next pin goes on from there.' : '.')
+    : `Flickr takes calls again; ${who} goes on.`
+}
+
 /** HTTP 429, or a Flickr error whose message says the key is over its limit. */
 function isTooManyRequests(f: ReturnType<typeof classify>): boolean {
   return (f.kind === 'http' && f.status === 429) || (f.kind === 'stat' && /too many requests|rate limit/i.test(f.message))
@@ -91,6 +113,10 @@ export class FlickrClient {
   private readonly apiOrigin: string | undefined
   private readonly listingRetries: number
   private readonly pagesAhead: number | undefined
+  private readonly patienceMs: number
+  /** Calls waiting to try again after "too many requests"; a storm is on while any is. */
+  private throttledCalls = 0
+  private readonly throttleListeners: Array<(on: boolean) => void> = []
   /** The set list prefetchSetList started, until getSetList takes it. */
   private prefetchedSets: Promise<RawSet[]> | undefined
 
@@ -106,6 +132,7 @@ export class FlickrClient {
     this.maxDelayMs = opts.retryMaxDelayMs ?? DEFAULT_RETRY.maxDelayMs
     this.apiOrigin = opts.apiOrigin || undefined
     this.listingRetries = opts.listingRetries ?? 2
+    this.patienceMs = opts.rateLimitPatienceMs ?? RATE_LIMIT_PATIENCE_MS
     this.pagesAhead = opts.pagesAhead
     this.bucket = opts.limiter ?? new TokenBucket(opts.ratePerSec ?? DEFAULT_RATE_PER_SEC, opts.burst ?? DEFAULT_BURST, this.clock)
     this.slots = new Semaphore(opts.concurrency ?? DEFAULT_API_CONCURRENCY)
@@ -127,8 +154,35 @@ export class FlickrClient {
     void this.bucket.prepare?.()
   }
 
+  /**
+   * `listener(true)` when calls start waiting out Flickr's "too many requests" (the first of a
+   * storm), `listener(false)` once none is waiting any more (answered, or failed for good).
+   */
+  onThrottled(listener: (on: boolean) => void): void {
+    this.throttleListeners.push(listener)
+  }
+
+  #throttled(on: boolean): void {
+    this.throttledCalls += on ? 1 : -1
+    if (this.throttledCalls === (on ? 1 : 0)) for (const listener of this.throttleListeners) listener(on)
+  }
+
   /** One API call, with the limiter, retries and error mapping. Resolves to Flickr's parsed JSON. */
   async call(method: string, params: Record<string, string> = {}): Promise<any> {
+    /** When this call was first answered "too many requests" (the clock's time), if it was. */
+    let throttledAt: number | undefined
+    try {
+      return await this.#call(method, params, (at) => {
+        if (throttledAt === undefined) this.#throttled(true)
+        throttledAt ??= at
+        return throttledAt
+      })
+    } finally {
+      if (throttledAt !== undefined) this.#throttled(false)
+    }
+  }
+
+  async #call(method: string, params: Record<string, string>, throttled: (at: number) => number): Promise<any> {
     for (let attempt = 0; ; attempt++) {
       await this.bucket.take()
       const release = await this.slots.acquire()
@@ -144,8 +198,11 @@ export class FlickrClient {
       }
       const failure = classify(err)
       await discardBody(failure)
-      if (isTooManyRequests(failure)) await this.bucket.slowDown()
-      if (!isTransient(failure) || attempt >= this.maxRetries) {
+      const tooMany = isTooManyRequests(failure)
+      if (tooMany) await this.bucket.slowDown()
+      const now = this.clock.now()
+      const patient = tooMany && now - throttled(now) < this.patienceMs
+      if (!isTransient(failure) || (attempt >= this.maxRetries && !patient)) {
         log('%s failed for good after %d attempt(s): %s', method, attempt + 1, failure.kind)
         throw toFlickrfsError(failure, {
           what: method, attempts: attempt + 1, timeoutMs: this.timeoutMs, apiOrigin: this.apiOrigin,

@@ -114,7 +114,9 @@ export class TokenBucket implements RateLimiter {
   private async takeNow(): Promise<void> {
     this.refill()
     while (this.tokens < 1) {
-      await this.clock.sleep(((1 - this.tokens) / this.rate()) * 1000)
+      // At least 1 ms, as the shared bucket: a wait of 1e-12 ms (a token short by a rounding error)
+      // does not move a clock reading of ~2e5 ms, and the loop would never end (seen on VirtualClock).
+      await this.clock.sleep(Math.max(1, ((1 - this.tokens) / this.rate()) * 1000))
       this.refill()
     }
     this.tokens -= 1

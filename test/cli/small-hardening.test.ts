@@ -50,6 +50,24 @@ void describe('small hardening of the CLI', () => {
     assert.match(r.stderr, /^flickrfs: Cannot read the cookies file .*no-cookies\.txt \(--cookies\): there is no such file\. Give the file .* or leave --cookies out/)
   })
 
+  void test('a storm of "too many requests" mid-sync is waited out and said as it starts and ends; the pin completes', async () => {
+    // Nine 429s in a row: past the 5 retries any other failure gets. Flickr time at 1000× (the
+    // backoff's minute is 60 ms here), as benches run it.
+    fake.faults.inject('throttle429', { count: 9, target: 'flickr.photosets.getList' })
+    try {
+      const r = await runCli(['pin', join(work, 'dest-throttled')], cliEnv(fake, join(work, 'config'), { FLICKRFS_TIME_SCALE: '1000' }))
+      assert.equal(r.code, 0, r.stderr)
+      const lines = r.stderr.split('\n')
+      const on = lines.findIndex((l) => /^flickrfs: Flickr is rate-limiting this API key \(too many requests\): the pin slows down and tries again for up to 15 min; Ctrl-C stops it/.test(l))
+      const off = lines.findIndex((l) => l === 'flickrfs: Flickr takes calls again; the pin goes on.')
+      assert.ok(on >= 0 && off > on, r.stderr)
+      assert.equal(lines.filter((l) => l.includes('rate-limiting')).length, 1, 'said once for the storm')
+      assert.match(r.stdout, /^Pinned 4 items /m)
+    } finally {
+      fake.faults.clear()
+    }
+  })
+
   void test('--concurrency above the ceiling is a usage error before anything happens', async () => {
     const dest = join(work, 'dest-many')
     const r = await runCli(['pin', '--concurrency', '100000', dest], cliEnv(fake, join(work, 'config')))

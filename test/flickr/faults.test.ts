@@ -40,7 +40,9 @@ void test('a fault that outlasts the retries fails with a clear FLICKR_UNAVAILAB
 
   fake.faults.clear()
   fake.faults.inject('throttle429', { count: 10, target: 'flickr.test.login' })
-  const err429 = await rejectsWith(client.testLogin(), 'FLICKR_UNAVAILABLE')
+  // Without patience for "too many requests" (next test), a 429 is one more transient failure.
+  const impatient = clientFor(fake, { maxRetries: 2, rateLimitPatienceMs: 0 })
+  const err429 = await rejectsWith(impatient.testLogin(), 'FLICKR_UNAVAILABLE')
   assert.match(err429.message, /rate-limiting.*HTTP 429.*--api-rate/)
 
   fake.faults.clear()
@@ -52,6 +54,38 @@ void test('a fault that outlasts the retries fails with a clear FLICKR_UNAVAILAB
   fake.faults.inject('stat105', { count: 10, target: 'flickr.test.login' })
   const err105 = await rejectsWith(client.testLogin(), 'FLICKR_UNAVAILABLE')
   assert.match(err105.message, /error 105/)
+})
+
+void test('a storm of 429s is waited out past maxRetries, up to rateLimitPatienceMs from the first, and said once as it starts and ends', async () => {
+  const clock = new VirtualClock()
+  const client = clientFor(fake, { clock, random: () => 0.5, maxRetries: 2, rateLimitPatienceMs: 5 * 60_000 })
+  const told: boolean[] = []
+  client.onThrottled((on) => told.push(on))
+  // Twelve 429s: far past 2 retries, well within 5 minutes of backoff (at most a minute apart).
+  fake.faults.inject('throttle429', { count: 12, target: 'flickr.test.login' })
+  const me = await client.testLogin()
+  assert.equal(me.id, fake.account.user.id)
+  assert.equal(fake.counts()['flickr.test.login'], 13)
+  assert.deepEqual(told, [true, false])
+  // Backoff doubles up to its 60 s cap (full jitter at 0.5), as for any retry.
+  assert.deepEqual(clock.sleeps.slice(0, 8), [500, 1000, 2000, 4000, 8000, 16000, 30000, 30000])
+
+  // One that never ends: failed once the patience is spent, with the rate-limit message.
+  told.length = 0
+  fake.faults.clear()
+  fake.resetCounts()
+  fake.faults.inject('throttle429', { count: Infinity, target: 'flickr.test.login' })
+  const start = clock.now()
+  const err = await rejectsWith(client.testLogin(), 'FLICKR_UNAVAILABLE')
+  assert.match(err.message, /rate-limiting this API key: flickr\.test\.login got HTTP 429 \(\d+ attempts\)/)
+  assert.ok(clock.now() - start >= 5 * 60_000, `gave up after ${clock.now() - start} ms`)
+  assert.ok(clock.now() - start < 5 * 60_000 + 61_000, `and not much later: ${clock.now() - start} ms`)
+  assert.deepEqual(told, [true, false])
+  // Other transient failures keep maxRetries.
+  fake.faults.clear()
+  fake.faults.inject('http500', { count: 10, target: 'flickr.test.login' })
+  await rejectsWith(client.testLogin(), 'FLICKR_UNAVAILABLE')
+  assert.deepEqual(told, [true, false], 'a 500 is no rate limit')
 })
 
 void test('an unreachable server gives NETWORK after retries', async () => {
