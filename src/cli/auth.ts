@@ -60,7 +60,8 @@ export function whoamiCommand(io: AuthIo): Command {
   return new Command('whoami')
     .description('Show which Flickr account the stored token belongs to')
     .action(async () => {
-      const { client } = await openFlickr({ env: io.env, client: { maxRetries: 2 } })
+      // A question asked at a prompt: a 429 fails it at once with the reason, not minutes later.
+      const { client } = await openFlickr({ env: io.env, client: { maxRetries: 2, rateLimitPatienceMs: 0 } })
       const user = await client.testLogin()
       io.stdout.write(`${user.username}\n`)
     })
