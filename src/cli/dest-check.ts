@@ -15,7 +15,7 @@
  *   and a pin would otherwise download every original, then fail writing the first link, at every run.
  */
 import { randomBytes } from 'node:crypto'
-import { readdir, stat, symlink, unlink } from 'node:fs/promises'
+import { lstat, readdir, stat, symlink, unlink } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { destWriteError, errnoCode, isEnoent } from '../util/fs-errors.js'
@@ -61,17 +61,12 @@ export async function checkFolder(arg: string, opts: FolderCheck): Promise<strin
         (opts.what === 'DEST' ? 'status, verify and `mount --cache DEST --offline` still read it; pin needs it writable.' : 'Add --offline to serve what it holds.'))
     }
   }
-  if (opts.links === true) {
-    const code = await symlinksRefused(dir)
-    if (code !== undefined) {
-      throw new FlickrfsError('DEST', `${opts.what} cannot hold symbolic links: ${dir} is on a filesystem without them (${code}; exFAT and FAT drives have none), ` +
-        `and a mirror's set and collection folders are symlinks into photostream/. Choose a folder on a filesystem that has them ` +
-        `(ext4, XFS, Btrfs, APFS, NTFS through ntfs-3g), or format the drive with one. Nothing was downloaded.`)
-    }
-  }
   const foreign = names.filter((n) => !IGNORABLE.has(n))
-  if (foreign.length === 0 || names.includes(STATE_DIR_NAME) || opts.force === true) return dir
-  if (await isFlickrmirrorerMirror(dir, names)) return dir
+  // Last: a folder refused above is left exactly as it was (the probe moves its mtime).
+  if (foreign.length === 0 || names.includes(STATE_DIR_NAME) || opts.force === true || await isFlickrmirrorerMirror(dir, names)) {
+    if (opts.links === true) await refuseWithoutLinks(dir, opts.what)
+    return dir
+  }
   const shown = foreign.slice(0, 3).map((n) => JSON.stringify(n)).join(', ') + (foreign.length > 3 ? ', …' : '')
   throw new FlickrfsError('DEST', `${dir} is not empty (${shown}) and is not a flickrfs folder (no ${STATE_DIR_NAME}/ in it): a typo, or the wrong disk? ` +
     `Choose an empty or new folder, or add --force to use this one anyway.`)
@@ -98,6 +93,15 @@ export async function isFlickrmirrorerMirror(dir: string, names?: readonly strin
   return inside.some((n) => /^\d+\.[A-Za-z0-9]{1,8}$/.test(n) && present.has(`${n}.metadata`))
 }
 
+/** Refuses `dir` when its filesystem cannot hold symbolic links (see the top of this file). */
+async function refuseWithoutLinks(dir: string, what: FolderCheck['what']): Promise<void> {
+  const code = await symlinksRefused(dir)
+  if (code === undefined) return
+  throw new FlickrfsError('DEST', `${what} cannot hold symbolic links: ${dir} is on a filesystem without them (${code}; exFAT and FAT drives have none), ` +
+    `and a mirror's set and collection folders are symlinks into photostream/. Choose a folder on a filesystem that has them ` +
+    `(ext4, XFS, Btrfs, APFS, NTFS through ntfs-3g), or format the drive with one. Nothing was downloaded.`)
+}
+
 /** What a filesystem without symbolic links answers symlink(2) with: vfat EPERM, a FUSE one without the call (exfat-fuse) ENOSYS. */
 const NO_SYMLINKS = new Set(['EPERM', 'ENOSYS', 'EOPNOTSUPP', 'ENOTSUP'])
 
@@ -111,9 +115,12 @@ const NO_SYMLINKS = new Set(['EPERM', 'ENOSYS', 'EOPNOTSUPP', 'ENOTSUP'])
  */
 async function symlinksRefused(dir: string): Promise<string | undefined> {
   const isDir = (p: string): Promise<boolean> => stat(p).then((st) => st.isDirectory(), () => false)
-  let at = join(dir, STATE_REL.tmp)
-  if (!(await isDir(at))) at = join(dir, STATE_DIR_NAME)
-  if (!(await isDir(at))) at = dir
+  // Below DEST, only a real folder: never through a link planted as .flickrfs or .flickrfs/tmp
+  // (pin refuses those later, and writes nothing through them; nor does this).
+  const realDir = (p: string): Promise<boolean> => lstat(p).then((st) => st.isDirectory(), () => false)
+  const state = join(dir, STATE_DIR_NAME)
+  const tmp = join(dir, STATE_REL.tmp)
+  let at = (await realDir(state)) && (await realDir(tmp)) ? tmp : (await realDir(state)) ? state : dir
   while (!(await isDir(at))) {
     if (dirname(at) === at) return undefined
     at = dirname(at)
