@@ -23,9 +23,11 @@ export type SetAsideBy = 'pin' | 'mount'
 const ORIGINALS_AFTER: Record<SetAsideBy, string> = {
   // Its run ensures every original, and ensure adopts a file already at its name.
   pin: 'the originals already here are checked and kept, not downloaded again.',
-  // Nothing goes through the folder: an original is adopted when a read (or read-ahead) asks for it.
+  // Nothing goes through the folder: an original is adopted when a read (or read-ahead) asks for it,
+  // a read only up to store/read-path.ts ADOPT_ON_READ_MAX_BYTES (256 MiB).
   mount: 'each original already here is checked (hashed) and recorded when it is first read, not downloaded again, ' +
-    'and photostream/SHA256SUMS lists it from then on.',
+    'and photostream/SHA256SUMS lists it from then on (one over 256 MiB is downloaded again when read: hashing it first could outlast the read; ' +
+    '`flickrfs pin` of this folder checks every one).',
 }
 
 /** What is wrong with ROOT's catalog file: undefined when it is sound or absent. */
