@@ -166,7 +166,11 @@ function parseState(text: string): LimiterState | undefined {
 /** The state brought forward to `now`: refilled at the (possibly slowed) rate, capped at `burst`. */
 export function advance(s: LimiterState, now: number, burst: number, ratePerSec: number): LimiterState {
   const out = { ...s, burst, ratePerSec }
-  // A clock that went back refills nothing (and never owes tokens).
+  // A clock that went back refills nothing (and never owes tokens), and leaves no slow-down longer
+  // than one set now would be: a slowUntilMs years ahead (a clock set back, a bench's scaled clock
+  // writing the same file) would otherwise hold the key at 1/8 of its rate for those years.
+  out.slowUntilMs = Math.min(s.slowUntilMs, now + SLOW_FOR_MS)
+  out.slowedAtMs = Math.min(s.slowedAtMs, now)
   const from = Math.min(s.updatedAtMs, now)
   let t = from
   let tokens = s.tokens

@@ -5,7 +5,7 @@ import { readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import {
-  FlickrClient, LEASE_MS, SharedTokenBucket, VirtualClock, limiterStatePath, wallClock, worstCaseCalls,
+  FlickrClient, LEASE_MS, SharedTokenBucket, VirtualClock, advance, limiterStatePath, wallClock, worstCaseCalls,
 } from '../../src/flickr/index.js'
 import { apiBudgetLines } from '../../src/cli/status.js'
 import { generateAccount, startFakeFlickr, type FakeFlickr } from '../../src/fake-flickr/index.js'
@@ -236,4 +236,18 @@ void test('prepare() on a config folder that cannot be written neither fails nor
   await bucket.prepare()
   for (let i = 0; i < 3; i++) await bucket.take()
   assert.equal(clock.now(), 0, 'the burst was there at once')
+})
+
+void test('a slow-down written by a clock far ahead (set back since, or a bench scaled) lasts at most its ten minutes from now', () => {
+  const now = Date.UTC(2026, 11, 6)
+  // As a FLICKRFS_TIME_SCALE=1000 run left the file on this machine: times ~30,000 years ahead, 1/8 of the rate.
+  const written = { v: 1 as const, tokens: 0, updatedAtMs: now * 17, slowFactor: 0.125, slowUntilMs: now * 17 + 600_000, slowedAtMs: now * 17, burst: 600, ratePerSec: 0.8 }
+  const at = advance(written, now, 600, 0.8)
+  assert.ok(at.slowUntilMs <= now + 10 * 60_000, `slowed until ${at.slowUntilMs - now} ms from now`)
+  assert.ok(at.slowedAtMs <= now)
+  // Ten minutes on, the key has its whole rate again: 0.8/s, not 0.1/s.
+  const later = advance(at, now + 10 * 60_000 + 1000, 600, 0.8)
+  assert.equal(later.slowFactor, 1)
+  const perSecond = advance(later, now + 10 * 60_000 + 11_000, 600, 0.8).tokens - later.tokens
+  assert.ok(Math.abs(perSecond - 8) < 1e-6, `${perSecond} tokens in 10 s`)
 })
