@@ -33,8 +33,11 @@ async function runDemo(io: CliIo, target: string, forcePin: boolean): Promise<nu
   const say = (line: string): boolean => io.stdout.write(line + '\n')
   const fake = await startFakeFlickr({ account: generateAccount(DEMO_ACCOUNT) })
   const cache = await mkdtemp(join(tmpdir(), 'flickrfs-demo-cache-'))
+  // Its own config folder: the fake is not Flickr, so the demo neither draws on nor writes the API
+  // budget kept in the user's (a bucket another run left low, or slowed, made the demo crawl).
+  const config = await mkdtemp(join(tmpdir(), 'flickrfs-demo-config-'))
   try {
-    const { client, media } = await openFlickr({ env: fakeEnv(io, fake) })
+    const { client, media } = await openFlickr({ env: fakeEnv(io, fake, config) })
     say(`flickrfs demo: a sample account of ${DEMO_ACCOUNT.photos + DEMO_ACCOUNT.videos} items served by the built-in fake Flickr at ${fake.origin}`)
     const usable = forcePin ? { ok: false as const, reason: '--pin was given' } : await fuseUsable()
     if (!usable.ok) {
@@ -45,14 +48,16 @@ async function runDemo(io: CliIo, target: string, forcePin: boolean): Promise<nu
   } finally {
     await fake.close()
     await rm(cache, { recursive: true, force: true })
+    await rm(config, { recursive: true, force: true })
   }
 }
 
-/** The user's environment, pointed at the fake with its own keys and token. */
-function fakeEnv(io: CliIo, fake: FakeFlickr): Env {
+/** The user's environment, pointed at the fake with its own keys and token, and a config folder of its own. */
+function fakeEnv(io: CliIo, fake: FakeFlickr, configDir: string): Env {
   const c = fake.credentials
   return {
     ...envOf(io),
+    FLICKRFS_CONFIG_DIR: configDir,
     FLICKRFS_API_ORIGIN: fake.origin,
     FLICKR_API_KEY: c.apiKey,
     FLICKR_API_SECRET: c.apiSecret,

@@ -4,9 +4,10 @@
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { readdir, readFile, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { DEMO_ACCOUNT } from '../../src/cli/demo.js'
+import { limiterStatePath } from '../../src/flickr/index.js'
 import { MountLab } from '../support/mount-lab.js'
 import { waitUntil } from '../support/wait.js'
 import { fuseUnusableReason, isMounted } from '../support/mounts.js'
@@ -65,6 +66,22 @@ void describe('flickrfs demo (e2e)', () => {
     // Again into the folder it pinned: fine.
     const again = await lab.cli(['demo', dir, '--pin'], env, 120_000)
     assert.equal(again.exit.code, 0, again.out + again.err)
+  })
+
+  void it('demo --pin neither draws on nor writes the API budget kept in the user\'s config folder', async () => {
+    // The fake's key with a bucket left empty and slowed to 1/8 (0.1 calls/s): a demo drawing on it
+    // would take minutes for its ~40 calls.
+    const configDir = join(env.HOME ?? '', '.config', 'flickrfs')
+    await mkdir(configDir, { recursive: true, mode: 0o700 })
+    const budget = limiterStatePath(configDir, 'fake-api-key')
+    const now = Date.now()
+    const drained = JSON.stringify({ v: 1, tokens: 0, updatedAtMs: now, slowFactor: 0.125, slowUntilMs: now + 600_000, slowedAtMs: now, burst: 600, ratePerSec: 0.8 })
+    await writeFile(budget, drained, { mode: 0o600 })
+    const started = Date.now()
+    const p = await lab.cli(['demo', join(lab.dir, 'demo-budget'), '--pin'], env, 120_000)
+    assert.equal(p.exit.code, 0, p.out + p.err)
+    assert.ok(Date.now() - started < 60_000, `the demo took ${Date.now() - started} ms`)
+    assert.equal(await readFile(budget, 'utf8'), drained, 'the user\'s budget file is left as it was')
   })
 
   void it('demo DIR --pin leaves a folder of the user\'s alone: one line, exit 1, nothing written', async () => {
