@@ -172,49 +172,45 @@ export class FlickrClient {
     /** When this call was first answered "too many requests" (the clock's time), if it was. */
     let throttledAt: number | undefined
     try {
-      return await this.#call(method, params, (at) => {
-        if (throttledAt === undefined) this.#throttled(true)
-        throttledAt ??= at
-        return throttledAt
-      })
+      for (let attempt = 0; ; attempt++) {
+        await this.bucket.take()
+        const release = await this.slots.acquire()
+        let err: unknown
+        try {
+          this.stats.apiCalls++
+          if (attempt > 0) this.stats.retries++
+          return await this.flickr(method, params)
+        } catch (e) {
+          err = e
+        } finally {
+          release()
+        }
+        const failure = classify(err)
+        await discardBody(failure)
+        const tooMany = isTooManyRequests(failure)
+        if (tooMany) await this.bucket.slowDown()
+        const now = this.clock.now()
+        if (tooMany && throttledAt === undefined) {
+          throttledAt = now
+          this.#throttled(true)
+        }
+        const patient = tooMany && throttledAt !== undefined && now - throttledAt < this.patienceMs
+        if (!isTransient(failure) || (attempt >= this.maxRetries && !patient)) {
+          log('%s failed for good after %d attempt(s): %s', method, attempt + 1, failure.kind)
+          throw toFlickrfsError(failure, {
+            what: method, attempts: attempt + 1, timeoutMs: this.timeoutMs, apiOrigin: this.apiOrigin,
+          }, err)
+        }
+        const jittered = backoffMs(attempt, { baseDelayMs: this.baseDelayMs, maxDelayMs: this.maxDelayMs, random: this.random })
+        const asked = failure.kind === 'http' ? retryAfterMs(failure.response, this.maxDelayMs) : undefined
+        const delay = Math.max(jittered, asked ?? 0)
+        log('%s attempt %d failed (%s: %s); retrying in %d ms', method, attempt + 1, failure.kind,
+          failure.kind === 'http' ? failure.status : failure.kind === 'stat' ? failure.code : redact(
+            'message' in failure ? failure.message : ''), delay)
+        await this.clock.sleep(delay)
+      }
     } finally {
       if (throttledAt !== undefined) this.#throttled(false)
-    }
-  }
-
-  async #call(method: string, params: Record<string, string>, throttled: (at: number) => number): Promise<any> {
-    for (let attempt = 0; ; attempt++) {
-      await this.bucket.take()
-      const release = await this.slots.acquire()
-      let err: unknown
-      try {
-        this.stats.apiCalls++
-        if (attempt > 0) this.stats.retries++
-        return await this.flickr(method, params)
-      } catch (e) {
-        err = e
-      } finally {
-        release()
-      }
-      const failure = classify(err)
-      await discardBody(failure)
-      const tooMany = isTooManyRequests(failure)
-      if (tooMany) await this.bucket.slowDown()
-      const now = this.clock.now()
-      const patient = tooMany && now - throttled(now) < this.patienceMs
-      if (!isTransient(failure) || (attempt >= this.maxRetries && !patient)) {
-        log('%s failed for good after %d attempt(s): %s', method, attempt + 1, failure.kind)
-        throw toFlickrfsError(failure, {
-          what: method, attempts: attempt + 1, timeoutMs: this.timeoutMs, apiOrigin: this.apiOrigin,
-        }, err)
-      }
-      const jittered = backoffMs(attempt, { baseDelayMs: this.baseDelayMs, maxDelayMs: this.maxDelayMs, random: this.random })
-      const asked = failure.kind === 'http' ? retryAfterMs(failure.response, this.maxDelayMs) : undefined
-      const delay = Math.max(jittered, asked ?? 0)
-      log('%s attempt %d failed (%s: %s); retrying in %d ms', method, attempt + 1, failure.kind,
-        failure.kind === 'http' ? failure.status : failure.kind === 'stat' ? failure.code : redact(
-          'message' in failure ? failure.message : ''), delay)
-      await this.clock.sleep(delay)
     }
   }
 
