@@ -666,8 +666,7 @@ export class Originals {
 
   /** Tells the `onIdle` listeners, unless `id` is still busy (another version's download, a hold). */
   private becameIdle(id: string): void {
-    if (this.held.has(id)) return
-    for (const job of this.jobs.values()) if (job.id === id) return
+    if (this.busyIds().has(id)) return
     for (const listener of this.idleListeners) listener(id)
   }
 
