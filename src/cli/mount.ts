@@ -156,7 +156,7 @@ async function connect(env: Env, flags: MountFlags): Promise<{
     if (isFlickrfsError(err) && err.code === 'AUTH_MISSING') throw new FlickrfsError('AUTH_MISSING', `${err.message} To serve what a pinned --cache holds without Flickr, add --offline.`)
     throw err
   })
-  // A pin handed to this mount (cli/pin-handoff.ts) downloads as a pin of its own does: with the default retries.
+  // A pin handed to this mount (cli/handed-pin.ts) downloads as a pin of its own does: with the default retries.
   const origin = apiOriginFromEnv(env)
   const jobMedia = new MediaClient({ origins: origin === undefined ? [] : [origin] })
   return {
@@ -271,7 +271,7 @@ class StopDeadline {
 }
 
 /**
- * The control socket on which `flickrfs pin CACHE` hands this mount its pin (cli/pin-handoff.ts).
+ * The control socket on which `flickrfs pin CACHE` hands this mount its pin (cli/pin-handoff.ts; the mount's side is cli/handed-pin.ts).
  * None on a cache this process cannot write: it holds no lock there, and a pin could not run.
  */
 async function listenForPins(live: LiveMount, o: ServeMountOptions): Promise<ControlServer | undefined> {

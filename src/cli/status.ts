@@ -171,10 +171,6 @@ export async function apiBudgetLines(env: Env): Promise<string[]> {
 }
 
 /**
- * While items fail, when a run lists their records afresh (catalog/incremental.ts relistDue; every
- * run tries them again from the records held).
- */
-/**
  * Mid-first-sync there is no catalog to count out of, but a first pin downloads from its first
  * listing page on: what the store has recorded so far, not "0/0 (0 B)" beside a pin hours in.
  */
@@ -191,6 +187,10 @@ function storedSoFar(store: Pick<OriginalStore, 'storedRecords'>): string {
 /** Failures of the last pin status names with their reasons. */
 const LISTED_FAILURES = 20
 
+/**
+ * While items fail, when a run lists their records afresh (catalog/incremental.ts relistDue; every
+ * run tries them again from the records held).
+ */
 function freshRecordsNote(relistable: number, catalog: Catalog, now: number): string {
   if (relistable === 0) return ''
   const next = nextRelist(catalog.listingMarks(), relistable, now)

@@ -378,8 +378,6 @@ export async function readSharedBucket(configDir: string, apiKey: string): Promi
   }
 }
 
-
-
 const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
 /**
