@@ -356,7 +356,7 @@ async function detach(io: CliIo, mnt: string, root: string): Promise<number> {
   const logFile = await confined.openForWrite(STATE_REL.mountLog, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND)
   const tail = new LogTail(logPath, (await logFile.stat()).size)
   const args = process.argv.slice(1).filter((a) => a !== '--background')
-  const child = spawn(process.execPath, [...process.execArgv, ...args], {
+  const child = spawn(process.execPath, [...process.execArgv, '--', ...args], {
     detached: true,
     stdio: ['ignore', logFile.fd, logFile.fd],
     // glibc's malloc setting (util/malloc-env.ts); a variable of the user's own wins.

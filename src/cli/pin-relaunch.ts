@@ -57,7 +57,7 @@ export function relaunchPin(argv: readonly string[], env: NodeJS.ProcessEnv = pr
   // A first pin: no manifest of either format (DEST was never pinned to the end).
   const first = bytes === undefined && !existsSync(legacyManifestPath(resolve(dest)))
   if (!first && (bytes ?? 0) < BIG_MANIFEST_BYTES) return undefined
-  const child = spawn(process.execPath, [...process.execArgv, ...argv.slice(1)], {
+  const child = spawn(process.execPath, [...process.execArgv, '--', ...argv.slice(1)], {
     stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
     env: { ...env, ...MALLOC_RETURNS_LARGE_BLOCKS, [PARENT_PIPE_ENV]: '3' },
   })
