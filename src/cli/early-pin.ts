@@ -75,7 +75,7 @@ let early: { env: Env; clients: Promise<Clients | undefined> } | undefined
  */
 async function startEarlyCalls(env: Env, expectedSets: number | undefined): Promise<void> {
   const clients = import('../flickr/index.js')
-    .then(({ openFlickr }) => openFlickr({ env }))
+    .then(({ openFlickr }) => openFlickr({ env, outagePatience: true }))
     .then((opened) => {
       opened.client.prefetchSetList(expectedSets)
       log('the set list asked %d ms after the process started', Math.round(performance.now()))

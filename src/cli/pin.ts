@@ -2,7 +2,7 @@ import { resolve } from 'node:path'
 import { Command } from 'commander'
 import { acquireRootLock, setAsideDamagedCatalog, type RootLock } from '../catalog/index.js'
 import { FlickrfsError, isFlickrfsError } from '../errors/flickrfs-error.js'
-import { openFlickr, throttleNote } from '../flickr/index.js'
+import { openFlickr, outageNote, throttleNote } from '../flickr/index.js'
 import { DEFAULT_PIN_CONCURRENCY, pin, type PinReport } from '../pin/pin.js'
 import { envOf, isTty, positiveInt, readCookies, type CliIo } from './context.js'
 import { createProgress, formatBytes, formatDuration, plural } from './progress.js'
@@ -85,7 +85,7 @@ async function runPin(io: CliIo, dest: string, flags: PinFlags): Promise<number>
   const fullListingEvery = await fullListingEveryMs(env, flags.fullListingEvery)
   // The clients the process made as it started (early-pin.ts), the set list already asked; made from the same env, and no --api-rate.
   const early = flags.apiRate === undefined ? await claimEarlyClients(env) : undefined
-  const { client, media } = early ?? await openFlickr({ env, apiRate: flags.apiRate })
+  const { client, media, outage } = early ?? await openFlickr({ env, apiRate: flags.apiRate, outagePatience: true })
   const mode = flags.quiet ? 'quiet' : isTty(io.stderr) ? 'bar' : 'lines'
   // Held for the whole run (pin takes it again, re-entrantly): a damaged catalog is moved aside
   // with no other writer about.
@@ -124,7 +124,7 @@ async function runPin(io: CliIo, dest: string, flags: PinFlags): Promise<number>
       if (setAside !== undefined) io.stderr.write(`flickrfs: ${setAside}\n`)
       return setAside !== undefined
     }
-    return await pinAndReport(io, dest, { ...flags, fullListingEvery }, { client, media, cookies, mode, checkCatalog })
+    return await pinAndReport(io, dest, { ...flags, fullListingEvery }, { client, media, outage, cookies, mode, checkCatalog })
   } finally {
     await lock.release()
   }
@@ -137,12 +137,13 @@ async function pinAndReport(
   run: {
     client: Awaited<ReturnType<typeof openFlickr>>['client']
     media: Awaited<ReturnType<typeof openFlickr>>['media']
+    outage: Awaited<ReturnType<typeof openFlickr>>['outage']
     cookies: string | undefined
     mode: 'quiet' | 'bar' | 'lines'
     checkCatalog: () => Promise<boolean>
   },
 ): Promise<number> {
-  const { client, media, cookies, mode, checkCatalog } = run
+  const { client, media, outage, cookies, mode, checkCatalog } = run
   const progress = createProgress(mode, io.stderr)
   const pace = paceWatch(envOf(io))
   // Ctrl-C or a stop: every write is atomic and the work done is recorded as it goes, so the
@@ -157,6 +158,8 @@ async function pinAndReport(
   // A storm of "too many requests" is waited out (FlickrClient RATE_LIMIT_PATIENCE_MS): said, so
   // that a line standing still for minutes is not taken for a hang. -q says nothing unless it fails.
   if (mode !== 'quiet') client.onThrottled((on) => progress.line(`flickrfs: ${throttleNote(on, 'the pin')}`))
+  // So is a network outage, waited out the same way (outage.ts).
+  if (mode !== 'quiet') outage?.onChange((on, why) => progress.line(`flickrfs: ${outageNote(on, why)}`))
   // The status line is cleared however the run ends, so an error starts on a clean row.
   const report = await pin({
     dest,

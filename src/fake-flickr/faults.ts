@@ -9,6 +9,8 @@
  *                                  Cookie with both cookie_accid and cookie_epass
  *   expiredCookies                 with videoOriginal404: those cookies are refused too (a web
  *                                  session that has expired), so the originals 404 whatever is sent
+ *   unreachable                    a network outage: every request's connection is closed as it
+ *                                  arrives, before any answer (the client sees a reset)
  *   http500, stat105, html200, throttle429, truncateMedia
  *                                  count-downs: each hits the next n requests it applies to, any target
  *
@@ -90,6 +92,7 @@ export class FaultSettings {
   shortPages = false
   videoOriginal404 = false
   expiredCookies = false
+  unreachable = false
   http500 = 0
   stat105 = 0
   html200 = 0
@@ -119,6 +122,7 @@ export class FaultSettings {
     this.shortPages = false
     this.videoOriginal404 = false
     this.expiredCookies = false
+    this.unreachable = false
     for (const k of FAULT_KINDS) this[k] = 0
     this.injections.length = 0
     this.hostile = {}

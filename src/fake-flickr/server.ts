@@ -50,7 +50,8 @@ export interface FakeFlickr {
   credentials: FakeCredentials
   /** Requests per REST method name, 'oauth:request_token' / 'oauth:authorize' / 'oauth:access_token',
    *  'media:GET', 'media:HEAD', 'media:play' (play URL hits), 'media:bytes' (body bytes sent) and
-   *  'media:peak' (the most media GETs open at once since the last reset: whether downloads overlap). */
+   *  'media:peak' (the most media GETs open at once since the last reset: whether downloads overlap),
+   *  'unreachable' (requests whose connection faults.unreachable closed). */
   counts(): Record<string, number>
   resetCounts(): void
   /**
@@ -208,6 +209,11 @@ class FakeFlickrServer implements FakeFlickr {
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1')
     log('%s %s', req.method, redact(url.pathname + url.search))
+    if (this.faults.unreachable) {
+      this.bump('unreachable')
+      req.socket.destroy()
+      return
+    }
     const path = url.pathname
     if (path === '/services/rest' || path === '/services/rest/') return this.handleRest(req, res, url)
     if (path.startsWith('/services/oauth/')) return this.handleOAuth(req, res, url)

@@ -11,6 +11,7 @@ import { DEFAULT_BURST, DEFAULT_RATE_PER_SEC, TokenBucket, type RateLimiter } fr
 import { OriginTransport } from './origin-transport.js'
 import { ListingIncomplete, paginate, type PaginateOptions } from './paginate.js'
 import { backoffMs, DEFAULT_RETRY, retryAfterMs } from './retry.js'
+import { isGatewayStatus, type OutageWatch } from './outage.js'
 import type { PageEnvelope, PageItem, RawCollection, RawComment, RawPhoto, RawSet, RawSize } from './types.js'
 
 const log = createDebug('flickrfs:flickr')
@@ -47,6 +48,8 @@ export interface FlickrClientOptions {
   /** Pages of a listing asked before their turn (paginate.ts DEFAULT_PAGES_AHEAD; 0: one page at a time). */
   pagesAhead?: number
   clock?: Clock
+  /** A pin's: a call that cannot reach Flickr while nothing else can goes on trying past its retries (outage.ts). */
+  outage?: OutageWatch
   /** [0, 1) for the backoff jitter. */
   random?: () => number
 }
@@ -89,6 +92,14 @@ export function throttleNote(on: boolean, who: 'the pin' | 'the refresh'): strin
     : `Flickr takes calls again; ${who} goes on.`
 }
 
+/** What a failure that did not reach Flickr met (a lost connection, no answer, a gateway's 502–504); undefined for an answer. */
+function unreachableWhy(f: ReturnType<typeof classify>): string | undefined {
+  if (f.kind === 'network') return redact(f.message)
+  if (f.kind === 'timeout') return 'no answer'
+  if (f.kind === 'http' && isGatewayStatus(f.status)) return `HTTP ${f.status}`
+  return undefined
+}
+
 /** HTTP 429, or a Flickr error whose message says the key is over its limit. */
 function isTooManyRequests(f: ReturnType<typeof classify>): boolean {
   return (f.kind === 'http' && f.status === 429) || (f.kind === 'stat' && /too many requests|rate limit/i.test(f.message))
@@ -114,6 +125,7 @@ export class FlickrClient {
   private readonly listingRetries: number
   private readonly pagesAhead: number | undefined
   private readonly patienceMs: number
+  private readonly outage: OutageWatch | undefined
   /** Calls waiting to try again after "too many requests"; a storm is on while any is. */
   private throttledCalls = 0
   private readonly throttleListeners: Array<(on: boolean) => void> = []
@@ -133,6 +145,7 @@ export class FlickrClient {
     this.apiOrigin = opts.apiOrigin || undefined
     this.listingRetries = opts.listingRetries ?? 2
     this.patienceMs = opts.rateLimitPatienceMs ?? RATE_LIMIT_PATIENCE_MS
+    this.outage = opts.outage
     this.pagesAhead = opts.pagesAhead
     this.bucket = opts.limiter ?? new TokenBucket(opts.ratePerSec ?? DEFAULT_RATE_PER_SEC, opts.burst ?? DEFAULT_BURST, this.clock)
     this.slots = new Semaphore(opts.concurrency ?? DEFAULT_API_CONCURRENCY)
@@ -176,10 +189,13 @@ export class FlickrClient {
         await this.bucket.take()
         const release = await this.slots.acquire()
         let err: unknown
+        const triedAt = this.outage?.now()
         try {
           this.stats.apiCalls++
           if (attempt > 0) this.stats.retries++
-          return await this.flickr(method, params)
+          const answer: unknown = await this.flickr(method, params)
+          this.outage?.reached()
+          return answer
         } catch (e) {
           err = e
         } finally {
@@ -195,7 +211,10 @@ export class FlickrClient {
           this.#throttled(true)
         }
         const patient = tooMany && throttledAt !== undefined && now - throttledAt < this.patienceMs
-        if (!isTransient(failure) || (attempt >= this.maxRetries && !patient)) {
+        const unreachable = unreachableWhy(failure)
+        if (unreachable === undefined) this.outage?.reached()
+        const outage = unreachable !== undefined && triedAt !== undefined && attempt >= this.maxRetries && this.outage?.keepTrying(triedAt, unreachable) === true
+        if (!isTransient(failure) || (attempt >= this.maxRetries && !patient && !outage)) {
           log('%s failed for good after %d attempt(s): %s', method, attempt + 1, failure.kind)
           throw toFlickrfsError(failure, {
             what: method, attempts: attempt + 1, timeoutMs: this.timeoutMs, apiOrigin: this.apiOrigin,

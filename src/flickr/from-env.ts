@@ -5,6 +5,7 @@ import { scaledWallClock, wallClock, type Clock } from './clock.js'
 import { CONFIG_FILE, loadCredentials, readConfigFile, resolveConfigDir, type Credentials, type Env } from './credentials.js'
 import { DEFAULT_BURST, DEFAULT_RATE_PER_SEC, SharedTokenBucket } from './limiter.js'
 import { MediaClient, type MediaClientOptions } from './media-client.js'
+import { OutageWatch } from './outage.js'
 
 /** FLICKRFS_API_ORIGIN, checked so a typo fails here rather than as a confusing network error. */
 export function apiOriginFromEnv(env: Env): string | undefined {
@@ -95,6 +96,8 @@ export interface OpenFlickrOptions {
   apiRate?: string | number
   client?: Partial<FlickrClientOptions>
   media?: MediaClientOptions
+  /** A pin's: both clients wait out a network outage together (outage.ts), and `outage` says when. */
+  outagePatience?: boolean
 }
 
 /** The one place a command turns environment + config into working clients. */
@@ -102,6 +105,8 @@ export async function openFlickr(opts: OpenFlickrOptions): Promise<{
   client: FlickrClient
   media: MediaClient
   credentials: Credentials
+  /** With `outagePatience`: the watch both clients share. */
+  outage: OutageWatch | undefined
 }> {
   const configDir = opts.configDir ?? resolveConfigDir(opts.env)
   const credentials = await loadCredentials({ env: opts.env, configDir })
@@ -110,9 +115,11 @@ export async function openFlickr(opts: OpenFlickrOptions): Promise<{
   const clock = opts.client?.clock ?? clockFromEnv(opts.env)
   // Every process of this key on this machine draws from one bucket (a file in the config dir).
   const limiter = new SharedTokenBucket({ configDir, apiKey: credentials.apiKey, burst, ratePerSec, clock })
+  const outage = opts.outagePatience === true ? new OutageWatch(clock) : undefined
   const client = new FlickrClient({
     clock,
     limiter,
+    outage,
     ...opts.client,
     apiKey: credentials.apiKey,
     apiSecret: credentials.apiSecret,
@@ -121,6 +128,6 @@ export async function openFlickr(opts: OpenFlickrOptions): Promise<{
     apiOrigin,
   })
   // The media client fetches only from Flickr's hosts and from the origin that stands in for them.
-  const media = new MediaClient({ ...opts.media, origins: apiOrigin === undefined ? [] : [apiOrigin] })
-  return { client, media, credentials }
+  const media = new MediaClient({ clock, outage, ...opts.media, origins: apiOrigin === undefined ? [] : [apiOrigin] })
+  return { client, media, credentials, outage }
 }

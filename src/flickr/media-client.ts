@@ -8,6 +8,7 @@ import { chunksAsStream, guardedChunks, type BodyChunks, type BodyLimits } from 
 import { MediaError, MediaUrlPolicy } from './media-hosts.js'
 import { send, sharedMediaAgents, type Exchange, type MediaAgents, type MediaAnswer } from './media-http.js'
 import { backoffMs, DEFAULT_RETRY, retryAfterMs } from './retry.js'
+import { isGatewayStatus, type OutageWatch } from './outage.js'
 
 const log = createDebug('flickrfs:flickr:media')
 
@@ -33,6 +34,8 @@ export interface MediaClientOptions {
   retryMaxDelayMs?: number
   clock?: Clock
   random?: () => number
+  /** A pin's: a request that cannot reach Flickr while nothing else can goes on trying past its retries (outage.ts). */
+  outage?: OutageWatch
   /** The keep-alive agents (default: one pair shared by every client in the process, media-http.ts). */
   agents?: MediaAgents
 }
@@ -144,6 +147,7 @@ export class MediaClient {
   private readonly clock: Clock
   private readonly random: () => number
   private readonly agents: MediaAgents
+  private readonly outage: OutageWatch | undefined
   readonly stats = { requests: 0, retries: 0 }
 
   constructor(opts: MediaClientOptions = {}) {
@@ -161,6 +165,7 @@ export class MediaClient {
     this.clock = opts.clock ?? realClock
     this.random = opts.random ?? Math.random
     this.agents = opts.agents ?? sharedMediaAgents()
+    this.outage = opts.outage
   }
 
   /** Size, final URL and file name, without the body. */
@@ -278,10 +283,13 @@ export class MediaClient {
       o.signal?.throwIfAborted()
       this.stats.requests++
       if (attempt > 0) this.stats.retries++
+      const triedAt = this.outage?.now()
       try {
-        return await this.attempt(u, url, headers, o)
+        const answer = await this.attempt(u, url, headers, o)
+        this.outage?.reached()
+        return answer
       } catch (err) {
-        await this.clock.sleep(this.retryDelayMs(err, url, o, attempt, urlFailures), o.signal)
+        await this.clock.sleep(this.retryDelayMs(err, url, o, attempt, urlFailures, triedAt), o.signal)
       }
     }
   }
@@ -328,16 +336,21 @@ export class MediaClient {
   }
 
   /** How long to wait before the next try after `err`; throws the final error when there is none. */
-  private retryDelayMs(err: unknown, url: string, o: RequestOptions, attempt: number, urlFailures: { count: number }): number {
-    if (err instanceof MediaError && err.permanent) throw err
-    if (o.signal?.aborted) throw o.signal.reason
+  private retryDelayMs(err: unknown, url: string, o: RequestOptions, attempt: number, urlFailures: { count: number }, triedAt: number | undefined): number {
     const failure: Failed =
       err instanceof RetryableStatus ? { kind: 'status', status: err.status, statusText: err.statusText }
         : err instanceof HtmlAnswer ? { kind: 'html' } : classify(err)
+    const unreachable = failure.kind === 'network' ? redact(failure.message) : failure.kind === 'timeout' ? 'no answer'
+      : failure.kind === 'status' && isGatewayStatus(failure.status) ? `HTTP ${failure.status}` : undefined
+    // Any other failure of a try is an answer: Flickr was reached (a 404, an HTML page, a redirect loop).
+    if (unreachable === undefined && o.signal?.aborted !== true) this.outage?.reached()
+    if (err instanceof MediaError && err.permanent) throw err
+    if (o.signal?.aborted) throw o.signal.reason
     const transient = failure.kind === 'status' || failure.kind === 'html' || failure.kind === 'network' || failure.kind === 'timeout'
     const aboutUrl = failure.kind === 'html' || (failure.kind === 'status' && failure.status !== 429)
     const urlRetriesSpent = aboutUrl && o.retries !== undefined && urlFailures.count++ >= o.retries
-    if (!transient || attempt >= this.maxRetries || urlRetriesSpent) throw this.finalError(failure, url, attempt + 1, err)
+    const outage = unreachable !== undefined && triedAt !== undefined && attempt >= this.maxRetries && this.outage?.keepTrying(triedAt, unreachable) === true
+    if (!transient || (attempt >= this.maxRetries && !outage) || urlRetriesSpent) throw this.finalError(failure, url, attempt + 1, err)
     const jittered = backoffMs(attempt, { baseDelayMs: this.baseDelayMs, maxDelayMs: this.maxDelayMs, random: this.random })
     const delay = Math.max(jittered, err instanceof RetryableStatus ? err.retryAfterMs ?? 0 : 0)
     log('%s %s attempt %d failed (%s); retrying in %d ms', o.method, redact(url), attempt + 1,

@@ -1,0 +1,77 @@
+/**
+ * A network outage in the middle of a long run: the Wi-Fi drops, a router restarts, Flickr is away
+ * for a few minutes. A request retries a few times over about half a minute (retry.ts); a pin of
+ * hours would then end at the first outage longer than that, and a cron job would wait a day to go
+ * on. One OutageWatch, shared by the API and media clients of a pin, lets a request that cannot
+ * reach Flickr go on trying while nothing else reaches Flickr either, up to OUTAGE_PATIENCE_MS from
+ * the last time anything did. It is an outage only if so:
+ * - Flickr was reached earlier in this run: a run started without a network fails as quickly as
+ *   before, it does not sit for minutes;
+ * - nothing reached Flickr while the request's last try failed: one item whose host keeps failing
+ *   while the others download is that item's trouble, and keeps its own retries.
+ */
+import type { Clock } from './clock.js'
+
+/** How long requests go on trying through an outage, from the last time anything reached Flickr. */
+export const OUTAGE_PATIENCE_MS = 10 * 60_000
+
+/** What pin says when an outage starts (`on`, with what the request met) and ends. */
+export function outageNote(on: boolean, why = ''): string {
+  const min = Math.round(OUTAGE_PATIENCE_MS / 60_000)
+  return on
+    ? `Flickr cannot be reached${why === '' ? '' : ` (${why})`}: the pin waits and tries again for up to ${min} min; ` +
+      'Ctrl-C stops it, and the next pin goes on from there.'
+    : 'Flickr can be reached again; the pin goes on.'
+}
+
+/** An HTTP status that says Flickr's service is away (its gateway answered for it), as a lost connection does. */
+export function isGatewayStatus(status: number): boolean {
+  return status === 502 || status === 503 || status === 504
+}
+
+export class OutageWatch {
+  /** When something last reached Flickr (the clock's time); undefined until something has. */
+  #reachedAt: number | undefined
+  /** An outage was said to the listeners and its end was not yet. */
+  #told = false
+  readonly #listeners: Array<(on: boolean, why: string) => void> = []
+
+  constructor(
+    private readonly clock: Clock,
+    readonly patienceMs = OUTAGE_PATIENCE_MS,
+  ) {}
+
+  /** `listener(true, why)` when a request first goes on trying past its retries, `listener(false, '')` when Flickr answers again. */
+  onChange(listener: (on: boolean, why: string) => void): void {
+    this.#listeners.push(listener)
+  }
+
+  /** Flickr answered a request (any answer but a gateway's "unavailable"). */
+  reached(): void {
+    this.#reachedAt = this.clock.now()
+    if (this.#told) {
+      this.#told = false
+      for (const listener of this.#listeners) listener(false, '')
+    }
+  }
+
+  /** The time to keep as the start of a request's try (OutageWatch.keepTrying). */
+  now(): number {
+    return this.clock.now()
+  }
+
+  /**
+   * A request's try that began at `triedAt` (OutageWatch.now) failed to reach Flickr, and the
+   * request has used up its retries: whether it should try again (`why`: what it met, for the note).
+   */
+  keepTrying(triedAt: number, why: string): boolean {
+    const reachedAt = this.#reachedAt
+    if (reachedAt === undefined || reachedAt > triedAt) return false
+    if (this.clock.now() - reachedAt >= this.patienceMs) return false
+    if (!this.#told) {
+      this.#told = true
+      for (const listener of this.#listeners) listener(true, why)
+    }
+    return true
+  }
+}
