@@ -6,7 +6,13 @@
  */
 import { after, before, beforeEach, test } from 'node:test'
 import assert from 'node:assert/strict'
+import { lookup as dnsLookup } from 'node:dns'
+import { Agent as HttpAgent, type ClientRequestArgs } from 'node:http'
+import { Agent as HttpsAgent } from 'node:https'
+import { connect, type LookupFunction, type NetConnectOpts } from 'node:net'
+import type { Duplex } from 'node:stream'
 import { MediaClient, OutageWatch, VirtualClock } from '../../src/flickr/index.js'
+import type { MediaAgents } from '../../src/flickr/media-http.js'
 import { generateAccount, startFakeFlickr, type FakeFlickr } from '../../src/fake-flickr/index.js'
 import { clientFor } from './helpers.js'
 
@@ -100,4 +106,29 @@ void test('without having reached Flickr, or past the patience, the media client
   // Backoff capped at a minute: at least 10 minutes of waits, each under a minute.
   assert.ok(tries > 10, `tried through the patience (${tries})`)
   assert.ok(clock.now() >= PATIENCE, 'gave up only after the patience')
+})
+
+/** Agents whose name lookups fail with `code` (as getaddrinfo does with no DNS server) the first `failures` times. */
+function agentsWithFailingLookup(code: string, failures: number): MediaAgents {
+  let left = failures
+  const lookup: LookupFunction = (host, opts, done) => {
+    if (left-- > 0) return done(Object.assign(new Error(`getaddrinfo ${code} ${host}`), { code, hostname: host }), '', 4)
+    return dnsLookup(host, opts, done)
+  }
+  class Agent extends HttpAgent {
+    override createConnection(options: ClientRequestArgs): Duplex {
+      return connect({ ...options, lookup } as NetConnectOpts)
+    }
+  }
+  return { http: new Agent(), https: new HttpsAgent() }
+}
+
+void test('a name lookup that fails for a moment (EAI_AGAIN: no DNS server) is retried like a lost connection', async () => {
+  const origin = fake.origin.replace('127.0.0.1', 'localhost')
+  const url = (photoUrls[0] as string).replace(fake.origin, origin)
+  const media = new MediaClient({ clock: new VirtualClock(), origins: [origin], maxRetries: 5, agents: agentsWithFailingLookup('EAI_AGAIN', 3) })
+  const answer = await media.get(url)
+  await answer.body.cancel()
+  assert.equal(answer.status, 200)
+  assert.equal(media.stats.retries, 3)
 })
