@@ -100,6 +100,8 @@ class LayoutBuilder {
   readonly #runs: Array<{ start: number; dir: DirNode | OnDemandDir }> = []
   #count = 0
   #photostream: PhotostreamDir | undefined
+  /** The index of photostream/'s first photo file (its files are one run from there, 2 a shown photo). */
+  #photostreamFirst = 0
   /** Indices into the catalog's photostream order of the shown photos (what photostream/ keeps). */
   #shownOrder: Uint32Array | undefined
   /** The made link lists of every set directory and Not in any set/ (link-dir.ts). */
@@ -241,6 +243,7 @@ class LayoutBuilder {
     const exts = this.#exts
     exts.length = length
     const dirState = fnvUpdate(photostream.fnv, '/')
+    this.#photostreamFirst = this.#count
     for (let i = 0; i < length; i++) {
       const id = view.photostreamId(i)
       if (this.#shown.get(id) !== undefined) continue
@@ -440,6 +443,9 @@ class LayoutBuilder {
       if (number >= 0) (this.#parentOf(i) as OnDemandDir).moveIno(nameOf(i), inos[i] as number)
     })
     for (const [i, node] of this.#made) (node as { ino: number }).ino = inos[i] as number
+    // photostream/'s listing reads its files' numbers from here rather than hashing each name again.
+    const first = this.#photostreamFirst
+    this.#photostreamChildren().listInos(inos.slice(first, first + 2 * this.#shown.size))
   }
 }
 

@@ -11,6 +11,7 @@
  * the layout shows that very file; iteration walks the shown order and retains nothing.
  */
 import { LRUCache } from 'lru-cache'
+import { FlickrfsError } from '../errors/flickrfs-error.js'
 import type { MediaEntry } from '../catalog/types.js'
 import type { CatalogView, PhotoColumns } from '../catalog/view.js'
 import { fnvUpdate, inoFromState } from './inodes.js'
@@ -141,6 +142,8 @@ export class PhotostreamChildren implements ReadonlyMap<string, LayoutNode> {
   readonly #movedHashes = new Set<number>()
   /** Per local hour, where it starts (times.ts); bounded, since it lives as long as the layout. */
   readonly #hourCache = new Map<number, number>()
+  /** Of each photo file, its inode number (listInos); set by the build once inodes are settled. */
+  #listedInos: Uint32Array | undefined
 
   /** `../photostream/`: what a link to one of these files starts with. */
   readonly #linkPrefix: string
@@ -220,18 +223,40 @@ export class PhotostreamChildren implements ReadonlyMap<string, LayoutNode> {
     return node
   }
 
-  /** Names, kinds and inodes in order, making no node (a listing). */
+  /**
+   * The inode numbers of the photo files in listing order (2k: the k-th original, 2k + 1: its
+   * sidecar), as the build settled them for the whole tree (build only, once). A listing then
+   * hashes no name: at 1,000,000 photos hashing 2,000,000 names again, and looking each up among
+   * the moved ones, was ~0.1 s of the first `ls` of photostream/ (bench/RESULTS.md "Session 51").
+   */
+  listInos(inos: Uint32Array): void {
+    if (inos.length !== 2 * this.#shown.length) throw new FlickrfsError('INTERNAL', 'photostream/ was given inode numbers for another count of files')
+    this.#listedInos = inos
+  }
+
+  /**
+   * Names, kinds and inodes in order, making no node (a listing). Each sidecar's name is made as
+   * one flat string and its original's name is the front of it (a slice: V8 makes it a view of
+   * the sidecar's characters, or a copy when shorter than 13): two strings a photo, where
+   * `${id}.${ext}` and two joins made four and an array, whose collection was a third of the
+   * listing's time at 1,000,000 photos. Neither needs flattening later: fuse-native's readdir
+   * reads every name in one loop that keeps a handle to each (no handle scope per entry), so a
+   * name made flat there would be an allocation whose collection scans every handle the loop
+   * holds so far; made before the loop, the loop allocates nothing.
+   */
   eachChild(fn: (name: string, child: { readonly kind: LayoutNode['kind']; readonly ino: number }) => void): void {
+    const inos = this.#listedInos
+    if (inos === undefined) throw new FlickrfsError('INTERNAL', 'photostream/ listed before its inode numbers were settled')
     for (const [name, node] of this.#fixed) fn(name, node)
     const entry = { kind: 'file' as const, ino: 0 }
+    const exts = this.#exts
     for (let k = 0; k < this.#shown.length; k++) {
-      const fileName = flat(this.#shownAt(k).fileName, '')
-      // The sidecar's path is the original's and a suffix: its hash goes on from the original's.
-      const state = fnvUpdate(this.#state, fileName)
-      entry.ino = this.#inoOf(fileName, state)
-      fn(fileName, entry)
-      const sidecarName = flat(fileName, METADATA_SUFFIX)
-      entry.ino = this.#inoOf(sidecarName, fnvUpdate(state, METADATA_SUFFIX))
+      const id = this.#idAt(k)
+      const ext = exts[k] as string
+      const sidecarName = [id, '.', ext, METADATA_SUFFIX].join('')
+      entry.ino = inos[2 * k] as number
+      fn(sidecarName.slice(0, id.length + 1 + ext.length), entry)
+      entry.ino = inos[2 * k + 1] as number
       fn(sidecarName, entry)
     }
   }
@@ -361,15 +386,4 @@ export class PhotostreamChildren implements ReadonlyMap<string, LayoutNode> {
     node.ino = this.#ino(name)
     return node
   }
-}
-
-/**
- * `a + b` as one flat string. Joined with `+`, a name of 13 characters or more is a ConsString in
- * V8, a node pointing at its pieces, made flat (a new string) when its characters are first read.
- * fuse-native's readdir reads a listing's names in one loop that keeps a handle to each (no
- * handle scope per entry): a name made flat there is an allocation whose collection scans every
- * handle the loop holds so far. Made flat before the loop, the loop allocates nothing.
- */
-function flat(a: string, b: string): string {
-  return [a, b].join('')
 }
