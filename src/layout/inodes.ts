@@ -59,8 +59,18 @@ export function settleCollisions(inos: Uint32Array, pathOf: (index: number) => s
   const collided = collidedNumbers(sorted)
   if (collided.length === 0) return inos
   const groups = new Map<number, number[]>()
-  for (const ino of collided) groups.set(ino, [])
-  for (let i = 0; i < inos.length; i++) groups.get(inos[i] as number)?.push(i)
+  // A number's low 16 bits say whether it may be one that collided: the few collided numbers (~2,000
+  // among 3,000,000 at 1,000,000 items) mark few of the 65,536, so most numbers are passed over
+  // without asking the Map (asking it of every number was ~0.1 s of a 1,000,000-item build).
+  const maybe = new Uint8Array(1 << 16)
+  for (const ino of collided) {
+    groups.set(ino, [])
+    maybe[ino & 0xffff] = 1
+  }
+  for (let i = 0; i < inos.length; i++) {
+    const ino = inos[i] as number
+    if (maybe[ino & 0xffff] === 1) groups.get(ino)?.push(i)
+  }
 
   const taken = new Set<number>()
   // `collided` is ascending: groups in ascending hash order, as the header says.
