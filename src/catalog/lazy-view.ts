@@ -61,7 +61,8 @@ export class LazyView implements CatalogView {
     this.#pageSize = pages[0]?.n ?? 1
     this.#stream = lists.photostream
     this.#streamLength = lists.photostream?.length ?? head.pages?.streamLength ?? 0
-    this.#index = shared?.index ?? idIndexOf(pages, this.#count)
+    const count = this.#count
+    this.#index = shared?.index ?? new LaterIdIndex(() => idIndexOf(pages, count))
     this.#lists = lists
     this.#bucketOf = rowVersions(head)
     this.#buckets = shared?.buckets ?? new LRUCache({ max: opts.bucketsCached ?? DEFAULT_BUCKETS_CACHED })
@@ -255,6 +256,42 @@ export function idIndexOf(pages: readonly ListingPage[], count: number): IdIndex
     }
   }
   return NumericIndex.of(keys) ?? MapIndex.of(pages)
+}
+
+/**
+ * The id index, made at the first question it cannot answer from the photo read last. A reader of
+ * the order asks each photo's columns right after its id (the layout's build, 1,000,000 times
+ * before a mount is up, and photostream/'s first listing): those need no index, and sorting
+ * 1,000,000 ids (~0.1-0.17 s) waited in front of the mount's first listing (bench/RESULTS.md
+ * "Session 51"). The answer is the index's: the pages hold each id once (listing-pages.ts
+ * photoOrder; a merge's writePages packs each slot once), so the position an id was read at is the
+ * one the index holds.
+ */
+class LaterIdIndex implements IdIndex {
+  #made: IdIndex | undefined
+  readonly #make: () => IdIndex
+  #lastId: string | undefined
+  #lastAt = 0
+
+  constructor(make: () => IdIndex) {
+    this.#make = make
+  }
+
+  remember(id: string, at: number): void {
+    if (this.#made !== undefined) this.#made.remember(id, at)
+    else {
+      this.#lastId = id
+      this.#lastAt = at
+    }
+  }
+
+  find(id: string): number | undefined {
+    if (this.#made === undefined) {
+      if (id === this.#lastId) return this.#lastAt
+      this.#made = this.#make()
+    }
+    return this.#made.find(id)
+  }
 }
 
 class NumericIndex implements IdIndex {
