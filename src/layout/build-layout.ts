@@ -23,7 +23,7 @@
  */
 import type { CatalogSnapshot, CollectionEntry, SetEntry } from '../catalog/types.js'
 import { asCatalogView, type CatalogView, type PhotoColumns } from '../catalog/view.js'
-import { fnvUpdate, inoFromState, ROOT_INO, settleCollisions } from './inodes.js'
+import { fnvNumberPrefix, fnvUpdate, inoFromState, ROOT_INO, settleCollisions } from './inodes.js'
 import { collectionMetadata, photostreamMetadata, setMetadata } from './metadata.js'
 import {
   collectionDirName,
@@ -244,6 +244,9 @@ class LayoutBuilder {
     exts.length = length
     const dirState = fnvUpdate(photostream.fnv, '/')
     this.#photostreamFirst = this.#count
+    // The extension as stored and lower-cased, for the photo before: most photos share it.
+    let storedExt = ''
+    let ext = ''
     for (let i = 0; i < length; i++) {
       const id = view.photostreamId(i)
       if (this.#shown.get(id) !== undefined) continue
@@ -257,7 +260,10 @@ class LayoutBuilder {
         continue
       }
       // `<id>.<ext>` as mediaFileName makes it (showableExt checked both parts), hashed in parts.
-      const ext = shownExt.toLowerCase()
+      if (shownExt !== storedExt) {
+        storedExt = shownExt
+        ext = shownExt.toLowerCase()
+      }
       const k = this.#shown.add(id)
       shown[k] = i
       changed[k] = this.#photoChangedMs(photo)
@@ -320,9 +326,9 @@ class LayoutBuilder {
       const dirState = fnvUpdate(dir.fnv, '/')
       for (let i = 0; i < members.length; i++) {
         const k = members[i] as number
-        // numberedName(i + 1, n, `<id>.<ext>`), hashed in parts: an id (≤ 64) and an ext (≤ 8) are
+        // numberedName(i + 1, n, `<id>.<ext>`), hashed in parts (the prefix from its digits, no string made): an id (≤ 64) and an ext (≤ 8) are
         // far inside NAME_MAX with any prefix, so numberedName never cuts one.
-        const state = fnvUpdate(fnvUpdate(fnvUpdate(fnvUpdate(dirState, numberPrefix(i + 1, members.length)), memberIds[i] as string), '.'), this.#exts[k] as string)
+        const state = fnvUpdate(fnvUpdate(fnvUpdate(fnvNumberPrefix(dirState, i + 1, members.length), memberIds[i] as string), '.'), this.#exts[k] as string)
         this.#addState(dir, i, state)
         mtimeMs = Math.max(mtimeMs, this.#changedMs[k] as number)
       }

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { assignInodes, buildLayout, pathHash, ROOT_INO, type LayoutDir, type LayoutNode } from '../../src/layout/index.js'
-import { settleCollisions } from '../../src/layout/inodes.js'
+import { FNV_OFFSET, fnvNumberPrefix, fnvUpdate, settleCollisions } from '../../src/layout/inodes.js'
+import { numberPrefix } from '../../src/layout/names.js'
 import { collectionEntry, photoSpecs, setEntry, snapshot } from './fixture.js'
 import { walk } from './tree.js'
 
@@ -158,5 +159,15 @@ void describe('inodes', () => {
     const movedInB = nodes.filter(([p, n]) => p.startsWith('/Set 101 - B/') && n.ino !== pathHash(p))
     assert.ok(movedInB.length > 0, 'a link of set B collided with one of set A and moved')
     nodes.forEach(([p, n], i) => assert.equal(n.ino, expected[i], p))
+  })
+  void it('hash a numbered link\'s prefix from its digits as they hash the prefix itself', () => {
+    // The build hashes every set member's `<n>_` this way (fnvNumberPrefix): a digit too many or too
+    // few, or another padding, would give links numbers their paths do not hash to.
+    for (const count of [1, 9, 10, 11, 99, 100, 101, 999, 1000, 1001, 12_345, 100_000, 1_000_000]) {
+      for (const n of new Set([1, 2, 9, 10, 11, 99, 100, 101, 999, 1000, Math.floor(count / 2), count - 1, count])) {
+        if (n < 1 || n > count) continue
+        for (const state of [FNV_OFFSET, 7, -123_456_789]) assert.equal(fnvNumberPrefix(state, n, count), fnvUpdate(state, numberPrefix(n, count)), `${n} of ${count}`)
+      }
+    }
   })
 })
