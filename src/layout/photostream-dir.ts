@@ -2,8 +2,9 @@
  * photostream/ without a node per file: its children are made on demand from the catalog view
  * (src/catalog/view.ts) the layout was built from. At 100,000 photos the eager tree held ~200k nodes here (an original
  * and a sidecar per photo, with their names and Map entries); this directory keeps only the order
- * of the shown photos (4 bytes a photo), the few inode numbers that a hash collision moved, and a
- * bounded cache of the nodes asked for lately.
+ * of the shown photos (4 bytes a photo), its files' inode numbers as the build settled them (8
+ * bytes a photo, so a listing hashes no name), the few that a hash collision moved by name (for a
+ * lookup), and a bounded cache of the nodes asked for lately.
  *
  * Everything a node says is a pure function of the catalog and the options, so a node made again
  * after it left the cache is the same in every field (name, inode, size, mtime, bytes); only its
