@@ -54,6 +54,9 @@ export class ShownPhotos {
     const keys = this.#keys
     if (near + 1 < this.#size && keys[near + 1] === key) return near + 1
     if (near >= 1 && keys[near - 1] === key) return near - 1
+    // Two members swapped in an album (a, c, b, d of a run a, b, c, d) step by two.
+    if (near + 2 < this.#size && keys[near + 2] === key) return near + 2
+    if (near >= 2 && keys[near - 2] === key) return near - 2
     const slots = this.#slots
     for (let slot = slotOf(key) & this.#mask; ; slot = (slot + 1) & this.#mask) {
       const s = slots[slot] as number
