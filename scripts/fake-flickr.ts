@@ -16,6 +16,8 @@
  *                    cut short, a stall mid-body…); which photo is which is printed
  *   --throttle N     the next N API calls answer 429 Too Many Requests
  *   --video-404      video originals 404 without a web session's cookies, as on Flickr
+ * and, while it serves, `kill -USR1 PID` starts a network outage (every connection closed as it
+ * arrives: faults.unreachable) and the next one ends it.
  */
 import { writeFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
@@ -53,6 +55,10 @@ await writeFile(file, [
 ].join('\n'), { mode: 0o600 })
 process.stdout.write(`fake Flickr at ${fake.origin}: ${account.photostream.length} items, ${account.sets.length} sets (${account.user.username}).\n` +
   `Try: bin/flickrfs pin --env-file ${file} /tmp/fake-dest   (Ctrl-C stops the fake)\n`)
+process.on('SIGUSR1', () => {
+  fake.faults.unreachable = !fake.faults.unreachable
+  process.stdout.write(`${new Date().toISOString()} ${fake.faults.unreachable ? 'outage: every connection is closed as it arrives' : 'outage over'}\n`)
+})
 const stop = (): void => void fake.close().then(() => process.exit(0))
 process.once('SIGINT', stop)
 process.once('SIGTERM', stop)
