@@ -51,24 +51,37 @@ interface Row<V> {
   value: V
 }
 
-/** How a row's value is read as a text (TEXT) or as its UTF-8 bytes (BYTES): a parted chunk's marker, and its parts joined. */
-interface Joiner<V> {
+/**
+ * How a row's value is read as a text (TEXT) or as its UTF-8 bytes (BYTE_PARTS): a parted chunk's
+ * marker, and its parts joined (`whole`: a chunk stored in one row).
+ */
+interface Joiner<V, J = V> {
   /** The number of parts the marker `value` names; undefined when `value` is no marker (the chunk itself). */
   parts(value: V): number | undefined
-  join(parts: V[]): V
+  join(parts: V[]): J
+  whole(value: V): J
 }
 
 const TEXT: Joiner<string> = {
   parts: (value) => (value.startsWith(MARKER) ? Number(value.slice(MARKER.length)) : undefined),
   join: (parts) => parts.join(''),
+  whole: (value) => value,
 }
 
 const MARKER_BYTES = Buffer.from(MARKER, 'latin1')
 
-const BYTES: Joiner<Buffer> = {
+/** Each stored row of a chunk's text as its UTF-8 bytes, in order: one for a chunk stored whole. */
+const BYTE_PARTS: Joiner<Buffer, Buffer[]> = {
   parts: (value) => (value.subarray(0, MARKER_BYTES.length).equals(MARKER_BYTES) ? Number(value.toString('latin1', MARKER_BYTES.length)) : undefined),
-  join: (parts) => (parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts)),
+  join: (parts) => parts,
+  whole: (value) => [value],
 }
+
+/**
+ * Where a chunk's text is in its rows (ChunkRows.readByteParts): the end of each stored row's
+ * bytes in the whole text's UTF-8, in order (one for a chunk stored whole).
+ */
+export type PartEnds = Int32Array
 
 export class ChunkRows {
   readonly #adapter: KeyvSqlite
@@ -103,10 +116,46 @@ export class ChunkRows {
    * read (~0.7–1.3 ms), where its bytes are an ordinary buffer (and no UTF-8 is decoded but the piece's).
    */
   async readBytes(key: string): Promise<Buffer | undefined> {
-    return (await this.#readMany([key], 'CAST(value AS BLOB) AS value', BYTES))[0]
+    const read = await this.readByteParts(key)
+    return read === undefined ? undefined : read.bytes
   }
 
-  async #readMany<V>(keys: readonly string[], column: string, as: Joiner<V>): Promise<Array<V | undefined>> {
+  /** readBytes, with where each stored row of it ends (readByteRange reads a piece of it again). */
+  async readByteParts(key: string): Promise<{ bytes: Buffer; ends: PartEnds } | undefined> {
+    const parts = (await this.#readMany([key], 'CAST(value AS BLOB) AS value', BYTE_PARTS))[0]
+    if (parts === undefined) return undefined
+    const ends = new Int32Array(parts.length)
+    let end = 0
+    parts.forEach((part, i) => (ends[i] = end += part.length))
+    return { bytes: parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, end), ends }
+  }
+
+  /**
+   * The bytes [from, to) of `key`'s UTF-8 text, read alone (sqlite's substr of the rows holding
+   * them: a photo's row of ~1 KB, where its bucket is ~100 KB in 3-4 rows), `ends` being where its
+   * rows end (readByteParts of the very same chunk: its key is its content's hash). Undefined when
+   * a row is gone or shorter than `ends` says.
+   */
+  async readByteRange(key: string, ends: PartEnds, from: number, to: number): Promise<Buffer | undefined> {
+    const own = this.#prefix + key
+    const pieces: Array<{ key: string; at: number; length: number }> = []
+    for (let p = 0, start = 0; p < ends.length; start = ends[p] as number, p++) {
+      const end = ends[p] as number
+      if (end <= from || start >= to) continue
+      const a = Math.max(from, start)
+      pieces.push({ key: ends.length === 1 ? own : `${own}:${p}`, at: a - start + 1, length: Math.min(to, end) - a })
+    }
+    const read = await Promise.all(pieces.map(async (piece) => {
+      const rows = (await this.#adapter.query(`SELECT substr(CAST(value AS BLOB), ?, ?) AS value FROM ${this.#table} WHERE key = ?`, piece.at, piece.length, piece.key)) as Array<{ value: Buffer | null }>
+      const value = rows[0]?.value
+      return Buffer.isBuffer(value) && value.length === piece.length ? value : undefined
+    }))
+    const whole = read.filter((b): b is Buffer => b !== undefined)
+    if (pieces.length === 0 || whole.length !== pieces.length) return undefined
+    return whole.length === 1 ? whole[0] : Buffer.concat(whole)
+  }
+
+  async #readMany<V, J = V>(keys: readonly string[], column: string, as: Joiner<V, J>): Promise<Array<J | undefined>> {
     const owns = keys.map((key) => this.#prefix + key)
     if (owns.length === 0) return []
     const rows = (await this.#adapter.query(
@@ -227,11 +276,11 @@ export class ChunkRows {
 }
 
 /** The text (or bytes) of `own` from its row and its parts' rows (readMany's rows of `own`); undefined when one is missing. */
-function joinedRows<V>(own: string, rows: ReadonlyArray<Row<V>>, as: Joiner<V>): V | undefined {
+function joinedRows<V, J>(own: string, rows: ReadonlyArray<Row<V>>, as: Joiner<V, J>): J | undefined {
   const head = rows.find((r) => r.key === own)
   if (head === undefined) return undefined
   const count = as.parts(head.value)
-  if (count === undefined) return head.value
+  if (count === undefined) return as.whole(head.value)
   const parts = new Array<V>(count)
   let found = 0
   for (const r of rows) {

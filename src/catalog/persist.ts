@@ -22,7 +22,8 @@ import { exists } from '../util/fs.js'
 import { confineState } from '../util/confine.js'
 import { isDamagedDb, openSqliteAdapter } from '../util/sqlite.js'
 import { catalogPath } from '../util/state-paths.js'
-import { CHUNK_PREFIX, ChunkRows, chunkKeyOf, PendingRows } from './chunk-rows.js'
+import { CHUNK_PREFIX, ChunkRows, chunkKeyOf, PendingRows, type PartEnds } from './chunk-rows.js'
+import { decimalValue, numericId } from './decimal-id.js'
 import { jsonPieces } from './json-pieces.js'
 import { JsonRows } from './json-rows.js'
 import { ValueInterner } from './intern.js'
@@ -63,8 +64,8 @@ const MAX_BUCKETS = 16_384
 const OLDER_PHOTOS_PER_BUCKET = 2000
 /** Photos a whole load reads per sqlite statement (bucketsPerRead): ~2 MB of text. */
 const PHOTOS_PER_READ = 2048
-/** The bytes of row bounds a CatalogStore keeps (its rowBounds). */
-const ROW_BOUNDS_CACHED_BYTES = 16 * 1024 * 1024
+/** The bytes of bucket indexes a CatalogStore keeps (its rowIndex). */
+const ROW_INDEX_CACHED_BYTES = 16 * 1024 * 1024
 
 export interface Head {
   schema: number
@@ -194,13 +195,14 @@ export class CatalogStore {
   /** The chunks' rows (chunk-rows.ts: a long chunk in parts); the head goes through keyv. */
   private readonly rows: ChunkRows
   /**
-   * Where the rows of each bucket read lately are (JsonRows.bounds), by chunk key: a reader going
-   * through photos in photostream order (a pin writing the sidecars a merge changed) reads each
-   * bucket again and again, since the buckets hold photos by a hash of their id, and the scan was
-   * most of a read (~0.28 ms a bucket of 128 photos). ~1 KB a bucket: 16 MB holds the 8,192 of a
+   * Where the rows of each bucket read lately are, and whose (BucketIndex), by chunk key: a reader
+   * going through photos in photostream order (a pin writing the sidecars a merge changed) meets
+   * each bucket again and again, since the buckets hold photos by a hash of their id. The scan was
+   * most of a read (~0.28 ms a bucket of 128 photos); and once a bucket is indexed, a photo of it
+   * is read as its own row's bytes alone (readRow). ~2 KB a bucket: 16 MB holds the 8,192 of a
    * 1,000,000-photo catalog.
    */
-  private readonly rowBounds = new LRUCache<string, Int32Array>({ maxSize: ROW_BOUNDS_CACHED_BYTES, sizeCalculation: (b) => Math.max(1, b.byteLength) })
+  private readonly rowIndex = new LRUCache<string, BucketIndex>({ maxSize: ROW_INDEX_CACHED_BYTES, sizeCalculation: indexBytes })
 
   private constructor(
     private readonly keyv: Keyv<string>,
@@ -443,13 +445,30 @@ export class CatalogStore {
    * undefined when it is gone.
    */
   async readBucket(key: string): Promise<StoredBucket | undefined> {
-    const bytes = await this.reading(() => this.rows.readBytes(key))
-    if (bytes === undefined) return undefined
-    const known = this.rowBounds.get(key)
-    const bucket = new StoredBucket(bytes, known)
-    const found = bucket.rowBounds
-    if (known === undefined && found !== undefined) this.rowBounds.set(key, found)
+    const read = await this.reading(() => this.rows.readByteParts(key))
+    if (read === undefined) return undefined
+    const known = this.rowIndex.get(key)
+    const bucket = new StoredBucket(read.bytes, known?.bounds)
+    const bounds = bucket.rowBounds
+    if (known === undefined && bounds !== undefined) this.rowIndex.set(key, { bounds, ends: read.ends, ids: rowIds(read.bytes, bounds) })
     return bucket
+  }
+
+  /**
+   * Photo `id`'s row of the bucket of chunk `key`, read alone (its ~1 KB of the bucket's ~100 KB:
+   * ChunkRows.readByteRange) when a readBucket of that chunk indexed it lately, as a StoredBucket
+   * of that one row; null when it is not indexed (read the bucket); undefined when it is gone.
+   */
+  async readRow(key: string, id: string): Promise<StoredBucket | undefined | null> {
+    const index = this.rowIndex.get(key)
+    const n = numericId(id)
+    const i = index?.ids === undefined || n === undefined ? -1 : index.ids.indexOf(n)
+    if (index === undefined || i < 0) return null
+    const row = await this.reading(() => this.rows.readByteRange(key, index.ends, index.bounds[2 * i] as number, index.bounds[2 * i + 1] as number))
+    if (row === undefined) return undefined
+    const one = new StoredBucket(Buffer.concat([OPEN_ARRAY, row, CLOSE_ARRAY]))
+    // The index is of the very chunk (its key is its content's hash): a row not of `id` would be a bug, answered by the bucket.
+    return one.record(id) === undefined ? null : one
   }
 
   /**
@@ -549,6 +568,41 @@ export class CatalogStore {
   async close(): Promise<void> {
     await this.keyv.disconnect()
   }
+}
+
+/**
+ * Where the rows of one bucket are in its UTF-8 bytes (JsonRows.bounds), where its stored rows end
+ * (ChunkRows.readByteParts), and the photo id of each row as a number: absent when a row does not
+ * start with its record's decimal id (`{"r":{"id":"…"` as a save writes it), and only its bounds
+ * are known.
+ */
+interface BucketIndex {
+  bounds: Int32Array
+  ends: PartEnds
+  ids?: Float64Array
+}
+
+function indexBytes(index: BucketIndex): number {
+  return Math.max(1, index.bounds.byteLength + index.ends.byteLength + (index.ids?.byteLength ?? 0))
+}
+
+const ROW_START = Buffer.from('{"r":{"id":"')
+const QUOTE = 0x22
+const OPEN_ARRAY = Buffer.from('[')
+const CLOSE_ARRAY = Buffer.from(']')
+
+/** The decimal id each row of `bytes` starts with (BucketIndex.ids), or undefined. */
+function rowIds(bytes: Buffer, bounds: Int32Array): Float64Array | undefined {
+  const ids = new Float64Array(bounds.length / 2)
+  for (let i = 0; i < ids.length; i++) {
+    const start = (bounds[2 * i] as number) + ROW_START.length
+    if (bytes.compare(ROW_START, 0, ROW_START.length, start - ROW_START.length, start) !== 0) return undefined
+    const end = bytes.indexOf(QUOTE, start)
+    const n = end < 0 || end - start > 16 ? undefined : decimalValue(bytes.toString('latin1', start, end), 0, end - start)
+    if (n === undefined) return undefined
+    ids[i] = n
+  }
+  return ids
 }
 
 /**

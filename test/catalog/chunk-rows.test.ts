@@ -251,3 +251,33 @@ void test('a chunk made in pieces (jsonPieces) is the very JSON text, key and ro
   await whole.disconnect()
   await inPieces.disconnect()
 })
+
+void test('readByteRange reads any bytes of a chunk alone, as readByteParts read them whole: inside a part, across parts, at the ends, in one stored row; a row gone or cut short reads as absent', async () => {
+  const adapter = await adapterIn()
+  const rows = new ChunkRows(adapter, 'catalog')
+  // Characters of 1 to 4 UTF-8 bytes, so that byte offsets and the parts' cuts (in UTF-16 units) differ.
+  const text = JSON.stringify(textWithPairsAtCuts(PART_CHARS * 3) + 'é€'.repeat(5000))
+  await rows.write('chunk:long', text)
+  await rows.write('chunk:short', '[{"r":{"id":"1"}},{"r":{"id":"2"}}]')
+  const long = await rows.readByteParts('chunk:long')
+  assert.ok(long !== undefined)
+  assert.equal(long.bytes.toString('utf8'), text)
+  assert.equal(long.ends.length, partsOf(text).length, 'an end for each part')
+  assert.equal(long.ends.at(-1), long.bytes.length)
+  const cuts = [...long.ends.slice(0, -1)]
+  const ranges: Array<[number, number]> = [[0, 1], [0, 100], [5, 5000], [long.bytes.length - 7, long.bytes.length], [0, long.bytes.length]]
+  for (const cut of cuts) ranges.push([cut - 10, cut], [cut, cut + 10], [cut - 1, cut + 1], [cut - 500, cut + 700])
+  ranges.push([(cuts[0] as number) - 3, (cuts[1] as number) + 3])
+  for (const [from, to] of ranges) {
+    const got = await rows.readByteRange('chunk:long', long.ends, from, to)
+    assert.deepEqual(got, long.bytes.subarray(from, to), `bytes ${from}-${to}`)
+  }
+  const short = await rows.readByteParts('chunk:short')
+  assert.ok(short !== undefined)
+  assert.deepEqual([...short.ends], [short.bytes.length], 'a chunk stored whole: one row')
+  assert.equal((await rows.readByteRange('chunk:short', short.ends, 1, 17))?.toString(), '{"r":{"id":"1"}}')
+  // Ends that say more than is stored (a row cut short), or a chunk gone: absent, never a piece of something else.
+  assert.equal(await rows.readByteRange('chunk:short', Int32Array.of(short.bytes.length + 10), short.bytes.length, short.bytes.length + 10), undefined)
+  await rows.delete(['chunk:long'])
+  assert.equal(await rows.readByteRange('chunk:long', long.ends, 0, 10), undefined)
+})

@@ -190,6 +190,49 @@ void describe('LazyView: a read-only catalog that decodes one bucket at a time',
     }
   })
 
+  void it('a photo of a bucket read before is read as its own row alone, with the same answers: each bucket is read once however often a reader comes back to it', async (t) => {
+    const h = await harness(t, ACCOUNT)
+    // 4 photos a bucket: 32 buckets, four times what the view keeps, met again and again in photostream order.
+    const w = await h.reopen({ sidecarSizer: sizer, listingPagePhotos: PAGE, photosPerBucket: 4 })
+    h.tick()
+    await w.refresh(h.client, h.media)
+    const whole = w.snapshot()
+    const head = await headOf(h.root)
+    assert.ok(head.chunks.photos.length > 16, `${head.chunks.photos.length} buckets`)
+    const store = await CatalogStore.open(h.root, { readOnly: true })
+    t.after(() => store.close())
+    const bucketsRead: string[] = []
+    let rowsRead = 0
+    const readBucket = store.readBucket.bind(store)
+    const readRow = store.readRow.bind(store)
+    store.readBucket = (key) => {
+      bucketsRead.push(key)
+      return readBucket(key)
+    }
+    store.readRow = async (key, id) => {
+      const row = await readRow(key, id)
+      if (row !== null) rowsRead++
+      return row
+    }
+    const { LazyView } = await import('../../src/catalog/lazy-view.js')
+    const view = await LazyView.open(store, head)
+    assert.ok(view !== undefined)
+    // A pin's tree write: each sidecar's record and comments, in photostream order, a few at once; twice.
+    for (let pass = 0; pass < 2; pass++) {
+      for (let from = 0; from < whole.photostream.length; from += 4) {
+        await Promise.all(whole.photostream.slice(from, from + 4).map(async (id) => {
+          const [record, comments] = await Promise.all([view.record(id), view.comments(id)])
+          assert.deepEqual(record, whole.photos.get(id), `photo ${id}'s record`)
+          assert.deepEqual(comments, whole.comments.get(id), `photo ${id}'s comments`)
+        }))
+      }
+    }
+    assert.equal(bucketsRead.length, new Set(bucketsRead).size, 'no bucket read twice')
+    assert.equal(bucketsRead.length, head.chunks.photos.length)
+    assert.ok(rowsRead > 0, `${rowsRead} rows read alone`)
+    assert.equal(await view.record('4242424242'), undefined, 'a photo the catalog does not hold')
+  })
+
   void it('a bucket another writer removed rejects; reload opens the new catalog', async (t) => {
     const h = await harness(t, ACCOUNT)
     const w = await writer(h)
