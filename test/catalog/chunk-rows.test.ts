@@ -272,6 +272,12 @@ void test('readByteRange reads any bytes of a chunk alone, as readByteParts read
     const got = await rows.readByteRange('chunk:long', long.ends, from, to)
     assert.deepEqual(got, long.bytes.subarray(from, to), `bytes ${from}-${to}`)
   }
+  // Asked at once (a pin's sidecars, 16 at a time): the same bytes, 64 pieces to a statement.
+  const many = Array.from({ length: 100 }, (_, i): [number, number] => ranges[i % ranges.length] as [number, number])
+  const statements = statementsOf(adapter)
+  const atOnce = await Promise.all(many.map(([from, to]) => rows.readByteRange('chunk:long', long.ends, from, to)))
+  atOnce.forEach((got, i) => assert.deepEqual(got, long.bytes.subarray(...(many[i] as [number, number])), `bytes ${String(many[i])}, asked at once`))
+  assert.ok(statements.length <= 4, `${statements.length} statements for 100 ranges asked at once (of up to 2 pieces each)`)
   const short = await rows.readByteParts('chunk:short')
   assert.ok(short !== undefined)
   assert.deepEqual([...short.ends], [short.bytes.length], 'a chunk stored whole: one row')
