@@ -66,16 +66,18 @@ export const MERGE_FRACTION = 8
 
 /**
  * From this many photos a catalog takes a change of any size by a merge (in bucket groups); below
- * it a change bigger than mergeLimit runs the whole refresh. At 200,000 photos the whole refresh
- * holds ~0.6-0.7 GB of heap for a bulk edit (bench/lazy-merge.ts, bench/RESULTS.md "Session 43"),
- * and it grows with the catalog (2-4 GB at 1,000,000); the merge's does not. But a pin after a
- * merge writes each changed photo's sidecar from its record read back from its bucket: a pin of
- * 100,000 items after a bulk edit of ~40,000 photos took 3.8x the CPU of the whole refresh's, and
- * still ~1.8-2.4x since those reads are cheaper (bench/RESULTS.md "Session 44": 125-134 against
- * 52-74 s), for no less memory (557-571 against 533-534 MB). So smaller catalogs keep the whole
- * refresh.
+ * it a change bigger than mergeLimit runs the whole refresh. The whole refresh holds the catalog
+ * twice: a pin after a bulk edit peaks at ~185 MB at 20,000 items, ~405 MB at 100,000, ~0.6-0.7 GB
+ * of heap at 200,000, 2-4 GB at 1,000,000 (bench/RESULTS.md "Session 43", "Session 51,
+ * bulkedit"); the merge's grows with the change, not the catalog. It was 200,000 while a pin after
+ * a merge, which writes each changed photo's sidecar from its record read back from its bucket,
+ * read the bucket whole for each photo (1.8-3.8x the whole refresh's CPU at 100,000 items: "Session
+ * 43", "Session 44"); a photo of a bucket read before is now read as its own row (persist.ts
+ * readRow), and a pin of 100,000 items after a bulk edit of ~40,000 photos merges it in ~300 MB
+ * against the whole refresh's ~405 MB, at ~1.2-1.4x its CPU. At 20,000 items the merge saved
+ * ~10% of the peak for ~1.4x the CPU and more wall time: there the whole refresh stays.
  */
-export const BULK_MERGE_FROM_PHOTOS = 200_000
+export const BULK_MERGE_FROM_PHOTOS = 50_000
 
 /**
  * The most changed photos a merge into a catalog of `photoCount` takes: any number from

@@ -79,7 +79,7 @@ void test('a catalog whose pages hold no record hashes (an older flickrfs) is li
   assert.equal(next.merged.report.photos.changed, 1)
 })
 
-void test('a full listing that finds most photos changed: from 200,000 photos merged, in bucket groups, listing the photostream once; below, the whole refresh; both save what the whole refresh saves', async (t) => {
+void test('a full listing that finds most photos changed: from 50,000 photos merged, in bucket groups, listing the photostream once; below, the whole refresh; both save what the whole refresh saves', async (t) => {
   const h = await harness(t, { photos: 3_020, videos: 0, sets: 2, commentedFraction: 0 })
   h.clock.ms = Date.now() + 2 * 3_600_000
   const a = h.fake.account
@@ -90,7 +90,7 @@ void test('a full listing that finds most photos changed: from 200,000 photos me
   const over = await refreshTwins(t, h, base, { ...FULL, bulkFrom: BULK_MERGE_FROM_PHOTOS })
   await assertSame(over, '3,001 photos changed, below the bulk merge\'s size', false)
   assert.equal(over.merged.report.photos.changed, 3_001)
-  // The same change from the same catalog, merged as a catalog of 200,000 photos or more merges it.
+  // The same change from the same catalog, merged as a catalog of 50,000 photos or more merges it.
   h.fake.resetCounts()
   const bulk = await refreshTwins(t, h, base, { ...FULL, groupPhotos: 500 })
   await assertSame(bulk, '3,001 photos changed')

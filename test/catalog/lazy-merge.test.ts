@@ -238,9 +238,10 @@ void test('a bulk edit of every photo but a few is merged too, bucket group by b
   await assertSame(atOnce, '3,001 photos edited again, at once')
 })
 
-void test('below 200,000 photos a merge takes up to 3,000 changed photos, or one in 8; with more the whole refresh runs with the same result', async (t) => {
-  assert.equal(BULK_MERGE_FROM_PHOTOS, 200_000)
-  assert.deepEqual([0, 20_000, 24_007, 24_008, 199_999, 200_000, 1_000_000].map((n) => mergeLimit(n)), [3000, 3000, 3000, 3001, 24_999, Infinity, Infinity])
+void test('below 50,000 photos a merge takes up to 3,000 changed photos, or one in 8; with more the whole refresh runs with the same result', async (t) => {
+  assert.equal(BULK_MERGE_FROM_PHOTOS, 50_000)
+  assert.deepEqual([0, 20_000, 24_007, 24_008, 49_999, 50_000, 1_000_000].map((n) => mergeLimit(n)), [3000, 3000, 3000, 3001, 6249, Infinity, Infinity])
+  assert.deepEqual([199_999, 200_000].map((n) => mergeLimit(n, 200_000)), [24_999, Infinity], 'from another size given (LazyOpen.bulkMergeFromPhotos)')
   const h = await harness(t, { photos: 3_020, videos: 0, sets: 3, commentedFraction: 0 })
   h.clock.ms = Date.now() + 2 * 3_600_000
   const a = h.fake.account
