@@ -74,7 +74,7 @@ export const MERGE_FRACTION = 8
  * read the bucket whole for each photo (1.8-3.8x the whole refresh's CPU at 100,000 items: "Session
  * 43", "Session 44"); a photo of a bucket read before is now read as its own row (persist.ts
  * readRow), and a pin of 100,000 items after a bulk edit of ~40,000 photos merges it in ~300 MB
- * against the whole refresh's ~405 MB, at ~1.2-1.4x its CPU. At 20,000 items the merge saved
+ * against the whole refresh's ~405 MB, at ~1.3-1.4x its CPU. At 20,000 items the merge saved
  * ~10% of the peak for ~1.4x the CPU and more wall time: there the whole refresh stays.
  */
 export const BULK_MERGE_FROM_PHOTOS = 50_000
