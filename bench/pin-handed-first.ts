@@ -7,23 +7,34 @@
  *
  *   node --import tsx bench/pin-handed-first.ts [--items 5000] [--runs 3] [--api-rate 50]
  *        [--api-latency 50] [--media-latency 20] [--ab OTHER/bin/flickrfs]
+ *        [--no-alone] [--trace-memory DIR [--trace-gc MS] [--trace-snapshots MS,MS]]
+ *
+ * --no-alone: no first pin of its own (a run to trace, say). --trace-memory DIR: each mount samples
+ * its own memory every 250 ms (scripts/memory-trace.mjs) into DIR/mount-N.jsonl, with its debug log
+ * (flickrfs:mount, :pin, :catalog) in DIR/mount-N.log; --trace-gc and --trace-snapshots set that
+ * script's FLICKRFS_MEMORY_TRACE_GC_MS and FLICKRFS_MEMORY_SNAPSHOTS (the --ab build's mount loads
+ * this build's script).
  *
  * Every pin and mount gets a config dir of its own, so each starts with the same budget: a burst of
  * 100 calls, then --api-rate a second (Flickr's shape, faster). A first catalog's comments come
  * last, at that rate: here they are what makes a first sync long, as on a real account. The mount
  * is up (its tree filling in) before the handed pin starts, as a user's or cron's pin would find it.
  */
+import { mkdir, writeFile } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
 import { cliEnv, startFake } from '../test/pin/helpers.js'
 import { MountLab } from '../test/support/mount-lab.js'
-import { BIN } from '../test/support/repo.js'
+import { BIN, REPO } from '../test/support/repo.js'
 import { benchArgs, median } from './measure.js'
 import { usageOf } from './child-usage.js'
 
-const { number, text } = benchArgs()
+const { has, number, text } = benchArgs()
 const items = number('items', 5000)
 const runs = number('runs', 3)
 const apiRate = number('api-rate', 50)
 const abBin = text('ab')
+const alone = !has('no-alone')
+const traceDir = has('trace-memory') ? resolve(text('trace-memory') ?? '') : undefined
 if (![items, runs, apiRate].every((n) => Number.isFinite(n) && n > 0)) {
   console.error('--items, --runs and --api-rate take numbers above 0')
   process.exit(2)
@@ -67,7 +78,14 @@ try {
       const env = await envFor()
       const dest = await lab.mkdir(`handed-${n}`)
       const mnt = await lab.mkdir(`mnt-${n}`)
-      const server = await lab.mount(mnt, ['--cache', dest, '--refresh', '0'], env, 600_000, { partial: true })
+      const trace = traceDir === undefined ? undefined : join(traceDir, `mount-${n}`)
+      if (traceDir !== undefined) await mkdir(traceDir, { recursive: true })
+      const mountEnv = trace === undefined ? env : {
+        ...env, NODE_OPTIONS: `--import ${join(REPO, 'scripts', 'memory-trace.mjs')}`, FLICKRFS_MEMORY_TRACE: `${trace}.jsonl`, DEBUG: 'flickrfs:mount,flickrfs:pin,flickrfs:catalog',
+        ...(has('trace-gc') ? { FLICKRFS_MEMORY_TRACE_GC_MS: String(number('trace-gc', 2000)) } : {}),
+        ...(has('trace-snapshots') ? { FLICKRFS_MEMORY_SNAPSHOTS: text('trace-snapshots') } : {}),
+      }
+      const server = await lab.mount(mnt, ['--cache', dest, '--refresh', '0'], mountEnv, 600_000, { partial: true })
       if (/first catalog complete/.test(server.err)) throw new Error('the first catalog was in before the pin was handed: make the account bigger or --api-rate lower')
       // When the mount's log says its first catalog is in, from the pin's start: the rest is the pin proper.
       const t0 = performance.now()
@@ -80,9 +98,10 @@ try {
       console.log(`    first catalog in after ${catalogIn?.toFixed(1) ?? '?'} s; ${meanwhile ?? 'no'} originals downloaded before`)
       record(`first pin handed to a filling mount, ${name}`, wall, (await usageOf(server.pid)).peak / 2 ** 20)
       await lab.stop(server, mnt)
+      if (trace !== undefined) await writeFile(`${trace}.log`, server.err)
     }
     lab.bin = BIN
-    record('first pin of its own (no mount), this build', await timePin(await lab.mkdir(`alone-${run}`), await envFor()))
+    if (alone) record('first pin of its own (no mount), this build', await timePin(await lab.mkdir(`alone-${run}`), await envFor()))
   }
 } finally {
   await lab.cleanup()
@@ -95,8 +114,8 @@ for (const [what, r] of Object.entries(results)) {
   const peak = r.peak.length > 0 ? `${median(r.peak).toFixed(0)} MB (${r.peak.map((p) => p.toFixed(0)).join(', ')})` : '—'
   console.log(`| ${what} | ${median(r.wall).toFixed(1)} s (${r.wall.map((w) => w.toFixed(1)).join(', ')}) | ${peak} |`)
 }
-const alone = results['first pin of its own (no mount), this build']
+const own = results['first pin of its own (no mount), this build']
 for (const [what, r] of Object.entries(results)) {
-  if (alone === undefined || !what.startsWith('first pin handed')) continue
-  console.log(`${what} ÷ a first pin of its own: ${(median(r.wall) / median(alone.wall)).toFixed(2)}`)
+  if (own === undefined || !what.startsWith('first pin handed')) continue
+  console.log(`${what} ÷ a first pin of its own: ${(median(r.wall) / median(own.wall)).toFixed(2)}`)
 }

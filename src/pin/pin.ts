@@ -414,8 +414,20 @@ export async function pinOpenRoot(root: { dest: string; catalog: Catalog; store:
   const started = now()
   try {
     await prepareDest(dest)
+    // Asked first whether anything changed, as a pin of its own asks (noChangePin), not refreshed
+    // whole at once: a whole refresh builds its snapshot beside the one the mount serves loaded,
+    // which made a pin handed to a mount at 100,000 items peak the mount at ~410 MB, against
+    // <= 300 for its first sync or a pin of its own (bench/RESULTS.md "Session 51, handed").
+    const quick = await root.catalog.refreshIfUnchanged(opts.api, {
+      cookies: opts.cookies,
+      resolveAgain: failedDownloads(await readLastPin(dest).catch(() => undefined)),
+      ...(opts.fullListingEveryMs !== undefined ? { fullListingEveryMs: opts.fullListingEveryMs } : {}),
+      ...(opts.apiConcurrency !== undefined ? { apiConcurrency: opts.apiConcurrency } : {}),
+    })
+    log('handed pin: quick refresh done at %d ms: %s', now() - started, quick === undefined ? 'a full listing is due' : quick.unchanged !== undefined ? 'nothing changed' : 'something to merge')
+    const refreshed = quick?.unchanged !== undefined ? { refresh: quick.unchanged.report } : quick?.answers !== undefined ? { answered: new Handover(quick.answers) } : {}
     const { PinRun } = await import('./pin-run.js')
-    return await new PinRun({ dest, catalog: root.catalog, store: root.store, opts, started, now }).run()
+    return await new PinRun({ dest, catalog: root.catalog, store: root.store, opts, started, now, ...refreshed }).run()
   } catch (err) {
     throw asDestError(err, dest)
   }

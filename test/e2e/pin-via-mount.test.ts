@@ -377,6 +377,21 @@ void describe('pin DEST while mount --cache DEST serves it (e2e)', { skip }, () 
     }
     assert.equal((await lab.stop(server, mnt)).code, 0, server.err)
   })
+  void it('a pin handed to a mount whose catalog is in and unchanged does not refresh that catalog whole', async () => {
+    const dest = await lab.mkdir('dest-unchanged')
+    const mnt = await lab.mkdir('mnt-unchanged')
+    const server = await lab.mount(mnt, ['--cache', dest, '--refresh', '0'], { ...env, DEBUG: 'flickrfs:catalog' }, 60_000)
+    await waitUntil('the first catalog is in', () => Promise.resolve(/first catalog complete/.test(server.err)), 60_000)
+    const r = await lab.cli(['pin', '-q', dest], env)
+    assert.equal(r.exit.code, 0, r.err)
+    assertSamePaths((await snapshot(dest)).keys(), expectedTree(fake.account).entries.keys())
+    // Asked what changed, as a pin of its own asks: a whole refresh built a second catalog beside the
+    // one the mount holds loaded, the mount's peak (~410 MB at 100,000 items, bench/RESULTS.md "Session 51, handed").
+    const during = server.err.slice(server.err.search(/pin of .* asked by pid \d+: running it here/))
+    assert.match(during, /quick refresh: nothing changed/)
+    assert.doesNotMatch(during, /refreshed: \{/)
+    assert.equal((await lab.stop(server, mnt)).code, 0, server.err)
+  })
   void it("a pin the mount runs with its expired cookies says so, and to start the mount again with fresh ones", async () => {
     const dest = await lab.mkdir('dest-cookies')
     const mnt = await lab.mkdir('mnt-cookies')
