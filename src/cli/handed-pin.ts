@@ -6,12 +6,16 @@
  */
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { DEFAULT_PIN_CONCURRENCY, pinOpenRoot } from '../pin/pin.js'
+import { GetSizer } from '../pin/get-sizer.js'
+import { mediaKey, type MediaEvent } from '../catalog/index.js'
 import type { Layout, LayoutNode } from '../layout/index.js'
 import { parseMediaFileName } from '../layout/names.js'
+import { mediaMtimeMs } from '../layout/times.js'
 import { eachLimit } from '../util/pool.js'
 import { sleep } from '../util/abort.js'
+import { Semaphore } from '../util/semaphore.js'
 import type { ControlHandler } from '../service/control.js'
-import type { FillingRoot, LiveMount, MountedRoot } from '../service/live-mount.js'
+import type { FillingRoot, FirstCatalogSizer, LiveMount, MountedRoot } from '../service/live-mount.js'
 import type { OriginalStore } from '../store/index.js'
 import type { CatalogView } from '../catalog/view.js'
 import { pinChoices, type HandedPinOptions, type Prefetched } from './pin-handoff.js'
@@ -98,8 +102,9 @@ export function pinHandler(live: LiveMount, o: HandlerOptions): ControlHandler {
         await runHanded(root, flags, conn, o, downloaded)
       }, !meanwhile ? undefined : async (filling) => {
         o.say('a pin asked while the first catalog comes in: downloading the originals it shows meanwhile')
-        await downloadWhileFilling(filling, flags.concurrency ?? DEFAULT_PIN_CONCURRENCY, downloaded)
-        o.say(`downloaded ${plural(downloaded.items, 'original')} (${formatBytes(downloaded.bytes)}) while the first catalog came in; the pin goes on`)
+        const sized = await downloadWhileFilling(filling, flags.concurrency ?? DEFAULT_PIN_CONCURRENCY, downloaded)
+        o.say(`downloaded ${plural(downloaded.items, 'original')} (${formatBytes(downloaded.bytes)}) while the first catalog came in; the pin goes on ` +
+          `(${sized} sized by their download, not a HEAD)`)
       })
     } finally {
       clearInterval(waiting)
@@ -112,15 +117,49 @@ export function pinHandler(live: LiveMount, o: HandlerOptions): ControlHandler {
  * many at a time as the pin downloads, and recorded pinned (the pin's job is running): a first pin
  * starts downloading from the first listing page, handed to a mount or not, instead of after hours
  * of comments. The pin that follows finds them in place; one that failed here is tried again (and
- * reported) there. The tree is looked at again whenever it has changed, for the originals not tried.
+ * reported) there. Originals the catalog sizes from now on are sized by their download (one GET,
+ * not a HEAD and then a GET: at 100,000 items the HEADs made the mount's first catalog longer than
+ * a whole pin of its own, bench/RESULTS.md "Session 49"); those it sized before are found by
+ * walking the tree, again whenever it has changed. Returns how many were sized by their download.
  */
-async function downloadWhileFilling(f: FillingRoot, concurrency: number, got: Prefetched): Promise<void> {
+async function downloadWhileFilling(f: FillingRoot, concurrency: number, got: Prefetched): Promise<number> {
   // By photo id, as a number where it is one (Flickr's are): at 1,000,000 originals ~20 MB, not ~70 as names.
   const tried = new Set<number | string>()
+  const asKey = (id: string): number | string => (/^\d{1,15}$/.test(id) ? Number(id) : id)
   const idOf = (name: string): number | string | undefined => {
     const id = parseMediaFileName(name)?.id
-    return id !== undefined && /^\d{1,15}$/.test(id) ? Number(id) : id
+    return id !== undefined ? asKey(id) : undefined
   }
+  const counted = (r: { downloaded: boolean; size: number } | undefined): void => {
+    if (r?.downloaded !== true) return
+    got.items++
+    got.bytes += r.size
+  }
+  // What the catalog sizes from now on, it sizes by their downloads (as a pin of its own does): one
+  // GET an original instead of a HEAD, then a GET here.
+  let sized = 0
+  const sizing = new SizedByDownload(f, concurrency, (ev, settled) => {
+    sized++
+    tried.add(asKey(ev.media.id))
+    void settled.then(counted, () => undefined)
+  })
+  f.sizeWith(sizing)
+  try {
+    await walkWhileFilling(f, concurrency, tried, idOf, counted)
+  } finally {
+    await sizing.done()
+  }
+  return sized
+}
+
+/**
+ * The originals the tree shows and nobody has tried yet (shown before this job sized them: sized by
+ * a HEAD), downloaded as many at a time as the pin downloads.
+ */
+async function walkWhileFilling(
+  f: FillingRoot, concurrency: number, tried: Set<number | string>, idOf: (name: string) => number | string | undefined,
+  counted: (r: { downloaded: boolean; size: number } | undefined) => void,
+): Promise<void> {
   let seen: Layout | undefined
   // Children of photostream/ at the last pass: a tree remade with as many (comments came in) has no
   // original not tried, and is not walked again (a walk visits every photo, and a first catalog's
@@ -149,13 +188,53 @@ async function downloadWhileFilling(f: FillingRoot, concurrency: number, got: Pr
       if (f.signal.aborted) return
       const node = layout.lookup(`/photostream/${name}`)
       if (node?.kind !== 'file' || node.content.type !== 'original') return
-      tried.add(idOf(name) ?? name)
-      const r = await f.store.ensure(node.content.media, { mtimeMs: node.mtimeMs }).catch(() => undefined)
-      if (r?.downloaded === true) {
-        got.items++
-        got.bytes += r.size
-      }
+      const id = idOf(name) ?? name
+      // Sized by its download meanwhile (SizedByDownload): that download is under way or done.
+      if (tried.has(id)) return
+      tried.add(id)
+      counted(await f.store.ensure(node.content.media, { mtimeMs: node.mtimeMs }).catch(() => undefined))
     })
+  }
+}
+
+/**
+ * A first catalog's originals sized by their downloads (pin/get-sizer.ts, as in a pin of its own),
+ * each download recorded (pinned: the job runs) under the entry the refresh makes of its answer, with
+ * the time the tree gives the file. `onSettling` is told each such entry and its recording.
+ * Downloads sized but never made an entry of (refused a name, or the refresh failed) are abandoned
+ * by `done`, and any answered after it at once.
+ */
+class SizedByDownload implements FirstCatalogSizer {
+  readonly #sizer: GetSizer
+  readonly #hours = new Map<number, number>()
+  #done = false
+
+  constructor(f: FillingRoot, concurrency: number, private readonly onSettling: (ev: MediaEvent, settled: Promise<{ downloaded: boolean; size: number }>) => void) {
+    this.#sizer = new GetSizer({
+      dest: f.root, store: f.store, media: f.media, slots: new Semaphore(concurrency), wanted: () => true, stopped: () => undefined,
+    })
+  }
+
+  async head(url: string, opts?: Parameters<GetSizer['head']>[1]): ReturnType<GetSizer['head']> {
+    const answer = await this.#sizer.head(url, opts)
+    const of = opts?.of?.photo
+    if (this.#done && of !== undefined) {
+      const late = this.#sizer.take(mediaKey(of.id, of.secret))
+      if (late !== undefined) await late.job.abandon().finally(late.release)
+    }
+    return answer
+  }
+
+  made(ev: MediaEvent): void {
+    const sized = this.#sizer.take(mediaKey(ev.media.id, ev.media.secret))
+    if (sized === undefined) return
+    const settled = sized.job.settle(ev.media, mediaMtimeMs(ev.photo, this.#hours), sized.release).finally(sized.release)
+    this.onSettling(ev, settled)
+  }
+
+  async done(): Promise<void> {
+    this.#done = true
+    await this.#sizer.done()
   }
 }
 

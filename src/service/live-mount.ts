@@ -6,7 +6,7 @@
 import { stat } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import createDebug from '../util/debug.js'
-import { Catalog, acquireRootLock, catalogDamage, catalogPath, emptySnapshot, setAsideCatalog, setAsideDamagedCatalog, type CatalogApi, type CatalogOpenOptions, type CatalogMedia, type CatalogSnapshot, type CatalogView, type RefreshProgress, type RefreshReport, type RootLock } from '../catalog/index.js'
+import { Catalog, acquireRootLock, catalogDamage, catalogPath, emptySnapshot, setAsideCatalog, setAsideDamagedCatalog, type CatalogApi, type CatalogOpenOptions, type CatalogMedia, type CatalogSnapshot, type CatalogView, type MediaEvent, type RefreshProgress, type RefreshReport, type RootLock } from '../catalog/index.js'
 import { FirstCatalog, type PartialView } from './first-catalog.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { checkMountpoint, mountFlickrfs, type MountHandle } from '../fs/index.js'
@@ -122,9 +122,27 @@ export interface LiveMount {
  * says the catalog is in, or the mount stops.
  */
 export interface FillingRoot {
+  /** The cache root (DEST, for a handed pin). */
+  root: string
   store: OriginalStore
   layout: () => Layout
   signal: AbortSignal
+  /** What the first catalog sizes its originals with (a HEAD each) when no job sizes them. */
+  media: CatalogMedia
+  /**
+   * From now until the first catalog is in, its originals are sized by `sizer` instead of a HEAD
+   * each: a job that downloads them anyway answers from its GET (cli/handed-pin.ts), so an original
+   * costs one request, not a HEAD and then a GET. An original still shows once its size is known.
+   */
+  sizeWith(sizer: FirstCatalogSizer): void
+}
+
+/**
+ * Sizes a first catalog's originals for a job that runs meanwhile (FillingRoot.sizeWith): the
+ * refresh's CatalogMedia, told each entry the refresh makes of an original (`made`), whoever sized it.
+ */
+export interface FirstCatalogSizer extends CatalogMedia {
+  made(ev: MediaEvent): void
 }
 
 /** What an exclusive job works on: the mount's own catalog and store, under the lock the mount holds. */
@@ -419,6 +437,8 @@ class ServedMount implements LiveMount {
   #running: Promise<RefreshReport | undefined> | undefined
   #closed = false
   #firstProgress: RefreshProgress | undefined
+  /** Sizes the first catalog's originals while a job downloads meanwhile (FillingRoot.sizeWith); else its HEADs do. */
+  #firstSizer: FirstCatalogSizer | undefined
 
   constructor(parts: ServedParts) {
     this.#parts = parts
@@ -475,15 +495,20 @@ class ServedMount implements LiveMount {
     const logProgress = firstCatalogProgress(say, opts.progressEveryMs ?? 15_000)
     const growBackOldGeneration = growOldGenerationByWhile(FIRST_SYNC_OLD_GROWTH_PERCENT)
     const stopShowing = partial.showEvery((view) => tree.showPartial(view), opts.partialEveryMs ?? 1000, opts.partialCommentsEveryMs)
+    // A HEAD each, but where a job that runs meanwhile sizes them (a handed pin: by its downloads).
+    const media: CatalogMedia = { head: (url, o) => (this.#firstSizer ?? remote.media).head(url, o) }
     this.#running = catalog
-      .refresh(remote.api, remote.media, {
+      .refresh(remote.api, media, {
         cookies: opts.cookies,
         identity,
         onProgress: (p) => {
           this.#firstProgress = p
           logProgress(p)
         },
-        onMedia: (ev) => partial.add(ev),
+        onMedia: (ev) => {
+          partial.add(ev)
+          this.#firstSizer?.made(ev)
+        },
         onListed: (ev) => partial.listed(ev),
         // Every part is in: the views stop (the last one stays shown until the whole catalog is)
         // and what they were made from goes before the assembly, not after it: at 100,000 items
@@ -558,11 +583,21 @@ class ServedMount implements LiveMount {
       if (inFlight !== undefined && meanwhile !== undefined && this.filling()) {
         const caughtUp = new AbortController()
         // Whatever goes wrong there is the side job's loss, not the job's: it waits for the catalog all the same.
+        const media = opts.remote?.media ?? offlineMedia
         const side = store.opened()
-          .then((s) => meanwhile({ store: s, layout: () => tree.layout, signal: caughtUp.signal }))
+          .then((s) => meanwhile({
+            root, store: s, layout: () => tree.layout, signal: caughtUp.signal, media,
+            sizeWith: (sizer) => {
+              if (!caughtUp.signal.aborted) this.#firstSizer = sizer
+            },
+          }))
           .catch((err: unknown) => log('what the %s did while the first catalog came in failed: %O', what, err))
-        await inFlight
-        caughtUp.abort()
+        try {
+          await inFlight
+        } finally {
+          this.#firstSizer = undefined
+          caughtUp.abort()
+        }
         await side
       } else await inFlight
       const opened = await store.opened()

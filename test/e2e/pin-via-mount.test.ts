@@ -259,10 +259,10 @@ void describe('pin DEST while mount --cache DEST serves it (e2e)', { skip }, () 
    * API slow enough that it is, even on a loaded machine (at 300 ms a call it was sometimes complete
    * first at load average 20). The mount is left serving.
    */
-  const pinWhileFilling = async (name: string, args: string[]): Promise<{ dest: string; mnt: string; server: Awaited<ReturnType<MountLab['mount']>>; r: Awaited<ReturnType<MountLab['cli']>> }> => {
+  const pinWhileFilling = async (name: string, args: string[], apiLatencyMs = 800): Promise<{ dest: string; mnt: string; server: Awaited<ReturnType<MountLab['mount']>>; r: Awaited<ReturnType<MountLab['cli']>> }> => {
     const dest = await lab.mkdir(`dest-${name}`)
     const mnt = await lab.mkdir(`mnt-${name}`)
-    fake.faults.apiLatencyMs = 800
+    fake.faults.apiLatencyMs = apiLatencyMs
     fake.resetCounts()
     try {
       const server = await lab.mount(mnt, ['--cache', dest, '--refresh', '0'], env, 60_000, { partial: true })
@@ -276,7 +276,8 @@ void describe('pin DEST while mount --cache DEST serves it (e2e)', { skip }, () 
   }
 
   void it('a pin handed to a mount still fetching its first catalog downloads what it shows meanwhile, says so, and completes', async () => {
-    const { dest, mnt, server, r } = await pinWhileFilling('filling', [])
+    // An API slow enough that the pin is handed over before the first listing page is in (sized from then on by the downloads).
+    const { dest, mnt, server, r } = await pinWhileFilling('filling', [], 2_500)
     assert.match(r.err, /^flickrfs: the mount is still fetching its first catalog; the pin downloads what it shows meanwhile and goes on once that is in\.$/m)
     // And how far that catalog has come while the pin waits (a line at once, then a line a minute in a log).
     assert.match(r.err, /^waiting for the mount's first catalog: \d+ items? listed/m)
@@ -284,12 +285,16 @@ void describe('pin DEST while mount --cache DEST serves it (e2e)', { skip }, () 
     const items = fake.account.photostream.length
     assert.match(r.out, new RegExp(`^Pinned ${items} items into .*: ${items} downloaded`, 'm'))
     assert.match(server.err, /first catalog complete/)
-    const meanwhile = /downloaded (\d+) originals? \([^)]*\) while the first catalog came in; the pin goes on/.exec(server.err)
+    const meanwhile = /downloaded (\d+) originals? \([^)]*\) while the first catalog came in; the pin goes on \((\d+) sized by their download, not a HEAD\)/.exec(server.err)
     assert.ok(meanwhile !== null, server.err)
     assert.ok(Number(meanwhile[1]) >= 1, `${meanwhile[1]} originals downloaded before the first catalog was in`)
     assert.ok(server.err.indexOf(meanwhile[0]) < server.err.search(/pin of .* asked by pid \d+: running it here/), 'before the pin proper')
     // Each original fetched once: the pin proper found those downloaded meanwhile in place.
     assert.equal(fake.counts()['media:GET'], items, JSON.stringify(fake.counts()))
+    // And sized by that GET, not a HEAD before it, from the pin's arrival on.
+    const sizedByGet = Number(meanwhile[2])
+    assert.ok(sizedByGet >= 1, server.err)
+    assert.equal(fake.counts()['media:HEAD'] ?? 0, items - sizedByGet, JSON.stringify(fake.counts()))
     assertSamePaths((await snapshot(dest)).keys(), expectedTree(fake.account).entries.keys())
     await lab.stop(server, mnt)
   })
