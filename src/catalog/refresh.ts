@@ -133,6 +133,11 @@ export interface RefreshOptions {
   /** HEAD requests in flight at once (default 16: each is tiny, latency dominates). */
   mediaConcurrency?: number
   /**
+   * Those slots, the caller's (instead of `mediaConcurrency`): a mount's first catalog raises them
+   * when a handed pin's downloads take over its sizing (each download then holds one until its answer).
+   */
+  mediaSlots?: Semaphore
+  /**
    * List everything (which alone shows deletions the cheap checks miss, and fresh view counts) when
    * the last full listing is this old; in between, refreshes are incremental (incremental.ts).
    * 0 or absent: every refresh is a full listing. The CLI's default is DEFAULT_FULL_LISTING_EVERY_MS.
@@ -288,7 +293,7 @@ class Refresh {
     this.client = countingApi(answered !== undefined ? answering(ctx.api, answered) : ctx.api, this.calls, this.stop)
     this.apiConcurrency = ctx.options.apiConcurrency ?? 16
     this.mediaConcurrency = ctx.options.mediaConcurrency ?? 16
-    this.mediaSlots = new Semaphore(this.mediaConcurrency)
+    this.mediaSlots = ctx.options.mediaSlots ?? new Semaphore(this.mediaConcurrency)
     this.userId = ctx.previous.snap.userId
     this.userName = ctx.previous.snap.userName
     this.plan = planListing(ctx.previous, { ...planChoicesOf(ctx.options), nowMs: this.startedAtMs })

@@ -205,11 +205,13 @@ async function walkWhileFilling(
  * by `done`, and any answered after it at once.
  */
 class SizedByDownload implements FirstCatalogSizer {
+  readonly concurrency: number
   readonly #sizer: GetSizer
   readonly #hours = new Map<number, number>()
   #done = false
 
   constructor(f: FillingRoot, concurrency: number, private readonly onSettling: (ev: MediaEvent, settled: Promise<{ downloaded: boolean; size: number }>) => void) {
+    this.concurrency = concurrency
     this.#sizer = new GetSizer({
       dest: f.root, store: f.store, media: f.media, slots: new Semaphore(concurrency), wanted: () => true, stopped: () => undefined,
     })

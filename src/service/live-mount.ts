@@ -19,6 +19,7 @@ import { isEnoent } from '../util/fs-errors.js'
 import { collectGarbageNow, FIRST_SYNC_OLD_GROWTH_PERCENT, growOldGenerationByWhile } from '../util/old-generation.js'
 import { unwritableReason } from '../util/read-only.js'
 import { STATE_REL, stateDir } from '../util/state-paths.js'
+import { Semaphore } from '../util/semaphore.js'
 import { LoadingStore } from './loading-store.js'
 
 const log = createDebug('flickrfs:mount')
@@ -39,6 +40,9 @@ const log = createDebug('flickrfs:mount')
  * (catalog README) would make a record ~0.1 ms, lazily.
  */
 export const LAZY_CATALOG_FROM_PHOTOS = 400_000
+
+/** A first catalog's HEADs in flight at once (the refresh's default). */
+const FIRST_CATALOG_HEADS = 16
 
 export interface LiveMountOptions {
   mountpoint: string
@@ -143,6 +147,8 @@ export interface FillingRoot {
  */
 export interface FirstCatalogSizer extends CatalogMedia {
   made(ev: MediaEvent): void
+  /** How many originals it sizes at once (the catalog's 16 HEADs are raised to that many). */
+  concurrency: number
 }
 
 /** What an exclusive job works on: the mount's own catalog and store, under the lock the mount holds. */
@@ -439,6 +445,8 @@ class ServedMount implements LiveMount {
   #firstProgress: RefreshProgress | undefined
   /** Sizes the first catalog's originals while a job downloads meanwhile (FillingRoot.sizeWith); else its HEADs do. */
   #firstSizer: FirstCatalogSizer | undefined
+  /** How many of them it sizes at once: the refresh's 16 HEADs, raised for that job. */
+  #firstSizings: Semaphore | undefined
 
   constructor(parts: ServedParts) {
     this.#parts = parts
@@ -497,10 +505,12 @@ class ServedMount implements LiveMount {
     const stopShowing = partial.showEvery((view) => tree.showPartial(view), opts.partialEveryMs ?? 1000, opts.partialCommentsEveryMs)
     // A HEAD each, but where a job that runs meanwhile sizes them (a handed pin: by its downloads).
     const media: CatalogMedia = { head: (url, o) => (this.#firstSizer ?? remote.media).head(url, o) }
+    const sizings = (this.#firstSizings = new Semaphore(FIRST_CATALOG_HEADS))
     this.#running = catalog
       .refresh(remote.api, media, {
         cookies: opts.cookies,
         identity,
+        mediaSlots: sizings,
         onProgress: (p) => {
           this.#firstProgress = p
           logProgress(p)
@@ -561,6 +571,7 @@ class ServedMount implements LiveMount {
         stopShowing()
         growBackOldGeneration()
         this.#firstProgress = undefined
+        this.#firstSizings = undefined
         this.#running = undefined
       })
   }
@@ -588,7 +599,10 @@ class ServedMount implements LiveMount {
           .then((s) => meanwhile({
             root, store: s, layout: () => tree.layout, signal: caughtUp.signal, media,
             sizeWith: (sizer) => {
-              if (!caughtUp.signal.aborted) this.#firstSizer = sizer
+              if (caughtUp.signal.aborted) return
+              this.#firstSizer = sizer
+              // Each of its sizings is a download in flight until its answer, as in a pin of its own (pin-run.ts).
+              this.#firstSizings?.raiseTo(sizer.concurrency)
             },
           }))
           .catch((err: unknown) => log('what the %s did while the first catalog came in failed: %O', what, err))

@@ -3,8 +3,18 @@ export class Semaphore {
   private active = 0
   private readonly waiting: Array<() => void> = []
 
-  constructor(private readonly limit: number) {
+  constructor(private limit: number) {
     if (!(limit >= 1)) throw new RangeError(`concurrency must be >= 1, got ${limit}`)
+  }
+
+  /** Lets up to `limit` holders in from now on, waiters first; a lower limit than the one it has changes nothing. */
+  raiseTo(limit: number): void {
+    if (!(limit > this.limit)) return
+    this.limit = limit
+    while (this.active < this.limit && this.waiting.length > 0) {
+      this.active++
+      this.waiting.shift()?.()
+    }
   }
 
   async acquire(): Promise<() => void> {

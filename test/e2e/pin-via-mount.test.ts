@@ -299,6 +299,28 @@ void describe('pin DEST while mount --cache DEST serves it (e2e)', { skip }, () 
     await lab.stop(server, mnt)
   })
 
+  void it("a pin handed to a filling mount sizes its originals as many at a time as it downloads, not the catalog's 16 HEADs", async () => {
+    const many = await startFake({ seed: 139, photos: 120, videos: 0, sets: 1, collections: 0, commentedFraction: 0, meanPhotoBytes: 300 })
+    try {
+      const manyEnv = cliEnv(many, await lab.mkdir('config-many'), { XDG_CACHE_HOME: await lab.mkdir('xdg-many'), XDG_RUNTIME_DIR: await lab.mkdir('run-many') })
+      const dest = await lab.mkdir('dest-many')
+      const mnt = await lab.mkdir('mnt-many')
+      // The pin is handed over before the first listing page is in; each original's answer takes a while, so sizings overlap.
+      many.faults.apiLatencyMs = 2_500
+      many.faults.mediaLatencyMs = 300
+      const server = await lab.mount(mnt, ['--cache', dest, '--refresh', '0'], manyEnv, 60_000, { partial: true })
+      const r = await lab.cli(['pin', '-q', dest], manyEnv)
+      assert.equal(r.exit.code, 0, r.err)
+      assert.match(server.err, /while the first catalog came in; the pin goes on \(120 sized by their download, not a HEAD\)/)
+      assert.equal(many.counts()['media:GET'], 120, JSON.stringify(many.counts()))
+      const peak = many.counts()['media:peak'] ?? 0
+      assert.ok(peak > 16 && peak <= 32, `media GETs open at once: ${peak} (the pin's 32 downloads, not 16)`)
+      assert.equal((await lab.stop(server, mnt)).code, 0, server.err)
+    } finally {
+      await many.close()
+    }
+  })
+
   void it('a pin that leaves videos out downloads nothing while the first catalog comes in, and no video after', async () => {
     const { dest, mnt, server, r } = await pinWhileFilling('filling-no-videos', ['--ignore-videos'])
     // The tree a filling mount shows does not say which original is a video: nothing meanwhile.

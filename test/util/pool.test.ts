@@ -45,3 +45,31 @@ void test('after a failure no new item starts, and the first error is thrown onc
   const releases = await Promise.all([slots.acquire(), slots.acquire()])
   releases.forEach((r) => r())
 })
+
+void test('slots raised while items wait let that many run at once from then on, the waiting first', async () => {
+  const slots = new Semaphore(2)
+  let inFlight = 0
+  let most = 0
+  const order: number[] = []
+  let gate!: () => void
+  const opened = new Promise<void>((r) => (gate = r))
+  const run = eachWithSlots(Array.from({ length: 12 }, (_, i) => i), slots, async (n) => {
+    order.push(n)
+    inFlight++
+    most = Math.max(most, inFlight)
+    await opened
+    inFlight--
+  })
+  await tick()
+  assert.deepEqual(order, [0, 1], 'two at first')
+  slots.raiseTo(1)
+  await tick()
+  assert.deepEqual(order, [0, 1], 'a lower limit changes nothing')
+  slots.raiseTo(5)
+  await tick()
+  assert.deepEqual(order, [0, 1, 2, 3, 4], 'the next three start at once, in order')
+  gate()
+  await run
+  assert.equal(most, 5)
+  assert.equal(order.length, 12)
+})
