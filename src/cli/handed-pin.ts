@@ -5,6 +5,7 @@
  * the originals it shows are downloaded meanwhile.
  */
 import { FlickrfsError } from '../errors/flickrfs-error.js'
+import { outageNote, type OutageWatch } from '../flickr/index.js'
 import { DEFAULT_PIN_CONCURRENCY, pinOpenRoot } from '../pin/pin.js'
 import { GetSizer } from '../pin/get-sizer.js'
 import { mediaKey, type MediaEvent } from '../catalog/index.js'
@@ -72,6 +73,8 @@ interface HandlerOptions {
   apiCalls: () => number
   cookies?: string
   fullListingEveryMs?: number
+  /** The watch of the job's downloads (mount.ts jobMedia): an outage is said in the log and to the pin that asked. */
+  outage?: OutageWatch
 }
 
 /**
@@ -96,6 +99,12 @@ export function pinHandler(live: LiveMount, o: HandlerOptions): ControlHandler {
     }
     tellWaiting()
     const waiting = setInterval(tellWaiting, WAITING_EVERY_MS)
+    // The job's downloads wait out a network outage, as a pin of its own does: said as it starts and ends.
+    const unwatch = o.outage?.onChange((on, why) => {
+      const line = outageNote(on, why, true)
+      o.say(line)
+      if (!conn.gone) conn.send({ type: 'note', line })
+    })
     try {
       await live.exclusive('pin', async (root) => {
         clearInterval(waiting)
@@ -108,6 +117,7 @@ export function pinHandler(live: LiveMount, o: HandlerOptions): ControlHandler {
       })
     } finally {
       clearInterval(waiting)
+      unwatch?.()
     }
   }
 }

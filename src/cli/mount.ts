@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import { Command, Option } from 'commander'
 import { FlickrfsError, isFlickrfsError } from '../errors/flickrfs-error.js'
-import { apiOriginFromEnv, loadCredentials, MediaClient, openFlickr, throttleNote, type Credentials, type Env } from '../flickr/index.js'
+import { apiOriginFromEnv, clockFromEnv, loadCredentials, MediaClient, openFlickr, OutageWatch, throttleNote, type Credentials, type Env } from '../flickr/index.js'
 import { checkMountpoint, exitingWithMount, mountAt, runUntilSignal, unmountPath } from '../fs/index.js'
 import { startLiveMount, type LiveMount, type LiveMountOptions } from '../service/live-mount.js'
 import { notifyReady } from '../service/notify.js'
@@ -97,7 +97,7 @@ async function runMount(io: CliIo, mountpoint: string, flags: MountFlags): Promi
   const mnt = resolve(mountpoint)
   // A cache is flickrfs's own folder: an empty value or a foreign folder is a typo (dest-check.ts).
   if (flags.cache !== undefined) await checkFolder(flags.cache, { what: '--cache', force: flags.force, writes: flags.offline !== true })
-  const { remote, creds, apiCalls, onThrottled } = await connect(env, flags)
+  const { remote, creds, apiCalls, onThrottled, jobOutage } = await connect(env, flags)
   const root = resolve(flags.cache ?? defaultCacheRoot(env, creds))
   // A mountpoint that cannot be used is refused before anything is created (the cache folder).
   await checkMountpoint(mnt)
@@ -138,7 +138,7 @@ async function runMount(io: CliIo, mountpoint: string, flags: MountFlags): Promi
     if (created !== undefined) await rm(created, { recursive: true, force: true }).catch(() => undefined)
     throw err
   }
-  return serveMount(live, { env, mnt, root, say, flags: { ...flags, fullListingEvery }, online: remote !== undefined, apiCalls, cookies })
+  return serveMount(live, { env, mnt, root, say, flags: { ...flags, fullListingEvery }, online: remote !== undefined, apiCalls, cookies, jobOutage })
 }
 
 /** Offline: credentials only if some are saved (they name the default cache). Online: the clients too. */
@@ -148,6 +148,8 @@ async function connect(env: Env, flags: MountFlags): Promise<{
   apiCalls: () => number
   /** FlickrClient.onThrottled of the API client (offline: never called). */
   onThrottled: (listener: (on: boolean) => void) => void
+  /** The outage watch of the downloads of a pin handed to the mount (offline: none). */
+  jobOutage?: OutageWatch
 }> {
   if (flags.offline) return { creds: await loadCredentials({ env }).catch(() => undefined), apiCalls: () => 0, onThrottled: () => undefined }
   // Reads of uncached originals must fail fast when Flickr is unreachable: few retries, short waits.
@@ -156,11 +158,15 @@ async function connect(env: Env, flags: MountFlags): Promise<{
     if (isFlickrfsError(err) && err.code === 'AUTH_MISSING') throw new FlickrfsError('AUTH_MISSING', `${err.message} To serve what a pinned --cache holds without Flickr, add --offline.`)
     throw err
   })
-  // A pin handed to this mount (cli/handed-pin.ts) downloads as a pin of its own does: with the default retries.
+  // A pin handed to this mount (cli/handed-pin.ts) downloads as a pin of its own does: with the
+  // default retries, and waiting out a network outage (its own watch: reads never wait so).
   const origin = apiOriginFromEnv(env)
-  const jobMedia = new MediaClient({ origins: origin === undefined ? [] : [origin] })
+  const clock = clockFromEnv(env)
+  const jobOutage = new OutageWatch(clock)
+  const jobMedia = new MediaClient({ origins: origin === undefined ? [] : [origin], clock, outage: jobOutage })
   return {
     creds: opened.credentials,
+    jobOutage,
     remote: { api: opened.client, media: opened.media, jobMedia },
     apiCalls: () => opened.client.stats.apiCalls,
     onThrottled: (listener) => opened.client.onThrottled(listener),
@@ -176,6 +182,7 @@ interface ServeMountOptions {
   online: boolean
   apiCalls: () => number
   cookies: string | undefined
+  jobOutage: OutageWatch | undefined
 }
 
 /** Serves until a signal or an outside unmount; SIGHUP refreshes. Resolves with the exit code. */
@@ -277,7 +284,7 @@ class StopDeadline {
 async function listenForPins(live: LiveMount, o: ServeMountOptions): Promise<ControlServer | undefined> {
   if ((await unwritableReason(stateDir(o.root))) !== undefined) return undefined
   try {
-    return await listenControl(o.root, pinHandler(live, { mountpoint: o.mnt, say: o.say, apiCalls: o.apiCalls, cookies: o.cookies, fullListingEveryMs: o.flags.fullListingEvery }))
+    return await listenControl(o.root, pinHandler(live, { mountpoint: o.mnt, say: o.say, apiCalls: o.apiCalls, cookies: o.cookies, fullListingEveryMs: o.flags.fullListingEvery, outage: o.jobOutage }))
   } catch (err) {
     o.say(`No control socket (${errorMessage(err)}): \`flickrfs pin ${o.root}\` will fail while this mount runs.`)
     return undefined

@@ -15,12 +15,15 @@ import type { Clock } from './clock.js'
 /** How long requests go on trying through an outage, from the last time anything reached Flickr. */
 export const OUTAGE_PATIENCE_MS = 10 * 60_000
 
-/** What pin says when an outage starts (`on`, with what the request met) and ends. */
-export function outageNote(on: boolean, why = ''): string {
+/**
+ * What a pin says when an outage starts (`on`, with what the request met) and ends; `handed`: a pin
+ * a mount runs for it (cli/handed-pin.ts), which a Ctrl-C of the pin that asked does not stop.
+ */
+export function outageNote(on: boolean, why = '', handed = false): string {
   const min = Math.round(OUTAGE_PATIENCE_MS / 60_000)
   return on
-    ? `Flickr cannot be reached${why === '' ? '' : ` (${why})`}: the pin waits and tries again for up to ${min} min; ` +
-      'Ctrl-C stops it, and the next pin goes on from there.'
+    ? `Flickr cannot be reached${why === '' ? '' : ` (${why})`}: the pin ${handed ? 'the mount runs ' : ''}waits and tries again for up to ${min} min` +
+      (handed ? '.' : '; Ctrl-C stops it, and the next pin goes on from there.')
     : 'Flickr can be reached again; the pin goes on.'
 }
 
@@ -41,9 +44,16 @@ export class OutageWatch {
     readonly patienceMs = OUTAGE_PATIENCE_MS,
   ) {}
 
-  /** `listener(true, why)` when a request first goes on trying past its retries, `listener(false, '')` when Flickr answers again. */
-  onChange(listener: (on: boolean, why: string) => void): void {
+  /**
+   * `listener(true, why)` when a request first goes on trying past its retries, `listener(false, '')`
+   * when Flickr answers again. Returns what stops telling it.
+   */
+  onChange(listener: (on: boolean, why: string) => void): () => void {
     this.#listeners.push(listener)
+    return () => {
+      const i = this.#listeners.indexOf(listener)
+      if (i >= 0) this.#listeners.splice(i, 1)
+    }
   }
 
   /** Flickr answered a request (any answer but a gateway's "unavailable"). */

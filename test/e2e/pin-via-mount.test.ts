@@ -335,6 +335,39 @@ void describe('pin DEST while mount --cache DEST serves it (e2e)', { skip }, () 
     await lab.stop(server, mnt)
   })
 
+  void it('a pin the mount runs waits out a network outage, says so to the pin that asked, and completes', async () => {
+    const dest = await lab.mkdir('dest-outage')
+    const mnt = await lab.mkdir('mnt-outage')
+    // Flickr time at 100× (the retries' half minute ~0.3 s, the outage patience's 10 minutes 6 s),
+    // in a config folder of its own: the shared limiter's file is kept in Flickr time.
+    const scaled = cliEnv(fake, await lab.mkdir('config-outage'), {
+      XDG_CACHE_HOME: await lab.mkdir('xdg-cache-outage'), XDG_RUNTIME_DIR: await lab.mkdir('run-outage'), FLICKRFS_TIME_SCALE: '100',
+    })
+    const server = await lab.mount(mnt, ['--cache', dest, '--refresh', '0'], scaled)
+    fake.faults.mediaLatencyMs = 60
+    fake.resetCounts()
+    try {
+      const pin = lab.spawn(['pin', '--concurrency', '2', dest], scaled)
+      await waitUntil('the pin downloads', () => Promise.resolve((fake.counts()['media:GET'] ?? 0) >= 3), 30_000)
+      fake.faults.unreachable = true
+      // 150 s of Flickr time: five times the retries' half minute, a quarter of the patience.
+      await new Promise((resolve) => setTimeout(resolve, 1_500))
+      fake.faults.unreachable = false
+      const exit = await pin.wait(60_000)
+      assert.equal(exit.code, 0, pin.err)
+      assert.ok((fake.counts().unreachable ?? 0) > 0, 'the outage met the pin')
+      assert.match(pin.err, /^flickrfs: Flickr cannot be reached \(.+\): the pin the mount runs waits and tries again for up to 10 min\.$/m)
+      assert.match(pin.err, /^flickrfs: Flickr can be reached again; the pin goes on\.$/m)
+      assert.match(server.err, /Flickr cannot be reached .*the pin the mount runs waits/)
+      const items = fake.account.photostream.length
+      assert.match(pin.out, new RegExp(`^Pinned ${items} items into `, 'm'))
+      assertSamePaths((await snapshot(dest)).keys(), expectedTree(fake.account).entries.keys())
+    } finally {
+      fake.faults.clear()
+    }
+    await lab.stop(server, mnt)
+  })
+
   void it('one SIGTERM to the mount during a handed-off pin still ends it within 10 s with exit 0; the pin says so', async () => {
     const dest = await lab.mkdir('dest-term')
     const mnt = await lab.mkdir('mnt-term')
