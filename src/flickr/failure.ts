@@ -50,10 +50,14 @@ export function flickrCodeOf(err: unknown): number | undefined {
   return undefined
 }
 
-/** An errno-like code: ECONNRESET, getaddrinfo's EAI_AGAIN (no DNS server for a moment), undici's UND_ERR_…. */
+/**
+ * An errno-like code: ECONNRESET, getaddrinfo's EAI_AGAIN (no DNS server for a moment), undici's
+ * UND_ERR_…; not Node's own ERR_… (an invalid URL, a certificate that does not match), which no
+ * retry fixes.
+ */
 function hasErrno(v: unknown): boolean {
   return v !== null && typeof v === 'object' && typeof (v as { code?: unknown }).code === 'string' &&
-    /^E[A-Z_]+$|^UND_ERR/.test((v as { code: string }).code)
+    /^E[A-Z]+$|^EAI_[A-Z]+$|^UND_ERR/.test((v as { code: string }).code)
 }
 
 function errnoOf(v: unknown): string | undefined {

@@ -132,3 +132,11 @@ void test('a name lookup that fails for a moment (EAI_AGAIN: no DNS server) is r
   assert.equal(answer.status, 200)
   assert.equal(media.stats.retries, 3)
 })
+
+void test("a lookup failing with one of Node's own ERR_ codes is not retried: no retry fixes it", async () => {
+  const origin = fake.origin.replace('127.0.0.1', 'localhost')
+  const url = (photoUrls[0] as string).replace(fake.origin, origin)
+  const media = new MediaClient({ clock: new VirtualClock(), origins: [origin], maxRetries: 5, agents: agentsWithFailingLookup('ERR_INVALID_ARG_VALUE', 1) })
+  await assert.rejects(media.get(url), /ERR_INVALID_ARG_VALUE/)
+  assert.equal(media.stats.retries, 0)
+})
