@@ -11,7 +11,7 @@ import { DEFAULT_BURST, DEFAULT_RATE_PER_SEC, TokenBucket, type RateLimiter } fr
 import { OriginTransport } from './origin-transport.js'
 import { ListingIncomplete, paginate, type PaginateOptions } from './paginate.js'
 import { backoffMs, DEFAULT_RETRY, retryAfterMs } from './retry.js'
-import { isGatewayStatus, type OutageWatch } from './outage.js'
+import { unreachableWhy, type OutageWatch } from './outage.js'
 import type { PageEnvelope, PageItem, RawCollection, RawComment, RawPhoto, RawSet, RawSize } from './types.js'
 
 const log = createDebug('flickrfs:flickr')
@@ -90,14 +90,6 @@ export function throttleNote(on: boolean, who: 'the pin' | 'the refresh'): strin
     ? `Flickr is rate-limiting this API key (too many requests): ${who} slows down and tries again for up to ${min} min` +
       (who === 'the pin' ? '; Ctrl-C stops it, and the next pin goes on from there.' : '.')
     : `Flickr takes calls again; ${who} goes on.`
-}
-
-/** What a failure that did not reach Flickr met (a lost connection, no answer, a gateway's 502–504); undefined for an answer. */
-function unreachableWhy(f: ReturnType<typeof classify>): string | undefined {
-  if (f.kind === 'network') return redact(f.message)
-  if (f.kind === 'timeout') return 'no answer'
-  if (f.kind === 'http' && isGatewayStatus(f.status)) return `HTTP ${f.status}`
-  return undefined
 }
 
 /** HTTP 429, or a Flickr error whose message says the key is over its limit. */

@@ -8,7 +8,7 @@ import { chunksAsStream, guardedChunks, type BodyChunks, type BodyLimits } from 
 import { MediaError, MediaUrlPolicy } from './media-hosts.js'
 import { send, sharedMediaAgents, type Exchange, type MediaAgents, type MediaAnswer } from './media-http.js'
 import { backoffMs, DEFAULT_RETRY, retryAfterMs } from './retry.js'
-import { isGatewayStatus, type OutageWatch } from './outage.js'
+import { unreachableWhy, type OutageWatch } from './outage.js'
 
 const log = createDebug('flickrfs:flickr:media')
 
@@ -340,8 +340,7 @@ export class MediaClient {
     const failure: Failed =
       err instanceof RetryableStatus ? { kind: 'status', status: err.status, statusText: err.statusText }
         : err instanceof HtmlAnswer ? { kind: 'html' } : classify(err)
-    const unreachable = failure.kind === 'network' ? redact(failure.message) : failure.kind === 'timeout' ? 'no answer'
-      : failure.kind === 'status' && isGatewayStatus(failure.status) ? `HTTP ${failure.status}` : undefined
+    const unreachable = unreachableWhy(failure)
     // Any other failure of a try is an answer: Flickr was reached (a 404, an HTML page, a redirect loop).
     if (unreachable === undefined && o.signal?.aborted !== true) this.outage?.reached()
     if (err instanceof MediaError && err.permanent) throw err

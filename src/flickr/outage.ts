@@ -10,6 +10,7 @@
  * - nothing reached Flickr while the request's last try failed: one item whose host keeps failing
  *   while the others download is that item's trouble, and keeps its own retries.
  */
+import { redact } from '../util/redact.js'
 import type { Clock } from './clock.js'
 
 /** How long requests go on trying through an outage, from the last time anything reached Flickr. */
@@ -27,9 +28,16 @@ export function outageNote(on: boolean, why = '', handed = false): string {
     : 'Flickr can be reached again; the pin goes on.'
 }
 
-/** An HTTP status that says Flickr's service is away (its gateway answered for it), as a lost connection does. */
-export function isGatewayStatus(status: number): boolean {
-  return status === 502 || status === 503 || status === 504
+/**
+ * What a failed try met when it did not reach Flickr: a lost connection (its errno), no answer in
+ * time, or a gateway's 502–504 answering for a service that is away; undefined when Flickr answered.
+ * `f` is either client's failure (failure.ts classify; the media client's `status` for an HTTP one).
+ */
+export function unreachableWhy(f: { kind: string; message?: string; status?: number }): string | undefined {
+  if (f.kind === 'network') return redact(f.message ?? '')
+  if (f.kind === 'timeout') return 'no answer'
+  if ((f.kind === 'http' || f.kind === 'status') && (f.status === 502 || f.status === 503 || f.status === 504)) return `HTTP ${f.status}`
+  return undefined
 }
 
 export class OutageWatch {
