@@ -678,9 +678,10 @@ export class Originals {
       if (m.size > 0 && part.size !== m.size) {
         throw new FlickrfsError('MEDIA', `${t.key}: ${part.size} bytes arrived, but the catalog says ${m.size}. Refresh the catalog and try again.`)
       }
+      const replacesFound = await this.replacesFoundFile(t)
       await this.moveIntoPlace(t, download, mtimeMs)
       const old = this.idx().get(t.id)
-      const record = await this.putRecord(t, m, part, old)
+      const record = await this.putRecord(t, m, part, old, replacesFound)
       // Only now that the new file is in place and recorded may the old one (other extension) go.
       if (old && old.ext !== t.ext) {
         await this.guard().unlink(join(PHOTO_REL, `${old.id}.${old.ext}`)).catch((err: unknown) => {
@@ -698,6 +699,18 @@ export class Originals {
     }
   }
 
+  /**
+   * Whether the download of `t` is about to replace a file found at its name that the index knows
+   * nothing of: one of a pinned folder whose index went with a set-aside catalog (cut short, or
+   * over the size a read adopts), or of another tool's mirror. Its replacement is recorded pinned,
+   * as an adopted file is: eviction takes only what the cache put there itself. One lstat, and only
+   * for an original not pinned already.
+   */
+  private async replacesFoundFile(t: Target): Promise<boolean> {
+    if (this.pins.has(t.id) || this.idx().known(t.id) !== undefined) return false
+    return (await lstatFile(t.path).catch(() => undefined)) !== undefined
+  }
+
   private async moveIntoPlace(t: Target, download: Download, mtimeMs: number | undefined): Promise<void> {
     try {
       // Through the .part's own handle, still open: no path is followed, no second open.
@@ -711,11 +724,12 @@ export class Originals {
   }
 
   /**
-   * `adopted`: the file was found in place, not downloaded here. It is recorded pinned: eviction
-   * (a mount's --cache-size) removes only what the cache fetched itself, never a file of a pinned
+   * `found`: the file was found in place, not put there by the cache (adopted, or downloaded again
+   * over a file found without a record: replacesFoundFile). It is recorded pinned: eviction (a
+   * mount's --cache-size) removes only what the cache fetched itself, never a file of a pinned
    * mirror whose index was lost with a set-aside catalog, nor one of another tool's mirror.
    */
-  private async putRecord(t: Target, m: MediaEntry, part: Pick<DownloadedPart, 'size' | 'sha256'>, old: StoreRecord | undefined, adopted = false): Promise<StoreRecord> {
+  private async putRecord(t: Target, m: MediaEntry, part: Pick<DownloadedPart, 'size' | 'sha256'>, old: StoreRecord | undefined, found = false): Promise<StoreRecord> {
     const now = this.now()
     // The same bytes again (a damaged file repaired, a lost record adopted): SHA256SUMS's line for it
     // is unchanged, so it keeps its time, and the list's mtime (its newest line's) does not move.
@@ -728,7 +742,7 @@ export class Originals {
       sha256: part.sha256,
       kind: m.kind,
       completedAt: same ? old.completedAt : now,
-      pinned: adopted || this.pins.has(t.id) || old?.pinned === true,
+      pinned: found || this.pins.has(t.id) || old?.pinned === true,
       lastAccessMs: now,
     }
     if (record.pinned) this.pins.add(t.id)

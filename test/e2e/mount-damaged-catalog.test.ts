@@ -15,7 +15,7 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { open, readdir, readFile } from 'node:fs/promises'
+import { open, readdir, readFile, truncate } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { FakeFlickr } from '../../src/fake-flickr/index.js'
 import { cliEnv, errorLines, startFake } from '../pin/helpers.js'
@@ -24,8 +24,29 @@ import { fuseUnusableReason } from '../support/mounts.js'
 import { run } from '../support/run.js'
 import { waitUntil } from '../support/wait.js'
 import { openSqliteAdapter } from '../../src/util/sqlite.js'
+import { OriginalStore } from '../../src/store/index.js'
+import { offlineMedia } from '../../src/service/live-mount.js'
+import { sha256 } from '../support/files.js'
 
 const skip = await fuseUnusableReason()
+
+/** Overwrites the catalog file from `pagesFromEnd` pages before its end (Infinity: every page behind its header) with random bytes. */
+async function damage(file: string, pagesFromEnd: number): Promise<void> {
+  const fh = await open(file, 'r+')
+  try {
+    const size = (await fh.stat()).size
+    const from = pagesFromEnd === Infinity ? 4096 : size - pagesFromEnd * 4096
+    await fh.write(randomBytes(size - from), 0, size - from, from)
+  } finally {
+    await fh.close()
+  }
+}
+
+/** photostream/SHA256SUMS of `root`: each original's name and sha256, in the list's order. */
+async function sums(root: string): Promise<Array<{ name: string; sha256: string }>> {
+  return (await readFile(join(root, 'photostream', 'SHA256SUMS'), 'utf8')).split('\n').filter((l) => l !== '')
+    .map((l) => ({ name: l.slice(66), sha256: l.slice(0, 64) }))
+}
 
 void describe('an online mount of a damaged catalog (e2e)', { skip }, () => {
   let fake: FakeFlickr
@@ -62,14 +83,7 @@ void describe('an online mount of a damaged catalog (e2e)', { skip }, () => {
           await db.disconnect()
         }
       }
-      const fh = await open(file, 'r+')
-      try {
-        const size = (await fh.stat()).size
-        const from = pagesFromEnd === Infinity ? 4096 : size - pagesFromEnd * 4096
-        await fh.write(randomBytes(size - from), 0, size - from, from)
-      } finally {
-        await fh.close()
-      }
+      await damage(file, pagesFromEnd)
       const damaged = await readFile(file)
 
       const mnt = await lab.mkdir(`mnt-${pagesFromEnd}`)
@@ -117,4 +131,46 @@ void describe('an online mount of a damaged catalog (e2e)', { skip }, () => {
       }
     })
   }
+  // The store's index, pinned flags included, went with the file set aside. An original the mount
+  // downloads again over the file it found in DEST (here one cut short, as a failing disk leaves
+  // it; also one over the size a read adopts) is of the pinned folder: a bound on the cache must
+  // never take it out of DEST. Whole originals read are adopted, not downloaded.
+  void it('a pinned DEST stays pinned through a set-aside: an original downloaded again over its file in DEST is kept by --cache-size', async () => {
+    const dest = join(lab.dir, 'dest-pinned')
+    const pinned = await lab.cli(['pin', '-q', dest], env)
+    assert.equal(pinned.exit.code, 0, pinned.err)
+    await damage(join(dest, '.flickrfs', 'catalog.sqlite'), Infinity)
+    const listed = await sums(dest)
+    const [cut, ...whole] = listed
+    assert.ok(cut !== undefined && whole.length >= 3)
+    const cutPath = join(dest, 'photostream', cut.name)
+    await truncate(cutPath, 1000)
+
+    const mnt = await lab.mkdir('mnt-pinned')
+    fake.resetCounts()
+    // A bound far below one original: every original the mount holds unpinned is evicted after each download.
+    const server = await lab.mount(mnt, ['--cache', dest, '--refresh', '0', '--cache-size', '1K'], env)
+    const gets = (): number => fake.counts()['media:GET'] ?? 0
+    try {
+      assert.equal(sha256(await readFile(join(mnt, 'photostream', cut.name))), cut.sha256, `${cut.name} reads as the original`)
+      assert.equal(gets(), 1, `${cut.name}, cut short in DEST, is downloaded again once: ${JSON.stringify(fake.counts())}`)
+      for (const w of whole.slice(0, 3)) {
+        assert.equal(sha256(await readFile(join(mnt, 'photostream', w.name))), w.sha256, `${w.name} reads as the original`)
+      }
+      assert.equal(gets(), 1, `whole originals in DEST were downloaded again: ${JSON.stringify(fake.counts())}`)
+      // Each download is followed by an eviction run (mount-cache-size.test.ts): give it a read's time to run.
+      await readFile(join(mnt, 'photostream', cut.name))
+    } finally {
+      await lab.stop(server, mnt)
+    }
+    assert.equal(sha256(await readFile(cutPath)), cut.sha256, `${cut.name} is in DEST, whole, after the mount`)
+    const store = await OriginalStore.open(dest, offlineMedia, { readOnly: true })
+    try {
+      const id = cut.name.split('.')[0] ?? ''
+      assert.deepEqual([store.recordOf(id)?.sha256, store.recordOf(id)?.pinned], [cut.sha256, true], `${cut.name} is recorded pinned`)
+      for (const w of whole.slice(0, 3)) assert.equal(store.recordOf(w.name.split('.')[0] ?? '')?.pinned, true, `${w.name} (adopted) is recorded pinned`)
+    } finally {
+      await store.close()
+    }
+  })
 })

@@ -157,6 +157,27 @@ void describe('OriginalStore adoption', () => {
     await store.close()
   })
 
+  void it('an original downloaded again over a file found at its name is recorded pinned too: one over adoptOnReadMaxBytes, one cut short', async () => {
+    const root = await w.newRoot()
+    // Bound 0: every unpinned original is evicted at once.
+    const store = await OriginalStore.open(root, w.client, { maxBytes: 0, adoptOnReadMaxBytes: 50_000 })
+    const [big, cut, fetched] = [w.addPhoto(60_000), w.addPhoto(20_000), w.addPhoto(20_000)]
+    await plant(store, big, w.bytesOf(big.id))
+    await plant(store, cut, w.bytesOf(cut.id).subarray(0, 1000))
+    w.fake.resetCounts()
+    for (const m of [big, cut, fetched]) assert.deepEqual(await store.read(m, 0, 100), w.bytesOf(m.id).subarray(0, 100))
+    // The reads' downloads done (a busy original is never evicted).
+    for (const m of [big, cut, fetched]) await store.ensure(m)
+    assert.equal(w.fake.counts()['media:GET'], 3, 'each downloaded once')
+    const report = await store.evict()
+    assert.deepEqual(report.removed, [fetched.id], 'only what the cache put there goes')
+    for (const m of [big, cut]) {
+      assert.deepEqual(await readFile(store.pathOf(m)), w.bytesOf(m.id))
+      assert.equal(store.recordOf(m.id)?.pinned, true)
+    }
+    await store.close()
+  })
+
   void it('a read-only store adopts nothing and fetches nothing', async () => {
     const root = await w.newRoot()
     const writer = await OriginalStore.open(root, w.client)
