@@ -19,7 +19,7 @@
  * a dependency. What is left, fields that drop by priority to fit the width and a throttle, is the
  * few lines below.
  */
-import { atFlickrsLimit, inUnits } from './units.js'
+import { atFlickrsLimit, inUnits, roughDuration } from './units.js'
 /** `waiting`: a pin handed to a mount waits for the mount's first catalog (items listed and sized, calls left). */
 export type Phase = 'listing' | 'downloading' | 'writing' | 'waiting'
 
@@ -169,19 +169,33 @@ function atApiPace(s: ProgressState): boolean {
 }
 
 /**
- * The terminal line's fields for the mount's first catalog a handed pin waits for, most telling
- * first: the calls left and their estimate (the sets apart, so that the comments and the estimate
- * fit 80 columns), then the items listed and sized.
+ * The terminal line for the mount's first catalog a handed pin waits for, most telling first: the
+ * calls left and their estimate (the sets apart, so that the comments and the estimate fit 80
+ * columns), the originals the pin downloaded meanwhile, then the items listed and sized. A pin of
+ * its own says its originals down at 80 columns; so does this one: the calls' field gives up words
+ * ("at Flickr's limit", "Mount's") and then the bytes down theirs until both fit.
  */
-function waitingFields(s: ProgressState): string[] {
+function waitingLine(s: ProgressState, room: number): string {
   const api = s.api
   const listed = `${plural(s.totalItems, 'item')} listed`
   const sizes = s.totalItems > 0 ? [`sizes ${s.doneItems}/${s.totalItems}`] : []
   const down = downloadedSoFar(s)
-  const downs = down !== undefined ? [down] : []
-  if (api === undefined || callsLeft(api) === 0) return [`Mount's first catalog: ${listed}`, ...downs, ...sizes]
+  if (api === undefined || callsLeft(api) === 0) return fit([`Mount's first catalog: ${listed}`, ...(down !== undefined ? [down] : []), ...sizes], room)
   const { comments, sets, when } = apiPieces(api)
-  return [`Mount's first catalog: ${comments ?? sets ?? ''}${when}`, ...downs, ...(comments !== undefined && sets !== undefined ? [sets] : []), listed, ...sizes]
+  const calls = comments ?? sets ?? ''
+  const rest = [...(comments !== undefined && sets !== undefined ? [sets] : []), listed, ...sizes]
+  const full = `Mount's first catalog: ${calls}${when}`
+  if (down === undefined) return fit([full, ...rest], room)
+  const rough = api.secondsLeft === undefined ? '' : `, ${roughDuration(api.secondsLeft)}`
+  const count = `${plural(s.downloaded ?? 0, 'original')} down`
+  const tries: Array<[string, string]> = [
+    [full, down],
+    [`Mount's first catalog: ${calls}${rough}`, down],
+    [`First catalog: ${calls}${rough}`, down],
+    [`First catalog: ${calls}${rough}`, count],
+  ]
+  const [head, said] = tries.find(([h, d]) => h.length + 2 + d.length <= room) ?? [full, down]
+  return fit([head, said, ...rest], room)
 }
 
 /** `812 originals down (57 MB)`: what a pin waiting for a mount's first catalog downloaded meanwhile; undefined before the first. */
@@ -214,7 +228,7 @@ export function renderLine(s: ProgressState, width: number, rate: number | undef
     ], room)
   }
   if (s.phase === 'writing') return fit([`Writing the tree: ${plural(s.totalItems, 'item')}`], room)
-  if (s.phase === 'waiting') return fit(waitingFields(s), room)
+  if (s.phase === 'waiting') return waitingLine(s, room)
   const eta = rate !== undefined && s.totalBytes > s.doneBytes ? (s.totalBytes - s.doneBytes) / rate : undefined
   const api = describeApiWork(s.api)
   const items = `${s.doneItems}/${s.totalItems} items`

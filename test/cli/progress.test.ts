@@ -177,6 +177,18 @@ void test("a pin waiting for a mount's first catalog says how far it has come an
   const downloading = { ...waiting, downloaded: 812, doneBytes: 57e6, fetchedBytes: 57e6 }
   assert.equal(renderLine(downloading, 120, undefined), "Mount's first catalog: comments 0/30000, about 9 h at Flickr's limit  812 originals down (57.0 MB)  sets 150/2000")
   assert.match(describePlain(downloading, undefined), /; 812 originals down \(57\.0 MB\)$/)
+  // At 80 columns too, as a pin of its own says its originals down: the calls' field gives up words for it.
+  assert.equal(renderLine(downloading, 80, undefined), "First catalog: comments 0/30000, about 9 h  812 originals down (57.0 MB)")
+  // The biggest counts an account gives: still every piece of news at 80, without its bytes.
+  const huge = { ...downloading, totalItems: 1_000_000, doneItems: 999_999, downloaded: 999_999, doneBytes: 123.4e12, api: { commentsDone: 999_999, commentsTotal: 1_000_000, setsDone: 150, setsTotal: 2_000, secondsLeft: 40 * 3600 } }
+  assert.equal(renderLine(huge, 80, undefined), "First catalog: comments 999999/1000000, about 40 h  999999 originals down")
+  for (const st of [downloading, huge]) {
+    for (let width = 10; width <= 250; width++) {
+      const line = renderLine(st, width, undefined)
+      assert.ok(line.length < width, `${width} columns: ${line}`)
+      if (width >= 80) assert.match(line, / originals down/, `${width} columns: ${line}`)
+    }
+  }
   const noCalls = { ...waiting, api: { commentsDone: 5, commentsTotal: 5, setsDone: 2, setsTotal: 2 } }
   assert.equal(renderLine(noCalls, 80, undefined), "Mount's first catalog: 100000 items listed  sizes 80000/100000")
   // Before the photostream is listed: nothing to count yet, and still a line.

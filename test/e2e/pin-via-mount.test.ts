@@ -12,6 +12,7 @@ import { assertSamePaths, cliEnv, danglingLinks, expectedTree, mediaName, snapsh
 import { sha256 } from '../support/files.js'
 import { MountLab } from '../support/mount-lab.js'
 import { fuseUnusableReason } from '../support/mounts.js'
+import { frames, runCliInPty } from '../support/pty.js'
 import { BIN } from '../support/repo.js'
 import { run } from '../support/run.js'
 import { waitUntil } from '../support/wait.js'
@@ -318,6 +319,33 @@ void describe('pin DEST while mount --cache DEST serves it (e2e)', { skip }, () 
       assert.equal((await lab.stop(server, mnt)).code, 0, server.err)
     } finally {
       await many.close()
+    }
+  })
+
+  void it("on an 80-column terminal, a pin waiting for a filling mount's comments says its originals down too, as a pin of its own does", async () => {
+    // Half the photos commented: the first catalog's comments, last and at 8 calls a second, take several seconds.
+    const chatty = await startFake({ seed: 137, photos: 100, videos: 0, sets: 2, collections: 0, commentedFraction: 0.5, meanPhotoBytes: 4_000 })
+    try {
+      const chattyEnv = cliEnv(chatty, await lab.mkdir('config-chatty'), {
+        XDG_CACHE_HOME: await lab.mkdir('xdg-chatty'), XDG_RUNTIME_DIR: await lab.mkdir('run-chatty'), FLICKRFS_API_BURST: '5', FLICKRFS_API_RATE: '8',
+      })
+      const dest = await lab.mkdir('dest-chatty')
+      const mnt = await lab.mkdir('mnt-chatty')
+      const server = await lab.mount(mnt, ['--cache', dest, '--refresh', '0'], chattyEnv, 60_000, { partial: true })
+      assert.doesNotMatch(server.err, /first catalog complete/, 'the pin is asked while the first catalog is still coming')
+      const run = await runCliInPty(['pin', dest], chattyEnv, 80)
+      assert.equal(run.code, 0, run.text)
+      const shown = frames(run)
+      const where = shown.map((f) => `${f.t} ${f.text}`).join('\n')
+      // Each status line drawn fits (the notes between them are plain lines, free to wrap).
+      for (const f of shown) assert.ok(f.text.length < 80, `"${f.text}" is ${f.text.length} wide`)
+      const waiting = shown.filter((f) => /^(Mount's )?[Ff]irst catalog: comments \d+\/\d+/.test(f.text))
+      assert.ok(waiting.length > 0, `a waiting line with comments left:\n${where}`)
+      assert.ok(waiting.some((f) => / {2}\d+ originals? down( \([\d.]+ [KMG]?B\))?$/.test(f.text)), `a waiting line with the originals down:\n${where}`)
+      assert.match(run.text, /Pinned 100 items into .*: 100 downloaded/)
+      assert.equal((await lab.stop(server, mnt)).code, 0, server.err)
+    } finally {
+      await chatty.close()
     }
   })
 
