@@ -79,6 +79,7 @@ import { runMeasured, type ChildUsage } from './child-usage.js'
 import { failureText, locateTool, mirrorerAccountOptions, runMirrorer, type FakeEndpoint, type Tool } from './flickrmirrorer.js'
 import { benchArgs, median } from './measure.js'
 import { cliEnv } from '../test/pin/helpers.js'
+import { replay } from '../scripts/replay-calls.mjs'
 
 const self = fileURLToPath(import.meta.url)
 const REPO = resolve(fileURLToPath(new URL('..', import.meta.url)))
@@ -397,23 +398,16 @@ const floorApi = (): number => number('floor-api', DEFAULT_API_CONCURRENCY)
 
 /**
  * The calls alone of a run: the REST calls it made (the fake's log), asked again from this process
- * with nothing else done, as many at a time as FlickrClient allows by default (DEFAULT_API_CONCURRENCY), and each only
- * once every call answered before it was asked in the run is answered again (so a set's members
- * still wait for the set list, as in the run). Wall time, and the fake's count of the calls.
+ * with nothing else done, as scripts/replay-calls.mjs asks them from a fresh one (its `replay`: as
+ * many at a time as FlickrClient allows by default, DEFAULT_API_CONCURRENCY, and each only once every
+ * call answered before it was asked in the run is answered again, so a set's members still wait for
+ * the set list, as in the run). Wall time, and the fake's count of the calls.
  */
 async function replayCalls(fake: FakeProcess, shape: Shape, calls: readonly RestCall[]): Promise<{ ms: number; api: number }> {
   const api = new FlickrClient({ ...shape.credentials, apiOrigin: shape.origin, ratePerSec: 1000 })
-  const sorted = [...calls].sort((x, y) => x.arrivedMs - y.arrivedMs)
-  const done: Array<Promise<void>> = []
-  const finish: Array<() => void> = []
-  for (let i = 0; i < sorted.length; i++) done.push(new Promise<void>((r) => (finish[i] = r)))
   await fake.ask('reset')
   const t0 = performance.now()
-  await Promise.all(sorted.map(async (c, i) => {
-    await Promise.all(done.filter((_, j) => j !== i && (sorted[j] as RestCall).answeredMs <= c.arrivedMs))
-    await api.call(c.method, c.params)
-    finish[i]?.()
-  }))
+  await replay(api, calls)
   const ms = performance.now() - t0
   const counts = await fake.take()
   return { ms, api: Object.entries(counts).filter(([k]) => k.startsWith('flickr.')).reduce((n, [, v]) => n + v, 0) }
