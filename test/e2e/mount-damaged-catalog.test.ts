@@ -11,6 +11,10 @@
  * recorded), never downloads it again: not one media GET, by a single read or by the whole diff. A diff of the whole tree at once raced those
  * records (its read of SHA256SUMS comes right after its reads of the originals, whose records are
  * batched): everything else is compared first, then SHA256SUMS once it lists every original.
+ *
+ * The pinned flags went with the file too: a pinned DEST must stay pinned for a mount with
+ * --cache-size, both what the mount downloads again over a file it found and what a pin handed to
+ * it adopts (and downloads nothing of what is whole).
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
@@ -24,7 +28,7 @@ import { fuseUnusableReason } from '../support/mounts.js'
 import { run } from '../support/run.js'
 import { waitUntil } from '../support/wait.js'
 import { openSqliteAdapter } from '../../src/util/sqlite.js'
-import { OriginalStore } from '../../src/store/index.js'
+import { OriginalStore, type StoreRecord } from '../../src/store/index.js'
 import { offlineMedia } from '../../src/service/live-mount.js'
 import { sha256 } from '../support/files.js'
 
@@ -39,6 +43,16 @@ async function damage(file: string, pagesFromEnd: number): Promise<void> {
     await fh.write(randomBytes(size - from), 0, size - from, from)
   } finally {
     await fh.close()
+  }
+}
+
+/** The store's record of each original named (`<id>.<ext>`) in DEST, read from its index once no mount serves it. */
+async function recordsIn(dest: string, names: string[]): Promise<Array<StoreRecord | undefined>> {
+  const store = await OriginalStore.open(dest, offlineMedia, { readOnly: true })
+  try {
+    return names.map((n) => store.recordOf(n.split('.')[0] ?? ''))
+  } finally {
+    await store.close()
   }
 }
 
@@ -131,16 +145,22 @@ void describe('an online mount of a damaged catalog (e2e)', { skip }, () => {
       }
     })
   }
+
+  /** A DEST pinned by the real CLI, then its catalog damaged behind its header; its SHA256SUMS as the pin left it. */
+  const pinnedThenDamaged = async (name: string): Promise<{ dest: string; listed: Array<{ name: string; sha256: string }> }> => {
+    const dest = join(lab.dir, name)
+    const pinned = await lab.cli(['pin', '-q', dest], env)
+    assert.equal(pinned.exit.code, 0, pinned.err)
+    await damage(join(dest, '.flickrfs', 'catalog.sqlite'), Infinity)
+    return { dest, listed: await sums(dest) }
+  }
+
   // The store's index, pinned flags included, went with the file set aside. An original the mount
   // downloads again over the file it found in DEST (here one cut short, as a failing disk leaves
   // it; also one over the size a read adopts) is of the pinned folder: a bound on the cache must
   // never take it out of DEST. Whole originals read are adopted, not downloaded.
   void it('a pinned DEST stays pinned through a set-aside: an original downloaded again over its file in DEST is kept by --cache-size', async () => {
-    const dest = join(lab.dir, 'dest-pinned')
-    const pinned = await lab.cli(['pin', '-q', dest], env)
-    assert.equal(pinned.exit.code, 0, pinned.err)
-    await damage(join(dest, '.flickrfs', 'catalog.sqlite'), Infinity)
-    const listed = await sums(dest)
+    const { dest, listed } = await pinnedThenDamaged('dest-pinned')
     const [cut, ...whole] = listed
     assert.ok(cut !== undefined && whole.length >= 3)
     const cutPath = join(dest, 'photostream', cut.name)
@@ -164,13 +184,28 @@ void describe('an online mount of a damaged catalog (e2e)', { skip }, () => {
       await lab.stop(server, mnt)
     }
     assert.equal(sha256(await readFile(cutPath)), cut.sha256, `${cut.name} is in DEST, whole, after the mount`)
-    const store = await OriginalStore.open(dest, offlineMedia, { readOnly: true })
+    const [cutRecord, ...read] = await recordsIn(dest, [cut, ...whole.slice(0, 3)].map((l) => l.name))
+    assert.deepEqual([cutRecord?.sha256, cutRecord?.pinned], [cut.sha256, true], `${cut.name} is recorded pinned`)
+    assert.deepEqual(read.map((r) => r?.pinned), [true, true, true], 'the originals read (adopted) are recorded pinned')
+  })
+
+  // The converse, for the pin a mount runs when asked (its first catalog after the set-aside comes
+  // in anew): what is whole in DEST is adopted, not downloaded again, and all of it ends up pinned.
+  void it('a pin handed to the mount after the set-aside downloads nothing whole in DEST and leaves every original pinned', async () => {
+    const { dest, listed } = await pinnedThenDamaged('dest-handed')
+    const mnt = await lab.mkdir('mnt-handed')
+    fake.resetCounts()
+    const server = await lab.mount(mnt, ['--cache', dest, '--refresh', '0', '--cache-size', '1K'], env, 60_000, { partial: true })
     try {
-      const id = cut.name.split('.')[0] ?? ''
-      assert.deepEqual([store.recordOf(id)?.sha256, store.recordOf(id)?.pinned], [cut.sha256, true], `${cut.name} is recorded pinned`)
-      for (const w of whole.slice(0, 3)) assert.equal(store.recordOf(w.name.split('.')[0] ?? '')?.pinned, true, `${w.name} (adopted) is recorded pinned`)
+      const handed = await lab.cli(['pin', '-q', dest], env)
+      assert.equal(handed.exit.code, 0, handed.err)
+      assert.match(server.err, /pin of .* asked by pid \d+: running it here/)
+      assert.equal(fake.counts()['media:GET'] ?? 0, 0, `originals whole in DEST were downloaded again: ${JSON.stringify(fake.counts())}`)
     } finally {
-      await store.close()
+      await lab.stop(server, mnt)
     }
+    assert.deepEqual(await sums(dest), listed, 'DEST holds the same originals')
+    const records = await recordsIn(dest, listed.map((l) => l.name))
+    assert.deepEqual(listed.filter((_, i) => records[i]?.pinned !== true).map((l) => l.name), [], 'every original is recorded pinned')
   })
 })
