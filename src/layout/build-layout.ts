@@ -17,13 +17,18 @@
  * never retained) and their size (measured once, at the first access); SHA256SUMS, from
  * `opts.hashes` once per store generation (nodes.ts HashListNode).
  *
- * The build runs in named steps over one LayoutBuilder: photostream first (it decides which photos
- * are shown), the sets (which link to shown photos), Not in any set (shown photos no set holds),
- * the collections (which link to the sets), then inode numbers for the whole tree.
+ * The build runs in named steps over one LayoutBuilder, in two parts. The first: photostream/ (it
+ * decides which photos are shown) with its inode numbers, and the root's own attributes (its mtime
+ * and link count follow from the catalog's sets and collections without their members). The rest:
+ * the sets (which link to shown photos), Not in any set (shown photos no set holds), the
+ * collections (which link to the sets), then the inode numbers of all of those. buildLayout runs
+ * both at once; a mount (buildLayoutInSteps) serves photostream/ as soon as the first part is done
+ * and builds the rest in slices between the ops it answers: at 1,000,000 items the rest is ~0.4 s
+ * of a ~1 s build, which a listing of photostream/ no longer waits for.
  */
 import type { CatalogSnapshot, CollectionEntry, SetEntry } from '../catalog/types.js'
 import { asCatalogView, type CatalogView, type PhotoColumns } from '../catalog/view.js'
-import { fnvNumberPrefix, fnvUpdate, inoFromState, ROOT_INO, settleCollisions } from './inodes.js'
+import { fnvNumberPrefix, fnvUpdate, inoFromState, ROOT_INO, settleCollisions, type TakenNumbers } from './inodes.js'
 import { collectionMetadata, photostreamMetadata, setMetadata } from './metadata.js'
 import {
   collectionDirName,
@@ -39,7 +44,7 @@ import { DEFAULT_NODE_CACHE, photoChangedMs, type PhotostreamChildren, Photostre
 import { SHA256SUMS_FILE } from './sha256sums.js'
 import { ShownPhotos } from './shown-photos.js'
 import { wholeSecondsMs } from './times.js'
-import type { Layout, LayoutDir, LayoutNode, LayoutOptions, LayoutStats } from './types.js'
+import type { Layout, LayoutDir, LayoutNode, LayoutOptions, LayoutStats, TreeBuilding } from './types.js'
 
 export const PHOTOSTREAM_DIR = 'photostream'
 export const NOT_IN_ANY_SET_DIR = 'Not in any set'
@@ -53,12 +58,15 @@ interface ShownSet {
   mtimeMs: number
 }
 
-/** Where one collection directory sits: `depth` levels below the root, inside `ancestors` (ids). */
-interface CollectionPlace {
-  dir: DirNode
+/**
+ * A collection directory to be made: its collection, its name without the number a parent gives it,
+ * and the child collections that get a directory (safe ids, no loop back to an ancestor, no deeper
+ * than MAX_COLLECTION_DEPTH). Decided in the first part of the build, made in the rest.
+ */
+interface PlannedCollection {
+  c: CollectionEntry
   depth: number
-  /** Ids of this collection and every collection above it: a child among them would loop. */
-  ancestors: Set<string>
+  children: PlannedCollection[]
 }
 
 /**
@@ -75,8 +83,76 @@ interface CollectionPlace {
  * directories list only what exists.
  */
 export function buildLayout(catalog: CatalogView | CatalogSnapshot, opts: LayoutOptions = {}): Layout {
-  return new LayoutBuilder(asCatalogView(catalog), opts).build()
+  const builder = new LayoutBuilder(asCatalogView(catalog), opts)
+  const layout = builder.first()
+  for (const _ of builder.rest()) {
+    // All at once.
+  }
+  return layout
 }
+
+/** A layout whose photostream/ is built, and what builds the rest (buildLayoutInSteps). */
+export interface LayoutInSteps {
+  /**
+   * photostream/ whole, with its final inode numbers, and the root's own attributes; its `building`
+   * says which ops wait for the rest, until `finish` has built it.
+   */
+  readonly layout: Layout
+  /**
+   * Builds the rest, a slice of a few milliseconds at a time, awaiting `pause()` before each (by
+   * default the next turn of the event loop, where a mount's ops are answered). Stops early, the
+   * rest not built, once `wanted()` is false (a newer layout replaced this one). Either way the
+   * layout's `building` is then cleared and the ops waiting for it go on; a failure fails them too.
+   */
+  finish(pause?: () => Promise<void>, wanted?: () => boolean): Promise<void>
+}
+
+/** The same tree as buildLayout, built in two parts (the header): photostream/ now, the rest by `finish`. */
+export function buildLayoutInSteps(catalog: CatalogView | CatalogSnapshot, opts: LayoutOptions = {}): LayoutInSteps {
+  const builder = new LayoutBuilder(asCatalogView(catalog), opts)
+  const layout = builder.first()
+  let settle!: (err?: Error) => void
+  const done = new Promise<void>((resolve, reject) => (settle = (err) => (err === undefined ? resolve() : reject(err))))
+  // A failure is the waiting ops' EIO, and finish's own: nobody else waits on `done`.
+  done.catch(() => undefined)
+  const building: TreeBuilding = { done, waits: waitsForTheRest }
+  layout.building = building
+  let finishing: Promise<void> | undefined
+  const finish = async (pause: () => Promise<void>, wanted: () => boolean): Promise<void> => {
+    try {
+      for (const _ of builder.rest()) {
+        await pause()
+        if (!wanted()) break
+      }
+      layout.building = undefined
+      settle()
+    } catch (err) {
+      settle(err instanceof Error ? err : new Error(String(err)))
+      throw err
+    }
+  }
+  return {
+    layout,
+    finish: (pause = nextTurn, wanted = () => true) => (finishing ??= finish(pause, wanted)),
+  }
+}
+
+/**
+ * Whether an op on `path` waits for the rest of a layout built in steps: every path but
+ * photostream/ and its files, and the root's listing (its attributes are known at once: the kernel
+ * asks them before any path below).
+ */
+function waitsForTheRest(path: string, listing: boolean): boolean {
+  if (path === '/') return listing
+  return !(path === `/${PHOTOSTREAM_DIR}` || path.startsWith(`/${PHOTOSTREAM_DIR}/`))
+}
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve))
+}
+
+/** How long a slice of the rest runs before it lets the ops waiting in line in (buildLayoutInSteps). */
+const SLICE_MS = 8
 
 /** The state of one build; each step below fills one part of the tree. Used once. */
 class LayoutBuilder {
@@ -131,6 +207,16 @@ class LayoutBuilder {
   readonly #setMembers = new Map<LinkDir, { ks: number[]; ids: string[] }>()
   /** Set directories made, by set id, in the catalog's order. */
   readonly #sets = new Map<string, ShownSet>()
+  /** The sets that get a directory (safe ids, each once), in the catalog's order: decided by first(). */
+  #shownSets: SetEntry[] = []
+  /** The top-level collections that get a directory, with their nested ones: decided by first(). */
+  #plannedCollections: PlannedCollection[] = []
+  /** Inode numbers photostream/ holds (first()), which the rest keeps clear of. */
+  #firstTier: TakenNumbers | undefined
+  /** Where the rest's nodes start among `#states`. */
+  #restFirst = 0
+  /** When the rest's current slice began (performance.now()). */
+  #sliceStart = 0
   /** Ids of the order the catalog knows but does not show (usually few), counted once each. */
   readonly #notShown = new Set<string>()
 
@@ -144,20 +230,55 @@ class LayoutBuilder {
     this.#numbers = new Int32Array(capacity)
   }
 
-  build(): Layout {
+  /**
+   * The first part (the header): photostream/ with its inode numbers, which sets and collections
+   * get a directory, and the root's mtime and link count as the whole tree will have them.
+   */
+  first(): Layout {
     const root = this.#root
+    root.ino = ROOT_INO
     this.#addPhotostream()
+    this.#assignPhotostreamInodes()
+    this.#shownSets = this.#setsShown()
+    this.#plannedCollections = this.#planCollections()
+    // The root's mtime is the latest of its folders': photostream/'s covers every shown photo (each
+    // set member, each link of Not in any set/), so the sets' and collections' own times are all
+    // the rest adds (Not in any set/'s own is photostream/'s, or a set's).
+    let mtimeMs = (this.#photostream as PhotostreamDir).mtimeMs
+    for (const set of this.#shownSets) mtimeMs = Math.max(mtimeMs, wholeSecondsMs(set.changedAtMs))
+    const latest = (planned: PlannedCollection): void => {
+      mtimeMs = Math.max(mtimeMs, wholeSecondsMs(planned.c.changedAtMs))
+      planned.children.forEach(latest)
+    }
+    this.#plannedCollections.forEach(latest)
+    root.mtimeMs = mtimeMs
+    root.subdirCount = 1 + (this.#opts.partial === true ? 0 : 1) + this.#shownSets.length + this.#plannedCollections.length
+    return layoutOf(root, this.#stats)
+  }
+
+  /**
+   * The rest (the header), yielding between slices of about SLICE_MS: buildLayout runs through it
+   * at once, a mount between its ops.
+   */
+  *rest(): Generator<void> {
+    this.#restFirst = this.#count
+    this.#sliceStart = performance.now()
     // Not in any set/ comes before the sets in readdir order but depends on them, so fill it last.
     const notInSet = this.#opts.partial === true ? undefined : this.#linkDir(NOT_IN_ANY_SET_DIR)
-    if (notInSet) this.#add(root, notInSet)
-    this.#addSets()
-    if (notInSet) this.#fillNotInAnySet(notInSet)
+    if (notInSet) this.#add(this.#root, notInSet)
+    yield* this.#addSets()
+    if (notInSet) yield* this.#fillNotInAnySet(notInSet)
     this.#addCollections()
-    let rootMtime = 0
-    for (const child of root.children.values()) rootMtime = Math.max(rootMtime, child.mtimeMs)
-    root.mtimeMs = rootMtime
-    this.#assignInodes()
-    return layoutOf(root, this.#stats)
+    yield
+    this.#assignRestInodes()
+  }
+
+  /** Whether the rest's slice has run its time (checked every so often, not at each node). */
+  #sliceOver(): boolean {
+    const now = performance.now()
+    if (now - this.#sliceStart < SLICE_MS) return false
+    this.#sliceStart = now
+    return true
   }
 
   // Names are unique by construction (ids are deduplicated, numbers are unique, and a safe id
@@ -298,14 +419,26 @@ class LayoutBuilder {
     return ids
   }
 
-  /** `Set <id> - <title>/` for each set: its metadata and numbered links to its shown members. */
-  #addSets(): void {
+  /** The sets that get a directory: safe ids, each id once (the first set of it), in the catalog's order. */
+  #setsShown(): SetEntry[] {
+    const shown: SetEntry[] = []
+    const ids = new Set<string>()
     for (const set of this.#view.sets) {
       if (!isSafeId(set.id)) {
         this.#stats.unsafeRecords++
         continue
       }
-      if (this.#sets.has(set.id)) continue
+      if (ids.has(set.id)) continue
+      ids.add(set.id)
+      shown.push(set)
+    }
+    return shown
+  }
+
+  /** `Set <id> - <title>/` for each set shown: its metadata and numbered links to its shown members. */
+  *#addSets(): Generator<void> {
+    for (const [n, set] of this.#shownSets.entries()) {
+      if ((n & 63) === 63 && this.#sliceOver()) yield
       const dir = this.#linkDir(setDirName(set.id, set.title))
       this.#add(this.#root, dir)
       this.#add(dir, setMetadataFile(set))
@@ -341,12 +474,13 @@ class LayoutBuilder {
   }
 
   /** Not in any set/: a link to each shown photo that no set lists. */
-  #fillNotInAnySet(notInSet: LinkDir): void {
+  *#fillNotInAnySet(notInSet: LinkDir): Generator<void> {
     let mtimeMs = wholeSecondsMs(this.#view.photostreamChangedAtMs)
     for (const { set } of this.#sets.values()) mtimeMs = Math.max(mtimeMs, wholeSecondsMs(set.changedAtMs))
     const ks: number[] = []
     const dirState = fnvUpdate(notInSet.fnv, '/')
     for (let k = 0; k < this.#inSomeSet.length; k++) {
+      if ((k & 0xffff) === 0xffff && this.#sliceOver()) yield
       if (this.#inSomeSet[k] === 1) continue
       this.#addState(notInSet, ks.length, fnvUpdate(fnvUpdate(fnvUpdate(dirState, this.#idOf(k)), '.'), this.#exts[k] as string))
       ks.push(k)
@@ -365,28 +499,54 @@ class LayoutBuilder {
     return (this.#photostream as PhotostreamDir).children
   }
 
-  /** `Collection <id> - <title>/` for each top-level collection, nested ones inside. */
-  #addCollections(): void {
+  /**
+   * The collections that get a directory (first()): top-level ones with a safe id, each name once,
+   * and inside each its children as #childCollections finds them, down to MAX_COLLECTION_DEPTH.
+   */
+  #planCollections(): PlannedCollection[] {
+    const names = new Set<string>()
+    const planned: PlannedCollection[] = []
     for (const c of this.#view.collections) {
       if (!isSafeId(c.id)) {
         this.#stats.unsafeRecords++
         continue
       }
       const name = collectionDirName(c.id, c.title)
-      if (this.#root.children.has(name)) continue
-      const dir = this.#subdir(this.#root, name)
+      if (names.has(name)) continue
+      names.add(name)
+      planned.push(this.#planCollection(c, 1, new Set([c.id])))
+    }
+    return planned
+  }
+
+  /** One collection `depth` levels below the root, inside `ancestors` (ids: a child among them would loop), and its children. */
+  #planCollection(c: CollectionEntry, depth: number, ancestors: Set<string>): PlannedCollection {
+    const children: PlannedCollection[] = []
+    if (depth < MAX_COLLECTION_DEPTH) {
+      for (const child of this.#childCollections(c, ancestors)) {
+        ancestors.add(child.id)
+        children.push(this.#planCollection(child, depth + 1, ancestors))
+        ancestors.delete(child.id)
+      }
+    }
+    return { c, depth, children }
+  }
+
+  /** `Collection <id> - <title>/` for each top-level collection planned, nested ones inside. */
+  #addCollections(): void {
+    for (const planned of this.#plannedCollections) {
+      const dir = this.#subdir(this.#root, collectionDirName(planned.c.id, planned.c.title))
       this.#add(this.#root, dir)
-      this.#fillCollection(c, { dir, depth: 1, ancestors: new Set([c.id]) })
+      this.#fillCollection(planned, dir)
     }
   }
 
   /** One collection directory: its metadata, then numbered links to its sets and its child collections. */
-  #fillCollection(c: CollectionEntry, at: CollectionPlace): void {
-    const { dir, depth, ancestors } = at
+  #fillCollection(planned: PlannedCollection, dir: DirNode): void {
+    const { c, depth, children } = planned
     this.#stats.collections++
     this.#add(dir, collectionMetadataFile(c))
     const memberSets = c.setIds.map((id) => this.#sets.get(id)).filter((s): s is ShownSet => s !== undefined)
-    const children = depth < MAX_COLLECTION_DEPTH ? this.#childCollections(c, ancestors) : []
     const count = memberSets.length + children.length
     let mtimeMs = wholeSecondsMs(c.changedAtMs)
     let n = 0
@@ -400,11 +560,9 @@ class LayoutBuilder {
     }
     for (const child of children) {
       const prefix = numberPrefix(++n, count)
-      const childDir = this.#subdir(dir, prefix + collectionDirName(child.id, child.title, NAME_MAX_BYTES - prefix.length))
+      const childDir = this.#subdir(dir, prefix + collectionDirName(child.c.id, child.c.title, NAME_MAX_BYTES - prefix.length))
       this.#add(dir, childDir)
-      ancestors.add(child.id)
-      this.#fillCollection(child, { dir: childDir, depth: depth + 1, ancestors })
-      ancestors.delete(child.id)
+      this.#fillCollection(child, childDir)
       mtimeMs = Math.max(mtimeMs, childDir.mtimeMs)
     }
     dir.mtimeMs = mtimeMs
@@ -428,30 +586,47 @@ class LayoutBuilder {
     return `${numberPrefix(pos + 1, members.ks.length)}${members.ids[pos] as string}.${this.#exts[k] as string}`
   }
 
-  /** Every node's inode: a hash of its path (from the FNV states), collisions settled by path order. */
-  #assignInodes(): void {
-    this.#root.ino = ROOT_INO
+  /**
+   * photostream/'s inode numbers (inodes.ts: the first tier), settled among themselves: the nodes
+   * added so far, which are photostream/, its fixed files and its files.
+   */
+  #assignPhotostreamInodes(): void {
     const count = this.#count
+    this.#firstTier = this.#settle(0, count)
+    // photostream/'s listing reads its files' numbers from here rather than hashing each name again.
+    const first = this.#photostreamFirst
+    this.#photostreamChildren().listInos(new Uint32Array(this.#states.buffer, 0, count).slice(first, first + 2 * this.#shown.size))
+  }
+
+  /** The rest's inode numbers (inodes.ts: the second tier), clear of photostream/'s. */
+  #assignRestInodes(): void {
+    this.#settle(this.#restFirst, this.#count, this.#firstTier)
+    this.#firstTier = undefined
+  }
+
+  /**
+   * The inode numbers of nodes `from` … `to` - 1: a hash of each path (from the FNV states),
+   * collisions settled by path order, clear of the numbers `before` holds.
+   */
+  #settle(from: number, to: number, before?: TakenNumbers): TakenNumbers {
     const numbers = this.#numbers
     // The first choices in place of the states (same width; each read before it is written).
-    const inos = new Uint32Array(this.#states.buffer, 0, count)
-    const states = this.#states
-    for (let i = 0; i < count; i++) inos[i] = inoFromState(states[i] as number)
+    const inos = new Uint32Array(this.#states.buffer, 4 * from, to - from)
+    const states = new Int32Array(this.#states.buffer, 4 * from, to - from)
+    for (let i = 0; i < inos.length; i++) inos[i] = inoFromState(states[i] as number)
     const nameOf = (i: number): string => {
       const number = numbers[i] as number
       if (number < 0) return (this.#made.get(i) as LayoutNode).name
       const dir = this.#parentOf(i) as OnDemandDir
       return this.#setLinkName(dir, number) ?? dir.nameAt(number)
     }
-    settleCollisions(inos, (i) => `${this.#parentOf(i).path}/${nameOf(i)}`, (i) => {
+    const taken = settleCollisions(inos, (i) => `${this.#parentOf(from + i).path}/${nameOf(from + i)}`, (i) => {
       // A child with no node takes its path hash when made; only a moved number is kept.
-      const number = numbers[i] as number
-      if (number >= 0) (this.#parentOf(i) as OnDemandDir).moveIno(nameOf(i), inos[i] as number)
-    })
-    for (const [i, node] of this.#made) (node as { ino: number }).ino = inos[i] as number
-    // photostream/'s listing reads its files' numbers from here rather than hashing each name again.
-    const first = this.#photostreamFirst
-    this.#photostreamChildren().listInos(inos.slice(first, first + 2 * this.#shown.size))
+      const number = numbers[from + i] as number
+      if (number >= 0) (this.#parentOf(from + i) as OnDemandDir).moveIno(nameOf(from + i), inos[i] as number)
+    }, before)
+    for (const [i, node] of this.#made) if (i >= from && i < to) (node as { ino: number }).ino = inos[i - from] as number
+    return taken
   }
 }
 

@@ -28,6 +28,8 @@ abstract class DirBase implements LayoutDir {
 
 export class DirNode extends DirBase {
   readonly children = new Map<string, LayoutNode>()
+  /** How many children are directories, when set before they are all added (the root: build-layout.ts first()). */
+  subdirCount: number | undefined
 }
 
 /**

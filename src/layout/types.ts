@@ -150,7 +150,19 @@ export interface LayoutStats {
   unsafeRecords: number
 }
 
+/**
+ * A part of the tree still being built (build-layout.ts buildLayoutInSteps): an op on a path it
+ * `waits` for (`listing`: a readdir of it) answers once `done` resolves, from the tree as it is
+ * then; a rejection is that op's EIO.
+ */
+export interface TreeBuilding {
+  readonly done: Promise<void>
+  waits(path: string, listing: boolean): boolean
+}
+
 export interface Layout {
+  /** Set while part of the tree is still being built (buildLayoutInSteps), cleared once it is whole. */
+  building?: TreeBuilding | undefined
   readonly root: LayoutDir
   /**
    * `path` is '/'-separated and absolute ('/', '/photostream/1.jpg'); O(depth). A file whose content

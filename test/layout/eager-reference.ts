@@ -28,7 +28,7 @@
 import type { CatalogSnapshot, CollectionEntry, MediaEntry, PhotoEntry, SetEntry } from '../../src/catalog/types.js'
 import { mediaKey } from '../../src/catalog/types.js'
 import { snapshotView } from '../../src/catalog/view.js'
-import { fnvUpdate, inoFromState, ROOT_INO, settleCollisions } from '../../src/layout/inodes.js'
+import { fnvUpdate, inoFromState, ROOT_INO, settleCollisions, type TakenNumbers } from '../../src/layout/inodes.js'
 import { collectionMetadata, photostreamMetadata, setMetadata } from '../../src/layout/metadata.js'
 import {
   collectionDirName,
@@ -305,17 +305,21 @@ class LayoutBuilder {
     return children
   }
 
-  /** Every node's inode: a hash of its path (from the FNV states), collisions settled by path order. */
+  /** Every node's inode: a hash of its path (from the FNV states), collisions settled by path order in two tiers. */
   #assignInodes(): void {
     const nodes = this.#nodes
     const parents = this.#parents
     this.#root.ino = ROOT_INO
-    const inos = new Uint32Array(nodes.length)
-    for (let i = 0; i < nodes.length; i++) inos[i] = inoFromState(this.#states[i] as number)
-    settleCollisions(inos, (i) => `${(parents[i] as DirNode).path}/${(nodes[i] as LayoutNode).name}`)
-    nodes.forEach((node, i) => {
-      ;(node as { ino: number }).ino = inos[i] as number
-    })
+    const pathOf = (i: number): string => `${(parents[i] as DirNode).path}/${(nodes[i] as LayoutNode).name}`
+    // Two tiers (inodes.ts): photostream/ and its files settle first, the rest clear of them.
+    const tiers = [[] as number[], [] as number[]]
+    nodes.forEach((_, i) => (tiers[pathOf(i) === '/photostream' || pathOf(i).startsWith('/photostream/') ? 0 : 1] as number[]).push(i))
+    let before: TakenNumbers | undefined
+    for (const at of tiers) {
+      const inos = Uint32Array.from(at, (i) => inoFromState(this.#states[i] as number))
+      before = settleCollisions(inos, (k) => pathOf(at[k] as number), undefined, before)
+      at.forEach((i, k) => ((nodes[i] as { ino: number }).ino = inos[k] as number))
+    }
   }
 }
 

@@ -74,6 +74,11 @@ function random(seed: number): () => number {
   }
 }
 
+/** The layout's first tier (inodes.ts): photostream/ and its files. */
+function inPhotostream(path: string): boolean {
+  return path === '/photostream' || path.startsWith('/photostream/')
+}
+
 function collidingPair(): [string, string] {
   const seen = new Map<number, string>()
   for (let i = 0; ; i++) {
@@ -132,15 +137,72 @@ void describe('inodes', () => {
       // Some paths' first choices are another path's first probe, so probes meet first choices.
       for (let i = 0; i < 500; i++) firsts[Math.floor(next() * n)] = pathHash(`${paths[Math.floor(next() * n)] as string}\u00001`)
       const expected = settleByTable(firsts.slice(), (i) => paths[i] as string)
-      const got = settleCollisions(firsts.slice(), (i) => paths[i] as string)
+      const got = firsts.slice()
+      settleCollisions(got, (i) => paths[i] as string)
       assert.deepEqual(got, expected, `seed ${seed}`)
       assert.equal(new Set(got).size, n)
     }
     // No collision at all: the numbers stay as they are.
     const plain = Uint32Array.from([5, 3, 9, 2])
-    assert.deepEqual(settleCollisions(plain.slice(), () => assert.fail('no path is asked for without a collision')), plain)
+    const settled = plain.slice()
+    settleCollisions(settled, () => assert.fail('no path is asked for without a collision'))
+    assert.deepEqual(settled, plain)
   })
 
+  void it('settle photostream/ first: its paths keep their numbers from any later path, whatever order they come in', () => {
+    // A set folder's path and a photostream file's with one hash: '/S…' sorts before '/p…'.
+    const later = new Map<number, string>()
+    for (let i = 0; i < 100_000; i++) later.set(pathHash(`/Set 1 - A/${i}.jpg`), `/Set 1 - A/${i}.jpg`)
+    let pair: [string, string] | undefined
+    for (let i = 0; pair === undefined; i++) {
+      const other = later.get(pathHash(`/photostream/${i}.jpg`))
+      if (other !== undefined) pair = [`/photostream/${i}.jpg`, other]
+    }
+    const [inStream, inSet] = pair
+    assert.ok(inSet < inStream)
+    const [setIno, streamIno] = assignInodes([inSet, inStream], inPhotostream)
+    assert.equal(streamIno, pathHash(inStream), 'photostream/ keeps its number')
+    assert.notEqual(setIno, streamIno)
+    assert.deepEqual(assignInodes([inStream, inSet], inPhotostream), Uint32Array.from([streamIno, setIno as number]))
+    // In one tier the path sorting first keeps it.
+    assert.equal(assignInodes([inSet, inStream])[0], pathHash(inSet))
+  })
+  void it('settle a later tier clear of every number of the first, its own collisions by path order', () => {
+    for (const seed of [4, 5, 6]) {
+      const next = random(seed)
+      const n = 10_000
+      const paths = Array.from({ length: n }, (_, i) => `/${next() < 0.5 ? 'photostream' : 'Set'}/${i}-${Math.floor(next() * 1e9)}`)
+      // First choices from a small range, so both tiers collide within and across; some are another path's first probe.
+      const firsts = Uint32Array.from(paths, () => 2 + Math.floor(next() * (n / 3)))
+      for (let i = 0; i < 300; i++) firsts[Math.floor(next() * n)] = pathHash(`${paths[Math.floor(next() * n)] as string}\u00001`)
+      const tierOf = (i: number): number => (inPhotostream(paths[i] as string) ? 0 : 1)
+      const at = [0, 1].map((t) => paths.flatMap((_, i) => (tierOf(i) === t ? [i] : [])))
+      const [first, rest] = at.map((idx) => Uint32Array.from(idx, (i) => firsts[i] as number)) as [Uint32Array, Uint32Array]
+      const firstPaths = (at[0] as number[]).map((i) => paths[i] as string)
+      const restPaths = (at[1] as number[]).map((i) => paths[i] as string)
+      const expectedFirst = settleByTable(first.slice(), (k) => firstPaths[k] as string)
+      const taken = settleCollisions(first, (k) => firstPaths[k] as string)
+      assert.deepEqual(first, expectedFirst, 'the first tier settles as if alone')
+      const restFirsts = rest.slice()
+      settleCollisions(rest, (k) => restPaths[k] as string, undefined, taken)
+      const held = new Set(first)
+      assert.equal(new Set([...first, ...rest]).size, n, `seed ${seed}: every number once`)
+      // A later path keeps its first choice only when no first-tier path holds it and no later path sharing it sorts before it.
+      restFirsts.forEach((ino, k) => {
+        const path = restPaths[k] as string
+        const earlier = restPaths.some((p, j) => restFirsts[j] === ino && p < path)
+        const keeps = !held.has(ino) && !earlier
+        if (keeps) assert.equal(rest[k], ino, path)
+        else {
+          assert.notEqual(rest[k], ino, path)
+          // A moved path takes one of its own probes.
+          let found = false
+          for (let p = 1; p < 64 && !found; p++) found = pathHash(`${path}\u0000${p}`) === rest[k]
+          assert.ok(found, `${path} moved to one of its probes`)
+        }
+      })
+    }
+  })
   void it('move a set link that collides with one in a set sorting first, by its own path (the build names it from the members of its set)', () => {
     // Set A lists the photos in order, set B backwards: ~5 of their 2 × 100,000 links collide across them.
     const photos = photoSpecs(100_000)
@@ -155,7 +217,7 @@ void describe('inodes', () => {
       }
     }
     gather(layout.root, '')
-    const expected = assignInodes(nodes.map(([p]) => p))
+    const expected = assignInodes(nodes.map(([p]) => p), inPhotostream)
     const movedInB = nodes.filter(([p, n]) => p.startsWith('/Set 101 - B/') && n.ino !== pathHash(p))
     assert.ok(movedInB.length > 0, 'a link of set B collided with one of set A and moved')
     nodes.forEach(([p, n], i) => assert.equal(n.ino, expected[i], p))
