@@ -313,13 +313,13 @@ export class FsOps implements FuseOps, Required<Pick<FuseOps, ServedOp>> {
   readdir(path: string, cb: FuseReply<[string[], StatWire[]]>): void {
     guard(
       'readdir',
-      () => {
+      () => this.once(path, () => {
         const tree = this.ctx.tree()
         const node = find(tree, path)
         if (node.kind !== 'dir') throw new FsErrno('ENOTDIR')
         const parent = path === '/' ? node : tree.lookup(posix.dirname(path))
         return this.listings.get(node, parent?.ino ?? node.ino)
-      },
+      }, true),
       (l) => cb(0, l.names, wireStats(l)),
       (e) => cb(e),
     )
@@ -328,11 +328,11 @@ export class FsOps implements FuseOps, Required<Pick<FuseOps, ServedOp>> {
   readlink(path: string, cb: FuseReply<[string]>): void {
     guard(
       'readlink',
-      () => {
+      () => this.once(path, () => {
         const node = find(this.ctx.tree(), path)
         if (node.kind !== 'link') throw new FsErrno('EINVAL')
         return node.target
-      },
+      }),
       (t) => cb(0, t),
       (e) => cb(e),
     )
@@ -361,7 +361,10 @@ export class FsOps implements FuseOps, Required<Pick<FuseOps, ServedOp>> {
 
   statfs(_path: string, cb: FuseReply<[StatfsResult]>): void {
     // Its totals sum every file's size, the files that wait too.
-    guard('statfs', () => (this.waitFor === undefined ? statfsOf(this.ctx.tree().root) : this.waitFor.ready.then(() => statfsOf(this.ctx.tree().root))), (s) => cb(0, s), (e) => cb(e))
+    guard('statfs', () => {
+      const waiting = [this.waitFor?.ready, this.ctx.tree().building?.done].filter((w) => w !== undefined)
+      return waiting.length === 0 ? statfsOf(this.ctx.tree().root) : Promise.all(waiting).then(() => statfsOf(this.ctx.tree().root))
+    }, (s) => cb(0, s), (e) => cb(e))
   }
 
   // Everything that would change the tree. The `ro` mount flag stops most of these in the kernel
@@ -384,16 +387,26 @@ export class FsOps implements FuseOps, Required<Pick<FuseOps, ServedOp>> {
   setxattr(_p: string, _n: string, _v: Buffer, _pos: number, _f: number, cb: FuseDone): void { cb(EROFS) }
   removexattr(_p: string, _n: string, cb: FuseDone): void { cb(EROFS) }
 
-  /** `answer()` at once, or once `path`'s attributes are known when they come later (`waitFor`). */
-  private once<T>(path: string, answer: () => T): T | Promise<T> {
-    const waiting = this.waitingFor(path)
+  /**
+   * `answer()` at once, or once `path`'s attributes are known when they come later (`waitFor`), or
+   * once the part of the tree it is in is built (the tree's `building`; `listing`: a readdir).
+   */
+  private once<T>(path: string, answer: () => T, listing = false): T | Promise<T> {
+    const waiting = this.waitingFor(path, listing)
     return waiting === undefined ? answer() : waiting.then(answer)
   }
 
-  /** What an op on `path` must wait for first, if anything: one Set lookup while something is awaited, none after. */
-  private waitingFor(path: string): Promise<void> | undefined {
+  /**
+   * What an op on `path` must wait for first, if anything: one Set lookup while something is
+   * awaited, none after, and the tree's own part still being built.
+   */
+  private waitingFor(path: string, listing = false): Promise<void> | undefined {
     const w = this.waitFor
-    return w !== undefined && w.paths.has(path) ? w.ready : undefined
+    const ready = w !== undefined && w.paths.has(path) ? w.ready : undefined
+    const building = this.ctx.tree().building
+    const built = building !== undefined && building.waits(path, listing) ? building.done : undefined
+    if (built === undefined) return ready
+    return ready === undefined ? built : Promise.all([ready, built]).then(() => undefined)
   }
 
   /** The stat of `path` in the current tree, remembered in `told` when it is a file. */

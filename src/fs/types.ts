@@ -74,6 +74,12 @@ export interface FsLink {
 }
 
 export interface FsTree {
+  /**
+   * Set while part of the tree is still being built (a mount comes up with photostream/ built and
+   * builds the set folders while it serves it): an op on a path it `waits` for (`listing`: a
+   * readdir of it) answers once `done` resolves, from the tree as it is then; a rejection is EIO.
+   */
+  readonly building?: { readonly done: Promise<void>; waits(path: string, listing: boolean): boolean } | undefined
   readonly root: FsDir
   /**
    * '/'-separated absolute path ('/', '/photostream/1.jpg'). A file node it returns never changes;

@@ -10,7 +10,7 @@ import { Catalog, acquireRootLock, catalogDamage, catalogPath, emptySnapshot, se
 import { FirstCatalog, type PartialView } from './first-catalog.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { checkMountpoint, mountFlickrfs, type MountHandle } from '../fs/index.js'
-import { buildLayout, PHOTO_METADATA_FORMAT, PHOTOSTREAM_DIR, photoSidecarSizer, SHA256SUMS_FILE, type Layout, type OriginalHashes } from '../layout/index.js'
+import { buildLayout, buildLayoutInSteps, PHOTO_METADATA_FORMAT, PHOTOSTREAM_DIR, photoSidecarSizer, SHA256SUMS_FILE, type Layout, type OriginalHashes } from '../layout/index.js'
 import { evictAfterDownload, OriginalStore, type MediaSource } from '../store/index.js'
 import { errorMessage, resolvesWithin } from '../util/abort.js'
 import { confineState } from '../util/confine.js'
@@ -376,7 +376,15 @@ class LiveTree {
     this.#build = (source = catalog.view(), partial = false) => buildLayout(source, { ignoreViews, hashes, partial })
     // A fresh root's empty tree is a first catalog with nothing in yet: no Not in any set/ either.
     const view = catalog.view()
-    this.layout = this.#build(view, view.refreshedAtMs === 0)
+    // photostream/ is served as soon as it is built; the set folders, Not in any set/ and the
+    // collections are built meanwhile, between the ops (~0.4 s at 1,000,000 items), and the ops
+    // on them wait for it (build-layout.ts buildLayoutInSteps). Any later build is whole at once.
+    const steps = buildLayoutInSteps(view, { ignoreViews, hashes, partial: view.refreshedAtMs === 0 })
+    this.layout = steps.layout
+    steps.finish(undefined, () => this.layout === steps.layout).then(
+      () => log('tree built whole: %d photos, %d sets', steps.layout.stats.photos, steps.layout.stats.sets),
+      (err: unknown) => log('the tree could not be built whole: %O', err),
+    )
     catalog.on('change', (snap) => {
       this.#complete = true
       const whole = this.#whole
