@@ -172,6 +172,10 @@ export class LazyView implements CatalogView {
   get photostreamLength(): number {
     return this.#streamLength
   }
+  /** The pages' own order is the photostream only when it lists each id once (listing-pages.ts photoOrder: streamInOrder). */
+  get photostreamListsEachOnce(): boolean {
+    return this.#stream === undefined
+  }
   photostreamId(pos: number): string {
     if (this.#stream !== undefined) return this.#stream[pos] as string
     const id = this.#at(pos, (page, i) => page.id(i))

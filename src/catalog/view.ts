@@ -52,6 +52,11 @@ export interface CatalogView {
   readonly photostreamLength: number
   /** The id at `pos` in photostream order, newest first (0 ≤ pos < photostreamLength). */
   photostreamId(pos: number): string
+  /**
+   * True when the photostream order is known to list each id once (a lazy view whose pages are in
+   * that order: persist.ts photoOrder): the layout's build then looks for no id listed twice.
+   */
+  readonly photostreamListsEachOnce?: boolean
   /** How many photo records the catalog holds (the order may list fewer). */
   readonly photoCount: number
   /** The listing columns of photo `id`, or undefined when the catalog has no such photo. */
@@ -183,6 +188,9 @@ class MediaFilteredView implements CatalogView {
   }
   photostreamId(pos: number): string {
     return this.#view.photostreamId(pos)
+  }
+  get photostreamListsEachOnce(): boolean {
+    return this.#view.photostreamListsEachOnce === true
   }
   get photoCount(): number {
     return this.#view.photoCount
