@@ -152,7 +152,7 @@ function nextTurn(): Promise<void> {
 }
 
 /** How long a slice of the rest runs before it lets the ops waiting in line in (buildLayoutInSteps). */
-const SLICE_MS = 8
+const SLICE_MS = 2
 
 /** The state of one build; each step below fills one part of the tree. Used once. */
 class LayoutBuilder {
@@ -436,7 +436,7 @@ class LayoutBuilder {
     const count = this.#shownCount
     this.#shown = new ShownPhotos(count)
     for (let k = 0; k < count; k++) {
-      if ((k & 0xffff) === 0xffff && this.#sliceOver()) yield
+      if ((k & 0xfff) === 0xfff && this.#sliceOver()) yield
       this.#shown.add(this.#idOf(k))
     }
   }
@@ -460,7 +460,7 @@ class LayoutBuilder {
   /** `Set <id> - <title>/` for each set shown: its metadata and numbered links to its shown members. */
   *#addSets(): Generator<void> {
     for (const [n, set] of this.#shownSets.entries()) {
-      if ((n & 63) === 63 && this.#sliceOver()) yield
+      if ((n & 15) === 15 && this.#sliceOver()) yield
       const dir = this.#linkDir(setDirName(set.id, set.title))
       this.#add(this.#root, dir)
       this.#add(dir, setMetadataFile(set))
@@ -502,7 +502,7 @@ class LayoutBuilder {
     const ks: number[] = []
     const dirState = fnvUpdate(notInSet.fnv, '/')
     for (let k = 0; k < this.#inSomeSet.length; k++) {
-      if ((k & 0xffff) === 0xffff && this.#sliceOver()) yield
+      if ((k & 0xfff) === 0xfff && this.#sliceOver()) yield
       if (this.#inSomeSet[k] === 1) continue
       this.#addState(notInSet, ks.length, fnvUpdate(fnvUpdate(fnvUpdate(dirState, this.#idOf(k)), '.'), this.#exts[k] as string))
       ks.push(k)

@@ -10,7 +10,7 @@ import { Catalog, acquireRootLock, catalogDamage, catalogPath, emptySnapshot, se
 import { FirstCatalog, type PartialView } from './first-catalog.js'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import { checkMountpoint, mountFlickrfs, type MountHandle } from '../fs/index.js'
-import { buildLayout, buildLayoutInSteps, PHOTO_METADATA_FORMAT, PHOTOSTREAM_DIR, photoSidecarSizer, SHA256SUMS_FILE, type Layout, type OriginalHashes } from '../layout/index.js'
+import { buildLayout, buildLayoutInSteps, type LayoutInSteps, PHOTO_METADATA_FORMAT, PHOTOSTREAM_DIR, photoSidecarSizer, SHA256SUMS_FILE, type Layout, type OriginalHashes } from '../layout/index.js'
 import { evictAfterDownload, OriginalStore, type MediaSource } from '../store/index.js'
 import { errorMessage, resolvesWithin } from '../util/abort.js'
 import { confineState } from '../util/confine.js'
@@ -227,6 +227,7 @@ export async function startLiveMount(opts: LiveMountOptions): Promise<LiveMount>
     store.ready.then(() => log('store open'), (err: unknown) => {
       say(`The store of originals could not be opened (${errorMessage(err)}): reads of originals and photostream/SHA256SUMS fail (EIO) until the mount is started again.`)
     })
+    tree.finishBuilding()
     const served = new ServedMount({ opts, say, lock, catalog, store, tree, handle, root, job })
     if (identity) served.fillFirstCatalog(identity)
     return served
@@ -381,10 +382,7 @@ class LiveTree {
     // on them wait for it (build-layout.ts buildLayoutInSteps). Any later build is whole at once.
     const steps = buildLayoutInSteps(view, { ignoreViews, hashes, partial: view.refreshedAtMs === 0 })
     this.layout = steps.layout
-    steps.finish(undefined, () => this.layout === steps.layout).then(
-      () => log('tree built whole: %d photos, %d sets', steps.layout.stats.photos, steps.layout.stats.sets),
-      (err: unknown) => log('the tree could not be built whole: %O', err),
-    )
+    this.#steps = steps
     catalog.on('change', (snap) => {
       this.#complete = true
       const whole = this.#whole
@@ -408,6 +406,23 @@ class LiveTree {
   }
 
   #complete = false
+  /** The first layout, built in steps: its rest is built once the mount is up (finishBuilding). */
+  #steps: LayoutInSteps | undefined
+
+  /**
+   * Builds the rest of the first layout (its set folders, Not in any set/, collections), between
+   * the mount's ops: once the mount is up, so that its start and the first ops on photostream/
+   * (which come with it) do not wait for the slices.
+   */
+  finishBuilding(): void {
+    const steps = this.#steps
+    this.#steps = undefined
+    steps?.finish(undefined, () => this.layout === steps.layout).then(
+      () => log('tree built whole: %d photos, %d sets', steps.layout.stats.photos, steps.layout.stats.sets),
+      (err: unknown) => log('the tree could not be built whole: %O', err),
+    )
+  }
+
   /** The first catalog, whole, as shown before its save (showWhole). */
   #whole: CatalogSnapshot | undefined
 
