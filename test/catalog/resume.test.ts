@@ -109,7 +109,13 @@ void test('readers see the old catalog while a refresh runs and after it is cut 
 
   const seen: Array<Promise<{ generation: string; photos: number; sets: number; progress: ProgressMeta | undefined }>> = []
   const look = async (): Promise<{ generation: string; photos: number; sets: number; progress: ProgressMeta | undefined }> => {
-    const progress = await readProgress(h.root)
+    // A reader looks once progress is saved (the checkpoint writes every 20 answers, on sqlite's
+    // thread: on a loaded machine the first looks came before any write landed).
+    let progress = await readProgress(h.root)
+    for (let waited = 0; progress === undefined && waited < 10_000; waited += 20) {
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      progress = await readProgress(h.root)
+    }
     const reader = await Catalog.open(h.root, { readOnly: true })
     try {
       return { generation: reader.generation, photos: reader.snapshot().photos.size, sets: reader.snapshot().sets.length, progress }
