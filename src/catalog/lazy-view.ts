@@ -16,7 +16,7 @@ import { contentKey, rowVersions, type CatalogStore, type Head, type HeadLists, 
 import type { PreviousLists } from './quick-refresh.js'
 import { sortedIndexOf } from '../util/sorted.js'
 import type { CollectionEntry, MediaEntry, PhotoEntry, RawRecord, SetEntry } from './types.js'
-import type { CatalogView, PhotoColumns } from './view.js'
+import type { CatalogView, PhotoColumns, StreamRow } from './view.js'
 
 /**
  * Buckets kept, as read (their text, scanned, and the rows asked for parsed): up to 128 photos
@@ -180,6 +180,14 @@ export class LazyView implements CatalogView {
   /** The pages' own order is the photostream only when it lists each id once (listing-pages.ts photoOrder: streamInOrder). */
   get photostreamListsEachOnce(): boolean {
     return this.#stream === undefined
+  }
+  streamRow(pos: number, row: StreamRow): boolean {
+    // In the pages' own order the photo is at `pos`; else its id is looked up.
+    const at = this.#stream === undefined ? pos : this.#index.find(this.#stream[pos] as string)
+    if (at === undefined) return false
+    const page = this.#pages[Math.floor(at / this.#pageSize)] as ListingPage
+    page.streamRow(at % this.#pageSize, row)
+    return true
   }
   photostreamId(pos: number): string {
     if (this.#stream !== undefined) return this.#stream[pos] as string

@@ -14,7 +14,7 @@
 import { decimalValue } from './decimal-id.js'
 import type { SidecarSizer } from './ports.js'
 import type { CatalogSnapshot, MediaEntry, PhotoEntry, RawRecord } from './types.js'
-import type { PhotoColumns } from './view.js'
+import type { PhotoColumns, StreamRow } from './view.js'
 import { mediaKey } from './types.js'
 
 /** Photos per page: a page is one chunk of ~4 MB, rewritten when one of its photos changes. */
@@ -306,6 +306,15 @@ export class ListingPage {
       dateTaken: taken === '' ? null : taken,
       dateUpload: this.#upload[i] as number,
     }
+  }
+  /** What view.ts StreamRow holds of photo i, written into `row`. */
+  streamRow(i: number, row: StreamRow): void {
+    row.id = this.#id.at(i)
+    row.secret = this.#secret.at(i)
+    row.media = this.#video[i] === 1 ? 'video' : 'photo'
+    row.changedAtMs = this.#changed[i] as number
+    row.changedAtMsIgnoringViews = this.#changedNv[i]
+    row.ext = this.#has[i] === 1 ? this.#ext.at(i) : undefined
   }
   /** The photo's current original, if it has one. */
   media(i: number): MediaEntry | undefined {

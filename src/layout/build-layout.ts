@@ -27,7 +27,7 @@
  * of a ~1 s build, which a listing of photostream/ no longer waits for.
  */
 import type { CatalogSnapshot, CollectionEntry, SetEntry } from '../catalog/types.js'
-import { asCatalogView, type CatalogView, type PhotoColumns } from '../catalog/view.js'
+import { asCatalogView, type CatalogView, type PhotoColumns, type StreamRow } from '../catalog/view.js'
 import { fnvNumberPrefix, fnvUpdate, inoFromState, ROOT_INO, settleCollisions, type TakenNumbers } from './inodes.js'
 import { collectionMetadata, photostreamMetadata, setMetadata } from './metadata.js'
 import {
@@ -40,7 +40,7 @@ import {
 } from './names.js'
 import { DirNode, HashListNode, LinkNode, MetadataFileNode, type OnDemandDir } from './nodes.js'
 import { DEFAULT_LINK_CACHE, LinkCache, LinkDir } from './link-dir.js'
-import { DEFAULT_NODE_CACHE, photoChangedMs, type PhotostreamChildren, PhotostreamDir, showableExt } from './photostream-dir.js'
+import { DEFAULT_NODE_CACHE, photoChangedMs, type PhotostreamChildren, PhotostreamDir, showableExt, showableRowExt } from './photostream-dir.js'
 import { SHA256SUMS_FILE } from './sha256sums.js'
 import { ShownPhotos } from './shown-photos.js'
 import { wholeSecondsMs } from './times.js'
@@ -345,7 +345,7 @@ class LayoutBuilder {
     return new LinkDir(name, `/${name}`, fnvUpdate(fnvUpdate(this.#root.fnv, '/'), name))
   }
 
-  #photoChangedMs(p: PhotoColumns): number {
+  #photoChangedMs(p: Pick<PhotoColumns, 'changedAtMs' | 'changedAtMsIgnoringViews'>): number {
     return photoChangedMs(p, this.#ignoreViews)
   }
 
@@ -379,12 +379,16 @@ class LayoutBuilder {
     // The extension as stored and lower-cased, for the photo before: most photos share it.
     let storedExt = ''
     let ext = ''
+    // What a view that has streamRow writes there for each photo (one object), else undefined.
+    const streamRow = view.streamRow?.bind(view)
+    const row: StreamRow | undefined = streamRow === undefined ? undefined : { id: '', secret: '', media: 'photo', changedAtMs: 0, changedAtMsIgnoringViews: undefined, ext: undefined }
     for (let i = 0; i < length; i++) {
-      const id = view.photostreamId(i)
+      if (streamRow !== undefined && !streamRow(i, row as StreamRow)) continue
+      const id = row?.id ?? view.photostreamId(i)
       if (!once && this.#shown.get(id) !== undefined) continue
-      const photo = view.photo(id)
+      const photo = row ?? view.photo(id)
       if (photo === undefined) continue
-      const shownExt = showableExt(view, id, photo, this.#opts)
+      const shownExt = row !== undefined ? showableRowExt(row, this.#opts) : showableExt(view, id, photo as PhotoColumns, this.#opts)
       if (typeof shownExt !== 'string') {
         if (shownExt.why === 'unsafe') this.#stats.unsafeRecords++
         if (shownExt.why === 'media') this.#stats.photosWithoutMedia++

@@ -14,7 +14,7 @@
 import { LRUCache } from 'lru-cache'
 import { FlickrfsError } from '../errors/flickrfs-error.js'
 import type { MediaEntry } from '../catalog/types.js'
-import type { CatalogView, PhotoColumns } from '../catalog/view.js'
+import type { CatalogView, PhotoColumns, StreamRow } from '../catalog/view.js'
 import { fnvUpdate, inoFromState } from './inodes.js'
 import { isSafeExt, isSafeId, isSafeSecret, mediaFileName, METADATA_SUFFIX, parseMediaFileName, parseSidecarName } from './names.js'
 import { OnDemandDir, OriginalFileNode, PhotoSidecarNode } from './nodes.js'
@@ -45,10 +45,24 @@ const NOT_SHOWN: Readonly<Record<NotShownReason, NotShown>> = { unsafe: { why: '
  * yet) or 'ignored' (--ignore-photos / --ignore-videos).
  */
 export function showableExt(view: CatalogView, id: string, photo: PhotoColumns, opts: PhotostreamOptions): string | NotShown {
+  return notShownAsSuch(id, photo.secret, photo.media, opts) ?? shownExtOf(view.mediaExt(id, photo.secret))
+}
+
+/** showableExt of a photo as the view's streamRow wrote it (its original's extension in hand). */
+export function showableRowExt(row: StreamRow, opts: PhotostreamOptions): string | NotShown {
+  return notShownAsSuch(row.id, row.secret, row.media, opts) ?? shownExtOf(row.ext)
+}
+
+/** Why a photo is not shown whatever its original: an unsafe id or secret, or its kind ignored. */
+function notShownAsSuch(id: string, secret: string, media: PhotoColumns['media'], opts: PhotostreamOptions): NotShown | undefined {
   // The store refuses to write an unsafe id or secret: such a file must not be listed.
-  if (!isSafeId(id) || !isSafeSecret(photo.secret)) return NOT_SHOWN.unsafe
-  if ((photo.media === 'video' && opts.ignoreVideos === true) || (photo.media === 'photo' && opts.ignorePhotos === true)) return NOT_SHOWN.ignored
-  const ext = view.mediaExt(id, photo.secret)
+  if (!isSafeId(id) || !isSafeSecret(secret)) return NOT_SHOWN.unsafe
+  if ((media === 'video' && opts.ignoreVideos === true) || (media === 'photo' && opts.ignorePhotos === true)) return NOT_SHOWN.ignored
+  return undefined
+}
+
+/** The extension of a shown photo's original, or why it is not shown: none known yet, or unsafe. */
+function shownExtOf(ext: string | undefined): string | NotShown {
   if (ext === undefined) return NOT_SHOWN.media
   if (ext !== lastSafeExt) {
     if (!isSafeExt(ext)) return NOT_SHOWN.unsafe
@@ -72,7 +86,7 @@ export function showableMedia(view: CatalogView, id: string, photo: PhotoColumns
 }
 
 /** Under --ignore-views a sidecar does not show views, so a views-only change must not move its mtime. */
-export function photoChangedMs(p: PhotoColumns, ignoreViews: boolean): number {
+export function photoChangedMs(p: Pick<PhotoColumns, 'changedAtMs' | 'changedAtMsIgnoringViews'>, ignoreViews: boolean): number {
   return wholeSecondsMs(ignoreViews ? (p.changedAtMsIgnoringViews ?? p.changedAtMs) : p.changedAtMs)
 }
 
