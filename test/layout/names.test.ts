@@ -17,6 +17,8 @@ import {
   parseMediaFileName,
   parseSetDirName,
   parseSidecarName,
+  SAFE_ID,
+  SAFE_SECRET,
   safeTitle,
   setDirName,
 } from '../../src/layout/index.js'
@@ -118,6 +120,17 @@ void describe('setDirName / collectionDirName', () => {
 })
 
 void describe('ids and extensions', () => {
+  void it('isSafeId and isSafeSecret test what SAFE_ID and SAFE_SECRET match, whatever the string', () => {
+    // Every character of the first 512 code points and a few far ones, first or later, and every length about the limit.
+    const chars = [...Array.from({ length: 512 }, (_, c) => String.fromCharCode(c)), '\u00e9', '\u0130', '\u212a', '\ud83d', '\uff21', '\u0660']
+    const strings: string[] = ['', ...[1, 2, 63, 64, 65, 66].map((n) => 'a'.repeat(n)), ...[63, 64, 65].map((n) => `1${'-'.repeat(n - 1)}`)]
+    for (const c of chars) strings.push(c, `${c}a`, `a${c}`, `1${c}2`, `a${c}`.repeat(32), `${'b'.repeat(63)}${c}`)
+    for (const s of strings) {
+      assert.equal(isSafeId(s), SAFE_ID.test(s), `id ${JSON.stringify(s)}`)
+      assert.equal(isSafeSecret(s), SAFE_SECRET.test(s), `secret ${JSON.stringify(s)}`)
+    }
+    assert.ok(strings.some((s) => isSafeId(s)) && strings.some((s) => !isSafeSecret(s)))
+  })
   void it('isSafeId accepts Flickr-shaped ids only', () => {
     for (const id of ['12345', '72157600000000001', '1000-72157600000000100', '12345678@N00']) assert.ok(isSafeId(id), id)
     for (const id of ['', '.', '..', '1/2', '/', '1\u00002', '1.2', ' 1', 'x'.repeat(65), 12]) assert.ok(!isSafeId(id), String(id))
