@@ -5,8 +5,9 @@
  */
 import { readFile } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
-import { mountFlickrfs, runUntilSignal } from '../../src/fs/index.js'
+import { mountFlickrfs } from '../../src/fs/index.js'
 import { buildTree, FileOriginalReader, type ServeSpec } from './fixture.js'
+import { serveUntilSignal } from '../support/serve.js'
 
 async function main(): Promise<number> {
   const specPath = process.argv[2]
@@ -33,14 +34,7 @@ async function main(): Promise<number> {
         .catch((err: unknown) => process.stderr.write(`tree swap failed: ${String(err)}\n`))
     }
   })
-  // The signal handlers go in before READY: the parent may signal the moment it reads it, and a
-  // signal that comes first kills this process with the mount still up.
-  const stopped = runUntilSignal(handle)
-  process.stdout.write('READY\n')
-  const code = await stopped
-  rl.close()
-  process.stdin.destroy()
-  return code
+  return serveUntilSignal(handle, rl)
 }
 
 main().then(

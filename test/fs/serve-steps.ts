@@ -5,9 +5,10 @@
  * runUntilSignal's status.
  */
 import { createInterface } from 'node:readline'
-import { mountFlickrfs, runUntilSignal } from '../../src/fs/index.js'
+import { mountFlickrfs } from '../../src/fs/index.js'
 import { buildLayoutInSteps } from '../../src/layout/index.js'
 import { account } from '../layout/steps-account.js'
+import { runServer, serveUntilSignal } from '../support/serve.js'
 
 async function main(): Promise<number> {
   const mountpoint = process.argv[2]
@@ -22,24 +23,11 @@ async function main(): Promise<number> {
     tree: { current: () => steps.layout },
     originals: { read: () => Promise.reject(new Error('no originals in this test')) },
   })
-  const stopped = runUntilSignal(handle)
   void steps.finish(() => gate.then(() => new Promise((resolve) => setImmediate(resolve)))).then(
     () => process.stdout.write('WHOLE\n'),
     (err: unknown) => process.stderr.write(`the rest failed: ${String(err)}\n`),
   )
-  process.stdout.write('READY\n')
-  const code = await stopped
-  rl.close()
-  process.stdin.destroy()
-  return code
+  return serveUntilSignal(handle, rl)
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code
-  },
-  (err: unknown) => {
-    process.stderr.write(`ERROR ${String(err)}\n`)
-    process.exitCode = 3
-  },
-)
+runServer(main)

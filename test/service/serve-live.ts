@@ -7,8 +7,8 @@
  */
 import { createInterface } from 'node:readline'
 import { openFlickr } from '../../src/flickr/index.js'
-import { runUntilSignal } from '../../src/fs/index.js'
 import { startLiveMount } from '../../src/service/live-mount.js'
+import { runServer, serveUntilSignal } from '../support/serve.js'
 
 async function main(): Promise<number> {
   const [root, mountpoint, mode] = process.argv.slice(2)
@@ -27,21 +27,7 @@ async function main(): Promise<number> {
     refreshEveryMs: 0,
     storeOpensAfter,
   })
-  const stopped = runUntilSignal(live.handle)
-  process.stdout.write('READY\n')
-  const code = await stopped
-  await live.close()
-  rl.close()
-  process.stdin.destroy()
-  return code
+  return serveUntilSignal(live.handle, rl, () => live.close())
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code
-  },
-  (err: unknown) => {
-    process.stderr.write(`ERROR ${String(err)}\n`)
-    process.exitCode = 3
-  },
-)
+runServer(main)
