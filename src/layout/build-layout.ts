@@ -59,8 +59,8 @@ interface ShownSet {
 }
 
 /**
- * A collection directory to be made: its collection, its name without the number a parent gives it,
- * and the child collections that get a directory (safe ids, no loop back to an ancestor, no deeper
+ * A collection directory to be made: its collection, how many levels below the root it sits, and
+ * the child collections that get a directory (safe ids, no loop back to an ancestor, no deeper
  * than MAX_COLLECTION_DEPTH). Decided in the first part of the build, made in the rest.
  */
 interface PlannedCollection {
