@@ -176,6 +176,8 @@ export class FlickrClient {
   async call(method: string, params: Record<string, string> = {}): Promise<any> {
     /** When this call was first answered "too many requests" (the clock's time), if it was. */
     let throttledAt: number | undefined
+    /** When the try before this one began (the outage watch's time). */
+    let previousTriedAt: number | undefined
     try {
       for (let attempt = 0; ; attempt++) {
         await this.bucket.take()
@@ -205,7 +207,7 @@ export class FlickrClient {
         const patient = tooMany && throttledAt !== undefined && now - throttledAt < this.patienceMs
         const unreachable = unreachableWhy(failure)
         if (unreachable === undefined) this.outage?.reached()
-        const outage = unreachable !== undefined && triedAt !== undefined && attempt >= this.maxRetries && this.outage?.keepTrying(triedAt, unreachable) === true
+        const outage = unreachable !== undefined && triedAt !== undefined && attempt >= this.maxRetries && this.outage?.keepTrying(previousTriedAt ?? triedAt, unreachable) === true
         if (!isTransient(failure) || (attempt >= this.maxRetries && !patient && !outage)) {
           log('%s failed for good after %d attempt(s): %s', method, attempt + 1, failure.kind)
           throw toFlickrfsError(failure, {
@@ -218,7 +220,10 @@ export class FlickrClient {
         log('%s attempt %d failed (%s: %s); retrying in %d ms', method, attempt + 1, failure.kind,
           failure.kind === 'http' ? failure.status : failure.kind === 'stat' ? failure.code : redact(
             'message' in failure ? failure.message : ''), delay)
-        await this.clock.sleep(delay)
+        // Past an outage the call tries again as soon as anything reaches Flickr, through the limiter as ever.
+        if (unreachable !== undefined && previousTriedAt !== undefined && this.outage !== undefined) await this.outage.backoff(delay, previousTriedAt)
+        else await this.clock.sleep(delay)
+        previousTriedAt = triedAt
       }
     } finally {
       if (throttledAt !== undefined) this.#throttled(false)

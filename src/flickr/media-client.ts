@@ -279,6 +279,8 @@ export class MediaClient {
     // Answers about the URL are counted apart for `retries`: 429s or a lost connection before a
     // broken item's HTML page do not use up its retries.
     const urlFailures = { count: 0 }
+    /** When the try before this one began (the outage watch's time). */
+    let previousTriedAt: number | undefined
     for (let attempt = 0; ; attempt++) {
       o.signal?.throwIfAborted()
       this.stats.requests++
@@ -289,7 +291,11 @@ export class MediaClient {
         this.outage?.reached()
         return answer
       } catch (err) {
-        await this.clock.sleep(this.retryDelayMs(err, url, o, attempt, urlFailures, triedAt), o.signal)
+        const retry = this.retryDelay(err, url, o, attempt, urlFailures, previousTriedAt ?? triedAt)
+        // Past an outage the request tries again as soon as anything reaches Flickr.
+        if (retry.unreachable && previousTriedAt !== undefined && this.outage !== undefined) await this.outage.backoff(retry.ms, previousTriedAt, o.signal)
+        else await this.clock.sleep(retry.ms, o.signal)
+        previousTriedAt = triedAt
       }
     }
   }
@@ -335,8 +341,11 @@ export class MediaClient {
     }
   }
 
-  /** How long to wait before the next try after `err`; throws the final error when there is none. */
-  private retryDelayMs(err: unknown, url: string, o: RequestOptions, attempt: number, urlFailures: { count: number }, triedAt: number | undefined): number {
+  /**
+   * How long to wait before the next try after `err`, and whether the try did not reach Flickr;
+   * throws the final error when there is none. `since`: OutageWatch.keepTrying's.
+   */
+  private retryDelay(err: unknown, url: string, o: RequestOptions, attempt: number, urlFailures: { count: number }, since: number | undefined): { ms: number; unreachable: boolean } {
     const failure: Failed =
       err instanceof RetryableStatus ? { kind: 'status', status: err.status, statusText: err.statusText }
         : err instanceof HtmlAnswer ? { kind: 'html' } : classify(err)
@@ -348,13 +357,13 @@ export class MediaClient {
     const transient = failure.kind === 'status' || failure.kind === 'html' || failure.kind === 'network' || failure.kind === 'timeout'
     const aboutUrl = failure.kind === 'html' || (failure.kind === 'status' && failure.status !== 429)
     const urlRetriesSpent = aboutUrl && o.retries !== undefined && urlFailures.count++ >= o.retries
-    const outage = unreachable !== undefined && triedAt !== undefined && attempt >= this.maxRetries && this.outage?.keepTrying(triedAt, unreachable) === true
+    const outage = unreachable !== undefined && since !== undefined && attempt >= this.maxRetries && this.outage?.keepTrying(since, unreachable) === true
     if (!transient || (attempt >= this.maxRetries && !outage) || urlRetriesSpent) throw this.finalError(failure, url, attempt + 1, err)
     const jittered = backoffMs(attempt, { baseDelayMs: this.baseDelayMs, maxDelayMs: this.maxDelayMs, random: this.random })
     const delay = Math.max(jittered, err instanceof RetryableStatus ? err.retryAfterMs ?? 0 : 0)
     log('%s %s attempt %d failed (%s); retrying in %d ms', o.method, redact(url), attempt + 1,
       failure.kind === 'status' ? failure.status : failure.kind, delay)
-    return delay
+    return { ms: delay, unreachable: unreachable !== undefined }
   }
 
   private finalError(f: Failed, url: string, attempts: number, cause: unknown): MediaError {

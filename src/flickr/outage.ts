@@ -7,11 +7,20 @@
  * the last time anything did. It is an outage only if so:
  * - Flickr was reached earlier in this run: a run started without a network fails as quickly as
  *   before, it does not sit for minutes;
- * - nothing reached Flickr while the request's last try failed: one item whose host keeps failing
- *   while the others download is that item's trouble, and keeps its own retries.
+ * - nothing reached Flickr since the request's try before its last one began: one item whose host
+ *   keeps failing while the others download is that item's trouble, and keeps its own retries (its
+ *   last try alone may fail in a millisecond, a window nothing else happens to answer in).
+ *
+ * When something reaches Flickr again, the requests the outage held try again at once
+ * (OutageWatch.backoff): after minutes of failing their backoff is up to a minute apart, and a pin
+ * would otherwise go on for up to a minute after the network is back, slot by slot.
  */
+import { asError } from '../util/abort.js'
+import createDebug from '../util/debug.js'
 import { redact } from '../util/redact.js'
 import type { Clock } from './clock.js'
+
+const log = createDebug('flickrfs:flickr:outage')
 
 /** How long requests go on trying through an outage, from the last time anything reached Flickr. */
 export const OUTAGE_PATIENCE_MS = 10 * 60_000
@@ -46,6 +55,8 @@ export class OutageWatch {
   /** An outage was said to the listeners and its end was not yet. */
   #told = false
   readonly #listeners: Array<(on: boolean, why: string) => void> = []
+  /** What wakes each request sleeping in a backoff the outage holds (OutageWatch.backoff). */
+  readonly #sleepers = new Set<() => void>()
 
   constructor(
     private readonly clock: Clock,
@@ -64,32 +75,69 @@ export class OutageWatch {
     }
   }
 
-  /** Flickr answered a request (any answer but a gateway's "unavailable"). */
+  /** Flickr answered a request (any answer but a gateway's "unavailable"): the requests the outage held try again now. */
   reached(): void {
     this.#reachedAt = this.clock.now()
+    if (this.#sleepers.size > 0) {
+      const woken = [...this.#sleepers]
+      this.#sleepers.clear()
+      log('Flickr answered: %d request(s) the outage held try again now', woken.length)
+      for (const wake of woken) wake()
+    }
     if (this.#told) {
       this.#told = false
       for (const listener of this.#listeners) listener(false, '')
     }
   }
 
-  /** The time to keep as the start of a request's try (OutageWatch.keepTrying). */
+  /** The time to keep as the start of a request's try (OutageWatch.keepTrying, OutageWatch.backoff). */
   now(): number {
     return this.clock.now()
   }
 
   /**
-   * A request's try that began at `triedAt` (OutageWatch.now) failed to reach Flickr, and the
-   * request has used up its retries: whether it should try again (`why`: what it met, for the note).
+   * A request's try failed to reach Flickr, and the request has used up its retries: whether it
+   * should try again (`why`: what it met, for the note). `since`: when its try before that one began
+   * (OutageWatch.now; its only try's start when it had no retries).
    */
-  keepTrying(triedAt: number, why: string): boolean {
+  keepTrying(since: number, why: string): boolean {
     const reachedAt = this.#reachedAt
-    if (reachedAt === undefined || reachedAt > triedAt) return false
+    if (reachedAt === undefined || reachedAt > since) return false
     if (this.clock.now() - reachedAt >= this.patienceMs) return false
     if (!this.#told) {
       this.#told = true
       for (const listener of this.#listeners) listener(true, why)
     }
     return true
+  }
+
+  /**
+   * A request's backoff of `ms` after a try that failed to reach Flickr; `since`: when its try before
+   * that one began (OutageWatch.now). When nothing has reached Flickr since then (the outage holds
+   * this request, not its own host), the wait ends as soon as something does: the requests an outage
+   * held go on together when it ends, API calls still each through the limiter. Otherwise the clock's
+   * plain sleep. Rejects with the signal's reason when `signal` aborts; leaves no timer behind.
+   */
+  async backoff(ms: number, since: number, signal?: AbortSignal): Promise<void> {
+    const reachedAt = this.#reachedAt
+    if (reachedAt !== undefined && reachedAt > since) return this.clock.sleep(ms, signal)
+    const cut = new AbortController()
+    let woken = false
+    const wake = (): void => {
+      woken = true
+      cut.abort()
+    }
+    const passOn = (): void => cut.abort(asError(signal?.reason))
+    if (signal?.aborted === true) passOn()
+    else signal?.addEventListener('abort', passOn, { once: true })
+    this.#sleepers.add(wake)
+    try {
+      await this.clock.sleep(ms, cut.signal)
+    } catch (err) {
+      if (!woken || signal?.aborted === true) throw err
+    } finally {
+      this.#sleepers.delete(wake)
+      signal?.removeEventListener('abort', passOn)
+    }
   }
 }

@@ -15,6 +15,8 @@ import { runCli } from '../support/cli.js'
 import { tempDir } from '../support/repo.js'
 
 const SCALE = { FLICKRFS_TIME_SCALE: '100' }
+/** The watch's line when the first answer after an outage lets the requests it held go on (their count). */
+const WOKEN = /flickrfs:flickr:outage Flickr answered: (\d+) request\(s\) the outage held try again now/
 const ON = /^flickrfs: Flickr cannot be reached \(.+\): the pin waits and tries again for up to 10 min; Ctrl-C stops it/
 const OFF = 'flickrfs: Flickr can be reached again; the pin goes on.'
 
@@ -40,7 +42,7 @@ void describe('a network outage during a pin', () => {
     fake.resetCounts()
     const dest = join(work, 'dest-waited')
     try {
-      const run = runCli(['pin', '--concurrency', '2', dest], cliEnv(fake, join(work, 'config-waited'), SCALE))
+      const run = runCli(['pin', '--concurrency', '4', dest], cliEnv(fake, join(work, 'config-waited'), { ...SCALE, DEBUG: 'flickrfs:flickr:outage' }))
       await mediaGets(fake, 4)
       fake.faults.unreachable = true
       // 150 s of Flickr time: five times the retries' half minute, a quarter of the patience.
@@ -54,6 +56,11 @@ void describe('a network outage during a pin', () => {
       const off = lines.indexOf(OFF)
       assert.ok(on >= 0 && off > on, r.stderr)
       assert.equal(lines.filter((l) => ON.test(l)).length, 1, 'said once for the outage')
+      // The first answer after the outage lets the other downloads it held go on at once, not each
+      // at the end of its own backoff (up to a minute apart by then).
+      const woken = lines.slice(on, off).filter((l) => WOKEN.test(l))
+      assert.equal(woken.length, 1, r.stderr)
+      assert.ok(Number(WOKEN.exec(woken[0] as string)?.[1]) >= 1, woken[0])
       assert.match(r.stdout, /^Pinned 24 items /m)
       const photostream = await readdir(join(dest, 'photostream'))
       for (const id of fake.account.photos.keys()) {

@@ -7,16 +7,123 @@
 import { after, before, beforeEach, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { lookup as dnsLookup } from 'node:dns'
+import { getEventListeners } from 'node:events'
 import { Agent as HttpAgent, type ClientRequestArgs } from 'node:http'
 import { Agent as HttpsAgent } from 'node:https'
 import { connect, type LookupFunction, type NetConnectOpts } from 'node:net'
 import type { Duplex } from 'node:stream'
-import { MediaClient, OutageWatch, VirtualClock } from '../../src/flickr/index.js'
+import { MediaClient, OutageWatch, realClock, VirtualClock, type Clock } from '../../src/flickr/index.js'
 import type { MediaAgents } from '../../src/flickr/media-http.js'
 import { generateAccount, startFakeFlickr, type FakeFlickr } from '../../src/fake-flickr/index.js'
 import { clientFor } from './helpers.js'
 
 const PATIENCE = 600_000
+
+/**
+ * A clock whose sleeps end only when the test lets them go, or when their signal aborts: which
+ * request tries again when is the test's to say, with no real waiting and no race. Every reading
+ * of the time is a new millisecond, so two events never share one.
+ */
+class HeldClock implements Clock {
+  #t = 0
+  /** The sleeps not yet ended, in the order they began. */
+  readonly pending = new Set<() => void>()
+
+  now(): number {
+    return ++this.#t
+  }
+
+  sleep(_ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => {
+        this.pending.delete(end)
+        reject(signal?.reason instanceof Error ? signal.reason : new Error(String(signal?.reason)))
+      }
+      const end = (): void => {
+        this.pending.delete(end)
+        signal?.removeEventListener('abort', onAbort)
+        resolve()
+      }
+      if (signal?.aborted === true) return onAbort()
+      signal?.addEventListener('abort', onAbort, { once: true })
+      this.pending.add(end)
+    })
+  }
+
+  /** Ends the sleep that began first. */
+  releaseOne(): void {
+    const [first] = this.pending
+    assert.ok(first !== undefined, 'a sleep to end')
+    first()
+  }
+
+  releaseAll(): void {
+    for (const end of [...this.pending]) end()
+  }
+
+  #stopped = false
+
+  /** Resolves once `n` sleeps are pending (polled between turns of the event loop), or once stopPolling is called. */
+  async sleeping(n: number): Promise<void> {
+    while (!this.#stopped && this.pending.size !== n) await new Promise((resolve) => setImmediate(resolve))
+  }
+
+  /** Ends every sleeping() still polling (one that lost a race). */
+  stopPolling(): void {
+    this.#stopped = true
+  }
+}
+
+void test('a backoff the outage holds ends when something reaches Flickr; one after a try others got through during does not', async () => {
+  const clock = new HeldClock()
+  const watch = new OutageWatch(clock, PATIENCE)
+  // Something reached Flickr after `since`: the request's own host failed while others answered.
+  const since = watch.now()
+  watch.reached()
+  const own = watch.backoff(60_000, since)
+  // Nothing did since: the outage holds this request.
+  const held = watch.backoff(60_000, watch.now())
+  assert.equal(clock.pending.size, 2)
+  watch.reached()
+  await held
+  assert.equal(clock.pending.size, 1, 'the one whose host failed while others answered sleeps on')
+  clock.releaseAll()
+  await own
+})
+
+void test('a backoff the outage holds still ends at once when its signal aborts, and leaves nothing behind', async () => {
+  const clock = new HeldClock()
+  const watch = new OutageWatch(clock, PATIENCE)
+  watch.reached()
+  const stop = new AbortController()
+  const held = watch.backoff(60_000, watch.now(), stop.signal)
+  assert.equal(getEventListeners(stop.signal, 'abort').length, 1)
+  stop.abort(new Error('Ctrl-C'))
+  await assert.rejects(held, /Ctrl-C/)
+  assert.equal(clock.pending.size, 0, 'no sleep left')
+  assert.equal(getEventListeners(stop.signal, 'abort').length, 0, 'no listener left on the signal')
+  // A later answer wakes nothing (the aborted one is gone), and an aborted signal rejects at once.
+  watch.reached()
+  await assert.rejects(watch.backoff(60_000, watch.now(), stop.signal), /Ctrl-C/)
+  assert.equal(clock.pending.size, 0)
+})
+
+void test('woken or aborted, a real backoff of a minute leaves no timer behind', async () => {
+  const watch = new OutageWatch(realClock, PATIENCE)
+  watch.reached()
+  const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length
+  const before = timers()
+  const held = watch.backoff(60_000, watch.now())
+  assert.equal(timers(), before + 1)
+  watch.reached()
+  await held
+  assert.equal(timers(), before, 'woken: its timer cleared')
+  const stop = new AbortController()
+  const aborted = watch.backoff(60_000, watch.now(), stop.signal)
+  stop.abort(new Error('Ctrl-C'))
+  await assert.rejects(aborted, /Ctrl-C/)
+  assert.equal(timers(), before, 'aborted: its timer cleared')
+})
 
 void test('an outage only after Flickr was reached, while nothing reaches it, for the patience from the last answer', () => {
   const clock = new VirtualClock()
@@ -106,6 +213,74 @@ void test('without having reached Flickr, or past the patience, the media client
   // Backoff capped at a minute: at least 10 minutes of waits, each under a minute.
   assert.ok(tries > 10, `tried through the patience (${tries})`)
   assert.ok(clock.now() >= PATIENCE, 'gave up only after the patience')
+})
+
+void test('when an outage ends, the requests it held go on as soon as one gets through, API calls with them', async () => {
+  const clock = new HeldClock()
+  const watch = new OutageWatch(clock, PATIENCE)
+  const told: boolean[] = []
+  watch.onChange((on) => told.push(on))
+  const media = new MediaClient({ clock, outage: watch, origins: [fake.origin], maxRetries: 2 })
+  const api = clientFor(fake, { clock, outage: watch, maxRetries: 2 })
+  await (await media.get(photoUrls[0] as string)).body.cancel()
+  fake.faults.unreachable = true
+  fake.resetCounts()
+  const done: string[] = []
+  const requests = [
+    ...photoUrls.map(async (url) => {
+      await (await media.get(url)).body.cancel()
+      done.push('media')
+    }),
+    api.testLogin().then(() => done.push('api')),
+  ]
+  // Four tries each, past the retries: every backoff after the first is one the outage holds.
+  for (let round = 0; round < 3; round++) {
+    await clock.sleeping(4)
+    clock.releaseAll()
+  }
+  await clock.sleeping(4)
+  assert.ok((fake.counts().unreachable ?? 0) >= 16, `four tries each closed: ${fake.counts().unreachable}`)
+  assert.deepEqual(told, [true])
+  fake.faults.unreachable = false
+  // One backoff ends; the first answer ends the others' at once, without their clock.
+  clock.releaseOne()
+  let settled = false
+  const outcome = await Promise.race([
+    Promise.all(requests).then(() => 'all went on'),
+    (async () => {
+      while (!settled && !(done.length >= 1 && clock.pending.size === 3)) await new Promise((resolve) => setImmediate(resolve))
+      return 'the other three slept on'
+    })(),
+  ])
+  settled = true
+  assert.equal(outcome, 'all went on')
+  assert.deepEqual(done.toSorted(), ['api', 'media', 'media', 'media'])
+  assert.equal((fake.counts()['media:GET'] ?? 0) + (fake.counts()['flickr.test.login'] ?? 0), 4, 'each went on with one more try')
+  assert.deepEqual(told, [true, false])
+})
+
+void test('a download whose host fails at once while other downloads get through keeps its backoff', async () => {
+  const clock = new HeldClock()
+  const watch = new OutageWatch(clock, PATIENCE)
+  const told: boolean[] = []
+  watch.onChange((on) => told.push(on))
+  const media = new MediaClient({ clock, outage: watch, origins: [fake.origin, 'http://127.0.0.1:1'], maxRetries: 2 })
+  await (await media.get(photoUrls[0] as string)).body.cancel()
+  // Port 1: refused at once, every time.
+  const failing = media.get('http://127.0.0.1:1/photos/1.jpg')
+  await clock.sleeping(1)
+  // Another download gets through during each of its backoffs: no outage, and nothing wakes it.
+  await (await media.get(photoUrls[1] as string)).body.cancel()
+  assert.equal(clock.pending.size, 1, 'its first backoff goes on')
+  clock.releaseAll()
+  await clock.sleeping(1)
+  await (await media.get(photoUrls[1] as string)).body.cancel()
+  assert.equal(clock.pending.size, 1, 'its second backoff goes on')
+  clock.releaseAll()
+  const outcome = await Promise.race([failing.then(() => 'answered', (err: unknown) => err), clock.sleeping(1).then(() => 'tried on')])
+  clock.stopPolling()
+  assert.match(String(outcome), /ECONNREFUSED \(3 attempts\)/)
+  assert.deepEqual(told, [], 'never taken for an outage')
 })
 
 /** Agents whose name lookups fail with `code` (as getaddrinfo does with no DNS server) the first `failures` times. */
