@@ -98,6 +98,9 @@ class HtmlAnswer extends Error {
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308])
 
+/** How long a host has to answer the HEAD that asks whether it answers at all (MediaClient.hostAnswers). */
+const PROBE_TIMEOUT_MS = 10_000
+
 type Failed = Failure | { kind: 'status'; status: number; statusText: string } | { kind: 'html' }
 
 interface RequestOptions {
@@ -291,7 +294,7 @@ export class MediaClient {
         this.outage?.reached()
         return answer
       } catch (err) {
-        const retry = this.retryDelay(err, url, o, attempt, urlFailures, previousTriedAt ?? triedAt)
+        const retry = await this.retryDelay(err, u, url, o, attempt, urlFailures, previousTriedAt ?? triedAt)
         // Past an outage the request tries again as soon as anything reaches Flickr.
         if (retry.unreachable && previousTriedAt !== undefined && this.outage !== undefined) await this.outage.backoff(retry.ms, previousTriedAt, o.signal)
         else await this.clock.sleep(retry.ms, o.signal)
@@ -345,7 +348,7 @@ export class MediaClient {
    * How long to wait before the next try after `err`, and whether the try did not reach Flickr;
    * throws the final error when there is none. `since`: OutageWatch.keepTrying's.
    */
-  private retryDelay(err: unknown, url: string, o: RequestOptions, attempt: number, urlFailures: { count: number }, since: number | undefined): { ms: number; unreachable: boolean } {
+  private async retryDelay(err: unknown, u: URL, url: string, o: RequestOptions, attempt: number, urlFailures: { count: number }, since: number | undefined): Promise<{ ms: number; unreachable: boolean }> {
     const failure: Failed =
       err instanceof RetryableStatus ? { kind: 'status', status: err.status, statusText: err.statusText }
         : err instanceof HtmlAnswer ? { kind: 'html' } : classify(err)
@@ -357,13 +360,42 @@ export class MediaClient {
     const transient = failure.kind === 'status' || failure.kind === 'html' || failure.kind === 'network' || failure.kind === 'timeout'
     const aboutUrl = failure.kind === 'html' || (failure.kind === 'status' && failure.status !== 429)
     const urlRetriesSpent = aboutUrl && o.retries !== undefined && urlFailures.count++ >= o.retries
-    const outage = unreachable !== undefined && since !== undefined && attempt >= this.maxRetries && this.outage?.keepTrying(since, unreachable) === true
+    let outage = false
+    if (unreachable !== undefined && since !== undefined && attempt >= this.maxRetries && this.outage?.holds(since) === true) {
+      // No answer at all, past the retries, and nothing else asked of Flickr answered meanwhile: Flickr
+      // away, or only this URL hanging while it is the last request in flight? Its host says, for a
+      // HEAD of its root (no API call, no token): if it answers, the trouble is this URL's.
+      if (failure.kind === 'timeout' && await this.hostAnswers(u, o.signal)) this.outage.reached()
+      else outage = this.outage.keepTrying(since, unreachable)
+    }
     if (!transient || (attempt >= this.maxRetries && !outage) || urlRetriesSpent) throw this.finalError(failure, url, attempt + 1, err)
     const jittered = backoffMs(attempt, { baseDelayMs: this.baseDelayMs, maxDelayMs: this.maxDelayMs, random: this.random })
     const delay = Math.max(jittered, err instanceof RetryableStatus ? err.retryAfterMs ?? 0 : 0)
     log('%s %s attempt %d failed (%s); retrying in %d ms', o.method, redact(url), attempt + 1,
       failure.kind === 'status' ? failure.status : failure.kind, delay)
     return { ms: delay, unreachable: unreachable !== undefined }
+  }
+
+  /**
+   * Whether the host of `u` answers at all: one HEAD of its root, no redirect followed, no cookie,
+   * within the headers timeout (at most PROBE_TIMEOUT_MS). Any HTTP answer is one.
+   */
+  private async hostAnswers(u: URL, signal: AbortSignal | undefined): Promise<boolean> {
+    if (signal?.aborted === true) return false
+    const exchange = send(new URL('/', u), 'HEAD', { 'User-Agent': 'flickrfs' }, this.agents)
+    const timer = setTimeout(() => exchange.abort(new DOMException('probe timeout', 'TimeoutError')), Math.min(this.headersTimeoutMs, PROBE_TIMEOUT_MS))
+    const passOn = (): void => exchange.abort(signal?.reason)
+    signal?.addEventListener('abort', passOn, { once: true })
+    try {
+      ;(await exchange.answer).discard()
+      log('%s: no answer for the file, but its host answers', redact(u.href))
+      return true
+    } catch {
+      return false
+    } finally {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', passOn)
+    }
   }
 
   private finalError(f: Failed, url: string, attempts: number, cause: unknown): MediaError {

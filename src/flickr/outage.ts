@@ -96,14 +96,22 @@ export class OutageWatch {
   }
 
   /**
+   * Whether an outage holds a request that failed to reach Flickr since `since` (OutageWatch.now):
+   * Flickr was reached before, not since then, and less than the patience ago. What keepTrying asks,
+   * without saying anything.
+   */
+  holds(since: number): boolean {
+    const reachedAt = this.#reachedAt
+    return reachedAt !== undefined && reachedAt <= since && this.clock.now() - reachedAt < this.patienceMs
+  }
+
+  /**
    * A request's try failed to reach Flickr, and the request has used up its retries: whether it
    * should try again (`why`: what it met, for the note). `since`: when its try before that one began
    * (OutageWatch.now; its only try's start when it had no retries).
    */
   keepTrying(since: number, why: string): boolean {
-    const reachedAt = this.#reachedAt
-    if (reachedAt === undefined || reachedAt > since) return false
-    if (this.clock.now() - reachedAt >= this.patienceMs) return false
+    if (!this.holds(since)) return false
     if (!this.#told) {
       this.#told = true
       for (const listener of this.#listeners) listener(true, why)

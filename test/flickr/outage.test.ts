@@ -8,7 +8,8 @@ import { after, before, beforeEach, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { lookup as dnsLookup } from 'node:dns'
 import { getEventListeners } from 'node:events'
-import { Agent as HttpAgent, type ClientRequestArgs } from 'node:http'
+import { Agent as HttpAgent, createServer, type ClientRequestArgs, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { Agent as HttpsAgent } from 'node:https'
 import { connect, type LookupFunction, type NetConnectOpts } from 'node:net'
 import type { Duplex } from 'node:stream'
@@ -281,6 +282,63 @@ void test('a download whose host fails at once while other downloads get through
   clock.stopPolling()
   assert.match(String(outcome), /ECONNREFUSED \(3 attempts\)/)
   assert.deepEqual(told, [], 'never taken for an outage')
+})
+
+/**
+ * A media host on loopback: `/ok.jpg` answers a small JPEG, `/hang.jpg` never answers, and `/`
+ * answers 404 unless `rootHangs` (the whole host silent, as when the network is gone).
+ */
+async function hangingHost(rootHangs: boolean): Promise<{ origin: string; close(): Promise<void> }> {
+  const waiting: ServerResponse[] = []
+  const server = createServer((req, res) => {
+    if (req.url === '/ok.jpg') return void res.writeHead(200, { 'content-type': 'image/jpeg', 'content-length': '3' }).end('abc')
+    if (req.url === '/' && !rootHangs) return void res.writeHead(404).end()
+    waiting.push(res)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: async () => {
+      for (const res of waiting) res.destroy()
+      server.closeAllConnections()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    },
+  }
+}
+
+void test('a download that never answers while it is the last request in flight fails after its retries when its host answers', async () => {
+  const host = await hangingHost(false)
+  try {
+    const clock = new VirtualClock()
+    const watch = new OutageWatch(clock, PATIENCE)
+    const told: boolean[] = []
+    watch.onChange((on) => told.push(on))
+    const media = new MediaClient({ clock, outage: watch, origins: [host.origin], maxRetries: 5, headersTimeoutMs: 100 })
+    await (await media.get(`${host.origin}/ok.jpg`)).body.cancel()
+    await assert.rejects(media.get(`${host.origin}/hang.jpg`), /No answer from .*hang\.jpg within 0\.1 s \(6 attempts\)/)
+    assert.deepEqual(told, [], 'not taken for an outage')
+  } finally {
+    await host.close()
+  }
+})
+
+void test('a download that never answers while its host does not answer either is waited out as an outage', async () => {
+  const host = await hangingHost(true)
+  try {
+    const clock = new VirtualClock()
+    const watch = new OutageWatch(clock, 120_000)
+    const told: boolean[] = []
+    watch.onChange((on) => told.push(on))
+    const media = new MediaClient({ clock, outage: watch, origins: [host.origin], maxRetries: 5, headersTimeoutMs: 100 })
+    await (await media.get(`${host.origin}/ok.jpg`)).body.cancel()
+    const err = await media.get(`${host.origin}/hang.jpg`).then(() => undefined, (e: unknown) => e)
+    assert.match(String(err), /No answer from .*hang\.jpg within 0\.1 s \((\d+) attempts\)/)
+    assert.ok(Number(/\((\d+) attempts\)/.exec(String(err))?.[1]) > 6, 'tried on past its retries')
+    assert.deepEqual(told, [true])
+    assert.ok(clock.now() >= 120_000, 'for the patience')
+  } finally {
+    await host.close()
+  }
 })
 
 /** Agents whose name lookups fail with `code` (as getaddrinfo does with no DNS server) the first `failures` times. */
