@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import { Command, Option } from 'commander'
 import { FlickrfsError, isFlickrfsError } from '../errors/flickrfs-error.js'
-import { apiOriginFromEnv, clockFromEnv, loadCredentials, MediaClient, openFlickr, OutageWatch, throttleNote, type Credentials, type Env } from '../flickr/index.js'
+import { apiOriginFromEnv, clockFromEnv, loadCredentials, MediaClient, mountOutageNote, openFlickr, OutageWatch, throttleNote, type Credentials, type Env } from '../flickr/index.js'
 import { checkMountpoint, exitingWithMount, mountAt, runUntilSignal, unmountPath } from '../fs/index.js'
 import { startLiveMount, type LiveMount, type LiveMountOptions } from '../service/live-mount.js'
 import { notifyReady } from '../service/notify.js'
@@ -111,6 +111,8 @@ async function runMount(io: CliIo, mountpoint: string, flags: MountFlags): Promi
   // A storm of "too many requests" is waited out (FlickrClient RATE_LIMIT_PATIENCE_MS), and logged.
   // A pin handed to this mount runs on the same client: 'the refresh' covers its calls too.
   onThrottled((on) => say(throttleNote(on, 'the refresh')))
+  // And a network outage: the catalog waits for Flickr, the mount serves what it has meanwhile.
+  jobOutage?.onChange((on, why) => say(mountOutageNote(on, why)))
 
   const cookies = await readCookies(flags.cookies, env, (line) => io.stderr.write(line))
   const fullListingEvery = await fullListingEveryMs(env, flags.fullListingEvery)
@@ -148,25 +150,27 @@ async function connect(env: Env, flags: MountFlags): Promise<{
   apiCalls: () => number
   /** FlickrClient.onThrottled of the API client (offline: never called). */
   onThrottled: (listener: (on: boolean) => void) => void
-  /** The outage watch of the downloads of a pin handed to the mount (offline: none). */
+  /** The outage watch of the catalog's calls and of a handed pin's downloads (offline: none). */
   jobOutage?: OutageWatch
 }> {
   if (flags.offline) return { creds: await loadCredentials({ env }).catch(() => undefined), apiCalls: () => 0, onThrottled: () => undefined }
-  // Reads of uncached originals must fail fast when Flickr is unreachable: few retries, short waits.
-  const opened = await openFlickr({ env, apiRate: flags.apiRate, media: { maxRetries: 1, headersTimeoutMs: 10_000 } }).catch((err: unknown) => {
+  const clock = clockFromEnv(env)
+  // One watch for what the mount asks of Flickr in the background: the catalog's calls (its first
+  // catalog, its refreshes, a handed pin's) and a handed pin's downloads wait out a network outage.
+  // Not the reads of uncached originals: those must fail fast, with few retries and short waits.
+  const outage = new OutageWatch(clock)
+  const opened = await openFlickr({ env, apiRate: flags.apiRate, client: { outage }, media: { maxRetries: 1, headersTimeoutMs: 10_000 } }).catch((err: unknown) => {
     // No key or token here: a pinned cache can still be served as it is.
     if (isFlickrfsError(err) && err.code === 'AUTH_MISSING') throw new FlickrfsError('AUTH_MISSING', `${err.message} To serve what a pinned --cache holds without Flickr, add --offline.`)
     throw err
   })
   // A pin handed to this mount (cli/handed-pin.ts) downloads as a pin of its own does: with the
-  // default retries, and waiting out a network outage (its own watch: reads never wait so).
+  // default retries, and waiting out a network outage.
   const origin = apiOriginFromEnv(env)
-  const clock = clockFromEnv(env)
-  const jobOutage = new OutageWatch(clock)
-  const jobMedia = new MediaClient({ origins: origin === undefined ? [] : [origin], clock, outage: jobOutage })
+  const jobMedia = new MediaClient({ origins: origin === undefined ? [] : [origin], clock, outage })
   return {
     creds: opened.credentials,
-    jobOutage,
+    jobOutage: outage,
     remote: { api: opened.client, media: opened.media, jobMedia },
     apiCalls: () => opened.client.stats.apiCalls,
     onThrottled: (listener) => opened.client.onThrottled(listener),

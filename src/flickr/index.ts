@@ -1,5 +1,5 @@
 // The only door into src/flickr/: everything else in flickrfs imports from here.
-export { OUTAGE_PATIENCE_MS, OutageWatch, outageNote } from './outage.js'
+export { mountOutageNote, OUTAGE_PATIENCE_MS, OutageWatch, outageNote } from './outage.js'
 export { DEFAULT_API_CONCURRENCY, FlickrClient, RATE_LIMIT_PATIENCE_MS, throttleNote, type FlickrClientOptions, type FlickrStats, type ListingResume } from './client.js'
 export { MediaClient, MediaHttpError, isTransientStatus, type MediaClientOptions, type MediaHead, type MediaBody } from './media-client.js'
 export { MediaError, MediaUrlPolicy, isFlickrMediaHost, isFlickrWebHost, type MediaFailureReason } from './media-hosts.js'

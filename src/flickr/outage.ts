@@ -38,6 +38,17 @@ export function outageNote(on: boolean, why = '', handed = false): string {
 }
 
 /**
+ * What a mount says when an outage starts (`on`, with what the request met) and ends: its catalog's
+ * calls wait for Flickr (cli/mount.ts), while what it holds is served as ever.
+ */
+export function mountOutageNote(on: boolean, why = ''): string {
+  const min = Math.round(OUTAGE_PATIENCE_MS / 60_000)
+  return on
+    ? `Flickr cannot be reached${why === '' ? '' : ` (${why})`}: the catalog waits and tries again for up to ${min} min; what the mount holds is served meanwhile.`
+    : 'Flickr can be reached again; the catalog goes on.'
+}
+
+/**
  * What a failed try met when it did not reach Flickr: a lost connection (its errno), no answer in
  * time, or a gateway's 502–504 answering for a service that is away; undefined when Flickr answered.
  * `f` is either client's failure (failure.ts classify; the media client's `status` for an HTTP one).

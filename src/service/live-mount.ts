@@ -362,7 +362,8 @@ async function refreshServed(catalog: Catalog, remote: NonNullable<LiveMountOpti
   const asked = { cookies: opts.cookies, fullListingEveryMs: opts.fullListingEveryMs, ...(failed > 0 ? { failingElsewhere: failed } : {}) }
   const quick = await catalog.refreshIfUnchanged(remote.api, asked)
   if (quick?.unchanged !== undefined) return quick.unchanged.report
-  return catalog.refresh(remote.api, remote.media, { ...asked, letGo: true, ...(quick?.answers !== undefined ? { answered: quick.answers } : {}) })
+  // Its HEADs through the background client, as the first catalog's.
+  return catalog.refresh(remote.api, remote.jobMedia ?? remote.media, { ...asked, letGo: true, ...(quick?.answers !== undefined ? { answered: quick.answers } : {}) })
 }
 
 /** The layout the mount serves, rebuilt whole each time the catalog changes. */
@@ -527,7 +528,8 @@ class ServedMount implements LiveMount {
     const growBackOldGeneration = growOldGenerationByWhile(FIRST_SYNC_OLD_GROWTH_PERCENT)
     const stopShowing = partial.showEvery((view) => tree.showPartial(view), opts.partialEveryMs ?? 1000, opts.partialCommentsEveryMs)
     // A HEAD each, but where a job that runs meanwhile sizes them (a handed pin: by its downloads).
-    const media: CatalogMedia = { head: (url, o) => (this.#firstSizer ?? remote.media).head(url, o) }
+    // Through the background client (default retries, waits out an outage), not the reads' own.
+    const media: CatalogMedia = { head: (url, o) => (this.#firstSizer ?? remote.jobMedia ?? remote.media).head(url, o) }
     const sizings = (this.#firstSizings = new Semaphore(FIRST_CATALOG_HEADS))
     this.#running = catalog
       .refresh(remote.api, media, {
