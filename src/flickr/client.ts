@@ -178,6 +178,14 @@ export class FlickrClient {
     let throttledAt: number | undefined
     /** When the try before this one began (the outage watch's time). */
     let previousTriedAt: number | undefined
+    /**
+     * The attempt its retries count from, and when an outage first held it (the watch's time): once
+     * Flickr answers again, its tries while Flickr was away do not count against it. Without that, a
+     * call held past its retries failed for good at the first failure after the outage ended (a
+     * pooled connection the outage had closed: ECONNRESET), though Flickr was back.
+     */
+    let retriesFrom = 0
+    let heldAt: number | undefined
     try {
       for (let attempt = 0; ; attempt++) {
         await this.bucket.take()
@@ -188,7 +196,7 @@ export class FlickrClient {
           this.stats.apiCalls++
           if (attempt > 0) this.stats.retries++
           const answer: unknown = await this.flickr(method, params)
-          this.outage?.reached()
+          this.outage?.reached(triedAt)
           return answer
         } catch (e) {
           err = e
@@ -206,15 +214,21 @@ export class FlickrClient {
         }
         const patient = tooMany && throttledAt !== undefined && now - throttledAt < this.patienceMs
         const unreachable = unreachableWhy(failure)
-        if (unreachable === undefined) this.outage?.reached()
-        const outage = unreachable !== undefined && triedAt !== undefined && attempt >= this.maxRetries && this.outage?.keepTrying(previousTriedAt ?? triedAt, unreachable) === true
-        if (!isTransient(failure) || (attempt >= this.maxRetries && !patient && !outage)) {
+        if (unreachable === undefined) this.outage?.reached(triedAt)
+        if (heldAt !== undefined && this.outage?.reachedSince(heldAt) === true) {
+          retriesFrom = attempt
+          heldAt = undefined
+        }
+        const spent = attempt - retriesFrom >= this.maxRetries
+        const outage = unreachable !== undefined && triedAt !== undefined && spent && this.outage?.keepTrying(previousTriedAt ?? triedAt, unreachable) === true
+        if (outage) heldAt ??= this.outage?.now()
+        if (!isTransient(failure) || (spent && !patient && !outage)) {
           log('%s failed for good after %d attempt(s): %s', method, attempt + 1, failure.kind)
           throw toFlickrfsError(failure, {
             what: method, attempts: attempt + 1, timeoutMs: this.timeoutMs, apiOrigin: this.apiOrigin,
           }, err)
         }
-        const jittered = backoffMs(attempt, { baseDelayMs: this.baseDelayMs, maxDelayMs: this.maxDelayMs, random: this.random })
+        const jittered = backoffMs(attempt - retriesFrom, { baseDelayMs: this.baseDelayMs, maxDelayMs: this.maxDelayMs, random: this.random })
         const asked = failure.kind === 'http' ? retryAfterMs(failure.response, this.maxDelayMs) : undefined
         const delay = Math.max(jittered, asked ?? 0)
         log('%s attempt %d failed (%s: %s); retrying in %d ms', method, attempt + 1, failure.kind,

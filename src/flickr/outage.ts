@@ -63,11 +63,18 @@ export function unreachableWhy(f: { kind: string; message?: string; status?: num
 export class OutageWatch {
   /** When something last reached Flickr (the clock's time); undefined until something has. */
   #reachedAt: number | undefined
-  /** An outage was said to the listeners and its end was not yet. */
-  #told = false
+  /**
+   * The latest start of a try that reached Flickr (the clock's time). What says whether Flickr can
+   * be reached since a time: an answer to a request sent before the network went away (one in
+   * flight when it did) says nothing of now, and taken for one it made a request that failed its
+   * retries in an outage's first moments fail for good, and the outage seem to end as it began.
+   */
+  #answeredFrom = -Infinity
+  /** An outage was said to the listeners (when, the clock's time) and its end was not yet. */
+  #toldAt: number | undefined
   readonly #listeners: Array<(on: boolean, why: string) => void> = []
-  /** What wakes each request sleeping in a backoff the outage holds (OutageWatch.backoff). */
-  readonly #sleepers = new Set<() => void>()
+  /** What wakes each request sleeping in a backoff the outage holds, by when its hold began (OutageWatch.backoff). */
+  readonly #sleepers = new Map<() => void, number>()
 
   constructor(
     private readonly clock: Clock,
@@ -86,19 +93,33 @@ export class OutageWatch {
     }
   }
 
-  /** Flickr answered a request (any answer but a gateway's "unavailable"): the requests the outage held try again now. */
-  reached(): void {
+  /**
+   * Flickr answered a request (any answer but a gateway's "unavailable") whose try began at
+   * `triedAt` (OutageWatch.now; now by default): the requests the outage held since before then try
+   * again now, and an outage said before then is over.
+   */
+  reached(triedAt = this.clock.now()): void {
     this.#reachedAt = this.clock.now()
-    if (this.#sleepers.size > 0) {
-      const woken = [...this.#sleepers]
-      this.#sleepers.clear()
+    this.#answeredFrom = Math.max(this.#answeredFrom, triedAt)
+    const woken = [...this.#sleepers].filter(([, since]) => since < triedAt).map(([wake]) => wake)
+    if (woken.length > 0) {
+      for (const wake of woken) this.#sleepers.delete(wake)
       log('Flickr answered: %d request(s) the outage held try again now', woken.length)
       for (const wake of woken) wake()
     }
-    if (this.#told) {
-      this.#told = false
+    if (this.#toldAt !== undefined && this.#toldAt < triedAt) {
+      this.#toldAt = undefined
       for (const listener of this.#listeners) listener(false, '')
     }
+  }
+
+  /**
+   * Whether a try that began after `t` (OutageWatch.now) reached Flickr: a request held by an outage
+   * since `t` then has its retries anew (the clients), since its tries while Flickr was away say
+   * nothing of it.
+   */
+  reachedSince(t: number): boolean {
+    return this.#answeredFrom > t
   }
 
   /** The time to keep as the start of a request's try (OutageWatch.keepTrying, OutageWatch.backoff). */
@@ -113,7 +134,7 @@ export class OutageWatch {
    */
   holds(since: number): boolean {
     const reachedAt = this.#reachedAt
-    return reachedAt !== undefined && reachedAt <= since && this.clock.now() - reachedAt < this.patienceMs
+    return reachedAt !== undefined && this.#answeredFrom <= since && this.clock.now() - reachedAt < this.patienceMs
   }
 
   /**
@@ -123,8 +144,8 @@ export class OutageWatch {
    */
   keepTrying(since: number, why: string): boolean {
     if (!this.holds(since)) return false
-    if (!this.#told) {
-      this.#told = true
+    if (this.#toldAt === undefined) {
+      this.#toldAt = this.clock.now()
       for (const listener of this.#listeners) listener(true, why)
     }
     return true
@@ -138,8 +159,7 @@ export class OutageWatch {
    * plain sleep. Rejects with the signal's reason when `signal` aborts; leaves no timer behind.
    */
   async backoff(ms: number, since: number, signal?: AbortSignal): Promise<void> {
-    const reachedAt = this.#reachedAt
-    if (reachedAt !== undefined && reachedAt > since) return this.clock.sleep(ms, signal)
+    if (this.reachedSince(since)) return this.clock.sleep(ms, signal)
     const cut = new AbortController()
     let woken = false
     const wake = (): void => {
@@ -149,7 +169,7 @@ export class OutageWatch {
     const passOn = (): void => cut.abort(asError(signal?.reason))
     if (signal?.aborted === true) passOn()
     else signal?.addEventListener('abort', passOn, { once: true })
-    this.#sleepers.add(wake)
+    this.#sleepers.set(wake, since)
     try {
       await this.clock.sleep(ms, cut.signal)
     } catch (err) {

@@ -171,6 +171,35 @@ beforeEach(() => {
 })
 after(async () => fake.close())
 
+void test('an answer to a try sent before the network went away says nothing of now: it ends no outage and frees no request', async () => {
+  const clock = new VirtualClock()
+  const watch = new OutageWatch(clock, PATIENCE)
+  const told: boolean[] = []
+  watch.onChange((on) => told.push(on))
+  watch.reached()
+  await clock.sleep(1_000)
+  // A download sent just before the network went away, still in flight.
+  const inFlight = watch.now()
+  await clock.sleep(10)
+  // Another request fails its retries in the outage's first moments.
+  const since = watch.now()
+  await clock.sleep(10)
+  assert.equal(watch.keepTrying(since, 'ECONNRESET'), true)
+  // The download sent before is answered now: that was the network before the outage.
+  watch.reached(inFlight)
+  assert.deepEqual(told, [true], 'the outage is not over')
+  assert.equal(watch.holds(since), true, 'the other request is still held')
+  assert.equal(watch.reachedSince(since), false)
+  // A try begun after it gets through: now Flickr can be reached.
+  await clock.sleep(10)
+  const later = watch.now()
+  await clock.sleep(10)
+  watch.reached(later)
+  assert.deepEqual(told, [true, false])
+  assert.equal(watch.holds(since), false)
+  assert.equal(watch.reachedSince(since), true)
+})
+
 /** A VirtualClock that ends the fake's outage after `sleeps` waits of the client. */
 class OutageEndsAfter extends VirtualClock {
   constructor(private remaining: number) {
@@ -258,6 +287,40 @@ void test('when an outage ends, the requests it held go on as soon as one gets t
   assert.deepEqual(done.toSorted(), ['api', 'media', 'media', 'media'])
   assert.equal((fake.counts()['media:GET'] ?? 0) + (fake.counts()['flickr.test.login'] ?? 0), 4, 'each went on with one more try')
   assert.deepEqual(told, [true, false])
+})
+
+void test('a request the outage held past its retries has them anew once Flickr answers again', async () => {
+  const clock = new HeldClock()
+  const watch = new OutageWatch(clock, PATIENCE)
+  const media = new MediaClient({ clock, outage: watch, origins: [fake.origin], maxRetries: 2 })
+  const api = clientFor(fake, { clock, outage: watch, maxRetries: 2 })
+  await (await media.get(photoUrls[0] as string)).body.cancel()
+  fake.faults.unreachable = true
+  fake.resetCounts()
+  const requests = [media.get(photoUrls[1] as string).then(async (res) => res.body.cancel()), api.testLogin()]
+  // Four tries each, past the retries: the outage holds both.
+  for (let round = 0; round < 3; round++) {
+    await clock.sleeping(2)
+    clock.releaseAll()
+  }
+  await clock.sleeping(2)
+  // Flickr is back, but each one's first try after fails once (a connection the outage had closed, a
+  // server error): with the retries spent while Flickr was away, that failure was final.
+  fake.faults.unreachable = false
+  fake.faults.inject('http500', { count: 1, target: 'flickr.test.login' })
+  fake.faults.inject('http500', { count: 1, target: 'media' })
+  let stop = false
+  const releasing = (async () => {
+    while (!stop) {
+      clock.releaseAll()
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+  })()
+  const outcome = await Promise.allSettled(requests)
+  stop = true
+  await releasing
+  assert.deepEqual(outcome.map((o) => (o.status === 'rejected' ? String(o.reason) : o.status)), ['fulfilled', 'fulfilled'])
+  assert.equal(fake.faults.pending(), 0, 'each met its server error after the outage, and tried again')
 })
 
 void test('a download whose host fails at once while other downloads get through keeps its backoff', async () => {
