@@ -11,7 +11,7 @@ import { DEFAULT_BURST, DEFAULT_RATE_PER_SEC, TokenBucket, type RateLimiter } fr
 import { OriginTransport } from './origin-transport.js'
 import { ListingIncomplete, paginate, type PaginateOptions } from './paginate.js'
 import { backoffMs, DEFAULT_RETRY, retryAfterMs } from './retry.js'
-import { unreachableWhy, type OutageWatch } from './outage.js'
+import { RequestTries, unreachableWhy, type OutageWatch } from './outage.js'
 import type { PageEnvelope, PageItem, RawCollection, RawComment, RawPhoto, RawSet, RawSize } from './types.js'
 
 const log = createDebug('flickrfs:flickr')
@@ -176,27 +176,18 @@ export class FlickrClient {
   async call(method: string, params: Record<string, string> = {}): Promise<any> {
     /** When this call was first answered "too many requests" (the clock's time), if it was. */
     let throttledAt: number | undefined
-    /** When the try before this one began (the outage watch's time). */
-    let previousTriedAt: number | undefined
-    /**
-     * The attempt its retries count from, and when an outage first held it (the watch's time): once
-     * Flickr answers again, its tries while Flickr was away do not count against it. Without that, a
-     * call held past its retries failed for good at the first failure after the outage ended (a
-     * pooled connection the outage had closed: ECONNRESET), though Flickr was back.
-     */
-    let retriesFrom = 0
-    let heldAt: number | undefined
+    const tries = new RequestTries(this.outage, this.clock)
     try {
       for (let attempt = 0; ; attempt++) {
         await this.bucket.take()
         const release = await this.slots.acquire()
         let err: unknown
-        const triedAt = this.outage?.now()
+        tries.begin()
         try {
           this.stats.apiCalls++
           if (attempt > 0) this.stats.retries++
           const answer: unknown = await this.flickr(method, params)
-          this.outage?.reached(triedAt)
+          tries.answered()
           return answer
         } catch (e) {
           err = e
@@ -214,30 +205,23 @@ export class FlickrClient {
         }
         const patient = tooMany && throttledAt !== undefined && now - throttledAt < this.patienceMs
         const unreachable = unreachableWhy(failure)
-        if (unreachable === undefined) this.outage?.reached(triedAt)
-        if (heldAt !== undefined && this.outage?.reachedSince(heldAt) === true) {
-          retriesFrom = attempt
-          heldAt = undefined
-        }
-        const spent = attempt - retriesFrom >= this.maxRetries
-        const outage = unreachable !== undefined && triedAt !== undefined && spent && this.outage?.keepTrying(previousTriedAt ?? triedAt, unreachable) === true
-        if (outage) heldAt ??= this.outage?.now()
+        const counted = tries.failed(attempt, unreachable === undefined)
+        const spent = counted >= this.maxRetries
+        const outage = unreachable !== undefined && spent && tries.keepTrying(unreachable)
         if (!isTransient(failure) || (spent && !patient && !outage)) {
           log('%s failed for good after %d attempt(s): %s', method, attempt + 1, failure.kind)
           throw toFlickrfsError(failure, {
             what: method, attempts: attempt + 1, timeoutMs: this.timeoutMs, apiOrigin: this.apiOrigin,
           }, err)
         }
-        const jittered = backoffMs(attempt - retriesFrom, { baseDelayMs: this.baseDelayMs, maxDelayMs: this.maxDelayMs, random: this.random })
+        const jittered = backoffMs(counted, { baseDelayMs: this.baseDelayMs, maxDelayMs: this.maxDelayMs, random: this.random })
         const asked = failure.kind === 'http' ? retryAfterMs(failure.response, this.maxDelayMs) : undefined
         const delay = Math.max(jittered, asked ?? 0)
         log('%s attempt %d failed (%s: %s); retrying in %d ms', method, attempt + 1, failure.kind,
           failure.kind === 'http' ? failure.status : failure.kind === 'stat' ? failure.code : redact(
             'message' in failure ? failure.message : ''), delay)
         // Past an outage the call tries again as soon as anything reaches Flickr, through the limiter as ever.
-        if (unreachable !== undefined && previousTriedAt !== undefined && this.outage !== undefined) await this.outage.backoff(delay, previousTriedAt)
-        else await this.clock.sleep(delay)
-        previousTriedAt = triedAt
+        await tries.backoff(delay, unreachable !== undefined)
       }
     } finally {
       if (throttledAt !== undefined) this.#throttled(false)

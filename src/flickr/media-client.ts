@@ -8,7 +8,7 @@ import { chunksAsStream, guardedChunks, type BodyChunks, type BodyLimits } from 
 import { MediaError, MediaUrlPolicy } from './media-hosts.js'
 import { send, sharedMediaAgents, type Exchange, type MediaAgents, type MediaAnswer } from './media-http.js'
 import { backoffMs, DEFAULT_RETRY, retryAfterMs } from './retry.js'
-import { unreachableWhy, type OutageWatch } from './outage.js'
+import { RequestTries, unreachableWhy, type OutageWatch } from './outage.js'
 
 const log = createDebug('flickrfs:flickr:media')
 
@@ -100,12 +100,6 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308])
 
 /** How long a host has to answer the HEAD that asks whether it answers at all (MediaClient.hostAnswers). */
 const PROBE_TIMEOUT_MS = 10_000
-
-/** The attempt a request's retries count from, and when an outage first held it (the watch's time): MediaClient.request. */
-interface RetryBudget {
-  from: number
-  heldAt: number | undefined
-}
 
 type Failed = Failure | { kind: 'status'; status: number; statusText: string } | { kind: 'html' }
 
@@ -288,25 +282,20 @@ export class MediaClient {
     // Answers about the URL are counted apart for `retries`: 429s or a lost connection before a
     // broken item's HTML page do not use up its retries.
     const urlFailures = { count: 0 }
-    /** When the try before this one began (the outage watch's time). */
-    let previousTriedAt: number | undefined
-    // Its retries anew once an outage that held it is over (FlickrClient.call says why).
-    const budget: RetryBudget = { from: 0, heldAt: undefined }
+    const tries = new RequestTries(this.outage, this.clock)
     for (let attempt = 0; ; attempt++) {
       o.signal?.throwIfAborted()
       this.stats.requests++
       if (attempt > 0) this.stats.retries++
-      const triedAt = this.outage?.now()
+      tries.begin()
       try {
         const answer = await this.attempt(u, url, headers, o)
-        this.outage?.reached(triedAt)
+        tries.answered()
         return answer
       } catch (err) {
-        const retry = await this.retryDelay(err, u, url, o, attempt, urlFailures, { since: previousTriedAt ?? triedAt, triedAt }, budget)
+        const retry = await this.retryDelay(err, u, url, o, attempt, urlFailures, tries)
         // Past an outage the request tries again as soon as anything reaches Flickr.
-        if (retry.unreachable && previousTriedAt !== undefined && this.outage !== undefined) await this.outage.backoff(retry.ms, previousTriedAt, o.signal)
-        else await this.clock.sleep(retry.ms, o.signal)
-        previousTriedAt = triedAt
+        await tries.backoff(retry.ms, retry.unreachable, o.signal)
       }
     }
   }
@@ -354,35 +343,28 @@ export class MediaClient {
 
   /**
    * How long to wait before the next try after `err`, and whether the try did not reach Flickr;
-   * throws the final error when there is none. `at.since`: OutageWatch.keepTrying's; `at.triedAt`: when this try began.
+   * throws the final error when there is none. `requestTries`: the request's, as the outage watch sees them.
    */
-  private async retryDelay(err: unknown, u: URL, url: string, o: RequestOptions, attempt: number, urlFailures: { count: number }, at: { since: number | undefined; triedAt: number | undefined }, budget: RetryBudget): Promise<{ ms: number; unreachable: boolean }> {
-    const since = at.since
+  private async retryDelay(err: unknown, u: URL, url: string, o: RequestOptions, attempt: number, urlFailures: { count: number }, requestTries: RequestTries): Promise<{ ms: number; unreachable: boolean }> {
     const failure: Failed =
       err instanceof RetryableStatus ? { kind: 'status', status: err.status, statusText: err.statusText }
         : err instanceof HtmlAnswer ? { kind: 'html' } : classify(err)
     const unreachable = unreachableWhy(failure)
     // Any other failure of a try is an answer: Flickr was reached (a 404, an HTML page, a redirect loop).
-    if (unreachable === undefined && o.signal?.aborted !== true) this.outage?.reached(at.triedAt)
-    if (budget.heldAt !== undefined && this.outage?.reachedSince(budget.heldAt) === true) {
-      budget.from = attempt
-      budget.heldAt = undefined
-    }
-    const tries = attempt - budget.from
+    const tries = requestTries.failed(attempt, unreachable === undefined && o.signal?.aborted !== true)
     if (err instanceof MediaError && err.permanent) throw err
     if (o.signal?.aborted) throw o.signal.reason
     const transient = failure.kind === 'status' || failure.kind === 'html' || failure.kind === 'network' || failure.kind === 'timeout'
     const aboutUrl = failure.kind === 'html' || (failure.kind === 'status' && failure.status !== 429)
     const urlRetriesSpent = aboutUrl && o.retries !== undefined && urlFailures.count++ >= o.retries
     let outage = false
-    if (unreachable !== undefined && since !== undefined && tries >= this.maxRetries && this.outage?.holds(since) === true) {
+    if (unreachable !== undefined && tries >= this.maxRetries && requestTries.holds()) {
       // No answer at all, past the retries, and nothing else asked of Flickr answered meanwhile: Flickr
       // away, or only this URL hanging while it is the last request in flight? Its host says, for a
       // HEAD of its root (no API call, no token): if it answers, the trouble is this URL's.
-      if (failure.kind === 'timeout' && await this.hostAnswers(u, o.signal)) this.outage.reached()
-      else outage = this.outage.keepTrying(since, unreachable)
+      if (failure.kind === 'timeout' && await this.hostAnswers(u, o.signal)) this.outage?.reached()
+      else outage = requestTries.keepTrying(unreachable)
     }
-    if (outage) budget.heldAt ??= this.outage?.now()
     if (!transient || (tries >= this.maxRetries && !outage) || urlRetriesSpent) throw this.finalError(failure, url, attempt + 1, err)
     const jittered = backoffMs(tries, { baseDelayMs: this.baseDelayMs, maxDelayMs: this.maxDelayMs, random: this.random })
     const delay = Math.max(jittered, err instanceof RetryableStatus ? err.retryAfterMs ?? 0 : 0)

@@ -180,3 +180,73 @@ export class OutageWatch {
     }
   }
 }
+
+/**
+ * One request's tries as the outage watch sees them, for both clients (FlickrClient.call,
+ * MediaClient.request): when each began, how many count against its retries, and its backoff.
+ * - Its tries while an outage held it do not count once a try begun after its hold reaches Flickr:
+ *   held past its retries, it failed for good at the first failure after the outage ended (a pooled
+ *   connection the outage had closed: ECONNRESET; a 500), though Flickr was back.
+ * - Whether an outage holds it is asked from the start of its try before its last one (the header).
+ * - Its backoff after a try that met no answer ends as soon as an outage holding it ends.
+ * A request without a watch (a mount's reads) has plain retries and sleeps.
+ */
+export class RequestTries {
+  /** When its current try began (the watch's time); undefined without a watch. */
+  #triedAt: number | undefined
+  /** When its try before that one began. */
+  #previousTriedAt: number | undefined
+  /** The attempt its retries count from, and when an outage first held it (the watch's time). */
+  #from = 0
+  #heldAt: number | undefined
+
+  constructor(
+    private readonly watch: OutageWatch | undefined,
+    private readonly clock: Clock,
+  ) {}
+
+  /** A try begins. */
+  begin(): void {
+    this.#triedAt = this.watch?.now()
+  }
+
+  /** The try got an answer: Flickr was reached. */
+  answered(): void {
+    this.watch?.reached(this.#triedAt)
+  }
+
+  /**
+   * Try `attempt` (0-based) failed; `answered`: it met an answer (Flickr was reached). Returns how
+   * many of its tries count against its retries.
+   */
+  failed(attempt: number, answered: boolean): number {
+    if (answered) this.answered()
+    if (this.#heldAt !== undefined && this.watch?.reachedSince(this.#heldAt) === true) {
+      this.#from = attempt
+      this.#heldAt = undefined
+    }
+    return attempt - this.#from
+  }
+
+  /** Whether an outage holds it (OutageWatch.holds), without saying anything. */
+  holds(): boolean {
+    const since = this.#previousTriedAt ?? this.#triedAt
+    return since !== undefined && this.watch?.holds(since) === true
+  }
+
+  /** Whether it goes on past its retries, its last try having met no answer (`why`): OutageWatch.keepTrying. */
+  keepTrying(why: string): boolean {
+    const since = this.#previousTriedAt ?? this.#triedAt
+    if (this.watch === undefined || since === undefined || !this.watch.keepTrying(since, why)) return false
+    this.#heldAt ??= this.watch.now()
+    return true
+  }
+
+  /** Its backoff of `ms` after the try (`unreachable`: it met no answer); rejects when `signal` aborts. */
+  async backoff(ms: number, unreachable: boolean, signal?: AbortSignal): Promise<void> {
+    const since = this.#previousTriedAt
+    if (unreachable && since !== undefined && this.watch !== undefined) await this.watch.backoff(ms, since, signal)
+    else await this.clock.sleep(ms, signal)
+    this.#previousTriedAt = this.#triedAt
+  }
+}
